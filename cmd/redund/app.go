@@ -1,0 +1,84 @@
+package main
+
+import (
+	"fmt"
+	"os"
+
+	"github.com/urfave/cli/v2"
+)
+
+// globalOptions are the flags every command shares.
+type globalOptions struct {
+	ConfigPath string
+	LogLevel   string
+	LogFormat  string
+}
+
+const exitStatusHelp = `EXIT STATUS
+   0  success
+   1  a check failed or drift was found
+   2  bad usage or bad configuration`
+
+func newApp() *cli.App {
+	g := &globalOptions{}
+	app := &cli.App{
+		Name:  "redund",
+		Usage: "redundancy schemes for repeaters, SIP, schedulers, web services and gateways",
+		Description: "One binary, one config file, one status view. Each command group runs one\n" +
+			"scheme; `redund status` shows every running instance.\n\n" + exitStatusHelp,
+		Version:              version,
+		EnableBashCompletion: true,
+		Flags: []cli.Flag{
+			&cli.StringFlag{Name: "config", Aliases: []string{"c"}, Value: "/etc/redund/redund.toml",
+				EnvVars: []string{"REDUND_CONFIG"}, Usage: "config file", Destination: &g.ConfigPath},
+			&cli.StringFlag{Name: "log-level", Value: "info", Usage: "debug, info, warn or error",
+				EnvVars: []string{"REDUND_LOG_LEVEL"}, Destination: &g.LogLevel},
+			&cli.StringFlag{Name: "log-format", Value: "text", Usage: "text or json",
+				EnvVars: []string{"REDUND_LOG_FORMAT"}, Destination: &g.LogFormat},
+		},
+		Commands: []*cli.Command{
+			newVersionCommand(),
+			newConfigCommand(g),
+			newCheckCommand(g),
+			newStatusCommand(g),
+			newVoterCommand(g),
+			newSchedsyncCommand(g),
+			newSrvCommand(g),
+			newDdnsCommand(g),
+			newGatewayCommand(g),
+		},
+		OnUsageError: func(_ *cli.Context, err error, _ bool) error {
+			return usageErr("%v", err)
+		},
+		ExitErrHandler: func(*cli.Context, error) {}, // main maps exit codes
+		Writer:         os.Stdout,
+		ErrWriter:      os.Stderr,
+	}
+	setUsageErrors(app.Commands)
+	return app
+}
+
+// setUsageErrors makes flag errors of every subcommand exit 2.
+func setUsageErrors(cmds []*cli.Command) {
+	for _, c := range cmds {
+		if c.OnUsageError == nil {
+			c.OnUsageError = func(_ *cli.Context, err error, _ bool) error {
+				return usageErr("%v", err)
+			}
+		}
+		setUsageErrors(c.Subcommands)
+	}
+}
+
+// needArgs checks the number of positional arguments.
+func needArgs(c *cli.Context, min, max int) error {
+	n := c.NArg()
+	if n < min || (max >= 0 && n > max) {
+		return usageErr("%s: wrong number of arguments (see --help)", c.Command.FullName())
+	}
+	return nil
+}
+
+func printf(c *cli.Context, format string, args ...any) {
+	fmt.Fprintf(c.App.Writer, format, args...)
+}

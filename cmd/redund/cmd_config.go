@@ -1,0 +1,52 @@
+package main
+
+import (
+	"errors"
+
+	"github.com/urfave/cli/v2"
+
+	"github.com/redund/redund/internal/config"
+)
+
+type configCheckOptions struct{}
+
+func newConfigCommand(g *globalOptions) *cli.Command {
+	return &cli.Command{
+		Name:  "config",
+		Usage: "work with the configuration file",
+		Subcommands: []*cli.Command{{
+			Name:      "check",
+			Usage:     "validate the whole config file and print ok or every problem",
+			ArgsUsage: "[FILE]",
+			Description: "Reads FILE (default: --config) strictly: unknown keys, wrong types, bad\n" +
+				"values and missing secret files are all reported, each with file, line\n" +
+				"and key path.\n\n" + exitStatusHelp,
+			Action: func(c *cli.Context) error {
+				if err := needArgs(c, 0, 1); err != nil {
+					return err
+				}
+				path := g.ConfigPath
+				if c.NArg() == 1 {
+					path = c.Args().First()
+				}
+				return runConfigCheck(c, path)
+			},
+		}},
+	}
+}
+
+func runConfigCheck(c *cli.Context, path string) error {
+	_, err := loadConfig(path)
+	var errs config.Errors
+	if errors.As(err, &errs) {
+		for _, e := range errs {
+			printf(c, "%s\n", e)
+		}
+		return &exitError{code: exitUsage}
+	}
+	if err != nil {
+		return err
+	}
+	printf(c, "ok\n")
+	return nil
+}

@@ -1,0 +1,48 @@
+package main
+
+import (
+	"context"
+	"log/slog"
+	"os"
+
+	"github.com/redund/redund/internal/logging"
+	"github.com/redund/redund/internal/status"
+)
+
+// daemon is what every long-running command shares: a logger with an event
+// ring, and an admin server for status, metrics and scheme endpoints.
+type daemon struct {
+	Log   *slog.Logger
+	Ring  *logging.Ring
+	Admin *status.Server
+}
+
+// newDaemon sets up logging from the global flags and an admin server.
+func newDaemon(g *globalOptions, name string) (*daemon, error) {
+	ring := logging.NewRing(200)
+	log, err := logging.New(os.Stderr, g.LogLevel, g.LogFormat, ring)
+	if err != nil {
+		return nil, usageErr("%v", err)
+	}
+	return &daemon{Log: log, Ring: ring, Admin: status.NewServer(name, version, ring, log)}, nil
+}
+
+// run binds the admin address, then runs the admin server and fn until ctx
+// ends or fn returns.
+func (d *daemon) run(ctx context.Context, adminAddr string, fn func(context.Context) error) error {
+	if err := d.Admin.Listen(adminAddr); err != nil {
+		return err
+	}
+	d.Log.Info("admin listening", "addr", d.Admin.Addr())
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	errc := make(chan error, 1)
+	go func() { errc <- d.Admin.Serve(ctx) }()
+	err := fn(ctx)
+	cancel()
+	<-errc
+	if err != nil && ctx.Err() != nil && err == context.Canceled {
+		return nil
+	}
+	return err
+}

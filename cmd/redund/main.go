@@ -1,0 +1,81 @@
+// Command redund gives operators five redundancy schemes behind one CLI,
+// one config file and one status view. This package is the CLI layer only:
+// flags into option structs, one call into a library package, and the
+// mapping of errors to exit codes (here and nowhere else).
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/redund/redund/internal/config"
+)
+
+// Exit codes shared by every command.
+const (
+	exitOK     = 0
+	exitFailed = 1 // a check failed or drift was found
+	exitUsage  = 2 // bad usage or bad configuration
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	err := newApp().RunContext(ctx, os.Args)
+	stop()
+	os.Exit(report(err))
+}
+
+// report prints err (if any) and returns the exit code it stands for.
+func report(err error) int {
+	if err == nil {
+		return exitOK
+	}
+	code := exitCode(err)
+	var silent *exitError
+	if !(errors.As(err, &silent) && silent.err == nil) {
+		fmt.Fprintln(os.Stderr, "redund:", err)
+	}
+	return code
+}
+
+func exitCode(err error) int {
+	var ee *exitError
+	var ce config.Errors
+	var fe *config.FieldError
+	switch {
+	case errors.As(err, &ee):
+		return ee.code
+	case errors.As(err, &ce), errors.As(err, &fe):
+		return exitUsage
+	case errors.Is(err, context.Canceled):
+		return exitOK
+	}
+	return exitFailed
+}
+
+// exitError carries an explicit exit code; a nil err prints nothing.
+type exitError struct {
+	code int
+	err  error
+}
+
+func (e *exitError) Error() string {
+	if e.err == nil {
+		return fmt.Sprintf("exit status %d", e.code)
+	}
+	return e.err.Error()
+}
+
+func (e *exitError) Unwrap() error { return e.err }
+
+// usageErr marks err as bad usage (exit 2).
+func usageErr(format string, args ...any) error {
+	return &exitError{code: exitUsage, err: fmt.Errorf(format, args...)}
+}
+
+// failed marks err as a failed check (exit 1); nil err exits 1 silently.
+func failed(err error) error { return &exitError{code: exitFailed, err: err} }

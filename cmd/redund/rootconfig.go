@@ -1,0 +1,71 @@
+package main
+
+import (
+	"os"
+	"sort"
+
+	"github.com/redund/redund/ddns"
+	"github.com/redund/redund/gateway"
+	"github.com/redund/redund/internal/config"
+	"github.com/redund/redund/internal/status"
+	"github.com/redund/redund/schedsync"
+	"github.com/redund/redund/srv"
+	"github.com/redund/redund/voter"
+)
+
+// fileConfig is the whole redund.toml: one table per command group.
+type fileConfig struct {
+	Admin     status.AdminConfig       `toml:"admin"`
+	Voter     map[string]*voter.Config `toml:"voter"`
+	Srv       *srv.Config              `toml:"srv"`
+	Ddns      map[string]*ddns.Config  `toml:"ddns"`
+	Gateway   *gateway.Config          `toml:"gateway"`
+	Schedsync *schedsync.Config        `toml:"schedsync"`
+
+	path string // file it was read from
+}
+
+// Validate checks every table and returns every problem found.
+func (f *fileConfig) Validate() error {
+	var errs config.Errors
+	errs.Merge("admin", f.Admin.Validate())
+	for _, name := range sortedKeys(f.Voter) {
+		errs.Merge("voter."+name, f.Voter[name].Validate())
+	}
+	if f.Srv != nil {
+		errs.Merge("srv", f.Srv.Validate())
+	}
+	for _, name := range sortedKeys(f.Ddns) {
+		errs.Merge("ddns."+name, f.Ddns[name].Validate())
+	}
+	if f.Gateway != nil {
+		errs.Merge("gateway", f.Gateway.Validate())
+	}
+	if f.Schedsync != nil {
+		errs.Merge("schedsync", f.Schedsync.Validate())
+	}
+	return errs.Err()
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
+}
+
+// loadConfig reads and validates the config file; every problem is a
+// config.Errors (exit 2) naming file, line and key.
+func loadConfig(path string) (*fileConfig, error) {
+	f := &fileConfig{path: path}
+	if err := config.Load(path, f); err != nil {
+		return nil, err
+	}
+	src, _ := os.ReadFile(path)
+	if err := config.Annotate(path, string(src), f.Validate()); err != nil {
+		return nil, err
+	}
+	return f, nil
+}

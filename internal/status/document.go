@@ -1,0 +1,66 @@
+// Package status defines the status document every redund daemon serves,
+// the admin HTTP server that serves it (with /metrics and /healthz), and the
+// client and renderer behind `redund status`.
+package status
+
+import (
+	"time"
+
+	"github.com/redund/redund/internal/logging"
+)
+
+// SchemaVersion is the version of the JSON document at GET /v1/status.
+const SchemaVersion = 1
+
+// Report is what GET /v1/status returns: one daemon and its instances.
+type Report struct {
+	Schema    int             `json:"schema"`
+	Daemon    string          `json:"daemon"` // e.g. "voter serve", "ddns run"
+	Version   string          `json:"version"`
+	PID       int             `json:"pid"`
+	Started   time.Time       `json:"started"`
+	Instances []Document      `json:"instances"`
+	Events    []logging.Event `json:"events,omitempty"`
+}
+
+// Document is the status of one instance of one scheme.
+type Document struct {
+	Instance string    `json:"instance"`
+	Scheme   string    `json:"scheme"` // voter, ddns, gateway, schedsync, srv
+	Role     string    `json:"role"`   // primary, secondary, master, backup, active, standalone...
+	State    string    `json:"state"`  // scheme words: Synced, Unavailable, OK, ...
+	Reason   string    `json:"reason,omitempty"`
+	Since    time.Time `json:"since"` // when State last changed
+	Peer     *Peer     `json:"peer,omitempty"`
+	Health   []Health  `json:"health,omitempty"`
+	// Details holds scheme-specific fields (documented in docs/<scheme>.md).
+	Details map[string]any `json:"details,omitempty"`
+}
+
+// Peer is the other node of a pair, as this instance sees it.
+type Peer struct {
+	Address   string    `json:"address"`
+	Connected bool      `json:"connected"`
+	Since     time.Time `json:"since"`
+	Reason    string    `json:"reason,omitempty"`
+}
+
+// Health is the state of one watched thing (a server, a client, a link).
+type Health struct {
+	Name      string    `json:"name"`
+	State     string    `json:"state"` // OK, ERR, UNKNOWN, MAINT
+	Reason    string    `json:"reason,omitempty"`
+	LatencyMS float64   `json:"latency_ms,omitempty"`
+	Since     time.Time `json:"since"`
+}
+
+// Source is anything that can describe its instances.
+type Source interface {
+	Status() []Document
+}
+
+// SourceFunc adapts a function to Source.
+type SourceFunc func() []Document
+
+// Status calls f.
+func (f SourceFunc) Status() []Document { return f() }
