@@ -1,0 +1,126 @@
+// Package health probes things (HTTP, TCP, DNS, a command) and turns the
+// results into a state with hysteresis.
+//
+// A Config, written in TOML inside another table, becomes a Checker with New.
+// A Checker runs one probe and returns a Result. A Monitor runs a Checker on an
+// interval with jitter, never more than one probe at a time, and moves its
+// State from UNKNOWN to OK or ERR after `rise` consecutive successes or `fall`
+// consecutive failures; subscribers get every change on a channel.
+package health
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/redund/redund/internal/config"
+)
+
+// Defaults used when a Config leaves a key unset.
+const (
+	DefaultTimeout  = 3 * time.Second
+	DefaultMaxBytes = 64 << 10
+	maxReason       = 200 // bytes of command output kept as a reason
+)
+
+// Config is a health check as written in TOML (embedded in other tables, e.g.
+// [ddns.cat.servers.check]). Only the keys of its Kind may be set.
+type Config struct {
+	Kind string `toml:"kind"` // http, tcp, dns, exec
+
+	// http
+	URL         string   `toml:"url"`
+	Method      string   `toml:"method"`      // GET (default) or HEAD
+	Status      []string `toml:"status"`      // e.g. ["200","301-302"]; default 200-399 after redirects
+	MustHave    string   `toml:"musthave"`    // substring required in the first MaxBytes of the body
+	MustNotHave string   `toml:"mustnothave"` // substring forbidden in the first MaxBytes of the body
+	MaxBytes    int      `toml:"max_bytes"`   // default 65536
+	Addr        string   `toml:"addr"`        // connect to this IP:port, keep URL host for Host header and TLS SNI
+	Insecure    bool     `toml:"insecure"`    // skip TLS certificate verification
+
+	// tcp
+	Address string `toml:"address"` // host:port to connect to
+	Send    string `toml:"send"`    // written after connecting
+	Expect  string `toml:"expect"`  // substring the reply must contain
+
+	// dns
+	Server string `toml:"server"` // host or host:port (default port 53)
+	Name   string `toml:"name"`   // name to query
+	Type   string `toml:"type"`   // A, AAAA, CNAME, TXT, SRV, MX, NS, PTR (default A)
+	Value  string `toml:"value"`  // optional: one answer must have this value
+
+	// exec
+	Command []string `toml:"command"` // program and arguments, run without a shell
+
+	// all
+	Timeout config.Duration `toml:"timeout"` // default 3s
+}
+
+// Result is the outcome of one probe.
+type Result struct {
+	OK      bool
+	Reason  string        // short human text: "HTTP 503", "connect: connection refused"
+	Latency time.Duration // time the probe took
+	Time    time.Time     // when the probe started
+}
+
+// Checker runs one probe. Check returns when the probe is done, its timeout
+// has passed or ctx is done, whichever comes first.
+type Checker interface {
+	Check(ctx context.Context) Result
+}
+
+// CheckerFunc adapts a function to Checker.
+type CheckerFunc func(ctx context.Context) Result
+
+// Check calls f.
+func (f CheckerFunc) Check(ctx context.Context) Result { return f(ctx) }
+
+// New validates c and returns its Checker.
+func New(c Config) (Checker, error) {
+	if err := c.Validate(); err != nil {
+		return nil, fmt.Errorf("health: %w", err)
+	}
+	timeout := c.Timeout.Or(DefaultTimeout)
+	var probe func(ctx context.Context) (bool, string)
+	switch c.Kind {
+	case "http":
+		probe = newHTTP(c).probe
+	case "tcp":
+		probe = (&tcpCheck{address: c.Address, send: c.Send, expect: c.Expect}).probe
+	case "dns":
+		probe = newDNS(c).probe
+	case "exec":
+		probe = (&execCheck{argv: c.Command}).probe
+	}
+	return &timed{timeout: timeout, probe: probe}, nil
+}
+
+// timed wraps a probe with its timeout, latency and start time.
+type timed struct {
+	timeout time.Duration
+	probe   func(ctx context.Context) (ok bool, reason string)
+}
+
+func (t *timed) Check(ctx context.Context) Result {
+	start := time.Now()
+	ctx, cancel := context.WithTimeout(ctx, t.timeout)
+	defer cancel()
+	ok, reason := t.probe(ctx)
+	if !ok && ctx.Err() == context.DeadlineExceeded {
+		reason = timeoutReason(t.timeout, reason)
+	}
+	return Result{OK: ok, Reason: reason, Latency: time.Since(start), Time: start}
+}
+
+// timeoutReason words a probe that ran out of time, keeping what the probe
+// said unless it only repeats that the deadline passed.
+func timeoutReason(d time.Duration, reason string) string {
+	r := "timeout after " + d.String()
+	if reason == "" || strings.Contains(reason, "deadline exceeded") ||
+		strings.Contains(reason, "i/o timeout") || strings.Contains(reason, "signal: killed") {
+		return r
+	}
+	return r + ": " + reason
+}

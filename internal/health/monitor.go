@@ -1,0 +1,225 @@
+package health
+
+import (
+	"context"
+	"math/rand/v2"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// MonitorOptions tune a Monitor; zero fields take the defaults.
+type MonitorOptions struct {
+	Interval time.Duration // time between probes; default 10s
+	Jitter   time.Duration // each interval varies by up to ±Jitter; default Interval/10, negative for none
+	Rise     int           // consecutive OKs to go to OK; default 2
+	Fall     int           // consecutive ERRs to go to ERR; default 3
+	// SlowStart makes the first transition out of UNKNOWN need Rise or Fall
+	// results like any other. By default the first probe decides at once,
+	// so that a fresh daemon does not treat every target as down.
+	SlowStart bool
+}
+
+// Defaults for MonitorOptions.
+const (
+	DefaultInterval = 10 * time.Second
+	DefaultRise     = 2
+	DefaultFall     = 3
+	subscriberQueue = 16
+)
+
+func (o MonitorOptions) withDefaults() MonitorOptions {
+	if o.Interval <= 0 {
+		o.Interval = DefaultInterval
+	}
+	if o.Jitter == 0 {
+		o.Jitter = o.Interval / 10
+	}
+	o.Jitter = min(max(o.Jitter, 0), o.Interval)
+	if o.Rise <= 0 {
+		o.Rise = DefaultRise
+	}
+	if o.Fall <= 0 {
+		o.Fall = DefaultFall
+	}
+	return o
+}
+
+// Monitor probes one target on an interval and keeps its state. All its
+// methods are safe for concurrent use.
+type Monitor struct {
+	checker Checker
+	opts    MonitorOptions
+	now     chan struct{} // ProbeNow requests, coalesced
+	running atomic.Bool
+
+	mu     sync.Mutex
+	snap   Snapshot
+	okRun  int // consecutive OK results
+	errRun int // consecutive ERR results
+	subs   []chan Change
+}
+
+// NewMonitor returns a Monitor of c named name, in state UNKNOWN; call Run
+// to start probing.
+func NewMonitor(name string, c Checker, o MonitorOptions) *Monitor {
+	return &Monitor{
+		checker: c,
+		opts:    o.withDefaults(),
+		now:     make(chan struct{}, 1),
+		snap:    Snapshot{Name: name, Since: time.Now()},
+	}
+}
+
+// Run probes at once, then every interval (with jitter) until ctx is done.
+// Probes run one after another, so at most one is in flight; a probe is
+// cancelled when ctx ends and Run returns once it has. Run returns at once
+// if the monitor is already running.
+func (m *Monitor) Run(ctx context.Context) {
+	if !m.running.CompareAndSwap(false, true) {
+		return
+	}
+	defer m.running.Store(false)
+	timer := time.NewTimer(0)
+	defer timer.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-timer.C:
+		case <-m.now:
+			timer.Stop()
+		}
+		res := m.checker.Check(ctx)
+		if ctx.Err() != nil {
+			return // a cancelled probe says nothing about the target
+		}
+		m.record(res)
+		timer.Reset(m.nextDelay())
+	}
+}
+
+// nextDelay is the interval with a random jitter in [-Jitter, +Jitter].
+func (m *Monitor) nextDelay() time.Duration {
+	d := m.opts.Interval
+	if j := m.opts.Jitter; j > 0 {
+		d += time.Duration(rand.Int64N(int64(2*j)+1)) - j
+	}
+	return max(d, time.Millisecond)
+}
+
+// ProbeNow asks for a probe at once. Requests made while a probe is in
+// flight are coalesced into one probe that starts after it.
+func (m *Monitor) ProbeNow() {
+	select {
+	case m.now <- struct{}{}:
+	default:
+	}
+}
+
+// record applies one result to the state.
+func (m *Monitor) record(res Result) {
+	if res.Time.IsZero() {
+		res.Time = time.Now().Add(-res.Latency)
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	s := &m.snap
+	s.Checks++
+	s.LastCheck, s.Latency, s.Reason = res.Time, res.Latency, res.Reason
+	if res.OK {
+		m.okRun, m.errRun = m.okRun+1, 0
+	} else {
+		m.okRun, m.errRun = 0, m.errRun+1
+	}
+	next := m.nextState(res.OK)
+	if next == s.State {
+		return
+	}
+	from := s.State
+	s.State, s.Since = next, time.Now()
+	m.emit(from)
+}
+
+// nextState decides the state after a result; m.mu is held.
+func (m *Monitor) nextState(ok bool) State {
+	cur := m.snap.State
+	fast := cur == Unknown && !m.opts.SlowStart
+	switch {
+	case ok && cur != OK && (fast || m.okRun >= m.opts.Rise):
+		return OK
+	case !ok && cur != Err && (fast || m.errRun >= m.opts.Fall):
+		return Err
+	}
+	return cur
+}
+
+// Snapshot returns the monitor's current view.
+func (m *Monitor) Snapshot() Snapshot {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.snap
+}
+
+// Selectable reports whether the target may be chosen: state OK and not in
+// maintenance.
+func (m *Monitor) Selectable() bool { return m.Snapshot().Selectable() }
+
+// SetMaintenance turns maintenance on or off. While on, Selectable is false
+// whatever the probes say (they keep running). A real change is sent to
+// subscribers as a Change whose From and To are the current state.
+func (m *Monitor) SetMaintenance(on bool) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.snap.Maintenance == on {
+		return
+	}
+	m.snap.Maintenance = on
+	m.emit(m.snap.State)
+}
+
+// Subscribe returns a channel that receives every later Change. It is
+// buffered; a subscriber more than 16 changes behind loses the oldest ones
+// (Snapshot is always current). The channel is never closed; call
+// Unsubscribe when done.
+func (m *Monitor) Subscribe() <-chan Change {
+	ch := make(chan Change, subscriberQueue)
+	m.mu.Lock()
+	m.subs = append(m.subs, ch)
+	m.mu.Unlock()
+	return ch
+}
+
+// Unsubscribe stops sending to a channel returned by Subscribe.
+func (m *Monitor) Unsubscribe(ch <-chan Change) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	for i, c := range m.subs {
+		if c == ch {
+			m.subs = append(m.subs[:i], m.subs[i+1:]...)
+			return
+		}
+	}
+}
+
+// emit sends a Change to every subscriber without blocking; m.mu is held.
+func (m *Monitor) emit(from State) {
+	ch := Change{Name: m.snap.Name, From: from, To: m.snap.State, Snapshot: m.snap}
+	for _, sub := range m.subs {
+		for !trySend(sub, ch) {
+			select { // full: drop the oldest and try again
+			case <-sub:
+			default:
+			}
+		}
+	}
+}
+
+func trySend(sub chan Change, c Change) bool {
+	select {
+	case sub <- c:
+		return true
+	default:
+		return false
+	}
+}
