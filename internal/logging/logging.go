@@ -69,13 +69,14 @@ func ParseLevel(s string) (slog.Level, error) {
 }
 
 // New returns a logger writing text or json to w at level, whose records
-// at info and above are also kept in ring (when ring is not nil).
+// at info and above are also kept in ring (when ring is not nil). Values of
+// type config.Secret never reach the output or the ring (see RedactAttr).
 func New(w io.Writer, level, format string, ring *Ring) (*slog.Logger, error) {
 	lvl, err := ParseLevel(level)
 	if err != nil {
 		return nil, err
 	}
-	opts := &slog.HandlerOptions{Level: lvl}
+	opts := &slog.HandlerOptions{Level: lvl, ReplaceAttr: RedactAttr}
 	var h slog.Handler
 	switch strings.ToLower(format) {
 	case "", "text":
@@ -118,7 +119,7 @@ func (h *ringHandler) Handle(ctx context.Context, r slog.Record) error {
 		msg := r.Message
 		var extra []string
 		r.Attrs(func(a slog.Attr) bool {
-			extra = append(extra, a.Key+"="+a.Value.Resolve().String())
+			extra = append(extra, a.Key+"="+redactValue(a.Value).String())
 			return true
 		})
 		if len(extra) > 0 {
