@@ -1,8 +1,135 @@
-// Package schedsync implements redund's schedsync scheme: primary/secondary sync of a data directory.
+// Package schedsync implements redund's schedsync scheme: an LTN
+// Schedule-style primary/secondary sync of an application's data directory.
+//
+// The primary watches its directory (fsnotify plus a periodic full scan),
+// keeps a manifest (path, size, mode, mtime, SHA-256) and a sequence-numbered
+// change log, and serves both over an authenticated HTTP link. A secondary
+// pulls the changes, fetches changed files (whole, or as an rsync-style delta
+// for large files), writes each file atomically and durably, and reports one
+// of Schedule's statuses: No redundancy, Connecting, Syncing, Synced, Not
+// synced, Unavailable, Incompatible. A secondary-failover node becomes
+// primary after failover_offset without its primary.
 package schedsync
 
-// Config is the [schedsync] table (placeholder until the scheme lands).
-type Config struct{}
+import (
+	"fmt"
+	"net/url"
+	"path"
+	"time"
+
+	"github.com/redund/redund/internal/config"
+)
+
+// Modes a node can be configured in.
+const (
+	ModePrimary           = "primary"
+	ModeSecondaryCopy     = "secondary-copy"
+	ModeSecondaryFailover = "secondary-failover"
+)
+
+// Defaults for optional keys.
+const (
+	DefaultFailoverOffset = 60 * time.Second
+	DefaultPeerTimeout    = 5 * time.Second
+	DefaultScanInterval   = 60 * time.Second
+	DefaultWorkers        = 4
+	DefaultDeltaMinSize   = 1 << 20
+	minSecretLen          = 16
+)
+
+// Config is the [schedsync] table.
+type Config struct {
+	Mode           string          `toml:"mode"`            // primary, secondary-copy, secondary-failover
+	Dir            string          `toml:"dir"`             // the data directory
+	Listen         string          `toml:"listen"`          // host:port of this node's sync endpoint
+	Peer           string          `toml:"peer"`            // URL of the other node: http://host:port
+	Secret         config.Secret   `toml:"secret"`          // shared secret (HMAC), or secret_file / secret_env
+	NodeID         string          `toml:"node_id"`         // default: the host name
+	FailoverOffset config.Duration `toml:"failover_offset"` // secondary-failover: promote after this long without the primary
+	PeerTimeout    config.Duration `toml:"peer_timeout"`    // no contact for this long: peer Unavailable
+	ScanInterval   config.Duration `toml:"scan_interval"`   // periodic full scan (catches what fsnotify misses)
+	Exclude        []string        `toml:"exclude"`         // patterns: "*.tmp" (any depth), "cache/" (dirs), "logs/*.log" (from the root)
+	Workers        int             `toml:"workers"`         // parallel transfers (default 4)
+	DeltaMinSize   int64           `toml:"delta_min_size"`  // files at least this large are sent as deltas (default 1 MiB)
+	OnPromote      []string        `toml:"on_promote"`      // command (argv) run after this node becomes primary
+	OnDemote       []string        `toml:"on_demote"`       // command (argv) run after this node stops being primary
+}
 
 // Validate checks the table and returns every problem with its key path.
-func (c *Config) Validate() error { return nil }
+func (c *Config) Validate() error {
+	var errs config.Errors
+	switch c.Mode {
+	case ModePrimary, ModeSecondaryCopy, ModeSecondaryFailover:
+	case "":
+		errs.Add("mode", "is required (primary, secondary-copy or secondary-failover)")
+	default:
+		errs.Add("mode", "%q is not primary, secondary-copy or secondary-failover", c.Mode)
+	}
+	if c.Dir == "" {
+		errs.Add("dir", "is required")
+	} else if !path.IsAbs(c.Dir) {
+		errs.Add("dir", "%q must be an absolute path", c.Dir)
+	}
+	c.validateLink(&errs)
+	if c.FailoverOffset < 0 || c.PeerTimeout < 0 || c.ScanInterval < 0 {
+		errs.Add("", "durations must not be negative")
+	}
+	if c.ScanInterval != 0 && c.ScanInterval.D() < time.Second {
+		errs.Add("scan_interval", "must be at least 1s")
+	}
+	if c.Workers < 0 || c.Workers > 64 {
+		errs.Add("workers", "must be 0-64")
+	}
+	if c.DeltaMinSize < 0 {
+		errs.Add("delta_min_size", "must not be negative")
+	}
+	for i, p := range c.Exclude {
+		if err := checkPattern(p); err != nil {
+			errs.Add(config.Index("exclude", i), "%v", err)
+		}
+	}
+	return errs.Err()
+}
+
+func (c *Config) validateLink(errs *config.Errors) {
+	if c.Listen != "" {
+		if err := config.CheckHostPort(c.Listen); err != nil {
+			errs.Add("listen", "%v", err)
+		}
+	} else if c.Mode != ModePrimary || c.Peer != "" {
+		errs.Add("listen", "is required (the address the peer connects to)")
+	}
+	if c.Peer != "" {
+		if err := checkPeerURL(c.Peer); err != nil {
+			errs.Add("peer", "%v", err)
+		}
+	} else if c.Mode == ModeSecondaryCopy || c.Mode == ModeSecondaryFailover {
+		errs.Add("peer", "is required for a secondary (the primary's URL)")
+	}
+	if c.Peer != "" && len(c.Secret.Reveal()) < minSecretLen {
+		errs.Add("secret", "is required with at least %d characters (or secret_file / secret_env)", minSecretLen)
+	}
+	if c.Mode == ModeSecondaryFailover && c.FailoverOffset != 0 && c.FailoverOffset.D() < time.Second {
+		errs.Add("failover_offset", "must be at least 1s")
+	}
+}
+
+func checkPeerURL(s string) error {
+	u, err := url.Parse(s)
+	if err != nil {
+		return fmt.Errorf("%q is not a URL", s)
+	}
+	if u.Scheme != "http" || u.Host == "" || (u.Path != "" && u.Path != "/") {
+		return fmt.Errorf("%q: want http://host:port", s)
+	}
+	return config.CheckHostPort(u.Host)
+}
+
+// peerAddr is the host:port of the peer URL.
+func (c *Config) peerAddr() string {
+	u, err := url.Parse(c.Peer)
+	if err != nil {
+		return ""
+	}
+	return u.Host
+}

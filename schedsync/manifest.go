@@ -1,0 +1,215 @@
+package schedsync
+
+import (
+	"crypto/sha256"
+	"errors"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+)
+
+// Kind is the type of a manifest entry.
+type Kind uint8
+
+// Entry kinds. Sockets, devices and unsafe symlinks are never synced.
+const (
+	KindFile Kind = 1
+	KindDir  Kind = 2
+	KindLink Kind = 3
+)
+
+// Entry is one path of the tree: what the primary has, or (with Deleted) a
+// change record saying the path is gone.
+type Entry struct {
+	Path    string   // slash-separated, relative to the directory
+	Kind    Kind     // file, dir or symlink
+	Size    int64    // bytes (files)
+	Mode    uint32   // permission bits (fs.ModePerm plus setuid/setgid/sticky)
+	MTime   int64    // modification time, Unix nanoseconds
+	Hash    [32]byte // SHA-256 of the content (files)
+	Target  string   // symlink target (links)
+	Deleted bool     // change record: the path no longer exists
+	Seq     uint64   // change-log sequence number that last touched it
+}
+
+// same reports whether a and b describe the same content and metadata.
+func (e Entry) same(o Entry) bool {
+	return e.Kind == o.Kind && e.Size == o.Size && e.Mode == o.Mode && e.MTime == o.MTime &&
+		e.Hash == o.Hash && e.Target == o.Target && e.Deleted == o.Deleted
+}
+
+// sameContent ignores the modification time and mode.
+func (e Entry) sameContent(o Entry) bool {
+	return e.Kind == o.Kind && e.Size == o.Size && e.Hash == o.Hash && e.Target == o.Target
+}
+
+// Tree is a manifest: every synced path of a directory.
+type Tree map[string]Entry
+
+// sorted returns the entries in path order (parents before children).
+func (t Tree) sorted() []Entry {
+	out := make([]Entry, 0, len(t))
+	for _, e := range t {
+		out = append(out, e)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Path < out[j].Path })
+	return out
+}
+
+// scanner builds trees of a directory, reusing the hashes of files whose
+// size, mtime and mode did not change (rsync's quick check).
+type scanner struct {
+	root  string
+	match *matcher
+	skips []string // why paths were skipped during the last scan
+}
+
+// scan walks the whole directory.
+func (s *scanner) scan(prev Tree) (Tree, error) {
+	s.skips = nil
+	out := Tree{}
+	err := s.walk(".", prev, out)
+	return out, err
+}
+
+// walk adds rel and everything below it to out.
+func (s *scanner) walk(rel string, prev, out Tree) error {
+	base := filepath.Join(s.root, filepath.FromSlash(rel))
+	return filepath.WalkDir(base, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			if errors.Is(err, fs.ErrNotExist) {
+				return nil // vanished while walking; the next event or scan settles it
+			}
+			return err
+		}
+		r, _ := filepath.Rel(s.root, p)
+		r = filepath.ToSlash(r)
+		if r == "." {
+			return nil
+		}
+		if s.match.excluded(r, d.IsDir()) {
+			if d.IsDir() {
+				return filepath.SkipDir
+			}
+			return nil
+		}
+		e, ok, err := s.stat(r, prev)
+		if err != nil || !ok {
+			return err
+		}
+		out[r] = e
+		return nil
+	})
+}
+
+// stat describes one path; ok is false when it is skipped or gone.
+func (s *scanner) stat(rel string, prev Tree) (Entry, bool, error) {
+	full := filepath.Join(s.root, filepath.FromSlash(rel))
+	fi, err := os.Lstat(full)
+	if err != nil {
+		if errors.Is(err, fs.ErrNotExist) {
+			return Entry{}, false, nil
+		}
+		return Entry{}, false, err
+	}
+	e := Entry{Path: rel, Mode: uint32(fi.Mode().Perm() | fi.Mode()&(fs.ModeSetuid|fs.ModeSetgid|fs.ModeSticky)),
+		MTime: fi.ModTime().UnixNano()}
+	switch {
+	case fi.Mode().IsRegular():
+		e.Kind, e.Size = KindFile, fi.Size()
+		if p, ok := prev[rel]; ok && p.Kind == KindFile && p.Size == e.Size && p.MTime == e.MTime {
+			e.Hash = p.Hash
+			return e, true, nil
+		}
+		h, err := hashFile(full)
+		if err != nil {
+			if errors.Is(err, fs.ErrNotExist) {
+				return Entry{}, false, nil
+			}
+			return Entry{}, false, err
+		}
+		e.Hash = h
+	case fi.IsDir():
+		e.Kind = KindDir
+	case fi.Mode()&fs.ModeSymlink != 0:
+		t, err := os.Readlink(full)
+		if err != nil {
+			return Entry{}, false, nil
+		}
+		if err := checkLinkTarget(rel, t); err != nil {
+			s.skips = append(s.skips, err.Error())
+			return Entry{}, false, nil
+		}
+		e.Kind, e.Target, e.Mode = KindLink, t, 0o777
+	default:
+		s.skips = append(s.skips, "not a file, directory or symlink: "+rel)
+		return Entry{}, false, nil
+	}
+	return e, true, nil
+}
+
+// rescan re-reads the given paths (and, for directories, everything below
+// them) and returns the entries that changed, deletions included.
+func (s *scanner) rescan(cur Tree, dirty []string) []Entry {
+	var changes []Entry
+	seen := map[string]bool{}
+	for _, rel := range dirty {
+		if seen[rel] || rel == "" || rel == "." || checkRelPath(rel) != nil {
+			continue
+		}
+		seen[rel] = true
+		sub := Tree{}
+		if !s.match.excludedUnder(rel) {
+			_ = s.walk(rel, cur, sub)
+		}
+		for p, e := range sub {
+			if old, ok := cur[p]; !ok || !old.same(e) {
+				changes = append(changes, e)
+			}
+		}
+		for p, old := range cur {
+			if (p == rel || strings.HasPrefix(p, rel+"/")) && !inTree(sub, p) {
+				changes = append(changes, Entry{Path: p, Kind: old.Kind, Deleted: true})
+			}
+		}
+	}
+	return changes
+}
+
+func inTree(t Tree, p string) bool { _, ok := t[p]; return ok }
+
+// diff returns the changes that turn old into cur.
+func diff(old, cur Tree) []Entry {
+	var out []Entry
+	for p, e := range cur {
+		if o, ok := old[p]; !ok || !o.same(e) {
+			out = append(out, e)
+		}
+	}
+	for p, o := range old {
+		if _, ok := cur[p]; !ok {
+			out = append(out, Entry{Path: p, Kind: o.Kind, Deleted: true})
+		}
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Path < out[j].Path })
+	return out
+}
+
+// hashFile returns the SHA-256 of a file's content.
+func hashFile(name string) ([32]byte, error) {
+	var sum [32]byte
+	f, err := os.Open(name)
+	if err != nil {
+		return sum, err
+	}
+	defer f.Close()
+	h := sha256.New()
+	if _, err := io.Copy(h, f); err != nil {
+		return sum, err
+	}
+	copy(sum[:], h.Sum(nil))
+	return sum, nil
+}
