@@ -1,0 +1,182 @@
+package dnsupdate
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/miekg/dns"
+
+	"github.com/redund/redund/internal/config"
+)
+
+// HEURL is Hurricane Electric's dynamic DNS update endpoint.
+const HEURL = "https://dyn.dns.he.net/nic/update"
+
+// HEServer is the Hurricane Electric name server Get asks by default.
+const HEServer = "ns1.he.net:53"
+
+// HE sets A and AAAA records through Hurricane Electric's dynamic DNS
+// (dyndns2-style POST of hostname, password, myip). HE answers HTTP 200
+// even for errors, so the reply body decides: "good" and "nochg" are
+// success, anything else (badauth, nohost, abuse, ...) is an error.
+// HE has no read API; Get asks an authoritative server (HEServer) directly.
+type HE struct {
+	BaseURL  string        // default HEURL
+	Password config.Secret // the record's dynamic DNS key
+	Server   string        // DNS server for Get, default HEServer
+	Timeout  time.Duration // per request, default DefaultTimeout
+	Client   *http.Client
+}
+
+// HEError is an error reply of the HE endpoint.
+type HEError struct {
+	Code string // badauth, badsys, nohost, abuse, notfqdn, 911, ...
+	Body string // the whole reply, trimmed
+}
+
+func (e *HEError) Error() string {
+	return fmt.Sprintf("dnsupdate: he: %s (%s)", e.Body, heMeaning(e.Code))
+}
+
+func heMeaning(code string) string {
+	switch code {
+	case "badauth":
+		return "wrong hostname or dynamic DNS key"
+	case "badsys":
+		return "bad system parameter"
+	case "nohost":
+		return "the host name does not exist or is not enabled for dynamic DNS"
+	case "abuse":
+		return "updates blocked for abuse, too many updates"
+	case "notfqdn":
+		return "the host name is not a fully qualified domain name"
+	case "911":
+		return "HE server problem, retry later"
+	case "badagent":
+		return "user agent refused"
+	}
+	return "unknown reply"
+}
+
+// Name is "he".
+func (h *HE) Name() string { return "he" }
+
+// Get asks h.Server (recursion off) for name/rtype.
+func (h *HE) Get(ctx context.Context, name, rtype string) ([]string, error) {
+	qt, err := rrType(rtype)
+	if err != nil {
+		return nil, err
+	}
+	server := h.Server
+	if server == "" {
+		server = HEServer
+	}
+	vals, err := QueryValues(ctx, server, name, qt, timeoutOr(h.Timeout), false)
+	if err != nil {
+		return nil, fmt.Errorf("dnsupdate: he: reading current value: %w", err)
+	}
+	return vals, nil
+}
+
+// Set posts the new address. The reply text is returned on success.
+func (h *HE) Set(ctx context.Context, r Record) (string, error) {
+	if t := strings.ToUpper(r.Type); t != "A" && t != "AAAA" {
+		return "", fmt.Errorf("dnsupdate: he: %s: %w", r.Type, ErrUnsupported)
+	}
+	base := h.BaseURL
+	if base == "" {
+		base = HEURL
+	}
+	form := url.Values{"hostname": {strings.TrimSuffix(r.Name, ".")}, "password": {h.Password.Reveal()}, "myip": {r.Value}}
+	ctx, cancel := context.WithTimeout(ctx, timeoutOr(h.Timeout))
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, base, strings.NewReader(form.Encode()))
+	if err != nil {
+		return "", fmt.Errorf("dnsupdate: he: %w", err)
+	}
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	req.Header.Set("User-Agent", "redund-ddns")
+	resp, err := httpClient(h.Client).Do(req)
+	if err != nil {
+		return "", fmt.Errorf("dnsupdate: he: POST: %w", stripURL(err))
+	}
+	defer resp.Body.Close()
+	raw, err := io.ReadAll(io.LimitReader(resp.Body, 4096))
+	if err != nil {
+		return "", fmt.Errorf("dnsupdate: he: reading reply: %w", err)
+	}
+	if resp.StatusCode != http.StatusOK {
+		return "", fmt.Errorf("dnsupdate: he: HTTP %d: %s", resp.StatusCode, snippet(raw))
+	}
+	return ParseHEReply(string(raw))
+}
+
+// ParseHEReply interprets the body of an HE dynamic DNS reply: "good IP"
+// and "nochg IP" are success (the trimmed body is returned), every other
+// reply is an *HEError.
+func ParseHEReply(body string) (string, error) {
+	text := strings.TrimSpace(body)
+	code := ""
+	if f := strings.Fields(text); len(f) > 0 {
+		code = strings.ToLower(f[0])
+	}
+	switch code {
+	case "good", "nochg":
+		return text, nil
+	case "":
+		return "", &HEError{Code: "", Body: "empty reply"}
+	}
+	if len(text) > 200 {
+		text = text[:200] + "…"
+	}
+	return "", &HEError{Code: code, Body: text}
+}
+
+// QueryValues asks server for name/qtype and returns the answers of that
+// type as normalised text (addresses, or fully qualified targets).
+func QueryValues(ctx context.Context, server, name string, qtype uint16, timeout time.Duration, recurse bool) ([]string, error) {
+	m := new(dns.Msg)
+	m.SetQuestion(dns.Fqdn(name), qtype)
+	m.RecursionDesired = recurse
+	cl := &dns.Client{Timeout: timeout}
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	r, _, err := cl.ExchangeContext(ctx, m, server)
+	if err == nil && r.Truncated {
+		cl.Net = "tcp"
+		r, _, err = cl.ExchangeContext(ctx, m, server)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("query %s at %s: %w", name, server, err)
+	}
+	if r.Rcode != dns.RcodeSuccess && r.Rcode != dns.RcodeNameError {
+		return nil, fmt.Errorf("query %s at %s: %s", name, server, dns.RcodeToString[r.Rcode])
+	}
+	return RRValues(r.Answer, qtype), nil
+}
+
+// RRValues returns the values of the rrs of type qtype, normalised and sorted.
+func RRValues(rrs []dns.RR, qtype uint16) []string {
+	var vals []string
+	for _, rr := range rrs {
+		if rr.Header().Rrtype != qtype {
+			continue
+		}
+		switch x := rr.(type) {
+		case *dns.A:
+			vals = append(vals, x.A.String())
+		case *dns.AAAA:
+			vals = append(vals, x.AAAA.String())
+		case *dns.CNAME:
+			vals = append(vals, x.Target)
+		case *dns.TXT:
+			vals = append(vals, strings.Join(x.Txt, ""))
+		}
+	}
+	return sortValues(dns.TypeToString[qtype], vals)
+}

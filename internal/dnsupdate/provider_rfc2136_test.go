@@ -1,0 +1,38 @@
+package dnsupdate
+
+import (
+	"context"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/redund/redund/internal/config"
+	"github.com/redund/redund/internal/dnsupdate/bindtest"
+)
+
+func TestNSUpdateAgainstBIND(t *testing.T) {
+	b := bindtest.Start(t, "example.test", "www 60 IN A 192.0.2.1", "www 60 IN A 192.0.2.2")
+	p := &NSUpdate{Client: &RFC2136{Server: b.Addr, Zone: b.Zone, Timeout: 2 * time.Second,
+		Key: &TSIG{Name: "DDNS-Key", Secret: config.Secret(b.KeySecret)}}}
+	ctx := context.Background()
+	vals, err := p.Get(ctx, "www.example.test", "A")
+	if err != nil || strings.Join(vals, ",") != "192.0.2.1,192.0.2.2" {
+		t.Fatalf("Get = %v, %v", vals, err)
+	}
+	if _, err := p.Set(ctx, Record{Name: "www.example.test", Type: "A", Value: "192.0.2.9", TTL: 30}); err != nil {
+		t.Fatalf("Set: %v\n%s", err, b.Log())
+	}
+	vals, err = p.Get(ctx, "www.example.test", "A")
+	if err != nil || !Matches("A", vals, "192.0.2.9") {
+		t.Fatalf("after Set Get = %v, %v; want only 192.0.2.9", vals, err)
+	}
+	bad := &NSUpdate{Client: &RFC2136{Server: b.Addr, Zone: b.Zone, Timeout: 2 * time.Second,
+		Key: &TSIG{Name: b.KeyName, Secret: "d3Jvbmcgc2VjcmV0IHdyb25nIHNlY3JldA=="}}}
+	if _, err := bad.Set(ctx, Record{Name: "www.example.test", Type: "A", Value: "192.0.2.10"}); err == nil {
+		t.Fatal("update with a wrong TSIG secret succeeded")
+	}
+	vals, _ = p.Get(ctx, "www.example.test", "A")
+	if !Matches("A", vals, "192.0.2.9") {
+		t.Errorf("wrong-key update changed the zone: %v", vals)
+	}
+}
