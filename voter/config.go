@@ -1,8 +1,167 @@
-// Package voter implements redund's voter scheme: VOTER server with redundant proxy mode.
+// Package voter implements redund's voter scheme: a VOTER protocol server
+// that real VOTER clients (RTCM/VOTER boards) talk to unchanged. It votes
+// their receive audio by RSSI, sends the voted audio out as an RTP (PCMU)
+// stream, sends transmit audio from RTP to transmitting clients, and pairs
+// two servers in chan_voter's primary/secondary "proxy" redundancy mode.
+// It also holds the codec and a client simulator used by tests and the
+// benchmark.
 package voter
 
-// Config is the [voter] table (placeholder until the scheme lands).
-type Config struct{}
+import (
+	"fmt"
+	"net"
+	"sort"
+	"strconv"
+	"strings"
 
-// Validate checks the table and returns every problem with its key path.
-func (c *Config) Validate() error { return nil }
+	"github.com/redund/redund/internal/config"
+)
+
+// Defaults from chan_voter.
+const (
+	DefaultPort   = 1667
+	DefaultBuflen = 480 // ms
+	DefaultLinger = 6   // frames
+)
+
+// Config is one [voter.<instance>] table. Its keys mirror voter.conf.
+type Config struct {
+	Listen     string                   `toml:"listen"`     // bindaddr:port, default 0.0.0.0:1667
+	Password   config.Secret            `toml:"password"`   // [general] password (host password)
+	Challenge  string                   `toml:"challenge"`  // fixed server challenge (default random)
+	Buflen     int                      `toml:"buflen"`     // ms, default 480
+	Linger     int                      `toml:"linger"`     // frames, default 6
+	Thresholds string                   `toml:"thresholds"` // "RSSI[=count[:linger]],..."
+	HostDeemp  bool                     `toml:"hostdeemp"`
+	Duplex     *bool                    `toml:"duplex"`   // default true (accepted, RTP is full duplex)
+	Sanity     *bool                    `toml:"sanity"`   // default true
+	IsPrimary  bool                     `toml:"isprimary"`
+	Primary    config.Secret            `toml:"primary"`  // "IP[:port],password"
+	RTPOut     string                   `toml:"rtp_out"`  // where voted PCMU RTP goes
+	RTPIn      string                   `toml:"rtp_in"`   // where transmit PCMU RTP arrives
+	Clients    map[string]*ClientConfig `toml:"clients"`
+}
+
+// ClientConfig is one client line of voter.conf: name = password,options.
+type ClientConfig struct {
+	Password   config.Secret `toml:"password"`
+	Transmit   bool          `toml:"transmit"`
+	Master     bool          `toml:"master"`
+	ADPCM      bool          `toml:"adpcm"`
+	NoDeemp    bool          `toml:"nodeemp"`
+	NoPLFilter bool          `toml:"noplfilter"`
+	Prio       int           `toml:"prio"` // higher wins; -1 locks the client out
+	GPSID      string        `toml:"gpsid"`
+}
+
+// Threshold is one entry of `thresholds`.
+type Threshold struct {
+	RSSI   int
+	Count  int // frames the winner may stay at this threshold (0 = unlimited)
+	Linger int // frames to linger when it falls below every threshold
+}
+
+// ListenAddr is the UDP address to bind.
+func (c *Config) ListenAddr() string {
+	if c.Listen == "" {
+		return fmt.Sprintf("0.0.0.0:%d", DefaultPort)
+	}
+	return c.Listen
+}
+
+// BufBytes is the per-client buffer in bytes: buflen ms × 8, rounded down to
+// a multiple of 320 (40 ms), at least 320.
+func (c *Config) BufBytes() int {
+	ms := c.Buflen
+	if ms == 0 {
+		ms = DefaultBuflen
+	}
+	n := ms * 8
+	n -= n % (2 * FrameLen)
+	return max(n, 2*FrameLen)
+}
+
+// LingerFrames is linger with its default.
+func (c *Config) LingerFrames() int {
+	if c.Linger == 0 {
+		return DefaultLinger
+	}
+	return c.Linger
+}
+
+// Role is "primary", "secondary" or "standalone".
+func (c *Config) Role() string {
+	switch {
+	case c.IsPrimary:
+		return "primary"
+	case c.Primary != "":
+		return "secondary"
+	}
+	return "standalone"
+}
+
+// ParseThresholds parses `thresholds` as chan_voter does.
+func ParseThresholds(s string, linger int) ([]Threshold, error) {
+	var out []Threshold
+	if strings.TrimSpace(s) == "" {
+		return nil, nil
+	}
+	for _, f := range strings.Split(s, ",") {
+		f = strings.TrimSpace(f)
+		t := Threshold{Linger: linger}
+		rssi, rest, hasCount := strings.Cut(f, "=")
+		var err error
+		if t.RSSI, err = strconv.Atoi(strings.TrimSpace(rssi)); err != nil || t.RSSI < 0 || t.RSSI > 255 {
+			return nil, fmt.Errorf("%q: RSSI must be 0-255", f)
+		}
+		if hasCount {
+			cnt, lg, hasLinger := strings.Cut(rest, ":")
+			if cnt != "" {
+				if t.Count, err = strconv.Atoi(cnt); err != nil || t.Count < 0 {
+					return nil, fmt.Errorf("%q: count must be a number >= 0", f)
+				}
+			}
+			if hasLinger && lg != "" {
+				if t.Linger, err = strconv.Atoi(lg); err != nil || t.Linger < 0 {
+					return nil, fmt.Errorf("%q: linger must be a number >= 0", f)
+				}
+			}
+		}
+		out = append(out, t)
+	}
+	if len(out) > 20 {
+		return nil, fmt.Errorf("at most 20 thresholds")
+	}
+	return out, nil
+}
+
+// ParsePrimary splits `primary = "IP[:port],password"`.
+func ParsePrimary(s string) (addr, password string, err error) {
+	host, pw, ok := strings.Cut(s, ",")
+	if !ok || pw == "" {
+		return "", "", fmt.Errorf("must be \"IP[:port],password\"")
+	}
+	host = strings.TrimSpace(host)
+	if _, _, e := net.SplitHostPort(host); e != nil {
+		host = net.JoinHostPort(host, strconv.Itoa(DefaultPort))
+	}
+	h, _, _ := net.SplitHostPort(host)
+	if ip := net.ParseIP(h); ip == nil || ip.To4() == nil {
+		return "", "", fmt.Errorf("primary address must be an IPv4 address")
+	}
+	if err := config.CheckHostPort(host); err != nil {
+		return "", "", err
+	}
+	return host, strings.TrimSpace(pw), nil
+}
+
+// ClientNames returns the client names in a stable order (config order is
+// not kept by TOML maps; names sort).
+func (c *Config) ClientNames() []string {
+	names := make([]string, 0, len(c.Clients))
+	for n := range c.Clients {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	return names
+}

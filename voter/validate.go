@@ -1,0 +1,117 @@
+package voter
+
+import (
+	"github.com/redund/redund/internal/config"
+)
+
+// Validate checks the table and returns every problem with its key path
+// relative to the table ("clients.alice.password: ...").
+func (c *Config) Validate() error {
+	var errs config.Errors
+	if c.Listen != "" {
+		if err := config.CheckHostPort(c.Listen); err != nil {
+			errs.Add("listen", "%v", err)
+		}
+	}
+	switch pw := c.Password.Reveal(); {
+	case pw == "":
+		errs.Add("password", "is required (voter.conf [general] password)")
+	case len(pw) > 28:
+		errs.Add("password", "at most 28 characters")
+	}
+	if c.Buflen < 0 || c.Buflen > 10000 {
+		errs.Add("buflen", "must be 40-10000 ms")
+	}
+	if c.Linger < 0 {
+		errs.Add("linger", "must be >= 0")
+	}
+	if _, err := ParseThresholds(c.Thresholds, c.LingerFrames()); err != nil {
+		errs.Add("thresholds", "%v", err)
+	}
+	if c.Challenge != "" && !validChallenge(c.Challenge) {
+		errs.Add("challenge", "must be 1-9 decimal digits")
+	}
+	c.validateRedundancy(&errs)
+	for _, k := range []struct{ key, v string }{{"rtp_out", c.RTPOut}, {"rtp_in", c.RTPIn}} {
+		if k.v != "" {
+			if err := config.CheckHostPort(k.v); err != nil {
+				errs.Add(k.key, "%v", err)
+			}
+		}
+	}
+	c.validateClients(&errs)
+	return errs.Err()
+}
+
+func validChallenge(s string) bool {
+	if len(s) == 0 || len(s) > ChallengeLen-1 {
+		return false
+	}
+	for _, r := range s {
+		if r < '0' || r > '9' {
+			return false
+		}
+	}
+	return true
+}
+
+func (c *Config) validateRedundancy(errs *config.Errors) {
+	if c.Primary != "" {
+		if c.IsPrimary {
+			errs.Add("primary", "an instance cannot be both isprimary and a secondary (primary = ...)")
+		}
+		if _, _, err := ParsePrimary(c.Primary.Reveal()); err != nil {
+			errs.Add("primary", "%v", err)
+		}
+	}
+	if c.IsPrimary || c.Primary != "" {
+		for _, name := range c.ClientNames() {
+			if c.Clients[name] != nil && c.Clients[name].Master {
+				errs.Add("clients."+name+".master",
+					"a master timing source cannot be on a redundant instance (put it in its own instance on the same listen address)")
+			}
+		}
+	}
+}
+
+func (c *Config) validateClients(errs *config.Errors) {
+	if len(c.Clients) == 0 {
+		errs.Add("clients", "at least one client is required")
+	}
+	seen := map[string]string{}
+	digests := map[uint32]string{}
+	chal := []byte(c.Challenge)
+	for _, name := range c.ClientNames() {
+		cl := c.Clients[name]
+		p := "clients." + name
+		if cl == nil {
+			errs.Add(p, "empty client")
+			continue
+		}
+		pw := cl.Password.Reveal()
+		switch {
+		case pw == "":
+			errs.Add(p+".password", "is required")
+			continue
+		case len(pw) > 48:
+			errs.Add(p+".password", "at most 48 characters")
+		}
+		if other, dup := seen[pw]; dup {
+			errs.Add(p+".password", "same password as clients.%s (the server identifies clients by password digest)", other)
+			continue
+		}
+		seen[pw] = name
+		if cl.Prio < -1 {
+			errs.Add(p+".prio", "must be >= -1 (-1 locks the client out)")
+		}
+		if len(chal) > 0 && validChallenge(c.Challenge) {
+			d := Digest(chal, pw)
+			if d == 0 {
+				errs.Add(p+".password", "its digest with challenge %s is 0 (not allowed); change the password", c.Challenge)
+			} else if other, dup := digests[d]; dup {
+				errs.Add(p+".password", "its digest collides with clients.%s; change one password", other)
+			}
+			digests[d] = name
+		}
+	}
+}
