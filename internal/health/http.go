@@ -41,8 +41,8 @@ func newHTTP(c Config) *httpCheck {
 	h.status, _ = ParseStatus(c.Status...) // checked by Validate
 	dialer := &net.Dialer{}
 	tr := &http.Transport{
-		Proxy:             nil, // a health check talks to the target itself
-		DialContext:       dialer.DialContext,
+		Proxy:       nil, // a health check talks to the target itself
+		DialContext: dialer.DialContext,
 		// every probe opens a fresh connection
 		DisableKeepAlives: true,
 		// insecure is the user's explicit choice

@@ -3,8 +3,6 @@ package health
 import (
 	"fmt"
 	"time"
-
-	"github.com/redund/redund/internal/status"
 )
 
 // State is what a Monitor concluded from its recent probes.
@@ -56,20 +54,13 @@ type Snapshot struct {
 // Selectable reports whether the target may be chosen: OK and not in maintenance.
 func (s Snapshot) Selectable() bool { return s.State == OK && !s.Maintenance }
 
-// Health converts the snapshot to the status document's form; maintenance
-// shows as the state "MAINT".
-func (s Snapshot) Health() status.Health {
-	st := s.State.String()
+// Label is the state as a status page shows it: "OK", "ERR", "UNKNOWN", or
+// "MAINT" while in maintenance (the State field of status.Health).
+func (s Snapshot) Label() string {
 	if s.Maintenance {
-		st = "MAINT"
+		return "MAINT"
 	}
-	return status.Health{
-		Name:      s.Name,
-		State:     st,
-		Reason:    s.Reason,
-		LatencyMS: float64(s.Latency.Microseconds()) / 1000,
-		Since:     s.Since,
-	}
+	return s.State.String()
 }
 
 // Change is sent to subscribers when the state or the maintenance flag changes.
