@@ -5,7 +5,9 @@ import (
 	"fmt"
 	"os"
 	"reflect"
+	"regexp"
 	"sort"
+	"strconv"
 	"strings"
 
 	"github.com/BurntSushi/toml"
@@ -108,6 +110,8 @@ func hasUndecodedChild(keys []toml.Key, parent toml.Key) bool {
 	return false
 }
 
+var typeErrRe = regexp.MustCompile(`^toml: line (\d+) \(last key "([^"]*)"\): (.*)$`)
+
 // decodeError turns a toml error into a FieldError with line, column and
 // the offending line shown.
 func decodeError(name, src string, err error) *FieldError {
@@ -128,6 +132,12 @@ func decodeError(name, src string, err error) *FieldError {
 			}
 		}
 		return &FieldError{File: name, Line: line, Path: pe.LastKey, Msg: msg}
+	}
+	// type errors: toml: line 2 (last key "admin.listen"): incompatible types: ...
+	if m := typeErrRe.FindStringSubmatch(err.Error()); m != nil {
+		line, _ := strconv.Atoi(m[1])
+		msg := strings.Replace(m[3], "TOML value has type int64", "TOML value is an integer", 1)
+		return &FieldError{File: name, Line: line, Path: m[2], Msg: msg}
 	}
 	return &FieldError{File: name, Msg: err.Error()}
 }

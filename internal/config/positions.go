@@ -51,7 +51,10 @@ func positions(src string) posMap {
 		switch {
 		case strings.HasPrefix(s, "[["):
 			name := cleanKey(strings.TrimSuffix(strings.SplitN(s[2:], "]]", 2)[0], "]]"))
-			base := resolveArrays(name, arrays)
+			base := name
+			if dot := strings.LastIndex(name, "."); dot >= 0 {
+				base = Join(resolveArrays(name[:dot], arrays), name[dot+1:])
+			}
 			i := arrays[base]
 			arrays[base] = i + 1
 			table = fmt.Sprintf("%s[%d]", base, i)

@@ -1,0 +1,89 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+)
+
+// runCLI runs the app in-process and returns stdout and the exit code main
+// would use.
+func runCLI(t *testing.T, args ...string) (string, int) {
+	t.Helper()
+	app := newApp()
+	var out bytes.Buffer
+	app.Writer = &out
+	app.ErrWriter = &out
+	err := app.RunContext(context.Background(), append([]string{"redund"}, args...))
+	if err != nil {
+		out.WriteString(err.Error())
+	}
+	return out.String(), exitCode2(err)
+}
+
+func exitCode2(err error) int {
+	if err == nil {
+		return exitOK
+	}
+	return exitCode(err)
+}
+
+func writeFile(t *testing.T, name, content string) string {
+	t.Helper()
+	p := filepath.Join(t.TempDir(), name)
+	if err := os.WriteFile(p, []byte(content), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+func TestConfigCheck(t *testing.T) {
+	good := writeFile(t, "good.toml", "[admin]\nlisten = \"127.0.0.1:9180\"\n")
+	out, code := runCLI(t, "config", "check", good)
+	if code != exitOK || strings.TrimSpace(out) != "ok" {
+		t.Fatalf("good config: code %d, out %q", code, out)
+	}
+	bad := writeFile(t, "bad.toml", "[admin]\nlisten = \"127.0.0.1:9180\"\nlisen = \"x\"\nvoter = \"nope\"\n")
+	out, code = runCLI(t, "--config", bad, "config", "check")
+	if code != exitUsage {
+		t.Fatalf("bad config: code %d, want 2; out %q", code, out)
+	}
+	for _, want := range []string{"bad.toml:3: admin.lisen: unknown key", "bad.toml:4: admin.voter:"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("output %q lacks %q", out, want)
+		}
+	}
+	out, code = runCLI(t, "config", "check", filepath.Join(t.TempDir(), "missing.toml"))
+	if code != exitUsage || !strings.Contains(out, "cannot read config") {
+		t.Fatalf("missing file: code %d, out %q", code, out)
+	}
+}
+
+func TestUsageErrorsExit2(t *testing.T) {
+	if _, code := runCLI(t, "config", "check", "a", "b"); code != exitUsage {
+		t.Fatalf("too many args: code %d", code)
+	}
+	if _, code := runCLI(t, "--no-such-flag"); code != exitUsage {
+		t.Fatalf("unknown flag: code %d", code)
+	}
+}
+
+func TestVersion(t *testing.T) {
+	out, code := runCLI(t, "version")
+	if code != exitOK || !regexp.MustCompile(`^redund \S+ \(commit \S+, go1\.\d+`).MatchString(out) {
+		t.Fatalf("version: code %d, out %q", code, out)
+	}
+}
+
+func TestHelpListsCommands(t *testing.T) {
+	out, _ := runCLI(t, "--help")
+	for _, c := range []string{"version", "config", "check", "status", "voter", "srv", "ddns", "gateway", "schedsync"} {
+		if !regexp.MustCompile(`(?m)^\s+` + c + `\b`).MatchString(out) {
+			t.Errorf("--help does not list %q:\n%s", c, out)
+		}
+	}
+}
