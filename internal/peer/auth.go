@@ -1,0 +1,149 @@
+package peer
+
+import (
+	"bytes"
+	"crypto/hmac"
+	"crypto/rand"
+	"crypto/sha256"
+	"crypto/tls"
+	"crypto/x509"
+	"encoding/hex"
+	"encoding/pem"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+)
+
+// magic starts the dialer's first frame: protocol name and version.
+var magic = []byte("RDP1")
+
+// Authentication modes announced in the first frame.
+const (
+	authPlain  byte = 0
+	authSecret byte = 1
+)
+
+const nonceLen = 32
+
+// ErrAuth is wrapped by every authentication failure.
+var ErrAuth = errors.New("authentication failed")
+
+// Fingerprint returns the hex SHA-256 of a DER certificate, the value to
+// put in the other node's tls_peer_fingerprint.
+func Fingerprint(der []byte) string {
+	s := sha256.Sum256(der)
+	return hex.EncodeToString(s[:])
+}
+
+// CertFingerprint reads a PEM certificate file and returns its Fingerprint.
+func CertFingerprint(certFile string) (string, error) {
+	b, err := os.ReadFile(certFile)
+	if err != nil {
+		return "", fmt.Errorf("peer: %w", err)
+	}
+	for {
+		var blk *pem.Block
+		blk, b = pem.Decode(b)
+		if blk == nil {
+			return "", fmt.Errorf("peer: %s: no CERTIFICATE block", certFile)
+		}
+		if blk.Type == "CERTIFICATE" {
+			return Fingerprint(blk.Bytes), nil
+		}
+	}
+}
+
+// tlsConfig builds a TLS config that presents our certificate and accepts
+// exactly the pinned peer certificate (no CA involved).
+func tlsConfig(c *Config, server bool) (*tls.Config, error) {
+	cert, err := tls.LoadX509KeyPair(c.TLSCert, c.TLSKey)
+	if err != nil {
+		return nil, fmt.Errorf("peer: tls: %w", err)
+	}
+	pin, err := ParseFingerprint(c.TLSPeerFingerprint)
+	if err != nil {
+		return nil, fmt.Errorf("peer: tls_peer_fingerprint: %w", err)
+	}
+	verify := func(raw [][]byte, _ [][]*x509.Certificate) error {
+		if len(raw) == 0 {
+			return fmt.Errorf("%w: peer sent no certificate", ErrAuth)
+		}
+		sum := sha256.Sum256(raw[0])
+		if !hmac.Equal(sum[:], pin) {
+			return fmt.Errorf("%w: peer certificate %s does not match the pinned fingerprint", ErrAuth, hex.EncodeToString(sum[:8]))
+		}
+		return nil
+	}
+	tc := &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS13,
+		InsecureSkipVerify: true, VerifyPeerCertificate: verify}
+	if server {
+		tc.ClientAuth = tls.RequireAnyClientCert
+	}
+	return tc, nil
+}
+
+// wrapTLS runs the TLS handshake on conn when TLS is configured.
+func wrapTLS(conn net.Conn, c *Config, server bool) (net.Conn, error) {
+	if !c.UsesTLS() {
+		return conn, nil
+	}
+	tc, err := tlsConfig(c, server)
+	if err != nil {
+		return nil, err
+	}
+	var t *tls.Conn
+	if server {
+		t = tls.Server(conn, tc)
+	} else {
+		t = tls.Client(conn, tc)
+	}
+	if err := t.Handshake(); err != nil {
+		return nil, fmt.Errorf("tls handshake: %w", err)
+	}
+	return t, nil
+}
+
+func nonce() []byte {
+	b := make([]byte, nonceLen)
+	if _, err := rand.Read(b); err != nil {
+		panic("peer: crypto/rand: " + err.Error())
+	}
+	return b
+}
+
+// proof is HMAC(secret, label || first || second): what each side shows to
+// prove it knows the secret. The labels differ so a reflected proof fails.
+func proof(secret []byte, label string, first, second []byte) []byte {
+	m := hmac.New(sha256.New, secret)
+	m.Write([]byte(label))
+	m.Write(first)
+	m.Write(second)
+	return m.Sum(nil)
+}
+
+// sessionKeys derives the per-direction frame MAC keys (dialer→listener,
+// listener→dialer) from the secret and both nonces.
+func sessionKeys(secret, nd, nl []byte) (dl, ld []byte) {
+	return proof(secret, "redund-peer frames d2l", nd, nl), proof(secret, "redund-peer frames l2d", nd, nl)
+}
+
+func authHelloPayload(mode byte, n []byte) []byte {
+	return append(append(append([]byte{}, magic...), mode), n...)
+}
+
+// parseAuthHello checks the dialer's first frame.
+func parseAuthHello(b []byte) (mode byte, n []byte, err error) {
+	if len(b) < len(magic)+1 || !bytes.Equal(b[:len(magic)], magic) {
+		return 0, nil, errors.New("not a redund peer (bad magic)")
+	}
+	mode = b[len(magic)]
+	n = b[len(magic)+1:]
+	switch {
+	case mode == authPlain && len(n) == 0:
+	case mode == authSecret && len(n) == nonceLen:
+	default:
+		return 0, nil, errors.New("bad auth hello")
+	}
+	return mode, n, nil
+}

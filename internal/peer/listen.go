@@ -1,0 +1,101 @@
+package peer
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"time"
+)
+
+func (n *Node) listen(ctx context.Context) error {
+	ln := n.opts.Listener
+	if ln == nil {
+		var err error
+		if ln, err = net.Listen("tcp", n.opts.Listen); err != nil {
+			return fmt.Errorf("peer: listen: %w", err)
+		}
+	}
+	n.mu.Lock()
+	n.ln = ln
+	n.mu.Unlock()
+	close(n.ready)
+	n.emit(Event{State: Connecting, Reason: "waiting for the peer on " + ln.Addr().String()})
+	stop := context.AfterFunc(ctx, func() { _ = ln.Close() })
+	defer stop()
+	for {
+		nc, err := ln.Accept()
+		if err != nil {
+			if ctx.Err() != nil {
+				return nil
+			}
+			if errors.Is(err, net.ErrClosed) {
+				return fmt.Errorf("peer: listener closed: %w", err)
+			}
+			time.Sleep(10 * time.Millisecond)
+			continue
+		}
+		go n.acceptOne(ctx, nc)
+	}
+}
+
+// acceptOne authenticates one incoming connection and, when it is the
+// peer, serves it (replacing any older connection).
+func (n *Node) acceptOne(ctx context.Context, nc net.Conn) {
+	_ = nc.SetDeadline(time.Now().Add(handshakeTimeout))
+	stop := context.AfterFunc(ctx, func() { _ = nc.Close() })
+	defer stop()
+	tc, err := wrapTLS(nc, n.cfg, true)
+	if err != nil {
+		_ = nc.Close()
+		n.log.Warn("peer link refused", "peer", nc.RemoteAddr().String(), "reason", err.Error())
+		n.emit(Event{State: Refused, Reason: err.Error()})
+		return
+	}
+	s := newShake(tc, n.cfg, n.opts.Hello(), n.opts.Compat, n.opts.MaxFrame)
+	remote, err := s.accept()
+	if err != nil {
+		_ = tc.Close()
+		if errors.Is(err, errNotPeer) {
+			n.mu.Lock()
+			n.st.Dropped++
+			n.mu.Unlock()
+			n.log.Warn("dropped a connection on the peer port", "from", nc.RemoteAddr().String(), "reason", err.Error())
+			return
+		}
+		n.handshakeFailed(err, nc.RemoteAddr())
+		return
+	}
+	n.serve(newConn(n, s, remote))
+}
+
+// serve makes c the current connection, reports Up, runs it and reports
+// Down with its reason.
+func (n *Node) serve(c *conn) {
+	n.mu.Lock()
+	if n.stopped {
+		n.mu.Unlock()
+		c.close("node stopping")
+		return
+	}
+	old := n.cur
+	n.cur = c
+	n.st.Connects++
+	n.mu.Unlock()
+	if old != nil {
+		old.close("replaced by a new connection from the peer")
+	}
+	n.log.Info("peer link up", "peer", c.nc.RemoteAddr().String(), "node_id", c.remote.NodeID, "mode", c.remote.Mode)
+	n.emit(Event{State: Up, Remote: c.remote})
+	why := c.run()
+	n.mu.Lock()
+	still := n.cur == c
+	if still {
+		n.cur = nil
+	}
+	n.mu.Unlock()
+	if still {
+		n.log.Warn("peer link down", "reason", why)
+		n.emit(Event{State: Down, Reason: why, Remote: c.remote, LastHeard: time.Unix(0, c.lastRecv.Load())})
+	}
+}

@@ -1,0 +1,226 @@
+package peer
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"net"
+	"sync"
+	"time"
+
+	"github.com/redund/redund/internal/logging"
+)
+
+// Options are the run-time parts of a link that do not come from TOML.
+type Options struct {
+	// Listen is the address to accept the peer on (master / primary), or
+	// Listener an already bound one. Dial is the address to dial (backup /
+	// secondary). A node either listens or dials.
+	Listen   string
+	Listener net.Listener
+	Dial     string
+
+	// Hello returns this node's current Hello; called for every handshake.
+	Hello func() Hello
+	// Compat judges the remote Hello (nil accepts any).
+	Compat CompatFunc
+	// DownAfter drops the link after this long without any frame (usually
+	// the scheme's failover_timeout). Default: PingTimeout + PingInterval*MaxMissed.
+	DownAfter time.Duration
+	// MaxFrame is the largest frame accepted (default 16 MiB).
+	MaxFrame int
+	// MinBackoff and MaxBackoff bound the redial delay (50ms, 1s).
+	MinBackoff, MaxBackoff time.Duration
+
+	Log *slog.Logger
+	// OnEvent is called, in order, for every state change.
+	OnEvent func(Event)
+	// OnMessage is called, in order, for every application frame; body is
+	// owned by the callee.
+	OnMessage func(typ byte, body []byte)
+	// OnRequest answers Request calls, each in its own goroutine; ctx ends
+	// when the link drops.
+	OnRequest func(ctx context.Context, typ byte, body []byte) ([]byte, error)
+}
+
+// Node is one end of a pair link.
+type Node struct {
+	cfg       *Config
+	opts      Options
+	log       *slog.Logger
+	downAfter time.Duration
+	ready     chan struct{}
+
+	mu      sync.Mutex
+	ln      net.Listener
+	cur     *conn
+	st      Status
+	evMu    sync.Mutex // serialises OnEvent calls
+	stopped bool
+}
+
+// New checks cfg and opts and returns a Node; Run starts it.
+func New(cfg *Config, opts Options) (*Node, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, fmt.Errorf("peer: %w", err)
+	}
+	if (opts.Dial == "") == (opts.Listen == "" && opts.Listener == nil) {
+		return nil, errors.New("peer: set exactly one of Listen/Listener or Dial")
+	}
+	if opts.Hello == nil {
+		return nil, errors.New("peer: Options.Hello is required")
+	}
+	if opts.MaxFrame <= 0 {
+		opts.MaxFrame = DefaultMaxFrame
+	}
+	if opts.MinBackoff <= 0 {
+		opts.MinBackoff = 50 * time.Millisecond
+	}
+	if opts.MaxBackoff <= 0 {
+		opts.MaxBackoff = time.Second
+	}
+	if opts.Log == nil {
+		opts.Log = logging.Discard()
+	}
+	n := &Node{cfg: cfg, opts: opts, log: opts.Log, downAfter: opts.DownAfter, ready: make(chan struct{})}
+	if n.downAfter <= 0 {
+		n.downAfter = cfg.pingTimeout() + cfg.pingInterval()*time.Duration(cfg.maxMissed())
+	}
+	n.st = Status{State: Connecting, Since: time.Now(), Address: opts.Dial}
+	return n, nil
+}
+
+// Ready is closed once the node listens (or, for a dialer, at Run).
+func (n *Node) Ready() <-chan struct{} { return n.ready }
+
+// Addr is the listening address (after Ready), or the dialed address.
+func (n *Node) Addr() string {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if n.ln != nil {
+		return n.ln.Addr().String()
+	}
+	return n.opts.Dial
+}
+
+// Run listens or dials until ctx ends; it returns nil on cancellation.
+func (n *Node) Run(ctx context.Context) error {
+	defer func() {
+		n.mu.Lock()
+		n.stopped = true
+		c := n.cur
+		n.mu.Unlock()
+		if c != nil {
+			_ = c.send(typeClose, []byte("node stopping"))
+			time.Sleep(10 * time.Millisecond)
+			c.close("node stopping")
+		}
+	}()
+	if n.opts.Dial != "" {
+		close(n.ready)
+		n.dialLoop(ctx)
+		return nil
+	}
+	return n.listen(ctx)
+}
+
+// Send queues an application frame (typ >= TypeApp) to the peer. Frames
+// are delivered in order; body must not be modified afterwards.
+func (n *Node) Send(typ byte, body []byte) error {
+	if typ < TypeApp {
+		return fmt.Errorf("peer: frame type %#x is reserved", typ)
+	}
+	c := n.current()
+	if c == nil {
+		return ErrNotConnected
+	}
+	return c.send(typ, body)
+}
+
+// Request sends body as a request of type typ and waits for the answer of
+// the peer's OnRequest. Requests and Sends share one ordered queue.
+func (n *Node) Request(ctx context.Context, typ byte, body []byte) ([]byte, error) {
+	c := n.current()
+	if c == nil {
+		return nil, ErrNotConnected
+	}
+	return c.request(ctx, typ, body)
+}
+
+// Drop closes the current connection (the dialer redials).
+func (n *Node) Drop(why string) {
+	if c := n.current(); c != nil {
+		_ = c.send(typeClose, []byte(why))
+		c.close(why)
+	}
+}
+
+func (n *Node) current() *conn {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	return n.cur
+}
+
+func (n *Node) dialLoop(ctx context.Context) {
+	backoff := n.opts.MinBackoff
+	n.emit(Event{State: Connecting, Reason: "dialing " + n.opts.Dial})
+	for ctx.Err() == nil {
+		up := n.dialOnce(ctx)
+		if up {
+			backoff = n.opts.MinBackoff
+			n.emit(Event{State: Connecting, Reason: "redialing " + n.opts.Dial})
+		}
+		d := backoff/2 + rand.N(backoff/2+1)
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(d):
+		}
+		if !up {
+			backoff = min(backoff*2, n.opts.MaxBackoff)
+		}
+	}
+}
+
+// dialOnce connects, shakes hands and serves the connection until it
+// ends; it reports whether the link came up.
+func (n *Node) dialOnce(ctx context.Context) bool {
+	d := net.Dialer{Timeout: handshakeTimeout}
+	nc, err := d.DialContext(ctx, "tcp", n.opts.Dial)
+	if err != nil {
+		if ctx.Err() == nil {
+			n.emit(Event{State: Down, Reason: "dial: " + err.Error()})
+		}
+		return false
+	}
+	_ = nc.SetDeadline(time.Now().Add(handshakeTimeout))
+	stop := context.AfterFunc(ctx, func() { _ = nc.Close() })
+	defer stop()
+	tc, err := wrapTLS(nc, n.cfg, false)
+	if err != nil {
+		_ = nc.Close()
+		n.emit(Event{State: Refused, Reason: err.Error()})
+		return false
+	}
+	s := newShake(tc, n.cfg, n.opts.Hello(), n.opts.Compat, n.opts.MaxFrame)
+	remote, err := s.dial()
+	if err != nil {
+		_ = tc.Close()
+		n.handshakeFailed(err, nc.RemoteAddr())
+		return false
+	}
+	n.serve(newConn(n, s, remote))
+	return true
+}
+
+func (n *Node) handshakeFailed(err error, from net.Addr) {
+	var ref *RefusedError
+	if errors.As(err, &ref) {
+		n.log.Warn("peer link refused", "peer", from.String(), "reason", ref.Reason, "by_peer", ref.ByPeer)
+		n.emit(Event{State: Refused, Reason: ref.Reason})
+		return
+	}
+	n.emit(Event{State: Down, Reason: "handshake: " + err.Error()})
+}

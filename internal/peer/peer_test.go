@@ -1,0 +1,230 @@
+package peer
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"strings"
+	"testing"
+	"time"
+
+	"go.uber.org/goleak"
+)
+
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+
+func TestSecretLinkCarriesMessagesAndRequests(t *testing.T) {
+	cfg := &Config{Secret: testSecret}
+	l, lrec := listener(t, cfg, Options{OnRequest: func(_ context.Context, typ byte, b []byte) ([]byte, error) {
+		if string(b) == "fail" {
+			return nil, errors.New("nope")
+		}
+		return append([]byte{typ}, b...), nil
+	}})
+	d, drec := dialer(t, cfg, l.Addr(), Options{})
+	up := drec.waitState(t, Up)
+	if up.Remote.NodeID != "master-1" || up.Remote.Mode != "master" {
+		t.Fatalf("dialer saw remote %+v", up.Remote)
+	}
+	if e := lrec.waitState(t, Up); e.Remote.NodeID != "backup-1" {
+		t.Fatalf("listener saw remote %+v", e.Remote)
+	}
+	for i := range 100 {
+		if err := d.Send(TypeApp+1, fmt.Appendf(nil, "m%03d", i)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	resp, err := d.Request(context.Background(), 0x30, []byte("ping"))
+	if err != nil || string(resp) != "0ping" {
+		t.Fatalf("request: %q %v", resp, err)
+	}
+	_, err = d.Request(context.Background(), 0x30, []byte("fail"))
+	var re *RemoteError
+	if !errors.As(err, &re) || re.Msg != "nope" {
+		t.Fatalf("want remote error nope, got %v", err)
+	}
+	waitFor(t, func() bool { return len(lrec.messages()) == 100 })
+	for i, m := range lrec.messages() {
+		if want := fmt.Sprintf("%cm%03d", TypeApp+1, i); m != want {
+			t.Fatalf("message %d = %q, want %q (order lost)", i, m, want)
+		}
+	}
+	if err := d.Send(typePing, nil); err == nil {
+		t.Fatal("sending a reserved type must fail")
+	}
+}
+
+func waitFor(t *testing.T, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatal("condition not met within 5s")
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+func TestWrongSecretRefusedOnBothSides(t *testing.T) {
+	l, lrec := listener(t, &Config{Secret: testSecret}, Options{})
+	_, drec := dialer(t, &Config{Secret: "a different secret value"}, l.Addr(), Options{})
+	de := drec.waitState(t, Refused)
+	le := lrec.waitState(t, Refused)
+	for _, e := range []Event{de, le} {
+		if !strings.Contains(e.Reason, "authentication failed") {
+			t.Fatalf("reason %q does not say authentication failed", e.Reason)
+		}
+	}
+	if lrec.sawState(Up) || drec.sawState(Up) || len(lrec.messages()) > 0 {
+		t.Fatal("a refused link must never come up or deliver data")
+	}
+}
+
+func TestAuthModeMismatchRefused(t *testing.T) {
+	l, lrec := listener(t, &Config{Secret: testSecret}, Options{})
+	_, drec := dialer(t, &Config{Plain: true}, l.Addr(), Options{})
+	if e := drec.waitState(t, Refused); !strings.Contains(e.Reason, "requires the shared secret") {
+		t.Fatalf("dialer reason %q", e.Reason)
+	}
+	lrec.waitState(t, Refused)
+}
+
+func TestIncompatibleHelloRefusedWithSameReason(t *testing.T) {
+	cfg := &Config{Secret: testSecret}
+	l, lrec := listener(t, cfg, Options{Compat: DefaultCompat})
+	_, drec := dialer(t, cfg, l.Addr(), Options{Hello: hello("other", "master"), Compat: DefaultCompat})
+	de, le := drec.waitState(t, Refused), lrec.waitState(t, Refused)
+	if de.Reason != le.Reason || !strings.Contains(de.Reason, `both nodes are in mode "master"`) {
+		t.Fatalf("reasons differ or wrong: dialer %q listener %q", de.Reason, le.Reason)
+	}
+}
+
+func TestTLSWithPinnedCertificates(t *testing.T) {
+	dir := t.TempDir()
+	lc, lk, lfp := selfSigned(t, dir, "master")
+	dc, dk, dfp := selfSigned(t, dir, "backup")
+	_, _, otherFP := selfSigned(t, dir, "stranger")
+	l, lrec := listener(t, &Config{TLSCert: lc, TLSKey: lk, TLSPeerFingerprint: dfp}, Options{})
+	d, drec := dialer(t, &Config{TLSCert: dc, TLSKey: dk, TLSPeerFingerprint: lfp}, l.Addr(), Options{})
+	drec.waitState(t, Up)
+	lrec.waitState(t, Up)
+	if err := d.Send(TypeApp, []byte("over tls")); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, func() bool { return len(lrec.messages()) == 1 })
+
+	// a dialer pinning the wrong certificate refuses the listener
+	_, brec := dialer(t, &Config{TLSCert: dc, TLSKey: dk, TLSPeerFingerprint: otherFP}, l.Addr(), Options{})
+	if e := brec.waitState(t, Refused); !strings.Contains(e.Reason, "pinned fingerprint") {
+		t.Fatalf("reason %q", e.Reason)
+	}
+	if fp, err := CertFingerprint(lc); err != nil || fp != lfp {
+		t.Fatalf("CertFingerprint = %q, %v; want %q", fp, err, lfp)
+	}
+}
+
+func TestGarbageOnPeerPortIsDropped(t *testing.T) {
+	cfg := &Config{Secret: testSecret}
+	l, lrec := listener(t, cfg, Options{})
+	for _, junk := range []string{"GET / HTTP/1.0\r\n\r\n", "\xff\xff\xff\xff\x01zzzz", "\x00\x00\x00\x05\x01RDP1"} {
+		c, err := net.Dial("tcp", l.Addr())
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, _ = c.Write([]byte(junk))
+		_ = c.SetReadDeadline(time.Now().Add(6 * time.Second))
+		if _, err := c.Read(make([]byte, 64)); err == nil {
+			t.Fatalf("server answered garbage %q", junk)
+		}
+		c.Close()
+	}
+	waitFor(t, func() bool { return l.Status().Dropped == 3 })
+	_, drec := dialer(t, cfg, l.Addr(), Options{})
+	drec.waitState(t, Up)
+	lrec.waitState(t, Up)
+}
+
+func TestOversizedFrameDropsLinkAndDialerReconnects(t *testing.T) {
+	cfg := &Config{Secret: testSecret}
+	l, lrec := listener(t, cfg, Options{MaxFrame: 1024})
+	d, drec := dialer(t, cfg, l.Addr(), Options{})
+	drec.waitState(t, Up)
+	lrec.waitState(t, Up)
+	if err := d.Send(TypeApp, make([]byte, 4096)); err != nil {
+		t.Fatal(err)
+	}
+	if e := lrec.waitState(t, Down); !strings.Contains(e.Reason, "too large") {
+		t.Fatalf("down reason %q", e.Reason)
+	}
+	lrec.waitState(t, Up) // the dialer came back
+}
+
+func TestSilentPeerIsDeclaredDown(t *testing.T) {
+	cfg := &Config{Plain: true, PingInterval: 0}
+	l, lrec := listener(t, cfg, Options{DownAfter: 300 * time.Millisecond})
+	nc, err := net.Dial("tcp", l.Addr())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { nc.Close() })
+	s := newShake(nc, cfg, Hello{NodeID: "mute"}, nil, DefaultMaxFrame)
+	if _, err := s.dial(); err != nil {
+		t.Fatal(err)
+	}
+	lrec.waitState(t, Up)
+	start := time.Now()
+	e := lrec.waitState(t, Down)
+	if !strings.Contains(e.Reason, "no frame") && !strings.Contains(e.Reason, "missed") {
+		t.Fatalf("down reason %q", e.Reason)
+	}
+	if el := time.Since(start); el > 2*time.Second {
+		t.Fatalf("declared down after %v", el)
+	}
+}
+
+func TestDialerReconnectsAfterListenerRestart(t *testing.T) {
+	cfg := &Config{Secret: testSecret}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	rec := newRecorder()
+	n, err := New(cfg, Options{Listener: ln, Hello: hello("m", "master"), OnEvent: rec.onEvent})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { defer close(done); _ = n.Run(ctx) }()
+	_, drec := dialer(t, cfg, addr, Options{})
+	drec.waitState(t, Up)
+	cancel()
+	<-done
+	if e := drec.waitState(t, Down); !strings.Contains(e.Reason, "node stopping") {
+		t.Logf("down reason %q", e.Reason)
+	}
+	listener2 := func() { // same address again
+		ln2, err := net.Listen("tcp", addr)
+		if err != nil {
+			t.Skipf("cannot rebind %s: %v", addr, err)
+		}
+		startNode(t, cfg, Options{Listener: ln2, Hello: hello("m", "master")})
+	}
+	listener2()
+	drec.waitState(t, Up)
+}
+
+func TestNewRejectsBadOptions(t *testing.T) {
+	cfg := &Config{Plain: true}
+	if _, err := New(cfg, Options{Hello: hello("a", "b")}); err == nil {
+		t.Fatal("neither listen nor dial must fail")
+	}
+	if _, err := New(cfg, Options{Dial: "x:1", Listen: "y:2", Hello: hello("a", "b")}); err == nil {
+		t.Fatal("both listen and dial must fail")
+	}
+	if _, err := New(&Config{}, Options{Dial: "x:1", Hello: hello("a", "b")}); err == nil {
+		t.Fatal("no auth and not plain must fail")
+	}
+}

@@ -1,0 +1,102 @@
+package peer
+
+import "time"
+
+// State is the link's state.
+type State int
+
+// Link states.
+const (
+	Connecting State = iota // dialing, or listening for the peer
+	Up                      // authenticated and compatible
+	Down                    // the connection ended (Reason says why)
+	Refused                 // authentication or compatibility refused (Reason)
+)
+
+func (s State) String() string {
+	switch s {
+	case Connecting:
+		return "Connecting"
+	case Up:
+		return "Up"
+	case Down:
+		return "Down"
+	case Refused:
+		return "Refused"
+	}
+	return "Unknown"
+}
+
+// MarshalText writes the state's name.
+func (s State) MarshalText() ([]byte, error) { return []byte(s.String()), nil }
+
+// Event is one state change of the link.
+type Event struct {
+	State  State
+	Reason string
+	Remote Hello     // the peer's Hello (Up, and Down after Up)
+	Time   time.Time // when it happened
+	// LastHeard is when the last frame arrived (Down after Up).
+	LastHeard time.Time
+}
+
+// Status summarises the link for status pages.
+type Status struct {
+	State     State         `json:"state"`
+	Reason    string        `json:"reason,omitempty"`
+	Since     time.Time     `json:"since"`
+	Address   string        `json:"address,omitempty"`
+	Remote    *Hello        `json:"remote,omitempty"`
+	RTT       time.Duration `json:"rtt_ns,omitempty"`
+	LastHeard time.Time     `json:"last_heard"`
+	Connects  int           `json:"connects"` // links established
+	Dropped   int           `json:"dropped"`  // connections dropped as not a peer
+}
+
+// Status returns the current link summary.
+func (n *Node) Status() Status {
+	n.mu.Lock()
+	st := n.st
+	c := n.cur
+	n.mu.Unlock()
+	if c != nil {
+		r := c.remote
+		st.Remote = &r
+		st.RTT = time.Duration(c.rtt.Load())
+		st.LastHeard = time.Unix(0, c.lastRecv.Load())
+	}
+	return st
+}
+
+// LastHeard is when the last frame arrived from the peer (zero if never).
+func (n *Node) LastHeard() time.Time {
+	if c := n.current(); c != nil {
+		return time.Unix(0, c.lastRecv.Load())
+	}
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	return n.st.LastHeard
+}
+
+// emit records e in the status and calls OnEvent, in order.
+func (n *Node) emit(e Event) {
+	if e.Time.IsZero() {
+		e.Time = time.Now()
+	}
+	n.evMu.Lock()
+	defer n.evMu.Unlock()
+	n.mu.Lock()
+	if n.st.State == e.State && n.st.Reason == e.Reason && e.State != Up {
+		n.mu.Unlock()
+		return // a repeated failure (redial) is not news
+	}
+	n.st.Since = e.Time
+	n.st.State, n.st.Reason = e.State, e.Reason
+	if !e.LastHeard.IsZero() {
+		n.st.LastHeard = e.LastHeard
+	}
+	n.mu.Unlock()
+	if n.opts.OnEvent != nil {
+		n.opts.OnEvent(e)
+	}
+}
