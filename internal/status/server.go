@@ -139,13 +139,22 @@ func (s *Server) Serve(ctx context.Context) error {
 		return errors.New("status: Serve before Listen")
 	}
 	hs := &http.Server{Handler: s.mux, ReadHeaderTimeout: 5 * time.Second}
+	stopped := make(chan struct{})
+	serveDone := make(chan struct{})
 	go func() {
-		<-ctx.Done()
+		defer close(stopped)
+		select {
+		case <-ctx.Done():
+		case <-serveDone:
+		}
 		sctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 		defer cancel()
 		_ = hs.Shutdown(sctx)
 	}()
-	if err := hs.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+	err := hs.Serve(ln)
+	close(serveDone)
+	<-stopped // Shutdown has returned: no goroutine outlives Serve
+	if err != nil && !errors.Is(err, http.ErrServerClosed) {
 		return fmt.Errorf("status: admin listener: %w", err)
 	}
 	return nil

@@ -1,0 +1,92 @@
+package status
+
+import (
+	"crypto/sha256"
+	"crypto/subtle"
+	"net"
+	"net/http"
+	"strings"
+
+	"github.com/redund/redund/internal/config"
+)
+
+// RequireToken lets a request through to h only when it carries
+// "Authorization: Bearer <token>". The comparison takes the same time
+// whatever the guess. An empty token refuses every request: an endpoint
+// that needs a token and has none configured stays closed.
+func RequireToken(token config.Secret, h http.Handler) http.Handler {
+	want := sha256.Sum256([]byte(token.Reveal()))
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if token == "" {
+			WriteError(w, http.StatusForbidden, "no admin token configured ([admin] token)")
+			return
+		}
+		got, ok := bearer(r)
+		sum := sha256.Sum256([]byte(got))
+		if !ok || subtle.ConstantTimeCompare(sum[:], want[:]) != 1 {
+			w.Header().Set("WWW-Authenticate", `Bearer realm="redund"`)
+			WriteError(w, http.StatusUnauthorized, "missing or wrong admin token")
+			return
+		}
+		h.ServeHTTP(w, r)
+	})
+}
+
+// bearer returns the token of an "Authorization: Bearer" header.
+func bearer(r *http.Request) (string, bool) {
+	scheme, tok, ok := strings.Cut(r.Header.Get("Authorization"), " ")
+	if !ok || !strings.EqualFold(scheme, "Bearer") {
+		return "", false
+	}
+	tok = strings.TrimSpace(tok)
+	return tok, tok != ""
+}
+
+// Protect guards an admin endpoint that changes something (POST): with a
+// token configured every request must carry it (see RequireToken); without
+// one only requests arriving over loopback are served, so that an admin
+// listener opened to the network without a token cannot be driven from it.
+func Protect(token config.Secret, h http.Handler) http.Handler {
+	if token != "" {
+		return RequireToken(token, h)
+	}
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if !isLoopbackRemote(r.RemoteAddr) {
+			WriteError(w, http.StatusForbidden,
+				"admin endpoint refused off loopback: set [admin] token to allow remote use")
+			return
+		}
+		h.ServeHTTP(w, r)
+	})
+}
+
+func isLoopbackRemote(remote string) bool {
+	host, _, err := net.SplitHostPort(remote)
+	if err != nil {
+		host = remote
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
+}
+
+// IsLoopback reports whether a listen address (host:port) binds only to a
+// loopback interface: 127.0.0.0/8, ::1 or "localhost". An empty host,
+// 0.0.0.0 and :: bind every interface and are not loopback.
+func IsLoopback(addr string) bool {
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		host = addr
+	}
+	if strings.EqualFold(host, "localhost") {
+		return true
+	}
+	ip := net.ParseIP(strings.Trim(host, "[]"))
+	return ip != nil && ip.IsLoopback()
+}
+
+// Loopback reports whether the server listens on loopback only (false
+// before Listen).
+func (s *Server) Loopback() bool {
+	addr := s.Addr()
+	return addr != "" && IsLoopback(addr)
+}

@@ -1,0 +1,169 @@
+package status
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/url"
+	"strings"
+	"sync"
+	"time"
+)
+
+// DefaultTimeout bounds one status fetch when FetchAll is given none.
+const DefaultTimeout = 2 * time.Second
+
+// maxReport bounds the size of a status document a client reads.
+const maxReport = 8 << 20
+
+// maxParallel bounds how many endpoints FetchAll asks at once.
+const maxParallel = 16
+
+// Result is what one endpoint answered: a Report, or the error that kept it
+// from answering.
+type Result struct {
+	Endpoint string
+	Report   Report
+	Err      error
+}
+
+// MarshalJSON writes {"endpoint": ..., "report": {...}} or
+// {"endpoint": ..., "error": "..."}.
+func (r Result) MarshalJSON() ([]byte, error) {
+	if r.Err != nil {
+		return json.Marshal(struct {
+			Endpoint string `json:"endpoint"`
+			Error    string `json:"error"`
+		}{r.Endpoint, r.Err.Error()})
+	}
+	return json.Marshal(struct {
+		Endpoint string `json:"endpoint"`
+		Report   Report `json:"report"`
+	}{r.Endpoint, r.Report})
+}
+
+// Client fetches status documents from admin endpoints. The zero value is
+// ready to use and ignores proxy settings (admin endpoints are local).
+type Client struct {
+	// HTTP is the client used; nil means one without proxy or keep-alive.
+	HTTP *http.Client
+}
+
+func (c *Client) httpClient() *http.Client {
+	if c != nil && c.HTTP != nil {
+		return c.HTTP
+	}
+	return &http.Client{Transport: &http.Transport{Proxy: nil, DisableKeepAlives: true,
+		DialContext: (&net.Dialer{}).DialContext}}
+}
+
+// StatusURL turns an endpoint, "host:port" or a URL, into the URL of its
+// status document. A wildcard host (":9180", "0.0.0.0:9180", "[::]:9180")
+// means this machine.
+func StatusURL(endpoint string) (string, error) {
+	e := strings.TrimSpace(endpoint)
+	if e == "" {
+		return "", errors.New("empty endpoint")
+	}
+	if !strings.Contains(e, "://") {
+		host, port, err := net.SplitHostPort(e)
+		if err != nil {
+			return "", fmt.Errorf("endpoint %q: want host:port or a URL", endpoint)
+		}
+		switch host {
+		case "", "0.0.0.0":
+			host = "127.0.0.1"
+		case "::":
+			host = "::1"
+		}
+		e = "http://" + net.JoinHostPort(host, port)
+	}
+	u, err := url.Parse(e)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return "", fmt.Errorf("endpoint %q: want host:port or an http(s) URL", endpoint)
+	}
+	if !strings.HasSuffix(u.Path, "/v1/status") {
+		u.Path = strings.TrimSuffix(u.Path, "/") + "/v1/status"
+	}
+	return u.String(), nil
+}
+
+// Fetch reads the status report of one endpoint ("host:port" or a URL).
+func (c *Client) Fetch(ctx context.Context, endpoint string) (Report, error) {
+	u, err := StatusURL(endpoint)
+	if err != nil {
+		return Report{}, err
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
+	if err != nil {
+		return Report{}, err
+	}
+	req.Header.Set("Accept", "application/json")
+	resp, err := c.httpClient().Do(req)
+	if err != nil {
+		return Report{}, err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return Report{}, fmt.Errorf("HTTP %s from %s", resp.Status, u)
+	}
+	return decodeReport(io.LimitReader(resp.Body, maxReport))
+}
+
+func decodeReport(r io.Reader) (Report, error) {
+	var rep Report
+	if err := json.NewDecoder(r).Decode(&rep); err != nil {
+		return Report{}, fmt.Errorf("not a status document: %w", err)
+	}
+	switch {
+	case rep.Schema == 0:
+		return Report{}, errors.New("not a status document: no schema")
+	case rep.Schema > SchemaVersion:
+		return Report{}, fmt.Errorf("status schema %d is newer than this redund understands (%d)",
+			rep.Schema, SchemaVersion)
+	}
+	return rep, nil
+}
+
+// Fetch reads one endpoint with a zero Client.
+func Fetch(ctx context.Context, endpoint string) (Report, error) {
+	return (&Client{}).Fetch(ctx, endpoint)
+}
+
+// FetchAll asks every endpoint at once, each bounded by timeout
+// (DefaultTimeout when zero or less), and returns one Result per endpoint
+// in the order given.
+func (c *Client) FetchAll(ctx context.Context, endpoints []string, timeout time.Duration) []Result {
+	if timeout <= 0 {
+		timeout = DefaultTimeout
+	}
+	out := make([]Result, len(endpoints))
+	sem := make(chan struct{}, maxParallel)
+	var wg sync.WaitGroup
+	for i, ep := range endpoints {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			sem <- struct{}{}
+			defer func() { <-sem }()
+			fctx, cancel := context.WithTimeout(ctx, timeout)
+			defer cancel()
+			rep, err := c.Fetch(fctx, ep)
+			if err != nil && fctx.Err() == context.DeadlineExceeded && ctx.Err() == nil {
+				err = &TimeoutError{After: timeout, Err: err}
+			}
+			out[i] = Result{Endpoint: ep, Report: rep, Err: err}
+		}()
+	}
+	wg.Wait()
+	return out
+}
+
+// FetchAll asks every endpoint with a zero Client.
+func FetchAll(ctx context.Context, endpoints []string, timeout time.Duration) []Result {
+	return (&Client{}).FetchAll(ctx, endpoints, timeout)
+}

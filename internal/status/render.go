@@ -1,0 +1,314 @@
+package status
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/url"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/charmbracelet/lipgloss"
+	"github.com/charmbracelet/lipgloss/table"
+	"github.com/muesli/termenv"
+)
+
+// RenderOptions says how to draw the status table.
+type RenderOptions struct {
+	Plain bool      // no colour, no ANSI sequences at all
+	Width int       // wrap to this many columns (0: no limit)
+	Now   time.Time // "12s ago" is relative to Now (zero: time.Now())
+
+	// Renderer draws colours when not Plain; nil means lipgloss's default
+	// (which looks at stdout). Tests pin a profile with it.
+	Renderer *lipgloss.Renderer
+}
+
+// Columns of the status table, in order.
+var columns = []string{"ENDPOINT", "INSTANCE", "SCHEME", "ROLE", "STATE", "PEER", "HEALTH", "LAST CHANGE"}
+
+const (
+	colEndpoint = iota
+	colInstance
+	colScheme
+	colRole
+	colState
+	colPeer
+	colHealth
+	colChange
+)
+
+// maxReason is how much of a state's reason the table shows.
+const maxReason = 40
+
+// Render draws one table of every instance the results describe; an
+// endpoint that did not answer is a row saying "unreachable: <reason>".
+// It is a pure function of its arguments.
+func Render(results []Result, opts RenderOptions) string {
+	if opts.Now.IsZero() {
+		opts.Now = time.Now()
+	}
+	st := newStyles(opts.renderer())
+	var rows [][]string
+	var tones [][]tone
+	for _, r := range results {
+		rr, tt := resultRows(r, opts.Now)
+		rows = append(rows, rr...)
+		tones = append(tones, tt...)
+	}
+	if len(rows) == 0 {
+		return "no endpoints to ask (configure [admin] or pass --endpoint)\n"
+	}
+	if opts.Width > 0 {
+		fitColumns(rows, opts.Width)
+	}
+	t := table.New().Headers(columns...).Rows(rows...).
+		Border(tableBorder).BorderTop(false).BorderBottom(false).BorderLeft(false).
+		BorderRight(false).BorderColumn(false).BorderStyle(st.border).
+		StyleFunc(func(row, col int) lipgloss.Style {
+			if row == table.HeaderRow {
+				return st.header
+			}
+			return st.tones[tones[row][col]]
+		})
+	return trimLines(t.Render()) + "\n"
+}
+
+func (o RenderOptions) renderer() *lipgloss.Renderer {
+	if o.Plain {
+		r := lipgloss.NewRenderer(io.Discard)
+		r.SetColorProfile(termenv.Ascii)
+		return r
+	}
+	if o.Renderer != nil {
+		return o.Renderer
+	}
+	return lipgloss.DefaultRenderer()
+}
+
+// cellPadding is the blank either side of every cell (see styles.go).
+const cellPadding = 2
+
+// fitColumns truncates cells (with "…") until the table fits width: first
+// the free-text columns (STATE, HEALTH) down to 16 runes, then down to 8,
+// then the widest column at a time, never below its header or 8 runes.
+func fitColumns(rows [][]string, width int) {
+	widths := make([]int, len(columns))
+	for c, h := range columns {
+		widths[c] = len(h)
+	}
+	for _, r := range rows {
+		for c, cell := range r {
+			widths[c] = max(widths[c], lipgloss.Width(cell))
+		}
+	}
+	total := 0
+	for _, w := range widths {
+		total += w + cellPadding
+	}
+	soft := map[int]int{colState: 16, colHealth: 16}
+	total = shrink(widths, total, width, func(c int) int {
+		if f, ok := soft[c]; ok {
+			return f
+		}
+		return widths[c]
+	})
+	floor := func(c int) int { return max(len(columns[c]), 8) }
+	total = shrink(widths, total, width, func(c int) int {
+		if _, ok := soft[c]; ok {
+			return floor(c)
+		}
+		return widths[c]
+	})
+	shrink(widths, total, width, floor)
+	for _, r := range rows {
+		for c := range r {
+			r[c] = truncate(r[c], widths[c])
+		}
+	}
+}
+
+// shrink narrows the widest column above its floor by one until total
+// fits width or nothing can shrink; it returns the new total.
+func shrink(widths []int, total, width int, floor func(int) int) int {
+	for total > width {
+		widest := -1
+		for c, w := range widths {
+			if w > floor(c) && (widest < 0 || w > widths[widest]) {
+				widest = c
+			}
+		}
+		if widest < 0 {
+			break
+		}
+		widths[widest]--
+		total--
+	}
+	return total
+}
+
+// trimLines drops the trailing blanks lipgloss pads lines with.
+func trimLines(s string) string {
+	lines := strings.Split(strings.TrimRight(s, "\n"), "\n")
+	for i, l := range lines {
+		lines[i] = strings.TrimRight(l, " ")
+	}
+	return strings.Join(lines, "\n")
+}
+
+// resultRows turns one endpoint's answer into table rows and their tones.
+func resultRows(r Result, now time.Time) ([][]string, [][]tone) {
+	blank := func(state string, stateTone tone, change string) ([]string, []tone) {
+		row := []string{r.Endpoint, "-", "", "", state, "", "", change}
+		tn := []tone{toneNormal, toneMuted, toneNormal, toneNormal, stateTone, toneNormal, toneNormal, toneMuted}
+		return row, tn
+	}
+	if r.Err != nil {
+		row, tn := blank("unreachable: "+Reason(r.Err), toneBad, "")
+		return [][]string{row}, [][]tone{tn}
+	}
+	if len(r.Report.Instances) == 0 {
+		row, tn := blank("no instances", toneMuted, Ago(now, r.Report.Started))
+		return [][]string{row}, [][]tone{tn}
+	}
+	var rows [][]string
+	var tones [][]tone
+	for i, d := range r.Report.Instances {
+		row, tn := documentRow(d, now)
+		if i == 0 {
+			row[colEndpoint] = r.Endpoint
+		}
+		rows, tones = append(rows, row), append(tones, tn)
+	}
+	return rows, tones
+}
+
+// documentRow is the row of one instance (without its endpoint).
+func documentRow(d Document, now time.Time) ([]string, []tone) {
+	state := d.State
+	if d.Reason != "" {
+		state += " (" + truncate(d.Reason, maxReason) + ")"
+	}
+	peer, peerTone := peerCell(d.Peer)
+	health, healthTone := healthCell(d.Health)
+	row := []string{"", orDash(d.Instance), orDash(d.Scheme), orDash(d.Role), orDash(state),
+		peer, health, Ago(now, d.Since)}
+	tn := []tone{toneNormal, toneNormal, toneNormal, toneNormal, toneOf(d.State),
+		peerTone, healthTone, toneMuted}
+	return row, tn
+}
+
+func peerCell(p *Peer) (string, tone) {
+	if p == nil {
+		return "-", toneMuted
+	}
+	if p.Connected {
+		return orDash(p.Address) + " up", toneGood
+	}
+	return orDash(p.Address) + " down", toneBad
+}
+
+// healthCell is "3/3 OK" when all is well, else the count and the names
+// of what is not OK with their state ("1/3 OK: b ERR, c MAINT").
+func healthCell(hs []Health) (string, tone) {
+	if len(hs) == 0 {
+		return "-", toneMuted
+	}
+	ok := 0
+	var bad []string
+	worst := toneGood
+	for _, h := range hs {
+		switch t := toneOf(h.State); t {
+		case toneGood:
+			ok++
+		default:
+			bad = append(bad, h.Name+" "+orDash(h.State))
+			if t == toneBad || worst != toneBad {
+				worst = t
+			}
+		}
+	}
+	s := fmt.Sprintf("%d/%d OK", ok, len(hs))
+	if len(bad) == 0 {
+		return s, toneGood
+	}
+	const show = 3
+	if len(bad) > show {
+		bad = append(bad[:show], fmt.Sprintf("+%d more", len(bad)-show))
+	}
+	return s + ": " + strings.Join(bad, ", "), worst
+}
+
+// Ago says how long before now t was: "12s ago", "4m05s ago", "3h02m ago",
+// "2d04h ago"; "-" for a zero time.
+func Ago(now, t time.Time) string {
+	if t.IsZero() {
+		return "-"
+	}
+	d := now.Sub(t)
+	if d < 0 {
+		d = 0
+	}
+	s := int64(d / time.Second)
+	switch {
+	case s < 60:
+		return fmt.Sprintf("%ds ago", s)
+	case s < 3600:
+		return fmt.Sprintf("%dm%02ds ago", s/60, s%60)
+	case s < 86400:
+		return fmt.Sprintf("%dh%02dm ago", s/3600, s%3600/60)
+	}
+	return fmt.Sprintf("%dd%02dh ago", s/86400, s%86400/3600)
+}
+
+// Reason shortens a fetch error to what an operator needs in one cell:
+// "connection refused", "no answer within 2s", "HTTP 404 Not Found ...".
+func Reason(err error) string {
+	var te *TimeoutError
+	var ue *url.Error
+	var de *net.DNSError
+	var oe *net.OpError
+	switch {
+	case err == nil:
+		return ""
+	case errors.As(err, &te):
+		return te.Error()
+	case errors.Is(err, syscall.ECONNREFUSED):
+		return "connection refused"
+	case errors.As(err, &de):
+		return "cannot resolve " + de.Name
+	case errors.As(err, &oe) && oe.Err != nil:
+		return oe.Err.Error()
+	case errors.As(err, &ue):
+		return ue.Err.Error()
+	}
+	return err.Error()
+}
+
+// TimeoutError is a fetch that got no answer in time.
+type TimeoutError struct {
+	After time.Duration
+	Err   error
+}
+
+func (e *TimeoutError) Error() string { return fmt.Sprintf("no answer within %s", e.After) }
+
+// Unwrap gives the underlying error.
+func (e *TimeoutError) Unwrap() error { return e.Err }
+
+func orDash(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return s
+}
+
+func truncate(s string, n int) string {
+	r := []rune(s)
+	if len(r) <= n {
+		return s
+	}
+	return string(r[:n-1]) + "…"
+}

@@ -1,0 +1,93 @@
+package status
+
+import (
+	"strings"
+
+	"github.com/charmbracelet/lipgloss"
+)
+
+// Every colour and style of the status view lives in this file.
+var (
+	colorGood   = lipgloss.AdaptiveColor{Light: "#1A7F37", Dark: "#3FB950"}
+	colorBad    = lipgloss.AdaptiveColor{Light: "#CF222E", Dark: "#F85149"}
+	colorWarn   = lipgloss.AdaptiveColor{Light: "#9A6700", Dark: "#D29922"}
+	colorMuted  = lipgloss.AdaptiveColor{Light: "#6E7781", Dark: "#8B949E"}
+	colorHeader = lipgloss.AdaptiveColor{Light: "#0550AE", Dark: "#79C0FF"}
+	colorBorder = lipgloss.AdaptiveColor{Light: "#D0D7DE", Dark: "#30363D"}
+)
+
+// tone is how a cell should look: by what its word means to an operator.
+type tone int
+
+const (
+	toneNormal tone = iota
+	toneGood
+	toneBad
+	toneWarn
+	toneMuted
+)
+
+// styles are the lipgloss styles of one rendering, bound to a renderer
+// (so that plain output and tests can pin the colour profile).
+type styles struct {
+	header lipgloss.Style
+	cell   lipgloss.Style
+	border lipgloss.Style
+	tones  map[tone]lipgloss.Style
+}
+
+func newStyles(r *lipgloss.Renderer) styles {
+	cell := r.NewStyle().Padding(0, 1)
+	return styles{
+		header: cell.Bold(true).Foreground(colorHeader),
+		cell:   cell,
+		border: r.NewStyle().Foreground(colorBorder),
+		tones: map[tone]lipgloss.Style{
+			toneNormal: cell,
+			toneGood:   cell.Foreground(colorGood),
+			toneBad:    cell.Foreground(colorBad).Bold(true),
+			toneWarn:   cell.Foreground(colorWarn),
+			toneMuted:  cell.Foreground(colorMuted),
+		},
+	}
+}
+
+// tableBorder draws only the line under the header and the column gaps.
+var tableBorder = lipgloss.Border{Top: "-", Bottom: "-", Middle: "-", MiddleLeft: "-",
+	MiddleRight: "-", Left: " ", Right: " "}
+
+// Words that scheme states use, by tone. Anything else is drawn plainly.
+var (
+	goodWords = words("ok up synced voting active primary-active connected healthy running in-sync")
+	badWords  = words("err error down unavailable failed failing unreachable lost stale " +
+		"disconnected critical")
+	warnWords = words("unknown maint maintenance degraded syncing starting waiting pending " +
+		"standby failover copying")
+)
+
+func words(s string) map[string]bool {
+	m := map[string]bool{}
+	for _, w := range strings.Fields(s) {
+		m[w] = true
+	}
+	return m
+}
+
+// toneOf classifies a state word (case-insensitive; only the first word
+// counts, so "Unavailable (peer lost)" is bad).
+func toneOf(state string) tone {
+	f := strings.Fields(strings.ToLower(state))
+	if len(f) == 0 {
+		return toneMuted
+	}
+	w := strings.TrimRight(f[0], ":,;")
+	switch {
+	case goodWords[w]:
+		return toneGood
+	case badWords[w]:
+		return toneBad
+	case warnWords[w]:
+		return toneWarn
+	}
+	return toneNormal
+}
