@@ -1,0 +1,297 @@
+package schedsync
+
+import (
+	"bufio"
+	"bytes"
+	"crypto/sha256"
+	"encoding/binary"
+	"fmt"
+	"hash"
+	"io"
+
+	"github.com/cespare/xxhash/v2"
+)
+
+// deltaOut encodes delta operations, merging runs of consecutive blocks.
+type deltaOut struct {
+	bw         *bufio.Writer
+	lit        []byte
+	first, cnt int
+}
+
+func (d *deltaOut) copyBlock(i int) error {
+	if err := d.flushLit(); err != nil {
+		return err
+	}
+	if d.cnt > 0 && d.first+d.cnt == i {
+		d.cnt++
+		return nil
+	}
+	if err := d.flushRun(); err != nil {
+		return err
+	}
+	d.first, d.cnt = i, 1
+	return nil
+}
+
+func (d *deltaOut) literal(b byte) error {
+	if err := d.flushRun(); err != nil {
+		return err
+	}
+	d.lit = append(d.lit, b)
+	if len(d.lit) >= maxLiteral {
+		return d.flushLit()
+	}
+	return nil
+}
+
+func (d *deltaOut) flushRun() error {
+	if d.cnt == 0 {
+		return nil
+	}
+	buf := binary.AppendUvarint([]byte{'C'}, uint64(d.first))
+	buf = binary.AppendUvarint(buf, uint64(d.cnt))
+	d.cnt = 0
+	_, err := d.bw.Write(buf)
+	return err
+}
+
+func (d *deltaOut) flushLit() error {
+	if len(d.lit) == 0 {
+		return nil
+	}
+	buf := binary.AppendUvarint([]byte{'L'}, uint64(len(d.lit)))
+	if _, err := d.bw.Write(buf); err != nil {
+		return err
+	}
+	_, err := d.bw.Write(d.lit)
+	d.lit = d.lit[:0]
+	return err
+}
+
+// writeDelta reads the new content from r and writes the delta against sig.
+func writeDelta(w io.Writer, r io.Reader, sig *signature) error {
+	d := &deltaOut{bw: bufio.NewWriterSize(w, 64<<10)}
+	h := sha256.New()
+	m := newMatcherTable(sig)
+	if err := m.run(io.TeeReader(r, h), d); err != nil {
+		return err
+	}
+	if err := d.flushRun(); err != nil {
+		return err
+	}
+	if err := d.flushLit(); err != nil {
+		return err
+	}
+	if _, err := d.bw.Write(append([]byte{'E'}, h.Sum(nil)...)); err != nil {
+		return err
+	}
+	return d.bw.Flush()
+}
+
+// matchTable finds blocks of the old copy in the new content.
+type matchTable struct {
+	sig   *signature
+	index map[uint32][]int32
+	tail  int // index of a short last block, or -1
+}
+
+func newMatcherTable(sig *signature) *matchTable {
+	m := &matchTable{sig: sig, index: make(map[uint32][]int32, len(sig.weak)), tail: -1}
+	for i, w := range sig.weak {
+		if sig.blockLen(i) == sig.block {
+			m.index[w] = append(m.index[w], int32(i))
+		} else {
+			m.tail = i
+		}
+	}
+	return m
+}
+
+// find returns the block matching window (full block size), or -1.
+func (m *matchTable) find(weak uint32, window []byte, next int) int {
+	cands, ok := m.index[weak]
+	if !ok {
+		return -1
+	}
+	st := xxhash.Sum64(window)
+	if next < len(m.sig.strong) && m.sig.weak[next] == weak && m.sig.strong[next] == st &&
+		m.sig.blockLen(next) == len(window) {
+		return next
+	}
+	for _, c := range cands {
+		if m.sig.strong[c] == st {
+			return int(c)
+		}
+	}
+	return -1
+}
+
+func (m *matchTable) run(r io.Reader, d *deltaOut) error {
+	L := m.sig.block
+	buf := make([]byte, 0, 2<<20)
+	pos, next := 0, 0
+	eof, rolling := false, false
+	var a, b uint32
+	for {
+		if !eof && len(buf)-pos < L+1 {
+			var err error
+			buf, pos, eof, err = refill(r, buf, pos)
+			if err != nil {
+				return err
+			}
+		}
+		avail := len(buf) - pos
+		if avail == 0 {
+			return nil
+		}
+		if avail < L {
+			return m.finish(buf[pos:], d)
+		}
+		if !rolling {
+			a, b = weakSum(buf[pos : pos+L])
+			rolling = true
+		}
+		if i := m.find(a|b<<16, buf[pos:pos+L], next); i >= 0 {
+			if err := d.copyBlock(i); err != nil {
+				return err
+			}
+			pos, next, rolling = pos+L, i+1, false
+			continue
+		}
+		out := uint32(buf[pos])
+		if err := d.literal(buf[pos]); err != nil {
+			return err
+		}
+		if pos+L < len(buf) {
+			in := uint32(buf[pos+L])
+			a = (a - out + in) & 0xffff
+			b = (b - uint32(L)*out + a) & 0xffff
+		} else {
+			rolling = false
+		}
+		pos++
+	}
+}
+
+// finish handles the last bytes (shorter than a block).
+func (m *matchTable) finish(rest []byte, d *deltaOut) error {
+	if m.tail >= 0 && len(rest) == m.sig.blockLen(m.tail) {
+		a, b := weakSum(rest)
+		if a|b<<16 == m.sig.weak[m.tail] && xxhash.Sum64(rest) == m.sig.strong[m.tail] {
+			return d.copyBlock(m.tail)
+		}
+	}
+	for _, c := range rest {
+		if err := d.literal(c); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// refill compacts buf and reads more of r.
+func refill(r io.Reader, buf []byte, pos int) ([]byte, int, bool, error) {
+	if pos > 0 {
+		n := copy(buf, buf[pos:])
+		buf, pos = buf[:n], 0
+	}
+	for len(buf) < cap(buf) {
+		n, err := r.Read(buf[len(buf):cap(buf)])
+		buf = buf[:len(buf)+n]
+		if err == io.EOF {
+			return buf, pos, true, nil
+		}
+		if err != nil {
+			return buf, pos, false, err
+		}
+		if n == 0 {
+			break
+		}
+	}
+	return buf, pos, false, nil
+}
+
+// applyDelta rebuilds the new content from basis and the delta ops in r,
+// writing at most max bytes to w; it returns the SHA-256 of what it wrote
+// after checking it against the sender's.
+func applyDelta(r io.Reader, basis io.ReaderAt, sig *signature, w io.Writer, max int64) ([32]byte, error) {
+	var sum [32]byte
+	br := bufio.NewReaderSize(r, 64<<10)
+	h := sha256.New()
+	out := io.MultiWriter(w, h)
+	var written int64
+	blk := make([]byte, sig.block)
+	for {
+		op, err := br.ReadByte()
+		if err != nil {
+			return sum, fmt.Errorf("%w: truncated", errBadDelta)
+		}
+		switch op {
+		case 'C':
+			n, err := copyOps(br, basis, sig, out, blk, max-written)
+			if err != nil {
+				return sum, err
+			}
+			written += n
+		case 'L':
+			n, err := literalOp(br, out, max-written)
+			if err != nil {
+				return sum, err
+			}
+			written += n
+		case 'E':
+			return endOp(br, h)
+		default:
+			return sum, fmt.Errorf("%w: unknown op %q", errBadDelta, op)
+		}
+	}
+}
+
+func copyOps(br *bufio.Reader, basis io.ReaderAt, sig *signature, out io.Writer, blk []byte, room int64) (int64, error) {
+	first, err1 := binary.ReadUvarint(br)
+	cnt, err2 := binary.ReadUvarint(br)
+	n := uint64(len(sig.weak))
+	if err1 != nil || err2 != nil || first >= n || cnt == 0 || cnt > n-first {
+		return 0, fmt.Errorf("%w: bad copy", errBadDelta)
+	}
+	var written int64
+	for i := int(first); i < int(first+cnt); i++ {
+		l := sig.blockLen(i)
+		if written+int64(l) > room {
+			return 0, fmt.Errorf("%w: result too large", errBadDelta)
+		}
+		if _, err := basis.ReadAt(blk[:l], int64(i)*int64(sig.block)); err != nil {
+			return 0, fmt.Errorf("schedsync: delta basis: %w", err)
+		}
+		if _, err := out.Write(blk[:l]); err != nil {
+			return 0, err
+		}
+		written += int64(l)
+	}
+	return written, nil
+}
+
+func literalOp(br *bufio.Reader, out io.Writer, room int64) (int64, error) {
+	l, err := binary.ReadUvarint(br)
+	if err != nil || l == 0 || l > maxLiteral || int64(l) > room {
+		return 0, fmt.Errorf("%w: bad literal", errBadDelta)
+	}
+	n, err := io.CopyN(out, br, int64(l))
+	if err != nil {
+		return n, fmt.Errorf("%w: truncated literal", errBadDelta)
+	}
+	return n, nil
+}
+
+func endOp(br *bufio.Reader, h hash.Hash) ([32]byte, error) {
+	var want, got [32]byte
+	if _, err := io.ReadFull(br, want[:]); err != nil {
+		return got, fmt.Errorf("%w: truncated end", errBadDelta)
+	}
+	copy(got[:], h.Sum(nil))
+	if !bytes.Equal(got[:], want[:]) {
+		return got, fmt.Errorf("%w: result does not match the sender's hash", errBadDelta)
+	}
+	return got, nil
+}

@@ -1,0 +1,111 @@
+package schedsync
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"math/rand/v2"
+	"testing"
+)
+
+func roundTripDelta(t *testing.T, old, cur []byte) int {
+	t.Helper()
+	sig, err := makeSignature(bytes.NewReader(old), int64(len(old)))
+	must(t, err)
+	var sb bytes.Buffer
+	must(t, sig.encode(&sb))
+	sigLen := sb.Len()
+	sig2, err := decodeSignature(&sb)
+	must(t, err)
+	var delta bytes.Buffer
+	must(t, writeDelta(&delta, bytes.NewReader(cur), sig2))
+	deltaLen := delta.Len()
+	var out bytes.Buffer
+	sum, err := applyDelta(&delta, bytes.NewReader(old), sig, &out, int64(len(cur)))
+	must(t, err)
+	if !bytes.Equal(out.Bytes(), cur) || sum != sha256.Sum256(cur) {
+		t.Fatalf("rebuilt content differs (len %d vs %d)", out.Len(), len(cur))
+	}
+	return sigLen + deltaLen
+}
+
+func TestDelta(t *testing.T) {
+	rng := rand.New(rand.NewPCG(1, 2))
+	old := make([]byte, 4<<20+123)
+	for i := range old {
+		old[i] = byte(rng.Uint32())
+	}
+	mod := func(f func([]byte) []byte) []byte { return f(append([]byte(nil), old...)) }
+	cases := map[string]struct {
+		cur []byte
+		max int
+	}{
+		"same":      {old, 64 << 10},
+		"one byte":  {mod(func(b []byte) []byte { b[len(b)/2]++; return b }), 64 << 10},
+		"insert":    {mod(func(b []byte) []byte { return append(b[:1000:1000], append([]byte("xyz"), b[1000:]...)...) }), 64 << 10},
+		"truncate":  {old[:len(old)-5000], 64 << 10},
+		"append":    {append(append([]byte(nil), old...), "tail"...), 64 << 10},
+		"empty":     {nil, 64 << 10},
+		"all new":   {bytes.Repeat([]byte{7}, 100000), 1 << 30},
+		"from none": {old[:0], 64 << 10},
+	}
+	for name, tc := range cases {
+		t.Run(name, func(t *testing.T) {
+			n := roundTripDelta(t, old, tc.cur)
+			if n > tc.max {
+				t.Errorf("%d bytes on the wire, want <= %d", n, tc.max)
+			}
+		})
+	}
+	if n := roundTripDelta(t, nil, old[:5000]); n < 5000 {
+		t.Errorf("delta against an empty basis sent %d bytes for 5000 new", n)
+	}
+}
+
+func TestDeltaRejectsLies(t *testing.T) {
+	old := bytes.Repeat([]byte("abcdefgh"), 1000)
+	sig, _ := makeSignature(bytes.NewReader(old), int64(len(old)))
+	for name, d := range map[string][]byte{
+		"bad block":   {'C', 200, 1, 1},
+		"huge lit":    {'L', 0xff, 0xff, 0xff, 0x7f},
+		"bad hash":    append([]byte{'L', 1, 'x', 'E'}, make([]byte, 32)...),
+		"truncated":   {'L', 5, 'a'},
+		"no end":      {},
+		"unknown op":  {'Z'},
+		"over budget": append([]byte{'C', 0, 7}, 'E'),
+	} {
+		if _, err := applyDelta(bytes.NewReader(d), bytes.NewReader(old), sig, &bytes.Buffer{}, 10); err == nil {
+			t.Errorf("%s: accepted", name)
+		}
+	}
+}
+
+func FuzzApplyDelta(f *testing.F) {
+	old := bytes.Repeat([]byte("0123456789"), 500)
+	sig, _ := makeSignature(bytes.NewReader(old), int64(len(old)))
+	var d bytes.Buffer
+	_ = writeDelta(&d, bytes.NewReader(append([]byte("new"), old...)), sig)
+	f.Add(d.Bytes())
+	f.Fuzz(func(t *testing.T, data []byte) {
+		var out bytes.Buffer
+		_, _ = applyDelta(bytes.NewReader(data), bytes.NewReader(old), sig, &out, 1<<16)
+		if out.Len() > 1<<16 {
+			t.Fatalf("wrote %d bytes past the limit", out.Len())
+		}
+	})
+}
+
+func FuzzDecodeSignature(f *testing.F) {
+	sig, _ := makeSignature(bytes.NewReader(bytes.Repeat([]byte{1}, 5000)), 5000)
+	var b bytes.Buffer
+	_ = sig.encode(&b)
+	f.Add(b.Bytes())
+	f.Fuzz(func(t *testing.T, data []byte) {
+		s, err := decodeSignature(bytes.NewReader(data))
+		if err != nil {
+			return
+		}
+		if len(s.weak) != len(s.strong) || int64(len(s.weak)) != (s.size+int64(s.block)-1)/int64(s.block) {
+			t.Fatalf("inconsistent signature: %d blocks for size %d", len(s.weak), s.size)
+		}
+	})
+}

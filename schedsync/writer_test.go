@@ -1,0 +1,94 @@
+package schedsync
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestWriterAtomicInstall(t *testing.T) {
+	dir := t.TempDir()
+	w, err := openWriter(dir)
+	must(t, err)
+	t.Cleanup(func() { _ = w.close() })
+	writeFile(t, dir, "a/b.txt", "old", 0o644)
+	tf, err := w.create("a/b.txt")
+	must(t, err)
+	_, _ = tf.WriteString("new content")
+	mt := time.Date(2020, 1, 2, 3, 4, 5, 6, time.UTC)
+	e := Entry{Path: "a/b.txt", Kind: KindFile, Mode: 0o640, MTime: mt.UnixNano()}
+	must(t, w.finish(tf, e, true))
+	if b, _ := os.ReadFile(filepath.Join(dir, "a/b.txt")); string(b) != "old" {
+		t.Fatalf("target changed before install: %q", b)
+	}
+	must(t, w.install(tf.rel, e.Path, true))
+	fi, err := os.Stat(filepath.Join(dir, "a/b.txt"))
+	must(t, err)
+	if fi.Mode().Perm() != 0o640 || !fi.ModTime().Equal(mt) {
+		t.Fatalf("mode %v mtime %v", fi.Mode(), fi.ModTime())
+	}
+	if b, _ := os.ReadFile(filepath.Join(dir, "a/b.txt")); string(b) != "new content" {
+		t.Fatalf("content %q", b)
+	}
+	entries, _ := os.ReadDir(filepath.Join(dir, "a"))
+	if len(entries) != 1 {
+		t.Fatalf("temporary file left behind: %v", entries)
+	}
+}
+
+func TestWriterRefusesEscapes(t *testing.T) {
+	dir := t.TempDir()
+	outside := t.TempDir()
+	w, err := openWriter(dir)
+	must(t, err)
+	t.Cleanup(func() { _ = w.close() })
+	must(t, os.Symlink(outside, filepath.Join(dir, "evil")))
+	// The symlink where a directory must be is moved aside, never followed.
+	if tf, err := w.create("evil/x"); err == nil {
+		_, _ = tf.WriteString("x")
+		w.discard(tf)
+	}
+	if fi, err := os.Lstat(filepath.Join(dir, "evil")); err == nil && fi.Mode()&os.ModeSymlink != 0 {
+		t.Fatal("the escaping symlink is still used as a directory")
+	}
+	if _, err := w.root.OpenFile("../x", os.O_CREATE|os.O_WRONLY, 0o600); err == nil {
+		t.Fatal("os.Root let ../ through")
+	}
+	if err := w.symlink(Entry{Path: "l", Kind: KindLink, Target: "../../etc"}); err == nil {
+		t.Fatal("created a symlink pointing out")
+	}
+	if ents, _ := os.ReadDir(outside); len(ents) != 0 {
+		t.Fatalf("files appeared outside: %v", ents)
+	}
+}
+
+func TestWriterMoveAsideAndClean(t *testing.T) {
+	dir := t.TempDir()
+	w, err := openWriter(dir)
+	must(t, err)
+	t.Cleanup(func() { _ = w.close() })
+	writeFile(t, dir, "d/edited.txt", "mine", 0o644)
+	writeFile(t, dir, "d/.redund-tmp-abc", "partial", 0o600)
+	must(t, w.moveAside("d/edited.txt", "local edit"))
+	n, last := w.conflicts.snapshot()
+	if n != 1 || !strings.HasPrefix(last[0].Saved, ".redund/conflicts/") {
+		t.Fatalf("conflicts %d %+v", n, last)
+	}
+	if b, err := os.ReadFile(filepath.Join(dir, last[0].Saved)); err != nil || string(b) != "mine" {
+		t.Fatalf("moved file: %q %v", b, err)
+	}
+	if n, _ := w.cleanTemps(); n != 1 {
+		t.Fatalf("cleanTemps removed %d", n)
+	}
+	// A directory still holding unsynced files is moved aside, not lost.
+	writeFile(t, dir, "gone/keep.txt", "x", 0o644)
+	must(t, w.remove("gone"))
+	if _, err := os.Stat(filepath.Join(dir, "gone")); !os.IsNotExist(err) {
+		t.Fatal("directory still there")
+	}
+	if n, _ := w.conflicts.snapshot(); n != 2 {
+		t.Fatalf("want 2 conflicts, got %d", n)
+	}
+}
