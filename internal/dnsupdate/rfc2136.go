@@ -89,6 +89,10 @@ type RFC2136 struct {
 	Key     *TSIG  // nil sends unsigned messages
 	Timeout time.Duration
 	Net     string // "udp" (default; TCP when the message is too big or the reply truncated) or "tcp"
+
+	// Recursion sets RD in Query, for asking a recursive resolver instead
+	// of the authoritative server.
+	Recursion bool
 }
 
 // RcodeError is a reply whose rcode is not NOERROR (or, for Query, not
@@ -151,13 +155,13 @@ func uniqueRRsets(rrs []dns.RR) []dns.RR {
 	return out
 }
 
-// Query asks the server directly (recursion not desired) for name/qtype
-// and returns the answer section. NXDOMAIN and an empty answer both return
+// Query asks the server for name/qtype (recursion desired only when
+// c.Recursion is set) and returns the answer section. NXDOMAIN and an empty answer both return
 // no records and no error.
 func (c *RFC2136) Query(ctx context.Context, name string, qtype uint16) ([]dns.RR, error) {
 	m := new(dns.Msg)
 	m.SetQuestion(dns.Fqdn(name), qtype)
-	m.RecursionDesired = false
+	m.RecursionDesired = c.Recursion
 	r, err := c.exchange(ctx, "query", m)
 	if err != nil {
 		return nil, err

@@ -1,0 +1,168 @@
+package srv
+
+import (
+	"bufio"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net"
+	"strings"
+
+	"github.com/miekg/dns"
+)
+
+// Output formats of `srv gen`.
+const (
+	FormatZone     = "zone"     // RFC 1035 master-file fragment with absolute names ($INCLUDE it)
+	FormatNSUpdate = "nsupdate" // a script for nsupdate(1): delete and re-add every RRset
+	FormatJSON     = "json"     // one document with every RRset
+)
+
+// Formats lists the output formats.
+var Formats = []string{FormatZone, FormatNSUpdate, FormatJSON}
+
+// Write writes the generated records in format. The output depends only
+// on c and sets: the same input gives byte-identical output.
+func Write(w io.Writer, format string, c *Config, sets []RRSet) error {
+	bw := bufio.NewWriterSize(w, 64<<10)
+	var err error
+	switch format {
+	case FormatZone, "":
+		writeZone(bw, c, sets)
+	case FormatNSUpdate:
+		writeNSUpdate(bw, c, sets)
+	case FormatJSON:
+		err = writeJSON(bw, c, sets)
+	default:
+		return fmt.Errorf("srv: unknown format %q (use %s)", format, strings.Join(Formats, ", "))
+	}
+	if err != nil {
+		return err
+	}
+	return bw.Flush()
+}
+
+func header(c *Config, sets []RRSet) string {
+	n := 0
+	for _, s := range sets {
+		n += len(s.RRs)
+	}
+	return fmt.Sprintf("; redund srv gen: %s in %s for %s (%s, %s)\n"+
+		"; generated from the [srv] table: edit the config, not this file\n",
+		plural(n, "record"), plural(len(sets), "RRset"), c.DomainFQDN(), plural(len(c.Zones), "zone"), plural(len(c.Targets), "target"))
+}
+
+func writeZone(w *bufio.Writer, c *Config, sets []RRSet) {
+	w.WriteString(header(c, sets))
+	width := 0
+	for _, s := range sets {
+		width = max(width, len(s.Name))
+	}
+	zone := ""
+	for _, s := range sets {
+		if s.Zone != zone || zone == "" {
+			zone = s.Zone
+			fmt.Fprintf(w, "\n; zone %s\n", zone)
+		}
+		typ := s.TypeString()
+		for _, rr := range s.RRs {
+			w.WriteString(s.Name)
+			w.WriteString(strings.Repeat(" ", width-len(s.Name)+1))
+			fmt.Fprintf(w, "%-6d IN %-5s %s\n", s.TTL, typ, rdata(rr))
+		}
+	}
+}
+
+func writeNSUpdate(w *bufio.Writer, c *Config, sets []RRSet) {
+	w.WriteString(header(c, sets))
+	w.WriteString("; apply with: nsupdate -k KEYFILE THIS-FILE (one UPDATE per zone, each applied atomically)\n")
+	if c.Push != nil {
+		if host, port, err := net.SplitHostPort(c.Push.Server); err == nil {
+			fmt.Fprintf(w, "server %s %s\n", host, port)
+		}
+		fmt.Fprintf(w, "zone %s\n", c.Push.Client(c.Domain).Zone)
+	}
+	zone, pending := "", false
+	for _, s := range sets {
+		if s.Zone != zone && pending {
+			w.WriteString("send\n")
+		}
+		if s.Zone != zone {
+			zone = s.Zone
+			fmt.Fprintf(w, "; zone %s\n", zone)
+		}
+		typ := s.TypeString()
+		fmt.Fprintf(w, "update delete %s %s\n", s.Name, typ)
+		for _, rr := range s.RRs {
+			fmt.Fprintf(w, "update add %s %d IN %s %s\n", s.Name, s.TTL, typ, rdata(rr))
+		}
+		pending = true
+	}
+	if pending {
+		w.WriteString("send\n")
+	}
+}
+
+// JSONDoc is the json output format.
+type JSONDoc struct {
+	Domain string      `json:"domain"`
+	RRSets []JSONRRSet `json:"rrsets"`
+}
+
+// JSONRRSet is one RRset in the json output.
+type JSONRRSet struct {
+	Name      string      `json:"name"`
+	Type      string      `json:"type"`
+	TTL       uint32      `json:"ttl"`
+	Zone      string      `json:"zone"`
+	Transport string      `json:"transport,omitempty"`
+	SRV       []JSONSRV   `json:"srv,omitempty"`
+	NAPTR     []JSONNAPTR `json:"naptr,omitempty"`
+}
+
+// JSONSRV is one SRV record.
+type JSONSRV struct {
+	Priority uint16 `json:"priority"`
+	Weight   uint16 `json:"weight"`
+	Port     uint16 `json:"port"`
+	Target   string `json:"target"`
+}
+
+// JSONNAPTR is one NAPTR record.
+type JSONNAPTR struct {
+	Order       uint16 `json:"order"`
+	Preference  uint16 `json:"preference"`
+	Flags       string `json:"flags"`
+	Service     string `json:"service"`
+	Regexp      string `json:"regexp"`
+	Replacement string `json:"replacement"`
+}
+
+func writeJSON(w io.Writer, c *Config, sets []RRSet) error {
+	doc := JSONDoc{Domain: c.DomainFQDN(), RRSets: make([]JSONRRSet, 0, len(sets))}
+	for _, s := range sets {
+		js := JSONRRSet{Name: s.Name, Type: s.TypeString(), TTL: s.TTL, Zone: s.Zone, Transport: s.Transport}
+		for _, rr := range s.RRs {
+			switch r := rr.(type) {
+			case *dns.SRV:
+				js.SRV = append(js.SRV, JSONSRV{r.Priority, r.Weight, r.Port, r.Target})
+			case *dns.NAPTR:
+				js.NAPTR = append(js.NAPTR, JSONNAPTR{r.Order, r.Preference, r.Flags, r.Service, r.Regexp, r.Replacement})
+			}
+		}
+		doc.RRSets = append(doc.RRSets, js)
+	}
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	if err := enc.Encode(doc); err != nil {
+		return fmt.Errorf("srv: json: %w", err)
+	}
+	return nil
+}
+
+func plural(n int, what string) string {
+	if n == 1 {
+		return "1 " + what
+	}
+	return fmt.Sprintf("%d %ss", n, what)
+}
