@@ -1,0 +1,206 @@
+package status
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/charmbracelet/lipgloss"
+	"github.com/muesli/termenv"
+)
+
+var update = flag.Bool("update", false, "rewrite testdata/*.golden")
+
+// golden compares got with testdata/name.golden (rewritten with -update).
+func golden(t *testing.T, name, got string) {
+	t.Helper()
+	path := filepath.Join("testdata", name+".golden")
+	if *update {
+		if err := os.MkdirAll("testdata", 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(path, []byte(got), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatalf("%v (run go test -update to create it)", err)
+	}
+	if got != string(want) {
+		t.Errorf("%s differs (run go test -update after checking):\n--- got\n%s\n--- want\n%s", path, got, want)
+	}
+}
+
+var now = time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
+
+func sampleResults() []Result {
+	refused := &net.OpError{Op: "dial", Net: "tcp", Err: os.NewSyscallError("connect", syscall.ECONNREFUSED)}
+	return []Result{
+		{Endpoint: "127.0.0.1:9180", Report: Report{Schema: 1, Daemon: "voter serve", Instances: []Document{
+			{Instance: "east", Scheme: "voter", Role: "primary", State: "Voting", Since: now.Add(-12 * time.Second),
+				Peer:   &Peer{Address: "10.0.0.2:1667", Connected: true},
+				Health: []Health{{Name: "rx1", State: "OK"}, {Name: "rx2", State: "OK"}, {Name: "rx3", State: "OK"}}},
+			{Instance: "west", Scheme: "voter", Role: "secondary", State: "Standby", Since: now.Add(-3*time.Hour - 2*time.Minute),
+				Peer: &Peer{Address: "10.0.0.1:1667", Connected: false}},
+		}}},
+		{Endpoint: "127.0.0.1:9181", Report: Report{Schema: 1, Daemon: "ddns run", Instances: []Document{
+			{Instance: "cat", Scheme: "ddns", Role: "active", State: "Unavailable", Reason: "no healthy server",
+				Since: now.Add(-4*time.Minute - 5*time.Second),
+				Health: []Health{{Name: "a", State: "ERR"}, {Name: "b", State: "MAINT"}, {Name: "c", State: "OK"},
+					{Name: "d", State: "UNKNOWN"}, {Name: "e", State: "ERR"}}},
+		}}},
+		{Endpoint: "127.0.0.1:9182", Report: Report{Schema: 1, Daemon: "gateway run", Started: now.Add(-50 * time.Hour)}},
+		{Endpoint: "127.0.0.1:9183", Err: fmt.Errorf("Get %q: %w", "http://127.0.0.1:9183/v1/status", refused)},
+		{Endpoint: "gw.example:9180", Err: &TimeoutError{After: 2 * time.Second, Err: errors.New("deadline")}},
+	}
+}
+
+func TestRenderPlainGolden(t *testing.T) {
+	got := Render(sampleResults(), RenderOptions{Plain: true, Now: now})
+	if strings.Contains(got, "\x1b") {
+		t.Errorf("plain output has escape sequences: %q", got)
+	}
+	golden(t, "plain", got)
+}
+
+func TestRenderNarrowGolden(t *testing.T) {
+	got := Render(sampleResults(), RenderOptions{Plain: true, Now: now, Width: 90})
+	for i, l := range strings.Split(strings.TrimRight(got, "\n"), "\n") {
+		if w := lipgloss.Width(l); w > 90 {
+			t.Errorf("line %d is %d wide, want <= 90: %q", i, w, l)
+		}
+	}
+	golden(t, "narrow", got)
+}
+
+func TestRenderColourGolden(t *testing.T) {
+	r := lipgloss.NewRenderer(io.Discard)
+	r.SetColorProfile(termenv.ANSI256)
+	r.SetHasDarkBackground(true)
+	got := Render(sampleResults(), RenderOptions{Now: now, Renderer: r})
+	if !strings.Contains(got, "\x1b[") {
+		t.Fatal("colour output has no escape sequences")
+	}
+	plain := Render(sampleResults(), RenderOptions{Plain: true, Now: now})
+	if trimLines(stripANSI(got))+"\n" != plain {
+		t.Errorf("colour output without its escapes differs from plain:\n%s\n%s", stripANSI(got), plain)
+	}
+	golden(t, "colour", got)
+}
+
+// stripANSI removes CSI sequences.
+func stripANSI(s string) string {
+	var b strings.Builder
+	for i := 0; i < len(s); i++ {
+		if s[i] == 0x1b && i+1 < len(s) && s[i+1] == '[' {
+			j := i + 2
+			for j < len(s) && (s[j] < 0x40 || s[j] > 0x7e) {
+				j++
+			}
+			i = j
+			continue
+		}
+		b.WriteByte(s[i])
+	}
+	return b.String()
+}
+
+func TestRenderNothing(t *testing.T) {
+	got := Render(nil, RenderOptions{Plain: true, Now: now})
+	if !strings.Contains(got, "no endpoints") {
+		t.Errorf("Render(nil) = %q", got)
+	}
+}
+
+func TestRenderIsPure(t *testing.T) {
+	res := sampleResults()
+	a := Render(res, RenderOptions{Plain: true, Now: now, Width: 60})
+	b := Render(res, RenderOptions{Plain: true, Now: now, Width: 60})
+	if a != b {
+		t.Error("two renderings of the same input differ")
+	}
+	if res[0].Report.Instances[0].Instance != "east" || res[1].Report.Instances[0].Reason != "no healthy server" {
+		t.Error("Render changed its input")
+	}
+}
+
+func TestAgo(t *testing.T) {
+	for d, want := range map[time.Duration]string{
+		0:                             "0s ago",
+		-5 * time.Second:              "0s ago",
+		59 * time.Second:              "59s ago",
+		61 * time.Second:              "1m01s ago",
+		time.Hour - time.Second:       "59m59s ago",
+		3*time.Hour + 4*time.Minute:   "3h04m ago",
+		49*time.Hour + 30*time.Minute: "2d01h ago",
+	} {
+		if got := Ago(now, now.Add(-d)); got != want {
+			t.Errorf("Ago(%v) = %q, want %q", d, got, want)
+		}
+	}
+	if got := Ago(now, time.Time{}); got != "-" {
+		t.Errorf("Ago(zero) = %q", got)
+	}
+}
+
+func TestHealthCell(t *testing.T) {
+	for _, tc := range []struct {
+		states []string
+		want   string
+		tone   tone
+	}{
+		{nil, "-", toneMuted},
+		{[]string{"OK", "OK"}, "2/2 OK", toneGood},
+		{[]string{"OK", "MAINT"}, "1/2 OK: h1 MAINT", toneWarn},
+		{[]string{"ERR", "MAINT"}, "0/2 OK: h0 ERR, h1 MAINT", toneBad},
+		{[]string{"MAINT", "ERR"}, "0/2 OK: h0 MAINT, h1 ERR", toneBad},
+		{[]string{""}, "0/1 OK: h0 -", toneMuted},
+	} {
+		var hs []Health
+		for i, s := range tc.states {
+			hs = append(hs, Health{Name: fmt.Sprintf("h%d", i), State: s})
+		}
+		got, tn := healthCell(hs)
+		if got != tc.want || tn != tc.tone {
+			t.Errorf("healthCell(%v) = %q, %v; want %q, %v", tc.states, got, tn, tc.want, tc.tone)
+		}
+	}
+}
+
+func TestToneOf(t *testing.T) {
+	for s, want := range map[string]tone{
+		"OK": toneGood, "Synced": toneGood, "voting": toneGood,
+		"ERR": toneBad, "Unavailable": toneBad, "unreachable: x": toneBad,
+		"UNKNOWN": toneWarn, "MAINT": toneWarn, "": toneMuted, "Frobbing": toneNormal,
+	} {
+		if got := toneOf(s); got != want {
+			t.Errorf("toneOf(%q) = %v, want %v", s, got, want)
+		}
+	}
+}
+
+func TestReason(t *testing.T) {
+	for _, tc := range []struct {
+		err  error
+		want string
+	}{
+		{nil, ""},
+		{errors.New("plain"), "plain"},
+		{&TimeoutError{After: time.Second}, "no answer within 1s"},
+		{&net.DNSError{Name: "nohost.invalid", Err: "no such host"}, "cannot resolve nohost.invalid"},
+		{&net.OpError{Op: "dial", Err: errors.New("no route to host")}, "no route to host"},
+	} {
+		if got := Reason(tc.err); got != tc.want {
+			t.Errorf("Reason(%v) = %q, want %q", tc.err, got, tc.want)
+		}
+	}
+}
