@@ -1,0 +1,98 @@
+package ddns
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sort"
+	"sync"
+
+	"github.com/redund/redund/internal/dnsupdate"
+	"github.com/redund/redund/internal/logging"
+)
+
+// Options tune New. Zero values are fine.
+type Options struct {
+	Log *slog.Logger // default: discard
+	// Provider builds a scheme's provider; default dnsupdate.New(cfg.Provider).
+	// Tests and benchmarks use it to count or fake pushes.
+	Provider func(scheme string, cfg *Config) (dnsupdate.Provider, error)
+}
+
+// Daemon runs every ddns scheme of a config file.
+type Daemon struct {
+	schemes map[string]*Scheme
+	names   []string
+}
+
+// ErrNotFound is returned for an unknown scheme or server.
+var ErrNotFound = errors.New("not found")
+
+// New builds a scheme per table (validating each).
+func New(cfgs map[string]*Config, o Options) (*Daemon, error) {
+	if o.Log == nil {
+		o.Log = logging.Discard()
+	}
+	if o.Provider == nil {
+		o.Provider = func(_ string, c *Config) (dnsupdate.Provider, error) { return dnsupdate.New(c.Provider) }
+	}
+	d := &Daemon{schemes: map[string]*Scheme{}}
+	for name, c := range cfgs {
+		if err := c.Validate(); err != nil {
+			return nil, fmt.Errorf("ddns: %s: %w", name, err)
+		}
+		p, err := o.Provider(name, c)
+		if err != nil {
+			return nil, fmt.Errorf("ddns: %s: %w", name, err)
+		}
+		s, err := newScheme(name, c, p, logging.Component(o.Log, "ddns", name))
+		if err != nil {
+			return nil, fmt.Errorf("ddns: %s: %w", name, err)
+		}
+		d.schemes[name] = s
+		d.names = append(d.names, name)
+	}
+	sort.Strings(d.names)
+	return d, nil
+}
+
+// Run runs every scheme until ctx ends; it returns ctx's error.
+func (d *Daemon) Run(ctx context.Context) error {
+	var wg sync.WaitGroup
+	for _, s := range d.schemes {
+		wg.Add(1)
+		go func() { defer wg.Done(); s.Run(ctx) }()
+	}
+	<-ctx.Done()
+	wg.Wait()
+	return ctx.Err()
+}
+
+// Scheme returns the named scheme, or nil.
+func (d *Daemon) Scheme(name string) *Scheme { return d.schemes[name] }
+
+// SetMaintenance turns maintenance of one server on or off, saves it in the
+// scheme's state file (so that it survives a restart) and re-evaluates.
+func (d *Daemon) SetMaintenance(scheme, server string, on bool) error {
+	s := d.schemes[scheme]
+	if s == nil {
+		return fmt.Errorf("ddns: scheme %q: %w", scheme, ErrNotFound)
+	}
+	return s.SetMaintenance(server, on)
+}
+
+// SetMaintenance turns maintenance of server on or off (see Daemon).
+func (s *Scheme) SetMaintenance(server string, on bool) error {
+	i := s.cfg.server(server)
+	if i < 0 {
+		return fmt.Errorf("ddns: %s: server %q: %w", s.name, server, ErrNotFound)
+	}
+	if err := s.state.setMaintenance(server, on, s.cfg.Servers[i].Maintenance); err != nil {
+		return err
+	}
+	s.mons[i].SetMaintenance(on)
+	s.log.Info("maintenance changed", "server", server, "on", on)
+	s.Poke()
+	return nil
+}

@@ -1,0 +1,118 @@
+package ddns
+
+import (
+	"errors"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestFailoverAndBack(t *testing.T) {
+	main, backup, sorry := newPage(t, true), newPage(t, true), newPage(t, true)
+	p := &memProvider{value: []string{"192.0.2.1"}} // already pointing at main
+	d := startDaemon(t, catConfig(t, main, backup, sorry), p)
+	s := d.Scheme("cat")
+	eventually(t, 2*time.Second, "scheme synced", func() bool { return s.Snapshot().State == "Synced" })
+	if len(p.pushes()) != 0 {
+		t.Fatalf("pushed %v although the provider already had main's address", p.pushes())
+	}
+	main.ok.Store(false)
+	took := eventually(t, 2*time.Second, "failover to backup", func() bool { return p.current() == "192.0.2.2" })
+	t.Logf("failover took %v (fall 2 × 50ms)", took)
+	backup.ok.Store(false)
+	eventually(t, 2*time.Second, "failover to sorry", func() bool { return p.current() == "192.0.2.3" })
+	main.ok.Store(true)
+	eventually(t, 2*time.Second, "back to main", func() bool { return p.current() == "192.0.2.1" })
+	eventually(t, time.Second, "synced", func() bool { return s.Snapshot().State == "Synced" })
+	if got := p.pushes(); !slices.Equal(got, []string{"192.0.2.2", "192.0.2.3", "192.0.2.1"}) {
+		t.Errorf("pushes = %v, want exactly one per change", got)
+	}
+	ss := s.Snapshot()
+	if ss.LastPush == nil || ss.LastPush.Reply != "good 192.0.2.1" || !ss.InSync || ss.Decision.Server != "main" {
+		t.Errorf("status after recovery: %+v", ss)
+	}
+}
+
+func TestFlappingFasterThanRiseFallChangesNothing(t *testing.T) {
+	main, backup, sorry := newPage(t, true), newPage(t, true), newPage(t, true)
+	p := &memProvider{}
+	d := startDaemon(t, catConfig(t, main, backup, sorry), p)
+	eventually(t, 2*time.Second, "first push", func() bool { return p.current() == "192.0.2.1" })
+	main.flap.Store(true) // OK, ERR, OK, ERR...: never two ERRs in a row (fall 2)
+	start := main.hits.Load()
+	eventually(t, 5*time.Second, "20 flapping checks", func() bool { return main.hits.Load()-start >= 20 })
+	if got := p.pushes(); len(got) != 1 {
+		t.Errorf("pushes = %v, want only the first", got)
+	}
+	if st := d.Scheme("cat").Snapshot().Servers[0].State; st != "OK" {
+		t.Errorf("main is %s while flapping, want OK", st)
+	}
+}
+
+func TestMaintenanceSurvivesRestart(t *testing.T) {
+	main, backup, sorry := newPage(t, true), newPage(t, true), newPage(t, true)
+	cfg := catConfig(t, main, backup, sorry)
+	p := &memProvider{}
+	d := startDaemon(t, cfg, p)
+	eventually(t, 2*time.Second, "main chosen", func() bool { return p.current() == "192.0.2.1" })
+	if err := d.SetMaintenance("cat", "main", true); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, 2*time.Second, "backup during maintenance", func() bool { return p.current() == "192.0.2.2" })
+	if err := d.SetMaintenance("cat", "nosuch", true); !errors.Is(err, ErrNotFound) {
+		t.Errorf("unknown server: %v", err)
+	}
+	if err := d.SetMaintenance("dog", "main", true); !errors.Is(err, ErrNotFound) {
+		t.Errorf("unknown scheme: %v", err)
+	}
+	// a second daemon on the same state dir starts with main in maintenance
+	d2, err := New(map[string]*Config{"cat": cfg}, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sv := d2.Scheme("cat").Snapshot().Servers[0]
+	if !sv.Maintenance || sv.MaintSource != "runtime" {
+		t.Errorf("after restart main = %+v, want maintenance from runtime state", sv)
+	}
+	if err := d.SetMaintenance("cat", "main", false); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, 2*time.Second, "main again", func() bool { return p.current() == "192.0.2.1" })
+}
+
+func TestProviderErrorsAreRetried(t *testing.T) {
+	main, backup, sorry := newPage(t, true), newPage(t, true), newPage(t, true)
+	p := &memProvider{failGet: 1, failSet: 3, err: errors.New("dnsupdate: he: badauth (wrong hostname or dynamic DNS key)")}
+	d := startDaemon(t, catConfig(t, main, backup, sorry), p)
+	s := d.Scheme("cat")
+	eventually(t, 2*time.Second, "error in status", func() bool {
+		ss := s.Snapshot()
+		return ss.State == "Retrying" && ss.Retry.Pending && strings.Contains(ss.LastError, "badauth")
+	})
+	doc := d.Status()[0]
+	if doc.State != "Retrying" || !strings.Contains(doc.Reason, "badauth") {
+		t.Errorf("document: %s %q", doc.State, doc.Reason)
+	}
+	eventually(t, 5*time.Second, "push after retries", func() bool { return p.current() == "192.0.2.1" })
+	ss := s.Snapshot()
+	if ss.Failures != 4 || ss.Retry.Pending || ss.State != "Synced" {
+		t.Errorf("after recovery: failures %d, retry %+v, state %s", ss.Failures, ss.Retry, ss.State)
+	}
+}
+
+func TestPolicyKeepLeavesRecord(t *testing.T) {
+	main, backup, sorry := newPage(t, true), newPage(t, false), newPage(t, false)
+	p := &memProvider{}
+	d := startDaemon(t, catConfig(t, main, backup, sorry), p)
+	eventually(t, 2*time.Second, "main", func() bool { return p.current() == "192.0.2.1" })
+	main.ok.Store(false)
+	s := d.Scheme("cat")
+	eventually(t, 2*time.Second, "unavailable", func() bool { return s.Snapshot().State == "Unavailable" })
+	if p.current() != "192.0.2.1" || len(p.pushes()) != 1 {
+		t.Errorf("keep changed the record: %v", p.pushes())
+	}
+	if r := s.Snapshot().Decision.Reason; !strings.Contains(r, "no server is OK") {
+		t.Errorf("reason %q", r)
+	}
+}

@@ -1,0 +1,120 @@
+package ddns
+
+import (
+	"context"
+	"time"
+
+	"github.com/redund/redund/internal/dnsupdate"
+)
+
+// reconcile makes the provider hold d.Address: it reads the provider's
+// value when not known (at start, after failures, on recheck), and pushes
+// only when that value differs.
+func (s *Scheme) reconcile(ctx context.Context, d Decision) (time.Duration, bool) {
+	rtype := s.cfg.RecordType()
+	s.mu.Lock()
+	known, valid := s.st.known, s.st.knownValid
+	s.mu.Unlock()
+	if !valid {
+		vals, err := s.prov.Get(ctx, s.cfg.Name, rtype)
+		if err != nil {
+			return s.failed(ctx, d, "reading the current value", err)
+		}
+		known = vals
+		s.mu.Lock()
+		s.st.known, s.st.knownValid, s.st.knownAt = vals, true, time.Now()
+		s.mu.Unlock()
+	}
+	if dnsupdate.Matches(rtype, known, d.Address) {
+		s.synced()
+		return 0, false
+	}
+	s.setWord("Pushing")
+	rec := dnsupdate.Record{Name: s.cfg.Name, Type: rtype, Value: d.Address, TTL: s.cfg.RecordTTL()}
+	reply, err := s.prov.Set(ctx, rec)
+	if err != nil {
+		s.mu.Lock()
+		s.st.knownValid = false // the push may have half-happened: read before the next one
+		s.st.lastPush = Push{Time: time.Now(), Value: d.Address, Error: err.Error()}
+		s.mu.Unlock()
+		return s.failed(ctx, d, "pushing "+d.Address, err)
+	}
+	s.mu.Lock()
+	s.st.known, s.st.knownValid, s.st.knownAt = []string{d.Address}, true, time.Now()
+	s.st.lastPush = Push{Time: time.Now(), Value: d.Address, Reply: reply}
+	s.st.pushes++
+	s.mu.Unlock()
+	s.log.Info("record updated", "name", s.cfg.Name, "type", rtype, "value", d.Address,
+		"server", d.Server, "provider", s.prov.Name(), "reply", reply, "was", known)
+	s.synced()
+	return 0, false
+}
+
+// failed records a failed read or push and returns the retry delay.
+func (s *Scheme) failed(ctx context.Context, d Decision, what string, err error) (time.Duration, bool) {
+	if ctx.Err() != nil {
+		return 0, false // shutting down; not a provider problem
+	}
+	s.mu.Lock()
+	delay := s.st.backoff.Next()
+	s.st.failures++
+	s.st.lastErr = what + ": " + err.Error()
+	s.st.retry = Retry{Pending: true, Attempt: s.st.backoff.Attempts(), Next: time.Now().Add(delay),
+		Value: d.Address, Error: s.st.lastErr}
+	attempt := s.st.retry.Attempt
+	s.mu.Unlock()
+	s.setWord("Retrying")
+	s.log.Warn("provider failed, will retry", "name", s.cfg.Name, "provider", s.prov.Name(),
+		"op", what, "err", err, "retry_in_s", delay.Seconds(), "attempt", attempt)
+	return delay, true
+}
+
+func (s *Scheme) synced() {
+	s.mu.Lock()
+	s.st.backoff.Reset()
+	s.st.retry = Retry{}
+	s.st.lastErr = ""
+	s.mu.Unlock()
+	s.setWord("Synced")
+}
+
+func (s *Scheme) clearRetry() {
+	s.mu.Lock()
+	s.st.retry = Retry{}
+	s.st.backoff.Reset()
+	s.mu.Unlock()
+}
+
+// noteDecision stores d and logs it when where the name should point changed.
+func (s *Scheme) noteDecision(d Decision) {
+	s.mu.Lock()
+	prev := s.st.decision
+	s.st.decision = d
+	s.mu.Unlock()
+	if prev.Action == d.Action && prev.Address == d.Address && prev.Server == d.Server {
+		return
+	}
+	switch d.Action {
+	case ActionPoint:
+		lvl := s.log.Info
+		if d.Fallback != "" {
+			lvl = s.log.Warn
+		}
+		lvl("decision: point at "+d.Server, "address", d.Address, "policy", d.Fallback, "reason", d.Reason)
+	case ActionKeep:
+		s.log.Warn("decision: keep the record", "policy", d.Fallback, "reason", d.Reason)
+		s.setWord("Unavailable")
+	case ActionWait:
+		s.log.Info("decision: wait", "reason", d.Reason)
+		s.setWord("Waiting")
+	}
+}
+
+// setWord changes the status word, keeping Since when it is unchanged.
+func (s *Scheme) setWord(word string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.st.word != word {
+		s.st.word, s.st.since = word, time.Now()
+	}
+}

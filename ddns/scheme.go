@@ -1,0 +1,184 @@
+package ddns
+
+import (
+	"context"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/redund/redund/internal/dnsupdate"
+	"github.com/redund/redund/internal/health"
+)
+
+// Scheme runs one [ddns.<name>] table: a monitor per server, a decision on
+// every change, and pushes to the provider when the decision differs from
+// what the provider has.
+type Scheme struct {
+	name  string
+	cfg   *Config
+	prov  dnsupdate.Provider
+	log   *slog.Logger
+	mons  []*health.Monitor
+	state *stateFile
+	poke  chan struct{} // re-evaluate soon (coalesced)
+
+	mu sync.Mutex
+	st runState
+}
+
+// runState is what the run loop knows; guarded by Scheme.mu.
+type runState struct {
+	decision   Decision
+	word       string // Synced, Pushing, Retrying, Waiting, Unavailable
+	since      time.Time
+	known      []string // the provider's values
+	knownValid bool
+	knownAt    time.Time
+	lastPush   Push
+	lastErr    string
+	retry      Retry
+	pushes     uint64
+	failures   uint64
+	backoff    dnsupdate.Backoff
+}
+
+// Push is the last attempt to change the record.
+type Push struct {
+	Time  time.Time `json:"time"`
+	Value string    `json:"value"`
+	Reply string    `json:"reply,omitempty"`
+	Error string    `json:"error,omitempty"`
+}
+
+// Retry is a pending retry after a failed read or push.
+type Retry struct {
+	Pending bool      `json:"pending"`
+	Attempt int       `json:"attempt,omitempty"`
+	Next    time.Time `json:"next,omitempty"`
+	Value   string    `json:"value,omitempty"`
+	Error   string    `json:"error,omitempty"`
+}
+
+// newScheme builds the monitors of cfg; it does not start anything.
+func newScheme(name string, cfg *Config, prov dnsupdate.Provider, log *slog.Logger) (*Scheme, error) {
+	s := &Scheme{name: name, cfg: cfg, prov: prov, log: log, poke: make(chan struct{}, 1)}
+	s.st.word, s.st.since = "Waiting", time.Now()
+	s.st.backoff = dnsupdate.Backoff{Min: cfg.RetryMin.Or(DefaultRetryMin), Max: cfg.RetryMax.Or(DefaultRetryMax), Jitter: 0.1}
+	st, err := openState(cfg.StateDir, name)
+	if err != nil {
+		return nil, err
+	}
+	s.state = st
+	for i, srv := range cfg.Servers {
+		chk, err := checker(srv)
+		if err != nil {
+			return nil, err
+		}
+		m := health.NewMonitor(srv.Name, chk, cfg.monitorOptions(i))
+		m.SetMaintenance(st.maintenance(srv.Name, srv.Maintenance))
+		s.mons = append(s.mons, m)
+	}
+	return s, nil
+}
+
+// checker returns the server's health checker; a server without a check
+// (only the sorry server may have none) is always OK.
+func checker(srv Server) (health.Checker, error) {
+	if srv.Check == nil {
+		return health.CheckerFunc(func(context.Context) health.Result {
+			return health.Result{OK: true, Reason: "no check configured", Time: time.Now()}
+		}), nil
+	}
+	return health.New(*srv.Check)
+}
+
+// Run probes and reconciles until ctx ends.
+func (s *Scheme) Run(ctx context.Context) {
+	var wg sync.WaitGroup
+	for _, m := range s.mons {
+		ch := m.Subscribe()
+		wg.Add(2)
+		go func() { defer wg.Done(); m.Run(ctx) }()
+		go func() {
+			defer wg.Done()
+			defer m.Unsubscribe(ch)
+			for {
+				select {
+				case <-ctx.Done():
+					return
+				case <-ch:
+					s.Poke()
+				}
+			}
+		}()
+	}
+	s.loop(ctx)
+	wg.Wait()
+}
+
+// Poke asks the run loop to evaluate again.
+func (s *Scheme) Poke() {
+	select {
+	case s.poke <- struct{}{}:
+	default:
+	}
+}
+
+func (s *Scheme) loop(ctx context.Context) {
+	retry := time.NewTimer(time.Hour)
+	retry.Stop()
+	defer retry.Stop()
+	recheck := time.NewTicker(s.cfg.Recheck.Or(DefaultRecheck))
+	defer recheck.Stop()
+	for {
+		fromTimer := false
+		select {
+		case <-ctx.Done():
+			return
+		case <-s.poke:
+		case <-retry.C:
+			fromTimer = true
+		case <-recheck.C:
+			s.mu.Lock()
+			s.st.knownValid = false // read the provider again: someone may have changed it
+			s.mu.Unlock()
+		}
+		if d, ok := s.step(ctx, fromTimer); ok {
+			retry.Reset(d)
+		} else {
+			retry.Stop()
+		}
+	}
+}
+
+// candidates is the servers as Decide sees them now.
+func (s *Scheme) candidates() []Candidate {
+	out := make([]Candidate, len(s.mons))
+	for i, m := range s.mons {
+		snap := m.Snapshot()
+		srv := s.cfg.Servers[i]
+		out[i] = Candidate{Name: srv.Name, Address: srv.Address, Priority: srv.Priority,
+			State: snap.State, Maintenance: snap.Maintenance, Reason: snap.Reason}
+	}
+	return out
+}
+
+// step evaluates once and pushes when needed. It returns the delay of a
+// retry to schedule (ok true) or ok false for none.
+func (s *Scheme) step(ctx context.Context, fromTimer bool) (time.Duration, bool) {
+	d := Decide(s.candidates(), s.cfg.PolicyName(), s.cfg.Sorry)
+	s.noteDecision(d)
+	s.mu.Lock()
+	r := s.st.retry
+	s.mu.Unlock()
+	if d.Action != ActionPoint {
+		s.clearRetry()
+		return 0, false
+	}
+	if r.Pending && !fromTimer && r.Value == d.Address {
+		if wait := time.Until(r.Next); wait > 0 {
+			return wait, true // same value, its retry is already scheduled
+		}
+	}
+	return s.reconcile(ctx, d)
+}

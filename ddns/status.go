@@ -1,0 +1,108 @@
+package ddns
+
+import (
+	"time"
+
+	"github.com/redund/redund/internal/status"
+)
+
+// ServerStatus is one server in a scheme's status details.
+type ServerStatus struct {
+	Name        string    `json:"name"`
+	Address     string    `json:"address"`
+	Priority    int       `json:"priority"`
+	State       string    `json:"state"` // OK, ERR, UNKNOWN
+	Maintenance bool      `json:"maintenance"`
+	MaintSource string    `json:"maintenance_source,omitempty"` // config or runtime
+	LatencyMS   float64   `json:"latency_ms"`
+	Reason      string    `json:"reason,omitempty"`
+	Since       time.Time `json:"since"`
+	LastCheck   time.Time `json:"last_check,omitzero"`
+	Checks      uint64    `json:"checks"`
+}
+
+// SchemeStatus is everything known about one scheme at one moment.
+type SchemeStatus struct {
+	Scheme        string         `json:"scheme"`
+	Name          string         `json:"name"`
+	Type          string         `json:"type"`
+	TTL           int            `json:"ttl"`
+	Policy        string         `json:"policy"`
+	Provider      string         `json:"provider"`
+	State         string         `json:"state"`
+	Since         time.Time      `json:"since"`
+	Decision      Decision       `json:"decision"`
+	ProviderValue []string       `json:"provider_value"`
+	ProviderRead  time.Time      `json:"provider_read,omitzero"`
+	InSync        bool           `json:"in_sync"`
+	LastPush      *Push          `json:"last_push,omitempty"`
+	LastError     string         `json:"last_error,omitempty"`
+	Retry         Retry          `json:"retry"`
+	Pushes        uint64         `json:"pushes"`
+	Failures      uint64         `json:"failures"`
+	Servers       []ServerStatus `json:"servers"`
+}
+
+// Snapshot returns the scheme's current status.
+func (s *Scheme) Snapshot() SchemeStatus {
+	s.mu.Lock()
+	st := s.st
+	known := append([]string(nil), st.known...)
+	s.mu.Unlock()
+	out := SchemeStatus{Scheme: s.name, Name: s.cfg.Name, Type: s.cfg.RecordType(), TTL: s.cfg.RecordTTL(),
+		Policy: s.cfg.PolicyName(), Provider: s.prov.Name(), State: st.word, Since: st.since,
+		Decision: st.decision, ProviderValue: known, ProviderRead: st.knownAt, LastError: st.lastErr,
+		Retry: st.retry, Pushes: st.pushes, Failures: st.failures}
+	out.InSync = st.knownValid && st.decision.Action == ActionPoint && len(known) == 1 &&
+		st.word == "Synced"
+	if !st.lastPush.Time.IsZero() {
+		p := st.lastPush
+		out.LastPush = &p
+	}
+	for i, m := range s.mons {
+		snap := m.Snapshot()
+		srv := s.cfg.Servers[i]
+		ss := ServerStatus{Name: srv.Name, Address: srv.Address, Priority: srv.Priority, State: snap.State.String(),
+			Maintenance: snap.Maintenance, LatencyMS: float64(snap.Latency.Microseconds()) / 1000,
+			Reason: snap.Reason, Since: snap.Since, LastCheck: snap.LastCheck, Checks: snap.Checks}
+		if snap.Maintenance {
+			ss.MaintSource = "config"
+			if s.state.overridden(srv.Name) {
+				ss.MaintSource = "runtime"
+			}
+		}
+		out.Servers = append(out.Servers, ss)
+	}
+	return out
+}
+
+// Document is the scheme's status document.
+func (s *Scheme) Document() status.Document {
+	ss := s.Snapshot()
+	reason := ss.Decision.Reason
+	if ss.LastError != "" {
+		reason = ss.LastError
+	}
+	doc := status.Document{Instance: s.name, Scheme: "ddns", Role: "active", State: ss.State,
+		Reason: reason, Since: ss.Since, Details: map[string]any{
+			"name": ss.Name, "type": ss.Type, "ttl": ss.TTL, "policy": ss.Policy, "provider": ss.Provider,
+			"decision": ss.Decision, "chosen_server": ss.Decision.Server, "chosen_address": ss.Decision.Address,
+			"provider_value": ss.ProviderValue, "in_sync": ss.InSync, "last_push": ss.LastPush,
+			"retry": ss.Retry, "pushes": ss.Pushes, "failures": ss.Failures, "servers": ss.Servers,
+		}}
+	for i, m := range s.mons {
+		snap := m.Snapshot()
+		doc.Health = append(doc.Health, status.Health{Name: s.cfg.Servers[i].Name, State: snap.Label(),
+			Reason: snap.Reason, LatencyMS: float64(snap.Latency.Microseconds()) / 1000, Since: snap.Since})
+	}
+	return doc
+}
+
+// Status returns one document per scheme, sorted by name.
+func (d *Daemon) Status() []status.Document {
+	out := make([]status.Document, 0, len(d.names))
+	for _, n := range d.names {
+		out = append(out, d.schemes[n].Document())
+	}
+	return out
+}
