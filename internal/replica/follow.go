@@ -1,0 +1,240 @@
+package replica
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+)
+
+// Requester sends a request to the leader and returns its answer; a
+// *peer.Node is one.
+type Requester interface {
+	Request(ctx context.Context, typ byte, body []byte) ([]byte, error)
+}
+
+// Follow tuning.
+const (
+	pullWait  = time.Second // how long the leader may hold a pull
+	pageBytes = 1 << 20     // snapshot page size
+)
+
+// Follow pulls provider p from the leader behind req (requests of frame
+// type typ, answered there by Serve) until ctx ends or a request fails;
+// the caller runs it again once the link is back.
+func (s *Store) Follow(ctx context.Context, p string, req Requester, typ byte) error {
+	st := s.statsFor(p)
+	for ctx.Err() == nil {
+		if why := st.takeForced(); why != "" {
+			if err := s.fullSync(ctx, p, req, typ, why); err != nil {
+				return err
+			}
+			continue
+		}
+		resp, err := s.pullOnce(ctx, p, req, typ)
+		if err != nil {
+			return err
+		}
+		if resp.Full {
+			st.force(resp.Reason)
+			continue
+		}
+		if err := s.applyEntries(p, resp); err != nil {
+			return err
+		}
+	}
+	return ctx.Err()
+}
+
+func (s *Store) pullOnce(ctx context.Context, p string, req Requester, typ byte) (pullResp, error) {
+	pos, err := s.Position(p)
+	if err != nil {
+		return pullResp{}, err
+	}
+	st := s.statsFor(p)
+	start := time.Now()
+	body, err := req.Request(ctx, typ, pullReq{Provider: p, LogID: pos.SrcLogID, Applied: pos.Applied,
+		Max: maxPullEntries, WaitMS: uint64(pullWait / time.Millisecond)}.encode())
+	if err != nil {
+		return pullResp{}, fmt.Errorf("replica: pull %s: %w", p, err)
+	}
+	resp, err := decodePullResp(body)
+	if err != nil {
+		return pullResp{}, err
+	}
+	st.mu.Lock()
+	st.lastPull, st.lastPullDur = start, time.Since(start)
+	st.pending = resp.Last - min(resp.Last, pos.Applied+uint64(len(resp.Entries)))
+	st.mu.Unlock()
+	return resp, nil
+}
+
+// applyEntries applies one pulled batch in one transaction.
+func (s *Store) applyEntries(p string, resp pullResp) error {
+	if len(resp.Entries) == 0 {
+		return nil
+	}
+	start := time.Now()
+	err := s.db.Update(func(tx *bolt.Tx) error {
+		b, err := s.buckets(tx, p)
+		if err != nil {
+			return err
+		}
+		next := u64(b.meta.Get(keyApplied)) + 1
+		for _, x := range resp.Entries {
+			if x.Seq != next {
+				return fmt.Errorf("replica: %s: gap in log: got seq %d, want %d", p, x.Seq, next)
+			}
+			if err := applyData(b.data, x); err != nil {
+				return err
+			}
+			next++
+		}
+		return b.meta.Put(keyApplied, be(next-1))
+	})
+	if err != nil {
+		return err
+	}
+	st := s.statsFor(p)
+	st.dispatched.add(len(resp.Entries))
+	last := resp.Entries[len(resp.Entries)-1]
+	st.mu.Lock()
+	st.lastApplyDur = time.Since(start)
+	st.lagMS = float64(time.Now().UnixNano()-last.Time) / 1e6
+	st.mu.Unlock()
+	s.wake(p)
+	return nil
+}
+
+// ForceFullSync makes the follower of p copy a full snapshot on its next
+// round, recording reason.
+func (s *Store) ForceFullSync(p, reason string) {
+	s.statsFor(p).force(reason)
+}
+
+func (p *provStats) force(reason string) {
+	p.mu.Lock()
+	p.fullSyncNeeded, p.fullSyncReason = true, reason
+	p.mu.Unlock()
+}
+
+// takeForced returns the pending full-sync reason ("" when none).
+func (p *provStats) takeForced() string {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if !p.fullSyncNeeded {
+		return ""
+	}
+	return p.fullSyncReason
+}
+
+// fullSync copies the leader's data into a staging bucket page by page and
+// swaps it in once complete.
+func (s *Store) fullSync(ctx context.Context, p string, req Requester, typ byte, why string) error {
+	s.record(p, "full_sync_needed", why)
+	start := time.Now()
+	stage, err := s.newStage(p)
+	if err != nil {
+		return err
+	}
+	var logID, after string
+	var seq, keys, size uint64
+	for page := 0; ; page++ {
+		body, err := req.Request(ctx, typ, snapReq{Provider: p, After: after, MaxBytes: pageBytes}.encode())
+		if err != nil {
+			return fmt.Errorf("replica: snapshot %s: %w", p, err)
+		}
+		r, err := decodeSnapResp(body)
+		if err != nil {
+			return err
+		}
+		if page == 0 {
+			logID, seq = r.LogID, r.Seq
+		} else if r.LogID != logID {
+			return fmt.Errorf("replica: snapshot %s: the leader's log changed during the copy", p)
+		}
+		if err := s.writeStage(stage, r); err != nil {
+			return err
+		}
+		keys += uint64(len(r.Keys))
+		for i := range r.Keys {
+			size += uint64(len(r.Keys[i]) + len(r.Vals[i]))
+		}
+		if r.Done || len(r.Keys) == 0 {
+			break
+		}
+		after = r.Keys[len(r.Keys)-1]
+	}
+	if err := s.swapStage(p, stage, logID, seq); err != nil {
+		return err
+	}
+	st := s.statsFor(p)
+	st.mu.Lock()
+	st.fullSyncNeeded, st.fullSyncReason = false, ""
+	st.fullSyncs++
+	st.lastApplyDur = time.Since(start)
+	st.mu.Unlock()
+	s.record(p, "full_sync_done", fmt.Sprintf("copied %d documents (%d bytes) at seq %d in %v",
+		keys, size, seq, time.Since(start).Round(time.Millisecond)))
+	s.wake(p)
+	return nil
+}
+
+// newStage (re)creates the data bucket that is not live.
+func (s *Store) newStage(p string) ([]byte, error) {
+	var name []byte
+	err := s.db.Update(func(tx *bolt.Tx) error {
+		b, err := s.buckets(tx, p)
+		if err != nil {
+			return err
+		}
+		name = bucketName(p, "data0")
+		if string(b.meta.Get(keyData)) == "data0" {
+			name = bucketName(p, "data1")
+		}
+		if tx.Bucket(name) != nil {
+			if err := tx.DeleteBucket(name); err != nil {
+				return err
+			}
+		}
+		_, err = tx.CreateBucket(name)
+		return err
+	})
+	return name, err
+}
+
+func (s *Store) writeStage(stage []byte, r snapResp) error {
+	return s.db.Update(func(tx *bolt.Tx) error {
+		b := tx.Bucket(stage)
+		b.FillPercent = 0.9
+		for i, k := range r.Keys {
+			if err := b.Put([]byte(k), r.Vals[i]); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
+// swapStage makes stage the live data, positioned at (logID, seq).
+func (s *Store) swapStage(p string, stage []byte, logID string, seq uint64) error {
+	return s.db.Update(func(tx *bolt.Tx) error {
+		b, err := s.buckets(tx, p)
+		if err != nil {
+			return err
+		}
+		old := dataName(p, b.meta)
+		name := stage[len(bucketName(p, "")):]
+		if err := b.meta.Put(keyData, name); err != nil {
+			return err
+		}
+		if err := tx.DeleteBucket(old); err != nil {
+			return err
+		}
+		if err := b.meta.Put(keySrc, []byte(logID)); err != nil {
+			return err
+		}
+		return b.meta.Put(keyApplied, be(seq))
+	})
+}

@@ -1,0 +1,147 @@
+package replica
+
+import (
+	"bytes"
+	"fmt"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+)
+
+// Put stores value under key and returns the entry's sequence number once
+// it is committed to disk.
+func (s *Store) Put(p, key string, value []byte) (uint64, error) {
+	return s.write(p, Entry{Op: OpPut, Key: key, Value: value})
+}
+
+// Delete removes key (a no-op entry is still logged) and returns the
+// committed sequence number.
+func (s *Store) Delete(p, key string) (uint64, error) {
+	return s.write(p, Entry{Op: OpDelete, Key: key})
+}
+
+func (s *Store) write(p string, x Entry) (uint64, error) {
+	if x.Key == "" {
+		return 0, fmt.Errorf("replica: empty key")
+	}
+	var seq uint64
+	err := s.db.Batch(func(tx *bolt.Tx) error {
+		b, err := s.buckets(tx, p)
+		if err != nil {
+			return err
+		}
+		x.Seq = u64(b.meta.Get(keyLast)) + 1
+		x.Time = time.Now().UnixNano()
+		if err := appendLog(b, x, s.opts.CacheBytes); err != nil {
+			return err
+		}
+		seq = x.Seq
+		return applyData(b.data, x)
+	})
+	if err != nil {
+		return 0, fmt.Errorf("replica: write %s/%s: %w", p, x.Key, err)
+	}
+	s.stats[p].queued.add(1)
+	s.wake(p)
+	return seq, nil
+}
+
+// appendLog adds x to the log and drops the oldest entries beyond limit bytes.
+func appendLog(b buckets, x Entry, limit int64) error {
+	enc := appendEntry(nil, x)
+	if err := b.log.Put(be(x.Seq), enc); err != nil {
+		return err
+	}
+	size := int64(u64(b.meta.Get(keyLogBytes))) + int64(len(enc))
+	first := u64(b.meta.Get(keyFirst))
+	if first == 0 {
+		first = x.Seq
+	}
+	c := b.log.Cursor()
+	for k, v := c.First(); k != nil && size > limit && u64(k) < x.Seq; k, v = c.First() {
+		size -= int64(len(v))
+		if err := c.Delete(); err != nil {
+			return err
+		}
+		first = u64(k) + 1
+	}
+	for _, kv := range [][2][]byte{{keyLast, be(x.Seq)}, {keyFirst, be(first)}, {keyLogBytes, be(uint64(size))}} {
+		if err := b.meta.Put(kv[0], kv[1]); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// applyData writes an entry to the data bucket; values are stored with the
+// entry's sequence (their version) in front.
+func applyData(data *bolt.Bucket, x Entry) error {
+	if x.Op == OpDelete {
+		return data.Delete([]byte(x.Key))
+	}
+	return data.Put([]byte(x.Key), append(be(x.Seq), x.Value...))
+}
+
+// Get returns key's value and version.
+func (s *Store) Get(p, key string) (Item, bool, error) {
+	var it Item
+	var ok bool
+	err := s.db.View(func(tx *bolt.Tx) error {
+		b, err := s.buckets(tx, p)
+		if err != nil {
+			return err
+		}
+		if v := b.data.Get([]byte(key)); len(v) >= 8 {
+			it, ok = Item{Key: key, Version: u64(v[:8]), Value: bytes.Clone(v[8:])}, true
+		}
+		return nil
+	})
+	return it, ok, err
+}
+
+// List returns the documents whose keys start with prefix, in key order.
+func (s *Store) List(p, prefix string) ([]Item, error) {
+	var out []Item
+	err := s.db.View(func(tx *bolt.Tx) error {
+		b, err := s.buckets(tx, p)
+		if err != nil {
+			return err
+		}
+		c := b.data.Cursor()
+		pre := []byte(prefix)
+		for k, v := c.Seek(pre); k != nil && bytes.HasPrefix(k, pre); k, v = c.Next() {
+			if len(v) >= 8 {
+				out = append(out, Item{Key: string(k), Version: u64(v[:8]), Value: bytes.Clone(v[8:])})
+			}
+		}
+		return nil
+	})
+	return out, err
+}
+
+// Lead makes this node the writer of provider p. A node that was following
+// another log starts a fresh log (new id), so its own followers take a full
+// snapshot instead of mixing two histories.
+func (s *Store) Lead(p string) error {
+	return s.db.Update(func(tx *bolt.Tx) error {
+		b, err := s.buckets(tx, p)
+		if err != nil {
+			return err
+		}
+		if b.meta.Get(keySrc) == nil {
+			return nil
+		}
+		if err := tx.DeleteBucket(bucketName(p, "log")); err != nil {
+			return err
+		}
+		if _, err := tx.CreateBucket(bucketName(p, "log")); err != nil {
+			return err
+		}
+		for _, k := range [][]byte{keySrc, keyApplied, keyFirst, keyLast, keyLogBytes} {
+			if err := b.meta.Delete(k); err != nil {
+				return err
+			}
+		}
+		return b.meta.Put(keyLogID, []byte(newLogID()))
+	})
+}

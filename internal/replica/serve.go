@@ -1,0 +1,136 @@
+package replica
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+)
+
+// maxPullEntries caps one pull's batch.
+const maxPullEntries = 4096
+
+// Serve answers a follower's request (pull or snapshot page); plug it into
+// the link's request handler.
+func (s *Store) Serve(ctx context.Context, body []byte) ([]byte, error) {
+	if len(body) == 0 {
+		return nil, fmt.Errorf("replica: empty request")
+	}
+	switch body[0] {
+	case kindPull:
+		r, err := decodePullReq(body)
+		if err != nil {
+			return nil, err
+		}
+		return s.servePull(ctx, r)
+	case kindSnap:
+		r, err := decodeSnapReq(body)
+		if err != nil {
+			return nil, err
+		}
+		resp, err := s.snapshotPage(r)
+		return resp.encode(), err
+	}
+	return nil, fmt.Errorf("replica: unknown request kind %#x", body[0])
+}
+
+func (s *Store) servePull(ctx context.Context, r pullReq) ([]byte, error) {
+	wait := time.Duration(min(r.WaitMS, 10_000)) * time.Millisecond
+	deadline := time.NewTimer(wait)
+	defer deadline.Stop()
+	for {
+		changed := s.changed(r.Provider)
+		resp, err := s.pull(r)
+		if err != nil || resp.Full || len(resp.Entries) > 0 || wait == 0 {
+			if err == nil {
+				st := s.statsFor(r.Provider)
+				st.dispatched.add(len(resp.Entries))
+				st.setPending(resp.Last - min(resp.Last, r.Applied))
+			}
+			return resp.encode(), err
+		}
+		select {
+		case <-changed:
+		case <-deadline.C:
+			wait = 0
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
+	}
+}
+
+// pull reads the entries after r.Applied, or says a full sync is needed.
+func (s *Store) pull(r pullReq) (pullResp, error) {
+	var resp pullResp
+	err := s.db.View(func(tx *bolt.Tx) error {
+		b, err := s.buckets(tx, r.Provider)
+		if err != nil {
+			return err
+		}
+		pos := readPosition(b.meta)
+		resp = pullResp{LogID: pos.LogID, First: pos.First, Last: pos.Last}
+		if why := fullSyncReason(r, pos); why != "" {
+			resp.Full, resp.Reason = true, why
+			return nil
+		}
+		max := min(max(r.Max, 1), maxPullEntries)
+		c := b.log.Cursor()
+		for k, v := c.Seek(be(r.Applied + 1)); k != nil && uint64(len(resp.Entries)) < max; k, v = c.Next() {
+			x, err := decodeEntry(v)
+			if err != nil {
+				return fmt.Errorf("replica: corrupt log entry %d: %w", u64(k), err)
+			}
+			resp.Entries = append(resp.Entries, x)
+		}
+		return nil
+	})
+	return resp, err
+}
+
+// fullSyncReason says why a follower at r cannot continue from the log.
+func fullSyncReason(r pullReq, pos Position) string {
+	switch {
+	case r.LogID == "":
+		return "first synchronisation with this leader"
+	case r.LogID != pos.LogID:
+		return fmt.Sprintf("the leader's log changed (follower has log %s, leader has %s)", r.LogID, pos.LogID)
+	case r.Applied > pos.Last:
+		return fmt.Sprintf("follower is ahead of the leader (seq %d > %d)", r.Applied, pos.Last)
+	case r.Applied < pos.Last && r.Applied+1 < pos.First:
+		return fmt.Sprintf("follower is too far behind: it needs seq %d but the retained log (disk_cache) starts at %d", r.Applied+1, pos.First)
+	}
+	return ""
+}
+
+// snapshotPage returns the documents after r.After, up to r.MaxBytes.
+func (s *Store) snapshotPage(r snapReq) (snapResp, error) {
+	var resp snapResp
+	err := s.db.View(func(tx *bolt.Tx) error {
+		b, err := s.buckets(tx, r.Provider)
+		if err != nil {
+			return err
+		}
+		pos := readPosition(b.meta)
+		resp.LogID, resp.Seq = pos.LogID, pos.Last
+		c := b.data.Cursor()
+		k, v := c.First()
+		if r.After != "" {
+			k, v = c.Seek([]byte(r.After))
+			if k != nil && string(k) == r.After {
+				k, v = c.Next()
+			}
+		}
+		size := uint64(0)
+		for ; k != nil && (size < r.MaxBytes || len(resp.Keys) == 0); k, v = c.Next() {
+			resp.Keys = append(resp.Keys, string(k))
+			resp.Vals = append(resp.Vals, bytes.Clone(v))
+			size += uint64(len(k) + len(v))
+		}
+		resp.Done = k == nil
+		return nil
+	})
+	s.statsFor(r.Provider).dispatched.add(len(resp.Keys))
+	return resp, err
+}

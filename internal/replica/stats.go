@@ -1,0 +1,151 @@
+package replica
+
+import (
+	"sync"
+	"time"
+)
+
+// meter is a 1-minute moving average of events per second.
+type meter struct {
+	mu      sync.Mutex
+	buckets [60]int64
+	last    int64 // unix second of the newest bucket
+	start   time.Time
+}
+
+func (m *meter) add(n int) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	now := time.Now().Unix()
+	m.advance(now)
+	m.buckets[now%60] += int64(n)
+}
+
+func (m *meter) advance(now int64) {
+	if now-m.last >= 60 {
+		m.buckets = [60]int64{}
+	} else {
+		for s := m.last + 1; s <= now; s++ {
+			m.buckets[s%60] = 0
+		}
+	}
+	m.last = now
+}
+
+// rate returns events per second over the last minute (or since start).
+func (m *meter) rate() float64 {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	now := time.Now().Unix()
+	m.advance(now)
+	var sum int64
+	for _, b := range m.buckets {
+		sum += b
+	}
+	span := min(time.Since(m.start).Seconds(), 60)
+	if span < 1 {
+		span = 1
+	}
+	return float64(sum) / span
+}
+
+// provStats are one provider's replication statistics.
+type provStats struct {
+	queued, dispatched *meter
+
+	mu                sync.Mutex
+	pending           uint64
+	lastPull          time.Time
+	lastPullDur       time.Duration
+	lastApplyDur      time.Duration
+	fullSyncNeeded    bool
+	fullSyncReason    string
+	fullSyncs         int
+	lagMS             float64
+}
+
+func newProvStats() *provStats {
+	now := time.Now()
+	return &provStats{queued: &meter{start: now, last: now.Unix()}, dispatched: &meter{start: now, last: now.Unix()}}
+}
+
+func (p *provStats) setPending(n uint64) {
+	p.mu.Lock()
+	p.pending = n
+	p.mu.Unlock()
+}
+
+// Stats are a provider's replication statistics (Ignition's columns).
+type Stats struct {
+	Provider string `json:"provider"`
+	// Pending is how many entries the follower has yet to apply.
+	Pending uint64 `json:"pending"`
+	// QueuedPerSec is the rate of local writes (leader), DispatchedPerSec
+	// the rate of entries sent (leader) or applied (follower); 1-minute averages.
+	QueuedPerSec     float64       `json:"queued_per_sec"`
+	DispatchedPerSec float64       `json:"dispatched_per_sec"`
+	LastPull         time.Time     `json:"last_pull"`
+	LastPullDuration time.Duration `json:"last_pull_duration_ns"`
+	LastApplyDur     time.Duration `json:"last_apply_duration_ns"`
+	FullSyncNeeded   bool          `json:"full_sync_needed"`
+	FullSyncReason   string        `json:"full_sync_reason,omitempty"`
+	FullSyncs        int           `json:"full_syncs"`
+	// LagMS is the age of the newest applied entry when it was applied.
+	LagMS    float64  `json:"lag_ms"`
+	Position Position `json:"position"`
+}
+
+func (s *Store) statsFor(p string) *provStats {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	st, ok := s.stats[p]
+	if !ok {
+		st = newProvStats()
+		s.stats[p] = st
+	}
+	return st
+}
+
+// Stats returns provider p's statistics.
+func (s *Store) Stats(p string) Stats {
+	st := s.statsFor(p)
+	pos, _ := s.Position(p)
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	return Stats{Provider: p, Pending: st.pending, QueuedPerSec: st.queued.rate(), DispatchedPerSec: st.dispatched.rate(),
+		LastPull: st.lastPull, LastPullDuration: st.lastPullDur, LastApplyDur: st.lastApplyDur,
+		FullSyncNeeded: st.fullSyncNeeded, FullSyncReason: st.fullSyncReason, FullSyncs: st.fullSyncs,
+		LagMS: st.lagMS, Position: pos}
+}
+
+// Event is a recorded system event (why a full sync happened, ...).
+type Event struct {
+	Time     time.Time `json:"time"`
+	Provider string    `json:"provider"`
+	Kind     string    `json:"kind"` // full_sync_needed, full_sync_done, ...
+	Message  string    `json:"message"`
+}
+
+const maxEvents = 200
+
+// record stores and reports a system event.
+func (s *Store) record(p, kind, msg string) {
+	e := Event{Time: time.Now(), Provider: p, Kind: kind, Message: msg}
+	s.mu.Lock()
+	s.events = append(s.events, e)
+	if len(s.events) > maxEvents {
+		s.events = s.events[len(s.events)-maxEvents:]
+	}
+	s.mu.Unlock()
+	s.log.Info("replica event", "provider", p, "kind", kind, "message", msg)
+	if s.opts.OnEvent != nil {
+		s.opts.OnEvent(e)
+	}
+}
+
+// Events returns the recorded system events, oldest first.
+func (s *Store) Events() []Event {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append([]Event(nil), s.events...)
+}

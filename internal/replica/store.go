@@ -1,0 +1,216 @@
+// Package replica keeps each provider's data in bbolt together with a
+// durable change log, and copies it from a leader to a follower.
+//
+// A provider (config, state, ...) is a set of key/value documents. On the
+// leader every Put or Delete is written, in one bbolt transaction, to the
+// provider's data and appended to its log under the next sequence number;
+// the call returns only after the commit, so an acknowledged write survives
+// kill -9 (concurrent writes share a commit through bbolt's Batch). The log
+// keeps at most CacheBytes of entries (the oldest are dropped).
+//
+// A follower pulls the entries after its last applied sequence (the leader
+// holds the pull until there is something new, so lag stays small) and
+// applies each batch in one transaction. When it is too far behind (its
+// position is older than the retained log), when the leader's log is a
+// different one (the leader was replaced or changed direction), or when an
+// operator forces it, it copies a full snapshot instead (page by page into
+// a staging bucket that replaces the data only once complete) and records
+// a system Event saying why.
+//
+// Leader side: Put, Delete, Get, List, Lead, Serve (the request handler).
+// Follower side: Follow (one loop per provider over any Requester such as a
+// peer.Node), ForceFullSync. Both: Stats, Events, Position.
+package replica
+
+import (
+	"crypto/rand"
+	"encoding/binary"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+
+	"github.com/redund/redund/internal/logging"
+)
+
+// DefaultCacheBytes is the default retained log size (Ignition's 100 MB).
+const DefaultCacheBytes = 100 << 20
+
+// Options tune a Store.
+type Options struct {
+	Providers  []string // provider names, e.g. config, state
+	CacheBytes int64    // retained log size per provider
+	Log        *slog.Logger
+	// OnEvent is called for every recorded system event.
+	OnEvent func(Event)
+	// NoSync skips fsync (tests and benchmarks only: loses durability).
+	NoSync bool
+}
+
+// Store is one node's replicated data.
+type Store struct {
+	db   *bolt.DB
+	opts Options
+	log  *slog.Logger
+
+	mu     sync.Mutex
+	notify map[string]chan struct{} // closed on each commit
+	stats  map[string]*provStats
+	events []Event
+}
+
+// Item is one document.
+type Item struct {
+	Key     string `json:"key"`
+	Value   []byte `json:"value"`
+	Version uint64 `json:"version"` // the sequence that last wrote it
+}
+
+// Position is where a provider's log and follower stand.
+type Position struct {
+	LogID    string `json:"log_id"`    // this node's own log
+	First    uint64 `json:"first_seq"` // oldest retained entry
+	Last     uint64 `json:"last_seq"`  // newest entry
+	SrcLogID string `json:"source_log_id,omitempty"`
+	Applied  uint64 `json:"applied_seq"` // last entry applied from SrcLogID
+}
+
+// ErrUnknownProvider is returned for a provider not named in Options.
+var ErrUnknownProvider = errors.New("replica: unknown provider")
+
+var (
+	keyLogID    = []byte("log_id")
+	keyFirst    = []byte("first")
+	keyLast     = []byte("last")
+	keyLogBytes = []byte("log_bytes")
+	keySrc      = []byte("src_log_id")
+	keyApplied  = []byte("applied")
+	keyData     = []byte("data") // name of the live data bucket
+)
+
+// Open opens (creating if needed) the store at path.
+func Open(path string, opts Options) (*Store, error) {
+	if opts.CacheBytes <= 0 {
+		opts.CacheBytes = DefaultCacheBytes
+	}
+	if opts.Log == nil {
+		opts.Log = logging.Discard()
+	}
+	db, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: 2 * time.Second, NoSync: opts.NoSync})
+	if err != nil {
+		return nil, fmt.Errorf("replica: open %s: %w", path, err)
+	}
+	db.MaxBatchDelay = 2 * time.Millisecond
+	s := &Store{db: db, opts: opts, log: opts.Log, notify: map[string]chan struct{}{}, stats: map[string]*provStats{}}
+	err = db.Update(func(tx *bolt.Tx) error {
+		for _, p := range opts.Providers {
+			if err := initProvider(tx, p); err != nil {
+				return err
+			}
+			s.notify[p] = make(chan struct{})
+			s.stats[p] = newProvStats()
+		}
+		return nil
+	})
+	if err != nil {
+		db.Close()
+		return nil, fmt.Errorf("replica: init: %w", err)
+	}
+	return s, nil
+}
+
+func initProvider(tx *bolt.Tx, p string) error {
+	meta, err := tx.CreateBucketIfNotExists(bucketName(p, "meta"))
+	if err != nil {
+		return err
+	}
+	if meta.Get(keyLogID) == nil {
+		if err := meta.Put(keyLogID, []byte(newLogID())); err != nil {
+			return err
+		}
+		if err := meta.Put(keyData, []byte("data0")); err != nil {
+			return err
+		}
+	}
+	if _, err := tx.CreateBucketIfNotExists(bucketName(p, "log")); err != nil {
+		return err
+	}
+	_, err = tx.CreateBucketIfNotExists(dataName(p, meta))
+	return err
+}
+
+func bucketName(p, part string) []byte { return []byte("p/" + p + "/" + part) }
+
+func dataName(p string, meta *bolt.Bucket) []byte { return bucketName(p, string(meta.Get(keyData))) }
+
+func newLogID() string {
+	b := make([]byte, 8)
+	_, _ = rand.Read(b)
+	return hex.EncodeToString(b)
+}
+
+// DB gives the caller the underlying database for its own buckets (names
+// must not start with "p/").
+func (s *Store) DB() *bolt.DB { return s.db }
+
+// Close closes the database.
+func (s *Store) Close() error { return s.db.Close() }
+
+func u64(b []byte) uint64 {
+	if len(b) != 8 {
+		return 0
+	}
+	return binary.BigEndian.Uint64(b)
+}
+
+func be(v uint64) []byte { return binary.BigEndian.AppendUint64(nil, v) }
+
+// buckets are one provider's buckets inside a transaction.
+type buckets struct{ meta, log, data *bolt.Bucket }
+
+func (s *Store) buckets(tx *bolt.Tx, p string) (buckets, error) {
+	meta := tx.Bucket(bucketName(p, "meta"))
+	if meta == nil {
+		return buckets{}, fmt.Errorf("%w %q", ErrUnknownProvider, p)
+	}
+	return buckets{meta: meta, log: tx.Bucket(bucketName(p, "log")), data: tx.Bucket(dataName(p, meta))}, nil
+}
+
+// Position returns the provider's log and follower position.
+func (s *Store) Position(p string) (Position, error) {
+	var pos Position
+	err := s.db.View(func(tx *bolt.Tx) error {
+		b, err := s.buckets(tx, p)
+		if err != nil {
+			return err
+		}
+		pos = readPosition(b.meta)
+		return nil
+	})
+	return pos, err
+}
+
+func readPosition(m *bolt.Bucket) Position {
+	return Position{LogID: string(m.Get(keyLogID)), First: u64(m.Get(keyFirst)), Last: u64(m.Get(keyLast)),
+		SrcLogID: string(m.Get(keySrc)), Applied: u64(m.Get(keyApplied))}
+}
+
+// wake tells long-polling pulls that provider p has new entries.
+func (s *Store) wake(p string) {
+	s.mu.Lock()
+	if ch, ok := s.notify[p]; ok {
+		close(ch)
+		s.notify[p] = make(chan struct{})
+	}
+	s.mu.Unlock()
+}
+
+func (s *Store) changed(p string) <-chan struct{} {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.notify[p]
+}
