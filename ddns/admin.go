@@ -1,10 +1,14 @@
 package ddns
 
 import (
-	"crypto/subtle"
+	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
+	"io"
 	"net/http"
+	"strings"
 
 	"github.com/redund/redund/internal/config"
 	"github.com/redund/redund/internal/status"
@@ -21,24 +25,18 @@ type MaintenanceRequest struct {
 }
 
 // Register adds the daemon's status documents, metrics and maintenance
-// endpoint to an admin server. When token is set, the endpoint requires
-// "Authorization: Bearer <token>".
+// endpoint to an admin server. The endpoint is guarded by status.Protect:
+// the token when one is set, else loopback clients only.
 func (d *Daemon) Register(admin *status.Server, token config.Secret) {
 	admin.AddSource(d)
 	admin.Registry().MustRegister(d)
-	admin.Handle("POST "+MaintenancePath, d.MaintenanceHandler(token))
+	admin.Handle("POST "+MaintenancePath, status.Protect(token, d.MaintenanceHandler()))
 }
 
-// MaintenanceHandler serves POST /v1/ddns/maintenance.
-func (d *Daemon) MaintenanceHandler(token config.Secret) http.Handler {
+// MaintenanceHandler serves POST /v1/ddns/maintenance (without access
+// control; see Register).
+func (d *Daemon) MaintenanceHandler() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if token != "" {
-			want := []byte("Bearer " + token.Reveal())
-			if subtle.ConstantTimeCompare([]byte(r.Header.Get("Authorization")), want) != 1 {
-				status.WriteError(w, http.StatusUnauthorized, "missing or wrong admin token")
-				return
-			}
-		}
 		var req MaintenanceRequest
 		dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, 4096))
 		dec.DisallowUnknownFields()
@@ -56,4 +54,39 @@ func (d *Daemon) MaintenanceHandler(token config.Secret) http.Handler {
 			status.WriteJSON(w, http.StatusOK, req)
 		}
 	})
+}
+
+// RequestMaintenance asks the daemon at endpoint (host:port or URL) to
+// set maintenance; token may be empty.
+func RequestMaintenance(ctx context.Context, endpoint string, token config.Secret, req MaintenanceRequest) error {
+	u, err := status.StatusURL(endpoint)
+	if err != nil {
+		return fmt.Errorf("ddns: %w", err)
+	}
+	u = strings.TrimSuffix(u, "/v1/status") + MaintenancePath
+	body, _ := json.Marshal(req)
+	hr, err := http.NewRequestWithContext(ctx, http.MethodPost, u, bytes.NewReader(body))
+	if err != nil {
+		return fmt.Errorf("ddns: %w", err)
+	}
+	hr.Header.Set("Content-Type", "application/json")
+	if token != "" {
+		hr.Header.Set("Authorization", "Bearer "+token.Reveal())
+	}
+	resp, err := (&http.Client{Transport: &http.Transport{Proxy: nil}}).Do(hr)
+	if err != nil {
+		return fmt.Errorf("ddns: is `redund ddns run` running? %w", err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode == http.StatusOK {
+		return nil
+	}
+	var e struct {
+		Error string `json:"error"`
+	}
+	raw, _ := io.ReadAll(io.LimitReader(resp.Body, 4096))
+	if json.Unmarshal(raw, &e) != nil || e.Error == "" {
+		e.Error = strings.TrimSpace(string(raw))
+	}
+	return fmt.Errorf("ddns: daemon answered %s: %s", resp.Status, e.Error)
 }

@@ -9,8 +9,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/miekg/dns"
-
 	"github.com/redund/redund/internal/config"
 )
 
@@ -135,48 +133,4 @@ func ParseHEReply(body string) (string, error) {
 		text = text[:200] + "…"
 	}
 	return "", &HEError{Code: code, Body: text}
-}
-
-// QueryValues asks server for name/qtype and returns the answers of that
-// type as normalised text (addresses, or fully qualified targets).
-func QueryValues(ctx context.Context, server, name string, qtype uint16, timeout time.Duration, recurse bool) ([]string, error) {
-	m := new(dns.Msg)
-	m.SetQuestion(dns.Fqdn(name), qtype)
-	m.RecursionDesired = recurse
-	cl := &dns.Client{Timeout: timeout}
-	ctx, cancel := context.WithTimeout(ctx, timeout)
-	defer cancel()
-	r, _, err := cl.ExchangeContext(ctx, m, server)
-	if err == nil && r.Truncated {
-		cl.Net = "tcp"
-		r, _, err = cl.ExchangeContext(ctx, m, server)
-	}
-	if err != nil {
-		return nil, fmt.Errorf("query %s at %s: %w", name, server, err)
-	}
-	if r.Rcode != dns.RcodeSuccess && r.Rcode != dns.RcodeNameError {
-		return nil, fmt.Errorf("query %s at %s: %s", name, server, dns.RcodeToString[r.Rcode])
-	}
-	return RRValues(r.Answer, qtype), nil
-}
-
-// RRValues returns the values of the rrs of type qtype, normalised and sorted.
-func RRValues(rrs []dns.RR, qtype uint16) []string {
-	var vals []string
-	for _, rr := range rrs {
-		if rr.Header().Rrtype != qtype {
-			continue
-		}
-		switch x := rr.(type) {
-		case *dns.A:
-			vals = append(vals, x.A.String())
-		case *dns.AAAA:
-			vals = append(vals, x.AAAA.String())
-		case *dns.CNAME:
-			vals = append(vals, x.Target)
-		case *dns.TXT:
-			vals = append(vals, strings.Join(x.Txt, ""))
-		}
-	}
-	return sortValues(dns.TypeToString[qtype], vals)
 }

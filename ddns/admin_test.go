@@ -1,0 +1,66 @@
+package ddns
+
+import (
+	"context"
+	"io"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/redund/redund/internal/logging"
+	"github.com/redund/redund/internal/status"
+)
+
+func TestAdminMaintenanceAndMetrics(t *testing.T) {
+	main, backup, sorry := newPage(t, true), newPage(t, true), newPage(t, true)
+	p := &memProvider{}
+	d := startDaemon(t, catConfig(t, main, backup, sorry), p)
+	admin := status.NewServer("ddns run", "test", nil, logging.Discard())
+	d.Register(admin, "s3cret")
+	if err := admin.Listen("127.0.0.1:0"); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { _ = admin.Serve(ctx); close(done) }()
+	t.Cleanup(func() { cancel(); <-done })
+	eventually(t, 2*time.Second, "main", func() bool { return p.current() == "192.0.2.1" })
+
+	req := MaintenanceRequest{Scheme: "cat", Server: "main", On: true}
+	if err := RequestMaintenance(ctx, admin.Addr(), "wrong", req); err == nil || !strings.Contains(err.Error(), "401") {
+		t.Fatalf("wrong token: %v", err)
+	}
+	if err := RequestMaintenance(ctx, admin.Addr(), "s3cret", MaintenanceRequest{Scheme: "cat", Server: "x", On: true}); err == nil || !strings.Contains(err.Error(), "404") {
+		t.Fatalf("unknown server: %v", err)
+	}
+	if err := RequestMaintenance(ctx, admin.Addr(), "s3cret", req); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, 2*time.Second, "backup", func() bool { return p.current() == "192.0.2.2" })
+
+	resp, err := http.Get("http://" + admin.Addr() + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	for _, want := range []string{
+		`redund_ddns_server_maintenance{scheme="cat",server="main"} 1`,
+		`redund_ddns_selected{scheme="cat",server="backup"} 1`,
+		`redund_ddns_pushes_total{result="ok",scheme="cat"} 2`,
+		`redund_ddns_server_up{scheme="cat",server="sorry"} 1`,
+	} {
+		if !strings.Contains(string(b), want) {
+			t.Errorf("metrics lack %s", want)
+		}
+	}
+	r, err := status.Fetch(ctx, admin.Addr())
+	if err != nil || len(r.Instances) != 1 {
+		t.Fatalf("status: %v %+v", err, r)
+	}
+	doc := r.Instances[0]
+	if doc.Details["chosen_address"] != "192.0.2.2" || len(doc.Health) != 3 || doc.Health[0].State != "MAINT" {
+		t.Errorf("document: %+v", doc)
+	}
+}

@@ -1,0 +1,121 @@
+package ddns
+
+import (
+	"context"
+	"sort"
+	"sync"
+
+	"github.com/redund/redund/internal/dnsupdate"
+	"github.com/redund/redund/internal/health"
+)
+
+// PlanServer is one server's single check result in a plan.
+type PlanServer struct {
+	Name        string  `json:"name"`
+	Address     string  `json:"address"`
+	Priority    int     `json:"priority"`
+	State       string  `json:"state"`
+	Maintenance bool    `json:"maintenance"`
+	Reason      string  `json:"reason,omitempty"`
+	LatencyMS   float64 `json:"latency_ms"`
+}
+
+// PlanResult is what one scheme would do now.
+type PlanResult struct {
+	Scheme       string       `json:"scheme"`
+	Name         string       `json:"name"`
+	Type         string       `json:"type"`
+	Provider     string       `json:"provider"`
+	Decision     Decision     `json:"decision"`
+	Current      []string     `json:"current"`
+	CurrentError string       `json:"current_error,omitempty"`
+	WouldPush    bool         `json:"would_push"`
+	Servers      []PlanServer `json:"servers"`
+}
+
+// PlanOptions tune Plan.
+type PlanOptions struct {
+	SkipProvider bool // do not read the provider's current value
+	Provider     func(scheme string, cfg *Config) (dnsupdate.Provider, error)
+}
+
+// Plan runs every check of every scheme once (a single result decides,
+// without rise/fall), applies maintenance from the config and the state
+// files, decides, and reads the provider's value. Nothing is pushed.
+func Plan(ctx context.Context, cfgs map[string]*Config, o PlanOptions) ([]PlanResult, error) {
+	if o.Provider == nil {
+		o.Provider = func(_ string, c *Config) (dnsupdate.Provider, error) { return dnsupdate.New(c.Provider) }
+	}
+	names := make([]string, 0, len(cfgs))
+	for n := range cfgs {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	out := make([]PlanResult, len(names))
+	sem := make(chan struct{}, 32)
+	var wg sync.WaitGroup
+	var firstErr error
+	var mu sync.Mutex
+	for i, n := range names {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			r, err := planScheme(ctx, n, cfgs[n], o, sem)
+			mu.Lock()
+			defer mu.Unlock()
+			if err != nil && firstErr == nil {
+				firstErr = err
+			}
+			out[i] = r
+		}()
+	}
+	wg.Wait()
+	return out, firstErr
+}
+
+func planScheme(ctx context.Context, name string, c *Config, o PlanOptions, sem chan struct{}) (PlanResult, error) {
+	r := PlanResult{Scheme: name, Name: c.Name, Type: c.RecordType(), Provider: c.Provider.Kind}
+	st, err := openState(c.StateDir, name)
+	if err != nil {
+		return r, err
+	}
+	cands := make([]Candidate, len(c.Servers))
+	r.Servers = make([]PlanServer, len(c.Servers))
+	var wg sync.WaitGroup
+	for i, srv := range c.Servers {
+		chk, err := checker(srv)
+		if err != nil {
+			return r, err
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			sem <- struct{}{}
+			res := chk.Check(ctx)
+			<-sem
+			state := health.Err
+			if res.OK {
+				state = health.OK
+			}
+			m := st.maintenance(srv.Name, srv.Maintenance)
+			cands[i] = Candidate{Name: srv.Name, Address: srv.Address, Priority: srv.Priority, State: state, Maintenance: m, Reason: res.Reason}
+			r.Servers[i] = PlanServer{Name: srv.Name, Address: srv.Address, Priority: srv.Priority, State: state.String(),
+				Maintenance: m, Reason: res.Reason, LatencyMS: float64(res.Latency.Microseconds()) / 1000}
+		}()
+	}
+	wg.Wait()
+	r.Decision = Decide(cands, c.PolicyName(), c.Sorry)
+	if o.SkipProvider {
+		return r, nil
+	}
+	p, err := o.Provider(name, c)
+	if err != nil {
+		return r, err
+	}
+	r.Current, err = p.Get(ctx, c.Name, c.RecordType())
+	if err != nil {
+		r.CurrentError = err.Error()
+	}
+	r.WouldPush = r.Decision.Action == ActionPoint && !dnsupdate.Matches(c.RecordType(), r.Current, r.Decision.Address)
+	return r, nil
+}
