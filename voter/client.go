@@ -1,0 +1,151 @@
+package voter
+
+import (
+	"net"
+	"net/netip"
+	"time"
+)
+
+// client is the server's state for one configured VOTER client.
+type client struct {
+	name   string
+	inst   *instance
+	cfg    ClientConfig
+	pw     []byte
+	digest uint32 // CRC(server challenge + password): how packets name the client
+
+	respDigest uint32 // CRC(client challenge + host password): what we send
+	heard      bool   // authenticated and talking
+	mix        bool   // mix / general-purpose mode (sequence-numbered)
+	addr       netip.AddrPort
+	uaddr      *net.UDPAddr // cached net.Addr of addr for sends
+
+	// primary side: reached through a secondary
+	proxied   bool
+	realAddr  netip.AddrPort // the client's own address from the proxy header
+	savedChal Challenge      // the secondary's challenge from the proxy header
+
+	lastHeard, lastSent time.Time
+
+	// receive buffer (chan_voter layout: audio ring + per-sample RSSI)
+	audio, rssi []byte
+	drain       int
+	txseq       uint32
+	txseqKeyed  uint32
+	rxseq       uint32
+	lastRSSI    int
+
+	// observability
+	packets, drops uint64
+	gps            string
+	rec            [FrameLen]byte // last drained frame, for the recorder
+}
+
+func newClient(name string, inst *instance, cc *ClientConfig, chal []byte, buf int) *client {
+	c := &client{name: name, inst: inst, cfg: *cc, pw: []byte(cc.Password.Reveal())}
+	c.digest = DigestBytes(chal, c.pw)
+	c.audio = make([]byte, buf)
+	c.rssi = make([]byte, buf)
+	c.clearBuffer()
+	return c
+}
+
+func (c *client) clearBuffer() {
+	for i := range c.audio {
+		c.audio[i] = 0xff
+		c.rssi[i] = 0
+	}
+}
+
+// setAddr records where the client's packets come from (and where ours go).
+func (c *client) setAddr(a netip.AddrPort) {
+	if c.addr != a || c.uaddr == nil {
+		c.addr = a
+		c.uaddr = net.UDPAddrFromAddrPort(a)
+	}
+}
+
+// disconnect forgets the client's session (it must authenticate again).
+func (c *client) disconnect() {
+	c.heard = false
+	c.respDigest = 0
+	c.lastHeard = time.Time{}
+	c.proxied = false
+	c.rxseq, c.txseq = 0, 0
+}
+
+// flags is the flags byte the server gives this client in its auth reply.
+func (c *client) flags() byte {
+	var f byte
+	if c.cfg.Master {
+		f |= FlagSendAlways | FlagMaster
+	}
+	if c.cfg.ADPCM {
+		f |= FlagADPCM
+	}
+	if c.mix {
+		f |= FlagMix
+	}
+	if c.cfg.NoDeemp || c.inst.cfg.HostDeemp {
+		f |= FlagFlat
+	}
+	if c.cfg.NoPLFilter {
+		f |= FlagNoCTCSS
+	}
+	return f
+}
+
+// prio is the voting priority: higher wins, -1 locks out.
+func (c *client) prio() int { return c.cfg.Prio }
+
+// timeout is how long the client may stay silent.
+func (c *client) timeout() time.Duration {
+	if c.cfg.Master {
+		return 100 * time.Millisecond
+	}
+	return 3000 * time.Millisecond
+}
+
+// readFrame copies the 160 bytes at the drain index into dst and, when
+// clear is set, marks them silent. It returns the mean RSSI of the frame.
+func (c *client) readFrame(dst []byte, clear bool) int {
+	n := len(c.audio)
+	sum := 0
+	for i := 0; i < FrameLen; i++ {
+		j := c.drain + i
+		if j >= n {
+			j -= n
+		}
+		if dst != nil {
+			dst[i] = c.audio[j]
+		}
+		sum += int(c.rssi[j])
+		if clear {
+			c.audio[j] = 0xff
+			c.rssi[j] = 0
+		}
+	}
+	return sum / FrameLen
+}
+
+// place writes one 160-byte frame at sample offset index from the drain
+// point, with its RSSI.
+func (c *client) place(index int, rssi byte, frame []byte) {
+	n := len(c.audio)
+	start := (index + c.drain) % n
+	for i := 0; i < FrameLen; i++ {
+		j := start + i
+		if j >= n {
+			j -= n
+		}
+		c.audio[j] = frame[i]
+		c.rssi[j] = rssi
+	}
+}
+
+func (c *client) advance() {
+	c.drain += FrameLen
+	if c.drain >= len(c.audio) {
+		c.drain -= len(c.audio)
+	}
+}

@@ -1,0 +1,223 @@
+package voter
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"net"
+	"net/netip"
+	"sync"
+	"time"
+
+	"golang.org/x/net/ipv4"
+)
+
+const (
+	batchLen   = 64
+	cycleEvery = 20 * time.Millisecond
+)
+
+// group is one VOTER socket with the instances that share it.
+type group struct {
+	srv    *Server
+	log    *slog.Logger
+	addr   string
+	conn   *net.UDPConn
+	pc     *ipv4.PacketConn
+
+	mu        sync.Mutex
+	chal      Challenge
+	chalB     []byte
+	hostPw    []byte
+	insts     []*instance
+	clients   []*client
+	byDigest  map[uint32]*client
+	hasMaster bool
+
+	masterSec, masterNsec uint32
+	count, lastMaster     uint64 // 20 ms ticks; tick of the last master packet
+	master                *client
+
+	pkt     Packet
+	out     []ipv4.Message
+	nOut    int
+	outBufs [][]byte
+	stats   groupStats
+	cycles  cycleStats
+	started time.Time
+}
+
+// groupStats are the socket's counters (read under mu).
+type groupStats struct {
+	Received, Sent, SendErrors                   uint64
+	BadShort, BadSize, BadType, BadLarge         uint64
+	UnknownDigest, AuthRejected, WrongSource     uint64
+	Unauthenticated, Late, Unsupported, BadProxy uint64
+	Forwarded, Relayed, ProxiedIn                uint64
+}
+
+func (g *group) bind() error {
+	conn, err := net.ListenPacket("udp4", g.addr)
+	if err != nil {
+		return err
+	}
+	g.conn = conn.(*net.UDPConn)
+	g.started = time.Now()
+	rb := g.srv.opts.RecvBuffer
+	if rb == 0 {
+		rb = 4 << 20
+	}
+	_ = g.conn.SetReadBuffer(rb)
+	g.pc = ipv4.NewPacketConn(g.conn)
+	g.out = make([]ipv4.Message, batchLen)
+	g.outBufs = make([][]byte, batchLen)
+	for i := range g.outBufs {
+		g.outBufs[i] = make([]byte, 0, MaxPacketLen)
+		g.out[i].Buffers = make([][]byte, 1)
+	}
+	for _, in := range g.insts {
+		if err := in.listen(); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (g *group) close() {
+	if g.conn != nil {
+		g.conn.Close()
+	}
+	for _, in := range g.insts {
+		in.close()
+	}
+}
+
+func (g *group) start(ctx context.Context, wg *sync.WaitGroup) {
+	wg.Add(2)
+	go func() { defer wg.Done(); g.readLoop() }()
+	go func() { defer wg.Done(); g.tickLoop(ctx) }()
+	for _, in := range g.insts {
+		in.start(wg)
+	}
+}
+
+func (g *group) finish() {
+	for _, in := range g.insts {
+		in.finish()
+	}
+}
+
+func (g *group) readLoop() {
+	msgs := make([]ipv4.Message, batchLen)
+	for i := range msgs {
+		msgs[i].Buffers = [][]byte{make([]byte, 2048)}
+	}
+	for {
+		n, err := g.pc.ReadBatch(msgs, 0)
+		if err != nil {
+			if errors.Is(err, net.ErrClosed) {
+				return
+			}
+			continue
+		}
+		now := time.Now()
+		g.mu.Lock()
+		for i := 0; i < n; i++ {
+			m := &msgs[i]
+			ua, ok := m.Addr.(*net.UDPAddr)
+			if !ok {
+				continue
+			}
+			ap := ua.AddrPort()
+			ap = netip.AddrPortFrom(ap.Addr().Unmap(), ap.Port())
+			g.handle(m.Buffers[0][:m.N], ap, now)
+		}
+		g.flush()
+		g.mu.Unlock()
+	}
+}
+
+func (g *group) tickLoop(ctx context.Context) {
+	t := time.NewTicker(cycleEvery)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case now := <-t.C:
+			g.mu.Lock()
+			g.tick(now)
+			g.flush()
+			g.mu.Unlock()
+		}
+	}
+}
+
+// tick is the 20 ms timer. Without a master timing source it drives the
+// voting cycle; with one it only watches for the master's loss.
+func (g *group) tick(now time.Time) {
+	g.count++
+	for _, in := range g.insts {
+		in.tick(now)
+	}
+	if !g.hasMaster {
+		g.masterSec = uint32(now.Unix())
+		g.cycle(now)
+		return
+	}
+	if g.masterSec != 0 && g.count > g.lastMaster+3 {
+		g.log.Warn("lost master timing source")
+		g.masterLost()
+	}
+	if g.masterSec == 0 {
+		// No timing: still keep sessions alive and expire silent clients.
+		g.keepalives(now)
+		g.timeouts(now)
+	}
+}
+
+// masterLost clears every buffer and unkeys, as chan_voter does.
+func (g *group) masterLost() {
+	g.masterSec, g.masterNsec, g.lastMaster = 0, 0, 0
+	for _, c := range g.clients {
+		c.clearBuffer()
+	}
+	for _, in := range g.insts {
+		in.unkey()
+		in.txq = in.txq[:0]
+	}
+}
+
+// next returns an empty output buffer, flushing when all are queued.
+func (g *group) next() []byte {
+	if g.nOut == batchLen {
+		g.flush()
+	}
+	return g.outBufs[g.nOut][:0]
+}
+
+// queue sends b (which must come from next) to addr with the next flush.
+func (g *group) queue(b []byte, addr *net.UDPAddr) {
+	g.outBufs[g.nOut] = b
+	g.out[g.nOut].Buffers[0] = b
+	g.out[g.nOut].Addr = addr
+	g.nOut++
+}
+
+func (g *group) flush() {
+	msgs := g.out[:g.nOut]
+	for len(msgs) > 0 {
+		n, err := g.pc.WriteBatch(msgs, 0)
+		if err != nil {
+			g.stats.SendErrors++
+			n = max(n, 1)
+		} else {
+			g.stats.Sent += uint64(n)
+		}
+		msgs = msgs[n:]
+	}
+	for i := 0; i < g.nOut; i++ {
+		g.out[i].Addr = nil
+	}
+	g.nOut = 0
+}

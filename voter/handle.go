@@ -1,0 +1,195 @@
+package voter
+
+import (
+	"net"
+	"net/netip"
+	"time"
+)
+
+// handle processes one received datagram (g.mu held).
+func (g *group) handle(b []byte, from netip.AddrPort, now time.Time) {
+	g.stats.Received++
+	p := &g.pkt
+	if err := Decode(b, p); err != nil {
+		g.countBad(err)
+		return
+	}
+	if p.Digest == 0 {
+		g.stats.Unauthenticated++
+		g.replyAuth(p, nil, from, now)
+		return
+	}
+	c := g.byDigest[p.Digest]
+	if c == nil {
+		g.stats.UnknownDigest++
+		g.replyAuth(p, nil, from, now)
+		return
+	}
+	if p.Proxied {
+		g.handleProxy(c, p, from, now)
+		return
+	}
+	if g.wrongSource(c, from, now) {
+		g.stats.WrongSource++
+		c.drops++
+		return
+	}
+	c.setAddr(from)
+	c.proxied = false
+	c.lastHeard = now
+	c.respDigest = DigestBytes(p.Challenge.Bytes(), g.hostPw)
+	c.packets++
+	g.dispatch(c, p, b, now)
+}
+
+// dispatch handles a packet of a known client by its (inner) type.
+func (g *group) dispatch(c *client, p *Packet, raw []byte, now time.Time) {
+	switch p.Kind {
+	case TypeAuth:
+		g.handleAuth(c, p, now)
+	case TypeULaw:
+		c.heard = true
+		g.handleAudio(c, p, raw, now)
+	case TypeGPS:
+		c.heard = true
+		g.handleGPS(c, p, raw)
+	case TypePing:
+		c.heard = true // replies to pings; redund sends none
+	default: // ADPCM and NULAW audio are not decoded by redund
+		c.heard = true
+		g.stats.Unsupported++
+		c.drops++
+	}
+}
+
+// wrongSource reports a packet with a live client's digest arriving from
+// another address: a replay or a second device with the same password.
+func (g *group) wrongSource(c *client, from netip.AddrPort, now time.Time) bool {
+	if !c.inst.sanity || !c.heard || c.proxied || c.addr == from || g.pkt.Kind == TypeAuth {
+		return false
+	}
+	return now.Sub(c.lastHeard) < c.timeout()
+}
+
+func (g *group) countBad(err error) {
+	switch err {
+	case ErrShort:
+		g.stats.BadShort++
+	case ErrTooLarge:
+		g.stats.BadLarge++
+	case ErrType:
+		g.stats.BadType++
+	default:
+		g.stats.BadSize++
+	}
+}
+
+// handleAuth answers a payload-0 packet of a known client.
+func (g *group) handleAuth(c *client, p *Packet, now time.Time) {
+	c.rxseq, c.txseq, c.txseqKeyed = 0, 0, 0
+	c.mix = false
+	if p.HasFlags {
+		if c.cfg.Master {
+			g.log.Warn("master timing source asked for mix mode; not answered", "client", c.name)
+			c.disconnect()
+			return
+		}
+		c.mix = p.Flags&FlagMix != 0
+	}
+	if !c.mix && !g.hasMaster {
+		g.stats.AuthRejected++
+		c.heard, c.respDigest = false, 0
+		g.sendAuth(p, 0, 0, c.addr, c.uaddr, now)
+		return
+	}
+	if !c.heard {
+		g.log.Info("client connected", "instance", c.inst.name, "client", c.name, "addr", c.addr.String(), "mix", c.mix)
+	}
+	c.heard = true
+	g.sendAuth(p, c.respDigest, c.flags(), c.addr, c.uaddr, now)
+}
+
+// replyAuth answers a packet nobody consumed: our challenge, our digest
+// for its challenge, flags 0.
+func (g *group) replyAuth(p *Packet, c *client, to netip.AddrPort, now time.Time) {
+	d := DigestBytes(p.Challenge.Bytes(), g.hostPw)
+	g.sendAuth(p, d, 0, to, nil, now)
+}
+
+func (g *group) sendAuth(_ *Packet, digest uint32, flags byte, to netip.AddrPort, ua *net.UDPAddr, now time.Time) {
+	if ua == nil {
+		ua = net.UDPAddrFromAddrPort(to)
+	}
+	out := Packet{Header: Header{Sec: uint32(now.Unix()), Nsec: uint32(now.Nanosecond() / 1000 * 1000),
+		Challenge: g.chal, Digest: digest}, Kind: TypeAuth, HasFlags: true, Flags: flags}
+	g.queue(out.Append(g.next()), ua)
+}
+
+// handleAudio places (or forwards) one µ-law frame.
+func (g *group) handleAudio(c *client, p *Packet, raw []byte, now time.Time) {
+	in := c.inst
+	if in.proxying() && !c.mix && !c.cfg.Master {
+		g.forward(c, p)
+		return
+	}
+	if c.cfg.Master && g.currentMaster(c, now) {
+		if g.masterSec == 0 {
+			for _, x := range g.insts {
+				x.txq = x.txq[:0]
+			}
+		}
+		g.lastMaster = g.count
+		g.masterSec, g.masterNsec = p.Sec, p.Nsec
+		g.placeTimed(c, p, true)
+		g.cycle(now)
+		return
+	}
+	if c.mix {
+		g.placeMix(c, p)
+		return
+	}
+	if g.masterSec == 0 {
+		c.drops++
+		return
+	}
+	g.placeTimed(c, p, false)
+}
+
+// currentMaster picks the master timing source: the first configured
+// master heard within 100 ms, else the one that is talking.
+func (g *group) currentMaster(c *client, now time.Time) bool {
+	if g.master != nil && g.master != c && now.Sub(g.master.lastHeard) <= 100*time.Millisecond {
+		return false
+	}
+	if g.master != c {
+		g.log.Info("master timing source", "client", c.name)
+	}
+	g.master = c
+	return true
+}
+
+func (g *group) handleGPS(c *client, p *Packet, raw []byte) {
+	if c.inst.proxying() && !c.mix && !c.cfg.Master {
+		g.forward(c, p)
+		return
+	}
+	if p.GPS != nil {
+		c.gps = gpsString(p.GPS)
+	}
+}
+
+// gpsString renders lat[9] lon[10] elev[7] as "lat lon elevM".
+func gpsString(b []byte) string {
+	field := func(f []byte) string {
+		for i, x := range f {
+			if x == 0 {
+				return string(f[:i])
+			}
+		}
+		return string(f)
+	}
+	if len(b) < 19 {
+		return ""
+	}
+	return field(b[0:9]) + " " + field(b[9:19]) + " " + field(b[19:]) + "M"
+}

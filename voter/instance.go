@@ -1,0 +1,161 @@
+package voter
+
+import (
+	"fmt"
+	"log/slog"
+	"net"
+	"strings"
+	"sync"
+	"time"
+)
+
+// instance is one [voter.<instance>]: its clients, voting state, RTP
+// streams and, for a secondary, the liveness link to the primary.
+type instance struct {
+	g          *group
+	name       string
+	cfg        *Config
+	log        *slog.Logger
+	clients    []*client
+	thresholds []Threshold
+	sanity     bool
+
+	// voting
+	lastWon, winner                     *client
+	threshold, threshCount, lingerCount int
+	keyed                               bool
+	lastRx                              time.Time
+	frame                               [FrameLen]byte
+
+	// RTP and recording
+	rtpOut  *net.UDPConn
+	rtp     rtpState
+	rtpIn   *net.UDPConn
+	txq     [][FrameLen]byte
+	txOn    bool
+	txLast  time.Time
+	txFrame [FrameLen]byte
+	txStats rtpInStats
+	rec     *wavWriter
+
+	link *link // secondary only
+}
+
+func newInstance(g *group, name string, cfg *Config) *instance {
+	in := &instance{g: g, name: name, cfg: cfg, sanity: cfg.Sanity == nil || *cfg.Sanity}
+	in.log = g.srv.log.With("instance", name)
+	in.thresholds, _ = ParseThresholds(cfg.Thresholds, cfg.LingerFrames())
+	in.rtp = newRTPState()
+	if cfg.Primary != "" {
+		addr, pw, _ := ParsePrimary(cfg.Primary.Reveal())
+		in.link = newLink(in, addr, pw)
+	}
+	return in
+}
+
+// role is standalone, primary or secondary.
+func (in *instance) role() string { return in.cfg.Role() }
+
+// proxying reports a secondary whose link to the primary is up.
+func (in *instance) proxying() bool { return in.link != nil && in.link.up }
+
+func (in *instance) listen() error {
+	if in.cfg.RTPOut != "" {
+		raddr, err := net.ResolveUDPAddr("udp", in.cfg.RTPOut)
+		if err != nil {
+			return fmt.Errorf("voter: %s: rtp_out: %w", in.name, err)
+		}
+		if in.rtpOut, err = net.DialUDP("udp", nil, raddr); err != nil {
+			return fmt.Errorf("voter: %s: rtp_out: %w", in.name, err)
+		}
+	}
+	if in.cfg.RTPIn != "" {
+		laddr, err := net.ResolveUDPAddr("udp", in.cfg.RTPIn)
+		if err != nil {
+			return fmt.Errorf("voter: %s: rtp_in: %w", in.name, err)
+		}
+		if in.rtpIn, err = net.ListenUDP("udp", laddr); err != nil {
+			return fmt.Errorf("voter: %s: rtp_in: %w", in.name, err)
+		}
+	}
+	if path := in.g.srv.opts.Record; path != "" {
+		if len(in.g.srv.names) > 1 {
+			path = strings.TrimSuffix(path, ".wav") + "-" + in.name + ".wav"
+		}
+		w, err := newWAV(path)
+		if err != nil {
+			return fmt.Errorf("voter: %s: record: %w", in.name, err)
+		}
+		in.rec = w
+	}
+	if in.link != nil {
+		return in.link.listen()
+	}
+	return nil
+}
+
+func (in *instance) start(wg *sync.WaitGroup) {
+	if in.rtpIn != nil {
+		wg.Add(1)
+		go func() { defer wg.Done(); in.readRTP() }()
+	}
+	if in.link != nil {
+		wg.Add(1)
+		go func() { defer wg.Done(); in.link.readLoop() }()
+	}
+}
+
+func (in *instance) close() {
+	for _, c := range []*net.UDPConn{in.rtpOut, in.rtpIn} {
+		if c != nil {
+			c.Close()
+		}
+	}
+	if in.link != nil {
+		in.link.close()
+	}
+}
+
+func (in *instance) finish() {
+	if in.rec != nil {
+		if err := in.rec.Close(); err != nil {
+			in.log.Error("closing recording", "err", err)
+		}
+	}
+}
+
+// tick runs every 20 ms: link upkeep and receive unkey after 200 ms.
+func (in *instance) tick(now time.Time) {
+	if in.keyed && now.Sub(in.lastRx) > 200*time.Millisecond {
+		in.unkey()
+	}
+	if in.link != nil {
+		in.link.tick(now)
+	}
+}
+
+// output sends one voted frame as RTP and to the recording.
+func (in *instance) output(frame []byte) {
+	if in.rtpOut != nil {
+		b := in.rtp.packet(frame)
+		if _, err := in.rtpOut.Write(b); err == nil {
+			in.rtp.sent++
+		}
+	}
+	if in.rec != nil {
+		in.rec.writeULaw(frame)
+	}
+}
+
+// transmit sends one queued transmit frame to every transmitting client.
+func (in *instance) transmit(now time.Time) {
+	frame, ok := in.nextTx(now)
+	if !ok {
+		return
+	}
+	for _, c := range in.clients {
+		if c.cfg.Transmit && c.reachable() && !c.cfg.ADPCM {
+			in.g.sendTo(c, TypeULaw, frame, now)
+		}
+	}
+}

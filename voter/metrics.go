@@ -1,0 +1,84 @@
+package voter
+
+import (
+	"sort"
+
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+var (
+	descPackets = prometheus.NewDesc("redund_voter_socket_packets_total",
+		"Packets seen on a VOTER socket by outcome.", []string{"listen", "outcome"}, nil)
+	descLink = prometheus.NewDesc("redund_voter_proxy_link_up",
+		"1 when a secondary's link to its primary is up.", []string{"instance"}, nil)
+	descClientUp = prometheus.NewDesc("redund_voter_client_connected",
+		"1 when the client is connected.", []string{"instance", "client"}, nil)
+	descClientPackets = prometheus.NewDesc("redund_voter_client_packets_total",
+		"Packets received from the client.", []string{"instance", "client"}, nil)
+	descClientDrops = prometheus.NewDesc("redund_voter_client_drops_total",
+		"Packets of the client that were dropped (late, wrong source, unsupported).", []string{"instance", "client"}, nil)
+	descClientRSSI = prometheus.NewDesc("redund_voter_client_rssi",
+		"Mean RSSI of the client's last frame.", []string{"instance", "client"}, nil)
+	descRTP = prometheus.NewDesc("redund_voter_rtp_sent_total",
+		"Voted RTP packets sent.", []string{"instance"}, nil)
+	descCycles = prometheus.NewDesc("redund_voter_cycles_total",
+		"Voting cycles run.", []string{"listen"}, nil)
+	descCycleP99 = prometheus.NewDesc("redund_voter_cycle_p99_seconds",
+		"99th percentile of recent voting cycle durations.", []string{"listen"}, nil)
+	descOverruns = prometheus.NewDesc("redund_voter_cycle_overruns_total",
+		"Voting cycles that took longer than 20 ms.", []string{"listen"}, nil)
+)
+
+// collector exports the server's counters to prometheus.
+type collector struct{ s *Server }
+
+func (c *collector) Describe(ch chan<- *prometheus.Desc) {
+	for _, d := range []*prometheus.Desc{descPackets, descLink, descClientUp, descClientPackets,
+		descClientDrops, descClientRSSI, descRTP, descCycles, descCycleP99, descOverruns} {
+		ch <- d
+	}
+}
+
+func (c *collector) Collect(ch chan<- prometheus.Metric) {
+	counter := func(d *prometheus.Desc, v uint64, l ...string) {
+		ch <- prometheus.MustNewConstMetric(d, prometheus.CounterValue, float64(v), l...)
+	}
+	gauge := func(d *prometheus.Desc, v float64, l ...string) {
+		ch <- prometheus.MustNewConstMetric(d, prometheus.GaugeValue, v, l...)
+	}
+	b2f := func(b bool) float64 {
+		if b {
+			return 1
+		}
+		return 0
+	}
+	for _, g := range c.s.groups {
+		g.mu.Lock()
+		m := g.stats.m()
+		keys := make([]string, 0, len(m))
+		for k := range m {
+			keys = append(keys, k)
+		}
+		sort.Strings(keys)
+		for _, k := range keys {
+			counter(descPackets, m[k], g.addr, k)
+		}
+		r := g.cycles.report()
+		counter(descCycles, r.Cycles, g.addr)
+		counter(descOverruns, r.Overruns, g.addr)
+		gauge(descCycleP99, r.P99MS/1000, g.addr)
+		for _, in := range g.insts {
+			if in.link != nil {
+				gauge(descLink, b2f(in.link.up), in.name)
+			}
+			counter(descRTP, in.rtp.sent, in.name)
+			for _, cl := range in.clients {
+				gauge(descClientUp, b2f(cl.heard), in.name, cl.name)
+				counter(descClientPackets, cl.packets, in.name, cl.name)
+				counter(descClientDrops, cl.drops, in.name, cl.name)
+				gauge(descClientRSSI, float64(cl.lastRSSI), in.name, cl.name)
+			}
+		}
+		g.mu.Unlock()
+	}
+}

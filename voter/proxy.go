@@ -1,0 +1,183 @@
+package voter
+
+import (
+	"errors"
+	"net"
+	"net/netip"
+	"time"
+)
+
+// link is a secondary's liveness link to its primary: a separate UDP
+// socket that authenticates as the primary's "connectivity" mix client.
+type link struct {
+	in       *instance
+	addr     netip.AddrPort // primary's VOTER address
+	uaddr    *net.UDPAddr
+	pw       []byte // connectivity client's password
+	conn     *net.UDPConn
+	up       bool
+	since    time.Time
+	chal     Challenge // primary's challenge, zero until known
+	chalOK   bool
+	resp     uint32 // CRC(primary challenge + connectivity password)
+	lastTx   time.Time
+	lastRx   time.Time
+	changes  uint64
+	lastDown string
+}
+
+func newLink(in *instance, addr, pw string) *link {
+	ap := netip.MustParseAddrPort(addr)
+	return &link{in: in, addr: ap, uaddr: net.UDPAddrFromAddrPort(ap), pw: []byte(pw), since: time.Now()}
+}
+
+func (l *link) listen() error {
+	c, err := net.ListenUDP("udp4", &net.UDPAddr{})
+	if err != nil {
+		return err
+	}
+	l.conn = c
+	return nil
+}
+
+func (l *link) close() {
+	if l.conn != nil {
+		l.conn.Close()
+	}
+}
+
+func (l *link) readLoop() {
+	buf := make([]byte, 2048)
+	var h Header
+	for {
+		n, from, err := l.conn.ReadFromUDPAddrPort(buf)
+		if err != nil {
+			if errors.Is(err, net.ErrClosed) {
+				return
+			}
+			continue
+		}
+		if DecodeHeader(buf[:n], &h) != nil || netip.AddrPortFrom(from.Addr().Unmap(), from.Port()) != l.addr {
+			continue
+		}
+		g := l.in.g
+		g.mu.Lock()
+		l.receive(&h, time.Now())
+		g.mu.Unlock()
+	}
+}
+
+// receive handles a packet from the primary on the link socket.
+func (l *link) receive(h *Header, now time.Time) {
+	g := l.in.g
+	if !l.chalOK || h.Challenge != l.chal {
+		l.chal, l.chalOK = h.Challenge, true
+		l.resp = DigestBytes(l.chal.Bytes(), l.pw)
+		l.setUp(false, now, "primary challenge changed")
+		return
+	}
+	if h.Type != TypeAuth && h.Type != TypeGPS {
+		return
+	}
+	if h.Digest == DigestBytes(g.chalB, g.hostPw) {
+		l.lastRx = now
+		l.setUp(true, now, "")
+	} else {
+		l.setUp(false, now, "primary's digest does not match our password")
+	}
+}
+
+func (l *link) setUp(up bool, now time.Time, why string) {
+	if l.up == up {
+		return
+	}
+	l.up, l.since = up, now
+	l.changes++
+	if up {
+		l.in.log.Info("proxy link to primary up: forwarding clients", "primary", l.addr.String())
+		l.in.unkey()
+		return
+	}
+	l.lastDown = why
+	l.in.log.Warn("proxy link to primary down: serving clients", "primary", l.addr.String(), "reason", why)
+}
+
+// tick sends auth (until up) or keepalives, and detects loss.
+func (l *link) tick(now time.Time) {
+	g := l.in.g
+	if l.up && now.Sub(l.lastRx) >= 2*time.Second {
+		l.chalOK = false
+		l.setUp(false, now, "no reply from primary for 2 s")
+	}
+	h := Header{Sec: g.masterSec, Nsec: uint32(g.count), Challenge: g.chal, Digest: l.resp}
+	var b []byte
+	switch {
+	case !l.up && now.Sub(l.lastTx) >= 500*time.Millisecond:
+		p := Packet{Header: h, Kind: TypeAuth, HasFlags: true, Flags: FlagMix}
+		b = p.Append(make([]byte, 0, HeaderLen+1))
+	case l.up && now.Sub(l.lastTx) >= time.Second:
+		p := Packet{Header: h, Kind: TypeGPS}
+		b = p.Append(make([]byte, 0, HeaderLen))
+	default:
+		return
+	}
+	l.lastTx = now
+	_, _ = l.conn.WriteToUDP(b, l.uaddr)
+}
+
+// forward encapsulates a client's packet to the primary (secondary side).
+func (g *group) forward(c *client, p *Packet) {
+	l := c.inst.link
+	out := *p
+	out.Proxied = true
+	out.Digest = DigestBytes(l.chal.Bytes(), c.pw)
+	f := c.flags() &^ (FlagSendAlways | FlagMaster | FlagMix)
+	out.Proxy = ProxyHeader{Addr: c.addr.Addr().As4(), Port: c.addr.Port(), Flags: f, Challenge: g.chal}
+	g.queue(out.Append(g.next()), l.uaddr)
+	g.stats.Forwarded++
+}
+
+// handleProxy takes an encapsulated packet: on a primary, from a secondary
+// on behalf of a client; on a secondary, from the primary for a client.
+func (g *group) handleProxy(c *client, p *Packet, from netip.AddrPort, now time.Time) {
+	in := c.inst
+	switch {
+	case in.cfg.IsPrimary && p.Kind != TypeAuth:
+		g.stats.ProxiedIn++
+		if !c.proxied || c.addr != from {
+			g.log.Info("client reached through secondary", "instance", in.name, "client", c.name, "via", from.String())
+		}
+		c.setAddr(from)
+		c.proxied = true
+		c.realAddr = addrFrom4(p.Proxy.Addr, p.Proxy.Port)
+		c.savedChal = Challenge{}
+		copy(c.savedChal[:], p.Proxy.Challenge.Bytes())
+		c.mix = p.Proxy.Flags&FlagMix != 0
+		c.heard = true
+		c.lastHeard = now
+		c.packets++
+		g.dispatch(c, p, nil, now)
+	case in.link != nil && from == in.link.addr && p.Kind != TypeAuth:
+		g.relay(c, p)
+	default:
+		g.stats.BadProxy++
+		c.drops++
+	}
+}
+
+// relay sends the primary's packet on to the client (secondary side),
+// with our challenge and the client's digest.
+func (g *group) relay(c *client, p *Packet) {
+	out := *p
+	out.Proxied = false
+	out.Challenge = g.chal
+	out.Digest = c.respDigest
+	to := addrFrom4(p.Proxy.Addr, p.Proxy.Port)
+	ua := c.uaddr
+	if to != c.addr || ua == nil {
+		ua = net.UDPAddrFromAddrPort(to)
+	}
+	g.queue(out.Append(g.next()), ua)
+	c.lastSent = time.Now()
+	g.stats.Relayed++
+}

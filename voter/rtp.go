@@ -1,0 +1,145 @@
+package voter
+
+import (
+	"crypto/rand"
+	"encoding/binary"
+	"errors"
+	"net"
+	"time"
+)
+
+const (
+	rtpHeaderLen = 12
+	txPrebuffer  = 3  // frames queued before a transmission starts
+	txMaxQueue   = 50 // 1 s of transmit audio at most
+)
+
+// rtpState numbers the voted PCMU stream: one packet per 20 ms cycle.
+type rtpState struct {
+	seq    uint16
+	ts     uint32
+	ssrc   uint32
+	marker bool
+	sent   uint64
+	buf    [rtpHeaderLen + FrameLen]byte
+}
+
+func newRTPState() rtpState {
+	var b [10]byte
+	_, _ = rand.Read(b[:])
+	return rtpState{seq: binary.BigEndian.Uint16(b[0:2]), ts: binary.BigEndian.Uint32(b[2:6]),
+		ssrc: binary.BigEndian.Uint32(b[6:10]), marker: true}
+}
+
+// packet builds the next RTP packet (version 2, payload type 0 PCMU).
+func (r *rtpState) packet(frame []byte) []byte {
+	b := r.buf[:]
+	b[0] = 0x80
+	b[1] = 0
+	if r.marker {
+		b[1] = 0x80
+		r.marker = false
+	}
+	binary.BigEndian.PutUint16(b[2:4], r.seq)
+	binary.BigEndian.PutUint32(b[4:8], r.ts)
+	binary.BigEndian.PutUint32(b[8:12], r.ssrc)
+	copy(b[rtpHeaderLen:], frame)
+	r.seq++
+	r.ts += FrameLen
+	return b
+}
+
+// rtpInStats counts the transmit stream.
+type rtpInStats struct {
+	Packets, Bad, Late, Overflow uint64
+	lastSeq                      uint16
+	started                      bool
+}
+
+var errRTP = errors.New("not a PCMU RTP packet")
+
+// parseRTP returns the payload of an RTP packet with payload type 0.
+func parseRTP(b []byte) (seq uint16, payload []byte, err error) {
+	if len(b) < rtpHeaderLen || b[0]>>6 != 2 || b[1]&0x7f != 0 {
+		return 0, nil, errRTP
+	}
+	n := rtpHeaderLen + 4*int(b[0]&0x0f)
+	if b[0]&0x10 != 0 { // extension
+		if len(b) < n+4 {
+			return 0, nil, errRTP
+		}
+		n += 4 + 4*int(binary.BigEndian.Uint16(b[n+2:n+4]))
+	}
+	end := len(b)
+	if b[0]&0x20 != 0 && end > 0 { // padding
+		end -= int(b[end-1])
+	}
+	if n > end {
+		return 0, nil, errRTP
+	}
+	return binary.BigEndian.Uint16(b[2:4]), b[n:end], nil
+}
+
+// readRTP receives transmit audio and queues it in 20 ms frames.
+func (in *instance) readRTP() {
+	buf := make([]byte, 2048)
+	for {
+		n, err := in.rtpIn.Read(buf)
+		if err != nil {
+			if errors.Is(err, net.ErrClosed) {
+				return
+			}
+			continue
+		}
+		in.g.mu.Lock()
+		in.queueRTP(buf[:n])
+		in.g.mu.Unlock()
+	}
+}
+
+func (in *instance) queueRTP(b []byte) {
+	s := &in.txStats
+	seq, payload, err := parseRTP(b)
+	if err != nil {
+		s.Bad++
+		return
+	}
+	if s.started && int16(seq-s.lastSeq) <= 0 {
+		s.Late++ // duplicate or reordered: dropped
+		return
+	}
+	s.started, s.lastSeq = true, seq
+	s.Packets++
+	for len(payload) > 0 {
+		var f [FrameLen]byte
+		copy(f[:], silence)
+		n := copy(f[:], payload)
+		payload = payload[n:]
+		if len(in.txq) >= txMaxQueue {
+			in.txq = in.txq[1:]
+			s.Overflow++
+		}
+		in.txq = append(in.txq, f)
+	}
+}
+
+// nextTx returns the frame to transmit this cycle. A transmission starts
+// once txPrebuffer frames are queued and ends when the queue runs dry.
+func (in *instance) nextTx(now time.Time) ([]byte, bool) {
+	if !in.txOn {
+		if len(in.txq) < txPrebuffer {
+			return nil, false
+		}
+		in.txOn = true
+	}
+	if len(in.txq) == 0 {
+		in.txOn = false
+		return nil, false
+	}
+	f := in.txq[0]
+	copy(in.txq, in.txq[1:])
+	in.txq = in.txq[:len(in.txq)-1]
+	in.txLast = now
+	copy(in.txFrame[:], f[:])
+	return in.txFrame[:], true
+}

@@ -1,0 +1,52 @@
+package voter
+
+import (
+	"testing"
+	"time"
+
+	"go.uber.org/goleak"
+)
+
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+
+// A master timing source and two GPS clients: the one with the higher RSSI
+// is what leaves on RTP, and the RTP numbering is continuous.
+func TestVoteWinnerOnRTP(t *testing.T) {
+	sink := newRTPSink(t)
+	master := &ClientConfig{Password: "mpw", Master: true}
+	srv := startServer(t, map[string]*Config{"main": voterCfg("127.0.0.1:0", sink.addr(),
+		map[string]*ClientConfig{"master": master, "alice": cl("apw"), "bob": cl("bpw")})})
+	addr := srv.Addr("main")
+	ra, rb := newRSSI(100), newRSSI(200)
+	m := sim("master", "mpw", addr)
+	m.Master, m.RSSI, m.Audio = true, func(uint64) byte { return 10 }, constAudio(0x30)
+	a := sim("alice", "apw", addr)
+	a.RSSI, a.Audio = varRSSI(ra), constAudio(0x10)
+	b := sim("bob", "bpw", addr)
+	b.RSSI, b.Audio = varRSSI(rb), constAudio(0x20)
+	s := startSim(t, m, a, b)
+	waitFor(t, 5*time.Second, "clients connected", s.Connected)
+	waitFor(t, 5*time.Second, "bob's audio on RTP", func() bool { return sink.lastPayloadIs(0x20) })
+	rb.Store(50)
+	waitFor(t, 5*time.Second, "alice's audio on RTP", func() bool { return sink.lastPayloadIs(0x10) })
+	ra.Store(0)
+	rb.Store(0)
+	waitFor(t, 5*time.Second, "master's audio on RTP", func() bool { return sink.lastPayloadIs(0x30) })
+
+	n := sink.count()
+	waitFor(t, 5*time.Second, "more RTP", func() bool { return sink.count() > n+25 })
+	pk := sink.since(0)
+	if len(pk) < 25 {
+		t.Fatalf("only %d RTP packets", len(pk))
+	}
+	for i := 1; i < len(pk); i++ {
+		p, q := pk[i-1], pk[i]
+		if q[0] != 0x80 || q[1]&0x7f != 0 || rtpSSRC(q) != rtpSSRC(p) ||
+			rtpSeq(q) != rtpSeq(p)+1 || rtpTS(q) != rtpTS(p)+FrameLen {
+			t.Fatalf("packet %d breaks the stream: % x then % x", i, p[:12], q[:12])
+		}
+	}
+	if pk[0][1]&0x80 == 0 {
+		t.Error("first packet has no marker bit")
+	}
+}

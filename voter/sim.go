@@ -1,0 +1,158 @@
+package voter
+
+import (
+	"context"
+	"net"
+	"net/netip"
+	"strconv"
+	"sync"
+	"time"
+)
+
+// SimClient describes one simulated VOTER client.
+type SimClient struct {
+	Name         string
+	Server       netip.AddrPort
+	Password     string // the client's password
+	HostPassword string // the server's [general] password, to verify the server
+	Mix          bool   // mix mode (sequence numbers) instead of GPS timing
+	Master       bool   // act as the master timing source (sends every frame)
+	Silent       bool   // send only keepalives, no audio
+	// RSSI gives the RSSI of frame n (nil: 200).
+	RSSI func(n uint64) byte
+	// Audio fills the 160 µ-law bytes of frame n (nil: silence).
+	Audio func(n uint64, dst []byte)
+	// OnAudio, when set, is called for every audio packet the server sends
+	// (from the client's receive goroutine).
+	OnAudio func(h *Header, audio []byte)
+}
+
+// simState is a SimClient while it runs.
+type simState struct {
+	SimClient
+	conn      *net.UDPConn
+	ua        *net.UDPAddr
+	chal      Challenge
+	mu        sync.Mutex
+	srvChal   Challenge
+	digest    uint32
+	connected bool
+	flags     byte
+	lastRx    time.Time
+	lastTx    time.Time
+	lastAuth  time.Time
+	seq       uint32
+	rxAudio   uint64
+	sent      uint64
+	buf       []byte
+}
+
+// Sim runs many simulated clients from one pacing goroutine.
+type Sim struct {
+	clients []*simState
+	Every   time.Duration // frame interval (default 20 ms); smaller values make load
+	Local   string        // local IP to bind (default 127.0.0.1)
+}
+
+// NewSim prepares the clients; each gets its own UDP socket when Run starts.
+func NewSim(clients []SimClient) *Sim {
+	s := &Sim{}
+	for i, c := range clients {
+		st := &simState{SimClient: c, seq: 3, buf: make([]byte, 0, MaxPacketLen)}
+		st.chal = MakeChallenge(strconv.Itoa(100000000 + i*7919 + int(time.Now().UnixNano()%1000)))
+		st.ua = net.UDPAddrFromAddrPort(c.Server)
+		s.clients = append(s.clients, st)
+	}
+	return s
+}
+
+// SimStatus is what a simulated client saw.
+type SimStatus struct {
+	Name      string
+	Connected bool
+	Flags     byte
+	Sent      uint64
+	RxAudio   uint64
+}
+
+// Status reports every client.
+func (s *Sim) Status() []SimStatus {
+	out := make([]SimStatus, len(s.clients))
+	for i, c := range s.clients {
+		c.mu.Lock()
+		out[i] = SimStatus{Name: c.Name, Connected: c.connected, Flags: c.flags, Sent: c.sent, RxAudio: c.rxAudio}
+		c.mu.Unlock()
+	}
+	return out
+}
+
+// Connected reports whether every client has accepted the server.
+func (s *Sim) Connected() bool {
+	for _, st := range s.Status() {
+		if !st.Connected {
+			return false
+		}
+	}
+	return true
+}
+
+// Run sends and receives until ctx ends.
+func (s *Sim) Run(ctx context.Context) error {
+	local := s.Local
+	if local == "" {
+		local = "127.0.0.1"
+	}
+	ip := net.ParseIP(local)
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	for _, c := range s.clients {
+		conn, err := net.ListenUDP("udp4", &net.UDPAddr{IP: ip})
+		if err != nil {
+			s.closeAll()
+			return err
+		}
+		c.conn = conn
+	}
+	defer s.closeAll()
+	for _, c := range s.clients {
+		wg.Add(1)
+		go func() { defer wg.Done(); c.readLoop() }()
+	}
+	return s.pace(ctx)
+}
+
+func (s *Sim) closeAll() {
+	for _, c := range s.clients {
+		if c.conn != nil {
+			c.conn.Close()
+		}
+	}
+}
+
+// pace sends frame n at start + n×Every (catching up after a late wake).
+func (s *Sim) pace(ctx context.Context) error {
+	every := s.Every
+	if every == 0 {
+		every = 20 * time.Millisecond
+	}
+	start := time.Now().Truncate(20 * time.Millisecond)
+	var n uint64
+	t := time.NewTicker(min(every, 20*time.Millisecond))
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case now := <-t.C:
+			for ; !start.Add(time.Duration(n) * every).After(now); n++ {
+				ft := start.Add(time.Duration(n) * every)
+				if every != 20*time.Millisecond {
+					ft = now.Truncate(20 * time.Millisecond)
+				}
+				for _, c := range s.clients {
+					c.frame(n, ft, now)
+				}
+			}
+		}
+	}
+}

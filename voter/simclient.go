@@ -1,0 +1,103 @@
+package voter
+
+import (
+	"errors"
+	"net"
+	"time"
+)
+
+// frame does one 20 ms step of a client: auth until connected, then audio
+// (or keepalives), and drops the server after 6 s of silence.
+func (c *simState) frame(n uint64, ft, now time.Time) {
+	c.mu.Lock()
+	if c.connected && now.Sub(c.lastRx) > 6*time.Second {
+		c.connected = false
+	}
+	h := Header{Sec: uint32(ft.Unix()), Nsec: uint32(ft.Nanosecond()), Challenge: c.chal, Digest: c.digest}
+	var p Packet
+	switch {
+	case !c.connected:
+		if now.Sub(c.lastAuth) < 500*time.Millisecond {
+			c.mu.Unlock()
+			return
+		}
+		c.lastAuth = now
+		p = Packet{Header: h, Kind: TypeAuth, HasFlags: c.Mix, Flags: FlagMix}
+	case c.Silent:
+		if now.Sub(c.lastTx) < 1500*time.Millisecond {
+			c.mu.Unlock()
+			return
+		}
+		p = Packet{Header: h, Kind: TypeGPS}
+	default:
+		if c.Mix {
+			h.Nsec = c.seq
+			c.seq++
+		}
+		rssi := byte(200)
+		if c.RSSI != nil {
+			rssi = c.RSSI(n)
+		}
+		var audio [FrameLen]byte
+		copy(audio[:], silence)
+		if c.Audio != nil {
+			c.Audio(n, audio[:])
+		}
+		p = Packet{Header: h, Kind: TypeULaw, RSSI: rssi, Audio: audio[:]}
+	}
+	c.buf = p.Append(c.buf[:0])
+	c.lastTx = now
+	c.sent++
+	c.mu.Unlock()
+	_, _ = c.conn.WriteToUDP(c.buf, c.ua)
+}
+
+func (c *simState) readLoop() {
+	buf := make([]byte, 2048)
+	var p Packet
+	for {
+		n, err := c.conn.Read(buf)
+		if err != nil {
+			if errors.Is(err, net.ErrClosed) {
+				return
+			}
+			continue
+		}
+		if Decode(buf[:n], &p) != nil {
+			continue
+		}
+		c.receive(&p)
+	}
+}
+
+// receive checks the server's digest and follows its challenge.
+func (c *simState) receive(p *Packet) {
+	c.mu.Lock()
+	if p.Challenge != c.srvChal {
+		c.srvChal = p.Challenge
+		c.digest = Digest(c.srvChal.Bytes(), c.Password)
+		c.connected = false
+	}
+	if p.Digest != Digest(c.chal.Bytes(), c.HostPassword) {
+		c.mu.Unlock()
+		return
+	}
+	c.lastRx = time.Now()
+	if p.Kind == TypeAuth {
+		c.flags = 0
+		if p.HasFlags {
+			c.flags = p.Flags
+		}
+		c.connected = !(c.Mix && c.flags&FlagMix == 0)
+		c.mu.Unlock()
+		return
+	}
+	cb := c.OnAudio
+	if p.Kind == TypeULaw {
+		c.rxAudio++
+	}
+	c.mu.Unlock()
+	if cb != nil && p.Kind == TypeULaw {
+		cb(&p.Header, p.Audio)
+	}
+}

@@ -1,0 +1,160 @@
+package voter
+
+import (
+	"slices"
+	"time"
+
+	"github.com/redund/redund/internal/status"
+)
+
+// cycleStats keeps the recent voting cycle durations.
+type cycleStats struct {
+	n        uint64
+	overruns uint64 // cycles that took longer than 20 ms
+	missed   uint64 // gaps of more than 30 ms between cycle starts
+	last     time.Time
+	ring     [4096]time.Duration
+}
+
+func (s *cycleStats) add(start time.Time, d time.Duration) {
+	if !s.last.IsZero() && start.Sub(s.last) > 30*time.Millisecond {
+		s.missed++
+	}
+	s.last = start
+	s.ring[s.n%uint64(len(s.ring))] = d
+	s.n++
+	if d > cycleEvery {
+		s.overruns++
+	}
+}
+
+// CycleReport summarises recent voting cycles.
+type CycleReport struct {
+	Cycles   uint64  `json:"cycles"`
+	Overruns uint64  `json:"overruns"`
+	Missed   uint64  `json:"missed"`
+	P50MS    float64 `json:"p50_ms"`
+	P99MS    float64 `json:"p99_ms"`
+	MaxMS    float64 `json:"max_ms"`
+}
+
+func (s *cycleStats) report() CycleReport {
+	n := min(s.n, uint64(len(s.ring)))
+	r := CycleReport{Cycles: s.n, Overruns: s.overruns, Missed: s.missed}
+	if n == 0 {
+		return r
+	}
+	d := slices.Clone(s.ring[:n])
+	slices.Sort(d)
+	ms := func(x time.Duration) float64 { return float64(x.Microseconds()) / 1000 }
+	r.P50MS, r.P99MS, r.MaxMS = ms(d[n/2]), ms(d[n*99/100]), ms(d[n-1])
+	return r
+}
+
+// ClientStatus is one client in the status document.
+type ClientStatus struct {
+	Name      string    `json:"name"`
+	Connected bool      `json:"connected"`
+	Address   string    `json:"address,omitempty"`
+	Via       string    `json:"via,omitempty"` // secondary that proxies it (primary side)
+	Mix       bool      `json:"mix,omitempty"`
+	Master    bool      `json:"master,omitempty"`
+	LastRSSI  int       `json:"last_rssi"`
+	Packets   uint64    `json:"packets"`
+	Drops     uint64    `json:"drops"`
+	LastSeen  time.Time `json:"last_seen,omitzero"`
+	GPS       string    `json:"gps,omitempty"`
+}
+
+// Status describes every instance (status.Source).
+func (s *Server) Status() []status.Document {
+	var docs []status.Document
+	for _, g := range s.groups {
+		g.mu.Lock()
+		for _, in := range g.insts {
+			docs = append(docs, in.document())
+		}
+		g.mu.Unlock()
+	}
+	return docs
+}
+
+// Cycles reports the voting cycle timing of an instance's socket.
+func (s *Server) Cycles(instance string) CycleReport {
+	in := s.insts[instance]
+	if in == nil {
+		return CycleReport{}
+	}
+	in.g.mu.Lock()
+	defer in.g.mu.Unlock()
+	return in.g.cycles.report()
+}
+
+// Stats returns the counters of an instance's socket.
+func (s *Server) Stats(instance string) map[string]uint64 {
+	in := s.insts[instance]
+	if in == nil {
+		return nil
+	}
+	in.g.mu.Lock()
+	defer in.g.mu.Unlock()
+	return in.g.stats.m()
+}
+
+func (st *groupStats) m() map[string]uint64 {
+	return map[string]uint64{
+		"received": st.Received, "sent": st.Sent, "send_errors": st.SendErrors,
+		"bad_short": st.BadShort, "bad_size": st.BadSize, "bad_type": st.BadType, "bad_oversized": st.BadLarge,
+		"unknown_digest": st.UnknownDigest, "auth_rejected": st.AuthRejected, "wrong_source": st.WrongSource,
+		"unauthenticated": st.Unauthenticated, "late": st.Late, "unsupported": st.Unsupported,
+		"bad_proxy": st.BadProxy, "forwarded": st.Forwarded, "relayed": st.Relayed, "proxied_in": st.ProxiedIn,
+	}
+}
+
+func (in *instance) document() status.Document {
+	g := in.g
+	d := status.Document{Instance: in.name, Scheme: "voter", Role: in.role(), State: "serving", Since: g.started}
+	if in.link != nil {
+		d.Peer = &status.Peer{Address: in.link.addr.String(), Connected: in.link.up, Since: in.link.since}
+		if in.link.up {
+			d.State, d.Reason, d.Since = "proxying", "clients forwarded to the primary", in.link.since
+		} else {
+			d.Reason, d.Since = "link to primary down: "+in.link.lastDown, in.link.since
+			d.Peer.Reason = in.link.lastDown
+		}
+	}
+	winner := ""
+	if in.winner != nil {
+		winner = in.winner.name
+	}
+	clients := make([]ClientStatus, 0, len(in.clients))
+	for _, c := range in.clients {
+		clients = append(clients, c.status())
+		h := status.Health{Name: c.name, State: "ERR", Reason: "not connected", Since: c.lastHeard}
+		if c.heard {
+			h.State, h.Reason = "OK", ""
+		}
+		d.Health = append(d.Health, h)
+	}
+	d.Details = map[string]any{
+		"listen": g.conn.LocalAddr().String(), "master_timing": g.masterSec != 0 && g.hasMaster,
+		"winner": winner, "keyed": in.keyed,
+		"auth_failures": g.stats.UnknownDigest + g.stats.AuthRejected,
+		"counters":      g.stats.m(), "clients": clients, "cycle": g.cycles.report(),
+		"rtp_out": in.cfg.RTPOut, "rtp_sent": in.rtp.sent, "rtp_in": in.cfg.RTPIn,
+		"tx_packets": in.txStats.Packets,
+	}
+	return d
+}
+
+func (c *client) status() ClientStatus {
+	s := ClientStatus{Name: c.name, Connected: c.heard, Mix: c.mix, Master: c.cfg.Master,
+		LastRSSI: c.lastRSSI, Packets: c.packets, Drops: c.drops, LastSeen: c.lastHeard, GPS: c.gps}
+	if c.addr.IsValid() {
+		s.Address = c.addr.String()
+	}
+	if c.proxied {
+		s.Address, s.Via = c.realAddr.String(), c.addr.String()
+	}
+	return s
+}
