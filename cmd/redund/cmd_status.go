@@ -1,8 +1,185 @@
 package main
 
-import "github.com/urfave/cli/v2"
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"time"
 
-// newStatusCommand is a placeholder until the status view lands.
-func newStatusCommand(_ *globalOptions) *cli.Command {
-	return &cli.Command{Name: "status", Usage: "one view of every running redund instance"}
+	"github.com/charmbracelet/x/term"
+	"github.com/urfave/cli/v2"
+
+	"github.com/redund/redund/internal/status"
+)
+
+type statusOptions struct {
+	Endpoints cli.StringSlice
+	Watch     bool
+	JSON      bool
+	Timeout   time.Duration
+}
+
+func newStatusCommand(g *globalOptions) *cli.Command {
+	o := &statusOptions{}
+	return &cli.Command{
+		Name:  "status",
+		Usage: "one view of every running redund instance",
+		Description: "Asks every admin address named in the config's [admin] table, plus any\n" +
+			"--endpoint, for its status (GET /v1/status) at once, and draws one table:\n" +
+			"endpoint, instance, scheme, role, state, peer, health and last change. An\n" +
+			"endpoint that does not answer is a row saying why. Output is plain text\n" +
+			"when stdout is not a terminal or NO_COLOR is set. See docs/status.md.\n\n" +
+			"EXAMPLES\n" +
+			"   redund status\n" +
+			"   redund status --endpoint 10.0.0.2:9180 --watch\n" +
+			"   redund status --json | jq '.[] | select(.error)'\n\n" +
+			"EXIT STATUS\n" +
+			"   0  every endpoint answered (or --watch was stopped)\n" +
+			"   1  an endpoint is unreachable or did not answer in time\n" +
+			"   2  bad usage or bad configuration",
+		Flags: []cli.Flag{
+			// no short alias: urfave/cli v2 refuses a slice flag given in two forms
+			&cli.StringSliceFlag{Name: "endpoint", Destination: &o.Endpoints,
+				Usage: "also ask this admin address (host:port or URL); repeatable"},
+			&cli.BoolFlag{Name: "watch", Aliases: []string{"w"}, Destination: &o.Watch,
+				Usage: "redraw every second until interrupted"},
+			&cli.BoolFlag{Name: "json", Destination: &o.JSON,
+				Usage: `print [{"endpoint", "report" or "error"}] instead of the table`},
+			&cli.DurationFlag{Name: "timeout", Value: status.DefaultTimeout, Destination: &o.Timeout,
+				Usage: "how long to wait for each endpoint"},
+		},
+		Action: func(c *cli.Context) error {
+			if err := needArgs(c, 0, 0); err != nil {
+				return err
+			}
+			return runStatus(c.Context, g, o, c.App.Writer)
+		},
+	}
+}
+
+func runStatus(ctx context.Context, g *globalOptions, o *statusOptions, w io.Writer) error {
+	if o.Timeout <= 0 {
+		return usageErr("status: --timeout must be > 0")
+	}
+	eps, err := statusEndpoints(g.ConfigPath, o.Endpoints.Value())
+	if err != nil {
+		return err
+	}
+	v := newStatusView(w, o)
+	if o.Watch {
+		return v.watch(ctx, eps)
+	}
+	return v.once(ctx, eps)
+}
+
+// statusEndpoints lists the config's admin addresses and then the extra
+// ones, without repeats. A missing config file is fine when extra is not
+// empty.
+func statusEndpoints(configPath string, extra []string) ([]string, error) {
+	var eps []string
+	cfg, err := loadConfig(configPath)
+	if err == nil {
+		eps = cfg.Admin.Addresses()
+	} else if _, serr := os.Stat(configPath); len(extra) == 0 || !errors.Is(serr, fs.ErrNotExist) {
+		return nil, err
+	}
+	seen := map[string]bool{}
+	var out []string
+	for _, ep := range append(eps, extra...) {
+		u, err := status.StatusURL(ep)
+		if err != nil {
+			return nil, usageErr("status: %v", err)
+		}
+		if !seen[u] {
+			seen[u] = true
+			out = append(out, ep)
+		}
+	}
+	return out, nil
+}
+
+// statusView draws frames of `redund status` on one writer.
+type statusView struct {
+	w        io.Writer
+	json     bool
+	timeout  time.Duration
+	plain    bool
+	term     *os.File // stdout when it is a terminal, else nil
+	now      func() time.Time
+	interval time.Duration
+	watching bool // --watch: one compact JSON document per frame
+}
+
+func newStatusView(w io.Writer, o *statusOptions) *statusView {
+	v := &statusView{w: w, json: o.JSON, timeout: o.Timeout, now: time.Now, interval: time.Second,
+		watching: o.Watch}
+	if f, ok := w.(*os.File); ok && term.IsTerminal(f.Fd()) {
+		v.term = f
+	}
+	v.plain = v.term == nil || os.Getenv("NO_COLOR") != ""
+	return v
+}
+
+// once draws one frame; an unreachable endpoint makes it fail (exit 1).
+func (v *statusView) once(ctx context.Context, eps []string) error {
+	res := status.FetchAll(ctx, eps, v.timeout)
+	if err := v.draw(res); err != nil {
+		return err
+	}
+	for _, r := range res {
+		if r.Err != nil {
+			return failed(nil)
+		}
+	}
+	return nil
+}
+
+// watch redraws every interval until ctx ends, which is a normal exit.
+func (v *statusView) watch(ctx context.Context, eps []string) error {
+	t := time.NewTicker(v.interval)
+	defer t.Stop()
+	for {
+		res := status.FetchAll(ctx, eps, v.timeout)
+		if ctx.Err() != nil {
+			return nil
+		}
+		if v.term != nil && !v.json {
+			fmt.Fprint(v.w, "\x1b[H\x1b[2J") // home, clear screen
+		}
+		if !v.json {
+			fmt.Fprintf(v.w, "redund status  %s  (every %s, Ctrl-C to stop)\n\n",
+				v.now().Format("15:04:05"), v.interval)
+		}
+		if err := v.draw(res); err != nil {
+			return err
+		}
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-t.C:
+		}
+	}
+}
+
+// draw prints the results as a table or as JSON.
+func (v *statusView) draw(res []status.Result) error {
+	if v.json {
+		enc := json.NewEncoder(v.w)
+		if !v.watching {
+			enc.SetIndent("", "  ")
+		}
+		return enc.Encode(res)
+	}
+	opts := status.RenderOptions{Plain: v.plain, Now: v.now()}
+	if v.term != nil {
+		if w, _, err := term.GetSize(v.term.Fd()); err == nil {
+			opts.Width = w
+		}
+	}
+	_, err := io.WriteString(v.w, status.Render(res, opts))
+	return err
 }

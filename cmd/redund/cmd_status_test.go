@@ -1,0 +1,237 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"net"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/redund/redund/internal/logging"
+	"github.com/redund/redund/internal/status"
+)
+
+var updateStatus = flag.Bool("update-status", false, "rewrite testdata/status*.golden")
+
+var statusNow = time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
+
+// The golden text has fixed addresses; the real ones are swapped in for
+// them (both have 5-digit ports so column widths do not change).
+const (
+	goldenUp   = "127.0.0.1:11111"
+	goldenDown = "127.0.0.1:22222"
+)
+
+// startAdmin runs a real admin server with a voter and a ddns instance on a
+// loopback port with five digits, until the test ends.
+func startAdmin(t *testing.T) string {
+	t.Helper()
+	var s *status.Server
+	for i := 0; i < 50 && (s == nil || len(s.Addr()) != len(goldenUp)); i++ {
+		s = status.NewServer("voter serve", "test", nil, logging.Discard())
+		if err := s.Listen("127.0.0.1:0"); err != nil {
+			t.Fatal(err)
+		}
+		if len(s.Addr()) != len(goldenUp) {
+			s.Serve(canceled()) // closes its listener
+		}
+	}
+	if len(s.Addr()) != len(goldenUp) {
+		t.Skip("no 5-digit ephemeral port on this machine (see ip_local_port_range)")
+	}
+	s.AddSource(status.SourceFunc(func() []status.Document {
+		return []status.Document{
+			{Instance: "east", Scheme: "voter", Role: "primary", State: "Voting",
+				Since: statusNow.Add(-12 * time.Second), Peer: &status.Peer{Address: "10.0.0.2:1667", Connected: true},
+				Health: []status.Health{{Name: "rx1", State: "OK"}, {Name: "rx2", State: "OK"}, {Name: "rx3", State: "OK"}}},
+			{Instance: "cat", Scheme: "ddns", Role: "active", State: "OK",
+				Since:  statusNow.Add(-3*time.Minute - 4*time.Second),
+				Health: []status.Health{{Name: "web1", State: "OK"}, {Name: "web2", State: "ERR"}}},
+		}
+	}))
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- s.Serve(ctx) }()
+	t.Cleanup(func() { cancel(); <-done })
+	return s.Addr()
+}
+
+func canceled() context.Context {
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	return ctx
+}
+
+// downAddr is a loopback address with a 5-digit port that nobody listens on.
+func downAddr(t *testing.T) string {
+	t.Helper()
+	for i := 0; i < 50; i++ {
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		addr := ln.Addr().String()
+		ln.Close()
+		if len(addr) == len(goldenDown) {
+			return addr
+		}
+	}
+	t.Skip("no 5-digit ephemeral port on this machine")
+	return ""
+}
+
+func statusConfig(t *testing.T, up, down string) string {
+	return writeFile(t, "redund.toml", fmt.Sprintf("[admin]\nvoter = %q\nddns = %q\ngateway = %q\nschedsync = %q\n",
+		up, down, up, down))
+}
+
+func statusGolden(t *testing.T, name, got string) {
+	t.Helper()
+	path := filepath.Join("testdata", name+".golden")
+	if *updateStatus {
+		if err := os.MkdirAll("testdata", 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(path, []byte(got), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatalf("%v (run go test -update-status to create it)", err)
+	}
+	if got != string(want) {
+		t.Errorf("%s differs (go test -update-status rewrites it):\n--- got\n%s--- want\n%s", path, got, want)
+	}
+}
+
+func TestStatusOneUpOneDown(t *testing.T) {
+	up, down := startAdmin(t), downAddr(t)
+	g := &globalOptions{ConfigPath: statusConfig(t, up, down)}
+	var out bytes.Buffer
+	o := &statusOptions{Timeout: 2 * time.Second}
+	eps, err := statusEndpoints(g.ConfigPath, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(eps) != 2 || eps[0] != up || eps[1] != down {
+		t.Fatalf("endpoints from config = %v, want [%s %s]", eps, up, down)
+	}
+	v := newStatusView(&out, o)
+	v.now = func() time.Time { return statusNow }
+	err = v.once(t.Context(), eps)
+	if code := exitCode2(err); code != exitFailed {
+		t.Errorf("one endpoint down: exit %d (%v), want 1", code, err)
+	}
+	got := strings.NewReplacer(up, goldenUp, down, goldenDown).Replace(out.String())
+	statusGolden(t, "status_up_down", got)
+}
+
+func TestStatusCLI(t *testing.T) {
+	up, down := startAdmin(t), downAddr(t)
+	cfg := statusConfig(t, up, down)
+	out, code := runCLI(t, "--config", cfg, "status", "--timeout", "1s")
+	if code != exitFailed || !strings.Contains(out, "unreachable: connection refused") ||
+		!strings.Contains(out, "east") || strings.Contains(out, "\x1b[") {
+		t.Errorf("status with one endpoint down: exit %d, out:\n%s", code, out)
+	}
+	missing := filepath.Join(t.TempDir(), "none.toml")
+	out, code = runCLI(t, "--config", missing, "status", "--endpoint", up, "--endpoint", "http://"+up+"/")
+	if code != exitOK || strings.Count(out, "east") != 1 {
+		t.Errorf("--endpoint without a config file (repeat folded): exit %d, out:\n%s", code, out)
+	}
+}
+
+func TestStatusJSON(t *testing.T) {
+	up, down := startAdmin(t), downAddr(t)
+	out, code := runCLI(t, "--config", statusConfig(t, up, down), "status", "--json")
+	if code != exitFailed {
+		t.Errorf("exit %d, want 1", code)
+	}
+	var got []struct {
+		Endpoint string         `json:"endpoint"`
+		Report   *status.Report `json:"report"`
+		Error    string         `json:"error"`
+	}
+	// runCLI appends the error ("exit status 1") after the output
+	if err := json.NewDecoder(strings.NewReader(out)).Decode(&got); err != nil {
+		t.Fatalf("--json output is not a JSON array: %v\n%s", err, out)
+	}
+	if len(got) != 2 || got[0].Endpoint != up || got[0].Report == nil ||
+		len(got[0].Report.Instances) != 2 || got[0].Error != "" {
+		t.Errorf("up endpoint: %+v", got)
+	}
+	if len(got) == 2 && (got[1].Endpoint != down || got[1].Report != nil ||
+		!strings.Contains(got[1].Error, "connection refused")) {
+		t.Errorf("down endpoint: %+v", got[1])
+	}
+}
+
+func TestStatusUsageErrors(t *testing.T) {
+	missing := filepath.Join(t.TempDir(), "none.toml")
+	for _, args := range [][]string{
+		{"--config", missing, "status"},                           // no config, no endpoint
+		{"--config", missing, "status", "--endpoint", "nonsense"}, // bad endpoint
+		{"--config", missing, "status", "--endpoint", "a:1", "--timeout", "0s"},
+		{"--config", missing, "status", "--endpoint", "a:1", "extra"},
+		{"--config", writeFile(t, "bad.toml", "[admin]\nlisen = 1\n"), "status", "--endpoint", "a:1"},
+	} {
+		if out, code := runCLI(t, args...); code != exitUsage {
+			t.Errorf("%v: exit %d, want 2; out %q", args, code, out)
+		}
+	}
+}
+
+// frameWriter cancels the watch after n frames.
+type frameWriter struct {
+	mu     sync.Mutex
+	buf    bytes.Buffer
+	frames int
+	n      int
+	cancel context.CancelFunc
+}
+
+func (f *frameWriter) Write(p []byte) (int, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if bytes.HasPrefix(p, []byte("redund status ")) {
+		f.frames++
+		if f.frames == f.n {
+			f.cancel()
+		}
+	}
+	return f.buf.Write(p)
+}
+
+func TestStatusWatch(t *testing.T) {
+	up := startAdmin(t)
+	ctx, cancel := context.WithCancel(t.Context())
+	fw := &frameWriter{n: 3, cancel: cancel}
+	v := newStatusView(fw, &statusOptions{Timeout: time.Second, Watch: true})
+	v.interval = 10 * time.Millisecond
+	done := make(chan error, 1)
+	go func() { done <- v.watch(ctx, []string{up}) }()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("watch ended with %v, want nil after Ctrl-C", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("watch did not stop when its context ended")
+	}
+	fw.mu.Lock()
+	defer fw.mu.Unlock()
+	if fw.frames < 3 || strings.Count(fw.buf.String(), "east") < 2 {
+		t.Errorf("watch drew %d frames:\n%s", fw.frames, fw.buf.String())
+	}
+	if strings.Contains(fw.buf.String(), "\x1b[2J") {
+		t.Error("watch cleared the screen of a writer that is not a terminal")
+	}
+}
