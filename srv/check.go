@@ -1,0 +1,242 @@
+package srv
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/miekg/dns"
+
+	"github.com/redund/redund/internal/dnsupdate"
+)
+
+// Defaults of `srv check`.
+const (
+	DefaultTimeout     = 2 * time.Second
+	DefaultConcurrency = 32
+)
+
+// CheckOptions says where and how `srv check` looks.
+type CheckOptions struct {
+	Resolver    string        // host:port; default Config.Resolver, the push server, then /etc/resolv.conf
+	Timeout     time.Duration // per query and per probe; default Config.Timeout or 2s
+	Probe       bool          // also connect to tcp/tls ports and send SIP OPTIONS to udp ports
+	Concurrency int           // queries in flight; default 32
+}
+
+// CheckReport is the result of `srv check`: every finding, in a fixed
+// order (RRsets in generation order, then targets by host).
+type CheckReport struct {
+	Resolver string        `json:"resolver"`
+	RRSets   int           `json:"rrsets"`
+	Hosts    int           `json:"hosts"`
+	Probes   int           `json:"probes"`
+	Findings []Finding     `json:"findings"`
+	Elapsed  time.Duration `json:"elapsed_ns"`
+}
+
+// OK reports whether nothing differs.
+func (r *CheckReport) OK() bool { return len(r.Findings) == 0 }
+
+// Resolver returns the address `srv check` and `srv order` query when no
+// --resolver is given: the [srv] resolver, else the push server, else the
+// first nameserver of /etc/resolv.conf.
+func (c *Config) DefaultResolver() (string, error) {
+	switch {
+	case c.Resolver != "":
+		return c.Resolver, nil
+	case c.Push != nil && c.Push.Server != "":
+		return c.Push.Server, nil
+	}
+	cc, err := dns.ClientConfigFromFile("/etc/resolv.conf")
+	if err != nil || len(cc.Servers) == 0 {
+		return "", errors.New("srv: no resolver: give --resolver, [srv] resolver or [srv.push] server")
+	}
+	return net.JoinHostPort(cc.Servers[0], cc.Port), nil
+}
+
+func (c *Config) checkOptions(o CheckOptions) (CheckOptions, error) {
+	if o.Resolver == "" {
+		r, err := c.DefaultResolver()
+		if err != nil {
+			return o, err
+		}
+		o.Resolver = r
+	}
+	if _, _, err := net.SplitHostPort(o.Resolver); err != nil {
+		o.Resolver = net.JoinHostPort(o.Resolver, "53")
+	}
+	if o.Timeout <= 0 {
+		o.Timeout = c.Timeout.Or(DefaultTimeout)
+	}
+	if o.Concurrency <= 0 {
+		o.Concurrency = DefaultConcurrency
+	}
+	return o, nil
+}
+
+// resolverClient queries a resolver (recursion desired; an authoritative
+// server with recursion off still answers for its own zones).
+func resolverClient(addr string, timeout time.Duration) *dnsupdate.RFC2136 {
+	return &dnsupdate.RFC2136{Server: addr, Timeout: timeout, Recursion: true}
+}
+
+// Check queries every generated RRset and every target host, compares them
+// with the config and returns every difference. It returns an error (and
+// no report) only when the resolver itself cannot be used.
+func Check(ctx context.Context, c *Config, opts CheckOptions) (*CheckReport, error) {
+	opts, err := c.checkOptions(opts)
+	if err != nil {
+		return nil, err
+	}
+	start := time.Now()
+	cl := resolverClient(opts.Resolver, opts.Timeout)
+	if err := reachable(ctx, cl, c.DomainFQDN()); err != nil {
+		return nil, err
+	}
+	sets := Generate(c)
+	rep := &CheckReport{Resolver: opts.Resolver, RRSets: len(sets)}
+	per := make([][]Finding, len(sets))
+	parallel(ctx, opts.Concurrency, len(sets), func(i int) {
+		got, err := cl.Query(ctx, sets[i].Name, sets[i].Type)
+		if err != nil {
+			per[i] = []Finding{{sets[i].Name, sets[i].TypeString(), "error", queryError(err)}}
+			return
+		}
+		per[i] = Compare(sets[i], got)
+	})
+	for _, f := range per {
+		rep.Findings = append(rep.Findings, f...)
+	}
+	hosts := resolveTargets(ctx, cl, sets, opts.Concurrency)
+	rep.Hosts = len(hosts)
+	for _, h := range hosts {
+		rep.Findings = append(rep.Findings, h.findings...)
+	}
+	if opts.Probe {
+		probes := probeTargets(ctx, sets, hosts, opts)
+		rep.Probes = len(probes)
+		for _, p := range probes {
+			rep.Findings = append(rep.Findings, p.findings...)
+		}
+	}
+	rep.Elapsed = time.Since(start)
+	return rep, nil
+}
+
+// reachable asks the resolver for the domain's SOA once, so that a dead or
+// refusing resolver is one clear error instead of a finding per name.
+func reachable(ctx context.Context, cl *dnsupdate.RFC2136, domain string) error {
+	_, err := cl.Query(ctx, domain, dns.TypeSOA)
+	if err == nil {
+		return nil
+	}
+	var re *dnsupdate.RcodeError
+	if errors.As(err, &re) && re.Rcode != dns.RcodeRefused && re.Rcode != dns.RcodeServerFailure {
+		return nil // it answers; per-name errors will say more
+	}
+	if errors.Is(err, os.ErrDeadlineExceeded) || isTimeout(err) {
+		return fmt.Errorf("srv: resolver %s did not answer within %s (is it running and reachable?)", cl.Server, cl.Timeout)
+	}
+	return fmt.Errorf("srv: resolver %s cannot be used: %w", cl.Server, err)
+}
+
+func isTimeout(err error) bool {
+	var ne net.Error
+	return errors.As(err, &ne) && ne.Timeout() || errors.Is(err, context.DeadlineExceeded)
+}
+
+func queryError(err error) string {
+	if isTimeout(err) {
+		return "query timed out"
+	}
+	return "query failed: " + strings.TrimPrefix(err.Error(), "dnsupdate: ")
+}
+
+// parallel runs fn(0..n-1) with at most limit calls in flight and returns
+// when all have finished (or ctx is done and the rest were skipped).
+func parallel(ctx context.Context, limit, n int, fn func(i int)) {
+	if limit > n {
+		limit = n
+	}
+	next := make(chan int)
+	var wg sync.WaitGroup
+	for w := 0; w < limit; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range next {
+				fn(i)
+			}
+		}()
+	}
+	for i := 0; i < n && ctx.Err() == nil; i++ {
+		next <- i
+	}
+	close(next)
+	wg.Wait()
+}
+
+// hostResult is what one target host resolved to.
+type hostResult struct {
+	host     string
+	addrs    []string
+	findings []Finding
+}
+
+// resolveTargets resolves every SRV target of sets (A and AAAA) and
+// reports hosts that do not resolve or that are CNAMEs (RFC 2782 forbids
+// an alias as target).
+func resolveTargets(ctx context.Context, cl *dnsupdate.RFC2136, sets []RRSet, limit int) []*hostResult {
+	seen := map[string]bool{}
+	var hosts []*hostResult
+	for _, s := range sets {
+		for _, r := range SRVs(s.RRs) {
+			t := strings.ToLower(r.Target)
+			if t != "." && !seen[t] {
+				seen[t] = true
+				hosts = append(hosts, &hostResult{host: t})
+			}
+		}
+	}
+	sort.Slice(hosts, func(i, j int) bool { return hosts[i].host < hosts[j].host })
+	parallel(ctx, limit, len(hosts), func(i int) { resolveHost(ctx, cl, hosts[i]) })
+	return hosts
+}
+
+func resolveHost(ctx context.Context, cl *dnsupdate.RFC2136, h *hostResult) {
+	var errs []string
+	for _, qt := range []uint16{dns.TypeA, dns.TypeAAAA} {
+		rrs, err := cl.Query(ctx, h.host, qt)
+		if err != nil {
+			errs = append(errs, dns.TypeToString[qt]+" "+queryError(err))
+			continue
+		}
+		for _, rr := range rrs {
+			switch r := rr.(type) {
+			case *dns.CNAME:
+				if strings.EqualFold(r.Hdr.Name, h.host) && len(h.findings) == 0 {
+					h.findings = append(h.findings, Finding{h.host, "A/AAAA", "cname",
+						fmt.Sprintf("is a CNAME to %s; an SRV target must be the host's own name (RFC 2782)", r.Target)})
+				}
+			case *dns.A:
+				h.addrs = append(h.addrs, r.A.String())
+			case *dns.AAAA:
+				h.addrs = append(h.addrs, r.AAAA.String())
+			}
+		}
+	}
+	if len(h.addrs) == 0 {
+		msg := "does not resolve (no A or AAAA record)"
+		if len(errs) > 0 {
+			msg = "does not resolve: " + strings.Join(errs, "; ")
+		}
+		h.findings = append(h.findings, Finding{h.host, "A/AAAA", "unresolved", msg})
+	}
+}
