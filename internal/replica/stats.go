@@ -53,15 +53,15 @@ func (m *meter) rate() float64 {
 type provStats struct {
 	queued, dispatched *meter
 
-	mu                sync.Mutex
-	pending           uint64
-	lastPull          time.Time
-	lastPullDur       time.Duration
-	lastApplyDur      time.Duration
-	fullSyncNeeded    bool
-	fullSyncReason    string
-	fullSyncs         int
-	lagMS             float64
+	mu             sync.Mutex
+	pending        uint64
+	lastPull       time.Time
+	lastPullDur    time.Duration
+	lastApplyDur   time.Duration
+	fullSyncNeeded bool
+	fullSyncReason string
+	fullSyncs      int
+	lagMS          float64
 }
 
 func newProvStats() *provStats {
