@@ -158,3 +158,44 @@ func cl(pw string) *ClientConfig { return &ClientConfig{Password: config.Secret(
 func sim(name, pw string, srv netip.AddrPort) SimClient {
 	return SimClient{Name: name, Server: srv, Password: pw, HostPassword: "hostpw"}
 }
+
+// sendTxRTP sends n PCMU RTP packets of 0x55 to an instance's rtp_in.
+func sendTxRTP(t *testing.T, s *running, n int) {
+	t.Helper()
+	c, err := net.DialUDP("udp4", nil, net.UDPAddrFromAddrPort(s.RTPInAddr("red")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	for i := 0; i < n; i++ {
+		p := make([]byte, 12+FrameLen)
+		p[0] = 0x80
+		binary.BigEndian.PutUint16(p[2:], uint16(i+1))
+		binary.BigEndian.PutUint32(p[4:], uint32(i*FrameLen))
+		for j := 12; j < len(p); j++ {
+			p[j] = 0x55
+		}
+		if _, err := c.Write(p); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+// gotAfter reports whether a packet after the first n has a payload of all v.
+func (s *rtpSink) gotAfter(n int, v byte) bool {
+	for _, p := range s.since(n) {
+		if len(p) == 12+FrameLen && allBytes(p[12:], v) {
+			return true
+		}
+	}
+	return false
+}
+
+func allBytes(b []byte, v byte) bool {
+	for _, x := range b {
+		if x != v {
+			return false
+		}
+	}
+	return true
+}
