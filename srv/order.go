@@ -18,11 +18,11 @@ type Group struct {
 // within the group: exactly Num/Den under RFC 2782's selection, and the
 // fraction of a sampled run (when one was made).
 type Choice struct {
-	Target  string `json:"target"`
-	Port    uint16 `json:"port"`
-	Weight  uint16 `json:"weight"`
-	Num     uint64 `json:"num"`
-	Den     uint64 `json:"den"`
+	Target  string  `json:"target"`
+	Port    uint16  `json:"port"`
+	Weight  uint16  `json:"weight"`
+	Num     uint64  `json:"num"`
+	Den     uint64  `json:"den"`
 	Sampled float64 `json:"sampled,omitempty"`
 }
 
