@@ -108,7 +108,7 @@ func (t *timed) Check(ctx context.Context) Result {
 	ctx, cancel := context.WithTimeout(ctx, t.timeout)
 	defer cancel()
 	ok, reason := t.probe(ctx)
-	if !ok && ctx.Err() == context.DeadlineExceeded {
+	if !ok && (ctx.Err() == context.DeadlineExceeded || time.Since(start) >= t.timeout) {
 		reason = timeoutReason(t.timeout, reason)
 	}
 	return Result{OK: ok, Reason: reason, Latency: time.Since(start), Time: start}

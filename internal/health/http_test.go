@@ -3,6 +3,8 @@ package health
 import (
 	"context"
 	"fmt"
+	"io"
+	"log"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -125,6 +127,7 @@ func TestHTTPSInsecureAndSNI(t *testing.T) {
 		mu.Unlock()
 		fmt.Fprint(w, "status=OK")
 	}))
+	s.Config.ErrorLog = log.New(io.Discard, "", 0) // the first probe rejects the certificate
 	s.StartTLS()
 	t.Cleanup(s.Close)
 	addr := strings.TrimPrefix(s.URL, "https://")

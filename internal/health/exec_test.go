@@ -1,0 +1,47 @@
+package health
+
+import (
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/redund/redund/internal/config"
+)
+
+func TestExec(t *testing.T) {
+	long := strings.Repeat("x", 500)
+	tests := []struct {
+		name   string
+		argv   []string
+		ok     bool
+		reason string
+	}{
+		{"ok silent", []string{"true"}, true, "exit 0"},
+		{"ok output", []string{"sh", "-c", "echo 'PING OK - 1ms'"}, true, "PING OK - 1ms"},
+		{"fail", []string{"sh", "-c", "echo 'CRITICAL - down' >&2; exit 2"}, false, "exit status 2: CRITICAL - down"},
+		{"fail silent", []string{"false"}, false, "exit status 1"},
+		{"missing program", []string{"/nonexistent/redund-probe"}, false, "no such file"},
+		{"long output trimmed", []string{"sh", "-c", "echo " + long + "; exit 1"}, false, strings.Repeat("x", 190)},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r := check(t, Config{Kind: "exec", Command: tt.argv})
+			wantResult(t, r, tt.ok, tt.reason)
+			if len(r.Reason) > maxReason+len("exit status 1: …") {
+				t.Errorf("reason not trimmed: %d bytes", len(r.Reason))
+			}
+		})
+	}
+}
+
+// TestExecTimeout: a command (and a child it started) that outlive the
+// timeout are killed and the probe ends at the timeout.
+func TestExecTimeout(t *testing.T) {
+	start := time.Now()
+	r := check(t, Config{Kind: "exec", Command: []string{"sh", "-c", "echo started; sleep 30 & sleep 30"},
+		Timeout: config.Duration(300 * time.Millisecond)})
+	wantResult(t, r, false, "timeout after 300ms: started")
+	if d := time.Since(start); d > 3*time.Second {
+		t.Errorf("probe took %s, want about 300ms", d)
+	}
+}
