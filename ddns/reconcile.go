@@ -96,11 +96,11 @@ func (s *Scheme) noteDecision(d Decision) {
 	}
 	switch d.Action {
 	case ActionPoint:
-		lvl := s.log.Info
 		if d.Fallback != "" {
-			lvl = s.log.Warn
+			s.log.Warn("decision: point at "+d.Server, "address", d.Address, "policy", d.Fallback, "reason", d.Reason)
+		} else {
+			s.log.Info("decision: point at "+d.Server, "address", d.Address, "reason", d.Reason)
 		}
-		lvl("decision: point at "+d.Server, "address", d.Address, "policy", d.Fallback, "reason", d.Reason)
 	case ActionKeep:
 		s.log.Warn("decision: keep the record", "policy", d.Fallback, "reason", d.Reason)
 		s.setWord("Unavailable")

@@ -54,7 +54,7 @@ type Push struct {
 type Retry struct {
 	Pending bool      `json:"pending"`
 	Attempt int       `json:"attempt,omitempty"`
-	Next    time.Time `json:"next,omitempty"`
+	Next    time.Time `json:"next,omitzero"`
 	Value   string    `json:"value,omitempty"`
 	Error   string    `json:"error,omitempty"`
 }

@@ -80,7 +80,7 @@ func (s *Scheme) Snapshot() SchemeStatus {
 func (s *Scheme) Document() status.Document {
 	ss := s.Snapshot()
 	reason := ss.Decision.Reason
-	if ss.LastError != "" {
+	if ss.LastError != "" && ss.State == "Retrying" {
 		reason = ss.LastError
 	}
 	doc := status.Document{Instance: s.name, Scheme: "ddns", Role: "active", State: ss.State,

@@ -1,8 +1,226 @@
 package main
 
-import "github.com/urfave/cli/v2"
+import (
+	"context"
+	"encoding/json"
 
-// newDdnsCommand is a placeholder until the ddns scheme lands.
-func newDdnsCommand(_ *globalOptions) *cli.Command {
-	return &cli.Command{Name: "ddns", Usage: "health-checked DNS failover"}
+	"github.com/urfave/cli/v2"
+
+	"github.com/redund/redund/ddns"
+)
+
+type ddnsOptions struct {
+	JSON         bool
+	SkipProvider bool
+	Admin        string
+	Resolvers    cli.StringSlice
+	NSPort       string
 }
+
+func newDdnsCommand(g *globalOptions) *cli.Command {
+	o := &ddnsOptions{}
+	return &cli.Command{
+		Name:  "ddns",
+		Usage: "health-checked DNS failover (okerr's scheme)",
+		Description: "Each [ddns.<scheme>] table names one DNS name and its servers with priority,\n" +
+			"address and health check. The name points at the highest-priority server that\n" +
+			"is OK and not in maintenance; the provider (rfc2136, cloudflare, he) is updated\n" +
+			"only when that differs from what it has. See docs/ddns.md.\n\n" + exitStatusHelp,
+		Subcommands: []*cli.Command{
+			ddnsRunCommand(g), ddnsPlanCommand(g, o), ddnsMaintenanceCommand(g, o), ddnsPropagationCommand(g, o),
+		},
+	}
+}
+
+func ddnsRunCommand(g *globalOptions) *cli.Command {
+	return &cli.Command{
+		Name:  "run",
+		Usage: "run every ddns scheme: check servers, update DNS, serve status",
+		Description: "Probes every server, logs every decision with its reason, pushes changes to\n" +
+			"the provider with retries, and serves status, /metrics and\n" +
+			"POST /v1/ddns/maintenance on the [admin] ddns address. Stops on SIGINT/SIGTERM.\n\n" +
+			"EXAMPLE\n   redund --config /etc/redund/redund.toml ddns run\n\n" + exitStatusHelp,
+		Action: func(c *cli.Context) error {
+			if err := needArgs(c, 0, 0); err != nil {
+				return err
+			}
+			return runDdns(c.Context, g)
+		},
+	}
+}
+
+func runDdns(ctx context.Context, g *globalOptions) error {
+	cfg, err := loadConfig(g.ConfigPath)
+	if err != nil {
+		return err
+	}
+	if len(cfg.Ddns) == 0 {
+		return usageErr("ddns run: the config has no [ddns.<scheme>] table")
+	}
+	d, err := newDaemon(g, "ddns run")
+	if err != nil {
+		return err
+	}
+	dd, err := ddns.New(cfg.Ddns, ddns.Options{Log: d.Log})
+	if err != nil {
+		return failed(err)
+	}
+	dd.Register(d.Admin, cfg.Admin.Token)
+	return d.run(ctx, cfg.Admin.For("ddns"), dd.Run)
+}
+
+func ddnsPlanCommand(g *globalOptions, o *ddnsOptions) *cli.Command {
+	return &cli.Command{
+		Name:      "plan",
+		Usage:     "one evaluation pass without pushing: where each scheme would point and why",
+		ArgsUsage: "[SCHEME...]",
+		Description: "Runs every check once (one result decides, no rise/fall), applies maintenance\n" +
+			"from the config and the state files, reads the provider's current value and\n" +
+			"prints the decision, its reason and whether a push would happen.\n\n" +
+			"EXAMPLES\n   redund ddns plan\n   redund ddns plan --json cat | jq '.[0].decision'\n\n" +
+			"EXIT STATUS\n   0  the plan was made (whatever it says)\n   1  a check or provider could not be set up\n" +
+			"   2  bad usage or bad configuration",
+		Flags: []cli.Flag{
+			&cli.BoolFlag{Name: "json", Destination: &o.JSON, Usage: "print the plan as JSON"},
+			&cli.BoolFlag{Name: "no-provider", Destination: &o.SkipProvider, Usage: "do not read the provider's value"},
+		},
+		Action: func(c *cli.Context) error { return runDdnsPlan(c, g, o) },
+	}
+}
+
+func runDdnsPlan(c *cli.Context, g *globalOptions, o *ddnsOptions) error {
+	schemes, err := ddnsSchemes(g, c.Args().Slice())
+	if err != nil {
+		return err
+	}
+	res, err := ddns.Plan(c.Context, schemes, ddns.PlanOptions{SkipProvider: o.SkipProvider})
+	if err != nil {
+		return failed(err)
+	}
+	if o.JSON {
+		return printJSON(c, res)
+	}
+	ddns.WritePlan(c.App.Writer, res)
+	return nil
+}
+
+// ddnsSchemes loads the config and keeps the named schemes (all when none).
+func ddnsSchemes(g *globalOptions, names []string) (map[string]*ddns.Config, error) {
+	cfg, err := loadConfig(g.ConfigPath)
+	if err != nil {
+		return nil, err
+	}
+	if len(names) == 0 {
+		if len(cfg.Ddns) == 0 {
+			return nil, usageErr("ddns: the config has no [ddns.<scheme>] table")
+		}
+		return cfg.Ddns, nil
+	}
+	out := map[string]*ddns.Config{}
+	for _, n := range names {
+		c, ok := cfg.Ddns[n]
+		if !ok {
+			return nil, usageErr("ddns: no scheme %q in %s (have %v)", n, g.ConfigPath, sortedKeys(cfg.Ddns))
+		}
+		out[n] = c
+	}
+	return out, nil
+}
+
+func ddnsMaintenanceCommand(g *globalOptions, o *ddnsOptions) *cli.Command {
+	return &cli.Command{
+		Name:      "maintenance",
+		Usage:     "put a server in or out of maintenance in the running daemon",
+		ArgsUsage: "SCHEME SERVER on|off",
+		Description: "Asks the running `redund ddns run` (its [admin] ddns address, or --admin) to\n" +
+			"change maintenance; the daemon re-evaluates at once and keeps the setting in\n" +
+			"its state_dir so that it survives a restart. A server in maintenance is never\n" +
+			"chosen.\n\n" +
+			"EXAMPLE\n   redund ddns maintenance cat main on\n\n" + exitStatusHelp,
+		Flags: []cli.Flag{
+			&cli.StringFlag{Name: "admin", Destination: &o.Admin, Usage: "admin address of the daemon (default: from the config)"},
+		},
+		Action: func(c *cli.Context) error { return runDdnsMaintenance(c, g, o) },
+	}
+}
+
+func runDdnsMaintenance(c *cli.Context, g *globalOptions, o *ddnsOptions) error {
+	if err := needArgs(c, 3, 3); err != nil {
+		return err
+	}
+	a := c.Args()
+	var on bool
+	switch a.Get(2) {
+	case "on":
+		on = true
+	case "off":
+	default:
+		return usageErr("ddns maintenance: third argument must be on or off, not %q", a.Get(2))
+	}
+	cfg, err := loadConfig(g.ConfigPath)
+	if err != nil {
+		return err
+	}
+	addr := o.Admin
+	if addr == "" {
+		addr = cfg.Admin.For("ddns")
+	}
+	req := ddns.MaintenanceRequest{Scheme: a.Get(0), Server: a.Get(1), On: on}
+	if err := ddns.RequestMaintenance(c.Context, addr, cfg.Admin.Token, req); err != nil {
+		return failed(err)
+	}
+	printf(c, "%s/%s maintenance %s\n", req.Scheme, req.Server, a.Get(2))
+	return nil
+}
+
+func ddnsPropagationCommand(g *globalOptions, o *ddnsOptions) *cli.Command {
+	return &cli.Command{
+		Name:      "propagation",
+		Usage:     "compare the provider's value with each authoritative NS and resolver",
+		ArgsUsage: "SCHEME",
+		Description: "Reads the value the provider has, finds the zone's authoritative servers (NS\n" +
+			"lookup through the first resolver) and asks each of them and every configured\n" +
+			"resolver for the name, then says whether each agrees.\n\n" +
+			"EXAMPLE\n   redund ddns propagation cat --resolver 9.9.9.9 --resolver 1.1.1.1\n\n" +
+			"EXIT STATUS\n   0  every server agrees\n   1  some server disagrees or failed\n" +
+			"   2  bad usage or bad configuration",
+		Flags: []cli.Flag{
+			&cli.BoolFlag{Name: "json", Destination: &o.JSON, Usage: "print the report as JSON"},
+			&cli.StringSliceFlag{Name: "resolver", Destination: &o.Resolvers, Usage: "resolver to ask (host[:port]); repeatable; default: the scheme's resolvers"},
+			&cli.StringFlag{Name: "ns-port", Value: "53", Destination: &o.NSPort, Usage: "port of the authoritative servers"},
+		},
+		Action: func(c *cli.Context) error { return runDdnsPropagation(c, g, o) },
+	}
+}
+
+func runDdnsPropagation(c *cli.Context, g *globalOptions, o *ddnsOptions) error {
+	if err := needArgs(c, 1, 1); err != nil {
+		return err
+	}
+	schemes, err := ddnsSchemes(g, c.Args().Slice())
+	if err != nil {
+		return err
+	}
+	name := c.Args().First()
+	rep, err := ddns.Propagation(c.Context, name, schemes[name],
+		ddns.PropagationOptions{Resolvers: o.Resolvers.Value(), NSPort: o.NSPort})
+	if err != nil {
+		return failed(err)
+	}
+	if o.JSON {
+		err = printJSON(c, rep)
+	} else {
+		ddns.WritePropagation(c.App.Writer, rep)
+	}
+	if err == nil && !rep.AllAgree {
+		return failed(nil)
+	}
+	return err
+}
+
+func printJSON(c *cli.Context, v any) error {
+	enc := json.NewEncoder(c.App.Writer)
+	enc.SetIndent("", "  ")
+	return enc.Encode(v)
+}
+

@@ -1,0 +1,80 @@
+package ddns
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/redund/redund/internal/config"
+)
+
+type file struct {
+	Ddns map[string]*Config `toml:"ddns"`
+}
+
+const base = `
+[ddns.cat]
+name = "cat.example.com"
+%s
+[ddns.cat.provider]
+kind = "he"
+password = "k"
+[[ddns.cat.servers]]
+name = "main"
+address = "192.0.2.1"
+priority = 30
+[ddns.cat.servers.check]
+kind = "tcp"
+address = "192.0.2.1:80"
+[[ddns.cat.servers]]
+name = "sorry"
+address = "192.0.2.3"
+priority = 10
+%s
+`
+
+func TestConfigValidate(t *testing.T) {
+	cases := []struct {
+		name, top, tail string
+		want            string // "" for valid
+	}{
+		{"sorry without check under sorry policy", "policy = \"sorry\"\nsorry = \"sorry\"", "", ""},
+		{"server without check", "", "", "servers[1].check: missing"},
+		{"policy unknown", "policy = \"random\"", "", "policy: \"random\": use keep, sorry or first"},
+		{"sorry names nobody", "policy = \"sorry\"\nsorry = \"nobody\"", "", "sorry: no server is named"},
+		{"sorry without policy", "sorry = \"sorry\"", "[ddns.cat.servers.check]\nkind = \"tcp\"\naddress = \"192.0.2.3:80\"", "sorry: only used with policy"},
+		{"bad type", "type = \"MX\"", "", "type: \"MX\": use A, AAAA or CNAME"},
+		{"he cannot CNAME", "type = \"CNAME\"", "", "provider he cannot set CNAME"},
+		{"AAAA with v4 address", "type = \"AAAA\"", "", "servers[0].address: \"192.0.2.1\" is not an IPv6 address"},
+		{"ttl range", "ttl = 100000", "", "ttl: must be 1-86400"},
+		{"rise range", "rise = -1", "", "rise: must be 1-100"},
+		{"retry order", "retry_min = \"10s\"\nretry_max = \"1s\"", "", "retry_max: must not be less"},
+		{"bad resolver", "resolvers = [\"192.0.2.53:99999\"]", "", "resolvers[0]"},
+		{"priority zero", "", "priority = 0", "servers[1].priority: must be > 0"},
+	}
+	for _, c := range cases {
+		src := strings.Replace(strings.Replace(base, "%s", c.top, 1), "%s", c.tail, 1)
+		if c.name == "priority zero" {
+			src = strings.Replace(src, "priority = 10\n", "", 1)
+		}
+		var f file
+		err := config.Decode("t.toml", src, &f)
+		if err == nil {
+			err = f.Ddns["cat"].Validate()
+		}
+		switch {
+		case c.want == "" && err != nil:
+			t.Errorf("%s: unexpected %v", c.name, err)
+		case c.want != "" && (err == nil || !strings.Contains(err.Error(), c.want)):
+			t.Errorf("%s: got %v, want %q", c.name, err, c.want)
+		}
+	}
+}
+
+func TestConfigUnknownKeyRejected(t *testing.T) {
+	src := strings.Replace(strings.Replace(base, "%s", "colour = \"red\"", 1), "%s", "", 1)
+	var f file
+	err := config.Decode("t.toml", src, &f)
+	if err == nil || !strings.Contains(err.Error(), "ddns.cat.colour: unknown key") {
+		t.Fatalf("got %v", err)
+	}
+}

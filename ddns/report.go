@@ -1,0 +1,74 @@
+package ddns
+
+import (
+	"fmt"
+	"io"
+	"strings"
+	"text/tabwriter"
+)
+
+// WritePlan prints plan results as text: per scheme the decision and its
+// reason, the provider's value, and each server's single check.
+func WritePlan(w io.Writer, results []PlanResult) {
+	for i, r := range results {
+		if i > 0 {
+			fmt.Fprintln(w)
+		}
+		target := "(no change)"
+		if r.Decision.Action == ActionPoint {
+			target = fmt.Sprintf("%s (%s)", r.Decision.Address, r.Decision.Server)
+		}
+		fmt.Fprintf(w, "%s: %s %s → %s [%s]\n", r.Scheme, r.Name, r.Type, target, r.Decision.Action)
+		fmt.Fprintf(w, "  why: %s\n", r.Decision.Reason)
+		cur := strings.Join(r.Current, ", ")
+		if r.CurrentError != "" {
+			cur = "unknown: " + r.CurrentError
+		} else if cur == "" {
+			cur = "(no record)"
+		}
+		push := "no"
+		if r.WouldPush {
+			push = "yes"
+		}
+		fmt.Fprintf(w, "  %s has: %s; would push: %s\n", r.Provider, cur, push)
+		tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+		for _, s := range r.Servers {
+			state := s.State
+			if s.Maintenance {
+				state += " (maintenance)"
+			}
+			fmt.Fprintf(tw, "  %s\t%s\tprio %d\t%s\t%.1fms\t%s\n", s.Name, s.Address, s.Priority, state, s.LatencyMS, s.Reason)
+		}
+		tw.Flush()
+	}
+}
+
+// WritePropagation prints a propagation report as a table.
+func WritePropagation(w io.Writer, r *PropagationReport) {
+	exp := strings.Join(r.Expected, ", ")
+	if r.ExpectedError != "" {
+		exp = "unknown: " + r.ExpectedError
+	}
+	fmt.Fprintf(w, "%s %s (zone %s): provider has %s\n", r.Name, r.Type, r.Zone, exp)
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "KIND\tSERVER\tADDRESS\tANSWER\tAGREES")
+	for _, a := range r.Answers {
+		ans := strings.Join(a.Values, ", ")
+		if a.Error != "" {
+			ans = "error: " + a.Error
+		} else if ans == "" {
+			ans = "(none)"
+		}
+		agree := "no"
+		if a.Agrees {
+			agree = "yes"
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", a.Kind, a.Server, a.Addr, ans, agree)
+	}
+	tw.Flush()
+	if r.AllAgree {
+		fmt.Fprintln(w, "all agree")
+	} else {
+		fmt.Fprintln(w, "NOT all agree")
+	}
+}
