@@ -33,12 +33,12 @@ type Config struct {
 	Linger     int                      `toml:"linger"`     // frames, default 6
 	Thresholds string                   `toml:"thresholds"` // "RSSI[=count[:linger]],..."
 	HostDeemp  bool                     `toml:"hostdeemp"`
-	Duplex     *bool                    `toml:"duplex"`   // default true (accepted, RTP is full duplex)
-	Sanity     *bool                    `toml:"sanity"`   // default true
+	Duplex     *bool                    `toml:"duplex"` // default true (accepted, RTP is full duplex)
+	Sanity     *bool                    `toml:"sanity"` // default true
 	IsPrimary  bool                     `toml:"isprimary"`
-	Primary    config.Secret            `toml:"primary"`  // "IP[:port],password"
-	RTPOut     string                   `toml:"rtp_out"`  // where voted PCMU RTP goes
-	RTPIn      string                   `toml:"rtp_in"`   // where transmit PCMU RTP arrives
+	Primary    config.Secret            `toml:"primary"` // "IP[:port],password"
+	RTPOut     string                   `toml:"rtp_out"` // where voted PCMU RTP goes
+	RTPIn      string                   `toml:"rtp_in"`  // where transmit PCMU RTP arrives
 	Clients    map[string]*ClientConfig `toml:"clients"`
 }
 

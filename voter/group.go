@@ -19,11 +19,11 @@ const (
 
 // group is one VOTER socket with the instances that share it.
 type group struct {
-	srv    *Server
-	log    *slog.Logger
-	addr   string
-	conn   *net.UDPConn
-	pc     *ipv4.PacketConn
+	srv  *Server
+	log  *slog.Logger
+	addr string
+	conn *net.UDPConn
+	pc   *ipv4.PacketConn
 
 	mu        sync.Mutex
 	chal      Challenge

@@ -50,3 +50,25 @@ func TestVoteWinnerOnRTP(t *testing.T) {
 		t.Error("first packet has no marker bit")
 	}
 }
+
+// Without a master timing source the timer drives the cycle: mix clients
+// are served and summed; GPS-timed clients are refused.
+func TestTimerModeMix(t *testing.T) {
+	sink := newRTPSink(t)
+	srv := startServer(t, map[string]*Config{"main": voterCfg("127.0.0.1:0", sink.addr(),
+		map[string]*ClientConfig{"mixer": cl("xpw"), "gps": cl("gpw")})})
+	addr := srv.Addr("main")
+	x := sim("mixer", "xpw", addr)
+	x.Mix, x.Audio, x.RSSI = true, constAudio(0x21), func(uint64) byte { return 100 }
+	g := sim("gps", "gpw", addr)
+	g.Audio = constAudio(0x44)
+	s := startSim(t, x, g)
+	waitFor(t, 5*time.Second, "mix audio on RTP", func() bool { return sink.lastPayloadIs(0x21) })
+	waitFor(t, 5*time.Second, "gps client refused", func() bool { return srv.Stats("main")["auth_rejected"] > 0 })
+	if st := s.Status()[0]; st.Flags&FlagMix == 0 {
+		t.Errorf("mix client got flags %#x, want mix", st.Flags)
+	}
+	if sink.gotAfter(0, 0x44) {
+		t.Error("audio of a refused client on RTP")
+	}
+}

@@ -1,0 +1,107 @@
+package voter
+
+import (
+	"testing"
+	"time"
+)
+
+// testInstance builds an instance (no sockets) with the given clients.
+func testInstance(t *testing.T, thresholds string, clients map[string]*ClientConfig) *instance {
+	t.Helper()
+	cfg := voterCfg("127.0.0.1:0", "", clients)
+	cfg.Thresholds = thresholds
+	s, err := New(map[string]*Config{"x": cfg}, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s.insts["x"]
+}
+
+func (in *instance) client(name string) *client {
+	for _, c := range in.clients {
+		if c.name == name {
+			return c
+		}
+	}
+	return nil
+}
+
+// frameOf places one frame per client (rssi, audio byte) and votes.
+func voteFrame(in *instance, frames map[string][2]byte) string {
+	for name, f := range frames {
+		c := in.client(name)
+		c.heard = true
+		c.place(0, f[0], fill(FrameLen, f[1]))
+	}
+	in.vote(time.Now())
+	if in.winner == nil {
+		return ""
+	}
+	return in.winner.name
+}
+
+func TestVotePrio(t *testing.T) {
+	in := testInstance(t, "", map[string]*ClientConfig{
+		"alice": cl("a"), "bob": {Password: "b", Prio: 1}, "carol": {Password: "c", Prio: -1}, "dave": cl("d")})
+	cases := []struct {
+		frames map[string][2]byte
+		want   string
+		audio  byte
+	}{
+		{map[string][2]byte{"alice": {200, 1}, "bob": {10, 2}, "carol": {255, 3}}, "bob", 2},  // higher prio wins
+		{map[string][2]byte{"alice": {200, 1}, "bob": {0, 2}, "carol": {255, 3}}, "alice", 1}, // prio needs RSSI; -1 locked out
+		{map[string][2]byte{"alice": {90, 1}, "dave": {90, 4}}, "alice", 1},                   // tie: earlier client
+		{map[string][2]byte{"alice": {90, 1}, "dave": {91, 4}}, "dave", 4},
+		{map[string][2]byte{"carol": {255, 3}}, "", 0xff},
+	}
+	for i, c := range cases {
+		in.lastWon, in.winner = nil, nil
+		if got := voteFrame(in, c.frames); got != c.want || !allBytes(in.frame[:], c.audio) {
+			t.Errorf("case %d: winner %q audio %#x, want %q %#x", i, got, in.frame[0], c.want, c.audio)
+		}
+	}
+}
+
+// Thresholds and linger follow chan_voter's code: the previous winner is
+// kept while it reaches a threshold (for at most count frames), then the
+// vote lingers on it for linger frames after it falls below all of them.
+func TestVoteThresholdsLinger(t *testing.T) {
+	in := testInstance(t, "150=3:2", map[string]*ClientConfig{"alice": cl("a"), "bob": cl("b")})
+	seq := [][2]byte{{200, 100}, {160, 200}, {160, 200}, {160, 200}, {160, 200}, {160, 200}, // count runs out
+		{160, 200}, {160, 100}, {160, 100}, {160, 100}} // bob falls below: linger 2 frames
+	want := []string{"alice", "alice", "alice", "alice", "alice", "bob", "bob", "bob", "bob", "alice"}
+	for i, s := range seq {
+		got := voteFrame(in, map[string][2]byte{"alice": {s[0], 1}, "bob": {s[1], 2}})
+		if got != want[i] {
+			t.Fatalf("frame %d: winner %q, want %q (sequence %v)", i, got, want[i], want)
+		}
+	}
+}
+
+func TestMixSummed(t *testing.T) {
+	in := testInstance(t, "", map[string]*ClientConfig{"m1": cl("a"), "m2": cl("b")})
+	in.client("m1").mix, in.client("m2").mix = true, true
+	a, b := LinearToULaw(1000), LinearToULaw(-300)
+	if got := voteFrame(in, map[string][2]byte{"m1": {100, a}, "m2": {50, b}}); got != "m1" {
+		t.Fatalf("carrier %q, want m1", got)
+	}
+	want := LinearToULaw(ULawToLinear(a) + ULawToLinear(b))
+	if !allBytes(in.frame[:], want) {
+		t.Fatalf("mixed %#x, want %#x", in.frame[0], want)
+	}
+}
+
+func TestULawRoundTrip(t *testing.T) {
+	for i := 0; i < 256; i++ {
+		u := byte(i)
+		if u == 0x7f { // negative zero encodes as positive zero
+			continue
+		}
+		if got := LinearToULaw(ULawToLinear(u)); got != u {
+			t.Fatalf("%#x -> %d -> %#x", u, ULawToLinear(u), got)
+		}
+	}
+	if ULawToLinear(0xff) != 0 || ULawToLinear(0x00) != -32124 || ULawToLinear(0x80) != 32124 {
+		t.Fatal("table endpoints")
+	}
+}
