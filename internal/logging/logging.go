@@ -3,7 +3,6 @@
 package logging
 
 import (
-	"context"
 	"fmt"
 	"io"
 	"log/slog"
@@ -102,51 +101,3 @@ func Component(l *slog.Logger, component, instance string) *slog.Logger {
 
 // Discard is a logger that drops everything, for tests and libraries.
 func Discard() *slog.Logger { return slog.New(slog.DiscardHandler) }
-
-type ringHandler struct {
-	next      slog.Handler
-	ring      *Ring
-	component string
-	instance  string
-}
-
-func (h *ringHandler) Enabled(ctx context.Context, l slog.Level) bool {
-	return h.next.Enabled(ctx, l)
-}
-
-func (h *ringHandler) Handle(ctx context.Context, r slog.Record) error {
-	if r.Level >= slog.LevelInfo {
-		msg := r.Message
-		var extra []string
-		r.Attrs(func(a slog.Attr) bool {
-			extra = append(extra, a.Key+"="+redactValue(a.Value).String())
-			return true
-		})
-		if len(extra) > 0 {
-			msg += " " + strings.Join(extra, " ")
-		}
-		h.ring.Add(Event{Time: r.Time, Level: r.Level.String(), Component: h.component,
-			Instance: h.instance, Message: msg})
-	}
-	return h.next.Handle(ctx, r)
-}
-
-func (h *ringHandler) WithAttrs(attrs []slog.Attr) slog.Handler {
-	c := *h
-	c.next = h.next.WithAttrs(attrs)
-	for _, a := range attrs {
-		switch a.Key {
-		case "component":
-			c.component = a.Value.String()
-		case "instance":
-			c.instance = a.Value.String()
-		}
-	}
-	return &c
-}
-
-func (h *ringHandler) WithGroup(name string) slog.Handler {
-	c := *h
-	c.next = h.next.WithGroup(name)
-	return &c
-}

@@ -183,7 +183,7 @@ func TestRingCapturesComponentAndLevel(t *testing.T) {
 	}
 	want := []Event{
 		{Level: "INFO", Component: "gateway", Instance: "west", Message: "peer up addr=10.1.1.1:7000"},
-		{Level: "ERROR", Component: "gateway", Instance: "west", Message: "disk full"},
+		{Level: "ERROR", Component: "gateway", Instance: "west", Message: "disk full extra=1"},
 		{Level: "WARN", Component: "srv", Message: "drift"},
 	}
 	for i, w := range want {
@@ -198,16 +198,24 @@ func TestRingCapturesComponentAndLevel(t *testing.T) {
 	}
 }
 
-func TestRingWithGroup(t *testing.T) {
+func TestRingAttrs(t *testing.T) {
 	ring := NewRing(10)
 	log, err := New(&bytes.Buffer{}, "info", "json", ring)
 	if err != nil {
 		t.Fatal(err)
 	}
-	Component(log, "ddns", "cat").WithGroup("probe").Info("failed", "target", "a")
+	l := Component(log, "ddns", "cat").With("server", "web2")
+	l.WithGroup("probe").Info("failed", "reason", "HTTP 503", slog.Group("t", "ms", 12), "empty", "")
+	l.Info("ok", slog.Group("", "inline", 1))
 	got := ring.Events()
-	if len(got) != 1 || got[0].Component != "ddns" || !strings.Contains(got[0].Message, "target=a") {
+	want := []string{`failed server=web2 probe.reason="HTTP 503" probe.t.ms=12 probe.empty=""`, "ok server=web2 inline=1"}
+	if len(got) != len(want) {
 		t.Fatalf("ring = %+v", got)
+	}
+	for i, w := range want {
+		if got[i].Message != w || got[i].Component != "ddns" || got[i].Instance != "cat" {
+			t.Errorf("event %d = %+v, want message %q", i, got[i], w)
+		}
 	}
 }
 
