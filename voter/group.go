@@ -53,7 +53,7 @@ type groupStats struct {
 	BadShort, BadSize, BadType, BadLarge         uint64
 	UnknownDigest, AuthRejected, WrongSource     uint64
 	Unauthenticated, Late, Unsupported, BadProxy uint64
-	Forwarded, Relayed, ProxiedIn                uint64
+	Forwarded, Relayed, ProxiedIn, NoTiming      uint64
 }
 
 func (g *group) bind() error {

@@ -148,6 +148,11 @@ func (g *group) handleAudio(c *client, p *Packet, raw []byte, now time.Time) {
 		g.placeMix(c, p)
 		return
 	}
+	if !g.hasMaster {
+		g.stats.NoTiming++ // GPS-timed audio needs a master timing source
+		c.drops++
+		return
+	}
 	if g.masterSec == 0 {
 		c.drops++
 		return

@@ -64,7 +64,7 @@ func TestTimerModeMix(t *testing.T) {
 	g.Audio = constAudio(0x44)
 	s := startSim(t, x, g)
 	waitFor(t, 5*time.Second, "mix audio on RTP", func() bool { return sink.lastPayloadIs(0x21) })
-	waitFor(t, 5*time.Second, "gps client refused", func() bool { return srv.Stats("main")["auth_rejected"] > 0 })
+	waitFor(t, 5*time.Second, "gps client refused", func() bool { return srv.Stats("main")["no_timing"] > 0 })
 	if st := s.Status()[0]; st.Flags&FlagMix == 0 {
 		t.Errorf("mix client got flags %#x, want mix", st.Flags)
 	}

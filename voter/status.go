@@ -107,7 +107,7 @@ func (st *groupStats) m() map[string]uint64 {
 		"bad_short": st.BadShort, "bad_size": st.BadSize, "bad_type": st.BadType, "bad_oversized": st.BadLarge,
 		"unknown_digest": st.UnknownDigest, "auth_rejected": st.AuthRejected, "wrong_source": st.WrongSource,
 		"unauthenticated": st.Unauthenticated, "late": st.Late, "unsupported": st.Unsupported,
-		"bad_proxy": st.BadProxy, "forwarded": st.Forwarded, "relayed": st.Relayed, "proxied_in": st.ProxiedIn,
+		"bad_proxy": st.BadProxy, "forwarded": st.Forwarded, "relayed": st.Relayed, "proxied_in": st.ProxiedIn, "no_timing": st.NoTiming,
 	}
 }
 
