@@ -91,7 +91,7 @@ func (w *writer) finish(t *tempFile, e Entry, durable bool) error {
 // replaces the old one). durable syncs the directory afterwards.
 func (w *writer) install(tmp string, rel string, durable bool) error {
 	if fi, err := w.root.Lstat(rel); err == nil && fi.IsDir() {
-		if err := w.root.RemoveAll(rel); err != nil {
+		if err := w.moveAside(rel, "a directory stood where a file goes"); err != nil {
 			return err
 		}
 	}
@@ -225,4 +225,13 @@ func (w *writer) remove(rel string) error {
 		return w.moveAside(rel, "directory held unsynced files")
 	}
 	return err
+}
+
+// setMeta applies a file's mode and mtime in place.
+func (w *writer) setMeta(e Entry) error {
+	if err := w.root.Chmod(e.Path, fs.FileMode(e.Mode)&fs.ModePerm|modeBits(e.Mode)); err != nil {
+		return err
+	}
+	mt := time.Unix(0, e.MTime)
+	return w.root.Chtimes(e.Path, mt, mt)
 }

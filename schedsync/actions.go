@@ -1,0 +1,158 @@
+package schedsync
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"strconv"
+	"time"
+)
+
+// hookTimeout bounds on_promote / on_demote.
+const hookTimeout = 60 * time.Second
+
+// ErrRefused is returned by operator actions that do not apply now.
+var ErrRefused = errors.New("schedsync: refused")
+
+// Promote makes this node primary ("Make primary"): epoch + 1, on_promote.
+func (n *Node) Promote(_ context.Context) error {
+	if n.Role() == RolePrimary {
+		return fmt.Errorf("%w: already primary", ErrRefused)
+	}
+	n.promote("promoted by the operator")
+	return nil
+}
+
+// Demote makes this primary a secondary that follows the peer. Files that
+// differ from the new primary's are moved to .redund/conflicts, not lost.
+func (n *Node) Demote(_ context.Context) error {
+	if n.Role() != RolePrimary {
+		return fmt.Errorf("%w: not primary", ErrRefused)
+	}
+	if n.cfg.Peer == "" {
+		return fmt.Errorf("%w: no peer configured to follow", ErrRefused)
+	}
+	n.demote("demoted by the operator")
+	return nil
+}
+
+// Resync is "Resync now". On a secondary: a full comparison (every file
+// re-hashed) and repair. On a primary: a full rescan, and the secondary is
+// asked to resync. With two primaries, the node with the newer epoch is
+// kept: the other one is demoted (itself, or the peer by request).
+func (n *Node) Resync(ctx context.Context) error {
+	n.mu.Lock()
+	role, epoch, p := n.role, n.epoch, n.peer
+	n.mu.Unlock()
+	if role == RoleSecondary {
+		if p.connected && p.info.Role == RoleSecondary {
+			return fmt.Errorf("%w: both nodes are secondaries; promote one first", ErrRefused)
+		}
+		n.requestResync()
+		return nil
+	}
+	if p.connected && p.info.Role == RolePrimary {
+		switch {
+		case epoch < p.info.Epoch:
+			n.demote(fmt.Sprintf("resync: the peer holds the newer epoch (%d > %d)", p.info.Epoch, epoch))
+			return nil
+		case epoch > p.info.Epoch:
+			return n.client.post(ctx, "/v1/peer/demote?epoch="+strconv.FormatUint(epoch, 10))
+		default:
+			return fmt.Errorf("%w: both primaries hold epoch %d; demote one explicitly", ErrRefused, epoch)
+		}
+	}
+	n.requestRescan()
+	if p.connected {
+		return n.client.post(ctx, "/v1/peer/resync")
+	}
+	return nil
+}
+
+// requestRescan restarts the primary role loop, which rescans everything
+// (and starts a new change log, so the secondary compares in full).
+func (n *Node) requestRescan() {
+	n.mu.Lock()
+	cancel := n.roleCancel
+	n.mu.Unlock()
+	if cancel != nil {
+		cancel()
+	}
+}
+
+// demoteFor handles the peer's request to step down: only a peer holding
+// a newer epoch may ask.
+func (n *Node) demoteFor(peerEpoch uint64) error {
+	n.mu.Lock()
+	role, epoch := n.role, n.epoch
+	n.mu.Unlock()
+	if role != RolePrimary {
+		return nil
+	}
+	if peerEpoch <= epoch {
+		return fmt.Errorf("%w: this node's epoch %d is not older than %d", ErrRefused, epoch, peerEpoch)
+	}
+	n.demote(fmt.Sprintf("the peer holds the newer epoch (%d > %d)", peerEpoch, epoch))
+	return nil
+}
+
+func (n *Node) promote(reason string) {
+	n.mu.Lock()
+	n.role = RolePrimary
+	n.epoch = max(n.epoch, n.peerEpochMax) + 1
+	epoch := n.epoch
+	cancel := n.roleCancel
+	n.mu.Unlock()
+	n.log.Warn("promoted to primary", "epoch", epoch, "reason", reason)
+	n.metrics.promotions.Inc()
+	n.metrics.epoch.Set(float64(epoch))
+	if err := n.saveState(); err != nil {
+		n.log.Error("cannot save state", "err", err)
+	}
+	n.runHook(n.cfg.OnPromote, "promote", RolePrimary, epoch, reason)
+	if cancel != nil {
+		cancel()
+	}
+}
+
+func (n *Node) demote(reason string) {
+	n.mu.Lock()
+	n.role = RoleSecondary
+	epoch := n.epoch
+	cancel := n.roleCancel
+	n.setStateLocked(StateConnecting, reason)
+	n.mu.Unlock()
+	n.log.Warn("demoted to secondary", "epoch", epoch, "reason", reason)
+	n.app.forget() // what differs from the new primary is moved aside, not overwritten
+	if err := n.saveState(); err != nil {
+		n.log.Error("cannot save state", "err", err)
+	}
+	n.runHook(n.cfg.OnDemote, "demote", RoleSecondary, epoch, reason)
+	if cancel != nil {
+		cancel()
+	}
+}
+
+// runHook runs argv in the background with the new role in its
+// environment; its failure is logged, it never blocks the sync.
+func (n *Node) runHook(argv []string, what, role string, epoch uint64, reason string) {
+	if len(argv) == 0 {
+		return
+	}
+	n.hooks.Go(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), hookTimeout)
+		defer cancel()
+		cmd := exec.CommandContext(ctx, argv[0], argv[1:]...)
+		cmd.Env = append(os.Environ(), "REDUND_SCHEDSYNC_EVENT="+what, "REDUND_SCHEDSYNC_ROLE="+role,
+			"REDUND_SCHEDSYNC_EPOCH="+strconv.FormatUint(epoch, 10), "REDUND_SCHEDSYNC_DIR="+n.cfg.Dir,
+			"REDUND_SCHEDSYNC_REASON="+reason)
+		out, err := cmd.CombinedOutput()
+		if err != nil {
+			n.log.Error("hook failed", "hook", what, "err", err, "output", string(out))
+			return
+		}
+		n.log.Info("hook ran", "hook", what, "output", string(out))
+	})
+}

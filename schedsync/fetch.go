@@ -1,0 +1,221 @@
+package schedsync
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"errors"
+	"fmt"
+	"io"
+	"sync"
+)
+
+// Whole files are fetched in groups: one request per group, several
+// groups in flight (workers), so a tree of small files costs a handful of
+// round trips, not one per file.
+const (
+	groupFiles = 256
+	groupBytes = 8 << 20
+)
+
+// fetchState collects the temporary files of one batch.
+type fetchState struct {
+	a       *applier
+	durable bool
+	mu      sync.Mutex
+	temps   map[string]*tempFile
+	retry   bool
+}
+
+func (s *fetchState) done(path string, t *tempFile) {
+	s.mu.Lock()
+	s.temps[path] = t
+	s.mu.Unlock()
+}
+
+func (s *fetchState) changed() { s.mu.Lock(); s.retry = true; s.mu.Unlock() }
+
+// fetchAll gets the content of every file of the plan into finished
+// temporary files: copied from a local file with the same content
+// (renames), rebuilt from a delta (large files), or fetched whole.
+func (a *applier) fetchAll(ctx context.Context, p *plan, durable bool) (map[string]*tempFile, bool, error) {
+	s := &fetchState{a: a, durable: durable, temps: map[string]*tempFile{}}
+	byHash := map[[32]byte][]string{}
+	for path, e := range p.expected {
+		if e.Kind == KindFile && e.Size > 0 {
+			byHash[e.Hash] = append(byHash[e.Hash], path)
+		}
+	}
+	var jobs []func(context.Context) error
+	var group []Entry
+	var groupSize int64
+	flush := func() {
+		if len(group) > 0 {
+			g := group
+			jobs = append(jobs, func(ctx context.Context) error { return s.fetchGroup(ctx, g) })
+			group, groupSize = nil, 0
+		}
+	}
+	for _, f := range p.files {
+		if s.copyLocal(f, byHash[f.Hash]) {
+			continue
+		}
+		if loc, ok := p.actual[f.Path]; ok && loc.Kind == KindFile && min(loc.Size, f.Size) >= a.n.deltaMin() {
+			jobs = append(jobs, func(ctx context.Context) error { return s.fetchDelta(ctx, f, loc) })
+			continue
+		}
+		group = append(group, f)
+		if groupSize += f.Size; len(group) >= groupFiles || groupSize >= groupBytes {
+			flush()
+		}
+	}
+	flush()
+	if err := runJobs(ctx, a.n.workers(), jobs); err != nil {
+		a.discardAll(s.temps)
+		return nil, false, err
+	}
+	return s.temps, s.retry, nil
+}
+
+// runJobs runs jobs on n workers; the first error cancels the rest.
+func runJobs(ctx context.Context, n int, jobs []func(context.Context) error) error {
+	ctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	ch := make(chan func(context.Context) error)
+	var wg sync.WaitGroup
+	for range min(n, len(jobs)) {
+		wg.Go(func() {
+			for j := range ch {
+				if ctx.Err() == nil {
+					if err := j(ctx); err != nil {
+						cancel(err)
+					}
+				}
+			}
+		})
+	}
+	for _, j := range jobs {
+		ch <- j
+	}
+	close(ch)
+	wg.Wait()
+	if err := context.Cause(ctx); err != nil && !errors.Is(err, context.Canceled) {
+		return err
+	}
+	return ctx.Err()
+}
+
+// write copies r into a new temporary file for f and checks the content.
+func (s *fetchState) write(f Entry, r io.Reader) error {
+	t, err := s.a.w.create(f.Path)
+	if err != nil {
+		return fmt.Errorf("schedsync: %s: %w", f.Path, err)
+	}
+	h := sha256.New()
+	n, err := io.Copy(io.MultiWriter(t, h), r)
+	if err != nil {
+		s.a.w.discard(t)
+		return err
+	}
+	if n != f.Size || !bytes.Equal(h.Sum(nil), f.Hash[:]) {
+		s.a.w.discard(t)
+		s.changed()
+		return nil
+	}
+	if err := s.a.w.finish(t, f, s.durable); err != nil {
+		return fmt.Errorf("schedsync: %s: %w", f.Path, err)
+	}
+	s.done(f.Path, t)
+	return nil
+}
+
+// copyLocal makes f from a local file with the same hash (a rename or a
+// copy on the primary costs no transfer).
+func (s *fetchState) copyLocal(f Entry, candidates []string) bool {
+	for _, c := range candidates {
+		src, err := s.a.w.root.Open(c)
+		if err != nil {
+			continue
+		}
+		before := len(s.temps)
+		err = s.write(f, src)
+		src.Close()
+		if err == nil && len(s.temps) > before {
+			s.a.n.metrics.bytes.WithLabelValues("local").Add(float64(f.Size))
+			return true
+		}
+	}
+	if f.Size == 0 {
+		return s.write(f, bytes.NewReader(nil)) == nil
+	}
+	return false
+}
+
+func (s *fetchState) fetchGroup(ctx context.Context, g []Entry) error {
+	paths := make([]string, len(g))
+	for i, f := range g {
+		paths[i] = f.Path
+	}
+	i := 0
+	return s.a.n.client.files(ctx, paths, func(rec fileRecord, r io.Reader) error {
+		f := g[i]
+		i++
+		if !rec.OK {
+			s.changed() // gone since the manifest: its deletion follows
+			return nil
+		}
+		s.a.n.metrics.bytes.WithLabelValues("whole").Add(float64(rec.Size))
+		return s.write(f, r)
+	})
+}
+
+// fetchDelta rebuilds f from the local copy loc and a delta.
+func (s *fetchState) fetchDelta(ctx context.Context, f, loc Entry) error {
+	basis, err := s.a.w.root.Open(f.Path)
+	if err != nil {
+		return s.fetchGroup(ctx, []Entry{f})
+	}
+	defer basis.Close()
+	sig, err := makeSignature(basis, loc.Size)
+	if err != nil {
+		return s.fetchGroup(ctx, []Entry{f})
+	}
+	var sb bytes.Buffer
+	_ = sig.encode(&sb)
+	s.a.n.metrics.bytes.WithLabelValues("delta").Add(float64(sb.Len()))
+	body, err := s.a.n.client.delta(ctx, f.Path, sb.Bytes())
+	if err != nil {
+		var se *statusError
+		if errors.As(err, &se) && se.code == 404 {
+			s.changed()
+			return nil
+		}
+		return err
+	}
+	defer body.Close()
+	cr := &countReader{r: body}
+	pr, pw := io.Pipe()
+	go func() {
+		_, err := applyDelta(cr, basis, sig, pw, f.Size)
+		pw.CloseWithError(err)
+	}()
+	err = s.write(f, pr)
+	pr.Close()
+	s.a.n.metrics.bytes.WithLabelValues("delta").Add(float64(cr.n))
+	if errors.Is(err, errBadDelta) {
+		s.changed()
+		return nil
+	}
+	return err
+}
+
+type countReader struct {
+	r io.Reader
+	n int64
+}
+
+func (c *countReader) Read(b []byte) (int, error) {
+	n, err := c.r.Read(b)
+	c.n += int64(n)
+	return n, err
+}

@@ -1,0 +1,71 @@
+package schedsync
+
+import "github.com/prometheus/client_golang/prometheus"
+
+// metrics are the node's Prometheus series (documented in docs/schedsync.md).
+type metrics struct {
+	state         *prometheus.GaugeVec
+	primary       prometheus.Gauge
+	epoch         prometheus.Gauge
+	files         prometheus.Gauge
+	changes       prometheus.Counter
+	applied       prometheus.Counter
+	bytes         *prometheus.CounterVec
+	sent          prometheus.Counter
+	conflicts     prometheus.Counter
+	localEdits    prometheus.Gauge
+	peerConnected prometheus.Gauge
+	promotions    prometheus.Counter
+	scans         prometheus.Counter
+}
+
+func newMetrics(reg prometheus.Registerer) *metrics {
+	const ns, sub = "redund", "schedsync"
+	g := func(name, help string) prometheus.Gauge {
+		return prometheus.NewGauge(prometheus.GaugeOpts{Namespace: ns, Subsystem: sub, Name: name, Help: help})
+	}
+	c := func(name, help string) prometheus.Counter {
+		return prometheus.NewCounter(prometheus.CounterOpts{Namespace: ns, Subsystem: sub, Name: name, Help: help})
+	}
+	m := &metrics{
+		state: prometheus.NewGaugeVec(prometheus.GaugeOpts{Namespace: ns, Subsystem: sub, Name: "state",
+			Help: "1 for the current status (No redundancy, Connecting, Syncing, Synced, Not synced, Unavailable, Incompatible)."},
+			[]string{"state"}),
+		primary:       g("primary", "1 when this node is primary."),
+		epoch:         g("epoch", "Failover epoch (incremented at every promotion)."),
+		files:         g("files", "Paths in the manifest (primary) or synced tree (secondary)."),
+		changes:       c("changes_total", "Change records logged by the primary."),
+		applied:       c("applied_total", "Changes applied by the secondary."),
+		bytes: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: ns, Subsystem: sub, Name: "received_bytes_total",
+			Help: "Content bytes received by the secondary, by transfer kind (whole, delta, local)."}, []string{"kind"}),
+		sent:          c("sent_bytes_total", "Content and delta bytes sent by the primary."),
+		conflicts:     c("conflicts_total", "Files moved aside into .redund/conflicts instead of being overwritten or deleted."),
+		localEdits:    g("local_edits", "Paths changed locally on the secondary (Not synced until a resync)."),
+		peerConnected: g("peer_connected", "1 while the peer answers."),
+		promotions:    c("promotions_total", "Times this node became primary."),
+		scans:         c("full_scans_total", "Full scans of the directory."),
+	}
+	if reg != nil {
+		reg.MustRegister(m.state, m.primary, m.epoch, m.files, m.changes, m.applied, m.bytes, m.sent,
+			m.conflicts, m.localEdits, m.peerConnected, m.promotions, m.scans)
+	}
+	return m
+}
+
+func (m *metrics) setState(name string) {
+	for _, s := range States {
+		v := 0.0
+		if s == name {
+			v = 1
+		}
+		m.state.WithLabelValues(s).Set(v)
+	}
+}
+
+func (m *metrics) setRole(role string) {
+	if role == RolePrimary {
+		m.primary.Set(1)
+	} else {
+		m.primary.Set(0)
+	}
+}

@@ -1,0 +1,178 @@
+package schedsync
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// Options are what the caller supplies besides the config.
+type Options struct {
+	Version  string                // this build's version (both ends must match)
+	Log      *slog.Logger          // nil: discard
+	Registry prometheus.Registerer // nil: metrics are not registered
+	Listener net.Listener          // nil: listen on cfg.Listen
+}
+
+// Node is one end of a schedsync pair.
+type Node struct {
+	cfg         *Config
+	opt         Options
+	log         *slog.Logger
+	auth        *authenticator
+	client      *peerClient
+	ln          net.Listener
+	w           *writer
+	match       *matcher
+	metrics     *metrics
+	started     time.Time
+	peerTimeout time.Duration
+	app         *applier
+	hooks       sync.WaitGroup
+
+	mu           sync.Mutex
+	role         string
+	epoch        uint64
+	st           syncState
+	peer         peerView
+	peerEpochMax uint64
+	clog         *changeLog         // primary only
+	roleCancel   context.CancelFunc // ends the current role loop
+	resync       bool               // a full resync was requested
+	edits        map[string]string  // secondary: local edits found (path → what)
+	syncErrs     []string           // secondary: files that could not be synced
+}
+
+// New checks cfg, opens the directory and binds the listen address.
+func New(cfg *Config, opt Options) (*Node, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	if opt.Log == nil {
+		opt.Log = slog.New(slog.DiscardHandler)
+	}
+	if cfg.NodeID == "" {
+		h, _ := os.Hostname()
+		cfg.NodeID = h
+	}
+	n := &Node{cfg: cfg, opt: opt, log: opt.Log, started: time.Now(), match: newMatcher(cfg.Exclude),
+		peerTimeout: cfg.PeerTimeout.Or(DefaultPeerTimeout), metrics: newMetrics(opt.Registry),
+		auth: newAuthenticator(cfg.Secret.Reveal()), edits: map[string]string{}}
+	w, err := openWriter(cfg.Dir)
+	if err != nil {
+		return nil, err
+	}
+	n.w = w
+	if err := n.loadState(); err != nil {
+		_ = w.close()
+		return nil, err
+	}
+	n.client = newPeerClient(n)
+	if err := n.bind(); err != nil {
+		_ = w.close()
+		return nil, err
+	}
+	return n, nil
+}
+
+func (n *Node) bind() error {
+	n.ln = n.opt.Listener
+	if n.ln != nil || n.cfg.Listen == "" {
+		return nil
+	}
+	ln, err := net.Listen("tcp", n.cfg.Listen)
+	if err != nil {
+		return fmt.Errorf("schedsync: listen: %w", err)
+	}
+	n.ln = ln
+	return nil
+}
+
+// Addr is the sync listener's address ("" when not listening).
+func (n *Node) Addr() string {
+	if n.ln == nil {
+		return ""
+	}
+	return n.ln.Addr().String()
+}
+
+// Role is primary or secondary.
+func (n *Node) Role() string {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	return n.role
+}
+
+// Run serves the peer, plays the node's role and switches role on
+// promotion or demotion, until ctx ends.
+func (n *Node) Run(ctx context.Context) error {
+	defer n.w.close()
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var wg sync.WaitGroup
+	if n.ln != nil {
+		hs := &http.Server{Handler: n.handler(), ReadHeaderTimeout: 10 * time.Second}
+		wg.Go(func() { _ = hs.Serve(n.ln) })
+		defer func() { _ = hs.Close(); wg.Wait() }()
+	}
+	if n.cfg.Peer != "" {
+		wg.Go(func() { n.helloLoop(ctx) })
+	}
+	wg.Go(func() { n.persistLoop(ctx) })
+	if c, err := n.w.cleanTemps(); err == nil && c > 0 {
+		n.log.Info("removed temporary files left by a crash", "count", c)
+	}
+	for ctx.Err() == nil {
+		n.runRole(ctx)
+	}
+	cancel()
+	n.hooks.Wait()
+	return nil
+}
+
+func (n *Node) runRole(ctx context.Context) {
+	rctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	n.mu.Lock()
+	n.roleCancel = cancel
+	role := n.role
+	n.mu.Unlock()
+	n.metrics.setRole(role)
+	var err error
+	if role == RolePrimary {
+		err = n.runPrimary(rctx)
+	} else {
+		err = n.runSecondary(rctx)
+	}
+	if err != nil && !errors.Is(err, context.Canceled) && ctx.Err() == nil {
+		n.log.Error("role loop failed; restarting", "role", role, "err", err)
+		n.setState(StateNotSynced, err.Error())
+		select {
+		case <-ctx.Done():
+		case <-time.After(time.Second):
+		}
+	}
+}
+
+// info is this node's side of the handshake.
+func (n *Node) info() nodeInfo {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	i := nodeInfo{Node: n.cfg.NodeID, Mode: n.cfg.Mode, Role: n.role, Version: n.opt.Version,
+		Proto: ProtocolVersion, Epoch: n.epoch, Uptime: time.Since(n.started).Seconds(),
+		State: n.st.Name, Reason: n.st.Reason}
+	if n.role == RolePrimary {
+		i.LogID, i.Seq = n.clogCurrentLocked()
+	} else if n.app != nil {
+		i.LogID, i.Seq = n.app.position()
+	}
+	return i
+}

@@ -1,0 +1,92 @@
+package schedsync
+
+import (
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/url"
+)
+
+// ProtocolVersion is the version of the node-to-node protocol.
+const ProtocolVersion = 1
+
+// Roles a node plays right now (its mode says which it starts in).
+const (
+	RolePrimary   = "primary"
+	RoleSecondary = "secondary"
+)
+
+// nodeHeader carries the caller's nodeInfo (base64 JSON) on every request.
+const nodeHeader = "X-Redund-Node"
+
+// nodeInfo is what two nodes tell each other in the handshake (GET
+// /v1/hello) and on every request.
+type nodeInfo struct {
+	Node    string  `json:"node"`
+	Mode    string  `json:"mode"` // configured mode
+	Role    string  `json:"role"` // primary or secondary now
+	Version string  `json:"version"`
+	Proto   int     `json:"proto"`
+	Epoch   uint64  `json:"epoch"`
+	Uptime  float64 `json:"uptime_s"`
+	State   string  `json:"state"`
+	Reason  string  `json:"reason,omitempty"`
+	LogID   string  `json:"log_id,omitempty"` // primary: its change log; secondary: the one it follows
+	Seq     uint64  `json:"seq"`              // primary: last change; secondary: last applied
+}
+
+// helloReply is the body of GET /v1/hello.
+type helloReply struct {
+	Node    nodeInfo `json:"node"`
+	Refused string   `json:"refused,omitempty"` // set with status 409
+}
+
+// compat is the compatibility check both ends run on the other's info; it
+// returns why the pair cannot work, or "".
+func compat(self, peer nodeInfo) string {
+	switch {
+	case peer.Proto != self.Proto:
+		return fmt.Sprintf("different protocol versions: this node %d, peer %d", self.Proto, peer.Proto)
+	case peer.Version != self.Version:
+		return fmt.Sprintf("different versions: this node %s, peer %s", self.Version, peer.Version)
+	case peer.Node == self.Node:
+		return fmt.Sprintf("both nodes are called %q (set node_id)", self.Node)
+	case self.Role == RolePrimary && peer.Role == RolePrimary:
+		return fmt.Sprintf("two primaries (epoch %d here, %d on the peer): demote one; resync keeps the newer epoch",
+			self.Epoch, peer.Epoch)
+	case self.Role == RoleSecondary && peer.Role == RoleSecondary:
+		return "both nodes are secondaries: promote one"
+	}
+	return ""
+}
+
+func encodeInfo(i nodeInfo) string {
+	b, _ := json.Marshal(i)
+	return base64.RawURLEncoding.EncodeToString(b)
+}
+
+// decodeInfo reads the caller's info from a request header.
+func decodeInfo(h http.Header) (nodeInfo, error) {
+	var i nodeInfo
+	s := h.Get(nodeHeader)
+	if len(s) > 8192 {
+		return i, fmt.Errorf("schedsync: %s too long", nodeHeader)
+	}
+	b, err := base64.RawURLEncoding.DecodeString(s)
+	if err != nil {
+		return i, fmt.Errorf("schedsync: bad %s: %w", nodeHeader, err)
+	}
+	if err := json.Unmarshal(b, &i); err != nil {
+		return i, fmt.Errorf("schedsync: bad %s: %w", nodeHeader, err)
+	}
+	if i.Role != RolePrimary && i.Role != RoleSecondary {
+		return i, fmt.Errorf("schedsync: bad %s: role %q", nodeHeader, i.Role)
+	}
+	return i, nil
+}
+
+func asRefused(err error, re **refusedError) bool { return errors.As(err, re) }
+
+func urlQueryEscape(s string) string { return url.QueryEscape(s) }

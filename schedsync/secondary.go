@@ -1,0 +1,331 @@
+package schedsync
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sort"
+	"strings"
+	"time"
+)
+
+func (n *Node) deltaMin() int64 {
+	if n.cfg.DeltaMinSize > 0 {
+		return n.cfg.DeltaMinSize
+	}
+	return DefaultDeltaMinSize
+}
+
+func (n *Node) workers() int {
+	if n.cfg.Workers > 0 {
+		return n.cfg.Workers
+	}
+	return DefaultWorkers
+}
+
+// touchPeer records a successful authenticated exchange.
+func (n *Node) touchPeer() {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if !n.peer.connected {
+		n.peer.upSince = time.Now()
+		n.peer.connected = true
+		n.metrics.peerConnected.Set(1)
+	}
+	n.peer.seen, n.peer.last = true, time.Now()
+}
+
+// runSecondary follows the primary: a full comparison first, then the
+// change log (long polls that double as heartbeats). It watches its own
+// directory for local edits, and a secondary-failover node promotes
+// itself after failover_offset without its primary.
+func (n *Node) runSecondary(ctx context.Context) error {
+	n.setState(StateConnecting, "connecting to "+n.cfg.Peer)
+	w, err := newWatcher(n.cfg.Dir, n.match, n.cfg.ScanInterval.Or(DefaultScanInterval), n.log)
+	if err != nil {
+		return fmt.Errorf("schedsync: watch: %w", err)
+	}
+	batches := make(chan []string, 16)
+	go w.run(ctx, batches)
+	go func() {
+		for b := range chanUntil(ctx, batches) {
+			n.checkLocal(b)
+		}
+	}()
+	id, _ := n.app.position()
+	full := id == ""
+	backoff := 200 * time.Millisecond
+	for ctx.Err() == nil {
+		err := n.syncOnce(ctx, &full)
+		if err == nil {
+			backoff = 200 * time.Millisecond
+			continue
+		}
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		if n.onSyncError(err) {
+			return nil // promoted: the role loop restarts as primary
+		}
+		select {
+		case <-ctx.Done():
+		case <-time.After(backoff):
+		}
+		backoff = min(backoff*2, 2*time.Second)
+	}
+	return ctx.Err()
+}
+
+// chanUntil ends the range when ctx ends.
+func chanUntil[T any](ctx context.Context, ch <-chan T) <-chan T {
+	out := make(chan T)
+	go func() {
+		defer close(out)
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case v := <-ch:
+				select {
+				case out <- v:
+				case <-ctx.Done():
+					return
+				}
+			}
+		}
+	}()
+	return out
+}
+
+// syncOnce does one full comparison or one change-log poll.
+func (n *Node) syncOnce(ctx context.Context, full *bool) error {
+	n.mu.Lock()
+	resync := n.resync
+	n.resync = false
+	n.mu.Unlock()
+	if resync || *full {
+		if err := n.fullSync(ctx, resync); err != nil {
+			if resync {
+				n.requestResync()
+			}
+			return err
+		}
+		*full = false
+		return nil
+	}
+	id, seq := n.app.position()
+	pctx, cancel := context.WithTimeout(ctx, n.peerTimeout+n.pollWait())
+	b, err := n.client.changes(pctx, id, seq, n.pollWait())
+	cancel()
+	var se *statusError
+	if errors.As(err, &se) && se.code == 410 {
+		*full = true
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	if len(b.Entries) > 0 {
+		n.setState(StateSyncing, fmt.Sprintf("%d changes", len(b.Entries)))
+		if err := n.applyBatch(ctx, b.Entries, nil); err != nil {
+			return err
+		}
+	}
+	n.app.setPosition(b.LogID, b.Seq)
+	n.afterSync()
+	return nil
+}
+
+func (n *Node) pollWait() time.Duration { return max(n.peerTimeout/2, 100*time.Millisecond) }
+
+// fullSync fetches the manifest and repairs everything that differs;
+// rehash re-reads every local file instead of trusting size and mtime.
+func (n *Node) fullSync(ctx context.Context, rehash bool) error {
+	n.setState(n.firstState(StateSyncing), "comparing with the primary's manifest")
+	mctx, cancel := context.WithTimeout(ctx, 5*time.Minute)
+	b, err := n.client.manifest(mctx)
+	cancel()
+	if err != nil {
+		return err
+	}
+	n.adoptEpoch()
+	n.app.mu.Lock()
+	s := &scanner{root: n.cfg.Dir, match: n.match}
+	prev := n.app.expectedCopy()
+	if rehash {
+		prev = nil
+	}
+	actual, err := s.scan(prev)
+	n.app.mu.Unlock()
+	if err != nil {
+		return fmt.Errorf("schedsync: scan: %w", err)
+	}
+	n.metrics.scans.Inc()
+	targets := append([]Entry(nil), b.Entries...)
+	in := make(map[string]bool, len(targets))
+	for _, e := range targets {
+		in[e.Path] = true
+	}
+	for p, e := range actual {
+		if !in[p] {
+			targets = append(targets, Entry{Path: p, Kind: e.Kind, Deleted: true})
+		}
+	}
+	if err := n.applyBatch(ctx, targets, actual); err != nil {
+		return err
+	}
+	n.app.setPosition(b.LogID, b.Seq)
+	n.mu.Lock()
+	clear(n.edits)
+	n.mu.Unlock()
+	n.afterSync()
+	return nil
+}
+
+// firstState keeps Connecting until the first full sync is done.
+func (n *Node) firstState(s string) string {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if n.st.Name == StateConnecting {
+		return StateConnecting
+	}
+	return s
+}
+
+// applyBatch applies targets; actual nil means "stat the paths now".
+func (n *Node) applyBatch(ctx context.Context, targets []Entry, actual Tree) error {
+	a := n.app
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if actual == nil {
+		s := &scanner{root: n.cfg.Dir, match: n.match}
+		exp := a.expectedCopy()
+		actual = Tree{}
+		for _, t := range targets {
+			if e, ok, _ := s.stat(t.Path, exp); ok {
+				actual[t.Path] = e
+			}
+		}
+	}
+	probs, err := a.apply(ctx, targets, actual)
+	n.mu.Lock()
+	n.syncErrs = probs
+	for _, t := range targets {
+		delete(n.edits, t.Path)
+	}
+	n.mu.Unlock()
+	if len(probs) > 0 {
+		n.log.Warn("some paths could not be synced", "count", len(probs), "first", probs[0])
+	}
+	return err
+}
+
+// afterSync sets Synced or Not synced after a successful exchange.
+func (n *Node) afterSync() {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	n.metrics.files.Set(float64(len(n.app.expected)))
+	n.metrics.localEdits.Set(float64(len(n.edits)))
+	switch {
+	case len(n.syncErrs) > 0:
+		n.setStateLocked(StateNotSynced, fmt.Sprintf("%d paths could not be synced (first: %s)", len(n.syncErrs), n.syncErrs[0]))
+	case len(n.edits) > 0:
+		n.setStateLocked(StateNotSynced, editsReason(n.edits))
+	default:
+		n.setStateLocked(StateSynced, "")
+	}
+}
+
+func editsReason(edits map[string]string) string {
+	paths := make([]string, 0, len(edits))
+	for p := range edits {
+		paths = append(paths, p)
+	}
+	sort.Strings(paths)
+	if len(paths) > 3 {
+		paths = append(paths[:3], "...")
+	}
+	return fmt.Sprintf("%d local changes (%s): run resync", len(edits), strings.Join(paths, ", "))
+}
+
+// onSyncError updates the status after a failed exchange; it returns true
+// when the node promoted itself.
+func (n *Node) onSyncError(err error) bool {
+	if errors.Is(err, errRetry) {
+		return false
+	}
+	var re *refusedError
+	if errors.As(err, &re) {
+		n.notePeer(re.peer, re.reason)
+		n.setState(StateIncompatible, re.reason)
+		return false
+	}
+	n.notePeerError(err)
+	n.mu.Lock()
+	last, seen := n.peer.last, n.peer.seen
+	if !seen {
+		last = n.started
+	}
+	gone := time.Since(last)
+	if n.st.Name != StateConnecting && gone > n.peerTimeout {
+		n.setStateLocked(StateUnavailable, "primary unreachable: "+err.Error())
+	} else if n.st.Name == StateConnecting {
+		n.st.Reason = err.Error()
+	}
+	n.mu.Unlock()
+	if n.cfg.Mode == ModeSecondaryFailover && gone >= n.cfg.FailoverOffset.Or(DefaultFailoverOffset) {
+		n.promote(fmt.Sprintf("primary unreachable for %s (failover_offset)", gone.Round(time.Second)))
+		return true
+	}
+	return false
+}
+
+// checkLocal compares the paths that changed on disk with what the
+// secondary wrote; differences are local edits (Not synced).
+func (n *Node) checkLocal(dirty []string) {
+	a := n.app
+	a.mu.Lock()
+	exp := a.expectedCopy()
+	s := &scanner{root: n.cfg.Dir, match: n.match}
+	var changes []Entry
+	if dirty == nil {
+		actual, err := s.scan(exp)
+		if err != nil {
+			a.mu.Unlock()
+			return
+		}
+		changes = diff(exp, actual)
+	} else {
+		changes = s.rescan(exp, dirty)
+	}
+	a.mu.Unlock()
+	n.mu.Lock()
+	if dirty == nil {
+		clear(n.edits)
+	}
+	for _, d := range dirty {
+		for p := range n.edits {
+			if p == d || strings.HasPrefix(p, d+"/") {
+				delete(n.edits, p)
+			}
+		}
+	}
+	for _, c := range changes {
+		old, had := exp[c.Path]
+		switch {
+		case c.Deleted:
+			n.edits[c.Path] = "deleted"
+		case !had:
+			n.edits[c.Path] = "added"
+		case !sameForEdits(old, c):
+			n.edits[c.Path] = "modified"
+		default:
+			delete(n.edits, c.Path)
+		}
+	}
+	st := n.st.Name
+	n.mu.Unlock()
+	if st == StateSynced || st == StateNotSynced {
+		n.afterSync()
+	}
+}

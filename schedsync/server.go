@@ -1,0 +1,224 @@
+package schedsync
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"errors"
+	"io"
+	"net/http"
+	"strconv"
+	"time"
+)
+
+// handler serves the peer protocol:
+//
+//	GET  /v1/hello                       handshake (both roles)
+//	GET  /v1/manifest                    the primary's full manifest (codec.go)
+//	GET  /v1/changes?log=&since=&wait=   changes after since; 410 when a full manifest is needed
+//	POST /v1/files                       many whole files in one response (filestream.go)
+//	POST /v1/delta?path=                 body: signature; response: delta (delta.go)
+//	POST /v1/peer/demote?epoch=          the peer, holding a newer epoch, asks this primary to step down
+//	POST /v1/peer/resync                 the primary asks this secondary for a full resync
+func (n *Node) handler() http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /v1/hello", n.auth0(false, n.serveHello))
+	mux.HandleFunc("GET /v1/manifest", n.auth0(true, n.serveManifest))
+	mux.HandleFunc("GET /v1/changes", n.auth0(true, n.serveChanges))
+	mux.HandleFunc("POST /v1/files", n.auth0(true, n.serveFiles))
+	mux.HandleFunc("POST /v1/delta", n.auth0(true, n.serveDelta))
+	mux.HandleFunc("POST /v1/peer/demote", n.auth0(false, n.servePeerDemote))
+	mux.HandleFunc("POST /v1/peer/resync", n.auth0(false, n.servePeerResync))
+	return mux
+}
+
+// peerRequest is an authenticated request from the peer.
+type peerRequest struct {
+	*http.Request
+	nonce string
+	from  nodeInfo
+}
+
+type proofWriter struct {
+	http.ResponseWriter
+	n     *Node
+	nonce string
+	wrote bool
+}
+
+func (p *proofWriter) WriteHeader(code int) {
+	if !p.wrote {
+		p.wrote = true
+		p.n.auth.prove(p.ResponseWriter, p.nonce, code)
+	}
+	p.ResponseWriter.WriteHeader(code)
+}
+
+func (p *proofWriter) Write(b []byte) (int, error) {
+	if !p.wrote {
+		p.WriteHeader(http.StatusOK)
+	}
+	return p.ResponseWriter.Write(b)
+}
+
+// auth0 authenticates, runs the compatibility check and, for data
+// endpoints (dataOnly), insists on this node being primary.
+func (n *Node) auth0(dataOnly bool, h func(http.ResponseWriter, *peerRequest)) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		nonce, err := n.auth.verify(r)
+		if err != nil {
+			n.log.Warn("refused peer request", "remote", r.RemoteAddr, "err", err)
+			http.Error(w, err.Error(), http.StatusUnauthorized)
+			return
+		}
+		pw := &proofWriter{ResponseWriter: w, n: n, nonce: nonce}
+		from, err := decodeInfo(r.Header)
+		if err != nil {
+			http.Error(pw, err.Error(), http.StatusBadRequest)
+			return
+		}
+		self := n.info()
+		refused := compat(self, from)
+		n.notePeer(from, refused)
+		if refused != "" {
+			writeJSON(pw, http.StatusConflict, helloReply{Node: self, Refused: refused})
+			return
+		}
+		if dataOnly && self.Role != RolePrimary {
+			writeJSON(pw, http.StatusConflict, helloReply{Node: self, Refused: "this node is not primary"})
+			return
+		}
+		h(pw, &peerRequest{Request: r, nonce: nonce, from: from})
+	}
+}
+
+func writeJSON(w http.ResponseWriter, code int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(code)
+	_ = json.NewEncoder(w).Encode(v)
+}
+
+func (n *Node) serveHello(w http.ResponseWriter, _ *peerRequest) {
+	writeJSON(w, http.StatusOK, helloReply{Node: n.info()})
+}
+
+func (n *Node) currentLog() *changeLog {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	return n.clog
+}
+
+func (n *Node) serveManifest(w http.ResponseWriter, _ *peerRequest) {
+	cl := n.currentLog()
+	if cl == nil {
+		http.Error(w, "not ready", http.StatusServiceUnavailable)
+		return
+	}
+	tree, seq := cl.snapshot()
+	id, _ := cl.current()
+	w.Header().Set("Content-Type", "application/octet-stream")
+	_ = encodeBatch(w, Batch{LogID: id, Seq: seq, Entries: tree.sorted()})
+}
+
+// serveChanges long-polls: it answers as soon as there is a change after
+// since, or after wait (an empty batch, which doubles as a heartbeat).
+func (n *Node) serveChanges(w http.ResponseWriter, r *peerRequest) {
+	cl := n.currentLog()
+	if cl == nil {
+		http.Error(w, "not ready", http.StatusServiceUnavailable)
+		return
+	}
+	q := r.URL.Query()
+	since, err := strconv.ParseUint(q.Get("since"), 10, 64)
+	wait, _ := time.ParseDuration(q.Get("wait"))
+	id, _ := cl.current()
+	if err != nil || q.Get("log") != id {
+		http.Error(w, "full manifest needed", http.StatusGone)
+		return
+	}
+	ctx, cancel := context.WithTimeout(r.Context(), min(max(wait, 0), 30*time.Second))
+	defer cancel()
+	cl.wait(ctx, since)
+	out, cur, ok := cl.since(since)
+	if !ok {
+		http.Error(w, "full manifest needed", http.StatusGone)
+		return
+	}
+	w.Header().Set("Content-Type", "application/octet-stream")
+	_ = encodeBatch(w, Batch{LogID: id, Seq: cur, Entries: out})
+}
+
+func (n *Node) serveFiles(w http.ResponseWriter, r *peerRequest) {
+	paths, err := decodePaths(r.Body)
+	if err != nil {
+		http.Error(w, err.Error(), http.StatusBadRequest)
+		return
+	}
+	w.Header().Set("Content-Type", "application/octet-stream")
+	cw := &countWriter{w: w}
+	if err := serveFiles(cw, n.w.root, paths); err != nil {
+		n.log.Debug("file stream cut", "err", err)
+		panic(http.ErrAbortHandler) // the secondary sees a broken stream and retries
+	}
+	n.metrics.sent.Add(float64(cw.n))
+}
+
+func (n *Node) serveDelta(w http.ResponseWriter, r *peerRequest) {
+	p := r.URL.Query().Get("path")
+	if err := checkRelPath(p); err != nil {
+		http.Error(w, err.Error(), http.StatusBadRequest)
+		return
+	}
+	sig, err := decodeSignature(io.LimitReader(r.Body, 16+12*maxSigBlocks))
+	if err != nil {
+		http.Error(w, err.Error(), http.StatusBadRequest)
+		return
+	}
+	f, err := n.w.root.Open(p)
+	if err != nil {
+		http.Error(w, "gone", http.StatusNotFound)
+		return
+	}
+	defer f.Close()
+	w.Header().Set("Content-Type", "application/octet-stream")
+	cw := &countWriter{w: w}
+	if err := writeDelta(cw, bufio.NewReaderSize(f, 1<<20), sig); err != nil {
+		panic(http.ErrAbortHandler)
+	}
+	n.metrics.sent.Add(float64(cw.n))
+}
+
+func (n *Node) servePeerDemote(w http.ResponseWriter, r *peerRequest) {
+	epoch, err := strconv.ParseUint(r.URL.Query().Get("epoch"), 10, 64)
+	if err != nil {
+		http.Error(w, "bad epoch", http.StatusBadRequest)
+		return
+	}
+	if err := n.demoteFor(epoch); err != nil {
+		writeJSON(w, http.StatusConflict, map[string]string{"error": err.Error()})
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]string{"result": "demoted"})
+}
+
+func (n *Node) servePeerResync(w http.ResponseWriter, _ *peerRequest) {
+	if n.Role() != RoleSecondary {
+		writeJSON(w, http.StatusConflict, map[string]string{"error": "not a secondary"})
+		return
+	}
+	n.requestResync()
+	writeJSON(w, http.StatusOK, map[string]string{"result": "resync started"})
+}
+
+type countWriter struct {
+	w io.Writer
+	n int64
+}
+
+func (c *countWriter) Write(b []byte) (int, error) {
+	n, err := c.w.Write(b)
+	c.n += int64(n)
+	return n, err
+}
+
+var errIncompatible = errors.New("incompatible")

@@ -1,0 +1,130 @@
+package schedsync
+
+import (
+	"time"
+)
+
+// The statuses, exactly as LTN Schedule shows them.
+const (
+	StateNoRedundancy = "No redundancy" // primary without a configured secondary
+	StateConnecting   = "Connecting"    // connecting and doing the first sync
+	StateSyncing      = "Syncing"       // changes are being transferred
+	StateSynced       = "Synced"        // the secondary holds the primary's tree
+	StateNotSynced    = "Not synced"    // local edits or errors on the secondary: resync
+	StateUnavailable  = "Unavailable"   // the peer is gone: promote (Make primary)
+	StateIncompatible = "Incompatible"  // same mode on both ends, or different versions
+)
+
+// States lists every status (for metrics and docs).
+var States = []string{StateNoRedundancy, StateConnecting, StateSyncing, StateSynced,
+	StateNotSynced, StateUnavailable, StateIncompatible}
+
+// syncState is a status with its reason and since-when.
+type syncState struct {
+	Name   string
+	Reason string
+	Since  time.Time
+}
+
+// peerView is what this node knows about the other one.
+type peerView struct {
+	info      nodeInfo  // from the last successful exchange
+	seen      bool      // ever exchanged since start
+	last      time.Time // last authenticated exchange (either direction)
+	upSince   time.Time // start of the current run of successful exchanges
+	refused   string    // compat reason, when incompatible
+	lastErr   string    // last error talking to it
+	connected bool
+}
+
+// setState changes the status (n.mu held); since moves only when the name
+// changes.
+func (n *Node) setStateLocked(name, reason string) {
+	if n.st.Name != name {
+		if n.st.Name != "" {
+			n.log.Info("status changed", "from", n.st.Name, "to", name, "reason", reason)
+		}
+		n.st = syncState{Name: name, Reason: reason, Since: time.Now()}
+		n.metrics.setState(name)
+		return
+	}
+	n.st.Reason = reason
+}
+
+func (n *Node) setState(name, reason string) {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	n.setStateLocked(name, reason)
+}
+
+// notePeer records an authenticated exchange with the peer.
+func (n *Node) notePeer(info nodeInfo, refused string) {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	now := time.Now()
+	if !n.peer.connected {
+		n.peer.upSince = now
+	}
+	n.peer.info, n.peer.seen, n.peer.last, n.peer.connected = info, true, now, true
+	n.peer.refused, n.peer.lastErr = refused, ""
+	n.metrics.peerConnected.Set(1)
+	if info.Epoch > n.peerEpochMax {
+		n.peerEpochMax = info.Epoch
+	}
+}
+
+// notePeerError records a failed exchange; the peer counts as gone once
+// nothing succeeded for peer_timeout.
+func (n *Node) notePeerError(err error) {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	n.peer.lastErr = err.Error()
+	if n.peer.connected && time.Since(n.peer.last) > n.peerTimeout {
+		n.peer.connected = false
+		n.peer.upSince = time.Now()
+		n.metrics.peerConnected.Set(0)
+	}
+}
+
+// primaryState derives a primary's status from what it knows of its
+// secondary (n.mu held).
+func (n *Node) primaryStateLocked() (string, string) {
+	p := n.peer
+	switch {
+	case n.cfg.Peer == "":
+		return StateNoRedundancy, "no peer configured"
+	case p.refused != "" && p.connected:
+		return StateIncompatible, p.refused
+	case !p.seen:
+		return StateConnecting, orDefault(p.lastErr, "waiting for the secondary")
+	case !p.connected:
+		return StateUnavailable, "secondary unreachable: " + orDefault(p.lastErr, "no contact")
+	}
+	_, seq := n.clogCurrentLocked()
+	switch p.info.State {
+	case StateSynced:
+		if p.info.Seq >= seq {
+			return StateSynced, ""
+		}
+		return StateSyncing, "secondary is catching up"
+	case StateNotSynced:
+		return StateNotSynced, "secondary: " + p.info.Reason
+	case StateIncompatible:
+		return StateIncompatible, "secondary: " + p.info.Reason
+	}
+	return StateSyncing, "secondary is " + p.info.State
+}
+
+func (n *Node) clogCurrentLocked() (string, uint64) {
+	if n.clog == nil {
+		return "", 0
+	}
+	return n.clog.current()
+}
+
+func orDefault(s, def string) string {
+	if s == "" {
+		return def
+	}
+	return s
+}

@@ -1,0 +1,79 @@
+package schedsync
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"time"
+
+	"github.com/redund/redund/internal/status"
+)
+
+// Status describes the node for `redund status` and GET /v1/status.
+func (n *Node) Status() []status.Document {
+	n.refreshState()
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	d := status.Document{Instance: n.cfg.NodeID, Scheme: "schedsync", Role: n.role,
+		State: n.st.Name, Reason: n.st.Reason, Since: n.st.Since}
+	if n.cfg.Peer != "" {
+		d.Peer = &status.Peer{Address: n.cfg.Peer, Connected: n.peer.connected, Since: n.peer.upSince,
+			Reason: n.peer.lastErr}
+	}
+	det := map[string]any{"mode": n.cfg.Mode, "dir": n.cfg.Dir, "epoch": n.epoch,
+		"uptime_s": time.Since(n.started).Seconds()}
+	if n.peer.seen {
+		det["peer_node"], det["peer_role"], det["peer_epoch"] = n.peer.info.Node, n.peer.info.Role, n.peer.info.Epoch
+		det["peer_state"], det["last_contact_s"] = n.peer.info.State, since(n.peer.last)
+	}
+	if n.role == RolePrimary {
+		det["log_id"], det["seq"] = n.clogCurrentLocked()
+	} else {
+		det["log_id"], det["seq"] = n.app.position()
+		det["local_edits"] = len(n.edits)
+		det["sync_errors"] = n.syncErrs
+		if n.cfg.Mode == ModeSecondaryFailover && !n.peer.connected {
+			last := n.peer.last
+			if last.IsZero() {
+				last = n.started
+			}
+			det["failover_in_s"] = max(0, (n.cfg.FailoverOffset.Or(DefaultFailoverOffset) - time.Since(last)).Seconds())
+		}
+	}
+	total, last := n.w.conflicts.snapshot()
+	det["conflicts_total"] = total
+	if len(last) > 10 {
+		last = last[len(last)-10:]
+	}
+	det["conflicts"] = last
+	d.Details = det
+	return []status.Document{d}
+}
+
+// Register adds the node's status, metrics-backed actions and admin
+// endpoints (POST /v1/schedsync/resync, /promote, /demote) to an admin
+// server.
+func (n *Node) Register(s *status.Server) {
+	s.AddSource(n)
+	for name, fn := range map[string]func(context.Context) error{
+		"resync": n.Resync, "promote": n.Promote, "demote": n.Demote} {
+		s.Handle("POST /v1/schedsync/"+name, n.action(name, fn))
+	}
+}
+
+func (n *Node) action(name string, fn func(context.Context) error) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		ctx, cancel := context.WithTimeout(r.Context(), 30*time.Second)
+		defer cancel()
+		if err := fn(ctx); err != nil {
+			code := http.StatusInternalServerError
+			if errors.Is(err, ErrRefused) {
+				code = http.StatusConflict
+			}
+			status.WriteError(w, code, err.Error())
+			return
+		}
+		n.log.Info("operator action", "action", name)
+		status.WriteJSON(w, http.StatusOK, map[string]any{"result": name + " done", "status": n.Status()})
+	})
+}
