@@ -48,7 +48,11 @@ func startPair(t *testing.T, modeA, modeB string, mutate func(a, b *Config)) (*t
 
 func startNode(t *testing.T, cfg *Config, ln net.Listener) *testNode {
 	t.Helper()
-	n, err := New(cfg, Options{Version: "test", Listener: ln})
+	version := "test"
+	if cfg.NodeID == "other-version" {
+		version = "test-2"
+	}
+	n, err := New(cfg, Options{Version: version, Listener: ln})
 	must(t, err)
 	ctx, cancel := context.WithCancel(context.Background())
 	tn := &testNode{Node: n, dir: cfg.Dir, cancel: cancel, done: make(chan struct{})}
