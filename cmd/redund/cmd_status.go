@@ -8,8 +8,11 @@ import (
 	"io"
 	"io/fs"
 	"os"
+	"strconv"
+	"strings"
 	"time"
 
+	"github.com/charmbracelet/lipgloss"
 	"github.com/charmbracelet/x/term"
 	"github.com/urfave/cli/v2"
 
@@ -30,9 +33,9 @@ func newStatusCommand(g *globalOptions) *cli.Command {
 		Usage: "one view of every running redund instance",
 		Description: "Asks every admin address named in the config's [admin] table, plus any\n" +
 			"--endpoint, for its status (GET /v1/status) at once, and draws one table:\n" +
-			"endpoint, instance, scheme, role, state, peer, health and last change. An\n" +
-			"endpoint that does not answer is a row saying why. Output is plain text\n" +
-			"when stdout is not a terminal or NO_COLOR is set. See docs/status.md.\n\n" +
+			"instance, scheme, role, state, peer, health and last change. An endpoint\n" +
+			"that does not answer is a row saying why. Output is plain text when\n" +
+			"stdout is not a terminal or NO_COLOR is set. See docs/status.md.\n\n" +
 			"EXAMPLES\n" +
 			"   redund status\n" +
 			"   redund status --endpoint 10.0.0.2:9180 --watch\n" +
@@ -108,7 +111,8 @@ type statusView struct {
 	json     bool
 	timeout  time.Duration
 	plain    bool
-	term     *os.File // stdout when it is a terminal, else nil
+	term     *os.File           // stdout when it is a terminal, else nil
+	renderer *lipgloss.Renderer // colours for term
 	now      func() time.Time
 	interval time.Duration
 	watching bool // --watch: one compact JSON document per frame
@@ -121,7 +125,24 @@ func newStatusView(w io.Writer, o *statusOptions) *statusView {
 		v.term = f
 	}
 	v.plain = v.term == nil || os.Getenv("NO_COLOR") != ""
+	if !v.plain {
+		v.renderer = lipgloss.NewRenderer(v.term)
+		// set, not asked: asking the terminal for its background can stall
+		// for seconds on terminals that do not answer
+		v.renderer.SetHasDarkBackground(darkBackground(os.Getenv("COLORFGBG")))
+	}
 	return v
+}
+
+// darkBackground reads COLORFGBG ("15;0": light text on black), which
+// many terminals set; without it a dark background is assumed.
+func darkBackground(colorfgbg string) bool {
+	f := strings.Split(colorfgbg, ";")
+	bg, err := strconv.Atoi(f[len(f)-1])
+	if err != nil {
+		return true
+	}
+	return bg < 7 || bg == 8
 }
 
 // once draws one frame; an unreachable endpoint makes it fail (exit 1).
@@ -174,7 +195,7 @@ func (v *statusView) draw(res []status.Result) error {
 		}
 		return enc.Encode(res)
 	}
-	opts := status.RenderOptions{Plain: v.plain, Now: v.now()}
+	opts := status.RenderOptions{Plain: v.plain, Now: v.now(), Renderer: v.renderer}
 	if v.term != nil {
 		if w, _, err := term.GetSize(v.term.Fd()); err == nil {
 			opts.Width = w

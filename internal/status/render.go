@@ -12,6 +12,7 @@ import (
 
 	"github.com/charmbracelet/lipgloss"
 	"github.com/charmbracelet/lipgloss/table"
+	"github.com/charmbracelet/x/ansi"
 	"github.com/muesli/termenv"
 )
 
@@ -27,11 +28,10 @@ type RenderOptions struct {
 }
 
 // Columns of the status table, in order.
-var columns = []string{"ENDPOINT", "INSTANCE", "SCHEME", "ROLE", "STATE", "PEER", "HEALTH", "LAST CHANGE"}
+var columns = []string{"INSTANCE", "SCHEME", "ROLE", "STATE", "PEER", "HEALTH", "LAST CHANGE"}
 
 const (
-	colEndpoint = iota
-	colInstance
+	colInstance = iota
 	colScheme
 	colRole
 	colState
@@ -91,9 +91,9 @@ func (o RenderOptions) renderer() *lipgloss.Renderer {
 // cellPadding is the blank either side of every cell (see styles.go).
 const cellPadding = 2
 
-// fitColumns truncates cells (with "…") until the table fits width: first
-// the free-text columns (STATE, HEALTH) down to 16 runes, then down to 8,
-// then the widest column at a time, never below its header or 8 runes.
+// fitColumns makes the table fit width by wrapping cells onto more lines:
+// first the free-text columns (STATE, HEALTH) down to 16 runes, then the
+// widest column at a time, never below its header or 8 runes.
 func fitColumns(rows [][]string, width int) {
 	widths := make([]int, len(columns))
 	for c, h := range columns {
@@ -108,24 +108,18 @@ func fitColumns(rows [][]string, width int) {
 	for _, w := range widths {
 		total += w + cellPadding
 	}
-	soft := map[int]int{colState: 16, colHealth: 16}
 	total = shrink(widths, total, width, func(c int) int {
-		if f, ok := soft[c]; ok {
-			return f
+		if c == colState || c == colHealth {
+			return 16
 		}
 		return widths[c]
 	})
-	floor := func(c int) int { return max(len(columns[c]), 8) }
-	total = shrink(widths, total, width, func(c int) int {
-		if _, ok := soft[c]; ok {
-			return floor(c)
-		}
-		return widths[c]
-	})
-	shrink(widths, total, width, floor)
+	shrink(widths, total, width, func(c int) int { return max(len(columns[c]), 8) })
 	for _, r := range rows {
 		for c := range r {
-			r[c] = truncate(r[c], widths[c])
+			if lipgloss.Width(r[c]) > widths[c] {
+				r[c] = ansi.Wrap(r[c], widths[c], "")
+			}
 		}
 	}
 }
@@ -159,33 +153,31 @@ func trimLines(s string) string {
 }
 
 // resultRows turns one endpoint's answer into table rows and their tones.
+// An endpoint without instances (unreachable, or running none) is one row
+// that names the endpoint in the INSTANCE column.
 func resultRows(r Result, now time.Time) ([][]string, [][]tone) {
-	blank := func(state string, stateTone tone, change string) ([]string, []tone) {
-		row := []string{r.Endpoint, "-", "", "", state, "", "", change}
-		tn := []tone{toneNormal, toneMuted, toneNormal, toneNormal, stateTone, toneNormal, toneNormal, toneMuted}
-		return row, tn
+	endpointRow := func(state string, stateTone tone, change string) [][]string {
+		return [][]string{{r.Endpoint, "", "", state, "", "", change}}
+	}
+	tn := func(stateTone tone) [][]tone {
+		return [][]tone{{toneNormal, toneNormal, toneNormal, stateTone, toneNormal, toneNormal, toneMuted}}
 	}
 	if r.Err != nil {
-		row, tn := blank("unreachable: "+Reason(r.Err), toneBad, "")
-		return [][]string{row}, [][]tone{tn}
+		return endpointRow("unreachable: "+Reason(r.Err), toneBad, ""), tn(toneBad)
 	}
 	if len(r.Report.Instances) == 0 {
-		row, tn := blank("no instances", toneMuted, Ago(now, r.Report.Started))
-		return [][]string{row}, [][]tone{tn}
+		return endpointRow("no instances", toneMuted, Ago(now, r.Report.Started)), tn(toneMuted)
 	}
 	var rows [][]string
 	var tones [][]tone
-	for i, d := range r.Report.Instances {
-		row, tn := documentRow(d, now)
-		if i == 0 {
-			row[colEndpoint] = r.Endpoint
-		}
-		rows, tones = append(rows, row), append(tones, tn)
+	for _, d := range r.Report.Instances {
+		row, t := documentRow(d, now)
+		rows, tones = append(rows, row), append(tones, t)
 	}
 	return rows, tones
 }
 
-// documentRow is the row of one instance (without its endpoint).
+// documentRow is the row of one instance.
 func documentRow(d Document, now time.Time) ([]string, []tone) {
 	state := d.State
 	if d.Reason != "" {
@@ -193,10 +185,9 @@ func documentRow(d Document, now time.Time) ([]string, []tone) {
 	}
 	peer, peerTone := peerCell(d.Peer)
 	health, healthTone := healthCell(d.Health)
-	row := []string{"", orDash(d.Instance), orDash(d.Scheme), orDash(d.Role), orDash(state),
+	row := []string{orDash(d.Instance), orDash(d.Scheme), orDash(d.Role), orDash(state),
 		peer, health, Ago(now, d.Since)}
-	tn := []tone{toneNormal, toneNormal, toneNormal, toneNormal, toneOf(d.State),
-		peerTone, healthTone, toneMuted}
+	tn := []tone{toneNormal, toneNormal, toneNormal, toneOf(d.State), peerTone, healthTone, toneMuted}
 	return row, tn
 }
 

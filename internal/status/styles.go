@@ -6,14 +6,15 @@ import (
 	"github.com/charmbracelet/lipgloss"
 )
 
-// Every colour and style of the status view lives in this file.
+// Every colour and style of the status view lives in this file. Colours
+// are ANSI palette numbers, so that they follow the terminal's own theme.
 var (
-	colorGood   = lipgloss.AdaptiveColor{Light: "#1A7F37", Dark: "#3FB950"}
-	colorBad    = lipgloss.AdaptiveColor{Light: "#CF222E", Dark: "#F85149"}
-	colorWarn   = lipgloss.AdaptiveColor{Light: "#9A6700", Dark: "#D29922"}
-	colorMuted  = lipgloss.AdaptiveColor{Light: "#6E7781", Dark: "#8B949E"}
-	colorHeader = lipgloss.AdaptiveColor{Light: "#0550AE", Dark: "#79C0FF"}
-	colorBorder = lipgloss.AdaptiveColor{Light: "#D0D7DE", Dark: "#30363D"}
+	colorGood   = lipgloss.AdaptiveColor{Light: "2", Dark: "10"} // green
+	colorBad    = lipgloss.AdaptiveColor{Light: "1", Dark: "9"}  // red
+	colorWarn   = lipgloss.AdaptiveColor{Light: "3", Dark: "11"} // yellow
+	colorMuted  = lipgloss.AdaptiveColor{Light: "8", Dark: "8"}  // grey
+	colorHeader = lipgloss.AdaptiveColor{Light: "4", Dark: "12"} // blue
+	colorBorder = lipgloss.AdaptiveColor{Light: "8", Dark: "8"}  // grey
 )
 
 // tone is how a cell should look: by what its word means to an operator.
