@@ -235,3 +235,13 @@ func TestStatusWatch(t *testing.T) {
 		t.Error("watch cleared the screen of a writer that is not a terminal")
 	}
 }
+
+func TestDarkBackground(t *testing.T) {
+	for in, want := range map[string]bool{
+		"": true, "15;0": true, "0;15": false, "15;default;0": true, "0;7": false, "12;8": true, "x": true,
+	} {
+		if got := darkBackground(in); got != want {
+			t.Errorf("darkBackground(%q) = %v, want %v", in, got, want)
+		}
+	}
+}
