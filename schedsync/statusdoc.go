@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/redund/redund/internal/config"
 	"github.com/redund/redund/internal/status"
 )
 
@@ -52,14 +53,17 @@ func (n *Node) Status() []status.Document {
 
 // Register adds the node's status, metrics-backed actions and admin
 // endpoints (POST /v1/schedsync/resync, /promote, /demote) to an admin
-// server.
-func (n *Node) Register(s *status.Server) {
+// server (loopback only, or with the admin token: see status.Protect).
+func (n *Node) Register(s *status.Server, token config.Secret) {
 	s.AddSource(n)
 	for name, fn := range map[string]func(context.Context) error{
 		"resync": n.Resync, "promote": n.Promote, "demote": n.Demote} {
-		s.Handle("POST /v1/schedsync/"+name, n.action(name, fn))
+		s.Handle("POST "+ActionPath(name), status.Protect(token, n.action(name, fn)))
 	}
 }
+
+// ActionPath is the admin path of an operator action.
+func ActionPath(name string) string { return "/v1/schedsync/" + name }
 
 func (n *Node) action(name string, fn func(context.Context) error) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {

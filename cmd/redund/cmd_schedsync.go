@@ -1,8 +1,205 @@
 package main
 
-import "github.com/urfave/cli/v2"
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"time"
 
-// newSchedsyncCommand is a placeholder until the schedsync scheme lands.
-func newSchedsyncCommand(_ *globalOptions) *cli.Command {
-	return &cli.Command{Name: "schedsync", Usage: "primary/secondary sync of a data directory"}
+	"github.com/urfave/cli/v2"
+
+	"github.com/redund/redund/internal/status"
+	"github.com/redund/redund/schedsync"
+)
+
+type schedsyncOptions struct {
+	Admin string
+	JSON  bool
+}
+
+func newSchedsyncCommand(g *globalOptions) *cli.Command {
+	o := &schedsyncOptions{}
+	adminFlag := &cli.StringFlag{Name: "admin", Usage: "admin address of the daemon (default: [admin] schedsync, then listen)",
+		Destination: &o.Admin}
+	return &cli.Command{
+		Name:  "schedsync",
+		Usage: "primary/secondary sync of a data directory (LTN Schedule's redundancy)",
+		Description: "The [schedsync] table makes this node a primary, a secondary-copy (follows,\n" +
+			"never takes over) or a secondary-failover (follows, and becomes primary after\n" +
+			"failover_offset without its primary). The secondary keeps an exact, durable copy\n" +
+			"of the primary's directory. Statuses: No redundancy, Connecting, Syncing, Synced,\n" +
+			"Not synced, Unavailable, Incompatible. See docs/schedsync.md.\n\n" + exitStatusHelp,
+		Subcommands: []*cli.Command{
+			schedsyncRunCommand(g, o, adminFlag),
+			schedsyncActionCommand(g, o, adminFlag, "resync", "Resync now: full comparison and repair",
+				"On a secondary: every file is re-hashed and compared with the primary's manifest;\n"+
+					"what differs is fetched again, local edits are moved to .redund/conflicts.\n"+
+					"On a primary: a full rescan, and the secondary is asked to resync. With two\n"+
+					"primaries (Incompatible), the node with the older epoch is demoted."),
+			schedsyncActionCommand(g, o, adminFlag, "promote", "Make primary: this node takes over (epoch + 1)",
+				"Runs on_promote. If the old primary is still running the pair reports\n"+
+					"Incompatible (two primaries) until one is demoted."),
+			schedsyncActionCommand(g, o, adminFlag, "demote", "make this primary a secondary of its peer",
+				"Runs on_demote. Files that differ from the new primary's are moved to\n"+
+					".redund/conflicts before being replaced: nothing is lost."),
+			schedsyncStatusCommand(g, o, adminFlag),
+		},
+	}
+}
+
+func schedsyncRunCommand(g *globalOptions, o *schedsyncOptions, admin cli.Flag) *cli.Command {
+	return &cli.Command{
+		Name:  "run",
+		Usage: "run this node: watch or follow the directory, serve status and actions",
+		Description: "Serves the peer protocol on [schedsync] listen, and status, /metrics and\n" +
+			"POST /v1/schedsync/{resync,promote,demote} on the admin address.\n" +
+			"Stops on SIGINT/SIGTERM.\n\n" +
+			"EXAMPLE\n   redund --config /etc/redund/redund.toml schedsync run\n\n" + exitStatusHelp,
+		Flags: []cli.Flag{admin},
+		Action: func(c *cli.Context) error {
+			if err := needArgs(c, 0, 0); err != nil {
+				return err
+			}
+			return runSchedsync(c.Context, g, o)
+		},
+	}
+}
+
+func runSchedsync(ctx context.Context, g *globalOptions, o *schedsyncOptions) error {
+	cfg, err := loadConfig(g.ConfigPath)
+	if err != nil {
+		return err
+	}
+	if cfg.Schedsync == nil {
+		return usageErr("schedsync run: the config has no [schedsync] table")
+	}
+	d, err := newDaemon(g, "schedsync run")
+	if err != nil {
+		return err
+	}
+	n, err := schedsync.New(cfg.Schedsync, schedsync.Options{Version: version, Log: d.Log, Registry: d.Admin.Registry()})
+	if err != nil {
+		return failed(err)
+	}
+	n.Register(d.Admin, cfg.Admin.Token)
+	return d.run(ctx, schedsyncAdmin(cfg, o), n.Run)
+}
+
+func schedsyncAdmin(cfg *fileConfig, o *schedsyncOptions) string {
+	if o.Admin != "" {
+		return o.Admin
+	}
+	return cfg.Admin.For("schedsync")
+}
+
+func schedsyncActionCommand(g *globalOptions, o *schedsyncOptions, admin cli.Flag, name, usage, desc string) *cli.Command {
+	return &cli.Command{
+		Name:  name,
+		Usage: usage,
+		Description: desc + "\n\nAsks the running daemon through its admin API.\n\n" +
+			"EXAMPLE\n   redund schedsync " + name + "\n\n" + exitStatusHelp,
+		Flags: []cli.Flag{admin, &cli.BoolFlag{Name: "json", Usage: "print the answer as JSON", Destination: &o.JSON}},
+		Action: func(c *cli.Context) error {
+			if err := needArgs(c, 0, 0); err != nil {
+				return err
+			}
+			return runSchedsyncAction(c, g, o, name)
+		},
+	}
+}
+
+func runSchedsyncAction(c *cli.Context, g *globalOptions, o *schedsyncOptions, name string) error {
+	cfg, err := loadConfig(g.ConfigPath)
+	if err != nil {
+		return err
+	}
+	ctx, cancel := context.WithTimeout(c.Context, 40*time.Second)
+	defer cancel()
+	res, err := schedsync.CallAction(ctx, schedsyncAdmin(cfg, o), cfg.Admin.Token, name)
+	if err != nil {
+		return failed(err)
+	}
+	if o.JSON {
+		return schedsyncJSON(c, res)
+	}
+	printf(c, "%s\n", res.Result)
+	for _, d := range res.Status {
+		printSchedsyncDoc(c, d)
+	}
+	return nil
+}
+
+func schedsyncStatusCommand(g *globalOptions, o *schedsyncOptions, admin cli.Flag) *cli.Command {
+	return &cli.Command{
+		Name:  "status",
+		Usage: "this node's status: role, state with reason and since, peer, epoch",
+		Description: "Reads GET /v1/status from the running daemon. Exits 1 unless the state is\n" +
+			"Synced or No redundancy, so scripts and monitoring can use it directly.\n\n" +
+			"EXAMPLES\n   redund schedsync status\n   redund schedsync status --json | jq '.[0].state'\n\n" + exitStatusHelp,
+		Flags: []cli.Flag{admin, &cli.BoolFlag{Name: "json", Usage: "print the status documents as JSON", Destination: &o.JSON}},
+		Action: func(c *cli.Context) error {
+			if err := needArgs(c, 0, 0); err != nil {
+				return err
+			}
+			return runSchedsyncStatus(c, g, o)
+		},
+	}
+}
+
+func runSchedsyncStatus(c *cli.Context, g *globalOptions, o *schedsyncOptions) error {
+	cfg, err := loadConfig(g.ConfigPath)
+	if err != nil {
+		return err
+	}
+	ctx, cancel := context.WithTimeout(c.Context, 5*time.Second)
+	defer cancel()
+	rep, err := status.Fetch(ctx, schedsyncAdmin(cfg, o))
+	if err != nil {
+		return failed(fmt.Errorf("schedsync status: %w", err))
+	}
+	docs := []status.Document{}
+	for _, d := range rep.Instances {
+		if d.Scheme == "schedsync" {
+			docs = append(docs, d)
+		}
+	}
+	if o.JSON {
+		err = schedsyncJSON(c, docs)
+	} else {
+		for _, d := range docs {
+			printSchedsyncDoc(c, d)
+		}
+	}
+	if err != nil {
+		return err
+	}
+	for _, d := range docs {
+		if d.State != schedsync.StateSynced && d.State != schedsync.StateNoRedundancy {
+			return failed(nil)
+		}
+	}
+	return nil
+}
+
+func printSchedsyncDoc(c *cli.Context, d status.Document) {
+	printf(c, "%s: %s, %s since %s", d.Instance, d.Role, d.State, status.Ago(time.Now(), d.Since))
+	if d.Reason != "" {
+		printf(c, " (%s)", d.Reason)
+	}
+	printf(c, "\n")
+	if d.Peer != nil {
+		printf(c, "  peer %s connected=%v\n", d.Peer.Address, d.Peer.Connected)
+	}
+	if e, ok := d.Details["epoch"]; ok {
+		printf(c, "  epoch %v, conflicts moved aside %v\n", e, d.Details["conflicts_total"])
+	}
+}
+
+func schedsyncJSON(c *cli.Context, v any) error {
+	enc := json.NewEncoder(c.App.Writer)
+	enc.SetIndent("", "  ")
+	if err := enc.Encode(v); err != nil {
+		return fmt.Errorf("write: %w", err)
+	}
+	return nil
 }
