@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"sort"
 	"sync"
+	"time"
 
 	"github.com/redund/redund/internal/dnsupdate"
 	"github.com/redund/redund/internal/logging"
@@ -57,12 +58,27 @@ func New(cfgs map[string]*Config, o Options) (*Daemon, error) {
 	return d, nil
 }
 
-// Run runs every scheme until ctx ends; it returns ctx's error.
+// Run runs every scheme until ctx ends; it returns ctx's error. The
+// schemes' first probes are spread evenly over one interval (scheme i of n
+// starts after i/n of its interval) so that a thousand schemes do not
+// probe in one burst and stay in step.
 func (d *Daemon) Run(ctx context.Context) error {
 	var wg sync.WaitGroup
-	for _, s := range d.schemes {
+	for i, name := range d.names {
+		s := d.schemes[name]
+		delay := time.Duration(int64(s.cfg.Interval.Or(DefaultInterval)) * int64(i) / int64(len(d.names)))
 		wg.Add(1)
-		go func() { defer wg.Done(); s.Run(ctx) }()
+		go func() {
+			defer wg.Done()
+			t := time.NewTimer(delay)
+			defer t.Stop()
+			select {
+			case <-ctx.Done():
+				return
+			case <-t.C:
+			}
+			s.Run(ctx)
+		}()
 	}
 	<-ctx.Done()
 	wg.Wait()

@@ -1,0 +1,23 @@
+#!/bin/sh
+# redund ddns benchmarks. Needs Go and BIND9 (apt-get install -y bind9).
+#   failover: main's status page turns to status=ERR → BIND answers the
+#             backup's address (interval 100ms, fall 2, rise 2, RFC 2136+TSIG)
+#   scale:    DDNS_SCHEMES (1000) schemes × 3 HTTP-checked servers at 1 s
+#             interval for DDNS_SECONDS (30) s; page servers in their own process
+# Usage: bench/ddns/run.sh [failover|scale|all]
+set -eu
+cd "$(dirname "$0")"
+what=${1:-all}
+echo "date: $(date -u +%Y-%m-%dT%H:%M:%SZ)  nproc: $(nproc)  cpu: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //')"
+echo "load before: $(cut -d' ' -f1-3 /proc/loadavg)"
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+go test -c -o "$tmp/bench.test" .
+go build -o "$tmp/pages" ./pages
+if [ "$what" = failover ] || [ "$what" = all ]; then
+	REDUND_INTEGRATION=1 "$tmp/bench.test" -test.run '^$' -test.bench Failover -test.benchtime "${DDNS_FAILOVERS:-30}x" -test.v
+fi
+if [ "$what" = scale ] || [ "$what" = all ]; then
+	DDNS_PAGES_BIN="$tmp/pages" "$tmp/bench.test" -test.run '^$' -test.bench Scale -test.benchtime 1x -test.v
+fi
+echo "load after: $(cut -d' ' -f1-3 /proc/loadavg)"

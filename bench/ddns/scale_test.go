@@ -1,0 +1,190 @@
+package ddnsbench
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/redund/redund/ddns"
+	"github.com/redund/redund/internal/config"
+	"github.com/redund/redund/internal/dnsupdate"
+)
+
+// countProvider keeps records in memory and counts pushes.
+type countProvider struct {
+	mu    sync.Mutex
+	vals  map[string]string
+	count int
+}
+
+func (p *countProvider) Name() string { return "memory" }
+func (p *countProvider) Get(_ context.Context, name, _ string) ([]string, error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if v, ok := p.vals[name]; ok {
+		return []string{v}, nil
+	}
+	return nil, nil
+}
+func (p *countProvider) Set(_ context.Context, r dnsupdate.Record) (string, error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.vals[r.Name], p.count = r.Value, p.count+1
+	return "ok", nil
+}
+
+func envInt(k string, def int) int {
+	if v, err := strconv.Atoi(os.Getenv(k)); err == nil && v > 0 {
+		return v
+	}
+	return def
+}
+
+// pageServers starts bench/ddns/pages (DDNS_PAGES_BIN, else built now)
+// with n listeners and returns their URLs and the process (for its CPU).
+func pageServers(b *testing.B, n int) ([]string, *os.Process) {
+	bin := os.Getenv("DDNS_PAGES_BIN")
+	if bin == "" {
+		bin = filepath.Join(b.TempDir(), "pages")
+		if out, err := exec.Command("go", "build", "-o", bin, "./pages").CombinedOutput(); err != nil {
+			b.Fatalf("building pages: %v\n%s", err, out)
+		}
+	}
+	cmd := exec.Command(bin, "-n", strconv.Itoa(n))
+	stdin, _ := cmd.StdinPipe()
+	stdout, _ := cmd.StdoutPipe()
+	cmd.Stderr = os.Stderr
+	if err := cmd.Start(); err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { stdin.Close(); _ = cmd.Wait() })
+	var urls []string
+	sc := bufio.NewScanner(stdout)
+	for sc.Scan() && sc.Text() != "ready" {
+		urls = append(urls, sc.Text())
+	}
+	if len(urls) != n {
+		b.Fatalf("pages printed %d URLs, want %d", len(urls), n)
+	}
+	return urls, cmd.Process
+}
+
+// procCPU is the user+system CPU time of another process (Linux).
+func procCPU(p *os.Process) time.Duration {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", p.Pid))
+	if err != nil {
+		return 0
+	}
+	f := strings.Fields(string(b[strings.LastIndexByte(string(b), ')')+2:]))
+	ut, _ := strconv.Atoi(f[11])
+	st, _ := strconv.Atoi(f[12])
+	return time.Duration(ut+st) * 10 * time.Millisecond // USER_HZ 100
+}
+
+func cpuTime() time.Duration {
+	var ru syscall.Rusage
+	_ = syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+// BenchmarkScale runs DDNS_SCHEMES (1000) schemes of 3 servers with HTTP
+// checks every 1 s for DDNS_SECONDS (30) after a warm-up, and counts
+// missed intervals: a server whose last check is older than interval +
+// jitter + 250 ms at a once-a-second sample, and servers with fewer checks
+// than the window allows.
+func BenchmarkScale(b *testing.B) {
+	n, secs := envInt("DDNS_SCHEMES", 1000), envInt("DDNS_SECONDS", 30)
+	urls, pages := pageServers(b, 8)
+	prov := &countProvider{vals: map[string]string{}}
+	cfgs := map[string]*ddns.Config{}
+	for i := range n {
+		c := &ddns.Config{Name: fmt.Sprintf("s%d.example.test", i), Interval: config.Duration(time.Second),
+			StateDir: b.TempDir(), Provider: dnsupdate.Config{Kind: "he", Password: "x"}}
+		for j := range 3 {
+			c.Servers = append(c.Servers, ddns.Server{Name: fmt.Sprintf("srv%d", j), Address: fmt.Sprintf("192.0.2.%d", j+1),
+				Priority: 3 - j, Check: httpCheck(urls[(i*3+j)%len(urls)])})
+		}
+		cfgs[fmt.Sprintf("s%d", i)] = c
+	}
+	d, err := ddns.New(cfgs, ddns.Options{Provider: func(string, *ddns.Config) (dnsupdate.Provider, error) { return prov, nil }})
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.ResetTimer()
+	run(b, d)
+	time.Sleep(3 * time.Second) // warm-up: first checks and first pushes
+	before, stale := checks(d, cfgs), 0
+	cpu0, pcpu0, wall0 := cpuTime(), procCPU(pages), time.Now()
+	for range secs {
+		time.Sleep(time.Second)
+		stale += staleServers(d, cfgs, time.Second+100*time.Millisecond+250*time.Millisecond)
+	}
+	cpu, pcpu, wall := cpuTime()-cpu0, procCPU(pages)-pcpu0, time.Since(wall0)
+	endStates(b, d, cfgs)
+	after := checks(d, cfgs)
+	short, total := 0, uint64(0)
+	minWant := uint64(float64(wall) / float64(1100*time.Millisecond)) // every interval at most +10% jitter
+	for k, v := range after {
+		total += v - before[k]
+		if v-before[k] < minWant {
+			short++
+		}
+	}
+	b.StopTimer()
+	b.ReportMetric(float64(n), "schemes")
+	b.ReportMetric(float64(total)/wall.Seconds(), "checks/s")
+	b.ReportMetric(100*cpu.Seconds()/wall.Seconds(), "cpu-%-of-one-core")
+	b.ReportMetric(float64(stale), "stale-samples")
+	b.ReportMetric(100*pcpu.Seconds()/wall.Seconds(), "pages-cpu-%")
+	b.ReportMetric(float64(short), "servers-short")
+	b.Logf("%d schemes × 3 servers, %v window: %d checks (%.0f/s), CPU %.2fs (%.0f%% of one core, %.0f%% of 2 cores), stale samples %d, servers short of %d checks: %d, pushes %d; page servers (separate process) %.0f%% of one core",
+		n, wall.Round(time.Millisecond), total, float64(total)/wall.Seconds(), cpu.Seconds(),
+		100*cpu.Seconds()/wall.Seconds(), 50*cpu.Seconds()/wall.Seconds(), stale, minWant, short, prov.count, 100*pcpu.Seconds()/wall.Seconds())
+}
+
+func checks(d *ddns.Daemon, cfgs map[string]*ddns.Config) map[string]uint64 {
+	out := map[string]uint64{}
+	for name := range cfgs {
+		for _, s := range d.Scheme(name).Snapshot().Servers {
+			out[name+"/"+s.Name] = s.Checks
+		}
+	}
+	return out
+}
+
+func staleServers(d *ddns.Daemon, cfgs map[string]*ddns.Config, limit time.Duration) int {
+	now, n := time.Now(), 0
+	for name := range cfgs {
+		for _, s := range d.Scheme(name).Snapshot().Servers {
+			if now.Sub(s.LastCheck) > limit {
+				n++
+			}
+		}
+	}
+	return n
+}
+
+// endStates logs the servers' states and probe latencies at the end.
+func endStates(b *testing.B, d *ddns.Daemon, cfgs map[string]*ddns.Config) {
+	states := map[string]int{}
+	var lat []float64
+	for name := range cfgs {
+		for _, s := range d.Scheme(name).Snapshot().Servers {
+			states[s.State]++
+			lat = append(lat, s.LatencyMS)
+		}
+	}
+	sort.Float64s(lat)
+	b.Logf("servers by state %v; last probe latency p50 %.1fms p90 %.1fms max %.1fms",
+		states, lat[len(lat)/2], lat[len(lat)*9/10], lat[len(lat)-1])
+}
