@@ -2,6 +2,7 @@ package voter
 
 import (
 	"context"
+	"fmt"
 	"net"
 	"net/netip"
 	"strconv"
@@ -155,4 +156,20 @@ func (s *Sim) pace(ctx context.Context) error {
 			}
 		}
 	}
+}
+
+// Summary is one line about every client.
+func (s *Sim) Summary() string {
+	var conn int
+	var sent, rx uint64
+	st := s.Status()
+	for _, c := range st {
+		if c.Connected {
+			conn++
+		}
+		sent += c.Sent
+		rx += c.RxAudio
+	}
+	return fmt.Sprintf("%s clients %d/%d connected, sent %d packets, received %d audio packets",
+		time.Now().Format("15:04:05"), conn, len(st), sent, rx)
 }
