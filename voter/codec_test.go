@@ -119,8 +119,12 @@ func packetEqual(a, b *Packet) bool {
 
 func checkGolden(t *testing.T, name string, got []byte) {
 	t.Helper()
+	checkGoldenText(t, name, hex.Dump(got))
+}
+
+func checkGoldenText(t *testing.T, name, text string) {
+	t.Helper()
 	path := filepath.Join("testdata", name+".golden")
-	text := hex.Dump(got)
 	if *update {
 		if err := os.WriteFile(path, []byte(text), 0o644); err != nil {
 			t.Fatal(err)
