@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -71,7 +72,7 @@ func StatusURL(endpoint string) (string, error) {
 	}
 	if !strings.Contains(e, "://") {
 		host, port, err := net.SplitHostPort(e)
-		if err != nil {
+		if n, perr := strconv.ParseUint(port, 10, 16); err != nil || perr != nil || n == 0 {
 			return "", fmt.Errorf("endpoint %q: want host:port or a URL", endpoint)
 		}
 		switch host {
@@ -86,6 +87,7 @@ func StatusURL(endpoint string) (string, error) {
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 		return "", fmt.Errorf("endpoint %q: want host:port or an http(s) URL", endpoint)
 	}
+	u.RawQuery, u.Fragment, u.RawFragment = "", "", ""
 	if !strings.HasSuffix(u.Path, "/v1/status") {
 		u.Path = strings.TrimSuffix(u.Path, "/") + "/v1/status"
 	}

@@ -26,13 +26,14 @@ func TestStatusURL(t *testing.T) {
 		"http://10.0.0.1:9180/":          "http://10.0.0.1:9180/v1/status",
 		"https://gw.example/redund":      "https://gw.example/redund/v1/status",
 		"http://10.0.0.1:9180/v1/status": "http://10.0.0.1:9180/v1/status",
+		"http://h:1/x?y=1#z":             "http://h:1/x/v1/status",
 	} {
 		got, err := StatusURL(in)
 		if err != nil || got != want {
 			t.Errorf("StatusURL(%q) = %q, %v; want %q", in, got, err, want)
 		}
 	}
-	for _, bad := range []string{"", "nohost", "ftp://x:1", "http://", "127.0.0.1"} {
+	for _, bad := range []string{"", "nohost", "ftp://x:1", "http://", "127.0.0.1", ":0#00", "h:0", "h:x", "h:70000"} {
 		if got, err := StatusURL(bad); err == nil {
 			t.Errorf("StatusURL(%q) = %q, want an error", bad, got)
 		}

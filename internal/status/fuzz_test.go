@@ -1,0 +1,53 @@
+package status
+
+import (
+	"bytes"
+	"encoding/json"
+	"strings"
+	"testing"
+)
+
+// FuzzDecodeReport feeds arbitrary bytes to the status document decoder:
+// it must not panic, must accept only known schemas, and what it accepts
+// must re-encode to a document that decodes to the same thing.
+func FuzzDecodeReport(f *testing.F) {
+	f.Add([]byte(`{"schema":1,"daemon":"ddns run","instances":[]}`))
+	f.Add([]byte(`{"schema":2}`))
+	f.Add([]byte(`<html>`))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		r, err := decodeReport(bytes.NewReader(b))
+		if err != nil {
+			return
+		}
+		if r.Schema < 1 || r.Schema > SchemaVersion {
+			t.Fatalf("accepted schema %d", r.Schema)
+		}
+		once, err := json.Marshal(r)
+		if err != nil {
+			t.Fatalf("re-encode: %v", err)
+		}
+		r2, err := decodeReport(bytes.NewReader(once))
+		if err != nil {
+			t.Fatalf("re-decode of %s: %v", once, err)
+		}
+		twice, _ := json.Marshal(r2)
+		if !bytes.Equal(once, twice) {
+			t.Fatalf("not stable:\n%s\n%s", once, twice)
+		}
+		_ = Render([]Result{{Endpoint: "x:1", Report: r}}, RenderOptions{Plain: true, Now: since, Width: 60})
+	})
+}
+
+// FuzzStatusURL checks that any endpoint text gives a status URL or an
+// error, never a panic, and that accepted URLs end in /v1/status.
+func FuzzStatusURL(f *testing.F) {
+	for _, s := range []string{"127.0.0.1:9180", ":9180", "[::]:1", "http://h/x/", "https://h:1/v1/status", "ftp://x"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		u, err := StatusURL(s)
+		if err == nil && !strings.HasSuffix(u, "/v1/status") {
+			t.Fatalf("StatusURL(%q) = %q", s, u)
+		}
+	})
+}
