@@ -1,0 +1,106 @@
+package schedsync
+
+import (
+	"crypto/sha256"
+	"io/fs"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+// writeAtomic replaces a file on the primary the way a careful application
+// does (temp + rename), so every state of the primary is a complete file.
+func writeAtomic(t *testing.T, dir, rel string, data []byte) {
+	t.Helper()
+	tmp := filepath.Join(dir, ".app-tmp")
+	must(t, os.MkdirAll(filepath.Dir(filepath.Join(dir, rel)), 0o755))
+	must(t, os.WriteFile(tmp, data, 0o644))
+	must(t, os.Rename(tmp, filepath.Join(dir, rel)))
+}
+
+// TestProcessKill9DuringTransfer kills the secondary with SIGKILL at random
+// moments while large files are being transferred (50 times, or as many as
+// fit in 60 s): every file in its directory is always a complete version
+// the primary had, and after a restart it converges.
+func TestProcessKill9DuringTransfer(t *testing.T) {
+	needBinary(t)
+	p, s := procPair(t, ModePrimary, ModeSecondaryCopy, "exclude = [\".app-tmp\"]")
+	versions := map[string]map[[32]byte]bool{}
+	put := func(rel string, data []byte) {
+		writeAtomic(t, p.dir, rel, data)
+		if versions[rel] == nil {
+			versions[rel] = map[[32]byte]bool{}
+		}
+		versions[rel][sha256.Sum256(data)] = true
+	}
+	put("big-a.bin", bigData(16<<20, 0))
+	put("big-b.bin", bigData(16<<20, 100))
+	for i := range 20 {
+		put(filepath.Join("small", string(rune('a'+i))), bigData(1000+i*500, byte(i)))
+	}
+	p.start()
+	rng := rand.New(rand.NewPCG(7, 7))
+	start := time.Now()
+	iterations, midTransfer := 0, 0
+	for i := 1; i <= 50 && time.Since(start) < 60*time.Second; i++ {
+		put("big-a.bin", bigData(16<<20, byte(i)))
+		if i%2 == 0 {
+			put("big-b.bin", bigData(16<<20, byte(100+i)))
+		}
+		put("small/a", []byte(strings.Repeat("x", i)))
+		s.start()
+		time.Sleep(time.Duration(rng.IntN(250)) * time.Millisecond)
+		s.kill9()
+		if checkNoPartial(t, s.dir, versions) > 0 {
+			midTransfer++
+		}
+		iterations++
+	}
+	t.Logf("%d kill -9 iterations in %s, %d of them with a transfer in flight", iterations,
+		time.Since(start).Round(time.Millisecond), midTransfer)
+	if iterations < 20 {
+		t.Fatalf("only %d iterations fit", iterations)
+	}
+	s.start()
+	waitSameDirs(t, p.dir, s.dir, 30*time.Second, "after the last restart")
+	waitFor(t, 10*time.Second, "Synced", func() bool { return s.state() == StateSynced })
+	checkNoTemps(t, s.dir)
+}
+
+// checkNoPartial: every synced file is a complete version of the primary's.
+func checkNoPartial(t *testing.T, dir string, versions map[string]map[[32]byte]bool) (temps int) {
+	t.Helper()
+	_ = filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			if d != nil && d.Name() == stateDirName {
+				return filepath.SkipDir
+			}
+			return nil
+		}
+		rel, _ := filepath.Rel(dir, p)
+		if strings.HasPrefix(d.Name(), tempPrefix) {
+			temps++
+			return nil // an unfinished temporary file, never under a synced name
+		}
+		h, err := hashFile(p)
+		must(t, err)
+		if !versions[filepath.ToSlash(rel)][h] {
+			t.Fatalf("%s on the secondary is not a complete version from the primary", rel)
+		}
+		return nil
+	})
+	return temps
+}
+
+func checkNoTemps(t *testing.T, dir string) {
+	t.Helper()
+	_ = filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
+		if err == nil && strings.HasPrefix(d.Name(), tempPrefix) {
+			t.Errorf("temporary file left after restart: %s", p)
+		}
+		return nil
+	})
+}
