@@ -1,7 +1,6 @@
 package main
 
 import (
-	"os"
 	"sort"
 
 	"github.com/redund/redund/ddns"
@@ -60,11 +59,7 @@ func sortedKeys[V any](m map[string]V) []string {
 // config.Errors (exit 2) naming file, line and key.
 func loadConfig(path string) (*fileConfig, error) {
 	f := &fileConfig{path: path}
-	if err := config.Load(path, f); err != nil {
-		return nil, err
-	}
-	src, _ := os.ReadFile(path)
-	if err := config.Annotate(path, string(src), f.Validate()); err != nil {
+	if err := config.Check(path, f); err != nil {
 		return nil, err
 	}
 	return f, nil

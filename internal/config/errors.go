@@ -17,6 +17,8 @@ type FieldError struct {
 	Line int    // 1-based line of the key, 0 when unknown
 	Path string // dotted key path, e.g. ddns.cat.servers[2].priority
 	Msg  string
+
+	fatal bool // decoding stopped here: the value was not fully read
 }
 
 func (e *FieldError) Error() string {

@@ -35,11 +35,15 @@ func Load(path string, v any) error {
 func Decode(name, src string, v any) error {
 	md, err := toml.Decode(src, v)
 	if err != nil {
-		return Errors{decodeError(name, src, err)}
+		fe := decodeError(name, src, err)
+		fe.fatal = true
+		return Errors{fe}
 	}
 	var raw map[string]any
 	if _, err := toml.Decode(src, &raw); err != nil {
-		return Errors{decodeError(name, src, err)}
+		fe := decodeError(name, src, err)
+		fe.fatal = true
+		return Errors{fe}
 	}
 	var errs Errors
 	resolved := map[string]bool{}
@@ -66,13 +70,24 @@ func Decode(name, src string, v any) error {
 }
 
 // Check decodes like Load and then runs v's Validate (when v implements
-// Validator), returning every problem with file and line.
+// Validator), returning every problem with file and line: unknown keys and
+// bad values together. Only a file that could not be read or parsed stops
+// before validation.
 func Check(path string, v any) error {
-	if err := Load(path, v); err != nil {
-		return err
+	src, err := os.ReadFile(path)
+	if err != nil {
+		return Errors{{File: path, Msg: fmt.Sprintf("cannot read config: %v", err), fatal: true}}
 	}
-	src, _ := os.ReadFile(path)
-	return Annotate(path, string(src), validate(v))
+	var errs Errors
+	errs.Merge("", Decode(path, string(src), v))
+	for _, e := range errs {
+		if e.fatal {
+			return errs
+		}
+	}
+	errs.Merge("", Annotate(path, string(src), validate(v)))
+	errs.sortByLine()
+	return errs.Err()
 }
 
 func validate(v any) error {
