@@ -9,6 +9,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/charmbracelet/lipgloss"
 	"github.com/charmbracelet/lipgloss/table"
@@ -60,6 +62,11 @@ func Render(results []Result, opts RenderOptions) string {
 	}
 	if len(rows) == 0 {
 		return "no endpoints to ask (configure [admin] or pass --endpoint)\n"
+	}
+	for _, r := range rows {
+		for c := range r {
+			r[c] = printable(r[c])
+		}
 	}
 	if opts.Width > 0 {
 		fitColumns(rows, opts.Width)
@@ -288,6 +295,20 @@ func (e *TimeoutError) Error() string { return fmt.Sprintf("no answer within %s"
 
 // Unwrap gives the underlying error.
 func (e *TimeoutError) Unwrap() error { return e.Err }
+
+// printable replaces control characters (escape sequences from a hostile
+// or broken endpoint must not reach the terminal) and invalid UTF-8.
+func printable(s string) string {
+	return strings.Map(func(r rune) rune {
+		switch {
+		case r == '\t' || r == '\n' || r == '\r':
+			return ' '
+		case unicode.IsControl(r), r == utf8.RuneError:
+			return '?'
+		}
+		return r
+	}, s)
+}
 
 func orDash(s string) string {
 	if s == "" {

@@ -204,3 +204,21 @@ func TestReason(t *testing.T) {
 		}
 	}
 }
+
+func TestRenderNeutralisesControlCharacters(t *testing.T) {
+	res := []Result{{Endpoint: "x:1", Report: Report{Schema: 1, Instances: []Document{{
+		Instance: "evil\x1b]0;pwned\x07", Scheme: "voter", State: "OK\x1b[2J", Reason: "a\nb",
+		Health: []Health{{Name: "h\x9b1m", State: "ERR"}}, Peer: &Peer{Address: "\xff\xfe:1"}}}}},
+		{Endpoint: "y:1", Err: errors.New("HTTP 500 \x1b[31mred")}}
+	for _, plain := range []bool{true, false} {
+		r := lipgloss.NewRenderer(io.Discard)
+		r.SetColorProfile(termenv.ANSI)
+		got := stripANSI(Render(res, RenderOptions{Plain: plain, Now: now, Renderer: r}))
+		if strings.ContainsAny(got, "\x1b\x07\u009b\ufffd") || strings.Contains(got, "\xff") {
+			t.Errorf("control characters reached the output (plain=%v): %q", plain, got)
+		}
+		if !strings.Contains(got, "evil?]0;pwned?") || !strings.Contains(got, "OK?[2J (a b)") {
+			t.Errorf("cells lost their text (plain=%v):\n%s", plain, got)
+		}
+	}
+}
