@@ -144,6 +144,10 @@ func reachable(ctx context.Context, cl *dnsupdate.RFC2136, domain string) error 
 	if errors.Is(err, os.ErrDeadlineExceeded) || isTimeout(err) {
 		return fmt.Errorf("srv: resolver %s did not answer within %s (is it running and reachable?)", cl.Server, cl.Timeout)
 	}
+	var op *net.OpError
+	if errors.As(err, &op) {
+		return fmt.Errorf("srv: resolver %s does not answer: %v", cl.Server, op.Err)
+	}
 	return fmt.Errorf("srv: resolver %s cannot be used: %w", cl.Server, err)
 }
 

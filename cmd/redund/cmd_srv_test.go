@@ -1,0 +1,159 @@
+package main
+
+import (
+	"fmt"
+	"net"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/redund/redund/internal/dnsupdate/bindtest"
+)
+
+const srvTable = `
+[srv]
+domain = "sip.example.test"
+transports = ["udp", "tcp"]
+timeout = "1s"
+%s
+[[srv.targets]]
+name = "ms1"
+host = "ms1.example.test"
+udp = 5060
+tcp = 5060
+[[srv.targets]]
+name = "ms2"
+host = "ms2.example.test"
+udp = 5062
+tcp = 5062
+[[srv.zones]]
+name = "east"
+order = [%s]
+[[srv.zones]]
+name = "central"
+[[srv.zones.targets]]
+target = "ms1"
+priority = 10
+weight = 60
+[[srv.zones.targets]]
+target = "ms2"
+priority = 10
+weight = 40
+`
+
+func srvConfig(t *testing.T, extra, order string) string {
+	return writeFile(t, "redund.toml", fmt.Sprintf(srvTable, extra, order))
+}
+
+func TestSrvGenCheckDrift(t *testing.T) {
+	cfg := srvConfig(t, "", `"ms1", "ms2"`)
+	out := filepath.Join(t.TempDir(), "sip.inc")
+	if o, code := runCLI(t, "-c", cfg, "srv", "gen", "--out", out); code != exitOK {
+		t.Fatalf("gen: code %d: %s", code, o)
+	}
+	if o, code := runCLI(t, "-c", cfg, "srv", "gen", "--out", out, "--check"); code != exitOK || !strings.Contains(o, "matches") {
+		t.Fatalf("check same: code %d: %s", code, o)
+	}
+	cfg2 := srvConfig(t, "", `"ms2", "ms1"`)
+	o, code := runCLI(t, "-c", cfg2, "srv", "gen", "--out", out, "--check")
+	if code != exitFailed {
+		t.Fatalf("drift: code %d, want 1: %s", code, o)
+	}
+	for _, w := range []string{"--- " + out, "+++ generated from config", "-_sip._udp.east.sip.example.test.    300    IN SRV   10 10 5060 ms1.example.test.", "+_sip._udp.east.sip.example.test.    300    IN SRV   20 10 5060 ms1.example.test.", "differs from the config"} {
+		if !strings.Contains(o, w) {
+			t.Errorf("drift output lacks %q:\n%s", w, o)
+		}
+	}
+	if b, _ := os.ReadFile(out); !strings.Contains(string(b), "10 10 5060 ms1.example.test.") {
+		t.Error("--check rewrote the file")
+	}
+}
+
+func TestSrvUsageErrors(t *testing.T) {
+	cfg := srvConfig(t, "", `"ms1", "ms9"`)
+	o, code := runCLI(t, "-c", cfg, "srv", "gen")
+	if code != exitUsage || !strings.Contains(o, `srv.zones[0].order[1]: unknown target "ms9"`) {
+		t.Fatalf("bad config: code %d: %s", code, o)
+	}
+	good := srvConfig(t, "", `"ms1"`)
+	for _, args := range [][]string{
+		{"srv", "gen", "--check"},
+		{"srv", "gen", "--format", "yaml"},
+		{"srv", "order"},
+		{"srv", "push"}, // no [srv.push]
+	} {
+		if o, code := runCLI(t, append([]string{"-c", good}, args...)...); code != exitUsage {
+			t.Errorf("%v: code %d, want 2: %s", args, code, o)
+		}
+	}
+}
+
+func TestSrvOrder(t *testing.T) {
+	cfg := srvConfig(t, "", `"ms1"`)
+	o, code := runCLI(t, "-c", cfg, "srv", "order", "--samples", "20000", "central")
+	if code != exitOK {
+		t.Fatalf("code %d: %s", code, o)
+	}
+	for _, w := range []string{"_sip._udp.central.sip.example.test. (from config)", "60.396% (61/101)", "39.604% (40/101)", "sampled (20000 runs)"} {
+		if !strings.Contains(o, w) {
+			t.Errorf("output lacks %q:\n%s", w, o)
+		}
+	}
+}
+
+func TestSrvCheckUnreachableResolver(t *testing.T) {
+	pc, err := net.ListenPacket("udp", "127.0.0.1:0") // never answers
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { pc.Close() })
+	cfg := srvConfig(t, "", `"ms1"`)
+	start := time.Now()
+	o, code := runCLI(t, "-c", cfg, "srv", "check", "--resolver", pc.LocalAddr().String(), "--timeout", "300ms")
+	if code != exitFailed || !strings.Contains(o, "did not answer within 300ms") {
+		t.Fatalf("code %d: %s", code, o)
+	}
+	if d := time.Since(start); d > 3*time.Second {
+		t.Fatalf("took %s", d)
+	}
+}
+
+// TestSrvPushCheckCLI runs the commands against a real BIND: dry run,
+// push, check ok, config change, check fails with the difference, push,
+// check ok again.
+func TestSrvPushCheckCLI(t *testing.T) {
+	s := bindtest.Start(t, "example.test", "ms1 IN A 127.0.0.1", "ms2 IN A 127.0.0.1")
+	push := fmt.Sprintf("[srv.push]\nserver = %q\nzone = \"example.test\"\n[srv.push.tsig]\nname = %q\nsecret_env = \"SRV_CLI_TSIG\"\n", s.Addr, s.KeyName)
+	t.Setenv("SRV_CLI_TSIG", s.KeySecret)
+	cfg := writeFile(t, "a.toml", fmt.Sprintf(srvTable, "", `"ms1", "ms2"`)+push)
+	steps := []struct {
+		args []string
+		code int
+		want string
+	}{
+		{[]string{"srv", "push", "--dry-run"}, exitOK, "4 of 4 RRsets change: 4 create, 0 update"},
+		{[]string{"srv", "check", "--no-probe"}, exitFailed, "missing 10 10 5060 ms1.example.test."},
+		{[]string{"srv", "push"}, exitOK, "applied: 4 RRsets replaced"},
+		{[]string{"srv", "check", "--no-probe"}, exitOK, "ok: DNS matches the config"},
+		{[]string{"srv", "push"}, exitOK, "no changes: all 4 RRsets match the config"},
+	}
+	for _, st := range steps {
+		o, code := runCLI(t, append([]string{"-c", cfg}, st.args...)...)
+		if code != st.code || !strings.Contains(o, st.want) {
+			t.Fatalf("%v: code %d (want %d), output lacks %q:\n%s", st.args, code, st.code, st.want, o)
+		}
+	}
+	cfg2 := writeFile(t, "b.toml", fmt.Sprintf(srvTable, "", `"ms2"`)+push)
+	o, code := runCLI(t, "-c", cfg2, "srv", "check", "--no-probe")
+	if code != exitFailed || !strings.Contains(o, "ms2.example.test. has priority 20, want 10") || !strings.Contains(o, "extra 10 10 5060 ms1.example.test.") {
+		t.Fatalf("check after change: code %d:\n%s", code, o)
+	}
+	if o, code := runCLI(t, "-c", cfg2, "srv", "push"); code != exitOK || !strings.Contains(o, "2 of 4 RRsets change: 0 create, 2 update") {
+		t.Fatalf("push after change: code %d:\n%s", code, o)
+	}
+	if o, code := runCLI(t, "-c", cfg2, "srv", "check", "--no-probe", "--json"); code != exitOK || !strings.Contains(o, `"findings": null`) {
+		t.Fatalf("check after second push: code %d:\n%s", code, o)
+	}
+}
