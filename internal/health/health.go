@@ -36,7 +36,7 @@ type Config struct {
 	MustHave    string   `toml:"musthave"`    // substring required in the first MaxBytes of the body
 	MustNotHave string   `toml:"mustnothave"` // substring forbidden in the first MaxBytes of the body
 	MaxBytes    int      `toml:"max_bytes"`   // default 65536
-	Addr        string   `toml:"addr"`        // connect to this IP:port, keep URL host for Host header and TLS SNI
+	Addr        string   `toml:"addr"`        // connect to this IP:port (or IP, URL's port), keep URL host for Host header and TLS SNI
 	Insecure    bool     `toml:"insecure"`    // skip TLS certificate verification
 
 	// tcp

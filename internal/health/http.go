@@ -49,7 +49,12 @@ func newHTTP(c Config) *httpCheck {
 		TLSClientConfig: &tls.Config{InsecureSkipVerify: c.Insecure}, //nolint:gosec
 	}
 	if c.Addr != "" {
-		tr.DialContext = overrideDial(dialer, hostPort(c.URL), c.Addr)
+		target, addr := hostPort(c.URL), c.Addr
+		if net.ParseIP(addr) != nil { // okerr's addr=IP: keep the URL's port
+			_, port, _ := net.SplitHostPort(target)
+			addr = net.JoinHostPort(addr, port)
+		}
+		tr.DialContext = overrideDial(dialer, target, addr)
 	}
 	h.client = &http.Client{Transport: tr}
 	return h

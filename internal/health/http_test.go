@@ -116,6 +116,13 @@ func TestHTTPAddrOverride(t *testing.T) {
 	if h := <-hosts; h != "www.example.test:8080" {
 		t.Errorf("server saw Host %q, want www.example.test:8080", h)
 	}
+	// a bare IP keeps the URL's port
+	_, port, _ := net.SplitHostPort(addr)
+	r = check(t, Config{Kind: "http", URL: "http://www.example.test:" + port + "/", Addr: "127.0.0.1"})
+	wantResult(t, r, true, "HTTP 200")
+	if h := <-hosts; h != "www.example.test:"+port {
+		t.Errorf("server saw Host %q", h)
+	}
 }
 
 func TestHTTPSInsecureAndSNI(t *testing.T) {

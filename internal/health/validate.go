@@ -96,9 +96,9 @@ func (c *Config) validateHTTP(errs *config.Errors) {
 	if c.MaxBytes < 0 {
 		errs.Add("max_bytes", "must not be negative")
 	}
-	if c.Addr != "" {
+	if c.Addr != "" && net.ParseIP(c.Addr) == nil { // a bare IP takes the URL's port
 		if err := checkDialAddr(c.Addr); err != nil {
-			errs.Add("addr", "%v", err)
+			errs.Add("addr", "%v (or a bare IP address to keep the URL's port)", err)
 		}
 	}
 	if strings.ToUpper(c.Method) == "HEAD" && (c.MustHave != "" || c.MustNotHave != "") {

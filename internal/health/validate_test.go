@@ -24,6 +24,9 @@ max_bytes = 1024
 addr = "192.0.2.1:8080"
 insecure = true
 timeout = "1500ms"`, ""},
+		{"http bare addr", `kind = "http"
+url = "https://example.test/health"
+addr = "2001:db8::1"`, ""},
 		{"tcp", `kind = "tcp"
 address = "db.example.test:5432"
 send = "PING\r\n"
@@ -42,10 +45,10 @@ url = "ftp://example.test/"
 method = "POST"
 status = ["200", "99"]
 max_bytes = -1
-addr = "192.0.2.1"
+addr = "192.0.2.1:x"
 timeout = "-1s"`, "url: \"ftp://example.test/\": scheme must be http or https\n" +
 			"method: \"POST\" is not GET or HEAD\nstatus: status \"99\"\nmax_bytes: must not be negative\n" +
-			"addr: \"192.0.2.1\" is not host:port\ntimeout: must not be negative"},
+			"addr: \"192.0.2.1:x\": port must be 0-65535\ntimeout: must not be negative"},
 		{"http no url", `kind = "http"`, "url: missing"},
 		{"head with musthave", `kind = "http"
 url = "http://x/"
