@@ -4,7 +4,11 @@
 #             backup's address (interval 100ms, fall 2, rise 2, RFC 2136+TSIG)
 #   scale:    DDNS_SCHEMES (1000) schemes × 3 HTTP-checked servers at 1 s
 #             interval for DDNS_SECONDS (30) s; page servers in their own process
-# Usage: bench/ddns/run.sh [failover|scale|all]
+#   peer:     the same against gdnsd (apt-get install -y gdnsd), the peer
+#             that health-checks and answers DNS itself: failover at
+#             interval 2 s / 2 failures (gdnsd's minimum interval), and
+#             CPU for 1000 names × 3 servers at 2 s
+# Usage: bench/ddns/run.sh [failover|scale|peer|all]
 set -eu
 cd "$(dirname "$0")"
 what=${1:-all}
@@ -19,5 +23,9 @@ if [ "$what" = failover ] || [ "$what" = all ]; then
 fi
 if [ "$what" = scale ] || [ "$what" = all ]; then
 	DDNS_PAGES_BIN="$tmp/pages" "$tmp/bench.test" -test.run '^$' -test.bench Scale -test.benchtime 1x -test.v
+fi
+if [ "$what" = peer ] || [ "$what" = all ]; then
+	REDUND_INTEGRATION=1 "$tmp/bench.test" -test.run '^$' -test.bench 'FailoverVsGdnsd' -test.benchtime 1x -test.v
+	DDNS_PAGES_BIN="$tmp/pages" REDUND_INTEGRATION=1 "$tmp/bench.test" -test.run '^$' -test.bench 'ScaleVsGdnsd' -test.benchtime 1x -test.v
 fi
 echo "load after: $(cut -d' ' -f1-3 /proc/loadavg)"

@@ -52,7 +52,7 @@ func envInt(k string, def int) int {
 
 // pageServers starts bench/ddns/pages (DDNS_PAGES_BIN, else built now)
 // with n listeners and returns their URLs and the process (for its CPU).
-func pageServers(b *testing.B, n int) ([]string, *os.Process) {
+func pageServers(b *testing.B, n int, extra ...string) ([]string, *os.Process) {
 	bin := os.Getenv("DDNS_PAGES_BIN")
 	if bin == "" {
 		bin = filepath.Join(b.TempDir(), "pages")
@@ -60,7 +60,7 @@ func pageServers(b *testing.B, n int) ([]string, *os.Process) {
 			b.Fatalf("building pages: %v\n%s", err, out)
 		}
 	}
-	cmd := exec.Command(bin, "-n", strconv.Itoa(n))
+	cmd := exec.Command(bin, append([]string{"-n", strconv.Itoa(n)}, extra...)...)
 	stdin, _ := cmd.StdinPipe()
 	stdout, _ := cmd.StdoutPipe()
 	cmd.Stderr = os.Stderr

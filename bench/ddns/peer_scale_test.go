@@ -1,0 +1,132 @@
+package ddnsbench
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/redund/redund/ddns"
+	"github.com/redund/redund/internal/config"
+	"github.com/redund/redund/internal/dnsupdate"
+)
+
+// served asks the pages process how many status requests it has served.
+func served(b *testing.B, anyURL string) int64 {
+	u, _ := url.Parse(anyURL)
+	resp, err := http.Get("http://" + u.Host + "/__count")
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer resp.Body.Close()
+	raw, _ := io.ReadAll(resp.Body)
+	n, _ := strconv.ParseInt(string(raw), 10, 64)
+	return n
+}
+
+// measure returns checks/s (from the pages' counter) and CPU % of one
+// core used by cpu() over secs seconds.
+func measure(b *testing.B, anyURL string, secs int, cpu func() time.Duration) (float64, float64) {
+	c0, n0, t0 := cpu(), served(b, anyURL), time.Now()
+	time.Sleep(time.Duration(secs) * time.Second)
+	c1, n1, wall := cpu(), served(b, anyURL), time.Since(t0)
+	return float64(n1-n0) / wall.Seconds(), 100 * (c1 - c0).Seconds() / wall.Seconds()
+}
+
+// BenchmarkScaleVsGdnsd compares the CPU cost of HTTP health checking at
+// scale with gdnsd (multifo + http_status) at the same settings: 1000
+// names × 3 servers, each server its own loopback address, interval 2 s
+// (gdnsd cannot go below 2 s), one after the other, DDNS_SECONDS (30)
+// each after a 3 s warm-up. The status pages run in their own process.
+func BenchmarkScaleVsGdnsd(b *testing.B) {
+	n, secs := envInt("DDNS_SCHEMES", 1000), envInt("DDNS_SECONDS", 30)
+	urls, _ := pageServers(b, 3*n, "-sameport")
+	u, _ := url.Parse(urls[0])
+	port, _ := strconv.Atoi(u.Port())
+	b.ResetTimer()
+
+	prov := &countProvider{vals: map[string]string{}}
+	cfgs := map[string]*ddns.Config{}
+	for i := range n {
+		c := &ddns.Config{Name: fmt.Sprintf("s%d.example.test", i), Interval: config.Duration(2 * time.Second),
+			StateDir: b.TempDir(), Provider: dnsupdate.Config{Kind: "he", Password: "x"}}
+		for j := range 3 {
+			c.Servers = append(c.Servers, ddns.Server{Name: fmt.Sprintf("srv%d", j), Address: fmt.Sprintf("192.0.2.%d", j+1),
+				Priority: 3 - j, Check: httpCheck(urls[i*3+j])})
+		}
+		cfgs[fmt.Sprintf("s%d", i)] = c
+	}
+	d, err := ddns.New(cfgs, ddns.Options{Provider: func(string, *ddns.Config) (dnsupdate.Provider, error) { return prov, nil }})
+	must(b, err)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { _ = d.Run(ctx); close(done) }()
+	time.Sleep(3 * time.Second)
+	rChecks, rCPU := measure(b, urls[0], secs, cpuTime)
+	cancel()
+	<-done
+
+	proc := startGdnsdMany(b, urls, port, n)
+	time.Sleep(3 * time.Second)
+	gChecks, gCPU := measure(b, urls[0], secs, func() time.Duration { return procCPU(proc) })
+	b.StopTimer()
+	b.ReportMetric(rChecks, "redund-checks/s")
+	b.ReportMetric(rCPU, "redund-cpu-%")
+	b.ReportMetric(gChecks, "gdnsd-checks/s")
+	b.ReportMetric(gCPU, "gdnsd-cpu-%")
+	b.Logf("%d names × 3 servers at 2 s: redund %.0f checks/s with %.1f%% of one core; gdnsd %.0f checks/s with %.1f%%",
+		n, rChecks, rCPU, gChecks, gCPU)
+}
+
+// startGdnsdMany runs gdnsd with one multifo resource per name over the
+// given page URLs (3 per name, all on port) and waits until it answers.
+func startGdnsdMany(b *testing.B, urls []string, port, n int) *os.Process {
+	bin, err := exec.LookPath("gdnsd")
+	if err != nil {
+		b.Skip("gdnsd not found: apt-get install -y gdnsd")
+	}
+	dir := b.TempDir()
+	dns := deadUDP(b)
+	var res, zone strings.Builder
+	for i := range n {
+		fmt.Fprintf(&res, "    r%d => { a => %s, b => %s, c => %s }\n", i, host(urls[3*i]), host(urls[3*i+1]), host(urls[3*i+2]))
+		fmt.Fprintf(&zone, "s%d 60 DYNA multifo!r%d\n", i, i)
+	}
+	conf := fmt.Sprintf(`options => { listen => [ %s ], run_dir => %s/run, state_dir => %s/state }
+service_types => { web => { plugin => http_status, port => %d, url_path => "/status", interval => 2, timeout => 1, up_thresh => 2, ok_thresh => 2, down_thresh => 3 } }
+plugins => { multifo => { service_types => [ web ]
+%s } }
+`, dns, dir, dir, port, res.String())
+	must(b, os.MkdirAll(filepath.Join(dir, "etc", "zones"), 0o755))
+	must(b, os.WriteFile(filepath.Join(dir, "etc", "config"), []byte(conf), 0o644))
+	must(b, os.WriteFile(filepath.Join(dir, "etc", "zones", "example.test"),
+		[]byte("@ 60 SOA ns hostmaster 1 3600 600 86400 60\n@ 60 NS ns\nns 60 A 127.0.0.1\n"+zone.String()), 0o644))
+	cmd := exec.Command(bin, "-c", filepath.Join(dir, "etc"), "start")
+	log, _ := os.Create(filepath.Join(dir, "gdnsd.log"))
+	cmd.Stdout, cmd.Stderr = log, log
+	must(b, cmd.Start())
+	b.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait(); log.Close() })
+	waitFor(b, 60*time.Second, "gdnsd answers", func() bool { return answerOf(dns, "s0.example.test") != "" })
+	return cmd.Process
+}
+
+func host(u string) string {
+	p, _ := url.Parse(u)
+	return p.Hostname()
+}
+
+func deadUDP(b *testing.B) string {
+	l, err := newUDP()
+	must(b, err)
+	addr := l.LocalAddr().String()
+	l.Close()
+	return addr
+}
