@@ -55,7 +55,7 @@ func checkHTTP() *cli.Command {
 			&cli.StringFlag{Name: "musthave", Usage: "the body must contain this", Destination: &c.MustHave},
 			&cli.StringFlag{Name: "mustnothave", Usage: "the body must not contain this", Destination: &c.MustNotHave},
 			&cli.IntFlag{Name: "max-bytes", Value: health.DefaultMaxBytes, Usage: "search only the first N bytes of the body", Destination: &c.MaxBytes},
-			&cli.StringFlag{Name: "addr", Usage: "connect to this IP:port, keep the URL's host for Host and SNI", Destination: &c.Addr},
+			&cli.StringFlag{Name: "addr", Usage: "connect to this IP:port (or IP), keep the URL's host for Host and SNI", Destination: &c.Addr},
 			&cli.BoolFlag{Name: "insecure", Usage: "do not verify the TLS certificate", Destination: &c.Insecure},
 		}, commonCheckFlags(o)...),
 		Action: func(cc *cli.Context) error {

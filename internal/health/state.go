@@ -45,7 +45,7 @@ type Snapshot struct {
 	State       State         `json:"state"`
 	Maintenance bool          `json:"maintenance"`
 	Reason      string        `json:"reason"`     // reason of the last probe
-	Latency     time.Duration `json:"latency"`    // latency of the last probe
+	Latency     time.Duration `json:"latency_ns"` // latency of the last probe
 	Since       time.Time     `json:"since"`      // last state change (or the monitor's creation)
 	LastCheck   time.Time     `json:"last_check"` // start of the last probe; zero before the first
 	Checks      uint64        `json:"checks"`     // probes done so far
