@@ -111,3 +111,35 @@ func TestValidatePaths(t *testing.T) {
 		t.Fatalf("got %v, want one error at ddns.cat.servers[1].check.max_bytes", errs)
 	}
 }
+
+// FuzzConfig: Validate never panics on any values, and whatever it accepts
+// New turns into a checker.
+func FuzzConfig(f *testing.F) {
+	f.Add("http", "https://example.test/health", "192.0.2.1:443", "200,3xx", 100)
+	f.Add("http", "http://[::1]:8080/", "::1", "", 0)
+	f.Add("tcp", "example.test:6379", "PING\r\n", "+PONG", 0)
+	f.Add("dns", "[2001:db8::53]", "www.example.test", "AAAA", 0)
+	f.Add("exec", "/bin/true", "-v", "", 0)
+	f.Fuzz(func(t *testing.T, kind, a, b, c string, n int) {
+		cfg := Config{Kind: kind}
+		switch kind {
+		case "http":
+			cfg.URL, cfg.Addr, cfg.Status, cfg.MaxBytes = a, b, []string{c}, n
+		case "tcp":
+			cfg.Address, cfg.Send, cfg.Expect = a, b, c
+		case "dns":
+			cfg.Server, cfg.Name, cfg.Type = a, b, c
+		default:
+			cfg.Command = []string{a, b, c}
+		}
+		if cfg.Validate() != nil {
+			return
+		}
+		if _, err := New(cfg); err != nil {
+			t.Fatalf("Validate accepted %+v but New failed: %v", cfg, err)
+		}
+		if kind == "http" && hostPort(cfg.URL) == "" {
+			t.Fatalf("Validate accepted URL %q without a host:port", cfg.URL)
+		}
+	})
+}
