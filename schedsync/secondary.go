@@ -132,6 +132,7 @@ func (n *Node) syncOnce(ctx context.Context, full *bool) error {
 		}
 	}
 	n.app.setPosition(b.LogID, b.Seq)
+	n.adoptEpoch()
 	n.afterSync()
 	return nil
 }

@@ -1,0 +1,105 @@
+// Command schedsync-bench measures `redund schedsync` against rsync (daemon
+// on loopback) on the same tree in the same run: initial copy (durable),
+// one small file's latency, a one-byte change in a 100 MiB file, and the
+// idle CPU of a watched tree. Run it through run.sh.
+package main
+
+import (
+	"flag"
+	"fmt"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"time"
+)
+
+type options struct {
+	bin, work  string
+	files      int
+	total, big int64
+	samples    int
+	idle       time.Duration
+	skipRsync  bool
+}
+
+func main() {
+	o := options{}
+	flag.StringVar(&o.bin, "bin", "", "redund binary")
+	flag.StringVar(&o.work, "work", "", "work directory (needs about 3× the tree size free)")
+	flag.IntVar(&o.files, "files", 10000, "files in the tree")
+	flag.Int64Var(&o.total, "total", 1<<30, "bytes in the tree")
+	flag.Int64Var(&o.big, "big", 100<<20, "size of the large file for the one-byte change")
+	flag.IntVar(&o.samples, "samples", 50, "small-file latency samples")
+	flag.DurationVar(&o.idle, "idle", 30*time.Second, "idle CPU measuring window")
+	flag.BoolVar(&o.skipRsync, "skip-rsync", false, "measure redund only")
+	flag.Parse()
+	if o.bin == "" || o.work == "" {
+		fmt.Fprintln(os.Stderr, "usage: schedsync-bench -bin redund -work DIR [flags]")
+		os.Exit(2)
+	}
+	if err := run(o); err != nil {
+		fmt.Fprintln(os.Stderr, "bench:", err)
+		os.Exit(1)
+	}
+}
+
+func logf(format string, args ...any) {
+	fmt.Fprintf(os.Stderr, time.Now().Format("15:04:05 ")+format+"\n", args...)
+}
+
+// makeTree writes files random files totalling about total bytes into
+// 100 directories (sizes between 0.5× and 1.5× the mean).
+func makeTree(dir string, files int, total int64) error {
+	rng := rand.New(rand.NewPCG(1, 1))
+	src := rand.NewChaCha8([32]byte{1})
+	mean := total / int64(files)
+	buf := make([]byte, 2*mean+1)
+	for i := range files {
+		d := filepath.Join(dir, fmt.Sprintf("d%02d", i%100))
+		if err := os.MkdirAll(d, 0o755); err != nil {
+			return err
+		}
+		n := mean/2 + rng.Int64N(mean+1)
+		_, _ = src.Read(buf[:n])
+		if err := os.WriteFile(filepath.Join(d, fmt.Sprintf("f%05d.bin", i)), buf[:n], 0o644); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func writeRandom(path string, size int64, seed byte) error {
+	src := rand.NewChaCha8([32]byte{seed})
+	b := make([]byte, size)
+	_, _ = src.Read(b)
+	return os.WriteFile(path, b, 0o644)
+}
+
+func run(o options) error {
+	src := filepath.Join(o.work, "src")
+	if _, err := os.Stat(src); err != nil {
+		logf("creating %d files, %d MiB in %s", o.files, o.total>>20, src)
+		if err := makeTree(src, o.files, o.total); err != nil {
+			return err
+		}
+	}
+	for _, leftover := range []string{"lat", "big.bin", ".redund"} {
+		_ = os.RemoveAll(filepath.Join(src, leftover)) // from an earlier run
+	}
+	r := &results{o: o}
+	if !o.skipRsync {
+		rs, err := startRsyncd(o.work)
+		if err != nil {
+			return err
+		}
+		defer rs.stop()
+		if err := r.rsyncInitial(rs, src); err != nil {
+			return err
+		}
+	}
+	if err := r.redund(src); err != nil {
+		return err
+	}
+	r.print()
+	return nil
+}
