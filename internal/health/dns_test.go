@@ -38,8 +38,7 @@ func startDNS(t *testing.T) string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ready := make(chan struct{})
-	srv := &dns.Server{PacketConn: pc, NotifyStartedFunc: func() { close(ready) },
+	serveDNS(t, &dns.Server{PacketConn: pc,
 		Handler: dns.HandlerFunc(func(w dns.ResponseWriter, r *dns.Msg) {
 			m := new(dns.Msg)
 			m.SetReply(r)
@@ -52,11 +51,7 @@ func startDNS(t *testing.T) string {
 				m.Rcode = dns.RcodeNameError
 			}
 			_ = w.WriteMsg(m)
-		})}
-	done := make(chan struct{})
-	go func() { defer close(done); _ = srv.ActivateAndServe() }()
-	<-ready
-	t.Cleanup(func() { _ = srv.Shutdown(); <-done })
+		})})
 	return pc.LocalAddr().String()
 }
 
@@ -126,4 +121,54 @@ func TestDNSServerDefaultPort(t *testing.T) {
 			t.Errorf("dnsServer(%q) = %q, want %q", in, got, want)
 		}
 	}
+}
+
+// TestDNSTruncatedRetriesTCP: a UDP answer with TC set is asked again over
+// TCP at the same address.
+func TestDNSTruncatedRetriesTCP(t *testing.T) {
+	pc, ln := udpTCPPair(t)
+	handler := dns.HandlerFunc(func(w dns.ResponseWriter, r *dns.Msg) {
+		m := new(dns.Msg)
+		m.SetReply(r)
+		if w.LocalAddr().Network() == "udp" {
+			m.Truncated = true
+		} else {
+			rr, _ := dns.NewRR("big.example.test. 60 IN TXT \"over tcp\"")
+			m.Answer = []dns.RR{rr}
+		}
+		_ = w.WriteMsg(m)
+	})
+	serveDNS(t, &dns.Server{PacketConn: pc, Handler: handler})
+	serveDNS(t, &dns.Server{Listener: ln, Handler: handler})
+	c := Config{Kind: "dns", Server: pc.LocalAddr().String(), Name: "big.example.test", Type: "TXT", Value: "over tcp"}
+	wantResult(t, check(t, c), true, "TXT over tcp")
+}
+
+// udpTCPPair listens on UDP and TCP at the same loopback port.
+func udpTCPPair(t *testing.T) (net.PacketConn, net.Listener) {
+	t.Helper()
+	for range 20 {
+		pc, err := net.ListenPacket("udp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		ln, err := net.Listen("tcp", pc.LocalAddr().String())
+		if err == nil {
+			return pc, ln
+		}
+		pc.Close() // TCP port taken: try another
+	}
+	t.Fatal("no free UDP+TCP port pair")
+	return nil, nil
+}
+
+// serveDNS starts srv, waits until it serves and stops it at cleanup.
+func serveDNS(t *testing.T, srv *dns.Server) {
+	t.Helper()
+	ready := make(chan struct{})
+	srv.NotifyStartedFunc = func() { close(ready) }
+	done := make(chan struct{})
+	go func() { defer close(done); _ = srv.ActivateAndServe() }()
+	<-ready
+	t.Cleanup(func() { _ = srv.Shutdown(); <-done })
 }
