@@ -46,6 +46,7 @@ func newApp() *cli.App {
 			newSrvCommand(g),
 			newDdnsCommand(g),
 			newGatewayCommand(g),
+			newDemoCommand(g),
 		},
 		OnUsageError: func(_ *cli.Context, err error, _ bool) error {
 			return usageErr("%v", err)

@@ -8,8 +8,6 @@ import (
 	"github.com/redund/redund/internal/config"
 )
 
-type configCheckOptions struct{}
-
 func newConfigCommand(g *globalOptions) *cli.Command {
 	return &cli.Command{
 		Name:  "config",

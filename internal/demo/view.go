@@ -1,0 +1,69 @@
+package demo
+
+import (
+	"context"
+	"fmt"
+	"os/exec"
+	"strings"
+	"time"
+
+	"github.com/redund/redund/internal/status"
+)
+
+// view redraws the status table and the latest events once a second
+// (terminal mode); in plain mode events are printed as they happen.
+func (d *Demo) view(ctx context.Context) {
+	if d.opt.Plain {
+		return
+	}
+	t := time.NewTicker(time.Second)
+	defer t.Stop()
+	for {
+		d.draw(ctx)
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}
+
+func (d *Demo) draw(ctx context.Context) {
+	res := status.FetchAll(ctx, d.endpoints, 700*time.Millisecond)
+	var b strings.Builder
+	b.WriteString("\x1b[H\x1b[2J")
+	b.WriteString("redund demo: every scheme on loopback, failing on purpose (Ctrl-C stops and cleans up)\n\n")
+	b.WriteString(status.Render(res, status.RenderOptions{Width: d.opt.Width, Now: time.Now()}))
+	b.WriteString("\n\nEvents\n")
+	ev := d.log.Events()
+	if len(ev) > 14 {
+		ev = ev[len(ev)-14:]
+	}
+	for _, e := range ev {
+		b.WriteString(e.String() + "\n")
+	}
+	fmt.Fprint(d.opt.Out, b.String())
+}
+
+// summary prints the final table and every measured failover.
+func (d *Demo) summary() {
+	res := status.FetchAll(context.Background(), d.endpoints, 700*time.Millisecond)
+	fmt.Fprintf(d.opt.Out, "\nFinal status\n%s\n\nFailovers measured\n",
+		status.Render(res, status.RenderOptions{Plain: d.opt.Plain, Width: d.opt.Width, Now: time.Now()}))
+	for _, e := range d.log.Events() {
+		if e.Took > 0 {
+			fmt.Fprintln(d.opt.Out, e)
+		}
+	}
+}
+
+func runQuiet(ctx context.Context, bin string, args ...string) error {
+	out, err := exec.CommandContext(ctx, bin, args...).CombinedOutput()
+	if err != nil {
+		return fmt.Errorf("%s: %v: %s", strings.Join(args, " "), err, strings.TrimSpace(string(out)))
+	}
+	return nil
+}
+
+// gatewaySteps are the gateway pair's failures (none until it is wired).
+func (d *Demo) gatewaySteps() []step { return nil }
