@@ -1,0 +1,89 @@
+package gateway
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"net/http/httputil"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/redund/redund/internal/status"
+)
+
+// Headers telling clients which node served them and whether they moved.
+const (
+	HeaderNode  = "X-Redund-Node"
+	HeaderMoved = "X-Redund-Moved-From"
+)
+
+// startClientListener binds client_listen and serves the failover proxy.
+func (g *Gateway) startClientListener(ctx context.Context, run func(func(context.Context))) error {
+	ln, err := net.Listen("tcp", g.cfg.ClientListen)
+	if err != nil {
+		return fmt.Errorf("gateway: client listener: %w", err)
+	}
+	g.mu.Lock()
+	g.clientAddr = ln.Addr().String()
+	g.mu.Unlock()
+	h, err := g.ClientHandler()
+	if err != nil {
+		ln.Close()
+		return err
+	}
+	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}
+	run(func(ctx context.Context) {
+		go func() {
+			<-ctx.Done()
+			sctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+			defer cancel()
+			_ = srv.Shutdown(sctx)
+		}()
+		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			g.log.Error("client listener", "err", err)
+		}
+	})
+	return nil
+}
+
+// ClientAddr is the bound client listener address (after Run started it).
+func (g *Gateway) ClientAddr() string {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return g.clientAddr
+}
+
+// ClientHandler forwards HTTP (and WebSocket upgrades) to the application
+// on the active node; a standby redirects the client to the active node
+// (307, with X-Redund-Moved-From naming this node) or answers 503 when it
+// does not know one.
+func (g *Gateway) ClientHandler() (http.Handler, error) {
+	target, err := url.Parse(g.cfg.AppURL)
+	if err != nil || target.Host == "" {
+		return nil, fmt.Errorf("gateway: app_url %q: not an absolute URL", g.cfg.AppURL)
+	}
+	proxy := httputil.NewSingleHostReverseProxy(target)
+	proxy.ErrorHandler = func(w http.ResponseWriter, _ *http.Request, err error) {
+		status.WriteError(w, http.StatusBadGateway, "application unreachable on "+g.cfg.NodeID+": "+err.Error())
+	}
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set(HeaderNode, g.cfg.NodeID)
+		g.mu.Lock()
+		role, peerURL, peerRole := g.role, g.peerURL, g.peerRole
+		g.mu.Unlock()
+		if role == RoleActive {
+			proxy.ServeHTTP(w, r)
+			return
+		}
+		if peerURL != "" && peerRole == RoleActive {
+			w.Header().Set(HeaderMoved, g.cfg.NodeID)
+			http.Redirect(w, r, strings.TrimSuffix(peerURL, "/")+r.URL.RequestURI(), http.StatusTemporaryRedirect)
+			return
+		}
+		w.Header().Set("Retry-After", "1")
+		status.WriteError(w, http.StatusServiceUnavailable, fmt.Sprintf("%s is %s and no active node is known", g.cfg.NodeID, role))
+	}), nil
+}

@@ -1,0 +1,172 @@
+package gateway
+
+import (
+	"errors"
+	"fmt"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"go.uber.org/goleak"
+
+	"github.com/redund/redund/internal/peer"
+)
+
+func TestMain(m *testing.M) {
+	goleak.VerifyTestMain(m, goleak.IgnoreTopFunction("database/sql.(*DB).connectionOpener"))
+}
+
+func TestConfigReplicatesAndBackupRefusesWrites(t *testing.T) {
+	m, b, _ := pair(t, nil)
+	if _, err := m.SetConfig("tags/pump1", []byte(`{"scan":"1s"}`)); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := m.SetState("alarms/pump1", []byte("ACTIVE")); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, 3*time.Second, "config and state on the backup", func() bool {
+		return docValue(t, b, ProvConfig, "tags/pump1") == `{"scan":"1s"}` && docValue(t, b, ProvState, "alarms/pump1") == "ACTIVE"
+	})
+	_, err := b.SetConfig("tags/pump2", []byte("x"))
+	var ref *RefusedError
+	if !errors.As(err, &ref) || !strings.Contains(err.Error(), "configuration is changed on the master") {
+		t.Fatalf("backup accepted a config write or wrong error: %v", err)
+	}
+	if _, err := b.SetState("alarms/x", []byte("1")); !errors.As(err, &ref) {
+		t.Fatalf("standby accepted a state write: %v", err)
+	}
+	if _, err := b.DeleteConfig("tags/pump1"); err == nil {
+		t.Fatal("backup accepted a config delete")
+	}
+	if docValue(t, b, ProvConfig, "tags/pump2") != "<missing>" {
+		t.Fatal("refused write is visible")
+	}
+	if d := b.Detail(); !d.PeerConnected || d.PeerRole != RoleActive {
+		t.Fatalf("backup detail %+v", d)
+	}
+}
+
+func TestFailoverThenAutomaticRecovery(t *testing.T) {
+	m, b, addr := pair(t, nil)
+	m.SetState("alarms/a", []byte("ACK"))
+	m.SetConfig("site", []byte("plant-7"))
+	eventually(t, 3*time.Second, "state on backup", func() bool { return docValue(t, b, ProvState, "alarms/a") == "ACK" })
+	m.stop()
+	took := waitRole(t, b, RoleActive, 3*time.Second)
+	if took > m.cfg.FailoverTimeout.D()+500*time.Millisecond {
+		t.Fatalf("failover took %v with failover_timeout %v", took, m.cfg.FailoverTimeout)
+	}
+	if docValue(t, b, ProvState, "alarms/a") != "ACK" || docValue(t, b, ProvConfig, "site") != "plant-7" {
+		t.Fatal("state or config lost on failover")
+	}
+	if _, err := b.SetState("alarms/b", []byte("NEW")); err != nil {
+		t.Fatalf("active backup refused state: %v", err)
+	}
+	mc := m.cfg
+	mc.JoinWait = 5_000_000_000 // the backup redials within its backoff
+	m2 := startGW(t, mc, listen(t, addr))
+	waitRole(t, m2, RoleActive, 5*time.Second)
+	waitRole(t, b, RoleStandby, 2*time.Second)
+	if docValue(t, m2, ProvState, "alarms/b") != "NEW" {
+		t.Fatal("state written on the active backup did not reach the master before it took control")
+	}
+	m2.SetState("alarms/c", []byte("x"))
+	eventually(t, 3*time.Second, "state flows master → backup again", func() bool { return docValue(t, b, ProvState, "alarms/c") == "x" })
+}
+
+func TestManualRecoveryAndForcedFailover(t *testing.T) {
+	m, b, addr := pair(t, func(mc, _ *Config) { mc.Recovery = RecoveryManual })
+	m.stop()
+	waitRole(t, b, RoleActive, 3*time.Second)
+	mc := m.cfg
+	mc.JoinWait = 5_000_000_000
+	m2 := startGW(t, mc, listen(t, addr))
+	waitRole(t, m2, RoleStandby, 5*time.Second)
+	time.Sleep(300 * time.Millisecond) // manual recovery: nothing moves by itself
+	if m2.Role() != RoleStandby || b.Role() != RoleActive {
+		t.Fatalf("manual recovery moved roles: master %s backup %s", m2.Role(), b.Role())
+	}
+	msg, err := m2.Failover(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Log(msg)
+	waitRole(t, m2, RoleActive, 3*time.Second)
+	waitRole(t, b, RoleStandby, 3*time.Second)
+	// and back again, initiated on the active node
+	if _, err := m2.Failover(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	waitRole(t, b, RoleActive, 3*time.Second)
+	waitRole(t, m2, RoleStandby, 3*time.Second)
+}
+
+func TestBackupFarBehindGetsFullSync(t *testing.T) {
+	m, b, _ := pair(t, func(mc, _ *Config) { mc.DiskCache = 64 << 10 })
+	m.SetConfig("first", []byte("1"))
+	eventually(t, 3*time.Second, "first doc", func() bool { return docValue(t, b, ProvConfig, "first") == "1" })
+	bcfg := b.cfg
+	b.stop()
+	val := strings.Repeat("v", 200)
+	for i := range 1000 {
+		if _, err := m.SetConfig(fmt.Sprintf("doc/%04d", i%300), []byte(val)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	b2 := startGW(t, bcfg, nil)
+	waitRole(t, b2, RoleStandby, 5*time.Second)
+	eventually(t, 5*time.Second, "converged", func() bool {
+		a, _ := m.ListDocs(ProvConfig, "")
+		c, _ := b2.ListDocs(ProvConfig, "")
+		return len(a) == len(c) && fmt.Sprint(a) == fmt.Sprint(c)
+	})
+	found := false
+	for _, e := range b2.Detail().Replica {
+		if e.Kind == "full_sync_needed" && strings.Contains(e.Message, "too far behind") {
+			found = true
+		}
+	}
+	if !found {
+		t.Fatalf("no too-far-behind event: %+v", b2.Detail().Replica)
+	}
+}
+
+func TestWrongSecretRefusedNoData(t *testing.T) {
+	dir := t.TempDir()
+	ln := listen(t, "127.0.0.1:0")
+	mc := baseCfg(t, ModeMaster, filepath.Join(dir, "m"))
+	bc := baseCfg(t, ModeBackup, filepath.Join(dir, "b"))
+	bc.Peer, bc.Link = ln.Addr().String(), peer.Config{Secret: "another secret entirely!"}
+	m := startGW(t, mc, ln)
+	m.SetConfig("secret-doc", []byte("x"))
+	b := startGW(t, bc, nil)
+	for _, n := range []*gw{m, b} {
+		eventually(t, 3*time.Second, n.cfg.NodeID+" reports the refusal", func() bool {
+			for _, e := range n.Detail().Events {
+				if strings.Contains(e.Message, "refused") && strings.Contains(e.Message, "authentication failed") {
+					return true
+				}
+			}
+			return false
+		})
+	}
+	if docValue(t, b, ProvConfig, "secret-doc") != "<missing>" || b.Detail().PeerConnected {
+		t.Fatal("data crossed a refused link")
+	}
+}
+
+func TestGarbageOnPeerPortLeavesNodeUnaffected(t *testing.T) {
+	m, b, addr := pair(t, nil)
+	for _, junk := range []string{"hello\r\n", "\x00\x00\x00\x09\x01RDP1\x09zzzz", strings.Repeat("\xff", 100)} {
+		sendGarbage(t, addr, junk)
+	}
+	if m.Role() != RoleActive || b.Role() != RoleStandby || !b.Detail().PeerConnected {
+		t.Fatalf("garbage disturbed the pair: master %s backup %s", m.Role(), b.Role())
+	}
+	m.SetConfig("after-garbage", []byte("ok"))
+	eventually(t, 3*time.Second, "replication still works", func() bool { return docValue(t, b, ProvConfig, "after-garbage") == "ok" })
+	if m.Detail().Link.Dropped < 3 {
+		t.Fatalf("dropped = %d", m.Detail().Link.Dropped)
+	}
+}

@@ -1,0 +1,284 @@
+package gateway
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"fmt"
+	"path/filepath"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	_ "github.com/mattn/go-sqlite3" // the embedded history store
+	bolt "go.etcd.io/bbolt"
+
+	"github.com/redund/redund/internal/replica"
+)
+
+// Point is one timestamped history value.
+type Point struct {
+	Tag   string  `json:"tag"`
+	TSMS  int64   `json:"ts_ms"` // unix milliseconds
+	Value float64 `json:"value"`
+	// Seq numbers a point cached on the backup (set when forwarded).
+	Seq uint64 `json:"seq,omitempty"`
+}
+
+// historyStore is the node's history database plus the backup's cache of
+// points waiting to be forwarded to the master.
+type historyStore struct {
+	db    *sql.DB
+	kv    *bolt.DB
+	runID atomic.Int64 // open active interval (master), 0 when none
+
+	mu                 sync.Mutex
+	forwarded, dropped int64
+	lastForward        time.Time
+	lastForwardErr     string
+	wake               chan struct{}
+}
+
+var bucketHistCache = []byte("history_cache")
+
+const historySchema = `
+CREATE TABLE IF NOT EXISTS points (
+	id INTEGER PRIMARY KEY,
+	tag TEXT NOT NULL,
+	ts_ms INTEGER NOT NULL,
+	value REAL NOT NULL,
+	source TEXT,
+	source_seq INTEGER,
+	UNIQUE(source, source_seq)
+);
+CREATE INDEX IF NOT EXISTS points_tag_ts ON points(tag, ts_ms);
+CREATE TABLE IF NOT EXISTS uptime (
+	run INTEGER PRIMARY KEY AUTOINCREMENT,
+	start_ms INTEGER NOT NULL,
+	alive_ms INTEGER NOT NULL
+);`
+
+func openHistory(c Config, st *replica.Store) (*historyStore, error) {
+	path := filepath.Join(c.DataDir, "history.db")
+	if dsn := c.HistoryDSN.Reveal(); strings.HasPrefix(dsn, "sqlite:") {
+		path = strings.TrimPrefix(dsn, "sqlite:")
+	}
+	db, err := sql.Open("sqlite3", "file:"+path+"?_journal_mode=WAL&_synchronous=FULL&_busy_timeout=5000")
+	if err != nil {
+		return nil, fmt.Errorf("gateway: history: %w", err)
+	}
+	db.SetMaxOpenConns(1)
+	if _, err := db.Exec(historySchema); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("gateway: history %s: %w", path, err)
+	}
+	err = st.DB().Update(func(tx *bolt.Tx) error {
+		_, err := tx.CreateBucketIfNotExists(bucketHistCache)
+		return err
+	})
+	if err != nil {
+		db.Close()
+		return nil, fmt.Errorf("gateway: history cache: %w", err)
+	}
+	return &historyStore{db: db, kv: st.DB(), wake: make(chan struct{}, 1)}, nil
+}
+
+func (h *historyStore) close() { h.db.Close() }
+
+// insert writes points in one transaction; source/seq identify forwarded
+// points so that a repeated forward is ignored. An open active interval
+// is extended to now in the same transaction.
+func (h *historyStore) insert(points []Point, source string) (int, error) {
+	tx, err := h.db.Begin()
+	if err != nil {
+		return 0, err
+	}
+	defer tx.Rollback()
+	stmt, err := tx.Prepare(`INSERT OR IGNORE INTO points(tag, ts_ms, value, source, source_seq) VALUES (?, ?, ?, ?, ?)`)
+	if err != nil {
+		return 0, err
+	}
+	defer stmt.Close()
+	n := 0
+	for _, p := range points {
+		var src, seq any
+		if source != "" {
+			src, seq = source, int64(p.Seq)
+		}
+		r, err := stmt.Exec(p.Tag, p.TSMS, p.Value, src, seq)
+		if err != nil {
+			return 0, err
+		}
+		if k, _ := r.RowsAffected(); k > 0 {
+			n++
+		}
+	}
+	if run := h.runID.Load(); run != 0 {
+		if _, err := tx.Exec(`UPDATE uptime SET alive_ms = ? WHERE run = ?`, time.Now().UnixMilli(), run); err != nil {
+			return 0, err
+		}
+	}
+	return n, tx.Commit()
+}
+
+// query returns a tag's points in [from, to] (ms), oldest first.
+func (h *historyStore) query(tag string, from, to int64) ([]Point, error) {
+	rows, err := h.db.Query(`SELECT tag, ts_ms, value FROM points WHERE tag = ? AND ts_ms BETWEEN ? AND ? ORDER BY ts_ms, id`, tag, from, to)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []Point
+	for rows.Next() {
+		var p Point
+		if err := rows.Scan(&p.Tag, &p.TSMS, &p.Value); err != nil {
+			return nil, err
+		}
+		out = append(out, p)
+	}
+	return out, rows.Err()
+}
+
+// cache stores points durably for later forwarding.
+func (h *historyStore) cache(points []Point) error {
+	err := h.kv.Update(func(tx *bolt.Tx) error {
+		b := tx.Bucket(bucketHistCache)
+		for _, p := range points {
+			seq, _ := b.NextSequence()
+			p.Seq = seq
+			v, _ := json.Marshal(p)
+			if err := b.Put(be64(seq), v); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	select {
+	case h.wake <- struct{}{}:
+	default:
+	}
+	return err
+}
+
+func be64(v uint64) []byte {
+	return []byte{byte(v >> 56), byte(v >> 48), byte(v >> 40), byte(v >> 32), byte(v >> 24), byte(v >> 16), byte(v >> 8), byte(v)}
+}
+
+// cached returns up to n cached points, oldest first, and the total count.
+func (h *historyStore) cached(n int) ([]Point, int, error) {
+	var out []Point
+	total := 0
+	err := h.kv.View(func(tx *bolt.Tx) error {
+		b := tx.Bucket(bucketHistCache)
+		total = b.Stats().KeyN
+		c := b.Cursor()
+		for k, v := c.First(); k != nil && len(out) < n; k, v = c.Next() {
+			var p Point
+			if json.Unmarshal(v, &p) == nil {
+				out = append(out, p)
+			}
+		}
+		return nil
+	})
+	return out, total, err
+}
+
+func (h *historyStore) uncache(points []Point) error {
+	return h.kv.Update(func(tx *bolt.Tx) error {
+		b := tx.Bucket(bucketHistCache)
+		for _, p := range points {
+			if err := b.Delete(be64(p.Seq)); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
+// uptimeLoop records the master's active intervals every 100 ms.
+func (h *historyStore) uptimeLoop(active func() bool) func(context.Context) {
+	return func(ctx context.Context) {
+		t := time.NewTicker(100 * time.Millisecond)
+		defer t.Stop()
+		for {
+			h.markUptime(active())
+			select {
+			case <-ctx.Done():
+				h.markUptime(active())
+				return
+			case <-t.C:
+			}
+		}
+	}
+}
+
+func (h *historyStore) markUptime(active bool) {
+	now := time.Now().UnixMilli()
+	run := h.runID.Load()
+	switch {
+	case active && run == 0:
+		r, err := h.db.Exec(`INSERT INTO uptime(start_ms, alive_ms) VALUES (?, ?)`, now, now)
+		if err == nil {
+			id, _ := r.LastInsertId()
+			h.runID.Store(id)
+		}
+	case active:
+		_, _ = h.db.Exec(`UPDATE uptime SET alive_ms = ? WHERE run = ?`, now, run)
+	case run != 0:
+		_, _ = h.db.Exec(`UPDATE uptime SET alive_ms = ? WHERE run = ?`, now, run)
+		h.runID.Store(0)
+	}
+}
+
+// interval is a span in which the master was active, in unix ms.
+type interval struct{ From, To int64 }
+
+func (h *historyStore) intervals() ([]interval, error) {
+	rows, err := h.db.Query(`SELECT start_ms, alive_ms FROM uptime ORDER BY run DESC LIMIT 10000`)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []interval
+	for rows.Next() {
+		var iv interval
+		if err := rows.Scan(&iv.From, &iv.To); err != nil {
+			return nil, err
+		}
+		out = append(out, iv)
+	}
+	if h.runID.Load() != 0 && len(out) > 0 {
+		out[0].To = time.Now().UnixMilli() // the open interval runs until now
+	}
+	return out, rows.Err()
+}
+
+func (h *historyStore) uptimeJSON() ([]byte, error) {
+	iv, err := h.intervals()
+	if err != nil {
+		return nil, err
+	}
+	return json.Marshal(iv)
+}
+
+type forwardReq struct {
+	Source string  `json:"source"`
+	Points []Point `json:"points"`
+}
+
+// acceptForwarded stores points forwarded by the backup (idempotent).
+func (h *historyStore) acceptForwarded(body []byte) ([]byte, error) {
+	var r forwardReq
+	if err := json.Unmarshal(body, &r); err != nil {
+		return nil, fmt.Errorf("bad history batch: %w", err)
+	}
+	if r.Source == "" {
+		return nil, fmt.Errorf("bad history batch: no source")
+	}
+	n, err := h.insert(r.Points, r.Source)
+	if err != nil {
+		return nil, err
+	}
+	return json.Marshal(map[string]int{"inserted": n})
+}

@@ -1,0 +1,120 @@
+package gateway
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/redund/redund/internal/replica"
+)
+
+// RefusedError is a write refused because of this node's mode or role;
+// Redirect is the client URL of the node that would accept it, when known.
+type RefusedError struct {
+	Msg      string
+	Redirect string
+}
+
+func (e *RefusedError) Error() string { return "gateway: " + e.Msg }
+
+// ErrBadKey is returned for an empty or malformed document key.
+var ErrBadKey = errors.New("gateway: key must be non-empty printable text without spaces")
+
+func checkKey(k string) error {
+	if k == "" || len(k) > 1024 || strings.ContainsAny(k, " \t\r\n") {
+		return ErrBadKey
+	}
+	return nil
+}
+
+// configWritable says why this node may not change configuration ("" when
+// it may): configuration is changed on the master only.
+func (g *Gateway) configWritable() *RefusedError {
+	if g.cfg.Mode == ModeBackup {
+		return &RefusedError{Msg: "this node is the backup: configuration is changed on the master (" + g.cfg.Peer + ") and replicated here"}
+	}
+	return nil
+}
+
+// stateWritable: runtime state and history are written on the active node.
+func (g *Gateway) stateWritableLocked() *RefusedError {
+	if g.role == RoleActive {
+		return nil
+	}
+	return &RefusedError{Msg: fmt.Sprintf("this node is %s: write to the active node", g.role), Redirect: g.peerURL}
+}
+
+// SetConfig stores a configuration document on the master; it returns the
+// document's new version once durable.
+func (g *Gateway) SetConfig(key string, value []byte) (uint64, error) {
+	if err := checkKey(key); err != nil {
+		return 0, err
+	}
+	if r := g.configWritable(); r != nil {
+		return 0, r
+	}
+	return g.store.Put(ProvConfig, key, value)
+}
+
+// DeleteConfig removes a configuration document on the master.
+func (g *Gateway) DeleteConfig(key string) (uint64, error) {
+	if r := g.configWritable(); r != nil {
+		return 0, r
+	}
+	return g.store.Delete(ProvConfig, key)
+}
+
+// ImportConfig stores many documents (each durable before return).
+func (g *Gateway) ImportConfig(docs map[string][]byte) (int, error) {
+	if r := g.configWritable(); r != nil {
+		return 0, r
+	}
+	n := 0
+	for k, v := range docs {
+		if err := checkKey(k); err != nil {
+			return n, fmt.Errorf("%q: %w", k, err)
+		}
+		if _, err := g.store.Put(ProvConfig, k, v); err != nil {
+			return n, err
+		}
+		n++
+	}
+	return n, nil
+}
+
+// GetDoc reads one document of a provider (config or state); any node.
+func (g *Gateway) GetDoc(prov, key string) (replica.Item, bool, error) {
+	return g.store.Get(prov, key)
+}
+
+// ListDocs lists a provider's documents under prefix; any node.
+func (g *Gateway) ListDocs(prov, prefix string) ([]replica.Item, error) {
+	return g.store.List(prov, prefix)
+}
+
+// SetState writes a runtime state key on the active node.
+func (g *Gateway) SetState(key string, value []byte) (uint64, error) {
+	if err := checkKey(key); err != nil {
+		return 0, err
+	}
+	return g.stateWrite(func() (uint64, error) { return g.store.Put(ProvState, key, value) })
+}
+
+// DeleteState removes a runtime state key on the active node.
+func (g *Gateway) DeleteState(key string) (uint64, error) {
+	return g.stateWrite(func() (uint64, error) { return g.store.Delete(ProvState, key) })
+}
+
+// stateWrite runs w while holding off any step-down, so a write that was
+// accepted as active is in the log before the handover reads its position.
+func (g *Gateway) stateWrite(w func() (uint64, error)) (uint64, error) {
+	g.writeMu.RLock()
+	defer g.writeMu.RUnlock()
+	g.mu.Lock()
+	r := g.stateWritableLocked()
+	g.mu.Unlock()
+	if r != nil {
+		return 0, r
+	}
+	return w()
+}

@@ -1,0 +1,196 @@
+package gateway
+
+import (
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/redund/redund/internal/peer"
+	"github.com/redund/redund/internal/replica"
+	"github.com/redund/redund/internal/status"
+)
+
+// Detail is the gateway's full status (GET /v1/gateway/status and the
+// Details of its status document).
+type Detail struct {
+	NodeID        string          `json:"node_id"`
+	Mode          string          `json:"mode"`
+	Role          string          `json:"role"`
+	RoleReason    string          `json:"role_reason"`
+	RoleSince     time.Time       `json:"role_since"`
+	Epoch         uint64          `json:"epoch"`
+	Failovers     int             `json:"failovers"`
+	LastFailover  time.Time       `json:"last_failover,omitempty"`
+	PeerConnected bool            `json:"peer_connected"`
+	PeerRole      string          `json:"peer_role,omitempty"`
+	PeerNode      string          `json:"peer_node,omitempty"`
+	PeerVersion   string          `json:"peer_version,omitempty"`
+	Link          *peer.Status    `json:"link,omitempty"`
+	Settings      map[string]any  `json:"settings"`
+	Providers     []replica.Stats `json:"providers"`
+	History       HistoryStats    `json:"history"`
+	App           supStatus       `json:"application"`
+	Events        []SystemEvent   `json:"system_events"`
+	Replica       []replica.Event `json:"replica_events"`
+}
+
+// HistoryStats describe the history store and the backup's cache.
+type HistoryStats struct {
+	Mode        string    `json:"mode"`
+	Cached      int       `json:"cached"`
+	Forwarded   int64     `json:"forwarded"`
+	Dropped     int64     `json:"dropped_duplicates"`
+	LastForward time.Time `json:"last_forward,omitempty"`
+	LastError   string    `json:"last_error,omitempty"`
+}
+
+// Detail returns the full status.
+func (g *Gateway) Detail() Detail {
+	g.mu.Lock()
+	d := Detail{NodeID: g.cfg.NodeID, Mode: g.cfg.Mode, Role: g.role, RoleReason: g.roleReason, RoleSince: g.roleSince,
+		Epoch: g.epoch, Failovers: g.failovers, LastFailover: g.lastFailAt, PeerConnected: g.peerUp, PeerRole: g.peerRole,
+		PeerNode: g.peerHello.NodeID, PeerVersion: g.peerHello.Version, Settings: g.settings()}
+	g.mu.Unlock()
+	if g.node != nil {
+		st := g.node.Status()
+		d.Link = &st
+	}
+	for _, p := range []string{ProvConfig, ProvState} {
+		d.Providers = append(d.Providers, g.store.Stats(p))
+	}
+	_, cached, _ := g.hist.cached(0)
+	g.hist.mu.Lock()
+	d.History = HistoryStats{Mode: g.cfg.History, Cached: cached, Forwarded: g.hist.forwarded, Dropped: g.hist.dropped,
+		LastForward: g.hist.lastForward, LastError: g.hist.lastForwardErr}
+	g.hist.mu.Unlock()
+	d.App = g.sup.status()
+	g.evMu.Lock()
+	d.Events = append([]SystemEvent(nil), g.sysEvents...)
+	g.evMu.Unlock()
+	d.Replica = g.store.Events()
+	return d
+}
+
+func (g *Gateway) settings() map[string]any {
+	c := g.cfg
+	return map[string]any{"mode": c.Mode, "peer": c.Peer, "peer_listen": c.PeerListen,
+		"failover_timeout": c.FailoverTimeout.String(), "join_wait": c.JoinWait.String(), "recovery": c.Recovery,
+		"standby": c.Standby, "history": c.History, "disk_cache": int64(c.DiskCache), "client_listen": c.ClientListen,
+		"app_url": c.AppURL, "auth": linkAuth(&c.Link)}
+}
+
+func linkAuth(l *peer.Config) string {
+	switch {
+	case l.UsesTLS() && l.Secret != "":
+		return "tls+secret"
+	case l.UsesTLS():
+		return "tls"
+	case l.Secret != "":
+		return "secret"
+	case l.Plain:
+		return "plain"
+	}
+	return "none"
+}
+
+// Status is the node's entry in `redund status`.
+func (g *Gateway) Status() []status.Document {
+	d := g.Detail()
+	doc := status.Document{Instance: d.NodeID, Scheme: "gateway", Role: d.Mode + "/" + d.Role, State: stateWord(d),
+		Reason: d.RoleReason, Since: d.RoleSince,
+		Details: map[string]any{"epoch": d.Epoch, "failovers": d.Failovers, "providers": d.Providers, "history": d.History}}
+	if g.node != nil {
+		doc.Peer = &status.Peer{Address: g.peerAddress(), Connected: d.PeerConnected, Since: d.Link.Since, Reason: d.Link.Reason}
+	}
+	return []status.Document{doc}
+}
+
+func (g *Gateway) peerAddress() string {
+	if g.cfg.Mode == ModeBackup {
+		return g.cfg.Peer
+	}
+	if g.node != nil {
+		return g.node.Addr()
+	}
+	return ""
+}
+
+// stateWord summarises the pair: Synced, Syncing, Full sync needed, Peer down.
+func stateWord(d Detail) string {
+	switch {
+	case d.Mode == ModeIndependent:
+		return "Independent"
+	case !d.PeerConnected:
+		return "Peer down"
+	}
+	for _, p := range d.Providers {
+		if p.FullSyncNeeded {
+			return "Full sync needed"
+		}
+		if p.Pending > 0 {
+			return "Syncing"
+		}
+	}
+	return "Synced"
+}
+
+// metrics exposes the statistics to Prometheus at scrape time.
+type metrics struct{ g *Gateway }
+
+var (
+	mRole       = prometheus.NewDesc("redund_gateway_active", "1 when this node is active.", nil, nil)
+	mPeer       = prometheus.NewDesc("redund_gateway_peer_connected", "1 when the peer link is up.", nil, nil)
+	mFailovers  = prometheus.NewDesc("redund_gateway_failovers_total", "Failovers to this node since start.", nil, nil)
+	mEpoch      = prometheus.NewDesc("redund_gateway_epoch", "Times this node became active (persisted).", nil, nil)
+	mPending    = prometheus.NewDesc("redund_gateway_pending_updates", "Updates not yet applied by the follower.", []string{"provider"}, nil)
+	mQueued     = prometheus.NewDesc("redund_gateway_queued_updates_per_second", "Local writes per second (1-minute average).", []string{"provider"}, nil)
+	mDispatched = prometheus.NewDesc("redund_gateway_dispatched_updates_per_second", "Updates sent or applied per second (1-minute average).", []string{"provider"}, nil)
+	mPullDur    = prometheus.NewDesc("redund_gateway_last_pull_duration_seconds", "Duration of the last pull.", []string{"provider"}, nil)
+	mApplyDur   = prometheus.NewDesc("redund_gateway_last_apply_duration_seconds", "Duration of the last apply.", []string{"provider"}, nil)
+	mFullNeed   = prometheus.NewDesc("redund_gateway_full_sync_needed", "1 while a full sync is needed.", []string{"provider"}, nil)
+	mFullSyncs  = prometheus.NewDesc("redund_gateway_full_syncs_total", "Full syncs completed.", []string{"provider"}, nil)
+	mLag        = prometheus.NewDesc("redund_gateway_replication_lag_seconds", "Age of the newest applied update when applied.", []string{"provider"}, nil)
+	mCached     = prometheus.NewDesc("redund_gateway_history_cached_points", "History points cached for the master.", nil, nil)
+	mForwarded  = prometheus.NewDesc("redund_gateway_history_forwarded_total", "History points forwarded to the master.", nil, nil)
+	mDropped    = prometheus.NewDesc("redund_gateway_history_dropped_total", "Cached points dropped as recorded by the master.", nil, nil)
+)
+
+func (m metrics) Describe(ch chan<- *prometheus.Desc) {
+	for _, d := range []*prometheus.Desc{mRole, mPeer, mFailovers, mEpoch, mPending, mQueued, mDispatched, mPullDur, mApplyDur, mFullNeed, mFullSyncs, mLag, mCached, mForwarded, mDropped} {
+		ch <- d
+	}
+}
+
+func (m metrics) Collect(ch chan<- prometheus.Metric) {
+	d := m.g.Detail()
+	gauge := func(desc *prometheus.Desc, v float64, l ...string) {
+		ch <- prometheus.MustNewConstMetric(desc, prometheus.GaugeValue, v, l...)
+	}
+	counter := func(desc *prometheus.Desc, v float64, l ...string) {
+		ch <- prometheus.MustNewConstMetric(desc, prometheus.CounterValue, v, l...)
+	}
+	gauge(mRole, b2f(d.Role == RoleActive))
+	gauge(mPeer, b2f(d.PeerConnected))
+	counter(mFailovers, float64(d.Failovers))
+	gauge(mEpoch, float64(d.Epoch))
+	for _, p := range d.Providers {
+		gauge(mPending, float64(p.Pending), p.Provider)
+		gauge(mQueued, p.QueuedPerSec, p.Provider)
+		gauge(mDispatched, p.DispatchedPerSec, p.Provider)
+		gauge(mPullDur, p.LastPullDuration.Seconds(), p.Provider)
+		gauge(mApplyDur, p.LastApplyDur.Seconds(), p.Provider)
+		gauge(mFullNeed, b2f(p.FullSyncNeeded), p.Provider)
+		counter(mFullSyncs, float64(p.FullSyncs), p.Provider)
+		gauge(mLag, p.LagMS/1000, p.Provider)
+	}
+	gauge(mCached, float64(d.History.Cached))
+	counter(mForwarded, float64(d.History.Forwarded))
+	counter(mDropped, float64(d.History.Dropped))
+}
+
+func b2f(b bool) float64 {
+	if b {
+		return 1
+	}
+	return 0
+}

@@ -1,0 +1,192 @@
+package gateway
+
+import (
+	"context"
+	"os"
+	"os/exec"
+	"sync"
+	"syscall"
+	"time"
+)
+
+// supervisor runs the application command (`run`) as the role requires
+// and the role-change hooks (`on_active`, `on_standby`, `on_fault`).
+// Cold standby runs the command on the active node only; warm standby
+// runs it on both, with REDUND_ROLE telling it which it is.
+type supervisor struct {
+	g      *Gateway
+	events chan roleChange
+
+	mu       sync.Mutex
+	running  bool
+	pid      int
+	starts   int
+	lastExit string
+}
+
+type roleChange struct {
+	prev, role, why string
+	fault           bool
+}
+
+func newSupervisor(g *Gateway) *supervisor {
+	return &supervisor{g: g, events: make(chan roleChange, 64)}
+}
+
+func (s *supervisor) roleChanged(prev, role, why string) {
+	select {
+	case s.events <- roleChange{prev: prev, role: role, why: why}:
+	default:
+		s.g.log.Warn("role change hook queue full; hook skipped", "role", role)
+	}
+}
+
+func (s *supervisor) fault(why string) {
+	select {
+	case s.events <- roleChange{role: "fault", why: why, fault: true}:
+	default:
+	}
+}
+
+func (s *supervisor) wants(role string) bool {
+	if len(s.g.cfg.Run) == 0 {
+		return false
+	}
+	return role == RoleActive || (s.g.cfg.Standby == StandbyWarm && role == RoleStandby)
+}
+
+// run handles role events until ctx ends, then stops the command.
+func (s *supervisor) run(ctx context.Context) {
+	var child *childProc
+	role := RoleStarting
+	backoff := time.Second
+	var restart <-chan time.Time
+	for {
+		var exited <-chan error
+		if child != nil {
+			exited = child.done
+		}
+		select {
+		case <-ctx.Done():
+			child.stop()
+			return
+		case ev := <-s.events:
+			s.hook(ctx, ev)
+			if ev.fault {
+				continue
+			}
+			if role = ev.role; !s.wants(role) {
+				child.stop()
+				child, restart = nil, nil
+			} else if child != nil && s.g.cfg.Standby == StandbyWarm {
+				// keep running; the hook told it about the new role
+			}
+		case err := <-exited:
+			s.exited(err)
+			child, restart = nil, time.After(backoff)
+			backoff = min(backoff*2, 30*time.Second)
+			continue
+		case <-restart:
+			restart = nil
+		}
+		if child == nil && restart == nil && s.wants(role) {
+			child = s.start(ctx, role)
+			if child == nil {
+				restart = time.After(backoff)
+			}
+		}
+	}
+}
+
+type childProc struct {
+	cmd  *exec.Cmd
+	done chan error
+}
+
+func (c *childProc) stop() {
+	if c == nil {
+		return
+	}
+	_ = c.cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case <-c.done:
+	case <-time.After(5 * time.Second):
+		_ = c.cmd.Process.Kill()
+		<-c.done
+	}
+}
+
+func (s *supervisor) env(role string) []string {
+	return append(os.Environ(), "REDUND_ROLE="+role, "REDUND_NODE_ID="+s.g.cfg.NodeID, "REDUND_MODE="+s.g.cfg.Mode)
+}
+
+func (s *supervisor) start(ctx context.Context, role string) *childProc {
+	argv := s.g.cfg.Run
+	cmd := exec.Command(argv[0], argv[1:]...)
+	cmd.Env = s.env(role)
+	cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
+	if err := cmd.Start(); err != nil {
+		s.g.log.Error("cannot start the application", "cmd", argv[0], "err", err)
+		s.exited(err)
+		s.hook(ctx, roleChange{role: "fault", why: "application did not start: " + err.Error(), fault: true})
+		return nil
+	}
+	c := &childProc{cmd: cmd, done: make(chan error, 1)}
+	go func() { c.done <- cmd.Wait() }()
+	s.mu.Lock()
+	s.running, s.pid = true, cmd.Process.Pid
+	s.starts++
+	s.mu.Unlock()
+	s.g.log.Info("application started", "pid", cmd.Process.Pid, "role", role)
+	return c
+}
+
+func (s *supervisor) exited(err error) {
+	msg := "exited"
+	if err != nil {
+		msg = err.Error()
+	}
+	s.mu.Lock()
+	s.running, s.pid, s.lastExit = false, 0, msg
+	s.mu.Unlock()
+	s.g.log.Warn("application stopped", "status", msg)
+}
+
+// hook runs on_active / on_standby / on_fault for a role change, bounded
+// to 30 s, with REDUND_ROLE, REDUND_PREV_ROLE and REDUND_REASON set.
+func (s *supervisor) hook(ctx context.Context, ev roleChange) {
+	var argv []string
+	switch ev.role {
+	case RoleActive:
+		argv = s.g.cfg.OnActive
+	case RoleStandby:
+		argv = s.g.cfg.OnStandby
+	case "fault":
+		argv = s.g.cfg.OnFault
+	}
+	if len(argv) == 0 {
+		return
+	}
+	hctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	cmd := exec.CommandContext(hctx, argv[0], argv[1:]...)
+	cmd.Env = append(s.env(ev.role), "REDUND_PREV_ROLE="+ev.prev, "REDUND_REASON="+ev.why)
+	cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
+	if err := cmd.Run(); err != nil {
+		s.g.log.Warn("role hook failed", "hook", argv[0], "role", ev.role, "err", err)
+	}
+}
+
+type supStatus struct {
+	Configured bool   `json:"configured"`
+	Running    bool   `json:"running"`
+	PID        int    `json:"pid,omitempty"`
+	Starts     int    `json:"starts"`
+	LastExit   string `json:"last_exit,omitempty"`
+}
+
+func (s *supervisor) status() supStatus {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return supStatus{Configured: len(s.g.cfg.Run) > 0, Running: s.running, PID: s.pid, Starts: s.starts, LastExit: s.lastExit}
+}
