@@ -79,31 +79,11 @@ func planScheme(ctx context.Context, name string, c *Config, o PlanOptions, sem 
 	if err != nil {
 		return r, err
 	}
-	cands := make([]Candidate, len(c.Servers))
-	r.Servers = make([]PlanServer, len(c.Servers))
-	var wg sync.WaitGroup
-	for i, srv := range c.Servers {
-		chk, err := checker(srv)
-		if err != nil {
-			return r, err
-		}
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			sem <- struct{}{}
-			res := chk.Check(ctx)
-			<-sem
-			state := health.Err
-			if res.OK {
-				state = health.OK
-			}
-			m := st.maintenance(srv.Name, srv.Maintenance)
-			cands[i] = Candidate{Name: srv.Name, Address: srv.Address, Priority: srv.Priority, State: state, Maintenance: m, Reason: res.Reason}
-			r.Servers[i] = PlanServer{Name: srv.Name, Address: srv.Address, Priority: srv.Priority, State: state.String(),
-				Maintenance: m, Reason: res.Reason, LatencyMS: float64(res.Latency.Microseconds()) / 1000}
-		}()
+	cands, servers, err := checkOnce(ctx, c, st, sem)
+	if err != nil {
+		return r, err
 	}
-	wg.Wait()
+	r.Servers = servers
 	r.Decision = Decide(cands, c.PolicyName(), c.Sorry)
 	if o.SkipProvider {
 		return r, nil
@@ -118,4 +98,35 @@ func planScheme(ctx context.Context, name string, c *Config, o PlanOptions, sem 
 	}
 	r.WouldPush = r.Decision.Action == ActionPoint && !dnsupdate.Matches(c.RecordType(), r.Current, r.Decision.Address)
 	return r, nil
+}
+
+// checkOnce runs every server's check once, concurrently (bounded by sem).
+func checkOnce(ctx context.Context, c *Config, st *stateFile, sem chan struct{}) ([]Candidate, []PlanServer, error) {
+	cands := make([]Candidate, len(c.Servers))
+	out := make([]PlanServer, len(c.Servers))
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	for i, srv := range c.Servers {
+		chk, err := checker(srv)
+		if err != nil {
+			return nil, nil, err
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			sem <- struct{}{}
+			res := chk.Check(ctx)
+			<-sem
+			state := health.Err
+			if res.OK {
+				state = health.OK
+			}
+			m := st.maintenance(srv.Name, srv.Maintenance)
+			cands[i] = Candidate{Name: srv.Name, Address: srv.Address, Priority: srv.Priority, State: state, Maintenance: m, Reason: res.Reason}
+			out[i] = PlanServer{Name: srv.Name, Address: srv.Address, Priority: srv.Priority, State: state.String(),
+				Maintenance: m, Reason: res.Reason, LatencyMS: float64(res.Latency.Microseconds()) / 1000}
+		}()
+	}
+	wg.Wait()
+	return cands, out, nil
 }

@@ -1,0 +1,42 @@
+package ddns
+
+import (
+	"context"
+	"strings"
+	"testing"
+
+	"github.com/redund/redund/internal/dnsupdate"
+)
+
+func TestPlanUsesStateAndDoesNotPush(t *testing.T) {
+	main, backup, sorry := newPage(t, true), newPage(t, false), newPage(t, true)
+	c := catConfig(t, main, backup, sorry)
+	st, err := openState(c.StateDir, "cat")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := st.setMaintenance("main", true, false); err != nil {
+		t.Fatal(err)
+	}
+	p := &memProvider{value: []string{"192.0.2.1"}}
+	res, err := Plan(context.Background(), map[string]*Config{"cat": c},
+		PlanOptions{Provider: func(string, *Config) (dnsupdate.Provider, error) { return p, nil }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := res[0]
+	if r.Decision.Server != "sorry" || !r.WouldPush || !strings.Contains(r.Decision.Reason, "main in maintenance") {
+		t.Errorf("plan: %+v", r)
+	}
+	if r.Servers[1].State != "ERR" || !r.Servers[0].Maintenance {
+		t.Errorf("servers: %+v", r.Servers)
+	}
+	if len(p.pushes()) != 0 {
+		t.Errorf("plan pushed %v", p.pushes())
+	}
+	var b strings.Builder
+	WritePlan(&b, res)
+	if !strings.Contains(b.String(), "cat: cat.example.test A → 192.0.2.3 (sorry) [point]") || !strings.Contains(b.String(), "OK (maintenance)") {
+		t.Errorf("text:\n%s", b.String())
+	}
+}
