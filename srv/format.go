@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"strconv"
 	"strings"
 
 	"github.com/miekg/dns"
@@ -59,16 +60,23 @@ func writeZone(w *bufio.Writer, c *Config, sets []RRSet) {
 		width = max(width, len(s.Name))
 	}
 	zone := ""
+	pad := []byte(strings.Repeat(" ", width+1))
+	var line []byte
 	for _, s := range sets {
 		if s.Zone != zone || zone == "" {
 			zone = s.Zone
 			fmt.Fprintf(w, "\n; zone %s\n", zone)
 		}
+		// name, padding, TTL left-aligned in 7 columns, class, type in 6
+		prefix := append([]byte(s.Name), pad[:width-len(s.Name)+1]...)
+		ttl := strconv.AppendUint(nil, uint64(s.TTL), 10)
+		prefix = append(append(prefix, ttl...), pad[:max(1, 7-len(ttl))]...)
+		prefix = append(prefix, "IN "...)
 		typ := s.TypeString()
+		prefix = append(append(prefix, typ...), pad[:6-len(typ)]...)
 		for _, rr := range s.RRs {
-			w.WriteString(s.Name)
-			w.WriteString(strings.Repeat(" ", width-len(s.Name)+1))
-			fmt.Fprintf(w, "%-6d IN %-5s %s\n", s.TTL, typ, rdata(rr))
+			line = appendRdata(append(line[:0], prefix...), rr)
+			w.Write(append(line, '\n'))
 		}
 	}
 }

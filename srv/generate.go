@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"slices"
 	"sort"
+	"strconv"
 	"strings"
 
 	"github.com/miekg/dns"
@@ -110,15 +111,24 @@ func (c *Config) unavailable(z *Zone, zoneName, tr string) RRSet {
 }
 
 // rdata is the record data as written in a master file.
-func rdata(rr dns.RR) string {
+func rdata(rr dns.RR) string { return string(appendRdata(nil, rr)) }
+
+// appendRdata appends rr's data as written in a master file.
+func appendRdata(b []byte, rr dns.RR) []byte {
 	switch r := rr.(type) {
 	case *dns.SRV:
-		return fmt.Sprintf("%d %d %d %s", r.Priority, r.Weight, r.Port, strings.ToLower(r.Target))
+		b = strconv.AppendUint(b, uint64(r.Priority), 10)
+		b = append(b, ' ')
+		b = strconv.AppendUint(b, uint64(r.Weight), 10)
+		b = append(b, ' ')
+		b = strconv.AppendUint(b, uint64(r.Port), 10)
+		b = append(b, ' ')
+		return append(b, strings.ToLower(r.Target)...)
 	case *dns.NAPTR:
-		return fmt.Sprintf("%d %d %q %q %q %s", r.Order, r.Preference, r.Flags, r.Service, r.Regexp, strings.ToLower(r.Replacement))
+		return fmt.Appendf(b, "%d %d %q %q %q %s", r.Order, r.Preference, r.Flags, r.Service, r.Regexp, strings.ToLower(r.Replacement))
 	}
 	h := rr.Header().String()
-	return strings.TrimSpace(strings.TrimPrefix(rr.String(), h))
+	return append(b, strings.TrimSpace(strings.TrimPrefix(rr.String(), h))...)
 }
 
 // Find returns the generated RRsets whose name is name (any type).

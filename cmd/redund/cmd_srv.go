@@ -119,8 +119,10 @@ func runSrvGen(c *cli.Context, g *globalOptions, o *srvGenOptions) error {
 	return err
 }
 
-// writeFileAtomic writes data to a temp file beside path, syncs it and
-// renames it over path.
+// writeFileAtomic writes data to a temp file beside path and renames it
+// over path, so a reader never sees half a file. It does not fsync: the
+// file is derived from the config and `srv gen` rewrites it (an fsync of
+// a large zone costs more than generating it).
 func writeFileAtomic(path string, data []byte) error {
 	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp*")
 	if err != nil {
@@ -132,10 +134,6 @@ func writeFileAtomic(path string, data []byte) error {
 		return err
 	}
 	if err := tmp.Chmod(0o644); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Sync(); err != nil {
 		tmp.Close()
 		return err
 	}
