@@ -23,7 +23,8 @@ type applier struct {
 	n *Node
 	w *writer
 
-	mu sync.Mutex // one apply or local check at a time
+	mu   sync.Mutex // one apply or local check at a time
+	sigs sigCache   // signatures of large files written, for the next delta
 
 	emu      sync.Mutex
 	expected Tree

@@ -49,9 +49,16 @@ type signature struct {
 // weakSum is rsync's rolling checksum: a = Σx, b = Σ(n-i)x, both mod 2^16.
 func weakSum(p []byte) (a, b uint32) {
 	n := uint32(len(p))
-	for i, x := range p {
-		a += uint32(x)
-		b += (n - uint32(i)) * uint32(x)
+	i := 0
+	for ; i+4 <= len(p); i += 4 {
+		x0, x1, x2, x3 := uint32(p[i]), uint32(p[i+1]), uint32(p[i+2]), uint32(p[i+3])
+		w := n - uint32(i)
+		a += x0 + x1 + x2 + x3
+		b += w*x0 + (w-1)*x1 + (w-2)*x2 + (w-3)*x3
+	}
+	for ; i < len(p); i++ {
+		a += uint32(p[i])
+		b += (n - uint32(i)) * uint32(p[i])
 	}
 	return a & 0xffff, b & 0xffff
 }

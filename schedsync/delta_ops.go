@@ -127,6 +127,14 @@ func (m *matchTable) find(weak uint32, window []byte, next int) int {
 	return -1
 }
 
+// isNext checks the block expected after the last match by its strong
+// hash alone (xxhash is ten times faster than the rolling sum): unchanged
+// stretches of a file cost one hash per block.
+func (m *matchTable) isNext(window []byte, next int) bool {
+	return next < len(m.sig.strong) && m.sig.blockLen(next) == len(window) &&
+		m.sig.strong[next] == xxhash.Sum64(window)
+}
+
 func (m *matchTable) run(r io.Reader, d *deltaOut) error {
 	L := m.sig.block
 	buf := make([]byte, 0, 2<<20)
@@ -147,6 +155,13 @@ func (m *matchTable) run(r io.Reader, d *deltaOut) error {
 		}
 		if avail < L {
 			return m.finish(buf[pos:], d)
+		}
+		if !rolling && m.isNext(buf[pos:pos+L], next) {
+			if err := d.copyBlock(next); err != nil {
+				return err
+			}
+			pos, next = pos+L, next+1
+			continue
 		}
 		if !rolling {
 			a, b = weakSum(buf[pos : pos+L])

@@ -109,3 +109,45 @@ func FuzzDecodeSignature(f *testing.F) {
 		}
 	})
 }
+
+func BenchmarkDeltaOneByte100MiB(b *testing.B) {
+	old := bigData(100<<20, 9)
+	cur := append([]byte(nil), old...)
+	cur[len(cur)/2] ^= 1
+	b.SetBytes(int64(len(old)))
+	for b.Loop() {
+		sig, _ := makeSignature(bytes.NewReader(old), int64(len(old)))
+		var d bytes.Buffer
+		_ = writeDelta(&d, bytes.NewReader(cur), sig)
+	}
+}
+
+func BenchmarkSignature100MiB(b *testing.B) {
+	old := bigData(100<<20, 9)
+	b.SetBytes(int64(len(old)))
+	for b.Loop() {
+		_, _ = makeSignature(bytes.NewReader(old), int64(len(old)))
+	}
+}
+
+func TestSigBuilderMatchesMakeSignature(t *testing.T) {
+	for _, n := range []int{0, 1, 1023, 1024, 5000, 3<<20 + 7} {
+		data := bigData(n, 5)
+		want, _ := makeSignature(bytes.NewReader(data), int64(n))
+		b := newSigBuilder(int64(n))
+		for chunk := data; len(chunk) > 0; {
+			k := min(len(chunk), 777)
+			_, _ = b.Write(chunk[:k])
+			chunk = chunk[k:]
+		}
+		got := b.done()
+		if got == nil || len(got.weak) != len(want.weak) || got.block != want.block {
+			t.Fatalf("size %d: builder gave %v", n, got)
+		}
+		for i := range want.weak {
+			if got.weak[i] != want.weak[i] || got.strong[i] != want.strong[i] {
+				t.Fatalf("size %d: block %d differs", n, i)
+			}
+		}
+	}
+}

@@ -112,7 +112,13 @@ func (s *fetchState) write(f Entry, r io.Reader) error {
 		return fmt.Errorf("schedsync: %s: %w", f.Path, err)
 	}
 	h := sha256.New()
-	n, err := io.Copy(io.MultiWriter(t, h), r)
+	dst := io.MultiWriter(t, h)
+	var sb *sigBuilder
+	if f.Size >= s.a.n.deltaMin() {
+		sb = newSigBuilder(f.Size)
+		dst = io.MultiWriter(t, h, sb)
+	}
+	n, err := io.Copy(dst, r)
 	if err != nil {
 		s.a.w.discard(t)
 		return err
@@ -124,6 +130,11 @@ func (s *fetchState) write(f Entry, r io.Reader) error {
 	}
 	if err := s.a.w.finish(t, f, s.durable); err != nil {
 		return fmt.Errorf("schedsync: %s: %w", f.Path, err)
+	}
+	if sb != nil {
+		if sig := sb.done(); sig != nil {
+			s.a.sigs.put(f.Path, f.Size, f.MTime, sig)
+		}
 	}
 	s.done(f.Path, t)
 	return nil
@@ -176,9 +187,11 @@ func (s *fetchState) fetchDelta(ctx context.Context, f, loc Entry) error {
 		return s.fetchGroup(ctx, []Entry{f})
 	}
 	defer basis.Close()
-	sig, err := makeSignature(basis, loc.Size)
-	if err != nil {
-		return s.fetchGroup(ctx, []Entry{f})
+	sig := s.a.sigs.get(f.Path, loc.Size, loc.MTime)
+	if sig == nil {
+		if sig, err = makeSignature(basis, loc.Size); err != nil {
+			return s.fetchGroup(ctx, []Entry{f})
+		}
 	}
 	var sb bytes.Buffer
 	_ = sig.encode(&sb)

@@ -135,6 +135,7 @@ func (n *Node) Run(ctx context.Context) error {
 	}
 	cancel()
 	n.hooks.Wait()
+	n.client.hc.CloseIdleConnections()
 	return nil
 }
 

@@ -166,7 +166,7 @@ func TestPairConverges(t *testing.T) {
 	big := bigData(3<<20, 1)
 	big[len(big)/2] ^= 0xff
 	must(t, os.WriteFile(filepath.Join(p.dir, "big.bin"), big, 0o644)) // one byte in a large file
-	writeFile(t, p.dir, "new/dir/c.txt", "new", 0o640)                  // create dir tree
+	writeFile(t, p.dir, "new/dir/c.txt", "new", 0o640)                 // create dir tree
 	waitSame(t, p, s, "after changes")
 	if got := s.metrics.bytes.WithLabelValues("delta"); got == nil {
 		t.Fatal("no delta metric")

@@ -206,6 +206,15 @@ func (res *results) oneByte(p, s *node, src, dst string) error {
 		}
 		res.rsyncBig, res.rsyncBigBytes, res.rsyncBigCmd = d, n, cmd
 		logf("%s: %s, %d bytes", cmd, d, n)
+		if err := flipByte(big, res.o.big/3); err != nil {
+			return err
+		}
+		d, _, cmd, err = res.rs.push("-a", "--fsync", big, res.rs.url("big.bin"))
+		if err != nil {
+			return err
+		}
+		res.rsyncBigFsync = d
+		logf("%s: %s", cmd, d)
 	}
 	return nil
 }

@@ -1,0 +1,60 @@
+package schedsync
+
+import (
+	"strings"
+	"testing"
+	"time"
+
+	"go.uber.org/goleak"
+
+	"github.com/redund/redund/internal/config"
+)
+
+func TestConfigValidate(t *testing.T) {
+	good := func() Config {
+		return Config{Mode: ModeSecondaryFailover, Dir: "/srv/data", Listen: "0.0.0.0:8470",
+			Peer: "http://10.0.0.1:8470", Secret: testSecret}
+	}
+	for _, tc := range []struct {
+		name    string
+		mutate  func(c *Config)
+		wantErr string
+	}{
+		{"ok", func(*Config) {}, ""},
+		{"primary alone", func(c *Config) { *c = Config{Mode: ModePrimary, Dir: "/d"} }, ""},
+		{"no mode", func(c *Config) { c.Mode = "" }, "mode: is required"},
+		{"bad mode", func(c *Config) { c.Mode = "backup" }, `mode: "backup" is not`},
+		{"relative dir", func(c *Config) { c.Dir = "data" }, "dir: \"data\" must be an absolute path"},
+		{"no peer", func(c *Config) { c.Peer = "" }, "peer: is required for a secondary"},
+		{"peer not a URL", func(c *Config) { c.Peer = "10.0.0.1:8470" }, "peer:"},
+		{"peer https", func(c *Config) { c.Peer = "https://h:1" }, "want http://host:port"},
+		{"short secret", func(c *Config) { c.Secret = "short" }, "secret: is required with at least 16"},
+		{"no listen", func(c *Config) { c.Listen = "" }, "listen: is required"},
+		{"bad listen", func(c *Config) { c.Listen = "nope" }, "listen:"},
+		{"tiny offset", func(c *Config) { c.FailoverOffset = config.Duration(time.Millisecond) }, "failover_offset: must be at least 1s"},
+		{"tiny scan", func(c *Config) { c.ScanInterval = config.Duration(time.Millisecond) }, "scan_interval: must be at least 1s"},
+		{"workers", func(c *Config) { c.Workers = 100 }, "workers: must be 0-64"},
+		{"bad exclude", func(c *Config) { c.Exclude = []string{"ok", "[x"} }, "exclude[1]:"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c := good()
+			tc.mutate(&c)
+			err := c.Validate()
+			switch {
+			case tc.wantErr == "" && err != nil:
+				t.Fatalf("unexpected error: %v", err)
+			case tc.wantErr != "" && (err == nil || !strings.Contains(err.Error(), tc.wantErr)):
+				t.Fatalf("error %v, want %q", err, tc.wantErr)
+			}
+		})
+	}
+}
+
+func TestNoGoroutineLeak(t *testing.T) {
+	defer goleak.VerifyNone(t, goleak.IgnoreCurrent())
+	p, s := startPair(t, ModePrimary, ModeSecondaryCopy, nil)
+	writeFile(t, p.dir, "a", "x", 0o644)
+	waitSame(t, p, s, "copy")
+	s.stop()
+	p.stop()
+}
