@@ -57,7 +57,7 @@ func (g *Gateway) hello() peer.Hello {
 	defer g.mu.Unlock()
 	return peer.Hello{NodeID: g.cfg.NodeID, Mode: g.cfg.Mode, Version: g.opts.Version, Epoch: g.epoch,
 		UptimeMS: time.Since(g.started).Milliseconds(),
-		App: map[string]string{"role": g.role, "client_url": g.cfg.ClientURL, "history": g.cfg.History}}
+		App:      map[string]string{"role": g.role, "client_url": g.cfg.ClientURL, "history": g.cfg.History}}
 }
 
 // compat refuses two masters, two backups, an independent node, the same

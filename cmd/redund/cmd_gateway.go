@@ -1,8 +1,243 @@
 package main
 
-import "github.com/urfave/cli/v2"
+import (
+	"context"
+	"encoding/json"
+	"io"
+	"net/http"
+	"os"
 
-// newGatewayCommand is a placeholder until the gateway scheme lands.
-func newGatewayCommand(_ *globalOptions) *cli.Command {
-	return &cli.Command{Name: "gateway", Usage: "master/backup pair with replication and client failover"}
+	"github.com/urfave/cli/v2"
+
+	"github.com/redund/redund/gateway"
+	"github.com/redund/redund/internal/peer"
+)
+
+type gatewayOptions struct {
+	JSON  bool
+	Admin string
+	File  string
+}
+
+func newGatewayCommand(g *globalOptions) *cli.Command {
+	o := &gatewayOptions{}
+	adminFlag := &cli.StringFlag{Name: "admin", Usage: "admin address of the node (default: [admin] gateway)", Destination: &o.Admin}
+	return &cli.Command{
+		Name:  "gateway",
+		Usage: "master/backup pair with replication and client failover (Ignition's scheme)",
+		Description: "The [gateway] table makes this machine the master, the backup or an\n" +
+			"independent node. Configuration is changed on the master and replicated to the\n" +
+			"backup; runtime state follows the active node; history is stored and forwarded\n" +
+			"without loss. The commands below talk to the running node through its admin\n" +
+			"listener. See docs/gateway.md.\n\n" + exitStatusHelp,
+		Flags: []cli.Flag{adminFlag},
+		Subcommands: []*cli.Command{
+			gatewayRunCommand(g),
+			gatewayConfigCommand(g, o),
+			gatewayActionCommand(g, o, "failover", "force a failover: the active node hands control to its peer",
+				"On the active node it asks the standby to take over; on the standby it takes\n"+
+					"control through a handover (the active node steps down first). Both nodes must be\n"+
+					"connected. Used for manual recovery and rolling upgrades.\n\n"+
+					"EXAMPLE\n   redund gateway failover"),
+			gatewayActionCommand(g, o, "resync", "force a full re-sync of the standby's providers",
+				"On the standby it copies full snapshots from the active node; on the active node it\n"+
+					"asks the standby to do so. The reason is recorded as a system event.\n\n"+
+					"EXAMPLE\n   redund gateway resync"),
+			gatewayStatusCommand(g, o),
+			gatewayFingerprintCommand(),
+		},
+	}
+}
+
+func gatewayRunCommand(g *globalOptions) *cli.Command {
+	return &cli.Command{
+		Name:  "run",
+		Usage: "run this node of the pair",
+		Description: "Connects to (or waits for) the peer, takes the active or standby role, runs the\n" +
+			"supervised application and serves the client listener, the status page\n" +
+			"(GET /gateway), JSON status and /metrics on the [admin] gateway address.\n" +
+			"Stops on SIGINT/SIGTERM.\n\nEXAMPLE\n   redund --config /etc/redund/redund.toml gateway run\n\n" + exitStatusHelp,
+		Action: func(c *cli.Context) error {
+			if err := needArgs(c, 0, 0); err != nil {
+				return err
+			}
+			return runGateway(c.Context, g)
+		},
+	}
+}
+
+func runGateway(ctx context.Context, g *globalOptions) error {
+	cfg, err := loadConfig(g.ConfigPath)
+	if err != nil {
+		return err
+	}
+	if cfg.Gateway == nil {
+		return usageErr("gateway run: the config has no [gateway] table")
+	}
+	d, err := newDaemon(g, "gateway run")
+	if err != nil {
+		return err
+	}
+	gw, err := gateway.New(cfg.Gateway, gateway.Options{Log: d.Log, Version: version, Ring: d.Ring})
+	if err != nil {
+		return failed(err)
+	}
+	gw.Register(d.Admin, cfg.Admin.Token)
+	return d.run(ctx, cfg.Admin.For("gateway"), gw.Run)
+}
+
+// adminClient finds the node's admin address and token from the config.
+func (o *gatewayOptions) adminClient(g *globalOptions) (gateway.AdminClient, error) {
+	cfg, err := loadConfig(g.ConfigPath)
+	if err != nil && o.Admin == "" {
+		return gateway.AdminClient{}, err
+	}
+	ac := gateway.AdminClient{Endpoint: o.Admin}
+	if cfg != nil {
+		ac.Token = cfg.Admin.Token
+		if ac.Endpoint == "" {
+			ac.Endpoint = cfg.Admin.For("gateway")
+		}
+	}
+	return ac, nil
+}
+
+// call runs one admin request and prints the answer.
+func (o *gatewayOptions) call(c *cli.Context, g *globalOptions, method, path string, body []byte, raw bool) error {
+	ac, err := o.adminClient(g)
+	if err != nil {
+		return err
+	}
+	out, err := ac.Do(c.Context, method, path, body)
+	if err != nil {
+		return failed(err)
+	}
+	if raw {
+		_, err = c.App.Writer.Write(out)
+		return err
+	}
+	var m map[string]any
+	if json.Unmarshal(out, &m) == nil {
+		if r, ok := m["result"].(string); ok && !o.JSON {
+			printf(c, "%s\n", r)
+			return nil
+		}
+	}
+	_, err = c.App.Writer.Write(out)
+	return err
+}
+
+func gatewayActionCommand(g *globalOptions, o *gatewayOptions, name, usage, desc string) *cli.Command {
+	return &cli.Command{
+		Name: name, Usage: usage, Description: desc + "\n\n" + exitStatusHelp,
+		Flags: []cli.Flag{&cli.BoolFlag{Name: "json", Destination: &o.JSON}},
+		Action: func(c *cli.Context) error {
+			if err := needArgs(c, 0, 0); err != nil {
+				return err
+			}
+			return o.call(c, g, http.MethodPost, "/v1/gateway/"+name, nil, false)
+		},
+	}
+}
+
+func gatewayStatusCommand(g *globalOptions, o *gatewayOptions) *cli.Command {
+	return &cli.Command{
+		Name:  "status",
+		Usage: "print this node's full gateway status as JSON",
+		Description: "Role, peer, settings, per-provider statistics, history forwarding and system\n" +
+			"events (what the status page shows). `redund status` shows the pair in one table.\n\n" +
+			"EXAMPLE\n   redund gateway status | jq .providers\n\n" + exitStatusHelp,
+		Action: func(c *cli.Context) error {
+			return o.call(c, g, http.MethodGet, "/v1/gateway/status", nil, true)
+		},
+	}
+}
+
+func gatewayFingerprintCommand() *cli.Command {
+	return &cli.Command{
+		Name:        "fingerprint",
+		Usage:       "print the SHA-256 fingerprint of a certificate, for the peer's tls_peer_fingerprint",
+		ArgsUsage:   "CERT.pem",
+		Description: "EXAMPLE\n   redund gateway fingerprint /etc/redund/master.crt\n\n" + exitStatusHelp,
+		Action: func(c *cli.Context) error {
+			if err := needArgs(c, 1, 1); err != nil {
+				return err
+			}
+			fp, err := peer.CertFingerprint(c.Args().First())
+			if err != nil {
+				return failed(err)
+			}
+			printf(c, "%s\n", fp)
+			return nil
+		},
+	}
+}
+
+// readValue reads a value argument, "-" meaning stdin.
+func readValue(c *cli.Context, arg string) ([]byte, error) {
+	if arg != "-" {
+		return []byte(arg), nil
+	}
+	return io.ReadAll(os.Stdin)
+}
+
+func gatewayConfigCommand(g *globalOptions, o *gatewayOptions) *cli.Command {
+	return &cli.Command{
+		Name:  "config",
+		Usage: "read and change the replicated configuration documents (changes on the master only)",
+		Description: "Documents are key/value pairs, versioned by the master's change log. A write\n" +
+			"returns once it is on the master's disk; the backup pulls it. The backup refuses\n" +
+			"changes (exit 1) and names the master.\n\n" +
+			"EXAMPLES\n   redund gateway config set tags/pump1 '{\"scan\":\"1s\"}'\n" +
+			"   redund gateway config get tags/pump1\n   redund gateway config export > backup.json\n" +
+			"   redund gateway config import backup.json\n\n" + exitStatusHelp,
+		Subcommands: []*cli.Command{
+			{Name: "set", Usage: "set a document (VALUE - reads stdin)", ArgsUsage: "KEY VALUE",
+				Action: func(c *cli.Context) error {
+					if err := needArgs(c, 2, 2); err != nil {
+						return err
+					}
+					v, err := readValue(c, c.Args().Get(1))
+					if err != nil {
+						return failed(err)
+					}
+					return o.call(c, g, http.MethodPut, gateway.KeyPath("config", c.Args().First()), v, true)
+				}},
+			{Name: "get", Usage: "print a document as JSON (key, value, version)", ArgsUsage: "KEY",
+				Action: func(c *cli.Context) error {
+					if err := needArgs(c, 1, 1); err != nil {
+						return err
+					}
+					return o.call(c, g, http.MethodGet, gateway.KeyPath("config", c.Args().First()), nil, true)
+				}},
+			{Name: "delete", Usage: "delete a document", ArgsUsage: "KEY",
+				Action: func(c *cli.Context) error {
+					if err := needArgs(c, 1, 1); err != nil {
+						return err
+					}
+					return o.call(c, g, http.MethodDelete, gateway.KeyPath("config", c.Args().First()), nil, true)
+				}},
+			{Name: "export", Usage: "print every document as one JSON object (key → value)",
+				Action: func(c *cli.Context) error {
+					return o.call(c, g, http.MethodGet, "/v1/gateway/config", nil, true)
+				}},
+			{Name: "import", Usage: "set every document of a JSON object (key → value); - reads stdin", ArgsUsage: "FILE",
+				Action: func(c *cli.Context) error {
+					if err := needArgs(c, 1, 1); err != nil {
+						return err
+					}
+					var body []byte
+					var err error
+					if f := c.Args().First(); f == "-" {
+						body, err = readValue(c, "-")
+					} else {
+						body, err = os.ReadFile(f)
+					}
+					if err != nil {
+						return failed(err)
+					}
+					return o.call(c, g, http.MethodPost, "/v1/gateway/config-import", body, true)
+				}},
+		},
+	}
 }
