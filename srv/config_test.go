@@ -1,6 +1,7 @@
 package srv
 
 import (
+	"bytes"
 	"os"
 	"path/filepath"
 	"strings"
@@ -88,6 +89,8 @@ udp = 5060
 name = "EAST"
 order = ["ms1", "ms1"]
 `, []string{`srv.zones[1].name: duplicate zone name "EAST" (also zones[0])`, `srv.zones[1].order[1]: target "ms1" appears twice in this zone`}},
+		{"non-ascii host", strings.Replace(base, `"ms1.example.com"`, `"mß1.example.com"`, 1) + zoneEast,
+			[]string{`srv.targets[0].host: "mß1.example.com" is not a valid host name`}},
 		{"ip target", strings.Replace(base, `"ms1.example.com"`, `"192.0.2.10"`, 1) + zoneEast,
 			[]string{`srv.targets[0].host: "192.0.2.10" is an IP address`}},
 		{"ipv6 target", strings.Replace(base, `"ms1.example.com"`, `"2001:db8::1"`, 1) + zoneEast,
@@ -100,6 +103,8 @@ order = ["ms1", "ms1"]
 			[]string{`srv.targets[0]: target "ms1" has no port for any served transport (udp, tcp)`}},
 		{"empty zone", base + "[[srv.zones]]\nname = \"east\"\n", []string{`srv.zones[0]: zone "east" is empty`}},
 		{"order and targets", base + zoneEast + "[[srv.zones.targets]]\ntarget = \"ms1\"\n", []string{"srv.zones[0]: give order or [[targets]], not both"}},
+		{"same server twice", strings.Replace(base, `"ms2.example.com"`, `"MS1.example.com."`, 1) + zoneEast,
+			[]string{`srv.zones[0]: targets "ms1" and "ms2" are the same server on udp (ms1.example.com.:5060)`}},
 		{"no zones no targets", "[srv]\ndomain = \"x.example\"\n", []string{"srv.targets: at least one target", "srv.zones: at least one zone"}},
 		{"absolute zone name", base + "[[srv.zones]]\nname = \"east.\"\norder = [\"ms1\"]\n", []string{`srv.zones[0].name: "east." must be a relative name`}},
 		{"unknown key", base + zoneEast + "colour = \"red\"\n", []string{"redund.toml:14: srv.zones.colour: unknown key"}},
@@ -168,13 +173,13 @@ func FuzzConfig(f *testing.F) {
 		// a valid table always generates and formats
 		sets := Generate(tb.Srv)
 		for _, f := range Formats {
-			if err := Write(discard{}, f, tb.Srv, sets); err != nil {
+			var b bytes.Buffer
+			if err := Write(&b, f, tb.Srv, sets); err != nil {
 				t.Fatalf("%s: %v", f, err)
+			}
+			if f == FormatJSON && !bytes.Equal(b.Bytes(), encodingJSON(t, tb.Srv, sets)) {
+				t.Fatalf("hand-written JSON differs from encoding/json")
 			}
 		}
 	})
 }
-
-type discard struct{}
-
-func (discard) Write(p []byte) (int, error) { return len(p), nil }

@@ -2,11 +2,14 @@ package srv
 
 import (
 	"bytes"
+	"encoding/json"
 	"flag"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/miekg/dns"
 
 	"github.com/redund/redund/internal/config"
 )
@@ -158,6 +161,58 @@ order = ["a"]
 	for _, s := range sets[1:] {
 		if rdata(s.RRs[0]) != "0 0 0 ." {
 			t.Errorf("%s: %s, want the . record", s.Name, rdata(s.RRs[0]))
+		}
+	}
+}
+
+// encodingJSON is what encoding/json makes of the document; the hand
+// writer must match it byte for byte.
+func encodingJSON(t testing.TB, c *Config, sets []RRSet) []byte {
+	doc := JSONDoc{Domain: c.DomainFQDN(), RRSets: []JSONRRSet{}}
+	for _, s := range sets {
+		js := JSONRRSet{Name: s.Name, Type: s.TypeString(), TTL: s.TTL, Zone: s.Zone, Transport: s.Transport}
+		for _, rr := range s.RRs {
+			switch r := rr.(type) {
+			case *dns.SRV:
+				js.SRV = append(js.SRV, JSONSRV{r.Priority, r.Weight, r.Port, r.Target})
+			case *dns.NAPTR:
+				js.NAPTR = append(js.NAPTR, JSONNAPTR{r.Order, r.Preference, r.Flags, r.Service, r.Regexp, r.Replacement})
+			}
+		}
+		doc.RRSets = append(doc.RRSets, js)
+	}
+	var b bytes.Buffer
+	enc := json.NewEncoder(&b)
+	enc.SetIndent("", "  ")
+	if err := enc.Encode(doc); err != nil {
+		t.Fatal(err)
+	}
+	return b.Bytes()
+}
+
+func TestJSONWriterMatchesEncodingJSON(t *testing.T) {
+	var odd table // not valid (Validate rejects these names), but the writer must still escape them
+	if err := config.Decode("odd.toml", `
+[srv]
+domain = "bücher.example"
+[[srv.targets]]
+name = "a"
+host = "a<&>.example"
+udp = 1
+[[srv.zones]]
+name = "z"
+order = ["a"]
+`, &odd); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []*Config{loadFile(t, "testdata/three-zones.toml"), odd.Srv} {
+		sets := Generate(c)
+		var b bytes.Buffer
+		if err := Write(&b, FormatJSON, c, sets); err != nil {
+			t.Fatal(err)
+		}
+		if want := encodingJSON(t, c, sets); !bytes.Equal(b.Bytes(), want) {
+			t.Errorf("hand-written JSON differs from encoding/json:\n%s", UnifiedDiff("encoding/json", "writeJSON", string(want), b.String(), 2))
 		}
 	}
 }

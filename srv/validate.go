@@ -1,6 +1,7 @@
 package srv
 
 import (
+	"fmt"
 	"net"
 	"slices"
 	"strings"
@@ -84,10 +85,19 @@ func checkUint16(errs *config.Errors, path string, v *int) {
 	}
 }
 
-// validName reports whether s is a syntactically valid domain name.
+// validName reports whether s is a domain name of ASCII letters, digits,
+// hyphens and underscores (internationalised names must be given in their
+// xn-- form).
 func validName(s string) bool {
-	_, ok := dns.IsDomainName(s)
-	return ok && !strings.ContainsAny(s, " \t\\\"();@$")
+	if _, ok := dns.IsDomainName(s); !ok {
+		return false
+	}
+	for _, r := range s {
+		if !(r == '.' || r == '-' || r == '_' || r >= '0' && r <= '9' || r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z') {
+			return false
+		}
+	}
+	return true
 }
 
 func (c *Config) validateTarget(errs *config.Errors, p string, t *Target, seen map[string]int) {
@@ -128,8 +138,8 @@ func checkHost(errs *config.Errors, p, h string) {
 		errs.Add(p, "%q is an IP address; an SRV target must be a host name with A/AAAA records (RFC 2782)", h)
 	case h == ".":
 		errs.Add(p, `"." is not a host; leave the transport's port at 0 to publish a "." record`)
-	case !validName(h):
-		errs.Add(p, "%q is not a valid host name", h)
+	case !validName(h) || strings.Contains(h, "_"):
+		errs.Add(p, "%q is not a valid host name (letters, digits, hyphens; xn-- for international names)", h)
 	case dns.CountLabel(h) < 2:
 		errs.Add(p, "%q must be a fully qualified name (e.g. ms1.example.com)", h)
 	}
@@ -169,6 +179,27 @@ func (c *Config) validateZone(errs *config.Errors, p string, z *Zone, seen map[s
 	}
 	if len(c.entries(z)) > 0 && !c.zoneOffersAny(z) {
 		errs.Add(p, "no target of zone %q has a port for a served transport", z.Name)
+	}
+	c.checkDuplicateRecords(errs, p, z)
+}
+
+// checkDuplicateRecords finds two targets of a zone that would publish the
+// same SRV target and port (same host under two names).
+func (c *Config) checkDuplicateRecords(errs *config.Errors, p string, z *Zone) {
+	for _, tr := range c.transports() {
+		seen := map[string]string{}
+		for _, e := range c.entries(z) {
+			t := c.target(e.Target)
+			if t.port(tr) <= 0 || t.Host == "" {
+				continue
+			}
+			k := fmt.Sprintf("%s:%d", fqdn(t.Host), t.port(tr))
+			if other, dup := seen[k]; dup {
+				errs.Add(p, "targets %q and %q are the same server on %s (%s)", other, e.Target, tr, k)
+				return
+			}
+			seen[k] = e.Target
+		}
 	}
 }
 
