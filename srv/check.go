@@ -157,8 +157,12 @@ func isTimeout(err error) bool {
 }
 
 func queryError(err error) string {
-	if isTimeout(err) {
+	var re *dnsupdate.RcodeError
+	switch {
+	case isTimeout(err):
 		return "query timed out"
+	case errors.As(err, &re) && re.Rcode == dns.RcodeRefused:
+		return "REFUSED by the resolver (an authoritative-only server? give --resolver a recursive one)"
 	}
 	return "query failed: " + strings.TrimPrefix(err.Error(), "dnsupdate: ")
 }

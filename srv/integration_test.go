@@ -125,6 +125,13 @@ func TestBINDPushCheckCycle(t *testing.T) {
 	if n := push(t, c); n != 0 {
 		t.Fatalf("second push changed %d RRsets, want 0", n)
 	}
+	live, err := Explain(context.Background(), c, OrderNames(c, "central"), OrderOptions{Resolver: s.Addr, Timeout: time.Second})
+	if err != nil || len(live) != 3 || live[0].Source != "dns "+s.Addr {
+		t.Fatalf("order from DNS: %+v, %v", live, err)
+	}
+	if g := live[0].Groups; len(g) != 1 || len(g[0].Choices) != 2 || g[0].Choices[0].Den != 101 {
+		t.Fatalf("central from DNS: %+v, want one group of two, weights 60+40", g)
+	}
 	c2 := loadString(t, liveConfig(s, ms, `"ms2", "ms3"`))
 	rep := check(t, c2)
 	var got []string

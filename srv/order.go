@@ -10,8 +10,8 @@ import (
 // Group is one priority of an SRV RRset: the records a client tries
 // before any record of a higher priority value.
 type Group struct {
-	Priority uint16
-	Choices  []Choice
+	Priority uint16   `json:"priority"`
+	Choices  []Choice `json:"choices"`
 }
 
 // Choice is one record of a group and its chance of being tried first
