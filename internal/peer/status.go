@@ -30,6 +30,17 @@ func (s State) String() string {
 // MarshalText writes the state's name.
 func (s State) MarshalText() ([]byte, error) { return []byte(s.String()), nil }
 
+// UnmarshalText reads a state's name (for clients of status documents).
+func (s *State) UnmarshalText(b []byte) error {
+	for _, c := range []State{Connecting, Up, Down, Refused} {
+		if c.String() == string(b) {
+			*s = c
+			return nil
+		}
+	}
+	return errString("unknown link state " + string(b))
+}
+
 // Event is one state change of the link.
 type Event struct {
 	State  State
