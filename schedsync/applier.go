@@ -68,7 +68,9 @@ func (a *applier) position() (string, uint64) {
 func (a *applier) setPosition(id string, seq uint64) {
 	a.emu.Lock()
 	defer a.emu.Unlock()
-	a.logID, a.seq, a.dirty = id, seq, true
+	if a.logID != id || a.seq != seq {
+		a.logID, a.seq, a.dirty = id, seq, true
+	}
 }
 
 // forget drops the expected tree: every local file that differs from the

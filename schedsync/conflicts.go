@@ -64,8 +64,8 @@ func (w *writer) cleanTemps() (int, error) {
 		if err != nil {
 			return nil
 		}
-		if p == stateDirName {
-			return fs.SkipDir
+		if p == conflictDir {
+			return fs.SkipDir // kept for the operator, whatever the names
 		}
 		if len(d.Name()) > len(tempPrefix) && d.Name()[:len(tempPrefix)] == tempPrefix {
 			if err := w.root.RemoveAll(p); err == nil {

@@ -154,6 +154,12 @@ func (n *Node) serveFiles(w http.ResponseWriter, r *peerRequest) {
 		http.Error(w, err.Error(), http.StatusBadRequest)
 		return
 	}
+	for _, p := range paths {
+		if n.match.excludedUnder(p) {
+			http.Error(w, "excluded path: "+p, http.StatusForbidden)
+			return
+		}
+	}
 	w.Header().Set("Content-Type", "application/octet-stream")
 	cw := &countWriter{w: w}
 	if err := serveFiles(cw, n.w.root, paths); err != nil {
@@ -165,8 +171,8 @@ func (n *Node) serveFiles(w http.ResponseWriter, r *peerRequest) {
 
 func (n *Node) serveDelta(w http.ResponseWriter, r *peerRequest) {
 	p := r.URL.Query().Get("path")
-	if err := checkRelPath(p); err != nil {
-		http.Error(w, err.Error(), http.StatusBadRequest)
+	if err := checkRelPath(p); err != nil || n.match.excludedUnder(p) {
+		http.Error(w, "refused path", http.StatusBadRequest)
 		return
 	}
 	sig, err := decodeSignature(io.LimitReader(r.Body, 16+12*maxSigBlocks))
