@@ -28,7 +28,8 @@ type instance struct {
 	frame                               [FrameLen]byte
 
 	// RTP and recording
-	rtpOut  *net.UDPConn
+	rtpOut  *net.UDPConn // rtpIn when set (symmetric RTP)
+	rtpDest *net.UDPAddr // rtp_out, or the latched source of transmit RTP
 	rtp     rtpState
 	rtpIn   *net.UDPConn
 	txq     [][FrameLen]byte
@@ -60,22 +61,26 @@ func (in *instance) role() string { return in.cfg.Role() }
 func (in *instance) proxying() bool { return in.link != nil && in.link.up }
 
 func (in *instance) listen() error {
-	if in.cfg.RTPOut != "" {
-		raddr, err := net.ResolveUDPAddr("udp", in.cfg.RTPOut)
-		if err != nil {
-			return fmt.Errorf("voter: %s: rtp_out: %w", in.name, err)
-		}
-		if in.rtpOut, err = net.DialUDP("udp", nil, raddr); err != nil {
-			return fmt.Errorf("voter: %s: rtp_out: %w", in.name, err)
-		}
-	}
 	if in.cfg.RTPIn != "" {
-		laddr, err := net.ResolveUDPAddr("udp", in.cfg.RTPIn)
+		laddr, err := net.ResolveUDPAddr("udp4", in.cfg.RTPIn)
 		if err != nil {
 			return fmt.Errorf("voter: %s: rtp_in: %w", in.name, err)
 		}
-		if in.rtpIn, err = net.ListenUDP("udp", laddr); err != nil {
+		if in.rtpIn, err = net.ListenUDP("udp4", laddr); err != nil {
 			return fmt.Errorf("voter: %s: rtp_in: %w", in.name, err)
+		}
+		in.rtpOut = in.rtpIn // symmetric RTP: voted audio leaves from the rtp_in port
+	}
+	if in.cfg.RTPOut != "" {
+		raddr, err := net.ResolveUDPAddr("udp4", in.cfg.RTPOut)
+		if err != nil {
+			return fmt.Errorf("voter: %s: rtp_out: %w", in.name, err)
+		}
+		in.rtpDest = raddr
+		if in.rtpOut == nil {
+			if in.rtpOut, err = net.ListenUDP("udp4", &net.UDPAddr{}); err != nil {
+				return fmt.Errorf("voter: %s: rtp_out: %w", in.name, err)
+			}
 		}
 	}
 	if path := in.g.srv.opts.Record; path != "" {
@@ -106,10 +111,11 @@ func (in *instance) start(wg *sync.WaitGroup) {
 }
 
 func (in *instance) close() {
-	for _, c := range []*net.UDPConn{in.rtpOut, in.rtpIn} {
-		if c != nil {
-			c.Close()
-		}
+	if in.rtpIn != nil {
+		in.rtpIn.Close()
+	}
+	if in.rtpOut != nil && in.rtpOut != in.rtpIn {
+		in.rtpOut.Close()
 	}
 	if in.link != nil {
 		in.link.close()
@@ -136,9 +142,9 @@ func (in *instance) tick(now time.Time) {
 
 // output sends one voted frame as RTP and to the recording.
 func (in *instance) output(frame []byte) {
-	if in.rtpOut != nil {
+	if dest := in.rtpDest; in.rtpOut != nil && dest != nil {
 		b := in.rtp.packet(frame)
-		if _, err := in.rtpOut.Write(b); err == nil {
+		if _, err := in.rtpOut.WriteToUDP(b, dest); err == nil {
 			in.rtp.sent++
 		}
 	}

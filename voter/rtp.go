@@ -84,7 +84,7 @@ func parseRTP(b []byte) (seq uint16, payload []byte, err error) {
 func (in *instance) readRTP() {
 	buf := make([]byte, 2048)
 	for {
-		n, err := in.rtpIn.Read(buf)
+		n, from, err := in.rtpIn.ReadFromUDP(buf)
 		if err != nil {
 			if errors.Is(err, net.ErrClosed) {
 				return
@@ -92,21 +92,23 @@ func (in *instance) readRTP() {
 			continue
 		}
 		in.g.mu.Lock()
-		in.queueRTP(buf[:n])
+		if in.queueRTP(buf[:n]) && in.cfg.RTPOut == "" {
+			in.rtpDest = from // no rtp_out: latch onto the transmit stream's source
+		}
 		in.g.mu.Unlock()
 	}
 }
 
-func (in *instance) queueRTP(b []byte) {
+func (in *instance) queueRTP(b []byte) bool {
 	s := &in.txStats
 	seq, payload, err := parseRTP(b)
 	if err != nil {
 		s.Bad++
-		return
+		return false
 	}
-	if s.started && int16(seq-s.lastSeq) <= 0 {
+	if s.started && int16(seq-s.lastSeq) <= 0 && int16(seq-s.lastSeq) > -100 {
 		s.Late++ // duplicate or reordered: dropped
-		return
+		return true
 	}
 	s.started, s.lastSeq = true, seq
 	s.Packets++
@@ -121,6 +123,7 @@ func (in *instance) queueRTP(b []byte) {
 		}
 		in.txq = append(in.txq, f)
 	}
+	return true
 }
 
 // nextTx returns the frame to transmit this cycle. A transmission starts

@@ -98,6 +98,16 @@ func newGroup(s *Server, listen string, names []string, cfgs map[string]*Config)
 		}
 	}
 	g.hostPw = []byte(pw)
+	owner := map[string]string{}
+	for _, n := range names {
+		for _, cn := range cfgs[n].ClientNames() {
+			p := cfgs[n].Clients[cn].Password.Reveal()
+			if o, dup := owner[p]; dup {
+				return nil, fmt.Errorf("voter: %s.clients.%s has the same password as %s (instances on one listen address share clients' digests)", n, cn, o)
+			}
+			owner[p] = n + ".clients." + cn
+		}
+	}
 	for tries := 0; ; tries++ {
 		if chal == "" || tries > 0 {
 			if chal != "" && tries == 1 {

@@ -1,6 +1,7 @@
 package voter
 
 import (
+	"net"
 	"testing"
 	"time"
 
@@ -71,4 +72,22 @@ func TestTimerModeMix(t *testing.T) {
 	if sink.gotAfter(0, 0x44) {
 		t.Error("audio of a refused client on RTP")
 	}
+}
+
+// With rtp_in and no rtp_out, the voted stream goes back to whoever sends
+// transmit audio (symmetric RTP, as Asterisk's chan_rtp expects).
+func TestRTPLatch(t *testing.T) {
+	cfg := voterCfg("127.0.0.1:0", "", map[string]*ClientConfig{"mixer": cl("xpw")})
+	cfg.RTPIn = "127.0.0.1:0"
+	srv := startServer(t, map[string]*Config{"red": cfg})
+	x := sim("mixer", "xpw", srv.Addr("red"))
+	x.Mix, x.Audio = true, constAudio(0x21)
+	startSim(t, x)
+	peer := newRTPSink(t)
+	p := make([]byte, 12+FrameLen)
+	p[0] = 0x80
+	if _, err := peer.conn.WriteToUDP(p, net.UDPAddrFromAddrPort(srv.RTPInAddr("red"))); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, 5*time.Second, "voted audio back at the RTP peer", func() bool { return peer.lastPayloadIs(0x21) })
 }
