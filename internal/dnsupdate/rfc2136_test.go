@@ -156,14 +156,7 @@ func TestRFC2136Timeout(t *testing.T) {
 // full one over TCP, counting each.
 func fakeServer(t *testing.T, rcode int) (addr string, udp, tcp *atomic.Int32) {
 	udp, tcp = new(atomic.Int32), new(atomic.Int32)
-	pc, err := net.ListenPacket("udp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	l, err := net.Listen("tcp", pc.LocalAddr().String())
-	if err != nil {
-		t.Fatal(err)
-	}
+	pc, l := udpTCPPair(t)
 	h := func(w dns.ResponseWriter, r *dns.Msg) {
 		m := new(dns.Msg)
 		m.SetRcode(r, rcode)
@@ -185,6 +178,24 @@ func fakeServer(t *testing.T, rcode int) (addr string, udp, tcp *atomic.Int32) {
 		t.Cleanup(func() { _ = s.Shutdown() })
 	}
 	return pc.LocalAddr().String(), udp, tcp
+}
+
+// udpTCPPair listens on one loopback port for both UDP and TCP, retrying
+// when another process holds the TCP side of a free UDP port.
+func udpTCPPair(t *testing.T) (net.PacketConn, net.Listener) {
+	for i := 0; i < 20; i++ {
+		pc, err := net.ListenPacket("udp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		l, err := net.Listen("tcp", pc.LocalAddr().String())
+		if err == nil {
+			return pc, l
+		}
+		pc.Close()
+	}
+	t.Fatal("no loopback port free for both UDP and TCP")
+	return nil, nil
 }
 
 func TestRFC2136TruncatedRetriesOverTCP(t *testing.T) {
