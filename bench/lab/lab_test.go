@@ -1,0 +1,118 @@
+package lab
+
+import (
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"testing"
+	"time"
+)
+
+// redundBin is the redund binary built by TestMain ("" when the lab cannot
+// run here: not root, or no ip).
+var redundBin string
+
+// missing says why the lab cannot run on this machine ("" when it can).
+func missing() string {
+	if os.Geteuid() != 0 {
+		return "the failover lab needs root (network namespaces): run `sudo go test ./bench/lab -v`"
+	}
+	for _, tool := range []string{"ip", "tc"} {
+		if _, err := exec.LookPath(tool); err != nil {
+			return fmt.Sprintf("the failover lab needs %s from iproute2 (apt-get install -y iproute2)", tool)
+		}
+	}
+	if _, err := os.Stat("/proc/thread-self/ns/net"); err != nil {
+		return "the failover lab needs network namespaces (/proc/thread-self/ns/net is missing)"
+	}
+	return ""
+}
+
+func TestMain(m *testing.M) {
+	if missing() == "" {
+		dir, err := os.MkdirTemp("", "redund-lab-bin-")
+		if err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			os.Exit(1)
+		}
+		redundBin = filepath.Join(dir, "redund")
+		gobin := filepath.Join(runtime.GOROOT(), "bin", "go")
+		if _, err := os.Stat(gobin); err != nil {
+			gobin = "go"
+		}
+		out, err := exec.Command(gobin, "build", "-o", redundBin, "github.com/redund/redund/cmd/redund").CombinedOutput()
+		if err != nil {
+			fmt.Fprintf(os.Stderr, "lab: go build redund: %v\n%s", err, out)
+			os.RemoveAll(dir)
+			os.Exit(1)
+		}
+		sweepStale()
+		code := m.Run()
+		os.RemoveAll(dir)
+		os.Exit(code)
+	}
+	os.Exit(m.Run())
+}
+
+// need skips the test when the lab cannot run here, or fails it when
+// REDUND_INTEGRATION=1 says it must run.
+func need(t *testing.T) {
+	t.Helper()
+	why := missing()
+	if why == "" {
+		return
+	}
+	if os.Getenv("REDUND_INTEGRATION") == "1" {
+		t.Fatalf("%s (REDUND_INTEGRATION=1 requires it)", why)
+	}
+	t.Skip(why)
+}
+
+// TestLab runs every scheme's fault scenario in parallel, prints the table
+// of faults injected and promises kept, writes it to results.md in the
+// test's temp dir (and to $REDUND_LAB_RESULTS when set) and fails when a
+// promise was broken.
+func TestLab(t *testing.T) {
+	need(t)
+	started := time.Now()
+	tb := &Table{}
+	t.Run("cases", func(t *testing.T) {
+		for _, c := range []struct {
+			name string
+			fn   func(*testing.T, *Table)
+		}{{"voter", labVoter}, {"ddns", labDDNS}, {"schedsync", labSchedsync}, {"gateway", labGateway}} {
+			t.Run(c.name, func(t *testing.T) {
+				t.Parallel()
+				c.fn(t, tb)
+			})
+		}
+	})
+	md := tb.Markdown()
+	t.Logf("failover lab, %d checks, %d broken, %.1fs:\n%s", len(tb.Rows()), tb.Broken(), time.Since(started).Seconds(), md)
+	for _, p := range []string{filepath.Join(t.TempDir(), "results.md"), os.Getenv("REDUND_LAB_RESULTS")} {
+		if p == "" {
+			continue
+		}
+		if err := os.WriteFile(p, []byte(md), 0o644); err != nil {
+			t.Errorf("write %s: %v", p, err)
+		} else {
+			t.Logf("table written to %s", p)
+		}
+	}
+	if n := tb.Broken(); n > 0 {
+		t.Errorf("%d promise(s) broken: see the rows marked NO", n)
+	}
+}
+
+// check records a row and marks the test failed when the promise was broken.
+func check(t *testing.T, tb *Table, r Row) bool {
+	t.Helper()
+	tb.Add(r)
+	if !r.Kept {
+		t.Errorf("%s: after %q the promise %q was not kept (limit %s, waited %s) %s",
+			r.Scheme, r.Fault, r.Promise, dur(r.Limit), dur(r.Took), r.Note)
+	}
+	return r.Kept
+}
