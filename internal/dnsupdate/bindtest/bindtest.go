@@ -152,6 +152,9 @@ func (s *Server) waitReady() error {
 			return fmt.Errorf("named exited during start-up:\n%s", s.Log())
 		default:
 		}
+		if strings.Contains(s.Log(), "address in use") { // lost the port to another process: retry on a new one
+			return fmt.Errorf("named could not bind %s:\n%s", s.Addr, s.Log())
+		}
 		r, _, err := c.Exchange(m, s.Addr)
 		if err == nil && r.Rcode == dns.RcodeSuccess && r.Authoritative && len(r.Answer) > 0 {
 			return nil
