@@ -19,13 +19,13 @@ trap 'rm -rf "$tmp"' EXIT
 go test -c -o "$tmp/bench.test" .
 go build -o "$tmp/pages" ./pages
 if [ "$what" = failover ] || [ "$what" = all ]; then
-	REDUND_INTEGRATION=1 "$tmp/bench.test" -test.run '^$' -test.bench Failover -test.benchtime "${DDNS_FAILOVERS:-30}x" -test.v
+	REDUND_INTEGRATION=1 "$tmp/bench.test" -test.run '^$' -test.bench '^BenchmarkFailover$' -test.benchtime "${DDNS_FAILOVERS:-30}x" -test.v
 fi
 if [ "$what" = scale ] || [ "$what" = all ]; then
-	DDNS_PAGES_BIN="$tmp/pages" "$tmp/bench.test" -test.run '^$' -test.bench Scale -test.benchtime 1x -test.v
+	DDNS_PAGES_BIN="$tmp/pages" "$tmp/bench.test" -test.run '^$' -test.bench '^BenchmarkScale$' -test.benchtime 1x -test.v
 fi
 if [ "$what" = peer ] || [ "$what" = all ]; then
-	REDUND_INTEGRATION=1 "$tmp/bench.test" -test.run '^$' -test.bench 'FailoverVsGdnsd' -test.benchtime 1x -test.v
-	DDNS_PAGES_BIN="$tmp/pages" REDUND_INTEGRATION=1 "$tmp/bench.test" -test.run '^$' -test.bench 'ScaleVsGdnsd' -test.benchtime 1x -test.v
+	REDUND_INTEGRATION=1 "$tmp/bench.test" -test.run '^$' -test.bench '^BenchmarkFailoverVsGdnsd$' -test.benchtime 1x -test.v
+	DDNS_PAGES_BIN="$tmp/pages" REDUND_INTEGRATION=1 "$tmp/bench.test" -test.run '^$' -test.bench '^BenchmarkScaleVsGdnsd$' -test.benchtime 1x -test.v
 fi
 echo "load after: $(cut -d' ' -f1-3 /proc/loadavg)"
