@@ -91,8 +91,10 @@ func (w *writer) finish(t *tempFile, e Entry, durable bool) error {
 // replaces the old one). durable syncs the directory afterwards.
 func (w *writer) install(tmp string, rel string, durable bool) error {
 	if fi, err := w.root.Lstat(rel); err == nil && fi.IsDir() {
-		if err := w.moveAside(rel, "a directory stood where a file goes"); err != nil {
-			return err
+		if err := w.root.Remove(rel); err != nil { // not empty: keep what is in it
+			if err := w.moveAside(rel, "a directory with unsynced files stood where a file goes"); err != nil {
+				return err
+			}
 		}
 	}
 	if err := w.root.Rename(tmp, rel); err != nil {

@@ -1,0 +1,53 @@
+package schedsync
+
+import (
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+)
+
+func TestPairExcludesAndTypeChanges(t *testing.T) {
+	p, s := startPair(t, ModePrimary, ModeSecondaryCopy, func(a, b *Config) {
+		a.Exclude = []string{"*.tmp", "cache/"}
+		b.Exclude = a.Exclude
+	})
+	writeFile(t, p.dir, "keep.txt", "k", 0o644)
+	writeFile(t, p.dir, "junk.tmp", "j", 0o644)
+	writeFile(t, p.dir, "cache/blob", "c", 0o644)
+	writeFile(t, p.dir, "x", "a file that becomes a directory", 0o644)
+	writeFile(t, p.dir, "y/inner", "a directory that becomes a file", 0o644)
+	waitFor(t, 10*time.Second, "keep.txt and y/inner", func() bool {
+		_, e1 := os.Stat(filepath.Join(s.dir, "keep.txt"))
+		_, e2 := os.Stat(filepath.Join(s.dir, "y/inner"))
+		return e1 == nil && e2 == nil
+	})
+	for _, ex := range []string{"junk.tmp", "cache"} {
+		if _, err := os.Lstat(filepath.Join(s.dir, ex)); err == nil {
+			t.Errorf("excluded %s reached the secondary", ex)
+		}
+	}
+	must(t, os.Remove(filepath.Join(p.dir, "x")))
+	writeFile(t, p.dir, "x/now-a-dir", "d", 0o644)
+	must(t, os.RemoveAll(filepath.Join(p.dir, "y")))
+	writeFile(t, p.dir, "y", "now a file", 0o600)
+	must(t, os.RemoveAll(filepath.Join(p.dir, "cache")))
+	must(t, os.Remove(filepath.Join(p.dir, "junk.tmp")))
+	waitSame(t, p, s, "after type changes")
+	waitFor(t, 10*time.Second, "Synced", func() bool { return s.state() == StateSynced })
+	if n, _ := s.w.conflicts.snapshot(); n != 0 {
+		_, last := s.w.conflicts.snapshot()
+		t.Fatalf("synced content was treated as a conflict: %+v", last)
+	}
+}
+
+// TestSecondaryStartsWithForeignFiles: files already in the secondary's
+// directory that the primary does not have are moved aside, not deleted.
+func TestSecondaryStartsWithForeignFiles(t *testing.T) {
+	p, s := startPair(t, ModePrimary, ModeSecondaryCopy, func(a, b *Config) {
+		must(t, os.WriteFile(filepath.Join(b.Dir, "precious.txt"), []byte("only here"), 0o644))
+	})
+	writeFile(t, p.dir, "a", "1", 0o644)
+	waitSame(t, p, s, "initial")
+	assertSaved(t, s, "precious.txt", "only here")
+}
