@@ -108,6 +108,9 @@ func (c *Cloudflare) Set(ctx context.Context, r Record) (string, error) {
 	}
 	zone, _ := c.zone(ctx)
 	ttl := cfTTL(r.TTL)
+	if strings.EqualFold(r.Type, "CNAME") {
+		r.Value = strings.TrimSuffix(r.Value, ".") // Cloudflare writes targets without the root dot
+	}
 	var reply string
 	if len(recs) == 0 {
 		body := cfRecord{Type: strings.ToUpper(r.Type), Name: cfName(r.Name), Content: r.Value, TTL: ttl, Proxied: &c.Proxied}

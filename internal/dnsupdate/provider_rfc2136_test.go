@@ -26,6 +26,12 @@ func TestNSUpdateAgainstBIND(t *testing.T) {
 	if err != nil || !Matches("A", vals, "192.0.2.9") {
 		t.Fatalf("after Set Get = %v, %v; want only 192.0.2.9", vals, err)
 	}
+	if _, err := p.Set(ctx, Record{Name: "alias.example.test", Type: "CNAME", Value: "www.example.test", TTL: 30}); err != nil {
+		t.Fatalf("Set CNAME: %v", err)
+	}
+	if vals, err := p.Get(ctx, "alias.example.test", "CNAME"); err != nil || !Matches("CNAME", vals, "WWW.example.test.") {
+		t.Fatalf("CNAME Get = %v, %v", vals, err)
+	}
 	bad := &NSUpdate{Client: &RFC2136{Server: b.Addr, Zone: b.Zone, Timeout: 2 * time.Second,
 		Key: &TSIG{Name: b.KeyName, Secret: "d3Jvbmcgc2VjcmV0IHdyb25nIHNlY3JldA=="}}}
 	if _, err := bad.Set(ctx, Record{Name: "www.example.test", Type: "A", Value: "192.0.2.10"}); err == nil {
