@@ -174,6 +174,26 @@ func (n *NS) enter() (restore func() error, err error) {
 	}, nil
 }
 
+// Here runs fn on the calling goroutine with its thread inside the
+// namespace, for code that must run on the test goroutine (t.Fatal) and
+// whose sockets and child processes must be in the namespace, such as
+// bindtest.Start.
+func (n *NS) Here(t *testing.T, fn func()) {
+	t.Helper()
+	runtime.LockOSThread()
+	restore, err := n.enter()
+	if err != nil {
+		runtime.UnlockOSThread() // enter failed before or at the switch: the thread is unchanged
+		t.Fatal(err)
+	}
+	defer func() {
+		if restore() == nil {
+			runtime.UnlockOSThread()
+		} // else the thread stays locked and ends with the goroutine
+	}()
+	fn()
+}
+
 // DialContext dials addr from inside the namespace.
 func (n *NS) DialContext(ctx context.Context, network, addr string) (net.Conn, error) {
 	var c net.Conn
