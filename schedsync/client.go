@@ -21,14 +21,21 @@ type peerClient struct {
 	hc   *http.Client
 }
 
-func newPeerClient(n *Node) *peerClient {
+func newPeerClient(n *Node) (*peerClient, error) {
 	tr := &http.Transport{
 		DialContext:         (&net.Dialer{Timeout: 3 * time.Second, KeepAlive: 15 * time.Second}).DialContext,
 		MaxIdleConnsPerHost: 16,
 		IdleConnTimeout:     90 * time.Second,
 		DisableCompression:  true,
 	}
-	return &peerClient{n: n, base: strings.TrimSuffix(n.cfg.Peer, "/"), hc: &http.Client{Transport: tr}}
+	if n.cfg.usesTLS() {
+		tc, err := n.cfg.tlsConfig()
+		if err != nil {
+			return nil, err
+		}
+		tr.TLSClientConfig = tc
+	}
+	return &peerClient{n: n, base: strings.TrimSuffix(n.cfg.Peer, "/"), hc: &http.Client{Transport: tr}}, nil
 }
 
 // refusedError is a 409 from the peer: incompatible, or not in the right role.

@@ -15,6 +15,7 @@ import (
 	"fmt"
 	"net/url"
 	"path"
+	"strings"
 	"time"
 
 	"github.com/redund/redund/internal/config"
@@ -39,20 +40,24 @@ const (
 
 // Config is the [schedsync] table.
 type Config struct {
-	Mode           string          `toml:"mode"`            // primary, secondary-copy, secondary-failover
-	Dir            string          `toml:"dir"`             // the data directory
-	Listen         string          `toml:"listen"`          // host:port of this node's sync endpoint
-	Peer           string          `toml:"peer"`            // URL of the other node: http://host:port
-	Secret         config.Secret   `toml:"secret"`          // shared secret (HMAC), or secret_file / secret_env
-	NodeID         string          `toml:"node_id"`         // default: the host name
-	FailoverOffset config.Duration `toml:"failover_offset"` // secondary-failover: promote after this long without the primary
-	PeerTimeout    config.Duration `toml:"peer_timeout"`    // no contact for this long: peer Unavailable
-	ScanInterval   config.Duration `toml:"scan_interval"`   // periodic full scan (catches what fsnotify misses)
-	Exclude        []string        `toml:"exclude"`         // patterns: "*.tmp" (any depth), "cache/" (dirs), "logs/*.log" (from the root)
-	Workers        int             `toml:"workers"`         // parallel transfers (default 4)
-	DeltaMinSize   int64           `toml:"delta_min_size"`  // files at least this large are sent as deltas (default 1 MiB)
-	OnPromote      []string        `toml:"on_promote"`      // command (argv) run after this node becomes primary
-	OnDemote       []string        `toml:"on_demote"`       // command (argv) run after this node stops being primary
+	Mode    string        `toml:"mode"`     // primary, secondary-copy, secondary-failover
+	Dir     string        `toml:"dir"`      // the data directory
+	Listen  string        `toml:"listen"`   // host:port of this node's sync endpoint
+	Peer    string        `toml:"peer"`     // URL of the other node: http://host:port
+	Secret  config.Secret `toml:"secret"`   // shared secret (HMAC), or secret_file / secret_env
+	TLSCert string        `toml:"tls_cert"` // this node's certificate (PEM), with TLS
+	TLSKey  string        `toml:"tls_key"`  // its key (PEM)
+	// TLSPeerFingerprint is the SHA-256 of the peer's certificate (hex).
+	TLSPeerFingerprint string          `toml:"tls_peer_fingerprint"`
+	NodeID             string          `toml:"node_id"`         // default: the host name
+	FailoverOffset     config.Duration `toml:"failover_offset"` // secondary-failover: promote after this long without the primary
+	PeerTimeout        config.Duration `toml:"peer_timeout"`    // no contact for this long: peer Unavailable
+	ScanInterval       config.Duration `toml:"scan_interval"`   // periodic full scan (catches what fsnotify misses)
+	Exclude            []string        `toml:"exclude"`         // patterns: "*.tmp" (any depth), "cache/" (dirs), "logs/*.log" (from the root)
+	Workers            int             `toml:"workers"`         // parallel transfers (default 4)
+	DeltaMinSize       int64           `toml:"delta_min_size"`  // files at least this large are sent as deltas (default 1 MiB)
+	OnPromote          []string        `toml:"on_promote"`      // command (argv) run after this node becomes primary
+	OnDemote           []string        `toml:"on_demote"`       // command (argv) run after this node stops being primary
 }
 
 // Validate checks the table and returns every problem with its key path.
@@ -102,13 +107,19 @@ func (c *Config) validateLink(errs *config.Errors) {
 	if c.Peer != "" {
 		if err := checkPeerURL(c.Peer); err != nil {
 			errs.Add("peer", "%v", err)
+		} else if strings.HasPrefix(c.Peer, "https:") != c.usesTLS() {
+			errs.Add("peer", "use https:// exactly when tls_cert is set")
 		}
 	} else if c.Mode == ModeSecondaryCopy || c.Mode == ModeSecondaryFailover {
 		errs.Add("peer", "is required for a secondary (the primary's URL)")
 	}
-	if c.Peer != "" && len(c.Secret.Reveal()) < minSecretLen {
-		errs.Add("secret", "is required with at least %d characters (or secret_file / secret_env)", minSecretLen)
+	if c.Peer != "" && c.Secret != "" && len(c.Secret.Reveal()) < minSecretLen {
+		errs.Add("secret", "must have at least %d characters", minSecretLen)
 	}
+	if c.Peer != "" && c.Secret == "" && !c.usesTLS() {
+		errs.Add("secret", "is required (or secret_file / secret_env, or tls_cert + tls_key + tls_peer_fingerprint)")
+	}
+	c.validateTLS(errs)
 	if c.Mode == ModeSecondaryFailover && c.FailoverOffset != 0 && c.FailoverOffset.D() < time.Second {
 		errs.Add("failover_offset", "must be at least 1s")
 	}
@@ -119,8 +130,8 @@ func checkPeerURL(s string) error {
 	if err != nil {
 		return fmt.Errorf("%q is not a URL", s)
 	}
-	if u.Scheme != "http" || u.Host == "" || (u.Path != "" && u.Path != "/") {
-		return fmt.Errorf("%q: want http://host:port", s)
+	if (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || (u.Path != "" && u.Path != "/") {
+		return fmt.Errorf("%q: want http://host:port (https:// with TLS)", s)
 	}
 	return config.CheckHostPort(u.Host)
 }

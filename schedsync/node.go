@@ -75,7 +75,10 @@ func New(cfg *Config, opt Options) (*Node, error) {
 		_ = w.close()
 		return nil, err
 	}
-	n.client = newPeerClient(n)
+	if n.client, err = newPeerClient(n); err != nil {
+		_ = w.close()
+		return nil, err
+	}
 	if err := n.bind(); err != nil {
 		_ = w.close()
 		return nil, err
@@ -84,15 +87,22 @@ func New(cfg *Config, opt Options) (*Node, error) {
 }
 
 func (n *Node) bind() error {
-	n.ln = n.opt.Listener
-	if n.ln != nil || n.cfg.Listen == "" {
+	ln := n.opt.Listener
+	if ln == nil && n.cfg.Listen != "" {
+		var err error
+		if ln, err = net.Listen("tcp", n.cfg.Listen); err != nil {
+			return fmt.Errorf("schedsync: listen: %w", err)
+		}
+	}
+	if ln == nil {
 		return nil
 	}
-	ln, err := net.Listen("tcp", n.cfg.Listen)
+	wrapped, err := n.wrapListener(ln)
 	if err != nil {
-		return fmt.Errorf("schedsync: listen: %w", err)
+		ln.Close()
+		return err
 	}
-	n.ln = ln
+	n.ln = wrapped
 	return nil
 }
 
@@ -119,7 +129,8 @@ func (n *Node) Run(ctx context.Context) error {
 	defer cancel()
 	var wg sync.WaitGroup
 	if n.ln != nil {
-		hs := &http.Server{Handler: n.handler(), ReadHeaderTimeout: 10 * time.Second}
+		hs := &http.Server{Handler: n.handler(), ReadHeaderTimeout: 10 * time.Second,
+			ErrorLog: slog.NewLogLogger(n.log.Handler(), slog.LevelWarn)}
 		wg.Go(func() { _ = hs.Serve(n.ln) })
 		defer func() { _ = hs.Close(); wg.Wait() }()
 	}
