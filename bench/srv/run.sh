@@ -102,7 +102,7 @@ done
 push=$(printf '[srv.push]\nserver = "127.0.0.1:%s"\nzone = "bench.test"\n[srv.push.tsig]\nname = "ddns-key."\nsecret = "%s"\n' "$port" "$secret")
 mkconfig 500 "$push" >"$work/check.toml"
 "$work/redund" -c "$work/check.toml" srv push | tail -1
-"$work/redund" -c "$work/check.toml" srv check --no-probe | head -1
+"$work/redund" -c "$work/check.toml" srv check --no-probe | sed -n 1p
 "$work/redund" -c "$work/check.toml" srv gen --out "$work/check.inc"
 zonefile "$work/check.inc" "$work/check.zone"
 grep -o '^_sip[^ ]*' "$work/check.inc" | sort -u | awk -v p="$port" '{print "-p " p " @127.0.0.1 +norecurse +short " $1 " SRV"}' >"$work/names.dig"
