@@ -12,6 +12,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/miekg/dns"
+
 	"github.com/redund/redund/internal/dnsupdate/bindtest"
 )
 
@@ -231,5 +233,22 @@ func TestZoneOutputAcceptedByBIND(t *testing.T) {
 	}
 	if rep := check(t, c); !rep.OK() {
 		t.Fatalf("check after nsupdate: %v", rep.Findings)
+	}
+}
+
+// TestBINDNotOfferedDotRecords pushes "." records and NAPTR for a zone that
+// serves udp only, and checks them back.
+func TestBINDNotOfferedDotRecords(t *testing.T) {
+	s, ms := startBIND(t)
+	src := liveConfig(s, ms, `"ms3"`)
+	src = strings.Replace(src, `transports = ["udp", "tcp", "tls"]`, `transports = ["udp"]`, 1)
+	c := loadString(t, src)
+	push(t, c)
+	rrs, err := c.Push.Client(c.Domain).Query(context.Background(), "_sips._tcp.west.sip.example.test", dns.TypeSRV)
+	if err != nil || len(rrs) != 1 || rdata(rrs[0]) != "0 0 0 ." {
+		t.Fatalf("tls of west: %v, %v; want the . record", rrs, err)
+	}
+	if rep := check(t, c); !rep.OK() || rep.RRSets != 12 {
+		t.Fatalf("check: %d RRsets, findings %v", rep.RRSets, rep.Findings)
 	}
 }
