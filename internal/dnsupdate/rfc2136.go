@@ -93,6 +93,10 @@ type RFC2136 struct {
 	// Recursion sets RD in Query, for asking a recursive resolver instead
 	// of the authoritative server.
 	Recursion bool
+
+	// Now is the clock that dates TSIG signatures (nil: time.Now); tests
+	// set it to provoke BADTIME.
+	Now func() time.Time
 }
 
 // RcodeError is a reply whose rcode is not NOERROR (or, for Query, not
@@ -183,7 +187,11 @@ func (c *RFC2136) exchange(ctx context.Context, op string, m *dns.Msg) (*dns.Msg
 		}
 		name := c.Key.KeyName()
 		cl.TsigSecret = map[string]string{name: c.Key.Secret.Reveal()}
-		m.SetTsig(name, alg, tsigFudge, time.Now().Unix()) // last: the signature covers the whole message
+		now := time.Now
+		if c.Now != nil {
+			now = c.Now
+		}
+		m.SetTsig(name, alg, tsigFudge, now().Unix()) // last: the signature covers the whole message
 	}
 	if cl.Net == "udp" && m.Len() > maxUDP-tsigRoom(c.Key) {
 		cl.Net = "tcp"

@@ -115,6 +115,7 @@ func TestRFC2136Rejections(t *testing.T) {
 		{"wrong secret", func(c *dnsupdate.RFC2136) { c.Key.Secret = "c2VjcmV0c2VjcmV0c2VjcmV0c2VjcmV0c2VjcmV0MTI=" }, []string{"NOTAUTH", "BADSIG"}},
 		{"unknown key", func(c *dnsupdate.RFC2136) { c.Key.Name = "other-key." }, []string{"NOTAUTH", "BADKEY"}},
 		{"unsigned", func(c *dnsupdate.RFC2136) { c.Key = nil }, []string{"REFUSED"}},
+		{"clock skew", func(c *dnsupdate.RFC2136) { c.Now = func() time.Time { return time.Now().Add(-time.Hour) } }, []string{"NOTAUTH", "BADTIME"}},
 		{"wrong zone", func(c *dnsupdate.RFC2136) { c.Zone = "other.test." }, []string{"NOTAUTH"}},
 	}
 	for _, tc := range tests {
