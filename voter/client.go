@@ -14,9 +14,12 @@ type client struct {
 	pw     []byte
 	digest uint32 // CRC(server challenge + password): how packets name the client
 
-	respDigest uint32 // CRC(client challenge + host password): what we send
-	heard      bool   // authenticated and talking
-	mix        bool   // mix / general-purpose mode (sequence-numbered)
+	respDigest uint32    // CRC(client challenge + host password): what we send
+	respChal   Challenge // the client challenge respDigest was made from
+	fwdDigest  uint32    // CRC(primary challenge + password), secondary side
+	fwdChal    Challenge // the primary challenge fwdDigest was made from
+	heard      bool      // authenticated and talking
+	mix        bool      // mix / general-purpose mode (sequence-numbered)
 	addr       netip.AddrPort
 	uaddr      *net.UDPAddr // cached net.Addr of addr for sends
 

@@ -37,7 +37,10 @@ func (g *group) handle(b []byte, from netip.AddrPort, now time.Time) {
 	c.setAddr(from)
 	c.proxied = false
 	c.lastHeard = now
-	c.respDigest = DigestBytes(p.Challenge.Bytes(), g.hostPw)
+	if p.Challenge != c.respChal || c.respDigest == 0 {
+		c.respChal = p.Challenge
+		c.respDigest = DigestBytes(p.Challenge.Bytes(), g.hostPw)
+	}
 	c.packets++
 	g.dispatch(c, p, b, now)
 }

@@ -130,7 +130,10 @@ func (g *group) forward(c *client, p *Packet) {
 	l := c.inst.link
 	out := *p
 	out.Proxied = true
-	out.Digest = DigestBytes(l.chal.Bytes(), c.pw)
+	if c.fwdChal != l.chal || c.fwdDigest == 0 {
+		c.fwdChal, c.fwdDigest = l.chal, DigestBytes(l.chal.Bytes(), c.pw)
+	}
+	out.Digest = c.fwdDigest
 	f := c.flags() &^ (FlagSendAlways | FlagMaster | FlagMix)
 	out.Proxy = ProxyHeader{Addr: c.addr.Addr().As4(), Port: c.addr.Port(), Flags: f, Challenge: g.chal}
 	g.queue(out.Append(g.next()), l.uaddr)

@@ -46,6 +46,7 @@ type simState struct {
 	rxAudio   uint64
 	sent      uint64
 	buf       []byte
+	blind     bool // never drops the server (load generation)
 }
 
 // Sim runs many simulated clients from one pacing goroutine.
@@ -53,6 +54,7 @@ type Sim struct {
 	clients []*simState
 	Every   time.Duration // frame interval (default 20 ms); smaller values make load
 	Local   string        // local IP to bind (default 127.0.0.1)
+	Shared  bool          // all clients send from one socket (load generation)
 }
 
 // NewSim prepares the clients; each gets its own UDP socket when Run starts.
@@ -106,16 +108,28 @@ func (s *Sim) Run(ctx context.Context) error {
 	ip := net.ParseIP(local)
 	var wg sync.WaitGroup
 	defer wg.Wait()
+	var shared *net.UDPConn
 	for _, c := range s.clients {
+		if shared != nil {
+			c.conn = shared
+			continue
+		}
 		conn, err := net.ListenUDP("udp4", &net.UDPAddr{IP: ip})
 		if err != nil {
 			s.closeAll()
 			return err
 		}
+		_ = conn.SetWriteBuffer(4 << 20)
 		c.conn = conn
+		if s.Shared {
+			shared = conn
+		}
 	}
 	defer s.closeAll()
-	for _, c := range s.clients {
+	for i, c := range s.clients {
+		if s.Shared && i > 0 {
+			break
+		}
 		wg.Add(1)
 		go func() { defer wg.Done(); c.readLoop() }()
 	}
@@ -130,29 +144,40 @@ func (s *Sim) closeAll() {
 	}
 }
 
-// pace sends frame n at start + n×Every (catching up after a late wake).
+// pace sends frame n of client i at start + n×Every + i×Every/len(clients):
+// the clients' packets are spread over the interval (catching up after a
+// late wake), each stamped with its frame's 20 ms time.
 func (s *Sim) pace(ctx context.Context) error {
 	every := s.Every
 	if every == 0 {
 		every = 20 * time.Millisecond
 	}
-	start := time.Now().Truncate(20 * time.Millisecond)
-	var n uint64
-	t := time.NewTicker(min(every, 20*time.Millisecond))
+	nc := uint64(len(s.clients))
+	if nc == 0 {
+		<-ctx.Done()
+		return nil
+	}
+	start := time.Now().Truncate(20 * time.Millisecond).Add(20 * time.Millisecond)
+	slot := every / time.Duration(nc)
+	var k uint64 // next packet: client k%nc, frame k/nc
+	t := time.NewTicker(time.Millisecond)
 	defer t.Stop()
 	for {
 		select {
 		case <-ctx.Done():
 			return nil
 		case now := <-t.C:
-			for ; !start.Add(time.Duration(n) * every).After(now); n++ {
+			for ; ; k++ {
+				n := k / nc
+				due := start.Add(time.Duration(n)*every + time.Duration(k%nc)*slot)
+				if due.After(now) {
+					break
+				}
 				ft := start.Add(time.Duration(n) * every)
 				if every != 20*time.Millisecond {
-					ft = now.Truncate(20 * time.Millisecond)
+					ft = due.Truncate(20 * time.Millisecond)
 				}
-				for _, c := range s.clients {
-					c.frame(n, ft, now)
-				}
+				s.clients[k%nc].frame(n, ft, now)
 			}
 		}
 	}
@@ -172,4 +197,12 @@ func (s *Sim) Summary() string {
 	}
 	return fmt.Sprintf("%s clients %d/%d connected, sent %d packets, received %d audio packets",
 		time.Now().Format("15:04:05"), conn, len(st), sent, rx)
+}
+
+// assume makes every client start connected to a server with challenge ch.
+func (s *Sim) assume(ch Challenge) {
+	for _, c := range s.clients {
+		c.srvChal, c.connected, c.blind = ch, true, true
+		c.digest = Digest(ch.Bytes(), c.Password)
+	}
 }

@@ -27,6 +27,11 @@ type SimOptions struct {
 	Stamp          bool    // put the send time (ns, big endian) in the first 8 audio bytes
 	Every          time.Duration
 	Local          string
+	// ServerChallenge, when set, makes the clients start sending audio at
+	// once with digests for this challenge, without waiting for the server
+	// (load through plain relays, or a server with a fixed challenge).
+	ServerChallenge string
+	SharedSocket    bool // all clients send from one UDP socket
 }
 
 // NewSimFromOptions builds the clients described by o.
@@ -63,7 +68,10 @@ func NewSimFromOptions(o SimOptions) (*Sim, error) {
 			Mix: o.Mix, RSSI: rssi, Audio: audio})
 	}
 	s := NewSim(clients)
-	s.Every, s.Local = o.Every, o.Local
+	s.Every, s.Local, s.Shared = o.Every, o.Local, o.SharedSocket
+	if o.ServerChallenge != "" {
+		s.assume(MakeChallenge(o.ServerChallenge))
+	}
 	return s, nil
 }
 

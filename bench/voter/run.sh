@@ -1,0 +1,129 @@
+#!/usr/bin/env bash
+# Voter benchmark (see RESULTS.md). Bounded: every process runs for a fixed
+# time on 127.0.0.1 only.
+#
+#  1. relay throughput: the load (`redund voter client`, 185-byte µ-law
+#     packets, stamped) goes through socat, a bare batched Go relay, or a
+#     redund secondary (proxy path: auth lookup, digest, encapsulation) to a
+#     sink that plays the primary; the highest rate with < 0.1% loss counts.
+#  2. latency at 20,000 packets/s (400 clients x 50/s) through each, minus
+#     the direct generator -> sink latency.
+#  3. a primary voting 400 clients: cycle-time p50/p99 from its status.
+#  4. codec: go test -bench -benchmem.
+#
+# Usage: bench/voter/run.sh            (env: DUR=5 RATES="..." N=1000)
+# Needs: socat (Debian package), go, curl, jq.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+ROOT=$PWD
+W=$(mktemp -d)
+trap 'kill $(jobs -p) 2>/dev/null || true; rm -rf "$W"' EXIT
+DUR=${DUR:-5}
+N=${N:-1000}
+RATES=${RATES:-"40000 60000 80000 100000 120000 140000"}
+SINK=127.0.0.1:24000
+RELAY=127.0.0.1:24001
+ADMIN=127.0.0.1:24009
+RCVBUF=4194304
+
+REDUND=${REDUND:-$W/redund}
+[ -x "$REDUND" ] || go build -o "$REDUND" ./cmd/redund
+go build -o "$W/benchtool" ./bench/voter/benchtool
+command -v socat >/dev/null || { echo "socat missing: apt-get install -y socat" >&2; exit 2; }
+
+# secondary_config N: a secondary with clients c1..cN and a fixed challenge.
+secondary_config() {
+	{
+		printf '[admin]\nvoter = "%s"\n\n' "$ADMIN"
+		printf '[voter.sec]\nlisten = "%s"\npassword = "hostpw"\nchallenge = "123456789"\n' "$RELAY"
+		printf 'primary = "%s,linkpw"\n' "$SINK"
+		for i in $(seq 1 "$1"); do printf '[voter.sec.clients.c%d]\npassword = "c%d"\n' "$i" "$i"; done
+		printf '\n[voter.timing]\nlisten = "%s"\npassword = "hostpw"\n' "$RELAY"
+		printf '[voter.timing.clients.gps]\npassword = "gps-master"\nmaster = true\n'
+	} >"$W/sec.toml"
+}
+
+start_relay() { # target
+	case $1 in
+	direct) ;;
+	socat) socat -u "UDP4-LISTEN:${RELAY#*:},bind=127.0.0.1,reuseaddr,rcvbuf=$RCVBUF" "UDP4:$SINK" & ;;
+	bare) "$W/benchtool" relay -listen "$RELAY" -to "$SINK" -rcvbuf $RCVBUF & ;;
+	redund)
+		"$REDUND" -c "$W/sec.toml" --log-level warn voter serve &
+		for _ in $(seq 100); do
+			curl -sf "http://$ADMIN/v1/status" 2>/dev/null | jq -e '.instances[] | select(.instance=="sec") | .peer.connected' >/dev/null && return 0
+			sleep 0.1
+		done
+		echo "secondary link did not come up" >&2
+		return 1
+		;;
+	esac
+	RELAY_PID=$!
+	sleep 0.3
+}
+
+# run_one target clients interval -> prints "sent received p50 p99"
+run_one() {
+	local target=$1 n=$2 interval=$3 dest=$RELAY
+	[ "$target" = direct ] && dest=$SINK
+	"$W/benchtool" sink -listen "$SINK" -host-password hostpw -rcvbuf $RCVBUF -duration $((DUR + 3))s >"$W/sink.json" &
+	local sink=$!
+	sleep 0.2
+	RELAY_PID=
+	start_relay "$target"
+	[ "$target" = redund ] && RELAY_PID=$(jobs -p | tail -1)
+	"$REDUND" voter client --server "$dest" --count "$n" --password 'c%d' --host-password hostpw \
+		--interval "$interval" --stamp --server-challenge 123456789 --shared-socket \
+		--duration "${DUR}s" --json >"$W/gen.json"
+	sleep 0.5
+	[ -n "${RELAY_PID:-}" ] && kill "$RELAY_PID" 2>/dev/null && wait "$RELAY_PID" 2>/dev/null || true
+	kill -INT "$sink" 2>/dev/null || true
+	wait "$sink" 2>/dev/null || true
+	local sent
+	sent=$(jq '[.[].Sent] | add' "$W/gen.json")
+	jq -r --arg sent "$sent" '"\($sent) \(.received) \(.p50_us) \(.p99_us)"' "$W/sink.json"
+}
+
+echo "# $(date -u +%FT%TZ) nproc=$(nproc) cpu=$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs)"
+echo "# socat: $(socat -V 2>/dev/null | grep -m1 'socat version')"
+secondary_config "$N"
+
+echo "## throughput: target rate sent received loss%"
+for target in socat bare redund; do
+	best=0
+	for rate in $RATES; do
+		interval=$(awk -v n="$N" -v r="$rate" 'BEGIN{printf "%dus", n*1e6/r}')
+		read -r sent recv _ _ < <(run_one "$target" "$N" "$interval")
+		loss=$(awk -v s="$sent" -v r="$recv" 'BEGIN{printf "%.3f", (s-r)*100/s}')
+		echo "$target $rate $sent $recv $loss"
+		if awk -v l="$loss" 'BEGIN{exit !(l < 0.1)}'; then best=$rate; fi
+	done
+	echo "MAX $target $best"
+done
+
+echo "## latency at 20000/s (400 clients x 50/s): target sent received p50_us p99_us"
+secondary_config 400
+for target in direct socat bare redund; do
+	echo "$target $(run_one "$target" 400 20ms)"
+done
+
+echo "## primary voting 400 clients"
+{
+	printf '[admin]\nvoter = "%s"\n\n[voter.pri]\nlisten = "%s"\npassword = "hostpw"\nisprimary = true\n' "$ADMIN" "$RELAY"
+	for i in $(seq 1 400); do printf '[voter.pri.clients.c%d]\npassword = "c%d"\n' "$i" "$i"; done
+	printf '[voter.pri.clients.gps]\npassword = "gps-master"\nmaster = true\n'
+} >"$W/pri.toml"
+sed -i 's/^isprimary = true$//' "$W/pri.toml" # a master cannot sit on a redundant instance
+"$REDUND" -c "$W/pri.toml" --log-level warn voter serve &
+PRI=$!
+sleep 0.5
+"$REDUND" voter client --server "$RELAY" --count 400 --password 'c%d' --host-password hostpw \
+	--master-password gps-master --rssi 10,200,90 --tone 700 --duration "$((DUR * 4))s" --json >"$W/pri-gen.json" &
+GEN=$!
+sleep "$((DUR * 4 - 1))"
+curl -sf "http://$ADMIN/v1/status" | jq -c '.instances[0].details | {cycle, connected: ([.clients[] | select(.connected)] | length), late: .counters.late}'
+wait $GEN || true
+kill $PRI && wait $PRI 2>/dev/null || true
+
+echo "## codec"
+go test -run '^$' -bench . -benchmem ./voter/ | grep -E '^Benchmark'
