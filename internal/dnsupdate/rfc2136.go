@@ -26,6 +26,9 @@ const tsigFudge = 300
 // maxUDP is the largest message sent over UDP without EDNS0 (RFC 1035).
 const maxUDP = 512
 
+// ednsSize is the UDP payload size queries advertise (DNS flag day 2020).
+const ednsSize = 1232
+
 // TSIG is a transaction signature key (RFC 8945) as BIND's tsig-keygen
 // prints it: a key name, an algorithm and a base64 secret.
 type TSIG struct {
@@ -166,6 +169,7 @@ func (c *RFC2136) Query(ctx context.Context, name string, qtype uint16) ([]dns.R
 	m := new(dns.Msg)
 	m.SetQuestion(dns.Fqdn(name), qtype)
 	m.RecursionDesired = c.Recursion
+	m.SetEdns0(ednsSize, false) // answers up to 1232 bytes need no TCP retry
 	r, err := c.exchange(ctx, "query", m)
 	if err != nil {
 		return nil, err
