@@ -113,7 +113,7 @@ type RcodeError struct {
 }
 
 func (e *RcodeError) Error() string {
-	msg := fmt.Sprintf("dnsupdate: %s at %s: %s", e.Op, e.Server, rcodeText(int(e.Rcode)))
+	msg := fmt.Sprintf("dnsupdate: %s at %s: %s", e.Op, e.Server, rcodeText(e.Rcode))
 	if e.TSIGError != 0 {
 		msg += " (TSIG " + rcodeText(int(e.TSIGError)) + ")"
 	}
