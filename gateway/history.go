@@ -267,14 +267,34 @@ type forwardReq struct {
 	Points []Point `json:"points"`
 }
 
-// acceptForwarded stores points forwarded by the backup (idempotent).
-func (h *historyStore) acceptForwarded(body []byte) ([]byte, error) {
+// maxForward bounds one forwarded batch.
+const maxForward = 10000
+
+// parseForward decodes and checks a batch of forwarded points.
+func parseForward(body []byte) (forwardReq, error) {
 	var r forwardReq
 	if err := json.Unmarshal(body, &r); err != nil {
-		return nil, fmt.Errorf("bad history batch: %w", err)
+		return r, fmt.Errorf("bad history batch: %w", err)
 	}
-	if r.Source == "" {
-		return nil, fmt.Errorf("bad history batch: no source")
+	if r.Source == "" || len(r.Source) > 256 {
+		return r, fmt.Errorf("bad history batch: bad source")
+	}
+	if len(r.Points) > maxForward {
+		return r, fmt.Errorf("bad history batch: %d points (limit %d)", len(r.Points), maxForward)
+	}
+	for i, p := range r.Points {
+		if p.Tag == "" || p.TSMS <= 0 || p.Seq == 0 {
+			return r, fmt.Errorf("bad history batch: point %d lacks tag, ts_ms or seq", i)
+		}
+	}
+	return r, nil
+}
+
+// acceptForwarded stores points forwarded by the backup (idempotent).
+func (h *historyStore) acceptForwarded(body []byte) ([]byte, error) {
+	r, err := parseForward(body)
+	if err != nil {
+		return nil, err
 	}
 	n, err := h.insert(r.Points, r.Source)
 	if err != nil {

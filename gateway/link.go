@@ -29,6 +29,19 @@ type roleMsg struct {
 	ClientURL string `json:"client_url,omitempty"`
 }
 
+// parseRole decodes and checks a role message.
+func parseRole(b []byte) (roleMsg, error) {
+	var m roleMsg
+	if err := json.Unmarshal(b, &m); err != nil {
+		return m, err
+	}
+	switch m.Role {
+	case RoleStarting, RoleActive, RoleStandby:
+		return m, nil
+	}
+	return m, fmt.Errorf("unknown role %q", m.Role)
+}
+
 type handoverResp struct {
 	StateLogID string `json:"state_log_id"`
 	StateLast  uint64 `json:"state_last"`
@@ -122,8 +135,9 @@ func (g *Gateway) sendRoleLocked() {
 func (g *Gateway) onMessage(typ byte, body []byte) {
 	switch typ {
 	case msgRole:
-		var m roleMsg
-		if json.Unmarshal(body, &m) != nil {
+		m, err := parseRole(body)
+		if err != nil {
+			g.log.Warn("bad role message from the peer", "err", err)
 			return
 		}
 		g.mu.Lock()
