@@ -1,0 +1,115 @@
+package ddns
+
+import (
+	"fmt"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/miekg/dns"
+
+	"github.com/redund/redund/internal/config"
+	"github.com/redund/redund/internal/dnsupdate"
+)
+
+// fakeHEWorld is dyn.dns.he.net plus ns1.he.net: POSTs change the address
+// the DNS server answers; the first badauth POSTs are refused.
+type fakeHEWorld struct {
+	mu      sync.Mutex
+	addr    string
+	posts   []string
+	badauth int
+}
+
+func (w *fakeHEWorld) ServeHTTP(rw http.ResponseWriter, r *http.Request) {
+	_ = r.ParseForm()
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.posts = append(w.posts, r.PostForm.Get("myip"))
+	if w.badauth > 0 {
+		w.badauth--
+		fmt.Fprint(rw, "badauth")
+		return
+	}
+	if w.addr == r.PostForm.Get("myip") {
+		fmt.Fprint(rw, "nochg "+w.addr)
+		return
+	}
+	w.addr = r.PostForm.Get("myip")
+	fmt.Fprint(rw, "good "+w.addr)
+}
+
+func (w *fakeHEWorld) serveDNS(rw dns.ResponseWriter, q *dns.Msg) {
+	m := new(dns.Msg)
+	m.SetReply(q)
+	w.mu.Lock()
+	rr, _ := dns.NewRR(q.Question[0].Name + " 60 IN A " + w.addr)
+	w.mu.Unlock()
+	m.Answer = append(m.Answer, rr)
+	_ = rw.WriteMsg(m)
+}
+
+func (w *fakeHEWorld) nochg() int {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	n := 0
+	for i := 1; i < len(w.posts); i++ {
+		if w.posts[i] == w.posts[i-1] {
+			n++
+		}
+	}
+	return n
+}
+
+func startHEWorld(t *testing.T, w *fakeHEWorld) (string, string) {
+	hs := httptest.NewServer(w)
+	t.Cleanup(hs.Close)
+	pc, err := net.ListenPacket("udp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ready := make(chan struct{})
+	ds := &dns.Server{PacketConn: pc, Handler: dns.HandlerFunc(w.serveDNS), NotifyStartedFunc: func() { close(ready) }}
+	go func() { _ = ds.ActivateAndServe() }()
+	t.Cleanup(func() { _ = ds.Shutdown() })
+	<-ready
+	return hs.URL + "/nic/update", pc.LocalAddr().String()
+}
+
+// TestHEProviderNoRepeatedUpdates runs the daemon with the real HE
+// provider: badauth is an error in the status and retried, and afterwards
+// every POST carries a new address (no repeated nochg).
+func TestHEProviderNoRepeatedUpdates(t *testing.T) {
+	world := &fakeHEWorld{addr: "192.0.2.99", badauth: 2}
+	url, ns := startHEWorld(t, world)
+	main, backup, sorry := newPage(t, true), newPage(t, true), newPage(t, true)
+	c := catConfig(t, main, backup, sorry)
+	c.Provider = dnsupdate.Config{Kind: "he", Password: "k", BaseURL: url, Server: ns, Timeout: config.Duration(time.Second)}
+	p, err := dnsupdate.New(c.Provider)
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := startDaemon(t, c, p)
+	s := d.Scheme("cat")
+	eventually(t, 2*time.Second, "badauth in status", func() bool {
+		return strings.Contains(s.Snapshot().LastError, "badauth") && s.Snapshot().Retry.Pending
+	})
+	eventually(t, 5*time.Second, "main after retries", func() bool { return s.Snapshot().State == "Synced" })
+	main.ok.Store(false)
+	eventually(t, 2*time.Second, "backup", func() bool { return s.Snapshot().ProviderValue[0] == "192.0.2.2" })
+	main.ok.Store(true)
+	eventually(t, 2*time.Second, "main", func() bool {
+		ss := s.Snapshot()
+		return ss.ProviderValue[0] == "192.0.2.1" && ss.State == "Synced"
+	})
+	if n := world.nochg(); n != 2 { // only the two refused attempts were repeated
+		t.Errorf("repeated POSTs: %d, want 2 (the badauth retries); posts %v", n, world.posts)
+	}
+	if last := s.Snapshot().LastPush; last == nil || last.Reply != "good 192.0.2.1" {
+		t.Errorf("last push %+v", last)
+	}
+}
