@@ -60,6 +60,12 @@ func (p *Proc) stop(t *testing.T) {
 	}
 }
 
+// kill sends SIGKILL (a crash, not a clean stop) and waits for the end.
+func (p *Proc) kill() {
+	_ = syscall.Kill(-p.cmd.Process.Pid, syscall.SIGKILL)
+	<-p.done
+}
+
 // Exited reports whether the process has ended.
 func (p *Proc) Exited() bool {
 	select {

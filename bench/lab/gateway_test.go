@@ -1,0 +1,277 @@
+package lab
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"sync"
+	"testing"
+	"time"
+)
+
+const gatewayConf = `[admin]
+gateway = "127.0.0.1:9183"
+
+[gateway]
+node_id = "{{.Node}}"
+mode = "{{.Mode}}"
+{{if .Peer}}peer = "{{.Peer}}:8088"{{else}}peer_listen = "0.0.0.0:8088"{{end}}
+failover_timeout = "{{.Failover}}"
+join_wait = "3s"
+recovery = "automatic"
+history = "partial"
+data_dir = "{{.Dir}}"
+
+[gateway.link]
+secret = "lab-gateway-secret-0123456789"
+`
+
+// gwFailover is failover_timeout: a standby becomes active after this long
+// without its peer, and two active nodes that can talk again must resolve
+// within it.
+const gwFailover = time.Second
+
+// gwNode is one node of the gateway pair.
+type gwNode struct {
+	ns   *NS
+	name string
+	cfg  string
+	http *http.Client
+}
+
+type gwDetail struct {
+	Role          string `json:"role"`
+	PeerConnected bool   `json:"peer_connected"`
+	History       struct {
+		Cached    int   `json:"cached"`
+		Forwarded int64 `json:"forwarded"`
+		Dropped   int64 `json:"dropped_duplicates"`
+	} `json:"history"`
+}
+
+func (n *gwNode) detail() (gwDetail, bool) {
+	var d gwDetail
+	resp, err := n.http.Get("http://127.0.0.1:9183/v1/gateway/status")
+	if err != nil {
+		return d, false
+	}
+	defer resp.Body.Close()
+	return d, resp.StatusCode == http.StatusOK && json.NewDecoder(resp.Body).Decode(&d) == nil
+}
+
+func (n *gwNode) role() string { d, _ := n.detail(); return d.Role }
+
+func (n *gwNode) is(role string) func() bool { return func() bool { return n.role() == role } }
+
+// post offers one history point; it reports whether the node acknowledged
+// it (200) and whether the answer was a clean refusal (so not stored).
+func (n *gwNode) post(tag string, ts int64, v float64) (acked, refused bool) {
+	body, _ := json.Marshal([]map[string]any{{"tag": tag, "ts_ms": ts, "value": v}})
+	resp, err := n.http.Post("http://127.0.0.1:9183/v1/gateway/history", "application/json", bytes.NewReader(body))
+	if err != nil {
+		return false, false
+	}
+	resp.Body.Close()
+	return resp.StatusCode == http.StatusOK, resp.StatusCode == http.StatusConflict
+}
+
+// labGateway: master and backup in two namespaces, history = "partial".
+// A "device" offers a point every 40 ms to both nodes; a node stores it
+// when it is active. Faults: the link is cut (both active, as any pair
+// cut in two), healed (two active nodes must resolve within
+// failover_timeout once they talk again), then the master is killed and
+// restarted (the backup's points must be forwarded). Promise: every
+// acknowledged point is in the master's history exactly once.
+func labGateway(t *testing.T, tb *Table) {
+	dir := t.TempDir()
+	nsM, nsB := newNS(t, "g-master"), newNS(t, "g-backup")
+	link := newLink(t, nsM, "to-backup", nsB, "to-master")
+	m := &gwNode{ns: nsM, name: "gw-master", http: nsM.HTTP(2 * time.Second)}
+	b := &gwNode{ns: nsB, name: "gw-backup", http: nsB.HTTP(2 * time.Second)}
+	for _, n := range []struct {
+		node       *gwNode
+		mode, peer string
+	}{{m, "master", ""}, {b, "backup", link.Addr(nsM)}} {
+		n.node.cfg = writeConfig(t, dir, n.node.name+".toml", gatewayConf, map[string]string{"Node": n.node.name,
+			"Mode": n.mode, "Peer": n.peer, "Failover": gwFailover.String(), "Dir": dir + "/" + n.node.name})
+	}
+	mp := start(t, nsM, dir, "gateway-master", "--config", m.cfg, "gateway", "run")
+	start(t, nsB, dir, "gateway-backup", "--config", b.cfg, "gateway", "run")
+	row := func(fault, promise string, limit time.Duration, cond func() bool) (time.Duration, bool) {
+		took, ok := waitFor(limit, cond)
+		note := ""
+		if !ok {
+			note = fmt.Sprintf("master %q, backup %q", m.role(), b.role())
+		}
+		return took, check(t, tb, Row{Scheme: "gateway", Fault: fault, Promise: promise, Limit: limit, Took: took, Kept: ok, Note: note})
+	}
+	if _, ok := row("start: master and backup", "master active, backup standby", 15*time.Second,
+		func() bool { return m.is("active")() && b.is("standby")() }); !ok {
+		return
+	}
+	dev := startDevice(m, b)
+	defer dev.stop()
+
+	link.Cut(t, nsM)
+	if _, ok := row("cut the link (down at the master's end)", "backup active within failover_timeout (1s) + 0.5s",
+		gwFailover+500*time.Millisecond, b.is("active")); !ok {
+		return
+	}
+	if _, ok := row("partition (both active, as any pair cut in two)", "both nodes record the device's points",
+		5*time.Second, func() bool { return dev.count(true, true) >= 10 }); !ok {
+		return
+	}
+	link.Heal(t)
+	if !gwHeal(t, tb, m, b) {
+		return
+	}
+	mp.kill()
+	if _, ok := row("kill -9 the master", "backup active within failover_timeout (1s) + 0.5s",
+		gwFailover+500*time.Millisecond, b.is("active")); !ok {
+		return
+	}
+	if _, ok := row("master down", "the backup takes the device's points alone", 5*time.Second,
+		func() bool { return dev.count(false, true) >= 10 }); !ok {
+		return
+	}
+	start(t, nsM, dir, "gateway-master-2", "--config", m.cfg, "gateway", "run")
+	if _, ok := row("restart the master (automatic recovery)", "master active, backup standby", 15*time.Second,
+		func() bool { return m.is("active")() && b.is("standby")() }); !ok {
+		return
+	}
+	dev.stop()
+	gwHistory(t, tb, m, b, dev)
+}
+
+// gwHeal measures, after the link heals, how long the nodes take to talk
+// again and then how long two nodes stay active.
+func gwHeal(t *testing.T, tb *Table, m, b *gwNode) bool {
+	healed := time.Now()
+	connected := func() bool {
+		dm, ok1 := m.detail()
+		db, ok2 := b.detail()
+		return ok1 && ok2 && dm.PeerConnected && db.PeerConnected
+	}
+	reconn, ok := waitFor(10*time.Second, connected)
+	if !check(t, tb, Row{Scheme: "gateway", Fault: "heal the link", Promise: "the peer link comes back",
+		Limit: 10 * time.Second, Took: reconn, Kept: ok}) {
+		return false
+	}
+	limit := gwFailover + 250*time.Millisecond // polling margin
+	took, ok := waitFor(limit, func() bool { return m.is("active")() && b.is("standby")() })
+	return check(t, tb, Row{Scheme: "gateway", Fault: "heal the link (two active nodes)",
+		Promise: "once they talk, two active nodes for at most failover_timeout: the master keeps control",
+		Limit:   limit, Took: took, Kept: ok, Note: fmt.Sprintf("%.2fs after the heal", time.Since(healed).Seconds())})
+}
+
+// gwHistory waits for the backup's cache to drain into the master, then
+// checks that every acknowledged point is on the master exactly once.
+func gwHistory(t *testing.T, tb *Table, m, b *gwNode, dev *device) {
+	took, ok := waitFor(15*time.Second, func() bool { d, ok := b.detail(); return ok && d.History.Cached == 0 })
+	check(t, tb, Row{Scheme: "gateway", Fault: "after the failovers", Promise: "the backup's cache is forwarded to the master",
+		Limit: 15 * time.Second, Took: took, Kept: ok})
+	var pts []struct {
+		TS int64 `json:"ts_ms"`
+	}
+	resp, err := m.http.Get("http://127.0.0.1:9183/v1/gateway/history?tag=lab&from=0")
+	if err == nil {
+		err = json.NewDecoder(resp.Body).Decode(&pts)
+		resp.Body.Close()
+	}
+	if err != nil {
+		check(t, tb, Row{Scheme: "gateway", Fault: "after the failovers", Promise: "history readable on the master", Note: err.Error()})
+		return
+	}
+	seen := map[int64]int{}
+	for _, p := range pts {
+		seen[p.TS]++
+	}
+	lost, dup, acked := 0, 0, 0
+	for _, p := range dev.points() {
+		if p.ackM || p.ackB {
+			acked++
+			if seen[p.ts] == 0 {
+				lost++
+			}
+		}
+	}
+	for _, n := range seen {
+		if n > 1 {
+			dup++
+		}
+	}
+	d, _ := b.detail()
+	check(t, tb, Row{Scheme: "gateway", Fault: "after the failovers (history = partial)", Kept: lost == 0 && dup == 0,
+		Promise: fmt.Sprintf("each of %d acknowledged points on the master exactly once", acked),
+		Note: fmt.Sprintf("%d lost, %d duplicated; backup forwarded %d, dropped %d the master had",
+			lost, dup, d.History.Forwarded, d.History.Dropped)})
+}
+
+// device offers a point every 40 ms to both nodes, like a PLC whose values
+// every active gateway records.
+type device struct {
+	m, b   *gwNode
+	mu     sync.Mutex
+	pts    []devPoint
+	cancel context.CancelFunc
+	done   chan struct{}
+	once   sync.Once
+}
+
+type devPoint struct {
+	ts         int64
+	ackM, ackB bool
+}
+
+func startDevice(m, b *gwNode) *device {
+	ctx, cancel := context.WithCancel(context.Background())
+	d := &device{m: m, b: b, cancel: cancel, done: make(chan struct{})}
+	go d.run(ctx)
+	return d
+}
+
+func (d *device) run(ctx context.Context) {
+	defer close(d.done)
+	tick := time.NewTicker(40 * time.Millisecond)
+	defer tick.Stop()
+	last := int64(0)
+	for i := 0; ctx.Err() == nil; i++ {
+		ts := max(time.Now().UnixMilli(), last+1)
+		last = ts
+		var p devPoint
+		var wg sync.WaitGroup
+		wg.Add(2)
+		go func() { defer wg.Done(); p.ackM, _ = d.m.post("lab", ts, float64(i)) }()
+		go func() { defer wg.Done(); p.ackB, _ = d.b.post("lab", ts, float64(i)) }()
+		wg.Wait()
+		p.ts = ts
+		d.mu.Lock()
+		d.pts = append(d.pts, p)
+		d.mu.Unlock()
+		select {
+		case <-ctx.Done():
+		case <-tick.C:
+		}
+	}
+}
+
+func (d *device) stop() { d.once.Do(func() { d.cancel(); <-d.done }) }
+
+func (d *device) points() []devPoint {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return append([]devPoint(nil), d.pts...)
+}
+
+// count counts points acknowledged by exactly the given nodes.
+func (d *device) count(byM, byB bool) int {
+	n := 0
+	for _, p := range d.points() {
+		if p.ackM == byM && p.ackB == byB {
+			n++
+		}
+	}
+	return n
+}
