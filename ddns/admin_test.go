@@ -37,7 +37,10 @@ func TestAdminMaintenanceAndMetrics(t *testing.T) {
 	if err := RequestMaintenance(ctx, admin.Addr(), "s3cret", req); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, 2*time.Second, "backup", func() bool { return p.current() == "192.0.2.2" })
+	eventually(t, 2*time.Second, "backup", func() bool {
+		ss := d.Scheme("cat").Snapshot()
+		return p.current() == "192.0.2.2" && ss.InSync && ss.Decision.Server == "backup"
+	})
 
 	resp, err := http.Get("http://" + admin.Addr() + "/metrics")
 	if err != nil {

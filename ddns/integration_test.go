@@ -56,6 +56,10 @@ func TestBINDFailover(t *testing.T) {
 	main.ok.Store(true)
 	eventually(t, limit, "BIND answers main again", func() bool { return bindAnswer(b, c.Name) == "192.0.2.1" })
 
+	eventually(t, limit, "synced on main", func() bool {
+		ss := d.Scheme("cat").Snapshot()
+		return ss.InSync && ss.Decision.Server == "main"
+	})
 	main.flap.Store(true)
 	start, pushes := main.hits.Load(), d.Scheme("cat").Snapshot().Pushes
 	eventually(t, 5*time.Second, "flapping checks", func() bool { return main.hits.Load()-start >= 12 })
