@@ -96,6 +96,9 @@ func (s *Store) applyEntries(p string, resp pullResp) error {
 	if err != nil {
 		return err
 	}
+	if s.opts.OnApply != nil {
+		s.opts.OnApply(p, resp.Entries)
+	}
 	st := s.statsFor(p)
 	st.dispatched.add(len(resp.Entries))
 	last := resp.Entries[len(resp.Entries)-1]

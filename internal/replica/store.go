@@ -47,6 +47,9 @@ type Options struct {
 	Log        *slog.Logger
 	// OnEvent is called for every recorded system event.
 	OnEvent func(Event)
+	// OnApply is called on a follower after each applied batch (benchmarks
+	// measure replication lag with it); it must not block.
+	OnApply func(provider string, entries []Entry)
 	// NoSync skips fsync (tests and benchmarks only: loses durability).
 	NoSync bool
 }
