@@ -3,6 +3,7 @@
 #   failover: main's status page turns to status=ERR → BIND answers the
 #             backup's address (interval 100ms, fall 2, rise 2, RFC 2136+TSIG)
 #   scale:    DDNS_SCHEMES (1000) schemes × 3 HTTP-checked servers at 1 s
+#             (DDNS_CHECK=tcp: TCP connect checks instead)
 #             interval for DDNS_SECONDS (30) s; page servers in their own process
 #   peer:     the same against gdnsd (apt-get install -y gdnsd), the peer
 #             that health-checks and answers DNS itself: failover at

@@ -18,6 +18,7 @@ import (
 	"github.com/redund/redund/ddns"
 	"github.com/redund/redund/internal/config"
 	"github.com/redund/redund/internal/dnsupdate"
+	"github.com/redund/redund/internal/health"
 )
 
 // countProvider keeps records in memory and counts pushes.
@@ -97,6 +98,16 @@ func cpuTime() time.Duration {
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
+// scaleCheck is an HTTP check of url, or with DDNS_CHECK=tcp a TCP connect
+// to its host:port.
+func scaleCheck(u string) *health.Config {
+	if os.Getenv("DDNS_CHECK") == "tcp" {
+		return &health.Config{Kind: "tcp", Address: strings.TrimSuffix(strings.TrimPrefix(u, "http://"), "/status"),
+			Timeout: config.Duration(time.Second)}
+	}
+	return httpCheck(u)
+}
+
 // BenchmarkScale runs DDNS_SCHEMES (1000) schemes of 3 servers with HTTP
 // checks every 1 s for DDNS_SECONDS (30) after a warm-up, and counts
 // missed intervals: a server whose last check is older than interval +
@@ -112,7 +123,7 @@ func BenchmarkScale(b *testing.B) {
 			StateDir: b.TempDir(), Provider: dnsupdate.Config{Kind: "he", Password: "x"}}
 		for j := range 3 {
 			c.Servers = append(c.Servers, ddns.Server{Name: fmt.Sprintf("srv%d", j), Address: fmt.Sprintf("192.0.2.%d", j+1),
-				Priority: 3 - j, Check: httpCheck(urls[(i*3+j)%len(urls)])})
+				Priority: 3 - j, Check: scaleCheck(urls[(i*3+j)%len(urls)])})
 		}
 		cfgs[fmt.Sprintf("s%d", i)] = c
 	}
