@@ -116,3 +116,15 @@ func TestPolicyKeepLeavesRecord(t *testing.T) {
 		t.Errorf("reason %q", r)
 	}
 }
+
+func TestKilledServerFailsOver(t *testing.T) {
+	main, backup, sorry := newPage(t, true), newPage(t, true), newPage(t, true)
+	p := &memProvider{}
+	d := startDaemon(t, catConfig(t, main, backup, sorry), p)
+	eventually(t, 2*time.Second, "main", func() bool { return p.current() == "192.0.2.1" })
+	main.srv.Close() // the server dies: connection refused
+	eventually(t, 2*time.Second, "backup", func() bool { return p.current() == "192.0.2.2" })
+	if r := d.Scheme("cat").Snapshot().Servers[0].Reason; !strings.Contains(r, "refused") {
+		t.Errorf("main's reason %q, want connection refused", r)
+	}
+}
