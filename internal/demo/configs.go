@@ -108,9 +108,29 @@ listen = "127.0.0.1:{{.Listen}}"
 peer = "http://127.0.0.1:{{.Peer}}"
 secret = "` + demoSecret + `"
 node_id = "{{.Node}}"
-failover_offset = "3s"
-peer_timeout = "1s"
+failover_offset = "4s"
+peer_timeout = "2s"
 scan_interval = "30s"
+`
+
+const gatewayConfig = `[admin]
+gateway = "127.0.0.1:{{.Admin}}"
+
+[gateway]
+node_id = "{{.Node}}"
+mode = "{{.Mode}}"
+{{if eq .Mode "master"}}peer_listen = "127.0.0.1:{{.Link}}"{{else}}peer = "127.0.0.1:{{.Link}}"{{end}}
+failover_timeout = "1s"
+join_wait = "3s"
+recovery = "automatic"
+history = "partial"
+data_dir = "{{.Dir}}"
+
+[gateway.link]
+secret = "` + demoSecret + `"
+ping_interval = "200ms"
+ping_timeout = "300ms"
+max_missed = 5
 `
 
 const srvConfig = `[srv]

@@ -80,18 +80,18 @@ func (d *Demo) stop() {
 }
 
 func (d *Demo) start(ctx context.Context) error {
-	ports, err := freePorts(12)
+	ports, err := freePorts(13)
 	if err != nil {
 		return err
 	}
 	names := []string{"AdminVoterP", "AdminVoterS", "VoterP", "VoterS", "RTP", "AdminDdns",
-		"AdminSyncA", "AdminSyncB", "SyncA", "SyncB", "AdminGwA", "AdminGwB"}
+		"AdminSyncA", "AdminSyncB", "SyncA", "SyncB", "AdminGwA", "AdminGwB", "GwLink"}
 	d.ports = map[string]int{}
 	for i, n := range names {
 		d.ports[n] = ports[i]
 	}
 	d.srvRecords()
-	for _, step := range []func(context.Context) error{d.startDDNS, d.startVoter, d.startSchedsync} {
+	for _, step := range []func(context.Context) error{d.startDDNS, d.startVoter, d.startSchedsync, d.startGateway} {
 		if err := step(ctx); err != nil {
 			return err
 		}

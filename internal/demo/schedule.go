@@ -66,7 +66,7 @@ func (d *Demo) steps() []step {
 		{2 * time.Second, "schedsync", d.writeFile, "write playlist.txt on studio-a",
 			3 * time.Second, d.fileArrived, "playlist.txt is on studio-b"},
 		{1 * time.Second, "schedsync", d.kill("schedsync-a"), "kill -9 primary studio-a",
-			8 * time.Second, d.syncRole("AdminSyncB", "primary"), "studio-b promoted itself after failover_offset 3s"},
+			8 * time.Second, d.syncRole("AdminSyncB", "primary"), "studio-b promoted itself after failover_offset 4s"},
 		{2 * time.Second, "schedsync", d.restart("schedsync-a"), "restart studio-a (two primaries now)",
 			8 * time.Second, d.syncState("AdminSyncA", "Incompatible"), "the pair reports Incompatible until the operator demotes one"},
 		{2 * time.Second, "schedsync", d.demote("schedsync-a"), "operator demotes studio-a (older epoch)",

@@ -65,5 +65,3 @@ func runQuiet(ctx context.Context, bin string, args ...string) error {
 	return nil
 }
 
-// gatewaySteps are the gateway pair's failures (none until it is wired).
-func (d *Demo) gatewaySteps() []step { return nil }
