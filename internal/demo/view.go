@@ -64,4 +64,3 @@ func runQuiet(ctx context.Context, bin string, args ...string) error {
 	}
 	return nil
 }
-
