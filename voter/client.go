@@ -112,23 +112,28 @@ func (c *client) timeout() time.Duration {
 // readFrame copies the 160 bytes at the drain index into dst and, when
 // clear is set, marks them silent. It returns the mean RSSI of the frame.
 func (c *client) readFrame(dst []byte, clear bool) int {
-	n := len(c.audio)
+	first := min(FrameLen, len(c.audio)-c.drain) // the frame may wrap
 	sum := 0
-	for i := 0; i < FrameLen; i++ {
-		j := c.drain + i
-		if j >= n {
-			j -= n
+	for _, part := range [2][2]int{{c.drain, first}, {0, FrameLen - first}} {
+		a, r := c.audio[part[0]:part[0]+part[1]], c.rssi[part[0]:part[0]+part[1]]
+		for _, v := range r {
+			sum += int(v)
 		}
 		if dst != nil {
-			dst[i] = c.audio[j]
+			dst = dst[copy(dst, a):]
 		}
-		sum += int(c.rssi[j])
 		if clear {
-			c.audio[j] = 0xff
-			c.rssi[j] = 0
+			copy(a, silence)
+			clear0(r)
 		}
 	}
 	return sum / FrameLen
+}
+
+func clear0(b []byte) {
+	for i := range b {
+		b[i] = 0
+	}
 }
 
 // place writes one 160-byte frame at sample offset index from the drain
@@ -136,13 +141,14 @@ func (c *client) readFrame(dst []byte, clear bool) int {
 func (c *client) place(index int, rssi byte, frame []byte) {
 	n := len(c.audio)
 	start := (index + c.drain) % n
-	for i := 0; i < FrameLen; i++ {
-		j := start + i
-		if j >= n {
-			j -= n
-		}
-		c.audio[j] = frame[i]
-		c.rssi[j] = rssi
+	first := min(FrameLen, n-start)
+	copy(c.audio[start:], frame[:first])
+	copy(c.audio, frame[first:])
+	for i := start; i < start+first; i++ {
+		c.rssi[i] = rssi
+	}
+	for i := 0; i < FrameLen-first; i++ {
+		c.rssi[i] = rssi
 	}
 }
 

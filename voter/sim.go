@@ -173,6 +173,9 @@ func (s *Sim) pace(ctx context.Context) error {
 				if due.After(now) {
 					break
 				}
+				if k%256 == 0 && ctx.Err() != nil {
+					return nil
+				}
 				ft := start.Add(time.Duration(n) * every)
 				if every != 20*time.Millisecond {
 					ft = due.Truncate(20 * time.Millisecond)

@@ -136,8 +136,12 @@ func (in *instance) document() status.Document {
 		}
 		d.Health = append(d.Health, h)
 	}
+	listen := g.addr
+	if g.conn != nil {
+		listen = g.conn.LocalAddr().String()
+	}
 	d.Details = map[string]any{
-		"listen": g.conn.LocalAddr().String(), "master_timing": g.masterSec != 0 && g.hasMaster,
+		"listen": listen, "master_timing": g.masterSec != 0 && g.hasMaster,
 		"winner": winner, "keyed": in.keyed,
 		"auth_failures": g.stats.UnknownDigest + g.stats.AuthRejected,
 		"counters":      g.stats.m(), "clients": clients, "cycle": g.cycles.report(),

@@ -1,6 +1,7 @@
 package voter
 
 import (
+	"bytes"
 	"testing"
 	"time"
 )
@@ -103,5 +104,27 @@ func TestULawRoundTrip(t *testing.T) {
 	}
 	if ULawToLinear(0xff) != 0 || ULawToLinear(0x00) != -32124 || ULawToLinear(0x80) != 32124 {
 		t.Fatal("table endpoints")
+	}
+}
+
+// A frame that wraps around the end of the ring comes back whole.
+func TestBufferWrap(t *testing.T) {
+	c := newClient("w", nil, cl("w"), []byte("1"), 1280)
+	frame := make([]byte, FrameLen)
+	for i := range frame {
+		frame[i] = byte(i)
+	}
+	c.drain = 1280 - 80
+	c.place(0, 7, frame)
+	got := make([]byte, FrameLen)
+	if r := c.readFrame(got, true); r != 7 || !bytes.Equal(got, frame) {
+		t.Fatalf("rssi %d frame %v", r, got)
+	}
+	if r := c.readFrame(got, false); r != 0 || !allBytes(got, 0xff) {
+		t.Fatalf("not cleared: rssi %d", r)
+	}
+	c.advance()
+	if c.drain != 80 {
+		t.Fatalf("drain %d", c.drain)
 	}
 }

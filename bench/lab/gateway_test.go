@@ -113,6 +113,8 @@ func labGateway(t *testing.T, tb *Table) {
 	}
 	dev := startDevice(m, b)
 	defer dev.stop()
+	wd := watchDual(m, b)
+	defer wd.stop()
 
 	link.Cut(t, nsM)
 	if _, ok := row("cut the link (down at the master's end)", "backup active within failover_timeout (1s) + 0.5s",
@@ -120,11 +122,20 @@ func labGateway(t *testing.T, tb *Table) {
 		return
 	}
 	if _, ok := row("partition (both active, as any pair cut in two)", "both nodes record the device's points",
-		5*time.Second, func() bool { return dev.count(true, true) >= 10 }); !ok {
+		5*time.Second, func() bool { return dev.count(true, true) >= 40 }); !ok {
 		return
 	}
 	link.Heal(t)
-	if !gwHeal(t, tb, m, b) {
+	if !gwHeal(t, tb, m, b, "heal the link") {
+		return
+	}
+	link.DropFrom(t, nsM)
+	if _, ok := row("drop only what the master sends (one-way)", "backup active within failover_timeout (1s) + 0.5s",
+		gwFailover+500*time.Millisecond, b.is("active")); !ok {
+		return
+	}
+	link.Heal(t)
+	if !gwHeal(t, tb, m, b, "heal the one-way drop") {
 		return
 	}
 	mp.kill()
@@ -143,11 +154,57 @@ func labGateway(t *testing.T, tb *Table) {
 	}
 	dev.stop()
 	gwHistory(t, tb, m, b, dev)
+	longest := wd.stop()
+	check(t, tb, Row{Scheme: "gateway", Fault: "whole run (sampled every 25 ms)",
+		Promise: "two active nodes that can talk to each other for at most failover_timeout",
+		Limit:   gwFailover + 250*time.Millisecond, Took: longest, Kept: longest <= gwFailover+250*time.Millisecond})
+}
+
+// dualWatch samples both nodes and keeps the longest stretch in which both
+// were active while both had the peer link up.
+type dualWatch struct {
+	cancel  context.CancelFunc
+	done    chan struct{}
+	longest time.Duration
+}
+
+func watchDual(m, b *gwNode) *dualWatch {
+	ctx, cancel := context.WithCancel(context.Background())
+	w := &dualWatch{cancel: cancel, done: make(chan struct{})}
+	go func() {
+		defer close(w.done)
+		var since time.Time
+		for ctx.Err() == nil {
+			dm, ok1 := m.detail()
+			db, ok2 := b.detail()
+			both := ok1 && ok2 && dm.Role == "active" && db.Role == "active" && dm.PeerConnected && db.PeerConnected
+			switch {
+			case both && since.IsZero():
+				since = time.Now()
+			case both:
+				w.longest = max(w.longest, time.Since(since))
+			default:
+				since = time.Time{}
+			}
+			select {
+			case <-ctx.Done():
+			case <-time.After(25 * time.Millisecond):
+			}
+		}
+	}()
+	return w
+}
+
+// stop ends the sampling and returns the longest stretch.
+func (w *dualWatch) stop() time.Duration {
+	w.cancel()
+	<-w.done
+	return w.longest
 }
 
 // gwHeal measures, after the link heals, how long the nodes take to talk
 // again and then how long two nodes stay active.
-func gwHeal(t *testing.T, tb *Table, m, b *gwNode) bool {
+func gwHeal(t *testing.T, tb *Table, m, b *gwNode, fault string) bool {
 	healed := time.Now()
 	connected := func() bool {
 		dm, ok1 := m.detail()
@@ -155,13 +212,13 @@ func gwHeal(t *testing.T, tb *Table, m, b *gwNode) bool {
 		return ok1 && ok2 && dm.PeerConnected && db.PeerConnected
 	}
 	reconn, ok := waitFor(10*time.Second, connected)
-	if !check(t, tb, Row{Scheme: "gateway", Fault: "heal the link", Promise: "the peer link comes back",
+	if !check(t, tb, Row{Scheme: "gateway", Fault: fault, Promise: "the peer link comes back",
 		Limit: 10 * time.Second, Took: reconn, Kept: ok}) {
 		return false
 	}
 	limit := gwFailover + 250*time.Millisecond // polling margin
 	took, ok := waitFor(limit, func() bool { return m.is("active")() && b.is("standby")() })
-	return check(t, tb, Row{Scheme: "gateway", Fault: "heal the link (two active nodes)",
+	return check(t, tb, Row{Scheme: "gateway", Fault: fault + " (two active nodes)",
 		Promise: "once they talk, two active nodes for at most failover_timeout: the master keeps control",
 		Limit:   limit, Took: took, Kept: ok, Note: fmt.Sprintf("%.2fs after the heal", time.Since(healed).Seconds())})
 }

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"strings"
 	"sync"
+	"testing"
 	"time"
 )
 
@@ -72,7 +73,11 @@ func (tb *Table) Markdown() string {
 		if r.Note != "" {
 			promise += " (" + r.Note + ")"
 		}
-		fmt.Fprintf(&b, "| %s | %s | %s | %s | %s | %s |\n", r.Scheme, r.Fault, promise, dur(r.Limit), dur(r.Took), kept)
+		took := dur(r.Took)
+		if r.Limit > 0 {
+			took = fmt.Sprintf("%.2fs", r.Took.Seconds())
+		}
+		fmt.Fprintf(&b, "| %s | %s | %s | %s | %s | %s |\n", r.Scheme, r.Fault, promise, dur(r.Limit), took, kept)
 	}
 	return b.String()
 }
@@ -82,4 +87,19 @@ func dur(d time.Duration) string {
 		return "-"
 	}
 	return fmt.Sprintf("%.2fs", d.Seconds())
+}
+
+// TestTable needs no root: the table marks a broken promise and counts it.
+func TestTable(t *testing.T) {
+	tb := &Table{}
+	tb.Add(Row{Scheme: "schedsync", Fault: "cut", Promise: "no write lost", Kept: true})
+	tb.Add(Row{Scheme: "voter", Fault: "cut", Promise: "serves", Limit: 2500 * time.Millisecond, Took: 2600 * time.Millisecond, Note: "still proxying"})
+	md := tb.Markdown()
+	want := "| voter | cut | serves (still proxying) | 2.50s | 2.60s | **NO** |\n| schedsync | cut | no write lost | - | - | yes |\n"
+	if !strings.HasSuffix(md, want) {
+		t.Errorf("table:\n%s\nwant it to end with:\n%s", md, want)
+	}
+	if tb.Broken() != 1 {
+		t.Errorf("Broken() = %d, want 1", tb.Broken())
+	}
 }
