@@ -18,7 +18,7 @@ import (
 // temporary file and checks its SHA-256 against the manifest.
 //
 //	signature: "RSG1" | uvarint block size | uvarint file size | n × (uint32 weak | uint64 strong)
-//	delta:     'C' uvarint first uvarint count | 'L' uvarint len bytes | 'E' [32]byte sha256
+//	delta:     'C' uvarint first uvarint count | 'L' uvarint len bytes | 'E' uint64 xxhash of the result
 const (
 	sigMagic     = "RSG1"
 	minBlock     = 1 << 10

@@ -2,11 +2,8 @@ package schedsync
 
 import (
 	"bufio"
-	"bytes"
-	"crypto/sha256"
 	"encoding/binary"
 	"fmt"
-	"hash"
 	"io"
 
 	"github.com/cespare/xxhash/v2"
@@ -72,7 +69,7 @@ func (d *deltaOut) flushLit() error {
 // writeDelta reads the new content from r and writes the delta against sig.
 func writeDelta(w io.Writer, r io.Reader, sig *signature) error {
 	d := &deltaOut{bw: bufio.NewWriterSize(w, 64<<10)}
-	h := sha256.New()
+	h := xxhash.New()
 	m := newMatcherTable(sig)
 	if err := m.run(io.TeeReader(r, h), d); err != nil {
 		return err
@@ -83,7 +80,7 @@ func writeDelta(w io.Writer, r io.Reader, sig *signature) error {
 	if err := d.flushLit(); err != nil {
 		return err
 	}
-	if _, err := d.bw.Write(append([]byte{'E'}, h.Sum(nil)...)); err != nil {
+	if _, err := d.bw.Write(binary.BigEndian.AppendUint64([]byte{'E'}, h.Sum64())); err != nil {
 		return err
 	}
 	return d.bw.Flush()
@@ -228,38 +225,34 @@ func refill(r io.Reader, buf []byte, pos int) ([]byte, int, bool, error) {
 }
 
 // applyDelta rebuilds the new content from basis and the delta ops in r,
-// writing at most max bytes to w; it returns the SHA-256 of what it wrote
-// after checking it against the sender's.
-func applyDelta(r io.Reader, basis io.ReaderAt, sig *signature, w io.Writer, max int64) ([32]byte, error) {
-	var sum [32]byte
+// writing at most max bytes to w. The trailer's xxhash catches a damaged
+// stream; the caller checks the result's SHA-256 against the manifest.
+func applyDelta(r io.Reader, basis io.ReaderAt, sig *signature, w io.Writer, max int64) error {
 	br := bufio.NewReaderSize(r, 64<<10)
-	h := sha256.New()
+	h := xxhash.New()
 	out := io.MultiWriter(w, h)
 	var written int64
 	blk := make([]byte, sig.block)
 	for {
 		op, err := br.ReadByte()
 		if err != nil {
-			return sum, fmt.Errorf("%w: truncated", errBadDelta)
+			return fmt.Errorf("%w: truncated", errBadDelta)
 		}
+		var n int64
 		switch op {
 		case 'C':
-			n, err := copyOps(br, basis, sig, out, blk, max-written)
-			if err != nil {
-				return sum, err
-			}
-			written += n
+			n, err = copyOps(br, basis, sig, out, blk, max-written)
 		case 'L':
-			n, err := literalOp(br, out, max-written)
-			if err != nil {
-				return sum, err
-			}
-			written += n
+			n, err = literalOp(br, out, max-written)
 		case 'E':
-			return endOp(br, h)
+			return endOp(br, h.Sum64())
 		default:
-			return sum, fmt.Errorf("%w: unknown op %q", errBadDelta, op)
+			err = fmt.Errorf("%w: unknown op %q", errBadDelta, op)
 		}
+		if err != nil {
+			return err
+		}
+		written += n
 	}
 }
 
@@ -299,14 +292,13 @@ func literalOp(br *bufio.Reader, out io.Writer, room int64) (int64, error) {
 	return n, nil
 }
 
-func endOp(br *bufio.Reader, h hash.Hash) ([32]byte, error) {
-	var want, got [32]byte
+func endOp(br *bufio.Reader, got uint64) error {
+	var want [8]byte
 	if _, err := io.ReadFull(br, want[:]); err != nil {
-		return got, fmt.Errorf("%w: truncated end", errBadDelta)
+		return fmt.Errorf("%w: truncated end", errBadDelta)
 	}
-	copy(got[:], h.Sum(nil))
-	if !bytes.Equal(got[:], want[:]) {
-		return got, fmt.Errorf("%w: result does not match the sender's hash", errBadDelta)
+	if binary.BigEndian.Uint64(want[:]) != got {
+		return fmt.Errorf("%w: result does not match the sender's checksum", errBadDelta)
 	}
-	return got, nil
+	return nil
 }

@@ -113,12 +113,16 @@ func (s *fetchState) write(f Entry, r io.Reader) error {
 	}
 	h := sha256.New()
 	dst := io.MultiWriter(t, h)
-	var sb *sigBuilder
+	var sb *asyncSig
 	if f.Size >= s.a.n.deltaMin() {
-		sb = newSigBuilder(f.Size)
+		sb = newAsyncSig(f.Size)
 		dst = io.MultiWriter(t, h, sb)
 	}
 	n, err := io.Copy(dst, r)
+	var sig *signature
+	if sb != nil {
+		sig = sb.result()
+	}
 	if err != nil {
 		s.a.w.discard(t)
 		return err
@@ -131,10 +135,8 @@ func (s *fetchState) write(f Entry, r io.Reader) error {
 	if err := s.a.w.finish(t, f, s.durable); err != nil {
 		return fmt.Errorf("schedsync: %s: %w", f.Path, err)
 	}
-	if sb != nil {
-		if sig := sb.done(); sig != nil {
-			s.a.sigs.put(f.Path, f.Size, f.MTime, sig)
-		}
+	if sig != nil {
+		s.a.sigs.put(f.Path, f.Size, f.MTime, sig)
 	}
 	s.done(f.Path, t)
 	return nil
@@ -208,10 +210,7 @@ func (s *fetchState) fetchDelta(ctx context.Context, f, loc Entry) error {
 	defer body.Close()
 	cr := &countReader{r: body}
 	pr, pw := io.Pipe()
-	go func() {
-		_, err := applyDelta(cr, basis, sig, pw, f.Size)
-		pw.CloseWithError(err)
-	}()
+	go func() { pw.CloseWithError(applyDelta(cr, basis, sig, pw, f.Size)) }()
 	err = s.write(f, pr)
 	pr.Close()
 	s.a.n.metrics.bytes.WithLabelValues("delta").Add(float64(cr.n))

@@ -87,3 +87,33 @@ func (c *sigCache) get(path string, size, mtime int64) *signature {
 	}
 	return nil
 }
+
+// asyncSig feeds a sigBuilder from another goroutine, so computing the
+// signature overlaps with writing and hashing the file.
+type asyncSig struct {
+	ch   chan []byte
+	done chan *signature
+}
+
+func newAsyncSig(size int64) *asyncSig {
+	a := &asyncSig{ch: make(chan []byte, 64), done: make(chan *signature, 1)}
+	go func() {
+		b := newSigBuilder(size)
+		for p := range a.ch {
+			_, _ = b.Write(p)
+		}
+		a.done <- b.done()
+	}()
+	return a
+}
+
+func (a *asyncSig) Write(p []byte) (int, error) {
+	a.ch <- append([]byte(nil), p...)
+	return len(p), nil
+}
+
+// result ends the stream and returns the signature.
+func (a *asyncSig) result() *signature {
+	close(a.ch)
+	return <-a.done
+}
