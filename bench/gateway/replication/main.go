@@ -2,7 +2,9 @@
 // updates per second from a leader to a follower over an authenticated
 // internal/peer link on loopback, the replication lag distribution (commit
 // on the leader → applied and committed on the follower), and the time of a
-// full sync of a large store. It is the path `redund gateway` uses
+// full sync of a large store. Lag is measured from the moment a writer
+// calls Put (its clock is in the value) to the follower's commit, as the
+// etcd comparison measures from Put to the watch event. It is the path `redund gateway` uses
 // (Store.Put on the master, Store.Follow on the backup).
 package main
 
@@ -15,6 +17,8 @@ import (
 	"path/filepath"
 	"runtime/pprof"
 	"slices"
+	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -111,7 +115,9 @@ func throughput(dir string, writers int, dur time.Duration, res *result) {
 			now := time.Now().UnixNano()
 			mu.Lock()
 			for _, e := range es {
-				lags = append(lags, float64(now-e.Time)/1e6)
+				// the value starts with the writer's clock when it called Put
+				ts, _ := strconv.ParseInt(strings.SplitN(string(e.Value), "|", 2)[0], 10, 64)
+				lags = append(lags, float64(now-ts)/1e6)
 			}
 			mu.Unlock()
 		}})
@@ -131,7 +137,8 @@ func throughput(dir string, writers int, dur time.Duration, res *result) {
 		go func() {
 			defer wg.Done()
 			for i := 0; time.Since(start) < dur; i++ {
-				_, err := leader.Put("config", fmt.Sprintf("w%02d/k%05d", w, i%5000), []byte(`{"scan":"1s","deadband":0.5}`))
+				v := strconv.FormatInt(time.Now().UnixNano(), 10) + `|{"scan":"1s","deadband":0.5}`
+				_, err := leader.Put("config", fmt.Sprintf("w%02d/k%05d", w, i%5000), []byte(v))
 				check(err)
 				n.Add(1)
 			}
