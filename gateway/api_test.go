@@ -172,3 +172,17 @@ func readFile(p string) string {
 	b, _ := os.ReadFile(p)
 	return string(b)
 }
+
+func TestWarmStandbyRunsOnBothNodes(t *testing.T) {
+	dir := t.TempDir()
+	out := func(n string) string { return filepath.Join(dir, n) }
+	_, _, _ = pair(t, func(mc, bc *Config) {
+		for _, c := range []*Config{mc, bc} {
+			c.Standby = StandbyWarm
+			c.Run = []string{"sh", "-c", `echo "$REDUND_ROLE" >> ` + out(c.Mode+".app") + `; exec sleep 60`}
+		}
+	})
+	eventually(t, 3*time.Second, "app on both nodes", func() bool {
+		return readFile(out("master.app")) == "active\n" && readFile(out("backup.app")) == "standby\n"
+	})
+}
