@@ -254,3 +254,31 @@ func newFakePrimary(t *testing.T, entries []Entry) string {
 	t.Cleanup(func() { _ = srv.Close() })
 	return ln.Addr().String()
 }
+
+func TestProcessCopyNeverPromotes(t *testing.T) {
+	needBinary(t)
+	p, s := procPair(t, ModePrimary, ModeSecondaryCopy, "")
+	p.start()
+	s.start()
+	waitFor(t, 15*time.Second, "Synced", func() bool { return s.state() == StateSynced })
+	p.kill9()
+	waitFor(t, 15*time.Second, "Unavailable", func() bool { return s.state() == StateUnavailable })
+	time.Sleep(3 * time.Second) // past failover_offset (2s)
+	if d, err := s.status(); err != nil || d.Role != RoleSecondary || d.State != StateUnavailable {
+		t.Fatalf("secondary-copy after the primary died: %+v %v", d, err)
+	}
+}
+
+func TestProcessSameModeIncompatible(t *testing.T) {
+	needBinary(t)
+	a, b := procPair(t, ModePrimary, ModePrimary, "")
+	a.start()
+	b.start()
+	waitFor(t, 15*time.Second, "Incompatible on both", func() bool {
+		return a.state() == StateIncompatible && b.state() == StateIncompatible
+	})
+	out, err := exec.Command(redundBin, "--config", a.conf, "schedsync", "status").Output()
+	if err == nil || !strings.Contains(string(out), "two primaries") {
+		t.Fatalf("status should exit 1 and name the reason: %v %s", err, out)
+	}
+}
