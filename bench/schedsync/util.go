@@ -61,7 +61,7 @@ type results struct {
 	rsyncFsync, rsyncPlain, rsyncNoChange time.Duration
 	rsyncFsyncCmd, rsyncPlainCmd          string
 	scan, initial                         time.Duration
-	lat                                   []time.Duration
+	lat, bigTimes                         []time.Duration
 	bigTime, rsyncBig, rsyncBigFsync      time.Duration
 	bigSent, bigTotal, rsyncBigBytes      int64
 	rsyncBigCmd                           string
@@ -96,7 +96,7 @@ func (r *results) print() {
 	fmt.Printf("| rsync no-change run | - | %.2f s | - |\n", r.rsyncNoChange.Seconds())
 	fmt.Printf("| one small file, write → on secondary (%d samples) | median %s, p99 %s | - | - |\n", len(r.lat),
 		pct(r.lat, 0.5).Round(time.Millisecond), pct(r.lat, 0.99).Round(time.Millisecond))
-	fmt.Printf("| one byte in %d MiB: time write → on secondary (durable) | %s | %s (one `rsync -a` run), %s with `--fsync` | %s, %s |\n",
+	fmt.Printf("| one byte in %d MiB: time write → on secondary (durable), median of 5 | %s | %s (one `rsync -a` run), %s with `--fsync` | %s, %s |\n",
 		r.o.big>>20, r.bigTime.Round(time.Millisecond), r.rsyncBig.Round(time.Millisecond),
 		r.rsyncBigFsync.Round(time.Millisecond), ratio(r.bigTime, r.rsyncBig), ratio(r.bigTime, r.rsyncBigFsync))
 	br := "-"
