@@ -8,6 +8,8 @@ import (
 	"strconv"
 	"sync"
 	"time"
+
+	"golang.org/x/net/ipv4"
 )
 
 // SimClient describes one simulated VOTER client.
@@ -55,6 +57,7 @@ type Sim struct {
 	Every   time.Duration // frame interval (default 20 ms); smaller values make load
 	Local   string        // local IP to bind (default 127.0.0.1)
 	Shared  bool          // all clients send from one socket (load generation)
+	batch   simBatch
 }
 
 // NewSim prepares the clients; each gets its own UDP socket when Run starts.
@@ -180,8 +183,13 @@ func (s *Sim) pace(ctx context.Context) error {
 				if every != 20*time.Millisecond {
 					ft = due.Truncate(20 * time.Millisecond)
 				}
-				s.clients[k%nc].frame(n, ft, now)
+				if s.Shared {
+					s.batch.add(s.clients[k%nc], n, ft, now)
+				} else {
+					s.clients[k%nc].frame(n, ft, now)
+				}
 			}
+			s.batch.flush()
 		}
 	}
 }
@@ -208,4 +216,42 @@ func (s *Sim) assume(ch Challenge) {
 		c.srvChal, c.connected, c.blind = ch, true, true
 		c.digest = Digest(ch.Bytes(), c.Password)
 	}
+}
+
+// simBatch sends the packets of a shared socket with sendmmsg.
+type simBatch struct {
+	pc   *ipv4.PacketConn
+	msgs []ipv4.Message
+	n    int
+}
+
+func (b *simBatch) add(c *simState, n uint64, ft, now time.Time) {
+	if b.pc == nil {
+		b.pc = ipv4.NewPacketConn(c.conn)
+		b.msgs = make([]ipv4.Message, batchLen)
+		for i := range b.msgs {
+			b.msgs[i].Buffers = [][]byte{make([]byte, 0, MaxPacketLen)}
+		}
+	}
+	p := c.build(n, ft, now)
+	if p == nil {
+		return
+	}
+	m := &b.msgs[b.n]
+	m.Buffers[0] = append(m.Buffers[0][:0], p...)
+	m.Addr = c.ua
+	if b.n++; b.n == batchLen {
+		b.flush()
+	}
+}
+
+func (b *simBatch) flush() {
+	for sent := 0; sent < b.n; {
+		k, err := b.pc.WriteBatch(b.msgs[sent:b.n], 0)
+		if err != nil {
+			break
+		}
+		sent += k
+	}
+	b.n = 0
 }

@@ -6,9 +6,17 @@ import (
 	"time"
 )
 
-// frame does one 20 ms step of a client: auth until connected, then audio
-// (or keepalives), and drops the server after 6 s of silence.
+// frame does one 20 ms step of a client and sends its packet, if any.
 func (c *simState) frame(n uint64, ft, now time.Time) {
+	if b := c.build(n, ft, now); b != nil {
+		_, _ = c.conn.WriteToUDP(b, c.ua)
+	}
+}
+
+// build makes a client's packet for one 20 ms step: auth until connected,
+// then audio (or keepalives); it drops the server after 6 s of silence.
+// The result is valid until the next build.
+func (c *simState) build(n uint64, ft, now time.Time) []byte {
 	c.mu.Lock()
 	if c.connected && !c.blind && now.Sub(c.lastRx) > 6*time.Second {
 		c.connected = false
@@ -19,14 +27,14 @@ func (c *simState) frame(n uint64, ft, now time.Time) {
 	case !c.connected:
 		if now.Sub(c.lastAuth) < 500*time.Millisecond {
 			c.mu.Unlock()
-			return
+			return nil
 		}
 		c.lastAuth = now
 		p = Packet{Header: h, Kind: TypeAuth, HasFlags: c.Mix, Flags: FlagMix}
 	case c.Silent:
 		if now.Sub(c.lastTx) < 1500*time.Millisecond {
 			c.mu.Unlock()
-			return
+			return nil
 		}
 		p = Packet{Header: h, Kind: TypeGPS}
 	default:
@@ -49,7 +57,7 @@ func (c *simState) frame(n uint64, ft, now time.Time) {
 	c.lastTx = now
 	c.sent++
 	c.mu.Unlock()
-	_, _ = c.conn.WriteToUDP(c.buf, c.ua)
+	return c.buf
 }
 
 func (c *simState) readLoop() {
