@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io/fs"
+	"path"
 	"sort"
 	"sync"
 )
@@ -185,10 +187,8 @@ func (a *applier) apply(ctx context.Context, targets []Entry, actual Tree) ([]st
 	done = append(done, a.deleteAll(p, fail)...)
 	done = append(done, a.installAll(p, temps, durable, fail)...)
 	done = append(done, a.finishRest(p, fail)...)
-	if !durable {
-		if err := a.w.syncAll(); err != nil {
-			fail(Entry{Path: "."}, err)
-		}
+	if err := a.syncRest(p, durable); err != nil {
+		fail(Entry{Path: "."}, err)
 	}
 	a.record(done)
 	a.n.metrics.applied.Add(float64(len(done)))
@@ -287,6 +287,27 @@ func (a *applier) finishRest(p *plan, fail func(Entry, error)) []Entry {
 		done = append(done, p.dirs[i])
 	}
 	return done
+}
+
+// syncRest makes deletions, new directories and symlinks durable: one
+// syncfs for big batches, else an fsync of each directory they touched
+// (files were synced one by one as they were installed).
+func (a *applier) syncRest(p *plan, durable bool) error {
+	if !durable {
+		return a.w.syncAll()
+	}
+	dirs := map[string]bool{}
+	for _, list := range [][]Entry{p.deletes, p.dirs, p.links} {
+		for _, e := range list {
+			dirs[path.Dir(e.Path)] = true
+		}
+	}
+	for d := range dirs {
+		if err := a.w.syncDir(d); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return err
+		}
+	}
+	return nil
 }
 
 func (a *applier) discardAll(temps map[string]*tempFile) {
