@@ -33,6 +33,10 @@ secret = "lab-gateway-secret-0123456789"
 // within it.
 const gwFailover = time.Second
 
+// gwMargin is what a takeover may take beyond failover_timeout: the role
+// loop's wake-up and the status polls of a loaded machine.
+const gwMargin = 750 * time.Millisecond
+
 // gwNode is one node of the gateway pair.
 type gwNode struct {
 	ns   *NS
@@ -117,8 +121,8 @@ func labGateway(t *testing.T, tb *Table) {
 	defer wd.stop()
 
 	link.Cut(t, nsM)
-	if _, ok := row("cut the link (down at the master's end)", "backup active within failover_timeout (1s) + 0.5s",
-		gwFailover+500*time.Millisecond, b.is("active")); !ok {
+	if _, ok := row("cut the link (down at the master's end)", "backup active within failover_timeout (1s) + 0.75s",
+		gwFailover+gwMargin, b.is("active")); !ok {
 		return
 	}
 	if _, ok := row("partition (both active, as any pair cut in two)", "both nodes record the device's points",
@@ -130,8 +134,8 @@ func labGateway(t *testing.T, tb *Table) {
 		return
 	}
 	link.DropFrom(t, nsM)
-	if _, ok := row("drop only what the master sends (one-way)", "backup active within failover_timeout (1s) + 0.5s",
-		gwFailover+500*time.Millisecond, b.is("active")); !ok {
+	if _, ok := row("drop only what the master sends (one-way)", "backup active within failover_timeout (1s) + 0.75s",
+		gwFailover+gwMargin, b.is("active")); !ok {
 		return
 	}
 	link.Heal(t)
@@ -139,8 +143,8 @@ func labGateway(t *testing.T, tb *Table) {
 		return
 	}
 	mp.kill()
-	if _, ok := row("kill -9 the master", "backup active within failover_timeout (1s) + 0.5s",
-		gwFailover+500*time.Millisecond, b.is("active")); !ok {
+	if _, ok := row("kill -9 the master", "backup active within failover_timeout (1s) + 0.75s",
+		gwFailover+gwMargin, b.is("active")); !ok {
 		return
 	}
 	if _, ok := row("master down", "the backup takes the device's points alone", 5*time.Second,
