@@ -11,8 +11,11 @@ import (
 )
 
 // redundBin is the redund binary built by TestMain ("" when the lab cannot
-// run here: not root, or no ip).
-var redundBin string
+// run here: not root, or no ip); buildErr says why building it failed.
+var (
+	redundBin string
+	buildErr  error
+)
 
 // missing says why the lab cannot run on this machine ("" when it can).
 func missing() string {
@@ -27,33 +30,41 @@ func missing() string {
 	if _, err := os.Stat("/proc/thread-self/ns/net"); err != nil {
 		return "the failover lab needs network namespaces (/proc/thread-self/ns/net is missing)"
 	}
+	if buildErr != nil {
+		return "cannot build redund (another package may be broken): " + buildErr.Error()
+	}
 	return ""
 }
 
 func TestMain(m *testing.M) {
+	dir := ""
 	if missing() == "" {
-		dir, err := os.MkdirTemp("", "redund-lab-bin-")
-		if err != nil {
-			fmt.Fprintln(os.Stderr, err)
-			os.Exit(1)
-		}
-		redundBin = filepath.Join(dir, "redund")
-		gobin := filepath.Join(runtime.GOROOT(), "bin", "go")
-		if _, err := os.Stat(gobin); err != nil {
-			gobin = "go"
-		}
-		out, err := exec.Command(gobin, "build", "-o", redundBin, "github.com/redund/redund/cmd/redund").CombinedOutput()
-		if err != nil {
-			fmt.Fprintf(os.Stderr, "lab: go build redund: %v\n%s", err, out)
-			os.RemoveAll(dir)
-			os.Exit(1)
-		}
+		dir, redundBin, buildErr = build()
 		sweepStale()
-		code := m.Run()
-		os.RemoveAll(dir)
-		os.Exit(code)
 	}
-	os.Exit(m.Run())
+	code := m.Run()
+	if dir != "" {
+		os.RemoveAll(dir)
+	}
+	os.Exit(code)
+}
+
+// build compiles cmd/redund into a new temporary directory.
+func build() (dir, bin string, err error) {
+	dir, err = os.MkdirTemp("", "redund-lab-bin-")
+	if err != nil {
+		return "", "", err
+	}
+	bin = filepath.Join(dir, "redund")
+	gobin := filepath.Join(runtime.GOROOT(), "bin", "go")
+	if _, err := os.Stat(gobin); err != nil {
+		gobin = "go"
+	}
+	out, err := exec.Command(gobin, "build", "-o", bin, "github.com/redund/redund/cmd/redund").CombinedOutput()
+	if err != nil {
+		return dir, "", fmt.Errorf("go build: %v\n%s", err, out)
+	}
+	return dir, bin, nil
 }
 
 // need skips the test when the lab cannot run here, or fails it when
