@@ -11,6 +11,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/redund/redund/internal/config"
+	"github.com/redund/redund/internal/replica"
 	"github.com/redund/redund/internal/status"
 )
 
@@ -57,7 +58,7 @@ func writeErr(w http.ResponseWriter, err error) {
 	switch {
 	case errors.As(err, &ref):
 		status.WriteJSON(w, http.StatusConflict, map[string]string{"error": err.Error(), "redirect": ref.Redirect})
-	case errors.Is(err, ErrBadKey):
+	case errors.Is(err, ErrBadKey), errors.Is(err, replica.ErrTooLarge):
 		status.WriteError(w, http.StatusBadRequest, err.Error())
 	default:
 		status.WriteError(w, http.StatusInternalServerError, err.Error())

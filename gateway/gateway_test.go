@@ -51,7 +51,9 @@ func TestFailoverThenAutomaticRecovery(t *testing.T) {
 	m, b, addr := pair(t, nil)
 	m.SetState("alarms/a", []byte("ACK"))
 	m.SetConfig("site", []byte("plant-7"))
-	eventually(t, 3*time.Second, "state on backup", func() bool { return docValue(t, b, ProvState, "alarms/a") == "ACK" })
+	eventually(t, 3*time.Second, "state and config on backup", func() bool {
+		return docValue(t, b, ProvState, "alarms/a") == "ACK" && docValue(t, b, ProvConfig, "site") == "plant-7"
+	})
 	m.stop()
 	took := waitRole(t, b, RoleActive, 3*time.Second)
 	if took > m.cfg.FailoverTimeout.D()+500*time.Millisecond {

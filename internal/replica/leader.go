@@ -2,6 +2,7 @@ package replica
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
 	"time"
 
@@ -20,9 +21,19 @@ func (s *Store) Delete(p, key string) (uint64, error) {
 	return s.write(p, Entry{Op: OpDelete, Key: key})
 }
 
+// ErrTooLarge is returned for a document above MaxValue.
+var ErrTooLarge = errors.New("replica: document too large")
+
+// MaxValue is the largest document a Put accepts (a pull batch or a
+// snapshot page must fit one link frame).
+const MaxValue = 8 << 20
+
 func (s *Store) write(p string, x Entry) (uint64, error) {
 	if x.Key == "" {
 		return 0, fmt.Errorf("replica: empty key")
+	}
+	if len(x.Value) > MaxValue || len(x.Key) > 4096 {
+		return 0, fmt.Errorf("%w: %q (limit %d bytes)", ErrTooLarge, x.Key, MaxValue)
 	}
 	var seq uint64
 	err := s.db.Batch(func(tx *bolt.Tx) error {

@@ -3,6 +3,7 @@ package replica
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"path/filepath"
 	"strings"
@@ -193,4 +194,38 @@ func TestWritesSurviveReopen(t *testing.T) {
 	if len(items) != 100 || pos.Last != 100 {
 		t.Fatalf("after reopen: %d items, position %+v", len(items), pos)
 	}
+}
+
+func TestLargeDocumentsRefusedAndPullBatchesBounded(t *testing.T) {
+	l, f := open(t, Options{}), open(t, Options{})
+	if _, err := l.Put("config", "huge", make([]byte, MaxValue+1)); !errors.Is(err, ErrTooLarge) {
+		t.Fatalf("oversized document: %v", err)
+	}
+	big := make([]byte, 3<<20)
+	for i := range 3 {
+		if _, err := l.Put("config", fmt.Sprintf("big%d", i), big); err != nil {
+			t.Fatal(err)
+		}
+	}
+	follow(t, f, l, "config")
+	waitConverged(t, f, l, "config")
+	l.Put("config", "big0", big[:1<<20])
+	l.Put("config", "big1", big[:2<<20])
+	r, err := l.pull(pullReq{Provider: "config", LogID: mustPos(t, l).LogID, Applied: 3, Max: 100})
+	if err != nil || len(r.Entries) != 2 {
+		t.Fatalf("pull of 3 MB in entries: %d entries, %v", len(r.Entries), err)
+	}
+	r, _ = l.pull(pullReq{Provider: "config", LogID: mustPos(t, l).LogID, Applied: 0, Max: 100})
+	if len(r.Entries) != 2 { // 3 MB + 3 MB reaches the 4 MB cap after the second
+		t.Fatalf("byte cap: %d entries", len(r.Entries))
+	}
+	waitConverged(t, f, l, "config")
+}
+
+func mustPos(t *testing.T, s *Store) Position {
+	p, err := s.Position("config")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p
 }

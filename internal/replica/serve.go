@@ -9,8 +9,12 @@ import (
 	bolt "go.etcd.io/bbolt"
 )
 
-// maxPullEntries caps one pull's batch.
-const maxPullEntries = 4096
+// maxPullEntries and maxPullBytes cap one pull's batch (it must fit a
+// link frame); a batch holds at least one entry.
+const (
+	maxPullEntries = 4096
+	maxPullBytes   = 4 << 20
+)
 
 // Serve answers a follower's request (pull or snapshot page); plug it into
 // the link's request handler.
@@ -77,7 +81,9 @@ func (s *Store) pull(r pullReq) (pullResp, error) {
 		}
 		max := min(max(r.Max, 1), maxPullEntries)
 		c := b.log.Cursor()
-		for k, v := c.Seek(be(r.Applied + 1)); k != nil && uint64(len(resp.Entries)) < max; k, v = c.Next() {
+		size := 0
+		for k, v := c.Seek(be(r.Applied + 1)); k != nil && uint64(len(resp.Entries)) < max && size < maxPullBytes; k, v = c.Next() {
+			size += len(v)
 			x, err := decodeEntry(v)
 			if err != nil {
 				return fmt.Errorf("replica: corrupt log entry %d: %w", u64(k), err)
