@@ -1,0 +1,105 @@
+package gateway
+
+import (
+	"bufio"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/pem"
+	"io"
+	"math/big"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/redund/redund/internal/peer"
+)
+
+// certFiles writes a self-signed certificate and key and returns their
+// paths and fingerprint.
+func certFiles(t *testing.T, dir, name string) (string, string, string) {
+	t.Helper()
+	k, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{SerialNumber: big.NewInt(7), Subject: pkix.Name{CommonName: name},
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour)}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &k.PublicKey, k)
+	if err != nil {
+		t.Fatal(err)
+	}
+	kb, _ := x509.MarshalECPrivateKey(k)
+	c, kf := filepath.Join(dir, name+".crt"), filepath.Join(dir, name+".key")
+	os.WriteFile(c, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o600)
+	os.WriteFile(kf, pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: kb}), 0o600)
+	return c, kf, peer.Fingerprint(der)
+}
+
+func TestPairOverPinnedTLS(t *testing.T) {
+	dir := t.TempDir()
+	mc, mk, mfp := certFiles(t, dir, "m")
+	bc, bk, bfp := certFiles(t, dir, "b")
+	m, b, _ := pair(t, func(mcfg, bcfg *Config) {
+		mcfg.Link = peer.Config{TLSCert: mc, TLSKey: mk, TLSPeerFingerprint: bfp}
+		bcfg.Link = peer.Config{TLSCert: bc, TLSKey: bk, TLSPeerFingerprint: mfp}
+	})
+	m.SetConfig("over", []byte("tls"))
+	eventually(t, 3*time.Second, "config over TLS", func() bool { return docValue(t, b, ProvConfig, "over") == "tls" })
+	docs := b.Status()
+	if len(docs) != 1 || docs[0].Role != "backup/standby" || docs[0].Peer == nil || !docs[0].Peer.Connected || docs[0].State != "Synced" {
+		t.Fatalf("status document %+v", docs)
+	}
+	if s := b.Detail().Settings["auth"]; s != "tls" {
+		t.Fatalf("auth setting %v", s)
+	}
+}
+
+func TestClientListenerForwardsWebSocketUpgrade(t *testing.T) {
+	app := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Header.Get("Upgrade") != "websocket" {
+			http.Error(w, "want upgrade", 400)
+			return
+		}
+		c, rw, err := http.NewResponseController(w).Hijack()
+		if err != nil {
+			return
+		}
+		defer c.Close()
+		rw.WriteString("HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n")
+		rw.Flush()
+		line, _ := rw.ReadString('\n')
+		rw.WriteString("echo " + line)
+		rw.Flush()
+	}))
+	t.Cleanup(app.Close)
+	port := freePort(t)
+	n := startGW(t, Config{NodeID: "solo", Mode: ModeIndependent, DataDir: t.TempDir(), ClientListen: port, AppURL: app.URL}, nil)
+	waitRole(t, n, RoleActive, 3*time.Second)
+	var c net.Conn
+	eventually(t, 3*time.Second, "client listener up", func() bool {
+		var err error
+		c, err = net.Dial("tcp", port)
+		return err == nil
+	})
+	defer c.Close()
+	io.WriteString(c, "GET /ws HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n")
+	br := bufio.NewReader(c)
+	resp, err := http.ReadResponse(br, nil)
+	if err != nil || resp.StatusCode != http.StatusSwitchingProtocols {
+		t.Fatalf("upgrade through the client listener: %v %v", resp, err)
+	}
+	io.WriteString(c, "hello\n")
+	c.SetReadDeadline(time.Now().Add(3 * time.Second))
+	line, _ := br.ReadString('\n')
+	if strings.TrimSpace(line) != "echo hello" {
+		t.Fatalf("tunnel answered %q", line)
+	}
+}
