@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"path/filepath"
 	"sync"
 	"testing"
 	"time"
@@ -81,87 +82,116 @@ func (n *gwNode) post(tag string, ts int64, v float64) (acked, refused bool) {
 	return resp.StatusCode == http.StatusOK, resp.StatusCode == http.StatusConflict
 }
 
+// gwLab is the gateway case: the pair, its link, the master's process and
+// the device feeding both nodes.
+type gwLab struct {
+	t     *testing.T
+	tb    *Table
+	dir   string
+	m, b  *gwNode
+	link  *Link
+	mProc *Proc
+	dev   *device
+}
+
+// gwStep is one fault and the promise checked after it.
+type gwStep struct {
+	fault, promise string
+	do             func()
+	limit          time.Duration
+	cond           func() bool
+}
+
 // labGateway: master and backup in two namespaces, history = "partial".
 // A "device" offers a point every 40 ms to both nodes; a node stores it
 // when it is active. Faults: the link is cut (both active, as any pair
-// cut in two), healed (two active nodes must resolve within
-// failover_timeout once they talk again), then the master is killed and
-// restarted (the backup's points must be forwarded). Promise: every
-// acknowledged point is in the master's history exactly once.
+// cut in two) and healed (two active nodes must resolve within
+// failover_timeout once they talk again), only the master's packets are
+// dropped and the link healed, then the master is killed and restarted
+// (the backup's points must be forwarded). Promise: every acknowledged
+// point is in the master's history exactly once.
 func labGateway(t *testing.T, tb *Table) {
-	dir := t.TempDir()
-	nsM, nsB := newNS(t, "g-master"), newNS(t, "g-backup")
-	link := newLink(t, nsM, "to-backup", nsB, "to-master")
-	m := &gwNode{ns: nsM, name: "gw-master", http: nsM.HTTP(2 * time.Second)}
-	b := &gwNode{ns: nsB, name: "gw-backup", http: nsB.HTTP(2 * time.Second)}
-	for _, n := range []struct {
-		node       *gwNode
-		mode, peer string
-	}{{m, "master", ""}, {b, "backup", link.Addr(nsM)}} {
-		n.node.cfg = writeConfig(t, dir, n.node.name+".toml", gatewayConf, map[string]string{"Node": n.node.name,
-			"Mode": n.mode, "Peer": n.peer, "Failover": gwFailover.String(), "Dir": dir + "/" + n.node.name})
-	}
-	mp := start(t, nsM, dir, "gateway-master", "--config", m.cfg, "gateway", "run")
-	start(t, nsB, dir, "gateway-backup", "--config", b.cfg, "gateway", "run")
-	row := func(fault, promise string, limit time.Duration, cond func() bool) (time.Duration, bool) {
-		took, ok := waitFor(limit, cond)
-		note := ""
-		if !ok {
-			note = fmt.Sprintf("master %q, backup %q", m.role(), b.role())
-		}
-		return took, check(t, tb, Row{Scheme: "gateway", Fault: fault, Promise: promise, Limit: limit, Took: took, Kept: ok, Note: note})
-	}
-	if _, ok := row("start: master and backup", "master active, backup standby", 15*time.Second,
-		func() bool { return m.is("active")() && b.is("standby")() }); !ok {
+	l := newGwLab(t, tb)
+	if !l.step(gwStep{"start: master and backup", "master active, backup standby", func() {}, 15 * time.Second, l.pairOK}) {
 		return
 	}
-	dev := startDevice(m, b)
-	defer dev.stop()
-	wd := watchDual(m, b)
+	l.dev = startDevice(l.m, l.b)
+	defer l.dev.stop()
+	wd := watchDual(l.m, l.b)
 	defer wd.stop()
-
-	link.Cut(t, nsM)
-	if _, ok := row("cut the link (down at the master's end)", "backup active within failover_timeout (1s) + 0.75s",
-		gwFailover+gwMargin, b.is("active")); !ok {
-		return
+	for _, s := range l.faults() {
+		if !l.step(s) {
+			return
+		}
 	}
-	if _, ok := row("partition (both active, as any pair cut in two)", "both nodes record the device's points",
-		5*time.Second, func() bool { return dev.count(true, true) >= 40 }); !ok {
-		return
-	}
-	link.Heal(t)
-	if !gwHeal(t, tb, m, b, "heal the link") {
-		return
-	}
-	link.DropFrom(t, nsM)
-	if _, ok := row("drop only what the master sends (one-way)", "backup active within failover_timeout (1s) + 0.75s",
-		gwFailover+gwMargin, b.is("active")); !ok {
-		return
-	}
-	link.Heal(t)
-	if !gwHeal(t, tb, m, b, "heal the one-way drop") {
-		return
-	}
-	mp.kill()
-	if _, ok := row("kill -9 the master", "backup active within failover_timeout (1s) + 0.75s",
-		gwFailover+gwMargin, b.is("active")); !ok {
-		return
-	}
-	if _, ok := row("master down", "the backup takes the device's points alone", 5*time.Second,
-		func() bool { return dev.count(false, true) >= 10 }); !ok {
-		return
-	}
-	start(t, nsM, dir, "gateway-master-2", "--config", m.cfg, "gateway", "run")
-	if _, ok := row("restart the master (automatic recovery)", "master active, backup standby", 15*time.Second,
-		func() bool { return m.is("active")() && b.is("standby")() }); !ok {
-		return
-	}
-	dev.stop()
-	gwHistory(t, tb, m, b, dev)
+	l.dev.stop()
+	gwHistory(t, tb, l.m, l.b, l.dev)
 	longest := wd.stop()
 	check(t, tb, Row{Scheme: "gateway", Fault: "whole run (sampled every 25 ms)",
 		Promise: "two active nodes that can talk to each other for at most failover_timeout",
 		Limit:   gwFailover + 250*time.Millisecond, Took: longest, Kept: longest <= gwFailover+250*time.Millisecond})
+}
+
+func newGwLab(t *testing.T, tb *Table) *gwLab {
+	nsM, nsB := newNS(t, "g-master"), newNS(t, "g-backup")
+	l := &gwLab{t: t, tb: tb, dir: t.TempDir(), link: newLink(t, nsM, "to-backup", nsB, "to-master"),
+		m: &gwNode{ns: nsM, name: "gw-master", http: nsM.HTTP(2 * time.Second)},
+		b: &gwNode{ns: nsB, name: "gw-backup", http: nsB.HTTP(2 * time.Second)}}
+	for _, n := range []struct {
+		node       *gwNode
+		mode, peer string
+	}{{l.m, "master", ""}, {l.b, "backup", l.link.Addr(nsM)}} {
+		n.node.cfg = writeConfig(t, l.dir, n.node.name+".toml", gatewayConf, map[string]string{"Node": n.node.name,
+			"Mode": n.mode, "Peer": n.peer, "Failover": gwFailover.String(), "Dir": filepath.Join(l.dir, n.node.name)})
+	}
+	l.mProc = start(t, nsM, l.dir, "gateway-master", "--config", l.m.cfg, "gateway", "run")
+	start(t, nsB, l.dir, "gateway-backup", "--config", l.b.cfg, "gateway", "run")
+	return l
+}
+
+// faults is the schedule after the start.
+func (l *gwLab) faults() []gwStep {
+	t, m, b, nsM := l.t, l.m, l.b, l.m.ns
+	takeover := "backup active within failover_timeout (1s) + 0.75s"
+	return []gwStep{
+		{"cut the link (down at the master's end)", takeover, func() { l.link.Cut(t, nsM) }, gwFailover + gwMargin, b.is("active")},
+		{"partition (both active, as any pair cut in two)", "both nodes record the device's points", func() {},
+			5 * time.Second, func() bool { return l.dev.count(true, true) >= 40 }},
+		{"heal the link", "the peer link comes back", func() { l.link.Heal(t) }, 10 * time.Second, l.talking},
+		{"healed: two active nodes", "once they talk, two active nodes for at most failover_timeout: the master keeps control",
+			func() {}, gwFailover + 250*time.Millisecond, l.pairOK},
+		{"drop only what the master sends (one-way)", takeover, func() { l.link.DropFrom(t, nsM) }, gwFailover + gwMargin, b.is("active")},
+		{"heal the one-way drop", "the peer link comes back", func() { l.link.Heal(t) }, 10 * time.Second, l.talking},
+		{"healed: two active nodes", "once they talk, two active nodes for at most failover_timeout: the master keeps control",
+			func() {}, gwFailover + 250*time.Millisecond, l.pairOK},
+		{"kill -9 the master", takeover, l.mProc.kill, gwFailover + gwMargin, b.is("active")},
+		{"master down", "the backup takes the device's points alone", func() {},
+			5 * time.Second, func() bool { return l.dev.count(false, true) >= 10 }},
+		{"restart the master (automatic recovery)", "master active, backup standby", func() {
+			start(t, nsM, l.dir, "gateway-master-2", "--config", m.cfg, "gateway", "run")
+		}, 15 * time.Second, l.pairOK},
+	}
+}
+
+// step injects the fault, waits for the promise and records the row.
+func (l *gwLab) step(s gwStep) bool {
+	s.do()
+	took, ok := waitFor(s.limit, s.cond)
+	note := ""
+	if !ok {
+		note = fmt.Sprintf("master %q, backup %q", l.m.role(), l.b.role())
+	}
+	return check(l.t, l.tb, Row{Scheme: "gateway", Fault: s.fault, Promise: s.promise, Limit: s.limit, Took: took, Kept: ok, Note: note})
+}
+
+// pairOK: the master is active and the backup standby.
+func (l *gwLab) pairOK() bool { return l.m.is("active")() && l.b.is("standby")() }
+
+// talking: both nodes have the peer link up.
+func (l *gwLab) talking() bool {
+	dm, ok1 := l.m.detail()
+	db, ok2 := l.b.detail()
+	return ok1 && ok2 && dm.PeerConnected && db.PeerConnected
 }
 
 // dualWatch samples both nodes and keeps the longest stretch in which both
@@ -204,27 +234,6 @@ func (w *dualWatch) stop() time.Duration {
 	w.cancel()
 	<-w.done
 	return w.longest
-}
-
-// gwHeal measures, after the link heals, how long the nodes take to talk
-// again and then how long two nodes stay active.
-func gwHeal(t *testing.T, tb *Table, m, b *gwNode, fault string) bool {
-	healed := time.Now()
-	connected := func() bool {
-		dm, ok1 := m.detail()
-		db, ok2 := b.detail()
-		return ok1 && ok2 && dm.PeerConnected && db.PeerConnected
-	}
-	reconn, ok := waitFor(10*time.Second, connected)
-	if !check(t, tb, Row{Scheme: "gateway", Fault: fault, Promise: "the peer link comes back",
-		Limit: 10 * time.Second, Took: reconn, Kept: ok}) {
-		return false
-	}
-	limit := gwFailover + 250*time.Millisecond // polling margin
-	took, ok := waitFor(limit, func() bool { return m.is("active")() && b.is("standby")() })
-	return check(t, tb, Row{Scheme: "gateway", Fault: fault + " (two active nodes)",
-		Promise: "once they talk, two active nodes for at most failover_timeout: the master keeps control",
-		Limit:   limit, Took: took, Kept: ok, Note: fmt.Sprintf("%.2fs after the heal", time.Since(healed).Seconds())})
 }
 
 // gwHistory waits for the backup's cache to drain into the master, then

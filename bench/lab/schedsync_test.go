@@ -57,6 +57,15 @@ type write struct {
 	content []byte
 }
 
+// syncLab is the schedsync case: the pair, its link and every write made.
+type syncLab struct {
+	t      *testing.T
+	tb     *Table
+	a, b   *syncNode
+	link   *Link
+	writes []write
+}
+
 // labSchedsync: studio-a (primary) and studio-b (secondary-failover) in two
 // namespaces. Files are written on a, the link is cut right after a write,
 // b promotes itself, both sides write while cut off (some to the same
@@ -64,15 +73,33 @@ type write struct {
 // resync demotes the older epoch, and every write must still exist with its
 // content: in b's tree (the surviving primary) or in a conflicts directory.
 func labSchedsync(t *testing.T, tb *Table) {
+	l := newSyncLab(t, tb)
+	a, b := l.a, l.b
+	if !l.row("start: a primary, b secondary-failover", "b holds a synced copy", 15*time.Second, b.is("secondary", "Synced")) {
+		return
+	}
+	for i := 1; i <= 5; i++ {
+		l.put(a, fmt.Sprintf("playlists/day%d.txt", i), fmt.Sprintf("day %d: 08:00 news, 08:05 music\n", i))
+	}
+	if !l.row("write 5 files on a", "they are on b, same content, b Synced", 10*time.Second,
+		func() bool { return hasAll(b, l.writes...) && b.is("secondary", "Synced")() }) {
+		return
+	}
+	if l.partition() && l.resolve() {
+		l.verify()
+	}
+}
+
+func newSyncLab(t *testing.T, tb *Table) *syncLab {
 	tmp := t.TempDir()
 	nsA, nsB := newNS(t, "s-a"), newNS(t, "s-b")
-	link := newLink(t, nsA, "to-b", nsB, "to-a")
-	a := &syncNode{ns: nsA, dir: filepath.Join(tmp, "studio-a"), name: "studio-a"}
-	b := &syncNode{ns: nsB, dir: filepath.Join(tmp, "studio-b"), name: "studio-b"}
+	l := &syncLab{t: t, tb: tb, link: newLink(t, nsA, "to-b", nsB, "to-a"),
+		a: &syncNode{ns: nsA, dir: filepath.Join(tmp, "studio-a"), name: "studio-a"},
+		b: &syncNode{ns: nsB, dir: filepath.Join(tmp, "studio-b"), name: "studio-b"}}
 	for _, n := range []struct {
 		node       *syncNode
 		mode, peer string
-	}{{a, "primary", link.Addr(nsB)}, {b, "secondary-failover", link.Addr(nsA)}} {
+	}{{l.a, "primary", l.link.Addr(nsB)}, {l.b, "secondary-failover", l.link.Addr(nsA)}} {
 		if err := os.MkdirAll(n.node.dir, 0o755); err != nil {
 			t.Fatal(err)
 		}
@@ -80,83 +107,89 @@ func labSchedsync(t *testing.T, tb *Table) {
 			"Mode": n.mode, "Dir": n.node.dir, "Peer": n.peer, "Node": n.node.name, "Offset": schedsyncOffset.String()})
 		start(t, n.node.ns, tmp, "schedsync-"+n.node.name, "--config", n.node.cfg, "schedsync", "run")
 	}
-	var writes []write
-	put := func(n *syncNode, path, content string) write {
-		t.Helper()
-		p := filepath.Join(n.dir, path)
-		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(p, []byte(content), 0o644); err != nil {
-			t.Fatal(err)
-		}
-		w := write{n, path, []byte(content)}
-		writes = append(writes, w)
-		return w
-	}
-	row := func(fault, promise string, limit time.Duration, cond func() bool) bool {
-		took, ok := waitFor(limit, cond)
-		note := ""
-		if !ok {
-			ra, sa := a.state()
-			rb, sb := b.state()
-			note = fmt.Sprintf("a: %s %s, b: %s %s", ra, sa, rb, sb)
-		}
-		return check(t, tb, Row{Scheme: "schedsync", Fault: fault, Promise: promise, Limit: limit, Took: took, Kept: ok, Note: note})
-	}
+	return l
+}
 
-	if !row("start: a primary, b secondary-failover", "b holds a synced copy", 15*time.Second, b.is("secondary", "Synced")) {
-		return
+// put writes a file on node n and remembers the write.
+func (l *syncLab) put(n *syncNode, path, content string) write {
+	l.t.Helper()
+	p := filepath.Join(n.dir, path)
+	if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+		l.t.Fatal(err)
 	}
-	for i := 1; i <= 5; i++ {
-		put(a, fmt.Sprintf("playlists/day%d.txt", i), fmt.Sprintf("day %d: 08:00 news, 08:05 music\n", i))
+	if err := os.WriteFile(p, []byte(content), 0o644); err != nil {
+		l.t.Fatal(err)
 	}
-	if !row("write 5 files on a", "they are on b, same content, b Synced", 10*time.Second,
-		func() bool { return hasAll(b, writes...) && b.is("secondary", "Synced")() }) {
-		return
+	w := write{n, path, []byte(content)}
+	l.writes = append(l.writes, w)
+	return w
+}
+
+// row waits for cond and records the promise; on failure it notes both
+// nodes' role and state.
+func (l *syncLab) row(fault, promise string, limit time.Duration, cond func() bool) bool {
+	took, ok := waitFor(limit, cond)
+	note := ""
+	if !ok {
+		ra, sa := l.a.state()
+		rb, sb := l.b.state()
+		note = fmt.Sprintf("a: %s %s, b: %s %s", ra, sa, rb, sb)
 	}
-	put(a, "playlists/edge.txt", "written on a just before the cut\n")
-	link.Cut(t, nsA)
+	return check(l.t, l.tb, Row{Scheme: "schedsync", Fault: fault, Promise: promise, Limit: limit, Took: took, Kept: ok, Note: note})
+}
+
+// partition cuts the link right after a write on a, waits for b's
+// promotion, writes on both sides and heals: two primaries.
+func (l *syncLab) partition() bool {
+	t, a, b := l.t, l.a, l.b
+	l.put(a, "playlists/edge.txt", "written on a just before the cut\n")
+	l.link.Cut(t, a.ns)
 	cut := time.Now()
-	if !row("cut the link right after a write on a", "b promotes itself after failover_offset (3s)",
+	if !l.row("cut the link right after a write on a", "b promotes itself after failover_offset (3s)",
 		schedsyncOffset+3*time.Second, func() bool { r, _ := b.state(); return r == "primary" }) {
-		return
+		return false
 	}
 	if early := time.Since(cut); early < schedsyncOffset-time.Second {
-		check(t, tb, Row{Scheme: "schedsync", Fault: "cut", Promise: "b does not promote before failover_offset",
+		return check(t, l.tb, Row{Scheme: "schedsync", Fault: "cut", Promise: "b does not promote before failover_offset",
 			Took: early, Note: "promoted too early"})
 	}
-	put(a, "playlists/a-only.txt", "new on a while cut off\n")
-	put(a, "playlists/day1.txt", "day 1 changed on a while cut off\n")
-	aDay3 := put(a, "playlists/day3.txt", "day 3 changed on a while cut off\n")
-	put(b, "playlists/b-only.txt", "new on b after its promotion\n")
-	put(b, "playlists/day2.txt", "day 2 changed on b after its promotion\n")
-	bDay3 := put(b, "playlists/day3.txt", "day 3 changed on b after its promotion\n")
-	link.Heal(t)
-	if !row("heal the link (two primaries)", "both report Incompatible", 10*time.Second,
+	l.put(a, "playlists/a-only.txt", "new on a while cut off\n")
+	l.put(a, "playlists/day1.txt", "day 1 changed on a while cut off\n")
+	aDay3 := l.put(a, "playlists/day3.txt", "day 3 changed on a while cut off\n")
+	l.put(b, "playlists/b-only.txt", "new on b after its promotion\n")
+	l.put(b, "playlists/day2.txt", "day 2 changed on b after its promotion\n")
+	bDay3 := l.put(b, "playlists/day3.txt", "day 3 changed on b after its promotion\n")
+	l.link.Heal(t)
+	if !l.row("heal the link (two primaries)", "both report Incompatible", 10*time.Second,
 		func() bool { return a.is("primary", "Incompatible")() && b.is("primary", "Incompatible")() }) {
-		return
+		return false
 	}
-	check(t, tb, Row{Scheme: "schedsync", Fault: "two primaries", Promise: "neither overwrote the other's day3.txt",
+	return check(t, l.tb, Row{Scheme: "schedsync", Fault: "two primaries", Promise: "neither overwrote the other's day3.txt",
 		Kept: hasAll(a, aDay3) && hasAll(b, bDay3)})
-	if _, err := run(context.Background(), nsA, "--config", a.cfg, "schedsync", "resync"); err != nil {
-		check(t, tb, Row{Scheme: "schedsync", Fault: "operator: schedsync resync on a", Promise: "the older epoch is demoted", Note: err.Error()})
-		return
+}
+
+// resolve is the operator's `redund schedsync resync` on a: the older
+// epoch (a) is demoted and follows b.
+func (l *syncLab) resolve() bool {
+	if _, err := run(context.Background(), l.a.ns, "--config", l.a.cfg, "schedsync", "resync"); err != nil {
+		return check(l.t, l.tb, Row{Scheme: "schedsync", Fault: "operator: `schedsync resync` on a", Promise: "the older epoch is demoted", Note: err.Error()})
 	}
-	if !row("operator: `schedsync resync` on a", "a (older epoch) is demoted and follows b: Synced", 15*time.Second,
-		func() bool { return a.is("secondary", "Synced")() && b.is("primary", "Synced")() }) {
-		return
-	}
-	lost, inConflicts := lostWrites(a, b, writes)
+	return l.row("operator: `schedsync resync` on a", "a (older epoch) is demoted and follows b: Synced", 15*time.Second,
+		func() bool { return l.a.is("secondary", "Synced")() && l.b.is("primary", "Synced")() })
+}
+
+// verify: no write lost, and the two trees are equal.
+func (l *syncLab) verify() {
+	lost, inConflicts := lostWrites(l.a, l.b, l.writes)
 	note := fmt.Sprintf("%d found only in a conflicts dir", inConflicts)
 	if len(lost) > 0 {
 		note = "lost: " + strings.Join(lost, "; ")
 	}
-	check(t, tb, Row{Scheme: "schedsync", Fault: "after the partition", Kept: len(lost) == 0,
-		Promise: fmt.Sprintf("no write lost: each node's last write to each path (%d writes) is in the pair's trees or a conflicts dir with its content", len(writes)),
+	check(l.t, l.tb, Row{Scheme: "schedsync", Fault: "after the partition", Kept: len(lost) == 0,
+		Promise: fmt.Sprintf("no write lost: each node's last write to each path (%d writes) is in the pair's trees or a conflicts dir with its content", len(l.writes)),
 		Note:    note})
-	diff := treeDiff(a.dir, b.dir)
-	check(t, tb, Row{Scheme: "schedsync", Fault: "after the partition", Kept: diff == "",
+	diff := treeDiff(l.a.dir, l.b.dir)
+	check(l.t, l.tb, Row{Scheme: "schedsync", Fault: "after the partition", Kept: diff == "",
 		Promise: "a's tree equals b's (outside .redund)", Note: diff})
 }
 
