@@ -98,35 +98,20 @@ func labDDNS(t *testing.T, tb *Table) {
 	}
 	down := time.Duration(ddnsFall)*ddnsInterval + ddnsMargin
 	up := time.Duration(ddnsRise)*ddnsInterval + ddnsMargin
-	steps := []struct {
-		fault, promise string
-		do             func()
-		limit          time.Duration
-		cond           func() bool
-	}{
-		{"start: main and backup up", "cat.lab.test points at main", func() {}, 10 * time.Second, points(mainAddr)},
-		{"cut main's link (down at main's end)", "cat points at backup within fall×interval + 1s",
+	seen := func() string { return "DNS answers " + dnsA(dnsNS, named.Addr, "cat.lab.test.") }
+	steps(t, tb, "ddns", seen,
+		Step{"start: main and backup up", "cat.lab.test points at main", nil, 10 * time.Second, points(mainAddr)},
+		Step{"cut main's link (down at main's end)", "cat points at backup within fall×interval + 1s",
 			func() { toMain.Cut(t, mainNS) }, down, points(backupAddr)},
-		{"cut backup's link too", "cat points at the sorry address within fall×interval + 1s",
+		Step{"cut backup's link too", "cat points at the sorry address within fall×interval + 1s",
 			func() { toBackup.Cut(t, backupNS) }, down, points(sorry)},
-		{"heal both links", "cat points at main again within rise×interval + 1s",
+		Step{"heal both links", "cat points at main again within rise×interval + 1s",
 			func() { toMain.Heal(t); toBackup.Heal(t) }, up, points(mainAddr)},
-		{"drop only what main sends (one-way)", "cat points at backup within fall×interval + 1s",
+		Step{"drop only what main sends (one-way)", "cat points at backup within fall×interval + 1s",
 			func() { toMain.DropFrom(t, mainNS) }, down, points(backupAddr)},
-		{"heal main's link", "cat points at main again within rise×interval + 1s",
+		Step{"heal main's link", "cat points at main again within rise×interval + 1s",
 			func() { toMain.Heal(t) }, up, points(mainAddr)},
-	}
-	for _, s := range steps {
-		s.do()
-		took, ok := waitFor(s.limit, s.cond)
-		note := ""
-		if !ok {
-			note = "DNS answers " + dnsA(dnsNS, named.Addr, "cat.lab.test.")
-		}
-		if !check(t, tb, Row{Scheme: "ddns", Fault: s.fault, Promise: s.promise, Limit: s.limit, Took: took, Kept: ok, Note: note}) {
-			return
-		}
-	}
+	)
 }
 
 // webServe serves an okerr-style status page ("<name> status=OK") on addr

@@ -94,14 +94,6 @@ type gwLab struct {
 	dev   *device
 }
 
-// gwStep is one fault and the promise checked after it.
-type gwStep struct {
-	fault, promise string
-	do             func()
-	limit          time.Duration
-	cond           func() bool
-}
-
 // labGateway: master and backup in two namespaces, history = "partial".
 // A "device" offers a point every 40 ms to both nodes; a node stores it
 // when it is active. Faults: the link is cut (both active, as any pair
@@ -112,17 +104,15 @@ type gwStep struct {
 // point is in the master's history exactly once.
 func labGateway(t *testing.T, tb *Table) {
 	l := newGwLab(t, tb)
-	if !l.step(gwStep{"start: master and backup", "master active, backup standby", func() {}, 15 * time.Second, l.pairOK}) {
+	if !steps(t, tb, "gateway", l.seen, Step{"start: master and backup", "master active, backup standby", nil, 15 * time.Second, l.pairOK}) {
 		return
 	}
 	l.dev = startDevice(l.m, l.b)
 	defer l.dev.stop()
 	wd := watchDual(l.m, l.b)
 	defer wd.stop()
-	for _, s := range l.faults() {
-		if !l.step(s) {
-			return
-		}
+	if !steps(t, tb, "gateway", l.seen, l.faults()...) {
+		return
 	}
 	l.dev.stop()
 	gwHistory(t, tb, l.m, l.b, l.dev)
@@ -150,20 +140,20 @@ func newGwLab(t *testing.T, tb *Table) *gwLab {
 }
 
 // faults is the schedule after the start.
-func (l *gwLab) faults() []gwStep {
+func (l *gwLab) faults() []Step {
 	t, m, b, nsM := l.t, l.m, l.b, l.m.ns
 	takeover := "backup active within failover_timeout (1s) + 0.75s"
-	return []gwStep{
+	return []Step{
 		{"cut the link (down at the master's end)", takeover, func() { l.link.Cut(t, nsM) }, gwFailover + gwMargin, b.is("active")},
 		{"partition (both active, as any pair cut in two)", "both nodes record the device's points", func() {},
 			5 * time.Second, func() bool { return l.dev.count(true, true) >= 40 }},
 		{"heal the link", "the peer link comes back", func() { l.link.Heal(t) }, 10 * time.Second, l.talking},
 		{"healed: two active nodes", "once they talk, two active nodes for at most failover_timeout: the master keeps control",
-			func() {}, gwFailover + 250*time.Millisecond, l.pairOK},
+			nil, gwFailover + 250*time.Millisecond, l.pairOK},
 		{"drop only what the master sends (one-way)", takeover, func() { l.link.DropFrom(t, nsM) }, gwFailover + gwMargin, b.is("active")},
 		{"heal the one-way drop", "the peer link comes back", func() { l.link.Heal(t) }, 10 * time.Second, l.talking},
 		{"healed: two active nodes", "once they talk, two active nodes for at most failover_timeout: the master keeps control",
-			func() {}, gwFailover + 250*time.Millisecond, l.pairOK},
+			nil, gwFailover + 250*time.Millisecond, l.pairOK},
 		{"kill -9 the master", takeover, l.mProc.kill, gwFailover + gwMargin, b.is("active")},
 		{"master down", "the backup takes the device's points alone", func() {},
 			5 * time.Second, func() bool { return l.dev.count(false, true) >= 10 }},
@@ -173,16 +163,8 @@ func (l *gwLab) faults() []gwStep {
 	}
 }
 
-// step injects the fault, waits for the promise and records the row.
-func (l *gwLab) step(s gwStep) bool {
-	s.do()
-	took, ok := waitFor(s.limit, s.cond)
-	note := ""
-	if !ok {
-		note = fmt.Sprintf("master %q, backup %q", l.m.role(), l.b.role())
-	}
-	return check(l.t, l.tb, Row{Scheme: "gateway", Fault: s.fault, Promise: s.promise, Limit: s.limit, Took: took, Kept: ok, Note: note})
-}
+// seen describes both roles for a broken promise.
+func (l *gwLab) seen() string { return fmt.Sprintf("master %q, backup %q", l.m.role(), l.b.role()) }
 
 // pairOK: the master is active and the backup standby.
 func (l *gwLab) pairOK() bool { return l.m.is("active")() && l.b.is("standby")() }

@@ -127,3 +127,32 @@ func check(t *testing.T, tb *Table, r Row) bool {
 	}
 	return r.Kept
 }
+
+// Step is one fault (do) and the promise checked after it: cond must hold
+// within limit.
+type Step struct {
+	Fault, Promise string
+	Do             func()
+	Limit          time.Duration
+	Cond           func() bool
+}
+
+// steps runs the steps in order, one row each, and stops at the first
+// broken promise; seen describes the state for a broken one.
+func steps(t *testing.T, tb *Table, scheme string, seen func() string, list ...Step) bool {
+	t.Helper()
+	for _, s := range list {
+		if s.Do != nil {
+			s.Do()
+		}
+		took, ok := waitFor(s.Limit, s.Cond)
+		note := ""
+		if !ok && seen != nil {
+			note = seen()
+		}
+		if !check(t, tb, Row{Scheme: scheme, Fault: s.Fault, Promise: s.Promise, Limit: s.Limit, Took: took, Kept: ok, Note: note}) {
+			return false
+		}
+	}
+	return true
+}
