@@ -103,6 +103,14 @@ func (c *changeLog) wait(ctx context.Context, seq uint64) {
 	}
 }
 
+// entry returns the manifest entry of p.
+func (c *changeLog) entry(p string) (Entry, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	e, ok := c.tree[p]
+	return e, ok
+}
+
 // current returns the log ID and the last sequence number.
 func (c *changeLog) current() (string, uint64) {
 	c.mu.Lock()

@@ -153,12 +153,10 @@ func (c *peerClient) files(ctx context.Context, paths []string, fn func(rec file
 	return nil
 }
 
-func (c *peerClient) delta(ctx context.Context, p string, sig []byte) (io.ReadCloser, error) {
-	resp, err := c.do(ctx, http.MethodPost, "/v1/delta?path="+urlQueryEscape(p), sig)
-	if err != nil {
-		return nil, err
-	}
-	return resp.Body, nil
+// delta asks for a delta; once the body is read, resp.Trailer holds
+// hashHeader when the primary vouches that it sent the manifest's version.
+func (c *peerClient) delta(ctx context.Context, p string, sig []byte) (*http.Response, error) {
+	return c.do(ctx, http.MethodPost, "/v1/delta?path="+urlQueryEscape(p), sig)
 }
 
 func (c *peerClient) post(ctx context.Context, uri string) error {

@@ -12,14 +12,10 @@ import (
 // deltaOut encodes delta operations, merging runs of consecutive blocks.
 type deltaOut struct {
 	bw         *bufio.Writer
-	lit        []byte
 	first, cnt int
 }
 
 func (d *deltaOut) copyBlock(i int) error {
-	if err := d.flushLit(); err != nil {
-		return err
-	}
 	if d.cnt > 0 && d.first+d.cnt == i {
 		d.cnt++
 		return nil
@@ -31,13 +27,23 @@ func (d *deltaOut) copyBlock(i int) error {
 	return nil
 }
 
-func (d *deltaOut) literal(b byte) error {
+// literals sends p as literal bytes.
+func (d *deltaOut) literals(p []byte) error {
+	if len(p) == 0 {
+		return nil
+	}
 	if err := d.flushRun(); err != nil {
 		return err
 	}
-	d.lit = append(d.lit, b)
-	if len(d.lit) >= maxLiteral {
-		return d.flushLit()
+	for len(p) > 0 {
+		n := min(len(p), maxLiteral)
+		if _, err := d.bw.Write(binary.AppendUvarint([]byte{'L'}, uint64(n))); err != nil {
+			return err
+		}
+		if _, err := d.bw.Write(p[:n]); err != nil {
+			return err
+		}
+		p = p[n:]
 	}
 	return nil
 }
@@ -53,19 +59,6 @@ func (d *deltaOut) flushRun() error {
 	return err
 }
 
-func (d *deltaOut) flushLit() error {
-	if len(d.lit) == 0 {
-		return nil
-	}
-	buf := binary.AppendUvarint([]byte{'L'}, uint64(len(d.lit)))
-	if _, err := d.bw.Write(buf); err != nil {
-		return err
-	}
-	_, err := d.bw.Write(d.lit)
-	d.lit = d.lit[:0]
-	return err
-}
-
 // writeDelta reads the new content from r and writes the delta against sig.
 func writeDelta(w io.Writer, r io.Reader, sig *signature) error {
 	d := &deltaOut{bw: bufio.NewWriterSize(w, 64<<10)}
@@ -75,9 +68,6 @@ func writeDelta(w io.Writer, r io.Reader, sig *signature) error {
 		return err
 	}
 	if err := d.flushRun(); err != nil {
-		return err
-	}
-	if err := d.flushLit(); err != nil {
 		return err
 	}
 	if _, err := d.bw.Write(binary.BigEndian.AppendUint64([]byte{'E'}, h.Sum64())); err != nil {
@@ -90,14 +80,18 @@ func writeDelta(w io.Writer, r io.Reader, sig *signature) error {
 type matchTable struct {
 	sig   *signature
 	index map[uint32][]int32
-	tail  int // index of a short last block, or -1
+	bits  []uint64 // 2^20-bit filter over the weak sums: most misses cost one load
+	tail  int      // index of a short last block, or -1
 }
 
+func bitOf(w uint32) uint32 { return (w * 0x9E3779B1) >> 12 }
+
 func newMatcherTable(sig *signature) *matchTable {
-	m := &matchTable{sig: sig, index: make(map[uint32][]int32, len(sig.weak)), tail: -1}
+	m := &matchTable{sig: sig, index: make(map[uint32][]int32, len(sig.weak)), bits: make([]uint64, 1<<14), tail: -1}
 	for i, w := range sig.weak {
 		if sig.blockLen(i) == sig.block {
 			m.index[w] = append(m.index[w], int32(i))
+			m.bits[bitOf(w)>>6] |= 1 << (bitOf(w) & 63)
 		} else {
 			m.tail = i
 		}
@@ -134,49 +128,52 @@ func (m *matchTable) isNext(window []byte, next int) bool {
 
 func (m *matchTable) run(r io.Reader, d *deltaOut) error {
 	L := m.sig.block
-	buf := make([]byte, 0, 2<<20)
-	pos, next := 0, 0
+	buf := make([]byte, 0, 4<<20)
+	pos, lit, next := 0, 0, 0 // buf[lit:pos] are literal bytes not sent yet
 	eof, rolling := false, false
 	var a, b uint32
 	for {
 		if !eof && len(buf)-pos < L+1 {
-			var err error
-			buf, pos, eof, err = refill(r, buf, pos)
-			if err != nil {
+			if err := d.literals(buf[lit:pos]); err != nil {
 				return err
 			}
+			var err error
+			if buf, pos, eof, err = refill(r, buf, pos); err != nil {
+				return err
+			}
+			lit = pos
 		}
-		avail := len(buf) - pos
-		if avail == 0 {
-			return nil
-		}
-		if avail < L {
+		if len(buf)-pos < L {
+			if err := d.literals(buf[lit:pos]); err != nil {
+				return err
+			}
 			return m.finish(buf[pos:], d)
 		}
+		i := -1
 		if !rolling && m.isNext(buf[pos:pos+L], next) {
-			if err := d.copyBlock(next); err != nil {
+			i = next
+		} else {
+			if !rolling {
+				a, b = weakSum(buf[pos : pos+L])
+				rolling = true
+			}
+			if w := a | b<<16; m.bits[bitOf(w)>>6]&(1<<(bitOf(w)&63)) != 0 {
+				i = m.find(w, buf[pos:pos+L], next)
+			}
+		}
+		if i >= 0 {
+			if err := d.literals(buf[lit:pos]); err != nil {
 				return err
 			}
-			pos, next = pos+L, next+1
-			continue
-		}
-		if !rolling {
-			a, b = weakSum(buf[pos : pos+L])
-			rolling = true
-		}
-		if i := m.find(a|b<<16, buf[pos:pos+L], next); i >= 0 {
 			if err := d.copyBlock(i); err != nil {
 				return err
 			}
 			pos, next, rolling = pos+L, i+1, false
+			lit = pos
 			continue
 		}
-		out := uint32(buf[pos])
-		if err := d.literal(buf[pos]); err != nil {
-			return err
-		}
 		if pos+L < len(buf) {
-			in := uint32(buf[pos+L])
+			out, in := uint32(buf[pos]), uint32(buf[pos+L])
 			a = (a - out + in) & 0xffff
 			b = (b - uint32(L)*out + a) & 0xffff
 		} else {
@@ -194,12 +191,7 @@ func (m *matchTable) finish(rest []byte, d *deltaOut) error {
 			return d.copyBlock(m.tail)
 		}
 	}
-	for _, c := range rest {
-		if err := d.literal(c); err != nil {
-			return err
-		}
-	}
-	return nil
+	return d.literals(rest)
 }
 
 // refill compacts buf and reads more of r.

@@ -2,6 +2,7 @@ package schedsync
 
 import (
 	"bytes"
+	"io"
 	"math/rand/v2"
 	"testing"
 )
@@ -147,5 +148,15 @@ func TestSigBuilderMatchesMakeSignature(t *testing.T) {
 				t.Fatalf("size %d: block %d differs", n, i)
 			}
 		}
+	}
+}
+
+func BenchmarkDeltaAllNew100MiB(b *testing.B) {
+	old := bigData(100<<20, 9)
+	cur := bigData(100<<20, 10)
+	sig, _ := makeSignature(bytes.NewReader(old), int64(len(old)))
+	b.SetBytes(int64(len(cur)))
+	for b.Loop() {
+		_ = writeDelta(io.Discard, bytes.NewReader(cur), sig)
 	}
 }

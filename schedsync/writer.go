@@ -52,7 +52,7 @@ func (w *writer) create(rel string) (*tempFile, error) {
 	var b [8]byte
 	_, _ = rand.Read(b[:])
 	tmp := path.Join(path.Dir(rel), tempPrefix+hex.EncodeToString(b[:]))
-	f, err := w.root.OpenFile(tmp, os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o600)
+	f, err := w.root.OpenFile(tmp, os.O_CREATE|os.O_EXCL|os.O_RDWR, 0o600)
 	if err != nil {
 		return nil, err
 	}
