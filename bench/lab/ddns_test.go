@@ -99,7 +99,7 @@ func labDDNS(t *testing.T, tb *Table) {
 	down := time.Duration(ddnsFall)*ddnsInterval + ddnsMargin
 	up := time.Duration(ddnsRise)*ddnsInterval + ddnsMargin
 	seen := func() string { return "DNS answers " + dnsA(dnsNS, named.Addr, "cat.lab.test.") }
-	steps(t, tb, "ddns", seen,
+	_ = steps(t, tb, "ddns", seen,
 		Step{"start: main and backup up", "cat.lab.test points at main", nil, 10 * time.Second, points(mainAddr)},
 		Step{"cut main's link (down at main's end)", "cat points at backup within fall×interval + 1s",
 			func() { toMain.Cut(t, mainNS) }, down, points(backupAddr)},
@@ -107,6 +107,10 @@ func labDDNS(t *testing.T, tb *Table) {
 			func() { toBackup.Cut(t, backupNS) }, down, points(sorry)},
 		Step{"heal both links", "cat points at main again within rise×interval + 1s",
 			func() { toMain.Heal(t); toBackup.Heal(t) }, up, points(mainAddr)},
+	) && hold(t, tb, "ddns", seen,
+		Step{"cut main's link for 0.3s (fewer failed probes than fall)", "cat stays on main all the time (checked for fall×interval + 1s)",
+			func() { toMain.Blip(t, mainNS, 300*time.Millisecond) }, down, points(mainAddr)},
+	) && steps(t, tb, "ddns", seen,
 		Step{"drop only what main sends (one-way)", "cat points at backup within fall×interval + 1s",
 			func() { toMain.DropFrom(t, mainNS) }, down, points(backupAddr)},
 		Step{"heal main's link", "cat points at main again within rise×interval + 1s",

@@ -156,3 +156,16 @@ func steps(t *testing.T, tb *Table, scheme string, seen func() string, list ...S
 	}
 	return true
 }
+
+// hold injects a fault that must change nothing: cond must hold all the
+// time from the fault until d has passed.
+func hold(t *testing.T, tb *Table, scheme string, seen func() string, s Step) bool {
+	t.Helper()
+	s.Do()
+	took, ok := holds(s.Limit, s.Cond)
+	note := ""
+	if !ok && seen != nil {
+		note = "after " + dur(took) + ": " + seen()
+	}
+	return check(t, tb, Row{Scheme: scheme, Fault: s.Fault, Promise: s.Promise, Limit: s.Limit, Took: took, Kept: ok, Note: note})
+}

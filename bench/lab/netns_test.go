@@ -79,6 +79,19 @@ func (l *Link) Cut(t *testing.T, ns *NS) {
 	mustIP(t, "-n", ns.Name, "link", "set", l.dev(ns), "down")
 }
 
+// Blip cuts the link at ns's end for d, then heals it (in the
+// background: the caller checks the promise meanwhile). A failed heal is
+// reported with t.Errorf.
+func (l *Link) Blip(t *testing.T, ns *NS, d time.Duration) {
+	t.Helper()
+	l.Cut(t, ns)
+	time.AfterFunc(d, func() {
+		if out, err := ipCmd("-n", ns.Name, "link", "set", l.dev(ns), "up"); err != nil {
+			t.Errorf("lab: heal after a blip: %v: %s", err, out)
+		}
+	})
+}
+
 // Heal brings both ends up and removes any drop qdisc.
 func (l *Link) Heal(t *testing.T) {
 	t.Helper()

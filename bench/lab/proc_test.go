@@ -144,3 +144,16 @@ func waitFor(limit time.Duration, cond func() bool) (time.Duration, bool) {
 		time.Sleep(25 * time.Millisecond) // polling interval
 	}
 }
+
+// holds polls cond every 25 ms for d and reports whether it held every
+// time; took is when it first did not (or d).
+func holds(d time.Duration, cond func() bool) (took time.Duration, ok bool) {
+	start := time.Now()
+	for time.Since(start) < d {
+		if !cond() {
+			return time.Since(start), false
+		}
+		time.Sleep(25 * time.Millisecond) // polling interval
+	}
+	return time.Since(start), true
+}

@@ -221,8 +221,8 @@ func lostWrites(a, b *syncNode, ws []write) (lost []string, inConflicts int) {
 			conflicts = append(conflicts, m...)
 		}
 		switch {
-		case holds(trees, w.content):
-		case holds(conflicts, w.content):
+		case anyHas(trees, w.content):
+		case anyHas(conflicts, w.content):
 			inConflicts++
 		default:
 			lost = append(lost, fmt.Sprintf("%s written on %s (%q)", w.path, w.node.name, w.content))
@@ -240,8 +240,8 @@ func superseded(ws []write, i int) bool {
 	return false
 }
 
-// holds reports whether one of the files has exactly content.
-func holds(paths []string, content []byte) bool {
+// anyHas reports whether one of the files has exactly content.
+func anyHas(paths []string, content []byte) bool {
 	for _, p := range paths {
 		if got, err := os.ReadFile(p); err == nil && bytes.Equal(got, content) {
 			return true
