@@ -85,9 +85,25 @@ func labSchedsync(t *testing.T, tb *Table) {
 		func() bool { return hasAll(b, l.writes...) && b.is("secondary", "Synced")() }) {
 		return
 	}
-	if l.partition() && l.resolve() {
+	if l.blip() && l.partition() && l.resolve() {
 		l.verify()
 	}
+}
+
+// blip cuts the link for less than failover_offset while a writes: b must
+// not promote itself, and the write must arrive once the link is back.
+func (l *syncLab) blip() bool {
+	var w write
+	seen := func() string { r, s := l.b.state(); return "b: " + r + " " + s }
+	if !hold(l.t, l.tb, "schedsync", seen, Step{"cut the link for 1s (less than failover_offset), write on a meanwhile",
+		"b does not promote itself (checked for failover_offset + 1s)", func() {
+			l.link.Blip(l.t, l.a.ns, time.Second)
+			w = l.put(l.a, "playlists/blip.txt", "written on a during a 1 s cut\n")
+		}, schedsyncOffset + time.Second, func() bool { r, _ := l.b.state(); return r != "primary" }}) {
+		return false
+	}
+	return l.row("after the 1s cut", "the file written during it is on b, b Synced", 10*time.Second,
+		func() bool { return hasAll(l.b, w) && l.b.is("secondary", "Synced")() })
 }
 
 func newSyncLab(t *testing.T, tb *Table) *syncLab {
