@@ -6,6 +6,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"sync"
 	"testing"
 	"time"
 )
@@ -89,17 +90,21 @@ func TestLab(t *testing.T) {
 	need(t)
 	started := time.Now()
 	tb := &Table{}
-	t.Run("cases", func(t *testing.T) {
-		for _, c := range []struct {
-			name string
-			fn   func(*testing.T, *Table)
-		}{{"voter", labVoter}, {"ddns", labDDNS}, {"schedsync", labSchedsync}, {"gateway", labGateway}} {
-			t.Run(c.name, func(t *testing.T) {
-				t.Parallel()
-				c.fn(t, tb)
-			})
-		}
-	})
+	// The cases mostly wait, so all four run at once, whatever -parallel
+	// (GOMAXPROCS by default) says: t.Run may be called from several
+	// goroutines at the same time.
+	var wg sync.WaitGroup
+	for _, c := range []struct {
+		name string
+		fn   func(*testing.T, *Table)
+	}{{"voter", labVoter}, {"ddns", labDDNS}, {"schedsync", labSchedsync}, {"gateway", labGateway}} {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			t.Run(c.name, func(t *testing.T) { c.fn(t, tb) })
+		}()
+	}
+	wg.Wait()
 	md := tb.Markdown()
 	t.Logf("failover lab, %d checks, %d broken, %.1fs:\n%s", len(tb.Rows()), tb.Broken(), time.Since(started).Seconds(), md)
 	for _, p := range []string{filepath.Join(t.TempDir(), "results.md"), os.Getenv("REDUND_LAB_RESULTS")} {

@@ -48,12 +48,17 @@ func start(t *testing.T, ns *NS, dir, name string, args ...string) *Proc {
 // stop sends SIGTERM to the process group, SIGKILL after 3 s; when the test
 // failed, the tail of the process's log is shown.
 func (p *Proc) stop(t *testing.T) {
+	began := time.Now()
 	_ = syscall.Kill(-p.cmd.Process.Pid, syscall.SIGTERM)
 	select {
 	case <-p.done:
 	case <-time.After(3 * time.Second):
 		_ = syscall.Kill(-p.cmd.Process.Pid, syscall.SIGKILL)
 		<-p.done
+		t.Logf("%s did not stop within 3 s of SIGTERM: killed", p.Name)
+	}
+	if d := time.Since(began); d > time.Second {
+		t.Logf("%s took %.1fs to stop", p.Name, d.Seconds())
 	}
 	if t.Failed() {
 		t.Logf("--- %s log (last 30 lines):\n%s", p.Name, tail(p.Log, 30))
