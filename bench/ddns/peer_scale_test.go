@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/url"
 	"os"
@@ -118,7 +119,8 @@ plugins => { multifo => { service_types => [ web ]
 	for answerOf(dns, "s0.example.test") == "" {
 		if time.Now().After(deadline) {
 			raw, _ := os.ReadFile(filepath.Join(dir, "gdnsd.log"))
-			b.Fatalf("gdnsd did not answer within 3m; its log:\n%s", raw)
+			lines := strings.Split(strings.TrimSpace(string(raw)), "\n")
+			b.Fatalf("gdnsd did not answer within 3m; end of its log:\n%s", strings.Join(lines[max(0, len(lines)-10):], "\n"))
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
@@ -130,10 +132,19 @@ func host(u string) string {
 	return p.Hostname()
 }
 
+// deadUDP is a loopback port free for both UDP and TCP (gdnsd binds both).
 func deadUDP(b *testing.B) string {
-	l, err := newUDP()
-	must(b, err)
-	addr := l.LocalAddr().String()
-	l.Close()
-	return addr
+	for range 50 {
+		tl, err := net.Listen("tcp", "127.0.0.1:0")
+		must(b, err)
+		addr := tl.Addr().String()
+		ul, err := net.ListenPacket("udp", addr)
+		tl.Close()
+		if err == nil {
+			ul.Close()
+			return addr
+		}
+	}
+	b.Fatal("no port free for both UDP and TCP")
+	return ""
 }

@@ -159,5 +159,3 @@ func flipBoth(b *testing.B, p *pair, redundDNS, gdnsdDNS string) (time.Duration,
 	p.mainOK.Store(true)
 	return r, g
 }
-
-func newUDP() (net.PacketConn, error) { return net.ListenPacket("udp", "127.0.0.1:0") }
