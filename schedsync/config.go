@@ -135,12 +135,3 @@ func checkPeerURL(s string) error {
 	}
 	return config.CheckHostPort(u.Host)
 }
-
-// peerAddr is the host:port of the peer URL.
-func (c *Config) peerAddr() string {
-	u, err := url.Parse(c.Peer)
-	if err != nil {
-		return ""
-	}
-	return u.Host
-}

@@ -10,6 +10,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -18,27 +19,34 @@ import (
 )
 
 // Tests with two real `redund schedsync run` processes over loopback. The
-// binary is built once by TestMain; if cmd/redund does not build, these
-// tests skip (the in-process pair tests cover the same ground).
+// binary is built once, by the first test that needs it; if cmd/redund does
+// not build, these tests skip (the in-process pair tests cover the same
+// ground over real sockets).
 var (
+	buildOnce   sync.Once
+	buildDir    string
 	redundBin   string
 	redundBuild error
 )
 
 func TestMain(m *testing.M) {
-	dir, err := os.MkdirTemp("", "schedsync-e2e")
-	if err == nil {
-		redundBin = filepath.Join(dir, "redund")
-		out, berr := exec.Command("go", "build", "-o", redundBin, "../cmd/redund").CombinedOutput()
-		if berr != nil {
-			redundBuild = fmt.Errorf("%v: %s", berr, out)
-		}
-	} else {
-		redundBuild = err
-	}
 	code := m.Run()
-	_ = os.RemoveAll(dir)
+	if buildDir != "" {
+		_ = os.RemoveAll(buildDir)
+	}
 	os.Exit(code)
+}
+
+func buildRedund() {
+	dir, err := os.MkdirTemp("", "schedsync-e2e")
+	if err != nil {
+		redundBuild = err
+		return
+	}
+	buildDir, redundBin = dir, filepath.Join(dir, "redund")
+	if out, err := exec.Command("go", "build", "-o", redundBin, "../cmd/redund").CombinedOutput(); err != nil {
+		redundBuild = fmt.Errorf("%v: %s", err, out)
+	}
 }
 
 func needBinary(t *testing.T) {
@@ -46,6 +54,7 @@ func needBinary(t *testing.T) {
 	if testing.Short() {
 		t.Skip("process tests skipped with -short")
 	}
+	buildOnce.Do(buildRedund)
 	if redundBuild != nil {
 		t.Skipf("cmd/redund does not build, process test skipped: %v", redundBuild)
 	}
