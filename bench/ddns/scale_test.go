@@ -115,7 +115,7 @@ func scaleCheck(u string) *health.Config {
 // than the window allows.
 func BenchmarkScale(b *testing.B) {
 	n, secs := envInt("DDNS_SCHEMES", 1000), envInt("DDNS_SECONDS", 30)
-	urls, pages := pageServers(b, 8)
+	urls, pages := pageServers(b, 64) // many addresses: no shortage of ports for 3000 connections/s
 	prov := &countProvider{vals: map[string]string{}}
 	cfgs := map[string]*ddns.Config{}
 	for i := range n {
@@ -187,15 +187,21 @@ func staleServers(d *ddns.Daemon, cfgs map[string]*ddns.Config, limit time.Durat
 
 // endStates logs the servers' states and probe latencies at the end.
 func endStates(b *testing.B, d *ddns.Daemon, cfgs map[string]*ddns.Config) {
-	states := map[string]int{}
+	states, reasons := map[string]int{}, map[string]int{}
 	var lat []float64
 	for name := range cfgs {
 		for _, s := range d.Scheme(name).Snapshot().Servers {
 			states[s.State]++
 			lat = append(lat, s.LatencyMS)
+			if s.State != "OK" {
+				reasons[s.Reason]++
+			}
 		}
 	}
 	sort.Float64s(lat)
 	b.Logf("servers by state %v; last probe latency p50 %.1fms p90 %.1fms max %.1fms",
 		states, lat[len(lat)/2], lat[len(lat)*9/10], lat[len(lat)-1])
+	if len(reasons) > 0 {
+		b.Logf("reasons of servers not OK: %v", reasons)
+	}
 }
