@@ -7,6 +7,7 @@ import (
 	"net"
 	"net/netip"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"golang.org/x/net/ipv4"
@@ -39,9 +40,8 @@ type group struct {
 	master                *client
 
 	pkt     Packet
-	out     []ipv4.Message
-	nOut    int
-	outBufs [][]byte
+	q       *sendQueue // where g.next/g.queue put packets (set under mu)
+	rq, tq  *sendQueue // the reader's and the timer's
 	stats   groupStats
 	cycles  cycleStats
 	started time.Time
@@ -49,11 +49,12 @@ type group struct {
 
 // groupStats are the socket's counters (read under mu).
 type groupStats struct {
-	Received, Sent, SendErrors                   uint64
+	Received                                     uint64
 	BadShort, BadSize, BadType, BadLarge         uint64
 	UnknownDigest, AuthRejected, WrongSource     uint64
 	Unauthenticated, Late, Unsupported, BadProxy uint64
 	Forwarded, Relayed, ProxiedIn, NoTiming      uint64
+	ReadBatches                                  uint64
 }
 
 func (g *group) bind() error {
@@ -68,13 +69,10 @@ func (g *group) bind() error {
 		rb = 4 << 20
 	}
 	_ = g.conn.SetReadBuffer(rb)
+	_ = g.conn.SetWriteBuffer(rb)
 	g.pc = ipv4.NewPacketConn(g.conn)
-	g.out = make([]ipv4.Message, batchLen)
-	g.outBufs = make([][]byte, batchLen)
-	for i := range g.outBufs {
-		g.outBufs[i] = make([]byte, 0, MaxPacketLen)
-		g.out[i].Buffers = make([][]byte, 1)
-	}
+	g.rq, g.tq = newSendQueue(g), newSendQueue(g)
+	g.q = g.tq
 	for _, in := range g.insts {
 		if err := in.listen(); err != nil {
 			return err
@@ -122,6 +120,8 @@ func (g *group) readLoop() {
 		}
 		now := time.Now()
 		g.mu.Lock()
+		g.q = g.rq
+		g.stats.ReadBatches++
 		for i := 0; i < n; i++ {
 			m := &msgs[i]
 			ua, ok := m.Addr.(*net.UDPAddr)
@@ -132,8 +132,9 @@ func (g *group) readLoop() {
 			ap = netip.AddrPortFrom(ap.Addr().Unmap(), ap.Port())
 			g.handle(m.Buffers[0][:m.N], ap, now)
 		}
-		g.flush()
+		g.q = g.tq
 		g.mu.Unlock()
+		g.rq.flush() // outside the lock: only this goroutine fills rq
 	}
 }
 
@@ -147,7 +148,7 @@ func (g *group) tickLoop(ctx context.Context) {
 		case now := <-t.C:
 			g.mu.Lock()
 			g.tick(now)
-			g.flush()
+			g.tq.flush()
 			g.mu.Unlock()
 		}
 	}
@@ -188,36 +189,57 @@ func (g *group) masterLost() {
 	}
 }
 
+// sendQueue batches outgoing datagrams for sendmmsg.
+type sendQueue struct {
+	g                   *group
+	msgs                []ipv4.Message
+	bufs                [][]byte
+	n                   int
+	sent, errs, batches atomic.Uint64 // read by status without the lock
+}
+
+func newSendQueue(g *group) *sendQueue {
+	q := &sendQueue{g: g, msgs: make([]ipv4.Message, batchLen), bufs: make([][]byte, batchLen)}
+	for i := range q.bufs {
+		q.bufs[i] = make([]byte, 0, MaxPacketLen)
+		q.msgs[i].Buffers = make([][]byte, 1)
+	}
+	return q
+}
+
 // next returns an empty output buffer, flushing when all are queued.
 func (g *group) next() []byte {
-	if g.nOut == batchLen {
-		g.flush()
+	q := g.q
+	if q.n == batchLen {
+		q.flush()
 	}
-	return g.outBufs[g.nOut][:0]
+	return q.bufs[q.n][:0]
 }
 
 // queue sends b (which must come from next) to addr with the next flush.
 func (g *group) queue(b []byte, addr *net.UDPAddr) {
-	g.outBufs[g.nOut] = b
-	g.out[g.nOut].Buffers[0] = b
-	g.out[g.nOut].Addr = addr
-	g.nOut++
+	q := g.q
+	q.bufs[q.n] = b
+	q.msgs[q.n].Buffers[0] = b
+	q.msgs[q.n].Addr = addr
+	q.n++
 }
 
-func (g *group) flush() {
-	msgs := g.out[:g.nOut]
+func (q *sendQueue) flush() {
+	msgs := q.msgs[:q.n]
 	for len(msgs) > 0 {
-		n, err := g.pc.WriteBatch(msgs, 0)
+		n, err := q.g.pc.WriteBatch(msgs, 0)
+		q.batches.Add(1)
 		if err != nil {
-			g.stats.SendErrors++
+			q.errs.Add(1)
 			n = max(n, 1)
 		} else {
-			g.stats.Sent += uint64(n)
+			q.sent.Add(uint64(n))
 		}
 		msgs = msgs[n:]
 	}
-	for i := 0; i < g.nOut; i++ {
-		g.out[i].Addr = nil
+	for i := 0; i < q.n; i++ {
+		q.msgs[i].Addr = nil
 	}
-	g.nOut = 0
+	q.n = 0
 }

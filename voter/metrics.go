@@ -54,7 +54,7 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 	}
 	for _, g := range c.s.groups {
 		g.mu.Lock()
-		m := g.stats.m()
+		m := g.counters()
 		keys := make([]string, 0, len(m))
 		for k := range m {
 			keys = append(keys, k)

@@ -48,10 +48,10 @@ func BenchmarkSecondaryForward(b *testing.B) {
 	for i := 0; i < b.N; i++ {
 		g.handle(pkts[i%400], from, now)
 		if i%batchLen == batchLen-1 {
-			g.flush()
+			g.q.flush()
 		}
 	}
-	g.flush()
+	g.q.flush()
 	if g.stats.Forwarded == 0 {
 		b.Fatal("nothing forwarded")
 	}

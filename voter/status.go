@@ -98,16 +98,28 @@ func (s *Server) Stats(instance string) map[string]uint64 {
 	}
 	in.g.mu.Lock()
 	defer in.g.mu.Unlock()
-	return in.g.stats.m()
+	return in.g.counters()
+}
+
+// counters are the socket's counters with the send queues' (mu held).
+func (g *group) counters() map[string]uint64 {
+	m := g.stats.m()
+	if g.rq != nil {
+		m["sent"] = g.rq.sent.Load() + g.tq.sent.Load()
+		m["send_errors"] = g.rq.errs.Load() + g.tq.errs.Load()
+		m["write_batches"] = g.rq.batches.Load() + g.tq.batches.Load()
+	}
+	return m
 }
 
 func (st *groupStats) m() map[string]uint64 {
 	return map[string]uint64{
-		"received": st.Received, "sent": st.Sent, "send_errors": st.SendErrors,
+		"received":  st.Received,
 		"bad_short": st.BadShort, "bad_size": st.BadSize, "bad_type": st.BadType, "bad_oversized": st.BadLarge,
 		"unknown_digest": st.UnknownDigest, "auth_rejected": st.AuthRejected, "wrong_source": st.WrongSource,
 		"unauthenticated": st.Unauthenticated, "late": st.Late, "unsupported": st.Unsupported,
 		"bad_proxy": st.BadProxy, "forwarded": st.Forwarded, "relayed": st.Relayed, "proxied_in": st.ProxiedIn, "no_timing": st.NoTiming,
+		"read_batches": st.ReadBatches,
 	}
 }
 
@@ -144,7 +156,7 @@ func (in *instance) document() status.Document {
 		"listen": listen, "master_timing": g.masterSec != 0 && g.hasMaster,
 		"winner": winner, "keyed": in.keyed,
 		"auth_failures": g.stats.UnknownDigest + g.stats.AuthRejected,
-		"counters":      g.stats.m(), "clients": clients, "cycle": g.cycles.report(),
+		"counters":      g.counters(), "clients": clients, "cycle": g.cycles.report(),
 		"rtp_out": in.cfg.RTPOut, "rtp_sent": in.rtp.sent, "rtp_in": in.cfg.RTPIn,
 		"tx_packets": in.txStats.Packets,
 	}
