@@ -83,6 +83,12 @@ func (a *applier) forget() {
 	a.expected, a.logID, a.seq, a.dirty = Tree{}, "", 0, true
 }
 
+func (a *applier) size() int {
+	a.emu.Lock()
+	defer a.emu.Unlock()
+	return len(a.expected)
+}
+
 func (a *applier) expectedCopy() Tree {
 	a.emu.Lock()
 	defer a.emu.Unlock()

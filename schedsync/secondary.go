@@ -225,7 +225,7 @@ func (n *Node) applyBatch(ctx context.Context, targets []Entry, actual Tree) err
 func (n *Node) afterSync() {
 	n.mu.Lock()
 	defer n.mu.Unlock()
-	n.metrics.files.Set(float64(len(n.app.expected)))
+	n.metrics.files.Set(float64(n.app.size()))
 	n.metrics.localEdits.Set(float64(len(n.edits)))
 	switch {
 	case len(n.syncErrs) > 0:
