@@ -57,7 +57,8 @@ type Config struct {
 	DiskCache       ByteSize        `toml:"disk_cache"`       // retained config/state log, default 100MB
 	DataDir         string          `toml:"data_dir"`
 	// HistoryDSN selects the history store: empty for SQLite in data_dir,
-	// "sqlite:/path/file.db", or a postgres:// DSN (not implemented yet).
+	// "sqlite:/path/file.db", or a postgres:// DSN (a database both nodes
+	// may share). Also history_dsn_file / history_dsn_env.
 	HistoryDSN config.Secret `toml:"history_dsn"`
 
 	// ClientListen is the client failover listener; AppURL the application
@@ -114,8 +115,8 @@ func (c *Config) Validate() error {
 	if c.ClientListen != "" && c.AppURL == "" {
 		errs.Add("app_url", "required with client_listen: the application's URL on this node")
 	}
-	if dsn := c.HistoryDSN.Reveal(); dsn != "" && !strings.HasPrefix(dsn, "sqlite:") {
-		errs.Add("history_dsn", "only sqlite:<path> is supported in this version (PostgreSQL is planned)")
+	if dsn := c.HistoryDSN.Reveal(); dsn != "" && !strings.HasPrefix(dsn, "sqlite:") && !isPostgres(dsn) {
+		errs.Add("history_dsn", "use sqlite:<path> or a postgres:// DSN")
 	}
 	return errs.Err()
 }

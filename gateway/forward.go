@@ -10,8 +10,9 @@ import (
 // PostHistory stores points on the active node: the master (or an
 // independent node) writes them to its history store; an active backup in
 // partial mode caches them for the master, in full mode writes them to
-// its own store and also forwards every one (duplicates possible when the
-// master was only unreachable; see docs/gateway.md).
+// its own store and, unless that store is a database shared with the
+// master (PostgreSQL), also forwards every one (duplicates possible when
+// the master was only unreachable; see docs/gateway.md).
 func (g *Gateway) PostHistory(points []Point) (int, error) {
 	for i, p := range points {
 		if p.Tag == "" || p.TSMS <= 0 {
@@ -32,6 +33,9 @@ func (g *Gateway) PostHistory(points []Point) (int, error) {
 	if g.cfg.History == HistoryFull {
 		if _, err := g.hist.insert(points, ""); err != nil {
 			return 0, err
+		}
+		if g.hist.shared {
+			return len(points), nil // written directly to the database both nodes share
 		}
 	}
 	if err := g.hist.cache(points); err != nil {

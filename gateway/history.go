@@ -5,16 +5,11 @@ import (
 	"database/sql"
 	"encoding/json"
 	"fmt"
-	"path/filepath"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
 
-	_ "github.com/mattn/go-sqlite3" // the embedded history store
 	bolt "go.etcd.io/bbolt"
-
-	"github.com/redund/redund/internal/replica"
 )
 
 // Point is one timestamped history value.
@@ -29,9 +24,12 @@ type Point struct {
 // historyStore is the node's history database plus the backup's cache of
 // points waiting to be forwarded to the master.
 type historyStore struct {
-	db    *sql.DB
-	kv    *bolt.DB
-	runID atomic.Int64 // open active interval (master), 0 when none
+	db     *sql.DB
+	pg     bool   // PostgreSQL (placeholders $n), else SQLite
+	shared bool   // the database is shared by both nodes (PostgreSQL)
+	node   string // this node's id (uptime intervals are per node)
+	kv     *bolt.DB
+	runID  atomic.Int64 // open active interval (master), 0 when none
 
 	mu                 sync.Mutex
 	forwarded, dropped int64
@@ -41,48 +39,6 @@ type historyStore struct {
 }
 
 var bucketHistCache = []byte("history_cache")
-
-const historySchema = `
-CREATE TABLE IF NOT EXISTS points (
-	id INTEGER PRIMARY KEY,
-	tag TEXT NOT NULL,
-	ts_ms INTEGER NOT NULL,
-	value REAL NOT NULL,
-	source TEXT,
-	source_seq INTEGER,
-	UNIQUE(source, source_seq)
-);
-CREATE INDEX IF NOT EXISTS points_tag_ts ON points(tag, ts_ms);
-CREATE TABLE IF NOT EXISTS uptime (
-	run INTEGER PRIMARY KEY AUTOINCREMENT,
-	start_ms INTEGER NOT NULL,
-	alive_ms INTEGER NOT NULL
-);`
-
-func openHistory(c Config, st *replica.Store) (*historyStore, error) {
-	path := filepath.Join(c.DataDir, "history.db")
-	if dsn := c.HistoryDSN.Reveal(); strings.HasPrefix(dsn, "sqlite:") {
-		path = strings.TrimPrefix(dsn, "sqlite:")
-	}
-	db, err := sql.Open("sqlite3", "file:"+path+"?_journal_mode=WAL&_synchronous=FULL&_busy_timeout=5000")
-	if err != nil {
-		return nil, fmt.Errorf("gateway: history: %w", err)
-	}
-	db.SetMaxOpenConns(1)
-	if _, err := db.Exec(historySchema); err != nil {
-		db.Close()
-		return nil, fmt.Errorf("gateway: history %s: %w", path, err)
-	}
-	err = st.DB().Update(func(tx *bolt.Tx) error {
-		_, err := tx.CreateBucketIfNotExists(bucketHistCache)
-		return err
-	})
-	if err != nil {
-		db.Close()
-		return nil, fmt.Errorf("gateway: history cache: %w", err)
-	}
-	return &historyStore{db: db, kv: st.DB(), wake: make(chan struct{}, 1)}, nil
-}
 
 func (h *historyStore) close() { h.db.Close() }
 
@@ -95,7 +51,7 @@ func (h *historyStore) insert(points []Point, source string) (int, error) {
 		return 0, err
 	}
 	defer tx.Rollback()
-	stmt, err := tx.Prepare(`INSERT OR IGNORE INTO points(tag, ts_ms, value, source, source_seq) VALUES (?, ?, ?, ?, ?)`)
+	stmt, err := tx.Prepare(h.insertSQL())
 	if err != nil {
 		return 0, err
 	}
@@ -115,7 +71,7 @@ func (h *historyStore) insert(points []Point, source string) (int, error) {
 		}
 	}
 	if run := h.runID.Load(); run != 0 {
-		if _, err := tx.Exec(`UPDATE uptime SET alive_ms = ? WHERE run = ?`, time.Now().UnixMilli(), run); err != nil {
+		if _, err := tx.Exec(h.q(`UPDATE uptime SET alive_ms = ? WHERE run = ?`), time.Now().UnixMilli(), run); err != nil {
 			return 0, err
 		}
 	}
@@ -124,7 +80,7 @@ func (h *historyStore) insert(points []Point, source string) (int, error) {
 
 // query returns a tag's points in [from, to] (ms), oldest first.
 func (h *historyStore) query(tag string, from, to int64) ([]Point, error) {
-	rows, err := h.db.Query(`SELECT tag, ts_ms, value FROM points WHERE tag = ? AND ts_ms BETWEEN ? AND ? ORDER BY ts_ms, id`, tag, from, to)
+	rows, err := h.db.Query(h.q(`SELECT tag, ts_ms, value FROM points WHERE tag = ? AND ts_ms BETWEEN ? AND ? ORDER BY ts_ms, id`), tag, from, to)
 	if err != nil {
 		return nil, err
 	}
@@ -218,15 +174,15 @@ func (h *historyStore) markUptime(active bool) {
 	run := h.runID.Load()
 	switch {
 	case active && run == 0:
-		r, err := h.db.Exec(`INSERT INTO uptime(start_ms, alive_ms) VALUES (?, ?)`, now, now)
+		var id int64
+		err := h.db.QueryRow(h.q(`INSERT INTO uptime(node, start_ms, alive_ms) VALUES (?, ?, ?) RETURNING run`), h.node, now, now).Scan(&id)
 		if err == nil {
-			id, _ := r.LastInsertId()
 			h.runID.Store(id)
 		}
 	case active:
-		_, _ = h.db.Exec(`UPDATE uptime SET alive_ms = ? WHERE run = ?`, now, run)
+		_, _ = h.db.Exec(h.q(`UPDATE uptime SET alive_ms = ? WHERE run = ?`), now, run)
 	case run != 0:
-		_, _ = h.db.Exec(`UPDATE uptime SET alive_ms = ? WHERE run = ?`, now, run)
+		_, _ = h.db.Exec(h.q(`UPDATE uptime SET alive_ms = ? WHERE run = ?`), now, run)
 		h.runID.Store(0)
 	}
 }
@@ -235,7 +191,7 @@ func (h *historyStore) markUptime(active bool) {
 type interval struct{ From, To int64 }
 
 func (h *historyStore) intervals() ([]interval, error) {
-	rows, err := h.db.Query(`SELECT start_ms, alive_ms FROM uptime ORDER BY run DESC LIMIT 10000`)
+	rows, err := h.db.Query(h.q(`SELECT start_ms, alive_ms FROM uptime WHERE node = ? ORDER BY run DESC LIMIT 10000`), h.node)
 	if err != nil {
 		return nil, err
 	}

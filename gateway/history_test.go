@@ -3,6 +3,8 @@ package gateway
 import (
 	"testing"
 	"time"
+
+	"github.com/redund/redund/internal/config"
 )
 
 // historyPartition runs the partition scenario: the link is cut (both nodes
@@ -10,9 +12,14 @@ import (
 // both, then the master really goes down and more points go to the backup,
 // then the master returns and the link heals.
 func historyPartition(t *testing.T, mode string) (m2, b *gw, p1, p2 []Point) {
+	return historyPartitionDSN(t, mode, "")
+}
+
+func historyPartitionDSN(t *testing.T, mode, dsn string) (m2, b *gw, p1, p2 []Point) {
 	var px *proxy
 	m, b, addr := pair(t, func(mc, bc *Config) {
 		mc.History, bc.History = mode, mode
+		mc.HistoryDSN, bc.HistoryDSN = config.Secret(dsn), config.Secret(dsn)
 		px = newProxy(t, bc.Peer)
 		bc.Peer = px.addr()
 	})
@@ -47,6 +54,9 @@ func historyPartition(t *testing.T, mode string) (m2, b *gw, p1, p2 []Point) {
 	waitRole(t, m2, RoleActive, 5*time.Second)
 	eventually(t, 5*time.Second, "backup cache forwarded", func() bool {
 		h := b.Detail().History
+		if dsn != "" && mode == HistoryFull {
+			return h.Cached == 0 // written straight into the shared database
+		}
 		return h.Cached == 0 && h.Forwarded+h.Dropped >= 10
 	})
 	return m2, b, p1, p2

@@ -51,12 +51,17 @@ func redundBinary(t *testing.T) string {
 }
 
 func freePort(t *testing.T) string {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
+	ln := freeListener()
 	defer ln.Close()
 	return ln.Addr().String()
+}
+
+func freeListener() net.Listener {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		panic(err)
+	}
+	return ln
 }
 
 // proc is one redund gateway process.

@@ -1,0 +1,120 @@
+package gateway
+
+import (
+	"database/sql"
+	"fmt"
+	"path/filepath"
+	"strconv"
+	"strings"
+
+	_ "github.com/jackc/pgx/v5/stdlib" // PostgreSQL history store (history_dsn = "postgres://...")
+	_ "github.com/mattn/go-sqlite3"    // the embedded history store
+	bolt "go.etcd.io/bbolt"
+
+	"github.com/redund/redund/internal/replica"
+)
+
+var sqliteSchema = []string{
+	`CREATE TABLE IF NOT EXISTS points (
+	id INTEGER PRIMARY KEY,
+	tag TEXT NOT NULL,
+	ts_ms INTEGER NOT NULL,
+	value REAL NOT NULL,
+	source TEXT,
+	source_seq INTEGER,
+	UNIQUE(source, source_seq))`,
+	`CREATE INDEX IF NOT EXISTS points_tag_ts ON points(tag, ts_ms)`,
+	`CREATE TABLE IF NOT EXISTS uptime (
+	run INTEGER PRIMARY KEY AUTOINCREMENT,
+	node TEXT NOT NULL,
+	start_ms INTEGER NOT NULL,
+	alive_ms INTEGER NOT NULL)`,
+}
+
+var pgSchema = []string{
+	`CREATE TABLE IF NOT EXISTS points (
+	id BIGSERIAL PRIMARY KEY,
+	tag TEXT NOT NULL,
+	ts_ms BIGINT NOT NULL,
+	value DOUBLE PRECISION NOT NULL,
+	source TEXT,
+	source_seq BIGINT,
+	UNIQUE(source, source_seq))`,
+	`CREATE INDEX IF NOT EXISTS points_tag_ts ON points(tag, ts_ms)`,
+	`CREATE TABLE IF NOT EXISTS uptime (
+	run BIGSERIAL PRIMARY KEY,
+	node TEXT NOT NULL,
+	start_ms BIGINT NOT NULL,
+	alive_ms BIGINT NOT NULL)`,
+}
+
+// isPostgres reports whether a history_dsn names PostgreSQL.
+func isPostgres(dsn string) bool {
+	return strings.HasPrefix(dsn, "postgres://") || strings.HasPrefix(dsn, "postgresql://")
+}
+
+// openHistory opens the history store: SQLite in data_dir (or at
+// history_dsn = "sqlite:/path"), or PostgreSQL (history_dsn =
+// "postgres://..."), which both nodes may share.
+func openHistory(c Config, st *replica.Store) (*historyStore, error) {
+	dsn := c.HistoryDSN.Reveal()
+	h := &historyStore{kv: st.DB(), node: c.NodeID, wake: make(chan struct{}, 1)}
+	var err error
+	schema := sqliteSchema
+	if isPostgres(dsn) {
+		h.pg, h.shared, schema = true, true, pgSchema
+		h.db, err = sql.Open("pgx", dsn)
+	} else {
+		path := filepath.Join(c.DataDir, "history.db")
+		if strings.HasPrefix(dsn, "sqlite:") {
+			path = strings.TrimPrefix(dsn, "sqlite:")
+		}
+		h.db, err = sql.Open("sqlite3", "file:"+path+"?_journal_mode=WAL&_synchronous=FULL&_busy_timeout=5000")
+		if err == nil {
+			h.db.SetMaxOpenConns(1)
+		}
+	}
+	if err != nil {
+		return nil, fmt.Errorf("gateway: history: %w", err)
+	}
+	for _, stmt := range schema {
+		if _, err := h.db.Exec(stmt); err != nil {
+			h.db.Close()
+			return nil, fmt.Errorf("gateway: history store: %w", err)
+		}
+	}
+	err = st.DB().Update(func(tx *bolt.Tx) error {
+		_, err := tx.CreateBucketIfNotExists(bucketHistCache)
+		return err
+	})
+	if err != nil {
+		h.db.Close()
+		return nil, fmt.Errorf("gateway: history cache: %w", err)
+	}
+	return h, nil
+}
+
+// q rewrites ? placeholders as $1, $2... for PostgreSQL.
+func (h *historyStore) q(s string) string {
+	if !h.pg {
+		return s
+	}
+	var b strings.Builder
+	n := 0
+	for _, r := range s {
+		if r == '?' {
+			n++
+			b.WriteString("$" + strconv.Itoa(n))
+			continue
+		}
+		b.WriteRune(r)
+	}
+	return b.String()
+}
+
+func (h *historyStore) insertSQL() string {
+	if h.pg {
+		return `INSERT INTO points(tag, ts_ms, value, source, source_seq) VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING`
+	}
+	return `INSERT OR IGNORE INTO points(tag, ts_ms, value, source, source_seq) VALUES (?, ?, ?, ?, ?)`
+}
