@@ -103,7 +103,6 @@ type result struct {
 	P50US     float64 `json:"p50_us"`
 	P99US     float64 `json:"p99_us"`
 	MaxUS     float64 `json:"max_us"`
-	FirstRecv string  `json:"first"`
 }
 
 // sink answers liveness-link packets as a primary would and records audio.
