@@ -98,11 +98,11 @@ func relay(pc *ipv4.PacketConn, dst *net.UDPAddr) {
 }
 
 type result struct {
-	Received  uint64  `json:"received"`
-	LinkPkts  uint64  `json:"link_packets"`
-	P50US     float64 `json:"p50_us"`
-	P99US     float64 `json:"p99_us"`
-	MaxUS     float64 `json:"max_us"`
+	Received uint64  `json:"received"`
+	LinkPkts uint64  `json:"link_packets"`
+	P50US    float64 `json:"p50_us"`
+	P99US    float64 `json:"p99_us"`
+	MaxUS    float64 `json:"max_us"`
 }
 
 // sink answers liveness-link packets as a primary would and records audio.
