@@ -96,7 +96,10 @@ func TestFollowerFirstFullThenIncremental(t *testing.T) {
 	}
 	follow(t, f, l, "config")
 	waitConverged(t, f, l, "config")
-	ev := f.Events()
+	var ev []Event
+	for deadline := time.Now().Add(5 * time.Second); len(ev) < 2 && time.Now().Before(deadline); time.Sleep(5 * time.Millisecond) {
+		ev = f.Events() // full_sync_done is recorded just after the swap
+	}
 	if len(ev) < 2 || ev[0].Kind != "full_sync_needed" || !strings.Contains(ev[0].Message, "first") {
 		t.Fatalf("events %+v", ev)
 	}
