@@ -19,8 +19,10 @@ import (
 const maxBody = 64 << 20
 
 // Register adds the gateway's endpoints, status source and metrics to an
-// admin server. Changes (PUT, DELETE, POST) go through status.Protect:
-// with a token they need it; without one only loopback clients may use them.
+// admin server. Changes (PUT, DELETE, POST) and reads of documents and
+// history go through status.Protect: with a token they need it; without
+// one only loopback clients may use them. Status, the page and the log
+// lines are open like /v1/status.
 func (g *Gateway) Register(s *status.Server, token config.Secret) {
 	g.opts.Token = token
 	s.AddSource(g)
@@ -34,17 +36,18 @@ func (g *Gateway) Register(s *status.Server, token config.Secret) {
 	s.Handle("GET /v1/gateway/status", http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
 		status.WriteJSON(w, http.StatusOK, g.Detail())
 	}))
-	s.Handle("GET /v1/gateway/config", http.HandlerFunc(g.serveList(ProvConfig)))
-	s.Handle("GET /v1/gateway/config/{key...}", http.HandlerFunc(g.serveGet(ProvConfig)))
+	// documents may hold sensitive values: reading them is guarded like changes
+	s.Handle("GET /v1/gateway/config", p(g.serveList(ProvConfig)))
+	s.Handle("GET /v1/gateway/config/{key...}", p(g.serveGet(ProvConfig)))
 	s.Handle("PUT /v1/gateway/config/{key...}", p(g.servePut(g.SetConfig)))
 	s.Handle("DELETE /v1/gateway/config/{key...}", p(g.serveDelete(g.DeleteConfig)))
 	s.Handle("POST /v1/gateway/config-import", p(g.serveImport))
-	s.Handle("GET /v1/gateway/state", http.HandlerFunc(g.serveList(ProvState)))
-	s.Handle("GET /v1/gateway/state/{key...}", http.HandlerFunc(g.serveGet(ProvState)))
+	s.Handle("GET /v1/gateway/state", p(g.serveList(ProvState)))
+	s.Handle("GET /v1/gateway/state/{key...}", p(g.serveGet(ProvState)))
 	s.Handle("PUT /v1/gateway/state/{key...}", p(g.servePut(g.SetState)))
 	s.Handle("DELETE /v1/gateway/state/{key...}", p(g.serveDelete(g.DeleteState)))
 	s.Handle("POST /v1/gateway/history", p(g.servePostHistory))
-	s.Handle("GET /v1/gateway/history", http.HandlerFunc(g.serveQueryHistory))
+	s.Handle("GET /v1/gateway/history", p(g.serveQueryHistory))
 	s.Handle("POST /v1/gateway/failover", p(g.serveFailover))
 	s.Handle("POST /v1/gateway/resync", p(g.serveResync))
 	s.Handle("GET /v1/gateway/log", http.HandlerFunc(g.serveLog))

@@ -35,9 +35,20 @@ func (n *Node) listen(ctx context.Context) error {
 			time.Sleep(10 * time.Millisecond)
 			continue
 		}
-		go n.acceptOne(ctx, nc)
+		select {
+		case n.shaking <- struct{}{}:
+			go func() { defer func() { <-n.shaking }(); n.acceptOne(ctx, nc) }()
+		default: // too many handshakes in progress: a flood, not the peer
+			_ = nc.Close()
+			n.mu.Lock()
+			n.st.Dropped++
+			n.mu.Unlock()
+		}
 	}
 }
+
+// maxHandshakes bounds the connections being authenticated at once.
+const maxHandshakes = 16
 
 // acceptOne authenticates one incoming connection and, when it is the
 // peer, serves it (replacing any older connection).

@@ -52,6 +52,7 @@ type Node struct {
 	log       *slog.Logger
 	downAfter time.Duration
 	ready     chan struct{}
+	shaking   chan struct{} // one token per handshake in progress
 
 	mu      sync.Mutex
 	ln      net.Listener
@@ -84,7 +85,8 @@ func New(cfg *Config, opts Options) (*Node, error) {
 	if opts.Log == nil {
 		opts.Log = logging.Discard()
 	}
-	n := &Node{cfg: cfg, opts: opts, log: opts.Log, downAfter: opts.DownAfter, ready: make(chan struct{})}
+	n := &Node{cfg: cfg, opts: opts, log: opts.Log, downAfter: opts.DownAfter, ready: make(chan struct{}),
+		shaking: make(chan struct{}, maxHandshakes)}
 	if n.downAfter <= 0 {
 		n.downAfter = cfg.pingTimeout() + cfg.pingInterval()*time.Duration(cfg.maxMissed())
 	}

@@ -228,3 +228,23 @@ func TestNewRejectsBadOptions(t *testing.T) {
 		t.Fatal("no auth and not plain must fail")
 	}
 }
+
+func TestHandshakeFloodIsBounded(t *testing.T) {
+	cfg := &Config{Secret: testSecret}
+	l, lrec := listener(t, cfg, Options{})
+	var idle []net.Conn
+	for range maxHandshakes + 4 {
+		c, err := net.Dial("tcp", l.Addr())
+		if err != nil {
+			t.Fatal(err)
+		}
+		idle = append(idle, c)
+	}
+	waitFor(t, func() bool { return l.Status().Dropped >= 4 })
+	for _, c := range idle {
+		c.Close()
+	}
+	_, drec := dialer(t, cfg, l.Addr(), Options{})
+	drec.waitState(t, Up)
+	lrec.waitState(t, Up)
+}
