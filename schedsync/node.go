@@ -49,6 +49,7 @@ type Node struct {
 	resync       bool               // a full resync was requested
 	edits        map[string]string  // secondary: local edits found (path → what)
 	syncErrs     []string           // secondary: files that could not be synced
+	guard        string             // secondary: why it refuses to mirror (until resync)
 }
 
 // New checks cfg, opens the directory and binds the listen address.
@@ -66,6 +67,13 @@ func New(cfg *Config, opt Options) (*Node, error) {
 	n := &Node{cfg: cfg, opt: opt, log: opt.Log, started: time.Now(), match: newMatcher(cfg.Exclude),
 		peerTimeout: cfg.PeerTimeout.Or(DefaultPeerTimeout), metrics: newMetrics(opt.Registry),
 		auth: newAuthenticator(cfg.Secret.Reveal()), edits: map[string]string{}}
+	if cfg.Mode == ModePrimary {
+		// A primary never creates its directory: a wrong path must not look
+		// like an empty tree that the secondary then mirrors.
+		if fi, err := os.Stat(cfg.Dir); err != nil || !fi.IsDir() {
+			return nil, fmt.Errorf("schedsync: dir %s: not an existing directory", cfg.Dir)
+		}
+	}
 	w, err := openWriter(cfg.Dir)
 	if err != nil {
 		return nil, err

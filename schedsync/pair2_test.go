@@ -1,8 +1,10 @@
 package schedsync
 
 import (
+	"context"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 )
@@ -50,4 +52,24 @@ func TestSecondaryStartsWithForeignFiles(t *testing.T) {
 	writeFile(t, p.dir, "a", "1", 0o644)
 	waitSame(t, p, s, "initial")
 	assertSaved(t, s, "precious.txt", "only here")
+}
+
+// TestEmptyPrimaryGuard: a primary whose directory is suddenly empty does not
+// wipe the secondary's copy without an operator's resync.
+func TestEmptyPrimaryGuard(t *testing.T) {
+	p, s := startPair(t, ModePrimary, ModeSecondaryCopy, nil)
+	writeFile(t, p.dir, "a/b.txt", "x", 0o644)
+	waitSame(t, p, s, "copy")
+	p.stop()
+	must(t, os.RemoveAll(filepath.Join(p.dir, "a")))
+	p2 := startNode(t, p.cfg, nil) // restarted on an empty directory: full manifest needed
+	waitFor(t, 10*time.Second, "Not synced, copy kept", func() bool {
+		return s.state() == StateNotSynced && strings.Contains(s.Status()[0].Reason, "empty")
+	})
+	if _, err := os.Stat(filepath.Join(s.dir, "a/b.txt")); err != nil {
+		t.Fatal("the secondary's copy was wiped")
+	}
+	must(t, s.Resync(context.Background()))
+	waitSame(t, p2, s, "after resync")
+	waitFor(t, 10*time.Second, "Synced", func() bool { return s.state() == StateSynced })
 }

@@ -103,6 +103,11 @@ func (n *Node) syncOnce(ctx context.Context, full *bool) error {
 	resync := n.resync
 	n.resync = false
 	n.mu.Unlock()
+	if resync {
+		n.mu.Lock()
+		n.guard = ""
+		n.mu.Unlock()
+	}
 	if resync || *full {
 		if err := n.fullSync(ctx, resync); err != nil {
 			if resync {
@@ -162,6 +167,9 @@ func (n *Node) fullSync(ctx context.Context, rehash bool) error {
 		return fmt.Errorf("schedsync: scan: %w", err)
 	}
 	n.metrics.scans.Inc()
+	if len(b.Entries) == 0 && len(actual) > 0 && !rehash {
+		return n.refuseEmpty(b, len(actual))
+	}
 	targets := append([]Entry(nil), b.Entries...)
 	in := make(map[string]bool, len(targets))
 	for _, e := range targets {
@@ -179,6 +187,19 @@ func (n *Node) fullSync(ctx context.Context, rehash bool) error {
 	n.mu.Lock()
 	clear(n.edits)
 	n.mu.Unlock()
+	n.afterSync()
+	return nil
+}
+
+// refuseEmpty guards against a primary whose directory is suddenly empty
+// (an unmounted disk, a wrong path): the secondary keeps its files and
+// reports Not synced until the operator confirms with a resync.
+func (n *Node) refuseEmpty(b Batch, have int) error {
+	n.log.Warn("the primary's directory is empty; keeping this copy until resync", "files", have)
+	n.mu.Lock()
+	n.guard = fmt.Sprintf("the primary's directory is empty: %d paths kept here; run resync to mirror the empty directory", have)
+	n.mu.Unlock()
+	n.app.setPosition(b.LogID, b.Seq)
 	n.afterSync()
 	return nil
 }
@@ -228,6 +249,8 @@ func (n *Node) afterSync() {
 	n.metrics.files.Set(float64(n.app.size()))
 	n.metrics.localEdits.Set(float64(len(n.edits)))
 	switch {
+	case n.guard != "":
+		n.setStateLocked(StateNotSynced, n.guard)
 	case len(n.syncErrs) > 0:
 		n.setStateLocked(StateNotSynced, fmt.Sprintf("%d paths could not be synced (first: %s)", len(n.syncErrs), n.syncErrs[0]))
 	case len(n.edits) > 0:
