@@ -3,6 +3,8 @@ package replica
 import (
 	"context"
 	"fmt"
+	"slices"
+	"strings"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
@@ -86,10 +88,14 @@ func (s *Store) applyEntries(p string, resp pullResp) error {
 			if x.Seq != next {
 				return fmt.Errorf("replica: %s: gap in log: got seq %d, want %d", p, x.Seq, next)
 			}
+			next++
+		}
+		// only the last change of each key matters; applying them in key
+		// order keeps bbolt's B+tree work local
+		for _, x := range lastPerKey(resp.Entries) {
 			if err := applyData(b.data, x); err != nil {
 				return err
 			}
-			next++
 		}
 		return b.meta.Put(keyApplied, be(next-1))
 	})
@@ -108,6 +114,20 @@ func (s *Store) applyEntries(p string, resp pullResp) error {
 	st.mu.Unlock()
 	s.wake(p)
 	return nil
+}
+
+// lastPerKey returns the newest entry of each key, in key order.
+func lastPerKey(es []Entry) []Entry {
+	last := make(map[string]int, len(es))
+	for i, x := range es {
+		last[x.Key] = i
+	}
+	out := make([]Entry, 0, len(last))
+	for _, i := range last {
+		out = append(out, es[i])
+	}
+	slices.SortFunc(out, func(a, b Entry) int { return strings.Compare(a.Key, b.Key) })
+	return out
 }
 
 // ForceFullSync makes the follower of p copy a full snapshot on its next
