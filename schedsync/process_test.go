@@ -182,6 +182,12 @@ func TestProcessPairConverges(t *testing.T) {
 	if len(docs) != 1 || docs[0].State != StateSynced || docs[0].Role != RoleSecondary {
 		t.Fatalf("schedsync status --json: %s", out)
 	}
+	// An action that does not apply exits 1 and says why.
+	cmd := exec.Command(redundBin, "--config", p.conf, "schedsync", "promote")
+	msg, err := cmd.CombinedOutput()
+	if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() != 1 || !strings.Contains(string(msg), "already primary") {
+		t.Fatalf("promote on the primary: %v: %s", err, msg)
+	}
 }
 
 func TestProcessFailoverAndIncompatible(t *testing.T) {
