@@ -5,10 +5,12 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net"
 	"net/http"
+	"net/url"
 	"strconv"
 	"strings"
 	"time"
@@ -85,6 +87,16 @@ func (c *peerClient) do(ctx context.Context, method, uri string, body []byte) (*
 		return nil, &statusError{code: resp.StatusCode, msg: strings.TrimSpace(string(msg))}
 	}
 	return resp, nil
+}
+
+// shortErr drops the method and URL that net/http puts around transport
+// errors: the status reason shows "dial tcp ...: connection refused".
+func shortErr(err error) string {
+	var ue *url.Error
+	if errors.As(err, &ue) {
+		return ue.Err.Error()
+	}
+	return err.Error()
 }
 
 type statusError struct {

@@ -292,9 +292,9 @@ func (n *Node) onSyncError(err error) bool {
 	}
 	gone := time.Since(last)
 	if n.st.Name != StateConnecting && gone > n.peerTimeout {
-		n.setStateLocked(StateUnavailable, "primary unreachable: "+err.Error())
+		n.setStateLocked(StateUnavailable, "primary unreachable: "+shortErr(err))
 	} else if n.st.Name == StateConnecting {
-		n.st.Reason = err.Error()
+		n.st.Reason = shortErr(err)
 	}
 	n.mu.Unlock()
 	if n.cfg.Mode == ModeSecondaryFailover && gone >= n.cfg.FailoverOffset.Or(DefaultFailoverOffset) {

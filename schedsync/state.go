@@ -78,7 +78,7 @@ func (n *Node) notePeer(info nodeInfo, refused string) {
 func (n *Node) notePeerError(err error) {
 	n.mu.Lock()
 	defer n.mu.Unlock()
-	n.peer.lastErr = err.Error()
+	n.peer.lastErr = shortErr(err)
 	if n.peer.connected && time.Since(n.peer.last) > n.peerTimeout {
 		n.peer.connected = false
 		n.peer.upSince = time.Now()
