@@ -150,6 +150,15 @@ func throughput(dir string, writers int, dur time.Duration, res *result) {
 	for p, _ := follower.Position("config"); p.Applied < last.Last; p, _ = follower.Position("config") {
 		time.Sleep(time.Millisecond)
 	}
+	// OnApply runs just after the follower's commit: let the last batch in
+	for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(time.Millisecond) {
+		mu.Lock()
+		done := int64(len(lags)) >= n.Load()
+		mu.Unlock()
+		if done {
+			break
+		}
+	}
 	mu.Lock()
 	defer mu.Unlock()
 	slices.Sort(lags)
