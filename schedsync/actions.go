@@ -102,6 +102,7 @@ func (n *Node) promote(reason string) {
 	n.mu.Lock()
 	n.role = RolePrimary
 	n.epoch = max(n.epoch, n.peerEpochMax) + 1
+	n.st = syncState{} // a new role: the status (and its since) starts over
 	epoch := n.epoch
 	cancel := n.roleCancel
 	n.mu.Unlock()
