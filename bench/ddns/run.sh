@@ -4,7 +4,8 @@
 #             backup's address (interval 100ms, fall 2, rise 2, RFC 2136+TSIG)
 #   scale:    DDNS_SCHEMES (1000) schemes × 3 HTTP-checked servers at 1 s
 #             interval for DDNS_SECONDS (30) s; page servers in their own process
-#             (DDNS_CHECK=tcp: TCP connect checks instead of HTTP)
+#             (DDNS_CHECK=tcp: TCP connect checks instead of HTTP;
+#             DDNS_LISTENERS: number of page listeners, default 64)
 #   peer:     the same against gdnsd (apt-get install -y gdnsd), the peer
 #             that health-checks and answers DNS itself: failover at
 #             interval 2 s / 2 failures (gdnsd's minimum interval), and

@@ -115,7 +115,7 @@ func scaleCheck(u string) *health.Config {
 // than the window allows.
 func BenchmarkScale(b *testing.B) {
 	n, secs := envInt("DDNS_SCHEMES", 1000), envInt("DDNS_SECONDS", 30)
-	urls, pages := pageServers(b, 64) // many addresses: no shortage of ports for 3000 connections/s
+	urls, pages := pageServers(b, envInt("DDNS_LISTENERS", 64)) // many addresses: no shortage of ports
 	prov := &countProvider{vals: map[string]string{}}
 	cfgs := map[string]*ddns.Config{}
 	for i := range n {
