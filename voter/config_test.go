@@ -32,9 +32,10 @@ master = true`, []string{"clients.alice.master: a master timing source cannot"}}
 		{"bad addresses", `password = "h"
 listen = "nope"
 rtp_out = "1.2.3.4"
+rtp_in = "[::1]:5006"
 primary = "host.example,pw"
 [clients.a]
-password = "a"`, []string{"listen:", "rtp_out:", "primary: primary address must be an IPv4"}},
+password = "a"`, []string{"listen:", "rtp_out:", "rtp_in: \"[::1]:5006\": IPv4 only", "primary: primary address must be an IPv4"}},
 		{"both roles", `password = "h"
 isprimary = true
 primary = "10.0.0.1:1667,pw"

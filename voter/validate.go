@@ -1,6 +1,9 @@
 package voter
 
 import (
+	"fmt"
+	"net"
+
 	"github.com/redund/redund/internal/config"
 )
 
@@ -9,7 +12,7 @@ import (
 func (c *Config) Validate() error {
 	var errs config.Errors
 	if c.Listen != "" {
-		if err := config.CheckHostPort(c.Listen); err != nil {
+		if err := checkAddr4(c.Listen); err != nil {
 			errs.Add("listen", "%v", err)
 		}
 	}
@@ -34,13 +37,26 @@ func (c *Config) Validate() error {
 	c.validateRedundancy(&errs)
 	for _, k := range []struct{ key, v string }{{"rtp_out", c.RTPOut}, {"rtp_in", c.RTPIn}} {
 		if k.v != "" {
-			if err := config.CheckHostPort(k.v); err != nil {
+			if err := checkAddr4(k.v); err != nil {
 				errs.Add(k.key, "%v", err)
 			}
 		}
 	}
 	c.validateClients(&errs)
 	return errs.Err()
+}
+
+// checkAddr4 checks host:port where the host, when it is an IP literal,
+// is IPv4 (VOTER's proxy header and redund's sockets are IPv4).
+func checkAddr4(addr string) error {
+	if err := config.CheckHostPort(addr); err != nil {
+		return err
+	}
+	host, _, _ := net.SplitHostPort(addr)
+	if ip := net.ParseIP(host); ip != nil && ip.To4() == nil {
+		return fmt.Errorf("%q: IPv4 only", addr)
+	}
+	return nil
 }
 
 func validChallenge(s string) bool {
