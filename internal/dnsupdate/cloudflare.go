@@ -280,10 +280,16 @@ func (c *Cloudflare) do(ctx context.Context, method, path string, body io.Reader
 	if err != nil {
 		return nil, fmt.Errorf("dnsupdate: cloudflare: %s %s: reading reply: %w", method, path, err)
 	}
+	return parseCFReply(resp.StatusCode, raw)
+}
+
+// parseCFReply decodes a Cloudflare API v4 envelope; an HTTP error status,
+// a body that is not JSON or success=false give a *CloudflareError.
+func parseCFReply(status int, raw []byte) (*cfReply, error) {
 	var rep cfReply
 	jerr := json.Unmarshal(raw, &rep)
-	if resp.StatusCode/100 != 2 || jerr != nil || !rep.Success {
-		ce := &CloudflareError{Status: resp.StatusCode, Errors: rep.Errors}
+	if status/100 != 2 || jerr != nil || !rep.Success {
+		ce := &CloudflareError{Status: status, Errors: rep.Errors}
 		if jerr != nil && len(ce.Errors) == 0 {
 			ce.Errors = []cfMessage{{Message: "reply is not JSON: " + snippet(raw)}}
 		}

@@ -1,6 +1,7 @@
 package dnsupdate
 
 import (
+	"errors"
 	"strings"
 	"testing"
 )
@@ -18,6 +19,26 @@ func FuzzParseHEReply(f *testing.F) {
 			if w != "good" && w != "nochg" {
 				t.Fatalf("accepted %q as %q", body, reply)
 			}
+		}
+	})
+}
+
+// FuzzCloudflareReply checks that any reply body gives either a successful
+// envelope or a *CloudflareError whose message can be printed.
+func FuzzCloudflareReply(f *testing.F) {
+	f.Add(200, []byte(`{"success":true,"errors":[],"result":[],"result_info":{"page":1,"total_pages":1}}`))
+	f.Add(403, []byte(`{"success":false,"errors":[{"code":10000,"message":"Authentication error"}],"result":null}`))
+	f.Add(500, []byte(`<html>oops</html>`))
+	f.Fuzz(func(t *testing.T, status int, body []byte) {
+		rep, err := parseCFReply(status, body)
+		var ce *CloudflareError
+		switch {
+		case err == nil && (rep == nil || !rep.Success || status/100 != 2):
+			t.Fatalf("accepted status %d body %q", status, body)
+		case err != nil && !errors.As(err, &ce):
+			t.Fatalf("error of type %T", err)
+		case err != nil:
+			_ = err.Error()
 		}
 	})
 }
