@@ -53,10 +53,10 @@ func TestPairOverPinnedTLS(t *testing.T) {
 	})
 	m.SetConfig("over", []byte("tls"))
 	eventually(t, 3*time.Second, "config over TLS", func() bool { return docValue(t, b, ProvConfig, "over") == "tls" })
-	docs := b.Status()
-	if len(docs) != 1 || docs[0].Role != "backup/standby" || docs[0].Peer == nil || !docs[0].Peer.Connected || docs[0].State != "Synced" {
-		t.Fatalf("status document %+v", docs)
-	}
+	eventually(t, 3*time.Second, "status document says Synced", func() bool {
+		docs := b.Status()
+		return len(docs) == 1 && docs[0].Role == "backup/standby" && docs[0].Peer != nil && docs[0].Peer.Connected && docs[0].State == "Synced"
+	})
 	if s := b.Detail().Settings["auth"]; s != "tls" {
 		t.Fatalf("auth setting %v", s)
 	}
