@@ -143,3 +143,24 @@ func TestPrimaryWireFormat(t *testing.T) {
 		t.Errorf("status via/address %q", via)
 	}
 }
+
+// Encapsulated packets where none are expected are counted and dropped.
+func TestUnexpectedProxy(t *testing.T) {
+	cfg := voterCfg("127.0.0.1:0", "", map[string]*ClientConfig{"site": cl("sitepw")})
+	cfg.Challenge = "4242"
+	srv := startServer(t, map[string]*Config{"solo": cfg})
+	c, err := net.DialUDP("udp4", nil, net.UDPAddrFromAddrPort(srv.Addr("solo")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	in := rawHeader(1, 0, "777", Digest([]byte("4242"), "sitepw"), 0xF000)
+	in = append(in, rawProxy([4]byte{192, 0, 2, 9}, 1667, 2, 0, "31337")...)
+	if _, err := c.Write(in); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, 3*time.Second, "bad_proxy counted", func() bool { return srv.Stats("solo")["bad_proxy"] == 1 })
+	if cs := srv.Status()[0].Details["clients"].([]ClientStatus); cs[0].Connected || cs[0].Via != "" {
+		t.Errorf("client changed by a stray proxy packet: %+v", cs[0])
+	}
+}
