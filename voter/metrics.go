@@ -32,6 +32,7 @@ var (
 // collector exports the server's counters to prometheus.
 type collector struct{ s *Server }
 
+// Describe sends every metric description.
 func (c *collector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{descPackets, descLink, descClientUp, descClientPackets,
 		descClientDrops, descClientRSSI, descRTP, descCycles, descCycleP99, descOverruns} {
@@ -39,6 +40,7 @@ func (c *collector) Describe(ch chan<- *prometheus.Desc) {
 	}
 }
 
+// Collect reads the counters under each socket's lock.
 func (c *collector) Collect(ch chan<- prometheus.Metric) {
 	counter := func(d *prometheus.Desc, v uint64, l ...string) {
 		ch <- prometheus.MustNewConstMetric(d, prometheus.CounterValue, float64(v), l...)
