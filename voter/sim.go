@@ -3,6 +3,7 @@ package voter
 import (
 	"context"
 	"fmt"
+	"math"
 	"net"
 	"net/netip"
 	"strconv"
@@ -46,6 +47,8 @@ type simState struct {
 	lastAuth  time.Time
 	seq       uint32
 	rxAudio   uint64
+	rxKeep    uint64
+	rxPeak    int
 	sent      uint64
 	buf       []byte
 	blind     bool // never drops the server (load generation)
@@ -79,6 +82,8 @@ type SimStatus struct {
 	Flags     byte
 	Sent      uint64
 	RxAudio   uint64
+	RxKeep    uint64 // keepalives received
+	RxPeak    int    // peak level of the audio received since the last Status, dBFS (-100: none)
 }
 
 // Status reports every client.
@@ -86,7 +91,9 @@ func (s *Sim) Status() []SimStatus {
 	out := make([]SimStatus, len(s.clients))
 	for i, c := range s.clients {
 		c.mu.Lock()
-		out[i] = SimStatus{Name: c.Name, Connected: c.connected, Flags: c.flags, Sent: c.sent, RxAudio: c.rxAudio}
+		out[i] = SimStatus{Name: c.Name, Connected: c.connected, Flags: c.flags, Sent: c.sent, RxAudio: c.rxAudio,
+			RxKeep: c.rxKeep, RxPeak: dBFS(c.rxPeak)}
+		c.rxPeak = 0
 		c.mu.Unlock()
 	}
 	return out
@@ -197,7 +204,8 @@ func (s *Sim) pace(ctx context.Context) error {
 // Summary is one line about every client.
 func (s *Sim) Summary() string {
 	var conn int
-	var sent, rx uint64
+	var sent, rx, keep uint64
+	peak := -100
 	st := s.Status()
 	for _, c := range st {
 		if c.Connected {
@@ -205,9 +213,23 @@ func (s *Sim) Summary() string {
 		}
 		sent += c.Sent
 		rx += c.RxAudio
+		keep += c.RxKeep
+		peak = max(peak, c.RxPeak)
 	}
-	return fmt.Sprintf("%s clients %d/%d connected, sent %d packets, received %d audio packets",
-		time.Now().Format("15:04:05"), conn, len(st), sent, rx)
+	level := "no transmit audio"
+	if peak > -100 {
+		level = fmt.Sprintf("transmit audio peak %d dBFS", peak)
+	}
+	return fmt.Sprintf("%s clients %d/%d connected, sent %d packets, received %d audio packets (%s), %d keepalives",
+		time.Now().Format("15:04:05"), conn, len(st), sent, rx, level, keep)
+}
+
+// dBFS converts a peak sample to dBFS (-100 for none).
+func dBFS(peak int) int {
+	if peak <= 0 {
+		return -100
+	}
+	return int(math.Round(20 * math.Log10(float64(peak)/32768)))
 }
 
 // assume makes every client start connected to a server with challenge ch.

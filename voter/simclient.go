@@ -105,8 +105,15 @@ func (c *simState) receive(p *Packet) {
 		return
 	}
 	cb := c.OnAudio
-	if p.Kind == TypeULaw {
+	switch p.Kind {
+	case TypeULaw:
 		c.rxAudio++
+		for _, u := range p.Audio {
+			v := int(ulawToLinear[u])
+			c.rxPeak = max(c.rxPeak, v, -v)
+		}
+	case TypeGPS:
+		c.rxKeep++
 	}
 	c.mu.Unlock()
 	if cb != nil && p.Kind == TypeULaw {

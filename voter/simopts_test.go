@@ -61,3 +61,11 @@ func TestWAVRoundTrip(t *testing.T) {
 		t.Fatalf("file of %d bytes", len(b))
 	}
 }
+
+func TestDBFS(t *testing.T) {
+	for peak, want := range map[int]int{0: -100, 32768: 0, 16384: -6, 3277: -20} {
+		if got := dBFS(peak); got != want {
+			t.Errorf("dBFS(%d) = %d, want %d", peak, got, want)
+		}
+	}
+}
