@@ -105,7 +105,11 @@ func (s *Scheme) Run(ctx context.Context) {
 		ch := m.Subscribe()
 		wg.Add(2)
 		go func() { defer wg.Done(); m.Run(ctx) }()
-		go func() { defer wg.Done(); defer m.Unsubscribe(ch); s.drive(ctx, m, ch, s.cfg.monitorOptions(i).Interval) }()
+		go func() {
+			defer wg.Done()
+			defer m.Unsubscribe(ch)
+			s.drive(ctx, m, ch, s.cfg.monitorOptions(i).Interval)
+		}()
 	}
 	s.loop(ctx)
 	wg.Wait()

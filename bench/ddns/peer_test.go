@@ -27,7 +27,6 @@ import (
 type pair struct {
 	port    int
 	mainOK  atomic.Bool
-	servers []*http.Server
 }
 
 func newPair(b *testing.B) *pair {

@@ -5,7 +5,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"runtime"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -57,9 +57,12 @@ func build() (dir, bin string, err error) {
 		return "", "", err
 	}
 	bin = filepath.Join(dir, "redund")
-	gobin := filepath.Join(runtime.GOROOT(), "bin", "go")
-	if _, err := os.Stat(gobin); err != nil {
-		gobin = "go"
+	// the go that runs this test (PATH may lack it under sudo)
+	gobin := "go"
+	if goroot, err := exec.Command("go", "env", "GOROOT").Output(); err == nil {
+		gobin = filepath.Join(strings.TrimSpace(string(goroot)), "bin", "go")
+	} else if _, err := os.Stat("/usr/local/go/bin/go"); err == nil {
+		gobin = "/usr/local/go/bin/go"
 	}
 	out, err := exec.Command(gobin, "build", "-o", bin, "github.com/redund/redund/cmd/redund").CombinedOutput()
 	if err != nil {

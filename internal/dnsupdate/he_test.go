@@ -18,7 +18,7 @@ import (
 func fakeHE(t *testing.T, answer func(host, pass, ip string) (int, string)) *httptest.Server {
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.Method != http.MethodPost {
-			http.Error(w, "POST only", 405)
+			http.Error(w, "POST only", http.StatusMethodNotAllowed)
 			return
 		}
 		_ = r.ParseForm()
