@@ -28,7 +28,8 @@ type link struct {
 
 func newLink(in *instance, addr, pw string) *link {
 	ap := netip.MustParseAddrPort(addr)
-	return &link{in: in, addr: ap, uaddr: net.UDPAddrFromAddrPort(ap), pw: []byte(pw), since: time.Now()}
+	return &link{in: in, addr: ap, uaddr: net.UDPAddrFromAddrPort(ap), pw: []byte(pw), since: time.Now(),
+		lastDown: "not connected yet"}
 }
 
 func (l *link) listen() error {
