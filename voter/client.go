@@ -33,6 +33,9 @@ type client struct {
 	// receive buffer (chan_voter layout: audio ring + per-sample RSSI)
 	audio, rssi []byte
 	drain       int
+	drain40     int  // drain index at the start of the current 40 ms (ADPCM placement)
+	odd         bool // second 20 ms of a 40 ms period
+	adpcm       [2 * FrameLen]byte
 	txseq       uint32
 	txseqKeyed  uint32
 	rxseq       uint32
@@ -138,21 +141,28 @@ func clear0(b []byte) {
 
 // place writes one 160-byte frame at sample offset index from the drain
 // point, with its RSSI.
-func (c *client) place(index int, rssi byte, frame []byte) {
+func (c *client) place(index int, rssi byte, frame []byte) { c.placeAt(index+c.drain, rssi, frame) }
+
+// placeAt writes frame (any length up to the buffer) at ring offset pos.
+func (c *client) placeAt(pos int, rssi byte, frame []byte) {
 	n := len(c.audio)
-	start := (index + c.drain) % n
-	first := min(FrameLen, n-start)
+	start := pos % n
+	first := min(len(frame), n-start)
 	copy(c.audio[start:], frame[:first])
 	copy(c.audio, frame[first:])
 	for i := start; i < start+first; i++ {
 		c.rssi[i] = rssi
 	}
-	for i := 0; i < FrameLen-first; i++ {
+	for i := 0; i < len(frame)-first; i++ {
 		c.rssi[i] = rssi
 	}
 }
 
 func (c *client) advance() {
+	if !c.odd {
+		c.drain40 = c.drain
+	}
+	c.odd = !c.odd
 	c.drain += FrameLen
 	if c.drain >= len(c.audio) {
 		c.drain -= len(c.audio)

@@ -54,6 +54,15 @@ func (g *group) placeMix(c *client, p *Packet) {
 }
 
 func (g *group) put(c *client, index int, p *Packet) {
+	if p.Kind == TypeADPCM { // 40 ms, placed from the 40 ms drain point as chan_voter does
+		DecodeADPCM(p.Audio, c.adpcm[:])
+		if p.RSSI == 0 {
+			copy(c.adpcm[:FrameLen], silence)
+			copy(c.adpcm[FrameLen:], silence)
+		}
+		c.placeAt(index+c.drain40, p.RSSI, c.adpcm[:])
+		return
+	}
 	audio := p.Audio
 	if p.RSSI == 0 {
 		audio = silence // no signal: treat as silence

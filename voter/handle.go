@@ -50,7 +50,7 @@ func (g *group) dispatch(c *client, p *Packet, raw []byte, now time.Time) {
 	switch p.Kind {
 	case TypeAuth:
 		g.handleAuth(c, p, now)
-	case TypeULaw:
+	case TypeULaw, TypeADPCM:
 		c.heard = true
 		g.handleAudio(c, p, raw, now)
 	case TypeGPS:
@@ -58,8 +58,12 @@ func (g *group) dispatch(c *client, p *Packet, raw []byte, now time.Time) {
 		g.handleGPS(c, p, raw)
 	case TypePing:
 		c.heard = true // replies to pings; redund sends none
-	default: // ADPCM and NULAW audio are not decoded by redund
+	default: // "nulaw" audio (type 4) is forwarded by a secondary, not decoded
 		c.heard = true
+		if c.inst.proxying() && !c.mix && !c.cfg.Master {
+			g.forward(c, p)
+			return
+		}
 		g.stats.Unsupported++
 		c.drops++
 	}
@@ -148,6 +152,11 @@ func (g *group) handleAudio(c *client, p *Packet, raw []byte, now time.Time) {
 		return
 	}
 	if c.mix {
+		if p.Kind == TypeADPCM { // mix-mode ADPCM: not supported
+			g.stats.Unsupported++
+			c.drops++
+			return
+		}
 		g.placeMix(c, p)
 		return
 	}

@@ -84,6 +84,21 @@ func TestSecondaryWireFormat(t *testing.T) {
 		t.Fatalf("forwarded packet\n got % x\nwant % x", fwd, want)
 	}
 
+	// ADPCM is forwarded too (188 bytes in, 207 out).
+	adpcm := append(rawHeader(1700000000, 40000000, "777", Digest([]byte("31337"), "sitepw"), 3), 99)
+	adpcm = append(adpcm, fill(ADPCMLen, 0x17)...)
+	if _, err := client.Write(adpcm); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case fwd = <-prim.got:
+	case <-time.After(3 * time.Second):
+		t.Fatal("ADPCM not forwarded")
+	}
+	if len(fwd) != 207 || binary.BigEndian.Uint16(fwd[30:32]) != 3 || !bytes.Equal(fwd[43:], adpcm[24:]) {
+		t.Fatalf("forwarded ADPCM % x", fwd)
+	}
+
 	// The primary's keepalive for the client, encapsulated (43 bytes).
 	ka := rawHeader(1700000001, 0, "4242", Digest([]byte("31337"), "sitepw"), 0xF000)
 	ka = append(ka, rawProxy([4]byte(ca.IP.To4()), uint16(ca.Port), 2, 0, "")...)
