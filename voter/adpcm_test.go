@@ -83,3 +83,11 @@ func TestADPCMVoted(t *testing.T) {
 		}
 	}
 }
+
+func FuzzDecodeADPCM(f *testing.F) {
+	f.Add(imaEncode(sine(2*FrameLen, 440, 8000)))
+	f.Fuzz(func(t *testing.T, block []byte) {
+		out := make([]byte, 2*FrameLen)
+		DecodeADPCM(block, out) // never panics, whatever the predictor and index
+	})
+}
