@@ -103,3 +103,31 @@ func TestClientListenerForwardsWebSocketUpgrade(t *testing.T) {
 		t.Fatalf("tunnel answered %q", line)
 	}
 }
+
+func TestWrongCertificateRefusedNoData(t *testing.T) {
+	dir := t.TempDir()
+	mc, mk, mfp := certFiles(t, dir, "m")
+	bc, bk, _ := certFiles(t, dir, "b")
+	_, _, strangerFP := certFiles(t, dir, "stranger")
+	ln := listen(t, "127.0.0.1:0")
+	mcfg, bcfg := baseCfg(t, ModeMaster, filepath.Join(dir, "m")), baseCfg(t, ModeBackup, filepath.Join(dir, "b"))
+	mcfg.Link = peer.Config{TLSCert: mc, TLSKey: mk, TLSPeerFingerprint: strangerFP} // the master trusts someone else
+	bcfg.Link = peer.Config{TLSCert: bc, TLSKey: bk, TLSPeerFingerprint: mfp}
+	bcfg.Peer = ln.Addr().String()
+	m := startGW(t, mcfg, ln)
+	m.SetConfig("secret-doc", []byte("x"))
+	b := startGW(t, bcfg, nil)
+	for _, n := range []*gw{m, b} {
+		eventually(t, 5*time.Second, n.cfg.NodeID+" reports the refused link", func() bool {
+			for _, e := range n.Detail().Events {
+				if strings.Contains(e.Message, "link refused") {
+					return true
+				}
+			}
+			return false
+		})
+	}
+	if docValue(t, b, ProvConfig, "secret-doc") != "<missing>" || b.Detail().PeerConnected {
+		t.Fatal("data crossed a link with an untrusted certificate")
+	}
+}

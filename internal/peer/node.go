@@ -2,11 +2,13 @@ package peer
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
 	"net"
+	"strings"
 	"sync"
 	"time"
 
@@ -222,6 +224,15 @@ func (n *Node) handshakeFailed(err error, from net.Addr) {
 	if errors.As(err, &ref) {
 		n.log.Warn("peer link refused", "peer", from.String(), "reason", ref.Reason, "by_peer", ref.ByPeer)
 		n.emit(Event{State: Refused, Reason: ref.Reason})
+		return
+	}
+	var alert tls.AlertError
+	if errors.As(err, &alert) || strings.Contains(err.Error(), "remote error: tls") {
+		// TLS 1.3: the server checks our certificate after our side of the
+		// handshake; its verdict arrives as an alert on the first read
+		why := "the peer refused our TLS certificate: " + err.Error()
+		n.log.Warn("peer link refused", "peer", from.String(), "reason", why)
+		n.emit(Event{State: Refused, Reason: why})
 		return
 	}
 	n.emit(Event{State: Down, Reason: "handshake: " + err.Error()})

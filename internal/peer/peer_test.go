@@ -248,3 +248,21 @@ func TestHandshakeFloodIsBounded(t *testing.T) {
 	drec.waitState(t, Up)
 	lrec.waitState(t, Up)
 }
+
+func TestListenerRefusingOurCertificateIsRefusedOnBothSides(t *testing.T) {
+	dir := t.TempDir()
+	lc, lk, lfp := selfSigned(t, dir, "master")
+	dc, dk, _ := selfSigned(t, dir, "backup")
+	_, _, strangerFP := selfSigned(t, dir, "stranger")
+	l, lrec := listener(t, &Config{TLSCert: lc, TLSKey: lk, TLSPeerFingerprint: strangerFP}, Options{})
+	_, drec := dialer(t, &Config{TLSCert: dc, TLSKey: dk, TLSPeerFingerprint: lfp}, l.Addr(), Options{})
+	if e := drec.waitState(t, Refused); !strings.Contains(e.Reason, "refused our TLS certificate") {
+		t.Fatalf("dialer reason %q", e.Reason)
+	}
+	if e := lrec.waitState(t, Refused); !strings.Contains(e.Reason, "pinned fingerprint") {
+		t.Fatalf("listener reason %q", e.Reason)
+	}
+	if drec.sawState(Up) || lrec.sawState(Up) {
+		t.Fatal("link came up with an untrusted certificate")
+	}
+}
