@@ -39,6 +39,9 @@ type Options struct {
 	Log *slog.Logger
 	// OnEvent is called, in order, for every state change.
 	OnEvent func(Event)
+	// Events, when set, also receives every state change; a send that
+	// would block is dropped (Status always has the current state).
+	Events chan<- Event
 	// OnMessage is called, in order, for every application frame; body is
 	// owned by the callee.
 	OnMessage func(typ byte, body []byte)

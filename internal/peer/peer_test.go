@@ -216,6 +216,26 @@ func TestDialerReconnectsAfterListenerRestart(t *testing.T) {
 	drec.waitState(t, Up)
 }
 
+func TestEventsChannel(t *testing.T) {
+	cfg := &Config{Secret: testSecret}
+	ch := make(chan Event, 16)
+	l, _ := listener(t, cfg, Options{Events: ch})
+	dialer(t, cfg, l.Addr(), Options{})
+	for {
+		select {
+		case e := <-ch:
+			if e.State == Up {
+				if e.Remote.NodeID != "backup-1" {
+					t.Fatalf("remote %+v", e.Remote)
+				}
+				return
+			}
+		case <-time.After(5 * time.Second):
+			t.Fatal("no Up on the events channel")
+		}
+	}
+}
+
 func TestNewRejectsBadOptions(t *testing.T) {
 	cfg := &Config{Plain: true}
 	if _, err := New(cfg, Options{Hello: hello("a", "b")}); err == nil {

@@ -110,4 +110,10 @@ func (n *Node) emit(e Event) {
 	if n.opts.OnEvent != nil {
 		n.opts.OnEvent(e)
 	}
+	if n.opts.Events != nil {
+		select {
+		case n.opts.Events <- e:
+		default:
+		}
+	}
 }
