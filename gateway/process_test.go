@@ -240,7 +240,7 @@ func TestProcessKillLoopLosesNoAcknowledgedWrite(t *testing.T) {
 			mu.Unlock()
 		}
 	}()
-	iterations := 30
+	iterations := 50
 	for i := range iterations {
 		victim := m
 		if rand.IntN(2) == 0 {
