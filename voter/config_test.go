@@ -24,6 +24,9 @@ prio = 2`, nil},
 password = "same"
 [clients.bob]
 password = "same"`, []string{"clients.bob.password: same password as clients.alice"}},
+		{"client password is the host password", `password = "h"
+[clients.alice]
+password = "h"`, []string{"clients.alice.password: must differ from the host password"}},
 		{"master on redundant", `password = "h"
 isprimary = true
 [clients.alice]

@@ -30,6 +30,8 @@ type group struct {
 	chal      Challenge
 	chalB     []byte
 	hostPw    []byte
+	ownDigest uint32 // CRC(our challenge + host password): a peer server's reply to us
+	replies   replyLimiter
 	insts     []*instance
 	clients   []*client
 	byDigest  map[uint32]*client
@@ -54,6 +56,7 @@ type groupStats struct {
 	UnknownDigest, AuthRejected, WrongSource     uint64
 	Unauthenticated, Late, Unsupported, BadProxy uint64
 	Forwarded, Relayed, ProxiedIn, NoTiming      uint64
+	AuthReplies, AuthLimited, PeerUnanswered     uint64
 	ReadBatches                                  uint64
 }
 

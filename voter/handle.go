@@ -16,13 +16,13 @@ func (g *group) handle(b []byte, from netip.AddrPort, now time.Time) {
 	}
 	if p.Digest == 0 {
 		g.stats.Unauthenticated++
-		g.replyAuth(p, nil, from, now)
+		g.replyAuth(p, from, now)
 		return
 	}
 	c := g.byDigest[p.Digest]
 	if c == nil {
 		g.stats.UnknownDigest++
-		g.replyAuth(p, nil, from, now)
+		g.replyUnknown(p, from, now)
 		return
 	}
 	if p.Proxied {
@@ -116,9 +116,27 @@ func (g *group) handleAuth(c *client, p *Packet, now time.Time) {
 	g.sendAuth(p, c.respDigest, c.flags(), c.addr, c.uaddr, now)
 }
 
+// replyUnknown answers a packet with a digest no client has, unless it
+// comes from another server: a proxy packet (clients never send type
+// 0xF000) or another server's auth reply to us (its digest is
+// CRC(our challenge + the shared host password)). Answering those makes
+// two servers answer each other forever.
+func (g *group) replyUnknown(p *Packet, from netip.AddrPort, now time.Time) {
+	if p.Proxied || p.Digest == g.ownDigest {
+		g.stats.PeerUnanswered++
+		return
+	}
+	g.replyAuth(p, from, now)
+}
+
 // replyAuth answers a packet nobody consumed: our challenge, our digest
-// for its challenge, flags 0.
-func (g *group) replyAuth(p *Packet, c *client, to netip.AddrPort, now time.Time) {
+// for its challenge, flags 0; at most one per source per authReplyEvery.
+func (g *group) replyAuth(p *Packet, to netip.AddrPort, now time.Time) {
+	if !g.replies.allow(to, now) {
+		g.stats.AuthLimited++
+		return
+	}
+	g.stats.AuthReplies++
 	d := DigestBytes(p.Challenge.Bytes(), g.hostPw)
 	g.sendAuth(p, d, 0, to, nil, now)
 }

@@ -117,7 +117,8 @@ func newGroup(s *Server, listen string, names []string, cfgs map[string]*Config)
 		}
 		g.chal = MakeChallenge(chal)
 		g.chalB = g.chal.Bytes()
-		if g.build(names, cfgs) {
+		g.ownDigest = DigestBytes(g.chalB, g.hostPw)
+		if g.ownDigest != 0 && g.build(names, cfgs) {
 			return g, nil
 		}
 		if tries > 100 {

@@ -119,7 +119,8 @@ func (st *groupStats) m() map[string]uint64 {
 		"unknown_digest": st.UnknownDigest, "auth_rejected": st.AuthRejected, "wrong_source": st.WrongSource,
 		"unauthenticated": st.Unauthenticated, "late": st.Late, "unsupported": st.Unsupported,
 		"bad_proxy": st.BadProxy, "forwarded": st.Forwarded, "relayed": st.Relayed, "proxied_in": st.ProxiedIn, "no_timing": st.NoTiming,
-		"read_batches": st.ReadBatches,
+		"read_batches": st.ReadBatches, "auth_replies": st.AuthReplies, "auth_replies_limited": st.AuthLimited,
+		"peer_unanswered": st.PeerUnanswered,
 	}
 }
 

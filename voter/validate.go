@@ -112,6 +112,9 @@ func (c *Config) validateClients(errs *config.Errors) {
 		case len(pw) > 48:
 			errs.Add(p+".password", "at most 48 characters")
 		}
+		if pw == c.Password.Reveal() {
+			errs.Add(p+".password", "must differ from the host password (a peer server's auth replies would look like this client)")
+		}
 		if other, dup := seen[pw]; dup {
 			errs.Add(p+".password", "same password as clients.%s (the server identifies clients by password digest)", other)
 			continue
