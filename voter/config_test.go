@@ -27,6 +27,11 @@ password = "same"`, []string{"clients.bob.password: same password as clients.ali
 		{"client password is the host password", `password = "h"
 [clients.alice]
 password = "h"`, []string{"clients.alice.password: must differ from the host password"}},
+		{"9-digit challenge on a redundant instance", `password = "h"
+isprimary = true
+challenge = "123456789"
+[clients.alice]
+password = "a"`, []string{"challenge: at most 8 digits on a redundant instance"}},
 		{"master on redundant", `password = "h"
 isprimary = true
 [clients.alice]

@@ -154,8 +154,7 @@ func (g *group) handleProxy(c *client, p *Packet, from netip.AddrPort, now time.
 		c.setAddr(from)
 		c.proxied = true
 		c.realAddr = addrFrom4(p.Proxy.Addr, p.Proxy.Port)
-		c.savedChal = Challenge{}
-		copy(c.savedChal[:], p.Proxy.Challenge.Bytes())
+		c.savedChal = g.secondaryChallenge(c, p.Proxy.Challenge, from)
 		c.mix = p.Proxy.Flags&FlagMix != 0
 		c.heard = true
 		c.lastHeard = now
@@ -184,4 +183,30 @@ func (g *group) relay(c *client, p *Packet) {
 	g.queue(out.Append(g.next()), ua)
 	c.lastSent = time.Now()
 	g.stats.Relayed++
+}
+
+// secondaryChallenge is the secondary's challenge to sign our packets to a
+// proxied client with. chan_voter f232116 sends only its first 8
+// characters in proxied audio (and all of them in GPS packets), but checks
+// our digests against the whole challenge: a strict prefix of the saved
+// challenge, or of the challenge the secondary's liveness link uses from
+// the same IP, stands for that longer one.
+func (g *group) secondaryChallenge(c *client, got Challenge, from netip.AddrPort) Challenge {
+	var ch Challenge
+	copy(ch[:], got.Bytes()) // bytes after the NUL may be garbage
+	if strictPrefix(ch, c.savedChal) {
+		return c.savedChal
+	}
+	for _, l := range g.clients {
+		if l.mix && l.heard && !l.proxied && l.addr.Addr() == from.Addr() && strictPrefix(ch, l.respChal) {
+			return l.respChal
+		}
+	}
+	return ch
+}
+
+// strictPrefix reports whether a is a shorter, nonempty prefix of b.
+func strictPrefix(a, b Challenge) bool {
+	ab, bb := a.Bytes(), b.Bytes()
+	return len(ab) > 0 && len(ab) < len(bb) && string(bb[:len(ab)]) == string(ab)
 }

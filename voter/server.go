@@ -149,10 +149,13 @@ func (g *group) build(names []string, cfgs map[string]*Config) bool {
 	return true
 }
 
+// randomChallenge is a random 8-digit challenge. chan_voter f232116 keeps
+// only the first 8 characters of a secondary's challenge on some proxied
+// paths; with 8 digits both forms are the same.
 func randomChallenge() string {
 	var b [8]byte
 	_, _ = rand.Read(b[:])
-	return strconv.FormatUint(binary.BigEndian.Uint64(b[:])%1_000_000_000, 10)
+	return strconv.FormatUint(10_000_000+binary.BigEndian.Uint64(b[:])%90_000_000, 10)
 }
 
 // Listen binds every socket (VOTER ports, liveness links, RTP). Run calls

@@ -31,8 +31,11 @@ func (c *Config) Validate() error {
 	if _, err := ParseThresholds(c.Thresholds, c.LingerFrames()); err != nil {
 		errs.Add("thresholds", "%v", err)
 	}
-	if c.Challenge != "" && !validChallenge(c.Challenge) {
+	switch {
+	case c.Challenge != "" && !validChallenge(c.Challenge):
 		errs.Add("challenge", "must be 1-9 decimal digits")
+	case len(c.Challenge) > 8 && (c.IsPrimary || c.Primary != ""):
+		errs.Add("challenge", "at most 8 digits on a redundant instance (chan_voter cuts a secondary's challenge to 8 characters)")
 	}
 	c.validateRedundancy(&errs)
 	for _, k := range []struct{ key, v string }{{"rtp_out", c.RTPOut}, {"rtp_in", c.RTPIn}} {
