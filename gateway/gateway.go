@@ -217,9 +217,3 @@ func (g *Gateway) notifyLocked() {
 	default:
 	}
 }
-
-func (g *Gateway) changedCh() <-chan struct{} {
-	g.mu.Lock()
-	defer g.mu.Unlock()
-	return g.changed
-}

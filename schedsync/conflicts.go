@@ -24,7 +24,6 @@ type conflictLog struct {
 	mu    sync.Mutex
 	total int
 	last  []Conflict
-	stamp string // one directory per run of moves
 }
 
 func (c *conflictLog) add(x Conflict) {

@@ -249,7 +249,7 @@ func newFakePrimary(t *testing.T, entries []Entry) string {
 	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		nonce, err := auth.verify(r)
 		if err != nil {
-			http.Error(w, err.Error(), 401)
+			http.Error(w, err.Error(), http.StatusUnauthorized)
 			return
 		}
 		auth.prove(w, nonce, 200)

@@ -25,8 +25,8 @@ import (
 // that fails answers 503 with status=ERR, so that both gdnsd (status code)
 // and redund (musthave) see the failure.
 type pair struct {
-	port    int
-	mainOK  atomic.Bool
+	port   int
+	mainOK atomic.Bool
 }
 
 func newPair(b *testing.B) *pair {

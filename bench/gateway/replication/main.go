@@ -82,7 +82,7 @@ func check(err error) {
 func link(ctx context.Context, st *replica.Store) *peer.Node {
 	cfg := &peer.Config{Secret: "replication benchmark secret"}
 	ln, err := peer.New(cfg, peer.Options{Listen: "127.0.0.1:0",
-		Hello: func() peer.Hello { return peer.Hello{NodeID: "leader", Mode: "master"} },
+		Hello:     func() peer.Hello { return peer.Hello{NodeID: "leader", Mode: "master"} },
 		OnRequest: func(ctx context.Context, _ byte, b []byte) ([]byte, error) { return st.Serve(ctx, b) }})
 	check(err)
 	go ln.Run(ctx)
