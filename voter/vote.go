@@ -26,8 +26,7 @@ func (in *instance) vote(now time.Time) {
 		in.threshold, in.threshCount, in.lingerCount = 0, 0, 0
 		return
 	}
-	if winner == nil {
-		in.threshold, in.threshCount, in.lingerCount = 0, 0, 0
+	if winner == nil { // a silent frame keeps threshold and linger state, as chan_voter does
 		in.winner = nil
 		copy(frame, silence)
 	} else {

@@ -128,3 +128,17 @@ func TestBufferWrap(t *testing.T) {
 		t.Fatalf("drain %d", c.drain)
 	}
 }
+
+// A frame in which no client has signal keeps the threshold and linger
+// state (chan_voter does not reset it): the linger goes on after it.
+func TestLingerSurvivesSilentFrame(t *testing.T) {
+	in := testInstance(t, "150=0:2", map[string]*ClientConfig{"alice": cl("a"), "bob": cl("b")})
+	seq := [][2]byte{{200, 100}, {200, 100}, {100, 160}, {0, 0}, {100, 160}, {100, 160}}
+	want := []string{"alice", "alice", "alice", "", "alice", "bob"}
+	for i, s := range seq {
+		got := voteFrame(in, map[string][2]byte{"alice": {s[0], 1}, "bob": {s[1], 2}})
+		if got != want[i] {
+			t.Fatalf("frame %d: winner %q, want %q (sequence %v)", i, got, want[i], want)
+		}
+	}
+}
