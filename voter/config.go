@@ -30,7 +30,7 @@ type Config struct {
 	Password   config.Secret            `toml:"password"`   // [general] password (host password)
 	Challenge  string                   `toml:"challenge"`  // fixed server challenge (default random)
 	Buflen     int                      `toml:"buflen"`     // ms, default 480
-	Linger     int                      `toml:"linger"`     // frames, default 6
+	Linger     *int                     `toml:"linger"`     // frames, default 6; 0 = no linger
 	Thresholds string                   `toml:"thresholds"` // "RSSI[=count[:linger]],..."
 	HostDeemp  bool                     `toml:"hostdeemp"`
 	Duplex     *bool                    `toml:"duplex"` // default true (accepted, RTP is full duplex)
@@ -81,12 +81,13 @@ func (c *Config) BufBytes() int {
 	return max(n, 2*FrameLen)
 }
 
-// LingerFrames is linger with its default.
+// LingerFrames is linger with its default (unset: 6; 0: no linger, as
+// in chan_voter).
 func (c *Config) LingerFrames() int {
-	if c.Linger == 0 {
+	if c.Linger == nil {
 		return DefaultLinger
 	}
-	return c.Linger
+	return *c.Linger
 }
 
 // Role is "primary", "secondary" or "standalone".

@@ -120,3 +120,43 @@ func TestBufBytes(t *testing.T) {
 		}
 	}
 }
+
+// linger = 0 means no linger (chan_voter); only an unset linger is 6, and
+// the importer keeps an explicit 0.
+func TestLingerZero(t *testing.T) {
+	var root importRoot
+	if err := config.Decode("l.toml", "[voter.a]\nlinger = 0\n[voter.b]\n", &root); err != nil {
+		t.Fatal(err)
+	}
+	if got := root.Voter["a"].LingerFrames(); got != 0 {
+		t.Errorf("linger = 0 gives %d frames, want 0", got)
+	}
+	if got := root.Voter["b"].LingerFrames(); got != DefaultLinger {
+		t.Errorf("unset linger gives %d frames, want %d", got, DefaultLinger)
+	}
+	out, err := ImportConf("[general]\npassword = h\n[1999]\nlinger = 0\nthresholds = 200\nsite = spw\n")
+	if err != nil {
+		t.Fatal(err)
+	}
+	root = importRoot{}
+	if err := config.Decode("i.toml", out, &root); err != nil {
+		t.Fatalf("%v\n%s", err, out)
+	}
+	if c := root.Voter["1999"]; c == nil || c.LingerFrames() != 0 {
+		t.Errorf("imported linger = 0 lost:\n%s", out)
+	}
+	zero := 0
+	cfg := voterCfg("127.0.0.1:0", "", map[string]*ClientConfig{"alice": cl("a"), "bob": cl("b")})
+	cfg.Thresholds, cfg.Linger = "150", &zero
+	s, err := New(map[string]*Config{"x": cfg}, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	in := s.insts["x"]
+	for i, f := range [][2]byte{{200, 100}, {200, 100}, {100, 160}} {
+		got := voteFrame(in, map[string][2]byte{"alice": {f[0], 1}, "bob": {f[1], 2}})
+		if want := []string{"alice", "alice", "bob"}[i]; got != want {
+			t.Errorf("linger 0, frame %d: winner %q, want %q", i, got, want)
+		}
+	}
+}

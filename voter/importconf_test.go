@@ -28,7 +28,7 @@ func TestImportConf(t *testing.T) {
 		t.Fatalf("converted TOML does not load: %v\n%s", err, out)
 	}
 	i := root.Voter["1999"]
-	if i == nil || !i.IsPrimary || i.Linger != 8 || i.Thresholds != "255,110=45" || !i.HostDeemp ||
+	if i == nil || !i.IsPrimary || i.Linger == nil || *i.Linger != 8 || i.Thresholds != "255,110=45" || !i.HostDeemp ||
 		i.Listen != "127.0.0.1:1667" || i.Password != "BLAH" || i.Buflen != 480 {
 		t.Fatalf("instance 1999: %+v", i)
 	}

@@ -25,7 +25,7 @@ func (c *Config) Validate() error {
 	if c.Buflen < 0 || c.Buflen > 10000 {
 		errs.Add("buflen", "must be 40-10000 ms")
 	}
-	if c.Linger < 0 {
+	if c.Linger != nil && *c.Linger < 0 {
 		errs.Add("linger", "must be >= 0")
 	}
 	if _, err := ParseThresholds(c.Thresholds, c.LingerFrames()); err != nil {
