@@ -136,15 +136,31 @@ func ParseThresholds(s string, linger int) ([]Threshold, error) {
 	return out, nil
 }
 
-// ParsePrimary splits `primary = "IP[:port],password"`.
-func ParsePrimary(s string) (addr, password string, err error) {
+// ListenPort is the port of listen (DefaultPort when unset or unparsable).
+func (c *Config) ListenPort() int {
+	_, p, err := net.SplitHostPort(c.ListenAddr())
+	if n, e := strconv.Atoi(p); err == nil && e == nil && n > 0 {
+		return n
+	}
+	return DefaultPort
+}
+
+// PrimaryAddr splits the instance's `primary`; without a port it is the
+// instance's own listen port, as in chan_voter.
+func (c *Config) PrimaryAddr() (addr, password string, err error) {
+	return ParsePrimary(c.Primary.Reveal(), c.ListenPort())
+}
+
+// ParsePrimary splits `primary = "IP[:port],password"`; an address
+// without a port gets defaultPort.
+func ParsePrimary(s string, defaultPort int) (addr, password string, err error) {
 	host, pw, ok := strings.Cut(s, ",")
 	if !ok || pw == "" {
 		return "", "", fmt.Errorf("must be \"IP[:port],password\"")
 	}
 	host = strings.TrimSpace(host)
 	if _, _, e := net.SplitHostPort(host); e != nil {
-		host = net.JoinHostPort(host, strconv.Itoa(DefaultPort))
+		host = net.JoinHostPort(host, strconv.Itoa(defaultPort))
 	}
 	h, _, _ := net.SplitHostPort(host)
 	if ip := net.ParseIP(h); ip == nil || ip.To4() == nil {

@@ -160,3 +160,17 @@ func TestLingerZero(t *testing.T) {
 		}
 	}
 }
+
+// `primary` without a port means the instance's own listen port.
+func TestPrimaryDefaultPort(t *testing.T) {
+	for _, c := range []struct{ listen, primary, want string }{
+		{"0.0.0.0:667", "10.0.0.1,pw", "10.0.0.1:667"},
+		{"", "10.0.0.1,pw", "10.0.0.1:1667"},
+		{"0.0.0.0:667", "10.0.0.1:1700,pw", "10.0.0.1:1700"},
+	} {
+		cfg := &Config{Listen: c.listen, Primary: config.Secret(c.primary)}
+		if addr, pw, err := cfg.PrimaryAddr(); err != nil || addr != c.want || pw != "pw" {
+			t.Errorf("listen %q primary %q: %q %q %v, want %q", c.listen, c.primary, addr, pw, err, c.want)
+		}
+	}
+}

@@ -48,7 +48,7 @@ func newInstance(g *group, name string, cfg *Config) *instance {
 	in.thresholds, _ = ParseThresholds(cfg.Thresholds, cfg.LingerFrames())
 	in.rtp = newRTPState()
 	if cfg.Primary != "" {
-		addr, pw, _ := ParsePrimary(cfg.Primary.Reveal())
+		addr, pw, _ := cfg.PrimaryAddr()
 		in.link = newLink(in, addr, pw)
 	}
 	return in

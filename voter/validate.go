@@ -79,7 +79,7 @@ func (c *Config) validateRedundancy(errs *config.Errors) {
 		if c.IsPrimary {
 			errs.Add("primary", "an instance cannot be both isprimary and a secondary (primary = ...)")
 		}
-		if _, _, err := ParsePrimary(c.Primary.Reveal()); err != nil {
+		if _, _, err := c.PrimaryAddr(); err != nil {
 			errs.Add("primary", "%v", err)
 		}
 	}
