@@ -127,6 +127,30 @@ func (g *group) keepalives(now time.Time) {
 	}
 }
 
+// sameAddress is chan_voter's client sanity check: two authenticated
+// clients sending from one address and port are both disconnected (a
+// misconfigured or cloned device). `sanity = false` turns it off.
+func (g *group) sameAddress() {
+	if g.seen == nil {
+		g.seen = map[netip.AddrPort]*client{}
+	}
+	clear(g.seen)
+	for _, c := range g.clients {
+		if !c.inst.sanity || !c.heard || c.proxied || !c.addr.IsValid() {
+			continue
+		}
+		if o := g.seen[c.addr]; o != nil {
+			g.log.Warn("two clients send from one address: both disconnected", "address", c.addr.String(),
+				"client", c.name, "other", o.name)
+			g.stats.SameAddress++
+			c.disconnect()
+			o.disconnect()
+			continue
+		}
+		g.seen[c.addr] = c
+	}
+}
+
 func (g *group) timeouts(now time.Time) {
 	for _, c := range g.clients {
 		if c.lastHeard.IsZero() || now.Sub(c.lastHeard) <= c.timeout() {

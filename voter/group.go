@@ -32,6 +32,7 @@ type group struct {
 	hostPw    []byte
 	ownDigest uint32 // CRC(our challenge + host password): a peer server's reply to us
 	replies   replyLimiter
+	seen      map[netip.AddrPort]*client // sameAddress's scratch map
 	insts     []*instance
 	clients   []*client
 	byDigest  map[uint32]*client
@@ -53,7 +54,8 @@ type group struct {
 type groupStats struct {
 	Received                                     uint64
 	BadShort, BadSize, BadType, BadLarge         uint64
-	UnknownDigest, AuthRejected, WrongSource     uint64
+	UnknownDigest, AuthRejected, AddrChanges     uint64
+	SameAddress                                  uint64
 	Unauthenticated, Late, Unsupported, BadProxy uint64
 	Forwarded, Relayed, ProxiedIn, NoTiming      uint64
 	AuthReplies, AuthLimited, PeerUnanswered     uint64
@@ -163,6 +165,9 @@ func (g *group) tick(now time.Time) {
 	g.count++
 	for _, in := range g.insts {
 		in.tick(now)
+	}
+	if g.count%50 == 0 {
+		g.sameAddress()
 	}
 	if !g.hasMaster {
 		g.masterSec = uint32(now.Unix())

@@ -29,10 +29,11 @@ func (g *group) handle(b []byte, from netip.AddrPort, now time.Time) {
 		g.handleProxy(c, p, from, now)
 		return
 	}
-	if g.wrongSource(c, from, now) {
-		g.stats.WrongSource++
-		c.drops++
-		return
+	if c.heard && !c.proxied && c.addr.IsValid() && c.addr != from {
+		// A valid digest from a new address: NAT rebinding (or a device
+		// moved). chan_voter follows it at once; so do we.
+		g.stats.AddrChanges++
+		g.log.Debug("client address changed", "instance", c.inst.name, "client", c.name, "from", c.addr.String(), "to", from.String())
 	}
 	c.setAddr(from)
 	c.proxied = false
@@ -67,15 +68,6 @@ func (g *group) dispatch(c *client, p *Packet, raw []byte, now time.Time) {
 		g.stats.Unsupported++
 		c.drops++
 	}
-}
-
-// wrongSource reports a packet with a live client's digest arriving from
-// another address: a replay or a second device with the same password.
-func (g *group) wrongSource(c *client, from netip.AddrPort, now time.Time) bool {
-	if !c.inst.sanity || !c.heard || c.proxied || c.addr == from || g.pkt.Kind == TypeAuth {
-		return false
-	}
-	return now.Sub(c.lastHeard) < c.timeout()
 }
 
 func (g *group) countBad(err error) {
