@@ -117,7 +117,7 @@ func (st *groupStats) m() map[string]uint64 {
 		"received":  st.Received,
 		"bad_short": st.BadShort, "bad_size": st.BadSize, "bad_type": st.BadType, "bad_oversized": st.BadLarge,
 		"unknown_digest": st.UnknownDigest, "auth_rejected": st.AuthRejected, "address_changes": st.AddrChanges,
-		"same_address": st.SameAddress,
+		"same_address":    st.SameAddress,
 		"unauthenticated": st.Unauthenticated, "late": st.Late, "unsupported": st.Unsupported,
 		"bad_proxy": st.BadProxy, "forwarded": st.Forwarded, "relayed": st.Relayed, "proxied_in": st.ProxiedIn, "no_timing": st.NoTiming,
 		"read_batches": st.ReadBatches, "auth_replies": st.AuthReplies, "auth_replies_limited": st.AuthLimited,
