@@ -95,7 +95,8 @@ func TestPrimaryWithLegacySecondary(t *testing.T) {
 
 // fakeLegacyPrimary answers like a chan_voter f232116 primary that signs
 // everything with the first 8 characters of the secondary's challenge.
-func fakeLegacyPrimary(t *testing.T, conn *net.UDPConn, pchal Challenge, clientPw map[uint32]string) {
+// It reads on conn and answers from out.
+func fakeLegacyPrimary(conn, out *net.UDPConn, pchal Challenge, clientPw map[uint32]string) {
 	buf := make([]byte, 2048)
 	for {
 		n, from, err := conn.ReadFromUDPAddrPort(buf)
@@ -106,18 +107,18 @@ func fakeLegacyPrimary(t *testing.T, conn *net.UDPConn, pchal Challenge, clientP
 		if Decode(buf[:n], &p) != nil {
 			continue
 		}
-		var out Packet
+		var reply Packet
 		switch {
 		case !p.Proxied: // liveness link: auth or keepalive
-			out = Packet{Header: Header{Challenge: pchal, Digest: Digest(legacy8(p.Challenge), "hostpw")},
+			reply = Packet{Header: Header{Challenge: pchal, Digest: Digest(legacy8(p.Challenge), "hostpw")},
 				Kind: TypeAuth, HasFlags: true, Flags: FlagMix}
 		case clientPw[p.Digest] != "":
-			out = Packet{Header: Header{Challenge: pchal, Digest: Digest(legacy8(p.Proxy.Challenge), clientPw[p.Digest])},
+			reply = Packet{Header: Header{Challenge: pchal, Digest: Digest(legacy8(p.Proxy.Challenge), clientPw[p.Digest])},
 				Kind: TypeGPS, Proxied: true, Proxy: ProxyHeader{Addr: p.Proxy.Addr, Port: p.Proxy.Port}}
 		default:
 			continue
 		}
-		_, _ = conn.WriteToUDPAddrPort(out.Append(nil), from)
+		_, _ = out.WriteToUDPAddrPort(reply.Append(nil), from)
 	}
 }
 
@@ -125,9 +126,22 @@ func fakeLegacyPrimary(t *testing.T, conn *net.UDPConn, pchal Challenge, clientP
 // signs with 8-character challenges: the link comes up and the primary's
 // packets reach the client.
 func TestSecondaryWithLegacyPrimary(t *testing.T) {
-	fake := udp(t)
+	legacyPrimary(t, false)
+}
+
+// TestPrimaryAnswersFromOtherAddress: a multi-homed or NATed primary whose
+// packets come from another address than the configured one still works.
+func TestPrimaryAnswersFromOtherAddress(t *testing.T) {
+	legacyPrimary(t, true)
+}
+
+func legacyPrimary(t *testing.T, otherAddr bool) {
+	fake, out := udp(t), udp(t)
+	if !otherAddr {
+		out = fake
+	}
 	pchal := MakeChallenge("24681357")
-	go fakeLegacyPrimary(t, fake, pchal, map[uint32]string{Digest(pchal.Bytes(), "cpw"): "cpw"})
+	go fakeLegacyPrimary(fake, out, pchal, map[uint32]string{Digest(pchal.Bytes(), "cpw"): "cpw"})
 	faddr := fake.LocalAddr().(*net.UDPAddr).AddrPort()
 	sec := startServer(t, pairCfg("127.0.0.1:0", "", fmt.Sprintf("%s,linkpw", faddr)))
 	waitFor(t, 5*time.Second, "link to the legacy primary up", func() bool {

@@ -58,12 +58,16 @@ func (l *link) readLoop() {
 			}
 			continue
 		}
-		if DecodeHeader(buf[:n], &h) != nil || netip.AddrPortFrom(from.Addr().Unmap(), from.Port()) != l.addr {
+		if DecodeHeader(buf[:n], &h) != nil {
 			continue
 		}
 		g := l.in.g
 		g.mu.Lock()
-		l.receive(&h, time.Now())
+		// A multi-homed or NATed primary may answer from another address:
+		// from there, only a reply with our digest counts.
+		if netip.AddrPortFrom(from.Addr().Unmap(), from.Port()) == l.addr || h.Digest == g.ownDigest {
+			l.receive(&h, time.Now())
+		}
 		g.mu.Unlock()
 	}
 }
@@ -160,7 +164,10 @@ func (g *group) handleProxy(c *client, p *Packet, from netip.AddrPort, now time.
 		c.lastHeard = now
 		c.packets++
 		g.dispatch(c, p, nil, now)
-	case in.link != nil && from == in.link.addr && p.Kind != TypeAuth:
+	case in.link != nil && (from == in.link.addr || in.link.up) && p.Kind != TypeAuth:
+		// The digest proves the sender knows the client's password, so
+		// while the link is up a primary answering from another address
+		// (multi-homed, NAT) is accepted, as chan_voter does.
 		g.relay(c, p)
 	default:
 		g.stats.BadProxy++
