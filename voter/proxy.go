@@ -109,25 +109,31 @@ func (l *link) setUp(up bool, now time.Time, why string) {
 
 // tick sends auth (until up) or keepalives, and detects loss.
 func (l *link) tick(now time.Time) {
-	g := l.in.g
 	if l.up && now.Sub(l.lastRx) >= 2*time.Second {
 		l.chalOK = false
 		l.setUp(false, now, "no reply from primary for 2 s")
 	}
+	if b := l.packet(now); b != nil {
+		l.lastTx = now
+		_, _ = l.conn.WriteToUDP(b, l.uaddr)
+	}
+}
+
+// packet is the link's next packet to the primary, nil when none is due:
+// a 25-byte auth with flags 32 every 500 ms until up, then a 24-byte
+// keepalive every second.
+func (l *link) packet(now time.Time) []byte {
+	g := l.in.g
 	h := Header{Sec: g.masterSec, Nsec: uint32(g.count), Challenge: g.chal, Digest: l.resp}
-	var b []byte
 	switch {
 	case !l.up && now.Sub(l.lastTx) >= 500*time.Millisecond:
 		p := Packet{Header: h, Kind: TypeAuth, HasFlags: true, Flags: FlagMix}
-		b = p.Append(make([]byte, 0, HeaderLen+1))
+		return p.Append(make([]byte, 0, HeaderLen+1))
 	case l.up && now.Sub(l.lastTx) >= time.Second:
 		p := Packet{Header: h, Kind: TypeGPS}
-		b = p.Append(make([]byte, 0, HeaderLen))
-	default:
-		return
+		return p.Append(make([]byte, 0, HeaderLen))
 	}
-	l.lastTx = now
-	_, _ = l.conn.WriteToUDP(b, l.uaddr)
+	return nil
 }
 
 // forward encapsulates a client's packet to the primary (secondary side).
