@@ -37,6 +37,7 @@ type group struct {
 	clients   []*client
 	byDigest  map[uint32]*client
 	hasMaster bool
+	masters   []*client // master timing sources in config order
 
 	masterSec, masterNsec uint32
 	count, lastMaster     uint64 // 20 ms ticks; tick of the last master packet

@@ -182,10 +182,18 @@ func (g *group) handleAudio(c *client, p *Packet, raw []byte, now time.Time) {
 	g.placeTimed(c, p, false)
 }
 
-// currentMaster picks the master timing source: the first configured
-// master heard within 100 ms, else the one that is talking.
+// currentMaster reports whether c is the master timing source: as in
+// chan_voter, the first configured master heard within 100 ms (so the
+// first one takes over again as soon as it is back).
 func (g *group) currentMaster(c *client, now time.Time) bool {
-	if g.master != nil && g.master != c && now.Sub(g.master.lastHeard) <= 100*time.Millisecond {
+	cur := c
+	for _, m := range g.masters {
+		if m.heard && !m.lastHeard.IsZero() && now.Sub(m.lastHeard) <= 100*time.Millisecond {
+			cur = m
+			break
+		}
+	}
+	if cur != c {
 		return false
 	}
 	if g.master != c {

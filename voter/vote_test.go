@@ -142,3 +142,29 @@ func TestLingerSurvivesSilentFrame(t *testing.T) {
 		}
 	}
 }
+
+// The master timing source is the first configured master heard within
+// 100 ms: a second master drives timing only while the first is silent,
+// and the first takes over again as soon as it is back.
+func TestMasterChoiceFirstConfigured(t *testing.T) {
+	g := offlineGroup(t, map[string]*Config{"x": voterCfg("127.0.0.1:0", "", map[string]*ClientConfig{
+		"m1": {Password: "m1pw", Master: true}, "m2": {Password: "m2pw", Master: true}})})
+	m1, m2 := g.clients[0], g.clients[1]
+	now := time.Unix(1700000000, 0)
+	hear := func(c *client, at time.Time) bool {
+		c.heard, c.lastHeard = true, at
+		return g.currentMaster(c, at)
+	}
+	if !hear(m2, now) {
+		t.Fatal("m2 alone is not the master")
+	}
+	if !hear(m1, now.Add(10*time.Millisecond)) || g.master != m1 {
+		t.Fatal("m1 heard again does not take over from m2")
+	}
+	if hear(m2, now.Add(20*time.Millisecond)) {
+		t.Error("m2 drives timing while m1 is live")
+	}
+	if !hear(m2, now.Add(200*time.Millisecond)) {
+		t.Error("m2 does not take over when m1 is silent for more than 100 ms")
+	}
+}
