@@ -119,7 +119,7 @@ func (in *instance) mix(frame []byte, winner *client) *client {
 	mixed := false
 	var buf [FrameLen]byte
 	for _, c := range in.clients {
-		if !c.mix || c.prio() == -1 || (maxPrio > 0 && c.prio() < maxPrio) {
+		if !c.mix || (maxPrio > 0 && c.prio() < maxPrio) {
 			continue
 		}
 		c.lastRSSI = c.readFrame(buf[:], true)

@@ -168,3 +168,23 @@ func TestMasterChoiceFirstConfigured(t *testing.T) {
 		t.Error("m2 does not take over when m1 is silent for more than 100 ms")
 	}
 }
+
+// A mix client with prio = -1 in the config is still mixed while no mix
+// client has a positive priority (chan_voter skips only a runtime -1
+// override); with a positive one it is left out like any lower prio.
+func TestMixPrioMinusOne(t *testing.T) {
+	in := testInstance(t, "", map[string]*ClientConfig{"m1": {Password: "a", Prio: -1}, "m2": cl("b"), "m3": cl("c")})
+	for _, c := range in.clients {
+		c.mix = true
+	}
+	a, b := LinearToULaw(1000), LinearToULaw(-300)
+	voteFrame(in, map[string][2]byte{"m1": {100, a}, "m2": {50, b}})
+	if want := LinearToULaw(ULawToLinear(a) + ULawToLinear(b)); !allBytes(in.frame[:], want) {
+		t.Errorf("prio -1 not mixed: %#x, want %#x", in.frame[0], want)
+	}
+	in.client("m3").cfg.Prio = 1
+	voteFrame(in, map[string][2]byte{"m1": {100, a}, "m3": {50, b}})
+	if !allBytes(in.frame[:], b) {
+		t.Errorf("with a prio 1 mix client: %#x, want only its audio %#x", in.frame[0], b)
+	}
+}
