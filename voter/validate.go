@@ -124,7 +124,7 @@ func (c *Config) validateClients(errs *config.Errors) {
 		}
 		seen[pw] = name
 		if cl.Prio < -1 {
-			errs.Add(p+".prio", "must be >= -1 (-1 locks the client out)")
+			errs.Add(p+".prio", "must be >= -1 (-1 keeps the client from winning the vote)")
 		}
 		if len(chal) > 0 && validChallenge(c.Challenge) {
 			d := Digest(chal, pw)
