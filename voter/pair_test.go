@@ -91,6 +91,9 @@ func TestPrimarySecondaryFailover(t *testing.T) {
 	waitFor(t, 5*time.Second, "proxy link up again", linkUp(sec))
 	waitFor(t, 5*time.Second, "c's audio on the new primary", func() bool { return psink.gotAfter(n, 0x33) })
 	checkVia(t, prim2, saddr)
+	if unknown, replies := stormCounters(prim, prim2, sec); unknown > 400 || replies > 50 {
+		t.Errorf("unknown_digest %d, auth_replies %d: the servers answer each other", unknown, replies)
+	}
 }
 
 // checkVia asserts that b and c are reached through the secondary.
