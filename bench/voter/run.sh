@@ -35,7 +35,7 @@ command -v socat >/dev/null || { echo "socat missing: apt-get install -y socat" 
 secondary_config() {
 	{
 		printf '[admin]\nvoter = "%s"\n\n' "$ADMIN"
-		printf '[voter.sec]\nlisten = "%s"\npassword = "hostpw"\nchallenge = "123456789"\n' "$RELAY"
+		printf '[voter.sec]\nlisten = "%s"\npassword = "hostpw"\nchallenge = "12345678"\n' "$RELAY"
 		printf 'primary = "%s,linkpw"\n' "$SINK"
 		for i in $(seq 1 "$1"); do printf '[voter.sec.clients.c%d]\npassword = "c%d"\n' "$i" "$i"; done
 		printf '\n[voter.timing]\nlisten = "%s"\npassword = "hostpw"\n' "$RELAY"
@@ -73,7 +73,7 @@ run_one() {
 	start_relay "$target"
 	[ "$target" = redund ] && RELAY_PID=$(jobs -p | tail -1)
 	"$REDUND" voter client --server "$dest" --count "$n" --password 'c%d' --host-password hostpw \
-		--interval "$interval" --stamp --server-challenge 123456789 --shared-socket \
+		--interval "$interval" --stamp --server-challenge 12345678 --shared-socket \
 		--duration "${DUR}s" --json >"$W/gen.json"
 	sleep 0.5
 	[ -n "${RELAY_PID:-}" ] && kill "$RELAY_PID" 2>/dev/null && wait "$RELAY_PID" 2>/dev/null || true
