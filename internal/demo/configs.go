@@ -66,8 +66,7 @@ ttl = 5
 interval = "250ms"
 rise = 2
 fall = 2
-policy = "sorry"
-sorry = "sorry"
+policy = "keep"
 retry_min = "250ms"
 retry_max = "2s"
 state_dir = "{{.Dir}}/ddns-state"
@@ -91,12 +90,7 @@ kind = "http"
 url = "{{.URL}}"
 musthave = "status=OK"
 timeout = "1s"
-{{end}}
-[[ddns.cat.servers]]
-name = "sorry"
-address = "192.0.2.30"
-priority = 1
-`
+{{end}}`
 
 const schedsyncConfig = `[admin]
 schedsync = "127.0.0.1:{{.Admin}}"

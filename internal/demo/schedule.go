@@ -56,7 +56,7 @@ func (d *Demo) steps() []step {
 		{2 * time.Second, "ddns", func(context.Context) error { main.SetOK(false); return nil },
 			"main's page says status=ERR (okerr cat :20)", ddnsLimit, cat("192.0.2.20"), "cat.demo.test now points at backup"},
 		{3 * time.Second, "ddns", func(context.Context) error { backup.SetOK(false); return nil },
-			"backup's page says status=ERR too (cat :40)", ddnsLimit, cat("192.0.2.30"), "nothing healthy: policy sorry, cat.demo.test points at the sorry page"},
+			"backup's page says status=ERR too (cat :40)", ddnsLimit, cat("192.0.2.30"), "cat.demo.test points at the third server, the sorry page"},
 		{3 * time.Second, "ddns", func(context.Context) error { main.SetOK(true); backup.SetOK(true); return nil },
 			"both pages recover (cat :00)", ddnsLimit + time.Second, cat("192.0.2.10"), "cat.demo.test back on main"},
 		{2 * time.Second, "voter", d.kill("voter-primary"), "kill -9 the primary VOTER server",

@@ -20,7 +20,7 @@ func (d *Demo) startDDNS(ctx context.Context) error {
 		return err
 	}
 	var rows []webRow
-	for i, name := range []string{"main", "backup"} {
+	for i, name := range []string{"main", "backup", "sorry"} {
 		w, err := StartWeb(name)
 		if err != nil {
 			return err
