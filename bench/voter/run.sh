@@ -35,7 +35,9 @@ command -v socat >/dev/null || { echo "socat missing: apt-get install -y socat" 
 secondary_config() {
 	{
 		printf '[admin]\nvoter = "%s"\n\n' "$ADMIN"
-		printf '[voter.sec]\nlisten = "%s"\npassword = "hostpw"\nchallenge = "12345678"\n' "$RELAY"
+		# sanity = false: the load generator sends every client from one shared
+		# socket, which chan_voter's same-address check would disconnect.
+		printf '[voter.sec]\nlisten = "%s"\npassword = "hostpw"\nchallenge = "12345678"\nsanity = false\n' "$RELAY"
 		printf 'primary = "%s,linkpw"\n' "$SINK"
 		for i in $(seq 1 "$1"); do printf '[voter.sec.clients.c%d]\npassword = "c%d"\n' "$i" "$i"; done
 		printf '\n[voter.timing]\nlisten = "%s"\npassword = "hostpw"\n' "$RELAY"
