@@ -110,13 +110,18 @@ func throughput(dir string, writers int, dur time.Duration, res *result) {
 	defer leader.Close()
 	var mu sync.Mutex
 	var lags []float64
+	unstamped := 0 // applied entries without a writer clock (not counted in the lag)
 	follower, err := replica.Open(filepath.Join(dir, "follower.db"), replica.Options{Providers: []string{"config"}, NoSync: noSync,
 		OnApply: func(_ string, es []replica.Entry) {
 			now := time.Now().UnixNano()
 			mu.Lock()
 			for _, e := range es {
 				// the value starts with the writer's clock when it called Put
-				ts, _ := strconv.ParseInt(strings.SplitN(string(e.Value), "|", 2)[0], 10, 64)
+				ts, err := strconv.ParseInt(strings.SplitN(string(e.Value), "|", 2)[0], 10, 64)
+				if err != nil || ts <= 0 {
+					unstamped++
+					continue
+				}
 				lags = append(lags, float64(now-ts)/1e6)
 			}
 			mu.Unlock()
@@ -153,7 +158,7 @@ func throughput(dir string, writers int, dur time.Duration, res *result) {
 	// OnApply runs just after the follower's commit: let the last batch in
 	for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(time.Millisecond) {
 		mu.Lock()
-		done := int64(len(lags)) >= n.Load()
+		done := int64(len(lags)+unstamped) >= n.Load()
 		mu.Unlock()
 		if done {
 			break
