@@ -32,10 +32,10 @@ func TestFaults(t *testing.T) {
 	}
 	for _, c := range cases {
 		c.do()
-		if got := delivers(t, a, recvB); got != c.aToB {
+		if got := delivers(t, a, recvB, wait(c.aToB)); got != c.aToB {
 			t.Errorf("%s: a→b delivered = %v, want %v", c.name, got, c.aToB)
 		}
-		if got := delivers(t, b, recvA); got != c.bToA {
+		if got := delivers(t, b, recvA, wait(c.bToA)); got != c.bToA {
 			t.Errorf("%s: b→a delivered = %v, want %v", c.name, got, c.bToA)
 		}
 	}
@@ -56,9 +56,20 @@ func udpSink(t *testing.T, ns *NS, addr string) *net.UDPConn {
 	return c
 }
 
+// wait is how long delivers tries: a link that should carry traffic gets
+// 3 s (a freshly raised veth can take a moment to get its carrier and
+// neighbour entry on a loaded machine); one that should not, 700 ms, longer
+// than a neighbour lookup on a healed link.
+func wait(want bool) time.Duration {
+	if want {
+		return 3 * time.Second
+	}
+	return 700 * time.Millisecond
+}
+
 // delivers sends datagrams from inside ns to sink until one arrives (true)
-// or 700 ms pass (false: longer than a neighbour lookup on a healed link).
-func delivers(t *testing.T, from *NS, sink *net.UDPConn) bool {
+// or within passes (false).
+func delivers(t *testing.T, from *NS, sink *net.UDPConn, within time.Duration) bool {
 	t.Helper()
 	var c net.Conn
 	err := from.Do(func() (err error) {
@@ -76,7 +87,7 @@ func delivers(t *testing.T, from *NS, sink *net.UDPConn) bool {
 	got := make(chan struct{})
 	go func() {
 		buf := make([]byte, 64)
-		_ = sink.SetReadDeadline(time.Now().Add(700 * time.Millisecond))
+		_ = sink.SetReadDeadline(time.Now().Add(within))
 		for {
 			n, _, err := sink.ReadFromUDP(buf)
 			if err != nil {
@@ -90,7 +101,7 @@ func delivers(t *testing.T, from *NS, sink *net.UDPConn) bool {
 	}()
 	tick := time.NewTicker(50 * time.Millisecond)
 	defer tick.Stop()
-	deadline := time.After(700 * time.Millisecond)
+	deadline := time.After(within)
 	for {
 		_, _ = c.Write([]byte(msg))
 		select {
