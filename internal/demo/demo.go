@@ -102,7 +102,10 @@ func (d *Demo) start(ctx context.Context) error {
 // spawn starts `redund --config cfg args...` as a named process.
 func (d *Demo) spawn(name, cfg string, args ...string) (*Proc, error) {
 	p := &Proc{Name: name, Bin: d.opt.Bin, Dir: d.opt.Dir,
-		Args: append([]string{"--config", cfg, "--log-level", "info"}, args...)}
+		Args: append([]string{"--config", cfg, "--log-level", "info"}, args...),
+		OnExit: func(p *Proc, err error) {
+			d.log.Emit("demo", fmt.Sprintf("%s exited unexpectedly (%v); its log ends:\n%s", p.Name, err, p.LogTail(5)), 0, false)
+		}}
 	d.p[name] = p
 	return p, d.procs.Add(p)
 }

@@ -13,6 +13,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"sync"
 	"syscall"
 	"time"
@@ -24,6 +25,9 @@ type Proc struct {
 	Bin  string
 	Args []string
 	Dir  string // log file goes here
+	// OnExit, when set, is called when the process ends without having
+	// been stopped through Kill or Stop (it crashed or refused to start).
+	OnExit func(p *Proc, err error)
 
 	mu   sync.Mutex
 	cmd  *exec.Cmd
@@ -53,7 +57,20 @@ func (p *Proc) Start() error {
 	done := make(chan struct{})
 	p.cmd, p.out, p.done = cmd, f, done
 	p.n++
-	go func() { _ = cmd.Wait(); close(done) }()
+	go func() {
+		err := cmd.Wait()
+		close(done)
+		p.mu.Lock()
+		unexpected := p.cmd == cmd
+		if unexpected {
+			p.cmd = nil
+			f.Close()
+		}
+		p.mu.Unlock()
+		if unexpected && p.OnExit != nil {
+			p.OnExit(p, err)
+		}
+	}()
 	return nil
 }
 
@@ -78,6 +95,19 @@ func (p *Proc) signal(sig syscall.Signal) {
 		_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
 	}
 	out.Close()
+}
+
+// LogTail returns the last n lines of the process's log.
+func (p *Proc) LogTail(n int) string {
+	b, err := os.ReadFile(filepath.Join(p.Dir, p.Name+".log"))
+	if err != nil {
+		return ""
+	}
+	lines := strings.Split(strings.TrimRight(string(b), "\n"), "\n")
+	if len(lines) > n {
+		lines = lines[len(lines)-n:]
+	}
+	return strings.Join(lines, "\n")
 }
 
 // Running reports whether the process was started and not stopped.
