@@ -31,7 +31,7 @@ func TestDemoOnce(t *testing.T) {
 	}
 	text := string(out)
 	for _, want := range []string{
-		"cat.demo.test now points at backup", "points at the sorry page", "cat.demo.test back on main",
+		"cat.demo.test now points at backup", "the sorry page", "cat.demo.test back on main",
 		"secondary west serves its own clients", "west proxies to east again",
 		"playlist.txt is on studio-b", "studio-b promoted itself", "studio-a follows studio-b",
 		"backup gw-b active", "gw-a took control back",
