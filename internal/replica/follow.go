@@ -28,8 +28,8 @@ const (
 func (s *Store) Follow(ctx context.Context, p string, req Requester, typ byte) error {
 	st := s.statsFor(p)
 	for ctx.Err() == nil {
-		if why := st.takeForced(); why != "" {
-			if err := s.fullSync(ctx, p, req, typ, why); err != nil {
+		if why, gen := st.takeForced(); why != "" {
+			if err := s.fullSync(ctx, p, req, typ, why, gen); err != nil {
 				return err
 			}
 			continue
@@ -139,22 +139,36 @@ func (s *Store) ForceFullSync(p, reason string) {
 func (p *provStats) force(reason string) {
 	p.mu.Lock()
 	p.fullSyncNeeded, p.fullSyncReason = true, reason
+	p.forceGen++
 	p.mu.Unlock()
 }
 
-// takeForced returns the pending full-sync reason ("" when none).
-func (p *provStats) takeForced() string {
+// takeForced returns the pending full-sync reason ("" when none) and the
+// generation of that request.
+func (p *provStats) takeForced() (string, uint64) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if !p.fullSyncNeeded {
-		return ""
+		return "", p.forceGen
 	}
-	return p.fullSyncReason
+	return p.fullSyncReason, p.forceGen
+}
+
+// completeForced clears the pending request if it is still the one of
+// generation gen.
+func (p *provStats) completeForced(gen uint64) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.forceGen == gen {
+		p.fullSyncNeeded, p.fullSyncReason = false, ""
+	}
 }
 
 // fullSync copies the leader's data into a staging bucket page by page and
 // swaps it in once complete.
-func (s *Store) fullSync(ctx context.Context, p string, req Requester, typ byte, why string) error {
+// gen is the force generation it answers: a request made while it ran
+// (after gen) stays pending and causes another full sync.
+func (s *Store) fullSync(ctx context.Context, p string, req Requester, typ byte, why string, gen uint64) error {
 	s.record(p, "full_sync_needed", why)
 	start := time.Now()
 	stage, err := s.newStage(p)
@@ -193,8 +207,8 @@ func (s *Store) fullSync(ctx context.Context, p string, req Requester, typ byte,
 		return err
 	}
 	st := s.statsFor(p)
+	st.completeForced(gen)
 	st.mu.Lock()
-	st.fullSyncNeeded, st.fullSyncReason = false, ""
 	st.fullSyncs++
 	st.lastApplyDur = time.Since(start)
 	st.mu.Unlock()

@@ -244,3 +244,19 @@ func mustPos(t *testing.T, s *Store) Position {
 	}
 	return p
 }
+
+// TestForceDuringFullSyncIsKept: an operator's request that arrives while a
+// full sync is finishing must not be cleared by that sync.
+func TestForceDuringFullSyncIsKept(t *testing.T) {
+	st := &provStats{}
+	st.force("first")
+	why, gen := st.takeForced()
+	if why != "first" {
+		t.Fatalf("takeForced = %q", why)
+	}
+	st.force("operator asked") // arrives while the first sync runs
+	st.completeForced(gen) // the first sync completes
+	if why, _ := st.takeForced(); why != "operator asked" {
+		t.Fatalf("the second request was lost: takeForced = %q", why)
+	}
+}

@@ -59,6 +59,7 @@ type provStats struct {
 	lastPullDur    time.Duration
 	lastApplyDur   time.Duration
 	fullSyncNeeded bool
+	forceGen       uint64 // bumped by every force, so a finishing sync cannot clear a newer request
 	fullSyncReason string
 	fullSyncs      int
 	lagMS          float64
