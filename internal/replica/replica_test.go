@@ -255,7 +255,7 @@ func TestForceDuringFullSyncIsKept(t *testing.T) {
 		t.Fatalf("takeForced = %q", why)
 	}
 	st.force("operator asked") // arrives while the first sync runs
-	st.completeForced(gen) // the first sync completes
+	st.completeForced(gen)     // the first sync completes
 	if why, _ := st.takeForced(); why != "operator asked" {
 		t.Fatalf("the second request was lost: takeForced = %q", why)
 	}
