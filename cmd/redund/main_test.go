@@ -87,3 +87,11 @@ func TestHelpListsCommands(t *testing.T) {
 		}
 	}
 }
+
+// TestSharedExampleChecksOK: the README's first command prints ok as written.
+func TestSharedExampleChecksOK(t *testing.T) {
+	out, code := runCLI(t, "config", "check", "../../docs/examples/redund.toml")
+	if code != exitOK || strings.TrimSpace(out) != "ok" {
+		t.Fatalf("code %d, out %q", code, out)
+	}
+}
