@@ -82,6 +82,16 @@ func (s *shake) dial() (Hello, error) {
 	if err := s.send(typeHello, encodeHello(s.local)); err != nil {
 		return Hello{}, err
 	}
+	remote, err := s.recvHello()
+	if err != nil {
+		return remote, err
+	}
+	return remote, s.send(typeReady)
+}
+
+// recvHello reads the remote Hello and checks it against the local one,
+// refusing the peer when it is malformed or incompatible.
+func (s *shake) recvHello() (Hello, error) {
 	b, err := s.expect(typeHello)
 	if err != nil {
 		return Hello{}, err
@@ -90,20 +100,12 @@ func (s *shake) dial() (Hello, error) {
 	if err != nil {
 		return Hello{}, s.refuse(err.Error())
 	}
-	if err := s.compat(remote); err != nil {
-		return remote, err
+	if s.comp != nil {
+		if err := s.comp(s.local, remote); err != nil {
+			return remote, s.refuse(err.Error())
+		}
 	}
-	return remote, s.send(typeReady)
-}
-
-func (s *shake) compat(remote Hello) error {
-	if s.comp == nil {
-		return nil
-	}
-	if err := s.comp(s.local, remote); err != nil {
-		return s.refuse(err.Error())
-	}
-	return nil
+	return remote, nil
 }
 
 func (s *shake) dialAuth(secret []byte) error {
@@ -185,15 +187,8 @@ func (s *shake) acceptAuth(secret, nd []byte) error {
 }
 
 func (s *shake) acceptHello() (Hello, error) {
-	b, err := s.expect(typeHello)
+	remote, err := s.recvHello()
 	if err != nil {
-		return Hello{}, err
-	}
-	remote, err := ParseHello(b)
-	if err != nil {
-		return Hello{}, s.refuse(err.Error())
-	}
-	if err := s.compat(remote); err != nil {
 		return remote, err
 	}
 	if err := s.send(typeHello, encodeHello(s.local)); err != nil {
