@@ -85,9 +85,28 @@ func Check(path string, v any) error {
 			return errs
 		}
 	}
-	errs.Merge("", Annotate(path, string(src), validate(v)))
+	var verrs Errors
+	verrs.Merge("", Annotate(path, string(src), validate(v)))
+	for _, e := range verrs {
+		if !secretReported(errs, e.Path) {
+			errs = append(errs, e)
+		}
+	}
 	errs.sortByLine()
 	return errs.Err()
+}
+
+// secretReported says whether decoding already reported a problem with the
+// K_file or K_env variant of the secret at path: then the secret is empty
+// because of that problem, and Validate's "K is required" would say the
+// same thing a second time.
+func secretReported(decoded Errors, path string) bool {
+	for _, e := range decoded {
+		if e.Path == path+"_file" || e.Path == path+"_env" {
+			return true
+		}
+	}
+	return false
 }
 
 func validate(v any) error {
