@@ -20,17 +20,8 @@ func WritePlan(w io.Writer, results []PlanResult) {
 		}
 		fmt.Fprintf(w, "%s: %s %s → %s [%s]\n", r.Scheme, r.Name, r.Type, target, r.Decision.Action)
 		fmt.Fprintf(w, "  why: %s\n", r.Decision.Reason)
-		cur := strings.Join(r.Current, ", ")
-		if r.CurrentError != "" {
-			cur = "unknown: " + r.CurrentError
-		} else if cur == "" {
-			cur = "(no record)"
-		}
-		push := "no"
-		if r.WouldPush {
-			push = "yes"
-		}
-		fmt.Fprintf(w, "  %s has: %s; would push: %s\n", r.Provider, cur, push)
+		cur := valuesText(r.Current, "unknown: ", r.CurrentError, "(no record)")
+		fmt.Fprintf(w, "  %s has: %s; would push: %s\n", r.Provider, cur, yesNo(r.WouldPush))
 		tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 		for _, s := range r.Servers {
 			state := s.State
@@ -45,25 +36,13 @@ func WritePlan(w io.Writer, results []PlanResult) {
 
 // WritePropagation prints a propagation report as a table.
 func WritePropagation(w io.Writer, r *PropagationReport) {
-	exp := strings.Join(r.Expected, ", ")
-	if r.ExpectedError != "" {
-		exp = "unknown: " + r.ExpectedError
-	}
+	exp := valuesText(r.Expected, "unknown: ", r.ExpectedError, "")
 	fmt.Fprintf(w, "%s %s (zone %s): provider has %s\n", r.Name, r.Type, r.Zone, exp)
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "KIND\tSERVER\tADDRESS\tANSWER\tAGREES")
 	for _, a := range r.Answers {
-		ans := strings.Join(a.Values, ", ")
-		if a.Error != "" {
-			ans = "error: " + a.Error
-		} else if ans == "" {
-			ans = "(none)"
-		}
-		agree := "no"
-		if a.Agrees {
-			agree = "yes"
-		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", a.Kind, a.Server, a.Addr, ans, agree)
+		ans := valuesText(a.Values, "error: ", a.Error, "(none)")
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", a.Kind, a.Server, a.Addr, ans, yesNo(a.Agrees))
 	}
 	tw.Flush()
 	if r.AllAgree {
@@ -71,4 +50,23 @@ func WritePropagation(w io.Writer, r *PropagationReport) {
 	} else {
 		fmt.Fprintln(w, "NOT all agree")
 	}
+}
+
+// valuesText is values joined with commas; errPrefix+errText when the
+// values could not be read, empty when there are none.
+func valuesText(values []string, errPrefix, errText, empty string) string {
+	switch {
+	case errText != "":
+		return errPrefix + errText
+	case len(values) == 0:
+		return empty
+	}
+	return strings.Join(values, ", ")
+}
+
+func yesNo(b bool) string {
+	if b {
+		return "yes"
+	}
+	return "no"
 }
