@@ -260,3 +260,20 @@ func TestForceDuringFullSyncIsKept(t *testing.T) {
 		t.Fatalf("the second request was lost: takeForced = %q", why)
 	}
 }
+
+// Every decoder refuses an empty message and a message of another kind
+// with an error (never a panic).
+func TestDecodersRefuseWrongKind(t *testing.T) {
+	for name, dec := range map[string]func([]byte) error{
+		"pull request":      func(b []byte) error { _, err := decodePullReq(b); return err },
+		"pull response":     func(b []byte) error { _, err := decodePullResp(b); return err },
+		"snapshot request":  func(b []byte) error { _, err := decodeSnapReq(b); return err },
+		"snapshot response": func(b []byte) error { _, err := decodeSnapResp(b); return err },
+	} {
+		for _, b := range [][]byte{nil, {'x', 0}} {
+			if err := dec(b); err == nil || !strings.Contains(err.Error(), "not a "+name) {
+				t.Errorf("%s decoder on %q: err = %v, want \"not a %s\"", name, b, err, name)
+			}
+		}
+	}
+}

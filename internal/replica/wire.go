@@ -148,6 +148,15 @@ func (d *dec) count(min int) int {
 	return int(n)
 }
 
+// decoderFor checks that message b is of the given kind and returns a decoder of
+// the rest.
+func decoderFor(b []byte, kind byte, what string) (dec, error) {
+	if len(b) == 0 || b[0] != kind {
+		return dec{}, errors.New("replica: not a " + what)
+	}
+	return dec{b: b[1:]}, nil
+}
+
 func (d *dec) done() error {
 	if d.err == nil && len(d.b) != 0 {
 		d.err = fmt.Errorf("replica: %d trailing bytes", len(d.b))
@@ -166,7 +175,10 @@ func (r pullReq) encode() []byte {
 }
 
 func decodePullReq(b []byte) (r pullReq, err error) {
-	d := dec{b: b[1:]}
+	d, err := decoderFor(b, kindPull, "pull request")
+	if err != nil {
+		return r, err
+	}
 	r.Provider, r.LogID, r.Applied, r.Max, r.WaitMS = d.str(), d.str(), d.u(), d.u(), d.u()
 	return r, d.done()
 }
@@ -211,10 +223,10 @@ func DecodePullResponse(b []byte) (logID string, last uint64, entries []Entry, e
 }
 
 func decodePullResp(b []byte) (r pullResp, err error) {
-	if len(b) == 0 || b[0] != kindPullResp {
-		return r, errors.New("replica: not a pull response")
+	d, err := decoderFor(b, kindPullResp, "pull response")
+	if err != nil {
+		return r, err
 	}
-	d := dec{b: b[1:]}
 	r.LogID, r.First, r.Last, r.Full, r.Reason = d.str(), d.u(), d.u(), d.bool(), d.str()
 	n := d.count(5)
 	for i := 0; i < n && d.err == nil; i++ {
@@ -232,7 +244,10 @@ func (r snapReq) encode() []byte {
 }
 
 func decodeSnapReq(b []byte) (r snapReq, err error) {
-	d := dec{b: b[1:]}
+	d, err := decoderFor(b, kindSnap, "snapshot request")
+	if err != nil {
+		return r, err
+	}
 	r.Provider, r.After, r.MaxBytes = d.str(), d.str(), d.u()
 	return r, d.done()
 }
@@ -251,10 +266,10 @@ func (r snapResp) encode() []byte {
 }
 
 func decodeSnapResp(b []byte) (r snapResp, err error) {
-	if len(b) == 0 || b[0] != kindSnapResp {
-		return r, errors.New("replica: not a snapshot response")
+	d, err := decoderFor(b, kindSnapResp, "snapshot response")
+	if err != nil {
+		return r, err
 	}
-	d := dec{b: b[1:]}
 	r.LogID, r.Seq, r.Done = d.str(), d.u(), d.bool()
 	n := d.count(2)
 	for i := 0; i < n && d.err == nil; i++ {
