@@ -98,14 +98,14 @@ func (g *group) handleAuth(c *client, p *Packet, now time.Time) {
 	if !c.mix && !g.hasMaster {
 		g.stats.AuthRejected++
 		c.heard, c.respDigest = false, 0
-		g.sendAuth(p, 0, 0, c.addr, c.uaddr, now)
+		g.sendAuth(0, 0, c.addr, c.uaddr, now)
 		return
 	}
 	if !c.heard {
 		g.log.Info("client connected", "instance", c.inst.name, "client", c.name, "addr", c.addr.String(), "mix", c.mix)
 	}
 	c.heard = true
-	g.sendAuth(p, c.respDigest, c.flags(), c.addr, c.uaddr, now)
+	g.sendAuth(c.respDigest, c.flags(), c.addr, c.uaddr, now)
 }
 
 // replyUnknown answers a packet with a digest no client has, unless it
@@ -130,10 +130,10 @@ func (g *group) replyAuth(p *Packet, to netip.AddrPort, now time.Time) {
 	}
 	g.stats.AuthReplies++
 	d := DigestBytes(p.Challenge.Bytes(), g.hostPw)
-	g.sendAuth(p, d, 0, to, nil, now)
+	g.sendAuth(d, 0, to, nil, now)
 }
 
-func (g *group) sendAuth(_ *Packet, digest uint32, flags byte, to netip.AddrPort, ua *net.UDPAddr, now time.Time) {
+func (g *group) sendAuth(digest uint32, flags byte, to netip.AddrPort, ua *net.UDPAddr, now time.Time) {
 	if ua == nil {
 		ua = net.UDPAddrFromAddrPort(to)
 	}
