@@ -48,14 +48,14 @@ func (a AdminConfig) Addresses() []string {
 	return out
 }
 
-// Validate checks the addresses.
+// Validate checks the addresses, reporting problems in the table's key order.
 func (a AdminConfig) Validate() error {
 	var errs config.Errors
-	for k, v := range map[string]string{"listen": a.Listen, "voter": a.Voter, "ddns": a.Ddns,
-		"gateway": a.Gateway, "schedsync": a.Schedsync} {
-		if v != "" {
-			if err := config.CheckHostPort(v); err != nil {
-				errs.Add(k, "%v", err)
+	for _, kv := range [][2]string{{"listen", a.Listen}, {"voter", a.Voter}, {"ddns", a.Ddns},
+		{"gateway", a.Gateway}, {"schedsync", a.Schedsync}} {
+		if kv[1] != "" {
+			if err := config.CheckHostPort(kv[1]); err != nil {
+				errs.Add(kv[0], "%v", err)
 			}
 		}
 	}

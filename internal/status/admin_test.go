@@ -1,0 +1,47 @@
+package status
+
+import (
+	"errors"
+	"slices"
+	"testing"
+
+	"github.com/redund/redund/internal/config"
+)
+
+func TestAdminForFallsBackToListenThenDefault(t *testing.T) {
+	var a AdminConfig
+	if got := a.For("ddns"); got != DefaultAdmin {
+		t.Errorf("empty table: For(ddns) = %q, want %q", got, DefaultAdmin)
+	}
+	a = AdminConfig{Listen: "127.0.0.1:9000", Ddns: "127.0.0.1:9001"}
+	if got := a.For("ddns"); got != "127.0.0.1:9001" {
+		t.Errorf("For(ddns) = %q, want its own key", got)
+	}
+	if got := a.For("voter"); got != "127.0.0.1:9000" {
+		t.Errorf("For(voter) = %q, want listen", got)
+	}
+	if got, want := a.Addresses(), []string{"127.0.0.1:9000", "127.0.0.1:9001"}; !slices.Equal(got, want) {
+		t.Errorf("Addresses() = %q, want %q", got, want)
+	}
+}
+
+func TestAdminValidateReportsEveryKeyInOrder(t *testing.T) {
+	a := AdminConfig{Listen: "x", Voter: "h:0x", Ddns: "h:70000", Gateway: "nohost", Schedsync: ":"}
+	want := []string{"listen", "voter", "ddns", "gateway", "schedsync"}
+	for range 20 { // a map-ordered loop would shuffle these
+		var errs config.Errors
+		if !errors.As(a.Validate(), &errs) {
+			t.Fatalf("Validate() = %v, want config.Errors", a.Validate())
+		}
+		var got []string
+		for _, e := range errs {
+			got = append(got, e.Path)
+		}
+		if !slices.Equal(got, want) {
+			t.Fatalf("problem paths = %q, want %q", got, want)
+		}
+	}
+	if err := (AdminConfig{Listen: "127.0.0.1:9180", Ddns: "[::1]:9182"}).Validate(); err != nil {
+		t.Errorf("good table: %v", err)
+	}
+}
