@@ -78,8 +78,7 @@ func ddnsPlanCommand(g *globalOptions, o *ddnsOptions) *cli.Command {
 			"from the config and the state files, reads the provider's current value and\n" +
 			"prints the decision, its reason and whether a push would happen.\n\n" +
 			"EXAMPLES\n   redund ddns plan\n   redund ddns plan --json cat | jq '.[0].decision'\n\n" +
-			"EXIT STATUS\n   0  the plan was made (whatever it says)\n   1  a check or provider could not be set up\n" +
-			"   2  bad usage or bad configuration",
+			ddnsExitHelp("the plan was made (whatever it says)", "a check or provider could not be set up"),
 		Flags: []cli.Flag{
 			&cli.BoolFlag{Name: "json", Destination: &o.JSON, Usage: "print the plan as JSON"},
 			&cli.BoolFlag{Name: "no-provider", Destination: &o.SkipProvider, Usage: "do not read the provider's value"},
@@ -182,8 +181,7 @@ func ddnsPropagationCommand(g *globalOptions, o *ddnsOptions) *cli.Command {
 			"lookup through the first resolver) and asks each of them and every configured\n" +
 			"resolver for the name, then says whether each agrees.\n\n" +
 			"EXAMPLE\n   redund ddns propagation cat --resolver 9.9.9.9 --resolver 1.1.1.1\n\n" +
-			"EXIT STATUS\n   0  every server agrees\n   1  some server disagrees or failed\n" +
-			"   2  bad usage or bad configuration",
+			ddnsExitHelp("every server agrees", "some server disagrees or failed"),
 		Flags: []cli.Flag{
 			&cli.BoolFlag{Name: "json", Destination: &o.JSON, Usage: "print the report as JSON"},
 			&cli.StringSliceFlag{Name: "resolver", Destination: &o.Resolvers, Usage: "resolver to ask (host[:port]); repeatable; default: the scheme's resolvers"},
@@ -222,4 +220,10 @@ func printJSON(c *cli.Context, v any) error {
 	enc := json.NewEncoder(c.App.Writer)
 	enc.SetIndent("", "  ")
 	return enc.Encode(v)
+}
+
+// ddnsExitHelp is the EXIT STATUS section of a command whose 0 and 1 mean
+// something more precise than exitStatusHelp says.
+func ddnsExitHelp(ok, failed string) string {
+	return "EXIT STATUS\n   0  " + ok + "\n   1  " + failed + "\n   2  bad usage or bad configuration"
 }
