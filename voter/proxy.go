@@ -84,7 +84,7 @@ func (l *link) receive(h *Header, now time.Time) {
 	if h.Type != TypeAuth && h.Type != TypeGPS {
 		return
 	}
-	if h.Digest == DigestBytes(g.chalB, g.hostPw) {
+	if h.Digest == g.ownDigest {
 		l.lastRx = now
 		l.setUp(true, now, "")
 	} else {
