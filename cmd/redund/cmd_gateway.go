@@ -148,6 +148,9 @@ func gatewayStatusCommand(g *globalOptions, o *gatewayOptions) *cli.Command {
 			"events (what the status page shows). `redund status` shows the pair in one table.\n\n" +
 			"EXAMPLE\n   redund gateway status | jq .providers\n\n" + exitStatusHelp,
 		Action: func(c *cli.Context) error {
+			if err := needArgs(c, 0, 0); err != nil {
+				return err
+			}
 			return o.call(c, g, http.MethodGet, "/v1/gateway/status", nil, true)
 		},
 	}
@@ -173,8 +176,16 @@ func gatewayFingerprintCommand() *cli.Command {
 	}
 }
 
+// readFile reads file name, "-" meaning stdin.
+func readFile(name string) ([]byte, error) {
+	if name == "-" {
+		return io.ReadAll(os.Stdin)
+	}
+	return os.ReadFile(name)
+}
+
 // readValue reads a value argument, "-" meaning stdin.
-func readValue(c *cli.Context, arg string) ([]byte, error) {
+func readValue(arg string) ([]byte, error) {
 	if arg != "-" {
 		return []byte(arg), nil
 	}
@@ -197,7 +208,7 @@ func gatewayConfigCommand(g *globalOptions, o *gatewayOptions) *cli.Command {
 					if err := needArgs(c, 2, 2); err != nil {
 						return err
 					}
-					v, err := readValue(c, c.Args().Get(1))
+					v, err := readValue(c.Args().Get(1))
 					if err != nil {
 						return failed(err)
 					}
@@ -219,6 +230,9 @@ func gatewayConfigCommand(g *globalOptions, o *gatewayOptions) *cli.Command {
 				}},
 			{Name: "export", Usage: "print every document as one JSON object (key → value)",
 				Action: func(c *cli.Context) error {
+					if err := needArgs(c, 0, 0); err != nil {
+						return err
+					}
 					return o.call(c, g, http.MethodGet, "/v1/gateway/config", nil, true)
 				}},
 			{Name: "import", Usage: "set every document of a JSON object (key → value); - reads stdin", ArgsUsage: "FILE",
@@ -226,13 +240,7 @@ func gatewayConfigCommand(g *globalOptions, o *gatewayOptions) *cli.Command {
 					if err := needArgs(c, 1, 1); err != nil {
 						return err
 					}
-					var body []byte
-					var err error
-					if f := c.Args().First(); f == "-" {
-						body, err = readValue(c, "-")
-					} else {
-						body, err = os.ReadFile(f)
-					}
+					body, err := readFile(c.Args().First())
 					if err != nil {
 						return failed(err)
 					}
