@@ -36,7 +36,6 @@ type group struct {
 	insts     []*instance
 	clients   []*client
 	byDigest  map[uint32]*client
-	hasMaster bool
 	masters   []*client // master timing sources in config order
 
 	masterSec, masterNsec uint32
@@ -170,7 +169,7 @@ func (g *group) tick(now time.Time) {
 	if g.count%50 == 0 {
 		g.sameAddress()
 	}
-	if !g.hasMaster {
+	if !g.hasMaster() {
 		g.masterSec = uint32(now.Unix())
 		g.cycle(now)
 		return
@@ -252,3 +251,7 @@ func (q *sendQueue) flush() {
 	}
 	q.n = 0
 }
+
+// hasMaster reports whether the socket has a master timing source
+// configured (GPS-timed clients need one).
+func (g *group) hasMaster() bool { return len(g.masters) > 0 }

@@ -95,7 +95,7 @@ func (g *group) handleAuth(c *client, p *Packet, now time.Time) {
 		}
 		c.mix = p.Flags&FlagMix != 0
 	}
-	if !c.mix && !g.hasMaster {
+	if !c.mix && !g.hasMaster() {
 		g.stats.AuthRejected++
 		c.heard, c.respDigest = false, 0
 		g.sendAuth(0, 0, c.addr, c.uaddr, now)
@@ -170,7 +170,7 @@ func (g *group) handleAudio(c *client, p *Packet, raw []byte, now time.Time) {
 		g.placeMix(c, p)
 		return
 	}
-	if !g.hasMaster {
+	if !g.hasMaster() {
 		g.stats.NoTiming++ // GPS-timed audio needs a master timing source
 		c.drops++
 		return

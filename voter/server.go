@@ -130,7 +130,7 @@ func newGroup(s *Server, listen string, names []string, cfgs map[string]*Config)
 // build creates instances and clients; it fails when some digest is 0 or
 // two clients share a digest under the current challenge.
 func (g *group) build(names []string, cfgs map[string]*Config) bool {
-	g.insts, g.clients, g.byDigest, g.hasMaster, g.masters = nil, nil, map[uint32]*client{}, false, nil
+	g.insts, g.clients, g.byDigest, g.masters = nil, nil, map[uint32]*client{}, nil
 	for _, n := range names {
 		in := newInstance(g, n, cfgs[n])
 		for _, cn := range cfgs[n].ClientNames() {
@@ -142,7 +142,6 @@ func (g *group) build(names []string, cfgs map[string]*Config) bool {
 			in.clients = append(in.clients, c)
 			g.clients = append(g.clients, c)
 			if c.cfg.Master {
-				g.hasMaster = true
 				g.masters = append(g.masters, c)
 			}
 		}

@@ -155,7 +155,7 @@ func (in *instance) document() status.Document {
 		listen = g.conn.LocalAddr().String()
 	}
 	d.Details = map[string]any{
-		"listen": listen, "master_timing": g.masterSec != 0 && g.hasMaster,
+		"listen": listen, "master_timing": g.masterSec != 0 && g.hasMaster(),
 		"winner": winner, "keyed": in.keyed,
 		"auth_failures": g.stats.UnknownDigest + g.stats.AuthRejected,
 		"counters":      g.counters(), "clients": clients, "cycle": g.cycles.report(),
