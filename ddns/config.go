@@ -243,10 +243,6 @@ func (c *Config) monitorOptions(i int) health.MonitorOptions {
 	return o
 }
 
-// WithPort adds ":53" to a resolver given without a port.
-func WithPort(hostport string) string {
-	if _, _, err := net.SplitHostPort(hostport); err == nil {
-		return hostport
-	}
-	return net.JoinHostPort(strings.Trim(hostport, "[]"), "53")
-}
+// WithPort adds ":53" to a resolver given without a port (see
+// dnsupdate.WithPort).
+func WithPort(hostport string) string { return dnsupdate.WithPort(hostport) }

@@ -92,9 +92,7 @@ func (o PropagationOptions) withDefaults(c *Config) PropagationOptions {
 		o.Bootstrap = o.Resolvers[0]
 	}
 	if o.Bootstrap == "" {
-		if cc, err := dns.ClientConfigFromFile("/etc/resolv.conf"); err == nil && len(cc.Servers) > 0 {
-			o.Bootstrap = net.JoinHostPort(cc.Servers[0], cc.Port)
-		}
+		o.Bootstrap = dnsupdate.SystemResolver()
 	}
 	if o.Bootstrap != "" {
 		o.Bootstrap = WithPort(o.Bootstrap)

@@ -54,11 +54,10 @@ func (c *Config) DefaultResolver() (string, error) {
 	case c.Push != nil && c.Push.Server != "":
 		return c.Push.Server, nil
 	}
-	cc, err := dns.ClientConfigFromFile("/etc/resolv.conf")
-	if err != nil || len(cc.Servers) == 0 {
-		return "", errors.New("srv: no resolver: give --resolver, [srv] resolver or [srv.push] server")
+	if r := dnsupdate.SystemResolver(); r != "" {
+		return r, nil
 	}
-	return net.JoinHostPort(cc.Servers[0], cc.Port), nil
+	return "", errors.New("srv: no resolver: give --resolver, [srv] resolver or [srv.push] server")
 }
 
 func (c *Config) checkOptions(o CheckOptions) (CheckOptions, error) {
@@ -69,9 +68,7 @@ func (c *Config) checkOptions(o CheckOptions) (CheckOptions, error) {
 		}
 		o.Resolver = r
 	}
-	if _, _, err := net.SplitHostPort(o.Resolver); err != nil {
-		o.Resolver = net.JoinHostPort(o.Resolver, "53")
-	}
+	o.Resolver = dnsupdate.WithPort(o.Resolver)
 	if o.Timeout <= 0 {
 		o.Timeout = c.Timeout.Or(DefaultTimeout)
 	}

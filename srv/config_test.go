@@ -183,3 +183,13 @@ func FuzzConfig(f *testing.F) {
 		}
 	})
 }
+
+// A resolver without a port gets :53, IPv6 in brackets or not.
+func TestCheckOptionsResolverPort(t *testing.T) {
+	for in, want := range map[string]string{"192.0.2.53": "192.0.2.53:53", "[::1]": "[::1]:53", "::1": "[::1]:53", "127.0.0.1:5353": "127.0.0.1:5353"} {
+		o, err := (&Config{}).checkOptions(CheckOptions{Resolver: in})
+		if err != nil || o.Resolver != want {
+			t.Errorf("resolver %q: got %q, %v; want %q", in, o.Resolver, err, want)
+		}
+	}
+}
