@@ -34,7 +34,6 @@ type instance struct {
 	rtpIn   *net.UDPConn
 	txq     [][FrameLen]byte
 	txOn    bool
-	txLast  time.Time
 	txFrame [FrameLen]byte
 	txStats rtpInStats
 	rec     *wavWriter
@@ -155,7 +154,7 @@ func (in *instance) output(frame []byte) {
 
 // transmit sends one queued transmit frame to every transmitting client.
 func (in *instance) transmit(now time.Time) {
-	frame, ok := in.nextTx(now)
+	frame, ok := in.nextTx()
 	if !ok {
 		return
 	}

@@ -22,7 +22,6 @@ type link struct {
 	resp     uint32 // CRC(primary challenge + connectivity password)
 	lastTx   time.Time
 	lastRx   time.Time
-	changes  uint64
 	lastDown string
 }
 
@@ -97,7 +96,6 @@ func (l *link) setUp(up bool, now time.Time, why string) {
 		return
 	}
 	l.up, l.since = up, now
-	l.changes++
 	if up {
 		l.in.log.Info("proxy link to primary up: forwarding clients", "primary", l.addr.String())
 		l.in.unkey()

@@ -5,7 +5,6 @@ import (
 	"encoding/binary"
 	"errors"
 	"net"
-	"time"
 )
 
 const (
@@ -128,7 +127,7 @@ func (in *instance) queueRTP(b []byte) bool {
 
 // nextTx returns the frame to transmit this cycle. A transmission starts
 // once txPrebuffer frames are queued and ends when the queue runs dry.
-func (in *instance) nextTx(now time.Time) ([]byte, bool) {
+func (in *instance) nextTx() ([]byte, bool) {
 	if !in.txOn {
 		if len(in.txq) < txPrebuffer {
 			return nil, false
@@ -142,7 +141,6 @@ func (in *instance) nextTx(now time.Time) ([]byte, bool) {
 	f := in.txq[0]
 	copy(in.txq, in.txq[1:])
 	in.txq = in.txq[:len(in.txq)-1]
-	in.txLast = now
 	copy(in.txFrame[:], f[:])
 	return in.txFrame[:], true
 }

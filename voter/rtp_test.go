@@ -3,7 +3,6 @@ package voter
 import (
 	"bytes"
 	"testing"
-	"time"
 )
 
 func rtpPacket(seq uint16, payload []byte) []byte {
@@ -40,17 +39,16 @@ func TestParseRTP(t *testing.T) {
 // until the queue is empty.
 func TestTransmitQueue(t *testing.T) {
 	in := testInstance(t, "", map[string]*ClientConfig{"a": cl("a")})
-	now := time.Now()
 	in.queueRTP(rtpPacket(10, fill(FrameLen, 1)))
 	in.queueRTP(rtpPacket(10, fill(FrameLen, 9))) // duplicate
 	in.queueRTP(rtpPacket(11, fill(FrameLen, 2)))
-	if _, ok := in.nextTx(now); ok {
+	if _, ok := in.nextTx(); ok {
 		t.Fatal("transmission started before the prebuffer filled")
 	}
 	in.queueRTP(rtpPacket(12, fill(2*FrameLen, 3))) // 40 ms packet: two frames
 	var got []byte
 	for {
-		f, ok := in.nextTx(now)
+		f, ok := in.nextTx()
 		if !ok {
 			break
 		}
