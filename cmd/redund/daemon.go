@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"log/slog"
 	"os"
 
@@ -41,7 +42,7 @@ func (d *daemon) run(ctx context.Context, adminAddr string, fn func(context.Cont
 	err := fn(ctx)
 	cancel()
 	<-errc
-	if err != nil && ctx.Err() != nil && err == context.Canceled {
+	if errors.Is(err, context.Canceled) { // fn stopped because ctx ended
 		return nil
 	}
 	return err
