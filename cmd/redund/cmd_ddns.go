@@ -216,6 +216,7 @@ func runDdnsPropagation(c *cli.Context, g *globalOptions, o *ddnsOptions) error 
 	return err
 }
 
+// printJSON writes v as indented JSON (the --json output of srv and ddns).
 func printJSON(c *cli.Context, v any) error {
 	enc := json.NewEncoder(c.App.Writer)
 	enc.SetIndent("", "  ")

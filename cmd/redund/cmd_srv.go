@@ -2,7 +2,6 @@ package main
 
 import (
 	"bytes"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -192,16 +191,10 @@ func runSrvOrder(c *cli.Context, g *globalOptions, o *srvOrderOptions, name stri
 		return failed(err)
 	}
 	if o.JSON {
-		return srvPrintJSON(c, sets)
+		return printJSON(c, sets)
 	}
 	srv.WriteOrder(c.App.Writer, sets)
 	return nil
-}
-
-func srvPrintJSON(c *cli.Context, v any) error {
-	enc := json.NewEncoder(c.App.Writer)
-	enc.SetIndent("", "  ")
-	return enc.Encode(v)
 }
 
 func newSrvCheckCommand(g *globalOptions) *cli.Command {
@@ -242,7 +235,7 @@ func runSrvCheck(c *cli.Context, g *globalOptions, o *srvCheckOptions) error {
 		return failed(err)
 	}
 	if o.JSON {
-		if err := srvPrintJSON(c, rep); err != nil {
+		if err := printJSON(c, rep); err != nil {
 			return err
 		}
 	} else {
