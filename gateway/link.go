@@ -256,7 +256,7 @@ func (g *Gateway) takeOver(ctx context.Context, why string) error {
 // a standby node takes it.
 func (g *Gateway) Failover(ctx context.Context) (string, error) {
 	g.mu.Lock()
-	role, up, peerRole := g.role, g.peerUp, g.peerRole
+	role, up, peerRole, peerID := g.role, g.peerUp, g.peerRole, g.peerHello.NodeID
 	g.mu.Unlock()
 	switch {
 	case g.node == nil:
@@ -267,7 +267,7 @@ func (g *Gateway) Failover(ctx context.Context) (string, error) {
 		if err := g.node.Send(msgTakeOver, nil); err != nil {
 			return "", err
 		}
-		return "asked " + g.peerHello.NodeID + " to take over", nil
+		return "asked " + peerID + " to take over", nil
 	case role != RoleActive && peerRole == RoleActive:
 		if err := g.takeOver(ctx, "forced failover (operator)"); err != nil {
 			return "", err
@@ -293,7 +293,10 @@ func (g *Gateway) Resync() (string, error) {
 				return "", err
 			}
 		}
-		return "asked " + g.peerHello.NodeID + " to re-sync " + strings.Join(provs, ", "), nil
+		g.mu.Lock()
+		peerID := g.peerHello.NodeID
+		g.mu.Unlock()
+		return "asked " + peerID + " to re-sync " + strings.Join(provs, ", "), nil
 	}
 	provs := []string{ProvState}
 	if g.cfg.Mode == ModeBackup {
