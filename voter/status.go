@@ -79,17 +79,6 @@ func (s *Server) Status() []status.Document {
 	return docs
 }
 
-// Cycles reports the voting cycle timing of an instance's socket.
-func (s *Server) Cycles(instance string) CycleReport {
-	in := s.insts[instance]
-	if in == nil {
-		return CycleReport{}
-	}
-	in.g.mu.Lock()
-	defer in.g.mu.Unlock()
-	return in.g.cycles.report()
-}
-
 // Stats returns the counters of an instance's socket.
 func (s *Server) Stats(instance string) map[string]uint64 {
 	in := s.insts[instance]

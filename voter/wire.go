@@ -138,12 +138,3 @@ func (p *Packet) Append(dst []byte) []byte {
 	}
 	return dst
 }
-
-// PutDigest overwrites the digest of an encoded packet.
-func PutDigest(b []byte, d uint32) { be.PutUint32(b[18:22], d) }
-
-// PutType overwrites the payload type of an encoded packet.
-func PutType(b []byte, t uint16) { be.PutUint16(b[22:24], t) }
-
-// PutChallenge overwrites the challenge of an encoded packet.
-func PutChallenge(b []byte, c *Challenge) { copy(b[8:18], c[:]) }
