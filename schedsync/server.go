@@ -4,12 +4,13 @@ import (
 	"bufio"
 	"context"
 	"encoding/hex"
-	"encoding/json"
 	"io"
 	"io/fs"
 	"net/http"
 	"strconv"
 	"time"
+
+	"github.com/redund/redund/internal/status"
 )
 
 // handler serves the peer protocol:
@@ -82,25 +83,19 @@ func (n *Node) auth0(dataOnly bool, h func(http.ResponseWriter, *peerRequest)) h
 		refused := compat(self, from)
 		n.notePeer(from, refused)
 		if refused != "" {
-			writeJSON(pw, http.StatusConflict, helloReply{Node: self, Refused: refused})
+			status.WriteJSON(pw, http.StatusConflict, helloReply{Node: self, Refused: refused})
 			return
 		}
 		if dataOnly && self.Role != RolePrimary {
-			writeJSON(pw, http.StatusConflict, helloReply{Node: self, Refused: "this node is not primary"})
+			status.WriteJSON(pw, http.StatusConflict, helloReply{Node: self, Refused: "this node is not primary"})
 			return
 		}
 		h(pw, &peerRequest{Request: r, nonce: nonce, from: from})
 	}
 }
 
-func writeJSON(w http.ResponseWriter, code int, v any) {
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(code)
-	_ = json.NewEncoder(w).Encode(v)
-}
-
 func (n *Node) serveHello(w http.ResponseWriter, _ *peerRequest) {
-	writeJSON(w, http.StatusOK, helloReply{Node: n.info()})
+	status.WriteJSON(w, http.StatusOK, helloReply{Node: n.info()})
 }
 
 func (n *Node) currentLog() *changeLog {
@@ -231,19 +226,19 @@ func (n *Node) servePeerDemote(w http.ResponseWriter, r *peerRequest) {
 		return
 	}
 	if err := n.demoteFor(epoch); err != nil {
-		writeJSON(w, http.StatusConflict, map[string]string{"error": err.Error()})
+		status.WriteError(w, http.StatusConflict, err.Error())
 		return
 	}
-	writeJSON(w, http.StatusOK, map[string]string{"result": "demoted"})
+	status.WriteJSON(w, http.StatusOK, map[string]string{"result": "demoted"})
 }
 
 func (n *Node) servePeerResync(w http.ResponseWriter, _ *peerRequest) {
 	if n.Role() != RoleSecondary {
-		writeJSON(w, http.StatusConflict, map[string]string{"error": "not a secondary"})
+		status.WriteError(w, http.StatusConflict, "not a secondary")
 		return
 	}
 	n.requestResync()
-	writeJSON(w, http.StatusOK, map[string]string{"result": "resync started"})
+	status.WriteJSON(w, http.StatusOK, map[string]string{"result": "resync started"})
 }
 
 type countWriter struct {
