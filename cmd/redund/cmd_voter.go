@@ -10,6 +10,7 @@ import (
 
 	"github.com/urfave/cli/v2"
 
+	"github.com/redund/redund/internal/logging"
 	"github.com/redund/redund/voter"
 )
 
@@ -82,7 +83,7 @@ func runVoterServe(ctx context.Context, g *globalOptions, o *voterServeOptions) 
 	if err != nil {
 		return err
 	}
-	s, err := voter.New(cfgs, voter.Options{Log: d.Log.With("component", "voter"),
+	s, err := voter.New(cfgs, voter.Options{Log: logging.Component(d.Log, "voter", ""),
 		Registry: d.Admin.Registry(), Record: o.Record})
 	if err != nil {
 		return usageErr("%v", err)
