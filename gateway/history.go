@@ -3,6 +3,7 @@ package gateway
 import (
 	"context"
 	"database/sql"
+	"encoding/binary"
 	"encoding/json"
 	"fmt"
 	"sync"
@@ -117,9 +118,8 @@ func (h *historyStore) cache(points []Point) error {
 	return err
 }
 
-func be64(v uint64) []byte {
-	return []byte{byte(v >> 56), byte(v >> 48), byte(v >> 40), byte(v >> 32), byte(v >> 24), byte(v >> 16), byte(v >> 8), byte(v)}
-}
+// be64 is a cache key: big-endian, so keys sort by sequence.
+func be64(v uint64) []byte { return binary.BigEndian.AppendUint64(nil, v) }
 
 // cached returns up to n cached points, oldest first, and the total count.
 func (h *historyStore) cached(n int) ([]Point, int, error) {
