@@ -45,11 +45,13 @@ func TestPairExcludesAndTypeChanges(t *testing.T) {
 
 // TestSecondaryStartsWithForeignFiles: files already in the secondary's
 // directory that the primary does not have are moved aside, not deleted.
+// The primary has its file before it starts: a primary seen empty would
+// (rightly) trigger the empty-primary guard and keep the secondary's copy.
 func TestSecondaryStartsWithForeignFiles(t *testing.T) {
 	p, s := startPair(t, ModePrimary, ModeSecondaryCopy, func(a, b *Config) {
+		must(t, os.WriteFile(filepath.Join(a.Dir, "a"), []byte("1"), 0o644))
 		must(t, os.WriteFile(filepath.Join(b.Dir, "precious.txt"), []byte("only here"), 0o644))
 	})
-	writeFile(t, p.dir, "a", "1", 0o644)
 	waitSame(t, p, s, "initial")
 	assertSaved(t, s, "precious.txt", "only here")
 }
