@@ -1,6 +1,7 @@
 package main
 
 import (
+	"encoding/json"
 	"fmt"
 	"os"
 
@@ -78,6 +79,14 @@ func needArgs(c *cli.Context, min, max int) error {
 		return usageErr("%s: wrong number of arguments (see --help)", c.Command.FullName())
 	}
 	return nil
+}
+
+// printJSON writes v to stdout as indented JSON (the --json output of
+// every command).
+func printJSON(c *cli.Context, v any) error {
+	enc := json.NewEncoder(c.App.Writer)
+	enc.SetIndent("", "  ")
+	return enc.Encode(v)
 }
 
 func printf(c *cli.Context, format string, args ...any) {

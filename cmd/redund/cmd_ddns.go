@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 
 	"github.com/urfave/cli/v2"
 
@@ -217,12 +216,6 @@ func runDdnsPropagation(c *cli.Context, g *globalOptions, o *ddnsOptions) error 
 }
 
 // printJSON writes v as indented JSON (the --json output of srv and ddns).
-func printJSON(c *cli.Context, v any) error {
-	enc := json.NewEncoder(c.App.Writer)
-	enc.SetIndent("", "  ")
-	return enc.Encode(v)
-}
-
 // ddnsExitHelp is the EXIT STATUS section of a command whose 0 and 1 mean
 // something more precise than exitStatusHelp says.
 func ddnsExitHelp(ok, failed string) string {

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"time"
 
@@ -120,7 +119,7 @@ func runSchedsyncAction(c *cli.Context, g *globalOptions, o *schedsyncOptions, n
 		return failed(err)
 	}
 	if o.JSON {
-		return schedsyncJSON(c, res)
+		return printJSON(c, res)
 	}
 	printf(c, "%s\n", res.Result)
 	for _, d := range res.Status {
@@ -164,7 +163,7 @@ func runSchedsyncStatus(c *cli.Context, g *globalOptions, o *schedsyncOptions) e
 		}
 	}
 	if o.JSON {
-		err = schedsyncJSON(c, docs)
+		err = printJSON(c, docs)
 	} else {
 		for _, d := range docs {
 			printSchedsyncDoc(c, d)
@@ -193,13 +192,4 @@ func printSchedsyncDoc(c *cli.Context, d status.Document) {
 	if e, ok := d.Details["epoch"]; ok {
 		printf(c, "  epoch %v, conflicts moved aside %v\n", e, d.Details["conflicts_total"])
 	}
-}
-
-func schedsyncJSON(c *cli.Context, v any) error {
-	enc := json.NewEncoder(c.App.Writer)
-	enc.SetIndent("", "  ")
-	if err := enc.Encode(v); err != nil {
-		return fmt.Errorf("write: %w", err)
-	}
-	return nil
 }
