@@ -72,12 +72,14 @@ func (s *Store) pullOnce(ctx context.Context, p string, req Requester, typ byte)
 	return resp, nil
 }
 
-// applyEntries applies one pulled batch in one transaction.
+// applyEntries commits one pulled batch to the inbox in one transaction;
+// the checkpointer copies it into the data (Get and List see it at once).
 func (s *Store) applyEntries(p string, resp pullResp) error {
 	if len(resp.Entries) == 0 {
 		return nil
 	}
 	start := time.Now()
+	var undo undoAdd
 	err := s.db.Update(func(tx *bolt.Tx) error {
 		b, err := s.buckets(tx, p)
 		if err != nil {
@@ -90,17 +92,29 @@ func (s *Store) applyEntries(p string, resp pullResp) error {
 			}
 			next++
 		}
-		// only the last change of each key matters; applying them in key
-		// order keeps bbolt's B+tree work local
-		for _, x := range lastPerKey(resp.Entries) {
-			if err := applyData(b.data, x); err != nil {
+		b.inbox.FillPercent = 1 // keys only ever grow: pack the pages
+		var buf []byte
+		for _, x := range resp.Entries {
+			buf = appendEntry(buf[len(buf):], x)
+			if err := b.inbox.Put(be(x.Seq), buf); err != nil {
 				return err
 			}
 		}
-		return b.meta.Put(keyApplied, be(next-1))
+		if err := b.meta.Put(keyApplied, be(next-1)); err != nil {
+			return err
+		}
+		// readers see the entries as soon as they see the new position
+		undo = s.ov[p].addUndoable(streamInbox, resp.Entries)
+		return nil
 	})
 	if err != nil {
+		if undo != nil {
+			s.ov[p].undo(undo)
+		}
 		return err
+	}
+	if s.ov[p].size() >= checkpointEntries {
+		s.kick()
 	}
 	if s.opts.OnApply != nil {
 		s.opts.OnApply(p, resp.Entries)
@@ -116,7 +130,8 @@ func (s *Store) applyEntries(p string, resp pullResp) error {
 	return nil
 }
 
-// lastPerKey returns the newest entry of each key, in key order.
+// lastPerKey returns the newest entry of each key, in key order (applying
+// them in key order keeps bbolt's B+tree work local).
 func lastPerKey(es []Entry) []Entry {
 	last := make(map[string]int, len(es))
 	for i, x := range es {
@@ -254,9 +269,11 @@ func (s *Store) writeStage(stage []byte, r snapResp) error {
 	})
 }
 
-// swapStage makes stage the live data, positioned at (logID, seq).
+// swapStage makes stage the live data, positioned at (logID, seq). What
+// this node had pending is dropped with the data it replaces.
 func (s *Store) swapStage(p string, stage []byte, logID string, seq uint64) error {
-	return s.db.Update(func(tx *bolt.Tx) error {
+	var upto [2]uint64
+	err := s.db.Update(func(tx *bolt.Tx) error {
 		b, err := s.buckets(tx, p)
 		if err != nil {
 			return err
@@ -272,6 +289,16 @@ func (s *Store) swapStage(p string, stage []byte, logID string, seq uint64) erro
 		if err := b.meta.Put(keySrc, []byte(logID)); err != nil {
 			return err
 		}
-		return b.meta.Put(keyApplied, be(seq))
+		upto = [2]uint64{u64(b.meta.Get(keyLast)), seq}
+		for k, v := range map[string]uint64{string(keyApplied): seq, string(keyInboxData): seq, string(keyLogData): upto[streamLog]} {
+			if err := b.meta.Put([]byte(k), be(v)); err != nil {
+				return err
+			}
+		}
+		return emptyInbox(tx, p)
 	})
+	if err == nil {
+		s.ov[p].reset(upto)
+	}
+	return err
 }

@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"slices"
+	"strings"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
@@ -47,29 +49,36 @@ func (s *Store) write(p string, x Entry) (uint64, error) {
 			return err
 		}
 		seq = x.Seq
-		return applyData(b.data, x)
+		return nil
 	})
 	if err != nil {
 		return 0, fmt.Errorf("replica: write %s/%s: %w", p, x.Key, err)
+	}
+	x.Value = bytes.Clone(x.Value) // the caller may reuse its buffer
+	if s.ov[p].add(streamLog, x) >= checkpointEntries {
+		s.kick()
 	}
 	s.stats[p].queued.add(1)
 	s.wake(p)
 	return seq, nil
 }
 
-// appendLog adds x to the log and drops the oldest entries beyond limit bytes.
+// appendLog adds x to the log and drops the oldest entries beyond limit
+// bytes that are already in the data.
 func appendLog(b buckets, x Entry, limit int64) error {
 	enc := appendEntry(nil, x)
+	b.log.FillPercent = 1 // keys only ever grow: pack the pages
 	if err := b.log.Put(be(x.Seq), enc); err != nil {
 		return err
 	}
+	done := u64(b.meta.Get(keyLogData))
 	size := int64(u64(b.meta.Get(keyLogBytes))) + int64(len(enc))
 	first := u64(b.meta.Get(keyFirst))
 	if first == 0 {
 		first = x.Seq
 	}
 	c := b.log.Cursor()
-	for k, v := c.First(); k != nil && size > limit && u64(k) < x.Seq; k, v = c.First() {
+	for k, v := c.First(); k != nil && size > limit && u64(k) < x.Seq && u64(k) <= done; k, v = c.First() {
 		size -= int64(len(v))
 		if err := c.Delete(); err != nil {
 			return err
@@ -95,16 +104,24 @@ func applyData(data *bolt.Bucket, x Entry) error {
 
 // Get returns key's value and version.
 func (s *Store) Get(p, key string) (Item, bool, error) {
+	ov, ok := s.ov[p]
+	if !ok {
+		return Item{}, false, fmt.Errorf("%w %q", ErrUnknownProvider, p)
+	}
+	// the overlay first: a change leaves it only once the data has it
+	if x, ok := ov.get(key); ok {
+		if x.Op == OpDelete {
+			return Item{}, false, nil
+		}
+		return Item{Key: key, Version: x.Seq, Value: bytes.Clone(x.Value)}, true, nil
+	}
 	var it Item
-	var ok bool
 	err := s.db.View(func(tx *bolt.Tx) error {
 		b, err := s.buckets(tx, p)
 		if err != nil {
 			return err
 		}
-		if v := b.data.Get([]byte(key)); len(v) >= 8 {
-			it, ok = Item{Key: key, Version: u64(v[:8]), Value: bytes.Clone(v[8:])}, true
-		}
+		it, ok = itemOf(key, b.data.Get([]byte(key)))
 		return nil
 	})
 	return it, ok, err
@@ -112,6 +129,14 @@ func (s *Store) Get(p, key string) (Item, bool, error) {
 
 // List returns the documents whose keys start with prefix, in key order.
 func (s *Store) List(p, prefix string) ([]Item, error) {
+	ov, ok := s.ov[p]
+	if !ok {
+		return nil, fmt.Errorf("%w %q", ErrUnknownProvider, p)
+	}
+	pending := map[string]Entry{}
+	for _, x := range ov.prefixed(prefix) {
+		pending[x.Key] = x
+	}
 	var out []Item
 	err := s.db.View(func(tx *bolt.Tx) error {
 		b, err := s.buckets(tx, p)
@@ -121,20 +146,34 @@ func (s *Store) List(p, prefix string) ([]Item, error) {
 		c := b.data.Cursor()
 		pre := []byte(prefix)
 		for k, v := c.Seek(pre); k != nil && bytes.HasPrefix(k, pre); k, v = c.Next() {
-			if len(v) >= 8 {
-				out = append(out, Item{Key: string(k), Version: u64(v[:8]), Value: bytes.Clone(v[8:])})
+			if _, ok := pending[string(k)]; ok {
+				continue
+			}
+			if it, ok := itemOf(string(k), v); ok {
+				out = append(out, it)
 			}
 		}
 		return nil
 	})
-	return out, err
+	if err != nil || len(pending) == 0 {
+		return out, err
+	}
+	for _, x := range pending {
+		if x.Op == OpPut {
+			out = append(out, Item{Key: x.Key, Version: x.Seq, Value: bytes.Clone(x.Value)})
+		}
+	}
+	slices.SortFunc(out, func(a, b Item) int { return strings.Compare(a.Key, b.Key) })
+	return out, nil
 }
 
 // Lead makes this node the writer of provider p. A node that was following
 // another log starts a fresh log (new id), so its own followers take a full
-// snapshot instead of mixing two histories.
+// snapshot instead of mixing two histories. Call it with no write of p in
+// flight.
 func (s *Store) Lead(p string) error {
-	return s.db.Update(func(tx *bolt.Tx) error {
+	renumbered := false
+	err := s.db.Update(func(tx *bolt.Tx) error {
 		b, err := s.buckets(tx, p)
 		if err != nil {
 			return err
@@ -142,6 +181,12 @@ func (s *Store) Lead(p string) error {
 		if b.meta.Get(keySrc) == nil {
 			return nil
 		}
+		// everything pulled or written so far goes into the data before
+		// the log and inbox start again from zero
+		if _, err := applyPending(tx, p, b); err != nil {
+			return err
+		}
+		renumbered = true
 		if err := tx.DeleteBucket(bucketName(p, "log")); err != nil {
 			return err
 		}
@@ -153,6 +198,15 @@ func (s *Store) Lead(p string) error {
 				return err
 			}
 		}
+		for _, k := range [][]byte{keyLogData, keyInboxData} {
+			if err := b.meta.Put(k, be(0)); err != nil {
+				return err
+			}
+		}
 		return b.meta.Put(keyLogID, []byte(newLogID()))
 	})
+	if err == nil && renumbered {
+		s.ov[p].reset([2]uint64{})
+	}
+	return err
 }

@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	bolt "go.etcd.io/bbolt"
 	"go.uber.org/goleak"
 )
 
@@ -276,4 +277,134 @@ func TestDecodersRefuseWrongKind(t *testing.T) {
 			}
 		}
 	}
+}
+
+// TestPulledEntriesOwnTheirValues: a pull answer must not point into the
+// database's pages, which later commits free and reuse.
+func TestPulledEntriesOwnTheirValues(t *testing.T) {
+	l := open(t, Options{NoSync: true})
+	want := bytes.Repeat([]byte("first value "), 20)
+	if _, err := l.Put("config", "a", want); err != nil {
+		t.Fatal(err)
+	}
+	r, err := l.pull(pullReq{Provider: "config", LogID: mustPos(t, l).LogID, Max: 10})
+	if err != nil || len(r.Entries) != 1 {
+		t.Fatalf("pull: %d entries, %v", len(r.Entries), err)
+	}
+	// each commit rewrites the log's last page and frees the old one; with
+	// no reader left the next commits reuse it
+	for i := range 200 {
+		if _, err := l.Put("config", fmt.Sprintf("b%03d", i), bytes.Repeat([]byte{'x'}, 200)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if got := r.Entries[0].Value; !bytes.Equal(got, want) {
+		t.Fatalf("pulled value changed under the caller: %q", got)
+	}
+}
+
+// TestPendingChangesReadAndReplayed: a change is readable as soon as Put
+// returns, before any checkpoint, and one that is only in the log (the
+// process died before the checkpoint) is in the data after reopening.
+func TestPendingChangesReadAndReplayed(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "r.db")
+	s, err := Open(path, Options{Providers: []string{"config"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	pauseCheckpoints(s)
+	for i := range 50 {
+		if _, err := s.Put("config", fmt.Sprintf("k%02d", i), []byte{byte(i)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := s.Delete("config", "k07"); err != nil {
+		t.Fatal(err)
+	}
+	check := func(s *Store, when string) {
+		t.Helper()
+		it, ok, err := s.Get("config", "k09")
+		if err != nil || !ok || !bytes.Equal(it.Value, []byte{9}) || it.Version != 10 {
+			t.Fatalf("%s: Get k09 = %+v %v %v", when, it, ok, err)
+		}
+		if _, ok, _ := s.Get("config", "k07"); ok {
+			t.Fatalf("%s: deleted k07 still there", when)
+		}
+		items, _ := s.List("config", "k0")
+		if len(items) != 9 || items[0].Key != "k00" || items[8].Key != "k09" {
+			t.Fatalf("%s: List k0 = %d items %+v", when, len(items), items)
+		}
+	}
+	check(s, "before a checkpoint")
+	if n := dataCount(t, s, "config"); n != 0 {
+		t.Fatalf("the data bucket has %d documents before any checkpoint", n)
+	}
+	s.db.Close() // as after kill -9: no last checkpoint
+	s, err = Open(path, Options{Providers: []string{"config"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if s.ov["config"].size() != 0 {
+		t.Fatal("replay should go straight to the data")
+	}
+	check(s, "after replaying the log")
+}
+
+// TestFollowerInboxAppliedAndLeadFlushes: pulled entries are readable on
+// the follower before its checkpoint, and Lead puts them in the data
+// before it starts a new log.
+func TestFollowerInboxAppliedAndLeadFlushes(t *testing.T) {
+	l, f := open(t, Options{}), open(t, Options{})
+	pauseCheckpoints(f)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { defer close(done); _ = f.Follow(ctx, "state", direct{l}, 0x40) }()
+	for i := range 20 {
+		if _, err := l.Put("state", fmt.Sprintf("s%02d", i), []byte("v")); err != nil {
+			t.Fatal(err)
+		}
+	}
+	waitConverged(t, f, l, "state")
+	cancel()
+	<-done
+	if n := dataCount(t, f, "state"); n != 0 {
+		t.Fatalf("the follower's data bucket has %d documents before any checkpoint", n)
+	}
+	if err := f.Lead("state"); err != nil {
+		t.Fatal(err)
+	}
+	if n := f.ov["state"].size(); n != 0 {
+		t.Fatalf("overlay after Lead holds %d entries", n)
+	}
+	if n := dataCount(t, f, "state"); n != 20 {
+		t.Fatalf("after Lead the data bucket has %d documents, want 20", n)
+	}
+	if _, err := f.Put("state", "new", []byte("n")); err != nil {
+		t.Fatal(err)
+	}
+	if pos, _ := f.Position("state"); pos.Last != 1 || pos.SrcLogID != "" {
+		t.Fatalf("new log position %+v", pos)
+	}
+}
+
+// pauseCheckpoints stops s's checkpointer, so changes stay in the overlay.
+func pauseCheckpoints(s *Store) { s.once.Do(func() { close(s.stop); <-s.cpDone }) }
+
+// dataCount counts the documents in p's data bucket itself.
+func dataCount(t *testing.T, s *Store, p string) int {
+	t.Helper()
+	n := 0
+	err := s.db.View(func(tx *bolt.Tx) error {
+		b, err := s.buckets(tx, p)
+		if err != nil {
+			return err
+		}
+		n = b.data.Stats().KeyN
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return n
 }

@@ -88,6 +88,8 @@ func (s *Store) pull(r pullReq) (pullResp, error) {
 			if err != nil {
 				return fmt.Errorf("replica: corrupt log entry %d: %w", u64(k), err)
 			}
+			// v is the database's memory, reusable once the read ends
+			x.Value = bytes.Clone(x.Value)
 			resp.Entries = append(resp.Entries, x)
 		}
 		return nil
@@ -118,8 +120,9 @@ func (s *Store) snapshotPage(r snapReq) (snapResp, error) {
 		if err != nil {
 			return err
 		}
-		pos := readPosition(b.meta)
-		resp.LogID, resp.Seq = pos.LogID, pos.Last
+		// the data holds the log up to log_data (the checkpointer applies
+		// the rest later): the follower continues from there
+		resp.LogID, resp.Seq = string(b.meta.Get(keyLogID)), u64(b.meta.Get(keyLogData))
 		c := b.data.Cursor()
 		k, v := c.First()
 		if r.After != "" {

@@ -3,14 +3,15 @@
 //
 // A provider (config, state, ...) is a set of key/value documents. On the
 // leader every Put or Delete is written, in one bbolt transaction, to the
-// provider's data and appended to its log under the next sequence number;
-// the call returns only after the commit, so an acknowledged write survives
-// kill -9 (concurrent writes share a commit through bbolt's Batch). The log
-// keeps at most CacheBytes of entries (the oldest are dropped).
+// provider's log under the next sequence number; the call returns only
+// after the commit, so an acknowledged write survives kill -9 (concurrent
+// writes share a commit through bbolt's Batch). The log keeps at most
+// CacheBytes of entries (the oldest are dropped, never one that is not yet
+// in the data: see checkpoint.go for how the data bucket follows the log).
 //
 // A follower pulls the entries after its last applied sequence (the leader
 // holds the pull until there is something new, so lag stays small) and
-// applies each batch in one transaction. When it is too far behind (its
+// commits each batch to its inbox in one transaction. When it is too far behind (its
 // position is older than the retained log), when the leader's log is a
 // different one (the leader was replaced or changed direction), or when an
 // operator forces it, it copies a full snapshot instead (page by page into
@@ -64,6 +65,12 @@ type Store struct {
 	notify map[string]chan struct{} // closed on each commit
 	stats  map[string]*provStats
 	events []Event
+
+	ov     map[string]*overlay // per provider: changes not yet in the data
+	kickc  chan struct{}
+	stop   chan struct{}
+	cpDone chan struct{}
+	once   sync.Once
 }
 
 // Item is one document.
@@ -108,7 +115,8 @@ func Open(path string, opts Options) (*Store, error) {
 		return nil, fmt.Errorf("replica: open %s: %w", path, err)
 	}
 	db.MaxBatchDelay = 2 * time.Millisecond
-	s := &Store{db: db, opts: opts, log: opts.Log, notify: map[string]chan struct{}{}, stats: map[string]*provStats{}}
+	s := &Store{db: db, opts: opts, log: opts.Log, notify: map[string]chan struct{}{}, stats: map[string]*provStats{},
+		ov: map[string]*overlay{}, kickc: make(chan struct{}, 1), stop: make(chan struct{}), cpDone: make(chan struct{})}
 	err = db.Update(func(tx *bolt.Tx) error {
 		for _, p := range opts.Providers {
 			if err := initProvider(tx, p); err != nil {
@@ -116,6 +124,18 @@ func Open(path string, opts Options) (*Store, error) {
 			}
 			s.notify[p] = make(chan struct{})
 			s.stats[p] = newProvStats()
+			// a crash may have left changes that are durable in the log
+			// or inbox but not yet in the data: apply them now
+			b, err := s.buckets(tx, p)
+			if err != nil {
+				return err
+			}
+			upto, err := applyPending(tx, p, b)
+			if err != nil {
+				return err
+			}
+			s.ov[p] = newOverlay()
+			s.ov[p].applied = upto
 		}
 		return nil
 	})
@@ -123,6 +143,7 @@ func Open(path string, opts Options) (*Store, error) {
 		db.Close()
 		return nil, fmt.Errorf("replica: init: %w", err)
 	}
+	go s.checkpointer()
 	return s, nil
 }
 
@@ -142,6 +163,21 @@ func initProvider(tx *bolt.Tx, p string) error {
 	if _, err := tx.CreateBucketIfNotExists(bucketName(p, "log")); err != nil {
 		return err
 	}
+	if _, err := tx.CreateBucketIfNotExists(bucketName(p, "inbox")); err != nil {
+		return err
+	}
+	// a store written before the data followed the log lazily has all of
+	// its log and pulled entries in the data already
+	if meta.Get(keyLogData) == nil {
+		if err := meta.Put(keyLogData, be(u64(meta.Get(keyLast)))); err != nil {
+			return err
+		}
+	}
+	if meta.Get(keyInboxData) == nil {
+		if err := meta.Put(keyInboxData, be(u64(meta.Get(keyApplied)))); err != nil {
+			return err
+		}
+	}
 	_, err = tx.CreateBucketIfNotExists(dataName(p, meta))
 	return err
 }
@@ -160,8 +196,17 @@ func newLogID() string {
 // must not start with "p/").
 func (s *Store) DB() *bolt.DB { return s.db }
 
-// Close closes the database.
-func (s *Store) Close() error { return s.db.Close() }
+// Close applies what is pending to the data and closes the database.
+func (s *Store) Close() error {
+	s.once.Do(func() {
+		close(s.stop)
+		<-s.cpDone
+		if err := s.checkpoint(); err != nil {
+			s.log.Warn("replica: last checkpoint failed (the next open applies the log)", "err", err)
+		}
+	})
+	return s.db.Close()
+}
 
 func u64(b []byte) uint64 {
 	if len(b) != 8 {
@@ -173,14 +218,15 @@ func u64(b []byte) uint64 {
 func be(v uint64) []byte { return binary.BigEndian.AppendUint64(nil, v) }
 
 // buckets are one provider's buckets inside a transaction.
-type buckets struct{ meta, log, data *bolt.Bucket }
+type buckets struct{ meta, log, inbox, data *bolt.Bucket }
 
 func (s *Store) buckets(tx *bolt.Tx, p string) (buckets, error) {
 	meta := tx.Bucket(bucketName(p, "meta"))
 	if meta == nil {
 		return buckets{}, fmt.Errorf("%w %q", ErrUnknownProvider, p)
 	}
-	return buckets{meta: meta, log: tx.Bucket(bucketName(p, "log")), data: tx.Bucket(dataName(p, meta))}, nil
+	return buckets{meta: meta, log: tx.Bucket(bucketName(p, "log")), inbox: tx.Bucket(bucketName(p, "inbox")),
+		data: tx.Bucket(dataName(p, meta))}, nil
 }
 
 // Position returns the provider's log and follower position.

@@ -1,0 +1,302 @@
+package replica
+
+import (
+	"bytes"
+	"fmt"
+	"sync"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+)
+
+// Write-ahead design. An acknowledged change is durable once it is in a
+// sequential bucket: the provider's own log (a Put on this node) or its
+// inbox (entries pulled from a leader). Copying changes into the data
+// bucket, keyed by document, dirties a B+tree page per document, so it is
+// not on the acknowledgement path: a checkpointer applies everything
+// pending in one transaction every checkpointEvery (sooner when
+// checkpointEntries are waiting), newest change per key, in key order. Until
+// then Get and List read the pending changes from an in-memory overlay.
+// Open replays whatever a crash left unapplied, so nothing acknowledged is
+// lost. The meta keys log_data and inbox_data hold how far each stream has
+// been applied; the retained log never drops an entry that is not applied.
+
+const (
+	checkpointEvery   = 250 * time.Millisecond
+	checkpointEntries = 1 << 16
+)
+
+var (
+	keyLogData   = []byte("log_data")   // last log seq applied to data
+	keyInboxData = []byte("inbox_data") // last inbox seq applied to data
+)
+
+// stream names where a pending change came from.
+type stream uint8
+
+const (
+	streamLog stream = iota
+	streamInbox
+)
+
+type ovEntry struct {
+	x   Entry
+	src stream
+}
+
+// overlay holds one provider's changes that are durable but not yet in the
+// data bucket. An entry leaves it only after the checkpoint that applied it
+// has committed, so a reader that misses it here finds it in the data.
+type overlay struct {
+	mu      sync.Mutex
+	m       map[string]ovEntry
+	applied [2]uint64 // per stream: highest seq known to be in the data
+}
+
+func newOverlay() *overlay { return &overlay{m: map[string]ovEntry{}} }
+
+// add records committed changes of one stream, oldest first. A change the
+// data already holds (a checkpoint overtook the caller) is not added, so
+// it cannot shadow a newer value.
+func (o *overlay) add(src stream, xs ...Entry) int {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	for _, x := range xs {
+		if x.Seq <= o.applied[src] {
+			continue
+		}
+		if e, ok := o.m[x.Key]; ok && e.src == src && e.Seq() > x.Seq {
+			continue
+		}
+		o.m[x.Key] = ovEntry{x: x, src: src}
+	}
+	return len(o.m)
+}
+
+func (e ovEntry) Seq() uint64 { return e.x.Seq }
+
+// undoAdd is what addUndoable replaced, to put back if the commit fails.
+type undoAdd []struct {
+	key  string
+	prev ovEntry
+	had  bool
+}
+
+// addUndoable adds committing changes of one stream before their commit
+// (so that no reader sees the new position without them) and returns how
+// to take them back if the commit fails.
+func (o *overlay) addUndoable(src stream, xs []Entry) undoAdd {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	u := make(undoAdd, 0, len(xs))
+	for _, x := range xs {
+		prev, had := o.m[x.Key]
+		u = append(u, struct {
+			key  string
+			prev ovEntry
+			had  bool
+		}{x.Key, prev, had})
+		o.m[x.Key] = ovEntry{x: x, src: src}
+	}
+	return u
+}
+
+// undo takes back an addUndoable whose commit failed.
+func (o *overlay) undo(u undoAdd) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	for i := len(u) - 1; i >= 0; i-- {
+		if u[i].had {
+			o.m[u[i].key] = u[i].prev
+		} else {
+			delete(o.m, u[i].key)
+		}
+	}
+}
+
+// get returns the pending change of key, if any.
+func (o *overlay) get(key string) (Entry, bool) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	e, ok := o.m[key]
+	return e.x, ok
+}
+
+// prefixed returns the pending changes of keys starting with prefix.
+func (o *overlay) prefixed(prefix string) []Entry {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	var out []Entry
+	for k, e := range o.m {
+		if len(k) >= len(prefix) && k[:len(prefix)] == prefix {
+			out = append(out, e.x)
+		}
+	}
+	return out
+}
+
+// applied records that the data holds each stream up to upto and drops the
+// changes that are now there.
+func (o *overlay) prune(upto [2]uint64) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	o.applied = upto
+	for k, e := range o.m {
+		if e.Seq() <= upto[e.src] {
+			delete(o.m, k)
+		}
+	}
+}
+
+// reset empties the overlay after the data was replaced or the streams
+// renumbered.
+func (o *overlay) reset(upto [2]uint64) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	o.applied = upto
+	clear(o.m)
+}
+
+func (o *overlay) size() int {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	return len(o.m)
+}
+
+// applyPending copies every change of both streams that is not yet in the
+// data bucket into it and returns how far each stream is now applied. The
+// inbox is emptied (a follower never serves it).
+func applyPending(tx *bolt.Tx, p string, b buckets) ([2]uint64, error) {
+	var upto [2]uint64
+	last, done := u64(b.meta.Get(keyLast)), u64(b.meta.Get(keyLogData))
+	if last > done {
+		xs, err := readEntries(b.log, done+1)
+		if err != nil {
+			return upto, fmt.Errorf("replica: %s log: %w", p, err)
+		}
+		if err := applyAll(b.data, xs); err != nil {
+			return upto, err
+		}
+		if err := b.meta.Put(keyLogData, be(last)); err != nil {
+			return upto, err
+		}
+		done = last
+	}
+	upto[streamLog] = done
+	applied, inDone := u64(b.meta.Get(keyApplied)), u64(b.meta.Get(keyInboxData))
+	if applied > inDone {
+		xs, err := readEntries(b.inbox, inDone+1)
+		if err != nil {
+			return upto, fmt.Errorf("replica: %s inbox: %w", p, err)
+		}
+		if err := applyAll(b.data, xs); err != nil {
+			return upto, err
+		}
+		if err := b.meta.Put(keyInboxData, be(applied)); err != nil {
+			return upto, err
+		}
+		if err := emptyInbox(tx, p); err != nil {
+			return upto, err
+		}
+		inDone = applied
+	}
+	upto[streamInbox] = inDone
+	return upto, nil
+}
+
+func emptyInbox(tx *bolt.Tx, p string) error {
+	if err := tx.DeleteBucket(bucketName(p, "inbox")); err != nil && err != bolt.ErrBucketNotFound {
+		return err
+	}
+	_, err := tx.CreateBucket(bucketName(p, "inbox"))
+	return err
+}
+
+// readEntries decodes the entries of a log-shaped bucket from seq on. The
+// entries point into the database's memory: use them inside tx only.
+func readEntries(bk *bolt.Bucket, from uint64) ([]Entry, error) {
+	var xs []Entry
+	c := bk.Cursor()
+	for k, v := c.Seek(be(from)); k != nil; k, v = c.Next() {
+		x, err := decodeEntry(v)
+		if err != nil {
+			return nil, fmt.Errorf("corrupt entry %d: %w", u64(k), err)
+		}
+		xs = append(xs, x)
+	}
+	return xs, nil
+}
+
+// applyAll writes the newest change of each key to data, in key order.
+func applyAll(data *bolt.Bucket, xs []Entry) error {
+	for _, x := range lastPerKey(xs) {
+		if err := applyData(data, x); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// checkpoint applies every provider's pending changes in one transaction.
+func (s *Store) checkpoint() error {
+	var upto = map[string][2]uint64{}
+	err := s.db.Update(func(tx *bolt.Tx) error {
+		for _, p := range s.opts.Providers {
+			if s.ov[p].size() == 0 {
+				continue
+			}
+			b, err := s.buckets(tx, p)
+			if err != nil {
+				return err
+			}
+			u, err := applyPending(tx, p, b)
+			if err != nil {
+				return err
+			}
+			upto[p] = u
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	for p, u := range upto {
+		s.ov[p].prune(u)
+	}
+	return nil
+}
+
+// kick asks the checkpointer to run soon (a provider has many changes
+// waiting).
+func (s *Store) kick() {
+	select {
+	case s.kickc <- struct{}{}:
+	default:
+	}
+}
+
+// checkpointer runs checkpoint until Close.
+func (s *Store) checkpointer() {
+	defer close(s.cpDone)
+	t := time.NewTicker(checkpointEvery)
+	defer t.Stop()
+	for {
+		select {
+		case <-s.stop:
+			return
+		case <-t.C:
+		case <-s.kickc:
+		}
+		if err := s.checkpoint(); err != nil {
+			s.log.Error("replica checkpoint failed (changes stay in the log and are applied on the next try or at open)", "err", err)
+		}
+	}
+}
+
+// itemOf makes an Item of a value stored in the data bucket.
+func itemOf(key string, v []byte) (Item, bool) {
+	if len(v) < 8 {
+		return Item{}, false
+	}
+	return Item{Key: key, Version: u64(v[:8]), Value: bytes.Clone(v[8:])}, true
+}
