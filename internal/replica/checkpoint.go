@@ -22,7 +22,7 @@ import (
 // been applied; the retained log never drops an entry that is not applied.
 
 const (
-	checkpointEvery   = 250 * time.Millisecond
+	checkpointEvery   = 100 * time.Millisecond
 	checkpointEntries = 1 << 16
 )
 
