@@ -2,11 +2,13 @@ package replica
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
 	"sync"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
+	berrors "go.etcd.io/bbolt/errors"
 )
 
 // Write-ahead design. An acknowledged change is durable once it is in a
@@ -205,7 +207,7 @@ func applyPending(tx *bolt.Tx, p string, b buckets) ([2]uint64, error) {
 }
 
 func emptyInbox(tx *bolt.Tx, p string) error {
-	if err := tx.DeleteBucket(bucketName(p, "inbox")); err != nil && err != bolt.ErrBucketNotFound {
+	if err := tx.DeleteBucket(bucketName(p, "inbox")); err != nil && !errors.Is(err, berrors.ErrBucketNotFound) {
 		return err
 	}
 	_, err := tx.CreateBucket(bucketName(p, "inbox"))
