@@ -151,7 +151,9 @@ func (g *Gateway) onMessage(typ byte, body []byte) {
 			}
 		}()
 	case msgResync:
-		g.store.ForceFullSync(string(body), "requested by the peer (force re-sync)")
+		if err := g.store.ForceFullSync(string(body), "requested by the peer (force re-sync)"); err != nil {
+			g.log.Warn("bad re-sync request from the peer", "err", err)
+		}
 	}
 }
 
@@ -303,7 +305,9 @@ func (g *Gateway) Resync() (string, error) {
 		provs = append(provs, ProvConfig)
 	}
 	for _, p := range provs {
-		g.store.ForceFullSync(p, "forced by the operator (redund gateway resync)")
+		if err := g.store.ForceFullSync(p, "forced by the operator (redund gateway resync)"); err != nil {
+			return "", err
+		}
 	}
 	return "full re-sync of " + strings.Join(provs, ", ") + " scheduled", nil
 }

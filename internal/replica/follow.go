@@ -146,9 +146,13 @@ func lastPerKey(es []Entry) []Entry {
 }
 
 // ForceFullSync makes the follower of p copy a full snapshot on its next
-// round, recording reason.
-func (s *Store) ForceFullSync(p, reason string) {
+// round, recording reason. A provider not named in Options is refused.
+func (s *Store) ForceFullSync(p, reason string) error {
+	if _, ok := s.ov[p]; !ok {
+		return fmt.Errorf("%w %q", ErrUnknownProvider, p)
+	}
 	s.statsFor(p).force(reason)
+	return nil
 }
 
 func (p *provStats) force(reason string) {

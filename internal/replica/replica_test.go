@@ -177,7 +177,12 @@ func TestLeadStartsNewLogAndForceFullSync(t *testing.T) {
 	b.Put("state", "y", []byte("2"))
 	follow(t, a, b, "state")
 	waitConverged(t, a, b, "state")
-	a.ForceFullSync("state", "operator asked")
+	if err := a.ForceFullSync("nosuch", "typo"); !errors.Is(err, ErrUnknownProvider) {
+		t.Fatalf("ForceFullSync of an unknown provider: %v", err)
+	}
+	if err := a.ForceFullSync("state", "operator asked"); err != nil {
+		t.Fatal(err)
+	}
 	deadline := time.Now().Add(5 * time.Second)
 	for a.Stats("state").FullSyncs < 2 {
 		if time.Now().After(deadline) {
