@@ -233,8 +233,13 @@ func (c *conn) heartbeat() {
 	}
 }
 
-// send queues an application frame; it blocks while the queue is full.
+// send queues an application frame; it blocks while the queue is full. A
+// frame above this node's MaxFrame is refused here: the peer (usually with
+// the same limit) would drop the link on it.
 func (c *conn) send(typ byte, parts ...[]byte) error {
+	if n := frameLen(parts...); n > c.node.opts.MaxFrame {
+		return fmt.Errorf("%w: %d bytes (limit %d)", ErrFrameTooLarge, n, c.node.opts.MaxFrame)
+	}
 	select {
 	case <-c.done:
 		return fmt.Errorf("%w: %s", ErrNotConnected, c.why)
@@ -303,7 +308,10 @@ func (c *conn) serveRequest(id uint64, typ byte, body []byte) {
 		hdr[8] = 1
 		resp = []byte(err.Error())
 	}
-	_ = c.send(typeResponse, hdr[:], resp)
+	if err := c.send(typeResponse, hdr[:], resp); errors.Is(err, ErrFrameTooLarge) {
+		hdr[8] = 1
+		_ = c.send(typeResponse, hdr[:], []byte("response not sent: "+err.Error()))
+	}
 }
 
 // RemoteError is an error returned by the peer's request handler.

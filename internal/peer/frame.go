@@ -123,6 +123,15 @@ func (f *frameWriter) writeFrame(typ byte, parts ...[]byte) error {
 
 func (f *frameWriter) flush() error { return f.w.Flush() }
 
+// frameLen is the length field of a keyed frame carrying parts.
+func frameLen(parts ...[]byte) int {
+	n := 1 + macLen
+	for _, p := range parts {
+		n += len(p)
+	}
+	return n
+}
+
 // frameMAC is HMAC(key, seq || type || body) truncated to macLen bytes; the
 // sequence number stops replay and reordering within a connection.
 func frameMAC(h hash.Hash, seq uint64, typ byte, parts ...[]byte) []byte {

@@ -286,3 +286,32 @@ func TestListenerRefusingOurCertificateIsRefusedOnBothSides(t *testing.T) {
 		t.Fatal("link came up with an untrusted certificate")
 	}
 }
+
+// TestOversizedSendRefusedLocally: a request or a response above the
+// sender's MaxFrame is an error for that call only; the link stays up.
+func TestOversizedSendRefusedLocally(t *testing.T) {
+	cfg := &Config{Secret: testSecret}
+	l, lrec := listener(t, cfg, Options{MaxFrame: 1024, OnRequest: func(_ context.Context, _ byte, b []byte) ([]byte, error) {
+		if string(b) == "big" {
+			return make([]byte, 4096), nil
+		}
+		return []byte("ok"), nil
+	}})
+	d, drec := dialer(t, cfg, l.Addr(), Options{MaxFrame: 1024})
+	drec.waitState(t, Up)
+	lrec.waitState(t, Up)
+	if _, err := d.Request(context.Background(), 0x30, make([]byte, 4096)); !errors.Is(err, ErrFrameTooLarge) {
+		t.Fatalf("oversized request: %v", err)
+	}
+	_, err := d.Request(context.Background(), 0x30, []byte("big"))
+	var re *RemoteError
+	if !errors.As(err, &re) || !strings.Contains(re.Msg, "too large") {
+		t.Fatalf("oversized response: %v", err)
+	}
+	if resp, err := d.Request(context.Background(), 0x30, []byte("small")); err != nil || string(resp) != "ok" {
+		t.Fatalf("after the refusals: %q %v", resp, err)
+	}
+	if drec.sawState(Down) || lrec.sawState(Down) {
+		t.Fatalf("the link went down: %+v / %+v", drec.snapshot(), lrec.snapshot())
+	}
+}
