@@ -3,16 +3,12 @@ package ddns
 import (
 	"context"
 	"log/slog"
-	"math/rand/v2"
 	"sync"
 	"time"
 
 	"github.com/redund/redund/internal/dnsupdate"
 	"github.com/redund/redund/internal/health"
 )
-
-// neverFires is the monitors' own interval: probes are requested by drive.
-const neverFires = 1000 * time.Hour
 
 // Scheme runs one [ddns.<name>] table: a monitor per server, a decision on
 // every change, and pushes to the provider when the decision differs from
@@ -78,9 +74,7 @@ func newScheme(name string, cfg *Config, prov dnsupdate.Provider, log *slog.Logg
 		if err != nil {
 			return nil, err
 		}
-		o := cfg.monitorOptions(i)
-		o.Interval, o.Jitter = neverFires, -1 // Run's drive asks for every probe
-		m := health.NewMonitor(srv.Name, chk, o)
+		m := health.NewMonitor(srv.Name, chk, cfg.monitorOptions(i))
 		m.SetMaintenance(st.maintenance(srv.Name, srv.Maintenance))
 		s.mons = append(s.mons, m)
 	}
@@ -101,53 +95,30 @@ func checker(srv Server) (health.Checker, error) {
 // Run probes and reconciles until ctx ends.
 func (s *Scheme) Run(ctx context.Context) {
 	var wg sync.WaitGroup
-	for i, m := range s.mons {
+	for _, m := range s.mons {
 		ch := m.Subscribe()
 		wg.Add(2)
 		go func() { defer wg.Done(); m.Run(ctx) }()
 		go func() {
 			defer wg.Done()
 			defer m.Unsubscribe(ch)
-			s.drive(ctx, m, ch, s.cfg.monitorOptions(i).Interval)
+			s.watch(ctx, ch)
 		}()
 	}
 	s.loop(ctx)
 	wg.Wait()
 }
 
-// drive asks m for a probe every interval (±10 %), counted from the start
-// of the previous period rather than from the end of the previous probe, so
-// that slow probes do not stretch the period; and it pokes the scheme on
-// every change of m. (The monitor's own timer is set to never fire; its
-// first probe runs at once.)
-func (s *Scheme) drive(ctx context.Context, m *health.Monitor, ch <-chan health.Change, interval time.Duration) {
-	next := time.Now().Add(jittered(interval))
-	timer := time.NewTimer(time.Until(next))
-	defer timer.Stop()
+// watch pokes the run loop on every state change of one monitor.
+func (s *Scheme) watch(ctx context.Context, ch <-chan health.Change) {
 	for {
 		select {
 		case <-ctx.Done():
 			return
 		case <-ch:
 			s.Poke()
-		case <-timer.C:
-			m.ProbeNow()
-			next = next.Add(jittered(interval))
-			if now := time.Now(); next.Before(now) {
-				next = now.Add(jittered(interval)) // a probe outlasted the period: start afresh
-			}
-			timer.Reset(time.Until(next))
 		}
 	}
-}
-
-// jittered is d ± 10 %.
-func jittered(d time.Duration) time.Duration {
-	j := int64(d / 10)
-	if j <= 0 {
-		return d
-	}
-	return d + time.Duration(rand.Int64N(2*j+1)-j)
 }
 
 // Poke asks the run loop to evaluate again.

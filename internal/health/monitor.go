@@ -72,14 +72,18 @@ func NewMonitor(name string, c Checker, o MonitorOptions) *Monitor {
 }
 
 // Run probes at once, then every interval (with jitter) until ctx is done.
-// Probes run one after another, so at most one is in flight; a probe is
-// cancelled when ctx ends and Run returns once it has. Run returns at once
-// if the monitor is already running.
+// The interval runs from the start of one probe to the start of the next,
+// so a slow target is probed as often as a fast one; a probe that outlasts
+// the interval is followed at once by the next. Probes run one after
+// another, so at most one is in flight; a probe is cancelled when ctx ends
+// and Run returns once it has. Run returns at once if the monitor is
+// already running.
 func (m *Monitor) Run(ctx context.Context) {
 	if !m.running.CompareAndSwap(false, true) {
 		return
 	}
 	defer m.running.Store(false)
+	planned := time.Now() // when the probe about to run was due
 	timer := time.NewTimer(0)
 	defer timer.Stop()
 	for {
@@ -89,14 +93,26 @@ func (m *Monitor) Run(ctx context.Context) {
 		case <-timer.C:
 		case <-m.now:
 			timer.Stop()
+			planned = time.Now() // an extra probe starts a new period
 		}
 		res := m.checker.Check(ctx)
 		if ctx.Err() != nil {
 			return // a cancelled probe says nothing about the target
 		}
 		m.record(res)
-		timer.Reset(m.nextDelay())
+		planned = nextStart(planned, time.Now(), m.nextDelay())
+		timer.Reset(time.Until(planned))
 	}
+}
+
+// nextStart is when the probe after one due at prev starts: delay after
+// prev (counted from the schedule, so neither the probe's duration nor the
+// timer's lateness stretches the period), or now if that has passed.
+func nextStart(prev, now time.Time, delay time.Duration) time.Time {
+	if next := prev.Add(delay); next.After(now) {
+		return next
+	}
+	return now
 }
 
 // nextDelay is the interval with a random jitter in [-Jitter, +Jitter].
