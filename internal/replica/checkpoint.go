@@ -170,40 +170,36 @@ func (o *overlay) size() int {
 // inbox is emptied (a follower never serves it).
 func applyPending(tx *bolt.Tx, p string, b buckets) ([2]uint64, error) {
 	var upto [2]uint64
-	last, done := u64(b.meta.Get(keyLast)), u64(b.meta.Get(keyLogData))
-	if last > done {
-		xs, err := readEntries(b.log, done+1)
-		if err != nil {
-			return upto, fmt.Errorf("replica: %s log: %w", p, err)
-		}
-		if err := applyAll(b.data, xs); err != nil {
-			return upto, err
-		}
-		if err := b.meta.Put(keyLogData, be(last)); err != nil {
-			return upto, err
-		}
-		done = last
+	var err error
+	if upto[streamLog], _, err = applyStream(b, b.log, keyLast, keyLogData); err != nil {
+		return upto, fmt.Errorf("replica: %s log: %w", p, err)
 	}
-	upto[streamLog] = done
-	applied, inDone := u64(b.meta.Get(keyApplied)), u64(b.meta.Get(keyInboxData))
-	if applied > inDone {
-		xs, err := readEntries(b.inbox, inDone+1)
-		if err != nil {
-			return upto, fmt.Errorf("replica: %s inbox: %w", p, err)
-		}
-		if err := applyAll(b.data, xs); err != nil {
-			return upto, err
-		}
-		if err := b.meta.Put(keyInboxData, be(applied)); err != nil {
-			return upto, err
-		}
-		if err := emptyInbox(tx, p); err != nil {
-			return upto, err
-		}
-		inDone = applied
+	var moved bool
+	if upto[streamInbox], moved, err = applyStream(b, b.inbox, keyApplied, keyInboxData); err != nil {
+		return upto, fmt.Errorf("replica: %s inbox: %w", p, err)
 	}
-	upto[streamInbox] = inDone
-	return upto, nil
+	if moved {
+		err = emptyInbox(tx, p)
+	}
+	return upto, err
+}
+
+// applyStream applies the entries of src (a log-shaped bucket) after the
+// seq held in meta under doneKey up to the one under headKey, and returns
+// the new applied seq and whether it moved.
+func applyStream(b buckets, src *bolt.Bucket, headKey, doneKey []byte) (uint64, bool, error) {
+	head, done := u64(b.meta.Get(headKey)), u64(b.meta.Get(doneKey))
+	if head <= done {
+		return done, false, nil
+	}
+	xs, err := readEntries(src, done+1)
+	if err != nil {
+		return done, false, err
+	}
+	if err := applyAll(b.data, xs); err != nil {
+		return done, false, err
+	}
+	return head, true, b.meta.Put(doneKey, be(head))
 }
 
 func emptyInbox(tx *bolt.Tx, p string) error {
