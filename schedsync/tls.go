@@ -1,11 +1,7 @@
 package schedsync
 
 import (
-	"bytes"
-	"crypto/sha256"
 	"crypto/tls"
-	"crypto/x509"
-	"errors"
 	"fmt"
 	"net"
 
@@ -21,31 +17,11 @@ func (c *Config) usesTLS() bool {
 // tlsConfig is used on both ends: each presents its own certificate and
 // accepts only the peer's, pinned by SHA-256 (self-signed is fine; no CA).
 func (c *Config) tlsConfig() (*tls.Config, error) {
-	cert, err := tls.LoadX509KeyPair(c.TLSCert, c.TLSKey)
+	tc, err := peer.PinnedTLS(c.TLSCert, c.TLSKey, c.TLSPeerFingerprint)
 	if err != nil {
-		return nil, fmt.Errorf("schedsync: tls: %w", err)
+		return nil, fmt.Errorf("schedsync: %w", err)
 	}
-	pin, err := peer.ParseFingerprint(c.TLSPeerFingerprint)
-	if err != nil {
-		return nil, fmt.Errorf("schedsync: tls_peer_fingerprint: %w", err)
-	}
-	verify := func(raw [][]byte, _ [][]*x509.Certificate) error {
-		if len(raw) == 0 {
-			return errors.New("schedsync: the peer presented no certificate")
-		}
-		sum := sha256.Sum256(raw[0])
-		if !bytes.Equal(sum[:], pin) {
-			return fmt.Errorf("schedsync: the peer's certificate %x is not the pinned one", sum[:8])
-		}
-		return nil
-	}
-	return &tls.Config{
-		Certificates:          []tls.Certificate{cert},
-		MinVersion:            tls.VersionTLS13,
-		ClientAuth:            tls.RequireAnyClientCert,
-		InsecureSkipVerify:    true, // no CA: the pin below is the whole check
-		VerifyPeerCertificate: verify,
-	}, nil
+	return tc, nil
 }
 
 func (c *Config) validateTLS(errs interface{ Add(string, string, ...any) }) {

@@ -54,14 +54,17 @@ func CertFingerprint(certFile string) (string, error) {
 	}
 }
 
-// tlsConfig builds a TLS config that presents our certificate and accepts
-// exactly the pinned peer certificate (no CA involved).
-func tlsConfig(c *Config, server bool) (*tls.Config, error) {
-	cert, err := tls.LoadX509KeyPair(c.TLSCert, c.TLSKey)
+// PinnedTLS returns a TLS 1.3 config for either end of a link: it presents
+// the certificate in certFile/keyFile and accepts exactly the peer
+// certificate whose SHA-256 is fingerprint (no CA involved; self-signed is
+// fine). A server using it requires the client's certificate. A mismatch
+// wraps ErrAuth.
+func PinnedTLS(certFile, keyFile, fingerprint string) (*tls.Config, error) {
+	cert, err := tls.LoadX509KeyPair(certFile, keyFile)
 	if err != nil {
 		return nil, fmt.Errorf("peer: tls: %w", err)
 	}
-	pin, err := ParseFingerprint(c.TLSPeerFingerprint)
+	pin, err := ParseFingerprint(fingerprint)
 	if err != nil {
 		return nil, fmt.Errorf("peer: tls_peer_fingerprint: %w", err)
 	}
@@ -75,12 +78,10 @@ func tlsConfig(c *Config, server bool) (*tls.Config, error) {
 		}
 		return nil
 	}
-	tc := &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS13,
-		InsecureSkipVerify: true, VerifyPeerCertificate: verify}
-	if server {
-		tc.ClientAuth = tls.RequireAnyClientCert
-	}
-	return tc, nil
+	return &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS13,
+		ClientAuth:            tls.RequireAnyClientCert, // used by a server only
+		InsecureSkipVerify:    true,                     // no CA: the pin is the whole check
+		VerifyPeerCertificate: verify}, nil
 }
 
 // wrapTLS runs the TLS handshake on conn when TLS is configured.
@@ -88,7 +89,7 @@ func wrapTLS(conn net.Conn, c *Config, server bool) (net.Conn, error) {
 	if !c.UsesTLS() {
 		return conn, nil
 	}
-	tc, err := tlsConfig(c, server)
+	tc, err := PinnedTLS(c.TLSCert, c.TLSKey, c.TLSPeerFingerprint)
 	if err != nil {
 		return nil, err
 	}
