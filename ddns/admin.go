@@ -1,14 +1,11 @@
 package ddns
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"net/http"
-	"strings"
 
 	"github.com/redund/redund/internal/config"
 	"github.com/redund/redund/internal/status"
@@ -59,34 +56,14 @@ func (d *Daemon) MaintenanceHandler() http.Handler {
 // RequestMaintenance asks the daemon at endpoint (host:port or URL) to
 // set maintenance; token may be empty.
 func RequestMaintenance(ctx context.Context, endpoint string, token config.Secret, req MaintenanceRequest) error {
-	u, err := status.StatusURL(endpoint)
-	if err != nil {
-		return fmt.Errorf("ddns: %w", err)
-	}
-	u = strings.TrimSuffix(u, "/v1/status") + MaintenancePath
 	body, _ := json.Marshal(req)
-	hr, err := http.NewRequestWithContext(ctx, http.MethodPost, u, bytes.NewReader(body))
-	if err != nil {
+	_, err := status.Call(ctx, endpoint, token, http.MethodPost, MaintenancePath, body)
+	var ce *status.CallError
+	switch {
+	case errors.As(err, &ce):
 		return fmt.Errorf("ddns: %w", err)
-	}
-	hr.Header.Set("Content-Type", "application/json")
-	if token != "" {
-		hr.Header.Set("Authorization", "Bearer "+token.Reveal())
-	}
-	resp, err := (&http.Client{Transport: &http.Transport{Proxy: nil}}).Do(hr)
-	if err != nil {
+	case err != nil:
 		return fmt.Errorf("ddns: is `redund ddns run` running? %w", err)
 	}
-	defer resp.Body.Close()
-	if resp.StatusCode == http.StatusOK {
-		return nil
-	}
-	var e struct {
-		Error string `json:"error"`
-	}
-	raw, _ := io.ReadAll(io.LimitReader(resp.Body, 4096))
-	if json.Unmarshal(raw, &e) != nil || e.Error == "" {
-		e.Error = strings.TrimSpace(string(raw))
-	}
-	return fmt.Errorf("ddns: daemon answered %s: %s", resp.Status, e.Error)
+	return nil
 }

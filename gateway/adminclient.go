@@ -1,15 +1,11 @@
 package gateway
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
+	"errors"
 	"fmt"
-	"io"
-	"net/http"
 	"net/url"
 	"strings"
-	"time"
 
 	"github.com/redund/redund/internal/config"
 	"github.com/redund/redund/internal/status"
@@ -43,39 +39,15 @@ func (e *APIError) Error() string {
 // Do sends a request to path (e.g. /v1/gateway/config/site) and returns
 // the response body of a 200 answer.
 func (c AdminClient) Do(ctx context.Context, method, path string, body []byte) ([]byte, error) {
-	u, err := status.StatusURL(c.Endpoint)
-	if err != nil {
-		return nil, fmt.Errorf("gateway: %w", err)
-	}
-	u = strings.TrimSuffix(u, "/v1/status") + path
-	req, err := http.NewRequestWithContext(ctx, method, u, bytes.NewReader(body))
-	if err != nil {
-		return nil, fmt.Errorf("gateway: %w", err)
-	}
-	if c.Token != "" {
-		req.Header.Set("Authorization", "Bearer "+c.Token.Reveal())
-	}
-	hc := &http.Client{Transport: &http.Transport{Proxy: nil}, Timeout: 30 * time.Second}
-	resp, err := hc.Do(req)
-	if err != nil {
+	raw, err := status.Call(ctx, c.Endpoint, c.Token, method, path, body)
+	var ce *status.CallError
+	switch {
+	case errors.As(err, &ce):
+		return nil, &APIError{Code: ce.Code, Msg: ce.Msg, Redirect: ce.Redirect}
+	case err != nil:
 		return nil, fmt.Errorf("gateway: is `redund gateway run` running? %w", err)
 	}
-	defer resp.Body.Close()
-	raw, err := io.ReadAll(io.LimitReader(resp.Body, maxBody))
-	if err != nil {
-		return nil, fmt.Errorf("gateway: %w", err)
-	}
-	if resp.StatusCode == http.StatusOK {
-		return raw, nil
-	}
-	var e struct {
-		Error    string `json:"error"`
-		Redirect string `json:"redirect"`
-	}
-	if json.Unmarshal(raw, &e) != nil || e.Error == "" {
-		e.Error = strings.TrimSpace(string(raw))
-	}
-	return nil, &APIError{Code: resp.StatusCode, Msg: e.Error, Redirect: e.Redirect}
+	return raw, nil
 }
 
 // KeyPath returns the API path of a config or state document.
