@@ -4,7 +4,9 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
@@ -24,8 +26,9 @@ import (
 // been applied; the retained log never drops an entry that is not applied.
 
 const (
-	checkpointEvery   = 100 * time.Millisecond
-	checkpointEntries = 1 << 16
+	checkpointEvery    = 100 * time.Millisecond
+	checkpointEntries  = 1 << 16
+	checkpointRetryMax = 5 * time.Second
 )
 
 var (
@@ -53,67 +56,40 @@ type overlay struct {
 	mu      sync.Mutex
 	m       map[string]ovEntry
 	applied [2]uint64 // per stream: highest seq known to be in the data
+	// gen is bumped by reset (with mu held): a checkpoint that read an
+	// older generation must not prune with positions from before the reset.
+	// It is atomic so that the checkpoint can read it inside its
+	// transaction without taking mu.
+	gen atomic.Uint64
+	// dirty says a commit added changes since the checkpointer last looked.
+	dirty atomic.Bool
 }
 
 func newOverlay() *overlay { return &overlay{m: map[string]ovEntry{}} }
 
-// add records committed changes of one stream, oldest first. A change the
-// data already holds (a checkpoint overtook the caller) is not added, so
-// it cannot shadow a newer value.
+// add records committed changes of one stream, oldest first, and returns
+// how many changes are pending.
 func (o *overlay) add(src stream, xs ...Entry) int {
 	o.mu.Lock()
 	defer o.mu.Unlock()
+	return o.addLocked(src, xs)
+}
+
+// addLocked is add with mu held. A change the data already holds (a
+// checkpoint overtook the caller) is not added, so it cannot shadow a
+// newer value.
+func (o *overlay) addLocked(src stream, xs []Entry) int {
 	for _, x := range xs {
 		if x.Seq <= o.applied[src] {
 			continue
 		}
-		if e, ok := o.m[x.Key]; ok && e.src == src && e.Seq() > x.Seq {
+		if e, ok := o.m[x.Key]; ok && e.src == src && e.x.Seq > x.Seq {
 			continue
 		}
 		o.m[x.Key] = ovEntry{x: x, src: src}
 	}
+	o.dirty.Store(true)
 	return len(o.m)
-}
-
-func (e ovEntry) Seq() uint64 { return e.x.Seq }
-
-// undoAdd is what addUndoable replaced, to put back if the commit fails.
-type undoAdd []struct {
-	key  string
-	prev ovEntry
-	had  bool
-}
-
-// addUndoable adds committing changes of one stream before their commit
-// (so that no reader sees the new position without them) and returns how
-// to take them back if the commit fails.
-func (o *overlay) addUndoable(src stream, xs []Entry) undoAdd {
-	o.mu.Lock()
-	defer o.mu.Unlock()
-	u := make(undoAdd, 0, len(xs))
-	for _, x := range xs {
-		prev, had := o.m[x.Key]
-		u = append(u, struct {
-			key  string
-			prev ovEntry
-			had  bool
-		}{x.Key, prev, had})
-		o.m[x.Key] = ovEntry{x: x, src: src}
-	}
-	return u
-}
-
-// undo takes back an addUndoable whose commit failed.
-func (o *overlay) undo(u undoAdd) {
-	o.mu.Lock()
-	defer o.mu.Unlock()
-	for i := len(u) - 1; i >= 0; i-- {
-		if u[i].had {
-			o.m[u[i].key] = u[i].prev
-		} else {
-			delete(o.m, u[i].key)
-		}
-	}
 }
 
 // get returns the pending change of key, if any.
@@ -125,26 +101,30 @@ func (o *overlay) get(key string) (Entry, bool) {
 }
 
 // prefixed returns the pending changes of keys starting with prefix.
-func (o *overlay) prefixed(prefix string) []Entry {
+func (o *overlay) prefixed(prefix string) []ovEntry {
 	o.mu.Lock()
 	defer o.mu.Unlock()
-	var out []Entry
+	var out []ovEntry
 	for k, e := range o.m {
-		if len(k) >= len(prefix) && k[:len(prefix)] == prefix {
-			out = append(out, e.x)
+		if strings.HasPrefix(k, prefix) {
+			out = append(out, e)
 		}
 	}
 	return out
 }
 
-// applied records that the data holds each stream up to upto and drops the
-// changes that are now there.
-func (o *overlay) prune(upto [2]uint64) {
+// prune records that the data holds each stream up to upto, as read by a
+// checkpoint of generation gen, and drops the changes that are now there.
+// It does nothing when a reset came in between.
+func (o *overlay) prune(upto [2]uint64, gen uint64) {
 	o.mu.Lock()
 	defer o.mu.Unlock()
+	if gen != o.gen.Load() {
+		return
+	}
 	o.applied = upto
 	for k, e := range o.m {
-		if e.Seq() <= upto[e.src] {
+		if e.x.Seq <= upto[e.src] {
 			delete(o.m, k)
 		}
 	}
@@ -155,6 +135,7 @@ func (o *overlay) prune(upto [2]uint64) {
 func (o *overlay) reset(upto [2]uint64) {
 	o.mu.Lock()
 	defer o.mu.Unlock()
+	o.gen.Add(1)
 	o.applied = upto
 	clear(o.m)
 }
@@ -235,31 +216,56 @@ func applyAll(data *bolt.Bucket, xs []Entry) error {
 	return nil
 }
 
-// checkpoint applies every provider's pending changes in one transaction.
+// errNothing rolls back a checkpoint that found nothing to apply (an empty
+// commit would still write and fsync a meta page).
+var errNothing = errors.New("nothing to apply")
+
+// checkpoint applies the pending changes of every provider that had a
+// commit since the last one, in one transaction.
 func (s *Store) checkpoint() error {
-	var upto = map[string][2]uint64{}
+	var todo []string
+	for _, p := range s.opts.Providers {
+		if s.ov[p].dirty.Swap(false) {
+			todo = append(todo, p)
+		}
+	}
+	if len(todo) == 0 {
+		return nil
+	}
+	type result struct {
+		upto [2]uint64
+		gen  uint64
+	}
+	res := map[string]result{}
 	err := s.db.Update(func(tx *bolt.Tx) error {
-		for _, p := range s.opts.Providers {
-			if s.ov[p].size() == 0 {
-				continue
-			}
+		moved := false
+		for _, p := range todo {
+			gen := s.ov[p].gen.Load()
 			b, err := s.buckets(tx, p)
 			if err != nil {
 				return err
 			}
+			before := [2]uint64{u64(b.meta.Get(keyLogData)), u64(b.meta.Get(keyInboxData))}
 			u, err := applyPending(tx, p, b)
 			if err != nil {
 				return err
 			}
-			upto[p] = u
+			res[p] = result{u, gen}
+			moved = moved || u != before
+		}
+		if !moved {
+			return errNothing
 		}
 		return nil
 	})
-	if err != nil {
+	if err != nil && !errors.Is(err, errNothing) {
+		for _, p := range todo {
+			s.ov[p].dirty.Store(true) // try again
+		}
 		return err
 	}
-	for p, u := range upto {
-		s.ov[p].prune(u)
+	for p, r := range res {
+		s.ov[p].prune(r.upto, r.gen)
 	}
 	return nil
 }
@@ -273,21 +279,45 @@ func (s *Store) kick() {
 	}
 }
 
-// checkpointer runs checkpoint until Close.
+// checkpointer runs checkpoint until Close. After a failure it waits
+// longer each time (up to checkpointRetryMax) and ignores kicks, and the
+// error shows in every provider's Stats until a checkpoint succeeds.
 func (s *Store) checkpointer() {
 	defer close(s.cpDone)
-	t := time.NewTicker(checkpointEvery)
+	wait := checkpointEvery
+	t := time.NewTimer(wait)
 	defer t.Stop()
 	for {
+		kick := s.kickc
+		if wait > checkpointEvery {
+			kick = nil
+		}
 		select {
 		case <-s.stop:
 			return
 		case <-t.C:
-		case <-s.kickc:
+		case <-kick:
+			t.Stop()
 		}
-		if err := s.checkpoint(); err != nil {
-			s.log.Error("replica checkpoint failed (changes stay in the log and are applied on the next try or at open)", "err", err)
+		err := s.checkpoint()
+		s.setCheckpointErr(err)
+		if err != nil {
+			wait = min(2*wait, checkpointRetryMax)
+			s.log.Error("replica checkpoint failed: changes stay in the log and are applied on the next try or at open",
+				"err", err, "retry_in", wait)
+		} else {
+			wait = checkpointEvery
 		}
+		t.Reset(wait)
+	}
+}
+
+func (s *Store) setCheckpointErr(err error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.cpErr = ""
+	if err != nil {
+		s.cpErr = err.Error()
 	}
 }
 

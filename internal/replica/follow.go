@@ -79,7 +79,10 @@ func (s *Store) applyEntries(p string, resp pullResp) error {
 		return nil
 	}
 	start := time.Now()
-	var undo undoAdd
+	// readers (Get, List, Position) wait for this commit rather than see
+	// the new position without its changes, or changes not yet durable
+	ov := s.ov[p]
+	ov.mu.Lock()
 	err := s.db.Update(func(tx *bolt.Tx) error {
 		b, err := s.buckets(tx, p)
 		if err != nil {
@@ -100,20 +103,17 @@ func (s *Store) applyEntries(p string, resp pullResp) error {
 				return err
 			}
 		}
-		if err := b.meta.Put(keyApplied, be(next-1)); err != nil {
-			return err
-		}
-		// readers see the entries as soon as they see the new position
-		undo = s.ov[p].addUndoable(streamInbox, resp.Entries)
-		return nil
+		return b.meta.Put(keyApplied, be(next-1))
 	})
+	pending := 0
+	if err == nil {
+		pending = ov.addLocked(streamInbox, resp.Entries)
+	}
+	ov.mu.Unlock()
 	if err != nil {
-		if undo != nil {
-			s.ov[p].undo(undo)
-		}
 		return err
 	}
-	if s.ov[p].size() >= checkpointEntries {
+	if pending >= checkpointEntries {
 		s.kick()
 	}
 	if s.opts.OnApply != nil {

@@ -133,15 +133,22 @@ func (s *Store) List(p, prefix string) ([]Item, error) {
 	if !ok {
 		return nil, fmt.Errorf("%w %q", ErrUnknownProvider, p)
 	}
+	copied := ov.prefixed(prefix)
 	pending := map[string]Entry{}
-	for _, x := range ov.prefixed(prefix) {
-		pending[x.Key] = x
-	}
 	var out []Item
 	err := s.db.View(func(tx *bolt.Tx) error {
 		b, err := s.buckets(tx, p)
 		if err != nil {
 			return err
+		}
+		// a change copied from the overlay that a checkpoint applied
+		// before this read began is older than (or equal to) what the
+		// data holds now: the data decides for it
+		applied := [2]uint64{u64(b.meta.Get(keyLogData)), u64(b.meta.Get(keyInboxData))}
+		for _, e := range copied {
+			if e.x.Seq > applied[e.src] {
+				pending[e.x.Key] = e.x
+			}
 		}
 		c := b.data.Cursor()
 		pre := []byte(prefix)

@@ -139,6 +139,13 @@ func TestFollowerTooFarBehindGetsSnapshot(t *testing.T) {
 	<-done
 	for i := range 500 {
 		l.Put("state", fmt.Sprintf("alarm/%03d", i%50), bytes.Repeat([]byte{'x'}, 40))
+		if i == 400 {
+			// the log keeps what the data does not hold yet: only after a
+			// checkpoint can the next writes trim it
+			if err := l.checkpoint(); err != nil {
+				t.Fatal(err)
+			}
+		}
 	}
 	if pos, _ := l.Position("state"); pos.First <= 2 {
 		t.Fatalf("log was not trimmed: %+v", pos)
@@ -361,6 +368,7 @@ func TestPendingChangesReadAndReplayed(t *testing.T) {
 // before it starts a new log.
 func TestFollowerInboxAppliedAndLeadFlushes(t *testing.T) {
 	l, f := open(t, Options{}), open(t, Options{})
+	pauseCheckpoints(l) // else the follower's first snapshot may already hold some
 	pauseCheckpoints(f)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
@@ -412,4 +420,104 @@ func dataCount(t *testing.T, s *Store, p string) int {
 		t.Fatal(err)
 	}
 	return n
+}
+
+// TestFollowerInboxReplayedAfterCrash: entries a follower committed to its
+// inbox but never checkpointed are in its data after a restart.
+func TestFollowerInboxReplayedAfterCrash(t *testing.T) {
+	l := open(t, Options{})
+	path := filepath.Join(t.TempDir(), "f.db")
+	f, err := Open(path, Options{Providers: []string{"config"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	pauseCheckpoints(f)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { defer close(done); _ = f.Follow(ctx, "config", direct{l}, 0x40) }()
+	waitConverged(t, f, l, "config") // the first (empty) snapshot
+	for i := range 30 {
+		if _, err := l.Put("config", fmt.Sprintf("c%02d", i), []byte{byte(i)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	waitConverged(t, f, l, "config")
+	cancel()
+	<-done
+	if n := dataCount(t, f, "config"); n != 0 {
+		t.Fatalf("follower data has %d documents before any checkpoint", n)
+	}
+	f.db.Close() // as after kill -9: no last checkpoint
+	f, err = Open(path, Options{Providers: []string{"config"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	if n := dataCount(t, f, "config"); n != 30 {
+		t.Fatalf("after reopening, the follower's data has %d documents, want 30", n)
+	}
+	waitConverged(t, f, l, "config")
+}
+
+// TestStalePruneAfterResetIgnored: a checkpoint that read the positions
+// before a Lead or full sync reset the overlay must not prune with them
+// afterwards (new writes would then be hidden from reads).
+func TestStalePruneAfterResetIgnored(t *testing.T) {
+	s := open(t, Options{})
+	pauseCheckpoints(s)
+	ov := s.ov["state"]
+	oldGen := ov.gen.Load()
+	ov.reset([2]uint64{}) // as Lead does after renumbering the log
+	ov.prune([2]uint64{100, 0}, oldGen)
+	if _, err := s.Put("state", "k", []byte("new")); err != nil {
+		t.Fatal(err)
+	}
+	if it, ok, err := s.Get("state", "k"); err != nil || !ok || string(it.Value) != "new" {
+		t.Fatalf("Get after a stale prune: %+v %v %v", it, ok, err)
+	}
+}
+
+// TestListIgnoresOverlayCopyOlderThanData: List copies the overlay before
+// it reads the data; a copied change that a checkpoint applied (and a later
+// change overtook) in between must not mask the data.
+func TestListIgnoresOverlayCopyOlderThanData(t *testing.T) {
+	s := open(t, Options{})
+	pauseCheckpoints(s)
+	s.Put("config", "k", []byte("v1"))   // seq 1
+	s.Delete("config", "k")              // seq 2
+	s.Put("config", "a", []byte("keep")) // seq 3
+	if err := s.checkpoint(); err != nil {
+		t.Fatal(err)
+	}
+	// what List could have copied just before that checkpoint: k at seq 1
+	ov := s.ov["config"]
+	ov.mu.Lock()
+	ov.m["k"] = ovEntry{x: Entry{Seq: 1, Op: OpPut, Key: "k", Value: []byte("v1")}, src: streamLog}
+	ov.mu.Unlock()
+	items, err := s.List("config", "")
+	if err != nil || len(items) != 1 || items[0].Key != "a" {
+		t.Fatalf("List = %+v, %v; want only a", items, err)
+	}
+}
+
+// TestCheckpointSkipsEmptyCommits: an idle store does not commit (and
+// fsync) every checkpoint interval.
+func TestCheckpointSkipsEmptyCommits(t *testing.T) {
+	s := open(t, Options{})
+	pauseCheckpoints(s)
+	s.Put("config", "k", []byte("v"))
+	if err := s.checkpoint(); err != nil {
+		t.Fatal(err)
+	}
+	writes := func() int64 { st := s.db.Stats(); return st.TxStats.GetWrite() }
+	before := writes()
+	s.ov["config"].dirty.Store(true) // a late overlay add after the checkpoint
+	for range 3 {
+		if err := s.checkpoint(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if after := writes(); after != before {
+		t.Fatalf("idle checkpoints wrote %d pages", after-before)
+	}
 }

@@ -94,6 +94,10 @@ type Stats struct {
 	// LagMS is the age of the newest applied entry when it was applied.
 	LagMS    float64  `json:"lag_ms"`
 	Position Position `json:"position"`
+	// CheckpointError is the last failure to bring the documents up to
+	// date with the log ("" when the last try succeeded); writes are still
+	// durable in the log meanwhile.
+	CheckpointError string `json:"checkpoint_error,omitempty"`
 }
 
 func (s *Store) statsFor(p string) *provStats {
@@ -111,12 +115,15 @@ func (s *Store) statsFor(p string) *provStats {
 func (s *Store) Stats(p string) Stats {
 	st := s.statsFor(p)
 	pos, _ := s.Position(p)
+	s.mu.Lock()
+	cpErr := s.cpErr
+	s.mu.Unlock()
 	st.mu.Lock()
 	defer st.mu.Unlock()
 	return Stats{Provider: p, Pending: st.pending, QueuedPerSec: st.queued.rate(), DispatchedPerSec: st.dispatched.rate(),
 		LastPull: st.lastPull, LastPullDuration: st.lastPullDur, LastApplyDur: st.lastApplyDur,
 		FullSyncNeeded: st.fullSyncNeeded, FullSyncReason: st.fullSyncReason, FullSyncs: st.fullSyncs,
-		LagMS: st.lagMS, Position: pos}
+		LagMS: st.lagMS, Position: pos, CheckpointError: cpErr}
 }
 
 // Event is a recorded system event (why a full sync happened, ...).

@@ -65,6 +65,7 @@ type Store struct {
 	notify map[string]chan struct{} // closed on each commit
 	stats  map[string]*provStats
 	events []Event
+	cpErr  string // the last checkpoint's error, "" once one succeeds
 
 	ov     map[string]*overlay // per provider: changes not yet in the data
 	kickc  chan struct{}
@@ -132,7 +133,7 @@ func Open(path string, opts Options) (*Store, error) {
 			}
 			upto, err := applyPending(tx, p, b)
 			if err != nil {
-				return err
+				return fmt.Errorf("replaying the changes not yet applied: %w", err)
 			}
 			s.ov[p] = newOverlay()
 			s.ov[p].applied = upto
@@ -229,8 +230,14 @@ func (s *Store) buckets(tx *bolt.Tx, p string) (buckets, error) {
 		data: tx.Bucket(dataName(p, meta))}, nil
 }
 
-// Position returns the provider's log and follower position.
+// Position returns the provider's log and follower position. It waits for
+// a follower commit in progress, so a reader that sees a position also
+// sees the changes up to it.
 func (s *Store) Position(p string) (Position, error) {
+	if ov, ok := s.ov[p]; ok {
+		ov.mu.Lock()
+		defer ov.mu.Unlock()
+	}
 	var pos Position
 	err := s.db.View(func(tx *bolt.Tx) error {
 		b, err := s.buckets(tx, p)
