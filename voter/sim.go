@@ -52,6 +52,7 @@ type simState struct {
 	sent      uint64
 	buf       []byte
 	blind     bool // never drops the server (load generation)
+	gaps      sendGaps
 }
 
 // Sim runs many simulated clients from one pacing goroutine.
@@ -84,6 +85,11 @@ type SimStatus struct {
 	RxAudio   uint64
 	RxKeep    uint64 // keepalives received
 	RxPeak    int    // peak level of the audio received since the last Status, dBFS (-100: none)
+	// SendGaps counts gaps of more than 30 ms between two audio packets of
+	// the client as this process sent them (the clock read after the send):
+	// the simulator's own lateness, to tell it from the server's.
+	SendGaps     uint64
+	MaxSendGapMS float64 // longest gap between two audio packets sent, ms
 }
 
 // Status reports every client.
@@ -92,7 +98,8 @@ func (s *Sim) Status() []SimStatus {
 	for i, c := range s.clients {
 		c.mu.Lock()
 		out[i] = SimStatus{Name: c.Name, Connected: c.connected, Flags: c.flags, Sent: c.sent, RxAudio: c.rxAudio,
-			RxKeep: c.rxKeep, RxPeak: dBFS(c.rxPeak)}
+			RxKeep: c.rxKeep, RxPeak: dBFS(c.rxPeak), SendGaps: c.gaps.over,
+			MaxSendGapMS: float64(c.gaps.max.Microseconds()) / 1000}
 		c.rxPeak = 0
 		c.mu.Unlock()
 	}
@@ -204,8 +211,8 @@ func (s *Sim) pace(ctx context.Context) error {
 // Summary is one line about every client.
 func (s *Sim) Summary() string {
 	var conn int
-	var sent, rx, keep uint64
-	peak := -100
+	var sent, rx, keep, gaps uint64
+	peak, maxGap := -100, 0.0
 	st := s.Status()
 	for _, c := range st {
 		if c.Connected {
@@ -215,13 +222,16 @@ func (s *Sim) Summary() string {
 		rx += c.RxAudio
 		keep += c.RxKeep
 		peak = max(peak, c.RxPeak)
+		gaps += c.SendGaps
+		maxGap = max(maxGap, c.MaxSendGapMS)
 	}
 	level := "no transmit audio"
 	if peak > -100 {
 		level = fmt.Sprintf("transmit audio peak %d dBFS", peak)
 	}
-	return fmt.Sprintf("%s clients %d/%d connected, sent %d packets, received %d audio packets (%s), %d keepalives",
-		time.Now().Format("15:04:05"), conn, len(st), sent, rx, level, keep)
+	return fmt.Sprintf("%s clients %d/%d connected, sent %d packets, received %d audio packets (%s), %d keepalives, "+
+		"%d send gaps > 30 ms (longest %.1f ms)",
+		time.Now().Format("15:04:05"), conn, len(st), sent, rx, level, keep, gaps, maxGap)
 }
 
 // dBFS converts a peak sample to dBFS (-100 for none).
@@ -244,6 +254,7 @@ func (s *Sim) assume(ch Challenge) {
 type simBatch struct {
 	pc   *ipv4.PacketConn
 	msgs []ipv4.Message
+	cs   []*simState // the client of each message
 	n    int
 }
 
@@ -251,6 +262,7 @@ func (b *simBatch) add(c *simState, n uint64, ft, now time.Time) {
 	if b.pc == nil {
 		b.pc = ipv4.NewPacketConn(c.conn)
 		b.msgs = make([]ipv4.Message, batchLen)
+		b.cs = make([]*simState, batchLen)
 		for i := range b.msgs {
 			b.msgs[i].Buffers = [][]byte{make([]byte, 0, MaxPacketLen)}
 		}
@@ -262,6 +274,7 @@ func (b *simBatch) add(c *simState, n uint64, ft, now time.Time) {
 	m := &b.msgs[b.n]
 	m.Buffers[0] = append(m.Buffers[0][:0], p...)
 	m.Addr = c.ua
+	b.cs[b.n] = c
 	if b.n++; b.n == batchLen {
 		b.flush()
 	}
@@ -274,6 +287,11 @@ func (b *simBatch) flush() {
 			break
 		}
 		sent += k
+	}
+	now := time.Now()
+	for i := 0; i < b.n; i++ {
+		b.cs[i].noteSent(now, len(b.msgs[i].Buffers[0]))
+		b.cs[i] = nil
 	}
 	b.n = 0
 }

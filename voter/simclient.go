@@ -10,7 +10,34 @@ import (
 func (c *simState) frame(n uint64, ft, now time.Time) {
 	if b := c.build(n, ft, now); b != nil {
 		_, _ = c.conn.WriteToUDP(b, c.ua)
+		c.noteSent(time.Now(), len(b))
 	}
+}
+
+// sendGaps watches the time between a client's audio packets.
+type sendGaps struct {
+	last time.Time // when the last audio packet was sent
+	over uint64    // gaps of more than 30 ms (a missed 20 ms frame)
+	max  time.Duration
+}
+
+// noteSent records that a packet of size bytes left at t; only audio
+// packets (longer than a frame) count, so auth and keepalives do not.
+func (c *simState) noteSent(t time.Time, size int) {
+	if size <= FrameLen {
+		return
+	}
+	c.mu.Lock()
+	g := &c.gaps
+	if !g.last.IsZero() {
+		d := t.Sub(g.last)
+		g.max = max(g.max, d)
+		if d > 30*time.Millisecond {
+			g.over++
+		}
+	}
+	g.last = t
+	c.mu.Unlock()
 }
 
 // build makes a client's packet for one 20 ms step: auth until connected,

@@ -1,0 +1,60 @@
+package voter
+
+import (
+	"context"
+	"net"
+	"strings"
+	"testing"
+	"time"
+)
+
+// noteSent counts gaps over 30 ms between audio packets only.
+func TestSimSendGaps(t *testing.T) {
+	c := &simState{}
+	t0 := time.Unix(1700000000, 0)
+	audio, auth := FrameLen+25, 24
+	c.noteSent(t0, audio)
+	c.noteSent(t0.Add(20*time.Millisecond), audio)
+	c.noteSent(t0.Add(500*time.Millisecond), auth) // not audio: ignored
+	c.noteSent(t0.Add(45*time.Millisecond), audio) // 25 ms: not a gap
+	c.noteSent(t0.Add(90*time.Millisecond), audio) // 45 ms: a gap
+	c.noteSent(t0.Add(121*time.Millisecond), audio)
+	if c.gaps.over != 2 || c.gaps.max != 45*time.Millisecond {
+		t.Fatalf("gaps %d, max %v; want 2, 45ms", c.gaps.over, c.gaps.max)
+	}
+}
+
+// A running simulator reports the gaps between the audio packets it really
+// sent, with its own socket per client and with one shared socket.
+func TestSimReportsSendGaps(t *testing.T) {
+	for _, shared := range []bool{false, true} {
+		sink, err := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { sink.Close() })
+		srv := sink.LocalAddr().(*net.UDPAddr).AddrPort()
+		s := NewSim([]SimClient{{Name: "m", Server: srv, Password: "m", Master: true},
+			{Name: "c", Server: srv, Password: "c"}})
+		s.Shared = shared
+		s.assume(MakeChallenge("12345678"))
+		ctx, cancel := context.WithCancel(context.Background())
+		done := make(chan struct{})
+		go func() { defer close(done); _ = s.Run(ctx) }()
+		waitFor(t, 5*time.Second, "4 audio packets per client", func() bool {
+			st := s.Status()
+			return st[0].Sent >= 4 && st[1].Sent >= 4
+		})
+		cancel()
+		<-done
+		for _, st := range s.Status() {
+			// At least two audio packets were sent, so a gap was measured.
+			if st.MaxSendGapMS <= 0 || st.MaxSendGapMS > 1000 {
+				t.Errorf("shared=%v %s: longest send gap %.3f ms", shared, st.Name, st.MaxSendGapMS)
+			}
+		}
+		if !strings.Contains(s.Summary(), "send gaps > 30 ms") {
+			t.Errorf("summary: %s", s.Summary())
+		}
+	}
+}
