@@ -45,7 +45,7 @@ func (s *Store) write(p string, x Entry) (uint64, error) {
 		}
 		x.Seq = u64(b.meta.Get(keyLast)) + 1
 		x.Time = time.Now().UnixNano()
-		if err := appendLog(b, x, s.opts.CacheBytes); err != nil {
+		if err := appendLog(b, x, s.opts.CacheBytes, s.snapshotHold(p)); err != nil {
 			return err
 		}
 		seq = x.Seq
@@ -64,14 +64,14 @@ func (s *Store) write(p string, x Entry) (uint64, error) {
 }
 
 // appendLog adds x to the log and drops the oldest entries beyond limit
-// bytes that are already in the data.
-func appendLog(b buckets, x Entry, limit int64) error {
+// bytes that are already in the data and at or below keep.
+func appendLog(b buckets, x Entry, limit int64, keep uint64) error {
 	enc := appendEntry(nil, x)
 	b.log.FillPercent = 1 // keys only ever grow: pack the pages
 	if err := b.log.Put(be(x.Seq), enc); err != nil {
 		return err
 	}
-	done := u64(b.meta.Get(keyLogData))
+	done := min(u64(b.meta.Get(keyLogData)), keep)
 	size := int64(u64(b.meta.Get(keyLogBytes))) + int64(len(enc))
 	first := u64(b.meta.Get(keyFirst))
 	if first == 0 {

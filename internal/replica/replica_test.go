@@ -521,3 +521,43 @@ func TestCheckpointSkipsEmptyCommits(t *testing.T) {
 		t.Fatalf("idle checkpoints wrote %d pages", after-before)
 	}
 }
+
+// TestSnapshotHoldsTheLog: while a follower copies a snapshot, the leader
+// keeps the log after the snapshot's sequence even past disk_cache, so the
+// follower can continue from it instead of starting another full sync.
+func TestSnapshotHoldsTheLog(t *testing.T) {
+	l := open(t, Options{CacheBytes: 1024})
+	pauseCheckpoints(l)
+	for i := range 20 {
+		l.Put("state", fmt.Sprintf("k%02d", i), bytes.Repeat([]byte{'x'}, 40))
+	}
+	if err := l.checkpoint(); err != nil {
+		t.Fatal(err)
+	}
+	page, err := l.snapshotPage(snapReq{Provider: "state", MaxBytes: 1 << 20})
+	if err != nil || page.Seq != 20 {
+		t.Fatalf("first page: seq %d, %v", page.Seq, err)
+	}
+	// many more writes, applied to the data, while the copy runs: without
+	// the hold, 1 KB of log keeps only the last ~15 entries
+	for i := range 200 {
+		l.Put("state", fmt.Sprintf("k%02d", i%20), bytes.Repeat([]byte{'y'}, 40))
+		if i%50 == 49 {
+			if err := l.checkpoint(); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	r, err := l.pull(pullReq{Provider: "state", LogID: page.LogID, Applied: page.Seq, Max: 1000})
+	if err != nil || r.Full || len(r.Entries) != 200 || r.Entries[0].Seq != 21 {
+		t.Fatalf("pull after the snapshot: full=%v (%s), %d entries, %v", r.Full, r.Reason, len(r.Entries), err)
+	}
+	// that pull released the hold: the log shrinks back to disk_cache
+	if _, err := l.servePull(context.Background(), pullReq{Provider: "state", LogID: page.LogID, Applied: page.Seq, Max: 1}); err != nil {
+		t.Fatal(err)
+	}
+	l.Put("state", "after", []byte("z"))
+	if pos, _ := l.Position("state"); pos.First <= 21 {
+		t.Fatalf("the log was not trimmed after the hold ended: %+v", pos)
+	}
+}

@@ -48,6 +48,9 @@ func (s *Store) servePull(ctx context.Context, r pullReq) ([]byte, error) {
 		changed := s.changed(r.Provider)
 		resp, err := s.pull(r)
 		if err != nil || resp.Full || len(resp.Entries) > 0 || wait == 0 {
+			if err == nil && !resp.Full {
+				s.release(r.Provider, r.Applied)
+			}
 			if err == nil {
 				st := s.statsFor(r.Provider)
 				st.dispatched.add(len(resp.Entries))
@@ -140,6 +143,54 @@ func (s *Store) snapshotPage(r snapReq) (snapResp, error) {
 		resp.Done = k == nil
 		return nil
 	})
+	if err == nil {
+		s.holdFor(r.Provider, resp.Seq, r.After == "")
+	}
 	s.statsFor(r.Provider).dispatched.add(len(resp.Keys))
 	return resp, err
+}
+
+// snapshotHoldFor is how long the log stays held after the last snapshot
+// page served: a follower copying a snapshot continues from the sequence
+// of its first page, so the log must still hold what comes after it when
+// the copy ends, however small disk_cache is against the write rate.
+const snapshotHoldFor = 30 * time.Second
+
+// hold is a snapshot in progress on one provider.
+type hold struct {
+	seq   uint64 // the first page's sequence: keep the log after it
+	until time.Time
+}
+
+// holdFor keeps p's log after seq, the sequence of a snapshot's first
+// page; a later page (first false) extends the hold of its copy.
+func (s *Store) holdFor(p string, seq uint64, first bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	h, ok := s.holds[p]
+	if first || !ok {
+		h.seq = seq
+	}
+	h.until = time.Now().Add(snapshotHoldFor)
+	s.holds[p] = h
+}
+
+// release ends p's hold once a follower pulled from past its sequence.
+func (s *Store) release(p string, applied uint64) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if h, ok := s.holds[p]; ok && applied >= h.seq {
+		delete(s.holds, p)
+	}
+}
+
+// snapshotHold is the highest log sequence p's trimming may drop
+// (everything when no snapshot is being copied).
+func (s *Store) snapshotHold(p string) uint64 {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if h, ok := s.holds[p]; ok && time.Now().Before(h.until) {
+		return h.seq
+	}
+	return ^uint64(0)
 }

@@ -65,7 +65,8 @@ type Store struct {
 	notify map[string]chan struct{} // closed on each commit
 	stats  map[string]*provStats
 	events []Event
-	cpErr  string // the last checkpoint's error, "" once one succeeds
+	cpErr  string          // the last checkpoint's error, "" once one succeeds
+	holds  map[string]hold // per provider: a snapshot being copied
 
 	ov     map[string]*overlay // per provider: changes not yet in the data
 	kickc  chan struct{}
@@ -117,7 +118,7 @@ func Open(path string, opts Options) (*Store, error) {
 	}
 	db.MaxBatchDelay = 2 * time.Millisecond
 	s := &Store{db: db, opts: opts, log: opts.Log, notify: map[string]chan struct{}{}, stats: map[string]*provStats{},
-		ov: map[string]*overlay{}, kickc: make(chan struct{}, 1), stop: make(chan struct{}), cpDone: make(chan struct{})}
+		ov: map[string]*overlay{}, holds: map[string]hold{}, kickc: make(chan struct{}, 1), stop: make(chan struct{}), cpDone: make(chan struct{})}
 	err = db.Update(func(tx *bolt.Tx) error {
 		for _, p := range opts.Providers {
 			if err := initProvider(tx, p); err != nil {
