@@ -177,16 +177,22 @@ func (s *Sim) pace(ctx context.Context) error {
 	start := time.Now().Truncate(20 * time.Millisecond).Add(20 * time.Millisecond)
 	slot := every / time.Duration(nc)
 	var k uint64 // next packet: client k%nc, frame k/nc
-	t := time.NewTicker(time.Millisecond)
+	dueOf := func(k uint64) time.Time {
+		return start.Add(time.Duration(k/nc)*every + time.Duration(k%nc)*slot)
+	}
+	// wake when the next packet is due, but at most once a millisecond:
+	// packets due within the same millisecond go out together
+	t := time.NewTimer(time.Until(start))
 	defer t.Stop()
 	for {
 		select {
 		case <-ctx.Done():
 			return nil
-		case now := <-t.C:
+		case <-t.C:
+			now := time.Now()
 			for ; ; k++ {
 				n := k / nc
-				due := start.Add(time.Duration(n)*every + time.Duration(k%nc)*slot)
+				due := dueOf(k)
 				if due.After(now) {
 					break
 				}
@@ -204,6 +210,7 @@ func (s *Sim) pace(ctx context.Context) error {
 				}
 			}
 			s.batch.flush()
+			t.Reset(max(time.Until(dueOf(k)), time.Millisecond))
 		}
 	}
 }
