@@ -210,7 +210,7 @@ func (s *Sim) pace(ctx context.Context) error {
 				}
 			}
 			s.batch.flush()
-			t.Reset(max(time.Until(dueOf(k)), time.Millisecond))
+			t.Reset(max(time.Until(dueOf(k)), time.Until(now.Add(time.Millisecond))))
 		}
 	}
 }
