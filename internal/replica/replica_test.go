@@ -561,3 +561,76 @@ func TestSnapshotHoldsTheLog(t *testing.T) {
 		t.Fatalf("the log was not trimmed after the hold ended: %+v", pos)
 	}
 }
+
+// TestReadYourWritesWhileCheckpointing: with checkpoints running all the
+// time, every writer reads back what it was just acknowledged, through Get
+// and through List, and a deleted key stays deleted.
+func TestReadYourWritesWhileCheckpointing(t *testing.T) {
+	s := open(t, Options{NoSync: true}) // about visibility, not durability
+	stop := make(chan struct{})
+	cpDone := make(chan struct{})
+	go func() {
+		defer close(cpDone)
+		for {
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			if err := s.checkpoint(); err != nil {
+				t.Error(err)
+				return
+			}
+		}
+	}()
+	var wg sync.WaitGroup
+	for w := range 4 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			prefix := fmt.Sprintf("w%d/", w)
+			for i := range 300 {
+				key := fmt.Sprintf("%sk%d", prefix, i%7)
+				val := []byte(fmt.Sprint(i))
+				seq, err := s.Put("config", key, val)
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				it, ok, err := s.Get("config", key)
+				if err != nil || !ok || it.Version < seq || (it.Version == seq && !bytes.Equal(it.Value, val)) {
+					t.Errorf("Get %s after Put seq %d: %+v %v %v", key, seq, it, ok, err)
+					return
+				}
+				items, err := s.List("config", prefix)
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				found := false
+				for _, it := range items {
+					if it.Key == key {
+						found = it.Version >= seq
+					}
+				}
+				if !found {
+					t.Errorf("List %s after Put seq %d misses %s: %+v", prefix, seq, key, items)
+					return
+				}
+				if i%50 == 49 {
+					if _, err := s.Delete("config", key); err != nil {
+						t.Error(err)
+						return
+					}
+					if _, ok, _ := s.Get("config", key); ok {
+						t.Errorf("%s still readable after Delete", key)
+						return
+					}
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	close(stop)
+	<-cpDone
+}
