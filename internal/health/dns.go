@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/miekg/dns"
+	"github.com/redund/redund/internal/dnsupdate"
 )
 
 // dnsCheck queries a name at one server and expects at least one answer of
@@ -22,7 +23,7 @@ func newDNS(c Config) *dnsCheck {
 		t = "A"
 	}
 	return &dnsCheck{
-		server: dnsServer(c.Server),
+		server: dnsupdate.WithPort(c.Server),
 		name:   dns.Fqdn(c.Name),
 		value:  c.Value,
 		qtype:  dns.StringToType[t], // checked by Validate

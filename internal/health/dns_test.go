@@ -117,8 +117,8 @@ func TestDNSServerDefaultPort(t *testing.T) {
 		"[::1]":          "[::1]:53",
 		"[::1]:5300":     "[::1]:5300",
 	} {
-		if got := dnsServer(in); got != want {
-			t.Errorf("dnsServer(%q) = %q, want %q", in, got, want)
+		if got := newDNS(Config{Kind: "dns", Server: in, Name: "x."}).server; got != want {
+			t.Errorf("server %q is asked at %q, want %q", in, got, want)
 		}
 	}
 }

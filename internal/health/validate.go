@@ -8,6 +8,7 @@ import (
 	"github.com/miekg/dns"
 
 	"github.com/redund/redund/internal/config"
+	"github.com/redund/redund/internal/dnsupdate"
 )
 
 // kindKeys lists the keys (besides kind and timeout) each kind may use.
@@ -109,7 +110,7 @@ func (c *Config) validateHTTP(errs *config.Errors) {
 func (c *Config) validateDNS(errs *config.Errors) {
 	if c.Server == "" {
 		errs.Add("server", "missing (host or host:port)")
-	} else if err := checkDialAddr(dnsServer(c.Server)); err != nil {
+	} else if err := checkDialAddr(dnsupdate.WithPort(c.Server)); err != nil {
 		errs.Add("server", "%v", err)
 	}
 	if c.Name == "" {
@@ -137,18 +138,4 @@ func checkDialAddr(addr string) error {
 		return errorf("%q: port must not be 0", addr)
 	}
 	return nil
-}
-
-// dnsServer adds the default port 53 to a server given without one.
-func dnsServer(s string) string {
-	if _, _, err := net.SplitHostPort(s); err == nil {
-		return s
-	}
-	if strings.Count(s, ":") > 1 && !strings.HasPrefix(s, "[") { // bare IPv6
-		return net.JoinHostPort(s, "53")
-	}
-	if strings.HasPrefix(s, "[") && strings.HasSuffix(s, "]") {
-		return s + ":53"
-	}
-	return net.JoinHostPort(s, "53")
 }
