@@ -32,7 +32,7 @@ type conn struct {
 	remote Hello
 
 	out   chan outFrame // application frames, in order
-	ctl   chan outFrame // pings, pongs, responses: sent first
+	ctl   chan outFrame // pings and pongs: sent first
 	inbox chan outFrame // application frames received, for OnMessage
 	done  chan struct{}
 
@@ -300,7 +300,13 @@ func (c *conn) serveRequest(id uint64, typ byte, body []byte) {
 		err = errors.New("no request handler")
 	} else {
 		ctx, cancel := context.WithCancel(context.Background())
-		go func() { <-c.done; cancel() }()
+		go func() {
+			select {
+			case <-c.done: // the link dropped: the handler's ctx ends
+			case <-ctx.Done(): // the handler returned
+			}
+			cancel()
+		}()
 		resp, err = h(ctx, typ, body)
 		cancel()
 	}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -314,4 +315,31 @@ func TestOversizedSendRefusedLocally(t *testing.T) {
 	if drec.sawState(Down) || lrec.sawState(Down) {
 		t.Fatalf("the link went down: %+v / %+v", drec.snapshot(), lrec.snapshot())
 	}
+}
+
+// TestAnsweredRequestsLeaveNoGoroutine: the goroutine that ends a handler's
+// ctx when the link drops also ends when the handler returns, so a long-lived
+// link does not gather one goroutine per request served.
+func TestAnsweredRequestsLeaveNoGoroutine(t *testing.T) {
+	cfg := &Config{Secret: testSecret}
+	l, lrec := listener(t, cfg, Options{OnRequest: func(context.Context, byte, []byte) ([]byte, error) {
+		return []byte("ok"), nil
+	}})
+	d, drec := dialer(t, cfg, l.Addr(), Options{})
+	drec.waitState(t, Up)
+	lrec.waitState(t, Up)
+	for range 20 {
+		if _, err := d.Request(context.Background(), 0x30, nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	left := 0
+	for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
+		buf := make([]byte, 1<<20)
+		left = strings.Count(string(buf[:runtime.Stack(buf, true)]), "(*conn).serveRequest")
+		if left == 0 {
+			return
+		}
+	}
+	t.Fatalf("%d serveRequest goroutines still running after every request was answered", left)
 }
