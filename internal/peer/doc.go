@@ -21,9 +21,12 @@
 //     limit (Options.DownAfter, usually the scheme's failover_timeout).
 //
 // On the wire every message is a frame: a 4-byte big-endian length, a type
-// byte, the payload and, with a shared secret, a 16-byte MAC. Frames larger
-// than Options.MaxFrame, unknown types or bad MACs drop the connection; the
-// node itself carries on and waits for (or redials) a good one.
+// byte, the payload and, with a shared secret, a 16-byte MAC. A received
+// frame larger than Options.MaxFrame, an unknown type or a bad MAC drops the
+// connection; the node itself carries on and waits for (or redials) a good
+// one. A frame above MaxFrame is also refused when sending (ErrFrameTooLarge
+// for that Send or Request; an oversized answer becomes an error answer), so
+// a too-large message does not drop the link.
 //
 // The application sends its own frames with Node.Send (types >= TypeApp,
 // delivered in order to Options.OnMessage, so a sequence of Sends is a

@@ -31,7 +31,7 @@ type Options struct {
 	// DownAfter drops the link after this long without any frame (usually
 	// the scheme's failover_timeout). Default: PingTimeout + PingInterval*MaxMissed.
 	DownAfter time.Duration
-	// MaxFrame is the largest frame accepted (default 16 MiB).
+	// MaxFrame is the largest frame accepted or sent (default 16 MiB).
 	MaxFrame int
 	// MinBackoff and MaxBackoff bound the redial delay (50ms, 1s).
 	MinBackoff, MaxBackoff time.Duration
