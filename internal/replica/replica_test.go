@@ -37,12 +37,15 @@ func open(t *testing.T, opts Options) *Store {
 	return s
 }
 
-// follow runs Follow in the background until the test ends.
-func follow(t *testing.T, f, l *Store, p string) {
+// follow runs Follow in the background until the test ends or the
+// returned stop is called (stop waits for Follow to return).
+func follow(t *testing.T, f, l *Store, p string) (stop func()) {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() { defer close(done); _ = f.Follow(ctx, p, direct{l}, 0x40) }()
-	t.Cleanup(func() { cancel(); <-done })
+	stop = func() { cancel(); <-done }
+	t.Cleanup(stop)
+	return stop
 }
 
 func waitConverged(t *testing.T, f, l *Store, p string) {
@@ -131,12 +134,9 @@ func TestFollowerFirstFullThenIncremental(t *testing.T) {
 func TestFollowerTooFarBehindGetsSnapshot(t *testing.T) {
 	l, f := open(t, Options{CacheBytes: 2048}), open(t, Options{})
 	l.Put("state", "a", []byte("1"))
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() { defer close(done); _ = f.Follow(ctx, "state", direct{l}, 0x40) }()
+	stop := follow(t, f, l, "state")
 	waitConverged(t, f, l, "state")
-	cancel()
-	<-done
+	stop()
 	for i := range 500 {
 		l.Put("state", fmt.Sprintf("alarm/%03d", i%50), bytes.Repeat([]byte{'x'}, 40))
 		if i == 400 {
@@ -166,12 +166,9 @@ func TestFollowerTooFarBehindGetsSnapshot(t *testing.T) {
 func TestLeadStartsNewLogAndForceFullSync(t *testing.T) {
 	a, b := open(t, Options{}), open(t, Options{})
 	a.Put("state", "x", []byte("1"))
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() { defer close(done); _ = b.Follow(ctx, "state", direct{a}, 0x40) }()
+	stop := follow(t, b, a, "state")
 	waitConverged(t, b, a, "state")
-	cancel()
-	<-done
+	stop()
 	// b takes over and writes; a follows b and must take a full snapshot
 	before, _ := b.Position("state")
 	if err := b.Lead("state"); err != nil {
@@ -351,12 +348,7 @@ func TestPendingChangesReadAndReplayed(t *testing.T) {
 	if n := dataCount(t, s, "config"); n != 0 {
 		t.Fatalf("the data bucket has %d documents before any checkpoint", n)
 	}
-	s.db.Close() // as after kill -9: no last checkpoint
-	s, err = Open(path, Options{Providers: []string{"config"}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
+	s = crashAndReopen(t, s, path)
 	if s.ov["config"].size() != 0 {
 		t.Fatal("replay should go straight to the data")
 	}
@@ -370,17 +362,14 @@ func TestFollowerInboxAppliedAndLeadFlushes(t *testing.T) {
 	l, f := open(t, Options{}), open(t, Options{})
 	pauseCheckpoints(l) // else the follower's first snapshot may already hold some
 	pauseCheckpoints(f)
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() { defer close(done); _ = f.Follow(ctx, "state", direct{l}, 0x40) }()
+	stop := follow(t, f, l, "state")
 	for i := range 20 {
 		if _, err := l.Put("state", fmt.Sprintf("s%02d", i), []byte("v")); err != nil {
 			t.Fatal(err)
 		}
 	}
 	waitConverged(t, f, l, "state")
-	cancel()
-	<-done
+	stop()
 	if n := dataCount(t, f, "state"); n != 0 {
 		t.Fatalf("the follower's data bucket has %d documents before any checkpoint", n)
 	}
@@ -432,9 +421,7 @@ func TestFollowerInboxReplayedAfterCrash(t *testing.T) {
 		t.Fatal(err)
 	}
 	pauseCheckpoints(f)
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() { defer close(done); _ = f.Follow(ctx, "config", direct{l}, 0x40) }()
+	stop := follow(t, f, l, "config")
 	waitConverged(t, f, l, "config") // the first (empty) snapshot
 	for i := range 30 {
 		if _, err := l.Put("config", fmt.Sprintf("c%02d", i), []byte{byte(i)}); err != nil {
@@ -442,17 +429,11 @@ func TestFollowerInboxReplayedAfterCrash(t *testing.T) {
 		}
 	}
 	waitConverged(t, f, l, "config")
-	cancel()
-	<-done
+	stop()
 	if n := dataCount(t, f, "config"); n != 0 {
 		t.Fatalf("follower data has %d documents before any checkpoint", n)
 	}
-	f.db.Close() // as after kill -9: no last checkpoint
-	f, err = Open(path, Options{Providers: []string{"config"}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
+	f = crashAndReopen(t, f, path)
 	if n := dataCount(t, f, "config"); n != 30 {
 		t.Fatalf("after reopening, the follower's data has %d documents, want 30", n)
 	}
@@ -633,4 +614,18 @@ func TestReadYourWritesWhileCheckpointing(t *testing.T) {
 	wg.Wait()
 	close(stop)
 	<-cpDone
+}
+
+// crashAndReopen closes s's database as kill -9 would leave it (no last
+// checkpoint) and opens the store at path again.
+func crashAndReopen(t *testing.T, s *Store, path string) *Store {
+	t.Helper()
+	pauseCheckpoints(s)
+	s.db.Close()
+	s, err := Open(path, Options{Providers: []string{"config"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	return s
 }
