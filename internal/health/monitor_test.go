@@ -350,26 +350,3 @@ func TestMonitorRealFlappingServer(t *testing.T) {
 		t.Fatalf("change %+v, want OK with HTTP 200", c)
 	}
 }
-
-// TestNextStartCountsFromTheSchedule: the interval runs from start to
-// start: a probe's duration does not stretch it, and after a probe that
-// outlasted it the next one starts at once.
-func TestNextStartCountsFromTheSchedule(t *testing.T) {
-	t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
-	for _, c := range []struct {
-		name       string
-		probeTook  time.Duration
-		delay      time.Duration
-		wantOffset time.Duration // from t0
-	}{
-		{"fast probe", 5 * time.Millisecond, time.Second, time.Second},
-		{"slow probe", 700 * time.Millisecond, time.Second, time.Second},
-		{"probe outlasted the interval", 1500 * time.Millisecond, time.Second, 1500 * time.Millisecond},
-		{"jitter shortens", 100 * time.Millisecond, 900 * time.Millisecond, 900 * time.Millisecond},
-	} {
-		got := nextStart(t0, t0.Add(c.probeTook), c.delay).Sub(t0)
-		if got != c.wantOffset {
-			t.Errorf("%s: next probe at +%v, want +%v", c.name, got, c.wantOffset)
-		}
-	}
-}

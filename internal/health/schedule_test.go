@@ -1,0 +1,60 @@
+package health
+
+import (
+	"context"
+	"sync"
+	"testing"
+	"time"
+)
+
+// TestNextStartCountsFromTheSchedule: the interval runs from start to
+// start: a probe's duration does not stretch it, and after a probe that
+// outlasted it the next one starts at once.
+func TestNextStartCountsFromTheSchedule(t *testing.T) {
+	t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	for _, c := range []struct {
+		name       string
+		probeTook  time.Duration
+		delay      time.Duration
+		wantOffset time.Duration // from t0
+	}{
+		{"fast probe", 5 * time.Millisecond, time.Second, time.Second},
+		{"slow probe", 700 * time.Millisecond, time.Second, time.Second},
+		{"probe outlasted the interval", 1500 * time.Millisecond, time.Second, 1500 * time.Millisecond},
+		{"jitter shortens", 100 * time.Millisecond, 900 * time.Millisecond, 900 * time.Millisecond},
+	} {
+		got := nextStart(t0, t0.Add(c.probeTook), c.delay).Sub(t0)
+		if got != c.wantOffset {
+			t.Errorf("%s: next probe at +%v, want +%v", c.name, got, c.wantOffset)
+		}
+	}
+}
+
+// TestMonitorRunsStartToStart: with probes taking 300 ms at interval
+// 400 ms, probes start about 400 ms apart (counted from the end of each
+// probe they would be at least 700 ms apart).
+func TestMonitorRunsStartToStart(t *testing.T) {
+	var mu sync.Mutex
+	var starts []time.Time
+	slow := CheckerFunc(func(ctx context.Context) Result {
+		mu.Lock()
+		starts = append(starts, time.Now())
+		mu.Unlock()
+		select {
+		case <-time.After(300 * time.Millisecond):
+		case <-ctx.Done():
+		}
+		return Result{OK: true}
+	})
+	runMonitor(t, NewMonitor("slow", slow, MonitorOptions{Interval: 400 * time.Millisecond, Jitter: -1}))
+	waitFor(t, "four probes", func() bool { mu.Lock(); defer mu.Unlock(); return len(starts) >= 4 })
+	mu.Lock()
+	defer mu.Unlock()
+	shortest := time.Hour
+	for i := 1; i < 4; i++ {
+		shortest = min(shortest, starts[i].Sub(starts[i-1]))
+	}
+	if shortest > 650*time.Millisecond { // shorter than 400 ms when a start was late
+		t.Fatalf("shortest gap between probe starts %v, want about 400ms", shortest)
+	}
+}
