@@ -287,8 +287,11 @@ func (b *simBatch) add(c *simState, n uint64, ft, now time.Time) {
 	}
 }
 
+// flush sends the queued packets; only those the kernel took count as sent
+// for the send gaps.
 func (b *simBatch) flush() {
-	for sent := 0; sent < b.n; {
+	sent := 0
+	for sent < b.n {
 		k, err := b.pc.WriteBatch(b.msgs[sent:b.n], 0)
 		if err != nil {
 			break
@@ -297,7 +300,9 @@ func (b *simBatch) flush() {
 	}
 	now := time.Now()
 	for i := 0; i < b.n; i++ {
-		b.cs[i].noteSent(now, len(b.msgs[i].Buffers[0]))
+		if i < sent {
+			b.cs[i].noteSent(now, len(b.msgs[i].Buffers[0]))
+		}
 		b.cs[i] = nil
 	}
 	b.n = 0

@@ -6,11 +6,13 @@ import (
 	"time"
 )
 
-// frame does one 20 ms step of a client and sends its packet, if any.
+// frame does one 20 ms step of a client and sends its packet, if any; a
+// packet the kernel refused does not count as sent for the send gaps.
 func (c *simState) frame(n uint64, ft, now time.Time) {
 	if b := c.build(n, ft, now); b != nil {
-		_, _ = c.conn.WriteToUDP(b, c.ua)
-		c.noteSent(time.Now(), len(b))
+		if _, err := c.conn.WriteToUDP(b, c.ua); err == nil {
+			c.noteSent(time.Now(), len(b))
+		}
 	}
 }
 

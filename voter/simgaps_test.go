@@ -58,3 +58,22 @@ func TestSimReportsSendGaps(t *testing.T) {
 		}
 	}
 }
+
+// A packet that could not be sent is not a sent packet: it must not hide
+// the gap it leaves, with a socket per client or with the shared socket.
+func TestSimFailedSendIsNotNoted(t *testing.T) {
+	conn, err := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	conn.Close() // every send now fails
+	c := &simState{conn: conn, ua: conn.LocalAddr().(*net.UDPAddr), connected: true, blind: true}
+	now := time.Now()
+	c.frame(0, now, now)
+	var b simBatch
+	b.add(c, 1, now, now)
+	b.flush()
+	if c.sent != 2 || !c.gaps.last.IsZero() {
+		t.Fatalf("built %d packets, last noted send %v; want 2 built and none noted", c.sent, c.gaps.last)
+	}
+}
