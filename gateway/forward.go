@@ -19,29 +19,23 @@ func (g *Gateway) PostHistory(points []Point) (int, error) {
 			return 0, fmt.Errorf("gateway: point %d: tag and ts_ms are required", i)
 		}
 	}
-	g.writeMu.RLock()
-	defer g.writeMu.RUnlock()
-	g.mu.Lock()
-	r := g.stateWritableLocked()
-	g.mu.Unlock()
-	if r != nil {
-		return 0, r
-	}
-	if g.cfg.Mode != ModeBackup {
-		return g.hist.insert(points, "")
-	}
-	if g.cfg.History == HistoryFull {
-		if _, err := g.hist.insert(points, ""); err != nil {
+	return whileActive(g, func() (int, error) {
+		if g.cfg.Mode != ModeBackup {
+			return g.hist.insert(points, "")
+		}
+		if g.cfg.History == HistoryFull {
+			if _, err := g.hist.insert(points, ""); err != nil {
+				return 0, err
+			}
+			if g.hist.shared {
+				return len(points), nil // written directly to the database both nodes share
+			}
+		}
+		if err := g.hist.cache(points); err != nil {
 			return 0, err
 		}
-		if g.hist.shared {
-			return len(points), nil // written directly to the database both nodes share
-		}
-	}
-	if err := g.hist.cache(points); err != nil {
-		return 0, err
-	}
-	return len(points), nil
+		return len(points), nil
+	})
 }
 
 // QueryHistory returns a tag's points between from and to (unix ms).

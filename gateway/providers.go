@@ -97,24 +97,26 @@ func (g *Gateway) SetState(key string, value []byte) (uint64, error) {
 	if err := checkKey(key); err != nil {
 		return 0, err
 	}
-	return g.stateWrite(func() (uint64, error) { return g.store.Put(ProvState, key, value) })
+	return whileActive(g, func() (uint64, error) { return g.store.Put(ProvState, key, value) })
 }
 
 // DeleteState removes a runtime state key on the active node.
 func (g *Gateway) DeleteState(key string) (uint64, error) {
-	return g.stateWrite(func() (uint64, error) { return g.store.Delete(ProvState, key) })
+	return whileActive(g, func() (uint64, error) { return g.store.Delete(ProvState, key) })
 }
 
-// stateWrite runs w while holding off any step-down, so a write that was
-// accepted as active is in the log before the handover reads its position.
-func (g *Gateway) stateWrite(w func() (uint64, error)) (uint64, error) {
+// whileActive runs w if this node is active, holding off any step-down
+// while it runs, so that a write accepted as active is stored before the
+// handover reads the state log's position.
+func whileActive[T any](g *Gateway, w func() (T, error)) (T, error) {
 	g.writeMu.RLock()
 	defer g.writeMu.RUnlock()
 	g.mu.Lock()
 	r := g.stateWritableLocked()
 	g.mu.Unlock()
 	if r != nil {
-		return 0, r
+		var zero T
+		return zero, r
 	}
 	return w()
 }
