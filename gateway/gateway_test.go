@@ -50,6 +50,12 @@ func TestConfigReplicatesAndBackupRefusesWrites(t *testing.T) {
 	if _, err := b.DeleteConfig("tags/pump1"); err == nil {
 		t.Fatal("backup accepted a config delete")
 	}
+	if _, err := b.PostHistory([]Point{{Tag: "flow", TSMS: 1, Value: 1}}); !errors.As(err, &ref) {
+		t.Fatalf("standby accepted history: %v", err)
+	}
+	if _, err := m.PostHistory([]Point{{Tag: "", TSMS: 1}}); err == nil || !strings.Contains(err.Error(), "point 0: tag and ts_ms are required") {
+		t.Fatalf("a point without a tag: %v", err)
+	}
 	if docValue(t, b, ProvConfig, "tags/pump2") != "<missing>" {
 		t.Fatal("refused write is visible")
 	}
