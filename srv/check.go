@@ -44,7 +44,7 @@ type CheckReport struct {
 // OK reports whether nothing differs.
 func (r *CheckReport) OK() bool { return len(r.Findings) == 0 }
 
-// DefaultResolver returns the address `srv check` and `srv order` query when no
+// DefaultResolver returns the address `srv check` queries when no
 // --resolver is given: the [srv] resolver, else the push server, else the
 // first nameserver of /etc/resolv.conf.
 func (c *Config) DefaultResolver() (string, error) {

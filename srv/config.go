@@ -41,7 +41,7 @@ type Config struct {
 	Transports []string        `toml:"transports"`  // served transports, in NAPTR preference order; default udp, tcp
 	NAPTR      bool            `toml:"naptr"`       // publish RFC 3263 NAPTR records at <zone>.<domain>.
 	NotOffered bool            `toml:"not_offered"` // publish "." SRV records for transports a zone does not offer
-	Resolver   string          `toml:"resolver"`    // host:port that check and order query; default the push server
+	Resolver   string          `toml:"resolver"`    // host:port that check queries; default the push server
 	Timeout    config.Duration `toml:"timeout"`     // per DNS query / probe; default 2s
 	Targets    []*Target       `toml:"targets"`
 	Zones      []*Zone         `toml:"zones"`
