@@ -147,22 +147,20 @@ func (o *overlay) size() int {
 }
 
 // applyPending copies every change of both streams that is not yet in the
-// data bucket into it and returns how far each stream is now applied. The
-// inbox is emptied (a follower never serves it).
-func applyPending(tx *bolt.Tx, p string, b buckets) ([2]uint64, error) {
-	var upto [2]uint64
-	var err error
-	if upto[streamLog], _, err = applyStream(b, b.log, keyLast, keyLogData); err != nil {
-		return upto, fmt.Errorf("replica: %s log: %w", p, err)
+// data bucket into it and returns how far each stream is now applied and
+// whether anything was. The inbox is emptied (a follower never serves it).
+func applyPending(tx *bolt.Tx, p string, b buckets) (upto [2]uint64, moved bool, err error) {
+	var logMoved, inboxMoved bool
+	if upto[streamLog], logMoved, err = applyStream(b, b.log, keyLast, keyLogData); err != nil {
+		return upto, false, fmt.Errorf("replica: %s log: %w", p, err)
 	}
-	var moved bool
-	if upto[streamInbox], moved, err = applyStream(b, b.inbox, keyApplied, keyInboxData); err != nil {
-		return upto, fmt.Errorf("replica: %s inbox: %w", p, err)
+	if upto[streamInbox], inboxMoved, err = applyStream(b, b.inbox, keyApplied, keyInboxData); err != nil {
+		return upto, false, fmt.Errorf("replica: %s inbox: %w", p, err)
 	}
-	if moved {
+	if inboxMoved {
 		err = emptyInbox(tx, p)
 	}
-	return upto, err
+	return upto, logMoved || inboxMoved, err
 }
 
 // applyStream applies the entries of src (a log-shaped bucket) after the
@@ -245,13 +243,12 @@ func (s *Store) checkpoint() error {
 			if err != nil {
 				return err
 			}
-			before := [2]uint64{u64(b.meta.Get(keyLogData)), u64(b.meta.Get(keyInboxData))}
-			u, err := applyPending(tx, p, b)
+			u, m, err := applyPending(tx, p, b)
 			if err != nil {
 				return err
 			}
 			res[p] = result{u, gen}
-			moved = moved || u != before
+			moved = moved || m
 		}
 		if !moved {
 			return errNothing

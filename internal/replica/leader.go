@@ -190,7 +190,7 @@ func (s *Store) Lead(p string) error {
 		}
 		// everything pulled or written so far goes into the data before
 		// the log and inbox start again from zero
-		if _, err := applyPending(tx, p, b); err != nil {
+		if _, _, err := applyPending(tx, p, b); err != nil {
 			return err
 		}
 		renumbered = true

@@ -132,7 +132,7 @@ func Open(path string, opts Options) (*Store, error) {
 			if err != nil {
 				return err
 			}
-			upto, err := applyPending(tx, p, b)
+			upto, _, err := applyPending(tx, p, b)
 			if err != nil {
 				return fmt.Errorf("replaying the changes not yet applied: %w", err)
 			}
