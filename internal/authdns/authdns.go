@@ -212,8 +212,12 @@ func (s *Server) update(w dns.ResponseWriter, r *dns.Msg) int {
 	}
 	s.updates++
 	s.serial++
-	if soa, ok := s.rrs[rrKey{s.zone, dns.TypeSOA}][0].(*dns.SOA); ok {
+	// a new SOA, not the old one changed: answers being written hold it
+	k := rrKey{s.zone, dns.TypeSOA}
+	if old, ok := s.rrs[k][0].(*dns.SOA); ok {
+		soa := dns.Copy(old).(*dns.SOA)
 		soa.Serial = s.serial
+		s.rrs[k] = []dns.RR{soa}
 	}
 	return dns.RcodeSuccess
 }
@@ -229,6 +233,9 @@ func (s *Server) apply(rr dns.RR) {
 			}
 		}
 	case dns.ClassNONE:
+		if h.Rrtype == dns.TypeSOA {
+			return // SOA deletions are ignored (RFC 2136 3.4.2.4)
+		}
 		k := rrKey{name, h.Rrtype}
 		kept := s.rrs[k][:0]
 		for _, old := range s.rrs[k] {

@@ -3,6 +3,7 @@ package authdns
 import (
 	"context"
 	"errors"
+	"fmt"
 	"testing"
 	"time"
 
@@ -97,5 +98,54 @@ func TestNXDOMAINAndRefused(t *testing.T) {
 	m = new(dns.Msg).SetQuestion("example.org.", dns.TypeA)
 	if r, _, err = cl.Exchange(m, s.Addr()); err != nil || r.Rcode != dns.RcodeRefused {
 		t.Fatalf("out of zone: %v %v", r, err)
+	}
+}
+
+// Every update bumps the SOA serial, and queries answered while updates run
+// see a whole SOA (the server replaces it instead of changing the one an
+// answer being written may still hold; -race catches the difference).
+func TestSerialWhileQueried(t *testing.T) {
+	s := start(t)
+	c := client(s, secret)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		cl := &dns.Client{Timeout: 2 * time.Second}
+		for ctx.Err() == nil {
+			_, _, _ = cl.Exchange(new(dns.Msg).SetQuestion("example.test.", dns.TypeSOA), s.Addr())
+		}
+	}()
+	for i := range 20 {
+		rr := a(t, fmt.Sprintf("h%d.example.test. 60 IN A 192.0.2.%d", i, i+1))
+		if err := c.Update(context.Background(), nil, []dns.RR{rr}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	cancel()
+	<-done
+	got, err := c.Query(context.Background(), "example.test.", dns.TypeSOA)
+	if err != nil || len(got) != 1 || got[0].(*dns.SOA).Serial != 21 {
+		t.Fatalf("SOA after 20 updates: %v %v; want serial 21", got, err)
+	}
+}
+
+// Deleting the SOA record by its data (class NONE) is ignored (RFC 2136
+// 3.4.2.4): the zone keeps it and later updates still work.
+func TestSOADeletionIgnored(t *testing.T) {
+	s := start(t)
+	m := new(dns.Msg)
+	m.SetUpdate("example.test.")
+	m.Remove(s.Lookup("example.test.", dns.TypeSOA))
+	m.SetTsig("ddns-key.", dns.HmacSHA256, 300, time.Now().Unix())
+	cl := &dns.Client{Timeout: 2 * time.Second, TsigSecret: map[string]string{"ddns-key.": secret}}
+	if r, _, err := cl.Exchange(m, s.Addr()); err != nil || r.Rcode != dns.RcodeSuccess {
+		t.Fatalf("delete SOA: %v %v", r, err)
+	}
+	if err := client(s, secret).Update(context.Background(), nil, []dns.RR{a(t, "x.example.test. 60 IN A 192.0.2.9")}); err != nil {
+		t.Fatalf("update after the SOA deletion: %v", err)
+	}
+	if got := s.Lookup("example.test.", dns.TypeSOA); len(got) != 1 || got[0].(*dns.SOA).Serial != 3 {
+		t.Fatalf("SOA after two updates: %v", got)
 	}
 }
