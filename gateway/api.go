@@ -3,8 +3,10 @@ package gateway
 import (
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
+	"net/url"
 	"strconv"
 	"time"
 
@@ -165,10 +167,11 @@ func (g *Gateway) servePostHistory(w http.ResponseWriter, r *http.Request) {
 
 func (g *Gateway) serveQueryHistory(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
-	from, _ := strconv.ParseInt(q.Get("from"), 10, 64)
-	to, err := strconv.ParseInt(q.Get("to"), 10, 64)
-	if err != nil {
-		to = time.Now().Add(time.Hour).UnixMilli()
+	from, err1 := msParam(q, "from", 0)
+	to, err2 := msParam(q, "to", time.Now().Add(time.Hour).UnixMilli())
+	if err := errors.Join(err1, err2); err != nil {
+		status.WriteError(w, http.StatusBadRequest, "history: "+err.Error())
+		return
 	}
 	pts, err := g.QueryHistory(q.Get("tag"), from, to)
 	if err != nil {
@@ -179,6 +182,19 @@ func (g *Gateway) serveQueryHistory(w http.ResponseWriter, r *http.Request) {
 		pts = []Point{}
 	}
 	status.WriteJSON(w, http.StatusOK, pts)
+}
+
+// msParam reads a unix-milliseconds query parameter; def when absent.
+func msParam(q url.Values, name string, def int64) (int64, error) {
+	v := q.Get(name)
+	if v == "" {
+		return def, nil
+	}
+	n, err := strconv.ParseInt(v, 10, 64)
+	if err != nil {
+		return 0, fmt.Errorf("%s=%q: want unix milliseconds", name, v)
+	}
+	return n, nil
 }
 
 func (g *Gateway) serveFailover(w http.ResponseWriter, r *http.Request) {

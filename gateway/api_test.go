@@ -2,6 +2,7 @@ package gateway
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -65,6 +66,17 @@ func TestAdminAPIPageAndMetrics(t *testing.T) {
 		_, body := do(t, "GET", ba+"/v1/gateway/config", "", "")
 		return strings.Contains(body, `"x": "1"`) && strings.Contains(body, `"tags/a": "v1"`)
 	})
+	now := time.Now().UnixMilli()
+	if code, body := do(t, "POST", ma+"/v1/gateway/history", "", fmt.Sprintf(`[{"tag":"flow","ts_ms":%d,"value":4.5}]`, now)); code != 200 || !strings.Contains(body, `"accepted": 1`) {
+		t.Fatalf("post history: %d %s", code, body)
+	}
+	if code, body := do(t, "GET", ma+"/v1/gateway/history?tag=flow&from=0", "", ""); code != 200 || !strings.Contains(body, `"value": 4.5`) {
+		t.Fatalf("query history: %d %s", code, body)
+	}
+	if code, body := do(t, "GET", ma+"/v1/gateway/history?tag=flow&from=yesterday&to=1e3", "", ""); code != 400 ||
+		!strings.Contains(body, `from=\"yesterday\": want unix milliseconds`) || !strings.Contains(body, `to=\"1e3\"`) {
+		t.Fatalf("history with bad times: %d %s", code, body)
+	}
 	code, page := do(t, "GET", ma+"/gateway", "", "")
 	if code != 200 || !strings.Contains(page, `id="role" class="role role-active">active<`) || !strings.Contains(page, `<table id="providers">`) {
 		t.Fatalf("status page: %d\n%s", code, page)
