@@ -84,30 +84,6 @@ func Groups(rrs []*dns.SRV) []Group {
 	return groups
 }
 
-// Select returns the order in which an RFC 2782 client tries the records:
-// priority groups lowest first, and inside each group repeated weighted
-// selection without replacement, drawing from rng.
-func Select(rrs []*dns.SRV, rng *rand.Rand) []*dns.SRV {
-	out := make([]*dns.SRV, 0, len(rrs))
-	for _, g := range Groups(rrs) {
-		var left []*dns.SRV
-		for _, c := range g.Choices {
-			for _, r := range rrs {
-				if r.Priority == g.Priority && r.Target == c.Target && r.Port == c.Port && r.Weight == c.Weight {
-					left = append(left, r)
-					break
-				}
-			}
-		}
-		for len(left) > 0 {
-			k := pick(left, rng)
-			out = append(out, left[k])
-			left = append(left[:k:k], left[k+1:]...)
-		}
-	}
-	return out
-}
-
 // pick draws one index from an arranged list per RFC 2782.
 func pick(list []*dns.SRV, rng *rand.Rand) int {
 	var sum uint64

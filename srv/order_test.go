@@ -81,25 +81,3 @@ func TestSampleMatchesExact(t *testing.T) {
 		}
 	}
 }
-
-// TestSelectFullOrder checks that Select respects priorities and that its
-// first picks follow the same exact distribution.
-func TestSelectFullOrder(t *testing.T) {
-	rrs := srvs([2]uint16{20, 1}, [2]uint16{10, 30}, [2]uint16{10, 70}, [2]uint16{30, 0})
-	rng := rand.New(rand.NewPCG(7, 7))
-	first := map[string]int{}
-	const n = 100_000
-	for i := 0; i < n; i++ {
-		order := Select(rrs, rng)
-		if len(order) != 4 || order[2].Target != "a.example." || order[3].Target != "d.example." {
-			t.Fatalf("order %v breaks priorities", order)
-		}
-		first[order[0].Target]++
-	}
-	// b: (30+1)/101, c: 70/101
-	for target, want := range map[string]float64{"b.example.": 31.0 / 101, "c.example.": 70.0 / 101} {
-		if got := float64(first[target]) / n; math.Abs(got-want) > 0.006 {
-			t.Errorf("%s first %.4f, want %.4f", target, got, want)
-		}
-	}
-}
