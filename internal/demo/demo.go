@@ -55,11 +55,12 @@ func Run(ctx context.Context, opt Options) error {
 	if err := d.start(ctx); err != nil {
 		return err
 	}
-	go d.view(ctx)
+	stopView := d.startView(ctx)
 	d.schedule(ctx)
 	if !opt.Once {
 		<-ctx.Done()
 	}
+	stopView() // a later redraw would clear the summary off the screen
 	d.summary()
 	for _, e := range d.log.Events() {
 		if !e.OK {

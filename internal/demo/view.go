@@ -10,6 +10,15 @@ import (
 	"github.com/redund/redund/internal/status"
 )
 
+// startView runs view until the returned stop is called; stop returns once
+// the last redraw has been written.
+func (d *Demo) startView(ctx context.Context) (stop func()) {
+	ctx, cancel := context.WithCancel(ctx)
+	done := make(chan struct{})
+	go func() { defer close(done); d.view(ctx) }()
+	return func() { cancel(); <-done }
+}
+
 // view redraws the status table and the latest events once a second
 // (terminal mode); in plain mode events are printed as they happen.
 func (d *Demo) view(ctx context.Context) {
