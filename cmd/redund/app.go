@@ -20,6 +20,12 @@ const exitStatusHelp = `EXIT STATUS
    1  a check failed or drift was found
    2  bad usage or bad configuration`
 
+// exitHelp is the EXIT STATUS section of a command whose 0 and 1 mean
+// something more precise than exitStatusHelp says.
+func exitHelp(ok, failed string) string {
+	return "EXIT STATUS\n   0  " + ok + "\n   1  " + failed + "\n   2  bad usage or bad configuration"
+}
+
 func newApp() *cli.App {
 	g := &globalOptions{}
 	app := &cli.App{

@@ -21,16 +21,18 @@ type checkOptions struct {
 	JSON    bool
 }
 
-const checkOutputHelp = "Prints one line: OK or ERR, the probe's latency and its reason\n" +
+var checkOutputHelp = "Prints one line: OK or ERR, the probe's latency and its reason\n" +
 	"(`OK 12.3ms HTTP 200`, `ERR 3000.1ms timeout after 3s`); --json prints an object.\n" +
-	"Flags may come before or after the arguments.\n\n" + exitStatusHelp
+	"Flags may come before or after the arguments.\n\n" + checkExitHelp
+
+var checkExitHelp = exitHelp("the probe is OK", "the probe failed (ERR); the reason is printed")
 
 func newCheckCommand(_ *globalOptions) *cli.Command {
 	return &cli.Command{
 		Name:  "check",
 		Usage: "run one health probe (http, tcp, dns, exec) and print the result",
 		Description: "Runs the probe a [*.check] table of the config would run, once, so you can\n" +
-			"try a check before writing it down. See docs/check.md.\n\n" + exitStatusHelp,
+			"try a check before writing it down. See docs/check.md.\n\n" + checkExitHelp,
 		Subcommands: []*cli.Command{checkHTTP(), checkTCP(), checkDNS(), checkExec()},
 	}
 }
@@ -70,7 +72,7 @@ func checkTCP() *cli.Command {
 	return &cli.Command{
 		Name: "tcp", Usage: "connect to HOST:PORT, optionally send a string and expect a reply", ArgsUsage: "HOST:PORT",
 		Description: "Example:\n   redund check tcp 127.0.0.1:6379 --send 'PING\\r\\n' --expect +PONG\n" +
-			"--send understands \\r, \\n and \\t.\n\n" + checkOutputHelp,
+			"--send and --expect understand \\r, \\n, \\t and \\\\.\n\n" + checkOutputHelp,
 		Flags: append([]cli.Flag{
 			&cli.StringFlag{Name: "send", Usage: "write this after connecting", Destination: &c.Send},
 			&cli.StringFlag{Name: "expect", Usage: "the reply must contain this", Destination: &c.Expect},

@@ -77,7 +77,7 @@ func ddnsPlanCommand(g *globalOptions, o *ddnsOptions) *cli.Command {
 			"from the config and the state files, reads the provider's current value and\n" +
 			"prints the decision, its reason and whether a push would happen.\n\n" +
 			"EXAMPLES\n   redund ddns plan\n   redund ddns plan --json cat | jq '.[0].decision'\n\n" +
-			ddnsExitHelp("the plan was made (whatever it says)", "a check or provider could not be set up"),
+			exitHelp("the plan was made (whatever it says)", "a check or provider could not be set up"),
 		Flags: []cli.Flag{
 			&cli.BoolFlag{Name: "json", Destination: &o.JSON, Usage: "print the plan as JSON"},
 			&cli.BoolFlag{Name: "no-provider", Destination: &o.SkipProvider, Usage: "do not read the provider's value"},
@@ -180,7 +180,7 @@ func ddnsPropagationCommand(g *globalOptions, o *ddnsOptions) *cli.Command {
 			"lookup through the first resolver) and asks each of them and every configured\n" +
 			"resolver for the name, then says whether each agrees.\n\n" +
 			"EXAMPLE\n   redund ddns propagation cat --resolver 9.9.9.9 --resolver 1.1.1.1\n\n" +
-			ddnsExitHelp("every server agrees", "some server disagrees or failed"),
+			exitHelp("every server agrees", "some server disagrees or failed"),
 		Flags: []cli.Flag{
 			&cli.BoolFlag{Name: "json", Destination: &o.JSON, Usage: "print the report as JSON"},
 			&cli.StringSliceFlag{Name: "resolver", Destination: &o.Resolvers, Usage: "resolver to ask (host[:port]); repeatable; default: the scheme's resolvers"},
@@ -213,11 +213,4 @@ func runDdnsPropagation(c *cli.Context, g *globalOptions, o *ddnsOptions) error 
 		return failed(nil)
 	}
 	return err
-}
-
-// printJSON writes v as indented JSON (the --json output of srv and ddns).
-// ddnsExitHelp is the EXIT STATUS section of a command whose 0 and 1 mean
-// something more precise than exitStatusHelp says.
-func ddnsExitHelp(ok, failed string) string {
-	return "EXIT STATUS\n   0  " + ok + "\n   1  " + failed + "\n   2  bad usage or bad configuration"
 }

@@ -30,7 +30,9 @@ func newDemoCommand(_ *globalOptions) *cli.Command {
 			"platform. Then it injects failures on a schedule and shows the status view\n" +
 			"with a line per event: what failed over and how long it took.\n" +
 			"Ctrl-C stops everything and removes what it created.\n\n" +
-			"EXAMPLES\n   redund demo\n   redund demo --plain --once   # for logs and CI: exit 1 if a promise broke\n\n" + exitStatusHelp,
+			"EXAMPLES\n   redund demo\n   redund demo --plain --once   # for logs and CI: exit 1 if a promise broke\n\n" +
+			exitHelp("the schedule played (or Ctrl-C) and every promise was kept",
+				"a scheme could not start or a failover did not happen within its limit"),
 		Flags: []cli.Flag{
 			&cli.DurationFlag{Name: "duration", Usage: "stop after this long (0: until Ctrl-C)", Destination: &o.Duration},
 			&cli.BoolFlag{Name: "plain", Usage: "print events as lines instead of redrawing the view", Destination: &o.Plain},

@@ -130,7 +130,7 @@ func (o *gatewayOptions) call(c *cli.Context, g *globalOptions, method, path str
 func gatewayActionCommand(g *globalOptions, o *gatewayOptions, name, usage, desc string) *cli.Command {
 	return &cli.Command{
 		Name: name, Usage: usage, Description: desc + "\n\n" + exitStatusHelp,
-		Flags: []cli.Flag{&cli.BoolFlag{Name: "json", Destination: &o.JSON}},
+		Flags: []cli.Flag{&cli.BoolFlag{Name: "json", Usage: "print the node's JSON answer instead of its result line", Destination: &o.JSON}},
 		Action: func(c *cli.Context) error {
 			if err := needArgs(c, 0, 0); err != nil {
 				return err

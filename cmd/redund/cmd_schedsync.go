@@ -134,7 +134,8 @@ func schedsyncStatusCommand(g *globalOptions, o *schedsyncOptions, admin cli.Fla
 		Usage: "this node's status: role, state with reason and since, peer, epoch",
 		Description: "Reads GET /v1/status from the running daemon. Exits 1 unless the state is\n" +
 			"Synced or No redundancy, so scripts and monitoring can use it directly.\n\n" +
-			"EXAMPLES\n   redund schedsync status\n   redund schedsync status --json | jq '.[0].state'\n\n" + exitStatusHelp,
+			"EXAMPLES\n   redund schedsync status\n   redund schedsync status --json | jq '.[0].state'\n\n" +
+			exitHelp("the state is Synced or No redundancy", "the daemon could not be reached, or any other state"),
 		Flags: []cli.Flag{admin, &cli.BoolFlag{Name: "json", Usage: "print the status documents as JSON", Destination: &o.JSON}},
 		Action: func(c *cli.Context) error {
 			if err := needArgs(c, 0, 0); err != nil {

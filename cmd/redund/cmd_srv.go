@@ -212,7 +212,7 @@ func newSrvCheckCommand(g *globalOptions) *cli.Command {
 			"EXAMPLES\n   redund srv check --resolver ns1.example.com:53\n   redund srv check --no-probe --json\n\n" + exitStatusHelp,
 		Flags: []cli.Flag{
 			&cli.StringFlag{Name: "resolver", Usage: "DNS server to ask (host:port)", Destination: &o.Resolver},
-			&cli.DurationFlag{Name: "timeout", Usage: "per query and per probe (default [srv] timeout or 2s)", Destination: &o.Timeout},
+			&cli.DurationFlag{Name: "timeout", Usage: "per query and per probe", DefaultText: "[srv] timeout or 2s", Destination: &o.Timeout},
 			&cli.BoolFlag{Name: "no-probe", Usage: "do not connect to the targets' ports", Destination: &o.NoProbe},
 			&cli.BoolFlag{Name: "json", Usage: "print the report as JSON", Destination: &o.JSON},
 		},

@@ -40,10 +40,8 @@ func newStatusCommand(g *globalOptions) *cli.Command {
 			"   redund status\n" +
 			"   redund status --endpoint 10.0.0.2:9180 --watch\n" +
 			"   redund status --json | jq '.[] | select(.error)'\n\n" +
-			"EXIT STATUS\n" +
-			"   0  every endpoint answered (or --watch was stopped)\n" +
-			"   1  an endpoint is unreachable or did not answer in time\n" +
-			"   2  bad usage or bad configuration",
+			exitHelp("every endpoint answered (or --watch was stopped)",
+				"an endpoint is unreachable or did not answer in time"),
 		Flags: []cli.Flag{
 			// no short alias: urfave/cli v2 refuses a slice flag given in two forms
 			&cli.StringSliceFlag{Name: "endpoint", Destination: &o.Endpoints,

@@ -8,6 +8,8 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+
+	"github.com/urfave/cli/v2"
 )
 
 // runCLI runs the app in-process and returns stdout and the exit code main
@@ -94,4 +96,26 @@ func TestSharedExampleChecksOK(t *testing.T) {
 	if code != exitOK || strings.TrimSpace(out) != "ok" {
 		t.Fatalf("code %d, out %q", code, out)
 	}
+}
+
+// TestHelpTeaches: every flag says what it does, and every command that
+// runs something documents its exit status (in its own help or its
+// group's).
+func TestHelpTeaches(t *testing.T) {
+	var walk func(cmds []*cli.Command, exitDoc bool)
+	walk = func(cmds []*cli.Command, exitDoc bool) {
+		for _, c := range cmds {
+			for _, f := range c.Flags {
+				if u, ok := f.(cli.DocGenerationFlag); ok && u.GetUsage() == "" {
+					t.Errorf("%s: flag --%s has no usage text", c.FullName(), f.Names()[0])
+				}
+			}
+			documented := exitDoc || strings.Contains(c.Description, "EXIT STATUS")
+			if c.Action != nil && !documented && c.Name != "version" {
+				t.Errorf("%s: --help has no EXIT STATUS section", c.FullName())
+			}
+			walk(c.Subcommands, documented)
+		}
+	}
+	walk(newApp().Commands, false)
 }
