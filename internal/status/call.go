@@ -46,7 +46,8 @@ func Call(ctx context.Context, endpoint string, token config.Secret, method, pat
 	if token != "" {
 		req.Header.Set("Authorization", "Bearer "+token.Reveal())
 	}
-	hc := &http.Client{Transport: &http.Transport{Proxy: nil, DisableKeepAlives: true}, Timeout: 5 * time.Minute}
+	hc := (&Client{}).httpClient() // no proxy, no keep-alive, as for Fetch
+	hc.Timeout = 5 * time.Minute
 	resp, err := hc.Do(req)
 	if err != nil {
 		return nil, err
