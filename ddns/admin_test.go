@@ -3,7 +3,9 @@ package ddns
 import (
 	"context"
 	"io"
+	"net"
 	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
@@ -65,5 +67,28 @@ func TestAdminMaintenanceAndMetrics(t *testing.T) {
 	doc := r.Instances[0]
 	if doc.Details["chosen_address"] != "192.0.2.2" || len(doc.Health) != 3 || doc.Health[0].State != "MAINT" {
 		t.Errorf("document: %+v", doc)
+	}
+}
+
+// TestMaintenanceBadRequests: a body that is not a maintenance request is
+// refused with the expected form, and a daemon that is not there is named.
+func TestMaintenanceBadRequests(t *testing.T) {
+	h := (&Daemon{}).MaintenanceHandler() // never reaches the daemon
+	for _, body := range []string{``, `{"scheme":"cat"}`, `{"scheme":"cat","server":"main","of":true}`, `not json`} {
+		w := httptest.NewRecorder()
+		h.ServeHTTP(w, httptest.NewRequest(http.MethodPost, MaintenancePath, strings.NewReader(body)))
+		if w.Code != http.StatusBadRequest || !strings.Contains(w.Body.String(), `want {\"scheme\"`) {
+			t.Errorf("body %q: %d %s", body, w.Code, w.Body)
+		}
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	dead := ln.Addr().String()
+	ln.Close()
+	err = RequestMaintenance(context.Background(), dead, "", MaintenanceRequest{Scheme: "cat", Server: "main"})
+	if err == nil || !strings.Contains(err.Error(), "is `redund ddns run` running?") {
+		t.Errorf("unreachable daemon: %v", err)
 	}
 }
