@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"log/slog"
 	"reflect"
+	"slices"
 	"strings"
 
 	"github.com/redund/redund/internal/config"
@@ -23,8 +24,9 @@ var secretType = reflect.TypeFor[config.Secret]()
 // (String, LogValue, MarshalJSON), but fmt cannot call methods on values held
 // in unexported struct fields, so slog.Any("cfg", cfg) with such a field would
 // print the raw value. When a value holds a Secret where its methods would
-// not be called (or where encoding/json ignores them: map keys), RedactAttr replaces the value with its %+v text in which
-// every such secret is replaced by "[redacted]".
+// not be called (or where encoding/json ignores them: map keys), RedactAttr
+// replaces the value with its %+v text in which every such secret is
+// replaced by "[redacted]".
 func RedactAttr(_ []string, a slog.Attr) slog.Attr {
 	a.Value = redactValue(a.Value)
 	return a
@@ -55,13 +57,7 @@ func redactValue(v slog.Value) slog.Value {
 // scrub replaces every secret in s, longest first so that a secret that
 // contains another is replaced whole.
 func scrub(s string, secrets []string) string {
-	for i := range secrets {
-		for j := i + 1; j < len(secrets); j++ {
-			if len(secrets[j]) > len(secrets[i]) {
-				secrets[i], secrets[j] = secrets[j], secrets[i]
-			}
-		}
-	}
+	slices.SortFunc(secrets, func(a, b string) int { return len(b) - len(a) })
 	for _, sec := range secrets {
 		s = strings.ReplaceAll(s, sec, redacted)
 	}
