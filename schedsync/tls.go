@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net"
 
+	"github.com/redund/redund/internal/config"
 	"github.com/redund/redund/internal/peer"
 )
 
@@ -24,7 +25,7 @@ func (c *Config) tlsConfig() (*tls.Config, error) {
 	return tc, nil
 }
 
-func (c *Config) validateTLS(errs interface{ Add(string, string, ...any) }) {
+func (c *Config) validateTLS(errs *config.Errors) {
 	if !c.usesTLS() {
 		return
 	}
