@@ -51,22 +51,13 @@ func Protect(token config.Secret, h http.Handler) http.Handler {
 		return RequireToken(token, h)
 	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if !isLoopbackRemote(r.RemoteAddr) {
+		if !IsLoopback(r.RemoteAddr) { // the client's ip:port
 			WriteError(w, http.StatusForbidden,
 				"admin endpoint refused off loopback: set [admin] token to allow remote use")
 			return
 		}
 		h.ServeHTTP(w, r)
 	})
-}
-
-func isLoopbackRemote(remote string) bool {
-	host, _, err := net.SplitHostPort(remote)
-	if err != nil {
-		host = remote
-	}
-	ip := net.ParseIP(host)
-	return ip != nil && ip.IsLoopback()
 }
 
 // IsLoopback reports whether a listen address (host:port) binds only to a
