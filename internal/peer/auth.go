@@ -11,6 +11,7 @@ import (
 	"encoding/pem"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"os"
 )
@@ -100,9 +101,21 @@ func wrapTLS(conn net.Conn, c *Config, server bool) (net.Conn, error) {
 		t = tls.Client(conn, tc)
 	}
 	if err := t.Handshake(); err != nil {
+		if server && notTLS(err) {
+			return nil, fmt.Errorf("%w: tls handshake: %v", errNotPeer, err)
+		}
 		return nil, fmt.Errorf("tls handshake: %w", err)
 	}
 	return t, nil
+}
+
+// notTLS reports a handshake that failed because the other side did not
+// speak TLS at all: not a TLS record, closed, or silent until the deadline.
+func notTLS(err error) bool {
+	var rh tls.RecordHeaderError
+	var ne net.Error
+	return errors.As(err, &rh) || errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) ||
+		(errors.As(err, &ne) && ne.Timeout())
 }
 
 func nonce() []byte {

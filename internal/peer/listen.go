@@ -57,7 +57,11 @@ func (n *Node) acceptOne(ctx context.Context, nc net.Conn) {
 	stop := context.AfterFunc(ctx, func() { _ = nc.Close() })
 	defer stop()
 	tc, err := wrapTLS(nc, n.cfg, true)
-	if err != nil {
+	switch {
+	case errors.Is(err, errNotPeer):
+		n.dropNotPeer(nc, err)
+		return
+	case err != nil:
 		_ = nc.Close()
 		n.log.Warn("peer link refused", "peer", nc.RemoteAddr().String(), "reason", err.Error())
 		n.emit(Event{State: Refused, Reason: err.Error()})
@@ -68,16 +72,23 @@ func (n *Node) acceptOne(ctx context.Context, nc net.Conn) {
 	if err != nil {
 		_ = tc.Close()
 		if errors.Is(err, errNotPeer) {
-			n.mu.Lock()
-			n.st.Dropped++
-			n.mu.Unlock()
-			n.log.Warn("dropped a connection on the peer port", "from", nc.RemoteAddr().String(), "reason", err.Error())
+			n.dropNotPeer(nc, err)
 			return
 		}
 		n.handshakeFailed(err, nc.RemoteAddr())
 		return
 	}
 	n.serve(newConn(n, s, remote))
+}
+
+// dropNotPeer closes a connection that never spoke the protocol (a port
+// scanner, a TCP health check): counted and logged, no state change.
+func (n *Node) dropNotPeer(nc net.Conn, err error) {
+	_ = nc.Close()
+	n.mu.Lock()
+	n.st.Dropped++
+	n.mu.Unlock()
+	n.log.Warn("dropped a connection on the peer port", "from", nc.RemoteAddr().String(), "reason", err.Error())
 }
 
 // serve makes c the current connection, reports Up, runs it and reports

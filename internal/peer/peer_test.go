@@ -343,3 +343,28 @@ func TestAnsweredRequestsLeaveNoGoroutine(t *testing.T) {
 	}
 	t.Fatalf("%d serveRequest goroutines still running after every request was answered", left)
 }
+
+// A connection that does not speak TLS to a TLS listener (HTTP, a port
+// scan, a TCP check) is dropped and counted like garbage on a secret link:
+// it is not a Refused peer, so an Up link stays Up.
+func TestNonTLSOnTLSPeerPortIsDropped(t *testing.T) {
+	dir := t.TempDir()
+	lc, lk, lfp := selfSigned(t, dir, "master")
+	dc, dk, dfp := selfSigned(t, dir, "backup")
+	l, lrec := listener(t, &Config{TLSCert: lc, TLSKey: lk, TLSPeerFingerprint: dfp}, Options{})
+	_, drec := dialer(t, &Config{TLSCert: dc, TLSKey: dk, TLSPeerFingerprint: lfp}, l.Addr(), Options{})
+	drec.waitState(t, Up)
+	lrec.waitState(t, Up)
+	for _, junk := range []string{"GET / HTTP/1.0\r\n\r\n", ""} {
+		c, err := net.Dial("tcp", l.Addr())
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, _ = c.Write([]byte(junk))
+		c.Close()
+	}
+	waitFor(t, func() bool { return l.Status().Dropped == 2 })
+	if lrec.sawState(Refused) || lrec.sawState(Down) || l.Status().State != Up {
+		t.Fatalf("a non-TLS connection changed the link: %+v", lrec.snapshot())
+	}
+}
