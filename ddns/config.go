@@ -112,7 +112,7 @@ func (c *Config) Validate() error {
 	c.validatePolicy(&errs)
 	c.validateTiming(&errs)
 	for i, r := range c.Resolvers {
-		if err := config.CheckHostPort(WithPort(r)); err != nil {
+		if err := config.CheckHostPort(dnsupdate.WithPort(r)); err != nil {
 			errs.Add(config.Index("resolvers", i), "%v", err)
 		}
 	}
@@ -242,7 +242,3 @@ func (c *Config) monitorOptions(i int) health.MonitorOptions {
 	}
 	return o
 }
-
-// WithPort adds ":53" to a resolver given without a port (see
-// dnsupdate.WithPort).
-func WithPort(hostport string) string { return dnsupdate.WithPort(hostport) }

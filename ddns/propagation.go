@@ -72,8 +72,9 @@ func Propagation(ctx context.Context, scheme string, c *Config, o PropagationOpt
 		r.Answers = append(r.Answers, askNS(ctx, ns, c.Name, qt, o)...)
 	}
 	for _, res := range o.Resolvers {
-		vals, err := dnsupdate.QueryValues(ctx, WithPort(res), c.Name, qt, o.Timeout, true)
-		r.Answers = append(r.Answers, answer("resolver", res, WithPort(res), vals, err))
+		addr := dnsupdate.WithPort(res)
+		vals, err := dnsupdate.QueryValues(ctx, addr, c.Name, qt, o.Timeout, true)
+		r.Answers = append(r.Answers, answer("resolver", res, addr, vals, err))
 	}
 	r.AllAgree = r.ExpectedError == "" && len(r.Answers) > 0
 	for i := range r.Answers {
@@ -95,7 +96,7 @@ func (o PropagationOptions) withDefaults(c *Config) PropagationOptions {
 		o.Bootstrap = dnsupdate.SystemResolver()
 	}
 	if o.Bootstrap != "" {
-		o.Bootstrap = WithPort(o.Bootstrap)
+		o.Bootstrap = dnsupdate.WithPort(o.Bootstrap)
 	}
 	if o.NSPort == "" {
 		o.NSPort = "53"
