@@ -64,7 +64,7 @@ func Propagation(ctx context.Context, scheme string, c *Config, o PropagationOpt
 		return nil, err
 	}
 	r.Zone = zone
-	nss, err := lookup(ctx, o.Bootstrap, zone, dns.TypeNS, o.Timeout)
+	nss, err := dnsupdate.QueryValuesAny(ctx, o.Bootstrap, zone, dns.TypeNS, o.Timeout)
 	if err != nil {
 		return nil, fmt.Errorf("ddns: propagation: NS of %s: %w", zone, err)
 	}
@@ -114,7 +114,7 @@ func (o PropagationOptions) withDefaults(c *Config) PropagationOptions {
 func askNS(ctx context.Context, ns, name string, qt uint16, o PropagationOptions) []Answer {
 	var addrs []string
 	for _, t := range []uint16{dns.TypeA, dns.TypeAAAA} {
-		a, _ := lookup(ctx, o.Bootstrap, ns, t, o.Timeout)
+		a, _ := dnsupdate.QueryValuesAny(ctx, o.Bootstrap, ns, t, o.Timeout)
 		addrs = append(addrs, a...)
 	}
 	if len(addrs) == 0 {
@@ -138,11 +138,6 @@ func answer(kind, server, addr string, vals []string, err error) Answer {
 		a.Values = []string{}
 	}
 	return a
-}
-
-// lookup asks a resolver (recursion desired) and returns the values.
-func lookup(ctx context.Context, server, name string, qt uint16, timeout time.Duration) ([]string, error) {
-	return dnsupdate.QueryValuesAny(ctx, server, name, qt, timeout)
 }
 
 // findZone is the provider's zone, else the owner of the SOA the resolver
