@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
+	"strings"
 
 	"github.com/urfave/cli/v2"
 )
@@ -78,13 +79,31 @@ func setUsageErrors(cmds []*cli.Command) {
 	}
 }
 
-// needArgs checks the number of positional arguments.
-func needArgs(c *cli.Context, min, max int) error {
-	n := c.NArg()
-	if n < min || (max >= 0 && n > max) {
-		return usageErr("%s: wrong number of arguments (see --help)", c.Command.FullName())
+// withArgs is the Action of a command that takes min to max positional
+// arguments (max < 0: no limit): any other number is a usage error (exit 2)
+// before fn runs.
+func withArgs(min, max int, fn cli.ActionFunc) cli.ActionFunc {
+	return func(c *cli.Context) error {
+		if n := c.NArg(); n < min || (max >= 0 && n > max) {
+			return usageErr("%s: wrong number of arguments (see --help)", commandPath(c))
+		}
+		return fn(c)
 	}
-	return nil
+}
+
+// commandPath names the running command with its groups ("gateway config
+// set"); urfave/cli's FullName gives only the last word here.
+func commandPath(c *cli.Context) string {
+	var names []string
+	for _, x := range c.Lineage() { // this command, its groups, the app
+		if x.Command != nil && x.Command.Name != "" {
+			names = append([]string{x.Command.Name}, names...)
+		}
+	}
+	if len(names) > 0 && names[0] == c.App.Name {
+		names = names[1:]
+	}
+	return strings.Join(names, " ")
 }
 
 // printJSON writes v to stdout as indented JSON (the --json output of

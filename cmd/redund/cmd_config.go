@@ -19,16 +19,13 @@ func newConfigCommand(g *globalOptions) *cli.Command {
 			Description: "Reads FILE (default: --config) strictly: unknown keys, wrong types, bad\n" +
 				"values and missing secret files are all reported, each with file, line\n" +
 				"and key path.\n\n" + exitStatusHelp,
-			Action: func(c *cli.Context) error {
-				if err := needArgs(c, 0, 1); err != nil {
-					return err
-				}
+			Action: withArgs(0, 1, func(c *cli.Context) error {
 				path := g.ConfigPath
 				if c.NArg() == 1 {
 					path = c.Args().First()
 				}
 				return runConfigCheck(c, path)
-			},
+			}),
 		}},
 	}
 }

@@ -39,12 +39,7 @@ func ddnsRunCommand(g *globalOptions) *cli.Command {
 			"the provider with retries, and serves status, /metrics and\n" +
 			"POST /v1/ddns/maintenance on the [admin] ddns address. Stops on SIGINT/SIGTERM.\n\n" +
 			"EXAMPLE\n   redund --config /etc/redund/redund.toml ddns run\n\n" + exitStatusHelp,
-		Action: func(c *cli.Context) error {
-			if err := needArgs(c, 0, 0); err != nil {
-				return err
-			}
-			return runDdns(c.Context, g)
-		},
+		Action: withArgs(0, 0, func(c *cli.Context) error { return runDdns(c.Context, g) }),
 	}
 }
 
@@ -138,14 +133,11 @@ func ddnsMaintenanceCommand(g *globalOptions, o *ddnsOptions) *cli.Command {
 		Flags: []cli.Flag{
 			&cli.StringFlag{Name: "admin", Destination: &o.Admin, Usage: "admin address of the daemon (default: from the config)"},
 		},
-		Action: func(c *cli.Context) error { return runDdnsMaintenance(c, g, o) },
+		Action: withArgs(3, 3, func(c *cli.Context) error { return runDdnsMaintenance(c, g, o) }),
 	}
 }
 
 func runDdnsMaintenance(c *cli.Context, g *globalOptions, o *ddnsOptions) error {
-	if err := needArgs(c, 3, 3); err != nil {
-		return err
-	}
 	a := c.Args()
 	var on bool
 	switch a.Get(2) {
@@ -186,14 +178,11 @@ func ddnsPropagationCommand(g *globalOptions, o *ddnsOptions) *cli.Command {
 			&cli.StringSliceFlag{Name: "resolver", Destination: &o.Resolvers, Usage: "resolver to ask (host[:port]); repeatable; default: the scheme's resolvers"},
 			&cli.StringFlag{Name: "ns-port", Value: "53", Destination: &o.NSPort, Usage: "port of the authoritative servers"},
 		},
-		Action: func(c *cli.Context) error { return runDdnsPropagation(c, g, o) },
+		Action: withArgs(1, 1, func(c *cli.Context) error { return runDdnsPropagation(c, g, o) }),
 	}
 }
 
 func runDdnsPropagation(c *cli.Context, g *globalOptions, o *ddnsOptions) error {
-	if err := needArgs(c, 1, 1); err != nil {
-		return err
-	}
 	schemes, err := ddnsSchemes(g, c.Args().Slice())
 	if err != nil {
 		return err

@@ -57,12 +57,7 @@ func gatewayRunCommand(g *globalOptions) *cli.Command {
 			"supervised application and serves the client listener, the status page\n" +
 			"(GET /gateway), JSON status and /metrics on the [admin] gateway address.\n" +
 			"Stops on SIGINT/SIGTERM.\n\nEXAMPLE\n   redund --config /etc/redund/redund.toml gateway run\n\n" + exitStatusHelp,
-		Action: func(c *cli.Context) error {
-			if err := needArgs(c, 0, 0); err != nil {
-				return err
-			}
-			return runGateway(c.Context, g)
-		},
+		Action: withArgs(0, 0, func(c *cli.Context) error { return runGateway(c.Context, g) }),
 	}
 }
 
@@ -130,13 +125,9 @@ func (o *gatewayOptions) call(c *cli.Context, g *globalOptions, method, path str
 func gatewayActionCommand(g *globalOptions, o *gatewayOptions, name, usage, desc string) *cli.Command {
 	return &cli.Command{
 		Name: name, Usage: usage, Description: desc + "\n\n" + exitStatusHelp,
-		Flags: []cli.Flag{&cli.BoolFlag{Name: "json", Usage: "print the node's JSON answer instead of its result line", Destination: &o.JSON}},
-		Action: func(c *cli.Context) error {
-			if err := needArgs(c, 0, 0); err != nil {
-				return err
-			}
-			return o.call(c, g, http.MethodPost, "/v1/gateway/"+name, nil, false)
-		},
+		Flags: []cli.Flag{&cli.BoolFlag{Name: "json", Destination: &o.JSON,
+			Usage: "print the node's JSON answer instead of its result line"}},
+		Action: withArgs(0, 0, func(c *cli.Context) error { return o.call(c, g, http.MethodPost, "/v1/gateway/"+name, nil, false) }),
 	}
 }
 
@@ -147,12 +138,7 @@ func gatewayStatusCommand(g *globalOptions, o *gatewayOptions) *cli.Command {
 		Description: "Role, peer, settings, per-provider statistics, history forwarding and system\n" +
 			"events (what the status page shows). `redund status` shows the pair in one table.\n\n" +
 			"EXAMPLE\n   redund gateway status | jq .providers\n\n" + exitStatusHelp,
-		Action: func(c *cli.Context) error {
-			if err := needArgs(c, 0, 0); err != nil {
-				return err
-			}
-			return o.call(c, g, http.MethodGet, "/v1/gateway/status", nil, true)
-		},
+		Action: withArgs(0, 0, func(c *cli.Context) error { return o.call(c, g, http.MethodGet, "/v1/gateway/status", nil, true) }),
 	}
 }
 
@@ -162,17 +148,14 @@ func gatewayFingerprintCommand() *cli.Command {
 		Usage:       "print the SHA-256 fingerprint of a certificate, for the peer's tls_peer_fingerprint",
 		ArgsUsage:   "CERT.pem",
 		Description: "EXAMPLE\n   redund gateway fingerprint /etc/redund/master.crt\n\n" + exitStatusHelp,
-		Action: func(c *cli.Context) error {
-			if err := needArgs(c, 1, 1); err != nil {
-				return err
-			}
+		Action: withArgs(1, 1, func(c *cli.Context) error {
 			fp, err := peer.CertFingerprint(c.Args().First())
 			if err != nil {
 				return failed(err)
 			}
 			printf(c, "%s\n", fp)
 			return nil
-		},
+		}),
 	}
 }
 
@@ -204,48 +187,33 @@ func gatewayConfigCommand(g *globalOptions, o *gatewayOptions) *cli.Command {
 			"   redund gateway config import backup.json\n\n" + exitStatusHelp,
 		Subcommands: []*cli.Command{
 			{Name: "set", Usage: "set a document (VALUE - reads stdin)", ArgsUsage: "KEY VALUE",
-				Action: func(c *cli.Context) error {
-					if err := needArgs(c, 2, 2); err != nil {
-						return err
-					}
+				Action: withArgs(2, 2, func(c *cli.Context) error {
 					v, err := readValue(c.Args().Get(1))
 					if err != nil {
 						return failed(err)
 					}
 					return o.call(c, g, http.MethodPut, gateway.KeyPath("config", c.Args().First()), v, true)
-				}},
+				})},
 			{Name: "get", Usage: "print a document as JSON (key, value, version)", ArgsUsage: "KEY",
-				Action: func(c *cli.Context) error {
-					if err := needArgs(c, 1, 1); err != nil {
-						return err
-					}
+				Action: withArgs(1, 1, func(c *cli.Context) error {
 					return o.call(c, g, http.MethodGet, gateway.KeyPath("config", c.Args().First()), nil, true)
-				}},
+				})},
 			{Name: "delete", Usage: "delete a document", ArgsUsage: "KEY",
-				Action: func(c *cli.Context) error {
-					if err := needArgs(c, 1, 1); err != nil {
-						return err
-					}
+				Action: withArgs(1, 1, func(c *cli.Context) error {
 					return o.call(c, g, http.MethodDelete, gateway.KeyPath("config", c.Args().First()), nil, true)
-				}},
+				})},
 			{Name: "export", Usage: "print every document as one JSON object (key → value)",
-				Action: func(c *cli.Context) error {
-					if err := needArgs(c, 0, 0); err != nil {
-						return err
-					}
+				Action: withArgs(0, 0, func(c *cli.Context) error {
 					return o.call(c, g, http.MethodGet, "/v1/gateway/config", nil, true)
-				}},
+				})},
 			{Name: "import", Usage: "set every document of a JSON object (key → value); - reads stdin", ArgsUsage: "FILE",
-				Action: func(c *cli.Context) error {
-					if err := needArgs(c, 1, 1); err != nil {
-						return err
-					}
+				Action: withArgs(1, 1, func(c *cli.Context) error {
 					body, err := readFile(c.Args().First())
 					if err != nil {
 						return failed(err)
 					}
 					return o.call(c, g, http.MethodPost, "/v1/gateway/config-import", body, true)
-				}},
+				})},
 		},
 	}
 }

@@ -54,13 +54,8 @@ func schedsyncRunCommand(g *globalOptions, o *schedsyncOptions, admin cli.Flag) 
 			"POST /v1/schedsync/{resync,promote,demote} on the admin address.\n" +
 			"Stops on SIGINT/SIGTERM.\n\n" +
 			"EXAMPLE\n   redund --config /etc/redund/redund.toml schedsync run\n\n" + exitStatusHelp,
-		Flags: []cli.Flag{admin},
-		Action: func(c *cli.Context) error {
-			if err := needArgs(c, 0, 0); err != nil {
-				return err
-			}
-			return runSchedsync(c.Context, g, o)
-		},
+		Flags:  []cli.Flag{admin},
+		Action: withArgs(0, 0, func(c *cli.Context) error { return runSchedsync(c.Context, g, o) }),
 	}
 }
 
@@ -97,13 +92,8 @@ func schedsyncActionCommand(g *globalOptions, o *schedsyncOptions, admin cli.Fla
 		Usage: usage,
 		Description: desc + "\n\nAsks the running daemon through its admin API.\n\n" +
 			"EXAMPLE\n   redund schedsync " + name + "\n\n" + exitStatusHelp,
-		Flags: []cli.Flag{admin, &cli.BoolFlag{Name: "json", Usage: "print the answer as JSON", Destination: &o.JSON}},
-		Action: func(c *cli.Context) error {
-			if err := needArgs(c, 0, 0); err != nil {
-				return err
-			}
-			return runSchedsyncAction(c, g, o, name)
-		},
+		Flags:  []cli.Flag{admin, &cli.BoolFlag{Name: "json", Usage: "print the answer as JSON", Destination: &o.JSON}},
+		Action: withArgs(0, 0, func(c *cli.Context) error { return runSchedsyncAction(c, g, o, name) }),
 	}
 }
 
@@ -136,13 +126,8 @@ func schedsyncStatusCommand(g *globalOptions, o *schedsyncOptions, admin cli.Fla
 			"Synced or No redundancy, so scripts and monitoring can use it directly.\n\n" +
 			"EXAMPLES\n   redund schedsync status\n   redund schedsync status --json | jq '.[0].state'\n\n" +
 			exitHelp("the state is Synced or No redundancy", "the daemon could not be reached, or any other state"),
-		Flags: []cli.Flag{admin, &cli.BoolFlag{Name: "json", Usage: "print the status documents as JSON", Destination: &o.JSON}},
-		Action: func(c *cli.Context) error {
-			if err := needArgs(c, 0, 0); err != nil {
-				return err
-			}
-			return runSchedsyncStatus(c, g, o)
-		},
+		Flags:  []cli.Flag{admin, &cli.BoolFlag{Name: "json", Usage: "print the status documents as JSON", Destination: &o.JSON}},
+		Action: withArgs(0, 0, func(c *cli.Context) error { return runSchedsyncStatus(c, g, o) }),
 	}
 }
 

@@ -67,12 +67,7 @@ func newSrvGenCommand(g *globalOptions) *cli.Command {
 			&cli.StringFlag{Name: "out", Aliases: []string{"o"}, Usage: "write to FILE (atomically) instead of stdout", Destination: &o.Out},
 			&cli.BoolFlag{Name: "check", Usage: "compare --out FILE with the config instead of writing; exit 1 on drift", Destination: &o.Check},
 		},
-		Action: func(c *cli.Context) error {
-			if err := needArgs(c, 0, 0); err != nil {
-				return err
-			}
-			return runSrvGen(c, g, o)
-		},
+		Action: withArgs(0, 0, func(c *cli.Context) error { return runSrvGen(c, g, o) }),
 	}
 }
 
@@ -162,12 +157,7 @@ func newSrvOrderCommand(g *globalOptions) *cli.Command {
 			&cli.StringFlag{Name: "resolver", Usage: "read the records from DNS at ADDR (host:port) instead of the config", Destination: &o.Resolver},
 			&cli.BoolFlag{Name: "json", Usage: "print JSON", Destination: &o.JSON},
 		},
-		Action: func(c *cli.Context) error {
-			if err := needArgs(c, 1, 1); err != nil {
-				return err
-			}
-			return runSrvOrder(c, g, o, c.Args().First())
-		},
+		Action: withArgs(1, 1, func(c *cli.Context) error { return runSrvOrder(c, g, o, c.Args().First()) }),
 	}
 }
 
@@ -216,12 +206,7 @@ func newSrvCheckCommand(g *globalOptions) *cli.Command {
 			&cli.BoolFlag{Name: "no-probe", Usage: "do not connect to the targets' ports", Destination: &o.NoProbe},
 			&cli.BoolFlag{Name: "json", Usage: "print the report as JSON", Destination: &o.JSON},
 		},
-		Action: func(c *cli.Context) error {
-			if err := needArgs(c, 0, 0); err != nil {
-				return err
-			}
-			return runSrvCheck(c, g, o)
-		},
+		Action: withArgs(0, 0, func(c *cli.Context) error { return runSrvCheck(c, g, o) }),
 	}
 }
 
@@ -261,12 +246,7 @@ func newSrvPushCommand(g *globalOptions) *cli.Command {
 		Flags: []cli.Flag{
 			&cli.BoolFlag{Name: "dry-run", Aliases: []string{"n"}, Usage: "print the plan only", Destination: &o.DryRun},
 		},
-		Action: func(c *cli.Context) error {
-			if err := needArgs(c, 0, 0); err != nil {
-				return err
-			}
-			return runSrvPush(c, g, o)
-		},
+		Action: withArgs(0, 0, func(c *cli.Context) error { return runSrvPush(c, g, o) }),
 	}
 }
 

@@ -53,12 +53,7 @@ func newStatusCommand(g *globalOptions) *cli.Command {
 			&cli.DurationFlag{Name: "timeout", Value: status.DefaultTimeout, Destination: &o.Timeout,
 				Usage: "how long to wait for each endpoint"},
 		},
-		Action: func(c *cli.Context) error {
-			if err := needArgs(c, 0, 0); err != nil {
-				return err
-			}
-			return runStatus(c.Context, g, o, c.App.Writer)
-		},
+		Action: withArgs(0, 0, func(c *cli.Context) error { return runStatus(c.Context, g, o, c.App.Writer) }),
 	}
 }
 

@@ -52,12 +52,7 @@ func newVoterServeCommand(g *globalOptions) *cli.Command {
 			&cli.StringFlag{Name: "record", Destination: &o.Record, Usage: "write the voted audio to this WAV file"},
 			&cli.StringSliceFlag{Name: "instance", Destination: &o.Instances, Usage: "serve only this instance (repeatable)"},
 		},
-		Action: func(c *cli.Context) error {
-			if err := needArgs(c, 0, 0); err != nil {
-				return err
-			}
-			return runVoterServe(c.Context, g, o)
-		},
+		Action: withArgs(0, 0, func(c *cli.Context) error { return runVoterServe(c.Context, g, o) }),
 	}
 }
 
@@ -138,12 +133,7 @@ func newVoterClientCommand() *cli.Command {
 			&cli.DurationFlag{Name: "duration", Destination: &o.Duration, Usage: "stop after this long (0: until interrupted)"},
 			&cli.BoolFlag{Name: "json", Destination: &o.JSON, Usage: "print one JSON summary at the end instead of lines"},
 		},
-		Action: func(c *cli.Context) error {
-			if err := needArgs(c, 0, 0); err != nil {
-				return err
-			}
-			return runVoterClient(c.Context, o, c.App.Writer)
-		},
+		Action: withArgs(0, 0, func(c *cli.Context) error { return runVoterClient(c.Context, o, c.App.Writer) }),
 	}
 }
 
@@ -191,10 +181,7 @@ func newVoterImportCommand() *cli.Command {
 			"EXAMPLES\n" +
 			"   redund voter import /etc/asterisk/voter.conf >> /etc/redund/redund.toml\n\n" +
 			exitStatusHelp,
-		Action: func(c *cli.Context) error {
-			if err := needArgs(c, 1, 1); err != nil {
-				return err
-			}
+		Action: withArgs(1, 1, func(c *cli.Context) error {
 			src, err := os.ReadFile(c.Args().First())
 			if err != nil {
 				return usageErr("%v", err)
@@ -205,6 +192,6 @@ func newVoterImportCommand() *cli.Command {
 			}
 			printf(c, "%s", out)
 			return nil
-		},
+		}),
 	}
 }

@@ -119,3 +119,44 @@ func TestHelpTeaches(t *testing.T) {
 	}
 	walk(newApp().Commands, false)
 }
+
+// TestWrongArgCountExit2: a wrong number of arguments is a usage error
+// (exit 2) naming the command, before any config is read or request made.
+func TestWrongArgCountExit2(t *testing.T) {
+	missing := filepath.Join(t.TempDir(), "none.toml")
+	for _, tt := range []struct {
+		cmd  string
+		args []string
+	}{
+		{"config check", []string{"a", "b"}},
+		{"status", []string{"extra"}},
+		{"voter serve", []string{"extra"}},
+		{"voter client", []string{"--password", "p", "--host-password", "h", "extra"}},
+		{"voter import", nil},
+		{"srv gen", []string{"extra"}},
+		{"srv order", nil},
+		{"srv check", []string{"extra"}},
+		{"srv push", []string{"extra"}},
+		{"ddns run", []string{"extra"}},
+		{"ddns maintenance", []string{"cat", "main"}},
+		{"ddns propagation", []string{"cat", "dog"}},
+		{"schedsync run", []string{"extra"}},
+		{"schedsync resync", []string{"extra"}},
+		{"schedsync status", []string{"extra"}},
+		{"gateway run", []string{"extra"}},
+		{"gateway failover", []string{"extra"}},
+		{"gateway status", []string{"extra"}},
+		{"gateway fingerprint", nil},
+		{"gateway config set", []string{"key"}},
+		{"gateway config export", []string{"extra"}},
+		{"gateway config get", nil},
+		{"gateway config import", []string{"a", "b"}},
+	} {
+		args := append(append([]string{"--config", missing}, strings.Fields(tt.cmd)...), tt.args...)
+		out, code := runCLI(t, args...)
+		want := "\n" + tt.cmd + ": wrong number of arguments (see --help)"
+		if code != exitUsage || !strings.Contains("\n"+out, want) {
+			t.Errorf("%s %q: code %d, output %q; want exit %d and %q", tt.cmd, tt.args, code, out, exitUsage, want[1:])
+		}
+	}
+}
