@@ -3,7 +3,6 @@ package ddns
 import (
 	"context"
 	"io"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -81,13 +80,7 @@ func TestMaintenanceBadRequests(t *testing.T) {
 			t.Errorf("body %q: %d %s", body, w.Code, w.Body)
 		}
 	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	dead := ln.Addr().String()
-	ln.Close()
-	err = RequestMaintenance(context.Background(), dead, "", MaintenanceRequest{Scheme: "cat", Server: "main"})
+	err := RequestMaintenance(context.Background(), deadAddr(t), "", MaintenanceRequest{Scheme: "cat", Server: "main"})
 	if err == nil || !strings.Contains(err.Error(), "is `redund ddns run` running?") {
 		t.Errorf("unreachable daemon: %v", err)
 	}
