@@ -70,26 +70,14 @@ func TestCheckJSON(t *testing.T) {
 }
 
 func TestCheckTCPSendExpect(t *testing.T) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { ln.Close() })
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			buf := make([]byte, 64)
-			n, _ := c.Read(buf)
-			if string(buf[:n]) == "PING\r\n" { // --send unescapes \r\n
-				_, _ = c.Write([]byte("+PONG\r\n"))
-			}
-			c.Close()
+	addr := serveTCP(t, func(c net.Conn) {
+		buf := make([]byte, 64)
+		n, _ := c.Read(buf)
+		if string(buf[:n]) == "PING\r\n" { // --send unescapes \r\n
+			_, _ = c.Write([]byte("+PONG\r\n"))
 		}
-	}()
-	out, code := runCLI(t, "check", "tcp", ln.Addr().String(), "--send", `PING\r\n`, "--expect", "+PONG")
+	})
+	out, code := runCLI(t, "check", "tcp", addr, "--send", `PING\r\n`, "--expect", "+PONG")
 	if code != exitOK || !strings.HasPrefix(out, "OK ") {
 		t.Errorf("code %d, out %q", code, out)
 	}

@@ -17,20 +17,7 @@ import (
 // ddnsConfig is a two-server scheme: main's check connects to a live
 // loopback listener, backup's to a closed port.
 func ddnsConfig(t *testing.T, extra string) string {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { ln.Close() })
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			c.Close()
-		}
-	}()
+	up := serveTCP(t, func(net.Conn) {})
 	return fmt.Sprintf(`[ddns.cat]
 name = "cat.example.test"
 state_dir = %q
@@ -49,7 +36,7 @@ priority = 20
 [ddns.cat.servers.check]
 kind = "tcp"
 address = "127.0.0.1:1"
-`, t.TempDir(), extra, ln.Addr().String())
+`, t.TempDir(), extra, up)
 }
 
 func TestDdnsPlanAgainstBIND(t *testing.T) {

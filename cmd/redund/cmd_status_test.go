@@ -18,7 +18,7 @@ import (
 	"github.com/redund/redund/internal/status"
 )
 
-var updateStatus = flag.Bool("update-status", false, "rewrite testdata/status*.golden")
+var update = flag.Bool("update", false, "rewrite testdata/*.golden")
 
 var statusNow = time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
 
@@ -95,7 +95,7 @@ func statusConfig(t *testing.T, up, down string) string {
 func statusGolden(t *testing.T, name, got string) {
 	t.Helper()
 	path := filepath.Join("testdata", name+".golden")
-	if *updateStatus {
+	if *update {
 		if err := os.MkdirAll("testdata", 0o755); err != nil {
 			t.Fatal(err)
 		}
@@ -105,10 +105,10 @@ func statusGolden(t *testing.T, name, got string) {
 	}
 	want, err := os.ReadFile(path)
 	if err != nil {
-		t.Fatalf("%v (run go test -update-status to create it)", err)
+		t.Fatalf("%v (run go test -update to create it)", err)
 	}
 	if got != string(want) {
-		t.Errorf("%s differs (go test -update-status rewrites it):\n--- got\n%s--- want\n%s", path, got, want)
+		t.Errorf("%s differs (run go test -update after checking):\n--- got\n%s--- want\n%s", path, got, want)
 	}
 }
 

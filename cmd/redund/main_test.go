@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"net"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -32,6 +33,28 @@ func exitCode2(err error) int {
 		return exitOK
 	}
 	return exitCode(err)
+}
+
+// serveTCP accepts connections on a loopback port until the test ends and
+// gives each to handle, then closes it. It returns the address.
+func serveTCP(t *testing.T, handle func(net.Conn)) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ln.Close() })
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			handle(c)
+			c.Close()
+		}
+	}()
+	return ln.Addr().String()
 }
 
 func writeFile(t *testing.T, name, content string) string {
