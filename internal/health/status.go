@@ -3,7 +3,6 @@ package health
 import (
 	"errors"
 	"fmt"
-	"sort"
 	"strconv"
 	"strings"
 )
@@ -97,14 +96,3 @@ func (s StatusSet) String() string {
 	}
 	return strings.Join(parts, ",")
 }
-
-func sortedKeys[V any](m map[string]V) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	return keys
-}
-
-func errorf(format string, args ...any) error { return fmt.Errorf(format, args...) }

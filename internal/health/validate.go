@@ -1,8 +1,11 @@
 package health
 
 import (
+	"fmt"
+	"maps"
 	"net"
 	"net/url"
+	"slices"
 	"strings"
 
 	"github.com/miekg/dns"
@@ -69,7 +72,7 @@ func (c *Config) checkForeignKeys(allowed []string, errs *config.Errors) {
 	for _, k := range allowed {
 		delete(set, k)
 	}
-	for _, k := range sortedKeys(set) {
+	for _, k := range slices.Sorted(maps.Keys(set)) {
 		if set[k] {
 			errs.Add(k, "not used by kind %q (see docs/check.md)", c.Kind)
 		}
@@ -132,10 +135,10 @@ func checkDialAddr(addr string) error {
 	}
 	host, port, _ := net.SplitHostPort(addr)
 	if host == "" {
-		return errorf("%q: host missing", addr)
+		return fmt.Errorf("%q: host missing", addr)
 	}
 	if port == "0" {
-		return errorf("%q: port must not be 0", addr)
+		return fmt.Errorf("%q: port must not be 0", addr)
 	}
 	return nil
 }
