@@ -3,10 +3,11 @@ package config
 import (
 	"errors"
 	"fmt"
+	"maps"
 	"os"
 	"reflect"
 	"regexp"
-	"sort"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -197,12 +198,7 @@ func walkSecrets(raw map[string]any, rv reflect.Value, key, path string, resolve
 	if rv.Kind() != reflect.Struct {
 		return
 	}
-	names := make([]string, 0, len(raw))
-	for k := range raw {
-		names = append(names, k)
-	}
-	sort.Strings(names)
-	for _, k := range names {
+	for _, k := range slices.Sorted(maps.Keys(raw)) {
 		val := raw[k]
 		if f, base, ok := secretField(rv, k); ok {
 			resolveSecret(raw, f, k, base, val, Join(path, k), errs)
