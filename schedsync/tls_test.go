@@ -1,47 +1,20 @@
 package schedsync
 
 import (
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
-	"crypto/sha256"
-	"crypto/x509"
-	"crypto/x509/pkix"
-	"encoding/hex"
-	"encoding/pem"
-	"math/big"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/redund/redund/internal/peer/peertest"
 )
 
-// selfSigned writes a certificate and key and returns their paths and
-// the certificate's SHA-256 fingerprint.
-func selfSigned(t *testing.T, name string) (cert, key, fp string) {
-	t.Helper()
-	k, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	must(t, err)
-	tmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: name},
-		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour)}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &k.PublicKey, k)
-	must(t, err)
-	kb, err := x509.MarshalECPrivateKey(k)
-	must(t, err)
-	dir := t.TempDir()
-	cert, key = filepath.Join(dir, "cert.pem"), filepath.Join(dir, "key.pem")
-	must(t, os.WriteFile(cert, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o600))
-	must(t, os.WriteFile(key, pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: kb}), 0o600))
-	sum := sha256.Sum256(der)
-	return cert, key, hex.EncodeToString(sum[:])
-}
-
 func tlsPair(t *testing.T, wrongPin bool) (*testNode, *testNode) {
-	ca, ka, fa := selfSigned(t, "a")
-	cb, kb, fb := selfSigned(t, "b")
+	ca, ka, fa := peertest.SelfSigned(t, t.TempDir(), "a")
+	cb, kb, fb := peertest.SelfSigned(t, t.TempDir(), "b")
 	if wrongPin {
-		_, _, fb = selfSigned(t, "intruder")
+		_, _, fb = peertest.SelfSigned(t, t.TempDir(), "intruder")
 	}
 	return startPair(t, ModePrimary, ModeSecondaryCopy, func(a, b *Config) {
 		a.Secret, b.Secret = "", ""

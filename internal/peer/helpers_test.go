@@ -2,15 +2,6 @@ package peer
 
 import (
 	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
-	"crypto/x509"
-	"crypto/x509/pkix"
-	"encoding/pem"
-	"math/big"
-	"os"
-	"path/filepath"
 	"sync"
 	"testing"
 	"time"
@@ -120,33 +111,4 @@ func dialer(t *testing.T, cfg *Config, addr string, opts Options) (*Node, *recor
 		opts.Hello = hello("backup-1", "backup")
 	}
 	return startNode(t, cfg, opts)
-}
-
-// selfSigned writes a self-signed certificate and key under dir and returns
-// their paths and the certificate's fingerprint.
-func selfSigned(t *testing.T, dir, name string) (cert, key, fp string) {
-	t.Helper()
-	k, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: name},
-		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour)}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &k.PublicKey, k)
-	if err != nil {
-		t.Fatal(err)
-	}
-	kb, err := x509.MarshalECPrivateKey(k)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cert, key = filepath.Join(dir, name+".crt"), filepath.Join(dir, name+".key")
-	write := func(p, typ string, b []byte) {
-		if err := os.WriteFile(p, pem.EncodeToMemory(&pem.Block{Type: typ, Bytes: b}), 0o600); err != nil {
-			t.Fatal(err)
-		}
-	}
-	write(cert, "CERTIFICATE", der)
-	write(key, "EC PRIVATE KEY", kb)
-	return cert, key, Fingerprint(der)
 }

@@ -11,6 +11,8 @@ import (
 	"time"
 
 	"go.uber.org/goleak"
+
+	"github.com/redund/redund/internal/peer/peertest"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
@@ -103,9 +105,9 @@ func TestIncompatibleHelloRefusedWithSameReason(t *testing.T) {
 
 func TestTLSWithPinnedCertificates(t *testing.T) {
 	dir := t.TempDir()
-	lc, lk, lfp := selfSigned(t, dir, "master")
-	dc, dk, dfp := selfSigned(t, dir, "backup")
-	_, _, otherFP := selfSigned(t, dir, "stranger")
+	lc, lk, lfp := peertest.SelfSigned(t, dir, "master")
+	dc, dk, dfp := peertest.SelfSigned(t, dir, "backup")
+	_, _, otherFP := peertest.SelfSigned(t, dir, "stranger")
 	l, lrec := listener(t, &Config{TLSCert: lc, TLSKey: lk, TLSPeerFingerprint: dfp}, Options{})
 	d, drec := dialer(t, &Config{TLSCert: dc, TLSKey: dk, TLSPeerFingerprint: lfp}, l.Addr(), Options{})
 	drec.waitState(t, Up)
@@ -272,9 +274,9 @@ func TestHandshakeFloodIsBounded(t *testing.T) {
 
 func TestListenerRefusingOurCertificateIsRefusedOnBothSides(t *testing.T) {
 	dir := t.TempDir()
-	lc, lk, lfp := selfSigned(t, dir, "master")
-	dc, dk, _ := selfSigned(t, dir, "backup")
-	_, _, strangerFP := selfSigned(t, dir, "stranger")
+	lc, lk, lfp := peertest.SelfSigned(t, dir, "master")
+	dc, dk, _ := peertest.SelfSigned(t, dir, "backup")
+	_, _, strangerFP := peertest.SelfSigned(t, dir, "stranger")
 	l, lrec := listener(t, &Config{TLSCert: lc, TLSKey: lk, TLSPeerFingerprint: strangerFP}, Options{})
 	_, drec := dialer(t, &Config{TLSCert: dc, TLSKey: dk, TLSPeerFingerprint: lfp}, l.Addr(), Options{})
 	if e := drec.waitState(t, Refused); !strings.Contains(e.Reason, "refused our TLS certificate") {
@@ -349,8 +351,8 @@ func TestAnsweredRequestsLeaveNoGoroutine(t *testing.T) {
 // it is not a Refused peer, so an Up link stays Up.
 func TestNonTLSOnTLSPeerPortIsDropped(t *testing.T) {
 	dir := t.TempDir()
-	lc, lk, lfp := selfSigned(t, dir, "master")
-	dc, dk, dfp := selfSigned(t, dir, "backup")
+	lc, lk, lfp := peertest.SelfSigned(t, dir, "master")
+	dc, dk, dfp := peertest.SelfSigned(t, dir, "backup")
 	l, lrec := listener(t, &Config{TLSCert: lc, TLSKey: lk, TLSPeerFingerprint: dfp}, Options{})
 	_, drec := dialer(t, &Config{TLSCert: dc, TLSKey: dk, TLSPeerFingerprint: lfp}, l.Addr(), Options{})
 	drec.waitState(t, Up)
