@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"net"
-	"os"
 	"sort"
 	"strings"
 	"sync"
@@ -138,7 +137,7 @@ func reachable(ctx context.Context, cl *dnsupdate.RFC2136, domain string) error 
 	if errors.As(err, &re) && re.Rcode != dns.RcodeRefused && re.Rcode != dns.RcodeServerFailure {
 		return nil // it answers; per-name errors will say more
 	}
-	if errors.Is(err, os.ErrDeadlineExceeded) || isTimeout(err) {
+	if isTimeout(err) { // os.ErrDeadlineExceeded is a net.Error with Timeout()
 		return fmt.Errorf("srv: resolver %s did not answer within %s (is it running and reachable?)", cl.Server, cl.Timeout)
 	}
 	var op *net.OpError
