@@ -1,4 +1,5 @@
 // Package archtest holds tests of the repository's structure: the layering
-// rule of DESIGN.md (cmd/redund → scheme packages → internal/*) and that
-// every example config in docs/ loads.
+// rule of DESIGN.md (cmd/redund → scheme packages → internal/*). That every
+// example config in docs/examples loads is tested in cmd/redund, which has
+// the loader.
 package archtest
