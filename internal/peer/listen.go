@@ -57,38 +57,46 @@ func (n *Node) acceptOne(ctx context.Context, nc net.Conn) {
 	stop := context.AfterFunc(ctx, func() { _ = nc.Close() })
 	defer stop()
 	tc, err := wrapTLS(nc, n.cfg, true)
-	switch {
-	case errors.Is(err, errNotPeer):
-		n.dropNotPeer(nc, err)
-		return
-	case err != nil:
+	if err != nil {
 		_ = nc.Close()
-		n.log.Warn("peer link refused", "peer", nc.RemoteAddr().String(), "reason", err.Error())
-		n.emit(Event{State: Refused, Reason: err.Error()})
+		if !n.dropped(nc, err) {
+			n.log.Warn("peer link refused", "peer", nc.RemoteAddr().String(), "reason", err.Error())
+			n.emit(Event{State: Refused, Reason: err.Error()})
+		}
 		return
 	}
 	s := newShake(tc, n.cfg, n.opts.Hello(), n.opts.Compat, n.opts.MaxFrame)
 	remote, err := s.accept()
 	if err != nil {
 		_ = tc.Close()
-		if errors.Is(err, errNotPeer) {
-			n.dropNotPeer(nc, err)
-			return
+		if !n.dropped(nc, err) {
+			n.handshakeFailed(err, nc.RemoteAddr())
 		}
-		n.handshakeFailed(err, nc.RemoteAddr())
 		return
 	}
 	n.serve(newConn(n, s, remote))
 }
 
-// dropNotPeer closes a connection that never spoke the protocol (a port
-// scanner, a TCP health check): counted and logged, no state change.
-func (n *Node) dropNotPeer(nc net.Conn, err error) {
-	_ = nc.Close()
+// dropped counts and logs an incoming connection that failed without
+// changing the link's state, and reports whether it was one: it never spoke
+// the protocol (a port scanner, a TCP check), or the link is up with the
+// peer (a stranger's or a stale redial's refusal must not mark a working
+// link Refused; should the peer itself have changed, its next dial after
+// the link drops is refused as usual).
+func (n *Node) dropped(nc net.Conn, err error) bool {
+	why := "dropped a connection on the peer port"
+	switch {
+	case errors.Is(err, errNotPeer):
+	case n.current() != nil:
+		why = "refused a connection while the link is up"
+	default:
+		return false
+	}
 	n.mu.Lock()
 	n.st.Dropped++
 	n.mu.Unlock()
-	n.log.Warn("dropped a connection on the peer port", "from", nc.RemoteAddr().String(), "reason", err.Error())
+	n.log.Warn(why, "from", nc.RemoteAddr().String(), "reason", err.Error())
+	return true
 }
 
 // serve makes c the current connection, reports Up, runs it and reports

@@ -370,3 +370,22 @@ func TestNonTLSOnTLSPeerPortIsDropped(t *testing.T) {
 		t.Fatalf("a non-TLS connection changed the link: %+v", lrec.snapshot())
 	}
 }
+
+// A stranger refused while the link is up (wrong secret here) is counted
+// and logged by the listener, not reported: the working link stays Up. The
+// stranger itself is told it was refused.
+func TestRefusalWhileUpLeavesLinkUp(t *testing.T) {
+	cfg := &Config{Secret: testSecret}
+	l, lrec := listener(t, cfg, Options{})
+	_, drec := dialer(t, cfg, l.Addr(), Options{})
+	drec.waitState(t, Up)
+	lrec.waitState(t, Up)
+	_, srec := dialer(t, &Config{Secret: "a different secret of 16+"}, l.Addr(), Options{})
+	if e := srec.waitState(t, Refused); !strings.Contains(e.Reason, "authentication failed") {
+		t.Fatalf("stranger's reason %q", e.Reason)
+	}
+	waitFor(t, func() bool { return l.Status().Dropped >= 1 })
+	if lrec.sawState(Refused) || lrec.sawState(Down) || l.Status().State != Up || drec.sawState(Down) {
+		t.Fatalf("the stranger changed the link: listener %+v, dialer %+v", lrec.snapshot(), drec.snapshot())
+	}
+}

@@ -61,7 +61,7 @@ type Status struct {
 	RTT       time.Duration `json:"rtt_ns,omitempty"`
 	LastHeard time.Time     `json:"last_heard"`
 	Connects  int           `json:"connects"` // links established
-	Dropped   int           `json:"dropped"`  // connections dropped as not a peer
+	Dropped   int           `json:"dropped"`  // incoming connections dropped without a state change: not a peer, or refused while up
 }
 
 // Status returns the current link summary.
