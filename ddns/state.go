@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
 	"sync"
@@ -42,9 +43,7 @@ func openState(dir, scheme string) (*stateFile, error) {
 	if err := json.Unmarshal(b, &doc); err != nil {
 		return nil, fmt.Errorf("ddns: state file %s is damaged (%v); move it away to start afresh", st.path, err)
 	}
-	for k, v := range doc.Maintenance {
-		st.maint[k] = v
-	}
+	maps.Copy(st.maint, doc.Maintenance)
 	return st, nil
 }
 
@@ -71,10 +70,7 @@ func (s *stateFile) overridden(server string) bool {
 func (s *stateFile) setMaintenance(server string, on, def bool) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	next := make(map[string]bool, len(s.maint)+1)
-	for k, v := range s.maint {
-		next[k] = v
-	}
+	next := maps.Clone(s.maint) // s.maint is never nil
 	if on == def {
 		delete(next, server)
 	} else {
