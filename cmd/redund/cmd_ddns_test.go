@@ -73,6 +73,12 @@ secret = %q
 	if code != exitOK || !strings.Contains(out, "all agree") {
 		t.Errorf("propagation: code %d\n%s", code, out)
 	}
+	var rep ddns.PropagationReport
+	out, code = runCLI(t, "--config", cfg, "ddns", "propagation", "--json", "--resolver", b.Addr, "--ns-port", port, "cat")
+	if err := json.Unmarshal([]byte(out), &rep); err != nil || code != exitOK || !rep.AllAgree ||
+		rep.Scheme != "cat" || strings.Join(rep.Expected, ",") != "192.0.2.2" || len(rep.Answers) == 0 {
+		t.Errorf("propagation --json: code %d, %v, %+v\n%s", code, err, rep, out)
+	}
 }
 
 func TestDdnsUsageErrors(t *testing.T) {

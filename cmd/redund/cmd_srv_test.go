@@ -1,6 +1,7 @@
 package main
 
 import (
+	"encoding/json"
 	"fmt"
 	"net"
 	"os"
@@ -100,6 +101,25 @@ func TestSrvOrder(t *testing.T) {
 		if !strings.Contains(o, w) {
 			t.Errorf("output lacks %q:\n%s", w, o)
 		}
+	}
+	var sets []struct {
+		Name   string
+		Groups []struct {
+			Choices []struct {
+				Target   string
+				Num, Den int
+			}
+		}
+		Samples int
+	}
+	o, code = runCLI(t, "-c", cfg, "srv", "order", "--json", "--samples", "100", "_sip._tcp.central.sip.example.test")
+	if err := json.Unmarshal([]byte(o), &sets); err != nil || code != exitOK {
+		t.Fatalf("order --json: code %d, %v:\n%s", code, err, o)
+	}
+	if len(sets) != 1 || sets[0].Name != "_sip._tcp.central.sip.example.test." || sets[0].Samples != 100 ||
+		len(sets[0].Groups) != 1 || len(sets[0].Groups[0].Choices) != 2 ||
+		sets[0].Groups[0].Choices[0].Num != 61 || sets[0].Groups[0].Choices[0].Den != 101 {
+		t.Errorf("order --json: %+v", sets)
 	}
 }
 
