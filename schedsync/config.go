@@ -76,10 +76,15 @@ func (c *Config) Validate() error {
 		errs.Add("dir", "%q must be an absolute path", c.Dir)
 	}
 	c.validateLink(&errs)
-	if c.FailoverOffset < 0 || c.PeerTimeout < 0 || c.ScanInterval < 0 {
-		errs.Add("", "durations must not be negative")
+	for _, d := range []struct {
+		key string
+		v   config.Duration
+	}{{"failover_offset", c.FailoverOffset}, {"peer_timeout", c.PeerTimeout}, {"scan_interval", c.ScanInterval}} {
+		if d.v < 0 {
+			errs.Add(d.key, "must not be negative")
+		}
 	}
-	if c.ScanInterval != 0 && c.ScanInterval.D() < time.Second {
+	if c.ScanInterval > 0 && c.ScanInterval.D() < time.Second {
 		errs.Add("scan_interval", "must be at least 1s")
 	}
 	if c.Workers < 0 || c.Workers > 64 {
@@ -120,7 +125,7 @@ func (c *Config) validateLink(errs *config.Errors) {
 		errs.Add("secret", "is required (or secret_file / secret_env, or tls_cert + tls_key + tls_peer_fingerprint)")
 	}
 	c.validateTLS(errs)
-	if c.Mode == ModeSecondaryFailover && c.FailoverOffset != 0 && c.FailoverOffset.D() < time.Second {
+	if c.Mode == ModeSecondaryFailover && c.FailoverOffset > 0 && c.FailoverOffset.D() < time.Second {
 		errs.Add("failover_offset", "must be at least 1s")
 	}
 }

@@ -36,6 +36,9 @@ func TestConfigValidate(t *testing.T) {
 		{"bad listen", func(c *Config) { c.Listen = "nope" }, "listen:"},
 		{"tiny offset", func(c *Config) { c.FailoverOffset = config.Duration(time.Millisecond) }, "failover_offset: must be at least 1s"},
 		{"tiny scan", func(c *Config) { c.ScanInterval = config.Duration(time.Millisecond) }, "scan_interval: must be at least 1s"},
+		{"negative peer_timeout", func(c *Config) { c.PeerTimeout = -1 }, "peer_timeout: must not be negative"},
+		{"negative scan", func(c *Config) { c.ScanInterval = config.Duration(-time.Second) }, "scan_interval: must not be negative"},
+		{"negative delta", func(c *Config) { c.DeltaMinSize = -1 }, "delta_min_size: must not be negative"},
 		{"workers", func(c *Config) { c.Workers = 100 }, "workers: must be 0-64"},
 		{"bad exclude", func(c *Config) { c.Exclude = []string{"ok", "[x"} }, "exclude[1]:"},
 	} {
