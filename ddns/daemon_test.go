@@ -6,6 +6,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/redund/redund/internal/config"
 )
 
 func TestFailoverAndBack(t *testing.T) {
@@ -126,5 +128,23 @@ func TestKilledServerFailsOver(t *testing.T) {
 	eventually(t, 2*time.Second, "backup", func() bool { return p.current() == "192.0.2.2" })
 	if r := d.Scheme("cat").Snapshot().Servers[0].Reason; !strings.Contains(r, "refused") {
 		t.Errorf("main's reason %q, want connection refused", r)
+	}
+}
+
+// TestRecheckRepairsOutsideChange: a record changed behind the daemon's
+// back is read again at the next recheck and set back.
+func TestRecheckRepairsOutsideChange(t *testing.T) {
+	main, backup, sorry := newPage(t, true), newPage(t, true), newPage(t, true)
+	p := &memProvider{value: []string{"192.0.2.1"}}
+	c := catConfig(t, main, backup, sorry)
+	c.Recheck = config.Duration(200 * time.Millisecond)
+	s := startDaemon(t, c, p).Scheme("cat")
+	eventually(t, 2*time.Second, "scheme synced", func() bool { return s.Snapshot().State == "Synced" })
+	p.mu.Lock()
+	p.value = []string{"198.51.100.9"} // someone else edits the record
+	p.mu.Unlock()
+	eventually(t, 2*time.Second, "record set back to main", func() bool { return p.current() == "192.0.2.1" })
+	if got := p.pushes(); !slices.Equal(got, []string{"192.0.2.1"}) {
+		t.Errorf("pushes = %v, want the one repair", got)
 	}
 }
