@@ -86,7 +86,7 @@ func (c *Config) validateRedundancy(errs *config.Errors) {
 	if c.IsPrimary || c.Primary != "" {
 		for _, name := range c.ClientNames() {
 			if c.Clients[name] != nil && c.Clients[name].Master {
-				errs.Add("clients."+name+".master",
+				errs.Add(config.Join("clients", name)+".master",
 					"a master timing source cannot be on a redundant instance (put it in its own instance on the same listen address)")
 			}
 		}
@@ -102,7 +102,7 @@ func (c *Config) validateClients(errs *config.Errors) {
 	chal := []byte(c.Challenge)
 	for _, name := range c.ClientNames() {
 		cl := c.Clients[name]
-		p := "clients." + name
+		p := config.Join("clients", name)
 		if cl == nil {
 			errs.Add(p, "empty client")
 			continue
