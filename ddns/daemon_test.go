@@ -1,6 +1,7 @@
 package ddns
 
 import (
+	"context"
 	"errors"
 	"slices"
 	"strings"
@@ -8,6 +9,7 @@ import (
 	"time"
 
 	"github.com/redund/redund/internal/config"
+	"github.com/redund/redund/internal/dnsupdate"
 )
 
 func TestFailoverAndBack(t *testing.T) {
@@ -146,5 +148,29 @@ func TestRecheckRepairsOutsideChange(t *testing.T) {
 	eventually(t, 2*time.Second, "record set back to main", func() bool { return p.current() == "192.0.2.1" })
 	if got := p.pushes(); !slices.Equal(got, []string{"192.0.2.1"}) {
 		t.Errorf("pushes = %v, want the one repair", got)
+	}
+}
+
+// TestSchemesStartSpreadOverOneInterval: of two schemes at interval 2s,
+// the second probes first about 1s after the first does.
+func TestSchemesStartSpreadOverOneInterval(t *testing.T) {
+	pg := newPage(t, true)
+	cfgs := map[string]*Config{"a": catConfig(t, pg, pg, pg), "b": catConfig(t, pg, pg, pg)}
+	for _, c := range cfgs {
+		c.Interval = config.Duration(2 * time.Second)
+	}
+	d, err := New(cfgs, Options{Provider: func(string, *Config) (dnsupdate.Provider, error) { return &memProvider{}, nil }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { _ = d.Run(ctx); close(done) }()
+	t.Cleanup(func() { cancel(); <-done })
+	first := func(name string) ServerStatus { return d.Scheme(name).Snapshot().Servers[0] }
+	eventually(t, 5*time.Second, "b's first probe", func() bool { return first("b").Checks > 0 })
+	a, b := first("a"), first("b")
+	if gap := b.LastCheck.Sub(a.LastCheck); a.Checks != 1 || gap < 700*time.Millisecond || gap > 1500*time.Millisecond {
+		t.Errorf("a probed %d times, b first probed %v after a's first, want once and about 1s", a.Checks, gap)
 	}
 }
