@@ -193,3 +193,20 @@ func TestCheckOptionsResolverPort(t *testing.T) {
 		}
 	}
 }
+
+// TestDefaultResolver: srv check asks the [srv] resolver, else the push
+// server (else /etc/resolv.conf, which depends on the machine).
+func TestDefaultResolver(t *testing.T) {
+	push := &Push{Server: "192.0.2.53:53"}
+	for _, c := range []struct {
+		cfg  Config
+		want string
+	}{
+		{Config{Resolver: "192.0.2.1:5300", Push: push}, "192.0.2.1:5300"},
+		{Config{Push: push}, "192.0.2.53:53"},
+	} {
+		if got, err := c.cfg.DefaultResolver(); err != nil || got != c.want {
+			t.Errorf("%+v: %q, %v; want %q", c.cfg, got, err, c.want)
+		}
+	}
+}
