@@ -163,8 +163,8 @@ func uniqueRRsets(rrs []dns.RR) []dns.RR {
 }
 
 // Query asks the server for name/qtype (recursion desired only when
-// c.Recursion is set) and returns the answer section. NXDOMAIN and an empty answer both return
-// no records and no error.
+// c.Recursion is set) and returns the answer section. NXDOMAIN and an
+// empty answer both return no records and no error.
 func (c *RFC2136) Query(ctx context.Context, name string, qtype uint16) ([]dns.RR, error) {
 	m := new(dns.Msg)
 	m.SetQuestion(dns.Fqdn(name), qtype)
@@ -240,9 +240,4 @@ func (c *RFC2136) check(op string, r *dns.Msg, err error) (*dns.Msg, error) {
 	return r, nil
 }
 
-func (c *RFC2136) timeout() time.Duration {
-	if c.Timeout > 0 {
-		return c.Timeout
-	}
-	return DefaultTimeout
-}
+func (c *RFC2136) timeout() time.Duration { return timeoutOr(c.Timeout) }
