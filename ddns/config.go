@@ -142,10 +142,12 @@ func (c *Config) validatePolicy(errs *config.Errors) {
 }
 
 func (c *Config) validateTiming(errs *config.Errors) {
-	for k, d := range map[string]config.Duration{"interval": c.Interval, "retry_min": c.RetryMin,
-		"retry_max": c.RetryMax, "recheck": c.Recheck} {
-		if d < 0 {
-			errs.Add(k, "must not be negative")
+	for _, kd := range []struct {
+		key string
+		d   config.Duration
+	}{{"interval", c.Interval}, {"retry_min", c.RetryMin}, {"retry_max", c.RetryMax}, {"recheck", c.Recheck}} {
+		if kd.d < 0 {
+			errs.Add(kd.key, "must not be negative")
 		}
 	}
 	if c.RetryMax != 0 && c.RetryMax.Or(DefaultRetryMax) < c.RetryMin.Or(DefaultRetryMin) {

@@ -78,3 +78,26 @@ func TestConfigUnknownKeyRejected(t *testing.T) {
 		t.Fatalf("got %v", err)
 	}
 }
+
+// TestConfigTimingErrorsInKeyOrder: problems found by Validate alone (no
+// file lines to sort by) come in the table's key order, every time.
+func TestConfigTimingErrorsInKeyOrder(t *testing.T) {
+	c := &Config{Interval: -1, RetryMin: -1, RetryMax: -1, Recheck: -1}
+	var first string
+	for range 20 {
+		err := c.Validate()
+		if err == nil {
+			t.Fatal("negative durations accepted")
+		}
+		msg := err.Error()
+		i, j, k := strings.Index(msg, "interval:"), strings.Index(msg, "retry_min:"), strings.Index(msg, "recheck:")
+		if i < 0 || !(i < j && j < k) {
+			t.Fatalf("timing problems out of key order:\n%s", msg)
+		}
+		if first == "" {
+			first = msg
+		} else if msg != first {
+			t.Fatalf("Validate gave two different reports:\n%s\n---\n%s", first, msg)
+		}
+	}
+}
