@@ -18,7 +18,7 @@ var (
 	mInSync = prometheus.NewDesc("redund_ddns_in_sync",
 		"1 when the provider holds exactly the chosen value.", []string{"scheme"}, nil)
 	mPushes = prometheus.NewDesc("redund_ddns_pushes_total",
-		"Record changes sent to the provider, by result.", []string{"scheme", "result"}, nil)
+		"Records changed at the provider (result ok), and failed provider reads and pushes (result error).", []string{"scheme", "result"}, nil)
 	mRetry = prometheus.NewDesc("redund_ddns_retry_pending",
 		"1 while a failed read or push waits for its retry.", []string{"scheme"}, nil)
 	mLastPush = prometheus.NewDesc("redund_ddns_last_push_timestamp_seconds",
