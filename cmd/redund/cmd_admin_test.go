@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -92,6 +93,12 @@ func TestSchedsyncStatusAndActionCLI(t *testing.T) {
 		res.Result != "resync started" || len(res.Status) != 1 {
 		t.Errorf("resync --json: code %d, %v, %+v:\n%s", code, err, res, out)
 	}
+	// --admin needs no config file
+	none := filepath.Join(t.TempDir(), "none.toml")
+	if out, code := runCLI(t, "-c", none, "schedsync", "status", "--admin", addr); code != exitFailed ||
+		!strings.Contains(out, "Not synced") {
+		t.Errorf("status --admin without a config: code %d, want 1:\n%s", code, out)
+	}
 	// promote has no handler here: the daemon's refusal exits 1
 	if out, code := runCLI(t, "-c", cfg, "schedsync", "promote"); code != exitFailed {
 		t.Errorf("refused promote: code %d, want 1:\n%s", code, out)
@@ -107,7 +114,7 @@ func TestGatewayActionCLI(t *testing.T) {
 			status.WriteJSON(w, http.StatusOK, map[string]any{"role": "master", "active": true})
 		},
 	})
-	missing := writeFile(t, "unused", "") + ".none" // --admin needs no config file
+	missing := filepath.Join(t.TempDir(), "none.toml") // --admin needs no config file
 	out, code := runCLI(t, "-c", missing, "gateway", "--admin", addr, "failover")
 	if code != exitOK || out != "gw-b took control\n" {
 		t.Errorf("failover: code %d, out %q", code, out)
@@ -120,6 +127,12 @@ func TestGatewayActionCLI(t *testing.T) {
 	out, code = runCLI(t, "-c", missing, "gateway", "--admin", addr, "status")
 	if err := json.Unmarshal([]byte(out), &m); err != nil || code != exitOK || m["role"] != "master" {
 		t.Errorf("status: code %d, %v:\n%s", code, err, out)
+	}
+	// a config file that is there is read, and a bad one stops the command
+	bad := writeFile(t, "bad.toml", "[admin]\ntokn = \"x\"\n")
+	if out, code := runCLI(t, "-c", bad, "gateway", "--admin", addr, "status"); code != exitUsage ||
+		!strings.Contains(out, "bad.toml:2: admin.tokn: unknown key") {
+		t.Errorf("status --admin with a bad config: code %d, want 2:\n%s", code, out)
 	}
 	// resync has no handler here: the node's refusal exits 1
 	if out, code := runCLI(t, "-c", missing, "gateway", "--admin", addr, "resync"); code != exitFailed {

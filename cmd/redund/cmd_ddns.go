@@ -131,7 +131,7 @@ func ddnsMaintenanceCommand(g *globalOptions, o *ddnsOptions) *cli.Command {
 			"chosen.\n\n" +
 			"EXAMPLE\n   redund ddns maintenance cat main on\n\n" + exitStatusHelp,
 		Flags: []cli.Flag{
-			&cli.StringFlag{Name: "admin", Destination: &o.Admin, Usage: "admin address of the daemon (default: from the config)"},
+			&cli.StringFlag{Name: "admin", Destination: &o.Admin, Usage: "admin address of the daemon (default: [admin] ddns); the config file is then optional"},
 		},
 		Action: withArgs(3, 3, func(c *cli.Context) error { return runDdnsMaintenance(c, g, o) }),
 	}
@@ -147,16 +147,12 @@ func runDdnsMaintenance(c *cli.Context, g *globalOptions, o *ddnsOptions) error 
 	default:
 		return usageErr("ddns maintenance: third argument must be on or off, not %q", a.Get(2))
 	}
-	cfg, err := loadConfig(g.ConfigPath)
+	addr, token, err := adminTarget(g, o.Admin, "ddns")
 	if err != nil {
 		return err
 	}
-	addr := o.Admin
-	if addr == "" {
-		addr = cfg.Admin.For("ddns")
-	}
 	req := ddns.MaintenanceRequest{Scheme: a.Get(0), Server: a.Get(1), On: on}
-	if err := ddns.RequestMaintenance(c.Context, addr, cfg.Admin.Token, req); err != nil {
+	if err := ddns.RequestMaintenance(c.Context, addr, token, req); err != nil {
 		return failed(err)
 	}
 	printf(c, "%s/%s maintenance %s\n", req.Scheme, req.Server, a.Get(2))

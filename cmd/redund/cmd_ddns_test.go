@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -97,6 +98,10 @@ func TestDdnsUsageErrors(t *testing.T) {
 	out, code := runCLI(t, "--config", cfg, "ddns", "maintenance", "--admin", "127.0.0.1:1", "cat", "main", "on")
 	if code != exitFailed || !strings.Contains(out, "ddns run") {
 		t.Errorf("no daemon: code %d\n%s", code, out)
+	}
+	none := filepath.Join(t.TempDir(), "none.toml") // --admin needs no config file
+	if out, code := runCLI(t, "--config", none, "ddns", "maintenance", "--admin", "127.0.0.1:1", "cat", "main", "on"); code != exitFailed {
+		t.Errorf("--admin without a config: code %d, want 1\n%s", code, out)
 	}
 }
 

@@ -21,7 +21,7 @@ type gatewayOptions struct {
 
 func newGatewayCommand(g *globalOptions) *cli.Command {
 	o := &gatewayOptions{}
-	adminFlag := &cli.StringFlag{Name: "admin", Usage: "admin address of the node (default: [admin] gateway)", Destination: &o.Admin}
+	adminFlag := &cli.StringFlag{Name: "admin", Usage: "admin address of the node (default: [admin] gateway); the config file is then optional", Destination: &o.Admin}
 	return &cli.Command{
 		Name:  "gateway",
 		Usage: "master/backup pair with replication and client failover (Ignition's scheme)",
@@ -81,29 +81,13 @@ func runGateway(ctx context.Context, g *globalOptions) error {
 	return d.run(ctx, cfg.Admin.For("gateway"), gw.Run)
 }
 
-// adminClient finds the node's admin address and token from the config.
-func (o *gatewayOptions) adminClient(g *globalOptions) (gateway.AdminClient, error) {
-	cfg, err := loadConfig(g.ConfigPath)
-	if err != nil && o.Admin == "" {
-		return gateway.AdminClient{}, err
-	}
-	ac := gateway.AdminClient{Endpoint: o.Admin}
-	if cfg != nil {
-		ac.Token = cfg.Admin.Token
-		if ac.Endpoint == "" {
-			ac.Endpoint = cfg.Admin.For("gateway")
-		}
-	}
-	return ac, nil
-}
-
 // call runs one admin request and prints the answer.
 func (o *gatewayOptions) call(c *cli.Context, g *globalOptions, method, path string, body []byte, raw bool) error {
-	ac, err := o.adminClient(g)
+	addr, token, err := adminTarget(g, o.Admin, "gateway")
 	if err != nil {
 		return err
 	}
-	out, err := ac.Do(c.Context, method, path, body)
+	out, err := gateway.AdminClient{Endpoint: addr, Token: token}.Do(c.Context, method, path, body)
 	if err != nil {
 		return failed(err)
 	}

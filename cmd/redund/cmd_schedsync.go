@@ -18,7 +18,7 @@ type schedsyncOptions struct {
 
 func newSchedsyncCommand(g *globalOptions) *cli.Command {
 	o := &schedsyncOptions{}
-	adminFlag := &cli.StringFlag{Name: "admin", Usage: "admin address of the daemon (default: [admin] schedsync, then listen)",
+	adminFlag := &cli.StringFlag{Name: "admin", Usage: "admin address of the daemon (default: [admin] schedsync, then listen); actions and status then need no config file",
 		Destination: &o.Admin}
 	return &cli.Command{
 		Name:  "schedsync",
@@ -76,14 +76,11 @@ func runSchedsync(ctx context.Context, g *globalOptions, o *schedsyncOptions) er
 		return failed(err)
 	}
 	n.Register(d.Admin, cfg.Admin.Token)
-	return d.run(ctx, schedsyncAdmin(cfg, o), n.Run)
-}
-
-func schedsyncAdmin(cfg *fileConfig, o *schedsyncOptions) string {
-	if o.Admin != "" {
-		return o.Admin
+	admin := o.Admin
+	if admin == "" {
+		admin = cfg.Admin.For("schedsync")
 	}
-	return cfg.Admin.For("schedsync")
+	return d.run(ctx, admin, n.Run)
 }
 
 func schedsyncActionCommand(g *globalOptions, o *schedsyncOptions, admin cli.Flag, name, usage, desc string) *cli.Command {
@@ -98,13 +95,13 @@ func schedsyncActionCommand(g *globalOptions, o *schedsyncOptions, admin cli.Fla
 }
 
 func runSchedsyncAction(c *cli.Context, g *globalOptions, o *schedsyncOptions, name string) error {
-	cfg, err := loadConfig(g.ConfigPath)
+	addr, token, err := adminTarget(g, o.Admin, "schedsync")
 	if err != nil {
 		return err
 	}
 	ctx, cancel := context.WithTimeout(c.Context, 40*time.Second)
 	defer cancel()
-	res, err := schedsync.CallAction(ctx, schedsyncAdmin(cfg, o), cfg.Admin.Token, name)
+	res, err := schedsync.CallAction(ctx, addr, token, name)
 	if err != nil {
 		return failed(err)
 	}
@@ -132,13 +129,13 @@ func schedsyncStatusCommand(g *globalOptions, o *schedsyncOptions, admin cli.Fla
 }
 
 func runSchedsyncStatus(c *cli.Context, g *globalOptions, o *schedsyncOptions) error {
-	cfg, err := loadConfig(g.ConfigPath)
+	addr, _, err := adminTarget(g, o.Admin, "schedsync")
 	if err != nil {
 		return err
 	}
 	ctx, cancel := context.WithTimeout(c.Context, 5*time.Second)
 	defer cancel()
-	rep, err := status.Fetch(ctx, schedsyncAdmin(cfg, o))
+	rep, err := status.Fetch(ctx, addr)
 	if err != nil {
 		return failed(fmt.Errorf("schedsync status: %w", err))
 	}

@@ -2,9 +2,7 @@ package main
 
 import (
 	"bytes"
-	"errors"
 	"fmt"
-	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
@@ -71,9 +69,11 @@ func newSrvGenCommand(g *globalOptions) *cli.Command {
 	}
 }
 
-func loadSrv(g *globalOptions) (*srv.Config, error) {
-	f, err := loadConfig(g.ConfigPath)
-	if err != nil {
+// loadSrv reads the config's [srv] table; with allowMissing, a config file
+// that does not exist gives nil.
+func loadSrv(g *globalOptions, allowMissing bool) (*srv.Config, error) {
+	f, err := loadConfigOrNone(g.ConfigPath, allowMissing)
+	if err != nil || f == nil {
 		return nil, err
 	}
 	if f.Srv == nil {
@@ -86,7 +86,7 @@ func runSrvGen(c *cli.Context, g *globalOptions, o *srvGenOptions) error {
 	if o.Check && o.Out == "" {
 		return usageErr("srv gen: --check needs --out FILE to compare with")
 	}
-	cfg, err := loadSrv(g)
+	cfg, err := loadSrv(g, false)
 	if err != nil {
 		return err
 	}
@@ -165,12 +165,10 @@ func runSrvOrder(c *cli.Context, g *globalOptions, o *srvOrderOptions, name stri
 	if o.Samples < 0 || o.Samples > 100_000_000 {
 		return usageErr("srv order: --samples must be between 0 and 100000000")
 	}
-	var cfg *srv.Config
-	if _, statErr := os.Stat(g.ConfigPath); o.Resolver == "" || !strings.HasPrefix(name, "_") || !errors.Is(statErr, fs.ErrNotExist) {
-		var err error
-		if cfg, err = loadSrv(g); err != nil {
-			return err
-		}
+	// live records of a full SRV name need no config
+	cfg, err := loadSrv(g, o.Resolver != "" && strings.HasPrefix(name, "_"))
+	if err != nil {
+		return err
 	}
 	opts := srv.OrderOptions{Resolver: o.Resolver, Samples: o.Samples, Seed: o.Seed, Timeout: srv.DefaultTimeout}
 	if cfg != nil {
@@ -211,7 +209,7 @@ func newSrvCheckCommand(g *globalOptions) *cli.Command {
 }
 
 func runSrvCheck(c *cli.Context, g *globalOptions, o *srvCheckOptions) error {
-	cfg, err := loadSrv(g)
+	cfg, err := loadSrv(g, false)
 	if err != nil {
 		return err
 	}
@@ -251,7 +249,7 @@ func newSrvPushCommand(g *globalOptions) *cli.Command {
 }
 
 func runSrvPush(c *cli.Context, g *globalOptions, o *srvPushOptions) error {
-	cfg, err := loadSrv(g)
+	cfg, err := loadSrv(g, false)
 	if err != nil {
 		return err
 	}

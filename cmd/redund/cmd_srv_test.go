@@ -84,6 +84,7 @@ func TestSrvUsageErrors(t *testing.T) {
 		{"srv", "gen", "--format", "yaml"},
 		{"srv", "order"},
 		{"srv", "push"}, // no [srv.push]
+		{"-c", filepath.Join(t.TempDir(), "none.toml"), "srv", "order", "--resolver", "127.0.0.1:1", "east"}, // a zone needs the config
 	} {
 		if o, code := runCLI(t, append([]string{"-c", good}, args...)...); code != exitUsage {
 			t.Errorf("%v: code %d, want 2: %s", args, code, o)

@@ -3,10 +3,8 @@ package main
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
-	"io/fs"
 	"os"
 	"strconv"
 	"strings"
@@ -77,11 +75,12 @@ func runStatus(ctx context.Context, g *globalOptions, o *statusOptions, w io.Wri
 // empty.
 func statusEndpoints(configPath string, extra []string) ([]string, error) {
 	var eps []string
-	cfg, err := loadConfig(configPath)
-	if err == nil {
-		eps = cfg.Admin.Addresses()
-	} else if _, serr := os.Stat(configPath); len(extra) == 0 || !errors.Is(serr, fs.ErrNotExist) {
+	cfg, err := loadConfigOrNone(configPath, len(extra) > 0)
+	if err != nil {
 		return nil, err
+	}
+	if cfg != nil {
+		eps = cfg.Admin.Addresses()
 	}
 	seen := map[string]bool{}
 	var out []string

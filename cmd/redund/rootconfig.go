@@ -1,6 +1,9 @@
 package main
 
 import (
+	"errors"
+	"io/fs"
+	"os"
 	"sort"
 
 	"github.com/redund/redund/ddns"
@@ -63,4 +66,32 @@ func loadConfig(path string) (*fileConfig, error) {
 		return nil, err
 	}
 	return f, nil
+}
+
+// loadConfigOrNone is loadConfig for a command that can do without the
+// file when the flags name what it needs (--endpoint, --admin, --resolver):
+// with allowMissing, a file that does not exist gives nil and no error. A
+// file that exists is always read and validated.
+func loadConfigOrNone(path string, allowMissing bool) (*fileConfig, error) {
+	f, err := loadConfig(path)
+	if err != nil && allowMissing {
+		if _, serr := os.Stat(path); errors.Is(serr, fs.ErrNotExist) {
+			return nil, nil
+		}
+	}
+	return f, err
+}
+
+// adminTarget is where a client command reaches a running daemon: addr (its
+// --admin flag) if given, else the config's [admin] address for daemon, with
+// the config's [admin] token. Given addr, the config file may be absent.
+func adminTarget(g *globalOptions, addr, daemon string) (string, config.Secret, error) {
+	cfg, err := loadConfigOrNone(g.ConfigPath, addr != "")
+	if err != nil || cfg == nil {
+		return addr, "", err
+	}
+	if addr == "" {
+		addr = cfg.Admin.For(daemon)
+	}
+	return addr, cfg.Admin.Token, nil
 }
