@@ -50,7 +50,6 @@ func (o MonitorOptions) withDefaults() MonitorOptions {
 type Monitor struct {
 	checker Checker
 	opts    MonitorOptions
-	now     chan struct{} // ProbeNow requests, coalesced
 	running atomic.Bool
 
 	mu     sync.Mutex
@@ -66,7 +65,6 @@ func NewMonitor(name string, c Checker, o MonitorOptions) *Monitor {
 	return &Monitor{
 		checker: c,
 		opts:    o.withDefaults(),
-		now:     make(chan struct{}, 1),
 		snap:    Snapshot{Name: name, Since: time.Now()},
 	}
 }
@@ -91,9 +89,6 @@ func (m *Monitor) Run(ctx context.Context) {
 		case <-ctx.Done():
 			return
 		case <-timer.C:
-		case <-m.now:
-			timer.Stop()
-			planned = time.Now() // an extra probe starts a new period
 		}
 		res := m.checker.Check(ctx)
 		if ctx.Err() != nil {
@@ -122,15 +117,6 @@ func (m *Monitor) nextDelay() time.Duration {
 		d += time.Duration(rand.Int64N(int64(2*j)+1)) - j
 	}
 	return max(d, time.Millisecond)
-}
-
-// ProbeNow asks for a probe at once. Requests made while a probe is in
-// flight are coalesced into one probe that starts after it.
-func (m *Monitor) ProbeNow() {
-	select {
-	case m.now <- struct{}{}:
-	default:
-	}
 }
 
 // record applies one result to the state.
