@@ -106,10 +106,14 @@ func (s *Sim) Status() []SimStatus {
 	return out
 }
 
-// Connected reports whether every client has accepted the server.
+// Connected reports whether every client has accepted the server; unlike
+// Status, it leaves the peak level alone.
 func (s *Sim) Connected() bool {
-	for _, st := range s.Status() {
-		if !st.Connected {
+	for _, c := range s.clients {
+		c.mu.Lock()
+		ok := c.connected
+		c.mu.Unlock()
+		if !ok {
 			return false
 		}
 	}

@@ -77,3 +77,16 @@ func TestSimFailedSendIsNotNoted(t *testing.T) {
 		t.Fatalf("built %d packets, last noted send %v; want 2 built and none noted", c.sent, c.gaps.last)
 	}
 }
+
+// Asking whether the clients are connected does not use up the peak level
+// that the next Status (the summary line) reports.
+func TestSimConnectedKeepsPeak(t *testing.T) {
+	s := NewSim([]SimClient{{Name: "a"}})
+	s.clients[0].connected, s.clients[0].rxPeak = true, 16384
+	if !s.Connected() {
+		t.Fatal("not connected")
+	}
+	if p := s.Status()[0].RxPeak; p != -6 {
+		t.Fatalf("peak after Connected: %d dBFS, want -6", p)
+	}
+}
