@@ -15,7 +15,8 @@
 //  3. handshake: both sides exchange a Hello (node id, mode, version, epoch,
 //     uptime, application fields) and run the caller's Compat function; a
 //     refusal reason is sent to the other side, so both report the same
-//     Refused event;
+//     Refused event (except a listener whose link is already up: it counts
+//     the refused connection in Status.Dropped and stays Up);
 //  4. running: heartbeats (ping every PingInterval, a ping unanswered after
 //     PingTimeout is missed, MaxMissed misses drop the link) and a silence
 //     limit (Options.DownAfter, usually the scheme's failover_timeout).
