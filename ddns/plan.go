@@ -2,7 +2,8 @@ package ddns
 
 import (
 	"context"
-	"sort"
+	"maps"
+	"slices"
 	"sync"
 
 	"github.com/redund/redund/internal/dnsupdate"
@@ -46,11 +47,7 @@ func Plan(ctx context.Context, cfgs map[string]*Config, o PlanOptions) ([]PlanRe
 	if o.Provider == nil {
 		o.Provider = func(_ string, c *Config) (dnsupdate.Provider, error) { return dnsupdate.New(c.Provider) }
 	}
-	names := make([]string, 0, len(cfgs))
-	for n := range cfgs {
-		names = append(names, n)
-	}
-	sort.Strings(names)
+	names := slices.Sorted(maps.Keys(cfgs))
 	out := make([]PlanResult, len(names))
 	sem := make(chan struct{}, 32)
 	var wg sync.WaitGroup
