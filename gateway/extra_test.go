@@ -2,51 +2,23 @@ package gateway
 
 import (
 	"bufio"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
-	"crypto/x509"
-	"crypto/x509/pkix"
-	"encoding/pem"
 	"io"
-	"math/big"
 	"net"
 	"net/http"
 	"net/http/httptest"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/redund/redund/internal/peer"
+	"github.com/redund/redund/internal/peer/peertest"
 )
-
-// certFiles writes a self-signed certificate and key and returns their
-// paths and fingerprint.
-func certFiles(t *testing.T, dir, name string) (string, string, string) {
-	t.Helper()
-	k, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tmpl := &x509.Certificate{SerialNumber: big.NewInt(7), Subject: pkix.Name{CommonName: name},
-		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour)}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &k.PublicKey, k)
-	if err != nil {
-		t.Fatal(err)
-	}
-	kb, _ := x509.MarshalECPrivateKey(k)
-	c, kf := filepath.Join(dir, name+".crt"), filepath.Join(dir, name+".key")
-	os.WriteFile(c, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o600)
-	os.WriteFile(kf, pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: kb}), 0o600)
-	return c, kf, peer.Fingerprint(der)
-}
 
 func TestPairOverPinnedTLS(t *testing.T) {
 	dir := t.TempDir()
-	mc, mk, mfp := certFiles(t, dir, "m")
-	bc, bk, bfp := certFiles(t, dir, "b")
+	mc, mk, mfp := peertest.SelfSigned(t, dir, "m")
+	bc, bk, bfp := peertest.SelfSigned(t, dir, "b")
 	m, b, _ := pair(t, func(mcfg, bcfg *Config) {
 		mcfg.Link = peer.Config{TLSCert: mc, TLSKey: mk, TLSPeerFingerprint: bfp}
 		bcfg.Link = peer.Config{TLSCert: bc, TLSKey: bk, TLSPeerFingerprint: mfp}
@@ -106,9 +78,9 @@ func TestClientListenerForwardsWebSocketUpgrade(t *testing.T) {
 
 func TestWrongCertificateRefusedNoData(t *testing.T) {
 	dir := t.TempDir()
-	mc, mk, mfp := certFiles(t, dir, "m")
-	bc, bk, _ := certFiles(t, dir, "b")
-	_, _, strangerFP := certFiles(t, dir, "stranger")
+	mc, mk, mfp := peertest.SelfSigned(t, dir, "m")
+	bc, bk, _ := peertest.SelfSigned(t, dir, "b")
+	_, _, strangerFP := peertest.SelfSigned(t, dir, "stranger")
 	ln := listen(t, "127.0.0.1:0")
 	mcfg, bcfg := baseCfg(t, ModeMaster, filepath.Join(dir, "m")), baseCfg(t, ModeBackup, filepath.Join(dir, "b"))
 	mcfg.Link = peer.Config{TLSCert: mc, TLSKey: mk, TLSPeerFingerprint: strangerFP} // the master trusts someone else
