@@ -84,6 +84,30 @@ name = "ms1"
 host = "ms3.example.com"
 udp = 5060
 ` + zoneEast, []string{`redund.toml:15: srv.targets[2].name: duplicate target name "ms1" (also targets[0])`}},
+		{"duplicate names after nameless ones", `
+[srv]
+domain = "sip.example.com"
+[[srv.targets]]
+host = "ms0.example.com"
+udp = 5060
+[[srv.targets]]
+name = "ms1"
+host = "ms1.example.com"
+udp = 5060
+[[srv.targets]]
+name = "ms1"
+host = "ms3.example.com"
+udp = 5060
+[[srv.zones]]
+order = ["ms1"]
+[[srv.zones]]
+name = "east"
+order = ["ms1"]
+[[srv.zones]]
+name = "east"
+order = ["ms1"]
+`, []string{`srv.targets[2].name: duplicate target name "ms1" (also targets[1])`,
+			`srv.zones[2].name: duplicate zone name "east" (also zones[1])`}},
 		{"duplicate zone and entry", base + zoneEast + `
 [[srv.zones]]
 name = "EAST"

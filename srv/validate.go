@@ -24,14 +24,14 @@ func (c *Config) Validate() error {
 	}
 	seen := map[string]int{}
 	for i, t := range c.Targets {
-		c.validateTarget(&errs, config.Index("targets", i), t, seen)
+		c.validateTarget(&errs, i, t, seen)
 	}
 	if len(c.Zones) == 0 {
 		errs.Add("zones", "at least one zone is required ([[srv.zones]] with name and order)")
 	}
 	zones := map[string]int{}
 	for i, z := range c.Zones {
-		c.validateZone(&errs, config.Index("zones", i), z, zones)
+		c.validateZone(&errs, i, z, zones)
 	}
 	if c.Push != nil {
 		c.validatePush(&errs, c.Push)
@@ -100,7 +100,10 @@ func validName(s string) bool {
 	return true
 }
 
-func (c *Config) validateTarget(errs *config.Errors, p string, t *Target, seen map[string]int) {
+// validateTarget checks targets[i]; seen maps each name to the index of
+// its first target.
+func (c *Config) validateTarget(errs *config.Errors, i int, t *Target, seen map[string]int) {
+	p := config.Index("targets", i)
 	switch {
 	case t.Name == "":
 		errs.Add(config.Join(p, "name"), "name is required")
@@ -109,8 +112,9 @@ func (c *Config) validateTarget(errs *config.Errors, p string, t *Target, seen m
 	default:
 		if j, dup := seen[t.Name]; dup {
 			errs.Add(config.Join(p, "name"), "duplicate target name %q (also targets[%d])", t.Name, j)
+		} else {
+			seen[t.Name] = i
 		}
-		seen[t.Name] = len(seen)
 	}
 	checkHost(errs, config.Join(p, "host"), t.Host)
 	checkUint16(errs, config.Join(p, "weight"), t.Weight)
@@ -145,7 +149,10 @@ func checkHost(errs *config.Errors, p, h string) {
 	}
 }
 
-func (c *Config) validateZone(errs *config.Errors, p string, z *Zone, seen map[string]int) {
+// validateZone checks zones[i]; seen maps each zone name (lower case) to
+// the index of its first zone.
+func (c *Config) validateZone(errs *config.Errors, i int, z *Zone, seen map[string]int) {
+	p := config.Index("zones", i)
 	name := strings.ToLower(strings.TrimSpace(z.Name))
 	switch {
 	case name == "":
@@ -157,8 +164,9 @@ func (c *Config) validateZone(errs *config.Errors, p string, z *Zone, seen map[s
 	default:
 		if j, dup := seen[name]; dup {
 			errs.Add(config.Join(p, "name"), "duplicate zone name %q (also zones[%d])", z.Name, j)
+		} else {
+			seen[name] = i
 		}
-		seen[name] = len(seen)
 	}
 	checkTTL(errs, config.Join(p, "ttl"), z.TTL)
 	switch {
@@ -168,11 +176,11 @@ func (c *Config) validateZone(errs *config.Errors, p string, z *Zone, seen map[s
 		errs.Add(p, "zone %q is empty: give order = [\"ms1\", ...] or [[targets]]", z.Name)
 	}
 	used := map[string]bool{}
-	for i, n := range z.Order {
-		c.checkRef(errs, config.Index(config.Join(p, "order"), i), n, used)
+	for k, n := range z.Order {
+		c.checkRef(errs, config.Index(config.Join(p, "order"), k), n, used)
 	}
-	for i, e := range z.Targets {
-		ep := config.Index(config.Join(p, "targets"), i)
+	for k, e := range z.Targets {
+		ep := config.Index(config.Join(p, "targets"), k)
 		c.checkRef(errs, config.Join(ep, "target"), e.Target, used)
 		checkUint16(errs, config.Join(ep, "priority"), e.Priority)
 		checkUint16(errs, config.Join(ep, "weight"), e.Weight)
