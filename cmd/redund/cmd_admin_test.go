@@ -28,6 +28,12 @@ func fakeAdmin(t *testing.T, docs func() []status.Document, handlers map[string]
 	if err := s.Listen("127.0.0.1:0"); err != nil {
 		t.Fatal(err)
 	}
+	return serveAdmin(t, s)
+}
+
+// serveAdmin serves s (already listening) until the test ends and returns
+// its address.
+func serveAdmin(t *testing.T, s *status.Server) string {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- s.Serve(ctx) }()

@@ -56,11 +56,7 @@ func startAdmin(t *testing.T) string {
 				Health: []status.Health{{Name: "web1", State: "OK"}, {Name: "web2", State: "ERR"}}},
 		}
 	}))
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- s.Serve(ctx) }()
-	t.Cleanup(func() { cancel(); <-done })
-	return s.Addr()
+	return serveAdmin(t, s)
 }
 
 func canceled() context.Context {
