@@ -42,7 +42,8 @@ func (d Duration) String() string { return time.Duration(d).String() }
 // from an environment variable (K_env = "NAME").
 type Secret string
 
-const redacted = "[redacted]"
+// Redacted is what a non-empty Secret prints instead of its value.
+const Redacted = "[redacted]"
 
 // Reveal returns the secret's value, for the one place that needs it.
 func (s Secret) Reveal() string { return string(s) }
@@ -52,7 +53,7 @@ func (s Secret) String() string {
 	if s == "" {
 		return ""
 	}
-	return redacted
+	return Redacted
 }
 
 // GoString hides the value from %#v.

@@ -10,10 +10,6 @@ import (
 	"github.com/redund/redund/internal/config"
 )
 
-// redacted replaces a secret's value in log output (the same text
-// config.Secret prints for itself).
-const redacted = "[redacted]"
-
 // maxWalkDepth bounds how deep RedactAttr looks into a value for secrets.
 const maxWalkDepth = 10
 
@@ -59,7 +55,7 @@ func redactValue(v slog.Value) slog.Value {
 func scrub(s string, secrets []string) string {
 	slices.SortFunc(secrets, func(a, b string) int { return len(b) - len(a) })
 	for _, sec := range secrets {
-		s = strings.ReplaceAll(s, sec, redacted)
+		s = strings.ReplaceAll(s, sec, config.Redacted)
 	}
 	return s
 }
