@@ -226,7 +226,9 @@ func (s *fetchState) fetchDelta(ctx context.Context, f, loc Entry) error {
 	defer resp.Body.Close()
 	cr := &countReader{r: resp.Body}
 	pr, pw := io.Pipe()
+	applied := make(chan struct{})
 	go func() {
+		defer close(applied)
 		err := applyDelta(cr, basis, sig, pw, f.Size)
 		if err == nil {
 			_, _ = io.Copy(io.Discard, resp.Body) // reach EOF: the trailer follows the body
@@ -235,7 +237,11 @@ func (s *fetchState) fetchDelta(ctx context.Context, f, loc Entry) error {
 	}()
 	want := hex.EncodeToString(f.Hash[:])
 	err = s.writeChecked(f, pr, func() bool { return resp.Trailer.Get(hashHeader) == want })
+	// when writeChecked gave up early the goroutine may still be reading:
+	// stop it (both ends) and wait before cr.n is read
 	pr.Close()
+	resp.Body.Close()
+	<-applied
 	s.a.n.metrics.bytes.WithLabelValues("delta").Add(float64(cr.n))
 	if errors.Is(err, errBadDelta) {
 		s.changed()
