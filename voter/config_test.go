@@ -24,6 +24,14 @@ prio = 2`, nil},
 password = "same"
 [clients.bob]
 password = "same"`, []string{"clients.bob.password: same password as clients.alice"}},
+		{"buflen too long", `password = "h"
+buflen = 20000
+[clients.alice]
+password = "a"`, []string{"buflen: must be 0-10000 ms"}},
+		{"short buflen counts as 40", `password = "h"
+buflen = 20
+[clients.alice]
+password = "a"`, nil},
 		{"client password is the host password", `password = "h"
 [clients.alice]
 password = "h"`, []string{"clients.alice.password: must differ from the host password"}},

@@ -23,7 +23,7 @@ func (c *Config) Validate() error {
 		errs.Add("password", "at most 28 characters")
 	}
 	if c.Buflen < 0 || c.Buflen > 10000 {
-		errs.Add("buflen", "must be 40-10000 ms")
+		errs.Add("buflen", "must be 0-10000 ms (0: the default 480; below 40 counts as 40)")
 	}
 	if c.Linger != nil && *c.Linger < 0 {
 		errs.Add("linger", "must be >= 0")
