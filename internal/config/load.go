@@ -59,15 +59,7 @@ func Decode(name, src string, v any) error {
 		}
 		errs.Add(k.String(), "unknown key (check the spelling; see docs/configuration.md)")
 	}
-	pos := positions(src)
-	for _, e := range errs {
-		e.File = name
-		if e.Line == 0 {
-			e.Line = pos.lookup(e.Path)
-		}
-	}
-	errs.sortByLine()
-	return errs.Err()
+	return Annotate(name, src, errs.Err())
 }
 
 // Check decodes like Load and then runs v's Validate (when v implements
