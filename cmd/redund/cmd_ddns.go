@@ -2,6 +2,8 @@ package main
 
 import (
 	"context"
+	"maps"
+	"slices"
 
 	"github.com/urfave/cli/v2"
 
@@ -113,7 +115,7 @@ func ddnsSchemes(g *globalOptions, names []string) (map[string]*ddns.Config, err
 	for _, n := range names {
 		c, ok := cfg.Ddns[n]
 		if !ok {
-			return nil, usageErr("ddns: no scheme %q in %s (have %v)", n, g.ConfigPath, sortedKeys(cfg.Ddns))
+			return nil, usageErr("ddns: no scheme %q in %s (have %v)", n, g.ConfigPath, slices.Sorted(maps.Keys(cfg.Ddns)))
 		}
 		out[n] = c
 	}

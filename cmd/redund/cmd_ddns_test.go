@@ -94,6 +94,9 @@ func TestDdnsUsageErrors(t *testing.T) {
 			t.Errorf("%v: code %d, want 2\n%s", args, code, out)
 		}
 	}
+	if out, _ := runCLI(t, "--config", cfg, "ddns", "plan", "dog"); !strings.Contains(out, `no scheme "dog" in `+cfg+" (have [cat])") {
+		t.Errorf("unknown scheme: the message does not name the schemes there are:\n%s", out)
+	}
 	// nobody listens on the admin address: exit 1
 	out, code := runCLI(t, "--config", cfg, "ddns", "maintenance", "--admin", "127.0.0.1:1", "cat", "main", "on")
 	if code != exitFailed || !strings.Contains(out, "ddns run") {

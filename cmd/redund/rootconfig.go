@@ -3,8 +3,9 @@ package main
 import (
 	"errors"
 	"io/fs"
+	"maps"
 	"os"
-	"sort"
+	"slices"
 
 	"github.com/redund/redund/ddns"
 	"github.com/redund/redund/gateway"
@@ -23,21 +24,19 @@ type fileConfig struct {
 	Ddns      map[string]*ddns.Config  `toml:"ddns"`
 	Gateway   *gateway.Config          `toml:"gateway"`
 	Schedsync *schedsync.Config        `toml:"schedsync"`
-
-	path string // file it was read from
 }
 
 // Validate checks every table and returns every problem found.
 func (f *fileConfig) Validate() error {
 	var errs config.Errors
 	errs.Merge("admin", f.Admin.Validate())
-	for _, name := range sortedKeys(f.Voter) {
+	for _, name := range slices.Sorted(maps.Keys(f.Voter)) {
 		errs.Merge("voter."+name, f.Voter[name].Validate())
 	}
 	if f.Srv != nil {
 		errs.Merge("srv", f.Srv.Validate())
 	}
-	for _, name := range sortedKeys(f.Ddns) {
+	for _, name := range slices.Sorted(maps.Keys(f.Ddns)) {
 		errs.Merge("ddns."+name, f.Ddns[name].Validate())
 	}
 	if f.Gateway != nil {
@@ -49,19 +48,10 @@ func (f *fileConfig) Validate() error {
 	return errs.Err()
 }
 
-func sortedKeys[V any](m map[string]V) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	return keys
-}
-
 // loadConfig reads and validates the config file; every problem is a
 // config.Errors (exit 2) naming file, line and key.
 func loadConfig(path string) (*fileConfig, error) {
-	f := &fileConfig{path: path}
+	f := &fileConfig{}
 	if err := config.Check(path, f); err != nil {
 		return nil, err
 	}
