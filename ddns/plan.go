@@ -83,6 +83,7 @@ func planScheme(ctx context.Context, name string, c *Config, o PlanOptions, sem 
 	r.Servers = servers
 	r.Decision = Decide(cands, c.PolicyName(), c.Sorry)
 	if o.SkipProvider {
+		r.CurrentError = "not read" // not "(no record)": nobody asked
 		return r, nil
 	}
 	p, err := o.Provider(name, c)

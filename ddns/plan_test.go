@@ -40,3 +40,18 @@ func TestPlanUsesStateAndDoesNotPush(t *testing.T) {
 		t.Errorf("text:\n%s", b.String())
 	}
 }
+
+// TestPlanWithoutProvider: a plan that skips the provider says its value
+// was not read, not that there is no record.
+func TestPlanWithoutProvider(t *testing.T) {
+	pg := newPage(t, true)
+	res, err := Plan(context.Background(), map[string]*Config{"cat": catConfig(t, pg, pg, pg)}, PlanOptions{SkipProvider: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var b strings.Builder
+	WritePlan(&b, res)
+	if !strings.Contains(b.String(), "he has: unknown: not read; would push: no") {
+		t.Errorf("text:\n%s", b.String())
+	}
+}
