@@ -1,6 +1,7 @@
 // Package status defines the status document every redund daemon serves,
-// the admin HTTP server that serves it (with /metrics and /healthz), and the
-// client and renderer behind `redund status`.
+// the admin HTTP server that serves it (with /metrics and /healthz), the
+// client and renderer behind `redund status`, and Call, which sends an
+// operator request to a daemon's admin endpoints.
 package status
 
 import (
