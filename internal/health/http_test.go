@@ -163,8 +163,10 @@ func TestHTTPHanging(t *testing.T) {
 	}
 }
 
-// hangingServer accepts connections, reads them and never writes.
-func hangingServer(t *testing.T) string {
+// serveTCP listens on loopback and runs handle for every connection; at
+// cleanup it closes the listener and every connection and waits for the
+// handlers.
+func serveTCP(t *testing.T, handle func(net.Conn)) string {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -193,9 +195,16 @@ func hangingServer(t *testing.T) string {
 			mu.Lock()
 			conns = append(conns, c)
 			mu.Unlock()
+			wg.Add(1)
+			go func() { defer wg.Done(); handle(c) }()
 		}
 	}()
 	return ln.Addr().String()
+}
+
+// hangingServer accepts connections, reads them and never writes.
+func hangingServer(t *testing.T) string {
+	return serveTCP(t, func(c net.Conn) { _, _ = io.Copy(io.Discard, c) })
 }
 
 // closedPort returns a loopback address nothing listens on.

@@ -4,7 +4,6 @@ import (
 	"bufio"
 	"net"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -13,32 +12,12 @@ import (
 
 // lineServer answers each line it reads with reply(line), then closes.
 func lineServer(t *testing.T, reply func(string) string) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	var wg sync.WaitGroup
-	t.Cleanup(func() { ln.Close(); wg.Wait() })
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				defer c.Close()
-				_ = c.SetDeadline(time.Now().Add(5 * time.Second))
-				line, _ := bufio.NewReader(c).ReadString('\n')
-				_, _ = c.Write([]byte(reply(line)))
-			}()
-		}
-	}()
-	return ln.Addr().String()
+	return serveTCP(t, func(c net.Conn) {
+		defer c.Close()
+		_ = c.SetDeadline(time.Now().Add(5 * time.Second))
+		line, _ := bufio.NewReader(c).ReadString('\n')
+		_, _ = c.Write([]byte(reply(line)))
+	})
 }
 
 func TestTCP(t *testing.T) {
