@@ -123,7 +123,7 @@ func TestStatusOneUpOneDown(t *testing.T) {
 	v := newStatusView(&out, o)
 	v.now = func() time.Time { return statusNow }
 	err = v.once(t.Context(), eps)
-	if code := exitCode2(err); code != exitFailed {
+	if code := exitCode(err); code != exitFailed {
 		t.Errorf("one endpoint down: exit %d (%v), want 1", code, err)
 	}
 	got := strings.NewReplacer(up, goldenUp, down, goldenDown).Replace(out.String())

@@ -42,11 +42,14 @@ func report(err error) int {
 	return code
 }
 
+// exitCode is the exit status err stands for (0 for nil).
 func exitCode(err error) int {
 	var ee *exitError
 	var ce config.Errors
 	var fe *config.FieldError
 	switch {
+	case err == nil:
+		return exitOK
 	case errors.As(err, &ee):
 		return ee.code
 	case errors.As(err, &ce), errors.As(err, &fe):

@@ -3,6 +3,8 @@ package main
 import (
 	"bytes"
 	"context"
+	"errors"
+	"fmt"
 	"net"
 	"os"
 	"path/filepath"
@@ -11,6 +13,8 @@ import (
 	"testing"
 
 	"github.com/urfave/cli/v2"
+
+	"github.com/redund/redund/internal/config"
 )
 
 // runCLI runs the app in-process and returns stdout and the exit code main
@@ -25,14 +29,7 @@ func runCLI(t *testing.T, args ...string) (string, int) {
 	if err != nil {
 		out.WriteString(err.Error())
 	}
-	return out.String(), exitCode2(err)
-}
-
-func exitCode2(err error) int {
-	if err == nil {
-		return exitOK
-	}
-	return exitCode(err)
+	return out.String(), exitCode(err)
 }
 
 // serveTCP accepts connections on a loopback port until the test ends and
@@ -180,6 +177,28 @@ func TestWrongArgCountExit2(t *testing.T) {
 		want := "\n" + tt.cmd + ": wrong number of arguments (see --help)"
 		if code != exitUsage || !strings.Contains("\n"+out, want) {
 			t.Errorf("%s %q: code %d, output %q; want exit %d and %q", tt.cmd, tt.args, code, out, exitUsage, want[1:])
+		}
+	}
+}
+
+// TestExitCode: the one mapping from errors to exit statuses.
+func TestExitCode(t *testing.T) {
+	for _, tt := range []struct {
+		err  error
+		want int
+	}{
+		{nil, exitOK},
+		{context.Canceled, exitOK}, // Ctrl-C
+		{fmt.Errorf("srv: %w", context.Canceled), exitOK},
+		{errors.New("srv: server refused"), exitFailed},
+		{failed(nil), exitFailed},
+		{usageErr("bad flag"), exitUsage},
+		{config.Errors{{File: "r.toml", Line: 3, Path: "admin.x", Msg: "unknown key"}}, exitUsage},
+		{fmt.Errorf("load: %w", &config.FieldError{Path: "srv.domain", Msg: "is required"}), exitUsage},
+		{&exitError{code: exitFailed, err: config.Errors{}}, exitFailed}, // the explicit code wins
+	} {
+		if got := exitCode(tt.err); got != tt.want {
+			t.Errorf("exitCode(%v) = %d, want %d", tt.err, got, tt.want)
 		}
 	}
 }
