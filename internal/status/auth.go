@@ -60,9 +60,10 @@ func Protect(token config.Secret, h http.Handler) http.Handler {
 	})
 }
 
-// IsLoopback reports whether a listen address (host:port) binds only to a
-// loopback interface: 127.0.0.0/8, ::1 or "localhost". An empty host,
-// 0.0.0.0 and :: bind every interface and are not loopback.
+// IsLoopback reports whether an address (host:port, or a bare host) is on a
+// loopback interface: 127.0.0.0/8, ::1 or "localhost". For a listen
+// address, an empty host, 0.0.0.0 and :: bind every interface and are not
+// loopback. Protect uses it on the client's address.
 func IsLoopback(addr string) bool {
 	host, _, err := net.SplitHostPort(addr)
 	if err != nil {
@@ -73,11 +74,4 @@ func IsLoopback(addr string) bool {
 	}
 	ip := net.ParseIP(strings.Trim(host, "[]"))
 	return ip != nil && ip.IsLoopback()
-}
-
-// Loopback reports whether the server listens on loopback only (false
-// before Listen).
-func (s *Server) Loopback() bool {
-	addr := s.Addr()
-	return addr != "" && IsLoopback(addr)
 }

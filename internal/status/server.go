@@ -36,7 +36,6 @@ type Server struct {
 	mu      sync.Mutex
 	sources []Source
 	ln      net.Listener
-	ready   chan struct{}
 }
 
 // NewServer returns an admin server for daemon (e.g. "ddns run"). ring may
@@ -45,7 +44,7 @@ func NewServer(daemon, version string, ring *logging.Ring, log *slog.Logger) *Se
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	s := &Server{daemon: daemon, version: version, started: time.Now(), ring: ring, log: log,
-		registry: reg, mux: http.NewServeMux(), ready: make(chan struct{})}
+		registry: reg, mux: http.NewServeMux()}
 	s.mux.HandleFunc("GET /v1/status", s.serveStatus)
 	s.mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
 		_, _ = w.Write([]byte("ok\n"))
@@ -113,12 +112,8 @@ func (s *Server) Listen(addr string) error {
 	s.mu.Lock()
 	s.ln = ln
 	s.mu.Unlock()
-	close(s.ready)
 	return nil
 }
-
-// Ready is closed once Listen has succeeded.
-func (s *Server) Ready() <-chan struct{} { return s.ready }
 
 // Addr is the bound address (after Listen).
 func (s *Server) Addr() string {
