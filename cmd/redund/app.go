@@ -47,14 +47,14 @@ func newApp() *cli.App {
 		Commands: []*cli.Command{
 			newVersionCommand(),
 			newConfigCommand(g),
-			newCheckCommand(g),
+			newCheckCommand(),
 			newStatusCommand(g),
 			newVoterCommand(g),
 			newSchedsyncCommand(g),
 			newSrvCommand(g),
 			newDdnsCommand(g),
 			newGatewayCommand(g),
-			newDemoCommand(g),
+			newDemoCommand(),
 		},
 		OnUsageError: func(_ *cli.Context, err error, _ bool) error {
 			return usageErr("%v", err)

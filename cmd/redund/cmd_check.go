@@ -27,7 +27,7 @@ var checkOutputHelp = "Prints one line: OK or ERR, the probe's latency and its r
 
 var checkExitHelp = exitHelp("the probe is OK", "the probe failed (ERR); the reason is printed")
 
-func newCheckCommand(_ *globalOptions) *cli.Command {
+func newCheckCommand() *cli.Command {
 	return &cli.Command{
 		Name:  "check",
 		Usage: "run one health probe (http, tcp, dns, exec) and print the result",

@@ -17,7 +17,7 @@ type demoOptions struct {
 	Keep     bool
 }
 
-func newDemoCommand(_ *globalOptions) *cli.Command {
+func newDemoCommand() *cli.Command {
 	o := &demoOptions{}
 	return &cli.Command{
 		Name:  "demo",

@@ -16,7 +16,6 @@ import (
 type gatewayOptions struct {
 	JSON  bool
 	Admin string
-	File  string
 }
 
 func newGatewayCommand(g *globalOptions) *cli.Command {
