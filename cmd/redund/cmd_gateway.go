@@ -20,7 +20,7 @@ type gatewayOptions struct {
 
 func newGatewayCommand(g *globalOptions) *cli.Command {
 	o := &gatewayOptions{}
-	adminFlag := &cli.StringFlag{Name: "admin", Usage: "admin address of the node (default: [admin] gateway); the config file is then optional", Destination: &o.Admin}
+	adminFlag := &cli.StringFlag{Name: "admin", Usage: "admin address of the node: where run serves, where the other commands ask (then with no config file needed); default [admin] gateway", Destination: &o.Admin}
 	return &cli.Command{
 		Name:  "gateway",
 		Usage: "master/backup pair with replication and client failover (Ignition's scheme)",
@@ -31,7 +31,7 @@ func newGatewayCommand(g *globalOptions) *cli.Command {
 			"listener. See docs/gateway.md.\n\n" + exitStatusHelp,
 		Flags: []cli.Flag{adminFlag},
 		Subcommands: []*cli.Command{
-			gatewayRunCommand(g),
+			gatewayRunCommand(g, o),
 			gatewayConfigCommand(g, o),
 			gatewayActionCommand(g, o, "failover", "force a failover: the active node hands control to its peer",
 				"On the active node it asks the standby to take over; on the standby it takes\n"+
@@ -48,7 +48,7 @@ func newGatewayCommand(g *globalOptions) *cli.Command {
 	}
 }
 
-func gatewayRunCommand(g *globalOptions) *cli.Command {
+func gatewayRunCommand(g *globalOptions, o *gatewayOptions) *cli.Command {
 	return &cli.Command{
 		Name:  "run",
 		Usage: "run this node of the pair",
@@ -56,11 +56,11 @@ func gatewayRunCommand(g *globalOptions) *cli.Command {
 			"supervised application and serves the client listener, the status page\n" +
 			"(GET /gateway), JSON status and /metrics on the [admin] gateway address.\n" +
 			"Stops on SIGINT/SIGTERM.\n\nEXAMPLE\n   redund --config /etc/redund/redund.toml gateway run\n\n" + exitStatusHelp,
-		Action: withArgs(0, 0, func(c *cli.Context) error { return runGateway(c.Context, g) }),
+		Action: withArgs(0, 0, func(c *cli.Context) error { return runGateway(c.Context, g, o) }),
 	}
 }
 
-func runGateway(ctx context.Context, g *globalOptions) error {
+func runGateway(ctx context.Context, g *globalOptions, o *gatewayOptions) error {
 	cfg, err := loadConfig(g.ConfigPath)
 	if err != nil {
 		return err
@@ -77,7 +77,7 @@ func runGateway(ctx context.Context, g *globalOptions) error {
 		return failed(err)
 	}
 	gw.Register(d.Admin, cfg.Admin.Token)
-	return d.run(ctx, cfg.Admin.For("gateway"), gw.Run)
+	return d.run(ctx, cfg.adminAddr(o.Admin, "gateway"), gw.Run)
 }
 
 // call runs one admin request and prints the answer.

@@ -76,11 +76,7 @@ func runSchedsync(ctx context.Context, g *globalOptions, o *schedsyncOptions) er
 		return failed(err)
 	}
 	n.Register(d.Admin, cfg.Admin.Token)
-	admin := o.Admin
-	if admin == "" {
-		admin = cfg.Admin.For("schedsync")
-	}
-	return d.run(ctx, admin, n.Run)
+	return d.run(ctx, cfg.adminAddr(o.Admin, "schedsync"), n.Run)
 }
 
 func schedsyncActionCommand(g *globalOptions, o *schedsyncOptions, admin cli.Flag, name, usage, desc string) *cli.Command {

@@ -87,11 +87,7 @@ func runVoterServe(ctx context.Context, g *globalOptions, o *voterServeOptions) 
 		return failed(err)
 	}
 	d.Admin.AddSource(s)
-	admin := o.Admin
-	if admin == "" {
-		admin = f.Admin.For("voter")
-	}
-	return d.run(ctx, admin, s.Run)
+	return d.run(ctx, f.adminAddr(o.Admin, "voter"), s.Run)
 }
 
 type voterClientOptions struct {

@@ -80,8 +80,14 @@ func adminTarget(g *globalOptions, addr, daemon string) (string, config.Secret, 
 	if err != nil || cfg == nil {
 		return addr, "", err
 	}
-	if addr == "" {
-		addr = cfg.Admin.For(daemon)
+	return cfg.adminAddr(addr, daemon), cfg.Admin.Token, nil
+}
+
+// adminAddr is flag (an --admin flag) if given, else the [admin] address
+// of daemon.
+func (f *fileConfig) adminAddr(flag, daemon string) string {
+	if flag != "" {
+		return flag
 	}
-	return addr, cfg.Admin.Token, nil
+	return f.Admin.For(daemon)
 }
