@@ -56,9 +56,8 @@ func newApp() *cli.App {
 			newGatewayCommand(g),
 			newDemoCommand(),
 		},
-		OnUsageError: func(_ *cli.Context, err error, _ bool) error {
-			return usageErr("%v", err)
-		},
+		OnUsageError: usageError,
+		Action:       unknownCommand,
 		ExitErrHandler: func(*cli.Context, error) {}, // main maps exit codes
 		Writer:         os.Stdout,
 		ErrWriter:      os.Stderr,
@@ -67,16 +66,36 @@ func newApp() *cli.App {
 	return app
 }
 
-// setUsageErrors makes flag errors of every subcommand exit 2.
+// setUsageErrors makes flag errors of every subcommand, and an unknown
+// subcommand of every group, exit 2.
 func setUsageErrors(cmds []*cli.Command) {
 	for _, c := range cmds {
 		if c.OnUsageError == nil {
-			c.OnUsageError = func(_ *cli.Context, err error, _ bool) error {
-				return usageErr("%v", err)
-			}
+			c.OnUsageError = usageError
+		}
+		if c.Action == nil && len(c.Subcommands) > 0 {
+			c.Action = unknownCommand
 		}
 		setUsageErrors(c.Subcommands)
 	}
+}
+
+func usageError(_ *cli.Context, err error, _ bool) error { return usageErr("%v", err) }
+
+// unknownCommand is the Action of the app and of every command group: it
+// shows the help, or with an argument (not one of the group's commands)
+// exits 2 saying so.
+func unknownCommand(c *cli.Context) error {
+	p := commandPath(c)
+	switch {
+	case c.NArg() > 0 && p != "":
+		return usageErr("%s: unknown command %q (see redund %s --help)", p, c.Args().First(), p)
+	case c.NArg() > 0:
+		return usageErr("unknown command %q (see redund --help)", c.Args().First())
+	case p != "":
+		return cli.ShowSubcommandHelp(c)
+	}
+	return cli.ShowAppHelp(c)
 }
 
 // withArgs is the Action of a command that takes min to max positional

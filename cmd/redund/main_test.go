@@ -92,6 +92,19 @@ func TestUsageErrorsExit2(t *testing.T) {
 	if _, code := runCLI(t, "--no-such-flag"); code != exitUsage {
 		t.Fatalf("unknown flag: code %d", code)
 	}
+	for args, want := range map[string]string{
+		"frobnicate":          `unknown command "frobnicate" (see redund --help)`,
+		"srv frob":            `srv: unknown command "frob" (see redund srv --help)`,
+		"gateway config frob": `gateway config: unknown command "frob" (see redund gateway config --help)`,
+	} {
+		if out, code := runCLI(t, strings.Fields(args)...); code != exitUsage || !strings.Contains(out, want) {
+			t.Errorf("%s: code %d, out %q; want exit 2 and %q", args, code, out, want)
+		}
+	}
+	// a group alone shows its help
+	if out, code := runCLI(t, "gateway", "config"); code != exitOK || !strings.Contains(out, "import") {
+		t.Errorf("gateway config: code %d, out %q; want its help", code, out)
+	}
 }
 
 func TestVersion(t *testing.T) {
@@ -131,7 +144,7 @@ func TestHelpTeaches(t *testing.T) {
 				}
 			}
 			documented := exitDoc || strings.Contains(c.Description, "EXIT STATUS")
-			if c.Action != nil && !documented && c.Name != "version" {
+			if len(c.Subcommands) == 0 && !documented && c.Name != "version" {
 				t.Errorf("%s: --help has no EXIT STATUS section", c.FullName())
 			}
 			walk(c.Subcommands, documented)
