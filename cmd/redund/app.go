@@ -56,8 +56,8 @@ func newApp() *cli.App {
 			newGatewayCommand(g),
 			newDemoCommand(),
 		},
-		OnUsageError: usageError,
-		Action:       unknownCommand,
+		OnUsageError:   usageError,
+		Action:         unknownCommand,
 		ExitErrHandler: func(*cli.Context, error) {}, // main maps exit codes
 		Writer:         os.Stdout,
 		ErrWriter:      os.Stderr,
