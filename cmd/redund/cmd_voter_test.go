@@ -3,6 +3,7 @@ package main
 import (
 	"encoding/json"
 	"net"
+	"strings"
 	"testing"
 	"time"
 )
@@ -33,5 +34,23 @@ func TestVoterClientJSON(t *testing.T) {
 	}
 	if _, _, err := pc.ReadFrom(make([]byte, 2048)); err != nil {
 		t.Errorf("the server got nothing: %v", err)
+	}
+}
+
+// TestVoterImportRoundTrip: what `voter import` prints is a config that
+// `config check` accepts; a malformed voter.conf exits 2 naming the line.
+func TestVoterImportRoundTrip(t *testing.T) {
+	conf := writeFile(t, "voter.conf", "[general]\nport = 1667\npassword = BLAH\n\n[1999]\nlinger = 8\n"+
+		"site1 = site1pw,transmit\nsite2 = site2pw\n")
+	out, code := runCLI(t, "voter", "import", conf)
+	if code != exitOK || !strings.Contains(out, "[voter.1999.clients.site1]") {
+		t.Fatalf("import: code %d:\n%s", code, out)
+	}
+	if out, code := runCLI(t, "config", "check", writeFile(t, "redund.toml", out)); code != exitOK || out != "ok\n" {
+		t.Errorf("config check of the imported TOML: code %d:\n%s", code, out)
+	}
+	bad := writeFile(t, "bad.conf", "[general]\npassword = BLAH\n[1999]\nnot a key value line\n")
+	if out, code := runCLI(t, "voter", "import", bad); code != exitUsage || !strings.Contains(out, ":4: expected key = value") {
+		t.Errorf("bad voter.conf: code %d, want 2 and the line:\n%s", code, out)
 	}
 }
