@@ -112,8 +112,8 @@ func newVoterClientCommand() *cli.Command {
 			exitStatusHelp,
 		Flags: []cli.Flag{
 			&cli.StringFlag{Name: "server", Value: "127.0.0.1:1667", Destination: &o.Server, Usage: "VOTER server host:port"},
-			&cli.StringFlag{Name: "password", Required: true, Destination: &o.Password, Usage: "client password (with --count > 1 a format with %d)"},
-			&cli.StringFlag{Name: "host-password", Required: true, Destination: &o.HostPassword, Usage: "the server's [general] password"},
+			&cli.StringFlag{Name: "password", Destination: &o.Password, Usage: "client password (with --count > 1 a format with %d); required"},
+			&cli.StringFlag{Name: "host-password", Destination: &o.HostPassword, Usage: "the server's [general] password; required"},
 			&cli.IntFlag{Name: "count", Value: 1, Destination: &o.Count, Usage: "number of clients"},
 			&cli.BoolFlag{Name: "mix", Destination: &o.Mix, Usage: "mix (general-purpose) mode instead of GPS timing"},
 			&cli.StringFlag{Name: "master-password", Destination: &o.MasterPassword, Usage: "also run a master timing source with this password"},
@@ -134,6 +134,9 @@ func newVoterClientCommand() *cli.Command {
 }
 
 func runVoterClient(ctx context.Context, o *voterClientOptions, w io.Writer) error {
+	if o.Password == "" || o.HostPassword == "" {
+		return usageErr("voter client: --password and --host-password are required (see --help)")
+	}
 	s, err := voter.NewSimFromOptions(o.SimOptions)
 	if err != nil {
 		return usageErr("%v", err)

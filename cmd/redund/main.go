@@ -12,6 +12,8 @@ import (
 	"os/signal"
 	"syscall"
 
+	"github.com/urfave/cli/v2"
+
 	"github.com/redund/redund/internal/config"
 )
 
@@ -47,12 +49,13 @@ func exitCode(err error) int {
 	var ee *exitError
 	var ce config.Errors
 	var fe *config.FieldError
+	var he cli.ExitCoder // urfave/cli's own: "No help topic for 'x'"
 	switch {
 	case err == nil:
 		return exitOK
 	case errors.As(err, &ee):
 		return ee.code
-	case errors.As(err, &ce), errors.As(err, &fe):
+	case errors.As(err, &ce), errors.As(err, &fe), errors.As(err, &he):
 		return exitUsage
 	case errors.Is(err, context.Canceled):
 		return exitOK

@@ -96,6 +96,8 @@ func TestUsageErrorsExit2(t *testing.T) {
 		"frobnicate":          `unknown command "frobnicate" (see redund --help)`,
 		"srv frob":            `srv: unknown command "frob" (see redund srv --help)`,
 		"gateway config frob": `gateway config: unknown command "frob" (see redund gateway config --help)`,
+		"help frob":           `No help topic for 'frob'`,
+		"voter client":        `voter client: --password and --host-password are required`,
 	} {
 		if out, code := runCLI(t, strings.Fields(args)...); code != exitUsage || !strings.Contains(out, want) {
 			t.Errorf("%s: code %d, out %q; want exit 2 and %q", args, code, out, want)
@@ -209,6 +211,7 @@ func TestExitCode(t *testing.T) {
 		{config.Errors{{File: "r.toml", Line: 3, Path: "admin.x", Msg: "unknown key"}}, exitUsage},
 		{fmt.Errorf("load: %w", &config.FieldError{Path: "srv.domain", Msg: "is required"}), exitUsage},
 		{&exitError{code: exitFailed, err: config.Errors{}}, exitFailed}, // the explicit code wins
+		{cli.Exit("No help topic for 'x'", 3), exitUsage},                // urfave/cli's
 	} {
 		if got := exitCode(tt.err); got != tt.want {
 			t.Errorf("exitCode(%v) = %d, want %d", tt.err, got, tt.want)
