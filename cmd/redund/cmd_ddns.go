@@ -40,7 +40,7 @@ func ddnsRunCommand(g *globalOptions) *cli.Command {
 		Description: "Probes every server, logs every decision with its reason, pushes changes to\n" +
 			"the provider with retries, and serves status, /metrics and\n" +
 			"POST /v1/ddns/maintenance on the [admin] ddns address. Stops on SIGINT/SIGTERM.\n\n" +
-			"EXAMPLE\n   redund --config /etc/redund/redund.toml ddns run\n\n" + exitStatusHelp,
+			"EXAMPLE\n   redund --config /etc/redund/redund.toml ddns run\n\n" + daemonExitHelp,
 		Action: withArgs(0, 0, func(c *cli.Context) error { return runDdns(c.Context, g) }),
 	}
 }

@@ -55,7 +55,7 @@ func gatewayRunCommand(g *globalOptions, o *gatewayOptions) *cli.Command {
 		Description: "Connects to (or waits for) the peer, takes the active or standby role, runs the\n" +
 			"supervised application and serves the client listener, the status page\n" +
 			"(GET /gateway), JSON status and /metrics on the [admin] gateway address.\n" +
-			"Stops on SIGINT/SIGTERM.\n\nEXAMPLE\n   redund --config /etc/redund/redund.toml gateway run\n\n" + exitStatusHelp,
+			"Stops on SIGINT/SIGTERM.\n\nEXAMPLE\n   redund --config /etc/redund/redund.toml gateway run\n\n" + daemonExitHelp,
 		Action: withArgs(0, 0, func(c *cli.Context) error { return runGateway(c.Context, g, o) }),
 	}
 }

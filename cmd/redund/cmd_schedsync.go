@@ -53,7 +53,7 @@ func schedsyncRunCommand(g *globalOptions, o *schedsyncOptions, admin cli.Flag) 
 		Description: "Serves the peer protocol on [schedsync] listen, and status, /metrics and\n" +
 			"POST /v1/schedsync/{resync,promote,demote} on the admin address.\n" +
 			"Stops on SIGINT/SIGTERM.\n\n" +
-			"EXAMPLE\n   redund --config /etc/redund/redund.toml schedsync run\n\n" + exitStatusHelp,
+			"EXAMPLE\n   redund --config /etc/redund/redund.toml schedsync run\n\n" + daemonExitHelp,
 		Flags:  []cli.Flag{admin},
 		Action: withArgs(0, 0, func(c *cli.Context) error { return runSchedsync(c.Context, g, o) }),
 	}

@@ -46,7 +46,7 @@ func newVoterServeCommand(g *globalOptions) *cli.Command {
 			"EXAMPLES\n" +
 			"   redund voter serve\n" +
 			"   redund -c /etc/redund/redund.toml voter serve --record /tmp/voted.wav\n\n" +
-			exitStatusHelp,
+			daemonExitHelp,
 		Flags: []cli.Flag{
 			&cli.StringFlag{Name: "admin", Destination: &o.Admin, Usage: "admin (status/metrics) address, overrides [admin]"},
 			&cli.StringFlag{Name: "record", Destination: &o.Record, Usage: "write the voted audio to this WAV file"},

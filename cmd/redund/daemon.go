@@ -18,6 +18,9 @@ type daemon struct {
 	Admin *status.Server
 }
 
+// daemonExitHelp is the EXIT STATUS section of the long-running commands.
+var daemonExitHelp = exitHelp("stopped by SIGINT/SIGTERM", "could not start (an address in use, ...) or failed")
+
 // newDaemon sets up logging from the global flags and an admin server.
 func newDaemon(g *globalOptions, name string) (*daemon, error) {
 	ring := logging.NewRing(200)
