@@ -131,7 +131,7 @@ func ddnsMaintenanceCommand(g *globalOptions, o *ddnsOptions) *cli.Command {
 			"change maintenance; the daemon re-evaluates at once and keeps the setting in\n" +
 			"its state_dir so that it survives a restart. A server in maintenance is never\n" +
 			"chosen.\n\n" +
-			"EXAMPLE\n   redund ddns maintenance cat main on\n\n" + exitStatusHelp,
+			"EXAMPLE\n   redund ddns maintenance cat main on\n\n" + clientExitHelp,
 		Flags: []cli.Flag{
 			&cli.StringFlag{Name: "admin", Destination: &o.Admin, Usage: "admin address of the daemon (default: [admin] ddns); the config file is then optional"},
 		},

@@ -107,7 +107,7 @@ func (o *gatewayOptions) call(c *cli.Context, g *globalOptions, method, path str
 
 func gatewayActionCommand(g *globalOptions, o *gatewayOptions, name, usage, desc string) *cli.Command {
 	return &cli.Command{
-		Name: name, Usage: usage, Description: desc + "\n\n" + exitStatusHelp,
+		Name: name, Usage: usage, Description: desc + "\n\n" + clientExitHelp,
 		Flags: []cli.Flag{&cli.BoolFlag{Name: "json", Destination: &o.JSON,
 			Usage: "print the node's JSON answer instead of its result line"}},
 		Action: withArgs(0, 0, func(c *cli.Context) error { return o.call(c, g, http.MethodPost, "/v1/gateway/"+name, nil, false) }),
@@ -120,7 +120,7 @@ func gatewayStatusCommand(g *globalOptions, o *gatewayOptions) *cli.Command {
 		Usage: "print this node's full gateway status as JSON",
 		Description: "Role, peer, settings, per-provider statistics, history forwarding and system\n" +
 			"events (what the status page shows). `redund status` shows the pair in one table.\n\n" +
-			"EXAMPLE\n   redund gateway status | jq .providers\n\n" + exitStatusHelp,
+			"EXAMPLE\n   redund gateway status | jq .providers\n\n" + clientExitHelp,
 		Action: withArgs(0, 0, func(c *cli.Context) error { return o.call(c, g, http.MethodGet, "/v1/gateway/status", nil, true) }),
 	}
 }
@@ -167,7 +167,7 @@ func gatewayConfigCommand(g *globalOptions, o *gatewayOptions) *cli.Command {
 			"changes (exit 1) and names the master.\n\n" +
 			"EXAMPLES\n   redund gateway config set tags/pump1 '{\"scan\":\"1s\"}'\n" +
 			"   redund gateway config get tags/pump1\n   redund gateway config export > backup.json\n" +
-			"   redund gateway config import backup.json\n\n" + exitStatusHelp,
+			"   redund gateway config import backup.json\n\n" + clientExitHelp,
 		Subcommands: []*cli.Command{
 			{Name: "set", Usage: "set a document (VALUE - reads stdin)", ArgsUsage: "KEY VALUE",
 				Action: withArgs(2, 2, func(c *cli.Context) error {

@@ -84,7 +84,7 @@ func schedsyncActionCommand(g *globalOptions, o *schedsyncOptions, admin cli.Fla
 		Name:  name,
 		Usage: usage,
 		Description: desc + "\n\nAsks the running daemon through its admin API.\n\n" +
-			"EXAMPLE\n   redund schedsync " + name + "\n\n" + exitStatusHelp,
+			"EXAMPLE\n   redund schedsync " + name + "\n\n" + clientExitHelp,
 		Flags:  []cli.Flag{admin, &cli.BoolFlag{Name: "json", Usage: "print the answer as JSON", Destination: &o.JSON}},
 		Action: withArgs(0, 0, func(c *cli.Context) error { return runSchedsyncAction(c, g, o, name) }),
 	}

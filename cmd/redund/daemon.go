@@ -21,6 +21,10 @@ type daemon struct {
 // daemonExitHelp is the EXIT STATUS section of the long-running commands.
 var daemonExitHelp = exitHelp("stopped by SIGINT/SIGTERM", "could not start (an address in use, ...) or failed")
 
+// clientExitHelp is the EXIT STATUS section of the commands that ask a
+// running daemon through its admin API.
+var clientExitHelp = exitHelp("the daemon did it", "the daemon could not be reached or refused (the reason is printed)")
+
 // newDaemon sets up logging from the global flags and an admin server.
 func newDaemon(g *globalOptions, name string) (*daemon, error) {
 	ring := logging.NewRing(200)
