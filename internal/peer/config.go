@@ -44,7 +44,7 @@ func (c *Config) UsesTLS() bool { return c.TLSCert != "" || c.TLSKey != "" }
 func (c *Config) Validate() error {
 	var errs config.Errors
 	if c.Secret == "" && !c.UsesTLS() && !c.Plain {
-		errs.Add("", "the peer link needs secret (or secret_file/secret_env), tls_cert+tls_key, or plain = true")
+		errs.Add("secret", "the peer link needs a secret (or secret_file/secret_env), tls_cert+tls_key, or plain = true")
 	}
 	if c.Plain && (c.Secret != "" || c.UsesTLS()) {
 		errs.Add("plain", "plain = true cannot be combined with secret or TLS")

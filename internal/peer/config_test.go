@@ -1,6 +1,9 @@
 package peer
 
 import (
+	"errors"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -15,7 +18,7 @@ func TestConfigValidate(t *testing.T) {
 		{"secret", `secret = "0123456789abcdef"`, ""},
 		{"plain", `plain = true`, ""},
 		{"tls", `tls_cert = "a.crt"` + "\n" + `tls_key = "a.key"` + "\n" + `tls_peer_fingerprint = "` + fp + `"`, ""},
-		{"nothing", `ping_interval = "1s"`, "needs secret"},
+		{"nothing", `ping_interval = "1s"`, "secret: the peer link needs a secret"},
 		{"short secret", `secret = "short"`, "secret: must be at least 16"},
 		{"plain and secret", "plain = true\nsecret = \"0123456789abcdef\"", "plain: plain = true cannot"},
 		{"tls no pin", "tls_cert = \"a\"\ntls_key = \"b\"", "tls_peer_fingerprint: required"},
@@ -37,5 +40,20 @@ func TestConfigValidate(t *testing.T) {
 				t.Fatalf("error %v, want %q", err, tt.wantErr)
 			}
 		})
+	}
+}
+
+// TestUnsetSecretEnvIsOneError: a secret_env naming an unset variable is
+// reported once, not also as "needs a secret".
+func TestUnsetSecretEnvIsOneError(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "link.toml")
+	if err := os.WriteFile(path, []byte("secret_env = \"REDUND_NO_SUCH_VAR\"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	var c Config
+	err := config.Check(path, &c)
+	var errs config.Errors
+	if !errors.As(err, &errs) || len(errs) != 1 || !strings.Contains(err.Error(), "secret_env: environment variable REDUND_NO_SUCH_VAR is not set") {
+		t.Fatalf("want the one unset-variable error, got %v", err)
 	}
 }
