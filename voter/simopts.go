@@ -40,7 +40,10 @@ func NewSimFromOptions(o SimOptions) (*Sim, error) {
 	if err != nil {
 		return nil, fmt.Errorf("voter: --server: %w", err)
 	}
-	if o.Count < 1 {
+	if o.Count < 0 || o.Every < 0 {
+		return nil, errors.New("voter: the client count and the interval must not be negative")
+	}
+	if o.Count == 0 {
 		o.Count = 1
 	}
 	if o.Count > 1 && !strings.Contains(o.Password, "%d") {

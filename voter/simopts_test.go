@@ -5,6 +5,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 )
 
 func TestSimOptions(t *testing.T) {
@@ -13,6 +14,8 @@ func TestSimOptions(t *testing.T) {
 		{Server: "127.0.0.1:1667", Password: "same", Count: 3},
 		{Server: "127.0.0.1:1667", Password: "a", RSSI: "10,300"},
 		{Server: "127.0.0.1:1667", Password: "a", WAV: "/does/not/exist.wav"},
+		{Server: "127.0.0.1:1667", Password: "c%d", Count: -3},
+		{Server: "127.0.0.1:1667", Password: "a", Every: -time.Millisecond},
 	}
 	for i, o := range bad {
 		if _, err := NewSimFromOptions(o); err == nil {

@@ -137,6 +137,9 @@ func runVoterClient(ctx context.Context, o *voterClientOptions, w io.Writer) err
 	if o.Password == "" || o.HostPassword == "" {
 		return usageErr("voter client: --password and --host-password are required (see --help)")
 	}
+	if o.Count < 1 || o.Every <= 0 {
+		return usageErr("voter client: --count must be at least 1 and --interval more than 0")
+	}
 	s, err := voter.NewSimFromOptions(o.SimOptions)
 	if err != nil {
 		return usageErr("%v", err)

@@ -54,3 +54,15 @@ func TestVoterImportRoundTrip(t *testing.T) {
 		t.Errorf("bad voter.conf: code %d, want 2 and the line:\n%s", code, out)
 	}
 }
+
+func TestVoterClientBadNumbersExit2(t *testing.T) {
+	for _, args := range [][]string{
+		{"voter", "client", "--password", "c%d", "--host-password", "h", "--count", "0"},
+		{"voter", "client", "--password", "c%d", "--host-password", "h", "--count", "-3"},
+		{"voter", "client", "--password", "c", "--host-password", "h", "--interval", "0s"},
+	} {
+		if out, code := runCLI(t, args...); code != exitUsage || !strings.Contains(out, "--count must be at least 1") {
+			t.Errorf("%v: exit %d, out %q", args, code, out)
+		}
+	}
+}
