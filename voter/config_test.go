@@ -142,7 +142,7 @@ func TestLingerZero(t *testing.T) {
 	if got := root.Voter["b"].LingerFrames(); got != DefaultLinger {
 		t.Errorf("unset linger gives %d frames, want %d", got, DefaultLinger)
 	}
-	out, err := ImportConf("[general]\npassword = h\n[1999]\nlinger = 0\nthresholds = 200\nsite = spw\n")
+	out, err := ImportConf("voter.conf", "[general]\npassword = h\n[1999]\nlinger = 0\nthresholds = 200\nsite = spw\n")
 	if err != nil {
 		t.Fatal(err)
 	}

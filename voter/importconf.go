@@ -20,7 +20,7 @@ type confSection struct {
 }
 
 // parseConf reads an Asterisk-style config: [section], key = value, key => value, ; comments.
-func parseConf(src string) ([]*confSection, error) {
+func parseConf(name, src string) ([]*confSection, error) {
 	var secs []*confSection
 	var cur *confSection
 	for i, line := range strings.Split(src, "\n") {
@@ -34,7 +34,7 @@ func parseConf(src string) ([]*confSection, error) {
 		if strings.HasPrefix(line, "[") {
 			end := strings.IndexByte(line, ']')
 			if end < 0 {
-				return nil, fmt.Errorf("voter.conf:%d: bad section header", i+1)
+				return nil, fmt.Errorf("%s:%d: bad section header", name, i+1)
 			}
 			cur = &confSection{name: strings.TrimSpace(line[1:end])}
 			secs = append(secs, cur)
@@ -42,7 +42,7 @@ func parseConf(src string) ([]*confSection, error) {
 		}
 		k, v, ok := strings.Cut(line, "=")
 		if !ok || cur == nil {
-			return nil, fmt.Errorf("voter.conf:%d: expected key = value inside a section", i+1)
+			return nil, fmt.Errorf("%s:%d: expected key = value inside a section", name, i+1)
 		}
 		v = strings.TrimSpace(strings.TrimPrefix(v, ">"))
 		cur.keys = append(cur.keys, [2]string{strings.TrimSpace(k), v})
@@ -68,9 +68,10 @@ func confBool(v string) bool {
 	return false
 }
 
-// ImportConf converts a chan_voter voter.conf into redund TOML.
-func ImportConf(src string) (string, error) {
-	secs, err := parseConf(src)
+// ImportConf converts a chan_voter voter.conf into redund TOML; name (the
+// file's path) goes in front of the line numbers of parse errors.
+func ImportConf(name, src string) (string, error) {
+	secs, err := parseConf(name, src)
 	if err != nil {
 		return "", err
 	}

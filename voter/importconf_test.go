@@ -18,7 +18,7 @@ func TestImportConf(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	out, err := ImportConf(string(src))
+	out, err := ImportConf("voter.conf", string(src))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -53,7 +53,7 @@ func TestImportConf(t *testing.T) {
 
 func TestImportConfErrors(t *testing.T) {
 	for _, src := range []string{"key = value\n", "[general\n", "[x]\nnot a pair\n"} {
-		if _, err := ImportConf(src); err == nil {
+		if _, err := ImportConf("voter.conf", src); err == nil {
 			t.Errorf("%q: no error", src)
 		}
 	}
@@ -62,7 +62,7 @@ func TestImportConfErrors(t *testing.T) {
 func FuzzImportConf(f *testing.F) {
 	f.Add("[general]\npassword = x\n[1]\na = b,transmit\n")
 	f.Fuzz(func(t *testing.T, src string) {
-		out, err := ImportConf(src)
+		out, err := ImportConf("voter.conf", src)
 		if err != nil {
 			return
 		}

@@ -188,7 +188,7 @@ func newVoterImportCommand() *cli.Command {
 			if err != nil {
 				return usageErr("%v", err)
 			}
-			out, err := voter.ImportConf(string(src))
+			out, err := voter.ImportConf(c.Args().First(), string(src))
 			if err != nil {
 				return usageErr("%v", err)
 			}

@@ -50,7 +50,7 @@ func TestVoterImportRoundTrip(t *testing.T) {
 		t.Errorf("config check of the imported TOML: code %d:\n%s", code, out)
 	}
 	bad := writeFile(t, "bad.conf", "[general]\npassword = BLAH\n[1999]\nnot a key value line\n")
-	if out, code := runCLI(t, "voter", "import", bad); code != exitUsage || !strings.Contains(out, ":4: expected key = value") {
+	if out, code := runCLI(t, "voter", "import", bad); code != exitUsage || !strings.Contains(out, "bad.conf:4: expected key = value") {
 		t.Errorf("bad voter.conf: code %d, want 2 and the line:\n%s", code, out)
 	}
 }
