@@ -28,12 +28,12 @@ func newDdnsCommand(g *globalOptions) *cli.Command {
 			"is OK and not in maintenance; the provider (rfc2136, cloudflare, he) is updated\n" +
 			"only when that differs from what it has. See docs/ddns.md.\n\n" + exitStatusHelp,
 		Subcommands: []*cli.Command{
-			ddnsRunCommand(g), ddnsPlanCommand(g, o), ddnsMaintenanceCommand(g, o), ddnsPropagationCommand(g, o),
+			ddnsRunCommand(g, o), ddnsPlanCommand(g, o), ddnsMaintenanceCommand(g, o), ddnsPropagationCommand(g, o),
 		},
 	}
 }
 
-func ddnsRunCommand(g *globalOptions) *cli.Command {
+func ddnsRunCommand(g *globalOptions, o *ddnsOptions) *cli.Command {
 	return &cli.Command{
 		Name:  "run",
 		Usage: "run every ddns scheme: check servers, update DNS, serve status",
@@ -41,11 +41,14 @@ func ddnsRunCommand(g *globalOptions) *cli.Command {
 			"the provider with retries, and serves status, /metrics and\n" +
 			"POST /v1/ddns/maintenance on the [admin] ddns address. Stops on SIGINT/SIGTERM.\n\n" +
 			"EXAMPLE\n   redund --config /etc/redund/redund.toml ddns run\n\n" + daemonExitHelp,
-		Action: withArgs(0, 0, func(c *cli.Context) error { return runDdns(c.Context, g) }),
+		Flags: []cli.Flag{
+			&cli.StringFlag{Name: "admin", Destination: &o.Admin, Usage: "admin (status/metrics/maintenance) address, overrides [admin] ddns"},
+		},
+		Action: withArgs(0, 0, func(c *cli.Context) error { return runDdns(c.Context, g, o.Admin) }),
 	}
 }
 
-func runDdns(ctx context.Context, g *globalOptions) error {
+func runDdns(ctx context.Context, g *globalOptions, admin string) error {
 	cfg, err := loadConfig(g.ConfigPath)
 	if err != nil {
 		return err
@@ -62,7 +65,7 @@ func runDdns(ctx context.Context, g *globalOptions) error {
 		return failed(err)
 	}
 	dd.Register(d.Admin, cfg.Admin.Token)
-	return d.run(ctx, cfg.Admin.For("ddns"), dd.Run)
+	return d.run(ctx, cfg.adminAddr(admin, "ddns"), dd.Run)
 }
 
 func ddnsPlanCommand(g *globalOptions, o *ddnsOptions) *cli.Command {

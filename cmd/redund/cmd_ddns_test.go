@@ -121,7 +121,7 @@ func TestDdnsRunAndMaintenance(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
 	errc := make(chan error, 1)
-	go func() { errc <- runDdns(ctx, g) }()
+	go func() { errc <- runDdns(ctx, g, "") }()
 	var rep status.Report
 	deadline := time.Now().Add(10 * time.Second)
 	for {
@@ -148,5 +148,22 @@ func TestDdnsRunAndMaintenance(t *testing.T) {
 	cancel()
 	if err := <-errc; err != nil {
 		t.Fatalf("run stopped with %v", err)
+	}
+}
+
+// TestDdnsRunUsesAdminFlag: `ddns run --admin ADDR` serves on ADDR (a port
+// that cannot be bound shows which address was tried; the config's is
+// taken, so that the test cannot hang serving on it).
+func TestDdnsRunUsesAdminFlag(t *testing.T) {
+	taken, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { taken.Close() })
+	cfg := writeFile(t, "r.toml", fmt.Sprintf("[admin]\nddns = %q\n", taken.Addr().String())+ddnsConfig(t,
+		"[ddns.cat.provider]\nkind = \"he\"\npassword = \"k\"\nserver = \"127.0.0.1:1\"\nbase_url = \"http://127.0.0.1:1/nic/update\"\n"))
+	out, code := runCLI(t, "--config", cfg, "--log-level", "error", "ddns", "run", "--admin", "127.0.0.1:99999")
+	if code != exitFailed || !strings.Contains(out, "99999") {
+		t.Errorf("code %d, want 1 and an error about the --admin address:\n%s", code, out)
 	}
 }
