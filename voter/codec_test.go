@@ -4,15 +4,12 @@ import (
 	"bytes"
 	"encoding/hex"
 	"errors"
-	"flag"
 	"hash/crc32"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
-)
 
-var update = flag.Bool("update", false, "rewrite testdata/*.golden")
+	"github.com/redund/redund/internal/testutil"
+)
 
 // rawHeader builds a header byte by byte at the documented offsets, without
 // using the codec, so the golden tests check the codec against the spec.
@@ -124,20 +121,7 @@ func checkGolden(t *testing.T, name string, got []byte) {
 
 func checkGoldenText(t *testing.T, name, text string) {
 	t.Helper()
-	path := filepath.Join("testdata", name+".golden")
-	if *update {
-		if err := os.WriteFile(path, []byte(text), 0o644); err != nil {
-			t.Fatal(err)
-		}
-		return
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatalf("%v (run go test -update)", err)
-	}
-	if string(want) != text {
-		t.Fatalf("%s differs from encoding:\n%s", path, text)
-	}
+	testutil.Golden(t, name, []byte(text))
 }
 
 func TestDecodeSizes(t *testing.T) {

@@ -4,10 +4,8 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"flag"
 	"fmt"
 	"net"
-	"os"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -16,9 +14,8 @@ import (
 
 	"github.com/redund/redund/internal/logging"
 	"github.com/redund/redund/internal/status"
+	"github.com/redund/redund/internal/testutil"
 )
-
-var update = flag.Bool("update", false, "rewrite testdata/*.golden")
 
 var statusNow = time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
 
@@ -88,26 +85,6 @@ func statusConfig(t *testing.T, up, down string) string {
 		up, down, up, down))
 }
 
-func statusGolden(t *testing.T, name, got string) {
-	t.Helper()
-	path := filepath.Join("testdata", name+".golden")
-	if *update {
-		if err := os.MkdirAll("testdata", 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(path, []byte(got), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatalf("%v (run go test -update to create it)", err)
-	}
-	if got != string(want) {
-		t.Errorf("%s differs (run go test -update after checking):\n--- got\n%s--- want\n%s", path, got, want)
-	}
-}
-
 func TestStatusOneUpOneDown(t *testing.T) {
 	up, down := startAdmin(t), downAddr(t)
 	g := &globalOptions{ConfigPath: statusConfig(t, up, down)}
@@ -127,7 +104,7 @@ func TestStatusOneUpOneDown(t *testing.T) {
 		t.Errorf("one endpoint down: exit %d (%v), want 1", code, err)
 	}
 	got := strings.NewReplacer(up, goldenUp, down, goldenDown).Replace(out.String())
-	statusGolden(t, "status_up_down", got)
+	testutil.Golden(t, "status_up_down", []byte(got))
 }
 
 func TestStatusCLI(t *testing.T) {

@@ -2,12 +2,10 @@ package status
 
 import (
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"net"
 	"os"
-	"path/filepath"
 	"strings"
 	"syscall"
 	"testing"
@@ -15,30 +13,8 @@ import (
 
 	"github.com/charmbracelet/lipgloss"
 	"github.com/muesli/termenv"
+	"github.com/redund/redund/internal/testutil"
 )
-
-var update = flag.Bool("update", false, "rewrite testdata/*.golden")
-
-// golden compares got with testdata/name.golden (rewritten with -update).
-func golden(t *testing.T, name, got string) {
-	t.Helper()
-	path := filepath.Join("testdata", name+".golden")
-	if *update {
-		if err := os.MkdirAll("testdata", 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(path, []byte(got), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatalf("%v (run go test -update to create it)", err)
-	}
-	if got != string(want) {
-		t.Errorf("%s differs (run go test -update after checking):\n--- got\n%s\n--- want\n%s", path, got, want)
-	}
-}
 
 var now = time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
 
@@ -69,7 +45,7 @@ func TestRenderPlainGolden(t *testing.T) {
 	if strings.Contains(got, "\x1b") {
 		t.Errorf("plain output has escape sequences: %q", got)
 	}
-	golden(t, "plain", got)
+	testutil.Golden(t, "plain", []byte(got))
 }
 
 func TestRenderNarrowGolden(t *testing.T) {
@@ -79,7 +55,7 @@ func TestRenderNarrowGolden(t *testing.T) {
 			t.Errorf("line %d is %d wide, want <= 90: %q", i, w, l)
 		}
 	}
-	golden(t, "narrow", got)
+	testutil.Golden(t, "narrow", []byte(got))
 }
 
 func TestRenderColourGolden(t *testing.T) {
@@ -94,7 +70,7 @@ func TestRenderColourGolden(t *testing.T) {
 	if trimLines(stripANSI(got))+"\n" != plain {
 		t.Errorf("colour output without its escapes differs from plain:\n%s\n%s", stripANSI(got), plain)
 	}
-	golden(t, "colour", got)
+	testutil.Golden(t, "colour", []byte(got))
 }
 
 // stripANSI removes CSI sequences.
