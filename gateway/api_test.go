@@ -15,6 +15,7 @@ import (
 	"github.com/redund/redund/internal/config"
 	"github.com/redund/redund/internal/logging"
 	"github.com/redund/redund/internal/status"
+	"github.com/redund/redund/internal/testutil"
 )
 
 // admin serves n's endpoints on a loopback admin server until the test ends.
@@ -131,7 +132,7 @@ func TestClientListenerFollowsActiveNode(t *testing.T) {
 		return s
 	}
 	mApp, bApp := app("master"), app("backup")
-	mPort, bPort := freePort(t), freePort(t)
+	mPort, bPort := testutil.ClosedTCPAddr(t), testutil.ClosedTCPAddr(t)
 	m, b, _ := pair(t, func(mc, bc *Config) {
 		mc.ClientListen, mc.AppURL, mc.ClientURL = mPort, mApp.URL, "http://"+mPort
 		bc.ClientListen, bc.AppURL, bc.ClientURL = bPort, bApp.URL, "http://"+bPort

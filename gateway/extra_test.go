@@ -13,6 +13,7 @@ import (
 
 	"github.com/redund/redund/internal/peer"
 	"github.com/redund/redund/internal/peer/peertest"
+	"github.com/redund/redund/internal/testutil"
 )
 
 func TestPairOverPinnedTLS(t *testing.T) {
@@ -52,7 +53,7 @@ func TestClientListenerForwardsWebSocketUpgrade(t *testing.T) {
 		rw.Flush()
 	}))
 	t.Cleanup(app.Close)
-	port := freePort(t)
+	port := testutil.ClosedTCPAddr(t)
 	n := startGW(t, Config{NodeID: "solo", Mode: ModeIndependent, DataDir: t.TempDir(), ClientListen: port, AppURL: app.URL}, nil)
 	waitRole(t, n, RoleActive, 3*time.Second)
 	var c net.Conn

@@ -15,6 +15,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/redund/redund/internal/testutil"
 )
 
 // The tests in this file run real `redund gateway run` processes, built
@@ -50,12 +52,6 @@ func redundBinary(t *testing.T) string {
 	return buildBin
 }
 
-func freePort(t *testing.T) string {
-	ln := freeListener()
-	defer ln.Close()
-	return ln.Addr().String()
-}
-
 func freeListener() net.Listener {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -75,7 +71,7 @@ type proc struct {
 }
 
 func newProc(t *testing.T, bin, dir, name, table string) *proc {
-	admin := freePort(t)
+	admin := testutil.ClosedTCPAddr(t)
 	cfg := filepath.Join(dir, name+".toml")
 	src := fmt.Sprintf("[admin]\ngateway = %q\n\n[gateway]\nnode_id = %q\ndata_dir = %q\n%s", admin, name, filepath.Join(dir, name), table)
 	if err := os.WriteFile(cfg, []byte(src), 0o600); err != nil {
@@ -177,7 +173,7 @@ func (p *proc) export() map[string]string {
 func processPair(t *testing.T, extra string) (m, b *proc) {
 	bin := redundBinary(t)
 	dir := t.TempDir()
-	peerAddr := freePort(t)
+	peerAddr := testutil.ClosedTCPAddr(t)
 	link := "\n[gateway.link]\nsecret = \"process test secret 0123\"\n"
 	m = newProc(t, bin, dir, "master", fmt.Sprintf("mode = \"master\"\npeer_listen = %q\njoin_wait = \"3s\"\n%s%s", peerAddr, extra, link))
 	b = newProc(t, bin, dir, "backup", fmt.Sprintf("mode = \"backup\"\npeer = %q\njoin_wait = \"3s\"\n%s%s", peerAddr, extra, link))

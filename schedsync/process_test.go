@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/redund/redund/internal/status"
+	"github.com/redund/redund/internal/testutil"
 )
 
 // Tests with two real `redund schedsync run` processes over loopback. The
@@ -63,14 +64,6 @@ func needBinary(t *testing.T) {
 	}
 }
 
-func freePort(t *testing.T) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	must(t, err)
-	defer ln.Close()
-	return ln.Addr().String()
-}
-
 // procNode is one redund process and its config.
 type procNode struct {
 	t           *testing.T
@@ -81,7 +74,7 @@ type procNode struct {
 }
 
 func newProcNode(t *testing.T, mode, id, extra string) *procNode {
-	p := &procNode{t: t, dir: t.TempDir(), admin: freePort(t), sync: freePort(t)}
+	p := &procNode{t: t, dir: t.TempDir(), admin: testutil.ClosedTCPAddr(t), sync: testutil.ClosedTCPAddr(t)}
 	p.conf = filepath.Join(t.TempDir(), id+".toml")
 	_ = mode
 	_ = extra

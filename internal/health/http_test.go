@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/redund/redund/internal/config"
+	"github.com/redund/redund/internal/testutil"
 )
 
 // check builds c's checker and runs one probe.
@@ -97,7 +98,7 @@ func TestHTTP(t *testing.T) {
 }
 
 func TestHTTPRefused(t *testing.T) {
-	addr := closedPort(t)
+	addr := testutil.ClosedTCPAddr(t)
 	r := check(t, Config{Kind: "http", URL: "http://" + addr + "/"})
 	wantResult(t, r, false, "connect: connection refused")
 }
@@ -205,16 +206,4 @@ func serveTCP(t *testing.T, handle func(net.Conn)) string {
 // hangingServer accepts connections, reads them and never writes.
 func hangingServer(t *testing.T) string {
 	return serveTCP(t, func(c net.Conn) { _, _ = io.Copy(io.Discard, c) })
-}
-
-// closedPort returns a loopback address nothing listens on.
-func closedPort(t *testing.T) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := ln.Addr().String()
-	ln.Close()
-	return addr
 }

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/redund/redund/internal/config"
+	"github.com/redund/redund/internal/testutil"
 )
 
 // lineServer answers each line it reads with reply(line), then closes.
@@ -22,7 +23,7 @@ func lineServer(t *testing.T, reply func(string) string) string {
 
 func TestTCP(t *testing.T) {
 	echo := lineServer(t, func(l string) string { return "+PONG " + strings.TrimSpace(l) + "\r\n" })
-	refused := closedPort(t)
+	refused := testutil.ClosedTCPAddr(t)
 	tests := []struct {
 		name   string
 		c      Config

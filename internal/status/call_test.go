@@ -4,11 +4,12 @@ import (
 	"context"
 	"errors"
 	"io"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"strings"
 	"testing"
+
+	"github.com/redund/redund/internal/testutil"
 )
 
 func TestCall(t *testing.T) {
@@ -50,13 +51,7 @@ func TestCall(t *testing.T) {
 		t.Fatalf("plain-text answer: %v", err)
 	}
 
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	dead := ln.Addr().String()
-	ln.Close()
-	if _, err := Call(ctx, dead, "", http.MethodPost, "/v1/echo", nil); err == nil || errors.As(err, &ce) {
+	if _, err := Call(ctx, testutil.ClosedTCPAddr(t), "", http.MethodPost, "/v1/echo", nil); err == nil || errors.As(err, &ce) {
 		t.Fatalf("unreachable daemon: %v", err)
 	}
 	if _, err := Call(ctx, "ftp://x", "", http.MethodPost, "/v1/echo", nil); err == nil {

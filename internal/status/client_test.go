@@ -11,6 +11,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/redund/redund/internal/testutil"
 )
 
 func TestStatusURL(t *testing.T) {
@@ -38,18 +40,6 @@ func TestStatusURL(t *testing.T) {
 			t.Errorf("StatusURL(%q) = %q, want an error", bad, got)
 		}
 	}
-}
-
-// closedAddr returns a loopback address nobody listens on.
-func closedAddr(t *testing.T) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := ln.Addr().String()
-	ln.Close()
-	return addr
 }
 
 // hangingAddr accepts connections and never answers, until the test ends.
@@ -113,12 +103,12 @@ func TestFetchErrors(t *testing.T) {
 	noSchema := httpAddr(t, func(w http.ResponseWriter, _ *http.Request) { _, _ = w.Write([]byte(`{"daemon":"x"}`)) })
 	future := httpAddr(t, func(w http.ResponseWriter, _ *http.Request) { _, _ = w.Write([]byte(`{"schema":99}`)) })
 	for ep, want := range map[string]string{
-		notFound:       "HTTP 404",
-		notJSON:        "not a status document",
-		noSchema:       "no schema",
-		future:         "schema 99",
-		closedAddr(t):  "connection refused",
-		"not a target": "want host:port",
+		notFound:                  "HTTP 404",
+		notJSON:                   "not a status document",
+		noSchema:                  "no schema",
+		future:                    "schema 99",
+		testutil.ClosedTCPAddr(t): "connection refused",
+		"not a target":            "want host:port",
 	} {
 		_, err := Fetch(t.Context(), ep)
 		if err == nil || !strings.Contains(Reason(err), want) {
@@ -129,7 +119,7 @@ func TestFetchErrors(t *testing.T) {
 
 func TestFetchAll(t *testing.T) {
 	s, _ := startServer(t, voterSource())
-	down, hang := closedAddr(t), hangingAddr(t)
+	down, hang := testutil.ClosedTCPAddr(t), hangingAddr(t)
 	eps := []string{hang, s.Addr(), down, s.Addr()}
 	start := time.Now()
 	res := FetchAll(t.Context(), eps, 300*time.Millisecond)

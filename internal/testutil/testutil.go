@@ -4,6 +4,7 @@ package testutil
 
 import (
 	"flag"
+	"net"
 	"os"
 	"path/filepath"
 	"testing"
@@ -32,4 +33,18 @@ func Golden(t testing.TB, name string, got []byte) {
 	if string(got) != string(want) {
 		t.Errorf("%s differs (run go test -update after checking):\n--- got\n%s\n--- want\n%s", path, got, want)
 	}
+}
+
+// ClosedTCPAddr returns a loopback host:port that was free a moment ago and
+// has no listener now: for a peer that is down, or a port a process under
+// test is to listen on. Another process may take it in between; tests on
+// one machine accept that race.
+func ClosedTCPAddr(t testing.TB) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().String()
 }
