@@ -145,6 +145,9 @@ func runCheck(c *cli.Context, o *checkOptions, kind string, maxArgs int, set fun
 
 // probeOnce runs one probe and prints it; ERR exits 1, a bad check 2.
 func probeOnce(c *cli.Context, o *checkOptions, kind string) error {
+	if o.Timeout <= 0 {
+		return usageErr("check %s: --timeout must be more than 0", kind)
+	}
 	o.Config.Kind = kind
 	o.Config.Status = o.Status.Value()
 	o.Config.Timeout = config.Duration(o.Timeout)

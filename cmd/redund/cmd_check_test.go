@@ -37,6 +37,7 @@ func TestCheckHTTP(t *testing.T) {
 		{[]string{"--status", "99", s.URL}, exitUsage, `status: status "99"`},
 		{[]string{"ftp://x/"}, exitUsage, `url: "ftp://x/": scheme must be http or https`},
 		{[]string{s.URL, "--nope", "1"}, exitUsage, `--nope`},
+		{[]string{s.URL, "--timeout", "0s"}, exitUsage, `check http: --timeout must be more than 0`},
 	}
 	for _, tt := range tests {
 		out, code := runCLI(t, append([]string{"check", "http"}, tt.args...)...)
