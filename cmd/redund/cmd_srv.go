@@ -10,6 +10,7 @@ import (
 
 	"github.com/urfave/cli/v2"
 
+	"github.com/redund/redund/internal/text"
 	"github.com/redund/redund/srv"
 )
 
@@ -225,7 +226,7 @@ func runSrvCheck(c *cli.Context, g *globalOptions, o *srvCheckOptions) error {
 		srv.WriteCheck(c.App.Writer, rep)
 	}
 	if !rep.OK() {
-		return failed(fmt.Errorf("srv check: %d differences from the config", len(rep.Findings)))
+		return failed(fmt.Errorf("srv check: %s from the config", text.Plural(len(rep.Findings), "difference")))
 	}
 	return nil
 }
