@@ -74,8 +74,20 @@ func (s *Scheme) synced() {
 	s.st.backoff.Reset()
 	s.st.retry = Retry{}
 	s.st.lastErr = ""
+	word := syncedWord(s.st.decision)
 	s.mu.Unlock()
-	s.setWord("Synced")
+	s.setWord(word)
+}
+
+// syncedWord is the state of a scheme whose provider has the value d chose:
+// Synced, or Degraded when a fallback policy (sorry, first) chose it
+// because no server is OK: the record is where the policy says, but the
+// service is not healthy, and the status must not show that as green.
+func syncedWord(d Decision) string {
+	if d.Fallback != "" {
+		return "Degraded"
+	}
+	return "Synced"
 }
 
 func (s *Scheme) clearRetry() {
@@ -92,6 +104,10 @@ func (s *Scheme) noteDecision(d Decision) {
 	s.st.decision = d
 	s.mu.Unlock()
 	if prev.Action == d.Action && prev.Address == d.Address && prev.Server == d.Server {
+		// the same value, chosen now by a fallback or no longer by one
+		if w := s.word(); prev.Fallback != d.Fallback && d.Action == ActionPoint && (w == "Synced" || w == "Degraded") {
+			s.setWord(syncedWord(d))
+		}
 		return
 	}
 	switch d.Action {
@@ -108,6 +124,12 @@ func (s *Scheme) noteDecision(d Decision) {
 		s.log.Info("decision: wait", "reason", d.Reason)
 		s.setWord("Waiting")
 	}
+}
+
+func (s *Scheme) word() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.st.word
 }
 
 // setWord changes the status word, keeping Since when it is unchanged.
