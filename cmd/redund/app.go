@@ -3,10 +3,13 @@ package main
 import (
 	"encoding/json"
 	"fmt"
+	"io"
 	"os"
 	"strings"
 
 	"github.com/urfave/cli/v2"
+
+	"github.com/redund/redund/internal/logging"
 )
 
 // globalOptions are the flags every command shares.
@@ -26,6 +29,12 @@ const exitStatusHelp = `EXIT STATUS
 func exitHelp(ok, failed string) string {
 	return "EXIT STATUS\n   0  " + ok + "\n   1  " + failed + "\n   2  bad usage or bad configuration"
 }
+
+// groupExitHelp is the EXIT STATUS section of a command group, whose
+// commands mean different things by 1 (a daemon that failed, a daemon that
+// refused, a check that found drift).
+const groupExitHelp = "EXIT STATUS\n   0 and 1 mean what each command's --help says; 2 is always bad usage or\n" +
+	"   bad configuration"
 
 func newApp() *cli.App {
 	g := &globalOptions{}
@@ -56,6 +65,7 @@ func newApp() *cli.App {
 			newGatewayCommand(g),
 			newDemoCommand(),
 		},
+		Before:         func(*cli.Context) error { return checkLogFlags(g) },
 		OnUsageError:   usageError,
 		Action:         unknownCommand,
 		ExitErrHandler: func(*cli.Context, error) {}, // main maps exit codes
@@ -78,6 +88,15 @@ func setUsageErrors(cmds []*cli.Command) {
 		}
 		setUsageErrors(c.Subcommands)
 	}
+}
+
+// checkLogFlags refuses a bad --log-level or --log-format for every
+// command alike (`status` accepted what the daemons refused).
+func checkLogFlags(g *globalOptions) error {
+	if _, err := logging.New(io.Discard, g.LogLevel, g.LogFormat, nil); err != nil {
+		return usageErr("%v", err)
+	}
+	return nil
 }
 
 func usageError(_ *cli.Context, err error, _ bool) error { return usageErr("%v", err) }

@@ -28,7 +28,7 @@ func newGatewayCommand(g *globalOptions) *cli.Command {
 			"independent node. Configuration is changed on the master and replicated to the\n" +
 			"backup; runtime state follows the active node; history is stored and forwarded\n" +
 			"without loss. The commands below talk to the running node through its admin\n" +
-			"listener. See docs/gateway.md.\n\n" + exitStatusHelp,
+			"listener. See docs/gateway.md.\n\n" + groupExitHelp,
 		Flags: []cli.Flag{adminFlag},
 		Subcommands: []*cli.Command{
 			gatewayRunCommand(g, o),

@@ -27,7 +27,7 @@ func newSchedsyncCommand(g *globalOptions) *cli.Command {
 			"never takes over) or a secondary-failover (follows, and becomes primary after\n" +
 			"failover_offset without its primary). The secondary keeps an exact, durable copy\n" +
 			"of the primary's directory. Statuses: No redundancy, Connecting, Syncing, Synced,\n" +
-			"Not synced, Unavailable, Incompatible. See docs/schedsync.md.\n\n" + exitStatusHelp,
+			"Not synced, Unavailable, Incompatible. See docs/schedsync.md.\n\n" + groupExitHelp,
 		Subcommands: []*cli.Command{
 			schedsyncRunCommand(g, o, adminFlag),
 			schedsyncActionCommand(g, o, adminFlag, "resync", "Resync now: full comparison and repair",
