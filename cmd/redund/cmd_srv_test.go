@@ -174,7 +174,7 @@ func TestSrvPushCheckCLI(t *testing.T) {
 	if o, code := runCLI(t, "-c", cfg2, "srv", "push"); code != exitOK || !strings.Contains(o, "2 of 4 RRsets change: 0 create, 2 update") {
 		t.Fatalf("push after change: code %d:\n%s", code, o)
 	}
-	if o, code := runCLI(t, "-c", cfg2, "srv", "check", "--no-probe", "--json"); code != exitOK || !strings.Contains(o, `"findings": null`) {
+	if o, code := runCLI(t, "-c", cfg2, "srv", "check", "--no-probe", "--json"); code != exitOK || !strings.Contains(o, `"findings": []`) {
 		t.Fatalf("check after second push: code %d:\n%s", code, o)
 	}
 }
