@@ -147,7 +147,7 @@ order = ["ms1", "ms1"]
 			[]string{`srv.zones[0]: targets "ms1" and "ms2" are the same server on udp (ms1.example.com.:5060)`}},
 		{"no zones no targets", "[srv]\ndomain = \"x.example\"\n", []string{"srv.targets: at least one target", "srv.zones: at least one zone"}},
 		{"absolute zone name", base + "[[srv.zones]]\nname = \"east.\"\norder = [\"ms1\"]\n", []string{`srv.zones[0].name: "east." must be a relative name`}},
-		{"unknown key", base + zoneEast + "colour = \"red\"\n", []string{"redund.toml:14: srv.zones.colour: unknown key"}},
+		{"unknown key", base + zoneEast + "colour = \"red\"\n", []string{"redund.toml:17: srv.zones[0].colour: unknown key"}},
 		{"push without key", base + zoneEast + "[srv.push]\nserver = \"ns1\"\nzone = \"other.org\"\nnet = \"sctp\"\n", []string{
 			`srv.push.server: "ns1" is not host:port`, `srv.push.zone: domain "sip.example.com" is not inside zone "other.org"`,
 			`srv.push.net: must be udp or tcp`, "srv.push.tsig: a TSIG key is required"}},

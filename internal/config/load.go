@@ -49,6 +49,8 @@ func Decode(name, src string, v any) error {
 	var errs Errors
 	resolved := map[string]bool{}
 	walkSecrets(raw, reflect.ValueOf(v).Elem(), "", "", resolved, &errs)
+	pos := positions(src)
+	reported := map[string]bool{}
 	for _, k := range md.Undecoded() {
 		if resolved[k.String()] {
 			continue
@@ -57,7 +59,17 @@ func Decode(name, src string, v any) error {
 		if md.Type(k...) == "Hash" && hasUndecodedChild(md.Undecoded(), k) {
 			continue
 		}
-		errs.Add(k.String(), "unknown key (check the spelling; see docs/configuration.md)")
+		// inside arrays of tables, name each element the key is written in
+		paths := pos.withIndices(k.String())
+		if len(paths) == 0 {
+			paths = []string{k.String()}
+		}
+		for _, p := range paths {
+			if !reported[p] {
+				reported[p] = true
+				errs.Add(p, "unknown key (check the spelling; see docs/configuration.md)")
+			}
+		}
 	}
 	return Annotate(name, src, errs.Err())
 }
