@@ -65,6 +65,10 @@ func (t *TSIG) Alg() (string, error) {
 // ("name", "algorithm", "secret").
 func (t *TSIG) Validate() error {
 	var errs config.Errors
+	if err := t.adoptBINDKey(); err != nil {
+		errs.Add("secret", "%v", err)
+		return errs.Err()
+	}
 	if t.Name == "" {
 		errs.Add("name", "TSIG key name is required (e.g. \"ddns-key.\")")
 	} else if _, ok := dns.IsDomainName(t.Name); !ok {
@@ -78,7 +82,7 @@ func (t *TSIG) Validate() error {
 		errs.Add("secret", "TSIG secret is required (give secret, secret_file or secret_env)")
 	default:
 		if _, err := base64.StdEncoding.DecodeString(s); err != nil {
-			errs.Add("secret", "TSIG secret must be base64 (as tsig-keygen prints it)")
+			errs.Add("secret", "TSIG secret must be base64, or secret_file a key file as tsig-keygen writes it")
 		}
 	}
 	return errs.Err()
