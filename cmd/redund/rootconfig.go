@@ -58,6 +58,22 @@ func loadConfig(path string) (*fileConfig, error) {
 	return f, nil
 }
 
+// loadConfigNoSecrets is loadConfig for a command that uses no secret:
+// a secret whose K_env variable is unset or whose K_file cannot be read is
+// not a problem for it (every other problem still is).
+func loadConfigNoSecrets(path string) (*fileConfig, error) {
+	f := &fileConfig{}
+	err := config.Check(path, f)
+	var errs config.Errors
+	if errors.As(err, &errs) {
+		err = errs.WithoutUnresolvedSecrets().Err()
+	}
+	if err != nil {
+		return nil, err
+	}
+	return f, nil
+}
+
 // loadConfigOrNone is loadConfig for a command that can do without the
 // file when the flags name what it needs (--endpoint, --admin, --resolver):
 // with allowMissing, a file that does not exist gives nil and no error. A

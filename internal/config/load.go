@@ -269,10 +269,14 @@ func resolveSecret(raw map[string]any, f reflect.Value, k, base string, val any,
 		errs.Add(path, "give %s or %s, not both", base, k)
 		return
 	}
+	unresolved := func(format string, args ...any) {
+		errs.Add(path, format, args...)
+		(*errs)[len(*errs)-1].unresolved = true
+	}
 	if strings.HasSuffix(k, "_env") {
 		v, ok := os.LookupEnv(ref)
 		if !ok || v == "" {
-			errs.Add(path, "environment variable %s is not set", ref)
+			unresolved("environment variable %s is not set", ref)
 			return
 		}
 		f.SetString(v)
@@ -280,12 +284,12 @@ func resolveSecret(raw map[string]any, f reflect.Value, k, base string, val any,
 	}
 	b, err := os.ReadFile(ref)
 	if err != nil {
-		errs.Add(path, "cannot read secret file %s: %v", ref, errors.Unwrap(err))
+		unresolved("cannot read secret file %s: %v", ref, errors.Unwrap(err))
 		return
 	}
 	s := strings.TrimRight(string(b), "\r\n")
 	if s == "" {
-		errs.Add(path, "secret file %s is empty", ref)
+		unresolved("secret file %s is empty", ref)
 		return
 	}
 	f.SetString(s)
