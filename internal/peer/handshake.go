@@ -198,7 +198,7 @@ var errNotPeer = errors.New("not a redund peer")
 func (s *shake) accept() (Hello, error) {
 	typ, b, err := s.r.readFrame()
 	if err != nil {
-		return Hello{}, fmt.Errorf("%w: first frame: %v", errNotPeer, err)
+		return Hello{}, fmt.Errorf("%w: first frame: %w", errNotPeer, err)
 	}
 	if typ != typeAuthHello {
 		return Hello{}, fmt.Errorf("%w: first frame type %#x", errNotPeer, typ)
