@@ -87,9 +87,8 @@
 // delivered in order to Options.OnMessage, so a sequence of Sends is a
 // stream) and makes calls with Node.Request (answered by Options.OnRequest
 // in its own goroutine). State changes (Connecting, Up, Down, Refused,
-// Mismatch) are
-// reported to Options.OnEvent in order (and to the Options.Events channel
-// when set) and summarised by Node.Status.
+// Mismatch) are reported to Options.OnEvent in order (and to the
+// Options.Events channel when set) and summarised by Node.Status.
 //
 // Typical use:
 //
