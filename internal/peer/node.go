@@ -30,7 +30,8 @@ type Options struct {
 	// DownAfter drops the link after this long without any frame (usually
 	// the scheme's failover_timeout). Default: PingTimeout + PingInterval*MaxMissed.
 	DownAfter time.Duration
-	// MaxFrame is the largest frame accepted or sent (default 16 MiB).
+	// MaxFrame is the largest frame accepted or sent once the link is up
+	// (default 16 MiB); during the handshake the limit is 64 KiB.
 	MaxFrame int
 	// MinBackoff and MaxBackoff bound the redial delay (50ms, 1s).
 	MinBackoff, MaxBackoff time.Duration
