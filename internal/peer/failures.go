@@ -96,7 +96,7 @@ func preAuthReason(err error) string {
 	case errors.As(err, &mm):
 		return "credentials differ (a node with another secret, or not a redund node)"
 	case errors.Is(err, ErrAuth):
-		return "authentication failed: " + err.Error()
+		return err.Error()
 	case errors.Is(err, errUntrustedRefuse):
 		return errUntrustedRefuse.Error()
 	}
