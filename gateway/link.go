@@ -120,8 +120,32 @@ func (g *Gateway) onPeerEvent(e peer.Event) {
 		g.peerUp = false
 		g.sysEvent("peer", "link refused: "+e.Reason)
 		g.sup.fault("peer link refused: " + e.Reason)
+	case peer.Mismatch:
+		g.peerUp = false
+		g.onMismatchLocked(e)
 	}
 	g.notifyLocked()
+}
+
+// onMismatchLocked: the other node answers the handshake but its secret
+// or certificate differs, so it is alive. A backup takes each answer for a
+// heartbeat (lastHeard) and, while starting, becomes standby instead of
+// going active after join_wait; the standby rule then fails over only once
+// the master has stopped answering for failover_timeout (the peer link
+// redials at least three times per failover_timeout while in Mismatch).
+// The master, and a node already active, are not moved. The event and the
+// on_fault hook come once per Mismatch, not on every answer (g.mu held).
+func (g *Gateway) onMismatchLocked(e peer.Event) {
+	if g.cfg.Mode == ModeBackup {
+		g.lastHeard = e.Time
+		if g.role == RoleStarting {
+			g.setRoleLocked(RoleStandby, "the master answers but "+e.Reason+"; standby until it stops answering")
+		}
+	}
+	if !e.Repeat {
+		g.sysEvent("peer", "link mismatch: "+e.Reason+" (the other node answers; give both nodes the same)")
+		g.sup.fault("peer link mismatch: " + e.Reason)
+	}
 }
 
 func (g *Gateway) sendRoleLocked() {
