@@ -48,6 +48,29 @@ func (f *fileConfig) Validate() error {
 	return errs.Err()
 }
 
+// statusAddresses is where `redund status` asks: the admin address of each
+// daemon the file configures (its scheme's table) or names in [admin]
+// (voter = "..."), without repeats. A file that configures no daemon at all
+// gives [admin] listen (or the default), as before; otherwise an address no
+// daemon of the file would serve on is not asked, so it cannot show a red
+// "unreachable" row forever.
+func (f *fileConfig) statusAddresses() []string {
+	runs := map[string]bool{
+		"voter": len(f.Voter) > 0 || f.Admin.Voter != "", "ddns": len(f.Ddns) > 0 || f.Admin.Ddns != "",
+		"gateway": f.Gateway != nil || f.Admin.Gateway != "", "schedsync": f.Schedsync != nil || f.Admin.Schedsync != "",
+	}
+	var out []string
+	for _, d := range []string{"voter", "ddns", "gateway", "schedsync"} {
+		if addr := f.Admin.For(d); runs[d] && !slices.Contains(out, addr) {
+			out = append(out, addr)
+		}
+	}
+	if len(out) == 0 {
+		out = append(out, f.Admin.For("voter")) // listen, or the default
+	}
+	return out
+}
+
 // loadConfig reads and validates the config file; every problem is a
 // config.Errors (exit 2) naming file, line and key.
 func loadConfig(path string) (*fileConfig, error) {

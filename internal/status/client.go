@@ -30,6 +30,9 @@ type Result struct {
 	Endpoint string
 	Report   Report
 	Err      error
+	// Last is the endpoint's last good report, when a live view had one
+	// before Err: its instances stay in the table, marked unreachable.
+	Last *Report `json:"-"`
 }
 
 // MarshalJSON writes {"endpoint": ..., "report": {...}} or
