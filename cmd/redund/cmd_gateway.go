@@ -77,7 +77,7 @@ func runGateway(ctx context.Context, g *globalOptions, o *gatewayOptions) error 
 		return failed(err)
 	}
 	gw.Register(d.Admin, cfg.Admin.Token)
-	return d.run(ctx, cfg.adminAddr(o.Admin, "gateway"), gw.Run)
+	return d.run(ctx, cfg.Admin, cfg.adminAddr(o.Admin, "gateway"), gw.Run)
 }
 
 // call runs one admin request and prints the answer.
