@@ -72,7 +72,8 @@ func runGateway(ctx context.Context, g *globalOptions, o *gatewayOptions) error 
 	if err != nil {
 		return err
 	}
-	gw, err := gateway.New(cfg.Gateway, gateway.Options{Log: d.Log, Version: version, Ring: d.Ring})
+	gw, err := gateway.New(cfg.Gateway, gateway.Options{Log: d.Log, Version: version, Ring: d.Ring,
+		AllowedHosts: cfg.Admin.AllowedHosts})
 	if err != nil {
 		return failed(err)
 	}
