@@ -258,6 +258,7 @@ func resolveSecret(raw map[string]any, f reflect.Value, k, base string, val any,
 		return
 	}
 	if strings.HasSuffix(k, "_env") {
+		noteSecretEnv(ref) // kept from the commands redund starts (ChildEnv)
 		v, ok := os.LookupEnv(ref)
 		if !ok || v == "" {
 			errs.Add(path, "environment variable %s is not set", ref)
