@@ -11,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/redund/redund/internal/netlimit"
 	"github.com/redund/redund/internal/status"
 )
 
@@ -34,7 +35,8 @@ func (g *Gateway) startClientListener(ctx context.Context, run func(func(context
 		ln.Close()
 		return err
 	}
-	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}
+	srv := netlimit.HTTPServer(g.clientGuard(ln.Addr().String()).Handler(h), g.log)
+	ln = netlimit.Wrap(ln, ClientLimits())
 	run(func(ctx context.Context) {
 		go func() {
 			<-ctx.Done()
@@ -47,6 +49,25 @@ func (g *Gateway) startClientListener(ctx context.Context, run func(func(context
 		}
 	})
 	return nil
+}
+
+// ClientLimits caps the connections of the client listener: 1024 at once
+// (netlimit.Budget) and 128 from one source, so that a flood on the client
+// port neither keeps other clients out nor takes the file descriptors
+// that the admin and peer listeners need.
+func ClientLimits() netlimit.Limits {
+	return netlimit.Limits{Total: netlimit.Budget(1024), PerSrc: 128}
+}
+
+// clientGuard is the admin listeners' guard for the client listener: Host
+// must be an IP address, localhost, client_listen's or client_url's name
+// or one of [admin] allowed_hosts; cross-origin changes are refused.
+func (g *Gateway) clientGuard(bound string) *status.Guard {
+	names := []string{g.cfg.ClientListen, bound}
+	if u, err := url.Parse(g.cfg.ClientURL); err == nil && u.Hostname() != "" {
+		names = append(names, net.JoinHostPort(u.Hostname(), "0"))
+	}
+	return status.NewGuard("", g.opts.AllowedHosts, names...)
 }
 
 // ClientAddr is the bound client listener address (after Run started it).
@@ -69,12 +90,17 @@ func (g *Gateway) ClientHandler() (http.Handler, error) {
 	proxy.ErrorHandler = func(w http.ResponseWriter, _ *http.Request, err error) {
 		status.WriteError(w, http.StatusBadGateway, "application unreachable on "+g.cfg.NodeID+": "+err.Error())
 	}
+	proxy.ModifyResponse = func(resp *http.Response) error {
+		status.FillSecurityHeaders(resp.Header) // the application's own framing policy wins
+		return nil
+	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set(HeaderNode, g.cfg.NodeID)
 		g.mu.Lock()
 		role, peerURL, peerRole := g.role, g.peerURL, g.peerRole
 		g.mu.Unlock()
 		if role == RoleActive {
+			status.DropSecurityHeaders(w.Header())
 			proxy.ServeHTTP(w, r)
 			return
 		}

@@ -63,7 +63,7 @@ func TestClientListenerForwardsWebSocketUpgrade(t *testing.T) {
 		return err == nil
 	})
 	defer c.Close()
-	io.WriteString(c, "GET /ws HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n")
+	io.WriteString(c, "GET /ws HTTP/1.1\r\nHost: "+port+"\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n")
 	br := bufio.NewReader(c)
 	resp, err := http.ReadResponse(br, nil)
 	if err != nil || resp.StatusCode != http.StatusSwitchingProtocols {

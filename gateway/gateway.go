@@ -37,6 +37,9 @@ type Options struct {
 	Ring    *logging.Ring // recent log lines for the status page
 	// Token guards the status page buttons and write endpoints off loopback.
 	Token config.Secret
+	// AllowedHosts ([admin] allowed_hosts) are also accepted as Host on
+	// client_listen.
+	AllowedHosts []string
 	// PeerListener replaces peer_listen (tests bind 127.0.0.1:0 first).
 	PeerListener net.Listener
 }

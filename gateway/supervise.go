@@ -7,6 +7,8 @@ import (
 	"sync"
 	"syscall"
 	"time"
+
+	"github.com/redund/redund/internal/config"
 )
 
 // supervisor runs the application command (`run`) as the role requires
@@ -117,7 +119,7 @@ func (c *childProc) stop() {
 }
 
 func (s *supervisor) env(role string) []string {
-	return append(os.Environ(), "REDUND_ROLE="+role, "REDUND_NODE_ID="+s.g.cfg.NodeID, "REDUND_MODE="+s.g.cfg.Mode)
+	return config.ChildEnv("REDUND_ROLE="+role, "REDUND_NODE_ID="+s.g.cfg.NodeID, "REDUND_MODE="+s.g.cfg.Mode)
 }
 
 func (s *supervisor) start(ctx context.Context, role string) *childProc {

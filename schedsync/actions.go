@@ -4,10 +4,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"os"
 	"os/exec"
 	"strconv"
 	"time"
+
+	"github.com/redund/redund/internal/config"
 )
 
 // hookTimeout bounds on_promote / on_demote.
@@ -146,7 +147,7 @@ func (n *Node) runHook(argv []string, what, role string, epoch uint64, reason st
 		ctx, cancel := context.WithTimeout(context.Background(), hookTimeout)
 		defer cancel()
 		cmd := exec.CommandContext(ctx, argv[0], argv[1:]...)
-		cmd.Env = append(os.Environ(), "REDUND_SCHEDSYNC_EVENT="+what, "REDUND_SCHEDSYNC_ROLE="+role,
+		cmd.Env = config.ChildEnv("REDUND_SCHEDSYNC_EVENT="+what, "REDUND_SCHEDSYNC_ROLE="+role,
 			"REDUND_SCHEDSYNC_EPOCH="+strconv.FormatUint(epoch, 10), "REDUND_SCHEDSYNC_DIR="+n.cfg.Dir,
 			"REDUND_SCHEDSYNC_REASON="+reason)
 		out, err := cmd.CombinedOutput()

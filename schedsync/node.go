@@ -6,12 +6,13 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
-	"net/http"
 	"os"
 	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/redund/redund/internal/netlimit"
 )
 
 // Options are what the caller supplies besides the config.
@@ -105,7 +106,7 @@ func (n *Node) bind() error {
 	if ln == nil {
 		return nil
 	}
-	wrapped, err := n.wrapListener(ln)
+	wrapped, err := n.wrapListener(netlimit.Wrap(ln, SyncLimits()))
 	if err != nil {
 		ln.Close()
 		return err
@@ -113,6 +114,11 @@ func (n *Node) bind() error {
 	n.ln = wrapped
 	return nil
 }
+
+// SyncLimits caps the connections of the sync listener: 256 at once
+// (netlimit.Budget) and 128 from one source (the peer uses up to 64
+// workers).
+func SyncLimits() netlimit.Limits { return netlimit.Limits{Total: netlimit.Budget(256), PerSrc: 128} }
 
 // Addr is the sync listener's address ("" when not listening).
 func (n *Node) Addr() string {
@@ -137,8 +143,7 @@ func (n *Node) Run(ctx context.Context) error {
 	defer cancel()
 	var wg sync.WaitGroup
 	if n.ln != nil {
-		hs := &http.Server{Handler: n.handler(), ReadHeaderTimeout: 10 * time.Second,
-			ErrorLog: slog.NewLogLogger(n.log.Handler(), slog.LevelWarn)}
+		hs := netlimit.HTTPServer(n.handler(), n.log)
 		wg.Go(func() { _ = hs.Serve(n.ln) })
 		defer func() { _ = hs.Close(); wg.Wait() }()
 	}

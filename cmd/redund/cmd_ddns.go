@@ -65,7 +65,7 @@ func runDdns(ctx context.Context, g *globalOptions, admin string) error {
 		return failed(err)
 	}
 	dd.Register(d.Admin, cfg.Admin.Token)
-	return d.run(ctx, cfg.adminAddr(admin, "ddns"), dd.Run)
+	return d.run(ctx, cfg.Admin, cfg.adminAddr(admin, "ddns"), dd.Run)
 }
 
 func ddnsPlanCommand(g *globalOptions, o *ddnsOptions) *cli.Command {

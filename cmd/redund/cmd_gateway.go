@@ -72,12 +72,13 @@ func runGateway(ctx context.Context, g *globalOptions, o *gatewayOptions) error 
 	if err != nil {
 		return err
 	}
-	gw, err := gateway.New(cfg.Gateway, gateway.Options{Log: d.Log, Version: version, Ring: d.Ring})
+	gw, err := gateway.New(cfg.Gateway, gateway.Options{Log: d.Log, Version: version, Ring: d.Ring,
+		AllowedHosts: cfg.Admin.AllowedHosts})
 	if err != nil {
 		return failed(err)
 	}
 	gw.Register(d.Admin, cfg.Admin.Token)
-	return d.run(ctx, cfg.adminAddr(o.Admin, "gateway"), gw.Run)
+	return d.run(ctx, cfg.Admin, cfg.adminAddr(o.Admin, "gateway"), gw.Run)
 }
 
 // call runs one admin request and prints the answer.

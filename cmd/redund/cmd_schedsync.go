@@ -76,7 +76,7 @@ func runSchedsync(ctx context.Context, g *globalOptions, o *schedsyncOptions) er
 		return failed(err)
 	}
 	n.Register(d.Admin, cfg.Admin.Token)
-	return d.run(ctx, cfg.adminAddr(o.Admin, "schedsync"), n.Run)
+	return d.run(ctx, cfg.Admin, cfg.adminAddr(o.Admin, "schedsync"), n.Run)
 }
 
 func schedsyncActionCommand(g *globalOptions, o *schedsyncOptions, admin cli.Flag, name, usage, desc string) *cli.Command {

@@ -87,7 +87,7 @@ func runVoterServe(ctx context.Context, g *globalOptions, o *voterServeOptions) 
 		return failed(err)
 	}
 	d.Admin.AddSource(s)
-	return d.run(ctx, f.adminAddr(o.Admin, "voter"), s.Run)
+	return d.run(ctx, f.Admin, f.adminAddr(o.Admin, "voter"), s.Run)
 }
 
 type voterClientOptions struct {

@@ -35,9 +35,11 @@ func newDaemon(g *globalOptions, name string) (*daemon, error) {
 	return &daemon{Log: log, Ring: ring, Admin: status.NewServer(name, version, ring, log)}, nil
 }
 
-// run binds the admin address, then runs the admin server and fn until ctx
+// run binds the admin address (guarded by the [admin] token and
+// allowed_hosts of access), then runs the admin server and fn until ctx
 // ends or fn returns.
-func (d *daemon) run(ctx context.Context, adminAddr string, fn func(context.Context) error) error {
+func (d *daemon) run(ctx context.Context, access status.AdminConfig, adminAddr string, fn func(context.Context) error) error {
+	d.Admin.SetAccess(access)
 	if err := d.Admin.Listen(adminAddr); err != nil {
 		return err
 	}

@@ -36,13 +36,13 @@ func Load(path string, v any) error {
 func Decode(name, src string, v any) error {
 	md, err := toml.Decode(src, v)
 	if err != nil {
-		fe := decodeError(name, src, err)
+		fe := decodeError(name, src, err, secretKeys(reflect.TypeOf(v)))
 		fe.fatal = true
 		return Errors{fe}
 	}
 	var raw map[string]any
 	if _, err := toml.Decode(src, &raw); err != nil {
-		fe := decodeError(name, src, err)
+		fe := decodeError(name, src, err, secretKeys(reflect.TypeOf(v)))
 		fe.fatal = true
 		return Errors{fe}
 	}
@@ -152,21 +152,31 @@ func hasUndecodedChild(keys []toml.Key, parent toml.Key) bool {
 var typeErrRe = regexp.MustCompile(`^toml: line (\d+) \(last key "([^"]*)"\): (.*)$`)
 
 // decodeError turns a toml error into a FieldError with line, column and
-// the offending line shown.
-func decodeError(name, src string, err error) *FieldError {
+// the offending line shown. The value of a key named in secret is not
+// shown: on the line it is [redacted], and so is a line inside the value
+// of a secret (a multi-line string) and any piece of it that the parser's
+// message quotes.
+func decodeError(name, src string, err error, secret map[string]bool) *FieldError {
 	var pe toml.ParseError
 	if errors.As(err, &pe) {
 		line := pe.Position.Line
+		text, hidden := redactLine(lineOf(src, line), secret)
+		if !hidden && secret[lastKeyPart(pe.LastKey)] && !assignRe.MatchString(text) {
+			text, hidden = Redacted, true
+		}
 		msg := pe.Message
+		if hidden {
+			msg = redactMessage(msg)
+		}
 		if pe.LastKey != "" {
 			msg = fmt.Sprintf("%s (key %s)", msg, pe.LastKey)
 		}
 		if pe.Position.Col > 0 {
 			msg = fmt.Sprintf("column %d: %s", pe.Position.Col, msg)
 		}
-		if text := lineOf(src, line); text != "" {
+		if text != "" {
 			msg += "\n    " + text
-			if pe.Position.Col > 0 {
+			if pe.Position.Col > 0 && !hidden {
 				msg += "\n    " + strings.Repeat(" ", pe.Position.Col-1) + "^"
 			}
 		}
@@ -274,6 +284,7 @@ func resolveSecret(raw map[string]any, f reflect.Value, k, base string, val any,
 		(*errs)[len(*errs)-1].unresolved = true
 	}
 	if strings.HasSuffix(k, "_env") {
+		noteSecretEnv(ref) // kept from the commands redund starts (ChildEnv)
 		v, ok := os.LookupEnv(ref)
 		if !ok || v == "" {
 			unresolved("environment variable %s is not set", ref)
