@@ -245,3 +245,22 @@ func TestExitCode(t *testing.T) {
 		}
 	}
 }
+
+// TestSuggestions: a misspelt command or flag gets the nearest one; nonsense
+// gets no guess.
+func TestSuggestions(t *testing.T) {
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"stauts"}, `unknown command "stauts"; did you mean "status"?`},
+		{[]string{"gateway", "stauts"}, `gateway: unknown command "stauts"; did you mean "status"?`},
+		{[]string{"status", "--endpont", "x"}, "did you mean --endpoint?"},
+		{[]string{"frobnicate"}, `unknown command "frobnicate" (see redund --help)`},
+	} {
+		out, code := runCLI(t, tc.args...)
+		if code != 2 || !strings.Contains(out, tc.want) {
+			t.Errorf("%v: exit %d, output %q; want 2 and %q", tc.args, code, out, tc.want)
+		}
+	}
+}
