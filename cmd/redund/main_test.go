@@ -25,7 +25,7 @@ func runCLI(t *testing.T, args ...string) (string, int) {
 	var out bytes.Buffer
 	app.Writer = &out
 	app.ErrWriter = &out
-	err := app.RunContext(context.Background(), append([]string{"redund"}, args...))
+	err := run(context.Background(), app, append([]string{"redund"}, args...))
 	if err != nil {
 		out.WriteString(err.Error())
 	}
