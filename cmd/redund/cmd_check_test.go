@@ -36,7 +36,7 @@ func TestCheckHTTP(t *testing.T) {
 		{[]string{s.URL, "--status"}, exitUsage, `flag needs an argument`},
 		{[]string{"--status", "99", s.URL}, exitUsage, `status: status "99"`},
 		{[]string{"ftp://x/"}, exitUsage, `URL: "ftp://x/": scheme must be http or https`},
-		{[]string{s.URL, "--nope", "1"}, exitUsage, `--nope`},
+		{[]string{s.URL, "--nope", "1"}, exitUsage, `flag provided but not defined: -nope`},
 		{[]string{s.URL, "--timeout", "0s"}, exitUsage, `check http: --timeout must be more than 0`},
 	}
 	for _, tt := range tests {

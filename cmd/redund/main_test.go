@@ -25,7 +25,7 @@ func runCLI(t *testing.T, args ...string) (string, int) {
 	var out bytes.Buffer
 	app.Writer = &out
 	app.ErrWriter = &out
-	err := app.RunContext(context.Background(), append([]string{"redund"}, args...))
+	err := run(context.Background(), app, append([]string{"redund"}, args...))
 	if err != nil {
 		out.WriteString(err.Error())
 	}
@@ -242,6 +242,25 @@ func TestExitCode(t *testing.T) {
 	} {
 		if got := exitCode(tt.err); got != tt.want {
 			t.Errorf("exitCode(%v) = %d, want %d", tt.err, got, tt.want)
+		}
+	}
+}
+
+// TestSuggestions: a misspelt command or flag gets the nearest one; nonsense
+// gets no guess.
+func TestSuggestions(t *testing.T) {
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"stauts"}, `unknown command "stauts"; did you mean "status"?`},
+		{[]string{"gateway", "stauts"}, `gateway: unknown command "stauts"; did you mean "status"?`},
+		{[]string{"status", "--endpont", "x"}, "did you mean --endpoint?"},
+		{[]string{"frobnicate"}, `unknown command "frobnicate" (see redund --help)`},
+	} {
+		out, code := runCLI(t, tc.args...)
+		if code != 2 || !strings.Contains(out, tc.want) {
+			t.Errorf("%v: exit %d, output %q; want 2 and %q", tc.args, code, out, tc.want)
 		}
 	}
 }
