@@ -16,6 +16,7 @@ func TestFlagsFirst(t *testing.T) {
 		{"redund check exec --timeout 2s -- /bin/ls -l", "redund check exec --timeout 2s -- /bin/ls -l"},
 		{"redund check exec -- /bin/ls --timeout 2s", "redund check exec -- /bin/ls --timeout 2s"},
 		{"redund gateway --admin 127.0.0.1:1 config import - --json", "redund gateway --admin 127.0.0.1:1 config import --json -"},
+		{"redund gateway config import - --admin 127.0.0.1:1", "redund gateway config import --admin 127.0.0.1:1 -"},
 		{"redund status", "redund status"},
 		{"redund", "redund"},
 		{"redund srv gen --out", "redund srv gen --out"},
