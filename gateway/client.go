@@ -26,9 +26,8 @@ func (g *Gateway) startClientListener(ctx context.Context, run func(func(context
 	if err != nil {
 		return fmt.Errorf("gateway: client listener: %w", err)
 	}
-	g.mu.Lock()
-	g.clientAddr = ln.Addr().String()
-	g.mu.Unlock()
+	addr := ln.Addr().String()
+	g.clientAddr.Store(&addr)
 	h, err := g.ClientHandler()
 	if err != nil {
 		ln.Close()
@@ -36,7 +35,9 @@ func (g *Gateway) startClientListener(ctx context.Context, run func(func(context
 	}
 	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}
 	run(func(ctx context.Context) {
-		go func() {
+		shut := make(chan struct{})
+		go func() { // waited for below: Run outlives it
+			defer close(shut)
 			<-ctx.Done()
 			sctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 			defer cancel()
@@ -45,15 +46,17 @@ func (g *Gateway) startClientListener(ctx context.Context, run func(func(context
 		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
 			g.log.Error("client listener", "err", err)
 		}
+		<-shut
 	})
 	return nil
 }
 
 // ClientAddr is the bound client listener address (after Run started it).
 func (g *Gateway) ClientAddr() string {
-	g.mu.Lock()
-	defer g.mu.Unlock()
-	return g.clientAddr
+	if a := g.clientAddr.Load(); a != nil {
+		return *a
+	}
+	return ""
 }
 
 // ClientHandler forwards HTTP (and WebSocket upgrades) to the application
@@ -71,9 +74,8 @@ func (g *Gateway) ClientHandler() (http.Handler, error) {
 	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set(HeaderNode, g.cfg.NodeID)
-		g.mu.Lock()
-		role, peerURL, peerRole := g.role, g.peerURL, g.peerRole
-		g.mu.Unlock()
+		v := g.view()
+		role, peerURL, peerRole := v.Role, v.Peer.URL, v.Peer.Role
 		if role == RoleActive {
 			proxy.ServeHTTP(w, r)
 			return

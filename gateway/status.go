@@ -46,11 +46,10 @@ type HistoryStats struct {
 
 // Detail returns the full status.
 func (g *Gateway) Detail() Detail {
-	g.mu.Lock()
-	d := Detail{NodeID: g.cfg.NodeID, Mode: g.cfg.Mode, Role: g.role, RoleReason: g.roleReason, RoleSince: g.roleSince,
-		Epoch: g.epoch, Failovers: g.failovers, LastFailover: g.lastFailAt, PeerConnected: g.peerUp, PeerRole: g.peerRole,
-		PeerNode: g.peerHello.NodeID, PeerVersion: g.peerHello.Version, Settings: g.settings()}
-	g.mu.Unlock()
+	v := g.view()
+	d := Detail{NodeID: g.cfg.NodeID, Mode: g.cfg.Mode, Role: v.Role, RoleReason: v.Reason, RoleSince: v.Since,
+		Epoch: v.Epoch, Failovers: v.Failovers, LastFailover: v.LastFailover, PeerConnected: v.Link == linkUp,
+		PeerRole: v.Peer.Role, PeerNode: v.Peer.NodeID, PeerVersion: v.Peer.Version, Settings: g.settings()}
 	if g.node != nil {
 		st := g.node.Status()
 		d.Link = &st
