@@ -99,19 +99,19 @@ func (g *Gateway) Status() []status.Document {
 		Reason: d.RoleReason, Since: d.RoleSince,
 		Details: map[string]any{"epoch": d.Epoch, "failovers": d.Failovers, "providers": d.Providers, "history": d.History}}
 	if g.node != nil {
-		doc.Peer = &status.Peer{Address: g.peerAddress(), Connected: d.PeerConnected, Since: d.Link.Since, Reason: d.Link.Reason}
+		doc.Peer = &status.Peer{Address: peerAddress(g.cfg, d.Link), Connected: d.PeerConnected, Since: d.Link.Since, Reason: d.Link.Reason}
 	}
 	return []status.Document{doc}
 }
 
-func (g *Gateway) peerAddress() string {
-	if g.cfg.Mode == ModeBackup {
-		return g.cfg.Peer
+// peerAddress is the other node's address: the backup dials the master's;
+// the master shows where the connected backup comes from (its own listen
+// address is not the peer).
+func peerAddress(c Config, l *peer.Status) string {
+	if c.Mode == ModeBackup {
+		return c.Peer
 	}
-	if g.node != nil {
-		return g.node.Addr()
-	}
-	return ""
+	return l.RemoteAddr
 }
 
 // stateWord summarises the pair: Synced, Syncing, Full sync needed, Peer down.

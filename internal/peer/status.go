@@ -62,6 +62,9 @@ type Status struct {
 	LastHeard time.Time     `json:"last_heard"`
 	Connects  int           `json:"connects"` // links established
 	Dropped   int           `json:"dropped"`  // incoming connections dropped without a state change: not a peer, or refused while up
+
+	// RemoteAddr is the connected peer's network address (while connected).
+	RemoteAddr string `json:"remote_addr,omitempty"`
 }
 
 // Status returns the current link summary.
@@ -73,6 +76,7 @@ func (n *Node) Status() Status {
 	if c != nil {
 		r := c.remote
 		st.Remote = &r
+		st.RemoteAddr = c.nc.RemoteAddr().String()
 		st.RTT = time.Duration(c.rtt.Load())
 		st.LastHeard = time.Unix(0, c.lastRecv.Load())
 	}
