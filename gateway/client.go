@@ -27,9 +27,8 @@ func (g *Gateway) startClientListener(ctx context.Context, run func(func(context
 	if err != nil {
 		return fmt.Errorf("gateway: client listener: %w", err)
 	}
-	g.mu.Lock()
-	g.clientAddr = ln.Addr().String()
-	g.mu.Unlock()
+	addr := ln.Addr().String()
+	g.clientAddr.Store(&addr)
 	h, err := g.ClientHandler()
 	if err != nil {
 		ln.Close()
@@ -38,7 +37,9 @@ func (g *Gateway) startClientListener(ctx context.Context, run func(func(context
 	srv := netlimit.HTTPServer(g.clientGuard(ln.Addr().String()).Handler(h), g.log)
 	ln = netlimit.Wrap(ln, ClientLimits())
 	run(func(ctx context.Context) {
-		go func() {
+		shut := make(chan struct{})
+		go func() { // waited for below: Run outlives it
+			defer close(shut)
 			<-ctx.Done()
 			sctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 			defer cancel()
@@ -47,6 +48,7 @@ func (g *Gateway) startClientListener(ctx context.Context, run func(func(context
 		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
 			g.log.Error("client listener", "err", err)
 		}
+		<-shut
 	})
 	return nil
 }
@@ -72,9 +74,10 @@ func (g *Gateway) clientGuard(bound string) *status.Guard {
 
 // ClientAddr is the bound client listener address (after Run started it).
 func (g *Gateway) ClientAddr() string {
-	g.mu.Lock()
-	defer g.mu.Unlock()
-	return g.clientAddr
+	if a := g.clientAddr.Load(); a != nil {
+		return *a
+	}
+	return ""
 }
 
 // ClientHandler forwards HTTP (and WebSocket upgrades) to the application
@@ -96,9 +99,8 @@ func (g *Gateway) ClientHandler() (http.Handler, error) {
 	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set(HeaderNode, g.cfg.NodeID)
-		g.mu.Lock()
-		role, peerURL, peerRole := g.role, g.peerURL, g.peerRole
-		g.mu.Unlock()
+		v := g.view()
+		role, peerURL, peerRole := v.Role, v.Peer.URL, v.Peer.Role
 		if role == RoleActive {
 			status.DropSecurityHeaders(w.Header())
 			proxy.ServeHTTP(w, r)

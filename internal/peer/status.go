@@ -75,6 +75,9 @@ type Status struct {
 	// not a peer, failed before authentication, evicted from a handshake
 	// slot, or refused while the link is up.
 	Dropped int `json:"dropped"`
+
+	// RemoteAddr is the connected peer's network address (while connected).
+	RemoteAddr string `json:"remote_addr,omitempty"`
 }
 
 // Status returns the current link summary.
@@ -86,6 +89,7 @@ func (n *Node) Status() Status {
 	if c != nil {
 		r := c.remote
 		st.Remote = &r
+		st.RemoteAddr = c.nc.RemoteAddr().String()
 		st.RTT = time.Duration(c.rtt.Load())
 		st.LastHeard = time.Unix(0, c.lastRecv.Load())
 	}
