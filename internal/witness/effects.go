@@ -122,8 +122,11 @@ func (w *Witness) session(lease int64) *concurrency.Session {
 }
 
 // campaign waits until this node's key is the oldest of the lock, then
-// checks that the key is still there on the same lease.
+// checks that the key is still there on the same lease. Its calls require
+// a leader: a watch on a member cut off from the others would otherwise
+// wait for ever; it fails instead, and the loop campaigns again.
 func (w *Witness) campaign(ctx context.Context, lock string, lease int64) {
+	ctx = clientv3.WithRequireLeader(ctx)
 	var fence int64
 	sess := w.session(lease)
 	err := errors.New("lease given up")

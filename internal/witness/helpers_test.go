@@ -101,3 +101,29 @@ func leaseOf(t *testing.T, w *Witness) int64 {
 	}
 	return id
 }
+
+// watchDelete reports when etcd deletes key (as this process sees it).
+func watchDelete(t *testing.T, cli *clientv3.Client, key string) <-chan time.Time {
+	t.Helper()
+	resp, err := cli.Get(context.Background(), key)
+	if err != nil || len(resp.Kvs) != 1 {
+		t.Fatalf("key %s: %v, %v", key, resp, err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	wch := cli.Watch(ctx, key, clientv3.WithRev(resp.Header.Revision+1))
+	out := make(chan time.Time, 1)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for wr := range wch {
+			for _, ev := range wr.Events {
+				if ev.Type == clientv3.EventTypeDelete {
+					out <- time.Now()
+					return
+				}
+			}
+		}
+	}()
+	t.Cleanup(func() { cancel(); <-done })
+	return out
+}

@@ -5,8 +5,6 @@ import (
 	"testing"
 	"time"
 
-	clientv3 "go.etcd.io/etcd/client/v3"
-
 	"github.com/redund/redund/internal/witness/etcdtest"
 )
 
@@ -16,6 +14,9 @@ const ttl = 2 * time.Second
 // after the TTL), Resign does too, and every new holding has a larger
 // fencing token.
 func TestHandoverAndFence(t *testing.T) {
+	// a longer TTL sets a handover at once (revoke) well apart from one
+	// after the lease expired (at least 5/6 TTL after the last keep-alive)
+	const ttl, atOnce = 4 * time.Second, 2 * time.Second
 	c := etcdtest.Start(t, 3)
 	a := start(t, "a", c.Endpoints(), ttl)
 	b := start(t, "b", c.Endpoints(), ttl)
@@ -30,11 +31,11 @@ func TestHandoverAndFence(t *testing.T) {
 	if err != nil || !ok || h.Node != "a" || h.Fence != acqA.Fence {
 		t.Fatalf("Holder = %+v, %v, %v; want a with fence %d", h, ok, err, acqA.Fence)
 	}
-	quiet(t, lb, ttl/2)
+	quiet(t, lb, 500*time.Millisecond)
 
 	a.Close()
 	lostA := next(t, la, Lost, time.Second)
-	acqB := next(t, lb, Acquired, ttl/2) // revoked, not expired: well within the TTL
+	acqB := next(t, lb, Acquired, atOnce) // revoked, not expired
 	if lostA.Reason != "stopped" || !lostA.At.Before(acqB.At) {
 		t.Errorf("a lost (%q) at %v, b acquired at %v", lostA.Reason, lostA.At, acqB.At)
 	}
@@ -48,12 +49,12 @@ func TestHandoverAndFence(t *testing.T) {
 	a2 := start(t, "a", c.Endpoints(), ttl)
 	la2 := lock(t, a2, "gw")
 	la2.Campaign()
-	quiet(t, la2, ttl/2)
+	quiet(t, la2, 500*time.Millisecond)
 	lb.Resign()
 	if ev := next(t, lb, Lost, time.Second); ev.Reason != "resigned" {
 		t.Errorf("resign reported %q", ev.Reason)
 	}
-	acqA2 := next(t, la2, Acquired, ttl/2)
+	acqA2 := next(t, la2, Acquired, atOnce)
 	if acqA2.Fence <= acqB.Fence {
 		t.Errorf("fence went from %d to %d", acqB.Fence, acqA2.Fence)
 	}
@@ -78,34 +79,35 @@ func TestCutHolderLosesBeforeOthersAcquire(t *testing.T) {
 	acqA := next(t, la, Acquired, 5*time.Second)
 	lb.Campaign()
 	quiet(t, lb, ttl/2)
-	leaseA := leaseOf(t, a)
+	deleted := watchDelete(t, direct(t, c.Endpoints()), a.lockKey("gw", leaseOf(t, a)))
 
 	cut := time.Now()
 	for _, r := range relays {
 		r.Cut()
 	}
-	lostA := next(t, la, Lost, ttl)
-	// etcd must still have a's lease, and a's key, when a gives up
-	// (TimeToLive's TTL is whole seconds, rounded down: 0 is alive)
-	cli := direct(t, c.Endpoints())
-	ttlResp, err := cli.TimeToLive(context.Background(), clientv3.LeaseID(leaseA))
-	if err != nil || ttlResp.TTL < 0 {
-		t.Errorf("a reported Lost %v after the cut, but etcd no longer has its lease (%v)", lostA.At.Sub(cut), err)
-	}
-	if resp, err := cli.Get(context.Background(), a.lockKey("gw", leaseA)); err != nil || len(resp.Kvs) != 1 {
-		t.Errorf("a reported Lost %v after the cut, but its lock key is gone from etcd (%v)", lostA.At.Sub(cut), err)
-	}
+	lostA := next(t, la, Lost, 2*ttl) // within 3/4 TTL; a later one must fail below
 	if _, ok := la.Held(); ok {
 		t.Error("Held() true after Lost")
 	}
 	acqB := next(t, lb, Acquired, 2*ttl)
+	var expired time.Time
+	select {
+	case expired = <-deleted:
+	case <-time.After(ttl):
+		t.Fatal("b acquired, but no deletion of a's key was seen")
+	}
+	// etcd deletes a's key when a's lease expires there: a gave up before
+	if !lostA.At.Before(expired) {
+		t.Fatalf("a's lease expired on etcd %v after the cut, a reported Lost only %v after", expired.Sub(cut), lostA.At.Sub(cut))
+	}
 	if !lostA.At.Before(acqB.At) {
 		t.Fatalf("b acquired at %v, before a lost at %v", acqB.At, lostA.At)
 	}
 	if acqB.Fence <= acqA.Fence {
 		t.Errorf("fence went from %d to %d", acqA.Fence, acqB.Fence)
 	}
-	t.Logf("a lost %v after the cut; b acquired %v after a lost", lostA.At.Sub(cut), acqB.At.Sub(lostA.At))
+	t.Logf("after the cut: a lost %v, etcd expired a's lease %v, b acquired %v",
+		lostA.At.Sub(cut), expired.Sub(cut), acqB.At.Sub(cut))
 }
 
 // The holder keeps the lock when one member of three (the raft leader,
