@@ -229,7 +229,11 @@ func (w *Witness) loop(ctx, ectx context.Context) {
 	var in any = w.wishes()
 	for {
 		now := time.Now()
+		lastErr := m.lastErr
 		effs := m.step(in, now)
+		if m.lastErr != lastErr && m.lastErr != "" {
+			w.log.Warn("witness: "+m.lastErr, "lease", fmt.Sprintf("%x", m.lease))
+		}
 		w.record(m, now)
 		w.apply(ectx, effs)
 		if m.stopping {
