@@ -157,7 +157,7 @@ func reachable(st Status) int {
 }
 
 // With two members of three killed etcd has no majority: the holder
-// reports Lost within the TTL.
+// reports Lost within the TTL, and holds the lock again once they are back.
 func TestTwoMembersDownHolderLoses(t *testing.T) {
 	c := etcdtest.Start(t, 3)
 	a := start(t, "a", c.Endpoints(), ttl)
@@ -176,5 +176,11 @@ func TestTwoMembersDownHolderLoses(t *testing.T) {
 	lost := next(t, la, Lost, 2*ttl)
 	if d := lost.At.Sub(killed); d > ttl {
 		t.Errorf("Lost %v after the majority died, want within the TTL (%v)", d, ttl)
+	}
+	// the majority back: a new lease, the lock again, a larger token
+	c.Restart(t, leader)
+	c.Restart(t, (leader+1)%3)
+	if again := next(t, la, Acquired, 4*ttl); again.Fence <= lost.Fence {
+		t.Errorf("fence went from %d to %d", lost.Fence, again.Fence)
 	}
 }
