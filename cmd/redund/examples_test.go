@@ -84,7 +84,7 @@ func exampleFiles(t *testing.T, src string) string {
 // examples refer to with *_env and *_file keys.
 func exampleEnv(t *testing.T) {
 	for _, k := range []string{"REDUND_TSIG_SECRET", "REDUND_CF_TOKEN", "REDUND_HE_KEY",
-		"REDUND_PEER_SECRET", "REDUND_VOTER_PASSWORD", "REDUND_ADMIN_TOKEN"} {
+		"REDUND_PEER_SECRET", "REDUND_VOTER_PASSWORD", "REDUND_ADMIN_TOKEN", "REDUND_ETCD_PASSWORD"} {
 		t.Setenv(k, "ZXhhbXBsZS1zZWNyZXQtZm9yLXRlc3Rz")
 	}
 }

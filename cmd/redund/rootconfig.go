@@ -11,6 +11,7 @@ import (
 	"github.com/redund/redund/gateway"
 	"github.com/redund/redund/internal/config"
 	"github.com/redund/redund/internal/status"
+	"github.com/redund/redund/internal/witness"
 	"github.com/redund/redund/schedsync"
 	"github.com/redund/redund/srv"
 	"github.com/redund/redund/voter"
@@ -24,6 +25,7 @@ type fileConfig struct {
 	Ddns      map[string]*ddns.Config  `toml:"ddns"`
 	Gateway   *gateway.Config          `toml:"gateway"`
 	Schedsync *schedsync.Config        `toml:"schedsync"`
+	Witness   *witness.Config          `toml:"witness"`
 }
 
 // Validate checks every table and returns every problem found.
@@ -44,6 +46,9 @@ func (f *fileConfig) Validate() error {
 	}
 	if f.Schedsync != nil {
 		errs.Merge("schedsync", f.Schedsync.Validate())
+	}
+	if f.Witness != nil {
+		errs.Merge("witness", f.Witness.Validate())
 	}
 	return errs.Err()
 }
