@@ -27,7 +27,7 @@ type Entry struct {
 	Path    string   // slash-separated, relative to the directory
 	Kind    Kind     // file, dir or symlink
 	Size    int64    // bytes (files)
-	Mode    uint32   // permission bits (fs.ModePerm plus setuid/setgid/sticky)
+	Mode    uint32   // POSIX permission bits: 0o777 plus setuid 04000, setgid 02000, sticky 01000
 	MTime   int64    // modification time, Unix nanoseconds
 	Hash    [32]byte // SHA-256 of the content (files)
 	Target  string   // symlink target (links)
@@ -115,8 +115,7 @@ func (s *scanner) stat(rel string, prev Tree) (Entry, bool, error) {
 		}
 		return Entry{}, false, err
 	}
-	e := Entry{Path: rel, Mode: uint32(fi.Mode().Perm() | fi.Mode()&(fs.ModeSetuid|fs.ModeSetgid|fs.ModeSticky)),
-		MTime: fi.ModTime().UnixNano()}
+	e := Entry{Path: rel, Mode: posixMode(fi.Mode()), MTime: fi.ModTime().UnixNano()}
 	switch {
 	case fi.Mode().IsRegular():
 		e.Kind, e.Size = KindFile, fi.Size()
@@ -212,4 +211,21 @@ func hashFile(name string) ([32]byte, error) {
 	}
 	copy(sum[:], h.Sum(nil))
 	return sum, nil
+}
+
+// posixMode turns Go's file mode into the POSIX bits the manifest carries:
+// Go keeps setuid, setgid and sticky far above 0o7777 (fs.ModeSetuid is
+// 1<<23), the wire and chmod(2) want 04000, 02000 and 01000.
+func posixMode(m fs.FileMode) uint32 {
+	out := uint32(m.Perm())
+	if m&fs.ModeSetuid != 0 {
+		out |= 0o4000
+	}
+	if m&fs.ModeSetgid != 0 {
+		out |= 0o2000
+	}
+	if m&fs.ModeSticky != 0 {
+		out |= 0o1000
+	}
+	return out
 }

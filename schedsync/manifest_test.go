@@ -203,7 +203,8 @@ func TestMaliciousManifest(t *testing.T) {
 func FuzzDecodeBatch(f *testing.F) {
 	var buf bytes.Buffer
 	_ = encodeBatch(&buf, Batch{LogID: "id", Seq: 3, Entries: []Entry{
-		{Path: "a/b", Kind: KindFile, Size: 9, Mode: 0o644}, {Path: "l", Kind: KindLink, Target: "a/b"}}})
+		{Path: "a/b", Kind: KindFile, Size: 9, Mode: 0o644}, {Path: "s", Kind: KindFile, Mode: 0o4755},
+		{Path: "d", Kind: KindDir, Mode: 0o1777}, {Path: "l", Kind: KindLink, Target: "a/b"}}})
 	f.Add(buf.Bytes())
 	f.Fuzz(func(t *testing.T, data []byte) {
 		b, err := decodeBatch(bytes.NewReader(data))

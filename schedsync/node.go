@@ -37,6 +37,7 @@ type Node struct {
 	peerTimeout time.Duration
 	app         *applier
 	hooks       sync.WaitGroup
+	setid       pathNotes // secondary: paths whose setuid/setgid bits were dropped
 
 	mu           sync.Mutex
 	role         string

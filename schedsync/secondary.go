@@ -219,6 +219,7 @@ func (n *Node) applyBatch(ctx context.Context, targets []Entry, actual Tree) err
 	a := n.app
 	a.mu.Lock()
 	defer a.mu.Unlock()
+	targets = n.screen(targets)
 	if actual == nil {
 		s := &scanner{root: n.cfg.Dir, match: n.match}
 		exp := a.expectedCopy()

@@ -33,6 +33,7 @@ func (n *Node) Status() []status.Document {
 		det["log_id"], det["seq"] = n.app.position()
 		det["local_edits"] = len(n.edits)
 		det["sync_errors"] = n.syncErrs
+		det["setid_dropped"] = n.setid.count()
 		if n.cfg.Mode == ModeSecondaryFailover && !n.peer.connected {
 			last := n.peer.last
 			if last.IsZero() {

@@ -78,7 +78,7 @@ func (w *writer) finish(t *tempFile, e Entry, durable bool) error {
 		_ = w.root.Remove(t.rel)
 		return err
 	}
-	if err := w.root.Chmod(t.rel, fs.FileMode(e.Mode)&fs.ModePerm|modeBits(e.Mode)); err != nil {
+	if err := w.root.Chmod(t.rel, goMode(e.Mode)); err != nil {
 		_ = w.root.Remove(t.rel)
 		return err
 	}
@@ -106,9 +106,10 @@ func (w *writer) install(tmp string, rel string, durable bool) error {
 	return nil
 }
 
-// modeBits maps the setuid/setgid/sticky bits of a manifest mode.
-func modeBits(m uint32) fs.FileMode {
-	var out fs.FileMode
+// goMode turns a manifest's POSIX mode into Go's (setuid, setgid and
+// sticky live far above 0o7777 in fs.FileMode).
+func goMode(m uint32) fs.FileMode {
+	out := fs.FileMode(m) & fs.ModePerm
 	if m&0o4000 != 0 {
 		out |= fs.ModeSetuid
 	}
@@ -186,7 +187,7 @@ func (w *writer) mkdir(e Entry) error {
 	if err := w.root.Mkdir(e.Path, 0o700); err != nil && !errors.Is(err, fs.ErrExist) {
 		return err
 	}
-	return w.root.Chmod(e.Path, fs.FileMode(e.Mode)&fs.ModePerm|modeBits(e.Mode))
+	return w.root.Chmod(e.Path, goMode(e.Mode))
 }
 
 // setDirTime applies a directory's mtime (after its children are written).
@@ -231,7 +232,7 @@ func (w *writer) remove(rel string) error {
 
 // setMeta applies a file's mode and mtime in place.
 func (w *writer) setMeta(e Entry) error {
-	if err := w.root.Chmod(e.Path, fs.FileMode(e.Mode)&fs.ModePerm|modeBits(e.Mode)); err != nil {
+	if err := w.root.Chmod(e.Path, goMode(e.Mode)); err != nil {
 		return err
 	}
 	mt := time.Unix(0, e.MTime)
