@@ -20,7 +20,7 @@ func TestCheckRelPath(t *testing.T) {
 		{"", false}, {".", false}, {"..", false}, {"../x", false}, {"a/../../x", false},
 		{"/etc/passwd", false}, {"a//b", false}, {"a/./b", false}, {"a/", false},
 		{"a\x00b", false}, {`a\..\b`, false}, {".redund", false}, {".redund/state.json", false},
-		{"x/.redund-tmp-1", false},
+		{"x/.redund-tmp-1", true}, {".redund-tmp-evil", true}, {"x/.redund", true},
 	} {
 		err := checkRelPath(tc.p)
 		if (err == nil) != tc.ok {
@@ -58,7 +58,7 @@ func TestExclude(t *testing.T) {
 		{"a.tmp", false, false, true}, {"x/y/a.tmp", false, false, true}, {"a.txt", false, false, false},
 		{"cache", true, false, true}, {"cache", false, false, false}, {"x/cache", true, false, true},
 		{"logs/a.log", false, false, true}, {"x/logs/a.log", false, false, false},
-		{".redund", true, false, true}, {"d/.redund-tmp-abc", false, false, true},
+		{".redund", true, false, true}, {"d/.redund-tmp-abc", false, false, false},
 		{"cache/sub/file", false, true, true}, {"keep/sub/file", false, true, false},
 	} {
 		got := m.excluded(tc.p, tc.dir)

@@ -7,11 +7,12 @@ import (
 	"strings"
 )
 
-// Reserved names inside the data directory: the node's own state and the
-// temporary files of the atomic writer. They are never synced.
+// The one reserved name inside the data directory: .redund at its top
+// holds the node's own state and the atomic writer's temporary files
+// (.redund/tmp). It is never synced; every other name is the user's.
 const (
 	stateDirName = ".redund"
-	tempPrefix   = ".redund-tmp-"
+	tempDir      = stateDirName + "/tmp"
 	maxPathLen   = 4096
 	maxNameLen   = 255
 )
@@ -41,8 +42,6 @@ func checkRelPath(p string) error {
 			return bad("climbs out with ..")
 		case len(part) > maxNameLen:
 			return bad("name too long")
-		case strings.HasPrefix(part, tempPrefix):
-			return bad("reserved temporary name")
 		}
 	}
 	if p == stateDirName || strings.HasPrefix(p, stateDirName+"/") {

@@ -9,6 +9,7 @@ import (
 	"os"
 	"path"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"golang.org/x/sys/unix"
@@ -16,13 +17,15 @@ import (
 
 // writer changes the secondary's directory. Every operation goes through
 // an os.Root, so no path (or symlink planted on the way) can leave it. A
-// file is written to a temporary name in its final directory, synced,
-// given its mode and mtime, then renamed over the old name, and the
-// directory is synced: a crash leaves the old file or the new one, never a
-// mix. Temporary names start with ".redund-tmp-" and are removed at start.
+// file is written to a temporary file in .redund/tmp, synced, given its
+// mode and mtime, then renamed over the old name, and the directory is
+// synced: a crash leaves the old file or the new one, never a mix.
+// Temporary files live only in .redund/tmp (where redund alone writes) and
+// are removed from there at start; no user name is ever taken or removed.
 type writer struct {
 	root      *os.Root
 	conflicts conflictLog
+	tmpReady  atomic.Bool // .redund/tmp exists
 }
 
 func openWriter(dir string) (*writer, error) {
@@ -44,19 +47,40 @@ type tempFile struct {
 	rel string // temporary path
 }
 
-// create opens a new temporary file next to rel.
+// create opens a new temporary file that install later renames to rel
+// (whose parent directories it creates now).
 func (w *writer) create(rel string) (*tempFile, error) {
 	if err := w.mkdirParents(rel); err != nil {
 		return nil, err
 	}
-	var b [8]byte
-	_, _ = rand.Read(b[:])
-	tmp := path.Join(path.Dir(rel), tempPrefix+hex.EncodeToString(b[:]))
+	tmp, err := w.tempName()
+	if err != nil {
+		return nil, err
+	}
 	f, err := w.root.OpenFile(tmp, os.O_CREATE|os.O_EXCL|os.O_RDWR, 0o600)
+	if errors.Is(err, fs.ErrNotExist) { // .redund/tmp was removed meanwhile
+		w.tmpReady.Store(false)
+		if tmp, err = w.tempName(); err == nil {
+			f, err = w.root.OpenFile(tmp, os.O_CREATE|os.O_EXCL|os.O_RDWR, 0o600)
+		}
+	}
 	if err != nil {
 		return nil, err
 	}
 	return &tempFile{File: f, rel: tmp}, nil
+}
+
+// tempName returns a fresh name in .redund/tmp (created when missing).
+func (w *writer) tempName() (string, error) {
+	if !w.tmpReady.Load() {
+		if err := w.root.MkdirAll(tempDir, 0o700); err != nil {
+			return "", err
+		}
+		w.tmpReady.Store(true)
+	}
+	var b [8]byte
+	_, _ = rand.Read(b[:])
+	return path.Join(tempDir, hex.EncodeToString(b[:])), nil
 }
 
 // discard removes an unfinished temporary file.
@@ -98,6 +122,9 @@ func (w *writer) install(tmp string, rel string, durable bool) error {
 		}
 	}
 	if err := w.root.Rename(tmp, rel); err != nil {
+		if errors.Is(err, unix.EXDEV) {
+			return fmt.Errorf("%s is on another file system than the directory (mount points inside dir are not supported): %w", rel, err)
+		}
 		return err
 	}
 	if durable {
@@ -204,9 +231,10 @@ func (w *writer) symlink(e Entry) error {
 	if err := w.mkdirParents(e.Path); err != nil {
 		return err
 	}
-	var b [8]byte
-	_, _ = rand.Read(b[:])
-	tmp := path.Join(path.Dir(e.Path), tempPrefix+hex.EncodeToString(b[:]))
+	tmp, err := w.tempName()
+	if err != nil {
+		return err
+	}
 	if err := w.root.Symlink(e.Target, tmp); err != nil {
 		return err
 	}
