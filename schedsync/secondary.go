@@ -281,8 +281,9 @@ func (n *Node) onSyncError(err error) bool {
 	}
 	var re *refusedError
 	if errors.As(err, &re) {
-		n.notePeer(re.peer, re.reason)
-		n.setState(StateIncompatible, re.reason)
+		reason := n.refusedReason(re)
+		n.notePeer(re.peer, reason)
+		n.setState(StateIncompatible, reason)
 		return false
 	}
 	n.notePeerError(err)
