@@ -1,6 +1,9 @@
 package schedsync
 
 import (
+	"context"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -37,4 +40,33 @@ func TestIncompatibleReasonNamesOwnEpoch(t *testing.T) {
 		samples++
 		time.Sleep(10 * time.Millisecond)
 	}
+}
+
+// TestResyncOnNewerEpochDemotesPeer: the two-primaries case resync exists
+// for, run on the node holding the newer epoch: it asks the peer to step
+// down (the demote request used to be refused by the very compatibility
+// check that reports two primaries).
+func TestResyncOnNewerEpochDemotesPeer(t *testing.T) {
+	p, s := startPair(t, ModePrimary, ModeSecondaryFailover, nil)
+	writeFile(t, p.dir, "shared.txt", "v1", 0o644)
+	waitSame(t, p, s, "initial copy")
+	p.stop()
+	waitFor(t, 10*time.Second, "promotion", func() bool { return s.Role() == RolePrimary })
+	writeFile(t, s.dir, "shared.txt", "v2 written on the promoted node", 0o644)
+	writeFile(t, p.dir, "shared.txt", "v1b written on the old primary while cut off", 0o644)
+	p2 := startNode(t, p.cfg, nil)
+	waitFor(t, 10*time.Second, "Incompatible on both", func() bool {
+		return p2.state() == StateIncompatible && s.state() == StateIncompatible
+	})
+	must(t, s.Resync(context.Background())) // newer epoch: demotes the peer
+	waitFor(t, 10*time.Second, "old primary demoted", func() bool { return p2.Role() == RoleSecondary })
+	if s.Role() != RolePrimary {
+		t.Fatal("the node with the newer epoch stepped down")
+	}
+	waitSame(t, s, p2, "after resync")
+	assertSaved(t, p2, "shared.txt", "v1b written on the old primary while cut off")
+	if b, _ := os.ReadFile(filepath.Join(s.dir, "shared.txt")); !strings.HasPrefix(string(b), "v2") {
+		t.Fatalf("the newer primary's file changed: %q", b)
+	}
+	waitFor(t, 10*time.Second, "Synced", func() bool { return p2.state() == StateSynced && s.state() == StateSynced })
 }
