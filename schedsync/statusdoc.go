@@ -23,6 +23,9 @@ func (n *Node) Status() []status.Document {
 	}
 	det := map[string]any{"mode": n.cfg.Mode, "dir": n.cfg.Dir, "epoch": n.epoch,
 		"uptime_s": time.Since(n.started).Seconds()}
+	if note := n.roleNote(); note != "" {
+		det["role_note"] = note
+	}
 	if n.peer.seen {
 		det["peer_node"], det["peer_role"], det["peer_epoch"] = n.peer.info.Node, n.peer.info.Role, n.peer.info.Epoch
 		det["peer_state"], det["last_contact_s"] = n.peer.info.State, since(n.peer.last)

@@ -171,4 +171,7 @@ func printSchedsyncDoc(c *cli.Context, d status.Document) {
 	if e, ok := d.Details["epoch"]; ok {
 		printf(c, "  epoch %v, conflicts moved aside %v\n", e, d.Details["conflicts_total"])
 	}
+	if note, ok := d.Details["role_note"]; ok {
+		printf(c, "  %v\n", note)
+	}
 }
