@@ -64,12 +64,12 @@ func (t Tree) sorted() []Entry {
 type scanner struct {
 	root  string
 	match *matcher
-	skips []string // why paths were skipped during the last scan
+	skips map[string]string // paths skipped by the last scan or rescan, and why
 }
 
 // scan walks the whole directory.
 func (s *scanner) scan(prev Tree) (Tree, error) {
-	s.skips = nil
+	s.skips = map[string]string{}
 	out := Tree{}
 	err := s.walk(".", prev, out)
 	return out, err
@@ -88,6 +88,13 @@ func (s *scanner) walk(rel string, prev, out Tree) error {
 		r, _ := filepath.Rel(s.root, p)
 		r = filepath.ToSlash(r)
 		if r == "." {
+			return nil
+		}
+		if err := checkRelPath(r); err != nil && !s.match.excluded(r, d.IsDir()) {
+			s.skip(r, err.Error()) // a secondary would refuse the whole manifest
+			if d.IsDir() {
+				return filepath.SkipDir
+			}
 			return nil
 		}
 		if s.match.excluded(r, d.IsDir()) {
@@ -138,21 +145,28 @@ func (s *scanner) stat(rel string, prev Tree) (Entry, bool, error) {
 		if err != nil {
 			return Entry{}, false, nil
 		}
-		if err := checkLinkTarget(rel, t); err != nil {
-			s.skips = append(s.skips, err.Error())
-			return Entry{}, false, nil
-		}
+		// every link is in the tree, the ones leading out too: they take
+		// part in resolving the others (see linkVerdict), and only the
+		// verdict keeps them out of the manifest
 		e.Kind, e.Target, e.Mode = KindLink, t, 0o777
 	default:
-		s.skips = append(s.skips, "not a file, directory or symlink: "+rel)
+		s.skip(rel, "not a file, directory or symlink")
 		return Entry{}, false, nil
 	}
 	return e, true, nil
 }
 
+func (s *scanner) skip(rel, why string) {
+	if s.skips == nil {
+		s.skips = map[string]string{}
+	}
+	s.skips[rel] = why
+}
+
 // rescan re-reads the given paths (and, for directories, everything below
 // them) and returns the entries that changed, deletions included.
 func (s *scanner) rescan(cur Tree, dirty []string) []Entry {
+	s.skips = map[string]string{}
 	var changes []Entry
 	seen := map[string]bool{}
 	for _, rel := range dirty {

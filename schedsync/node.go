@@ -38,6 +38,7 @@ type Node struct {
 	app         *applier
 	hooks       sync.WaitGroup
 	setid       pathNotes // secondary: paths whose setuid/setgid bits were dropped
+	skipped     pathNotes // primary: paths not synced (FIFOs, sockets, unsafe symlinks), logged once
 
 	mu           sync.Mutex
 	role         string
@@ -51,6 +52,7 @@ type Node struct {
 	edits        map[string]string  // secondary: local edits found (path → what)
 	syncErrs     []string           // secondary: files that could not be synced
 	guard        string             // secondary: why it refuses to mirror (until resync)
+	refused      map[string]string  // secondary: symlinks from the primary refused (path → why)
 }
 
 // New checks cfg, opens the directory and binds the listen address.
@@ -67,7 +69,7 @@ func New(cfg *Config, opt Options) (*Node, error) {
 	}
 	n := &Node{cfg: cfg, opt: opt, log: opt.Log, started: time.Now(), match: newMatcher(cfg.Exclude),
 		peerTimeout: cfg.PeerTimeout.Or(DefaultPeerTimeout), metrics: newMetrics(opt.Registry),
-		auth: newAuthenticator(cfg.Secret.Reveal()), edits: map[string]string{}}
+		auth: newAuthenticator(cfg.Secret.Reveal()), edits: map[string]string{}, refused: map[string]string{}}
 	if cfg.Mode == ModePrimary {
 		// A primary never creates its directory: a wrong path must not look
 		// like an empty tree that the secondary then mirrors.

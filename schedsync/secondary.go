@@ -219,7 +219,7 @@ func (n *Node) applyBatch(ctx context.Context, targets []Entry, actual Tree) err
 	a := n.app
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	targets = n.screen(targets)
+	targets = n.screen(targets, actual != nil) // a full comparison comes with the actual tree
 	if actual == nil {
 		s := &scanner{root: n.cfg.Dir, match: n.match}
 		exp := a.expectedCopy()
@@ -254,11 +254,22 @@ func (n *Node) afterSync() {
 		n.setStateLocked(StateNotSynced, n.guard)
 	case len(n.syncErrs) > 0:
 		n.setStateLocked(StateNotSynced, fmt.Sprintf("%d paths could not be synced (first: %s)", len(n.syncErrs), n.syncErrs[0]))
+	case len(n.refused) > 0:
+		n.setStateLocked(StateNotSynced, refusedLinksReason(n.refused))
 	case len(n.edits) > 0:
 		n.setStateLocked(StateNotSynced, editsReason(n.edits))
 	default:
 		n.setStateLocked(StateSynced, "")
 	}
+}
+
+func refusedLinksReason(refused map[string]string) string {
+	paths := make([]string, 0, len(refused))
+	for p := range refused {
+		paths = append(paths, p)
+	}
+	sort.Strings(paths)
+	return fmt.Sprintf("%d symlinks from the primary refused (first: %s)", len(refused), refused[paths[0]])
 }
 
 func editsReason(edits map[string]string) string {

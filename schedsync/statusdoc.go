@@ -32,11 +32,13 @@ func (n *Node) Status() []status.Document {
 	}
 	if n.role == RolePrimary {
 		det["log_id"], det["seq"] = n.clogCurrentLocked()
+		det["skipped"] = n.skipped.count()
 	} else {
 		det["log_id"], det["seq"] = n.app.position()
 		det["local_edits"] = len(n.edits)
 		det["sync_errors"] = n.syncErrs
 		det["setid_dropped"] = n.setid.count()
+		det["refused_symlinks"] = len(n.refused)
 		if n.cfg.Mode == ModeSecondaryFailover && !n.peer.connected {
 			last := n.peer.last
 			if last.IsZero() {
