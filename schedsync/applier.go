@@ -161,7 +161,7 @@ func sameForEdits(exp, act Entry) bool {
 		return exp.Mode == act.Mode
 	}
 	if exp.Kind == KindLink && act.Kind == KindLink {
-		return exp.Target == act.Target // a symlink's own mtime cannot be set
+		return exp.Target == act.Target // touching a link (touch -h) is no edit
 	}
 	return exp.Kind == act.Kind && exp.Size == act.Size && exp.Hash == act.Hash &&
 		exp.Target == act.Target && exp.Mode == act.Mode && exp.MTime == act.MTime
@@ -277,11 +277,16 @@ func (a *applier) finishRest(p *plan, fail func(Entry, error)) []Entry {
 		done = append(done, l)
 	}
 	for _, m := range p.meta {
-		if !m.Deleted && m.Kind == KindFile {
-			if err := a.w.setMeta(m); err != nil {
-				fail(m, err)
-				continue
-			}
+		var err error
+		switch {
+		case !m.Deleted && m.Kind == KindFile:
+			err = a.w.setMeta(m)
+		case !m.Deleted && m.Kind == KindLink && p.actual[m.Path].MTime != m.MTime:
+			err = a.w.setLinkTime(m.Path, m.MTime)
+		}
+		if err != nil {
+			fail(m, err)
+			continue
 		}
 		done = append(done, m)
 	}

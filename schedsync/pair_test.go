@@ -114,7 +114,7 @@ func tryDigest(dir string) (map[string]string, error) {
 		case KindDir:
 			out[p] = fmt.Sprintf("dir %o", e.Mode)
 		case KindLink:
-			out[p] = "link " + e.Target
+			out[p] = fmt.Sprintf("link %s %d", e.Target, e.MTime)
 		}
 	}
 	return out, nil

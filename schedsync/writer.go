@@ -238,6 +238,10 @@ func (w *writer) symlink(e Entry) error {
 	if err := w.root.Symlink(e.Target, tmp); err != nil {
 		return err
 	}
+	if err := w.setLinkTime(tmp, e.MTime); err != nil { // rename keeps it
+		_ = w.root.Remove(tmp)
+		return err
+	}
 	if err := w.install(tmp, e.Path, false); err != nil {
 		_ = w.root.Remove(tmp)
 		return err
@@ -265,4 +269,21 @@ func (w *writer) setMeta(e Entry) error {
 	}
 	mt := time.Unix(0, e.MTime)
 	return w.root.Chtimes(e.Path, mt, mt)
+}
+
+// setLinkTime sets the mtime of the symlink rel itself (rsync -a keeps
+// them too): utimensat(2) with AT_SYMLINK_NOFOLLOW on a directory opened
+// through the root, so the link is neither followed nor looked up outside.
+func (w *writer) setLinkTime(rel string, mtime int64) error {
+	d, err := w.root.Open(path.Dir(rel))
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	ts := unix.NsecToTimespec(mtime)
+	err = unix.UtimesNanoAt(int(d.Fd()), path.Base(rel), []unix.Timespec{ts, ts}, unix.AT_SYMLINK_NOFOLLOW)
+	if err != nil {
+		return &fs.PathError{Op: "utimensat", Path: rel, Err: err}
+	}
+	return nil
 }
