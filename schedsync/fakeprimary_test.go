@@ -27,6 +27,16 @@ type fakePrimary struct {
 	changed  chan struct{}
 	fetched  map[string]int // whole-file requests per path
 	rehashed map[string]int // rehash requests per path
+	garbage  bool           // answer /v1/changes with a malformed batch
+}
+
+// setGarbage makes /v1/changes answer with a malformed batch (or not).
+func (f *fakePrimary) setGarbage(on bool) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.garbage = on
+	close(f.changed) // wake the long poll
+	f.changed = make(chan struct{})
 }
 
 func newFake(t *testing.T) *fakePrimary {
@@ -126,7 +136,12 @@ func (f *fakePrimary) serveChanges(w http.ResponseWriter, r *http.Request) {
 	if since < b.Seq {
 		b.Entries = append(b.Entries, f.log[since:]...)
 	}
+	garbage := f.garbage
 	f.mu.Unlock()
+	if garbage {
+		_, _ = w.Write([]byte("RSM1\x08fake-log\x01\x01\x09")) // kind 9 does not exist
+		return
+	}
 	_ = encodeBatch(w, b)
 }
 

@@ -50,6 +50,8 @@ func (n *Node) runPrimary(ctx context.Context) error {
 			return ctx.Err()
 		case dirty := <-batches:
 			pl.update(dirty)
+		case req := <-n.rehashCh:
+			pl.rehash(req)
 		}
 	}
 }
@@ -70,6 +72,16 @@ func (pl *primaryLoop) update(dirty []string) {
 	} else {
 		changes = pl.s.rescan(pl.raw, dirty)
 	}
+	pl.publish(changes)
+	pl.noteSkips(dirty == nil)
+}
+
+// publish applies changes to the on-disk tree and logs what the
+// secondary must see of them.
+func (pl *primaryLoop) publish(changes []Entry) {
+	if len(changes) == 0 {
+		return
+	}
 	linky := touchesLinks(pl.raw, changes)
 	for _, c := range changes {
 		if c.Deleted {
@@ -81,14 +93,13 @@ func (pl *primaryLoop) update(dirty []string) {
 	if linky {
 		changes = pl.linkChanges(changes)
 	}
-	pl.noteSkips(dirty == nil)
 	if len(changes) == 0 {
 		return
 	}
 	pl.cl.apply(changes)
-	n.metrics.changes.Add(float64(len(changes)))
-	n.metrics.files.Set(float64(len(pl.raw) - len(pl.unsafe)))
-	n.refreshState()
+	pl.n.metrics.changes.Add(float64(len(changes)))
+	pl.n.metrics.files.Set(float64(len(pl.raw) - len(pl.unsafe)))
+	pl.n.refreshState()
 }
 
 // publishable is the raw tree without the symlinks that must not be synced.

@@ -101,3 +101,43 @@ func countConflicts(t *testing.T, dir, rel, content string) int {
 	})
 	return n
 }
+
+// TestProcessWriteErrorShown: a secondary that cannot write a file (here
+// a file size limit: EFBIG, as a full disk gives ENOSPC) says Not synced
+// naming the file (it stayed Synced, the batch retried silently), logs it
+// once, keeps syncing the rest, and is Synced again once the cause is gone.
+func TestProcessWriteErrorShown(t *testing.T) {
+	needBinary(t)
+	if _, err := exec.LookPath("bash"); err != nil {
+		t.Skip("needs bash for ulimit")
+	}
+	p, s := procPair(t, ModePrimary, ModeSecondaryCopy, "")
+	s.wrap = []string{"bash", "-c", `ulimit -f 512 && exec "$@"`, "bash"} // 512 KiB
+	writeFile(t, p.dir, "small.txt", "small", 0o644)
+	p.start()
+	s.start()
+	waitFor(t, 15*time.Second, "Synced", func() bool { return s.state() == StateSynced })
+	must(t, os.WriteFile(filepath.Join(p.dir, "big.bin"), bigData(2<<20, 9), 0o644))
+	waitFor(t, 15*time.Second, "Not synced naming big.bin", func() bool {
+		d, err := s.status()
+		return err == nil && d.State == StateNotSynced && strings.Contains(d.Reason, "big.bin") &&
+			strings.Contains(d.Reason, "file too large")
+	})
+	if d, _ := p.status(); d.State != StateNotSynced || !strings.Contains(d.Reason, "big.bin") {
+		t.Fatalf("the primary shows %s %q", d.State, d.Reason)
+	}
+	writeFile(t, p.dir, "later.txt", "written after the failure", 0o644)
+	waitFor(t, 15*time.Second, "later.txt synced meanwhile", func() bool {
+		_, err := os.Stat(filepath.Join(s.dir, "later.txt"))
+		return err == nil
+	})
+	time.Sleep(3 * time.Second) // retries meanwhile (1 s, 2 s): each must not log again
+	if n := strings.Count(s.logs.String(), "could not sync a file"); n != 1 {
+		t.Fatalf("the failure was logged %d times, want once:\n%s", n, s.logs.String())
+	}
+	must(t, os.Remove(filepath.Join(p.dir, "big.bin")))
+	waitFor(t, 15*time.Second, "Synced once big.bin is gone", func() bool {
+		return s.state() == StateSynced && p.state() == StateSynced
+	})
+	waitSameDirs(t, p.dir, s.dir, 10*time.Second, "after the cause is gone")
+}

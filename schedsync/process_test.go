@@ -73,6 +73,7 @@ type procNode struct {
 	cmd         *exec.Cmd
 	exited      chan struct{}
 	logs        lockedBuffer // stderr of every run
+	wrap        []string     // a command that execs redund (e.g. to set a limit)
 }
 
 // lockedBuffer collects a process's stderr for tests that check its log.
@@ -120,7 +121,8 @@ failover_offset = "2s"
 
 func (p *procNode) start() {
 	t := p.t
-	p.cmd = exec.Command(redundBin, "--config", p.conf, "--log-level", "warn", "schedsync", "run")
+	argv := append(append([]string(nil), p.wrap...), redundBin, "--config", p.conf, "--log-level", "warn", "schedsync", "run")
+	p.cmd = exec.Command(argv[0], argv[1:]...)
 	p.cmd.Stderr = io.MultiWriter(os.Stderr, &p.logs)
 	must(t, p.cmd.Start())
 	p.exited = make(chan struct{})

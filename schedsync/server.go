@@ -29,6 +29,7 @@ func (n *Node) handler() http.Handler {
 	mux.HandleFunc("GET /v1/changes", n.auth0(true, n.serveChanges))
 	mux.HandleFunc("POST /v1/files", n.auth0(true, n.serveFiles))
 	mux.HandleFunc("POST /v1/delta", n.auth0(true, n.serveDelta))
+	mux.HandleFunc("POST "+rehashPath, n.auth0(true, n.serveRehash))
 	mux.HandleFunc("POST "+demotePath, n.auth0(false, n.servePeerDemote))
 	mux.HandleFunc("POST /v1/peer/resync", n.auth0(false, n.servePeerResync))
 	return mux

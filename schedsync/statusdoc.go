@@ -36,7 +36,7 @@ func (n *Node) Status() []status.Document {
 	} else {
 		det["log_id"], det["seq"] = n.app.position()
 		det["local_edits"] = len(n.edits)
-		det["sync_errors"] = n.syncErrs
+		det["sync_errors"] = n.failedListLocked()
 		det["setid_dropped"] = n.setid.count()
 		det["refused_symlinks"] = len(n.refused)
 		if n.cfg.Mode == ModeSecondaryFailover && !n.peer.connected {
