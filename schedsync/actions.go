@@ -111,6 +111,9 @@ func (n *Node) promote(reason string) {
 	n.role = RolePrimary
 	n.epoch = max(n.epoch, n.peerEpochMax) + 1
 	n.st = syncState{} // a new role: the status (and its since) starts over
+	clear(n.failed)    // what the secondary could not install is no longer pending
+	clear(n.refused)
+	n.syncFail = syncFailure{}
 	epoch := n.epoch
 	cancel := n.roleCancel
 	n.mu.Unlock()
