@@ -168,6 +168,10 @@ func sameForEdits(exp, act Entry) bool {
 // batch as a whole failed (nothing of it counts as applied).
 func (a *applier) apply(ctx context.Context, targets []Entry, actual Tree) (map[string]failure, error) {
 	p := newPlan(targets, actual, a.expectedCopy())
+	if len(p.files) > 0 {
+		a.n.prog.Store(newProgress(p.files))
+		defer a.n.prog.Store(nil)
+	}
 	probs := map[string]failure{}
 	var done []Entry
 	fail := func(e Entry, err error) { probs[e.Path] = failure{why: err.Error(), local: true} }

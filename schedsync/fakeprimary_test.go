@@ -25,9 +25,10 @@ type fakePrimary struct {
 	content  map[string][]byte
 	log      []Entry // change records after the manifest, Seq 1, 2, ...
 	changed  chan struct{}
-	fetched  map[string]int // whole-file requests per path
-	rehashed map[string]int // rehash requests per path
-	garbage  bool           // answer /v1/changes with a malformed batch
+	fetched  map[string]int           // whole-file requests per path
+	rehashed map[string]int           // rehash requests per path
+	garbage  bool                     // answer /v1/changes with a malformed batch
+	hold     map[string]chan struct{} // /v1/files sends half of these, then waits for the close
 }
 
 // setGarbage makes /v1/changes answer with a malformed batch (or not).
@@ -163,8 +164,35 @@ func (f *fakePrimary) serveFiles(w http.ResponseWriter, r *http.Request) {
 			continue
 		}
 		_, _ = bw.Write(binary.AppendUvarint(append(hdr, 0), uint64(len(c))))
+		f.mu.Lock()
+		hold := f.hold[p]
+		f.mu.Unlock()
+		if hold != nil {
+			_, _ = bw.Write(c[:len(c)/2])
+			_ = bw.Flush()
+			select {
+			case <-hold:
+			case <-r.Context().Done():
+				return
+			}
+			c = c[len(c)/2:]
+		}
 		_, _ = bw.Write(c)
 	}
+}
+
+// holdHalf makes /v1/files stop halfway through p until the returned
+// function is called.
+func (f *fakePrimary) holdHalf(p string) func() {
+	ch := make(chan struct{})
+	f.mu.Lock()
+	if f.hold == nil {
+		f.hold = map[string]chan struct{}{}
+	}
+	f.hold[p] = ch
+	f.mu.Unlock()
+	var once sync.Once
+	return func() { once.Do(func() { close(ch) }) }
 }
 
 // startSecondaryOf starts a real secondary that follows the fake.

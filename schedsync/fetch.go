@@ -36,6 +36,9 @@ func (s *fetchState) done(path string, t *tempFile) {
 	s.mu.Lock()
 	s.temps[path] = t
 	s.mu.Unlock()
+	if p := s.a.n.prog.Load(); p != nil {
+		p.filesDone.Add(1)
+	}
 }
 
 // changed records a file the primary did not send as the manifest said.
@@ -160,7 +163,7 @@ func (s *fetchState) writeChecked(f Entry, r io.Reader, vouched func() bool) err
 		return nil
 	}
 	h := &lazyHash{on: vouched == nil}
-	tw := &errWriter{w: t}
+	tw := &errWriter{w: t, p: s.a.n.prog.Load()}
 	dst := io.MultiWriter(tw, h)
 	var sb *asyncSig
 	if f.Size >= s.a.n.deltaMin() {
@@ -295,9 +298,11 @@ func (s *fetchState) fetchDelta(ctx context.Context, f, loc Entry) error {
 }
 
 // errWriter remembers the first write error of w (so a failed copy can
-// tell this node's disk from the network).
+// tell this node's disk from the network) and counts what it wrote into
+// the batch's progress.
 type errWriter struct {
 	w   io.Writer
+	p   *progress
 	err error
 }
 
@@ -305,6 +310,9 @@ func (e *errWriter) Write(b []byte) (int, error) {
 	n, err := e.w.Write(b)
 	if err != nil && e.err == nil {
 		e.err = err
+	}
+	if e.p != nil {
+		e.p.bytesDone.Add(int64(n))
 	}
 	return n, err
 }

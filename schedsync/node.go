@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"os"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -37,10 +38,11 @@ type Node struct {
 	peerTimeout time.Duration
 	app         *applier
 	hooks       sync.WaitGroup
-	setid       pathNotes      // secondary: paths whose setuid/setgid bits were dropped
-	failNotes   pathNotes      // secondary: files that could not be installed, logged once per reason
-	skipped     pathNotes      // primary: paths not synced (FIFOs, sockets, unsafe symlinks), logged once
-	rehashCh    chan rehashReq // primary: files a secondary found not matching the manifest
+	setid       pathNotes                // secondary: paths whose setuid/setgid bits were dropped
+	failNotes   pathNotes                // secondary: files that could not be installed, logged once per reason
+	skipped     pathNotes                // primary: paths not synced (FIFOs, sockets, unsafe symlinks), logged once
+	rehashCh    chan rehashReq           // primary: files a secondary found not matching the manifest
+	prog        atomic.Pointer[progress] // secondary: the transfer in flight
 
 	mu           sync.Mutex
 	role         string
@@ -200,6 +202,7 @@ func (n *Node) info() nodeInfo {
 		i.LogID, i.Seq = n.clogCurrentLocked()
 	} else if n.app != nil {
 		i.LogID, i.Seq = n.app.position()
+		i.Progress = n.prog.Load().view()
 	}
 	return i
 }

@@ -127,6 +127,9 @@ func (n *Node) primaryStateLocked() (string, string) {
 	case StateIncompatible:
 		return StateIncompatible, "secondary: " + p.info.Reason
 	}
+	if p.info.Progress != nil {
+		return StateSyncing, "secondary: " + p.info.Progress.String()
+	}
 	return StateSyncing, "secondary is " + p.info.State
 }
 

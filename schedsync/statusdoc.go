@@ -29,6 +29,9 @@ func (n *Node) Status() []status.Document {
 	if n.peer.seen {
 		det["peer_node"], det["peer_role"], det["peer_epoch"] = n.peer.info.Node, n.peer.info.Role, n.peer.info.Epoch
 		det["peer_state"], det["last_contact_s"] = n.peer.info.State, since(n.peer.last)
+		if n.peer.info.Progress != nil && n.role == RolePrimary {
+			det["peer_progress"] = n.peer.info.Progress
+		}
 	}
 	if n.role == RolePrimary {
 		det["log_id"], det["seq"] = n.clogCurrentLocked()
@@ -37,6 +40,12 @@ func (n *Node) Status() []status.Document {
 		det["log_id"], det["seq"] = n.app.position()
 		det["local_edits"] = len(n.edits)
 		det["sync_errors"] = n.failedListLocked()
+		if pv := n.prog.Load().view(); pv != nil {
+			det["progress"] = pv
+			if d.State == StateSyncing || d.State == StateConnecting {
+				d.Reason = pv.String()
+			}
+		}
 		det["setid_dropped"] = n.setid.count()
 		det["refused_symlinks"] = len(n.refused)
 		if n.cfg.Mode == ModeSecondaryFailover && !n.peer.connected {
