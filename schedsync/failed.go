@@ -39,10 +39,12 @@ func (f *failedFile) givenUp() bool { return !f.local && f.tries >= maxFetchTrie
 
 // noteFailures updates the failed set (n.mu held) after targets were
 // applied: what succeeded is dropped, what failed recorded with its next
-// attempt. full drops every failure not among targets.
-func (n *Node) noteFailuresLocked(targets []Entry, probs map[string]failure, full bool) {
+// attempt. full drops every failure not among targets. After a batch
+// that failed as a whole (!whole), only the failures are recorded: the
+// other targets were perhaps never tried.
+func (n *Node) noteFailuresLocked(targets []Entry, probs map[string]failure, full, whole bool) {
 	now := time.Now()
-	if full {
+	if full && whole {
 		in := make(map[string]bool, len(targets))
 		for _, t := range targets {
 			in[t.Path] = true
@@ -56,7 +58,9 @@ func (n *Node) noteFailuresLocked(targets []Entry, probs map[string]failure, ful
 	for _, t := range targets {
 		pr, bad := probs[t.Path]
 		if !bad {
-			delete(n.failed, t.Path)
+			if whole {
+				delete(n.failed, t.Path)
+			}
 			continue
 		}
 		f := n.failed[t.Path]

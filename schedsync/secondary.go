@@ -245,15 +245,15 @@ func (n *Node) applyBatch(ctx context.Context, targets []Entry, actual Tree) err
 	}
 	probs, err := a.apply(ctx, targets, actual)
 	n.mu.Lock()
-	n.noteFailuresLocked(targets, probs, actual != nil && err == nil)
+	n.noteFailuresLocked(targets, probs, actual != nil, err == nil)
 	for _, t := range targets {
 		delete(n.edits, t.Path)
 	}
 	n.mu.Unlock()
 	for _, t := range targets {
-		if pr, bad := probs[t.Path]; !bad {
+		if pr, bad := probs[t.Path]; !bad && err == nil {
 			n.failNotes.forget(t.Path)
-		} else if n.failNotes.note(t.Path, pr.why) {
+		} else if bad && n.failNotes.note(t.Path, pr.why) {
 			n.log.Warn("could not sync a file; trying again", "path", t.Path, "why", pr.why)
 		}
 	}
