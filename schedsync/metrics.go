@@ -17,6 +17,7 @@ type metrics struct {
 	peerConnected prometheus.Gauge
 	promotions    prometheus.Counter
 	scans         prometheus.Counter
+	setidDropped  prometheus.Counter
 }
 
 func newMetrics(reg prometheus.Registerer) *metrics {
@@ -44,10 +45,11 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 		peerConnected: g("peer_connected", "1 while the peer answers."),
 		promotions:    c("promotions_total", "Times this node became primary."),
 		scans:         c("full_scans_total", "Full scans of the directory."),
+		setidDropped:  c("setid_dropped_total", "Paths whose setuid/setgid bits the secondary did not replicate (preserve_setid = false), counted once per path."),
 	}
 	if reg != nil {
 		reg.MustRegister(m.state, m.primary, m.epoch, m.files, m.changes, m.applied, m.bytes, m.sent,
-			m.conflicts, m.localEdits, m.peerConnected, m.promotions, m.scans)
+			m.conflicts, m.localEdits, m.peerConnected, m.promotions, m.scans, m.setidDropped)
 	}
 	return m
 }

@@ -8,6 +8,7 @@ import (
 	"net"
 	"os"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -38,6 +39,11 @@ type Node struct {
 	peerTimeout time.Duration
 	app         *applier
 	hooks       sync.WaitGroup
+	setid       pathNotes                // secondary: paths whose setuid/setgid bits were dropped
+	failNotes   pathNotes                // secondary: files that could not be installed, logged once per reason
+	skipped     pathNotes                // primary: paths not synced (FIFOs, sockets, unsafe symlinks), logged once
+	rehashCh    chan rehashReq           // primary: files a secondary found not matching the manifest
+	prog        atomic.Pointer[progress] // secondary: the transfer in flight
 
 	mu           sync.Mutex
 	role         string
@@ -45,12 +51,14 @@ type Node struct {
 	st           syncState
 	peer         peerView
 	peerEpochMax uint64
-	clog         *changeLog         // primary only
-	roleCancel   context.CancelFunc // ends the current role loop
-	resync       bool               // a full resync was requested
-	edits        map[string]string  // secondary: local edits found (path → what)
-	syncErrs     []string           // secondary: files that could not be synced
-	guard        string             // secondary: why it refuses to mirror (until resync)
+	clog         *changeLog             // primary only
+	roleCancel   context.CancelFunc     // ends the current role loop
+	resync       bool                   // a full resync was requested
+	edits        map[string]string      // secondary: local edits found (path → what)
+	failed       map[string]*failedFile // secondary: files that could not be installed, retried
+	syncFail     syncFailure            // secondary: the sync loop's current run of failures
+	guard        string                 // secondary: why it refuses to mirror (until resync)
+	refused      map[string]string      // secondary: symlinks from the primary refused (path → why)
 }
 
 // New checks cfg, opens the directory and binds the listen address.
@@ -67,7 +75,8 @@ func New(cfg *Config, opt Options) (*Node, error) {
 	}
 	n := &Node{cfg: cfg, opt: opt, log: opt.Log, started: time.Now(), match: newMatcher(cfg.Exclude),
 		peerTimeout: cfg.PeerTimeout.Or(DefaultPeerTimeout), metrics: newMetrics(opt.Registry),
-		auth: newAuthenticator(cfg.Secret.Reveal()), edits: map[string]string{}}
+		auth: newAuthenticator(cfg.Secret.Reveal()), edits: map[string]string{}, refused: map[string]string{},
+		failed: map[string]*failedFile{}, rehashCh: make(chan rehashReq)}
 	if cfg.Mode == ModePrimary {
 		// A primary never creates its directory: a wrong path must not look
 		// like an empty tree that the secondary then mirrors.
@@ -198,6 +207,7 @@ func (n *Node) info() nodeInfo {
 		i.LogID, i.Seq = n.clogCurrentLocked()
 	} else if n.app != nil {
 		i.LogID, i.Seq = n.app.position()
+		i.Progress = n.prog.Load().view()
 	}
 	return i
 }
