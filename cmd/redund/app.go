@@ -55,6 +55,8 @@ func newApp() *cli.App {
 			newDdnsCommand(g),
 			newGatewayCommand(g),
 			newDemoCommand(),
+			newManCommand(),
+			newCompletionCommand(),
 		},
 		OnUsageError:   usageError,
 		Action:         unknownCommand,
