@@ -65,6 +65,8 @@ func newApp() *cli.App {
 			newDdnsCommand(g),
 			newGatewayCommand(g),
 			newDemoCommand(),
+			newManCommand(),
+			newCompletionCommand(),
 		},
 		Before:         func(*cli.Context) error { return checkLogFlags(g) },
 		OnUsageError:   usageError,

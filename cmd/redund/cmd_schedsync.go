@@ -80,6 +80,9 @@ func runSchedsync(ctx context.Context, g *globalOptions, o *schedsyncOptions) er
 		return failed(err)
 	}
 	n.Register(d.Admin, cfg.Admin.Token)
+	if a := n.Addr(); a != "" {
+		d.bind("schedsync.listen", a)
+	}
 	return d.run(ctx, cfg.Admin, cfg.adminAddr(o.Admin, "schedsync"), n.Run)
 }
 

@@ -126,7 +126,7 @@ func TestLogFlagsCheckedEverywhere(t *testing.T) {
 
 func TestVersion(t *testing.T) {
 	out, code := runCLI(t, "version")
-	if code != exitOK || !regexp.MustCompile(`^redund \S+ \(commit \S+, go1\.\d+`).MatchString(out) {
+	if code != exitOK || !regexp.MustCompile(`^redund \S+ \(revision \S+, go1\.\d+`).MatchString(out) {
 		t.Fatalf("version: code %d, out %q", code, out)
 	}
 }
