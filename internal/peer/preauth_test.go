@@ -294,10 +294,11 @@ func TestCleanText(t *testing.T) {
 }
 
 func TestPickVictim(t *testing.T) {
-	v := func(specs ...string) []slotView { // "src" or "src*" (authenticated)
+	v := func(specs ...string) []slotView { // "src", "src*" (authenticated) or "src+" (a known source)
 		var out []slotView
 		for _, s := range specs {
-			out = append(out, slotView{src: strings.TrimSuffix(s, "*"), authed: strings.HasSuffix(s, "*")})
+			out = append(out, slotView{src: strings.TrimRight(s, "*+"), authed: strings.HasSuffix(s, "*"),
+				known: strings.HasSuffix(s, "+")})
 		}
 		return out
 	}
@@ -316,6 +317,10 @@ func TestPickVictim(t *testing.T) {
 		{"table full: tie, oldest of the busiest", v("p", "b", "a", "a", "b"), "c", 1},
 		{"table full: authenticated not counted", v("a*", "a*", "b", "p", "b"), "c", 2},
 		{"table full of authenticated", v("a*", "b*", "p*", "d*", "e*"), "c", refuseNew},
+		{"table full: tie, a known source spared", v("p+", "a", "b", "d", "e"), "c", 1},
+		{"table full: known spared over busiest", v("p+", "p+", "a", "b", "d"), "c", 2},
+		{"table full of known sources: busiest", v("p+", "q+", "q+", "p+", "q+"), "c", 1},
+		{"known source full: its own oldest", v("a", "p+", "p+", "p+", "b"), "p", 1},
 	} {
 		if got := pickVictim(c.live, c.src, 3, 5); got != c.want {
 			t.Errorf("%s: pickVictim = %d, want %d", c.name, got, c.want)
