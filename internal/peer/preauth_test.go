@@ -294,11 +294,13 @@ func TestCleanText(t *testing.T) {
 }
 
 func TestPickVictim(t *testing.T) {
-	v := func(specs ...string) []slotView { // "src", "src*" (authenticated) or "src+" (a known source)
+	// "src", "src*" (authenticated), "src+" (a known source) or "src!" (a
+	// known source, from the known address)
+	v := func(specs ...string) []slotView {
 		var out []slotView
 		for _, s := range specs {
-			out = append(out, slotView{src: strings.TrimRight(s, "*+"), authed: strings.HasSuffix(s, "*"),
-				known: strings.HasSuffix(s, "+")})
+			out = append(out, slotView{src: strings.TrimRight(s, "*+!"), authed: strings.HasSuffix(s, "*"),
+				known: strings.HasSuffix(s, "+") || strings.HasSuffix(s, "!"), knownAddr: strings.HasSuffix(s, "!")})
 		}
 		return out
 	}
@@ -321,6 +323,8 @@ func TestPickVictim(t *testing.T) {
 		{"table full: known spared over busiest", v("p+", "p+", "a", "b", "d"), "c", 2},
 		{"table full of known sources: busiest", v("p+", "q+", "q+", "p+", "q+"), "c", 1},
 		{"known source full: its own oldest", v("a", "p+", "p+", "p+", "b"), "p", 1},
+		{"known source full: the known address last", v("p!", "p+", "p+", "b"), "p", 1},
+		{"known source full of the known address", v("p!", "p!", "p!", "b"), "p", 0},
 	} {
 		if got := pickVictim(c.live, c.src, 3, 5); got != c.want {
 			t.Errorf("%s: pickVictim = %d, want %d", c.name, got, c.want)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net"
+	"net/netip"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -149,4 +150,39 @@ func TestRotatingSourceFloodSparesAKnownPeer(t *testing.T) {
 	_, drec := dialer(t, cfg, via, Options{})
 	drec.waitState(t, Up)
 	t.Logf("up after %v, %d flood connections, %d dropped", time.Since(start), dials.Load(), l.Status().Dropped)
+}
+
+// v6Conn is a connection as the listener sees it: only its remote
+// address matters to the slot table.
+type v6Conn struct {
+	net.Conn
+	remote string
+}
+
+func (c v6Conn) RemoteAddr() net.Addr {
+	return net.TCPAddrFromAddrPort(netip.MustParseAddrPort(c.remote))
+}
+
+// The attack: on an IPv6 LAN the backup (2001:db8::b) and any host of the
+// LAN share a /64, which is one source. A host of the LAN dials four
+// times (from addresses of its choice in that /64) while the backup's
+// handshake is in flight: the source is full, and its oldest
+// unauthenticated handshake, the backup's, was evicted. Once the
+// backup's address has authenticated, its handshake is evicted last.
+func TestSameSlash64FloodSparesTheKnownAddress(t *testing.T) {
+	tab := newSlotTable()
+	first, _ := tab.admit(v6Conn{remote: "[2001:db8::b]:40000"})
+	tab.authenticated(first) // the backup connected before
+	tab.release(first)
+
+	backup, _ := tab.admit(v6Conn{remote: "[2001:db8::b]:40001"}) // reconnecting
+	for i := range 4 * maxPerSource {
+		_, victim := tab.admit(v6Conn{remote: fmt.Sprintf("[2001:db8::%x]:5000", 0x1000+i)})
+		if victim == backup {
+			t.Fatalf("flood connection %d from the backup's /64 evicted the backup's handshake", i+1)
+		}
+	}
+	if tab.wasEvicted(backup) {
+		t.Fatal("the backup's handshake was evicted")
+	}
 }

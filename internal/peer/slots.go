@@ -18,7 +18,9 @@ import (
 // table has slots evicts in arrival order, which a peer far enough away
 // (a handshake that takes 32 of the flood's connections) loses every
 // time; so a source that authenticated before (the peer's address, once
-// it has connected) is evicted only to make room for itself.
+// it has connected) is evicted only to make room for itself, and within a
+// full source (an IPv6 /64 that the peer shares with its LAN) the peer's
+// own address is evicted last.
 const (
 	// preAuthMaxFrame is the largest frame read before the link is up;
 	// Options.MaxFrame applies afterwards.
@@ -37,7 +39,8 @@ const (
 
 // slot is one incoming connection being set up.
 type slot struct {
-	src     string
+	src     string // sourceKey
+	addr    string // the IP address alone
 	nc      net.Conn
 	authed  bool // a credential (pinned certificate, secret) was verified
 	evicted bool // closed to make room; its drop is counted by its owner
@@ -47,8 +50,8 @@ type slot struct {
 // concurrent use, and no method does I/O.
 type slotTable struct {
 	mu        sync.Mutex
-	live      []*slot  // admission order, oldest first
-	known     []string // sources that authenticated, most recent first
+	live      []*slot // admission order, oldest first
+	known     []slot  // sources (src, addr) that authenticated, most recent first
 	perSource int
 	total     int
 }
@@ -66,7 +69,7 @@ func (t *slotTable) admit(nc net.Conn) (s, victim *slot) {
 	defer t.mu.Unlock()
 	view := make([]slotView, len(t.live))
 	for i, l := range t.live {
-		view[i] = slotView{src: l.src, authed: l.authed, known: slices.Contains(t.known, l.src)}
+		view[i] = t.view(l)
 	}
 	switch v := pickVictim(view, src, t.perSource, t.total); {
 	case v == refuseNew:
@@ -76,7 +79,7 @@ func (t *slotTable) admit(nc net.Conn) (s, victim *slot) {
 		victim.evicted = true
 		t.live = append(t.live[:v:v], t.live[v+1:]...)
 	}
-	s = &slot{src: src, nc: nc}
+	s = &slot{src: src, addr: addrOnly(nc.RemoteAddr()), nc: nc}
 	t.live = append(t.live, s)
 	return s, victim
 }
@@ -87,8 +90,8 @@ func (t *slotTable) authenticated(s *slot) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	s.authed = true
-	t.known = slices.DeleteFunc(t.known, func(k string) bool { return k == s.src })
-	t.known = slices.Insert(t.known, 0, s.src)
+	t.known = slices.DeleteFunc(t.known, func(k slot) bool { return k.addr == s.addr })
+	t.known = slices.Insert(t.known, 0, slot{src: s.src, addr: s.addr})
 	if len(t.known) > maxKnown {
 		t.known = t.known[:maxKnown]
 	}
@@ -114,9 +117,20 @@ func (t *slotTable) wasEvicted(s *slot) bool {
 }
 
 type slotView struct {
-	src    string
-	authed bool
-	known  bool // src authenticated before (see slotTable.known)
+	src       string
+	authed    bool
+	known     bool // src authenticated before (see slotTable.known)
+	knownAddr bool // and from this very address
+}
+
+// view is what pickVictim needs to know of l (t.mu held).
+func (t *slotTable) view(l *slot) slotView {
+	v := slotView{src: l.src, authed: l.authed}
+	for _, k := range t.known {
+		v.known = v.known || k.src == l.src
+		v.knownAddr = v.knownAddr || k.addr == l.addr
+	}
+	return v
 }
 
 // Results of pickVictim other than an index.
@@ -128,7 +142,7 @@ const (
 // pickVictim decides how a connection from src gets a slot among live
 // (oldest first): fitsNew, the index of the handshake to evict, or
 // refuseNew. A source at its cap loses its own oldest unauthenticated
-// handshake; a full table loses the oldest unauthenticated handshake of
+// handshake, one from the address of a known peer last; a full table loses the oldest unauthenticated handshake of
 // the source holding the most of them, so a flood evicts its own
 // connections before the real peer's single one. A full table spares the
 // handshakes of known sources while there is another to evict.
@@ -141,6 +155,9 @@ func pickVictim(live []slotView, src string, perSource, total int) int {
 	}
 	switch {
 	case same >= perSource:
+		if v := oldest(live, func(l slotView) bool { return l.src == src && !l.knownAddr }); v != refuseNew {
+			return v
+		}
 		return oldest(live, func(l slotView) bool { return l.src == src })
 	case len(live) < total:
 		return fitsNew
@@ -173,6 +190,16 @@ func oldest(live []slotView, match func(slotView) bool) int {
 		}
 	}
 	return refuseNew
+}
+
+// addrOnly is the IP address of a (TCP) address, without port or zone.
+func addrOnly(a net.Addr) string {
+	if ta, ok := a.(*net.TCPAddr); ok {
+		if ip, ok := netip.AddrFromSlice(ta.IP); ok {
+			return ip.Unmap().WithZone("").String()
+		}
+	}
+	return a.String()
 }
 
 // sourceKey names the source a per-source cap applies to: the IPv4
