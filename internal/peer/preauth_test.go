@@ -294,10 +294,13 @@ func TestCleanText(t *testing.T) {
 }
 
 func TestPickVictim(t *testing.T) {
-	v := func(specs ...string) []slotView { // "src" or "src*" (authenticated)
+	// "src", "src*" (authenticated), "src+" (a known source) or "src!" (a
+	// known source, from the known address)
+	v := func(specs ...string) []slotView {
 		var out []slotView
 		for _, s := range specs {
-			out = append(out, slotView{src: strings.TrimSuffix(s, "*"), authed: strings.HasSuffix(s, "*")})
+			out = append(out, slotView{src: strings.TrimRight(s, "*+!"), authed: strings.HasSuffix(s, "*"),
+				known: strings.HasSuffix(s, "+") || strings.HasSuffix(s, "!"), knownAddr: strings.HasSuffix(s, "!")})
 		}
 		return out
 	}
@@ -316,6 +319,12 @@ func TestPickVictim(t *testing.T) {
 		{"table full: tie, oldest of the busiest", v("p", "b", "a", "a", "b"), "c", 1},
 		{"table full: authenticated not counted", v("a*", "a*", "b", "p", "b"), "c", 2},
 		{"table full of authenticated", v("a*", "b*", "p*", "d*", "e*"), "c", refuseNew},
+		{"table full: tie, a known source spared", v("p+", "a", "b", "d", "e"), "c", 1},
+		{"table full: known spared over busiest", v("p+", "p+", "a", "b", "d"), "c", 2},
+		{"table full of known sources: busiest", v("p+", "q+", "q+", "p+", "q+"), "c", 1},
+		{"known source full: its own oldest", v("a", "p+", "p+", "p+", "b"), "p", 1},
+		{"known source full: the known address last", v("p!", "p+", "p+", "b"), "p", 1},
+		{"known source full of the known address", v("p!", "p!", "p!", "b"), "p", 0},
 	} {
 		if got := pickVictim(c.live, c.src, 3, 5); got != c.want {
 			t.Errorf("%s: pickVictim = %d, want %d", c.name, got, c.want)
