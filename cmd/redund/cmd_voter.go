@@ -159,17 +159,29 @@ func runVoterClient(ctx context.Context, o *voterClientOptions, w io.Writer) err
 			if err != nil {
 				return failed(err)
 			}
-			if o.JSON {
-				return json.NewEncoder(w).Encode(s.Status())
-			}
-			fmt.Fprintln(w, s.Summary())
-			return nil
+			return clientResult(s, o.JSON, w)
 		case <-tick.C:
 			if !o.JSON {
 				fmt.Fprintln(w, s.Summary())
 			}
 		}
 	}
+}
+
+// clientResult prints the final summary and fails (exit 1) when a client
+// did not authenticate: a wrong password, a wrong host password, no server.
+func clientResult(s *voter.Sim, asJSON bool, w io.Writer) error {
+	if asJSON {
+		if err := json.NewEncoder(w).Encode(s.Status()); err != nil {
+			return failed(err)
+		}
+	} else {
+		fmt.Fprintln(w, s.Summary())
+	}
+	if bad, all := s.NotConnected(); bad > 0 {
+		return failed(fmt.Errorf("voter client: %d of %d clients did not authenticate", bad, all))
+	}
+	return nil
 }
 
 func newVoterImportCommand() *cli.Command {
