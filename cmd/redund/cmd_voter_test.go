@@ -68,7 +68,7 @@ func TestVoterImportRoundTrip(t *testing.T) {
 func TestVoterClientAuthExitCode(t *testing.T) {
 	s, err := voter.New(map[string]*voter.Config{"main": {Listen: "127.0.0.1:0", Password: "hostpw", Buflen: 160,
 		Clients: map[string]*voter.ClientConfig{"alice": {Password: "apw"},
-		"gps": {Password: "gpw", Master: true}}}}, voter.Options{})
+			"gps": {Password: "gpw", Master: true}}}}, voter.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
