@@ -146,9 +146,9 @@ func (in *instance) tick(now time.Time) {
 }
 
 // output sends one voted frame as RTP and to the recording.
-func (in *instance) output(frame []byte) {
+func (in *instance) output(frame []byte, now time.Time) {
 	if dest := in.rtpDest; in.rtpOut != nil && dest != nil {
-		b := in.rtp.packet(frame)
+		b := in.rtp.packet(frame, now)
 		if _, err := in.rtpOut.WriteToUDP(b, dest); err == nil {
 			in.rtp.sent++
 		}

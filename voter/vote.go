@@ -37,7 +37,7 @@ func (in *instance) vote(now time.Time) {
 			in.lastWon = winner
 		}
 	}
-	in.output(frame)
+	in.output(frame, now)
 }
 
 // pickWinner scores every non-mix client that is not locked out by the
