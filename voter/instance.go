@@ -104,6 +104,25 @@ func (in *instance) listen() error {
 	return nil
 }
 
+// logBound logs the UDP addresses the instance bound: the VOTER socket
+// and, when configured, rtp_in, the socket rtp_out leaves from, and a
+// secondary's liveness link (ports chosen by the kernel show here only).
+func (in *instance) logBound() {
+	args := []any{"voter", localAddr(in.g.conn)}
+	if in.rtpIn != nil {
+		args = append(args, "rtp_in", localAddr(in.rtpIn))
+	}
+	if in.rtpOut != nil {
+		args = append(args, "rtp_out_from", localAddr(in.rtpOut), "rtp_out", in.cfg.RTPOut)
+	}
+	if in.link != nil && in.link.conn != nil {
+		args = append(args, "link", localAddr(in.link.conn), "primary", in.link.addr.String())
+	}
+	in.log.Info("listening (UDP)", args...)
+}
+
+func localAddr(c *net.UDPConn) string { return c.LocalAddr().String() }
+
 func (in *instance) start(wg *sync.WaitGroup) {
 	if in.rtpIn != nil {
 		wg.Add(1)

@@ -171,6 +171,11 @@ func (s *Server) Listen() error {
 				return
 			}
 		}
+		for _, g := range s.groups {
+			for _, in := range g.insts {
+				in.logBound()
+			}
+		}
 	})
 	return s.listenErr
 }
