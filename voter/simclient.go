@@ -151,9 +151,18 @@ func (c *simState) receive(p *Packet) {
 		}
 	case TypeGPS:
 		c.rxKeep++
+	case TypePing:
+		c.echoPing(p)
 	}
 	c.mu.Unlock()
 	if cb != nil && p.Kind == TypeULaw {
 		cb(&p.Header, p.Audio)
 	}
+}
+
+// echoPing answers a server's ping as a VOTER board does: the same body
+// back under the client's own header (c.mu held).
+func (c *simState) echoPing(p *Packet) {
+	e := Packet{Header: Header{Sec: p.Sec, Nsec: p.Nsec, Challenge: c.chal, Digest: c.digest}, Kind: TypePing, Ping: p.Ping}
+	_, _ = c.conn.WriteToUDP(e.Append(make([]byte, 0, PingPacketLen)), c.ua)
 }

@@ -21,7 +21,8 @@ func newVoterCommand(g *globalOptions) *cli.Command {
 		Description: "A VOTER protocol server that RTCM/VOTER boards talk to unchanged. It votes\n" +
 			"their receive audio by RSSI, sends the voted audio as PCMU RTP, and pairs two\n" +
 			"servers in chan_voter's primary/secondary proxy mode. See docs/voter.md.",
-		Subcommands: []*cli.Command{newVoterServeCommand(g), newVoterClientCommand(), newVoterImportCommand()},
+		Subcommands: []*cli.Command{newVoterServeCommand(g), newVoterClientCommand(), newVoterImportCommand(),
+			newVoterPingCommand(g)},
 	}
 }
 
@@ -87,6 +88,7 @@ func runVoterServe(ctx context.Context, g *globalOptions, o *voterServeOptions) 
 		return failed(err)
 	}
 	d.Admin.AddSource(s)
+	s.Register(d.Admin, f.Admin.Token)
 	return d.run(ctx, f.adminAddr(o.Admin, "voter"), s.Run)
 }
 
