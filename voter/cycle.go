@@ -97,7 +97,7 @@ func (g *group) sendTo(c *client, kind uint16, frame []byte, now time.Time) {
 	if c.mix {
 		p.Nsec = c.txseq
 	}
-	if kind == TypeULaw {
+	if kind == TypeULaw || kind == TypeADPCM {
 		p.Audio = frame
 		c.puck(&p.Header, g.masterSec, g.masterNsec) // transmit audio carries the client's seconds
 	}

@@ -37,6 +37,8 @@ type instance struct {
 	txq     [][FrameLen]byte
 	txOn    bool
 	txFrame [FrameLen]byte
+	adpcmTx bool // some client gets ADPCM transmit audio
+	txADPCM txADPCM
 	txStats rtpInStats
 	rec     *wavWriter
 
@@ -180,6 +182,9 @@ func (in *instance) output(frame []byte, now time.Time) {
 // transmit sends one queued transmit frame to every transmitting client.
 func (in *instance) transmit(now time.Time) {
 	frame, ok := in.nextTx()
+	if in.adpcmTx {
+		in.transmitADPCM(frame, ok, now)
+	}
 	if !ok {
 		return
 	}

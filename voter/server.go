@@ -145,6 +145,7 @@ func (g *group) build(names []string, cfgs map[string]*Config) bool {
 				g.masters = append(g.masters, c)
 			}
 		}
+		in.adpcmTx = in.hasADPCMTx()
 		g.insts = append(g.insts, in)
 		g.srv.insts[n] = in
 	}
