@@ -47,6 +47,8 @@ type client struct {
 
 	ping *pingRun // a running `voter ping`
 
+	lastAudio [FrameLen]int16 // mixminus: this mix client's last frame
+
 	// observability
 	packets, drops uint64
 	gps            string

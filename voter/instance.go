@@ -185,6 +185,10 @@ func (in *instance) transmit(now time.Time) {
 	if in.adpcmTx {
 		in.transmitADPCM(frame, ok, now)
 	}
+	if in.cfg.MixMinus {
+		in.transmitMixMinus(frame, ok, now)
+		return
+	}
 	if !ok {
 		return
 	}

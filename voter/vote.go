@@ -126,6 +126,9 @@ func (in *instance) mix(frame []byte, winner *client) *client {
 		if c.lastRSSI == 0 {
 			continue
 		}
+		if in.cfg.MixMinus {
+			c.keepAudio(buf[:])
+		}
 		if !mixed {
 			for i := range lin {
 				lin[i] = int32(ulawToLinear[frame[i]])
