@@ -35,8 +35,8 @@ type Config struct {
 	Thresholds string                   `toml:"thresholds"` // "RSSI[=count[:linger]],..."
 	HostDeemp  bool                     `toml:"hostdeemp"`
 	MixMinus   bool                     `toml:"mixminus"` // send each transmit client the other mix clients' audio
-	Duplex     *bool                    `toml:"duplex"` // default true (accepted, RTP is full duplex)
-	Sanity     *bool                    `toml:"sanity"` // default true
+	Duplex     *bool                    `toml:"duplex"`   // default true (accepted, RTP is full duplex)
+	Sanity     *bool                    `toml:"sanity"`   // default true
 	IsPrimary  bool                     `toml:"isprimary"`
 	Primary    config.Secret            `toml:"primary"`     // "IP[:port],password"
 	RTPOut     string                   `toml:"rtp_out"`     // where voted PCMU RTP goes
