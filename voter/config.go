@@ -34,6 +34,7 @@ type Config struct {
 	Linger     *int                     `toml:"linger"`     // frames, default 6; 0 = no linger
 	Thresholds string                   `toml:"thresholds"` // "RSSI[=count[:linger]],..."
 	HostDeemp  bool                     `toml:"hostdeemp"`
+	PLFilter   bool                     `toml:"plfilter"` // high-pass the voted audio (CTCSS out)
 	MixMinus   bool                     `toml:"mixminus"` // send each transmit client the other mix clients' audio
 	Duplex     *bool                    `toml:"duplex"`   // default true (accepted, RTP is full duplex)
 	Sanity     *bool                    `toml:"sanity"`   // default true

@@ -127,7 +127,7 @@ func writeInstance(b *strings.Builder, s *confSection, general map[string]string
 			fmt.Fprintf(b, "%s = %s\n", k, numOr(v))
 		case "thresholds", "primary":
 			fmt.Fprintf(b, "%s = %q\n", k, v)
-		case "hostdeemp", "isprimary", "duplex", "mixminus":
+		case "hostdeemp", "isprimary", "duplex", "mixminus", "plfilter":
 			fmt.Fprintf(b, "%s = %t\n", k, confBool(v))
 		default:
 			unused = append(unused, fmt.Sprintf("%s = %s", kv[0], v))

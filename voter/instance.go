@@ -38,6 +38,7 @@ type instance struct {
 	txOn    bool
 	txFrame [FrameLen]byte
 	adpcmTx bool // some client gets ADPCM transmit audio
+	filters rxFilters
 	txADPCM txADPCM
 	txStats rtpInStats
 	rec     *wavWriter

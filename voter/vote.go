@@ -11,6 +11,7 @@ func (in *instance) vote(now time.Time) {
 	copy(frame, silence)
 	if winner != nil {
 		copy(frame, winner.rec[:])
+		in.filterVoted(frame)
 	}
 	for _, c := range in.clients {
 		if !c.mix && c.prio() != -1 {
