@@ -257,6 +257,17 @@ func (q *sendQueue) flush() {
 	q.n = 0
 }
 
+// frameTime is the time of the frame this cycle votes: the master timing
+// source's time stamp when it drives the cycle (so master packets that
+// arrive late and then in a burst are still 20 ms apart), the clock
+// otherwise.
+func (g *group) frameTime(now time.Time) time.Time {
+	if g.hasMaster() && g.masterSec != 0 {
+		return time.Unix(int64(g.masterSec), int64(g.masterNsec))
+	}
+	return now
+}
+
 // hasMaster reports whether the socket has a master timing source
 // configured (GPS-timed clients need one).
 func (g *group) hasMaster() bool { return len(g.masters) > 0 }

@@ -25,7 +25,7 @@ type rtpState struct {
 	ts     uint32
 	ssrc   uint32
 	marker bool
-	last   time.Time // when the previous packet was built
+	last   time.Time // the frame time of the previous packet
 	sent   uint64
 	buf    [rtpHeaderLen + FrameLen]byte
 }
@@ -38,16 +38,16 @@ func newRTPState() rtpState {
 }
 
 // packet builds the next RTP packet (version 2, payload type 0 PCMU) for
-// a frame voted at now. After a pause (see rtpPause) the timestamp
-// advances by the silent time, in whole frames, and the packet carries the
-// marker bit as the first of a talkspurt (RFC 3550 5.1); the sequence
-// number goes on by one, as no packet was lost.
-func (r *rtpState) packet(frame []byte, now time.Time) []byte {
-	if gap := now.Sub(r.last); !r.last.IsZero() && gap > rtpPause {
+// the frame of time t (see frameTime). After a pause (see rtpPause) the
+// timestamp advances by the silent time, in whole frames, and the packet
+// carries the marker bit as the first of a talkspurt (RFC 3550 5.1); the
+// sequence number goes on by one, as no packet was lost.
+func (r *rtpState) packet(frame []byte, t time.Time) []byte {
+	if gap := t.Sub(r.last); !r.last.IsZero() && gap > rtpPause {
 		r.ts += uint32((gap+cycleEvery/2)/cycleEvery-1) * FrameLen
 		r.marker = true
 	}
-	r.last = now
+	r.last = t
 	b := r.buf[:]
 	b[0] = 0x80
 	b[1] = 0

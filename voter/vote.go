@@ -38,7 +38,7 @@ func (in *instance) vote(now time.Time) {
 			in.lastWon = winner
 		}
 	}
-	in.output(frame, now)
+	in.output(frame, in.g.frameTime(now))
 }
 
 // pickWinner scores every non-mix client that is not locked out by the
