@@ -1,7 +1,9 @@
 package voter
 
 import (
+	"context"
 	"errors"
+	"log/slog"
 	"net"
 	"net/netip"
 	"time"
@@ -85,13 +87,17 @@ func replyFlags(b []byte) byte {
 // known mix-mode client gets flag 32.
 const linkNotAuth = "link not authenticated: the primary does not know the connectivity password"
 
+// linkNewChallenge is the reason while the link starts over with a new
+// primary challenge.
+const linkNewChallenge = "primary challenge changed"
+
 // receive handles a packet from the primary on the link socket.
 func (l *link) receive(h *Header, flags byte, now time.Time) {
 	g := l.in.g
 	if !l.chalOK || h.Challenge != l.chal {
 		l.chal, l.chalOK = h.Challenge, true
 		l.resp = DigestBytes(l.chal.Bytes(), l.pw)
-		l.setUp(false, now, "primary challenge changed")
+		l.setUp(false, now, linkNewChallenge)
 		return
 	}
 	if h.Type != TypeAuth && h.Type != TypeGPS {
@@ -112,7 +118,11 @@ func (l *link) setUp(up bool, now time.Time, why string) {
 	if l.up == up {
 		if !up && why != l.lastDown {
 			l.lastDown = why
-			l.in.log.Warn("proxy link to primary not up", "primary", l.addr.String(), "reason", why)
+			lvl := slog.LevelWarn
+			if why == linkNewChallenge { // first contact, or a restarted primary
+				lvl = slog.LevelDebug
+			}
+			l.in.log.Log(context.Background(), lvl, "proxy link to primary not up", "primary", l.addr.String(), "reason", why)
 		}
 		return
 	}
