@@ -149,3 +149,31 @@ func TestPingEndToEnd(t *testing.T) {
 		t.Error("ping of an unknown client worked")
 	}
 }
+
+// Any 164-byte ping body from a client being pinged is taken or ignored
+// without a crash, and the sequence still ends.
+func FuzzPingReply(f *testing.F) {
+	f.Add(cPingPacket(0, 0, "", 0, 1, emitNow, emitNow)[HeaderLen:])
+	f.Add(make([]byte, PingBodyLen))
+	f.Fuzz(func(t *testing.T, body []byte) {
+		g, c := pingGroup(t)
+		run, err := g.startPing(c.inst, "g", 1)
+		if err != nil {
+			t.Fatal(err)
+		}
+		g.sendPings(emitNow)
+		sent(g)
+		if len(body) > PingBodyLen {
+			body = body[:PingBodyLen]
+		}
+		body = append(body, make([]byte, PingBodyLen-len(body))...)
+		h := Header{Challenge: MakeChallenge("999"), Digest: c.digest, Type: TypePing}
+		g.handle(append(AppendHeader(nil, &h), body...), c.addr, emitNow.Add(time.Millisecond))
+		if c.ping != nil {
+			g.sendPings(emitNow.Add(4 * time.Second))
+		}
+		if r := <-run.done; r.Sent != 1 || r.Received > 1 {
+			t.Fatalf("result %+v", r)
+		}
+	})
+}
