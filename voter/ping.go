@@ -169,10 +169,15 @@ func (g *group) pingReply(c *client, body []byte, now time.Time) {
 }
 
 // pingDone ends the sequence when every ping came back, after 3 s without
-// a reply once all are sent, or when aborted; it reports whether it ended.
+// a reply once all are sent, when the client disconnects, or when
+// aborted; it reports whether it ended.
 func (g *group) pingDone(c *client, now time.Time) bool {
 	r := c.ping
-	if !r.abort {
+	switch {
+	case r.abort:
+	case !c.heard || c.respDigest == 0: // the client went away: it will not answer
+		r.res.TimedOut = true
+	default:
 		if r.sent < r.requested {
 			return false
 		}

@@ -177,3 +177,22 @@ func FuzzPingReply(f *testing.F) {
 		}
 	})
 }
+
+// A client that disconnects in the middle of a sequence ends it (timed
+// out) instead of leaving `voter ping` waiting.
+func TestPingClientGone(t *testing.T) {
+	g, c := pingGroup(t)
+	run, err := g.startPing(c.inst, "g", 8)
+	if err != nil {
+		t.Fatal(err)
+	}
+	g.sendPings(emitNow)
+	c.disconnect()
+	g.sendPings(emitNow.Add(250 * time.Millisecond))
+	if out := sent(g); len(out) != 1 {
+		t.Errorf("%d pings sent, want only the one before the disconnect", len(out))
+	}
+	if r := <-run.done; !r.TimedOut || r.Sent != 1 {
+		t.Errorf("result %+v", r)
+	}
+}
