@@ -53,3 +53,37 @@ func DecodeADPCM(block []byte, dst []byte) {
 		dst[2*i+1] = linearToULaw(st.decode(b & 15))
 	}
 }
+
+// encode returns the nibble for sample x and moves the state as the
+// decoder will (IMA: the nibble is the difference in quarter steps).
+func (s *imaState) encode(x int16) byte {
+	step := imaStep[s.index]
+	diff := int32(x) - s.pred
+	var nib byte
+	if diff < 0 {
+		nib, diff = 8, -diff
+	}
+	for bit := byte(4); bit != 0; bit >>= 1 {
+		if diff >= step {
+			nib |= bit
+			diff -= step
+		}
+		step >>= 1
+	}
+	s.decode(nib)
+	return nib
+}
+
+// encodeBlock packs 320 µ-law samples (40 ms) into one 163-byte ADPCM
+// block as VOTER boards decode it: the state st starts from goes in the
+// trailer (predictor, step index), then st carries on to the next block.
+func (st *imaState) encodeBlock(ulaw []byte, dst []byte) {
+	start := *st
+	for i := 0; i < FrameLen; i++ {
+		hi := st.encode(ulawToLinear[ulaw[2*i]])
+		lo := st.encode(ulawToLinear[ulaw[2*i+1]])
+		dst[i] = hi<<4 | lo
+	}
+	be.PutUint16(dst[160:162], uint16(int16(start.pred)))
+	dst[162] = byte(start.index)
+}

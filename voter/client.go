@@ -41,6 +41,14 @@ type client struct {
 	rxseq       uint32
 	lastRSSI    int
 
+	// puckit: the client's and the master's GPS time (ns) at the
+	// client's last GPS packet
+	lastGPS, lastMasterGPS int64
+
+	ping *pingRun // a running `voter ping`
+
+	lastAudio [FrameLen]int16 // mixminus: this mix client's last frame
+
 	// observability
 	packets, drops uint64
 	gps            string

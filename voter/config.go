@@ -10,6 +10,7 @@ package voter
 import (
 	"fmt"
 	"net"
+	"path/filepath"
 	"sort"
 	"strconv"
 	"strings"
@@ -33,13 +34,17 @@ type Config struct {
 	Linger     *int                     `toml:"linger"`     // frames, default 6; 0 = no linger
 	Thresholds string                   `toml:"thresholds"` // "RSSI[=count[:linger]],..."
 	HostDeemp  bool                     `toml:"hostdeemp"`
-	Duplex     *bool                    `toml:"duplex"` // default true (accepted, RTP is full duplex)
-	Sanity     *bool                    `toml:"sanity"` // default true
+	PLFilter   bool                     `toml:"plfilter"` // high-pass the voted audio (CTCSS out)
+	MixMinus   bool                     `toml:"mixminus"` // send each transmit client the other mix clients' audio
+	Duplex     *bool                    `toml:"duplex"`   // default true (accepted, RTP is full duplex)
+	Sanity     *bool                    `toml:"sanity"`   // default true
 	IsPrimary  bool                     `toml:"isprimary"`
 	Primary    config.Secret            `toml:"primary"`     // "IP[:port],password"
 	RTPOut     string                   `toml:"rtp_out"`     // where voted PCMU RTP goes
 	RTPIn      string                   `toml:"rtp_in"`      // where transmit PCMU RTP arrives
 	RTPInFrom  []string                 `toml:"rtp_in_from"` // sources allowed on rtp_in (IPv4 addresses or prefixes); unset: any
+	PuckIt     bool                     `toml:"puckit"`      // [general] puckit: follow GPS pucks that are whole seconds off
+	GPSDir     string                   `toml:"gps_dir"`     // where gpsid files go (default /tmp, as chan_voter)
 	Clients    map[string]*ClientConfig `toml:"clients"`
 }
 
@@ -51,8 +56,25 @@ type ClientConfig struct {
 	ADPCM      bool          `toml:"adpcm"`
 	NoDeemp    bool          `toml:"nodeemp"`
 	NoPLFilter bool          `toml:"noplfilter"`
-	Prio       int           `toml:"prio"` // higher wins; -1 locks the client out
-	GPSID      string        `toml:"gpsid"`
+	Prio       int           `toml:"prio"`  // higher wins; -1 locks the client out
+	GPSID      *string       `toml:"gpsid"` // set: write the client's GPS position to gps_dir (see GPSFile)
+}
+
+// GPSFile is the file chan_voter writes a gpsid client's position to:
+// gps.dat for a bare gpsid, gps_<id>.dat for gpsid=<id>, in dir (default
+// /tmp). ok is false without gpsid.
+func (c *ClientConfig) GPSFile(dir string) (path string, ok bool) {
+	if c.GPSID == nil {
+		return "", false
+	}
+	if dir == "" {
+		dir = "/tmp"
+	}
+	name := "gps"
+	if *c.GPSID != "" {
+		name += "_" + *c.GPSID
+	}
+	return filepath.Join(dir, name+".dat"), true
 }
 
 // Threshold is one entry of `thresholds`.

@@ -23,7 +23,7 @@ func (g *group) placeTimed(c *client, p *Packet, isMaster bool) {
 		btime -= 20e6
 	}
 	ptime := int64(p.Sec)*1e9 + int64(p.Nsec)
-	index := int((ptime - btime + int64(delay)*125000) / 125000)
+	index := int((ptime - btime + int64(delay)*125000 - c.puckOffset()) / 125000)
 	if index <= 0 || index >= delay {
 		g.stats.Late++
 		c.drops++
@@ -97,8 +97,9 @@ func (g *group) sendTo(c *client, kind uint16, frame []byte, now time.Time) {
 	if c.mix {
 		p.Nsec = c.txseq
 	}
-	if kind == TypeULaw {
+	if kind == TypeULaw || kind == TypeADPCM {
 		p.Audio = frame
+		c.puck(&p.Header, g.masterSec, g.masterNsec) // transmit audio carries the client's seconds
 	}
 	if c.proxied {
 		p.Proxied = true

@@ -72,7 +72,7 @@ func secondaryGroup(t *testing.T, up bool) (*group, *client) {
 	cfg.Challenge, cfg.Primary = "87654321", config.Secret("127.0.0.1:1700,linkpw")
 	g := offlineGroup(t, map[string]*Config{"s": cfg})
 	l := g.insts[0].link
-	l.receive(&Header{Challenge: MakeChallenge("11112222")}, emitNow)
+	l.receive(&Header{Challenge: MakeChallenge("11112222")}, 0, emitNow)
 	l.up = up
 	g.masterSec, g.count = 1700000000, 42
 	c := g.clients[0]

@@ -39,6 +39,8 @@ type group struct {
 	masters   []*client // master timing sources in config order
 
 	masterSec, masterNsec uint32
+	masterGPS             int64 // the master's last GPS packet time, ns (puckit)
+	gpsq                  chan gpsWrite
 	count, lastMaster     uint64 // 20 ms ticks; tick of the last master packet
 	master                *client
 
@@ -96,9 +98,11 @@ func (g *group) close() {
 }
 
 func (g *group) start(ctx context.Context, wg *sync.WaitGroup) {
-	wg.Add(2)
+	wg.Add(3)
+	g.gpsq = make(chan gpsWrite, 16)
 	go func() { defer wg.Done(); g.readLoop() }()
 	go func() { defer wg.Done(); g.tickLoop(ctx) }()
+	go func() { defer wg.Done(); g.gpsWriter(ctx) }()
 	for _, in := range g.insts {
 		in.start(wg)
 	}
@@ -166,6 +170,7 @@ func (g *group) tick(now time.Time) {
 	for _, in := range g.insts {
 		in.tick(now)
 	}
+	g.sendPings(now)
 	if g.count%50 == 0 {
 		g.sameAddress()
 	}
@@ -250,6 +255,17 @@ func (q *sendQueue) flush() {
 		q.msgs[i].Addr = nil
 	}
 	q.n = 0
+}
+
+// frameTime is the time of the frame this cycle votes: the master timing
+// source's time stamp when it drives the cycle (so master packets that
+// arrive late and then in a burst are still 20 ms apart), the clock
+// otherwise.
+func (g *group) frameTime(now time.Time) time.Time {
+	if g.hasMaster() && g.masterSec != 0 {
+		return time.Unix(int64(g.masterSec), int64(g.masterNsec))
+	}
+	return now
 }
 
 // hasMaster reports whether the socket has a master timing source

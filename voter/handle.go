@@ -56,9 +56,10 @@ func (g *group) dispatch(c *client, p *Packet, raw []byte, now time.Time) {
 		g.handleAudio(c, p, raw, now)
 	case TypeGPS:
 		c.heard = true
-		g.handleGPS(c, p, raw)
+		g.handleGPS(c, p, now)
 	case TypePing:
-		c.heard = true // replies to pings; redund sends none
+		c.heard = true
+		g.pingReply(c, p.Ping, now)
 	default: // "nulaw" audio (type 4) is forwarded by a secondary, not decoded
 		c.heard = true
 		if c.inst.proxying() && !c.mix && !c.cfg.Master {
@@ -203,13 +204,15 @@ func (g *group) currentMaster(c *client, now time.Time) bool {
 	return true
 }
 
-func (g *group) handleGPS(c *client, p *Packet, raw []byte) {
+func (g *group) handleGPS(c *client, p *Packet, now time.Time) {
 	if c.inst.proxying() && !c.mix && !c.cfg.Master {
 		g.forward(c, p)
 		return
 	}
+	g.noteGPS(c, p)
 	if p.GPS != nil {
 		c.gps = gpsString(p.GPS)
+		g.queueGPSFile(c, p.GPS, now)
 	}
 }
 

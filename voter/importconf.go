@@ -109,6 +109,9 @@ func writeInstance(b *strings.Builder, s *confSection, general map[string]string
 	if general["sanity"] == "0" {
 		b.WriteString("sanity = false\n")
 	}
+	if confBool(general["puckit"]) {
+		b.WriteString("puckit = true\n")
+	}
 	b.WriteString("# rtp_out = \"127.0.0.1:5004\"   # where the voted audio goes (Asterisk chan_rtp, ffmpeg)\n")
 	b.WriteString("# rtp_in = \"127.0.0.1:5006\"    # transmit audio for transmit clients\n")
 	var clients []string
@@ -124,7 +127,7 @@ func writeInstance(b *strings.Builder, s *confSection, general map[string]string
 			fmt.Fprintf(b, "%s = %s\n", k, numOr(v))
 		case "thresholds", "primary":
 			fmt.Fprintf(b, "%s = %q\n", k, v)
-		case "hostdeemp", "isprimary", "duplex":
+		case "hostdeemp", "isprimary", "duplex", "mixminus", "plfilter":
 			fmt.Fprintf(b, "%s = %t\n", k, confBool(v))
 		default:
 			unused = append(unused, fmt.Sprintf("%s = %s", kv[0], v))
@@ -161,6 +164,8 @@ func writeClient(name, v string) string {
 		case "gpsid":
 			fmt.Fprintf(&b, "gpsid = %q\n", val)
 		case "":
+		case "dynamic":
+			fmt.Fprintf(&b, "# not supported by redund: %s (removed from chan_voter, app_rpt #849)\n", o)
 		default:
 			fmt.Fprintf(&b, "# not supported by redund: %s\n", o)
 		}

@@ -36,7 +36,7 @@ func TestImportConf(t *testing.T) {
 	if s1 == nil || s1.Password != "site1pw" || !s1.Transmit || s1.Prio != 2 {
 		t.Fatalf("site1: %+v", s1)
 	}
-	if s2 := i.Clients["site2"]; !s2.NoDeemp || !s2.NoPLFilter || s2.GPSID != "2" {
+	if s2 := i.Clients["site2"]; !s2.NoDeemp || !s2.NoPLFilter || s2.GPSID == nil || *s2.GPSID != "2" {
 		t.Fatalf("site2: %+v", s2)
 	}
 	if !strings.Contains(out, "# not supported by redund: dynamic") || !strings.Contains(out, "# not used by redund: txctcss") {

@@ -37,6 +37,9 @@ type instance struct {
 	txq     [][FrameLen]byte
 	txOn    bool
 	txFrame [FrameLen]byte
+	adpcmTx bool // some client gets ADPCM transmit audio
+	filters rxFilters
+	txADPCM txADPCM
 	txStats rtpInStats
 	rec     *wavWriter
 
@@ -104,6 +107,25 @@ func (in *instance) listen() error {
 	return nil
 }
 
+// logBound logs the UDP addresses the instance bound: the VOTER socket
+// and, when configured, rtp_in, the socket rtp_out leaves from, and a
+// secondary's liveness link (ports chosen by the kernel show here only).
+func (in *instance) logBound() {
+	args := []any{"voter", localAddr(in.g.conn)}
+	if in.rtpIn != nil {
+		args = append(args, "rtp_in", localAddr(in.rtpIn))
+	}
+	if in.rtpOut != nil {
+		args = append(args, "rtp_out_from", localAddr(in.rtpOut), "rtp_out", in.cfg.RTPOut)
+	}
+	if in.link != nil && in.link.conn != nil {
+		args = append(args, "link", localAddr(in.link.conn), "primary", in.link.addr.String())
+	}
+	in.log.Info("listening (UDP)", args...)
+}
+
+func localAddr(c *net.UDPConn) string { return c.LocalAddr().String() }
+
 func (in *instance) start(wg *sync.WaitGroup) {
 	if in.rtpIn != nil {
 		wg.Add(1)
@@ -146,9 +168,9 @@ func (in *instance) tick(now time.Time) {
 }
 
 // output sends one voted frame as RTP and to the recording.
-func (in *instance) output(frame []byte) {
+func (in *instance) output(frame []byte, now time.Time) {
 	if dest := in.rtpDest; in.rtpOut != nil && dest != nil {
-		b := in.rtp.packet(frame)
+		b := in.rtp.packet(frame, now)
 		if _, err := in.rtpOut.WriteToUDP(b, dest); err == nil {
 			in.rtp.sent++
 		}
@@ -161,6 +183,13 @@ func (in *instance) output(frame []byte) {
 // transmit sends one queued transmit frame to every transmitting client.
 func (in *instance) transmit(now time.Time) {
 	frame, ok := in.nextTx()
+	if in.adpcmTx {
+		in.transmitADPCM(frame, ok, now)
+	}
+	if in.cfg.MixMinus {
+		in.transmitMixMinus(frame, ok, now)
+		return
+	}
 	if !ok {
 		return
 	}

@@ -1,7 +1,9 @@
 package voter
 
 import (
+	"context"
 	"errors"
+	"log/slog"
 	"net"
 	"net/netip"
 	"time"
@@ -65,34 +67,63 @@ func (l *link) readLoop() {
 		// A multi-homed or NATed primary may answer from another address:
 		// from there, only a reply with our digest counts.
 		if netip.AddrPortFrom(from.Addr().Unmap(), from.Port()) == l.addr || h.Digest == g.ownDigest {
-			l.receive(&h, time.Now())
+			l.receive(&h, replyFlags(buf[:n]), time.Now())
 		}
 		g.mu.Unlock()
 	}
 }
 
+// replyFlags is the flags byte of an auth reply (0 when absent).
+func replyFlags(b []byte) byte {
+	if len(b) > HeaderLen {
+		return b[HeaderLen]
+	}
+	return 0
+}
+
+// linkNotAuth is the reason shown while the primary answers the link's
+// auth packets without knowing the connectivity client: it replies to an
+// unknown digest with its digest for our challenge but flags 0, where a
+// known mix-mode client gets flag 32.
+const linkNotAuth = "link not authenticated: the primary does not know the connectivity password"
+
+// linkNewChallenge is the reason while the link starts over with a new
+// primary challenge.
+const linkNewChallenge = "primary challenge changed"
+
 // receive handles a packet from the primary on the link socket.
-func (l *link) receive(h *Header, now time.Time) {
+func (l *link) receive(h *Header, flags byte, now time.Time) {
 	g := l.in.g
 	if !l.chalOK || h.Challenge != l.chal {
 		l.chal, l.chalOK = h.Challenge, true
 		l.resp = DigestBytes(l.chal.Bytes(), l.pw)
-		l.setUp(false, now, "primary challenge changed")
+		l.setUp(false, now, linkNewChallenge)
 		return
 	}
 	if h.Type != TypeAuth && h.Type != TypeGPS {
 		return
 	}
-	if h.Digest == g.ownDigest {
+	switch {
+	case h.Digest != g.ownDigest:
+		l.setUp(false, now, "primary's digest does not match our password")
+	case h.Type == TypeAuth && flags&FlagMix == 0:
+		l.setUp(false, now, linkNotAuth)
+	default:
 		l.lastRx = now
 		l.setUp(true, now, "")
-	} else {
-		l.setUp(false, now, "primary's digest does not match our password")
 	}
 }
 
 func (l *link) setUp(up bool, now time.Time, why string) {
 	if l.up == up {
+		if !up && why != l.lastDown {
+			l.lastDown = why
+			lvl := slog.LevelWarn
+			if why == linkNewChallenge { // first contact, or a restarted primary
+				lvl = slog.LevelDebug
+			}
+			l.in.log.Log(context.Background(), lvl, "proxy link to primary not up", "primary", l.addr.String(), "reason", why)
+		}
 		return
 	}
 	l.up, l.since = up, now

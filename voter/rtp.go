@@ -6,12 +6,17 @@ import (
 	"errors"
 	"net"
 	"net/netip"
+	"time"
 )
 
 const (
 	rtpHeaderLen = 12
 	txPrebuffer  = 3  // frames queued before a transmission starts
 	txMaxQueue   = 50 // 1 s of transmit audio at most
+	// rtpPause is the longest gap between two voted packets that is still
+	// one talkspurt: a master timing source is lost after 60 ms, so a
+	// longer gap means the stream stopped (or a secondary proxied).
+	rtpPause = 60 * time.Millisecond
 )
 
 // rtpState numbers the voted PCMU stream: one packet per 20 ms cycle.
@@ -20,6 +25,7 @@ type rtpState struct {
 	ts     uint32
 	ssrc   uint32
 	marker bool
+	last   time.Time // the frame time of the previous packet
 	sent   uint64
 	buf    [rtpHeaderLen + FrameLen]byte
 }
@@ -31,8 +37,17 @@ func newRTPState() rtpState {
 		ssrc: binary.BigEndian.Uint32(b[6:10]), marker: true}
 }
 
-// packet builds the next RTP packet (version 2, payload type 0 PCMU).
-func (r *rtpState) packet(frame []byte) []byte {
+// packet builds the next RTP packet (version 2, payload type 0 PCMU) for
+// the frame of time t (see frameTime). After a pause (see rtpPause) the
+// timestamp advances by the silent time, in whole frames, and the packet
+// carries the marker bit as the first of a talkspurt (RFC 3550 5.1); the
+// sequence number goes on by one, as no packet was lost.
+func (r *rtpState) packet(frame []byte, t time.Time) []byte {
+	if gap := t.Sub(r.last); !r.last.IsZero() && gap > rtpPause {
+		r.ts += uint32((gap+cycleEvery/2)/cycleEvery-1) * FrameLen
+		r.marker = true
+	}
+	r.last = t
 	b := r.buf[:]
 	b[0] = 0x80
 	b[1] = 0

@@ -145,6 +145,7 @@ func (g *group) build(names []string, cfgs map[string]*Config) bool {
 				g.masters = append(g.masters, c)
 			}
 		}
+		in.adpcmTx = in.hasADPCMTx()
 		g.insts = append(g.insts, in)
 		g.srv.insts[n] = in
 	}
@@ -169,6 +170,11 @@ func (s *Server) Listen() error {
 				s.listenErr = err
 				s.close()
 				return
+			}
+		}
+		for _, g := range s.groups {
+			for _, in := range g.insts {
+				in.logBound()
 			}
 		}
 	})

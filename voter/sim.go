@@ -40,7 +40,8 @@ type simState struct {
 	mu        sync.Mutex
 	srvChal   Challenge
 	digest    uint32
-	connected bool
+	connected bool // the server's digest checked out: send audio
+	authed    bool // the server showed it knows this client (see receive)
 	flags     byte
 	lastRx    time.Time
 	lastTx    time.Time
@@ -97,7 +98,7 @@ func (s *Sim) Status() []SimStatus {
 	out := make([]SimStatus, len(s.clients))
 	for i, c := range s.clients {
 		c.mu.Lock()
-		out[i] = SimStatus{Name: c.Name, Connected: c.connected, Flags: c.flags, Sent: c.sent, RxAudio: c.rxAudio,
+		out[i] = SimStatus{Name: c.Name, Connected: c.connected && c.authed, Flags: c.flags, Sent: c.sent, RxAudio: c.rxAudio,
 			RxKeep: c.rxKeep, RxPeak: dBFS(c.rxPeak), SendGaps: c.gaps.over,
 			MaxSendGapMS: float64(c.gaps.max.Microseconds()) / 1000}
 		c.rxPeak = 0
@@ -106,18 +107,32 @@ func (s *Sim) Status() []SimStatus {
 	return out
 }
 
-// Connected reports whether every client has accepted the server; unlike
-// Status, it leaves the peak level alone.
+// Connected reports whether every client has accepted the server and the
+// server has shown that it knows the client; unlike Status, it leaves the
+// peak level alone.
 func (s *Sim) Connected() bool {
 	for _, c := range s.clients {
 		c.mu.Lock()
-		ok := c.connected
+		ok := c.connected && c.authed
 		c.mu.Unlock()
 		if !ok {
 			return false
 		}
 	}
 	return true
+}
+
+// NotConnected counts the clients that are not connected (see Connected),
+// out of all.
+func (s *Sim) NotConnected() (bad, all int) {
+	for _, c := range s.clients {
+		c.mu.Lock()
+		if !c.connected || !c.authed {
+			bad++
+		}
+		c.mu.Unlock()
+	}
+	return bad, len(s.clients)
 }
 
 // Run sends and receives until ctx ends.
@@ -256,7 +271,7 @@ func dBFS(peak int) int {
 // assume makes every client start connected to a server with challenge ch.
 func (s *Sim) assume(ch Challenge) {
 	for _, c := range s.clients {
-		c.srvChal, c.connected, c.blind = ch, true, true
+		c.srvChal, c.connected, c.authed, c.blind = ch, true, true, true
 		c.digest = Digest(ch.Bytes(), c.Password)
 	}
 }

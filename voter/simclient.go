@@ -48,7 +48,7 @@ func (c *simState) noteSent(t time.Time, size int) {
 func (c *simState) build(n uint64, ft, now time.Time) []byte {
 	c.mu.Lock()
 	if c.connected && !c.blind && now.Sub(c.lastRx) > 6*time.Second {
-		c.connected = false
+		c.connected, c.authed = false, false
 	}
 	h := Header{Sec: uint32(ft.Unix()), Nsec: uint32(ft.Nanosecond()), Challenge: c.chal, Digest: c.digest}
 	var p Packet
@@ -107,7 +107,13 @@ func (c *simState) readLoop() {
 	}
 }
 
-// receive checks the server's digest and follows its challenge.
+// receive checks the server's digest and follows its challenge. The
+// server's digest alone does not prove that the server knows this client:
+// chan_voter answers an unknown digest with the same auth reply, flags 0.
+// The client counts as authenticated when an auth reply carries flags (a
+// known client's options, 32 for mix mode) or the server sends it a
+// keepalive or audio, which it does only to known clients; a flags-0 auth
+// reply takes that back (the server did not recognise the last packet).
 func (c *simState) receive(p *Packet) {
 	c.mu.Lock()
 	if c.blind {
@@ -117,7 +123,7 @@ func (c *simState) receive(p *Packet) {
 	if p.Challenge != c.srvChal {
 		c.srvChal = p.Challenge
 		c.digest = Digest(c.srvChal.Bytes(), c.Password)
-		c.connected = false
+		c.connected, c.authed = false, false
 	}
 	if p.Digest != Digest(c.chal.Bytes(), c.HostPassword) {
 		c.mu.Unlock()
@@ -130,9 +136,11 @@ func (c *simState) receive(p *Packet) {
 			c.flags = p.Flags
 		}
 		c.connected = !(c.Mix && c.flags&FlagMix == 0)
+		c.authed = c.flags != 0
 		c.mu.Unlock()
 		return
 	}
+	c.authed = true
 	cb := c.OnAudio
 	switch p.Kind {
 	case TypeULaw:
@@ -143,9 +151,18 @@ func (c *simState) receive(p *Packet) {
 		}
 	case TypeGPS:
 		c.rxKeep++
+	case TypePing:
+		c.echoPing(p)
 	}
 	c.mu.Unlock()
 	if cb != nil && p.Kind == TypeULaw {
 		cb(&p.Header, p.Audio)
 	}
+}
+
+// echoPing answers a server's ping as a VOTER board does: the same body
+// back under the client's own header (c.mu held).
+func (c *simState) echoPing(p *Packet) {
+	e := Packet{Header: Header{Sec: p.Sec, Nsec: p.Nsec, Challenge: c.chal, Digest: c.digest}, Kind: TypePing, Ping: p.Ping}
+	_, _ = c.conn.WriteToUDP(e.Append(make([]byte, 0, PingPacketLen)), c.ua)
 }

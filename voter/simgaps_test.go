@@ -82,7 +82,7 @@ func TestSimFailedSendIsNotNoted(t *testing.T) {
 // that the next Status (the summary line) reports.
 func TestSimConnectedKeepsPeak(t *testing.T) {
 	s := NewSim([]SimClient{{Name: "a"}})
-	s.clients[0].connected, s.clients[0].rxPeak = true, 16384
+	s.clients[0].connected, s.clients[0].authed, s.clients[0].rxPeak = true, true, 16384
 	if !s.Connected() {
 		t.Fatal("not connected")
 	}

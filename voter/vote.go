@@ -11,6 +11,7 @@ func (in *instance) vote(now time.Time) {
 	copy(frame, silence)
 	if winner != nil {
 		copy(frame, winner.rec[:])
+		in.filterVoted(frame)
 	}
 	for _, c := range in.clients {
 		if !c.mix && c.prio() != -1 {
@@ -37,7 +38,7 @@ func (in *instance) vote(now time.Time) {
 			in.lastWon = winner
 		}
 	}
-	in.output(frame)
+	in.output(frame, in.g.frameTime(now))
 }
 
 // pickWinner scores every non-mix client that is not locked out by the
@@ -125,6 +126,9 @@ func (in *instance) mix(frame []byte, winner *client) *client {
 		c.lastRSSI = c.readFrame(buf[:], true)
 		if c.lastRSSI == 0 {
 			continue
+		}
+		if in.cfg.MixMinus {
+			c.keepAudio(buf[:])
 		}
 		if !mixed {
 			for i := range lin {

@@ -10,8 +10,12 @@
 #     the direct generator -> sink latency.
 #  3. a primary voting 400 clients: cycle-time p50/p99 from its status.
 #  4. codec: go test -bench -benchmem.
+#  5. cost: CPU time (utime+stime from /proc) of each relay per packet at a
+#     fixed 20,000 packets/s for CPU_DUR s, in PAIRS rounds of bare, redund,
+#     socat back to back (ratios per round, as the machine's load varies).
 #
 # Usage: bench/voter/run.sh            (env: DUR=5 RATES="..." N=1000)
+#        bench/voter/run.sh cpu        (step 5 only; env: CPU_DUR=10 PAIRS=3)
 # Needs: socat (Debian package), go, curl, jq.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -86,7 +90,53 @@ run_one() {
 	jq -r --arg sent "$sent" '"\($sent) \(.received) \(.p50_us) \(.p99_us)"' "$W/sink.json"
 }
 
+# cpu_ticks pid: utime + stime of a process, in clock ticks.
+cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
+
+# run_cpu target: 400 clients x 50/s through target for CPU_DUR s; prints
+# "sent received cpu_us_per_packet p50_us p99_us". The relay's CPU is read
+# just before the load starts and after it ends (startup not counted).
+run_cpu() {
+	local target=$1 dur=${CPU_DUR:-10} hz
+	hz=$(getconf CLK_TCK)
+	"$W/benchtool" sink -listen "$SINK" -host-password hostpw -rcvbuf $RCVBUF -duration $((dur + 3))s >"$W/sink.json" &
+	local sink=$!
+	sleep 0.2
+	RELAY_PID=
+	start_relay "$target"
+	[ "$target" = redund ] && RELAY_PID=$(jobs -p | tail -1)
+	local t0 t1
+	t0=$(cpu_ticks "$RELAY_PID")
+	"$REDUND" voter client --server "$RELAY" --count 400 --password 'c%d' --host-password hostpw \
+		--interval 20ms --stamp --server-challenge 12345678 --shared-socket \
+		--duration "${dur}s" --json >"$W/gen.json"
+	sleep 0.5
+	t1=$(cpu_ticks "$RELAY_PID")
+	kill "$RELAY_PID" 2>/dev/null && wait "$RELAY_PID" 2>/dev/null || true
+	kill -INT "$sink" 2>/dev/null || true
+	wait "$sink" 2>/dev/null || true
+	local sent
+	sent=$(jq '[.[].Sent] | add' "$W/gen.json")
+	jq -r --arg sent "$sent" --arg t "$((t1 - t0))" --arg hz "$hz" \
+		'"\($sent) \(.received) \(($t | tonumber) / ($hz | tonumber) * 1e6 / .received * 100 | round / 100) \(.p50_us) \(.p99_us)"' "$W/sink.json"
+}
+
+cpu_section() {
+	echo "## cpu per packet at 20000/s for ${CPU_DUR:-10} s: round target sent received cpu_us_per_packet p50_us p99_us load1"
+	secondary_config 400
+	for round in $(seq 1 "${PAIRS:-3}"); do
+		for target in bare redund socat; do
+			echo "$round $target $(run_cpu "$target") $(cut -d' ' -f1 /proc/loadavg)"
+		done
+	done
+}
+
 echo "# $(date -u +%FT%TZ) nproc=$(nproc) cpu=$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs)"
+if [ "${1:-}" = cpu ]; then
+	echo "# socat: $(socat -V 2>/dev/null | grep -m1 'socat version')"
+	cpu_section
+	exit 0
+fi
 echo "# socat: $(socat -V 2>/dev/null | grep -m1 'socat version')"
 secondary_config "$N"
 
@@ -129,6 +179,8 @@ sleep "$((DUR * 4 - 1))"
 curl -sf "http://$ADMIN/v1/status" | jq -c '.instances[0].details | {cycle, connected: ([.clients[] | select(.connected)] | length), late: .counters.late}'
 wait $GEN || true
 kill $PRI && wait $PRI 2>/dev/null || true
+
+cpu_section
 
 echo "## codec"
 go test -run '^$' -bench . -benchmem ./voter/ | grep -E '^Benchmark'

@@ -23,7 +23,8 @@ func newVoterCommand(g *globalOptions) *cli.Command {
 		Description: "A VOTER protocol server that RTCM/VOTER boards talk to unchanged. It votes\n" +
 			"their receive audio by RSSI, sends the voted audio as PCMU RTP, and pairs two\n" +
 			"servers in chan_voter's primary/secondary proxy mode. See docs/voter.md.",
-		Subcommands: []*cli.Command{newVoterServeCommand(g), newVoterClientCommand(), newVoterImportCommand()},
+		Subcommands: []*cli.Command{newVoterServeCommand(g), newVoterClientCommand(), newVoterImportCommand(),
+			newVoterPingCommand(g)},
 	}
 }
 
@@ -95,6 +96,7 @@ func runVoterServe(ctx context.Context, g *globalOptions, o *voterServeOptions) 
 		d.bind(name, s.Addr(name[len("voter."):]).String())
 	}
 	d.Admin.AddSource(s)
+	s.Register(d.Admin, f.Admin.Token)
 	return d.run(ctx, f.Admin, f.adminAddr(o.Admin, "voter"), s.Run)
 }
 
@@ -176,17 +178,29 @@ func runVoterClient(ctx context.Context, o *voterClientOptions, w io.Writer) err
 			if err != nil {
 				return failed(err)
 			}
-			if o.JSON {
-				return json.NewEncoder(w).Encode(s.Status())
-			}
-			fmt.Fprintln(w, s.Summary())
-			return nil
+			return clientResult(s, o.JSON, w)
 		case <-tick.C:
 			if !o.JSON {
 				fmt.Fprintln(w, s.Summary())
 			}
 		}
 	}
+}
+
+// clientResult prints the final summary and fails (exit 1) when a client
+// did not authenticate: a wrong password, a wrong host password, no server.
+func clientResult(s *voter.Sim, asJSON bool, w io.Writer) error {
+	if asJSON {
+		if err := json.NewEncoder(w).Encode(s.Status()); err != nil {
+			return failed(err)
+		}
+	} else {
+		fmt.Fprintln(w, s.Summary())
+	}
+	if bad, all := s.NotConnected(); bad > 0 {
+		return failed(fmt.Errorf("voter client: %d of %d clients did not authenticate", bad, all))
+	}
+	return nil
 }
 
 func newVoterImportCommand() *cli.Command {

@@ -1,15 +1,19 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
 	"net"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/redund/redund/voter"
 )
 
 // TestVoterClientJSON: with --duration and --json the simulator prints one
-// JSON summary per client, and it did send to the server.
+// JSON summary per client, and it did send to the server; a server that
+// never answers leaves them unconnected, which exits 1.
 func TestVoterClientJSON(t *testing.T) {
 	pc, err := net.ListenPacket("udp", "127.0.0.1:0") // a server that never answers
 	if err != nil {
@@ -23,7 +27,10 @@ func TestVoterClientJSON(t *testing.T) {
 		Connected bool
 		Sent      int
 	}
-	if err := json.Unmarshal([]byte(out), &got); err != nil || code != exitOK {
+	if i := strings.IndexByte(out, '\n'); i >= 0 {
+		out = out[:i] // the JSON line; the error follows it
+	}
+	if err := json.Unmarshal([]byte(out), &got); err != nil || code != exitFailed {
 		t.Fatalf("code %d, %v:\n%s", code, err, out)
 	}
 	if len(got) != 2 || got[0].Sent == 0 || got[0].Connected {
@@ -52,6 +59,36 @@ func TestVoterImportRoundTrip(t *testing.T) {
 	bad := writeFile(t, "bad.conf", "[general]\npassword = BLAH\n[1999]\nnot a key value line\n")
 	if out, code := runCLI(t, "voter", "import", bad); code != exitUsage || !strings.Contains(out, "bad.conf:4: expected key = value") {
 		t.Errorf("bad voter.conf: code %d, want 2 and the line:\n%s", code, out)
+	}
+}
+
+// TestVoterClientAuthExitCode: against a real server, a client with the
+// right passwords (and a master timing source) is connected and exits 0; a wrong client password or a
+// wrong host password is not connected and exits 1.
+func TestVoterClientAuthExitCode(t *testing.T) {
+	s, err := voter.New(map[string]*voter.Config{"main": {Listen: "127.0.0.1:0", Password: "hostpw", Buflen: 160,
+		Clients: map[string]*voter.ClientConfig{"alice": {Password: "apw"},
+			"gps": {Password: "gpw", Master: true}}}}, voter.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Listen(); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { defer close(done); _ = s.Run(ctx) }()
+	t.Cleanup(func() { cancel(); <-done })
+	addr := s.Addr("main").String()
+	for _, tc := range []struct {
+		pw, host string
+		code     int
+	}{{"apw", "hostpw", exitOK}, {"wrong", "hostpw", exitFailed}, {"apw", "wrong", exitFailed}} {
+		out, code := runCLI(t, "voter", "client", "--server", addr, "--password", tc.pw, "--host-password", tc.host,
+			"--master-password", "gpw", "--duration", "1500ms", "--json")
+		if code != tc.code || strings.Contains(out, `"Connected":false`) != (tc.code != exitOK) {
+			t.Errorf("--password %s --host-password %s: exit %d, want %d:\n%s", tc.pw, tc.host, code, tc.code, out)
+		}
 	}
 }
 

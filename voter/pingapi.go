@@ -1,0 +1,79 @@
+package voter
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/redund/redund/internal/config"
+	"github.com/redund/redund/internal/status"
+)
+
+// PingPath is the admin endpoint of `redund voter ping`.
+const PingPath = "/v1/voter/ping"
+
+// Handler is where Register adds endpoints (the admin server, a ServeMux).
+type Handler interface {
+	Handle(pattern string, h http.Handler)
+}
+
+// Register adds the voter's admin endpoints to the admin server; POST
+// endpoints need the admin token (or loopback without one).
+func (s *Server) Register(admin Handler, token config.Secret) {
+	admin.Handle("POST "+PingPath, status.Protect(token, http.HandlerFunc(s.servePing)))
+}
+
+// servePing runs `voter ping`: ?client=NAME[&count=N][&instance=I];
+// count 0 aborts a running sequence. It answers when the sequence ends.
+func (s *Server) servePing(w http.ResponseWriter, r *http.Request) {
+	q := r.URL.Query()
+	n := pingCount
+	if v := q.Get("count"); v != "" {
+		var err error
+		if n, err = strconv.Atoi(v); err != nil {
+			status.WriteError(w, http.StatusBadRequest, "count must be a number")
+			return
+		}
+	}
+	inst, err := s.instanceOf(q.Get("instance"), q.Get("client"))
+	if err != nil {
+		status.WriteError(w, http.StatusNotFound, err.Error())
+		return
+	}
+	ctx, cancel := context.WithTimeout(r.Context(), time.Duration(max(n, 0))*pingEvery+pingTimeout+5*time.Second)
+	defer cancel()
+	res, err := s.Ping(ctx, inst, q.Get("client"), n)
+	switch {
+	case errors.Is(err, ErrPingBusy):
+		status.WriteError(w, http.StatusConflict, err.Error())
+	case err != nil:
+		status.WriteError(w, http.StatusBadRequest, err.Error())
+	case n <= 0:
+		status.WriteJSON(w, http.StatusOK, map[string]string{"result": "ping aborted"})
+	default:
+		status.WriteJSON(w, http.StatusOK, res)
+	}
+}
+
+// instanceOf is inst, or the one instance that has a client called name.
+func (s *Server) instanceOf(inst, name string) (string, error) {
+	if inst != "" {
+		return inst, nil
+	}
+	var found []string
+	for _, n := range s.names {
+		if s.insts[n].cfg.Clients[name] != nil {
+			found = append(found, n)
+		}
+	}
+	switch len(found) {
+	case 0:
+		return "", fmt.Errorf("no instance has a client %q", name)
+	case 1:
+		return found[0], nil
+	}
+	return "", fmt.Errorf("client %q is in instances %v: name one", name, found)
+}
