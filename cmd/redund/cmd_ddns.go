@@ -60,7 +60,11 @@ func runDdns(ctx context.Context, g *globalOptions, admin string) error {
 	if err != nil {
 		return err
 	}
-	dd, err := ddns.New(cfg.Ddns, ddns.Options{Log: d.Log})
+	w, err := cfg.ddnsWitness(d.Log)
+	if err != nil {
+		return failed(err)
+	}
+	dd, err := ddns.New(cfg.Ddns, ddns.Options{Log: d.Log, Witness: w})
 	if err != nil {
 		return failed(err)
 	}
