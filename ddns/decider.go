@@ -103,6 +103,26 @@ func (s *Scheme) onLock(ev witness.Event) {
 	}
 }
 
+// endTerm closes an open term when the scheme stops (the process can push
+// no more).
+func (s *Scheme) endTerm() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if n := len(s.wit.terms); n > 0 && s.wit.terms[n-1].End.IsZero() {
+		s.wit.terms[n-1].End = time.Now()
+	}
+}
+
+// withQuorum adds to d's reason how the deciders see the chosen server.
+func withQuorum(d Decision, cands []Candidate) Decision {
+	for _, c := range cands {
+		if c.Name == d.Server && d.Server != "" {
+			d.Reason += "; " + c.Name + ": " + c.Reason
+		}
+	}
+	return d
+}
+
 // ownView is what this node's monitors see now.
 func (s *Scheme) ownView(cands []Candidate) map[string]ServerView {
 	out := make(map[string]ServerView, len(cands))
@@ -207,8 +227,13 @@ func (s *Scheme) witnessStatus() *WitnessStatus {
 	if ws.Role == "leader" {
 		ws.Leader = ws.Node // this node knows before the next probe of etcd
 	}
-	s.mu.Lock()
-	ws.Terms = append([]Term(nil), s.wit.terms...)
-	s.mu.Unlock()
+	ws.Terms = s.witnessTerms()
 	return ws
+}
+
+// witnessTerms is this node's terms as leader (oldest first).
+func (s *Scheme) witnessTerms() []Term {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append([]Term(nil), s.wit.terms...)
 }

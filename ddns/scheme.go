@@ -121,6 +121,9 @@ func (s *Scheme) Run(ctx context.Context) {
 	}
 	s.loop(ctx)
 	wg.Wait()
+	if s.wit != nil {
+		s.endTerm()
+	}
 }
 
 // watch pokes the run loop on every state change of one monitor.
@@ -200,6 +203,9 @@ func (s *Scheme) step(ctx context.Context, fromTimer bool) (time.Duration, bool)
 		cands = s.quorumCandidates(cands)
 	}
 	d := Decide(cands, s.cfg.PolicyName(), s.cfg.Sorry)
+	if s.wit != nil {
+		d = withQuorum(d, cands)
+	}
 	s.noteDecision(d)
 	if !s.leading() {
 		s.standBy()
