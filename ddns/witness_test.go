@@ -1,12 +1,14 @@
 package ddns
 
 import (
+	"context"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/redund/redund/internal/config"
 	"github.com/redund/redund/internal/health"
+	"github.com/redund/redund/internal/witness"
 	"github.com/redund/redund/internal/witness/etcdtest"
 )
 
@@ -93,6 +95,7 @@ func TestWitnessQuorum(t *testing.T) {
 	main.ok.Store(false) // main down for b and c too: backup, which a sees down
 	took := eventually(t, 5*time.Second, "the record moves to backup", func() bool { return dns.mem.current() == "192.0.2.2" })
 	t.Logf("main down for the majority -> record moved in %v", took)
+	checkPlanReadsViews(t, cl, sorryCat())
 	checkOneWriter(t, dns, a, b, c)
 	for _, call := range dns.log() {
 		if call.node != "a" {
@@ -165,4 +168,34 @@ func waitNewLeader(t *testing.T, limit time.Duration, since time.Time, nodes ...
 		t.Errorf("new leader after %v, more than %v", took, limit)
 	}
 	return got
+}
+
+// checkPlanReadsViews: ddns plan with a short-lived witness shows the
+// leader, every live decider's view and the quorum's decision (backup:
+// main is down for all, a sees backup down, b and c see it up).
+func checkPlanReadsViews(t *testing.T, cl *etcdtest.Cluster, c *Config) {
+	t.Helper()
+	w, err := witness.New(witness.Config{Endpoints: cl.Endpoints(), Name: "plan", TTL: config.Duration(witnessTTL)}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan struct{})
+	go func() { defer close(done); _ = w.Run(context.Background()) }()
+	defer func() { w.Close(); <-done }()
+	c.Witness = true
+	res, err := Plan(context.Background(), map[string]*Config{"cat": c}, PlanOptions{SkipProvider: true, Witness: w})
+	if err != nil {
+		t.Fatal(err)
+	}
+	pw := res[0].Witness
+	if pw == nil || pw.Leader != "a" || len(pw.Deciders) != 3 || pw.Decision.Server != "backup" {
+		t.Fatalf("plan's witness part: %+v", pw)
+	}
+	var out strings.Builder
+	WritePlan(&out, res)
+	for _, want := range []string{"witness: leader a", "3 live deciders, quorum majority", "a (", "main ERR", "the deciders' quorum: → 192.0.2.2 (backup)"} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("plan output lacks %q:\n%s", want, out.String())
+		}
+	}
 }
