@@ -121,20 +121,6 @@ func (n *decNode) status() SchemeStatus { return n.d.Scheme("cat").Snapshot() }
 
 func (n *decNode) leads() bool { return n.status().Witness.Role == "leader" }
 
-// leader returns the one node that leads, or nil when none or several do.
-func leader(nodes ...*decNode) *decNode {
-	var out *decNode
-	for _, n := range nodes {
-		if n.cancel != nil && n.leads() {
-			if out != nil {
-				return nil
-			}
-			out = n
-		}
-	}
-	return out
-}
-
 // checkOneWriter asserts that the nodes' terms as leader never overlap
 // and that every Set was made by a node inside one of its own terms.
 func checkOneWriter(t *testing.T, dns *sharedDNS, nodes ...*decNode) {
