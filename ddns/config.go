@@ -40,21 +40,27 @@ const (
 
 // Config is one [ddns.<scheme>] table.
 type Config struct {
-	Name      string           `toml:"name"`      // the DNS name (FQDN) this scheme sets
-	Type      string           `toml:"type"`      // A (default), AAAA or CNAME
-	TTL       int              `toml:"ttl"`       // seconds, default 60
-	Policy    string           `toml:"policy"`    // keep (default), sorry, first
-	Sorry     string           `toml:"sorry"`     // server used when nothing is OK (policy sorry)
-	Interval  config.Duration  `toml:"interval"`  // probe interval for every server, default 10s
-	Rise      int              `toml:"rise"`      // consecutive OKs before a server is OK, default 2
-	Fall      int              `toml:"fall"`      // consecutive failures before it is ERR, default 3
-	RetryMin  config.Duration  `toml:"retry_min"` // first retry delay after a failed push, default 2s
-	RetryMax  config.Duration  `toml:"retry_max"` // retry delay cap, default 5m
-	Recheck   config.Duration  `toml:"recheck"`   // re-read the provider's value this often, default 10m
-	StateDir  string           `toml:"state_dir"` // where runtime maintenance is kept, default /var/lib/redund
-	Resolvers []string         `toml:"resolvers"` // resolvers asked by `ddns propagation` (host[:port])
-	Provider  dnsupdate.Config `toml:"provider"`
-	Servers   []Server         `toml:"servers"`
+	Name      string          `toml:"name"`      // the DNS name (FQDN) this scheme sets
+	Type      string          `toml:"type"`      // A (default), AAAA or CNAME
+	TTL       int             `toml:"ttl"`       // seconds, default 60
+	Policy    string          `toml:"policy"`    // keep (default), sorry, first
+	Sorry     string          `toml:"sorry"`     // server used when nothing is OK (policy sorry)
+	Interval  config.Duration `toml:"interval"`  // probe interval for every server, default 10s
+	Rise      int             `toml:"rise"`      // consecutive OKs before a server is OK, default 2
+	Fall      int             `toml:"fall"`      // consecutive failures before it is ERR, default 3
+	RetryMin  config.Duration `toml:"retry_min"` // first retry delay after a failed push, default 2s
+	RetryMax  config.Duration `toml:"retry_max"` // retry delay cap, default 5m
+	Recheck   config.Duration `toml:"recheck"`   // re-read the provider's value this often, default 10m
+	StateDir  string          `toml:"state_dir"` // where runtime maintenance is kept, default /var/lib/redund
+	Resolvers []string        `toml:"resolvers"` // resolvers asked by `ddns propagation` (host[:port])
+	// Witness makes this scheme one of several deciders on the [witness]:
+	// the holder of lock "ddns.<scheme>" pushes, the others stand by.
+	Witness bool `toml:"witness"`
+	// Quorum is how many live deciders must see a server OK (witness
+	// only): majority (default), any or all.
+	Quorum   string           `toml:"quorum"`
+	Provider dnsupdate.Config `toml:"provider"`
+	Servers  []Server         `toml:"servers"`
 }
 
 // Server is one row of the scheme: [[ddns.<scheme>.servers]].
@@ -111,6 +117,12 @@ func (c *Config) Validate() error {
 	}
 	c.validatePolicy(&errs)
 	c.validateTiming(&errs)
+	switch {
+	case c.Quorum != "" && !c.Witness:
+		errs.Add("quorum", "only used with witness = true")
+	case c.Quorum != "" && c.Quorum != QuorumMajority && c.Quorum != QuorumAny && c.Quorum != QuorumAll:
+		errs.Add("quorum", "%q: use majority, any or all", c.Quorum)
+	}
 	for i, r := range c.Resolvers {
 		if err := config.CheckHostPort(dnsupdate.WithPort(r)); err != nil {
 			errs.Add(config.Index("resolvers", i), "%v", err)

@@ -11,6 +11,7 @@ import (
 
 	"github.com/redund/redund/internal/dnsupdate"
 	"github.com/redund/redund/internal/logging"
+	"github.com/redund/redund/internal/witness"
 )
 
 // Options tune New. Zero values are fine.
@@ -19,12 +20,17 @@ type Options struct {
 	// Provider builds a scheme's provider; default dnsupdate.New(cfg.Provider).
 	// Tests and benchmarks use it to count or fake pushes.
 	Provider func(scheme string, cfg *Config) (dnsupdate.Provider, error)
+	// Witness is this node's witness, needed by schemes with witness =
+	// true; Daemon.Run runs it (and only when such a scheme exists).
+	Witness *witness.Witness
 }
 
 // Daemon runs every ddns scheme of a config file.
 type Daemon struct {
 	schemes map[string]*Scheme
 	names   []string
+	log     *slog.Logger
+	wit     *witness.Witness // nil when no scheme uses the witness
 }
 
 // ErrNotFound is returned for an unknown scheme or server.
@@ -38,7 +44,7 @@ func New(cfgs map[string]*Config, o Options) (*Daemon, error) {
 	if o.Provider == nil {
 		o.Provider = func(_ string, c *Config) (dnsupdate.Provider, error) { return dnsupdate.New(c.Provider) }
 	}
-	d := &Daemon{schemes: map[string]*Scheme{}}
+	d := &Daemon{schemes: map[string]*Scheme{}, log: o.Log}
 	for name, c := range cfgs {
 		if err := c.Validate(); err != nil {
 			return nil, fmt.Errorf("ddns: %s: %w", name, err)
@@ -50,6 +56,15 @@ func New(cfgs map[string]*Config, o Options) (*Daemon, error) {
 		s, err := newScheme(name, c, p, logging.Component(o.Log, "ddns", name))
 		if err != nil {
 			return nil, fmt.Errorf("ddns: %s: %w", name, err)
+		}
+		if c.Witness {
+			if o.Witness == nil {
+				return nil, fmt.Errorf("ddns: %s: witness = true needs a [witness] table", name)
+			}
+			if s.wit, err = newDecider(o.Witness, name); err != nil {
+				return nil, fmt.Errorf("ddns: %s: %w", name, err)
+			}
+			d.wit = o.Witness
 		}
 		d.schemes[name] = s
 		d.names = append(d.names, name)
@@ -64,6 +79,13 @@ func New(cfgs map[string]*Config, o Options) (*Daemon, error) {
 // probe in one burst and stay in step.
 func (d *Daemon) Run(ctx context.Context) error {
 	var wg sync.WaitGroup
+	if d.wit != nil {
+		wg.Go(func() {
+			if err := d.wit.Run(ctx); err != nil {
+				d.log.Error("witness stopped", "err", err)
+			}
+		})
+	}
 	for i, name := range d.names {
 		s := d.schemes[name]
 		delay := time.Duration(int64(s.cfg.Interval.Or(DefaultInterval)) * int64(i) / int64(len(d.names)))

@@ -8,6 +8,7 @@ import (
 
 	"github.com/redund/redund/internal/dnsupdate"
 	"github.com/redund/redund/internal/health"
+	"github.com/redund/redund/internal/witness"
 )
 
 // PlanServer is one server's single check result in a plan.
@@ -32,12 +33,16 @@ type PlanResult struct {
 	CurrentError string       `json:"current_error,omitempty"`
 	WouldPush    bool         `json:"would_push"`
 	Servers      []PlanServer `json:"servers"`
+	Witness      *PlanWitness `json:"witness,omitempty"` // witness = true, read when PlanOptions.Witness is set
 }
 
 // PlanOptions tune Plan.
 type PlanOptions struct {
 	SkipProvider bool // do not read the provider's current value
 	Provider     func(scheme string, cfg *Config) (dnsupdate.Provider, error)
+	// Witness, running, is read for the leader and the deciders' views of
+	// schemes with witness = true.
+	Witness *witness.Witness
 }
 
 // Plan runs every check of every scheme once (a single result decides,
@@ -83,6 +88,9 @@ func planScheme(ctx context.Context, name string, c *Config, o PlanOptions, sem 
 	}
 	r.Servers = servers
 	r.Decision = Decide(cands, c.PolicyName(), c.Sorry)
+	if c.Witness && o.Witness != nil {
+		r.Witness = planWitness(ctx, o.Witness, name, c, cands)
+	}
 	if o.SkipProvider {
 		r.CurrentError = "not read" // not "(no record)": nobody asked
 		return r, nil

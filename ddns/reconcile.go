@@ -38,24 +38,50 @@ func (s *Scheme) reconcile(ctx context.Context, d Decision) (time.Duration, bool
 		return wait, true
 	}
 	rec := dnsupdate.Record{Name: s.cfg.Name, Type: rtype, Value: d.Address, TTL: s.cfg.RecordTTL()}
+	fence, ok := s.fence(&rec, known)
+	if !ok {
+		return 0, false
+	}
 	reply, err := s.prov.Set(ctx, rec)
 	if err != nil {
 		s.mu.Lock()
 		s.st.knownValid = false // the push may have half-happened: read before the next one
-		s.st.lastPush = Push{Time: time.Now(), Value: d.Address, Error: err.Error()}
+		s.st.lastPush = Push{Time: time.Now(), Value: d.Address, Error: err.Error(), Fence: fence}
 		s.mu.Unlock()
 		return s.failed(ctx, d, "pushing "+d.Address, err)
 	}
 	s.mu.Lock()
 	s.st.known, s.st.knownValid, s.st.knownAt = []string{d.Address}, true, time.Now()
-	s.st.lastPush = Push{Time: time.Now(), Value: d.Address, Reply: reply}
+	s.st.lastPush = Push{Time: time.Now(), Value: d.Address, Reply: reply, Fence: fence}
 	s.st.unseenDue = time.Time{}
 	s.st.pushes++
 	s.mu.Unlock()
 	s.log.Info("record updated", "name", s.cfg.Name, "type", rtype, "value", d.Address,
-		"server", d.Server, "provider", s.prov.Name(), "reply", reply, "was", known)
+		"server", d.Server, "provider", s.prov.Name(), "reply", reply, "was", known, "fence", fence)
 	s.synced()
 	return 0, false
+}
+
+// fence is the last check before a push on the witness: this node must
+// hold the scheme's lock now (ok false: it does not, and stands by), and
+// where the provider can check it atomically the push requires the value
+// this leader read (rfc2136: a prerequisite), so that a leader that paused
+// past the end of its lease cannot overwrite its successor's push. It
+// returns the lock's fencing token (0 without a witness).
+func (s *Scheme) fence(rec *dnsupdate.Record, known []string) (int64, bool) {
+	if s.wit == nil {
+		return 0, true
+	}
+	fence, ok := s.wit.lock.Held()
+	if !ok {
+		s.log.Warn("witness: the lock was lost before the push; not pushing", "value", rec.Value)
+		s.standBy()
+		return 0, false
+	}
+	if dnsupdate.CanCondition(s.prov) {
+		rec.If = &dnsupdate.Condition{Values: known}
+	}
+	return fence, true
 }
 
 // unseenWait is how long to wait before posting addr again when the last

@@ -31,6 +31,7 @@ func WritePlan(w io.Writer, results []PlanResult) {
 			fmt.Fprintf(tw, "  %s\t%s\tprio %d\t%s\t%.1fms\t%s\n", s.Name, s.Address, s.Priority, state, s.LatencyMS, s.Reason)
 		}
 		tw.Flush()
+		writePlanWitness(w, r.Witness)
 	}
 }
 

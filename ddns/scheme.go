@@ -8,6 +8,7 @@ import (
 
 	"github.com/redund/redund/internal/dnsupdate"
 	"github.com/redund/redund/internal/health"
+	"github.com/redund/redund/internal/witness"
 )
 
 // Scheme runs one [ddns.<name>] table: a monitor per server, a decision on
@@ -21,6 +22,7 @@ type Scheme struct {
 	mons  []*health.Monitor
 	state *stateFile
 	poke  chan struct{} // re-evaluate soon (coalesced)
+	wit   *decider      // nil without witness = true
 
 	mu sync.Mutex
 	st runState
@@ -53,6 +55,7 @@ type Push struct {
 	Value string    `json:"value"`
 	Reply string    `json:"reply,omitempty"`
 	Error string    `json:"error,omitempty"`
+	Fence int64     `json:"fence,omitempty"` // the witness lock's fencing token of the pusher
 }
 
 // Retry is a pending retry after a failed read or push.
@@ -98,9 +101,14 @@ func checker(srv Server) (health.Checker, error) {
 	return health.New(*srv.Check)
 }
 
-// Run probes and reconciles until ctx ends.
+// Run probes and reconciles until ctx ends. A scheme on the witness also
+// campaigns for its lock and follows the other deciders' views.
 func (s *Scheme) Run(ctx context.Context) {
 	var wg sync.WaitGroup
+	if s.wit != nil {
+		s.wit.lock.Campaign()
+		wg.Go(func() { s.follow(ctx) })
+	}
 	for _, m := range s.mons {
 		ch := m.Subscribe()
 		wg.Add(2)
@@ -113,6 +121,9 @@ func (s *Scheme) Run(ctx context.Context) {
 	}
 	s.loop(ctx)
 	wg.Wait()
+	if s.wit != nil {
+		s.endTerm()
+	}
 }
 
 // watch pokes the run loop on every state change of one monitor.
@@ -141,11 +152,21 @@ func (s *Scheme) loop(ctx context.Context) {
 	defer retry.Stop()
 	recheck := time.NewTicker(s.cfg.Recheck.Or(DefaultRecheck))
 	defer recheck.Stop()
+	var events <-chan witness.Event
+	if s.wit != nil {
+		events = s.wit.lock.Events()
+	}
 	for {
 		fromTimer := false
 		select {
 		case <-ctx.Done():
 			return
+		case ev, ok := <-events:
+			if !ok {
+				events = nil // the witness stopped
+				continue
+			}
+			s.onLock(ev)
 		case <-s.poke:
 		case <-retry.C:
 			fromTimer = true
@@ -177,8 +198,22 @@ func (s *Scheme) candidates() []Candidate {
 // step evaluates once and pushes when needed. It returns the delay of a
 // retry to schedule (ok true) or ok false for none.
 func (s *Scheme) step(ctx context.Context, fromTimer bool) (time.Duration, bool) {
-	d := Decide(s.candidates(), s.cfg.PolicyName(), s.cfg.Sorry)
+	cands := s.candidates()
+	if s.wit != nil {
+		cands = s.quorumCandidates(cands)
+	}
+	d := Decide(cands, s.cfg.PolicyName(), s.cfg.Sorry)
+	if s.wit != nil {
+		d = withQuorum(d, cands)
+	}
 	s.noteDecision(d)
+	if !s.leading() {
+		s.standBy()
+		return 0, false
+	}
+	if s.word() == "Standby" { // just became leader
+		s.setWord(map[string]string{ActionPoint: "Pushing", ActionKeep: "Unavailable", ActionWait: "Waiting"}[d.Action])
+	}
 	s.mu.Lock()
 	r := s.st.retry
 	s.mu.Unlock()

@@ -41,6 +41,7 @@ type SchemeStatus struct {
 	Pushes        uint64         `json:"pushes"`
 	Failures      uint64         `json:"failures"`
 	Servers       []ServerStatus `json:"servers"`
+	Witness       *WitnessStatus `json:"witness,omitempty"` // witness = true only
 }
 
 // Snapshot returns the scheme's current status.
@@ -52,7 +53,7 @@ func (s *Scheme) Snapshot() SchemeStatus {
 	out := SchemeStatus{Scheme: s.name, Name: s.cfg.Name, Type: s.cfg.RecordType(), TTL: s.cfg.RecordTTL(),
 		Policy: s.cfg.PolicyName(), Provider: s.prov.Name(), State: st.word, Since: st.since,
 		Decision: st.decision, ProviderValue: known, ProviderRead: st.knownAt, LastError: st.lastErr,
-		Retry: st.retry, Pushes: st.pushes, Failures: st.failures}
+		Retry: st.retry, Pushes: st.pushes, Failures: st.failures, Witness: s.witnessStatus()}
 	out.InSync = st.knownValid && st.decision.Action == ActionPoint && len(known) == 1 &&
 		(st.word == "Synced" || st.word == "Degraded")
 	if !st.lastPush.Time.IsZero() {
@@ -90,6 +91,16 @@ func (s *Scheme) Document() status.Document {
 			"provider_value": ss.ProviderValue, "in_sync": ss.InSync, "last_push": ss.LastPush,
 			"retry": ss.Retry, "pushes": ss.Pushes, "failures": ss.Failures, "servers": ss.Servers,
 		}}
+	if w := ss.Witness; w != nil {
+		doc.Role = w.Role
+		doc.Details["witness"] = w
+		if w.Role == "follower" {
+			doc.Reason = "following " + w.Leader + "; " + reason
+			if w.Leader == "" {
+				doc.Reason = "no leader known; " + reason
+			}
+		}
+	}
 	for i, m := range s.mons {
 		snap := m.Snapshot()
 		doc.Health = append(doc.Health, status.Health{Name: s.cfg.Servers[i].Name, State: snap.Label(),

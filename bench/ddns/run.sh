@@ -10,7 +10,11 @@
 #             that health-checks and answers DNS itself: failover at
 #             interval 2 s / 2 failures (gdnsd's minimum interval), and
 #             CPU for 1000 names × 3 servers at 2 s
-# Usage: bench/ddns/run.sh [failover|scale|peer|all]
+#   witness:  needs etcd (apt-get install -y etcd-server) too: the same
+#             failover by one decider and by three on a three-member etcd
+#             (quorum majority), and the time to a new leader after the
+#             leader is killed (ttl 2 s), DDNS_FAILOVERS (10) rounds each
+# Usage: bench/ddns/run.sh [failover|scale|peer|witness|all]
 set -eu
 cd "$(dirname "$0")"
 what=${1:-all}
@@ -29,5 +33,8 @@ fi
 if [ "$what" = peer ] || [ "$what" = all ]; then
 	REDUND_INTEGRATION=1 "$tmp/bench.test" -test.run '^$' -test.bench '^BenchmarkFailoverVsGdnsd$' -test.benchtime 1x -test.v
 	DDNS_PAGES_BIN="$tmp/pages" REDUND_INTEGRATION=1 "$tmp/bench.test" -test.run '^$' -test.bench '^BenchmarkScaleVsGdnsd$' -test.benchtime 1x -test.v
+fi
+if [ "$what" = witness ] || [ "$what" = all ]; then
+	REDUND_INTEGRATION=1 "$tmp/bench.test" -test.run '^$' -test.bench '^BenchmarkWitness' -test.benchtime "${DDNS_FAILOVERS:-10}x" -test.v
 fi
 echo "load after: $(cut -d' ' -f1-3 /proc/loadavg)"

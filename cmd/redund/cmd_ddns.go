@@ -8,6 +8,7 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/redund/redund/ddns"
+	"github.com/redund/redund/internal/witness"
 )
 
 type ddnsOptions struct {
@@ -60,7 +61,11 @@ func runDdns(ctx context.Context, g *globalOptions, admin string) error {
 	if err != nil {
 		return err
 	}
-	dd, err := ddns.New(cfg.Ddns, ddns.Options{Log: d.Log})
+	w, err := cfg.ddnsWitness(d.Log)
+	if err != nil {
+		return failed(err)
+	}
+	dd, err := ddns.New(cfg.Ddns, ddns.Options{Log: d.Log, Witness: w})
 	if err != nil {
 		return failed(err)
 	}
@@ -91,7 +96,15 @@ func runDdnsPlan(c *cli.Context, g *globalOptions, o *ddnsOptions) error {
 	if err != nil {
 		return err
 	}
-	res, err := ddns.Plan(c.Context, schemes, ddns.PlanOptions{SkipProvider: o.SkipProvider})
+	po := ddns.PlanOptions{SkipProvider: o.SkipProvider}
+	if ddns.UsesWitness(schemes) {
+		stop, err := planWitness(c.Context, g, &po)
+		if err != nil {
+			return failed(err)
+		}
+		defer stop()
+	}
+	res, err := ddns.Plan(c.Context, schemes, po)
 	if err != nil {
 		return failed(err)
 	}
@@ -100,6 +113,23 @@ func runDdnsPlan(c *cli.Context, g *globalOptions, o *ddnsOptions) error {
 	}
 	ddns.WritePlan(c.App.Writer, res)
 	return nil
+}
+
+// planWitness runs a short-lived witness (a lease, no lock, nothing
+// published) for plan to read the deciders' views; stop ends it and waits.
+func planWitness(ctx context.Context, g *globalOptions, po *ddns.PlanOptions) (stop func(), err error) {
+	cfg, err := loadConfig(g.ConfigPath)
+	if err != nil || cfg.Witness == nil {
+		return func() {}, err
+	}
+	w, err := witness.New(*cfg.Witness, nil)
+	if err != nil {
+		return nil, err
+	}
+	done := make(chan struct{})
+	go func() { defer close(done); _ = w.Run(ctx) }()
+	po.Witness = w
+	return func() { w.Close(); <-done }, nil
 }
 
 // ddnsSchemes loads the config and keeps the named schemes (all when none).

@@ -3,6 +3,7 @@ package main
 import (
 	"errors"
 	"io/fs"
+	"log/slog"
 	"maps"
 	"os"
 	"slices"
@@ -40,6 +41,9 @@ func (f *fileConfig) Validate() error {
 	}
 	for _, name := range slices.Sorted(maps.Keys(f.Ddns)) {
 		errs.Merge("ddns."+name, f.Ddns[name].Validate())
+		if f.Ddns[name].Witness && f.Witness == nil {
+			errs.Add("ddns."+name+".witness", "needs a [witness] table (the etcd members the deciders share)")
+		}
 	}
 	if f.Gateway != nil {
 		errs.Merge("gateway", f.Gateway.Validate())
@@ -51,6 +55,20 @@ func (f *fileConfig) Validate() error {
 		errs.Merge("witness", f.Witness.Validate())
 	}
 	return errs.Err()
+}
+
+// ddnsWitness is the witness the ddns schemes of the file take part in:
+// nil when none has witness = true.
+func (f *fileConfig) ddnsWitness(log *slog.Logger) (*witness.Witness, error) {
+	if f.Witness == nil {
+		return nil, nil
+	}
+	for _, c := range f.Ddns {
+		if c.Witness {
+			return witness.New(*f.Witness, log)
+		}
+	}
+	return nil, nil
 }
 
 // statusAddresses is where `redund status` asks: the admin address of each

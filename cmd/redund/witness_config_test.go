@@ -24,3 +24,22 @@ func TestConfigCheckWitness(t *testing.T) {
 		}
 	}
 }
+
+// TestConfigCheckDdnsWitness: witness = true on a ddns scheme needs the
+// [witness] table; quorum only with witness.
+func TestConfigCheckDdnsWitness(t *testing.T) {
+	scheme := "[ddns.cat]\nname = \"cat.example.com\"\nwitness = true\n[ddns.cat.provider]\nkind = \"he\"\npassword = \"x\"\n" +
+		"[[ddns.cat.servers]]\nname = \"a\"\naddress = \"192.0.2.1\"\npriority = 1\n[ddns.cat.servers.check]\nkind = \"tcp\"\naddress = \"192.0.2.1:80\"\n"
+	bad := writeFile(t, "bad.toml", scheme)
+	if _, err := loadConfig(bad); err == nil || !strings.Contains(err.Error(), "ddns.cat.witness: needs a [witness] table") {
+		t.Fatalf("witness without [witness]: %v", err)
+	}
+	good := writeFile(t, "good.toml", scheme+"[witness]\nendpoints = [\"http://127.0.0.1:2379\"]\n")
+	if _, err := loadConfig(good); err != nil {
+		t.Fatalf("with [witness]: %v", err)
+	}
+	q := writeFile(t, "q.toml", strings.Replace(scheme, "witness = true", "quorum = \"any\"", 1))
+	if _, err := loadConfig(q); err == nil || !strings.Contains(err.Error(), "ddns.cat.quorum: only used with witness = true") {
+		t.Fatalf("quorum without witness: %v", err)
+	}
+}

@@ -18,6 +18,35 @@ type Record struct {
 	Type  string
 	Value string
 	TTL   int
+	// If, when set, makes the update conditional on what the provider has
+	// at the moment it applies it. Only providers that can check it in the
+	// same atomic step honour it (CanCondition); the others ignore it.
+	If *Condition
+}
+
+// Condition is what a conditional Set requires the provider to have:
+// exactly Values for the record's name and type (none: no such record).
+// A provider that finds anything else refuses the update with an error
+// that wraps ErrConditionFailed. ddns uses it so that a decider that
+// lost the witness lock while paused cannot overwrite what the new
+// leader wrote after it.
+type Condition struct {
+	Values []string
+}
+
+// ErrConditionFailed is wrapped by the error of a Set whose Condition did
+// not hold: someone else changed the record since the caller read it.
+var ErrConditionFailed = errors.New("the record is not what the update required")
+
+// Conditioner is implemented by providers that honour Record.If.
+type Conditioner interface {
+	Conditional() bool
+}
+
+// CanCondition reports whether p honours Record.If.
+func CanCondition(p Provider) bool {
+	c, ok := p.(Conditioner)
+	return ok && c.Conditional()
 }
 
 // Provider reads and sets the value of one DNS name at a DNS host.

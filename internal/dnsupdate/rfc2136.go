@@ -136,8 +136,26 @@ func rcodeText(rc int) string {
 // insert. The server applies all of it or nothing. An error names the rcode
 // (NOTAUTH, REFUSED, ...) and the TSIG error (BADSIG, BADTIME, ...).
 func (c *RFC2136) Update(ctx context.Context, remove []dns.RR, insert []dns.RR) error {
+	return c.UpdateIf(ctx, nil, nil, remove, insert)
+}
+
+// UpdateIf is Update with prerequisites (RFC 2136 section 2.4): the
+// server applies it only if the RRsets of require exist with exactly
+// their data (2.4.2) and the RRsets named by absent do not exist (2.4.3);
+// otherwise it answers NXRRSET or YXRRSET and changes nothing.
+func (c *RFC2136) UpdateIf(ctx context.Context, require, absent, remove, insert []dns.RR) error {
 	m := new(dns.Msg)
 	m.SetUpdate(dns.Fqdn(c.Zone))
+	if len(require) > 0 {
+		req := make([]dns.RR, len(require))
+		for i, rr := range require {
+			req[i] = dns.Copy(rr) // Used rewrites class and TTL
+		}
+		m.Used(req)
+	}
+	if len(absent) > 0 {
+		m.RRsetNotUsed(absent)
+	}
 	m.RemoveRRset(uniqueRRsets(remove))
 	if len(insert) > 0 {
 		ins := make([]dns.RR, len(insert))

@@ -1,0 +1,99 @@
+package ddns
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/redund/redund/internal/witness"
+)
+
+// PlanWitness is what the witness holds for a scheme with witness = true:
+// the leader and every live decider's published view, and what the leader
+// would decide on them (with this plan's checks left out: plan is not a
+// decider).
+type PlanWitness struct {
+	Leader   string   `json:"leader,omitempty"`
+	Fence    int64    `json:"fence,omitempty"`
+	Quorum   string   `json:"quorum"`
+	Deciders []View   `json:"deciders"`
+	Decision Decision `json:"decision"`
+	Error    string   `json:"error,omitempty"`
+}
+
+// planTimeout bounds the plan's reads from the witness.
+const planTimeout = 5 * time.Second
+
+// planWitness reads the scheme's leader and views from w.
+func planWitness(ctx context.Context, w *witness.Witness, name string, c *Config, cands []Candidate) *PlanWitness {
+	pw := &PlanWitness{Quorum: c.QuorumName(), Deciders: []View{}}
+	ctx, cancel := context.WithTimeout(ctx, planTimeout)
+	defer cancel()
+	vals, err := w.Values(ctx, lockName(name))
+	if err != nil {
+		pw.Error = err.Error()
+		return pw
+	}
+	for _, v := range vals {
+		var view View
+		if json.Unmarshal([]byte(v.Value), &view) == nil {
+			view.Node = v.Node
+			pw.Deciders = append(pw.Deciders, view)
+		}
+	}
+	if h, ok, err := w.Holder(ctx, lockName(name)); err != nil {
+		pw.Error = err.Error()
+	} else if ok {
+		pw.Leader, pw.Fence = h.Node, h.Fence
+	}
+	q := Agree(cands, pw.Deciders, pw.Quorum)
+	pw.Decision = withQuorum(Decide(q, c.PolicyName(), c.Sorry), q)
+	return pw
+}
+
+// writePlanWitness prints a scheme's witness part of a plan.
+func writePlanWitness(w io.Writer, pw *PlanWitness) {
+	if pw == nil {
+		return
+	}
+	if pw.Error != "" {
+		fmt.Fprintf(w, "  witness: %s\n", pw.Error)
+		return
+	}
+	leader := pw.Leader
+	if leader == "" {
+		leader = "none"
+	}
+	fmt.Fprintf(w, "  witness: leader %s (fence %d), %d live deciders, quorum %s\n", leader, pw.Fence, len(pw.Deciders), pw.Quorum)
+	for _, v := range pw.Deciders {
+		names := make([]string, 0, len(v.Servers))
+		for n := range v.Servers {
+			names = append(names, n)
+		}
+		sort.Strings(names)
+		parts := make([]string, 0, len(names))
+		for _, n := range names {
+			parts = append(parts, n+" "+v.Servers[n].State)
+		}
+		fmt.Fprintf(w, "    %s (%s): %s\n", v.Node, v.At.Format(time.RFC3339), strings.Join(parts, ", "))
+	}
+	target := "(no change)"
+	if pw.Decision.Action == ActionPoint {
+		target = fmt.Sprintf("%s (%s)", pw.Decision.Address, pw.Decision.Server)
+	}
+	fmt.Fprintf(w, "  the deciders' quorum: → %s [%s]\n", target, pw.Decision.Action)
+}
+
+// UsesWitness reports whether any scheme of cfgs has witness = true.
+func UsesWitness(cfgs map[string]*Config) bool {
+	for _, c := range cfgs {
+		if c.Witness {
+			return true
+		}
+	}
+	return false
+}

@@ -1,0 +1,107 @@
+package ddns
+
+import (
+	"fmt"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/redund/redund/internal/health"
+)
+
+// Quorum rules: how many live deciders must see a server OK for the
+// leader to treat it as OK.
+const (
+	QuorumMajority = "majority" // more than half of the live deciders (default with the witness)
+	QuorumAny      = "any"      // at least one
+	QuorumAll      = "all"      // every one
+)
+
+// View is what one decider sees: the state of each server, as it publishes
+// it with its witness lease (so only live deciders' views exist).
+type View struct {
+	Node    string                `json:"node"`
+	At      time.Time             `json:"at"`      // when the decider published it
+	Servers map[string]ServerView `json:"servers"` // by server name
+}
+
+// ServerView is one server in a View.
+type ServerView struct {
+	State string    `json:"state"` // OK, ERR, UNKNOWN
+	Since time.Time `json:"since"` // when the decider's monitor entered State
+}
+
+// Agree turns the candidates of this node into the candidates the quorum
+// sees: each server's State becomes OK when enough of the views (the live
+// deciders) see it OK under rule, ERR when that can no longer happen
+// whatever the deciders without a result find, and UNKNOWN otherwise (so
+// Decide waits). Maintenance and everything else stay this node's. With
+// no view at all every server is UNKNOWN. Agree is pure.
+func Agree(cands []Candidate, views []View, rule string) []Candidate {
+	out := make([]Candidate, len(cands))
+	for i, c := range cands {
+		ok, bad, unknown, who := tally(c.Name, views)
+		c.State = judge(rule, ok, bad, unknown)
+		c.Reason = fmt.Sprintf("%d of %d deciders see it OK, quorum %s (%s)", ok, len(views), rule, who)
+		out[i] = c
+	}
+	return out
+}
+
+// tally counts the views that see server OK, ERR and neither, and lists
+// them ("a OK, b ERR").
+func tally(server string, views []View) (ok, bad, unknown int, who string) {
+	parts := make([]string, 0, len(views))
+	for _, v := range views {
+		st := health.Unknown.String()
+		if sv, found := v.Servers[server]; found {
+			st = sv.State
+		}
+		switch st {
+		case health.OK.String():
+			ok++
+		case health.Err.String():
+			bad++
+		default:
+			unknown++
+			st = health.Unknown.String()
+		}
+		parts = append(parts, v.Node+" "+st)
+	}
+	sort.Strings(parts)
+	return ok, bad, unknown, strings.Join(parts, ", ")
+}
+
+// judge is one server's state under rule, from the counts of live
+// deciders that see it OK, ERR and UNKNOWN.
+func judge(rule string, ok, bad, unknown int) health.State {
+	n := ok + bad + unknown
+	if n == 0 {
+		return health.Unknown
+	}
+	var need int // deciders that must see it OK
+	switch rule {
+	case QuorumAny:
+		need = 1
+	case QuorumAll:
+		need = n
+	default: // majority
+		need = n/2 + 1
+	}
+	switch {
+	case ok >= need:
+		return health.OK
+	case ok+unknown >= need:
+		return health.Unknown // the deciders still without a result could make it
+	default:
+		return health.Err
+	}
+}
+
+// QuorumName is the quorum rule (majority when unset).
+func (c *Config) QuorumName() string {
+	if c.Quorum == "" {
+		return QuorumMajority
+	}
+	return c.Quorum
+}

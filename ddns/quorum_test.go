@@ -1,0 +1,120 @@
+package ddns
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/redund/redund/internal/health"
+)
+
+// view builds one decider's view of main, backup and sorry ("" leaves a
+// server out: the decider has published nothing for it).
+func view(node string, main, backup, sorry string) View {
+	v := View{Node: node, Servers: map[string]ServerView{}}
+	for name, st := range map[string]string{"main": main, "backup": backup, "sorry": sorry} {
+		if st != "" {
+			v.Servers[name] = ServerView{State: st}
+		}
+	}
+	return v
+}
+
+func TestJudge(t *testing.T) {
+	cases := []struct {
+		rule             string
+		ok, bad, unknown int
+		want             health.State
+	}{
+		{QuorumMajority, 0, 0, 0, U}, // no live decider: nobody knows
+		{QuorumMajority, 1, 0, 0, O},
+		{QuorumMajority, 0, 1, 0, E},
+		{QuorumMajority, 2, 1, 0, O}, // one decider cut from the servers changes nothing
+		{QuorumMajority, 1, 2, 0, E}, // two of three see it down
+		{QuorumMajority, 1, 1, 0, E}, // two deciders that disagree: no majority
+		{QuorumMajority, 1, 1, 1, U}, // the third decides
+		{QuorumMajority, 1, 0, 2, U},
+		{QuorumMajority, 2, 0, 1, O},
+		{QuorumMajority, 0, 2, 1, E},
+		{QuorumMajority, 2, 2, 0, E}, // four deciders: two is not more than half
+		{QuorumMajority, 3, 2, 0, O},
+		{QuorumAny, 1, 2, 0, O},
+		{QuorumAny, 0, 3, 0, E},
+		{QuorumAny, 0, 2, 1, U},
+		{QuorumAll, 3, 0, 0, O},
+		{QuorumAll, 2, 1, 0, E},
+		{QuorumAll, 2, 0, 1, U},
+		{"", 2, 1, 0, O}, // unset: majority
+	}
+	for _, c := range cases {
+		if got := judge(c.rule, c.ok, c.bad, c.unknown); got != c.want {
+			t.Errorf("judge(%q, ok %d, err %d, unknown %d) = %v, want %v", c.rule, c.ok, c.bad, c.unknown, got, c.want)
+		}
+	}
+}
+
+func TestAgree(t *testing.T) {
+	cases := []struct {
+		name   string
+		views  []View
+		rule   string
+		want   []health.State // main, backup, sorry
+		reason string         // substring of main's reason
+	}{
+		{"all agree", []View{view("a", "OK", "OK", "OK"), view("b", "OK", "OK", "OK"), view("c", "OK", "OK", "OK")},
+			QuorumMajority, []health.State{O, O, O}, "3 of 3 deciders see it OK, quorum majority (a OK, b OK, c OK)"},
+		{"one decider cut from the servers", []View{view("a", "ERR", "ERR", "ERR"), view("b", "OK", "OK", "OK"), view("c", "OK", "OK", "OK")},
+			QuorumMajority, []health.State{O, O, O}, "2 of 3 deciders see it OK"},
+		{"main down for two", []View{view("a", "ERR", "OK", "OK"), view("b", "ERR", "OK", "OK"), view("c", "OK", "OK", "OK")},
+			QuorumMajority, []health.State{E, O, O}, "1 of 3 deciders see it OK, quorum majority (a ERR, b ERR, c OK)"},
+		{"a new decider without results", []View{view("a", "OK", "ERR", "OK"), view("b", "", "", "")},
+			QuorumMajority, []health.State{U, E, U}, "b UNKNOWN"},
+		{"any", []View{view("a", "ERR", "ERR", "OK"), view("b", "OK", "ERR", "OK")},
+			QuorumAny, []health.State{O, E, O}, "quorum any"},
+		{"all", []View{view("a", "ERR", "OK", "OK"), view("b", "OK", "OK", "UNKNOWN")},
+			QuorumAll, []health.State{E, O, U}, "quorum all"},
+		{"no views", nil, QuorumMajority, []health.State{U, U, U}, "0 of 0 deciders"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			in := cat(O, O, O, "backup")
+			got := Agree(in, c.views, c.rule)
+			for i, w := range c.want {
+				if got[i].State != w {
+					t.Errorf("%s: %v, want %v (%s)", got[i].Name, got[i].State, w, got[i].Reason)
+				}
+			}
+			if !got[1].Maintenance || got[0].Maintenance {
+				t.Errorf("maintenance is this node's: got %+v", got)
+			}
+			if !strings.Contains(got[0].Reason, c.reason) {
+				t.Errorf("main's reason %q does not contain %q", got[0].Reason, c.reason)
+			}
+			if in[0].State != O {
+				t.Errorf("Agree changed its input")
+			}
+		})
+	}
+}
+
+// TestDecideWithQuorum: Decide over the candidates Agree gives: one decider
+// that sees every server down does not move the record; two that see main
+// down do; a decider without results makes the leader wait.
+func TestDecideWithQuorum(t *testing.T) {
+	cases := []struct {
+		name   string
+		views  []View
+		action string
+		server string
+	}{
+		{"one decider sees all down", []View{view("a", "ERR", "ERR", "ERR"), view("b", "OK", "OK", "OK"), view("c", "OK", "OK", "OK")}, ActionPoint, "main"},
+		{"two see main down", []View{view("a", "ERR", "OK", "OK"), view("b", "ERR", "OK", "OK"), view("c", "OK", "OK", "OK")}, ActionPoint, "backup"},
+		{"split with a newcomer", []View{view("a", "ERR", "OK", "OK"), view("b", "OK", "OK", "OK"), view("c", "", "", "")}, ActionWait, ""},
+		{"all see all down", []View{view("a", "ERR", "ERR", "ERR"), view("b", "ERR", "ERR", "ERR")}, ActionPoint, "sorry"},
+	}
+	for _, c := range cases {
+		d := Decide(Agree(cat(O, O, O), c.views, QuorumMajority), PolicySorry, "sorry")
+		if d.Action != c.action || d.Server != c.server {
+			t.Errorf("%s: %+v, want %s %s", c.name, d, c.action, c.server)
+		}
+	}
+}

@@ -1,0 +1,201 @@
+package ddns
+
+import (
+	"context"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/redund/redund/internal/config"
+	"github.com/redund/redund/internal/health"
+	"github.com/redund/redund/internal/witness"
+	"github.com/redund/redund/internal/witness/etcdtest"
+)
+
+// relayedCheck is p's check through a relay the test can cut (the decider
+// is then cut off from that server; its probes time out).
+func relayedCheck(t *testing.T, p *page) (*health.Config, *etcdtest.Relay) {
+	r := etcdtest.NewRelay(t, p.srv.Listener.Addr().String())
+	return &health.Config{Kind: "http", URL: "http://" + r.Addr + "/status", MustHave: "status=OK",
+		Timeout: config.Duration(300 * time.Millisecond)}, r
+}
+
+// TestWitnessQuorum: three deciders on a real three-member etcd. One
+// leads and pushes; the others stand by and name it. The leader cut off
+// from every server (its checks fail) does not move the record while the
+// two others see the servers OK; when main is down for everyone, the
+// record moves to backup, which the leader itself sees down. Only the
+// leader ever calls Set.
+func TestWitnessQuorum(t *testing.T) {
+	cl := etcdtest.Start(t, 3)
+	main, backup, sorry := newPage(t, true), newPage(t, true), newPage(t, true)
+	dns := &sharedDNS{}
+	dns.mem.value = []string{"192.0.2.99"}
+
+	// policy sorry: a decider alone that sees nothing OK would move the record
+	sorryCat := func() *Config {
+		c := catConfig(t, main, backup, sorry)
+		c.Policy, c.Sorry = PolicySorry, "sorry"
+		return c
+	}
+	ca := sorryCat()
+	var relays []*etcdtest.Relay
+	for i, p := range []*page{main, backup, sorry} {
+		chk, r := relayedCheck(t, p)
+		ca.Servers[i].Check, relays = chk, append(relays, r)
+	}
+	a := startDecider(t, "a", cl, false, ca, dns)
+	eventually(t, 15*time.Second, "a leads and pushes main", func() bool { return a.leads() && dns.mem.current() == "192.0.2.1" })
+	b := startDecider(t, "b", cl, false, sorryCat(), dns)
+	c := startDecider(t, "c", cl, false, sorryCat(), dns)
+	for _, n := range []*decNode{b, c} {
+		eventually(t, 10*time.Second, n.name+" follows a", func() bool {
+			ss := n.status()
+			doc := n.d.Scheme("cat").Document()
+			return ss.Witness.Role == "follower" && ss.Witness.Leader == "a" && ss.State == "Standby" &&
+				len(ss.Witness.Views) == 3 && doc.Role == "follower" && strings.HasPrefix(doc.Reason, "following a")
+		})
+	}
+	if doc := a.d.Scheme("cat").Document(); doc.Role != "leader" || doc.State != "Synced" {
+		t.Fatalf("a's status: role %s state %s", doc.Role, doc.State)
+	}
+
+	for _, r := range relays {
+		r.Cut()
+	}
+	eventually(t, 10*time.Second, "a sees every server down", func() bool {
+		for _, s := range a.status().Servers {
+			if s.State != "ERR" {
+				return false
+			}
+		}
+		return true
+	})
+	// a has published its view; b and c read it: the decision stays main
+	eventually(t, 5*time.Second, "b has a's view", func() bool {
+		for _, v := range b.status().Witness.Views {
+			if v.Node == "a" && v.Servers["main"].State == "ERR" {
+				return true
+			}
+		}
+		return false
+	})
+	hold := time.Now().Add(time.Second)
+	for time.Now().Before(hold) {
+		if v := dns.mem.current(); v != "192.0.2.1" {
+			t.Fatalf("the record moved to %s although b and c see main OK", v)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	ss := a.status()
+	if !a.leads() || ss.Decision.Server != "main" || !strings.Contains(ss.Decision.Reason, "2 of 3 deciders see it OK") {
+		t.Fatalf("a's decision: %+v (leads %v)", ss.Decision, a.leads())
+	}
+
+	main.ok.Store(false) // main down for b and c too: backup, which a sees down
+	took := eventually(t, 5*time.Second, "the record moves to backup", func() bool { return dns.mem.current() == "192.0.2.2" })
+	t.Logf("main down for the majority -> record moved in %v", took)
+	checkPlanReadsViews(t, cl, sorryCat())
+	checkOneWriter(t, dns, a, b, c)
+	for _, call := range dns.log() {
+		if call.node != "a" {
+			t.Errorf("follower %s called Set (%s)", call.node, call.value)
+		}
+	}
+}
+
+// TestWitnessLeaderCutAndKilled: the leader cut off from etcd stops
+// leading and another decider leads within ttl + one interval; that one
+// killed (its etcd connections silenced, then the process stopped, so its
+// lease is left to expire as after kill -9), the third leads within ttl +
+// one interval and pushes. Terms never overlap and every Set is made
+// inside its maker's term.
+func TestWitnessLeaderCutAndKilled(t *testing.T) {
+	cl := etcdtest.Start(t, 3)
+	main, backup, sorry := newPage(t, true), newPage(t, true), newPage(t, true)
+	dns := &sharedDNS{}
+	a := startDecider(t, "a", cl, true, catConfig(t, main, backup, sorry), dns)
+	eventually(t, 15*time.Second, "a leads", func() bool { return a.leads() && dns.mem.current() == "192.0.2.1" })
+	b := startDecider(t, "b", cl, true, catConfig(t, main, backup, sorry), dns)
+	c := startDecider(t, "c", cl, true, catConfig(t, main, backup, sorry), dns)
+	eventually(t, 10*time.Second, "b and c stand by", func() bool {
+		return b.status().State == "Standby" && c.status().State == "Standby"
+	})
+	interval := catConfig(t, main, backup, sorry).Interval.D()
+	limit := witnessTTL + interval + time.Second // + etcd's expiry check (up to 0.5 s) and a loaded machine
+
+	cut := time.Now()
+	a.cutEtcd()
+	eventually(t, witnessTTL, "a stops leading", func() bool { return !a.leads() })
+	next := waitNewLeader(t, limit, cut, b, c)
+	main.ok.Store(false)
+	eventually(t, 5*time.Second, "the new leader pushes backup", func() bool { return dns.mem.current() == "192.0.2.2" })
+
+	other := b
+	if next == b {
+		other = c
+	}
+	killed := time.Now()
+	next.cutEtcd()
+	next.stop()
+	third := waitNewLeader(t, limit, killed, other)
+	main.ok.Store(true)
+	eventually(t, 5*time.Second, third.name+" pushes main", func() bool { return dns.mem.current() == "192.0.2.1" })
+	a.stop()
+	checkOneWriter(t, dns, a, b, c)
+}
+
+// waitNewLeader waits until one of nodes has begun a term after since and
+// returns it; it fails when that took longer than limit.
+func waitNewLeader(t *testing.T, limit time.Duration, since time.Time, nodes ...*decNode) *decNode {
+	t.Helper()
+	var got *decNode
+	var at time.Time
+	eventually(t, limit+5*time.Second, "a new leader", func() bool {
+		for _, n := range nodes {
+			for _, tm := range n.d.Scheme("cat").witnessTerms() {
+				if tm.Start.After(since) {
+					got, at = n, tm.Start
+					return true
+				}
+			}
+		}
+		return false
+	})
+	took := at.Sub(since)
+	t.Logf("new leader %s after %v (limit ttl %v + interval + margin = %v)", got.name, took, witnessTTL, limit)
+	if took > limit {
+		t.Errorf("new leader after %v, more than %v", took, limit)
+	}
+	return got
+}
+
+// checkPlanReadsViews: ddns plan with a short-lived witness shows the
+// leader, every live decider's view and the quorum's decision (backup:
+// main is down for all, a sees backup down, b and c see it up).
+func checkPlanReadsViews(t *testing.T, cl *etcdtest.Cluster, c *Config) {
+	t.Helper()
+	w, err := witness.New(witness.Config{Endpoints: cl.Endpoints(), Name: "plan", TTL: config.Duration(witnessTTL)}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan struct{})
+	go func() { defer close(done); _ = w.Run(context.Background()) }()
+	defer func() { w.Close(); <-done }()
+	c.Witness = true
+	res, err := Plan(context.Background(), map[string]*Config{"cat": c}, PlanOptions{SkipProvider: true, Witness: w})
+	if err != nil {
+		t.Fatal(err)
+	}
+	pw := res[0].Witness
+	if pw == nil || pw.Leader != "a" || len(pw.Deciders) != 3 || pw.Decision.Server != "backup" {
+		t.Fatalf("plan's witness part: %+v", pw)
+	}
+	var out strings.Builder
+	WritePlan(&out, res)
+	for _, want := range []string{"witness: leader a", "3 live deciders, quorum majority", "a (", "main ERR", "the deciders' quorum: → 192.0.2.2 (backup)"} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("plan output lacks %q:\n%s", want, out.String())
+		}
+	}
+}
