@@ -78,18 +78,18 @@ type roleState struct {
 type inputKind int
 
 const (
-	inTick          inputKind = iota // a deadline passed (join_wait, failover_timeout, yield)
-	inLinkUp                         // the link is up: Peer holds the peer's hello
-	inLinkDown                       // the link ended or a dial failed: At is when the peer was last heard
-	inLinkAlive                      // the peer answers but the link is refused (peer alive, not authenticated)
-	inPeerRole                       // a role message: Peer.Role, Peer.URL
-	inTakeOverAsked                  // the active peer asks this node to take over (forced failover there)
-	inHandoverAsked                  // the peer asks this active node to step down (Reply gets the state position)
-	inCaughtUp                       // this node's takeover caught up (Err nil) or failed
-	inFailover                       // operator: redund gateway failover (also manual recovery)
-	inResync                         // operator: redund gateway resync
-	inWitnessAcquired                // the witness: this node holds the lock (Fence: its revision)
-	inWitnessLost                    // the witness: the lock is lost (Reason), reported before the lease can expire
+	inTick            inputKind = iota // a deadline passed (join_wait, failover_timeout, yield)
+	inLinkUp                           // the link is up: Peer holds the peer's hello
+	inLinkDown                         // the link ended or a dial failed: At is when the peer was last heard
+	inLinkAlive                        // the peer answers but the link is refused (peer alive, not authenticated)
+	inPeerRole                         // a role message: Peer.Role, Peer.URL
+	inTakeOverAsked                    // the active peer asks this node to take over (forced failover there)
+	inHandoverAsked                    // the peer asks this active node to step down (Reply gets the state position)
+	inCaughtUp                         // this node's takeover caught up (Err nil) or failed
+	inFailover                         // operator: redund gateway failover (also manual recovery)
+	inResync                           // operator: redund gateway resync
+	inWitnessAcquired                  // the witness: this node holds the lock (Fence: its revision)
+	inWitnessLost                      // the witness: the lock is lost (Reason), reported before the lease can expire
 )
 
 // input is one thing that happened, for decide.

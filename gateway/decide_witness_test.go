@@ -78,7 +78,7 @@ func TestDecideWitness(t *testing.T) {
 		{name: "Acquired for a lock no longer wanted (resigned meanwhile): not active", p: pBackupW, s: st(RoleStandby, linkUp, RoleActive),
 			in: acquired(7), role: RoleStandby, reason: "earlier", fx: "event"},
 		{name: "held and wanted again: active at once", p: pMasterW,
-			s: with(st(RoleStandby, linkUp, RoleStandby), func(s *roleState) { s.Lock = lockView{Held: true, Fence: 7} }),
+			s:  with(st(RoleStandby, linkUp, RoleStandby), func(s *roleState) { s.Lock = lockView{Held: true, Fence: 7} }),
 			in: input{Kind: inTick}, role: RoleActive, fx: "campaign " + toActive, check: wantFence(7)},
 
 		// Lost: an active node stands down at once
