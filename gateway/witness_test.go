@@ -2,6 +2,7 @@ package gateway
 
 import (
 	"fmt"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -176,6 +177,7 @@ func TestWitnessPeerCutExactlyOneActive(t *testing.T) {
 		b, err := os.ReadFile(out)
 		return err == nil && strings.TrimSpace(string(b)) == strconv.FormatInt(fence, 10)
 	})
+	checkWitnessShown(t, p.m.gw, fence)
 	if _, err := p.m.PostHistory([]Point{{Tag: "flow", TSMS: 1000, Value: 1}}); err != nil {
 		t.Fatal(err)
 	}
@@ -251,5 +253,24 @@ func TestWitnessEtcdMembersDown(t *testing.T) {
 	stays(t, p.b.gw, RoleStandby, 2*witnessTTL)
 	if p.m.Role() == RoleActive {
 		t.Fatal("master active again without etcd")
+	}
+}
+
+// checkWitnessShown: the status document's Details and the status page
+// show the witness: members reachable, holder, fencing token.
+func checkWitnessShown(t *testing.T, n *gw, fence int64) {
+	t.Helper()
+	eventually(t, 3*witnessTTL, "the status names the holder (probed every ttl)", func() bool {
+		w, _ := n.Status()[0].Details["witness"].(map[string]any)
+		return w != nil && w["holder"] == n.cfg.NodeID && w["fence"] == fence && w["reachable"] == "3/3"
+	})
+	rec := httptest.NewRecorder()
+	n.servePage(rec, httptest.NewRequest("GET", "/gateway", nil))
+	page := rec.Body.String()
+	for _, want := range []string{"Witness (etcd)", fmt.Sprintf("held</span> by this node, fencing token %d", fence),
+		fmt.Sprintf("%s (fencing token %d)", n.cfg.NodeID, fence), "3 of 3"} {
+		if !strings.Contains(page, want) {
+			t.Errorf("status page lacks %q", want)
+		}
 	}
 }
