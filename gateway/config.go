@@ -75,6 +75,10 @@ type Config struct {
 	OnStandby []string `toml:"on_standby"`
 	OnFault   []string `toml:"on_fault"`
 
+	// Witness makes the node active only while it holds the gateway's lock
+	// in the etcd witness (the [witness] table; docs/gateway.md, Witness).
+	Witness bool `toml:"witness"`
+
 	Link peer.Config `toml:"link"`
 }
 

@@ -21,6 +21,10 @@ type params struct {
 	Mode            string
 	Recovery        string
 	FailoverTimeout time.Duration
+	// Witness: active only while holding the witness lock (witness_rules.go);
+	// LockWait bounds how long a handover waits for the lock.
+	Witness  bool
+	LockWait time.Duration
 }
 
 // linkState is the peer link as the rules see it.
@@ -60,26 +64,32 @@ type roleState struct {
 	JoinUntil    time.Time // end of join_wait
 	YieldUntil   time.Time // after a handover: wait for the peer to take control
 	TakingOver   bool      // a handover to this node is catching up (inCaughtUp ends it)
+
+	// The witness (params.Witness): see witness_rules.go.
+	Lock          lockView  // the witness lock as its events tell
+	LockWant      bool      // this node campaigns for the lock (else it resigned)
+	Pending       string    // the rules want this node active: why (it waits for the lock)
+	AwaitLock     string    // a handover caught up: active with this reason once the lock is held
+	LockUntil     time.Time // end of the wait for AwaitLock
+	PeerIdleSince time.Time // since when the linked peer is not active
 }
 
 // inputKind names what happened.
 type inputKind int
 
 const (
-	inTick          inputKind = iota // a deadline passed (join_wait, failover_timeout, yield)
-	inLinkUp                         // the link is up: Peer holds the peer's hello
-	inLinkDown                       // the link ended or a dial failed: At is when the peer was last heard
-	inLinkAlive                      // the peer answers but the link is refused (peer alive, not authenticated)
-	inPeerRole                       // a role message: Peer.Role, Peer.URL
-	inTakeOverAsked                  // the active peer asks this node to take over (forced failover there)
-	inHandoverAsked                  // the peer asks this active node to step down (Reply gets the state position)
-	inCaughtUp                       // this node's takeover caught up (Err nil) or failed
-	inFailover                       // operator: redund gateway failover (also manual recovery)
-	inResync                         // operator: redund gateway resync
-	// Issue 14 part 2, the etcd witness, adds inWitnessAcquired (Fence:
-	// the lock's revision) and inWitnessLost here; roleState gets the
-	// witness (held, fence) and the table in decide_test.go one row per rule
-	// (active only while held; stand down on Lost within the lease).
+	inTick            inputKind = iota // a deadline passed (join_wait, failover_timeout, yield)
+	inLinkUp                           // the link is up: Peer holds the peer's hello
+	inLinkDown                         // the link ended or a dial failed: At is when the peer was last heard
+	inLinkAlive                        // the peer answers but the link is refused (peer alive, not authenticated)
+	inPeerRole                         // a role message: Peer.Role, Peer.URL
+	inTakeOverAsked                    // the active peer asks this node to take over (forced failover there)
+	inHandoverAsked                    // the peer asks this active node to step down (Reply gets the state position)
+	inCaughtUp                         // this node's takeover caught up (Err nil) or failed
+	inFailover                         // operator: redund gateway failover (also manual recovery)
+	inResync                           // operator: redund gateway resync
+	inWitnessAcquired                  // the witness: this node holds the lock (Fence: its revision)
+	inWitnessLost                      // the witness: the lock is lost (Reason), reported before the lease can expire
 )
 
 // input is one thing that happened, for decide.
@@ -94,6 +104,7 @@ type input struct {
 	// authenticated peer refused compatibility); Repeat for the later
 	// answers of one Mismatch, which are signs of life and nothing more
 	Mismatch, Repeat bool
+	Fence            int64 // inWitnessAcquired: the fencing token
 }
 
 // result answers an operator command or a handover request.
@@ -123,6 +134,8 @@ const (
 	effDiscarded                        // event: state writes made while active, now discarded
 	effReplyPosition                    // answer a handover request with the state log's position
 	effReply                            // answer Reply with Msg or Err
+	effCampaign                         // the witness: campaign for the lock
+	effResign                           // the witness: give the lock up (or stop campaigning)
 )
 
 // effect is one step for the loop.
@@ -131,6 +144,7 @@ type effect struct {
 	Arg, Msg   string
 	Prev, Role string
 	Epoch      uint64
+	Fence      int64 // effSupervisor: the fencing token of an active node (0: none)
 	Provs      []string
 	Err        error
 	Reply      chan<- result
@@ -140,7 +154,15 @@ type effect struct {
 func decide(p params, s roleState, in input, now time.Time) (roleState, []effect, time.Time) {
 	s, fx := absorb(p, s, in, now)
 	s, more, wake := evaluate(p, s, now)
-	return s, append(fx, more...), wake
+	fx = append(fx, more...)
+	s, more = lockWish(p, s)
+	fx = append(fx, more...)
+	if len(more) > 0 && s.LockWant && s.Lock.Held {
+		// campaigning again for a lock still held: the rules may use it now
+		s, more, wake = evaluate(p, s, now)
+		fx = append(fx, more...)
+	}
+	return s, fx, wake
 }
 
 // absorb records an input; commands may change the role directly.
@@ -153,6 +175,7 @@ func absorb(p params, s roleState, in input, now time.Time) (roleState, []effect
 	case inLinkAlive:
 		return linkAliveFx(p, s, in, now)
 	case inPeerRole:
+		s = notePeerRole(s, in.Peer.Role, now)
 		s.Peer.Role, s.Peer.URL = in.Peer.Role, in.Peer.URL
 	case inTakeOverAsked:
 		if s.Link == linkUp && s.Role != RoleActive && !s.TakingOver {
@@ -167,11 +190,15 @@ func absorb(p params, s roleState, in input, now time.Time) (roleState, []effect
 		return failoverFx(p, s, in)
 	case inResync:
 		return resyncFx(p, s, in)
+	case inWitnessAcquired, inWitnessLost:
+		return witnessFx(p, s, in, now)
 	}
 	return s, nil
 }
 
 func linkUpFx(s roleState, in input, now time.Time) (roleState, []effect) {
+	s.PeerIdleSince = time.Time{} // a new link: the peer's role is the hello's
+	s = notePeerRole(s, in.Peer.Role, now)
 	s.Link, s.LinkReason, s.Peer, s.LastHeard = linkUp, "", in.Peer, at(in, now)
 	msg := fmt.Sprintf("link up with %s (%s, role %s)", in.Peer.NodeID, in.Peer.Mode, in.Peer.Role)
 	return s, []effect{{Kind: effEvent, Arg: "peer", Msg: msg}, {Kind: effSendRole}}
@@ -239,7 +266,12 @@ func caughtUpFx(p params, s roleState, in input, now time.Time) (roleState, []ef
 		}
 		return s, append(fx, effect{Kind: effReply, Reply: in.Reply, Err: in.Err})
 	}
+	s = notePeerRole(s, RoleStandby, now)
 	s.Peer.Role = RoleStandby // it stepped down to answer the handover
+	if p.Witness && !(s.Lock.Held && s.LockWant) {
+		s.AwaitLock, s.LockUntil = in.Reason, now.Add(p.LockWait)
+		return s, []effect{{Kind: effReply, Reply: in.Reply, Msg: p.NodeID + " caught up; it becomes active once it holds the witness lock"}}
+	}
 	s, fx := setRole(s, RoleActive, in.Reason, now)
 	return s, append(fx, effect{Kind: effReply, Reply: in.Reply, Msg: p.NodeID + " is now active"})
 }

@@ -36,7 +36,8 @@ func up(role string) input {
 var effNames = map[effectKind]string{effLead: "lead", effPersistEpoch: "epoch", effDrain: "drain", effPublish: "publish",
 	effSendRole: "send-role", effSendTakeOver: "send-takeover", effSendResync: "send-resync", effForceResync: "force-resync",
 	effTakeOver: "takeover", effCancelTakeOver: "cancel-takeover", effSupervisor: "supervisor", effFault: "fault",
-	effEvent: "event", effDiscarded: "discarded", effReplyPosition: "reply-position", effReply: "reply"}
+	effEvent: "event", effDiscarded: "discarded", effReplyPosition: "reply-position", effReply: "reply",
+	effCampaign: "campaign", effResign: "resign"}
 
 func kinds(fx []effect) string {
 	var out []string
@@ -57,18 +58,7 @@ const (
 // TestDecide has a row for every row of the role table in docs/gateway.md
 // (the "doc:" names), and for the commands and inputs around them.
 func TestDecide(t *testing.T) {
-	cases := []struct {
-		name   string
-		p      params
-		s      roleState
-		in     input
-		now    time.Duration // after t0
-		role   string
-		reason string // substring
-		fx     string // effect kinds, in order
-		wake   time.Duration
-		check  func(t *testing.T, s roleState, fx []effect)
-	}{
+	cases := []decideCase{
 		// doc: start — the node waits up to join_wait for its peer
 		{name: "doc start: master waits join_wait", p: pMaster, s: st(RoleStarting, linkDown, ""), in: input{Kind: inTick},
 			role: RoleStarting, reason: "earlier", wake: 30 * time.Second},
@@ -176,8 +166,7 @@ func TestDecide(t *testing.T) {
 			in: input{Kind: inLinkDown, Reason: "dial: connection refused"}, now: time.Hour, role: RoleStandby, wake: time.Hour + time.Second},
 		{name: "refused link, master after join_wait: active (the master is preferred)", p: pMaster, s: st(RoleStarting, linkDown, ""),
 			in: input{Kind: inLinkAlive, Reason: "authentication failed"}, now: 30 * time.Second, role: RoleActive, fx: "event fault " + toActiveAlone},
-		// Issue 14 part 2 adds the witness rows here: Acquired{fence} lets a
-		// node become active, Lost makes an active node stand down.
+		// the witness rows are in TestDecideWitness (decide_witness_test.go)
 
 		// the reason of an active node follows the link
 		{name: "active master linked again: the reason says so", p: pMaster,
@@ -211,6 +200,25 @@ func TestDecide(t *testing.T) {
 		{name: "independent node: active at once", p: pSolo, s: st(RoleStarting, linkDown, ""), in: input{Kind: inTick},
 			role: RoleActive, reason: "independent node", fx: toActiveAlone},
 	}
+	runDecide(t, cases)
+}
+
+// decideCase is one row of a decide table.
+type decideCase struct {
+	name   string
+	p      params
+	s      roleState
+	in     input
+	now    time.Duration // after t0
+	role   string
+	reason string // substring
+	fx     string // effect kinds, in order
+	wake   time.Duration
+	check  func(t *testing.T, s roleState, fx []effect)
+}
+
+func runDecide(t *testing.T, cases []decideCase) {
+	t.Helper()
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			s, fx, wake := decide(c.p, c.s, c.in, at0(c.now))

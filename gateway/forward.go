@@ -20,6 +20,13 @@ func (g *Gateway) PostHistory(points []Point) (int, error) {
 		}
 	}
 	return whileActive(g, func() (int, error) {
+		fence, err := g.fence()
+		if err != nil {
+			return 0, err
+		}
+		for i := range points {
+			points[i].Fence = fence
+		}
 		if g.cfg.Mode != ModeBackup {
 			return g.hist.insert(points, "")
 		}

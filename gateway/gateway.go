@@ -16,6 +16,7 @@ import (
 	"github.com/redund/redund/internal/logging"
 	"github.com/redund/redund/internal/peer"
 	"github.com/redund/redund/internal/replica"
+	"github.com/redund/redund/internal/witness"
 )
 
 // Roles a node can be in.
@@ -43,7 +44,13 @@ type Options struct {
 	AllowedHosts []string
 	// PeerListener replaces peer_listen (tests bind 127.0.0.1:0 first).
 	PeerListener net.Listener
+	// Witness is the [witness] table; required with `witness = true`.
+	Witness *witness.Config
 }
+
+// LockName is the witness lock the gateway's nodes campaign for (under
+// the witness prefix: <prefix>lock/gateway/).
+const LockName = "gateway"
 
 // Gateway is one node of a pair. Its role state belongs to the role loop
 // (role_loop.go); everything else reads the copy the loop publishes.
@@ -57,6 +64,8 @@ type Gateway struct {
 	node    *peer.Node
 	started time.Time
 	sup     *supervisor
+	wit     *witness.Witness // nil without `witness = true`
+	lock    *witness.Lock
 
 	inputs     chan input    // to the role loop
 	quit       chan struct{} // closed when Run is ending
@@ -110,6 +119,10 @@ func New(cfg *Config, opts Options) (*Gateway, error) {
 			return nil, err
 		}
 	}
+	if err := g.newWitness(); err != nil {
+		g.close()
+		return nil, err
+	}
 	g.sup = newSupervisor(g)
 	return g, nil
 }
@@ -155,6 +168,9 @@ func (g *Gateway) Run(ctx context.Context) error {
 			stop()
 			return err
 		}
+	}
+	if g.wit != nil {
+		run(func(ctx context.Context) { _ = g.wit.Run(ctx) })
 	}
 	run(g.sup.run)
 	run(g.runRoles)

@@ -41,9 +41,16 @@ func baseCfg(t *testing.T, mode, dir string) Config {
 // startGW runs a node until the test ends; ln is the master's peer listener.
 func startGW(t *testing.T, cfg Config, ln net.Listener) *gw {
 	t.Helper()
+	return startGWWith(t, cfg, Options{PeerListener: ln})
+}
+
+// startGWWith is startGW with more options (the log is the test's).
+func startGWWith(t *testing.T, cfg Config, opts Options) *gw {
+	t.Helper()
 	ring := logging.NewRing(100)
 	log, _ := logging.New(io.Discard, "info", "text", ring)
-	g, err := New(&cfg, Options{Log: log, Version: "1.0.0", Ring: ring, PeerListener: ln})
+	opts.Log, opts.Version, opts.Ring = log, "1.0.0", ring
+	g, err := New(&cfg, opts)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -20,6 +20,9 @@ type Point struct {
 	Value float64 `json:"value"`
 	// Seq numbers a point cached on the backup (set when forwarded).
 	Seq uint64 `json:"seq,omitempty"`
+	// Fence is the witness's fencing token of the node that took the point
+	// (0 without the witness).
+	Fence int64 `json:"fence,omitempty"`
 }
 
 // historyStore is the node's history database plus the backup's cache of
@@ -63,7 +66,11 @@ func (h *historyStore) insert(points []Point, source string) (int, error) {
 		if source != "" {
 			src, seq = source, int64(p.Seq)
 		}
-		r, err := stmt.Exec(p.Tag, p.TSMS, p.Value, src, seq)
+		var fence any
+		if p.Fence > 0 {
+			fence = p.Fence
+		}
+		r, err := stmt.Exec(p.Tag, p.TSMS, p.Value, src, seq, fence)
 		if err != nil {
 			return 0, err
 		}
@@ -81,7 +88,7 @@ func (h *historyStore) insert(points []Point, source string) (int, error) {
 
 // query returns a tag's points in [from, to] (ms), oldest first.
 func (h *historyStore) query(tag string, from, to int64) ([]Point, error) {
-	rows, err := h.db.Query(h.q(`SELECT tag, ts_ms, value FROM points WHERE tag = ? AND ts_ms BETWEEN ? AND ? ORDER BY ts_ms, id`), tag, from, to)
+	rows, err := h.db.Query(h.q(`SELECT tag, ts_ms, value, COALESCE(fence, 0) FROM points WHERE tag = ? AND ts_ms BETWEEN ? AND ? ORDER BY ts_ms, id`), tag, from, to)
 	if err != nil {
 		return nil, err
 	}
@@ -89,7 +96,7 @@ func (h *historyStore) query(tag string, from, to int64) ([]Point, error) {
 	var out []Point
 	for rows.Next() {
 		var p Point
-		if err := rows.Scan(&p.Tag, &p.TSMS, &p.Value); err != nil {
+		if err := rows.Scan(&p.Tag, &p.TSMS, &p.Value, &p.Fence); err != nil {
 			return nil, err
 		}
 		out = append(out, p)

@@ -22,6 +22,7 @@ var sqliteSchema = []string{
 	value REAL NOT NULL,
 	source TEXT,
 	source_seq INTEGER,
+	fence INTEGER,
 	UNIQUE(source, source_seq))`,
 	`CREATE INDEX IF NOT EXISTS points_tag_ts ON points(tag, ts_ms)`,
 	`CREATE TABLE IF NOT EXISTS uptime (
@@ -39,8 +40,10 @@ var pgSchema = []string{
 	value DOUBLE PRECISION NOT NULL,
 	source TEXT,
 	source_seq BIGINT,
+	fence BIGINT,
 	UNIQUE(source, source_seq))`,
 	`CREATE INDEX IF NOT EXISTS points_tag_ts ON points(tag, ts_ms)`,
+	`ALTER TABLE points ADD COLUMN IF NOT EXISTS fence BIGINT`, // stores made before the witness
 	`CREATE TABLE IF NOT EXISTS uptime (
 	run BIGSERIAL PRIMARY KEY,
 	node TEXT NOT NULL,
@@ -83,6 +86,12 @@ func openHistory(c Config, st *replica.Store) (*historyStore, error) {
 			return nil, fmt.Errorf("gateway: history store: %w", err)
 		}
 	}
+	if !h.pg {
+		if err := addSQLiteFence(h.db); err != nil {
+			h.db.Close()
+			return nil, fmt.Errorf("gateway: history store: %w", err)
+		}
+	}
 	err = st.DB().Update(func(tx *bolt.Tx) error {
 		_, err := tx.CreateBucketIfNotExists(bucketHistCache)
 		return err
@@ -121,7 +130,18 @@ func (h *historyStore) q(s string) string {
 
 func (h *historyStore) insertSQL() string {
 	if h.pg {
-		return `INSERT INTO points(tag, ts_ms, value, source, source_seq) VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING`
+		return `INSERT INTO points(tag, ts_ms, value, source, source_seq, fence) VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT DO NOTHING`
 	}
-	return `INSERT OR IGNORE INTO points(tag, ts_ms, value, source, source_seq) VALUES (?, ?, ?, ?, ?)`
+	return `INSERT OR IGNORE INTO points(tag, ts_ms, value, source, source_seq, fence) VALUES (?, ?, ?, ?, ?, ?)`
+}
+
+// addSQLiteFence adds the fence column to a store made before the
+// witness (SQLite has no ADD COLUMN IF NOT EXISTS).
+func addSQLiteFence(db *sql.DB) error {
+	var n int
+	if err := db.QueryRow(`SELECT COUNT(*) FROM pragma_table_info('points') WHERE name = 'fence'`).Scan(&n); err != nil || n > 0 {
+		return err
+	}
+	_, err := db.Exec(`ALTER TABLE points ADD COLUMN fence INTEGER`)
+	return err
 }

@@ -40,6 +40,9 @@ func (g *Gateway) configWritable() *RefusedError {
 func (g *Gateway) stateWritable() *RefusedError {
 	v := g.view()
 	if v.Role == RoleActive {
+		if _, err := g.fence(); err != nil {
+			return &RefusedError{Msg: err.Error() + ": it is standing down", Redirect: v.Peer.URL}
+		}
 		return nil
 	}
 	return &RefusedError{Msg: fmt.Sprintf("this node is %s: write to the active node", v.Role), Redirect: v.Peer.URL}

@@ -88,6 +88,7 @@ func (g *Gateway) runRoles(ctx context.Context) {
 	t := time.NewTimer(time.Hour)
 	defer t.Stop()
 	wake := l.step(input{Kind: inTick})
+	events := g.witnessEvents()
 	for {
 		d := time.Hour
 		if !wake.IsZero() {
@@ -101,6 +102,12 @@ func (g *Gateway) runRoles(ctx context.Context) {
 			wake = l.step(in)
 		case <-t.C:
 			wake = l.step(input{Kind: inTick})
+		case ev, ok := <-events:
+			if !ok {
+				events = nil // the witness stopped (Run is ending)
+				continue
+			}
+			wake = l.step(witnessInput(ev))
 		}
 	}
 }
@@ -149,7 +156,11 @@ func (l *roleLoop) do(e effect) {
 	case effPublish:
 		l.publish()
 	case effSupervisor:
-		g.sup.roleChanged(e.Prev, e.Role, e.Msg)
+		g.sup.roleChanged(e.Prev, e.Role, e.Msg, e.Fence)
+	case effCampaign:
+		g.lock.Campaign()
+	case effResign:
+		g.lock.Resign()
 	case effFault:
 		g.sup.fault(e.Msg)
 	case effEvent:

@@ -24,10 +24,13 @@ import (
 //     failover_timeout (a failover).
 func evaluate(p params, s roleState, now time.Time) (roleState, []effect, time.Time) {
 	var fx []effect
+	s.Pending = ""
 	switch {
 	case p.Mode == ModeIndependent:
-		s, fx = setRole(s, RoleActive, "independent node", now)
+		s, fx = goActive(p, s, "independent node", now)
 	case s.TakingOver:
+	case s.AwaitLock != "":
+		return awaitLock(p, s, now)
 	case s.Role == RoleActive:
 		s, fx = activeRules(p, s, now)
 	case s.Link == linkUp:
@@ -38,14 +41,16 @@ func evaluate(p params, s roleState, now time.Time) (roleState, []effect, time.T
 		if now.Before(s.JoinUntil) {
 			return s, nil, s.JoinUntil
 		}
-		s, fx = setRole(s, RoleActive, "the peer did not connect within join_wait", now)
+		s, fx = goActive(p, s, "the peer did not connect within join_wait", now)
 	default: // standby without the peer
 		due := s.LastHeard.Add(p.FailoverTimeout)
 		if now.Before(due) {
 			return s, nil, due
 		}
-		s.Failovers, s.LastFailover = s.Failovers+1, now
-		s, fx = setRole(s, RoleActive, fmt.Sprintf("no contact with the peer for failover_timeout (%v)", p.FailoverTimeout), now)
+		s, fx = goActive(p, s, fmt.Sprintf("no contact with the peer for failover_timeout (%v)", p.FailoverTimeout), now)
+		if s.Role == RoleActive {
+			s.Failovers, s.LastFailover = s.Failovers+1, now
+		}
 	}
 	return s, fx, time.Time{}
 }
@@ -78,6 +83,8 @@ func connected(p params, s roleState, now time.Time) (roleState, []effect, time.
 	var fx []effect
 	peerActive := s.Peer.Role == RoleActive
 	switch {
+	case p.Mode == ModeBackup && p.Witness && !peerActive:
+		return idleMaster(p, s, now)
 	case p.Mode == ModeBackup:
 		if peerActive && s.Role == RoleStarting {
 			s, fx = setRole(s, RoleStandby, "the master is active", now)
@@ -90,7 +97,7 @@ func connected(p params, s roleState, now time.Time) (roleState, []effect, time.
 	case peerActive && s.Role == RoleStarting:
 		s, fx = setRole(s, RoleStandby, "the backup is active; manual recovery: run `redund gateway failover` to take control back", now)
 	case !peerActive && s.Peer.Role != "":
-		s, fx = setRole(s, RoleActive, "the backup is not active", now)
+		s, fx = goActive(p, s, "the backup is not active", now)
 	}
 	return s, fx, time.Time{}
 }
@@ -141,6 +148,10 @@ func setRole(s roleState, role, why string, now time.Time) (roleState, []effect)
 	if s.Link == linkUp {
 		fx = append(fx, effect{Kind: effSendRole})
 	}
-	return s, append(fx, effect{Kind: effSupervisor, Prev: prev, Role: role, Msg: why},
+	var fence int64
+	if role == RoleActive && s.Lock.Held {
+		fence = s.Lock.Fence
+	}
+	return s, append(fx, effect{Kind: effSupervisor, Prev: prev, Role: role, Msg: why, Fence: fence},
 		effect{Kind: effEvent, Arg: "role", Msg: fmt.Sprintf("%s → %s: %s", prev, role, why)})
 }

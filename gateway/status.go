@@ -30,6 +30,7 @@ type Detail struct {
 	Providers     []replica.Stats `json:"providers"`
 	History       HistoryStats    `json:"history"`
 	App           supStatus       `json:"application"`
+	Witness       *WitnessDetail  `json:"witness,omitempty"`
 	Events        []SystemEvent   `json:"system_events"`
 	Replica       []replica.Event `json:"replica_events"`
 }
@@ -63,6 +64,7 @@ func (g *Gateway) Detail() Detail {
 		LastForward: g.hist.lastForward, LastError: g.hist.lastForwardErr}
 	g.hist.mu.Unlock()
 	d.App = g.sup.status()
+	d.Witness = g.witnessDetail(v)
 	g.evMu.Lock()
 	d.Events = append([]SystemEvent(nil), g.sysEvents...)
 	g.evMu.Unlock()
@@ -75,7 +77,7 @@ func (g *Gateway) settings() map[string]any {
 	return map[string]any{"mode": c.Mode, "peer": c.Peer, "peer_listen": c.PeerListen,
 		"failover_timeout": c.FailoverTimeout.String(), "join_wait": c.JoinWait.String(), "recovery": c.Recovery,
 		"standby": c.Standby, "history": c.History, "disk_cache": int64(c.DiskCache), "client_listen": c.ClientListen,
-		"app_url": c.AppURL, "auth": linkAuth(&c.Link)}
+		"app_url": c.AppURL, "auth": linkAuth(&c.Link), "witness": c.Witness}
 }
 
 func linkAuth(l *peer.Config) string {
@@ -98,6 +100,9 @@ func (g *Gateway) Status() []status.Document {
 	doc := status.Document{Instance: d.NodeID, Scheme: "gateway", Role: d.Mode + "/" + d.Role, State: stateWord(d),
 		Reason: d.RoleReason, Since: d.RoleSince,
 		Details: map[string]any{"epoch": d.Epoch, "failovers": d.Failovers, "providers": d.Providers, "history": d.History}}
+	if d.Witness != nil {
+		doc.Details["witness"] = witnessSummary(d.Witness)
+	}
 	if g.node != nil {
 		doc.Peer = &status.Peer{Address: peerAddress(g.cfg, d.Link), Connected: d.PeerConnected, Since: d.Link.Since, Reason: d.Link.Reason}
 	}

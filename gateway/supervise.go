@@ -6,6 +6,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"sync"
 	"syscall"
 	"time"
@@ -30,6 +31,7 @@ type supervisor struct {
 
 type roleChange struct {
 	prev, role, why string
+	fence           int64 // the witness's fencing token of an active node
 	fault           bool
 }
 
@@ -37,9 +39,9 @@ func newSupervisor(g *Gateway) *supervisor {
 	return &supervisor{g: g, events: make(chan roleChange, 64)}
 }
 
-func (s *supervisor) roleChanged(prev, role, why string) {
+func (s *supervisor) roleChanged(prev, role, why string, fence int64) {
 	select {
-	case s.events <- roleChange{prev: prev, role: role, why: why}:
+	case s.events <- roleChange{prev: prev, role: role, why: why, fence: fence}:
 	default:
 		s.g.log.Warn("role change hook queue full; hook skipped", "role", role)
 	}
@@ -65,6 +67,7 @@ func (s *supervisor) run(ctx context.Context) {
 	s.killLeftover()
 	var child *childProc
 	role := RoleStarting
+	var fence int64
 	backoff := time.Second
 	var restart <-chan time.Time
 	for {
@@ -81,7 +84,7 @@ func (s *supervisor) run(ctx context.Context) {
 			if ev.fault {
 				continue
 			}
-			if role = ev.role; !s.wants(role) {
+			if role, fence = ev.role, ev.fence; !s.wants(role) {
 				child.stop()
 				child, restart = nil, nil
 			} else if child != nil && s.g.cfg.Standby == StandbyWarm {
@@ -97,7 +100,7 @@ func (s *supervisor) run(ctx context.Context) {
 			restart = nil
 		}
 		if child == nil && restart == nil && s.wants(role) {
-			child = s.start(ctx, role)
+			child = s.start(ctx, role, fence)
 			if child == nil {
 				restart = time.After(backoff)
 			}
@@ -149,14 +152,20 @@ func (s *supervisor) killLeftover() {
 
 func (s *supervisor) pidFile() string { return filepath.Join(s.g.cfg.DataDir, pidFileName) }
 
-func (s *supervisor) env(role string) []string {
-	return config.ChildEnv("REDUND_ROLE="+role, "REDUND_NODE_ID="+s.g.cfg.NodeID, "REDUND_MODE="+s.g.cfg.Mode)
+// env is the environment of the command and the hooks: REDUND_FENCE is
+// the witness's fencing token of an active node (with `witness = true`).
+func (s *supervisor) env(role string, fence int64) []string {
+	vars := []string{"REDUND_ROLE=" + role, "REDUND_NODE_ID=" + s.g.cfg.NodeID, "REDUND_MODE=" + s.g.cfg.Mode}
+	if fence > 0 {
+		vars = append(vars, "REDUND_FENCE="+strconv.FormatInt(fence, 10))
+	}
+	return config.ChildEnv(vars...)
 }
 
-func (s *supervisor) start(ctx context.Context, role string) *childProc {
+func (s *supervisor) start(ctx context.Context, role string, fence int64) *childProc {
 	argv := s.g.cfg.Run
 	cmd := exec.Command(argv[0], argv[1:]...)
-	cmd.Env = s.env(role)
+	cmd.Env = s.env(role, fence)
 	cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
 	done, err := startChild(cmd)
 	if err != nil {
@@ -206,7 +215,7 @@ func (s *supervisor) hook(ctx context.Context, ev roleChange) {
 	hctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
 	cmd := exec.CommandContext(hctx, argv[0], argv[1:]...)
-	cmd.Env = append(s.env(ev.role), "REDUND_PREV_ROLE="+ev.prev, "REDUND_REASON="+ev.why)
+	cmd.Env = append(s.env(ev.role, ev.fence), "REDUND_PREV_ROLE="+ev.prev, "REDUND_REASON="+ev.why)
 	cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
 	if err := cmd.Run(); err != nil {
 		s.g.log.Warn("role hook failed", "hook", argv[0], "role", ev.role, "err", err)

@@ -22,6 +22,8 @@ echo "== replication: $WRITERS writers for $DURATION, fsync on; then a 100 MB fu
 if command -v etcd >/dev/null; then
 	echo "== etcd (single member, same writers, same duration)"
 	(cd bench/gateway/etcd && go run . -writers "$WRITERS" -duration "$DURATION")
+	echo "== failover with the witness: three etcd members, ttl=${WITNESS_TTL:-2s}, failover_timeout=1s, $RUNS runs"
+	"$out/failover" -redund "$out/redund" -runs "$RUNS" -failover-timeout 1s -witness -ttl "${WITNESS_TTL:-2s}"
 else
 	echo "== etcd: not installed (apt-get install etcd-server), comparison skipped"
 fi

@@ -100,7 +100,7 @@ func runGateway(ctx context.Context, g *globalOptions, o *gatewayOptions) error 
 		return err
 	}
 	gw, err := gateway.New(cfg.Gateway, gateway.Options{Log: d.Log, Version: version, Ring: d.Ring,
-		AllowedHosts: cfg.Admin.AllowedHosts})
+		AllowedHosts: cfg.Admin.AllowedHosts, Witness: cfg.Witness})
 	if err != nil {
 		return failed(err)
 	}

@@ -47,6 +47,9 @@ func (f *fileConfig) Validate() error {
 	}
 	if f.Gateway != nil {
 		errs.Merge("gateway", f.Gateway.Validate())
+		if f.Gateway.Witness && f.Witness == nil {
+			errs.Add("gateway.witness", "needs a [witness] table (the etcd members; see docs/witness.md)")
+		}
 	}
 	if f.Schedsync != nil {
 		errs.Merge("schedsync", f.Schedsync.Validate())

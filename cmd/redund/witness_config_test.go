@@ -43,3 +43,18 @@ func TestConfigCheckDdnsWitness(t *testing.T) {
 		t.Fatalf("quorum without witness: %v", err)
 	}
 }
+
+// TestConfigCheckGatewayWitnessNeedsTable: `[gateway] witness = true`
+// without a [witness] table is a config error naming the key.
+func TestConfigCheckGatewayWitnessNeedsTable(t *testing.T) {
+	gw := "[gateway]\nmode = \"independent\"\nwitness = true\n"
+	bad := writeFile(t, "gw.toml", gw)
+	out, code := runCLI(t, "config", "check", bad)
+	if code != exitUsage || !strings.Contains(out, "gateway.witness: needs a [witness] table") {
+		t.Fatalf("code %d, out %q: want exit 2 naming gateway.witness", code, out)
+	}
+	good := writeFile(t, "gw-ok.toml", gw+"\n[witness]\nendpoints = [\"http://127.0.0.1:2379\"]\n")
+	if out, code := runCLI(t, "config", "check", good); code != exitOK {
+		t.Fatalf("with [witness]: code %d, out %q", code, out)
+	}
+}

@@ -3,6 +3,10 @@
 // processes on loopback, kills the master, polls the backup's admin API
 // every millisecond until it reports the active role, restarts the master
 // (automatic recovery hands control back), and repeats.
+//
+// With -witness it first starts a three-member etcd on loopback (the etcd
+// binary on PATH) and gives both nodes `witness = true`: the backup then
+// becomes active only once etcd has expired the killed master's lease.
 package main
 
 import (
@@ -15,6 +19,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"slices"
+	"strings"
 	"syscall"
 	"time"
 )
@@ -30,6 +35,8 @@ func main() {
 	bin := flag.String("redund", "redund", "path of the redund binary")
 	runs := flag.Int("runs", 20, "failovers to measure")
 	timeout := flag.Duration("failover-timeout", time.Second, "failover_timeout of the pair")
+	wit := flag.Bool("witness", false, "start a three-member etcd and give the pair witness = true")
+	ttl := flag.Duration("ttl", 2*time.Second, "the witness's lease TTL (with -witness)")
 	flag.Parse()
 	dir, err := os.MkdirTemp("", "redund-failover-bench")
 	check(err)
@@ -37,8 +44,17 @@ func main() {
 	peer := freePort()
 	link := "[gateway.link]\nsecret = \"failover benchmark secret\"\n"
 	common := fmt.Sprintf("failover_timeout = %q\njoin_wait = \"5s\"\n", timeout.String())
-	m := newNode(*bin, dir, "master", fmt.Sprintf("mode = \"master\"\npeer_listen = %q\n%s%s", peer, common, link))
-	b := newNode(*bin, dir, "backup", fmt.Sprintf("mode = \"backup\"\npeer = %q\n%s%s", peer, common, link))
+	wtable := func(string) string { return "" }
+	if *wit {
+		eps, stop := startEtcd(filepath.Join(dir, "etcd"))
+		defer stop()
+		common += "witness = true\n"
+		wtable = func(name string) string {
+			return fmt.Sprintf("\n[witness]\nendpoints = [\"%s\"]\nname = %q\nttl = %q\n", strings.Join(eps, `", "`), name, ttl.String())
+		}
+	}
+	m := newNode(*bin, dir, "master", fmt.Sprintf("mode = \"master\"\npeer_listen = %q\n%s%s%s", peer, common, link, wtable("master")))
+	b := newNode(*bin, dir, "backup", fmt.Sprintf("mode = \"backup\"\npeer = %q\n%s%s%s", peer, common, link, wtable("backup")))
 	defer m.kill()
 	defer b.kill()
 	m.start()
@@ -50,14 +66,14 @@ func main() {
 		time.Sleep(300 * time.Millisecond) // a few heartbeats in the steady state
 		start := time.Now()
 		m.kill()
-		b.waitRole("active", 10*time.Second)
+		b.waitRole("active", 10*time.Second+2**ttl)
 		d := time.Since(start)
 		times = append(times, d)
 		fmt.Fprintf(os.Stderr, "run %2d: backup active %v after kill -9\n", i+1, d.Round(time.Millisecond))
 		m.start()
 	}
 	slices.Sort(times)
-	out := map[string]any{"runs": len(times), "failover_timeout_ms": timeout.Milliseconds(),
+	out := map[string]any{"runs": len(times), "failover_timeout_ms": timeout.Milliseconds(), "witness": *wit,
 		"median_ms": ms(times[len(times)/2]), "min_ms": ms(times[0]), "max_ms": ms(times[len(times)-1])}
 	j, _ := json.MarshalIndent(out, "", "  ")
 	fmt.Println(string(j))
