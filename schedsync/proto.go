@@ -9,8 +9,10 @@ import (
 	"net/url"
 )
 
-// ProtocolVersion is the version of the node-to-node protocol.
-const ProtocolVersion = 1
+// ProtocolVersion is the version of the node-to-node protocol. 2: every
+// request and answer, bodies included, authenticated with internal/peer's
+// HTTP signer; nodes of protocol 1 cannot talk to it and are told so.
+const ProtocolVersion = 2
 
 // Roles a node plays right now (its mode says which it starts in).
 const (

@@ -291,10 +291,13 @@ func (n *Node) onSyncError(err error) bool {
 		last = n.started
 	}
 	gone := time.Since(last)
-	if n.st.Name != StateConnecting && gone > n.peerTimeout {
+	switch {
+	case n.st.Name != StateConnecting && gone > n.peerTimeout:
 		n.setStateLocked(StateUnavailable, "primary unreachable: "+shortErr(err))
-	} else if n.st.Name == StateConnecting {
+	case n.st.Name == StateConnecting:
 		n.st.Reason = shortErr(err)
+	case errors.Is(err, errAuth): // nothing of the answer was applied
+		n.setStateLocked(StateNotSynced, shortErr(err))
 	}
 	n.mu.Unlock()
 	if n.cfg.Mode == ModeSecondaryFailover && gone >= n.cfg.FailoverOffset.Or(DefaultFailoverOffset) {

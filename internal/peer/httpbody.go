@@ -156,7 +156,9 @@ func (b *VerifiedBody) check() error {
 }
 
 // Verify reads what is left of the body (at most 1 MiB more) and reports
-// whether all of it, and the signed trailers, match the proof.
+// whether all of it, and the signed trailers, match the proof: nil, an
+// error wrapping ErrAuth, or (when the body could not be read to its end)
+// another error.
 func (b *VerifiedBody) Verify() error {
 	if b.end == nil {
 		n, err := io.Copy(io.Discard, io.LimitReader(b, maxTail))
@@ -164,7 +166,7 @@ func (b *VerifiedBody) Verify() error {
 			if err != nil {
 				return fmt.Errorf("peer: reading the answer: %w", err)
 			}
-			return authErrorf("answer more than %d bytes longer than expected", n)
+			return fmt.Errorf("peer: answer more than %d bytes longer than expected: not checked", n)
 		}
 	}
 	if b.end == io.EOF {
@@ -175,3 +177,18 @@ func (b *VerifiedBody) Verify() error {
 
 // Close closes the underlying body.
 func (b *VerifiedBody) Close() error { return b.rc.Close() }
+
+// Refuse answers a refused request with code and text (the server's own
+// words, never the request's). With the nonce of a request whose MAC
+// verified (see VerifyRequest) the answer is signed, so the client can
+// show text; otherwise it names only this node's proto.
+func (a *HTTPAuth) Refuse(w http.ResponseWriter, nonce string, code int, text string) {
+	if nonce == "" {
+		w.Header().Set(HeaderProto, a.cfg.Proto)
+		http.Error(w, text, code)
+		return
+	}
+	sw := a.SignResponse(w, nonce)
+	http.Error(sw, text, code)
+	sw.Finish()
+}

@@ -35,7 +35,7 @@ import (
 // a request's MAC is never a valid answer; each MAC input field is
 // length-prefixed (uvarint). MACs are compared in constant time. The
 // receiver of a request refuses a bad MAC, a time more than Skew away from
-// its clock and a nonce it has seen (ReplayCache), all before it reads the
+// its clock and a nonce it has seen or sent (ReplayCache), all before it reads the
 // body, then reads the body (bounded) and refuses it unless its SHA-256 is
 // the signed one. The answer's proofs bind it to the request's nonce, so an
 // old answer cannot be replayed either.
@@ -207,12 +207,15 @@ func (a *HTTPAuth) requestMAC(method, uri string, f authFields, h http.Header) [
 
 // SignRequest sets req's X-Redund-Auth for body (nil for none: the body is
 // the caller's to attach) after the signed headers are set, and returns
-// the nonce that VerifyResponse needs.
+// the nonce that VerifyResponse needs. The nonce goes into this node's own
+// replay cache too, so the request, reflected back to this node, is
+// refused as a replay.
 func (a *HTTPAuth) SignRequest(req *http.Request, body []byte) string {
 	f := authFields{proto: a.cfg.Proto, ms: a.now().UnixMilli(), body: sha256.Sum256(body)}
 	if _, err := rand.Read(f.nonce[:]); err != nil {
 		panic("peer: crypto/rand: " + err.Error())
 	}
+	_ = a.replay.Check(f.nonce, time.UnixMilli(f.ms), a.now())
 	m := a.requestMAC(req.Method, req.URL.RequestURI(), f, req.Header)
 	req.Header.Set(HeaderAuth, fmt.Sprintf("%s %d %x %x %x", f.proto, f.ms, f.nonce, f.body, m))
 	return hex.EncodeToString(f.nonce[:])

@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 )
@@ -24,14 +25,28 @@ func newTestHTTPAuth(t testing.TB, secret string) *HTTPAuth {
 	return a
 }
 
+// refusals are the errors a signedServer refused requests with.
+type refusals struct {
+	mu   sync.Mutex
+	errs []error
+}
+
+func (r *refusals) add(err error) { r.mu.Lock(); r.errs = append(r.errs, err); r.mu.Unlock() }
+
+func (r *refusals) all() []error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return append([]error(nil), r.errs...)
+}
+
 // signedServer echoes the verified request body, sets a signed header
 // and trailer, and records what it refused.
-func signedServer(t *testing.T, a *HTTPAuth) (*httptest.Server, *[]error) {
-	var refused []error
+func signedServer(t *testing.T, a *HTTPAuth) (*httptest.Server, *refusals) {
+	refused := &refusals{}
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		nonce, err := a.VerifyRequest(r, 1<<20)
 		if err != nil {
-			refused = append(refused, err)
+			refused.add(err)
 			if nonce != "" {
 				sw := a.SignResponse(w, nonce)
 				http.Error(sw, err.Error(), http.StatusUnauthorized)
@@ -50,7 +65,7 @@ func signedServer(t *testing.T, a *HTTPAuth) (*httptest.Server, *[]error) {
 		sw.Header().Set("X-Sum", "sum")
 	}))
 	t.Cleanup(srv.Close)
-	return srv, &refused
+	return srv, refused
 }
 
 // call signs and sends a request through rt (nil: straight), then
@@ -87,10 +102,10 @@ func call(t *testing.T, a *HTTPAuth, rt http.RoundTripper, url string, body []by
 
 func TestHTTPAuthRoundTrip(t *testing.T) {
 	a := newTestHTTPAuth(t, testSecret)
-	srv, refused := signedServer(t, a)
+	srv, refused := signedServer(t, newTestHTTPAuth(t, testSecret))
 	resp, got, err := call(t, a, nil, srv.URL, []byte("hello"), nil)
 	if err != nil || string(got) != "echo:hello" || resp.Trailer.Get("X-Sum") != "sum" {
-		t.Fatalf("round trip: %q %v (refused %v)", got, err, *refused)
+		t.Fatalf("round trip: %q %v (refused %v)", got, err, refused.all())
 	}
 	if _, got, err := call(t, a, nil, srv.URL, nil, nil); err != nil || string(got) != "echo:" {
 		t.Fatalf("empty body: %q %v", got, err)
@@ -99,7 +114,7 @@ func TestHTTPAuthRoundTrip(t *testing.T) {
 
 func TestHTTPAuthRequestRefused(t *testing.T) {
 	a := newTestHTTPAuth(t, testSecret)
-	srv, refused := signedServer(t, a)
+	srv, refused := signedServer(t, newTestHTTPAuth(t, testSecret))
 	setAuth := func(v string) func(*http.Request) { return func(r *http.Request) { r.Header.Set(HeaderAuth, v) } }
 	cases := []struct {
 		name string
@@ -118,25 +133,26 @@ func TestHTTPAuthRequestRefused(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			n := len(*refused)
+			n := len(refused.all())
 			resp, _, _ := call(t, a, nil, srv.URL, []byte("hello"), c.edit)
 			if resp.StatusCode != http.StatusUnauthorized {
 				t.Fatalf("accepted: HTTP %d", resp.StatusCode)
 			}
-			if len(*refused) != n+1 || !strings.Contains((*refused)[n].Error(), c.want) || !errors.Is((*refused)[n], ErrAuth) {
-				t.Fatalf("server refused with %v, want %q", (*refused)[n:], c.want)
+			errs := refused.all()
+			if len(errs) != n+1 || !strings.Contains(errs[n].Error(), c.want) || !errors.Is(errs[n], ErrAuth) {
+				t.Fatalf("server refused with %v, want %q", errs[n:], c.want)
 			}
 		})
 	}
 	var pe *ProtoError
-	if !errors.As((*refused)[4], &pe) || pe.Remote != "v1" {
-		t.Fatalf("old layout: %#v", (*refused)[4])
+	if errs := refused.all(); !errors.As(errs[4], &pe) || pe.Remote != "v1" {
+		t.Fatalf("old layout: %#v", errs[4])
 	}
 }
 
 func TestHTTPAuthReplayAndClock(t *testing.T) {
 	a := newTestHTTPAuth(t, testSecret)
-	srv, _ := signedServer(t, a)
+	srv, _ := signedServer(t, newTestHTTPAuth(t, testSecret))
 	req, _ := http.NewRequest(http.MethodGet, srv.URL+"/x", nil)
 	a.SignRequest(req, nil)
 	for i, want := range []int{200, 401} {
@@ -157,6 +173,13 @@ func TestHTTPAuthReplayAndClock(t *testing.T) {
 	resp, _, err := call(t, ahead, nil, srv.URL, nil, nil)
 	if err != nil || resp.StatusCode != http.StatusUnauthorized {
 		t.Fatalf("clock skew: HTTP %d %v", resp.StatusCode, err)
+	}
+	// a request reflected back to the node that signed it
+	self, refused := signedServer(t, a)
+	resp, _, _ = call(t, a, nil, self.URL, nil, nil)
+	if errs := refused.all(); resp.StatusCode != http.StatusUnauthorized || len(errs) != 1 ||
+		!strings.Contains(errs[0].Error(), "reflected") {
+		t.Fatalf("reflected request: HTTP %d, refused %v", resp.StatusCode, errs)
 	}
 }
 
@@ -202,7 +225,7 @@ func (b *trailerBody) Close() error { return nil }
 
 func TestHTTPAuthAnswerRefused(t *testing.T) {
 	a := newTestHTTPAuth(t, testSecret)
-	srv, _ := signedServer(t, a)
+	srv, _ := signedServer(t, newTestHTTPAuth(t, testSecret))
 	stranger := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
 		http.Error(w, "\x1b[2J stranger text", http.StatusUnauthorized)
 	}))
@@ -252,7 +275,7 @@ func (f tamper) then(g func(*http.Response)) tamper {
 // (io.Copy into a file) gets the authentication error instead of io.EOF.
 func TestVerifiedBodyReadFailsAtEnd(t *testing.T) {
 	a := newTestHTTPAuth(t, testSecret)
-	srv, _ := signedServer(t, a)
+	srv, _ := signedServer(t, newTestHTTPAuth(t, testSecret))
 	req, _ := http.NewRequest(http.MethodPost, srv.URL+"/x", strings.NewReader("data"))
 	nonce := a.SignRequest(req, []byte("data"))
 	resp, err := (&http.Client{Transport: rebody(func(b []byte) []byte { return bytes.ToUpper(b) })}).Do(req)

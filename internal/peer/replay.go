@@ -34,9 +34,12 @@ type replayEntry struct {
 }
 
 // NewReplayCache returns a cache for requests signed within window of now
-// that remembers at most max nonces.
+// that remembers at most max nonces. It refuses requests signed before it
+// was created: the cache lives in memory, and a request captured before the
+// process restarted must not be accepted after it. (A peer whose clock is
+// behind by d is therefore refused for d after the start.)
 func NewReplayCache(window time.Duration, max int) *ReplayCache {
-	return &ReplayCache{window: window, max: max, seen: map[[16]byte]int64{}, floor: -1 << 62}
+	return &ReplayCache{window: window, max: max, seen: map[[16]byte]int64{}, floor: time.Now().UnixMilli() - 1}
 }
 
 // Check accepts a request with nonce, signed at sent, received at now, and
@@ -53,10 +56,11 @@ func (c *ReplayCache) Check(nonce [16]byte, sent, now time.Time) error {
 	defer c.mu.Unlock()
 	c.expire(now.Add(-c.window).UnixMilli())
 	if at <= c.floor {
-		return authErrorf("request older than the replay cache remembers (more than %d requests in %s)", c.max, c.window)
+		return authErrorf("request signed before the oldest the replay cache remembers (this node restarted since, "+
+			"or it received more than %d requests in %s)", c.max, c.window)
 	}
 	if _, dup := c.seen[nonce]; dup {
-		return authErrorf("replayed request")
+		return authErrorf("replayed (or reflected) request")
 	}
 	for len(c.seen) >= c.max {
 		c.evict()

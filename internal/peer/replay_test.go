@@ -14,7 +14,7 @@ func nonceN(i int) [16]byte {
 }
 
 func TestReplayCache(t *testing.T) {
-	t0 := time.Unix(1_700_000_000, 0)
+	t0 := time.Now().Add(time.Millisecond)
 	type step struct {
 		nonce int
 		sent  time.Duration // after t0
@@ -30,9 +30,10 @@ func TestReplayCache(t *testing.T) {
 		{"clock window", 10, []step{{1, 0, 61 * time.Second, "clocks"}, {2, 61 * time.Second, 0, "clocks"},
 			{3, 0, 60 * time.Second, ""}}},
 		{"replay after the window is refused by the clock", 10, []step{{1, 0, 0, ""}, {1, 0, 61 * time.Second, "clocks"}}},
+		{"signed before the cache existed (a restart)", 10, []step{{1, -time.Second, 0, "restarted"}}},
 		{"evicted nonce still refused", 2, []step{{1, 0, 0, ""}, {2, time.Millisecond, 0, ""},
 			{3, 2 * time.Millisecond, 0, ""}, // evicts 1: floor = t0
-			{1, 0, time.Second, "older than"}, {4, 3 * time.Millisecond, time.Second, ""}}},
+			{1, 0, time.Second, "more than 2 requests"}, {4, 3 * time.Millisecond, time.Second, ""}}},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -54,7 +55,7 @@ func TestReplayCache(t *testing.T) {
 // beyond its bound, and expired nonces are forgotten.
 func TestReplayCacheBounded(t *testing.T) {
 	rc := NewReplayCache(time.Minute, 1000)
-	t0 := time.Unix(1_700_000_000, 0)
+	t0 := time.Now().Add(time.Millisecond)
 	for i := range 100_000 {
 		at := t0.Add(time.Duration(i) * time.Millisecond)
 		if err := rc.Check(nonceN(i), at, at); err != nil {
