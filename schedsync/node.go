@@ -61,6 +61,7 @@ type Node struct {
 	edits        map[string]string  // secondary: local edits found (path → what)
 	syncErrs     []string           // secondary: files that could not be synced
 	guard        string             // secondary: why it refuses to mirror (until resync)
+	linkErr      string             // secondary: why the primary's last answer was refused (until one verifies)
 }
 
 // New checks cfg, opens the directory and binds the listen address.

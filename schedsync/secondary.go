@@ -138,7 +138,7 @@ func (n *Node) syncOnce(ctx context.Context, full *bool) error {
 	}
 	n.app.setPosition(b.LogID, b.Seq)
 	n.adoptEpoch()
-	n.afterSync()
+	n.afterExchange()
 	return nil
 }
 
@@ -187,7 +187,7 @@ func (n *Node) fullSync(ctx context.Context, rehash bool) error {
 	n.mu.Lock()
 	clear(n.edits)
 	n.mu.Unlock()
-	n.afterSync()
+	n.afterExchange()
 	return nil
 }
 
@@ -200,7 +200,7 @@ func (n *Node) refuseEmpty(b Batch, have int) error {
 	n.guard = fmt.Sprintf("the primary's directory is empty: %d paths kept here; run resync to mirror the empty directory", have)
 	n.mu.Unlock()
 	n.app.setPosition(b.LogID, b.Seq)
-	n.afterSync()
+	n.afterExchange()
 	return nil
 }
 
@@ -251,6 +251,8 @@ func (n *Node) afterSync() {
 	switch {
 	case n.guard != "":
 		n.setStateLocked(StateNotSynced, n.guard)
+	case n.linkErr != "":
+		n.setStateLocked(StateNotSynced, n.linkErr)
 	case len(n.syncErrs) > 0:
 		n.setStateLocked(StateNotSynced, fmt.Sprintf("%d paths could not be synced (first: %s)", len(n.syncErrs), n.syncErrs[0]))
 	case len(n.edits) > 0:
@@ -297,7 +299,8 @@ func (n *Node) onSyncError(err error) bool {
 	case n.st.Name == StateConnecting:
 		n.st.Reason = shortErr(err)
 	case errors.Is(err, errAuth): // nothing of the answer was applied
-		n.setStateLocked(StateNotSynced, shortErr(err))
+		n.linkErr = shortErr(err)
+		n.setStateLocked(StateNotSynced, n.linkErr)
 	}
 	n.mu.Unlock()
 	if n.cfg.Mode == ModeSecondaryFailover && gone >= n.cfg.FailoverOffset.Or(DefaultFailoverOffset) {
