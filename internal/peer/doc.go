@@ -4,8 +4,9 @@
 // nodes both listen and dial over HTTP with several requests in flight,
 // uses HTTPAuth (httpsign.go: a MAC on every request, body and named
 // headers included, and a proof on every answer, body and trailers
-// included) with a bounded ReplayCache (replay.go). Both use PinnedTLS and
-// the same secret-derived HMAC-SHA256 keys and constant-time comparison.
+// included) with a bounded ReplayCache (replay.go). Both use PinnedTLS,
+// the same derivation of HMAC-SHA256 keys from the secret (proof) and
+// constant-time comparison.
 //
 // On the framed link one node listens (the master), the other dials it
 // (the backup) and redials with backoff whenever the link drops. A link
