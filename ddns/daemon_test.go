@@ -121,6 +121,29 @@ func TestPolicyKeepLeavesRecord(t *testing.T) {
 	}
 }
 
+// TestSorryIsDegraded: with policy sorry and no server OK, the record points
+// at the sorry server as the policy says, but the state is Degraded (amber),
+// not a green Synced; it turns Synced when a server is OK again.
+func TestSorryIsDegraded(t *testing.T) {
+	main, backup, sorry := newPage(t, true), newPage(t, false), newPage(t, true)
+	c := catConfig(t, main, backup, sorry)
+	c.Policy, c.Sorry = PolicySorry, "sorry"
+	p := &memProvider{}
+	d := startDaemon(t, c, p)
+	s := d.Scheme("cat")
+	eventually(t, 2*time.Second, "main", func() bool { return p.current() == "192.0.2.1" && s.Snapshot().State == "Synced" })
+	main.ok.Store(false)
+	eventually(t, 2*time.Second, "sorry", func() bool { return p.current() == "192.0.2.3" && s.Snapshot().State == "Degraded" })
+	if ss := s.Snapshot(); !ss.InSync || !strings.Contains(ss.Decision.Reason, "no server is OK") {
+		t.Errorf("degraded: in_sync %v, reason %q", ss.InSync, ss.Decision.Reason)
+	}
+	if doc := d.Status()[0]; doc.State != "Degraded" {
+		t.Errorf("document state %q", doc.State)
+	}
+	main.ok.Store(true)
+	eventually(t, 2*time.Second, "main again", func() bool { return p.current() == "192.0.2.1" && s.Snapshot().State == "Synced" })
+}
+
 func TestKilledServerFailsOver(t *testing.T) {
 	main, backup, sorry := newPage(t, true), newPage(t, true), newPage(t, true)
 	p := &memProvider{}

@@ -23,6 +23,8 @@ type fakeHEWorld struct {
 	addr    string
 	posts   []string
 	badauth int
+	stale   string // when set, DNS answers this address (a cache that lags)
+	queries int
 }
 
 func (w *fakeHEWorld) ServeHTTP(rw http.ResponseWriter, r *http.Request) {
@@ -47,7 +49,12 @@ func (w *fakeHEWorld) serveDNS(rw dns.ResponseWriter, q *dns.Msg) {
 	m := new(dns.Msg)
 	m.SetReply(q)
 	w.mu.Lock()
-	rr, _ := dns.NewRR(q.Question[0].Name + " 60 IN A " + w.addr)
+	addr := w.addr
+	if w.stale != "" {
+		addr = w.stale
+	}
+	w.queries++
+	rr, _ := dns.NewRR(q.Question[0].Name + " 60 IN A " + addr)
 	w.mu.Unlock()
 	m.Answer = append(m.Answer, rr)
 	_ = rw.WriteMsg(m)
@@ -111,5 +118,34 @@ func TestHEProviderNoRepeatedUpdates(t *testing.T) {
 	}
 	if last := s.Snapshot().LastPush; last == nil || last.Reply != "good 192.0.2.1" {
 		t.Errorf("last push %+v", last)
+	}
+}
+
+// TestHEUnseenPushBacksOff: when the resolver redund reads HE's value from
+// keeps answering the old address after a successful POST, a recheck does
+// not POST again at once each time: re-posts back off as failures do
+// (before, every recheck posted).
+func TestHEUnseenPushBacksOff(t *testing.T) {
+	world := &fakeHEWorld{addr: "192.0.2.99", stale: "192.0.2.99"}
+	url, ns := startHEWorld(t, world)
+	main, backup, sorry := newPage(t, true), newPage(t, true), newPage(t, true)
+	c := catConfig(t, main, backup, sorry)
+	c.Recheck = config.Duration(20 * time.Millisecond)
+	c.RetryMin, c.RetryMax = config.Duration(300*time.Millisecond), config.Duration(2*time.Second)
+	c.Provider = dnsupdate.Config{Kind: "he", Password: "k", BaseURL: url, Server: ns, Timeout: config.Duration(time.Second)}
+	p, err := dnsupdate.New(c.Provider)
+	if err != nil {
+		t.Fatal(err)
+	}
+	startDaemon(t, c, p)
+	count := func() (posts, queries int) {
+		world.mu.Lock()
+		defer world.mu.Unlock()
+		return len(world.posts), world.queries
+	}
+	eventually(t, 10*time.Second, "40 rechecks", func() bool { _, q := count(); return q >= 40 })
+	posts, queries := count()
+	if posts < 1 || posts*4 > queries {
+		t.Errorf("%d POSTs for %d reads that did not show the value: want at least one and no more than a quarter", posts, queries)
 	}
 }

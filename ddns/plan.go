@@ -71,7 +71,8 @@ func Plan(ctx context.Context, cfgs map[string]*Config, o PlanOptions) ([]PlanRe
 }
 
 func planScheme(ctx context.Context, name string, c *Config, o PlanOptions, sem chan struct{}) (PlanResult, error) {
-	r := PlanResult{Scheme: name, Name: c.Name, Type: c.RecordType(), Provider: c.Provider.Kind}
+	r := PlanResult{Scheme: name, Name: c.Name, Type: c.RecordType(), Provider: c.Provider.Kind,
+		Current: []string{}, Servers: []PlanServer{}}
 	st, err := openState(c.StateDir, name)
 	if err != nil {
 		return r, err
@@ -90,7 +91,9 @@ func planScheme(ctx context.Context, name string, c *Config, o PlanOptions, sem 
 	if err != nil {
 		return r, err
 	}
-	r.Current, err = p.Get(ctx, c.Name, c.RecordType())
+	if r.Current, err = p.Get(ctx, c.Name, c.RecordType()); r.Current == nil {
+		r.Current = []string{}
+	}
 	if err != nil {
 		r.CurrentError = err.Error()
 	}

@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/redund/redund/internal/dnsupdate"
+	"github.com/redund/redund/internal/testutil"
 )
 
 func TestPlanUsesStateAndDoesNotPush(t *testing.T) {
@@ -53,5 +54,9 @@ func TestPlanWithoutProvider(t *testing.T) {
 	WritePlan(&b, res)
 	if !strings.Contains(b.String(), "he has: unknown: not read; would push: no") {
 		t.Errorf("text:\n%s", b.String())
+	}
+	// --json prints [] for an empty list, never null
+	if nils := testutil.NilLists(res); len(nils) > 0 {
+		t.Errorf("lists that --json prints as null: %v", nils)
 	}
 }

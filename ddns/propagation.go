@@ -53,11 +53,14 @@ func Propagation(ctx context.Context, scheme string, c *Config, o PropagationOpt
 		return nil, errors.New("ddns: propagation: no resolver (set resolvers in the scheme or pass --resolver)")
 	}
 	qt := dns.StringToType[c.RecordType()]
-	r := &PropagationReport{Scheme: scheme, Name: dns.Fqdn(c.Name), Type: c.RecordType()}
+	r := &PropagationReport{Scheme: scheme, Name: dns.Fqdn(c.Name), Type: c.RecordType(),
+		Expected: []string{}, Answers: []Answer{}}
 	if p, err := o.Provider(scheme, c); err != nil {
 		r.ExpectedError = err.Error()
-	} else if r.Expected, err = p.Get(ctx, c.Name, c.RecordType()); err != nil {
+	} else if vals, err := p.Get(ctx, c.Name, c.RecordType()); err != nil {
 		r.ExpectedError = err.Error()
+	} else if vals != nil {
+		r.Expected = vals
 	}
 	zone, err := findZone(ctx, c, o)
 	if err != nil {

@@ -23,6 +23,10 @@ func (s *Scheme) reconcile(ctx context.Context, d Decision) (time.Duration, bool
 		known = vals
 		s.mu.Lock()
 		s.st.known, s.st.knownValid, s.st.knownAt = vals, true, time.Now()
+		if dnsupdate.Matches(rtype, vals, d.Address) {
+			s.st.unseen.Reset() // a read shows the value: pushes are visible
+			s.st.unseenDue = time.Time{}
+		}
 		s.mu.Unlock()
 	}
 	if dnsupdate.Matches(rtype, known, d.Address) {
@@ -30,6 +34,9 @@ func (s *Scheme) reconcile(ctx context.Context, d Decision) (time.Duration, bool
 		return 0, false
 	}
 	s.setWord("Pushing")
+	if wait := s.unseenWait(d.Address); wait > 0 {
+		return wait, true
+	}
 	rec := dnsupdate.Record{Name: s.cfg.Name, Type: rtype, Value: d.Address, TTL: s.cfg.RecordTTL()}
 	reply, err := s.prov.Set(ctx, rec)
 	if err != nil {
@@ -42,12 +49,37 @@ func (s *Scheme) reconcile(ctx context.Context, d Decision) (time.Duration, bool
 	s.mu.Lock()
 	s.st.known, s.st.knownValid, s.st.knownAt = []string{d.Address}, true, time.Now()
 	s.st.lastPush = Push{Time: time.Now(), Value: d.Address, Reply: reply}
+	s.st.unseenDue = time.Time{}
 	s.st.pushes++
 	s.mu.Unlock()
 	s.log.Info("record updated", "name", s.cfg.Name, "type", rtype, "value", d.Address,
 		"server", d.Server, "provider", s.prov.Name(), "reply", reply, "was", known)
 	s.synced()
 	return 0, false
+}
+
+// unseenWait is how long to wait before posting addr again when the last
+// push posted addr without error and a read does not show it yet: the
+// provider may still be publishing it, or the resolver its reads go
+// through may still cache the old value. Re-posts back off from retry_min
+// to retry_max as failures do, instead of posting at every recheck.
+func (s *Scheme) unseenWait(addr string) time.Duration {
+	s.mu.Lock()
+	last, due, read := s.st.lastPush, s.st.unseenDue, s.st.known
+	fresh := due.IsZero()
+	if fresh && !last.Time.IsZero() && last.Error == "" && last.Value == addr {
+		due = last.Time.Add(s.st.unseen.Next())
+		s.st.unseenDue = due
+	}
+	s.mu.Unlock()
+	if last.Time.IsZero() || last.Error != "" || last.Value != addr {
+		return 0
+	}
+	if fresh {
+		s.log.Info("the pushed value is not visible yet; waiting before posting it again", "name", s.cfg.Name,
+			"value", addr, "read", read, "repost_at", due.Format(time.RFC3339Nano))
+	}
+	return time.Until(due)
 }
 
 // failed records a failed read or push and returns the retry delay.
@@ -74,8 +106,20 @@ func (s *Scheme) synced() {
 	s.st.backoff.Reset()
 	s.st.retry = Retry{}
 	s.st.lastErr = ""
+	word := syncedWord(s.st.decision)
 	s.mu.Unlock()
-	s.setWord("Synced")
+	s.setWord(word)
+}
+
+// syncedWord is the state of a scheme whose provider has the value d chose:
+// Synced, or Degraded when a fallback policy (sorry, first) chose it
+// because no server is OK: the record is where the policy says, but the
+// service is not healthy, and the status must not show that as green.
+func syncedWord(d Decision) string {
+	if d.Fallback != "" {
+		return "Degraded"
+	}
+	return "Synced"
 }
 
 func (s *Scheme) clearRetry() {
@@ -92,6 +136,10 @@ func (s *Scheme) noteDecision(d Decision) {
 	s.st.decision = d
 	s.mu.Unlock()
 	if prev.Action == d.Action && prev.Address == d.Address && prev.Server == d.Server {
+		// the same value, chosen now by a fallback or no longer by one
+		if w := s.word(); prev.Fallback != d.Fallback && d.Action == ActionPoint && (w == "Synced" || w == "Degraded") {
+			s.setWord(syncedWord(d))
+		}
 		return
 	}
 	switch d.Action {
@@ -108,6 +156,12 @@ func (s *Scheme) noteDecision(d Decision) {
 		s.log.Info("decision: wait", "reason", d.Reason)
 		s.setWord("Waiting")
 	}
+}
+
+func (s *Scheme) word() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.st.word
 }
 
 // setWord changes the status word, keeping Since when it is unchanged.

@@ -40,6 +40,11 @@ type runState struct {
 	pushes     uint64
 	failures   uint64
 	backoff    dnsupdate.Backoff
+	// unseen spaces re-posts of a value that was pushed without error but
+	// that a read does not show yet (HE's value read through a resolver
+	// that still caches the old one); reset when a read shows it
+	unseen    dnsupdate.Backoff
+	unseenDue time.Time // when the current unseen push may be re-posted
 }
 
 // Push is the last attempt to change the record.
@@ -64,6 +69,7 @@ func newScheme(name string, cfg *Config, prov dnsupdate.Provider, log *slog.Logg
 	s := &Scheme{name: name, cfg: cfg, prov: prov, log: log, poke: make(chan struct{}, 1)}
 	s.st.word, s.st.since = "Waiting", time.Now()
 	s.st.backoff = dnsupdate.Backoff{Min: cfg.RetryMin.Or(DefaultRetryMin), Max: cfg.RetryMax.Or(DefaultRetryMax), Jitter: 0.1}
+	s.st.unseen = s.st.backoff
 	st, err := openState(cfg.StateDir, name)
 	if err != nil {
 		return nil, err

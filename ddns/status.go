@@ -54,7 +54,7 @@ func (s *Scheme) Snapshot() SchemeStatus {
 		Decision: st.decision, ProviderValue: known, ProviderRead: st.knownAt, LastError: st.lastErr,
 		Retry: st.retry, Pushes: st.pushes, Failures: st.failures}
 	out.InSync = st.knownValid && st.decision.Action == ActionPoint && len(known) == 1 &&
-		st.word == "Synced"
+		(st.word == "Synced" || st.word == "Degraded")
 	if !st.lastPush.Time.IsZero() {
 		p := st.lastPush
 		out.LastPush = &p

@@ -11,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/redund/redund/internal/netlimit"
 	"github.com/redund/redund/internal/status"
 )
 
@@ -26,17 +27,19 @@ func (g *Gateway) startClientListener(ctx context.Context, run func(func(context
 	if err != nil {
 		return fmt.Errorf("gateway: client listener: %w", err)
 	}
-	g.mu.Lock()
-	g.clientAddr = ln.Addr().String()
-	g.mu.Unlock()
+	addr := ln.Addr().String()
+	g.clientAddr.Store(&addr)
 	h, err := g.ClientHandler()
 	if err != nil {
 		ln.Close()
 		return err
 	}
-	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}
+	srv := netlimit.HTTPServer(g.clientGuard(ln.Addr().String()).Handler(h), g.log)
+	ln = netlimit.Wrap(ln, ClientLimits())
 	run(func(ctx context.Context) {
-		go func() {
+		shut := make(chan struct{})
+		go func() { // waited for below: Run outlives it
+			defer close(shut)
 			<-ctx.Done()
 			sctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 			defer cancel()
@@ -45,15 +48,36 @@ func (g *Gateway) startClientListener(ctx context.Context, run func(func(context
 		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
 			g.log.Error("client listener", "err", err)
 		}
+		<-shut
 	})
 	return nil
 }
 
+// ClientLimits caps the connections of the client listener: 1024 at once
+// (netlimit.Budget) and 128 from one source, so that a flood on the client
+// port neither keeps other clients out nor takes the file descriptors
+// that the admin and peer listeners need.
+func ClientLimits() netlimit.Limits {
+	return netlimit.Limits{Total: netlimit.Budget(1024), PerSrc: 128}
+}
+
+// clientGuard is the admin listeners' guard for the client listener: Host
+// must be an IP address, localhost, client_listen's or client_url's name
+// or one of [admin] allowed_hosts; cross-origin changes are refused.
+func (g *Gateway) clientGuard(bound string) *status.Guard {
+	names := []string{g.cfg.ClientListen, bound}
+	if u, err := url.Parse(g.cfg.ClientURL); err == nil && u.Hostname() != "" {
+		names = append(names, net.JoinHostPort(u.Hostname(), "0"))
+	}
+	return status.NewGuard("", g.opts.AllowedHosts, names...)
+}
+
 // ClientAddr is the bound client listener address (after Run started it).
 func (g *Gateway) ClientAddr() string {
-	g.mu.Lock()
-	defer g.mu.Unlock()
-	return g.clientAddr
+	if a := g.clientAddr.Load(); a != nil {
+		return *a
+	}
+	return ""
 }
 
 // ClientHandler forwards HTTP (and WebSocket upgrades) to the application
@@ -69,12 +93,16 @@ func (g *Gateway) ClientHandler() (http.Handler, error) {
 	proxy.ErrorHandler = func(w http.ResponseWriter, _ *http.Request, err error) {
 		status.WriteError(w, http.StatusBadGateway, "application unreachable on "+g.cfg.NodeID+": "+err.Error())
 	}
+	proxy.ModifyResponse = func(resp *http.Response) error {
+		status.FillSecurityHeaders(resp.Header) // the application's own framing policy wins
+		return nil
+	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set(HeaderNode, g.cfg.NodeID)
-		g.mu.Lock()
-		role, peerURL, peerRole := g.role, g.peerURL, g.peerRole
-		g.mu.Unlock()
+		v := g.view()
+		role, peerURL, peerRole := v.Role, v.Peer.URL, v.Peer.Role
 		if role == RoleActive {
+			status.DropSecurityHeaders(w.Header())
 			proxy.ServeHTTP(w, r)
 			return
 		}

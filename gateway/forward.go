@@ -51,9 +51,8 @@ func (g *Gateway) QueryHistory(tag string, from, to int64) ([]Point, error) {
 // point is stored exactly once.
 func (g *Gateway) forwardLoop(ctx context.Context) {
 	for ctx.Err() == nil {
-		g.mu.Lock()
-		up, ch := g.peerUp, g.changed
-		g.mu.Unlock()
+		v := g.view()
+		up, ch := v.Link == linkUp, v.changed
 		if up {
 			more, err := g.forwardBatch(ctx)
 			g.hist.mu.Lock()

@@ -27,3 +27,23 @@ func FuzzLinkMessages(f *testing.F) {
 		}
 	})
 }
+
+// FuzzProcessFiles feeds arbitrary bytes to the parsers of data_dir/app.pid
+// and /proc/<pid>/stat.
+func FuzzProcessFiles(f *testing.F) {
+	f.Add([]byte("4242 123456 6f1c1a5e-0d3b-4a53-9c55-2d4b0f0f1e77\n"))
+	f.Add([]byte("1 0 x"))
+	f.Add([]byte("4242 (sh) S 1 4242 4242 0 -1 4194560 116 0 0 0 0 0 0 0 20 0 1 0 123456 2539520 227 18446744073709551615"))
+	f.Add([]byte("7 (a) b) (c) Z 1 7 7 0 -1 0 0 0 0 0 0 0 0 0 20 0 1 0 99 0 0"))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		if r, err := parseGroupRecord(b); err == nil {
+			if r.PGID <= 1 {
+				t.Fatalf("accepted process group %d", r.PGID)
+			}
+			if back, err := parseGroupRecord(r.encode()); err != nil || back != r {
+				t.Fatalf("record %+v does not survive encoding: %+v %v", r, back, err)
+			}
+		}
+		_, _ = parseProcStat(b)
+	})
+}

@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/redund/redund/internal/config"
@@ -37,13 +38,18 @@ type Options struct {
 	Ring    *logging.Ring // recent log lines for the status page
 	// Token guards the status page buttons and write endpoints off loopback.
 	Token config.Secret
+	// AllowedHosts ([admin] allowed_hosts) are also accepted as Host on
+	// client_listen.
+	AllowedHosts []string
 	// PeerListener replaces peer_listen (tests bind 127.0.0.1:0 first).
 	PeerListener net.Listener
 }
 
-// Gateway is one node of a pair.
+// Gateway is one node of a pair. Its role state belongs to the role loop
+// (role_loop.go); everything else reads the copy the loop publishes.
 type Gateway struct {
 	cfg     Config
+	params  params
 	opts    Options
 	log     *slog.Logger
 	store   *replica.Store
@@ -52,28 +58,13 @@ type Gateway struct {
 	started time.Time
 	sup     *supervisor
 
-	kick      chan struct{}
-	writeMu   sync.RWMutex // writers hold R; role changes away from active hold W
-	followers map[string]*follower
-
-	mu          sync.Mutex
-	role        string
-	roleSince   time.Time
-	roleReason  string
-	epoch       uint64
-	failovers   int
-	lastFailAt  time.Time
-	peerUp      bool
-	peerHello   peer.Hello
-	peerRole    string
-	peerURL     string
-	lastHeard   time.Time
-	joinUntil   time.Time
-	yieldUntil  time.Time
-	handingOver bool
-	takingOver  bool // a takeOver is catching up on the state log
-	changed     chan struct{}
-	clientAddr  string
+	inputs     chan input    // to the role loop
+	quit       chan struct{} // closed when Run is ending
+	cur        atomic.Pointer[roleView]
+	out        *outbox
+	reqs       gate         // the peer's requests in flight
+	writeMu    sync.RWMutex // writers hold R; the loop holds W to leave the active role
+	clientAddr atomic.Pointer[string]
 
 	evMu      sync.Mutex
 	sysEvents []SystemEvent
@@ -96,8 +87,8 @@ func New(cfg *Config, opts Options) (*Gateway, error) {
 		opts.Log = logging.Discard()
 	}
 	g := &Gateway{cfg: c, opts: opts, log: logging.Component(opts.Log, "gateway", c.NodeID), started: time.Now(),
-		kick: make(chan struct{}, 1), followers: map[string]*follower{}, role: RoleStarting,
-		roleSince: time.Now(), roleReason: "waiting for the peer (join_wait)", changed: make(chan struct{})}
+		params: params{NodeID: c.NodeID, Mode: c.Mode, Recovery: c.Recovery, FailoverTimeout: c.FailoverTimeout.D()},
+		inputs: make(chan input, 256), quit: make(chan struct{}), out: newOutbox()}
 	if err := os.MkdirAll(c.DataDir, 0o750); err != nil {
 		return nil, fmt.Errorf("gateway: data_dir: %w", err)
 	}
@@ -112,7 +103,7 @@ func New(cfg *Config, opts Options) (*Gateway, error) {
 		st.Close()
 		return nil, err
 	}
-	g.epoch = g.loadEpoch()
+	g.publish(roleState{Role: RoleStarting, Since: time.Now(), Reason: "waiting for the peer (join_wait)", Epoch: g.loadEpoch()})
 	if c.Mode != ModeIndependent {
 		if g.node, err = g.newPeer(); err != nil {
 			g.close()
@@ -130,47 +121,49 @@ func (g *Gateway) close() {
 	g.store.Close()
 }
 
-// Run runs the node until ctx ends; the stores are closed on return.
+// Run runs the node until ctx ends. Every goroutine it starts has ended,
+// and the peer's requests in flight have been answered, when it returns;
+// the stores are closed then.
 func (g *Gateway) Run(ctx context.Context) error {
 	defer g.close()
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	g.mu.Lock()
-	g.joinUntil = time.Now().Add(g.cfg.JoinWait.D())
-	g.mu.Unlock()
 	var wg sync.WaitGroup
 	run := func(f func(context.Context)) {
 		wg.Add(1)
 		go func() { defer wg.Done(); f(ctx) }()
 	}
-	errc := make(chan error, 2)
+	errc := make(chan error, 1)
 	if g.node != nil {
 		run(func(ctx context.Context) { errc <- g.node.Run(ctx) })
-		run(func(ctx context.Context) { g.follow(ctx, ProvState, g.shouldFollowState) })
+		run(func(ctx context.Context) { g.out.run(ctx, g.node.Send) })
 		if g.cfg.Mode == ModeBackup {
-			run(func(ctx context.Context) { g.follow(ctx, ProvConfig, g.shouldFollowConfig) })
 			run(g.forwardLoop)
 		}
 	}
 	if g.cfg.Mode == ModeMaster {
 		run(g.hist.uptimeLoop(g.isActive))
 	}
+	stop := func() {
+		cancel()
+		close(g.quit)
+		wg.Wait()
+		g.reqs.close()
+	}
 	if g.cfg.ClientListen != "" {
 		if err := g.startClientListener(ctx, run); err != nil {
-			cancel()
-			wg.Wait()
+			stop()
 			return err
 		}
 	}
 	run(g.sup.run)
-	run(g.roleLoop)
+	run(g.runRoles)
 	var err error
 	select {
 	case <-ctx.Done():
 	case err = <-errc:
 	}
-	cancel()
-	wg.Wait()
+	stop()
 	if err != nil && !errors.Is(err, context.Canceled) {
 		return fmt.Errorf("gateway: %w", err)
 	}
@@ -188,11 +181,7 @@ func (g *Gateway) sysEvent(kind, msg string) {
 }
 
 // Role returns the node's current role.
-func (g *Gateway) Role() string {
-	g.mu.Lock()
-	defer g.mu.Unlock()
-	return g.role
-}
+func (g *Gateway) Role() string { return g.view().Role }
 
 func (g *Gateway) isActive() bool { return g.Role() == RoleActive }
 
@@ -208,12 +197,29 @@ func (g *Gateway) PeerAddr() string {
 	return g.node.Addr()
 }
 
-// notifyLocked wakes the role loop and followers; g.mu is held.
-func (g *Gateway) notifyLocked() {
-	close(g.changed)
-	g.changed = make(chan struct{})
-	select {
-	case g.kick <- struct{}{}:
-	default:
+// gate counts the peer's requests in flight so that Run can wait for them.
+type gate struct {
+	mu     sync.Mutex
+	closed bool
+	wg     sync.WaitGroup
+}
+
+func (t *gate) enter() bool {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.closed {
+		return false
 	}
+	t.wg.Add(1)
+	return true
+}
+
+func (t *gate) leave() { t.wg.Done() }
+
+// close refuses new requests and waits for those in flight.
+func (t *gate) close() {
+	t.mu.Lock()
+	t.closed = true
+	t.mu.Unlock()
+	t.wg.Wait()
 }

@@ -4,14 +4,11 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
 	"go.uber.org/goleak"
-
-	"github.com/redund/redund/internal/peer"
 )
 
 func TestMain(m *testing.M) {
@@ -148,30 +145,6 @@ func TestBackupFarBehindGetsFullSync(t *testing.T) {
 	}
 	if !found {
 		t.Fatalf("no too-far-behind event: %+v", b2.Detail().Replica)
-	}
-}
-
-func TestWrongSecretRefusedNoData(t *testing.T) {
-	dir := t.TempDir()
-	ln := listen(t, "127.0.0.1:0")
-	mc := baseCfg(t, ModeMaster, filepath.Join(dir, "m"))
-	bc := baseCfg(t, ModeBackup, filepath.Join(dir, "b"))
-	bc.Peer, bc.Link = ln.Addr().String(), peer.Config{Secret: "another secret entirely!"}
-	m := startGW(t, mc, ln)
-	m.SetConfig("secret-doc", []byte("x"))
-	b := startGW(t, bc, nil)
-	for _, n := range []*gw{m, b} {
-		eventually(t, 3*time.Second, n.cfg.NodeID+" reports the refusal", func() bool {
-			for _, e := range n.Detail().Events {
-				if strings.Contains(e.Message, "refused") && strings.Contains(e.Message, "authentication failed") {
-					return true
-				}
-			}
-			return false
-		})
-	}
-	if docValue(t, b, ProvConfig, "secret-doc") != "<missing>" || b.Detail().PeerConnected {
-		t.Fatal("data crossed a refused link")
 	}
 }
 

@@ -8,8 +8,8 @@ import (
 	"strings"
 
 	_ "github.com/jackc/pgx/v5/stdlib" // PostgreSQL history store (history_dsn = "postgres://...")
-	_ "github.com/mattn/go-sqlite3"    // the embedded history store
 	bolt "go.etcd.io/bbolt"
+	_ "modernc.org/sqlite" // the embedded history store, in pure Go (no cgo)
 
 	"github.com/redund/redund/internal/replica"
 )
@@ -69,7 +69,7 @@ func openHistory(c Config, st *replica.Store) (*historyStore, error) {
 		if strings.HasPrefix(dsn, "sqlite:") {
 			path = strings.TrimPrefix(dsn, "sqlite:")
 		}
-		h.db, err = sql.Open("sqlite3", "file:"+path+"?_journal_mode=WAL&_synchronous=FULL&_busy_timeout=5000")
+		h.db, err = sql.Open("sqlite", sqliteDSN(path))
 		if err == nil {
 			h.db.SetMaxOpenConns(1)
 		}
@@ -92,6 +92,13 @@ func openHistory(c Config, st *replica.Store) (*historyStore, error) {
 		return nil, fmt.Errorf("gateway: history cache: %w", err)
 	}
 	return h, nil
+}
+
+// sqliteDSN opens path in WAL mode with a full fsync per commit and a 5 s
+// busy timeout. modernc.org/sqlite runs each _pragma on every new
+// connection, busy_timeout first so that switching to WAL waits too.
+func sqliteDSN(path string) string {
+	return "file:" + path + "?_pragma=busy_timeout(5000)&_pragma=journal_mode(WAL)&_pragma=synchronous(FULL)"
 }
 
 // q rewrites ? placeholders as $1, $2... for PostgreSQL.

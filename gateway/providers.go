@@ -37,11 +37,12 @@ func (g *Gateway) configWritable() *RefusedError {
 }
 
 // stateWritable: runtime state and history are written on the active node.
-func (g *Gateway) stateWritableLocked() *RefusedError {
-	if g.role == RoleActive {
+func (g *Gateway) stateWritable() *RefusedError {
+	v := g.view()
+	if v.Role == RoleActive {
 		return nil
 	}
-	return &RefusedError{Msg: fmt.Sprintf("this node is %s: write to the active node", g.role), Redirect: g.peerURL}
+	return &RefusedError{Msg: fmt.Sprintf("this node is %s: write to the active node", v.Role), Redirect: v.Peer.URL}
 }
 
 // SetConfig stores a configuration document on the master; it returns the
@@ -106,15 +107,13 @@ func (g *Gateway) DeleteState(key string) (uint64, error) {
 }
 
 // whileActive runs w if this node is active, holding off any step-down
-// while it runs, so that a write accepted as active is stored before the
-// handover reads the state log's position.
+// while it runs (the role loop takes writeMu before it publishes a role
+// other than active), so that a write accepted as active is stored before
+// the handover reads the state log's position.
 func whileActive[T any](g *Gateway, w func() (T, error)) (T, error) {
 	g.writeMu.RLock()
 	defer g.writeMu.RUnlock()
-	g.mu.Lock()
-	r := g.stateWritableLocked()
-	g.mu.Unlock()
-	if r != nil {
+	if r := g.stateWritable(); r != nil {
 		var zero T
 		return zero, r
 	}

@@ -3,157 +3,72 @@ package gateway
 import (
 	"context"
 	"encoding/binary"
+	"encoding/json"
+	"errors"
 	"fmt"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
 )
 
-// yieldFor is how long a node that handed control over waits for the peer
-// to become active before the normal rules apply again.
-const yieldFor = 10 * time.Second
+// errStopping answers a command that arrives while the node stops.
+var errStopping = errors.New("the node is stopping")
 
-// roleLoop re-evaluates the role whenever something changes or a deadline
-// (join_wait, failover_timeout) passes.
-func (g *Gateway) roleLoop(ctx context.Context) {
-	t := time.NewTimer(time.Hour)
+// Failover forces a failover: an active node hands control to its peer,
+// a standby node takes it (and returns once it is active).
+func (g *Gateway) Failover(ctx context.Context) (string, error) {
+	r := g.ask(ctx, input{Kind: inFailover})
+	return r.Msg, r.Err
+}
+
+// Resync forces a full snapshot: on a standby node of the providers it
+// follows, on the active node by asking the peer to take one.
+func (g *Gateway) Resync() (string, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+	defer cancel()
+	r := g.ask(ctx, input{Kind: inResync})
+	return r.Msg, r.Err
+}
+
+// handOver answers the peer's handover request: the role loop steps down
+// (after draining writers) and answers with where the state log stands,
+// so that the peer can catch up before becoming active.
+func (g *Gateway) handOver(ctx context.Context) ([]byte, error) {
+	r := g.ask(ctx, input{Kind: inHandoverAsked})
+	return r.Body, r.Err
+}
+
+// catchUp is the work of a takeover: the active peer steps down, then
+// this node's state follower catches up to the position it answered. The
+// role loop makes the node active only afterwards, so there is never a
+// moment with two active nodes.
+func (g *Gateway) catchUp(ctx context.Context) error {
+	body, err := g.node.Request(ctx, reqHandover, nil)
+	if err != nil {
+		return fmt.Errorf("handover: %w", err)
+	}
+	var h handoverResp
+	if err := json.Unmarshal(body, &h); err != nil {
+		return fmt.Errorf("handover: %w", err)
+	}
+	t := time.NewTicker(5 * time.Millisecond)
 	defer t.Stop()
 	for {
-		next := g.decide()
-		if next <= 0 {
-			next = time.Hour
+		pos, err := g.store.Position(ProvState)
+		if err != nil {
+			return err
 		}
-		t.Reset(next)
+		if pos.SrcLogID == h.StateLogID && pos.Applied >= h.StateLast {
+			return nil
+		}
 		select {
 		case <-ctx.Done():
-			return
-		case <-g.kick:
+			if errors.Is(ctx.Err(), context.DeadlineExceeded) {
+				return errors.New("handover: state did not catch up within 15s")
+			}
+			return errors.New("handover: the link to the peer dropped while catching up")
 		case <-t.C:
 		}
-		if !t.Stop() {
-			select {
-			case <-t.C:
-			default:
-			}
-		}
-	}
-}
-
-// decide applies the role rules once and returns when to look again.
-//
-//   - independent: always active;
-//   - starting: with the peer connected, the master becomes active unless
-//     the backup already is (then automatic recovery takes control back
-//     through a handover, manual recovery stays standby); the backup becomes
-//     standby once the master is active. Alone after join_wait: active;
-//   - standby: active once the peer has been silent for failover_timeout;
-//     the master also when the connected backup is not active;
-//   - active: the backup steps down when it finds the master active too
-//     (after a partition heals the master keeps control).
-func (g *Gateway) decide() time.Duration {
-	g.mu.Lock()
-	defer g.mu.Unlock()
-	now := time.Now()
-	if g.cfg.Mode == ModeIndependent {
-		if g.role != RoleActive {
-			g.setRoleLocked(RoleActive, "independent node")
-		}
-		return 0
-	}
-	if g.handingOver {
-		return 0
-	}
-	master := g.cfg.Mode == ModeMaster
-	switch g.role {
-	case RoleStarting:
-		if g.peerUp {
-			return g.decideConnected(master, now)
-		}
-		if now.Before(g.joinUntil) {
-			return g.joinUntil.Sub(now)
-		}
-		g.setRoleLocked(RoleActive, "the peer did not connect within join_wait")
-	case RoleStandby:
-		if !g.peerUp {
-			due := g.lastHeard.Add(g.cfg.FailoverTimeout.D())
-			if now.Before(due) {
-				return due.Sub(now)
-			}
-			g.failovers++
-			g.lastFailAt = now
-			g.setRoleLocked(RoleActive, fmt.Sprintf("no contact with the peer for failover_timeout (%v)", g.cfg.FailoverTimeout.D()))
-			return 0
-		}
-		return g.decideConnected(master, now)
-	case RoleActive:
-		if g.peerUp && !master && g.peerRole == RoleActive {
-			g.stepDownLocked("the master is active too (link restored); the master keeps control")
-		}
-	}
-	return 0
-}
-
-// decideConnected handles starting/standby with the link up.
-func (g *Gateway) decideConnected(master bool, now time.Time) time.Duration {
-	if !master {
-		if g.peerRole == RoleActive && g.role == RoleStarting {
-			g.setRoleLocked(RoleStandby, "the master is active")
-		}
-		return 0
-	}
-	if now.Before(g.yieldUntil) && g.peerRole != RoleActive {
-		return g.yieldUntil.Sub(now)
-	}
-	switch {
-	case g.peerRole == RoleActive && g.role == RoleStarting && g.cfg.Recovery == RecoveryAutomatic:
-		g.startHandoverLocked("automatic recovery: the master takes control back")
-	case g.peerRole == RoleActive && g.role == RoleStarting:
-		g.setRoleLocked(RoleStandby, "the backup is active; manual recovery: run `redund gateway failover` to take control back")
-	case g.peerRole != RoleActive && g.peerRole != "":
-		g.setRoleLocked(RoleActive, "the backup is not active")
-	}
-	return 0
-}
-
-// setRoleLocked changes the role and does what the new role needs
-// (g.mu held).
-func (g *Gateway) setRoleLocked(role, why string) {
-	prev := g.role
-	if prev == role {
-		return
-	}
-	if role == RoleActive {
-		g.becomeActiveLocked()
-	}
-	g.role, g.roleSince, g.roleReason = role, time.Now(), why
-	g.log.Warn("role change", "from", prev, "to", role, "reason", why, "epoch", g.epoch)
-	g.sysEvent("role", fmt.Sprintf("%s → %s: %s", prev, role, why))
-	g.sendRoleLocked()
-	g.sup.roleChanged(prev, role, why)
-	g.notifyLocked()
-}
-
-// becomeActiveLocked stops the state follower and starts a new state log
-// under a new epoch.
-func (g *Gateway) becomeActiveLocked() {
-	if f := g.followers[ProvState]; f != nil {
-		f.stop()
-	}
-	if err := g.store.Lead(ProvState); err != nil {
-		g.log.Error("cannot lead the state provider", "err", err)
-	}
-	g.epoch++
-	g.saveEpoch(g.epoch)
-}
-
-// stepDownLocked leaves the active role; writers are drained first.
-func (g *Gateway) stepDownLocked(why string) {
-	g.mu.Unlock()
-	g.writeMu.Lock()
-	g.mu.Lock()
-	defer g.writeMu.Unlock()
-	if g.role == RoleActive {
-		g.setRoleLocked(RoleStandby, why)
 	}
 }
 

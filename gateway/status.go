@@ -46,11 +46,10 @@ type HistoryStats struct {
 
 // Detail returns the full status.
 func (g *Gateway) Detail() Detail {
-	g.mu.Lock()
-	d := Detail{NodeID: g.cfg.NodeID, Mode: g.cfg.Mode, Role: g.role, RoleReason: g.roleReason, RoleSince: g.roleSince,
-		Epoch: g.epoch, Failovers: g.failovers, LastFailover: g.lastFailAt, PeerConnected: g.peerUp, PeerRole: g.peerRole,
-		PeerNode: g.peerHello.NodeID, PeerVersion: g.peerHello.Version, Settings: g.settings()}
-	g.mu.Unlock()
+	v := g.view()
+	d := Detail{NodeID: g.cfg.NodeID, Mode: g.cfg.Mode, Role: v.Role, RoleReason: v.Reason, RoleSince: v.Since,
+		Epoch: v.Epoch, Failovers: v.Failovers, LastFailover: v.LastFailover, PeerConnected: v.Link == linkUp,
+		PeerRole: v.Peer.Role, PeerNode: v.Peer.NodeID, PeerVersion: v.Peer.Version, Settings: g.settings()}
 	if g.node != nil {
 		st := g.node.Status()
 		d.Link = &st
@@ -100,19 +99,19 @@ func (g *Gateway) Status() []status.Document {
 		Reason: d.RoleReason, Since: d.RoleSince,
 		Details: map[string]any{"epoch": d.Epoch, "failovers": d.Failovers, "providers": d.Providers, "history": d.History}}
 	if g.node != nil {
-		doc.Peer = &status.Peer{Address: g.peerAddress(), Connected: d.PeerConnected, Since: d.Link.Since, Reason: d.Link.Reason}
+		doc.Peer = &status.Peer{Address: peerAddress(g.cfg, d.Link), Connected: d.PeerConnected, Since: d.Link.Since, Reason: d.Link.Reason}
 	}
 	return []status.Document{doc}
 }
 
-func (g *Gateway) peerAddress() string {
-	if g.cfg.Mode == ModeBackup {
-		return g.cfg.Peer
+// peerAddress is the other node's address: the backup dials the master's;
+// the master shows where the connected backup comes from (its own listen
+// address is not the peer).
+func peerAddress(c Config, l *peer.Status) string {
+	if c.Mode == ModeBackup {
+		return c.Peer
 	}
-	if g.node != nil {
-		return g.node.Addr()
-	}
-	return ""
+	return l.RemoteAddr
 }
 
 // stateWord summarises the pair: Synced, Syncing, Full sync needed, Peer down.

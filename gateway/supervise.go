@@ -2,11 +2,15 @@ package gateway
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"sync"
 	"syscall"
 	"time"
+
+	"github.com/redund/redund/internal/config"
 )
 
 // supervisor runs the application command (`run`) as the role requires
@@ -55,8 +59,10 @@ func (s *supervisor) wants(role string) bool {
 	return role == RoleActive || (s.g.cfg.Standby == StandbyWarm && role == RoleStandby)
 }
 
-// run handles role events until ctx ends, then stops the command.
+// run handles role events until ctx ends, then stops the command. It
+// first kills what a previous run left behind (redund killed with -9).
 func (s *supervisor) run(ctx context.Context) {
+	s.killLeftover()
 	var child *childProc
 	role := RoleStarting
 	backoff := time.Second
@@ -82,6 +88,7 @@ func (s *supervisor) run(ctx context.Context) {
 				// keep running; the hook told it about the new role
 			}
 		case err := <-exited:
+			child.reap()
 			s.exited(err)
 			child, restart = nil, time.After(backoff)
 			backoff = min(backoff*2, 30*time.Second)
@@ -98,26 +105,52 @@ func (s *supervisor) run(ctx context.Context) {
 	}
 }
 
+// childProc is the running command, leader of its own process group.
 type childProc struct {
-	cmd  *exec.Cmd
-	done chan error
+	pgid    int
+	done    <-chan error
+	pidFile string
 }
 
+// stop sends SIGTERM to the command's group, SIGKILL after 5 s.
 func (c *childProc) stop() {
 	if c == nil {
 		return
 	}
-	_ = c.cmd.Process.Signal(syscall.SIGTERM)
+	_ = syscall.Kill(-c.pgid, syscall.SIGTERM)
 	select {
 	case <-c.done:
 	case <-time.After(5 * time.Second):
-		_ = c.cmd.Process.Kill()
+		_ = syscall.Kill(-c.pgid, syscall.SIGKILL)
 		<-c.done
+	}
+	c.reap()
+}
+
+// reap kills what the exited command left in its group and forgets the
+// group.
+func (c *childProc) reap() {
+	_ = syscall.Kill(-c.pgid, syscall.SIGKILL)
+	_ = os.Remove(c.pidFile)
+}
+
+// killLeftover kills the group a previous run recorded, if still there.
+func (s *supervisor) killLeftover() {
+	n, err := killLeftover(s.pidFile())
+	if err != nil {
+		s.g.log.Warn("leftover application processes", "err", err)
+	}
+	if n > 0 {
+		msg := fmt.Sprintf("killed %d process(es) of the application left running by a previous run (redund was killed)", n)
+		s.g.log.Warn(msg)
+		s.g.sysEvent("application", msg)
 	}
 }
 
+func (s *supervisor) pidFile() string { return filepath.Join(s.g.cfg.DataDir, pidFileName) }
+
 func (s *supervisor) env(role string) []string {
-	return append(os.Environ(), "REDUND_ROLE="+role, "REDUND_NODE_ID="+s.g.cfg.NodeID, "REDUND_MODE="+s.g.cfg.Mode)
+	return config.ChildEnv("REDUND_ROLE="+role, "REDUND_NODE_ID="+s.g.cfg.NodeID, "REDUND_MODE="+s.g.cfg.Mode)
 }
 
 func (s *supervisor) start(ctx context.Context, role string) *childProc {
@@ -125,14 +158,17 @@ func (s *supervisor) start(ctx context.Context, role string) *childProc {
 	cmd := exec.Command(argv[0], argv[1:]...)
 	cmd.Env = s.env(role)
 	cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
-	if err := cmd.Start(); err != nil {
+	done, err := startChild(cmd)
+	if err != nil {
 		s.g.log.Error("cannot start the application", "cmd", argv[0], "err", err)
 		s.exited(err)
 		s.hook(ctx, roleChange{role: "fault", why: "application did not start: " + err.Error(), fault: true})
 		return nil
 	}
-	c := &childProc{cmd: cmd, done: make(chan error, 1)}
-	go func() { c.done <- cmd.Wait() }()
+	c := &childProc{pgid: cmd.Process.Pid, done: done, pidFile: s.pidFile()}
+	if err := recordGroup(c.pidFile, c.pgid); err != nil {
+		s.g.log.Warn("cannot record the application's process group", "err", err)
+	}
 	s.mu.Lock()
 	s.running, s.pid = true, cmd.Process.Pid
 	s.starts++

@@ -4,10 +4,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"os"
 	"os/exec"
 	"strconv"
 	"time"
+
+	"github.com/redund/redund/internal/config"
 )
 
 // hookTimeout bounds on_promote / on_demote.
@@ -59,7 +60,7 @@ func (n *Node) Resync(ctx context.Context) error {
 			n.demote(fmt.Sprintf("resync: the peer holds the newer epoch (%d > %d)", p.info.Epoch, epoch))
 			return nil
 		case epoch > p.info.Epoch:
-			return n.client.post(ctx, "/v1/peer/demote?epoch="+strconv.FormatUint(epoch, 10))
+			return n.client.post(ctx, demotePath+"?epoch="+strconv.FormatUint(epoch, 10))
 		default:
 			return fmt.Errorf("%w: both primaries hold epoch %d; demote one explicitly", ErrRefused, epoch)
 		}
@@ -82,14 +83,22 @@ func (n *Node) requestRescan() {
 	}
 }
 
-// demoteFor handles the peer's request to step down: only a peer holding
-// a newer epoch may ask.
-func (n *Node) demoteFor(peerEpoch uint64) error {
+// demotePath is the peer's request to step down. It is served even to a
+// peer the compatibility check refuses (two primaries is the very case it
+// exists for); demoteFor makes its own check.
+const demotePath = "/v1/peer/demote"
+
+// demoteFor handles the peer's request to step down: only a peer that is
+// primary itself, with a newer epoch than this node's, may ask.
+func (n *Node) demoteFor(from nodeInfo, peerEpoch uint64) error {
 	n.mu.Lock()
 	role, epoch := n.role, n.epoch
 	n.mu.Unlock()
 	if role != RolePrimary {
 		return nil
+	}
+	if from.Role != RolePrimary || from.Epoch != peerEpoch {
+		return fmt.Errorf("%w: the peer asking is %s at epoch %d, not primary at epoch %d", ErrRefused, from.Role, from.Epoch, peerEpoch)
 	}
 	if peerEpoch <= epoch {
 		return fmt.Errorf("%w: this node's epoch %d is not older than %d", ErrRefused, epoch, peerEpoch)
@@ -103,6 +112,9 @@ func (n *Node) promote(reason string) {
 	n.role = RolePrimary
 	n.epoch = max(n.epoch, n.peerEpochMax) + 1
 	n.st = syncState{} // a new role: the status (and its since) starts over
+	clear(n.failed)    // what the secondary could not install is no longer pending
+	clear(n.refused)
+	n.syncFail = syncFailure{}
 	epoch := n.epoch
 	cancel := n.roleCancel
 	n.mu.Unlock()
@@ -146,7 +158,7 @@ func (n *Node) runHook(argv []string, what, role string, epoch uint64, reason st
 		ctx, cancel := context.WithTimeout(context.Background(), hookTimeout)
 		defer cancel()
 		cmd := exec.CommandContext(ctx, argv[0], argv[1:]...)
-		cmd.Env = append(os.Environ(), "REDUND_SCHEDSYNC_EVENT="+what, "REDUND_SCHEDSYNC_ROLE="+role,
+		cmd.Env = config.ChildEnv("REDUND_SCHEDSYNC_EVENT="+what, "REDUND_SCHEDSYNC_ROLE="+role,
 			"REDUND_SCHEDSYNC_EPOCH="+strconv.FormatUint(epoch, 10), "REDUND_SCHEDSYNC_DIR="+n.cfg.Dir,
 			"REDUND_SCHEDSYNC_REASON="+reason)
 		out, err := cmd.CombinedOutput()

@@ -14,10 +14,6 @@ import (
 // with two syncfs(2) calls instead of one fsync per file and directory.
 const syncfsThreshold = 16
 
-// errRetry means some file changed on the primary while it was being
-// fetched; the batch is applied again (only what still differs moves).
-var errRetry = errors.New("schedsync: files changed during transfer; retrying")
-
 // applier is the secondary's half: it turns the primary's entries into
 // files on disk and remembers what it wrote (the expected tree), which is
 // how local edits are told apart from synced content.
@@ -161,45 +157,54 @@ func sameForEdits(exp, act Entry) bool {
 		return exp.Mode == act.Mode
 	}
 	if exp.Kind == KindLink && act.Kind == KindLink {
-		return exp.Target == act.Target // a symlink's own mtime cannot be set
+		return exp.Target == act.Target // touching a link (touch -h) is no edit
 	}
 	return exp.Kind == act.Kind && exp.Size == act.Size && exp.Hash == act.Hash &&
 		exp.Target == act.Target && exp.Mode == act.Mode && exp.MTime == act.MTime
 }
 
-// apply brings the directory to targets. It returns per-file problems
-// (reported as Not synced) and an error when the batch must be retried.
-func (a *applier) apply(ctx context.Context, targets []Entry, actual Tree) ([]string, error) {
+// apply brings the directory to targets. It returns the paths it could
+// not install and why (the caller retries them), and an error when the
+// batch as a whole failed (nothing of it counts as applied).
+func (a *applier) apply(ctx context.Context, targets []Entry, actual Tree) (map[string]failure, error) {
 	p := newPlan(targets, actual, a.expectedCopy())
-	var probs []string
+	if len(p.files) > 0 {
+		a.n.prog.Store(newProgress(p.files))
+		defer a.n.prog.Store(nil)
+	}
+	probs := map[string]failure{}
 	var done []Entry
-	fail := func(e Entry, err error) { probs = append(probs, fmt.Sprintf("%s: %v", e.Path, err)) }
+	fail := func(e Entry, err error) { probs[e.Path] = failure{why: err.Error(), local: true} }
 	for _, d := range p.dirs {
 		if err := a.prepareDir(p, d); err != nil {
 			fail(d, err)
 		}
 	}
 	durable := len(p.files) < syncfsThreshold
-	temps, retry, err := a.fetchAll(ctx, p, durable)
+	got, err := a.fetchAll(ctx, p, durable)
 	if err != nil {
 		return probs, err
 	}
-	if !durable && len(temps) > 0 {
+	for path, f := range got.failed {
+		probs[path] = f
+	}
+	if len(got.mismatched) > 0 {
+		a.n.askRehash(ctx, got.mismatched)
+	}
+	if !durable && len(got.temps) > 0 {
 		if err := a.w.syncAll(); err != nil {
-			a.discardAll(temps)
+			a.discardAll(got.temps)
 			return probs, fmt.Errorf("schedsync: syncfs: %w", err)
 		}
 	}
 	done = append(done, a.deleteAll(p, fail)...)
-	done = append(done, a.installAll(p, temps, durable, fail)...)
+	done = append(done, a.installAll(p, got.temps, durable, fail)...)
 	done = append(done, a.finishRest(p, fail)...)
-	if err := a.syncRest(p, durable); err != nil {
-		fail(Entry{Path: "."}, err)
-	}
+	err = a.syncRest(p, durable)
 	a.record(done)
 	a.n.metrics.applied.Add(float64(len(done)))
-	if retry {
-		return probs, errRetry
+	if err != nil {
+		return probs, fmt.Errorf("schedsync: making the batch durable: %w", err)
 	}
 	return probs, nil
 }
@@ -277,11 +282,16 @@ func (a *applier) finishRest(p *plan, fail func(Entry, error)) []Entry {
 		done = append(done, l)
 	}
 	for _, m := range p.meta {
-		if !m.Deleted && m.Kind == KindFile {
-			if err := a.w.setMeta(m); err != nil {
-				fail(m, err)
-				continue
-			}
+		var err error
+		switch {
+		case !m.Deleted && m.Kind == KindFile:
+			err = a.w.setMeta(m)
+		case !m.Deleted && m.Kind == KindLink && p.actual[m.Path].MTime != m.MTime:
+			err = a.w.setLinkTime(m.Path, m.MTime)
+		}
+		if err != nil {
+			fail(m, err)
+			continue
 		}
 		done = append(done, m)
 	}

@@ -90,15 +90,6 @@ func protoWords(p string) string {
 	return "an unknown protocol"
 }
 
-// afterExchange is afterSync after an exchange with the primary whose
-// answers all verified: an earlier refused answer no longer counts.
-func (n *Node) afterExchange() {
-	n.mu.Lock()
-	n.linkErr = ""
-	n.mu.Unlock()
-	n.afterSync()
-}
-
 func hostOf(addr string) string {
 	if h, _, err := net.SplitHostPort(addr); err == nil {
 		return h

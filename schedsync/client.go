@@ -257,7 +257,7 @@ func (n *Node) helloLoop(ctx context.Context) {
 		case err == nil:
 			n.notePeer(info, "")
 		case asRefused(err, &re):
-			n.notePeer(re.peer, re.reason)
+			n.notePeer(re.peer, n.refusedReason(re))
 		case ctx.Err() == nil:
 			n.notePeerError(err)
 		}

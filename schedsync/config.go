@@ -58,6 +58,10 @@ type Config struct {
 	DeltaMinSize       int64           `toml:"delta_min_size"`  // files at least this large are sent as deltas (default 1 MiB)
 	OnPromote          []string        `toml:"on_promote"`      // command (argv) run after this node becomes primary
 	OnDemote           []string        `toml:"on_demote"`       // command (argv) run after this node stops being primary
+	// PreserveSetid makes a secondary keep the setuid and setgid bits of the
+	// primary's files and directories; by default they are dropped (a
+	// primary must not be able to plant a setuid file on the secondary).
+	PreserveSetid bool `toml:"preserve_setid"`
 }
 
 // Validate checks the table and returns every problem with its key path.

@@ -1,6 +1,7 @@
 package schedsync
 
 import (
+	"errors"
 	"io/fs"
 	"path"
 	"sync"
@@ -56,25 +57,21 @@ func (w *writer) moveAside(rel, why string) error {
 	return nil
 }
 
-// cleanTemps removes temporary files left by a crash.
+// cleanTemps removes the temporary files a crash left in .redund/tmp,
+// the only place they are ever written: nothing else is touched.
 func (w *writer) cleanTemps() (int, error) {
+	ents, err := fs.ReadDir(w.root.FS(), tempDir)
+	if errors.Is(err, fs.ErrNotExist) {
+		return 0, nil
+	}
+	if err != nil {
+		return 0, err
+	}
 	n := 0
-	err := fs.WalkDir(w.root.FS(), ".", func(p string, d fs.DirEntry, err error) error {
-		if err != nil {
-			return nil
+	for _, e := range ents {
+		if err := w.root.RemoveAll(path.Join(tempDir, e.Name())); err == nil {
+			n++
 		}
-		if p == conflictDir {
-			return fs.SkipDir // kept for the operator, whatever the names
-		}
-		if len(d.Name()) > len(tempPrefix) && d.Name()[:len(tempPrefix)] == tempPrefix {
-			if err := w.root.RemoveAll(p); err == nil {
-				n++
-			}
-			if d.IsDir() {
-				return fs.SkipDir
-			}
-		}
-		return nil
-	})
-	return n, err
+	}
+	return n, nil
 }

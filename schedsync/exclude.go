@@ -27,7 +27,7 @@ func checkPattern(p string) error {
 }
 
 func newMatcher(patterns []string) *matcher {
-	m := &matcher{names: []string{tempPrefix + "*"}}
+	m := &matcher{}
 	for _, p := range patterns {
 		p = strings.TrimPrefix(p, "/")
 		switch {

@@ -6,7 +6,6 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
-	"fmt"
 	"hash"
 	"io"
 	"sync"
@@ -20,28 +19,68 @@ const (
 	groupBytes = 8 << 20
 )
 
-// fetchState collects the temporary files of one batch.
+// fetchState collects the temporary files of one batch, and the files
+// that could not be fetched (failed) with the ones among them whose
+// content did not match the manifest (mismatched: the primary is asked to
+// hash them again).
 type fetchState struct {
-	a       *applier
-	durable bool
-	mu      sync.Mutex
-	temps   map[string]*tempFile
-	retry   bool
+	a          *applier
+	durable    bool
+	mu         sync.Mutex
+	temps      map[string]*tempFile
+	failed     map[string]failure
+	mismatched []string
 }
 
 func (s *fetchState) done(path string, t *tempFile) {
 	s.mu.Lock()
 	s.temps[path] = t
 	s.mu.Unlock()
+	if p := s.a.n.prog.Load(); p != nil {
+		p.filesDone.Add(1)
+	}
 }
 
-func (s *fetchState) changed() { s.mu.Lock(); s.retry = true; s.mu.Unlock() }
+// changed records a file the primary did not send as the manifest said.
+func (s *fetchState) changed(f Entry, why string) {
+	s.mu.Lock()
+	s.failed[f.Path] = failure{why: why}
+	s.mu.Unlock()
+}
+
+// mismatch records a file whose content is not the manifest's.
+func (s *fetchState) mismatch(f Entry) {
+	s.mu.Lock()
+	s.failed[f.Path] = failure{why: "content does not match the primary's manifest"}
+	s.mismatched = append(s.mismatched, f.Path)
+	s.mu.Unlock()
+}
+
+// forget drops what was recorded about path.
+func (s *fetchState) forget(path string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	delete(s.failed, path)
+	for i, p := range s.mismatched {
+		if p == path {
+			s.mismatched = append(s.mismatched[:i], s.mismatched[i+1:]...)
+			break
+		}
+	}
+}
+
+// localFail records a file this node could not write.
+func (s *fetchState) localFail(f Entry, err error) {
+	s.mu.Lock()
+	s.failed[f.Path] = failure{why: localWhy(err), local: true}
+	s.mu.Unlock()
+}
 
 // fetchAll gets the content of every file of the plan into finished
 // temporary files: copied from a local file with the same content
 // (renames), rebuilt from a delta (large files), or fetched whole.
-func (a *applier) fetchAll(ctx context.Context, p *plan, durable bool) (map[string]*tempFile, bool, error) {
-	s := &fetchState{a: a, durable: durable, temps: map[string]*tempFile{}}
+func (a *applier) fetchAll(ctx context.Context, p *plan, durable bool) (*fetchState, error) {
+	s := &fetchState{a: a, durable: durable, temps: map[string]*tempFile{}, failed: map[string]failure{}}
 	byHash := map[[32]byte][]string{}
 	for path, e := range p.expected {
 		if e.Kind == KindFile && e.Size > 0 {
@@ -77,9 +116,9 @@ func (a *applier) fetchAll(ctx context.Context, p *plan, durable bool) (map[stri
 	flush()
 	if err := runJobs(ctx, a.n.workers(), jobs); err != nil {
 		a.discardAll(s.temps)
-		return nil, false, err
+		return nil, err
 	}
-	return s.temps, s.retry, nil
+	return s, nil
 }
 
 // runJobs runs jobs on n workers; the first error cancels the rest.
@@ -120,14 +159,16 @@ func (s *fetchState) write(f Entry, r io.Reader) error {
 func (s *fetchState) writeChecked(f Entry, r io.Reader, vouched func() bool) error {
 	t, err := s.a.w.create(f.Path)
 	if err != nil {
-		return fmt.Errorf("schedsync: %s: %w", f.Path, err)
+		s.localFail(f, err) // the caller skips what it does not read
+		return nil
 	}
 	h := &lazyHash{on: vouched == nil}
-	dst := io.MultiWriter(t, h)
+	tw := &errWriter{w: t, p: s.a.n.prog.Load()}
+	dst := io.MultiWriter(tw, h)
 	var sb *asyncSig
 	if f.Size >= s.a.n.deltaMin() {
 		sb = newAsyncSig(f.Size)
-		dst = io.MultiWriter(t, h, sb)
+		dst = io.MultiWriter(tw, h, sb)
 	}
 	n, err := io.Copy(dst, r)
 	var sig *signature
@@ -136,6 +177,10 @@ func (s *fetchState) writeChecked(f Entry, r io.Reader, vouched func() bool) err
 	}
 	if err != nil {
 		s.a.w.discard(t)
+		if tw.err != nil { // this node could not write (a full disk): that file only
+			s.localFail(f, tw.err)
+			return nil
+		}
 		return err
 	}
 	ok := vouched != nil && vouched()
@@ -145,11 +190,12 @@ func (s *fetchState) writeChecked(f Entry, r io.Reader, vouched func() bool) err
 	}
 	if n != f.Size || (!ok && !bytes.Equal(h.Sum(), f.Hash[:])) {
 		s.a.w.discard(t)
-		s.changed()
+		s.mismatch(f)
 		return nil
 	}
 	if err := s.a.w.finish(t, f, s.durable); err != nil {
-		return fmt.Errorf("schedsync: %s: %w", f.Path, err)
+		s.localFail(f, err)
+		return nil
 	}
 	if sig != nil {
 		s.a.sigs.put(f.Path, f.Size, f.MTime, sig)
@@ -173,6 +219,7 @@ func (s *fetchState) copyLocal(f Entry, candidates []string) bool {
 			s.a.n.metrics.bytes.WithLabelValues("local").Add(float64(f.Size))
 			return true
 		}
+		s.forget(f.Path) // a local copy that did not work is no failure: fetch it
 	}
 	if f.Size == 0 {
 		return s.write(f, bytes.NewReader(nil)) == nil
@@ -190,7 +237,7 @@ func (s *fetchState) fetchGroup(ctx context.Context, g []Entry) error {
 		f := g[i]
 		i++
 		if !rec.OK {
-			s.changed() // gone since the manifest: its deletion follows
+			s.changed(f, "the primary could not send it") // gone since the manifest: its deletion follows
 			return nil
 		}
 		s.a.n.metrics.bytes.WithLabelValues("whole").Add(float64(rec.Size))
@@ -218,7 +265,7 @@ func (s *fetchState) fetchDelta(ctx context.Context, f, loc Entry) error {
 	if err != nil {
 		var se *statusError
 		if errors.As(err, &se) && se.code == 404 {
-			s.changed()
+			s.changed(f, "the primary could not send it")
 			return nil
 		}
 		return err
@@ -248,10 +295,30 @@ func (s *fetchState) fetchDelta(ctx context.Context, f, loc Entry) error {
 	<-applied
 	s.a.n.metrics.bytes.WithLabelValues("delta").Add(float64(cr.n))
 	if errors.Is(err, errBadDelta) {
-		s.changed()
+		s.changed(f, "the delta did not match the local copy")
 		return nil
 	}
 	return err
+}
+
+// errWriter remembers the first write error of w (so a failed copy can
+// tell this node's disk from the network) and counts what it wrote into
+// the batch's progress.
+type errWriter struct {
+	w   io.Writer
+	p   *progress
+	err error
+}
+
+func (e *errWriter) Write(b []byte) (int, error) {
+	n, err := e.w.Write(b)
+	if err != nil && e.err == nil {
+		e.err = err
+	}
+	if e.p != nil {
+		e.p.bytesDone.Add(int64(n))
+	}
+	return n, err
 }
 
 // lazyHash is a SHA-256 that can be switched off.

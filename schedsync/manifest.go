@@ -27,7 +27,7 @@ type Entry struct {
 	Path    string   // slash-separated, relative to the directory
 	Kind    Kind     // file, dir or symlink
 	Size    int64    // bytes (files)
-	Mode    uint32   // permission bits (fs.ModePerm plus setuid/setgid/sticky)
+	Mode    uint32   // POSIX permission bits: 0o777 plus setuid 04000, setgid 02000, sticky 01000
 	MTime   int64    // modification time, Unix nanoseconds
 	Hash    [32]byte // SHA-256 of the content (files)
 	Target  string   // symlink target (links)
@@ -64,12 +64,12 @@ func (t Tree) sorted() []Entry {
 type scanner struct {
 	root  string
 	match *matcher
-	skips []string // why paths were skipped during the last scan
+	skips map[string]string // paths skipped by the last scan or rescan, and why
 }
 
 // scan walks the whole directory.
 func (s *scanner) scan(prev Tree) (Tree, error) {
-	s.skips = nil
+	s.skips = map[string]string{}
 	out := Tree{}
 	err := s.walk(".", prev, out)
 	return out, err
@@ -88,6 +88,13 @@ func (s *scanner) walk(rel string, prev, out Tree) error {
 		r, _ := filepath.Rel(s.root, p)
 		r = filepath.ToSlash(r)
 		if r == "." {
+			return nil
+		}
+		if err := checkRelPath(r); err != nil && !s.match.excluded(r, d.IsDir()) {
+			s.skip(r, err.Error()) // a secondary would refuse the whole manifest
+			if d.IsDir() {
+				return filepath.SkipDir
+			}
 			return nil
 		}
 		if s.match.excluded(r, d.IsDir()) {
@@ -115,8 +122,7 @@ func (s *scanner) stat(rel string, prev Tree) (Entry, bool, error) {
 		}
 		return Entry{}, false, err
 	}
-	e := Entry{Path: rel, Mode: uint32(fi.Mode().Perm() | fi.Mode()&(fs.ModeSetuid|fs.ModeSetgid|fs.ModeSticky)),
-		MTime: fi.ModTime().UnixNano()}
+	e := Entry{Path: rel, Mode: posixMode(fi.Mode()), MTime: fi.ModTime().UnixNano()}
 	switch {
 	case fi.Mode().IsRegular():
 		e.Kind, e.Size = KindFile, fi.Size()
@@ -139,21 +145,28 @@ func (s *scanner) stat(rel string, prev Tree) (Entry, bool, error) {
 		if err != nil {
 			return Entry{}, false, nil
 		}
-		if err := checkLinkTarget(rel, t); err != nil {
-			s.skips = append(s.skips, err.Error())
-			return Entry{}, false, nil
-		}
+		// every link is in the tree, the ones leading out too: they take
+		// part in resolving the others (see linkVerdict), and only the
+		// verdict keeps them out of the manifest
 		e.Kind, e.Target, e.Mode = KindLink, t, 0o777
 	default:
-		s.skips = append(s.skips, "not a file, directory or symlink: "+rel)
+		s.skip(rel, "not a file, directory or symlink")
 		return Entry{}, false, nil
 	}
 	return e, true, nil
 }
 
+func (s *scanner) skip(rel, why string) {
+	if s.skips == nil {
+		s.skips = map[string]string{}
+	}
+	s.skips[rel] = why
+}
+
 // rescan re-reads the given paths (and, for directories, everything below
 // them) and returns the entries that changed, deletions included.
 func (s *scanner) rescan(cur Tree, dirty []string) []Entry {
+	s.skips = map[string]string{}
 	var changes []Entry
 	seen := map[string]bool{}
 	for _, rel := range dirty {
@@ -212,4 +225,21 @@ func hashFile(name string) ([32]byte, error) {
 	}
 	copy(sum[:], h.Sum(nil))
 	return sum, nil
+}
+
+// posixMode turns Go's file mode into the POSIX bits the manifest carries:
+// Go keeps setuid, setgid and sticky far above 0o7777 (fs.ModeSetuid is
+// 1<<23), the wire and chmod(2) want 04000, 02000 and 01000.
+func posixMode(m fs.FileMode) uint32 {
+	out := uint32(m.Perm())
+	if m&fs.ModeSetuid != 0 {
+		out |= 0o4000
+	}
+	if m&fs.ModeSetgid != 0 {
+		out |= 0o2000
+	}
+	if m&fs.ModeSticky != 0 {
+		out |= 0o1000
+	}
+	return out
 }

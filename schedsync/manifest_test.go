@@ -19,8 +19,8 @@ func TestCheckRelPath(t *testing.T) {
 		{"a", true}, {"a/b/c.txt", true}, {"..a", true}, {"a/.b", true},
 		{"", false}, {".", false}, {"..", false}, {"../x", false}, {"a/../../x", false},
 		{"/etc/passwd", false}, {"a//b", false}, {"a/./b", false}, {"a/", false},
-		{"a\x00b", false}, {`a\..\b`, false}, {".redund", false}, {".redund/state.json", false},
-		{"x/.redund-tmp-1", false},
+		{"a\x00b", false}, {`a\..\b`, true}, {".redund", false}, {".redund/state.json", false},
+		{"x/.redund-tmp-1", true}, {".redund-tmp-evil", true}, {"x/.redund", true},
 	} {
 		err := checkRelPath(tc.p)
 		if (err == nil) != tc.ok {
@@ -58,7 +58,7 @@ func TestExclude(t *testing.T) {
 		{"a.tmp", false, false, true}, {"x/y/a.tmp", false, false, true}, {"a.txt", false, false, false},
 		{"cache", true, false, true}, {"cache", false, false, false}, {"x/cache", true, false, true},
 		{"logs/a.log", false, false, true}, {"x/logs/a.log", false, false, false},
-		{".redund", true, false, true}, {"d/.redund-tmp-abc", false, false, true},
+		{".redund", true, false, true}, {"d/.redund-tmp-abc", false, false, false},
 		{"cache/sub/file", false, true, true}, {"keep/sub/file", false, true, false},
 	} {
 		got := m.excluded(tc.p, tc.dir)
@@ -96,7 +96,8 @@ func TestScanAndRescan(t *testing.T) {
 	s := &scanner{root: root, match: newMatcher([]string{"*.tmp"})}
 	tree, err := s.scan(nil)
 	must(t, err)
-	want := map[string]Kind{"a.txt": KindFile, "d": KindDir, "d/b.bin": KindFile, "in-link": KindLink}
+	// every link is in the scanned tree; unsafeLinks keeps the out-pointing one out of the manifest
+	want := map[string]Kind{"a.txt": KindFile, "d": KindDir, "d/b.bin": KindFile, "in-link": KindLink, "d/out-link": KindLink}
 	if len(tree) != len(want) {
 		t.Fatalf("scan found %v, want %v", keys(tree), want)
 	}
@@ -108,8 +109,8 @@ func TestScanAndRescan(t *testing.T) {
 	if tree["d/b.bin"].Mode != 0o600 || tree["a.txt"].Size != 5 {
 		t.Errorf("bad metadata: %+v %+v", tree["d/b.bin"], tree["a.txt"])
 	}
-	if len(s.skips) != 1 {
-		t.Errorf("want the out-pointing symlink reported as skipped, got %v", s.skips)
+	if u := unsafeLinks(tree); len(u) != 1 || u["d/out-link"] == "" {
+		t.Errorf("want the out-pointing symlink judged unsafe, got %v", u)
 	}
 	writeFile(t, root, "d/new/c.txt", "new", 0o644)
 	must(t, os.Remove(filepath.Join(root, "a.txt")))
@@ -203,7 +204,8 @@ func TestMaliciousManifest(t *testing.T) {
 func FuzzDecodeBatch(f *testing.F) {
 	var buf bytes.Buffer
 	_ = encodeBatch(&buf, Batch{LogID: "id", Seq: 3, Entries: []Entry{
-		{Path: "a/b", Kind: KindFile, Size: 9, Mode: 0o644}, {Path: "l", Kind: KindLink, Target: "a/b"}}})
+		{Path: "a/b", Kind: KindFile, Size: 9, Mode: 0o644}, {Path: "s", Kind: KindFile, Mode: 0o4755},
+		{Path: "d", Kind: KindDir, Mode: 0o1777}, {Path: "l", Kind: KindLink, Target: "a/b"}}})
 	f.Add(buf.Bytes())
 	f.Fuzz(func(t *testing.T, data []byte) {
 		b, err := decodeBatch(bytes.NewReader(data))

@@ -7,14 +7,15 @@ import (
 	"log"
 	"log/slog"
 	"net"
-	"net/http"
 	"os"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/redund/redund/internal/logging"
+	"github.com/redund/redund/internal/netlimit"
 	"github.com/redund/redund/internal/peer"
 )
 
@@ -48,6 +49,11 @@ type Node struct {
 	peerTimeout time.Duration
 	app         *applier
 	hooks       sync.WaitGroup
+	setid       pathNotes                // secondary: paths whose setuid/setgid bits were dropped
+	failNotes   pathNotes                // secondary: files that could not be installed, logged once per reason
+	skipped     pathNotes                // primary: paths not synced (FIFOs, sockets, unsafe symlinks), logged once
+	rehashCh    chan rehashReq           // primary: files a secondary found not matching the manifest
+	prog        atomic.Pointer[progress] // secondary: the transfer in flight
 
 	mu           sync.Mutex
 	role         string
@@ -55,13 +61,14 @@ type Node struct {
 	st           syncState
 	peer         peerView
 	peerEpochMax uint64
-	clog         *changeLog         // primary only
-	roleCancel   context.CancelFunc // ends the current role loop
-	resync       bool               // a full resync was requested
-	edits        map[string]string  // secondary: local edits found (path → what)
-	syncErrs     []string           // secondary: files that could not be synced
-	guard        string             // secondary: why it refuses to mirror (until resync)
-	linkErr      string             // secondary: why the primary's last answer was refused (until one verifies)
+	clog         *changeLog             // primary only
+	roleCancel   context.CancelFunc     // ends the current role loop
+	resync       bool                   // a full resync was requested
+	edits        map[string]string      // secondary: local edits found (path → what)
+	failed       map[string]*failedFile // secondary: files that could not be installed, retried
+	syncFail     syncFailure            // secondary: the sync loop's current run of failures
+	guard        string                 // secondary: why it refuses to mirror (until resync)
+	refused      map[string]string      // secondary: symlinks from the primary refused (path → why)
 }
 
 // New checks cfg, opens the directory and binds the listen address.
@@ -78,7 +85,8 @@ func New(cfg *Config, opt Options) (*Node, error) {
 	}
 	n := &Node{cfg: cfg, opt: opt, log: opt.Log, started: time.Now(), match: newMatcher(cfg.Exclude),
 		peerTimeout: cfg.PeerTimeout.Or(DefaultPeerTimeout), metrics: newMetrics(opt.Registry),
-		edits: map[string]string{}}
+		edits: map[string]string{}, refused: map[string]string{},
+		failed: map[string]*failedFile{}, rehashCh: make(chan rehashReq)}
 	var err error
 	if n.auth, err = newLinkAuth(cfg.Secret.Reveal()); err != nil {
 		return nil, err
@@ -123,7 +131,7 @@ func (n *Node) bind() error {
 	if ln == nil {
 		return nil
 	}
-	wrapped, err := n.wrapListener(ln)
+	wrapped, err := n.wrapListener(netlimit.Wrap(ln, SyncLimits()))
 	if err != nil {
 		ln.Close()
 		return err
@@ -131,6 +139,11 @@ func (n *Node) bind() error {
 	n.ln = wrapped
 	return nil
 }
+
+// SyncLimits caps the connections of the sync listener: 256 at once
+// (netlimit.Budget) and 128 from one source (the peer uses up to 64
+// workers).
+func SyncLimits() netlimit.Limits { return netlimit.Limits{Total: netlimit.Budget(256), PerSrc: 128} }
 
 // Addr is the sync listener's address ("" when not listening).
 func (n *Node) Addr() string {
@@ -155,8 +168,8 @@ func (n *Node) Run(ctx context.Context) error {
 	defer cancel()
 	var wg sync.WaitGroup
 	if n.ln != nil {
-		hs := &http.Server{Handler: n.handler(), ReadHeaderTimeout: 10 * time.Second,
-			ErrorLog: log.New(n.serverLog.Writer(), "", 0)}
+		hs := netlimit.HTTPServer(n.handler(), nil)
+		hs.ErrorLog = log.New(n.serverLog.Writer(), "", 0) // TLS handshake errors: throttled
 		wg.Go(func() { _ = hs.Serve(n.ln) })
 		defer func() { _ = hs.Close(); wg.Wait() }()
 	}
@@ -213,6 +226,7 @@ func (n *Node) info() nodeInfo {
 		i.LogID, i.Seq = n.clogCurrentLocked()
 	} else if n.app != nil {
 		i.LogID, i.Seq = n.app.position()
+		i.Progress = n.prog.Load().view()
 	}
 	return i
 }

@@ -3,6 +3,7 @@ package schedsync
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"net"
 	"os"
 	"path/filepath"
@@ -31,6 +32,14 @@ func (tn *testNode) stop() {
 // startPair starts two nodes over loopback. mutate may adjust the configs.
 func startPair(t *testing.T, modeA, modeB string, mutate func(a, b *Config)) (*testNode, *testNode) {
 	t.Helper()
+	a, b, lnA, lnB := pairConfigs(t, modeA, modeB, mutate)
+	return startNode(t, a, lnA), startNode(t, b, lnB)
+}
+
+// pairConfigs makes the configs (and holds the listeners) of two nodes
+// that point at each other, for tests that start them separately.
+func pairConfigs(t *testing.T, modeA, modeB string, mutate func(a, b *Config)) (*Config, *Config, net.Listener, net.Listener) {
+	t.Helper()
 	lnA, err := net.Listen("tcp", "127.0.0.1:0")
 	must(t, err)
 	lnB, err := net.Listen("tcp", "127.0.0.1:0")
@@ -43,16 +52,22 @@ func startPair(t *testing.T, modeA, modeB string, mutate func(a, b *Config)) (*t
 	if mutate != nil {
 		mutate(a, &b)
 	}
-	return startNode(t, a, lnA), startNode(t, &b, lnB)
+	return a, &b, lnA, lnB
 }
 
 func startNode(t *testing.T, cfg *Config, ln net.Listener) *testNode {
+	t.Helper()
+	return startNodeLog(t, cfg, ln, nil)
+}
+
+// startNodeLog starts a node that logs to log (nil: discard).
+func startNodeLog(t *testing.T, cfg *Config, ln net.Listener, log *slog.Logger) *testNode {
 	t.Helper()
 	version := "test"
 	if cfg.NodeID == "other-version" {
 		version = "test-2"
 	}
-	n, err := New(cfg, Options{Version: version, Listener: ln})
+	n, err := New(cfg, Options{Version: version, Listener: ln, Log: log})
 	must(t, err)
 	ctx, cancel := context.WithCancel(context.Background())
 	tn := &testNode{Node: n, dir: cfg.Dir, cancel: cancel, done: make(chan struct{})}
@@ -99,7 +114,7 @@ func tryDigest(dir string) (map[string]string, error) {
 		case KindDir:
 			out[p] = fmt.Sprintf("dir %o", e.Mode)
 		case KindLink:
-			out[p] = "link " + e.Target
+			out[p] = fmt.Sprintf("link %s %d", e.Target, e.MTime)
 		}
 	}
 	return out, nil

@@ -7,11 +7,12 @@ import (
 	"strings"
 )
 
-// Reserved names inside the data directory: the node's own state and the
-// temporary files of the atomic writer. They are never synced.
+// The one reserved name inside the data directory: .redund at its top
+// holds the node's own state and the atomic writer's temporary files
+// (.redund/tmp). It is never synced; every other name is the user's.
 const (
 	stateDirName = ".redund"
-	tempPrefix   = ".redund-tmp-"
+	tempDir      = stateDirName + "/tmp"
 	maxPathLen   = 4096
 	maxNameLen   = 255
 )
@@ -30,8 +31,8 @@ func checkRelPath(p string) error {
 		return bad("too long")
 	case strings.HasPrefix(p, "/"):
 		return bad("absolute")
-	case strings.ContainsAny(p, "\x00\\"):
-		return bad("NUL or backslash")
+	case strings.ContainsRune(p, 0):
+		return bad("NUL")
 	case path.Clean(p) != p:
 		return bad("not clean")
 	}
@@ -41,8 +42,6 @@ func checkRelPath(p string) error {
 			return bad("climbs out with ..")
 		case len(part) > maxNameLen:
 			return bad("name too long")
-		case strings.HasPrefix(part, tempPrefix):
-			return bad("reserved temporary name")
 		}
 	}
 	if p == stateDirName || strings.HasPrefix(p, stateDirName+"/") {
@@ -51,26 +50,32 @@ func checkRelPath(p string) error {
 	return nil
 }
 
-// checkLinkTarget accepts a symlink at p only when its target is relative
-// and resolves inside the directory.
+// checkLinkTarget accepts a symlink at p only when its target, read as
+// text, is relative and stays inside the directory. (Resolution through
+// the tree is stricter: see linkVerdict.)
 func checkLinkTarget(p, target string) error {
-	bad := func(why string) error {
+	if why := linkTextVerdict(p, target); why != "" {
 		return fmt.Errorf("%w: symlink %q -> %q %s", errUnsafePath, p, target, why)
 	}
+	return nil
+}
+
+// linkTextVerdict says why target, read as text, is refused ("" if not).
+func linkTextVerdict(p, target string) string {
 	switch {
 	case target == "":
-		return bad("is empty")
+		return "is empty"
 	case strings.HasPrefix(target, "/"):
-		return bad("is absolute")
+		return "is absolute"
 	case strings.ContainsRune(target, 0) || len(target) > maxPathLen:
-		return bad("is malformed")
+		return "is malformed"
 	}
 	j := path.Join(path.Dir(p), target)
 	if j == ".." || strings.HasPrefix(j, "../") {
-		return bad("points out of the directory")
+		return "points out of the directory"
 	}
 	if j == stateDirName || strings.HasPrefix(j, stateDirName+"/") {
-		return bad("points into redund's state")
+		return "points into redund's state"
 	}
-	return nil
+	return ""
 }

@@ -22,31 +22,39 @@ const (
 type persistedState struct {
 	Role  string `json:"role"`
 	Epoch uint64 `json:"epoch"`
+	Mode  string `json:"mode,omitempty"` // the configured mode when the role was saved
 }
 
-// loadState restores role and epoch (the mode decides on first start) and
-// the secondary's expected tree.
-func (n *Node) loadState() error {
-	n.role = RoleSecondary
-	if n.cfg.Mode == ModePrimary {
-		n.role = RolePrimary
+// roleOf is the role a mode starts in.
+func roleOf(mode string) string {
+	if mode == ModePrimary {
+		return RolePrimary
 	}
+	return RoleSecondary
+}
+
+// loadState restores role and epoch and the secondary's expected tree.
+//
+// Which role: the saved one, as long as mode is what it was when the role
+// was saved. It records a promotion or a demotion, which a restart must
+// not undo (a promoted node would go back to following a stale primary,
+// a demoted old primary would come back as a second primary). A mode
+// changed in the config since is the operator's newer decision and wins:
+// the node starts in that mode's role, as if promoted or demoted then.
+func (n *Node) loadState() error {
+	n.role = roleOf(n.cfg.Mode)
 	b, err := n.w.root.ReadFile(stateFile)
+	var s persistedState
 	switch {
 	case errors.Is(err, fs.ErrNotExist):
 	case err != nil:
 		return fmt.Errorf("schedsync: %w", err)
 	default:
-		var s persistedState
 		if err := json.Unmarshal(b, &s); err != nil {
 			return fmt.Errorf("schedsync: %s: %w", stateFile, err)
 		}
-		if s.Role == RolePrimary || s.Role == RoleSecondary {
-			n.role = s.Role
-		}
-		n.epoch = s.Epoch
 	}
-	n.metrics.epoch.Set(float64(n.epoch))
+	n.epoch = s.Epoch
 	n.app = newApplier(n)
 	if b, err := n.w.root.ReadFile(expectedFile); err == nil {
 		if batch, err := decodeBatch(bytes.NewReader(b)); err == nil {
@@ -55,13 +63,58 @@ func (n *Node) loadState() error {
 			n.log.Warn("ignoring unreadable expected tree; the next sync compares everything", "err", err)
 		}
 	}
+	if err := n.settleRole(s); err != nil {
+		return err
+	}
+	n.metrics.epoch.Set(float64(n.epoch))
+	if note := n.roleNote(); note != "" {
+		n.log.Warn("the role differs from the configured mode", "mode", n.cfg.Mode, "role", n.role, "why", note)
+	}
 	return nil
+}
+
+// settleRole applies the saved role s (see loadState) and saves the
+// outcome with the configured mode.
+func (n *Node) settleRole(s persistedState) error {
+	if s.Role != RolePrimary && s.Role != RoleSecondary {
+		return nil // nothing saved yet: the mode decides
+	}
+	if s.Mode == "" || s.Mode == n.cfg.Mode {
+		n.role = s.Role
+		if s.Mode == "" {
+			return n.saveState() // written by an older version: record the mode now
+		}
+		return nil
+	}
+	n.log.Warn("mode changed in the config since the role was saved: the configured mode wins",
+		"saved_mode", s.Mode, "saved_role", s.Role, "mode", n.cfg.Mode, "role", n.role)
+	switch {
+	case s.Role == RolePrimary && n.role == RoleSecondary:
+		n.app.forget() // as on demotion: what differs from the primary is moved aside, not lost
+	case s.Role == RoleSecondary && n.role == RolePrimary:
+		n.epoch++ // as on promotion: newer than the primary this node followed
+	}
+	return n.saveState()
+}
+
+// roleNote explains a role that is not the configured mode's ("" when
+// they agree).
+func (n *Node) roleNote() string {
+	if n.role == roleOf(n.cfg.Mode) {
+		return ""
+	}
+	how, back := "demoted", "promote"
+	if n.role == RolePrimary {
+		how, back = "promoted", "demote"
+	}
+	return fmt.Sprintf("configured %s, but %s since it was %s (saved in %s; the saved role wins while mode is unchanged: "+
+		"run `redund schedsync %s` to go back, or change mode)", n.cfg.Mode, n.role, how, stateFile, back)
 }
 
 // saveState writes state.json atomically and durably.
 func (n *Node) saveState() error {
 	n.mu.Lock()
-	s := persistedState{Role: n.role, Epoch: n.epoch}
+	s := persistedState{Role: n.role, Epoch: n.epoch, Mode: n.cfg.Mode}
 	n.mu.Unlock()
 	b, _ := json.MarshalIndent(s, "", "  ")
 	return n.writeStateFile(stateFile, b)

@@ -6,6 +6,17 @@ import (
 	"time"
 )
 
+// primaryLoop is the state the primary's loop owns: the tree as it is on
+// disk (raw) and the symlinks held back from the manifest because they
+// lead out of the directory or loop (unsafe).
+type primaryLoop struct {
+	n      *Node
+	s      *scanner
+	cl     *changeLog
+	raw    Tree
+	unsafe map[string]string
+}
+
 // runPrimary scans the directory, then keeps the manifest and change log
 // current from file-system events and periodic full scans.
 func (n *Node) runPrimary(ctx context.Context) error {
@@ -16,61 +27,143 @@ func (n *Node) runPrimary(ctx context.Context) error {
 	}
 	batches := make(chan []string, 16)
 	go w.run(ctx, batches) // started before the scan: nothing written meanwhile is missed
-	tree, err := s.scan(n.app.expectedCopy())
+	raw, err := s.scan(n.app.expectedCopy())
 	if err != nil {
 		return fmt.Errorf("schedsync: scan: %w", err)
 	}
-	n.logSkips(s)
-	cl := newChangeLog(tree)
+	pl := &primaryLoop{n: n, s: s, raw: raw}
+	pl.cl = newChangeLog(pl.publishable())
+	pl.noteSkips(true)
 	n.mu.Lock()
-	n.clog = cl
+	n.clog = pl.cl
 	n.mu.Unlock()
 	defer func() {
 		n.mu.Lock()
 		n.clog = nil
 		n.mu.Unlock()
 	}()
-	n.metrics.files.Set(float64(len(tree)))
+	n.metrics.files.Set(float64(len(raw) - len(pl.unsafe)))
 	n.refreshState()
 	for {
 		select {
 		case <-ctx.Done():
 			return ctx.Err()
 		case dirty := <-batches:
-			n.primaryUpdate(s, cl, dirty)
+			pl.update(dirty)
+		case req := <-n.rehashCh:
+			pl.rehash(req)
 		}
 	}
 }
 
-// primaryUpdate rescans the dirty paths (all of them when dirty is nil).
-func (n *Node) primaryUpdate(s *scanner, cl *changeLog, dirty []string) {
-	cur, _ := cl.snapshot()
+// update rescans the dirty paths (all of them when dirty is nil) and logs
+// what changed.
+func (pl *primaryLoop) update(dirty []string) {
+	n := pl.n
 	var changes []Entry
 	if dirty == nil {
-		t, err := s.scan(cur)
+		t, err := pl.s.scan(pl.raw)
 		if err != nil {
 			n.log.Warn("full scan failed", "err", err)
 			return
 		}
 		n.metrics.scans.Inc()
-		n.logSkips(s)
-		changes = diff(cur, t)
+		changes = diff(pl.raw, t)
 	} else {
-		changes = s.rescan(cur, dirty)
+		changes = pl.s.rescan(pl.raw, dirty)
+	}
+	pl.publish(changes)
+	pl.noteSkips(dirty == nil)
+}
+
+// publish applies changes to the on-disk tree and logs what the
+// secondary must see of them.
+func (pl *primaryLoop) publish(changes []Entry) {
+	if len(changes) == 0 {
+		return
+	}
+	linky := touchesLinks(pl.raw, changes)
+	for _, c := range changes {
+		if c.Deleted {
+			delete(pl.raw, c.Path)
+		} else {
+			pl.raw[c.Path] = c
+		}
+	}
+	if linky {
+		changes = pl.linkChanges(changes)
 	}
 	if len(changes) == 0 {
 		return
 	}
-	cl.apply(changes)
-	n.metrics.changes.Add(float64(len(changes)))
-	t, _ := cl.snapshot()
-	n.metrics.files.Set(float64(len(t)))
-	n.refreshState()
+	pl.cl.apply(changes)
+	pl.n.metrics.changes.Add(float64(len(changes)))
+	pl.n.metrics.files.Set(float64(len(pl.raw) - len(pl.unsafe)))
+	pl.n.refreshState()
 }
 
-func (n *Node) logSkips(s *scanner) {
-	for _, sk := range s.skips {
-		n.log.Warn("not synced", "why", sk)
+// publishable is the raw tree without the symlinks that must not be synced.
+func (pl *primaryLoop) publishable() Tree {
+	pl.unsafe = unsafeLinks(pl.raw)
+	t := make(Tree, len(pl.raw))
+	for p, e := range pl.raw {
+		if _, bad := pl.unsafe[p]; !bad {
+			t[p] = e
+		}
+	}
+	return t
+}
+
+// linkChanges judges every symlink again after changes touched one: a
+// link's verdict depends on the links it resolves through. It returns
+// the changes to publish: unsafe links held back (withdrawn if they were
+// published), links that became safe published.
+func (pl *primaryLoop) linkChanges(changes []Entry) []Entry {
+	pl.unsafe = unsafeLinks(pl.raw)
+	var out []Entry
+	for _, c := range changes {
+		if c.Deleted || c.Kind != KindLink {
+			out = append(out, c)
+		}
+	}
+	for p, e := range pl.raw {
+		if e.Kind != KindLink {
+			continue
+		}
+		pub, published := pl.cl.entry(p)
+		if _, bad := pl.unsafe[p]; bad {
+			if published {
+				out = append(out, Entry{Path: p, Kind: KindLink, Deleted: true})
+			}
+			continue
+		}
+		pl.n.skipped.forget(p)
+		if !published || !pub.same(e) {
+			out = append(out, e)
+		}
+	}
+	return out
+}
+
+// noteSkips logs each path that is not synced once (not at every scan);
+// after a full scan it forgets the paths that are no longer skipped.
+func (pl *primaryLoop) noteSkips(full bool) {
+	for p, why := range pl.s.skips {
+		if pl.n.skipped.note(p, why) {
+			pl.n.log.Warn("not synced", "path", p, "why", why)
+		}
+	}
+	for p, why := range pl.unsafe {
+		if pl.n.skipped.note(p, why) {
+			pl.n.log.Warn("not synced", "path", p, "why", why)
+		}
+	}
+	if full {
+		pl.n.skipped.retain(func(p string) bool {
+			_, a := pl.s.skips[p]
+			_, b := pl.unsafe[p]
+			return a || b
+		})
 	}
 }
 

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"os"
@@ -71,6 +72,26 @@ type procNode struct {
 	admin, sync string
 	cmd         *exec.Cmd
 	exited      chan struct{}
+	logs        lockedBuffer // stderr of every run
+	wrap        []string     // a command that execs redund (e.g. to set a limit)
+}
+
+// lockedBuffer collects a process's stderr for tests that check its log.
+type lockedBuffer struct {
+	mu  sync.Mutex
+	buf strings.Builder
+}
+
+func (b *lockedBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *lockedBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
 }
 
 func newProcNode(t *testing.T, mode, id, extra string) *procNode {
@@ -100,8 +121,9 @@ failover_offset = "2s"
 
 func (p *procNode) start() {
 	t := p.t
-	p.cmd = exec.Command(redundBin, "--config", p.conf, "--log-level", "warn", "schedsync", "run")
-	p.cmd.Stderr = os.Stderr
+	argv := append(append([]string(nil), p.wrap...), redundBin, "--config", p.conf, "--log-level", "warn", "schedsync", "run")
+	p.cmd = exec.Command(argv[0], argv[1:]...)
+	p.cmd.Stderr = io.MultiWriter(os.Stderr, &p.logs)
 	must(t, p.cmd.Start())
 	p.exited = make(chan struct{})
 	cmd, exited := p.cmd, p.exited

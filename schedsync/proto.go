@@ -39,6 +39,8 @@ type nodeInfo struct {
 	Reason  string  `json:"reason,omitempty"`
 	LogID   string  `json:"log_id,omitempty"` // primary: its change log; secondary: the one it follows
 	Seq     uint64  `json:"seq"`              // primary: last change; secondary: last applied
+	// Progress is the secondary's transfer in flight.
+	Progress *Progress `json:"progress,omitempty"`
 }
 
 // helloReply is the body of GET /v1/hello.

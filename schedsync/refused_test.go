@@ -1,7 +1,6 @@
 package schedsync
 
 import (
-	"bytes"
 	"context"
 	"crypto/hmac"
 	"crypto/sha256"
@@ -18,24 +17,6 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 )
-
-// lockedBuffer is a log sink shared by the node's goroutines.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
 
 // startPrimaryLogged starts a primary with a log and a metrics registry.
 func startPrimaryLogged(t *testing.T) (*Node, *lockedBuffer, *prometheus.Registry, func()) {

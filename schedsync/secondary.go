@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"sort"
 	"strings"
 	"time"
 )
@@ -56,6 +55,7 @@ func (n *Node) runSecondary(ctx context.Context) error {
 	full := id == ""
 	backoff := 200 * time.Millisecond
 	for ctx.Err() == nil {
+		start := time.Now()
 		err := n.syncOnce(ctx, &full)
 		if err == nil {
 			backoff = 200 * time.Millisecond
@@ -64,7 +64,7 @@ func (n *Node) runSecondary(ctx context.Context) error {
 		if ctx.Err() != nil {
 			return ctx.Err()
 		}
-		if n.onSyncError(err) {
+		if n.onSyncError(err, start) {
 			return nil // promoted: the role loop restarts as primary
 		}
 		select {
@@ -106,6 +106,7 @@ func (n *Node) syncOnce(ctx context.Context, full *bool) error {
 	if resync {
 		n.mu.Lock()
 		n.guard = ""
+		clear(n.failed) // the operator asks for a fresh start: every file is tried again
 		n.mu.Unlock()
 	}
 	if resync || *full {
@@ -119,8 +120,14 @@ func (n *Node) syncOnce(ctx context.Context, full *bool) error {
 		return nil
 	}
 	id, seq := n.app.position()
-	pctx, cancel := context.WithTimeout(ctx, n.peerTimeout+n.pollWait())
-	b, err := n.client.changes(pctx, id, seq, n.pollWait())
+	wait := n.pollWait()
+	if due, next := n.dueFailed(); len(due) > 0 {
+		wait = 0 // a failed file is due: just collect what changed meanwhile
+	} else if next > 0 {
+		wait = min(wait, next)
+	}
+	pctx, cancel := context.WithTimeout(ctx, n.peerTimeout+wait)
+	b, err := n.client.changes(pctx, id, seq, wait)
 	cancel()
 	var se *statusError
 	if errors.As(err, &se) && se.code == 410 {
@@ -138,7 +145,13 @@ func (n *Node) syncOnce(ctx context.Context, full *bool) error {
 	}
 	n.app.setPosition(b.LogID, b.Seq)
 	n.adoptEpoch()
-	n.afterExchange()
+	// what the batch did not supersede is tried again once due
+	if due, _ := n.dueFailed(); len(due) > 0 {
+		if err := n.applyBatch(ctx, due, nil); err != nil {
+			return err
+		}
+	}
+	n.syncSucceeded()
 	return nil
 }
 
@@ -187,7 +200,7 @@ func (n *Node) fullSync(ctx context.Context, rehash bool) error {
 	n.mu.Lock()
 	clear(n.edits)
 	n.mu.Unlock()
-	n.afterExchange()
+	n.syncSucceeded()
 	return nil
 }
 
@@ -200,7 +213,7 @@ func (n *Node) refuseEmpty(b Batch, have int) error {
 	n.guard = fmt.Sprintf("the primary's directory is empty: %d paths kept here; run resync to mirror the empty directory", have)
 	n.mu.Unlock()
 	n.app.setPosition(b.LogID, b.Seq)
-	n.afterExchange()
+	n.syncSucceeded()
 	return nil
 }
 
@@ -219,6 +232,7 @@ func (n *Node) applyBatch(ctx context.Context, targets []Entry, actual Tree) err
 	a := n.app
 	a.mu.Lock()
 	defer a.mu.Unlock()
+	targets = n.screen(targets, actual != nil) // a full comparison comes with the actual tree
 	if actual == nil {
 		s := &scanner{root: n.cfg.Dir, match: n.match}
 		exp := a.expectedCopy()
@@ -231,83 +245,19 @@ func (n *Node) applyBatch(ctx context.Context, targets []Entry, actual Tree) err
 	}
 	probs, err := a.apply(ctx, targets, actual)
 	n.mu.Lock()
-	n.syncErrs = probs
+	n.noteFailuresLocked(targets, probs, actual != nil, err == nil)
 	for _, t := range targets {
 		delete(n.edits, t.Path)
 	}
 	n.mu.Unlock()
-	if len(probs) > 0 {
-		n.log.Warn("some paths could not be synced", "count", len(probs), "first", probs[0])
+	for _, t := range targets {
+		if pr, bad := probs[t.Path]; !bad && err == nil {
+			n.failNotes.forget(t.Path)
+		} else if bad && n.failNotes.note(t.Path, pr.why) {
+			n.log.Warn("could not sync a file; trying again", "path", t.Path, "why", pr.why)
+		}
 	}
 	return err
-}
-
-// afterSync sets Synced or Not synced after a successful exchange.
-func (n *Node) afterSync() {
-	n.mu.Lock()
-	defer n.mu.Unlock()
-	n.metrics.files.Set(float64(n.app.size()))
-	n.metrics.localEdits.Set(float64(len(n.edits)))
-	switch {
-	case n.guard != "":
-		n.setStateLocked(StateNotSynced, n.guard)
-	case n.linkErr != "":
-		n.setStateLocked(StateNotSynced, n.linkErr)
-	case len(n.syncErrs) > 0:
-		n.setStateLocked(StateNotSynced, fmt.Sprintf("%d paths could not be synced (first: %s)", len(n.syncErrs), n.syncErrs[0]))
-	case len(n.edits) > 0:
-		n.setStateLocked(StateNotSynced, editsReason(n.edits))
-	default:
-		n.setStateLocked(StateSynced, "")
-	}
-}
-
-func editsReason(edits map[string]string) string {
-	paths := make([]string, 0, len(edits))
-	for p := range edits {
-		paths = append(paths, p)
-	}
-	sort.Strings(paths)
-	if len(paths) > 3 {
-		paths = append(paths[:3], "...")
-	}
-	return fmt.Sprintf("%d local changes (%s): run resync", len(edits), strings.Join(paths, ", "))
-}
-
-// onSyncError updates the status after a failed exchange; it returns true
-// when the node promoted itself.
-func (n *Node) onSyncError(err error) bool {
-	if errors.Is(err, errRetry) {
-		return false
-	}
-	var re *refusedError
-	if errors.As(err, &re) {
-		n.notePeer(re.peer, re.reason)
-		n.setState(StateIncompatible, re.reason)
-		return false
-	}
-	n.notePeerError(err)
-	n.mu.Lock()
-	last, seen := n.peer.last, n.peer.seen
-	if !seen {
-		last = n.started
-	}
-	gone := time.Since(last)
-	switch {
-	case n.st.Name != StateConnecting && gone > n.peerTimeout:
-		n.setStateLocked(StateUnavailable, "primary unreachable: "+shortErr(err))
-	case n.st.Name == StateConnecting:
-		n.st.Reason = shortErr(err)
-	case errors.Is(err, errAuth): // nothing of the answer was applied
-		n.linkErr = shortErr(err)
-		n.setStateLocked(StateNotSynced, n.linkErr)
-	}
-	n.mu.Unlock()
-	if n.cfg.Mode == ModeSecondaryFailover && gone >= n.cfg.FailoverOffset.Or(DefaultFailoverOffset) {
-		n.promote(fmt.Sprintf("primary unreachable for %s (failover_offset)", gone.Round(time.Second)))
-		return true
-	}
-	return false
 }
 
 // checkLocal compares the paths that changed on disk with what the

@@ -29,7 +29,8 @@ func (n *Node) handler() http.Handler {
 	mux.HandleFunc("GET /v1/changes", n.auth0(true, 0, n.serveChanges))
 	mux.HandleFunc("POST /v1/files", n.auth0(true, maxPathsBody, n.serveFiles))
 	mux.HandleFunc("POST /v1/delta", n.auth0(true, maxSigBody, n.serveDelta))
-	mux.HandleFunc("POST /v1/peer/demote", n.auth0(false, 0, n.servePeerDemote))
+	mux.HandleFunc("POST "+rehashPath, n.auth0(true, maxPathsBody, n.serveRehash))
+	mux.HandleFunc("POST "+demotePath, n.auth0(false, 0, n.servePeerDemote))
 	mux.HandleFunc("POST /v1/peer/resync", n.auth0(false, 0, n.servePeerResync))
 	return mux
 }
@@ -58,7 +59,8 @@ func (n *Node) auth0(dataOnly bool, maxBody int64, h func(http.ResponseWriter, *
 		self := n.info()
 		refused := compat(self, from)
 		n.notePeer(from, refused)
-		if refused != "" {
+		// demote is how two primaries are resolved: the refusal must not stop it
+		if refused != "" && r.URL.Path != demotePath {
 			status.WriteJSON(pw, http.StatusConflict, helloReply{Node: self, Refused: refused})
 			return
 		}
@@ -201,7 +203,7 @@ func (n *Node) servePeerDemote(w http.ResponseWriter, r *peerRequest) {
 		http.Error(w, "bad epoch", http.StatusBadRequest)
 		return
 	}
-	if err := n.demoteFor(epoch); err != nil {
+	if err := n.demoteFor(r.from, epoch); err != nil {
 		status.WriteError(w, http.StatusConflict, err.Error())
 		return
 	}

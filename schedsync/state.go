@@ -73,6 +73,21 @@ func (n *Node) notePeer(info nodeInfo, refused string) {
 	}
 }
 
+// refusedReason is why the pair is refused, in this node's words: a 409
+// carries the reason as the peer sees it ("epoch 1 here" meant the peer's
+// epoch), so it is worked out again from this node's side. Refusals that
+// are not about the pair ("this node is not primary") keep the peer's
+// words, marked as the peer's.
+func (n *Node) refusedReason(re *refusedError) string {
+	if re.peer.Node == "" { // no usable node info in the answer
+		return "peer: " + re.reason
+	}
+	if r := compat(n.info(), re.peer); r != "" {
+		return r
+	}
+	return "peer: " + re.reason
+}
+
 // notePeerError records a failed exchange; the peer counts as gone once
 // nothing succeeded for peer_timeout.
 func (n *Node) notePeerError(err error) {
@@ -111,6 +126,9 @@ func (n *Node) primaryStateLocked() (string, string) {
 		return StateNotSynced, "secondary: " + p.info.Reason
 	case StateIncompatible:
 		return StateIncompatible, "secondary: " + p.info.Reason
+	}
+	if p.info.Progress != nil {
+		return StateSyncing, "secondary: " + p.info.Progress.String()
 	}
 	return StateSyncing, "secondary is " + p.info.State
 }

@@ -23,16 +23,31 @@ func (n *Node) Status() []status.Document {
 	}
 	det := map[string]any{"mode": n.cfg.Mode, "dir": n.cfg.Dir, "epoch": n.epoch,
 		"uptime_s": time.Since(n.started).Seconds()}
+	if note := n.roleNote(); note != "" {
+		det["role_note"] = note
+	}
 	if n.peer.seen {
 		det["peer_node"], det["peer_role"], det["peer_epoch"] = n.peer.info.Node, n.peer.info.Role, n.peer.info.Epoch
 		det["peer_state"], det["last_contact_s"] = n.peer.info.State, since(n.peer.last)
+		if n.peer.info.Progress != nil && n.role == RolePrimary {
+			det["peer_progress"] = n.peer.info.Progress
+		}
 	}
 	if n.role == RolePrimary {
 		det["log_id"], det["seq"] = n.clogCurrentLocked()
+		det["skipped"] = n.skipped.count()
 	} else {
 		det["log_id"], det["seq"] = n.app.position()
 		det["local_edits"] = len(n.edits)
-		det["sync_errors"] = n.syncErrs
+		det["sync_errors"] = n.failedListLocked()
+		if pv := n.prog.Load().view(); pv != nil {
+			det["progress"] = pv
+			if d.State == StateSyncing || d.State == StateConnecting {
+				d.Reason = pv.String()
+			}
+		}
+		det["setid_dropped"] = n.setid.count()
+		det["refused_symlinks"] = len(n.refused)
 		if n.cfg.Mode == ModeSecondaryFailover && !n.peer.connected {
 			last := n.peer.last
 			if last.IsZero() {

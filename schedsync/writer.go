@@ -9,6 +9,7 @@ import (
 	"os"
 	"path"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"golang.org/x/sys/unix"
@@ -16,13 +17,15 @@ import (
 
 // writer changes the secondary's directory. Every operation goes through
 // an os.Root, so no path (or symlink planted on the way) can leave it. A
-// file is written to a temporary name in its final directory, synced,
-// given its mode and mtime, then renamed over the old name, and the
-// directory is synced: a crash leaves the old file or the new one, never a
-// mix. Temporary names start with ".redund-tmp-" and are removed at start.
+// file is written to a temporary file in .redund/tmp, synced, given its
+// mode and mtime, then renamed over the old name, and the directory is
+// synced: a crash leaves the old file or the new one, never a mix.
+// Temporary files live only in .redund/tmp (where redund alone writes) and
+// are removed from there at start; no user name is ever taken or removed.
 type writer struct {
 	root      *os.Root
 	conflicts conflictLog
+	tmpReady  atomic.Bool // .redund/tmp exists
 }
 
 func openWriter(dir string) (*writer, error) {
@@ -44,19 +47,40 @@ type tempFile struct {
 	rel string // temporary path
 }
 
-// create opens a new temporary file next to rel.
+// create opens a new temporary file that install later renames to rel
+// (whose parent directories it creates now).
 func (w *writer) create(rel string) (*tempFile, error) {
 	if err := w.mkdirParents(rel); err != nil {
 		return nil, err
 	}
-	var b [8]byte
-	_, _ = rand.Read(b[:])
-	tmp := path.Join(path.Dir(rel), tempPrefix+hex.EncodeToString(b[:]))
+	tmp, err := w.tempName()
+	if err != nil {
+		return nil, err
+	}
 	f, err := w.root.OpenFile(tmp, os.O_CREATE|os.O_EXCL|os.O_RDWR, 0o600)
+	if errors.Is(err, fs.ErrNotExist) { // .redund/tmp was removed meanwhile
+		w.tmpReady.Store(false)
+		if tmp, err = w.tempName(); err == nil {
+			f, err = w.root.OpenFile(tmp, os.O_CREATE|os.O_EXCL|os.O_RDWR, 0o600)
+		}
+	}
 	if err != nil {
 		return nil, err
 	}
 	return &tempFile{File: f, rel: tmp}, nil
+}
+
+// tempName returns a fresh name in .redund/tmp (created when missing).
+func (w *writer) tempName() (string, error) {
+	if !w.tmpReady.Load() {
+		if err := w.root.MkdirAll(tempDir, 0o700); err != nil {
+			return "", err
+		}
+		w.tmpReady.Store(true)
+	}
+	var b [8]byte
+	_, _ = rand.Read(b[:])
+	return path.Join(tempDir, hex.EncodeToString(b[:])), nil
 }
 
 // discard removes an unfinished temporary file.
@@ -78,7 +102,7 @@ func (w *writer) finish(t *tempFile, e Entry, durable bool) error {
 		_ = w.root.Remove(t.rel)
 		return err
 	}
-	if err := w.root.Chmod(t.rel, fs.FileMode(e.Mode)&fs.ModePerm|modeBits(e.Mode)); err != nil {
+	if err := w.root.Chmod(t.rel, goMode(e.Mode)); err != nil {
 		_ = w.root.Remove(t.rel)
 		return err
 	}
@@ -98,6 +122,9 @@ func (w *writer) install(tmp string, rel string, durable bool) error {
 		}
 	}
 	if err := w.root.Rename(tmp, rel); err != nil {
+		if errors.Is(err, unix.EXDEV) {
+			return fmt.Errorf("%s is on another file system than the directory (mount points inside dir are not supported): %w", rel, err)
+		}
 		return err
 	}
 	if durable {
@@ -106,9 +133,10 @@ func (w *writer) install(tmp string, rel string, durable bool) error {
 	return nil
 }
 
-// modeBits maps the setuid/setgid/sticky bits of a manifest mode.
-func modeBits(m uint32) fs.FileMode {
-	var out fs.FileMode
+// goMode turns a manifest's POSIX mode into Go's (setuid, setgid and
+// sticky live far above 0o7777 in fs.FileMode).
+func goMode(m uint32) fs.FileMode {
+	out := fs.FileMode(m) & fs.ModePerm
 	if m&0o4000 != 0 {
 		out |= fs.ModeSetuid
 	}
@@ -186,7 +214,7 @@ func (w *writer) mkdir(e Entry) error {
 	if err := w.root.Mkdir(e.Path, 0o700); err != nil && !errors.Is(err, fs.ErrExist) {
 		return err
 	}
-	return w.root.Chmod(e.Path, fs.FileMode(e.Mode)&fs.ModePerm|modeBits(e.Mode))
+	return w.root.Chmod(e.Path, goMode(e.Mode))
 }
 
 // setDirTime applies a directory's mtime (after its children are written).
@@ -203,10 +231,15 @@ func (w *writer) symlink(e Entry) error {
 	if err := w.mkdirParents(e.Path); err != nil {
 		return err
 	}
-	var b [8]byte
-	_, _ = rand.Read(b[:])
-	tmp := path.Join(path.Dir(e.Path), tempPrefix+hex.EncodeToString(b[:]))
+	tmp, err := w.tempName()
+	if err != nil {
+		return err
+	}
 	if err := w.root.Symlink(e.Target, tmp); err != nil {
+		return err
+	}
+	if err := w.setLinkTime(tmp, e.MTime); err != nil { // rename keeps it
+		_ = w.root.Remove(tmp)
 		return err
 	}
 	if err := w.install(tmp, e.Path, false); err != nil {
@@ -231,9 +264,26 @@ func (w *writer) remove(rel string) error {
 
 // setMeta applies a file's mode and mtime in place.
 func (w *writer) setMeta(e Entry) error {
-	if err := w.root.Chmod(e.Path, fs.FileMode(e.Mode)&fs.ModePerm|modeBits(e.Mode)); err != nil {
+	if err := w.root.Chmod(e.Path, goMode(e.Mode)); err != nil {
 		return err
 	}
 	mt := time.Unix(0, e.MTime)
 	return w.root.Chtimes(e.Path, mt, mt)
+}
+
+// setLinkTime sets the mtime of the symlink rel itself (rsync -a keeps
+// them too): utimensat(2) with AT_SYMLINK_NOFOLLOW on a directory opened
+// through the root, so the link is neither followed nor looked up outside.
+func (w *writer) setLinkTime(rel string, mtime int64) error {
+	d, err := w.root.Open(path.Dir(rel))
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	ts := unix.NsecToTimespec(mtime)
+	err = unix.UtimesNanoAt(int(d.Fd()), path.Base(rel), []unix.Timespec{ts, ts}, unix.AT_SYMLINK_NOFOLLOW)
+	if err != nil {
+		return &fs.PathError{Op: "utimensat", Path: rel, Err: err}
+	}
+	return nil
 }

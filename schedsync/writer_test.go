@@ -70,7 +70,8 @@ func TestWriterMoveAsideAndClean(t *testing.T) {
 	must(t, err)
 	t.Cleanup(func() { _ = w.close() })
 	writeFile(t, dir, "d/edited.txt", "mine", 0o644)
-	writeFile(t, dir, "d/.redund-tmp-abc", "partial", 0o600)
+	writeFile(t, dir, ".redund/tmp/abc", "partial", 0o600)
+	writeFile(t, dir, "d/.redund-tmp-abc", "a user's file", 0o600)
 	must(t, w.moveAside("d/edited.txt", "local edit"))
 	n, last := w.conflicts.snapshot()
 	if n != 1 || !strings.HasPrefix(last[0].Saved, ".redund/conflicts/") {
@@ -81,6 +82,9 @@ func TestWriterMoveAsideAndClean(t *testing.T) {
 	}
 	if n, _ := w.cleanTemps(); n != 1 {
 		t.Fatalf("cleanTemps removed %d", n)
+	}
+	if b, err := os.ReadFile(filepath.Join(dir, "d/.redund-tmp-abc")); err != nil || string(b) != "a user's file" {
+		t.Fatalf("cleanTemps touched a user's file: %q %v", b, err)
 	}
 	// A directory still holding unsynced files is moved aside, not lost.
 	writeFile(t, dir, "gone/keep.txt", "x", 0o644)

@@ -97,7 +97,7 @@ func Check(ctx context.Context, c *Config, opts CheckOptions) (*CheckReport, err
 		return nil, err
 	}
 	sets := Generate(c)
-	rep := &CheckReport{Resolver: opts.Resolver, RRSets: len(sets)}
+	rep := &CheckReport{Resolver: opts.Resolver, RRSets: len(sets), Findings: []Finding{}}
 	per := make([][]Finding, len(sets))
 	parallel(ctx, opts.Concurrency, len(sets), func(i int) {
 		got, err := cl.Query(ctx, sets[i].Name, sets[i].Type)

@@ -41,6 +41,18 @@ func decodeValidate(src string) error {
 	return config.Annotate("redund.toml", src, errs.Err())
 }
 
+// TestNoDomainOneError: a missing domain is one problem, reported once, not
+// also as SRV names "longer than 253 characters".
+func TestNoDomainOneError(t *testing.T) {
+	err := decodeValidate(strings.Replace(base, `domain = "sip.example.com"`, "", 1) + zoneEast)
+	if err == nil {
+		t.Fatal("no error")
+	}
+	if lines := strings.Split(strings.TrimSpace(err.Error()), "\n"); len(lines) != 1 {
+		t.Fatalf("want one error, got %d:\n%v", len(lines), err)
+	}
+}
+
 func TestConfigValidate(t *testing.T) {
 	tests := []struct {
 		name string
@@ -119,6 +131,10 @@ order = ["ms1", "ms1"]
 			[]string{`srv.targets[0].host: "192.0.2.10" is an IP address`}},
 		{"ipv6 target", strings.Replace(base, `"ms1.example.com"`, `"2001:db8::1"`, 1) + zoneEast,
 			[]string{`srv.targets[0].host: "2001:db8::1" is an IP address`}},
+		{"leading hyphen", strings.Replace(base, `"ms1.example.com"`, `"-ms3.example.com"`, 1) + zoneEast,
+			[]string{`srv.targets[0].host: "-ms3.example.com" is not a valid host name: label "-ms3" starts or ends with a hyphen`}},
+		{"trailing hyphen", strings.Replace(base, `"ms2.example.com"`, `"ms3-.example.com"`, 1) + zoneEast,
+			[]string{`srv.targets[1].host: "ms3-.example.com" is not a valid host name: label "ms3-" starts`}},
 		{"relative host", strings.Replace(base, `"ms1.example.com"`, `"ms1"`, 1) + zoneEast,
 			[]string{`srv.targets[0].host: "ms1" must be a fully qualified name`}},
 		{"ports out of range", strings.Replace(base, "udp = 5060\n[[srv.targets]]", "udp = 70000\ntls = -1\n[[srv.targets]]", 1) + zoneEast,
@@ -131,7 +147,7 @@ order = ["ms1", "ms1"]
 			[]string{`srv.zones[0]: targets "ms1" and "ms2" are the same server on udp (ms1.example.com.:5060)`}},
 		{"no zones no targets", "[srv]\ndomain = \"x.example\"\n", []string{"srv.targets: at least one target", "srv.zones: at least one zone"}},
 		{"absolute zone name", base + "[[srv.zones]]\nname = \"east.\"\norder = [\"ms1\"]\n", []string{`srv.zones[0].name: "east." must be a relative name`}},
-		{"unknown key", base + zoneEast + "colour = \"red\"\n", []string{"redund.toml:14: srv.zones.colour: unknown key"}},
+		{"unknown key", base + zoneEast + "colour = \"red\"\n", []string{"redund.toml:17: srv.zones[0].colour: unknown key"}},
 		{"push without key", base + zoneEast + "[srv.push]\nserver = \"ns1\"\nzone = \"other.org\"\nnet = \"sctp\"\n", []string{
 			`srv.push.server: "ns1" is not host:port`, `srv.push.zone: domain "sip.example.com" is not inside zone "other.org"`,
 			`srv.push.net: must be udp or tcp`, "srv.push.tsig: a TSIG key is required"}},

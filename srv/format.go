@@ -10,6 +10,8 @@ import (
 	"strings"
 
 	"github.com/miekg/dns"
+
+	"github.com/redund/redund/internal/text"
 )
 
 // Output formats of `srv gen`.
@@ -227,9 +229,4 @@ func writeJSONString(w *bufio.Writer, s string) {
 	w.WriteByte('"')
 }
 
-func plural(n int, what string) string {
-	if n == 1 {
-		return "1 " + what
-	}
-	return fmt.Sprintf("%d %ss", n, what)
-}
+func plural(n int, what string) string { return text.Plural(n, what) }

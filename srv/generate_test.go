@@ -3,7 +3,6 @@ package srv
 import (
 	"bytes"
 	"encoding/json"
-	"flag"
 	"os"
 	"path/filepath"
 	"strings"
@@ -12,9 +11,8 @@ import (
 	"github.com/miekg/dns"
 
 	"github.com/redund/redund/internal/config"
+	"github.com/redund/redund/internal/testutil"
 )
-
-var update = flag.Bool("update", false, "rewrite testdata/*.golden")
 
 // table is the part of redund.toml these tests read.
 type table struct {
@@ -46,7 +44,7 @@ func loadString(t testing.TB, src string) *Config {
 func golden(t *testing.T, name string, got []byte) {
 	t.Helper()
 	path := filepath.Join("testdata", name+".golden")
-	if *update {
+	if testutil.Updating() {
 		if err := os.WriteFile(path, got, 0o644); err != nil {
 			t.Fatal(err)
 		}

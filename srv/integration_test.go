@@ -15,6 +15,7 @@ import (
 	"github.com/miekg/dns"
 
 	"github.com/redund/redund/internal/dnsupdate/bindtest"
+	"github.com/redund/redund/internal/testutil"
 )
 
 // mediaServer is a fake media server on loopback: a SIP responder on UDP
@@ -109,6 +110,10 @@ func check(t *testing.T, c *Config) *CheckReport {
 	rep, err := Check(context.Background(), c, CheckOptions{Probe: true})
 	if err != nil {
 		t.Fatalf("check: %v", err)
+	}
+	// --json prints [] for an empty list (docs/srv.md), never null
+	if nils := testutil.NilLists(rep); len(nils) > 0 {
+		t.Errorf("lists that --json prints as null: %v", nils)
 	}
 	return rep
 }

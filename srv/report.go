@@ -113,7 +113,7 @@ func WriteOrder(w io.Writer, sets []OrderSet) {
 		tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 		head := "  priority\ttarget\tweight\tfirst pick"
 		if s.Samples > 0 {
-			head += fmt.Sprintf("\tsampled (%d runs)", s.Samples)
+			head += fmt.Sprintf("\tsampled (%s)", plural(s.Samples, "run"))
 		}
 		fmt.Fprintln(tw, head)
 		for _, g := range s.Groups {

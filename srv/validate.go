@@ -67,6 +67,25 @@ func (c *Config) validateTop(errs *config.Errors) {
 	checkTimeout(errs, "timeout", c.Timeout)
 }
 
+// domainOK reports whether domain is valid, so that checks built on it are
+// worth making (an empty or bad domain is reported once, on its own key).
+func (c *Config) domainOK() bool {
+	d := strings.TrimSpace(c.Domain)
+	return d != "" && d != "." && validName(d)
+}
+
+// badHyphenLabel returns the first label of host name h that starts or ends
+// with a hyphen (RFC 952 and 1123 host names, as BIND's check-names enforces
+// them), or "".
+func badHyphenLabel(h string) string {
+	for _, l := range dns.SplitDomainName(h) {
+		if strings.HasPrefix(l, "-") || strings.HasSuffix(l, "-") {
+			return l
+		}
+	}
+	return ""
+}
+
 func checkTTL(errs *config.Errors, path string, ttl int) {
 	if ttl != 0 && (ttl < MinTTL || ttl > MaxTTL) {
 		errs.Add(path, "must be between %d and %d seconds, got %d", MinTTL, MaxTTL, ttl)
@@ -144,6 +163,8 @@ func checkHost(errs *config.Errors, p, h string) {
 		errs.Add(p, `"." is not a host; leave the transport's port at 0 to publish a "." record`)
 	case !validName(h) || strings.Contains(h, "_"):
 		errs.Add(p, "%q is not a valid host name (letters, digits, hyphens; xn-- for international names)", h)
+	case badHyphenLabel(h) != "":
+		errs.Add(p, "%q is not a valid host name: label %q starts or ends with a hyphen (BIND's check-names refuses it)", h, badHyphenLabel(h))
 	case dns.CountLabel(h) < 2:
 		errs.Add(p, "%q must be a fully qualified name (e.g. ms1.example.com)", h)
 	}
@@ -159,7 +180,7 @@ func (c *Config) validateZone(errs *config.Errors, i int, z *Zone, seen map[stri
 		errs.Add(config.Join(p, "name"), "name is required (e.g. \"east\")")
 	case strings.HasSuffix(name, ".") || !validName(name):
 		errs.Add(config.Join(p, "name"), "%q must be a relative name below the domain (e.g. \"east\")", z.Name)
-	case !validName("_sips._tcp." + name + "." + c.DomainFQDN()):
+	case c.domainOK() && !validName("_sips._tcp."+name+"."+c.DomainFQDN()):
 		errs.Add(config.Join(p, "name"), "the SRV names of zone %q would be longer than 253 characters", z.Name)
 	default:
 		if j, dup := seen[name]; dup {

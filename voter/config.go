@@ -36,9 +36,10 @@ type Config struct {
 	Duplex     *bool                    `toml:"duplex"` // default true (accepted, RTP is full duplex)
 	Sanity     *bool                    `toml:"sanity"` // default true
 	IsPrimary  bool                     `toml:"isprimary"`
-	Primary    config.Secret            `toml:"primary"` // "IP[:port],password"
-	RTPOut     string                   `toml:"rtp_out"` // where voted PCMU RTP goes
-	RTPIn      string                   `toml:"rtp_in"`  // where transmit PCMU RTP arrives
+	Primary    config.Secret            `toml:"primary"`     // "IP[:port],password"
+	RTPOut     string                   `toml:"rtp_out"`     // where voted PCMU RTP goes
+	RTPIn      string                   `toml:"rtp_in"`      // where transmit PCMU RTP arrives
+	RTPInFrom  []string                 `toml:"rtp_in_from"` // sources allowed on rtp_in (IPv4 addresses or prefixes); unset: any
 	Clients    map[string]*ClientConfig `toml:"clients"`
 }
 

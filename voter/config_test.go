@@ -64,6 +64,26 @@ thresholds = "100=x"
 [clients.a]
 password = "a"`, []string{"thresholds:"}},
 		{"no clients", `password = "h"`, []string{"clients: at least one"}},
+		{"rtp_in_from", `password = "h"
+rtp_in = "127.0.0.1:5006"
+rtp_in_from = ["192.0.2.10", "198.51.100.0/24", "203.0.113.7/32"]
+[clients.a]
+password = "a"`, nil},
+		{"rtp_in_from without rtp_in", `password = "h"
+rtp_in_from = ["192.0.2.10"]
+[clients.a]
+password = "a"`, []string{"rtp_in_from: needs rtp_in"}},
+		{"rtp_in_from empty", `password = "h"
+rtp_in = "127.0.0.1:5006"
+rtp_in_from = []
+[clients.a]
+password = "a"`, []string{"rtp_in_from: an empty list lets no one send"}},
+		{"rtp_in_from bad entries", `password = "h"
+rtp_in = "127.0.0.1:5006"
+rtp_in_from = ["pbx.example", "2001:db8::1", "192.0.2.0/33", "192.0.2.1:5004", "192.0.2.10"]
+[clients.a]
+password = "a"`, []string{`rtp_in_from[0]: "pbx.example": want an IPv4 address`, `rtp_in_from[1]: "2001:db8::1"`,
+			`rtp_in_from[2]: "192.0.2.0/33"`, `rtp_in_from[3]: "192.0.2.1:5004"`}},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -181,4 +201,16 @@ func TestPrimaryDefaultPort(t *testing.T) {
 			t.Errorf("listen %q primary %q: %q %q %v, want %q", c.listen, c.primary, addr, pw, err, c.want)
 		}
 	}
+}
+
+func FuzzParseSource(f *testing.F) {
+	for _, s := range []string{"192.0.2.10", "198.51.100.0/24", "10.1.2.3/8", "::1", "a/b", "1.2.3.4/33", ""} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		p, err := parseSource(s)
+		if err == nil && (!p.Addr().Is4() || p != p.Masked()) {
+			t.Fatalf("%q: %v is not a masked IPv4 prefix", s, p)
+		}
+	})
 }

@@ -27,7 +27,12 @@ func (r *running) stop() {
 
 func startServer(t *testing.T, cfgs map[string]*Config) *running {
 	t.Helper()
-	s, err := New(cfgs, Options{})
+	return startServerOpts(t, cfgs, Options{})
+}
+
+func startServerOpts(t *testing.T, cfgs map[string]*Config, opts Options) *running {
+	t.Helper()
+	s, err := New(cfgs, opts)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -61,7 +66,14 @@ type rtpSink struct {
 
 func newRTPSink(t *testing.T) *rtpSink {
 	t.Helper()
-	c, err := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
+	return newRTPSinkOn(t, "127.0.0.1")
+}
+
+// newRTPSinkOn is newRTPSink on another loopback address (127.0.0.2...:
+// Linux answers on all of 127.0.0.0/8).
+func newRTPSinkOn(t *testing.T, ip string) *rtpSink {
+	t.Helper()
+	c, err := net.ListenUDP("udp4", &net.UDPAddr{IP: net.ParseIP(ip)})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"net/netip"
 	"strings"
 	"sync"
 	"time"
@@ -32,6 +33,7 @@ type instance struct {
 	rtpDest *net.UDPAddr // rtp_out, or the latched source of transmit RTP
 	rtp     rtpState
 	rtpIn   *net.UDPConn
+	rtpFrom []netip.Prefix // rtp_in_from; nil: any source
 	txq     [][FrameLen]byte
 	txOn    bool
 	txFrame [FrameLen]byte
@@ -46,6 +48,7 @@ func newInstance(g *group, name string, cfg *Config) *instance {
 	in.log = g.srv.log.With("instance", name)
 	in.thresholds, _ = ParseThresholds(cfg.Thresholds, cfg.LingerFrames())
 	in.rtp = newRTPState()
+	in.rtpFrom = cfg.RTPInSources()
 	if cfg.Primary != "" {
 		addr, pw, _ := cfg.PrimaryAddr()
 		in.link = newLink(in, addr, pw)
@@ -69,6 +72,9 @@ func (in *instance) listen() error {
 			return fmt.Errorf("voter: %s: rtp_in: %w", in.name, err)
 		}
 		in.rtpOut = in.rtpIn // symmetric RTP: voted audio leaves from the rtp_in port
+		if in.rtpFrom == nil && !laddr.IP.IsLoopback() {
+			in.log.Warn("rtp_in accepts transmit audio from any address; set rtp_in_from to the PBX's address", "rtp_in", in.cfg.RTPIn)
+		}
 	}
 	if in.cfg.RTPOut != "" {
 		raddr, err := net.ResolveUDPAddr("udp4", in.cfg.RTPOut)

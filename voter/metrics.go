@@ -27,6 +27,11 @@ var (
 		"99th percentile of recent voting cycle durations.", []string{"listen"}, nil)
 	descOverruns = prometheus.NewDesc("redund_voter_cycle_overruns_total",
 		"Voting cycles that took longer than 20 ms.", []string{"listen"}, nil)
+	descUnknownDigest = prometheus.NewDesc("redund_voter_unknown_digest_total",
+		"Packets on the instance's VOTER socket whose digest matches no client (wrong password, stale challenge, or forgery attempts); the count is the socket's, shared by the instances on it.",
+		[]string{"instance", "listen"}, nil)
+	descRTPInRefused = prometheus.NewDesc("redund_voter_rtp_in_refused_total",
+		"Packets on rtp_in from a source that rtp_in_from does not list (dropped).", []string{"instance"}, nil)
 )
 
 // collector exports the server's counters to prometheus.
@@ -35,52 +40,78 @@ type collector struct{ s *Server }
 // Describe sends every metric description.
 func (c *collector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{descPackets, descLink, descClientUp, descClientPackets,
-		descClientDrops, descClientRSSI, descRTP, descCycles, descCycleP99, descOverruns} {
+		descClientDrops, descClientRSSI, descRTP, descCycles, descCycleP99, descOverruns,
+		descUnknownDigest, descRTPInRefused} {
 		ch <- d
 	}
 }
 
-// Collect reads the counters under each socket's lock.
+// Collect reads each socket's counters under its lock, then sends them.
 func (c *collector) Collect(ch chan<- prometheus.Metric) {
-	counter := func(d *prometheus.Desc, v uint64, l ...string) {
-		ch <- prometheus.MustNewConstMetric(d, prometheus.CounterValue, float64(v), l...)
-	}
-	gauge := func(d *prometheus.Desc, v float64, l ...string) {
-		ch <- prometheus.MustNewConstMetric(d, prometheus.GaugeValue, v, l...)
-	}
-	b2f := func(b bool) float64 {
-		if b {
-			return 1
-		}
-		return 0
-	}
 	for _, g := range c.s.groups {
 		g.mu.Lock()
-		m := g.counters()
-		keys := make([]string, 0, len(m))
-		for k := range m {
-			keys = append(keys, k)
-		}
-		sort.Strings(keys)
-		for _, k := range keys {
-			counter(descPackets, m[k], g.addr, k)
-		}
-		r := g.cycles.report()
-		counter(descCycles, r.Cycles, g.addr)
-		counter(descOverruns, r.Overruns, g.addr)
-		gauge(descCycleP99, r.P99MS/1000, g.addr)
-		for _, in := range g.insts {
-			if in.link != nil {
-				gauge(descLink, b2f(in.link.up), in.name)
-			}
-			counter(descRTP, in.rtp.sent, in.name)
-			for _, cl := range in.clients {
-				gauge(descClientUp, b2f(cl.heard), in.name, cl.name)
-				counter(descClientPackets, cl.packets, in.name, cl.name)
-				counter(descClientDrops, cl.drops, in.name, cl.name)
-				gauge(descClientRSSI, float64(cl.lastRSSI), in.name, cl.name)
-			}
-		}
+		ms := g.metrics()
 		g.mu.Unlock()
+		for _, m := range ms {
+			ch <- m
+		}
+	}
+}
+
+// metricSet accumulates const metrics.
+type metricSet []prometheus.Metric
+
+func (s *metricSet) counter(d *prometheus.Desc, v uint64, l ...string) {
+	*s = append(*s, prometheus.MustNewConstMetric(d, prometheus.CounterValue, float64(v), l...))
+}
+
+func (s *metricSet) gauge(d *prometheus.Desc, v float64, l ...string) {
+	*s = append(*s, prometheus.MustNewConstMetric(d, prometheus.GaugeValue, v, l...))
+}
+
+func b2f(b bool) float64 {
+	if b {
+		return 1
+	}
+	return 0
+}
+
+// metrics are the socket's and its instances' metrics (g.mu held).
+func (g *group) metrics() metricSet {
+	var s metricSet
+	m := g.counters()
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		s.counter(descPackets, m[k], g.addr, k)
+	}
+	r := g.cycles.report()
+	s.counter(descCycles, r.Cycles, g.addr)
+	s.counter(descOverruns, r.Overruns, g.addr)
+	s.gauge(descCycleP99, r.P99MS/1000, g.addr)
+	for _, in := range g.insts {
+		in.metrics(&s)
+	}
+	return s
+}
+
+// metrics adds the instance's metrics (g.mu held).
+func (in *instance) metrics(s *metricSet) {
+	if in.link != nil {
+		s.gauge(descLink, b2f(in.link.up), in.name)
+	}
+	s.counter(descRTP, in.rtp.sent, in.name)
+	s.counter(descUnknownDigest, in.g.stats.UnknownDigest, in.name, in.g.addr)
+	if in.rtpIn != nil {
+		s.counter(descRTPInRefused, in.txStats.Refused, in.name)
+	}
+	for _, cl := range in.clients {
+		s.gauge(descClientUp, b2f(cl.heard), in.name, cl.name)
+		s.counter(descClientPackets, cl.packets, in.name, cl.name)
+		s.counter(descClientDrops, cl.drops, in.name, cl.name)
+		s.gauge(descClientRSSI, float64(cl.lastRSSI), in.name, cl.name)
 	}
 }

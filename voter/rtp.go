@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"net"
+	"net/netip"
 )
 
 const (
@@ -48,11 +49,12 @@ func (r *rtpState) packet(frame []byte) []byte {
 	return b
 }
 
-// rtpInStats counts the transmit stream.
+// rtpInStats counts the transmit stream. Refused counts packets from a
+// source that rtp_in_from does not list.
 type rtpInStats struct {
-	Packets, Bad, Late, Overflow uint64
-	lastSeq                      uint16
-	started                      bool
+	Packets, Bad, Late, Overflow, Refused uint64
+	lastSeq                               uint16
+	started                               bool
 }
 
 var errRTP = errors.New("not a PCMU RTP packet")
@@ -83,7 +85,7 @@ func parseRTP(b []byte) (seq uint16, payload []byte, err error) {
 func (in *instance) readRTP() {
 	buf := make([]byte, 2048)
 	for {
-		n, from, err := in.rtpIn.ReadFromUDP(buf)
+		n, from, err := in.rtpIn.ReadFromUDPAddrPort(buf)
 		if err != nil {
 			if errors.Is(err, net.ErrClosed) {
 				return
@@ -91,11 +93,37 @@ func (in *instance) readRTP() {
 			continue
 		}
 		in.g.mu.Lock()
-		if in.queueRTP(buf[:n]) && in.cfg.RTPOut == "" {
-			in.rtpDest = from // no rtp_out: latch onto the transmit stream's source
-		}
+		in.receiveRTP(buf[:n], from)
 		in.g.mu.Unlock()
 	}
+}
+
+// receiveRTP handles one datagram on rtp_in (g.mu held): a source that
+// rtp_in_from does not list is counted and dropped before anything else,
+// so it can neither transmit nor become the latched destination.
+func (in *instance) receiveRTP(b []byte, from netip.AddrPort) {
+	if !in.rtpSourceAllowed(from.Addr()) {
+		in.txStats.Refused++
+		return
+	}
+	if in.queueRTP(b) && in.cfg.RTPOut == "" && (in.rtpDest == nil || in.rtpDest.AddrPort() != from) {
+		in.rtpDest = net.UDPAddrFromAddrPort(from) // no rtp_out: latch onto the transmit stream's source
+	}
+}
+
+// rtpSourceAllowed reports whether rtp_in_from lets addr send (any
+// address when the key is unset).
+func (in *instance) rtpSourceAllowed(addr netip.Addr) bool {
+	if in.rtpFrom == nil {
+		return true
+	}
+	addr = addr.Unmap()
+	for _, p := range in.rtpFrom {
+		if p.Contains(addr) {
+			return true
+		}
+	}
+	return false
 }
 
 func (in *instance) queueRTP(b []byte) bool {

@@ -149,7 +149,7 @@ func (in *instance) document() status.Document {
 		"auth_failures": g.stats.UnknownDigest + g.stats.AuthRejected,
 		"counters":      g.counters(), "clients": clients, "cycle": g.cycles.report(),
 		"rtp_out": in.cfg.RTPOut, "rtp_sent": in.rtp.sent, "rtp_in": in.cfg.RTPIn,
-		"tx_packets": in.txStats.Packets,
+		"tx_packets": in.txStats.Packets, "rtp_in_refused": in.txStats.Refused,
 	}
 	return d
 }

@@ -3,6 +3,8 @@ package voter
 import (
 	"fmt"
 	"net"
+	"net/netip"
+	"strings"
 
 	"github.com/redund/redund/internal/config"
 )
@@ -45,8 +47,60 @@ func (c *Config) Validate() error {
 			}
 		}
 	}
+	c.validateRTPInFrom(&errs)
 	c.validateClients(&errs)
 	return errs.Err()
+}
+
+// validateRTPInFrom checks the source pin of rtp_in.
+func (c *Config) validateRTPInFrom(errs *config.Errors) {
+	if c.RTPInFrom == nil {
+		return
+	}
+	if c.RTPIn == "" {
+		errs.Add("rtp_in_from", "needs rtp_in (it restricts who may send to rtp_in)")
+	}
+	if len(c.RTPInFrom) == 0 {
+		errs.Add("rtp_in_from", "an empty list lets no one send transmit audio; remove the key to accept any source")
+	}
+	for i, s := range c.RTPInFrom {
+		if _, err := parseSource(s); err != nil {
+			errs.Add(config.Index("rtp_in_from", i), "%v", err)
+		}
+	}
+}
+
+// parseSource parses one rtp_in_from entry: an IPv4 address or an IPv4
+// prefix in CIDR notation.
+func parseSource(s string) (netip.Prefix, error) {
+	bad := fmt.Errorf("%q: want an IPv4 address (192.0.2.10) or prefix (192.0.2.0/24)", s)
+	if strings.Contains(s, "/") {
+		p, err := netip.ParsePrefix(s)
+		if err != nil || !p.Addr().Is4() {
+			return netip.Prefix{}, bad
+		}
+		return p.Masked(), nil
+	}
+	a, err := netip.ParseAddr(s)
+	if err != nil || !a.Is4() {
+		return netip.Prefix{}, bad
+	}
+	return netip.PrefixFrom(a, 32), nil
+}
+
+// RTPInSources is rtp_in_from parsed (nil: any source). Call it on a
+// validated config; invalid entries are left out.
+func (c *Config) RTPInSources() []netip.Prefix {
+	if c.RTPInFrom == nil {
+		return nil
+	}
+	out := make([]netip.Prefix, 0, len(c.RTPInFrom))
+	for _, s := range c.RTPInFrom {
+		if p, err := parseSource(s); err == nil {
+			out = append(out, p)
+		}
+	}
+	return out
 }
 
 // checkAddr4 checks host:port where the host, when it is an IP literal,

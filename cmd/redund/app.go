@@ -3,10 +3,14 @@ package main
 import (
 	"encoding/json"
 	"fmt"
+	"io"
 	"os"
 	"strings"
 
 	"github.com/urfave/cli/v2"
+	"github.com/xrash/smetrics"
+
+	"github.com/redund/redund/internal/logging"
 )
 
 // globalOptions are the flags every command shares.
@@ -26,6 +30,12 @@ const exitStatusHelp = `EXIT STATUS
 func exitHelp(ok, failed string) string {
 	return "EXIT STATUS\n   0  " + ok + "\n   1  " + failed + "\n   2  bad usage or bad configuration"
 }
+
+// groupExitHelp is the EXIT STATUS section of a command group, whose
+// commands mean different things by 1 (a daemon that failed, a daemon that
+// refused, a check that found drift).
+const groupExitHelp = "EXIT STATUS\n   0 and 1 mean what each command's --help says; 2 is always bad usage or\n" +
+	"   bad configuration"
 
 func newApp() *cli.App {
 	g := &globalOptions{}
@@ -55,7 +65,10 @@ func newApp() *cli.App {
 			newDdnsCommand(g),
 			newGatewayCommand(g),
 			newDemoCommand(),
+			newManCommand(),
+			newCompletionCommand(),
 		},
+		Before:         func(*cli.Context) error { return checkLogFlags(g) },
 		OnUsageError:   usageError,
 		Action:         unknownCommand,
 		ExitErrHandler: func(*cli.Context, error) {}, // main maps exit codes
@@ -80,18 +93,79 @@ func setUsageErrors(cmds []*cli.Command) {
 	}
 }
 
-func usageError(_ *cli.Context, err error, _ bool) error { return usageErr("%v", err) }
+// checkLogFlags refuses a bad --log-level or --log-format for every
+// command alike (`status` accepted what the daemons refused).
+func checkLogFlags(g *globalOptions) error {
+	if _, err := logging.New(io.Discard, g.LogLevel, g.LogFormat, nil); err != nil {
+		return usageErr("%v", err)
+	}
+	return nil
+}
+
+// usageError makes a flag error exit 2, with the nearest flag when one is
+// close ("flag provided but not defined: -jsn; did you mean --json?").
+func usageError(c *cli.Context, err error, _ bool) error {
+	const undefined = "flag provided but not defined: -"
+	if name, ok := strings.CutPrefix(err.Error(), undefined); ok && c != nil {
+		var names []string
+		flags := c.App.Flags
+		if c.Command != nil && c.Command.Name != "" {
+			flags = append(c.Command.Flags, flags...)
+		}
+		for _, f := range flags {
+			names = append(names, f.Names()...)
+		}
+		if s := suggest(strings.TrimLeft(name, "-"), names); s != "" {
+			return usageErr("%v; did you mean %s?", err, dashes(s))
+		}
+	}
+	return usageErr("%v", err)
+}
+
+func dashes(flag string) string {
+	if len(flag) == 1 {
+		return "-" + flag
+	}
+	return "--" + flag
+}
+
+// suggest returns the candidate nearest to what the user typed, or "" when
+// none is near enough to be what they meant (Jaro-Winkler, as urfave/cli's
+// own suggestions, with a floor so that nonsense gets no guess).
+func suggest(typed string, candidates []string) string {
+	best, score := "", 0.85
+	for _, c := range candidates {
+		if s := smetrics.JaroWinkler(typed, c, 0.7, 4); s >= score {
+			best, score = c, s
+		}
+	}
+	return best
+}
 
 // unknownCommand is the Action of the app and of every command group: it
 // shows the help, or with an argument (not one of the group's commands)
 // exits 2 saying so.
 func unknownCommand(c *cli.Context) error {
 	p := commandPath(c)
+	var hint string
+	if c.NArg() > 0 {
+		cmds := c.App.Commands
+		if c.Command != nil && c.Command.Name != "" {
+			cmds = c.Command.Subcommands
+		}
+		var names []string
+		for _, cmd := range cmds {
+			names = append(names, cmd.Names()...)
+		}
+		if s := suggest(c.Args().First(), names); s != "" {
+			hint = fmt.Sprintf("; did you mean %q?", s)
+		}
+	}
 	switch {
 	case c.NArg() > 0 && p != "":
-		return usageErr("%s: unknown command %q (see redund %s --help)", p, c.Args().First(), p)
+		return usageErr("%s: unknown command %q%s (see redund %s --help)", p, c.Args().First(), hint, p)
 	case c.NArg() > 0:
-		return usageErr("unknown command %q (see redund --help)", c.Args().First())
+		return usageErr("unknown command %q%s (see redund --help)", c.Args().First(), hint)
 	case p != "":
 		return cli.ShowSubcommandHelp(c)
 	}

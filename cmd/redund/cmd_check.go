@@ -143,6 +143,31 @@ func runCheck(c *cli.Context, o *checkOptions, kind string, maxArgs int, set fun
 	return probeOnce(c, o, kind)
 }
 
+// checkArgs names the config keys of a check that `redund check` takes as
+// arguments; every other key is a flag of the same name with hyphens.
+var checkArgs = map[string]string{"url": "URL", "address": "HOST:PORT", "name": "NAME", "type": "TYPE", "command": "COMMAND"}
+
+// flagErrors speaks of flags and arguments instead of config keys
+// ("check dns: --server: missing", not "server: missing").
+func flagErrors(err error, kind string) error {
+	var errs config.Errors
+	if !errors.As(err, &errs) {
+		return err
+	}
+	out := make(config.Errors, 0, len(errs))
+	for _, e := range errs {
+		c := *e
+		if a, ok := checkArgs[c.Path]; ok {
+			c.Path = a
+		} else if c.Path != "" {
+			c.Path = "--" + strings.ReplaceAll(c.Path, "_", "-")
+		}
+		c.Path = "check " + kind + ": " + c.Path
+		out = append(out, &c)
+	}
+	return out
+}
+
 // probeOnce runs one probe and prints it; ERR exits 1, a bad check 2.
 func probeOnce(c *cli.Context, o *checkOptions, kind string) error {
 	if o.Timeout <= 0 {
@@ -153,7 +178,7 @@ func probeOnce(c *cli.Context, o *checkOptions, kind string) error {
 	o.Config.Timeout = config.Duration(o.Timeout)
 	ck, err := health.New(o.Config)
 	if err != nil {
-		return err // config.Errors: exit 2
+		return flagErrors(err, kind) // config.Errors: exit 2
 	}
 	r := ck.Check(c.Context)
 	if o.JSON {

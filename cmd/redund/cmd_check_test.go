@@ -35,8 +35,8 @@ func TestCheckHTTP(t *testing.T) {
 		{[]string{}, exitUsage, `check http: wrong number of arguments`},
 		{[]string{s.URL, "--status"}, exitUsage, `flag needs an argument`},
 		{[]string{"--status", "99", s.URL}, exitUsage, `status: status "99"`},
-		{[]string{"ftp://x/"}, exitUsage, `url: "ftp://x/": scheme must be http or https`},
-		{[]string{s.URL, "--nope", "1"}, exitUsage, `--nope`},
+		{[]string{"ftp://x/"}, exitUsage, `URL: "ftp://x/": scheme must be http or https`},
+		{[]string{s.URL, "--nope", "1"}, exitUsage, `flag provided but not defined: -nope`},
 		{[]string{s.URL, "--timeout", "0s"}, exitUsage, `check http: --timeout must be more than 0`},
 	}
 	for _, tt := range tests {
@@ -96,12 +96,31 @@ func TestCheckExecAndDNS(t *testing.T) {
 		{[]string{"exec"}, exitUsage, "no command given"},
 		{[]string{"dns", "www.example.test"}, exitUsage, "server: missing"},
 		{[]string{"dns", "--server", "127.0.0.1:53", "a", "A", "extra"}, exitUsage, "wrong number of arguments"},
-		{[]string{"dns", "--server", "127.0.0.1:53", "www.example.test", "BOGUS"}, exitUsage, `type: "BOGUS"`},
+		{[]string{"dns", "--server", "127.0.0.1:53", "www.example.test", "BOGUS"}, exitUsage, `TYPE: "BOGUS"`},
 	}
 	for _, tt := range tests {
 		out, code := runCLI(t, append([]string{"check"}, tt.args...)...)
 		if code != tt.code || !strings.Contains(out, tt.out) {
 			t.Errorf("check %q: code %d, out %q; want code %d and %q", tt.args, code, out, tt.code, tt.out)
+		}
+	}
+}
+
+// TestCheckErrorsNameFlags: a bad check speaks of the flag or argument the
+// user gives, not the config key ("health: server: missing").
+func TestCheckErrorsNameFlags(t *testing.T) {
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"check", "dns", "www.example.test"}, "check dns: --server: missing"},
+		{[]string{"check", "http", "--method", "PUT", "http://x/"}, `check http: --method: "PUT" is not GET or HEAD`},
+		{[]string{"check", "http", "--max-bytes", "-1", "http://x/"}, "check http: --max-bytes: must not be negative"},
+		{[]string{"check", "http", "ftp://x/"}, "check http: URL:"},
+	} {
+		out, code := runCLI(t, tc.args...)
+		if code != 2 || !strings.Contains(out, tc.want) {
+			t.Errorf("%v: exit %d, output %q; want 2 and %q", tc.args, code, out, tc.want)
 		}
 	}
 }

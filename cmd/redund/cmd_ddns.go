@@ -26,7 +26,7 @@ func newDdnsCommand(g *globalOptions) *cli.Command {
 		Description: "Each [ddns.<scheme>] table names one DNS name and its servers with priority,\n" +
 			"address and health check. The name points at the highest-priority server that\n" +
 			"is OK and not in maintenance; the provider (rfc2136, cloudflare, he) is updated\n" +
-			"only when that differs from what it has. See docs/ddns.md.\n\n" + exitStatusHelp,
+			"only when that differs from what it has. See docs/ddns.md.\n\n" + groupExitHelp,
 		Subcommands: []*cli.Command{
 			ddnsRunCommand(g, o), ddnsPlanCommand(g, o), ddnsMaintenanceCommand(g, o), ddnsPropagationCommand(g, o),
 		},
@@ -65,7 +65,7 @@ func runDdns(ctx context.Context, g *globalOptions, admin string) error {
 		return failed(err)
 	}
 	dd.Register(d.Admin, cfg.Admin.Token)
-	return d.run(ctx, cfg.adminAddr(admin, "ddns"), dd.Run)
+	return d.run(ctx, cfg.Admin, cfg.adminAddr(admin, "ddns"), dd.Run)
 }
 
 func ddnsPlanCommand(g *globalOptions, o *ddnsOptions) *cli.Command {

@@ -57,9 +57,11 @@ func runDemo(c *cli.Context, o *demoOptions) error {
 	} else {
 		defer os.RemoveAll(dir)
 	}
-	plain := o.Plain || os.Getenv("NO_COLOR") != "" || !term.IsTerminal(os.Stdout.Fd())
+	// NO_COLOR means no colour, not no live view
+	plain := o.Plain || !term.IsTerminal(os.Stdout.Fd())
 	width, _, _ := term.GetSize(os.Stdout.Fd())
 	err = demo.Run(c.Context, demo.Options{Bin: bin, Dir: dir, Out: c.App.Writer, Plain: plain,
+		NoColor:  os.Getenv("NO_COLOR") != "",
 		Duration: o.Duration, Once: o.Once, Width: width})
 	if err != nil {
 		return failed(err)

@@ -14,22 +14,35 @@ import (
 )
 
 type gatewayOptions struct {
-	JSON  bool
-	Admin string
+	JSON       bool
+	Admin      string // the command's --admin
+	GroupAdmin string // `gateway --admin X cmd`, the older place
+}
+
+// admin is the --admin address given in either place (the command's wins).
+func (o *gatewayOptions) admin() string {
+	if o.Admin != "" {
+		return o.Admin
+	}
+	return o.GroupAdmin
 }
 
 func newGatewayCommand(g *globalOptions) *cli.Command {
 	o := &gatewayOptions{}
 	adminFlag := &cli.StringFlag{Name: "admin", Usage: "admin address of the node: where run serves, where the other commands ask (then with no config file needed); default [admin] gateway", Destination: &o.Admin}
-	return &cli.Command{
+	// --admin belongs to each command, as for schedsync, ddns and voter
+	// (`redund gateway status --admin X`); the group keeps it, hidden, so
+	// that `redund gateway --admin X status` still works
+	group := &cli.StringFlag{Name: "admin", Hidden: true, Usage: "same as each command's --admin", Destination: &o.GroupAdmin}
+	cmd := &cli.Command{
 		Name:  "gateway",
 		Usage: "master/backup pair with replication and client failover (Ignition's scheme)",
 		Description: "The [gateway] table makes this machine the master, the backup or an\n" +
 			"independent node. Configuration is changed on the master and replicated to the\n" +
 			"backup; runtime state follows the active node; history is stored and forwarded\n" +
 			"without loss. The commands below talk to the running node through its admin\n" +
-			"listener. See docs/gateway.md.\n\n" + exitStatusHelp,
-		Flags: []cli.Flag{adminFlag},
+			"listener. See docs/gateway.md.\n\n" + groupExitHelp,
+		Flags: []cli.Flag{group},
 		Subcommands: []*cli.Command{
 			gatewayRunCommand(g, o),
 			gatewayConfigCommand(g, o),
@@ -45,6 +58,20 @@ func newGatewayCommand(g *globalOptions) *cli.Command {
 			gatewayStatusCommand(g, o),
 			gatewayFingerprintCommand(),
 		},
+	}
+	addToLeaves(cmd.Subcommands[:len(cmd.Subcommands)-1], adminFlag) // fingerprint asks no daemon
+	return cmd
+}
+
+// addToLeaves gives flag to every command below cmds that has no
+// subcommands of its own.
+func addToLeaves(cmds []*cli.Command, flag cli.Flag) {
+	for _, c := range cmds {
+		if len(c.Subcommands) > 0 {
+			addToLeaves(c.Subcommands, flag)
+			continue
+		}
+		c.Flags = append(c.Flags, flag)
 	}
 }
 
@@ -72,17 +99,18 @@ func runGateway(ctx context.Context, g *globalOptions, o *gatewayOptions) error 
 	if err != nil {
 		return err
 	}
-	gw, err := gateway.New(cfg.Gateway, gateway.Options{Log: d.Log, Version: version, Ring: d.Ring})
+	gw, err := gateway.New(cfg.Gateway, gateway.Options{Log: d.Log, Version: version, Ring: d.Ring,
+		AllowedHosts: cfg.Admin.AllowedHosts})
 	if err != nil {
 		return failed(err)
 	}
 	gw.Register(d.Admin, cfg.Admin.Token)
-	return d.run(ctx, cfg.adminAddr(o.Admin, "gateway"), gw.Run)
+	return d.run(ctx, cfg.Admin, cfg.adminAddr(o.admin(), "gateway"), gw.Run)
 }
 
 // call runs one admin request and prints the answer.
 func (o *gatewayOptions) call(c *cli.Context, g *globalOptions, method, path string, body []byte, raw bool) error {
-	addr, token, err := adminTarget(g, o.Admin, "gateway")
+	addr, token, err := adminTarget(g, o.admin(), "gateway")
 	if err != nil {
 		return err
 	}

@@ -2,9 +2,12 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
+	"os"
 	"time"
 
+	"github.com/charmbracelet/x/term"
 	"github.com/urfave/cli/v2"
 
 	"github.com/redund/redund/internal/status"
@@ -14,6 +17,7 @@ import (
 type schedsyncOptions struct {
 	Admin string
 	JSON  bool
+	Watch bool
 }
 
 func newSchedsyncCommand(g *globalOptions) *cli.Command {
@@ -27,7 +31,7 @@ func newSchedsyncCommand(g *globalOptions) *cli.Command {
 			"never takes over) or a secondary-failover (follows, and becomes primary after\n" +
 			"failover_offset without its primary). The secondary keeps an exact, durable copy\n" +
 			"of the primary's directory. Statuses: No redundancy, Connecting, Syncing, Synced,\n" +
-			"Not synced, Unavailable, Incompatible. See docs/schedsync.md.\n\n" + exitStatusHelp,
+			"Not synced, Unavailable, Incompatible. See docs/schedsync.md.\n\n" + groupExitHelp,
 		Subcommands: []*cli.Command{
 			schedsyncRunCommand(g, o, adminFlag),
 			schedsyncActionCommand(g, o, adminFlag, "resync", "Resync now: full comparison and repair",
@@ -76,7 +80,10 @@ func runSchedsync(ctx context.Context, g *globalOptions, o *schedsyncOptions) er
 		return failed(err)
 	}
 	n.Register(d.Admin, cfg.Admin.Token)
-	return d.run(ctx, cfg.adminAddr(o.Admin, "schedsync"), n.Run)
+	if a := n.Addr(); a != "" {
+		d.bind("schedsync.listen", a)
+	}
+	return d.run(ctx, cfg.Admin, cfg.adminAddr(o.Admin, "schedsync"), n.Run)
 }
 
 func schedsyncActionCommand(g *globalOptions, o *schedsyncOptions, admin cli.Flag, name, usage, desc string) *cli.Command {
@@ -116,10 +123,14 @@ func schedsyncStatusCommand(g *globalOptions, o *schedsyncOptions, admin cli.Fla
 		Name:  "status",
 		Usage: "this node's status: role, state with reason and since, peer, epoch",
 		Description: "Reads GET /v1/status from the running daemon. Exits 1 unless the state is\n" +
-			"Synced or No redundancy, so scripts and monitoring can use it directly.\n\n" +
-			"EXAMPLES\n   redund schedsync status\n   redund schedsync status --json | jq '.[0].state'\n\n" +
-			exitHelp("the state is Synced or No redundancy", "the daemon could not be reached, or any other state"),
-		Flags:  []cli.Flag{admin, &cli.BoolFlag{Name: "json", Usage: "print the status documents as JSON", Destination: &o.JSON}},
+			"Synced or No redundancy, so scripts and monitoring can use it directly.\n" +
+			"During a transfer it shows files and bytes done of total, rate and ETA;\n" +
+			"--watch redraws every second (Ctrl-C stops it, exit 0).\n\n" +
+			"EXAMPLES\n   redund schedsync status\n   redund schedsync status --watch\n" +
+			"   redund schedsync status --json | jq '.[0].state'\n\n" +
+			exitHelp("the state is Synced or No redundancy (or --watch was stopped)", "the daemon could not be reached, or any other state"),
+		Flags: []cli.Flag{admin, &cli.BoolFlag{Name: "json", Usage: "print the status documents as JSON", Destination: &o.JSON},
+			&cli.BoolFlag{Name: "watch", Aliases: []string{"w"}, Usage: "redraw every second until interrupted", Destination: &o.Watch}},
 		Action: withArgs(0, 0, func(c *cli.Context) error { return runSchedsyncStatus(c, g, o) }),
 	}
 }
@@ -129,17 +140,12 @@ func runSchedsyncStatus(c *cli.Context, g *globalOptions, o *schedsyncOptions) e
 	if err != nil {
 		return err
 	}
-	ctx, cancel := context.WithTimeout(c.Context, 5*time.Second)
-	defer cancel()
-	rep, err := status.Fetch(ctx, addr)
+	if o.Watch {
+		return watchSchedsync(c, addr, o.JSON)
+	}
+	docs, err := fetchSchedsync(c.Context, addr)
 	if err != nil {
 		return failed(fmt.Errorf("schedsync status: %w", err))
-	}
-	docs := []status.Document{}
-	for _, d := range rep.Instances {
-		if d.Scheme == "schedsync" {
-			docs = append(docs, d)
-		}
 	}
 	if o.JSON {
 		err = printJSON(c, docs)
@@ -159,6 +165,60 @@ func runSchedsyncStatus(c *cli.Context, g *globalOptions, o *schedsyncOptions) e
 	return nil
 }
 
+func fetchSchedsync(ctx context.Context, addr string) ([]status.Document, error) {
+	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	rep, err := status.Fetch(ctx, addr)
+	if err != nil {
+		return nil, err
+	}
+	docs := []status.Document{}
+	for _, d := range rep.Instances {
+		if d.Scheme == "schedsync" {
+			docs = append(docs, d)
+		}
+	}
+	return docs, nil
+}
+
+// watchSchedsync redraws the status every second until interrupted (a
+// normal exit); an unreachable daemon is shown, not fatal. With --json,
+// one compact JSON document a frame.
+func watchSchedsync(c *cli.Context, addr string, asJSON bool) error {
+	tty := false
+	if f, ok := c.App.Writer.(*os.File); ok {
+		tty = term.IsTerminal(f.Fd())
+	}
+	t := time.NewTicker(time.Second)
+	defer t.Stop()
+	for {
+		docs, err := fetchSchedsync(c.Context, addr)
+		if c.Context.Err() != nil {
+			return nil
+		}
+		switch {
+		case asJSON:
+			_ = json.NewEncoder(c.App.Writer).Encode(docs)
+		default:
+			if tty {
+				printf(c, "\x1b[H\x1b[2J") // home, clear screen
+			}
+			printf(c, "redund schedsync status  %s  (every 1s, Ctrl-C to stop)\n", time.Now().Format("15:04:05"))
+			if err != nil {
+				printf(c, "unreachable: %s\n", status.Reason(err))
+			}
+			for _, d := range docs {
+				printSchedsyncDoc(c, d)
+			}
+		}
+		select {
+		case <-c.Context.Done():
+			return nil
+		case <-t.C:
+		}
+	}
+}
+
 func printSchedsyncDoc(c *cli.Context, d status.Document) {
 	printf(c, "%s: %s, %s since %s", d.Instance, d.Role, d.State, status.Ago(time.Now(), d.Since))
 	if d.Reason != "" {
@@ -171,4 +231,29 @@ func printSchedsyncDoc(c *cli.Context, d status.Document) {
 	if e, ok := d.Details["epoch"]; ok {
 		printf(c, "  epoch %v, conflicts moved aside %v\n", e, d.Details["conflicts_total"])
 	}
+	if note, ok := d.Details["role_note"]; ok {
+		printf(c, "  %v\n", note)
+	}
+	for _, k := range [][2]string{{"progress", "progress"}, {"peer_progress", "secondary's progress"}} {
+		if p := progressOf(d.Details[k[0]]); p != nil {
+			printf(c, "  %s: %s\n", k[1], p)
+		}
+	}
+}
+
+// progressOf reads a transfer's progress from a status document's details
+// (a JSON object once decoded); nil when there is none.
+func progressOf(v any) *schedsync.Progress {
+	if v == nil {
+		return nil
+	}
+	b, err := json.Marshal(v)
+	if err != nil {
+		return nil
+	}
+	var p schedsync.Progress
+	if json.Unmarshal(b, &p) != nil {
+		return nil
+	}
+	return &p
 }

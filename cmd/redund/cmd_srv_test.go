@@ -72,6 +72,29 @@ func TestSrvGenCheckDrift(t *testing.T) {
 	}
 }
 
+// TestSrvOfflineNeedsNoSecret: gen, order and check use no TSIG key, so a
+// CI drift check runs with the push secret's variable unset; push, which
+// signs with it, still refuses to start, and so does config check.
+func TestSrvOfflineNeedsNoSecret(t *testing.T) {
+	push := "\n[srv.push]\nserver = \"127.0.0.1:53\"\n[srv.push.tsig]\nname = \"k\"\nsecret_env = \"REDUND_TEST_UNSET_TSIG\"\n"
+	cfg := writeFile(t, "redund.toml", fmt.Sprintf(srvTable, "", `"ms1", "ms2"`)+push)
+	for _, args := range [][]string{{"srv", "gen"}, {"srv", "order", "_sip._udp.east.sip.example.test"}} {
+		if o, code := runCLI(t, append([]string{"-c", cfg}, args...)...); code != exitOK {
+			t.Errorf("%v: code %d, want 0:\n%s", args, code, o)
+		}
+	}
+	for _, args := range [][]string{{"srv", "push", "--dry-run"}, {"config", "check"}} {
+		if o, code := runCLI(t, append([]string{"-c", cfg}, args...)...); code != exitUsage || !strings.Contains(o, "REDUND_TEST_UNSET_TSIG is not set") {
+			t.Errorf("%v: code %d, want 2 naming the variable:\n%s", args, code, o)
+		}
+	}
+	// any other problem still stops an offline command
+	bad := writeFile(t, "bad.toml", fmt.Sprintf(srvTable, "ttl = 5", `"ms1", "ms2"`)+push)
+	if o, code := runCLI(t, "-c", bad, "srv", "gen"); code != exitUsage || !strings.Contains(o, "srv.ttl") {
+		t.Errorf("gen with a bad ttl: code %d:\n%s", code, o)
+	}
+}
+
 func TestSrvUsageErrors(t *testing.T) {
 	cfg := srvConfig(t, "", `"ms1", "ms9"`)
 	o, code := runCLI(t, "-c", cfg, "srv", "gen")
@@ -174,7 +197,7 @@ func TestSrvPushCheckCLI(t *testing.T) {
 	if o, code := runCLI(t, "-c", cfg2, "srv", "push"); code != exitOK || !strings.Contains(o, "2 of 4 RRsets change: 0 create, 2 update") {
 		t.Fatalf("push after change: code %d:\n%s", code, o)
 	}
-	if o, code := runCLI(t, "-c", cfg2, "srv", "check", "--no-probe", "--json"); code != exitOK || !strings.Contains(o, `"findings": null`) {
+	if o, code := runCLI(t, "-c", cfg2, "srv", "check", "--no-probe", "--json"); code != exitOK || !strings.Contains(o, `"findings": []`) {
 		t.Fatalf("check after second push: code %d:\n%s", code, o)
 	}
 }

@@ -80,7 +80,7 @@ func statusEndpoints(configPath string, extra []string) ([]string, error) {
 		return nil, err
 	}
 	if cfg != nil {
-		eps = cfg.Admin.Addresses()
+		eps = cfg.statusAddresses()
 	}
 	seen := map[string]bool{}
 	var out []string
@@ -155,10 +155,19 @@ func (v *statusView) once(ctx context.Context, eps []string) error {
 func (v *statusView) watch(ctx context.Context, eps []string) error {
 	t := time.NewTicker(v.interval)
 	defer t.Stop()
+	last := map[string]*status.Report{} // an endpoint's last good answer
 	for {
 		res := status.FetchAll(ctx, eps, v.timeout)
 		if ctx.Err() != nil {
 			return nil
+		}
+		for i := range res {
+			if res[i].Err == nil {
+				r := res[i].Report
+				last[res[i].Endpoint] = &r
+			} else {
+				res[i].Last = last[res[i].Endpoint] // its rows stay, marked unreachable
+			}
 		}
 		if v.term != nil && !v.json {
 			fmt.Fprint(v.w, "\x1b[H\x1b[2J") // home, clear screen

@@ -7,11 +7,13 @@ import (
 	"fmt"
 	"net"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/redund/redund/internal/config"
 	"github.com/redund/redund/internal/logging"
 	"github.com/redund/redund/internal/status"
 	"github.com/redund/redund/internal/testutil"
@@ -169,18 +171,26 @@ type frameWriter struct {
 	frames int
 	n      int
 	cancel context.CancelFunc
+	// onFrame, when set, runs as frame n begins (outside the lock)
+	onFrame func(n int)
 }
 
 func (f *frameWriter) Write(p []byte) (int, error) {
 	f.mu.Lock()
-	defer f.mu.Unlock()
+	n := -1
 	if bytes.HasPrefix(p, []byte("redund status ")) {
 		f.frames++
+		n = f.frames
 		if f.frames == f.n {
 			f.cancel()
 		}
 	}
-	return f.buf.Write(p)
+	f.buf.Write(p)
+	f.mu.Unlock()
+	if n > 0 && f.onFrame != nil {
+		f.onFrame(n)
+	}
+	return len(p), nil
 }
 
 func TestStatusWatch(t *testing.T) {
@@ -216,5 +226,68 @@ func TestDarkBackground(t *testing.T) {
 		if got := darkBackground(in); got != want {
 			t.Errorf("darkBackground(%q) = %v, want %v", in, got, want)
 		}
+	}
+}
+
+// TestStatusAsksOnlyConfiguredDaemons: with [admin] naming voter and ddns
+// only (and no gateway or schedsync table), the default 127.0.0.1:9180 is
+// not asked: it showed a red unreachable row forever and made status exit 1.
+func TestStatusAsksOnlyConfiguredDaemons(t *testing.T) {
+	for _, tc := range []struct {
+		name, src string
+		want      []string
+	}{
+		{"admin names two", "[admin]\nvoter = \"127.0.0.1:9001\"\nddns = \"127.0.0.1:9002\"\n",
+			[]string{"127.0.0.1:9001", "127.0.0.1:9002"}},
+		{"listen and one scheme", "[admin]\nlisten = \"127.0.0.1:9005\"\n[schedsync]\nmode = \"primary\"\ndir = \"/srv/x\"\npeer = \"127.0.0.1:9\"\nsecret = \"0123456789abcdef01\"\n",
+			[]string{"127.0.0.1:9005"}},
+		{"nothing configured", "", []string{status.DefaultAdmin}},
+		{"listen only", "[admin]\nlisten = \"127.0.0.1:9006\"\n", []string{"127.0.0.1:9006"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var f fileConfig
+			if err := config.Decode("redund.toml", tc.src, &f); err != nil {
+				t.Fatal(err)
+			}
+			if got := f.statusAddresses(); !slices.Equal(got, tc.want) {
+				t.Errorf("asked %v, want %v", got, tc.want)
+			}
+		})
+	}
+}
+
+// TestStatusWatchKeepsRowsOfADeadDaemon: when a daemon that answered stops,
+// its instances stay in the table, each marked unreachable, instead of
+// collapsing into one row named by its address.
+func TestStatusWatchKeepsRowsOfADeadDaemon(t *testing.T) {
+	s := status.NewServer("voter serve", "test", nil, logging.Discard())
+	if err := s.Listen("127.0.0.1:0"); err != nil {
+		t.Fatal(err)
+	}
+	s.AddSource(status.SourceFunc(func() []status.Document {
+		return []status.Document{{Instance: "east", Scheme: "voter", Role: "primary", State: "serving"}}
+	}))
+	srvCtx, stopServer := context.WithCancel(t.Context())
+	served := make(chan error, 1)
+	go func() { served <- s.Serve(srvCtx) }()
+	addr := s.Addr()
+	ctx, cancel := context.WithCancel(t.Context())
+	fw := &frameWriter{n: 6, cancel: cancel, onFrame: func(n int) {
+		if n == 3 {
+			stopServer()
+			<-served
+		}
+	}}
+	v := newStatusView(fw, &statusOptions{Timeout: time.Second, Watch: true})
+	v.interval = 10 * time.Millisecond
+	if err := v.watch(ctx, []string{addr}); err != nil {
+		t.Fatal(err)
+	}
+	fw.mu.Lock()
+	defer fw.mu.Unlock()
+	frames := strings.Split(fw.buf.String(), "redund status ")
+	lastFrame := frames[len(frames)-1]
+	if !strings.Contains(lastFrame, "east") || !strings.Contains(lastFrame, "unreachable") || strings.Contains(lastFrame, " "+addr+" ") {
+		t.Errorf("the last frame after the daemon stopped:\n%s", lastFrame)
 	}
 }

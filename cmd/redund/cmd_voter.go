@@ -5,7 +5,9 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"maps"
 	"os"
+	"slices"
 	"time"
 
 	"github.com/urfave/cli/v2"
@@ -86,8 +88,23 @@ func runVoterServe(ctx context.Context, g *globalOptions, o *voterServeOptions) 
 	if err := s.Listen(); err != nil {
 		return failed(err)
 	}
+	if len(o.Instances.Value()) > 0 { // a reload looks at the served instances and [admin] only
+		d.Tables = append(instanceTables(cfgs), schemeTables("voter")[1:]...)
+	}
+	for _, name := range instanceTables(cfgs) {
+		d.bind(name, s.Addr(name[len("voter."):]).String())
+	}
 	d.Admin.AddSource(s)
-	return d.run(ctx, f.adminAddr(o.Admin, "voter"), s.Run)
+	return d.run(ctx, f.Admin, f.adminAddr(o.Admin, "voter"), s.Run)
+}
+
+// instanceTables are the served instances' tables, sorted: voter.<name>.
+func instanceTables(cfgs map[string]*voter.Config) []string {
+	var out []string
+	for _, n := range slices.Sorted(maps.Keys(cfgs)) {
+		out = append(out, "voter."+n)
+	}
+	return out
 }
 
 type voterClientOptions struct {

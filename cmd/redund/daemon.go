@@ -5,52 +5,138 @@ import (
 	"errors"
 	"log/slog"
 	"os"
+	"os/signal"
+	"syscall"
+	"time"
 
 	"github.com/redund/redund/internal/logging"
 	"github.com/redund/redund/internal/status"
 )
 
 // daemon is what every long-running command shares: a logger with an event
-// ring, and an admin server for status, metrics and scheme endpoints.
+// ring, an admin server for status, metrics and scheme endpoints, the
+// systemd notification socket, and the SIGHUP config reload.
 type daemon struct {
 	Log   *slog.Logger
 	Ring  *logging.Ring
 	Admin *status.Server
+
+	// Tables are the key paths of the config this daemon runs on (set by
+	// newDaemon from its name; voter serve --instance narrows them). A
+	// reload reports changes under them and ignores the rest of the file.
+	Tables []string
+	// Reload, when set, applies a re-read config live (see reloadFunc).
+	Reload reloadFunc
+
+	name    string
+	cfgPath string
+	running flatConfig     // the config the daemon runs on, flattened
+	bound   []slog.Attr    // sockets the command bound before run
+	notify  notifier       // systemd's NOTIFY_SOCKET, when set
+	hup     chan os.Signal // SIGHUP while run runs
 }
 
 // daemonExitHelp is the EXIT STATUS section of the long-running commands.
-var daemonExitHelp = exitHelp("stopped by SIGINT/SIGTERM", "could not start (an address in use, ...) or failed")
+var daemonExitHelp = exitHelp("stopped by SIGINT/SIGTERM", "could not start (an address in use, ...) or failed") +
+	"\n\nSIGHUP re-reads and checks the config file: a bad one is logged (file:line)\n" +
+	"and the daemon keeps running on the old one. See docs/service.md."
 
 // clientExitHelp is the EXIT STATUS section of the commands that ask a
 // running daemon through its admin API.
 var clientExitHelp = exitHelp("the daemon did it", "the daemon could not be reached or refused (the reason is printed)")
 
-// newDaemon sets up logging from the global flags and an admin server.
+// newDaemon sets up logging from the global flags and an admin server, and
+// takes the config file (g.ConfigPath, already loaded by the command) as
+// the one SIGHUP compares with. name is "<scheme> <command>".
 func newDaemon(g *globalOptions, name string) (*daemon, error) {
 	ring := logging.NewRing(200)
 	log, err := logging.New(os.Stderr, g.LogLevel, g.LogFormat, ring)
 	if err != nil {
 		return nil, usageErr("%v", err)
 	}
-	return &daemon{Log: log, Ring: ring, Admin: status.NewServer(name, version, ring, log)}, nil
+	d := &daemon{Log: log, Ring: ring, Admin: status.NewServer(name, version, ring, log), name: name,
+		cfgPath: g.ConfigPath, Tables: schemeTables(name), notify: newNotifier(log)}
+	if d.cfgPath != "" {
+		if d.running, err = readFlat(d.cfgPath); err != nil {
+			return nil, err
+		}
+	}
+	return d, nil
 }
 
-// run binds the admin address, then runs the admin server and fn until ctx
-// ends or fn returns.
-func (d *daemon) run(ctx context.Context, adminAddr string, fn func(context.Context) error) error {
+// bind records a socket the command bound before run, for the start line.
+func (d *daemon) bind(name, addr string) { d.bound = append(d.bound, slog.String(name, addr)) }
+
+// run binds the admin address (guarded by the [admin] token and
+// allowed_hosts of access), then runs the admin server and fn until ctx
+// ends or fn returns. Meanwhile it reloads the config on SIGHUP and keeps
+// systemd informed (READY, RELOADING, STOPPING, WATCHDOG). It logs one line
+// when it starts, with every address bound, and one when it stops.
+func (d *daemon) run(ctx context.Context, access status.AdminConfig, adminAddr string, fn func(context.Context) error) error {
+	d.Admin.SetAccess(access)
 	if err := d.Admin.Listen(adminAddr); err != nil {
 		return err
 	}
-	d.Log.Info("admin listening", "addr", d.Admin.Addr())
+	d.hup = make(chan os.Signal, 1)
+	signal.Notify(d.hup, syscall.SIGHUP)
+	defer signal.Stop(d.hup)
+	d.logStarted()
+	parent := ctx
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	errc := make(chan error, 1)
 	go func() { errc <- d.Admin.Serve(ctx) }()
+	loopDone := make(chan struct{})
+	go func() { defer close(loopDone); d.loop(ctx) }()
+	d.notify.send(notifyReady + "\nSTATUS=running, admin on " + d.Admin.Addr())
 	err := fn(ctx)
 	cancel()
 	<-errc
+	<-loopDone
 	if errors.Is(err, context.Canceled) { // fn stopped because ctx ended
-		return nil
+		err = nil
 	}
+	d.logStopped(parent, err)
 	return err
+}
+
+// loop is run's helper goroutine: SIGHUP reloads, the watchdog is fed at
+// half its interval, and STOPPING=1 goes out as soon as ctx ends.
+func (d *daemon) loop(ctx context.Context) {
+	var tick <-chan time.Time
+	if every := d.notify.watchdogEvery(); every > 0 {
+		t := time.NewTicker(every)
+		defer t.Stop()
+		tick = t.C
+	}
+	for {
+		select {
+		case <-ctx.Done():
+			d.notify.send(notifyStopping)
+			return
+		case <-d.hup:
+			d.reload(ctx)
+		case <-tick:
+			d.notify.send(notifyWatchdog)
+		}
+	}
+}
+
+func (d *daemon) logStarted() {
+	args := []any{"pid", os.Getpid(), "version", version, "config", d.cfgPath, "admin", d.Admin.Addr()}
+	for _, a := range d.bound {
+		args = append(args, a)
+	}
+	d.Log.Info(d.name+" started", args...)
+}
+
+func (d *daemon) logStopped(parent context.Context, err error) {
+	switch {
+	case err != nil:
+		d.Log.Error(d.name+" stopped", "err", err)
+	case parent.Err() != nil:
+		d.Log.Info(d.name+" stopped", "reason", context.Cause(parent).Error())
+	default:
+		d.Log.Info(d.name + " stopped")
+	}
 }

@@ -5,9 +5,13 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/redund/redund/internal/testutil"
 )
 
 // TestDemoOnce runs the real demo once, end to end, with the binary built
@@ -46,9 +50,61 @@ func TestDemoOnce(t *testing.T) {
 	}
 	if t.Failed() {
 		t.Logf("output:\n%s", text)
+	} else {
+		checkStatusSample(t, text)
 	}
 	left, _ := filepath.Glob(filepath.Join(cmd.Env[len(cmd.Env)-1][len("TMPDIR="):], "redund-demo-*"))
 	if len(left) != 0 {
 		t.Errorf("demo left its scratch directory behind: %v", left)
+	}
+}
+
+const (
+	sampleBegin = "<!-- status sample: made by TestDemoOnce from the demo's final table; go test -update rewrites it -->\n```\n"
+	sampleEnd   = "```\n<!-- end of status sample -->"
+)
+
+var (
+	agoRe  = regexp.MustCompile(`\b\d+[smhd](\d+[smh])? ago\b`)
+	portRe = regexp.MustCompile(`127\.0\.0\.1:(\d{5})\b`)
+)
+
+// checkStatusSample keeps docs/status.md's sample table true: it is the
+// demo's final `redund status` table (real daemons, real states), with
+// times and the demo's random ports made steady. -update rewrites it.
+func checkStatusSample(t *testing.T, demoOut string) {
+	t.Helper()
+	_, table, ok := strings.Cut(demoOut, "Final status\n")
+	if !ok {
+		t.Fatal("no final status table in the demo output")
+	}
+	table, _, _ = strings.Cut(table, "\n\n")
+	ports := map[string]string{}
+	table = portRe.ReplaceAllStringFunc(table, func(m string) string {
+		p := m[len("127.0.0.1:"):]
+		if ports[p] == "" {
+			ports[p] = strconv.Itoa(21000 + len(ports) + 1)
+		}
+		return "127.0.0.1:" + ports[p]
+	})
+	table = agoRe.ReplaceAllString(table, "12s ago") + "\n"
+	doc := filepath.Join("..", "..", "docs", "status.md")
+	src, err := os.ReadFile(doc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	before, rest, ok1 := strings.Cut(string(src), sampleBegin)
+	old, after, ok2 := strings.Cut(rest, sampleEnd)
+	if !ok1 || !ok2 {
+		t.Fatalf("docs/status.md has no status sample block (%q ... %q)", sampleBegin, sampleEnd)
+	}
+	if testutil.Updating() {
+		if err := os.WriteFile(doc, []byte(before+sampleBegin+table+sampleEnd+after), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return
+	}
+	if old != table {
+		t.Errorf("docs/status.md's sample is not what the demo shows now (go test -update ./cmd/redund -run TestDemoOnce):\n--- doc\n%s--- demo\n%s", old, table)
 	}
 }

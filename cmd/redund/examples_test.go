@@ -46,7 +46,7 @@ func TestDocTOMLBlocksLoad(t *testing.T) {
 		for i, m := range tomlBlock.FindAllStringSubmatch(string(src), -1) {
 			name := filepath.Base(d) + "#" + string(rune('1'+i))
 			p := filepath.Join(t.TempDir(), strings.ReplaceAll(name, "#", "-")+".toml")
-			if err := os.WriteFile(p, []byte(m[1]), 0o600); err != nil {
+			if err := os.WriteFile(p, []byte(exampleFiles(t, m[1])), 0o600); err != nil {
 				t.Fatal(err)
 			}
 			if _, err := loadConfig(p); err != nil {
@@ -56,11 +56,35 @@ func TestDocTOMLBlocksLoad(t *testing.T) {
 	}
 }
 
+var secretFileKey = regexp.MustCompile(`(_file\s*=\s*)"([^"]+)"`)
+
+// exampleFiles points the K_file keys of an example at files made for the
+// test: a secret file an example names (/etc/bind/redund-srv.key) is not
+// on this machine. A .key file holds a key clause as tsig-keygen writes it,
+// named after the file; any other file holds a base64 secret.
+func exampleFiles(t *testing.T, src string) string {
+	return secretFileKey.ReplaceAllStringFunc(src, func(m string) string {
+		sub := secretFileKey.FindStringSubmatch(m)
+		if _, err := os.Stat(sub[2]); err == nil {
+			return m
+		}
+		content := "ZXhhbXBsZS1zZWNyZXQtZm9yLXRlc3Rz\n"
+		if base, ok := strings.CutSuffix(filepath.Base(sub[2]), ".key"); ok {
+			content = "key \"" + base + ".\" {\n\talgorithm hmac-sha256;\n\tsecret \"" + strings.TrimSpace(content) + "\";\n};\n"
+		}
+		p := filepath.Join(t.TempDir(), filepath.Base(sub[2]))
+		if err := os.WriteFile(p, []byte(content), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		return sub[1] + `"` + p + `"`
+	})
+}
+
 // exampleEnv sets the environment variables and secret files that the
 // examples refer to with *_env and *_file keys.
 func exampleEnv(t *testing.T) {
 	for _, k := range []string{"REDUND_TSIG_SECRET", "REDUND_CF_TOKEN", "REDUND_HE_KEY",
-		"REDUND_PEER_SECRET", "REDUND_VOTER_PASSWORD", "REDUND_ADMIN_TOKEN"} {
+		"REDUND_PEER_SECRET", "REDUND_VOTER_PASSWORD", "REDUND_ADMIN_TOKEN", "REDUND_ETCD_PASSWORD"} {
 		t.Setenv(k, "ZXhhbXBsZS1zZWNyZXQtZm9yLXRlc3Rz")
 	}
 }

@@ -26,9 +26,14 @@ const (
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	err := newApp().RunContext(ctx, os.Args)
+	err := run(ctx, newApp(), os.Args)
 	stop()
 	os.Exit(report(err))
+}
+
+// run runs app on args, flags after a command's arguments included.
+func run(ctx context.Context, app *cli.App, args []string) error {
+	return app.RunContext(ctx, flagsFirst(app, args))
 }
 
 // report prints err (if any) and returns the exit code it stands for.

@@ -25,7 +25,7 @@ func runCLI(t *testing.T, args ...string) (string, int) {
 	var out bytes.Buffer
 	app.Writer = &out
 	app.ErrWriter = &out
-	err := app.RunContext(context.Background(), append([]string{"redund"}, args...))
+	err := run(context.Background(), app, append([]string{"redund"}, args...))
 	if err != nil {
 		out.WriteString(err.Error())
 	}
@@ -109,9 +109,24 @@ func TestUsageErrorsExit2(t *testing.T) {
 	}
 }
 
+// TestLogFlagsCheckedEverywhere: --log-level verbose is refused by status
+// as by the daemons, with exit 2 and the accepted words.
+func TestLogFlagsCheckedEverywhere(t *testing.T) {
+	for _, tc := range []struct{ args []string }{
+		{[]string{"--log-level", "verbose", "status", "--json"}},
+		{[]string{"--log-format", "yaml", "status", "--json"}},
+		{[]string{"--log-level", "verbose", "srv", "gen"}},
+	} {
+		out, code := runCLI(t, tc.args...)
+		if code != 2 || !strings.Contains(out, "use debug, info, warn or error") && !strings.Contains(out, "use text or json") {
+			t.Errorf("%v: exit %d, output %q; want 2 and the accepted values", tc.args, code, out)
+		}
+	}
+}
+
 func TestVersion(t *testing.T) {
 	out, code := runCLI(t, "version")
-	if code != exitOK || !regexp.MustCompile(`^redund \S+ \(commit \S+, go1\.\d+`).MatchString(out) {
+	if code != exitOK || !regexp.MustCompile(`^redund \S+ \(revision \S+, go1\.\d+`).MatchString(out) {
 		t.Fatalf("version: code %d, out %q", code, out)
 	}
 }
@@ -143,6 +158,18 @@ func TestHelpTeaches(t *testing.T) {
 			for _, f := range c.Flags {
 				if u, ok := f.(cli.DocGenerationFlag); ok && u.GetUsage() == "" {
 					t.Errorf("%s: flag --%s has no usage text", c.FullName(), f.Names()[0])
+				}
+			}
+			if len(c.Subcommands) > 0 && c.Description == "" {
+				t.Errorf("%s: a command group without a description", c.FullName())
+			}
+			// a group may claim the generic meaning of 1 only when every
+			// one of its commands means that by it
+			if len(c.Subcommands) > 0 && strings.Contains(c.Description, exitStatusHelp) {
+				for _, sc := range c.Subcommands {
+					if sc.Description != "" && !strings.Contains(sc.Description, exitStatusHelp) {
+						t.Errorf("%s: the group's EXIT STATUS says what %s does not", c.FullName(), sc.FullName())
+					}
 				}
 			}
 			documented := exitDoc || strings.Contains(c.Description, "EXIT STATUS")
@@ -215,6 +242,25 @@ func TestExitCode(t *testing.T) {
 	} {
 		if got := exitCode(tt.err); got != tt.want {
 			t.Errorf("exitCode(%v) = %d, want %d", tt.err, got, tt.want)
+		}
+	}
+}
+
+// TestSuggestions: a misspelt command or flag gets the nearest one; nonsense
+// gets no guess.
+func TestSuggestions(t *testing.T) {
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"stauts"}, `unknown command "stauts"; did you mean "status"?`},
+		{[]string{"gateway", "stauts"}, `gateway: unknown command "stauts"; did you mean "status"?`},
+		{[]string{"status", "--endpont", "x"}, "did you mean --endpoint?"},
+		{[]string{"frobnicate"}, `unknown command "frobnicate" (see redund --help)`},
+	} {
+		out, code := runCLI(t, tc.args...)
+		if code != 2 || !strings.Contains(out, tc.want) {
+			t.Errorf("%v: exit %d, output %q; want 2 and %q", tc.args, code, out, tc.want)
 		}
 	}
 }

@@ -11,6 +11,7 @@ import (
 	"github.com/redund/redund/gateway"
 	"github.com/redund/redund/internal/config"
 	"github.com/redund/redund/internal/status"
+	"github.com/redund/redund/internal/witness"
 	"github.com/redund/redund/schedsync"
 	"github.com/redund/redund/srv"
 	"github.com/redund/redund/voter"
@@ -24,6 +25,7 @@ type fileConfig struct {
 	Ddns      map[string]*ddns.Config  `toml:"ddns"`
 	Gateway   *gateway.Config          `toml:"gateway"`
 	Schedsync *schedsync.Config        `toml:"schedsync"`
+	Witness   *witness.Config          `toml:"witness"`
 }
 
 // Validate checks every table and returns every problem found.
@@ -45,7 +47,33 @@ func (f *fileConfig) Validate() error {
 	if f.Schedsync != nil {
 		errs.Merge("schedsync", f.Schedsync.Validate())
 	}
+	if f.Witness != nil {
+		errs.Merge("witness", f.Witness.Validate())
+	}
 	return errs.Err()
+}
+
+// statusAddresses is where `redund status` asks: the admin address of each
+// daemon the file configures (its scheme's table) or names in [admin]
+// (voter = "..."), without repeats. A file that configures no daemon at all
+// gives [admin] listen (or the default), as before; otherwise an address no
+// daemon of the file would serve on is not asked, so it cannot show a red
+// "unreachable" row forever.
+func (f *fileConfig) statusAddresses() []string {
+	runs := map[string]bool{
+		"voter": len(f.Voter) > 0 || f.Admin.Voter != "", "ddns": len(f.Ddns) > 0 || f.Admin.Ddns != "",
+		"gateway": f.Gateway != nil || f.Admin.Gateway != "", "schedsync": f.Schedsync != nil || f.Admin.Schedsync != "",
+	}
+	var out []string
+	for _, d := range []string{"voter", "ddns", "gateway", "schedsync"} {
+		if addr := f.Admin.For(d); runs[d] && !slices.Contains(out, addr) {
+			out = append(out, addr)
+		}
+	}
+	if len(out) == 0 {
+		out = append(out, f.Admin.For("voter")) // listen, or the default
+	}
+	return out
 }
 
 // loadConfig reads and validates the config file; every problem is a
@@ -53,6 +81,22 @@ func (f *fileConfig) Validate() error {
 func loadConfig(path string) (*fileConfig, error) {
 	f := &fileConfig{}
 	if err := config.Check(path, f); err != nil {
+		return nil, err
+	}
+	return f, nil
+}
+
+// loadConfigNoSecrets is loadConfig for a command that uses no secret:
+// a secret whose K_env variable is unset or whose K_file cannot be read is
+// not a problem for it (every other problem still is).
+func loadConfigNoSecrets(path string) (*fileConfig, error) {
+	f := &fileConfig{}
+	err := config.Check(path, f)
+	var errs config.Errors
+	if errors.As(err, &errs) {
+		err = errs.WithoutUnresolvedSecrets().Err()
+	}
+	if err != nil {
 		return nil, err
 	}
 	return f, nil

@@ -48,3 +48,44 @@ func TestCheckReportsUnresolvedSecretOnce(t *testing.T) {
 		})
 	}
 }
+
+type badSecretRoot struct {
+	Key struct {
+		Name   string `toml:"name"`
+		Secret Secret `toml:"secret"`
+	} `toml:"key"`
+}
+
+func (r *badSecretRoot) Validate() error {
+	var errs Errors
+	if r.Key.Secret.Reveal() != "good" {
+		errs.Add("key.secret", "secret is not good")
+	}
+	return errs.Err()
+}
+
+// TestSecretErrorNamesItsLine: a problem with a secret given as secret_file
+// or secret_env names the line of that key, not of the table header.
+func TestSecretErrorNamesItsLine(t *testing.T) {
+	dir := t.TempDir()
+	keyFile := filepath.Join(dir, "key")
+	if err := os.WriteFile(keyFile, []byte("bad\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("REDUND_TEST_BAD_SECRET", "bad")
+	for _, tc := range []struct{ name, line string }{
+		{"file", "secret_file = \"" + keyFile + "\"\n"},
+		{"env", "secret_env = \"REDUND_TEST_BAD_SECRET\"\n"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			path := filepath.Join(dir, tc.name+".toml")
+			if err := os.WriteFile(path, []byte("[key]\nname = \"k\"\n\n"+tc.line), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			err := Check(path, &badSecretRoot{})
+			if err == nil || !strings.Contains(err.Error(), tc.name+".toml:4: key.secret: secret is not good") {
+				t.Fatalf("error %v; want it on line 4, where the secret is given", err)
+			}
+		})
+	}
+}

@@ -19,6 +19,9 @@ type FieldError struct {
 	Msg  string
 
 	fatal bool // decoding stopped here: the value was not fully read
+	// unresolved: a secret's K_env or K_file could not be read, so the
+	// secret is empty; a command that uses no secret may go on
+	unresolved bool
 }
 
 func (e *FieldError) Error() string {
@@ -68,6 +71,20 @@ func (e *Errors) Merge(prefix string, err error) {
 	default:
 		*e = append(*e, &FieldError{Path: prefix, Msg: err.Error()})
 	}
+}
+
+// WithoutUnresolvedSecrets drops the problems of secrets whose K_env
+// variable is unset or whose K_file cannot be read: for commands that use
+// no secret (`srv gen` in a CI drift check needs no TSIG key). Every other
+// problem stays.
+func (e Errors) WithoutUnresolvedSecrets() Errors {
+	var out Errors
+	for _, x := range e {
+		if !x.unresolved {
+			out = append(out, x)
+		}
+	}
+	return out
 }
 
 // Err returns nil when no problem was recorded, else the Errors.

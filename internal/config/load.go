@@ -36,19 +36,21 @@ func Load(path string, v any) error {
 func Decode(name, src string, v any) error {
 	md, err := toml.Decode(src, v)
 	if err != nil {
-		fe := decodeError(name, src, err)
+		fe := decodeError(name, src, err, secretKeys(reflect.TypeOf(v)))
 		fe.fatal = true
 		return Errors{fe}
 	}
 	var raw map[string]any
 	if _, err := toml.Decode(src, &raw); err != nil {
-		fe := decodeError(name, src, err)
+		fe := decodeError(name, src, err, secretKeys(reflect.TypeOf(v)))
 		fe.fatal = true
 		return Errors{fe}
 	}
 	var errs Errors
 	resolved := map[string]bool{}
 	walkSecrets(raw, reflect.ValueOf(v).Elem(), "", "", resolved, &errs)
+	pos := positions(src)
+	reported := map[string]bool{}
 	for _, k := range md.Undecoded() {
 		if resolved[k.String()] {
 			continue
@@ -57,7 +59,17 @@ func Decode(name, src string, v any) error {
 		if md.Type(k...) == "Hash" && hasUndecodedChild(md.Undecoded(), k) {
 			continue
 		}
-		errs.Add(k.String(), "unknown key (check the spelling; see docs/configuration.md)")
+		// inside arrays of tables, name each element the key is written in
+		paths := pos.withIndices(k.String())
+		if len(paths) == 0 {
+			paths = []string{k.String()}
+		}
+		for _, p := range paths {
+			if !reported[p] {
+				reported[p] = true
+				errs.Add(p, "unknown key (check the spelling; see docs/configuration.md)")
+			}
+		}
 	}
 	return Annotate(name, src, errs.Err())
 }
@@ -140,21 +152,31 @@ func hasUndecodedChild(keys []toml.Key, parent toml.Key) bool {
 var typeErrRe = regexp.MustCompile(`^toml: line (\d+) \(last key "([^"]*)"\): (.*)$`)
 
 // decodeError turns a toml error into a FieldError with line, column and
-// the offending line shown.
-func decodeError(name, src string, err error) *FieldError {
+// the offending line shown. The value of a key named in secret is not
+// shown: on the line it is [redacted], and so is a line inside the value
+// of a secret (a multi-line string) and any piece of it that the parser's
+// message quotes.
+func decodeError(name, src string, err error, secret map[string]bool) *FieldError {
 	var pe toml.ParseError
 	if errors.As(err, &pe) {
 		line := pe.Position.Line
+		text, hidden := redactLine(lineOf(src, line), secret)
+		if !hidden && secret[lastKeyPart(pe.LastKey)] && !assignRe.MatchString(text) {
+			text, hidden = Redacted, true
+		}
 		msg := pe.Message
+		if hidden {
+			msg = redactMessage(msg)
+		}
 		if pe.LastKey != "" {
 			msg = fmt.Sprintf("%s (key %s)", msg, pe.LastKey)
 		}
 		if pe.Position.Col > 0 {
 			msg = fmt.Sprintf("column %d: %s", pe.Position.Col, msg)
 		}
-		if text := lineOf(src, line); text != "" {
+		if text != "" {
 			msg += "\n    " + text
-			if pe.Position.Col > 0 {
+			if pe.Position.Col > 0 && !hidden {
 				msg += "\n    " + strings.Repeat(" ", pe.Position.Col-1) + "^"
 			}
 		}
@@ -257,10 +279,15 @@ func resolveSecret(raw map[string]any, f reflect.Value, k, base string, val any,
 		errs.Add(path, "give %s or %s, not both", base, k)
 		return
 	}
+	unresolved := func(format string, args ...any) {
+		errs.Add(path, format, args...)
+		(*errs)[len(*errs)-1].unresolved = true
+	}
 	if strings.HasSuffix(k, "_env") {
+		noteSecretEnv(ref) // kept from the commands redund starts (ChildEnv)
 		v, ok := os.LookupEnv(ref)
 		if !ok || v == "" {
-			errs.Add(path, "environment variable %s is not set", ref)
+			unresolved("environment variable %s is not set", ref)
 			return
 		}
 		f.SetString(v)
@@ -268,12 +295,12 @@ func resolveSecret(raw map[string]any, f reflect.Value, k, base string, val any,
 	}
 	b, err := os.ReadFile(ref)
 	if err != nil {
-		errs.Add(path, "cannot read secret file %s: %v", ref, errors.Unwrap(err))
+		unresolved("cannot read secret file %s: %v", ref, errors.Unwrap(err))
 		return
 	}
 	s := strings.TrimRight(string(b), "\r\n")
 	if s == "" {
-		errs.Add(path, "secret file %s is empty", ref)
+		unresolved("secret file %s is empty", ref)
 		return
 	}
 	f.SetString(s)

@@ -68,6 +68,12 @@ func TestDecodeErrors(t *testing.T) {
 		{"validation path and line", "[ddns.cat]\n[[ddns.cat.servers]]\nname = \"a\"\npriority = 1\n" +
 			"[[ddns.cat.servers]]\nname = \"b\"\npriority = 0\n",
 			[]string{"redund.toml:7: ddns.cat.servers[1].priority: must be > 0"}},
+		{"unknown key in the second element", "[ddns.cat]\n[[ddns.cat.servers]]\nname = \"a\"\npriority = 1\n" +
+			"[[ddns.cat.servers]]\nname = \"b\"\n# a comment\nwieght = 3\npriority = 2\n",
+			[]string{"redund.toml:8: ddns.cat.servers[1].wieght: unknown key"}},
+		{"unknown key in two elements", "[ddns.cat]\n[[ddns.cat.servers]]\nname = \"a\"\nprio = 1\npriority = 1\n" +
+			"[[ddns.cat.servers]]\nname = \"b\"\nprio = 2\npriority = 2\n",
+			[]string{"redund.toml:4: ddns.cat.servers[0].prio: unknown key", "redund.toml:8: ddns.cat.servers[1].prio: unknown key"}},
 		{"every error reported", "[admin]\nx = 1\ny = 2\n",
 			[]string{"redund.toml:2: admin.x", "redund.toml:3: admin.y"}},
 		{"env secret missing", "[ddns.cat]\ntoken_env = \"REDUND_NO_SUCH_VAR\"\n",

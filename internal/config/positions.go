@@ -2,14 +2,23 @@ package config
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 )
 
 // posMap maps display key paths (with [i] for arrays of tables) to lines.
 type posMap map[string]int
 
-// lookup returns the line of path, or of its nearest ancestor, or 0.
+// lookup returns the line of path (or of its K_file / K_env variant, where
+// a secret K was given that way), or of its nearest ancestor, or 0.
 func (p posMap) lookup(path string) int {
+	for _, v := range []string{"_file", "_env"} {
+		if l, ok := p[path+v]; ok {
+			if _, direct := p[path]; !direct {
+				return l
+			}
+		}
+	}
 	for path != "" {
 		if l, ok := p[path]; ok {
 			return l
@@ -97,6 +106,36 @@ func positions(src string) posMap {
 		}
 	}
 	return pos
+}
+
+// withIndices returns the display paths (with [i]) of the keys written in
+// the source whose path without indices is key: an unknown key inside the
+// second [[srv.targets]] is srv.targets[1].wieght, on its own line.
+func (p posMap) withIndices(key string) []string {
+	var out []string
+	for path := range p {
+		if stripIndices(path) == key && path != key {
+			out = append(out, path)
+		}
+	}
+	slices.SortFunc(out, func(a, b string) int { return p[a] - p[b] })
+	return out
+}
+
+func stripIndices(path string) string {
+	var b strings.Builder
+	skip := false
+	for _, r := range path {
+		switch {
+		case r == '[':
+			skip = true
+		case r == ']':
+			skip = false
+		case !skip:
+			b.WriteRune(r)
+		}
+	}
+	return b.String()
 }
 
 func setOnce(p posMap, k string, ln int) {

@@ -43,8 +43,6 @@ listen = "127.0.0.1:{{.VoterS}}"
 password = "demo-host"
 primary = "127.0.0.1:{{.VoterP}},west-link-77d1"
 
-[voter.west.clients.hilltop]
-password = "hilltop-2f9c"
 [voter.west.clients.harbor]
 password = "harbor-81aa"
 

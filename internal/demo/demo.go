@@ -2,6 +2,7 @@ package demo
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -21,6 +22,7 @@ type Options struct {
 	Dir      string        // scratch directory; removed by the caller
 	Out      io.Writer     // where the view and events go
 	Plain    bool          // no colour, no screen redraws: one event per line
+	NoColor  bool          // the live view without colour (NO_COLOR)
 	Duration time.Duration // stop after this long (0: until ctx ends)
 	Once     bool          // stop when the failure schedule has played
 	Width    int
@@ -36,6 +38,7 @@ type Demo struct {
 	endpoints []string
 	p         map[string]*Proc // by role name
 	ports     map[string]int
+	srv       string // the SRV records, shown again after the live view
 }
 
 // Run starts everything, plays the failure schedule, shows the status view
@@ -56,7 +59,7 @@ func Run(ctx context.Context, opt Options) error {
 		return err
 	}
 	stopView := d.startView(ctx)
-	d.schedule(ctx)
+	left := d.schedule(ctx)
 	if !opt.Once {
 		<-ctx.Done()
 	}
@@ -66,6 +69,12 @@ func Run(ctx context.Context, opt Options) error {
 		if !e.OK {
 			return fmt.Errorf("demo: a promise was not kept: %s", e.Message)
 		}
+	}
+	if msg := notPlayed(d.steps(), left); msg != "" {
+		if errors.Is(ctx.Err(), context.DeadlineExceeded) {
+			return errors.New("demo: --duration ended it: " + msg) // asked for a run that shows less
+		}
+		fmt.Fprintln(opt.Out, "\nstopped: "+msg)
 	}
 	return nil
 }
@@ -105,7 +114,7 @@ func (d *Demo) spawn(name, cfg string, args ...string) (*Proc, error) {
 	p := &Proc{Name: name, Bin: d.opt.Bin, Dir: d.opt.Dir,
 		Args: append([]string{"--config", cfg, "--log-level", "info"}, args...),
 		OnExit: func(p *Proc, err error) {
-			d.log.Emit("demo", fmt.Sprintf("%s exited unexpectedly (%v); its log ends:\n%s", p.Name, err, p.LogTail(5)), 0, false)
+			d.log.Emit("demo", fmt.Sprintf("%s exited unexpectedly (%v); its log ends:\n%s", p.Name, err, p.LogTail(5)), false)
 		}}
 	d.p[name] = p
 	return p, d.procs.Add(p)
@@ -115,17 +124,18 @@ func (d *Demo) spawn(name, cfg string, args ...string) (*Proc, error) {
 func (d *Demo) srvRecords() {
 	cfg, err := writeConfig(d.opt.Dir, "srv.toml", srvConfig, nil)
 	if err != nil {
-		d.log.Emit("srv", "cannot write config: "+err.Error(), 0, false)
+		d.log.Emit("srv", "cannot write config: "+err.Error(), false)
 		return
 	}
 	out, err := exec.Command(d.opt.Bin, "--config", cfg, "srv", "gen", "--format", "zone").CombinedOutput()
 	if err != nil {
-		d.log.Emit("srv", fmt.Sprintf("srv gen failed: %v: %s", err, out), 0, false)
+		d.log.Emit("srv", fmt.Sprintf("srv gen failed: %v: %s", err, out), false)
 		return
 	}
-	fmt.Fprintf(d.opt.Out, "SRV + NAPTR records for a sample SIP platform (east phones try ms1, ms2, ms3; west the reverse):\n\n%s\n", out)
+	d.srv = fmt.Sprintf("SRV + NAPTR records for a sample SIP platform (east phones try ms1, ms2, ms3; west the reverse):\n\n%s\n", out)
+	fmt.Fprint(d.opt.Out, d.srv) // the live view's first redraw clears it: summary shows it again
 	n := strings.Count(string(out), " SRV ")
-	d.log.Emit("srv", fmt.Sprintf("generated %d SRV records for 2 zones x 2 transports", n), 0, n > 0)
+	d.log.Emit("srv", fmt.Sprintf("generated %d SRV records for 2 zones x 2 transports", n), n > 0)
 }
 
 // state fetches one instance's document from an admin endpoint.

@@ -26,10 +26,11 @@ func (d *Demo) startGateway(ctx context.Context) error {
 		}
 	}
 	d.endpoints = append(d.endpoints, d.addr("AdminGwA"), d.addr("AdminGwB"))
-	took, ok := waitFor(ctx, 15*time.Second, func() bool {
+	const limit = 15 * time.Second
+	took, ok := waitFor(ctx, limit, func() bool {
 		return d.gwRole(ctx, "AdminGwA") == "active" && d.gwRole(ctx, "AdminGwB") == "standby"
 	})
-	d.log.Emit("gateway", "gw-a (master) active, gw-b (backup) standby", took, ok)
+	d.log.EmitTimed("gateway", "gw-a (master) active, gw-b (backup) standby", took, limit, ok)
 	return nil
 }
 

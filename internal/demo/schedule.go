@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
+	"strings"
 	"time"
 )
 
@@ -20,30 +22,53 @@ type step struct {
 	result string // what happened when until became true
 }
 
-// schedule plays the steps in order; each waits for its promise.
-func (d *Demo) schedule(ctx context.Context) {
-	for _, s := range d.steps() {
+// schedule plays the steps in order; each waits for its promise. It
+// returns the steps that were not played to the end (ctx ended first).
+func (d *Demo) schedule(ctx context.Context) (left []step) {
+	steps := d.steps()
+	for i, s := range steps {
 		select {
 		case <-ctx.Done():
-			return
+			return steps[i:]
 		case <-time.After(s.at):
 		}
-		d.log.Emit(s.scheme, "inject: "+s.what, 0, true)
+		d.log.Emit(s.scheme, "inject: "+s.what, true)
 		if err := s.do(ctx); err != nil {
-			d.log.Emit(s.scheme, "could not inject: "+err.Error(), 0, false)
+			d.log.Emit(s.scheme, "could not inject: "+err.Error(), false)
 			continue
 		}
 		took, ok := waitFor(ctx, s.limit, func() bool { return s.until(ctx) })
 		if ctx.Err() != nil {
-			return
+			return steps[i:]
 		}
 		msg := s.result
 		if !ok {
 			msg = fmt.Sprintf("%s: not within %s", s.result, s.limit)
 		}
-		d.log.Emit(s.scheme, msg, took, ok)
+		d.log.EmitTimed(s.scheme, msg, took, s.limit, ok)
 	}
-	d.log.Emit("demo", "every scheme failed over and recovered; Ctrl-C stops and cleans up", 0, true)
+	d.log.Emit("demo", "every scheme failed over and recovered; Ctrl-C stops and cleans up", true)
+	return nil
+}
+
+// notPlayed says which failovers a run cut short never showed, and how long
+// the whole schedule takes at the least.
+func notPlayed(all, left []step) string {
+	if len(left) == 0 {
+		return ""
+	}
+	var min time.Duration
+	for _, s := range all {
+		min += s.at
+	}
+	var schemes []string
+	for _, s := range left {
+		if !slices.Contains(schemes, s.scheme) {
+			schemes = append(schemes, s.scheme)
+		}
+	}
+	return fmt.Sprintf("the failure schedule stopped after %d of %d steps: not shown for %s (the schedule needs more than %s: a longer --duration, or --once)",
+		len(all)-len(left), len(all), strings.Join(schemes, ", "), min.Round(time.Second))
 }
 
 func (d *Demo) steps() []step {
@@ -65,11 +90,11 @@ func (d *Demo) steps() []step {
 			10 * time.Second, d.voterIs("proxying"), "west proxies to east again: one voted system"},
 		{2 * time.Second, "schedsync", d.writeFile, "write playlist.txt on studio-a",
 			3 * time.Second, d.fileArrived, "playlist.txt is on studio-b"},
-		{1 * time.Second, "schedsync", d.kill("schedsync-a"), "kill -9 primary studio-a",
+		{1 * time.Second, "schedsync", d.kill("studio-a"), "kill -9 primary studio-a",
 			8 * time.Second, d.syncRole("AdminSyncB", "primary"), "studio-b promoted itself after failover_offset 4s"},
-		{2 * time.Second, "schedsync", d.restart("schedsync-a"), "restart studio-a (two primaries now)",
+		{2 * time.Second, "schedsync", d.restart("studio-a"), "restart studio-a (two primaries now)",
 			8 * time.Second, d.syncState("AdminSyncA", "Incompatible"), "the pair reports Incompatible until the operator demotes one"},
-		{2 * time.Second, "schedsync", d.demote("schedsync-a"), "operator demotes studio-a (older epoch)",
+		{2 * time.Second, "schedsync", d.demote("studio-a"), "operator demotes studio-a (older epoch)",
 			10 * time.Second, d.syncState("AdminSyncA", "Synced"), "studio-a follows studio-b; nothing lost"},
 	}
 	return append(steps, d.gatewaySteps()...)

@@ -37,8 +37,9 @@ func (d *Demo) startDDNS(ctx context.Context) error {
 		return err
 	}
 	d.endpoints = append(d.endpoints, d.addr("AdminDdns"))
-	took, ok := waitFor(ctx, 10*time.Second, func() bool { return d.dnsA("cat.demo.test.") == "192.0.2.10" })
-	d.log.Emit("ddns", "cat.demo.test points at main (192.0.2.10)", took, ok)
+	const limit = 10 * time.Second
+	took, ok := waitFor(ctx, limit, func() bool { return d.dnsA("cat.demo.test.") == "192.0.2.10" })
+	d.log.EmitTimed("ddns", "cat.demo.test points at main (192.0.2.10)", took, limit, ok)
 	return nil
 }
 
@@ -72,8 +73,9 @@ func (d *Demo) startVoter(ctx context.Context) error {
 		}
 	}
 	d.endpoints = append(d.endpoints, d.addr("AdminVoterP"), d.addr("AdminVoterS"))
-	took, ok := waitFor(ctx, 10*time.Second, func() bool { return d.voterState(ctx) == "proxying" })
-	d.log.Emit("voter", "secondary west proxies its clients to primary east (one voted system)", took, ok)
+	const limit = 10 * time.Second
+	took, ok := waitFor(ctx, limit, func() bool { return d.voterState(ctx) == "proxying" })
+	d.log.EmitTimed("voter", "secondary west proxies its clients to primary east (one voted system)", took, limit, ok)
 	return nil
 }
 
@@ -88,8 +90,8 @@ func (d *Demo) startSchedsync(ctx context.Context) error {
 		return err
 	}
 	for _, n := range []struct{ name, mode, dir, admin, listen, peer string }{
-		{"schedsync-a", "primary", a, "AdminSyncA", "SyncA", "SyncB"},
-		{"schedsync-b", "secondary-failover", b, "AdminSyncB", "SyncB", "SyncA"},
+		{"studio-a", "primary", a, "AdminSyncA", "SyncA", "SyncB"},
+		{"studio-b", "secondary-failover", b, "AdminSyncB", "SyncB", "SyncA"},
 	} {
 		cfg, err := writeConfig(d.opt.Dir, n.name+".toml", schedsyncConfig, map[string]any{
 			"Admin": d.ports[n.admin], "Mode": n.mode, "Dir": n.dir, "Listen": d.ports[n.listen],
@@ -102,10 +104,11 @@ func (d *Demo) startSchedsync(ctx context.Context) error {
 		}
 	}
 	d.endpoints = append(d.endpoints, d.addr("AdminSyncA"), d.addr("AdminSyncB"))
-	took, ok := waitFor(ctx, 15*time.Second, func() bool {
+	const limit = 15 * time.Second
+	took, ok := waitFor(ctx, limit, func() bool {
 		doc, _ := d.state(ctx, d.addr("AdminSyncB"), "")
 		return doc.State == "Synced"
 	})
-	d.log.Emit("schedsync", "studio-b holds a synced copy of studio-a", took, ok)
+	d.log.EmitTimed("schedsync", "studio-b holds a synced copy of studio-a", took, limit, ok)
 	return nil
 }

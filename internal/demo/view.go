@@ -42,7 +42,7 @@ func (d *Demo) draw(ctx context.Context) {
 	var b strings.Builder
 	b.WriteString("\x1b[H\x1b[2J")
 	b.WriteString("redund demo: every scheme on loopback, failing on purpose (Ctrl-C stops and cleans up)\n\n")
-	b.WriteString(status.Render(res, status.RenderOptions{Width: d.opt.Width, Now: time.Now()}))
+	b.WriteString(status.Render(res, status.RenderOptions{Plain: d.opt.NoColor, Width: d.opt.Width, Now: time.Now()}))
 	b.WriteString("\n\nEvents\n")
 	ev := d.log.Events()
 	if len(ev) > 14 {
@@ -54,11 +54,15 @@ func (d *Demo) draw(ctx context.Context) {
 	fmt.Fprint(d.opt.Out, b.String())
 }
 
-// summary prints the final table and every measured failover.
+// summary prints the final table and every measured failover (after the
+// live view, also the SRV records its redraws cleared).
 func (d *Demo) summary() {
+	if !d.opt.Plain && d.srv != "" {
+		fmt.Fprint(d.opt.Out, "\n"+d.srv)
+	}
 	res := status.FetchAll(context.Background(), d.endpoints, 700*time.Millisecond)
 	fmt.Fprintf(d.opt.Out, "\nFinal status\n%s\n\nFailovers measured\n",
-		status.Render(res, status.RenderOptions{Plain: d.opt.Plain, Width: d.opt.Width, Now: time.Now()}))
+		status.Render(res, status.RenderOptions{Plain: d.opt.Plain || d.opt.NoColor, Width: d.opt.Width, Now: time.Now()}))
 	for _, e := range d.log.Events() {
 		if e.Took > 0 {
 			fmt.Fprintln(d.opt.Out, e)

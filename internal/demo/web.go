@@ -5,6 +5,8 @@ import (
 	"net"
 	"net/http"
 	"sync/atomic"
+
+	"github.com/redund/redund/internal/netlimit"
 )
 
 // WebServer is one of the okerr "cat" servers: its page says status=OK or
@@ -24,7 +26,7 @@ func StartWeb(name string) (*WebServer, error) {
 	}
 	w := &WebServer{Name: name, ln: ln}
 	w.ok.Store(true)
-	w.srv = &http.Server{Handler: http.HandlerFunc(w.serve)}
+	w.srv = netlimit.HTTPServer(http.HandlerFunc(w.serve), nil) // timeouts and header bound, as every server
 	go func() { _ = w.srv.Serve(ln) }()
 	return w, nil
 }

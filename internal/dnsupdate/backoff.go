@@ -7,7 +7,8 @@ import (
 
 // Backoff yields capped exponential delays for retrying failed pushes:
 // Min, 2×Min, 4×Min, ... up to Max, each spread by ±Jitter (a fraction,
-// e.g. 0.2). The zero value uses 1 s to 5 min without jitter.
+// e.g. 0.2) and never above Max: at the cap, jitter only shortens a delay,
+// so retry_max is the longest wait an operator sees. The zero value uses 1 s to 5 min without jitter.
 type Backoff struct {
 	Min    time.Duration
 	Max    time.Duration
@@ -36,7 +37,7 @@ func (b *Backoff) Next() time.Duration {
 	b.attempt++
 	if b.Jitter > 0 {
 		f := 1 + b.Jitter*(2*rand.Float64()-1)
-		d = time.Duration(float64(d) * f)
+		d = min(time.Duration(float64(d)*f), hi)
 	}
 	return d
 }

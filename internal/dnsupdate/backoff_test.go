@@ -17,10 +17,25 @@ func TestBackoffCapped(t *testing.T) {
 	if got := b.Next(); got != time.Second {
 		t.Errorf("after Reset: %v", got)
 	}
-	j := Backoff{Min: time.Second, Max: time.Second, Jitter: 0.2}
-	for range 50 {
+	// jitter spreads a delay below the cap both ways, and never past Max
+	// (retry_max = "3s" gave 3.17 s)
+	j := Backoff{Min: time.Second, Max: 4 * time.Second, Jitter: 0.2}
+	var above bool
+	for range 200 {
 		if d := j.Next(); d < 800*time.Millisecond || d > 1200*time.Millisecond {
 			t.Fatalf("jittered delay %v outside ±20%%", d)
+		} else if d > time.Second {
+			above = true
+		}
+		j.Reset()
+	}
+	if !above {
+		t.Error("jitter never lengthened a delay below the cap")
+	}
+	c := Backoff{Min: time.Second, Max: 3 * time.Second, Jitter: 0.1}
+	for i := range 200 {
+		if d := c.Next(); d > 3*time.Second {
+			t.Fatalf("attempt %d: %v is above Max 3s", i, d)
 		}
 	}
 }

@@ -65,6 +65,10 @@ func (t *TSIG) Alg() (string, error) {
 // ("name", "algorithm", "secret").
 func (t *TSIG) Validate() error {
 	var errs config.Errors
+	if err := t.adoptBINDKey(); err != nil {
+		errs.Add("secret", "%v", err)
+		return errs.Err()
+	}
 	if t.Name == "" {
 		errs.Add("name", "TSIG key name is required (e.g. \"ddns-key.\")")
 	} else if _, ok := dns.IsDomainName(t.Name); !ok {
@@ -78,7 +82,7 @@ func (t *TSIG) Validate() error {
 		errs.Add("secret", "TSIG secret is required (give secret, secret_file or secret_env)")
 	default:
 		if _, err := base64.StdEncoding.DecodeString(s); err != nil {
-			errs.Add("secret", "TSIG secret must be base64 (as tsig-keygen prints it)")
+			errs.Add("secret", "TSIG secret must be base64, or secret_file a key file as tsig-keygen writes it")
 		}
 	}
 	return errs.Err()
@@ -178,34 +182,52 @@ func (c *RFC2136) Query(ctx context.Context, name string, qtype uint16) ([]dns.R
 }
 
 // exchange signs m (when a key is set), sends it over UDP or TCP and maps
-// the reply's rcode to an error.
+// the reply's rcode to an error. With a key, a reply that is not signed with
+// it is an error: a NOERROR from an on-path host must not count as applied.
 func (c *RFC2136) exchange(ctx context.Context, op string, m *dns.Msg) (*dns.Msg, error) {
 	cl := &dns.Client{Net: c.Net, Timeout: c.timeout()}
 	if cl.Net == "" {
 		cl.Net = "udp"
 	}
-	if c.Key != nil {
-		alg, err := c.Key.Alg()
-		if err != nil {
-			return nil, fmt.Errorf("dnsupdate: %w", err)
-		}
-		name := c.Key.KeyName()
-		cl.TsigSecret = map[string]string{name: c.Key.Secret.Reveal()}
-		now := time.Now
-		if c.Now != nil {
-			now = c.Now
-		}
-		m.SetTsig(name, alg, tsigFudge, now().Unix()) // last: the signature covers the whole message
+	sign, err := c.signer(cl)
+	if err != nil {
+		return nil, err
 	}
-	if cl.Net == "udp" && m.Len() > maxUDP-tsigRoom(c.Key) {
+	if cl.Net == "udp" && sign(m).Len() > maxUDP-tsigRoom(c.Key) {
 		cl.Net = "tcp"
 	}
-	r, err := c.send(ctx, cl, m)
+	r, err := c.send(ctx, cl, sign(m))
 	if err == nil && r.Truncated && cl.Net == "udp" {
 		cl.Net = "tcp"
-		r, err = c.send(ctx, cl, m)
+		r, err = c.send(ctx, cl, sign(m))
 	}
 	return c.check(op, r, err)
+}
+
+// signer gives cl the key's secret (so that replies are verified) and
+// returns a function that signs a copy of a message; without a key it
+// returns the message itself. Each send needs a fresh copy: miekg/dns
+// removes the TSIG record from a message when it signs it, so a message
+// sent twice (the TCP retry after a truncated UDP reply) went out unsigned.
+func (c *RFC2136) signer(cl *dns.Client) (func(*dns.Msg) *dns.Msg, error) {
+	if c.Key == nil {
+		return func(m *dns.Msg) *dns.Msg { return m }, nil
+	}
+	alg, err := c.Key.Alg()
+	if err != nil {
+		return nil, fmt.Errorf("dnsupdate: %w", err)
+	}
+	name := c.Key.KeyName()
+	cl.TsigSecret = map[string]string{name: c.Key.Secret.Reveal()}
+	now := time.Now
+	if c.Now != nil {
+		now = c.Now
+	}
+	return func(m *dns.Msg) *dns.Msg {
+		s := m.Copy()
+		s.SetTsig(name, alg, tsigFudge, now().Unix()) // last: the signature covers the whole message
+		return s
+	}, nil
 }
 
 // tsigRoom is what the TSIG record adds when the message is packed.
@@ -237,7 +259,17 @@ func (c *RFC2136) check(op string, r *dns.Msg, err error) (*dns.Msg, error) {
 		}
 		return nil, fmt.Errorf("dnsupdate: %s at %s: %w", op, c.Server, err)
 	}
+	if c.Key != nil && r.IsTsig() == nil {
+		// miekg/dns verifies only the replies that carry a TSIG record; an
+		// unsigned answer could come from anyone on the path.
+		return nil, fmt.Errorf("dnsupdate: %s at %s: %w (key %s)", op, c.Server, ErrUnsigned, c.Key.KeyName())
+	}
 	return r, nil
 }
+
+// ErrUnsigned is the error (wrapped) when a key is configured and a reply
+// carries no TSIG record: it is not from a holder of the key, so its
+// NOERROR (or NXDOMAIN) says nothing.
+var ErrUnsigned = errors.New("reply is not signed with TSIG")
 
 func (c *RFC2136) timeout() time.Duration { return timeoutOr(c.Timeout) }

@@ -5,6 +5,8 @@ import (
 	"errors"
 	"os/exec"
 	"time"
+
+	"github.com/redund/redund/internal/config"
 )
 
 // execCheck runs a program (no shell); exit status 0 is OK and the combined
@@ -15,6 +17,7 @@ type execCheck struct {
 
 func (e *execCheck) probe(ctx context.Context) (bool, string) {
 	cmd := exec.CommandContext(ctx, e.argv[0], e.argv[1:]...)
+	cmd.Env = config.ChildEnv() // without the variables that hold secrets
 	killGroup(cmd)
 	cmd.WaitDelay = time.Second // do not wait for children that keep the output open
 	out, err := cmd.CombinedOutput()

@@ -45,3 +45,20 @@ func TestExecTimeout(t *testing.T) {
 		t.Errorf("probe took %s, want about 300ms", d)
 	}
 }
+
+// An exec check does not see the variables that hold redund's secrets
+// (named by *_env keys).
+func TestExecWithoutSecretVariables(t *testing.T) {
+	t.Setenv("REDUND_TEST_HEALTH_SECRET", "S3cr3t-health")
+	var root struct {
+		Key struct {
+			Secret config.Secret `toml:"secret"`
+		} `toml:"key"`
+	}
+	if err := config.Decode("t.toml", "[key]\nsecret_env = \"REDUND_TEST_HEALTH_SECRET\"\n", &root); err != nil {
+		t.Fatal(err)
+	}
+	r := check(t, Config{Kind: "exec", Command: []string{"sh", "-c",
+		`if env | grep -q REDUND_TEST_HEALTH_SECRET; then echo "sees the secret"; exit 1; fi; echo clean`}})
+	wantResult(t, r, true, "clean")
+}

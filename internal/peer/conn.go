@@ -51,6 +51,7 @@ func newConn(n *Node, s *shake, remote Hello) *conn {
 		out: make(chan outFrame, 1024), ctl: make(chan outFrame, 64), inbox: make(chan outFrame, 1024),
 		done: make(chan struct{}), pending: map[uint64]chan response{}}
 	c.lastRecv.Store(time.Now().UnixNano())
+	s.r.max = n.opts.MaxFrame // the handshake read at most preAuthMaxFrame
 	return c
 }
 

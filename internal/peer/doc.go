@@ -30,18 +30,72 @@
 //
 // On the wire every message is a frame: a 4-byte big-endian length, a type
 // byte, the payload and, with a shared secret, a 16-byte MAC. A received
-// frame larger than Options.MaxFrame, an unknown type or a bad MAC drops the
+// frame larger than the limit, an unknown type or a bad MAC drops the
 // connection; the node itself carries on and waits for (or redials) a good
-// one. A frame above MaxFrame is also refused when sending (ErrFrameTooLarge
-// for that Send or Request; an oversized answer becomes an error answer), so
-// a too-large message does not drop the link.
+// one. A frame above Options.MaxFrame is also refused when sending
+// (ErrFrameTooLarge for that Send or Request; an oversized answer becomes
+// an error answer), so a too-large message does not drop the link.
+//
+// # Before authentication
+//
+// Anyone who can reach the listener's port can open connections to it, so
+// until the other end has authenticated (proved the secret, or presented
+// the pinned certificate) a connection is bounded and powerless:
+//
+//   - frames of at most 64 KiB (the length is checked before anything is
+//     allocated); Options.MaxFrame applies once the link is up;
+//   - 1 s for the TLS handshake and the first frame, 5 s for the whole
+//     handshake;
+//   - at most 4 handshakes per source (IPv4 address or IPv6 /64) and 32 in
+//     all; a new connection that finds its source or the table full evicts
+//     the oldest unauthenticated handshake (of its own source, or of the
+//     source holding the most), so a flood from other addresses never
+//     delays the real peer by more than its own handshake;
+//   - every failure is a drop counted in Status.Dropped and logged at most
+//     once a minute: no event, no state change, and nothing the other end
+//     wrote is shown. Before authentication a refusal travels as a one-byte
+//     code (AuthFail), never as text, and a Refuse frame is discarded
+//     unread; the same holds on the dialer for an end that has not proved
+//     the secret.
+//
+// Text from an authenticated peer (Refuse and Close reasons, remote errors,
+// Hello strings) is shown with control and bidirectional-text characters
+// removed, so it cannot drive a terminal or an HTML page.
+//
+// # Mismatch
+//
+// A node that answers the handshake is alive, even when it cannot be
+// paired. The dialer checks the listener's proof first; when the other end
+// completes the transport and answers with a well-formed challenge whose
+// proof fails, or with an AuthFail code, or presents (or rejects) a
+// certificate against the pins, the link is in state Mismatch with reason
+// "secrets differ" or "certificates differ": it never says which side is
+// wrong. The listener enters Mismatch only when the dialer's certificate
+// matched its pin (then it knows the dialer is the peer); otherwise a
+// mismatching dialer is one more counted drop, since it cannot be told
+// from a stranger. While in Mismatch the dialer redials as usual but at
+// least three times per DownAfter, every answer is delivered as a Mismatch
+// event (Event.Repeat set after the first, Event.LastHeard fresh), and the
+// warning is logged at most once a minute. A scheme may treat "a Mismatch
+// within DownAfter" as "the other node is alive" (gateway keeps a backup
+// standby); once the other end stops answering the dialer reports Down.
+//
+// The trade-off: without the secret anyone can imitate a node with another
+// secret (a random proof is as good as a wrong one), so whoever answers on
+// the address the dialer dials (someone on the path, or who took over the
+// listener's address) can make the dialer believe a live peer exists, for
+// as long as it keeps answering every redial; a stranger who can merely
+// connect to the listener cannot (a listener ignores mismatching
+// connections it cannot authenticate). With pinned TLS "secrets differ"
+// can only come from the pinned peer; "certificates differ" can always be
+// imitated.
 //
 // The application sends its own frames with Node.Send (types >= TypeApp,
 // delivered in order to Options.OnMessage, so a sequence of Sends is a
 // stream) and makes calls with Node.Request (answered by Options.OnRequest
-// in its own goroutine). State changes (Connecting, Up, Down, Refused) are
-// reported to Options.OnEvent in order (and to the Options.Events channel
-// when set) and summarised by Node.Status.
+// in its own goroutine). State changes (Connecting, Up, Down, Refused,
+// Mismatch) are reported to Options.OnEvent in order (and to the
+// Options.Events channel when set) and summarised by Node.Status.
 //
 // Typical use:
 //

@@ -26,6 +26,7 @@ const (
 	typeRequest   byte = 0x0a // 8-byte id, app type, body
 	typeResponse  byte = 0x0b // 8-byte id, status (0 ok, 1 error), body
 	typeAuthOK    byte = 0x0c // listener accepted the dialer's proof; MACs start
+	typeAuthFail  byte = 0x0d // 1-byte code: the credentials differ (before authentication)
 
 	// TypeApp is the first frame type available to the application.
 	TypeApp byte = 0x20
@@ -39,10 +40,11 @@ var ErrFrameTooLarge = errors.New("peer: frame too large")
 // frameReader decodes frames, checking the length limit before allocating
 // and, once keyed, the MAC of every frame.
 type frameReader struct {
-	r   *bufio.Reader
-	max int
-	mac hash.Hash
-	seq uint64
+	r       *bufio.Reader
+	max     int // the largest frame length accepted
+	mac     hash.Hash
+	seq     uint64
+	largest int // the largest frame buffer allocated so far (tests)
 }
 
 func newFrameReader(r io.Reader, max int) *frameReader {
@@ -66,6 +68,7 @@ func (f *frameReader) readFrame() (byte, []byte, error) {
 	if n > f.max {
 		return 0, nil, fmt.Errorf("%w: %d bytes (limit %d)", ErrFrameTooLarge, n, f.max)
 	}
+	f.largest = max(f.largest, n-1)
 	buf := make([]byte, n-1)
 	if _, err := io.ReadFull(f.r, buf); err != nil {
 		return 0, nil, err

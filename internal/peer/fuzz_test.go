@@ -3,7 +3,11 @@ package peer
 import (
 	"bytes"
 	"crypto/sha256"
+	"io"
+	"net"
 	"testing"
+
+	"github.com/redund/redund/internal/logging"
 )
 
 // FuzzReadFrame feeds arbitrary bytes to the frame decoder, with and
@@ -72,5 +76,47 @@ func FuzzParseHello(f *testing.F) {
 			}
 		}
 		_ = reason(data)
+	})
+}
+
+// FuzzAcceptPreAuth feeds arbitrary bytes, as the first frames of an
+// incoming connection, through the listener's own handshake and failure
+// handling (the code a real connection runs, on a net.Pipe). The node has
+// a secret the input cannot know, so every input fails before
+// authentication, and must: never panic, never allocate a frame above
+// preAuthMaxFrame, never produce an event or change the state, and be
+// counted as exactly one drop. Seeds are in testdata/fuzz/FuzzAcceptPreAuth.
+func FuzzAcceptPreAuth(f *testing.F) {
+	f.Add(append([]byte{0, 0, 0, 38, typeAuthHello}, authHelloPayload(authSecret, make([]byte, nonceLen))...))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		rec := newRecorder()
+		n, err := New(&Config{Secret: testSecret}, Options{Listen: "127.0.0.1:0", Hello: hello("m", "master"),
+			OnEvent: rec.onEvent, Log: logging.Discard()})
+		if err != nil {
+			t.Fatal(err)
+		}
+		server, client := net.Pipe()
+		done := make(chan struct{}, 2)
+		go func() { _, _ = io.Copy(io.Discard, client); done <- struct{}{} }()
+		go func() { _, _ = client.Write(data); _ = client.Close(); done <- struct{}{} }()
+		sl, _ := n.slots.admit(server)
+		s, _, err := n.handshake(sl)
+		if err == nil {
+			t.Fatal("a connection without the secret completed the handshake")
+		}
+		n.acceptFailed(sl, s, err)
+		n.slots.release(sl)
+		_ = client.Close()
+		<-done
+		<-done
+		if s == nil {
+			t.Fatal("no handshake state without TLS")
+		}
+		if s.r.largest > preAuthMaxFrame {
+			t.Fatalf("allocated a frame of %d bytes before authentication", s.r.largest)
+		}
+		if st := n.Status(); st.Dropped != 1 || st.State != Connecting || st.Reason != "" || len(rec.snapshot()) != 0 {
+			t.Fatalf("not a silent drop: status %+v, events %+v", st, rec.snapshot())
+		}
 	})
 }

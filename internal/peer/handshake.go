@@ -8,8 +8,8 @@ import (
 	"time"
 )
 
-// handshakeTimeout bounds the whole link set-up, so a silent or slow
-// connection cannot hold a slot.
+// handshakeTimeout bounds the whole link set-up, so a slow connection
+// cannot hold a slot for long (the first frame has firstFrameTimeout).
 const handshakeTimeout = 5 * time.Second
 
 // RefusedError is a handshake refusal, by either side; Reason is what both
@@ -26,6 +26,31 @@ func (e *RefusedError) Error() string {
 	return "refused: " + e.Reason
 }
 
+// Reasons of the Mismatch state. Neither says which side is wrong: a node
+// cannot know.
+const (
+	reasonSecrets = "secrets differ"
+	reasonCerts   = "certificates differ"
+)
+
+// mismatchError: the other end answered as a redund node whose secret (or
+// certificate) differs.
+type mismatchError struct{ why string }
+
+func (e *mismatchError) Error() string { return e.why }
+
+// Codes of an AuthFail frame, the only refusal read before authentication
+// (a code, never text, so nothing a stranger writes is shown).
+const (
+	failNeedSecret    byte = 1 // listener: this node requires a shared secret
+	failNoSecret      byte = 2 // listener: this node has no shared secret
+	failSecretsDiffer byte = 3 // dialer: the listener's proof does not match
+)
+
+// errUntrustedRefuse is a Refuse frame received before the other end
+// authenticated; its text is dropped unread.
+var errUntrustedRefuse = errors.New("the other end refused before authenticating (its text is not shown)")
+
 // shake is one connection being set up.
 type shake struct {
 	nc    net.Conn
@@ -34,11 +59,21 @@ type shake struct {
 	cfg   *Config
 	local Hello
 	comp  CompatFunc
+
+	start   time.Time // when the connection was accepted or dialed
+	pinned  bool      // TLS verified the other end's pinned certificate
+	trusted bool      // every configured check passed: the other end's text may be shown
+	onAuth  func()    // listener: a credential was verified
 }
 
+// newShake reads frames of at most preAuthMaxFrame (or maxFrame when
+// smaller) until the link is up.
 func newShake(nc net.Conn, cfg *Config, local Hello, comp CompatFunc, maxFrame int) *shake {
-	return &shake{nc: nc, r: newFrameReader(nc, maxFrame), w: newFrameWriter(nc), cfg: cfg, local: local, comp: comp}
+	return &shake{nc: nc, r: newFrameReader(nc, min(maxFrame, preAuthMaxFrame)), w: newFrameWriter(nc),
+		cfg: cfg, local: local, comp: comp, start: time.Now()}
 }
+
+func (s *shake) secret() []byte { return []byte(s.cfg.Secret.Reveal()) }
 
 func (s *shake) send(typ byte, parts ...[]byte) error {
 	if err := s.w.writeFrame(typ, parts...); err != nil {
@@ -47,38 +82,55 @@ func (s *shake) send(typ byte, parts ...[]byte) error {
 	return s.w.flush()
 }
 
-// refuse tells the other side why, then returns the local refusal.
+// refuse tells the (authenticated) other side why, then returns the local
+// refusal.
 func (s *shake) refuse(why string) error {
 	_ = s.send(typeRefuse, []byte(why))
 	return &RefusedError{Reason: why}
 }
 
-// expect reads the next frame, which must be want (a Refuse becomes a
-// RefusedError).
+// authFail tells the other side, with a code, that the credentials differ.
+func (s *shake) authFail(code byte) error {
+	_ = s.send(typeAuthFail, []byte{code})
+	return &mismatchError{why: reasonSecrets}
+}
+
+// expect reads the next frame, which must be want. A Refuse from a
+// trusted peer becomes a RefusedError; an AuthFail a mismatchError;
+// anything else an error that carries no text from the other end.
 func (s *shake) expect(want byte) ([]byte, error) {
 	typ, b, err := s.r.readFrame()
-	if err != nil {
+	switch {
+	case err != nil:
 		return nil, err
-	}
-	if typ == typeRefuse {
+	case typ == want:
+		return b, nil
+	case typ == typeAuthFail && len(b) == 1 && b[0] >= failNeedSecret && b[0] <= failSecretsDiffer:
+		return nil, &mismatchError{why: reasonSecrets}
+	case typ == typeRefuse && s.trusted:
 		return nil, &RefusedError{Reason: reason(b), ByPeer: true}
+	case typ == typeRefuse:
+		return nil, errUntrustedRefuse
 	}
-	if typ != want {
-		return nil, fmt.Errorf("peer: unexpected frame type %#x during handshake", typ)
-	}
-	return b, nil
+	return nil, fmt.Errorf("peer: unexpected frame type %#x during handshake", typ)
 }
 
 // dial runs the dialer's side; it returns the remote Hello.
 func (s *shake) dial() (Hello, error) {
-	secret := []byte(s.cfg.Secret.Reveal())
-	if len(secret) == 0 {
-		if err := s.send(typeAuthHello, authHelloPayload(authPlain, nil)); err != nil {
-			return Hello{}, err
-		}
-	} else if err := s.dialAuth(secret); err != nil {
+	secret := s.secret()
+	mode, nd := authPlain, []byte(nil)
+	if len(secret) > 0 {
+		mode, nd = authSecret, nonce()
+	}
+	if err := s.send(typeAuthHello, authHelloPayload(mode, nd)); err != nil {
 		return Hello{}, err
 	}
+	if len(secret) > 0 {
+		if err := s.dialAuth(secret, nd); err != nil {
+			return Hello{}, err
+		}
+	}
+	s.trusted = true // the secret's proof, the pinned certificate, or plain = true
 	if err := s.send(typeHello, encodeHello(s.local)); err != nil {
 		return Hello{}, err
 	}
@@ -108,11 +160,11 @@ func (s *shake) recvHello() (Hello, error) {
 	return remote, nil
 }
 
-func (s *shake) dialAuth(secret []byte) error {
-	nd := nonce()
-	if err := s.send(typeAuthHello, authHelloPayload(authSecret, nd)); err != nil {
-		return err
-	}
+// dialAuth checks the listener's proof first: a well-formed challenge
+// whose proof fails comes from a node with another secret (or from
+// someone imitating one), told apart from garbage by its frame type and
+// length; the dialer then says so with a code and reports Mismatch.
+func (s *shake) dialAuth(secret, nd []byte) error {
 	b, err := s.expect(typeAuthChal)
 	if err != nil {
 		return err
@@ -122,8 +174,9 @@ func (s *shake) dialAuth(secret []byte) error {
 	}
 	nl, mac := b[:nonceLen], b[nonceLen:]
 	if !hmac.Equal(mac, proof(secret, "redund-peer listener", nd, nl)) {
-		return s.refuse(ErrAuth.Error() + ": the listener does not know the shared secret")
+		return s.authFail(failSecretsDiffer)
 	}
+	s.trusted = true
 	if err := s.send(typeAuthResp, proof(secret, "redund-peer dialer", nl, nd)); err != nil {
 		return err
 	}
@@ -136,14 +189,16 @@ func (s *shake) dialAuth(secret []byte) error {
 }
 
 // errNotPeer marks a connection that never spoke the protocol (garbage, a
-// port scanner): it is dropped without a Refused event.
+// port scanner).
 var errNotPeer = errors.New("not a redund peer")
 
-// accept runs the listener's side; it returns the remote Hello.
+// accept runs the listener's side; it returns the remote Hello. The first
+// frame must arrive within the deadline the caller set; the rest of the
+// handshake has until start+handshakeTimeout.
 func (s *shake) accept() (Hello, error) {
 	typ, b, err := s.r.readFrame()
 	if err != nil {
-		return Hello{}, fmt.Errorf("%w: %v", errNotPeer, err)
+		return Hello{}, fmt.Errorf("%w: first frame: %w", errNotPeer, err)
 	}
 	if typ != typeAuthHello {
 		return Hello{}, fmt.Errorf("%w: first frame type %#x", errNotPeer, typ)
@@ -152,17 +207,22 @@ func (s *shake) accept() (Hello, error) {
 	if err != nil {
 		return Hello{}, fmt.Errorf("%w: %v", errNotPeer, err)
 	}
-	secret := []byte(s.cfg.Secret.Reveal())
+	_ = s.nc.SetDeadline(s.start.Add(handshakeTimeout))
+	secret := s.secret()
 	switch {
 	case len(secret) > 0 && mode != authSecret:
-		return Hello{}, s.refuse(ErrAuth.Error() + ": this node requires the shared secret")
+		return Hello{}, s.authFail(failNeedSecret)
 	case len(secret) == 0 && mode == authSecret:
-		return Hello{}, s.refuse(ErrAuth.Error() + ": this node has no shared secret configured")
+		return Hello{}, s.authFail(failNoSecret)
 	case len(secret) > 0:
 		if err := s.acceptAuth(secret, nd); err != nil {
 			return Hello{}, err
 		}
 	}
+	if (len(secret) > 0 || s.pinned) && s.onAuth != nil {
+		s.onAuth()
+	}
+	s.trusted = true
 	return s.acceptHello()
 }
 
@@ -176,7 +236,9 @@ func (s *shake) acceptAuth(secret, nd []byte) error {
 		return err
 	}
 	if !hmac.Equal(b, proof(secret, "redund-peer dialer", nl, nd)) {
-		return s.refuse(ErrAuth.Error() + ": wrong shared secret")
+		// the dialer accepted our proof, so it knows the secret: not a
+		// mismatched node, a forgery
+		return fmt.Errorf("%w: bad proof from the dialer", ErrAuth)
 	}
 	if err := s.send(typeAuthOK); err != nil {
 		return err

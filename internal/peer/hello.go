@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"time"
-	"unicode/utf8"
 )
 
 // Hello is what each node tells the other during the handshake.
@@ -27,10 +26,12 @@ func (h Hello) Uptime() time.Duration { return time.Duration(h.UptimeMS) * time.
 // non-nil error refuses the link and its text is the reason both sides see.
 type CompatFunc func(local, remote Hello) error
 
-// maxHello bounds a Hello's encoded size.
-const maxHello = 64 << 10
+// maxHello bounds a Hello's encoded size: a Hello frame (type, payload,
+// MAC) fits the handshake's frame limit.
+const maxHello = preAuthMaxFrame - 1 - macLen
 
-// ParseHello decodes and checks a Hello frame payload.
+// ParseHello decodes and checks a Hello frame payload. Its strings come
+// from the other node: control characters are removed (cleanText).
 func ParseHello(b []byte) (Hello, error) {
 	var h Hello
 	if len(b) > maxHello {
@@ -47,6 +48,17 @@ func ParseHello(b []byte) (Hello, error) {
 	}
 	if h.UptimeMS < 0 {
 		return h, errors.New("peer: bad hello: negative uptime")
+	}
+	h.NodeID, h.Mode, h.Version = cleanText(h.NodeID), cleanText(h.Mode), cleanText(h.Version)
+	if h.NodeID == "" {
+		return h, errors.New("peer: bad hello: empty node_id")
+	}
+	if len(h.App) > 0 {
+		app := make(map[string]string, len(h.App))
+		for k, v := range h.App {
+			app[cleanText(k)] = cleanText(v)
+		}
+		h.App = app
 	}
 	return h, nil
 }
@@ -66,15 +78,4 @@ func DefaultCompat(local, remote Hello) error {
 		return fmt.Errorf("both nodes are in mode %q", local.Mode)
 	}
 	return nil
-}
-
-// reason turns a peer-supplied reason into a printable, bounded string.
-func reason(b []byte) string {
-	if len(b) > 512 {
-		b = b[:512]
-	}
-	if !utf8.Valid(b) {
-		return fmt.Sprintf("%q", b)
-	}
-	return string(b)
 }

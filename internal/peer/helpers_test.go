@@ -1,7 +1,12 @@
 package peer
 
 import (
+	"bytes"
 	"context"
+	"errors"
+	"io"
+	"log/slog"
+	"net"
 	"sync"
 	"testing"
 	"time"
@@ -79,6 +84,13 @@ func hello(id, mode string) func() Hello {
 // startNode runs a node until the test ends.
 func startNode(t *testing.T, cfg *Config, opts Options) (*Node, *recorder) {
 	t.Helper()
+	return startNodeWith(t, cfg, opts, nil)
+}
+
+// startNodeWith is startNode with a hook that adjusts the node before it
+// runs.
+func startNodeWith(t *testing.T, cfg *Config, opts Options, setup func(*Node)) (*Node, *recorder) {
+	t.Helper()
 	rec := newRecorder()
 	opts.OnEvent = rec.onEvent
 	if opts.OnMessage == nil {
@@ -87,6 +99,9 @@ func startNode(t *testing.T, cfg *Config, opts Options) (*Node, *recorder) {
 	n, err := New(cfg, opts)
 	if err != nil {
 		t.Fatal(err)
+	}
+	if setup != nil {
+		setup(n)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
@@ -111,4 +126,79 @@ func dialer(t *testing.T, cfg *Config, addr string, opts Options) (*Node, *recor
 		opts.Hello = hello("backup-1", "backup")
 	}
 	return startNode(t, cfg, opts)
+}
+
+// logBuf collects a node's log output (text handler) for assertions.
+type logBuf struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *logBuf) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *logBuf) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
+func captureLog() (*slog.Logger, *logBuf) {
+	b := &logBuf{}
+	return slog.New(slog.NewTextHandler(b, nil)), b
+}
+
+// rawConn dials addr from the local IP src ("" for any) for tests that
+// speak the wire protocol by hand; it is closed when the test ends.
+func rawConn(t *testing.T, src, addr string) net.Conn {
+	t.Helper()
+	d := net.Dialer{Timeout: 5 * time.Second}
+	if src != "" {
+		d.LocalAddr = &net.TCPAddr{IP: net.ParseIP(src)}
+	}
+	c, err := d.Dial("tcp", addr)
+	if err != nil {
+		if src != "" {
+			t.Skipf("cannot dial from %s (Linux routes 127/8 to lo): %v", src, err)
+		}
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	return c
+}
+
+// sendFrame writes one unkeyed frame.
+func sendFrame(t *testing.T, c net.Conn, typ byte, parts ...[]byte) {
+	t.Helper()
+	w := newFrameWriter(c)
+	if err := w.writeFrame(typ, parts...); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.flush(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// waitClosed waits until the other end closes c (EOF or reset), reading
+// and discarding what it sends.
+func waitClosed(t *testing.T, c net.Conn) {
+	t.Helper()
+	_ = c.SetReadDeadline(time.Now().Add(5 * time.Second))
+	if _, err := io.Copy(io.Discard, c); err != nil {
+		var ne net.Error
+		if errors.As(err, &ne) && ne.Timeout() {
+			t.Fatal("the node did not close the connection within 5s")
+		}
+	}
+}
+
+// isOpen reports whether the other end still holds c open.
+func isOpen(c net.Conn) bool {
+	_ = c.SetReadDeadline(time.Now().Add(20 * time.Millisecond))
+	_, err := c.Read(make([]byte, 1))
+	var ne net.Error
+	return err == nil || (errors.As(err, &ne) && ne.Timeout())
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"sync"
 	"time"
 )
 
@@ -23,6 +24,8 @@ func (n *Node) listen(ctx context.Context) error {
 	n.emit(Event{State: Connecting, Reason: "waiting for the peer on " + ln.Addr().String()})
 	stop := context.AfterFunc(ctx, func() { _ = ln.Close() })
 	defer stop()
+	var wg sync.WaitGroup
+	defer wg.Wait()
 	for {
 		nc, err := ln.Accept()
 		if err != nil {
@@ -35,68 +38,60 @@ func (n *Node) listen(ctx context.Context) error {
 			time.Sleep(10 * time.Millisecond)
 			continue
 		}
-		select {
-		case n.shaking <- struct{}{}:
-			go func() { defer func() { <-n.shaking }(); n.acceptOne(ctx, nc) }()
-		default: // too many handshakes in progress: a flood, not the peer
-			_ = nc.Close()
-			n.mu.Lock()
-			n.st.Dropped++
-			n.mu.Unlock()
+		sl, victim := n.slots.admit(nc)
+		if victim != nil {
+			_ = victim.nc.Close() // its handshake goroutine counts the drop
 		}
+		if sl == nil {
+			_ = nc.Close()
+			n.drop(nc.RemoteAddr(), "every handshake slot holds an authenticated connection")
+			continue
+		}
+		wg.Add(1)
+		go func() { defer wg.Done(); n.acceptOne(ctx, sl) }()
 	}
 }
-
-// maxHandshakes bounds the connections being authenticated at once.
-const maxHandshakes = 16
 
 // acceptOne authenticates one incoming connection and, when it is the
 // peer, serves it (replacing any older connection).
-func (n *Node) acceptOne(ctx context.Context, nc net.Conn) {
-	_ = nc.SetDeadline(time.Now().Add(handshakeTimeout))
-	stop := context.AfterFunc(ctx, func() { _ = nc.Close() })
+func (n *Node) acceptOne(ctx context.Context, sl *slot) {
+	defer n.slots.release(sl)
+	stop := context.AfterFunc(ctx, func() { _ = sl.nc.Close() })
 	defer stop()
-	tc, err := wrapTLS(nc, n.cfg, true)
+	s, remote, err := n.handshake(sl)
 	if err != nil {
-		_ = nc.Close()
-		if !n.dropped(nc, err) {
-			n.log.Warn("peer link refused", "peer", nc.RemoteAddr().String(), "reason", err.Error())
-			n.emit(Event{State: Refused, Reason: err.Error()})
-		}
+		n.acceptFailed(sl, s, err)
 		return
 	}
-	s := newShake(tc, n.cfg, n.opts.Hello(), n.opts.Compat, n.opts.MaxFrame)
-	remote, err := s.accept()
-	if err != nil {
-		_ = tc.Close()
-		if !n.dropped(nc, err) {
-			n.handshakeFailed(err, nc.RemoteAddr())
-		}
-		return
-	}
+	n.slots.release(sl) // the handshake is over: the slot is free while the link runs
 	n.serve(newConn(n, s, remote))
 }
 
-// dropped counts and logs an incoming connection that failed without
-// changing the link's state, and reports whether it was one: it never spoke
-// the protocol (a port scanner, a TCP check), or the link is up with the
-// peer (a stranger's or a stale redial's refusal must not mark a working
-// link Refused; should the peer itself have changed, its next dial after
-// the link drops is refused as usual).
-func (n *Node) dropped(nc net.Conn, err error) bool {
-	why := "dropped a connection on the peer port"
-	switch {
-	case errors.Is(err, errNotPeer):
-	case n.current() != nil:
-		why = "refused a connection while the link is up"
-	default:
-		return false
+// handshake runs the listener's side of the set-up on sl's connection,
+// which it closes on failure. The transport (TLS) handshake and the first
+// frame must complete within firstFrameTimeout, the rest within
+// handshakeTimeout. s is nil when TLS failed.
+func (n *Node) handshake(sl *slot) (*shake, Hello, error) {
+	nc := sl.nc
+	start := time.Now()
+	_ = nc.SetDeadline(start.Add(n.firstFrame))
+	tc, err := wrapTLS(nc, n.cfg, true)
+	if err != nil {
+		_ = nc.Close()
+		return nil, Hello{}, err
 	}
-	n.mu.Lock()
-	n.st.Dropped++
-	n.mu.Unlock()
-	n.log.Warn(why, "from", nc.RemoteAddr().String(), "reason", err.Error())
-	return true
+	s := newShake(tc, n.cfg, n.opts.Hello(), n.opts.Compat, n.opts.MaxFrame)
+	s.start, s.pinned = start, n.cfg.UsesTLS()
+	s.onAuth = func() { n.slots.authenticated(sl) }
+	if s.pinned {
+		s.onAuth() // the certificate matched the pin: this is the peer
+	}
+	remote, err := s.accept()
+	if err != nil {
+		_ = tc.Close()
+		return s, remote, err
+	}
+	return s, remote, nil
 }
 
 // serve makes c the current connection, reports Up, runs it and reports

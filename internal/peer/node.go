@@ -8,7 +8,6 @@ import (
 	"log/slog"
 	"math/rand/v2"
 	"net"
-	"strings"
 	"sync"
 	"time"
 
@@ -31,7 +30,8 @@ type Options struct {
 	// DownAfter drops the link after this long without any frame (usually
 	// the scheme's failover_timeout). Default: PingTimeout + PingInterval*MaxMissed.
 	DownAfter time.Duration
-	// MaxFrame is the largest frame accepted or sent (default 16 MiB).
+	// MaxFrame is the largest frame accepted or sent once the link is up
+	// (default 16 MiB); during the handshake the limit is 64 KiB.
 	MaxFrame int
 	// MinBackoff and MaxBackoff bound the redial delay (50ms, 1s).
 	MinBackoff, MaxBackoff time.Duration
@@ -52,12 +52,14 @@ type Options struct {
 
 // Node is one end of a pair link.
 type Node struct {
-	cfg       *Config
-	opts      Options
-	log       *slog.Logger
-	downAfter time.Duration
-	ready     chan struct{}
-	shaking   chan struct{} // one token per handshake in progress
+	cfg                  *Config
+	opts                 Options
+	log                  *slog.Logger
+	downAfter            time.Duration
+	ready                chan struct{}
+	slots                *slotTable    // incoming connections being set up
+	firstFrame           time.Duration // firstFrameTimeout (tests may raise it)
+	dropLog, mismatchLog limiter
 
 	mu      sync.Mutex
 	ln      net.Listener
@@ -91,7 +93,8 @@ func New(cfg *Config, opts Options) (*Node, error) {
 		opts.Log = logging.Discard()
 	}
 	n := &Node{cfg: cfg, opts: opts, log: opts.Log, downAfter: opts.DownAfter, ready: make(chan struct{}),
-		shaking: make(chan struct{}, maxHandshakes)}
+		slots: newSlotTable(), firstFrame: firstFrameTimeout,
+		dropLog: limiter{period: logEvery}, mismatchLog: limiter{period: logEvery}}
 	if n.downAfter <= 0 {
 		n.downAfter = cfg.pingTimeout() + cfg.pingInterval()*time.Duration(cfg.maxMissed())
 	}
@@ -170,12 +173,19 @@ func (n *Node) current() *conn {
 	return n.cur
 }
 
+// Results of one dial.
+const (
+	dialNoLink   = iota // no link (the event says why)
+	dialUp              // the link came up (and has ended since)
+	dialMismatch        // a node with another secret or certificate answered
+)
+
 func (n *Node) dialLoop(ctx context.Context) {
 	backoff := n.opts.MinBackoff
 	n.emit(Event{State: Connecting, Reason: "dialing " + n.opts.Dial})
 	for ctx.Err() == nil {
-		up := n.dialOnce(ctx)
-		if up {
+		res := n.dialOnce(ctx)
+		if res == dialUp {
 			backoff = n.opts.MinBackoff
 			n.emit(Event{State: Connecting, Reason: "redialing " + n.opts.Dial})
 		}
@@ -185,58 +195,76 @@ func (n *Node) dialLoop(ctx context.Context) {
 			return
 		case <-time.After(d):
 		}
-		if !up {
+		if res != dialUp {
 			backoff = min(backoff*2, n.opts.MaxBackoff)
+		}
+		if res == dialMismatch {
+			// a mismatching node is heard at least three times per
+			// DownAfter, so "Mismatch within DownAfter" means it is alive
+			backoff = min(backoff, max(n.downAfter/3, n.opts.MinBackoff))
 		}
 	}
 }
 
 // dialOnce connects, shakes hands and serves the connection until it
-// ends; it reports whether the link came up.
-func (n *Node) dialOnce(ctx context.Context) bool {
+// ends.
+func (n *Node) dialOnce(ctx context.Context) int {
 	d := net.Dialer{Timeout: handshakeTimeout}
 	nc, err := d.DialContext(ctx, "tcp", n.opts.Dial)
 	if err != nil {
 		if ctx.Err() == nil {
 			n.emit(Event{State: Down, Reason: "dial: " + err.Error()})
 		}
-		return false
+		return dialNoLink
 	}
 	_ = nc.SetDeadline(time.Now().Add(handshakeTimeout))
 	stop := context.AfterFunc(ctx, func() { _ = nc.Close() })
 	defer stop()
+	s, remote, err := n.dialShake(nc)
+	if err != nil {
+		if ctx.Err() != nil {
+			return dialNoLink
+		}
+		if n.dialFailed(err, nc.RemoteAddr()) {
+			return dialMismatch
+		}
+		return dialNoLink
+	}
+	n.serve(newConn(n, s, remote))
+	return dialUp
+}
+
+// dialShake runs the dialer's side of the set-up on nc, which it closes
+// on failure.
+func (n *Node) dialShake(nc net.Conn) (*shake, Hello, error) {
 	tc, err := wrapTLS(nc, n.cfg, false)
 	if err != nil {
 		_ = nc.Close()
-		n.emit(Event{State: Refused, Reason: err.Error()})
-		return false
+		return nil, Hello{}, err
 	}
 	s := newShake(tc, n.cfg, n.opts.Hello(), n.opts.Compat, n.opts.MaxFrame)
+	s.pinned = n.cfg.UsesTLS()
 	remote, err := s.dial()
 	if err != nil {
+		err = tlsVerdict(tc, err)
 		_ = tc.Close()
-		n.handshakeFailed(err, nc.RemoteAddr())
-		return false
+		return nil, remote, err
 	}
-	n.serve(newConn(n, s, remote))
-	return true
+	return s, remote, nil
 }
 
-func (n *Node) handshakeFailed(err error, from net.Addr) {
-	var ref *RefusedError
-	if errors.As(err, &ref) {
-		n.log.Warn("peer link refused", "peer", from.String(), "reason", ref.Reason, "by_peer", ref.ByPeer)
-		n.emit(Event{State: Refused, Reason: ref.Reason})
-		return
+// tlsVerdict returns the listener's TLS alert when a write failed because
+// the listener refused our certificate and closed (TLS 1.3 sends the
+// verdict after the client's side of the handshake, so a write can fail
+// before the alert is read); otherwise err.
+func tlsVerdict(tc net.Conn, err error) error {
+	var op *net.OpError
+	if _, ok := tc.(*tls.Conn); !ok || !errors.As(err, &op) || op.Op != "write" {
+		return err
 	}
-	var alert tls.AlertError
-	if errors.As(err, &alert) || strings.Contains(err.Error(), "remote error: tls") {
-		// TLS 1.3: the server checks our certificate after our side of the
-		// handshake; its verdict arrives as an alert on the first read
-		why := "the peer refused our TLS certificate: " + err.Error()
-		n.log.Warn("peer link refused", "peer", from.String(), "reason", why)
-		n.emit(Event{State: Refused, Reason: why})
-		return
+	_ = tc.SetReadDeadline(time.Now().Add(100 * time.Millisecond))
+	if _, rerr := tc.Read(make([]byte, 1)); rerr != nil && certRejected(rerr) {
+		return rerr
 	}
-	n.emit(Event{State: Down, Reason: "handshake: " + err.Error()})
+	return err
 }

@@ -11,6 +11,10 @@ const (
 	Up                      // authenticated and compatible
 	Down                    // the connection ended (Reason says why)
 	Refused                 // authentication or compatibility refused (Reason)
+	// Mismatch: the other end answers as a redund node but its secret or
+	// certificate differs from this node's (Reason "secrets differ" or
+	// "certificates differ"; which side is wrong is not known).
+	Mismatch
 )
 
 func (s State) String() string {
@@ -23,6 +27,8 @@ func (s State) String() string {
 		return "Down"
 	case Refused:
 		return "Refused"
+	case Mismatch:
+		return "Mismatch"
 	}
 	return "Unknown"
 }
@@ -32,7 +38,7 @@ func (s State) MarshalText() ([]byte, error) { return []byte(s.String()), nil }
 
 // UnmarshalText reads a state's name (for clients of status documents).
 func (s *State) UnmarshalText(b []byte) error {
-	for _, c := range []State{Connecting, Up, Down, Refused} {
+	for _, c := range []State{Connecting, Up, Down, Refused, Mismatch} {
 		if c.String() == string(b) {
 			*s = c
 			return nil
@@ -47,8 +53,12 @@ type Event struct {
 	Reason string
 	Remote Hello     // the peer's Hello (Up, and Down after Up)
 	Time   time.Time // when it happened
-	// LastHeard is when the last frame arrived (Down after Up).
+	// LastHeard is when the last frame arrived (Down after Up), or when
+	// the mismatching node answered (Mismatch).
 	LastHeard time.Time
+	// Repeat is set on a Mismatch event that repeats the previous one: the
+	// mismatching node answered again, a sign of life only.
+	Repeat bool
 }
 
 // Status summarises the link for status pages.
@@ -61,7 +71,13 @@ type Status struct {
 	RTT       time.Duration `json:"rtt_ns,omitempty"`
 	LastHeard time.Time     `json:"last_heard"`
 	Connects  int           `json:"connects"` // links established
-	Dropped   int           `json:"dropped"`  // incoming connections dropped without a state change: not a peer, or refused while up
+	// Dropped counts incoming connections dropped without a state change:
+	// not a peer, failed before authentication, evicted from a handshake
+	// slot, or refused while the link is up.
+	Dropped int `json:"dropped"`
+
+	// RemoteAddr is the connected peer's network address (while connected).
+	RemoteAddr string `json:"remote_addr,omitempty"`
 }
 
 // Status returns the current link summary.
@@ -73,6 +89,7 @@ func (n *Node) Status() Status {
 	if c != nil {
 		r := c.remote
 		st.Remote = &r
+		st.RemoteAddr = c.nc.RemoteAddr().String()
 		st.RTT = time.Duration(c.rtt.Load())
 		st.LastHeard = time.Unix(0, c.lastRecv.Load())
 	}
@@ -98,10 +115,15 @@ func (n *Node) emit(e Event) {
 	defer n.evMu.Unlock()
 	n.mu.Lock()
 	if n.st.State == e.State && n.st.Reason == e.Reason && e.State != Up {
-		n.mu.Unlock()
-		return // a repeated failure (redial) is not news
+		if e.State != Mismatch {
+			n.mu.Unlock()
+			return // a repeated failure (redial) is not news
+		}
+		e.Repeat = true // the mismatching node answered again: a sign of life
 	}
-	n.st.Since = e.Time
+	if !e.Repeat {
+		n.st.Since = e.Time
+	}
 	n.st.State, n.st.Reason = e.State, e.Reason
 	if !e.LastHeard.IsZero() {
 		n.st.LastHeard = e.LastHeard

@@ -214,6 +214,7 @@ func (s *Store) Lead(p string) error {
 	})
 	if err == nil && renumbered {
 		s.ov[p].reset([2]uint64{})
+		s.statsFor(p).resetLeader()
 	}
 	return err
 }

@@ -41,6 +41,13 @@ func (s *Store) Serve(ctx context.Context, body []byte) ([]byte, error) {
 }
 
 func (s *Store) servePull(ctx context.Context, r pullReq) ([]byte, error) {
+	arrived := time.Now()
+	s.mu.Lock()
+	st := s.stats[r.Provider] // nil for a provider this store does not hold (pull fails)
+	s.mu.Unlock()
+	if st != nil {
+		st.pulled(r, arrived)
+	}
 	wait := time.Duration(min(r.WaitMS, 10_000)) * time.Millisecond
 	deadline := time.NewTimer(wait)
 	defer deadline.Stop()
@@ -51,10 +58,9 @@ func (s *Store) servePull(ctx context.Context, r pullReq) ([]byte, error) {
 			if err == nil && !resp.Full {
 				s.release(r.Provider, r.Applied)
 			}
-			if err == nil {
-				st := s.statsFor(r.Provider)
+			if err == nil && st != nil {
 				st.dispatched.add(len(resp.Entries))
-				st.setPending(resp.Last - min(resp.Last, r.Applied))
+				st.pulled(r, arrived)
 			}
 			return resp.encode(), err
 		}

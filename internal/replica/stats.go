@@ -63,6 +63,12 @@ type provStats struct {
 	fullSyncReason string
 	fullSyncs      int
 	lagMS          float64
+
+	// the leader's side: its follower's last pull
+	served          time.Time     // when it arrived
+	servedDur       time.Duration // how long it was held and answered
+	followerLog     string        // the log the follower follows
+	followerApplied uint64        // what it had applied when it pulled
 }
 
 func newProvStats() *provStats {
@@ -70,9 +76,17 @@ func newProvStats() *provStats {
 	return &provStats{queued: &meter{start: now, last: now.Unix()}, dispatched: &meter{start: now, last: now.Unix()}}
 }
 
-func (p *provStats) setPending(n uint64) {
+// pulled records a follower's pull on the leader's side.
+func (p *provStats) pulled(r pullReq, at time.Time) {
 	p.mu.Lock()
-	p.pending = n
+	p.served, p.servedDur, p.followerLog, p.followerApplied = at, time.Since(at), r.LogID, r.Applied
+	p.mu.Unlock()
+}
+
+// resetLeader forgets the follower of an earlier log.
+func (p *provStats) resetLeader() {
+	p.mu.Lock()
+	p.served, p.servedDur, p.followerLog, p.followerApplied = time.Time{}, 0, "", 0
 	p.mu.Unlock()
 }
 
@@ -111,7 +125,10 @@ func (s *Store) statsFor(p string) *provStats {
 	return st
 }
 
-// Stats returns provider p's statistics.
+// Stats returns provider p's statistics. On a leader (a provider that
+// follows no other log) the pull figures are its follower's last pull and
+// Pending what that follower has yet to pull; the figures of an earlier
+// time as a follower are not shown.
 func (s *Store) Stats(p string) Stats {
 	st := s.statsFor(p)
 	pos, _ := s.Position(p)
@@ -120,10 +137,17 @@ func (s *Store) Stats(p string) Stats {
 	s.mu.Unlock()
 	st.mu.Lock()
 	defer st.mu.Unlock()
-	return Stats{Provider: p, Pending: st.pending, QueuedPerSec: st.queued.rate(), DispatchedPerSec: st.dispatched.rate(),
+	out := Stats{Provider: p, Pending: st.pending, QueuedPerSec: st.queued.rate(), DispatchedPerSec: st.dispatched.rate(),
 		LastPull: st.lastPull, LastPullDuration: st.lastPullDur, LastApplyDur: st.lastApplyDur,
 		FullSyncNeeded: st.fullSyncNeeded, FullSyncReason: st.fullSyncReason, FullSyncs: st.fullSyncs,
 		LagMS: st.lagMS, Position: pos, CheckpointError: cpErr}
+	if pos.SrcLogID == "" {
+		out.LastPull, out.LastPullDuration, out.LastApplyDur, out.LagMS, out.Pending = st.served, st.servedDur, 0, 0, 0
+		if st.followerLog == pos.LogID {
+			out.Pending = pos.Last - min(pos.Last, st.followerApplied)
+		}
+	}
+	return out
 }
 
 // Event is a recorded system event (why a full sync happened, ...).

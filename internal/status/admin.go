@@ -1,6 +1,12 @@
 package status
 
-import "github.com/redund/redund/internal/config"
+import (
+	"fmt"
+	"net/netip"
+	"strings"
+
+	"github.com/redund/redund/internal/config"
+)
 
 // AdminConfig is the [admin] table: where daemons serve their status.
 // Each daemon listens on its own key when set, else on Listen.
@@ -11,6 +17,10 @@ type AdminConfig struct {
 	Gateway   string        `toml:"gateway"`   // `redund gateway run`
 	Schedsync string        `toml:"schedsync"` // `redund schedsync run`
 	Token     config.Secret `toml:"token"`     // required for POST endpoints off loopback
+	// AllowedHosts are host names (no port) by which browsers may reach the
+	// admin listeners and gateway's client listener, besides IP addresses,
+	// localhost and the host of the listen address (see Guard).
+	AllowedHosts []string `toml:"allowed_hosts"`
 }
 
 // For returns the listen address of daemon (voter, ddns, gateway, schedsync).
@@ -59,5 +69,32 @@ func (a AdminConfig) Validate() error {
 			}
 		}
 	}
+	for i, h := range a.AllowedHosts {
+		if err := checkHostName(h); err != nil {
+			errs.Add(config.Index("allowed_hosts", i), "%v", err)
+		}
+	}
 	return errs.Err()
+}
+
+// checkHostName accepts a DNS name or an IP address, without port or scheme.
+func checkHostName(h string) error {
+	if _, err := netip.ParseAddr(strings.Trim(h, "[]")); err == nil {
+		return nil
+	}
+	name := strings.TrimSuffix(h, ".")
+	if name == "" || len(name) > 253 {
+		return fmt.Errorf("%q is not a host name", h)
+	}
+	for _, label := range strings.Split(name, ".") {
+		if label == "" || len(label) > 63 || strings.HasPrefix(label, "-") || strings.HasSuffix(label, "-") ||
+			strings.TrimFunc(label, isNameRune) != "" {
+			return fmt.Errorf("%q is not a host name (give the name alone: no port, scheme or path)", h)
+		}
+	}
+	return nil
+}
+
+func isNameRune(r rune) bool {
+	return r == '-' || r == '_' || r >= '0' && r <= '9' || r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z'
 }

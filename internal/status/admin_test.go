@@ -45,3 +45,24 @@ func TestAdminValidateReportsEveryKeyInOrder(t *testing.T) {
 		t.Errorf("good table: %v", err)
 	}
 }
+
+func TestAdminValidateAllowedHosts(t *testing.T) {
+	good := AdminConfig{AllowedHosts: []string{"redund-a.example.net", "ADMIN.example.net.", "gw_b", "10.0.0.5", "::1", "[::1]"}}
+	if err := good.Validate(); err != nil {
+		t.Errorf("good names: %v", err)
+	}
+	bad := AdminConfig{AllowedHosts: []string{"ok.example", "host:9180", "http://host", "", "a..b", "-x.example", "*.example.net", "h/p"}}
+	var errs config.Errors
+	if !errors.As(bad.Validate(), &errs) {
+		t.Fatalf("bad names: %v", bad.Validate())
+	}
+	var got []string
+	for _, e := range errs {
+		got = append(got, e.Path)
+	}
+	want := []string{"allowed_hosts[1]", "allowed_hosts[2]", "allowed_hosts[3]", "allowed_hosts[4]",
+		"allowed_hosts[5]", "allowed_hosts[6]", "allowed_hosts[7]"}
+	if !slices.Equal(got, want) {
+		t.Fatalf("problem paths = %q, want %q (%v)", got, want, errs)
+	}
+}

@@ -30,6 +30,9 @@ type Result struct {
 	Endpoint string
 	Report   Report
 	Err      error
+	// Last is the endpoint's last good report, when a live view had one
+	// before Err: its instances stay in the table, marked unreachable.
+	Last *Report `json:"-"`
 }
 
 // MarshalJSON writes {"endpoint": ..., "report": {...}} or
@@ -111,7 +114,7 @@ func (c *Client) Fetch(ctx context.Context, endpoint string) (Report, error) {
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode != http.StatusOK {
-		return Report{}, fmt.Errorf("HTTP %s from %s", resp.Status, u)
+		return Report{}, fmt.Errorf("HTTP %s from %s%s", resp.Status, u, refusal(resp.Body))
 	}
 	return decodeReport(io.LimitReader(resp.Body, maxReport))
 }
@@ -168,4 +171,22 @@ func (c *Client) FetchAll(ctx context.Context, endpoints []string, timeout time.
 // FetchAll asks every endpoint with a zero Client.
 func FetchAll(ctx context.Context, endpoints []string, timeout time.Duration) []Result {
 	return (&Client{}).FetchAll(ctx, endpoints, timeout)
+}
+
+// refusal is ": " and the first line of a short error answer (e.g. why
+// the Host was refused), or "" when there is none.
+func refusal(body io.Reader) string {
+	raw, _ := io.ReadAll(io.LimitReader(body, 512))
+	var e struct {
+		Error string `json:"error"`
+	}
+	text := string(raw)
+	if json.Unmarshal(raw, &e) == nil && e.Error != "" {
+		text = e.Error
+	}
+	text, _, _ = strings.Cut(strings.TrimSpace(text), "\n")
+	if text == "" || strings.ContainsFunc(text, func(r rune) bool { return r < ' ' || r == 0x7f }) {
+		return ""
+	}
+	return ": " + text
 }

@@ -21,7 +21,7 @@ import (
 // RenderOptions says how to draw the status table.
 type RenderOptions struct {
 	Plain bool      // no colour, no ANSI sequences at all
-	Width int       // wrap to this many columns (0: no limit)
+	Width int       // fit to this many columns, cutting cells with … (0: no limit)
 	Now   time.Time // "12s ago" is relative to Now (zero: time.Now())
 
 	// Renderer draws colours when not Plain; nil means lipgloss's default
@@ -42,7 +42,8 @@ const (
 	colChange
 )
 
-// maxReason is how much of a state's reason the table shows.
+// maxReason is how much of a state's reason the table shows when it has
+// no width to fit (with one, the reason takes what the width leaves).
 const maxReason = 40
 
 // Render draws one table of every instance the results describe; an
@@ -55,8 +56,12 @@ func Render(results []Result, opts RenderOptions) string {
 	st := newStyles(opts.renderer())
 	var rows [][]string
 	var tones [][]tone
+	cut := maxReason
+	if opts.Width > 0 {
+		cut = 0
+	}
 	for _, r := range results {
-		rr, tt := resultRows(r, opts.Now)
+		rr, tt := resultRows(r, opts.Now, cut)
 		rows = append(rows, rr...)
 		tones = append(tones, tt...)
 	}
@@ -68,10 +73,11 @@ func Render(results []Result, opts RenderOptions) string {
 			r[c] = printable(r[c])
 		}
 	}
+	headers := append([]string(nil), columns...)
 	if opts.Width > 0 {
-		fitColumns(rows, opts.Width)
+		fitColumns(headers, rows, opts.Width)
 	}
-	t := table.New().Headers(columns...).Rows(rows...).
+	t := table.New().Headers(headers...).Rows(rows...).
 		Border(tableBorder).BorderTop(false).BorderBottom(false).BorderLeft(false).
 		BorderRight(false).BorderColumn(false).BorderStyle(st.border).
 		StyleFunc(func(row, col int) lipgloss.Style {
@@ -98,10 +104,13 @@ func (o RenderOptions) renderer() *lipgloss.Renderer {
 // cellPadding is the blank either side of every cell (see styles.go).
 const cellPadding = 2
 
-// fitColumns makes the table fit width by wrapping cells onto more lines:
-// first the free-text columns (STATE, HEALTH) down to 16 runes, then the
-// widest column at a time, never below its header or 8 runes.
-func fitColumns(rows [][]string, width int) {
+// fitColumns makes the table fit width, one line per row: first the
+// free-text columns (STATE, HEALTH) narrow down to 16 columns, then the
+// widest other column at a time, never below its header or 8, and the
+// INSTANCE column last; a cell wider than
+// its column is cut with an ellipsis. Nothing wraps, so the table's height
+// is its row count and a live view keeps its header on screen.
+func fitColumns(headers []string, rows [][]string, width int) {
 	widths := make([]int, len(columns))
 	for c, h := range columns {
 		widths[c] = len(h)
@@ -121,12 +130,29 @@ func fitColumns(rows [][]string, width int) {
 		}
 		return widths[c]
 	})
-	shrink(widths, total, width, func(c int) int { return max(len(columns[c]), 8) })
+	// the instance name says which row is which: it gives way last
+	total = shrink(widths, total, width, func(c int) int {
+		switch c {
+		case colInstance:
+			return widths[c]
+		case colState, colPeer:
+			return 12 // "unreachable…", "down 10.0.0…"
+		}
+		return max(len(columns[c]), 8)
+	})
+	total = shrink(widths, total, width, func(c int) int { return max(len(columns[c]), 8) })
+	// a very narrow terminal: cut headers too rather than overflow
+	shrink(widths, total, width, func(int) int { return 3 })
 	for _, r := range rows {
 		for c := range r {
 			if lipgloss.Width(r[c]) > widths[c] {
-				r[c] = ansi.Wrap(r[c], widths[c], "")
+				r[c] = ansi.Truncate(r[c], widths[c], "…")
 			}
+		}
+	}
+	for c := range headers {
+		if len(headers[c]) > widths[c] {
+			headers[c] = ansi.Truncate(headers[c], widths[c], "…")
 		}
 	}
 }
@@ -161,13 +187,25 @@ func trimLines(s string) string {
 
 // resultRows turns one endpoint's answer into table rows and their tones.
 // An endpoint without instances (unreachable, or running none) is one row
-// that names the endpoint in the INSTANCE column.
-func resultRows(r Result, now time.Time) ([][]string, [][]tone) {
+// that names the endpoint in the INSTANCE column; an unreachable endpoint
+// that answered before (r.Last) keeps one row per instance it had, so a
+// live view does not jump when a daemon dies. cut shortens reasons (0: no).
+func resultRows(r Result, now time.Time, cut int) ([][]string, [][]tone) {
 	endpointRow := func(state string, stateTone tone, change string) [][]string {
 		return [][]string{{r.Endpoint, "", "", state, "", "", change}}
 	}
 	tn := func(stateTone tone) [][]tone {
 		return [][]tone{{toneNormal, toneNormal, toneNormal, stateTone, toneNormal, toneNormal, toneMuted}}
+	}
+	if r.Err != nil && r.Last != nil && len(r.Last.Instances) > 0 {
+		var rows [][]string
+		var tones [][]tone
+		for _, d := range r.Last.Instances {
+			rows = append(rows, []string{orDash(d.Instance), orDash(d.Scheme), orDash(d.Role),
+				"unreachable: " + Reason(r.Err), "-", "-", "-"})
+			tones = append(tones, []tone{toneNormal, toneNormal, toneMuted, toneBad, toneMuted, toneMuted, toneMuted})
+		}
+		return rows, tones
 	}
 	if r.Err != nil {
 		return endpointRow("unreachable: "+Reason(r.Err), toneBad, ""), tn(toneBad)
@@ -178,17 +216,21 @@ func resultRows(r Result, now time.Time) ([][]string, [][]tone) {
 	var rows [][]string
 	var tones [][]tone
 	for _, d := range r.Report.Instances {
-		row, t := documentRow(d, now)
+		row, t := documentRow(d, now, cut)
 		rows, tones = append(rows, row), append(tones, t)
 	}
 	return rows, tones
 }
 
-// documentRow is the row of one instance.
-func documentRow(d Document, now time.Time) ([]string, []tone) {
+// documentRow is the row of one instance; cut shortens the reason (0: no).
+func documentRow(d Document, now time.Time, cut int) ([]string, []tone) {
 	state := d.State
 	if d.Reason != "" {
-		state += " (" + truncate(d.Reason, maxReason) + ")"
+		reason := d.Reason
+		if cut > 0 {
+			reason = truncate(reason, cut)
+		}
+		state += " (" + reason + ")"
 	}
 	peer, peerTone := peerCell(d.Peer)
 	health, healthTone := healthCell(d.Health)
@@ -202,10 +244,11 @@ func peerCell(p *Peer) (string, tone) {
 	if p == nil {
 		return "-", toneMuted
 	}
+	// the link's state first: when the cell is cut, the address gives way
 	if p.Connected {
-		return orDash(p.Address) + " up", toneGood
+		return "up " + orDash(p.Address), toneGood
 	}
-	return orDash(p.Address) + " down", toneBad
+	return "down " + orDash(p.Address), toneBad
 }
 
 // healthCell is "3/3 OK" when all is well, else the count and the names

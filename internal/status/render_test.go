@@ -58,6 +58,53 @@ func TestRenderNarrowGolden(t *testing.T) {
 	testutil.Golden(t, "narrow", []byte(got))
 }
 
+// TestRenderFitsWithoutWrapping: at any width a row is one line (a live
+// view at 80x24 kept scrolling its header off when cells wrapped), no line
+// is wider than the terminal, and a wide terminal shows a long reason whole
+// instead of cutting it at 40 characters.
+func TestRenderFitsWithoutWrapping(t *testing.T) {
+	res := sampleResults()
+	long := "the provider refused the update: NOTAUTH (TSIG BADSIG) from 192.0.2.53:53"
+	res[1].Report.Instances[0].Reason = long
+	rows := 0
+	for _, r := range res {
+		rows += max(1, len(r.Report.Instances))
+	}
+	for _, width := range []int{60, 80, 120, 240} {
+		got := strings.Split(strings.TrimRight(Render(res, RenderOptions{Plain: true, Now: now, Width: width}), "\n"), "\n")
+		if len(got) != rows+2 {
+			t.Errorf("width %d: %d lines, want %d (a header, a rule and one line a row):\n%s", width, len(got), rows+2, strings.Join(got, "\n"))
+		}
+		for i, l := range got {
+			if w := lipgloss.Width(l); w > width {
+				t.Errorf("width %d: line %d is %d wide", width, i, w)
+			}
+		}
+		if whole := strings.Contains(strings.Join(got, "\n"), long); whole != (width >= 240) {
+			t.Errorf("width %d: the whole reason shown = %v", width, whole)
+		}
+	}
+}
+
+// TestRenderKeepsInstancesOfADeadDaemon: an endpoint that answered before
+// keeps one row per instance, marked unreachable, so the table does not
+// collapse into one endpoint row and jump.
+func TestRenderKeepsInstancesOfADeadDaemon(t *testing.T) {
+	res := sampleResults()
+	last := res[0].Report
+	res[0] = Result{Endpoint: "127.0.0.1:9180", Err: res[3].Err, Last: &last}
+	got := Render(res, RenderOptions{Plain: true, Now: now})
+	for _, w := range []string{"east             voter   primary    unreachable: connection refused",
+		"west             voter   secondary  unreachable: connection refused"} {
+		if !strings.Contains(got, w) {
+			t.Errorf("missing %q in:\n%s", w, got)
+		}
+	}
+	if strings.Contains(got, " 127.0.0.1:9180 ") {
+		t.Errorf("the endpoint row replaced the instances:\n%s", got)
+	}
+}
+
 func TestRenderColourGolden(t *testing.T) {
 	r := lipgloss.NewRenderer(io.Discard)
 	r.SetColorProfile(termenv.ANSI256)

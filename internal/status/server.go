@@ -17,6 +17,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/redund/redund/internal/logging"
+	"github.com/redund/redund/internal/netlimit"
 )
 
 // DefaultAdmin is the admin listen address when none is configured.
@@ -36,11 +37,16 @@ type Server struct {
 	mu      sync.Mutex
 	sources []Source
 	ln      net.Listener
+	access  AdminConfig // token and allowed_hosts (SetAccess)
+	listen  string      // the address given to Listen
 }
 
 // NewServer returns an admin server for daemon (e.g. "ddns run"). ring may
 // be nil. The registry has Go and process collectors already registered.
 func NewServer(daemon, version string, ring *logging.Ring, log *slog.Logger) *Server {
+	if log == nil {
+		log = logging.Discard()
+	}
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	s := &Server{daemon: daemon, version: version, started: time.Now(), ring: ring, log: log,
@@ -60,6 +66,14 @@ func (s *Server) Registry() *prometheus.Registry { return s.registry }
 func (s *Server) AddSource(src Source) {
 	s.mu.Lock()
 	s.sources = append(s.sources, src)
+	s.mu.Unlock()
+}
+
+// SetAccess gives the server the [admin] settings that decide who may use
+// it (see Guard): the token and allowed_hosts. Call it before Listen.
+func (s *Server) SetAccess(a AdminConfig) {
+	s.mu.Lock()
+	s.access = a
 	s.mu.Unlock()
 }
 
@@ -100,19 +114,41 @@ func WriteError(w http.ResponseWriter, code int, msg string) {
 	WriteJSON(w, code, map[string]string{"error": msg})
 }
 
-// Listen binds addr (DefaultAdmin when empty). Addr is valid afterwards.
+// AdminLimits caps the connections of an admin listener (see netlimit).
+func AdminLimits() netlimit.Limits { return netlimit.Limits{Total: netlimit.Budget(256), PerSrc: 64} }
+
+// Listen binds addr (DefaultAdmin when empty), with AdminLimits. Addr is
+// valid afterwards. An address off loopback without a token is logged as
+// a warning.
 func (s *Server) Listen(addr string) error {
 	if addr == "" {
 		addr = DefaultAdmin
 	}
-	ln, err := net.Listen("tcp", addr)
+	raw, err := net.Listen("tcp", addr)
 	if err != nil {
 		return fmt.Errorf("status: admin listener: %w", err)
 	}
+	ln := netlimit.Wrap(raw, AdminLimits())
 	s.mu.Lock()
-	s.ln = ln
+	s.ln, s.listen = ln, addr
+	token := s.access.Token
 	s.mu.Unlock()
+	s.registerConnMetrics(ln)
+	if token == "" && !IsLoopback(addr) {
+		s.log.Warn("admin listener is not on loopback and [admin] token is not set: whoever reaches it "+
+			"reads the status and metrics (changes stay refused to them); set a token or listen on 127.0.0.1",
+			"addr", ln.Addr().String())
+	}
 	return nil
+}
+
+// registerConnMetrics exports the listener's open and refused connections.
+func (s *Server) registerConnMetrics(ln *netlimit.Listener) {
+	_ = s.registry.Register(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "redund_admin_connections_open",
+		Help: "Connections open on the admin listener."}, func() float64 { return float64(ln.Open()) }))
+	_ = s.registry.Register(prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "redund_admin_connections_refused_total",
+		Help: "Connections to the admin listener closed at once: over the total or per-source cap."},
+		func() float64 { return float64(ln.Refused()) }))
 }
 
 // Addr is the bound address (after Listen).
@@ -128,12 +164,13 @@ func (s *Server) Addr() string {
 // Serve serves until ctx is done. Listen must have been called.
 func (s *Server) Serve(ctx context.Context) error {
 	s.mu.Lock()
-	ln := s.ln
+	ln, access, listen := s.ln, s.access, s.listen
 	s.mu.Unlock()
 	if ln == nil {
 		return errors.New("status: Serve before Listen")
 	}
-	hs := &http.Server{Handler: s.mux, ReadHeaderTimeout: 5 * time.Second}
+	guard := NewGuard(access.Token, access.AllowedHosts, listen, ln.Addr().String())
+	hs := netlimit.HTTPServer(guard.Handler(s.mux), s.log)
 	stopped := make(chan struct{})
 	serveDone := make(chan struct{})
 	go func() {

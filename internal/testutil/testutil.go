@@ -4,13 +4,20 @@ package testutil
 
 import (
 	"flag"
+	"fmt"
 	"net"
 	"os"
 	"path/filepath"
+	"reflect"
+	"strings"
 	"testing"
 )
 
 var update = flag.Bool("update", false, "rewrite testdata/*.golden")
+
+// Updating reports whether the tests run with -update (for golden files
+// that a package compares in its own way).
+func Updating() bool { return *update }
 
 // Golden compares got with testdata/name.golden; `go test -update`
 // (re)writes the file instead.
@@ -47,4 +54,44 @@ func ClosedTCPAddr(t testing.TB) string {
 	}
 	defer ln.Close()
 	return ln.Addr().String()
+}
+
+// NilLists returns the paths of the nil slices in v that JSON would print as
+// null (exported fields without omitempty, walked through structs, pointers
+// and slices): a --json output promises [] for an empty list.
+func NilLists(v any) []string {
+	var out []string
+	nilLists(reflect.ValueOf(v), "", &out)
+	return out
+}
+
+func nilLists(v reflect.Value, path string, out *[]string) {
+	switch v.Kind() {
+	case reflect.Pointer, reflect.Interface:
+		if !v.IsNil() {
+			nilLists(v.Elem(), path, out)
+		}
+	case reflect.Slice:
+		if v.IsNil() {
+			*out = append(*out, path)
+			return
+		}
+		for i := 0; i < v.Len(); i++ {
+			nilLists(v.Index(i), fmt.Sprintf("%s[%d]", path, i), out)
+		}
+	case reflect.Struct:
+		t := v.Type()
+		for i := 0; i < t.NumField(); i++ {
+			f := t.Field(i)
+			tag := f.Tag.Get("json")
+			if !f.IsExported() || tag == "-" || strings.Contains(tag, "omitempty") {
+				continue
+			}
+			name, _, _ := strings.Cut(tag, ",")
+			if name == "" {
+				name = f.Name
+			}
+			nilLists(v.Field(i), path+"."+name, out)
+		}
+	}
 }

@@ -1,0 +1,162 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"os"
+	"os/exec"
+	"regexp"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// asMainEnv makes this test binary run main(): tests start it as a real
+// redund process (signals, shell completion) without a separate go build.
+const asMainEnv = "REDUND_TEST_AS_MAIN"
+
+func TestMain(m *testing.M) {
+	if os.Getenv(asMainEnv) == "1" {
+		main() // exits
+	}
+	os.Exit(m.Run())
+}
+
+// selfBinary is the path of this test binary, which runs as redund when
+// asMainEnv=1 is in its environment (redundEnv).
+func selfBinary(t testing.TB) string {
+	t.Helper()
+	exe, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return exe
+}
+
+// redundEnv is the environment of a child that runs as redund.
+func redundEnv(extra ...string) []string {
+	return append(append(os.Environ(), asMainEnv+"=1"), extra...)
+}
+
+// redundCommand is a real redund process (not yet started).
+func redundCommand(t testing.TB, ctx context.Context, args ...string) *exec.Cmd {
+	cmd := exec.CommandContext(ctx, selfBinary(t), args...)
+	cmd.Env = redundEnv()
+	return cmd
+}
+
+// needTool returns the path of an external program a test needs: the test
+// skips without it, and fails with REDUND_INTEGRATION=1 (CI installs it).
+func needTool(t testing.TB, name string) string {
+	t.Helper()
+	p, err := exec.LookPath(name)
+	if err != nil {
+		if os.Getenv("REDUND_INTEGRATION") == "1" {
+			t.Fatalf("%s is required with REDUND_INTEGRATION=1 (.ci/run installs it): %v", name, err)
+		}
+		t.Skipf("%s not installed: %v", name, err)
+	}
+	return p
+}
+
+// daemonProc is a real redund daemon process started by a test.
+type daemonProc struct {
+	cmd    *exec.Cmd
+	logs   *lockedBuffer // its stderr
+	exited chan error    // gets cmd.Wait's result
+}
+
+func startDaemon(t *testing.T, notifySock string, args ...string) *daemonProc {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	p := &daemonProc{cmd: redundCommand(t, ctx, args...), logs: &lockedBuffer{}, exited: make(chan error, 1)}
+	p.cmd.Env = append(p.cmd.Env, "NOTIFY_SOCKET="+notifySock)
+	p.cmd.Stderr = p.logs
+	if err := p.cmd.Start(); err != nil {
+		cancel()
+		t.Fatal(err)
+	}
+	go func() { p.exited <- p.cmd.Wait(); cancel() }()
+	t.Cleanup(func() {
+		_ = p.cmd.Process.Kill()
+		<-p.exited
+		if t.Failed() {
+			t.Logf("daemon log:\n%s", p.logs)
+		}
+	})
+	return p
+}
+
+// waitLog waits until the daemon has logged want; it fails if the process
+// exits or 10 s pass first.
+func (p *daemonProc) waitLog(t *testing.T, want string) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for !strings.Contains(p.logs.String(), want) {
+		select {
+		case err := <-p.exited:
+			p.exited <- err
+			t.Fatalf("the daemon exited (%v) before logging %q", err, want)
+		case <-time.After(20 * time.Millisecond):
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no %q in the log after 10 s", want)
+		}
+	}
+}
+
+// TestSIGHUPReloadsInARealProcess: SIGHUP used to kill every daemon (exit
+// 129, nothing logged). Now a broken config is logged with file:line and
+// the daemon keeps serving; a good one logs each changed key; SIGTERM
+// stops it with exit 0 and a last log line.
+func TestSIGHUPReloadsInARealProcess(t *testing.T) {
+	sock := notifySocket(t)
+	const conf = "[admin]\nvoter = \"127.0.0.1:0\"\n\n[voter.east]\nlisten = \"127.0.0.1:0\"\npassword = \"BLAH\"\n%s\n" +
+		"[voter.east.clients.a]\npassword = \"%s\"\n"
+	path := writeFile(t, "redund.toml", fmt.Sprintf(conf, "", "a-pw"))
+	p := startDaemon(t, os.Getenv("NOTIFY_SOCKET"), "--config", path, "voter", "serve")
+	nextNotify(t, sock, "READY=1")
+	p.waitLog(t, "voter serve started")
+	admin := regexp.MustCompile(`admin=(\S+)`).FindStringSubmatch(p.logs.String())
+	if m := regexp.MustCompile(`voter\.east=127\.0\.0\.1:[1-9]\d*`).FindString(p.logs.String()); admin == nil || m == "" {
+		t.Fatalf("the start line does not name the admin and VOTER addresses:\n%s", p.logs)
+	}
+	if err := os.WriteFile(path, []byte(fmt.Sprintf(conf, "lingr = 4", "a-pw")), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := p.cmd.Process.Signal(syscall.SIGHUP); err != nil {
+		t.Fatal(err)
+	}
+	nextNotify(t, sock, "RELOADING=1")
+	p.waitLog(t, "at=\""+path+":7: voter.east.lingr: unknown key")
+	nextNotify(t, sock, "READY=1")
+	resp, err := http.Get("http://" + admin[1] + "/healthz")
+	if err != nil {
+		t.Fatalf("after a bad reload the daemon does not serve: %v", err)
+	}
+	resp.Body.Close()
+
+	if err := os.WriteFile(path, []byte(fmt.Sprintf(conf, "linger = 4", "b-pw")), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := p.cmd.Process.Signal(syscall.SIGHUP); err != nil {
+		t.Fatal(err)
+	}
+	nextNotify(t, sock, "RELOADING=1")
+	nextNotify(t, sock, "READY=1")
+	p.waitLog(t, "key=voter.east.linger at="+path+":7")
+	p.waitLog(t, "key=voter.east.clients.a.password")
+	if err := p.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	nextNotify(t, sock, "STOPPING=1")
+	if err := <-p.exited; err != nil {
+		t.Fatalf("after SIGTERM: %v, want exit 0", err)
+	}
+	p.exited <- nil
+	if !strings.Contains(p.logs.String(), `msg="voter serve stopped" reason="terminated signal received"`) {
+		t.Errorf("no stop line:\n%s", p.logs)
+	}
+}

@@ -1,0 +1,5 @@
+//go:build !unix
+
+package netlimit
+
+func fdLimit() int { return 0 }

@@ -1,0 +1,93 @@
+package witness
+
+import (
+	"context"
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/redund/redund/internal/witness/etcdtest"
+)
+
+// waitValues reads ch until a set equal to want arrives.
+func waitValues(t *testing.T, ch <-chan []Value, want string, timeout time.Duration) {
+	t.Helper()
+	deadline := time.After(timeout)
+	last := "(nothing)"
+	for {
+		select {
+		case vals, ok := <-ch:
+			if !ok {
+				t.Fatalf("watch closed, want %s", want)
+			}
+			if last = show(vals); last == want {
+				return
+			}
+		case <-deadline:
+			t.Fatalf("watch: want %s within %s, last %s", want, timeout, last)
+		}
+	}
+}
+
+func show(vals []Value) string {
+	s := ""
+	for _, v := range vals {
+		s += fmt.Sprintf("%s=%s ", v.Node, v.Value)
+	}
+	return s
+}
+
+// Each node's published value is there while its lease lives: it goes
+// when the node is cut off (the lease expires on etcd), comes back on the
+// next lease, and goes at once when the node stops.
+func TestPublishValuesWithTheLease(t *testing.T) {
+	c := etcdtest.Start(t, 3)
+	var relays []*etcdtest.Relay
+	var viaRelay []string
+	for _, ep := range c.Endpoints() {
+		r := etcdtest.NewRelay(t, ep)
+		relays = append(relays, r)
+		viaRelay = append(viaRelay, r.URL())
+	}
+	a := start(t, "a", viaRelay, ttl)
+	b := start(t, "b", c.Endpoints(), ttl)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	ch, err := b.Watch(ctx, "view")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := a.Publish("view", "up"); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.Publish("view", "down"); err != nil {
+		t.Fatal(err)
+	}
+	waitValues(t, ch, "a=up b=down ", 5*time.Second)
+	a.Publish("view", "down")
+	waitValues(t, ch, "a=down b=down ", 5*time.Second)
+	vals, err := a.Values(ctx, "view")
+	if err != nil || show(vals) != "a=down b=down " {
+		t.Fatalf("Values = %s, %v", show(vals), err)
+	}
+
+	for _, r := range relays {
+		r.Cut()
+	}
+	waitValues(t, ch, "b=down ", 3*ttl) // a's lease expired on etcd
+	for _, r := range relays {
+		r.Heal()
+	}
+	waitValues(t, ch, "a=down b=down ", 5*ttl) // written again on a's new lease
+
+	b.Unpublish("view")
+	waitValues(t, ch, "a=down ", 5*time.Second)
+	a.Close()
+	waitValues(t, ch, "", ttl/2) // revoked with the lease at once
+	cancel()
+	for range ch { // closed when ctx ends
+	}
+	if _, err := a.Values(context.Background(), "view"); err != ErrClosed {
+		t.Errorf("Values after Close: %v, want ErrClosed", err)
+	}
+}

@@ -1,0 +1,210 @@
+package schedsync
+
+import (
+	"bufio"
+	"context"
+	"encoding/binary"
+	"encoding/json"
+	"net"
+	"net/http"
+	"strconv"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/redund/redund/internal/peer"
+)
+
+// fakePrimary is a primary that knows the secret and serves whatever the
+// test puts in its tree, bypassing every check a real primary makes: the
+// secondary's own checks are what is under test.
+type fakePrimary struct {
+	auth *peer.HTTPAuth
+	addr string
+
+	mu       sync.Mutex
+	tree     Tree
+	content  map[string][]byte
+	log      []Entry // change records after the manifest, Seq 1, 2, ...
+	changed  chan struct{}
+	fetched  map[string]int           // whole-file requests per path
+	rehashed map[string]int           // rehash requests per path
+	garbage  bool                     // answer /v1/changes with a malformed batch
+	hold     map[string]chan struct{} // /v1/files sends half of these, then waits for the close
+}
+
+// setGarbage makes /v1/changes answer with a malformed batch (or not).
+func (f *fakePrimary) setGarbage(on bool) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.garbage = on
+	close(f.changed) // wake the long poll
+	f.changed = make(chan struct{})
+}
+
+func newFake(t *testing.T) *fakePrimary {
+	t.Helper()
+	auth, err := newLinkAuth(testSecret)
+	must(t, err)
+	f := &fakePrimary{auth: auth, tree: Tree{}, content: map[string][]byte{},
+		changed: make(chan struct{}), fetched: map[string]int{}, rehashed: map[string]int{}}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	must(t, err)
+	f.addr = ln.Addr().String()
+	srv := &http.Server{Handler: http.HandlerFunc(f.serve)}
+	go func() { _ = srv.Serve(ln) }()
+	t.Cleanup(func() { _ = srv.Close() })
+	return f
+}
+
+// put adds or changes an entry; content is what /v1/files streams for it.
+func (f *fakePrimary) put(e Entry, content []byte) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	e.Seq = uint64(len(f.log) + 1)
+	if e.Deleted {
+		delete(f.tree, e.Path)
+	} else {
+		f.tree[e.Path] = e
+	}
+	if content != nil {
+		f.content[e.Path] = content
+	}
+	f.log = append(f.log, e)
+	close(f.changed)
+	f.changed = make(chan struct{})
+}
+
+func (f *fakePrimary) count(m map[string]int, p string) int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return m[p]
+}
+
+func (f *fakePrimary) serve(rw http.ResponseWriter, r *http.Request) {
+	nonce, err := f.auth.VerifyRequest(r, maxPathsBody)
+	if err != nil {
+		f.auth.Refuse(rw, nonce, http.StatusUnauthorized, err.Error())
+		return
+	}
+	w := f.auth.SignResponse(rw, nonce)
+	defer w.Finish()
+	code := http.StatusOK
+	if r.URL.Path == "/v1/changes" && r.URL.Query().Get("log") != "fake-log" {
+		code = http.StatusGone
+	}
+	if code != http.StatusOK {
+		w.WriteHeader(code)
+		return
+	}
+	switch r.URL.Path {
+	case "/v1/hello":
+		f.mu.Lock()
+		info := nodeInfo{Node: "fake", Mode: ModePrimary, Role: RolePrimary, Version: "test", Proto: ProtocolVersion,
+			State: StateSynced, LogID: "fake-log", Seq: uint64(len(f.log))}
+		f.mu.Unlock()
+		_ = json.NewEncoder(w).Encode(helloReply{Node: info})
+	case "/v1/manifest":
+		f.mu.Lock()
+		b := Batch{LogID: "fake-log", Seq: uint64(len(f.log)), Entries: f.tree.sorted()}
+		f.mu.Unlock()
+		_ = encodeBatch(w, b)
+	case "/v1/changes":
+		f.serveChanges(w, r)
+	case "/v1/files":
+		f.serveFiles(w, r)
+	case "/v1/rehash":
+		paths, _ := decodePaths(r.Body)
+		f.mu.Lock()
+		for _, p := range paths {
+			f.rehashed[p]++
+		}
+		f.mu.Unlock()
+	}
+}
+
+func (f *fakePrimary) serveChanges(w http.ResponseWriter, r *http.Request) {
+	since, _ := strconv.ParseUint(r.URL.Query().Get("since"), 10, 64)
+	wait, _ := time.ParseDuration(r.URL.Query().Get("wait"))
+	ctx, cancel := context.WithTimeout(r.Context(), wait)
+	defer cancel()
+	f.mu.Lock()
+	ch, n := f.changed, uint64(len(f.log))
+	f.mu.Unlock()
+	if since >= n {
+		select {
+		case <-ch:
+		case <-ctx.Done():
+		}
+	}
+	f.mu.Lock()
+	b := Batch{LogID: "fake-log", Seq: uint64(len(f.log))}
+	if since < b.Seq {
+		b.Entries = append(b.Entries, f.log[since:]...)
+	}
+	garbage := f.garbage
+	f.mu.Unlock()
+	if garbage {
+		_, _ = w.Write([]byte("RSM1\x08fake-log\x01\x01\x09")) // kind 9 does not exist
+		return
+	}
+	_ = encodeBatch(w, b)
+}
+
+func (f *fakePrimary) serveFiles(w http.ResponseWriter, r *http.Request) {
+	paths, err := decodePaths(r.Body)
+	if err != nil {
+		return
+	}
+	bw := bufio.NewWriter(w)
+	defer bw.Flush()
+	for _, p := range paths {
+		f.mu.Lock()
+		c, ok := f.content[p]
+		f.fetched[p]++
+		f.mu.Unlock()
+		hdr := appendString(nil, p)
+		if !ok {
+			_, _ = bw.Write(append(hdr, 1))
+			continue
+		}
+		_, _ = bw.Write(binary.AppendUvarint(append(hdr, 0), uint64(len(c))))
+		f.mu.Lock()
+		hold := f.hold[p]
+		f.mu.Unlock()
+		if hold != nil {
+			_, _ = bw.Write(c[:len(c)/2])
+			_ = bw.Flush()
+			select {
+			case <-hold:
+			case <-r.Context().Done():
+				return
+			}
+			c = c[len(c)/2:]
+		}
+		_, _ = bw.Write(c)
+	}
+}
+
+// holdHalf makes /v1/files stop halfway through p until the returned
+// function is called.
+func (f *fakePrimary) holdHalf(p string) func() {
+	ch := make(chan struct{})
+	f.mu.Lock()
+	if f.hold == nil {
+		f.hold = map[string]chan struct{}{}
+	}
+	f.hold[p] = ch
+	f.mu.Unlock()
+	var once sync.Once
+	return func() { once.Do(func() { close(ch) }) }
+}
+
+// startSecondaryOf starts a real secondary that follows the fake.
+func startSecondaryOf(t *testing.T, f *fakePrimary, log *recLog) *testNode {
+	t.Helper()
+	_, b, lnA, lnB := pairConfigs(t, ModePrimary, ModeSecondaryCopy, nil)
+	lnA.Close()
+	b.Peer = "http://" + f.addr
+	return startNodeLog(t, b, lnB, log.logger())
+}
