@@ -1,119 +1,112 @@
 package schedsync
 
 import (
-	"crypto/hmac"
-	"crypto/rand"
-	"crypto/sha256"
-	"encoding/hex"
 	"errors"
 	"fmt"
+	"net"
 	"net/http"
 	"strconv"
 	"strings"
-	"sync"
-	"time"
+	"unicode"
+
+	"github.com/redund/redund/internal/peer"
 )
 
-// Every request between the two nodes carries
-//
-//	X-Redund-Auth: v1 <ts> <nonce> <hex HMAC-SHA256(secret, "schedsync-v1\n" method \n uri \n ts \n nonce)>
-//
-// The receiver refuses clocks more than authSkew apart and replayed nonces,
-// and proves it knows the secret too with X-Redund-Proof (an HMAC over the
-// nonce and status code), so a secondary never syncs from an impostor.
+// The link is authenticated with internal/peer's HTTP signer (the format is
+// documented there and in docs/schedsync.md): every request carries a MAC
+// over its method, URI, time, nonce, body and X-Redund-Node; every answer
+// a proof over its status and, in a trailer, over its body and
+// X-Redund-Sha256. Without a secret the link relies on pinned TLS alone
+// (Validate insists on one of the two).
+
+// errAuth is wrapped by every authentication failure.
+var errAuth = peer.ErrAuth
+
+// linkProto names the wire format in every MAC: nodes of different
+// protocol versions refuse each other's requests and say why.
+func linkProto() string { return "schedsync/" + strconv.Itoa(ProtocolVersion) }
+
+// Request bodies are read whole and checked before they are used.
 const (
-	authHeader  = "X-Redund-Auth"
-	proofHeader = "X-Redund-Proof"
-	authSkew    = 60 * time.Second
+	maxPathsBody = 16 << 20
+	maxSigBody   = 16 + 12*maxSigBlocks
 )
 
-var errAuth = errors.New("authentication failed")
-
-type authenticator struct {
-	secret []byte
-	mu     sync.Mutex
-	seen   map[string]time.Time // nonces of the last 2*authSkew
-}
-
-// newAuthenticator returns nil without a secret: the link then relies on
-// pinned TLS alone (Validate insists on one of the two).
-func newAuthenticator(secret string) *authenticator {
+// newLinkAuth returns nil without a secret.
+func newLinkAuth(secret string) (*peer.HTTPAuth, error) {
 	if secret == "" {
-		return nil
+		return nil, nil
 	}
-	return &authenticator{secret: []byte(secret), seen: map[string]time.Time{}}
-}
-
-func (a *authenticator) mac(parts ...string) string {
-	m := hmac.New(sha256.New, a.secret)
-	m.Write([]byte(strings.Join(parts, "\n")))
-	return hex.EncodeToString(m.Sum(nil))
-}
-
-// sign adds the auth header to req and returns its nonce.
-func (a *authenticator) sign(req *http.Request) string {
-	if a == nil {
-		return ""
-	}
-	var b [16]byte
-	_, _ = rand.Read(b[:])
-	nonce := hex.EncodeToString(b[:])
-	ts := strconv.FormatInt(time.Now().Unix(), 10)
-	req.Header.Set(authHeader, "v1 "+ts+" "+nonce+" "+a.mac("schedsync-v1", req.Method, req.URL.RequestURI(), ts, nonce))
-	return nonce
-}
-
-// verify checks req's auth header and returns its nonce.
-func (a *authenticator) verify(req *http.Request) (string, error) {
-	if a == nil {
-		return "", nil
-	}
-	f := strings.Fields(req.Header.Get(authHeader))
-	if len(f) != 4 || f[0] != "v1" || len(f[2]) != 32 {
-		return "", fmt.Errorf("%w: missing or malformed %s", errAuth, authHeader)
-	}
-	ts, err := strconv.ParseInt(f[1], 10, 64)
+	a, err := peer.NewHTTPAuth(peer.HTTPAuthConfig{Secret: secret, Proto: linkProto(),
+		RequestHeaders: []string{nodeHeader}, ResponseTrailers: []string{hashHeader}})
 	if err != nil {
-		return "", fmt.Errorf("%w: bad timestamp", errAuth)
+		return nil, fmt.Errorf("schedsync: %w", err)
 	}
-	now := time.Now()
-	if d := now.Sub(time.Unix(ts, 0)); d > authSkew || d < -authSkew {
-		return "", fmt.Errorf("%w: clocks differ by %s (check NTP)", errAuth, d.Round(time.Second))
+	return a, nil
+}
+
+// authenticate checks r (reading its body, at most maxBody bytes) and
+// returns the writer that signs the answer and the function that ends it;
+// ok is false when r was refused (and answered).
+func (n *Node) authenticate(w http.ResponseWriter, r *http.Request, maxBody int64) (http.ResponseWriter, func(), bool) {
+	if n.auth == nil {
+		r.Body = http.MaxBytesReader(w, r.Body, maxBody)
+		return w, func() {}, true
 	}
-	want := a.mac("schedsync-v1", req.Method, req.URL.RequestURI(), f[1], f[2])
-	if !hmac.Equal([]byte(want), []byte(f[3])) {
-		return "", fmt.Errorf("%w: wrong secret", errAuth)
+	nonce, err := n.auth.VerifyRequest(r, maxBody)
+	if err == nil {
+		sw := n.auth.SignResponse(w, nonce)
+		return sw, sw.Finish, true
 	}
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	if _, dup := a.seen[f[2]]; dup {
-		return "", fmt.Errorf("%w: replayed request", errAuth)
+	why := n.refusalText(err)
+	n.metrics.refused.Inc()
+	n.refusedLog.Event(hostOf(r.RemoteAddr), why)
+	n.auth.Refuse(w, nonce, http.StatusUnauthorized, why)
+	return nil, nil, false
+}
+
+// refusalText explains a refused request in this node's words (never the
+// request's): an old node shows it as "peer says ...".
+func (n *Node) refusalText(err error) string {
+	var pe *peer.ProtoError
+	if errors.As(err, &pe) {
+		return fmt.Sprintf("this node speaks schedsync protocol %d (redund %s), the other node %s: "+
+			"run the same redund version on both nodes", ProtocolVersion, orDefault(n.opt.Version, "dev"), protoWords(pe.Remote))
 	}
-	for n, t := range a.seen {
-		if now.Sub(t) > 2*authSkew {
-			delete(a.seen, n)
+	return "authentication failed: " + err.Error()
+}
+
+// protoWords names another node's protocol from the first field of its
+// X-Redund-Auth ("v1" was protocol 1).
+func protoWords(p string) string {
+	if p == "v1" {
+		return "protocol 1 (an older redund)"
+	}
+	if v, ok := strings.CutPrefix(p, "schedsync/"); ok {
+		if n, err := strconv.Atoi(v); err == nil && n > 0 {
+			return "protocol " + strconv.Itoa(n)
 		}
 	}
-	a.seen[f[2]] = now
-	return f[2], nil
+	return "an unknown protocol"
 }
 
-// prove sets the response proof for nonce and code (before WriteHeader).
-func (a *authenticator) prove(w http.ResponseWriter, nonce string, code int) {
-	if a == nil {
-		return
+func hostOf(addr string) string {
+	if h, _, err := net.SplitHostPort(addr); err == nil {
+		return h
 	}
-	w.Header().Set(proofHeader, a.mac("schedsync-resp", nonce, strconv.Itoa(code)))
+	return addr
 }
 
-// check verifies the proof of a response to a request signed with nonce.
-func (a *authenticator) check(resp *http.Response, nonce string) error {
-	if a == nil {
-		return nil
+// clean makes text from an authenticated peer printable and short.
+func clean(s string) string {
+	s = strings.Map(func(r rune) rune {
+		if unicode.IsControl(r) || r == unicode.ReplacementChar {
+			return -1
+		}
+		return r
+	}, s)
+	if r := []rune(s); len(r) > 300 {
+		s = string(r[:300]) + "..."
 	}
-	want := a.mac("schedsync-resp", nonce, strconv.Itoa(resp.StatusCode))
-	if !hmac.Equal([]byte(want), []byte(resp.Header.Get(proofHeader))) {
-		return fmt.Errorf("%w: the peer does not know the shared secret", errAuth)
-	}
-	return nil
+	return strings.TrimSpace(s)
 }

@@ -14,6 +14,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/redund/redund/internal/peer"
 )
 
 // peerClient talks to the other node.
@@ -37,7 +39,10 @@ func newPeerClient(n *Node) (*peerClient, error) {
 		}
 		tr.TLSClientConfig = tc
 	}
-	return &peerClient{n: n, base: strings.TrimSuffix(n.cfg.Peer, "/"), hc: &http.Client{Transport: tr}}, nil
+	hc := &http.Client{Transport: tr, CheckRedirect: func(*http.Request, []*http.Request) error {
+		return http.ErrUseLastResponse // a 3xx is an error (do), never followed
+	}}
+	return &peerClient{n: n, base: strings.TrimSuffix(n.cfg.Peer, "/"), hc: hc}, nil
 }
 
 // refusedError is a 409 from the peer: incompatible, or not in the right role.
@@ -48,45 +53,88 @@ type refusedError struct {
 
 func (e *refusedError) Error() string { return "peer refused: " + e.reason }
 
-// do sends an authenticated request; the response is the caller's to close
-// on success.
-func (c *peerClient) do(ctx context.Context, method, uri string, body []byte) (*http.Response, error) {
-	var rd io.Reader
-	if body != nil {
-		rd = bytes.NewReader(body)
+// answer is a 2xx answer whose head is authenticated. Nothing read from
+// its body may be applied or committed before verify returns nil.
+type answer struct {
+	*http.Response
+	vb *peer.VerifiedBody // nil when pinned TLS alone authenticates the link
+}
+
+// verify reads what is left of the body and checks it, and the signed
+// trailers, against the body proof.
+func (a answer) verify() error {
+	if a.vb == nil {
+		return nil
 	}
-	req, err := http.NewRequestWithContext(ctx, method, c.base+uri, rd)
+	if err := a.vb.Verify(); err != nil {
+		return fmt.Errorf("schedsync: %w", err)
+	}
+	return nil
+}
+
+// explain returns the verification error when the body did not match its
+// proof (a changed body explains a decoding error), else err.
+func (a answer) explain(err error) error {
+	if verr := a.verify(); errors.Is(verr, errAuth) {
+		return verr
+	}
+	return err
+}
+
+// do sends an authenticated request; the answer is the caller's to close
+// on success. A redirect, an answer without a valid proof and a refusal
+// are errors; the text of a refusal is shown only once its body verified.
+func (c *peerClient) do(ctx context.Context, method, uri string, body []byte) (answer, error) {
+	req, err := http.NewRequestWithContext(ctx, method, c.base+uri, bytes.NewReader(body))
 	if err != nil {
-		return nil, err
+		return answer{}, err
 	}
 	req.Header.Set(nodeHeader, encodeInfo(c.n.info()))
-	nonce := c.n.auth.sign(req)
+	var nonce string
+	if c.n.auth != nil {
+		nonce = c.n.auth.SignRequest(req, body)
+	}
 	resp, err := c.hc.Do(req)
 	if err != nil {
-		return nil, err
+		return answer{}, err
 	}
-	if resp.StatusCode == http.StatusUnauthorized {
-		msg, _ := io.ReadAll(io.LimitReader(resp.Body, 512))
+	ans := answer{Response: resp}
+	if resp.StatusCode/100 == 3 {
 		resp.Body.Close()
-		return nil, fmt.Errorf("%w: peer says %s", errAuth, strings.TrimSpace(string(msg)))
+		c.n.metrics.badAnswers.Inc()
+		return answer{}, fmt.Errorf("schedsync: the peer answered with a redirect (HTTP %d); redirects are not followed", resp.StatusCode)
 	}
-	if err := c.n.auth.check(resp, nonce); err != nil {
-		resp.Body.Close()
-		return nil, err
+	if c.n.auth != nil {
+		if ans.vb, err = c.n.auth.VerifyResponse(resp, nonce); err != nil {
+			resp.Body.Close()
+			c.n.metrics.badAnswers.Inc()
+			return answer{}, fmt.Errorf("schedsync: %w", err)
+		}
 	}
 	c.n.touchPeer()
-	if resp.StatusCode == http.StatusConflict {
-		defer resp.Body.Close()
-		var hr helloReply
-		_ = json.NewDecoder(io.LimitReader(resp.Body, 64<<10)).Decode(&hr)
-		return nil, &refusedError{reason: orDefault(hr.Refused, "refused"), peer: hr.Node}
-	}
 	if resp.StatusCode/100 != 2 {
 		defer resp.Body.Close()
-		msg, _ := io.ReadAll(io.LimitReader(resp.Body, 512))
-		return nil, &statusError{code: resp.StatusCode, msg: strings.TrimSpace(string(msg))}
+		return answer{}, c.refusal(ans)
 	}
-	return resp, nil
+	return ans, nil
+}
+
+// refusal turns a non-2xx answer into an error, once its body verified.
+func (c *peerClient) refusal(ans answer) error {
+	msg, _ := io.ReadAll(io.LimitReader(ans.Body, 64<<10))
+	if err := ans.verify(); err != nil {
+		c.n.metrics.badAnswers.Inc()
+		return err
+	}
+	switch ans.StatusCode {
+	case http.StatusConflict:
+		var hr helloReply
+		_ = json.Unmarshal(msg, &hr)
+		return &refusedError{reason: orDefault(clean(hr.Refused), "refused"), peer: hr.Node}
+	case http.StatusUnauthorized:
+		return fmt.Errorf("%w: the peer refused the request: %s", errAuth, clean(string(msg)))
+	}
+	return &statusError{code: ans.StatusCode, msg: clean(string(msg))}
 }
 
 // shortErr drops the method and URL that net/http puts around transport
@@ -107,25 +155,29 @@ type statusError struct {
 func (e *statusError) Error() string { return fmt.Sprintf("peer: HTTP %d: %s", e.code, e.msg) }
 
 func (c *peerClient) hello(ctx context.Context) (nodeInfo, error) {
-	resp, err := c.do(ctx, http.MethodGet, "/v1/hello", nil)
+	ans, err := c.do(ctx, http.MethodGet, "/v1/hello", nil)
 	if err != nil {
 		return nodeInfo{}, err
 	}
-	defer resp.Body.Close()
+	defer ans.Body.Close()
 	var hr helloReply
-	if err := json.NewDecoder(io.LimitReader(resp.Body, 64<<10)).Decode(&hr); err != nil {
-		return nodeInfo{}, fmt.Errorf("schedsync: hello: %w", err)
+	if err := json.NewDecoder(io.LimitReader(ans.Body, 64<<10)).Decode(&hr); err != nil {
+		return nodeInfo{}, ans.explain(fmt.Errorf("schedsync: hello: %w", err))
 	}
-	return hr.Node, nil
+	return hr.Node, ans.verify()
 }
 
 func (c *peerClient) batch(ctx context.Context, uri string) (Batch, error) {
-	resp, err := c.do(ctx, http.MethodGet, uri, nil)
+	ans, err := c.do(ctx, http.MethodGet, uri, nil)
 	if err != nil {
 		return Batch{}, err
 	}
-	defer resp.Body.Close()
-	return decodeBatch(resp.Body)
+	defer ans.Body.Close()
+	b, err := decodeBatch(ans.Body)
+	if err != nil {
+		return Batch{}, ans.explain(err)
+	}
+	return b, ans.verify()
 }
 
 func (c *peerClient) manifest(ctx context.Context) (Batch, error) {
@@ -136,14 +188,23 @@ func (c *peerClient) changes(ctx context.Context, logID string, since uint64, wa
 	return c.batch(ctx, "/v1/changes?log="+logID+"&since="+strconv.FormatUint(since, 10)+"&wait="+wait.String())
 }
 
-// files streams whole files; fn reads exactly rec.Size bytes from r.
+// files streams whole files; fn reads exactly rec.Size bytes from r. fn
+// only writes temporary files: the caller commits none of them unless
+// files returns nil, which it does only when the whole stream verified.
 func (c *peerClient) files(ctx context.Context, paths []string, fn func(rec fileRecord, r io.Reader) error) error {
-	resp, err := c.do(ctx, http.MethodPost, "/v1/files", encodePaths(paths))
+	ans, err := c.do(ctx, http.MethodPost, "/v1/files", encodePaths(paths))
 	if err != nil {
 		return err
 	}
-	defer resp.Body.Close()
-	br := bufio.NewReaderSize(resp.Body, 256<<10)
+	defer ans.Body.Close()
+	if err := readFiles(ans.Body, paths, fn); err != nil {
+		return ans.explain(err)
+	}
+	return ans.verify()
+}
+
+func readFiles(body io.Reader, paths []string, fn func(rec fileRecord, r io.Reader) error) error {
+	br := bufio.NewReaderSize(body, 256<<10)
 	for _, want := range paths {
 		rec, err := readFileRecord(br, 1<<50)
 		if err != nil {
@@ -165,19 +226,20 @@ func (c *peerClient) files(ctx context.Context, paths []string, fn func(rec file
 	return nil
 }
 
-// delta asks for a delta; once the body is read, resp.Trailer holds
-// hashHeader when the primary vouches that it sent the manifest's version.
-func (c *peerClient) delta(ctx context.Context, p string, sig []byte) (*http.Response, error) {
+// delta asks for a delta; once the body is read and verified, Trailer
+// holds hashHeader when the primary vouches that it sent the manifest's
+// version.
+func (c *peerClient) delta(ctx context.Context, p string, sig []byte) (answer, error) {
 	return c.do(ctx, http.MethodPost, "/v1/delta?path="+urlQueryEscape(p), sig)
 }
 
 func (c *peerClient) post(ctx context.Context, uri string) error {
-	resp, err := c.do(ctx, http.MethodPost, uri, nil)
+	ans, err := c.do(ctx, http.MethodPost, uri, nil)
 	if err != nil {
 		return err
 	}
-	resp.Body.Close()
-	return nil
+	defer ans.Body.Close()
+	return ans.verify()
 }
 
 // helloLoop shakes hands with the peer every peer_timeout/3: it keeps the

@@ -122,10 +122,12 @@ func (c *Config) validateLink(errs *config.Errors) {
 	} else if c.Mode == ModeSecondaryCopy || c.Mode == ModeSecondaryFailover {
 		errs.Add("peer", "is required for a secondary (the primary's URL)")
 	}
-	if c.Peer != "" && c.Secret != "" && len(c.Secret.Reveal()) < minSecretLen {
+	// a primary without peer still serves its directory on listen
+	linked := c.Peer != "" || c.Listen != ""
+	if linked && c.Secret != "" && len(c.Secret.Reveal()) < minSecretLen {
 		errs.Add("secret", "must have at least %d characters", minSecretLen)
 	}
-	if c.Peer != "" && c.Secret == "" && !c.usesTLS() {
+	if linked && c.Secret == "" && !c.usesTLS() {
 		errs.Add("secret", "is required (or secret_file / secret_env, or tls_cert + tls_key + tls_peer_fingerprint)")
 	}
 	c.validateTLS(errs)

@@ -31,6 +31,9 @@ func TestConfigValidate(t *testing.T) {
 		{"peer ftp", func(c *Config) { c.Peer = "ftp://h:1" }, "want http://host:port"},
 		{"tls half", func(c *Config) { c.TLSCert = "/c.pem" }, "tls_cert, tls_key and tls_peer_fingerprint go together"},
 		{"no secret no tls", func(c *Config) { c.Secret = "" }, "secret: is required"},
+		{"primary listening without peer or secret", func(c *Config) {
+			*c = Config{Mode: ModePrimary, Dir: "/d", Listen: "0.0.0.0:8470"}
+		}, "secret: is required"},
 		{"short secret", func(c *Config) { c.Secret = "short" }, "secret: must have at least 16 characters"},
 		{"no listen", func(c *Config) { c.Listen = "" }, "listen: is required"},
 		{"bad listen", func(c *Config) { c.Listen = "nope" }, "listen:"},

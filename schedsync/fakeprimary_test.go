@@ -11,13 +11,15 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/redund/redund/internal/peer"
 )
 
 // fakePrimary is a primary that knows the secret and serves whatever the
 // test puts in its tree, bypassing every check a real primary makes: the
 // secondary's own checks are what is under test.
 type fakePrimary struct {
-	auth *authenticator
+	auth *peer.HTTPAuth
 	addr string
 
 	mu       sync.Mutex
@@ -42,7 +44,9 @@ func (f *fakePrimary) setGarbage(on bool) {
 
 func newFake(t *testing.T) *fakePrimary {
 	t.Helper()
-	f := &fakePrimary{auth: newAuthenticator(testSecret), tree: Tree{}, content: map[string][]byte{},
+	auth, err := newLinkAuth(testSecret)
+	must(t, err)
+	f := &fakePrimary{auth: auth, tree: Tree{}, content: map[string][]byte{},
 		changed: make(chan struct{}), fetched: map[string]int{}, rehashed: map[string]int{}}
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	must(t, err)
@@ -77,17 +81,18 @@ func (f *fakePrimary) count(m map[string]int, p string) int {
 	return m[p]
 }
 
-func (f *fakePrimary) serve(w http.ResponseWriter, r *http.Request) {
-	nonce, err := f.auth.verify(r)
+func (f *fakePrimary) serve(rw http.ResponseWriter, r *http.Request) {
+	nonce, err := f.auth.VerifyRequest(r, maxPathsBody)
 	if err != nil {
-		http.Error(w, err.Error(), http.StatusUnauthorized)
+		f.auth.Refuse(rw, nonce, http.StatusUnauthorized, err.Error())
 		return
 	}
+	w := f.auth.SignResponse(rw, nonce)
+	defer w.Finish()
 	code := http.StatusOK
 	if r.URL.Path == "/v1/changes" && r.URL.Query().Get("log") != "fake-log" {
 		code = http.StatusGone
 	}
-	f.auth.prove(w, nonce, code)
 	if code != http.StatusOK {
 		w.WriteHeader(code)
 		return

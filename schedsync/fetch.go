@@ -261,7 +261,7 @@ func (s *fetchState) fetchDelta(ctx context.Context, f, loc Entry) error {
 	var sb bytes.Buffer
 	_ = sig.encode(&sb)
 	s.a.n.metrics.bytes.WithLabelValues("delta").Add(float64(sb.Len()))
-	resp, err := s.a.n.client.delta(ctx, f.Path, sb.Bytes())
+	ans, err := s.a.n.client.delta(ctx, f.Path, sb.Bytes())
 	if err != nil {
 		var se *statusError
 		if errors.As(err, &se) && se.code == 404 {
@@ -270,24 +270,28 @@ func (s *fetchState) fetchDelta(ctx context.Context, f, loc Entry) error {
 		}
 		return err
 	}
-	defer resp.Body.Close()
-	cr := &countReader{r: resp.Body}
+	defer ans.Body.Close()
+	cr := &countReader{r: ans.Body}
 	pr, pw := io.Pipe()
 	applied := make(chan struct{})
 	go func() {
 		defer close(applied)
 		err := applyDelta(cr, basis, sig, pw, f.Size)
 		if err == nil {
-			_, _ = io.Copy(io.Discard, resp.Body) // reach EOF: the trailer follows the body
+			// reach EOF (the trailers follow the body) and check the body
+			// proof: the temporary file is finished only if it matched
+			err = ans.verify()
+		} else {
+			err = ans.explain(err) // a changed delta explains the error
 		}
 		pw.CloseWithError(err)
 	}()
 	want := hex.EncodeToString(f.Hash[:])
-	err = s.writeChecked(f, pr, func() bool { return resp.Trailer.Get(hashHeader) == want })
+	err = s.writeChecked(f, pr, func() bool { return ans.Trailer.Get(hashHeader) == want })
 	// when writeChecked gave up early the goroutine may still be reading:
 	// stop it (both ends) and wait before cr.n is read
 	pr.Close()
-	resp.Body.Close()
+	ans.Body.Close()
 	<-applied
 	s.a.n.metrics.bytes.WithLabelValues("delta").Add(float64(cr.n))
 	if errors.Is(err, errBadDelta) {

@@ -18,6 +18,8 @@ type metrics struct {
 	promotions    prometheus.Counter
 	scans         prometheus.Counter
 	setidDropped  prometheus.Counter
+	refused       prometheus.Counter
+	badAnswers    prometheus.Counter
 }
 
 func newMetrics(reg prometheus.Registerer) *metrics {
@@ -46,10 +48,12 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 		promotions:    c("promotions_total", "Times this node became primary."),
 		scans:         c("full_scans_total", "Full scans of the directory."),
 		setidDropped:  c("setid_dropped_total", "Paths whose setuid/setgid bits the secondary did not replicate (preserve_setid = false), counted once per path."),
+		refused:       c("refused_requests_total", "Requests to the peer port refused before authentication (bad or missing MAC, clock, replay, protocol)."),
+		badAnswers:    c("unauthenticated_answers_total", "Answers from the peer refused: no valid proof, a body or trailer that does not match it, or a redirect."),
 	}
 	if reg != nil {
 		reg.MustRegister(m.state, m.primary, m.epoch, m.files, m.changes, m.applied, m.bytes, m.sent,
-			m.conflicts, m.localEdits, m.peerConnected, m.promotions, m.scans, m.setidDropped)
+			m.conflicts, m.localEdits, m.peerConnected, m.promotions, m.scans, m.setidDropped, m.refused, m.badAnswers)
 	}
 	return m
 }

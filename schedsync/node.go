@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log"
 	"log/slog"
 	"net"
 	"os"
@@ -13,8 +14,15 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/redund/redund/internal/logging"
 	"github.com/redund/redund/internal/netlimit"
+	"github.com/redund/redund/internal/peer"
 )
+
+// refusedLogEvery is the interval of the refused-request log lines: the
+// first refusal of an interval is logged, the others counted and summed
+// up once per interval (and in redund_schedsync_refused_requests_total).
+const refusedLogEvery = 10 * time.Second
 
 // Options are what the caller supplies besides the config.
 type Options struct {
@@ -29,7 +37,9 @@ type Node struct {
 	cfg         *Config
 	opt         Options
 	log         *slog.Logger
-	auth        *authenticator
+	auth        *peer.HTTPAuth // nil: pinned TLS alone
+	refusedLog  *logging.Throttle
+	serverLog   *logging.Throttle
 	client      *peerClient
 	ln          net.Listener
 	w           *writer
@@ -75,8 +85,14 @@ func New(cfg *Config, opt Options) (*Node, error) {
 	}
 	n := &Node{cfg: cfg, opt: opt, log: opt.Log, started: time.Now(), match: newMatcher(cfg.Exclude),
 		peerTimeout: cfg.PeerTimeout.Or(DefaultPeerTimeout), metrics: newMetrics(opt.Registry),
-		auth: newAuthenticator(cfg.Secret.Reveal()), edits: map[string]string{}, refused: map[string]string{},
+		edits: map[string]string{}, refused: map[string]string{},
 		failed: map[string]*failedFile{}, rehashCh: make(chan rehashReq)}
+	var err error
+	if n.auth, err = newLinkAuth(cfg.Secret.Reveal()); err != nil {
+		return nil, err
+	}
+	n.refusedLog = logging.NewThrottle(n.log, "refused peer request", refusedLogEvery)
+	n.serverLog = logging.NewThrottle(n.log, "peer port: connection error", refusedLogEvery)
 	if cfg.Mode == ModePrimary {
 		// A primary never creates its directory: a wrong path must not look
 		// like an empty tree that the secondary then mirrors.
@@ -152,13 +168,16 @@ func (n *Node) Run(ctx context.Context) error {
 	defer cancel()
 	var wg sync.WaitGroup
 	if n.ln != nil {
-		hs := netlimit.HTTPServer(n.handler(), n.log)
+		hs := netlimit.HTTPServer(n.handler(), nil)
+		hs.ErrorLog = log.New(n.serverLog.Writer(), "", 0) // TLS handshake errors: throttled
 		wg.Go(func() { _ = hs.Serve(n.ln) })
 		defer func() { _ = hs.Close(); wg.Wait() }()
 	}
 	if n.cfg.Peer != "" {
 		wg.Go(func() { n.helloLoop(ctx) })
 	}
+	wg.Go(func() { n.refusedLog.Run(ctx) })
+	wg.Go(func() { n.serverLog.Run(ctx) })
 	wg.Go(func() { n.persistLoop(ctx) })
 	if c, err := n.w.cleanTemps(); err == nil && c > 0 {
 		n.log.Info("removed temporary files left by a crash", "count", c)

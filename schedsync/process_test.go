@@ -258,16 +258,18 @@ func TestProcessMaliciousPeerRefused(t *testing.T) {
 // newFakePrimary serves authenticated hello and a raw manifest.
 func newFakePrimary(t *testing.T, entries []Entry) string {
 	t.Helper()
-	auth := newAuthenticator(testSecret)
+	auth, err := newLinkAuth(testSecret)
+	must(t, err)
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	must(t, err)
-	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		nonce, err := auth.verify(r)
+	srv := &http.Server{Handler: http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) {
+		nonce, err := auth.VerifyRequest(r, 1<<20)
 		if err != nil {
-			http.Error(w, err.Error(), http.StatusUnauthorized)
+			auth.Refuse(rw, nonce, http.StatusUnauthorized, err.Error())
 			return
 		}
-		auth.prove(w, nonce, 200)
+		w := auth.SignResponse(rw, nonce)
+		defer w.Finish()
 		info := nodeInfo{Node: "fake", Mode: ModePrimary, Role: RolePrimary, Version: "dev", Proto: ProtocolVersion}
 		if r.URL.Path == "/v1/hello" {
 			_ = json.NewEncoder(w).Encode(helloReply{Node: info})

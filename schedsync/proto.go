@@ -7,10 +7,14 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+
+	"github.com/redund/redund/internal/peer"
 )
 
-// ProtocolVersion is the version of the node-to-node protocol.
-const ProtocolVersion = 1
+// ProtocolVersion is the version of the node-to-node protocol. 2: every
+// request and answer, bodies included, authenticated with internal/peer's
+// HTTP signer; nodes of protocol 1 cannot talk to it and are told so.
+const ProtocolVersion = 2
 
 // Roles a node plays right now (its mode says which it starts in).
 const (
@@ -46,19 +50,22 @@ type helloReply struct {
 }
 
 // compat is the compatibility check both ends run on the other's info; it
-// returns why the pair cannot work, or "".
-func compat(self, peer nodeInfo) string {
+// returns why the pair cannot work, or "". The node-id rule is
+// internal/peer's (DefaultCompat, as gateway's); the others are
+// Schedule's: the same version exactly, and one primary.
+func compat(self, other nodeInfo) string {
+	idErr := peer.DefaultCompat(peer.Hello{NodeID: self.Node}, peer.Hello{NodeID: other.Node})
 	switch {
-	case peer.Proto != self.Proto:
-		return fmt.Sprintf("different protocol versions: this node %d, peer %d", self.Proto, peer.Proto)
-	case peer.Version != self.Version:
-		return fmt.Sprintf("different versions: this node %s, peer %s", self.Version, peer.Version)
-	case peer.Node == self.Node:
-		return fmt.Sprintf("both nodes are called %q (set node_id)", self.Node)
-	case self.Role == RolePrimary && peer.Role == RolePrimary:
+	case other.Proto != self.Proto:
+		return fmt.Sprintf("different protocol versions: this node %d, peer %d", self.Proto, other.Proto)
+	case other.Version != self.Version:
+		return fmt.Sprintf("different versions: this node %s, peer %s", self.Version, other.Version)
+	case idErr != nil:
+		return idErr.Error() + " (set node_id)"
+	case self.Role == RolePrimary && other.Role == RolePrimary:
 		return fmt.Sprintf("two primaries (epoch %d here, %d on the peer): demote one; resync keeps the newer epoch",
-			self.Epoch, peer.Epoch)
-	case self.Role == RoleSecondary && peer.Role == RoleSecondary:
+			self.Epoch, other.Epoch)
+	case self.Role == RoleSecondary && other.Role == RoleSecondary:
 		return "both nodes are secondaries: promote one"
 	}
 	return ""

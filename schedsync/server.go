@@ -24,57 +24,33 @@ import (
 //	POST /v1/peer/resync                 the primary asks this secondary for a full resync
 func (n *Node) handler() http.Handler {
 	mux := http.NewServeMux()
-	mux.HandleFunc("GET /v1/hello", n.auth0(false, n.serveHello))
-	mux.HandleFunc("GET /v1/manifest", n.auth0(true, n.serveManifest))
-	mux.HandleFunc("GET /v1/changes", n.auth0(true, n.serveChanges))
-	mux.HandleFunc("POST /v1/files", n.auth0(true, n.serveFiles))
-	mux.HandleFunc("POST /v1/delta", n.auth0(true, n.serveDelta))
-	mux.HandleFunc("POST "+rehashPath, n.auth0(true, n.serveRehash))
-	mux.HandleFunc("POST "+demotePath, n.auth0(false, n.servePeerDemote))
-	mux.HandleFunc("POST /v1/peer/resync", n.auth0(false, n.servePeerResync))
+	mux.HandleFunc("GET /v1/hello", n.auth0(false, 0, n.serveHello))
+	mux.HandleFunc("GET /v1/manifest", n.auth0(true, 0, n.serveManifest))
+	mux.HandleFunc("GET /v1/changes", n.auth0(true, 0, n.serveChanges))
+	mux.HandleFunc("POST /v1/files", n.auth0(true, maxPathsBody, n.serveFiles))
+	mux.HandleFunc("POST /v1/delta", n.auth0(true, maxSigBody, n.serveDelta))
+	mux.HandleFunc("POST "+rehashPath, n.auth0(true, maxPathsBody, n.serveRehash))
+	mux.HandleFunc("POST "+demotePath, n.auth0(false, 0, n.servePeerDemote))
+	mux.HandleFunc("POST /v1/peer/resync", n.auth0(false, 0, n.servePeerResync))
 	return mux
 }
 
 // peerRequest is an authenticated request from the peer.
 type peerRequest struct {
 	*http.Request
-	nonce string
-	from  nodeInfo
+	from nodeInfo
 }
 
-type proofWriter struct {
-	http.ResponseWriter
-	n     *Node
-	nonce string
-	wrote bool
-}
-
-func (p *proofWriter) WriteHeader(code int) {
-	if !p.wrote {
-		p.wrote = true
-		p.n.auth.prove(p.ResponseWriter, p.nonce, code)
-	}
-	p.ResponseWriter.WriteHeader(code)
-}
-
-func (p *proofWriter) Write(b []byte) (int, error) {
-	if !p.wrote {
-		p.WriteHeader(http.StatusOK)
-	}
-	return p.ResponseWriter.Write(b)
-}
-
-// auth0 authenticates, runs the compatibility check and, for data
+// auth0 authenticates (the request's body, at most maxBody bytes,
+// included), signs the answer, runs the compatibility check and, for data
 // endpoints (dataOnly), insists on this node being primary.
-func (n *Node) auth0(dataOnly bool, h func(http.ResponseWriter, *peerRequest)) http.HandlerFunc {
+func (n *Node) auth0(dataOnly bool, maxBody int64, h func(http.ResponseWriter, *peerRequest)) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
-		nonce, err := n.auth.verify(r)
-		if err != nil {
-			n.log.Warn("refused peer request", "remote", r.RemoteAddr, "err", err)
-			http.Error(w, err.Error(), http.StatusUnauthorized)
+		pw, finish, ok := n.authenticate(w, r, maxBody)
+		if !ok {
 			return
 		}
-		pw := &proofWriter{ResponseWriter: w, n: n, nonce: nonce}
+		defer finish()
 		from, err := decodeInfo(r.Header)
 		if err != nil {
 			http.Error(pw, err.Error(), http.StatusBadRequest)
@@ -92,7 +68,7 @@ func (n *Node) auth0(dataOnly bool, h func(http.ResponseWriter, *peerRequest)) h
 			status.WriteJSON(pw, http.StatusConflict, helloReply{Node: self, Refused: "this node is not primary"})
 			return
 		}
-		h(pw, &peerRequest{Request: r, nonce: nonce, from: from})
+		h(pw, &peerRequest{Request: r, from: from})
 	}
 }
 

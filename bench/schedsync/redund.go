@@ -122,6 +122,7 @@ func (res *results) redund(src string) error {
 	res.scan = time.Since(t0)
 	logf("primary scanned the tree in %s", res.scan)
 	t0 = time.Now()
+	pc := cpuTicks(p.cmd.Process.Pid)
 	s, err := startNode(o.bin, o.work, "secondary", "secondary-copy", dst, sl, pl)
 	if err != nil {
 		return err
@@ -131,7 +132,10 @@ func (res *results) redund(src string) error {
 		return err
 	}
 	res.initial = time.Since(t0)
-	logf("redund initial copy (durable): %s", res.initial)
+	res.initialCPUP = float64(cpuTicks(p.cmd.Process.Pid)-pc) / 100
+	res.initialCPUS = float64(cpuTicks(s.cmd.Process.Pid)) / 100
+	logf("redund initial copy (durable): %s; CPU time primary %.2f s, secondary %.2f s",
+		res.initial, res.initialCPUP, res.initialCPUS)
 	if err := res.latency(src, dst); err != nil {
 		return err
 	}

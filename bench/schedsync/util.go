@@ -66,6 +66,7 @@ type results struct {
 	bigSent, bigTotal, rsyncBigBytes      int64
 	rsyncBigCmd                           string
 	idleP, idleS                          float64
+	initialCPUP, initialCPUS              float64 // utime+stime during the initial copy, seconds
 }
 
 func pct(l []time.Duration, p float64) time.Duration {
@@ -90,6 +91,8 @@ func (r *results) print() {
 	}
 	fmt.Printf("| initial copy, durable (%d files, %d MiB) | %.2f s | %.2f s (`%s`) | %s |\n", r.o.files, r.o.total>>20,
 		r.initial.Seconds(), r.rsyncFsync.Seconds(), r.rsyncFsyncCmd, ratio(r.initial, r.rsyncFsync))
+	fmt.Printf("| initial copy, CPU time (utime+stime) | primary %.2f s, secondary %.2f s | - | - |\n",
+		r.initialCPUP, r.initialCPUS)
 	fmt.Printf("| initial copy vs plain rsync (not durable) | %.2f s | %.2f s (`%s`) | %s |\n",
 		r.initial.Seconds(), r.rsyncPlain.Seconds(), r.rsyncPlainCmd, ratio(r.initial, r.rsyncPlain))
 	fmt.Printf("| primary's first scan (hash every file, not in the copy time) | %.2f s | - | - |\n", r.scan.Seconds())

@@ -1,8 +1,15 @@
-// Package peer is the authenticated link between the two nodes of a pair
-// (gateway master/backup, schedsync primary/secondary).
+// Package peer authenticates the link between the two nodes of a pair, in
+// one place for both two-node schemes: gateway (master/backup) runs the
+// framed link described below (Node); schedsync (primary/secondary), whose
+// nodes both listen and dial over HTTP with several requests in flight,
+// uses HTTPAuth (httpsign.go: a MAC on every request, body and named
+// headers included, and a proof on every answer, body and trailers
+// included) with a bounded ReplayCache (replay.go). Both use PinnedTLS,
+// the same derivation of HMAC-SHA256 keys from the secret (proof) and
+// constant-time comparison.
 //
-// One node listens (the master or primary), the other dials it (the backup
-// or secondary) and redials with backoff whenever the link drops. A link
+// On the framed link one node listens (the master), the other dials it
+// (the backup) and redials with backoff whenever the link drops. A link
 // comes up in four steps:
 //
 //  1. transport: plain TCP, or TLS where each side pins the SHA-256
