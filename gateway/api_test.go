@@ -63,7 +63,7 @@ func TestAdminAPIPageAndMetrics(t *testing.T) {
 	if code, body := do(t, "POST", ma+"/v1/gateway/config-import", "", `{"x":"1","y":"2"}`); code != 200 || !strings.Contains(body, `"imported": 2`) {
 		t.Fatalf("import: %d %s", code, body)
 	}
-	eventually(t, 3*time.Second, "export on the backup", func() bool {
+	testutil.Eventually(t, 3*time.Second, "export on the backup", func() bool {
 		_, body := do(t, "GET", ba+"/v1/gateway/config", "", "")
 		return strings.Contains(body, `"x": "1"`) && strings.Contains(body, `"tags/a": "v1"`)
 	})
@@ -97,7 +97,7 @@ func TestAdminAPIPageAndMetrics(t *testing.T) {
 	if code, body := do(t, "POST", ba+"/v1/gateway/resync", "", ""); code != 200 {
 		t.Fatalf("resync: %d %s", code, body)
 	}
-	eventually(t, 3*time.Second, "forced full sync recorded", func() bool {
+	testutil.Eventually(t, 3*time.Second, "forced full sync recorded", func() bool {
 		for _, e := range b.Detail().Replica {
 			if strings.Contains(e.Message, "forced by the operator") {
 				return true
@@ -140,7 +140,7 @@ func TestClientListenerFollowsActiveNode(t *testing.T) {
 	if code, body := do(t, "GET", "http://"+mPort+"/hmi", "", ""); code != 200 || body != "app on master /hmi" {
 		t.Fatalf("master client: %d %q", code, body)
 	}
-	eventually(t, 2*time.Second, "backup knows the master's client URL", func() bool {
+	testutil.Eventually(t, 2*time.Second, "backup knows the master's client URL", func() bool {
 		code, _ := do(t, "GET", "http://"+bPort+"/hmi", "", "")
 		return code == http.StatusTemporaryRedirect
 	})
@@ -171,14 +171,14 @@ func TestSupervisedCommandColdStandbyAndHooks(t *testing.T) {
 			c.OnStandby = c.OnActive
 		}
 	})
-	eventually(t, 3*time.Second, "master app started as active", func() bool { return readFile(out("master.app")) == "active\n" })
+	testutil.Eventually(t, 3*time.Second, "master app started as active", func() bool { return readFile(out("master.app")) == "active\n" })
 	if b.Detail().App.Running || readFile(out("backup.app")) != "" {
 		t.Fatal("cold standby must not run the application on the standby")
 	}
 	m.stop()
 	waitRole(t, b, RoleActive, 3*time.Second)
-	eventually(t, 3*time.Second, "backup app started as active", func() bool { return readFile(out("backup.app")) == "active\n" })
-	eventually(t, 3*time.Second, "backup hooks", func() bool { return readFile(out("backup.hooks")) == "starting>standby\nstandby>active\n" })
+	testutil.Eventually(t, 3*time.Second, "backup app started as active", func() bool { return readFile(out("backup.app")) == "active\n" })
+	testutil.Eventually(t, 3*time.Second, "backup hooks", func() bool { return readFile(out("backup.hooks")) == "starting>standby\nstandby>active\n" })
 }
 
 func readFile(p string) string {
@@ -195,7 +195,7 @@ func TestWarmStandbyRunsOnBothNodes(t *testing.T) {
 			c.Run = []string{"sh", "-c", `echo "$REDUND_ROLE" >> ` + out(c.Mode+".app") + `; exec sleep 60`}
 		}
 	})
-	eventually(t, 3*time.Second, "app on both nodes", func() bool {
+	testutil.Eventually(t, 3*time.Second, "app on both nodes", func() bool {
 		return readFile(out("master.app")) == "active\n" && readFile(out("backup.app")) == "standby\n"
 	})
 }

@@ -103,7 +103,7 @@ func startClientNode(t *testing.T, app http.Handler) string {
 	n := startGW(t, Config{NodeID: "solo", Mode: ModeIndependent, DataDir: t.TempDir(), ClientListen: port,
 		AppURL: srv.URL, ClientURL: "http://hmi.example.net:8080"}, nil)
 	waitRole(t, n, RoleActive, 3*time.Second)
-	eventually(t, 3*time.Second, "client listener up", func() bool { return n.ClientAddr() != "" })
+	testutil.Eventually(t, 3*time.Second, "client listener up", func() bool { return n.ClientAddr() != "" })
 	return n.ClientAddr()
 }
 

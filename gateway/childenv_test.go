@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/redund/redund/internal/config"
+	"github.com/redund/redund/internal/testutil"
 )
 
 // The supervised command and the role hooks do not see the variables that
@@ -36,7 +37,7 @@ func TestChildrenDoNotSeeSecretVariables(t *testing.T) {
 		OnActive: []string{"sh", "-c", `env > "$0.tmp" && mv "$0.tmp" "$0"`, hook}}, nil)
 	waitRole(t, n, RoleActive, 3*time.Second)
 	for _, f := range []string{app, hook} {
-		eventually(t, 5*time.Second, filepath.Base(f)+" written", func() bool { return readFile(f) != "" })
+		testutil.Eventually(t, 5*time.Second, filepath.Base(f)+" written", func() bool { return readFile(f) != "" })
 		env := readFile(f)
 		if strings.Contains(env, "REDUND_TEST_ADMIN_TOKEN") || strings.Contains(env, "REDUND_TEST_PEER_SECRET") ||
 			strings.Contains(env, "S3cr3t") {

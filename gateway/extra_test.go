@@ -25,8 +25,8 @@ func TestPairOverPinnedTLS(t *testing.T) {
 		bcfg.Link = peer.Config{TLSCert: bc, TLSKey: bk, TLSPeerFingerprint: mfp}
 	})
 	m.SetConfig("over", []byte("tls"))
-	eventually(t, 3*time.Second, "config over TLS", func() bool { return docValue(t, b, ProvConfig, "over") == "tls" })
-	eventually(t, 3*time.Second, "status document says Synced", func() bool {
+	testutil.Eventually(t, 3*time.Second, "config over TLS", func() bool { return docValue(t, b, ProvConfig, "over") == "tls" })
+	testutil.Eventually(t, 3*time.Second, "status document says Synced", func() bool {
 		docs := b.Status()
 		return len(docs) == 1 && docs[0].Role == "backup/standby" && docs[0].Peer != nil && docs[0].Peer.Connected && docs[0].State == "Synced"
 	})
@@ -57,7 +57,7 @@ func TestClientListenerForwardsWebSocketUpgrade(t *testing.T) {
 	n := startGW(t, Config{NodeID: "solo", Mode: ModeIndependent, DataDir: t.TempDir(), ClientListen: port, AppURL: app.URL}, nil)
 	waitRole(t, n, RoleActive, 3*time.Second)
 	var c net.Conn
-	eventually(t, 3*time.Second, "client listener up", func() bool {
+	testutil.Eventually(t, 3*time.Second, "client listener up", func() bool {
 		var err error
 		c, err = net.Dial("tcp", port)
 		return err == nil
@@ -93,7 +93,7 @@ func TestWrongCertificateMismatchNoData(t *testing.T) {
 	m := startGW(t, mcfg, ln)
 	m.SetConfig("secret-doc", []byte("x"))
 	b := startGW(t, bcfg, nil)
-	eventually(t, 5*time.Second, "the backup reports the mismatch", func() bool {
+	testutil.Eventually(t, 5*time.Second, "the backup reports the mismatch", func() bool {
 		for _, e := range b.Detail().Events {
 			if strings.Contains(e.Message, "link mismatch: certificates differ") {
 				return true
@@ -101,7 +101,7 @@ func TestWrongCertificateMismatchNoData(t *testing.T) {
 		}
 		return false
 	})
-	eventually(t, 5*time.Second, "the master counts the drops", func() bool { return m.Detail().Link.Dropped >= 2 })
+	testutil.Eventually(t, 5*time.Second, "the master counts the drops", func() bool { return m.Detail().Link.Dropped >= 2 })
 	if docValue(t, b, ProvConfig, "secret-doc") != "<missing>" || b.Detail().PeerConnected {
 		t.Fatal("data crossed a link with an untrusted certificate")
 	}

@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"go.uber.org/goleak"
+
+	"github.com/redund/redund/internal/testutil"
 )
 
 func TestMain(m *testing.M) {
@@ -33,7 +35,7 @@ func TestConfigReplicatesAndBackupRefusesWrites(t *testing.T) {
 	if _, err := m.SetState("alarms/pump1", []byte("ACTIVE")); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, 3*time.Second, "config and state on the backup", func() bool {
+	testutil.Eventually(t, 3*time.Second, "config and state on the backup", func() bool {
 		return docValue(t, b, ProvConfig, "tags/pump1") == `{"scan":"1s"}` && docValue(t, b, ProvState, "alarms/pump1") == "ACTIVE"
 	})
 	_, err := b.SetConfig("tags/pump2", []byte("x"))
@@ -65,7 +67,7 @@ func TestFailoverThenAutomaticRecovery(t *testing.T) {
 	m, b, addr := pair(t, nil)
 	m.SetState("alarms/a", []byte("ACK"))
 	m.SetConfig("site", []byte("plant-7"))
-	eventually(t, 3*time.Second, "state and config on backup", func() bool {
+	testutil.Eventually(t, 3*time.Second, "state and config on backup", func() bool {
 		return docValue(t, b, ProvState, "alarms/a") == "ACK" && docValue(t, b, ProvConfig, "site") == "plant-7"
 	})
 	m.stop()
@@ -88,7 +90,7 @@ func TestFailoverThenAutomaticRecovery(t *testing.T) {
 		t.Fatal("state written on the active backup did not reach the master before it took control")
 	}
 	m2.SetState("alarms/c", []byte("x"))
-	eventually(t, 3*time.Second, "state flows master → backup again", func() bool { return docValue(t, b, ProvState, "alarms/c") == "x" })
+	testutil.Eventually(t, 3*time.Second, "state flows master → backup again", func() bool { return docValue(t, b, ProvState, "alarms/c") == "x" })
 }
 
 func TestManualRecoveryAndForcedFailover(t *testing.T) {
@@ -121,7 +123,7 @@ func TestManualRecoveryAndForcedFailover(t *testing.T) {
 func TestBackupFarBehindGetsFullSync(t *testing.T) {
 	m, b, _ := pair(t, func(mc, _ *Config) { mc.DiskCache = 64 << 10 })
 	m.SetConfig("first", []byte("1"))
-	eventually(t, 3*time.Second, "first doc", func() bool { return docValue(t, b, ProvConfig, "first") == "1" })
+	testutil.Eventually(t, 3*time.Second, "first doc", func() bool { return docValue(t, b, ProvConfig, "first") == "1" })
 	bcfg := b.cfg
 	b.stop()
 	val := strings.Repeat("v", 200)
@@ -132,7 +134,7 @@ func TestBackupFarBehindGetsFullSync(t *testing.T) {
 	}
 	b2 := startGW(t, bcfg, nil)
 	waitRole(t, b2, RoleStandby, 5*time.Second)
-	eventually(t, 5*time.Second, "converged", func() bool {
+	testutil.Eventually(t, 5*time.Second, "converged", func() bool {
 		a, _ := m.ListDocs(ProvConfig, "")
 		c, _ := b2.ListDocs(ProvConfig, "")
 		return len(a) == len(c) && fmt.Sprint(a) == fmt.Sprint(c)
@@ -157,7 +159,7 @@ func TestGarbageOnPeerPortLeavesNodeUnaffected(t *testing.T) {
 		t.Fatalf("garbage disturbed the pair: master %s backup %s", m.Role(), b.Role())
 	}
 	m.SetConfig("after-garbage", []byte("ok"))
-	eventually(t, 3*time.Second, "replication still works", func() bool { return docValue(t, b, ProvConfig, "after-garbage") == "ok" })
+	testutil.Eventually(t, 3*time.Second, "replication still works", func() bool { return docValue(t, b, ProvConfig, "after-garbage") == "ok" })
 	if m.Detail().Link.Dropped < 3 {
 		t.Fatalf("dropped = %d", m.Detail().Link.Dropped)
 	}

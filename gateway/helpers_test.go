@@ -108,17 +108,6 @@ func waitRole(t *testing.T, n *gw, role string, within time.Duration) time.Durat
 	return time.Since(start)
 }
 
-func eventually(t *testing.T, within time.Duration, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(within)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("not within %v: %s", within, what)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
-}
-
 func docValue(t *testing.T, n *gw, prov, key string) string {
 	it, ok, err := n.GetDoc(prov, key)
 	if err != nil {

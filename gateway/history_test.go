@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/redund/redund/internal/config"
+	"github.com/redund/redund/internal/testutil"
 )
 
 // historyPartition runs the partition scenario: the link is cut (both nodes
@@ -52,7 +53,7 @@ func historyPartitionDSN(t *testing.T, mode, dsn string) (m2, b *gw, p1, p2 []Po
 	m2 = startGW(t, mc, listen(t, addr))
 	px.setCut(false)
 	waitRole(t, m2, RoleActive, 5*time.Second)
-	eventually(t, 5*time.Second, "backup cache forwarded", func() bool {
+	testutil.Eventually(t, 5*time.Second, "backup cache forwarded", func() bool {
 		h := b.Detail().History
 		if dsn != "" && mode == HistoryFull {
 			return h.Cached == 0 // written straight into the shared database

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/redund/redund/internal/peer"
+	"github.com/redund/redund/internal/testutil"
 )
 
 // A backup configured with another secret than the master's: the master
@@ -27,7 +28,7 @@ func TestWrongSecretBackupStaysStandby(t *testing.T) {
 	b := startGW(t, bc, nil)
 	waitRole(t, b, RoleStandby, 5*time.Second)
 	// many redials, spanning several join_wait and failover_timeout
-	eventually(t, 10*time.Second, "the backup redials", func() bool {
+	testutil.Eventually(t, 10*time.Second, "the backup redials", func() bool {
 		if r := b.Role(); r != RoleStandby {
 			t.Fatalf("the backup became %s while the master answers; events %+v", r, b.Detail().Events)
 		}

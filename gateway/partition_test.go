@@ -5,6 +5,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/redund/redund/internal/testutil"
 )
 
 // TestPartitionHealDiscardsBackupStateWithEvent: while the link is cut
@@ -21,7 +23,7 @@ func TestPartitionHealDiscardsBackupStateWithEvent(t *testing.T) {
 	if _, err := m.SetState("alarms/pump1", []byte("master")); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, 3*time.Second, "state on the backup", func() bool { return docValue(t, b, ProvState, "alarms/pump1") == "master" })
+	testutil.Eventually(t, 3*time.Second, "state on the backup", func() bool { return docValue(t, b, ProvState, "alarms/pump1") == "master" })
 	px.setCut(true)
 	waitRole(t, b, RoleActive, 3*time.Second)
 	if m.Role() != RoleActive {
@@ -36,7 +38,7 @@ func TestPartitionHealDiscardsBackupStateWithEvent(t *testing.T) {
 	px.setCut(false)
 	waitRole(t, b, RoleStandby, 5*time.Second)
 	want := fmt.Sprintf("discarded %d state writes", n)
-	eventually(t, 3*time.Second, "an event on the backup says "+want, func() bool {
+	testutil.Eventually(t, 3*time.Second, "an event on the backup says "+want, func() bool {
 		for _, e := range b.Detail().Events {
 			if e.Kind == "state" && strings.Contains(e.Message, want) {
 				return true
@@ -44,7 +46,7 @@ func TestPartitionHealDiscardsBackupStateWithEvent(t *testing.T) {
 		}
 		return false
 	})
-	eventually(t, 5*time.Second, "the backup follows the master's state again", func() bool {
+	testutil.Eventually(t, 5*time.Second, "the backup follows the master's state again", func() bool {
 		return docValue(t, b, ProvState, "cut/00") == "<missing>" && docValue(t, b, ProvState, "alarms/pump1") == "master"
 	})
 }

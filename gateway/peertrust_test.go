@@ -13,6 +13,7 @@ import (
 
 	"github.com/redund/redund/internal/config"
 	"github.com/redund/redund/internal/peer"
+	"github.com/redund/redund/internal/testutil"
 )
 
 // stranger speaks the peer protocol by hand, as someone without the
@@ -61,7 +62,7 @@ func TestStrangersRefuseRunsNoFaultHook(t *testing.T) {
 	}
 	// hooks run in order: once on_active has run, an on_fault queued by
 	// the stranger would have run too
-	eventually(t, 5*time.Second, "the master runs on_active after join_wait", func() bool {
+	testutil.Eventually(t, 5*time.Second, "the master runs on_active after join_wait", func() bool {
 		_, err := os.Stat(active)
 		return err == nil
 	})

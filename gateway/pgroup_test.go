@@ -10,6 +10,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/redund/redund/internal/testutil"
 )
 
 // alive reports whether pid runs (a zombie does not).
@@ -38,7 +40,7 @@ func TestProcessKill9LeavesNoApplicationRunning(t *testing.T) {
 	p := newProc(t, bin, dir, "solo", fmt.Sprintf("mode = \"independent\"\nrun = [\"sh\", \"-c\", %q]\n", script))
 	p.start()
 	var child, grandchild int
-	eventually(t, 10*time.Second, "the application and its background process run", func() bool {
+	testutil.Eventually(t, 10*time.Second, "the application and its background process run", func() bool {
 		d, err := p.status()
 		b, _ := os.ReadFile(gcFile)
 		grandchild, _ = strconv.Atoi(strings.TrimSpace(string(b)))
@@ -48,12 +50,12 @@ func TestProcessKill9LeavesNoApplicationRunning(t *testing.T) {
 	killOnCleanup(t, child)
 	killOnCleanup(t, grandchild)
 	p.kill()
-	eventually(t, 5*time.Second, fmt.Sprintf("the application (pid %d) is gone after kill -9 of redund", child), func() bool { return !alive(child) })
+	testutil.Eventually(t, 5*time.Second, fmt.Sprintf("the application (pid %d) is gone after kill -9 of redund", child), func() bool { return !alive(child) })
 	if !alive(grandchild) {
 		t.Fatal("the background process died with redund: the restart below would prove nothing")
 	}
 	p.start()
-	eventually(t, 10*time.Second, fmt.Sprintf("the leftover background process (pid %d) is killed when redund starts again", grandchild),
+	testutil.Eventually(t, 10*time.Second, fmt.Sprintf("the leftover background process (pid %d) is killed when redund starts again", grandchild),
 		func() bool { return !alive(grandchild) })
 	var again int
 	t.Cleanup(func() { // the new copy's group, when the test ends
@@ -61,7 +63,7 @@ func TestProcessKill9LeavesNoApplicationRunning(t *testing.T) {
 			_ = syscall.Kill(-again, syscall.SIGKILL)
 		}
 	})
-	eventually(t, 10*time.Second, "a new copy of the application runs, with an event about the leftover", func() bool {
+	testutil.Eventually(t, 10*time.Second, "a new copy of the application runs, with an event about the leftover", func() bool {
 		d, err := p.status()
 		if err != nil || !d.App.Running || d.App.PID == child {
 			return false
@@ -102,7 +104,7 @@ func TestKillLeftoverOnlyTheRecordedGroup(t *testing.T) {
 	}
 	pgid := cmd.Process.Pid
 	t.Cleanup(func() { _ = syscall.Kill(-pgid, syscall.SIGKILL); _ = cmd.Wait() })
-	eventually(t, 5*time.Second, "the group has two processes", func() bool { return len(groupMembers(pgid, 0)) == 2 })
+	testutil.Eventually(t, 5*time.Second, "the group has two processes", func() bool { return len(groupMembers(pgid, 0)) == 2 })
 	st, _ := readStat(pgid)
 	path := filepath.Join(t.TempDir(), pidFileName)
 	for _, r := range []groupRecord{{pgid, st.Start + 1, bootID()}, {pgid, st.Start, "another-boot"}} {

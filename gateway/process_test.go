@@ -192,7 +192,7 @@ func TestProcessKillMasterFailsOverAndRecovers(t *testing.T) {
 	if b.put("site", "x") {
 		t.Fatal("backup accepted a config write")
 	}
-	eventually(t, 3*time.Second, "config on the backup", func() bool { return b.export()["site"] == "plant-7" })
+	testutil.Eventually(t, 3*time.Second, "config on the backup", func() bool { return b.export()["site"] == "plant-7" })
 	m.kill()
 	took := b.waitRole(RoleActive, 5*time.Second)
 	t.Logf("backup active %v after kill -9 of the master (failover_timeout 1s)", took)
@@ -258,7 +258,7 @@ func TestProcessKillLoopLosesNoAcknowledgedWrite(t *testing.T) {
 			t.Fatalf("acknowledged write %s=%s lost on the master (has %q)", k, v, got[k])
 		}
 	}
-	eventually(t, 15*time.Second, "backup converged with the master", func() bool {
+	testutil.Eventually(t, 15*time.Second, "backup converged with the master", func() bool {
 		bx := b.export()
 		return len(bx) == len(got) && fmt.Sprint(bx) == fmt.Sprint(got)
 	})

@@ -9,6 +9,7 @@ import (
 
 	"github.com/redund/redund/internal/replica"
 	"github.com/redund/redund/internal/status"
+	"github.com/redund/redund/internal/testutil"
 )
 
 // docProviders decodes the providers of a status document as a client of
@@ -42,7 +43,7 @@ func TestStatusDocumentOfTheMaster(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	eventually(t, 5*time.Second, "the master's document: peer and leader figures", func() bool {
+	testutil.Eventually(t, 5*time.Second, "the master's document: peer and leader figures", func() bool {
 		d := m.Status()[0]
 		st := docProviders(t, d)[ProvState]
 		return d.Peer != nil && d.Peer.Connected && d.Peer.Address != addr && strings.HasPrefix(d.Peer.Address, "127.0.0.1:") &&
@@ -62,7 +63,7 @@ func TestStatusDocumentOfTheMaster(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	eventually(t, 6*time.Second, "the returned master's state provider shows its follower's recent pulls", func() bool {
+	testutil.Eventually(t, 6*time.Second, "the returned master's state provider shows its follower's recent pulls", func() bool {
 		st := docProviders(t, m2.Status()[0])[ProvState]
 		return time.Since(back) > 2*time.Second && time.Since(st.LastPull) < 1500*time.Millisecond &&
 			st.Position.Last == n && st.Position.SrcLogID == "" && st.Pending == 0
@@ -87,7 +88,7 @@ func TestMasterReasonFollowsTheLink(t *testing.T) {
 	}
 	b2 := startGW(t, bc, nil)
 	waitRole(t, b2, RoleStandby, 5*time.Second)
-	eventually(t, 3*time.Second, "the master's reason says it is linked", func() bool {
+	testutil.Eventually(t, 3*time.Second, "the master's reason says it is linked", func() bool {
 		d := m2.Status()[0]
 		return d.Peer.Connected && strings.Contains(d.Reason, "linked with the backup") && !strings.Contains(d.Reason, "no contact")
 	})

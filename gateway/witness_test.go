@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/redund/redund/internal/config"
+	"github.com/redund/redund/internal/testutil"
 	"github.com/redund/redund/internal/witness"
 	"github.com/redund/redund/internal/witness/etcdtest"
 )
@@ -152,7 +153,7 @@ func stays(t *testing.T, n *gw, role string, d time.Duration) {
 
 func waitReason(t *testing.T, n *gw, sub string, within time.Duration) {
 	t.Helper()
-	eventually(t, within, n.cfg.NodeID+" reason contains "+strconv.Quote(sub), func() bool {
+	testutil.Eventually(t, within, n.cfg.NodeID+" reason contains "+strconv.Quote(sub), func() bool {
 		return strings.Contains(n.view().Reason, sub)
 	})
 }
@@ -173,7 +174,7 @@ func TestWitnessPeerCutExactlyOneActive(t *testing.T) {
 	if fence <= 0 {
 		t.Fatalf("master active without a fencing token: %+v", p.m.Detail().Witness)
 	}
-	eventually(t, 5*time.Second, "the command wrote REDUND_FENCE", func() bool {
+	testutil.Eventually(t, 5*time.Second, "the command wrote REDUND_FENCE", func() bool {
 		b, err := os.ReadFile(out)
 		return err == nil && strings.TrimSpace(string(b)) == strconv.FormatInt(fence, 10)
 	})
@@ -193,7 +194,7 @@ func TestWitnessPeerCutExactlyOneActive(t *testing.T) {
 		t.Fatalf("master %s with fence %d, want active with %d", p.m.Role(), p.m.fence(), fence)
 	}
 	p.link.setCut(false)
-	eventually(t, 5*time.Second, "the backup linked again and no longer campaigns", func() bool {
+	testutil.Eventually(t, 5*time.Second, "the backup linked again and no longer campaigns", func() bool {
 		v := p.b.view()
 		return v.Link == linkUp && !v.LockWant
 	})
@@ -260,7 +261,7 @@ func TestWitnessEtcdMembersDown(t *testing.T) {
 // show the witness: members reachable, holder, fencing token.
 func checkWitnessShown(t *testing.T, n *gw, fence int64) {
 	t.Helper()
-	eventually(t, 3*witnessTTL, "the status names the holder (probed every ttl)", func() bool {
+	testutil.Eventually(t, 3*witnessTTL, "the status names the holder (probed every ttl)", func() bool {
 		w, _ := n.Status()[0].Details["witness"].(map[string]any)
 		return w != nil && w["holder"] == n.cfg.NodeID && w["fence"] == fence && w["reachable"] == "3/3"
 	})

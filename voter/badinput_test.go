@@ -5,6 +5,8 @@ import (
 	"net"
 	"testing"
 	"time"
+
+	"github.com/redund/redund/internal/testutil"
 )
 
 // Bad packets are counted and dropped; the voted stream carries on.
@@ -18,7 +20,7 @@ func TestBadInput(t *testing.T) {
 	b := sim("bob", "bpw", addr)
 	b.Audio = constAudio(0x20)
 	s := startSim(t, m, b)
-	waitFor(t, 5*time.Second, "bob on RTP", func() bool { return sink.lastPayloadIs(0x20) })
+	testutil.Eventually(t, 5*time.Second, "bob on RTP", func() bool { return sink.lastPayloadIs(0x20) })
 
 	evil, err := net.DialUDP("udp4", nil, net.UDPAddrFromAddrPort(addr))
 	if err != nil {
@@ -67,16 +69,16 @@ func TestBadInput(t *testing.T) {
 		}
 		_, _ = evil.Write(g)
 	}
-	waitFor(t, 5*time.Second, "counters", func() bool {
+	testutil.Eventually(t, 5*time.Second, "counters", func() bool {
 		st := srv.Stats("main")
 		return st["bad_short"] > 0 && st["bad_oversized"] > 0 && st["bad_size"] > 0 && st["bad_type"] > 0 &&
 			st["unknown_digest"] > 0 && st["address_changes"] > 0
 	})
-	waitFor(t, 5*time.Second, "bob still on RTP", func() bool { return sink.gotAfter(before, 0x20) })
+	testutil.Eventually(t, 5*time.Second, "bob still on RTP", func() bool { return sink.gotAfter(before, 0x20) })
 	if sink.gotAfter(0, 0x66) {
 		t.Error("forged audio reached the RTP stream")
 	}
-	waitFor(t, 5*time.Second, "bob back at its own address", func() bool {
+	testutil.Eventually(t, 5*time.Second, "bob back at its own address", func() bool {
 		for _, c := range srv.Status()[0].Details["clients"].([]ClientStatus) {
 			if c.Name == "bob" {
 				return c.Connected && c.Address != evil.LocalAddr().String()

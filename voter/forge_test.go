@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/redund/redund/internal/testutil"
 )
 
 // forgeDigest computes the VOTER digest CRC32(newChal + password) from
@@ -63,13 +65,13 @@ func TestDigestForgeryFromOneObservedPair(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	waitFor(t, 5*time.Second, "server b to take the forger for hilltop", func() bool {
+	testutil.Eventually(t, 5*time.Second, "server b to take the forger for hilltop", func() bool {
 		return victim.Status()[0].Details["clients"].([]ClientStatus)[0].Connected
 	})
 	if got := forgeDigest(chalA, observed, chalB, len(pw)); got != Digest(chalB, pw) || got == observed {
 		t.Fatalf("forged %08x, real digest for b %08x, observed %08x", got, Digest(chalB, pw), observed)
 	}
-	waitFor(t, 5*time.Second, "47 wrong guesses counted", func() bool { return victim.Stats("b")["unknown_digest"] == 47 })
+	testutil.Eventually(t, 5*time.Second, "47 wrong guesses counted", func() bool { return victim.Stats("b")["unknown_digest"] == 47 })
 	if v := counterValue(t, reg, "redund_voter_unknown_digest_total", map[string]string{"instance": "b"}); v != 47 {
 		t.Errorf("redund_voter_unknown_digest_total{instance=\"b\"} = %v, want 47", v)
 	}

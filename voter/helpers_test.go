@@ -8,7 +8,6 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
-	"time"
 
 	"github.com/redund/redund/internal/config"
 )
@@ -131,18 +130,6 @@ func (s *rtpSink) since(i int) [][]byte {
 func rtpSeq(p []byte) uint16  { return binary.BigEndian.Uint16(p[2:4]) }
 func rtpTS(p []byte) uint32   { return binary.BigEndian.Uint32(p[4:8]) }
 func rtpSSRC(p []byte) uint32 { return binary.BigEndian.Uint32(p[8:12]) }
-
-// waitFor polls cond until it holds or the deadline passes.
-func waitFor(t *testing.T, d time.Duration, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(d)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %v waiting for %s", d, what)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
-}
 
 func constAudio(v byte) func(uint64, []byte) {
 	return func(_ uint64, dst []byte) {

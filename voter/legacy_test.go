@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/redund/redund/internal/config"
+	"github.com/redund/redund/internal/testutil"
 )
 
 // fakePrimary is a hand-written legacy primary: it answers the liveness
@@ -57,7 +58,7 @@ func TestSecondaryWireFormat(t *testing.T) {
 	tm := voterCfg("127.0.0.1:0", "", map[string]*ClientConfig{"gps": {Password: "gpw", Master: true}})
 	tm.Challenge = "31337"
 	srv := startServer(t, map[string]*Config{"sec": cfg, "timing": tm})
-	waitFor(t, 5*time.Second, "link up", func() bool { return srv.Status()[0].Peer.Connected })
+	testutil.Eventually(t, 5*time.Second, "link up", func() bool { return srv.Status()[0].Peer.Connected })
 
 	client, err := net.DialUDP("udp4", nil, net.UDPAddrFromAddrPort(srv.Addr("sec")))
 	if err != nil {
@@ -174,7 +175,7 @@ func TestUnexpectedProxy(t *testing.T) {
 	if _, err := c.Write(in); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, 3*time.Second, "bad_proxy counted", func() bool { return srv.Stats("solo")["bad_proxy"] == 1 })
+	testutil.Eventually(t, 3*time.Second, "bad_proxy counted", func() bool { return srv.Stats("solo")["bad_proxy"] == 1 })
 	if cs := srv.Status()[0].Details["clients"].([]ClientStatus); cs[0].Connected || cs[0].Via != "" {
 		t.Errorf("client changed by a stray proxy packet: %+v", cs[0])
 	}

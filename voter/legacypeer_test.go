@@ -6,6 +6,8 @@ import (
 	"net/netip"
 	"testing"
 	"time"
+
+	"github.com/redund/redund/internal/testutil"
 )
 
 // legacy8 is what chan_voter f232116 keeps of a stored secondary challenge:
@@ -144,13 +146,13 @@ func legacyPrimary(t *testing.T, otherAddr bool) {
 	go fakeLegacyPrimary(fake, out, pchal, map[uint32]string{Digest(pchal.Bytes(), "cpw"): "cpw"})
 	faddr := fake.LocalAddr().(*net.UDPAddr).AddrPort()
 	sec := startServer(t, pairCfg("127.0.0.1:0", "", fmt.Sprintf("%s,linkpw", faddr)))
-	waitFor(t, 5*time.Second, "link to the legacy primary up", func() bool {
+	testutil.Eventually(t, 5*time.Second, "link to the legacy primary up", func() bool {
 		return sec.Status()[0].Peer != nil && sec.Status()[0].Peer.Connected
 	})
 	c := sim("c", "cpw", sec.Addr("red"))
 	c.RSSI = func(uint64) byte { return 100 }
 	startSim(t, c)
-	waitFor(t, 5*time.Second, "primary's packets relayed to the client", func() bool {
+	testutil.Eventually(t, 5*time.Second, "primary's packets relayed to the client", func() bool {
 		st := sec.Stats("red")
 		return st["forwarded"] > 10 && st["relayed"] > 3
 	})

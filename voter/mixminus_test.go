@@ -5,6 +5,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/redund/redund/internal/testutil"
 )
 
 // mixMinusGroup: instance with mixminus and three connected mix clients
@@ -109,7 +111,7 @@ func TestMixMinusEndToEnd(t *testing.T) {
 		}
 	}
 	startSim(t, a, b)
-	waitFor(t, 5*time.Second, "a's audio at b", func() bool { return bGot.Load() > 10 })
+	testutil.Eventually(t, 5*time.Second, "a's audio at b", func() bool { return bGot.Load() > 10 })
 	if n := aGot.Load(); n != 0 {
 		t.Errorf("a got %d audio packets of its own", n)
 	}

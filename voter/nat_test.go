@@ -4,6 +4,8 @@ import (
 	"net/netip"
 	"testing"
 	"time"
+
+	"github.com/redund/redund/internal/testutil"
 )
 
 // A client whose NAT mapping changes keeps working at once: a packet with
@@ -25,7 +27,7 @@ func TestNATRebinding(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := newSock.LocalAddr().String()
-	waitFor(t, time.Second, "client at its new address", func() bool {
+	testutil.Eventually(t, time.Second, "client at its new address", func() bool {
 		cs := srv.Status()[0].Details["clients"].([]ClientStatus)
 		return cs[0].Address == want && cs[0].Connected
 	})

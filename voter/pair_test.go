@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/redund/redund/internal/config"
+	"github.com/redund/redund/internal/testutil"
 )
 
 // pairCfg is a primary or secondary: a redundant instance with clients
@@ -53,23 +54,23 @@ func TestPrimarySecondaryFailover(t *testing.T) {
 	linkUp := func(s *running) func() bool {
 		return func() bool { return s.Status()[0].Peer != nil && s.Status()[0].Peer.Connected }
 	}
-	waitFor(t, 5*time.Second, "proxy link up", linkUp(sec))
+	testutil.Eventually(t, 5*time.Second, "proxy link up", linkUp(sec))
 	// c (through the secondary) is loudest: the primary votes it.
-	waitFor(t, 5*time.Second, "c's audio on the primary", func() bool { return psink.lastPayloadIs(0x33) })
+	testutil.Eventually(t, 5*time.Second, "c's audio on the primary", func() bool { return psink.lastPayloadIs(0x33) })
 	rssi["c"].Store(10)
-	waitFor(t, 5*time.Second, "b's audio on the primary", func() bool { return psink.lastPayloadIs(0x22) })
+	testutil.Eventually(t, 5*time.Second, "b's audio on the primary", func() bool { return psink.lastPayloadIs(0x22) })
 	rssi["b"].Store(10)
-	waitFor(t, 5*time.Second, "a's audio on the primary", func() bool { return psink.lastPayloadIs(0x11) })
+	testutil.Eventually(t, 5*time.Second, "a's audio on the primary", func() bool { return psink.lastPayloadIs(0x11) })
 	checkVia(t, prim, saddr)
 
 	// Transmit audio sent to the primary reaches b through the secondary.
 	sendTxRTP(t, prim, 20)
-	waitFor(t, 5*time.Second, "transmit audio at b", func() bool { return bTx.Load() > 5 })
+	testutil.Eventually(t, 5*time.Second, "transmit audio at b", func() bool { return bTx.Load() > 5 })
 
 	// While proxying the secondary presents no receive audio.
 	n := ssink.count()
 	rssi["c"].Store(200)
-	waitFor(t, 5*time.Second, "c back on the primary", func() bool { return psink.lastPayloadIs(0x33) })
+	testutil.Eventually(t, 5*time.Second, "c back on the primary", func() bool { return psink.lastPayloadIs(0x33) })
 	if ssink.count() != n {
 		t.Errorf("secondary sent %d RTP packets while proxying", ssink.count()-n)
 	}
@@ -78,7 +79,7 @@ func TestPrimarySecondaryFailover(t *testing.T) {
 	prim.stop()
 	killed := time.Now()
 	n = ssink.count()
-	waitFor(t, 4*time.Second, "secondary serving c", func() bool { return ssink.gotAfter(n, 0x33) })
+	testutil.Eventually(t, 4*time.Second, "secondary serving c", func() bool { return ssink.gotAfter(n, 0x33) })
 	took := time.Since(killed)
 	t.Logf("secondary took over after %v", took)
 	if took > 2300*time.Millisecond {
@@ -88,8 +89,8 @@ func TestPrimarySecondaryFailover(t *testing.T) {
 	// Primary back on the same port: proxying resumes without restarts.
 	n = psink.count()
 	prim2 := startServer(t, pairCfg(paddr.String(), psink.addr(), ""))
-	waitFor(t, 5*time.Second, "proxy link up again", linkUp(sec))
-	waitFor(t, 5*time.Second, "c's audio on the new primary", func() bool { return psink.gotAfter(n, 0x33) })
+	testutil.Eventually(t, 5*time.Second, "proxy link up again", linkUp(sec))
+	testutil.Eventually(t, 5*time.Second, "c's audio on the new primary", func() bool { return psink.gotAfter(n, 0x33) })
 	checkVia(t, prim2, saddr)
 	if unknown, replies := stormCounters(prim, prim2, sec); unknown > 400 || replies > 50 {
 		t.Errorf("unknown_digest %d, auth_replies %d: the servers answer each other", unknown, replies)

@@ -10,6 +10,8 @@ import (
 	"net/netip"
 	"testing"
 	"time"
+
+	"github.com/redund/redund/internal/testutil"
 )
 
 // cPingPacket lays out chan_voter's ping packet as its packed struct is
@@ -128,7 +130,7 @@ func TestPingEndToEnd(t *testing.T) {
 	m := sim("gps", "mpw", srv.Addr("main"))
 	m.Master = true
 	s := startSim(t, m, sim("alice", "apw", srv.Addr("main")))
-	waitFor(t, 5*time.Second, "clients connected", s.Connected)
+	testutil.Eventually(t, 5*time.Second, "clients connected", s.Connected)
 	mux := http.NewServeMux()
 	mux.HandleFunc("POST "+PingPath, srv.servePing)
 	hs := httptest.NewServer(mux)

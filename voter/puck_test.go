@@ -10,6 +10,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/redund/redund/internal/testutil"
 )
 
 // puckGroup: master m and GPS client g (connected), puckit as given; m's
@@ -109,7 +111,7 @@ func TestGPSFile(t *testing.T) {
 		}
 		path := filepath.Join(dir, c.file)
 		var got []byte
-		waitFor(t, 5*time.Second, c.file, func() bool { got, err = os.ReadFile(path); return err == nil })
+		testutil.Eventually(t, 5*time.Second, c.file, func() bool { got, err = os.ReadFile(path); return err == nil })
 		f := strings.Fields(string(got))
 		if len(f) != 4 || f[1] != "4807.03N" || f[2] != "01131.00E" || f[3] != "0545.4M" || !strings.HasSuffix(string(got), "\n") {
 			t.Errorf("%s: %q", c.file, got)

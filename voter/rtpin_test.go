@@ -5,6 +5,8 @@ import (
 	"net"
 	"testing"
 	"time"
+
+	"github.com/redund/redund/internal/testutil"
 )
 
 // sendRTP sends n PCMU packets of value v from s to to.
@@ -51,7 +53,7 @@ func TestRTPInFromPinsSource(t *testing.T) {
 
 	stranger := newRTPSinkOn(t, "127.0.0.1")
 	stranger.sendRTP(t, rtpIn, 5, 0x55)
-	waitFor(t, 5*time.Second, "the stranger's 5 packets handled", func() bool {
+	testutil.Eventually(t, 5*time.Second, "the stranger's 5 packets handled", func() bool {
 		st, _ := rtpInState(srv, "red")
 		return st.Packets+st.Refused+st.Bad+st.Late >= 5
 	})
@@ -61,7 +63,7 @@ func TestRTPInFromPinsSource(t *testing.T) {
 
 	pbx := newRTPSinkOn(t, "127.0.0.2")
 	pbx.sendRTP(t, rtpIn, 5, 0x55)
-	waitFor(t, 5*time.Second, "voted audio back at the allowed sender", func() bool { return pbx.lastPayloadIs(0x21) })
+	testutil.Eventually(t, 5*time.Second, "voted audio back at the allowed sender", func() bool { return pbx.lastPayloadIs(0x21) })
 	if st, _ := rtpInState(srv, "red"); st.Packets != 5 || st.Refused != 5 {
 		t.Errorf("after the allowed sender: queued %d, refused %d; want 5 and 5", st.Packets, st.Refused)
 	}

@@ -6,6 +6,8 @@ import (
 	"time"
 
 	"go.uber.org/goleak"
+
+	"github.com/redund/redund/internal/testutil"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
@@ -26,16 +28,16 @@ func TestVoteWinnerOnRTP(t *testing.T) {
 	b := sim("bob", "bpw", addr)
 	b.RSSI, b.Audio = varRSSI(rb), constAudio(0x20)
 	s := startSim(t, m, a, b)
-	waitFor(t, 5*time.Second, "clients connected", s.Connected)
-	waitFor(t, 5*time.Second, "bob's audio on RTP", func() bool { return sink.lastPayloadIs(0x20) })
+	testutil.Eventually(t, 5*time.Second, "clients connected", s.Connected)
+	testutil.Eventually(t, 5*time.Second, "bob's audio on RTP", func() bool { return sink.lastPayloadIs(0x20) })
 	rb.Store(50)
-	waitFor(t, 5*time.Second, "alice's audio on RTP", func() bool { return sink.lastPayloadIs(0x10) })
+	testutil.Eventually(t, 5*time.Second, "alice's audio on RTP", func() bool { return sink.lastPayloadIs(0x10) })
 	ra.Store(0)
 	rb.Store(0)
-	waitFor(t, 5*time.Second, "master's audio on RTP", func() bool { return sink.lastPayloadIs(0x30) })
+	testutil.Eventually(t, 5*time.Second, "master's audio on RTP", func() bool { return sink.lastPayloadIs(0x30) })
 
 	n := sink.count()
-	waitFor(t, 5*time.Second, "more RTP", func() bool { return sink.count() > n+25 })
+	testutil.Eventually(t, 5*time.Second, "more RTP", func() bool { return sink.count() > n+25 })
 	pk := sink.since(0)
 	if len(pk) < 25 {
 		t.Fatalf("only %d RTP packets", len(pk))
@@ -64,8 +66,8 @@ func TestTimerModeMix(t *testing.T) {
 	g := sim("gps", "gpw", addr)
 	g.Audio = constAudio(0x44)
 	s := startSim(t, x, g)
-	waitFor(t, 5*time.Second, "mix audio on RTP", func() bool { return sink.lastPayloadIs(0x21) })
-	waitFor(t, 5*time.Second, "gps client refused", func() bool { return srv.Stats("main")["no_timing"] > 0 })
+	testutil.Eventually(t, 5*time.Second, "mix audio on RTP", func() bool { return sink.lastPayloadIs(0x21) })
+	testutil.Eventually(t, 5*time.Second, "gps client refused", func() bool { return srv.Stats("main")["no_timing"] > 0 })
 	if st := s.Status()[0]; st.Flags&FlagMix == 0 {
 		t.Errorf("mix client got flags %#x, want mix", st.Flags)
 	}
@@ -89,5 +91,5 @@ func TestRTPLatch(t *testing.T) {
 	if _, err := peer.conn.WriteToUDP(p, net.UDPAddrFromAddrPort(srv.RTPInAddr("red"))); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, 5*time.Second, "voted audio back at the RTP peer", func() bool { return peer.lastPayloadIs(0x21) })
+	testutil.Eventually(t, 5*time.Second, "voted audio back at the RTP peer", func() bool { return peer.lastPayloadIs(0x21) })
 }

@@ -3,6 +3,8 @@ package voter
 import (
 	"testing"
 	"time"
+
+	"github.com/redund/redund/internal/testutil"
 )
 
 // A client with a wrong password gets the server's auth reply (our digest,
@@ -20,7 +22,7 @@ func TestSimWrongPasswordNotConnected(t *testing.T) {
 	host := sim("bob", "bpw", addr)
 	host.HostPassword = "wrong-host"
 	s := startSim(t, m, good, wrong, host)
-	waitFor(t, 5*time.Second, "alice connected", func() bool { st := s.Status(); return st[0].Connected && st[1].Connected })
+	testutil.Eventually(t, 5*time.Second, "alice connected", func() bool { st := s.Status(); return st[0].Connected && st[1].Connected })
 	// give the wrong ones as long again as the good one needed, and then
 	// some: the server answers them every 200 ms
 	deadline := time.Now().Add(1500 * time.Millisecond)

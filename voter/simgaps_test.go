@@ -6,6 +6,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/redund/redund/internal/testutil"
 )
 
 // noteSent counts gaps over 30 ms between audio packets only.
@@ -41,7 +43,7 @@ func TestSimReportsSendGaps(t *testing.T) {
 		ctx, cancel := context.WithCancel(context.Background())
 		done := make(chan struct{})
 		go func() { defer close(done); _ = s.Run(ctx) }()
-		waitFor(t, 5*time.Second, "4 audio packets per client", func() bool {
+		testutil.Eventually(t, 5*time.Second, "4 audio packets per client", func() bool {
 			st := s.Status()
 			return st[0].Sent >= 4 && st[1].Sent >= 4
 		})

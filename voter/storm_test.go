@@ -5,6 +5,8 @@ import (
 	"net/netip"
 	"testing"
 	"time"
+
+	"github.com/redund/redund/internal/testutil"
 )
 
 // stormCounters sums the counters that an auth-reply storm between two
@@ -39,23 +41,23 @@ func TestPairRestartNoAuthStorm(t *testing.T) {
 	linkUp := func(s *running) func() bool {
 		return func() bool { return s.Status()[0].Peer != nil && s.Status()[0].Peer.Connected }
 	}
-	waitFor(t, 5*time.Second, "proxy link up", linkUp(sec))
-	waitFor(t, 5*time.Second, "proxied audio on the primary", func() bool { return prim.Stats("red")["proxied_in"] > 20 })
+	testutil.Eventually(t, 5*time.Second, "proxy link up", linkUp(sec))
+	testutil.Eventually(t, 5*time.Second, "proxied audio on the primary", func() bool { return prim.Stats("red")["proxied_in"] > 20 })
 
 	// Secondary restarts at once: the primary still holds its old challenge.
 	sec.stop()
 	sec2 := startServer(t, secCfg(saddr.String()))
-	waitFor(t, 5*time.Second, "link up from the new secondary", linkUp(sec2))
+	testutil.Eventually(t, 5*time.Second, "link up from the new secondary", linkUp(sec2))
 	n := prim.Stats("red")["proxied_in"]
-	waitFor(t, 5*time.Second, "proxied audio again", func() bool { return prim.Stats("red")["proxied_in"] > n+50 })
+	testutil.Eventually(t, 5*time.Second, "proxied audio again", func() bool { return prim.Stats("red")["proxied_in"] > n+50 })
 
 	// Primary restarts at once: the secondary forwards with a stale digest.
 	prim.stop()
 	prim2 := startServer(t, pairCfg(paddr.String(), psink.addr(), ""))
-	waitFor(t, 5*time.Second, "proxied audio on the new primary", func() bool { return prim2.Stats("red")["proxied_in"] > 50 })
+	testutil.Eventually(t, 5*time.Second, "proxied audio on the new primary", func() bool { return prim2.Stats("red")["proxied_in"] > 50 })
 	// Let any storm show itself: 100 more proxied frames (about 1 s).
 	n = prim2.Stats("red")["proxied_in"]
-	waitFor(t, 5*time.Second, "more proxied audio", func() bool { return prim2.Stats("red")["proxied_in"] > n+100 })
+	testutil.Eventually(t, 5*time.Second, "more proxied audio", func() bool { return prim2.Stats("red")["proxied_in"] > n+100 })
 
 	unknown, replies := stormCounters(prim, prim2, sec, sec2)
 	t.Logf("unknown_digest %d, auth_replies %d", unknown, replies)

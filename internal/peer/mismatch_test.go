@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/redund/redund/internal/peer/peertest"
+	"github.com/redund/redund/internal/testutil"
 )
 
 // countingListener counts accepted connections (the dialer's attempts).
@@ -54,7 +55,7 @@ func TestMismatchIsLoggedOnce(t *testing.T) {
 	ln := countingListen(t)
 	startNode(t, &Config{Secret: testSecret}, Options{Listener: ln, Hello: hello("m", "master"), Log: llog})
 	dialer(t, &Config{Secret: "a different secret value"}, ln.Addr().String(), Options{Log: dlog})
-	waitFor(t, func() bool { return ln.n.Load() >= 6 })
+	testutil.Eventually(t, 5*time.Second, "condition", func() bool { return ln.n.Load() >= 6 })
 	dw, lw := warnLines(dlogs.String()), warnLines(llogs.String())
 	if len(dw) != 1 || !strings.Contains(dw[0], "secrets differ") || strings.Contains(dw[0], "listener does not know") {
 		t.Fatalf("dialer warnings after %d attempts:\n%s", ln.n.Load(), strings.Join(dw, "\n"))
@@ -72,7 +73,7 @@ func TestMismatchRedialsWithinDownAfter(t *testing.T) {
 	startNode(t, &Config{Secret: testSecret}, Options{Listener: ln, Hello: hello("m", "master")})
 	dialer(t, &Config{Secret: "a different secret value"}, ln.Addr().String(),
 		Options{DownAfter: 300 * time.Millisecond, MaxBackoff: 10 * time.Second})
-	waitFor(t, func() bool { return ln.n.Load() >= 10 }) // uncapped: 8 attempts at most in 5 s
+	testutil.Eventually(t, 5*time.Second, "condition", func() bool { return ln.n.Load() >= 10 }) // uncapped: 8 attempts at most in 5 s
 }
 
 // Mismatch is a sign of life only while the other node answers: once it
@@ -98,7 +99,7 @@ func TestMismatchEndsWhenTheOtherNodeStops(t *testing.T) {
 	if e := drec.waitState(t, Down); !strings.HasPrefix(e.Reason, "dial") && !strings.HasPrefix(e.Reason, "handshake") {
 		t.Fatalf("down reason %q", e.Reason)
 	}
-	waitFor(t, func() bool { return d.Status().State == Down })
+	testutil.Eventually(t, 5*time.Second, "condition", func() bool { return d.Status().State == Down })
 }
 
 // With pinned TLS the listener knows the dialer is the real peer, so a

@@ -13,6 +13,7 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/redund/redund/internal/peer/peertest"
+	"github.com/redund/redund/internal/testutil"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
@@ -47,7 +48,7 @@ func TestSecretLinkCarriesMessagesAndRequests(t *testing.T) {
 	if !errors.As(err, &re) || re.Msg != "nope" {
 		t.Fatalf("want remote error nope, got %v", err)
 	}
-	waitFor(t, func() bool { return len(lrec.messages()) == 100 })
+	testutil.Eventually(t, 5*time.Second, "condition", func() bool { return len(lrec.messages()) == 100 })
 	for i, m := range lrec.messages() {
 		if want := fmt.Sprintf("%cm%03d", TypeApp+1, i); m != want {
 			t.Fatalf("message %d = %q, want %q (order lost)", i, m, want)
@@ -55,17 +56,6 @@ func TestSecretLinkCarriesMessagesAndRequests(t *testing.T) {
 	}
 	if err := d.Send(typePing, nil); err == nil {
 		t.Fatal("sending a reserved type must fail")
-	}
-}
-
-func waitFor(t *testing.T, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(5 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatal("condition not met within 5s")
-		}
-		time.Sleep(5 * time.Millisecond)
 	}
 }
 
@@ -78,7 +68,7 @@ func TestWrongSecretIsMismatchOnDialerDropOnListener(t *testing.T) {
 	if e := drec.waitState(t, Mismatch); e.Reason != "secrets differ" {
 		t.Fatalf("dialer reason %q", e.Reason)
 	}
-	waitFor(t, func() bool { return l.Status().Dropped >= 2 })
+	testutil.Eventually(t, 5*time.Second, "condition", func() bool { return l.Status().Dropped >= 2 })
 	if lrec.sawState(Up) || drec.sawState(Up) || len(lrec.messages()) > 0 {
 		t.Fatal("a mismatched link must never come up or deliver data")
 	}
@@ -99,7 +89,7 @@ func TestAuthModeMismatch(t *testing.T) {
 		if e := drec.waitState(t, Mismatch); e.Reason != "secrets differ" {
 			t.Fatalf("dialer reason %q", e.Reason)
 		}
-		waitFor(t, func() bool { return l.Status().Dropped >= 1 })
+		testutil.Eventually(t, 5*time.Second, "condition", func() bool { return l.Status().Dropped >= 1 })
 		if lrec.sawState(Refused) || lrec.sawState(Mismatch) {
 			t.Fatalf("listener events %+v", lrec.snapshot())
 		}
@@ -128,7 +118,7 @@ func TestTLSWithPinnedCertificates(t *testing.T) {
 	if err := d.Send(TypeApp, []byte("over tls")); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, func() bool { return len(lrec.messages()) == 1 })
+	testutil.Eventually(t, 5*time.Second, "condition", func() bool { return len(lrec.messages()) == 1 })
 
 	// a dialer pinning another certificate than the listener's
 	_, brec := dialer(t, &Config{TLSCert: dc, TLSKey: dk, TLSPeerFingerprint: otherFP}, l.Addr(), Options{})
@@ -155,7 +145,7 @@ func TestGarbageOnPeerPortIsDropped(t *testing.T) {
 		}
 		c.Close()
 	}
-	waitFor(t, func() bool { return l.Status().Dropped == 3 })
+	testutil.Eventually(t, 5*time.Second, "condition", func() bool { return l.Status().Dropped == 3 })
 	_, drec := dialer(t, cfg, l.Addr(), Options{})
 	drec.waitState(t, Up)
 	lrec.waitState(t, Up)
@@ -278,7 +268,7 @@ func TestListenerRefusingOurCertificateIsMismatch(t *testing.T) {
 	if e := drec.waitState(t, Mismatch); e.Reason != "certificates differ" {
 		t.Fatalf("dialer reason %q", e.Reason)
 	}
-	waitFor(t, func() bool { return l.Status().Dropped >= 1 })
+	testutil.Eventually(t, 5*time.Second, "condition", func() bool { return l.Status().Dropped >= 1 })
 	if lrec.sawState(Refused) || lrec.sawState(Mismatch) || drec.sawState(Refused) {
 		t.Fatalf("events: listener %+v, dialer %+v", lrec.snapshot(), drec.snapshot())
 	}
@@ -362,7 +352,7 @@ func TestNonTLSOnTLSPeerPortIsDropped(t *testing.T) {
 		_, _ = c.Write([]byte(junk))
 		c.Close()
 	}
-	waitFor(t, func() bool { return l.Status().Dropped == 2 })
+	testutil.Eventually(t, 5*time.Second, "condition", func() bool { return l.Status().Dropped == 2 })
 	if lrec.sawState(Refused) || lrec.sawState(Down) || l.Status().State != Up {
 		t.Fatalf("a non-TLS connection changed the link: %+v", lrec.snapshot())
 	}
@@ -381,7 +371,7 @@ func TestRefusalWhileUpLeavesLinkUp(t *testing.T) {
 	if e := srec.waitState(t, Mismatch); e.Reason != "secrets differ" {
 		t.Fatalf("stranger's reason %q", e.Reason)
 	}
-	waitFor(t, func() bool { return l.Status().Dropped >= 1 })
+	testutil.Eventually(t, 5*time.Second, "condition", func() bool { return l.Status().Dropped >= 1 })
 	if lrec.sawState(Refused) || lrec.sawState(Down) || l.Status().State != Up || drec.sawState(Down) {
 		t.Fatalf("the stranger changed the link: listener %+v, dialer %+v", lrec.snapshot(), drec.snapshot())
 	}

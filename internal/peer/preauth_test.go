@@ -7,6 +7,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/redund/redund/internal/testutil"
 )
 
 // authHelloFrame is a valid first frame of a dialer with a secret.
@@ -86,7 +88,7 @@ func TestHandshakeFloodDoesNotDelayThePeer(t *testing.T) {
 			}
 		}
 	}
-	waitFor(t, func() bool { return l.Status().Dropped >= 16 }) // 48 connections, 4 slots per source
+	testutil.Eventually(t, 5*time.Second, "condition", func() bool { return l.Status().Dropped >= 16 }) // 48 connections, 4 slots per source
 	wg.Add(1)
 	go func() { defer wg.Done(); floodFrom("127.0.0.10", l.Addr(), stop) }()
 
@@ -123,7 +125,7 @@ func TestFirstFrameDeadline(t *testing.T) {
 	if el := time.Since(start); el > 3*time.Second {
 		t.Fatalf("closed after %v; the first frame has 1s", el)
 	}
-	waitFor(t, func() bool { return l.Status().Dropped == 2 })
+	testutil.Eventually(t, 5*time.Second, "condition", func() bool { return l.Status().Dropped == 2 })
 	if ev := lrec.snapshot(); len(ev) != 1 {
 		t.Fatalf("events %+v", ev)
 	}
@@ -140,7 +142,7 @@ func TestPreAuthFrameAbove64KiBDroppedUnread(t *testing.T) {
 		t.Fatal(err)
 	}
 	waitClosed(t, c)
-	waitFor(t, func() bool { return l.Status().Dropped == 1 })
+	testutil.Eventually(t, 5*time.Second, "condition", func() bool { return l.Status().Dropped == 1 })
 	if !strings.Contains(logs.String(), "frame too large before authentication") {
 		t.Fatalf("the drop was not for the frame's length:\n%s", logs)
 	}
@@ -159,7 +161,7 @@ func TestFrameAbovePreAuthLimitAfterUp(t *testing.T) {
 	if err := d.Send(TypeApp, make([]byte, 1<<20)); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, func() bool { return len(lrec.messages()) == 1 })
+	testutil.Eventually(t, 5*time.Second, "condition", func() bool { return len(lrec.messages()) == 1 })
 	if lrec.sawState(Down) {
 		t.Fatalf("the link dropped: %+v", lrec.snapshot())
 	}
@@ -196,7 +198,7 @@ func TestStrangersRefuseBeforeAuthIsADrop(t *testing.T) {
 		attempt(c)
 		waitClosed(t, c)
 	}
-	waitFor(t, func() bool { return l.Status().Dropped == len(attempts) })
+	testutil.Eventually(t, 5*time.Second, "condition", func() bool { return l.Status().Dropped == len(attempts) })
 	st := l.Status()
 	if ev := lrec.snapshot(); len(ev) != 1 || st.State != Connecting {
 		t.Fatalf("a stranger changed the link: state %v, events %+v", st.State, ev)

@@ -9,6 +9,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/redund/redund/internal/testutil"
 )
 
 // delayProxy forwards each connection to target, holding every chunk for
@@ -145,7 +147,7 @@ func TestRotatingSourceFloodSparesAKnownPeer(t *testing.T) {
 	var dials atomic.Uint64
 	flood := rotatingFlood(l.Addr(), 8, stop, &dials)
 	defer func() { close(stop); flood.Wait() }()
-	waitFor(t, func() bool { return dials.Load() > 200 })
+	testutil.Eventually(t, 5*time.Second, "condition", func() bool { return dials.Load() > 200 })
 	start := time.Now()
 	_, drec := dialer(t, cfg, via, Options{})
 	drec.waitState(t, Up)

@@ -11,6 +11,7 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+	"time"
 )
 
 var update = flag.Bool("update", false, "rewrite testdata/*.golden")
@@ -94,4 +95,22 @@ func nilLists(v reflect.Value, path string, out *[]string) {
 			nilLists(v.Field(i), path+"."+name, out)
 		}
 	}
+}
+
+// Eventually polls cond every few milliseconds until it holds and returns
+// how long that took; after within it fails the test naming what was
+// awaited. It is the one poll loop of the project's tests: wait on a
+// readiness signal where there is one, and on Eventually where the only
+// signal is state that can be read.
+func Eventually(t testing.TB, within time.Duration, what string, cond func() bool) time.Duration {
+	t.Helper()
+	start := time.Now()
+	deadline := start.Add(within)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("not within %v: %s", within, what)
+		}
+		time.Sleep(2 * time.Millisecond)
+	}
+	return time.Since(start)
 }
