@@ -14,6 +14,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/redund/redund/internal/netlimit"
+	"github.com/redund/redund/internal/witness"
 )
 
 // Options are what the caller supplies besides the config.
@@ -22,6 +23,9 @@ type Options struct {
 	Log      *slog.Logger          // nil: discard
 	Registry prometheus.Registerer // nil: metrics are not registered
 	Listener net.Listener          // nil: listen on cfg.Listen
+	// Witness is the [witness] table, needed with witness = true; the node
+	// runs its own witness (Run runs it).
+	Witness *witness.Config
 }
 
 // Node is one end of a schedsync pair.
@@ -44,6 +48,7 @@ type Node struct {
 	skipped     pathNotes                // primary: paths not synced (FIFOs, sockets, unsafe symlinks), logged once
 	rehashCh    chan rehashReq           // primary: files a secondary found not matching the manifest
 	prog        atomic.Pointer[progress] // secondary: the transfer in flight
+	wit         *witnessState            // nil without witness = true
 
 	mu           sync.Mutex
 	role         string
@@ -83,6 +88,9 @@ func New(cfg *Config, opt Options) (*Node, error) {
 		if fi, err := os.Stat(cfg.Dir); err != nil || !fi.IsDir() {
 			return nil, fmt.Errorf("schedsync: dir %s: not an existing directory", cfg.Dir)
 		}
+	}
+	if err := n.newWitness(); err != nil {
+		return nil, err
 	}
 	w, err := openWriter(cfg.Dir)
 	if err != nil {
@@ -160,6 +168,12 @@ func (n *Node) Run(ctx context.Context) error {
 		wg.Go(func() { n.helloLoop(ctx) })
 	}
 	wg.Go(func() { n.persistLoop(ctx) })
+	witDone := make(chan struct{})
+	if n.wit != nil {
+		go func() { defer close(witDone); n.runWitness(ctx) }()
+	} else {
+		close(witDone)
+	}
 	if c, err := n.w.cleanTemps(); err == nil && c > 0 {
 		n.log.Info("removed temporary files left by a crash", "count", c)
 	}
@@ -167,6 +181,7 @@ func (n *Node) Run(ctx context.Context) error {
 		n.runRole(ctx)
 	}
 	cancel()
+	<-witDone // the lease is revoked: the other node can take over at once
 	n.hooks.Wait()
 	n.client.hc.CloseIdleConnections()
 	return nil

@@ -92,6 +92,10 @@ func (n *Node) auth0(dataOnly bool, h func(http.ResponseWriter, *peerRequest)) h
 			status.WriteJSON(pw, http.StatusConflict, helloReply{Node: self, Refused: "this node is not primary"})
 			return
 		}
+		if dataOnly && !n.mayPublish() {
+			http.Error(pw, errNotPublishing, http.StatusServiceUnavailable)
+			return
+		}
 		h(pw, &peerRequest{Request: r, nonce: nonce, from: from})
 	}
 }
@@ -137,6 +141,10 @@ func (n *Node) serveChanges(w http.ResponseWriter, r *peerRequest) {
 	ctx, cancel := context.WithTimeout(r.Context(), min(max(wait, 0), 30*time.Second))
 	defer cancel()
 	cl.wait(ctx, since)
+	if !n.mayPublish() { // the lock may have gone during the wait
+		http.Error(w, errNotPublishing, http.StatusServiceUnavailable)
+		return
+	}
 	out, cur, ok := cl.since(since)
 	if !ok {
 		http.Error(w, "full manifest needed", http.StatusGone)
