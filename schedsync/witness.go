@@ -271,6 +271,9 @@ func (n *Node) witnessDetailLocked() map[string]any {
 			d["lock_state"], d["holder"], d["holder_fence"] = l.State, l.Holder, l.HolderFence
 		}
 	}
+	if held { // this node knows before the next probe of etcd
+		d["holder"], d["holder_fence"] = st.Node, n.wit.fence
+	}
 	if st.Error != "" {
 		d["error"] = st.Error
 	}
