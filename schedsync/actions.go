@@ -18,9 +18,12 @@ const hookTimeout = 60 * time.Second
 var ErrRefused = errors.New("schedsync: refused")
 
 // Promote makes this node primary ("Make primary"): epoch + 1, on_promote.
-func (n *Node) Promote(_ context.Context) error {
+func (n *Node) Promote(ctx context.Context) error {
 	if n.Role() == RolePrimary {
 		return fmt.Errorf("%w: already primary", ErrRefused)
+	}
+	if n.wit != nil {
+		return n.promoteWithWitness(ctx)
 	}
 	n.promote("promoted by the operator")
 	return nil
@@ -115,6 +118,7 @@ func (n *Node) promote(reason string) {
 	clear(n.failed)    // what the secondary could not install is no longer pending
 	clear(n.refused)
 	n.syncFail = syncFailure{}
+	n.noteRoleStartLocked()
 	epoch := n.epoch
 	cancel := n.roleCancel
 	n.mu.Unlock()
@@ -136,6 +140,7 @@ func (n *Node) demote(reason string) {
 	epoch := n.epoch
 	cancel := n.roleCancel
 	n.setStateLocked(StateConnecting, reason)
+	n.noteRoleStartLocked()
 	n.mu.Unlock()
 	n.log.Warn("demoted to secondary", "epoch", epoch, "reason", reason)
 	n.app.forget() // what differs from the new primary is moved aside, not overwritten
@@ -154,13 +159,15 @@ func (n *Node) runHook(argv []string, what, role string, epoch uint64, reason st
 	if len(argv) == 0 {
 		return
 	}
+	fence := n.fenceEnv()
 	n.hooks.Go(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), hookTimeout)
 		defer cancel()
 		cmd := exec.CommandContext(ctx, argv[0], argv[1:]...)
-		cmd.Env = config.ChildEnv("REDUND_SCHEDSYNC_EVENT="+what, "REDUND_SCHEDSYNC_ROLE="+role,
-			"REDUND_SCHEDSYNC_EPOCH="+strconv.FormatUint(epoch, 10), "REDUND_SCHEDSYNC_DIR="+n.cfg.Dir,
-			"REDUND_SCHEDSYNC_REASON="+reason)
+		env := append([]string{"REDUND_SCHEDSYNC_EVENT=" + what, "REDUND_SCHEDSYNC_ROLE=" + role,
+			"REDUND_SCHEDSYNC_EPOCH=" + strconv.FormatUint(epoch, 10), "REDUND_SCHEDSYNC_DIR=" + n.cfg.Dir,
+			"REDUND_SCHEDSYNC_REASON=" + reason}, fence...)
+		cmd.Env = config.ChildEnv(env...)
 		out, err := cmd.CombinedOutput()
 		if err != nil {
 			n.log.Error("hook failed", "hook", what, "err", err, "output", string(out))

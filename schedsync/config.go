@@ -62,6 +62,10 @@ type Config struct {
 	// primary's files and directories; by default they are dropped (a
 	// primary must not be able to plant a setuid file on the secondary).
 	PreserveSetid bool `toml:"preserve_setid"`
+	// Witness makes the node take part in the [witness] (etcd): it
+	// publishes changes only while it holds the lock "schedsync", and a
+	// secondary promotes itself only once it holds it.
+	Witness bool `toml:"witness"`
 }
 
 // Validate checks the table and returns every problem with its key path.

@@ -17,6 +17,7 @@ import (
 	"github.com/redund/redund/internal/logging"
 	"github.com/redund/redund/internal/netlimit"
 	"github.com/redund/redund/internal/peer"
+	"github.com/redund/redund/internal/witness"
 )
 
 // refusedLogEvery is the interval of the refused-request log lines: the
@@ -30,6 +31,9 @@ type Options struct {
 	Log      *slog.Logger          // nil: discard
 	Registry prometheus.Registerer // nil: metrics are not registered
 	Listener net.Listener          // nil: listen on cfg.Listen
+	// Witness is the [witness] table, needed with witness = true; the node
+	// runs its own witness (Run runs it).
+	Witness *witness.Config
 }
 
 // Node is one end of a schedsync pair.
@@ -54,6 +58,7 @@ type Node struct {
 	skipped     pathNotes                // primary: paths not synced (FIFOs, sockets, unsafe symlinks), logged once
 	rehashCh    chan rehashReq           // primary: files a secondary found not matching the manifest
 	prog        atomic.Pointer[progress] // secondary: the transfer in flight
+	wit         *witnessState            // nil without witness = true
 
 	mu           sync.Mutex
 	role         string
@@ -99,6 +104,9 @@ func New(cfg *Config, opt Options) (*Node, error) {
 		if fi, err := os.Stat(cfg.Dir); err != nil || !fi.IsDir() {
 			return nil, fmt.Errorf("schedsync: dir %s: not an existing directory", cfg.Dir)
 		}
+	}
+	if err := n.newWitness(); err != nil {
+		return nil, err
 	}
 	w, err := openWriter(cfg.Dir)
 	if err != nil {
@@ -179,6 +187,12 @@ func (n *Node) Run(ctx context.Context) error {
 	wg.Go(func() { n.refusedLog.Run(ctx) })
 	wg.Go(func() { n.serverLog.Run(ctx) })
 	wg.Go(func() { n.persistLoop(ctx) })
+	witDone := make(chan struct{})
+	if n.wit != nil {
+		go func() { defer close(witDone); n.runWitness(ctx) }()
+	} else {
+		close(witDone)
+	}
 	if c, err := n.w.cleanTemps(); err == nil && c > 0 {
 		n.log.Info("removed temporary files left by a crash", "count", c)
 	}
@@ -186,6 +200,7 @@ func (n *Node) Run(ctx context.Context) error {
 		n.runRole(ctx)
 	}
 	cancel()
+	<-witDone // the lease is revoked: the other node can take over at once
 	n.hooks.Wait()
 	n.client.hc.CloseIdleConnections()
 	return nil

@@ -57,6 +57,7 @@ func (n *Node) syncSucceeded() {
 	f := n.syncFail
 	n.syncFail = syncFailure{}
 	n.mu.Unlock()
+	n.noteServed()
 	if f.count > 0 {
 		n.log.Info("sync works again", "failures", f.count, "after", time.Since(f.first).Round(time.Millisecond).String(), "last_err", f.msg)
 	}
@@ -112,7 +113,7 @@ func (n *Node) onSyncError(err error, start time.Time) bool {
 	if logIt {
 		n.log.Warn("sync failed; retrying", "err", msg, "failures", f.count, "repeated_since_last_log", repeated)
 	}
-	if n.cfg.Mode == ModeSecondaryFailover && gone >= n.cfg.FailoverOffset.Or(DefaultFailoverOffset) {
+	if n.wit == nil && n.cfg.Mode == ModeSecondaryFailover && gone >= n.cfg.FailoverOffset.Or(DefaultFailoverOffset) {
 		n.promote(fmt.Sprintf("primary unreachable for %s (failover_offset)", gone.Round(time.Second)))
 		return true
 	}

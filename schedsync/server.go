@@ -68,6 +68,10 @@ func (n *Node) auth0(dataOnly bool, maxBody int64, h func(http.ResponseWriter, *
 			status.WriteJSON(pw, http.StatusConflict, helloReply{Node: self, Refused: "this node is not primary"})
 			return
 		}
+		if dataOnly && !n.mayPublish() {
+			http.Error(pw, errNotPublishing, http.StatusServiceUnavailable)
+			return
+		}
 		h(pw, &peerRequest{Request: r, from: from})
 	}
 }
@@ -113,6 +117,10 @@ func (n *Node) serveChanges(w http.ResponseWriter, r *peerRequest) {
 	ctx, cancel := context.WithTimeout(r.Context(), min(max(wait, 0), 30*time.Second))
 	defer cancel()
 	cl.wait(ctx, since)
+	if !n.mayPublish() { // the lock may have gone during the wait
+		http.Error(w, errNotPublishing, http.StatusServiceUnavailable)
+		return
+	}
 	out, cur, ok := cl.since(since)
 	if !ok {
 		http.Error(w, "full manifest needed", http.StatusGone)

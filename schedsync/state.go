@@ -106,6 +106,8 @@ func (n *Node) notePeerError(err error) {
 func (n *Node) primaryStateLocked() (string, string) {
 	p := n.peer
 	switch {
+	case !n.mayPublish():
+		return StateNotSynced, errNotPublishing
 	case n.cfg.Peer == "":
 		return StateNoRedundancy, "no peer configured"
 	case p.refused != "" && p.connected:

@@ -56,6 +56,9 @@ func (n *Node) Status() []status.Document {
 			det["failover_in_s"] = max(0, (n.cfg.FailoverOffset.Or(DefaultFailoverOffset) - time.Since(last)).Seconds())
 		}
 	}
+	if n.wit != nil {
+		det["witness"] = n.witnessDetailLocked()
+	}
 	total, last := n.w.conflicts.snapshot()
 	det["conflicts_total"] = total
 	if len(last) > 10 {

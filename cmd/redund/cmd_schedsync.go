@@ -75,7 +75,8 @@ func runSchedsync(ctx context.Context, g *globalOptions, o *schedsyncOptions) er
 	if err != nil {
 		return err
 	}
-	n, err := schedsync.New(cfg.Schedsync, schedsync.Options{Version: version, Log: d.Log, Registry: d.Admin.Registry()})
+	n, err := schedsync.New(cfg.Schedsync, schedsync.Options{Version: version, Log: d.Log, Registry: d.Admin.Registry(),
+		Witness: cfg.Witness})
 	if err != nil {
 		return failed(err)
 	}
@@ -234,6 +235,9 @@ func printSchedsyncDoc(c *cli.Context, d status.Document) {
 	if note, ok := d.Details["role_note"]; ok {
 		printf(c, "  %v\n", note)
 	}
+	if w, ok := d.Details["witness"].(map[string]any); ok {
+		printf(c, "  witness: %s\n", witnessLine(w))
+	}
 	for _, k := range [][2]string{{"progress", "progress"}, {"peer_progress", "secondary's progress"}} {
 		if p := progressOf(d.Details[k[0]]); p != nil {
 			printf(c, "  %s: %s\n", k[1], p)
@@ -256,4 +260,28 @@ func progressOf(v any) *schedsync.Progress {
 		return nil
 	}
 	return &p
+}
+
+// witnessLine is the witness part of a schedsync status document in one
+// line: "holds the lock, fence 42; holder a (fence 42); etcd 3/3 reachable".
+func witnessLine(w map[string]any) string {
+	s := "does not hold the lock"
+	if w["held"] == true {
+		s = "holds the lock"
+	} else if w["campaigning"] == true {
+		s = "campaigning for the lock"
+	}
+	if f, ok := w["fence"]; ok {
+		s += fmt.Sprintf(", fence %v", f)
+	}
+	if h, _ := w["holder"].(string); h != "" {
+		s += fmt.Sprintf("; holder %s (fence %v)", h, w["holder_fence"])
+	} else {
+		s += "; no holder known"
+	}
+	s += fmt.Sprintf("; etcd %v reachable", w["reachable"])
+	if e, _ := w["error"].(string); e != "" {
+		s += "; " + e
+	}
+	return s
 }

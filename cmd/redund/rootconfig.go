@@ -53,6 +53,9 @@ func (f *fileConfig) Validate() error {
 	}
 	if f.Schedsync != nil {
 		errs.Merge("schedsync", f.Schedsync.Validate())
+		if f.Schedsync.Witness && f.Witness == nil {
+			errs.Add("schedsync.witness", "needs a [witness] table (the etcd members; see docs/witness.md)")
+		}
 	}
 	if f.Witness != nil {
 		errs.Merge("witness", f.Witness.Validate())

@@ -1,0 +1,233 @@
+package schedsync
+
+import (
+	"context"
+	"net"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/redund/redund/internal/config"
+	"github.com/redund/redund/internal/witness"
+	"github.com/redund/redund/internal/witness/etcdtest"
+)
+
+// witTTL is the lease TTL in these tests (the least the witness allows).
+const witTTL = 2 * time.Second
+
+// witPair is a primary (a) and a secondary-failover (b) on a real
+// three-member etcd. Each node reaches etcd through its own relays and
+// the other node through a relay, so a test can cut a node from etcd or
+// the link between the nodes.
+type witPair struct {
+	a, b       *testNode
+	etcdA      []*etcdtest.Relay
+	etcdB      []*etcdtest.Relay
+	linkAB     *etcdtest.Relay // a's way to b
+	linkBA     *etcdtest.Relay // b's way to a
+	hookA      string          // files the hooks write: "event fence"
+	hookB      string
+	twoPrimary atomic.Int64 // samples with both nodes primary
+	samples    atomic.Int64
+}
+
+func startWitPair(t *testing.T) *witPair {
+	t.Helper()
+	cl := etcdtest.Start(t, 3)
+	p := &witPair{hookA: filepath.Join(t.TempDir(), "hook-a"), hookB: filepath.Join(t.TempDir(), "hook-b")}
+	a, b, lnA, lnB := pairConfigs(t, ModePrimary, ModeSecondaryFailover, nil)
+	p.linkAB, p.linkBA = etcdtest.NewRelay(t, lnB.Addr().String()), etcdtest.NewRelay(t, lnA.Addr().String())
+	a.Peer, b.Peer = "http://"+p.linkAB.Addr, "http://"+p.linkBA.Addr
+	for _, c := range []struct {
+		cfg  *Config
+		hook string
+	}{{a, p.hookA}, {b, p.hookB}} {
+		c.cfg.Witness = true
+		hook := []string{"/bin/sh", "-c", `echo "$REDUND_SCHEDSYNC_EVENT $REDUND_FENCE" >> "$0"`, c.hook}
+		c.cfg.OnPromote, c.cfg.OnDemote = hook, hook
+	}
+	var wa, wb *witness.Config
+	wa, p.etcdA = witConfig(t, cl, "a")
+	wb, p.etcdB = witConfig(t, cl, "b")
+	p.a = startWitNode(t, a, lnA, wa)
+	waitFor(t, 15*time.Second, "a holds the lock", func() bool { return p.a.mayPublish() })
+	p.b = startWitNode(t, b, lnB, wb)
+	return p
+}
+
+// witConfig is node's [witness] table, through one relay per member.
+func witConfig(t *testing.T, cl *etcdtest.Cluster, node string) (*witness.Config, []*etcdtest.Relay) {
+	var eps []string
+	var relays []*etcdtest.Relay
+	for _, ep := range cl.Endpoints() {
+		r := etcdtest.NewRelay(t, ep)
+		relays, eps = append(relays, r), append(eps, r.URL())
+	}
+	return &witness.Config{Endpoints: eps, Name: node, TTL: config.Duration(witTTL)}, relays
+}
+
+func startWitNode(t *testing.T, cfg *Config, ln net.Listener, w *witness.Config) *testNode {
+	t.Helper()
+	n, err := New(cfg, Options{Version: "test", Listener: ln, Witness: w})
+	must(t, err)
+	ctx, cancel := context.WithCancel(context.Background())
+	tn := &testNode{Node: n, dir: cfg.Dir, cancel: cancel, done: make(chan struct{})}
+	go func() { _ = n.Run(ctx); close(tn.done) }()
+	var once sync.Once
+	t.Cleanup(func() { once.Do(tn.stop) })
+	return tn
+}
+
+// sample watches both nodes' roles every 10 ms until ctx ends and counts
+// the samples in which both are primary.
+func (p *witPair) sample(ctx context.Context) (wait func()) {
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		t := time.NewTicker(10 * time.Millisecond)
+		defer t.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-t.C:
+			}
+			if p.a.Role() == RolePrimary && p.b.Role() == RolePrimary {
+				p.twoPrimary.Add(1)
+			}
+			p.samples.Add(1)
+		}
+	}()
+	return func() { <-done }
+}
+
+func (p *witPair) checkSamples(t *testing.T) {
+	t.Helper()
+	if n := p.twoPrimary.Load(); n > 0 {
+		t.Errorf("two primaries in %d of %d samples taken every 10 ms", n, p.samples.Load())
+	}
+	if p.samples.Load() < 100 {
+		t.Errorf("only %d samples", p.samples.Load())
+	}
+}
+
+func witDetail(n *testNode) map[string]any {
+	w, _ := n.Status()[0].Details["witness"].(map[string]any)
+	return w
+}
+
+// hookLines is what the hooks wrote ("promote 123").
+func hookLines(path string) []string {
+	b, _ := os.ReadFile(path)
+	return strings.Fields(strings.ReplaceAll(string(b), "\n", " | "))
+}
+
+// TestWitnessPrimaryCutFromEtcd: the primary cut off from etcd (but not
+// from its secondary) stops publishing and demotes itself before its
+// lease ends; the secondary-failover, no longer served, campaigns, takes
+// the lock once the lease has expired and only then promotes. A file
+// written on the old primary after it lost the lock never reaches the
+// new primary. Both hooks get REDUND_FENCE; a sampler never sees two
+// primaries.
+func TestWitnessPrimaryCutFromEtcd(t *testing.T) {
+	p := startWitPair(t)
+	writeFile(t, p.a.dir, "x.txt", "1", 0o644)
+	waitSame(t, p.a, p.b, "initial copy")
+	waitFor(t, 10*time.Second, "Synced", func() bool { return p.b.state() == StateSynced })
+	fenceA, _ := p.a.wit.lock.Held()
+	if d := witDetail(p.a); d["held"] != true || d["fence"] != fenceA || d["holder"] != "a" {
+		t.Fatalf("a's witness detail %v (fence %d)", d, fenceA)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	wait := p.sample(ctx)
+
+	cut := time.Now()
+	for _, r := range p.etcdA {
+		r.Cut()
+	}
+	waitFor(t, witTTL, "a stops publishing", func() bool { return !p.a.mayPublish() })
+	stopped := time.Since(cut)
+	waitFor(t, 2*time.Second, "a demotes itself", func() bool { return p.a.Role() == RoleSecondary })
+	writeFile(t, p.a.dir, "after-cut.txt", "written on a after it lost the lock", 0o644)
+	waitFor(t, 15*time.Second, "b promotes", func() bool { return p.b.Role() == RolePrimary })
+	took := time.Since(cut)
+	fenceB, held := p.b.wit.lock.Held()
+	if !held || fenceB <= fenceA {
+		t.Fatalf("b promoted with fence %d (held %v), a had %d", fenceB, held, fenceA)
+	}
+	t.Logf("a stopped publishing %v after the cut; b primary after %v", stopped, took)
+	if _, err := os.Stat(filepath.Join(p.b.dir, "after-cut.txt")); err == nil {
+		t.Fatal("a file written on a after it lost the lock reached b")
+	}
+	// a follows b now (it still reaches b): b's changes reach a
+	writeFile(t, p.b.dir, "from-b.txt", "b is primary", 0o644)
+	waitSame(t, p.b, p.a, "a follows b")
+	cancel()
+	wait()
+	p.checkSamples(t)
+
+	want := "promote " + strconv.FormatInt(fenceB, 10)
+	waitFor(t, 5*time.Second, "b's on_promote with REDUND_FENCE", func() bool {
+		return strings.Contains(strings.Join(hookLines(p.hookB), " "), want)
+	})
+	wantA := "demote " + strconv.FormatInt(fenceA, 10)
+	waitFor(t, 5*time.Second, "a's on_demote with REDUND_FENCE", func() bool {
+		return strings.Contains(strings.Join(hookLines(p.hookA), " "), wantA)
+	})
+	if d := witDetail(p.b); d["held"] != true || d["fence"] != fenceB {
+		t.Fatalf("b's witness detail %v, want held with fence %d", d, fenceB)
+	}
+}
+
+// TestWitnessPrimaryCutFromSecondary: the link between the nodes cut
+// (both still reach etcd). Without the witness the secondary-failover
+// would promote after failover_offset; with it, it campaigns but the
+// primary keeps the lock, so it stays secondary; once the link heals it
+// withdraws and syncs again. A sampler never sees two primaries.
+func TestWitnessPrimaryCutFromSecondary(t *testing.T) {
+	p := startWitPair(t)
+	writeFile(t, p.a.dir, "x.txt", "1", 0o644)
+	waitSame(t, p.a, p.b, "initial copy")
+	ctx, cancel := context.WithCancel(context.Background())
+	wait := p.sample(ctx)
+
+	p.linkAB.Cut()
+	p.linkBA.Cut()
+	waitFor(t, 10*time.Second, "b campaigns (the primary has not served it for failover_offset)", func() bool {
+		d := witDetail(p.b)
+		return d["campaigning"] == true && p.b.state() == StateUnavailable
+	})
+	// well past failover_offset (2s) and the TTL: b must stay secondary
+	hold := time.Now().Add(3 * witTTL)
+	for time.Now().Before(hold) {
+		if p.b.Role() != RoleSecondary || p.a.Role() != RolePrimary {
+			t.Fatalf("roles a %s, b %s while the link is cut", p.a.Role(), p.b.Role())
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if d := witDetail(p.b); d["held"] != false || d["holder"] != "a" {
+		t.Fatalf("b's witness detail %v: want not held, holder a", d)
+	}
+	if !p.a.mayPublish() {
+		t.Fatal("a lost the lock although it reaches etcd")
+	}
+
+	p.linkAB.Heal()
+	p.linkBA.Heal()
+	writeFile(t, p.a.dir, "after-heal.txt", "2", 0o644)
+	waitSame(t, p.a, p.b, "after the link healed")
+	waitFor(t, 10*time.Second, "b withdraws and is Synced", func() bool {
+		return witDetail(p.b)["campaigning"] == false && p.b.state() == StateSynced
+	})
+	cancel()
+	wait()
+	p.checkSamples(t)
+	if l := hookLines(p.hookB); len(l) > 0 {
+		t.Fatalf("b ran hooks: %v", l)
+	}
+}
