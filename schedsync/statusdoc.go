@@ -17,6 +17,13 @@ func (n *Node) Status() []status.Document {
 	defer n.mu.Unlock()
 	d := status.Document{Instance: n.cfg.NodeID, Scheme: "schedsync", Role: n.role,
 		State: n.st.Name, Reason: n.st.Reason, Since: n.st.Since}
+	if n.role == RolePrimary && !n.mayPublish() {
+		// a primary by its saved role that does not hold the witness lock
+		// (restarted, or lost it and not demoted yet) publishes nothing:
+		// it is not shown as a primary, so that two never are
+		d.Role = RolePrimary + " (no witness lock)"
+		d.Reason = "publishes nothing until it holds the witness lock"
+	}
 	if n.cfg.Peer != "" {
 		d.Peer = &status.Peer{Address: n.cfg.Peer, Connected: n.peer.connected, Since: n.peer.upSince,
 			Reason: n.peer.lastErr}

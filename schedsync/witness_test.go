@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/redund/redund/internal/config"
+	"github.com/redund/redund/internal/testutil"
 	"github.com/redund/redund/internal/witness"
 	"github.com/redund/redund/internal/witness/etcdtest"
 )
@@ -229,5 +230,21 @@ func TestWitnessPrimaryCutFromSecondary(t *testing.T) {
 	p.checkSamples(t)
 	if l := hookLines(p.hookB); len(l) > 0 {
 		t.Fatalf("b ran hooks: %v", l)
+	}
+}
+
+// TestPrimaryWithoutLockNotShownAsPrimary: a node whose saved role is
+// primary but that does not hold the witness lock (here etcd cannot be
+// reached at all) publishes nothing, and its status does not call it a
+// primary: a restarted old primary and the new one are never both shown
+// as primary.
+func TestPrimaryWithoutLockNotShownAsPrimary(t *testing.T) {
+	a, _, lnA, _ := pairConfigs(t, ModePrimary, ModeSecondaryFailover, nil)
+	a.Witness = true
+	dead := testutil.ClosedTCPAddr(t)
+	n := startWitNode(t, a, lnA, &witness.Config{Endpoints: []string{"http://" + dead}, Name: "a", TTL: config.Duration(witTTL)})
+	doc := n.Status()[0]
+	if n.Role() != RolePrimary || doc.Role == RolePrimary || !strings.Contains(doc.Reason, "witness lock") {
+		t.Fatalf("role %s, document role %q, reason %q", n.Role(), doc.Role, doc.Reason)
 	}
 }
