@@ -126,7 +126,8 @@ func TestPageFromRunningNode(t *testing.T) {
 // TestPageConfirmWithoutJavaScript: without JavaScript, an action's button
 // asks for the confirmation page, which states the consequence above a
 // form that posts to the action's endpoint; that post works from the
-// page's origin on loopback and is refused from another origin.
+// page's origin on loopback and is refused from another origin; the page
+// is not served under a name that is not the listener's (DNS rebinding).
 func TestPageConfirmWithoutJavaScript(t *testing.T) {
 	p, s := startPair(t, ModePrimary, ModeSecondaryCopy, nil)
 	writeFile(t, p.dir, "doc.txt", "primary", 0o644)
@@ -153,6 +154,14 @@ func TestPageConfirmWithoutJavaScript(t *testing.T) {
 	}
 	if c := post("http://evil.example", "cross-site"); c != http.StatusForbidden {
 		t.Fatalf("a cross-site form post: %d, want 403", c)
+	}
+	req, _ := http.NewRequest("GET", "http://"+addr+PagePath, nil)
+	req.Host = "rebind.evil.example"
+	resp, err := http.DefaultClient.Do(req)
+	must(t, err)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusMisdirectedRequest {
+		t.Fatalf("the page under a rebound name: %d, want 421", resp.StatusCode)
 	}
 	if c := post("http://"+addr, "same-origin"); c != http.StatusOK {
 		t.Fatalf("the confirmation form's post: %d, want 200", c)
