@@ -78,13 +78,15 @@ func (n *Node) Status() []status.Document {
 
 // Register adds the node's status, metrics-backed actions and admin
 // endpoints (POST /v1/schedsync/resync, /promote, /demote) to an admin
-// server (loopback only, or with the admin token: see status.Protect).
+// server (loopback only, or with the admin token: see status.Protect),
+// and the HTML status page at GET /schedsync (PagePath).
 func (n *Node) Register(s *status.Server, token config.Secret) {
 	s.AddSource(n)
 	for name, fn := range map[string]func(context.Context) error{
 		"resync": n.Resync, "promote": n.Promote, "demote": n.Demote} {
 		s.Handle("POST "+ActionPath(name), status.Protect(token, n.action(name, fn)))
 	}
+	s.Handle("GET "+PagePath, n.pageHandler(s, token))
 }
 
 // ActionPath is the admin path of an operator action.

@@ -1,0 +1,139 @@
+package schedsync
+
+import (
+	"fmt"
+	"time"
+)
+
+// stateRow is one of the seven statuses with what it means on each end.
+type stateRow struct {
+	Name, Primary, Secondary string
+	Current                  bool
+}
+
+// stateMeanings are the statuses' meanings, as docs/schedsync.md states them.
+var stateMeanings = map[string][2]string{
+	StateNoRedundancy: {"no peer configured: nothing is replicated", "-"},
+	StateConnecting:   {"the secondary has not answered yet", "connecting and doing the first full sync"},
+	StateSyncing:      {"the secondary is fetching changes", "fetching changes"},
+	StateSynced:       {"the secondary has every change", "holds the primary's tree, durably: it can take over"},
+	StateNotSynced: {"the secondary reports a problem: local edits, files it could not write or gave up on, refused symlinks, a failing sync",
+		"same, with the reason: Resync now"},
+	StateUnavailable: {"the secondary has not answered for peer_timeout",
+		"the primary has not answered for peer_timeout: Make primary"},
+	StateIncompatible: {"both ends primary, both secondary, different versions or protocol: see the reason", "same, on both ends"},
+}
+
+func stateRows(current string) []stateRow {
+	rows := make([]stateRow, 0, len(States))
+	for _, s := range States {
+		m := stateMeanings[s]
+		rows = append(rows, stateRow{Name: s, Primary: m[0], Secondary: m[1], Current: s == current})
+	}
+	return rows
+}
+
+// pageAction is an operator action as the page offers it: the endpoint it
+// posts to and what it will do, stated before the operator confirms.
+type pageAction struct {
+	Name, Label, Path string
+	Consequence       string
+	Danger            bool   // the consequence is two primaries
+	Disabled          string // why the action does not apply now ("": it does)
+}
+
+// peerName names the peer for the consequences: its node id and URL.
+func (d *pageData) peerName() string {
+	p := d.peer()
+	switch {
+	case d.PeerNode != "" && p.Address != "":
+		return d.PeerNode + " (" + p.Address + ")"
+	case p.Address != "":
+		return p.Address
+	}
+	return "the peer"
+}
+
+// resyncAction says what "Resync now" does in the node's situation
+// (mirroring Node.Resync).
+func resyncAction(d *pageData) pageAction {
+	a := pageAction{Name: "resync", Label: "Resync now", Path: ActionPath("resync")}
+	p := d.peer()
+	bothPrimary := d.Role == RolePrimary && p.Connected && d.PeerRole == RolePrimary
+	switch {
+	case d.Role == RoleSecondary && p.Connected && d.PeerRole == RoleSecondary:
+		a.Disabled = "both nodes are secondaries: make one primary first"
+	case d.Role == RoleSecondary:
+		a.Consequence = fmt.Sprintf("This node compares every file in %s with the primary %s, each one hashed again, "+
+			"and repairs what differs. Files changed here are moved to .redund/conflicts/ first, not lost. "+
+			"The status is Syncing until it is done.", d.Dir, d.peerName())
+	case bothPrimary && d.Epoch == d.PeerEpoch:
+		a.Disabled = fmt.Sprintf("both primaries hold epoch %d: refused; demote one (redund schedsync demote)", d.Epoch)
+	case bothPrimary && d.Epoch < d.PeerEpoch:
+		a.Consequence = fmt.Sprintf("Two primaries: this node holds the older epoch (%d here, %d on the peer), so THIS NODE "+
+			"STEPS DOWN: it becomes secondary, follows %s and runs on_demote; what differs here from the peer is moved to "+
+			".redund/conflicts/.", d.Epoch, d.PeerEpoch, d.peerName())
+	case bothPrimary:
+		a.Consequence = fmt.Sprintf("Two primaries: this node holds the newer epoch (%d here, %d on the peer), so THE PEER "+
+			"%s IS ASKED TO STEP DOWN and follow this node; what differs there is moved to its .redund/conflicts/.",
+			d.Epoch, d.PeerEpoch, d.peerName())
+	case d.Peer == nil:
+		a.Consequence = "This node rescans its whole directory. No secondary is configured."
+	default:
+		a.Consequence = "This node rescans its whole directory and starts a new change log: the secondary " +
+			d.peerName() + " compares every file in full (asked at once if it is reachable, else when it returns)."
+	}
+	return a
+}
+
+// promoteAction says what "Make primary" does: on a secondary whose
+// primary is alive, that it makes two primaries.
+func promoteAction(d *pageData) pageAction {
+	a := pageAction{Name: "promote", Label: "Make primary", Path: ActionPath("promote")}
+	p := d.peer()
+	switch {
+	case d.Role == RolePrimary:
+		a.Disabled = "this node is primary"
+	case p.Connected && d.PeerRole == RolePrimary:
+		a.Danger = true
+		a.Consequence = fmt.Sprintf("THE PRIMARY IS ALIVE: %s answered %s ago. Making this node primary now creates TWO "+
+			"PRIMARIES: both accept changes, the pair reports Incompatible and nothing is synced until one is demoted, "+
+			"or a resync keeps this node (the newer epoch) and demotes the other, whose changes since are moved to its "+
+			".redund/conflicts/. Do this only if the primary is being shut down.",
+			d.peerName(), secsString(d.LastContact))
+	default:
+		a.Consequence = fmt.Sprintf("This node becomes primary with a new epoch (above %d): it stops following, runs "+
+			"on_promote and serves its directory as it is now (%s) to secondaries. If the old primary %s comes back, "+
+			"both are primary (Incompatible) until a resync demotes the old one, which holds the older epoch.",
+			d.Epoch, d.nowState(), d.peerName())
+	}
+	return a
+}
+
+// nowState is the status with its reason, in a few words.
+func (d *pageData) nowState() string {
+	if d.Reason == "" {
+		return d.State
+	}
+	return d.State + ": " + d.Reason
+}
+
+// LastSync tells when this node's copy was last known to match: Synced
+// now, or what the last exchange with the peer was.
+func (d *pageData) LastSync() string {
+	if d.State == StateSynced {
+		return "in sync now (Synced since " + d.Since.Local().Format("2006-01-02 15:04:05") + ")"
+	}
+	if d.Peer == nil {
+		return "nothing to sync: no peer"
+	}
+	if d.LastContact < 0 {
+		return "never: no exchange with the peer yet"
+	}
+	return "not in sync (" + d.State + " since " + d.Since.Local().Format("15:04:05") +
+		"); last exchange with the peer " + secsString(d.LastContact) + " ago"
+}
+
+func secsString(s float64) string {
+	return time.Duration(s * float64(time.Second)).Round(100 * time.Millisecond).String()
+}

@@ -1,0 +1,61 @@
+package schedsync
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/redund/redund/internal/status"
+)
+
+// TestPageConsequences: what the page says each action will do, for each
+// situation Node.Resync and Node.Promote tell apart.
+func TestPageConsequences(t *testing.T) {
+	up := &status.Peer{Address: "http://b:9190", Connected: true}
+	down := &status.Peer{Address: "http://b:9190"}
+	for _, tc := range []struct {
+		name             string
+		role, peerRole   string
+		peer             *status.Peer
+		epoch, peerEpoch uint64
+		resync, promote  string // wanted in the consequence, or "off: " + wanted in Disabled
+		promoteDanger    bool
+	}{
+		{"secondary, primary alive", RoleSecondary, RolePrimary, up, 3, 3,
+			"compares every file", "TWO PRIMARIES", true},
+		{"secondary, primary gone", RoleSecondary, RolePrimary, down, 3, 3,
+			"compares every file", "new epoch (above 3)", false},
+		{"both secondaries", RoleSecondary, RoleSecondary, up, 3, 3,
+			"off: both nodes are secondaries", "becomes primary", false},
+		{"primary, secondary alive", RolePrimary, RoleSecondary, up, 3, 3,
+			"compares every file in full", "off: this node is primary", false},
+		{"primary alone", RolePrimary, "", nil, 1, 0, "No secondary is configured", "off: this node is primary", false},
+		{"two primaries, older here", RolePrimary, RolePrimary, up, 2, 4,
+			"THIS NODE STEPS DOWN", "off: ", false},
+		{"two primaries, newer here", RolePrimary, RolePrimary, up, 4, 2,
+			"THE PEER node-b (http://b:9190) IS ASKED TO STEP DOWN", "off: ", false},
+		{"two primaries, same epoch", RolePrimary, RolePrimary, up, 4, 4,
+			"off: both primaries hold epoch 4", "off: ", false},
+	} {
+		d := pageData{Document: status.Document{Role: tc.role, Peer: tc.peer, State: StateSynced}, Epoch: tc.epoch,
+			PeerRole: tc.peerRole, PeerEpoch: tc.peerEpoch, Dir: "/srv/schedule", LastContact: 0.2}
+		if tc.peerRole != "" {
+			d.PeerNode = "node-b"
+		}
+		for _, c := range []struct {
+			a    pageAction
+			want string
+		}{{resyncAction(&d), tc.resync}, {promoteAction(&d), tc.promote}} {
+			got := c.a.Consequence
+			want, off := strings.CutPrefix(c.want, "off: ")
+			if off {
+				got = c.a.Disabled
+			}
+			if !strings.Contains(got, want) || (off == (c.a.Disabled == "")) {
+				t.Errorf("%s: %s: consequence %q, disabled %q; want %q", tc.name, c.a.Name, c.a.Consequence, c.a.Disabled, c.want)
+			}
+		}
+		if p := promoteAction(&d); p.Danger != tc.promoteDanger {
+			t.Errorf("%s: Make primary marked dangerous: %v", tc.name, p.Danger)
+		}
+	}
+}
