@@ -21,13 +21,14 @@ type MaintenanceRequest struct {
 	On     bool   `json:"on"`
 }
 
-// Register adds the daemon's status documents, metrics and maintenance
-// endpoint to an admin server. The endpoint is guarded by status.Protect:
+// Register adds the daemon's status documents, metrics, maintenance
+// endpoint and HTML status page (GET /ddns, PagePath) to an admin server. The endpoint is guarded by status.Protect:
 // the token when one is set, else loopback clients only.
 func (d *Daemon) Register(admin *status.Server, token config.Secret) {
 	admin.AddSource(d)
 	admin.Registry().MustRegister(d)
 	admin.Handle("POST "+MaintenancePath, status.Protect(token, d.MaintenanceHandler()))
+	admin.Handle("GET "+PagePath, d.pageHandler(admin, token))
 }
 
 // MaintenanceHandler serves POST /v1/ddns/maintenance (without access
