@@ -35,13 +35,13 @@ func serveAdmin(t *testing.T, d *Daemon, ring *logging.Ring, token config.Secret
 	return admin.Addr()
 }
 
-// startPageDaemon runs the cat scheme with its backup named xssName and
+// startPageDaemon runs the cat scheme with its backup named backupName and
 // main down, its log records in ring: it points at the backup.
-func startPageDaemon(t *testing.T, ring *logging.Ring) (*Daemon, *memProvider) {
+func startPageDaemon(t *testing.T, ring *logging.Ring, backupName string) (*Daemon, *memProvider) {
 	t.Helper()
 	main, backup, sorry := newPage(t, false), newPage(t, true), newPage(t, true)
 	c := catConfig(t, main, backup, sorry)
-	c.Servers[1].Name = xssName
+	c.Servers[1].Name = backupName
 	p := &memProvider{}
 	log, err := logging.New(io.Discard, "info", "text", ring)
 	if err != nil {
@@ -93,7 +93,7 @@ func getPage(t *testing.T, addr string) (string, *http.Response) {
 // element is shown as text.
 func TestPageFromDaemon(t *testing.T) {
 	ring := logging.NewRing(0)
-	d, _ := startPageDaemon(t, ring)
+	d, _ := startPageDaemon(t, ring, xssName)
 	addr := serveAdmin(t, d, ring, "")
 	page, resp := getPage(t, addr)
 	if resp.StatusCode != http.StatusOK || !strings.HasPrefix(resp.Header.Get("Content-Type"), "text/html") {
