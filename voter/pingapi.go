@@ -20,10 +20,12 @@ type Handler interface {
 	Handle(pattern string, h http.Handler)
 }
 
-// Register adds the voter's admin endpoints to the admin server; POST
-// endpoints need the admin token (or loopback without one).
+// Register adds the voter's admin endpoints and its HTML status page (GET
+// /voter, PagePath) to the admin server; POST endpoints need the admin
+// token (or loopback without one).
 func (s *Server) Register(admin Handler, token config.Secret) {
 	admin.Handle("POST "+PingPath, status.Protect(token, http.HandlerFunc(s.servePing)))
+	admin.Handle("GET "+PagePath, s.pageHandler())
 }
 
 // servePing runs `voter ping`: ?client=NAME[&count=N][&instance=I];
