@@ -62,7 +62,7 @@ func (d *Daemon) pageHandler(admin *status.Server, token config.Secret) http.Han
 	return http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
 		pd := readReport(admin.Report())
 		v := webui.View{Title: "redund ddns", Heading: "redund ddns — failover of DNS names", Data: pd,
-			NeedToken: token != "", CLI: "redund ddns maintenance"}
+			NeedToken: token != "", CLI: "redund ddns maintenance SCHEME SERVER on|off"}
 		if len(pd.Schemes) == 1 {
 			v.State = pd.Schemes[0].State
 			v.Title += " " + pd.Schemes[0].D.Name + ": " + v.State
