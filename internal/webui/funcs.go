@@ -33,7 +33,7 @@ func Class(state string) string {
 	switch strings.ToLower(state) {
 	case "ok", "synced", "serving", "proxying", "connected", "up", "leader", "active", "primary", "held", "holding":
 		return "ok"
-	case "syncing", "connecting", "starting", "waiting", "pending", "campaigning", "follower", "pushing":
+	case "syncing", "connecting", "starting", "waiting", "pending", "campaigning", "follower", "pushing", "standby":
 		return "busy"
 	case "maint", "maintenance", "degraded", "retrying", "not synced", "unknown", "fallback":
 		return "warn"
