@@ -59,6 +59,8 @@ type Node struct {
 	ready                chan struct{}
 	slots                *slotTable    // incoming connections being set up
 	firstFrame           time.Duration // firstFrameTimeout (tests may raise it)
+	nonces               *ReplayCache  // first-frame nonces seen (listener)
+	now                  func() time.Time
 	dropLog, mismatchLog limiter
 
 	mu      sync.Mutex
@@ -93,7 +95,7 @@ func New(cfg *Config, opts Options) (*Node, error) {
 		opts.Log = logging.Discard()
 	}
 	n := &Node{cfg: cfg, opts: opts, log: opts.Log, downAfter: opts.DownAfter, ready: make(chan struct{}),
-		slots: newSlotTable(), firstFrame: firstFrameTimeout,
+		slots: newSlotTable(), firstFrame: firstFrameTimeout, nonces: newFirstNonces(), now: time.Now,
 		dropLog: limiter{period: logEvery}, mismatchLog: limiter{period: logEvery}}
 	if n.downAfter <= 0 {
 		n.downAfter = cfg.pingTimeout() + cfg.pingInterval()*time.Duration(cfg.maxMissed())
@@ -243,7 +245,7 @@ func (n *Node) dialShake(nc net.Conn) (*shake, Hello, error) {
 		return nil, Hello{}, err
 	}
 	s := newShake(tc, n.cfg, n.opts.Hello(), n.opts.Compat, n.opts.MaxFrame)
-	s.pinned = n.cfg.UsesTLS()
+	s.pinned, s.now = n.cfg.UsesTLS(), n.now
 	remote, err := s.dial()
 	if err != nil {
 		err = tlsVerdict(tc, err)

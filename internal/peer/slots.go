@@ -42,7 +42,7 @@ type slot struct {
 	src     string // sourceKey
 	addr    string // the IP address alone
 	nc      net.Conn
-	authed  bool // a credential (pinned certificate, secret) was verified
+	authed  bool // a credential (pinned certificate, first-frame proof) was verified
 	evicted bool // closed to make room; its drop is counted by its owner
 }
 
@@ -82,6 +82,16 @@ func (t *slotTable) admit(nc net.Conn) (s, victim *slot) {
 	s = &slot{src: src, addr: addrOnly(nc.RemoteAddr()), nc: nc}
 	t.live = append(t.live, s)
 	return s, victim
+}
+
+// verified marks s as holding a connection whose first frame proved the
+// secret: from then on it is never evicted, whatever arrives (it keeps
+// the slot it took when it was accepted). Its source is remembered only
+// once the whole handshake has authenticated it (authenticated).
+func (t *slotTable) verified(s *slot) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	s.authed = true
 }
 
 // authenticated marks s as holding a verified peer: it is never evicted,
