@@ -89,11 +89,15 @@ func FuzzParseHello(f *testing.F) {
 // incoming connection, through the listener's own handshake and failure
 // handling (the code a real connection runs, on a net.Pipe). The node has
 // a secret the input cannot know, so every input fails before
-// authentication, and must: never panic, never allocate a frame above
-// preAuthMaxFrame, never produce an event or change the state, and be
-// counted as exactly one drop. Seeds are in testdata/fuzz/FuzzAcceptPreAuth.
+// authentication (a first frame with a valid proof, fresh from f.Add or
+// stale in the corpus, still cannot answer the challenge), and must:
+// never panic, never allocate a frame above preAuthMaxFrame, never
+// produce an event or change the state, and be counted as exactly one
+// drop. Seeds are in testdata/fuzz/FuzzAcceptPreAuth (protocol 2 first
+// frames: v2_*; other versions: v1_hello, v3_hello).
 func FuzzAcceptPreAuth(f *testing.F) {
 	f.Add(append([]byte{0, 0, 0, 78, typeAuthHello}, strangerFirst()...))
+	f.Add(append([]byte{0, 0, 0, 78, typeAuthHello}, validFirst(time.Now())...))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		rec := newRecorder()
 		n, err := New(&Config{Secret: testSecret}, Options{Listen: "127.0.0.1:0", Hello: hello("m", "master"),
