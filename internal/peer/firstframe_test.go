@@ -379,3 +379,39 @@ func TestOtherProtocolVersionIsRefused(t *testing.T) {
 		t.Fatalf("reason %q", e.Reason)
 	}
 }
+
+// A backup upgraded before its master (the order of the rolling upgrade)
+// dials a protocol 1 node, which closes on the new first frame without a
+// word. The backup asks it, with a plain protocol 1 hello, whether it is
+// an old redund node: it answers "this node needs a secret", so the
+// backup reports Mismatch (the master is alive: a gateway backup stays
+// standby) with the versions, instead of Down.
+func TestBackupReportsAnOldMaster(t *testing.T) {
+	v1 := fakeListener(t, func(c net.Conn) { // what a protocol 1 listener with a secret does
+		_, b, err := newFrameReader(c, 1024).readFrame()
+		if err == nil && string(b) == "RDP1\x00" {
+			w := newFrameWriter(c)
+			_ = w.writeFrame(typeAuthFail, []byte{failNeedSecret})
+			_ = w.flush()
+		}
+	})
+	_, drec := dialer(t, &Config{Secret: testSecret}, v1, Options{})
+	if e := drec.waitState(t, Mismatch); e.Reason != reasonVersion(1) {
+		t.Fatalf("reason %q", e.Reason)
+	}
+	if drec.sawState(Down) {
+		t.Fatalf("events %+v", drec.snapshot())
+	}
+
+	// a silent close from anything else stays Down, with a reason that
+	// says what it may be
+	mute := fakeListener(t, func(c net.Conn) { _, _, _ = newFrameReader(c, 1024).readFrame() })
+	_, mrec := dialer(t, &Config{Secret: testSecret}, mute, Options{})
+	e := mrec.waitState(t, Down)
+	for strings.HasPrefix(e.Reason, "dial") {
+		e = mrec.waitState(t, Down)
+	}
+	if !strings.Contains(e.Reason, "without answering the first frame") || mrec.sawState(Mismatch) {
+		t.Fatalf("reason %q, events %+v", e.Reason, mrec.snapshot())
+	}
+}

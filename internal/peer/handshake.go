@@ -4,7 +4,9 @@ import (
 	"crypto/hmac"
 	"errors"
 	"fmt"
+	"io"
 	"net"
+	"syscall"
 	"time"
 )
 
@@ -64,6 +66,11 @@ func failReason(b []byte) string {
 	}
 	return ""
 }
+
+// errUnanswered: the listener closed the connection on our first frame
+// without a word, as a node of protocol 1 does (see Node.probeV1).
+var errUnanswered = errors.New("the other end closed the connection without answering the first frame " +
+	"(a redund node of an older version, a flooded peer port, or not a redund node)")
 
 // errUntrustedRefuse is a Refuse frame received before the other end
 // authenticated; its text is dropped unread.
@@ -188,6 +195,9 @@ func (s *shake) recvHello() (Hello, error) {
 // length; the dialer then says so with a code and reports Mismatch.
 func (s *shake) dialAuth(secret, nd []byte) error {
 	b, err := s.expect(typeAuthChal)
+	if err != nil && !s.answered && (errors.Is(err, io.EOF) || errors.Is(err, syscall.ECONNRESET)) {
+		return fmt.Errorf("%w: %w", errUnanswered, err)
+	}
 	if err != nil {
 		return err
 	}
