@@ -17,10 +17,13 @@ import (
 // the time its own handshake takes. A flood from more sources than the
 // table has slots evicts in arrival order, which a peer far enough away
 // (a handshake that takes 32 of the flood's connections) loses every
-// time; so a source that authenticated before (the peer's address, once
-// it has connected) is evicted only to make room for itself, and within a
-// full source (an IPv6 /64 that the peer shares with its LAN) the peer's
-// own address is evicted last.
+// time. So a handshake is never evicted once its first frame has proved
+// the secret (or TLS has verified the pinned certificate), even on a
+// listener that has never seen the peer; besides, a source that
+// authenticated before (the peer's address, once it has connected) is
+// evicted only to make room for itself, and within a full source (an
+// IPv6 /64 that the peer shares with its LAN) the peer's own address is
+// evicted last.
 const (
 	// preAuthMaxFrame is the largest frame read before the link is up;
 	// Options.MaxFrame applies afterwards.
