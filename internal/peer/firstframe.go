@@ -87,7 +87,9 @@ func parseFirst(b []byte) (firstFrame, error) {
 	if len(b) < pre+2 || !bytes.Equal(b[:pre], []byte(magicPrefix)) || b[pre] < '1' || b[pre] > '9' {
 		return firstFrame{}, errors.New("not a redund peer (bad magic)")
 	}
-	if v := b[pre] - '0'; v != protoVersion {
+	if v := b[pre] - '0'; v == 1 && !wellFormedV1(b[pre+1:]) {
+		return firstFrame{}, errors.New("bad first frame (protocol 1)")
+	} else if v != protoVersion {
 		return firstFrame{}, &versionError{version: v}
 	}
 	f := firstFrame{mode: b[pre+1]}
@@ -102,6 +104,12 @@ func parseFirst(b []byte) (firstFrame, error) {
 	f.sent = time.UnixMilli(int64(binary.BigEndian.Uint64(rest[nonceLen:])))
 	f.signed, f.proof = b[:len(b)-proofLen], rest[nonceLen+stampLen:]
 	return f, nil
+}
+
+// wellFormedV1 reports whether rest (after "RDP1") is a protocol 1
+// hello: mode plain alone, or mode secret and a nonce.
+func wellFormedV1(rest []byte) bool {
+	return (rest[0] == authPlain && len(rest) == 1) || (rest[0] == authSecret && len(rest) == 1+nonceLen)
 }
 
 // verify reports whether the frame's proof was made with secret.
