@@ -1,7 +1,6 @@
 package peer
 
 import (
-	"bytes"
 	"crypto/hmac"
 	"crypto/rand"
 	"crypto/sha256"
@@ -15,9 +14,6 @@ import (
 	"net"
 	"os"
 )
-
-// magic starts the dialer's first frame: protocol name and version.
-var magic = []byte("RDP1")
 
 // Authentication modes announced in the first frame.
 const (
@@ -140,24 +136,4 @@ func proof(secret []byte, label string, first, second []byte) []byte {
 // listener→dialer) from the secret and both nonces.
 func sessionKeys(secret, nd, nl []byte) (dl, ld []byte) {
 	return proof(secret, "redund-peer frames d2l", nd, nl), proof(secret, "redund-peer frames l2d", nd, nl)
-}
-
-func authHelloPayload(mode byte, n []byte) []byte {
-	return append(append(append([]byte{}, magic...), mode), n...)
-}
-
-// parseAuthHello checks the dialer's first frame.
-func parseAuthHello(b []byte) (mode byte, n []byte, err error) {
-	if len(b) < len(magic)+1 || !bytes.Equal(b[:len(magic)], magic) {
-		return 0, nil, errors.New("not a redund peer (bad magic)")
-	}
-	mode = b[len(magic)]
-	n = b[len(magic)+1:]
-	switch {
-	case mode == authPlain && len(n) == 0:
-	case mode == authSecret && len(n) == nonceLen:
-	default:
-		return 0, nil, errors.New("bad auth hello")
-	}
-	return mode, n, nil
 }

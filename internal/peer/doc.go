@@ -14,11 +14,18 @@
 //
 //  1. transport: plain TCP, or TLS where each side pins the SHA-256
 //     fingerprint of the other's certificate (self-signed certs are fine);
-//  2. authentication: with a shared secret, an HMAC-SHA256 challenge-response
-//     in both directions (32-byte nonces from crypto/rand, constant-time
-//     comparison); afterwards every frame carries a MAC keyed from the
-//     secret and both nonces. Plain links (no secret, no TLS) are allowed
-//     only with Config.Plain set;
+//  2. authentication: with a shared secret, the dialer's first frame
+//     (magic "RDP2": protocol version 2) proves the secret: HMAC-SHA256
+//     over the magic, the mode, a fresh 32-byte nonce from crypto/rand and
+//     the signing time. The listener verifies it before it sends anything
+//     but an AuthFail code (a stranger gets no HMAC output to test guesses
+//     of the secret on), refuses a time more than 60 s from its own clock
+//     (the nodes' clocks must agree within that: NTP) and a nonce it has
+//     seen (a bounded ReplayCache). Then the listener proves the secret
+//     over both nonces, the dialer answers, and every frame carries a MAC
+//     keyed from the secret and both nonces; comparisons are constant-time.
+//     Plain links (no secret, no TLS) are allowed only with Config.Plain
+//     set;
 //  3. handshake: both sides exchange a Hello (node id, mode, version, epoch,
 //     uptime, application fields) and run the caller's Compat function; a
 //     refusal reason is sent to the other side, so both report the same
@@ -49,14 +56,19 @@
 //   - at most 4 handshakes per source (IPv4 address or IPv6 /64) and 32 in
 //     all; a new connection that finds its source or the table full evicts
 //     the oldest unauthenticated handshake (of its own source, or of the
-//     source holding the most), so a flood from other addresses never
-//     delays the real peer by more than its own handshake;
+//     source holding the most). A handshake whose first frame proved the
+//     secret, or whose certificate matched the pin, is never evicted by an
+//     unauthenticated one, so a flood, from any number of addresses or
+//     from the peer's own /64, cannot keep out a peer whose first frame
+//     has arrived, even on a listener that has never seen it (it can evict
+//     the peer's connection before that: 32 new connections within half a
+//     round trip). Sources that authenticated before are spared besides;
 //   - every failure is a drop counted in Status.Dropped and logged at most
 //     once a minute: no event, no state change, and nothing the other end
 //     wrote is shown. Before authentication a refusal travels as a one-byte
 //     code (AuthFail), never as text, and a Refuse frame is discarded
 //     unread; the same holds on the dialer for an end that has not proved
-//     the secret.
+//     the secret. A replayed first frame gets no answer at all.
 //
 // Text from an authenticated peer (Refuse and Close reasons, remote errors,
 // Hello strings) is shown with control and bidirectional-text characters
@@ -65,12 +77,18 @@
 // # Mismatch
 //
 // A node that answers the handshake is alive, even when it cannot be
-// paired. The dialer checks the listener's proof first; when the other end
-// completes the transport and answers with a well-formed challenge whose
-// proof fails, or with an AuthFail code, or presents (or rejects) a
-// certificate against the pins, the link is in state Mismatch with reason
-// "secrets differ" or "certificates differ": it never says which side is
-// wrong. The listener enters Mismatch only when the dialer's certificate
+// paired. When the other end completes the transport and answers with a
+// well-formed challenge whose proof fails, or with an AuthFail code, or
+// presents (or rejects) a certificate against the pins, the dialer's link
+// is in state Mismatch with reason "secrets differ" or "certificates
+// differ" (it never says which side is wrong), "clocks differ by more than
+// 60s" (the listener refused the first frame's time), or "the other node
+// speaks peer protocol N: run the same redund version on both nodes" (the
+// listener's AuthFail code carries its version; a protocol 1 listener,
+// which closes on our first frame unanswered, is recognised by a second
+// connection that sends a plain protocol 1 hello, which it refuses with
+// code 1). A protocol 1 dialer is answered with the code it reads as
+// "secrets differ", so an old backup stays standby too. The listener enters Mismatch only when the dialer's certificate
 // matched its pin (then it knows the dialer is the peer); otherwise a
 // mismatching dialer is one more counted drop, since it cannot be told
 // from a stranger. While in Mismatch the dialer redials as usual but at

@@ -49,19 +49,31 @@ func (n *Node) drop(from net.Addr, why string) {
 }
 
 // mismatch reports that the other end answers as a redund node with a
-// different secret or certificate: a Mismatch event on every answer (a
-// sign of life), a log line at most once per logEvery.
+// different secret, certificate, clock or protocol version: a Mismatch
+// event on every answer (a sign of life), a log line at most once per
+// logEvery.
 func (n *Node) mismatch(why string, from net.Addr) {
 	now := time.Now()
 	if ok, held := n.mismatchLog.allow(now); ok {
-		fix := "set the same secret on both nodes"
-		if why == reasonCerts {
-			fix = "check tls_peer_fingerprint against the other node's certificate, on both nodes"
-		}
-		n.log.Warn("peer link: "+why+": the other node answers but the credentials do not match; "+fix,
-			"peer", from.String(), "not_logged_since_last", held)
+		n.log.Warn(mismatchLogLine(why), "peer", from.String(), "not_logged_since_last", held)
 	}
 	n.emit(Event{State: Mismatch, Reason: why, Time: now, LastHeard: now})
+}
+
+// mismatchLogLine is the warning for a Mismatch with reason why.
+func mismatchLogLine(why string) string {
+	fix := ""
+	switch why {
+	case reasonSecrets:
+		fix = "set the same secret on both nodes"
+	case reasonCerts:
+		fix = "check tls_peer_fingerprint against the other node's certificate, on both nodes"
+	case reasonClock:
+		return "peer link: " + why + ": the other node answers but refuses our clock; synchronise both nodes' clocks (NTP)"
+	default:
+		return "peer link: " + why
+	}
+	return "peer link: " + why + ": the other node answers but the credentials do not match; " + fix
 }
 
 // acceptFailed handles a failed incoming handshake. Before the other end
@@ -93,8 +105,10 @@ func preAuthReason(err error) string {
 	switch {
 	case errors.Is(err, ErrFrameTooLarge):
 		return "frame too large before authentication"
-	case errors.As(err, &mm):
+	case errors.As(err, &mm) && mm.why == reasonSecrets:
 		return "credentials differ (a node with another secret, or not a redund node)"
+	case errors.As(err, &mm):
+		return mm.Error()
 	case errors.Is(err, ErrAuth):
 		return err.Error()
 	case errors.Is(err, errUntrustedRefuse):

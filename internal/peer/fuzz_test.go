@@ -6,6 +6,7 @@ import (
 	"io"
 	"net"
 	"testing"
+	"time"
 
 	"github.com/redund/redund/internal/logging"
 )
@@ -61,6 +62,8 @@ func FuzzParseHello(f *testing.F) {
 	f.Add([]byte(`{"node_id":"a","mode":"master","version":"1","epoch":3,"uptime_ms":10,"app":{"role":"active"}}`))
 	f.Add([]byte(`{"node_id":""}`))
 	f.Add([]byte(`RDP1` + "\x01" + "0123456789abcdef0123456789abcdef"))
+	f.Add(encodeFirst([]byte(testSecret), make([]byte, nonceLen), time.UnixMilli(1e12)))
+	f.Add([]byte("RDP2\x00"))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		if h, err := ParseHello(data); err == nil {
 			if h.NodeID == "" || h.UptimeMS < 0 {
@@ -70,9 +73,12 @@ func FuzzParseHello(f *testing.F) {
 				t.Fatalf("re-encoded hello rejected: %v", err)
 			}
 		}
-		if mode, n, err := parseAuthHello(data); err == nil {
-			if mode == authSecret && len(n) != nonceLen {
-				t.Fatalf("accepted a %d-byte nonce", len(n))
+		if f, err := parseFirst(data); err == nil {
+			if f.mode == authSecret && (len(f.nonce) != nonceLen || len(f.proof) != proofLen) {
+				t.Fatalf("accepted a %d-byte nonce, a %d-byte proof", len(f.nonce), len(f.proof))
+			}
+			if f.mode == authSecret && !bytes.Equal(encodeFirst([]byte(testSecret), f.nonce, f.sent), data) && f.verify([]byte(testSecret)) {
+				t.Fatal("a proof verified for bytes it does not cover")
 			}
 		}
 		_ = reason(data)
@@ -83,11 +89,15 @@ func FuzzParseHello(f *testing.F) {
 // incoming connection, through the listener's own handshake and failure
 // handling (the code a real connection runs, on a net.Pipe). The node has
 // a secret the input cannot know, so every input fails before
-// authentication, and must: never panic, never allocate a frame above
-// preAuthMaxFrame, never produce an event or change the state, and be
-// counted as exactly one drop. Seeds are in testdata/fuzz/FuzzAcceptPreAuth.
+// authentication (a first frame with a valid proof, fresh from f.Add or
+// stale in the corpus, still cannot answer the challenge), and must:
+// never panic, never allocate a frame above preAuthMaxFrame, never
+// produce an event or change the state, and be counted as exactly one
+// drop. Seeds are in testdata/fuzz/FuzzAcceptPreAuth (protocol 2 first
+// frames: v2_*; other versions: v1_hello, v3_hello).
 func FuzzAcceptPreAuth(f *testing.F) {
-	f.Add(append([]byte{0, 0, 0, 38, typeAuthHello}, authHelloPayload(authSecret, make([]byte, nonceLen))...))
+	f.Add(append([]byte{0, 0, 0, 78, typeAuthHello}, strangerFirst()...))
+	f.Add(append([]byte{0, 0, 0, 78, typeAuthHello}, validFirst(time.Now())...))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		rec := newRecorder()
 		n, err := New(&Config{Secret: testSecret}, Options{Listen: "127.0.0.1:0", Hello: hello("m", "master"),

@@ -4,7 +4,9 @@ import (
 	"crypto/hmac"
 	"errors"
 	"fmt"
+	"io"
 	"net"
+	"syscall"
 	"time"
 )
 
@@ -31,21 +33,44 @@ func (e *RefusedError) Error() string {
 const (
 	reasonSecrets = "secrets differ"
 	reasonCerts   = "certificates differ"
+	reasonClock   = "clocks differ by more than 60s"
 )
 
 // mismatchError: the other end answered as a redund node whose secret (or
-// certificate) differs.
-type mismatchError struct{ why string }
+// certificate, clock or protocol version) differs. why is the Mismatch
+// reason (stable, so that a repeat is recognised); detail is for the log.
+type mismatchError struct{ why, detail string }
 
-func (e *mismatchError) Error() string { return e.why }
+func (e *mismatchError) Error() string { return e.why + e.detail }
 
 // Codes of an AuthFail frame, the only refusal read before authentication
 // (a code, never text, so nothing a stranger writes is shown).
 const (
 	failNeedSecret    byte = 1 // listener: this node requires a shared secret
 	failNoSecret      byte = 2 // listener: this node has no shared secret
-	failSecretsDiffer byte = 3 // dialer: the listener's proof does not match
+	failSecretsDiffer byte = 3 // either: the other's proof does not match
+	failVersion       byte = 4 // listener: followed by the protocol version it speaks
+	failClock         byte = 5 // listener: the first frame's time is outside clockWindow
 )
+
+// failReason is the Mismatch reason an AuthFail payload stands for, or ""
+// when it is not a well-formed one.
+func failReason(b []byte) string {
+	switch {
+	case len(b) == 1 && b[0] >= failNeedSecret && b[0] <= failSecretsDiffer:
+		return reasonSecrets
+	case len(b) == 1 && b[0] == failClock:
+		return reasonClock
+	case len(b) == 2 && b[0] == failVersion && b[1] >= 1 && b[1] <= 9 && b[1] != protoVersion:
+		return reasonVersion(b[1])
+	}
+	return ""
+}
+
+// errUnanswered: the listener closed the connection on our first frame
+// without a word, as a node of protocol 1 does (see Node.probeV1).
+var errUnanswered = errors.New("the other end closed the connection without answering the first frame " +
+	"(a redund node of an older version, a flooded peer port, or not a redund node)")
 
 // errUntrustedRefuse is a Refuse frame received before the other end
 // authenticated; its text is dropped unread.
@@ -60,17 +85,21 @@ type shake struct {
 	local Hello
 	comp  CompatFunc
 
-	start   time.Time // when the connection was accepted or dialed
-	pinned  bool      // TLS verified the other end's pinned certificate
-	trusted bool      // every configured check passed: the other end's text may be shown
-	onAuth  func()    // listener: a credential was verified
+	start    time.Time // when the connection was accepted or dialed
+	pinned   bool      // TLS verified the other end's pinned certificate
+	trusted  bool      // every configured check passed: the other end's text may be shown
+	onFirst  func()    // listener: the dialer's first frame proved the secret
+	onAuth   func()    // listener: a credential was verified
+	now      func() time.Time
+	nonces   *ReplayCache // listener: first-frame nonces seen
+	answered bool         // dialer: the listener sent a frame
 }
 
 // newShake reads frames of at most preAuthMaxFrame (or maxFrame when
 // smaller) until the link is up.
 func newShake(nc net.Conn, cfg *Config, local Hello, comp CompatFunc, maxFrame int) *shake {
 	return &shake{nc: nc, r: newFrameReader(nc, min(maxFrame, preAuthMaxFrame)), w: newFrameWriter(nc),
-		cfg: cfg, local: local, comp: comp, start: time.Now()}
+		cfg: cfg, local: local, comp: comp, start: time.Now(), now: time.Now}
 }
 
 func (s *shake) secret() []byte { return []byte(s.cfg.Secret.Reveal()) }
@@ -100,13 +129,16 @@ func (s *shake) authFail(code byte) error {
 // anything else an error that carries no text from the other end.
 func (s *shake) expect(want byte) ([]byte, error) {
 	typ, b, err := s.r.readFrame()
+	if err == nil {
+		s.answered = true
+	}
 	switch {
 	case err != nil:
 		return nil, err
 	case typ == want:
 		return b, nil
-	case typ == typeAuthFail && len(b) == 1 && b[0] >= failNeedSecret && b[0] <= failSecretsDiffer:
-		return nil, &mismatchError{why: reasonSecrets}
+	case typ == typeAuthFail && failReason(b) != "":
+		return nil, &mismatchError{why: failReason(b)}
 	case typ == typeRefuse && s.trusted:
 		return nil, &RefusedError{Reason: reason(b), ByPeer: true}
 	case typ == typeRefuse:
@@ -118,11 +150,8 @@ func (s *shake) expect(want byte) ([]byte, error) {
 // dial runs the dialer's side; it returns the remote Hello.
 func (s *shake) dial() (Hello, error) {
 	secret := s.secret()
-	mode, nd := authPlain, []byte(nil)
-	if len(secret) > 0 {
-		mode, nd = authSecret, nonce()
-	}
-	if err := s.send(typeAuthHello, authHelloPayload(mode, nd)); err != nil {
+	nd := nonce()
+	if err := s.send(typeAuthHello, encodeFirst(secret, nd, s.now())); err != nil {
 		return Hello{}, err
 	}
 	if len(secret) > 0 {
@@ -166,6 +195,9 @@ func (s *shake) recvHello() (Hello, error) {
 // length; the dialer then says so with a code and reports Mismatch.
 func (s *shake) dialAuth(secret, nd []byte) error {
 	b, err := s.expect(typeAuthChal)
+	if err != nil && !s.answered && (errors.Is(err, io.EOF) || errors.Is(err, syscall.ECONNRESET)) {
+		return fmt.Errorf("%w: %w", errUnanswered, err)
+	}
 	if err != nil {
 		return err
 	}
@@ -194,7 +226,9 @@ var errNotPeer = errors.New("not a redund peer")
 
 // accept runs the listener's side; it returns the remote Hello. The first
 // frame must arrive within the deadline the caller set; the rest of the
-// handshake has until start+handshakeTimeout.
+// handshake has until start+handshakeTimeout. With a secret the first
+// frame must prove it before the listener sends anything but an AuthFail
+// code: a stranger gets no HMAC output to test guesses of the secret on.
 func (s *shake) accept() (Hello, error) {
 	typ, b, err := s.r.readFrame()
 	if err != nil {
@@ -203,19 +237,26 @@ func (s *shake) accept() (Hello, error) {
 	if typ != typeAuthHello {
 		return Hello{}, fmt.Errorf("%w: first frame type %#x", errNotPeer, typ)
 	}
-	mode, nd, err := parseAuthHello(b)
+	f, err := parseFirst(b)
+	var ve *versionError
+	if errors.As(err, &ve) {
+		return Hello{}, s.refuseVersion(ve.version)
+	}
 	if err != nil {
 		return Hello{}, fmt.Errorf("%w: %v", errNotPeer, err)
 	}
 	_ = s.nc.SetDeadline(s.start.Add(handshakeTimeout))
 	secret := s.secret()
 	switch {
-	case len(secret) > 0 && mode != authSecret:
+	case len(secret) > 0 && f.mode != authSecret:
 		return Hello{}, s.authFail(failNeedSecret)
-	case len(secret) == 0 && mode == authSecret:
+	case len(secret) == 0 && f.mode == authSecret:
 		return Hello{}, s.authFail(failNoSecret)
 	case len(secret) > 0:
-		if err := s.acceptAuth(secret, nd); err != nil {
+		if err := s.checkFirst(secret, f); err != nil {
+			return Hello{}, err
+		}
+		if err := s.acceptAuth(secret, f.nonce); err != nil {
 			return Hello{}, err
 		}
 	}
@@ -224,6 +265,41 @@ func (s *shake) accept() (Hello, error) {
 	}
 	s.trusted = true
 	return s.acceptHello()
+}
+
+// checkFirst verifies the first frame's proof, its time and its nonce.
+// A bad proof or time is answered with a code (a node with another
+// secret, or a clock off, is told so); a replayed nonce, which only
+// someone repeating a captured frame sends, gets no answer.
+func (s *shake) checkFirst(secret []byte, f firstFrame) error {
+	if !f.verify(secret) {
+		return s.authFail(failSecretsDiffer)
+	}
+	now := s.now()
+	if d := now.Sub(f.sent); d > clockWindow || d < -clockWindow {
+		_ = s.send(typeAuthFail, []byte{failClock})
+		return &mismatchError{why: reasonClock, detail: fmt.Sprintf(" (by %s)", d.Round(time.Second))}
+	}
+	if err := s.nonces.Check(f.replayKey(), f.sent, now); err != nil {
+		return fmt.Errorf("first frame: %w", err)
+	}
+	if s.onFirst != nil {
+		s.onFirst()
+	}
+	return nil
+}
+
+// refuseVersion answers a first frame of another protocol version. A
+// node of version 1 knows AuthFail codes 1-3 only: "secrets differ" keeps
+// it standby (the master is alive) where anything else would make it
+// take over; later versions read failVersion.
+func (s *shake) refuseVersion(v byte) error {
+	if v == 1 {
+		_ = s.send(typeAuthFail, []byte{failSecretsDiffer})
+	} else {
+		_ = s.send(typeAuthFail, []byte{failVersion, protoVersion})
+	}
+	return &mismatchError{why: reasonVersion(v)}
 }
 
 func (s *shake) acceptAuth(secret, nd []byte) error {

@@ -81,7 +81,8 @@ func (n *Node) handshake(sl *slot) (*shake, Hello, error) {
 		return nil, Hello{}, err
 	}
 	s := newShake(tc, n.cfg, n.opts.Hello(), n.opts.Compat, n.opts.MaxFrame)
-	s.start, s.pinned = start, n.cfg.UsesTLS()
+	s.start, s.pinned, s.now, s.nonces = start, n.cfg.UsesTLS(), n.now, n.nonces
+	s.onFirst = func() { n.slots.verified(sl) }
 	s.onAuth = func() { n.slots.authenticated(sl) }
 	if s.pinned {
 		s.onAuth() // the certificate matched the pin: this is the peer

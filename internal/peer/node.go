@@ -59,6 +59,8 @@ type Node struct {
 	ready                chan struct{}
 	slots                *slotTable    // incoming connections being set up
 	firstFrame           time.Duration // firstFrameTimeout (tests may raise it)
+	nonces               *ReplayCache  // first-frame nonces seen (listener)
+	now                  func() time.Time
 	dropLog, mismatchLog limiter
 
 	mu      sync.Mutex
@@ -93,7 +95,7 @@ func New(cfg *Config, opts Options) (*Node, error) {
 		opts.Log = logging.Discard()
 	}
 	n := &Node{cfg: cfg, opts: opts, log: opts.Log, downAfter: opts.DownAfter, ready: make(chan struct{}),
-		slots: newSlotTable(), firstFrame: firstFrameTimeout,
+		slots: newSlotTable(), firstFrame: firstFrameTimeout, nonces: newFirstNonces(), now: time.Now,
 		dropLog: limiter{period: logEvery}, mismatchLog: limiter{period: logEvery}}
 	if n.downAfter <= 0 {
 		n.downAfter = cfg.pingTimeout() + cfg.pingInterval()*time.Duration(cfg.maxMissed())
@@ -221,6 +223,9 @@ func (n *Node) dialOnce(ctx context.Context) int {
 	stop := context.AfterFunc(ctx, func() { _ = nc.Close() })
 	defer stop()
 	s, remote, err := n.dialShake(nc)
+	if errors.Is(err, errUnanswered) && n.probeV1(ctx) {
+		err = &mismatchError{why: reasonVersion(1)}
+	}
 	if err != nil {
 		if ctx.Err() != nil {
 			return dialNoLink
@@ -243,7 +248,7 @@ func (n *Node) dialShake(nc net.Conn) (*shake, Hello, error) {
 		return nil, Hello{}, err
 	}
 	s := newShake(tc, n.cfg, n.opts.Hello(), n.opts.Compat, n.opts.MaxFrame)
-	s.pinned = n.cfg.UsesTLS()
+	s.pinned, s.now = n.cfg.UsesTLS(), n.now
 	remote, err := s.dial()
 	if err != nil {
 		err = tlsVerdict(tc, err)
@@ -251,6 +256,33 @@ func (n *Node) dialShake(nc net.Conn) (*shake, Hello, error) {
 		return nil, remote, err
 	}
 	return s, remote, nil
+}
+
+// probeV1 asks the end that closed on our first frame whether it is a
+// redund node of protocol 1 with a secret: such a node answers a plain
+// protocol 1 hello with AuthFail code 1 (this node needs a secret), and a
+// node of protocol 2 answers it with code 3. Nothing secret is sent. A
+// backup upgraded before its master thus sees a live master (Mismatch)
+// and stays standby, instead of Down.
+func (n *Node) probeV1(ctx context.Context) bool {
+	d := net.Dialer{Timeout: handshakeTimeout}
+	nc, err := d.DialContext(ctx, "tcp", n.opts.Dial)
+	if err != nil {
+		return false
+	}
+	defer nc.Close()
+	_ = nc.SetDeadline(time.Now().Add(handshakeTimeout))
+	tc, err := wrapTLS(nc, n.cfg, false)
+	if err != nil {
+		return false
+	}
+	defer tc.Close()
+	w := newFrameWriter(tc)
+	if w.writeFrame(typeAuthHello, []byte("RDP1\x00")) != nil || w.flush() != nil {
+		return false
+	}
+	typ, b, err := newFrameReader(tc, 64).readFrame()
+	return err == nil && typ == typeAuthFail && len(b) == 1 && b[0] == failNeedSecret
 }
 
 // tlsVerdict returns the listener's TLS alert when a write failed because

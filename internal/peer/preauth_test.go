@@ -11,15 +11,23 @@ import (
 	"github.com/redund/redund/internal/testutil"
 )
 
-// authHelloFrame is a valid first frame of a dialer with a secret.
-func authHelloFrame() []byte {
-	return authHelloPayload(authSecret, make([]byte, nonceLen))
+// strangerFirst is a well-formed first frame of a dialer with a secret,
+// made by someone who does not know it (its proof is random).
+func strangerFirst() []byte {
+	b := encodeFirst([]byte("not the secret"), nonce(), time.Now())
+	copy(b[len(b)-proofLen:], nonce())
+	return b
+}
+
+// validFirst is a first frame made with testSecret, signed at sent.
+func validFirst(sent time.Time) []byte {
+	return encodeFirst([]byte(testSecret), nonce(), sent)
 }
 
 // dribble announces a valid first frame and then sends it one byte per
 // 100 ms (a slow connection) until stop or an error.
 func dribble(c net.Conn, stop <-chan struct{}) {
-	body := append([]byte{typeAuthHello}, authHelloFrame()...)
+	body := append([]byte{typeAuthHello}, strangerFirst()...)
 	if _, err := c.Write([]byte{0, 0, 0, byte(len(body))}); err != nil {
 		return
 	}
@@ -176,20 +184,20 @@ func TestStrangersRefuseBeforeAuthIsADrop(t *testing.T) {
 	log, logs := captureLog()
 	l, lrec := listener(t, &Config{Secret: testSecret}, Options{Log: log})
 	attempts := []func(c net.Conn){
-		func(c net.Conn) { // after the challenge
-			sendFrame(t, c, typeAuthHello, authHelloFrame())
-			if _, _, err := newFrameReader(c, 1024).readFrame(); err != nil {
-				t.Fatalf("no challenge: %v", err)
+		func(c net.Conn) { // after the answer to a first frame without the secret
+			sendFrame(t, c, typeAuthHello, strangerFirst())
+			if typ, b, err := newFrameReader(c, 1024).readFrame(); err != nil || typ != typeAuthFail || len(b) != 1 {
+				t.Fatalf("first frame answered with %#x %x, %v; want an AuthFail code", typ, b, err)
 			}
 			sendFrame(t, c, typeRefuse, []byte(evil))
 		},
 		func(c net.Conn) { sendFrame(t, c, typeRefuse, []byte(evil)) }, // as the first frame
 		func(c net.Conn) { // a plain hello, refused by the node, then text
-			sendFrame(t, c, typeAuthHello, authHelloPayload(authPlain, nil))
+			sendFrame(t, c, typeAuthHello, encodeFirst(nil, nil, time.Now()))
 			sendFrame(t, c, typeRefuse, []byte(evil))
 		},
 		func(c net.Conn) { // imitating a node with another secret
-			sendFrame(t, c, typeAuthHello, authHelloFrame())
+			sendFrame(t, c, typeAuthHello, strangerFirst())
 			sendFrame(t, c, typeAuthFail, []byte{failSecretsDiffer})
 		},
 	}

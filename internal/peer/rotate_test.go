@@ -78,8 +78,9 @@ func delayCopy(dst, src net.Conn, d time.Duration) {
 }
 
 // rotatingFlood dials addr from a new 127.1.x.y source each time (more
-// sources than the listener has handshake slots), sends a valid first
-// frame and holds the connection, from workers goroutines until stop.
+// sources than the listener has handshake slots), sends a well-formed
+// first frame (without the secret) and holds the connection, from
+// workers goroutines until stop.
 func rotatingFlood(addr string, workers int, stop <-chan struct{}, dials *atomic.Uint64) *sync.WaitGroup {
 	var next atomic.Uint32
 	var wg sync.WaitGroup
@@ -108,7 +109,7 @@ func rotatingFlood(addr string, workers int, stop <-chan struct{}, dials *atomic
 				}
 				dials.Add(1)
 				w := newFrameWriter(c)
-				_ = w.writeFrame(typeAuthHello, authHelloFrame())
+				_ = w.writeFrame(typeAuthHello, strangerFirst())
 				_ = w.flush()
 				if held = append(held, c); len(held) > 64 {
 					held[0].Close()

@@ -17,10 +17,13 @@ import (
 // the time its own handshake takes. A flood from more sources than the
 // table has slots evicts in arrival order, which a peer far enough away
 // (a handshake that takes 32 of the flood's connections) loses every
-// time; so a source that authenticated before (the peer's address, once
-// it has connected) is evicted only to make room for itself, and within a
-// full source (an IPv6 /64 that the peer shares with its LAN) the peer's
-// own address is evicted last.
+// time. So a handshake is never evicted once its first frame has proved
+// the secret (or TLS has verified the pinned certificate), even on a
+// listener that has never seen the peer; besides, a source that
+// authenticated before (the peer's address, once it has connected) is
+// evicted only to make room for itself, and within a full source (an
+// IPv6 /64 that the peer shares with its LAN) the peer's own address is
+// evicted last.
 const (
 	// preAuthMaxFrame is the largest frame read before the link is up;
 	// Options.MaxFrame applies afterwards.
@@ -42,7 +45,7 @@ type slot struct {
 	src     string // sourceKey
 	addr    string // the IP address alone
 	nc      net.Conn
-	authed  bool // a credential (pinned certificate, secret) was verified
+	authed  bool // a credential (pinned certificate, first-frame proof) was verified
 	evicted bool // closed to make room; its drop is counted by its owner
 }
 
@@ -82,6 +85,16 @@ func (t *slotTable) admit(nc net.Conn) (s, victim *slot) {
 	s = &slot{src: src, addr: addrOnly(nc.RemoteAddr()), nc: nc}
 	t.live = append(t.live, s)
 	return s, victim
+}
+
+// verified marks s as holding a connection whose first frame proved the
+// secret: from then on it is never evicted, whatever arrives (it keeps
+// the slot it took when it was accepted). Its source is remembered only
+// once the whole handshake has authenticated it (authenticated).
+func (t *slotTable) verified(s *slot) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	s.authed = true
 }
 
 // authenticated marks s as holding a verified peer: it is never evicted,
