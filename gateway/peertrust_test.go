@@ -18,8 +18,9 @@ import (
 
 // stranger speaks the peer protocol by hand, as someone without the
 // secret would: frames are a 4-byte big-endian length, a type byte and the
-// payload; 0x01 is the dialer's first frame ("RDP1", auth mode 1 and a
-// 32-byte nonce), 0x05 a Refuse with its reason.
+// payload; 0x01 is a dialer's first frame (here protocol 1's: "RDP1", auth
+// mode 1 and a 32-byte nonce, which a protocol 2 master answers with an
+// AuthFail code, never a challenge), 0x05 a Refuse with its reason.
 func strangerFrame(typ byte, payload string) []byte {
 	b := binary.BigEndian.AppendUint32(nil, uint32(1+len(payload)))
 	return append(append(b, typ), payload...)
@@ -40,7 +41,7 @@ func TestStrangersRefuseRunsNoFaultHook(t *testing.T) {
 	m := startGW(t, mc, ln)
 	const evil = "\x1b[31mEVIL"
 	for _, first := range [][]byte{
-		strangerFrame(0x01, "RDP1\x01"+strings.Repeat("n", 32)), // then the Refuse, after the challenge
+		strangerFrame(0x01, "RDP1\x01"+strings.Repeat("n", 32)), // then the Refuse, after the master's answer
 		strangerFrame(0x05, evil),                               // the Refuse as the first frame
 	} {
 		c, err := net.Dial("tcp", ln.Addr().String())
@@ -51,7 +52,7 @@ func TestStrangersRefuseRunsNoFaultHook(t *testing.T) {
 		if first[4] == 0x01 {
 			var hdr [4]byte
 			if _, err := io.ReadFull(c, hdr[:]); err != nil {
-				t.Fatalf("no challenge: %v", err)
+				t.Fatalf("no answer to the first frame: %v", err)
 			}
 			_, _ = io.CopyN(io.Discard, c, int64(binary.BigEndian.Uint32(hdr[:])))
 			_, _ = c.Write(strangerFrame(0x05, evil))
