@@ -35,6 +35,11 @@ type peerView struct {
 	refused   string    // compat reason, when incompatible
 	lastErr   string    // last error talking to it
 	connected bool
+	// mismatchAt is the last answer with secrets differing (zero after an
+	// authenticated exchange); mismatchLogged when that was last logged,
+	// mismatchUnlogged how many came since.
+	mismatchAt, mismatchLogged time.Time
+	mismatchUnlogged           int
 }
 
 // setState changes the status (n.mu held); since moves only when the name
@@ -66,7 +71,7 @@ func (n *Node) notePeer(info nodeInfo, refused string) {
 		n.peer.upSince = now
 	}
 	n.peer.info, n.peer.seen, n.peer.last, n.peer.connected = info, true, now, true
-	n.peer.refused, n.peer.lastErr = refused, ""
+	n.peer.refused, n.peer.lastErr, n.peer.mismatchAt = refused, "", time.Time{}
 	n.metrics.peerConnected.Set(1)
 	if info.Epoch > n.peerEpochMax {
 		n.peerEpochMax = info.Epoch
@@ -89,15 +94,24 @@ func (n *Node) refusedReason(re *refusedError) string {
 }
 
 // notePeerError records a failed exchange; the peer counts as gone once
-// nothing succeeded for peer_timeout.
+// nothing succeeded for peer_timeout. An answer with secrets differing is
+// recorded (the peer is alive) and logged at most once a minute.
 func (n *Node) notePeerError(err error) {
 	n.mu.Lock()
-	defer n.mu.Unlock()
 	n.peer.lastErr = shortErr(err)
 	if n.peer.connected && time.Since(n.peer.last) > n.peerTimeout {
 		n.peer.connected = false
 		n.peer.upSince = time.Now()
 		n.metrics.peerConnected.Set(0)
+	}
+	var logIt bool
+	var repeated int
+	if isMismatch(err) {
+		logIt, repeated = n.noteMismatchLocked(time.Now())
+	}
+	n.mu.Unlock()
+	if logIt {
+		n.logMismatch(repeated)
 	}
 }
 
@@ -112,6 +126,8 @@ func (n *Node) primaryStateLocked() (string, string) {
 		return StateNoRedundancy, "no peer configured"
 	case p.refused != "" && p.connected:
 		return StateIncompatible, p.refused
+	case !p.connected && n.mismatchLocked():
+		return StateIncompatible, reasonSecretsDiffer
 	case !p.seen:
 		return StateConnecting, orDefault(p.lastErr, "waiting for the secondary")
 	case !p.connected:
