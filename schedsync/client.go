@@ -109,7 +109,7 @@ func (c *peerClient) do(ctx context.Context, method, uri string, body []byte) (a
 			resp.Body.Close()
 			c.n.metrics.badAnswers.Inc()
 			if resp.Header.Get(peer.HeaderProto) == c.n.auth.Proto() {
-				return answer{}, errSecretsDiffer // a node of this protocol answered: alive
+				return answer{}, &secretsDifferError{err} // a node of this protocol answered: alive
 			}
 			return answer{}, fmt.Errorf("schedsync: %w", err)
 		}

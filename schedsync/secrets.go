@@ -1,25 +1,23 @@
 package schedsync
 
-import (
-	"errors"
-	"time"
-)
+import "time"
 
 // reasonSecretsDiffer is the status reason (on both nodes) while the other
 // node answers but authentication with the shared secret fails. It does
 // not guess which side is wrong.
 const reasonSecretsDiffer = "secrets differ"
 
-// errSecretsDiffer is an answer that names this node's protocol but carries
-// no valid proof for this node's secret: the primary's fixed 401 refusal
-// of this node's MAC, or an answer whose proof does not verify. The other
-// node is alive (see failoverRule); nothing of the answer is used.
-var errSecretsDiffer error = secretsDifferError{}
+// secretsDifferError is an answer that names this node's protocol but
+// carries no valid proof for this node's secret: the primary's fixed 401
+// refusal of this node's MAC, or an answer whose proof does not verify.
+// The other node is alive (see failoverRule) and the secrets differ,
+// unless an exchange authenticated recently (then the answer was changed
+// on the way: see notePeerError). err is the signer's fixed text; nothing
+// of the answer is used.
+type secretsDifferError struct{ err error }
 
-type secretsDifferError struct{}
-
-func (secretsDifferError) Error() string { return reasonSecretsDiffer }
-func (secretsDifferError) Unwrap() error { return errAuth }
+func (e *secretsDifferError) Error() string { return "schedsync: " + e.err.Error() }
+func (e *secretsDifferError) Unwrap() error { return e.err }
 
 // mismatchLocked reports whether the other node answered with secrets
 // differing within peer_timeout (n.mu held).
@@ -51,5 +49,3 @@ func (n *Node) logMismatch(repeated int) {
 	n.log.Warn("the other node answers, but authentication with the shared secret fails: "+reasonSecretsDiffer,
 		"peer", n.cfg.Peer, "note", what, "repeated_since_last_log", repeated)
 }
-
-func isMismatch(err error) bool { return errors.Is(err, errSecretsDiffer) }

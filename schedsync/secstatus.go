@@ -77,8 +77,7 @@ func (n *Node) onSyncError(err error, start time.Time) bool {
 		n.setState(StateIncompatible, reason)
 		return false
 	}
-	n.notePeerError(err)
-	if isMismatch(err) {
+	if n.notePeerError(err) {
 		// the primary answered: alive, so no failover while this goes on
 		n.setState(StateIncompatible, reasonSecretsDiffer)
 		return false

@@ -1,6 +1,7 @@
 package schedsync
 
 import (
+	"errors"
 	"time"
 )
 
@@ -95,24 +96,30 @@ func (n *Node) refusedReason(re *refusedError) string {
 
 // notePeerError records a failed exchange; the peer counts as gone once
 // nothing succeeded for peer_timeout. An answer with secrets differing is
-// recorded (the peer is alive) and logged at most once a minute.
-func (n *Node) notePeerError(err error) {
+// recorded (the peer is alive) and logged at most once a minute, unless
+// an exchange authenticated within peer_timeout (then the secrets agree:
+// the answer was changed on the way); mismatch reports which it was.
+func (n *Node) notePeerError(err error) (mismatch bool) {
 	n.mu.Lock()
 	n.peer.lastErr = shortErr(err)
-	if n.peer.connected && time.Since(n.peer.last) > n.peerTimeout {
+	recent := n.peer.seen && time.Since(n.peer.last) <= n.peerTimeout
+	if n.peer.connected && !recent {
 		n.peer.connected = false
 		n.peer.upSince = time.Now()
 		n.metrics.peerConnected.Set(0)
 	}
 	var logIt bool
 	var repeated int
-	if isMismatch(err) {
+	var sd *secretsDifferError
+	if errors.As(err, &sd) && !recent {
+		mismatch, n.peer.lastErr = true, reasonSecretsDiffer
 		logIt, repeated = n.noteMismatchLocked(time.Now())
 	}
 	n.mu.Unlock()
 	if logIt {
 		n.logMismatch(repeated)
 	}
+	return mismatch
 }
 
 // primaryState derives a primary's status from what it knows of its
