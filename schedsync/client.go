@@ -108,6 +108,9 @@ func (c *peerClient) do(ctx context.Context, method, uri string, body []byte) (a
 		if ans.vb, err = c.n.auth.VerifyResponse(resp, nonce); err != nil {
 			resp.Body.Close()
 			c.n.metrics.badAnswers.Inc()
+			if resp.Header.Get(peer.HeaderProto) == c.n.auth.Proto() {
+				return answer{}, &secretsDifferError{err} // a node of this protocol answered: alive
+			}
 			return answer{}, fmt.Errorf("schedsync: %w", err)
 		}
 	}

@@ -21,7 +21,7 @@ var stateMeanings = map[string][2]string{
 		"same, with the reason: Resync now"},
 	StateUnavailable: {"the secondary has not answered for peer_timeout",
 		"the primary has not answered for peer_timeout: Make primary"},
-	StateIncompatible: {"both ends primary, both secondary, different versions or protocol: see the reason", "same, on both ends"},
+	StateIncompatible: {"both ends primary, both secondary, different versions or protocol, or the secrets differ: see the reason", "same, on both ends"},
 }
 
 func stateRows(current string) []stateRow {
@@ -94,6 +94,11 @@ func promoteAction(d *pageData) pageAction {
 	switch {
 	case d.Role == RolePrimary:
 		a.Disabled = "this node is primary"
+	case d.State == StateIncompatible && d.Reason == reasonSecretsDiffer:
+		a.Danger = true
+		a.Consequence = "THE PRIMARY ANSWERS, with another shared secret (secrets differ): it is alive. Making this " +
+			"node primary now creates TWO PRIMARIES, which cannot even see each other until the secrets agree. " +
+			"Fix the secret on the wrong side instead, or do this only if the primary is being shut down."
 	case p.Connected && d.PeerRole == RolePrimary:
 		a.Danger = true
 		a.Consequence = fmt.Sprintf("THE PRIMARY IS ALIVE: %s answered %s ago. Making this node primary now creates TWO "+

@@ -19,27 +19,34 @@ func TestPageConsequences(t *testing.T) {
 		epoch, peerEpoch uint64
 		resync, promote  string // wanted in the consequence, or "off: " + wanted in Disabled
 		promoteDanger    bool
+		state            string // default Synced
 	}{
 		{"secondary, primary alive", RoleSecondary, RolePrimary, up, 3, 3,
-			"compares every file", "TWO PRIMARIES", true},
+			"compares every file", "TWO PRIMARIES", true, ""},
 		{"secondary, primary gone", RoleSecondary, RolePrimary, down, 3, 3,
-			"compares every file", "new epoch (above 3)", false},
+			"compares every file", "new epoch (above 3)", false, ""},
 		{"both secondaries", RoleSecondary, RoleSecondary, up, 3, 3,
-			"off: both nodes are secondaries", "becomes primary", false},
+			"off: both nodes are secondaries", "becomes primary", false, ""},
 		{"primary, secondary alive", RolePrimary, RoleSecondary, up, 3, 3,
-			"compares every file in full", "off: this node is primary", false},
-		{"primary alone", RolePrimary, "", nil, 1, 0, "No secondary is configured", "off: this node is primary", false},
+			"compares every file in full", "off: this node is primary", false, ""},
+		{"primary alone", RolePrimary, "", nil, 1, 0, "No secondary is configured", "off: this node is primary", false, ""},
 		{"two primaries, older here", RolePrimary, RolePrimary, up, 2, 4,
-			"THIS NODE STEPS DOWN", "off: ", false},
+			"THIS NODE STEPS DOWN", "off: ", false, ""},
 		{"two primaries, newer here", RolePrimary, RolePrimary, up, 4, 2,
-			"THE PEER node-b (http://b:9190) IS ASKED TO STEP DOWN", "off: ", false},
+			"THE PEER node-b (http://b:9190) IS ASKED TO STEP DOWN", "off: ", false, ""},
 		{"two primaries, same epoch", RolePrimary, RolePrimary, up, 4, 4,
-			"off: both primaries hold epoch 4", "off: ", false},
+			"off: both primaries hold epoch 4", "off: ", false, ""},
+		{"secondary, primary answers with another secret", RoleSecondary, "", down, 3, 0,
+			"compares every file", "TWO PRIMARIES", true, StateIncompatible},
 	} {
-		d := pageData{Document: status.Document{Role: tc.role, Peer: tc.peer, State: StateSynced}, Epoch: tc.epoch,
+		d := pageData{Document: status.Document{Role: tc.role, Peer: tc.peer, State: orDefault(tc.state, StateSynced)},
+			Epoch:    tc.epoch,
 			PeerRole: tc.peerRole, PeerEpoch: tc.peerEpoch, Dir: "/srv/schedule", LastContact: 0.2}
 		if tc.peerRole != "" {
 			d.PeerNode = "node-b"
+		}
+		if tc.state == StateIncompatible {
+			d.Reason = reasonSecretsDiffer
 		}
 		for _, c := range []struct {
 			a    pageAction

@@ -177,9 +177,15 @@ func (n *Node) refreshState() {
 		n.setStateLocked(n.primaryStateLocked())
 		return
 	}
-	if n.peer.refused != "" && n.peer.connected {
+	switch {
+	case n.peer.refused != "" && n.peer.connected:
 		n.setStateLocked(StateIncompatible, n.peer.refused)
-	} else if n.st.Name == StateIncompatible {
+	case n.mismatchLocked():
+		n.setStateLocked(StateIncompatible, reasonSecretsDiffer)
+	case n.st.Name == StateIncompatible && n.st.Reason == reasonSecretsDiffer && !n.peer.connected:
+		// the primary stopped answering (failoverRule counts from its last answer)
+		n.setStateLocked(StateUnavailable, "primary unreachable: "+orDefault(n.peer.lastErr, "no answer"))
+	case n.st.Name == StateIncompatible:
 		n.setStateLocked(StateConnecting, "peer compatible again")
 	}
 }

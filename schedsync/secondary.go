@@ -31,7 +31,7 @@ func (n *Node) touchPeer() {
 		n.peer.connected = true
 		n.metrics.peerConnected.Set(1)
 	}
-	n.peer.seen, n.peer.last = true, time.Now()
+	n.peer.seen, n.peer.last, n.peer.mismatchAt = true, time.Now(), time.Time{}
 }
 
 // runSecondary follows the primary: a full comparison first, then the
@@ -160,7 +160,7 @@ func (n *Node) pollWait() time.Duration { return max(n.peerTimeout/2, 100*time.M
 // fullSync fetches the manifest and repairs everything that differs;
 // rehash re-reads every local file instead of trusting size and mtime.
 func (n *Node) fullSync(ctx context.Context, rehash bool) error {
-	n.setState(n.firstState(StateSyncing), "comparing with the primary's manifest")
+	n.noteComparing()
 	mctx, cancel := context.WithTimeout(ctx, 5*time.Minute)
 	b, err := n.client.manifest(mctx)
 	cancel()
@@ -217,14 +217,21 @@ func (n *Node) refuseEmpty(b Batch, have int) error {
 	return nil
 }
 
-// firstState keeps Connecting until the first full sync is done.
-func (n *Node) firstState(s string) string {
+// noteComparing shows a full comparison starting: Connecting until the
+// first full sync is done, else Syncing. While the primary answers with
+// secrets differing the node stays Incompatible (no flapping at every
+// attempt).
+func (n *Node) noteComparing() {
+	const why = "comparing with the primary's manifest"
 	n.mu.Lock()
 	defer n.mu.Unlock()
-	if n.st.Name == StateConnecting {
-		return StateConnecting
+	switch {
+	case n.st.Name == StateIncompatible && n.mismatchLocked():
+	case n.st.Name == StateConnecting:
+		n.setStateLocked(StateConnecting, why)
+	default:
+		n.setStateLocked(StateSyncing, why)
 	}
-	return s
 }
 
 // applyBatch applies targets; actual nil means "stat the paths now".

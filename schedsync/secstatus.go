@@ -77,7 +77,11 @@ func (n *Node) onSyncError(err error, start time.Time) bool {
 		n.setState(StateIncompatible, reason)
 		return false
 	}
-	n.notePeerError(err)
+	if n.notePeerError(err) {
+		// the primary answered: alive, so no failover while this goes on
+		n.setState(StateIncompatible, reasonSecretsDiffer)
+		return false
+	}
 	msg := shortErr(err)
 	n.mu.Lock()
 	f := &n.syncFail
@@ -87,12 +91,11 @@ func (n *Node) onSyncError(err error, start time.Time) bool {
 	f.count++
 	fresh := f.msg != msg
 	f.msg = msg
-	last, seen := n.peer.last, n.peer.seen
-	if !seen {
-		last = n.started
-	}
-	gone := time.Since(last)
+	seen, last := n.peer.seen, n.peer.last
+	ff := n.failoverFactsLocked()
+	gone := ff.Unheard
 	switch {
+	case n.mismatchLocked(): // still Incompatible: secrets differ
 	case n.st.Name != StateConnecting && gone > n.peerTimeout:
 		f.shown = false
 		n.setStateLocked(StateUnavailable, "primary unreachable: "+msg)
@@ -113,8 +116,8 @@ func (n *Node) onSyncError(err error, start time.Time) bool {
 	if logIt {
 		n.log.Warn("sync failed; retrying", "err", msg, "failures", f.count, "repeated_since_last_log", repeated)
 	}
-	if n.wit == nil && n.cfg.Mode == ModeSecondaryFailover && gone >= n.cfg.FailoverOffset.Or(DefaultFailoverOffset) {
-		n.promote(fmt.Sprintf("primary unreachable for %s (failover_offset)", gone.Round(time.Second)))
+	if failoverRule(ff) {
+		n.promote(fmt.Sprintf("primary unreachable for %s (failover_offset)", ff.silent().Round(time.Second)))
 		return true
 	}
 	return false

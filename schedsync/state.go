@@ -1,6 +1,7 @@
 package schedsync
 
 import (
+	"errors"
 	"time"
 )
 
@@ -35,6 +36,11 @@ type peerView struct {
 	refused   string    // compat reason, when incompatible
 	lastErr   string    // last error talking to it
 	connected bool
+	// mismatchAt is the last answer with secrets differing (zero after an
+	// authenticated exchange); mismatchLogged when that was last logged,
+	// mismatchUnlogged how many came since.
+	mismatchAt, mismatchLogged time.Time
+	mismatchUnlogged           int
 }
 
 // setState changes the status (n.mu held); since moves only when the name
@@ -66,7 +72,7 @@ func (n *Node) notePeer(info nodeInfo, refused string) {
 		n.peer.upSince = now
 	}
 	n.peer.info, n.peer.seen, n.peer.last, n.peer.connected = info, true, now, true
-	n.peer.refused, n.peer.lastErr = refused, ""
+	n.peer.refused, n.peer.lastErr, n.peer.mismatchAt = refused, "", time.Time{}
 	n.metrics.peerConnected.Set(1)
 	if info.Epoch > n.peerEpochMax {
 		n.peerEpochMax = info.Epoch
@@ -89,16 +95,31 @@ func (n *Node) refusedReason(re *refusedError) string {
 }
 
 // notePeerError records a failed exchange; the peer counts as gone once
-// nothing succeeded for peer_timeout.
-func (n *Node) notePeerError(err error) {
+// nothing succeeded for peer_timeout. An answer with secrets differing is
+// recorded (the peer is alive) and logged at most once a minute, unless
+// an exchange authenticated within peer_timeout (then the secrets agree:
+// the answer was changed on the way); mismatch reports which it was.
+func (n *Node) notePeerError(err error) (mismatch bool) {
 	n.mu.Lock()
-	defer n.mu.Unlock()
 	n.peer.lastErr = shortErr(err)
-	if n.peer.connected && time.Since(n.peer.last) > n.peerTimeout {
+	recent := n.peer.seen && time.Since(n.peer.last) <= n.peerTimeout
+	if n.peer.connected && !recent {
 		n.peer.connected = false
 		n.peer.upSince = time.Now()
 		n.metrics.peerConnected.Set(0)
 	}
+	var logIt bool
+	var repeated int
+	var sd *secretsDifferError
+	if errors.As(err, &sd) && !recent {
+		mismatch, n.peer.lastErr = true, reasonSecretsDiffer
+		logIt, repeated = n.noteMismatchLocked(time.Now())
+	}
+	n.mu.Unlock()
+	if logIt {
+		n.logMismatch(repeated)
+	}
+	return mismatch
 }
 
 // primaryState derives a primary's status from what it knows of its
@@ -112,6 +133,8 @@ func (n *Node) primaryStateLocked() (string, string) {
 		return StateNoRedundancy, "no peer configured"
 	case p.refused != "" && p.connected:
 		return StateIncompatible, p.refused
+	case !p.connected && n.mismatchLocked():
+		return StateIncompatible, reasonSecretsDiffer
 	case !p.seen:
 		return StateConnecting, orDefault(p.lastErr, "waiting for the secondary")
 	case !p.connected:

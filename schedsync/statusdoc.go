@@ -56,11 +56,8 @@ func (n *Node) Status() []status.Document {
 		det["setid_dropped"] = n.setid.count()
 		det["refused_symlinks"] = len(n.refused)
 		if n.cfg.Mode == ModeSecondaryFailover && !n.peer.connected {
-			last := n.peer.last
-			if last.IsZero() {
-				last = n.started
-			}
-			det["failover_in_s"] = max(0, (n.cfg.FailoverOffset.Or(DefaultFailoverOffset) - time.Since(last)).Seconds())
+			ff := n.failoverFactsLocked()
+			det["failover_in_s"] = max(0, (ff.Offset - ff.silent()).Seconds())
 		}
 	}
 	if n.wit != nil {
