@@ -185,6 +185,7 @@ func (a *applier) apply(ctx context.Context, targets []Entry, actual Tree) (map[
 	if err != nil {
 		return probs, err
 	}
+	defer got.cleanup() // whatever was not installed
 	for path, f := range got.failed {
 		probs[path] = f
 	}
@@ -193,12 +194,11 @@ func (a *applier) apply(ctx context.Context, targets []Entry, actual Tree) (map[
 	}
 	if !durable && len(got.temps) > 0 {
 		if err := a.w.syncAll(); err != nil {
-			a.discardAll(got.temps)
 			return probs, fmt.Errorf("schedsync: syncfs: %w", err)
 		}
 	}
 	done = append(done, a.deleteAll(p, fail)...)
-	done = append(done, a.installAll(p, got.temps, durable, fail)...)
+	done = append(done, a.installAll(p, got, durable, fail)...)
 	done = append(done, a.finishRest(p, fail)...)
 	err = a.syncRest(p, durable)
 	a.record(done)
@@ -242,13 +242,16 @@ func (a *applier) deleteAll(p *plan, fail func(Entry, error)) []Entry {
 	return done
 }
 
-func (a *applier) installAll(p *plan, temps map[string]*tempFile, durable bool, fail func(Entry, error)) []Entry {
+// installAll renames the fetched files into place; a temporary file it
+// does not install stays owned by got, whose cleanup removes it.
+func (a *applier) installAll(p *plan, got *fetchState, durable bool, fail func(Entry, error)) []Entry {
 	var done []Entry
 	for _, f := range p.files {
-		t, ok := temps[f.Path]
+		t, ok := got.temps[f.Path]
 		if !ok {
 			continue
 		}
+		delete(got.temps, f.Path) // a duplicate path is installed once
 		if p.edited[f.Path] {
 			if loc, ok := p.actual[f.Path]; ok && loc.Kind != KindDir {
 				a.n.metrics.conflicts.Inc()
@@ -258,10 +261,10 @@ func (a *applier) installAll(p *plan, temps map[string]*tempFile, durable bool, 
 			}
 		}
 		if err := a.w.install(t.rel, f.Path, durable); err != nil {
-			_ = a.w.root.Remove(t.rel)
 			fail(f, err)
 			continue
 		}
+		got.installed(t)
 		done = append(done, f)
 	}
 	return done
@@ -324,10 +327,4 @@ func (a *applier) syncRest(p *plan, durable bool) error {
 		}
 	}
 	return nil
-}
-
-func (a *applier) discardAll(temps map[string]*tempFile) {
-	for _, t := range temps {
-		_ = a.w.root.Remove(t.rel)
-	}
 }

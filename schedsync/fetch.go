@@ -22,19 +22,53 @@ const (
 // fetchState collects the temporary files of one batch, and the files
 // that could not be fetched (failed) with the ones among them whose
 // content did not match the manifest (mismatched: the primary is asked to
-// hash them again).
+// hash them again). It owns every temporary file it creates, from creation
+// on (owned): one cleanup, deferred by whoever holds the state, removes
+// whatever was not installed, whatever failed on the way.
 type fetchState struct {
 	a          *applier
 	durable    bool
 	mu         sync.Mutex
-	temps      map[string]*tempFile
+	temps      map[string]*tempFile // finished, ready to install
+	owned      map[string]*tempFile // by temporary name: created, not yet installed or removed
 	failed     map[string]failure
 	mismatched []string
 }
 
+// create makes a temporary file for path, owned by s until installed.
+func (s *fetchState) create(path string) (*tempFile, error) {
+	t, err := s.a.w.create(path)
+	if err != nil {
+		return nil, err
+	}
+	s.mu.Lock()
+	s.owned[t.rel] = t
+	s.mu.Unlock()
+	return t, nil
+}
+
+// installed gives up ownership of t: it now has its final name.
+func (s *fetchState) installed(t *tempFile) {
+	s.mu.Lock()
+	delete(s.owned, t.rel)
+	s.mu.Unlock()
+}
+
+// cleanup removes every temporary file not installed. It runs once the
+// attempt is over (no job is running).
+func (s *fetchState) cleanup() {
+	s.mu.Lock()
+	owned := s.owned
+	s.owned, s.temps = map[string]*tempFile{}, map[string]*tempFile{}
+	s.mu.Unlock()
+	for _, t := range owned {
+		s.a.w.discard(t)
+	}
+}
+
 func (s *fetchState) done(path string, t *tempFile) {
 	s.mu.Lock()
-	s.temps[path] = t
+	s.temps[path] = t // a duplicate path's older file stays owned: cleanup removes it
 	s.mu.Unlock()
 	if p := s.a.n.prog.Load(); p != nil {
 		p.filesDone.Add(1)
@@ -78,9 +112,11 @@ func (s *fetchState) localFail(f Entry, err error) {
 
 // fetchAll gets the content of every file of the plan into finished
 // temporary files: copied from a local file with the same content
-// (renames), rebuilt from a delta (large files), or fetched whole.
+// (renames), rebuilt from a delta (large files), or fetched whole. On
+// success the caller must defer the state's cleanup.
 func (a *applier) fetchAll(ctx context.Context, p *plan, durable bool) (*fetchState, error) {
-	s := &fetchState{a: a, durable: durable, temps: map[string]*tempFile{}, failed: map[string]failure{}}
+	s := &fetchState{a: a, durable: durable, temps: map[string]*tempFile{},
+		owned: map[string]*tempFile{}, failed: map[string]failure{}}
 	byHash := map[[32]byte][]string{}
 	for path, e := range p.expected {
 		if e.Kind == KindFile && e.Size > 0 {
@@ -115,7 +151,7 @@ func (a *applier) fetchAll(ctx context.Context, p *plan, durable bool) (*fetchSt
 	}
 	flush()
 	if err := runJobs(ctx, a.n.workers(), jobs); err != nil {
-		a.discardAll(s.temps)
+		s.cleanup()
 		return nil, err
 	}
 	return s, nil
@@ -157,7 +193,7 @@ func (s *fetchState) write(f Entry, r io.Reader) error {
 // writeChecked is write with another way to check the content: vouched
 // (called after r is drained) replaces hashing when it returns true.
 func (s *fetchState) writeChecked(f Entry, r io.Reader, vouched func() bool) error {
-	t, err := s.a.w.create(f.Path)
+	t, err := s.create(f.Path)
 	if err != nil {
 		s.localFail(f, err) // the caller skips what it does not read
 		return nil

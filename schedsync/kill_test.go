@@ -67,7 +67,9 @@ func TestProcessKill9DuringTransfer(t *testing.T) {
 	s.start()
 	waitSameDirs(t, p.dir, s.dir, 30*time.Second, "after the last restart")
 	waitFor(t, 10*time.Second, "Synced", func() bool { return s.state() == StateSynced })
-	checkNoTemps(t, s.dir)
+	// Synced does not mean idle: the expected tree may be being saved
+	// (through .redund/tmp); a leaked temporary file stays, that one goes.
+	waitNoTemps(t, s.dir, "after the last restart")
 }
 
 // checkNoPartial: every synced file is a complete version of the
@@ -92,13 +94,4 @@ func checkNoPartial(t *testing.T, dir string, versions map[string]map[[32]byte]b
 	})
 	ents, _ := os.ReadDir(filepath.Join(dir, filepath.FromSlash(tempDir)))
 	return len(ents)
-}
-
-// checkNoTemps: nothing is left in .redund/tmp once the node is Synced.
-func checkNoTemps(t *testing.T, dir string) {
-	t.Helper()
-	ents, _ := os.ReadDir(filepath.Join(dir, filepath.FromSlash(tempDir)))
-	for _, e := range ents {
-		t.Errorf("temporary file left after restart: %s", e.Name())
-	}
 }

@@ -137,7 +137,11 @@ func (n *Node) writeStateFile(name string, data []byte) error {
 		return err
 	}
 	_ = t.Close()
-	return n.w.install(t.rel, name, true)
+	if err := n.w.install(t.rel, name, true); err != nil {
+		_ = n.w.root.Remove(t.rel) // gone already when the rename happened
+		return err
+	}
+	return nil
 }
 
 // persistLoop saves the expected tree at most once a second while it

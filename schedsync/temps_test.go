@@ -1,8 +1,10 @@
 package schedsync
 
 import (
+	"crypto/sha256"
 	"os"
 	"path/filepath"
+	"strconv"
 	"testing"
 	"time"
 )
@@ -44,5 +46,81 @@ func TestTempFilesOnlyUnderRedund(t *testing.T) {
 	must(t, err)
 	if len(ents) != 2 {
 		t.Fatalf("secondary's sub/ holds %v, want the two synced files only", ents)
+	}
+}
+
+// tempsLeft lists what is in dir's .redund/tmp.
+func tempsLeft(dir string) []string {
+	ents, _ := os.ReadDir(filepath.Join(dir, filepath.FromSlash(tempDir)))
+	var names []string
+	for _, e := range ents {
+		names = append(names, e.Name())
+	}
+	return names
+}
+
+// waitNoTemps: .redund/tmp empties once the attempt is over. A temporary
+// file of an attempt still running (the expected tree being saved) goes
+// within the deadline; a leaked one stays for good.
+func waitNoTemps(t *testing.T, dir, what string) {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for left := tempsLeft(dir); len(left) > 0; left = tempsLeft(dir) {
+		if time.Now().After(deadline) {
+			t.Fatalf("%s: temporary files left in .redund/tmp: %v", what, left)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// TestDuplicatePathLeavesNoTemp: a change batch naming the same file twice
+// (a primary does not send that, but the secondary must not trust it)
+// fetches it twice in one group; the file is installed once and the other
+// temporary file is removed, not left in .redund/tmp.
+func TestDuplicatePathLeavesNoTemp(t *testing.T) {
+	f := newFake(t)
+	f.put(Entry{Path: "a.txt", Kind: KindFile, Size: 1, Mode: 0o644, Hash: sha256.Sum256([]byte("a"))}, []byte("a"))
+	s := startSecondaryOf(t, f, &recLog{})
+	waitFor(t, 10*time.Second, "Synced", func() bool { return s.state() == StateSynced })
+	b := Entry{Path: "b.txt", Kind: KindFile, Size: 1, Mode: 0o644, MTime: 1e18, Hash: sha256.Sum256([]byte("b"))}
+	f.mu.Lock() // both records in one change batch
+	f.content[b.Path] = []byte("b")
+	for range 2 {
+		b.Seq = uint64(len(f.log) + 1)
+		f.tree[b.Path] = b
+		f.log = append(f.log, b)
+	}
+	close(f.changed)
+	f.changed = make(chan struct{})
+	f.mu.Unlock()
+	waitFor(t, 10*time.Second, "b.txt installed", func() bool {
+		got, err := os.ReadFile(filepath.Join(s.dir, "b.txt"))
+		return err == nil && string(got) == "b"
+	})
+	waitNoTemps(t, s.dir, "after a batch naming b.txt twice")
+}
+
+// TestCancelMidTransferLeavesNoTemp: a node stopped while a file is half
+// fetched (its context cancelled while the job runs) removes the
+// temporary files of every job, the unfinished one and the finished ones.
+func TestCancelMidTransferLeavesNoTemp(t *testing.T) {
+	f := newFake(t)
+	big := bigData(2<<20, 9)
+	f.put(Entry{Path: "big.bin", Kind: KindFile, Size: int64(len(big)), Mode: 0o644, Hash: sha256.Sum256(big)}, big)
+	for i := range 300 { // more than one group: finished jobs beside the held one
+		c := []byte(strconv.Itoa(i))
+		f.put(Entry{Path: "small/" + strconv.Itoa(i), Kind: KindFile, Size: int64(len(c)), Mode: 0o644,
+			Hash: sha256.Sum256(c)}, c)
+	}
+	release := f.holdHalf("big.bin")
+	t.Cleanup(release)
+	s := startSecondaryOf(t, f, &recLog{})
+	waitFor(t, 10*time.Second, "big.bin half written", func() bool {
+		p := s.prog.Load()
+		return p != nil && p.bytesDone.Load() >= int64(len(big)/2)
+	})
+	s.stop()
+	if left := tempsLeft(s.dir); len(left) > 0 {
+		t.Fatalf("temporary files left after a cancelled transfer: %v", left)
 	}
 }

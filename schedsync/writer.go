@@ -107,7 +107,11 @@ func (w *writer) finish(t *tempFile, e Entry, durable bool) error {
 		return err
 	}
 	mt := time.Unix(0, e.MTime)
-	return w.root.Chtimes(t.rel, mt, mt)
+	if err := w.root.Chtimes(t.rel, mt, mt); err != nil {
+		_ = w.root.Remove(t.rel)
+		return err
+	}
+	return nil
 }
 
 // install renames a finished temporary file over e.Path, moving a
