@@ -256,7 +256,10 @@ func (a *applier) installAll(p *plan, got *fetchState, durable bool, fail func(E
 			if loc, ok := p.actual[f.Path]; ok && loc.Kind != KindDir {
 				a.n.metrics.conflicts.Inc()
 				if err := a.w.moveAside(f.Path, "changed locally, replaced by the primary's version"); err != nil {
-					fail(f, err)
+					// the local edit could not be saved: it is not
+					// overwritten (the temp is removed by cleanup)
+					fail(f, fmt.Errorf("the local edit could not be saved aside, so it is kept: %w", err))
+					continue
 				}
 			}
 		}
@@ -276,7 +279,10 @@ func (a *applier) finishRest(p *plan, fail func(Entry, error)) []Entry {
 	var done []Entry
 	for _, l := range p.links {
 		if loc, ok := p.actual[l.Path]; ok && loc.Kind != KindDir && p.edited[l.Path] {
-			_ = a.clear(p, l.Path, "replaced by a symlink from the primary")
+			if err := a.clear(p, l.Path, "replaced by a symlink from the primary"); err != nil {
+				fail(l, fmt.Errorf("the local edit could not be saved aside, so it is kept: %w", err))
+				continue
+			}
 		}
 		if err := a.w.symlink(l); err != nil {
 			fail(l, err)

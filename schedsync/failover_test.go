@@ -122,3 +122,26 @@ func TestTwoPrimariesResyncKeepsNewerEpoch(t *testing.T) {
 	assertSaved(t, p2, "shared.txt", "v1b written on the old primary while cut off")
 	waitFor(t, 10*time.Second, "Synced", func() bool { return p2.state() == StateSynced && s.state() == StateSynced })
 }
+
+// TestLocalEditKeptWhenItCannotBeSaved: a resync replaces a locally edited
+// file only once the edit is saved in .redund/conflicts; when it cannot be
+// (here .redund/conflicts is a file, so nothing can be moved into it), the
+// edit stays in place, untouched, and the node says why instead of losing it.
+func TestLocalEditKeptWhenItCannotBeSaved(t *testing.T) {
+	p, s := startPair(t, ModePrimary, ModeSecondaryCopy, nil)
+	writeFile(t, p.dir, "doc.txt", "primary", 0o644)
+	waitSame(t, p, s, "initial copy")
+	waitFor(t, 10*time.Second, "Synced", func() bool { return s.state() == StateSynced })
+	must(t, os.RemoveAll(filepath.Join(s.dir, filepath.FromSlash(conflictDir))))
+	must(t, os.WriteFile(filepath.Join(s.dir, filepath.FromSlash(conflictDir)), []byte("in the way"), 0o644))
+	writeFile(t, s.dir, "doc.txt", "edited on the secondary", 0o644)
+	waitFor(t, 10*time.Second, "Not synced", func() bool { return s.state() == StateNotSynced })
+	_ = s.Resync(context.Background())
+	waitFor(t, 10*time.Second, "the reason says the edit could not be saved", func() bool {
+		r := s.Status()[0].Reason
+		return strings.Contains(r, "doc.txt") && strings.Contains(r, ".redund/conflicts")
+	})
+	if b, _ := os.ReadFile(filepath.Join(s.dir, "doc.txt")); string(b) != "edited on the secondary" {
+		t.Fatalf("the local edit was overwritten without being saved: doc.txt holds %q", b)
+	}
+}
