@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/redund/redund/internal/status"
+	"github.com/redund/redund/internal/testutil"
 )
 
 // TestAdminActions drives promote and demote through the admin API the way
@@ -34,7 +35,7 @@ func TestAdminActions(t *testing.T) {
 		return srv.Addr()
 	}
 	pa, sa := admin(p), admin(s)
-	waitFor(t, 10*time.Second, "Synced", func() bool { return s.state() == StateSynced })
+	testutil.Eventually(t, 10*time.Second, "Synced", func() bool { return s.state() == StateSynced })
 	ctx := context.Background()
 	if _, err := CallAction(ctx, pa, "", "promote"); err == nil || !strings.Contains(err.Error(), "already primary") {
 		t.Fatalf("promote on the primary: %v", err)
@@ -44,16 +45,16 @@ func TestAdminActions(t *testing.T) {
 	if len(res.Status) != 1 || res.Status[0].Role != RolePrimary {
 		t.Fatalf("promote answer: %+v", res)
 	}
-	waitFor(t, 10*time.Second, "two primaries: Incompatible on both", func() bool {
+	testutil.Eventually(t, 10*time.Second, "two primaries: Incompatible on both", func() bool {
 		return p.state() == StateIncompatible && s.state() == StateIncompatible
 	})
 	_, err = CallAction(ctx, pa, "", "demote")
 	must(t, err)
-	waitFor(t, 10*time.Second, "the old primary follows the new one", func() bool {
+	testutil.Eventually(t, 10*time.Second, "the old primary follows the new one", func() bool {
 		return p.Role() == RoleSecondary && p.state() == StateSynced && s.state() == StateSynced
 	})
 	for name, want := range map[string]string{"promoted": "promote primary", "demoted": "demote secondary"} {
-		waitFor(t, 5*time.Second, name+" hook", func() bool {
+		testutil.Eventually(t, 5*time.Second, name+" hook", func() bool {
 			b, err := os.ReadFile(filepath.Join(hooks, name))
 			return err == nil && strings.TrimSpace(string(b)) == want
 		})

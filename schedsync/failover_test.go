@@ -7,6 +7,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/redund/redund/internal/testutil"
 )
 
 func TestFailoverPromotesAfterOffset(t *testing.T) {
@@ -18,12 +20,12 @@ func TestFailoverPromotesAfterOffset(t *testing.T) {
 	waitSame(t, p, s, "initial copy")
 	p.stop()
 	lost := time.Now()
-	waitFor(t, 10*time.Second, "Unavailable", func() bool { return s.state() == StateUnavailable })
-	waitFor(t, 10*time.Second, "promotion", func() bool { return s.Role() == RolePrimary })
+	testutil.Eventually(t, 10*time.Second, "Unavailable", func() bool { return s.state() == StateUnavailable })
+	testutil.Eventually(t, 10*time.Second, "promotion", func() bool { return s.Role() == RolePrimary })
 	if took := time.Since(lost); took < 2*time.Second {
 		t.Fatalf("promoted after %s, before failover_offset (2s)", took)
 	}
-	waitFor(t, 10*time.Second, "on_promote hook", func() bool {
+	testutil.Eventually(t, 10*time.Second, "on_promote hook", func() bool {
 		b, err := os.ReadFile(hook)
 		return err == nil && strings.TrimSpace(string(b)) == "1"
 	})
@@ -34,9 +36,9 @@ func TestFailoverPromotesAfterOffset(t *testing.T) {
 
 func TestCopyNeverPromotes(t *testing.T) {
 	p, s := startPair(t, ModePrimary, ModeSecondaryCopy, nil)
-	waitFor(t, 10*time.Second, "Synced", func() bool { return s.state() == StateSynced })
+	testutil.Eventually(t, 10*time.Second, "Synced", func() bool { return s.state() == StateSynced })
 	p.stop()
-	waitFor(t, 10*time.Second, "Unavailable", func() bool { return s.state() == StateUnavailable })
+	testutil.Eventually(t, 10*time.Second, "Unavailable", func() bool { return s.state() == StateUnavailable })
 	time.Sleep(3 * time.Second) // longer than failover_offset (2s): must stay secondary
 	if s.Role() != RoleSecondary || s.state() != StateUnavailable {
 		t.Fatalf("secondary-copy: role %s state %s", s.Role(), s.state())
@@ -47,7 +49,7 @@ func TestSameModeIncompatible(t *testing.T) {
 	for _, modes := range [][2]string{{ModePrimary, ModePrimary}, {ModeSecondaryCopy, ModeSecondaryFailover}} {
 		t.Run(modes[0]+"+"+modes[1], func(t *testing.T) {
 			a, b := startPair(t, modes[0], modes[1], func(a, b *Config) { a.FailoverOffset, b.FailoverOffset = 0, 0 })
-			waitFor(t, 10*time.Second, "Incompatible on both", func() bool {
+			testutil.Eventually(t, 10*time.Second, "Incompatible on both", func() bool {
 				return a.state() == StateIncompatible && b.state() == StateIncompatible
 			})
 			if r := a.Status()[0].Reason; r == "" {
@@ -59,7 +61,7 @@ func TestSameModeIncompatible(t *testing.T) {
 
 func TestVersionMismatchIncompatible(t *testing.T) {
 	p, s := startPair(t, ModePrimary, ModeSecondaryCopy, func(a, b *Config) { b.NodeID = "other-version" })
-	waitFor(t, 10*time.Second, "Incompatible on both", func() bool {
+	testutil.Eventually(t, 10*time.Second, "Incompatible on both", func() bool {
 		return p.state() == StateIncompatible && s.state() == StateIncompatible
 	})
 	if r := s.Status()[0].Reason; !strings.Contains(r, "different versions") {
@@ -71,15 +73,15 @@ func TestLocalEditNotSyncedThenResync(t *testing.T) {
 	p, s := startPair(t, ModePrimary, ModeSecondaryCopy, nil)
 	writeFile(t, p.dir, "doc.txt", "primary", 0o644)
 	waitSame(t, p, s, "initial copy")
-	waitFor(t, 10*time.Second, "Synced", func() bool { return s.state() == StateSynced })
+	testutil.Eventually(t, 10*time.Second, "Synced", func() bool { return s.state() == StateSynced })
 	writeFile(t, s.dir, "doc.txt", "edited on the secondary", 0o644)
-	waitFor(t, 10*time.Second, "Not synced", func() bool { return s.state() == StateNotSynced })
+	testutil.Eventually(t, 10*time.Second, "Not synced", func() bool { return s.state() == StateNotSynced })
 	if !strings.Contains(s.Status()[0].Reason, "doc.txt") {
 		t.Fatalf("reason %q does not name the file", s.Status()[0].Reason)
 	}
 	must(t, s.Resync(context.Background()))
 	waitSame(t, p, s, "after resync")
-	waitFor(t, 10*time.Second, "Synced after resync", func() bool { return s.state() == StateSynced })
+	testutil.Eventually(t, 10*time.Second, "Synced after resync", func() bool { return s.state() == StateSynced })
 	assertSaved(t, s, "doc.txt", "edited on the secondary")
 }
 
@@ -106,21 +108,21 @@ func TestTwoPrimariesResyncKeepsNewerEpoch(t *testing.T) {
 	writeFile(t, p.dir, "shared.txt", "v1", 0o644)
 	waitSame(t, p, s, "initial copy")
 	p.stop()
-	waitFor(t, 10*time.Second, "promotion", func() bool { return s.Role() == RolePrimary })
+	testutil.Eventually(t, 10*time.Second, "promotion", func() bool { return s.Role() == RolePrimary })
 	writeFile(t, s.dir, "shared.txt", "v2 written on the promoted node", 0o644)
 	writeFile(t, p.dir, "shared.txt", "v1b written on the old primary while cut off", 0o644)
 	p2 := startNode(t, p.cfg, nil)
-	waitFor(t, 10*time.Second, "Incompatible on both", func() bool {
+	testutil.Eventually(t, 10*time.Second, "Incompatible on both", func() bool {
 		return p2.state() == StateIncompatible && s.state() == StateIncompatible
 	})
 	if b, _ := os.ReadFile(filepath.Join(s.dir, "shared.txt")); !strings.HasPrefix(string(b), "v2") {
 		t.Fatalf("the promoted node's file was overwritten: %q", b)
 	}
 	must(t, p2.Resync(context.Background())) // older epoch: demotes itself
-	waitFor(t, 10*time.Second, "old primary demoted", func() bool { return p2.Role() == RoleSecondary })
+	testutil.Eventually(t, 10*time.Second, "old primary demoted", func() bool { return p2.Role() == RoleSecondary })
 	waitSame(t, s, p2, "after resync")
 	assertSaved(t, p2, "shared.txt", "v1b written on the old primary while cut off")
-	waitFor(t, 10*time.Second, "Synced", func() bool { return p2.state() == StateSynced && s.state() == StateSynced })
+	testutil.Eventually(t, 10*time.Second, "Synced", func() bool { return p2.state() == StateSynced && s.state() == StateSynced })
 }
 
 // TestLocalEditKeptWhenItCannotBeSaved: a resync replaces a locally edited
@@ -131,13 +133,13 @@ func TestLocalEditKeptWhenItCannotBeSaved(t *testing.T) {
 	p, s := startPair(t, ModePrimary, ModeSecondaryCopy, nil)
 	writeFile(t, p.dir, "doc.txt", "primary", 0o644)
 	waitSame(t, p, s, "initial copy")
-	waitFor(t, 10*time.Second, "Synced", func() bool { return s.state() == StateSynced })
+	testutil.Eventually(t, 10*time.Second, "Synced", func() bool { return s.state() == StateSynced })
 	must(t, os.RemoveAll(filepath.Join(s.dir, filepath.FromSlash(conflictDir))))
 	must(t, os.WriteFile(filepath.Join(s.dir, filepath.FromSlash(conflictDir)), []byte("in the way"), 0o644))
 	writeFile(t, s.dir, "doc.txt", "edited on the secondary", 0o644)
-	waitFor(t, 10*time.Second, "Not synced", func() bool { return s.state() == StateNotSynced })
+	testutil.Eventually(t, 10*time.Second, "Not synced", func() bool { return s.state() == StateNotSynced })
 	_ = s.Resync(context.Background())
-	waitFor(t, 10*time.Second, "the reason says the edit could not be saved", func() bool {
+	testutil.Eventually(t, 10*time.Second, "the reason says the edit could not be saved", func() bool {
 		r := s.Status()[0].Reason
 		return strings.Contains(r, "doc.txt") && strings.Contains(r, ".redund/conflicts")
 	})

@@ -10,6 +10,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/redund/redund/internal/config"
+	"github.com/redund/redund/internal/testutil"
 )
 
 func setLinkMTime(t *testing.T, p string, mt time.Time) {
@@ -42,10 +43,10 @@ func TestSymlinkMTimeKept(t *testing.T) {
 	second := first.Add(time.Hour)
 	setLinkMTime(t, filepath.Join(p.dir, "link"), second)
 	writeFile(t, p.dir, "nudge", "an event for the watcher (touch -h makes none)", 0o644)
-	waitFor(t, 15*time.Second, "the new symlink mtime", func() bool {
+	testutil.Eventually(t, 15*time.Second, "the new symlink mtime", func() bool {
 		return linkMTime(t, filepath.Join(s.dir, "link")).Equal(second)
 	})
-	waitFor(t, 10*time.Second, "Synced", func() bool { return s.state() == StateSynced })
+	testutil.Eventually(t, 10*time.Second, "Synced", func() bool { return s.state() == StateSynced })
 }
 
 // TestSkippedPathsWarnedOnce: a FIFO (never synced) is logged once, not at
@@ -58,9 +59,9 @@ func TestSkippedPathsWarnedOnce(t *testing.T) {
 		writeFile(t, a.Dir, "file", "f", 0o644)
 	})
 	p, s := startNodeLog(t, a, lnA, rec.logger()), startNode(t, b, lnB)
-	waitFor(t, 10*time.Second, "Synced", func() bool { return s.state() == StateSynced })
+	testutil.Eventually(t, 10*time.Second, "Synced", func() bool { return s.state() == StateSynced })
 	scans := metricValue(t, p.metrics.scans)
-	waitFor(t, 10*time.Second, "three full scans", func() bool { return metricValue(t, p.metrics.scans) >= scans+3 })
+	testutil.Eventually(t, 10*time.Second, "three full scans", func() bool { return metricValue(t, p.metrics.scans) >= scans+3 })
 	if n := rec.count("not synced", "pipe"); n != 1 {
 		t.Fatalf("the FIFO was logged %d times, want once:\n%s", n, rec)
 	}

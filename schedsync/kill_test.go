@@ -9,6 +9,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/redund/redund/internal/testutil"
 )
 
 // writeAtomic replaces a file on the primary the way a careful application
@@ -66,7 +68,7 @@ func TestProcessKill9DuringTransfer(t *testing.T) {
 	}
 	s.start()
 	waitSameDirs(t, p.dir, s.dir, 30*time.Second, "after the last restart")
-	waitFor(t, 10*time.Second, "Synced", func() bool { return s.state() == StateSynced })
+	testutil.Eventually(t, 10*time.Second, "Synced", func() bool { return s.state() == StateSynced })
 	// Synced does not mean idle: the expected tree may be being saved
 	// (through .redund/tmp); a leaked temporary file stays, that one goes.
 	waitNoTemps(t, s.dir, "after the last restart")

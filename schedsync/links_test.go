@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/redund/redund/internal/config"
+	"github.com/redund/redund/internal/testutil"
 )
 
 func TestLinkVerdict(t *testing.T) {
@@ -81,7 +82,7 @@ func TestLinksJudgedByResolution(t *testing.T) {
 		writeFile(t, a.Dir, "marker", "m", 0o644)
 	})
 	p, s := startNodeLog(t, a, lnA, rec.logger()), startNode(t, b, lnB)
-	waitFor(t, 15*time.Second, "Synced", func() bool {
+	testutil.Eventually(t, 15*time.Second, "Synced", func() bool {
 		_, err := os.Lstat(filepath.Join(s.dir, "marker"))
 		return err == nil && s.state() == StateSynced
 	})
@@ -101,14 +102,14 @@ func TestLinksJudgedByResolution(t *testing.T) {
 	// Repointing l0 out of the tree turns l1 and ok unsafe: withdrawn.
 	must(t, os.Remove(filepath.Join(p.dir, "chain/l0")))
 	must(t, os.Symlink("../..", filepath.Join(p.dir, "chain/l0")))
-	waitFor(t, 15*time.Second, "l1 and ok withdrawn", func() bool {
+	testutil.Eventually(t, 15*time.Second, "l1 and ok withdrawn", func() bool {
 		_, e1 := os.Lstat(filepath.Join(s.dir, "chain/l1"))
 		_, e2 := os.Lstat(filepath.Join(s.dir, "chain/ok"))
 		return os.IsNotExist(e1) && os.IsNotExist(e2)
 	})
 	// Two full scans later, each skipped link has been logged once.
 	scans := metricValue(t, p.metrics.scans)
-	waitFor(t, 10*time.Second, "two full scans", func() bool { return metricValue(t, p.metrics.scans) >= scans+2 })
+	testutil.Eventually(t, 10*time.Second, "two full scans", func() bool { return metricValue(t, p.metrics.scans) >= scans+2 })
 	for _, l := range []string{"chain/l2", "chain/pw", "loop", "chain/l1"} {
 		if n := rec.count("not synced", "path="+l+" "); n != 1 {
 			t.Errorf("%s logged %d times, want once:\n%s", l, n, rec)
@@ -127,7 +128,7 @@ func TestSecondaryRefusesEscapingLinks(t *testing.T) {
 	f.put(Entry{Path: "chain/l2", Kind: KindLink, Target: "l1/..", Mode: 0o777}, nil)
 	rec := &recLog{}
 	s := startSecondaryOf(t, f, rec)
-	waitFor(t, 15*time.Second, "Not synced naming the refused link", func() bool {
+	testutil.Eventually(t, 15*time.Second, "Not synced naming the refused link", func() bool {
 		d := s.Status()[0]
 		return d.State == StateNotSynced && strings.Contains(d.Reason, "chain/l2")
 	})
@@ -149,7 +150,7 @@ func TestSecondaryRefusesEscapingLinks(t *testing.T) {
 			t.Logf("status %+v\n%s", s.Status()[0], rec)
 		}
 	}()
-	waitFor(t, 15*time.Second, "l1 removed, pw refused", func() bool {
+	testutil.Eventually(t, 15*time.Second, "l1 removed, pw refused", func() bool {
 		_, e1 := os.Lstat(filepath.Join(s.dir, "chain/l1"))
 		_, e2 := os.Lstat(filepath.Join(s.dir, "chain/up"))
 		return os.IsNotExist(e1) && e2 == nil && s.state() == StateNotSynced
@@ -164,5 +165,5 @@ func TestSecondaryRefusesEscapingLinks(t *testing.T) {
 	for _, p := range []string{"chain/l0", "chain/l1", "chain/l2", "chain/pw", "chain/up"} {
 		f.put(Entry{Path: p, Kind: KindLink, Deleted: true}, nil)
 	}
-	waitFor(t, 15*time.Second, "Synced once nothing is refused", func() bool { return s.state() == StateSynced })
+	testutil.Eventually(t, 15*time.Second, "Synced once nothing is refused", func() bool { return s.state() == StateSynced })
 }

@@ -21,6 +21,7 @@ import (
 	"time"
 
 	"github.com/redund/redund/internal/config"
+	"github.com/redund/redund/internal/testutil"
 )
 
 // onPath is a real HTTP proxy between a secondary and its primary that
@@ -116,7 +117,7 @@ func TestOnPathRewritesRefused(t *testing.T) {
 	writeFile(t, p.dir, "victim.txt", "keep me", 0o644)
 	writeFile(t, p.dir, "mode.txt", "mode", 0o644)
 	waitSame(t, p, s, "initial copy")
-	waitFor(t, 10*time.Second, "Synced on both", func() bool { return p.state() == StateSynced && s.state() == StateSynced })
+	testutil.Eventually(t, 10*time.Second, "Synced on both", func() bool { return p.state() == StateSynced && s.state() == StateSynced })
 
 	evil := []byte("evil")
 	injected := Entry{Path: "injected.txt", Kind: KindFile, Size: int64(len(evil)), Mode: 0o644,
@@ -154,11 +155,11 @@ func TestOnPathRewritesRefused(t *testing.T) {
 		}
 	}
 	writeFile(t, p.dir, "trigger.txt", "a change, so that a poll returns", 0o644)
-	waitFor(t, 15*time.Second, "the secondary to take or refuse rewritten change lists", injectedOrCount("/v1/changes", 3))
+	testutil.Eventually(t, 15*time.Second, "the secondary to take or refuse rewritten change lists", injectedOrCount("/v1/changes", 3))
 	checkUntouched(t, s.dir)
 	s.requestResync() // a full manifest
-	waitFor(t, 15*time.Second, "the secondary to take or refuse rewritten manifests", injectedOrCount("/v1/manifest", 3))
-	waitFor(t, 15*time.Second, "forged hellos", func() bool { return proxy.n("header") >= 3 })
+	testutil.Eventually(t, 15*time.Second, "the secondary to take or refuse rewritten manifests", injectedOrCount("/v1/manifest", 3))
+	testutil.Eventually(t, 15*time.Second, "forged hellos", func() bool { return proxy.n("header") >= 3 })
 	checkUntouched(t, s.dir)
 	for range 10 { // the state stays honest while the rewriting goes on
 		if st := s.state(); st == StateSynced {
@@ -246,7 +247,7 @@ func TestOnPathDeltaRewriteRefused(t *testing.T) {
 	big := bigData(256<<10, 3)
 	must(t, os.WriteFile(filepath.Join(p.dir, "big.bin"), big, 0o644))
 	waitSame(t, p, s, "initial copy")
-	waitFor(t, 10*time.Second, "Synced", func() bool { return s.state() == StateSynced })
+	testutil.Eventually(t, 10*time.Second, "Synced", func() bool { return s.state() == StateSynced })
 
 	evil := bytes.Repeat([]byte("EVIL"), len(big)/4)
 	proxy.rewrite["/v1/delta"] = func(_ *http.Response, _ []byte) []byte {
@@ -266,7 +267,7 @@ func TestOnPathDeltaRewriteRefused(t *testing.T) {
 	must(t, err)
 	must(t, f.Close())
 
-	waitFor(t, 15*time.Second, "the secondary to take or refuse a rewritten delta", func() bool {
+	testutil.Eventually(t, 15*time.Second, "the secondary to take or refuse a rewritten delta", func() bool {
 		got, _ := os.ReadFile(filepath.Join(s.dir, "big.bin"))
 		return proxy.n("/v1/delta") >= 1 && (bytes.Equal(got, evil) || strings.Contains(s.Status()[0].Reason, "authentic"))
 	})
@@ -280,7 +281,7 @@ func TestOnPathDeltaRewriteRefused(t *testing.T) {
 	}
 	proxy.armed.Store(false) // the path heals: the change goes through
 	waitSame(t, p, s, "after the path healed")
-	waitFor(t, 10*time.Second, "Synced again", func() bool { return s.state() == StateSynced })
+	testutil.Eventually(t, 10*time.Second, "Synced again", func() bool { return s.state() == StateSynced })
 	if leftover, _ := filepath.Glob(filepath.Join(s.dir, ".redund-tmp-*")); len(leftover) > 0 {
 		t.Fatalf("temporary files left behind: %v", leftover)
 	}
@@ -311,7 +312,7 @@ func TestOnPathErrorTextNotShown(t *testing.T) {
 	s := startNode(t, &Config{Mode: ModeSecondaryCopy, Dir: t.TempDir(), Listen: ln.Addr().String(), Peer: stranger.URL,
 		Secret: testSecret, NodeID: "b", PeerTimeout: config.Duration(600 * time.Millisecond)}, ln)
 	seen := map[string]bool{}
-	waitFor(t, 15*time.Second, "both refusals in the status", func() bool {
+	testutil.Eventually(t, 15*time.Second, "both refusals in the status", func() bool {
 		r := s.Status()[0].Reason
 		if strings.Contains(r, "EVIL") {
 			t.Fatalf("unauthenticated text in the status: %q", r)

@@ -14,6 +14,7 @@ import (
 	"github.com/redund/redund/internal/config"
 	"github.com/redund/redund/internal/logging"
 	"github.com/redund/redund/internal/status"
+	"github.com/redund/redund/internal/testutil"
 )
 
 // xssDir and xssPath make a file name that is a script element once the
@@ -97,7 +98,7 @@ func TestPageFromRunningNode(t *testing.T) {
 	ring := logging.NewRing(0)
 	s := secondaryOfFake(t, f, ring)
 	addr := servePage(t, s, ring, "")
-	waitFor(t, 10*time.Second, "the transfer held halfway", func() bool {
+	testutil.Eventually(t, 10*time.Second, "the transfer held halfway", func() bool {
 		p := s.prog.Load().view()
 		return p != nil && p.BytesDone >= int64(len(big)/2)
 	})
@@ -109,7 +110,7 @@ func TestPageFromRunningNode(t *testing.T) {
 		mustContain(t, page, `">`+st+`</td>`)
 	}
 	release()
-	waitFor(t, 20*time.Second, "the file listed as a sync error", func() bool {
+	testutil.Eventually(t, 20*time.Second, "the file listed as a sync error", func() bool {
 		d := s.Status()[0]
 		errs, _ := d.Details["sync_errors"].([]string)
 		return d.State == StateNotSynced && len(errs) == 1 && strings.Contains(errs[0], "gave up")

@@ -27,16 +27,16 @@ func TestPageInChromium(t *testing.T) {
 	addr := servePage(t, s, ring, token)
 	writeFile(t, p.dir, "playlist.xml", "<playlist>primary</playlist>", 0o644)
 	waitSame(t, p, s, "initial copy")
-	waitFor(t, 10*time.Second, "Synced", func() bool { return s.state() == StateSynced })
+	testutil.Eventually(t, 10*time.Second, "Synced", func() bool { return s.state() == StateSynced })
 	writeFile(t, s.dir, "playlist.xml", "<playlist>edited on the secondary</playlist>", 0o644)
-	waitFor(t, 10*time.Second, "Not synced", func() bool { return s.state() == StateNotSynced })
+	testutil.Eventually(t, 10*time.Second, "Not synced", func() bool { return s.state() == StateNotSynced })
 
 	br := startBrowser(t)
 	br.navigate("http://" + addr + PagePath)
 	checkPageElements(t, br, a.Listen)
 
 	br.click("resync")
-	waitFor(t, 10*time.Second, "the refusal shown", func() bool { return strings.HasPrefix(br.text("result"), "refused") })
+	testutil.Eventually(t, 10*time.Second, "the refusal shown", func() bool { return strings.HasPrefix(br.text("result"), "refused") })
 	if r := br.text("result"); !strings.Contains(r, "missing or wrong admin token") {
 		t.Fatalf("without the token: %q", r)
 	}
@@ -49,17 +49,17 @@ func TestPageInChromium(t *testing.T) {
 	}
 
 	br.eval(`document.getElementById("token").value = "`+token+`", document.getElementById("live").dataset.old = "1", true`, nil)
-	waitFor(t, 10*time.Second, "a refresh of the page (which keeps the token typed)", func() bool {
+	testutil.Eventually(t, 10*time.Second, "a refresh of the page (which keeps the token typed)", func() bool {
 		var old bool
 		br.eval(`document.getElementById("live").dataset.old === "1"`, &old)
 		return !old
 	})
 	br.click("resync")
-	waitFor(t, 10*time.Second, "the action's answer", func() bool { return br.text("result") == "resync done" })
+	testutil.Eventually(t, 10*time.Second, "the action's answer", func() bool { return br.text("result") == "resync done" })
 	waitSame(t, p, s, "after the resync from the page")
-	waitFor(t, 10*time.Second, "Synced after the resync", func() bool { return s.state() == StateSynced })
+	testutil.Eventually(t, 10*time.Second, "Synced after the resync", func() bool { return s.state() == StateSynced })
 	assertSaved(t, s, "playlist.xml", "<playlist>edited on the secondary</playlist>")
-	waitFor(t, 10*time.Second, "the page refreshed to Synced", func() bool { return br.text("corner") == StateSynced })
+	testutil.Eventually(t, 10*time.Second, "the page refreshed to Synced", func() bool { return br.text("corner") == StateSynced })
 	if len(br.dialogsShown()) != 2 {
 		t.Fatalf("dialogs: %q", br.dialogsShown())
 	}
@@ -120,7 +120,7 @@ func TestPageScriptInFileNameInChromium(t *testing.T) {
 	ring := logging.NewRing(0)
 	s := secondaryOfFake(t, f, ring)
 	addr := servePage(t, s, ring, "")
-	waitFor(t, 10*time.Second, "a sync error", func() bool {
+	testutil.Eventually(t, 10*time.Second, "a sync error", func() bool {
 		errs, _ := s.Status()[0].Details["sync_errors"].([]string)
 		return len(errs) == 1
 	})

@@ -7,6 +7,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/redund/redund/internal/testutil"
 )
 
 func TestPairExcludesAndTypeChanges(t *testing.T) {
@@ -19,7 +21,7 @@ func TestPairExcludesAndTypeChanges(t *testing.T) {
 	writeFile(t, p.dir, "cache/blob", "c", 0o644)
 	writeFile(t, p.dir, "x", "a file that becomes a directory", 0o644)
 	writeFile(t, p.dir, "y/inner", "a directory that becomes a file", 0o644)
-	waitFor(t, 10*time.Second, "keep.txt and y/inner", func() bool {
+	testutil.Eventually(t, 10*time.Second, "keep.txt and y/inner", func() bool {
 		_, e1 := os.Stat(filepath.Join(s.dir, "keep.txt"))
 		_, e2 := os.Stat(filepath.Join(s.dir, "y/inner"))
 		return e1 == nil && e2 == nil
@@ -36,7 +38,7 @@ func TestPairExcludesAndTypeChanges(t *testing.T) {
 	must(t, os.RemoveAll(filepath.Join(p.dir, "cache")))
 	must(t, os.Remove(filepath.Join(p.dir, "junk.tmp")))
 	waitSame(t, p, s, "after type changes")
-	waitFor(t, 10*time.Second, "Synced", func() bool { return s.state() == StateSynced })
+	testutil.Eventually(t, 10*time.Second, "Synced", func() bool { return s.state() == StateSynced })
 	if n, _ := s.w.conflicts.snapshot(); n != 0 {
 		_, last := s.w.conflicts.snapshot()
 		t.Fatalf("synced content was treated as a conflict: %+v", last)
@@ -65,7 +67,7 @@ func TestEmptyPrimaryGuard(t *testing.T) {
 	p.stop()
 	must(t, os.RemoveAll(filepath.Join(p.dir, "a")))
 	p2 := startNode(t, p.cfg, nil) // restarted on an empty directory: full manifest needed
-	waitFor(t, 10*time.Second, "Not synced, copy kept", func() bool {
+	testutil.Eventually(t, 10*time.Second, "Not synced, copy kept", func() bool {
 		return s.state() == StateNotSynced && strings.Contains(s.Status()[0].Reason, "empty")
 	})
 	if _, err := os.Stat(filepath.Join(s.dir, "a/b.txt")); err != nil {
@@ -73,5 +75,5 @@ func TestEmptyPrimaryGuard(t *testing.T) {
 	}
 	must(t, s.Resync(context.Background()))
 	waitSame(t, p2, s, "after resync")
-	waitFor(t, 10*time.Second, "Synced", func() bool { return s.state() == StateSynced })
+	testutil.Eventually(t, 10*time.Second, "Synced", func() bool { return s.state() == StateSynced })
 }

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/redund/redund/internal/config"
+	"github.com/redund/redund/internal/testutil"
 )
 
 const testSecret = "0123456789abcdef-test"
@@ -75,18 +76,6 @@ func startNodeLog(t *testing.T, cfg *Config, ln net.Listener, log *slog.Logger) 
 	var once sync.Once
 	t.Cleanup(func() { once.Do(tn.stop) })
 	return tn
-}
-
-// waitFor polls cond until it holds or the deadline passes.
-func waitFor(t *testing.T, d time.Duration, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(d)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %s waiting for %s", d, what)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
 }
 
 func (tn *testNode) state() string { return tn.Status()[0].State }
@@ -183,7 +172,7 @@ func TestPairConverges(t *testing.T) {
 	must(t, os.WriteFile(filepath.Join(p.dir, "big.bin"), bigData(3<<20, 1), 0o644))
 	must(t, os.Symlink("sub/deep/b.txt", filepath.Join(p.dir, "link")))
 	waitSame(t, p, s, "initial copy")
-	waitFor(t, 10*time.Second, "Synced on both", func() bool { return p.state() == StateSynced && s.state() == StateSynced })
+	testutil.Eventually(t, 10*time.Second, "Synced on both", func() bool { return p.state() == StateSynced && s.state() == StateSynced })
 
 	writeFile(t, p.dir, "a.txt", "hello again", 0o644)                                                  // modify
 	must(t, os.Rename(filepath.Join(p.dir, "sub/deep/b.txt"), filepath.Join(p.dir, "sub/renamed.txt"))) // rename
@@ -200,5 +189,5 @@ func TestPairConverges(t *testing.T) {
 	}
 	must(t, os.RemoveAll(filepath.Join(p.dir, "new"))) // delete a tree
 	waitSame(t, p, s, "after deleting a tree")
-	waitFor(t, 10*time.Second, "Synced again", func() bool { return p.state() == StateSynced && s.state() == StateSynced })
+	testutil.Eventually(t, 10*time.Second, "Synced again", func() bool { return p.state() == StateSynced && s.state() == StateSynced })
 }

@@ -23,16 +23,16 @@ func TestProcessResyncOnNewerEpoch(t *testing.T) {
 	s.start()
 	waitSameDirs(t, p.dir, s.dir, 20*time.Second, "initial copy")
 	p.kill9()
-	waitFor(t, 15*time.Second, "promotion", func() bool { return s.role() == RolePrimary })
+	testutil.Eventually(t, 15*time.Second, "promotion", func() bool { return s.role() == RolePrimary })
 	p.start()
-	waitFor(t, 15*time.Second, "Incompatible on both", func() bool {
+	testutil.Eventually(t, 15*time.Second, "Incompatible on both", func() bool {
 		return p.state() == StateIncompatible && s.state() == StateIncompatible
 	})
 	out, err := exec.Command(redundBin, "--config", s.conf, "schedsync", "resync").CombinedOutput()
 	if err != nil {
 		t.Fatalf("resync on the newer epoch: %v: %s", err, out)
 	}
-	waitFor(t, 15*time.Second, "old primary demoted, both Synced", func() bool {
+	testutil.Eventually(t, 15*time.Second, "old primary demoted, both Synced", func() bool {
 		return p.role() == RoleSecondary && p.state() == StateSynced && s.role() == RolePrimary && s.state() == StateSynced
 	})
 }
@@ -51,7 +51,7 @@ func TestProcessModeAndSavedRole(t *testing.T) {
 		writeFile(t, s.dir, "x", "written while this node was primary", 0o644)
 		p.start()
 		s.start()
-		waitFor(t, 15*time.Second, "the reconfigured node follows, Synced", func() bool {
+		testutil.Eventually(t, 15*time.Second, "the reconfigured node follows, Synced", func() bool {
 			d, err := s.status()
 			return err == nil && d.Role == RoleSecondary && d.State == StateSynced
 		})
@@ -116,9 +116,9 @@ func TestProcessWriteErrorShown(t *testing.T) {
 	writeFile(t, p.dir, "small.txt", "small", 0o644)
 	p.start()
 	s.start()
-	waitFor(t, 15*time.Second, "Synced", func() bool { return s.state() == StateSynced })
+	testutil.Eventually(t, 15*time.Second, "Synced", func() bool { return s.state() == StateSynced })
 	must(t, os.WriteFile(filepath.Join(p.dir, "big.bin"), bigData(2<<20, 9), 0o644))
-	waitFor(t, 15*time.Second, "Not synced naming big.bin", func() bool {
+	testutil.Eventually(t, 15*time.Second, "Not synced naming big.bin", func() bool {
 		d, err := s.status()
 		return err == nil && d.State == StateNotSynced && strings.Contains(d.Reason, "big.bin") &&
 			strings.Contains(d.Reason, "file too large")
@@ -127,7 +127,7 @@ func TestProcessWriteErrorShown(t *testing.T) {
 		t.Fatalf("the primary shows %s %q", d.State, d.Reason)
 	}
 	writeFile(t, p.dir, "later.txt", "written after the failure", 0o644)
-	waitFor(t, 15*time.Second, "later.txt synced meanwhile", func() bool {
+	testutil.Eventually(t, 15*time.Second, "later.txt synced meanwhile", func() bool {
 		_, err := os.Stat(filepath.Join(s.dir, "later.txt"))
 		return err == nil
 	})
@@ -136,7 +136,7 @@ func TestProcessWriteErrorShown(t *testing.T) {
 		t.Fatalf("the failure was logged %d times, want once:\n%s", n, s.logs.String())
 	}
 	must(t, os.Remove(filepath.Join(p.dir, "big.bin")))
-	waitFor(t, 15*time.Second, "Synced once big.bin is gone", func() bool {
+	testutil.Eventually(t, 15*time.Second, "Synced once big.bin is gone", func() bool {
 		return s.state() == StateSynced && p.state() == StateSynced
 	})
 	waitSameDirs(t, p.dir, s.dir, 10*time.Second, "after the cause is gone")

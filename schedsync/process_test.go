@@ -129,7 +129,7 @@ func (p *procNode) start() {
 	cmd, exited := p.cmd, p.exited
 	go func() { _ = cmd.Wait(); close(exited) }()
 	t.Cleanup(func() { _ = cmd.Process.Kill(); <-exited })
-	waitFor(t, 10*time.Second, "admin of "+p.conf, func() bool { _, err := p.status(); return err == nil })
+	testutil.Eventually(t, 10*time.Second, "admin of "+p.conf, func() bool { _, err := p.status(); return err == nil })
 }
 
 func (p *procNode) kill9() {
@@ -192,7 +192,7 @@ func TestProcessPairConverges(t *testing.T) {
 	must(t, os.WriteFile(filepath.Join(p.dir, "media.bin"), big, 0o644))
 	writeFile(t, p.dir, "new/a/b/c", "deep", 0o644)
 	waitSameDirs(t, p.dir, s.dir, 20*time.Second, "after changes")
-	waitFor(t, 10*time.Second, "Synced on both", func() bool { return p.state() == StateSynced && s.state() == StateSynced })
+	testutil.Eventually(t, 10*time.Second, "Synced on both", func() bool { return p.state() == StateSynced && s.state() == StateSynced })
 	out, err := exec.Command(redundBin, "--config", s.conf, "schedsync", "status", "--json").Output()
 	must(t, err)
 	var docs []status.Document
@@ -217,19 +217,19 @@ func TestProcessFailoverAndIncompatible(t *testing.T) {
 	waitSameDirs(t, p.dir, s.dir, 20*time.Second, "initial copy")
 	p.kill9()
 	killed := time.Now()
-	waitFor(t, 15*time.Second, "promotion", func() bool { return s.role() == RolePrimary })
+	testutil.Eventually(t, 15*time.Second, "promotion", func() bool { return s.role() == RolePrimary })
 	if d := time.Since(killed); d < 2*time.Second {
 		t.Fatalf("promoted %s after the primary died, before failover_offset", d)
 	}
 	p.start() // the old primary returns: two primaries
-	waitFor(t, 15*time.Second, "Incompatible on both", func() bool {
+	testutil.Eventually(t, 15*time.Second, "Incompatible on both", func() bool {
 		return p.state() == StateIncompatible && s.state() == StateIncompatible
 	})
 	out, err := exec.Command(redundBin, "--config", p.conf, "schedsync", "resync").CombinedOutput()
 	if err != nil {
 		t.Fatalf("resync: %v: %s", err, out)
 	}
-	waitFor(t, 15*time.Second, "old primary demoted and Synced", func() bool {
+	testutil.Eventually(t, 15*time.Second, "old primary demoted and Synced", func() bool {
 		return p.role() == RoleSecondary && p.state() == StateSynced
 	})
 }
@@ -242,7 +242,7 @@ func TestProcessMaliciousPeerRefused(t *testing.T) {
 	s := newProcNode(t, ModeSecondaryCopy, "b", "")
 	s.writeConfig(ModeSecondaryCopy, "b", fake, "")
 	s.start()
-	waitFor(t, 10*time.Second, "a manifest request", func() bool {
+	testutil.Eventually(t, 10*time.Second, "a manifest request", func() bool {
 		d, _ := s.status()
 		return strings.Contains(d.Reason, "unsafe path")
 	})
@@ -295,9 +295,9 @@ func TestProcessCopyNeverPromotes(t *testing.T) {
 	p, s := procPair(t, ModePrimary, ModeSecondaryCopy, "")
 	p.start()
 	s.start()
-	waitFor(t, 15*time.Second, "Synced", func() bool { return s.state() == StateSynced })
+	testutil.Eventually(t, 15*time.Second, "Synced", func() bool { return s.state() == StateSynced })
 	p.kill9()
-	waitFor(t, 15*time.Second, "Unavailable", func() bool { return s.state() == StateUnavailable })
+	testutil.Eventually(t, 15*time.Second, "Unavailable", func() bool { return s.state() == StateUnavailable })
 	time.Sleep(3 * time.Second) // past failover_offset (2s)
 	if d, err := s.status(); err != nil || d.Role != RoleSecondary || d.State != StateUnavailable {
 		t.Fatalf("secondary-copy after the primary died: %+v %v", d, err)
@@ -309,7 +309,7 @@ func TestProcessSameModeIncompatible(t *testing.T) {
 	a, b := procPair(t, ModePrimary, ModePrimary, "")
 	a.start()
 	b.start()
-	waitFor(t, 15*time.Second, "Incompatible on both", func() bool {
+	testutil.Eventually(t, 15*time.Second, "Incompatible on both", func() bool {
 		return a.state() == StateIncompatible && b.state() == StateIncompatible
 	})
 	out, err := exec.Command(redundBin, "--config", a.conf, "schedsync", "status").Output()

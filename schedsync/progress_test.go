@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/redund/redund/internal/status"
+	"github.com/redund/redund/internal/testutil"
 )
 
 func TestProgressString(t *testing.T) {
@@ -86,7 +87,7 @@ func TestProgressShown(t *testing.T) {
 	addr := serveAdmin(t, s)
 	var d status.Document
 	var p *Progress
-	waitFor(t, 10*time.Second, "progress halfway through big.bin", func() bool {
+	testutil.Eventually(t, 10*time.Second, "progress halfway through big.bin", func() bool {
 		d, p = servedProgress(t, addr)
 		return p != nil && p.BytesDone >= int64(len(big)/2)
 	})
@@ -101,7 +102,7 @@ func TestProgressShown(t *testing.T) {
 		checkProgressCLI(t, addr)
 	}
 	release()
-	waitFor(t, 10*time.Second, "Synced, no progress", func() bool {
+	testutil.Eventually(t, 10*time.Second, "Synced, no progress", func() bool {
 		d, p = servedProgress(t, addr)
 		return d.State == StateSynced && p == nil
 	})
@@ -123,7 +124,7 @@ func checkProgressCLI(t *testing.T, addr string) {
 	var buf lockedBuffer
 	cmd.Stdout = &buf
 	must(t, cmd.Start())
-	waitFor(t, 10*time.Second, "two frames", func() bool { return strings.Count(buf.String(), "progress: 50% of") >= 2 })
+	testutil.Eventually(t, 10*time.Second, "two frames", func() bool { return strings.Count(buf.String(), "progress: 50% of") >= 2 })
 	must(t, cmd.Process.Signal(syscall.SIGINT))
 	if err := cmd.Wait(); err != nil {
 		t.Fatalf("status --watch stopped by SIGINT: %v\n%s", err, buf.String())

@@ -16,6 +16,8 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/redund/redund/internal/testutil"
 )
 
 // startPrimaryLogged starts a primary with a log and a metrics registry.
@@ -102,7 +104,7 @@ func TestOldProtocolRefusedClearly(t *testing.T) {
 			t.Fatalf("HTTP %d %q: want %q", resp.StatusCode, body, want)
 		}
 	}
-	waitFor(t, 5*time.Second, "the refusal in the log", func() bool {
+	testutil.Eventually(t, 5*time.Second, "the refusal in the log", func() bool {
 		return strings.Contains(logs.String(), "protocol 1 (an older redund)")
 	})
 }

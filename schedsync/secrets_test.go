@@ -7,6 +7,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/redund/redund/internal/testutil"
 )
 
 // TestSecretsDifferStaysSecondary: a secondary-failover whose secret is
@@ -27,7 +29,7 @@ func TestSecretsDifferStaysSecondary(t *testing.T) {
 		d := n.Status()[0]
 		return d.State == StateIncompatible && d.Reason == reasonSecretsDiffer
 	}
-	waitFor(t, 10*time.Second, "Incompatible (secrets differ) on both", func() bool { return differ(p) && differ(s) })
+	testutil.Eventually(t, 10*time.Second, "Incompatible (secrets differ) on both", func() bool { return differ(p) && differ(s) })
 
 	offset := b.FailoverOffset.D()
 	until := time.Now().Add(offset * 5 / 2)
@@ -67,7 +69,7 @@ func TestSecretsDifferStaysSecondary(t *testing.T) {
 
 	p.stop()
 	lost := time.Now()
-	waitFor(t, 10*time.Second, "promotion after the primary stopped", func() bool { return s.Role() == RolePrimary })
+	testutil.Eventually(t, 10*time.Second, "promotion after the primary stopped", func() bool { return s.Role() == RolePrimary })
 	// the last refusal came at most one handshake interval (200 ms) before the stop
 	if took := time.Since(lost); took < offset-300*time.Millisecond {
 		t.Fatalf("promoted %s after the primary stopped, before failover_offset (%s)", took, offset)

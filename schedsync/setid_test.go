@@ -9,6 +9,8 @@ import (
 	"path/filepath"
 	"testing"
 	"time"
+
+	"github.com/redund/redund/internal/testutil"
 )
 
 // TestModeBitsRoundTrip: the scanner reads setuid, setgid and sticky as
@@ -67,12 +69,12 @@ func TestSetidAndStickyReplicated(t *testing.T) {
 				writeFile(t, a.Dir, "plain", "x", 0o644)
 			})
 			p, s := startNode(t, a, lnA), startNodeLog(t, b, lnB, rec.logger())
-			waitFor(t, 15*time.Second, "initial copy, Synced", func() bool {
+			testutil.Eventually(t, 15*time.Second, "initial copy, Synced", func() bool {
 				_, err := os.Stat(filepath.Join(s.dir, "grp/run"))
 				return err == nil && s.state() == StateSynced
 			})
 			writeFile(t, p.dir, "grp/later.txt", "written after the first sync", 0o644)
-			waitFor(t, 15*time.Second, "a new file in the setgid directory", func() bool {
+			testutil.Eventually(t, 15*time.Second, "a new file in the setgid directory", func() bool {
 				b, err := os.ReadFile(filepath.Join(s.dir, "grp/later.txt"))
 				return err == nil && string(b) == "written after the first sync" && s.state() == StateSynced
 			})
@@ -87,10 +89,10 @@ func TestSetidAndStickyReplicated(t *testing.T) {
 			}
 			wantMode(t, s.dir, "grp/run", 0o755|setid)
 			wantMode(t, s.dir, "plain", 0o644)
-			waitFor(t, 10*time.Second, "primary Synced", func() bool { return p.state() == StateSynced })
+			testutil.Eventually(t, 10*time.Second, "primary Synced", func() bool { return p.state() == StateSynced })
 			// A full comparison again: what was said is not said twice.
 			must(t, s.Resync(context.Background()))
-			waitFor(t, 10*time.Second, "Synced after resync", func() bool {
+			testutil.Eventually(t, 10*time.Second, "Synced after resync", func() bool {
 				return s.state() == StateSynced && metricValue(t, s.metrics.scans) >= 2
 			})
 			dropped, warned := 0, rec.count("setuid/setgid bit not replicated")

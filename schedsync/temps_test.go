@@ -7,6 +7,8 @@ import (
 	"strconv"
 	"testing"
 	"time"
+
+	"github.com/redund/redund/internal/testutil"
 )
 
 // TestTempFilesOnlyUnderRedund: names that look like redund's temporary
@@ -25,7 +27,7 @@ func TestTempFilesOnlyUnderRedund(t *testing.T) {
 		}
 	})
 	waitSame(t, p, s, "initial copy")
-	waitFor(t, 10*time.Second, "Synced", func() bool { return s.state() == StateSynced })
+	testutil.Eventually(t, 10*time.Second, "Synced", func() bool { return s.state() == StateSynced })
 	for rel, c := range user {
 		for _, n := range []*testNode{p, s} {
 			b, err := os.ReadFile(filepath.Join(n.dir, rel))
@@ -81,7 +83,7 @@ func TestDuplicatePathLeavesNoTemp(t *testing.T) {
 	f := newFake(t)
 	f.put(Entry{Path: "a.txt", Kind: KindFile, Size: 1, Mode: 0o644, Hash: sha256.Sum256([]byte("a"))}, []byte("a"))
 	s := startSecondaryOf(t, f, &recLog{})
-	waitFor(t, 10*time.Second, "Synced", func() bool { return s.state() == StateSynced })
+	testutil.Eventually(t, 10*time.Second, "Synced", func() bool { return s.state() == StateSynced })
 	b := Entry{Path: "b.txt", Kind: KindFile, Size: 1, Mode: 0o644, MTime: 1e18, Hash: sha256.Sum256([]byte("b"))}
 	f.mu.Lock() // both records in one change batch
 	f.content[b.Path] = []byte("b")
@@ -93,7 +95,7 @@ func TestDuplicatePathLeavesNoTemp(t *testing.T) {
 	close(f.changed)
 	f.changed = make(chan struct{})
 	f.mu.Unlock()
-	waitFor(t, 10*time.Second, "b.txt installed", func() bool {
+	testutil.Eventually(t, 10*time.Second, "b.txt installed", func() bool {
 		got, err := os.ReadFile(filepath.Join(s.dir, "b.txt"))
 		return err == nil && string(got) == "b"
 	})
@@ -115,7 +117,7 @@ func TestCancelMidTransferLeavesNoTemp(t *testing.T) {
 	release := f.holdHalf("big.bin")
 	t.Cleanup(release)
 	s := startSecondaryOf(t, f, &recLog{})
-	waitFor(t, 10*time.Second, "big.bin half written", func() bool {
+	testutil.Eventually(t, 10*time.Second, "big.bin half written", func() bool {
 		p := s.prog.Load()
 		return p != nil && p.bytesDone.Load() >= int64(len(big)/2)
 	})

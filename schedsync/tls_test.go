@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/redund/redund/internal/peer/peertest"
+	"github.com/redund/redund/internal/testutil"
 )
 
 func tlsPair(t *testing.T, wrongPin bool) (*testNode, *testNode) {
@@ -29,13 +30,13 @@ func TestPinnedTLSPair(t *testing.T) {
 	p, s := tlsPair(t, false)
 	writeFile(t, p.dir, "over-tls.txt", "secret content", 0o644)
 	waitSame(t, p, s, "copy over TLS")
-	waitFor(t, 10*time.Second, "Synced", func() bool { return s.state() == StateSynced })
+	testutil.Eventually(t, 10*time.Second, "Synced", func() bool { return s.state() == StateSynced })
 }
 
 func TestPinnedTLSWrongPeerRefused(t *testing.T) {
 	p, s := tlsPair(t, true)
 	writeFile(t, p.dir, "x", "1", 0o644)
-	waitFor(t, 10*time.Second, "a TLS refusal", func() bool {
+	testutil.Eventually(t, 10*time.Second, "a TLS refusal", func() bool {
 		return strings.Contains(s.Status()[0].Reason, "certificate")
 	})
 	if _, err := os.Stat(filepath.Join(s.dir, "x")); err == nil {

@@ -7,6 +7,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/redund/redund/internal/testutil"
 )
 
 // TestStaleHashRepaired: a same-size edit with the mtime restored leaves
@@ -20,7 +22,7 @@ func TestStaleHashRepaired(t *testing.T) {
 		must(t, os.WriteFile(filepath.Join(a.Dir, "f.bin"), bigData(4096, 1), 0o644))
 	})
 	p := startNodeLog(t, a, lnA, rec.logger())
-	waitFor(t, 10*time.Second, "the primary's first scan", func() bool {
+	testutil.Eventually(t, 10*time.Second, "the primary's first scan", func() bool {
 		cl := p.currentLog()
 		return cl != nil && func() bool { _, ok := cl.entry("f.bin"); return ok }()
 	})
@@ -30,7 +32,7 @@ func TestStaleHashRepaired(t *testing.T) {
 	must(t, os.WriteFile(filepath.Join(a.Dir, "f.bin"), edited, 0o644))
 	must(t, os.Chtimes(filepath.Join(a.Dir, "f.bin"), fi.ModTime(), fi.ModTime()))
 	writeFile(t, a.Dir, "marker", "after the edit", 0o644)
-	waitFor(t, 10*time.Second, "the edit's events processed", func() bool {
+	testutil.Eventually(t, 10*time.Second, "the edit's events processed", func() bool {
 		_, ok := p.currentLog().entry("marker")
 		return ok
 	})
@@ -38,7 +40,7 @@ func TestStaleHashRepaired(t *testing.T) {
 		t.Fatal("precondition: the manifest was expected to keep the stale hash")
 	}
 	s := startNode(t, b, lnB)
-	waitFor(t, 15*time.Second, "the edited content on the secondary, Synced", func() bool {
+	testutil.Eventually(t, 15*time.Second, "the edited content on the secondary, Synced", func() bool {
 		got, err := os.ReadFile(filepath.Join(s.dir, "f.bin"))
 		return err == nil && string(got) == string(edited) && s.state() == StateSynced
 	})
@@ -59,7 +61,7 @@ func TestUnfixableHashGivesUp(t *testing.T) {
 	f.put(Entry{Path: "good.txt", Kind: KindFile, Size: 4, Mode: 0o644, Hash: sha256.Sum256([]byte("good"))}, []byte("good"))
 	f.put(Entry{Path: "bad.bin", Kind: KindFile, Size: 5, Mode: 0o644, Hash: sha256.Sum256([]byte("other"))}, []byte("hello"))
 	s := startSecondaryOf(t, f, &recLog{})
-	waitFor(t, 20*time.Second, "Not synced naming bad.bin", func() bool {
+	testutil.Eventually(t, 20*time.Second, "Not synced naming bad.bin", func() bool {
 		d := s.Status()[0]
 		return d.State == StateNotSynced && strings.Contains(d.Reason, "bad.bin")
 	})
@@ -78,7 +80,7 @@ func TestUnfixableHashGivesUp(t *testing.T) {
 		t.Fatalf("still fetching after giving up: %d fetches, then %d", tries, n)
 	}
 	f.put(Entry{Path: "bad.bin", Kind: KindFile, Size: 5, Mode: 0o644, Hash: sha256.Sum256([]byte("hello"))}, []byte("hello"))
-	waitFor(t, 15*time.Second, "Synced once the entry is right", func() bool { return s.state() == StateSynced })
+	testutil.Eventually(t, 15*time.Second, "Synced once the entry is right", func() bool { return s.state() == StateSynced })
 }
 
 // TestSyncErrorsShownAndCleared: a primary that answers hellos but sends
@@ -90,9 +92,9 @@ func TestSyncErrorsShownAndCleared(t *testing.T) {
 	f.put(Entry{Path: "a.txt", Kind: KindFile, Size: 1, Mode: 0o644, Hash: sha256.Sum256([]byte("a"))}, []byte("a"))
 	rec := &recLog{}
 	s := startSecondaryOf(t, f, rec)
-	waitFor(t, 10*time.Second, "Synced", func() bool { return s.state() == StateSynced })
+	testutil.Eventually(t, 10*time.Second, "Synced", func() bool { return s.state() == StateSynced })
 	f.setGarbage(true)
-	waitFor(t, 10*time.Second, "Not synced with the reason", func() bool {
+	testutil.Eventually(t, 10*time.Second, "Not synced with the reason", func() bool {
 		d := s.Status()[0]
 		return d.State == StateNotSynced && strings.Contains(d.Reason, "malformed manifest")
 	})
@@ -102,7 +104,7 @@ func TestSyncErrorsShownAndCleared(t *testing.T) {
 	}
 	f.setGarbage(false)
 	f.put(Entry{Path: "b.txt", Kind: KindFile, Size: 1, Mode: 0o644, Hash: sha256.Sum256([]byte("b"))}, []byte("b"))
-	waitFor(t, 10*time.Second, "Synced again, with b.txt", func() bool {
+	testutil.Eventually(t, 10*time.Second, "Synced again, with b.txt", func() bool {
 		_, err := os.Stat(filepath.Join(s.dir, "b.txt"))
 		return err == nil && s.state() == StateSynced
 	})

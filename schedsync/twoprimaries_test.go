@@ -7,6 +7,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/redund/redund/internal/testutil"
 )
 
 // writeState plants a node's persisted role and epoch, as a past
@@ -24,7 +26,7 @@ func TestIncompatibleReasonNamesOwnEpoch(t *testing.T) {
 	a, b := startPair(t, ModePrimary, ModePrimary, func(a, b *Config) {
 		writeState(t, b.Dir, `{"role": "primary", "epoch": 1}`)
 	})
-	waitFor(t, 10*time.Second, "Incompatible on both", func() bool {
+	testutil.Eventually(t, 10*time.Second, "Incompatible on both", func() bool {
 		return a.state() == StateIncompatible && b.state() == StateIncompatible
 	})
 	want := map[*testNode]string{a: "two primaries (epoch 0 here, 1 on the peer)", b: "two primaries (epoch 1 here, 0 on the peer)"}
@@ -51,15 +53,15 @@ func TestResyncOnNewerEpochDemotesPeer(t *testing.T) {
 	writeFile(t, p.dir, "shared.txt", "v1", 0o644)
 	waitSame(t, p, s, "initial copy")
 	p.stop()
-	waitFor(t, 10*time.Second, "promotion", func() bool { return s.Role() == RolePrimary })
+	testutil.Eventually(t, 10*time.Second, "promotion", func() bool { return s.Role() == RolePrimary })
 	writeFile(t, s.dir, "shared.txt", "v2 written on the promoted node", 0o644)
 	writeFile(t, p.dir, "shared.txt", "v1b written on the old primary while cut off", 0o644)
 	p2 := startNode(t, p.cfg, nil)
-	waitFor(t, 10*time.Second, "Incompatible on both", func() bool {
+	testutil.Eventually(t, 10*time.Second, "Incompatible on both", func() bool {
 		return p2.state() == StateIncompatible && s.state() == StateIncompatible
 	})
 	must(t, s.Resync(context.Background())) // newer epoch: demotes the peer
-	waitFor(t, 10*time.Second, "old primary demoted", func() bool { return p2.Role() == RoleSecondary })
+	testutil.Eventually(t, 10*time.Second, "old primary demoted", func() bool { return p2.Role() == RoleSecondary })
 	if s.Role() != RolePrimary {
 		t.Fatal("the node with the newer epoch stepped down")
 	}
@@ -68,5 +70,5 @@ func TestResyncOnNewerEpochDemotesPeer(t *testing.T) {
 	if b, _ := os.ReadFile(filepath.Join(s.dir, "shared.txt")); !strings.HasPrefix(string(b), "v2") {
 		t.Fatalf("the newer primary's file changed: %q", b)
 	}
-	waitFor(t, 10*time.Second, "Synced", func() bool { return p2.state() == StateSynced && s.state() == StateSynced })
+	testutil.Eventually(t, 10*time.Second, "Synced", func() bool { return p2.state() == StateSynced && s.state() == StateSynced })
 }

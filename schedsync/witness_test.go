@@ -56,7 +56,7 @@ func startWitPair(t *testing.T) *witPair {
 	wa, p.etcdA = witConfig(t, cl, "a")
 	wb, p.etcdB = witConfig(t, cl, "b")
 	p.a = startWitNode(t, a, lnA, wa)
-	waitFor(t, 15*time.Second, "a holds the lock", func() bool { return p.a.mayPublish() })
+	testutil.Eventually(t, 15*time.Second, "a holds the lock", func() bool { return p.a.mayPublish() })
 	p.b = startWitNode(t, b, lnB, wb)
 	return p
 }
@@ -139,7 +139,7 @@ func TestWitnessPrimaryCutFromEtcd(t *testing.T) {
 	p := startWitPair(t)
 	writeFile(t, p.a.dir, "x.txt", "1", 0o644)
 	waitSame(t, p.a, p.b, "initial copy")
-	waitFor(t, 10*time.Second, "Synced", func() bool { return p.b.state() == StateSynced })
+	testutil.Eventually(t, 10*time.Second, "Synced", func() bool { return p.b.state() == StateSynced })
 	fenceA, _ := p.a.wit.lock.Held()
 	if d := witDetail(p.a); d["held"] != true || d["fence"] != fenceA || d["holder"] != "a" {
 		t.Fatalf("a's witness detail %v (fence %d)", d, fenceA)
@@ -151,11 +151,11 @@ func TestWitnessPrimaryCutFromEtcd(t *testing.T) {
 	for _, r := range p.etcdA {
 		r.Cut()
 	}
-	waitFor(t, witTTL, "a stops publishing", func() bool { return !p.a.mayPublish() })
+	testutil.Eventually(t, witTTL, "a stops publishing", func() bool { return !p.a.mayPublish() })
 	stopped := time.Since(cut)
-	waitFor(t, 2*time.Second, "a demotes itself", func() bool { return p.a.Role() == RoleSecondary })
+	testutil.Eventually(t, 2*time.Second, "a demotes itself", func() bool { return p.a.Role() == RoleSecondary })
 	writeFile(t, p.a.dir, "after-cut.txt", "written on a after it lost the lock", 0o644)
-	waitFor(t, 15*time.Second, "b promotes", func() bool { return p.b.Role() == RolePrimary })
+	testutil.Eventually(t, 15*time.Second, "b promotes", func() bool { return p.b.Role() == RolePrimary })
 	took := time.Since(cut)
 	fenceB, held := p.b.wit.lock.Held()
 	if !held || fenceB <= fenceA {
@@ -173,11 +173,11 @@ func TestWitnessPrimaryCutFromEtcd(t *testing.T) {
 	p.checkSamples(t)
 
 	want := "promote " + strconv.FormatInt(fenceB, 10)
-	waitFor(t, 5*time.Second, "b's on_promote with REDUND_FENCE", func() bool {
+	testutil.Eventually(t, 5*time.Second, "b's on_promote with REDUND_FENCE", func() bool {
 		return strings.Contains(strings.Join(hookLines(p.hookB), " "), want)
 	})
 	wantA := "demote " + strconv.FormatInt(fenceA, 10)
-	waitFor(t, 5*time.Second, "a's on_demote with REDUND_FENCE", func() bool {
+	testutil.Eventually(t, 5*time.Second, "a's on_demote with REDUND_FENCE", func() bool {
 		return strings.Contains(strings.Join(hookLines(p.hookA), " "), wantA)
 	})
 	if d := witDetail(p.b); d["held"] != true || d["fence"] != fenceB {
@@ -199,7 +199,7 @@ func TestWitnessPrimaryCutFromSecondary(t *testing.T) {
 
 	p.linkAB.Cut()
 	p.linkBA.Cut()
-	waitFor(t, 10*time.Second, "b campaigns (the primary has not served it for failover_offset)", func() bool {
+	testutil.Eventually(t, 10*time.Second, "b campaigns (the primary has not served it for failover_offset)", func() bool {
 		d := witDetail(p.b)
 		return d["campaigning"] == true && p.b.state() == StateUnavailable
 	})
@@ -222,7 +222,7 @@ func TestWitnessPrimaryCutFromSecondary(t *testing.T) {
 	p.linkBA.Heal()
 	writeFile(t, p.a.dir, "after-heal.txt", "2", 0o644)
 	waitSame(t, p.a, p.b, "after the link healed")
-	waitFor(t, 10*time.Second, "b withdraws and is Synced", func() bool {
+	testutil.Eventually(t, 10*time.Second, "b withdraws and is Synced", func() bool {
 		return witDetail(p.b)["campaigning"] == false && p.b.state() == StateSynced
 	})
 	cancel()
