@@ -74,13 +74,16 @@ func NewMonitor(name string, c Checker, o MonitorOptions) *Monitor {
 // so a slow target is probed as often as a fast one; a probe that outlasts
 // the interval is followed at once by the next. Probes run one after
 // another, so at most one is in flight; a probe is cancelled when ctx ends
-// and Run returns once it has. Run returns at once if the monitor is
-// already running.
+// and Run returns once it has, after closing a connection the check kept
+// open (keepalive). Run returns at once if the monitor is already running.
 func (m *Monitor) Run(ctx context.Context) {
 	if !m.running.CompareAndSwap(false, true) {
 		return
 	}
 	defer m.running.Store(false)
+	if c, ok := m.checker.(interface{ CloseIdle() }); ok {
+		defer c.CloseIdle()
+	}
 	planned := time.Now() // when the probe about to run was due
 	timer := time.NewTimer(0)
 	defer timer.Stop()
