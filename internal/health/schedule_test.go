@@ -58,3 +58,28 @@ func TestMonitorRunsStartToStart(t *testing.T) {
 		t.Fatalf("shortest gap between probe starts %v, want about 400ms", shortest)
 	}
 }
+
+// TestWakeShiftSharesTicks: probes due within one tick wake at the same
+// instant, at most half a tick from their schedule; a short interval has a
+// finer grid (interval/100).
+func TestWakeShiftSharesTicks(t *testing.T) {
+	base := time.Date(2026, 1, 1, 0, 0, 1, 0, time.UTC)
+	for _, c := range []struct {
+		interval time.Duration
+		due      time.Duration // after base
+		want     time.Duration // the wake, after base
+	}{
+		{time.Second, 1 * time.Millisecond, 0},
+		{time.Second, 4900 * time.Microsecond, 0},
+		{time.Second, 5100 * time.Microsecond, 10 * time.Millisecond},
+		{time.Second, 13 * time.Millisecond, 10 * time.Millisecond},
+		{time.Minute, 13 * time.Millisecond, 10 * time.Millisecond}, // 10 ms at most
+		{100 * time.Millisecond, 1400 * time.Microsecond, time.Millisecond},
+		{100 * time.Microsecond, 1400 * time.Microsecond, 1400 * time.Microsecond}, // below 1 µs: none
+	} {
+		due := base.Add(c.due)
+		if got := c.due + wakeShift(due, c.interval); got != c.want {
+			t.Errorf("interval %v, due +%v: wakes at +%v, want +%v", c.interval, c.due, got, c.want)
+		}
+	}
+}
