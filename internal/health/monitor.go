@@ -51,6 +51,7 @@ func (o MonitorOptions) withDefaults() MonitorOptions {
 type Monitor struct {
 	checker Checker
 	opts    MonitorOptions
+	shared  bool // probed by a Probes, not by Run
 	running atomic.Bool
 
 	mu     sync.Mutex
@@ -76,17 +77,25 @@ func NewMonitor(name string, c Checker, o MonitorOptions) *Monitor {
 // the interval is followed at once by the next. Probes run one after
 // another, so at most one is in flight; a probe is cancelled when ctx ends
 // and Run returns once it has, after closing a connection the check kept
-// open (keepalive). Run returns at once if the monitor is already running.
+// open (keepalive). Run returns at once if the monitor is already running
+// or belongs to a Probes (which runs it).
 func (m *Monitor) Run(ctx context.Context) {
-	if !m.running.CompareAndSwap(false, true) {
+	if m.shared || !m.running.CompareAndSwap(false, true) {
 		return
 	}
 	defer m.running.Store(false)
-	if c, ok := m.checker.(interface{ CloseIdle() }); ok {
-		defer c.CloseIdle()
+	probeLoop(ctx, m.checker, m.opts, 0, m.record)
+}
+
+// probeLoop runs c after delay, then on o's schedule until ctx ends, and
+// hands every result of a probe that ctx did not cancel to record. When it
+// returns it closes a connection the check kept open.
+func probeLoop(ctx context.Context, c Checker, o MonitorOptions, delay time.Duration, record func(Result)) {
+	if ic, ok := c.(interface{ CloseIdle() }); ok {
+		defer ic.CloseIdle()
 	}
-	planned := time.Now() // when the probe about to run was due
-	timer := time.NewTimer(0)
+	planned := time.Now().Add(delay) // when the probe about to run was due
+	timer := time.NewTimer(delay)
 	defer timer.Stop()
 	for {
 		select {
@@ -94,13 +103,13 @@ func (m *Monitor) Run(ctx context.Context) {
 			return
 		case <-timer.C:
 		}
-		res := m.checker.Check(ctx)
+		res := c.Check(ctx)
 		if ctx.Err() != nil {
 			return // a cancelled probe says nothing about the target
 		}
-		m.record(res)
-		planned = nextStart(planned, time.Now(), m.nextDelay())
-		timer.Reset(wakeDelay(planned, m.opts.Interval))
+		record(res)
+		planned = nextStart(planned, time.Now(), nextDelay(o))
+		timer.Reset(wakeDelay(planned, o.Interval))
 	}
 }
 
@@ -135,9 +144,9 @@ func wakeShift(planned time.Time, interval time.Duration) time.Duration {
 }
 
 // nextDelay is the interval with a random jitter in [-Jitter, +Jitter].
-func (m *Monitor) nextDelay() time.Duration {
-	d := m.opts.Interval
-	if j := m.opts.Jitter; j > 0 {
+func nextDelay(o MonitorOptions) time.Duration {
+	d := o.Interval
+	if j := o.Jitter; j > 0 {
 		d += time.Duration(rand.Int64N(int64(2*j)+1)) - j
 	}
 	return max(d, time.Millisecond)
