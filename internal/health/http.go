@@ -147,6 +147,9 @@ func (h *httpCheck) probe(ctx context.Context) (bool, string) {
 	hp := h.first
 	for redirects := 0; ; redirects++ {
 		a, err := h.roundTrip(ctx, hp)
+		if err != nil && ctx.Err() != nil {
+			return false, ctx.Err().Error() // timed words it as a timeout
+		}
 		if err != nil {
 			return false, shortErr(err)
 		}

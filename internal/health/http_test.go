@@ -162,6 +162,9 @@ func TestHTTPHanging(t *testing.T) {
 	start := time.Now()
 	r := check(t, Config{Kind: "http", URL: "http://" + addr + "/", Timeout: config.Duration(200 * time.Millisecond)})
 	wantResult(t, r, false, "timeout after 200ms")
+	if r.Reason != "timeout after 200ms" { // not "...: read: use of closed network connection"
+		t.Errorf("reason %q, want just the timeout", r.Reason)
+	}
 	if d := time.Since(start); d > 2*time.Second {
 		t.Errorf("probe took %s, want about 200ms", d)
 	}

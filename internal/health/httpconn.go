@@ -103,28 +103,20 @@ func (h *httpCheck) dial(ctx context.Context, hp *hop) (*clientConn, error) {
 	}
 	tc := tls.Client(conn, hp.tls)
 	c.Conn = tc
-	if err := h.handshake(ctx, tc); err != nil {
+	if err := tc.HandshakeContext(ctx); err != nil {
 		c.close()
 		return nil, err
 	}
 	return c, nil
 }
 
-func (h *httpCheck) handshake(ctx context.Context, tc *tls.Conn) error {
-	if dl, ok := ctx.Deadline(); ok {
-		_ = tc.NetConn().SetDeadline(dl)
-	}
-	return tc.HandshakeContext(ctx)
-}
-
 // exchange writes the request and reads the answer on c. keep reports that
 // the connection may carry the next request: keepalive is on, the server
 // did not ask to close and the whole body was read.
 func (h *httpCheck) exchange(ctx context.Context, c *clientConn, hp *hop, keepAlive bool) (answer, bool, error) {
-	if dl, ok := ctx.Deadline(); ok {
-		_ = c.SetDeadline(dl)
-	}
-	stop := context.AfterFunc(ctx, func() { _ = c.Conn.Close() }) // cancellation ends blocked I/O
+	// the timeout or a cancellation closes the connection, which ends
+	// blocked I/O (one mechanism, so that the reason is always the context's)
+	stop := context.AfterFunc(ctx, func() { _ = c.Conn.Close() })
 	defer stop()
 	c.got = 0
 	if _, err := c.Write(hp.req); err != nil {
