@@ -43,6 +43,14 @@ func TestAdminMaintenanceAndMetrics(t *testing.T) {
 		return p.current() == "192.0.2.2" && ss.InSync && ss.Decision.Server == "backup"
 	})
 
+	eventually(t, 2*time.Second, "a result for every server", func() bool {
+		for _, sv := range d.Scheme("cat").Snapshot().Servers {
+			if sv.Checks == 0 {
+				return false
+			}
+		}
+		return true
+	})
 	resp, err := http.Get("http://" + admin.Addr() + "/metrics")
 	if err != nil {
 		t.Fatal(err)

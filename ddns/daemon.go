@@ -5,11 +5,12 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"sort"
+	"maps"
+	"slices"
 	"sync"
-	"time"
 
 	"github.com/redund/redund/internal/dnsupdate"
+	"github.com/redund/redund/internal/health"
 	"github.com/redund/redund/internal/logging"
 	"github.com/redund/redund/internal/witness"
 )
@@ -31,6 +32,7 @@ type Daemon struct {
 	names   []string
 	log     *slog.Logger
 	wit     *witness.Witness // nil when no scheme uses the witness
+	probes  *health.Probes   // every scheme's monitors; equal checks share a probe
 }
 
 // ErrNotFound is returned for an unknown scheme or server.
@@ -44,8 +46,9 @@ func New(cfgs map[string]*Config, o Options) (*Daemon, error) {
 	if o.Provider == nil {
 		o.Provider = func(_ string, c *Config) (dnsupdate.Provider, error) { return dnsupdate.New(c.Provider) }
 	}
-	d := &Daemon{schemes: map[string]*Scheme{}, log: o.Log}
-	for name, c := range cfgs {
+	d := &Daemon{schemes: map[string]*Scheme{}, log: o.Log, probes: health.NewProbes(), names: slices.Sorted(maps.Keys(cfgs))}
+	for _, name := range d.names { // in order, so that the probes start in order
+		c := cfgs[name]
 		if err := c.Validate(); err != nil {
 			return nil, fmt.Errorf("ddns: %s: %w", name, err)
 		}
@@ -53,7 +56,7 @@ func New(cfgs map[string]*Config, o Options) (*Daemon, error) {
 		if err != nil {
 			return nil, fmt.Errorf("ddns: %s: %w", name, err)
 		}
-		s, err := newScheme(name, c, p, logging.Component(o.Log, "ddns", name))
+		s, err := newScheme(name, c, p, logging.Component(o.Log, "ddns", name), d.probes)
 		if err != nil {
 			return nil, fmt.Errorf("ddns: %s: %w", name, err)
 		}
@@ -67,16 +70,16 @@ func New(cfgs map[string]*Config, o Options) (*Daemon, error) {
 			d.wit = o.Witness
 		}
 		d.schemes[name] = s
-		d.names = append(d.names, name)
 	}
-	sort.Strings(d.names)
 	return d, nil
 }
 
-// Run runs every scheme until ctx ends; it returns ctx's error. The
-// schemes' first probes are spread evenly over one interval (scheme i of n
-// starts after i/n of its interval) so that a thousand schemes do not
-// probe in one burst and stay in step.
+// Run runs every scheme and probes every server until ctx ends; it returns
+// ctx's error. Servers of different schemes with equal checks (the same
+// kind, URL, address, options and timeout) at the same interval share one
+// probe. The first probes are spread evenly over one interval (probe i of
+// n starts after i/n of it) so that a thousand servers do not probe in one
+// burst and stay in step.
 func (d *Daemon) Run(ctx context.Context) error {
 	var wg sync.WaitGroup
 	if d.wit != nil {
@@ -86,26 +89,21 @@ func (d *Daemon) Run(ctx context.Context) error {
 			}
 		})
 	}
-	for i, name := range d.names {
+	for _, name := range d.names {
 		s := d.schemes[name]
-		delay := time.Duration(int64(s.cfg.Interval.Or(DefaultInterval)) * int64(i) / int64(len(d.names)))
 		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			t := time.NewTimer(delay)
-			defer t.Stop()
-			select {
-			case <-ctx.Done():
-				return
-			case <-t.C:
-			}
-			s.Run(ctx)
-		}()
+		go func() { defer wg.Done(); s.Run(ctx) }()
 	}
+	wg.Add(1)
+	go func() { defer wg.Done(); d.probes.Run(ctx) }()
 	<-ctx.Done()
 	wg.Wait()
 	return ctx.Err()
 }
+
+// Probes is the number of distinct probes the daemon runs every interval:
+// the servers of all schemes, less those whose checks are shared.
+func (d *Daemon) Probes() int { return d.probes.Len() }
 
 // Scheme returns the named scheme, or nil.
 func (d *Daemon) Scheme(name string) *Scheme { return d.schemes[name] }

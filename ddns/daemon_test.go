@@ -174,11 +174,12 @@ func TestRecheckRepairsOutsideChange(t *testing.T) {
 	}
 }
 
-// TestSchemesStartSpreadOverOneInterval: of two schemes at interval 2s,
-// the second probes first about 1s after the first does.
+// TestSchemesStartSpreadOverOneInterval: of two schemes at interval 2s
+// (whose checks differ, so that they do not share a probe), the second
+// probes first about 1s after the first does.
 func TestSchemesStartSpreadOverOneInterval(t *testing.T) {
-	pg := newPage(t, true)
-	cfgs := map[string]*Config{"a": catConfig(t, pg, pg, pg), "b": catConfig(t, pg, pg, pg)}
+	pa, pb := newPage(t, true), newPage(t, true)
+	cfgs := map[string]*Config{"a": catConfig(t, pa, pa, pa), "b": catConfig(t, pb, pb, pb)}
 	for _, c := range cfgs {
 		c.Interval = config.Duration(2 * time.Second)
 	}
@@ -195,5 +196,36 @@ func TestSchemesStartSpreadOverOneInterval(t *testing.T) {
 	a, b := first("a"), first("b")
 	if gap := b.LastCheck.Sub(a.LastCheck); a.Checks != 1 || gap < 700*time.Millisecond || gap > 1500*time.Millisecond {
 		t.Errorf("a probed %d times, b first probed %v after a's first, want once and about 1s", a.Checks, gap)
+	}
+}
+
+// TestEqualChecksShareOneProbe: servers of different schemes with equal
+// checks at equal intervals share one probe; every result reaches each
+// scheme, and the page is asked once per probe, not once per scheme.
+func TestEqualChecksShareOneProbe(t *testing.T) {
+	main, backup := newPage(t, true), newPage(t, true)
+	cfgs := map[string]*Config{"a": catConfig(t, main, backup, backup), "b": catConfig(t, main, backup, backup),
+		"slow": catConfig(t, main, backup, backup)}
+	cfgs["slow"].Interval = config.Duration(time.Hour) // same checks, another schedule
+	d, err := New(cfgs, Options{Provider: func(string, *Config) (dnsupdate.Provider, error) { return &memProvider{}, nil }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d.Probes() != 4 {
+		t.Fatalf("%d probes for 9 servers, want 4 (main and backup at 50ms, main and backup at 1h)", d.Probes())
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { _ = d.Run(ctx); close(done) }()
+	server := func(scheme string, i int) ServerStatus { return d.Scheme(scheme).Snapshot().Servers[i] }
+	eventually(t, 5*time.Second, "ten probes of main", func() bool { return server("a", 0).Checks >= 10 })
+	cancel()
+	<-done
+	a, b, slow := server("a", 0).Checks, server("b", 0).Checks, server("slow", 0).Checks
+	hits := uint64(main.hits.Load())
+	// a probe cancelled by the stop may have reached the page unrecorded
+	if a != b || hits < a+slow || hits > a+slow+2 {
+		t.Errorf("main: a recorded %d results, b %d, slow %d; the page was asked %d times: want a = b and a + slow requests",
+			a, b, slow, hits)
 	}
 }

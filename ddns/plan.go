@@ -125,6 +125,9 @@ func checkOnce(ctx context.Context, c *Config, st *stateFile, sem chan struct{})
 			defer wg.Done()
 			sem <- struct{}{}
 			res := chk.Check(ctx)
+			if c, ok := chk.(interface{ CloseIdle() }); ok {
+				c.CloseIdle() // a keepalive check's connection
+			}
 			<-sem
 			state := health.Err
 			if res.OK {

@@ -20,6 +20,7 @@ type Scheme struct {
 	prov  dnsupdate.Provider
 	log   *slog.Logger
 	mons  []*health.Monitor
+	subs  []<-chan health.Change // one per monitor, subscribed when built
 	state *stateFile
 	poke  chan struct{} // re-evaluate soon (coalesced)
 	wit   *decider      // nil without witness = true
@@ -67,8 +68,9 @@ type Retry struct {
 	Error   string    `json:"error,omitempty"`
 }
 
-// newScheme builds the monitors of cfg; it does not start anything.
-func newScheme(name string, cfg *Config, prov dnsupdate.Provider, log *slog.Logger) (*Scheme, error) {
+// newScheme builds the monitors of cfg in probes (which runs them: a check
+// equal to another scheme's shares its probe); it does not start anything.
+func newScheme(name string, cfg *Config, prov dnsupdate.Provider, log *slog.Logger, probes *health.Probes) (*Scheme, error) {
 	s := &Scheme{name: name, cfg: cfg, prov: prov, log: log, poke: make(chan struct{}, 1)}
 	s.st.word, s.st.since = "Waiting", time.Now()
 	s.st.backoff = dnsupdate.Backoff{Min: cfg.RetryMin.Or(DefaultRetryMin), Max: cfg.RetryMax.Or(DefaultRetryMax), Jitter: 0.1}
@@ -79,45 +81,46 @@ func newScheme(name string, cfg *Config, prov dnsupdate.Provider, log *slog.Logg
 	}
 	s.state = st
 	for i, srv := range cfg.Servers {
-		chk, err := checker(srv)
-		if err != nil {
+		var m *health.Monitor
+		if srv.Check == nil {
+			m = probes.AddChecker(srv.Name, noCheck, cfg.monitorOptions(i))
+		} else if m, err = probes.Add(srv.Name, *srv.Check, cfg.monitorOptions(i)); err != nil {
 			return nil, err
 		}
-		m := health.NewMonitor(srv.Name, chk, cfg.monitorOptions(i))
 		m.SetMaintenance(st.maintenance(srv.Name, srv.Maintenance))
 		s.mons = append(s.mons, m)
+		s.subs = append(s.subs, m.Subscribe())
 	}
 	return s, nil
 }
+
+// noCheck is the checker of a server without a check (only the sorry
+// server may have none): always OK.
+var noCheck = health.CheckerFunc(func(context.Context) health.Result {
+	return health.Result{OK: true, Reason: "no check configured", Time: time.Now()}
+})
 
 // checker returns the server's health checker; a server without a check
 // (only the sorry server may have none) is always OK.
 func checker(srv Server) (health.Checker, error) {
 	if srv.Check == nil {
-		return health.CheckerFunc(func(context.Context) health.Result {
-			return health.Result{OK: true, Reason: "no check configured", Time: time.Now()}
-		}), nil
+		return noCheck, nil
 	}
 	return health.New(*srv.Check)
 }
 
-// Run probes and reconciles until ctx ends. A scheme on the witness also
-// campaigns for its lock and follows the other deciders' views.
+// Run reconciles until ctx ends; the daemon's Probes probe the servers. A
+// scheme on the witness also campaigns for its lock and follows the other
+// deciders' views.
 func (s *Scheme) Run(ctx context.Context) {
 	var wg sync.WaitGroup
 	if s.wit != nil {
 		s.wit.lock.Campaign()
 		wg.Go(func() { s.follow(ctx) })
 	}
-	for _, m := range s.mons {
-		ch := m.Subscribe()
-		wg.Add(2)
-		go func() { defer wg.Done(); m.Run(ctx) }()
-		go func() {
-			defer wg.Done()
-			defer m.Unsubscribe(ch)
-			s.watch(ctx, ch)
-		}()
+	for _, ch := range s.subs {
+		wg.Add(1)
+		go func() { defer wg.Done(); s.watch(ctx, ch) }()
 	}
 	s.loop(ctx)
 	wg.Wait()

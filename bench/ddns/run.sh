@@ -5,16 +5,24 @@
 #   scale:    DDNS_SCHEMES (1000) schemes × 3 HTTP-checked servers at 1 s
 #             interval for DDNS_SECONDS (30) s; page servers in their own process
 #             (DDNS_CHECK=tcp: TCP connect checks instead of HTTP;
-#             DDNS_LISTENERS: number of page listeners, default 64)
+#             DDNS_LISTENERS: number of page listeners, default 64;
+#             DDNS_DISTINCT=1: every server its own URL, else the schemes
+#             share the listeners' pages and redund probes each page once;
+#             DDNS_KEEPALIVE=1: checks with keepalive = true)
+#   scale10k: scale at 10,000 schemes, two ways: shared pages, distinct
+#             URLs (with keepalive, 30,000 distinct URLs need 30,000 open
+#             connections: raise `ulimit -n` and use DDNS_KEEPALIVE=1)
 #   peer:     the same against gdnsd (apt-get install -y gdnsd), the peer
 #             that health-checks and answers DNS itself: failover at
 #             interval 2 s / 2 failures (gdnsd's minimum interval), and
-#             CPU for 1000 names × 3 servers at 2 s
+#             CPU for 1000 names × 3 servers at 2 s, redund and gdnsd in
+#             turn DDNS_PAIRS (3) times (DDNS_KEEPALIVE=1: redund with
+#             keepalive)
 #   witness:  needs etcd (apt-get install -y etcd-server) too: the same
 #             failover by one decider and by three on a three-member etcd
 #             (quorum majority), and the time to a new leader after the
 #             leader is killed (ttl 2 s), DDNS_FAILOVERS (10) rounds each
-# Usage: bench/ddns/run.sh [failover|scale|peer|witness|all]
+# Usage: bench/ddns/run.sh [failover|scale|scale10k|peer|witness|all]
 set -eu
 cd "$(dirname "$0")"
 what=${1:-all}
@@ -29,6 +37,12 @@ if [ "$what" = failover ] || [ "$what" = all ]; then
 fi
 if [ "$what" = scale ] || [ "$what" = all ]; then
 	DDNS_PAGES_BIN="$tmp/pages" "$tmp/bench.test" -test.run '^$' -test.bench '^BenchmarkScale$' -test.benchtime 1x -test.v
+fi
+if [ "$what" = scale10k ]; then
+	for v in "" "DDNS_DISTINCT=1"; do
+		echo "== DDNS_SCHEMES=10000 $v (load $(cut -d' ' -f1-3 /proc/loadavg))"
+		env DDNS_SCHEMES=10000 $v DDNS_PAGES_BIN="$tmp/pages" "$tmp/bench.test" -test.run '^$' -test.bench '^BenchmarkScale$' -test.benchtime 1x -test.v
+	done
 fi
 if [ "$what" = peer ] || [ "$what" = all ]; then
 	REDUND_INTEGRATION=1 "$tmp/bench.test" -test.run '^$' -test.bench '^BenchmarkFailoverVsGdnsd$' -test.benchtime 1x -test.v

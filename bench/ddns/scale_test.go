@@ -98,21 +98,38 @@ func cpuTime() time.Duration {
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
-// scaleCheck is an HTTP check of url, or with DDNS_CHECK=tcp a TCP connect
-// to its host:port.
+// scaleCheck is an HTTP check of url (DDNS_KEEPALIVE=1: with keepalive),
+// or with DDNS_CHECK=tcp a TCP connect to its host:port.
 func scaleCheck(u string) *health.Config {
 	if os.Getenv("DDNS_CHECK") == "tcp" {
 		return &health.Config{Kind: "tcp", Address: strings.TrimSuffix(strings.TrimPrefix(u, "http://"), "/status"),
 			Timeout: config.Duration(time.Second)}
 	}
-	return httpCheck(u)
+	c := httpCheck(u)
+	c.KeepAlive = os.Getenv("DDNS_KEEPALIVE") == "1"
+	return c
+}
+
+// scaleURL is the status URL of server j of scheme i. By default the
+// servers of all schemes share the listeners' pages (many names on few
+// machines: redund probes each page once per interval); with
+// DDNS_DISTINCT=1 every server has its own URL (a query string), so every
+// server is probed on its own.
+func scaleURL(urls []string, i, j int) string {
+	u := urls[(i*3+j)%len(urls)]
+	if os.Getenv("DDNS_DISTINCT") == "1" {
+		u += fmt.Sprintf("?s=%d.%d", i, j)
+	}
+	return u
 }
 
 // BenchmarkScale runs DDNS_SCHEMES (1000) schemes of 3 servers with HTTP
 // checks every 1 s for DDNS_SECONDS (30) after a warm-up, and counts
 // missed intervals: a server whose last check is older than interval +
 // jitter + 250 ms at a once-a-second sample, and servers with fewer checks
-// than the window allows.
+// than the window allows. The pages count the probes that reach them, so
+// CPU per probe is redund's CPU over that count. See scaleURL for
+// DDNS_DISTINCT.
 func BenchmarkScale(b *testing.B) {
 	n, secs := envInt("DDNS_SCHEMES", 1000), envInt("DDNS_SECONDS", 30)
 	urls, pages := pageServers(b, envInt("DDNS_LISTENERS", 64)) // many addresses: no shortage of ports
@@ -123,7 +140,7 @@ func BenchmarkScale(b *testing.B) {
 			StateDir: b.TempDir(), Provider: dnsupdate.Config{Kind: "he", Password: "x"}}
 		for j := range 3 {
 			c.Servers = append(c.Servers, ddns.Server{Name: fmt.Sprintf("srv%d", j), Address: fmt.Sprintf("192.0.2.%d", j+1),
-				Priority: 3 - j, Check: scaleCheck(urls[(i*3+j)%len(urls)])})
+				Priority: 3 - j, Check: scaleCheck(scaleURL(urls, i, j))})
 		}
 		cfgs[fmt.Sprintf("s%d", i)] = c
 	}
@@ -135,12 +152,12 @@ func BenchmarkScale(b *testing.B) {
 	run(b, d)
 	time.Sleep(3 * time.Second) // warm-up: first checks and first pushes
 	before, stale := checks(d, cfgs), 0
-	cpu0, pcpu0, wall0 := cpuTime(), procCPU(pages), time.Now()
+	cpu0, pcpu0, served0, wall0 := cpuTime(), procCPU(pages), served(b, urls[0]), time.Now()
 	for range secs {
 		time.Sleep(time.Second)
 		stale += staleServers(d, cfgs, time.Second+100*time.Millisecond+250*time.Millisecond)
 	}
-	cpu, pcpu, wall := cpuTime()-cpu0, procCPU(pages)-pcpu0, time.Since(wall0)
+	cpu, pcpu, probes, wall := cpuTime()-cpu0, procCPU(pages)-pcpu0, served(b, urls[0])-served0, time.Since(wall0)
 	endStates(b, d, cfgs)
 	after := checks(d, cfgs)
 	short, total := 0, uint64(0)
@@ -158,6 +175,11 @@ func BenchmarkScale(b *testing.B) {
 	b.ReportMetric(float64(stale), "stale-samples")
 	b.ReportMetric(100*pcpu.Seconds()/wall.Seconds(), "pages-cpu-%")
 	b.ReportMetric(float64(short), "servers-short")
+	b.ReportMetric(float64(d.Probes()), "distinct-probes")
+	b.ReportMetric(float64(probes)/wall.Seconds(), "probes/s")
+	b.ReportMetric(float64(cpu.Microseconds())/float64(max(probes, 1)), "cpu-us/probe")
+	b.Logf("%d distinct probes (%d servers), %.0f probes/s reached the pages, %.1f µs of redund CPU per probe; load %s",
+		d.Probes(), 3*n, float64(probes)/wall.Seconds(), float64(cpu.Microseconds())/float64(max(probes, 1)), loadAvg())
 	b.Logf("%d schemes × 3 servers, %v window: %d checks (%.0f/s), CPU %.2fs (%.0f%% of one core, %.0f%% of 2 cores), stale samples %d, servers short of %d checks: %d, pushes %d; page servers (separate process) %.0f%% of one core",
 		n, wall.Round(time.Millisecond), total, float64(total)/wall.Seconds(), cpu.Seconds(),
 		100*cpu.Seconds()/wall.Seconds(), 50*cpu.Seconds()/wall.Seconds(), stale, minWant, short, prov.count, 100*pcpu.Seconds()/wall.Seconds())

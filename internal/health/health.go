@@ -38,6 +38,7 @@ type Config struct {
 	MaxBytes    int      `toml:"max_bytes"`   // default 65536
 	Addr        string   `toml:"addr"`        // connect to this IP:port (or IP, URL's port), keep URL host for Host header and TLS SNI
 	Insecure    bool     `toml:"insecure"`    // skip TLS certificate verification
+	KeepAlive   bool     `toml:"keepalive"`   // reuse one connection from probe to probe (default: a new one each probe)
 
 	// tcp
 	Address string `toml:"address"` // host:port to connect to
@@ -84,9 +85,14 @@ func New(c Config) (Checker, error) {
 	}
 	timeout := c.Timeout.Or(DefaultTimeout)
 	var probe func(ctx context.Context) (bool, string)
+	closeIdle := func() {}
 	switch c.Kind {
 	case "http":
-		probe = newHTTP(c).probe
+		h, err := newHTTP(c)
+		if err != nil {
+			return nil, fmt.Errorf("health: %w", err)
+		}
+		probe, closeIdle = h.probe, h.closeIdle
 	case "tcp":
 		probe = (&tcpCheck{address: c.Address, send: c.Send, expect: c.Expect}).probe
 	case "dns":
@@ -94,14 +100,20 @@ func New(c Config) (Checker, error) {
 	case "exec":
 		probe = (&execCheck{argv: c.Command}).probe
 	}
-	return &timed{timeout: timeout, probe: probe}, nil
+	return &timed{timeout: timeout, probe: probe, closeIdle: closeIdle}, nil
 }
 
 // timed wraps a probe with its timeout, latency and start time.
 type timed struct {
-	timeout time.Duration
-	probe   func(ctx context.Context) (ok bool, reason string)
+	timeout   time.Duration
+	probe     func(ctx context.Context) (ok bool, reason string)
+	closeIdle func()
 }
+
+// CloseIdle closes a connection that the check keeps open between probes
+// (an HTTP check with keepalive); the next probe opens a new one. A Monitor
+// calls it when its Run returns.
+func (t *timed) CloseIdle() { t.closeIdle() }
 
 func (t *timed) Check(ctx context.Context) Result {
 	start := time.Now()

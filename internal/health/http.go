@@ -6,31 +6,61 @@ import (
 	"crypto/tls"
 	"errors"
 	"fmt"
-	"io"
 	"net"
 	"net/http"
 	"net/url"
 	"os"
+	"strconv"
 	"strings"
 )
 
+// maxRedirects is how many redirects a probe follows, as net/http's client.
+const maxRedirects = 10
+
 // httpCheck GETs (or HEADs) a URL, follows redirects, then checks the final
 // status and searches the first maxBytes of the body.
+//
+// It speaks HTTP/1.1 itself instead of going through net/http's client:
+// every probe is one request on one connection that the probe owns, so it
+// needs none of the client's connection pool, its two goroutines per
+// connection or its per-request allocations (see issue 15 item 3: they cost
+// more than the TCP connect and close themselves). The request bytes are
+// built once (by net/http); the response head is read by readHead, which
+// keeps only the status and the fields that frame the body.
 type httpCheck struct {
-	url, method           string
+	method                string
 	status                StatusSet
-	mustHave, mustNotHave string
+	mustHave, mustNotHave []byte
 	maxBytes              int
-	client                *http.Client
+	insecure              bool
+	keepAlive             bool
+	dialer                net.Dialer
+	target, addr          string // the URL's own host:port, and where to connect for it
+	first                 *hop   // the request to the URL itself
+	idle                  chan *clientConn
 }
 
-func newHTTP(c Config) *httpCheck {
+// hop is one request of a probe: to the configured URL or to a redirect.
+type hop struct {
+	url    *url.URL
+	dial   string // host:port to connect to
+	req    []byte // the request, as written on the wire
+	method string
+	tls    *tls.Config // nil for http
+}
+
+func newHTTP(c Config) (*httpCheck, error) {
 	h := &httpCheck{
-		url:         c.URL,
 		method:      strings.ToUpper(c.Method),
-		mustHave:    c.MustHave,
-		mustNotHave: c.MustNotHave,
+		mustHave:    []byte(c.MustHave),
+		mustNotHave: []byte(c.MustNotHave),
 		maxBytes:    c.MaxBytes,
+		insecure:    c.Insecure,
+		keepAlive:   c.KeepAlive,
+		// a probe's connection lives for one probe (or is reused at once):
+		// TCP keep-alive probes would only cost setsockopt calls
+		dialer: net.Dialer{KeepAlive: -1},
+		idle:   make(chan *clientConn, 1),
 	}
 	if h.method == "" {
 		h.method = http.MethodGet
@@ -39,45 +69,24 @@ func newHTTP(c Config) *httpCheck {
 		h.maxBytes = DefaultMaxBytes
 	}
 	h.status, _ = ParseStatus(c.Status...) // checked by Validate
-	dialer := &net.Dialer{}
-	tr := &http.Transport{
-		Proxy:       nil, // a health check talks to the target itself
-		DialContext: dialer.DialContext,
-		// every probe opens a fresh connection
-		DisableKeepAlives: true,
-		// insecure is the user's explicit choice
-		TLSClientConfig: &tls.Config{InsecureSkipVerify: c.Insecure}, //nolint:gosec
+	u, err := url.Parse(c.URL)
+	if err != nil {
+		return nil, err
 	}
+	h.target, h.addr = hostPort(u), hostPort(u)
 	if c.Addr != "" {
-		target, addr := hostPort(c.URL), c.Addr
-		if net.ParseIP(addr) != nil { // okerr's addr=IP: keep the URL's port
-			_, port, _ := net.SplitHostPort(target)
-			addr = net.JoinHostPort(addr, port)
+		h.addr = c.Addr
+		if net.ParseIP(c.Addr) != nil { // okerr's addr=IP: keep the URL's port
+			_, port, _ := net.SplitHostPort(h.target)
+			h.addr = net.JoinHostPort(c.Addr, port)
 		}
-		tr.DialContext = overrideDial(dialer, target, addr)
 	}
-	h.client = &http.Client{Transport: tr}
-	return h
-}
-
-// overrideDial connects to addr instead of target (the URL's own host:port);
-// the Host header and TLS SNI still come from the URL. Redirects to other
-// hosts or ports are dialled normally.
-func overrideDial(d *net.Dialer, target, addr string) func(context.Context, string, string) (net.Conn, error) {
-	return func(ctx context.Context, network, a string) (net.Conn, error) {
-		if strings.EqualFold(a, target) {
-			a = addr
-		}
-		return d.DialContext(ctx, network, a)
-	}
+	h.first, err = h.newHop(u, h.keepAlive)
+	return h, err
 }
 
 // hostPort returns the host:port a URL connects to, with the scheme's default port.
-func hostPort(raw string) string {
-	u, err := url.Parse(raw)
-	if err != nil {
-		return ""
-	}
+func hostPort(u *url.URL) string {
 	port := u.Port()
 	if port == "" {
 		port = "80"
@@ -88,35 +97,111 @@ func hostPort(raw string) string {
 	return net.JoinHostPort(u.Hostname(), port)
 }
 
-func (h *httpCheck) probe(ctx context.Context) (bool, string) {
-	req, err := http.NewRequestWithContext(ctx, h.method, h.url, nil)
+// newHop prepares the request to u. Only the URL's own host:port goes to
+// addr (the Host header and TLS SNI still come from the URL); a redirect
+// elsewhere is dialled as it says.
+func (h *httpCheck) newHop(u *url.URL, keepAlive bool) (*hop, error) {
+	if u.Scheme != "http" && u.Scheme != "https" {
+		return nil, fmt.Errorf("unsupported protocol scheme %q", u.Scheme)
+	}
+	hp := &hop{url: u, dial: hostPort(u), method: h.method}
+	if strings.EqualFold(hp.dial, h.target) {
+		hp.dial = h.addr
+	}
+	if u.Scheme == "https" {
+		// insecure is the user's explicit choice
+		hp.tls = &tls.Config{ServerName: u.Hostname(), InsecureSkipVerify: h.insecure} //nolint:gosec
+	}
+	req, err := requestBytes(h.method, u, keepAlive)
+	hp.req = req
+	return hp, err
+}
+
+// requestBytes is the request to u as written on the wire (by net/http).
+func requestBytes(method string, u *url.URL, keepAlive bool) ([]byte, error) {
+	req, err := http.NewRequest(method, u.String(), nil)
 	if err != nil {
-		return false, err.Error()
+		return nil, err
 	}
 	req.Header.Set("User-Agent", "redund-health/1")
-	resp, err := h.client.Do(req)
-	if err != nil {
-		return false, shortErr(err)
+	if u.User != nil { // as net/http's client does for user:password@ in a URL
+		pw, _ := u.User.Password()
+		req.SetBasicAuth(u.User.Username(), pw)
 	}
-	defer resp.Body.Close()
-	code := fmt.Sprintf("HTTP %d", resp.StatusCode)
-	if !h.status.Has(resp.StatusCode) {
+	req.Close = !keepAlive // "Connection: close": the server need not keep it open
+	var b bytes.Buffer
+	if err := req.Write(&b); err != nil {
+		return nil, err
+	}
+	return b.Bytes(), nil
+}
+
+// answer is what a probe needs from one response.
+type answer struct {
+	code     int
+	location string  // for a redirect: where to
+	body     *[]byte // the first maxBytes of the body, when searched (from bodyPool)
+}
+
+func (h *httpCheck) probe(ctx context.Context) (bool, string) {
+	hp := h.first
+	for redirects := 0; ; redirects++ {
+		a, err := h.roundTrip(ctx, hp)
+		if err != nil && ctx.Err() != nil {
+			return false, ctx.Err().Error() // timed words it as a timeout
+		}
+		if err != nil {
+			return false, shortErr(err)
+		}
+		if a.location == "" {
+			ok, reason := h.judge(a)
+			if !ok {
+				h.closeIdle() // the next probe tests a new connection
+			}
+			return ok, reason
+		}
+		if redirects == maxRedirects {
+			return false, "stopped after 10 redirects"
+		}
+		u, err := hp.url.Parse(a.location)
+		if err == nil {
+			hp, err = h.newHop(u, false)
+		}
+		if err != nil {
+			return false, "redirect: " + shortErr(err)
+		}
+	}
+}
+
+// judge checks the final answer's status and body.
+func (h *httpCheck) judge(a answer) (bool, string) {
+	code := "HTTP " + strconv.Itoa(a.code)
+	if a.body != nil {
+		defer bodyPool.Put(a.body)
+	}
+	if !h.status.Has(a.code) {
 		return false, code
 	}
-	if h.mustHave == "" && h.mustNotHave == "" {
+	if a.body == nil {
 		return true, code
 	}
-	body, err := io.ReadAll(io.LimitReader(resp.Body, int64(h.maxBytes)))
-	if err != nil {
-		return false, code + ": reading body: " + shortErr(err)
-	}
-	if h.mustHave != "" && !bytes.Contains(body, []byte(h.mustHave)) {
+	body := *a.body
+	if len(h.mustHave) > 0 && !bytes.Contains(body, h.mustHave) {
 		return false, fmt.Sprintf("musthave %q not found in first %d bytes", h.mustHave, h.maxBytes)
 	}
-	if h.mustNotHave != "" && bytes.Contains(body, []byte(h.mustNotHave)) {
+	if len(h.mustNotHave) > 0 && bytes.Contains(body, h.mustNotHave) {
 		return false, fmt.Sprintf("mustnothave %q found in first %d bytes", h.mustNotHave, h.maxBytes)
 	}
 	return true, code
+}
+
+// isRedirect reports the codes net/http's client follows.
+func isRedirect(code int) bool {
+	switch code {
+	case 301, 302, 303, 307, 308:
+		return true
+	}
+	return false
 }
 
 // shortErr words a network error without the URL and addresses Go puts
@@ -135,4 +220,13 @@ func shortErr(err error) string {
 		return oe.Op + ": " + oe.Err.Error()
 	}
 	return err.Error()
+}
+
+// closeIdle closes the connection kept for the next probe, if any.
+func (h *httpCheck) closeIdle() {
+	select {
+	case c := <-h.idle:
+		c.close()
+	default:
+	}
 }

@@ -1,7 +1,9 @@
 package health
 
 import (
+	"bufio"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"log"
@@ -10,6 +12,7 @@ import (
 	"net/http/httptest"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -159,6 +162,9 @@ func TestHTTPHanging(t *testing.T) {
 	start := time.Now()
 	r := check(t, Config{Kind: "http", URL: "http://" + addr + "/", Timeout: config.Duration(200 * time.Millisecond)})
 	wantResult(t, r, false, "timeout after 200ms")
+	if r.Reason != "timeout after 200ms" { // not "...: read: use of closed network connection"
+		t.Errorf("reason %q, want just the timeout", r.Reason)
+	}
 	if d := time.Since(start); d > 2*time.Second {
 		t.Errorf("probe took %s, want about 200ms", d)
 	}
@@ -206,4 +212,28 @@ func serveTCP(t *testing.T, handle func(net.Conn)) string {
 // hangingServer accepts connections, reads them and never writes.
 func hangingServer(t *testing.T) string {
 	return serveTCP(t, func(c net.Conn) { _, _ = io.Copy(io.Discard, c) })
+}
+
+// TestHTTPClosesWithReset: after the answer the probe resets the
+// connection (no FIN handshake, no TIME_WAIT left on the probing host): a
+// server that keeps the connection open reads "connection reset", not EOF.
+func TestHTTPClosesWithReset(t *testing.T) {
+	after := make(chan error, 1)
+	addr := serveTCP(t, func(c net.Conn) {
+		br := bufio.NewReader(c)
+		for { // the request head
+			line, err := br.ReadString('\n')
+			if err != nil || line == "\r\n" {
+				break
+			}
+		}
+		fmt.Fprint(c, "HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nstatus=OK\n")
+		_, err := br.ReadByte()
+		after <- err
+	})
+	r := check(t, Config{Kind: "http", URL: "http://" + addr + "/", MustHave: "status=OK"})
+	wantResult(t, r, true, "HTTP 200")
+	if err := <-after; !errors.Is(err, syscall.ECONNRESET) {
+		t.Errorf("server read %v after the answer, want connection reset", err)
+	}
 }

@@ -281,7 +281,7 @@ func TestMonitorOptionsDefaults(t *testing.T) {
 	m := NewMonitor("x", newScripted(), MonitorOptions{Interval: 100 * time.Millisecond, Jitter: 20 * time.Millisecond})
 	seen := map[bool]bool{}
 	for range 200 {
-		d := m.nextDelay()
+		d := nextDelay(m.opts)
 		if d < 80*time.Millisecond || d > 120*time.Millisecond {
 			t.Fatalf("delay %s outside 100ms±20ms", d)
 		}

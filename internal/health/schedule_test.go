@@ -58,3 +58,30 @@ func TestMonitorRunsStartToStart(t *testing.T) {
 		t.Fatalf("shortest gap between probe starts %v, want about 400ms", shortest)
 	}
 }
+
+// TestWakeShiftSharesTicks: probes due within one tick wake at the same
+// instant, at most half a tick from their schedule; the tick is interval/20
+// up to 100 ms.
+func TestWakeShiftSharesTicks(t *testing.T) {
+	base := time.Date(2026, 1, 1, 0, 0, 1, 0, time.UTC)
+	ms := time.Millisecond
+	for _, c := range []struct {
+		interval time.Duration
+		due      time.Duration // after base
+		want     time.Duration // the wake, after base
+	}{
+		{time.Second, 1 * ms, 0}, // tick 50 ms
+		{time.Second, 24 * ms, 0},
+		{time.Second, 26 * ms, 50 * ms},
+		{time.Second, 63 * ms, 50 * ms},
+		{time.Minute, 63 * ms, 100 * ms}, // 100 ms at most
+		{time.Minute, 149 * ms, 100 * ms},
+		{100 * ms, 7 * ms, 5 * ms}, // tick 5 ms
+		{10 * time.Microsecond, 1400 * time.Microsecond, 1400 * time.Microsecond}, // a 500 ns tick
+	} {
+		due := base.Add(c.due)
+		if got := c.due + wakeShift(due, c.interval); got != c.want {
+			t.Errorf("interval %v, due +%v: wakes at +%v, want +%v", c.interval, c.due, got, c.want)
+		}
+	}
+}

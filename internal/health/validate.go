@@ -16,7 +16,7 @@ import (
 
 // kindKeys lists the keys (besides kind and timeout) each kind may use.
 var kindKeys = map[string][]string{
-	"http": {"url", "method", "status", "musthave", "mustnothave", "max_bytes", "addr", "insecure"},
+	"http": {"url", "method", "status", "musthave", "mustnothave", "max_bytes", "addr", "insecure", "keepalive"},
 	"tcp":  {"address", "send", "expect"},
 	"dns":  {"server", "name", "type", "value"},
 	"exec": {"command"},
@@ -64,7 +64,7 @@ func (c *Config) checkForeignKeys(allowed []string, errs *config.Errors) {
 	set := map[string]bool{
 		"url": c.URL != "", "method": c.Method != "", "status": len(c.Status) > 0,
 		"musthave": c.MustHave != "", "mustnothave": c.MustNotHave != "",
-		"max_bytes": c.MaxBytes != 0, "addr": c.Addr != "", "insecure": c.Insecure,
+		"max_bytes": c.MaxBytes != 0, "addr": c.Addr != "", "insecure": c.Insecure, "keepalive": c.KeepAlive,
 		"address": c.Address != "", "send": c.Send != "", "expect": c.Expect != "",
 		"server": c.Server != "", "name": c.Name != "", "type": c.Type != "", "value": c.Value != "",
 		"command": len(c.Command) > 0,
@@ -90,6 +90,10 @@ func (c *Config) validateHTTP(errs *config.Errors) {
 		errs.Add("url", "%q: scheme must be http or https", c.URL)
 	case u.Host == "":
 		errs.Add("url", "%q: no host", c.URL)
+	default:
+		if _, err := requestBytes("GET", u, false); err != nil {
+			errs.Add("url", "%q: %v", c.URL, err)
+		}
 	}
 	if m := strings.ToUpper(c.Method); m != "" && m != "GET" && m != "HEAD" {
 		errs.Add("method", "%q is not GET or HEAD", c.Method)

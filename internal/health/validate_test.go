@@ -1,6 +1,7 @@
 package health
 
 import (
+	"net/url"
 	"strings"
 	"testing"
 
@@ -23,6 +24,7 @@ status = ["200", "301-302", "4xx"]
 max_bytes = 1024
 addr = "192.0.2.1:8080"
 insecure = true
+keepalive = true
 timeout = "1500ms"`, ""},
 		{"http bare addr", `kind = "http"
 url = "https://example.test/health"
@@ -58,6 +60,9 @@ musthave = "OK"`, "method: HEAD has no body"},
 address = "x:1"
 url = "http://x/"
 command = ["true"]`, "command: not used by kind \"tcp\"\nurl: not used by kind \"tcp\""},
+		{"keepalive is http only", `kind = "tcp"
+address = "x:1"
+keepalive = true`, "keepalive: not used by kind \"tcp\""},
 		{"tcp port 0", `kind = "tcp"
 address = "x:0"`, "address: \"x:0\": port must not be 0"},
 		{"tcp no host", `kind = "tcp"
@@ -138,8 +143,8 @@ func FuzzConfig(f *testing.F) {
 		if _, err := New(cfg); err != nil {
 			t.Fatalf("Validate accepted %+v but New failed: %v", cfg, err)
 		}
-		if kind == "http" && hostPort(cfg.URL) == "" {
-			t.Fatalf("Validate accepted URL %q without a host:port", cfg.URL)
+		if u, err := url.Parse(cfg.URL); kind == "http" && (err != nil || u.Hostname() == "") {
+			t.Fatalf("Validate accepted URL %q without a host", cfg.URL)
 		}
 	})
 }
