@@ -11,6 +11,7 @@ import (
 
 	"github.com/redund/redund/internal/logging"
 	"github.com/redund/redund/internal/status"
+	"github.com/redund/redund/internal/testutil"
 )
 
 func TestAdminMaintenanceAndMetrics(t *testing.T) {
@@ -26,7 +27,7 @@ func TestAdminMaintenanceAndMetrics(t *testing.T) {
 	done := make(chan struct{})
 	go func() { _ = admin.Serve(ctx); close(done) }()
 	t.Cleanup(func() { cancel(); <-done })
-	eventually(t, 2*time.Second, "main", func() bool { return p.current() == "192.0.2.1" })
+	testutil.Eventually(t, 2*time.Second, "main", func() bool { return p.current() == "192.0.2.1" })
 
 	req := MaintenanceRequest{Scheme: "cat", Server: "main", On: true}
 	if err := RequestMaintenance(ctx, admin.Addr(), "wrong", req); err == nil || !strings.Contains(err.Error(), "401") {
@@ -38,12 +39,12 @@ func TestAdminMaintenanceAndMetrics(t *testing.T) {
 	if err := RequestMaintenance(ctx, admin.Addr(), "s3cret", req); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, 2*time.Second, "backup", func() bool {
+	testutil.Eventually(t, 2*time.Second, "backup", func() bool {
 		ss := d.Scheme("cat").Snapshot()
 		return p.current() == "192.0.2.2" && ss.InSync && ss.Decision.Server == "backup"
 	})
 
-	eventually(t, 2*time.Second, "a result for every server", func() bool {
+	testutil.Eventually(t, 2*time.Second, "a result for every server", func() bool {
 		for _, sv := range d.Scheme("cat").Snapshot().Servers {
 			if sv.Checks == 0 {
 				return false

@@ -10,6 +10,7 @@ import (
 
 	"github.com/redund/redund/internal/config"
 	"github.com/redund/redund/internal/dnsupdate"
+	"github.com/redund/redund/internal/testutil"
 )
 
 func TestFailoverAndBack(t *testing.T) {
@@ -17,18 +18,18 @@ func TestFailoverAndBack(t *testing.T) {
 	p := &memProvider{value: []string{"192.0.2.1"}} // already pointing at main
 	d := startDaemon(t, catConfig(t, main, backup, sorry), p)
 	s := d.Scheme("cat")
-	eventually(t, 2*time.Second, "scheme synced", func() bool { return s.Snapshot().State == "Synced" })
+	testutil.Eventually(t, 2*time.Second, "scheme synced", func() bool { return s.Snapshot().State == "Synced" })
 	if len(p.pushes()) != 0 {
 		t.Fatalf("pushed %v although the provider already had main's address", p.pushes())
 	}
 	main.ok.Store(false)
-	took := eventually(t, 2*time.Second, "failover to backup", func() bool { return p.current() == "192.0.2.2" })
+	took := testutil.Eventually(t, 2*time.Second, "failover to backup", func() bool { return p.current() == "192.0.2.2" })
 	t.Logf("failover took %v (fall 2 × 50ms)", took)
 	backup.ok.Store(false)
-	eventually(t, 2*time.Second, "failover to sorry", func() bool { return p.current() == "192.0.2.3" })
+	testutil.Eventually(t, 2*time.Second, "failover to sorry", func() bool { return p.current() == "192.0.2.3" })
 	main.ok.Store(true)
-	eventually(t, 2*time.Second, "back to main", func() bool { return p.current() == "192.0.2.1" })
-	eventually(t, time.Second, "synced", func() bool { return s.Snapshot().State == "Synced" })
+	testutil.Eventually(t, 2*time.Second, "back to main", func() bool { return p.current() == "192.0.2.1" })
+	testutil.Eventually(t, time.Second, "synced", func() bool { return s.Snapshot().State == "Synced" })
 	if got := p.pushes(); !slices.Equal(got, []string{"192.0.2.2", "192.0.2.3", "192.0.2.1"}) {
 		t.Errorf("pushes = %v, want exactly one per change", got)
 	}
@@ -42,10 +43,10 @@ func TestFlappingFasterThanRiseFallChangesNothing(t *testing.T) {
 	main, backup, sorry := newPage(t, true), newPage(t, true), newPage(t, true)
 	p := &memProvider{}
 	d := startDaemon(t, catConfig(t, main, backup, sorry), p)
-	eventually(t, 2*time.Second, "first push", func() bool { return p.current() == "192.0.2.1" })
+	testutil.Eventually(t, 2*time.Second, "first push", func() bool { return p.current() == "192.0.2.1" })
 	main.flap.Store(true) // OK, ERR, OK, ERR...: never two ERRs in a row (fall 2)
 	start := main.hits.Load()
-	eventually(t, 5*time.Second, "20 flapping checks", func() bool { return main.hits.Load()-start >= 20 })
+	testutil.Eventually(t, 5*time.Second, "20 flapping checks", func() bool { return main.hits.Load()-start >= 20 })
 	if got := p.pushes(); len(got) != 1 {
 		t.Errorf("pushes = %v, want only the first", got)
 	}
@@ -59,11 +60,11 @@ func TestMaintenanceSurvivesRestart(t *testing.T) {
 	cfg := catConfig(t, main, backup, sorry)
 	p := &memProvider{}
 	d := startDaemon(t, cfg, p)
-	eventually(t, 2*time.Second, "main chosen", func() bool { return p.current() == "192.0.2.1" })
+	testutil.Eventually(t, 2*time.Second, "main chosen", func() bool { return p.current() == "192.0.2.1" })
 	if err := d.SetMaintenance("cat", "main", true); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, 2*time.Second, "backup during maintenance", func() bool { return p.current() == "192.0.2.2" })
+	testutil.Eventually(t, 2*time.Second, "backup during maintenance", func() bool { return p.current() == "192.0.2.2" })
 	if err := d.SetMaintenance("cat", "nosuch", true); !errors.Is(err, ErrNotFound) {
 		t.Errorf("unknown server: %v", err)
 	}
@@ -82,7 +83,7 @@ func TestMaintenanceSurvivesRestart(t *testing.T) {
 	if err := d.SetMaintenance("cat", "main", false); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, 2*time.Second, "main again", func() bool { return p.current() == "192.0.2.1" })
+	testutil.Eventually(t, 2*time.Second, "main again", func() bool { return p.current() == "192.0.2.1" })
 }
 
 func TestProviderErrorsAreRetried(t *testing.T) {
@@ -90,7 +91,7 @@ func TestProviderErrorsAreRetried(t *testing.T) {
 	p := &memProvider{failGet: 1, failSet: 3, err: errors.New("dnsupdate: he: badauth (wrong hostname or dynamic DNS key)")}
 	d := startDaemon(t, catConfig(t, main, backup, sorry), p)
 	s := d.Scheme("cat")
-	eventually(t, 2*time.Second, "error in status", func() bool {
+	testutil.Eventually(t, 2*time.Second, "error in status", func() bool {
 		ss := s.Snapshot()
 		return ss.State == "Retrying" && ss.Retry.Pending && strings.Contains(ss.LastError, "badauth")
 	})
@@ -98,7 +99,7 @@ func TestProviderErrorsAreRetried(t *testing.T) {
 	if doc.State != "Retrying" || !strings.Contains(doc.Reason, "badauth") {
 		t.Errorf("document: %s %q", doc.State, doc.Reason)
 	}
-	eventually(t, 5*time.Second, "push after retries", func() bool { return p.current() == "192.0.2.1" })
+	testutil.Eventually(t, 5*time.Second, "push after retries", func() bool { return p.current() == "192.0.2.1" })
 	ss := s.Snapshot()
 	if ss.Failures != 4 || ss.Retry.Pending || ss.State != "Synced" {
 		t.Errorf("after recovery: failures %d, retry %+v, state %s", ss.Failures, ss.Retry, ss.State)
@@ -109,10 +110,10 @@ func TestPolicyKeepLeavesRecord(t *testing.T) {
 	main, backup, sorry := newPage(t, true), newPage(t, false), newPage(t, false)
 	p := &memProvider{}
 	d := startDaemon(t, catConfig(t, main, backup, sorry), p)
-	eventually(t, 2*time.Second, "main", func() bool { return p.current() == "192.0.2.1" })
+	testutil.Eventually(t, 2*time.Second, "main", func() bool { return p.current() == "192.0.2.1" })
 	main.ok.Store(false)
 	s := d.Scheme("cat")
-	eventually(t, 2*time.Second, "unavailable", func() bool { return s.Snapshot().State == "Unavailable" })
+	testutil.Eventually(t, 2*time.Second, "unavailable", func() bool { return s.Snapshot().State == "Unavailable" })
 	if p.current() != "192.0.2.1" || len(p.pushes()) != 1 {
 		t.Errorf("keep changed the record: %v", p.pushes())
 	}
@@ -131,9 +132,9 @@ func TestSorryIsDegraded(t *testing.T) {
 	p := &memProvider{}
 	d := startDaemon(t, c, p)
 	s := d.Scheme("cat")
-	eventually(t, 2*time.Second, "main", func() bool { return p.current() == "192.0.2.1" && s.Snapshot().State == "Synced" })
+	testutil.Eventually(t, 2*time.Second, "main", func() bool { return p.current() == "192.0.2.1" && s.Snapshot().State == "Synced" })
 	main.ok.Store(false)
-	eventually(t, 2*time.Second, "sorry", func() bool { return p.current() == "192.0.2.3" && s.Snapshot().State == "Degraded" })
+	testutil.Eventually(t, 2*time.Second, "sorry", func() bool { return p.current() == "192.0.2.3" && s.Snapshot().State == "Degraded" })
 	if ss := s.Snapshot(); !ss.InSync || !strings.Contains(ss.Decision.Reason, "no server is OK") {
 		t.Errorf("degraded: in_sync %v, reason %q", ss.InSync, ss.Decision.Reason)
 	}
@@ -141,16 +142,16 @@ func TestSorryIsDegraded(t *testing.T) {
 		t.Errorf("document state %q", doc.State)
 	}
 	main.ok.Store(true)
-	eventually(t, 2*time.Second, "main again", func() bool { return p.current() == "192.0.2.1" && s.Snapshot().State == "Synced" })
+	testutil.Eventually(t, 2*time.Second, "main again", func() bool { return p.current() == "192.0.2.1" && s.Snapshot().State == "Synced" })
 }
 
 func TestKilledServerFailsOver(t *testing.T) {
 	main, backup, sorry := newPage(t, true), newPage(t, true), newPage(t, true)
 	p := &memProvider{}
 	d := startDaemon(t, catConfig(t, main, backup, sorry), p)
-	eventually(t, 2*time.Second, "main", func() bool { return p.current() == "192.0.2.1" })
+	testutil.Eventually(t, 2*time.Second, "main", func() bool { return p.current() == "192.0.2.1" })
 	main.srv.Close() // the server dies: connection refused
-	eventually(t, 2*time.Second, "backup", func() bool { return p.current() == "192.0.2.2" })
+	testutil.Eventually(t, 2*time.Second, "backup", func() bool { return p.current() == "192.0.2.2" })
 	if r := d.Scheme("cat").Snapshot().Servers[0].Reason; !strings.Contains(r, "refused") {
 		t.Errorf("main's reason %q, want connection refused", r)
 	}
@@ -164,11 +165,11 @@ func TestRecheckRepairsOutsideChange(t *testing.T) {
 	c := catConfig(t, main, backup, sorry)
 	c.Recheck = config.Duration(200 * time.Millisecond)
 	s := startDaemon(t, c, p).Scheme("cat")
-	eventually(t, 2*time.Second, "scheme synced", func() bool { return s.Snapshot().State == "Synced" })
+	testutil.Eventually(t, 2*time.Second, "scheme synced", func() bool { return s.Snapshot().State == "Synced" })
 	p.mu.Lock()
 	p.value = []string{"198.51.100.9"} // someone else edits the record
 	p.mu.Unlock()
-	eventually(t, 2*time.Second, "record set back to main", func() bool { return p.current() == "192.0.2.1" })
+	testutil.Eventually(t, 2*time.Second, "record set back to main", func() bool { return p.current() == "192.0.2.1" })
 	if got := p.pushes(); !slices.Equal(got, []string{"192.0.2.1"}) {
 		t.Errorf("pushes = %v, want the one repair", got)
 	}
@@ -192,7 +193,7 @@ func TestSchemesStartSpreadOverOneInterval(t *testing.T) {
 	go func() { _ = d.Run(ctx); close(done) }()
 	t.Cleanup(func() { cancel(); <-done })
 	first := func(name string) ServerStatus { return d.Scheme(name).Snapshot().Servers[0] }
-	eventually(t, 5*time.Second, "b's first probe", func() bool { return first("b").Checks > 0 })
+	testutil.Eventually(t, 5*time.Second, "b's first probe", func() bool { return first("b").Checks > 0 })
 	a, b := first("a"), first("b")
 	if gap := b.LastCheck.Sub(a.LastCheck); a.Checks != 1 || gap < 700*time.Millisecond || gap > 1500*time.Millisecond {
 		t.Errorf("a probed %d times, b first probed %v after a's first, want once and about 1s", a.Checks, gap)
@@ -218,7 +219,7 @@ func TestEqualChecksShareOneProbe(t *testing.T) {
 	done := make(chan struct{})
 	go func() { _ = d.Run(ctx); close(done) }()
 	server := func(scheme string, i int) ServerStatus { return d.Scheme(scheme).Snapshot().Servers[i] }
-	eventually(t, 5*time.Second, "ten probes of main", func() bool { return server("a", 0).Checks >= 10 })
+	testutil.Eventually(t, 5*time.Second, "ten probes of main", func() bool { return server("a", 0).Checks >= 10 })
 	cancel()
 	<-done
 	a, b, slow := server("a", 0).Checks, server("b", 0).Checks, server("slow", 0).Checks

@@ -14,6 +14,7 @@ import (
 
 	"github.com/redund/redund/internal/config"
 	"github.com/redund/redund/internal/dnsupdate"
+	"github.com/redund/redund/internal/testutil"
 )
 
 // fakeHEWorld is dyn.dns.he.net plus ns1.he.net: POSTs change the address
@@ -102,14 +103,14 @@ func TestHEProviderNoRepeatedUpdates(t *testing.T) {
 	}
 	d := startDaemon(t, c, p)
 	s := d.Scheme("cat")
-	eventually(t, 2*time.Second, "badauth in status", func() bool {
+	testutil.Eventually(t, 2*time.Second, "badauth in status", func() bool {
 		return strings.Contains(s.Snapshot().LastError, "badauth") && s.Snapshot().Retry.Pending
 	})
-	eventually(t, 5*time.Second, "main after retries", func() bool { return s.Snapshot().State == "Synced" })
+	testutil.Eventually(t, 5*time.Second, "main after retries", func() bool { return s.Snapshot().State == "Synced" })
 	main.ok.Store(false)
-	eventually(t, 2*time.Second, "backup", func() bool { return s.Snapshot().ProviderValue[0] == "192.0.2.2" })
+	testutil.Eventually(t, 2*time.Second, "backup", func() bool { return s.Snapshot().ProviderValue[0] == "192.0.2.2" })
 	main.ok.Store(true)
-	eventually(t, 2*time.Second, "main", func() bool {
+	testutil.Eventually(t, 2*time.Second, "main", func() bool {
 		ss := s.Snapshot()
 		return ss.ProviderValue[0] == "192.0.2.1" && ss.State == "Synced"
 	})
@@ -143,7 +144,7 @@ func TestHEUnseenPushBacksOff(t *testing.T) {
 		defer world.mu.Unlock()
 		return len(world.posts), world.queries
 	}
-	eventually(t, 10*time.Second, "40 rechecks", func() bool { _, q := count(); return q >= 40 })
+	testutil.Eventually(t, 10*time.Second, "40 rechecks", func() bool { _, q := count(); return q >= 40 })
 	posts, queries := count()
 	if posts < 1 || posts*4 > queries {
 		t.Errorf("%d POSTs for %d reads that did not show the value: want at least one and no more than a quarter", posts, queries)

@@ -135,17 +135,3 @@ func startDaemon(t *testing.T, c *Config, p dnsupdate.Provider) *Daemon {
 	})
 	return d
 }
-
-// eventually polls cond until it holds or the deadline passes.
-func eventually(t *testing.T, within time.Duration, what string, cond func() bool) time.Duration {
-	t.Helper()
-	start := time.Now()
-	for time.Since(start) < within {
-		if cond() {
-			return time.Since(start)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
-	t.Fatalf("after %v: %s did not happen", within, what)
-	return 0
-}

@@ -10,6 +10,7 @@ import (
 	"github.com/redund/redund/internal/config"
 	"github.com/redund/redund/internal/dnsupdate"
 	"github.com/redund/redund/internal/dnsupdate/bindtest"
+	"github.com/redund/redund/internal/testutil"
 )
 
 // bindConfig is the cat scheme pushing to a real BIND over RFC 2136.
@@ -45,24 +46,24 @@ func TestBINDFailover(t *testing.T) {
 	main, backup, sorry := newPage(t, true), newPage(t, true), newPage(t, true)
 	c := bindConfig(t, b, b.KeySecret, main, backup, sorry)
 	d := startReal(t, c)
-	eventually(t, 5*time.Second, "BIND answers main", func() bool { return bindAnswer(b, c.Name) == "192.0.2.1" })
+	testutil.Eventually(t, 5*time.Second, "BIND answers main", func() bool { return bindAnswer(b, c.Name) == "192.0.2.1" })
 
 	// kill main's page (status=ERR): within fall × interval plus a margin
 	limit := time.Duration(c.Fall)*c.Interval.D() + time.Second
 	main.ok.Store(false)
-	took := eventually(t, limit, "BIND answers backup", func() bool { return bindAnswer(b, c.Name) == "192.0.2.2" })
+	took := testutil.Eventually(t, limit, "BIND answers backup", func() bool { return bindAnswer(b, c.Name) == "192.0.2.2" })
 	t.Logf("failover %v (fall %d × interval %v, limit %v)", took, c.Fall, c.Interval, limit)
 
 	main.ok.Store(true)
-	eventually(t, limit, "BIND answers main again", func() bool { return bindAnswer(b, c.Name) == "192.0.2.1" })
+	testutil.Eventually(t, limit, "BIND answers main again", func() bool { return bindAnswer(b, c.Name) == "192.0.2.1" })
 
-	eventually(t, limit, "synced on main", func() bool {
+	testutil.Eventually(t, limit, "synced on main", func() bool {
 		ss := d.Scheme("cat").Snapshot()
 		return ss.InSync && ss.Decision.Server == "main"
 	})
 	main.flap.Store(true)
 	start, pushes := main.hits.Load(), d.Scheme("cat").Snapshot().Pushes
-	eventually(t, 5*time.Second, "flapping checks", func() bool { return main.hits.Load()-start >= 12 })
+	testutil.Eventually(t, 5*time.Second, "flapping checks", func() bool { return main.hits.Load()-start >= 12 })
 	if got := d.Scheme("cat").Snapshot().Pushes; got != pushes || bindAnswer(b, c.Name) != "192.0.2.1" {
 		t.Errorf("flapping faster than rise/fall changed the record: pushes %d → %d", pushes, got)
 	}
@@ -71,7 +72,7 @@ func TestBINDFailover(t *testing.T) {
 	if err := d.SetMaintenance("cat", "main", true); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, limit, "maintenance → backup", func() bool { return bindAnswer(b, c.Name) == "192.0.2.2" })
+	testutil.Eventually(t, limit, "maintenance → backup", func() bool { return bindAnswer(b, c.Name) == "192.0.2.2" })
 
 	rep, err := Propagation(context.Background(), "cat", c, PropagationOptions{NSPort: portOf(b.Addr)})
 	if err != nil {
@@ -88,7 +89,7 @@ func TestBINDWrongKeyAndDownAreRetried(t *testing.T) {
 	c := bindConfig(t, b, "d3Jvbmcgc2VjcmV0IHdyb25nIHNlY3JldA==", main, backup, sorry)
 	d := startReal(t, c)
 	s := d.Scheme("cat")
-	eventually(t, 5*time.Second, "two failed attempts", func() bool {
+	testutil.Eventually(t, 5*time.Second, "two failed attempts", func() bool {
 		ss := s.Snapshot()
 		return ss.Failures >= 2 && ss.Retry.Pending && strings.Contains(ss.LastError, "NOTAUTH")
 	})
@@ -101,7 +102,7 @@ func TestBINDWrongKeyAndDownAreRetried(t *testing.T) {
 	c2 := bindConfig(t, b, b.KeySecret, main, backup, sorry)
 	c2.Provider.Server = dead
 	d2 := startReal(t, c2)
-	eventually(t, 5*time.Second, "errors while BIND is down", func() bool {
+	testutil.Eventually(t, 5*time.Second, "errors while BIND is down", func() bool {
 		ss := d2.Scheme("cat").Snapshot()
 		return ss.Failures >= 2 && ss.State == "Retrying"
 	})

@@ -13,6 +13,7 @@ import (
 	"github.com/redund/redund/internal/dnsupdate"
 	"github.com/redund/redund/internal/logging"
 	"github.com/redund/redund/internal/status"
+	"github.com/redund/redund/internal/testutil"
 )
 
 // xssName is a server name that is a script element when printed as HTML.
@@ -53,7 +54,7 @@ func startPageDaemon(t *testing.T, ring *logging.Ring, backupName string) (*Daem
 		t.Fatal(err)
 	}
 	runDaemon(t, d)
-	eventually(t, 5*time.Second, "the backup published", func() bool {
+	testutil.Eventually(t, 5*time.Second, "the backup published", func() bool {
 		ss := d.Scheme("cat").Snapshot()
 		return p.current() == "192.0.2.2" && ss.InSync
 	})

@@ -5,6 +5,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/redund/redund/internal/testutil"
 	"github.com/redund/redund/internal/witness/etcdtest"
 )
 
@@ -15,13 +16,20 @@ func TestPageWitness(t *testing.T) {
 	main, backup, sorry := newPage(t, true), newPage(t, false), newPage(t, true)
 	dns := &sharedDNS{}
 	a := startDecider(t, "a", cl, false, catConfig(t, main, backup, sorry), dns)
-	eventually(t, 15*time.Second, "a leads and pushes main", func() bool { return a.leads() && dns.mem.current() == "192.0.2.1" })
+	testutil.Eventually(t, 15*time.Second, "a leads and pushes main", func() bool { return a.leads() && dns.mem.current() == "192.0.2.1" })
 	b := startDecider(t, "b", cl, false, catConfig(t, main, backup, sorry), dns)
-	eventually(t, 10*time.Second, "b follows a and sees both views", func() bool {
+	testutil.Eventually(t, 10*time.Second, "b follows a and sees both views", func() bool {
 		ss := b.status()
 		return ss.Witness.Role == "follower" && ss.Witness.Leader == "a" && len(ss.Witness.Views) == 2
 	})
-	page, _ := getPage(t, serveAdmin(t, b.d, nil, ""))
+	// b publishes its view when a server's state settles (fall results
+	// after its first probes, which are spread over an interval)
+	addr := serveAdmin(t, b.d, nil, "")
+	var page string
+	testutil.Eventually(t, 10*time.Second, "both deciders' views show backup ERR", func() bool {
+		page, _ = getPage(t, addr)
+		return strings.Count(page, `<span class="pill bad">ERR</span>`) == 2
+	})
 	for _, want := range []string{
 		"<h3>Witness</h3>", `<td class="wit-role">b: <span class="pill busy">follower</span>`,
 		`<td class="wit-leader">a <small>(lock ddns.cat:`,

@@ -8,6 +8,7 @@ import (
 
 	"github.com/redund/redund/internal/config"
 	"github.com/redund/redund/internal/health"
+	"github.com/redund/redund/internal/testutil"
 	"github.com/redund/redund/internal/witness"
 	"github.com/redund/redund/internal/witness/etcdtest"
 )
@@ -45,11 +46,11 @@ func TestWitnessQuorum(t *testing.T) {
 		ca.Servers[i].Check, relays = chk, append(relays, r)
 	}
 	a := startDecider(t, "a", cl, false, ca, dns)
-	eventually(t, 15*time.Second, "a leads and pushes main", func() bool { return a.leads() && dns.mem.current() == "192.0.2.1" })
+	testutil.Eventually(t, 15*time.Second, "a leads and pushes main", func() bool { return a.leads() && dns.mem.current() == "192.0.2.1" })
 	b := startDecider(t, "b", cl, false, sorryCat(), dns)
 	c := startDecider(t, "c", cl, false, sorryCat(), dns)
 	for _, n := range []*decNode{b, c} {
-		eventually(t, 10*time.Second, n.name+" follows a", func() bool {
+		testutil.Eventually(t, 10*time.Second, n.name+" follows a", func() bool {
 			ss := n.status()
 			doc := n.d.Scheme("cat").Document()
 			return ss.Witness.Role == "follower" && ss.Witness.Leader == "a" && ss.State == "Standby" &&
@@ -63,7 +64,7 @@ func TestWitnessQuorum(t *testing.T) {
 	for _, r := range relays {
 		r.Cut()
 	}
-	eventually(t, 10*time.Second, "a sees every server down", func() bool {
+	testutil.Eventually(t, 10*time.Second, "a sees every server down", func() bool {
 		for _, s := range a.status().Servers {
 			if s.State != "ERR" {
 				return false
@@ -72,7 +73,7 @@ func TestWitnessQuorum(t *testing.T) {
 		return true
 	})
 	// a has published its view; b and c read it: the decision stays main
-	eventually(t, 5*time.Second, "b has a's view", func() bool {
+	testutil.Eventually(t, 5*time.Second, "b has a's view", func() bool {
 		for _, v := range b.status().Witness.Views {
 			if v.Node == "a" && v.Servers["main"].State == "ERR" {
 				return true
@@ -93,7 +94,7 @@ func TestWitnessQuorum(t *testing.T) {
 	}
 
 	main.ok.Store(false) // main down for b and c too: backup, which a sees down
-	took := eventually(t, 5*time.Second, "the record moves to backup", func() bool { return dns.mem.current() == "192.0.2.2" })
+	took := testutil.Eventually(t, 5*time.Second, "the record moves to backup", func() bool { return dns.mem.current() == "192.0.2.2" })
 	t.Logf("main down for the majority -> record moved in %v", took)
 	checkPlanReadsViews(t, cl, sorryCat())
 	checkOneWriter(t, dns, a, b, c)
@@ -115,10 +116,10 @@ func TestWitnessLeaderCutAndKilled(t *testing.T) {
 	main, backup, sorry := newPage(t, true), newPage(t, true), newPage(t, true)
 	dns := &sharedDNS{}
 	a := startDecider(t, "a", cl, true, catConfig(t, main, backup, sorry), dns)
-	eventually(t, 15*time.Second, "a leads", func() bool { return a.leads() && dns.mem.current() == "192.0.2.1" })
+	testutil.Eventually(t, 15*time.Second, "a leads", func() bool { return a.leads() && dns.mem.current() == "192.0.2.1" })
 	b := startDecider(t, "b", cl, true, catConfig(t, main, backup, sorry), dns)
 	c := startDecider(t, "c", cl, true, catConfig(t, main, backup, sorry), dns)
-	eventually(t, 10*time.Second, "b and c stand by", func() bool {
+	testutil.Eventually(t, 10*time.Second, "b and c stand by", func() bool {
 		return b.status().State == "Standby" && c.status().State == "Standby"
 	})
 	interval := catConfig(t, main, backup, sorry).Interval.D()
@@ -126,10 +127,10 @@ func TestWitnessLeaderCutAndKilled(t *testing.T) {
 
 	cut := time.Now()
 	a.cutEtcd()
-	eventually(t, witnessTTL, "a stops leading", func() bool { return !a.leads() })
+	testutil.Eventually(t, witnessTTL, "a stops leading", func() bool { return !a.leads() })
 	next := waitNewLeader(t, limit, cut, b, c)
 	main.ok.Store(false)
-	eventually(t, 5*time.Second, "the new leader pushes backup", func() bool { return dns.mem.current() == "192.0.2.2" })
+	testutil.Eventually(t, 5*time.Second, "the new leader pushes backup", func() bool { return dns.mem.current() == "192.0.2.2" })
 
 	other := b
 	if next == b {
@@ -140,7 +141,7 @@ func TestWitnessLeaderCutAndKilled(t *testing.T) {
 	next.stop()
 	third := waitNewLeader(t, limit, killed, other)
 	main.ok.Store(true)
-	eventually(t, 5*time.Second, third.name+" pushes main", func() bool { return dns.mem.current() == "192.0.2.1" })
+	testutil.Eventually(t, 5*time.Second, third.name+" pushes main", func() bool { return dns.mem.current() == "192.0.2.1" })
 	a.stop()
 	checkOneWriter(t, dns, a, b, c)
 }
@@ -151,7 +152,7 @@ func waitNewLeader(t *testing.T, limit time.Duration, since time.Time, nodes ...
 	t.Helper()
 	var got *decNode
 	var at time.Time
-	eventually(t, limit+5*time.Second, "a new leader", func() bool {
+	testutil.Eventually(t, limit+5*time.Second, "a new leader", func() bool {
 		for _, n := range nodes {
 			for _, tm := range n.d.Scheme("cat").witnessTerms() {
 				if tm.Start.After(since) {

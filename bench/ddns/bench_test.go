@@ -18,6 +18,7 @@ import (
 	"github.com/redund/redund/internal/dnsupdate"
 	"github.com/redund/redund/internal/dnsupdate/bindtest"
 	"github.com/redund/redund/internal/health"
+	"github.com/redund/redund/internal/testutil"
 )
 
 // statusPage answers status=OK or status=ERR.
@@ -51,18 +52,6 @@ func run(b *testing.B, d *ddns.Daemon) {
 	b.Cleanup(func() { cancel(); <-done })
 }
 
-func waitFor(b *testing.B, within time.Duration, what string, cond func() bool) time.Duration {
-	start := time.Now()
-	for time.Since(start) < within {
-		if cond() {
-			return time.Since(start)
-		}
-		time.Sleep(2 * time.Millisecond)
-	}
-	b.Fatalf("%s did not happen within %v", what, within)
-	return 0
-}
-
 // BenchmarkFailover: main's page turns to status=ERR; the time until BIND
 // answers the backup's address is one failover. Settings: interval 100ms
 // (jitter ±10ms), fall 2, rise 2, RFC 2136 + TSIG to BIND on loopback.
@@ -86,14 +75,14 @@ func BenchmarkFailover(b *testing.B) {
 		v, _ := dnsupdate.QueryValues(context.Background(), bind.Addr, c.Name, 1, time.Second, false)
 		return strings.Join(v, ",")
 	}
-	waitFor(b, 5*time.Second, "main", func() bool { return answer() == "192.0.2.1" })
+	testutil.Eventually(b, 5*time.Second, "main", func() bool { return answer() == "192.0.2.1" })
 	var times []time.Duration
 	b.ResetTimer()
 	for range b.N {
 		main.ok.Store(false)
-		times = append(times, waitFor(b, 5*time.Second, "failover", func() bool { return answer() == "192.0.2.2" }))
+		times = append(times, testutil.Eventually(b, 5*time.Second, "failover", func() bool { return answer() == "192.0.2.2" }))
 		main.ok.Store(true)
-		waitFor(b, 5*time.Second, "failback", func() bool { return answer() == "192.0.2.1" })
+		testutil.Eventually(b, 5*time.Second, "failback", func() bool { return answer() == "192.0.2.1" })
 	}
 	b.StopTimer()
 	sort.Slice(times, func(i, j int) bool { return times[i] < times[j] })

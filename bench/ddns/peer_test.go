@@ -18,6 +18,7 @@ import (
 	"github.com/redund/redund/internal/config"
 	"github.com/redund/redund/internal/dnsupdate"
 	"github.com/redund/redund/internal/dnsupdate/bindtest"
+	"github.com/redund/redund/internal/testutil"
 )
 
 // pair is main (127.0.0.1:port) and backup (127.0.0.2:port) on the same
@@ -119,7 +120,7 @@ func BenchmarkFailoverVsGdnsd(b *testing.B) {
 	run(b, d)
 	b.ResetTimer()
 	// run both against the same page flips: each flip is measured on both
-	waitFor(b, 30*time.Second, "gdnsd main", func() bool { return answerOf(gd, "cat.example.test") == "127.0.0.1" })
+	testutil.Eventually(b, 30*time.Second, "gdnsd main", func() bool { return answerOf(gd, "cat.example.test") == "127.0.0.1" })
 	var red, gdn []time.Duration
 	for range n {
 		r, g := flipBoth(b, p, bind.Addr, gd)
@@ -140,13 +141,13 @@ func BenchmarkFailoverVsGdnsd(b *testing.B) {
 // backup; then restores main and waits for both to answer main again.
 func flipBoth(b *testing.B, p *pair, redundDNS, gdnsdDNS string) (time.Duration, time.Duration) {
 	const name = "cat.example.test"
-	waitFor(b, 60*time.Second, "both on main", func() bool {
+	testutil.Eventually(b, 60*time.Second, "both on main", func() bool {
 		return answerOf(redundDNS, name) == "127.0.0.1" && answerOf(gdnsdDNS, name) == "127.0.0.1"
 	})
 	start := time.Now()
 	p.mainOK.Store(false)
 	var r, g time.Duration
-	waitFor(b, 60*time.Second, "both on backup", func() bool {
+	testutil.Eventually(b, 60*time.Second, "both on backup", func() bool {
 		if r == 0 && answerOf(redundDNS, name) == "127.0.0.2" {
 			r = time.Since(start)
 		}

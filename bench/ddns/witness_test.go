@@ -12,6 +12,7 @@ import (
 	"github.com/redund/redund/internal/config"
 	"github.com/redund/redund/internal/dnsupdate"
 	"github.com/redund/redund/internal/dnsupdate/bindtest"
+	"github.com/redund/redund/internal/testutil"
 	"github.com/redund/redund/internal/witness"
 	"github.com/redund/redund/internal/witness/etcdtest"
 )
@@ -81,13 +82,13 @@ func failovers(b *testing.B, bind *bindtest.Server, main *statusPage) []time.Dur
 		v, _ := dnsupdate.QueryValues(context.Background(), bind.Addr, "cat.example.test", 1, time.Second, false)
 		return strings.Join(v, ",")
 	}
-	waitFor(b, 20*time.Second, "main", func() bool { return answer() == "192.0.2.1" })
+	testutil.Eventually(b, 20*time.Second, "main", func() bool { return answer() == "192.0.2.1" })
 	var times []time.Duration
 	for range b.N {
 		main.ok.Store(false)
-		times = append(times, waitFor(b, 5*time.Second, "failover", func() bool { return answer() == "192.0.2.2" }))
+		times = append(times, testutil.Eventually(b, 5*time.Second, "failover", func() bool { return answer() == "192.0.2.2" }))
 		main.ok.Store(true)
-		waitFor(b, 5*time.Second, "failback", func() bool { return answer() == "192.0.2.1" })
+		testutil.Eventually(b, 5*time.Second, "failback", func() bool { return answer() == "192.0.2.1" })
 	}
 	sort.Slice(times, func(i, j int) bool { return times[i] < times[j] })
 	return times
@@ -135,7 +136,7 @@ func BenchmarkWitnessNewLeader(b *testing.B) {
 	var times []time.Duration
 	for round := range b.N {
 		var lead int
-		waitFor(b, 20*time.Second, "a leader", func() bool {
+		testutil.Eventually(b, 20*time.Second, "a leader", func() bool {
 			for i, dc := range ds {
 				if dc.leads() {
 					lead = i
@@ -147,7 +148,7 @@ func BenchmarkWitnessNewLeader(b *testing.B) {
 		killed := time.Now()
 		ds[lead].kill()
 		rest := append(append([]*decider(nil), ds[:lead]...), ds[lead+1:]...)
-		waitFor(b, 10*time.Second, "a new leader", func() bool {
+		testutil.Eventually(b, 10*time.Second, "a new leader", func() bool {
 			for _, dc := range rest {
 				if terms := dc.d.Scheme("cat").Snapshot().Witness.Terms; len(terms) > 0 && terms[len(terms)-1].Start.After(killed) {
 					times = append(times, terms[len(terms)-1].Start.Sub(killed))

@@ -10,6 +10,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/redund/redund/internal/testutil"
 )
 
 // connServer is a loopback HTTP server that counts the connections it
@@ -110,7 +112,7 @@ func TestKeepAliveAfterServerClosed(t *testing.T) {
 	if r := ck.Check(context.Background()); !r.OK {
 		t.Fatal(r.Reason)
 	}
-	waitFor(t, "the server to close the idle connection", func() bool { _, closed := s.counts(); return closed == 1 })
+	testutil.Eventually(t, waitLimit, "the server to close the idle connection", func() bool { _, closed := s.counts(); return closed == 1 })
 	if r := ck.Check(context.Background()); !r.OK {
 		t.Fatalf("probe after the server closed the kept connection: %s", r.Reason)
 	}
@@ -149,10 +151,10 @@ func TestMonitorClosesKeptConnection(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() { defer close(done); m.Run(ctx) }()
-	waitFor(t, "three probes", func() bool { return m.Snapshot().Checks >= 3 })
+	testutil.Eventually(t, waitLimit, "three probes", func() bool { return m.Snapshot().Checks >= 3 })
 	cancel()
 	<-done
-	waitFor(t, "the kept connection to close", func() bool { _, closed := s.counts(); return closed == 1 })
+	testutil.Eventually(t, waitLimit, "the kept connection to close", func() bool { _, closed := s.counts(); return closed == 1 })
 	if opened, _ := s.counts(); opened != 1 {
 		t.Errorf("opened %d connections, want 1", opened)
 	}

@@ -9,6 +9,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/redund/redund/internal/testutil"
 )
 
 const waitLimit = 5 * time.Second
@@ -52,18 +54,6 @@ func runMonitor(t *testing.T, m *Monitor) {
 	t.Cleanup(func() { cancel(); <-done })
 }
 
-// waitFor polls cond until it holds or the deadline passes.
-func waitFor(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(waitLimit)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(time.Millisecond)
-	}
-}
-
 // feed hands the monitor's next probe a result and waits until it is recorded.
 func feed(t *testing.T, m *Monitor, s *scripted, ok bool) Snapshot {
 	t.Helper()
@@ -77,7 +67,7 @@ func feed(t *testing.T, m *Monitor, s *scripted, ok bool) Snapshot {
 	case <-time.After(waitLimit):
 		t.Fatal("monitor did not probe")
 	}
-	waitFor(t, "the result to be recorded", func() bool { return m.Snapshot().Checks > before })
+	testutil.Eventually(t, waitLimit, "the result to be recorded", func() bool { return m.Snapshot().Checks > before })
 	return m.Snapshot()
 }
 
@@ -237,13 +227,13 @@ func TestMonitorOneInFlight(t *testing.T) {
 	s := newScripted()
 	m := NewMonitor("web1", s, MonitorOptions{Interval: time.Millisecond, Jitter: -1})
 	runMonitor(t, m)
-	waitFor(t, "the first probe", func() bool { return s.calls.Load() == 1 })
+	testutil.Eventually(t, waitLimit, "the first probe", func() bool { return s.calls.Load() == 1 })
 	time.Sleep(50 * time.Millisecond) // fifty intervals pass while it hangs
 	if n := s.calls.Load(); n != 1 {
 		t.Fatalf("%d probes started while the first hung, want 1", n)
 	}
 	feed(t, m, s, true)
-	waitFor(t, "the next probe", func() bool { return s.calls.Load() == 2 })
+	testutil.Eventually(t, waitLimit, "the next probe", func() bool { return s.calls.Load() == 2 })
 	if s.maxSeen.Load() != 1 {
 		t.Errorf("%d probes ran at once", s.maxSeen.Load())
 	}
@@ -257,7 +247,7 @@ func TestMonitorStopsHangingProbe(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() { defer close(done); m.Run(ctx) }()
-	waitFor(t, "a probe", func() bool { return s.inflight.Load() == 1 })
+	testutil.Eventually(t, waitLimit, "a probe", func() bool { return s.inflight.Load() == 1 })
 	m.Run(ctx) // already running: returns at once
 	cancel()
 	select {

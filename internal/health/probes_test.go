@@ -6,6 +6,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/redund/redund/internal/testutil"
 )
 
 // countingPage serves status=OK (or 503 while down) and counts requests.
@@ -53,9 +55,9 @@ func TestProbesShareEqualChecks(t *testing.T) {
 	}
 	quickCh, slowCh := quick.Subscribe(), slow.Subscribe()
 	stop := runProbes(t, p)
-	waitFor(t, "both monitors OK", func() bool { return quick.Snapshot().State == OK && slow.Snapshot().State == OK })
+	testutil.Eventually(t, waitLimit, "both monitors OK", func() bool { return quick.Snapshot().State == OK && slow.Snapshot().State == OK })
 	page.down.Store(true)
-	waitFor(t, "slow to fall", func() bool { return slow.Snapshot().State == Err })
+	testutil.Eventually(t, waitLimit, "slow to fall", func() bool { return slow.Snapshot().State == Err })
 	stop()
 	if n := other.Snapshot().Checks; n != 0 {
 		t.Fatalf("the monitor at a 1h interval (first probe after 30m) was probed %d times", n)
@@ -117,7 +119,7 @@ func TestProbesSpreadFirstProbes(t *testing.T) {
 		}), MonitorOptions{Interval: 400 * time.Millisecond})
 	}
 	runProbes(t, p)
-	waitFor(t, "both first probes", func() bool { return first[0].Load() > 0 && first[1].Load() > 0 })
+	testutil.Eventually(t, waitLimit, "both first probes", func() bool { return first[0].Load() > 0 && first[1].Load() > 0 })
 	if d0, d1 := time.Duration(first[0].Load()), time.Duration(first[1].Load()); d0 > 150*time.Millisecond || d1 < 190*time.Millisecond {
 		t.Errorf("first probes at +%v and +%v, want about +0 and +200ms", d0, d1)
 	}

@@ -5,6 +5,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/redund/redund/internal/testutil"
 )
 
 // TestNextStartCountsFromTheSchedule: the interval runs from start to
@@ -47,7 +49,7 @@ func TestMonitorRunsStartToStart(t *testing.T) {
 		return Result{OK: true}
 	})
 	runMonitor(t, NewMonitor("slow", slow, MonitorOptions{Interval: 400 * time.Millisecond, Jitter: -1}))
-	waitFor(t, "four probes", func() bool { mu.Lock(); defer mu.Unlock(); return len(starts) >= 4 })
+	testutil.Eventually(t, waitLimit, "four probes", func() bool { mu.Lock(); defer mu.Unlock(); return len(starts) >= 4 })
 	mu.Lock()
 	defer mu.Unlock()
 	shortest := time.Hour
