@@ -102,6 +102,7 @@ func (g *Gateway) Status() []status.Document {
 		Details: map[string]any{"epoch": d.Epoch, "failovers": d.Failovers, "providers": d.Providers, "history": d.History}}
 	if d.Witness != nil {
 		doc.Details["witness"] = witnessSummary(d.Witness)
+		doc.Health = append(doc.Health, witnessHealth(d.Witness))
 	}
 	if g.node != nil {
 		doc.Peer = &status.Peer{Address: peerAddress(g.cfg, d.Link), Connected: d.PeerConnected, Since: d.Link.Since, Reason: d.Link.Reason}

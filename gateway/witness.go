@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 
+	"github.com/redund/redund/internal/status"
 	"github.com/redund/redund/internal/witness"
 )
 
@@ -92,6 +93,27 @@ func (g *Gateway) witnessDetail(v *roleView) *WitnessDetail {
 // witnessSummary is the witness in the status document's Details (what
 // `redund status` and /v1/status show): reachable members, the lease, the
 // holder and the fencing token.
+// witnessHealth is the witness as one of the things `redund status` counts
+// in its HEALTH column: OK while a majority of the etcd members answer,
+// with the members, the holder and the fencing token in the reason.
+func witnessHealth(w *WitnessDetail) status.Health {
+	h := status.Health{Name: "witness", State: "OK"}
+	if w.Reachable*2 <= len(w.Members) {
+		h.State = "ERR"
+	}
+	holder := "no holder"
+	for _, l := range w.Locks {
+		if l.Name == LockName && l.Holder != "" {
+			holder = fmt.Sprintf("held by %s, fencing token %d", l.Holder, l.HolderFence)
+		}
+	}
+	h.Reason = fmt.Sprintf("%d/%d etcd members, %s", w.Reachable, len(w.Members), holder)
+	if w.Error != "" && h.State == "ERR" {
+		h.Reason += ": " + w.Error
+	}
+	return h
+}
+
 func witnessSummary(w *WitnessDetail) map[string]any {
 	m := map[string]any{"reachable": fmt.Sprintf("%d/%d", w.Reachable, len(w.Members)), "held": w.Held,
 		"lease": w.Lease, "lease_remaining_s": w.LeaseRemainingS}

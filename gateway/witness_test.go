@@ -265,6 +265,12 @@ func checkWitnessShown(t *testing.T, n *gw, fence int64) {
 		w, _ := n.Status()[0].Details["witness"].(map[string]any)
 		return w != nil && w["holder"] == n.cfg.NodeID && w["fence"] == fence && w["reachable"] == "3/3"
 	})
+	// redund status's table counts the witness in HEALTH
+	doc := n.Status()[0]
+	if len(doc.Health) != 1 || doc.Health[0].Name != "witness" || doc.Health[0].State != "OK" ||
+		doc.Health[0].Reason != fmt.Sprintf("3/3 etcd members, held by %s, fencing token %d", n.cfg.NodeID, fence) {
+		t.Errorf("health %+v", doc.Health)
+	}
 	rec := httptest.NewRecorder()
 	n.servePage(rec, httptest.NewRequest("GET", "/gateway", nil))
 	page := rec.Body.String()
