@@ -14,6 +14,7 @@ import (
 	"github.com/redund/redund/internal/logging"
 	"github.com/redund/redund/internal/status"
 	"github.com/redund/redund/internal/testutil"
+	"github.com/redund/redund/internal/webui/webuitest"
 )
 
 // xssName is a server name that is a script element when printed as HTML.
@@ -74,20 +75,6 @@ func runDaemon(t *testing.T, d *Daemon) {
 	})
 }
 
-func getPage(t *testing.T, addr string) (string, *http.Response) {
-	t.Helper()
-	resp, err := http.Get("http://" + addr + PagePath)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	b, err := io.ReadAll(resp.Body)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return string(b), resp
-}
-
 // TestPageFromDaemon renders the page of a running daemon: the name, the
 // value published and why, each server's health, probe and latency, the
 // maintenance toggles and the events; a server named like a script
@@ -96,7 +83,7 @@ func TestPageFromDaemon(t *testing.T) {
 	ring := logging.NewRing(0)
 	d, _ := startPageDaemon(t, ring, xssName)
 	addr := serveAdmin(t, d, ring, "")
-	page, resp := getPage(t, addr)
+	page, resp := webuitest.Get(t, "http://"+addr+PagePath)
 	if resp.StatusCode != http.StatusOK || !strings.HasPrefix(resp.Header.Get("Content-Type"), "text/html") {
 		t.Fatalf("GET %s: %d %s\n%s", PagePath, resp.StatusCode, resp.Header.Get("Content-Type"), page)
 	}

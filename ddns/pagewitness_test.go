@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/redund/redund/internal/testutil"
+	"github.com/redund/redund/internal/webui/webuitest"
 	"github.com/redund/redund/internal/witness/etcdtest"
 )
 
@@ -27,7 +28,7 @@ func TestPageWitness(t *testing.T) {
 	addr := serveAdmin(t, b.d, nil, "")
 	var page string
 	testutil.Eventually(t, 10*time.Second, "both deciders' views show backup ERR", func() bool {
-		page, _ = getPage(t, addr)
+		page, _ = webuitest.Get(t, "http://"+addr+PagePath)
 		return strings.Count(page, `<span class="pill bad">ERR</span>`) == 2
 	})
 	for _, want := range []string{

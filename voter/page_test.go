@@ -2,8 +2,6 @@ package voter
 
 import (
 	"context"
-	"io"
-	"net/http"
 	"strings"
 	"testing"
 	"time"
@@ -11,6 +9,7 @@ import (
 	"github.com/redund/redund/internal/logging"
 	"github.com/redund/redund/internal/status"
 	"github.com/redund/redund/internal/testutil"
+	"github.com/redund/redund/internal/webui/webuitest"
 )
 
 // xssClient is a client name that is a script element when printed as HTML.
@@ -37,7 +36,7 @@ func TestPageFromServer(t *testing.T) {
 		doc := srv.Status()[0]
 		return doc.Details["winner"] == xssClient && srv.Stats("main")["unknown_digest"] > 0
 	})
-	page := getVoterPage(t, serveVoterAdmin(t, srv.Server))
+	page, _ := webuitest.Get(t, "http://"+serveVoterAdmin(t, srv.Server)+PagePath)
 	for _, want := range []string{
 		"Instance main", ">serving<", "master master: <span class=\"pill ok\">timing</span>",
 		"<b>&lt;script&gt;document.title=&#39;pwned&#39;&lt;/script&gt;</b>", "◀ voted",
@@ -71,21 +70,4 @@ func serveVoterAdmin(t *testing.T, s *Server) string {
 	go func() { _ = admin.Serve(ctx); close(done) }()
 	t.Cleanup(func() { cancel(); <-done })
 	return admin.Addr()
-}
-
-func getVoterPage(t *testing.T, addr string) string {
-	t.Helper()
-	resp, err := http.Get("http://" + addr + PagePath)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	b, err := io.ReadAll(resp.Body)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if resp.StatusCode != http.StatusOK || !strings.Contains(resp.Header.Get("Content-Security-Policy"), "script-src 'nonce-") {
-		t.Fatalf("GET %s: %d %q\n%s", PagePath, resp.StatusCode, resp.Header.Get("Content-Security-Policy"), b)
-	}
-	return string(b)
 }
