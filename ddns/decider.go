@@ -22,8 +22,6 @@ type decider struct {
 	// guarded by Scheme.mu
 	views     []View // the live deciders' views, as etcd has them
 	published map[string]ServerView
-	leading   bool
-	fence     int64
 	terms     []Term
 }
 
@@ -83,14 +81,12 @@ func (s *Scheme) onLock(ev witness.Event) {
 	s.mu.Lock()
 	switch ev.Kind {
 	case witness.Acquired:
-		s.wit.leading, s.wit.fence = true, ev.Fence
 		s.wit.terms = append(s.wit.terms, Term{Fence: ev.Fence, Start: ev.At})
 		if len(s.wit.terms) > maxTerms {
 			s.wit.terms = s.wit.terms[1:]
 		}
 		s.st.knownValid = false // read the provider before the first push as leader
 	case witness.Lost:
-		s.wit.leading = false
 		if n := len(s.wit.terms); n > 0 && s.wit.terms[n-1].End.IsZero() {
 			s.wit.terms[n-1].End = ev.At
 		}

@@ -124,6 +124,12 @@ func startDaemon(t *testing.T, c *Config, p dnsupdate.Provider) *Daemon {
 	if err != nil {
 		t.Fatal(err)
 	}
+	runDaemon(t, d)
+	return d
+}
+
+// runDaemon runs d until the test ends.
+func runDaemon(t *testing.T, d *Daemon) {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- d.Run(ctx) }()
@@ -133,5 +139,4 @@ func startDaemon(t *testing.T, c *Config, p dnsupdate.Provider) *Daemon {
 			t.Errorf("Run returned %v", err)
 		}
 	})
-	return d
 }

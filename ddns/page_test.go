@@ -2,7 +2,6 @@ package ddns
 
 import (
 	"context"
-	"errors"
 	"io"
 	"net/http"
 	"strings"
@@ -60,19 +59,6 @@ func startPageDaemon(t *testing.T, ring *logging.Ring, backupName string) (*Daem
 		return p.current() == "192.0.2.2" && ss.InSync
 	})
 	return d, p
-}
-
-// runDaemon runs d until the test ends.
-func runDaemon(t *testing.T, d *Daemon) {
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- d.Run(ctx) }()
-	t.Cleanup(func() {
-		cancel()
-		if err := <-done; !errors.Is(err, context.Canceled) {
-			t.Errorf("Run returned %v", err)
-		}
-	})
 }
 
 // TestPageFromDaemon renders the page of a running daemon: the name, the
