@@ -5,24 +5,20 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
-	"os"
 	"os/exec"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/redund/redund/internal/webui/webuitest"
 )
 
 // TestStatusPageInHeadlessChromium loads the status page in a real browser
 // and checks that the role and the provider table are rendered.
 func TestStatusPageInHeadlessChromium(t *testing.T) {
-	const browser = "/usr/bin/chromium"
-	if _, err := os.Stat(browser); err != nil {
-		if os.Getenv("REDUND_INTEGRATION") == "1" {
-			t.Fatalf("%s is required with REDUND_INTEGRATION=1 (apt-get install chromium)", browser)
-		}
-		t.Skipf("%s not installed (apt-get install chromium); set REDUND_INTEGRATION=1 to require it", browser)
-	}
+	webuitest.NeedChromium(t)
+	const browser = webuitest.ChromiumPath
 	m, b, _ := pair(t, nil)
 	_ = b
 	m.SetConfig("site", []byte("plant-7"))
@@ -48,13 +44,8 @@ func TestStatusPageInHeadlessChromium(t *testing.T) {
 // a CSRF page does); the real browser sends it and the document is not
 // written. The page's own origin may post.
 func TestCrossSiteImportInHeadlessChromium(t *testing.T) {
-	const browser = "/usr/bin/chromium"
-	if _, err := os.Stat(browser); err != nil {
-		if os.Getenv("REDUND_INTEGRATION") == "1" {
-			t.Fatalf("%s is required with REDUND_INTEGRATION=1 (apt-get install chromium)", browser)
-		}
-		t.Skipf("%s not installed (apt-get install chromium); set REDUND_INTEGRATION=1 to require it", browser)
-	}
+	webuitest.NeedChromium(t)
+	const browser = webuitest.ChromiumPath
 	n := startGW(t, Config{NodeID: "solo", Mode: ModeIndependent, DataDir: t.TempDir()}, nil)
 	waitRole(t, n, RoleActive, 3*time.Second)
 	target := "http://" + admin(t, n, "") + "/v1/gateway/config-import"
@@ -85,13 +76,8 @@ fetch(`+strconv.Quote(target)+`, {method: "POST", mode: "no-cors", headers: {"Co
 // the admin listener (chromium's resolver rules stand in for the rebinding
 // DNS server); the browser gets 421, not the configuration.
 func TestRebindingInHeadlessChromium(t *testing.T) {
-	const browser = "/usr/bin/chromium"
-	if _, err := os.Stat(browser); err != nil {
-		if os.Getenv("REDUND_INTEGRATION") == "1" {
-			t.Fatalf("%s is required with REDUND_INTEGRATION=1 (apt-get install chromium)", browser)
-		}
-		t.Skipf("%s not installed (apt-get install chromium); set REDUND_INTEGRATION=1 to require it", browser)
-	}
+	webuitest.NeedChromium(t)
+	const browser = webuitest.ChromiumPath
 	n := startGW(t, Config{NodeID: "solo", Mode: ModeIndependent, DataDir: t.TempDir()}, nil)
 	waitRole(t, n, RoleActive, 3*time.Second)
 	if _, err := n.SetConfig("plant", []byte("confidential-setpoint")); err != nil {

@@ -90,9 +90,6 @@ func (g *Gateway) witnessDetail(v *roleView) *WitnessDetail {
 	return d
 }
 
-// witnessSummary is the witness in the status document's Details (what
-// `redund status` and /v1/status show): reachable members, the lease, the
-// holder and the fencing token.
 // witnessHealth is the witness as one of the things `redund status` counts
 // in its HEALTH column: OK while a majority of the etcd members answer,
 // with the members, the holder and the fencing token in the reason.
@@ -114,6 +111,9 @@ func witnessHealth(w *WitnessDetail) status.Health {
 	return h
 }
 
+// witnessSummary is the witness in the status document's Details (what
+// `redund status --json` and /v1/status show): reachable members, the
+// lease, the holder and the fencing token.
 func witnessSummary(w *WitnessDetail) map[string]any {
 	m := map[string]any{"reachable": fmt.Sprintf("%d/%d", w.Reachable, len(w.Members)), "held": w.Held,
 		"lease": w.Lease, "lease_remaining_s": w.LeaseRemainingS}

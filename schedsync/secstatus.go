@@ -106,7 +106,7 @@ func (n *Node) onSyncError(err error, start time.Time) bool {
 		n.st.Reason = msg
 	}
 	logIt := fresh || time.Since(f.logged) >= failLogEvery
-	repeated := f.unlogged
+	repeated, count := f.unlogged, f.count // read under the lock
 	if logIt {
 		f.logged, f.unlogged = time.Now(), 0
 	} else {
@@ -114,7 +114,7 @@ func (n *Node) onSyncError(err error, start time.Time) bool {
 	}
 	n.mu.Unlock()
 	if logIt {
-		n.log.Warn("sync failed; retrying", "err", msg, "failures", f.count, "repeated_since_last_log", repeated)
+		n.log.Warn("sync failed; retrying", "err", msg, "failures", count, "repeated_since_last_log", repeated)
 	}
 	if failoverRule(ff) {
 		n.promote(fmt.Sprintf("primary unreachable for %s (failover_offset)", ff.silent().Round(time.Second)))

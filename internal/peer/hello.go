@@ -40,9 +40,6 @@ func ParseHello(b []byte) (Hello, error) {
 	if err := json.Unmarshal(b, &h); err != nil {
 		return h, fmt.Errorf("peer: bad hello: %w", err)
 	}
-	if h.NodeID == "" {
-		return h, errors.New("peer: bad hello: empty node_id")
-	}
 	if len(h.NodeID) > 256 || len(h.Mode) > 64 || len(h.Version) > 128 || len(h.App) > 64 {
 		return h, errors.New("peer: bad hello: field too long")
 	}

@@ -6,6 +6,8 @@ import (
 	"slices"
 	"sync"
 	"time"
+
+	"github.com/redund/redund/internal/netlimit"
 )
 
 // Limits on connections that have not authenticated yet (listener side).
@@ -216,19 +218,6 @@ func addrOnly(a net.Addr) string {
 }
 
 // sourceKey names the source a per-source cap applies to: the IPv4
-// address, or the /64 of an IPv6 address (one host usually holds a /64).
-func sourceKey(a net.Addr) string {
-	ta, ok := a.(*net.TCPAddr)
-	if !ok {
-		return a.String()
-	}
-	ip, ok := netip.AddrFromSlice(ta.IP)
-	if !ok {
-		return a.String()
-	}
-	if ip = ip.Unmap(); ip.Is4() {
-		return ip.String()
-	}
-	p, _ := ip.Prefix(64)
-	return p.String()
-}
+// address, or the /64 of an IPv6 address, as every listener's caps count
+// them (netlimit.Source).
+func sourceKey(a net.Addr) string { return netlimit.Source(a).String() }
