@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"maps"
 	"slices"
+	"strings"
 	"time"
 )
 
@@ -209,7 +210,7 @@ func (m *machine) granted(in inGranted, now time.Time) []effect {
 	if m.stopping || m.lease != 0 {
 		return []effect{effDrop{in.lease}}
 	}
-	m.failures = 0
+	m.failures, m.lastErr = 0, "" // etcd answers again: the old problem is over
 	m.lease = in.lease
 	m.deadline = in.sent.Add(m.ttl - m.margin)
 	m.renewAt = in.sent.Add(m.renew)
@@ -233,6 +234,9 @@ func (m *machine) renewed(in inRenewed, now time.Time) []effect {
 		m.lastErr = "keep-alive: " + in.err.Error()
 		m.renewAt = now.Add(m.retry / 4) // try again soon: the deadline is what limits us
 	default:
+		if strings.HasPrefix(m.lastErr, "keep-alive: ") {
+			m.lastErr = "" // the lease is renewed: that problem is over
+		}
 		if d := in.sent.Add(m.ttl - m.margin); d.After(m.deadline) {
 			m.deadline = d
 		}

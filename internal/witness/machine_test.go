@@ -227,3 +227,17 @@ func TestMachineDeadlineBeforeExpiry(t *testing.T) {
 		t.Fatalf("Lost at %v, etcd may expire the lease at %v", effs[0].(effEvent).ev.At, expiry)
 	}
 }
+
+// TestMachineErrorClears: a keep-alive error shows in the status until the
+// lease is renewed again; it does not stay there on a healthy node.
+func TestMachineErrorClears(t *testing.T) {
+	m := holds()
+	m.step(inRenewed{lease: 7, sent: t0, err: errors.New("deadline exceeded")}, t0)
+	if m.lastErr == "" {
+		t.Fatal("the keep-alive error is not shown")
+	}
+	m.step(inRenewed{lease: 7, sent: t0.Add(100 * time.Millisecond)}, t0.Add(100*time.Millisecond))
+	if m.lastErr != "" {
+		t.Fatalf("error %q still shown after a renewal", m.lastErr)
+	}
+}

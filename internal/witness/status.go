@@ -146,7 +146,8 @@ func (w *Witness) probeHolders(ctx context.Context) {
 		w.mu.Lock()
 		switch {
 		case err != nil:
-			// keep the last one read
+			// not known now: a holder read earlier may be gone
+			delete(w.holders, name)
 		case ok:
 			w.holders[name] = h
 		default:
