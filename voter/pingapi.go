@@ -28,6 +28,9 @@ func (s *Server) Register(admin Handler, token config.Secret) {
 	admin.Handle("GET "+PagePath, s.pageHandler())
 }
 
+// maxPingCount bounds one sequence (and the request's deadline with it).
+const maxPingCount = 10000
+
 // servePing runs `voter ping`: ?client=NAME[&count=N][&instance=I];
 // count 0 aborts a running sequence. It answers when the sequence ends.
 func (s *Server) servePing(w http.ResponseWriter, r *http.Request) {
@@ -35,8 +38,8 @@ func (s *Server) servePing(w http.ResponseWriter, r *http.Request) {
 	n := pingCount
 	if v := q.Get("count"); v != "" {
 		var err error
-		if n, err = strconv.Atoi(v); err != nil {
-			status.WriteError(w, http.StatusBadRequest, "count must be a number")
+		if n, err = strconv.Atoi(v); err != nil || n < 0 || n > maxPingCount {
+			status.WriteError(w, http.StatusBadRequest, fmt.Sprintf("count must be a number from 0 (abort) to %d", maxPingCount))
 			return
 		}
 	}

@@ -55,15 +55,26 @@ func runVoterPing(c *cli.Context, g *globalOptions, o *voterPingOptions) error {
 		return failed(fmt.Errorf("voter ping: %w", err))
 	}
 	var r voter.PingResult
-	if o.JSON || json.Unmarshal(out, &r) != nil || r.Client == "" {
+	if json.Unmarshal(out, &r) != nil || r.Client == "" { // "ping aborted"
 		_, err = c.App.Writer.Write(out)
 		return err
 	}
-	printf(c, "PING (%s): Packets tx: %d, rx: %d, oos: %d, Avg.: %0.3f ms\n", r.Client, r.Sent, r.Received, r.OutOfSequence, r.AvgMS)
-	printf(c, "PING (%s): Worst: %d ms, Best: %d ms, %0.1f%% Packets successfully received (%0.1f%% loss)\n",
-		r.Client, r.WorstMS, r.BestMS, r.ReceivedPct, 100-r.ReceivedPct)
+	if o.JSON {
+		if _, err := c.App.Writer.Write(out); err != nil {
+			return err
+		}
+	} else {
+		printResult(c, r)
+	}
 	if r.TimedOut || r.Received < r.Sent {
 		return failed(fmt.Errorf("voter ping: %d of %d pings answered", r.Received, r.Sent))
 	}
 	return nil
+}
+
+// printResult prints a ping sequence as chan_voter's `voter ping` does.
+func printResult(c *cli.Context, r voter.PingResult) {
+	printf(c, "PING (%s): Packets tx: %d, rx: %d, oos: %d, Avg.: %0.3f ms\n", r.Client, r.Sent, r.Received, r.OutOfSequence, r.AvgMS)
+	printf(c, "PING (%s): Worst: %d ms, Best: %d ms, %0.1f%% Packets successfully received (%0.1f%% loss)\n",
+		r.Client, r.WorstMS, r.BestMS, r.ReceivedPct, 100-r.ReceivedPct)
 }

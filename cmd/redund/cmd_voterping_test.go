@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -47,5 +48,19 @@ func TestVoterPingCommand(t *testing.T) {
 	}
 	if out, code := runCLI(t, "voter", "ping", "--admin", hs.Listener.Addr().String(), "nobody"); code != exitFailed {
 		t.Errorf("unknown client: exit %d:\n%s", code, out)
+	}
+	// --json prints the result and keeps the exit status of the text form
+	out, code = runCLI(t, "voter", "ping", "--admin", hs.Listener.Addr().String(), "--json", "alice", "2")
+	var r voter.PingResult
+	if err := json.Unmarshal([]byte(out), &r); err != nil || code != exitOK || r.Sent != 2 || r.Received != 2 {
+		t.Errorf("--json: exit %d, %v:\n%s", code, err, out)
+	}
+	// a count out of range is refused with the range, not run (a negative
+	// one aborted silently, a huge one overflowed the request's deadline)
+	for _, n := range []string{"-1", "99999999999"} {
+		if out, code := runCLI(t, "voter", "ping", "--admin", hs.Listener.Addr().String(), "alice", n); code != exitFailed ||
+			!strings.Contains(out, "count must be a number from 0 (abort) to 10000") {
+			t.Errorf("count %s: exit %d:\n%s", n, code, out)
+		}
 	}
 }
