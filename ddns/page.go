@@ -95,6 +95,13 @@ func (p pageScheme) Chosen(server string) bool {
 	return p.D.Decision.Action == ActionPoint && p.D.Decision.Server == server
 }
 
+// Published reports whether the provider was read to hold the chosen
+// server's address: the page says "published" only then, and "decided"
+// while a push is pending or failing, or on a follower that never pushes.
+func (p pageScheme) Published(server string) bool {
+	return p.Chosen(server) && p.D.InSync
+}
+
 // Toggle is the body of the maintenance request that flips server.
 func (p pageScheme) Toggle(s ServerStatus) MaintenanceRequest {
 	return MaintenanceRequest{Scheme: p.Instance, Server: s.Name, On: !s.Maintenance}

@@ -95,3 +95,23 @@ func TestPageFromDaemon(t *testing.T) {
 		t.Log(page)
 	}
 }
+
+// TestPagePublishedOnlyWhenInSync: the page marks the chosen server
+// "published" only when the provider holds its address; a pending or
+// failing push, or a follower that never pushes, says "decided".
+func TestPagePublishedOnlyWhenInSync(t *testing.T) {
+	for _, tc := range []struct {
+		name            string
+		inSync          bool
+		published, mark bool
+	}{{"in sync", true, true, true}, {"push pending", false, false, true}} {
+		t.Run(tc.name, func(t *testing.T) {
+			var p pageScheme
+			p.D.Decision = Decision{Action: ActionPoint, Server: "main"}
+			p.D.InSync = tc.inSync
+			if p.Published("main") != tc.published || p.Chosen("main") != tc.mark || p.Published("backup") {
+				t.Errorf("published %v, chosen %v", p.Published("main"), p.Chosen("main"))
+			}
+		})
+	}
+}
