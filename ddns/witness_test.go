@@ -86,7 +86,7 @@ func TestWitnessQuorum(t *testing.T) {
 		if v := dns.mem.current(); v != "192.0.2.1" {
 			t.Fatalf("the record moved to %s although b and c see main OK", v)
 		}
-		time.Sleep(20 * time.Millisecond)
+		time.Sleep(20 * time.Millisecond) // sleep: sampling interval of a window in which the record must not move
 	}
 	ss := a.status()
 	if !a.leads() || ss.Decision.Server != "main" || !strings.Contains(ss.Decision.Reason, "2 of 3 deciders see it OK") {

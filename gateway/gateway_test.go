@@ -101,7 +101,7 @@ func TestManualRecoveryAndForcedFailover(t *testing.T) {
 	mc.JoinWait = 5_000_000_000
 	m2 := startGW(t, mc, listen(t, addr))
 	waitRole(t, m2, RoleStandby, 5*time.Second)
-	time.Sleep(300 * time.Millisecond) // manual recovery: nothing moves by itself
+	time.Sleep(300 * time.Millisecond) // sleep: manual recovery: nothing moves by itself
 	if m2.Role() != RoleStandby || b.Role() != RoleActive {
 		t.Fatalf("manual recovery moved roles: master %s backup %s", m2.Role(), b.Role())
 	}

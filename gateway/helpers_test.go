@@ -72,7 +72,7 @@ func listen(t *testing.T, addr string) net.Listener {
 		if ln, err = net.Listen("tcp", addr); err == nil {
 			return ln
 		}
-		time.Sleep(20 * time.Millisecond)
+		time.Sleep(20 * time.Millisecond) // sleep: retry interval: the port is taken again after a restart
 	}
 	t.Fatalf("listen %s: %v", addr, err)
 	return nil
@@ -103,7 +103,7 @@ func waitRole(t *testing.T, n *gw, role string, within time.Duration) time.Durat
 		if time.Now().After(deadline) {
 			t.Fatalf("%s is %s, not %s, after %v; events: %+v", n.cfg.NodeID, n.Role(), role, within, n.Detail().Events)
 		}
-		time.Sleep(2 * time.Millisecond)
+		time.Sleep(2 * time.Millisecond) // sleep: poll interval (the failure lists the events)
 	}
 	return time.Since(start)
 }

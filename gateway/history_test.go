@@ -29,7 +29,7 @@ func historyPartitionDSN(t *testing.T, mode, dsn string) (m2, b *gw, p1, p2 []Po
 	if m.Role() != RoleActive {
 		t.Fatal("the master should still be active behind the cut link")
 	}
-	time.Sleep(20 * time.Millisecond) // points are sampled in the past, while both are active
+	time.Sleep(20 * time.Millisecond) // sleep: points are sampled in the past, while both are active
 	base := time.Now().UnixMilli() - 15
 	for i := range 10 {
 		p1 = append(p1, Point{Tag: "flow", TSMS: base + int64(i), Value: float64(i)})
@@ -40,7 +40,7 @@ func historyPartitionDSN(t *testing.T, mode, dsn string) (m2, b *gw, p1, p2 []Po
 		}
 	}
 	m.stop()
-	time.Sleep(30 * time.Millisecond)
+	time.Sleep(30 * time.Millisecond) // sleep: the second batch is timestamped after the stop
 	base = time.Now().UnixMilli() - 15
 	for i := range 10 {
 		p2 = append(p2, Point{Tag: "flow", TSMS: base + int64(i), Value: float64(100 + i)})

@@ -93,7 +93,7 @@ func startPostgres() {
 		_ = os.RemoveAll(dir)
 	}
 	dsn := "postgres://postgres@127.0.0.1:" + port + "/postgres?sslmode=disable"
-	for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); time.Sleep(100 * time.Millisecond) {
+	for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); time.Sleep(100 * time.Millisecond) { // sleep: poll interval while PostgreSQL starts
 		db, err := sql.Open("pgx", dsn)
 		if err == nil {
 			err = db.PingContext(context.Background())

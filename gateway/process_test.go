@@ -102,7 +102,7 @@ func (p *proc) start() {
 			b, _ := os.ReadFile(p.log.Name())
 			p.t.Fatalf("%s did not serve its admin API; log:\n%s", p.cfg, b)
 		}
-		time.Sleep(10 * time.Millisecond)
+		time.Sleep(10 * time.Millisecond) // sleep: poll interval (the failure prints the log)
 	}
 }
 
@@ -143,7 +143,7 @@ func (p *proc) waitRole(role string, within time.Duration) time.Duration {
 		if time.Since(start) > within {
 			p.t.Fatalf("%s is %s, not %s, after %v", p.cfg, p.role(), role, within)
 		}
-		time.Sleep(5 * time.Millisecond)
+		time.Sleep(5 * time.Millisecond) // sleep: poll interval (the failure names the role reached)
 	}
 	return time.Since(start)
 }
@@ -242,11 +242,12 @@ func TestProcessKillLoopLosesNoAcknowledgedWrite(t *testing.T) {
 		if rand.IntN(2) == 0 {
 			victim = b
 		}
+		// sleep: a random moment to kill: the timing is the chaos
 		time.Sleep(time.Duration(rand.IntN(150)) * time.Millisecond)
 		mu.Lock() // no write is in flight across the kill's bookkeeping
 		victim.kill()
 		mu.Unlock()
-		time.Sleep(time.Duration(rand.IntN(100)) * time.Millisecond)
+		time.Sleep(time.Duration(rand.IntN(100)) * time.Millisecond) // sleep: a random down time before the restart
 		victim.start()
 		_ = i
 	}

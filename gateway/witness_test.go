@@ -147,7 +147,7 @@ func stays(t *testing.T, n *gw, role string, d time.Duration) {
 		if r := n.Role(); r != role {
 			t.Fatalf("%s became %s (%s), want %s throughout", n.cfg.NodeID, r, n.view().Reason, role)
 		}
-		time.Sleep(5 * time.Millisecond)
+		time.Sleep(5 * time.Millisecond) // sleep: sampling interval of a window in which nothing may change
 	}
 }
 

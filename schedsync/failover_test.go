@@ -39,7 +39,7 @@ func TestCopyNeverPromotes(t *testing.T) {
 	testutil.Eventually(t, 10*time.Second, "Synced", func() bool { return s.state() == StateSynced })
 	p.stop()
 	testutil.Eventually(t, 10*time.Second, "Unavailable", func() bool { return s.state() == StateUnavailable })
-	time.Sleep(3 * time.Second) // longer than failover_offset (2s): must stay secondary
+	time.Sleep(3 * time.Second) // sleep: longer than failover_offset (2s): must stay secondary
 	if s.Role() != RoleSecondary || s.state() != StateUnavailable {
 		t.Fatalf("secondary-copy: role %s state %s", s.Role(), s.state())
 	}

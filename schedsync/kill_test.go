@@ -54,7 +54,7 @@ func TestProcessKill9DuringTransfer(t *testing.T) {
 		}
 		put("small/a", []byte(strings.Repeat("x", i)))
 		s.start()
-		time.Sleep(time.Duration(rng.IntN(250)) * time.Millisecond)
+		time.Sleep(time.Duration(rng.IntN(250)) * time.Millisecond) // sleep: a random moment to kill, mid-transfer or not
 		s.kill9()
 		if checkNoPartial(t, s.dir, versions) > 0 {
 			midTransfer++

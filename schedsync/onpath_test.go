@@ -168,7 +168,7 @@ func TestOnPathRewritesRefused(t *testing.T) {
 		if st := p.state(); st == StateSynced {
 			t.Fatalf("primary reports Synced from a forged X-Redund-Node: %+v", p.Status()[0])
 		}
-		time.Sleep(50 * time.Millisecond)
+		time.Sleep(50 * time.Millisecond) // sleep: sampling interval while the rewriting goes on
 	}
 	checkUntouched(t, s.dir)
 	if r := s.Status()[0].Reason; !strings.Contains(r, "authentic") {

@@ -150,7 +150,7 @@ func waitSame(t *testing.T, a, b *testNode, what string) {
 		if time.Now().After(deadline) {
 			t.Fatalf("%s: trees differ:\n%s", what, diffTrees(t, a.dir, b.dir))
 		}
-		time.Sleep(20 * time.Millisecond)
+		time.Sleep(20 * time.Millisecond) // sleep: poll interval (the failure prints the difference)
 	}
 }
 

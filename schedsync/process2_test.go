@@ -131,7 +131,7 @@ func TestProcessWriteErrorShown(t *testing.T) {
 		_, err := os.Stat(filepath.Join(s.dir, "later.txt"))
 		return err == nil
 	})
-	time.Sleep(3 * time.Second) // retries meanwhile (1 s, 2 s): each must not log again
+	time.Sleep(3 * time.Second) // sleep: retries meanwhile (1 s, 2 s): each must not log again
 	if n := strings.Count(s.logs.String(), "could not sync a file"); n != 1 {
 		t.Fatalf("the failure was logged %d times, want once:\n%s", n, s.logs.String())
 	}

@@ -169,7 +169,7 @@ func waitSameDirs(t *testing.T, a, b string, d time.Duration, what string) {
 		if time.Now().After(deadline) {
 			t.Fatalf("%s: trees differ:\n%s", what, diffTrees(t, a, b))
 		}
-		time.Sleep(50 * time.Millisecond)
+		time.Sleep(50 * time.Millisecond) // sleep: poll interval (the failure prints the difference)
 	}
 }
 
@@ -298,7 +298,7 @@ func TestProcessCopyNeverPromotes(t *testing.T) {
 	testutil.Eventually(t, 15*time.Second, "Synced", func() bool { return s.state() == StateSynced })
 	p.kill9()
 	testutil.Eventually(t, 15*time.Second, "Unavailable", func() bool { return s.state() == StateUnavailable })
-	time.Sleep(3 * time.Second) // past failover_offset (2s)
+	time.Sleep(3 * time.Second) // sleep: past failover_offset (2s)
 	if d, err := s.status(); err != nil || d.Role != RoleSecondary || d.State != StateUnavailable {
 		t.Fatalf("secondary-copy after the primary died: %+v %v", d, err)
 	}

@@ -43,7 +43,7 @@ func TestSecretsDifferStaysSecondary(t *testing.T) {
 		if !differ(p) {
 			t.Fatalf("primary status %+v, want Incompatible %q", p.Status()[0], reasonSecretsDiffer)
 		}
-		time.Sleep(50 * time.Millisecond)
+		time.Sleep(50 * time.Millisecond) // sleep: sampling interval of a window in which the secondary must not promote
 	}
 	for name, logs := range map[string]*lockedBuffer{"primary": pLogs, "secondary": sLogs} {
 		warned, changed := 0, 0 // the warning, and the status change to Incompatible

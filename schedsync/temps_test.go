@@ -71,7 +71,7 @@ func waitNoTemps(t *testing.T, dir, what string) {
 		if time.Now().After(deadline) {
 			t.Fatalf("%s: temporary files left in .redund/tmp: %v", what, left)
 		}
-		time.Sleep(20 * time.Millisecond)
+		time.Sleep(20 * time.Millisecond) // sleep: poll interval (the failure names the files left)
 	}
 }
 

@@ -75,7 +75,7 @@ func TestUnfixableHashGivesUp(t *testing.T) {
 	if tries > maxFetchTries || f.count(f.rehashed, "bad.bin") == 0 {
 		t.Fatalf("%d fetches (max %d), %d rehash requests", tries, maxFetchTries, f.count(f.rehashed, "bad.bin"))
 	}
-	time.Sleep(3 * time.Second) // nothing to wait for: checking that nothing happens
+	time.Sleep(3 * time.Second) // sleep: nothing to wait for: checking that nothing happens
 	if n := f.count(f.fetched, "bad.bin"); n != tries {
 		t.Fatalf("still fetching after giving up: %d fetches, then %d", tries, n)
 	}
@@ -98,7 +98,7 @@ func TestSyncErrorsShownAndCleared(t *testing.T) {
 		d := s.Status()[0]
 		return d.State == StateNotSynced && strings.Contains(d.Reason, "malformed manifest")
 	})
-	time.Sleep(2 * time.Second) // several retries (backoff 0.2 s to 2 s)
+	time.Sleep(2 * time.Second) // sleep: several retries (backoff 0.2 s to 2 s)
 	if n := rec.count("WARN sync failed", "malformed manifest"); n != 1 {
 		t.Fatalf("the failure was logged %d times, want once:\n%s", n, rec)
 	}

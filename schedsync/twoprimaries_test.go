@@ -40,7 +40,7 @@ func TestIncompatibleReasonNamesOwnEpoch(t *testing.T) {
 			}
 		}
 		samples++
-		time.Sleep(10 * time.Millisecond)
+		time.Sleep(10 * time.Millisecond) // sleep: sampling interval of a window in which the state must hold
 	}
 }
 

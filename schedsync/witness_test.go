@@ -209,7 +209,7 @@ func TestWitnessPrimaryCutFromSecondary(t *testing.T) {
 		if p.b.Role() != RoleSecondary || p.a.Role() != RolePrimary {
 			t.Fatalf("roles a %s, b %s while the link is cut", p.a.Role(), p.b.Role())
 		}
-		time.Sleep(50 * time.Millisecond)
+		time.Sleep(50 * time.Millisecond) // sleep: sampling interval of a window in which the roles must hold
 	}
 	if d := witDetail(p.b); d["held"] != false || d["holder"] != "a" {
 		t.Fatalf("b's witness detail %v: want not held, holder a", d)

@@ -89,7 +89,7 @@ func TestRTPPauseMarkerAndTimestamp(t *testing.T) {
 		case <-time.After(150 * time.Millisecond):
 		}
 	}
-	time.Sleep(400 * time.Millisecond) // the pause whose length the timestamp must show
+	time.Sleep(400 * time.Millisecond) // sleep: the pause whose length the timestamp must show
 	startSim(t, m)
 	p := sink.next(t)
 	gapFrames := float64(p.at.Sub(prev.at)) / float64(cycleEvery)

@@ -31,7 +31,7 @@ func TestSimWrongPasswordNotConnected(t *testing.T) {
 		if st[2].Connected || st[3].Connected {
 			t.Fatalf("wrong password %v, wrong host password %v: want neither connected", st[2].Connected, st[3].Connected)
 		}
-		time.Sleep(20 * time.Millisecond)
+		time.Sleep(20 * time.Millisecond) // sleep: sampling interval of a window in which the wrong ones must not connect
 	}
 	if bad, all := s.NotConnected(); bad != 2 || all != 4 {
 		t.Errorf("NotConnected = %d of %d, want 2 of 4", bad, all)

@@ -39,7 +39,7 @@ func served(b *testing.B, anyURL string) int64 {
 // core used by cpu() over secs seconds.
 func measure(b *testing.B, anyURL string, secs int, cpu func() time.Duration) (float64, float64) {
 	c0, n0, t0 := cpu(), served(b, anyURL), time.Now()
-	time.Sleep(time.Duration(secs) * time.Second)
+	time.Sleep(time.Duration(secs) * time.Second) // sleep: the measuring window of the benchmark
 	c1, n1, wall := cpu(), served(b, anyURL), time.Since(t0)
 	return float64(n1-n0) / wall.Seconds(), 100 * (c1 - c0).Seconds() / wall.Seconds()
 }
@@ -63,7 +63,7 @@ func BenchmarkScaleVsGdnsd(b *testing.B) {
 	for pair := range pairs {
 		rChecks, rCPU := measureRedund(b, urls, n, secs)
 		proc, stop := startGdnsdMany(b, urls, port, n)
-		time.Sleep(3 * time.Second)
+		time.Sleep(3 * time.Second) // sleep: warm-up of gdnsd before its measuring window
 		gChecks, gCPU := measure(b, urls[0], secs, func() time.Duration { return procCPU(proc) })
 		stop()
 		rPer, gPer := 10*rCPU/rChecks, 10*gCPU/gChecks // ms of CPU per check
@@ -101,7 +101,7 @@ func measureRedund(b *testing.B, urls []string, n, secs int) (float64, float64) 
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() { _ = d.Run(ctx); close(done) }()
-	time.Sleep(3 * time.Second)
+	time.Sleep(3 * time.Second) // sleep: warm-up before the measuring window
 	checks, cpu := measure(b, urls[0], secs, cpuTime)
 	cancel()
 	<-done
@@ -155,7 +155,7 @@ plugins => { multifo => { service_types => [ web ]
 			lines := strings.Split(strings.TrimSpace(string(raw)), "\n")
 			b.Fatalf("gdnsd did not answer within 3m; end of its log:\n%s", strings.Join(lines[max(0, len(lines)-10):], "\n"))
 		}
-		time.Sleep(50 * time.Millisecond)
+		time.Sleep(50 * time.Millisecond) // sleep: poll interval while gdnsd starts (the failure prints its log)
 	}
 	return cmd.Process, stop
 }

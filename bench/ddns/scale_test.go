@@ -150,11 +150,11 @@ func BenchmarkScale(b *testing.B) {
 	}
 	b.ResetTimer()
 	run(b, d)
-	time.Sleep(3 * time.Second) // warm-up: first checks and first pushes
+	time.Sleep(3 * time.Second) // sleep: warm-up: first checks and first pushes
 	before, stale := checks(d, cfgs), 0
 	cpu0, pcpu0, served0, wall0 := cpuTime(), procCPU(pages), served(b, urls[0]), time.Now()
 	for range secs {
-		time.Sleep(time.Second)
+		time.Sleep(time.Second) // sleep: the one-second measuring step of the benchmark
 		stale += staleServers(d, cfgs, time.Second+100*time.Millisecond+250*time.Millisecond)
 	}
 	cpu, pcpu, probes, wall := cpuTime()-cpu0, procCPU(pages)-pcpu0, served(b, urls[0])-served0, time.Since(wall0)

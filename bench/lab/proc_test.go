@@ -146,7 +146,7 @@ func waitFor(limit time.Duration, cond func() bool) (time.Duration, bool) {
 		if time.Since(start) >= limit {
 			return time.Since(start), false
 		}
-		time.Sleep(25 * time.Millisecond) // polling interval
+		time.Sleep(25 * time.Millisecond) // sleep: polling interval
 	}
 }
 
@@ -158,7 +158,7 @@ func holds(d time.Duration, cond func() bool) (took time.Duration, ok bool) {
 		if !cond() {
 			return time.Since(start), false
 		}
-		time.Sleep(25 * time.Millisecond) // polling interval
+		time.Sleep(25 * time.Millisecond) // sleep: polling interval
 	}
 	return time.Since(start), true
 }

@@ -132,7 +132,7 @@ func TestDdnsRunAndMaintenance(t *testing.T) {
 		if time.Now().After(deadline) {
 			t.Fatalf("daemon not up: %v %+v", err, rep)
 		}
-		time.Sleep(20 * time.Millisecond)
+		time.Sleep(20 * time.Millisecond) // sleep: poll interval (the failure prints the last report)
 	}
 	// the provider is down: the daemon says so and keeps running
 	if doc := rep.Instances[0]; doc.State == "Synced" {

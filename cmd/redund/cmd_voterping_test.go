@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/redund/redund/internal/testutil"
 	"github.com/redund/redund/voter"
 )
 
@@ -37,10 +38,7 @@ func TestVoterPingCommand(t *testing.T) {
 	s.Register(admin, "")
 	hs := httptest.NewServer(admin)
 	t.Cleanup(hs.Close)
-	deadline := time.Now().Add(5 * time.Second)
-	for !sim.Connected() && time.Now().Before(deadline) {
-		time.Sleep(10 * time.Millisecond)
-	}
+	testutil.Eventually(t, 5*time.Second, "the simulated clients connected", sim.Connected)
 	out, code := runCLI(t, "voter", "ping", "--admin", hs.Listener.Addr().String(), "alice", "3")
 	if code != exitOK || !strings.Contains(out, "PING (alice): Packets tx: 3, rx: 3, oos: 0") ||
 		!strings.Contains(out, "100.0% Packets successfully received (0.0% loss)") {

@@ -33,7 +33,7 @@ func TestViewStopsBeforeSummary(t *testing.T) {
 	w := &lockedBuffer{}
 	d := &Demo{opt: Options{Out: w, Width: 80}, log: NewLog()}
 	stop := d.startView(context.Background())
-	for deadline := time.Now().Add(5 * time.Second); w.len() == 0; time.Sleep(10 * time.Millisecond) {
+	for deadline := time.Now().Add(5 * time.Second); w.len() == 0; time.Sleep(10 * time.Millisecond) { // sleep: poll interval (the view is stopped before the failure)
 		if time.Now().After(deadline) {
 			stop()
 			t.Fatal("the view never drew")
@@ -43,7 +43,7 @@ func TestViewStopsBeforeSummary(t *testing.T) {
 	w.mu.Lock()
 	w.stopped = true
 	w.mu.Unlock()
-	time.Sleep(1500 * time.Millisecond) // longer than the redraw interval
+	time.Sleep(1500 * time.Millisecond) // sleep: longer than the redraw interval
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	if w.late > 0 {

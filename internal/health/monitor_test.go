@@ -228,7 +228,7 @@ func TestMonitorOneInFlight(t *testing.T) {
 	m := NewMonitor("web1", s, MonitorOptions{Interval: time.Millisecond, Jitter: -1})
 	runMonitor(t, m)
 	testutil.Eventually(t, waitLimit, "the first probe", func() bool { return s.calls.Load() == 1 })
-	time.Sleep(50 * time.Millisecond) // fifty intervals pass while it hangs
+	time.Sleep(50 * time.Millisecond) // sleep: fifty intervals pass while it hangs
 	if n := s.calls.Load(); n != 1 {
 		t.Fatalf("%d probes started while the first hung, want 1", n)
 	}

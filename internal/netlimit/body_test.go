@@ -71,7 +71,7 @@ func TestSteadyUploadAndLongAnswerPass(t *testing.T) {
 	c := dialFrom(t, "127.0.0.3", addr)
 	fmt.Fprintf(c, "POST /up HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 1500\r\n\r\n")
 	for range 3 { // 500 bytes every 200 ms: 600 ms in all, twice the grace
-		time.Sleep(200 * time.Millisecond)
+		time.Sleep(200 * time.Millisecond) // sleep: a slow client: the pacing is the subject
 		if _, err := c.Write([]byte(strings.Repeat("x", 500))); err != nil {
 			t.Fatal(err)
 		}

@@ -325,7 +325,7 @@ func TestAnsweredRequestsLeaveNoGoroutine(t *testing.T) {
 		}
 	}
 	left := 0
-	for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
+	for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) { // sleep: poll interval (the failure counts the goroutines left)
 		buf := make([]byte, 1<<20)
 		left = strings.Count(string(buf[:runtime.Stack(buf, true)]), "(*conn).serveRequest")
 		if left == 0 {

@@ -55,7 +55,7 @@ func delayCopy(dst, src net.Conn, d time.Duration) {
 	go func() {
 		defer close(done)
 		for c := range ch {
-			time.Sleep(time.Until(c.at))
+			time.Sleep(time.Until(c.at)) // sleep: the link delay being simulated
 			if _, err := dst.Write(c.b); err != nil {
 				break
 			}

@@ -13,6 +13,8 @@ import (
 
 	bolt "go.etcd.io/bbolt"
 	"go.uber.org/goleak"
+
+	"github.com/redund/redund/internal/testutil"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
@@ -60,7 +62,7 @@ func waitConverged(t *testing.T, f, l *Store, p string) {
 		if time.Now().After(deadline) {
 			t.Fatalf("follower at %+v, leader at %+v", fp, lp)
 		}
-		time.Sleep(5 * time.Millisecond)
+		time.Sleep(5 * time.Millisecond) // sleep: poll interval (the failure prints both positions)
 	}
 	a, _ := l.List(p, "")
 	b, _ := f.List(p, "")
@@ -113,9 +115,10 @@ func TestFollowerFirstFullThenIncremental(t *testing.T) {
 	follow(t, f, l, "config")
 	waitConverged(t, f, l, "config")
 	var ev []Event
-	for deadline := time.Now().Add(5 * time.Second); len(ev) < 2 && time.Now().Before(deadline); time.Sleep(5 * time.Millisecond) {
-		ev = f.Events() // full_sync_done is recorded just after the swap
-	}
+	testutil.Eventually(t, 5*time.Second, "two events (full_sync_done is recorded just after the swap)", func() bool {
+		ev = f.Events()
+		return len(ev) >= 2
+	})
 	if len(ev) < 2 || ev[0].Kind != "full_sync_needed" || !strings.Contains(ev[0].Message, "first") {
 		t.Fatalf("events %+v", ev)
 	}
@@ -192,7 +195,7 @@ func TestLeadStartsNewLogAndForceFullSync(t *testing.T) {
 		if time.Now().After(deadline) {
 			t.Fatalf("forced full sync did not happen: %+v", a.Events())
 		}
-		time.Sleep(5 * time.Millisecond)
+		time.Sleep(5 * time.Millisecond) // sleep: poll interval (the failure lists the events)
 	}
 }
 

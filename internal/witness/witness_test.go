@@ -136,7 +136,7 @@ func TestOneMemberDownHolderKeeps(t *testing.T) {
 		}
 	}
 	var st Status
-	for deadline := time.Now().Add(2 * ttl); time.Now().Before(deadline); time.Sleep(100 * time.Millisecond) {
+	for deadline := time.Now().Add(2 * ttl); time.Now().Before(deadline); time.Sleep(100 * time.Millisecond) { // sleep: poll interval (the failure prints the last status)
 		st = a.Status()
 		if reachable(st) == 2 && len(st.Locks) == 1 && st.Locks[0].State == "holding" &&
 			st.Locks[0].Holder == "a" && st.Locks[0].HolderFence == acq.Fence && st.LeaseRemainingS > 0 {

@@ -26,7 +26,7 @@ func TestClusterKillRestart(t *testing.T) {
 		if time.Now().After(deadline) {
 			t.Fatal("the two members left elected no new leader")
 		}
-		time.Sleep(50 * time.Millisecond) // polling interval
+		time.Sleep(50 * time.Millisecond) // sleep: polling interval
 	}
 	c.Restart(t, leader)
 	if !Healthy(c.Members[leader].ClientURL) {
