@@ -52,21 +52,23 @@ func TestConfigValidate(t *testing.T) {
 		{"priority zero", "", "priority = 0", "servers[1].priority: must be > 0"},
 	}
 	for _, c := range cases {
-		src := strings.Replace(strings.Replace(base, "%s", c.top, 1), "%s", c.tail, 1)
-		if c.name == "priority zero" {
-			src = strings.Replace(src, "priority = 10\n", "", 1)
-		}
-		var f file
-		err := config.Decode("t.toml", src, &f)
-		if err == nil {
-			err = f.Ddns["cat"].Validate()
-		}
-		switch {
-		case c.want == "" && err != nil:
-			t.Errorf("%s: unexpected %v", c.name, err)
-		case c.want != "" && (err == nil || !strings.Contains(err.Error(), c.want)):
-			t.Errorf("%s: got %v, want %q", c.name, err, c.want)
-		}
+		t.Run(c.name, func(t *testing.T) {
+			src := strings.Replace(strings.Replace(base, "%s", c.top, 1), "%s", c.tail, 1)
+			if c.name == "priority zero" {
+				src = strings.Replace(src, "priority = 10\n", "", 1)
+			}
+			var f file
+			err := config.Decode("t.toml", src, &f)
+			if err == nil {
+				err = f.Ddns["cat"].Validate()
+			}
+			switch {
+			case c.want == "" && err != nil:
+				t.Errorf("%s: unexpected %v", c.name, err)
+			case c.want != "" && (err == nil || !strings.Contains(err.Error(), c.want)):
+				t.Errorf("%s: got %v, want %q", c.name, err, c.want)
+			}
+		})
 	}
 }
 

@@ -57,17 +57,19 @@ func TestDecide(t *testing.T) {
 		{"everything unknown under first: wait", cat(U, U, U), PolicyFirst, ActionWait, "", "waiting"},
 	}
 	for _, c := range cases {
-		d := Decide(c.servers, c.policy, "sorry")
-		if d.Action != c.action || d.Server != c.server || !strings.Contains(d.Reason, c.reason) {
-			t.Errorf("%s: got %+v, want %s %s (%q)", c.name, d, c.action, c.server, c.reason)
-		}
-		if d.Action == ActionPoint && c.policy == PolicyKeep {
-			for _, s := range c.servers {
-				if s.Name == d.Server && s.State != O {
-					t.Errorf("%s: policy keep chose %s in state %s", c.name, s.Name, s.State)
+		t.Run(c.name, func(t *testing.T) {
+			d := Decide(c.servers, c.policy, "sorry")
+			if d.Action != c.action || d.Server != c.server || !strings.Contains(d.Reason, c.reason) {
+				t.Errorf("%s: got %+v, want %s %s (%q)", c.name, d, c.action, c.server, c.reason)
+			}
+			if d.Action == ActionPoint && c.policy == PolicyKeep {
+				for _, s := range c.servers {
+					if s.Name == d.Server && s.State != O {
+						t.Errorf("%s: policy keep chose %s in state %s", c.name, s.Name, s.State)
+					}
 				}
 			}
-		}
+		})
 	}
 }
 

@@ -1,6 +1,7 @@
 package ddns
 
 import (
+	"fmt"
 	"strings"
 	"testing"
 
@@ -46,9 +47,11 @@ func TestJudge(t *testing.T) {
 		{"", 2, 1, 0, O}, // unset: majority
 	}
 	for _, c := range cases {
-		if got := judge(c.rule, c.ok, c.bad, c.unknown); got != c.want {
-			t.Errorf("judge(%q, ok %d, err %d, unknown %d) = %v, want %v", c.rule, c.ok, c.bad, c.unknown, got, c.want)
-		}
+		t.Run(fmt.Sprintf("%s ok=%d err=%d unknown=%d", c.rule, c.ok, c.bad, c.unknown), func(t *testing.T) {
+			if got := judge(c.rule, c.ok, c.bad, c.unknown); got != c.want {
+				t.Errorf("judge(%q, ok %d, err %d, unknown %d) = %v, want %v", c.rule, c.ok, c.bad, c.unknown, got, c.want)
+			}
+		})
 	}
 }
 
@@ -112,9 +115,11 @@ func TestDecideWithQuorum(t *testing.T) {
 		{"all see all down", []View{view("a", "ERR", "ERR", "ERR"), view("b", "ERR", "ERR", "ERR")}, ActionPoint, "sorry"},
 	}
 	for _, c := range cases {
-		d := Decide(Agree(cat(O, O, O), c.views, QuorumMajority), PolicySorry, "sorry")
-		if d.Action != c.action || d.Server != c.server {
-			t.Errorf("%s: %+v, want %s %s", c.name, d, c.action, c.server)
-		}
+		t.Run(c.name, func(t *testing.T) {
+			d := Decide(Agree(cat(O, O, O), c.views, QuorumMajority), PolicySorry, "sorry")
+			if d.Action != c.action || d.Server != c.server {
+				t.Errorf("%s: %+v, want %s %s", c.name, d, c.action, c.server)
+			}
+		})
 	}
 }

@@ -14,11 +14,13 @@ func TestWritePlanProviderValue(t *testing.T) {
 		{PlanResult{Provider: "p"}, "p has: (no record); would push: no"},
 		{PlanResult{Provider: "p", Current: []string{"x"}, CurrentError: "timeout"}, "p has: unknown: timeout; would push: no"},
 	} {
-		var b strings.Builder
-		WritePlan(&b, []PlanResult{tc.r})
-		if !strings.Contains(b.String(), tc.want) {
-			t.Errorf("got:\n%s\nwant a line with %q", b.String(), tc.want)
-		}
+		t.Run(tc.want, func(t *testing.T) {
+			var b strings.Builder
+			WritePlan(&b, []PlanResult{tc.r})
+			if !strings.Contains(b.String(), tc.want) {
+				t.Errorf("got:\n%s\nwant a line with %q", b.String(), tc.want)
+			}
+		})
 	}
 }
 

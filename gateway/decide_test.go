@@ -2,6 +2,7 @@ package gateway
 
 import (
 	"errors"
+	"fmt"
 	"slices"
 	"strings"
 	"testing"
@@ -291,8 +292,10 @@ func TestFollowWanted(t *testing.T) {
 		{pMaster, st(RoleActive, linkUp, RoleStandby), false, false},
 	}
 	for i, c := range cases {
-		if s, cf := followWanted(c.p, c.s); s != c.state || cf != c.config {
-			t.Errorf("%d: %s %s link %d peer %s: follow state %v config %v, want %v %v", i, c.p.Mode, c.s.Role, c.s.Link, c.s.Peer.Role, s, cf, c.state, c.config)
-		}
+		t.Run(fmt.Sprintf("%d %s %s link=%d peer=%s", i, c.p.Mode, c.s.Role, c.s.Link, c.s.Peer.Role), func(t *testing.T) {
+			if s, cf := followWanted(c.p, c.s); s != c.state || cf != c.config {
+				t.Errorf("%d: %s %s link %d peer %s: follow state %v config %v, want %v %v", i, c.p.Mode, c.s.Role, c.s.Link, c.s.Peer.Role, s, cf, c.state, c.config)
+			}
+		})
 	}
 }

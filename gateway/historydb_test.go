@@ -40,13 +40,15 @@ func TestSQLiteHistoryPragmas(t *testing.T) {
 		{"busy_timeout", "5000"},
 		{"foreign_keys", "0"}, // unchanged from SQLite's default
 	} {
-		var got string
-		if err := h.db.QueryRow("PRAGMA " + c.pragma).Scan(&got); err != nil {
-			t.Fatalf("PRAGMA %s: %v", c.pragma, err)
-		}
-		if got != c.want {
-			t.Errorf("PRAGMA %s = %q, want %q", c.pragma, got, c.want)
-		}
+		t.Run(c.pragma, func(t *testing.T) {
+			var got string
+			if err := h.db.QueryRow("PRAGMA " + c.pragma).Scan(&got); err != nil {
+				t.Fatalf("PRAGMA %s: %v", c.pragma, err)
+			}
+			if got != c.want {
+				t.Errorf("PRAGMA %s = %q, want %q", c.pragma, got, c.want)
+			}
+		})
 	}
 }
 

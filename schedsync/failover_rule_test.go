@@ -33,8 +33,10 @@ func TestFailoverRule(t *testing.T) {
 		{"witness: the witness rule decides", with(func(f *failoverFacts) { f.Witness, f.Unheard = true, time.Hour }), false},
 	}
 	for _, r := range rows {
-		if got := failoverRule(r.f); got != r.want {
-			t.Errorf("%s: got %v, want %v (%+v)", r.name, got, r.want, r.f)
-		}
+		t.Run(r.name, func(t *testing.T) {
+			if got := failoverRule(r.f); got != r.want {
+				t.Errorf("%s: got %v, want %v (%+v)", r.name, got, r.want, r.f)
+			}
+		})
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -22,13 +23,15 @@ func TestCheckRelPath(t *testing.T) {
 		{"a\x00b", false}, {`a\..\b`, true}, {".redund", false}, {".redund/state.json", false},
 		{"x/.redund-tmp-1", true}, {".redund-tmp-evil", true}, {"x/.redund", true},
 	} {
-		err := checkRelPath(tc.p)
-		if (err == nil) != tc.ok {
-			t.Errorf("checkRelPath(%q) = %v, want ok=%v", tc.p, err, tc.ok)
-		}
-		if err != nil && !errors.Is(err, errUnsafePath) {
-			t.Errorf("checkRelPath(%q): error %v is not errUnsafePath", tc.p, err)
-		}
+		t.Run(tc.p, func(t *testing.T) {
+			err := checkRelPath(tc.p)
+			if (err == nil) != tc.ok {
+				t.Errorf("checkRelPath(%q) = %v, want ok=%v", tc.p, err, tc.ok)
+			}
+			if err != nil && !errors.Is(err, errUnsafePath) {
+				t.Errorf("checkRelPath(%q): error %v is not errUnsafePath", tc.p, err)
+			}
+		})
 	}
 }
 
@@ -41,9 +44,11 @@ func TestCheckLinkTarget(t *testing.T) {
 		{"a", "../b", false}, {"d/a", "../../etc", false}, {"a", "/etc/passwd", false},
 		{"a", "", false}, {"a", ".redund/state.json", false},
 	} {
-		if err := checkLinkTarget(tc.p, tc.target); (err == nil) != tc.ok {
-			t.Errorf("checkLinkTarget(%q, %q) = %v, want ok=%v", tc.p, tc.target, err, tc.ok)
-		}
+		t.Run(tc.p+" -> "+tc.target, func(t *testing.T) {
+			if err := checkLinkTarget(tc.p, tc.target); (err == nil) != tc.ok {
+				t.Errorf("checkLinkTarget(%q, %q) = %v, want ok=%v", tc.p, tc.target, err, tc.ok)
+			}
+		})
 	}
 }
 
@@ -61,13 +66,15 @@ func TestExclude(t *testing.T) {
 		{".redund", true, false, true}, {"d/.redund-tmp-abc", false, false, false},
 		{"cache/sub/file", false, true, true}, {"keep/sub/file", false, true, false},
 	} {
-		got := m.excluded(tc.p, tc.dir)
-		if tc.under {
-			got = m.excludedUnder(tc.p)
-		}
-		if got != tc.want {
-			t.Errorf("excluded(%q, dir=%v) = %v, want %v", tc.p, tc.dir, got, tc.want)
-		}
+		t.Run(fmt.Sprintf("%s dir=%v under=%v", tc.p, tc.dir, tc.under), func(t *testing.T) {
+			got := m.excluded(tc.p, tc.dir)
+			if tc.under {
+				got = m.excludedUnder(tc.p)
+			}
+			if got != tc.want {
+				t.Errorf("excluded(%q, dir=%v) = %v, want %v", tc.p, tc.dir, got, tc.want)
+			}
+		})
 	}
 }
 

@@ -39,30 +39,32 @@ func TestPageConsequences(t *testing.T) {
 		{"secondary, primary answers with another secret", RoleSecondary, "", down, 3, 0,
 			"compares every file", "TWO PRIMARIES", true, StateIncompatible},
 	} {
-		d := pageData{Document: status.Document{Role: tc.role, Peer: tc.peer, State: orDefault(tc.state, StateSynced)},
-			Epoch:    tc.epoch,
-			PeerRole: tc.peerRole, PeerEpoch: tc.peerEpoch, Dir: "/srv/schedule", LastContact: 0.2}
-		if tc.peerRole != "" {
-			d.PeerNode = "node-b"
-		}
-		if tc.state == StateIncompatible {
-			d.Reason = reasonSecretsDiffer
-		}
-		for _, c := range []struct {
-			a    pageAction
-			want string
-		}{{resyncAction(&d), tc.resync}, {promoteAction(&d), tc.promote}} {
-			got := c.a.Consequence
-			want, off := strings.CutPrefix(c.want, "off: ")
-			if off {
-				got = c.a.Disabled
+		t.Run(tc.name, func(t *testing.T) {
+			d := pageData{Document: status.Document{Role: tc.role, Peer: tc.peer, State: orDefault(tc.state, StateSynced)},
+				Epoch:    tc.epoch,
+				PeerRole: tc.peerRole, PeerEpoch: tc.peerEpoch, Dir: "/srv/schedule", LastContact: 0.2}
+			if tc.peerRole != "" {
+				d.PeerNode = "node-b"
 			}
-			if !strings.Contains(got, want) || (off == (c.a.Disabled == "")) {
-				t.Errorf("%s: %s: consequence %q, disabled %q; want %q", tc.name, c.a.Name, c.a.Consequence, c.a.Disabled, c.want)
+			if tc.state == StateIncompatible {
+				d.Reason = reasonSecretsDiffer
 			}
-		}
-		if p := promoteAction(&d); p.Danger != tc.promoteDanger {
-			t.Errorf("%s: Make primary marked dangerous: %v", tc.name, p.Danger)
-		}
+			for _, c := range []struct {
+				a    pageAction
+				want string
+			}{{resyncAction(&d), tc.resync}, {promoteAction(&d), tc.promote}} {
+				got := c.a.Consequence
+				want, off := strings.CutPrefix(c.want, "off: ")
+				if off {
+					got = c.a.Disabled
+				}
+				if !strings.Contains(got, want) || (off == (c.a.Disabled == "")) {
+					t.Errorf("%s: %s: consequence %q, disabled %q; want %q", tc.name, c.a.Name, c.a.Consequence, c.a.Disabled, c.want)
+				}
+			}
+			if p := promoteAction(&d); p.Danger != tc.promoteDanger {
+				t.Errorf("%s: Make primary marked dangerous: %v", tc.name, p.Danger)
+			}
+		})
 	}
 }

@@ -25,14 +25,16 @@ func TestProgressString(t *testing.T) {
 		{Progress{FilesTotal: 4, BytesTotal: 100, ETA: -1}, "0% of 100 B, 0 B/s, ETA ?, 0/4 files"},
 		{Progress{FilesDone: 2, FilesTotal: 4, ETA: 1.5}, "50% of 0 B, 0 B/s, ETA 1s, 2/4 files"},
 	} {
-		if got := tc.p.String(); got != tc.want {
-			t.Errorf("got  %q\nwant %q", got, tc.want)
-		}
+		t.Run(tc.want, func(t *testing.T) {
+			if got := tc.p.String(); got != tc.want {
+				t.Errorf("got  %q\nwant %q", got, tc.want)
+			}
+		})
 	}
 	p := newProgress([]Entry{{Size: 1000}, {Size: 3000}})
 	p.bytesDone.Add(1000)
 	p.filesDone.Add(1)
-	time.Sleep(10 * time.Millisecond) // some elapsed time for a rate
+	time.Sleep(10 * time.Millisecond) // sleep: some elapsed time for a rate
 	v := p.view()
 	if v.BytesTotal != 4000 || v.FilesTotal != 2 || v.Rate <= 0 || v.ETA <= 0 || v.ETA > 3*v.Elapsed+1 {
 		t.Fatalf("view %+v", v)

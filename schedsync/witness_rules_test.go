@@ -35,8 +35,10 @@ func TestWitnessRule(t *testing.T) {
 		{"demoted secondary still holding: resign", with(func(f *witnessFacts) { f.Role, f.Eligible, f.Wanted, f.Held = RoleSecondary, true, false, true }), witResign},
 	}
 	for _, r := range rows {
-		if got := witnessRule(r.f); got != r.want {
-			t.Errorf("%s: got %s, want %s (%+v)", r.name, got, r.want, r.f)
-		}
+		t.Run(r.name, func(t *testing.T) {
+			if got := witnessRule(r.f); got != r.want {
+				t.Errorf("%s: got %s, want %s (%+v)", r.name, got, r.want, r.f)
+			}
+		})
 	}
 }

@@ -245,8 +245,10 @@ func TestDefaultResolver(t *testing.T) {
 		{Config{Resolver: "192.0.2.1:5300", Push: push}, "192.0.2.1:5300"},
 		{Config{Push: push}, "192.0.2.53:53"},
 	} {
-		if got, err := c.cfg.DefaultResolver(); err != nil || got != c.want {
-			t.Errorf("%+v: %q, %v; want %q", c.cfg, got, err, c.want)
-		}
+		t.Run("resolver="+c.cfg.Resolver, func(t *testing.T) {
+			if got, err := c.cfg.DefaultResolver(); err != nil || got != c.want {
+				t.Errorf("%+v: %q, %v; want %q", c.cfg, got, err, c.want)
+			}
+		})
 	}
 }

@@ -150,10 +150,12 @@ func TestDecodeSizes(t *testing.T) {
 		{"nulaw 185", cat(h(4), fill(161, 0)), nil},
 	}
 	for _, c := range cases {
-		var p Packet
-		if err := Decode(c.b, &p); !errors.Is(err, c.err) {
-			t.Errorf("%s: got %v, want %v", c.name, err, c.err)
-		}
+		t.Run(c.name, func(t *testing.T) {
+			var p Packet
+			if err := Decode(c.b, &p); !errors.Is(err, c.err) {
+				t.Errorf("%s: got %v, want %v", c.name, err, c.err)
+			}
+		})
 	}
 }
 

@@ -196,10 +196,12 @@ func TestPrimaryDefaultPort(t *testing.T) {
 		{"", "10.0.0.1,pw", "10.0.0.1:1667"},
 		{"0.0.0.0:667", "10.0.0.1:1700,pw", "10.0.0.1:1700"},
 	} {
-		cfg := &Config{Listen: c.listen, Primary: config.Secret(c.primary)}
-		if addr, pw, err := cfg.PrimaryAddr(); err != nil || addr != c.want || pw != "pw" {
-			t.Errorf("listen %q primary %q: %q %q %v, want %q", c.listen, c.primary, addr, pw, err, c.want)
-		}
+		t.Run("listen="+c.listen+" primary="+c.primary, func(t *testing.T) {
+			cfg := &Config{Listen: c.listen, Primary: config.Secret(c.primary)}
+			if addr, pw, err := cfg.PrimaryAddr(); err != nil || addr != c.want || pw != "pw" {
+				t.Errorf("listen %q primary %q: %q %q %v, want %q", c.listen, c.primary, addr, pw, err, c.want)
+			}
+		})
 	}
 }
 

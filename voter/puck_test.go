@@ -95,30 +95,32 @@ func TestGPSFile(t *testing.T) {
 	}
 	defer conn.Close()
 	for _, c := range []struct{ pw, file string }{{"gpw", "gps_7.dat"}, {"bpw", "gps.dat"}} {
-		var b []byte
-		b = binary.BigEndian.AppendUint32(b, 1700000000)
-		b = binary.BigEndian.AppendUint32(b, 0)
-		b = append(b, "999\x00\x00\x00\x00\x00\x00\x00"...)
-		b = binary.BigEndian.AppendUint32(b, Digest([]byte("12345678"), c.pw))
-		b = binary.BigEndian.AppendUint16(b, 2)
-		b = append(b, "4807.03N\x0001131.00E\x000545.4\x00"...) // 9 + 10 + 7 bytes
-		if len(b) != 50 {
-			t.Fatalf("GPS packet of %d bytes", len(b))
-		}
-		before := time.Now().Unix()
-		if _, err := conn.Write(b); err != nil {
-			t.Fatal(err)
-		}
-		path := filepath.Join(dir, c.file)
-		var got []byte
-		testutil.Eventually(t, 5*time.Second, c.file, func() bool { got, err = os.ReadFile(path); return err == nil })
-		f := strings.Fields(string(got))
-		if len(f) != 4 || f[1] != "4807.03N" || f[2] != "01131.00E" || f[3] != "0545.4M" || !strings.HasSuffix(string(got), "\n") {
-			t.Errorf("%s: %q", c.file, got)
-		}
-		if ts, _ := strconv.ParseInt(f[0], 10, 64); ts < before || ts > time.Now().Unix() {
-			t.Errorf("%s: time %d", c.file, ts)
-		}
+		t.Run(c.file, func(t *testing.T) {
+			var b []byte
+			b = binary.BigEndian.AppendUint32(b, 1700000000)
+			b = binary.BigEndian.AppendUint32(b, 0)
+			b = append(b, "999\x00\x00\x00\x00\x00\x00\x00"...)
+			b = binary.BigEndian.AppendUint32(b, Digest([]byte("12345678"), c.pw))
+			b = binary.BigEndian.AppendUint16(b, 2)
+			b = append(b, "4807.03N\x0001131.00E\x000545.4\x00"...) // 9 + 10 + 7 bytes
+			if len(b) != 50 {
+				t.Fatalf("GPS packet of %d bytes", len(b))
+			}
+			before := time.Now().Unix()
+			if _, err := conn.Write(b); err != nil {
+				t.Fatal(err)
+			}
+			path := filepath.Join(dir, c.file)
+			var got []byte
+			testutil.Eventually(t, 5*time.Second, c.file, func() bool { got, err = os.ReadFile(path); return err == nil })
+			f := strings.Fields(string(got))
+			if len(f) != 4 || f[1] != "4807.03N" || f[2] != "01131.00E" || f[3] != "0545.4M" || !strings.HasSuffix(string(got), "\n") {
+				t.Errorf("%s: %q", c.file, got)
+			}
+			if ts, _ := strconv.ParseInt(f[0], 10, 64); ts < before || ts > time.Now().Unix() {
+				t.Errorf("%s: time %d", c.file, ts)
+			}
+		})
 	}
 	if _, err := os.Stat(filepath.Join(dir, "gps_7.tmp")); !os.IsNotExist(err) {
 		t.Errorf("work file left behind: %v", err)

@@ -2,6 +2,7 @@ package voter
 
 import (
 	"bytes"
+	"fmt"
 	"testing"
 )
 
@@ -28,10 +29,12 @@ func TestParseRTP(t *testing.T) {
 		{append([]byte{0x8f, 0}, make([]byte, 20)...), 0, nil, false}, // 15 CSRCs do not fit
 	}
 	for i, c := range cases {
-		seq, p, err := parseRTP(c.b)
-		if (err == nil) != c.ok || (c.ok && (seq != c.seq || !bytes.Equal(p, c.want))) {
-			t.Errorf("case %d: seq %d payload %v err %v", i, seq, p, err)
-		}
+		t.Run(fmt.Sprintf("case%d", i), func(t *testing.T) {
+			seq, p, err := parseRTP(c.b)
+			if (err == nil) != c.ok || (c.ok && (seq != c.seq || !bytes.Equal(p, c.want))) {
+				t.Errorf("case %d: seq %d payload %v err %v", i, seq, p, err)
+			}
+		})
 	}
 }
 

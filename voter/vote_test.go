@@ -2,6 +2,7 @@ package voter
 
 import (
 	"bytes"
+	"fmt"
 	"testing"
 	"time"
 )
@@ -56,10 +57,12 @@ func TestVotePrio(t *testing.T) {
 		{map[string][2]byte{"carol": {255, 3}}, "", 0xff},
 	}
 	for i, c := range cases {
-		in.lastWon, in.winner = nil, nil
-		if got := voteFrame(in, c.frames); got != c.want || !allBytes(in.frame[:], c.audio) {
-			t.Errorf("case %d: winner %q audio %#x, want %q %#x", i, got, in.frame[0], c.want, c.audio)
-		}
+		t.Run(fmt.Sprintf("case%d", i), func(t *testing.T) {
+			in.lastWon, in.winner = nil, nil
+			if got := voteFrame(in, c.frames); got != c.want || !allBytes(in.frame[:], c.audio) {
+				t.Errorf("case %d: winner %q audio %#x, want %q %#x", i, got, in.frame[0], c.want, c.audio)
+			}
+		})
 	}
 }
 

@@ -22,10 +22,12 @@ func TestFlagsFirst(t *testing.T) {
 		{"redund srv gen --out", "redund srv gen --out"},
 		{"redund srv order _sip --samples", "redund srv order _sip --samples"},
 	} {
-		got := strings.Join(flagsFirst(app, strings.Fields(tc.in)), " ")
-		if got != tc.want {
-			t.Errorf("%s\n got %s\nwant %s", tc.in, got, tc.want)
-		}
+		t.Run(tc.in, func(t *testing.T) {
+			got := strings.Join(flagsFirst(app, strings.Fields(tc.in)), " ")
+			if got != tc.want {
+				t.Errorf("%s\n got %s\nwant %s", tc.in, got, tc.want)
+			}
+		})
 	}
 }
 

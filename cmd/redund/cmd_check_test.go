@@ -40,10 +40,12 @@ func TestCheckHTTP(t *testing.T) {
 		{[]string{s.URL, "--timeout", "0s"}, exitUsage, `check http: --timeout must be more than 0`},
 	}
 	for _, tt := range tests {
-		out, code := runCLI(t, append([]string{"check", "http"}, tt.args...)...)
-		if code != tt.code || !regexp.MustCompile(tt.out).MatchString(out) {
-			t.Errorf("check http %q: code %d, out %q; want code %d, out matching %s", tt.args, code, out, tt.code, tt.out)
-		}
+		t.Run(strings.NewReplacer(s.URL, "URL", addr, "ADDR").Replace(strings.Join(tt.args, " ")), func(t *testing.T) {
+			out, code := runCLI(t, append([]string{"check", "http"}, tt.args...)...)
+			if code != tt.code || !regexp.MustCompile(tt.out).MatchString(out) {
+				t.Errorf("check http %q: code %d, out %q; want code %d, out matching %s", tt.args, code, out, tt.code, tt.out)
+			}
+		})
 	}
 }
 
@@ -99,10 +101,12 @@ func TestCheckExecAndDNS(t *testing.T) {
 		{[]string{"dns", "--server", "127.0.0.1:53", "www.example.test", "BOGUS"}, exitUsage, `TYPE: "BOGUS"`},
 	}
 	for _, tt := range tests {
-		out, code := runCLI(t, append([]string{"check"}, tt.args...)...)
-		if code != tt.code || !strings.Contains(out, tt.out) {
-			t.Errorf("check %q: code %d, out %q; want code %d and %q", tt.args, code, out, tt.code, tt.out)
-		}
+		t.Run(strings.Join(tt.args, " "), func(t *testing.T) {
+			out, code := runCLI(t, append([]string{"check"}, tt.args...)...)
+			if code != tt.code || !strings.Contains(out, tt.out) {
+				t.Errorf("check %q: code %d, out %q; want code %d and %q", tt.args, code, out, tt.code, tt.out)
+			}
+		})
 	}
 }
 
@@ -118,9 +122,11 @@ func TestCheckErrorsNameFlags(t *testing.T) {
 		{[]string{"check", "http", "--max-bytes", "-1", "http://x/"}, "check http: --max-bytes: must not be negative"},
 		{[]string{"check", "http", "ftp://x/"}, "check http: URL:"},
 	} {
-		out, code := runCLI(t, tc.args...)
-		if code != 2 || !strings.Contains(out, tc.want) {
-			t.Errorf("%v: exit %d, output %q; want 2 and %q", tc.args, code, out, tc.want)
-		}
+		t.Run(strings.Join(tc.args, " "), func(t *testing.T) {
+			out, code := runCLI(t, tc.args...)
+			if code != 2 || !strings.Contains(out, tc.want) {
+				t.Errorf("%v: exit %d, output %q; want 2 and %q", tc.args, code, out, tc.want)
+			}
+		})
 	}
 }

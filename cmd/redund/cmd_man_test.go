@@ -87,15 +87,17 @@ func TestBashCompletionCompletes(t *testing.T) {
 		{`voter serve --ad`, []string{"--admin"}},
 		{`""`, []string{"version", "man", "completion", "gateway"}},
 	} {
-		src := `source "$1"; COMP_WORDS=("$2" ` + tt.words + `); COMP_CWORD=$((${#COMP_WORDS[@]}-1)); _redund; printf '%s\n' "${COMPREPLY[@]}"`
-		cmd := exec.Command(bash, "-c", src, "bash", script, selfBinary(t))
-		cmd.Env = redundEnv()
-		out, err := cmd.Output()
-		got := strings.Fields(string(out))
-		for _, w := range tt.want {
-			if err != nil || !slices.Contains(got, w) {
-				t.Errorf("completing %s: %v, got %q; want it to include %q", tt.words, err, got, w)
+		t.Run(tt.words, func(t *testing.T) {
+			src := `source "$1"; COMP_WORDS=("$2" ` + tt.words + `); COMP_CWORD=$((${#COMP_WORDS[@]}-1)); _redund; printf '%s\n' "${COMPREPLY[@]}"`
+			cmd := exec.Command(bash, "-c", src, "bash", script, selfBinary(t))
+			cmd.Env = redundEnv()
+			out, err := cmd.Output()
+			got := strings.Fields(string(out))
+			for _, w := range tt.want {
+				if err != nil || !slices.Contains(got, w) {
+					t.Errorf("completing %s: %v, got %q; want it to include %q", tt.words, err, got, w)
+				}
 			}
-		}
+		})
 	}
 }

@@ -27,11 +27,13 @@ func TestNewBuildInfo(t *testing.T) {
 			"v0.0.0-20261123162000-3e07a5c12345+dirty", "3e07a5c12345-dirty"},
 		{"release tag by -ldflags wins", "v1.3.0", &debug.BuildInfo{Main: debug.Module{Version: "v1.2.0"}, Settings: vcs[:1]}, "v1.3.0", "3e07a5c12345"},
 	} {
-		b := newBuildInfo(tt.tag, tt.bi)
-		want := "redund " + tt.version + " (revision " + tt.revision + ", " + runtime.Version() + " " + runtime.GOOS + "/" + runtime.GOARCH + ")"
-		if b.Version != tt.version || b.String() != want {
-			t.Errorf("%s: version %q, text %q; want %q, %q", tt.name, b.Version, b.String(), tt.version, want)
-		}
+		t.Run(tt.name, func(t *testing.T) {
+			b := newBuildInfo(tt.tag, tt.bi)
+			want := "redund " + tt.version + " (revision " + tt.revision + ", " + runtime.Version() + " " + runtime.GOOS + "/" + runtime.GOARCH + ")"
+			if b.Version != tt.version || b.String() != want {
+				t.Errorf("%s: version %q, text %q; want %q, %q", tt.name, b.Version, b.String(), tt.version, want)
+			}
+		})
 	}
 	b := newBuildInfo("", &debug.BuildInfo{Settings: vcs})
 	if b.Revision != vcs[0].Value || !b.Modified || b.Time != vcs[2].Value || b.CGO {

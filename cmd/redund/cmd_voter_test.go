@@ -84,11 +84,13 @@ func TestVoterClientAuthExitCode(t *testing.T) {
 		pw, host string
 		code     int
 	}{{"apw", "hostpw", exitOK}, {"wrong", "hostpw", exitFailed}, {"apw", "wrong", exitFailed}} {
-		out, code := runCLI(t, "voter", "client", "--server", addr, "--password", tc.pw, "--host-password", tc.host,
-			"--master-password", "gpw", "--duration", "1500ms", "--json")
-		if code != tc.code || strings.Contains(out, `"Connected":false`) != (tc.code != exitOK) {
-			t.Errorf("--password %s --host-password %s: exit %d, want %d:\n%s", tc.pw, tc.host, code, tc.code, out)
-		}
+		t.Run("password="+tc.pw+",host-password="+tc.host, func(t *testing.T) {
+			out, code := runCLI(t, "voter", "client", "--server", addr, "--password", tc.pw, "--host-password", tc.host,
+				"--master-password", "gpw", "--duration", "1500ms", "--json")
+			if code != tc.code || strings.Contains(out, `"Connected":false`) != (tc.code != exitOK) {
+				t.Errorf("--password %s --host-password %s: exit %d, want %d:\n%s", tc.pw, tc.host, code, tc.code, out)
+			}
+		})
 	}
 }
 

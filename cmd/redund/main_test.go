@@ -117,10 +117,12 @@ func TestLogFlagsCheckedEverywhere(t *testing.T) {
 		{[]string{"--log-format", "yaml", "status", "--json"}},
 		{[]string{"--log-level", "verbose", "srv", "gen"}},
 	} {
-		out, code := runCLI(t, tc.args...)
-		if code != 2 || !strings.Contains(out, "use debug, info, warn or error") && !strings.Contains(out, "use text or json") {
-			t.Errorf("%v: exit %d, output %q; want 2 and the accepted values", tc.args, code, out)
-		}
+		t.Run(strings.Join(tc.args, " "), func(t *testing.T) {
+			out, code := runCLI(t, tc.args...)
+			if code != 2 || !strings.Contains(out, "use debug, info, warn or error") && !strings.Contains(out, "use text or json") {
+				t.Errorf("%v: exit %d, output %q; want 2 and the accepted values", tc.args, code, out)
+			}
+		})
 	}
 }
 
@@ -214,12 +216,14 @@ func TestWrongArgCountExit2(t *testing.T) {
 		{"gateway config get", nil},
 		{"gateway config import", []string{"a", "b"}},
 	} {
-		args := append(append([]string{"--config", missing}, strings.Fields(tt.cmd)...), tt.args...)
-		out, code := runCLI(t, args...)
-		want := "\n" + tt.cmd + ": wrong number of arguments (see --help)"
-		if code != exitUsage || !strings.Contains("\n"+out, want) {
-			t.Errorf("%s %q: code %d, output %q; want exit %d and %q", tt.cmd, tt.args, code, out, exitUsage, want[1:])
-		}
+		t.Run(tt.cmd, func(t *testing.T) {
+			args := append(append([]string{"--config", missing}, strings.Fields(tt.cmd)...), tt.args...)
+			out, code := runCLI(t, args...)
+			want := "\n" + tt.cmd + ": wrong number of arguments (see --help)"
+			if code != exitUsage || !strings.Contains("\n"+out, want) {
+				t.Errorf("%s %q: code %d, output %q; want exit %d and %q", tt.cmd, tt.args, code, out, exitUsage, want[1:])
+			}
+		})
 	}
 }
 
@@ -240,9 +244,11 @@ func TestExitCode(t *testing.T) {
 		{&exitError{code: exitFailed, err: config.Errors{}}, exitFailed}, // the explicit code wins
 		{cli.Exit("No help topic for 'x'", 3), exitUsage},                // urfave/cli's
 	} {
-		if got := exitCode(tt.err); got != tt.want {
-			t.Errorf("exitCode(%v) = %d, want %d", tt.err, got, tt.want)
-		}
+		t.Run(fmt.Sprint(tt.err), func(t *testing.T) {
+			if got := exitCode(tt.err); got != tt.want {
+				t.Errorf("exitCode(%v) = %d, want %d", tt.err, got, tt.want)
+			}
+		})
 	}
 }
 
@@ -258,9 +264,11 @@ func TestSuggestions(t *testing.T) {
 		{[]string{"status", "--endpont", "x"}, "did you mean --endpoint?"},
 		{[]string{"frobnicate"}, `unknown command "frobnicate" (see redund --help)`},
 	} {
-		out, code := runCLI(t, tc.args...)
-		if code != 2 || !strings.Contains(out, tc.want) {
-			t.Errorf("%v: exit %d, output %q; want 2 and %q", tc.args, code, out, tc.want)
-		}
+		t.Run(strings.Join(tc.args, " "), func(t *testing.T) {
+			out, code := runCLI(t, tc.args...)
+			if code != 2 || !strings.Contains(out, tc.want) {
+				t.Errorf("%v: exit %d, output %q; want 2 and %q", tc.args, code, out, tc.want)
+			}
+		})
 	}
 }

@@ -86,9 +86,11 @@ func TestChangedKeys(t *testing.T) {
 			schemeTables("voter serve"), nil},
 		{"instance filter", "[voter.east]\nlisten = \"y\"\n[voter.west]\nlisten = \"w\"\n", []string{"voter.west"}, []string{"voter.west.listen"}},
 	} {
-		if got := changedKeys(old, read(tt.src), tt.tables); !slices.Equal(got, tt.want) {
-			t.Errorf("%s: changed %q, want %q", tt.name, got, tt.want)
-		}
+		t.Run(tt.name, func(t *testing.T) {
+			if got := changedKeys(old, read(tt.src), tt.tables); !slices.Equal(got, tt.want) {
+				t.Errorf("%s: changed %q, want %q", tt.name, got, tt.want)
+			}
+		})
 	}
 	if got := missingTables(old, read("[admin]\nvoter = \"a\"\n"), schemeTables("voter serve")); !slices.Equal(got, []string{"voter"}) {
 		t.Errorf("missingTables = %q, want [voter]", got)

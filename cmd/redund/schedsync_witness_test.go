@@ -33,8 +33,10 @@ func TestWitnessLine(t *testing.T) {
 		{map[string]any{"held": false, "reachable": "0/3", "error": "context deadline exceeded"},
 			"does not hold the lock; no holder known; etcd 0/3 reachable; context deadline exceeded"},
 	} {
-		if got := witnessLine(c.in); got != c.want {
-			t.Errorf("witnessLine(%v) = %q, want %q", c.in, got, c.want)
-		}
+		t.Run(c.want, func(t *testing.T) {
+			if got := witnessLine(c.in); got != c.want {
+				t.Errorf("witnessLine(%v) = %q, want %q", c.in, got, c.want)
+			}
+		})
 	}
 }

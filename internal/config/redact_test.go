@@ -91,8 +91,10 @@ func TestRedactLine(t *testing.T) {
 		{`notoken = 1`, `notoken = 1`},
 		{``, ``},
 	} {
-		if got, _ := redactLine(tc.in, secret); got != tc.want {
-			t.Errorf("redactLine(%q) = %q, want %q", tc.in, got, tc.want)
-		}
+		t.Run(tc.in, func(t *testing.T) {
+			if got, _ := redactLine(tc.in, secret); got != tc.want {
+				t.Errorf("redactLine(%q) = %q, want %q", tc.in, got, tc.want)
+			}
+		})
 	}
 }

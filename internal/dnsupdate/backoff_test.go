@@ -1,6 +1,7 @@
 package dnsupdate
 
 import (
+	"strings"
 	"testing"
 	"time"
 )
@@ -54,8 +55,10 @@ func TestMatches(t *testing.T) {
 		{"CNAME", []string{"Main.Example.com."}, "main.example.com", true},
 	}
 	for _, c := range cases {
-		if got := Matches(c.rtype, c.have, c.want); got != c.ok {
-			t.Errorf("Matches(%s, %v, %s) = %v", c.rtype, c.have, c.want, got)
-		}
+		t.Run(c.rtype+" "+strings.Join(c.have, ",")+" want="+c.want, func(t *testing.T) {
+			if got := Matches(c.rtype, c.have, c.want); got != c.ok {
+				t.Errorf("Matches(%s, %v, %s) = %v", c.rtype, c.have, c.want, got)
+			}
+		})
 	}
 }

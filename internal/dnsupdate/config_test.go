@@ -25,13 +25,15 @@ func TestConfigValidate(t *testing.T) {
 		{"bad kind", Config{Kind: "route53"}, "unknown provider kind"},
 	}
 	for _, c := range cases {
-		err := c.c.Validate()
-		switch {
-		case c.want == "" && err != nil:
-			t.Errorf("%s: unexpected error %v", c.name, err)
-		case c.want != "" && (err == nil || !strings.Contains(err.Error(), c.want)):
-			t.Errorf("%s: error %v, want %q", c.name, err, c.want)
-		}
+		t.Run(c.name, func(t *testing.T) {
+			err := c.c.Validate()
+			switch {
+			case c.want == "" && err != nil:
+				t.Errorf("%s: unexpected error %v", c.name, err)
+			case c.want != "" && (err == nil || !strings.Contains(err.Error(), c.want)):
+				t.Errorf("%s: error %v, want %q", c.name, err, c.want)
+			}
+		})
 	}
 }
 
@@ -41,10 +43,12 @@ func TestNewProviderKinds(t *testing.T) {
 		"cloudflare": {Kind: "cloudflare", Token: "t", Zone: "example.com"},
 		"he":         {Kind: "he", Password: "p"},
 	} {
-		p, err := New(c)
-		if err != nil || p.Name() != kind {
-			t.Errorf("New(%s) = %v, %v", kind, p, err)
-		}
+		t.Run(kind, func(t *testing.T) {
+			p, err := New(c)
+			if err != nil || p.Name() != kind {
+				t.Errorf("New(%s) = %v, %v", kind, p, err)
+			}
+		})
 	}
 	if _, err := New(Config{Kind: "x"}); err == nil {
 		t.Error("New accepted an unknown kind")

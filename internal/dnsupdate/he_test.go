@@ -70,13 +70,15 @@ func TestHESet(t *testing.T) {
 		{func(h *HE, r *Record) { r.Value = "192.0.2.66" }, "abuse"},
 	}
 	for _, c := range cases {
-		hh, rr := *h, rec
-		c.mod(&hh, &rr)
-		_, err := hh.Set(ctx, rr)
-		var he *HEError
-		if !errors.As(err, &he) || he.Code != c.code {
-			t.Errorf("%s: err = %v", c.code, err)
-		}
+		t.Run(c.code, func(t *testing.T) {
+			hh, rr := *h, rec
+			c.mod(&hh, &rr)
+			_, err := hh.Set(ctx, rr)
+			var he *HEError
+			if !errors.As(err, &he) || he.Code != c.code {
+				t.Errorf("%s: err = %v", c.code, err)
+			}
+		})
 	}
 	rec.Value = "192.0.2.99"
 	if _, err := h.Set(ctx, rec); err == nil || !strings.Contains(err.Error(), "HTTP 500") {

@@ -233,13 +233,15 @@ func TestTSIGValidate(t *testing.T) {
 		{dnsupdate.TSIG{Name: "k", Secret: "not base64!"}, "secret: TSIG secret must be base64"},
 	}
 	for _, tc := range tests {
-		err := tc.key.Validate()
-		switch {
-		case tc.want == "" && err != nil:
-			t.Errorf("%+v: unexpected error %v", tc.key, err)
-		case tc.want != "" && (err == nil || !strings.Contains(err.Error(), tc.want)):
-			t.Errorf("%+v: error %v, want %q", tc.key, err, tc.want)
-		}
+		t.Run("name="+tc.key.Name+",algorithm="+tc.key.Algorithm+",secret="+string(tc.key.Secret), func(t *testing.T) {
+			err := tc.key.Validate()
+			switch {
+			case tc.want == "" && err != nil:
+				t.Errorf("%+v: unexpected error %v", tc.key, err)
+			case tc.want != "" && (err == nil || !strings.Contains(err.Error(), tc.want)):
+				t.Errorf("%+v: error %v, want %q", tc.key, err, tc.want)
+			}
+		})
 	}
 	if got := (&dnsupdate.TSIG{Name: "DDNS-Key"}).KeyName(); got != "ddns-key." {
 		t.Errorf("KeyName = %q", got)

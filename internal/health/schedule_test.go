@@ -2,6 +2,7 @@ package health
 
 import (
 	"context"
+	"fmt"
 	"sync"
 	"testing"
 	"time"
@@ -25,10 +26,12 @@ func TestNextStartCountsFromTheSchedule(t *testing.T) {
 		{"probe outlasted the interval", 1500 * time.Millisecond, time.Second, 1500 * time.Millisecond},
 		{"jitter shortens", 100 * time.Millisecond, 900 * time.Millisecond, 900 * time.Millisecond},
 	} {
-		got := nextStart(t0, t0.Add(c.probeTook), c.delay).Sub(t0)
-		if got != c.wantOffset {
-			t.Errorf("%s: next probe at +%v, want +%v", c.name, got, c.wantOffset)
-		}
+		t.Run(c.name, func(t *testing.T) {
+			got := nextStart(t0, t0.Add(c.probeTook), c.delay).Sub(t0)
+			if got != c.wantOffset {
+				t.Errorf("%s: next probe at +%v, want +%v", c.name, got, c.wantOffset)
+			}
+		})
 	}
 }
 
@@ -81,9 +84,11 @@ func TestWakeShiftSharesTicks(t *testing.T) {
 		{100 * ms, 7 * ms, 5 * ms}, // tick 5 ms
 		{10 * time.Microsecond, 1400 * time.Microsecond, 1400 * time.Microsecond}, // a 500 ns tick
 	} {
-		due := base.Add(c.due)
-		if got := c.due + wakeShift(due, c.interval); got != c.want {
-			t.Errorf("interval %v, due +%v: wakes at +%v, want +%v", c.interval, c.due, got, c.want)
-		}
+		t.Run(fmt.Sprintf("interval=%v due=%v", c.interval, c.due), func(t *testing.T) {
+			due := base.Add(c.due)
+			if got := c.due + wakeShift(due, c.interval); got != c.want {
+				t.Errorf("interval %v, due +%v: wakes at +%v, want +%v", c.interval, c.due, got, c.want)
+			}
+		})
 	}
 }

@@ -28,16 +28,18 @@ func TestParseStatus(t *testing.T) {
 		{[]string{"+20"}, nil, "from 100 to 599"},
 	}
 	for _, tt := range tests {
-		got, err := ParseStatus(tt.in...)
-		if tt.wantErr != "" {
-			if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
-				t.Errorf("ParseStatus(%q) error %v, want %q", tt.in, err, tt.wantErr)
+		t.Run(strings.Join(tt.in, ","), func(t *testing.T) {
+			got, err := ParseStatus(tt.in...)
+			if tt.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
+					t.Errorf("ParseStatus(%q) error %v, want %q", tt.in, err, tt.wantErr)
+				}
+				return
 			}
-			continue
-		}
-		if err != nil || !reflect.DeepEqual(got, tt.want) {
-			t.Errorf("ParseStatus(%q) = %v, %v; want %v", tt.in, got, err, tt.want)
-		}
+			if err != nil || !reflect.DeepEqual(got, tt.want) {
+				t.Errorf("ParseStatus(%q) = %v, %v; want %v", tt.in, got, err, tt.want)
+			}
+		})
 	}
 }
 

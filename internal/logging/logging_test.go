@@ -24,14 +24,16 @@ func TestParseLevel(t *testing.T) {
 		{"verbose", 0, true},
 		{"", 0, true},
 	} {
-		got, err := ParseLevel(tc.in)
-		if (err != nil) != tc.err {
-			t.Errorf("ParseLevel(%q) error = %v, want error %v", tc.in, err, tc.err)
-			continue
-		}
-		if err == nil && got != tc.want {
-			t.Errorf("ParseLevel(%q) = %v, want %v", tc.in, got, tc.want)
-		}
+		t.Run(tc.in, func(t *testing.T) {
+			got, err := ParseLevel(tc.in)
+			if (err != nil) != tc.err {
+				t.Errorf("ParseLevel(%q) error = %v, want error %v", tc.in, err, tc.err)
+				return
+			}
+			if err == nil && got != tc.want {
+				t.Errorf("ParseLevel(%q) = %v, want %v", tc.in, got, tc.want)
+			}
+		})
 	}
 }
 
@@ -55,25 +57,27 @@ func TestLevelFilters(t *testing.T) {
 		{"warn", []string{"w-msg", "e-msg"}, []string{"d-msg", "i-msg"}},
 		{"error", []string{"e-msg"}, []string{"d-msg", "i-msg", "w-msg"}},
 	} {
-		var buf bytes.Buffer
-		log, err := New(&buf, tc.level, "text", nil)
-		if err != nil {
-			t.Fatal(err)
-		}
-		log.Debug("d-msg")
-		log.Info("i-msg")
-		log.Warn("w-msg")
-		log.Error("e-msg")
-		for _, s := range tc.present {
-			if !strings.Contains(buf.String(), s) {
-				t.Errorf("level %s: %q missing from\n%s", tc.level, s, buf.String())
+		t.Run(tc.level, func(t *testing.T) {
+			var buf bytes.Buffer
+			log, err := New(&buf, tc.level, "text", nil)
+			if err != nil {
+				t.Fatal(err)
 			}
-		}
-		for _, s := range tc.absent {
-			if strings.Contains(buf.String(), s) {
-				t.Errorf("level %s: %q logged but should not be:\n%s", tc.level, s, buf.String())
+			log.Debug("d-msg")
+			log.Info("i-msg")
+			log.Warn("w-msg")
+			log.Error("e-msg")
+			for _, s := range tc.present {
+				if !strings.Contains(buf.String(), s) {
+					t.Errorf("level %s: %q missing from\n%s", tc.level, s, buf.String())
+				}
 			}
-		}
+			for _, s := range tc.absent {
+				if strings.Contains(buf.String(), s) {
+					t.Errorf("level %s: %q logged but should not be:\n%s", tc.level, s, buf.String())
+				}
+			}
+		})
 	}
 }
 

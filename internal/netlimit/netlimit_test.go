@@ -13,6 +13,8 @@ import (
 	"time"
 
 	"go.uber.org/goleak"
+
+	"github.com/redund/redund/internal/testutil"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
@@ -77,9 +79,11 @@ func TestSource(t *testing.T) {
 		{&net.UDPAddr{IP: net.ParseIP("192.0.2.9"), Port: 5}, "192.0.2.9/32"},
 		{&net.UnixAddr{Name: "/run/x.sock", Net: "unix"}, "invalid Prefix"},
 	} {
-		if got := Source(tc.addr).String(); got != tc.want {
-			t.Errorf("Source(%v) = %s, want %s", tc.addr, got, tc.want)
-		}
+		t.Run(tc.addr.String(), func(t *testing.T) {
+			if got := Source(tc.addr).String(); got != tc.want {
+				t.Errorf("Source(%v) = %s, want %s", tc.addr, got, tc.want)
+			}
+		})
 	}
 }
 
@@ -197,10 +201,7 @@ func TestCloseReleasesSlot(t *testing.T) {
 	dialFrom(t, "127.0.0.1", ln.Addr().String())
 	c2 := <-accepted
 	dialFrom(t, "127.0.0.3", ln.Addr().String()) // over the total: closed in Accept
-	deadline := time.Now().Add(2 * time.Second)
-	for ln.Refused() != 1 && time.Now().Before(deadline) {
-		time.Sleep(5 * time.Millisecond)
-	}
+	testutil.Eventually(t, 2*time.Second, "the connection over the total refused", func() bool { return ln.Refused() == 1 })
 	if ln.Refused() != 1 || ln.Open() != 1 {
 		t.Fatalf("refused %d open %d, want 1 and 1", ln.Refused(), ln.Open())
 	}

@@ -84,15 +84,17 @@ func TestAuthModeMismatch(t *testing.T) {
 		{&Config{Secret: testSecret}, &Config{Plain: true}},
 		{&Config{Plain: true}, &Config{Secret: testSecret}},
 	} {
-		l, lrec := listener(t, c.l, Options{})
-		_, drec := dialer(t, c.d, l.Addr(), Options{})
-		if e := drec.waitState(t, Mismatch); e.Reason != "secrets differ" {
-			t.Fatalf("dialer reason %q", e.Reason)
-		}
-		testutil.Eventually(t, 5*time.Second, "condition", func() bool { return l.Status().Dropped >= 1 })
-		if lrec.sawState(Refused) || lrec.sawState(Mismatch) {
-			t.Fatalf("listener events %+v", lrec.snapshot())
-		}
+		t.Run(fmt.Sprintf("listener plain=%v dialer plain=%v", c.l.Plain, c.d.Plain), func(t *testing.T) {
+			l, lrec := listener(t, c.l, Options{})
+			_, drec := dialer(t, c.d, l.Addr(), Options{})
+			if e := drec.waitState(t, Mismatch); e.Reason != "secrets differ" {
+				t.Fatalf("dialer reason %q", e.Reason)
+			}
+			testutil.Eventually(t, 5*time.Second, "condition", func() bool { return l.Status().Dropped >= 1 })
+			if lrec.sawState(Refused) || lrec.sawState(Mismatch) {
+				t.Fatalf("listener events %+v", lrec.snapshot())
+			}
+		})
 	}
 }
 

@@ -337,9 +337,11 @@ func TestPickVictim(t *testing.T) {
 		{"known source full: the known address last", v("p!", "p+", "p+", "b"), "p", 1},
 		{"known source full of the known address", v("p!", "p!", "p!", "b"), "p", 0},
 	} {
-		if got := pickVictim(c.live, c.src, 3, 5); got != c.want {
-			t.Errorf("%s: pickVictim = %d, want %d", c.name, got, c.want)
-		}
+		t.Run(c.name, func(t *testing.T) {
+			if got := pickVictim(c.live, c.src, 3, 5); got != c.want {
+				t.Errorf("%s: pickVictim = %d, want %d", c.name, got, c.want)
+			}
+		})
 	}
 }
 

@@ -41,15 +41,17 @@ func TestRequireToken(t *testing.T) {
 		{"Basic czNjcmV0", http.StatusUnauthorized},
 		{"s3cret", http.StatusUnauthorized},
 	} {
-		rec := post(h, "10.0.0.9:5000", tc.auth)
-		if rec.Code != tc.code {
-			t.Errorf("Authorization %q: %d, want %d", tc.auth, rec.Code, tc.code)
-		}
-		if tc.code == http.StatusUnauthorized {
-			if rec.Header().Get("WWW-Authenticate") == "" || strings.Contains(rec.Body.String(), "s3cret") {
-				t.Errorf("Authorization %q: bad 401 response %v %q", tc.auth, rec.Header(), rec.Body)
+		t.Run("auth="+tc.auth, func(t *testing.T) {
+			rec := post(h, "10.0.0.9:5000", tc.auth)
+			if rec.Code != tc.code {
+				t.Errorf("Authorization %q: %d, want %d", tc.auth, rec.Code, tc.code)
 			}
-		}
+			if tc.code == http.StatusUnauthorized {
+				if rec.Header().Get("WWW-Authenticate") == "" || strings.Contains(rec.Body.String(), "s3cret") {
+					t.Errorf("Authorization %q: bad 401 response %v %q", tc.auth, rec.Header(), rec.Body)
+				}
+			}
+		})
 	}
 }
 

@@ -160,13 +160,15 @@ func TestAdminAllowedHostsAndToken(t *testing.T) {
 		{"other.example.net:9180", "Bearer wrong", 421},
 		{"other.example.net:9180", "Bearer tok-123456", 200}, // a page cannot add the token
 	} {
-		hdr := map[string]string{}
-		if tc.auth != "" {
-			hdr["Authorization"] = tc.auth
-		}
-		if resp, body := send(t, "GET", base+"/v1/status", tc.host, "", hdr); resp.StatusCode != tc.code {
-			t.Errorf("Host %q auth %q: %d %q, want %d", tc.host, tc.auth, resp.StatusCode, body, tc.code)
-		}
+		t.Run(tc.host+" "+tc.auth, func(t *testing.T) {
+			hdr := map[string]string{}
+			if tc.auth != "" {
+				hdr["Authorization"] = tc.auth
+			}
+			if resp, body := send(t, "GET", base+"/v1/status", tc.host, "", hdr); resp.StatusCode != tc.code {
+				t.Errorf("Host %q auth %q: %d %q, want %d", tc.host, tc.auth, resp.StatusCode, body, tc.code)
+			}
+		})
 	}
 }
 

@@ -128,21 +128,23 @@ func TestAdminWarnsOffLoopbackWithoutToken(t *testing.T) {
 		{"127.0.0.1:0", "", false},
 		{"localhost:0", "", false},
 	} {
-		var buf bytes.Buffer
-		log, err := logging.New(&buf, "info", "text", nil)
-		if err != nil {
-			t.Fatal(err)
-		}
-		s := NewServer("x", "v", nil, log)
-		s.SetAccess(AdminConfig{Token: config.Secret(tc.token)})
-		if err := s.Listen(tc.addr); err != nil {
-			t.Fatal(err)
-		}
-		ctx, cancel := context.WithCancel(context.Background())
-		cancel()
-		_ = s.Serve(ctx) // closes the listener
-		if got := strings.Contains(buf.String(), "level=WARN") && strings.Contains(buf.String(), "not on loopback"); got != tc.warn {
-			t.Errorf("Listen(%q) token %q: warned %v, want %v\n%s", tc.addr, tc.token, got, tc.warn, buf.String())
-		}
+		t.Run(tc.addr+" token="+tc.token, func(t *testing.T) {
+			var buf bytes.Buffer
+			log, err := logging.New(&buf, "info", "text", nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			s := NewServer("x", "v", nil, log)
+			s.SetAccess(AdminConfig{Token: config.Secret(tc.token)})
+			if err := s.Listen(tc.addr); err != nil {
+				t.Fatal(err)
+			}
+			ctx, cancel := context.WithCancel(context.Background())
+			cancel()
+			_ = s.Serve(ctx) // closes the listener
+			if got := strings.Contains(buf.String(), "level=WARN") && strings.Contains(buf.String(), "not on loopback"); got != tc.warn {
+				t.Errorf("Listen(%q) token %q: warned %v, want %v\n%s", tc.addr, tc.token, got, tc.warn, buf.String())
+			}
+		})
 	}
 }

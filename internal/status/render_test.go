@@ -188,14 +188,16 @@ func TestHealthCell(t *testing.T) {
 		{[]string{"MAINT", "ERR"}, "0/2 OK: h0 MAINT, h1 ERR", toneBad},
 		{[]string{""}, "0/1 OK: h0 -", toneMuted},
 	} {
-		var hs []Health
-		for i, s := range tc.states {
-			hs = append(hs, Health{Name: fmt.Sprintf("h%d", i), State: s})
-		}
-		got, tn := healthCell(hs)
-		if got != tc.want || tn != tc.tone {
-			t.Errorf("healthCell(%v) = %q, %v; want %q, %v", tc.states, got, tn, tc.want, tc.tone)
-		}
+		t.Run(strings.Join(tc.states, ","), func(t *testing.T) {
+			var hs []Health
+			for i, s := range tc.states {
+				hs = append(hs, Health{Name: fmt.Sprintf("h%d", i), State: s})
+			}
+			got, tn := healthCell(hs)
+			if got != tc.want || tn != tc.tone {
+				t.Errorf("healthCell(%v) = %q, %v; want %q, %v", tc.states, got, tn, tc.want, tc.tone)
+			}
+		})
 	}
 }
 
@@ -222,9 +224,11 @@ func TestReason(t *testing.T) {
 		{&net.DNSError{Name: "nohost.invalid", Err: "no such host"}, "cannot resolve nohost.invalid"},
 		{&net.OpError{Op: "dial", Err: errors.New("no route to host")}, "no route to host"},
 	} {
-		if got := Reason(tc.err); got != tc.want {
-			t.Errorf("Reason(%v) = %q, want %q", tc.err, got, tc.want)
-		}
+		t.Run(fmt.Sprint(tc.err), func(t *testing.T) {
+			if got := Reason(tc.err); got != tc.want {
+				t.Errorf("Reason(%v) = %q, want %q", tc.err, got, tc.want)
+			}
+		})
 	}
 }
 
