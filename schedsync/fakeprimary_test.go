@@ -30,6 +30,7 @@ type fakePrimary struct {
 	fetched  map[string]int           // whole-file requests per path
 	rehashed map[string]int           // rehash requests per path
 	garbage  bool                     // answer /v1/changes with a malformed batch
+	garbaged int                      // malformed batches sent
 	hold     map[string]chan struct{} // /v1/files sends half of these, then waits for the close
 }
 
@@ -73,6 +74,13 @@ func (f *fakePrimary) put(e Entry, content []byte) {
 	f.log = append(f.log, e)
 	close(f.changed)
 	f.changed = make(chan struct{})
+}
+
+// garbageSent is how many malformed batches /v1/changes has sent.
+func (f *fakePrimary) garbageSent() int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.garbaged
 }
 
 func (f *fakePrimary) count(m map[string]int, p string) int {
@@ -143,6 +151,9 @@ func (f *fakePrimary) serveChanges(w http.ResponseWriter, r *http.Request) {
 		b.Entries = append(b.Entries, f.log[since:]...)
 	}
 	garbage := f.garbage
+	if garbage {
+		f.garbaged++
+	}
 	f.mu.Unlock()
 	if garbage {
 		_, _ = w.Write([]byte("RSM1\x08fake-log\x01\x01\x09")) // kind 9 does not exist

@@ -98,7 +98,10 @@ func TestSyncErrorsShownAndCleared(t *testing.T) {
 		d := s.Status()[0]
 		return d.State == StateNotSynced && strings.Contains(d.Reason, "malformed manifest")
 	})
-	time.Sleep(2 * time.Second) // sleep: several retries (backoff 0.2 s to 2 s)
+	sent := f.garbageSent()
+	testutil.Eventually(t, 10*time.Second, "three retries after the failure (backoff 0.2 s, 0.4 s, 0.8 s)", func() bool {
+		return f.garbageSent() >= sent+3
+	})
 	if n := rec.count("WARN sync failed", "malformed manifest"); n != 1 {
 		t.Fatalf("the failure was logged %d times, want once:\n%s", n, rec)
 	}
