@@ -83,11 +83,13 @@ func TestAdminMaintenanceAndMetrics(t *testing.T) {
 func TestMaintenanceBadRequests(t *testing.T) {
 	h := (&Daemon{}).MaintenanceHandler() // never reaches the daemon
 	for _, body := range []string{``, `{"scheme":"cat"}`, `{"scheme":"cat","server":"main","of":true}`, `not json`} {
-		w := httptest.NewRecorder()
-		h.ServeHTTP(w, httptest.NewRequest(http.MethodPost, MaintenancePath, strings.NewReader(body)))
-		if w.Code != http.StatusBadRequest || !strings.Contains(w.Body.String(), `want {\"scheme\"`) {
-			t.Errorf("body %q: %d %s", body, w.Code, w.Body)
-		}
+		t.Run(body, func(t *testing.T) {
+			w := httptest.NewRecorder()
+			h.ServeHTTP(w, httptest.NewRequest(http.MethodPost, MaintenancePath, strings.NewReader(body)))
+			if w.Code != http.StatusBadRequest || !strings.Contains(w.Body.String(), `want {\"scheme\"`) {
+				t.Errorf("body %q: %d %s", body, w.Code, w.Body)
+			}
+		})
 	}
 	err := RequestMaintenance(context.Background(), deadAddr(t), "", MaintenanceRequest{Scheme: "cat", Server: "main"})
 	if err == nil || !strings.Contains(err.Error(), "is `redund ddns run` running?") {

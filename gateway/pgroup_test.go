@@ -84,9 +84,11 @@ func TestParseProcStat(t *testing.T) {
 		t.Fatalf("%+v %v", st, err)
 	}
 	for _, bad := range []string{"", "1 (x", "1 (x) S 1 2", "1 (x) S 1 z 3 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 5"} {
-		if _, err := parseProcStat([]byte(bad)); err == nil {
-			t.Errorf("%q accepted", bad)
-		}
+		t.Run(bad, func(t *testing.T) {
+			if _, err := parseProcStat([]byte(bad)); err == nil {
+				t.Errorf("%q accepted", bad)
+			}
+		})
 	}
 	if _, ok := readStat(os.Getpid()); !ok {
 		t.Fatal("cannot read this process's stat")

@@ -54,9 +54,11 @@ func TestAdminActions(t *testing.T) {
 		return p.Role() == RoleSecondary && p.state() == StateSynced && s.state() == StateSynced
 	})
 	for name, want := range map[string]string{"promoted": "promote primary", "demoted": "demote secondary"} {
-		testutil.Eventually(t, 5*time.Second, name+" hook", func() bool {
-			b, err := os.ReadFile(filepath.Join(hooks, name))
-			return err == nil && strings.TrimSpace(string(b)) == want
+		t.Run(name, func(t *testing.T) {
+			testutil.Eventually(t, 5*time.Second, name+" hook", func() bool {
+				b, err := os.ReadFile(filepath.Join(hooks, name))
+				return err == nil && strings.TrimSpace(string(b)) == want
+			})
 		})
 	}
 	if s.Status()[0].Details["epoch"].(uint64) != 1 {

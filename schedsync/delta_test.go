@@ -72,9 +72,11 @@ func TestDeltaRejectsLies(t *testing.T) {
 		"unknown op":  {'Z'},
 		"over budget": append([]byte{'C', 0, 7}, 'E'),
 	} {
-		if err := applyDelta(bytes.NewReader(d), bytes.NewReader(old), sig, &bytes.Buffer{}, 10); err == nil {
-			t.Errorf("%s: accepted", name)
-		}
+		t.Run(name, func(t *testing.T) {
+			if err := applyDelta(bytes.NewReader(d), bytes.NewReader(old), sig, &bytes.Buffer{}, 10); err == nil {
+				t.Errorf("%s: accepted", name)
+			}
+		})
 	}
 }
 

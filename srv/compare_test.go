@@ -97,9 +97,11 @@ func TestParseSIPResponse(t *testing.T) {
 		t.Fatalf("%+v %v", r, err)
 	}
 	for _, bad := range []string{"OPTIONS sip:x SIP/2.0\r\nCall-ID: a\r\n\r\n", "SIP/2.0 99 x\r\nCall-ID: a\r\n", "SIP/2.0 200 OK\r\n\r\n", ""} {
-		if _, err := ParseSIPResponse([]byte(bad)); err == nil {
-			t.Errorf("%q accepted", bad)
-		}
+		t.Run(bad, func(t *testing.T) {
+			if _, err := ParseSIPResponse([]byte(bad)); err == nil {
+				t.Errorf("%q accepted", bad)
+			}
+		})
 	}
 }
 

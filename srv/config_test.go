@@ -188,13 +188,15 @@ func TestPushSecretFromFileAndEnv(t *testing.T) {
 		"secret_file = \"" + filepath.ToSlash(keyFile) + "\"": "c2VjcmV0LWZyb20tZmlsZQ==",
 		"secret_env = \"SRV_TEST_TSIG\"":                      "c2VjcmV0LWZyb20tZW52",
 	} {
-		c := loadString(t, base+zoneEast+"[srv.push]\nserver = \"127.0.0.1:53\"\n[srv.push.tsig]\nname = \"k.\"\n"+src+"\n")
-		if got := c.Push.TSIG.Secret.Reveal(); got != want {
-			t.Errorf("%s: secret %q, want %q", src, got, want)
-		}
-		if cl := c.Push.Client(c.Domain); cl.Zone != "sip.example.com." || cl.Key == nil {
-			t.Errorf("client = %+v", cl)
-		}
+		t.Run(src, func(t *testing.T) {
+			c := loadString(t, base+zoneEast+"[srv.push]\nserver = \"127.0.0.1:53\"\n[srv.push.tsig]\nname = \"k.\"\n"+src+"\n")
+			if got := c.Push.TSIG.Secret.Reveal(); got != want {
+				t.Errorf("%s: secret %q, want %q", src, got, want)
+			}
+			if cl := c.Push.Client(c.Domain); cl.Zone != "sip.example.com." || cl.Key == nil {
+				t.Errorf("client = %+v", cl)
+			}
+		})
 	}
 }
 
@@ -227,10 +229,12 @@ func FuzzConfig(f *testing.F) {
 // A resolver without a port gets :53, IPv6 in brackets or not.
 func TestCheckOptionsResolverPort(t *testing.T) {
 	for in, want := range map[string]string{"192.0.2.53": "192.0.2.53:53", "[::1]": "[::1]:53", "::1": "[::1]:53", "127.0.0.1:5353": "127.0.0.1:5353"} {
-		o, err := (&Config{}).checkOptions(CheckOptions{Resolver: in})
-		if err != nil || o.Resolver != want {
-			t.Errorf("resolver %q: got %q, %v; want %q", in, o.Resolver, err, want)
-		}
+		t.Run(in, func(t *testing.T) {
+			o, err := (&Config{}).checkOptions(CheckOptions{Resolver: in})
+			if err != nil || o.Resolver != want {
+				t.Errorf("resolver %q: got %q, %v; want %q", in, o.Resolver, err, want)
+			}
+		})
 	}
 }
 

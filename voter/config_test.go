@@ -1,6 +1,7 @@
 package voter
 
 import (
+	"fmt"
 	"strings"
 	"testing"
 
@@ -143,9 +144,11 @@ func TestThresholds(t *testing.T) {
 
 func TestBufBytes(t *testing.T) {
 	for ms, want := range map[int]int{0: 3840, 480: 3840, 100: 640, 10: 320, 170: 1280} {
-		if got := (&Config{Buflen: ms}).BufBytes(); got != want {
-			t.Errorf("buflen %d: %d bytes, want %d", ms, got, want)
-		}
+		t.Run(fmt.Sprint(ms), func(t *testing.T) {
+			if got := (&Config{Buflen: ms}).BufBytes(); got != want {
+				t.Errorf("buflen %d: %d bytes, want %d", ms, got, want)
+			}
+		})
 	}
 }
 

@@ -53,9 +53,11 @@ func TestImportConf(t *testing.T) {
 
 func TestImportConfErrors(t *testing.T) {
 	for _, src := range []string{"key = value\n", "[general\n", "[x]\nnot a pair\n"} {
-		if _, err := ImportConf("voter.conf", src); err == nil {
-			t.Errorf("%q: no error", src)
-		}
+		t.Run(src, func(t *testing.T) {
+			if _, err := ImportConf("voter.conf", src); err == nil {
+				t.Errorf("%q: no error", src)
+			}
+		})
 	}
 }
 

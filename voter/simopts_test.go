@@ -1,6 +1,7 @@
 package voter
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -67,8 +68,10 @@ func TestWAVRoundTrip(t *testing.T) {
 
 func TestDBFS(t *testing.T) {
 	for peak, want := range map[int]int{0: -100, 32768: 0, 16384: -6, 3277: -20} {
-		if got := dBFS(peak); got != want {
-			t.Errorf("dBFS(%d) = %d, want %d", peak, got, want)
-		}
+		t.Run(fmt.Sprint(peak), func(t *testing.T) {
+			if got := dBFS(peak); got != want {
+				t.Errorf("dBFS(%d) = %d, want %d", peak, got, want)
+			}
+		})
 	}
 }

@@ -137,10 +137,12 @@ func TestGatewayActionCLI(t *testing.T) {
 	// --admin is a flag of each command, as for schedsync, ddns and voter
 	// (the group's own is kept, hidden, for old scripts)
 	for _, args := range [][]string{{"status", "--admin", addr}, {"config", "export", "--admin", addr}} {
-		out, code = runCLI(t, append([]string{"-c", missing, "gateway"}, args...)...)
-		if strings.Contains(out, "flag provided but not defined") || strings.Contains(out, "none.toml") {
-			t.Errorf("gateway %v: code %d:\n%s", args, code, out)
-		}
+		t.Run(strings.Join(args, " "), func(t *testing.T) {
+			out, code = runCLI(t, append([]string{"-c", missing, "gateway"}, args...)...)
+			if strings.Contains(out, "flag provided but not defined") || strings.Contains(out, "none.toml") {
+				t.Errorf("gateway %v: code %d:\n%s", args, code, out)
+			}
+		})
 	}
 	// a config file that is there is read, and a bad one stops the command
 	bad := writeFile(t, "bad.toml", "[admin]\ntokn = \"x\"\n")

@@ -90,9 +90,11 @@ func TestDdnsUsageErrors(t *testing.T) {
 		{"ddns", "propagation"},
 		{"ddns", "plan", "dog"},
 	} {
-		if out, code := runCLI(t, append([]string{"--config", cfg}, args...)...); code != exitUsage {
-			t.Errorf("%v: code %d, want 2\n%s", args, code, out)
-		}
+		t.Run(strings.Join(args, " "), func(t *testing.T) {
+			if out, code := runCLI(t, append([]string{"--config", cfg}, args...)...); code != exitUsage {
+				t.Errorf("%v: code %d, want 2\n%s", args, code, out)
+			}
+		})
 	}
 	if out, _ := runCLI(t, "--config", cfg, "ddns", "plan", "dog"); !strings.Contains(out, `no scheme "dog" in `+cfg+" (have [cat])") {
 		t.Errorf("unknown scheme: the message does not name the schemes there are:\n%s", out)

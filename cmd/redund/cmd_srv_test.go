@@ -79,14 +79,18 @@ func TestSrvOfflineNeedsNoSecret(t *testing.T) {
 	push := "\n[srv.push]\nserver = \"127.0.0.1:53\"\n[srv.push.tsig]\nname = \"k\"\nsecret_env = \"REDUND_TEST_UNSET_TSIG\"\n"
 	cfg := writeFile(t, "redund.toml", fmt.Sprintf(srvTable, "", `"ms1", "ms2"`)+push)
 	for _, args := range [][]string{{"srv", "gen"}, {"srv", "order", "_sip._udp.east.sip.example.test"}} {
-		if o, code := runCLI(t, append([]string{"-c", cfg}, args...)...); code != exitOK {
-			t.Errorf("%v: code %d, want 0:\n%s", args, code, o)
-		}
+		t.Run(strings.Join(args, " "), func(t *testing.T) {
+			if o, code := runCLI(t, append([]string{"-c", cfg}, args...)...); code != exitOK {
+				t.Errorf("%v: code %d, want 0:\n%s", args, code, o)
+			}
+		})
 	}
 	for _, args := range [][]string{{"srv", "push", "--dry-run"}, {"config", "check"}} {
-		if o, code := runCLI(t, append([]string{"-c", cfg}, args...)...); code != exitUsage || !strings.Contains(o, "REDUND_TEST_UNSET_TSIG is not set") {
-			t.Errorf("%v: code %d, want 2 naming the variable:\n%s", args, code, o)
-		}
+		t.Run(strings.Join(args, " "), func(t *testing.T) {
+			if o, code := runCLI(t, append([]string{"-c", cfg}, args...)...); code != exitUsage || !strings.Contains(o, "REDUND_TEST_UNSET_TSIG is not set") {
+				t.Errorf("%v: code %d, want 2 naming the variable:\n%s", args, code, o)
+			}
+		})
 	}
 	// any other problem still stops an offline command
 	bad := writeFile(t, "bad.toml", fmt.Sprintf(srvTable, "ttl = 5", `"ms1", "ms2"`)+push)
@@ -109,9 +113,11 @@ func TestSrvUsageErrors(t *testing.T) {
 		{"srv", "push"}, // no [srv.push]
 		{"-c", filepath.Join(t.TempDir(), "none.toml"), "srv", "order", "--resolver", "127.0.0.1:1", "east"}, // a zone needs the config
 	} {
-		if o, code := runCLI(t, append([]string{"-c", good}, args...)...); code != exitUsage {
-			t.Errorf("%v: code %d, want 2: %s", args, code, o)
-		}
+		t.Run(strings.Join(args, " "), func(t *testing.T) {
+			if o, code := runCLI(t, append([]string{"-c", good}, args...)...); code != exitUsage {
+				t.Errorf("%v: code %d, want 2: %s", args, code, o)
+			}
+		})
 	}
 }
 

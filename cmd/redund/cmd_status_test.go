@@ -158,9 +158,11 @@ func TestStatusUsageErrors(t *testing.T) {
 		{"--config", missing, "status", "--endpoint", "a:1", "extra"},
 		{"--config", writeFile(t, "bad.toml", "[admin]\nlisen = 1\n"), "status", "--endpoint", "a:1"},
 	} {
-		if out, code := runCLI(t, args...); code != exitUsage {
-			t.Errorf("%v: exit %d, want 2; out %q", args, code, out)
-		}
+		t.Run(strings.Join(args, " "), func(t *testing.T) {
+			if out, code := runCLI(t, args...); code != exitUsage {
+				t.Errorf("%v: exit %d, want 2; out %q", args, code, out)
+			}
+		})
 	}
 }
 
@@ -223,9 +225,11 @@ func TestDarkBackground(t *testing.T) {
 	for in, want := range map[string]bool{
 		"": true, "15;0": true, "0;15": false, "15;default;0": true, "0;7": false, "12;8": true, "x": true,
 	} {
-		if got := darkBackground(in); got != want {
-			t.Errorf("darkBackground(%q) = %v, want %v", in, got, want)
-		}
+		t.Run(in, func(t *testing.T) {
+			if got := darkBackground(in); got != want {
+				t.Errorf("darkBackground(%q) = %v, want %v", in, got, want)
+			}
+		})
 	}
 }
 

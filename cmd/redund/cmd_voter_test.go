@@ -100,8 +100,10 @@ func TestVoterClientBadNumbersExit2(t *testing.T) {
 		{"voter", "client", "--password", "c%d", "--host-password", "h", "--count", "-3"},
 		{"voter", "client", "--password", "c", "--host-password", "h", "--interval", "0s"},
 	} {
-		if out, code := runCLI(t, args...); code != exitUsage || !strings.Contains(out, "--count must be at least 1") {
-			t.Errorf("%v: exit %d, out %q", args, code, out)
-		}
+		t.Run(strings.Join(args, " "), func(t *testing.T) {
+			if out, code := runCLI(t, args...); code != exitUsage || !strings.Contains(out, "--count must be at least 1") {
+				t.Errorf("%v: exit %d, out %q", args, code, out)
+			}
+		})
 	}
 }

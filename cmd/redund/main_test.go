@@ -99,9 +99,11 @@ func TestUsageErrorsExit2(t *testing.T) {
 		"help frob":           `No help topic for 'frob'`,
 		"voter client":        `voter client: --password and --host-password are required`,
 	} {
-		if out, code := runCLI(t, strings.Fields(args)...); code != exitUsage || !strings.Contains(out, want) {
-			t.Errorf("%s: code %d, out %q; want exit 2 and %q", args, code, out, want)
-		}
+		t.Run(args, func(t *testing.T) {
+			if out, code := runCLI(t, strings.Fields(args)...); code != exitUsage || !strings.Contains(out, want) {
+				t.Errorf("%s: code %d, out %q; want exit 2 and %q", args, code, out, want)
+			}
+		})
 	}
 	// a group alone shows its help
 	if out, code := runCLI(t, "gateway", "config"); code != exitOK || !strings.Contains(out, "import") {

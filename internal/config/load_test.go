@@ -195,9 +195,11 @@ priority = 3
 		"voter.east.clients.quoted.key": 18,
 		"ddns.cat.servers[1].nope":      15,
 	} {
-		if got := p.lookup(path); got != line {
-			t.Errorf("lookup(%q) = %d, want %d", path, got, line)
-		}
+		t.Run(path, func(t *testing.T) {
+			if got := p.lookup(path); got != line {
+				t.Errorf("lookup(%q) = %d, want %d", path, got, line)
+			}
+		})
 	}
 	if _, ok := p["ddns.cat.text"]; ok {
 		t.Error("a line inside a multi-line string was taken for a key")
@@ -207,8 +209,10 @@ priority = 3
 func TestCheckHostPort(t *testing.T) {
 	for addr, ok := range map[string]bool{"127.0.0.1:9180": true, "[::1]:1667": true, ":0": true,
 		"127.0.0.1": false, "host:99999": false, "host:x": false} {
-		if err := CheckHostPort(addr); (err == nil) != ok {
-			t.Errorf("CheckHostPort(%q) = %v", addr, err)
-		}
+		t.Run(addr, func(t *testing.T) {
+			if err := CheckHostPort(addr); (err == nil) != ok {
+				t.Errorf("CheckHostPort(%q) = %v", addr, err)
+			}
+		})
 	}
 }

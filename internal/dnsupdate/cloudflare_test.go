@@ -222,8 +222,10 @@ func TestCloudflareTimeout(t *testing.T) {
 
 func TestCFTTL(t *testing.T) {
 	for in, want := range map[int]int{0: 1, 1: 1, 30: 60, 60: 60, 300: 300, 100000: 86400} {
-		if got := cfTTL(in); got != want {
-			t.Errorf("cfTTL(%d) = %d, want %d", in, got, want)
-		}
+		t.Run(fmt.Sprint(in), func(t *testing.T) {
+			if got := cfTTL(in); got != want {
+				t.Errorf("cfTTL(%d) = %d, want %d", in, got, want)
+			}
+		})
 	}
 }

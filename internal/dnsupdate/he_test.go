@@ -92,10 +92,12 @@ func TestHESet(t *testing.T) {
 func TestParseHEReply(t *testing.T) {
 	for body, ok := range map[string]bool{"good 1.2.3.4\n": true, "nochg 1.2.3.4": true, "badauth": false,
 		"badsys": false, "nohost": false, "abuse": false, "notfqdn": false, "911": false, "": false, "<html>": false} {
-		_, err := ParseHEReply(body)
-		if (err == nil) != ok {
-			t.Errorf("ParseHEReply(%q) err = %v, want ok=%v", body, err, ok)
-		}
+		t.Run(body, func(t *testing.T) {
+			_, err := ParseHEReply(body)
+			if (err == nil) != ok {
+				t.Errorf("ParseHEReply(%q) err = %v, want ok=%v", body, err, ok)
+			}
+		})
 	}
 }
 

@@ -11,8 +11,10 @@ func TestWithPort(t *testing.T) {
 		"[::1]":            "[::1]:53",
 		"[2001:db8::1]:54": "[2001:db8::1]:54",
 	} {
-		if got := WithPort(in); got != want {
-			t.Errorf("WithPort(%q) = %q, want %q", in, got, want)
-		}
+		t.Run(in, func(t *testing.T) {
+			if got := WithPort(in); got != want {
+				t.Errorf("WithPort(%q) = %q, want %q", in, got, want)
+			}
+		})
 	}
 }

@@ -117,9 +117,11 @@ func TestDNSServerDefaultPort(t *testing.T) {
 		"[::1]":          "[::1]:53",
 		"[::1]:5300":     "[::1]:5300",
 	} {
-		if got := newDNS(Config{Kind: "dns", Server: in, Name: "x."}).server; got != want {
-			t.Errorf("server %q is asked at %q, want %q", in, got, want)
-		}
+		t.Run(in, func(t *testing.T) {
+			if got := newDNS(Config{Kind: "dns", Server: in, Name: "x."}).server; got != want {
+				t.Errorf("server %q is asked at %q, want %q", in, got, want)
+			}
+		})
 	}
 }
 

@@ -1,6 +1,7 @@
 package health
 
 import (
+	"fmt"
 	"reflect"
 	"strings"
 	"testing"
@@ -46,9 +47,11 @@ func TestParseStatus(t *testing.T) {
 func TestStatusSetHas(t *testing.T) {
 	s, _ := ParseStatus("200", "301-302")
 	for code, want := range map[int]bool{200: true, 201: false, 300: false, 301: true, 302: true, 303: false} {
-		if s.Has(code) != want {
-			t.Errorf("Has(%d) = %v, want %v", code, !want, want)
-		}
+		t.Run(fmt.Sprint(code), func(t *testing.T) {
+			if s.Has(code) != want {
+				t.Errorf("Has(%d) = %v, want %v", code, !want, want)
+			}
+		})
 	}
 	if s.String() != "200,301-302" {
 		t.Errorf("String() = %q", s.String())

@@ -44,12 +44,14 @@ func TestStrangerGetsNoHMACFromTheListener(t *testing.T) {
 		"stale, random proof": stale,
 		"plain":               encodeFirst(nil, nil, time.Now()),
 	} {
-		c := rawConn(t, "", l.Addr())
-		sendFrame(t, c, typeAuthHello, first)
-		frames := readAll(t, c)
-		if len(frames) > 1 || (len(frames) == 1 && (frames[0][0] != typeAuthFail || len(frames[0]) > 3)) {
-			t.Errorf("%s: the listener sent %x", name, frames)
-		}
+		t.Run(name, func(t *testing.T) {
+			c := rawConn(t, "", l.Addr())
+			sendFrame(t, c, typeAuthHello, first)
+			frames := readAll(t, c)
+			if len(frames) > 1 || (len(frames) == 1 && (frames[0][0] != typeAuthFail || len(frames[0]) > 3)) {
+				t.Errorf("%s: the listener sent %x", name, frames)
+			}
+		})
 	}
 }
 

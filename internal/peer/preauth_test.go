@@ -295,9 +295,11 @@ func TestCleanText(t *testing.T) {
 		"bad utf8 \xff\xfe":   "bad utf8 \ufffd",
 		"emoji and ümlaut ok": "emoji and ümlaut ok",
 	} {
-		if got := cleanText(in); got != want {
-			t.Errorf("cleanText(%q) = %q, want %q", in, got, want)
-		}
+		t.Run(in, func(t *testing.T) {
+			if got := cleanText(in); got != want {
+				t.Errorf("cleanText(%q) = %q, want %q", in, got, want)
+			}
+		})
 	}
 	if got := reason([]byte(strings.Repeat("x", 1000))); len(got) != maxReason {
 		t.Errorf("reason kept %d bytes", len(got))
@@ -352,12 +354,14 @@ func TestSourceKey(t *testing.T) {
 		"[2001:db8:1:2:3:4:5:6]:80":  "2001:db8:1:2::/64",
 		"[2001:db8:1:2:ffff::1]:443": "2001:db8:1:2::/64",
 	} {
-		a, err := net.ResolveTCPAddr("tcp", in)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if got := sourceKey(a); got != want {
-			t.Errorf("sourceKey(%s) = %q, want %q", in, got, want)
-		}
+		t.Run(in, func(t *testing.T) {
+			a, err := net.ResolveTCPAddr("tcp", in)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := sourceKey(a); got != want {
+				t.Errorf("sourceKey(%s) = %q, want %q", in, got, want)
+			}
+		})
 	}
 }

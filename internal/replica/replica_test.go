@@ -283,11 +283,13 @@ func TestDecodersRefuseWrongKind(t *testing.T) {
 		"snapshot request":  func(b []byte) error { _, err := decodeSnapReq(b); return err },
 		"snapshot response": func(b []byte) error { _, err := decodeSnapResp(b); return err },
 	} {
-		for _, b := range [][]byte{nil, {'x', 0}} {
-			if err := dec(b); err == nil || !strings.Contains(err.Error(), "not a "+name) {
-				t.Errorf("%s decoder on %q: err = %v, want \"not a %s\"", name, b, err, name)
+		t.Run(name, func(t *testing.T) {
+			for _, b := range [][]byte{nil, {'x', 0}} {
+				if err := dec(b); err == nil || !strings.Contains(err.Error(), "not a "+name) {
+					t.Errorf("%s decoder on %q: err = %v, want \"not a %s\"", name, b, err, name)
+				}
 			}
-		}
+		})
 	}
 }
 

@@ -1,6 +1,7 @@
 package webui
 
 import (
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -10,17 +11,21 @@ import (
 func TestClass(t *testing.T) {
 	for state, want := range map[string]string{"OK": "ok", "Synced": "ok", "leader": "ok", "follower": "busy",
 		"Standby": "busy", "MAINT": "warn", "Degraded": "warn", "ERR": "bad", "Unavailable": "bad", "whatever": "idle"} {
-		if got := Class(state); got != want {
-			t.Errorf("Class(%q) = %q, want %q", state, got, want)
-		}
+		t.Run(state, func(t *testing.T) {
+			if got := Class(state); got != want {
+				t.Errorf("Class(%q) = %q, want %q", state, got, want)
+			}
+		})
 	}
 }
 
 func TestMS(t *testing.T) {
 	for f, want := range map[float64]string{0: "0 ms", 1.234: "1.23 ms", 12.5: "12.5 ms", 0.005: "0.01 ms"} {
-		if got := MS(f); got != want {
-			t.Errorf("MS(%v) = %q, want %q", f, got, want)
-		}
+		t.Run(fmt.Sprint(f), func(t *testing.T) {
+			if got := MS(f); got != want {
+				t.Errorf("MS(%v) = %q, want %q", f, got, want)
+			}
+		})
 	}
 }
 

@@ -131,11 +131,13 @@ func TestNewRejects(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, name := range []string{"", "a/b", "../x", "a b"} {
-		if _, err := w.Lock(name); err == nil {
-			t.Errorf("lock name %q accepted", name)
-		}
-		if err := w.Publish(name, "v"); err == nil {
-			t.Errorf("topic %q accepted", name)
-		}
+		t.Run(name, func(t *testing.T) {
+			if _, err := w.Lock(name); err == nil {
+				t.Errorf("lock name %q accepted", name)
+			}
+			if err := w.Publish(name, "v"); err == nil {
+				t.Errorf("topic %q accepted", name)
+			}
+		})
 	}
 }
