@@ -19,9 +19,11 @@ func TestSimOptions(t *testing.T) {
 		{Server: "127.0.0.1:1667", Password: "a", Every: -time.Millisecond},
 	}
 	for i, o := range bad {
-		if _, err := NewSimFromOptions(o); err == nil {
-			t.Errorf("case %d: no error", i)
-		}
+		t.Run(fmt.Sprintf("case%d", i), func(t *testing.T) {
+			if _, err := NewSimFromOptions(o); err == nil {
+				t.Errorf("case %d: no error", i)
+			}
+		})
 	}
 	s, err := NewSimFromOptions(SimOptions{Server: "127.0.0.1:1667", Password: "c%d", Count: 3,
 		MasterPassword: "m", RSSI: "10,20", Tone: 1000})

@@ -294,9 +294,11 @@ func TestVerifiedBodyReadFailsAtEnd(t *testing.T) {
 
 func TestNewHTTPAuthChecks(t *testing.T) {
 	for _, c := range []HTTPAuthConfig{{Proto: "x/1"}, {Secret: "s", Proto: "bad proto"}, {Secret: "s"}} {
-		if _, err := NewHTTPAuth(c); err == nil {
-			t.Errorf("accepted %+v", c)
-		}
+		t.Run(fmt.Sprintf("proto=%s secret=%t", c.Proto, c.Secret != ""), func(t *testing.T) {
+			if _, err := NewHTTPAuth(c); err == nil {
+				t.Errorf("accepted %+v", c)
+			}
+		})
 	}
 }
 
