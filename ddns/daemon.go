@@ -71,6 +71,9 @@ func New(cfgs map[string]*Config, o Options) (*Daemon, error) {
 		}
 		d.schemes[name] = s
 	}
+	if err := d.probes.CheckFDs(); err != nil {
+		return nil, fmt.Errorf("ddns: %w", err)
+	}
 	return d, nil
 }
 
