@@ -108,6 +108,10 @@ func (d *Daemon) Run(ctx context.Context) error {
 // the servers of all schemes, less those whose checks are shared.
 func (d *Daemon) Probes() int { return d.probes.Len() }
 
+// ProbeStats is how many probes started since Run began and how many of
+// them late (see health.Probes.Stats); also exported as metrics.
+func (d *Daemon) ProbeStats() (started, late uint64) { return d.probes.Stats() }
+
 // Scheme returns the named scheme, or nil.
 func (d *Daemon) Scheme(name string) *Scheme { return d.schemes[name] }
 

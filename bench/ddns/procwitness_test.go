@@ -1,15 +1,70 @@
 package ddnsbench
 
 import (
+	"context"
 	"fmt"
 	"slices"
 	"sort"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
 
+	clientv3 "go.etcd.io/etcd/client/v3"
+	"go.uber.org/zap"
+
 	"github.com/redund/redund/internal/testutil"
 )
+
+// deleteLog is when a watch saw keys under a prefix deleted.
+type deleteLog struct {
+	mu sync.Mutex
+	at []time.Time
+}
+
+// watchDeletes watches prefix in etcd until the benchmark ends.
+func watchDeletes(b *testing.B, endpoints []string, prefix string) *deleteLog {
+	cli, err := clientv3.New(clientv3.Config{Endpoints: endpoints, DialTimeout: 5 * time.Second, Logger: zap.NewNop()})
+	if err != nil {
+		b.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	l := &deleteLog{}
+	done := make(chan struct{})
+	ready := make(chan struct{})
+	go func() {
+		defer close(done)
+		wch := cli.Watch(clientv3.WithRequireLeader(ctx), prefix, clientv3.WithPrefix(), clientv3.WithCreatedNotify())
+		for resp := range wch {
+			if resp.Created {
+				close(ready)
+			}
+			now := time.Now()
+			for _, ev := range resp.Events {
+				if ev.Type == clientv3.EventTypeDelete {
+					l.mu.Lock()
+					l.at = append(l.at, now)
+					l.mu.Unlock()
+				}
+			}
+		}
+	}()
+	<-ready
+	b.Cleanup(func() { cancel(); <-done; _ = cli.Close() })
+	return l
+}
+
+// first is the first deletion seen after t.
+func (l *deleteLog) first(t time.Time) (time.Time, bool) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	for _, at := range l.at {
+		if at.After(t) {
+			return at, true
+		}
+	}
+	return time.Time{}, false
+}
 
 // TestWitnessLeaderProcessKilled: three `redund ddns run` processes on a
 // real three-member etcd decide one name. The leader's process is killed
@@ -72,13 +127,19 @@ func TestWitnessLeaderProcessKilled(t *testing.T) {
 // as it stops), measures the time until another process logs that it
 // acquired the lock, and starts a fresh process in the stopped one's place.
 // Times are between the signal and the arrival of the log line.
+//
+// Each time is split in two by a watch on the lock's keys in etcd: from the
+// signal until etcd deleted the old leader's key (its lease expired or was
+// revoked), and from then until the new leader's log line (the waiting
+// campaign's watch, its check of its key, the witness loop and the log).
 func BenchmarkWitnessProcessHandover(b *testing.B) {
 	const ttl = 2 * time.Second
 	lab := newProcLab(b, 3+2*b.N, ttl)
+	deletes := watchDeletes(b, lab.cl.Endpoints(), "/redund/lock/ddns.cat/")
 	ps := []*deciderProc{lab.start(0), lab.start(1), lab.start(2)}
 	next := 3
 	for _, sig := range []syscall.Signal{syscall.SIGKILL, syscall.SIGTERM} {
-		var times []time.Duration
+		var times, expiry, takeover []time.Duration
 		for range b.N {
 			var lead int
 			testutil.Eventually(b, 30*time.Second, "a leader", func() bool {
@@ -93,6 +154,9 @@ func BenchmarkWitnessProcessHandover(b *testing.B) {
 			ps[lead].kill(b, sig)
 			_, l := waitAny(b, 20*time.Second, stopped, rest, `msg="lock acquired"`)
 			times = append(times, l.At.Sub(stopped))
+			if del, ok := deletes.first(stopped); ok {
+				expiry, takeover = append(expiry, del.Sub(stopped)), append(takeover, l.At.Sub(del))
+			}
 			ps = append(rest, lab.start(next))
 			next++
 		}
@@ -100,6 +164,15 @@ func BenchmarkWitnessProcessHandover(b *testing.B) {
 		name := map[syscall.Signal]string{syscall.SIGKILL: "kill", syscall.SIGTERM: "term"}[sig]
 		b.Logf("%s (SIG%s): new leader after p50 %v, min %v, max %v (%d rounds; ttl %v)", name, map[syscall.Signal]string{syscall.SIGKILL: "KILL", syscall.SIGTERM: "TERM"}[sig],
 			times[len(times)/2], times[0], times[len(times)-1], len(times), ttl)
+		for _, part := range []struct {
+			what string
+			ds   []time.Duration
+		}{{"signal to key deleted in etcd", expiry}, {"key deleted to new leader's log line", takeover}} {
+			if len(part.ds) > 0 {
+				sort.Slice(part.ds, func(i, j int) bool { return part.ds[i] < part.ds[j] })
+				b.Logf("  %s: p50 %v, min %v, max %v", part.what, part.ds[len(part.ds)/2], part.ds[0], part.ds[len(part.ds)-1])
+			}
+		}
 		b.ReportMetric(float64(times[len(times)/2].Microseconds())/1000, fmt.Sprintf("p50-ms-%s", name))
 		b.ReportMetric(float64(times[len(times)-1].Microseconds())/1000, fmt.Sprintf("max-ms-%s", name))
 	}
