@@ -185,7 +185,7 @@ func (h *httpCheck) probe(ctx context.Context) (bool, string) {
 
 // judge checks the final answer's status and body.
 func (h *httpCheck) judge(a answer) (bool, string) {
-	code := "HTTP " + strconv.Itoa(a.code)
+	code := httpCode(a.code)
 	if a.body != nil {
 		defer bodyPool.Put(a.body)
 	}
@@ -203,6 +203,15 @@ func (h *httpCheck) judge(a answer) (bool, string) {
 		return false, fmt.Sprintf("mustnothave %q found in first %d bytes", h.mustNotHave, h.maxBytes)
 	}
 	return true, code
+}
+
+// httpCode words a status code as the reason of a probe ("HTTP 200"),
+// without an allocation for the usual answer.
+func httpCode(code int) string {
+	if code == http.StatusOK {
+		return "HTTP 200"
+	}
+	return "HTTP " + strconv.Itoa(code)
 }
 
 // isRedirect reports the codes net/http's client follows.
