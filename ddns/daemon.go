@@ -71,6 +71,9 @@ func New(cfgs map[string]*Config, o Options) (*Daemon, error) {
 		}
 		d.schemes[name] = s
 	}
+	if err := d.probes.CheckFDs(); err != nil {
+		return nil, fmt.Errorf("ddns: %w", err)
+	}
 	return d, nil
 }
 
@@ -104,6 +107,10 @@ func (d *Daemon) Run(ctx context.Context) error {
 // Probes is the number of distinct probes the daemon runs every interval:
 // the servers of all schemes, less those whose checks are shared.
 func (d *Daemon) Probes() int { return d.probes.Len() }
+
+// ProbeStats is how many probes started since Run began and how many of
+// them late (see health.Probes.Stats); also exported as metrics.
+func (d *Daemon) ProbeStats() (started, late uint64) { return d.probes.Stats() }
 
 // Scheme returns the named scheme, or nil.
 func (d *Daemon) Scheme(name string) *Scheme { return d.schemes[name] }

@@ -23,11 +23,15 @@ var (
 		"1 while a failed read or push waits for its retry.", []string{"scheme"}, nil)
 	mLastPush = prometheus.NewDesc("redund_ddns_last_push_timestamp_seconds",
 		"Unix time of the last push attempt (0 before the first).", []string{"scheme"}, nil)
+	mProbes = prometheus.NewDesc("redund_ddns_probes_total",
+		"Probes started by the daemon (a probe shared by several servers counts once).", nil, nil)
+	mLate = prometheus.NewDesc("redund_ddns_probes_late_total",
+		"Probes that started more than a tenth of their interval after they were due.", nil, nil)
 )
 
 // Describe implements prometheus.Collector.
 func (d *Daemon) Describe(ch chan<- *prometheus.Desc) {
-	for _, m := range []*prometheus.Desc{mServerUp, mServerMaint, mLatency, mChecks, mSelected, mInSync, mPushes, mRetry, mLastPush} {
+	for _, m := range []*prometheus.Desc{mServerUp, mServerMaint, mLatency, mChecks, mSelected, mInSync, mPushes, mRetry, mLastPush, mProbes, mLate} {
 		ch <- m
 	}
 }
@@ -56,6 +60,9 @@ func (d *Daemon) Collect(ch chan<- prometheus.Metric) {
 		}
 		g(mLastPush, last, n)
 	}
+	started, late := d.probes.Stats()
+	ch <- prometheus.MustNewConstMetric(mProbes, prometheus.CounterValue, float64(started))
+	ch <- prometheus.MustNewConstMetric(mLate, prometheus.CounterValue, float64(late))
 }
 
 func b2f(b bool) float64 {

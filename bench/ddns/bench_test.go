@@ -27,7 +27,7 @@ type statusPage struct {
 	ok  atomic.Bool
 }
 
-func newStatusPage(b *testing.B) *statusPage {
+func newStatusPage(b testing.TB) *statusPage {
 	p := &statusPage{}
 	p.ok.Store(true)
 	p.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {

@@ -8,7 +8,10 @@
 #             DDNS_LISTENERS: number of page listeners, default 64;
 #             DDNS_DISTINCT=1: every server its own URL, else the schemes
 #             share the listeners' pages and redund probes each page once;
-#             DDNS_KEEPALIVE=1: checks with keepalive = true)
+#             DDNS_KEEPALIVE=1: checks with keepalive = true;
+#             DDNS_TIMEOUT: the checks' timeout, default 1s: the daemon
+#             refuses probes that may need more open files than allowed,
+#             timeout/interval each)
 #   scale10k: scale at 10,000 schemes, two ways: shared pages, distinct
 #             URLs (with keepalive, 30,000 distinct URLs need 30,000 open
 #             connections: raise `ulimit -n` and use DDNS_KEEPALIVE=1)
@@ -21,7 +24,9 @@
 #   witness:  needs etcd (apt-get install -y etcd-server) too: the same
 #             failover by one decider and by three on a three-member etcd
 #             (quorum majority), and the time to a new leader after the
-#             leader is killed (ttl 2 s), DDNS_FAILOVERS (10) rounds each
+#             leader is killed (ttl 2 s), DDNS_FAILOVERS (10) rounds each,
+#             in-process and with real `redund ddns run` processes (SIGKILL
+#             and SIGTERM of the leader's process)
 # Usage: bench/ddns/run.sh [failover|scale|scale10k|peer|witness|all]
 set -eu
 cd "$(dirname "$0")"

@@ -92,6 +92,12 @@ func procCPU(p *os.Process) time.Duration {
 	return time.Duration(ut+st) * 10 * time.Millisecond // USER_HZ 100
 }
 
+// openFDs is the number of this process's open file descriptors (Linux).
+func openFDs() int {
+	ents, _ := os.ReadDir("/proc/self/fd")
+	return len(ents)
+}
+
 func cpuTime() time.Duration {
 	var ru syscall.Rusage
 	_ = syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
@@ -107,6 +113,9 @@ func scaleCheck(u string) *health.Config {
 	}
 	c := httpCheck(u)
 	c.KeepAlive = os.Getenv("DDNS_KEEPALIVE") == "1"
+	if d, err := time.ParseDuration(os.Getenv("DDNS_TIMEOUT")); err == nil {
+		c.Timeout = config.Duration(d)
+	}
 	return c
 }
 
@@ -152,12 +161,14 @@ func BenchmarkScale(b *testing.B) {
 	run(b, d)
 	time.Sleep(3 * time.Second) // sleep: warm-up: first checks and first pushes
 	before, stale := checks(d, cfgs), 0
+	started0, late0 := d.ProbeStats()
 	cpu0, pcpu0, served0, wall0 := cpuTime(), procCPU(pages), served(b, urls[0]), time.Now()
 	for range secs {
 		time.Sleep(time.Second) // sleep: the one-second measuring step of the benchmark
 		stale += staleServers(d, cfgs, time.Second+100*time.Millisecond+250*time.Millisecond)
 	}
 	cpu, pcpu, probes, wall := cpuTime()-cpu0, procCPU(pages)-pcpu0, served(b, urls[0])-served0, time.Since(wall0)
+	started1, late1 := d.ProbeStats()
 	endStates(b, d, cfgs)
 	after := checks(d, cfgs)
 	short, total := 0, uint64(0)
@@ -178,6 +189,9 @@ func BenchmarkScale(b *testing.B) {
 	b.ReportMetric(float64(d.Probes()), "distinct-probes")
 	b.ReportMetric(float64(probes)/wall.Seconds(), "probes/s")
 	b.ReportMetric(float64(cpu.Microseconds())/float64(max(probes, 1)), "cpu-us/probe")
+	b.ReportMetric(float64(late1-late0), "late-probes")
+	b.Logf("probes started in the window %d, late %d (redund_ddns_probes_late_total); %d file descriptors open at the end",
+		started1-started0, late1-late0, openFDs())
 	b.Logf("%d distinct probes (%d servers), %.0f probes/s reached the pages, %.1f µs of redund CPU per probe; load %s",
 		d.Probes(), 3*n, float64(probes)/wall.Seconds(), float64(cpu.Microseconds())/float64(max(probes, 1)), loadAvg())
 	b.Logf("%d schemes × 3 servers, %v window: %d checks (%.0f/s), CPU %.2fs (%.0f%% of one core, %.0f%% of 2 cores), stale samples %d, servers short of %d checks: %d, pushes %d; page servers (separate process) %.0f%% of one core",

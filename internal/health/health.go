@@ -79,7 +79,11 @@ type CheckerFunc func(ctx context.Context) Result
 func (f CheckerFunc) Check(ctx context.Context) Result { return f(ctx) }
 
 // New validates c and returns its Checker.
-func New(c Config) (Checker, error) {
+func New(c Config) (Checker, error) { return newChecker(c, nil) }
+
+// newChecker is New; a keepalive HTTP check keeps its idle connections in
+// pool when one is given.
+func newChecker(c Config, pool *connPool) (Checker, error) {
 	if err := c.Validate(); err != nil {
 		return nil, fmt.Errorf("health: %w", err)
 	}
@@ -88,7 +92,7 @@ func New(c Config) (Checker, error) {
 	closeIdle := func() {}
 	switch c.Kind {
 	case "http":
-		h, err := newHTTP(c)
+		h, err := newHTTP(c, pool)
 		if err != nil {
 			return nil, fmt.Errorf("health: %w", err)
 		}

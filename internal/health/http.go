@@ -35,9 +35,16 @@ type httpCheck struct {
 	insecure              bool
 	keepAlive             bool
 	dialer                net.Dialer
-	target, addr          string // the URL's own host:port, and where to connect for it
-	first                 *hop   // the request to the URL itself
-	idle                  chan *clientConn
+	target, addr          string           // the URL's own host:port, and where to connect for it
+	first                 *hop             // the request to the URL itself
+	idle                  chan *clientConn // keepalive without a pool: this check's kept connection
+	// pool, when set (checks of a Probes), keeps the idle connections of
+	// every keepalive check by host:port instead of idle; key is first's
+	pool *connPool
+	key  string
+	// fresh makes the next probe dial a new connection instead of taking
+	// one from the pool (after a failed probe); only the probe touches it
+	fresh bool
 }
 
 // hop is one request of a probe: to the configured URL or to a redirect.
@@ -49,7 +56,7 @@ type hop struct {
 	tls    *tls.Config // nil for http
 }
 
-func newHTTP(c Config) (*httpCheck, error) {
+func newHTTP(c Config, pool *connPool) (*httpCheck, error) {
 	h := &httpCheck{
 		method:      strings.ToUpper(c.Method),
 		mustHave:    []byte(c.MustHave),
@@ -82,6 +89,9 @@ func newHTTP(c Config) (*httpCheck, error) {
 		}
 	}
 	h.first, err = h.newHop(u, h.keepAlive)
+	if err == nil && h.keepAlive && pool != nil {
+		h.pool, h.key = pool, poolKey(h.first)
+	}
 	return h, err
 }
 
@@ -156,7 +166,7 @@ func (h *httpCheck) probe(ctx context.Context) (bool, string) {
 		if a.location == "" {
 			ok, reason := h.judge(a)
 			if !ok {
-				h.closeIdle() // the next probe tests a new connection
+				h.dropIdle() // the next probe tests a new connection
 			}
 			return ok, reason
 		}
@@ -175,7 +185,7 @@ func (h *httpCheck) probe(ctx context.Context) (bool, string) {
 
 // judge checks the final answer's status and body.
 func (h *httpCheck) judge(a answer) (bool, string) {
-	code := "HTTP " + strconv.Itoa(a.code)
+	code := httpCode(a.code)
 	if a.body != nil {
 		defer bodyPool.Put(a.body)
 	}
@@ -193,6 +203,15 @@ func (h *httpCheck) judge(a answer) (bool, string) {
 		return false, fmt.Sprintf("mustnothave %q found in first %d bytes", h.mustNotHave, h.maxBytes)
 	}
 	return true, code
+}
+
+// httpCode words a status code as the reason of a probe ("HTTP 200"),
+// without an allocation for the usual answer.
+func httpCode(code int) string {
+	if code == http.StatusOK {
+		return "HTTP 200"
+	}
+	return "HTTP " + strconv.Itoa(code)
 }
 
 // isRedirect reports the codes net/http's client follows.
@@ -222,8 +241,22 @@ func shortErr(err error) string {
 	return err.Error()
 }
 
-// closeIdle closes the connection kept for the next probe, if any.
+// dropIdle makes the next probe open a new connection: it closes the
+// connection this check keeps, or (pooled) skips the pool once.
+func (h *httpCheck) dropIdle() {
+	if h.pool != nil {
+		h.fresh = true
+		return
+	}
+	h.closeIdle()
+}
+
+// closeIdle closes the connection kept for the next probe, if any. Pooled
+// connections are closed by the pool's owner.
 func (h *httpCheck) closeIdle() {
+	if h.pool != nil {
+		return
+	}
 	select {
 	case c := <-h.idle:
 		c.close()

@@ -58,10 +58,7 @@ func (h *httpCheck) roundTrip(ctx context.Context, hp *hop) (answer, error) {
 	reuse := h.keepAlive && hp == h.first
 	var c *clientConn
 	if reuse {
-		select {
-		case c = <-h.idle:
-		default:
-		}
+		c = h.takeIdle()
 	}
 	reused := c != nil
 	if c == nil {
@@ -78,15 +75,41 @@ func (h *httpCheck) roundTrip(ctx context.Context, hp *hop) (answer, error) {
 		}
 		a, keep, err = h.exchange(ctx, c, hp, reuse)
 	}
-	if keep && err == nil {
-		select {
-		case h.idle <- c:
-			return a, nil
-		default:
-		}
+	if keep && err == nil && h.keepIdle(c) {
+		return a, nil
 	}
 	c.close()
 	return a, err
+}
+
+// takeIdle returns a kept connection to the URL's host:port, or nil.
+func (h *httpCheck) takeIdle() *clientConn {
+	if h.pool != nil {
+		if h.fresh {
+			h.fresh = false
+			return nil
+		}
+		return h.pool.get(h.key)
+	}
+	select {
+	case c := <-h.idle:
+		return c
+	default:
+		return nil
+	}
+}
+
+// keepIdle keeps c for a later probe; false when there is no room.
+func (h *httpCheck) keepIdle(c *clientConn) bool {
+	if h.pool != nil {
+		return h.pool.put(h.key, c)
+	}
+	select {
+	case h.idle <- c:
+		return true
+	default:
+		return false
+	}
 }
 
 // dial opens a connection to hp (TCP, then TLS for https).

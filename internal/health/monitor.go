@@ -84,17 +84,20 @@ func (m *Monitor) Run(ctx context.Context) {
 		return
 	}
 	defer m.running.Store(false)
-	probeLoop(ctx, m.checker, m.opts, 0, m.record)
+	probeLoop(ctx, m.checker, m.opts, 0, m.record, nil)
 }
 
 // probeLoop runs c after delay, then on o's schedule until ctx ends, and
 // hands every result of a probe that ctx did not cancel to record. When it
-// returns it closes a connection the check kept open.
-func probeLoop(ctx context.Context, c Checker, o MonitorOptions, delay time.Duration, record func(Result)) {
+// returns it closes a connection the check kept open. stats (may be nil)
+// counts the probes and the late ones.
+func probeLoop(ctx context.Context, c Checker, o MonitorOptions, delay time.Duration, record func(Result), stats *probeStats) {
 	if ic, ok := c.(interface{ CloseIdle() }); ok {
 		defer ic.CloseIdle()
 	}
 	planned := time.Now().Add(delay) // when the probe about to run was due
+	due := planned                   // when it was due on the ideal schedule
+	slack := lateSlack(o.Interval)
 	timer := time.NewTimer(delay)
 	defer timer.Stop()
 	for {
@@ -103,14 +106,29 @@ func probeLoop(ctx context.Context, c Checker, o MonitorOptions, delay time.Dura
 			return
 		case <-timer.C:
 		}
+		if stats != nil {
+			stats.started.Add(1)
+			if time.Since(due) > slack {
+				stats.late.Add(1)
+			}
+		}
 		res := c.Check(ctx)
 		if ctx.Err() != nil {
 			return // a cancelled probe says nothing about the target
 		}
 		record(res)
-		planned = nextStart(planned, time.Now(), nextDelay(o))
+		d := nextDelay(o)
+		due = planned.Add(d)
+		planned = nextStart(planned, time.Now(), d)
 		timer.Reset(wakeDelay(planned, o.Interval))
 	}
+}
+
+// lateSlack is how long after it was due a probe may start without
+// counting as late: a tenth of the interval, and at least two ticks of the
+// wake grid (which moves a wake-up by up to half a tick).
+func lateSlack(interval time.Duration) time.Duration {
+	return max(interval/10, 2*min(maxWakeTick, interval/20))
 }
 
 // nextStart is when the probe after one due at prev starts: delay after

@@ -50,3 +50,24 @@ func listenB(b *testing.B) net.Listener {
 	}
 	return ln
 }
+
+// BenchmarkHTTPProbeKeepAlive is a keepalive probe through a Probes' pool
+// (the path of `ddns run` with keepalive = true).
+func BenchmarkHTTPProbeKeepAlive(b *testing.B) {
+	s := startHTTPB(b)
+	pool := newConnPool()
+	defer pool.close()
+	ck, err := newChecker(Config{Kind: "http", URL: s + "/status", MustHave: "status=OK", KeepAlive: true,
+		Timeout: config.Duration(time.Second)}, pool)
+	if err != nil {
+		b.Fatal(err)
+	}
+	ctx := context.Background()
+	b.ReportAllocs()
+	b.ResetTimer()
+	for range b.N {
+		if r := ck.Check(ctx); !r.OK {
+			b.Fatalf("probe failed: %s", r.Reason)
+		}
+	}
+}

@@ -4,8 +4,14 @@ import (
 	"context"
 	"fmt"
 	"sync"
+	"sync/atomic"
 	"time"
 )
+
+// probeStats counts the probes of a Probes.
+type probeStats struct {
+	started, late atomic.Uint64
+}
 
 // Probes runs the probes of many monitors. Monitors added with equal check
 // configs and equal intervals and jitters share one probe: one schedule,
@@ -15,7 +21,14 @@ import (
 // then cost one probe per interval instead of one per name.
 //
 // Add monitors, then call Run once.
+//
+// Keepalive HTTP checks of one Probes share their idle connections by
+// host:port (and TLS name): checks that differ only in their path hold as
+// many connections to a server as they have probes in flight at once.
 type Probes struct {
+	conns *connPool
+	stats probeStats
+
 	mu     sync.Mutex
 	byKey  map[string]*sharedProbe
 	probes []*sharedProbe
@@ -25,11 +38,12 @@ type Probes struct {
 type sharedProbe struct {
 	checker Checker
 	opts    MonitorOptions
+	fds     float64 // sockets it holds on average when every probe runs to its timeout
 	mons    []*Monitor
 }
 
 // NewProbes returns an empty Probes.
-func NewProbes() *Probes { return &Probes{byKey: map[string]*sharedProbe{}} }
+func NewProbes() *Probes { return &Probes{byKey: map[string]*sharedProbe{}, conns: newConnPool()} }
 
 // Add returns a new monitor named name of check c (validated as by New).
 // It shares its probe with every monitor added before with an equal c and
@@ -41,11 +55,11 @@ func (p *Probes) Add(name string, c Config, o MonitorOptions) (*Monitor, error) 
 	sp := p.byKey[key]
 	p.mu.Unlock()
 	if sp == nil {
-		ck, err := New(c)
+		ck, err := newChecker(c, p.conns)
 		if err != nil {
 			return nil, err
 		}
-		sp = p.add(key, ck, o)
+		sp = p.add(key, ck, o, socketShare(c, o))
 	}
 	return p.attach(sp, name, o), nil
 }
@@ -53,11 +67,11 @@ func (p *Probes) Add(name string, c Config, o MonitorOptions) (*Monitor, error) 
 // AddChecker returns a new monitor named name of c, with a probe of its own.
 func (p *Probes) AddChecker(name string, c Checker, o MonitorOptions) *Monitor {
 	o = o.withDefaults()
-	return p.attach(p.add("", c, o), name, o)
+	return p.attach(p.add("", c, o, 0), name, o)
 }
 
-func (p *Probes) add(key string, c Checker, o MonitorOptions) *sharedProbe {
-	sp := &sharedProbe{checker: c, opts: o}
+func (p *Probes) add(key string, c Checker, o MonitorOptions, fds float64) *sharedProbe {
+	sp := &sharedProbe{checker: c, opts: o, fds: fds}
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if key != "" {
@@ -97,10 +111,20 @@ func (p *Probes) Run(ctx context.Context) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			probeLoop(ctx, sp.checker, sp.opts, delay, sp.record)
+			probeLoop(ctx, sp.checker, sp.opts, delay, sp.record, &p.stats)
 		}()
 	}
 	wg.Wait()
+	p.conns.close()
+}
+
+// Stats returns how many probes started since Run began and how many of
+// them started late: more than a tenth of their interval (and at least two
+// ticks of the wake grid) after they were due, because the process could
+// not keep up or the previous probe of the same check outlasted the
+// interval.
+func (p *Probes) Stats() (started, late uint64) {
+	return p.stats.started.Load(), p.stats.late.Load()
 }
 
 // record hands one result to every monitor of the probe.
