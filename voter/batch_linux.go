@@ -54,10 +54,13 @@ func (m *mmsg) recvmmsg(fd uintptr) bool { return m.call(fd, unix.SYS_RECVMMSG) 
 func (m *mmsg) sendmmsg(fd uintptr) bool { return m.call(fd, unix.SYS_SENDMMSG) }
 
 // call makes the system call; false asks the poller to wait until the
-// socket is ready (EAGAIN).
+// socket is ready (EAGAIN). The socket is non-blocking, so the call never
+// waits in the kernel: RawSyscall6 skips the scheduler's bookkeeping for a
+// blocking call (entersyscall, which also wakes the runtime's monitor
+// thread), a measurable share of the relay's CPU at 20,000 packets/s.
 func (m *mmsg) call(fd, trap uintptr) bool {
 	for {
-		r, _, e := unix.Syscall6(trap, fd, uintptr(unsafe.Pointer(&m.hs[0])), uintptr(m.count), 0, 0, 0)
+		r, _, e := unix.RawSyscall6(trap, fd, uintptr(unsafe.Pointer(&m.hs[0])), uintptr(m.count), 0, 0, 0)
 		switch e {
 		case 0:
 			m.got, m.errno = int(r), 0
