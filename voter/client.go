@@ -1,7 +1,6 @@
 package voter
 
 import (
-	"net"
 	"net/netip"
 	"time"
 )
@@ -21,7 +20,6 @@ type client struct {
 	heard      bool      // authenticated and talking
 	mix        bool      // mix / general-purpose mode (sequence-numbered)
 	addr       netip.AddrPort
-	uaddr      *net.UDPAddr // cached net.Addr of addr for sends
 
 	// primary side: reached through a secondary
 	proxied   bool
@@ -73,10 +71,7 @@ func (c *client) clearBuffer() {
 
 // setAddr records where the client's packets come from (and where ours go).
 func (c *client) setAddr(a netip.AddrPort) {
-	if c.addr != a || c.uaddr == nil {
-		c.addr = a
-		c.uaddr = net.UDPAddrFromAddrPort(a)
-	}
+	c.addr = a
 }
 
 // disconnect forgets the client's session (it must authenticate again).

@@ -107,7 +107,7 @@ func (g *group) sendTo(c *client, kind uint16, frame []byte, now time.Time) {
 		a := c.realAddr.Addr().As4()
 		p.Proxy = ProxyHeader{Addr: a, Port: c.realAddr.Port()}
 	}
-	g.queue(p.Append(g.next()), c.uaddr)
+	g.queue(p.Append(g.next()), c.addr)
 	c.lastSent = now
 }
 

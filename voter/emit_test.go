@@ -127,7 +127,7 @@ func TestEmitRelay(t *testing.T) {
 	if string(b[8:17]) != "87654321\x00" || b[24] != 0 {
 		t.Errorf("relayed: challenge %q rssi %d", b[8:18], b[24])
 	}
-	if to := g.q.msgs[0].Addr.String(); to != "127.0.0.1:4000" {
+	if to := g.q.to[0].String(); to != "127.0.0.1:4000" {
 		t.Errorf("relayed to %s", to)
 	}
 }

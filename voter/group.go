@@ -9,8 +9,6 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
-
-	"golang.org/x/net/ipv4"
 )
 
 const (
@@ -24,7 +22,7 @@ type group struct {
 	log  *slog.Logger
 	addr string
 	conn *net.UDPConn
-	pc   *ipv4.PacketConn
+	rx   *batchReader
 
 	mu        sync.Mutex
 	chal      Challenge
@@ -77,8 +75,16 @@ func (g *group) bind() error {
 	}
 	_ = g.conn.SetReadBuffer(rb)
 	_ = g.conn.SetWriteBuffer(rb)
-	g.pc = ipv4.NewPacketConn(g.conn)
-	g.rq, g.tq = newSendQueue(g), newSendQueue(g)
+	if g.rx, err = newBatchReader(g.conn, batchLen, 2048); err != nil {
+		return err
+	}
+	g.rq, g.tq = newSendQueue(), newSendQueue()
+	if g.rq.w, err = newBatchWriter(g.conn, batchLen); err != nil {
+		return err
+	}
+	if g.tq.w, err = newBatchWriter(g.conn, batchLen); err != nil {
+		return err
+	}
 	g.q = g.tq
 	for _, in := range g.insts {
 		if err := in.listen(); err != nil {
@@ -115,12 +121,8 @@ func (g *group) finish() {
 }
 
 func (g *group) readLoop() {
-	msgs := make([]ipv4.Message, batchLen)
-	for i := range msgs {
-		msgs[i].Buffers = [][]byte{make([]byte, 2048)}
-	}
 	for {
-		n, err := g.pc.ReadBatch(msgs, 0)
+		n, err := g.rx.read()
 		if err != nil {
 			if errors.Is(err, net.ErrClosed) {
 				return
@@ -132,14 +134,11 @@ func (g *group) readLoop() {
 		g.q = g.rq
 		g.stats.ReadBatches++
 		for i := 0; i < n; i++ {
-			m := &msgs[i]
-			ua, ok := m.Addr.(*net.UDPAddr)
-			if !ok {
+			b, from := g.rx.msg(i)
+			if !from.IsValid() {
 				continue
 			}
-			ap := ua.AddrPort()
-			ap = netip.AddrPortFrom(ap.Addr().Unmap(), ap.Port())
-			g.handle(m.Buffers[0][:m.N], ap, now)
+			g.handle(b, from, now)
 		}
 		g.q = g.tq
 		g.mu.Unlock()
@@ -204,18 +203,18 @@ func (g *group) masterLost() {
 
 // sendQueue batches outgoing datagrams for sendmmsg.
 type sendQueue struct {
-	g                   *group
-	msgs                []ipv4.Message
+	w                   *batchWriter
 	bufs                [][]byte
+	to                  []netip.AddrPort
 	n                   int
 	sent, errs, batches atomic.Uint64 // read by status without the lock
 }
 
-func newSendQueue(g *group) *sendQueue {
-	q := &sendQueue{g: g, msgs: make([]ipv4.Message, batchLen), bufs: make([][]byte, batchLen)}
+// newSendQueue makes a queue; bind gives it its writer.
+func newSendQueue() *sendQueue {
+	q := &sendQueue{bufs: make([][]byte, batchLen), to: make([]netip.AddrPort, batchLen)}
 	for i := range q.bufs {
 		q.bufs[i] = make([]byte, 0, MaxPacketLen)
-		q.msgs[i].Buffers = make([][]byte, 1)
 	}
 	return q
 }
@@ -230,18 +229,17 @@ func (g *group) next() []byte {
 }
 
 // queue sends b (which must come from next) to addr with the next flush.
-func (g *group) queue(b []byte, addr *net.UDPAddr) {
+func (g *group) queue(b []byte, to netip.AddrPort) {
 	q := g.q
 	q.bufs[q.n] = b
-	q.msgs[q.n].Buffers[0] = b
-	q.msgs[q.n].Addr = addr
+	q.to[q.n] = to
 	q.n++
 }
 
 func (q *sendQueue) flush() {
-	msgs := q.msgs[:q.n]
-	for len(msgs) > 0 {
-		n, err := q.g.pc.WriteBatch(msgs, 0)
+	bufs, to := q.bufs[:q.n], q.to[:q.n]
+	for len(bufs) > 0 {
+		n, err := q.w.write(bufs, to)
 		q.batches.Add(1)
 		if err != nil {
 			q.errs.Add(1)
@@ -249,10 +247,7 @@ func (q *sendQueue) flush() {
 		} else {
 			q.sent.Add(uint64(n))
 		}
-		msgs = msgs[n:]
-	}
-	for i := 0; i < q.n; i++ {
-		q.msgs[i].Addr = nil
+		bufs, to = bufs[n:], to[n:]
 	}
 	q.n = 0
 }

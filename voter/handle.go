@@ -1,7 +1,6 @@
 package voter
 
 import (
-	"net"
 	"net/netip"
 	"time"
 )
@@ -99,14 +98,14 @@ func (g *group) handleAuth(c *client, p *Packet, now time.Time) {
 	if !c.mix && !g.hasMaster() {
 		g.stats.AuthRejected++
 		c.heard, c.respDigest = false, 0
-		g.sendAuth(0, 0, c.addr, c.uaddr, now)
+		g.sendAuth(0, 0, c.addr, now)
 		return
 	}
 	if !c.heard {
 		g.log.Info("client connected", "instance", c.inst.name, "client", c.name, "addr", c.addr.String(), "mix", c.mix)
 	}
 	c.heard = true
-	g.sendAuth(c.respDigest, c.flags(), c.addr, c.uaddr, now)
+	g.sendAuth(c.respDigest, c.flags(), c.addr, now)
 }
 
 // replyUnknown answers a packet with a digest no client has, unless it
@@ -131,16 +130,13 @@ func (g *group) replyAuth(p *Packet, to netip.AddrPort, now time.Time) {
 	}
 	g.stats.AuthReplies++
 	d := DigestBytes(p.Challenge.Bytes(), g.hostPw)
-	g.sendAuth(d, 0, to, nil, now)
+	g.sendAuth(d, 0, to, now)
 }
 
-func (g *group) sendAuth(digest uint32, flags byte, to netip.AddrPort, ua *net.UDPAddr, now time.Time) {
-	if ua == nil {
-		ua = net.UDPAddrFromAddrPort(to)
-	}
+func (g *group) sendAuth(digest uint32, flags byte, to netip.AddrPort, now time.Time) {
 	out := Packet{Header: Header{Sec: uint32(now.Unix()), Nsec: uint32(now.Nanosecond() / 1000 * 1000),
 		Challenge: g.chal, Digest: digest}, Kind: TypeAuth, HasFlags: true, Flags: flags}
-	g.queue(out.Append(g.next()), ua)
+	g.queue(out.Append(g.next()), to)
 }
 
 // handleAudio places (or forwards) one µ-law frame.

@@ -27,6 +27,8 @@ var (
 		"99th percentile of recent voting cycle durations.", []string{"listen"}, nil)
 	descOverruns = prometheus.NewDesc("redund_voter_cycle_overruns_total",
 		"Voting cycles that took longer than 20 ms.", []string{"listen"}, nil)
+	descMissed = prometheus.NewDesc("redund_voter_cycle_missed_total",
+		"Voting cycles missed: more than 30 ms between two cycle starts (each master packet, or the 20 ms timer, starts one).", []string{"listen"}, nil)
 	descUnknownDigest = prometheus.NewDesc("redund_voter_unknown_digest_total",
 		"Packets on the instance's VOTER socket whose digest matches no client (wrong password, stale challenge, or forgery attempts); the count is the socket's, shared by the instances on it.",
 		[]string{"instance", "listen"}, nil)
@@ -40,7 +42,7 @@ type collector struct{ s *Server }
 // Describe sends every metric description.
 func (c *collector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{descPackets, descLink, descClientUp, descClientPackets,
-		descClientDrops, descClientRSSI, descRTP, descCycles, descCycleP99, descOverruns,
+		descClientDrops, descClientRSSI, descRTP, descCycles, descCycleP99, descOverruns, descMissed,
 		descUnknownDigest, descRTPInRefused} {
 		ch <- d
 	}
@@ -91,6 +93,7 @@ func (g *group) metrics() metricSet {
 	r := g.cycles.report()
 	s.counter(descCycles, r.Cycles, g.addr)
 	s.counter(descOverruns, r.Overruns, g.addr)
+	s.counter(descMissed, r.Missed, g.addr)
 	s.gauge(descCycleP99, r.P99MS/1000, g.addr)
 	for _, in := range g.insts {
 		in.metrics(&s)

@@ -107,7 +107,7 @@ func (g *group) sendPings(now time.Time) {
 		}
 		r.sent++
 		r.seqno++
-		g.queue(g.pingPacket(c, r.seqno, now, r.start), c.uaddr)
+		g.queue(g.pingPacket(c, r.seqno, now, r.start), c.addr)
 	}
 }
 

@@ -176,7 +176,7 @@ func (g *group) forward(c *client, p *Packet) {
 	out.Digest = c.fwdDigest
 	f := c.flags() &^ (FlagSendAlways | FlagMaster | FlagMix)
 	out.Proxy = ProxyHeader{Addr: c.addr.Addr().As4(), Port: c.addr.Port(), Flags: f, Challenge: g.chal}
-	g.queue(out.Append(g.next()), l.uaddr)
+	g.queue(out.Append(g.next()), l.addr)
 	g.stats.Forwarded++
 }
 
@@ -217,12 +217,7 @@ func (g *group) relay(c *client, p *Packet) {
 	out.Proxied = false
 	out.Challenge = g.chal
 	out.Digest = c.respDigest
-	to := addrFrom4(p.Proxy.Addr, p.Proxy.Port)
-	ua := c.uaddr
-	if to != c.addr || ua == nil {
-		ua = net.UDPAddrFromAddrPort(to)
-	}
-	g.queue(out.Append(g.next()), ua)
+	g.queue(out.Append(g.next()), addrFrom4(p.Proxy.Addr, p.Proxy.Port))
 	c.lastSent = time.Now()
 	g.stats.Relayed++
 }

@@ -81,7 +81,7 @@ func offlineGroup(t *testing.T, cfgs map[string]*Config) *group {
 		t.Fatal(err)
 	}
 	g := s.groups[0]
-	g.q = newSendQueue(g)
+	g.q = newSendQueue()
 	return g
 }
 
@@ -89,7 +89,7 @@ func offlineGroup(t *testing.T, cfgs map[string]*Config) *group {
 func sent(g *group) [][]byte {
 	var out [][]byte
 	for i := 0; i < g.q.n; i++ {
-		out = append(out, append([]byte(nil), g.q.msgs[i].Buffers[0]...))
+		out = append(out, append([]byte(nil), g.q.bufs[i]...))
 	}
 	g.q.n = 0
 	return out

@@ -1,14 +1,14 @@
 #!/usr/bin/env bash
-# Who misses the primary's 20 ms cycles at 400 clients: the simulator or
-# the server? Reruns step 3 of run.sh (a primary voting 400 clients plus a
+# Who misses the primary's 20 ms cycles at N (400) clients: the simulator
+# or the server? Reruns step 3 of run.sh (a primary voting N clients plus a
 # master timing source) and prints, side by side, the server's `missed`
 # (gaps > 30 ms between cycle starts; each master packet starts a cycle)
 # and the simulator's own `SendGaps` for the master (gaps > 30 ms between
 # two master packets as the sending process wrote them, clock read after
 # the send). Bounded: RUNS x DUR seconds on 127.0.0.1 only.
 #
-#   one:   step 3 as in run.sh, the master sent by the process of the 400 clients
-#   split: the master (and client c400) from a second `redund voter client`
+#   one:   step 3 as in run.sh, the master sent by the process of the N clients
+#   split: the master (and client cN) from a second `redund voter client`
 #   shared: as one, with --shared-socket (one socket, sendmmsg; the server
 #           with sanity = false): far fewer system calls in the simulator
 #
@@ -16,7 +16,12 @@
 # not running) of each process, from /proc/PID/task/*/schedstat, and the
 # share of the run in which some task waited for a CPU (/proc/pressure/cpu).
 #
-# Usage: bench/voter/missed.sh            (env: DUR=20 MODES="one split shared")
+# The server's figure is also read from its metric
+# redund_voter_cycle_missed_total (column metric_missed).
+#
+# Usage: bench/voter/missed.sh            (env: DUR=20 MODES="one split shared" N=400)
+#        BURN=1 bench/voter/missed.sh     (adds one busy loop, nice 0, for the run:
+#        the machine loaded on purpose)
 #        PRIO="chrt -f 10" bench/voter/missed.sh   (server and simulators run
 #        under that prefix: real-time priority, so that neither waits for a CPU)
 # Needs: go, curl, jq.
@@ -25,6 +30,8 @@ cd "$(dirname "$0")/../.."
 W=$(mktemp -d)
 trap 'kill $(jobs -p) 2>/dev/null || true; rm -rf "$W"' EXIT
 DUR=${DUR:-20}
+N=${N:-400}
+BURN=${BURN:-0}
 MODES=${MODES:-"one split shared"}
 PRIO=${PRIO:-}
 LISTEN=127.0.0.1:24101
@@ -34,7 +41,7 @@ REDUND=${REDUND:-$W/redund}
 
 {
 	printf '[admin]\nvoter = "%s"\n\n[voter.pri]\nlisten = "%s"\npassword = "hostpw"\n' "$ADMIN" "$LISTEN"
-	for i in $(seq 1 400); do printf '[voter.pri.clients.c%d]\npassword = "c%d"\n' "$i" "$i"; done
+	for i in $(seq 1 "$N"); do printf '[voter.pri.clients.c%d]\npassword = "c%d"\n' "$i" "$i"; done
 	printf '[voter.pri.clients.gps]\npassword = "gps-master"\nmaster = true\n'
 } >"$W/pri.toml"
 # shared: every client from one socket, which chan_voter's same-address check
@@ -58,10 +65,15 @@ gaps() { # json file -> "master_gaps master_max_ms clients_max_ms"
 		| "\($m.SendGaps) \($m.MaxSendGapMS) \([.[] | select(.Name != "master") | .MaxSendGapMS] | max)"' "$1"
 }
 
-echo "# $(date -u +%FT%TZ) nproc=$(nproc) prio=${PRIO:-none} cpu=$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs)"
-echo "# mode loadavg_before server_missed cycles p99_ms max_ms overruns late | sim_master_gaps master_max_gap_ms client_max_gap_ms [second process: master_gaps master_max_ms] | cpu_ms/runqueue_wait_ms of server, simulator(s) | % of the run some task waited for a CPU (PSI)"
+echo "# $(date -u +%FT%TZ) nproc=$(nproc) N=$N burn=$BURN prio=${PRIO:-none} cpu=$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs)"
+echo "# mode loadavg_before metric_missed server_missed cycles p99_ms max_ms overruns late | sim_master_gaps master_max_gap_ms client_max_gap_ms [second process: master_gaps master_max_ms] | cpu_ms/runqueue_wait_ms of server, simulator(s) | % of the run some task waited for a CPU (PSI)"
 for mode in $MODES; do
 	load=$(cut -d' ' -f1 /proc/loadavg)
+	BURNER=
+	if [ "$BURN" = 1 ]; then
+		(while :; do :; done) &
+		BURNER=$!
+	fi
 	psi0=$(psi)
 	cfg=$W/pri.toml
 	[ "$mode" = shared ] && cfg=$W/pri-shared.toml
@@ -70,20 +82,20 @@ for mode in $MODES; do
 	for _ in $(seq 100); do curl -sf "http://$ADMIN/v1/status" >/dev/null 2>&1 && break; sleep 0.1; done
 	case $mode in
 	one)
-		client --count 400 --master-password gps-master >"$W/a.json" &
+		client --count "$N" --master-password gps-master >"$W/a.json" &
 		A=$!
 		B=
 		;;
 	shared)
-		client --count 400 --master-password gps-master --shared-socket --server-challenge 12345678 >"$W/a.json" &
+		client --count "$N" --master-password gps-master --shared-socket --server-challenge 12345678 >"$W/a.json" &
 		A=$!
 		B=
 		;;
 	split)
-		client --count 399 >"$W/a.json" &
+		client --count "$((N - 1))" >"$W/a.json" &
 		A=$!
-		# one client (password c%d with --count 1 is taken literally: use c400) plus the master
-		$PRIO "$REDUND" voter client --server "$LISTEN" --password c400 --host-password hostpw --count 1 \
+		# one client (password c%d with --count 1 is taken literally: use cN) plus the master
+		$PRIO "$REDUND" voter client --server "$LISTEN" --password "c$N" --host-password hostpw --count 1 \
 			--master-password gps-master --rssi 10,200,90 --tone 700 --duration "${DUR}s" --json >"$W/b.json" &
 		B=$!
 		;;
@@ -94,9 +106,11 @@ for mode in $MODES; do
 	wait "$A" || true
 	[ -n "$B" ] && { wait "$B" || true; }
 	# after the senders stop: the cycles (one per master packet) of the whole run
+	metric=$(curl -sf "http://$ADMIN/metrics" | awk '/^redund_voter_cycle_missed_total/ {print $2}')
 	srv=$(curl -sf "http://$ADMIN/v1/status" | jq -r '.instances[0].details | "\(.cycle.missed) \(.cycle.cycles) \(.cycle.p99_ms) \(.cycle.max_ms) \(.cycle.overruns) \(.counters.late)"')
 	kill "$PRI" && wait "$PRI" 2>/dev/null || true
-	line="$mode $load $srv | $(gaps "$W/a.json")"
+	[ -n "$BURNER" ] && { kill "$BURNER"; wait "$BURNER" 2>/dev/null || true; }
+	line="$mode $load ${metric:--} $srv | $(gaps "$W/a.json")"
 	[ -n "$B" ] && line="$line [$(gaps "$W/b.json" | cut -d' ' -f1,2)]"
 	echo "$line | $cpu | cpu_stall_pct $(awk -v a="$psi0" -v b="$(psi)" -v d="$DUR" 'BEGIN{printf "%.1f", (b - a) / (d * 1e4)}')"
 done

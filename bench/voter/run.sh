@@ -15,7 +15,10 @@
 #     socat back to back (ratios per round, as the machine's load varies).
 #
 # Usage: bench/voter/run.sh            (env: DUR=5 RATES="..." N=1000)
-#        bench/voter/run.sh cpu        (step 5 only; env: CPU_DUR=10 PAIRS=3)
+#        bench/voter/run.sh cpu        (step 5 only; env: CPU_DUR=10 PAIRS=3;
+#                                       REDUND_B=<another redund binary> adds
+#                                       it as target redundB to each round: an
+#                                       A/B of two builds in the same rounds)
 # Needs: socat (Debian package), go, curl, jq.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -54,8 +57,10 @@ start_relay() { # target
 	direct) ;;
 	socat) socat -u "UDP4-LISTEN:${RELAY#*:},bind=127.0.0.1,reuseaddr,rcvbuf=$RCVBUF" "UDP4:$SINK" & ;;
 	bare) "$W/benchtool" relay -listen "$RELAY" -to "$SINK" -rcvbuf $RCVBUF & ;;
-	redund)
-		"$REDUND" -c "$W/sec.toml" --log-level warn voter serve &
+	redund | redundB)
+		local bin=$REDUND
+		[ "$1" = redundB ] && bin=$REDUND_B
+		"$bin" -c "$W/sec.toml" --log-level warn voter serve &
 		for _ in $(seq 100); do
 			curl -sf "http://$ADMIN/v1/status" 2>/dev/null | jq -e '.instances[] | select(.instance=="sec") | .peer.connected' >/dev/null && return 0
 			sleep 0.1
@@ -104,7 +109,7 @@ run_cpu() {
 	sleep 0.2
 	RELAY_PID=
 	start_relay "$target"
-	[ "$target" = redund ] && RELAY_PID=$(jobs -p | tail -1)
+	case $target in redund | redundB) RELAY_PID=$(jobs -p | tail -1) ;; esac
 	local t0 t1
 	t0=$(cpu_ticks "$RELAY_PID")
 	"$REDUND" voter client --server "$RELAY" --count 400 --password 'c%d' --host-password hostpw \
@@ -125,7 +130,7 @@ cpu_section() {
 	echo "## cpu per packet at 20000/s for ${CPU_DUR:-10} s: round target sent received cpu_us_per_packet p50_us p99_us load1"
 	secondary_config 400
 	for round in $(seq 1 "${PAIRS:-3}"); do
-		for target in bare redund socat; do
+		for target in bare redund ${REDUND_B:+redundB} socat; do
 			echo "$round $target $(run_cpu "$target") $(cut -d' ' -f1 /proc/loadavg)"
 		done
 	done

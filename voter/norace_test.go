@@ -1,0 +1,5 @@
+//go:build !race
+
+package voter
+
+const raceEnabled = false
