@@ -66,10 +66,10 @@ type Gateway struct {
 	wit     *witness.Witness // nil without `witness = true`
 	lock    *witness.Lock
 
-	inputs     chan input    // to the role loop
+	inputs     chan input // to the role loop
 	reloads    chan reloadReq
 	live       atomic.Pointer[liveSettings] // published by New and the role loop
-	quit       chan struct{} // closed when Run is ending
+	quit       chan struct{}                // closed when Run is ending
 	cur        atomic.Pointer[roleView]
 	out        *outbox
 	reqs       gate         // the peer's requests in flight

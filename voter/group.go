@@ -36,7 +36,7 @@ type group struct {
 	insts     []*instance
 	clients   []*client
 	byDigest  map[uint32]*client
-	masters   []*client // master timing sources in config order
+	masters   []*client         // master timing sources in config order
 	reloadq   chan clientReload // to the tick loop (Reload)
 
 	masterSec, masterNsec uint32
