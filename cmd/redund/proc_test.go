@@ -222,3 +222,29 @@ func TestSIGHUPReloadsDdnsLive(t *testing.T) {
 	}
 	p.exited <- nil
 }
+
+// TestReadyAfterEverySocket: READY=1 comes once the scheme's own sockets
+// are bound, not only the admin listener (the gateway bound client_listen
+// and peer_listen after it), and the start line names them.
+func TestReadyAfterEverySocket(t *testing.T) {
+	sock := notifySocket(t)
+	conf := fmt.Sprintf("[admin]\ngateway = \"127.0.0.1:0\"\n\n[gateway]\nmode = \"master\"\ndata_dir = %q\n"+
+		"peer_listen = \"127.0.0.1:0\"\nclient_listen = \"127.0.0.1:0\"\napp_url = \"http://127.0.0.1:1\"\n"+
+		"[gateway.link]\nsecret = \"0123456789abcdef0123456789\"\n", t.TempDir())
+	path := writeFile(t, "redund.toml", conf)
+	p := startDaemon(t, os.Getenv("NOTIFY_SOCKET"), "--config", path, "gateway", "run")
+	p.waitLog(t, "gateway run started") // opening the stores is slow under -race
+	nextNotify(t, sock, "READY=1")
+	logs := p.logs.String()
+	for _, key := range []string{"gateway.peer_listen", "gateway.client_listen"} {
+		m := regexp.MustCompile(regexp.QuoteMeta(key) + `=(127\.0\.0\.1:[1-9]\d*)`).FindStringSubmatch(logs)
+		if m == nil {
+			t.Fatalf("the start line does not name %s:\n%s", key, logs)
+		}
+		c, err := net.DialTimeout("tcp", m[1], 2*time.Second)
+		if err != nil {
+			t.Fatalf("%s %s is not accepting at READY=1: %v", key, m[1], err)
+		}
+		c.Close()
+	}
+}
