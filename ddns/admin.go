@@ -8,6 +8,7 @@ import (
 	"net/http"
 
 	"github.com/redund/redund/internal/config"
+	"github.com/redund/redund/internal/lifecycle"
 	"github.com/redund/redund/internal/status"
 )
 
@@ -22,13 +23,17 @@ type MaintenanceRequest struct {
 }
 
 // Register adds the daemon's status documents, metrics, maintenance
-// endpoint and HTML status page (GET /ddns, PagePath) to an admin server. The endpoint is guarded by status.Protect:
-// the token when one is set, else loopback clients only.
-func (d *Daemon) Register(admin *status.Server, token config.Secret) {
+// endpoint and HTML status page (GET /ddns, PagePath) to an admin server.
+// The endpoint is guarded by status.Protect: the token when one is set,
+// else loopback clients only.
+func (d *Daemon) Register(admin lifecycle.Admin, token config.Secret) error {
+	if err := admin.Registry().Register(d); err != nil {
+		return fmt.Errorf("ddns: metrics: %w", err)
+	}
 	admin.AddSource(d)
-	admin.Registry().MustRegister(d)
 	admin.Handle("POST "+MaintenancePath, status.Protect(token, d.MaintenanceHandler()))
 	admin.Handle("GET "+PagePath, d.pageHandler(admin, token))
+	return nil
 }
 
 // MaintenanceHandler serves POST /v1/ddns/maintenance (without access

@@ -2,7 +2,6 @@ package ddns
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
@@ -135,7 +134,7 @@ func runDaemon(t *testing.T, d *Daemon) {
 	go func() { done <- d.Run(ctx) }()
 	t.Cleanup(func() {
 		cancel()
-		if err := <-done; !errors.Is(err, context.Canceled) {
+		if err := <-done; err != nil {
 			t.Errorf("Run returned %v", err)
 		}
 	})

@@ -41,8 +41,9 @@ func (d *Daemon) Collect(ch chan<- prometheus.Metric) {
 	g := func(desc *prometheus.Desc, v float64, labels ...string) {
 		ch <- prometheus.MustNewConstMetric(desc, prometheus.GaugeValue, v, labels...)
 	}
-	for _, n := range d.names {
-		ss := d.schemes[n].Snapshot()
+	set := d.current()
+	for _, n := range set.names {
+		ss := set.schemes[n].Snapshot()
 		for _, sv := range ss.Servers {
 			g(mServerUp, b2f(sv.State == "OK"), n, sv.Name)
 			g(mServerMaint, b2f(sv.Maintenance), n, sv.Name)

@@ -111,9 +111,10 @@ func (s *Scheme) Document() status.Document {
 
 // Status returns one document per scheme, sorted by name.
 func (d *Daemon) Status() []status.Document {
-	out := make([]status.Document, 0, len(d.names))
-	for _, n := range d.names {
-		out = append(out, d.schemes[n].Document())
+	set := d.current()
+	out := make([]status.Document, 0, len(set.names))
+	for _, n := range set.names {
+		out = append(out, set.schemes[n].Document())
 	}
 	return out
 }

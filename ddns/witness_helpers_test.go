@@ -2,7 +2,6 @@ package ddns
 
 import (
 	"context"
-	"errors"
 	"sync"
 	"testing"
 	"time"
@@ -104,7 +103,7 @@ func (n *decNode) stop() {
 		return
 	}
 	n.cancel()
-	if err := <-n.done; !errors.Is(err, context.Canceled) {
+	if err := <-n.done; err != nil {
 		panic("Run returned " + err.Error())
 	}
 	n.cancel = nil

@@ -10,9 +10,8 @@ import (
 	"strconv"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus"
-
 	"github.com/redund/redund/internal/config"
+	"github.com/redund/redund/internal/lifecycle"
 	"github.com/redund/redund/internal/replica"
 	"github.com/redund/redund/internal/status"
 )
@@ -25,16 +24,13 @@ const maxBody = 64 << 20
 // history go through status.Protect: with a token they need it; without
 // one only loopback clients may use them. Status, the page and the log
 // lines are open like /v1/status.
-func (g *Gateway) Register(s *status.Server, token config.Secret) {
-	g.opts.Token = token
-	s.AddSource(g)
+func (g *Gateway) Register(s lifecycle.Admin, token config.Secret) error {
 	if err := s.Registry().Register(metrics{g}); err != nil {
-		var are prometheus.AlreadyRegisteredError
-		if !errors.As(err, &are) {
-			g.log.Warn("metrics not registered", "err", err)
-		}
+		return fmt.Errorf("gateway: metrics: %w", err)
 	}
-	p := func(h http.HandlerFunc) http.Handler { return status.Protect(g.opts.Token, h) }
+	g.token = token
+	s.AddSource(g)
+	p := func(h http.HandlerFunc) http.Handler { return status.Protect(token, h) }
 	s.Handle("GET /v1/gateway/status", http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
 		status.WriteJSON(w, http.StatusOK, g.Detail())
 	}))
@@ -54,6 +50,7 @@ func (g *Gateway) Register(s *status.Server, token config.Secret) {
 	s.Handle("POST /v1/gateway/resync", p(g.serveResync))
 	s.Handle("GET /v1/gateway/log", http.HandlerFunc(g.serveLog))
 	s.Handle("GET /gateway", http.HandlerFunc(g.servePage))
+	return nil
 }
 
 // writeErr maps an error to an HTTP answer: refusals are 409 with the URL

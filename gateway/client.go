@@ -21,14 +21,21 @@ const (
 	HeaderMoved = "X-Redund-Moved-From"
 )
 
-// startClientListener binds client_listen and serves the failover proxy.
-func (g *Gateway) startClientListener(ctx context.Context, run func(func(context.Context))) error {
+// bindClient binds client_listen (Listen).
+func (g *Gateway) bindClient() error {
 	ln, err := net.Listen("tcp", g.cfg.ClientListen)
 	if err != nil {
 		return fmt.Errorf("gateway: client listener: %w", err)
 	}
 	addr := ln.Addr().String()
 	g.clientAddr.Store(&addr)
+	g.clientLn = ln
+	return nil
+}
+
+// startClientListener serves the failover proxy on the bound client_listen.
+func (g *Gateway) startClientListener(ctx context.Context, run func(func(context.Context))) error {
+	ln := g.clientLn
 	h, err := g.ClientHandler()
 	if err != nil {
 		ln.Close()

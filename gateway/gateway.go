@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/redund/redund/internal/config"
+	"github.com/redund/redund/internal/lifecycle"
 	"github.com/redund/redund/internal/logging"
 	"github.com/redund/redund/internal/peer"
 	"github.com/redund/redund/internal/replica"
@@ -37,8 +38,6 @@ type Options struct {
 	Log     *slog.Logger
 	Version string
 	Ring    *logging.Ring // recent log lines for the status page
-	// Token guards the status page buttons and write endpoints off loopback.
-	Token config.Secret
 	// AllowedHosts ([admin] allowed_hosts) are also accepted as Host on
 	// client_listen.
 	AllowedHosts []string
@@ -67,13 +66,20 @@ type Gateway struct {
 	wit     *witness.Witness // nil without `witness = true`
 	lock    *witness.Lock
 
-	inputs     chan input    // to the role loop
-	quit       chan struct{} // closed when Run is ending
+	inputs     chan input // to the role loop
+	reloads    chan reloadReq
+	live       atomic.Pointer[liveSettings] // published by New and the role loop
+	quit       chan struct{}                // closed when Run is ending
 	cur        atomic.Pointer[roleView]
 	out        *outbox
 	reqs       gate         // the peer's requests in flight
 	writeMu    sync.RWMutex // writers hold R; the loop holds W to leave the active role
 	clientAddr atomic.Pointer[string]
+	clientLn   net.Listener  // client_listen, bound by Listen
+	token      config.Secret // [admin] token (Register): guards the page's buttons and write endpoints
+
+	listenOnce sync.Once
+	listenErr  error
 
 	evMu      sync.Mutex
 	sysEvents []SystemEvent
@@ -97,7 +103,7 @@ func New(cfg *Config, opts Options) (*Gateway, error) {
 	}
 	g := &Gateway{cfg: c, opts: opts, log: logging.Component(opts.Log, "gateway", c.NodeID), started: time.Now(),
 		params: params{NodeID: c.NodeID, Mode: c.Mode, Recovery: c.Recovery, FailoverTimeout: c.FailoverTimeout.D()},
-		inputs: make(chan input, 256), quit: make(chan struct{}), out: newOutbox()}
+		inputs: make(chan input, 256), reloads: make(chan reloadReq), quit: make(chan struct{}), out: newOutbox()}
 	if err := os.MkdirAll(c.DataDir, 0o750); err != nil {
 		return nil, fmt.Errorf("gateway: data_dir: %w", err)
 	}
@@ -112,6 +118,7 @@ func New(cfg *Config, opts Options) (*Gateway, error) {
 		st.Close()
 		return nil, err
 	}
+	g.live.Store(liveOf(c))
 	g.publish(roleState{Role: RoleStarting, Since: time.Now(), Reason: "waiting for the peer (join_wait)", Epoch: g.loadEpoch()})
 	if c.Mode != ModeIndependent {
 		if g.node, err = g.newPeer(); err != nil {
@@ -134,11 +141,43 @@ func (g *Gateway) close() {
 	g.store.Close()
 }
 
+// Listen binds peer_listen (a master) and client_listen (when set). Run
+// calls it when the caller has not.
+func (g *Gateway) Listen() error {
+	g.listenOnce.Do(func() {
+		if g.node != nil {
+			if g.listenErr = g.node.Listen(); g.listenErr != nil {
+				g.listenErr = fmt.Errorf("gateway: %w", g.listenErr)
+				return
+			}
+		}
+		if g.cfg.ClientListen != "" {
+			g.listenErr = g.bindClient()
+		}
+	})
+	return g.listenErr
+}
+
+// Bound names the sockets Listen bound.
+func (g *Gateway) Bound() []lifecycle.Bound {
+	var out []lifecycle.Bound
+	if g.node != nil && g.cfg.Mode == ModeMaster {
+		out = append(out, lifecycle.Bound{Key: "gateway.peer_listen", Addr: g.node.Addr()})
+	}
+	if a := g.clientAddr.Load(); a != nil {
+		out = append(out, lifecycle.Bound{Key: "gateway.client_listen", Addr: *a})
+	}
+	return out
+}
+
 // Run runs the node until ctx ends. Every goroutine it starts has ended,
 // and the peer's requests in flight have been answered, when it returns;
 // the stores are closed then.
 func (g *Gateway) Run(ctx context.Context) error {
 	defer g.close()
+	if err := g.Listen(); err != nil {
+		return err
+	}
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	var wg sync.WaitGroup

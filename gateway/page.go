@@ -41,7 +41,7 @@ type pageData struct {
 // redundancy page. ?level=warn filters the log lines.
 func (g *Gateway) servePage(w http.ResponseWriter, r *http.Request) {
 	level := r.URL.Query().Get("level")
-	d := pageData{Detail: g.Detail(), Level: level, GeneratedAt: time.Now(), NeedToken: g.opts.Token != ""}
+	d := pageData{Detail: g.Detail(), Level: level, GeneratedAt: time.Now(), NeedToken: g.token != ""}
 	d.Uptime = time.Since(d.RoleSince).Round(time.Second).String()
 	d.Log = g.logLines(level, 100)
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")

@@ -100,6 +100,9 @@ func (g *Gateway) runRoles(ctx context.Context) {
 			return
 		case in := <-g.inputs:
 			wake = l.step(in)
+		case r := <-g.reloads:
+			l.reload(r)
+			wake = l.step(input{Kind: inTick}) // the rules may now say otherwise
 		case <-t.C:
 			wake = l.step(input{Kind: inTick})
 		case ev, ok := <-events:

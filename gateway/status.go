@@ -75,7 +75,7 @@ func (g *Gateway) Detail() Detail {
 func (g *Gateway) settings() map[string]any {
 	c := g.cfg
 	return map[string]any{"mode": c.Mode, "peer": c.Peer, "peer_listen": c.PeerListen,
-		"failover_timeout": c.FailoverTimeout.String(), "join_wait": c.JoinWait.String(), "recovery": c.Recovery,
+		"failover_timeout": c.FailoverTimeout.String(), "join_wait": c.JoinWait.String(), "recovery": g.live.Load().Recovery,
 		"standby": c.Standby, "history": c.History, "disk_cache": int64(c.DiskCache), "client_listen": c.ClientListen,
 		"app_url": c.AppURL, "auth": linkAuth(&c.Link), "witness": c.Witness}
 }

@@ -201,13 +201,14 @@ func (s *supervisor) exited(err error) {
 // to 30 s, with REDUND_ROLE, REDUND_PREV_ROLE and REDUND_REASON set.
 func (s *supervisor) hook(ctx context.Context, ev roleChange) {
 	var argv []string
+	live := s.g.live.Load()
 	switch ev.role {
 	case RoleActive:
-		argv = s.g.cfg.OnActive
+		argv = live.OnActive
 	case RoleStandby:
-		argv = s.g.cfg.OnStandby
+		argv = live.OnStandby
 	case "fault":
-		argv = s.g.cfg.OnFault
+		argv = live.OnFault
 	}
 	if len(argv) == 0 {
 		return

@@ -128,7 +128,7 @@ func (n *Node) promote(reason string) {
 	if err := n.saveState(); err != nil {
 		n.log.Error("cannot save state", "err", err)
 	}
-	n.runHook(n.cfg.OnPromote, "promote", RolePrimary, epoch, reason)
+	n.runHook(n.set().OnPromote, "promote", RolePrimary, epoch, reason)
 	if cancel != nil {
 		cancel()
 	}
@@ -147,7 +147,7 @@ func (n *Node) demote(reason string) {
 	if err := n.saveState(); err != nil {
 		n.log.Error("cannot save state", "err", err)
 	}
-	n.runHook(n.cfg.OnDemote, "demote", RoleSecondary, epoch, reason)
+	n.runHook(n.set().OnDemote, "demote", RoleSecondary, epoch, reason)
 	if cancel != nil {
 		cancel()
 	}

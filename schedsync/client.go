@@ -248,11 +248,11 @@ func (c *peerClient) post(ctx context.Context, uri string) error {
 // helloLoop shakes hands with the peer every peer_timeout/3: it keeps the
 // peer view (and so a primary's status) current and finds two primaries.
 func (n *Node) helloLoop(ctx context.Context) {
-	every := max(n.peerTimeout/3, 100*time.Millisecond)
+	every := max(n.peerTimeout()/3, 100*time.Millisecond)
 	t := time.NewTicker(every)
 	defer t.Stop()
 	for {
-		hctx, cancel := context.WithTimeout(ctx, n.peerTimeout)
+		hctx, cancel := context.WithTimeout(ctx, n.peerTimeout())
 		info, err := n.client.hello(hctx)
 		cancel()
 		var re *refusedError

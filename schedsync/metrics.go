@@ -1,6 +1,10 @@
 package schedsync
 
-import "github.com/prometheus/client_golang/prometheus"
+import (
+	"fmt"
+
+	"github.com/prometheus/client_golang/prometheus"
+)
 
 // metrics are the node's Prometheus series (documented in docs/schedsync.md).
 type metrics struct {
@@ -22,7 +26,7 @@ type metrics struct {
 	badAnswers    prometheus.Counter
 }
 
-func newMetrics(reg prometheus.Registerer) *metrics {
+func newMetrics() *metrics {
 	const ns, sub = "redund", "schedsync"
 	g := func(name, help string) prometheus.Gauge {
 		return prometheus.NewGauge(prometheus.GaugeOpts{Namespace: ns, Subsystem: sub, Name: name, Help: help})
@@ -51,11 +55,18 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 		refused:       c("refused_requests_total", "Requests to the peer port refused before authentication (bad or missing MAC, clock, replay, protocol)."),
 		badAnswers:    c("unauthenticated_answers_total", "Answers from the peer refused: no valid proof, a body or trailer that does not match it, or a redirect."),
 	}
-	if reg != nil {
-		reg.MustRegister(m.state, m.primary, m.epoch, m.files, m.changes, m.applied, m.bytes, m.sent,
-			m.conflicts, m.localEdits, m.peerConnected, m.promotions, m.scans, m.setidDropped, m.refused, m.badAnswers)
-	}
 	return m
+}
+
+// register adds the metrics to reg; an error (a name taken) is returned.
+func (m *metrics) register(reg prometheus.Registerer) error {
+	for _, c := range []prometheus.Collector{m.state, m.primary, m.epoch, m.files, m.changes, m.applied, m.bytes, m.sent,
+		m.conflicts, m.localEdits, m.peerConnected, m.promotions, m.scans, m.setidDropped, m.refused, m.badAnswers} {
+		if err := reg.Register(c); err != nil {
+			return fmt.Errorf("schedsync: metrics: %w", err)
+		}
+	}
+	return nil
 }
 
 func (m *metrics) setState(name string) {

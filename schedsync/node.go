@@ -14,6 +14,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/redund/redund/internal/lifecycle"
 	"github.com/redund/redund/internal/logging"
 	"github.com/redund/redund/internal/netlimit"
 	"github.com/redund/redund/internal/peer"
@@ -29,7 +30,7 @@ const refusedLogEvery = 10 * time.Second
 type Options struct {
 	Version  string                // this build's version (both ends must match)
 	Log      *slog.Logger          // nil: discard
-	Registry prometheus.Registerer // nil: metrics are not registered
+	Registry prometheus.Registerer // nil: metrics are registered by Register
 	Listener net.Listener          // nil: listen on cfg.Listen
 	// Witness is the [witness] table, needed with witness = true; the node
 	// runs its own witness (Run runs it).
@@ -38,27 +39,29 @@ type Options struct {
 
 // Node is one end of a schedsync pair.
 type Node struct {
-	cfg         *Config
-	opt         Options
-	log         *slog.Logger
-	auth        *peer.HTTPAuth // nil: pinned TLS alone
-	refusedLog  *logging.Throttle
-	serverLog   *logging.Throttle
-	client      *peerClient
-	ln          net.Listener
-	w           *writer
-	match       *matcher
-	metrics     *metrics
-	started     time.Time
-	peerTimeout time.Duration
-	app         *applier
-	hooks       sync.WaitGroup
-	setid       pathNotes                // secondary: paths whose setuid/setgid bits were dropped
-	failNotes   pathNotes                // secondary: files that could not be installed, logged once per reason
-	skipped     pathNotes                // primary: paths not synced (FIFOs, sockets, unsafe symlinks), logged once
-	rehashCh    chan rehashReq           // primary: files a secondary found not matching the manifest
-	prog        atomic.Pointer[progress] // secondary: the transfer in flight
-	wit         *witnessState            // nil without witness = true
+	cfg        *Config
+	opt        Options
+	log        *slog.Logger
+	auth       *peer.HTTPAuth // nil: pinned TLS alone
+	refusedLog *logging.Throttle
+	serverLog  *logging.Throttle
+	client     *peerClient
+	ln         net.Listener
+	w          *writer
+	match      *matcher
+	metrics    *metrics
+	started    time.Time
+	live       atomic.Pointer[Config] // cfg with the settings a Reload changed (see reload.go)
+	listenOnce sync.Once
+	listenErr  error
+	app        *applier
+	hooks      sync.WaitGroup
+	setid      pathNotes                // secondary: paths whose setuid/setgid bits were dropped
+	failNotes  pathNotes                // secondary: files that could not be installed, logged once per reason
+	skipped    pathNotes                // primary: paths not synced (FIFOs, sockets, unsafe symlinks), logged once
+	rehashCh   chan rehashReq           // primary: files a secondary found not matching the manifest
+	prog       atomic.Pointer[progress] // secondary: the transfer in flight
+	wit        *witnessState            // nil without witness = true
 
 	mu           sync.Mutex
 	role         string
@@ -76,7 +79,8 @@ type Node struct {
 	refused      map[string]string      // secondary: symlinks from the primary refused (path → why)
 }
 
-// New checks cfg, opens the directory and binds the listen address.
+// New checks cfg and opens the directory; it binds nothing (Listen does)
+// and keeps cfg as it is.
 func New(cfg *Config, opt Options) (*Node, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
@@ -84,14 +88,21 @@ func New(cfg *Config, opt Options) (*Node, error) {
 	if opt.Log == nil {
 		opt.Log = slog.New(slog.DiscardHandler)
 	}
+	c := *cfg
+	cfg = &c
 	if cfg.NodeID == "" {
 		h, _ := os.Hostname()
 		cfg.NodeID = h
 	}
-	n := &Node{cfg: cfg, opt: opt, log: opt.Log, started: time.Now(), match: newMatcher(cfg.Exclude),
-		peerTimeout: cfg.PeerTimeout.Or(DefaultPeerTimeout), metrics: newMetrics(opt.Registry),
+	n := &Node{cfg: cfg, opt: opt, log: logging.Component(opt.Log, "schedsync", cfg.NodeID), started: time.Now(),
+		match: newMatcher(cfg.Exclude), metrics: newMetrics(),
 		edits: map[string]string{}, refused: map[string]string{},
 		failed: map[string]*failedFile{}, rehashCh: make(chan rehashReq)}
+	if opt.Registry != nil {
+		if err := n.metrics.register(opt.Registry); err != nil {
+			return nil, err
+		}
+	}
 	var err error
 	if n.auth, err = newLinkAuth(cfg.Secret.Reveal()); err != nil {
 		return nil, err
@@ -121,11 +132,29 @@ func New(cfg *Config, opt Options) (*Node, error) {
 		_ = w.close()
 		return nil, err
 	}
-	if err := n.bind(); err != nil {
-		_ = w.close()
-		return nil, err
+	n.live.Store(cfg)
+	if opt.Listener != nil { // bound by the caller: only wrapped here
+		if err := n.Listen(); err != nil {
+			_ = w.close()
+			return nil, err
+		}
 	}
 	return n, nil
+}
+
+// Listen binds the listen address (or takes Options.Listener). Run calls
+// it when the caller has not.
+func (n *Node) Listen() error {
+	n.listenOnce.Do(func() { n.listenErr = n.bind() })
+	return n.listenErr
+}
+
+// Bound names the socket Listen bound.
+func (n *Node) Bound() []lifecycle.Bound {
+	if a := n.Addr(); a != "" {
+		return []lifecycle.Bound{{Key: "schedsync.listen", Addr: a}}
+	}
+	return nil
 }
 
 func (n *Node) bind() error {
@@ -172,6 +201,9 @@ func (n *Node) Role() string {
 // promotion or demotion, until ctx ends.
 func (n *Node) Run(ctx context.Context) error {
 	defer n.w.close()
+	if err := n.Listen(); err != nil {
+		return err
+	}
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	var wg sync.WaitGroup

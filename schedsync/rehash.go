@@ -33,7 +33,7 @@ func (n *Node) askRehash(ctx context.Context, paths []string) {
 	if len(paths) > maxFilesPerRequest {
 		paths = paths[:maxFilesPerRequest]
 	}
-	rctx, cancel := context.WithTimeout(ctx, n.peerTimeout+30*time.Second)
+	rctx, cancel := context.WithTimeout(ctx, n.peerTimeout()+30*time.Second)
 	defer cancel()
 	resp, err := n.client.do(rctx, http.MethodPost, rehashPath, encodePaths(paths))
 	if err != nil {

@@ -15,7 +15,7 @@ const setidBits = 0o6000
 // is the whole tree (a full comparison), not changes to the expected tree.
 func (n *Node) screen(targets []Entry, full bool) []Entry {
 	for i, e := range targets {
-		if e.Deleted || e.Mode&setidBits == 0 || n.cfg.PreserveSetid {
+		if e.Deleted || e.Mode&setidBits == 0 || n.set().PreserveSetid {
 			n.setid.forget(e.Path)
 			continue
 		}

@@ -9,15 +9,15 @@ import (
 )
 
 func (n *Node) deltaMin() int64 {
-	if n.cfg.DeltaMinSize > 0 {
-		return n.cfg.DeltaMinSize
+	if n.set().DeltaMinSize > 0 {
+		return n.set().DeltaMinSize
 	}
 	return DefaultDeltaMinSize
 }
 
 func (n *Node) workers() int {
-	if n.cfg.Workers > 0 {
-		return n.cfg.Workers
+	if n.set().Workers > 0 {
+		return n.set().Workers
 	}
 	return DefaultWorkers
 }
@@ -126,7 +126,7 @@ func (n *Node) syncOnce(ctx context.Context, full *bool) error {
 	} else if next > 0 {
 		wait = min(wait, next)
 	}
-	pctx, cancel := context.WithTimeout(ctx, n.peerTimeout+wait)
+	pctx, cancel := context.WithTimeout(ctx, n.peerTimeout()+wait)
 	b, err := n.client.changes(pctx, id, seq, wait)
 	cancel()
 	var se *statusError
@@ -155,7 +155,7 @@ func (n *Node) syncOnce(ctx context.Context, full *bool) error {
 	return nil
 }
 
-func (n *Node) pollWait() time.Duration { return max(n.peerTimeout/2, 100*time.Millisecond) }
+func (n *Node) pollWait() time.Duration { return max(n.peerTimeout()/2, 100*time.Millisecond) }
 
 // fullSync fetches the manifest and repairs everything that differs;
 // rehash re-reads every local file instead of trusting size and mtime.

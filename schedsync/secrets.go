@@ -22,7 +22,7 @@ func (e *secretsDifferError) Unwrap() error { return e.err }
 // mismatchLocked reports whether the other node answered with secrets
 // differing within peer_timeout (n.mu held).
 func (n *Node) mismatchLocked() bool {
-	return !n.peer.mismatchAt.IsZero() && time.Since(n.peer.mismatchAt) <= n.peerTimeout
+	return !n.peer.mismatchAt.IsZero() && time.Since(n.peer.mismatchAt) <= n.peerTimeout()
 }
 
 // noteMismatchLocked records an answer with secrets differing (n.mu held);

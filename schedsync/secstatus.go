@@ -96,7 +96,7 @@ func (n *Node) onSyncError(err error, start time.Time) bool {
 	gone := ff.Unheard
 	switch {
 	case n.mismatchLocked(): // still Incompatible: secrets differ
-	case n.st.Name != StateConnecting && gone > n.peerTimeout:
+	case n.st.Name != StateConnecting && gone > n.peerTimeout():
 		f.shown = false
 		n.setStateLocked(StateUnavailable, "primary unreachable: "+msg)
 	case seen && last.After(f.first):

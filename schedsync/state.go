@@ -102,7 +102,7 @@ func (n *Node) refusedReason(re *refusedError) string {
 func (n *Node) notePeerError(err error) (mismatch bool) {
 	n.mu.Lock()
 	n.peer.lastErr = shortErr(err)
-	recent := n.peer.seen && time.Since(n.peer.last) <= n.peerTimeout
+	recent := n.peer.seen && time.Since(n.peer.last) <= n.peerTimeout()
 	if n.peer.connected && !recent {
 		n.peer.connected = false
 		n.peer.upSince = time.Now()

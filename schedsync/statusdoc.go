@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/redund/redund/internal/config"
+	"github.com/redund/redund/internal/lifecycle"
 	"github.com/redund/redund/internal/status"
 )
 
@@ -77,13 +78,19 @@ func (n *Node) Status() []status.Document {
 // endpoints (POST /v1/schedsync/resync, /promote, /demote) to an admin
 // server (loopback only, or with the admin token: see status.Protect),
 // and the HTML status page at GET /schedsync (PagePath).
-func (n *Node) Register(s *status.Server, token config.Secret) {
+func (n *Node) Register(s lifecycle.Admin, token config.Secret) error {
+	if n.opt.Registry == nil {
+		if err := n.metrics.register(s.Registry()); err != nil {
+			return err
+		}
+	}
 	s.AddSource(n)
 	for name, fn := range map[string]func(context.Context) error{
 		"resync": n.Resync, "promote": n.Promote, "demote": n.Demote} {
 		s.Handle("POST "+ActionPath(name), status.Protect(token, n.action(name, fn)))
 	}
 	s.Handle("GET "+PagePath, n.pageHandler(s, token))
+	return nil
 }
 
 // ActionPath is the admin path of an operator action.

@@ -34,7 +34,8 @@ type group struct {
 	insts     []*instance
 	clients   []*client
 	byDigest  map[uint32]*client
-	masters   []*client // master timing sources in config order
+	masters   []*client         // master timing sources in config order
+	reloadq   chan clientReload // to the tick loop (Reload)
 
 	masterSec, masterNsec uint32
 	masterGPS             int64 // the master's last GPS packet time, ns (puckit)
@@ -158,6 +159,11 @@ func (g *group) tickLoop(ctx context.Context) {
 			g.tick(now)
 			g.tq.flush()
 			g.mu.Unlock()
+		case r := <-g.reloadq:
+			g.mu.Lock()
+			g.setClients(r.clients)
+			g.mu.Unlock()
+			close(r.done)
 		}
 	}
 }

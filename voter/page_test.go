@@ -60,7 +60,6 @@ func TestPageFromServer(t *testing.T) {
 func serveVoterAdmin(t *testing.T, s *Server) string {
 	t.Helper()
 	admin := status.NewServer("voter serve", "test", nil, logging.Discard())
-	admin.AddSource(s)
 	s.Register(admin, "")
 	if err := admin.Listen("127.0.0.1:0"); err != nil {
 		t.Fatal(err)

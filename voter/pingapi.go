@@ -9,23 +9,27 @@ import (
 	"time"
 
 	"github.com/redund/redund/internal/config"
+	"github.com/redund/redund/internal/lifecycle"
 	"github.com/redund/redund/internal/status"
 )
 
 // PingPath is the admin endpoint of `redund voter ping`.
 const PingPath = "/v1/voter/ping"
 
-// Handler is where Register adds endpoints (the admin server, a ServeMux).
-type Handler interface {
-	Handle(pattern string, h http.Handler)
-}
-
-// Register adds the voter's admin endpoints and its HTML status page (GET
+// Register adds the voter's status source, metrics (unless
+// Options.Registry took them), admin endpoints and HTML status page (GET
 // /voter, PagePath) to the admin server; POST endpoints need the admin
 // token (or loopback without one).
-func (s *Server) Register(admin Handler, token config.Secret) {
+func (s *Server) Register(admin lifecycle.Admin, token config.Secret) error {
+	if s.opts.Registry == nil {
+		if err := admin.Registry().Register(&collector{s: s}); err != nil {
+			return fmt.Errorf("voter: metrics: %w", err)
+		}
+	}
+	admin.AddSource(s)
 	admin.Handle("POST "+PingPath, status.Protect(token, http.HandlerFunc(s.servePing)))
 	admin.Handle("GET "+PagePath, s.pageHandler())
+	return nil
 }
 
 // maxPingCount bounds one sequence (and the request's deadline with it).

@@ -14,12 +14,15 @@ import (
 	"sync"
 
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/redund/redund/internal/lifecycle"
+	"github.com/redund/redund/internal/logging"
 )
 
 // Options are the run-time settings that are not part of the config file.
 type Options struct {
 	Log      *slog.Logger
-	Registry prometheus.Registerer // nil: no metrics
+	Registry prometheus.Registerer // nil: Register registers the metrics
 	Record   string                // write the voted audio of every instance to this WAV file
 	// RecvBuffer is the UDP receive buffer of the VOTER sockets in bytes
 	// (0: 4 MiB).
@@ -45,6 +48,7 @@ func New(cfgs map[string]*Config, opts Options) (*Server, error) {
 	if opts.Log == nil {
 		opts.Log = slog.New(slog.DiscardHandler)
 	}
+	opts.Log = logging.Component(opts.Log, "voter", "")
 	if len(cfgs) == 0 {
 		return nil, errors.New("voter: no [voter.<instance>] configured")
 	}
@@ -81,7 +85,7 @@ func New(cfgs map[string]*Config, opts Options) (*Server, error) {
 }
 
 func newGroup(s *Server, listen string, names []string, cfgs map[string]*Config) (*group, error) {
-	g := &group{srv: s, addr: listen, byDigest: map[uint32]*client{}}
+	g := &group{srv: s, addr: listen, byDigest: map[uint32]*client{}, reloadq: make(chan clientReload)}
 	g.log = s.log.With("listen", listen)
 	pw, chal := "", ""
 	for _, n := range names {
@@ -205,6 +209,21 @@ func (s *Server) Run(ctx context.Context) error {
 		g.finish()
 	}
 	return nil
+}
+
+// Bound names every socket Listen bound: each instance's VOTER port and
+// its rtp_in.
+func (s *Server) Bound() []lifecycle.Bound {
+	var out []lifecycle.Bound
+	for _, n := range s.names {
+		if a := s.Addr(n); a.IsValid() {
+			out = append(out, lifecycle.Bound{Key: "voter." + n + ".listen", Addr: a.String()})
+		}
+		if a := s.RTPInAddr(n); a.IsValid() {
+			out = append(out, lifecycle.Bound{Key: "voter." + n + ".rtp_in", Addr: a.String()})
+		}
+	}
+	return out
 }
 
 // Addr is the bound VOTER address of an instance (after Listen).

@@ -63,14 +63,13 @@ func runDdns(ctx context.Context, g *globalOptions, admin string) error {
 	}
 	w, err := cfg.ddnsWitness(d.Log)
 	if err != nil {
-		return failed(err)
+		return usageErr("%v", err)
 	}
 	dd, err := ddns.New(cfg.Ddns, ddns.Options{Log: d.Log, Witness: w})
 	if err != nil {
-		return failed(err)
+		return usageErr("%v", err)
 	}
-	dd.Register(d.Admin, cfg.Admin.Token)
-	return d.run(ctx, cfg.Admin, cfg.adminAddr(admin, "ddns"), dd.Run)
+	return serve(ctx, d, dd, cfg, cfg.adminAddr(admin, "ddns"), func(f *fileConfig) map[string]*ddns.Config { return f.Ddns })
 }
 
 func ddnsPlanCommand(g *globalOptions, o *ddnsOptions) *cli.Command {

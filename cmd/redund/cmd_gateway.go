@@ -102,10 +102,9 @@ func runGateway(ctx context.Context, g *globalOptions, o *gatewayOptions) error 
 	gw, err := gateway.New(cfg.Gateway, gateway.Options{Log: d.Log, Version: version, Ring: d.Ring,
 		AllowedHosts: cfg.Admin.AllowedHosts, Witness: cfg.Witness})
 	if err != nil {
-		return failed(err)
+		return usageErr("%v", err)
 	}
-	gw.Register(d.Admin, cfg.Admin.Token)
-	return d.run(ctx, cfg.Admin, cfg.adminAddr(o.admin(), "gateway"), gw.Run)
+	return serve(ctx, d, gw, cfg, cfg.adminAddr(o.admin(), "gateway"), func(f *fileConfig) *gateway.Config { return f.Gateway })
 }
 
 // call runs one admin request and prints the answer.

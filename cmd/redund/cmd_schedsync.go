@@ -75,16 +75,11 @@ func runSchedsync(ctx context.Context, g *globalOptions, o *schedsyncOptions) er
 	if err != nil {
 		return err
 	}
-	n, err := schedsync.New(cfg.Schedsync, schedsync.Options{Version: version, Log: d.Log, Registry: d.Admin.Registry(),
-		Witness: cfg.Witness})
+	n, err := schedsync.New(cfg.Schedsync, schedsync.Options{Version: version, Log: d.Log, Witness: cfg.Witness})
 	if err != nil {
-		return failed(err)
+		return usageErr("%v", err)
 	}
-	n.Register(d.Admin, cfg.Admin.Token)
-	if a := n.Addr(); a != "" {
-		d.bind("schedsync.listen", a)
-	}
-	return d.run(ctx, cfg.Admin, cfg.adminAddr(o.Admin, "schedsync"), n.Run)
+	return serve(ctx, d, n, cfg, cfg.adminAddr(o.Admin, "schedsync"), func(f *fileConfig) *schedsync.Config { return f.Schedsync })
 }
 
 func schedsyncActionCommand(g *globalOptions, o *schedsyncOptions, admin cli.Flag, name, usage, desc string) *cli.Command {

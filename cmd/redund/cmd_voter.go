@@ -12,7 +12,6 @@ import (
 
 	"github.com/urfave/cli/v2"
 
-	"github.com/redund/redund/internal/logging"
 	"github.com/redund/redund/voter"
 )
 
@@ -81,23 +80,14 @@ func runVoterServe(ctx context.Context, g *globalOptions, o *voterServeOptions) 
 	if err != nil {
 		return err
 	}
-	s, err := voter.New(cfgs, voter.Options{Log: logging.Component(d.Log, "voter", ""),
-		Registry: d.Admin.Registry(), Record: o.Record})
+	s, err := voter.New(cfgs, voter.Options{Log: d.Log, Record: o.Record})
 	if err != nil {
 		return usageErr("%v", err)
-	}
-	if err := s.Listen(); err != nil {
-		return failed(err)
 	}
 	if len(o.Instances.Value()) > 0 { // a reload looks at the served instances and [admin] only
 		d.Tables = append(instanceTables(cfgs), schemeTables("voter")[1:]...)
 	}
-	for _, name := range instanceTables(cfgs) {
-		d.bind(name, s.Addr(name[len("voter."):]).String())
-	}
-	d.Admin.AddSource(s)
-	s.Register(d.Admin, f.Admin.Token)
-	return d.run(ctx, f.Admin, f.adminAddr(o.Admin, "voter"), s.Run)
+	return serve(ctx, d, s, f, f.adminAddr(o.Admin, "voter"), func(f *fileConfig) map[string]*voter.Config { return f.Voter })
 }
 
 // instanceTables are the served instances' tables, sorted: voter.<name>.

@@ -9,6 +9,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/redund/redund/internal/lifecycle"
 	"github.com/redund/redund/internal/logging"
 	"github.com/redund/redund/internal/status"
 )
@@ -66,6 +67,29 @@ func newDaemon(g *globalOptions, name string) (*daemon, error) {
 
 // bind records a socket the command bound before run, for the start line.
 func (d *daemon) bind(name, addr string) { d.bound = append(d.bound, slog.String(name, addr)) }
+
+// serve drives a scheme through its lifecycle, the same way for every
+// daemon: Register its status, metrics and endpoints; Listen (every
+// socket bound before the admin address and READY=1); run it with the
+// admin server; and on SIGHUP hand it the re-read config (pick takes the
+// scheme's part of the file) to apply live. The caller maps New's error to
+// exit status 2; a failure here is 1.
+func serve[C any](ctx context.Context, d *daemon, s lifecycle.Daemon[C], f *fileConfig, adminAddr string,
+	pick func(*fileConfig) C) error {
+	if err := s.Register(d.Admin, f.Admin.Token); err != nil {
+		return failed(err)
+	}
+	if err := s.Listen(); err != nil {
+		return failed(err)
+	}
+	for _, b := range s.Bound() {
+		d.bind(b.Key, b.Addr)
+	}
+	d.Reload = func(ctx context.Context, f *fileConfig, changed []string) ([]string, error) {
+		return s.Reload(ctx, pick(f), changed)
+	}
+	return d.run(ctx, f.Admin, adminAddr, s.Run)
+}
 
 // run binds the admin address (guarded by the [admin] token and
 // allowed_hosts of access), then runs the admin server and fn until ctx

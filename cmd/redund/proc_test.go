@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -11,6 +12,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/redund/redund/internal/status"
 )
 
 // asMainEnv makes this test binary run main(): tests start it as a real
@@ -120,7 +123,7 @@ func TestSIGHUPReloadsInARealProcess(t *testing.T) {
 	nextNotify(t, sock, "READY=1")
 	p.waitLog(t, "voter serve started")
 	admin := regexp.MustCompile(`admin=(\S+)`).FindStringSubmatch(p.logs.String())
-	if m := regexp.MustCompile(`voter\.east=127\.0\.0\.1:[1-9]\d*`).FindString(p.logs.String()); admin == nil || m == "" {
+	if m := regexp.MustCompile(`voter\.east\.listen=127\.0\.0\.1:[1-9]\d*`).FindString(p.logs.String()); admin == nil || m == "" {
 		t.Fatalf("the start line does not name the admin and VOTER addresses:\n%s", p.logs)
 	}
 	if err := os.WriteFile(path, []byte(fmt.Sprintf(conf, "lingr = 4", "a-pw")), 0o600); err != nil {
@@ -158,5 +161,90 @@ func TestSIGHUPReloadsInARealProcess(t *testing.T) {
 	p.exited <- nil
 	if !strings.Contains(p.logs.String(), `msg="voter serve stopped" reason="terminated signal received"`) {
 		t.Errorf("no stop line:\n%s", p.logs)
+	}
+}
+
+// TestSIGHUPReloadsDdnsLive: SIGHUP with a new server in a ddns scheme
+// makes the running process probe it and show it, without a restart;
+// its keys are logged as applied, and a key of [admin] as needing a
+// restart.
+func TestSIGHUPReloadsDdnsLive(t *testing.T) {
+	sock := notifySocket(t)
+	probed := make(chan struct{}, 1)
+	extra := serveTCP(t, func(c net.Conn) {
+		select {
+		case probed <- struct{}{}:
+		default:
+		}
+	})
+	base := "[admin]\nddns = \"127.0.0.1:0\"\n" + ddnsConfig(t,
+		"[ddns.cat.provider]\nkind = \"he\"\npassword = \"k\"\nserver = \"127.0.0.1:1\"\nbase_url = \"http://127.0.0.1:1/nic/update\"\n")
+	path := writeFile(t, "redund.toml", base)
+	p := startDaemon(t, os.Getenv("NOTIFY_SOCKET"), "--config", path, "ddns", "run")
+	nextNotify(t, sock, "READY=1")
+	p.waitLog(t, "ddns run started")
+	admin := regexp.MustCompile(`admin=(\S+)`).FindStringSubmatch(p.logs.String())[1]
+	next := strings.Replace(base, `ddns = "127.0.0.1:0"`, `ddns = "127.0.0.1:1"`, 1) +
+		fmt.Sprintf("[[ddns.cat.servers]]\nname = \"extra\"\naddress = \"192.0.2.9\"\npriority = 40\n"+
+			"[ddns.cat.servers.check]\nkind = \"tcp\"\naddress = %q\n", extra)
+	if err := os.WriteFile(path, []byte(next), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := p.cmd.Process.Signal(syscall.SIGHUP); err != nil {
+		t.Fatal(err)
+	}
+	nextNotify(t, sock, "RELOADING=1")
+	nextNotify(t, sock, "READY=1")
+	p.waitLog(t, `"config key applied" key=ddns.cat.servers[2].name`)
+	p.waitLog(t, "key=admin.ddns at="+path+":2")
+	select {
+	case <-probed:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the server added by the reload was not probed")
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	for {
+		rep, err := status.Fetch(ctx, admin)
+		if err == nil && len(rep.Instances) == 1 && len(rep.Instances[0].Health) == 3 && rep.Instances[0].Health[2].State == "OK" {
+			break
+		}
+		if ctx.Err() != nil {
+			t.Fatalf("the status does not show the new server OK: %v %+v", err, rep.Instances)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if err := p.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	if err := <-p.exited; err != nil {
+		t.Fatalf("after SIGTERM: %v, want exit 0", err)
+	}
+	p.exited <- nil
+}
+
+// TestReadyAfterEverySocket: READY=1 comes once the scheme's own sockets
+// are bound, not only the admin listener (the gateway bound client_listen
+// and peer_listen after it), and the start line names them.
+func TestReadyAfterEverySocket(t *testing.T) {
+	sock := notifySocket(t)
+	conf := fmt.Sprintf("[admin]\ngateway = \"127.0.0.1:0\"\n\n[gateway]\nmode = \"master\"\ndata_dir = %q\n"+
+		"peer_listen = \"127.0.0.1:0\"\nclient_listen = \"127.0.0.1:0\"\napp_url = \"http://127.0.0.1:1\"\n"+
+		"[gateway.link]\nsecret = \"0123456789abcdef0123456789\"\n", t.TempDir())
+	path := writeFile(t, "redund.toml", conf)
+	p := startDaemon(t, os.Getenv("NOTIFY_SOCKET"), "--config", path, "gateway", "run")
+	p.waitLog(t, "gateway run started") // opening the stores is slow under -race
+	nextNotify(t, sock, "READY=1")
+	logs := p.logs.String()
+	for _, key := range []string{"gateway.peer_listen", "gateway.client_listen"} {
+		m := regexp.MustCompile(regexp.QuoteMeta(key) + `=(127\.0\.0\.1:[1-9]\d*)`).FindStringSubmatch(logs)
+		if m == nil {
+			t.Fatalf("the start line does not name %s:\n%s", key, logs)
+		}
+		c, err := net.DialTimeout("tcp", m[1], 2*time.Second)
+		if err != nil {
+			t.Fatalf("%s %s is not accepting at READY=1: %v", key, m[1], err)
+		}
+		c.Close()
 	}
 }

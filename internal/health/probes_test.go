@@ -124,3 +124,45 @@ func TestProbesSpreadFirstProbes(t *testing.T) {
 		t.Errorf("first probes at +%v and +%v, want about +0 and +200ms", d0, d1)
 	}
 }
+
+// TestProbesAddRemoveWhileRunning: a monitor added while Run runs is
+// probed at once; one added with an equal check joins the running probe;
+// removing the last monitor of a probe stops it.
+func TestProbesAddRemoveWhileRunning(t *testing.T) {
+	page := &countingPage{}
+	s := startHTTP(t, page)
+	cfg := Config{Kind: "http", URL: s.URL + "/", MustHave: "status=OK"}
+	every := MonitorOptions{Interval: 20 * time.Millisecond, Jitter: -1}
+	p := NewProbes()
+	runProbes(t, p)
+	a, err := p.Add("a", cfg, every)
+	if err != nil {
+		t.Fatal(err)
+	}
+	testutil.Eventually(t, waitLimit, "the monitor added while running to be probed", func() bool { return a.Snapshot().State == OK })
+	b, _ := p.Add("b", cfg, every)
+	if p.Len() != 1 {
+		t.Fatalf("%d probes, want 1 (b shares a's)", p.Len())
+	}
+	testutil.Eventually(t, waitLimit, "b to be probed", func() bool { return b.Snapshot().State == OK })
+	p.Remove(a)
+	if p.Len() != 1 {
+		t.Fatalf("%d probes after removing a, want 1 (b still uses it)", p.Len())
+	}
+	seen := a.Snapshot().Checks
+	testutil.Eventually(t, waitLimit, "b to go on being probed", func() bool { return b.Snapshot().Checks > seen+2 })
+	if got := a.Snapshot().Checks; got > seen+1 { // one may have been in flight
+		t.Errorf("a was probed %d times after Remove", got-seen)
+	}
+	p.Remove(b)
+	if p.Len() != 0 {
+		t.Fatalf("%d probes after removing every monitor, want 0", p.Len())
+	}
+	n := page.requests.Load()
+	c, _ := p.Add("c", Config{Kind: "http", URL: s.URL + "/other"}, every)
+	testutil.Eventually(t, waitLimit, "c to be probed", func() bool { return c.Snapshot().Checks > 2 })
+	// the stopped probe sent at most the one in flight when b was removed
+	if got := page.requests.Load() - n; got > int64(c.Snapshot().Checks)+1 {
+		t.Errorf("server saw %d requests while only c (%d checks) should have run", got, c.Snapshot().Checks)
+	}
+}

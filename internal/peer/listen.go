@@ -9,7 +9,19 @@ import (
 	"time"
 )
 
-func (n *Node) listen(ctx context.Context) error {
+// Listen binds the listen address of a listening node now (Run binds it
+// otherwise), so that a daemon has every socket bound before it reports
+// ready. It does nothing on a dialing node or when already bound.
+func (n *Node) Listen() error {
+	if n.opts.Dial != "" {
+		return nil
+	}
+	n.mu.Lock()
+	bound := n.ln != nil
+	n.mu.Unlock()
+	if bound {
+		return nil
+	}
 	ln := n.opts.Listener
 	if ln == nil {
 		var err error
@@ -18,7 +30,22 @@ func (n *Node) listen(ctx context.Context) error {
 		}
 	}
 	n.mu.Lock()
-	n.ln = ln
+	if n.ln == nil {
+		n.ln, ln = ln, nil
+	}
+	n.mu.Unlock()
+	if ln != nil && n.opts.Listener == nil { // bound meanwhile by another call
+		_ = ln.Close()
+	}
+	return nil
+}
+
+func (n *Node) listen(ctx context.Context) error {
+	if err := n.Listen(); err != nil {
+		return err
+	}
+	n.mu.Lock()
+	ln := n.ln
 	n.mu.Unlock()
 	close(n.ready)
 	n.emit(Event{State: Connecting, Reason: "waiting for the peer on " + ln.Addr().String()})
