@@ -24,6 +24,9 @@ type Options struct {
 	// Witness is this node's witness, needed by schemes with witness =
 	// true; Daemon.Run runs it (and only when such a scheme exists).
 	Witness *witness.Witness
+	// Propagation tunes the page's propagation view (default: the
+	// schemes' resolvers, name servers on port 53, 2 s per query).
+	Propagation PropagationOptions
 }
 
 // Daemon runs every ddns scheme of a config file.
@@ -33,6 +36,7 @@ type Daemon struct {
 	log     *slog.Logger
 	wit     *witness.Witness // nil when no scheme uses the witness
 	probes  *health.Probes   // every scheme's monitors; equal checks share a probe
+	prop    *propView        // the page's propagation view
 }
 
 // ErrNotFound is returned for an unknown scheme or server.
@@ -46,7 +50,8 @@ func New(cfgs map[string]*Config, o Options) (*Daemon, error) {
 	if o.Provider == nil {
 		o.Provider = func(_ string, c *Config) (dnsupdate.Provider, error) { return dnsupdate.New(c.Provider) }
 	}
-	d := &Daemon{schemes: map[string]*Scheme{}, log: o.Log, probes: health.NewProbes(), names: slices.Sorted(maps.Keys(cfgs))}
+	d := &Daemon{schemes: map[string]*Scheme{}, log: o.Log, probes: health.NewProbes(),
+		names: slices.Sorted(maps.Keys(cfgs)), prop: newPropView(o.Propagation)}
 	for _, name := range d.names { // in order, so that the probes start in order
 		c := cfgs[name]
 		if err := c.Validate(); err != nil {
@@ -96,6 +101,7 @@ func (d *Daemon) Run(ctx context.Context) error {
 	}
 	wg.Add(1)
 	go func() { defer wg.Done(); d.probes.Run(ctx) }()
+	wg.Go(func() { d.prop.run(ctx, d) })
 	<-ctx.Done()
 	wg.Wait()
 	return ctx.Err()
