@@ -15,6 +15,7 @@ import (
 	"github.com/redund/redund/internal/config"
 	"github.com/redund/redund/internal/replica"
 	"github.com/redund/redund/internal/status"
+	"github.com/redund/redund/internal/webui"
 )
 
 // maxBody bounds a request body (a config document, an import, a batch).
@@ -23,8 +24,8 @@ const maxBody = 64 << 20
 // Register adds the gateway's endpoints, status source and metrics to an
 // admin server. Changes (PUT, DELETE, POST) and reads of documents and
 // history go through status.Protect: with a token they need it; without
-// one only loopback clients may use them. Status, the page and the log
-// lines are open like /v1/status.
+// one only loopback clients may use them. Status, the page (GET /gateway),
+// the index page (GET /) and the log lines are open like /v1/status.
 func (g *Gateway) Register(s *status.Server, token config.Secret) {
 	g.opts.Token = token
 	s.AddSource(g)
@@ -53,7 +54,8 @@ func (g *Gateway) Register(s *status.Server, token config.Secret) {
 	s.Handle("POST /v1/gateway/failover", p(g.serveFailover))
 	s.Handle("POST /v1/gateway/resync", p(g.serveResync))
 	s.Handle("GET /v1/gateway/log", http.HandlerFunc(g.serveLog))
-	s.Handle("GET /gateway", http.HandlerFunc(g.servePage))
+	s.Handle("GET "+PagePath, http.HandlerFunc(g.servePage))
+	s.Handle(webui.IndexPattern, webui.Index(s.Report, PagePath, nil, g.log))
 }
 
 // writeErr maps an error to an HTTP answer: refusals are 409 with the URL

@@ -10,6 +10,7 @@ import (
 
 	"github.com/redund/redund/internal/config"
 	"github.com/redund/redund/internal/status"
+	"github.com/redund/redund/internal/webui"
 )
 
 // PingPath is the admin endpoint of `redund voter ping`.
@@ -21,11 +22,16 @@ type Handler interface {
 }
 
 // Register adds the voter's admin endpoints and its HTML status page (GET
-// /voter, PagePath) to the admin server; POST endpoints need the admin
-// token (or loopback without one).
+// /voter, PagePath) to the admin server, and the index page (GET /) when
+// admin also has a Report (the admin server does); POST endpoints need
+// the admin token (or loopback without one).
 func (s *Server) Register(admin Handler, token config.Secret) {
 	admin.Handle("POST "+PingPath, status.Protect(token, http.HandlerFunc(s.servePing)))
 	admin.Handle("GET "+PagePath, s.pageHandler())
+	if r, ok := admin.(interface{ Report() status.Report }); ok {
+		admin.Handle(webui.IndexPattern, webui.Index(r.Report, PagePath,
+			func(doc status.Document) string { return "instance-" + doc.Instance }, s.log))
+	}
 }
 
 // maxPingCount bounds one sequence (and the request's deadline with it).
