@@ -79,7 +79,7 @@ func TestPagePropagation(t *testing.T) {
 		return strings.Contains(page, `<table class="propagation">`)
 	})
 	for _, want := range []string{
-		"Zone example.test.:", "not every server answers the provider's value",
+		"Zone example.test. — ", "not every server answers the provider's value",
 		`<tr class="answer provider"><td>provider</td>`, "(last reply ",
 		`<tr class="answer authoritative"><td>authoritative</td><td>ns1.example.test</td>`,
 		`<td class="values">192.0.2.2 </td>` + "\n" + `<td><span class="pill ok">yes</span>`,
