@@ -2,6 +2,7 @@ package ddns
 
 import (
 	"net"
+	"net/http"
 	"strings"
 	"testing"
 	"time"
@@ -136,4 +137,36 @@ func TestPagePropagationNeverBlocks(t *testing.T) {
 		return strings.Contains(page, `<p class="note prop-error">Not checked: ddns: propagation: `) &&
 			strings.Contains(page, "REFUSED")
 	})
+}
+
+// TestIndexFromDaemon: the admin listener's index lists the scheme with
+// its state, linking to its section of the page; it is guarded like the
+// page (a rebound Host is refused) and / serves nothing below it.
+func TestIndexFromDaemon(t *testing.T) {
+	ring := logging.NewRing(0)
+	d, _ := startPageDaemon(t, ring, "backup")
+	addr := serveAdmin(t, d, ring, "")
+	page, _ := webuitest.Get(t, "http://"+addr+"/")
+	for _, want := range []string{`<a href="/ddns#scheme-cat">cat</a>`, `class="state pill ok">Synced</span>`, "2/3 OK: main ERR"} {
+		if !strings.Contains(page, want) {
+			t.Errorf("the index lacks %q\n%s", want, page)
+		}
+	}
+	for _, tc := range []struct {
+		path, host string
+		code       int
+	}{{"/nothing", "", http.StatusNotFound}, {"/", "rebind.evil.example", http.StatusMisdirectedRequest}} {
+		req, _ := http.NewRequest("GET", "http://"+addr+tc.path, nil)
+		if tc.host != "" {
+			req.Host = tc.host
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != tc.code {
+			t.Errorf("GET %s (Host %q): %d, want %d", tc.path, tc.host, resp.StatusCode, tc.code)
+		}
+	}
 }
