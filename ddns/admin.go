@@ -10,6 +10,7 @@ import (
 	"github.com/redund/redund/internal/config"
 	"github.com/redund/redund/internal/lifecycle"
 	"github.com/redund/redund/internal/status"
+	"github.com/redund/redund/internal/webui"
 )
 
 // MaintenancePath is the admin endpoint that toggles maintenance.
@@ -23,9 +24,9 @@ type MaintenanceRequest struct {
 }
 
 // Register adds the daemon's status documents, metrics, maintenance
-// endpoint and HTML status page (GET /ddns, PagePath) to an admin server.
-// The endpoint is guarded by status.Protect: the token when one is set,
-// else loopback clients only.
+// endpoint, HTML status page (GET /ddns, PagePath) and index page (GET /)
+// to an admin server. The endpoint is guarded by status.Protect: the
+// token when one is set, else loopback clients only.
 func (d *Daemon) Register(admin lifecycle.Admin, token config.Secret) error {
 	if err := admin.Registry().Register(d); err != nil {
 		return fmt.Errorf("ddns: metrics: %w", err)
@@ -33,6 +34,8 @@ func (d *Daemon) Register(admin lifecycle.Admin, token config.Secret) error {
 	admin.AddSource(d)
 	admin.Handle("POST "+MaintenancePath, status.Protect(token, d.MaintenanceHandler()))
 	admin.Handle("GET "+PagePath, d.pageHandler(admin, token))
+	admin.Handle(webui.IndexPattern, webui.Index(admin.Report, PagePath,
+		func(doc status.Document) string { return "scheme-" + doc.Instance }, d.log))
 	return nil
 }
 

@@ -25,6 +25,9 @@ type Options struct {
 	// Witness is this node's witness, needed by schemes with witness =
 	// true; Daemon.Run runs it (and only when such a scheme exists).
 	Witness *witness.Witness
+	// Propagation tunes the page's propagation view (default: the
+	// schemes' resolvers, name servers on port 53, 2 s per query).
+	Propagation PropagationOptions
 }
 
 // Daemon runs every ddns scheme of a config file. Its schemes belong to
@@ -35,6 +38,7 @@ type Daemon struct {
 	opts    Options
 	wit     *witness.Witness // nil when no scheme uses the witness
 	probes  *health.Probes   // every scheme's monitors; equal checks share a probe
+	prop    *propView        // the page's propagation view
 	reloads chan reloadReq   // to Run's loop
 
 	cfgs map[string]*Config // the running configs: New's, then Run's loop's
@@ -62,7 +66,7 @@ func New(cfgs map[string]*Config, o Options) (*Daemon, error) {
 		o.Provider = func(_ string, c *Config) (dnsupdate.Provider, error) { return dnsupdate.New(c.Provider) }
 	}
 	d := &Daemon{log: logging.Component(o.Log, "ddns", ""), opts: o, probes: health.NewProbes(),
-		reloads: make(chan reloadReq), cfgs: maps.Clone(cfgs)}
+		reloads: make(chan reloadReq), cfgs: maps.Clone(cfgs), prop: newPropView(o.Propagation)}
 	set := schemeSet{names: slices.Sorted(maps.Keys(cfgs)), schemes: map[string]*Scheme{}}
 	for _, name := range set.names { // in order, so that the probes start in order
 		s, err := d.newScheme(name, cfgs[name])
@@ -142,6 +146,7 @@ func (d *Daemon) Run(ctx context.Context) error {
 		running[name] = startScheme(ctx, set.schemes[name])
 	}
 	wg.Go(func() { d.probes.Run(ctx) })
+	wg.Go(func() { d.prop.run(ctx, d) })
 	for {
 		select {
 		case <-ctx.Done():

@@ -29,25 +29,27 @@ const maxPageEvents = 30
 // with the details read back into their types.
 type pageScheme struct {
 	status.Document
-	D pageDetails
+	D    pageDetails
+	Prop *PropagationView // nil: not computed yet
 }
 
 // pageDetails are the details Scheme.Document puts in the document.
 type pageDetails struct {
-	Name          string         `json:"name"`
-	Type          string         `json:"type"`
-	TTL           int            `json:"ttl"`
-	Policy        string         `json:"policy"`
-	Provider      string         `json:"provider"`
-	Decision      Decision       `json:"decision"`
-	ProviderValue []string       `json:"provider_value"`
-	InSync        bool           `json:"in_sync"`
-	LastPush      *Push          `json:"last_push"`
-	Retry         Retry          `json:"retry"`
-	Pushes        uint64         `json:"pushes"`
-	Failures      uint64         `json:"failures"`
-	Servers       []ServerStatus `json:"servers"`
-	Witness       *WitnessStatus `json:"witness"`
+	Name          string          `json:"name"`
+	Type          string          `json:"type"`
+	TTL           int             `json:"ttl"`
+	Policy        string          `json:"policy"`
+	Provider      string          `json:"provider"`
+	Decision      Decision        `json:"decision"`
+	Decisions     []TimedDecision `json:"decisions"`
+	ProviderValue []string        `json:"provider_value"`
+	InSync        bool            `json:"in_sync"`
+	LastPush      *Push           `json:"last_push"`
+	Retry         Retry           `json:"retry"`
+	Pushes        uint64          `json:"pushes"`
+	Failures      uint64          `json:"failures"`
+	Servers       []ServerStatus  `json:"servers"`
+	Witness       *WitnessStatus  `json:"witness"`
 }
 
 // pageData is the page's own data.
@@ -61,7 +63,11 @@ type pageData struct {
 // documents the daemon serves at /v1/status, and its recent events).
 func (d *Daemon) pageHandler(admin lifecycle.Admin, token config.Secret) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		d.prop.ask() // the view shown is the last one made; this asks for a newer one
 		pd := readReport(admin.Report())
+		for i := range pd.Schemes {
+			pd.Schemes[i].Prop = d.prop.get(pd.Schemes[i].Instance)
+		}
 		v := webui.View{Title: "redund ddns", Heading: "redund ddns — failover of DNS names", Data: pd,
 			NeedToken: token != "", CLI: "redund ddns maintenance SCHEME SERVER on|off"}
 		if len(pd.Schemes) == 1 {
@@ -101,6 +107,15 @@ func (p pageScheme) Chosen(server string) bool {
 // while a push is pending or failing, or on a follower that never pushes.
 func (p pageScheme) Published(server string) bool {
 	return p.Chosen(server) && p.D.InSync
+}
+
+// RecentDecisions are the scheme's recent decisions, newest first.
+func (p pageScheme) RecentDecisions() []TimedDecision {
+	out := make([]TimedDecision, 0, len(p.D.Decisions))
+	for i := len(p.D.Decisions) - 1; i >= 0; i-- {
+		out = append(out, p.D.Decisions[i])
+	}
+	return out
 }
 
 // Toggle is the body of the maintenance request that flips server.

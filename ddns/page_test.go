@@ -40,6 +40,13 @@ func serveAdmin(t *testing.T, d *Daemon, ring *logging.Ring, token config.Secret
 // main down, its log records in ring: it points at the backup.
 func startPageDaemon(t *testing.T, ring *logging.Ring, backupName string) (*Daemon, *memProvider) {
 	t.Helper()
+	return startPageDaemonWith(t, ring, backupName, nil)
+}
+
+// startPageDaemonWith is startPageDaemon with edit applied to the config
+// and the options before the daemon starts.
+func startPageDaemonWith(t *testing.T, ring *logging.Ring, backupName string, edit func(*Config, *Options)) (*Daemon, *memProvider) {
+	t.Helper()
 	main, backup, sorry := newPage(t, false), newPage(t, true), newPage(t, true)
 	c := catConfig(t, main, backup, sorry)
 	c.Servers[1].Name = backupName
@@ -48,8 +55,11 @@ func startPageDaemon(t *testing.T, ring *logging.Ring, backupName string) (*Daem
 	if err != nil {
 		t.Fatal(err)
 	}
-	d, err := New(map[string]*Config{"cat": c}, Options{Log: log,
-		Provider: func(string, *Config) (dnsupdate.Provider, error) { return p, nil }})
+	o := Options{Log: log, Provider: func(string, *Config) (dnsupdate.Provider, error) { return p, nil }}
+	if edit != nil {
+		edit(c, &o)
+	}
+	d, err := New(map[string]*Config{"cat": c}, o)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -22,11 +22,14 @@ func TestPageInChromium(t *testing.T) {
 	webuitest.NeedChromium(t)
 	const token = "page-test-token"
 	ring := logging.NewRing(0)
-	d, p := startPageDaemon(t, ring, "backup")
+	d, p := startPageDaemonWith(t, ring, "backup", withPropagation(t))
 	addr := serveAdmin(t, d, ring, token)
 	br := webuitest.Start(t)
 	br.Navigate("http://" + addr + PagePath)
 	checkBrowserPage(t, br)
+	testutil.Eventually(t, 10*time.Second, "the propagation view, by the page's own refresh", func() bool {
+		return strings.Contains(pageText(t, br, ".propagation tr.authoritative"), "192.0.2.2")
+	})
 
 	clickMaint := (`setTimeout(() => Array.from(document.querySelectorAll("button.maint")).find(b => b.dataset.server === "backup").click(), 0), true`)
 	br.Eval(clickMaint, nil)

@@ -160,8 +160,15 @@ func (s *Scheme) noteDecision(d Decision) {
 	s.mu.Lock()
 	prev := s.st.decision
 	s.st.decision = d
+	same := prev.Action == d.Action && prev.Address == d.Address && prev.Server == d.Server
+	if !same {
+		s.st.decisions = append(s.st.decisions, TimedDecision{Time: time.Now(), Decision: d})
+		if n := len(s.st.decisions); n > maxDecisions {
+			s.st.decisions = append([]TimedDecision(nil), s.st.decisions[n-maxDecisions:]...)
+		}
+	}
 	s.mu.Unlock()
-	if prev.Action == d.Action && prev.Address == d.Address && prev.Server == d.Server {
+	if same {
 		// the same value, chosen now by a fallback or no longer by one
 		if w := s.word(); prev.Fallback != d.Fallback && d.Action == ActionPoint && (w == "Synced" || w == "Degraded") {
 			s.setWord(syncedWord(d))

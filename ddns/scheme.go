@@ -32,7 +32,8 @@ type Scheme struct {
 // runState is what the run loop knows; guarded by Scheme.mu.
 type runState struct {
 	decision   Decision
-	word       string // Synced, Pushing, Retrying, Waiting, Unavailable
+	decisions  []TimedDecision // the last maxDecisions changes of where the name points, oldest first
+	word       string          // Synced, Pushing, Retrying, Waiting, Unavailable
 	since      time.Time
 	known      []string // the provider's values
 	knownValid bool
@@ -49,6 +50,15 @@ type runState struct {
 	unseen    dnsupdate.Backoff
 	unseenDue time.Time // when the current unseen push may be re-posted
 }
+
+// TimedDecision is a decision and when the scheme took it.
+type TimedDecision struct {
+	Time time.Time `json:"time"`
+	Decision
+}
+
+// maxDecisions bounds the recent decisions a scheme keeps for its status.
+const maxDecisions = 20
 
 // Push is the last attempt to change the record.
 type Push struct {

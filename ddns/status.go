@@ -23,25 +23,26 @@ type ServerStatus struct {
 
 // SchemeStatus is everything known about one scheme at one moment.
 type SchemeStatus struct {
-	Scheme        string         `json:"scheme"`
-	Name          string         `json:"name"`
-	Type          string         `json:"type"`
-	TTL           int            `json:"ttl"`
-	Policy        string         `json:"policy"`
-	Provider      string         `json:"provider"`
-	State         string         `json:"state"`
-	Since         time.Time      `json:"since"`
-	Decision      Decision       `json:"decision"`
-	ProviderValue []string       `json:"provider_value"`
-	ProviderRead  time.Time      `json:"provider_read,omitzero"`
-	InSync        bool           `json:"in_sync"`
-	LastPush      *Push          `json:"last_push,omitempty"`
-	LastError     string         `json:"last_error,omitempty"`
-	Retry         Retry          `json:"retry"`
-	Pushes        uint64         `json:"pushes"`
-	Failures      uint64         `json:"failures"`
-	Servers       []ServerStatus `json:"servers"`
-	Witness       *WitnessStatus `json:"witness,omitempty"` // witness = true only
+	Scheme        string          `json:"scheme"`
+	Name          string          `json:"name"`
+	Type          string          `json:"type"`
+	TTL           int             `json:"ttl"`
+	Policy        string          `json:"policy"`
+	Provider      string          `json:"provider"`
+	State         string          `json:"state"`
+	Since         time.Time       `json:"since"`
+	Decision      Decision        `json:"decision"`
+	Decisions     []TimedDecision `json:"decisions"` // the recent changes, oldest first
+	ProviderValue []string        `json:"provider_value"`
+	ProviderRead  time.Time       `json:"provider_read,omitzero"`
+	InSync        bool            `json:"in_sync"`
+	LastPush      *Push           `json:"last_push,omitempty"`
+	LastError     string          `json:"last_error,omitempty"`
+	Retry         Retry           `json:"retry"`
+	Pushes        uint64          `json:"pushes"`
+	Failures      uint64          `json:"failures"`
+	Servers       []ServerStatus  `json:"servers"`
+	Witness       *WitnessStatus  `json:"witness,omitempty"` // witness = true only
 }
 
 // Snapshot returns the scheme's current status.
@@ -49,10 +50,11 @@ func (s *Scheme) Snapshot() SchemeStatus {
 	s.mu.Lock()
 	st := s.st
 	known := append([]string(nil), st.known...)
+	st.decisions = append([]TimedDecision(nil), st.decisions...)
 	s.mu.Unlock()
 	out := SchemeStatus{Scheme: s.name, Name: s.cfg.Name, Type: s.cfg.RecordType(), TTL: s.cfg.RecordTTL(),
 		Policy: s.cfg.PolicyName(), Provider: s.prov.Name(), State: st.word, Since: st.since,
-		Decision: st.decision, ProviderValue: known, ProviderRead: st.knownAt, LastError: st.lastErr,
+		Decision: st.decision, Decisions: st.decisions, ProviderValue: known, ProviderRead: st.knownAt, LastError: st.lastErr,
 		Retry: st.retry, Pushes: st.pushes, Failures: st.failures, Witness: s.witnessStatus()}
 	out.InSync = st.knownValid && st.decision.Action == ActionPoint && len(known) == 1 &&
 		(st.word == "Synced" || st.word == "Degraded")
@@ -87,7 +89,7 @@ func (s *Scheme) Document() status.Document {
 	doc := status.Document{Instance: s.name, Scheme: "ddns", Role: "active", State: ss.State,
 		Reason: reason, Since: ss.Since, Details: map[string]any{
 			"name": ss.Name, "type": ss.Type, "ttl": ss.TTL, "policy": ss.Policy, "provider": ss.Provider,
-			"decision": ss.Decision, "chosen_server": ss.Decision.Server, "chosen_address": ss.Decision.Address,
+			"decision": ss.Decision, "decisions": ss.Decisions, "chosen_server": ss.Decision.Server, "chosen_address": ss.Decision.Address,
 			"provider_value": ss.ProviderValue, "in_sync": ss.InSync, "last_push": ss.LastPush,
 			"retry": ss.Retry, "pushes": ss.Pushes, "failures": ss.Failures, "servers": ss.Servers,
 		}}

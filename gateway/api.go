@@ -14,6 +14,7 @@ import (
 	"github.com/redund/redund/internal/lifecycle"
 	"github.com/redund/redund/internal/replica"
 	"github.com/redund/redund/internal/status"
+	"github.com/redund/redund/internal/webui"
 )
 
 // maxBody bounds a request body (a config document, an import, a batch).
@@ -22,8 +23,8 @@ const maxBody = 64 << 20
 // Register adds the gateway's endpoints, status source and metrics to an
 // admin server. Changes (PUT, DELETE, POST) and reads of documents and
 // history go through status.Protect: with a token they need it; without
-// one only loopback clients may use them. Status, the page and the log
-// lines are open like /v1/status.
+// one only loopback clients may use them. Status, the page (GET /gateway),
+// the index page (GET /) and the log lines are open like /v1/status.
 func (g *Gateway) Register(s lifecycle.Admin, token config.Secret) error {
 	if err := s.Registry().Register(metrics{g}); err != nil {
 		return fmt.Errorf("gateway: metrics: %w", err)
@@ -49,7 +50,8 @@ func (g *Gateway) Register(s lifecycle.Admin, token config.Secret) error {
 	s.Handle("POST /v1/gateway/failover", p(g.serveFailover))
 	s.Handle("POST /v1/gateway/resync", p(g.serveResync))
 	s.Handle("GET /v1/gateway/log", http.HandlerFunc(g.serveLog))
-	s.Handle("GET /gateway", http.HandlerFunc(g.servePage))
+	s.Handle("GET "+PagePath, http.HandlerFunc(g.servePage))
+	s.Handle(webui.IndexPattern, webui.Index(s.Report, PagePath, nil, g.log))
 	return nil
 }
 

@@ -79,7 +79,7 @@ func TestAdminAPIPageAndMetrics(t *testing.T) {
 		t.Fatalf("history with bad times: %d %s", code, body)
 	}
 	code, page := do(t, "GET", ma+"/gateway", "", "")
-	if code != 200 || !strings.Contains(page, `id="role" class="role role-active">active<`) || !strings.Contains(page, `<table id="providers">`) {
+	if code != 200 || !strings.Contains(page, `id="role" class="role role-active ok">active<`) || !strings.Contains(page, `<table id="providers">`) {
 		t.Fatalf("status page: %d\n%s", code, page)
 	}
 	if _, all := do(t, "GET", ma+"/gateway?level=warn", "", ""); !strings.Contains(all, "<td>WARN</td><td>gateway</td><td>role change") {

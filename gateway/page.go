@@ -10,44 +10,40 @@ import (
 
 	"github.com/redund/redund/internal/logging"
 	"github.com/redund/redund/internal/status"
+	"github.com/redund/redund/internal/webui"
 )
 
 //go:embed page.html
 var pageHTML string
 
-var pageTmpl = template.Must(template.New("page").Funcs(template.FuncMap{
-	"ago": func(t time.Time) string {
-		if t.IsZero() {
-			return "never"
-		}
-		return time.Since(t).Round(time.Second).String() + " ago"
-	},
-	"ms":   func(d time.Duration) string { return d.Round(10 * time.Microsecond).String() },
-	"f1":   func(f float64) string { return strconv.FormatFloat(f, 'f', 1, 64) },
-	"when": func(t time.Time) string { return t.Format("2006-01-02 15:04:05") },
-}).Parse(pageHTML))
+var statusPage = webui.New("gateway", pageHTML, template.FuncMap{
+	"dur": func(d time.Duration) string { return d.Round(10 * time.Microsecond).String() },
+	"f1":  func(f float64) string { return strconv.FormatFloat(f, 'f', 1, 64) },
+})
+
+// PagePath is the HTML status page on the admin listener, in the spirit
+// of Ignition's redundancy page.
+const PagePath = "/gateway"
 
 // pageData is what the status page shows.
 type pageData struct {
 	Detail
-	Uptime      string
-	Level       string
-	Log         []logging.Event
-	NeedToken   bool
-	GeneratedAt time.Time
+	Uptime string
+	Level  string
+	Log    []logging.Event
 }
 
 // servePage renders the HTML status page, in the spirit of Ignition's
 // redundancy page. ?level=warn filters the log lines.
 func (g *Gateway) servePage(w http.ResponseWriter, r *http.Request) {
 	level := r.URL.Query().Get("level")
-	d := pageData{Detail: g.Detail(), Level: level, GeneratedAt: time.Now(), NeedToken: g.token != ""}
+	d := pageData{Detail: g.Detail(), Level: level}
 	d.Uptime = time.Since(d.RoleSince).Round(time.Second).String()
 	d.Log = g.logLines(level, 100)
-	w.Header().Set("Content-Type", "text/html; charset=utf-8")
-	if err := pageTmpl.Execute(w, d); err != nil {
-		g.log.Error("status page", "err", err)
-	}
+	v := webui.View{Title: "redund gateway " + d.NodeID + ": " + d.Role, Heading: "redund gateway — " + d.NodeID,
+		State: d.Role, StateNote: d.RoleReason, NeedToken: g.token != "", OwnTokenBox: true, Data: d,
+		JSON: "/v1/gateway/status", CLI: "redund gateway resync|failover"}
+	statusPage.Render(w, v, g.log)
 }
 
 // logLines returns the newest ring events at or above level, newest first.

@@ -1,9 +1,7 @@
 package schedsync
 
 import (
-	"crypto/rand"
 	_ "embed"
-	"encoding/base64"
 	"html/template"
 	"net/http"
 	"strconv"
@@ -13,6 +11,7 @@ import (
 	"github.com/redund/redund/internal/lifecycle"
 	"github.com/redund/redund/internal/logging"
 	"github.com/redund/redund/internal/status"
+	"github.com/redund/redund/internal/webui"
 )
 
 // PagePath is the HTML status page on the admin listener: LTN Schedule's
@@ -23,13 +22,7 @@ const PagePath = "/schedsync"
 //go:embed page.html
 var pageHTML string
 
-var pageTmpl = template.Must(template.New("page").Funcs(template.FuncMap{
-	"when": func(t time.Time) string {
-		if t.IsZero() {
-			return "never"
-		}
-		return t.Local().Format("2006-01-02 15:04:05")
-	},
+var statusPage = webui.New("schedsync", pageHTML, template.FuncMap{
 	"secs": func(s float64) string { return (time.Duration(s) * time.Second).String() },
 	"size": sizeString,
 	"rate": func(f float64) string { return sizeString(int64(f)) },
@@ -42,8 +35,7 @@ var pageTmpl = template.Must(template.New("page").Funcs(template.FuncMap{
 		}
 		return "100"
 	},
-	"cls": stateClass,
-}).Parse(pageHTML))
+})
 
 // maxPageEvents bounds the recent events the page lists.
 const maxPageEvents = 30
@@ -66,9 +58,25 @@ type pageData struct {
 	States                        []stateRow
 	Actions                       []pageAction
 	Confirm                       *pageAction // the action a page without JavaScript confirms
-	NeedToken                     bool
-	Nonce                         string
-	GeneratedAt                   time.Time
+	Problem                       string      // the details could not be read
+}
+
+// pageDetails are the details Node.Status puts in the document.
+type pageDetails struct {
+	Mode           string     `json:"mode"`
+	Dir            string     `json:"dir"`
+	RoleNote       string     `json:"role_note"`
+	Epoch          uint64     `json:"epoch"`
+	PeerNode       string     `json:"peer_node"`
+	PeerRole       string     `json:"peer_role"`
+	PeerState      string     `json:"peer_state"`
+	PeerEpoch      uint64     `json:"peer_epoch"`
+	LastContact    *float64   `json:"last_contact_s"` // nil: no exchange yet
+	Progress       *Progress  `json:"progress"`
+	PeerProgress   *Progress  `json:"peer_progress"`
+	SyncErrors     []string   `json:"sync_errors"`
+	Conflicts      []Conflict `json:"conflicts"`
+	ConflictsTotal int        `json:"conflicts_total"`
 }
 
 // peer reads the document's peer, which a primary without one lacks.
@@ -85,28 +93,17 @@ func (d *pageData) peer() status.Peer {
 func (n *Node) pageHandler(s lifecycle.Admin, token config.Secret) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		d := n.pageData(s.Report())
-		d.NeedToken = token != ""
 		for i := range d.Actions {
 			if a := &d.Actions[i]; a.Name == r.URL.Query().Get("confirm") && a.Disabled == "" {
 				d.Confirm = a
 			}
 		}
-		d.Nonce = newNonce()
-		// the guard's policy, plus: only this page's own script and style run
-		w.Header().Set("Content-Security-Policy", "default-src 'none'; script-src 'nonce-"+d.Nonce+"'; style-src 'nonce-"+
-			d.Nonce+"'; connect-src 'self'; form-action 'self'; base-uri 'none'; frame-ancestors 'none'")
-		w.Header().Set("Content-Type", "text/html; charset=utf-8")
-		w.Header().Set("Cache-Control", "no-store")
-		if err := pageTmpl.Execute(w, &d); err != nil {
-			n.log.Warn("status page", "err", err)
-		}
+		v := webui.View{Title: "schedsync " + d.Instance + ": " + d.State, Heading: "redund schedsync — " + d.Instance,
+			State: d.State, StateNote: d.Reason, NeedToken: token != "", OwnTokenBox: true, Data: &d,
+			NoScript: "Without JavaScript this page shows the status (reload to refresh); an action's button " +
+				"asks for a confirmation page whose form posts the action."}
+		statusPage.Render(w, v, n.log)
 	})
-}
-
-func newNonce() string {
-	b := make([]byte, 16)
-	_, _ = rand.Read(b)
-	return base64.RawURLEncoding.EncodeToString(b)
 }
 
 // pageData builds the page from a status report: this node's document
@@ -126,50 +123,29 @@ func (n *Node) pageData(rep status.Report) pageData {
 	for i := len(rep.Events) - 1; i >= 0 && len(d.Events) < maxPageEvents; i-- {
 		d.Events = append(d.Events, rep.Events[i])
 	}
-	d.GeneratedAt = time.Now()
 	return d
 }
 
 // readDocument reads the details of a status document (as Node.Status
-// builds it, in process) into typed fields.
+// builds it, in process, or as JSON decoded it) into typed fields.
 func readDocument(doc status.Document) pageData {
-	det := doc.Details
+	var det pageDetails
 	d := pageData{Document: doc, LastContact: -1}
-	d.Mode, _ = det["mode"].(string)
-	d.Dir, _ = det["dir"].(string)
-	d.RoleNote, _ = det["role_note"].(string)
-	d.Epoch, _ = det["epoch"].(uint64)
-	d.PeerNode, _ = det["peer_node"].(string)
-	d.PeerRole, _ = det["peer_role"].(string)
-	d.PeerState, _ = det["peer_state"].(string)
-	d.PeerEpoch, _ = det["peer_epoch"].(uint64)
-	if s, ok := det["last_contact_s"].(float64); ok {
-		d.LastContact = s
+	if err := webui.Details(doc.Details, &det); err != nil {
+		d.Problem = doc.Instance + ": " + err.Error()
 	}
-	if p, ok := det["progress"].(*Progress); ok && p != nil {
-		d.Progress, d.ProgressOf = p, "this node"
-	} else if p, ok := det["peer_progress"].(*Progress); ok && p != nil {
-		d.Progress, d.ProgressOf = p, "the secondary"
+	d.Mode, d.Dir, d.RoleNote, d.Epoch = det.Mode, det.Dir, det.RoleNote, det.Epoch
+	d.PeerNode, d.PeerRole, d.PeerState, d.PeerEpoch = det.PeerNode, det.PeerRole, det.PeerState, det.PeerEpoch
+	if det.LastContact != nil {
+		d.LastContact = *det.LastContact
 	}
-	d.SyncErrors, _ = det["sync_errors"].([]string)
-	d.Conflicts, _ = det["conflicts"].([]Conflict)
-	d.ConflictsTotal, _ = det["conflicts_total"].(int)
+	if det.Progress != nil {
+		d.Progress, d.ProgressOf = det.Progress, "this node"
+	} else if det.PeerProgress != nil {
+		d.Progress, d.ProgressOf = det.PeerProgress, "the secondary"
+	}
+	d.SyncErrors, d.Conflicts, d.ConflictsTotal = det.SyncErrors, det.Conflicts, det.ConflictsTotal
 	d.States = stateRows(doc.State)
 	d.Actions = []pageAction{resyncAction(&d), promoteAction(&d)}
 	return d
-}
-
-// stateClass is the CSS class of a status's colour.
-func stateClass(state string) string {
-	switch state {
-	case StateSynced:
-		return "ok"
-	case StateSyncing, StateConnecting:
-		return "busy"
-	case StateNotSynced:
-		return "warn"
-	case StateUnavailable, StateIncompatible:
-		return "bad"
-	}
-	return "idle"
 }

@@ -15,6 +15,7 @@ import (
 	"github.com/redund/redund/internal/logging"
 	"github.com/redund/redund/internal/status"
 	"github.com/redund/redund/internal/testutil"
+	"github.com/redund/redund/internal/webui/webuitest"
 )
 
 // xssDir and xssPath make a file name that is a script element once the
@@ -129,6 +130,7 @@ func TestPageFromRunningNode(t *testing.T) {
 // form that posts to the action's endpoint; that post works from the
 // page's origin on loopback and is refused from another origin; the page
 // is not served under a name that is not the listener's (DNS rebinding).
+// The admin listener's index lists the node, linking to the page.
 func TestPageConfirmWithoutJavaScript(t *testing.T) {
 	p, s := startPair(t, ModePrimary, ModeSecondaryCopy, nil)
 	writeFile(t, p.dir, "doc.txt", "primary", 0o644)
@@ -137,6 +139,8 @@ func TestPageConfirmWithoutJavaScript(t *testing.T) {
 	addr := servePage(t, s, ring, "")
 	page := getPage(t, addr, "")
 	mustContain(t, page, `<form method="get" action="/schedsync"`, `name="confirm" value="promote"`)
+	index, _ := webuitest.Get(t, "http://"+addr+"/")
+	mustContain(t, index, `<a href="/schedsync">`+s.cfg.NodeID+`</a>`, `class="state pill ok">Synced</span>`)
 	page = getPage(t, addr, "confirm=promote")
 	mustContain(t, page, `<section id="confirm">`, "THE PRIMARY IS ALIVE", "TWO PRIMARIES",
 		`<form method="post" action="/v1/schedsync/promote"`)

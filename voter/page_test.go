@@ -18,7 +18,8 @@ const xssClient = "<script>document.title='pwned'</script>"
 // TestPageFromServer renders the page of a running server: the master
 // (timing, GPS), a client named like a script element that the vote
 // picks (shown as text), a client that never connected, the RSSI bars and
-// unknown_digest highlighted once a client with a wrong password tried.
+// unknown_digest highlighted once a client with a wrong password tried;
+// the admin listener's index lists the instance, linking to its section.
 func TestPageFromServer(t *testing.T) {
 	sink := newRTPSink(t)
 	master := &ClientConfig{Password: "mpw", Master: true}
@@ -36,7 +37,14 @@ func TestPageFromServer(t *testing.T) {
 		doc := srv.Status()[0]
 		return doc.Details["winner"] == xssClient && srv.Stats("main")["unknown_digest"] > 0
 	})
-	page, _ := webuitest.Get(t, "http://"+serveVoterAdmin(t, srv.Server)+PagePath)
+	base := "http://" + serveVoterAdmin(t, srv.Server)
+	index, _ := webuitest.Get(t, base+"/")
+	for _, want := range []string{`<a href="/voter#instance-main">main</a>`, `class="state pill ok">serving</span>`} {
+		if !strings.Contains(index, want) {
+			t.Errorf("the index lacks %q\n%s", want, index)
+		}
+	}
+	page, _ := webuitest.Get(t, base+PagePath)
 	for _, want := range []string{
 		"Instance main", ">serving<", "master master: <span class=\"pill ok\">timing</span>",
 		"<b>&lt;script&gt;document.title=&#39;pwned&#39;&lt;/script&gt;</b>", "◀ voted",

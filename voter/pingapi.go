@@ -11,15 +11,16 @@ import (
 	"github.com/redund/redund/internal/config"
 	"github.com/redund/redund/internal/lifecycle"
 	"github.com/redund/redund/internal/status"
+	"github.com/redund/redund/internal/webui"
 )
 
 // PingPath is the admin endpoint of `redund voter ping`.
 const PingPath = "/v1/voter/ping"
 
 // Register adds the voter's status source, metrics (unless
-// Options.Registry took them), admin endpoints and HTML status page (GET
-// /voter, PagePath) to the admin server; POST endpoints need the admin
-// token (or loopback without one).
+// Options.Registry took them), admin endpoints, HTML status page (GET
+// /voter, PagePath) and index page (GET /) to the admin server; POST
+// endpoints need the admin token (or loopback without one).
 func (s *Server) Register(admin lifecycle.Admin, token config.Secret) error {
 	if s.opts.Registry == nil {
 		if err := admin.Registry().Register(&collector{s: s}); err != nil {
@@ -29,6 +30,8 @@ func (s *Server) Register(admin lifecycle.Admin, token config.Secret) error {
 	admin.AddSource(s)
 	admin.Handle("POST "+PingPath, status.Protect(token, http.HandlerFunc(s.servePing)))
 	admin.Handle("GET "+PagePath, s.pageHandler())
+	admin.Handle(webui.IndexPattern, webui.Index(admin.Report, PagePath,
+		func(doc status.Document) string { return "instance-" + doc.Instance }, s.log))
 	return nil
 }
 

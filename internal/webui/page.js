@@ -2,7 +2,9 @@
 // field keeps what is typed). A form with data-post is an action: it is
 // posted with fetch, its data-body as a JSON body and the admin token as
 // the bearer token (a plain form cannot send it), after a confirm() when
-// it has data-confirm.
+// it has data-confirm; the answer's "result" is shown when it has one.
+// ?confirm=... is the confirmation step of a page without JavaScript: an
+// action ends it. A select with data-submit submits its form when changed.
 (function () {
   async function refresh() {
     try {
@@ -30,9 +32,13 @@
       let j = {};
       try { j = await r.json(); } catch (e) { j = {error: r.status + ' ' + r.statusText}; }
       out.className = r.ok ? 'ok' : 'err';
-      out.textContent = r.ok ? (f.dataset.label || 'done') + ': done' : 'refused: ' + (j.error || r.status);
+      out.textContent = r.ok ? (j.result || (f.dataset.label || 'done') + ': done') : 'refused: ' + (j.error || r.status);
     } catch (e) { out.className = 'err'; out.textContent = String(e); }
+    if (/[?&]confirm=/.test(location.search)) { history.replaceState(null, '', location.pathname); }
     refresh();
+  });
+  document.addEventListener('change', function (ev) {
+    if (ev.target.dataset && ev.target.dataset.submit !== undefined && ev.target.form) { ev.target.form.submit(); }
   });
   setInterval(refresh, 2000);
 })();

@@ -32,14 +32,21 @@ var pageJS string
 
 // View is what the layout shows around a page's content.
 type View struct {
-	Title     string    // the window title
-	Heading   string    // the header line
-	State     string    // shown in the corner, coloured by Class ("": none)
-	CLI       string    // the command that does the page's actions without JavaScript
-	NeedToken bool      // the actions need the admin token: show the field
-	Nonce     string    // set by Render
-	Generated time.Time // set by Render
-	Data      any       // the page's own data, for its "content" template
+	Title     string // the window title
+	Heading   string // the header line
+	State     string // shown in the corner, coloured by Class ("": none)
+	StateNote string // the corner's tooltip (the state's reason)
+	CLI       string // the command that does the page's actions without JavaScript
+	NeedToken bool   // the actions need the admin token: show the field
+	// OwnTokenBox: the content places the token field and the actions'
+	// answer itself, with {{template "token-box" $}} (else the layout puts
+	// them below the content).
+	OwnTokenBox bool
+	NoScript    string    // the note shown without JavaScript ("": the status shows, the actions need it)
+	JSON        string    // the JSON the page shows ("": /v1/status)
+	Nonce       string    // set by Render
+	Generated   time.Time // set by Render
+	Data        any       // the page's own data, for its "content" template
 }
 
 // Page is a parsed page: the layout with one page's "content" template.
