@@ -15,6 +15,7 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/redund/redund/internal/status"
+	"github.com/redund/redund/internal/status/termview"
 )
 
 type statusOptions struct {
@@ -196,12 +197,12 @@ func (v *statusView) draw(res []status.Result) error {
 		}
 		return enc.Encode(res)
 	}
-	opts := status.RenderOptions{Plain: v.plain, Now: v.now(), Renderer: v.renderer}
+	opts := termview.Options{Plain: v.plain, Now: v.now(), Renderer: v.renderer}
 	if v.term != nil {
 		if w, _, err := term.GetSize(v.term.Fd()); err == nil {
 			opts.Width = w
 		}
 	}
-	_, err := io.WriteString(v.w, status.Render(res, opts))
+	_, err := io.WriteString(v.w, termview.Render(res, opts))
 	return err
 }

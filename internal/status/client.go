@@ -12,6 +12,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 )
 
@@ -116,22 +117,7 @@ func (c *Client) Fetch(ctx context.Context, endpoint string) (Report, error) {
 	if resp.StatusCode != http.StatusOK {
 		return Report{}, fmt.Errorf("HTTP %s from %s%s", resp.Status, u, refusal(resp.Body))
 	}
-	return decodeReport(io.LimitReader(resp.Body, maxReport))
-}
-
-func decodeReport(r io.Reader) (Report, error) {
-	var rep Report
-	if err := json.NewDecoder(r).Decode(&rep); err != nil {
-		return Report{}, fmt.Errorf("not a status document: %w", err)
-	}
-	switch {
-	case rep.Schema == 0:
-		return Report{}, errors.New("not a status document: no schema")
-	case rep.Schema > SchemaVersion:
-		return Report{}, fmt.Errorf("status schema %d is newer than this redund understands (%d)",
-			rep.Schema, SchemaVersion)
-	}
-	return rep, nil
+	return Decode(io.LimitReader(resp.Body, maxReport))
 }
 
 // Fetch reads one endpoint with a zero Client.
@@ -190,3 +176,38 @@ func refusal(body io.Reader) string {
 	}
 	return ": " + text
 }
+
+// Reason shortens a fetch error to what an operator needs in one cell:
+// "connection refused", "no answer within 2s", "HTTP 404 Not Found ...".
+func Reason(err error) string {
+	var te *TimeoutError
+	var ue *url.Error
+	var de *net.DNSError
+	var oe *net.OpError
+	switch {
+	case err == nil:
+		return ""
+	case errors.As(err, &te):
+		return te.Error()
+	case errors.Is(err, syscall.ECONNREFUSED):
+		return "connection refused"
+	case errors.As(err, &de):
+		return "cannot resolve " + de.Name
+	case errors.As(err, &oe) && oe.Err != nil:
+		return oe.Err.Error()
+	case errors.As(err, &ue):
+		return ue.Err.Error()
+	}
+	return err.Error()
+}
+
+// TimeoutError is a fetch that got no answer in time.
+type TimeoutError struct {
+	After time.Duration
+	Err   error
+}
+
+func (e *TimeoutError) Error() string { return fmt.Sprintf("no answer within %s", e.After) }
+
+// Unwrap gives the underlying error.
+func (e *TimeoutError) Unwrap() error { return e.Err }

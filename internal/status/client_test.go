@@ -175,3 +175,20 @@ func TestResultJSON(t *testing.T) {
 		t.Errorf("error result JSON = %s", b)
 	}
 }
+
+func TestReason(t *testing.T) {
+	for _, tc := range []struct {
+		err  error
+		want string
+	}{
+		{nil, ""},
+		{errors.New("plain"), "plain"},
+		{&TimeoutError{After: time.Second}, "no answer within 1s"},
+		{&net.DNSError{Name: "nohost.invalid", Err: "no such host"}, "cannot resolve nohost.invalid"},
+		{&net.OpError{Op: "dial", Err: errors.New("no route to host")}, "no route to host"},
+	} {
+		if got := Reason(tc.err); got != tc.want {
+			t.Errorf("Reason(%v) = %q, want %q", tc.err, got, tc.want)
+		}
+	}
+}

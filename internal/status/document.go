@@ -5,6 +5,10 @@
 package status
 
 import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
 	"time"
 
 	"github.com/redund/redund/internal/logging"
@@ -65,3 +69,20 @@ type SourceFunc func() []Document
 
 // Status calls f.
 func (f SourceFunc) Status() []Document { return f() }
+
+// Decode reads one status report (the JSON of GET /v1/status) from r,
+// refusing what is not one and a schema newer than SchemaVersion.
+func Decode(r io.Reader) (Report, error) {
+	var rep Report
+	if err := json.NewDecoder(r).Decode(&rep); err != nil {
+		return Report{}, fmt.Errorf("not a status document: %w", err)
+	}
+	switch {
+	case rep.Schema == 0:
+		return Report{}, errors.New("not a status document: no schema")
+	case rep.Schema > SchemaVersion:
+		return Report{}, fmt.Errorf("status schema %d is newer than this redund understands (%d)",
+			rep.Schema, SchemaVersion)
+	}
+	return rep, nil
+}

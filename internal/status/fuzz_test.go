@@ -15,7 +15,7 @@ func FuzzDecodeReport(f *testing.F) {
 	f.Add([]byte(`{"schema":2}`))
 	f.Add([]byte(`<html>`))
 	f.Fuzz(func(t *testing.T, b []byte) {
-		r, err := decodeReport(bytes.NewReader(b))
+		r, err := Decode(bytes.NewReader(b))
 		if err != nil {
 			return
 		}
@@ -26,7 +26,7 @@ func FuzzDecodeReport(f *testing.F) {
 		if err != nil {
 			t.Fatalf("re-encode: %v", err)
 		}
-		r2, err := decodeReport(bytes.NewReader(once))
+		r2, err := Decode(bytes.NewReader(once))
 		if err != nil {
 			t.Fatalf("re-decode of %s: %v", once, err)
 		}
@@ -34,7 +34,6 @@ func FuzzDecodeReport(f *testing.F) {
 		if !bytes.Equal(once, twice) {
 			t.Fatalf("not stable:\n%s\n%s", once, twice)
 		}
-		_ = Render([]Result{{Endpoint: "x:1", Report: r}}, RenderOptions{Plain: true, Now: since, Width: 60})
 	})
 }
 
