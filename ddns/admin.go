@@ -7,8 +7,8 @@ import (
 	"fmt"
 	"net/http"
 
+	"github.com/redund/redund/internal/adminapi"
 	"github.com/redund/redund/internal/config"
-	"github.com/redund/redund/internal/status"
 )
 
 // MaintenancePath is the admin endpoint that toggles maintenance.
@@ -22,12 +22,12 @@ type MaintenanceRequest struct {
 }
 
 // Register adds the daemon's status documents, metrics, maintenance
-// endpoint and HTML status page (GET /ddns, PagePath) to an admin server. The endpoint is guarded by status.Protect:
+// endpoint and HTML status page (GET /ddns, PagePath) to an admin server. The endpoint is guarded by adminapi.Protect:
 // the token when one is set, else loopback clients only.
-func (d *Daemon) Register(admin *status.Server, token config.Secret) {
+func (d *Daemon) Register(admin *adminapi.Server, token config.Secret) {
 	admin.AddSource(d)
 	admin.Registry().MustRegister(d)
-	admin.Handle("POST "+MaintenancePath, status.Protect(token, d.MaintenanceHandler()))
+	admin.Handle("POST "+MaintenancePath, adminapi.Protect(token, d.MaintenanceHandler()))
 	admin.Handle("GET "+PagePath, d.pageHandler(admin, token))
 }
 
@@ -39,17 +39,17 @@ func (d *Daemon) MaintenanceHandler() http.Handler {
 		dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, 4096))
 		dec.DisallowUnknownFields()
 		if err := dec.Decode(&req); err != nil || req.Scheme == "" || req.Server == "" {
-			status.WriteError(w, http.StatusBadRequest, `want {"scheme": "...", "server": "...", "on": true|false}`)
+			adminapi.WriteError(w, http.StatusBadRequest, `want {"scheme": "...", "server": "...", "on": true|false}`)
 			return
 		}
 		err := d.SetMaintenance(req.Scheme, req.Server, req.On)
 		switch {
 		case errors.Is(err, ErrNotFound):
-			status.WriteError(w, http.StatusNotFound, err.Error())
+			adminapi.WriteError(w, http.StatusNotFound, err.Error())
 		case err != nil:
-			status.WriteError(w, http.StatusInternalServerError, err.Error())
+			adminapi.WriteError(w, http.StatusInternalServerError, err.Error())
 		default:
-			status.WriteJSON(w, http.StatusOK, req)
+			adminapi.WriteJSON(w, http.StatusOK, req)
 		}
 	})
 }
@@ -58,8 +58,8 @@ func (d *Daemon) MaintenanceHandler() http.Handler {
 // set maintenance; token may be empty.
 func RequestMaintenance(ctx context.Context, endpoint string, token config.Secret, req MaintenanceRequest) error {
 	body, _ := json.Marshal(req)
-	_, err := status.Call(ctx, endpoint, token, http.MethodPost, MaintenancePath, body)
-	var ce *status.CallError
+	_, err := adminapi.Call(ctx, endpoint, token, http.MethodPost, MaintenancePath, body)
+	var ce *adminapi.CallError
 	switch {
 	case errors.As(err, &ce):
 		return fmt.Errorf("ddns: %w", err)

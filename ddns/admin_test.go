@@ -9,8 +9,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/redund/redund/internal/adminapi"
 	"github.com/redund/redund/internal/logging"
-	"github.com/redund/redund/internal/status"
 	"github.com/redund/redund/internal/testutil"
 )
 
@@ -18,7 +18,7 @@ func TestAdminMaintenanceAndMetrics(t *testing.T) {
 	main, backup, sorry := newPage(t, true), newPage(t, true), newPage(t, true)
 	p := &memProvider{}
 	d := startDaemon(t, catConfig(t, main, backup, sorry), p)
-	admin := status.NewServer("ddns run", "test", nil, logging.Discard())
+	admin := adminapi.NewServer("ddns run", "test", nil, logging.Discard())
 	d.Register(admin, "s3cret")
 	if err := admin.Listen("127.0.0.1:0"); err != nil {
 		t.Fatal(err)
@@ -68,7 +68,7 @@ func TestAdminMaintenanceAndMetrics(t *testing.T) {
 			t.Errorf("metrics lack %s", want)
 		}
 	}
-	r, err := status.Fetch(ctx, admin.Addr())
+	r, err := adminapi.Fetch(ctx, admin.Addr())
 	if err != nil || len(r.Instances) != 1 {
 		t.Fatalf("status: %v %+v", err, r)
 	}

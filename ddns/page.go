@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/redund/redund/internal/adminapi"
 	"github.com/redund/redund/internal/config"
 	"github.com/redund/redund/internal/logging"
 	"github.com/redund/redund/internal/status"
@@ -58,7 +59,7 @@ type pageData struct {
 
 // pageHandler serves GET /ddns from the admin server's report (the
 // documents the daemon serves at /v1/status, and its recent events).
-func (d *Daemon) pageHandler(admin *status.Server, token config.Secret) http.Handler {
+func (d *Daemon) pageHandler(admin *adminapi.Server, token config.Secret) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
 		pd := readReport(admin.Report())
 		v := webui.View{Title: "redund ddns", Heading: "redund ddns — failover of DNS names", Data: pd,

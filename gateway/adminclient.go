@@ -7,8 +7,8 @@ import (
 	"net/url"
 	"strings"
 
+	"github.com/redund/redund/internal/adminapi"
 	"github.com/redund/redund/internal/config"
-	"github.com/redund/redund/internal/status"
 )
 
 // AdminClient talks to a running `redund gateway run` through its admin
@@ -39,8 +39,8 @@ func (e *APIError) Error() string {
 // Do sends a request to path (e.g. /v1/gateway/config/site) and returns
 // the response body of a 200 answer.
 func (c AdminClient) Do(ctx context.Context, method, path string, body []byte) ([]byte, error) {
-	raw, err := status.Call(ctx, c.Endpoint, c.Token, method, path, body)
-	var ce *status.CallError
+	raw, err := adminapi.Call(ctx, c.Endpoint, c.Token, method, path, body)
+	var ce *adminapi.CallError
 	switch {
 	case errors.As(err, &ce):
 		return nil, &APIError{Code: ce.Code, Msg: ce.Msg, Redirect: ce.Redirect}

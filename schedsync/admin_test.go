@@ -9,7 +9,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/redund/redund/internal/status"
+	"github.com/redund/redund/internal/adminapi"
 	"github.com/redund/redund/internal/testutil"
 )
 
@@ -25,7 +25,7 @@ func TestAdminActions(t *testing.T) {
 		b.OnPromote = hook("promoted")
 	})
 	admin := func(n *testNode) string {
-		srv := status.NewServer("schedsync run", "test", nil, slog.New(slog.DiscardHandler))
+		srv := adminapi.NewServer("schedsync run", "test", nil, slog.New(slog.DiscardHandler))
 		n.Register(srv, "")
 		must(t, srv.Listen("127.0.0.1:0"))
 		ctx, cancel := context.WithCancel(context.Background())

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net/http"
 
+	"github.com/redund/redund/internal/adminapi"
 	"github.com/redund/redund/internal/config"
 	"github.com/redund/redund/internal/status"
 )
@@ -22,8 +23,8 @@ type ActionResult struct {
 // (host:port or URL) to run an operator action: resync, promote or demote.
 func CallAction(ctx context.Context, addr string, token config.Secret, name string) (ActionResult, error) {
 	var out ActionResult
-	raw, err := status.Call(ctx, addr, token, http.MethodPost, ActionPath(name), nil)
-	var ce *status.CallError
+	raw, err := adminapi.Call(ctx, addr, token, http.MethodPost, ActionPath(name), nil)
+	var ce *adminapi.CallError
 	switch {
 	case errors.As(err, &ce):
 		return out, fmt.Errorf("schedsync: %s: %s", name, ce.Msg)

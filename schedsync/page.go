@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/redund/redund/internal/adminapi"
 	"github.com/redund/redund/internal/config"
 	"github.com/redund/redund/internal/logging"
 	"github.com/redund/redund/internal/status"
@@ -81,7 +82,7 @@ func (d *pageData) peer() status.Peer {
 // pageHandler serves the page. GET /schedsync?confirm=resync (or promote)
 // is the confirmation step of a browser without JavaScript: the page then
 // states the consequence above a form that posts to the action's endpoint.
-func (n *Node) pageHandler(s *status.Server, token config.Secret) http.Handler {
+func (n *Node) pageHandler(s *adminapi.Server, token config.Secret) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		d := n.pageData(s.Report())
 		d.NeedToken = token != ""

@@ -10,6 +10,7 @@ import (
 	"github.com/charmbracelet/x/term"
 	"github.com/urfave/cli/v2"
 
+	"github.com/redund/redund/internal/adminapi"
 	"github.com/redund/redund/internal/status"
 	"github.com/redund/redund/schedsync"
 )
@@ -169,7 +170,7 @@ func runSchedsyncStatus(c *cli.Context, g *globalOptions, o *schedsyncOptions) e
 func fetchSchedsync(ctx context.Context, addr string) ([]status.Document, error) {
 	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
-	rep, err := status.Fetch(ctx, addr)
+	rep, err := adminapi.Fetch(ctx, addr)
 	if err != nil {
 		return nil, err
 	}
@@ -206,7 +207,7 @@ func watchSchedsync(c *cli.Context, addr string, asJSON bool) error {
 			}
 			printf(c, "redund schedsync status  %s  (every 1s, Ctrl-C to stop)\n", time.Now().Format("15:04:05"))
 			if err != nil {
-				printf(c, "unreachable: %s\n", status.Reason(err))
+				printf(c, "unreachable: %s\n", adminapi.Reason(err))
 			}
 			for _, d := range docs {
 				printSchedsyncDoc(c, d)

@@ -7,7 +7,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/redund/redund/internal/status"
+	"github.com/redund/redund/internal/adminapi"
 	"github.com/redund/redund/internal/status/termview"
 )
 
@@ -39,7 +39,7 @@ func (d *Demo) view(ctx context.Context) {
 }
 
 func (d *Demo) draw(ctx context.Context) {
-	res := status.FetchAll(ctx, d.endpoints, 700*time.Millisecond)
+	res := adminapi.FetchAll(ctx, d.endpoints, 700*time.Millisecond)
 	var b strings.Builder
 	b.WriteString("\x1b[H\x1b[2J")
 	b.WriteString("redund demo: every scheme on loopback, failing on purpose (Ctrl-C stops and cleans up)\n\n")
@@ -61,7 +61,7 @@ func (d *Demo) summary() {
 	if !d.opt.Plain && d.srv != "" {
 		fmt.Fprint(d.opt.Out, "\n"+d.srv)
 	}
-	res := status.FetchAll(context.Background(), d.endpoints, 700*time.Millisecond)
+	res := adminapi.FetchAll(context.Background(), d.endpoints, 700*time.Millisecond)
 	fmt.Fprintf(d.opt.Out, "\nFinal status\n%s\n\nFailovers measured\n",
 		termview.Render(res, termview.Options{Plain: d.opt.Plain || d.opt.NoColor, Width: d.opt.Width, Now: time.Now()}))
 	for _, e := range d.log.Events() {

@@ -1,7 +1,8 @@
-// Package status defines the status document every redund daemon serves,
-// the admin HTTP server that serves it (with /metrics and /healthz), the
-// client and renderer behind `redund status`, and Call, which sends an
-// operator request to a daemon's admin endpoints.
+// Package status defines the status document every redund daemon serves:
+// the types, their decoder and pure helpers, nothing that serves, fetches
+// or draws them. internal/adminapi serves and fetches it; the terminal
+// table (internal/status/termview) and the HTML pages (internal/webui) are
+// its two renderers.
 package status
 
 import (

@@ -5,6 +5,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/redund/redund/internal/adminapi"
 	"github.com/redund/redund/internal/status"
 )
 
@@ -19,7 +20,7 @@ func FuzzRender(f *testing.F) {
 		if err != nil {
 			return
 		}
-		got := Render([]status.Result{{Endpoint: "x:1", Report: r}}, Options{Plain: true, Now: now, Width: 60})
+		got := Render([]adminapi.Result{{Endpoint: "x:1", Report: r}}, Options{Plain: true, Now: now, Width: 60})
 		if strings.ContainsAny(got, "\x1b\x07") {
 			t.Fatalf("control characters reached the output: %q", got)
 		}

@@ -17,6 +17,7 @@ import (
 	"github.com/charmbracelet/x/ansi"
 	"github.com/muesli/termenv"
 
+	"github.com/redund/redund/internal/adminapi"
 	"github.com/redund/redund/internal/status"
 )
 
@@ -51,7 +52,7 @@ const maxReason = 40
 // Render draws one table of every instance the results describe; an
 // endpoint that did not answer is a row saying "unreachable: <reason>".
 // It is a pure function of its arguments.
-func Render(results []status.Result, opts Options) string {
+func Render(results []adminapi.Result, opts Options) string {
 	if opts.Now.IsZero() {
 		opts.Now = time.Now()
 	}
@@ -192,7 +193,7 @@ func trimLines(s string) string {
 // that names the endpoint in the INSTANCE column; an unreachable endpoint
 // that answered before (r.Last) keeps one row per instance it had, so a
 // live view does not jump when a daemon dies. cut shortens reasons (0: no).
-func resultRows(r status.Result, now time.Time, cut int) ([][]string, [][]tone) {
+func resultRows(r adminapi.Result, now time.Time, cut int) ([][]string, [][]tone) {
 	endpointRow := func(state string, stateTone tone, change string) [][]string {
 		return [][]string{{r.Endpoint, "", "", state, "", "", change}}
 	}
@@ -204,13 +205,13 @@ func resultRows(r status.Result, now time.Time, cut int) ([][]string, [][]tone) 
 		var tones [][]tone
 		for _, d := range r.Last.Instances {
 			rows = append(rows, []string{orDash(d.Instance), orDash(d.Scheme), orDash(d.Role),
-				"unreachable: " + status.Reason(r.Err), "-", "-", "-"})
+				"unreachable: " + adminapi.Reason(r.Err), "-", "-", "-"})
 			tones = append(tones, []tone{toneNormal, toneNormal, toneMuted, toneBad, toneMuted, toneMuted, toneMuted})
 		}
 		return rows, tones
 	}
 	if r.Err != nil {
-		return endpointRow("unreachable: "+status.Reason(r.Err), toneBad, ""), tn(toneBad)
+		return endpointRow("unreachable: "+adminapi.Reason(r.Err), toneBad, ""), tn(toneBad)
 	}
 	if len(r.Report.Instances) == 0 {
 		return endpointRow("no instances", toneMuted, status.Ago(now, r.Report.Started)), tn(toneMuted)

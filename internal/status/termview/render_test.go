@@ -14,15 +14,16 @@ import (
 	"github.com/charmbracelet/lipgloss"
 	"github.com/muesli/termenv"
 
+	"github.com/redund/redund/internal/adminapi"
 	"github.com/redund/redund/internal/status"
 	"github.com/redund/redund/internal/testutil"
 )
 
 var now = time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
 
-func sampleResults() []status.Result {
+func sampleResults() []adminapi.Result {
 	refused := &net.OpError{Op: "dial", Net: "tcp", Err: os.NewSyscallError("connect", syscall.ECONNREFUSED)}
-	return []status.Result{
+	return []adminapi.Result{
 		{Endpoint: "127.0.0.1:9180", Report: status.Report{Schema: 1, Daemon: "voter serve", Instances: []status.Document{
 			{Instance: "east", Scheme: "voter", Role: "primary", State: "Voting", Since: now.Add(-12 * time.Second),
 				Peer:   &status.Peer{Address: "10.0.0.2:1667", Connected: true},
@@ -38,7 +39,7 @@ func sampleResults() []status.Result {
 		}}},
 		{Endpoint: "127.0.0.1:9182", Report: status.Report{Schema: 1, Daemon: "gateway run", Started: now.Add(-50 * time.Hour)}},
 		{Endpoint: "127.0.0.1:9183", Err: fmt.Errorf("Get %q: %w", "http://127.0.0.1:9183/v1/status", refused)},
-		{Endpoint: "gw.example:9180", Err: &status.TimeoutError{After: 2 * time.Second, Err: errors.New("deadline")}},
+		{Endpoint: "gw.example:9180", Err: &adminapi.TimeoutError{After: 2 * time.Second, Err: errors.New("deadline")}},
 	}
 }
 
@@ -94,7 +95,7 @@ func TestRenderFitsWithoutWrapping(t *testing.T) {
 func TestRenderKeepsInstancesOfADeadDaemon(t *testing.T) {
 	res := sampleResults()
 	last := res[0].Report
-	res[0] = status.Result{Endpoint: "127.0.0.1:9180", Err: res[3].Err, Last: &last}
+	res[0] = adminapi.Result{Endpoint: "127.0.0.1:9180", Err: res[3].Err, Last: &last}
 	got := Render(res, Options{Plain: true, Now: now})
 	for _, w := range []string{"east             voter   primary    unreachable: connection refused",
 		"west             voter   secondary  unreachable: connection refused"} {
@@ -195,7 +196,7 @@ func TestToneOf(t *testing.T) {
 }
 
 func TestRenderNeutralisesControlCharacters(t *testing.T) {
-	res := []status.Result{{Endpoint: "x:1", Report: status.Report{Schema: 1, Instances: []status.Document{{
+	res := []adminapi.Result{{Endpoint: "x:1", Report: status.Report{Schema: 1, Instances: []status.Document{{
 		Instance: "evil\x1b]0;pwned\x07", Scheme: "voter", State: "OK\x1b[2J", Reason: "a\nb",
 		Health: []status.Health{{Name: "h\x9b1m", State: "ERR"}}, Peer: &status.Peer{Address: "\xff\xfe:1"}}}}},
 		{Endpoint: "y:1", Err: errors.New("HTTP 500 \x1b[31mred")}}

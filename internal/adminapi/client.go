@@ -1,4 +1,4 @@
-package status
+package adminapi
 
 import (
 	"context"
@@ -14,6 +14,8 @@ import (
 	"sync"
 	"syscall"
 	"time"
+
+	"github.com/redund/redund/internal/status"
 )
 
 // DefaultTimeout bounds one status fetch when FetchAll is given none.
@@ -29,11 +31,11 @@ const maxParallel = 16
 // from answering.
 type Result struct {
 	Endpoint string
-	Report   Report
+	Report   status.Report
 	Err      error
 	// Last is the endpoint's last good report, when a live view had one
 	// before Err: its instances stay in the table, marked unreachable.
-	Last *Report `json:"-"`
+	Last *status.Report `json:"-"`
 }
 
 // MarshalJSON writes {"endpoint": ..., "report": {...}} or
@@ -46,8 +48,8 @@ func (r Result) MarshalJSON() ([]byte, error) {
 		}{r.Endpoint, r.Err.Error()})
 	}
 	return json.Marshal(struct {
-		Endpoint string `json:"endpoint"`
-		Report   Report `json:"report"`
+		Endpoint string        `json:"endpoint"`
+		Report   status.Report `json:"report"`
 	}{r.Endpoint, r.Report})
 }
 
@@ -99,29 +101,29 @@ func StatusURL(endpoint string) (string, error) {
 }
 
 // Fetch reads the status report of one endpoint ("host:port" or a URL).
-func (c *Client) Fetch(ctx context.Context, endpoint string) (Report, error) {
+func (c *Client) Fetch(ctx context.Context, endpoint string) (status.Report, error) {
 	u, err := StatusURL(endpoint)
 	if err != nil {
-		return Report{}, err
+		return status.Report{}, err
 	}
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
 	if err != nil {
-		return Report{}, err
+		return status.Report{}, err
 	}
 	req.Header.Set("Accept", "application/json")
 	resp, err := c.httpClient().Do(req)
 	if err != nil {
-		return Report{}, err
+		return status.Report{}, err
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode != http.StatusOK {
-		return Report{}, fmt.Errorf("HTTP %s from %s%s", resp.Status, u, refusal(resp.Body))
+		return status.Report{}, fmt.Errorf("HTTP %s from %s%s", resp.Status, u, refusal(resp.Body))
 	}
-	return Decode(io.LimitReader(resp.Body, maxReport))
+	return status.Decode(io.LimitReader(resp.Body, maxReport))
 }
 
 // Fetch reads one endpoint with a zero Client.
-func Fetch(ctx context.Context, endpoint string) (Report, error) {
+func Fetch(ctx context.Context, endpoint string) (status.Report, error) {
 	return (&Client{}).Fetch(ctx, endpoint)
 }
 

@@ -1,4 +1,4 @@
-package status
+package adminapi
 
 import (
 	"context"
@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/redund/redund/internal/status"
 	"github.com/redund/redund/internal/testutil"
 )
 
@@ -157,7 +158,7 @@ func TestFetchAllCancelled(t *testing.T) {
 
 func TestResultJSON(t *testing.T) {
 	res := []Result{
-		{Endpoint: "a:1", Report: Report{Schema: 1, Daemon: "d", Instances: []Document{}}},
+		{Endpoint: "a:1", Report: status.Report{Schema: 1, Daemon: "d", Instances: []status.Document{}}},
 		{Endpoint: "b:2", Err: errors.New("boom")},
 	}
 	b, err := json.Marshal(res)
