@@ -1,10 +1,8 @@
 package ddns
 
 import (
-	"context"
 	"encoding/json"
 	"errors"
-	"fmt"
 	"net/http"
 
 	"github.com/redund/redund/internal/adminapi"
@@ -52,19 +50,4 @@ func (d *Daemon) MaintenanceHandler() http.Handler {
 			adminapi.WriteJSON(w, http.StatusOK, req)
 		}
 	})
-}
-
-// RequestMaintenance asks the daemon at endpoint (host:port or URL) to
-// set maintenance; token may be empty.
-func RequestMaintenance(ctx context.Context, endpoint string, token config.Secret, req MaintenanceRequest) error {
-	body, _ := json.Marshal(req)
-	_, err := adminapi.Call(ctx, endpoint, token, http.MethodPost, MaintenancePath, body)
-	var ce *adminapi.CallError
-	switch {
-	case errors.As(err, &ce):
-		return fmt.Errorf("ddns: %w", err)
-	case err != nil:
-		return fmt.Errorf("ddns: is `redund ddns run` running? %w", err)
-	}
-	return nil
 }

@@ -3,7 +3,9 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"net/http"
 	"os"
 	"time"
 
@@ -106,9 +108,17 @@ func runSchedsyncAction(c *cli.Context, g *globalOptions, o *schedsyncOptions, n
 	}
 	ctx, cancel := context.WithTimeout(c.Context, 40*time.Second)
 	defer cancel()
-	res, err := schedsync.CallAction(ctx, addr, token, name)
-	if err != nil {
-		return failed(err)
+	var res schedsync.ActionResult
+	err = adminapi.Target{Endpoint: addr, Token: token, Daemon: "schedsync run"}.Call(ctx, http.MethodPost, schedsync.ActionPath(name), nil, &res)
+	var ce *adminapi.CallError
+	var re *adminapi.ReplyError
+	switch {
+	case errors.As(err, &ce):
+		return failed(fmt.Errorf("schedsync: %s: %s", name, ce.Msg))
+	case errors.As(err, &re):
+		return failed(fmt.Errorf("schedsync: %s: not an action result: %w", name, re.Err))
+	case err != nil:
+		return failed(fmt.Errorf("schedsync: %w", err))
 	}
 	if o.JSON {
 		return printJSON(c, res)

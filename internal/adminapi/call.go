@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -68,4 +69,77 @@ func Call(ctx context.Context, endpoint string, token config.Secret, method, pat
 		e.Error = strings.TrimSpace(string(raw))
 	}
 	return nil, &CallError{Code: resp.StatusCode, Status: resp.Status, Msg: e.Error, Redirect: e.Redirect}
+}
+
+// Target is a running daemon's admin listener as an operator's command
+// reaches it: the one admin client of the CLI commands.
+type Target struct {
+	Endpoint string        // host:port or URL, as for Fetch
+	Token    config.Secret // sent as the bearer token when set
+	// Daemon is the command that serves the listener ("gateway run"): an
+	// UnreachableError names it. Empty: the dial error is returned as is.
+	Daemon string
+}
+
+// UnreachableError is a daemon that could not be asked at all.
+type UnreachableError struct {
+	Daemon string // e.g. "ddns run"
+	Err    error
+}
+
+func (e *UnreachableError) Error() string {
+	return "is `redund " + e.Daemon + "` running? " + e.Err.Error()
+}
+
+// Unwrap gives the dial or transport error.
+func (e *UnreachableError) Unwrap() error { return e.Err }
+
+// ReplyError is a 200 answer that is not the JSON the caller expects.
+type ReplyError struct{ Err error }
+
+func (e *ReplyError) Error() string { return "not the expected answer: " + e.Err.Error() }
+
+// Unwrap gives the decoding error.
+func (e *ReplyError) Unwrap() error { return e.Err }
+
+// Call sends method path to the daemon. in is the request body: nil for
+// none, a []byte as it is, anything else as its JSON. A 200 answer is
+// decoded into out: nil drops it, a *[]byte receives the body as it is,
+// anything else is JSON-decoded (a *ReplyError when it does not fit).
+// An answer other than 200 is a *CallError (code, message, redirect); a
+// daemon that cannot be reached is an *UnreachableError when t.Daemon is
+// set.
+func (t Target) Call(ctx context.Context, method, path string, in, out any) error {
+	var body []byte
+	switch v := in.(type) {
+	case nil:
+	case []byte:
+		body = v
+	default:
+		b, err := json.Marshal(v)
+		if err != nil {
+			return fmt.Errorf("encoding the request: %w", err)
+		}
+		body = b
+	}
+	raw, err := Call(ctx, t.Endpoint, t.Token, method, path, body)
+	var ce *CallError
+	switch {
+	case errors.As(err, &ce):
+		return err
+	case err != nil && t.Daemon != "":
+		return &UnreachableError{Daemon: t.Daemon, Err: err}
+	case err != nil:
+		return err
+	}
+	switch v := out.(type) {
+	case nil:
+	case *[]byte:
+		*v = raw
+	default:
+		if err := json.Unmarshal(raw, out); err != nil {
+			return &ReplyError{Err: err}
+		}
+	}
+	return nil
 }

@@ -58,3 +58,85 @@ func TestCall(t *testing.T) {
 		t.Fatal("a bad endpoint must be refused")
 	}
 }
+
+// Target.Call sends a typed body and decodes a typed answer, and its
+// errors say which of three things went wrong.
+func TestTargetCall(t *testing.T) {
+	type in struct {
+		On bool `json:"on"`
+	}
+	type out struct {
+		Result string `json:"result"`
+	}
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, _ := io.ReadAll(r.Body)
+		switch r.URL.Path {
+		case "/v1/echo":
+			WriteJSON(w, http.StatusOK, out{Result: r.Method + " " + r.Header.Get("Content-Type") + " " + string(body)})
+		case "/v1/html":
+			_, _ = w.Write([]byte("<html>not redund</html>"))
+		default:
+			w.WriteHeader(http.StatusConflict)
+			_, _ = w.Write([]byte(`{"error":"this node is the standby","redirect":"http://b:8080"}`))
+		}
+	}))
+	t.Cleanup(srv.Close)
+	ctx := context.Background()
+	tg := Target{Endpoint: srv.URL, Daemon: "gateway run"}
+	for _, tc := range []struct {
+		name   string
+		tg     Target
+		path   string
+		in     any
+		want   string // the decoded result, or the error text
+		errKey string // "call", "reply", "unreachable", "plain" or "" for none
+	}{
+		{"typed body and answer", tg, "/v1/echo", in{On: true}, `PUT application/json {"on":true}`, ""},
+		{"raw body", tg, "/v1/echo", []byte("x=1"), "PUT  x=1", ""},
+		{"no body", tg, "/v1/echo", nil, "PUT  ", ""},
+		{"refusal", tg, "/v1/standby", nil, "daemon answered 409 Conflict: this node is the standby", "call"},
+		{"not JSON", tg, "/v1/html", nil, "not the expected answer: invalid character", "reply"},
+		{"nobody there", Target{Endpoint: testutil.ClosedTCPAddr(t), Daemon: "ddns run"}, "/v1/echo", nil,
+			"is `redund ddns run` running? ", "unreachable"},
+		{"nobody there, no daemon named", Target{Endpoint: testutil.ClosedTCPAddr(t)}, "/v1/echo", nil,
+			"connection refused", "plain"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var got out
+			err := tc.tg.Call(ctx, http.MethodPut, tc.path, tc.in, &got)
+			var ce *CallError
+			var re *ReplyError
+			var ue *UnreachableError
+			switch tc.errKey {
+			case "":
+				if err != nil || got.Result != tc.want {
+					t.Fatalf("got %q, %v; want %q", got.Result, err, tc.want)
+				}
+				return
+			case "call":
+				if !errors.As(err, &ce) || ce.Redirect != "http://b:8080" {
+					t.Fatalf("want a CallError with the redirect: %#v", err)
+				}
+			case "reply":
+				if !errors.As(err, &re) {
+					t.Fatalf("want a ReplyError: %#v", err)
+				}
+			case "unreachable":
+				if !errors.As(err, &ue) || ue.Daemon != "ddns run" {
+					t.Fatalf("want an UnreachableError: %#v", err)
+				}
+			case "plain":
+				if err == nil || errors.As(err, &ue) || errors.As(err, &ce) {
+					t.Fatalf("want the dial error as is: %#v", err)
+				}
+			}
+			if !strings.Contains(err.Error(), tc.want) {
+				t.Errorf("error %q lacks %q", err, tc.want)
+			}
+		})
+	}
+	var raw []byte
+	if err := tg.Call(ctx, http.MethodGet, "/v1/html", nil, &raw); err != nil || string(raw) != "<html>not redund</html>" {
+		t.Errorf("*[]byte gets the body as is: %q, %v", raw, err)
+	}
+}
