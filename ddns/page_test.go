@@ -8,10 +8,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/redund/redund/internal/adminapi"
 	"github.com/redund/redund/internal/config"
 	"github.com/redund/redund/internal/dnsupdate"
 	"github.com/redund/redund/internal/logging"
-	"github.com/redund/redund/internal/status"
 	"github.com/redund/redund/internal/testutil"
 	"github.com/redund/redund/internal/webui/webuitest"
 )
@@ -23,8 +23,8 @@ const xssName = "<script>document.title='pwned'</script>"
 // the events of ring and the admin token (none: "").
 func serveAdmin(t *testing.T, d *Daemon, ring *logging.Ring, token config.Secret) string {
 	t.Helper()
-	admin := status.NewServer("ddns run", "test", ring, logging.Discard())
-	admin.SetAccess(status.AdminConfig{Token: token})
+	admin := adminapi.NewServer("ddns run", "test", ring, logging.Discard())
+	admin.SetAccess(adminapi.Config{Token: token})
 	d.Register(admin, token)
 	if err := admin.Listen("127.0.0.1:0"); err != nil {
 		t.Fatal(err)

@@ -10,10 +10,10 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/redund/redund/internal/adminapi"
 	"github.com/redund/redund/internal/config"
 	"github.com/redund/redund/internal/lifecycle"
 	"github.com/redund/redund/internal/replica"
-	"github.com/redund/redund/internal/status"
 	"github.com/redund/redund/internal/webui"
 )
 
@@ -22,7 +22,7 @@ const maxBody = 64 << 20
 
 // Register adds the gateway's endpoints, status source and metrics to an
 // admin server. Changes (PUT, DELETE, POST) and reads of documents and
-// history go through status.Protect: with a token they need it; without
+// history go through adminapi.Protect: with a token they need it; without
 // one only loopback clients may use them. Status, the page (GET /gateway),
 // the index page (GET /) and the log lines are open like /v1/status.
 func (g *Gateway) Register(s lifecycle.Admin, token config.Secret) error {
@@ -31,9 +31,9 @@ func (g *Gateway) Register(s lifecycle.Admin, token config.Secret) error {
 	}
 	g.token = token
 	s.AddSource(g)
-	p := func(h http.HandlerFunc) http.Handler { return status.Protect(token, h) }
+	p := func(h http.HandlerFunc) http.Handler { return adminapi.Protect(token, h) }
 	s.Handle("GET /v1/gateway/status", http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
-		status.WriteJSON(w, http.StatusOK, g.Detail())
+		adminapi.WriteJSON(w, http.StatusOK, g.Detail())
 	}))
 	// documents may hold sensitive values: reading them is guarded like changes
 	s.Handle("GET /v1/gateway/config", p(g.serveList(ProvConfig)))
@@ -61,11 +61,11 @@ func writeErr(w http.ResponseWriter, err error) {
 	var ref *RefusedError
 	switch {
 	case errors.As(err, &ref):
-		status.WriteJSON(w, http.StatusConflict, map[string]string{"error": err.Error(), "redirect": ref.Redirect})
+		adminapi.WriteJSON(w, http.StatusConflict, map[string]string{"error": err.Error(), "redirect": ref.Redirect})
 	case errors.Is(err, ErrBadKey), errors.Is(err, replica.ErrTooLarge):
-		status.WriteError(w, http.StatusBadRequest, err.Error())
+		adminapi.WriteError(w, http.StatusBadRequest, err.Error())
 	default:
-		status.WriteError(w, http.StatusInternalServerError, err.Error())
+		adminapi.WriteError(w, http.StatusInternalServerError, err.Error())
 	}
 }
 
@@ -87,7 +87,7 @@ func (g *Gateway) serveList(prov string) http.HandlerFunc {
 		for _, it := range items {
 			out[it.Key] = string(it.Value)
 		}
-		status.WriteJSON(w, http.StatusOK, out)
+		adminapi.WriteJSON(w, http.StatusOK, out)
 	}
 }
 
@@ -98,9 +98,9 @@ func (g *Gateway) serveGet(prov string) http.HandlerFunc {
 		case err != nil:
 			writeErr(w, err)
 		case !ok:
-			status.WriteError(w, http.StatusNotFound, "no such key")
+			adminapi.WriteError(w, http.StatusNotFound, "no such key")
 		default:
-			status.WriteJSON(w, http.StatusOK, docJSON{Key: it.Key, Value: string(it.Value), Version: it.Version})
+			adminapi.WriteJSON(w, http.StatusOK, docJSON{Key: it.Key, Value: string(it.Value), Version: it.Version})
 		}
 	}
 }
@@ -109,7 +109,7 @@ func (g *Gateway) servePut(set func(string, []byte) (uint64, error)) http.Handle
 	return func(w http.ResponseWriter, r *http.Request) {
 		body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxBody))
 		if err != nil {
-			status.WriteError(w, http.StatusRequestEntityTooLarge, err.Error())
+			adminapi.WriteError(w, http.StatusRequestEntityTooLarge, err.Error())
 			return
 		}
 		v, err := set(r.PathValue("key"), body)
@@ -117,7 +117,7 @@ func (g *Gateway) servePut(set func(string, []byte) (uint64, error)) http.Handle
 			writeErr(w, err)
 			return
 		}
-		status.WriteJSON(w, http.StatusOK, map[string]any{"key": r.PathValue("key"), "version": v})
+		adminapi.WriteJSON(w, http.StatusOK, map[string]any{"key": r.PathValue("key"), "version": v})
 	}
 }
 
@@ -128,14 +128,14 @@ func (g *Gateway) serveDelete(del func(string) (uint64, error)) http.HandlerFunc
 			writeErr(w, err)
 			return
 		}
-		status.WriteJSON(w, http.StatusOK, map[string]any{"key": r.PathValue("key"), "version": v})
+		adminapi.WriteJSON(w, http.StatusOK, map[string]any{"key": r.PathValue("key"), "version": v})
 	}
 }
 
 func (g *Gateway) serveImport(w http.ResponseWriter, r *http.Request) {
 	var docs map[string]string
 	if err := json.NewDecoder(http.MaxBytesReader(w, r.Body, maxBody)).Decode(&docs); err != nil {
-		status.WriteError(w, http.StatusBadRequest, "import: body must be a JSON object of key → value: "+err.Error())
+		adminapi.WriteError(w, http.StatusBadRequest, "import: body must be a JSON object of key → value: "+err.Error())
 		return
 	}
 	m := make(map[string][]byte, len(docs))
@@ -147,13 +147,13 @@ func (g *Gateway) serveImport(w http.ResponseWriter, r *http.Request) {
 		writeErr(w, err)
 		return
 	}
-	status.WriteJSON(w, http.StatusOK, map[string]int{"imported": n})
+	adminapi.WriteJSON(w, http.StatusOK, map[string]int{"imported": n})
 }
 
 func (g *Gateway) servePostHistory(w http.ResponseWriter, r *http.Request) {
 	var pts []Point
 	if err := json.NewDecoder(http.MaxBytesReader(w, r.Body, maxBody)).Decode(&pts); err != nil {
-		status.WriteError(w, http.StatusBadRequest, "history: body must be a JSON array of {tag, ts_ms, value}: "+err.Error())
+		adminapi.WriteError(w, http.StatusBadRequest, "history: body must be a JSON array of {tag, ts_ms, value}: "+err.Error())
 		return
 	}
 	n, err := g.PostHistory(pts)
@@ -161,7 +161,7 @@ func (g *Gateway) servePostHistory(w http.ResponseWriter, r *http.Request) {
 		writeErr(w, err)
 		return
 	}
-	status.WriteJSON(w, http.StatusOK, map[string]int{"accepted": n})
+	adminapi.WriteJSON(w, http.StatusOK, map[string]int{"accepted": n})
 }
 
 func (g *Gateway) serveQueryHistory(w http.ResponseWriter, r *http.Request) {
@@ -169,7 +169,7 @@ func (g *Gateway) serveQueryHistory(w http.ResponseWriter, r *http.Request) {
 	from, err1 := msParam(q, "from", 0)
 	to, err2 := msParam(q, "to", time.Now().Add(time.Hour).UnixMilli())
 	if err := errors.Join(err1, err2); err != nil {
-		status.WriteError(w, http.StatusBadRequest, "history: "+err.Error())
+		adminapi.WriteError(w, http.StatusBadRequest, "history: "+err.Error())
 		return
 	}
 	pts, err := g.QueryHistory(q.Get("tag"), from, to)
@@ -180,7 +180,7 @@ func (g *Gateway) serveQueryHistory(w http.ResponseWriter, r *http.Request) {
 	if pts == nil {
 		pts = []Point{}
 	}
-	status.WriteJSON(w, http.StatusOK, pts)
+	adminapi.WriteJSON(w, http.StatusOK, pts)
 }
 
 // msParam reads a unix-milliseconds query parameter; def when absent.
@@ -199,17 +199,17 @@ func msParam(q url.Values, name string, def int64) (int64, error) {
 func (g *Gateway) serveFailover(w http.ResponseWriter, r *http.Request) {
 	msg, err := g.Failover(r.Context())
 	if err != nil {
-		status.WriteError(w, http.StatusConflict, err.Error())
+		adminapi.WriteError(w, http.StatusConflict, err.Error())
 		return
 	}
-	status.WriteJSON(w, http.StatusOK, map[string]string{"result": msg})
+	adminapi.WriteJSON(w, http.StatusOK, map[string]string{"result": msg})
 }
 
 func (g *Gateway) serveResync(w http.ResponseWriter, _ *http.Request) {
 	msg, err := g.Resync()
 	if err != nil {
-		status.WriteError(w, http.StatusConflict, err.Error())
+		adminapi.WriteError(w, http.StatusConflict, err.Error())
 		return
 	}
-	status.WriteJSON(w, http.StatusOK, map[string]string{"result": msg})
+	adminapi.WriteJSON(w, http.StatusOK, map[string]string{"result": msg})
 }

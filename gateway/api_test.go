@@ -12,16 +12,16 @@ import (
 	"testing"
 	"time"
 
+	"github.com/redund/redund/internal/adminapi"
 	"github.com/redund/redund/internal/config"
 	"github.com/redund/redund/internal/logging"
-	"github.com/redund/redund/internal/status"
 	"github.com/redund/redund/internal/testutil"
 )
 
 // admin serves n's endpoints on a loopback admin server until the test ends.
 func admin(t *testing.T, n *gw, token config.Secret) string {
 	t.Helper()
-	s := status.NewServer("gateway run", "1.0.0", n.ring, logging.Discard())
+	s := adminapi.NewServer("gateway run", "1.0.0", n.ring, logging.Discard())
 	n.Register(s, token)
 	if err := s.Listen("127.0.0.1:0"); err != nil {
 		t.Fatal(err)

@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/redund/redund/internal/adminapi"
 	"github.com/redund/redund/internal/testutil"
 )
 
@@ -88,9 +89,10 @@ func TestAdminRefusesCrossSiteAndRebinding(t *testing.T) {
 	if resp, body := browser(t, "POST", base+"/v1/gateway/config-import", "", `{"y":"2"}`); resp.StatusCode != http.StatusOK {
 		t.Fatalf("curl import: %d %q", resp.StatusCode, body)
 	}
-	out, err := AdminClient{Endpoint: addr}.Do(context.Background(), "GET", "/v1/gateway/config", nil)
+	var out []byte
+	err := adminapi.Target{Endpoint: addr}.Call(context.Background(), "GET", "/v1/gateway/config", nil, &out)
 	if err != nil || !strings.Contains(string(out), `"y": "2"`) {
-		t.Fatalf("AdminClient: %v %s", err, out)
+		t.Fatalf("adminapi.Target.Call: %v %s", err, out)
 	}
 }
 

@@ -11,8 +11,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/redund/redund/internal/adminapi"
 	"github.com/redund/redund/internal/netlimit"
-	"github.com/redund/redund/internal/status"
 )
 
 // Headers telling clients which node served them and whether they moved.
@@ -71,12 +71,12 @@ func ClientLimits() netlimit.Limits {
 // clientGuard is the admin listeners' guard for the client listener: Host
 // must be an IP address, localhost, client_listen's or client_url's name
 // or one of [admin] allowed_hosts; cross-origin changes are refused.
-func (g *Gateway) clientGuard(bound string) *status.Guard {
+func (g *Gateway) clientGuard(bound string) *adminapi.Guard {
 	names := []string{g.cfg.ClientListen, bound}
 	if u, err := url.Parse(g.cfg.ClientURL); err == nil && u.Hostname() != "" {
 		names = append(names, net.JoinHostPort(u.Hostname(), "0"))
 	}
-	return status.NewGuard("", g.opts.AllowedHosts, names...)
+	return adminapi.NewGuard("", g.opts.AllowedHosts, names...)
 }
 
 // ClientAddr is the bound client listener address (after Run started it).
@@ -98,10 +98,10 @@ func (g *Gateway) ClientHandler() (http.Handler, error) {
 	}
 	proxy := httputil.NewSingleHostReverseProxy(target)
 	proxy.ErrorHandler = func(w http.ResponseWriter, _ *http.Request, err error) {
-		status.WriteError(w, http.StatusBadGateway, "application unreachable on "+g.cfg.NodeID+": "+err.Error())
+		adminapi.WriteError(w, http.StatusBadGateway, "application unreachable on "+g.cfg.NodeID+": "+err.Error())
 	}
 	proxy.ModifyResponse = func(resp *http.Response) error {
-		status.FillSecurityHeaders(resp.Header) // the application's own framing policy wins
+		adminapi.FillSecurityHeaders(resp.Header) // the application's own framing policy wins
 		return nil
 	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -109,7 +109,7 @@ func (g *Gateway) ClientHandler() (http.Handler, error) {
 		v := g.view()
 		role, peerURL, peerRole := v.Role, v.Peer.URL, v.Peer.Role
 		if role == RoleActive {
-			status.DropSecurityHeaders(w.Header())
+			adminapi.DropSecurityHeaders(w.Header())
 			proxy.ServeHTTP(w, r)
 			return
 		}
@@ -119,6 +119,6 @@ func (g *Gateway) ClientHandler() (http.Handler, error) {
 			return
 		}
 		w.Header().Set("Retry-After", "1")
-		status.WriteError(w, http.StatusServiceUnavailable, fmt.Sprintf("%s is %s and no active node is known", g.cfg.NodeID, role))
+		adminapi.WriteError(w, http.StatusServiceUnavailable, fmt.Sprintf("%s is %s and no active node is known", g.cfg.NodeID, role))
 	}), nil
 }

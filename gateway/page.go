@@ -8,8 +8,8 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/redund/redund/internal/adminapi"
 	"github.com/redund/redund/internal/logging"
-	"github.com/redund/redund/internal/status"
 	"github.com/redund/redund/internal/webui"
 )
 
@@ -71,5 +71,5 @@ func (g *Gateway) serveLog(w http.ResponseWriter, r *http.Request) {
 	if lines == nil {
 		lines = []logging.Event{}
 	}
-	status.WriteJSON(w, http.StatusOK, lines)
+	adminapi.WriteJSON(w, http.StatusOK, lines)
 }

@@ -3,13 +3,14 @@ package schedsync
 import (
 	"context"
 	"log/slog"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/redund/redund/internal/status"
+	"github.com/redund/redund/internal/adminapi"
 	"github.com/redund/redund/internal/testutil"
 )
 
@@ -25,7 +26,7 @@ func TestAdminActions(t *testing.T) {
 		b.OnPromote = hook("promoted")
 	})
 	admin := func(n *testNode) string {
-		srv := status.NewServer("schedsync run", "test", nil, slog.New(slog.DiscardHandler))
+		srv := adminapi.NewServer("schedsync run", "test", nil, slog.New(slog.DiscardHandler))
 		n.Register(srv, "")
 		must(t, srv.Listen("127.0.0.1:0"))
 		ctx, cancel := context.WithCancel(context.Background())
@@ -37,10 +38,15 @@ func TestAdminActions(t *testing.T) {
 	pa, sa := admin(p), admin(s)
 	testutil.Eventually(t, 10*time.Second, "Synced", func() bool { return s.state() == StateSynced })
 	ctx := context.Background()
-	if _, err := CallAction(ctx, pa, "", "promote"); err == nil || !strings.Contains(err.Error(), "already primary") {
+	callAction := func(addr, name string) (ActionResult, error) {
+		var res ActionResult
+		err := adminapi.Target{Endpoint: addr}.Call(ctx, http.MethodPost, ActionPath(name), nil, &res)
+		return res, err
+	}
+	if _, err := callAction(pa, "promote"); err == nil || !strings.Contains(err.Error(), "already primary") {
 		t.Fatalf("promote on the primary: %v", err)
 	}
-	res, err := CallAction(ctx, sa, "", "promote")
+	res, err := callAction(sa, "promote")
 	must(t, err)
 	if len(res.Status) != 1 || res.Status[0].Role != RolePrimary {
 		t.Fatalf("promote answer: %+v", res)
@@ -48,7 +54,7 @@ func TestAdminActions(t *testing.T) {
 	testutil.Eventually(t, 10*time.Second, "two primaries: Incompatible on both", func() bool {
 		return p.state() == StateIncompatible && s.state() == StateIncompatible
 	})
-	_, err = CallAction(ctx, pa, "", "demote")
+	_, err = callAction(pa, "demote")
 	must(t, err)
 	testutil.Eventually(t, 10*time.Second, "the old primary follows the new one", func() bool {
 		return p.Role() == RoleSecondary && p.state() == StateSynced && s.state() == StateSynced

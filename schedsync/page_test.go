@@ -11,9 +11,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/redund/redund/internal/adminapi"
 	"github.com/redund/redund/internal/config"
 	"github.com/redund/redund/internal/logging"
-	"github.com/redund/redund/internal/status"
 	"github.com/redund/redund/internal/testutil"
 	"github.com/redund/redund/internal/webui/webuitest"
 )
@@ -37,8 +37,8 @@ func ringNode(t *testing.T, cfg *Config, ln net.Listener, ring *logging.Ring) *t
 // with the admin token (none: "") and the events of ring.
 func servePage(t *testing.T, n *testNode, ring *logging.Ring, token config.Secret) string {
 	t.Helper()
-	srv := status.NewServer("schedsync run", "test", ring, logging.Discard())
-	srv.SetAccess(status.AdminConfig{Token: token})
+	srv := adminapi.NewServer("schedsync run", "test", ring, logging.Discard())
+	srv.SetAccess(adminapi.Config{Token: token})
 	n.Register(srv, token)
 	must(t, srv.Listen("127.0.0.1:0"))
 	ctx, cancel := context.WithCancel(context.Background())

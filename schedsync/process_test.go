@@ -16,6 +16,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/redund/redund/internal/adminapi"
 	"github.com/redund/redund/internal/status"
 	"github.com/redund/redund/internal/testutil"
 )
@@ -140,7 +141,7 @@ func (p *procNode) kill9() {
 func (p *procNode) status() (status.Document, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
 	defer cancel()
-	rep, err := status.Fetch(ctx, p.admin)
+	rep, err := adminapi.Fetch(ctx, p.admin)
 	if err != nil {
 		return status.Document{}, err
 	}

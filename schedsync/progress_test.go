@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/redund/redund/internal/adminapi"
 	"github.com/redund/redund/internal/status"
 	"github.com/redund/redund/internal/testutil"
 )
@@ -44,7 +45,7 @@ func TestProgressString(t *testing.T) {
 // serveAdmin serves n's status and actions on a loopback admin address.
 func serveAdmin(t *testing.T, n *testNode) string {
 	t.Helper()
-	srv := status.NewServer("schedsync run", "test", nil, slog.New(slog.DiscardHandler))
+	srv := adminapi.NewServer("schedsync run", "test", nil, slog.New(slog.DiscardHandler))
 	n.Register(srv, "")
 	must(t, srv.Listen("127.0.0.1:0"))
 	ctx, cancel := context.WithCancel(context.Background())
@@ -59,7 +60,7 @@ func servedProgress(t *testing.T, addr string) (status.Document, *Progress) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 	defer cancel()
-	rep, err := status.Fetch(ctx, addr)
+	rep, err := adminapi.Fetch(ctx, addr)
 	if err != nil || len(rep.Instances) != 1 {
 		return status.Document{}, nil
 	}

@@ -5,7 +5,7 @@ import (
 	"net/http"
 	"time"
 
-	"github.com/redund/redund/internal/status"
+	"github.com/redund/redund/internal/adminapi"
 )
 
 // A file whose content changed without a size or mtime change keeps its
@@ -62,7 +62,7 @@ func (n *Node) serveRehash(w http.ResponseWriter, r *peerRequest) {
 	}
 	select {
 	case <-req.done:
-		status.WriteJSON(w, http.StatusOK, map[string]int{"rehashed": len(paths)})
+		adminapi.WriteJSON(w, http.StatusOK, map[string]int{"rehashed": len(paths)})
 	case <-ctx.Done():
 		http.Error(w, "primary busy", http.StatusServiceUnavailable)
 	}

@@ -10,7 +10,7 @@ import (
 	"strconv"
 	"time"
 
-	"github.com/redund/redund/internal/status"
+	"github.com/redund/redund/internal/adminapi"
 )
 
 // handler serves the peer protocol:
@@ -61,11 +61,11 @@ func (n *Node) auth0(dataOnly bool, maxBody int64, h func(http.ResponseWriter, *
 		n.notePeer(from, refused)
 		// demote is how two primaries are resolved: the refusal must not stop it
 		if refused != "" && r.URL.Path != demotePath {
-			status.WriteJSON(pw, http.StatusConflict, helloReply{Node: self, Refused: refused})
+			adminapi.WriteJSON(pw, http.StatusConflict, helloReply{Node: self, Refused: refused})
 			return
 		}
 		if dataOnly && self.Role != RolePrimary {
-			status.WriteJSON(pw, http.StatusConflict, helloReply{Node: self, Refused: "this node is not primary"})
+			adminapi.WriteJSON(pw, http.StatusConflict, helloReply{Node: self, Refused: "this node is not primary"})
 			return
 		}
 		if dataOnly && !n.mayPublish() {
@@ -77,7 +77,7 @@ func (n *Node) auth0(dataOnly bool, maxBody int64, h func(http.ResponseWriter, *
 }
 
 func (n *Node) serveHello(w http.ResponseWriter, _ *peerRequest) {
-	status.WriteJSON(w, http.StatusOK, helloReply{Node: n.info()})
+	adminapi.WriteJSON(w, http.StatusOK, helloReply{Node: n.info()})
 }
 
 func (n *Node) currentLog() *changeLog {
@@ -212,19 +212,19 @@ func (n *Node) servePeerDemote(w http.ResponseWriter, r *peerRequest) {
 		return
 	}
 	if err := n.demoteFor(r.from, epoch); err != nil {
-		status.WriteError(w, http.StatusConflict, err.Error())
+		adminapi.WriteError(w, http.StatusConflict, err.Error())
 		return
 	}
-	status.WriteJSON(w, http.StatusOK, map[string]string{"result": "demoted"})
+	adminapi.WriteJSON(w, http.StatusOK, map[string]string{"result": "demoted"})
 }
 
 func (n *Node) servePeerResync(w http.ResponseWriter, _ *peerRequest) {
 	if n.Role() != RoleSecondary {
-		status.WriteError(w, http.StatusConflict, "not a secondary")
+		adminapi.WriteError(w, http.StatusConflict, "not a secondary")
 		return
 	}
 	n.requestResync()
-	status.WriteJSON(w, http.StatusOK, map[string]string{"result": "resync started"})
+	adminapi.WriteJSON(w, http.StatusOK, map[string]string{"result": "resync started"})
 }
 
 type countWriter struct {

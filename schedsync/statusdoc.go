@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/redund/redund/internal/adminapi"
 	"github.com/redund/redund/internal/config"
 	"github.com/redund/redund/internal/lifecycle"
 	"github.com/redund/redund/internal/status"
@@ -77,7 +78,7 @@ func (n *Node) Status() []status.Document {
 
 // Register adds the node's status, metrics-backed actions and admin
 // endpoints (POST /v1/schedsync/resync, /promote, /demote) to an admin
-// server (loopback only, or with the admin token: see status.Protect),
+// server (loopback only, or with the admin token: see adminapi.Protect),
 // the HTML status page at GET /schedsync (PagePath) and the index page at
 // GET /.
 func (n *Node) Register(s lifecycle.Admin, token config.Secret) error {
@@ -89,7 +90,7 @@ func (n *Node) Register(s lifecycle.Admin, token config.Secret) error {
 	s.AddSource(n)
 	for name, fn := range map[string]func(context.Context) error{
 		"resync": n.Resync, "promote": n.Promote, "demote": n.Demote} {
-		s.Handle("POST "+ActionPath(name), status.Protect(token, n.action(name, fn)))
+		s.Handle("POST "+ActionPath(name), adminapi.Protect(token, n.action(name, fn)))
 	}
 	s.Handle("GET "+PagePath, n.pageHandler(s, token))
 	s.Handle(webui.IndexPattern, webui.Index(s.Report, PagePath, nil, n.log))
@@ -108,10 +109,10 @@ func (n *Node) action(name string, fn func(context.Context) error) http.Handler 
 			if errors.Is(err, ErrRefused) {
 				code = http.StatusConflict
 			}
-			status.WriteError(w, code, err.Error())
+			adminapi.WriteError(w, code, err.Error())
 			return
 		}
 		n.log.Info("operator action", "action", name)
-		status.WriteJSON(w, http.StatusOK, map[string]any{"result": name + " done", "status": n.Status()})
+		adminapi.WriteJSON(w, http.StatusOK, map[string]any{"result": name + " done", "status": n.Status()})
 	})
 }

@@ -6,8 +6,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/redund/redund/internal/adminapi"
 	"github.com/redund/redund/internal/logging"
-	"github.com/redund/redund/internal/status"
 	"github.com/redund/redund/internal/testutil"
 	"github.com/redund/redund/internal/webui/webuitest"
 )
@@ -67,7 +67,7 @@ func TestPageFromServer(t *testing.T) {
 // serveVoterAdmin serves s's admin endpoints and page as `voter serve` does.
 func serveVoterAdmin(t *testing.T, s *Server) string {
 	t.Helper()
-	admin := status.NewServer("voter serve", "test", nil, logging.Discard())
+	admin := adminapi.NewServer("voter serve", "test", nil, logging.Discard())
 	s.Register(admin, "")
 	if err := admin.Listen("127.0.0.1:0"); err != nil {
 		t.Fatal(err)

@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/redund/redund/internal/adminapi"
 	"github.com/redund/redund/internal/config"
 	"github.com/redund/redund/internal/lifecycle"
 	"github.com/redund/redund/internal/status"
@@ -28,7 +29,7 @@ func (s *Server) Register(admin lifecycle.Admin, token config.Secret) error {
 		}
 	}
 	admin.AddSource(s)
-	admin.Handle("POST "+PingPath, status.Protect(token, http.HandlerFunc(s.servePing)))
+	admin.Handle("POST "+PingPath, adminapi.Protect(token, http.HandlerFunc(s.servePing)))
 	admin.Handle("GET "+PagePath, s.pageHandler())
 	admin.Handle(webui.IndexPattern, webui.Index(admin.Report, PagePath,
 		func(doc status.Document) string { return "instance-" + doc.Instance }, s.log))
@@ -46,13 +47,13 @@ func (s *Server) servePing(w http.ResponseWriter, r *http.Request) {
 	if v := q.Get("count"); v != "" {
 		var err error
 		if n, err = strconv.Atoi(v); err != nil || n < 0 || n > maxPingCount {
-			status.WriteError(w, http.StatusBadRequest, fmt.Sprintf("count must be a number from 0 (abort) to %d", maxPingCount))
+			adminapi.WriteError(w, http.StatusBadRequest, fmt.Sprintf("count must be a number from 0 (abort) to %d", maxPingCount))
 			return
 		}
 	}
 	inst, err := s.instanceOf(q.Get("instance"), q.Get("client"))
 	if err != nil {
-		status.WriteError(w, http.StatusNotFound, err.Error())
+		adminapi.WriteError(w, http.StatusNotFound, err.Error())
 		return
 	}
 	ctx, cancel := context.WithTimeout(r.Context(), time.Duration(max(n, 0))*pingEvery+pingTimeout+5*time.Second)
@@ -60,13 +61,13 @@ func (s *Server) servePing(w http.ResponseWriter, r *http.Request) {
 	res, err := s.Ping(ctx, inst, q.Get("client"), n)
 	switch {
 	case errors.Is(err, ErrPingBusy):
-		status.WriteError(w, http.StatusConflict, err.Error())
+		adminapi.WriteError(w, http.StatusConflict, err.Error())
 	case err != nil:
-		status.WriteError(w, http.StatusBadRequest, err.Error())
+		adminapi.WriteError(w, http.StatusBadRequest, err.Error())
 	case n <= 0:
-		status.WriteJSON(w, http.StatusOK, map[string]string{"result": "ping aborted"})
+		adminapi.WriteJSON(w, http.StatusOK, map[string]string{"result": "ping aborted"})
 	default:
-		status.WriteJSON(w, http.StatusOK, res)
+		adminapi.WriteJSON(w, http.StatusOK, res)
 	}
 }
 

@@ -12,6 +12,7 @@ import (
 	"text/template"
 	"time"
 
+	"github.com/redund/redund/internal/adminapi"
 	"github.com/redund/redund/internal/status"
 )
 
@@ -121,7 +122,7 @@ func writeConfig(t *testing.T, dir, name, tmpl string, data any) string {
 func doc(ns *NS, addr, instance string) (status.Document, bool) {
 	ctx, cancel := context.WithTimeout(context.Background(), 700*time.Millisecond)
 	defer cancel()
-	c := &status.Client{HTTP: ns.HTTP(700 * time.Millisecond)}
+	c := &adminapi.Client{HTTP: ns.HTTP(700 * time.Millisecond)}
 	r, err := c.Fetch(ctx, addr)
 	if err != nil {
 		return status.Document{}, false

@@ -15,6 +15,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/redund/redund/internal/adminapi"
 	"github.com/redund/redund/internal/status"
 )
 
@@ -51,7 +52,7 @@ func (n *node) stop() { _ = n.cmd.Process.Kill(); _ = n.cmd.Wait() }
 func (n *node) doc() (status.Document, bool) {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 	defer cancel()
-	rep, err := status.Fetch(ctx, n.admin)
+	rep, err := adminapi.Fetch(ctx, n.admin)
 	if err != nil || len(rep.Instances) == 0 {
 		return status.Document{}, false
 	}

@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/redund/redund/internal/adminapi"
 	"github.com/redund/redund/internal/logging"
 	"github.com/redund/redund/internal/status"
 	"github.com/redund/redund/schedsync"
@@ -20,7 +21,7 @@ import (
 // serves the given handlers, until the test ends. It returns its address.
 func fakeAdmin(t *testing.T, docs func() []status.Document, handlers map[string]http.HandlerFunc) string {
 	t.Helper()
-	s := status.NewServer("test run", "test", nil, logging.Discard())
+	s := adminapi.NewServer("test run", "test", nil, logging.Discard())
 	s.AddSource(status.SourceFunc(docs))
 	for pattern, h := range handlers {
 		s.Handle(pattern, h)
@@ -33,7 +34,7 @@ func fakeAdmin(t *testing.T, docs func() []status.Document, handlers map[string]
 
 // serveAdmin serves s (already listening) until the test ends and returns
 // its address.
-func serveAdmin(t *testing.T, s *status.Server) string {
+func serveAdmin(t *testing.T, s *adminapi.Server) string {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- s.Serve(ctx) }()
@@ -65,7 +66,7 @@ func TestSchedsyncStatusAndActionCLI(t *testing.T) {
 	d := &schedsyncDocs{state: schedsync.StateSynced}
 	addr := fakeAdmin(t, d.docs, map[string]http.HandlerFunc{
 		"POST /v1/schedsync/resync": func(w http.ResponseWriter, _ *http.Request) {
-			status.WriteJSON(w, http.StatusOK, schedsync.ActionResult{Result: "resync started", Status: d.docs()[:1]})
+			adminapi.WriteJSON(w, http.StatusOK, schedsync.ActionResult{Result: "resync started", Status: d.docs()[:1]})
 		},
 	})
 	cfg := writeFile(t, "redund.toml", fmt.Sprintf("[admin]\nschedsync = %q\n", addr))
@@ -114,10 +115,10 @@ func TestSchedsyncStatusAndActionCLI(t *testing.T) {
 func TestGatewayActionCLI(t *testing.T) {
 	addr := fakeAdmin(t, func() []status.Document { return nil }, map[string]http.HandlerFunc{
 		"POST /v1/gateway/failover": func(w http.ResponseWriter, _ *http.Request) {
-			status.WriteJSON(w, http.StatusOK, map[string]any{"result": "gw-b took control", "role": "backup"})
+			adminapi.WriteJSON(w, http.StatusOK, map[string]any{"result": "gw-b took control", "role": "backup"})
 		},
 		"GET /v1/gateway/status": func(w http.ResponseWriter, _ *http.Request) {
-			status.WriteJSON(w, http.StatusOK, map[string]any{"role": "master", "active": true})
+			adminapi.WriteJSON(w, http.StatusOK, map[string]any{"role": "master", "active": true})
 		},
 	})
 	missing := filepath.Join(t.TempDir(), "none.toml") // --admin needs no config file

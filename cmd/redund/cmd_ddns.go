@@ -2,12 +2,15 @@ package main
 
 import (
 	"context"
+	"fmt"
 	"maps"
+	"net/http"
 	"slices"
 
 	"github.com/urfave/cli/v2"
 
 	"github.com/redund/redund/ddns"
+	"github.com/redund/redund/internal/adminapi"
 	"github.com/redund/redund/internal/witness"
 )
 
@@ -186,8 +189,9 @@ func runDdnsMaintenance(c *cli.Context, g *globalOptions, o *ddnsOptions) error 
 		return err
 	}
 	req := ddns.MaintenanceRequest{Scheme: a.Get(0), Server: a.Get(1), On: on}
-	if err := ddns.RequestMaintenance(c.Context, addr, token, req); err != nil {
-		return failed(err)
+	err = adminapi.Target{Endpoint: addr, Token: token, Daemon: "ddns run"}.Call(c.Context, http.MethodPost, ddns.MaintenancePath, req, nil)
+	if err != nil {
+		return failed(fmt.Errorf("ddns: %w", err))
 	}
 	printf(c, "%s/%s maintenance %s\n", req.Scheme, req.Server, a.Get(2))
 	return nil

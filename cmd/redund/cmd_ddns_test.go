@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/redund/redund/ddns"
+	"github.com/redund/redund/internal/adminapi"
 	"github.com/redund/redund/internal/dnsupdate/bindtest"
 	"github.com/redund/redund/internal/status"
 )
@@ -127,7 +128,7 @@ func TestDdnsRunAndMaintenance(t *testing.T) {
 	var rep status.Report
 	deadline := time.Now().Add(10 * time.Second)
 	for {
-		rep, err = status.Fetch(ctx, admin)
+		rep, err = adminapi.Fetch(ctx, admin)
 		if err == nil && len(rep.Instances) == 1 && len(rep.Instances[0].Health) == 2 && rep.Instances[0].Health[0].State == "OK" {
 			break
 		}
@@ -143,7 +144,7 @@ func TestDdnsRunAndMaintenance(t *testing.T) {
 	if out, code := runCLI(t, "--config", cfg, "ddns", "maintenance", "cat", "main", "on"); code != exitOK {
 		t.Fatalf("maintenance: code %d\n%s", code, out)
 	}
-	rep, err = status.Fetch(ctx, admin)
+	rep, err = adminapi.Fetch(ctx, admin)
 	if err != nil || rep.Instances[0].Health[0].State != "MAINT" {
 		t.Errorf("after maintenance on: %v %+v", err, rep.Instances)
 	}

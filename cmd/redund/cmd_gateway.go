@@ -3,13 +3,17 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"os"
+	"strings"
 
 	"github.com/urfave/cli/v2"
 
 	"github.com/redund/redund/gateway"
+	"github.com/redund/redund/internal/adminapi"
 	"github.com/redund/redund/internal/peer"
 )
 
@@ -113,23 +117,45 @@ func (o *gatewayOptions) call(c *cli.Context, g *globalOptions, method, path str
 	if err != nil {
 		return err
 	}
-	out, err := gateway.AdminClient{Endpoint: addr, Token: token}.Do(c.Context, method, path, body)
+	var out []byte
+	err = adminapi.Target{Endpoint: addr, Token: token, Daemon: "gateway run"}.Call(c.Context, method, path, body, &out)
 	if err != nil {
-		return failed(err)
+		return failed(gatewayCallError(err))
 	}
 	if raw {
 		_, err = c.App.Writer.Write(out)
 		return err
 	}
-	var m map[string]any
-	if json.Unmarshal(out, &m) == nil {
-		if r, ok := m["result"].(string); ok && !o.JSON {
-			printf(c, "%s\n", r)
-			return nil
-		}
+	var r gatewayReply
+	if json.Unmarshal(out, &r) == nil && r.Result != nil && !o.JSON {
+		printf(c, "%s\n", *r.Result)
+		return nil
 	}
 	_, err = c.App.Writer.Write(out)
 	return err
+}
+
+// gatewayReply is the answer of a gateway action: {"result": "..."}.
+type gatewayReply struct {
+	Result *string `json:"result"`
+}
+
+// gatewayCallError words an admin call's error as gateway's commands do:
+// the node's refusal, prefixed "gateway:", with the active node when the
+// node names it; or that the daemon could not be reached.
+func gatewayCallError(err error) error {
+	var ce *adminapi.CallError
+	if !errors.As(err, &ce) {
+		return fmt.Errorf("gateway: %w", err)
+	}
+	msg := ce.Msg
+	if !strings.HasPrefix(msg, "gateway:") {
+		msg = "gateway: " + msg
+	}
+	if ce.Redirect != "" {
+		return fmt.Errorf("%s (active node: %s)", msg, ce.Redirect)
+	}
+	return errors.New(msg)
 }
 
 func gatewayActionCommand(g *globalOptions, o *gatewayOptions, name, usage, desc string) *cli.Command {

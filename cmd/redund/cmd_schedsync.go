@@ -3,13 +3,16 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"net/http"
 	"os"
 	"time"
 
 	"github.com/charmbracelet/x/term"
 	"github.com/urfave/cli/v2"
 
+	"github.com/redund/redund/internal/adminapi"
 	"github.com/redund/redund/internal/status"
 	"github.com/redund/redund/schedsync"
 )
@@ -100,9 +103,17 @@ func runSchedsyncAction(c *cli.Context, g *globalOptions, o *schedsyncOptions, n
 	}
 	ctx, cancel := context.WithTimeout(c.Context, 40*time.Second)
 	defer cancel()
-	res, err := schedsync.CallAction(ctx, addr, token, name)
-	if err != nil {
-		return failed(err)
+	var res schedsync.ActionResult
+	err = adminapi.Target{Endpoint: addr, Token: token, Daemon: "schedsync run"}.Call(ctx, http.MethodPost, schedsync.ActionPath(name), nil, &res)
+	var ce *adminapi.CallError
+	var re *adminapi.ReplyError
+	switch {
+	case errors.As(err, &ce):
+		return failed(fmt.Errorf("schedsync: %s: %s", name, ce.Msg))
+	case errors.As(err, &re):
+		return failed(fmt.Errorf("schedsync: %s: not an action result: %w", name, re.Err))
+	case err != nil:
+		return failed(fmt.Errorf("schedsync: %w", err))
 	}
 	if o.JSON {
 		return printJSON(c, res)
@@ -164,7 +175,7 @@ func runSchedsyncStatus(c *cli.Context, g *globalOptions, o *schedsyncOptions) e
 func fetchSchedsync(ctx context.Context, addr string) ([]status.Document, error) {
 	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
-	rep, err := status.Fetch(ctx, addr)
+	rep, err := adminapi.Fetch(ctx, addr)
 	if err != nil {
 		return nil, err
 	}
@@ -201,7 +212,7 @@ func watchSchedsync(c *cli.Context, addr string, asJSON bool) error {
 			}
 			printf(c, "redund schedsync status  %s  (every 1s, Ctrl-C to stop)\n", time.Now().Format("15:04:05"))
 			if err != nil {
-				printf(c, "unreachable: %s\n", status.Reason(err))
+				printf(c, "unreachable: %s\n", adminapi.Reason(err))
 			}
 			for _, d := range docs {
 				printSchedsyncDoc(c, d)

@@ -14,7 +14,9 @@ import (
 	"github.com/charmbracelet/x/term"
 	"github.com/urfave/cli/v2"
 
+	"github.com/redund/redund/internal/adminapi"
 	"github.com/redund/redund/internal/status"
+	"github.com/redund/redund/internal/status/termview"
 )
 
 type statusOptions struct {
@@ -48,7 +50,7 @@ func newStatusCommand(g *globalOptions) *cli.Command {
 				Usage: "redraw every second until interrupted"},
 			&cli.BoolFlag{Name: "json", Destination: &o.JSON,
 				Usage: `print [{"endpoint", "report" or "error"}] instead of the table`},
-			&cli.DurationFlag{Name: "timeout", Value: status.DefaultTimeout, Destination: &o.Timeout,
+			&cli.DurationFlag{Name: "timeout", Value: adminapi.DefaultTimeout, Destination: &o.Timeout,
 				Usage: "how long to wait for each endpoint"},
 		},
 		Action: withArgs(0, 0, func(c *cli.Context) error { return runStatus(c.Context, g, o, c.App.Writer) }),
@@ -85,7 +87,7 @@ func statusEndpoints(configPath string, extra []string) ([]string, error) {
 	seen := map[string]bool{}
 	var out []string
 	for _, ep := range append(eps, extra...) {
-		u, err := status.StatusURL(ep)
+		u, err := adminapi.StatusURL(ep)
 		if err != nil {
 			return nil, usageErr("status: %v", err)
 		}
@@ -139,7 +141,7 @@ func darkBackground(colorfgbg string) bool {
 
 // once draws one frame; an unreachable endpoint makes it fail (exit 1).
 func (v *statusView) once(ctx context.Context, eps []string) error {
-	res := status.FetchAll(ctx, eps, v.timeout)
+	res := adminapi.FetchAll(ctx, eps, v.timeout)
 	if err := v.draw(res); err != nil {
 		return err
 	}
@@ -157,7 +159,7 @@ func (v *statusView) watch(ctx context.Context, eps []string) error {
 	defer t.Stop()
 	last := map[string]*status.Report{} // an endpoint's last good answer
 	for {
-		res := status.FetchAll(ctx, eps, v.timeout)
+		res := adminapi.FetchAll(ctx, eps, v.timeout)
 		if ctx.Err() != nil {
 			return nil
 		}
@@ -188,7 +190,7 @@ func (v *statusView) watch(ctx context.Context, eps []string) error {
 }
 
 // draw prints the results as a table or as JSON.
-func (v *statusView) draw(res []status.Result) error {
+func (v *statusView) draw(res []adminapi.Result) error {
 	if v.json {
 		enc := json.NewEncoder(v.w)
 		if !v.watching {
@@ -196,12 +198,12 @@ func (v *statusView) draw(res []status.Result) error {
 		}
 		return enc.Encode(res)
 	}
-	opts := status.RenderOptions{Plain: v.plain, Now: v.now(), Renderer: v.renderer}
+	opts := termview.Options{Plain: v.plain, Now: v.now(), Renderer: v.renderer}
 	if v.term != nil {
 		if w, _, err := term.GetSize(v.term.Fd()); err == nil {
 			opts.Width = w
 		}
 	}
-	_, err := io.WriteString(v.w, status.Render(res, opts))
+	_, err := io.WriteString(v.w, termview.Render(res, opts))
 	return err
 }

@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/redund/redund/internal/adminapi"
 	"github.com/redund/redund/internal/config"
 	"github.com/redund/redund/internal/logging"
 	"github.com/redund/redund/internal/status"
@@ -32,9 +33,9 @@ const (
 // loopback port with five digits, until the test ends.
 func startAdmin(t *testing.T) string {
 	t.Helper()
-	var s *status.Server
+	var s *adminapi.Server
 	for i := 0; i < 50 && (s == nil || len(s.Addr()) != len(goldenUp)); i++ {
-		s = status.NewServer("voter serve", "test", nil, logging.Discard())
+		s = adminapi.NewServer("voter serve", "test", nil, logging.Discard())
 		if err := s.Listen("127.0.0.1:0"); err != nil {
 			t.Fatal(err)
 		}
@@ -245,7 +246,7 @@ func TestStatusAsksOnlyConfiguredDaemons(t *testing.T) {
 			[]string{"127.0.0.1:9001", "127.0.0.1:9002"}},
 		{"listen and one scheme", "[admin]\nlisten = \"127.0.0.1:9005\"\n[schedsync]\nmode = \"primary\"\ndir = \"/srv/x\"\npeer = \"127.0.0.1:9\"\nsecret = \"0123456789abcdef01\"\n",
 			[]string{"127.0.0.1:9005"}},
-		{"nothing configured", "", []string{status.DefaultAdmin}},
+		{"nothing configured", "", []string{adminapi.DefaultAddr}},
 		{"listen only", "[admin]\nlisten = \"127.0.0.1:9006\"\n", []string{"127.0.0.1:9006"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -264,7 +265,7 @@ func TestStatusAsksOnlyConfiguredDaemons(t *testing.T) {
 // its instances stay in the table, each marked unreachable, instead of
 // collapsing into one row named by its address.
 func TestStatusWatchKeepsRowsOfADeadDaemon(t *testing.T) {
-	s := status.NewServer("voter serve", "test", nil, logging.Discard())
+	s := adminapi.NewServer("voter serve", "test", nil, logging.Discard())
 	if err := s.Listen("127.0.0.1:0"); err != nil {
 		t.Fatal(err)
 	}

@@ -8,7 +8,7 @@ import (
 
 	"github.com/urfave/cli/v2"
 
-	"github.com/redund/redund/internal/status"
+	"github.com/redund/redund/internal/adminapi"
 	"github.com/redund/redund/voter"
 )
 
@@ -50,7 +50,8 @@ func runVoterPing(c *cli.Context, g *globalOptions, o *voterPingOptions) error {
 	if err != nil {
 		return err
 	}
-	out, err := status.Call(c.Context, addr, token, http.MethodPost, voter.PingPath+"?"+q.Encode(), nil)
+	var out []byte
+	err = adminapi.Target{Endpoint: addr, Token: token}.Call(c.Context, http.MethodPost, voter.PingPath+"?"+q.Encode(), nil, &out)
 	if err != nil {
 		return failed(fmt.Errorf("voter ping: %w", err))
 	}

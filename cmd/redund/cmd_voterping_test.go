@@ -7,7 +7,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/redund/redund/internal/status"
+	"github.com/redund/redund/internal/adminapi"
 	"github.com/redund/redund/internal/testutil"
 	"github.com/redund/redund/voter"
 )
@@ -33,7 +33,7 @@ func TestVoterPingCommand(t *testing.T) {
 	simDone := make(chan struct{})
 	go func() { defer close(simDone); _ = sim.Run(ctx) }()
 	t.Cleanup(func() { cancel(); <-done; <-simDone })
-	admin := status.NewServer("voter serve", "test", nil, nil)
+	admin := adminapi.NewServer("voter serve", "test", nil, nil)
 	if err := s.Register(admin, ""); err != nil {
 		t.Fatal(err)
 	}

@@ -9,9 +9,9 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/redund/redund/internal/adminapi"
 	"github.com/redund/redund/internal/lifecycle"
 	"github.com/redund/redund/internal/logging"
-	"github.com/redund/redund/internal/status"
 )
 
 // daemon is what every long-running command shares: a logger with an event
@@ -20,7 +20,7 @@ import (
 type daemon struct {
 	Log   *slog.Logger
 	Ring  *logging.Ring
-	Admin *status.Server
+	Admin *adminapi.Server
 
 	// Tables are the key paths of the config this daemon runs on (set by
 	// newDaemon from its name; voter serve --instance narrows them). A
@@ -55,7 +55,7 @@ func newDaemon(g *globalOptions, name string) (*daemon, error) {
 	if err != nil {
 		return nil, usageErr("%v", err)
 	}
-	d := &daemon{Log: log, Ring: ring, Admin: status.NewServer(name, version, ring, log), name: name,
+	d := &daemon{Log: log, Ring: ring, Admin: adminapi.NewServer(name, version, ring, log), name: name,
 		cfgPath: g.ConfigPath, Tables: schemeTables(name), notify: newNotifier(log)}
 	if d.cfgPath != "" {
 		if d.running, err = readFlat(d.cfgPath); err != nil {
@@ -96,7 +96,7 @@ func serve[C any](ctx context.Context, d *daemon, s lifecycle.Daemon[C], f *file
 // ends or fn returns. Meanwhile it reloads the config on SIGHUP and keeps
 // systemd informed (READY, RELOADING, STOPPING, WATCHDOG). It logs one line
 // when it starts, with every address bound, and one when it stops.
-func (d *daemon) run(ctx context.Context, access status.AdminConfig, adminAddr string, fn func(context.Context) error) error {
+func (d *daemon) run(ctx context.Context, access adminapi.Config, adminAddr string, fn func(context.Context) error) error {
 	d.Admin.SetAccess(access)
 	if err := d.Admin.Listen(adminAddr); err != nil {
 		return err

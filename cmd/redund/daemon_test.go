@@ -7,7 +7,7 @@ import (
 	"net/http"
 	"testing"
 
-	"github.com/redund/redund/internal/status"
+	"github.com/redund/redund/internal/adminapi"
 )
 
 func testDaemon(t *testing.T) *daemon {
@@ -24,7 +24,7 @@ func TestDaemonRunServesAdminWhileFnRuns(t *testing.T) {
 	ctx, cancel := context.WithCancel(t.Context())
 	defer cancel()
 	var addr string
-	err := d.run(ctx, status.AdminConfig{}, "127.0.0.1:0", func(ctx context.Context) error {
+	err := d.run(ctx, adminapi.Config{}, "127.0.0.1:0", func(ctx context.Context) error {
 		addr = d.Admin.Addr()
 		resp, err := http.Get("http://" + addr + "/healthz")
 		if err != nil {
@@ -49,14 +49,14 @@ func TestDaemonRunServesAdminWhileFnRuns(t *testing.T) {
 
 func TestDaemonRunReturnsFnError(t *testing.T) {
 	boom := errors.New("scheme: boom")
-	if err := testDaemon(t).run(t.Context(), status.AdminConfig{}, "127.0.0.1:0", func(context.Context) error { return boom }); err != boom {
+	if err := testDaemon(t).run(t.Context(), adminapi.Config{}, "127.0.0.1:0", func(context.Context) error { return boom }); err != boom {
 		t.Errorf("run = %v, want %v", err, boom)
 	}
 }
 
 func TestDaemonRunBadAdminAddr(t *testing.T) {
 	called := false
-	err := testDaemon(t).run(t.Context(), status.AdminConfig{}, "127.0.0.1:99999", func(context.Context) error { called = true; return nil })
+	err := testDaemon(t).run(t.Context(), adminapi.Config{}, "127.0.0.1:99999", func(context.Context) error { called = true; return nil })
 	if err == nil || called {
 		t.Errorf("run on a bad admin address = %v (fn called: %v), want an error before fn", err, called)
 	}

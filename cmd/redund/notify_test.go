@@ -14,7 +14,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
-	"github.com/redund/redund/internal/status"
+	"github.com/redund/redund/internal/adminapi"
 )
 
 // notifySocket is a datagram socket standing in for systemd: NOTIFY_SOCKET
@@ -68,7 +68,7 @@ func TestSdNotify(t *testing.T) {
 	defer cancel()
 	done := make(chan error, 1)
 	go func() {
-		done <- d.run(ctx, status.AdminConfig{}, "127.0.0.1:0", func(ctx context.Context) error { <-ctx.Done(); return ctx.Err() })
+		done <- d.run(ctx, adminapi.Config{}, "127.0.0.1:0", func(ctx context.Context) error { <-ctx.Done(); return ctx.Err() })
 	}()
 	ready := nextNotify(t, sock, "READY=1")
 	if !strings.Contains(ready, "\nSTATUS=running, admin on 127.0.0.1:") {

@@ -13,7 +13,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/redund/redund/internal/status"
+	"github.com/redund/redund/internal/adminapi"
 )
 
 // asMainEnv makes this test binary run main(): tests start it as a real
@@ -205,7 +205,7 @@ func TestSIGHUPReloadsDdnsLive(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	for {
-		rep, err := status.Fetch(ctx, admin)
+		rep, err := adminapi.Fetch(ctx, admin)
 		if err == nil && len(rep.Instances) == 1 && len(rep.Instances[0].Health) == 3 && rep.Instances[0].Health[2].State == "OK" {
 			break
 		}

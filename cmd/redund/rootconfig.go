@@ -10,8 +10,8 @@ import (
 
 	"github.com/redund/redund/ddns"
 	"github.com/redund/redund/gateway"
+	"github.com/redund/redund/internal/adminapi"
 	"github.com/redund/redund/internal/config"
-	"github.com/redund/redund/internal/status"
 	"github.com/redund/redund/internal/witness"
 	"github.com/redund/redund/schedsync"
 	"github.com/redund/redund/srv"
@@ -20,7 +20,7 @@ import (
 
 // fileConfig is the whole redund.toml: one table per command group.
 type fileConfig struct {
-	Admin     status.AdminConfig       `toml:"admin"`
+	Admin     adminapi.Config          `toml:"admin"`
 	Voter     map[string]*voter.Config `toml:"voter"`
 	Srv       *srv.Config              `toml:"srv"`
 	Ddns      map[string]*ddns.Config  `toml:"ddns"`

@@ -12,6 +12,7 @@ import (
 
 	"github.com/miekg/dns"
 
+	"github.com/redund/redund/internal/adminapi"
 	"github.com/redund/redund/internal/authdns"
 	"github.com/redund/redund/internal/status"
 )
@@ -142,7 +143,7 @@ func (d *Demo) srvRecords() {
 func (d *Demo) state(ctx context.Context, endpoint, instance string) (status.Document, bool) {
 	ctx, cancel := context.WithTimeout(ctx, 500*time.Millisecond)
 	defer cancel()
-	r, err := status.Fetch(ctx, endpoint)
+	r, err := adminapi.Fetch(ctx, endpoint)
 	if err != nil {
 		return status.Document{}, false
 	}

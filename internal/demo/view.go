@@ -7,7 +7,8 @@ import (
 	"strings"
 	"time"
 
-	"github.com/redund/redund/internal/status"
+	"github.com/redund/redund/internal/adminapi"
+	"github.com/redund/redund/internal/status/termview"
 )
 
 // startView runs view until the returned stop is called; stop returns once
@@ -38,11 +39,11 @@ func (d *Demo) view(ctx context.Context) {
 }
 
 func (d *Demo) draw(ctx context.Context) {
-	res := status.FetchAll(ctx, d.endpoints, 700*time.Millisecond)
+	res := adminapi.FetchAll(ctx, d.endpoints, 700*time.Millisecond)
 	var b strings.Builder
 	b.WriteString("\x1b[H\x1b[2J")
 	b.WriteString("redund demo: every scheme on loopback, failing on purpose (Ctrl-C stops and cleans up)\n\n")
-	b.WriteString(status.Render(res, status.RenderOptions{Plain: d.opt.NoColor, Width: d.opt.Width, Now: time.Now()}))
+	b.WriteString(termview.Render(res, termview.Options{Plain: d.opt.NoColor, Width: d.opt.Width, Now: time.Now()}))
 	b.WriteString("\n\nEvents\n")
 	ev := d.log.Events()
 	if len(ev) > 14 {
@@ -60,9 +61,9 @@ func (d *Demo) summary() {
 	if !d.opt.Plain && d.srv != "" {
 		fmt.Fprint(d.opt.Out, "\n"+d.srv)
 	}
-	res := status.FetchAll(context.Background(), d.endpoints, 700*time.Millisecond)
+	res := adminapi.FetchAll(context.Background(), d.endpoints, 700*time.Millisecond)
 	fmt.Fprintf(d.opt.Out, "\nFinal status\n%s\n\nFailovers measured\n",
-		status.Render(res, status.RenderOptions{Plain: d.opt.Plain || d.opt.NoColor, Width: d.opt.Width, Now: time.Now()}))
+		termview.Render(res, termview.Options{Plain: d.opt.Plain || d.opt.NoColor, Width: d.opt.Width, Now: time.Now()}))
 	for _, e := range d.log.Events() {
 		if e.Took > 0 {
 			fmt.Fprintln(d.opt.Out, e)

@@ -1,10 +1,15 @@
-// Package status defines the status document every redund daemon serves,
-// the admin HTTP server that serves it (with /metrics and /healthz), the
-// client and renderer behind `redund status`, and Call, which sends an
-// operator request to a daemon's admin endpoints.
+// Package status defines the status document every redund daemon serves:
+// the types, their decoder and pure helpers, nothing that serves, fetches
+// or draws them. internal/adminapi serves and fetches it; the terminal
+// table (internal/status/termview) and the HTML pages (internal/webui) are
+// its two renderers.
 package status
 
 import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
 	"time"
 
 	"github.com/redund/redund/internal/logging"
@@ -65,3 +70,20 @@ type SourceFunc func() []Document
 
 // Status calls f.
 func (f SourceFunc) Status() []Document { return f() }
+
+// Decode reads one status report (the JSON of GET /v1/status) from r,
+// refusing what is not one and a schema newer than SchemaVersion.
+func Decode(r io.Reader) (Report, error) {
+	var rep Report
+	if err := json.NewDecoder(r).Decode(&rep); err != nil {
+		return Report{}, fmt.Errorf("not a status document: %w", err)
+	}
+	switch {
+	case rep.Schema == 0:
+		return Report{}, errors.New("not a status document: no schema")
+	case rep.Schema > SchemaVersion:
+		return Report{}, fmt.Errorf("status schema %d is newer than this redund understands (%d)",
+			rep.Schema, SchemaVersion)
+	}
+	return rep, nil
+}

@@ -3,7 +3,6 @@ package status
 import (
 	"bytes"
 	"encoding/json"
-	"strings"
 	"testing"
 )
 
@@ -15,7 +14,7 @@ func FuzzDecodeReport(f *testing.F) {
 	f.Add([]byte(`{"schema":2}`))
 	f.Add([]byte(`<html>`))
 	f.Fuzz(func(t *testing.T, b []byte) {
-		r, err := decodeReport(bytes.NewReader(b))
+		r, err := Decode(bytes.NewReader(b))
 		if err != nil {
 			return
 		}
@@ -26,28 +25,13 @@ func FuzzDecodeReport(f *testing.F) {
 		if err != nil {
 			t.Fatalf("re-encode: %v", err)
 		}
-		r2, err := decodeReport(bytes.NewReader(once))
+		r2, err := Decode(bytes.NewReader(once))
 		if err != nil {
 			t.Fatalf("re-decode of %s: %v", once, err)
 		}
 		twice, _ := json.Marshal(r2)
 		if !bytes.Equal(once, twice) {
 			t.Fatalf("not stable:\n%s\n%s", once, twice)
-		}
-		_ = Render([]Result{{Endpoint: "x:1", Report: r}}, RenderOptions{Plain: true, Now: since, Width: 60})
-	})
-}
-
-// FuzzStatusURL checks that any endpoint text gives a status URL or an
-// error, never a panic, and that accepted URLs end in /v1/status.
-func FuzzStatusURL(f *testing.F) {
-	for _, s := range []string{"127.0.0.1:9180", ":9180", "[::]:1", "http://h/x/", "https://h:1/v1/status", "ftp://x"} {
-		f.Add(s)
-	}
-	f.Fuzz(func(t *testing.T, s string) {
-		u, err := StatusURL(s)
-		if err == nil && !strings.HasSuffix(u, "/v1/status") {
-			t.Fatalf("StatusURL(%q) = %q", s, u)
 		}
 	})
 }

@@ -1,4 +1,4 @@
-package status
+package adminapi
 
 import (
 	"context"
@@ -126,15 +126,15 @@ func TestAdminRefusesCrossOriginAndForeignHost(t *testing.T) {
 	}
 	// redund's own clients on loopback, without a token
 	if _, err := Call(context.Background(), hostport, "", "POST", "/v1/test/import", []byte(`{"a":"b"}`)); err != nil {
-		t.Fatalf("status.Call: %v", err)
+		t.Fatalf("Call: %v", err)
 	}
 	if _, err := Fetch(context.Background(), hostport); err != nil {
-		t.Fatalf("status.Fetch: %v", err)
+		t.Fatalf("Fetch: %v", err)
 	}
 }
 
 // startWithAccess is an admin server with [admin] settings a.
-func startWithAccess(t *testing.T, a AdminConfig) string {
+func startWithAccess(t *testing.T, a Config) string {
 	t.Helper()
 	s := NewServer("x", "v", nil, logging.Discard())
 	s.SetAccess(a)
@@ -149,7 +149,7 @@ func startWithAccess(t *testing.T, a AdminConfig) string {
 }
 
 func TestAdminAllowedHostsAndToken(t *testing.T) {
-	base := startWithAccess(t, AdminConfig{AllowedHosts: []string{"Admin.Example.net"}, Token: "tok-123456"})
+	base := startWithAccess(t, Config{AllowedHosts: []string{"Admin.Example.net"}, Token: "tok-123456"})
 	for _, tc := range []struct {
 		host, auth string
 		code       int

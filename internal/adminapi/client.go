@@ -1,4 +1,4 @@
-package status
+package adminapi
 
 import (
 	"context"
@@ -12,7 +12,10 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
+
+	"github.com/redund/redund/internal/status"
 )
 
 // DefaultTimeout bounds one status fetch when FetchAll is given none.
@@ -28,11 +31,11 @@ const maxParallel = 16
 // from answering.
 type Result struct {
 	Endpoint string
-	Report   Report
+	Report   status.Report
 	Err      error
 	// Last is the endpoint's last good report, when a live view had one
 	// before Err: its instances stay in the table, marked unreachable.
-	Last *Report `json:"-"`
+	Last *status.Report `json:"-"`
 }
 
 // MarshalJSON writes {"endpoint": ..., "report": {...}} or
@@ -45,8 +48,8 @@ func (r Result) MarshalJSON() ([]byte, error) {
 		}{r.Endpoint, r.Err.Error()})
 	}
 	return json.Marshal(struct {
-		Endpoint string `json:"endpoint"`
-		Report   Report `json:"report"`
+		Endpoint string        `json:"endpoint"`
+		Report   status.Report `json:"report"`
 	}{r.Endpoint, r.Report})
 }
 
@@ -98,44 +101,29 @@ func StatusURL(endpoint string) (string, error) {
 }
 
 // Fetch reads the status report of one endpoint ("host:port" or a URL).
-func (c *Client) Fetch(ctx context.Context, endpoint string) (Report, error) {
+func (c *Client) Fetch(ctx context.Context, endpoint string) (status.Report, error) {
 	u, err := StatusURL(endpoint)
 	if err != nil {
-		return Report{}, err
+		return status.Report{}, err
 	}
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
 	if err != nil {
-		return Report{}, err
+		return status.Report{}, err
 	}
 	req.Header.Set("Accept", "application/json")
 	resp, err := c.httpClient().Do(req)
 	if err != nil {
-		return Report{}, err
+		return status.Report{}, err
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode != http.StatusOK {
-		return Report{}, fmt.Errorf("HTTP %s from %s%s", resp.Status, u, refusal(resp.Body))
+		return status.Report{}, fmt.Errorf("HTTP %s from %s%s", resp.Status, u, refusal(resp.Body))
 	}
-	return decodeReport(io.LimitReader(resp.Body, maxReport))
-}
-
-func decodeReport(r io.Reader) (Report, error) {
-	var rep Report
-	if err := json.NewDecoder(r).Decode(&rep); err != nil {
-		return Report{}, fmt.Errorf("not a status document: %w", err)
-	}
-	switch {
-	case rep.Schema == 0:
-		return Report{}, errors.New("not a status document: no schema")
-	case rep.Schema > SchemaVersion:
-		return Report{}, fmt.Errorf("status schema %d is newer than this redund understands (%d)",
-			rep.Schema, SchemaVersion)
-	}
-	return rep, nil
+	return status.Decode(io.LimitReader(resp.Body, maxReport))
 }
 
 // Fetch reads one endpoint with a zero Client.
-func Fetch(ctx context.Context, endpoint string) (Report, error) {
+func Fetch(ctx context.Context, endpoint string) (status.Report, error) {
 	return (&Client{}).Fetch(ctx, endpoint)
 }
 
@@ -190,3 +178,38 @@ func refusal(body io.Reader) string {
 	}
 	return ": " + text
 }
+
+// Reason shortens a fetch error to what an operator needs in one cell:
+// "connection refused", "no answer within 2s", "HTTP 404 Not Found ...".
+func Reason(err error) string {
+	var te *TimeoutError
+	var ue *url.Error
+	var de *net.DNSError
+	var oe *net.OpError
+	switch {
+	case err == nil:
+		return ""
+	case errors.As(err, &te):
+		return te.Error()
+	case errors.Is(err, syscall.ECONNREFUSED):
+		return "connection refused"
+	case errors.As(err, &de):
+		return "cannot resolve " + de.Name
+	case errors.As(err, &oe) && oe.Err != nil:
+		return oe.Err.Error()
+	case errors.As(err, &ue):
+		return ue.Err.Error()
+	}
+	return err.Error()
+}
+
+// TimeoutError is a fetch that got no answer in time.
+type TimeoutError struct {
+	After time.Duration
+	Err   error
+}
+
+func (e *TimeoutError) Error() string { return fmt.Sprintf("no answer within %s", e.After) }
+
+// Unwrap gives the underlying error.
+func (e *TimeoutError) Unwrap() error { return e.Err }

@@ -1,4 +1,4 @@
-package status
+package adminapi
 
 import (
 	"bytes"
@@ -135,7 +135,7 @@ func TestAdminWarnsOffLoopbackWithoutToken(t *testing.T) {
 				t.Fatal(err)
 			}
 			s := NewServer("x", "v", nil, log)
-			s.SetAccess(AdminConfig{Token: config.Secret(tc.token)})
+			s.SetAccess(Config{Token: config.Secret(tc.token)})
 			if err := s.Listen(tc.addr); err != nil {
 				t.Fatal(err)
 			}

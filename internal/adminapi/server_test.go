@@ -1,4 +1,4 @@
-package status
+package adminapi
 
 import (
 	"context"
@@ -13,13 +13,14 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/redund/redund/internal/logging"
+	"github.com/redund/redund/internal/status"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 
 // startServer runs an admin server on 127.0.0.1:0 until the test ends and
 // returns it with its base URL.
-func startServer(t *testing.T, srcs ...Source) (*Server, string) {
+func startServer(t *testing.T, srcs ...status.Source) (*Server, string) {
 	t.Helper()
 	ring := logging.NewRing(10)
 	log, err := logging.New(io.Discard, "info", "text", ring)
@@ -63,29 +64,29 @@ func get(t *testing.T, url string) (int, string) {
 
 var since = time.Date(2026, 3, 1, 10, 0, 0, 0, time.UTC)
 
-func voterSource() Source {
-	return SourceFunc(func() []Document {
-		return []Document{{Instance: "east", Scheme: "voter", Role: "primary", State: "Voting",
-			Since: since, Peer: &Peer{Address: "10.0.0.2:1667", Connected: true, Since: since},
-			Health:  []Health{{Name: "rx1", State: "OK", Since: since}},
+func voterSource() status.Source {
+	return status.SourceFunc(func() []status.Document {
+		return []status.Document{{Instance: "east", Scheme: "voter", Role: "primary", State: "Voting",
+			Since: since, Peer: &status.Peer{Address: "10.0.0.2:1667", Connected: true, Since: since},
+			Health:  []status.Health{{Name: "rx1", State: "OK", Since: since}},
 			Details: map[string]any{"clients": 3}}}
 	})
 }
 
 func TestServeStatus(t *testing.T) {
-	ddns := SourceFunc(func() []Document {
-		return []Document{{Instance: "cat", Scheme: "ddns", Role: "active", State: "OK", Since: since}}
+	ddns := status.SourceFunc(func() []status.Document {
+		return []status.Document{{Instance: "cat", Scheme: "ddns", Role: "active", State: "OK", Since: since}}
 	})
 	_, base := startServer(t, voterSource(), ddns)
 	code, body := get(t, base+"/v1/status")
 	if code != http.StatusOK {
 		t.Fatalf("GET /v1/status = %d %s", code, body)
 	}
-	var r Report
+	var r status.Report
 	if err := json.Unmarshal([]byte(body), &r); err != nil {
 		t.Fatalf("decode %s: %v", body, err)
 	}
-	if r.Schema != SchemaVersion || r.Daemon != "test run" || r.Version != "v9.9.9" || r.PID == 0 {
+	if r.Schema != status.SchemaVersion || r.Daemon != "test run" || r.Version != "v9.9.9" || r.PID == 0 {
 		t.Errorf("report header = %+v", r)
 	}
 	if len(r.Instances) != 2 || r.Instances[0].Instance != "east" || r.Instances[1].Instance != "cat" {

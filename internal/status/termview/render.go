@@ -1,13 +1,13 @@
-package status
+// Package termview draws status reports as a table for a terminal, with
+// lipgloss: the text renderer of `redund status` (the HTML pages are the
+// other renderer, internal/webui). Only cmd/redund and the demo import it,
+// so that the daemons do not pull lipgloss in.
+package termview
 
 import (
-	"errors"
 	"fmt"
 	"io"
-	"net"
-	"net/url"
 	"strings"
-	"syscall"
 	"time"
 	"unicode"
 	"unicode/utf8"
@@ -16,10 +16,13 @@ import (
 	"github.com/charmbracelet/lipgloss/table"
 	"github.com/charmbracelet/x/ansi"
 	"github.com/muesli/termenv"
+
+	"github.com/redund/redund/internal/adminapi"
+	"github.com/redund/redund/internal/status"
 )
 
-// RenderOptions says how to draw the status table.
-type RenderOptions struct {
+// Options says how to draw the status table.
+type Options struct {
 	Plain bool      // no colour, no ANSI sequences at all
 	Width int       // fit to this many columns, cutting cells with … (0: no limit)
 	Now   time.Time // "12s ago" is relative to Now (zero: time.Now())
@@ -49,7 +52,7 @@ const maxReason = 40
 // Render draws one table of every instance the results describe; an
 // endpoint that did not answer is a row saying "unreachable: <reason>".
 // It is a pure function of its arguments.
-func Render(results []Result, opts RenderOptions) string {
+func Render(results []adminapi.Result, opts Options) string {
 	if opts.Now.IsZero() {
 		opts.Now = time.Now()
 	}
@@ -89,7 +92,7 @@ func Render(results []Result, opts RenderOptions) string {
 	return trimLines(t.Render()) + "\n"
 }
 
-func (o RenderOptions) renderer() *lipgloss.Renderer {
+func (o Options) renderer() *lipgloss.Renderer {
 	if o.Plain {
 		r := lipgloss.NewRenderer(io.Discard)
 		r.SetColorProfile(termenv.Ascii)
@@ -190,7 +193,7 @@ func trimLines(s string) string {
 // that names the endpoint in the INSTANCE column; an unreachable endpoint
 // that answered before (r.Last) keeps one row per instance it had, so a
 // live view does not jump when a daemon dies. cut shortens reasons (0: no).
-func resultRows(r Result, now time.Time, cut int) ([][]string, [][]tone) {
+func resultRows(r adminapi.Result, now time.Time, cut int) ([][]string, [][]tone) {
 	endpointRow := func(state string, stateTone tone, change string) [][]string {
 		return [][]string{{r.Endpoint, "", "", state, "", "", change}}
 	}
@@ -202,16 +205,16 @@ func resultRows(r Result, now time.Time, cut int) ([][]string, [][]tone) {
 		var tones [][]tone
 		for _, d := range r.Last.Instances {
 			rows = append(rows, []string{orDash(d.Instance), orDash(d.Scheme), orDash(d.Role),
-				"unreachable: " + Reason(r.Err), "-", "-", "-"})
+				"unreachable: " + adminapi.Reason(r.Err), "-", "-", "-"})
 			tones = append(tones, []tone{toneNormal, toneNormal, toneMuted, toneBad, toneMuted, toneMuted, toneMuted})
 		}
 		return rows, tones
 	}
 	if r.Err != nil {
-		return endpointRow("unreachable: "+Reason(r.Err), toneBad, ""), tn(toneBad)
+		return endpointRow("unreachable: "+adminapi.Reason(r.Err), toneBad, ""), tn(toneBad)
 	}
 	if len(r.Report.Instances) == 0 {
-		return endpointRow("no instances", toneMuted, Ago(now, r.Report.Started)), tn(toneMuted)
+		return endpointRow("no instances", toneMuted, status.Ago(now, r.Report.Started)), tn(toneMuted)
 	}
 	var rows [][]string
 	var tones [][]tone
@@ -223,7 +226,7 @@ func resultRows(r Result, now time.Time, cut int) ([][]string, [][]tone) {
 }
 
 // documentRow is the row of one instance; cut shortens the reason (0: no).
-func documentRow(d Document, now time.Time, cut int) ([]string, []tone) {
+func documentRow(d status.Document, now time.Time, cut int) ([]string, []tone) {
 	state := d.State
 	if d.Reason != "" {
 		reason := d.Reason
@@ -235,12 +238,12 @@ func documentRow(d Document, now time.Time, cut int) ([]string, []tone) {
 	peer, peerTone := peerCell(d.Peer)
 	health, healthTone := healthCell(d.Health)
 	row := []string{orDash(d.Instance), orDash(d.Scheme), orDash(d.Role), orDash(state),
-		peer, health, Ago(now, d.Since)}
+		peer, health, status.Ago(now, d.Since)}
 	tn := []tone{toneNormal, toneNormal, toneNormal, toneOf(d.State), peerTone, healthTone, toneMuted}
 	return row, tn
 }
 
-func peerCell(p *Peer) (string, tone) {
+func peerCell(p *status.Peer) (string, tone) {
 	if p == nil {
 		return "-", toneMuted
 	}
@@ -253,7 +256,7 @@ func peerCell(p *Peer) (string, tone) {
 
 // healthCell is "3/3 OK" when all is well, else the count and the names
 // of what is not OK with their state ("1/3 OK: b ERR, c MAINT").
-func healthCell(hs []Health) (string, tone) {
+func healthCell(hs []status.Health) (string, tone) {
 	if len(hs) == 0 {
 		return "-", toneMuted
 	}
@@ -281,63 +284,6 @@ func healthCell(hs []Health) (string, tone) {
 	}
 	return s + ": " + strings.Join(bad, ", "), worst
 }
-
-// Ago says how long before now t was: "12s ago", "4m05s ago", "3h02m ago",
-// "2d04h ago"; "-" for a zero time.
-func Ago(now, t time.Time) string {
-	if t.IsZero() {
-		return "-"
-	}
-	d := now.Sub(t)
-	if d < 0 {
-		d = 0
-	}
-	s := int64(d / time.Second)
-	switch {
-	case s < 60:
-		return fmt.Sprintf("%ds ago", s)
-	case s < 3600:
-		return fmt.Sprintf("%dm%02ds ago", s/60, s%60)
-	case s < 86400:
-		return fmt.Sprintf("%dh%02dm ago", s/3600, s%3600/60)
-	}
-	return fmt.Sprintf("%dd%02dh ago", s/86400, s%86400/3600)
-}
-
-// Reason shortens a fetch error to what an operator needs in one cell:
-// "connection refused", "no answer within 2s", "HTTP 404 Not Found ...".
-func Reason(err error) string {
-	var te *TimeoutError
-	var ue *url.Error
-	var de *net.DNSError
-	var oe *net.OpError
-	switch {
-	case err == nil:
-		return ""
-	case errors.As(err, &te):
-		return te.Error()
-	case errors.Is(err, syscall.ECONNREFUSED):
-		return "connection refused"
-	case errors.As(err, &de):
-		return "cannot resolve " + de.Name
-	case errors.As(err, &oe) && oe.Err != nil:
-		return oe.Err.Error()
-	case errors.As(err, &ue):
-		return ue.Err.Error()
-	}
-	return err.Error()
-}
-
-// TimeoutError is a fetch that got no answer in time.
-type TimeoutError struct {
-	After time.Duration
-	Err   error
-}
-
-func (e *TimeoutError) Error() string { return fmt.Sprintf("no answer within %s", e.After) }
-
-// Unwrap gives the underlying error.
-func (e *TimeoutError) Unwrap() error { return e.Err }
 
 // printable replaces control characters (escape sequences from a hostile
 // or broken endpoint must not reach the terminal) and invalid UTF-8.

@@ -1,4 +1,4 @@
-package status
+package termview
 
 import (
 	"errors"
@@ -13,35 +13,38 @@ import (
 
 	"github.com/charmbracelet/lipgloss"
 	"github.com/muesli/termenv"
+
+	"github.com/redund/redund/internal/adminapi"
+	"github.com/redund/redund/internal/status"
 	"github.com/redund/redund/internal/testutil"
 )
 
 var now = time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
 
-func sampleResults() []Result {
+func sampleResults() []adminapi.Result {
 	refused := &net.OpError{Op: "dial", Net: "tcp", Err: os.NewSyscallError("connect", syscall.ECONNREFUSED)}
-	return []Result{
-		{Endpoint: "127.0.0.1:9180", Report: Report{Schema: 1, Daemon: "voter serve", Instances: []Document{
+	return []adminapi.Result{
+		{Endpoint: "127.0.0.1:9180", Report: status.Report{Schema: 1, Daemon: "voter serve", Instances: []status.Document{
 			{Instance: "east", Scheme: "voter", Role: "primary", State: "Voting", Since: now.Add(-12 * time.Second),
-				Peer:   &Peer{Address: "10.0.0.2:1667", Connected: true},
-				Health: []Health{{Name: "rx1", State: "OK"}, {Name: "rx2", State: "OK"}, {Name: "rx3", State: "OK"}}},
+				Peer:   &status.Peer{Address: "10.0.0.2:1667", Connected: true},
+				Health: []status.Health{{Name: "rx1", State: "OK"}, {Name: "rx2", State: "OK"}, {Name: "rx3", State: "OK"}}},
 			{Instance: "west", Scheme: "voter", Role: "secondary", State: "Standby", Since: now.Add(-3*time.Hour - 2*time.Minute),
-				Peer: &Peer{Address: "10.0.0.1:1667", Connected: false}},
+				Peer: &status.Peer{Address: "10.0.0.1:1667", Connected: false}},
 		}}},
-		{Endpoint: "127.0.0.1:9181", Report: Report{Schema: 1, Daemon: "ddns run", Instances: []Document{
+		{Endpoint: "127.0.0.1:9181", Report: status.Report{Schema: 1, Daemon: "ddns run", Instances: []status.Document{
 			{Instance: "cat", Scheme: "ddns", Role: "active", State: "Unavailable", Reason: "no healthy server",
 				Since: now.Add(-4*time.Minute - 5*time.Second),
-				Health: []Health{{Name: "a", State: "ERR"}, {Name: "b", State: "MAINT"}, {Name: "c", State: "OK"},
+				Health: []status.Health{{Name: "a", State: "ERR"}, {Name: "b", State: "MAINT"}, {Name: "c", State: "OK"},
 					{Name: "d", State: "UNKNOWN"}, {Name: "e", State: "ERR"}}},
 		}}},
-		{Endpoint: "127.0.0.1:9182", Report: Report{Schema: 1, Daemon: "gateway run", Started: now.Add(-50 * time.Hour)}},
+		{Endpoint: "127.0.0.1:9182", Report: status.Report{Schema: 1, Daemon: "gateway run", Started: now.Add(-50 * time.Hour)}},
 		{Endpoint: "127.0.0.1:9183", Err: fmt.Errorf("Get %q: %w", "http://127.0.0.1:9183/v1/status", refused)},
-		{Endpoint: "gw.example:9180", Err: &TimeoutError{After: 2 * time.Second, Err: errors.New("deadline")}},
+		{Endpoint: "gw.example:9180", Err: &adminapi.TimeoutError{After: 2 * time.Second, Err: errors.New("deadline")}},
 	}
 }
 
 func TestRenderPlainGolden(t *testing.T) {
-	got := Render(sampleResults(), RenderOptions{Plain: true, Now: now})
+	got := Render(sampleResults(), Options{Plain: true, Now: now})
 	if strings.Contains(got, "\x1b") {
 		t.Errorf("plain output has escape sequences: %q", got)
 	}
@@ -49,7 +52,7 @@ func TestRenderPlainGolden(t *testing.T) {
 }
 
 func TestRenderNarrowGolden(t *testing.T) {
-	got := Render(sampleResults(), RenderOptions{Plain: true, Now: now, Width: 90})
+	got := Render(sampleResults(), Options{Plain: true, Now: now, Width: 90})
 	for i, l := range strings.Split(strings.TrimRight(got, "\n"), "\n") {
 		if w := lipgloss.Width(l); w > 90 {
 			t.Errorf("line %d is %d wide, want <= 90: %q", i, w, l)
@@ -71,7 +74,7 @@ func TestRenderFitsWithoutWrapping(t *testing.T) {
 		rows += max(1, len(r.Report.Instances))
 	}
 	for _, width := range []int{60, 80, 120, 240} {
-		got := strings.Split(strings.TrimRight(Render(res, RenderOptions{Plain: true, Now: now, Width: width}), "\n"), "\n")
+		got := strings.Split(strings.TrimRight(Render(res, Options{Plain: true, Now: now, Width: width}), "\n"), "\n")
 		if len(got) != rows+2 {
 			t.Errorf("width %d: %d lines, want %d (a header, a rule and one line a row):\n%s", width, len(got), rows+2, strings.Join(got, "\n"))
 		}
@@ -92,8 +95,8 @@ func TestRenderFitsWithoutWrapping(t *testing.T) {
 func TestRenderKeepsInstancesOfADeadDaemon(t *testing.T) {
 	res := sampleResults()
 	last := res[0].Report
-	res[0] = Result{Endpoint: "127.0.0.1:9180", Err: res[3].Err, Last: &last}
-	got := Render(res, RenderOptions{Plain: true, Now: now})
+	res[0] = adminapi.Result{Endpoint: "127.0.0.1:9180", Err: res[3].Err, Last: &last}
+	got := Render(res, Options{Plain: true, Now: now})
 	for _, w := range []string{"east             voter   primary    unreachable: connection refused",
 		"west             voter   secondary  unreachable: connection refused"} {
 		if !strings.Contains(got, w) {
@@ -109,11 +112,11 @@ func TestRenderColourGolden(t *testing.T) {
 	r := lipgloss.NewRenderer(io.Discard)
 	r.SetColorProfile(termenv.ANSI256)
 	r.SetHasDarkBackground(true)
-	got := Render(sampleResults(), RenderOptions{Now: now, Renderer: r})
+	got := Render(sampleResults(), Options{Now: now, Renderer: r})
 	if !strings.Contains(got, "\x1b[") {
 		t.Fatal("colour output has no escape sequences")
 	}
-	plain := Render(sampleResults(), RenderOptions{Plain: true, Now: now})
+	plain := Render(sampleResults(), Options{Plain: true, Now: now})
 	if trimLines(stripANSI(got))+"\n" != plain {
 		t.Errorf("colour output without its escapes differs from plain:\n%s\n%s", stripANSI(got), plain)
 	}
@@ -138,7 +141,7 @@ func stripANSI(s string) string {
 }
 
 func TestRenderNothing(t *testing.T) {
-	got := Render(nil, RenderOptions{Plain: true, Now: now})
+	got := Render(nil, Options{Plain: true, Now: now})
 	if !strings.Contains(got, "no endpoints") {
 		t.Errorf("Render(nil) = %q", got)
 	}
@@ -146,32 +149,13 @@ func TestRenderNothing(t *testing.T) {
 
 func TestRenderIsPure(t *testing.T) {
 	res := sampleResults()
-	a := Render(res, RenderOptions{Plain: true, Now: now, Width: 60})
-	b := Render(res, RenderOptions{Plain: true, Now: now, Width: 60})
+	a := Render(res, Options{Plain: true, Now: now, Width: 60})
+	b := Render(res, Options{Plain: true, Now: now, Width: 60})
 	if a != b {
 		t.Error("two renderings of the same input differ")
 	}
 	if res[0].Report.Instances[0].Instance != "east" || res[1].Report.Instances[0].Reason != "no healthy server" {
 		t.Error("Render changed its input")
-	}
-}
-
-func TestAgo(t *testing.T) {
-	for d, want := range map[time.Duration]string{
-		0:                             "0s ago",
-		-5 * time.Second:              "0s ago",
-		59 * time.Second:              "59s ago",
-		61 * time.Second:              "1m01s ago",
-		time.Hour - time.Second:       "59m59s ago",
-		3*time.Hour + 4*time.Minute:   "3h04m ago",
-		49*time.Hour + 30*time.Minute: "2d01h ago",
-	} {
-		if got := Ago(now, now.Add(-d)); got != want {
-			t.Errorf("Ago(%v) = %q, want %q", d, got, want)
-		}
-	}
-	if got := Ago(now, time.Time{}); got != "-" {
-		t.Errorf("Ago(zero) = %q", got)
 	}
 }
 
@@ -189,9 +173,9 @@ func TestHealthCell(t *testing.T) {
 		{[]string{""}, "0/1 OK: h0 -", toneMuted},
 	} {
 		t.Run(strings.Join(tc.states, ","), func(t *testing.T) {
-			var hs []Health
+			var hs []status.Health
 			for i, s := range tc.states {
-				hs = append(hs, Health{Name: fmt.Sprintf("h%d", i), State: s})
+				hs = append(hs, status.Health{Name: fmt.Sprintf("h%d", i), State: s})
 			}
 			got, tn := healthCell(hs)
 			if got != tc.want || tn != tc.tone {
@@ -213,34 +197,15 @@ func TestToneOf(t *testing.T) {
 	}
 }
 
-func TestReason(t *testing.T) {
-	for _, tc := range []struct {
-		err  error
-		want string
-	}{
-		{nil, ""},
-		{errors.New("plain"), "plain"},
-		{&TimeoutError{After: time.Second}, "no answer within 1s"},
-		{&net.DNSError{Name: "nohost.invalid", Err: "no such host"}, "cannot resolve nohost.invalid"},
-		{&net.OpError{Op: "dial", Err: errors.New("no route to host")}, "no route to host"},
-	} {
-		t.Run(fmt.Sprint(tc.err), func(t *testing.T) {
-			if got := Reason(tc.err); got != tc.want {
-				t.Errorf("Reason(%v) = %q, want %q", tc.err, got, tc.want)
-			}
-		})
-	}
-}
-
 func TestRenderNeutralisesControlCharacters(t *testing.T) {
-	res := []Result{{Endpoint: "x:1", Report: Report{Schema: 1, Instances: []Document{{
+	res := []adminapi.Result{{Endpoint: "x:1", Report: status.Report{Schema: 1, Instances: []status.Document{{
 		Instance: "evil\x1b]0;pwned\x07", Scheme: "voter", State: "OK\x1b[2J", Reason: "a\nb",
-		Health: []Health{{Name: "h\x9b1m", State: "ERR"}}, Peer: &Peer{Address: "\xff\xfe:1"}}}}},
+		Health: []status.Health{{Name: "h\x9b1m", State: "ERR"}}, Peer: &status.Peer{Address: "\xff\xfe:1"}}}}},
 		{Endpoint: "y:1", Err: errors.New("HTTP 500 \x1b[31mred")}}
 	for _, plain := range []bool{true, false} {
 		r := lipgloss.NewRenderer(io.Discard)
 		r.SetColorProfile(termenv.ANSI)
-		got := stripANSI(Render(res, RenderOptions{Plain: plain, Now: now, Renderer: r}))
+		got := stripANSI(Render(res, Options{Plain: plain, Now: now, Renderer: r}))
 		if strings.ContainsAny(got, "\x1b\x07\u009b\ufffd") || strings.Contains(got, "\xff") {
 			t.Errorf("control characters reached the output (plain=%v): %q", plain, got)
 		}

@@ -1,4 +1,4 @@
-package status
+package adminapi
 
 import (
 	"errors"
@@ -9,11 +9,11 @@ import (
 )
 
 func TestAdminForFallsBackToListenThenDefault(t *testing.T) {
-	var a AdminConfig
-	if got := a.For("ddns"); got != DefaultAdmin {
-		t.Errorf("empty table: For(ddns) = %q, want %q", got, DefaultAdmin)
+	var a Config
+	if got := a.For("ddns"); got != DefaultAddr {
+		t.Errorf("empty table: For(ddns) = %q, want %q", got, DefaultAddr)
 	}
-	a = AdminConfig{Listen: "127.0.0.1:9000", Ddns: "127.0.0.1:9001"}
+	a = Config{Listen: "127.0.0.1:9000", Ddns: "127.0.0.1:9001"}
 	if got := a.For("ddns"); got != "127.0.0.1:9001" {
 		t.Errorf("For(ddns) = %q, want its own key", got)
 	}
@@ -26,7 +26,7 @@ func TestAdminForFallsBackToListenThenDefault(t *testing.T) {
 }
 
 func TestAdminValidateReportsEveryKeyInOrder(t *testing.T) {
-	a := AdminConfig{Listen: "x", Voter: "h:0x", Ddns: "h:70000", Gateway: "nohost", Schedsync: ":"}
+	a := Config{Listen: "x", Voter: "h:0x", Ddns: "h:70000", Gateway: "nohost", Schedsync: ":"}
 	want := []string{"listen", "voter", "ddns", "gateway", "schedsync"}
 	for range 20 { // a map-ordered loop would shuffle these
 		var errs config.Errors
@@ -41,17 +41,17 @@ func TestAdminValidateReportsEveryKeyInOrder(t *testing.T) {
 			t.Fatalf("problem paths = %q, want %q", got, want)
 		}
 	}
-	if err := (AdminConfig{Listen: "127.0.0.1:9180", Ddns: "[::1]:9182"}).Validate(); err != nil {
+	if err := (Config{Listen: "127.0.0.1:9180", Ddns: "[::1]:9182"}).Validate(); err != nil {
 		t.Errorf("good table: %v", err)
 	}
 }
 
 func TestAdminValidateAllowedHosts(t *testing.T) {
-	good := AdminConfig{AllowedHosts: []string{"redund-a.example.net", "ADMIN.example.net.", "gw_b", "10.0.0.5", "::1", "[::1]"}}
+	good := Config{AllowedHosts: []string{"redund-a.example.net", "ADMIN.example.net.", "gw_b", "10.0.0.5", "::1", "[::1]"}}
 	if err := good.Validate(); err != nil {
 		t.Errorf("good names: %v", err)
 	}
-	bad := AdminConfig{AllowedHosts: []string{"ok.example", "host:9180", "http://host", "", "a..b", "-x.example", "*.example.net", "h/p"}}
+	bad := Config{AllowedHosts: []string{"ok.example", "host:9180", "http://host", "", "a..b", "-x.example", "*.example.net", "h/p"}}
 	var errs config.Errors
 	if !errors.As(bad.Validate(), &errs) {
 		t.Fatalf("bad names: %v", bad.Validate())

@@ -1,4 +1,4 @@
-package status
+package adminapi
 
 import (
 	"context"
@@ -18,10 +18,11 @@ import (
 
 	"github.com/redund/redund/internal/logging"
 	"github.com/redund/redund/internal/netlimit"
+	"github.com/redund/redund/internal/status"
 )
 
-// DefaultAdmin is the admin listen address when none is configured.
-const DefaultAdmin = "127.0.0.1:9180"
+// DefaultAddr is the admin listen address when none is configured.
+const DefaultAddr = "127.0.0.1:9180"
 
 // Server is a daemon's admin listener: GET /v1/status, /metrics, /healthz,
 // plus whatever scheme endpoints are added with Handle.
@@ -35,10 +36,10 @@ type Server struct {
 	mux      *http.ServeMux
 
 	mu      sync.Mutex
-	sources []Source
+	sources []status.Source
 	ln      net.Listener
-	access  AdminConfig // token and allowed_hosts (SetAccess)
-	listen  string      // the address given to Listen
+	access  Config // token and allowed_hosts (SetAccess)
+	listen  string // the address given to Listen
 }
 
 // NewServer returns an admin server for daemon (e.g. "ddns run"). ring may
@@ -63,7 +64,7 @@ func NewServer(daemon, version string, ring *logging.Ring, log *slog.Logger) *Se
 func (s *Server) Registry() *prometheus.Registry { return s.registry }
 
 // AddSource adds instances to the status document.
-func (s *Server) AddSource(src Source) {
+func (s *Server) AddSource(src status.Source) {
 	s.mu.Lock()
 	s.sources = append(s.sources, src)
 	s.mu.Unlock()
@@ -71,7 +72,7 @@ func (s *Server) AddSource(src Source) {
 
 // SetAccess gives the server the [admin] settings that decide who may use
 // it (see Guard): the token and allowed_hosts. Call it before Listen.
-func (s *Server) SetAccess(a AdminConfig) {
+func (s *Server) SetAccess(a Config) {
 	s.mu.Lock()
 	s.access = a
 	s.mu.Unlock()
@@ -81,12 +82,12 @@ func (s *Server) SetAccess(a AdminConfig) {
 func (s *Server) Handle(pattern string, h http.Handler) { s.mux.Handle(pattern, h) }
 
 // Report builds the current status report.
-func (s *Server) Report() Report {
+func (s *Server) Report() status.Report {
 	s.mu.Lock()
-	srcs := append([]Source(nil), s.sources...)
+	srcs := append([]status.Source(nil), s.sources...)
 	s.mu.Unlock()
-	r := Report{Schema: SchemaVersion, Daemon: s.daemon, Version: s.version, PID: os.Getpid(),
-		Started: s.started, Instances: []Document{}}
+	r := status.Report{Schema: status.SchemaVersion, Daemon: s.daemon, Version: s.version, PID: os.Getpid(),
+		Started: s.started, Instances: []status.Document{}}
 	for _, src := range srcs {
 		r.Instances = append(r.Instances, src.Status()...)
 	}
@@ -114,21 +115,21 @@ func WriteError(w http.ResponseWriter, code int, msg string) {
 	WriteJSON(w, code, map[string]string{"error": msg})
 }
 
-// AdminLimits caps the connections of an admin listener (see netlimit).
-func AdminLimits() netlimit.Limits { return netlimit.Limits{Total: netlimit.Budget(256), PerSrc: 64} }
+// Limits caps the connections of an admin listener (see netlimit).
+func Limits() netlimit.Limits { return netlimit.Limits{Total: netlimit.Budget(256), PerSrc: 64} }
 
-// Listen binds addr (DefaultAdmin when empty), with AdminLimits. Addr is
+// Listen binds addr (DefaultAddr when empty), with Limits. Addr is
 // valid afterwards. An address off loopback without a token is logged as
 // a warning.
 func (s *Server) Listen(addr string) error {
 	if addr == "" {
-		addr = DefaultAdmin
+		addr = DefaultAddr
 	}
 	raw, err := net.Listen("tcp", addr)
 	if err != nil {
 		return fmt.Errorf("status: admin listener: %w", err)
 	}
-	ln := netlimit.Wrap(raw, AdminLimits())
+	ln := netlimit.Wrap(raw, Limits())
 	s.mu.Lock()
 	s.ln, s.listen = ln, addr
 	token := s.access.Token

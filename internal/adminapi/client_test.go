@@ -1,4 +1,4 @@
-package status
+package adminapi
 
 import (
 	"context"
@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/redund/redund/internal/status"
 	"github.com/redund/redund/internal/testutil"
 )
 
@@ -157,7 +158,7 @@ func TestFetchAllCancelled(t *testing.T) {
 
 func TestResultJSON(t *testing.T) {
 	res := []Result{
-		{Endpoint: "a:1", Report: Report{Schema: 1, Daemon: "d", Instances: []Document{}}},
+		{Endpoint: "a:1", Report: status.Report{Schema: 1, Daemon: "d", Instances: []status.Document{}}},
 		{Endpoint: "b:2", Err: errors.New("boom")},
 	}
 	b, err := json.Marshal(res)
@@ -173,5 +174,22 @@ func TestResultJSON(t *testing.T) {
 	}
 	if got[1]["endpoint"] != "b:2" || got[1]["error"] != "boom" || got[1]["report"] != nil {
 		t.Errorf("error result JSON = %s", b)
+	}
+}
+
+func TestReason(t *testing.T) {
+	for _, tc := range []struct {
+		err  error
+		want string
+	}{
+		{nil, ""},
+		{errors.New("plain"), "plain"},
+		{&TimeoutError{After: time.Second}, "no answer within 1s"},
+		{&net.DNSError{Name: "nohost.invalid", Err: "no such host"}, "cannot resolve nohost.invalid"},
+		{&net.OpError{Op: "dial", Err: errors.New("no route to host")}, "no route to host"},
+	} {
+		if got := Reason(tc.err); got != tc.want {
+			t.Errorf("Reason(%v) = %q, want %q", tc.err, got, tc.want)
+		}
 	}
 }

@@ -1,4 +1,4 @@
-package status
+package adminapi
 
 import (
 	"fmt"
@@ -8,9 +8,9 @@ import (
 	"github.com/redund/redund/internal/config"
 )
 
-// AdminConfig is the [admin] table: where daemons serve their status.
+// Config is the [admin] table: where daemons serve their status.
 // Each daemon listens on its own key when set, else on Listen.
-type AdminConfig struct {
+type Config struct {
 	Listen    string        `toml:"listen"`    // default 127.0.0.1:9180
 	Voter     string        `toml:"voter"`     // `redund voter serve`
 	Ddns      string        `toml:"ddns"`      // `redund ddns run`
@@ -24,7 +24,7 @@ type AdminConfig struct {
 }
 
 // For returns the listen address of daemon (voter, ddns, gateway, schedsync).
-func (a AdminConfig) For(daemon string) string {
+func (a Config) For(daemon string) string {
 	var v string
 	switch daemon {
 	case "voter":
@@ -42,11 +42,11 @@ func (a AdminConfig) For(daemon string) string {
 	if a.Listen != "" {
 		return a.Listen
 	}
-	return DefaultAdmin
+	return DefaultAddr
 }
 
 // Addresses returns every distinct admin address the config names.
-func (a AdminConfig) Addresses() []string {
+func (a Config) Addresses() []string {
 	seen := map[string]bool{}
 	var out []string
 	for _, d := range []string{"voter", "ddns", "gateway", "schedsync"} {
@@ -59,7 +59,7 @@ func (a AdminConfig) Addresses() []string {
 }
 
 // Validate checks the addresses, reporting problems in the table's key order.
-func (a AdminConfig) Validate() error {
+func (a Config) Validate() error {
 	var errs config.Errors
 	for _, kv := range [][2]string{{"listen", a.Listen}, {"voter", a.Voter}, {"ddns", a.Ddns},
 		{"gateway", a.Gateway}, {"schedsync", a.Schedsync}} {
