@@ -144,7 +144,12 @@ func (res *results) redund(src string) error {
 		return err
 	}
 	res.idle(p, s)
-	return nil
+	if res.rs == nil || res.before {
+		return nil
+	}
+	s.stop()
+	p.stop()
+	return res.rsyncOneByte(filepath.Join(src, "big.bin"))
 }
 
 // latency writes one small file at a time and waits for it on the secondary.
@@ -212,38 +217,42 @@ func (res *results) oneByte(p, s *node, src, dst string) error {
 		return fmt.Errorf("big.bin differs after the one-byte change")
 	}
 	logf("one byte in %d MiB: %v, %d bytes delta, %d bytes total", res.o.big>>20, res.bigTimes, res.bigSent, res.bigTotal)
-	if res.rs != nil && !res.before {
-		// as many changes for rsync: flip, then one rsync run of the file
-		var rt, ft []time.Duration
-		for i := range res.o.flips {
-			for _, fsync := range []bool{false, true} {
-				if err := flipByte(big, res.o.big/3+int64(i)*4099); err != nil {
-					return err
-				}
-				args := []string{"-a"}
-				if fsync {
-					args = append(args, "--fsync")
-				}
-				d, n, cmd, err := res.rs.push(append(args, big, res.rs.url("big.bin"))...)
-				if err != nil {
-					return err
-				}
-				if fsync {
-					ft = append(ft, d)
-					continue
-				}
-				rt = append(rt, d)
-				if i == 0 {
-					res.rsyncBigBytes, res.rsyncBigCmd = n, cmd
-				}
+	return nil
+}
+
+// rsyncOneByte makes as many one-byte changes for rsync as for redund:
+// flip, then one rsync run of the file (redund is stopped by then).
+func (res *results) rsyncOneByte(big string) error {
+	// as many changes for rsync: flip, then one rsync run of the file
+	var rt, ft []time.Duration
+	for i := range res.o.flips {
+		for _, fsync := range []bool{false, true} {
+			if err := flipByte(big, res.o.big/3+int64(i)*4099); err != nil {
+				return err
+			}
+			args := []string{"-a"}
+			if fsync {
+				args = append(args, "--fsync")
+			}
+			d, n, cmd, err := res.rs.push(append(args, big, res.rs.url("big.bin"))...)
+			if err != nil {
+				return err
+			}
+			if fsync {
+				ft = append(ft, d)
+				continue
+			}
+			rt = append(rt, d)
+			if i == 0 {
+				res.rsyncBigBytes, res.rsyncBigCmd = n, cmd
 			}
 		}
-		logf("rsync -a one byte: %v; with --fsync: %v", rt, ft)
-		sort.Slice(rt, func(i, j int) bool { return rt[i] < rt[j] })
-		sort.Slice(ft, func(i, j int) bool { return ft[i] < ft[j] })
-		res.rsyncBig, res.rsyncBigMax = rt[len(rt)/2], rt[len(rt)-1]
-		res.rsyncBigFsync = ft[len(ft)/2]
 	}
+	logf("rsync -a one byte: %v; with --fsync: %v", rt, ft)
+	sort.Slice(rt, func(i, j int) bool { return rt[i] < rt[j] })
+	sort.Slice(ft, func(i, j int) bool { return ft[i] < ft[j] })
+	res.rsyncBig, res.rsyncBigMax = rt[len(rt)/2], rt[len(rt)-1]
+	res.rsyncBigFsync = ft[len(ft)/2]
 	return nil
 }
 
