@@ -230,8 +230,7 @@ func readFiles(body io.Reader, paths []string, fn func(rec fileRecord, r io.Read
 }
 
 // delta asks for a delta; once the body is read and verified, Trailer
-// holds hashHeader when the primary vouches that it sent the manifest's
-// version.
+// holds hashHeader, the SHA-256 of the content the primary read.
 func (c *peerClient) delta(ctx context.Context, p string, sig []byte) (answer, error) {
 	return c.do(ctx, http.MethodPost, "/v1/delta?path="+urlQueryEscape(p), sig)
 }

@@ -322,6 +322,8 @@ func (s *fetchState) fetchDelta(ctx context.Context, f, loc Entry) error {
 		}
 		pw.CloseWithError(err)
 	}()
+	// the trailer is the hash of what the primary read; with the delta's
+	// checksum (checked by applyDelta) it stands for hashing the result
 	want := hex.EncodeToString(f.Hash[:])
 	err = s.writeChecked(f, pr, func() bool { return ans.Trailer.Get(hashHeader) == want })
 	// when writeChecked gave up early the goroutine may still be reading:

@@ -6,6 +6,7 @@ import (
 	"io"
 	"io/fs"
 	"os"
+	"path"
 	"path/filepath"
 	"sort"
 	"strings"
@@ -164,11 +165,14 @@ func (s *scanner) skip(rel, why string) {
 }
 
 // rescan re-reads the given paths (and, for directories, everything below
-// them) and returns the entries that changed, deletions included.
+// them) and returns the entries that changed, deletions included. It costs
+// one pass over cur however many paths are dirty (a batch can name every
+// file of the tree: comparing each path with the whole tree was quadratic).
 func (s *scanner) rescan(cur Tree, dirty []string) []Entry {
 	s.skips = map[string]string{}
 	var changes []Entry
 	seen := map[string]bool{}
+	walked := map[string]Tree{} // what each dirty path holds now
 	for _, rel := range dirty {
 		if seen[rel] || rel == "" || rel == "." || checkRelPath(rel) != nil {
 			continue
@@ -178,14 +182,22 @@ func (s *scanner) rescan(cur Tree, dirty []string) []Entry {
 		if !s.match.excludedUnder(rel) {
 			_ = s.walk(rel, cur, sub)
 		}
+		walked[rel] = sub
 		for p, e := range sub {
 			if old, ok := cur[p]; !ok || !old.same(e) {
 				changes = append(changes, e)
 			}
 		}
-		for p, old := range cur {
-			if (p == rel || strings.HasPrefix(p, rel+"/")) && !inTree(sub, p) {
+	}
+	// deletions: a path of cur that is a dirty path, or below one, and
+	// that the walk of that dirty path did not find
+	for p, old := range cur {
+		for a := p; ; a = path.Dir(a) {
+			if sub, ok := walked[a]; ok && !inTree(sub, p) {
 				changes = append(changes, Entry{Path: p, Kind: old.Kind, Deleted: true})
+			}
+			if !strings.Contains(a, "/") {
+				break
 			}
 		}
 	}

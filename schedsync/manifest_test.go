@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 )
@@ -258,6 +259,45 @@ func TestWatcherReportsNewFiles(t *testing.T) {
 			}
 		case <-deadline:
 			t.Fatalf("no event for sub/x.txt; saw %v", seen)
+		}
+	}
+}
+
+// TestRescanDeletions: deletions are found for a dirty path itself and for
+// whatever was below a dirty directory, nowhere else, with many dirty paths
+// in one batch (one pass over the tree for all of them).
+func TestRescanDeletions(t *testing.T) {
+	root := t.TempDir()
+	s := &scanner{root: root, match: newMatcher(nil)}
+	for i := range 50 {
+		writeFile(t, root, filepath.Join("keep", string(rune('a'+i%26))+string(rune('a'+i/26))), "k", 0o644)
+	}
+	writeFile(t, root, "gone/x/y.txt", "y", 0o644)
+	writeFile(t, root, "gone/z.txt", "z", 0o644)
+	writeFile(t, root, "file.txt", "f", 0o644)
+	writeFile(t, root, "other/untouched.txt", "u", 0o644)
+	tree, err := s.scan(nil)
+	must(t, err)
+	must(t, os.RemoveAll(filepath.Join(root, "gone")))
+	must(t, os.Remove(filepath.Join(root, "file.txt")))
+	must(t, os.Remove(filepath.Join(root, "other/untouched.txt"))) // not in the batch: not seen
+	dirty := []string{"gone", "file.txt"}
+	for p := range tree {
+		if strings.HasPrefix(p, "keep/") {
+			dirty = append(dirty, p)
+		}
+	}
+	got := map[string]bool{}
+	for _, e := range s.rescan(tree, dirty) {
+		got[e.Path] = e.Deleted
+	}
+	want := []string{"gone", "gone/x", "gone/x/y.txt", "gone/z.txt", "file.txt"}
+	if len(got) != len(want) {
+		t.Fatalf("rescan changes = %v, want deletions of %v", got, want)
+	}
+	for _, p := range want {
+		if !got[p] {
+			t.Errorf("%s: not reported deleted (%v)", p, got)
 		}
 	}
 }

@@ -24,6 +24,7 @@ type metrics struct {
 	setidDropped  prometheus.Counter
 	refused       prometheus.Counter
 	badAnswers    prometheus.Counter
+	overflows     prometheus.Counter
 }
 
 func newMetrics() *metrics {
@@ -54,6 +55,7 @@ func newMetrics() *metrics {
 		setidDropped:  c("setid_dropped_total", "Paths whose setuid/setgid bits the secondary did not replicate (preserve_setid = false), counted once per path."),
 		refused:       c("refused_requests_total", "Requests to the peer port refused before authentication (bad or missing MAC, clock, replay, protocol)."),
 		badAnswers:    c("unauthenticated_answers_total", "Answers from the peer refused: no valid proof, a body or trailer that does not match it, or a redirect."),
+		overflows:     c("watch_overflows_total", "Times the kernel's file-event queue overflowed (each one is followed by a full scan)."),
 	}
 	return m
 }
@@ -61,7 +63,7 @@ func newMetrics() *metrics {
 // register adds the metrics to reg; an error (a name taken) is returned.
 func (m *metrics) register(reg prometheus.Registerer) error {
 	for _, c := range []prometheus.Collector{m.state, m.primary, m.epoch, m.files, m.changes, m.applied, m.bytes, m.sent,
-		m.conflicts, m.localEdits, m.peerConnected, m.promotions, m.scans, m.setidDropped, m.refused, m.badAnswers} {
+		m.conflicts, m.localEdits, m.peerConnected, m.promotions, m.scans, m.setidDropped, m.refused, m.badAnswers, m.overflows} {
 		if err := reg.Register(c); err != nil {
 			return fmt.Errorf("schedsync: metrics: %w", err)
 		}

@@ -25,6 +25,7 @@ func (n *Node) runPrimary(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("schedsync: watch: %w", err)
 	}
+	w.overflows = n.metrics.overflows
 	batches := make(chan []string, 16)
 	go w.run(ctx, batches) // started before the scan: nothing written meanwhile is missed
 	raw, err := s.scan(n.app.expectedCopy())

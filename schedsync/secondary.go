@@ -44,6 +44,7 @@ func (n *Node) runSecondary(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("schedsync: watch: %w", err)
 	}
+	w.overflows = n.metrics.overflows
 	batches := make(chan []string, 16)
 	go w.run(ctx, batches)
 	go func() {

@@ -3,9 +3,9 @@ package schedsync
 import (
 	"bufio"
 	"context"
+	"crypto/sha256"
 	"encoding/hex"
 	"io"
-	"io/fs"
 	"net/http"
 	"strconv"
 	"time"
@@ -168,42 +168,25 @@ func (n *Node) serveDelta(w http.ResponseWriter, r *peerRequest) {
 		return
 	}
 	defer f.Close()
-	before, _ := f.Stat()
 	w.Header().Set("Content-Type", "application/octet-stream")
 	w.Header().Set("Trailer", hashHeader)
 	cw := &countWriter{w: w}
-	if err := writeDelta(cw, bufio.NewReaderSize(f, 1<<20), sig); err != nil {
+	h := sha256.New()
+	if err := writeDelta(cw, io.TeeReader(bufio.NewReaderSize(f, 1<<20), h), sig); err != nil {
 		panic(http.ErrAbortHandler)
 	}
 	n.metrics.sent.Add(float64(cw.n))
-	if h, ok := n.vouch(p, before); ok {
-		w.Header().Set(hashHeader, h)
-	}
+	w.Header().Set(hashHeader, hex.EncodeToString(h.Sum(nil)))
 }
 
-// hashHeader (a trailer of delta responses) carries the manifest's SHA-256
-// of the file when the primary read exactly that version: same size and
-// mtime as the manifest entry before and after reading. The secondary then
-// checks the delta's own checksum instead of hashing 100 MiB again.
+// hashHeader (a trailer of delta responses) carries the SHA-256 of the
+// bytes the primary read to make the delta. The secondary compares it
+// with the manifest's hash and checks the delta's own checksum instead of
+// hashing 100 MiB again. It is the hash of what was sent, not the
+// manifest's: a file edited without a size or mtime change keeps a stale
+// hash in the manifest, and repeating that one made the secondary record
+// it for content it does not describe (and the primary never repaired it).
 const hashHeader = "X-Redund-Sha256"
-
-func (n *Node) vouch(p string, before fs.FileInfo) (string, bool) {
-	cl := n.currentLog()
-	if cl == nil || before == nil {
-		return "", false
-	}
-	e, ok := cl.entry(p)
-	after, err := n.w.root.Lstat(p)
-	if !ok || err != nil || e.Kind != KindFile {
-		return "", false
-	}
-	for _, fi := range []fs.FileInfo{before, after} {
-		if fi.Size() != e.Size || fi.ModTime().UnixNano() != e.MTime {
-			return "", false
-		}
-	}
-	return hex.EncodeToString(e.Hash[:]), true
-}
 
 func (n *Node) servePeerDemote(w http.ResponseWriter, r *peerRequest) {
 	epoch, err := strconv.ParseUint(r.URL.Query().Get("epoch"), 10, 64)

@@ -2,12 +2,14 @@ package schedsync
 
 import (
 	"context"
+	"errors"
 	"io/fs"
 	"log/slog"
 	"path/filepath"
 	"time"
 
 	"github.com/fsnotify/fsnotify"
+	"github.com/prometheus/client_golang/prometheus"
 )
 
 // Debounce of file-system events: a batch is processed once no event came
@@ -25,6 +27,8 @@ type watcher struct {
 	interval time.Duration
 	log      *slog.Logger
 	fsw      *fsnotify.Watcher
+
+	overflows prometheus.Counter // kernel queue overflows (each one rescans the tree); nil: not counted
 }
 
 func newWatcher(root string, m *matcher, interval time.Duration, log *slog.Logger) (*watcher, error) {
@@ -63,26 +67,44 @@ func (w *watcher) rel(p string) string {
 
 // run sends batches of dirty paths until ctx ends. A nil batch asks for a
 // full scan (periodic, or after the kernel queue overflowed).
+//
+// The loop never waits for its consumer while events arrive: a batch the
+// consumer has not taken yet keeps absorbing newer paths (or becomes a full
+// scan), so a consumer busy for seconds (the secondary's initial copy holds
+// the applier) cannot stall the reading of events, which would let the
+// kernel's queue overflow.
 func (w *watcher) run(ctx context.Context, out chan<- []string) {
 	defer w.fsw.Close()
 	tick := time.NewTicker(w.interval)
 	defer tick.Stop()
-	pending := map[string]bool{}
+	pending := map[string]bool{} // paths still settling (debounce)
 	var first time.Time
 	timer := time.NewTimer(time.Hour)
 	timer.Stop()
+	var ready readyBatch // settled, waiting for the consumer
 	for {
+		var outCh chan<- []string
+		if ready.has {
+			outCh = out
+		}
 		select {
 		case <-ctx.Done():
 			return
+		case outCh <- ready.batch:
+			ready = readyBatch{}
 		case <-tick.C:
-			send(ctx, out, nil)
+			ready.full()
 		case err, ok := <-w.fsw.Errors:
 			if !ok {
 				return
 			}
-			w.log.Warn("file watcher error; rescanning", "err", err)
-			send(ctx, out, nil)
+			if errors.Is(err, fsnotify.ErrEventOverflow) {
+				w.overflowed()
+				w.log.Warn("file watcher queue overflowed; rescanning", "err", err)
+			} else {
+				w.log.Warn("file watcher error; rescanning", "err", err)
+			}
+			ready.full()
 		case ev, ok := <-w.fsw.Events:
 			if !ok {
 				return
@@ -93,16 +115,48 @@ func (w *watcher) run(ctx context.Context, out chan<- []string) {
 			}
 			timer.Reset(min(quietFor, time.Until(first.Add(maxDelay))))
 		case <-timer.C:
-			batch := make([]string, 0, len(pending))
-			for p := range pending {
-				batch = append(batch, p)
-			}
+			ready.add(pending)
 			clear(pending)
 			first = time.Time{}
-			send(ctx, out, batch)
 		}
 	}
 }
+
+// overflowed counts a kernel queue overflow (then the tree is rescanned).
+func (w *watcher) overflowed() {
+	if w.overflows != nil {
+		w.overflows.Inc()
+	}
+}
+
+// readyBatch is what the watcher has for its consumer: paths, or a full
+// scan (a nil batch, which covers any paths).
+type readyBatch struct {
+	has, all bool
+	paths    map[string]bool
+	batch    []string // the paths as sent
+}
+
+func (r *readyBatch) add(p map[string]bool) {
+	if len(p) == 0 {
+		return
+	}
+	r.has = true
+	if r.all {
+		return
+	}
+	if r.paths == nil {
+		r.paths = map[string]bool{}
+	}
+	for k := range p {
+		if !r.paths[k] {
+			r.paths[k] = true
+			r.batch = append(r.batch, k)
+		}
+	}
+}
+
+func (r *readyBatch) full() { *r = readyBatch{has: true, all: true} }
 
 func (w *watcher) note(ev fsnotify.Event, pending map[string]bool) {
 	rel := w.rel(ev.Name)
@@ -112,12 +166,5 @@ func (w *watcher) note(ev fsnotify.Event, pending map[string]bool) {
 	pending[rel] = true
 	if ev.Has(fsnotify.Create) {
 		w.addTree(ev.Name) // a new directory: watch it and everything already in it
-	}
-}
-
-func send(ctx context.Context, out chan<- []string, batch []string) {
-	select {
-	case out <- batch:
-	case <-ctx.Done():
 	}
 }

@@ -44,7 +44,34 @@ func (w *writer) close() error { return w.root.Close() }
 // tempFile is a file being written under a temporary name.
 type tempFile struct {
 	*os.File
-	rel string // temporary path
+	rel     string // temporary path
+	written int64  // bytes written
+	kicked  int64  // bytes handed to the disk (writeback started)
+}
+
+// writebackChunk: every this many bytes written, the kernel is asked to
+// start writing them to disk (without waiting), so the disk works while
+// the transfer goes on and the fsync or syncfs that makes the batch
+// durable finds little left to write.
+const writebackChunk = 4 << 20
+
+func (t *tempFile) Write(p []byte) (int, error) {
+	n, err := t.File.Write(p)
+	t.written += int64(n)
+	if t.written-t.kicked >= writebackChunk {
+		t.startWriteback()
+	}
+	return n, err
+}
+
+// startWriteback starts (SYNC_FILE_RANGE_WRITE does not wait) the disk
+// writes of what was written since the last call. It is only a head
+// start: durability still comes from fsync or syncfs.
+func (t *tempFile) startWriteback() {
+	if t.written > t.kicked {
+		_ = unix.SyncFileRange(int(t.Fd()), t.kicked, t.written-t.kicked, unix.SYNC_FILE_RANGE_WRITE)
+		t.kicked = t.written
+	}
 }
 
 // create opens a new temporary file that install later renames to rel
@@ -97,6 +124,8 @@ func (w *writer) finish(t *tempFile, e Entry, durable bool) error {
 			w.discard(t)
 			return err
 		}
+	} else {
+		t.startWriteback() // the batch's syncfs makes it durable
 	}
 	if err := t.Close(); err != nil {
 		_ = w.root.Remove(t.rel)

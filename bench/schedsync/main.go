@@ -15,6 +15,8 @@ import (
 
 type options struct {
 	bin, work  string
+	binBefore  string // a second redund binary measured in the same run (before/after)
+	flips      int
 	files      int
 	total, big int64
 	samples    int
@@ -25,6 +27,8 @@ type options struct {
 func main() {
 	o := options{}
 	flag.StringVar(&o.bin, "bin", "", "redund binary")
+	flag.StringVar(&o.binBefore, "bin-before", "", "another redund binary (e.g. built from main) measured in the same run, after -bin")
+	flag.IntVar(&o.flips, "flips", 20, "one-byte changes in the large file (redund and rsync -a each)")
 	flag.StringVar(&o.work, "work", "", "work directory (needs about 3× the tree size free)")
 	flag.IntVar(&o.files, "files", 10000, "files in the tree")
 	flag.Int64Var(&o.total, "total", 1<<30, "bytes in the tree")
@@ -101,5 +105,22 @@ func run(o options) error {
 		return err
 	}
 	r.print()
+	if o.binBefore != "" {
+		ob := o
+		ob.bin = o.binBefore
+		rb := &results{o: ob, rs: r.rs, rsyncFsync: r.rsyncFsync, rsyncPlain: r.rsyncPlain,
+			rsyncFsyncCmd: r.rsyncFsyncCmd, rsyncPlainCmd: r.rsyncPlainCmd, rsyncNoChange: r.rsyncNoChange, before: true,
+			rsyncBig: r.rsyncBig, rsyncBigMax: r.rsyncBigMax, rsyncBigFsync: r.rsyncBigFsync, rsyncBigBytes: r.rsyncBigBytes,
+			rsyncBigCmd: r.rsyncBigCmd}
+		for _, leftover := range []string{"lat", "big.bin", ".redund"} {
+			_ = os.RemoveAll(filepath.Join(src, leftover)) // the same tree as the first binary had
+		}
+		logf("the same with -bin-before %s", o.binBefore)
+		if err := rb.redund(src); err != nil {
+			return err
+		}
+		fmt.Printf("\nWith -bin-before (same run, same rsync figures):\n\n")
+		rb.print()
+	}
 	return nil
 }

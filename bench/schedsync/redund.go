@@ -135,8 +135,9 @@ func (res *results) redund(src string) error {
 	res.initial = time.Since(t0)
 	res.initialCPUP = float64(cpuTicks(p.cmd.Process.Pid)-pc) / 100
 	res.initialCPUS = float64(cpuTicks(s.cmd.Process.Pid)) / 100
-	logf("redund initial copy (durable): %s; CPU time primary %.2f s, secondary %.2f s",
-		res.initial, res.initialCPUP, res.initialCPUS)
+	res.overflows = s.metric("redund_schedsync_watch_overflows_total", "") + p.metric("redund_schedsync_watch_overflows_total", "")
+	logf("redund initial copy (durable): %s; CPU time primary %.2f s, secondary %.2f s; watcher overflows %v",
+		res.initial, res.initialCPUP, res.initialCPUS, res.overflows)
 	if err := res.latency(src, dst); err != nil {
 		return err
 	}
@@ -144,7 +145,12 @@ func (res *results) redund(src string) error {
 		return err
 	}
 	res.idle(p, s)
-	return nil
+	if res.rs == nil || res.before {
+		return nil
+	}
+	s.stop()
+	p.stop()
+	return res.rsyncOneByte(filepath.Join(src, "big.bin"))
 }
 
 // latency writes one small file at a time and waits for it on the secondary.
@@ -188,7 +194,7 @@ func (res *results) oneByte(p, s *node, src, dst string) error {
 		}
 	}
 	var times []time.Duration
-	for i := range 5 { // five one-byte changes; bytes are those of the first
+	for i := range res.o.flips { // one-byte changes; bytes are those of the first
 		time.Sleep(time.Second)
 		recv0, sent0 := s.metric("redund_schedsync_received_bytes_total", `kind="delta"`), p.metric("redund_schedsync_sent_bytes_total", "")
 		t0 := time.Now()
@@ -205,29 +211,49 @@ func (res *results) oneByte(p, s *node, src, dst string) error {
 			res.bigTotal = int64(s.metric("redund_schedsync_received_bytes_total", `kind="delta"`) - recv0)
 		}
 	}
+	res.bigTimes = append([]time.Duration(nil), times...) // in the order measured
 	sort.Slice(times, func(i, j int) bool { return times[i] < times[j] })
-	res.bigTime, res.bigTimes = times[len(times)/2], times
+	res.bigTime, res.bigMax = times[len(times)/2], times[len(times)-1]
 	if a, b := hashOf(big), hashOf(filepath.Join(dst, "big.bin")); a != b {
 		return fmt.Errorf("big.bin differs after the one-byte change")
 	}
-	logf("one byte in %d MiB: %v, %d bytes delta, %d bytes total", res.o.big>>20, times, res.bigSent, res.bigTotal)
-	if res.rs != nil {
-		d, n, cmd, err := res.rs.push("-a", big, res.rs.url("big.bin"))
-		if err != nil {
-			return err
+	logf("one byte in %d MiB: %v, %d bytes delta, %d bytes total", res.o.big>>20, res.bigTimes, res.bigSent, res.bigTotal)
+	return nil
+}
+
+// rsyncOneByte makes as many one-byte changes for rsync as for redund:
+// flip, then one rsync run of the file (redund is stopped by then).
+func (res *results) rsyncOneByte(big string) error {
+	// as many changes for rsync: flip, then one rsync run of the file
+	var rt, ft []time.Duration
+	for i := range res.o.flips {
+		for _, fsync := range []bool{false, true} {
+			if err := flipByte(big, res.o.big/3+int64(i)*4099); err != nil {
+				return err
+			}
+			args := []string{"-a"}
+			if fsync {
+				args = append(args, "--fsync")
+			}
+			d, n, cmd, err := res.rs.push(append(args, big, res.rs.url("big.bin"))...)
+			if err != nil {
+				return err
+			}
+			if fsync {
+				ft = append(ft, d)
+				continue
+			}
+			rt = append(rt, d)
+			if i == 0 {
+				res.rsyncBigBytes, res.rsyncBigCmd = n, cmd
+			}
 		}
-		res.rsyncBig, res.rsyncBigBytes, res.rsyncBigCmd = d, n, cmd
-		logf("%s: %s, %d bytes", cmd, d, n)
-		if err := flipByte(big, res.o.big/3); err != nil {
-			return err
-		}
-		d, _, cmd, err = res.rs.push("-a", "--fsync", big, res.rs.url("big.bin"))
-		if err != nil {
-			return err
-		}
-		res.rsyncBigFsync = d
-		logf("%s: %s", cmd, d)
 	}
+	logf("rsync -a one byte: %v; with --fsync: %v", rt, ft)
+	sort.Slice(rt, func(i, j int) bool { return rt[i] < rt[j] })
+	sort.Slice(ft, func(i, j int) bool { return ft[i] < ft[j] })
+	res.rsyncBig, res.rsyncBigMax = rt[len(rt)/2], rt[len(rt)-1]
+	res.rsyncBigFsync = ft[len(ft)/2]
 	return nil
 }
 

@@ -63,6 +63,9 @@ type results struct {
 	scan, initial                         time.Duration
 	lat, bigTimes                         []time.Duration
 	bigTime, rsyncBig, rsyncBigFsync      time.Duration
+	bigMax, rsyncBigMax                   time.Duration
+	before                                bool    // measuring -bin-before: rsync's figures are the first binary's
+	overflows                             float64 // redund_schedsync_watch_overflows_total of both nodes after the copy
 	bigSent, bigTotal, rsyncBigBytes      int64
 	rsyncBigCmd                           string
 	idleP, idleS                          float64
@@ -99,8 +102,10 @@ func (r *results) print() {
 	fmt.Printf("| rsync no-change run | - | %.2f s | - |\n", r.rsyncNoChange.Seconds())
 	fmt.Printf("| one small file, write → on secondary (%d samples) | median %s, p99 %s | - | - |\n", len(r.lat),
 		pct(r.lat, 0.5).Round(time.Millisecond), pct(r.lat, 0.99).Round(time.Millisecond))
-	fmt.Printf("| one byte in %d MiB: time write → on secondary (durable), median of 5 | %s | %s (one `rsync -a` run), %s with `--fsync` | %s, %s |\n",
-		r.o.big>>20, r.bigTime.Round(time.Millisecond), r.rsyncBig.Round(time.Millisecond),
+	fmt.Printf("| watcher overflows during the copy (both nodes) | %v | - | - |\n", r.overflows)
+	fmt.Printf("| one byte in %d MiB: time write → on secondary (durable), median of %d (max) | %s (%s) | `rsync -a` %s (%s), with `--fsync` %s | %s, %s |\n",
+		r.o.big>>20, len(r.bigTimes), r.bigTime.Round(time.Millisecond), r.bigMax.Round(time.Millisecond),
+		r.rsyncBig.Round(time.Millisecond), r.rsyncBigMax.Round(time.Millisecond),
 		r.rsyncBigFsync.Round(time.Millisecond), ratio(r.bigTime, r.rsyncBig), ratio(r.bigTime, r.rsyncBigFsync))
 	br := "-"
 	if r.rsyncBigBytes > 0 {
