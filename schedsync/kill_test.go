@@ -25,7 +25,7 @@ func writeAtomic(t *testing.T, dir, rel string, data []byte) {
 
 // TestProcessKill9DuringTransfer kills the secondary with SIGKILL at random
 // moments while large files are being transferred (50 times, or as many as
-// fit in 60 s): every file in its directory is always a complete version
+// fit in 60 s but at least 20, however slow the machine): every file in its directory is always a complete version
 // the primary had, and after a restart it converges.
 func TestProcessKill9DuringTransfer(t *testing.T) {
 	needBinary(t)
@@ -47,7 +47,7 @@ func TestProcessKill9DuringTransfer(t *testing.T) {
 	rng := rand.New(rand.NewPCG(7, 7))
 	start := time.Now()
 	iterations, midTransfer := 0, 0
-	for i := 1; i <= 50 && time.Since(start) < 60*time.Second; i++ {
+	for i := 1; i <= 50 && (i <= 20 || time.Since(start) < 60*time.Second); i++ {
 		put("big-a.bin", bigData(16<<20, byte(i)))
 		if i%2 == 0 {
 			put("big-b.bin", bigData(16<<20, byte(100+i)))
@@ -63,9 +63,6 @@ func TestProcessKill9DuringTransfer(t *testing.T) {
 	}
 	t.Logf("%d kill -9 iterations in %s, %d of them with a transfer in flight", iterations,
 		time.Since(start).Round(time.Millisecond), midTransfer)
-	if iterations < 20 {
-		t.Fatalf("only %d iterations fit", iterations)
-	}
 	s.start()
 	waitSameDirs(t, p.dir, s.dir, 30*time.Second, "after the last restart")
 	testutil.Eventually(t, 10*time.Second, "Synced", func() bool { return s.state() == StateSynced })
