@@ -212,7 +212,7 @@ func TestSIGHUPReloadsDdnsLive(t *testing.T) {
 		if ctx.Err() != nil {
 			t.Fatalf("the status does not show the new server OK: %v %+v", err, rep.Instances)
 		}
-		time.Sleep(20 * time.Millisecond)
+		time.Sleep(20 * time.Millisecond) // sleep: poll interval; the failure message prints the last status
 	}
 	if err := p.cmd.Process.Signal(syscall.SIGTERM); err != nil {
 		t.Fatal(err)
