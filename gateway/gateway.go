@@ -74,6 +74,8 @@ type Gateway struct {
 	reqs       gate         // the peer's requests in flight
 	writeMu    sync.RWMutex // writers hold R; the loop holds W to leave the active role
 	clientAddr atomic.Pointer[string]
+	leadErr    atomic.Pointer[string]  // why this active node does not lead its state log; nil: it does
+	leadHook   func(prov string) error // tests: replaces store.Lead
 
 	evMu      sync.Mutex
 	sysEvents []SystemEvent
