@@ -17,12 +17,22 @@ import (
 // would decide on them (with this plan's checks left out: plan is not a
 // decider).
 type PlanWitness struct {
-	Leader   string   `json:"leader,omitempty"`
-	Fence    int64    `json:"fence,omitempty"`
-	Quorum   string   `json:"quorum"`
-	Deciders []View   `json:"deciders"`
-	Decision Decision `json:"decision"`
-	Error    string   `json:"error,omitempty"`
+	Leader   string `json:"leader,omitempty"`
+	Fence    int64  `json:"fence,omitempty"`
+	Quorum   string `json:"quorum"`
+	Deciders []View `json:"deciders"`
+	// Unparsable are the published views that are not a decider's view
+	// (left out of the decision).
+	Unparsable []Unparsable `json:"unparsable,omitempty"`
+	Decision   Decision     `json:"decision"`
+	Error      string       `json:"error,omitempty"`
+}
+
+// Unparsable is a value in the deciders' topic that is not a view.
+type Unparsable struct {
+	Node  string `json:"node"`
+	Key   string `json:"key"`
+	Error string `json:"error"`
 }
 
 // planTimeout bounds the plan's reads from the witness.
@@ -40,10 +50,12 @@ func planWitness(ctx context.Context, w *witness.Witness, name string, c *Config
 	}
 	for _, v := range vals {
 		var view View
-		if json.Unmarshal([]byte(v.Value), &view) == nil {
-			view.Node = v.Node
-			pw.Deciders = append(pw.Deciders, view)
+		if err := json.Unmarshal([]byte(v.Value), &view); err != nil {
+			pw.Unparsable = append(pw.Unparsable, Unparsable{Node: v.Node, Key: v.Key, Error: err.Error()})
+			continue
 		}
+		view.Node = v.Node
+		pw.Deciders = append(pw.Deciders, view)
 	}
 	if h, ok, err := w.Holder(ctx, lockName(name)); err != nil {
 		pw.Error = err.Error()
@@ -80,6 +92,9 @@ func writePlanWitness(w io.Writer, pw *PlanWitness) {
 			parts = append(parts, n+" "+v.Servers[n].State)
 		}
 		fmt.Fprintf(w, "    %s (%s): %s\n", v.Node, v.At.Format(time.RFC3339), strings.Join(parts, ", "))
+	}
+	for _, u := range pw.Unparsable {
+		fmt.Fprintf(w, "    %s: unparsable view (left out), key %q: %s\n", u.Node, u.Key, u.Error)
 	}
 	target := "(no change)"
 	if pw.Decision.Action == ActionPoint {

@@ -62,6 +62,8 @@ func writeErr(w http.ResponseWriter, err error) {
 	switch {
 	case errors.As(err, &ref):
 		adminapi.WriteJSON(w, http.StatusConflict, map[string]string{"error": err.Error(), "redirect": ref.Redirect})
+	case errors.Is(err, errNoLock): // the lease ran out during the write
+		adminapi.WriteError(w, http.StatusConflict, err.Error())
 	case errors.Is(err, ErrBadKey), errors.Is(err, replica.ErrTooLarge):
 		adminapi.WriteError(w, http.StatusBadRequest, err.Error())
 	default:

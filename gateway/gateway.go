@@ -80,6 +80,8 @@ type Gateway struct {
 
 	listenOnce sync.Once
 	listenErr  error
+	leadErr    atomic.Pointer[string]  // why this active node does not lead its state log; nil: it does
+	leadHook   func(prov string) error // tests: replaces store.Lead
 
 	evMu      sync.Mutex
 	sysEvents []SystemEvent

@@ -69,8 +69,9 @@ type roleLoop struct {
 	wg         sync.WaitGroup // followers and takeovers
 	followers  map[string]*running
 	takeover   context.CancelFunc
-	draining   bool   // g.writeMu is held until the next publish
-	activeFrom uint64 // the state log's position when this node became active
+	draining   bool      // g.writeMu is held until the next publish
+	activeFrom uint64    // the state log's position when this node became active
+	leadAt     time.Time // when a failed lead is tried again
 }
 
 // running is a follower goroutine.
@@ -127,6 +128,56 @@ func (l *roleLoop) step(in input) time.Time {
 	state, config := followWanted(l.g.params, l.s)
 	l.setFollow(ProvState, state)
 	l.setFollow(ProvConfig, config)
+	return l.retryLead(wake)
+}
+
+// leadRetry is how often an active node that could not lead its state log
+// tries again.
+const leadRetry = time.Second
+
+// lead makes this node the writer of the state log. A failure is shown in
+// the status (leadErr) until a retry succeeds or the node is no longer active.
+func (l *roleLoop) lead() {
+	g := l.g
+	lead := g.store.Lead
+	if g.leadHook != nil {
+		lead = g.leadHook
+	}
+	if err := lead(ProvState); err != nil {
+		if g.leadErr.Load() == nil {
+			g.log.Error("cannot lead the state provider", "err", err)
+		}
+		msg := "cannot lead the state log: " + err.Error()
+		g.leadErr.Store(&msg)
+		l.leadAt = time.Now().Add(leadRetry)
+		return
+	}
+	if g.leadErr.Swap(nil) != nil {
+		g.log.Info("leading the state provider")
+	}
+	pos, _ := g.store.Position(ProvState)
+	l.activeFrom = pos.Last
+}
+
+// retryLead tries a failed lead again while the node is active (writers
+// wait: Lead wants no write in flight) and clears the error once it is
+// not; it returns when the loop must wake next.
+func (l *roleLoop) retryLead(wake time.Time) time.Time {
+	if l.g.leadErr.Load() == nil {
+		return wake
+	}
+	if l.s.Role != RoleActive {
+		l.g.leadErr.Store(nil)
+		return wake
+	}
+	if !time.Now().Before(l.leadAt) {
+		l.g.writeMu.Lock()
+		l.lead()
+		l.g.writeMu.Unlock()
+	}
+	if l.g.leadErr.Load() != nil && (wake.IsZero() || l.leadAt.Before(wake)) {
+		return l.leadAt
+	}
 	return wake
 }
 
@@ -146,11 +197,7 @@ func (l *roleLoop) do(e effect) {
 	switch e.Kind {
 	case effLead:
 		l.setFollow(ProvState, false)
-		if err := g.store.Lead(ProvState); err != nil {
-			g.log.Error("cannot lead the state provider", "err", err)
-		}
-		pos, _ := g.store.Position(ProvState)
-		l.activeFrom = pos.Last
+		l.lead()
 	case effPersistEpoch:
 		g.saveEpoch(e.Epoch)
 	case effDrain:

@@ -18,6 +18,7 @@ type Detail struct {
 	Role          string          `json:"role"`
 	RoleReason    string          `json:"role_reason"`
 	RoleSince     time.Time       `json:"role_since"`
+	LeadError     string          `json:"lead_error,omitempty"` // active but not leading the state log
 	Epoch         uint64          `json:"epoch"`
 	Failovers     int             `json:"failovers"`
 	LastFailover  time.Time       `json:"last_failover,omitempty"`
@@ -63,6 +64,9 @@ func (g *Gateway) Detail() Detail {
 	d.History = HistoryStats{Mode: g.cfg.History, Cached: cached, Forwarded: g.hist.forwarded, Dropped: g.hist.dropped,
 		LastForward: g.hist.lastForward, LastError: g.hist.lastForwardErr}
 	g.hist.mu.Unlock()
+	if e := g.leadErr.Load(); e != nil {
+		d.LeadError = *e
+	}
 	d.App = g.sup.status()
 	d.Witness = g.witnessDetail(v)
 	g.evMu.Lock()
@@ -100,6 +104,10 @@ func (g *Gateway) Status() []status.Document {
 	doc := status.Document{Instance: d.NodeID, Scheme: "gateway", Role: d.Mode + "/" + d.Role, State: stateWord(d),
 		Reason: d.RoleReason, Since: d.RoleSince,
 		Details: map[string]any{"epoch": d.Epoch, "failovers": d.Failovers, "providers": d.Providers, "history": d.History}}
+	if d.LeadError != "" {
+		doc.Reason = d.LeadError + "; " + doc.Reason
+		doc.Health = append(doc.Health, status.Health{Name: "state log", State: "ERR", Reason: d.LeadError})
+	}
 	if d.Witness != nil {
 		doc.Details["witness"] = witnessSummary(d.Witness)
 		doc.Health = append(doc.Health, witnessHealth(d.Witness))

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os/exec"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/redund/redund/internal/config"
@@ -154,12 +155,17 @@ func (n *Node) demote(reason string) {
 }
 
 // runHook runs argv in the background with the new role in its
-// environment; its failure is logged, it never blocks the sync.
+// environment; it never blocks the sync. Its failure is logged and shown
+// in the status until a hook started later runs.
 func (n *Node) runHook(argv []string, what, role string, epoch uint64, reason string) {
 	if len(argv) == 0 {
 		return
 	}
 	fence := n.fenceEnv()
+	n.mu.Lock()
+	n.hookStarted++
+	seq := n.hookStarted
+	n.mu.Unlock()
 	n.hooks.Go(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), hookTimeout)
 		defer cancel()
@@ -169,10 +175,38 @@ func (n *Node) runHook(argv []string, what, role string, epoch uint64, reason st
 			"REDUND_SCHEDSYNC_REASON=" + reason}, fence...)
 		cmd.Env = config.ChildEnv(env...)
 		out, err := cmd.CombinedOutput()
+		n.hookFinished(seq, what, err, out)
 		if err != nil {
 			n.log.Error("hook failed", "hook", what, "err", err, "output", string(out))
 			return
 		}
 		n.log.Info("hook ran", "hook", what, "output", string(out))
 	})
+}
+
+// lastLine is the last non-empty line of a hook's output, at most 200 runes.
+func lastLine(out []byte) string {
+	lines := strings.Split(strings.TrimSpace(strings.ToValidUTF8(string(out), "?")), "\n")
+	r := []rune(strings.TrimSpace(lines[len(lines)-1]))
+	if len(r) > 200 {
+		r = append(r[:200], '…')
+	}
+	return string(r)
+}
+
+// hookFinished records the outcome of hook seq unless a later one has
+// finished first: the latest hook's failure is what the status shows.
+func (n *Node) hookFinished(seq uint64, what string, err error, out []byte) {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if seq < n.hookDone {
+		return
+	}
+	n.hookDone, n.hookErr = seq, ""
+	if err != nil {
+		n.hookErr = fmt.Sprintf("on_%s hook failed: %v", what, err)
+		if o := lastLine(out); o != "" {
+			n.hookErr += ": " + o
+		}
+	}
 }

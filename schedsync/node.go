@@ -77,6 +77,9 @@ type Node struct {
 	syncFail     syncFailure            // secondary: the sync loop's current run of failures
 	guard        string                 // secondary: why it refuses to mirror (until resync)
 	refused      map[string]string      // secondary: symlinks from the primary refused (path → why)
+	hookStarted  uint64                 // hooks started so far
+	hookDone     uint64                 // the latest started hook that has finished
+	hookErr      string                 // why that hook failed; "": it ran
 }
 
 // New checks cfg and opens the directory; it binds nothing (Listen does)

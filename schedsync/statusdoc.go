@@ -27,6 +27,10 @@ func (n *Node) Status() []status.Document {
 		d.Role = RolePrimary + " (no witness lock)"
 		d.Reason = "publishes nothing until it holds the witness lock"
 	}
+	if n.hookErr != "" {
+		d.Reason = joinReason(n.hookErr, d.Reason)
+		d.Health = append(d.Health, status.Health{Name: "hook", State: "ERR", Reason: n.hookErr})
+	}
 	if n.cfg.Peer != "" {
 		d.Peer = &status.Peer{Address: n.cfg.Peer, Connected: n.peer.connected, Since: n.peer.upSince,
 			Reason: n.peer.lastErr}
@@ -74,6 +78,14 @@ func (n *Node) Status() []status.Document {
 	det["conflicts"] = last
 	d.Details = det
 	return []status.Document{d}
+}
+
+// joinReason puts an error before the state's reason.
+func joinReason(err, reason string) string {
+	if reason == "" {
+		return err
+	}
+	return err + "; " + reason
 }
 
 // Register adds the node's status, metrics-backed actions and admin

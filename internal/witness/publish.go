@@ -65,6 +65,7 @@ func (w *Witness) setPub(topic, value string, deleted bool) error {
 // Value is one node's published value.
 type Value struct {
 	Node     string `json:"node"`
+	Key      string `json:"key"` // its etcd key
 	Value    string `json:"value"`
 	Revision int64  `json:"revision"` // etcd revision of the last write
 }
@@ -135,7 +136,7 @@ func (w *Witness) getValues(ctx context.Context, cli *clientv3.Client, topic str
 	vals := map[string]Value{}
 	for _, kv := range resp.Kvs {
 		node := strings.TrimPrefix(string(kv.Key), prefix)
-		vals[node] = Value{Node: node, Value: string(kv.Value), Revision: kv.ModRevision}
+		vals[node] = Value{Node: node, Key: string(kv.Key), Value: string(kv.Value), Revision: kv.ModRevision}
 	}
 	return vals, resp.Header.Revision, nil
 }
