@@ -91,7 +91,8 @@ func New(cfg *Config, opts Options) (*Gateway, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, fmt.Errorf("gateway: %w", err)
 	}
-	c := cfg.withDefaults()
+	c := *cfg
+	c.SetDefaults()
 	if opts.Log == nil {
 		opts.Log = logging.Discard()
 	}
