@@ -48,7 +48,7 @@ func New(cfgs map[string]*Config, o Options) (*Daemon, error) {
 	}
 	d := &Daemon{schemes: map[string]*Scheme{}, log: o.Log, probes: health.NewProbes(), names: slices.Sorted(maps.Keys(cfgs))}
 	for _, name := range d.names { // in order, so that the probes start in order
-		c := cfgs[name]
+		c := withDefaults(cfgs[name])
 		if err := c.Validate(); err != nil {
 			return nil, fmt.Errorf("ddns: %s: %w", name, err)
 		}

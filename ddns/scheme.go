@@ -73,7 +73,7 @@ type Retry struct {
 func newScheme(name string, cfg *Config, prov dnsupdate.Provider, log *slog.Logger, probes *health.Probes) (*Scheme, error) {
 	s := &Scheme{name: name, cfg: cfg, prov: prov, log: log, poke: make(chan struct{}, 1)}
 	s.st.word, s.st.since = "Waiting", time.Now()
-	s.st.backoff = dnsupdate.Backoff{Min: cfg.RetryMin.Or(DefaultRetryMin), Max: cfg.RetryMax.Or(DefaultRetryMax), Jitter: 0.1}
+	s.st.backoff = dnsupdate.Backoff{Min: cfg.RetryMin.D(), Max: cfg.RetryMax.D(), Jitter: 0.1}
 	s.st.unseen = s.st.backoff
 	st, err := openState(cfg.StateDir, name)
 	if err != nil {
@@ -153,7 +153,7 @@ func (s *Scheme) loop(ctx context.Context) {
 	retry := time.NewTimer(time.Hour)
 	retry.Stop()
 	defer retry.Stop()
-	recheck := time.NewTicker(s.cfg.Recheck.Or(DefaultRecheck))
+	recheck := time.NewTicker(s.cfg.Recheck.D())
 	defer recheck.Stop()
 	var events <-chan witness.Event
 	if s.wit != nil {
