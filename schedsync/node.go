@@ -78,18 +78,17 @@ type Node struct {
 
 // New checks cfg, opens the directory and binds the listen address.
 func New(cfg *Config, opt Options) (*Node, error) {
+	c := *cfg // the caller's config is not changed
+	c.SetDefaults()
+	cfg = &c
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
 	if opt.Log == nil {
 		opt.Log = slog.New(slog.DiscardHandler)
 	}
-	if cfg.NodeID == "" {
-		h, _ := os.Hostname()
-		cfg.NodeID = h
-	}
 	n := &Node{cfg: cfg, opt: opt, log: opt.Log, started: time.Now(), match: newMatcher(cfg.Exclude),
-		peerTimeout: cfg.PeerTimeout.Or(DefaultPeerTimeout), metrics: newMetrics(opt.Registry),
+		peerTimeout: cfg.PeerTimeout.D(), metrics: newMetrics(opt.Registry),
 		edits: map[string]string{}, refused: map[string]string{},
 		failed: map[string]*failedFile{}, rehashCh: make(chan rehashReq)}
 	var err error

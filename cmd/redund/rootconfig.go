@@ -38,6 +38,9 @@ func (f *fileConfig) SetDefaults() {
 	if f.Gateway != nil {
 		f.Gateway.SetDefaults()
 	}
+	if f.Schedsync != nil {
+		f.Schedsync.SetDefaults()
+	}
 }
 
 // Validate checks every table and returns every problem found.
