@@ -19,12 +19,19 @@ import (
 	"github.com/redund/redund/internal/witness"
 )
 
+// Role is the role a node is in; its text ("active") is what the status,
+// the peer link and the hooks carry.
+type Role string
+
 // Roles a node can be in.
 const (
-	RoleStarting = "starting" // waiting join_wait for the peer
-	RoleActive   = "active"
-	RoleStandby  = "standby"
+	RoleStarting Role = "starting" // waiting join_wait for the peer
+	RoleActive   Role = "active"
+	RoleStandby  Role = "standby"
 )
+
+// String returns the role's name.
+func (r Role) String() string { return string(r) }
 
 // Provider names.
 const (
@@ -198,7 +205,7 @@ func (g *Gateway) sysEvent(kind, msg string) {
 }
 
 // Role returns the node's current role.
-func (g *Gateway) Role() string { return g.view().Role }
+func (g *Gateway) Role() Role { return g.view().Role }
 
 func (g *Gateway) isActive() bool { return g.Role() == RoleActive }
 

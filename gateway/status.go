@@ -15,14 +15,14 @@ import (
 type Detail struct {
 	NodeID        string          `json:"node_id"`
 	Mode          string          `json:"mode"`
-	Role          string          `json:"role"`
+	Role          Role            `json:"role"`
 	RoleReason    string          `json:"role_reason"`
 	RoleSince     time.Time       `json:"role_since"`
 	Epoch         uint64          `json:"epoch"`
 	Failovers     int             `json:"failovers"`
 	LastFailover  time.Time       `json:"last_failover,omitempty"`
 	PeerConnected bool            `json:"peer_connected"`
-	PeerRole      string          `json:"peer_role,omitempty"`
+	PeerRole      Role            `json:"peer_role,omitempty"`
 	PeerNode      string          `json:"peer_node,omitempty"`
 	PeerVersion   string          `json:"peer_version,omitempty"`
 	Link          *peer.Status    `json:"link,omitempty"`
@@ -97,7 +97,7 @@ func linkAuth(l *peer.Config) string {
 // Status is the node's entry in `redund status`.
 func (g *Gateway) Status() []status.Document {
 	d := g.Detail()
-	doc := status.Document{Instance: d.NodeID, Scheme: "gateway", Role: d.Mode + "/" + d.Role, State: stateWord(d),
+	doc := status.Document{Instance: d.NodeID, Scheme: "gateway", Role: d.Mode + "/" + d.Role.String(), State: stateWord(d),
 		Reason: d.RoleReason, Since: d.RoleSince,
 		Details: map[string]any{"epoch": d.Epoch, "failovers": d.Failovers, "providers": d.Providers, "history": d.History}}
 	if d.Witness != nil {
