@@ -61,7 +61,7 @@ type Node struct {
 	wit         *witnessState            // nil without witness = true
 
 	mu           sync.Mutex
-	role         string
+	role         Role
 	epoch        uint64
 	st           syncState
 	peer         peerView
@@ -161,7 +161,7 @@ func (n *Node) Addr() string {
 }
 
 // Role is primary or secondary.
-func (n *Node) Role() string {
+func (n *Node) Role() Role {
 	n.mu.Lock()
 	defer n.mu.Unlock()
 	return n.role

@@ -153,14 +153,15 @@ func readDocument(doc status.Document) pageData {
 	d.SyncErrors, _ = det["sync_errors"].([]string)
 	d.Conflicts, _ = det["conflicts"].([]Conflict)
 	d.ConflictsTotal, _ = det["conflicts_total"].(int)
-	d.States = stateRows(doc.State)
+	d.States = stateRows(State(doc.State))
 	d.Actions = []pageAction{resyncAction(&d), promoteAction(&d)}
 	return d
 }
 
-// stateClass is the CSS class of a status's colour.
+// stateClass is the CSS class of a status's colour (the page's templates
+// give it the status document's text).
 func stateClass(state string) string {
-	switch state {
+	switch State(state) {
 	case StateSynced:
 		return "ok"
 	case StateSyncing, StateConnecting:
