@@ -32,7 +32,7 @@ type Scheme struct {
 // runState is what the run loop knows; guarded by Scheme.mu.
 type runState struct {
 	decision   Decision
-	word       string // Synced, Pushing, Retrying, Waiting, Unavailable
+	word       SchemeState
 	since      time.Time
 	known      []string // the provider's values
 	knownValid bool
@@ -72,7 +72,7 @@ type Retry struct {
 // equal to another scheme's shares its probe); it does not start anything.
 func newScheme(name string, cfg *Config, prov dnsupdate.Provider, log *slog.Logger, probes *health.Probes) (*Scheme, error) {
 	s := &Scheme{name: name, cfg: cfg, prov: prov, log: log, poke: make(chan struct{}, 1)}
-	s.st.word, s.st.since = "Waiting", time.Now()
+	s.st.word, s.st.since = StateWaiting, time.Now()
 	s.st.backoff = dnsupdate.Backoff{Min: cfg.RetryMin.D(), Max: cfg.RetryMax.D(), Jitter: 0.1}
 	s.st.unseen = s.st.backoff
 	st, err := openState(cfg.StateDir, name)
@@ -214,8 +214,8 @@ func (s *Scheme) step(ctx context.Context, fromTimer bool) (time.Duration, bool)
 		s.standBy()
 		return 0, false
 	}
-	if s.word() == "Standby" { // just became leader
-		s.setWord(map[string]string{ActionPoint: "Pushing", ActionKeep: "Unavailable", ActionWait: "Waiting"}[d.Action])
+	if s.word() == StateStandby { // just became leader
+		s.setWord(map[string]SchemeState{ActionPoint: StatePushing, ActionKeep: StateUnavailable, ActionWait: StateWaiting}[d.Action])
 	}
 	s.mu.Lock()
 	r := s.st.retry
