@@ -75,29 +75,66 @@ type Server struct {
 	Fall        int             `toml:"fall"`        // overrides the scheme's fall
 }
 
-// RecordType is the record type in upper case (A when unset).
-func (c *Config) RecordType() string {
-	if c.Type == "" {
-		return "A"
+// SetDefaults fills in every key the table leaves unset (zero). The config
+// loader calls it once after decoding, before Validate; New and Plan call
+// it for a Config built in code. A server's interval, rise and fall stay
+// unset: they inherit the scheme's (monitorOptions).
+func (c *Config) SetDefaults() {
+	switch t := strings.ToUpper(c.Type); t {
+	case "":
+		c.Type = "A"
+	case "A", "AAAA", "CNAME":
+		c.Type = t
 	}
-	return strings.ToUpper(c.Type)
-}
-
-// PolicyName is the policy (keep when unset).
-func (c *Config) PolicyName() string {
-	if c.Policy == "" {
-		return PolicyKeep
-	}
-	return c.Policy
-}
-
-// RecordTTL is the TTL in seconds (DefaultTTL when unset).
-func (c *Config) RecordTTL() int {
 	if c.TTL == 0 {
-		return DefaultTTL
+		c.TTL = DefaultTTL
 	}
-	return c.TTL
+	if c.Policy == "" {
+		c.Policy = PolicyKeep
+	}
+	if c.Interval == 0 {
+		c.Interval = config.Duration(DefaultInterval)
+	}
+	if c.Rise == 0 {
+		c.Rise = health.DefaultRise
+	}
+	if c.Fall == 0 {
+		c.Fall = health.DefaultFall
+	}
+	if c.RetryMin == 0 {
+		c.RetryMin = config.Duration(DefaultRetryMin)
+	}
+	if c.RetryMax == 0 {
+		// as the backoff does: a cap below the first delay is the first delay
+		c.RetryMax = max(config.Duration(DefaultRetryMax), c.RetryMin)
+	}
+	if c.Recheck == 0 {
+		c.Recheck = config.Duration(DefaultRecheck)
+	}
+	if c.StateDir == "" {
+		c.StateDir = DefaultStateDir
+	}
+	if c.Quorum == "" && c.Witness {
+		c.Quorum = QuorumMajority
+	}
 }
+
+// withDefaults is a copy of c with SetDefaults applied: the caller's
+// config is not changed.
+func withDefaults(c *Config) *Config {
+	cp := *c
+	cp.SetDefaults()
+	return &cp
+}
+
+// RecordType is the record type in upper case.
+func (c *Config) RecordType() string { return strings.ToUpper(c.Type) }
+
+// PolicyName is the policy.
+func (c *Config) PolicyName() string { return c.Policy }
+
+// RecordTTL is the TTL in seconds.
+func (c *Config) RecordTTL() int { return c.TTL }
 
 // Validate checks the table; paths are relative to it ("servers[2].priority").
 func (c *Config) Validate() error {
@@ -162,7 +199,7 @@ func (c *Config) validateTiming(errs *config.Errors) {
 			errs.Add(kd.key, "must not be negative")
 		}
 	}
-	if c.RetryMax != 0 && c.RetryMax.Or(DefaultRetryMax) < c.RetryMin.Or(DefaultRetryMin) {
+	if c.RetryMax < c.RetryMin {
 		errs.Add("retry_max", "must not be less than retry_min")
 	}
 	checkCount(errs, "rise", c.Rise)
@@ -247,7 +284,10 @@ func (c *Config) server(name string) int {
 // monitorOptions are the probe settings of server i.
 func (c *Config) monitorOptions(i int) health.MonitorOptions {
 	s := c.Servers[i]
-	o := health.MonitorOptions{Interval: s.Interval.Or(c.Interval.Or(DefaultInterval)), Rise: s.Rise, Fall: s.Fall}
+	o := health.MonitorOptions{Interval: s.Interval.D(), Rise: s.Rise, Fall: s.Fall}
+	if o.Interval == 0 {
+		o.Interval = c.Interval.D()
+	}
 	if o.Rise == 0 {
 		o.Rise = c.Rise
 	}

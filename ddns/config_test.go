@@ -60,6 +60,7 @@ func TestConfigValidate(t *testing.T) {
 			var f file
 			err := config.Decode("t.toml", src, &f)
 			if err == nil {
+				f.Ddns["cat"].SetDefaults() // as the loader does
 				err = f.Ddns["cat"].Validate()
 			}
 			switch {

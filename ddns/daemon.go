@@ -88,6 +88,7 @@ func New(cfgs map[string]*Config, o Options) (*Daemon, error) {
 // newScheme validates c and builds its scheme, with its monitors in
 // d.probes.
 func (d *Daemon) newScheme(name string, c *Config) (*Scheme, error) {
+	c = withDefaults(c) // a copy: the caller's config is left as it is
 	if err := c.Validate(); err != nil {
 		return nil, fmt.Errorf("ddns: %s: %w", name, err)
 	}

@@ -76,6 +76,7 @@ func Plan(ctx context.Context, cfgs map[string]*Config, o PlanOptions) ([]PlanRe
 }
 
 func planScheme(ctx context.Context, name string, c *Config, o PlanOptions, sem chan struct{}) (PlanResult, error) {
+	c = withDefaults(c)
 	r := PlanResult{Scheme: name, Name: c.Name, Type: c.RecordType(), Provider: c.Provider.Kind,
 		Current: []string{}, Servers: []PlanServer{}}
 	st, err := openState(c.StateDir, name)

@@ -51,6 +51,7 @@ type PropagationReport struct {
 
 // Propagation builds the report for one scheme.
 func Propagation(ctx context.Context, scheme string, c *Config, o PropagationOptions) (*PropagationReport, error) {
+	c = withDefaults(c)
 	o = o.withDefaults(c)
 	if o.Bootstrap == "" {
 		return nil, errors.New("ddns: propagation: no resolver (set resolvers in the scheme or pass --resolver)")

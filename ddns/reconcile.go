@@ -33,7 +33,7 @@ func (s *Scheme) reconcile(ctx context.Context, d Decision) (time.Duration, bool
 		s.synced()
 		return 0, false
 	}
-	s.setWord("Pushing")
+	s.setWord(StatePushing)
 	if wait := s.unseenWait(d.Address); wait > 0 {
 		return wait, true
 	}
@@ -121,7 +121,7 @@ func (s *Scheme) failed(ctx context.Context, d Decision, what string, err error)
 		Value: d.Address, Error: s.st.lastErr}
 	attempt := s.st.retry.Attempt
 	s.mu.Unlock()
-	s.setWord("Retrying")
+	s.setWord(StateRetrying)
 	s.log.Warn("provider failed, will retry", "name", s.cfg.Name, "provider", s.prov.Name(),
 		"op", what, "err", err, "retry_in_s", delay.Seconds(), "attempt", attempt)
 	return delay, true
@@ -141,11 +141,11 @@ func (s *Scheme) synced() {
 // Synced, or Degraded when a fallback policy (sorry, first) chose it
 // because no server is OK: the record is where the policy says, but the
 // service is not healthy, and the status must not show that as green.
-func syncedWord(d Decision) string {
+func syncedWord(d Decision) SchemeState {
 	if d.Fallback != "" {
-		return "Degraded"
+		return StateDegraded
 	}
-	return "Synced"
+	return StateSynced
 }
 
 func (s *Scheme) clearRetry() {
@@ -170,7 +170,7 @@ func (s *Scheme) noteDecision(d Decision) {
 	s.mu.Unlock()
 	if same {
 		// the same value, chosen now by a fallback or no longer by one
-		if w := s.word(); prev.Fallback != d.Fallback && d.Action == ActionPoint && (w == "Synced" || w == "Degraded") {
+		if w := s.word(); prev.Fallback != d.Fallback && d.Action == ActionPoint && (w == StateSynced || w == StateDegraded) {
 			s.setWord(syncedWord(d))
 		}
 		return
@@ -184,21 +184,21 @@ func (s *Scheme) noteDecision(d Decision) {
 		}
 	case ActionKeep:
 		s.log.Warn("decision: keep the record", "policy", d.Fallback, "reason", d.Reason)
-		s.setWord("Unavailable")
+		s.setWord(StateUnavailable)
 	case ActionWait:
 		s.log.Info("decision: wait", "reason", d.Reason)
-		s.setWord("Waiting")
+		s.setWord(StateWaiting)
 	}
 }
 
-func (s *Scheme) word() string {
+func (s *Scheme) word() SchemeState {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.st.word
 }
 
 // setWord changes the status word, keeping Since when it is unchanged.
-func (s *Scheme) setWord(word string) {
+func (s *Scheme) setWord(word SchemeState) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.st.word != word {

@@ -33,7 +33,7 @@ type Scheme struct {
 type runState struct {
 	decision   Decision
 	decisions  []TimedDecision // the last maxDecisions changes of where the name points, oldest first
-	word       string          // Synced, Pushing, Retrying, Waiting, Unavailable
+	word       SchemeState
 	since      time.Time
 	known      []string // the provider's values
 	knownValid bool
@@ -82,8 +82,8 @@ type Retry struct {
 // equal to another scheme's shares its probe); it does not start anything.
 func newScheme(name string, cfg *Config, prov dnsupdate.Provider, log *slog.Logger, probes *health.Probes) (*Scheme, error) {
 	s := &Scheme{name: name, cfg: cfg, prov: prov, log: log, poke: make(chan struct{}, 1)}
-	s.st.word, s.st.since = "Waiting", time.Now()
-	s.st.backoff = dnsupdate.Backoff{Min: cfg.RetryMin.Or(DefaultRetryMin), Max: cfg.RetryMax.Or(DefaultRetryMax), Jitter: 0.1}
+	s.st.word, s.st.since = StateWaiting, time.Now()
+	s.st.backoff = dnsupdate.Backoff{Min: cfg.RetryMin.D(), Max: cfg.RetryMax.D(), Jitter: 0.1}
 	s.st.unseen = s.st.backoff
 	st, err := openState(cfg.StateDir, name)
 	if err != nil {
@@ -163,7 +163,7 @@ func (s *Scheme) loop(ctx context.Context) {
 	retry := time.NewTimer(time.Hour)
 	retry.Stop()
 	defer retry.Stop()
-	recheck := time.NewTicker(s.cfg.Recheck.Or(DefaultRecheck))
+	recheck := time.NewTicker(s.cfg.Recheck.D())
 	defer recheck.Stop()
 	var events <-chan witness.Event
 	if s.wit != nil {
@@ -224,8 +224,8 @@ func (s *Scheme) step(ctx context.Context, fromTimer bool) (time.Duration, bool)
 		s.standBy()
 		return 0, false
 	}
-	if s.word() == "Standby" { // just became leader
-		s.setWord(map[string]string{ActionPoint: "Pushing", ActionKeep: "Unavailable", ActionWait: "Waiting"}[d.Action])
+	if s.word() == StateStandby { // just became leader
+		s.setWord(map[string]SchemeState{ActionPoint: StatePushing, ActionKeep: StateUnavailable, ActionWait: StateWaiting}[d.Action])
 	}
 	s.mu.Lock()
 	r := s.st.retry

@@ -25,12 +25,9 @@ type stateDoc struct {
 	Maintenance map[string]bool `json:"maintenance"`
 }
 
-// openState reads the state file of scheme in dir (DefaultStateDir when
-// empty). A missing file is an empty state; a damaged one is an error.
+// openState reads the state file of scheme in dir (state_dir). A missing
+// file is an empty state; a damaged one is an error.
 func openState(dir, scheme string) (*stateFile, error) {
-	if dir == "" {
-		dir = DefaultStateDir
-	}
 	st := &stateFile{path: filepath.Join(dir, "ddns-"+scheme+".json"), maint: map[string]bool{}}
 	b, err := os.ReadFile(st.path)
 	if errors.Is(err, os.ErrNotExist) {

@@ -6,6 +6,24 @@ import (
 	"github.com/redund/redund/internal/status"
 )
 
+// SchemeState is a scheme's status word; its text ("Synced") is what the
+// status, the page and `redund ddns status` show.
+type SchemeState string
+
+// A scheme's states.
+const (
+	StateWaiting     SchemeState = "Waiting"     // no decision yet, or the decision is to wait
+	StatePushing     SchemeState = "Pushing"     // a push to the provider is in flight
+	StateSynced      SchemeState = "Synced"      // the provider holds the chosen address
+	StateDegraded    SchemeState = "Degraded"    // synced to a fallback (sorry, first)
+	StateRetrying    SchemeState = "Retrying"    // a read or push failed; retried with backoff
+	StateUnavailable SchemeState = "Unavailable" // no server can be chosen: the record is kept
+	StateStandby     SchemeState = "Standby"     // another decider holds the witness lock
+)
+
+// String returns the status word.
+func (s SchemeState) String() string { return string(s) }
+
 // ServerStatus is one server in a scheme's status details.
 type ServerStatus struct {
 	Name        string    `json:"name"`
@@ -29,7 +47,7 @@ type SchemeStatus struct {
 	TTL           int             `json:"ttl"`
 	Policy        string          `json:"policy"`
 	Provider      string          `json:"provider"`
-	State         string          `json:"state"`
+	State         SchemeState     `json:"state"`
 	Since         time.Time       `json:"since"`
 	Decision      Decision        `json:"decision"`
 	Decisions     []TimedDecision `json:"decisions"` // the recent changes, oldest first
@@ -57,7 +75,7 @@ func (s *Scheme) Snapshot() SchemeStatus {
 		Decision: st.decision, Decisions: st.decisions, ProviderValue: known, ProviderRead: st.knownAt, LastError: st.lastErr,
 		Retry: st.retry, Pushes: st.pushes, Failures: st.failures, Witness: s.witnessStatus()}
 	out.InSync = st.knownValid && st.decision.Action == ActionPoint && len(known) == 1 &&
-		(st.word == "Synced" || st.word == "Degraded")
+		(st.word == StateSynced || st.word == StateDegraded)
 	if !st.lastPush.Time.IsZero() {
 		p := st.lastPush
 		out.LastPush = &p
@@ -83,10 +101,10 @@ func (s *Scheme) Snapshot() SchemeStatus {
 func (s *Scheme) Document() status.Document {
 	ss := s.Snapshot()
 	reason := ss.Decision.Reason
-	if ss.LastError != "" && ss.State == "Retrying" {
+	if ss.LastError != "" && ss.State == StateRetrying {
 		reason = ss.LastError
 	}
-	doc := status.Document{Instance: s.name, Scheme: "ddns", Role: "active", State: ss.State,
+	doc := status.Document{Instance: s.name, Scheme: "ddns", Role: "active", State: ss.State.String(),
 		Reason: reason, Since: ss.Since, Details: map[string]any{
 			"name": ss.Name, "type": ss.Type, "ttl": ss.TTL, "policy": ss.Policy, "provider": ss.Provider,
 			"decision": ss.Decision, "decisions": ss.Decisions, "chosen_server": ss.Decision.Server, "chosen_address": ss.Decision.Address,

@@ -137,15 +137,19 @@ func oneOf(errs *config.Errors, key, v string, allowed ...string) {
 	errs.Add(key, "%q: use %s", v, strings.Join(allowed, " or "))
 }
 
-// withDefaults returns a copy with every default filled in.
-func (c Config) withDefaults() Config {
+// SetDefaults fills in every key the table leaves unset (zero). The config
+// loader calls it once after decoding, before Validate; New calls it on its
+// copy for a Config built in code.
+func (c *Config) SetDefaults() {
 	if c.NodeID == "" {
 		c.NodeID, _ = os.Hostname()
 	}
 	if c.Mode == ModeMaster && c.PeerListen == "" {
 		c.PeerListen = ":8088"
 	}
-	c.FailoverTimeout = config.Duration(c.FailoverTimeout.Or(DefaultFailoverTimeout))
+	if c.FailoverTimeout == 0 {
+		c.FailoverTimeout = config.Duration(DefaultFailoverTimeout)
+	}
 	if c.JoinWait == 0 {
 		c.JoinWait = config.Duration(DefaultJoinWait)
 	}
@@ -156,7 +160,6 @@ func (c Config) withDefaults() Config {
 		c.DiskCache = DefaultDiskCache
 	}
 	c.DataDir = or(c.DataDir, DefaultDataDir)
-	return c
 }
 
 func or(v, def string) string {

@@ -43,14 +43,14 @@ const (
 // peerView is what this node knows of its peer.
 type peerView struct {
 	NodeID, Mode, Version string
-	Role                  string // from the hello, then from role messages
+	Role                  Role   // from the hello, then from role messages
 	URL                   string // its client_url
 }
 
 // roleState is the role core's state. The role loop owns it; readers get a
 // published copy (roleView).
 type roleState struct {
-	Role         string
+	Role         Role
 	Reason       string
 	ReasonLinked bool // Reason was written while the link was up
 	Since        time.Time
@@ -142,7 +142,7 @@ const (
 type effect struct {
 	Kind       effectKind
 	Arg, Msg   string
-	Prev, Role string
+	Prev, Role Role
 	Epoch      uint64
 	Fence      int64 // effSupervisor: the fencing token of an active node (0: none)
 	Provs      []string

@@ -23,14 +23,14 @@ var (
 
 // st is a state: role, link, the peer's role; join_wait ends at t0+30s,
 // the peer was last heard at t0.
-func st(role string, link linkState, peerRole string) roleState {
+func st(role Role, link linkState, peerRole Role) roleState {
 	return roleState{Role: role, Reason: "earlier", Since: t0.Add(-time.Hour), Epoch: 4, Link: link,
 		Peer: peerView{NodeID: "peer", Role: peerRole}, LastHeard: t0, JoinUntil: at0(30 * time.Second)}
 }
 
 func with(s roleState, f func(*roleState)) roleState { f(&s); return s }
 
-func up(role string) input {
+func up(role Role) input {
 	return input{Kind: inLinkUp, At: t0, Peer: peerView{NodeID: "peer", Mode: ModeBackup, Role: role}}
 }
 
@@ -211,7 +211,7 @@ type decideCase struct {
 	s      roleState
 	in     input
 	now    time.Duration // after t0
-	role   string
+	role   Role
 	reason string // substring
 	fx     string // effect kinds, in order
 	wake   time.Duration

@@ -20,12 +20,19 @@ import (
 	"github.com/redund/redund/internal/witness"
 )
 
+// Role is the role a node is in; its text ("active") is what the status,
+// the peer link and the hooks carry.
+type Role string
+
 // Roles a node can be in.
 const (
-	RoleStarting = "starting" // waiting join_wait for the peer
-	RoleActive   = "active"
-	RoleStandby  = "standby"
+	RoleStarting Role = "starting" // waiting join_wait for the peer
+	RoleActive   Role = "active"
+	RoleStandby  Role = "standby"
 )
+
+// String returns the role's name.
+func (r Role) String() string { return string(r) }
 
 // Provider names.
 const (
@@ -99,7 +106,8 @@ func New(cfg *Config, opts Options) (*Gateway, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, fmt.Errorf("gateway: %w", err)
 	}
-	c := cfg.withDefaults()
+	c := *cfg
+	c.SetDefaults()
 	if opts.Log == nil {
 		opts.Log = logging.Discard()
 	}
@@ -238,7 +246,7 @@ func (g *Gateway) sysEvent(kind, msg string) {
 }
 
 // Role returns the node's current role.
-func (g *Gateway) Role() string { return g.view().Role }
+func (g *Gateway) Role() Role { return g.view().Role }
 
 func (g *Gateway) isActive() bool { return g.Role() == RoleActive }
 

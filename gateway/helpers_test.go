@@ -95,7 +95,7 @@ func pair(t *testing.T, mod func(m, b *Config)) (*gw, *gw, string) {
 	return m, b, ln.Addr().String()
 }
 
-func waitRole(t *testing.T, n *gw, role string, within time.Duration) time.Duration {
+func waitRole(t *testing.T, n *gw, role Role, within time.Duration) time.Duration {
 	t.Helper()
 	start := time.Now()
 	deadline := start.Add(within)

@@ -22,7 +22,7 @@ const (
 )
 
 type roleMsg struct {
-	Role      string `json:"role"`
+	Role      Role   `json:"role"`
 	Epoch     uint64 `json:"epoch"`
 	ClientURL string `json:"client_url,omitempty"`
 }
@@ -67,7 +67,7 @@ func (g *Gateway) hello() peer.Hello {
 	v := g.view()
 	return peer.Hello{NodeID: g.cfg.NodeID, Mode: g.cfg.Mode, Version: g.opts.Version, Epoch: v.Epoch,
 		UptimeMS: time.Since(g.started).Milliseconds(),
-		App:      map[string]string{"role": v.Role, "client_url": g.cfg.ClientURL, "history": g.cfg.History}}
+		App:      map[string]string{"role": v.Role.String(), "client_url": g.cfg.ClientURL, "history": g.cfg.History}}
 }
 
 // compat refuses two masters, two backups, an independent node, the same
@@ -102,7 +102,7 @@ func (g *Gateway) onPeerEvent(e peer.Event) {
 	case peer.Up:
 		h := e.Remote
 		g.send(input{Kind: inLinkUp, At: e.Time, Peer: peerView{NodeID: h.NodeID, Mode: h.Mode, Version: h.Version,
-			Role: h.App["role"], URL: h.App["client_url"]}})
+			Role: Role(h.App["role"]), URL: h.App["client_url"]}})
 	case peer.Down:
 		last := e.LastHeard
 		if last.IsZero() {

@@ -40,8 +40,8 @@ func (g *Gateway) servePage(w http.ResponseWriter, r *http.Request) {
 	d := pageData{Detail: g.Detail(), Level: level}
 	d.Uptime = time.Since(d.RoleSince).Round(time.Second).String()
 	d.Log = g.logLines(level, 100)
-	v := webui.View{Title: "redund gateway " + d.NodeID + ": " + d.Role, Heading: "redund gateway — " + d.NodeID,
-		State: d.Role, StateNote: d.RoleReason, NeedToken: g.token != "", OwnTokenBox: true, Data: d,
+	v := webui.View{Title: "redund gateway " + d.NodeID + ": " + d.Role.String(), Heading: "redund gateway — " + d.NodeID,
+		State: d.Role.String(), StateNote: d.RoleReason, NeedToken: g.token != "", OwnTokenBox: true, Data: d,
 		JSON: "/v1/gateway/status", CLI: "redund gateway resync|failover"}
 	statusPage.Render(w, v, g.log)
 }

@@ -25,7 +25,7 @@ func TestPageOnSharedLayoutInChromium(t *testing.T) {
 	addr := admin(t, b, token)
 	br := webuitest.Start(t)
 	br.Navigate("http://" + addr + PagePath)
-	for id, want := range map[string]string{"corner": RoleStandby, "role": RoleStandby, "node": b.cfg.NodeID} {
+	for id, want := range map[string]string{"corner": RoleStandby.String(), "role": RoleStandby.String(), "node": b.cfg.NodeID} {
 		if got := br.Text(id); got != want {
 			t.Fatalf("#%s: %q, want %q", id, got, want)
 		}
@@ -71,7 +71,7 @@ func TestIndexInChromium(t *testing.T) {
 	br.Navigate("http://" + addr + "/")
 	var rows []string
 	br.Eval(`Array.from(document.querySelectorAll("#instances tr.instance"), tr => Array.from(tr.cells, c => c.textContent.replace(/\s+/g, " ").trim()).join("|"))`, &rows)
-	if len(rows) != 1 || !strings.HasPrefix(rows[0], m.cfg.NodeID+"|gateway|"+ModeMaster+"/"+RoleActive+"|Synced ") ||
+	if len(rows) != 1 || !strings.HasPrefix(rows[0], m.cfg.NodeID+"|gateway|"+ModeMaster+"/"+RoleActive.String()+"|Synced ") ||
 		!strings.Contains(rows[0], "|up 127.0.0.1:") {
 		t.Fatalf("the instances listed: %q", rows)
 	}

@@ -128,7 +128,7 @@ func (p *proc) status() (Detail, error) {
 	return d, json.NewDecoder(resp.Body).Decode(&d)
 }
 
-func (p *proc) role() string {
+func (p *proc) role() Role {
 	d, err := p.status()
 	if err != nil {
 		return "down"
@@ -136,7 +136,7 @@ func (p *proc) role() string {
 	return d.Role
 }
 
-func (p *proc) waitRole(role string, within time.Duration) time.Duration {
+func (p *proc) waitRole(role Role, within time.Duration) time.Duration {
 	p.t.Helper()
 	start := time.Now()
 	for p.role() != role {

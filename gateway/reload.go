@@ -34,6 +34,9 @@ type reloadReq struct {
 // rules follow the new recovery at once. It returns the keys of changed
 // among those; the others need a restart.
 func (g *Gateway) Reload(ctx context.Context, cfg *Config, changed []string) ([]string, error) {
+	c := *cfg // defaulted as New does, the caller's left as it is
+	c.SetDefaults()
+	cfg = &c
 	if err := cfg.Validate(); err != nil {
 		return nil, fmt.Errorf("gateway: %w", err)
 	}
@@ -41,7 +44,7 @@ func (g *Gateway) Reload(ctx context.Context, cfg *Config, changed []string) ([]
 	if len(applied) == 0 {
 		return nil, nil
 	}
-	req := reloadReq{live: liveOf(cfg.withDefaults()), done: make(chan struct{})}
+	req := reloadReq{live: liveOf(*cfg), done: make(chan struct{})}
 	select {
 	case g.reloads <- req:
 	case <-ctx.Done():

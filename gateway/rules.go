@@ -130,7 +130,7 @@ func followWanted(p params, s roleState) (state, config bool) {
 // promise: a node leads the state log and persists its epoch before it
 // shows as active, and drains its writers before it stops showing as
 // active; the peer and the supervisor hear of it after.
-func setRole(s roleState, role, why string, now time.Time) (roleState, []effect) {
+func setRole(s roleState, role Role, why string, now time.Time) (roleState, []effect) {
 	prev := s.Role
 	if prev == role {
 		return s, nil

@@ -15,7 +15,7 @@ import (
 type Detail struct {
 	NodeID        string          `json:"node_id"`
 	Mode          string          `json:"mode"`
-	Role          string          `json:"role"`
+	Role          Role            `json:"role"`
 	RoleReason    string          `json:"role_reason"`
 	RoleSince     time.Time       `json:"role_since"`
 	LeadError     string          `json:"lead_error,omitempty"` // active but not leading the state log
@@ -23,7 +23,7 @@ type Detail struct {
 	Failovers     int             `json:"failovers"`
 	LastFailover  time.Time       `json:"last_failover,omitempty"`
 	PeerConnected bool            `json:"peer_connected"`
-	PeerRole      string          `json:"peer_role,omitempty"`
+	PeerRole      Role            `json:"peer_role,omitempty"`
 	PeerNode      string          `json:"peer_node,omitempty"`
 	PeerVersion   string          `json:"peer_version,omitempty"`
 	Link          *peer.Status    `json:"link,omitempty"`
@@ -101,7 +101,7 @@ func linkAuth(l *peer.Config) string {
 // Status is the node's entry in `redund status`.
 func (g *Gateway) Status() []status.Document {
 	d := g.Detail()
-	doc := status.Document{Instance: d.NodeID, Scheme: "gateway", Role: d.Mode + "/" + d.Role, State: stateWord(d),
+	doc := status.Document{Instance: d.NodeID, Scheme: "gateway", Role: d.Mode + "/" + d.Role.String(), State: stateWord(d),
 		Reason: d.RoleReason, Since: d.RoleSince,
 		Details: map[string]any{"epoch": d.Epoch, "failovers": d.Failovers, "providers": d.Providers, "history": d.History}}
 	if d.LeadError != "" {

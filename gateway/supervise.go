@@ -30,16 +30,17 @@ type supervisor struct {
 }
 
 type roleChange struct {
-	prev, role, why string
-	fence           int64 // the witness's fencing token of an active node
-	fault           bool
+	prev, role Role
+	why        string
+	fence      int64 // the witness's fencing token of an active node
+	fault      bool
 }
 
 func newSupervisor(g *Gateway) *supervisor {
 	return &supervisor{g: g, events: make(chan roleChange, 64)}
 }
 
-func (s *supervisor) roleChanged(prev, role, why string, fence int64) {
+func (s *supervisor) roleChanged(prev, role Role, why string, fence int64) {
 	select {
 	case s.events <- roleChange{prev: prev, role: role, why: why, fence: fence}:
 	default:
@@ -54,7 +55,7 @@ func (s *supervisor) fault(why string) {
 	}
 }
 
-func (s *supervisor) wants(role string) bool {
+func (s *supervisor) wants(role Role) bool {
 	if len(s.g.cfg.Run) == 0 {
 		return false
 	}
@@ -154,15 +155,15 @@ func (s *supervisor) pidFile() string { return filepath.Join(s.g.cfg.DataDir, pi
 
 // env is the environment of the command and the hooks: REDUND_FENCE is
 // the witness's fencing token of an active node (with `witness = true`).
-func (s *supervisor) env(role string, fence int64) []string {
-	vars := []string{"REDUND_ROLE=" + role, "REDUND_NODE_ID=" + s.g.cfg.NodeID, "REDUND_MODE=" + s.g.cfg.Mode}
+func (s *supervisor) env(role Role, fence int64) []string {
+	vars := []string{"REDUND_ROLE=" + role.String(), "REDUND_NODE_ID=" + s.g.cfg.NodeID, "REDUND_MODE=" + s.g.cfg.Mode}
 	if fence > 0 {
 		vars = append(vars, "REDUND_FENCE="+strconv.FormatInt(fence, 10))
 	}
 	return config.ChildEnv(vars...)
 }
 
-func (s *supervisor) start(ctx context.Context, role string, fence int64) *childProc {
+func (s *supervisor) start(ctx context.Context, role Role, fence int64) *childProc {
 	argv := s.g.cfg.Run
 	cmd := exec.Command(argv[0], argv[1:]...)
 	cmd.Env = s.env(role, fence)
@@ -216,7 +217,7 @@ func (s *supervisor) hook(ctx context.Context, ev roleChange) {
 	hctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
 	cmd := exec.CommandContext(hctx, argv[0], argv[1:]...)
-	cmd.Env = append(s.env(ev.role, ev.fence), "REDUND_PREV_ROLE="+ev.prev, "REDUND_REASON="+ev.why)
+	cmd.Env = append(s.env(ev.role, ev.fence), "REDUND_PREV_ROLE="+ev.prev.String(), "REDUND_REASON="+ev.why)
 	cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
 	if err := cmd.Run(); err != nil {
 		s.g.log.Warn("role hook failed", "hook", argv[0], "role", ev.role, "err", err)

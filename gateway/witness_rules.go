@@ -102,7 +102,7 @@ func idleMaster(p params, s roleState, now time.Time) (roleState, []effect, time
 }
 
 // notePeerRole keeps PeerIdleSince: when the peer stopped being active.
-func notePeerRole(s roleState, role string, now time.Time) roleState {
+func notePeerRole(s roleState, role Role, now time.Time) roleState {
 	switch {
 	case role == RoleActive:
 		s.PeerIdleSince = time.Time{}

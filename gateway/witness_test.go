@@ -140,7 +140,7 @@ func watchPair(t *testing.T, m, b *gw) *watcher {
 
 // stays checks that n keeps role for d (a readiness signal cannot say
 // that something does not happen: this is the bounded observation).
-func stays(t *testing.T, n *gw, role string, d time.Duration) {
+func stays(t *testing.T, n *gw, role Role, d time.Duration) {
 	t.Helper()
 	end := time.Now().Add(d)
 	for time.Now().Before(end) {

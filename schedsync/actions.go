@@ -157,7 +157,7 @@ func (n *Node) demote(reason string) {
 // runHook runs argv in the background with the new role in its
 // environment; it never blocks the sync. Its failure is logged and shown
 // in the status until a hook started later runs.
-func (n *Node) runHook(argv []string, what, role string, epoch uint64, reason string) {
+func (n *Node) runHook(argv []string, what string, role Role, epoch uint64, reason string) {
 	if len(argv) == 0 {
 		return
 	}
@@ -170,7 +170,7 @@ func (n *Node) runHook(argv []string, what, role string, epoch uint64, reason st
 		ctx, cancel := context.WithTimeout(context.Background(), hookTimeout)
 		defer cancel()
 		cmd := exec.CommandContext(ctx, argv[0], argv[1:]...)
-		env := append([]string{"REDUND_SCHEDSYNC_EVENT=" + what, "REDUND_SCHEDSYNC_ROLE=" + role,
+		env := append([]string{"REDUND_SCHEDSYNC_EVENT=" + what, "REDUND_SCHEDSYNC_ROLE=" + role.String(),
 			"REDUND_SCHEDSYNC_EPOCH=" + strconv.FormatUint(epoch, 10), "REDUND_SCHEDSYNC_DIR=" + n.cfg.Dir,
 			"REDUND_SCHEDSYNC_REASON=" + reason}, fence...)
 		cmd.Env = config.ChildEnv(env...)

@@ -48,7 +48,7 @@ func TestAdminActions(t *testing.T) {
 	}
 	res, err := callAction(sa, "promote")
 	must(t, err)
-	if len(res.Status) != 1 || res.Status[0].Role != RolePrimary {
+	if len(res.Status) != 1 || Role(res.Status[0].Role) != RolePrimary {
 		t.Fatalf("promote answer: %+v", res)
 	}
 	testutil.Eventually(t, 10*time.Second, "two primaries: Incompatible on both", func() bool {

@@ -14,6 +14,7 @@ package schedsync
 import (
 	"fmt"
 	"net/url"
+	"os"
 	"path"
 	"strings"
 	"time"
@@ -66,6 +67,31 @@ type Config struct {
 	// publishes changes only while it holds the lock "schedsync", and a
 	// secondary promotes itself only once it holds it.
 	Witness bool `toml:"witness"`
+}
+
+// SetDefaults fills in every key the table leaves unset (zero): node_id
+// (the host name), failover_offset, peer_timeout, scan_interval, workers
+// and delta_min_size. The config loader calls it once after decoding,
+// before Validate; New calls it on its copy for a Config built in code.
+func (c *Config) SetDefaults() {
+	if c.NodeID == "" {
+		c.NodeID, _ = os.Hostname()
+	}
+	if c.FailoverOffset == 0 {
+		c.FailoverOffset = config.Duration(DefaultFailoverOffset)
+	}
+	if c.PeerTimeout == 0 {
+		c.PeerTimeout = config.Duration(DefaultPeerTimeout)
+	}
+	if c.ScanInterval == 0 {
+		c.ScanInterval = config.Duration(DefaultScanInterval)
+	}
+	if c.Workers == 0 {
+		c.Workers = DefaultWorkers
+	}
+	if c.DeltaMinSize == 0 {
+		c.DeltaMinSize = DefaultDeltaMinSize
+	}
 }
 
 // Validate checks the table and returns every problem with its key path.

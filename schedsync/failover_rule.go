@@ -43,7 +43,7 @@ func (n *Node) failoverFactsLocked() failoverFacts {
 		last = n.started
 	}
 	f := failoverFacts{Mode: n.cfg.Mode, Witness: n.wit != nil, Unheard: time.Since(last),
-		Offset: n.set().FailoverOffset.Or(DefaultFailoverOffset)}
+		Offset: n.set().FailoverOffset.D()}
 	if !n.peer.mismatchAt.IsZero() {
 		f.Mismatch, f.SinceMismatch = true, time.Since(n.peer.mismatchAt)
 	}

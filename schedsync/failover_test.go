@@ -38,7 +38,7 @@ func TestFailoverPromotesAfterOffset(t *testing.T) {
 		b, err := os.ReadFile(hook)
 		return err == nil && strings.TrimSpace(string(b)) == "1"
 	})
-	if d := s.Status()[0]; d.State != StateNoRedundancy && d.State != StateUnavailable && d.State != StateConnecting {
+	if d := s.Status()[0]; State(d.State) != StateNoRedundancy && State(d.State) != StateUnavailable && State(d.State) != StateConnecting {
 		t.Fatalf("promoted node state %q", d.State)
 	}
 }

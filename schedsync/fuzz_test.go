@@ -58,7 +58,7 @@ func FuzzDecodeInfo(f *testing.F) {
 		if err != nil {
 			return
 		}
-		if i.Role != RolePrimary && i.Role != RoleSecondary {
+		if Role(i.Role) != RolePrimary && Role(i.Role) != RoleSecondary {
 			t.Fatalf("accepted role %q", i.Role)
 		}
 		if _, err := base64.RawURLEncoding.DecodeString(encodeInfo(i)); err != nil {

@@ -130,7 +130,7 @@ func TestSecondaryRefusesEscapingLinks(t *testing.T) {
 	s := startSecondaryOf(t, f, rec)
 	testutil.Eventually(t, 15*time.Second, "Not synced naming the refused link", func() bool {
 		d := s.Status()[0]
-		return d.State == StateNotSynced && strings.Contains(d.Reason, "chain/l2")
+		return State(d.State) == StateNotSynced && strings.Contains(d.Reason, "chain/l2")
 	})
 	if _, err := os.Lstat(filepath.Join(s.dir, "chain/l2")); err == nil {
 		t.Fatal("chain/l2 (leads out) was created")

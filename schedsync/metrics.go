@@ -71,17 +71,17 @@ func (m *metrics) register(reg prometheus.Registerer) error {
 	return nil
 }
 
-func (m *metrics) setState(name string) {
+func (m *metrics) setState(name State) {
 	for _, s := range States {
 		v := 0.0
 		if s == name {
 			v = 1
 		}
-		m.state.WithLabelValues(s).Set(v)
+		m.state.WithLabelValues(s.String()).Set(v)
 	}
 }
 
-func (m *metrics) setRole(role string) {
+func (m *metrics) setRole(role Role) {
 	if role == RolePrimary {
 		m.primary.Set(1)
 	} else {

@@ -64,7 +64,7 @@ type Node struct {
 	wit        *witnessState            // nil without witness = true
 
 	mu           sync.Mutex
-	role         string
+	role         Role
 	epoch        uint64
 	st           syncState
 	peer         peerView
@@ -85,17 +85,14 @@ type Node struct {
 // New checks cfg and opens the directory; it binds nothing (Listen does)
 // and keeps cfg as it is.
 func New(cfg *Config, opt Options) (*Node, error) {
+	c := *cfg // the caller's config is not changed
+	c.SetDefaults()
+	cfg = &c
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
 	if opt.Log == nil {
 		opt.Log = slog.New(slog.DiscardHandler)
-	}
-	c := *cfg
-	cfg = &c
-	if cfg.NodeID == "" {
-		h, _ := os.Hostname()
-		cfg.NodeID = h
 	}
 	n := &Node{cfg: cfg, opt: opt, log: logging.Component(opt.Log, "schedsync", cfg.NodeID), started: time.Now(),
 		match: newMatcher(cfg.Exclude), metrics: newMetrics(),
@@ -194,7 +191,7 @@ func (n *Node) Addr() string {
 }
 
 // Role is primary or secondary.
-func (n *Node) Role() string {
+func (n *Node) Role() Role {
 	n.mu.Lock()
 	defer n.mu.Unlock()
 	return n.role

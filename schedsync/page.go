@@ -145,7 +145,7 @@ func readDocument(doc status.Document) pageData {
 		d.Progress, d.ProgressOf = det.PeerProgress, "the secondary"
 	}
 	d.SyncErrors, d.Conflicts, d.ConflictsTotal = det.SyncErrors, det.Conflicts, det.ConflictsTotal
-	d.States = stateRows(doc.State)
+	d.States = stateRows(State(doc.State))
 	d.Actions = []pageAction{resyncAction(&d), promoteAction(&d)}
 	return d
 }

@@ -108,13 +108,13 @@ func TestPageFromRunningNode(t *testing.T) {
 		`<td id="epoch">0</td>`, `<td id="peer">http://`+f.addr+" — connected", `<progress max="100" value="`,
 		"of 1.0 MiB, 0/2 files", "(this node)", `id="resync"`, `id="promote"`)
 	for _, st := range States {
-		mustContain(t, page, `">`+st+`</td>`)
+		mustContain(t, page, `">`+st.String()+`</td>`)
 	}
 	release()
 	testutil.Eventually(t, 20*time.Second, "the file listed as a sync error", func() bool {
 		d := s.Status()[0]
 		errs, _ := d.Details["sync_errors"].([]string)
-		return d.State == StateNotSynced && len(errs) == 1 && strings.Contains(errs[0], "gave up")
+		return State(d.State) == StateNotSynced && len(errs) == 1 && strings.Contains(errs[0], "gave up")
 	})
 	page = getPage(t, addr, "")
 	escaped := "&lt;script&gt;document.title=&#39;pwned&#39;&lt;/script&gt;.bin"

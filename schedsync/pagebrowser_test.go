@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -60,7 +61,7 @@ func TestPageInChromium(t *testing.T) {
 	waitSame(t, p, s, "after the resync from the page")
 	testutil.Eventually(t, 10*time.Second, "Synced after the resync", func() bool { return s.state() == StateSynced })
 	assertSaved(t, s, "playlist.xml", "<playlist>edited on the secondary</playlist>")
-	testutil.Eventually(t, 10*time.Second, "the page refreshed to Synced", func() bool { return br.Text("corner") == StateSynced })
+	testutil.Eventually(t, 10*time.Second, "the page refreshed to Synced", func() bool { return State(br.Text("corner")) == StateSynced })
 	if len(br.Dialogs()) != 2 {
 		t.Fatalf("dialogs: %q", br.Dialogs())
 	}
@@ -86,8 +87,8 @@ func screenshot(t *testing.T, br *webuitest.Browser, dir string) {
 // Not synced while its primary (at peerAddr) is alive.
 func checkPageElements(t *testing.T, br *webuitest.Browser, peerAddr string) {
 	t.Helper()
-	for id, want := range map[string]string{"corner": StateNotSynced, "state": StateNotSynced, "mode": ModeSecondaryCopy,
-		"role": RoleSecondary, "epoch": "0", "progress": "no transfer in flight"} {
+	for id, want := range map[string]string{"corner": StateNotSynced.String(), "state": StateNotSynced.String(), "mode": ModeSecondaryCopy,
+		"role": RoleSecondary.String(), "epoch": "0", "progress": "no transfer in flight"} {
 		if got := br.Text(id); got != want {
 			t.Fatalf("#%s: %q, want %q", id, got, want)
 		}
@@ -98,15 +99,15 @@ func checkPageElements(t *testing.T, br *webuitest.Browser, peerAddr string) {
 			t.Fatalf("#%s: %q lacks %q", id, got, want)
 		}
 	}
-	var states []string
+	var states []State
 	br.Eval(`Array.from(document.querySelectorAll("#states tr.state td:first-child"), td => td.textContent)`, &states)
-	if strings.Join(states, ",") != strings.Join(States, ",") {
+	if !slices.Equal(states, States) {
 		t.Fatalf("the statuses shown: %q", states)
 	}
 	var current, promote string
 	br.Eval(`document.querySelector("#states tr.current td").textContent`, &current)
 	br.Eval(`document.getElementById("promote").form.dataset.consequence`, &promote)
-	if current != StateNotSynced || !strings.Contains(promote, "TWO PRIMARIES") {
+	if State(current) != StateNotSynced || !strings.Contains(promote, "TWO PRIMARIES") {
 		t.Fatalf("current status row %q; Make primary's consequence %q", current, promote)
 	}
 }

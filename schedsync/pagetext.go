@@ -12,7 +12,7 @@ type stateRow struct {
 }
 
 // stateMeanings are the statuses' meanings, as docs/schedsync.md states them.
-var stateMeanings = map[string][2]string{
+var stateMeanings = map[State][2]string{
 	StateNoRedundancy: {"no peer configured: nothing is replicated", "-"},
 	StateConnecting:   {"the secondary has not answered yet", "connecting and doing the first full sync"},
 	StateSyncing:      {"the secondary is fetching changes", "fetching changes"},
@@ -24,11 +24,11 @@ var stateMeanings = map[string][2]string{
 	StateIncompatible: {"both ends primary, both secondary, different versions or protocol, or the secrets differ: see the reason", "same, on both ends"},
 }
 
-func stateRows(current string) []stateRow {
+func stateRows(current State) []stateRow {
 	rows := make([]stateRow, 0, len(States))
 	for _, s := range States {
 		m := stateMeanings[s]
-		rows = append(rows, stateRow{Name: s, Primary: m[0], Secondary: m[1], Current: s == current})
+		rows = append(rows, stateRow{Name: s.String(), Primary: m[0], Secondary: m[1], Current: s == current})
 	}
 	return rows
 }
@@ -59,11 +59,11 @@ func (d *pageData) peerName() string {
 func resyncAction(d *pageData) pageAction {
 	a := pageAction{Name: "resync", Label: "Resync now", Path: ActionPath("resync")}
 	p := d.peer()
-	bothPrimary := d.Role == RolePrimary && p.Connected && d.PeerRole == RolePrimary
+	bothPrimary := Role(d.Role) == RolePrimary && p.Connected && Role(d.PeerRole) == RolePrimary
 	switch {
-	case d.Role == RoleSecondary && p.Connected && d.PeerRole == RoleSecondary:
+	case Role(d.Role) == RoleSecondary && p.Connected && Role(d.PeerRole) == RoleSecondary:
 		a.Disabled = "both nodes are secondaries: make one primary first"
-	case d.Role == RoleSecondary:
+	case Role(d.Role) == RoleSecondary:
 		a.Consequence = fmt.Sprintf("This node compares every file in %s with the primary %s, each one hashed again, "+
 			"and repairs what differs. Files changed here are moved to .redund/conflicts/ first, not lost. "+
 			"The status is Syncing until it is done.", d.Dir, d.peerName())
@@ -92,14 +92,14 @@ func promoteAction(d *pageData) pageAction {
 	a := pageAction{Name: "promote", Label: "Make primary", Path: ActionPath("promote")}
 	p := d.peer()
 	switch {
-	case d.Role == RolePrimary:
+	case Role(d.Role) == RolePrimary:
 		a.Disabled = "this node is primary"
-	case d.State == StateIncompatible && d.Reason == reasonSecretsDiffer:
+	case State(d.State) == StateIncompatible && d.Reason == reasonSecretsDiffer:
 		a.Danger = true
 		a.Consequence = "THE PRIMARY ANSWERS, with another shared secret (secrets differ): it is alive. Making this " +
 			"node primary now creates TWO PRIMARIES, which cannot even see each other until the secrets agree. " +
 			"Fix the secret on the wrong side instead, or do this only if the primary is being shut down."
-	case p.Connected && d.PeerRole == RolePrimary:
+	case p.Connected && Role(d.PeerRole) == RolePrimary:
 		a.Danger = true
 		a.Consequence = fmt.Sprintf("THE PRIMARY IS ALIVE: %s answered %s ago. Making this node primary now creates TWO "+
 			"PRIMARIES: both accept changes, the pair reports Incompatible and nothing is synced until one is demoted, "+
@@ -126,7 +126,7 @@ func (d *pageData) nowState() string {
 // LastSync tells when this node's copy was last known to match: Synced
 // now, or what the last exchange with the peer was.
 func (d *pageData) LastSync() string {
-	if d.State == StateSynced {
+	if State(d.State) == StateSynced {
 		return "in sync now (Synced since " + d.Since.Local().Format("2006-01-02 15:04:05") + ")"
 	}
 	if d.Peer == nil {

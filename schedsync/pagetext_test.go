@@ -14,12 +14,12 @@ func TestPageConsequences(t *testing.T) {
 	down := &status.Peer{Address: "http://b:9190"}
 	for _, tc := range []struct {
 		name             string
-		role, peerRole   string
+		role, peerRole   Role
 		peer             *status.Peer
 		epoch, peerEpoch uint64
 		resync, promote  string // wanted in the consequence, or "off: " + wanted in Disabled
 		promoteDanger    bool
-		state            string // default Synced
+		state            State // default Synced
 	}{
 		{"secondary, primary alive", RoleSecondary, RolePrimary, up, 3, 3,
 			"compares every file", "TWO PRIMARIES", true, ""},
@@ -40,9 +40,9 @@ func TestPageConsequences(t *testing.T) {
 			"compares every file", "TWO PRIMARIES", true, StateIncompatible},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			d := pageData{Document: status.Document{Role: tc.role, Peer: tc.peer, State: orDefault(tc.state, StateSynced)},
+			d := pageData{Document: status.Document{Role: tc.role.String(), Peer: tc.peer, State: orDefault(tc.state.String(), StateSynced.String())},
 				Epoch:    tc.epoch,
-				PeerRole: tc.peerRole, PeerEpoch: tc.peerEpoch, Dir: "/srv/schedule", LastContact: 0.2}
+				PeerRole: tc.peerRole.String(), PeerEpoch: tc.peerEpoch, Dir: "/srv/schedule", LastContact: 0.2}
 			if tc.peerRole != "" {
 				d.PeerNode = "node-b"
 			}

@@ -78,7 +78,7 @@ func startNodeLog(t *testing.T, cfg *Config, ln net.Listener, log *slog.Logger) 
 	return tn
 }
 
-func (tn *testNode) state() string { return tn.Status()[0].State }
+func (tn *testNode) state() State { return State(tn.Status()[0].State) }
 
 // digest describes a tree by content hash, kind, mode and file mtimes.
 func digest(t *testing.T, dir string) map[string]string {

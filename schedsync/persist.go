@@ -20,13 +20,13 @@ const (
 )
 
 type persistedState struct {
-	Role  string `json:"role"`
+	Role  Role   `json:"role"`
 	Epoch uint64 `json:"epoch"`
 	Mode  string `json:"mode,omitempty"` // the configured mode when the role was saved
 }
 
 // roleOf is the role a mode starts in.
-func roleOf(mode string) string {
+func roleOf(mode string) Role {
 	if mode == ModePrimary {
 		return RolePrimary
 	}

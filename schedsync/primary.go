@@ -21,7 +21,7 @@ type primaryLoop struct {
 // current from file-system events and periodic full scans.
 func (n *Node) runPrimary(ctx context.Context) error {
 	s := &scanner{root: n.cfg.Dir, match: n.match}
-	w, err := newWatcher(n.cfg.Dir, n.match, n.cfg.ScanInterval.Or(DefaultScanInterval), n.log)
+	w, err := newWatcher(n.cfg.Dir, n.match, n.cfg.ScanInterval.D(), n.log)
 	if err != nil {
 		return fmt.Errorf("schedsync: watch: %w", err)
 	}

@@ -53,7 +53,7 @@ func TestProcessModeAndSavedRole(t *testing.T) {
 		s.start()
 		testutil.Eventually(t, 15*time.Second, "the reconfigured node follows, Synced", func() bool {
 			d, err := s.status()
-			return err == nil && d.Role == RoleSecondary && d.State == StateSynced
+			return err == nil && Role(d.Role) == RoleSecondary && State(d.State) == StateSynced
 		})
 		if !strings.Contains(s.logs.String(), "mode changed in the config since the role was saved") {
 			t.Fatalf("nothing logged about the mode change:\n%s", s.logs.String())
@@ -74,7 +74,7 @@ func TestProcessModeAndSavedRole(t *testing.T) {
 		d, err := s.status()
 		must(t, err)
 		note, _ := d.Details["role_note"].(string)
-		if d.Role != RolePrimary || !strings.Contains(note, "configured secondary-copy, but primary since it was promoted") {
+		if Role(d.Role) != RolePrimary || !strings.Contains(note, "configured secondary-copy, but primary since it was promoted") {
 			t.Fatalf("role %s, role_note %q", d.Role, note)
 		}
 		if !strings.Contains(s.logs.String(), "the role differs from the configured mode") {
@@ -120,10 +120,10 @@ func TestProcessWriteErrorShown(t *testing.T) {
 	must(t, os.WriteFile(filepath.Join(p.dir, "big.bin"), bigData(2<<20, 9), 0o644))
 	testutil.Eventually(t, 15*time.Second, "Not synced naming big.bin", func() bool {
 		d, err := s.status()
-		return err == nil && d.State == StateNotSynced && strings.Contains(d.Reason, "big.bin") &&
+		return err == nil && State(d.State) == StateNotSynced && strings.Contains(d.Reason, "big.bin") &&
 			strings.Contains(d.Reason, "file too large")
 	})
-	if d, _ := p.status(); d.State != StateNotSynced || !strings.Contains(d.Reason, "big.bin") {
+	if d, _ := p.status(); State(d.State) != StateNotSynced || !strings.Contains(d.Reason, "big.bin") {
 		t.Fatalf("the primary shows %s %q", d.State, d.Reason)
 	}
 	writeFile(t, p.dir, "later.txt", "written after the failure", 0o644)

@@ -153,8 +153,8 @@ func (p *procNode) status() (status.Document, error) {
 	return status.Document{}, fmt.Errorf("no schedsync instance")
 }
 
-func (p *procNode) state() string { d, _ := p.status(); return d.State }
-func (p *procNode) role() string  { d, _ := p.status(); return d.Role }
+func (p *procNode) state() State { d, _ := p.status(); return State(d.State) }
+func (p *procNode) role() Role   { d, _ := p.status(); return Role(d.Role) }
 
 func procPair(t *testing.T, modeA, modeB, extra string) (*procNode, *procNode) {
 	a, b := newProcNode(t, modeA, "a", extra), newProcNode(t, modeB, "b", extra)
@@ -198,7 +198,7 @@ func TestProcessPairConverges(t *testing.T) {
 	must(t, err)
 	var docs []status.Document
 	must(t, json.Unmarshal(out, &docs))
-	if len(docs) != 1 || docs[0].State != StateSynced || docs[0].Role != RoleSecondary {
+	if len(docs) != 1 || State(docs[0].State) != StateSynced || Role(docs[0].Role) != RoleSecondary {
 		t.Fatalf("schedsync status --json: %s", out)
 	}
 	// An action that does not apply exits 1 and says why.
@@ -251,7 +251,7 @@ func TestProcessMaliciousPeerRefused(t *testing.T) {
 		t.Fatal("file written outside the directory")
 	}
 	d, _ := s.status()
-	if d.State == StateSynced {
+	if State(d.State) == StateSynced {
 		t.Fatalf("secondary synced from a malicious manifest: %+v", d)
 	}
 }
@@ -300,7 +300,7 @@ func TestProcessCopyNeverPromotes(t *testing.T) {
 	p.kill9()
 	testutil.Eventually(t, 15*time.Second, "Unavailable", func() bool { return s.state() == StateUnavailable })
 	time.Sleep(3 * time.Second) // sleep: past failover_offset (2s)
-	if d, err := s.status(); err != nil || d.Role != RoleSecondary || d.State != StateUnavailable {
+	if d, err := s.status(); err != nil || Role(d.Role) != RoleSecondary || State(d.State) != StateUnavailable {
 		t.Fatalf("secondary-copy after the primary died: %+v %v", d, err)
 	}
 }

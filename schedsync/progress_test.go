@@ -98,7 +98,7 @@ func TestProgressShown(t *testing.T) {
 		p.Rate <= 0 || p.ETA < 0 {
 		t.Fatalf("progress %+v", p)
 	}
-	if d.State != StateConnecting || !strings.HasPrefix(d.Reason, "50% of 4.0 MiB, ") || !strings.HasSuffix(d.Reason, ", 0/2 files") {
+	if State(d.State) != StateConnecting || !strings.HasPrefix(d.Reason, "50% of 4.0 MiB, ") || !strings.HasSuffix(d.Reason, ", 0/2 files") {
 		t.Fatalf("status %s %q", d.State, d.Reason)
 	}
 	if !testing.Short() {
@@ -107,7 +107,7 @@ func TestProgressShown(t *testing.T) {
 	release()
 	testutil.Eventually(t, 10*time.Second, "Synced, no progress", func() bool {
 		d, p = servedProgress(t, addr)
-		return d.State == StateSynced && p == nil
+		return State(d.State) == StateSynced && p == nil
 	})
 }
 

@@ -16,11 +16,18 @@ import (
 // HTTP signer; nodes of protocol 1 cannot talk to it and are told so.
 const ProtocolVersion = 2
 
+// Role is the role a node plays right now; its text ("primary") is what
+// the status, the peer and the state file carry.
+type Role string
+
 // Roles a node plays right now (its mode says which it starts in).
 const (
-	RolePrimary   = "primary"
-	RoleSecondary = "secondary"
+	RolePrimary   Role = "primary"
+	RoleSecondary Role = "secondary"
 )
+
+// String returns the role's name.
+func (r Role) String() string { return string(r) }
 
 // nodeHeader carries the caller's nodeInfo (base64 JSON) on every request.
 const nodeHeader = "X-Redund-Node"
@@ -30,12 +37,12 @@ const nodeHeader = "X-Redund-Node"
 type nodeInfo struct {
 	Node    string  `json:"node"`
 	Mode    string  `json:"mode"` // configured mode
-	Role    string  `json:"role"` // primary or secondary now
+	Role    Role    `json:"role"` // primary or secondary now
 	Version string  `json:"version"`
 	Proto   int     `json:"proto"`
 	Epoch   uint64  `json:"epoch"`
 	Uptime  float64 `json:"uptime_s"`
-	State   string  `json:"state"`
+	State   State   `json:"state"`
 	Reason  string  `json:"reason,omitempty"`
 	LogID   string  `json:"log_id,omitempty"` // primary: its change log; secondary: the one it follows
 	Seq     uint64  `json:"seq"`              // primary: last change; secondary: last applied

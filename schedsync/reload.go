@@ -20,12 +20,15 @@ var liveKeys = []string{"schedsync.failover_offset", "schedsync.peer_timeout", "
 func (n *Node) set() *Config { return n.live.Load() }
 
 // peerTimeout is peer_timeout in force.
-func (n *Node) peerTimeout() time.Duration { return n.set().PeerTimeout.Or(DefaultPeerTimeout) }
+func (n *Node) peerTimeout() time.Duration { return n.set().PeerTimeout.D() }
 
 // Reload applies cfg's live keys (liveKeys) at once: the next hello, poll,
 // failover decision, transfer or hook uses them. It returns the keys of
 // changed among them; a config that does not validate changes nothing.
 func (n *Node) Reload(_ context.Context, cfg *Config, changed []string) ([]string, error) {
+	c := *cfg // defaulted as New does, the caller's left as it is
+	c.SetDefaults()
+	cfg = &c
 	if err := cfg.Validate(); err != nil {
 		return nil, fmt.Errorf("schedsync: %w", err)
 	}

@@ -8,19 +8,9 @@ import (
 	"time"
 )
 
-func (n *Node) deltaMin() int64 {
-	if n.set().DeltaMinSize > 0 {
-		return n.set().DeltaMinSize
-	}
-	return DefaultDeltaMinSize
-}
+func (n *Node) deltaMin() int64 { return n.set().DeltaMinSize }
 
-func (n *Node) workers() int {
-	if n.set().Workers > 0 {
-		return n.set().Workers
-	}
-	return DefaultWorkers
-}
+func (n *Node) workers() int { return n.set().Workers }
 
 // touchPeer records a successful authenticated exchange.
 func (n *Node) touchPeer() {
@@ -40,7 +30,7 @@ func (n *Node) touchPeer() {
 // itself after failover_offset without its primary.
 func (n *Node) runSecondary(ctx context.Context) error {
 	n.setState(StateConnecting, "connecting to "+n.cfg.Peer)
-	w, err := newWatcher(n.cfg.Dir, n.match, n.cfg.ScanInterval.Or(DefaultScanInterval), n.log)
+	w, err := newWatcher(n.cfg.Dir, n.match, n.cfg.ScanInterval.D(), n.log)
 	if err != nil {
 		return fmt.Errorf("schedsync: watch: %w", err)
 	}

@@ -27,7 +27,7 @@ func TestSecretsDifferStaysSecondary(t *testing.T) {
 	writeFile(t, p.dir, "x", "1", 0o644)
 	differ := func(n *testNode) bool {
 		d := n.Status()[0]
-		return d.State == StateIncompatible && d.Reason == reasonSecretsDiffer
+		return State(d.State) == StateIncompatible && d.Reason == reasonSecretsDiffer
 	}
 	testutil.Eventually(t, 10*time.Second, "Incompatible (secrets differ) on both", func() bool { return differ(p) && differ(s) })
 

@@ -5,24 +5,31 @@ import (
 	"time"
 )
 
+// State is a node's sync status; its text ("Not synced") is what the
+// status, the page, the metrics and the peer carry.
+type State string
+
 // The statuses, exactly as LTN Schedule shows them.
 const (
-	StateNoRedundancy = "No redundancy" // primary without a configured secondary
-	StateConnecting   = "Connecting"    // connecting and doing the first sync
-	StateSyncing      = "Syncing"       // changes are being transferred
-	StateSynced       = "Synced"        // the secondary holds the primary's tree
-	StateNotSynced    = "Not synced"    // local edits or errors on the secondary: resync
-	StateUnavailable  = "Unavailable"   // the peer is gone: promote (Make primary)
-	StateIncompatible = "Incompatible"  // same mode on both ends, or different versions
+	StateNoRedundancy State = "No redundancy" // primary without a configured secondary
+	StateConnecting   State = "Connecting"    // connecting and doing the first sync
+	StateSyncing      State = "Syncing"       // changes are being transferred
+	StateSynced       State = "Synced"        // the secondary holds the primary's tree
+	StateNotSynced    State = "Not synced"    // local edits or errors on the secondary: resync
+	StateUnavailable  State = "Unavailable"   // the peer is gone: promote (Make primary)
+	StateIncompatible State = "Incompatible"  // same mode on both ends, or different versions
 )
 
+// String returns the status as Schedule shows it.
+func (s State) String() string { return string(s) }
+
 // States lists every status (for metrics and docs).
-var States = []string{StateNoRedundancy, StateConnecting, StateSyncing, StateSynced,
+var States = []State{StateNoRedundancy, StateConnecting, StateSyncing, StateSynced,
 	StateNotSynced, StateUnavailable, StateIncompatible}
 
 // syncState is a status with its reason and since-when.
 type syncState struct {
-	Name   string
+	Name   State
 	Reason string
 	Since  time.Time
 }
@@ -45,7 +52,7 @@ type peerView struct {
 
 // setState changes the status (n.mu held); since moves only when the name
 // changes.
-func (n *Node) setStateLocked(name, reason string) {
+func (n *Node) setStateLocked(name State, reason string) {
 	if n.st.Name != name {
 		if n.st.Name != "" {
 			n.log.Info("status changed", "from", n.st.Name, "to", name, "reason", reason)
@@ -57,7 +64,7 @@ func (n *Node) setStateLocked(name, reason string) {
 	n.st.Reason = reason
 }
 
-func (n *Node) setState(name, reason string) {
+func (n *Node) setState(name State, reason string) {
 	n.mu.Lock()
 	defer n.mu.Unlock()
 	n.setStateLocked(name, reason)
@@ -124,7 +131,7 @@ func (n *Node) notePeerError(err error) (mismatch bool) {
 
 // primaryState derives a primary's status from what it knows of its
 // secondary (n.mu held).
-func (n *Node) primaryStateLocked() (string, string) {
+func (n *Node) primaryStateLocked() (State, string) {
 	p := n.peer
 	switch {
 	case !n.mayPublish():
@@ -155,7 +162,7 @@ func (n *Node) primaryStateLocked() (string, string) {
 	if p.info.Progress != nil {
 		return StateSyncing, "secondary: " + p.info.Progress.String()
 	}
-	return StateSyncing, "secondary is " + p.info.State
+	return StateSyncing, "secondary is " + p.info.State.String()
 }
 
 func (n *Node) clogCurrentLocked() (string, uint64) {

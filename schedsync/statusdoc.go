@@ -18,13 +18,13 @@ func (n *Node) Status() []status.Document {
 	n.refreshState()
 	n.mu.Lock()
 	defer n.mu.Unlock()
-	d := status.Document{Instance: n.cfg.NodeID, Scheme: "schedsync", Role: n.role,
-		State: n.st.Name, Reason: n.st.Reason, Since: n.st.Since}
+	d := status.Document{Instance: n.cfg.NodeID, Scheme: "schedsync", Role: n.role.String(),
+		State: n.st.Name.String(), Reason: n.st.Reason, Since: n.st.Since}
 	if n.role == RolePrimary && !n.mayPublish() {
 		// a primary by its saved role that does not hold the witness lock
 		// (restarted, or lost it and not demoted yet) publishes nothing:
 		// it is not shown as a primary, so that two never are
-		d.Role = RolePrimary + " (no witness lock)"
+		d.Role = RolePrimary.String() + " (no witness lock)"
 		d.Reason = "publishes nothing until it holds the witness lock"
 	}
 	if n.hookErr != "" {
@@ -41,8 +41,8 @@ func (n *Node) Status() []status.Document {
 		det["role_note"] = note
 	}
 	if n.peer.seen {
-		det["peer_node"], det["peer_role"], det["peer_epoch"] = n.peer.info.Node, n.peer.info.Role, n.peer.info.Epoch
-		det["peer_state"], det["last_contact_s"] = n.peer.info.State, since(n.peer.last)
+		det["peer_node"], det["peer_role"], det["peer_epoch"] = n.peer.info.Node, n.peer.info.Role.String(), n.peer.info.Epoch
+		det["peer_state"], det["last_contact_s"] = n.peer.info.State.String(), since(n.peer.last)
 		if n.peer.info.Progress != nil && n.role == RolePrimary {
 			det["peer_progress"] = n.peer.info.Progress
 		}
@@ -56,7 +56,7 @@ func (n *Node) Status() []status.Document {
 		det["sync_errors"] = n.failedListLocked()
 		if pv := n.prog.Load().view(); pv != nil {
 			det["progress"] = pv
-			if d.State == StateSyncing || d.State == StateConnecting {
+			if State(d.State) == StateSyncing || State(d.State) == StateConnecting {
 				d.Reason = pv.String()
 			}
 		}

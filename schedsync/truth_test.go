@@ -63,7 +63,7 @@ func TestUnfixableHashGivesUp(t *testing.T) {
 	s := startSecondaryOf(t, f, &recLog{})
 	testutil.Eventually(t, 20*time.Second, "Not synced naming bad.bin", func() bool {
 		d := s.Status()[0]
-		return d.State == StateNotSynced && strings.Contains(d.Reason, "bad.bin")
+		return State(d.State) == StateNotSynced && strings.Contains(d.Reason, "bad.bin")
 	})
 	if b, err := os.ReadFile(filepath.Join(s.dir, "good.txt")); err != nil || string(b) != "good" {
 		t.Fatalf("good.txt: %q %v", b, err)
@@ -96,7 +96,7 @@ func TestSyncErrorsShownAndCleared(t *testing.T) {
 	f.setGarbage(true)
 	testutil.Eventually(t, 10*time.Second, "Not synced with the reason", func() bool {
 		d := s.Status()[0]
-		return d.State == StateNotSynced && strings.Contains(d.Reason, "malformed manifest")
+		return State(d.State) == StateNotSynced && strings.Contains(d.Reason, "malformed manifest")
 	})
 	sent := f.garbageSent()
 	testutil.Eventually(t, 10*time.Second, "three retries after the failure (backoff 0.2 s, 0.4 s, 0.8 s)", func() bool {

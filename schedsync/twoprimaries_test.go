@@ -35,7 +35,7 @@ func TestIncompatibleReasonNamesOwnEpoch(t *testing.T) {
 	for time.Now().Before(deadline) {
 		for n, w := range want {
 			d := n.Status()[0]
-			if d.State != StateIncompatible || !strings.HasPrefix(d.Reason, w) {
+			if State(d.State) != StateIncompatible || !strings.HasPrefix(d.Reason, w) {
 				t.Fatalf("node %s after %d samples: %s %q, want Incompatible %q", n.cfg.NodeID, samples, d.State, d.Reason, w)
 			}
 		}

@@ -127,7 +127,7 @@ func (n *Node) witnessFacts(lost bool) witnessFacts {
 	now := time.Now()
 	f := witnessFacts{Role: n.role, Eligible: n.cfg.Mode != ModeSecondaryCopy, Held: held, Lost: lost,
 		Wanted: n.wit.wanted, Forced: n.wit.forced, Unserved: now.Sub(n.wit.servedAt),
-		Offset: n.set().FailoverOffset.Or(DefaultFailoverOffset), LockWait: n.lockWait()}
+		Offset: n.set().FailoverOffset.D(), LockWait: n.lockWait()}
 	if held {
 		n.wit.fence = fence
 		if n.role == RolePrimary {

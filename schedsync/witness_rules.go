@@ -23,7 +23,7 @@ import "time"
 
 // witnessFacts is what the rules look at, gathered by the witness loop.
 type witnessFacts struct {
-	Role     string
+	Role     Role
 	Eligible bool          // the node may take over on its own (not secondary-copy)
 	Held     bool          // the lock is held now (Lock.Held)
 	Lost     bool          // a Lost event is being handled

@@ -244,7 +244,7 @@ func TestPrimaryWithoutLockNotShownAsPrimary(t *testing.T) {
 	dead := testutil.ClosedTCPAddr(t)
 	n := startWitNode(t, a, lnA, &witness.Config{Endpoints: []string{"http://" + dead}, Name: "a", TTL: config.Duration(witTTL)})
 	doc := n.Status()[0]
-	if n.Role() != RolePrimary || doc.Role == RolePrimary || !strings.Contains(doc.Reason, "witness lock") {
+	if n.Role() != RolePrimary || Role(doc.Role) == RolePrimary || !strings.Contains(doc.Reason, "witness lock") {
 		t.Fatalf("role %s, document role %q, reason %q", n.Role(), doc.Role, doc.Reason)
 	}
 }

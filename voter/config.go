@@ -113,15 +113,29 @@ func (c *Config) LingerFrames() int {
 	return *c.Linger
 }
 
-// Role is "primary", "secondary" or "standalone".
-func (c *Config) Role() string {
+// Role is an instance's part in chan_voter's redundancy; its text
+// ("secondary") is what the status shows.
+type Role string
+
+// The roles.
+const (
+	RolePrimary    Role = "primary"    // isprimary: secondaries proxy their clients to it
+	RoleSecondary  Role = "secondary"  // primary = ...: proxies to the primary while it is up
+	RoleStandalone Role = "standalone" // neither
+)
+
+// String returns the role's name.
+func (r Role) String() string { return string(r) }
+
+// Role is the instance's role.
+func (c *Config) Role() Role {
 	switch {
 	case c.IsPrimary:
-		return "primary"
+		return RolePrimary
 	case c.Primary != "":
-		return "secondary"
+		return RoleSecondary
 	}
-	return "standalone"
+	return RoleStandalone
 }
 
 // ParseThresholds parses `thresholds` as chan_voter does.

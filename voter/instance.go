@@ -60,7 +60,7 @@ func newInstance(g *group, name string, cfg *Config) *instance {
 }
 
 // role is standalone, primary or secondary.
-func (in *instance) role() string { return in.cfg.Role() }
+func (in *instance) role() Role { return in.cfg.Role() }
 
 // proxying reports a secondary whose link to the primary is up.
 func (in *instance) proxying() bool { return in.link != nil && in.link.up }

@@ -7,6 +7,19 @@ import (
 	"github.com/redund/redund/internal/status"
 )
 
+// State is what an instance does with its clients' audio; its text
+// ("proxying") is what the status shows.
+type State string
+
+// The states.
+const (
+	StateServing  State = "serving"  // votes its own clients (no link, or the link to the primary is down)
+	StateProxying State = "proxying" // a secondary whose link is up: clients forwarded to the primary
+)
+
+// String returns the state's name.
+func (s State) String() string { return string(s) }
+
 // cycleStats keeps the recent voting cycle durations.
 type cycleStats struct {
 	n        uint64
@@ -116,11 +129,11 @@ func (st *groupStats) m() map[string]uint64 {
 
 func (in *instance) document() status.Document {
 	g := in.g
-	d := status.Document{Instance: in.name, Scheme: "voter", Role: in.role(), State: "serving", Since: g.started}
+	d := status.Document{Instance: in.name, Scheme: "voter", Role: in.role().String(), State: StateServing.String(), Since: g.started}
 	if in.link != nil {
 		d.Peer = &status.Peer{Address: in.link.addr.String(), Connected: in.link.up, Since: in.link.since}
 		if in.link.up {
-			d.State, d.Reason, d.Since = "proxying", "clients forwarded to the primary", in.link.since
+			d.State, d.Reason, d.Since = StateProxying.String(), "clients forwarded to the primary", in.link.since
 		} else {
 			d.Reason, d.Since = "link to primary down: "+in.link.lastDown, in.link.since
 			d.Peer.Reason = in.link.lastDown

@@ -63,7 +63,7 @@ func (d *schedsyncDocs) docs() []status.Document {
 }
 
 func TestSchedsyncStatusAndActionCLI(t *testing.T) {
-	d := &schedsyncDocs{state: schedsync.StateSynced}
+	d := &schedsyncDocs{state: schedsync.StateSynced.String()}
 	addr := fakeAdmin(t, d.docs, map[string]http.HandlerFunc{
 		"POST /v1/schedsync/resync": func(w http.ResponseWriter, _ *http.Request) {
 			adminapi.WriteJSON(w, http.StatusOK, schedsync.ActionResult{Result: "resync started", Status: d.docs()[:1]})
@@ -76,16 +76,16 @@ func TestSchedsyncStatusAndActionCLI(t *testing.T) {
 		!strings.Contains(out, "peer 127.0.0.1:7000 connected=true") || strings.Contains(out, "east") {
 		t.Errorf("status, Synced: code %d, out:\n%s", code, out)
 	}
-	d.set(schedsync.StateNoRedundancy)
+	d.set(schedsync.StateNoRedundancy.String())
 	var docs []status.Document
 	out, code = runCLI(t, "-c", cfg, "schedsync", "status", "--json")
 	if err := json.Unmarshal([]byte(out), &docs); err != nil || code != exitOK {
 		t.Fatalf("status --json, No redundancy: code %d, %v:\n%s", code, err, out)
 	}
-	if len(docs) != 1 || docs[0].Instance != "studio-b" || docs[0].State != schedsync.StateNoRedundancy {
+	if len(docs) != 1 || docs[0].Instance != "studio-b" || docs[0].State != schedsync.StateNoRedundancy.String() {
 		t.Errorf("status --json: %+v, want only studio-b in No redundancy", docs)
 	}
-	d.set(schedsync.StateNotSynced)
+	d.set(schedsync.StateNotSynced.String())
 	if out, code := runCLI(t, "-c", cfg, "schedsync", "status"); code != exitFailed || !strings.Contains(out, "Not synced") {
 		t.Errorf("status, Not synced: code %d, want 1:\n%s", code, out)
 	}

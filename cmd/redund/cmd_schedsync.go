@@ -165,7 +165,7 @@ func runSchedsyncStatus(c *cli.Context, g *globalOptions, o *schedsyncOptions) e
 		return err
 	}
 	for _, d := range docs {
-		if d.State != schedsync.StateSynced && d.State != schedsync.StateNoRedundancy {
+		if st := schedsync.State(d.State); st != schedsync.StateSynced && st != schedsync.StateNoRedundancy {
 			return failed(nil)
 		}
 	}

@@ -29,6 +29,20 @@ type fileConfig struct {
 	Witness   *witness.Config          `toml:"witness"`
 }
 
+// SetDefaults fills in the defaults of every table (config.Defaulter: the
+// loader calls it after decoding, before Validate).
+func (f *fileConfig) SetDefaults() {
+	for _, c := range f.Ddns {
+		c.SetDefaults()
+	}
+	if f.Gateway != nil {
+		f.Gateway.SetDefaults()
+	}
+	if f.Schedsync != nil {
+		f.Schedsync.SetDefaults()
+	}
+}
+
 // Validate checks every table and returns every problem found.
 func (f *fileConfig) Validate() error {
 	var errs config.Errors

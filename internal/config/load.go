@@ -20,10 +20,20 @@ type Validator interface {
 	Validate() error
 }
 
+// Defaulter is implemented by configuration structs that fill in their
+// defaults. Decode calls SetDefaults once the file is decoded (secrets
+// resolved), before any validation, so the code that uses the config reads
+// plain fields and a dump of it shows the values in effect. SetDefaults
+// sets only what the file left unset, so calling it again changes nothing.
+type Defaulter interface {
+	SetDefaults()
+}
+
 // Load reads the TOML file at path into v (a pointer to a struct) strictly:
 // every problem is returned together as Errors, each naming the file, the
 // line and the key. Secrets (fields of type Secret) are resolved from their
-// _file or _env variants. Load does not call Validate; Check does both.
+// _file or _env variants, then defaults are set (Defaulter). Load does not
+// call Validate; Check does both.
 func Load(path string, v any) error {
 	src, err := os.ReadFile(path)
 	if err != nil {
@@ -49,6 +59,9 @@ func Decode(name, src string, v any) error {
 	var errs Errors
 	resolved := map[string]bool{}
 	walkSecrets(raw, reflect.ValueOf(v).Elem(), "", "", resolved, &errs)
+	if d, ok := v.(Defaulter); ok {
+		d.SetDefaults()
+	}
 	pos := positions(src)
 	reported := map[string]bool{}
 	for _, k := range md.Undecoded() {

@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 )
 
 type testServer struct {
@@ -212,6 +213,55 @@ func TestCheckHostPort(t *testing.T) {
 		t.Run(addr, func(t *testing.T) {
 			if err := CheckHostPort(addr); (err == nil) != ok {
 				t.Errorf("CheckHostPort(%q) = %v", addr, err)
+			}
+		})
+	}
+}
+
+// defaulted has a default that validation checks: Check must see it set.
+type defaulted struct {
+	Interval  Duration `toml:"interval"`
+	Secret    Secret   `toml:"secret"`
+	sawSecret Secret
+}
+
+func (d *defaulted) SetDefaults() {
+	d.sawSecret = d.Secret
+	if d.Interval == 0 {
+		d.Interval = Duration(10 * time.Second)
+	}
+}
+
+func (d *defaulted) Validate() error {
+	if d.Interval == 0 {
+		return &FieldError{Path: "interval", Msg: "unset: SetDefaults did not run before Validate"}
+	}
+	return nil
+}
+
+func TestDefaulterRunsAfterDecode(t *testing.T) {
+	t.Setenv("REDUND_TEST_DEFAULTED", "s3cret-value")
+	for _, tt := range []struct {
+		name, src string
+		want      time.Duration
+	}{
+		{"unset", `secret_env = "REDUND_TEST_DEFAULTED"`, 10 * time.Second},
+		{"given", "interval = \"3s\"\nsecret_env = \"REDUND_TEST_DEFAULTED\"", 3 * time.Second},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			path := filepath.Join(t.TempDir(), "c.toml")
+			if err := os.WriteFile(path, []byte(tt.src), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			var d defaulted
+			if err := Check(path, &d); err != nil {
+				t.Fatal(err)
+			}
+			if d.Interval.D() != tt.want {
+				t.Errorf("interval = %v, want %v", d.Interval, tt.want)
+			}
+			if d.sawSecret.Reveal() != "s3cret-value" {
+				t.Errorf("SetDefaults ran before the secret was resolved (saw %q)", d.sawSecret.Reveal())
 			}
 		})
 	}
