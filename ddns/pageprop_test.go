@@ -145,6 +145,14 @@ func TestPagePropagationNeverBlocks(t *testing.T) {
 func TestIndexFromDaemon(t *testing.T) {
 	ring := logging.NewRing(0)
 	d, _ := startPageDaemon(t, ring, "backup")
+	testutil.Eventually(t, 5*time.Second, "every server probed", func() bool {
+		for _, sv := range d.Scheme("cat").Snapshot().Servers {
+			if sv.State == "UNKNOWN" {
+				return false
+			}
+		}
+		return true
+	})
 	addr := serveAdmin(t, d, ring, "")
 	page, _ := webuitest.Get(t, "http://"+addr+"/")
 	for _, want := range []string{`<a href="/ddns#scheme-cat">cat</a>`, `class="state pill ok">Synced</span>`, "2/3 OK: main ERR"} {
