@@ -40,8 +40,13 @@ func TestWitnessFollowCut(t *testing.T) {
 	addr := serveAdmin(t, b.d, nil, "")
 
 	b.cutEtcd()
+	seen := map[string]bool{}
 	testutil.Eventually(t, 15*time.Second, "b shows its watch down and a's view stale", func() bool {
 		w := b.status().Witness
+		if !seen[w.FollowError] {
+			seen[w.FollowError] = true
+			t.Logf("follow error: %q", w.FollowError)
+		}
 		if !strings.Contains(w.FollowError, "watch of ddns.cat") {
 			return false
 		}

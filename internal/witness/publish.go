@@ -207,32 +207,36 @@ func (w *Witness) watchOnce(ctx context.Context, cli *clientv3.Client, topic str
 	offer(ch, WatchUpdate{Values: sortedValues(vals)})
 	// require a leader: a member cut off from the others ends the watch
 	// instead of going quiet
-	wctx, cancel := context.WithCancel(clientv3.WithRequireLeader(ctx))
-	defer cancel()
+	wctx, cancel := context.WithCancelCause(clientv3.WithRequireLeader(ctx))
+	defer cancel(nil)
+	// silence for the TTL ends the watch, even while cli.Watch waits for
+	// etcd to confirm it
+	silent := fmt.Errorf("witness: watch of %s: no answer from etcd within %s", topic, w.t.ttl)
+	watchdog := time.AfterFunc(w.t.ttl, func() { cancel(silent) })
+	defer watchdog.Stop()
 	prefix := w.pubPrefix(topic)
 	wch := cli.Watch(wctx, prefix, clientv3.WithPrefix(), clientv3.WithRev(rev+1))
 	tick := time.NewTicker(w.t.renew)
 	defer tick.Stop()
-	heard := time.Now()
 	for {
 		select {
 		case wr, ok := <-wch:
 			if !ok {
+				if err := context.Cause(wctx); err == silent {
+					return err
+				}
 				return fmt.Errorf("witness: watch of %s: closed by the client", topic)
 			}
 			if err := wr.Err(); err != nil {
 				return fmt.Errorf("witness: watch of %s: %w", topic, err)
 			}
-			heard = time.Now()
+			watchdog.Reset(w.t.ttl)
 			if len(wr.Events) == 0 {
 				continue // a progress notification
 			}
 			applyEvents(vals, prefix, wr.Events)
 			offer(ch, WatchUpdate{Values: sortedValues(vals)})
 		case <-tick.C:
-			if silent := time.Since(heard); silent > w.t.ttl {
-				return fmt.Errorf("witness: watch of %s: no answer from etcd for %.1fs", topic, silent.Seconds())
-			}
 			// the answer (a progress notification) comes on wch; a
 			// request that cannot be sent shows as silence
 			pctx, pcancel := context.WithTimeout(wctx, w.t.renew)
