@@ -3,6 +3,7 @@ package ddns
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"maps"
 	"time"
@@ -20,7 +21,9 @@ type decider struct {
 	topic string
 
 	// guarded by Scheme.mu
-	views     []View // the live deciders' views, as etcd has them
+	views     []View    // the live deciders' views, as etcd has them
+	viewsAt   time.Time // when views were last read from etcd
+	followErr string    // why the views are not followed now ("" while they are)
 	published map[string]ServerView
 	terms     []Term
 }
@@ -47,31 +50,84 @@ func newDecider(w *witness.Witness, scheme string) (*decider, error) {
 	return &decider{w: w, lock: l, topic: lockName(scheme)}, nil
 }
 
+// Pauses between attempts to watch the deciders' views again after Watch
+// failed or its channel closed (doubled up to the most).
+const (
+	followRetryMin = 200 * time.Millisecond
+	followRetryMax = 10 * time.Second
+)
+
 // follow keeps s.wit.views up to date with the live deciders' published
-// views and pokes the loop on every change, until ctx ends.
+// views and pokes the loop on every change, until ctx ends. While the
+// watch is down (it cannot start, it reports an error, or its channel
+// closes) the reason is kept for the status and the views held are shown
+// stale; the watch is tried again with backoff.
 func (s *Scheme) follow(ctx context.Context) {
-	ch, err := s.wit.w.Watch(ctx, s.wit.topic)
-	if err != nil {
-		if ctx.Err() == nil {
-			s.log.Warn("witness: cannot follow the deciders' views", "err", err)
+	pause := followRetryMin
+	for ctx.Err() == nil {
+		ch, err := s.wit.w.Watch(ctx, s.wit.topic)
+		if err == nil {
+			if s.followUpdates(ch) {
+				pause = followRetryMin // it worked for a while
+			}
+			if ctx.Err() != nil {
+				return
+			}
+			err = errors.New("witness: the watch of the deciders' views ended")
+		} else if ctx.Err() != nil {
+			return
 		}
-		return
+		s.followFailed(err)
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(pause):
+		}
+		pause = min(2*pause, followRetryMax)
 	}
-	for vals := range ch {
-		views := make([]View, 0, len(vals))
-		for _, v := range vals {
+}
+
+// followUpdates applies the watch's updates until its channel closes, and
+// reports whether any of them carried views.
+func (s *Scheme) followUpdates(ch <-chan witness.WatchUpdate) (gotViews bool) {
+	for u := range ch {
+		if u.Err != nil {
+			s.followFailed(u.Err)
+			continue
+		}
+		gotViews = true
+		views := make([]View, 0, len(u.Values))
+		for _, v := range u.Values {
 			var view View
 			if err := json.Unmarshal([]byte(v.Value), &view); err != nil {
 				s.log.Warn("witness: a decider's view is not readable; ignored", "node", v.Node, "err", err)
 				continue
 			}
-			view.Node = v.Node
+			view.Node, view.Stale = v.Node, false
 			views = append(views, view)
 		}
 		s.mu.Lock()
-		s.wit.views = views
+		s.wit.views, s.wit.viewsAt = views, time.Now()
+		was := s.wit.followErr
+		s.wit.followErr = ""
 		s.mu.Unlock()
+		if was != "" {
+			s.log.Info("witness: following the deciders' views again", "was", was)
+		}
 		s.Poke()
+	}
+	return gotViews
+}
+
+// followFailed records why the deciders' views are not followed now (and
+// logs it when the reason changes).
+func (s *Scheme) followFailed(err error) {
+	s.mu.Lock()
+	changed := s.wit.followErr != err.Error()
+	s.wit.followErr = err.Error()
+	s.mu.Unlock()
+	if changed {
+		s.log.Warn("witness: cannot follow the deciders' views; the views held are stale", "err", err)
 	}
 }
 
@@ -158,6 +214,7 @@ func (s *Scheme) liveViews(own map[string]ServerView) []View {
 	out := make([]View, 0, len(s.wit.views)+1)
 	for _, v := range s.wit.views {
 		if v.Node != me {
+			v.Stale = s.wit.followErr != ""
 			out = append(out, v)
 		}
 	}
@@ -201,6 +258,10 @@ type WitnessStatus struct {
 	Views   []View `json:"deciders"` // every live decider's view (this node's from its monitors)
 	Terms   []Term `json:"terms,omitempty"`
 	Problem string `json:"problem,omitempty"` // the witness's last problem
+	// FollowError is why the deciders' views are not followed now (the
+	// watch is tried again); the views held from etcd are then Stale.
+	FollowError string    `json:"follow_error,omitempty"`
+	ViewsRead   time.Time `json:"views_read,omitzero"` // when the views were last read from etcd
 }
 
 // witnessStatus is the scheme's part in the witness now (nil without).
@@ -224,6 +285,9 @@ func (s *Scheme) witnessStatus() *WitnessStatus {
 		ws.Leader = ws.Node // this node knows before the next probe of etcd
 	}
 	ws.Terms = s.witnessTerms()
+	s.mu.Lock()
+	ws.FollowError, ws.ViewsRead = s.wit.followErr, s.wit.viewsAt
+	s.mu.Unlock()
 	return ws
 }
 

@@ -23,6 +23,9 @@ type View struct {
 	Node    string                `json:"node"`
 	At      time.Time             `json:"at"`      // when the decider published it
 	Servers map[string]ServerView `json:"servers"` // by server name
+	// Stale is set in this node's status (never published) on the views
+	// held from etcd while the watch of the deciders' views is down.
+	Stale bool `json:"stale,omitempty"`
 }
 
 // ServerView is one server in a View.

@@ -114,6 +114,10 @@ func (s *Scheme) Document() status.Document {
 	if w := ss.Witness; w != nil {
 		doc.Role = w.Role
 		doc.Details["witness"] = w
+		if w.FollowError != "" {
+			reason = "deciders' views stale: " + w.FollowError + "; " + reason
+			doc.Reason = reason
+		}
 		if w.Role == "follower" {
 			doc.Reason = "following " + w.Leader + "; " + reason
 			if w.Leader == "" {

@@ -1,6 +1,7 @@
 package adminapi
 
 import (
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -58,9 +59,11 @@ func TestRequireToken(t *testing.T) {
 func TestRequireTokenEmptyRefusesAll(t *testing.T) {
 	h := RequireToken("", okHandler)
 	for _, auth := range []string{"", "Bearer ", "Bearer x"} {
-		if rec := post(h, "127.0.0.1:5000", auth); rec.Code != http.StatusForbidden {
-			t.Errorf("empty token, Authorization %q: %d, want 403", auth, rec.Code)
-		}
+		t.Run(fmt.Sprintf("%q", auth), func(t *testing.T) {
+			if rec := post(h, "127.0.0.1:5000", auth); rec.Code != http.StatusForbidden {
+				t.Errorf("empty token, Authorization %q: %d, want 403", auth, rec.Code)
+			}
+		})
 	}
 }
 
@@ -100,9 +103,11 @@ func TestIsLoopback(t *testing.T) {
 		"garbage":            false,
 		"127.0.0.1":          true,
 	} {
-		if got := IsLoopback(addr); got != want {
-			t.Errorf("IsLoopback(%q) = %v, want %v", addr, got, want)
-		}
+		t.Run(addr, func(t *testing.T) {
+			if got := IsLoopback(addr); got != want {
+				t.Errorf("IsLoopback(%q) = %v, want %v", addr, got, want)
+			}
+		})
 	}
 }
 
@@ -111,17 +116,19 @@ func TestServerLoopbackAndProtectedEndpoint(t *testing.T) {
 	s.Handle("POST /v1/test/do", RequireToken("tok", okHandler))
 	c := &http.Client{Transport: &http.Transport{DisableKeepAlives: true}}
 	for auth, want := range map[string]int{"": 401, "Bearer nope": 401, "Bearer tok": 200} {
-		req, _ := http.NewRequest(http.MethodPost, base+"/v1/test/do", nil)
-		if auth != "" {
-			req.Header.Set("Authorization", auth)
-		}
-		resp, err := c.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		resp.Body.Close()
-		if resp.StatusCode != want {
-			t.Errorf("POST with %q: %d, want %d", auth, resp.StatusCode, want)
-		}
+		t.Run(fmt.Sprintf("%q", auth), func(t *testing.T) {
+			req, _ := http.NewRequest(http.MethodPost, base+"/v1/test/do", nil)
+			if auth != "" {
+				req.Header.Set("Authorization", auth)
+			}
+			resp, err := c.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			resp.Body.Close()
+			if resp.StatusCode != want {
+				t.Errorf("POST with %q: %d, want %d", auth, resp.StatusCode, want)
+			}
+		})
 	}
 }

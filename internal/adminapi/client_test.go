@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -31,15 +32,19 @@ func TestStatusURL(t *testing.T) {
 		"http://10.0.0.1:9180/v1/status": "http://10.0.0.1:9180/v1/status",
 		"http://h:1/x?y=1#z":             "http://h:1/x/v1/status",
 	} {
-		got, err := StatusURL(in)
-		if err != nil || got != want {
-			t.Errorf("StatusURL(%q) = %q, %v; want %q", in, got, err, want)
-		}
+		t.Run(fmt.Sprintf("%q", in), func(t *testing.T) {
+			got, err := StatusURL(in)
+			if err != nil || got != want {
+				t.Errorf("StatusURL(%q) = %q, %v; want %q", in, got, err, want)
+			}
+		})
 	}
 	for _, bad := range []string{"", "nohost", "ftp://x:1", "http://", "127.0.0.1", ":0#00", "h:0", "h:x", "h:70000"} {
-		if got, err := StatusURL(bad); err == nil {
-			t.Errorf("StatusURL(%q) = %q, want an error", bad, got)
-		}
+		t.Run(fmt.Sprintf("bad %q", bad), func(t *testing.T) {
+			if got, err := StatusURL(bad); err == nil {
+				t.Errorf("StatusURL(%q) = %q, want an error", bad, got)
+			}
+		})
 	}
 }
 
@@ -111,10 +116,12 @@ func TestFetchErrors(t *testing.T) {
 		testutil.ClosedTCPAddr(t): "connection refused",
 		"not a target":            "want host:port",
 	} {
-		_, err := Fetch(t.Context(), ep)
-		if err == nil || !strings.Contains(Reason(err), want) {
-			t.Errorf("Fetch(%s): reason %q (%v), want it to contain %q", ep, Reason(err), err, want)
-		}
+		t.Run(want, func(t *testing.T) {
+			_, err := Fetch(t.Context(), ep)
+			if err == nil || !strings.Contains(Reason(err), want) {
+				t.Errorf("Fetch(%s): reason %q (%v), want it to contain %q", ep, Reason(err), err, want)
+			}
+		})
 	}
 }
 
@@ -188,8 +195,10 @@ func TestReason(t *testing.T) {
 		{&net.DNSError{Name: "nohost.invalid", Err: "no such host"}, "cannot resolve nohost.invalid"},
 		{&net.OpError{Op: "dial", Err: errors.New("no route to host")}, "no route to host"},
 	} {
-		if got := Reason(tc.err); got != tc.want {
-			t.Errorf("Reason(%v) = %q, want %q", tc.err, got, tc.want)
-		}
+		t.Run(fmt.Sprint(tc.err), func(t *testing.T) {
+			if got := Reason(tc.err); got != tc.want {
+				t.Errorf("Reason(%v) = %q, want %q", tc.err, got, tc.want)
+			}
+		})
 	}
 }

@@ -2,6 +2,7 @@ package adminapi
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"net/http"
 	"strings"
@@ -177,10 +178,12 @@ func TestAdminAcceptsListenName(t *testing.T) {
 	g := NewGuard("", nil, "localhost:9180", "redund-a.example.net:9180", "127.0.0.1:9180")
 	for host, want := range map[string]bool{"redund-a.example.net:1": true, "redund-b.example.net:9180": false,
 		"": true, "127.0.0.1": true, "[fe80::1%25eth0]:80": true, "localhost.example": false} {
-		r, _ := http.NewRequest("GET", "http://x/", nil)
-		r.Host = host
-		if got := g.HostAllowed(r); got != want {
-			t.Errorf("Host %q: allowed %v, want %v", host, got, want)
-		}
+		t.Run(fmt.Sprintf("%q", host), func(t *testing.T) {
+			r, _ := http.NewRequest("GET", "http://x/", nil)
+			r.Host = host
+			if got := g.HostAllowed(r); got != want {
+				t.Errorf("Host %q: allowed %v, want %v", host, got, want)
+			}
+		})
 	}
 }

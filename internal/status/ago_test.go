@@ -17,9 +17,11 @@ func TestAgo(t *testing.T) {
 		3*time.Hour + 4*time.Minute:   "3h04m ago",
 		49*time.Hour + 30*time.Minute: "2d01h ago",
 	} {
-		if got := Ago(now, now.Add(-d)); got != want {
-			t.Errorf("Ago(%v) = %q, want %q", d, got, want)
-		}
+		t.Run(d.String(), func(t *testing.T) {
+			if got := Ago(now, now.Add(-d)); got != want {
+				t.Errorf("Ago(%v) = %q, want %q", d, got, want)
+			}
+		})
 	}
 	if got := Ago(now, time.Time{}); got != "-" {
 		t.Errorf("Ago(zero) = %q", got)

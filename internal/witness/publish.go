@@ -149,28 +149,44 @@ func sortedValues(m map[string]Value) []Value {
 	return out
 }
 
+// WatchUpdate is one message of Watch: every live node's value in the
+// topic, or, with Err set, why the watch is down. The witness sets the
+// watch up again by itself; until an update with values comes, the last
+// values may be out of date.
+type WatchUpdate struct {
+	Values []Value
+	Err    error
+}
+
 // Watch sends every live node's value in topic (as Values) now and after
 // every change, until ctx ends or Run returns; then the channel is closed.
-// A reader that falls behind gets the newest set only.
-func (w *Witness) Watch(ctx context.Context, topic string) (<-chan []Value, error) {
+// When the watch fails, or etcd does not answer a progress request within
+// the TTL (a partition is silent), it sends the error and reads the whole
+// set again after a pause. A reader that falls behind gets the newest
+// update only.
+func (w *Witness) Watch(ctx context.Context, topic string) (<-chan WatchUpdate, error) {
 	cli, ectx, err := w.wait(ctx)
 	if err != nil {
 		return nil, err
 	}
-	ch := make(chan []Value, 1)
+	ch := make(chan WatchUpdate, 1)
 	if !w.spawn(func() { defer close(ch); w.watch(ctx, ectx, cli, topic, ch) }) {
 		return nil, ErrClosed
 	}
 	return ch, nil
 }
 
-func (w *Witness) watch(ctx, ectx context.Context, cli *clientv3.Client, topic string, ch chan []Value) {
+func (w *Witness) watch(ctx, ectx context.Context, cli *clientv3.Client, topic string, ch chan WatchUpdate) {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	stop := context.AfterFunc(ectx, cancel)
 	defer stop()
 	for ctx.Err() == nil {
-		w.watchOnce(ctx, cli, topic, ch)
+		err := w.watchOnce(ctx, cli, topic, ch)
+		if ctx.Err() != nil {
+			return
+		}
+		offer(ch, WatchUpdate{Err: err})
 		select { // the watch ended: read the whole set again
 		case <-ctx.Done():
 		case <-time.After(w.t.retry):
@@ -178,37 +194,72 @@ func (w *Witness) watch(ctx, ectx context.Context, cli *clientv3.Client, topic s
 	}
 }
 
-// watchOnce reads the set and follows changes until the watch fails.
-func (w *Witness) watchOnce(ctx context.Context, cli *clientv3.Client, topic string, ch chan []Value) {
-	vals, rev, err := w.getValues(ctx, cli, topic)
+// watchOnce reads the set and follows changes until the watch fails, or
+// etcd leaves it without an answer (an event or a progress notification)
+// for the TTL.
+func (w *Witness) watchOnce(ctx context.Context, cli *clientv3.Client, topic string, ch chan WatchUpdate) error {
+	gctx, gcancel := context.WithTimeout(ctx, w.t.ttl)
+	vals, rev, err := w.getValues(gctx, cli, topic)
+	gcancel()
 	if err != nil {
-		return
+		return err
 	}
-	offer(ch, sortedValues(vals))
-	wctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	prefix := w.pubPrefix(topic)
+	offer(ch, WatchUpdate{Values: sortedValues(vals)})
 	// require a leader: a member cut off from the others ends the watch
 	// instead of going quiet
-	wch := cli.Watch(clientv3.WithRequireLeader(wctx), prefix, clientv3.WithPrefix(), clientv3.WithRev(rev+1))
-	for wr := range wch {
-		if wr.Err() != nil {
-			return
-		}
-		for _, ev := range wr.Events {
-			node := strings.TrimPrefix(string(ev.Kv.Key), prefix)
-			if ev.Type == mvccpb.DELETE {
-				delete(vals, node)
-			} else {
-				vals[node] = Value{Node: node, Value: string(ev.Kv.Value), Revision: ev.Kv.ModRevision}
+	wctx, cancel := context.WithCancelCause(clientv3.WithRequireLeader(ctx))
+	defer cancel(nil)
+	// silence for the TTL ends the watch, even while cli.Watch waits for
+	// etcd to confirm it
+	silent := fmt.Errorf("witness: watch of %s: no answer from etcd within %s", topic, w.t.ttl)
+	watchdog := time.AfterFunc(w.t.ttl, func() { cancel(silent) })
+	defer watchdog.Stop()
+	prefix := w.pubPrefix(topic)
+	wch := cli.Watch(wctx, prefix, clientv3.WithPrefix(), clientv3.WithRev(rev+1))
+	tick := time.NewTicker(w.t.renew)
+	defer tick.Stop()
+	for {
+		select {
+		case wr, ok := <-wch:
+			if !ok {
+				if err := context.Cause(wctx); err == silent {
+					return err
+				}
+				return fmt.Errorf("witness: watch of %s: closed by the client", topic)
 			}
+			if err := wr.Err(); err != nil {
+				return fmt.Errorf("witness: watch of %s: %w", topic, err)
+			}
+			watchdog.Reset(w.t.ttl)
+			if len(wr.Events) == 0 {
+				continue // a progress notification
+			}
+			applyEvents(vals, prefix, wr.Events)
+			offer(ch, WatchUpdate{Values: sortedValues(vals)})
+		case <-tick.C:
+			// the answer (a progress notification) comes on wch; a
+			// request that cannot be sent shows as silence
+			pctx, pcancel := context.WithTimeout(wctx, w.t.renew)
+			_ = cli.RequestProgress(pctx)
+			pcancel()
 		}
-		offer(ch, sortedValues(vals))
+	}
+}
+
+// applyEvents applies a watch's events to the set.
+func applyEvents(vals map[string]Value, prefix string, evs []*clientv3.Event) {
+	for _, ev := range evs {
+		node := strings.TrimPrefix(string(ev.Kv.Key), prefix)
+		if ev.Type == mvccpb.DELETE {
+			delete(vals, node)
+		} else {
+			vals[node] = Value{Node: node, Key: string(ev.Kv.Key), Value: string(ev.Kv.Value), Revision: ev.Kv.ModRevision}
+		}
 	}
 }
 
 // offer replaces an unread set with the newest (single sender).
-func offer(ch chan []Value, v []Value) {
+func offer(ch chan WatchUpdate, v WatchUpdate) {
 	select {
 	case <-ch:
 	default:

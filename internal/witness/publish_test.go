@@ -3,6 +3,7 @@ package witness
 import (
 	"context"
 	"fmt"
+	"strings"
 	"testing"
 	"time"
 
@@ -10,17 +11,21 @@ import (
 )
 
 // waitValues reads ch until a set equal to want arrives.
-func waitValues(t *testing.T, ch <-chan []Value, want string, timeout time.Duration) {
+func waitValues(t *testing.T, ch <-chan WatchUpdate, want string, timeout time.Duration) {
 	t.Helper()
 	deadline := time.After(timeout)
 	last := "(nothing)"
 	for {
 		select {
-		case vals, ok := <-ch:
+		case u, ok := <-ch:
 			if !ok {
 				t.Fatalf("watch closed, want %s", want)
 			}
-			if last = show(vals); last == want {
+			if u.Err != nil {
+				last = "error: " + u.Err.Error()
+				continue
+			}
+			if last = show(u.Values); last == want {
 				return
 			}
 		case <-deadline:
@@ -90,4 +95,52 @@ func TestPublishValuesWithTheLease(t *testing.T) {
 	if _, err := a.Values(context.Background(), "view"); err != ErrClosed {
 		t.Errorf("Values after Close: %v, want ErrClosed", err)
 	}
+}
+
+// A watch cut off from etcd (no byte passes, nothing is closed) says so
+// within about the TTL, and sends the values again once etcd answers.
+func TestWatchReportsACut(t *testing.T) {
+	c := etcdtest.Start(t, 3)
+	var relays []*etcdtest.Relay
+	var viaRelay []string
+	for _, ep := range c.Endpoints() {
+		r := etcdtest.NewRelay(t, ep)
+		relays = append(relays, r)
+		viaRelay = append(viaRelay, r.URL())
+	}
+	a := start(t, "a", viaRelay, ttl)
+	b := start(t, "b", c.Endpoints(), ttl)
+	ch, err := a.Watch(t.Context(), "view")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := b.Publish("view", "up"); err != nil {
+		t.Fatal(err)
+	}
+	waitValues(t, ch, "b=up ", 5*time.Second)
+	for _, r := range relays {
+		r.Cut()
+	}
+	deadline := time.After(5 * ttl)
+	for down := false; !down; {
+		select {
+		case u, ok := <-ch:
+			if !ok {
+				t.Fatal("watch closed, want an error")
+			}
+			if u.Err != nil {
+				down = true
+				if !strings.Contains(u.Err.Error(), "watch of view") {
+					t.Errorf("error %q does not name the watch", u.Err)
+				}
+			}
+		case <-deadline:
+			t.Fatalf("no error within %s of the cut", 5*ttl)
+		}
+	}
+	for _, r := range relays {
+		r.Heal()
+	}
+	b.Publish("view", "down")
+	waitValues(t, ch, "b=down ", 5*ttl)
 }

@@ -191,9 +191,11 @@ func TestToneOf(t *testing.T) {
 		"ERR": toneBad, "Unavailable": toneBad, "unreachable: x": toneBad,
 		"UNKNOWN": toneWarn, "MAINT": toneWarn, "": toneMuted, "Frobbing": toneNormal,
 	} {
-		if got := toneOf(s); got != want {
-			t.Errorf("toneOf(%q) = %v, want %v", s, got, want)
-		}
+		t.Run(fmt.Sprintf("%q", s), func(t *testing.T) {
+			if got := toneOf(s); got != want {
+				t.Errorf("toneOf(%q) = %v, want %v", s, got, want)
+			}
+		})
 	}
 }
 
