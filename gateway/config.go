@@ -160,6 +160,7 @@ func (c *Config) SetDefaults() {
 		c.DiskCache = DefaultDiskCache
 	}
 	c.DataDir = or(c.DataDir, DefaultDataDir)
+	c.Link.SetDefaults()
 }
 
 func or(v, def string) string {

@@ -41,6 +41,9 @@ func (f *fileConfig) SetDefaults() {
 	if f.Schedsync != nil {
 		f.Schedsync.SetDefaults()
 	}
+	if f.Witness != nil {
+		f.Witness.SetDefaults()
+	}
 }
 
 // Validate checks every table and returns every problem found.
