@@ -124,7 +124,6 @@ func (t *Target) port(tr string) int {
 	return 0
 }
 
-
 // fqdn is the lower-case fully qualified form of a name.
 func fqdn(s string) string { return strings.ToLower(dns.Fqdn(strings.TrimSpace(s))) }
 
