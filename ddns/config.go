@@ -11,6 +11,7 @@ package ddns
 import (
 	"net"
 	"net/netip"
+	"slices"
 	"strings"
 	"time"
 
@@ -116,6 +117,14 @@ func (c *Config) SetDefaults() {
 	}
 	if c.Quorum == "" && c.Witness {
 		c.Quorum = QuorumMajority
+	}
+	c.Servers = slices.Clone(c.Servers) // a copy's checks are its own (withDefaults)
+	for i, s := range c.Servers {
+		if s.Check != nil {
+			ck := *s.Check
+			ck.SetDefaults()
+			c.Servers[i].Check = &ck
+		}
 	}
 }
 

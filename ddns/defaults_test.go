@@ -38,6 +38,9 @@ func TestDecodedDefaults(t *testing.T) {
 				got.Recheck != want.Recheck || got.StateDir != want.StateDir || got.Quorum != "" {
 				t.Errorf("defaults\n%+v\nwant\n%+v", got, want)
 			}
+			if ck := c.Servers[0].Check; ck.Timeout != config.Duration(health.DefaultTimeout) {
+				t.Errorf("the server's check was not defaulted: %+v", ck)
+			}
 			if s := c.Servers[0]; s.Interval != 0 || s.Rise != 0 || s.Fall != 0 {
 				t.Errorf("server overrides set by defaults: %+v (they inherit the scheme's)", s)
 			}

@@ -165,7 +165,7 @@ func TestSupervisedCommandColdStandbyAndHooks(t *testing.T) {
 	out := func(n string) string { return filepath.Join(dir, n) }
 	m, b, _ := pair(t, func(mc, bc *Config) {
 		for _, c := range []*Config{mc, bc} {
-			name := c.Mode
+			name := c.Mode.String()
 			c.Run = []string{"sh", "-c", `echo "$REDUND_ROLE" >> ` + out(name+".app") + `; exec sleep 60`}
 			c.OnActive = []string{"sh", "-c", `echo "$REDUND_PREV_ROLE>$REDUND_ROLE" >> ` + out(name+".hooks")}
 			c.OnStandby = c.OnActive
@@ -192,7 +192,7 @@ func TestWarmStandbyRunsOnBothNodes(t *testing.T) {
 	_, _, _ = pair(t, func(mc, bc *Config) {
 		for _, c := range []*Config{mc, bc} {
 			c.Standby = StandbyWarm
-			c.Run = []string{"sh", "-c", `echo "$REDUND_ROLE" >> ` + out(c.Mode+".app") + `; exec sleep 60`}
+			c.Run = []string{"sh", "-c", `echo "$REDUND_ROLE" >> ` + out(c.Mode.String()+".app") + `; exec sleep 60`}
 		}
 	})
 	testutil.Eventually(t, 3*time.Second, "app on both nodes", func() bool {

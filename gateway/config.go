@@ -17,12 +17,22 @@ import (
 	"github.com/redund/redund/internal/peer"
 )
 
-// Modes, recovery, standby and history settings.
-const (
-	ModeMaster      = "master"
-	ModeBackup      = "backup"
-	ModeIndependent = "independent"
+// Mode is a node's configured part in the pair (the mode key); a bad value
+// is reported by Validate.
+type Mode string
 
+// The modes.
+const (
+	ModeMaster      Mode = "master"
+	ModeBackup      Mode = "backup"
+	ModeIndependent Mode = "independent"
+)
+
+// String returns the mode as written in the config.
+func (m Mode) String() string { return string(m) }
+
+// Recovery, standby and history settings.
+const (
 	RecoveryAutomatic = "automatic"
 	RecoveryManual    = "manual"
 
@@ -44,7 +54,7 @@ const (
 // Config is the [gateway] table.
 type Config struct {
 	NodeID string `toml:"node_id"` // default: the host name
-	Mode   string `toml:"mode"`    // master | backup | independent
+	Mode   Mode   `toml:"mode"`    // master | backup | independent
 	// Peer is the master's peer address, dialed by the backup.
 	Peer string `toml:"peer"`
 	// PeerListen is where the master accepts the backup (default :8088).
@@ -160,6 +170,7 @@ func (c *Config) SetDefaults() {
 		c.DiskCache = DefaultDiskCache
 	}
 	c.DataDir = or(c.DataDir, DefaultDataDir)
+	c.Link.SetDefaults()
 }
 
 func or(v, def string) string {

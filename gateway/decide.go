@@ -18,7 +18,7 @@ const yieldFor = 10 * time.Second
 // params are the parts of the configuration the rules read.
 type params struct {
 	NodeID          string
-	Mode            string
+	Mode            Mode
 	Recovery        string
 	FailoverTimeout time.Duration
 	// Witness: active only while holding the witness lock (witness_rules.go);
@@ -42,9 +42,10 @@ const (
 
 // peerView is what this node knows of its peer.
 type peerView struct {
-	NodeID, Mode, Version string
-	Role                  Role   // from the hello, then from role messages
-	URL                   string // its client_url
+	NodeID, Version string
+	Mode            Mode
+	Role            Role   // from the hello, then from role messages
+	URL             string // its client_url
 }
 
 // roleState is the role core's state. The role loop owns it; readers get a

@@ -44,6 +44,9 @@ data_dir = "/srv/gw"`, Config{NodeID: "gw1", Mode: ModeMaster, PeerListen: ":900
 				c.Standby != tt.want.Standby || c.History != tt.want.History || c.DiskCache != tt.want.DiskCache || c.DataDir != tt.want.DataDir {
 				t.Errorf("decoded\n%+v\nwant\n%+v", c, tt.want)
 			}
+			if c.Link.PingInterval == 0 || c.Link.PingTimeout == 0 || c.Link.MaxMissed == 0 {
+				t.Errorf("the link table was not defaulted: %+v", c.Link)
+			}
 			again := c
 			again.SetDefaults()
 			if again.FailoverTimeout != c.FailoverTimeout || again.PeerListen != c.PeerListen || again.DataDir != c.DataDir {

@@ -32,8 +32,8 @@ func (n *gw) stop() {
 	<-n.done
 }
 
-func baseCfg(t *testing.T, mode, dir string) Config {
-	return Config{NodeID: mode + "-node", Mode: mode, DataDir: dir,
+func baseCfg(t *testing.T, mode Mode, dir string) Config {
+	return Config{NodeID: mode.String() + "-node", Mode: mode, DataDir: dir,
 		FailoverTimeout: config.Duration(500 * time.Millisecond), JoinWait: config.Duration(300 * time.Millisecond),
 		Link: peer.Config{Secret: testSecret}}
 }

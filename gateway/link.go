@@ -65,7 +65,7 @@ func (g *Gateway) newPeer() (*peer.Node, error) {
 
 func (g *Gateway) hello() peer.Hello {
 	v := g.view()
-	return peer.Hello{NodeID: g.cfg.NodeID, Mode: g.cfg.Mode, Version: g.opts.Version, Epoch: v.Epoch,
+	return peer.Hello{NodeID: g.cfg.NodeID, Mode: g.cfg.Mode.String(), Version: g.opts.Version, Epoch: v.Epoch,
 		UptimeMS: time.Since(g.started).Milliseconds(),
 		App:      map[string]string{"role": v.Role.String(), "client_url": g.cfg.ClientURL, "history": g.cfg.History}}
 }
@@ -76,7 +76,7 @@ func (g *Gateway) compat(local, remote peer.Hello) error {
 	if err := peer.DefaultCompat(local, remote); err != nil {
 		return err
 	}
-	if remote.Mode != ModeMaster && remote.Mode != ModeBackup {
+	if m := Mode(remote.Mode); m != ModeMaster && m != ModeBackup {
 		return fmt.Errorf("peer mode %q cannot pair with %q", remote.Mode, local.Mode)
 	}
 	if major(local.Version) != major(remote.Version) {
@@ -101,7 +101,7 @@ func (g *Gateway) onPeerEvent(e peer.Event) {
 	switch e.State {
 	case peer.Up:
 		h := e.Remote
-		g.send(input{Kind: inLinkUp, At: e.Time, Peer: peerView{NodeID: h.NodeID, Mode: h.Mode, Version: h.Version,
+		g.send(input{Kind: inLinkUp, At: e.Time, Peer: peerView{NodeID: h.NodeID, Mode: Mode(h.Mode), Version: h.Version,
 			Role: Role(h.App["role"]), URL: h.App["client_url"]}})
 	case peer.Down:
 		last := e.LastHeard

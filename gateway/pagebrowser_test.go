@@ -71,7 +71,7 @@ func TestIndexInChromium(t *testing.T) {
 	br.Navigate("http://" + addr + "/")
 	var rows []string
 	br.Eval(`Array.from(document.querySelectorAll("#instances tr.instance"), tr => Array.from(tr.cells, c => c.textContent.replace(/\s+/g, " ").trim()).join("|"))`, &rows)
-	if len(rows) != 1 || !strings.HasPrefix(rows[0], m.cfg.NodeID+"|gateway|"+ModeMaster+"/"+RoleActive.String()+"|Synced ") ||
+	if len(rows) != 1 || !strings.HasPrefix(rows[0], m.cfg.NodeID+"|gateway|"+ModeMaster.String()+"/"+RoleActive.String()+"|Synced ") ||
 		!strings.Contains(rows[0], "|up 127.0.0.1:") {
 		t.Fatalf("the instances listed: %q", rows)
 	}

@@ -14,7 +14,7 @@ import (
 // Details of its status document).
 type Detail struct {
 	NodeID        string          `json:"node_id"`
-	Mode          string          `json:"mode"`
+	Mode          Mode            `json:"mode"`
 	Role          Role            `json:"role"`
 	RoleReason    string          `json:"role_reason"`
 	RoleSince     time.Time       `json:"role_since"`
@@ -101,7 +101,7 @@ func linkAuth(l *peer.Config) string {
 // Status is the node's entry in `redund status`.
 func (g *Gateway) Status() []status.Document {
 	d := g.Detail()
-	doc := status.Document{Instance: d.NodeID, Scheme: "gateway", Role: d.Mode + "/" + d.Role.String(), State: stateWord(d),
+	doc := status.Document{Instance: d.NodeID, Scheme: "gateway", Role: d.Mode.String() + "/" + d.Role.String(), State: stateWord(d),
 		Reason: d.RoleReason, Since: d.RoleSince,
 		Details: map[string]any{"epoch": d.Epoch, "failovers": d.Failovers, "providers": d.Providers, "history": d.History}}
 	if d.LeadError != "" {

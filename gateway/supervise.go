@@ -156,7 +156,7 @@ func (s *supervisor) pidFile() string { return filepath.Join(s.g.cfg.DataDir, pi
 // env is the environment of the command and the hooks: REDUND_FENCE is
 // the witness's fencing token of an active node (with `witness = true`).
 func (s *supervisor) env(role Role, fence int64) []string {
-	vars := []string{"REDUND_ROLE=" + role.String(), "REDUND_NODE_ID=" + s.g.cfg.NodeID, "REDUND_MODE=" + s.g.cfg.Mode}
+	vars := []string{"REDUND_ROLE=" + role.String(), "REDUND_NODE_ID=" + s.g.cfg.NodeID, "REDUND_MODE=" + s.g.cfg.Mode.String()}
 	if fence > 0 {
 		vars = append(vars, "REDUND_FENCE="+strconv.FormatInt(fence, 10))
 	}

@@ -22,12 +22,19 @@ import (
 	"github.com/redund/redund/internal/config"
 )
 
+// Mode is how a node is configured (the mode key); a bad value is
+// reported by Validate.
+type Mode string
+
 // Modes a node can be configured in.
 const (
-	ModePrimary           = "primary"
-	ModeSecondaryCopy     = "secondary-copy"
-	ModeSecondaryFailover = "secondary-failover"
+	ModePrimary           Mode = "primary"
+	ModeSecondaryCopy     Mode = "secondary-copy"
+	ModeSecondaryFailover Mode = "secondary-failover"
 )
+
+// String returns the mode as written in the config.
+func (m Mode) String() string { return string(m) }
 
 // Defaults for optional keys.
 const (
@@ -41,7 +48,7 @@ const (
 
 // Config is the [schedsync] table.
 type Config struct {
-	Mode    string        `toml:"mode"`     // primary, secondary-copy, secondary-failover
+	Mode    Mode          `toml:"mode"`     // primary, secondary-copy, secondary-failover
 	Dir     string        `toml:"dir"`      // the data directory
 	Listen  string        `toml:"listen"`   // host:port of this node's sync endpoint
 	Peer    string        `toml:"peer"`     // URL of the other node: http://host:port

@@ -14,7 +14,7 @@ import "time"
 
 // failoverFacts is what the failover rule looks at.
 type failoverFacts struct {
-	Mode     string        // the configured mode
+	Mode     Mode          // the configured mode
 	Witness  bool          // witness = true: the witness rule decides
 	Unheard  time.Duration // since the last authenticated exchange with the primary (since the start when none)
 	Mismatch bool          // the primary answered with secrets differing since the last authenticated exchange

@@ -68,8 +68,8 @@ func TestCopyNeverPromotes(t *testing.T) {
 }
 
 func TestSameModeIncompatible(t *testing.T) {
-	for _, modes := range [][2]string{{ModePrimary, ModePrimary}, {ModeSecondaryCopy, ModeSecondaryFailover}} {
-		t.Run(modes[0]+"+"+modes[1], func(t *testing.T) {
+	for _, modes := range [][2]Mode{{ModePrimary, ModePrimary}, {ModeSecondaryCopy, ModeSecondaryFailover}} {
+		t.Run(modes[0].String()+"+"+modes[1].String(), func(t *testing.T) {
 			a, b := startPair(t, modes[0], modes[1], func(a, b *Config) { a.FailoverOffset, b.FailoverOffset = 0, 0 })
 			testutil.Eventually(t, 10*time.Second, "Incompatible on both", func() bool {
 				return a.state() == StateIncompatible && b.state() == StateIncompatible

@@ -87,7 +87,7 @@ func screenshot(t *testing.T, br *webuitest.Browser, dir string) {
 // Not synced while its primary (at peerAddr) is alive.
 func checkPageElements(t *testing.T, br *webuitest.Browser, peerAddr string) {
 	t.Helper()
-	for id, want := range map[string]string{"corner": StateNotSynced.String(), "state": StateNotSynced.String(), "mode": ModeSecondaryCopy,
+	for id, want := range map[string]string{"corner": StateNotSynced.String(), "state": StateNotSynced.String(), "mode": ModeSecondaryCopy.String(),
 		"role": RoleSecondary.String(), "epoch": "0", "progress": "no transfer in flight"} {
 		if got := br.Text(id); got != want {
 			t.Fatalf("#%s: %q, want %q", id, got, want)

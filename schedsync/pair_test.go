@@ -31,7 +31,7 @@ func (tn *testNode) stop() {
 }
 
 // startPair starts two nodes over loopback. mutate may adjust the configs.
-func startPair(t *testing.T, modeA, modeB string, mutate func(a, b *Config)) (*testNode, *testNode) {
+func startPair(t *testing.T, modeA, modeB Mode, mutate func(a, b *Config)) (*testNode, *testNode) {
 	t.Helper()
 	a, b, lnA, lnB := pairConfigs(t, modeA, modeB, mutate)
 	return startNode(t, a, lnA), startNode(t, b, lnB)
@@ -39,7 +39,7 @@ func startPair(t *testing.T, modeA, modeB string, mutate func(a, b *Config)) (*t
 
 // pairConfigs makes the configs (and holds the listeners) of two nodes
 // that point at each other, for tests that start them separately.
-func pairConfigs(t *testing.T, modeA, modeB string, mutate func(a, b *Config)) (*Config, *Config, net.Listener, net.Listener) {
+func pairConfigs(t *testing.T, modeA, modeB Mode, mutate func(a, b *Config)) (*Config, *Config, net.Listener, net.Listener) {
 	t.Helper()
 	lnA, err := net.Listen("tcp", "127.0.0.1:0")
 	must(t, err)

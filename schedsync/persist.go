@@ -22,11 +22,11 @@ const (
 type persistedState struct {
 	Role  Role   `json:"role"`
 	Epoch uint64 `json:"epoch"`
-	Mode  string `json:"mode,omitempty"` // the configured mode when the role was saved
+	Mode  Mode   `json:"mode,omitempty"` // the configured mode when the role was saved
 }
 
 // roleOf is the role a mode starts in.
-func roleOf(mode string) Role {
+func roleOf(mode Mode) Role {
 	if mode == ModePrimary {
 		return RolePrimary
 	}

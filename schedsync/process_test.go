@@ -95,7 +95,7 @@ func (b *lockedBuffer) String() string {
 	return b.buf.String()
 }
 
-func newProcNode(t *testing.T, mode, id, extra string) *procNode {
+func newProcNode(t *testing.T, mode Mode, id, extra string) *procNode {
 	p := &procNode{t: t, dir: t.TempDir(), admin: testutil.ClosedTCPAddr(t), sync: testutil.ClosedTCPAddr(t)}
 	p.conf = filepath.Join(t.TempDir(), id+".toml")
 	_ = mode
@@ -103,7 +103,7 @@ func newProcNode(t *testing.T, mode, id, extra string) *procNode {
 	return p
 }
 
-func (p *procNode) writeConfig(mode, id, peer, extra string) {
+func (p *procNode) writeConfig(mode Mode, id, peer, extra string) {
 	conf := fmt.Sprintf(`[admin]
 schedsync = %q
 [schedsync]
@@ -156,7 +156,7 @@ func (p *procNode) status() (status.Document, error) {
 func (p *procNode) state() State { d, _ := p.status(); return State(d.State) }
 func (p *procNode) role() Role   { d, _ := p.status(); return Role(d.Role) }
 
-func procPair(t *testing.T, modeA, modeB, extra string) (*procNode, *procNode) {
+func procPair(t *testing.T, modeA, modeB Mode, extra string) (*procNode, *procNode) {
 	a, b := newProcNode(t, modeA, "a", extra), newProcNode(t, modeB, "b", extra)
 	a.writeConfig(modeA, "a", b.sync, extra)
 	b.writeConfig(modeB, "b", a.sync, extra)

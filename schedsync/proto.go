@@ -36,7 +36,7 @@ const nodeHeader = "X-Redund-Node"
 // /v1/hello) and on every request.
 type nodeInfo struct {
 	Node    string  `json:"node"`
-	Mode    string  `json:"mode"` // configured mode
+	Mode    Mode    `json:"mode"` // configured mode
 	Role    Role    `json:"role"` // primary or secondary now
 	Version string  `json:"version"`
 	Proto   int     `json:"proto"`

@@ -59,6 +59,9 @@ func (c *Config) DefaultResolver() (string, error) {
 	return "", errors.New("srv: no resolver: give --resolver, [srv] resolver or [srv.push] server")
 }
 
+// checkOptions fills in the options left unset. CheckOptions is built by
+// code, not decoded, so its defaults live here; the timeout comes from the
+// table (SetDefaults).
 func (c *Config) checkOptions(o CheckOptions) (CheckOptions, error) {
 	if o.Resolver == "" {
 		r, err := c.DefaultResolver()
@@ -69,7 +72,7 @@ func (c *Config) checkOptions(o CheckOptions) (CheckOptions, error) {
 	}
 	o.Resolver = dnsupdate.WithPort(o.Resolver)
 	if o.Timeout <= 0 {
-		o.Timeout = c.Timeout.Or(DefaultTimeout)
+		o.Timeout = c.Timeout.D()
 	}
 	if o.Concurrency <= 0 {
 		o.Concurrency = DefaultConcurrency

@@ -83,6 +83,34 @@ type Push struct {
 	TSIG    *dnsupdate.TSIG `toml:"tsig"`
 }
 
+// SetDefaults fills in every key the table leaves unset (zero): ttl,
+// transports, timeout, each target's weight and push.timeout. The config
+// loader calls it once after decoding, before Validate; Generate, Check,
+// Explain and Plan read the plain fields, so a Config built in code needs
+// it too. A zone's ttl and an entry's weight stay unset: they inherit the
+// table's ttl and the target's weight. push.zone stays unset as well (the
+// domain is used; Validate checks a zone only when one is written).
+func (c *Config) SetDefaults() {
+	if c.TTL == 0 {
+		c.TTL = DefaultTTL
+	}
+	if len(c.Transports) == 0 {
+		c.Transports = []string{"udp", "tcp"}
+	}
+	if c.Timeout == 0 {
+		c.Timeout = config.Duration(DefaultTimeout)
+	}
+	for _, t := range c.Targets {
+		if t != nil && t.Weight == nil {
+			w := DefaultWeight
+			t.Weight = &w
+		}
+	}
+	if c.Push != nil && c.Push.Timeout == 0 {
+		c.Push.Timeout = config.Duration(dnsupdate.DefaultTimeout)
+	}
+}
+
 // port returns t's port for transport tr (0 when not offered).
 func (t *Target) port(tr string) int {
 	switch tr {
@@ -96,24 +124,14 @@ func (t *Target) port(tr string) int {
 	return 0
 }
 
-func (t *Target) weight() int {
-	if t.Weight != nil {
-		return *t.Weight
-	}
-	return DefaultWeight
-}
-
 // fqdn is the lower-case fully qualified form of a name.
 func fqdn(s string) string { return strings.ToLower(dns.Fqdn(strings.TrimSpace(s))) }
 
 // DomainFQDN is the domain, lower case and fully qualified.
 func (c *Config) DomainFQDN() string { return fqdn(c.Domain) }
 
-// transports returns the served transports (default udp, tcp).
+// transports returns the served transports, lower case.
 func (c *Config) transports() []string {
-	if len(c.Transports) == 0 {
-		return []string{"udp", "tcp"}
-	}
 	out := make([]string, len(c.Transports))
 	for i, t := range c.Transports {
 		out[i] = strings.ToLower(t)
@@ -122,13 +140,10 @@ func (c *Config) transports() []string {
 }
 
 func (c *Config) ttl(z *Zone) uint32 {
-	switch {
-	case z != nil && z.TTL > 0:
+	if z != nil && z.TTL > 0 {
 		return uint32(z.TTL)
-	case c.TTL > 0:
-		return uint32(c.TTL)
 	}
-	return DefaultTTL
+	return uint32(c.TTL)
 }
 
 func (c *Config) target(name string) *Target {
@@ -148,7 +163,7 @@ func (c *Config) entries(z *Zone) []Entry {
 		if t == nil {
 			return
 		}
-		p, w := (i+1)*PriorityStep, t.weight()
+		p, w := (i+1)*PriorityStep, *t.Weight
 		if prio != nil {
 			p = *prio
 		}
@@ -172,5 +187,5 @@ func (p *Push) Client(domain string) *dnsupdate.RFC2136 {
 	if zone == "" {
 		zone = domain
 	}
-	return &dnsupdate.RFC2136{Server: p.Server, Zone: fqdn(zone), Key: p.TSIG, Timeout: p.Timeout.Or(dnsupdate.DefaultTimeout), Net: p.Net}
+	return &dnsupdate.RFC2136{Server: p.Server, Zone: fqdn(zone), Key: p.TSIG, Timeout: p.Timeout.D(), Net: p.Net}
 }

@@ -19,6 +19,14 @@ type table struct {
 	Srv *Config `toml:"srv"`
 }
 
+// SetDefaults defaults the [srv] table as the root config of cmd/redund
+// does (config.Decode calls it).
+func (t *table) SetDefaults() {
+	if t.Srv != nil {
+		t.Srv.SetDefaults()
+	}
+}
+
 // loadFile decodes and validates a test config.
 func loadFile(t testing.TB, path string) *Config {
 	t.Helper()

@@ -23,6 +23,7 @@ const (
 	DefaultPort   = 1667
 	DefaultBuflen = 480 // ms
 	DefaultLinger = 6   // frames
+	DefaultGPSDir = "/tmp"
 )
 
 // Config is one [voter.<instance>] table. Its keys mirror voter.conf.
@@ -61,14 +62,11 @@ type ClientConfig struct {
 }
 
 // GPSFile is the file chan_voter writes a gpsid client's position to:
-// gps.dat for a bare gpsid, gps_<id>.dat for gpsid=<id>, in dir (default
-// /tmp). ok is false without gpsid.
+// gps.dat for a bare gpsid, gps_<id>.dat for gpsid=<id>, in dir (the
+// instance's gps_dir). ok is false without gpsid.
 func (c *ClientConfig) GPSFile(dir string) (path string, ok bool) {
 	if c.GPSID == nil {
 		return "", false
-	}
-	if dir == "" {
-		dir = "/tmp"
 	}
 	name := "gps"
 	if *c.GPSID != "" {
@@ -84,33 +82,56 @@ type Threshold struct {
 	Linger int // frames to linger when it falls below every threshold
 }
 
-// ListenAddr is the UDP address to bind.
-func (c *Config) ListenAddr() string {
+// SetDefaults fills in every key the table leaves unset: listen
+// (0.0.0.0:1667), buflen (480 ms), linger (6 frames; an explicit 0 stays
+// 0), duplex and sanity (true) and gps_dir (/tmp), as chan_voter has them.
+// The config loader calls it once after decoding, before Validate; New and
+// Reload call it on copies for configs built in code.
+func (c *Config) SetDefaults() {
 	if c.Listen == "" {
-		return fmt.Sprintf("0.0.0.0:%d", DefaultPort)
+		c.Listen = fmt.Sprintf("0.0.0.0:%d", DefaultPort)
 	}
-	return c.Listen
+	if c.Buflen == 0 {
+		c.Buflen = DefaultBuflen
+	}
+	if c.Linger == nil {
+		c.Linger = ptr(DefaultLinger)
+	}
+	if c.Duplex == nil {
+		c.Duplex = ptr(true)
+	}
+	if c.Sanity == nil {
+		c.Sanity = ptr(true)
+	}
+	if c.GPSDir == "" {
+		c.GPSDir = DefaultGPSDir
+	}
+}
+
+func ptr[T any](v T) *T { return &v }
+
+// withDefaults returns defaulted copies of cfgs: the caller's configs are
+// left as they are.
+func withDefaults(cfgs map[string]*Config) map[string]*Config {
+	out := make(map[string]*Config, len(cfgs))
+	for name, c := range cfgs {
+		if c == nil {
+			out[name] = nil
+			continue
+		}
+		cp := *c
+		cp.SetDefaults()
+		out[name] = &cp
+	}
+	return out
 }
 
 // BufBytes is the per-client buffer in bytes: buflen ms × 8, rounded down to
 // a multiple of 320 (40 ms), at least 320.
 func (c *Config) BufBytes() int {
-	ms := c.Buflen
-	if ms == 0 {
-		ms = DefaultBuflen
-	}
-	n := ms * 8
+	n := c.Buflen * 8
 	n -= n % (2 * FrameLen)
 	return max(n, 2*FrameLen)
-}
-
-// LingerFrames is linger with its default (unset: 6; 0: no linger, as
-// in chan_voter).
-func (c *Config) LingerFrames() int {
-	if c.Linger == nil {
-		return DefaultLinger
-	}
-	return *c.Linger
 }
 
 // Role is an instance's part in chan_voter's redundancy; its text
@@ -175,7 +196,7 @@ func ParseThresholds(s string, linger int) ([]Threshold, error) {
 
 // ListenPort is the port of listen (DefaultPort when unset or unparsable).
 func (c *Config) ListenPort() int {
-	_, p, err := net.SplitHostPort(c.ListenAddr())
+	_, p, err := net.SplitHostPort(c.Listen)
 	if n, e := strconv.Atoi(p); err == nil && e == nil && n > 0 {
 		return n
 	}

@@ -145,7 +145,9 @@ func TestThresholds(t *testing.T) {
 func TestBufBytes(t *testing.T) {
 	for ms, want := range map[int]int{0: 3840, 480: 3840, 100: 640, 10: 320, 170: 1280} {
 		t.Run(fmt.Sprint(ms), func(t *testing.T) {
-			if got := (&Config{Buflen: ms}).BufBytes(); got != want {
+			c := &Config{Buflen: ms}
+			c.SetDefaults() // 0: the default 480 ms
+			if got := c.BufBytes(); got != want {
 				t.Errorf("buflen %d: %d bytes, want %d", ms, got, want)
 			}
 		})
@@ -159,10 +161,10 @@ func TestLingerZero(t *testing.T) {
 	if err := config.Decode("l.toml", "[voter.a]\nlinger = 0\n[voter.b]\n", &root); err != nil {
 		t.Fatal(err)
 	}
-	if got := root.Voter["a"].LingerFrames(); got != 0 {
+	if got := *root.Voter["a"].Linger; got != 0 {
 		t.Errorf("linger = 0 gives %d frames, want 0", got)
 	}
-	if got := root.Voter["b"].LingerFrames(); got != DefaultLinger {
+	if got := *root.Voter["b"].Linger; got != DefaultLinger {
 		t.Errorf("unset linger gives %d frames, want %d", got, DefaultLinger)
 	}
 	out, err := ImportConf("voter.conf", "[general]\npassword = h\n[1999]\nlinger = 0\nthresholds = 200\nsite = spw\n")
@@ -173,7 +175,7 @@ func TestLingerZero(t *testing.T) {
 	if err := config.Decode("i.toml", out, &root); err != nil {
 		t.Fatalf("%v\n%s", err, out)
 	}
-	if c := root.Voter["1999"]; c == nil || c.LingerFrames() != 0 {
+	if c := root.Voter["1999"]; c == nil || c.Linger == nil || *c.Linger != 0 {
 		t.Errorf("imported linger = 0 lost:\n%s", out)
 	}
 	zero := 0

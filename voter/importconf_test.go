@@ -13,6 +13,14 @@ type importRoot struct {
 	Voter map[string]*Config `toml:"voter"`
 }
 
+// SetDefaults defaults every instance as the root config of cmd/redund
+// does (config.Decode calls it).
+func (r *importRoot) SetDefaults() {
+	for _, c := range r.Voter {
+		c.SetDefaults()
+	}
+}
+
 func TestImportConf(t *testing.T) {
 	src, err := os.ReadFile(filepath.Join("testdata", "voter.conf"))
 	if err != nil {

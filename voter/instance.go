@@ -47,9 +47,9 @@ type instance struct {
 }
 
 func newInstance(g *group, name string, cfg *Config) *instance {
-	in := &instance{g: g, name: name, cfg: cfg, sanity: cfg.Sanity == nil || *cfg.Sanity}
+	in := &instance{g: g, name: name, cfg: cfg, sanity: *cfg.Sanity}
 	in.log = g.srv.log.With("instance", name)
-	in.thresholds, _ = ParseThresholds(cfg.Thresholds, cfg.LingerFrames())
+	in.thresholds, _ = ParseThresholds(cfg.Thresholds, *cfg.Linger)
 	in.rtp = newRTPState()
 	in.rtpFrom = cfg.RTPInSources()
 	if cfg.Primary != "" {

@@ -26,6 +26,7 @@ type clientReload struct {
 // under voter.<instance>.clients.
 func (s *Server) Reload(ctx context.Context, cfgs map[string]*Config, changed []string) ([]string, error) {
 	var applied []string
+	cfgs = withDefaults(cfgs) // as New does
 	byGroup := map[*group]map[string]map[string]*ClientConfig{}
 	for _, name := range s.names {
 		c, in := cfgs[name], s.insts[name]

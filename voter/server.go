@@ -52,13 +52,14 @@ func New(cfgs map[string]*Config, opts Options) (*Server, error) {
 	if len(cfgs) == 0 {
 		return nil, errors.New("voter: no [voter.<instance>] configured")
 	}
+	cfgs = withDefaults(cfgs) // copies: the caller's configs are left as they are
 	s := &Server{log: opts.Log, opts: opts, insts: map[string]*instance{}}
 	byListen := map[string][]string{}
 	for name, c := range cfgs {
 		if err := c.Validate(); err != nil {
 			return nil, fmt.Errorf("voter: %s: %w", name, err)
 		}
-		byListen[c.ListenAddr()] = append(byListen[c.ListenAddr()], name)
+		byListen[c.Listen] = append(byListen[c.Listen], name)
 		s.names = append(s.names, name)
 	}
 	sort.Strings(s.names)

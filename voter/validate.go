@@ -30,7 +30,7 @@ func (c *Config) Validate() error {
 	if c.Linger != nil && *c.Linger < 0 {
 		errs.Add("linger", "must be >= 0")
 	}
-	if _, err := ParseThresholds(c.Thresholds, c.LingerFrames()); err != nil {
+	if _, err := ParseThresholds(c.Thresholds, 0); err != nil { // the syntax only; linger does not change it
 		errs.Add("thresholds", "%v", err)
 	}
 	switch {

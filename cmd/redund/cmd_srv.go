@@ -179,7 +179,7 @@ func runSrvOrder(c *cli.Context, g *globalOptions, o *srvOrderOptions, name stri
 	}
 	opts := srv.OrderOptions{Resolver: o.Resolver, Samples: o.Samples, Seed: o.Seed, Timeout: srv.DefaultTimeout}
 	if cfg != nil {
-		opts.Timeout = cfg.Timeout.Or(srv.DefaultTimeout)
+		opts.Timeout = cfg.Timeout.D()
 	}
 	sets, err := srv.Explain(c.Context, cfg, srv.OrderNames(cfg, name), opts)
 	if err != nil {

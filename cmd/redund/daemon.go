@@ -26,7 +26,8 @@ type daemon struct {
 	// newDaemon from its name; voter serve --instance narrows them). A
 	// reload reports changes under them and ignores the rest of the file.
 	Tables []string
-	// Reload, when set, applies a re-read config live (see reloadFunc).
+	// Reload applies a re-read config live (see reloadFunc). serve sets it
+	// for every daemon; only tests reload without one.
 	Reload reloadFunc
 
 	name    string

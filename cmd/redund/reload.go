@@ -186,10 +186,6 @@ func (d *daemon) logRestartKeys(changed, applied []string) {
 		d.Log.Info("config reload: nothing changed for this daemon")
 		return
 	}
-	why := "restart to apply it"
-	if d.Reload == nil {
-		why += " (" + d.name + " applies no change live yet)"
-	}
 	src, _ := os.ReadFile(d.cfgPath)
 	for _, k := range changed {
 		if slices.Contains(applied, k) {
@@ -197,7 +193,7 @@ func (d *daemon) logRestartKeys(changed, applied []string) {
 			continue
 		}
 		at := config.Annotate(d.cfgPath, string(src), &config.FieldError{Path: k, Msg: "changed"})
-		d.Log.Warn("config key changed: "+why, "key", k, "at", locationOf(at, d.cfgPath))
+		d.Log.Warn("config key changed: restart to apply it", "key", k, "at", locationOf(at, d.cfgPath))
 	}
 }
 

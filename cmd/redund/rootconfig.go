@@ -32,6 +32,12 @@ type fileConfig struct {
 // SetDefaults fills in the defaults of every table (config.Defaulter: the
 // loader calls it after decoding, before Validate).
 func (f *fileConfig) SetDefaults() {
+	for _, c := range f.Voter {
+		c.SetDefaults()
+	}
+	if f.Srv != nil {
+		f.Srv.SetDefaults()
+	}
 	for _, c := range f.Ddns {
 		c.SetDefaults()
 	}
@@ -40,6 +46,9 @@ func (f *fileConfig) SetDefaults() {
 	}
 	if f.Schedsync != nil {
 		f.Schedsync.SetDefaults()
+	}
+	if f.Witness != nil {
+		f.Witness.SetDefaults()
 	}
 }
 

@@ -161,9 +161,6 @@ func TestDuration(t *testing.T) {
 	if err := d.UnmarshalText([]byte("1500ms")); err != nil || d.D().Milliseconds() != 1500 {
 		t.Fatalf("got %v, %v", d, err)
 	}
-	if Duration(0).Or(7) != 7 || Duration(3).Or(7) != 3 {
-		t.Fatal("Or")
-	}
 }
 
 func TestPositions(t *testing.T) {

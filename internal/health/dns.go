@@ -18,10 +18,7 @@ type dnsCheck struct {
 }
 
 func newDNS(c Config) *dnsCheck {
-	t := strings.ToUpper(c.Type)
-	if t == "" {
-		t = "A"
-	}
+	t := strings.ToUpper(c.Type) // defaulted by newChecker
 	return &dnsCheck{
 		server: dnsupdate.WithPort(c.Server),
 		name:   dns.Fqdn(c.Name),

@@ -10,7 +10,7 @@ import (
 // etcd client, state and log files, provider updates.
 const fdReserve = 256
 
-// socketShare is how many file descriptors a probe of c holds on average
+// socketShare (of a defaulted c) is how many file descriptors a probe of c holds on average
 // when every probe runs until its timeout: one socket (HTTP, TCP, DNS) or
 // three pipes (exec) for timeout/interval of the time.
 func socketShare(c Config, o MonitorOptions) float64 {
@@ -18,7 +18,7 @@ func socketShare(c Config, o MonitorOptions) float64 {
 	if c.Kind == "exec" {
 		per = 3
 	}
-	frac := float64(c.Timeout.Or(DefaultTimeout)) / float64(max(o.Interval, time.Millisecond))
+	frac := float64(c.Timeout.D()) / float64(max(o.Interval, time.Millisecond))
 	return per * min(1, frac)
 }
 

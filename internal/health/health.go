@@ -11,6 +11,7 @@ package health
 import (
 	"context"
 	"fmt"
+	"net/http"
 	"strings"
 	"time"
 
@@ -78,16 +79,42 @@ type CheckerFunc func(ctx context.Context) Result
 // Check calls f.
 func (f CheckerFunc) Check(ctx context.Context) Result { return f(ctx) }
 
+// SetDefaults fills in every key the check leaves unset that its kind
+// uses: timeout (3s) for all; method (GET) and max_bytes (65536) for http;
+// type (A) for dns. The table that holds the check calls it from its own
+// SetDefaults (once, after decoding); New and Probes.Add call it on their
+// copy for a Config built in code. status stays unset (200-399 after
+// redirects): the default is a rule, not a list.
+func (c *Config) SetDefaults() {
+	if c.Timeout == 0 {
+		c.Timeout = config.Duration(DefaultTimeout)
+	}
+	switch c.Kind {
+	case "http":
+		if c.Method == "" {
+			c.Method = http.MethodGet
+		}
+		if c.MaxBytes == 0 {
+			c.MaxBytes = DefaultMaxBytes
+		}
+	case "dns":
+		if c.Type == "" {
+			c.Type = "A"
+		}
+	}
+}
+
 // New validates c and returns its Checker.
 func New(c Config) (Checker, error) { return newChecker(c, nil) }
 
 // newChecker is New; a keepalive HTTP check keeps its idle connections in
 // pool when one is given.
 func newChecker(c Config, pool *connPool) (Checker, error) {
+	c.SetDefaults() // c is a copy
 	if err := c.Validate(); err != nil {
 		return nil, fmt.Errorf("health: %w", err)
 	}
-	timeout := c.Timeout.Or(DefaultTimeout)
+	timeout := c.Timeout.D()
 	var probe func(ctx context.Context) (bool, string)
 	closeIdle := func() {}
 	switch c.Kind {

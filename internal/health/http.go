@@ -69,12 +69,6 @@ func newHTTP(c Config, pool *connPool) (*httpCheck, error) {
 		dialer: net.Dialer{KeepAlive: -1},
 		idle:   make(chan *clientConn, 1),
 	}
-	if h.method == "" {
-		h.method = http.MethodGet
-	}
-	if h.maxBytes == 0 {
-		h.maxBytes = DefaultMaxBytes
-	}
 	h.status, _ = ParseStatus(c.Status...) // checked by Validate
 	u, err := url.Parse(c.URL)
 	if err != nil {

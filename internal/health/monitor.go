@@ -29,6 +29,9 @@ const (
 	maxWakeTick     = 100 * time.Millisecond
 )
 
+// withDefaults fills in the options left unset. MonitorOptions is built by
+// code (ddns derives it from its table, whose SetDefaults already set
+// interval, rise and fall), not decoded, so its defaults stay here.
 func (o MonitorOptions) withDefaults() MonitorOptions {
 	if o.Interval <= 0 {
 		o.Interval = DefaultInterval

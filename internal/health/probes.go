@@ -62,6 +62,7 @@ func NewProbes() *Probes { return &Probes{byKey: map[string]*sharedProbe{}, conn
 // It shares its probe with every monitor added before with an equal c and
 // the same Interval and Jitter (after defaults).
 func (p *Probes) Add(name string, c Config, o MonitorOptions) (*Monitor, error) {
+	c.SetDefaults() // c is a copy; a check written with its defaults shares the probe
 	o = o.withDefaults()
 	key := fmt.Sprintf("%#v|%d|%d", c, o.Interval, o.Jitter)
 	p.mu.Lock()

@@ -93,11 +93,18 @@ type errString string
 
 func (e errString) Error() string { return string(e) }
 
-func (c *Config) pingInterval() time.Duration { return c.PingInterval.Or(DefaultPingInterval) }
-func (c *Config) pingTimeout() time.Duration  { return c.PingTimeout.Or(DefaultPingTimeout) }
-func (c *Config) maxMissed() int {
-	if c.MaxMissed <= 0 {
-		return DefaultMaxMissed
+// SetDefaults fills in every key the table leaves unset (zero):
+// ping_interval, ping_timeout and max_missed. The table that embeds it
+// calls it from its own SetDefaults (once, after decoding); New calls it
+// on its copy for a Config built in code.
+func (c *Config) SetDefaults() {
+	if c.PingInterval == 0 {
+		c.PingInterval = config.Duration(DefaultPingInterval)
 	}
-	return c.MaxMissed
+	if c.PingTimeout == 0 {
+		c.PingTimeout = config.Duration(DefaultPingTimeout)
+	}
+	if c.MaxMissed == 0 {
+		c.MaxMissed = DefaultMaxMissed
+	}
 }

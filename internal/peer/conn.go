@@ -200,7 +200,7 @@ func (c *conn) writeBatch(f outFrame) error {
 // unanswered for PingTimeout, or after DownAfter without any frame.
 func (c *conn) heartbeat() {
 	cfg := c.node.cfg
-	t := time.NewTicker(cfg.pingInterval())
+	t := time.NewTicker(cfg.PingInterval.D())
 	defer t.Stop()
 	var sent []time.Time // pings sent since the last frame received
 	for {
@@ -218,11 +218,11 @@ func (c *conn) heartbeat() {
 			}
 			missed := 0
 			for _, p := range sent {
-				if now.Sub(p) > cfg.pingTimeout() {
+				if now.Sub(p) > cfg.PingTimeout.D() {
 					missed++
 				}
 			}
-			if missed >= cfg.maxMissed() {
+			if missed >= cfg.MaxMissed {
 				c.close(fmt.Sprintf("%d pings missed", missed))
 				return
 			}

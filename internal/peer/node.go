@@ -76,6 +76,9 @@ func New(cfg *Config, opts Options) (*Node, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, fmt.Errorf("peer: %w", err)
 	}
+	cp := *cfg // defaulted copy: the caller's config is left as it is
+	cp.SetDefaults()
+	cfg = &cp
 	if (opts.Dial == "") == (opts.Listen == "" && opts.Listener == nil) {
 		return nil, errors.New("peer: set exactly one of Listen/Listener or Dial")
 	}
@@ -98,7 +101,7 @@ func New(cfg *Config, opts Options) (*Node, error) {
 		slots: newSlotTable(), firstFrame: firstFrameTimeout, nonces: newFirstNonces(), now: time.Now,
 		dropLog: limiter{period: logEvery}, mismatchLog: limiter{period: logEvery}}
 	if n.downAfter <= 0 {
-		n.downAfter = cfg.pingTimeout() + cfg.pingInterval()*time.Duration(cfg.maxMissed())
+		n.downAfter = cfg.PingTimeout.D() + cfg.PingInterval.D()*time.Duration(cfg.MaxMissed)
 	}
 	n.st = Status{State: Connecting, Since: time.Now(), Address: opts.Dial}
 	return n, nil

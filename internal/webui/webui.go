@@ -15,6 +15,7 @@ import (
 	_ "embed"
 	"encoding/base64"
 	"encoding/json"
+	"fmt"
 	"html/template"
 	"log/slog"
 	"net/http"
@@ -69,10 +70,12 @@ func New(name, content string, funcs template.FuncMap) *Page {
 // Funcs are the layout's template functions.
 func Funcs() template.FuncMap {
 	return template.FuncMap{
-		"when":   When,
-		"ago":    Ago,
-		"ms":     MS,
-		"cls":    Class,
+		"when": When,
+		"ago":  Ago,
+		"ms":   MS,
+		// cls takes any value: typed roles and states (gateway.Role,
+		// schedsync.State, ...) are classed by their String().
+		"cls":    func(v any) string { return Class(fmt.Sprint(v)) },
 		"css":    func() template.CSS { return template.CSS(pageCSS) },
 		"script": func() template.JS { return template.JS(pageJS) },
 		"json": func(v any) (string, error) {

@@ -67,3 +67,19 @@ func TestRender(t *testing.T) {
 		t.Errorf("a template error: %d %q", rec.Code, rec.Body.String())
 	}
 }
+
+// typedRole stands for a scheme's typed role or state (gateway.Role, ...).
+type typedRole string
+
+func (r typedRole) String() string { return string(r) }
+
+// A page classes a typed role or state by its String(), as it does a
+// string: before, cls took only strings and such a page was a 500.
+func TestClassOfTypedValue(t *testing.T) {
+	p := New("t", `{{define "content"}}<span class="{{cls .Data}}">{{.Data}}</span>{{end}}`, nil)
+	rec := httptest.NewRecorder()
+	p.Render(rec, View{Title: "t", Data: typedRole("active")}, nil)
+	if rec.Code != http.StatusOK || !strings.Contains(rec.Body.String(), `<span class="ok">active</span>`) {
+		t.Errorf("%d\n%s", rec.Code, rec.Body.String())
+	}
+}

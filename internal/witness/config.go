@@ -131,14 +131,17 @@ func checkTTL(d time.Duration) error {
 	return nil
 }
 
-// ttl is the lease TTL with the default applied.
-func (c *Config) ttl() time.Duration { return c.TTL.Or(DefaultTTL) }
-
-func (c *Config) prefix() string {
+// SetDefaults fills in every key the table leaves unset (zero): prefix and
+// ttl. The config loader calls it once after decoding, before Validate;
+// New calls it on its copy for a Config built in code. name stays unset:
+// New takes the host name (nodeName), which can fail with its own message.
+func (c *Config) SetDefaults() {
 	if c.Prefix == "" {
-		return DefaultPrefix
+		c.Prefix = DefaultPrefix
 	}
-	return c.Prefix
+	if c.TTL == 0 {
+		c.TTL = config.Duration(DefaultTTL)
+	}
 }
 
 // nodeName is Name, or the host name (its first label when the full name

@@ -77,6 +77,7 @@ type Witness struct {
 // New checks cfg and returns a Witness; it reads the TLS files but does
 // not dial. log may be nil.
 func New(cfg Config, log *slog.Logger) (*Witness, error) {
+	cfg.SetDefaults() // cfg is a copy
 	if err := cfg.Validate(); err != nil {
 		return nil, fmt.Errorf("witness: %w", err)
 	}
@@ -92,7 +93,7 @@ func New(cfg Config, log *slog.Logger) (*Witness, error) {
 		log = logging.Discard()
 	}
 	return &Witness{
-		cfg: cfg, node: node, prefix: cfg.prefix(), t: newTiming(cfg.ttl()), tls: tc,
+		cfg: cfg, node: node, prefix: cfg.Prefix, t: newTiming(cfg.TTL.D()), tls: tc,
 		log:   log.With("component", "witness", "node", node),
 		nudge: make(chan struct{}, 1), inputs: make(chan any), ready: make(chan struct{}),
 		loopDone: make(chan struct{}), done: make(chan struct{}),
