@@ -7,9 +7,9 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
-	"unicode"
 
 	"github.com/redund/redund/internal/peer"
+	"github.com/redund/redund/internal/text"
 )
 
 // The link is authenticated with internal/peer's HTTP signer (the format is
@@ -99,12 +99,7 @@ func hostOf(addr string) string {
 
 // clean makes text from an authenticated peer printable and short.
 func clean(s string) string {
-	s = strings.Map(func(r rune) rune {
-		if unicode.IsControl(r) || r == unicode.ReplacementChar {
-			return -1
-		}
-		return r
-	}, s)
+	s = text.Clean(s)
 	if r := []rune(s); len(r) > 300 {
 		s = string(r[:300]) + "..."
 	}

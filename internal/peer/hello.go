@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"time"
+
+	"github.com/redund/redund/internal/text"
 )
 
 // Hello is what each node tells the other during the handshake.
@@ -31,7 +33,7 @@ type CompatFunc func(local, remote Hello) error
 const maxHello = preAuthMaxFrame - 1 - macLen
 
 // ParseHello decodes and checks a Hello frame payload. Its strings come
-// from the other node: control characters are removed (cleanText).
+// from the other node: control characters are removed (text.Clean).
 func ParseHello(b []byte) (Hello, error) {
 	var h Hello
 	if len(b) > maxHello {
@@ -46,14 +48,14 @@ func ParseHello(b []byte) (Hello, error) {
 	if h.UptimeMS < 0 {
 		return h, errors.New("peer: bad hello: negative uptime")
 	}
-	h.NodeID, h.Mode, h.Version = cleanText(h.NodeID), cleanText(h.Mode), cleanText(h.Version)
+	h.NodeID, h.Mode, h.Version = text.Clean(h.NodeID), text.Clean(h.Mode), text.Clean(h.Version)
 	if h.NodeID == "" {
 		return h, errors.New("peer: bad hello: empty node_id")
 	}
 	if len(h.App) > 0 {
 		app := make(map[string]string, len(h.App))
 		for k, v := range h.App {
-			app[cleanText(k)] = cleanText(v)
+			app[text.Clean(k)] = text.Clean(v)
 		}
 		h.App = app
 	}
