@@ -72,9 +72,7 @@ func TestWitnessFollowCut(t *testing.T) {
 		t.Error("the page marks b's own view (from its monitors) stale")
 	}
 
-	for _, r := range b.relays {
-		r.Heal()
-	}
+	b.relays.Heal()
 	testutil.Eventually(t, 20*time.Second, "b follows again: error cleared, views fresh", func() bool { return followed(b, 2) })
 	if doc := b.d.Scheme("cat").Document(); strings.Contains(doc.Reason, "stale") {
 		t.Errorf("status reason %q still says stale", doc.Reason)

@@ -62,7 +62,7 @@ type decNode struct {
 	d      *Daemon
 	cancel context.CancelFunc
 	done   chan error
-	relays []*etcdtest.Relay // its way to each etcd member (nil: direct)
+	relays etcdtest.Relays // its way to each etcd member (nil: direct)
 }
 
 // startDecider runs a daemon of scheme "cat" (witness = true) as node
@@ -73,11 +73,8 @@ func startDecider(t *testing.T, name string, cl *etcdtest.Cluster, viaRelays boo
 	n := &decNode{name: name, done: make(chan error, 1)}
 	eps := cl.Endpoints()
 	if viaRelays {
-		for i, ep := range eps {
-			r := etcdtest.NewRelay(t, ep)
-			n.relays = append(n.relays, r)
-			eps[i] = r.URL()
-		}
+		n.relays = cl.Relayed(t)
+		eps = n.relays.URLs()
 	}
 	w, err := witness.New(witness.Config{Endpoints: eps, Name: name, TTL: config.Duration(witnessTTL)}, nil)
 	if err != nil {
@@ -111,9 +108,7 @@ func (n *decNode) stop() {
 
 // cutEtcd makes every connection of n to etcd silent.
 func (n *decNode) cutEtcd() {
-	for _, r := range n.relays {
-		r.Cut()
-	}
+	n.relays.Cut()
 }
 
 func (n *decNode) status() SchemeStatus { return n.d.Scheme("cat").Snapshot() }

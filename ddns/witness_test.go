@@ -40,7 +40,7 @@ func TestWitnessQuorum(t *testing.T) {
 		return c
 	}
 	ca := sorryCat()
-	var relays []*etcdtest.Relay
+	var relays etcdtest.Relays
 	for i, p := range []*page{main, backup, sorry} {
 		chk, r := relayedCheck(t, p)
 		ca.Servers[i].Check, relays = chk, append(relays, r)
@@ -61,9 +61,7 @@ func TestWitnessQuorum(t *testing.T) {
 		t.Fatalf("a's status: role %s state %s", doc.Role, doc.State)
 	}
 
-	for _, r := range relays {
-		r.Cut()
-	}
+	relays.Cut()
 	testutil.Eventually(t, 10*time.Second, "a sees every server down", func() bool {
 		for _, s := range a.status().Servers {
 			if s.State != "ERR" {

@@ -29,17 +29,15 @@ const witnessTTL = 2 * time.Second
 // witnessNode is a node of the pair and its relays to the etcd members.
 type witnessNode struct {
 	*gw
-	relays []*etcdtest.Relay
+	relays etcdtest.Relays
 }
 
 // cutEtcd cuts (or heals) the node's every connection to etcd.
 func (n *witnessNode) cutEtcd(cut bool) {
-	for _, r := range n.relays {
-		if cut {
-			r.Cut()
-		} else {
-			r.Heal()
-		}
+	if cut {
+		n.relays.Cut()
+	} else {
+		n.relays.Heal()
 	}
 }
 
@@ -80,13 +78,8 @@ func startWitnessPair(t *testing.T, mod func(m, b *Config)) *witnessPair {
 
 func (p *witnessPair) startNode(t *testing.T, cfg Config, opts Options) *witnessNode {
 	n := &witnessNode{}
-	var eps []string
-	for _, ep := range p.etcd.Endpoints() {
-		r := etcdtest.NewRelay(t, ep)
-		n.relays = append(n.relays, r)
-		eps = append(eps, r.URL())
-	}
-	opts.Witness = &witness.Config{Endpoints: eps, Name: cfg.NodeID, TTL: config.Duration(witnessTTL)}
+	n.relays = p.etcd.Relayed(t)
+	opts.Witness = &witness.Config{Endpoints: n.relays.URLs(), Name: cfg.NodeID, TTL: config.Duration(witnessTTL)}
 	n.gw = startGWWith(t, cfg, opts)
 	return n
 }

@@ -27,8 +27,8 @@ const witTTL = 2 * time.Second
 // the link between the nodes.
 type witPair struct {
 	a, b       *testNode
-	etcdA      []*etcdtest.Relay
-	etcdB      []*etcdtest.Relay
+	etcdA      etcdtest.Relays
+	etcdB      etcdtest.Relays
 	linkAB     *etcdtest.Relay // a's way to b
 	linkBA     *etcdtest.Relay // b's way to a
 	hookA      string          // files the hooks write: "event fence"
@@ -62,14 +62,9 @@ func startWitPair(t *testing.T) *witPair {
 }
 
 // witConfig is node's [witness] table, through one relay per member.
-func witConfig(t *testing.T, cl *etcdtest.Cluster, node string) (*witness.Config, []*etcdtest.Relay) {
-	var eps []string
-	var relays []*etcdtest.Relay
-	for _, ep := range cl.Endpoints() {
-		r := etcdtest.NewRelay(t, ep)
-		relays, eps = append(relays, r), append(eps, r.URL())
-	}
-	return &witness.Config{Endpoints: eps, Name: node, TTL: config.Duration(witTTL)}, relays
+func witConfig(t *testing.T, cl *etcdtest.Cluster, node string) (*witness.Config, etcdtest.Relays) {
+	relays := cl.Relayed(t)
+	return &witness.Config{Endpoints: relays.URLs(), Name: node, TTL: config.Duration(witTTL)}, relays
 }
 
 func startWitNode(t *testing.T, cfg *Config, ln net.Listener, w *witness.Config) *testNode {
@@ -148,9 +143,7 @@ func TestWitnessPrimaryCutFromEtcd(t *testing.T) {
 	wait := p.sample(ctx)
 
 	cut := time.Now()
-	for _, r := range p.etcdA {
-		r.Cut()
-	}
+	p.etcdA.Cut()
 	testutil.Eventually(t, witTTL, "a stops publishing", func() bool { return !p.a.mayPublish() })
 	stopped := time.Since(cut)
 	testutil.Eventually(t, 2*time.Second, "a demotes itself", func() bool { return p.a.Role() == RoleSecondary })

@@ -25,18 +25,13 @@ type decider struct {
 	d      *ddns.Daemon
 	cancel context.CancelFunc
 	done   chan struct{}
-	relays []*etcdtest.Relay
+	relays etcdtest.Relays
 }
 
 func startDecider(b *testing.B, name string, cl *etcdtest.Cluster, c *ddns.Config) *decider {
 	dc := &decider{done: make(chan struct{})}
-	var eps []string
-	for _, ep := range cl.Endpoints() {
-		r := etcdtest.NewRelay(b, ep)
-		dc.relays = append(dc.relays, r)
-		eps = append(eps, r.URL())
-	}
-	w, err := witness.New(witness.Config{Endpoints: eps, Name: name, TTL: config.Duration(benchTTL)}, nil)
+	dc.relays = cl.Relayed(b)
+	w, err := witness.New(witness.Config{Endpoints: dc.relays.URLs(), Name: name, TTL: config.Duration(benchTTL)}, nil)
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -55,9 +50,7 @@ func startDecider(b *testing.B, name string, cl *etcdtest.Cluster, c *ddns.Confi
 // kill cuts the decider from etcd and stops it: its lease is left to
 // expire, as after kill -9.
 func (dc *decider) kill() {
-	for _, r := range dc.relays {
-		r.Cut()
-	}
+	dc.relays.Cut()
 	dc.cancel()
 	<-dc.done
 }

@@ -47,13 +47,8 @@ func show(vals []Value) string {
 // next lease, and goes at once when the node stops.
 func TestPublishValuesWithTheLease(t *testing.T) {
 	c := etcdtest.Start(t, 3)
-	var relays []*etcdtest.Relay
-	var viaRelay []string
-	for _, ep := range c.Endpoints() {
-		r := etcdtest.NewRelay(t, ep)
-		relays = append(relays, r)
-		viaRelay = append(viaRelay, r.URL())
-	}
+	relays := c.Relayed(t)
+	viaRelay := relays.URLs()
 	a := start(t, "a", viaRelay, ttl)
 	b := start(t, "b", c.Endpoints(), ttl)
 	ctx, cancel := context.WithCancel(context.Background())
@@ -76,13 +71,9 @@ func TestPublishValuesWithTheLease(t *testing.T) {
 		t.Fatalf("Values = %s, %v", show(vals), err)
 	}
 
-	for _, r := range relays {
-		r.Cut()
-	}
+	relays.Cut()
 	waitValues(t, ch, "b=down ", 3*ttl) // a's lease expired on etcd
-	for _, r := range relays {
-		r.Heal()
-	}
+	relays.Heal()
 	waitValues(t, ch, "a=down b=down ", 5*ttl) // written again on a's new lease
 
 	b.Unpublish("view")
@@ -101,13 +92,8 @@ func TestPublishValuesWithTheLease(t *testing.T) {
 // within about the TTL, and sends the values again once etcd answers.
 func TestWatchReportsACut(t *testing.T) {
 	c := etcdtest.Start(t, 3)
-	var relays []*etcdtest.Relay
-	var viaRelay []string
-	for _, ep := range c.Endpoints() {
-		r := etcdtest.NewRelay(t, ep)
-		relays = append(relays, r)
-		viaRelay = append(viaRelay, r.URL())
-	}
+	relays := c.Relayed(t)
+	viaRelay := relays.URLs()
 	a := start(t, "a", viaRelay, ttl)
 	b := start(t, "b", c.Endpoints(), ttl)
 	ch, err := a.Watch(t.Context(), "view")
@@ -118,9 +104,7 @@ func TestWatchReportsACut(t *testing.T) {
 		t.Fatal(err)
 	}
 	waitValues(t, ch, "b=up ", 5*time.Second)
-	for _, r := range relays {
-		r.Cut()
-	}
+	relays.Cut()
 	deadline := time.After(5 * ttl)
 	for down := false; !down; {
 		select {
@@ -138,9 +122,7 @@ func TestWatchReportsACut(t *testing.T) {
 			t.Fatalf("no error within %s of the cut", 5*ttl)
 		}
 	}
-	for _, r := range relays {
-		r.Heal()
-	}
+	relays.Heal()
 	b.Publish("view", "down")
 	waitValues(t, ch, "b=down ", 5*ttl)
 }

@@ -65,13 +65,8 @@ func TestHandoverAndFence(t *testing.T) {
 // acquires only after that.
 func TestCutHolderLosesBeforeOthersAcquire(t *testing.T) {
 	c := etcdtest.Start(t, 3)
-	var relays []*etcdtest.Relay
-	var viaRelay []string
-	for _, ep := range c.Endpoints() {
-		r := etcdtest.NewRelay(t, ep)
-		relays = append(relays, r)
-		viaRelay = append(viaRelay, r.URL())
-	}
+	relays := c.Relayed(t)
+	viaRelay := relays.URLs()
 	a := start(t, "a", viaRelay, ttl)
 	b := start(t, "b", c.Endpoints(), ttl)
 	la, lb := lock(t, a, "gw"), lock(t, b, "gw")
@@ -82,9 +77,7 @@ func TestCutHolderLosesBeforeOthersAcquire(t *testing.T) {
 	deleted := watchDelete(t, direct(t, c.Endpoints()), a.lockKey("gw", leaseOf(t, a)))
 
 	cut := time.Now()
-	for _, r := range relays {
-		r.Cut()
-	}
+	relays.Cut()
 	lostA := next(t, la, Lost, 2*ttl) // within 3/4 TTL; a later one must fail below
 	if _, ok := la.Held(); ok {
 		t.Error("Held() true after Lost")

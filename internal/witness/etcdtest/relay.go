@@ -170,3 +170,40 @@ func (r *Relay) untrack(c net.Conn) {
 	defer r.mu.Unlock()
 	delete(r.conns, c)
 }
+
+// Relays is one relay per member of a cluster: a node that reaches etcd
+// only through them is cut off from all of it at once.
+type Relays []*Relay
+
+// Relayed starts one relay per member of c, each closed in t.Cleanup.
+func (c *Cluster) Relayed(t testing.TB) Relays {
+	t.Helper()
+	var rs Relays
+	for _, ep := range c.Endpoints() {
+		rs = append(rs, NewRelay(t, ep))
+	}
+	return rs
+}
+
+// URLs are the relays' addresses as etcd endpoints.
+func (rs Relays) URLs() []string {
+	urls := make([]string, len(rs))
+	for i, r := range rs {
+		urls[i] = r.URL()
+	}
+	return urls
+}
+
+// Cut cuts every relay (see Relay.Cut).
+func (rs Relays) Cut() {
+	for _, r := range rs {
+		r.Cut()
+	}
+}
+
+// Heal heals every relay (see Relay.Heal).
+func (rs Relays) Heal() {
+	for _, r := range rs {
+		r.Heal()
+	}
+}
