@@ -65,7 +65,7 @@ func Run(ctx context.Context, opt Options) error {
 		<-ctx.Done()
 	}
 	stopView() // a later redraw would clear the summary off the screen
-	d.summary()
+	d.summary(ctx)
 	for _, e := range d.log.Events() {
 		if !e.OK {
 			return fmt.Errorf("demo: a promise was not kept: %s", e.Message)

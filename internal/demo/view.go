@@ -57,11 +57,11 @@ func (d *Demo) draw(ctx context.Context) {
 
 // summary prints the final table and every measured failover (after the
 // live view, also the SRV records its redraws cleared).
-func (d *Demo) summary() {
+func (d *Demo) summary(ctx context.Context) {
 	if !d.opt.Plain && d.srv != "" {
 		fmt.Fprint(d.opt.Out, "\n"+d.srv)
 	}
-	res := adminapi.FetchAll(context.Background(), d.endpoints, 700*time.Millisecond)
+	res := d.settled(ctx, settleWait)
 	fmt.Fprintf(d.opt.Out, "\nFinal status\n%s\n\nFailovers measured\n",
 		termview.Render(res, termview.Options{Plain: d.opt.Plain || d.opt.NoColor, Width: d.opt.Width, Now: time.Now()}))
 	for _, e := range d.log.Events() {
@@ -69,6 +69,42 @@ func (d *Demo) summary() {
 			fmt.Fprintln(d.opt.Out, e)
 		}
 	}
+}
+
+// settleWait bounds how long the final table waits for passing states.
+const settleWait = 15 * time.Second
+
+// passingStates are states on the way somewhere: a gateway pair
+// resyncing after the failback, a schedsync copy or a ddns push in flight.
+var passingStates = map[string]bool{"Syncing": true, "Full sync needed": true, "Connecting": true,
+	"Pushing": true, "Waiting": true, "Retrying": true}
+
+// settled fetches every daemon's status until no instance is in a passing
+// state, for at most wait and while ctx lives (a Ctrl-C does not wait), so
+// that the final table shows where the schemes came to rest.
+func (d *Demo) settled(ctx context.Context, wait time.Duration) []adminapi.Result {
+	deadline := time.Now().Add(wait)
+	for {
+		res := adminapi.FetchAll(context.Background(), d.endpoints, 700*time.Millisecond)
+		if ctx.Err() != nil || time.Now().After(deadline) || !anyPassing(res) {
+			return res
+		}
+		select {
+		case <-ctx.Done():
+		case <-time.After(200 * time.Millisecond):
+		}
+	}
+}
+
+func anyPassing(res []adminapi.Result) bool {
+	for _, r := range res {
+		for _, doc := range r.Report.Instances {
+			if passingStates[doc.State] {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 func runQuiet(ctx context.Context, bin string, args ...string) error {
