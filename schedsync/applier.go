@@ -199,6 +199,7 @@ func (a *applier) apply(ctx context.Context, targets []Entry, actual Tree) (map[
 	}
 	done = append(done, a.deleteAll(p, fail)...)
 	done = append(done, a.installAll(p, got, durable, fail)...)
+	done = append(done, got.inPlace...)
 	done = append(done, a.finishRest(p, fail)...)
 	err = a.syncRest(p, durable)
 	a.record(done)

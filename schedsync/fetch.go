@@ -33,6 +33,7 @@ type fetchState struct {
 	owned      map[string]*tempFile // by temporary name: created, not yet installed or removed
 	failed     map[string]failure
 	mismatched []string
+	inPlace    []Entry // files updated in place (inplace.go): written, durable, nothing to install
 }
 
 // create makes a temporary file for path, owned by s until installed.
@@ -141,7 +142,8 @@ func (a *applier) fetchAll(ctx context.Context, p *plan, durable bool) (*fetchSt
 		// the new one; against a small stub, the whole file is cheaper.
 		if loc, ok := p.actual[f.Path]; ok && loc.Kind == KindFile && min(loc.Size, f.Size) >= a.n.deltaMin() &&
 			loc.Size >= f.Size/4 {
-			jobs = append(jobs, func(ctx context.Context) error { return s.fetchDelta(ctx, f, loc) })
+			inPlace := !p.edited[f.Path] // a local edit is moved aside, not written over
+			jobs = append(jobs, func(ctx context.Context) error { return s.fetchDelta(ctx, f, loc, inPlace) })
 			continue
 		}
 		group = append(group, f)
@@ -281,8 +283,14 @@ func (s *fetchState) fetchGroup(ctx context.Context, g []Entry) error {
 	})
 }
 
-// fetchDelta rebuilds f from the local copy loc and a delta.
-func (s *fetchState) fetchDelta(ctx context.Context, f, loc Entry) error {
+// fetchDelta updates f in place when it may and the delta allows it
+// (inplace.go), else rebuilds f from the local copy loc and a delta.
+func (s *fetchState) fetchDelta(ctx context.Context, f, loc Entry, inPlace bool) error {
+	if inPlace {
+		if done, err := s.deltaInPlace(ctx, f, loc); done || err != nil {
+			return err
+		}
+	}
 	basis, err := s.a.w.root.Open(f.Path)
 	if err != nil {
 		return s.fetchGroup(ctx, []Entry{f})

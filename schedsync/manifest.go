@@ -66,6 +66,7 @@ type scanner struct {
 	root  string
 	match *matcher
 	skips map[string]string // paths skipped by the last scan or rescan, and why
+	kept  *hashCache        // nil, or where hashes are kept for the delta answers (primary)
 }
 
 // scan walks the whole directory.
@@ -131,7 +132,7 @@ func (s *scanner) stat(rel string, prev Tree) (Entry, bool, error) {
 			e.Hash = p.Hash
 			return e, true, nil
 		}
-		h, err := hashFile(full)
+		h, err := s.hashFile(full, rel)
 		if err != nil {
 			if errors.Is(err, fs.ErrNotExist) {
 				return Entry{}, false, nil
@@ -221,6 +222,15 @@ func diff(old, cur Tree) []Entry {
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Path < out[j].Path })
 	return out
+}
+
+// hashFile hashes the file full (rel in the tree), keeping the hash when
+// the scanner keeps them.
+func (s *scanner) hashFile(full, rel string) ([32]byte, error) {
+	if s.kept != nil {
+		return s.kept.hashFileKept(full, rel)
+	}
+	return hashFile(full)
 }
 
 // hashFile returns the SHA-256 of a file's content.

@@ -61,6 +61,7 @@ type Node struct {
 	skipped    pathNotes                // primary: paths not synced (FIFOs, sockets, unsafe symlinks), logged once
 	rehashCh   chan rehashReq           // primary: files a secondary found not matching the manifest
 	prog       atomic.Pointer[progress] // secondary: the transfer in flight
+	hashes     hashCache                // primary: hashes the scan computed, reused by deltas (hashcache.go)
 	wit        *witnessState            // nil without witness = true
 
 	mu           sync.Mutex
@@ -128,6 +129,7 @@ func New(cfg *Config, opt Options) (*Node, error) {
 		_ = w.close()
 		return nil, err
 	}
+	n.replayJournals()
 	if n.client, err = newPeerClient(n); err != nil {
 		_ = w.close()
 		return nil, err

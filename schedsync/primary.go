@@ -20,7 +20,7 @@ type primaryLoop struct {
 // runPrimary scans the directory, then keeps the manifest and change log
 // current from file-system events and periodic full scans.
 func (n *Node) runPrimary(ctx context.Context) error {
-	s := &scanner{root: n.cfg.Dir, match: n.match}
+	s := &scanner{root: n.cfg.Dir, match: n.match, kept: &n.hashes}
 	w, err := newWatcher(n.cfg.Dir, n.match, n.cfg.ScanInterval.D(), n.log)
 	if err != nil {
 		return fmt.Errorf("schedsync: watch: %w", err)

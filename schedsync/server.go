@@ -5,8 +5,10 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"hash"
 	"io"
 	"net/http"
+	"os"
 	"strconv"
 	"time"
 
@@ -171,12 +173,39 @@ func (n *Node) serveDelta(w http.ResponseWriter, r *peerRequest) {
 	w.Header().Set("Content-Type", "application/octet-stream")
 	w.Header().Set("Trailer", hashHeader)
 	cw := &countWriter{w: w}
-	h := sha256.New()
-	if err := writeDelta(cw, io.TeeReader(bufio.NewReaderSize(f, 1<<20), h), sig); err != nil {
+	// the scan's hash stands for the content while the file's stat data
+	// (ctime included) is what it was hashed with; else hash what is read
+	var src io.Reader = bufio.NewReaderSize(f, 1<<20)
+	kept, haveKept := [32]byte{}, false
+	if fi, err := f.Stat(); err == nil {
+		kept, haveKept = n.hashes.get(p, fi)
+	}
+	var h hash.Hash
+	if !haveKept {
+		h = sha256.New()
+		src = io.TeeReader(src, h)
+	}
+	if err := writeDelta(cw, src, sig); err != nil {
 		panic(http.ErrAbortHandler)
 	}
 	n.metrics.sent.Add(float64(cw.n))
-	w.Header().Set(hashHeader, hex.EncodeToString(h.Sum(nil)))
+	w.Header().Set(hashHeader, deltaHash(n, p, f, h, kept))
+}
+
+// deltaHash is the trailer of a delta answer: the hash of what was read,
+// or the kept one if the file still has the stat data it was kept for
+// after the reading ("" when it changed meanwhile: the secondary hashes
+// the result itself).
+func deltaHash(n *Node, p string, f *os.File, h hash.Hash, kept [32]byte) string {
+	if h != nil {
+		return hex.EncodeToString(h.Sum(nil))
+	}
+	if fi, err := f.Stat(); err == nil {
+		if now, ok := n.hashes.get(p, fi); ok && now == kept {
+			return hex.EncodeToString(kept[:])
+		}
+	}
+	return ""
 }
 
 // hashHeader (a trailer of delta responses) carries the SHA-256 of the

@@ -1,0 +1,309 @@
+package schedsync
+
+import (
+	"bytes"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/binary"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"math"
+	"os"
+	"path"
+	"syscall"
+	"time"
+
+	"github.com/cespare/xxhash/v2"
+)
+
+// A large file whose delta leaves most blocks where they are is changed in
+// place: only the changed bytes are written. A crash half-way through
+// must not leave a mix of old and new content, so the writes go through a
+// redo journal in .redund/journal (where redund alone writes):
+//
+//  1. the journal (the path, the file's identity, its new size, mode,
+//     mtime and SHA-256, and every write with its bytes) is written and
+//     fsynced, and so is its directory;
+//  2. the writes are applied, the file is truncated to its new size and
+//     fsynced, then given its mode and mtime and fsynced again;
+//  3. the journal is removed (and its directory fsynced, so a stale
+//     journal never comes back after a crash).
+//
+// At start every complete journal is replayed (writing the same bytes at
+// the same offsets again is harmless) and an incomplete one (no valid
+// checksum at its end: the crash came before step 1 ended, so the file
+// was not touched) is discarded.
+//
+//	journal: "RJN1" | uvarint len path | dev ino uvarints | uvarint old size | uvarint new size |
+//	         uvarint mode | varint mtime | 32-byte SHA-256 | uvarint n | n × (uvarint off | uvarint len | bytes) |
+//	         uint64 xxhash of everything before
+const (
+	journalMagic  = "RJN1"
+	journalDir    = stateDirName + "/journal"
+	maxJournalOps = 1 << 20
+)
+
+// extent is one write of an in-place update.
+type extent struct {
+	off  int64
+	data []byte
+}
+
+// journal is the redo record of one in-place update.
+type journal struct {
+	path             string
+	dev, ino         uint64
+	oldSize, newSize int64
+	mode             uint32
+	mtime            int64
+	hash             [32]byte // SHA-256 of the result
+	writes           []extent
+}
+
+func (j *journal) encode() []byte {
+	n := 64 + len(j.path)
+	for _, w := range j.writes {
+		n += 20 + len(w.data)
+	}
+	b := make([]byte, 0, n)
+	b = append(b, journalMagic...)
+	b = binary.AppendUvarint(b, uint64(len(j.path)))
+	b = append(b, j.path...)
+	for _, v := range []uint64{j.dev, j.ino, uint64(j.oldSize), uint64(j.newSize), uint64(j.mode)} {
+		b = binary.AppendUvarint(b, v)
+	}
+	b = binary.AppendVarint(b, j.mtime)
+	b = append(b, j.hash[:]...)
+	b = binary.AppendUvarint(b, uint64(len(j.writes)))
+	for _, w := range j.writes {
+		b = binary.AppendUvarint(b, uint64(w.off))
+		b = binary.AppendUvarint(b, uint64(len(w.data)))
+		b = append(b, w.data...)
+	}
+	return binary.BigEndian.AppendUint64(b, xxhash.Sum64(b))
+}
+
+var errBadJournal = errors.New("schedsync: incomplete or damaged journal")
+
+// decodeJournal parses a journal; any flaw (a torn write at a crash
+// included) makes it an error, and the journal is then ignored.
+func decodeJournal(b []byte) (*journal, error) {
+	if len(b) < len(journalMagic)+8 || string(b[:len(journalMagic)]) != journalMagic {
+		return nil, errBadJournal
+	}
+	body := b[:len(b)-8]
+	if binary.BigEndian.Uint64(b[len(b)-8:]) != xxhash.Sum64(body) {
+		return nil, errBadJournal
+	}
+	r := bytes.NewReader(body[len(journalMagic):])
+	var v [6]uint64
+	p, err := readBytes(r, 4096)
+	if err != nil {
+		return nil, errBadJournal
+	}
+	for i := range 5 {
+		if v[i], err = binary.ReadUvarint(r); err != nil {
+			return nil, errBadJournal
+		}
+	}
+	j := &journal{path: string(p), dev: v[0], ino: v[1], oldSize: int64(v[2]), newSize: int64(v[3]), mode: uint32(v[4])}
+	if v[2] > math.MaxInt64/2 || v[3] > math.MaxInt64/2 || v[4] > 0o7777 || checkRelPath(j.path) != nil {
+		return nil, errBadJournal
+	}
+	if j.mtime, err = binary.ReadVarint(r); err != nil {
+		return nil, errBadJournal
+	}
+	if _, err := io.ReadFull(r, j.hash[:]); err != nil {
+		return nil, errBadJournal
+	}
+	if v[5], err = binary.ReadUvarint(r); err != nil || v[5] > maxJournalOps {
+		return nil, errBadJournal
+	}
+	for range v[5] {
+		off, err := binary.ReadUvarint(r)
+		if err != nil || off > uint64(j.newSize) {
+			return nil, errBadJournal
+		}
+		data, err := readBytes(r, uint64(j.newSize)-off)
+		if err != nil || len(data) == 0 {
+			return nil, errBadJournal
+		}
+		j.writes = append(j.writes, extent{off: int64(off), data: data})
+	}
+	if r.Len() != 0 {
+		return nil, errBadJournal
+	}
+	return j, nil
+}
+
+// readBytes reads a uvarint length (at most max) and that many bytes.
+func readBytes(r *bytes.Reader, max uint64) ([]byte, error) {
+	n, err := binary.ReadUvarint(r)
+	if err != nil || n > max || n > uint64(r.Len()) {
+		return nil, errBadJournal
+	}
+	b := make([]byte, n)
+	_, err = io.ReadFull(r, b)
+	return b, err
+}
+
+// fileID returns a file's device and inode numbers.
+func fileID(fi fs.FileInfo) (dev, ino uint64, ok bool) {
+	st, ok := fi.Sys().(*syscall.Stat_t)
+	if !ok {
+		return 0, 0, false
+	}
+	return uint64(st.Dev), st.Ino, true
+}
+
+// writeJournal makes j durable under a fresh name in .redund/journal and
+// returns that name.
+func (w *writer) writeJournal(j *journal) (string, error) {
+	if err := w.root.MkdirAll(journalDir, 0o700); err != nil {
+		return "", err
+	}
+	var r [8]byte
+	_, _ = rand.Read(r[:])
+	name := path.Join(journalDir, hex.EncodeToString(r[:]))
+	f, err := w.root.OpenFile(name, os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o600)
+	if err != nil {
+		return "", err
+	}
+	_, err = f.Write(j.encode())
+	if err == nil {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = w.syncDir(journalDir)
+	}
+	if err != nil {
+		_ = w.root.Remove(name)
+		return "", err
+	}
+	return name, nil
+}
+
+// dropJournal removes a journal whose update is complete, durably: a
+// journal that came back after a crash would be replayed over whatever
+// the file holds by then.
+func (w *writer) dropJournal(name string) error {
+	if err := w.root.Remove(name); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return err
+	}
+	return w.syncDir(journalDir)
+}
+
+// applyJournal applies j to f (opened read-write; the caller checked it
+// is the file j was written for) and makes the result durable: the data
+// first, then the mode and mtime.
+func (w *writer) applyJournal(f *os.File, j *journal) error {
+	for _, e := range j.writes {
+		if _, err := f.WriteAt(e.data, e.off); err != nil {
+			return err
+		}
+	}
+	if j.newSize != j.oldSize {
+		if err := f.Truncate(j.newSize); err != nil {
+			return err
+		}
+	}
+	if err := f.Sync(); err != nil {
+		return err
+	}
+	if err := f.Chmod(goMode(j.mode)); err != nil {
+		return err
+	}
+	mt := time.Unix(0, j.mtime)
+	if err := w.root.Chtimes(j.path, mt, mt); err != nil {
+		return err
+	}
+	return f.Sync()
+}
+
+// replayJournals finishes the in-place updates a crash interrupted. It
+// returns the entries of the files it completed with the content their
+// journal promised (the caller records them as written); a journal whose
+// file is gone or was replaced since is dropped, and so is one whose
+// result does not have the promised hash (the file then differs from the
+// expected tree and is handled as any local change: moved aside and
+// fetched again).
+func (w *writer) replayJournals() (done []Entry, errs []error) {
+	ents, err := fs.ReadDir(w.root.FS(), journalDir)
+	if err != nil {
+		if !errors.Is(err, fs.ErrNotExist) {
+			errs = append(errs, err)
+		}
+		return nil, errs
+	}
+	for _, d := range ents {
+		name := path.Join(journalDir, d.Name())
+		e, ok, err := w.replayOne(name)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("%s: %w", name, err))
+			continue // kept: tried again at the next start
+		}
+		if ok {
+			done = append(done, e)
+		}
+		if err := w.dropJournal(name); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	return done, errs
+}
+
+// replayOne replays one journal; ok reports a file now holding the
+// journal's result.
+func (w *writer) replayOne(name string) (Entry, bool, error) {
+	b, err := w.root.ReadFile(name)
+	if err != nil {
+		return Entry{}, false, err
+	}
+	j, err := decodeJournal(b)
+	if err != nil {
+		return Entry{}, false, nil // never complete: the file was not touched
+	}
+	f, err := w.root.OpenFile(j.path, os.O_RDWR, 0)
+	if err != nil {
+		return Entry{}, false, nil // gone: nothing to finish
+	}
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		return Entry{}, false, err
+	}
+	if dev, ino, ok := fileID(fi); !ok || !fi.Mode().IsRegular() || dev != j.dev || ino != j.ino {
+		return Entry{}, false, nil // replaced since: not the file the journal is for
+	}
+	if err := w.applyJournal(f, j); err != nil {
+		return Entry{}, false, err
+	}
+	h := sha256.New()
+	if _, err := io.Copy(h, io.NewSectionReader(f, 0, j.newSize)); err != nil {
+		return Entry{}, false, err
+	}
+	if !bytes.Equal(h.Sum(nil), j.hash[:]) {
+		return Entry{}, false, nil
+	}
+	return Entry{Path: j.path, Kind: KindFile, Size: j.newSize, Mode: j.mode, MTime: j.mtime, Hash: j.hash}, true, nil
+}
+
+// replayJournals finishes, before anything else reads the directory, the
+// in-place updates a crash interrupted, and records the files completed
+// as written (so they are not taken for local edits).
+func (n *Node) replayJournals() {
+	done, errs := n.w.replayJournals()
+	for _, err := range errs {
+		n.log.Error("cannot finish an in-place update; the file is compared with the primary's", "err", err)
+	}
+	if len(done) > 0 {
+		n.log.Info("finished in-place updates interrupted by a crash", "files", len(done))
+		n.app.record(done)
+	}
+}
