@@ -113,6 +113,7 @@ type plan struct {
 	dirs, files, links, meta, deletes []Entry
 	actual, expected                  Tree
 	edited                            map[string]bool // local content that must be moved aside, not lost
+	named                             map[string]int  // how often each path is in files (inplace.go)
 }
 
 // newPlan compares targets with what is on disk (actual) and expected.

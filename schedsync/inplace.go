@@ -336,3 +336,18 @@ func (s *fetchState) doneInPlace(f Entry) {
 		p.filesDone.Add(1)
 	}
 }
+
+// mayWriteInPlace: a local edit is moved aside, not written over, and a
+// path the batch names twice must not get two updates racing in its file.
+func (p *plan) mayWriteInPlace(path string) bool {
+	if p.edited[path] {
+		return false
+	}
+	if p.named == nil {
+		p.named = map[string]int{}
+		for _, f := range p.files {
+			p.named[f.Path]++
+		}
+	}
+	return p.named[path] == 1
+}
