@@ -51,6 +51,14 @@ func TestPairInPlaceUpdate(t *testing.T) {
 		}
 	}
 	waitSame(t, p, s, "after the changes") // mtime and mode too
+	// the primary's rescan kept its hash for the delta answers: a flip is
+	// hashed once there (the rescan starts 15 ms after the write at least,
+	// later than the coarse clock's tick)
+	fi, err := os.Stat(filepath.Join(p.dir, "big.bin"))
+	must(t, err)
+	if sum, ok := p.hashes.get("big.bin", fi); !ok || sum != sha256.Sum256(data) {
+		t.Fatal("the primary did not keep the hash of the changed file")
+	}
 	if ents, _ := os.ReadDir(filepath.Join(s.dir, filepath.FromSlash(journalDir))); len(ents) != 0 {
 		t.Fatalf("%d journals left", len(ents))
 	}

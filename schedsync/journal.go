@@ -27,8 +27,8 @@ import (
 //  1. the journal (the path, the file's identity, its new size, mode,
 //     mtime and SHA-256, and every write with its bytes) is written and
 //     fsynced, and so is its directory;
-//  2. the writes are applied, the file is truncated to its new size and
-//     fsynced, then given its mode and mtime and fsynced again;
+//  2. the writes are applied, the file is cut to its new size, given its
+//     mode and mtime, and fsynced;
 //  3. the journal is removed (and its directory fsynced, so a stale
 //     journal never comes back after a crash).
 //
@@ -165,9 +165,11 @@ func (w *writer) writeJournal(j *journal) (string, error) {
 	if err := w.root.MkdirAll(journalDir, 0o700); err != nil {
 		return "", err
 	}
-	var r [8]byte
+	// named in the order they are written: should a journal outlive its
+	// update (its removal failed), it is replayed before the later ones
+	var r [4]byte
 	_, _ = rand.Read(r[:])
-	name := path.Join(journalDir, hex.EncodeToString(r[:]))
+	name := path.Join(journalDir, fmt.Sprintf("%016x-%s", time.Now().UnixNano(), hex.EncodeToString(r[:])))
 	f, err := w.root.OpenFile(name, os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o600)
 	if err != nil {
 		return "", err
@@ -200,8 +202,8 @@ func (w *writer) dropJournal(name string) error {
 }
 
 // applyJournal applies j to f (opened read-write; the caller checked it
-// is the file j was written for) and makes the result durable: the data
-// first, then the mode and mtime.
+// is the file j was written for) and makes the result durable with one
+// fsync (data, size, mode and mtime).
 func (w *writer) applyJournal(f *os.File, j *journal) error {
 	for _, e := range j.writes {
 		if _, err := f.WriteAt(e.data, e.off); err != nil {
@@ -213,9 +215,6 @@ func (w *writer) applyJournal(f *os.File, j *journal) error {
 			return err
 		}
 	}
-	if err := f.Sync(); err != nil {
-		return err
-	}
 	if err := f.Chmod(goMode(j.mode)); err != nil {
 		return err
 	}
@@ -226,7 +225,8 @@ func (w *writer) applyJournal(f *os.File, j *journal) error {
 	return f.Sync()
 }
 
-// replayJournals finishes the in-place updates a crash interrupted. It
+// replayJournals finishes the in-place updates a crash interrupted, in
+// the order they were written. It
 // returns the entries of the files it completed with the content their
 // journal promised (the caller records them as written); a journal whose
 // file is gone or was replaced since is dropped, and so is one whose
