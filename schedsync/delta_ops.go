@@ -9,15 +9,24 @@ import (
 	"github.com/cespare/xxhash/v2"
 )
 
+// runFlush: with a flush function, a run of copied blocks is sent every
+// this many blocks and the stream flushed, so that the secondary reads
+// the unchanged part of its copy while the primary reads on (a long
+// unchanged stretch would otherwise reach it only at its end).
+const runFlush = 256
+
 // deltaOut encodes delta operations, merging runs of consecutive blocks.
 type deltaOut struct {
 	bw         *bufio.Writer
 	first, cnt int
+	flush      func() error // nil: no flushing before the end
 }
 
 func (d *deltaOut) copyBlock(i int) error {
 	if d.cnt > 0 && d.first+d.cnt == i {
-		d.cnt++
+		if d.cnt++; d.cnt >= runFlush && d.flush != nil {
+			return d.push()
+		}
 		return nil
 	}
 	if err := d.flushRun(); err != nil {
@@ -59,9 +68,26 @@ func (d *deltaOut) flushRun() error {
 	return err
 }
 
+// push sends the pending run and flushes the stream.
+func (d *deltaOut) push() error {
+	if err := d.flushRun(); err != nil {
+		return err
+	}
+	if err := d.bw.Flush(); err != nil {
+		return err
+	}
+	return d.flush()
+}
+
 // writeDelta reads the new content from r and writes the delta against sig.
 func writeDelta(w io.Writer, r io.Reader, sig *signature) error {
-	d := &deltaOut{bw: bufio.NewWriterSize(w, 64<<10)}
+	return writeDeltaFlushing(w, r, sig, nil)
+}
+
+// writeDeltaFlushing is writeDelta calling flush after every runFlush
+// copied blocks in a row.
+func writeDeltaFlushing(w io.Writer, r io.Reader, sig *signature, flush func() error) error {
+	d := &deltaOut{bw: bufio.NewWriterSize(w, 64<<10), flush: flush}
 	h := xxhash.New()
 	m := newMatcherTable(sig)
 	if err := m.run(io.TeeReader(r, h), d); err != nil {

@@ -88,7 +88,7 @@ func (c *hashCache) hashFileKept(name, rel string) ([32]byte, error) {
 		return sum, err
 	}
 	h := sha256.New()
-	if _, err := io.Copy(h, f); err != nil {
+	if _, err := io.CopyBuffer(h, f, make([]byte, 1<<20)); err != nil {
 		return sum, err
 	}
 	copy(sum[:], h.Sum(nil))

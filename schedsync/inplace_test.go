@@ -130,3 +130,28 @@ func TestHashKeptUntilChanged(t *testing.T) {
 		t.Fatal("a kept hash vouched for rewritten content")
 	}
 }
+
+// TestDeltaFlushesLongRuns: a long unchanged stretch reaches the
+// secondary in pieces while the primary reads on (so it checks its copy
+// meanwhile), not in one copy at the end; the delta stays correct.
+func TestDeltaFlushesLongRuns(t *testing.T) {
+	old := bigData(1<<20, 4) // 1,024 blocks of 1 KiB
+	cur := bytes.Clone(old)
+	cur[len(cur)-10] ^= 1
+	sig, err := makeSignature(bytes.NewReader(old), int64(len(old)))
+	must(t, err)
+	var d bytes.Buffer
+	var sentAtFlush []int
+	must(t, writeDeltaFlushing(&d, bytes.NewReader(cur), sig, func() error {
+		sentAtFlush = append(sentAtFlush, d.Len())
+		return nil
+	}))
+	if len(sentAtFlush) < 3 || sentAtFlush[0] == 0 {
+		t.Fatalf("flushed at %v bytes: want the unchanged blocks sent in pieces of %d", sentAtFlush, runFlush)
+	}
+	var out bytes.Buffer
+	must(t, applyDelta(&d, bytes.NewReader(old), sig, &out, int64(len(cur))))
+	if !bytes.Equal(out.Bytes(), cur) {
+		t.Fatal("the flushed delta does not rebuild the new content")
+	}
+}

@@ -185,7 +185,7 @@ func (n *Node) serveDelta(w http.ResponseWriter, r *peerRequest) {
 		h = sha256.New()
 		src = io.TeeReader(src, h)
 	}
-	if err := writeDelta(cw, src, sig); err != nil {
+	if err := writeDeltaFlushing(cw, src, sig, http.NewResponseController(w).Flush); err != nil {
 		panic(http.ErrAbortHandler)
 	}
 	n.metrics.sent.Add(float64(cw.n))
