@@ -27,8 +27,8 @@ import (
 //  1. the journal (the path, the file's identity, its new size, mode,
 //     mtime and SHA-256, and every write with its bytes) is written and
 //     fsynced, and so is its directory;
-//  2. the writes are applied, the file is cut to its new size, given its
-//     mode and mtime, and fsynced;
+//  2. the writes are applied, the file is cut to its new size and
+//     fsynced, then given its mode and mtime and fsynced again;
 //  3. the journal is removed (and its directory fsynced, so a stale
 //     journal never comes back after a crash).
 //
@@ -202,8 +202,9 @@ func (w *writer) dropJournal(name string) error {
 }
 
 // applyJournal applies j to f (opened read-write; the caller checked it
-// is the file j was written for) and makes the result durable with one
-// fsync (data, size, mode and mtime).
+// is the file j was written for) and makes the result durable: the data
+// first, then the mode and mtime (so a file showing the new mtime holds
+// the new content durably, as one installed by rename does).
 func (w *writer) applyJournal(f *os.File, j *journal) error {
 	for _, e := range j.writes {
 		if _, err := f.WriteAt(e.data, e.off); err != nil {
@@ -214,6 +215,9 @@ func (w *writer) applyJournal(f *os.File, j *journal) error {
 		if err := f.Truncate(j.newSize); err != nil {
 			return err
 		}
+	}
+	if err := f.Sync(); err != nil {
+		return err
 	}
 	if err := f.Chmod(goMode(j.mode)); err != nil {
 		return err
