@@ -61,7 +61,7 @@ func planInPlace(r io.Reader, basis io.ReaderAt, sig *signature, max, limit int6
 	br := bufio.NewReaderSize(r, 64<<10)
 	h := xxhash.New()
 	p := &inPlacePlan{limit: limit}
-	buf := make([]byte, 1<<20)
+	buf := make([]byte, min(1<<20, sig.size+1)) // a small file needs no 1 MiB buffer
 	for {
 		op, err := br.ReadByte()
 		if err != nil {

@@ -279,3 +279,34 @@ func TestPlanInPlace(t *testing.T) {
 		})
 	}
 }
+
+// FuzzPlanInPlace: whatever the delta stream, the in-place plan writes
+// nothing past the size limit, and a plan it accepts rebuilds exactly what
+// the rename path's applyDelta rebuilds.
+func FuzzPlanInPlace(f *testing.F) {
+	old := bytes.Repeat([]byte("0123456789abcdef"), 400) // 6,400 bytes: 1 KiB blocks
+	sig, _ := makeSignature(bytes.NewReader(old), int64(len(old)))
+	for _, cur := range [][]byte{append([]byte("new"), old...), append(bytes.Clone(old[:3000]), 'x'), old} {
+		var d bytes.Buffer
+		_ = writeDelta(&d, bytes.NewReader(cur), sig)
+		f.Add(d.Bytes())
+	}
+	const max = 1 << 14
+	f.Fuzz(func(t *testing.T, data []byte) {
+		writes, size, err := planInPlace(bytes.NewReader(data), bytes.NewReader(old), sig, max, max)
+		if err != nil {
+			return
+		}
+		if size > max {
+			t.Fatalf("result of %d bytes past the limit", size)
+		}
+		var want bytes.Buffer
+		if err := applyDelta(bytes.NewReader(data), bytes.NewReader(old), sig, &want, max); err != nil {
+			t.Fatalf("the plan accepted a delta applyDelta refuses: %v", err)
+		}
+		got, err := io.ReadAll(io.NewSectionReader(overlay{basis: bytes.NewReader(old), writes: writes, size: size}, 0, size))
+		if err != nil || !bytes.Equal(got, want.Bytes()) {
+			t.Fatalf("the plan rebuilds %d bytes, applyDelta %d, or they differ (%v)", len(got), want.Len(), err)
+		}
+	})
+}
