@@ -5,6 +5,7 @@ package voter
 import (
 	"net"
 	"net/netip"
+	"time"
 
 	"golang.org/x/net/ipv4"
 )
@@ -25,6 +26,9 @@ func newBatchReader(c *net.UDPConn, n, size int) (*batchReader, error) {
 }
 
 func (r *batchReader) read() (int, error) { return r.pc.ReadBatch(r.msgs, 0) }
+
+// stamp is the kernel's receive time of datagram i; not read here (zero).
+func (r *batchReader) stamp(int) time.Time { return time.Time{} }
 
 func (r *batchReader) msg(i int) ([]byte, netip.AddrPort) {
 	m := &r.msgs[i]

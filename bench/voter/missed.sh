@@ -17,7 +17,12 @@
 # share of the run in which some task waited for a CPU (/proc/pressure/cpu).
 #
 # The server's figure is also read from its metric
-# redund_voter_cycle_missed_total (column metric_missed).
+# redund_voter_cycle_missed_total (column metric_missed). Of its missed
+# cycles, arrival_late counts those whose master packet itself reached the
+# server's socket more than 30 ms after the one before (the kernel's receive
+# time stamp): the simulator (or loopback) was late, not the server;
+# missed - arrival_late arrived in time and were started late by the server.
+# wait_p99/wait_max: from a master packet's arrival to its cycle's start.
 #
 # Usage: bench/voter/missed.sh            (env: DUR=20 MODES="one split shared" N=400)
 #        BURN=1 bench/voter/missed.sh     (adds one busy loop, nice 0, for the run:
@@ -66,7 +71,7 @@ gaps() { # json file -> "master_gaps master_max_ms clients_max_ms"
 }
 
 echo "# $(date -u +%FT%TZ) nproc=$(nproc) N=$N burn=$BURN prio=${PRIO:-none} cpu=$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs)"
-echo "# mode loadavg_before metric_missed server_missed cycles p99_ms max_ms overruns late | sim_master_gaps master_max_gap_ms client_max_gap_ms [second process: master_gaps master_max_ms] | cpu_ms/runqueue_wait_ms of server, simulator(s) | % of the run some task waited for a CPU (PSI)"
+echo "# mode loadavg_before metric_missed server_missed arrival_late cycles p99_ms max_ms wait_p99_ms wait_max_ms overruns late | sim_master_gaps master_max_gap_ms client_max_gap_ms [second process: master_gaps master_max_ms] | cpu_ms/runqueue_wait_ms of server, simulator(s) | % of the run some task waited for a CPU (PSI)"
 for mode in $MODES; do
 	load=$(cut -d' ' -f1 /proc/loadavg)
 	BURNER=
@@ -107,7 +112,7 @@ for mode in $MODES; do
 	[ -n "$B" ] && { wait "$B" || true; }
 	# after the senders stop: the cycles (one per master packet) of the whole run
 	metric=$(curl -sf "http://$ADMIN/metrics" | awk '/^redund_voter_cycle_missed_total/ {print $2}')
-	srv=$(curl -sf "http://$ADMIN/v1/status" | jq -r '.instances[0].details | "\(.cycle.missed) \(.cycle.cycles) \(.cycle.p99_ms) \(.cycle.max_ms) \(.cycle.overruns) \(.counters.late)"')
+	srv=$(curl -sf "http://$ADMIN/v1/status" | jq -r '.instances[0].details | "\(.cycle.missed) \(.cycle.missed_arrival) \(.cycle.cycles) \(.cycle.p99_ms) \(.cycle.max_ms) \(.cycle.wait_p99_ms) \(.cycle.wait_max_ms) \(.cycle.overruns) \(.counters.late)"')
 	kill "$PRI" && wait "$PRI" 2>/dev/null || true
 	[ -n "$BURNER" ] && { kill "$BURNER"; wait "$BURNER" 2>/dev/null || true; }
 	line="$mode $load ${metric:--} $srv | $(gaps "$W/a.json")"
