@@ -62,3 +62,14 @@ func (w *batchWriter) write(bufs [][]byte, to []netip.AddrPort) (int, error) {
 	}
 	return w.pc.WriteBatch(w.msgs[:n], 0)
 }
+
+// connWriter sends datagrams on a connected UDP socket.
+type connWriter struct{ c *net.UDPConn }
+
+func newConnWriter(c *net.UDPConn) (*connWriter, error) { return &connWriter{c: c}, nil }
+
+// write sends b to the socket's peer.
+func (w *connWriter) write(b []byte) error {
+	_, err := w.c.Write(b)
+	return err
+}
