@@ -74,10 +74,7 @@ func (g *group) put(c *client, index int, p *Packet) {
 // started by the datagram being handled (a master packet) or the timer.
 func (g *group) cycle(now time.Time) {
 	start := time.Now()
-	at := g.rxAt // when the master packet reached the socket
-	if at.IsZero() {
-		at = now
-	}
+	at := g.arrival(now) // when the master packet reached the socket
 	for _, c := range g.clients {
 		if c.heard && c.mix {
 			c.txseq++

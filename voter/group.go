@@ -150,6 +150,15 @@ func (g *group) readLoop() {
 	}
 }
 
+// arrival is the kernel's receive time of the datagram being handled, or
+// now when there is none (mu held).
+func (g *group) arrival(now time.Time) time.Time {
+	if g.rxAt.IsZero() {
+		return now
+	}
+	return g.rxAt
+}
+
 func (g *group) tickLoop(ctx context.Context) {
 	t := time.NewTicker(cycleEvery)
 	defer t.Stop()
