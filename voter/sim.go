@@ -53,8 +53,12 @@ type simState struct {
 	rxPeak    int
 	sent      uint64
 	buf       []byte
-	blind     bool // never drops the server (load generation)
-	gaps      sendGaps
+	frameBuf  [FrameLen]byte // the audio of the packet being built
+	// hostDigest is CRC(chal + host password): the digest of the server's
+	// packets to this client, made once (per packet it allocated)
+	hostDigest uint32
+	blind      bool // never drops the server (load generation)
+	gaps       sendGaps
 }
 
 // Sim runs many simulated clients from one pacing goroutine.
@@ -72,6 +76,7 @@ func NewSim(clients []SimClient) *Sim {
 	for i, c := range clients {
 		st := &simState{SimClient: c, seq: 3, buf: make([]byte, 0, MaxPacketLen)}
 		st.chal = MakeChallenge(strconv.Itoa(100000000 + i*7919 + int(time.Now().UnixNano()%1000)))
+		st.hostDigest = Digest(st.chal.Bytes(), c.HostPassword)
 		st.ua = net.UDPAddrFromAddrPort(c.Server)
 		s.clients = append(s.clients, st)
 	}
