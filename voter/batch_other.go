@@ -5,6 +5,7 @@ package voter
 import (
 	"net"
 	"net/netip"
+	"time"
 
 	"golang.org/x/net/ipv4"
 )
@@ -25,6 +26,9 @@ func newBatchReader(c *net.UDPConn, n, size int) (*batchReader, error) {
 }
 
 func (r *batchReader) read() (int, error) { return r.pc.ReadBatch(r.msgs, 0) }
+
+// stamp is the kernel's receive time of datagram i; not read here (zero).
+func (r *batchReader) stamp(int) time.Time { return time.Time{} }
 
 func (r *batchReader) msg(i int) ([]byte, netip.AddrPort) {
 	m := &r.msgs[i]
@@ -57,4 +61,15 @@ func (w *batchWriter) write(bufs [][]byte, to []netip.AddrPort) (int, error) {
 		w.msgs[i].Addr = net.UDPAddrFromAddrPort(to[i])
 	}
 	return w.pc.WriteBatch(w.msgs[:n], 0)
+}
+
+// connWriter sends datagrams on a connected UDP socket.
+type connWriter struct{ c *net.UDPConn }
+
+func newConnWriter(c *net.UDPConn) (*connWriter, error) { return &connWriter{c: c}, nil }
+
+// write sends b to the socket's peer.
+func (w *connWriter) write(b []byte) error {
+	_, err := w.c.Write(b)
+	return err
 }

@@ -1,6 +1,7 @@
 package voter
 
 import (
+	"encoding/binary"
 	"net/netip"
 	"time"
 )
@@ -115,30 +116,77 @@ func (c *client) timeout() time.Duration {
 	return 3000 * time.Millisecond
 }
 
-// readFrame copies the 160 bytes at the drain index into dst and, when
-// clear is set, marks them silent. It returns the mean RSSI of the frame.
+// readFrame copies the 160 bytes at the drain index into dst (unless nil)
+// and, when clear is set, marks them silent. It returns the mean RSSI of
+// the frame.
 func (c *client) readFrame(dst []byte, clear bool) int {
-	first := min(FrameLen, len(c.audio)-c.drain) // the frame may wrap
-	sum := 0
-	for _, part := range [2][2]int{{c.drain, first}, {0, FrameLen - first}} {
-		a, r := c.audio[part[0]:part[0]+part[1]], c.rssi[part[0]:part[0]+part[1]]
-		for _, v := range r {
-			sum += int(v)
-		}
-		if dst != nil {
-			dst = dst[copy(dst, a):]
-		}
-		if clear {
-			copy(a, silence)
-			clear0(r)
-		}
+	rssi := c.frameRSSI()
+	if dst != nil {
+		c.copyFrame(dst)
 	}
-	return sum / FrameLen
+	if clear {
+		c.clearFrame()
+	}
+	return rssi
 }
 
-func clear0(b []byte) {
-	for i := range b {
-		b[i] = 0
+// frameParts are the one or two ring ranges of the frame at the drain
+// index (the frame may wrap): [start, start+n) and [0, FrameLen-n).
+func (c *client) frameParts() (start, n int) {
+	return c.drain, min(FrameLen, len(c.audio)-c.drain)
+}
+
+// frameRSSI is the mean RSSI of the frame at the drain index.
+func (c *client) frameRSSI() int {
+	s, n := c.frameParts()
+	return (sumBytes(c.rssi[s:s+n]) + sumBytes(c.rssi[:FrameLen-n])) / FrameLen
+}
+
+// copyFrame copies the audio of the frame at the drain index into dst.
+func (c *client) copyFrame(dst []byte) {
+	s, n := c.frameParts()
+	copy(dst[copy(dst, c.audio[s:s+n]):], c.audio[:FrameLen-n])
+}
+
+// clearFrame marks the frame at the drain index silent, RSSI 0.
+func (c *client) clearFrame() {
+	s, n := c.frameParts()
+	copy(c.audio[s:s+n], silence)
+	copy(c.audio, silence[:FrameLen-n])
+	clear(c.rssi[s : s+n])
+	clear(c.rssi[:FrameLen-n])
+}
+
+// sumBytes adds the bytes of b eight at a time: four 16-bit lanes of even
+// bytes and four of odd bytes, flushed before a lane can overflow (the
+// cycle sums every client's 160 RSSI bytes; a byte loop was a tenth of
+// the server's CPU at 1,000 clients).
+func sumBytes(b []byte) int {
+	const lanes = 0x00ff00ff00ff00ff
+	sum := 0
+	for len(b) >= 8 {
+		var acc uint64
+		for k := 0; k < 128 && len(b) >= 8; k++ { // 128 x 510 < 65536
+			w := binary.LittleEndian.Uint64(b)
+			acc += w&lanes + (w>>8)&lanes
+			b = b[8:]
+		}
+		sum += int(acc&0xffff + acc>>16&0xffff + acc>>32&0xffff + acc>>48)
+	}
+	for _, v := range b {
+		sum += int(v)
+	}
+	return sum
+}
+
+// fillBytes sets every byte of b to v.
+func fillBytes(b []byte, v byte) {
+	if len(b) == 0 {
+		return
+	}
+	b[0] = v
+	for k := 1; k < len(b); k *= 2 {
+		copy(b[k:], b[:k])
 	}
 }
 
@@ -153,12 +201,8 @@ func (c *client) placeAt(pos int, rssi byte, frame []byte) {
 	first := min(len(frame), n-start)
 	copy(c.audio[start:], frame[:first])
 	copy(c.audio, frame[first:])
-	for i := start; i < start+first; i++ {
-		c.rssi[i] = rssi
-	}
-	for i := 0; i < len(frame)-first; i++ {
-		c.rssi[i] = rssi
-	}
+	fillBytes(c.rssi[start:start+first], rssi)
+	fillBytes(c.rssi[:len(frame)-first], rssi)
 }
 
 func (c *client) advance() {

@@ -70,9 +70,11 @@ func (g *group) put(c *client, index int, p *Packet) {
 	c.place(index, p.RSSI, audio)
 }
 
-// cycle is one 20 ms voting/drain cycle for every instance of the group.
+// cycle is one 20 ms voting/drain cycle for every instance of the group,
+// started by the datagram being handled (a master packet) or the timer.
 func (g *group) cycle(now time.Time) {
 	start := time.Now()
+	at := g.arrival(now) // when the master packet reached the socket
 	for _, c := range g.clients {
 		if c.heard && c.mix {
 			c.txseq++
@@ -87,7 +89,7 @@ func (g *group) cycle(now time.Time) {
 	}
 	g.keepalives(now)
 	g.timeouts(now)
-	g.cycles.add(start, time.Since(start))
+	g.cycles.add(start, at, time.Since(start))
 }
 
 // sendAudio sends a header-only (keepalive) or µ-law packet to a client,

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net"
 	"net/netip"
+	"runtime"
 	"testing"
 	"time"
 
@@ -110,10 +111,56 @@ func TestCycleMissedMetric(t *testing.T) {
 	}
 	g := s.groups[0]
 	t0 := time.Unix(1700000000, 0)
-	for _, at := range []time.Duration{0, 20, 40, 75, 95, 140} { // two gaps > 30 ms
-		g.cycles.add(t0.Add(at*time.Millisecond), time.Millisecond)
+	// cycle starts and their master packets' arrivals, ms: two gaps > 30 ms
+	// between starts; of those, the first packet came in time (20 ms after
+	// the one before) and waited 15 ms, the second came late itself
+	for _, c := range [][2]time.Duration{{0, 0}, {20, 20}, {40, 40}, {75, 60}, {95, 95}, {140, 139}} {
+		g.cycles.add(t0.Add(c[0]*time.Millisecond), t0.Add(c[1]*time.Millisecond), time.Millisecond)
 	}
-	if v := counterValue(t, reg, "redund_voter_cycle_missed_total", map[string]string{"listen": "127.0.0.1:1667"}); v != 2 {
+	listen := map[string]string{"listen": "127.0.0.1:1667"}
+	if v := counterValue(t, reg, "redund_voter_cycle_missed_total", listen); v != 2 {
 		t.Errorf("redund_voter_cycle_missed_total = %v, want 2", v)
+	}
+	if v := counterValue(t, reg, "redund_voter_cycle_missed_arrival_total", listen); v != 1 {
+		t.Errorf("redund_voter_cycle_missed_arrival_total = %v, want 1", v)
+	}
+	if r := g.cycles.report(); r.WaitMaxMS != 15 || r.MissedArrival != 1 {
+		t.Errorf("report %+v, want wait_max_ms 15, missed_arrival 1", r)
+	}
+}
+
+// The reader gives each datagram the kernel's receive time: not before
+// the send, not after the read.
+func TestBatchReaderStamps(t *testing.T) {
+	if runtime.GOOS != "linux" {
+		t.Skip("receive time stamps are read on Linux only")
+	}
+	conn, err := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	r, err := newBatchReader(conn, 4, 2048)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, err := net.DialUDP("udp4", nil, conn.LocalAddr().(*net.UDPAddr))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer out.Close()
+	before := time.Now()
+	if _, err := out.Write([]byte("x")); err != nil {
+		t.Fatal(err)
+	}
+	n, err := r.read()
+	after := time.Now()
+	if err != nil || n != 1 {
+		t.Fatalf("read %d, %v", n, err)
+	}
+	at := r.stamp(0)
+	// the kernel's clock is the wall clock; allow it 1 ms of rounding
+	if at.Before(before.Round(0).Add(-time.Millisecond)) || at.After(after.Round(0).Add(time.Millisecond)) {
+		t.Errorf("stamp %v not within [%v, %v]", at, before, after)
 	}
 }

@@ -43,6 +43,7 @@ type group struct {
 	count, lastMaster     uint64 // 20 ms ticks; tick of the last master packet
 	master                *client
 
+	rxAt    time.Time // kernel receive time of the datagram being handled (zero: unknown)
 	pkt     Packet
 	q       *sendQueue // where g.next/g.queue put packets (set under mu)
 	rq, tq  *sendQueue // the reader's and the timer's
@@ -139,12 +140,23 @@ func (g *group) readLoop() {
 			if !from.IsValid() {
 				continue
 			}
+			g.rxAt = g.rx.stamp(i)
 			g.handle(b, from, now)
 		}
+		g.rxAt = time.Time{}
 		g.q = g.tq
 		g.mu.Unlock()
 		g.rq.flush() // outside the lock: only this goroutine fills rq
 	}
+}
+
+// arrival is the kernel's receive time of the datagram being handled, or
+// now when there is none (mu held).
+func (g *group) arrival(now time.Time) time.Time {
+	if g.rxAt.IsZero() {
+		return now
+	}
+	return g.rxAt
 }
 
 func (g *group) tickLoop(ctx context.Context) {

@@ -58,7 +58,7 @@ func (g *group) dispatch(c *client, p *Packet, raw []byte, now time.Time) {
 		g.handleGPS(c, p, now)
 	case TypePing:
 		c.heard = true
-		g.pingReply(c, p.Ping, now)
+		g.pingReply(c, p.Ping, g.arrival(now)) // the round trip without the reader's delay
 	default: // "nulaw" audio (type 4) is forwarded by a secondary, not decoded
 		c.heard = true
 		if c.inst.proxying() && !c.mix && !c.cfg.Master {

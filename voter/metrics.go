@@ -29,6 +29,8 @@ var (
 		"Voting cycles that took longer than 20 ms.", []string{"listen"}, nil)
 	descMissed = prometheus.NewDesc("redund_voter_cycle_missed_total",
 		"Voting cycles missed: more than 30 ms between two cycle starts (each master packet, or the 20 ms timer, starts one).", []string{"listen"}, nil)
+	descMissedArrival = prometheus.NewDesc("redund_voter_cycle_missed_arrival_total",
+		"Missed voting cycles whose master packet itself reached the socket more than 30 ms after the one before (kernel receive time): the timing source or the network was late, not the server.", []string{"listen"}, nil)
 	descUnknownDigest = prometheus.NewDesc("redund_voter_unknown_digest_total",
 		"Packets on the instance's VOTER socket whose digest matches no client (wrong password, stale challenge, or forgery attempts); the count is the socket's, shared by the instances on it.",
 		[]string{"instance", "listen"}, nil)
@@ -42,7 +44,7 @@ type collector struct{ s *Server }
 // Describe sends every metric description.
 func (c *collector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{descPackets, descLink, descClientUp, descClientPackets,
-		descClientDrops, descClientRSSI, descRTP, descCycles, descCycleP99, descOverruns, descMissed,
+		descClientDrops, descClientRSSI, descRTP, descCycles, descCycleP99, descOverruns, descMissed, descMissedArrival,
 		descUnknownDigest, descRTPInRefused} {
 		ch <- d
 	}
@@ -94,6 +96,7 @@ func (g *group) metrics() metricSet {
 	s.counter(descCycles, r.Cycles, g.addr)
 	s.counter(descOverruns, r.Overruns, g.addr)
 	s.counter(descMissed, r.Missed, g.addr)
+	s.counter(descMissedArrival, r.MissedArrival, g.addr)
 	s.gauge(descCycleP99, r.P99MS/1000, g.addr)
 	for _, in := range g.insts {
 		in.metrics(&s)

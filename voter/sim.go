@@ -35,6 +35,7 @@ type SimClient struct {
 type simState struct {
 	SimClient
 	conn      *net.UDPConn
+	w         *connWriter // conn is connected to the server: frames go through w
 	ua        *net.UDPAddr
 	chal      Challenge
 	mu        sync.Mutex
@@ -52,8 +53,12 @@ type simState struct {
 	rxPeak    int
 	sent      uint64
 	buf       []byte
-	blind     bool // never drops the server (load generation)
-	gaps      sendGaps
+	frameBuf  [FrameLen]byte // the audio of the packet being built
+	// hostDigest is CRC(chal + host password): the digest of the server's
+	// packets to this client, made once (per packet it allocated)
+	hostDigest uint32
+	blind      bool // never drops the server (load generation)
+	gaps       sendGaps
 }
 
 // Sim runs many simulated clients from one pacing goroutine.
@@ -71,6 +76,7 @@ func NewSim(clients []SimClient) *Sim {
 	for i, c := range clients {
 		st := &simState{SimClient: c, seq: 3, buf: make([]byte, 0, MaxPacketLen)}
 		st.chal = MakeChallenge(strconv.Itoa(100000000 + i*7919 + int(time.Now().UnixNano()%1000)))
+		st.hostDigest = Digest(st.chal.Bytes(), c.HostPassword)
 		st.ua = net.UDPAddrFromAddrPort(c.Server)
 		s.clients = append(s.clients, st)
 	}
@@ -135,7 +141,10 @@ func (s *Sim) NotConnected() (bad, all int) {
 	return bad, len(s.clients)
 }
 
-// Run sends and receives until ctx ends.
+// Run sends and receives until ctx ends. Each client has its own socket,
+// connected to the server (as a VOTER board's), unless Shared. The master
+// timing sources are paced by a goroutine of their own, on absolute 20 ms
+// deadlines, so that they never wait behind the other clients' sends.
 func (s *Sim) Run(ctx context.Context) error {
 	local := s.Local
 	if local == "" {
@@ -144,22 +153,9 @@ func (s *Sim) Run(ctx context.Context) error {
 	ip := net.ParseIP(local)
 	var wg sync.WaitGroup
 	defer wg.Wait()
-	var shared *net.UDPConn
-	for _, c := range s.clients {
-		if shared != nil {
-			c.conn = shared
-			continue
-		}
-		conn, err := net.ListenUDP("udp4", &net.UDPAddr{IP: ip})
-		if err != nil {
-			s.closeAll()
-			return err
-		}
-		_ = conn.SetWriteBuffer(4 << 20)
-		c.conn = conn
-		if s.Shared {
-			shared = conn
-		}
+	if err := s.open(ip); err != nil {
+		s.closeAll()
+		return err
 	}
 	defer s.closeAll()
 	for i, c := range s.clients {
@@ -169,7 +165,53 @@ func (s *Sim) Run(ctx context.Context) error {
 		wg.Add(1)
 		go func() { defer wg.Done(); c.readLoop() }()
 	}
-	return s.pace(ctx)
+	var masters, others []*simState
+	for _, c := range s.clients {
+		if c.Master {
+			masters = append(masters, c)
+		} else {
+			others = append(others, c)
+		}
+	}
+	start := time.Now().Truncate(20 * time.Millisecond).Add(20 * time.Millisecond)
+	if len(masters) > 0 && len(others) > 0 {
+		wg.Add(1)
+		go func() { defer wg.Done(); s.pace(ctx, masters, start, false) }()
+		return s.pace(ctx, others, start, s.Shared)
+	}
+	return s.pace(ctx, s.clients, start, s.Shared)
+}
+
+// open gives every client its socket: its own, connected to the server,
+// or (Shared) one for all.
+func (s *Sim) open(ip net.IP) error {
+	var shared *net.UDPConn
+	for _, c := range s.clients {
+		if shared != nil {
+			c.conn = shared
+			continue
+		}
+		var conn *net.UDPConn
+		var err error
+		if s.Shared {
+			conn, err = net.ListenUDP("udp4", &net.UDPAddr{IP: ip})
+		} else {
+			conn, err = net.DialUDP("udp4", &net.UDPAddr{IP: ip}, c.ua)
+		}
+		if err != nil {
+			return err
+		}
+		_ = conn.SetWriteBuffer(4 << 20)
+		c.conn = conn
+		if s.Shared {
+			shared = conn
+			continue
+		}
+		if c.w, err = newConnWriter(conn); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 func (s *Sim) closeAll() {
@@ -180,20 +222,20 @@ func (s *Sim) closeAll() {
 	}
 }
 
-// pace sends frame n of client i at start + n×Every + i×Every/len(clients):
-// the clients' packets are spread over the interval (catching up after a
-// late wake), each stamped with its frame's 20 ms time.
-func (s *Sim) pace(ctx context.Context) error {
+// pace sends frame n of client i of cs at start + n×Every +
+// i×Every/len(cs): the clients' packets are spread over the interval
+// (catching up after a late wake), each stamped with its frame's 20 ms
+// time. Due times are absolute, so a late wake does not delay the next.
+func (s *Sim) pace(ctx context.Context, cs []*simState, start time.Time, batch bool) error {
 	every := s.Every
 	if every == 0 {
 		every = 20 * time.Millisecond
 	}
-	nc := uint64(len(s.clients))
+	nc := uint64(len(cs))
 	if nc == 0 {
 		<-ctx.Done()
 		return nil
 	}
-	start := time.Now().Truncate(20 * time.Millisecond).Add(20 * time.Millisecond)
 	slot := every / time.Duration(nc)
 	var k uint64 // next packet: client k%nc, frame k/nc
 	dueOf := func(k uint64) time.Time {
@@ -222,13 +264,15 @@ func (s *Sim) pace(ctx context.Context) error {
 				if every != 20*time.Millisecond {
 					ft = due.Truncate(20 * time.Millisecond)
 				}
-				if s.Shared {
-					s.batch.add(s.clients[k%nc], n, ft, now)
+				if batch {
+					s.batch.add(cs[k%nc], n, ft, now)
 				} else {
-					s.clients[k%nc].frame(n, ft, now)
+					cs[k%nc].frame(n, ft, now)
 				}
 			}
-			s.batch.flush()
+			if batch {
+				s.batch.flush()
+			}
 			t.Reset(max(time.Until(dueOf(k)), time.Until(now.Add(time.Millisecond))))
 		}
 	}

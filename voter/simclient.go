@@ -10,10 +10,20 @@ import (
 // packet the kernel refused does not count as sent for the send gaps.
 func (c *simState) frame(n uint64, ft, now time.Time) {
 	if b := c.build(n, ft, now); b != nil {
-		if _, err := c.conn.WriteToUDP(b, c.ua); err == nil {
+		if c.send(b) == nil {
 			c.noteSent(time.Now(), len(b))
 		}
 	}
+}
+
+// send writes b to the server: through the connected socket's writer
+// (pace's goroutine only), or to the server's address (a shared socket).
+func (c *simState) send(b []byte) error {
+	if c.w != nil {
+		return c.w.write(b)
+	}
+	_, err := c.conn.WriteToUDP(b, c.ua)
+	return err
 }
 
 // sendGaps watches the time between a client's audio packets.
@@ -75,12 +85,12 @@ func (c *simState) build(n uint64, ft, now time.Time) []byte {
 		if c.RSSI != nil {
 			rssi = c.RSSI(n)
 		}
-		var audio [FrameLen]byte
-		copy(audio[:], silence)
+		audio := c.frameBuf[:] // a field: a local array escapes, 160 bytes per packet
+		copy(audio, silence)
 		if c.Audio != nil {
-			c.Audio(n, audio[:])
+			c.Audio(n, audio)
 		}
-		p = Packet{Header: h, Kind: TypeULaw, RSSI: rssi, Audio: audio[:]}
+		p = Packet{Header: h, Kind: TypeULaw, RSSI: rssi, Audio: audio}
 	}
 	c.buf = p.Append(c.buf[:0])
 	c.lastTx = now
@@ -125,7 +135,7 @@ func (c *simState) receive(p *Packet) {
 		c.digest = Digest(c.srvChal.Bytes(), c.Password)
 		c.connected, c.authed = false, false
 	}
-	if p.Digest != Digest(c.chal.Bytes(), c.HostPassword) {
+	if p.Digest != c.hostDigest {
 		c.mu.Unlock()
 		return
 	}
@@ -164,5 +174,10 @@ func (c *simState) receive(p *Packet) {
 // back under the client's own header (c.mu held).
 func (c *simState) echoPing(p *Packet) {
 	e := Packet{Header: Header{Sec: p.Sec, Nsec: p.Nsec, Challenge: c.chal, Digest: c.digest}, Kind: TypePing, Ping: p.Ping}
-	_, _ = c.conn.WriteToUDP(e.Append(make([]byte, 0, PingPacketLen)), c.ua)
+	b := e.Append(make([]byte, 0, PingPacketLen))
+	if c.w != nil { // connected: Write is safe beside the pacing goroutine's writer
+		_, _ = c.conn.Write(b)
+		return
+	}
+	_, _ = c.conn.WriteToUDP(b, c.ua)
 }

@@ -20,21 +20,36 @@ const (
 // String returns the state's name.
 func (s State) String() string { return string(s) }
 
-// cycleStats keeps the recent voting cycle durations.
+// missedGap is the gap between two cycle starts that counts as a missed
+// 20 ms cycle.
+const missedGap = 30 * time.Millisecond
+
+// cycleStats keeps the recent voting cycle durations and waits.
 type cycleStats struct {
 	n        uint64
 	overruns uint64 // cycles that took longer than 20 ms
 	missed   uint64 // gaps of more than 30 ms between cycle starts
-	last     time.Time
-	ring     [4096]time.Duration
+	// missedArrival counts the missed cycles whose master packet itself
+	// reached the socket more than 30 ms after the one before: the timing
+	// source (or the network) was late, not this process.
+	missedArrival uint64
+	last, lastAt  time.Time
+	ring          [4096]time.Duration // cycle durations
+	waits         [4096]time.Duration // from the datagram's arrival to the cycle's start
 }
 
-func (s *cycleStats) add(start time.Time, d time.Duration) {
-	if !s.last.IsZero() && start.Sub(s.last) > 30*time.Millisecond {
+// add records a cycle that started at start, took d, and was started by a
+// datagram (or timer) that arrived at at.
+func (s *cycleStats) add(start, at time.Time, d time.Duration) {
+	if !s.last.IsZero() && start.Sub(s.last) > missedGap {
 		s.missed++
+		if at.Sub(s.lastAt) > missedGap {
+			s.missedArrival++
+		}
 	}
-	s.last = start
+	s.last, s.lastAt = start, at
 	s.ring[s.n%uint64(len(s.ring))] = d
+	s.waits[s.n%uint64(len(s.waits))] = max(start.Sub(at), 0)
 	s.n++
 	if d > cycleEvery {
 		s.overruns++
@@ -43,24 +58,35 @@ func (s *cycleStats) add(start time.Time, d time.Duration) {
 
 // CycleReport summarises recent voting cycles.
 type CycleReport struct {
-	Cycles   uint64  `json:"cycles"`
-	Overruns uint64  `json:"overruns"`
-	Missed   uint64  `json:"missed"`
-	P50MS    float64 `json:"p50_ms"`
-	P99MS    float64 `json:"p99_ms"`
-	MaxMS    float64 `json:"max_ms"`
+	Cycles   uint64 `json:"cycles"`
+	Overruns uint64 `json:"overruns"`
+	Missed   uint64 `json:"missed"`
+	// MissedArrival: of Missed, the cycles whose master packet arrived
+	// late (more than 30 ms after the one before, kernel receive time);
+	// Missed - MissedArrival arrived in time and were started late here.
+	MissedArrival uint64  `json:"missed_arrival"`
+	P50MS         float64 `json:"p50_ms"`
+	P99MS         float64 `json:"p99_ms"`
+	MaxMS         float64 `json:"max_ms"`
+	// WaitP99MS and WaitMaxMS: the time from a master packet's arrival at
+	// the socket to the start of its cycle (read and queue delay).
+	WaitP99MS float64 `json:"wait_p99_ms"`
+	WaitMaxMS float64 `json:"wait_max_ms"`
 }
 
 func (s *cycleStats) report() CycleReport {
 	n := min(s.n, uint64(len(s.ring)))
-	r := CycleReport{Cycles: s.n, Overruns: s.overruns, Missed: s.missed}
+	r := CycleReport{Cycles: s.n, Overruns: s.overruns, Missed: s.missed, MissedArrival: s.missedArrival}
 	if n == 0 {
 		return r
 	}
+	ms := func(x time.Duration) float64 { return float64(x.Microseconds()) / 1000 }
 	d := slices.Clone(s.ring[:n])
 	slices.Sort(d)
-	ms := func(x time.Duration) float64 { return float64(x.Microseconds()) / 1000 }
 	r.P50MS, r.P99MS, r.MaxMS = ms(d[n/2]), ms(d[n*99/100]), ms(d[n-1])
+	w := slices.Clone(s.waits[:n])
+	slices.Sort(w)
+	r.WaitP99MS, r.WaitMaxMS = ms(w[n*99/100]), ms(w[n-1])
 	return r
 }
 

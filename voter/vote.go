@@ -15,7 +15,7 @@ func (in *instance) vote(now time.Time) {
 	}
 	for _, c := range in.clients {
 		if !c.mix && c.prio() != -1 {
-			c.readFrame(nil, true)
+			c.clearFrame()
 		}
 	}
 	winner = in.mix(frame, winner)
@@ -51,7 +51,8 @@ func (in *instance) pickWinner() *client {
 		if c.mix || c.prio() == -1 {
 			continue
 		}
-		c.lastRSSI = c.readFrame(c.rec[:], false)
+		c.lastRSSI = c.frameRSSI()
+		c.copyFrame(c.rec[:])
 		p := c.prio()
 		if (c.lastRSSI > bestRSSI && p == bestPrio) || (c.lastRSSI > 0 && p > bestPrio) {
 			best, bestRSSI, bestPrio = c, c.lastRSSI, p

@@ -191,3 +191,30 @@ func TestMixPrioMinusOne(t *testing.T) {
 		t.Errorf("with a prio 1 mix client: %#x, want only its audio %#x", in.frame[0], b)
 	}
 }
+
+// sumBytes and fillBytes agree with byte loops at every length and offset
+// (the lanes are flushed before they overflow: 255s over 2 KiB).
+func TestSumAndFillBytes(t *testing.T) {
+	b := make([]byte, 2100)
+	for i := range b {
+		b[i] = byte(i*7 + i/3)
+	}
+	for _, n := range []int{0, 1, 7, 8, 9, 80, 159, 160, 161, 1023, 1024, 2100} {
+		t.Run(fmt.Sprint(n), func(t *testing.T) {
+			for off := 0; off < 8 && off+n <= len(b); off++ {
+				want := 0
+				for _, v := range b[off : off+n] {
+					want += int(v)
+				}
+				if got := sumBytes(b[off : off+n]); got != want {
+					t.Fatalf("offset %d: sum %d, want %d", off, got, want)
+				}
+			}
+			f := make([]byte, n)
+			fillBytes(f, 255)
+			if !allBytes(f, 255) || sumBytes(f) != 255*n {
+				t.Fatalf("fill/sum of 255s: %d", sumBytes(f))
+			}
+		})
+	}
+}

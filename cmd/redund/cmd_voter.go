@@ -8,6 +8,7 @@ import (
 	"maps"
 	"os"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/urfave/cli/v2"
@@ -103,6 +104,8 @@ type voterClientOptions struct {
 	voter.SimOptions
 	Duration time.Duration
 	JSON     bool
+	// files holding the passwords (kept out of ps and shell history)
+	PasswordFile, HostPasswordFile, MasterPasswordFile string
 }
 
 func newVoterClientCommand() *cli.Command {
@@ -121,11 +124,17 @@ func newVoterClientCommand() *cli.Command {
 			exitStatusHelp,
 		Flags: []cli.Flag{
 			&cli.StringFlag{Name: "server", Value: "127.0.0.1:1667", Destination: &o.Server, Usage: "VOTER server host:port"},
-			&cli.StringFlag{Name: "password", Destination: &o.Password, Usage: "client password (with --count > 1 a format with %d); required"},
-			&cli.StringFlag{Name: "host-password", Destination: &o.HostPassword, Usage: "the server's [general] password; required"},
+			&cli.StringFlag{Name: "password", Destination: &o.Password, EnvVars: []string{"REDUND_VOTER_PASSWORD"},
+				Usage: "client password (with --count > 1 a format with %d); required (or --password-file)"},
+			&cli.StringFlag{Name: "password-file", Destination: &o.PasswordFile, Usage: "read --password from this file (first line)"},
+			&cli.StringFlag{Name: "host-password", Destination: &o.HostPassword, EnvVars: []string{"REDUND_VOTER_HOST_PASSWORD"},
+				Usage: "the server's [general] password; required (or --host-password-file)"},
+			&cli.StringFlag{Name: "host-password-file", Destination: &o.HostPasswordFile, Usage: "read --host-password from this file (first line)"},
 			&cli.IntFlag{Name: "count", Value: 1, Destination: &o.Count, Usage: "number of clients"},
 			&cli.BoolFlag{Name: "mix", Destination: &o.Mix, Usage: "mix (general-purpose) mode instead of GPS timing"},
-			&cli.StringFlag{Name: "master-password", Destination: &o.MasterPassword, Usage: "also run a master timing source with this password"},
+			&cli.StringFlag{Name: "master-password", Destination: &o.MasterPassword, EnvVars: []string{"REDUND_VOTER_MASTER_PASSWORD"},
+				Usage: "also run a master timing source with this password"},
+			&cli.StringFlag{Name: "master-password-file", Destination: &o.MasterPasswordFile, Usage: "read --master-password from this file (first line)"},
 			&cli.StringFlag{Name: "rssi", Value: "200", Destination: &o.RSSI, Usage: "RSSI per frame, comma-separated, cycled"},
 			&cli.Float64Flag{Name: "tone", Destination: &o.Tone, Usage: "send a sine tone of this frequency (Hz)"},
 			&cli.StringFlag{Name: "wav", Destination: &o.WAV, Usage: "send this 8 kHz 16-bit mono WAV file (looped)"},
@@ -143,6 +152,9 @@ func newVoterClientCommand() *cli.Command {
 }
 
 func runVoterClient(ctx context.Context, o *voterClientOptions, w io.Writer) error {
+	if err := o.readPasswordFiles(); err != nil {
+		return err
+	}
 	if o.Password == "" || o.HostPassword == "" {
 		return usageErr("voter client: --password and --host-password are required (see --help)")
 	}
@@ -175,6 +187,35 @@ func runVoterClient(ctx context.Context, o *voterClientOptions, w io.Writer) err
 			}
 		}
 	}
+}
+
+// readPasswordFiles fills each password from its file, when one is given;
+// a password given both ways is a usage error.
+func (o *voterClientOptions) readPasswordFiles() error {
+	for _, f := range []struct {
+		flag, path string
+		dst        *string
+	}{
+		{"password", o.PasswordFile, &o.Password},
+		{"host-password", o.HostPasswordFile, &o.HostPassword},
+		{"master-password", o.MasterPasswordFile, &o.MasterPassword},
+	} {
+		if f.path == "" {
+			continue
+		}
+		if *f.dst != "" {
+			return usageErr("voter client: --%s and --%s-file both given", f.flag, f.flag)
+		}
+		b, err := os.ReadFile(f.path)
+		if err != nil {
+			return usageErr("voter client: --%s-file: %v", f.flag, err)
+		}
+		line, _, _ := strings.Cut(string(b), "\n")
+		if *f.dst = strings.TrimSuffix(line, "\r"); *f.dst == "" {
+			return usageErr("voter client: --%s-file %s: empty first line", f.flag, f.path)
+		}
+	}
+	return nil
 }
 
 // clientResult prints the final summary and fails (exit 1) when a client

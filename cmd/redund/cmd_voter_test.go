@@ -4,6 +4,8 @@ import (
 	"context"
 	"encoding/json"
 	"net"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -103,6 +105,63 @@ func TestVoterClientBadNumbersExit2(t *testing.T) {
 		t.Run(strings.Join(args, " "), func(t *testing.T) {
 			if out, code := runCLI(t, args...); code != exitUsage || !strings.Contains(out, "--count must be at least 1") {
 				t.Errorf("%v: exit %d, out %q", args, code, out)
+			}
+		})
+	}
+}
+
+// TestVoterClientPasswordsOutOfArgs: the passwords can come from files or
+// the environment instead of the command line (where ps shows them); a
+// password given both as a flag and a file, or an empty file, is a usage
+// error.
+func TestVoterClientPasswordsOutOfArgs(t *testing.T) {
+	s, err := voter.New(map[string]*voter.Config{"main": {Listen: "127.0.0.1:0", Password: "hostpw", Buflen: 160,
+		Clients: map[string]*voter.ClientConfig{"alice": {Password: "apw"},
+			"gps": {Password: "gpw", Master: true}}}}, voter.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Listen(); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { defer close(done); _ = s.Run(ctx) }()
+	t.Cleanup(func() { cancel(); <-done })
+	addr := s.Addr("main").String()
+	dir := t.TempDir()
+	file := func(name, body string) string {
+		p := filepath.Join(dir, name)
+		if err := os.WriteFile(p, []byte(body), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	pw, host, master, empty := file("pw", "apw\n"), file("host", "hostpw\r\nignored\n"), file("gps", "gpw"), file("empty", "\n")
+	run := []string{"voter", "client", "--server", addr, "--duration", "1500ms", "--json"}
+	for _, tc := range []struct {
+		name string
+		env  map[string]string
+		args []string
+		code int
+		want string
+	}{
+		{"files", nil, []string{"--password-file", pw, "--host-password-file", host, "--master-password-file", master}, exitOK, `"Connected":true`},
+		{"env", map[string]string{"REDUND_VOTER_PASSWORD": "apw", "REDUND_VOTER_HOST_PASSWORD": "hostpw",
+			"REDUND_VOTER_MASTER_PASSWORD": "gpw"}, nil, exitOK, `"Connected":true`},
+		{"flag-and-file", nil, []string{"--password", "apw", "--password-file", pw, "--host-password", "hostpw"}, exitUsage,
+			"--password and --password-file both given"},
+		{"empty-file", nil, []string{"--password-file", empty, "--host-password", "hostpw"}, exitUsage, "empty first line"},
+		{"missing-file", nil, []string{"--password", "apw", "--host-password-file", filepath.Join(dir, "none")}, exitUsage,
+			"--host-password-file"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			for k, v := range tc.env {
+				t.Setenv(k, v)
+			}
+			out, code := runCLI(t, append(run, tc.args...)...)
+			if code != tc.code || !strings.Contains(out, tc.want) || (tc.code == exitOK && strings.Contains(out, `"Connected":false`)) {
+				t.Errorf("exit %d, want %d with %q:\n%s", code, tc.code, tc.want, out)
 			}
 		})
 	}
