@@ -77,9 +77,9 @@ func (n *Node) onSyncError(err error, start time.Time) bool {
 		n.setState(StateIncompatible, reason)
 		return false
 	}
-	if n.notePeerError(err) {
+	if why := n.notePeerError(err); why != "" {
 		// the primary answered: alive, so no failover while this goes on
-		n.setState(StateIncompatible, reasonSecretsDiffer)
+		n.setState(StateIncompatible, why)
 		return false
 	}
 	msg := shortErr(err)
@@ -95,7 +95,7 @@ func (n *Node) onSyncError(err error, start time.Time) bool {
 	ff := n.failoverFactsLocked()
 	gone := ff.Unheard
 	switch {
-	case n.mismatchLocked(): // still Incompatible: secrets differ
+	case n.mismatchLocked(): // still Incompatible: secrets differ, or another protocol
 	case n.st.Name != StateConnecting && gone > n.peerTimeout():
 		f.shown = false
 		n.setStateLocked(StateUnavailable, "primary unreachable: "+msg)
