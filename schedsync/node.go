@@ -124,6 +124,7 @@ func New(cfg *Config, opt Options) (*Node, error) {
 		return nil, err
 	}
 	n.w = w
+	w.conflicts.setLimits(cfg.ConflictsKeep, cfg.ConflictsMaxBytes)
 	if err := n.loadState(); err != nil {
 		_ = w.close()
 		return nil, err
@@ -228,6 +229,7 @@ func (n *Node) Run(ctx context.Context) error {
 	if c, err := n.w.cleanTemps(); err == nil && c > 0 {
 		n.log.Info("removed temporary files left by a crash", "count", c)
 	}
+	n.boundConflicts()
 	for ctx.Err() == nil {
 		n.runRole(ctx)
 	}
@@ -276,4 +278,18 @@ func (n *Node) info() nodeInfo {
 		i.Progress = n.prog.Load().view()
 	}
 	return i
+}
+
+// boundConflicts applies conflicts_keep and conflicts_max_bytes to what
+// earlier runs left in .redund/conflicts (the writer keeps them from then
+// on, at every move).
+func (n *Node) boundConflicts() {
+	if err := n.w.indexConflicts(); err != nil {
+		n.log.Warn("cannot read the conflicts directory; it is bounded once it can be read", "dir", conflictDir, "err", err)
+		return
+	}
+	if c := n.w.conflicts.rotatedCount(); c > 0 {
+		n.log.Info("removed the oldest entries of the conflicts directory (conflicts_keep, conflicts_max_bytes)",
+			"dir", conflictDir, "removed", c)
+	}
 }
