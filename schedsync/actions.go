@@ -188,6 +188,7 @@ func (n *Node) promote(reason string) {
 	clear(n.failed)    // what the secondary could not install is no longer pending
 	clear(n.refused)
 	n.syncFail = syncFailure{}
+	n.failLog.Reset()
 	n.noteRoleStartLocked()
 	epoch := n.epoch
 	cancel := n.roleCancel

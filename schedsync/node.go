@@ -75,6 +75,8 @@ type Node struct {
 	edits        map[string]string      // secondary: local edits found (path → what)
 	failed       map[string]*failedFile // secondary: files that could not be installed, retried
 	syncFail     syncFailure            // secondary: the sync loop's current run of failures
+	failLog      logging.Every          // when syncFail is logged
+	mismatchLog  logging.Every          // when an answer that shows the peer alive but unusable is logged
 	guard        string                 // secondary: why it refuses to mirror (until resync)
 	refused      map[string]string      // secondary: symlinks from the primary refused (path → why)
 	hookStarted  uint64                 // hooks started so far
@@ -97,7 +99,8 @@ func New(cfg *Config, opt Options) (*Node, error) {
 	n := &Node{cfg: cfg, opt: opt, log: logging.Component(opt.Log, "schedsync", cfg.NodeID), started: time.Now(),
 		match: newMatcher(cfg.Exclude), metrics: newMetrics(),
 		edits: map[string]string{}, refused: map[string]string{},
-		failed: map[string]*failedFile{}, rehashCh: make(chan rehashReq)}
+		failed: map[string]*failedFile{}, rehashCh: make(chan rehashReq),
+		failLog: logging.Every{Period: failLogEvery}, mismatchLog: logging.Every{Period: failLogEvery}}
 	if opt.Registry != nil {
 		if err := n.metrics.register(opt.Registry); err != nil {
 			return nil, err

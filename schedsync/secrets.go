@@ -56,17 +56,11 @@ func (n *Node) mismatchLocked() bool {
 
 // noteMismatchLocked records an answer that shows the other node alive
 // but unusable, for why (n.mu held); it returns whether to log it (at most
-// once per failLogEvery) and how many were not logged since.
+// once per failLogEvery, and at once for another why) and how many were
+// not logged since.
 func (n *Node) noteMismatchLocked(now time.Time, why string) (bool, int) {
-	p := &n.peer
-	p.mismatchAt, p.mismatchWhy = now, why
-	if !p.mismatchLogged.IsZero() && now.Sub(p.mismatchLogged) < failLogEvery {
-		p.mismatchUnlogged++
-		return false, 0
-	}
-	k := p.mismatchUnlogged
-	p.mismatchLogged, p.mismatchUnlogged = now, 0
-	return true, k
+	n.peer.mismatchAt, n.peer.mismatchWhy = now, why
+	return n.mismatchLog.AllowKey(now, why)
 }
 
 // logMismatch says that the other node answers but cannot be worked with.

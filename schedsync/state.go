@@ -44,11 +44,10 @@ type peerView struct {
 	connected bool
 	// mismatchAt is the last answer that showed the peer alive but
 	// unusable (aliveReason: secrets differ, another protocol), mismatchWhy
-	// why (both zero after an authenticated exchange); mismatchLogged when
-	// that was last logged, mismatchUnlogged how many came since.
-	mismatchAt, mismatchLogged time.Time
-	mismatchWhy                string
-	mismatchUnlogged           int
+	// why (both zero after an authenticated exchange); Node.mismatchLog
+	// says when it is logged.
+	mismatchAt  time.Time
+	mismatchWhy string
 }
 
 // setState changes the status (n.mu held); since moves only when the name
