@@ -103,13 +103,9 @@ func (c *conflictLog) overLocked() []string {
 		gone = append(gone, e.name)
 	}
 	if len(gone) > 0 { // the status no longer lists what is gone
-		prefix := make(map[string]bool, len(gone))
-		for _, g := range gone {
-			prefix[path.Join(conflictDir, g)] = true
-		}
 		c.last = slices.DeleteFunc(c.last, func(x Conflict) bool {
-			top, _, _ := strings.Cut(strings.TrimPrefix(x.Saved, conflictDir+"/"), "/")
-			return prefix[path.Join(conflictDir, top)]
+			entry, _, _ := strings.Cut(strings.TrimPrefix(x.Saved, conflictDir+"/"), "/")
+			return slices.Contains(gone, entry)
 		})
 	}
 	return gone
