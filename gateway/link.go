@@ -67,11 +67,25 @@ func (g *Gateway) hello() peer.Hello {
 	v := g.view()
 	return peer.Hello{NodeID: g.cfg.NodeID, Mode: g.cfg.Mode.String(), Version: g.opts.Version, Epoch: v.Epoch,
 		UptimeMS: time.Since(g.started).Milliseconds(),
-		App:      map[string]string{"role": v.Role.String(), "client_url": g.cfg.ClientURL, "history": g.cfg.History}}
+		App: map[string]string{"role": v.Role.String(), "client_url": g.cfg.ClientURL, "history": g.cfg.History,
+			helloWitness: g.witnessWord()}}
+}
+
+// helloWitness is the hello field that says whether the node takes part in
+// the witness: "off", or the key of the lock it campaigns for.
+const helloWitness = "witness"
+
+// witnessWord is this node's helloWitness.
+func (g *Gateway) witnessWord() string {
+	if g.lock == nil {
+		return "off"
+	}
+	return g.lock.Key()
 }
 
 // compat refuses two masters, two backups, an independent node, the same
-// node id, and a different major version.
+// node id, a different major version, and nodes that disagree on the
+// witness.
 func (g *Gateway) compat(local, remote peer.Hello) error {
 	if err := peer.DefaultCompat(local, remote); err != nil {
 		return err
@@ -82,7 +96,30 @@ func (g *Gateway) compat(local, remote peer.Hello) error {
 	if major(local.Version) != major(remote.Version) {
 		return fmt.Errorf("incompatible versions %s and %s (major versions differ)", local.Version, remote.Version)
 	}
-	return nil
+	return witnessCompat(local, remote)
+}
+
+// witnessCompat refuses a pair whose nodes disagree on the witness: one
+// with `witness = true` and one without, or two that campaign for
+// different locks (another [witness] prefix). Either way the lock excludes
+// nobody and the pair has none of its guarantee. The text names both
+// nodes, so it reads the same on both ends. A peer that does not say (an
+// older redund) is not judged.
+func witnessCompat(local, remote peer.Hello) error {
+	l, r := local.App[helloWitness], remote.App[helloWitness]
+	if r == "" || l == r {
+		return nil
+	}
+	if l != "off" && r != "off" {
+		return fmt.Errorf("witness locks differ: node %q campaigns for %s, node %q for %s: give both nodes the same "+
+			"[witness] prefix", local.NodeID, l, remote.NodeID, r)
+	}
+	on, lock, off := local.NodeID, l, remote.NodeID
+	if l == "off" {
+		on, lock, off = remote.NodeID, r, local.NodeID
+	}
+	return fmt.Errorf("witness differs: node %q has witness = true (lock %s), node %q has witness = false: "+
+		"set witness the same on both nodes", on, lock, off)
 }
 
 func major(v string) string {

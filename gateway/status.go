@@ -128,11 +128,15 @@ func peerAddress(c Config, l *peer.Status) string {
 	return l.RemoteAddr
 }
 
-// stateWord summarises the pair: Synced, Syncing, Full sync needed, Peer down.
+// stateWord summarises the pair: Synced, Syncing, Full sync needed, Peer
+// down, or Incompatible (the peer answers but refuses the pair, or this
+// node refuses it: modes, versions, witness; the link's reason says why).
 func stateWord(d Detail) string {
 	switch {
 	case d.Mode == ModeIndependent:
 		return "Independent"
+	case !d.PeerConnected && d.Link != nil && d.Link.State == peer.Refused:
+		return "Incompatible"
 	case !d.PeerConnected:
 		return "Peer down"
 	}

@@ -14,14 +14,7 @@ func (g *Gateway) newWitness() error {
 	if !g.cfg.Witness {
 		return nil
 	}
-	if g.opts.Witness == nil {
-		return errors.New("gateway: witness = true needs the [witness] table (the etcd members)")
-	}
-	w, err := witness.New(*g.opts.Witness, g.opts.Log)
-	if err != nil {
-		return fmt.Errorf("gateway: %w", err)
-	}
-	l, err := w.Lock(LockName)
+	w, l, err := witness.Open(g.opts.Witness, LockName, g.opts.Log)
 	if err != nil {
 		return fmt.Errorf("gateway: %w", err)
 	}

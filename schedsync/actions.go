@@ -2,8 +2,10 @@ package schedsync
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"io/fs"
 	"os/exec"
 	"strconv"
 	"strings"
@@ -46,10 +48,12 @@ func (n *Node) Demote(_ context.Context) error {
 // Resync is "Resync now". On a secondary: a full comparison (every file
 // re-hashed) and repair. On a primary: a full rescan, and the secondary is
 // asked to resync. With two primaries, the node with the newer epoch is
-// kept: the other one is demoted (itself, or the peer by request).
+// kept: the other one is demoted (itself, or the peer by request). Which
+// epoch is newer is judged on this node's saved epoch and the peer's hello
+// fetched and verified now, never on what a request claimed.
 func (n *Node) Resync(ctx context.Context) error {
 	n.mu.Lock()
-	role, epoch, p := n.role, n.epoch, n.peer
+	role, p := n.role, n.peer
 	n.mu.Unlock()
 	if role == RoleSecondary {
 		if p.connected && p.info.Role == RoleSecondary {
@@ -59,21 +63,73 @@ func (n *Node) Resync(ctx context.Context) error {
 		return nil
 	}
 	if p.connected && p.info.Role == RolePrimary {
-		switch {
-		case epoch < p.info.Epoch:
-			n.demote(fmt.Sprintf("resync: the peer holds the newer epoch (%d > %d)", p.info.Epoch, epoch))
-			return nil
-		case epoch > p.info.Epoch:
-			return n.client.post(ctx, demotePath+"?epoch="+strconv.FormatUint(epoch, 10))
-		default:
-			return fmt.Errorf("%w: both primaries hold epoch %d; demote one explicitly", ErrRefused, epoch)
-		}
+		return n.resolveTwoPrimaries(ctx)
 	}
 	n.requestRescan()
 	if p.connected {
 		return n.client.post(ctx, "/v1/peer/resync")
 	}
 	return nil
+}
+
+// resolveTwoPrimaries keeps the primary with the newer epoch: this node
+// steps down, or asks the peer to (which checks the epochs itself).
+func (n *Node) resolveTwoPrimaries(ctx context.Context) error {
+	other, err := n.verifiedPeer(ctx)
+	if err != nil {
+		return fmt.Errorf("%w: cannot read the peer's epoch: %v", ErrRefused, err)
+	}
+	epoch, err := n.savedEpoch()
+	if err != nil {
+		return fmt.Errorf("%w: %v", ErrRefused, err)
+	}
+	switch {
+	case other.Role != RolePrimary:
+		n.requestRescan()
+		return n.client.post(ctx, "/v1/peer/resync")
+	case epoch < other.Epoch:
+		n.demote(fmt.Sprintf("resync: the peer holds the newer epoch (%d > %d)", other.Epoch, epoch))
+		return nil
+	case epoch > other.Epoch:
+		return n.client.post(ctx, demotePath)
+	default:
+		return fmt.Errorf("%w: both primaries hold epoch %d; demote one explicitly", ErrRefused, epoch)
+	}
+}
+
+// verifiedPeer fetches the peer's hello from its configured address: its
+// answer is authenticated (a refusal's too), so the role and epoch in it
+// are the peer's own, not a caller's claim.
+func (n *Node) verifiedPeer(ctx context.Context) (nodeInfo, error) {
+	hctx, cancel := context.WithTimeout(ctx, n.peerTimeout())
+	defer cancel()
+	info, err := n.client.hello(hctx)
+	var re *refusedError
+	if asRefused(err, &re) && re.peer.Node != "" {
+		return re.peer, nil // two primaries: a 409 with the peer's info
+	}
+	return info, err
+}
+
+// savedEpoch is this node's epoch as saved in state.json, or the one in
+// memory when that is newer (a save that failed): the larger one, so an
+// old number never makes the node step down.
+func (n *Node) savedEpoch() (uint64, error) {
+	n.mu.Lock()
+	epoch := n.epoch
+	n.mu.Unlock()
+	b, err := n.w.root.ReadFile(stateFile)
+	if errors.Is(err, fs.ErrNotExist) {
+		return epoch, nil
+	}
+	if err != nil {
+		return 0, fmt.Errorf("schedsync: %w", err)
+	}
+	var s persistedState
+	if err := json.Unmarshal(b, &s); err != nil {
+		return 0, fmt.Errorf("schedsync: %s: %w", stateFile, err)
+	}
+	return max(epoch, s.Epoch), nil
 }
 
 // requestRescan restarts the primary role loop, which rescans everything
@@ -89,25 +145,38 @@ func (n *Node) requestRescan() {
 
 // demotePath is the peer's request to step down. It is served even to a
 // peer the compatibility check refuses (two primaries is the very case it
-// exists for); demoteFor makes its own check.
+// exists for); demoteFor makes its own check. The request carries no
+// epoch that is believed: an older node's ?epoch= is ignored.
 const demotePath = "/v1/peer/demote"
 
-// demoteFor handles the peer's request to step down: only a peer that is
-// primary itself, with a newer epoch than this node's, may ask.
-func (n *Node) demoteFor(from nodeInfo, peerEpoch uint64) error {
-	n.mu.Lock()
-	role, epoch := n.role, n.epoch
-	n.mu.Unlock()
-	if role != RolePrimary {
+// demoteFor handles the peer's request to step down. The request only
+// asks: this node fetches the peer's hello itself and steps down only when
+// that verified answer shows a primary whose epoch is newer than this
+// node's saved epoch. from (the caller's X-Redund-Node) must name the same
+// node, or the request did not come from the configured peer.
+func (n *Node) demoteFor(ctx context.Context, from nodeInfo) error {
+	if n.Role() != RolePrimary {
 		return nil
 	}
-	if from.Role != RolePrimary || from.Epoch != peerEpoch {
-		return fmt.Errorf("%w: the peer asking is %s at epoch %d, not primary at epoch %d", ErrRefused, from.Role, from.Epoch, peerEpoch)
+	other, err := n.verifiedPeer(ctx)
+	if err != nil {
+		return fmt.Errorf("%w: cannot verify the peer's epoch: %v", ErrRefused, err)
 	}
-	if peerEpoch <= epoch {
-		return fmt.Errorf("%w: this node's epoch %d is not older than %d", ErrRefused, epoch, peerEpoch)
+	if other.Node != from.Node {
+		return fmt.Errorf("%w: the request names node %q, the peer at %s is %q",
+			ErrRefused, clean(from.Node), n.cfg.Peer, clean(other.Node))
 	}
-	n.demote(fmt.Sprintf("the peer holds the newer epoch (%d > %d)", peerEpoch, epoch))
+	epoch, err := n.savedEpoch()
+	if err != nil {
+		return fmt.Errorf("%w: %v", ErrRefused, err)
+	}
+	if other.Role != RolePrimary {
+		return fmt.Errorf("%w: the peer is %s, not primary", ErrRefused, other.Role)
+	}
+	if other.Epoch <= epoch {
+		return fmt.Errorf("%w: this node's epoch %d is not older than the peer's %d", ErrRefused, epoch, other.Epoch)
+	}
+	n.demote(fmt.Sprintf("the peer holds the newer epoch (%d > %d)", other.Epoch, epoch))
 	return nil
 }
 
@@ -119,6 +188,7 @@ func (n *Node) promote(reason string) {
 	clear(n.failed)    // what the secondary could not install is no longer pending
 	clear(n.refused)
 	n.syncFail = syncFailure{}
+	n.failLog.Reset()
 	n.noteRoleStartLocked()
 	epoch := n.epoch
 	cancel := n.roleCancel

@@ -43,7 +43,11 @@ const (
 	DefaultScanInterval   = 60 * time.Second
 	DefaultWorkers        = 4
 	DefaultDeltaMinSize   = 1 << 20
-	minSecretLen          = 16
+	// DefaultConflictsKeep and DefaultConflictsMaxBytes bound
+	// .redund/conflicts: the oldest entries are removed beyond them.
+	DefaultConflictsKeep     = 10000
+	DefaultConflictsMaxBytes = 1 << 30
+	minSecretLen             = 16
 )
 
 // Config is the [schedsync] table.
@@ -74,11 +78,16 @@ type Config struct {
 	// publishes changes only while it holds the lock "schedsync", and a
 	// secondary promotes itself only once it holds it.
 	Witness bool `toml:"witness"`
+	// ConflictsKeep and ConflictsMaxBytes bound .redund/conflicts: at most
+	// this many entries (one per file or directory moved aside) and bytes,
+	// the oldest removed first; the newest entry is always kept.
+	ConflictsKeep     int   `toml:"conflicts_keep"`
+	ConflictsMaxBytes int64 `toml:"conflicts_max_bytes"`
 }
 
 // SetDefaults fills in every key the table leaves unset (zero): node_id
-// (the host name), failover_offset, peer_timeout, scan_interval, workers
-// and delta_min_size. The config loader calls it once after decoding,
+// (the host name), failover_offset, peer_timeout, scan_interval, workers,
+// delta_min_size, conflicts_keep and conflicts_max_bytes. The config loader calls it once after decoding,
 // before Validate; New calls it on its copy for a Config built in code.
 func (c *Config) SetDefaults() {
 	if c.NodeID == "" {
@@ -98,6 +107,12 @@ func (c *Config) SetDefaults() {
 	}
 	if c.DeltaMinSize == 0 {
 		c.DeltaMinSize = DefaultDeltaMinSize
+	}
+	if c.ConflictsKeep == 0 {
+		c.ConflictsKeep = DefaultConflictsKeep
+	}
+	if c.ConflictsMaxBytes == 0 {
+		c.ConflictsMaxBytes = DefaultConflictsMaxBytes
 	}
 }
 
@@ -133,6 +148,12 @@ func (c *Config) Validate() error {
 	}
 	if c.DeltaMinSize < 0 {
 		errs.Add("delta_min_size", "must not be negative")
+	}
+	if c.ConflictsKeep < 0 {
+		errs.Add("conflicts_keep", "must not be negative")
+	}
+	if c.ConflictsMaxBytes < 0 {
+		errs.Add("conflicts_max_bytes", "must not be negative")
 	}
 	for i, p := range c.Exclude {
 		if err := checkPattern(p); err != nil {

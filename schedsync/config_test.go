@@ -42,6 +42,8 @@ func TestConfigValidate(t *testing.T) {
 		{"negative peer_timeout", func(c *Config) { c.PeerTimeout = -1 }, "peer_timeout: must not be negative"},
 		{"negative scan", func(c *Config) { c.ScanInterval = config.Duration(-time.Second) }, "scan_interval: must not be negative"},
 		{"negative delta", func(c *Config) { c.DeltaMinSize = -1 }, "delta_min_size: must not be negative"},
+		{"negative conflicts_keep", func(c *Config) { c.ConflictsKeep = -1 }, "conflicts_keep: must not be negative"},
+		{"negative conflicts_max_bytes", func(c *Config) { c.ConflictsMaxBytes = -1 }, "conflicts_max_bytes: must not be negative"},
 		{"workers", func(c *Config) { c.Workers = 100 }, "workers: must be 0-64"},
 		{"bad exclude", func(c *Config) { c.Exclude = []string{"ok", "[x"} }, "exclude[1]:"},
 	} {

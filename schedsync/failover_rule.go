@@ -8,8 +8,10 @@ import "time"
 // exchange is an answer, and so is an answer that names this node's
 // protocol but fails authentication (the primary's fixed 401 refusal of
 // this node's MAC, or an answer whose proof does not verify with this
-// node's secret): a node that answers is alive, and promoting would make
-// two primaries; the secrets differ (which side is wrong cannot be told).
+// node's secret), and so is an answer naming another protocol version (a
+// node of another redund version refusing this node's requests): a node
+// that answers is alive, and promoting would make two primaries; the
+// secrets differ (which side is wrong cannot be told), or the versions do.
 // With witness = true the witness rule (witness_rules.go) decides instead.
 
 // failoverFacts is what the failover rule looks at.
@@ -17,7 +19,7 @@ type failoverFacts struct {
 	Mode     Mode          // the configured mode
 	Witness  bool          // witness = true: the witness rule decides
 	Unheard  time.Duration // since the last authenticated exchange with the primary (since the start when none)
-	Mismatch bool          // the primary answered with secrets differing since the last authenticated exchange
+	Mismatch bool          // the primary answered unusably (secrets differ, another protocol) since the last authenticated exchange
 	// SinceMismatch is the time since the last such answer (with Mismatch).
 	SinceMismatch time.Duration
 	Offset        time.Duration // failover_offset

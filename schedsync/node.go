@@ -76,6 +76,8 @@ type Node struct {
 	edits        map[string]string      // secondary: local edits found (path → what)
 	failed       map[string]*failedFile // secondary: files that could not be installed, retried
 	syncFail     syncFailure            // secondary: the sync loop's current run of failures
+	failLog      logging.Every          // when syncFail is logged
+	mismatchLog  logging.Every          // when an answer that shows the peer alive but unusable is logged
 	guard        string                 // secondary: why it refuses to mirror (until resync)
 	refused      map[string]string      // secondary: symlinks from the primary refused (path → why)
 	hookStarted  uint64                 // hooks started so far
@@ -98,7 +100,8 @@ func New(cfg *Config, opt Options) (*Node, error) {
 	n := &Node{cfg: cfg, opt: opt, log: logging.Component(opt.Log, "schedsync", cfg.NodeID), started: time.Now(),
 		match: newMatcher(cfg.Exclude), metrics: newMetrics(),
 		edits: map[string]string{}, refused: map[string]string{},
-		failed: map[string]*failedFile{}, rehashCh: make(chan rehashReq)}
+		failed: map[string]*failedFile{}, rehashCh: make(chan rehashReq),
+		failLog: logging.Every{Period: failLogEvery}, mismatchLog: logging.Every{Period: failLogEvery}}
 	if opt.Registry != nil {
 		if err := n.metrics.register(opt.Registry); err != nil {
 			return nil, err
@@ -125,6 +128,7 @@ func New(cfg *Config, opt Options) (*Node, error) {
 		return nil, err
 	}
 	n.w = w
+	w.conflicts.setLimits(cfg.ConflictsKeep, cfg.ConflictsMaxBytes)
 	if err := n.loadState(); err != nil {
 		_ = w.close()
 		return nil, err
@@ -230,6 +234,7 @@ func (n *Node) Run(ctx context.Context) error {
 	if c, err := n.w.cleanTemps(); err == nil && c > 0 {
 		n.log.Info("removed temporary files left by a crash", "count", c)
 	}
+	n.boundConflicts()
 	for ctx.Err() == nil {
 		n.runRole(ctx)
 	}
@@ -278,4 +283,18 @@ func (n *Node) info() nodeInfo {
 		i.Progress = n.prog.Load().view()
 	}
 	return i
+}
+
+// boundConflicts applies conflicts_keep and conflicts_max_bytes to what
+// earlier runs left in .redund/conflicts (the writer keeps them from then
+// on, at every move).
+func (n *Node) boundConflicts() {
+	if err := n.w.indexConflicts(); err != nil {
+		n.log.Warn("cannot read the conflicts directory; it is bounded once it can be read", "dir", conflictDir, "err", err)
+		return
+	}
+	if c := n.w.conflicts.rotatedCount(); c > 0 {
+		n.log.Info("removed the oldest entries of the conflicts directory (conflicts_keep, conflicts_max_bytes)",
+			"dir", conflictDir, "removed", c)
+	}
 }

@@ -2,6 +2,7 @@ package schedsync
 
 import (
 	"fmt"
+	"strings"
 	"time"
 )
 
@@ -99,6 +100,11 @@ func promoteAction(d *pageData) pageAction {
 		a.Consequence = "THE PRIMARY ANSWERS, with another shared secret (secrets differ): it is alive. Making this " +
 			"node primary now creates TWO PRIMARIES, which cannot even see each other until the secrets agree. " +
 			"Fix the secret on the wrong side instead, or do this only if the primary is being shut down."
+	case State(d.State) == StateIncompatible && strings.HasPrefix(d.Reason, reasonProtoPrefix):
+		a.Danger = true
+		a.Consequence = "THE PRIMARY ANSWERS, in another protocol version: it is alive. Making this node primary now " +
+			"creates TWO PRIMARIES, which cannot sync until both run the same redund version. Upgrade (or downgrade) " +
+			"one side instead, or do this only if the primary is being shut down."
 	case p.Connected && Role(d.PeerRole) == RolePrimary:
 		a.Danger = true
 		a.Consequence = fmt.Sprintf("THE PRIMARY IS ALIVE: %s answered %s ago. Making this node primary now creates TWO "+

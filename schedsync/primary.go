@@ -182,8 +182,8 @@ func (n *Node) refreshState() {
 	case n.peer.refused != "" && n.peer.connected:
 		n.setStateLocked(StateIncompatible, n.peer.refused)
 	case n.mismatchLocked():
-		n.setStateLocked(StateIncompatible, reasonSecretsDiffer)
-	case n.st.Name == StateIncompatible && n.st.Reason == reasonSecretsDiffer && !n.peer.connected:
+		n.setStateLocked(StateIncompatible, n.peer.mismatchWhy)
+	case n.st.Name == StateIncompatible && n.st.Reason == n.peer.mismatchWhy && !n.peer.connected:
 		// the primary stopped answering (failoverRule counts from its last answer)
 		n.setStateLocked(StateUnavailable, "primary unreachable: "+orDefault(n.peer.lastErr, "no answer"))
 	case n.st.Name == StateIncompatible:

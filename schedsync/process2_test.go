@@ -123,9 +123,11 @@ func TestProcessWriteErrorShown(t *testing.T) {
 		return err == nil && State(d.State) == StateNotSynced && strings.Contains(d.Reason, "big.bin") &&
 			strings.Contains(d.Reason, "file too large")
 	})
-	if d, _ := p.status(); State(d.State) != StateNotSynced || !strings.Contains(d.Reason, "big.bin") {
-		t.Fatalf("the primary shows %s %q", d.State, d.Reason)
-	}
+	// the primary learns it from the secondary's next hello (every peer_timeout/3)
+	testutil.Eventually(t, 5*time.Second, "the primary shows Not synced naming big.bin", func() bool {
+		d, err := p.status()
+		return err == nil && State(d.State) == StateNotSynced && strings.Contains(d.Reason, "big.bin")
+	})
 	writeFile(t, p.dir, "later.txt", "written after the failure", 0o644)
 	testutil.Eventually(t, 15*time.Second, "later.txt synced meanwhile", func() bool {
 		_, err := os.Stat(filepath.Join(s.dir, "later.txt"))

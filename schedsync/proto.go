@@ -64,7 +64,7 @@ func compat(self, other nodeInfo) string {
 	idErr := peer.DefaultCompat(peer.Hello{NodeID: self.Node}, peer.Hello{NodeID: other.Node})
 	switch {
 	case other.Proto != self.Proto:
-		return fmt.Sprintf("different protocol versions: this node %d, peer %d", self.Proto, other.Proto)
+		return fmt.Sprintf(reasonProtoPrefix+"this node %d, peer %d", self.Proto, other.Proto)
 	case other.Version != self.Version:
 		return fmt.Sprintf("different versions: this node %s, peer %s", self.Version, other.Version)
 	case idErr != nil:

@@ -21,7 +21,7 @@ func (n *Node) touchPeer() {
 		n.peer.connected = true
 		n.metrics.peerConnected.Set(1)
 	}
-	n.peer.seen, n.peer.last, n.peer.mismatchAt = true, time.Now(), time.Time{}
+	n.peer.seen, n.peer.last, n.peer.mismatchAt, n.peer.mismatchWhy = true, time.Now(), time.Time{}, ""
 }
 
 // runSecondary follows the primary: a full comparison first, then the
@@ -210,8 +210,8 @@ func (n *Node) refuseEmpty(b Batch, have int) error {
 
 // noteComparing shows a full comparison starting: Connecting until the
 // first full sync is done, else Syncing. While the primary answers with
-// secrets differing the node stays Incompatible (no flapping at every
-// attempt).
+// secrets differing or in another protocol the node stays Incompatible (no
+// flapping at every attempt).
 func (n *Node) noteComparing() {
 	const why = "comparing with the primary's manifest"
 	n.mu.Lock()

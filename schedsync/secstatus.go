@@ -12,14 +12,14 @@ import (
 const failLogEvery = time.Minute
 
 // syncFailure is the sync loop's current run of failed attempts: what
-// failed last, since when, and whether the node reports it.
+// failed last, since when, and whether the node reports it. Node.failLog
+// says when it is logged (a new error at once, the same one once per
+// failLogEvery).
 type syncFailure struct {
-	msg      string
-	first    time.Time // start of the first failed attempt of the run
-	count    int
-	shown    bool      // the status says Not synced because of it
-	logged   time.Time // when it was last logged
-	unlogged int       // failures since
+	msg   string
+	first time.Time // start of the first failed attempt of the run
+	count int
+	shown bool // the status says Not synced because of it
 }
 
 // afterSync works out Synced, Syncing or Not synced from what the
@@ -56,6 +56,7 @@ func (n *Node) syncSucceeded() {
 	n.mu.Lock()
 	f := n.syncFail
 	n.syncFail = syncFailure{}
+	n.failLog.Reset()
 	n.mu.Unlock()
 	n.noteServed()
 	if f.count > 0 {
@@ -77,9 +78,9 @@ func (n *Node) onSyncError(err error, start time.Time) bool {
 		n.setState(StateIncompatible, reason)
 		return false
 	}
-	if n.notePeerError(err) {
+	if why := n.notePeerError(err); why != "" {
 		// the primary answered: alive, so no failover while this goes on
-		n.setState(StateIncompatible, reasonSecretsDiffer)
+		n.setState(StateIncompatible, why)
 		return false
 	}
 	msg := shortErr(err)
@@ -89,13 +90,12 @@ func (n *Node) onSyncError(err error, start time.Time) bool {
 		f.first = start
 	}
 	f.count++
-	fresh := f.msg != msg
 	f.msg = msg
 	seen, last := n.peer.seen, n.peer.last
 	ff := n.failoverFactsLocked()
 	gone := ff.Unheard
 	switch {
-	case n.mismatchLocked(): // still Incompatible: secrets differ
+	case n.mismatchLocked(): // still Incompatible: secrets differ, or another protocol
 	case n.st.Name != StateConnecting && gone > n.peerTimeout():
 		f.shown = false
 		n.setStateLocked(StateUnavailable, "primary unreachable: "+msg)
@@ -105,13 +105,8 @@ func (n *Node) onSyncError(err error, start time.Time) bool {
 	case n.st.Name == StateConnecting:
 		n.st.Reason = msg
 	}
-	logIt := fresh || time.Since(f.logged) >= failLogEvery
-	repeated, count := f.unlogged, f.count // read under the lock
-	if logIt {
-		f.logged, f.unlogged = time.Now(), 0
-	} else {
-		f.unlogged++
-	}
+	logIt, repeated := n.failLog.AllowKey(time.Now(), msg)
+	count := f.count // read under the lock
 	n.mu.Unlock()
 	if logIt {
 		n.log.Warn("sync failed; retrying", "err", msg, "failures", count, "repeated_since_last_log", repeated)

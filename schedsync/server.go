@@ -22,7 +22,7 @@ import (
 //	GET  /v1/changes?log=&since=&wait=   changes after since; 410 when a full manifest is needed
 //	POST /v1/files                       many whole files in one response (filestream.go)
 //	POST /v1/delta?path=                 body: signature; response: delta (delta.go)
-//	POST /v1/peer/demote?epoch=          the peer, holding a newer epoch, asks this primary to step down
+//	POST /v1/peer/demote                 the peer asks this primary to step down (granted when its verified hello shows a newer epoch)
 //	POST /v1/peer/resync                 the primary asks this secondary for a full resync
 func (n *Node) handler() http.Handler {
 	mux := http.NewServeMux()
@@ -218,12 +218,7 @@ func deltaHash(n *Node, p string, f *os.File, h hash.Hash, kept [32]byte) string
 const hashHeader = "X-Redund-Sha256"
 
 func (n *Node) servePeerDemote(w http.ResponseWriter, r *peerRequest) {
-	epoch, err := strconv.ParseUint(r.URL.Query().Get("epoch"), 10, 64)
-	if err != nil {
-		http.Error(w, "bad epoch", http.StatusBadRequest)
-		return
-	}
-	if err := n.demoteFor(r.from, epoch); err != nil {
+	if err := n.demoteFor(r.Context(), r.from); err != nil {
 		adminapi.WriteError(w, http.StatusConflict, err.Error())
 		return
 	}

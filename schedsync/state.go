@@ -1,7 +1,6 @@
 package schedsync
 
 import (
-	"errors"
 	"time"
 )
 
@@ -43,11 +42,12 @@ type peerView struct {
 	refused   string    // compat reason, when incompatible
 	lastErr   string    // last error talking to it
 	connected bool
-	// mismatchAt is the last answer with secrets differing (zero after an
-	// authenticated exchange); mismatchLogged when that was last logged,
-	// mismatchUnlogged how many came since.
-	mismatchAt, mismatchLogged time.Time
-	mismatchUnlogged           int
+	// mismatchAt is the last answer that showed the peer alive but
+	// unusable (aliveReason: secrets differ, another protocol), mismatchWhy
+	// why (both zero after an authenticated exchange); Node.mismatchLog
+	// says when it is logged.
+	mismatchAt  time.Time
+	mismatchWhy string
 }
 
 // setState changes the status (n.mu held); since moves only when the name
@@ -79,7 +79,7 @@ func (n *Node) notePeer(info nodeInfo, refused string) {
 		n.peer.upSince = now
 	}
 	n.peer.info, n.peer.seen, n.peer.last, n.peer.connected = info, true, now, true
-	n.peer.refused, n.peer.lastErr, n.peer.mismatchAt = refused, "", time.Time{}
+	n.peer.refused, n.peer.lastErr, n.peer.mismatchAt, n.peer.mismatchWhy = refused, "", time.Time{}, ""
 	n.metrics.peerConnected.Set(1)
 	if info.Epoch > n.peerEpochMax {
 		n.peerEpochMax = info.Epoch
@@ -102,11 +102,12 @@ func (n *Node) refusedReason(re *refusedError) string {
 }
 
 // notePeerError records a failed exchange; the peer counts as gone once
-// nothing succeeded for peer_timeout. An answer with secrets differing is
-// recorded (the peer is alive) and logged at most once a minute, unless
-// an exchange authenticated within peer_timeout (then the secrets agree:
-// the answer was changed on the way); mismatch reports which it was.
-func (n *Node) notePeerError(err error) (mismatch bool) {
+// nothing succeeded for peer_timeout. An answer that shows the peer alive
+// but unusable (aliveReason: secrets differ, another protocol version) is
+// recorded and logged at most once a minute, unless an exchange
+// authenticated within peer_timeout (then the answer was changed on the
+// way); alive is its reason ("" for any other failure).
+func (n *Node) notePeerError(err error) (alive string) {
 	n.mu.Lock()
 	n.peer.lastErr = shortErr(err)
 	recent := n.peer.seen && time.Since(n.peer.last) <= n.peerTimeout()
@@ -117,16 +118,15 @@ func (n *Node) notePeerError(err error) (mismatch bool) {
 	}
 	var logIt bool
 	var repeated int
-	var sd *secretsDifferError
-	if errors.As(err, &sd) && !recent {
-		mismatch, n.peer.lastErr = true, reasonSecretsDiffer
-		logIt, repeated = n.noteMismatchLocked(time.Now())
+	if why := aliveReason(err); why != "" && !recent {
+		alive, n.peer.lastErr = why, why
+		logIt, repeated = n.noteMismatchLocked(time.Now(), why)
 	}
 	n.mu.Unlock()
 	if logIt {
-		n.logMismatch(repeated)
+		n.logMismatch(alive, repeated)
 	}
-	return mismatch
+	return alive
 }
 
 // primaryState derives a primary's status from what it knows of its
@@ -141,7 +141,7 @@ func (n *Node) primaryStateLocked() (State, string) {
 	case p.refused != "" && p.connected:
 		return StateIncompatible, p.refused
 	case !p.connected && n.mismatchLocked():
-		return StateIncompatible, reasonSecretsDiffer
+		return StateIncompatible, p.mismatchWhy
 	case !p.seen:
 		return StateConnecting, orDefault(p.lastErr, "waiting for the secondary")
 	case !p.connected:

@@ -72,6 +72,7 @@ func (n *Node) Status() []status.Document {
 	}
 	total, last := n.w.conflicts.snapshot()
 	det["conflicts_total"] = total
+	det["conflicts_rotated"] = n.w.conflicts.rotatedCount()
 	if len(last) > 10 {
 		last = last[len(last)-10:]
 	}

@@ -2,8 +2,11 @@ package schedsync
 
 import (
 	"context"
+	"io"
+	"net/http"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -71,4 +74,52 @@ func TestResyncOnNewerEpochDemotesPeer(t *testing.T) {
 		t.Fatalf("the newer primary's file changed: %q", b)
 	}
 	testutil.Eventually(t, 10*time.Second, "Synced", func() bool { return p2.state() == StateSynced && s.state() == StateSynced })
+}
+
+// forgedDemote sends to's demote endpoint a request signed with the pair's
+// secret whose X-Redund-Node and query claim claim: what an authenticated
+// peer (or anyone holding the secret) can put in a request. It returns the
+// HTTP status.
+func forgedDemote(t *testing.T, to *testNode, claim nodeInfo) int {
+	t.Helper()
+	auth, err := newLinkAuth(testSecret)
+	must(t, err)
+	uri := "http://" + to.Addr() + demotePath + "?epoch=" + strconv.FormatUint(claim.Epoch, 10)
+	req, err := http.NewRequest(http.MethodPost, uri, http.NoBody)
+	must(t, err)
+	req.Header.Set(nodeHeader, encodeInfo(claim))
+	auth.SignRequest(req, nil)
+	resp, err := http.DefaultClient.Do(req)
+	must(t, err)
+	_, _ = io.Copy(io.Discard, resp.Body)
+	resp.Body.Close()
+	return resp.StatusCode
+}
+
+// TestDemoteRequestJudgedOnVerifiedEpochs: a demote request claiming a
+// newer epoch than the peer really holds is refused. The node compares its
+// own saved epoch with the epoch in the peer's hello, which it fetches and
+// verifies itself; the number in the request (header and query) used to be
+// believed, so the node holding the newer epoch stepped down.
+func TestDemoteRequestJudgedOnVerifiedEpochs(t *testing.T) {
+	a, b := startPair(t, ModePrimary, ModePrimary, func(a, b *Config) {
+		writeState(t, a.Dir, `{"role": "primary", "epoch": 1}`)
+	})
+	testutil.Eventually(t, 10*time.Second, "Incompatible on both", func() bool {
+		return a.state() == StateIncompatible && b.state() == StateIncompatible
+	})
+	claim := b.info()
+	claim.Epoch = 7 // b really holds epoch 0
+	if code := forgedDemote(t, a, claim); code != http.StatusConflict {
+		t.Errorf("forged demote answered %d, want %d (refused)", code, http.StatusConflict)
+	}
+	if a.Role() != RolePrimary {
+		t.Fatal("the node holding the newer epoch stepped down on a claimed epoch")
+	}
+	// b's own resync (the older epoch) still resolves the pair: b steps down.
+	must(t, b.Resync(context.Background()))
+	testutil.Eventually(t, 10*time.Second, "older primary demoted", func() bool { return b.Role() == RoleSecondary })
+	if a.Role() != RolePrimary {
+		t.Fatal("the newer primary stepped down")
+	}
 }

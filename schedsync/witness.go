@@ -2,7 +2,6 @@ package schedsync
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"strconv"
 	"time"
@@ -38,14 +37,7 @@ func (n *Node) newWitness() error {
 	if !n.cfg.Witness {
 		return nil
 	}
-	if n.opt.Witness == nil {
-		return errors.New("schedsync: witness = true needs the [witness] table (the etcd members)")
-	}
-	w, err := witness.New(*n.opt.Witness, n.log)
-	if err != nil {
-		return fmt.Errorf("schedsync: %w", err)
-	}
-	l, err := w.Lock(LockName)
+	w, l, err := witness.Open(n.opt.Witness, LockName, n.log)
 	if err != nil {
 		return fmt.Errorf("schedsync: %w", err)
 	}

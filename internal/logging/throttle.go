@@ -140,3 +140,48 @@ func (w throttleWriter) Write(p []byte) (int, error) {
 	w.t.Event(source, line)
 	return len(p), nil
 }
+
+// Every lets one line of a repeated warning through per Period and counts
+// the rest (a failing sync, a dropped connection, a peer whose secret
+// differs): the warning stays in the log without flooding it, and the line
+// that gets through says how many were held back. A line with another key
+// than the last one logged (a new error) gets through at once. Unlike
+// Throttle, which sums up a flood from many sources once per interval,
+// Every needs no goroutine: what was held back is reported by the next
+// line logged. The zero value logs every line; it is safe for concurrent
+// use and must not be copied.
+type Every struct {
+	Period time.Duration
+
+	mu     sync.Mutex
+	last   time.Time // when a line was last let through; zero: never (or Reset)
+	key    string    // that line's key
+	held   int       // lines held back since
+	logged bool
+}
+
+// Allow reports whether to log a line now and how many were held back
+// since the last one logged.
+func (e *Every) Allow(now time.Time) (bool, int) { return e.AllowKey(now, "") }
+
+// AllowKey is Allow for a line with key: it gets through at once when key
+// differs from the last logged line's.
+func (e *Every) AllowKey(now time.Time, key string) (bool, int) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.logged && key == e.key && now.Sub(e.last) < e.Period {
+		e.held++
+		return false, 0
+	}
+	held := e.held
+	e.last, e.key, e.held, e.logged = now, key, 0, true
+	return true, held
+}
+
+// Reset starts over (a run of failures ended): the next line gets through
+// at once, and the count held back is dropped.
+func (e *Every) Reset() {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	e.last, e.key, e.held, e.logged = time.Time{}, "", 0, false
+}

@@ -4,35 +4,12 @@ import (
 	"errors"
 	"net"
 	"strings"
-	"sync"
 	"time"
 )
 
 // logEvery is how often a repeated warning (a dropped connection, a
 // mismatch) is logged at most; the lines in between are counted.
 const logEvery = time.Minute
-
-// limiter lets one log line through per period and counts the rest.
-type limiter struct {
-	mu     sync.Mutex
-	last   time.Time
-	held   int
-	period time.Duration
-}
-
-// allow reports whether to log now and how many lines were held back
-// since the last one logged.
-func (l *limiter) allow(now time.Time) (bool, int) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	if !l.last.IsZero() && now.Sub(l.last) < l.period {
-		l.held++
-		return false, 0
-	}
-	held := l.held
-	l.last, l.held = now, 0
-	return true, held
-}
 
 // drop counts an incoming connection that ended without changing the
 // link's state, and logs it (at most once per logEvery). why is this
@@ -42,7 +19,7 @@ func (n *Node) drop(from net.Addr, why string) {
 	n.st.Dropped++
 	total := n.st.Dropped
 	n.mu.Unlock()
-	if ok, held := n.dropLog.allow(time.Now()); ok {
+	if ok, held := n.dropLog.Allow(time.Now()); ok {
 		n.log.Warn("dropped a connection on the peer port", "from", from.String(), "reason", why,
 			"dropped_total", total, "not_logged_since_last", held)
 	}
@@ -54,7 +31,7 @@ func (n *Node) drop(from net.Addr, why string) {
 // logEvery.
 func (n *Node) mismatch(why string, from net.Addr) {
 	now := time.Now()
-	if ok, held := n.mismatchLog.allow(now); ok {
+	if ok, held := n.mismatchLog.Allow(now); ok {
 		n.log.Warn(mismatchLogLine(why), "peer", from.String(), "not_logged_since_last", held)
 	}
 	n.emit(Event{State: Mismatch, Reason: why, Time: now, LastHeard: now})

@@ -61,7 +61,7 @@ type Node struct {
 	firstFrame           time.Duration // firstFrameTimeout (tests may raise it)
 	nonces               *ReplayCache  // first-frame nonces seen (listener)
 	now                  func() time.Time
-	dropLog, mismatchLog limiter
+	dropLog, mismatchLog *logging.Every // repeated warnings: one line per logEvery
 
 	mu      sync.Mutex
 	ln      net.Listener
@@ -99,7 +99,7 @@ func New(cfg *Config, opts Options) (*Node, error) {
 	}
 	n := &Node{cfg: cfg, opts: opts, log: opts.Log, downAfter: opts.DownAfter, ready: make(chan struct{}),
 		slots: newSlotTable(), firstFrame: firstFrameTimeout, nonces: newFirstNonces(), now: time.Now,
-		dropLog: limiter{period: logEvery}, mismatchLog: limiter{period: logEvery}}
+		dropLog: &logging.Every{Period: logEvery}, mismatchLog: &logging.Every{Period: logEvery}}
 	if n.downAfter <= 0 {
 		n.downAfter = cfg.PingTimeout.D() + cfg.PingInterval.D()*time.Duration(cfg.MaxMissed)
 	}

@@ -58,6 +58,10 @@ type Lock struct {
 	fence int64
 }
 
+// Key is where the lock lives in etcd (<prefix>lock/<name>): nodes that
+// campaign for locks with different Keys never exclude each other.
+func (l *Lock) Key() string { return l.w.lockPrefix(l.name) }
+
 // Name is the lock's name.
 func (l *Lock) Name() string { return l.name }
 

@@ -103,6 +103,29 @@ func New(cfg Config, log *slog.Logger) (*Witness, error) {
 	}, nil
 }
 
+// ErrNoTable is Open's answer to a scheme with `witness = true` and no
+// [witness] table.
+var ErrNoTable = errors.New("witness = true needs the [witness] table (the etcd members)")
+
+// Open is how a scheme with `witness = true` takes part: the Witness of
+// the [witness] table cfg (nil: ErrNoTable) and its lock called lock. Like
+// New it does not dial; the caller runs the Witness (Run) and reads the
+// lock's Events.
+func Open(cfg *Config, lock string, log *slog.Logger) (*Witness, *Lock, error) {
+	if cfg == nil {
+		return nil, nil, ErrNoTable
+	}
+	w, err := New(*cfg, log)
+	if err != nil {
+		return nil, nil, err
+	}
+	l, err := w.Lock(lock)
+	if err != nil {
+		return nil, nil, err
+	}
+	return w, l, nil
+}
+
 // Node is this node's name in etcd.
 func (w *Witness) Node() string { return w.node }
 
