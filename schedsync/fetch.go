@@ -206,7 +206,9 @@ func (s *fetchState) writeChecked(f Entry, r io.Reader, vouched func() bool) err
 		sb = newAsyncSig(f.Size)
 		dst = io.MultiWriter(tw, h, sb)
 	}
-	n, err := io.Copy(dst, r)
+	buf := copyBufs.Get().(*[]byte)
+	n, err := io.CopyBuffer(dst, r, *buf)
+	copyBufs.Put(buf)
 	var sig *signature
 	if sb != nil {
 		sig = sb.result()
@@ -338,6 +340,10 @@ func (s *fetchState) fetchDelta(ctx context.Context, f, loc Entry) error {
 	}
 	return err
 }
+
+// copyBufs are the buffers whole files are copied through: large writes
+// (fewer system calls than io.Copy's 32 KiB), not allocated per file.
+var copyBufs = sync.Pool{New: func() any { b := make([]byte, 256<<10); return &b }}
 
 // errWriter remembers the first write error of w (so a failed copy can
 // tell this node's disk from the network) and counts what it wrote into
