@@ -271,7 +271,7 @@ func (s *fetchState) fetchGroup(ctx context.Context, g []Entry) error {
 		paths[i] = f.Path
 	}
 	i := 0
-	return s.a.n.client.files(ctx, paths, func(rec fileRecord, r io.Reader) error {
+	return s.a.n.client.files(ctx, paths, func(rec fileRecord, r *contentReader) error {
 		f := g[i]
 		i++
 		if !rec.OK {
@@ -279,7 +279,12 @@ func (s *fetchState) fetchGroup(ctx context.Context, g []Entry) error {
 			return nil
 		}
 		s.a.n.metrics.bytes.WithLabelValues("whole").Add(float64(rec.Size))
-		return s.write(f, r)
+		if rec.Size != f.Size { // changed since the manifest: not written, the rest is skipped
+			s.mismatch(f)
+			return nil
+		}
+		// r hashes what it gives: that hash is the content check
+		return s.writeChecked(f, r, func() bool { return r.is(f) })
 	})
 }
 
