@@ -207,10 +207,36 @@ func (c *peerClient) files(ctx context.Context, paths []string, fn func(rec file
 		ans.vb.UseDigest(d.Hash)
 	}
 	if err := readFiles(ans.Body, paths, d, ans.vb, fn); err != nil {
-		return ans.explain(err)
+		var se streamError
+		if !errors.As(err, &se) {
+			return ans.explain(err)
+		}
+		if ans.vb == nil {
+			return se.err
+		}
+		// A stream that could not be decoded leaves the digest, and so the
+		// proof, unchecked unless it ended there: its text (a path) is
+		// shown only when the proof verified.
+		switch verr := ans.verify(); {
+		case verr == nil:
+			return se.err
+		case errors.Is(verr, peer.ErrUnconsumed):
+			c.n.metrics.badAnswers.Inc()
+			return fmt.Errorf("schedsync: %w: answer (HTTP %d) not authenticated: its file stream could not be decoded, "+
+				"so its proof could not be checked (changed on the way?)", errAuth, ans.StatusCode)
+		default:
+			return verr // a network error, or the proof did not match
+		}
 	}
 	return ans.verify()
 }
+
+// streamError is a file stream that could not be decoded; its text may
+// quote the stream.
+type streamError struct{ err error }
+
+func (e streamError) Error() string { return e.err.Error() }
+func (e streamError) Unwrap() error { return e.err }
 
 // readFiles reads the records of paths from body, giving each file's
 // content to fn (what fn does not read is read after it), and computes
@@ -225,10 +251,10 @@ func readFiles(body io.Reader, paths []string, d streamDigest, vb *peer.Verified
 		hr.n = 0
 		rec, err := readFileRecord(hr, 1<<50)
 		if err != nil {
-			return err
+			return streamError{err}
 		}
 		if rec.Path != want {
-			return fmt.Errorf("%w: got %q, asked for %q", errBadStream, rec.Path, want)
+			return streamError{fmt.Errorf("%w: got %q, asked for %q", errBadStream, rec.Path, want)}
 		}
 		if vb != nil {
 			vb.Consumed(hr.n)
@@ -252,7 +278,7 @@ func readFiles(body io.Reader, paths []string, d streamDigest, vb *peer.Verified
 			}
 		}
 		if cr.lr.N > 0 {
-			return fmt.Errorf("%w: %s cut short", errBadStream, rec.Path)
+			return streamError{fmt.Errorf("%w: %s cut short", errBadStream, rec.Path)}
 		}
 		if d.Hash != nil {
 			d.content(cr.h.Sum(nil))

@@ -3,6 +3,7 @@ package peer
 import (
 	"crypto/hmac"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"hash"
 	"io"
@@ -121,6 +122,10 @@ type VerifiedBody struct {
 // Call it before the first Read.
 func (b *VerifiedBody) UseDigest(d hash.Hash) { b.h, b.digest = d, true }
 
+// ErrUnconsumed is Verify's error, in digest mode, when the caller did not
+// consume the whole body: the proof was not checked.
+var ErrUnconsumed = errors.New("peer: bytes of the answer were not consumed, so its proof was not checked")
+
 // Consumed tells a VerifiedBody in digest mode that the caller consumed
 // (and covered in its digest) n more bytes of the body.
 func (b *VerifiedBody) Consumed(n int64) { b.covered += n }
@@ -195,8 +200,7 @@ func (b *VerifiedBody) check() error {
 	if b.digest && b.read != b.covered {
 		// not an authentication failure: the caller stopped consuming
 		// (it failed on its own) or the body is longer than it expected
-		return fmt.Errorf("peer: %d bytes of the answer (HTTP %d) were not consumed, so its proof was not checked",
-			b.read-b.covered, b.resp.StatusCode)
+		return fmt.Errorf("%w (%d bytes, HTTP %d)", ErrUnconsumed, b.read-b.covered, b.resp.StatusCode)
 	}
 	got, err := hex.DecodeString(t.Get(TrailerBodyProof))
 	want := b.a.bodyMAC(b.digest, b.nonce, b.resp.StatusCode, b.head, b.h.Sum(nil), headerValues(t, b.a.cfg.ResponseTrailers))
