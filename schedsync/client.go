@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"crypto/sha256"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -194,40 +195,104 @@ func (c *peerClient) changes(ctx context.Context, logID string, since uint64, wa
 // files streams whole files; fn reads exactly rec.Size bytes from r. fn
 // only writes temporary files: the caller commits none of them unless
 // files returns nil, which it does only when the whole stream verified.
-func (c *peerClient) files(ctx context.Context, paths []string, fn func(rec fileRecord, r io.Reader) error) error {
+func (c *peerClient) files(ctx context.Context, paths []string, fn func(rec fileRecord, r *contentReader) error) error {
 	ans, err := c.do(ctx, http.MethodPost, "/v1/files", encodePaths(paths))
 	if err != nil {
 		return err
 	}
 	defer ans.Body.Close()
-	if err := readFiles(ans.Body, paths, fn); err != nil {
-		return ans.explain(err)
+	var d streamDigest
+	if ans.vb != nil { // the proof covers the stream's digest (filestream.go)
+		d = newStreamDigest()
+		ans.vb.UseDigest(d.Hash)
+	}
+	if err := readFiles(ans.Body, paths, d, ans.vb, fn); err != nil {
+		var se streamError
+		if !errors.As(err, &se) {
+			return ans.explain(err)
+		}
+		if ans.vb == nil {
+			return se.err
+		}
+		// A stream that could not be decoded leaves the digest, and so the
+		// proof, unchecked unless it ended there: its text (a path) is
+		// shown only when the proof verified.
+		switch verr := ans.verify(); {
+		case verr == nil:
+			return se.err
+		case errors.Is(verr, peer.ErrUnconsumed):
+			c.n.metrics.badAnswers.Inc()
+			return fmt.Errorf("schedsync: %w: answer (HTTP %d) not authenticated: its file stream could not be decoded, "+
+				"so its proof could not be checked (changed on the way?)", errAuth, ans.StatusCode)
+		default:
+			return verr // a network error, or the proof did not match
+		}
 	}
 	return ans.verify()
 }
 
-func readFiles(body io.Reader, paths []string, fn func(rec fileRecord, r io.Reader) error) error {
+// streamError is a file stream that could not be decoded; its text may
+// quote the stream.
+type streamError struct{ err error }
+
+func (e streamError) Error() string { return e.err.Error() }
+func (e streamError) Unwrap() error { return e.err }
+
+// readFiles reads the records of paths from body, giving each file's
+// content to fn (what fn does not read is read after it), and computes
+// the stream digest into d (when d.Hash is not nil), telling vb (when
+// not nil) how much of the body it covered.
+func readFiles(body io.Reader, paths []string, d streamDigest, vb *peer.VerifiedBody,
+	fn func(rec fileRecord, r *contentReader) error) error {
 	br := bufio.NewReaderSize(body, 256<<10)
+	hr := &headerReader{br: br, d: d}
+	cr := &contentReader{h: sha256.New()}
 	for _, want := range paths {
-		rec, err := readFileRecord(br, 1<<50)
+		hr.n = 0
+		rec, err := readFileRecord(hr, 1<<50)
 		if err != nil {
-			return err
+			return streamError{err}
 		}
 		if rec.Path != want {
-			return fmt.Errorf("%w: got %q, asked for %q", errBadStream, rec.Path, want)
+			return streamError{fmt.Errorf("%w: got %q, asked for %q", errBadStream, rec.Path, want)}
 		}
-		lr := &io.LimitedReader{R: br, N: rec.Size}
-		if err := fn(rec, lr); err != nil {
-			return err
+		if vb != nil {
+			vb.Consumed(hr.n)
 		}
-		if lr.N > 0 {
-			if _, err := io.Copy(io.Discard, lr); err != nil {
+		if !rec.OK {
+			if err := fn(rec, nil); err != nil {
 				return err
 			}
+			continue
+		}
+		cr.reset(br, rec.Size)
+		if err := fn(rec, cr); err != nil {
+			return err
+		}
+		if cr.lr.N > 0 {
+			buf := copyBufs.Get().(*[]byte)
+			_, err := io.CopyBuffer(io.Discard, onlyReader{cr}, *buf)
+			copyBufs.Put(buf)
+			if err != nil {
+				return err
+			}
+		}
+		if cr.lr.N > 0 {
+			return streamError{fmt.Errorf("%w: %s cut short", errBadStream, rec.Path)}
+		}
+		if d.Hash != nil {
+			d.content(cr.h.Sum(nil))
+		}
+		if vb != nil {
+			vb.Consumed(rec.Size)
 		}
 	}
 	return nil
 }
+
+// onlyReader hides everything but Read (io.Discard's ReadFrom would not
+// use the buffer given to io.CopyBuffer).
+type onlyReader struct{ io.Reader }
 
 // delta asks for a delta; once the body is read and verified, Trailer
 // holds hashHeader, the SHA-256 of the content the primary read.

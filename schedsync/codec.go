@@ -166,7 +166,14 @@ func readEntryTail(br *bufio.Reader, e Entry) (Entry, error) {
 	return e, nil
 }
 
-func readUvarint(br *bufio.Reader) (uint64, error) {
+// byteReader is what the decoders read from (a *bufio.Reader, or the
+// file stream's header reader, which feeds the stream digest).
+type byteReader interface {
+	io.Reader
+	io.ByteReader
+}
+
+func readUvarint(br byteReader) (uint64, error) {
 	v, err := binary.ReadUvarint(br)
 	if err != nil {
 		return 0, fmt.Errorf("%w: truncated", errBadBatch)
@@ -174,7 +181,7 @@ func readUvarint(br *bufio.Reader) (uint64, error) {
 	return v, nil
 }
 
-func readString(br *bufio.Reader, max int) (string, error) {
+func readString(br byteReader, max int) (string, error) {
 	n, err := readUvarint(br)
 	if err != nil || n > uint64(max) {
 		return "", fmt.Errorf("%w: bad string length", errBadBatch)

@@ -3,6 +3,7 @@ package schedsync
 import (
 	"bufio"
 	"context"
+	"crypto/sha256"
 	"encoding/binary"
 	"encoding/json"
 	"net"
@@ -162,11 +163,13 @@ func (f *fakePrimary) serveChanges(w http.ResponseWriter, r *http.Request) {
 	_ = encodeBatch(w, b)
 }
 
-func (f *fakePrimary) serveFiles(w http.ResponseWriter, r *http.Request) {
+func (f *fakePrimary) serveFiles(w *peer.ResponseSigner, r *http.Request) {
 	paths, err := decodePaths(r.Body)
 	if err != nil {
 		return
 	}
+	d := newStreamDigest() // written as the stream goes: a cut stream's proof never comes
+	w.UseDigest(d.Hash)
 	bw := bufio.NewWriter(w)
 	defer bw.Flush()
 	for _, p := range paths {
@@ -176,10 +179,15 @@ func (f *fakePrimary) serveFiles(w http.ResponseWriter, r *http.Request) {
 		f.mu.Unlock()
 		hdr := appendString(nil, p)
 		if !ok {
+			d.header(append(hdr, 1))
 			_, _ = bw.Write(append(hdr, 1))
 			continue
 		}
-		_, _ = bw.Write(binary.AppendUvarint(append(hdr, 0), uint64(len(c))))
+		hdr = binary.AppendUvarint(append(hdr, 0), uint64(len(c)))
+		d.header(hdr)
+		sum := sha256.Sum256(c)
+		d.content(sum[:])
+		_, _ = bw.Write(hdr)
 		f.mu.Lock()
 		hold := f.hold[p]
 		f.mu.Unlock()

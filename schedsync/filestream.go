@@ -2,9 +2,11 @@ package schedsync
 
 import (
 	"bufio"
+	"crypto/sha256"
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"hash"
 	"io"
 	"io/fs"
 	"os"
@@ -15,7 +17,26 @@ import (
 //	request:  uvarint count | count × (uvarint len + path)
 //	response: per path, in order: uvarint len + path | byte 0 (ok) + uvarint size + content
 //	                                                 | byte 1 (gone or not a regular file)
+//
+// With a secret, the answer's body proof covers a digest of the stream
+// (peer's UseDigest) instead of the SHA-256 of its bytes: SHA-256 over
+// each record's header bytes as sent, each followed, for a file, by the
+// SHA-256 of its content. The encoding is unambiguous (headers delimit
+// themselves, sizes delimit contents, hashes are 32 bytes) and the
+// secondary must consume every byte of the body, so the proof covers every
+// byte as before; but both ends hash each file's content once: the
+// primary while it reads it, the secondary while it writes it, which is
+// also the hash it checks against the manifest (before, the body hash and
+// the content check were two passes on the secondary).
 const maxFilesPerRequest = 4096
+
+// streamDigest is that digest.
+type streamDigest struct{ hash.Hash }
+
+func newStreamDigest() streamDigest { return streamDigest{sha256.New()} }
+
+func (d streamDigest) header(b []byte)    { d.Write(b) }
+func (d streamDigest) content(sum []byte) { d.Write(sum) }
 
 var errBadStream = errors.New("schedsync: malformed file stream")
 
@@ -47,18 +68,31 @@ func decodePaths(r io.Reader) ([]string, error) {
 	return out, nil
 }
 
-// serveFiles streams the requested files from root.
-func serveFiles(w io.Writer, root *os.Root, paths []string) error {
+// serveFiles streams the requested files from root; d, when not nil,
+// gets the stream's digest.
+func serveFiles(w io.Writer, root *os.Root, paths []string, d hash.Hash) error {
 	bw := bufio.NewWriterSize(w, 256<<10)
+	st := &streamer{bw: bw, buf: copyBufs.Get().(*[]byte)}
+	defer copyBufs.Put(st.buf)
+	if d != nil {
+		st.d, st.ch = streamDigest{d}, sha256.New()
+	}
 	for _, p := range paths {
-		if err := serveOne(bw, root, p); err != nil {
+		if err := st.serveOne(root, p); err != nil {
 			return err
 		}
 	}
 	return bw.Flush()
 }
 
-func serveOne(bw *bufio.Writer, root *os.Root, p string) error {
+type streamer struct {
+	bw  *bufio.Writer
+	buf *[]byte
+	d   streamDigest // Hash nil: no digest
+	ch  hash.Hash    // content hash, for d
+}
+
+func (st *streamer) serveOne(root *os.Root, p string) error {
 	hdr := appendString(nil, p)
 	f, err := root.Open(p)
 	var fi fs.FileInfo
@@ -67,20 +101,49 @@ func serveOne(bw *bufio.Writer, root *os.Root, p string) error {
 		fi, err = f.Stat()
 	}
 	if err != nil || !fi.Mode().IsRegular() {
-		_, err := bw.Write(append(hdr, 1))
-		return err
+		return st.header(append(hdr, 1))
 	}
-	hdr = binary.AppendUvarint(append(hdr, 0), uint64(fi.Size()))
-	if _, err := bw.Write(hdr); err != nil {
+	size := fi.Size()
+	if err := st.header(binary.AppendUvarint(append(hdr, 0), uint64(size))); err != nil {
 		return err
 	}
 	// The size is promised up front: a file that shrinks meanwhile breaks
 	// the stream (the secondary retries); one that grows is cut, and the
 	// hash check on the secondary rejects it.
-	if _, err := io.CopyN(bw, f, fi.Size()); err != nil {
-		return fmt.Errorf("schedsync: %s changed while sending: %w", p, err)
+	if st.ch != nil {
+		st.ch.Reset()
+	}
+	buf := *st.buf
+	for left := size; left > 0; {
+		n, err := f.Read(buf[:min(int64(len(buf)), left)])
+		if n > 0 {
+			if st.ch != nil {
+				st.ch.Write(buf[:n])
+			}
+			if _, werr := st.bw.Write(buf[:n]); werr != nil {
+				return werr
+			}
+			left -= int64(n)
+		}
+		if err != nil && left > 0 {
+			if err == io.EOF {
+				err = io.ErrUnexpectedEOF
+			}
+			return fmt.Errorf("schedsync: %s changed while sending: %w", p, err)
+		}
+	}
+	if st.ch != nil {
+		st.d.content(st.ch.Sum(nil))
 	}
 	return nil
+}
+
+func (st *streamer) header(b []byte) error {
+	if st.d.Hash != nil {
+		st.d.header(b)
+	}
+	_, err := st.bw.Write(b)
+	return err
 }
 
 // fileRecord is the header of one file in a response stream.
@@ -91,7 +154,7 @@ type fileRecord struct {
 }
 
 // readFileRecord reads the next header; the caller then reads Size bytes.
-func readFileRecord(br *bufio.Reader, maxSize int64) (fileRecord, error) {
+func readFileRecord(br byteReader, maxSize int64) (fileRecord, error) {
 	var r fileRecord
 	p, err := readString(br, maxPathLen)
 	if err != nil {
@@ -114,4 +177,57 @@ func readFileRecord(br *bufio.Reader, maxSize int64) (fileRecord, error) {
 	}
 	r.OK, r.Size = true, int64(size)
 	return r, nil
+}
+
+// headerReader reads record headers from br, feeding what it reads to the
+// stream digest (when there is one) and counting it.
+type headerReader struct {
+	br *bufio.Reader
+	d  streamDigest
+	n  int64
+}
+
+func (h *headerReader) ReadByte() (byte, error) {
+	b, err := h.br.ReadByte()
+	if err == nil {
+		h.n++
+		if h.d.Hash != nil {
+			h.d.Write([]byte{b})
+		}
+	}
+	return b, err
+}
+
+func (h *headerReader) Read(p []byte) (int, error) {
+	n, err := h.br.Read(p)
+	h.n += int64(n)
+	if h.d.Hash != nil {
+		h.d.Write(p[:n])
+	}
+	return n, err
+}
+
+// contentReader reads one file's content from a stream and hashes it.
+type contentReader struct {
+	lr io.LimitedReader
+	h  hash.Hash
+	n  int64
+}
+
+func (c *contentReader) reset(r io.Reader, size int64) {
+	c.lr, c.n = io.LimitedReader{R: r, N: size}, 0
+	c.h.Reset()
+}
+
+func (c *contentReader) Read(p []byte) (int, error) {
+	n, err := c.lr.Read(p)
+	c.h.Write(p[:n])
+	c.n += int64(n)
+	return n, err
+}
+
+// is reports whether what was read is the whole of e's content.
+func (c *contentReader) is(e Entry) bool {
+	var sum [sha256.Size]byte
+	return c.n == e.Size && c.lr.N == 0 && [sha256.Size]byte(c.h.Sum(sum[:0])) == e.Hash
 }

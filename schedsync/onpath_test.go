@@ -329,3 +329,33 @@ func TestOnPathErrorTextNotShown(t *testing.T) {
 		t.Errorf("the secondary followed a redirect (%d requests reached the redirect's target)", n)
 	}
 }
+
+// TestOnPathFileStreamHeaderNotShown: an on-path host renames a record of
+// a file stream (the proof covers a digest the secondary cannot complete
+// then): the secondary installs nothing of it, reports an authentication
+// failure, and the forged name never reaches its status.
+func TestOnPathFileStreamHeaderNotShown(t *testing.T) {
+	const forged = "FORGED-name"
+	var proxy *onPath
+	p, s := startPair(t, ModePrimary, ModeSecondaryCopy, func(a, b *Config) {
+		proxy = newOnPath(t, a.Listen)
+		b.Peer = proxy.url()
+	})
+	waitSame(t, p, s, "initial copy")
+	proxy.rewrite["/v1/files"] = func(_ *http.Response, body []byte) []byte {
+		return bytes.Replace(body, []byte("renamed.txt"), []byte(forged[:len("renamed.txt")]), 1)
+	}
+	proxy.armed.Store(true)
+	writeFile(t, p.dir, "renamed.txt", "content", 0o644)
+	testutil.Eventually(t, 15*time.Second, "the secondary to refuse the rewritten stream", func() bool {
+		return proxy.n("/v1/files") >= 1 && strings.Contains(s.Status()[0].Reason, "authentic")
+	})
+	if r := s.Status()[0].Reason; strings.Contains(r, forged[:len("renamed.txt")]) {
+		t.Fatalf("the forged name reached the status: %q", r)
+	}
+	if _, err := os.Lstat(filepath.Join(s.dir, "renamed.txt")); err == nil {
+		t.Fatal("the secondary installed a file from a rewritten stream")
+	}
+	proxy.armed.Store(false)
+	waitSame(t, p, s, "after the path healed")
+}

@@ -14,7 +14,9 @@ import (
 // ProtocolVersion is the version of the node-to-node protocol. 2: every
 // request and answer, bodies included, authenticated with internal/peer's
 // HTTP signer; nodes of protocol 1 cannot talk to it and are told so.
-const ProtocolVersion = 2
+// 3: the body proof of a file stream covers its digest (filestream.go),
+// so the secondary hashes each file once.
+const ProtocolVersion = 3
 
 // Role is the role a node plays right now; its text ("primary") is what
 // the status, the peer and the state file carry.

@@ -1,8 +1,10 @@
 package schedsync
 
 import (
+	"fmt"
 	"net"
 	"net/http"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -12,9 +14,10 @@ import (
 	"github.com/redund/redund/internal/testutil"
 )
 
-// newerNode serves the peer port as a node of protocol 3 with the pair's
+// newerNode serves the peer port as a node of the next protocol (this
+// node's ProtocolVersion + 1) with the pair's
 // secret would: every request of this node's protocol is refused with a
-// 401 that names protocol 3 (internal/peer's Refuse without a nonce). It
+// 401 that names its protocol (internal/peer's Refuse without a nonce). It
 // answers, so it is alive. stop closes it; requests counts what it got.
 type newerNode struct {
 	addr string
@@ -26,7 +29,7 @@ type newerNode struct {
 
 func startNewerNode(t *testing.T) *newerNode {
 	t.Helper()
-	auth, err := peer.NewHTTPAuth(peer.HTTPAuthConfig{Secret: testSecret, Proto: "schedsync/3",
+	auth, err := peer.NewHTTPAuth(peer.HTTPAuthConfig{Secret: testSecret, Proto: "schedsync/" + strconv.Itoa(ProtocolVersion+1),
 		RequestHeaders: []string{nodeHeader}, ResponseTrailers: []string{hashHeader}})
 	must(t, err)
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
@@ -38,9 +41,9 @@ func startNewerNode(t *testing.T) *newerNode {
 		nn.mu.Unlock()
 		nonce, err := auth.VerifyRequest(r, 1<<20)
 		if err == nil {
-			t.Error("a request of protocol 2 verified as protocol 3")
+			t.Errorf("a request of protocol %d verified as protocol %d", ProtocolVersion, ProtocolVersion+1)
 		}
-		auth.Refuse(w, nonce, http.StatusUnauthorized, "this node speaks schedsync protocol 3")
+		auth.Refuse(w, nonce, http.StatusUnauthorized, fmt.Sprintf("this node speaks schedsync protocol %d", ProtocolVersion+1))
 	})}
 	done := make(chan struct{})
 	go func() { defer close(done); _ = srv.Serve(ln) }()
@@ -66,8 +69,8 @@ func (nn *newerNode) count() int {
 func TestOtherProtocolIsAliveNotUnreachable(t *testing.T) {
 	incompatible := func(n *testNode) bool {
 		d := n.Status()[0]
-		return State(d.State) == StateIncompatible && strings.Contains(d.Reason, "protocol 2") &&
-			strings.Contains(d.Reason, "protocol 3")
+		return State(d.State) == StateIncompatible && strings.Contains(d.Reason, fmt.Sprintf("protocol %d", ProtocolVersion)) &&
+			strings.Contains(d.Reason, fmt.Sprintf("protocol %d", ProtocolVersion+1))
 	}
 	t.Run("primary", func(t *testing.T) {
 		nn := startNewerNode(t)
@@ -87,7 +90,7 @@ func TestOtherProtocolIsAliveNotUnreachable(t *testing.T) {
 				t.Fatalf("promoted while the primary answers in another protocol (status %+v)", s.Status()[0])
 			}
 			if !incompatible(s) {
-				t.Fatalf("status %+v, want Incompatible naming protocols 2 and 3", s.Status()[0])
+				t.Fatalf("status %+v, want Incompatible naming protocols %d and %d", s.Status()[0], ProtocolVersion, ProtocolVersion+1)
 			}
 			time.Sleep(50 * time.Millisecond) // sleep: sampling interval of a window in which the node must not promote
 		}

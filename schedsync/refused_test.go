@@ -99,7 +99,7 @@ func TestOldProtocolRefusedClearly(t *testing.T) {
 	must(t, err)
 	body, _ := io.ReadAll(resp.Body)
 	resp.Body.Close()
-	for _, want := range []string{"schedsync protocol 2", "protocol 1 (an older redund)", "same redund version"} {
+	for _, want := range []string{"schedsync protocol " + strconv.Itoa(ProtocolVersion), "protocol 1 (an older redund)", "same redund version"} {
 		if resp.StatusCode != http.StatusUnauthorized || !strings.Contains(string(body), want) {
 			t.Fatalf("HTTP %d %q: want %q", resp.StatusCode, body, want)
 		}

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/redund/redund/internal/adminapi"
+	"github.com/redund/redund/internal/peer"
 )
 
 // handler serves the peer protocol:
@@ -145,8 +146,13 @@ func (n *Node) serveFiles(w http.ResponseWriter, r *peerRequest) {
 		}
 	}
 	w.Header().Set("Content-Type", "application/octet-stream")
+	var d hash.Hash
+	if sw, ok := w.(*peer.ResponseSigner); ok { // the proof covers the stream's digest (filestream.go)
+		d = newStreamDigest().Hash
+		sw.UseDigest(d)
+	}
 	cw := &countWriter{w: w}
-	if err := serveFiles(cw, n.w.root, paths); err != nil {
+	if err := serveFiles(cw, n.w.root, paths, d); err != nil {
 		n.log.Debug("file stream cut", "err", err)
 		panic(http.ErrAbortHandler) // the secondary sees a broken stream and retries
 	}

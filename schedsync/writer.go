@@ -9,8 +9,10 @@ import (
 	"os"
 	"path"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
+	"unsafe"
 
 	"golang.org/x/sys/unix"
 )
@@ -26,6 +28,10 @@ type writer struct {
 	root      *os.Root
 	conflicts conflictLog
 	tmpReady  atomic.Bool // .redund/tmp exists
+
+	tmpMu   sync.Mutex
+	tmp     *os.Root   // .redund/tmp itself: a temporary file is one openat, not a walk from the root
+	oldTmps []*os.Root // replaced after .redund/tmp was removed; closed with the writer
 }
 
 func openWriter(dir string) (*writer, error) {
@@ -39,7 +45,17 @@ func openWriter(dir string) (*writer, error) {
 	return &writer{root: r}, nil
 }
 
-func (w *writer) close() error { return w.root.Close() }
+func (w *writer) close() error {
+	w.tmpMu.Lock()
+	for _, r := range append(w.oldTmps, w.tmp) {
+		if r != nil {
+			_ = r.Close()
+		}
+	}
+	w.tmp, w.oldTmps = nil, nil
+	w.tmpMu.Unlock()
+	return w.root.Close()
+}
 
 // tempFile is a file being written under a temporary name.
 type tempFile struct {
@@ -80,21 +96,60 @@ func (w *writer) create(rel string) (*tempFile, error) {
 	if err := w.mkdirParents(rel); err != nil {
 		return nil, err
 	}
-	tmp, err := w.tempName()
-	if err != nil {
-		return nil, err
-	}
-	f, err := w.root.OpenFile(tmp, os.O_CREATE|os.O_EXCL|os.O_RDWR, 0o600)
-	if errors.Is(err, fs.ErrNotExist) { // .redund/tmp was removed meanwhile
-		w.tmpReady.Store(false)
-		if tmp, err = w.tempName(); err == nil {
-			f, err = w.root.OpenFile(tmp, os.O_CREATE|os.O_EXCL|os.O_RDWR, 0o600)
+	for try := 0; ; try++ {
+		tr, err := w.tmpRoot()
+		if err != nil {
+			return nil, err
 		}
+		name := randomName()
+		f, err := tr.OpenFile(name, os.O_CREATE|os.O_EXCL|os.O_RDWR, 0o600)
+		if errors.Is(err, fs.ErrNotExist) && try == 0 { // .redund/tmp was removed meanwhile
+			w.dropTmpRoot(tr)
+			continue
+		}
+		if err != nil {
+			return nil, err
+		}
+		return &tempFile{File: f, rel: path.Join(tempDir, name)}, nil
 	}
+}
+
+// tmpRoot returns .redund/tmp opened (created when missing).
+func (w *writer) tmpRoot() (*os.Root, error) {
+	w.tmpMu.Lock()
+	defer w.tmpMu.Unlock()
+	if w.tmp != nil {
+		return w.tmp, nil
+	}
+	if err := w.root.MkdirAll(tempDir, 0o700); err != nil {
+		return nil, err
+	}
+	r, err := w.root.OpenRoot(tempDir)
 	if err != nil {
 		return nil, err
 	}
-	return &tempFile{File: f, rel: tmp}, nil
+	w.tmp = r
+	w.tmpReady.Store(true)
+	return r, nil
+}
+
+// dropTmpRoot forgets tr (its directory was removed): the next tmpRoot
+// opens .redund/tmp again. tr stays open (others may be using it) until
+// the writer closes.
+func (w *writer) dropTmpRoot(tr *os.Root) {
+	w.tmpMu.Lock()
+	defer w.tmpMu.Unlock()
+	if w.tmp == tr {
+		w.oldTmps = append(w.oldTmps, tr)
+		w.tmp = nil
+		w.tmpReady.Store(false)
+	}
+}
+
+func randomName() string {
+	var b [8]byte
+	_, _ = rand.Read(b[:])
+	return hex.EncodeToString(b[:])
 }
 
 // tempName returns a fresh name in .redund/tmp (created when missing).
@@ -105,9 +160,7 @@ func (w *writer) tempName() (string, error) {
 		}
 		w.tmpReady.Store(true)
 	}
-	var b [8]byte
-	_, _ = rand.Read(b[:])
-	return path.Join(tempDir, hex.EncodeToString(b[:])), nil
+	return path.Join(tempDir, randomName()), nil
 }
 
 // discard removes an unfinished temporary file.
@@ -116,29 +169,38 @@ func (w *writer) discard(t *tempFile) {
 	_ = w.root.Remove(t.rel)
 }
 
-// finish closes t (syncing it first when durable), sets e's mode and mtime.
-// The file keeps its temporary name until install.
+// finish gives t e's mode and mtime (through its descriptor: no path is
+// looked up again), syncs it when durable, and closes it. The file keeps
+// its temporary name until install.
 func (w *writer) finish(t *tempFile, e Entry, durable bool) error {
-	if durable {
-		if err := t.Sync(); err != nil {
-			w.discard(t)
-			return err
-		}
-	} else {
+	err := t.Chmod(goMode(e.Mode))
+	if err == nil {
+		err = futimens(t.File, e.MTime) // after the last write, which moves the mtime
+	}
+	if err == nil && durable {
+		err = t.Sync() // data, mode and mtime
+	}
+	if err != nil {
+		w.discard(t)
+		return err
+	}
+	if !durable {
 		t.startWriteback() // the batch's syncfs makes it durable
 	}
 	if err := t.Close(); err != nil {
 		_ = w.root.Remove(t.rel)
 		return err
 	}
-	if err := w.root.Chmod(t.rel, goMode(e.Mode)); err != nil {
-		_ = w.root.Remove(t.rel)
-		return err
-	}
-	mt := time.Unix(0, e.MTime)
-	if err := w.root.Chtimes(t.rel, mt, mt); err != nil {
-		_ = w.root.Remove(t.rel)
-		return err
+	return nil
+}
+
+// futimens sets f's access and modification times to mtime (nanoseconds).
+func futimens(f *os.File, mtime int64) error {
+	ts := [2]unix.Timespec{unix.NsecToTimespec(mtime), unix.NsecToTimespec(mtime)}
+	// utimensat(fd, NULL, ...) is futimens(3): the file itself
+	_, _, e := unix.Syscall6(unix.SYS_UTIMENSAT, f.Fd(), 0, uintptr(unsafe.Pointer(&ts[0])), 0, 0, 0)
+	if e != 0 {
+		return &fs.PathError{Op: "futimens", Path: f.Name(), Err: e}
 	}
 	return nil
 }

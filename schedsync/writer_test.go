@@ -96,3 +96,32 @@ func TestWriterMoveAsideAndClean(t *testing.T) {
 		t.Fatalf("want 2 conflicts, got %d", n)
 	}
 }
+
+// TestWriterTempDirRemoved: the writer keeps .redund/tmp open; when the
+// directory is removed meanwhile (by hand), the next file is written to a
+// new .redund/tmp, not into the removed one (whose files could never be
+// renamed into place), and mode and mtime still reach the installed file.
+func TestWriterTempDirRemoved(t *testing.T) {
+	dir := t.TempDir()
+	w, err := openWriter(dir)
+	must(t, err)
+	t.Cleanup(func() { _ = w.close() })
+	mt := time.Date(2021, 5, 6, 7, 8, 9, 123456789, time.UTC)
+	for i, name := range []string{"a.txt", "b.txt"} {
+		tf, err := w.create(name)
+		must(t, err)
+		_, _ = tf.WriteString(name)
+		e := Entry{Path: name, Kind: KindFile, Mode: 0o604, MTime: mt.UnixNano()}
+		must(t, w.finish(tf, e, i == 0))
+		must(t, w.install(tf.rel, name, true))
+		fi, err := os.Stat(filepath.Join(dir, name))
+		must(t, err)
+		if fi.Mode().Perm() != 0o604 || !fi.ModTime().Equal(mt) {
+			t.Fatalf("%s: mode %v mtime %v", name, fi.Mode(), fi.ModTime())
+		}
+		must(t, os.RemoveAll(filepath.Join(dir, filepath.FromSlash(tempDir))))
+	}
+	if b, err := os.ReadFile(filepath.Join(dir, "b.txt")); err != nil || string(b) != "b.txt" {
+		t.Fatalf("b.txt: %q %v", b, err)
+	}
+}

@@ -22,6 +22,8 @@ type options struct {
 	samples    int
 	idle       time.Duration
 	skipRsync  bool
+	initial    int           // > 0: only the initial copy, this many rounds of rsync -a then redund
+	settle     time.Duration // -initial-only: wait after removing an earlier run's copies
 }
 
 func main() {
@@ -36,6 +38,8 @@ func main() {
 	flag.IntVar(&o.samples, "samples", 50, "small-file latency samples")
 	flag.DurationVar(&o.idle, "idle", 30*time.Second, "idle CPU measuring window")
 	flag.BoolVar(&o.skipRsync, "skip-rsync", false, "measure redund only")
+	flag.DurationVar(&o.settle, "settle", 90*time.Second, "-initial-only: wait this long after removing an earlier run's copies")
+	flag.IntVar(&o.initial, "initial-only", 0, "only the initial copy: this many rounds, each `rsync -a` then redund (then -bin-before)")
 	flag.Parse()
 	if o.bin == "" || o.work == "" {
 		fmt.Fprintln(os.Stderr, "usage: schedsync-bench -bin redund -work DIR [flags]")
@@ -89,6 +93,9 @@ func run(o options) error {
 	}
 	for _, leftover := range []string{"lat", "big.bin", ".redund"} {
 		_ = os.RemoveAll(filepath.Join(src, leftover)) // from an earlier run
+	}
+	if o.initial > 0 {
+		return initialRounds(o, src)
 	}
 	r := &results{o: o}
 	if !o.skipRsync {

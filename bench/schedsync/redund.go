@@ -103,41 +103,17 @@ func cpuTicks(pid int) int64 {
 }
 
 func (res *results) redund(src string) error {
-	o := res.o
-	dst := filepath.Join(o.work, "dst-redund")
-	_ = os.RemoveAll(dst)
-	_ = exec.Command("sync").Run()
-	pl, sl := freeAddr(), freeAddr()
-	p, err := startNode(o.bin, o.work, "primary", "primary", src, pl, sl)
+	p, s, err := res.startCopy(src, filepath.Join(res.o.work, "dst-redund"))
+	if p != nil {
+		defer p.stop()
+	}
+	if s != nil {
+		defer s.stop()
+	}
 	if err != nil {
 		return err
 	}
-	defer p.stop()
-	t0 := time.Now()
-	if err := p.waitFor("primary scan", 10*time.Minute, func(d status.Document) bool {
-		id, _ := d.Details["log_id"].(string)
-		return id != ""
-	}); err != nil {
-		return err
-	}
-	res.scan = time.Since(t0)
-	logf("primary scanned the tree in %s", res.scan)
-	t0 = time.Now()
-	pc := cpuTicks(p.cmd.Process.Pid)
-	s, err := startNode(o.bin, o.work, "secondary", "secondary-copy", dst, sl, pl)
-	if err != nil {
-		return err
-	}
-	defer s.stop()
-	if err := s.waitFor("initial sync", 30*time.Minute, func(d status.Document) bool { return d.State == "Synced" }); err != nil {
-		return err
-	}
-	res.initial = time.Since(t0)
-	res.initialCPUP = float64(cpuTicks(p.cmd.Process.Pid)-pc) / 100
-	res.initialCPUS = float64(cpuTicks(s.cmd.Process.Pid)) / 100
-	res.overflows = s.metric("redund_schedsync_watch_overflows_total", "") + p.metric("redund_schedsync_watch_overflows_total", "")
-	logf("redund initial copy (durable): %s; CPU time primary %.2f s, secondary %.2f s; watcher overflows %v",
-		res.initial, res.initialCPUP, res.initialCPUS, res.overflows)
+	dst := s.dir
 	if err := res.latency(src, dst); err != nil {
 		return err
 	}
@@ -151,6 +127,45 @@ func (res *results) redund(src string) error {
 	s.stop()
 	p.stop()
 	return res.rsyncOneByte(filepath.Join(src, "big.bin"))
+}
+
+// startCopy starts the primary on src, waits for its first scan, then
+// starts the secondary on the empty directory dst and measures the copy until
+// it reports Synced. The caller stops the nodes it gets (also on error).
+func (res *results) startCopy(src, dst string) (p, s *node, err error) {
+	o := res.o
+	_ = os.RemoveAll(dst)
+	_ = exec.Command("sync").Run()
+	pl, sl := freeAddr(), freeAddr()
+	p, err = startNode(o.bin, o.work, "primary", "primary", src, pl, sl)
+	if err != nil {
+		return nil, nil, err
+	}
+	t0 := time.Now()
+	if err := p.waitFor("primary scan", 10*time.Minute, func(d status.Document) bool {
+		id, _ := d.Details["log_id"].(string)
+		return id != ""
+	}); err != nil {
+		return p, nil, err
+	}
+	res.scan = time.Since(t0)
+	logf("primary scanned the tree in %s", res.scan)
+	t0 = time.Now()
+	pc := cpuTicks(p.cmd.Process.Pid)
+	s, err = startNode(o.bin, o.work, "secondary", "secondary-copy", dst, sl, pl)
+	if err != nil {
+		return p, nil, err
+	}
+	if err := s.waitFor("initial sync", 30*time.Minute, func(d status.Document) bool { return d.State == "Synced" }); err != nil {
+		return p, s, err
+	}
+	res.initial = time.Since(t0)
+	res.initialCPUP = float64(cpuTicks(p.cmd.Process.Pid)-pc) / 100
+	res.initialCPUS = float64(cpuTicks(s.cmd.Process.Pid)) / 100
+	res.overflows = s.metric("redund_schedsync_watch_overflows_total", "") + p.metric("redund_schedsync_watch_overflows_total", "")
+	logf("redund initial copy (durable): %s; CPU time primary %.2f s, secondary %.2f s; watcher overflows %v",
+		res.initial, res.initialCPUP, res.initialCPUS, res.overflows)
+	return p, s, nil
 }
 
 // latency writes one small file at a time and waits for it on the secondary.

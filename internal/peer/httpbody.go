@@ -3,6 +3,7 @@ package peer
 import (
 	"crypto/hmac"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"hash"
 	"io"
@@ -19,6 +20,7 @@ type ResponseSigner struct {
 	a      *HTTPAuth
 	nonce  string
 	h      hash.Hash
+	digest bool // UseDigest: h is the caller's, fed by the caller
 	status int
 	head   []string // the signed response headers as sent
 }
@@ -27,6 +29,13 @@ type ResponseSigner struct {
 func (a *HTTPAuth) SignResponse(w http.ResponseWriter, nonce string) *ResponseSigner {
 	return &ResponseSigner{ResponseWriter: w, a: a, nonce: nonce, h: newBodyHash()}
 }
+
+// UseDigest makes the body proof cover d's sum instead of the SHA-256 of
+// the bytes written: the caller writes into d its own encoding of the
+// whole body (every byte, or the hash of it; see VerifiedBody.UseDigest,
+// which the client must call for the same answer). Call it before the
+// first Write.
+func (s *ResponseSigner) UseDigest(d hash.Hash) { s.h, s.digest = d, true }
 
 // WriteHeader sets the head proof and declares the trailers.
 func (s *ResponseSigner) WriteHeader(code int) {
@@ -59,7 +68,9 @@ func (s *ResponseSigner) Write(b []byte) (int, error) {
 		s.WriteHeader(http.StatusOK)
 	}
 	n, err := s.ResponseWriter.Write(b)
-	s.h.Write(b[:n])
+	if !s.digest {
+		s.h.Write(b[:n])
+	}
 	return n, err
 }
 
@@ -70,7 +81,7 @@ func (s *ResponseSigner) Finish() {
 		s.WriteHeader(http.StatusOK)
 	}
 	h := s.ResponseWriter.Header()
-	m := s.a.bodyMAC(s.nonce, s.status, s.head, s.h.Sum(nil), headerValues(h, s.a.cfg.ResponseTrailers))
+	m := s.a.bodyMAC(s.digest, s.nonce, s.status, s.head, s.h.Sum(nil), headerValues(h, s.a.cfg.ResponseTrailers))
 	h.Set(TrailerBodyProof, hex.EncodeToString(m))
 }
 
@@ -80,7 +91,7 @@ func (s *ResponseSigner) Unwrap() http.ResponseWriter { return s.ResponseWriter 
 // VerifiedBody is the body of an answer whose head proof verified. It
 // hashes what is read; at the end of the body it checks the body proof and
 // returns an error wrapping ErrAuth instead of io.EOF when it does not
-// match. Nothing read from it may be used (applied, committed, shown)
+// match (in digest mode, see UseDigest, only Verify checks). Nothing read from it may be used (applied, committed, shown)
 // before Verify returns nil.
 type VerifiedBody struct {
 	rc    io.ReadCloser
@@ -89,8 +100,35 @@ type VerifiedBody struct {
 	nonce string
 	head  []string
 	h     hash.Hash
-	end   error // set at the end of the body: io.EOF when the proof matched
+	// UseDigest: h is the caller's; read counts the bytes of the body
+	// and covered those the caller has consumed (and covered in h)
+	digest        bool
+	read, covered int64
+	atEOF         bool  // digest mode: the body ended; Verify checks
+	end           error // set at the end of the body (digest mode: by Verify): io.EOF when the proof matched
 }
+
+// UseDigest makes the body proof cover d's sum instead of the SHA-256 of
+// the body (the server called ResponseSigner.UseDigest for this answer;
+// the proof says which of the two it covers, so neither verifies as the
+// other). The caller writes into d, as it consumes the body, an encoding
+// of what it read that determines every byte (the bytes themselves, or
+// their hash where the caller hashes them anyway, as schedsync does for
+// file content), and reports each consumed byte with Consumed. Bytes of
+// the body the caller did not consume make Verify fail, and an answer
+// shorter or longer than what the proof's digest describes fails too
+// (the caller's digest then differs). Unconsumed bytes are reported with
+// an error that does not wrap ErrAuth (the proof could not be checked).
+// Call it before the first Read.
+func (b *VerifiedBody) UseDigest(d hash.Hash) { b.h, b.digest = d, true }
+
+// ErrUnconsumed is Verify's error, in digest mode, when the caller did not
+// consume the whole body: the proof was not checked.
+var ErrUnconsumed = errors.New("peer: bytes of the answer were not consumed, so its proof was not checked")
+
+// Consumed tells a VerifiedBody in digest mode that the caller consumed
+// (and covered in its digest) n more bytes of the body.
+func (b *VerifiedBody) Consumed(n int64) { b.covered += n }
 
 // maxTail bounds what Verify reads past what the caller consumed.
 const maxTail = 1 << 20
@@ -133,9 +171,22 @@ func (b *VerifiedBody) Read(p []byte) (int, error) {
 	if b.end != nil {
 		return 0, b.end
 	}
+	if b.atEOF {
+		return 0, io.EOF
+	}
 	n, err := b.rc.Read(p)
-	b.h.Write(p[:n])
+	if b.digest {
+		b.read += int64(n)
+	} else {
+		b.h.Write(p[:n])
+	}
 	if err == io.EOF {
+		if b.digest {
+			// the caller has not covered these last bytes yet: Verify
+			// checks, once the caller's digest is complete
+			b.atEOF = true
+			return n, io.EOF
+		}
 		b.end = b.check()
 		return n, b.end
 	}
@@ -146,8 +197,13 @@ func (b *VerifiedBody) Read(p []byte) (int, error) {
 // has been read to its end).
 func (b *VerifiedBody) check() error {
 	t := b.resp.Trailer
+	if b.digest && b.read != b.covered {
+		// not an authentication failure: the caller stopped consuming
+		// (it failed on its own) or the body is longer than it expected
+		return fmt.Errorf("%w (%d bytes, HTTP %d)", ErrUnconsumed, b.read-b.covered, b.resp.StatusCode)
+	}
 	got, err := hex.DecodeString(t.Get(TrailerBodyProof))
-	want := b.a.bodyMAC(b.nonce, b.resp.StatusCode, b.head, b.h.Sum(nil), headerValues(t, b.a.cfg.ResponseTrailers))
+	want := b.a.bodyMAC(b.digest, b.nonce, b.resp.StatusCode, b.head, b.h.Sum(nil), headerValues(t, b.a.cfg.ResponseTrailers))
 	if err != nil || !hmac.Equal(got, want) {
 		return authErrorf("answer (HTTP %d) not authenticated: its body or trailers do not match the proof "+
 			"(changed on the way?)", b.resp.StatusCode)
@@ -162,6 +218,9 @@ func (b *VerifiedBody) check() error {
 func (b *VerifiedBody) Verify() error {
 	if b.end == nil {
 		n, err := io.Copy(io.Discard, io.LimitReader(b, maxTail))
+		if b.atEOF {
+			b.end = b.check()
+		}
 		if b.end == nil {
 			if err != nil {
 				return fmt.Errorf("peer: reading the answer: %w", err)

@@ -30,6 +30,13 @@ import (
 //	X-Redund-Body-Proof: HMAC(Kresp; "body", proto, nonce, status, signed response headers,
 //	                          SHA-256 of the body, signed trailers)   (an HTTP trailer)
 //
+// or, for an answer both ends agree to cover with an application digest
+// (ResponseSigner.UseDigest and VerifiedBody.UseDigest: an encoding of the
+// body that determines every byte, such as its records with the SHA-256
+// of each record's content, which the application computes anyway),
+// "body-digest" and the digest's sum in place of "body" and the body's
+// SHA-256.
+//
 // Kreq and Kresp are derived from the secret and proto with the HMAC the
 // framed link uses for its proofs (proof in auth.go), one per direction, so
 // a request's MAC is never a valid answer; each MAC input field is
@@ -263,10 +270,15 @@ func (a *HTTPAuth) headMAC(nonce string, status int, head []string) []byte {
 	return macOf(a.respKey, append([]string{"head", a.cfg.Proto, nonce, strconv.Itoa(status)}, head...)...)
 }
 
-// bodyMAC is the body proof: the head's fields, the body's SHA-256 and the
-// signed trailers' values.
-func (a *HTTPAuth) bodyMAC(nonce string, status int, head []string, sum []byte, trailers []string) []byte {
-	fields := append([]string{"body", a.cfg.Proto, nonce, strconv.Itoa(status)}, head...)
+// bodyMAC is the body proof: the head's fields, the body's SHA-256 (or,
+// digest, the sum of the digest the application computed over the body:
+// the label differs) and the signed trailers' values.
+func (a *HTTPAuth) bodyMAC(digest bool, nonce string, status int, head []string, sum []byte, trailers []string) []byte {
+	label := "body"
+	if digest {
+		label = "body-digest"
+	}
+	fields := append([]string{label, a.cfg.Proto, nonce, strconv.Itoa(status)}, head...)
 	fields = append(fields, string(sum))
 	return macOf(a.respKey, append(fields, trailers...)...)
 }
