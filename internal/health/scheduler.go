@@ -119,6 +119,7 @@ func newScheduler(ctx context.Context, p *Probes) *scheduler {
 // connection is closed.
 func (s *scheduler) run(first []*sharedProbe) {
 	s.admit(first)
+	s.wakeDue(time.Now())
 	for {
 		s.arm()
 		var work chan *sharedProbe
@@ -136,6 +137,7 @@ func (s *scheduler) run(first []*sharedProbe) {
 			return
 		case <-s.p.added:
 			s.admit(s.p.takeAdded())
+			s.wakeDue(time.Now())
 		case <-s.timer.C:
 			s.armed = time.Time{}
 			s.wakeDue(time.Now())
