@@ -84,6 +84,11 @@ func (h *probeHeap) Pop() any {
 	return sp
 }
 
+// workQueue is the room in the channels between the loop and the workers:
+// how many probes the loop hands to idle workers (or takes back) without
+// waiting.
+const workQueue = 1024
+
 // scheduler is the loop's state; only Probes.Run's goroutine touches it.
 type scheduler struct {
 	p       *Probes
@@ -110,7 +115,7 @@ func newScheduler(ctx context.Context, p *Probes) *scheduler {
 	t := time.NewTimer(time.Hour)
 	t.Stop()
 	return &scheduler{p: p, ctx: ctx, live: map[*sharedProbe]struct{}{}, budget: budget,
-		work: make(chan *sharedProbe), done: make(chan *sharedProbe, 256), timer: t}
+		work: make(chan *sharedProbe, workQueue), done: make(chan *sharedProbe, workQueue), timer: t}
 }
 
 // run is the loop: until ctx ends it takes new probes, wakes due ones,
@@ -121,16 +126,8 @@ func (s *scheduler) run(first []*sharedProbe) {
 	s.admit(first)
 	s.wakeDue(time.Now())
 	for {
+		s.dispatch()
 		s.arm()
-		var work chan *sharedProbe
-		var next *sharedProbe
-		if len(s.ready) > 0 {
-			if s.busy == s.workers && s.workers < maxInFlight(s.need, s.budget, runtime.GOMAXPROCS(0)) {
-				s.workers++
-				s.wg.Go(s.worker)
-			}
-			work, next = s.work, s.ready[0]
-		}
 		select {
 		case <-s.ctx.Done():
 			s.stop()
@@ -141,15 +138,36 @@ func (s *scheduler) run(first []*sharedProbe) {
 		case <-s.timer.C:
 			s.armed = time.Time{}
 			s.wakeDue(time.Now())
-		case work <- next:
-			s.ready[0] = nil
-			s.ready = s.ready[1:]
-			s.busy++
 		case sp := <-s.done:
 			s.busy--
 			s.requeue(sp)
 		}
 	}
+}
+
+// dispatch hands every ready probe it can to a worker without waiting: to
+// an idle one through the buffered s.work (there are never more probes in
+// it than idle workers to take them), or to a new worker while fewer than
+// maxInFlight run. What is left waits for a worker to finish. A tick's
+// probes thus all become runnable at once, as their own timers would make
+// them, instead of one per turn of the loop.
+func (s *scheduler) dispatch() {
+	limit := maxInFlight(s.need, s.budget, runtime.GOMAXPROCS(0))
+	n := 0
+	for ; n < len(s.ready); n++ {
+		sp := s.ready[n]
+		if s.busy < s.workers && len(s.work) < cap(s.work) {
+			s.work <- sp // buffered, room checked: does not block
+		} else if s.workers < limit {
+			s.workers++
+			s.wg.Go(func() { s.worker(sp) })
+		} else {
+			break
+		}
+		s.busy++
+	}
+	clear(s.ready[:n])
+	s.ready = s.ready[n:]
 }
 
 // admit schedules probes added together, spread over their interval.
@@ -219,9 +237,10 @@ func (s *scheduler) stop() {
 	}
 }
 
-// worker runs the probes handed to it until the loop closes s.work.
-func (s *scheduler) worker() {
-	for sp := range s.work {
+// worker runs first, then the probes handed to it through s.work until the
+// loop closes it.
+func (s *scheduler) worker(first *sharedProbe) {
+	for sp := first; sp != nil; sp = <-s.work {
 		sp.runOnce(&s.p.stats)
 		select {
 		case s.done <- sp:
