@@ -31,6 +31,7 @@ type Probes struct {
 	conns *connPool
 	stats probeStats
 	added chan struct{} // signals probes in pending to a running loop
+	limit int           // when > 0, replaces maxInFlight (tests)
 
 	mu      sync.Mutex
 	byKey   map[string]*sharedProbe

@@ -237,3 +237,40 @@ func TestProbesHangingCheckDelaysNoOther(t *testing.T) {
 		}
 	}
 }
+
+// TestProbesBoundInFlight: no more probes run at once than the bound;
+// the others wait for a worker and all of them run.
+func TestProbesBoundInFlight(t *testing.T) {
+	const bound, probes = 3, 10
+	var inFlight, most atomic.Int64
+	var ran [probes]atomic.Bool
+	p := NewProbes()
+	p.limit = bound
+	for i := range probes {
+		p.AddChecker(fmt.Sprint("slow", i), CheckerFunc(func(ctx context.Context) Result {
+			n := inFlight.Add(1)
+			defer inFlight.Add(-1)
+			for m := most.Load(); n > m && !most.CompareAndSwap(m, n); m = most.Load() {
+			}
+			ran[i].Store(true)
+			select {
+			case <-ctx.Done():
+			case <-time.After(20 * time.Millisecond):
+			}
+			return Result{OK: true}
+		}), MonitorOptions{Interval: time.Millisecond, Jitter: -1})
+	}
+	stop := runProbes(t, p)
+	testutil.Eventually(t, waitLimit, "every probe to run", func() bool {
+		for i := range ran {
+			if !ran[i].Load() {
+				return false
+			}
+		}
+		return true
+	})
+	stop()
+	if m := most.Load(); m != bound {
+		t.Errorf("%d probes ran at once, want the bound %d", m, bound)
+	}
+}

@@ -153,6 +153,9 @@ func (s *scheduler) run(first []*sharedProbe) {
 // them, instead of one per turn of the loop.
 func (s *scheduler) dispatch() {
 	limit := maxInFlight(s.need, s.budget, runtime.GOMAXPROCS(0))
+	if s.p.limit > 0 {
+		limit = s.p.limit
+	}
 	n := 0
 	for ; n < len(s.ready); n++ {
 		sp := s.ready[n]
