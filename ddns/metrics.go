@@ -26,7 +26,7 @@ var (
 	mProbes = prometheus.NewDesc("redund_ddns_probes_total",
 		"Probes started by the daemon (a probe shared by several servers counts once).", nil, nil)
 	mLate = prometheus.NewDesc("redund_ddns_probes_late_total",
-		"Probes that started more than a tenth of their interval after they were due.", nil, nil)
+		"Probes that started more than a tenth of their interval (at least two ticks of the wake grid) after they were due.", nil, nil)
 )
 
 // Describe implements prometheus.Collector.

@@ -37,10 +37,10 @@ func served(b *testing.B, anyURL string) int64 {
 
 // measure returns checks/s (from the pages' counter) and CPU % of one
 // core used by cpu() over secs seconds.
-func measure(b *testing.B, anyURL string, secs int, cpu func() time.Duration) (float64, float64) {
-	c0, n0, t0 := cpu(), served(b, anyURL), time.Now()
+func measure(b *testing.B, pages *pageSet, secs int, cpu func() time.Duration) (float64, float64) {
+	c0, n0, t0 := cpu(), pages.served(b), time.Now()
 	time.Sleep(time.Duration(secs) * time.Second) // sleep: the measuring window of the benchmark
-	c1, n1, wall := cpu(), served(b, anyURL), time.Since(t0)
+	c1, n1, wall := cpu(), pages.served(b), time.Since(t0)
 	return float64(n1-n0) / wall.Seconds(), 100 * (c1 - c0).Seconds() / wall.Seconds()
 }
 
@@ -54,17 +54,18 @@ func measure(b *testing.B, anyURL string, secs int, cpu func() time.Duration) (f
 // count the checks. DDNS_KEEPALIVE=1 gives redund's checks keepalive.
 func BenchmarkScaleVsGdnsd(b *testing.B) {
 	n, secs, pairs := envInt("DDNS_SCHEMES", 1000), envInt("DDNS_SECONDS", 30), envInt("DDNS_PAIRS", 3)
-	urls, _ := pageServers(b, 3*n, "-sameport")
+	pages := pageServers(b, 3*n, 1, "-sameport") // one process: gdnsd's http_status needs one port
+	urls := pages.urls
 	u, _ := url.Parse(urls[0])
 	port, _ := strconv.Atoi(u.Port())
 	b.ResetTimer()
 	var ratios []float64
 	var rSum, gSum float64
 	for pair := range pairs {
-		rChecks, rCPU := measureRedund(b, urls, n, secs)
+		rChecks, rCPU := measureRedund(b, pages, n, secs)
 		proc, stop := startGdnsdMany(b, urls, port, n)
 		time.Sleep(3 * time.Second) // sleep: warm-up of gdnsd before its measuring window
-		gChecks, gCPU := measure(b, urls[0], secs, func() time.Duration { return procCPU(proc) })
+		gChecks, gCPU := measure(b, pages, secs, func() time.Duration { return procCPU(proc) })
 		stop()
 		rPer, gPer := 10*rCPU/rChecks, 10*gCPU/gChecks // ms of CPU per check
 		ratios = append(ratios, rPer/gPer)
@@ -82,7 +83,8 @@ func BenchmarkScaleVsGdnsd(b *testing.B) {
 
 // measureRedund runs the ddns daemon over urls (3 per name, 2 s) for secs
 // after a warm-up and returns checks/s and CPU % of one core.
-func measureRedund(b *testing.B, urls []string, n, secs int) (float64, float64) {
+func measureRedund(b *testing.B, pages *pageSet, n, secs int) (float64, float64) {
+	urls := pages.urls
 	prov := &countProvider{vals: map[string]string{}}
 	cfgs := map[string]*ddns.Config{}
 	for i := range n {
@@ -102,7 +104,7 @@ func measureRedund(b *testing.B, urls []string, n, secs int) (float64, float64) 
 	done := make(chan struct{})
 	go func() { _ = d.Run(ctx); close(done) }()
 	time.Sleep(3 * time.Second) // sleep: warm-up before the measuring window
-	checks, cpu := measure(b, urls[0], secs, cpuTime)
+	checks, cpu := measure(b, pages, secs, cpuTime)
 	cancel()
 	<-done
 	return checks, cpu

@@ -51,9 +51,37 @@ func envInt(k string, def int) int {
 	return def
 }
 
-// pageServers starts bench/ddns/pages (DDNS_PAGES_BIN, else built now)
-// with n listeners and returns their URLs and the process (for its CPU).
-func pageServers(b *testing.B, n int, extra ...string) ([]string, *os.Process) {
+// pageSet is the status pages of a benchmark: one or more processes of
+// bench/ddns/pages.
+type pageSet struct {
+	urls  []string      // every listener's status URL
+	procs []*os.Process // the page processes
+	heads []string      // one URL of each process, to read its counter
+}
+
+// cpu is the CPU time of all the page processes.
+func (s *pageSet) cpu() time.Duration {
+	var t time.Duration
+	for _, p := range s.procs {
+		t += procCPU(p)
+	}
+	return t
+}
+
+// served is the status requests all the page processes have served.
+func (s *pageSet) served(b *testing.B) int64 {
+	var n int64
+	for _, u := range s.heads {
+		n += served(b, u)
+	}
+	return n
+}
+
+// pageServers starts bench/ddns/pages (DDNS_PAGES_BIN, else built now) as
+// procs processes with n listeners in all. Each raises its open-file limit
+// as far as it may (see pages), so that the pages are not what runs out of
+// descriptors.
+func pageServers(b *testing.B, n, procs int, extra ...string) *pageSet {
 	bin := os.Getenv("DDNS_PAGES_BIN")
 	if bin == "" {
 		bin = filepath.Join(b.TempDir(), "pages")
@@ -61,7 +89,23 @@ func pageServers(b *testing.B, n int, extra ...string) ([]string, *os.Process) {
 			b.Fatalf("building pages: %v\n%s", err, out)
 		}
 	}
-	cmd := exec.Command(bin, append([]string{"-n", strconv.Itoa(n)}, extra...)...)
+	procs = max(1, min(procs, n))
+	set := &pageSet{}
+	for i := range procs {
+		k := n/procs + min(1, max(0, n%procs-i)) // the first n%procs get one more
+		args := append([]string{"-n", strconv.Itoa(k), "-first", strconv.Itoa(len(set.urls))}, extra...)
+		urls, proc := startPages(b, bin, args)
+		if len(urls) != k {
+			b.Fatalf("pages printed %d URLs, want %d", len(urls), k)
+		}
+		set.urls, set.procs, set.heads = append(set.urls, urls...), append(set.procs, proc), append(set.heads, urls[0])
+	}
+	return set
+}
+
+// startPages runs one pages process and returns the URLs it printed.
+func startPages(b *testing.B, bin string, args []string) ([]string, *os.Process) {
+	cmd := exec.Command(bin, args...)
 	stdin, _ := cmd.StdinPipe()
 	stdout, _ := cmd.StdoutPipe()
 	cmd.Stderr = os.Stderr
@@ -73,9 +117,6 @@ func pageServers(b *testing.B, n int, extra ...string) ([]string, *os.Process) {
 	sc := bufio.NewScanner(stdout)
 	for sc.Scan() && sc.Text() != "ready" {
 		urls = append(urls, sc.Text())
-	}
-	if len(urls) != n {
-		b.Fatalf("pages printed %d URLs, want %d", len(urls), n)
 	}
 	return urls, cmd.Process
 }
@@ -141,7 +182,8 @@ func scaleURL(urls []string, i, j int) string {
 // DDNS_DISTINCT.
 func BenchmarkScale(b *testing.B) {
 	n, secs := envInt("DDNS_SCHEMES", 1000), envInt("DDNS_SECONDS", 30)
-	urls, pages := pageServers(b, envInt("DDNS_LISTENERS", 64)) // many addresses: no shortage of ports
+	pages := pageServers(b, envInt("DDNS_LISTENERS", 64), envInt("DDNS_PAGE_PROCS", 4)) // many addresses: no shortage of ports
+	urls := pages.urls
 	prov := &countProvider{vals: map[string]string{}}
 	cfgs := map[string]*ddns.Config{}
 	for i := range n {
@@ -162,12 +204,12 @@ func BenchmarkScale(b *testing.B) {
 	time.Sleep(3 * time.Second) // sleep: warm-up: first checks and first pushes
 	before, stale := checks(d, cfgs), 0
 	started0, late0 := d.ProbeStats()
-	cpu0, pcpu0, served0, wall0 := cpuTime(), procCPU(pages), served(b, urls[0]), time.Now()
+	cpu0, pcpu0, served0, wall0 := cpuTime(), pages.cpu(), pages.served(b), time.Now()
 	for range secs {
 		time.Sleep(time.Second) // sleep: the one-second measuring step of the benchmark
 		stale += staleServers(d, cfgs, time.Second+100*time.Millisecond+250*time.Millisecond)
 	}
-	cpu, pcpu, probes, wall := cpuTime()-cpu0, procCPU(pages)-pcpu0, served(b, urls[0])-served0, time.Since(wall0)
+	cpu, pcpu, probes, wall := cpuTime()-cpu0, pages.cpu()-pcpu0, pages.served(b)-served0, time.Since(wall0)
 	started1, late1 := d.ProbeStats()
 	endStates(b, d, cfgs)
 	after := checks(d, cfgs)

@@ -127,7 +127,7 @@ func TestProbesRunClosesPooledConnections(t *testing.T) {
 // next one start late, and Stats counts it.
 func TestProbesCountLateProbes(t *testing.T) {
 	p := NewProbes()
-	const interval = 10 * time.Millisecond
+	const interval = 50 * time.Millisecond // a slack of 5 ms for the first probe under -race and load
 	slow := CheckerFunc(func(ctx context.Context) Result {
 		select {
 		case <-ctx.Done():

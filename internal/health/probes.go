@@ -6,7 +6,6 @@ import (
 	"slices"
 	"sync"
 	"sync/atomic"
-	"time"
 )
 
 // probeStats counts the probes of a Probes.
@@ -22,8 +21,8 @@ type probeStats struct {
 // then cost one probe per interval instead of one per name.
 //
 // Add monitors, then call Run once. Monitors may also be added and removed
-// while Run runs (a config reload): a new probe starts at once, and a
-// probe stops when its last monitor is removed.
+// while Run runs (a config reload): new probes start at once (many spread
+// over their interval), and a probe stops when its last monitor is removed.
 //
 // Keepalive HTTP checks of one Probes share their idle connections by
 // host:port (and TLS name): checks that differ only in their path hold as
@@ -31,17 +30,14 @@ type probeStats struct {
 type Probes struct {
 	conns *connPool
 	stats probeStats
+	added chan struct{} // signals probes in pending to a running loop
+	limit int           // when > 0, replaces maxInFlight (tests)
 
-	mu     sync.Mutex
-	byKey  map[string]*sharedProbe
-	probes []*sharedProbe
-	run    *probesRun // set while Run runs
-}
-
-// probesRun is what Run gives the probes added while it runs.
-type probesRun struct {
-	ctx context.Context
-	wg  *sync.WaitGroup
+	mu      sync.Mutex
+	byKey   map[string]*sharedProbe
+	probes  []*sharedProbe
+	running bool           // Run has taken the probes added before it
+	pending []*sharedProbe // added while Run runs, not yet taken by its loop
 }
 
 // sharedProbe is one check on one schedule and the monitors it feeds.
@@ -50,13 +46,20 @@ type sharedProbe struct {
 	key     string
 	checker Checker
 	opts    MonitorOptions
-	fds     float64            // sockets it holds on average when every probe runs to its timeout
-	mons    []*Monitor         // replaced, never changed in place (guarded by p.mu)
-	stop    context.CancelFunc // set once its loop runs (guarded by p.mu)
+	fds     float64    // sockets it holds on average when every probe runs to its timeout
+	mons    []*Monitor // replaced, never changed in place (guarded by p.mu)
+	removed atomic.Bool
+	sched   schedule // owned by the scheduler's loop, or the worker running it
+
+	// set by the loop when it takes the probe (guarded by p.mu)
+	ctx  context.Context
+	stop context.CancelFunc
 }
 
 // NewProbes returns an empty Probes.
-func NewProbes() *Probes { return &Probes{byKey: map[string]*sharedProbe{}, conns: newConnPool()} }
+func NewProbes() *Probes {
+	return &Probes{byKey: map[string]*sharedProbe{}, conns: newConnPool(), added: make(chan struct{}, 1)}
+}
 
 // Add returns a new monitor named name of check c (validated as by New).
 // It shares its probe with every monitor added before with an equal c and
@@ -96,17 +99,35 @@ func (p *Probes) add(key string, c Checker, o MonitorOptions, fds float64) *shar
 		p.byKey[key] = sp
 	}
 	p.probes = append(p.probes, sp)
-	if p.run != nil {
-		p.start(sp, 0)
+	if p.running {
+		p.pending = append(p.pending, sp)
+		select { // the loop takes every pending probe when it sees the signal
+		case p.added <- struct{}{}:
+		default:
+		}
 	}
 	return sp
 }
 
-// start runs sp's loop after delay (p.mu held, p.run set).
-func (p *Probes) start(sp *sharedProbe, delay time.Duration) {
-	ctx, cancel := context.WithCancel(p.run.ctx)
-	sp.stop = cancel
-	p.run.wg.Go(func() { probeLoop(ctx, sp.checker, sp.opts, delay, sp.record, &p.stats) })
+// takeAdded returns the probes added since the loop last took them.
+func (p *Probes) takeAdded() []*sharedProbe {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	sps := p.pending
+	p.pending = nil
+	return sps
+}
+
+// bind gives sp the context its probes run in (cancelled by Remove);
+// false when sp was removed before the loop took it.
+func (p *Probes) bind(ctx context.Context, sp *sharedProbe) bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if sp.removed.Load() {
+		return false
+	}
+	sp.ctx, sp.stop = context.WithCancel(ctx)
+	return true
 }
 
 func (p *Probes) attach(sp *sharedProbe, name string, o MonitorOptions) *Monitor {
@@ -134,6 +155,7 @@ func (p *Probes) Remove(m *Monitor) {
 			if p.byKey[sp.key] == sp {
 				delete(p.byKey, sp.key)
 			}
+			sp.removed.Store(true)
 			if sp.stop != nil {
 				sp.stop()
 			}
@@ -149,32 +171,32 @@ func (p *Probes) Len() int {
 	return len(p.probes)
 }
 
-// Run probes until ctx ends and returns when every probe has stopped.
-// The first probes are spread over one interval (probe i of n starts after
-// i/n of its interval) so that thousands of targets do not start in one
-// burst; after that each follows its own schedule as a Monitor's Run does.
-// A probe added while Run runs starts at once.
+// Run probes until ctx ends and returns when every probe has stopped and
+// every kept connection is closed. One goroutine (Run's own) with one
+// timer schedules every probe and hands the due ones to a pool of workers
+// (see scheduler.go): at most one probe of a check is in flight, and at
+// most maxInFlight in all. Probes added together (before Run, or by one
+// reload while it runs) start spread over their interval (probe i of n
+// after i/n of it), so that thousands of targets do not start in one
+// burst; a single probe added while Run runs starts at once. After its
+// first probe each follows its own schedule as a Monitor's Run does.
 func (p *Probes) Run(ctx context.Context) {
-	var wg sync.WaitGroup
 	p.mu.Lock()
-	p.run = &probesRun{ctx: ctx, wg: &wg}
-	for i, sp := range p.probes {
-		p.start(sp, time.Duration(int64(sp.opts.Interval)*int64(i)/int64(len(p.probes))))
-	}
+	p.running = true
+	first := slices.Clone(p.probes)
 	p.mu.Unlock()
-	<-ctx.Done()
+	newScheduler(ctx, p).run(first)
 	p.mu.Lock()
-	p.run = nil
+	p.running, p.pending = false, nil
 	p.mu.Unlock()
-	wg.Wait()
 	p.conns.close()
 }
 
 // Stats returns how many probes started since Run began and how many of
 // them started late: more than a tenth of their interval (and at least two
 // ticks of the wake grid) after they were due, because the process could
-// not keep up or the previous probe of the same check outlasted the
-// interval.
+// not keep up (every worker busy, or the loop or the Go scheduler behind)
+// or the previous probe of the same check outlasted the interval.
 func (p *Probes) Stats() (started, late uint64) {
 	return p.stats.started.Load(), p.stats.late.Load()
 }

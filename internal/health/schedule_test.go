@@ -1,9 +1,12 @@
 package health
 
 import (
+	"container/heap"
 	"context"
 	"fmt"
+	"slices"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -90,5 +93,184 @@ func TestWakeShiftSharesTicks(t *testing.T) {
 				t.Errorf("interval %v, due +%v: wakes at +%v, want +%v", c.interval, c.due, got, c.want)
 			}
 		})
+	}
+}
+
+// TestFirstStartSpreads: probes added together start spread evenly over
+// one interval; a probe added alone starts at once.
+func TestFirstStartSpreads(t *testing.T) {
+	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	for _, c := range []struct {
+		name string
+		i, n int
+		want time.Duration
+	}{
+		{"alone", 0, 1, 0},
+		{"first of four", 0, 4, 0},
+		{"second of four", 1, 4, 250 * time.Millisecond},
+		{"last of four", 3, 4, 750 * time.Millisecond},
+		{"last of 30000", 29999, 30000, 999966666 * time.Nanosecond}, // rounded down
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			if got := firstStart(now, c.i, c.n, time.Second).Sub(now); got != c.want {
+				t.Errorf("probe %d of %d starts at +%v, want +%v", c.i, c.n, got, c.want)
+			}
+		})
+	}
+}
+
+// TestIsLate: late means started more than lateSlack after it was due.
+func TestIsLate(t *testing.T) {
+	due := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	ms := time.Millisecond
+	for _, c := range []struct {
+		name     string
+		interval time.Duration
+		started  time.Duration // after due
+		want     bool
+	}{
+		{"on time", time.Second, 0, false},
+		{"early (wake grid)", time.Second, -25 * ms, false},
+		{"within the slack", time.Second, 100 * ms, false},
+		{"past the slack", time.Second, 101 * ms, true},
+		{"long interval", time.Minute, 5 * time.Second, false},
+		{"short interval, slack two ticks", 100 * ms, 10 * ms, false},
+		{"short interval, past", 100 * ms, 11 * ms, true},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			if got := isLate(due, due.Add(c.started), c.interval); got != c.want {
+				t.Errorf("interval %v, started +%v: late %v, want %v", c.interval, c.started, got, c.want)
+			}
+		})
+	}
+}
+
+// TestMaxInFlight: as many as the probes may hold when every one runs to
+// its timeout, at least 8 per CPU, never more than the descriptors left.
+func TestMaxInFlight(t *testing.T) {
+	for _, c := range []struct {
+		name   string
+		need   float64
+		budget int
+		procs  int
+		want   int
+	}{
+		{"few probes: 8 per CPU", 3.2, 1000, 2, 16},
+		{"30,000 probes timeout = interval", 30000, 1 << 20, 2, 30000},
+		{"fractional need rounds up", 100.1, 1000, 1, 101},
+		{"open-file limit bounds", 30000, 19744, 2, 19744},
+		{"budget below 8 per CPU", 0, 4, 2, 4},
+		{"no budget: one", 10, 0, 2, 1},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			if got := maxInFlight(c.need, c.budget, c.procs); got != c.want {
+				t.Errorf("maxInFlight(%v, %d, %d) = %d, want %d", c.need, c.budget, c.procs, got, c.want)
+			}
+		})
+	}
+}
+
+// TestProbeHeapOrder: the heap yields probes by wake time and keeps their
+// indexes.
+func TestProbeHeapOrder(t *testing.T) {
+	t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	var h probeHeap
+	offsets := []int{5, 1, 4, 1, 3, 9, 2, 6}
+	for _, o := range offsets {
+		sp := &sharedProbe{}
+		at := t0.Add(time.Duration(o) * time.Second)
+		sp.sched.plan(at, at, time.Hour)
+		heap.Push(&h, sp)
+	}
+	for i, sp := range h {
+		if sp.sched.index != i {
+			t.Fatalf("probe at %d has index %d", i, sp.sched.index)
+		}
+	}
+	var got []time.Duration
+	for h.Len() > 0 {
+		sp := heap.Pop(&h).(*sharedProbe)
+		if sp.sched.index != -1 {
+			t.Errorf("popped probe keeps index %d", sp.sched.index)
+		}
+		got = append(got, sp.sched.wake.Sub(t0))
+	}
+	if !slices.IsSorted(got) || len(got) != len(offsets) {
+		t.Errorf("popped in order %v, want sorted", got)
+	}
+}
+
+// TestProbesHangingCheckDelaysNoOther: a check that hangs until its
+// timeout holds one worker and is never started twice at once, while the
+// other probes go on at their interval without being late.
+func TestProbesHangingCheckDelaysNoOther(t *testing.T) {
+	const interval = 20 * time.Millisecond
+	var inFlight, most, hung atomic.Int64
+	hang := CheckerFunc(func(ctx context.Context) Result {
+		n := inFlight.Add(1)
+		defer inFlight.Add(-1)
+		for m := most.Load(); n > m && !most.CompareAndSwap(m, n); m = most.Load() {
+		}
+		hung.Add(1)
+		select {
+		case <-ctx.Done():
+		case <-time.After(10 * interval):
+		}
+		return Result{OK: false, Reason: "timeout"}
+	})
+	p := NewProbes()
+	p.AddChecker("hang", hang, MonitorOptions{Interval: interval, Jitter: -1})
+	var fast []*Monitor
+	for i := range 20 {
+		fast = append(fast, p.AddChecker(fmt.Sprint("fast", i), CheckerFunc(func(context.Context) Result { return Result{OK: true} }),
+			MonitorOptions{Interval: interval, Jitter: -1}))
+	}
+	stop := runProbes(t, p)
+	testutil.Eventually(t, waitLimit, "the hanging check to start twice", func() bool { return hung.Load() >= 2 })
+	stop()
+	if m := most.Load(); m != 1 {
+		t.Errorf("%d probes of the hanging check ran at once, want 1", m)
+	}
+	for _, m := range fast {
+		if n := m.Snapshot().Checks; n < 5 {
+			t.Errorf("%s: %d checks while the hanging check ran two probes of 10 intervals, want at least 5", m.Snapshot().Name, n)
+		}
+	}
+}
+
+// TestProbesBoundInFlight: no more probes run at once than the bound;
+// the others wait for a worker and all of them run.
+func TestProbesBoundInFlight(t *testing.T) {
+	const bound, probes = 3, 10
+	var inFlight, most atomic.Int64
+	var ran [probes]atomic.Bool
+	p := NewProbes()
+	p.limit = bound
+	for i := range probes {
+		p.AddChecker(fmt.Sprint("slow", i), CheckerFunc(func(ctx context.Context) Result {
+			n := inFlight.Add(1)
+			defer inFlight.Add(-1)
+			for m := most.Load(); n > m && !most.CompareAndSwap(m, n); m = most.Load() {
+			}
+			ran[i].Store(true)
+			select {
+			case <-ctx.Done():
+			case <-time.After(20 * time.Millisecond):
+			}
+			return Result{OK: true}
+		}), MonitorOptions{Interval: time.Millisecond, Jitter: -1})
+	}
+	stop := runProbes(t, p)
+	testutil.Eventually(t, waitLimit, "every probe to run", func() bool {
+		for i := range ran {
+			if !ran[i].Load() {
+				return false
+			}
+		}
+		return true
+	})
+	stop()
+	if m := most.Load(); m != bound {
+		t.Errorf("%d probes ran at once, want the bound %d", m, bound)
 	}
 }
