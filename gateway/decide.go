@@ -102,8 +102,9 @@ type input struct {
 	Err    error
 	Reply  chan<- result // answered by an effect, never blocks (buffered)
 	// inLinkAlive: Mismatch when the secrets or certificates differ (else an
-	// authenticated peer refused compatibility); Repeat for the later
-	// answers of one Mismatch, which are signs of life and nothing more
+	// authenticated peer refused compatibility, and Peer holds its hello
+	// when this node refused it); Repeat for the later answers of one
+	// Mismatch or refusal, which are signs of life and nothing more
 	Mismatch, Repeat bool
 	Fence            int64 // inWitnessAcquired: the fencing token
 }
@@ -224,6 +225,10 @@ func linkDownFx(p params, s roleState, in input, now time.Time) (roleState, []ef
 func linkAliveFx(p params, s roleState, in input, now time.Time) (roleState, []effect) {
 	s.Link, s.LinkReason = linkAlive, in.Reason
 	if p.Mode == ModeBackup {
+		s.LastHeard = now
+	}
+	if in.Peer.NodeID != "" { // this node refused the peer's authenticated hello: its role is known
+		s.Peer.NodeID, s.Peer.Mode, s.Peer.Version, s.Peer.Role = in.Peer.NodeID, in.Peer.Mode, in.Peer.Version, in.Peer.Role
 		s.LastHeard = now
 	}
 	if in.Repeat {

@@ -167,6 +167,28 @@ func TestDecide(t *testing.T) {
 			in: input{Kind: inLinkDown, Reason: "dial: connection refused"}, now: time.Hour, role: RoleStandby, wake: time.Hour + time.Second},
 		{name: "refused link, master after join_wait: active (the master is preferred)", p: pMaster, s: st(RoleStarting, linkDown, ""),
 			in: input{Kind: inLinkAlive, Reason: "authentication failed"}, now: 30 * time.Second, role: RoleActive, fx: "event fault " + toActiveAlone},
+		// the master refused the authenticated hello of an active backup
+		// (another major version, another witness): the backup keeps control
+		{name: "master refused an active backup's hello: standby at once, not active after join_wait", p: pMaster,
+			s:   st(RoleStarting, linkDown, ""),
+			in:  input{Kind: inLinkAlive, Reason: "incompatible versions", Peer: peerView{NodeID: "gw-b", Mode: ModeBackup, Role: RoleActive}},
+			now: 30 * time.Second, role: RoleStandby, reason: "the backup gw-b is active and this node refused its link",
+			fx: "event fault publish supervisor event", wake: 31 * time.Second},
+		{name: "master refused an active backup: its next hello keeps the master standby", p: pMaster,
+			s:   with(st(RoleStandby, linkAlive, RoleActive), func(s *roleState) { s.LinkReason = "incompatible versions" }),
+			in:  input{Kind: inLinkAlive, Reason: "incompatible versions", Repeat: true, Peer: peerView{NodeID: "gw-b", Mode: ModeBackup, Role: RoleActive}},
+			now: 10 * time.Second, role: RoleStandby, reason: "is active and this node refused its link", wake: 11 * time.Second},
+		{name: "master refused an active backup that then fell silent: active after failover_timeout", p: pMaster,
+			s:  with(st(RoleStandby, linkAlive, RoleActive), func(s *roleState) { s.LinkReason = "incompatible versions" }),
+			in: input{Kind: inTick}, now: time.Second, role: RoleActive, reason: "no contact", fx: toActiveAlone},
+		{name: "master refused a standby backup's hello: active after join_wait as before", p: pMaster,
+			s:   st(RoleStarting, linkDown, ""),
+			in:  input{Kind: inLinkAlive, Reason: "incompatible versions", Peer: peerView{NodeID: "gw-b", Mode: ModeBackup, Role: RoleStarting}},
+			now: 30 * time.Second, role: RoleActive, fx: "event fault " + toActiveAlone},
+		{name: "active master refused an active backup's hello: keeps control", p: pMaster,
+			s:   st(RoleActive, linkDown, ""),
+			in:  input{Kind: inLinkAlive, Reason: "incompatible versions", Peer: peerView{NodeID: "gw-b", Mode: ModeBackup, Role: RoleActive}},
+			now: 30 * time.Second, role: RoleActive, fx: "event fault"},
 		// the witness rows are in TestDecideWitness (decide_witness_test.go)
 
 		// the reason of an active node follows the link

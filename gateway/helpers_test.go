@@ -49,7 +49,10 @@ func startGWWith(t *testing.T, cfg Config, opts Options) *gw {
 	t.Helper()
 	ring := logging.NewRing(100)
 	log, _ := logging.New(io.Discard, "info", "text", ring)
-	opts.Log, opts.Version, opts.Ring = log, "1.0.0", ring
+	opts.Log, opts.Ring = log, ring
+	if opts.Version == "" {
+		opts.Version = "1.0.0"
+	}
 	g, err := New(&cfg, opts)
 	if err != nil {
 		t.Fatal(err)

@@ -147,8 +147,14 @@ func (g *Gateway) onPeerEvent(e peer.Event) {
 		}
 		g.send(input{Kind: inLinkDown, At: last, Reason: e.Reason})
 	case peer.Refused:
-		// an authenticated peer refused compatibility: alive, not linked
-		g.send(input{Kind: inLinkAlive, Reason: e.Reason})
+		// an authenticated peer refused compatibility: alive, not linked.
+		// When this node refused the peer's (authenticated) hello, the
+		// hello says the peer's role; each later one is a sign of life.
+		in := input{Kind: inLinkAlive, Reason: e.Reason, Repeat: e.Repeat}
+		if h := e.Remote; h.NodeID != "" {
+			in.Peer = peerView{NodeID: h.NodeID, Mode: Mode(h.Mode), Version: h.Version, Role: Role(h.App["role"])}
+		}
+		g.send(in)
 	case peer.Mismatch:
 		// the other node answers the handshake but its secret or
 		// certificate differs: it is alive. Each answer (Repeat) is a sign

@@ -19,6 +19,10 @@ import (
 //     once the master is active;
 //   - a backup whose peer answers but refuses the link (linkAlive) never
 //     becomes active: its master is alive;
+//   - a master that refused the hello of an active backup (linkAlive, the
+//     backup's role known from its authenticated hello) stays standby
+//     while the backup keeps dialling (failover_timeout since its last
+//     hello): the backup keeps control, one node is active;
 //   - starting, no peer: active once join_wait has passed;
 //   - standby, no peer: active once the peer has been silent for
 //     failover_timeout (a failover).
@@ -37,6 +41,8 @@ func evaluate(p params, s roleState, now time.Time) (roleState, []effect, time.T
 		return connected(p, s, now)
 	case s.Link == linkAlive && p.Mode == ModeBackup:
 		return aliveBackup(s, now)
+	case s.Link == linkAlive && s.Peer.Role == RoleActive && now.Before(s.LastHeard.Add(p.FailoverTimeout)):
+		return aliveActiveBackup(s, now, s.LastHeard.Add(p.FailoverTimeout))
 	case s.Role == RoleStarting:
 		if now.Before(s.JoinUntil) {
 			return s, nil, s.JoinUntil
@@ -115,6 +121,21 @@ func aliveBackup(s roleState, now time.Time) (roleState, []effect, time.Time) {
 	}
 	s.Reason, s.ReasonLinked = why, false
 	return s, nil, time.Time{}
+}
+
+// aliveActiveBackup: this master refused the hello of its backup, which
+// said it is active. The master does not take control (two active nodes)
+// while the backup keeps dialling; it looks again at due, failover_timeout
+// after the backup's last hello.
+func aliveActiveBackup(s roleState, now, due time.Time) (roleState, []effect, time.Time) {
+	why := "the backup " + s.Peer.NodeID + " is active and this node refused its link (" + s.LinkReason +
+		"): the master stays standby while the backup keeps control; fix the mismatch and the master takes control back"
+	if s.Role == RoleStarting {
+		s, fx := setRole(s, RoleStandby, why, now)
+		return s, fx, due
+	}
+	s.Reason, s.ReasonLinked = why, false
+	return s, nil, due
 }
 
 // followWanted says which providers this node should pull from its peer:

@@ -131,7 +131,11 @@ func (n *Node) reportFailure(err error, from net.Addr) {
 	var ref *RefusedError
 	if errors.As(err, &ref) {
 		n.log.Warn("peer link refused", "peer", from.String(), "reason", ref.Reason, "by_peer", ref.ByPeer)
-		n.emit(Event{State: Refused, Reason: ref.Reason})
+		ev := Event{State: Refused, Reason: ref.Reason, Time: time.Now()}
+		if ref.Remote != nil {
+			ev.Remote = *ref.Remote
+		}
+		n.emit(ev)
 		return
 	}
 	n.emit(Event{State: Down, Reason: "handshake: " + err.Error()})

@@ -19,6 +19,11 @@ const handshakeTimeout = 5 * time.Second
 type RefusedError struct {
 	Reason string
 	ByPeer bool // the other side refused
+	// Remote is the other end's Hello when this side refused it after
+	// reading it (authenticated: the handshake is past the proofs), nil
+	// otherwise. An application can learn from it that its peer is alive
+	// and in which role, although the link is refused.
+	Remote *Hello
 }
 
 func (e *RefusedError) Error() string {
@@ -183,7 +188,8 @@ func (s *shake) recvHello() (Hello, error) {
 	}
 	if s.comp != nil {
 		if err := s.comp(s.local, remote); err != nil {
-			return remote, s.refuse(err.Error())
+			_ = s.refuse(err.Error())
+			return remote, &RefusedError{Reason: err.Error(), Remote: &remote}
 		}
 	}
 	return remote, nil

@@ -106,6 +106,21 @@ func TestIncompatibleHelloRefusedWithSameReason(t *testing.T) {
 	if de.Reason != le.Reason || !strings.Contains(de.Reason, `both nodes are in mode "master"`) {
 		t.Fatalf("reasons differ or wrong: dialer %q listener %q", de.Reason, le.Reason)
 	}
+	// the listener refused the dialer's authenticated hello: its event
+	// carries that hello; the dialer, refused before it read the
+	// listener's, carries none
+	if le.Remote.NodeID != "other" || le.Remote.Mode != "master" || de.Remote.NodeID != "" {
+		t.Fatalf("remote hellos: listener's event %+v, dialer's %+v", le.Remote, de.Remote)
+	}
+	// each redial's hello is a sign of life: a Repeat event, not dropped
+	testutil.Eventually(t, 10*time.Second, "a repeated Refused event with the hello", func() bool {
+		for _, e := range lrec.snapshot() {
+			if e.State == Refused && e.Repeat && e.Remote.NodeID == "other" {
+				return true
+			}
+		}
+		return false
+	})
 }
 
 func TestTLSWithPinnedCertificates(t *testing.T) {

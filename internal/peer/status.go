@@ -51,13 +51,17 @@ func (s *State) UnmarshalText(b []byte) error {
 type Event struct {
 	State  State
 	Reason string
-	Remote Hello     // the peer's Hello (Up, and Down after Up)
+	// Remote is the peer's Hello: on Up, on Down after Up, and on Refused
+	// when this node refused the authenticated peer's Hello (empty NodeID
+	// otherwise).
+	Remote Hello
 	Time   time.Time // when it happened
 	// LastHeard is when the last frame arrived (Down after Up), or when
 	// the mismatching node answered (Mismatch).
 	LastHeard time.Time
-	// Repeat is set on a Mismatch event that repeats the previous one: the
-	// mismatching node answered again, a sign of life only.
+	// Repeat is set on a Mismatch event that repeats the previous one (the
+	// mismatching node answered again), and on a Refused event with the
+	// peer's Hello that repeats the previous one: a sign of life only.
 	Repeat bool
 }
 
@@ -115,11 +119,13 @@ func (n *Node) emit(e Event) {
 	defer n.evMu.Unlock()
 	n.mu.Lock()
 	if n.st.State == e.State && n.st.Reason == e.Reason && e.State != Up {
-		if e.State != Mismatch {
+		if e.State != Mismatch && (e.State != Refused || e.Remote.NodeID == "") {
 			n.mu.Unlock()
 			return // a repeated failure (redial) is not news
 		}
-		e.Repeat = true // the mismatching node answered again: a sign of life
+		// the mismatching node answered again, or the refused peer sent
+		// its authenticated Hello again: a sign of life
+		e.Repeat = true
 	}
 	if !e.Repeat {
 		n.st.Since = e.Time
