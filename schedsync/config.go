@@ -68,6 +68,11 @@ type Config struct {
 	Exclude            []string        `toml:"exclude"`         // patterns: "*.tmp" (any depth), "cache/" (dirs), "logs/*.log" (from the root)
 	Workers            int             `toml:"workers"`         // parallel transfers (default 4)
 	DeltaMinSize       int64           `toml:"delta_min_size"`  // files at least this large are sent as deltas (default 1 MiB)
+	// InPlace lets a secondary write a large file's small change in the
+	// file itself, through a redo journal (default true); false keeps
+	// every install a rename of a complete file (a reader of the
+	// secondary's files never sees a mix of old and new blocks).
+	InPlace *bool `toml:"in_place"`
 	OnPromote          []string        `toml:"on_promote"`      // command (argv) run after this node becomes primary
 	OnDemote           []string        `toml:"on_demote"`       // command (argv) run after this node stops being primary
 	// PreserveSetid makes a secondary keep the setuid and setgid bits of the
@@ -87,7 +92,7 @@ type Config struct {
 
 // SetDefaults fills in every key the table leaves unset (zero): node_id
 // (the host name), failover_offset, peer_timeout, scan_interval, workers,
-// delta_min_size, conflicts_keep and conflicts_max_bytes. The config loader calls it once after decoding,
+// delta_min_size, in_place, conflicts_keep and conflicts_max_bytes. The config loader calls it once after decoding,
 // before Validate; New calls it on its copy for a Config built in code.
 func (c *Config) SetDefaults() {
 	if c.NodeID == "" {
@@ -107,6 +112,10 @@ func (c *Config) SetDefaults() {
 	}
 	if c.DeltaMinSize == 0 {
 		c.DeltaMinSize = DefaultDeltaMinSize
+	}
+	if c.InPlace == nil {
+		inPlace := true
+		c.InPlace = &inPlace
 	}
 	if c.ConflictsKeep == 0 {
 		c.ConflictsKeep = DefaultConflictsKeep

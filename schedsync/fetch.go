@@ -142,7 +142,7 @@ func (a *applier) fetchAll(ctx context.Context, p *plan, durable bool) (*fetchSt
 		// the new one; against a small stub, the whole file is cheaper.
 		if loc, ok := p.actual[f.Path]; ok && loc.Kind == KindFile && min(loc.Size, f.Size) >= a.n.deltaMin() &&
 			loc.Size >= f.Size/4 {
-			inPlace := p.mayWriteInPlace(f.Path)
+			inPlace := a.n.inPlace() && p.mayWriteInPlace(f.Path)
 			jobs = append(jobs, func(ctx context.Context) error { return s.fetchDelta(ctx, f, loc, inPlace) })
 			continue
 		}

@@ -13,7 +13,7 @@ import (
 // peer, secret, TLS), the mode, the directory, node_id, the witness, and
 // what the watcher was built with (exclude, scan_interval).
 var liveKeys = []string{"schedsync.failover_offset", "schedsync.peer_timeout", "schedsync.workers",
-	"schedsync.delta_min_size", "schedsync.on_promote", "schedsync.on_demote", "schedsync.preserve_setid"}
+	"schedsync.delta_min_size", "schedsync.in_place", "schedsync.on_promote", "schedsync.on_demote", "schedsync.preserve_setid"}
 
 // set is the config with the live settings in force (n.cfg is the one the
 // node started with, which holds every other key).
@@ -41,6 +41,7 @@ func (n *Node) Reload(_ context.Context, cfg *Config, changed []string) ([]strin
 		next := *cur
 		next.FailoverOffset, next.PeerTimeout, next.Workers, next.DeltaMinSize = cfg.FailoverOffset, cfg.PeerTimeout, cfg.Workers, cfg.DeltaMinSize
 		next.OnPromote, next.OnDemote, next.PreserveSetid = cfg.OnPromote, cfg.OnDemote, cfg.PreserveSetid
+		next.InPlace = cfg.InPlace
 		if n.live.CompareAndSwap(cur, &next) {
 			break
 		}

@@ -10,6 +10,12 @@ import (
 
 func (n *Node) deltaMin() int64 { return n.set().DeltaMinSize }
 
+// inPlace is in_place in force (true unless set to false).
+func (n *Node) inPlace() bool {
+	v := n.set().InPlace
+	return v == nil || *v
+}
+
 func (n *Node) workers() int { return n.set().Workers }
 
 // touchPeer records a successful authenticated exchange.

@@ -1,0 +1,60 @@
+package schedsync
+
+import (
+	"bytes"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/redund/redund/internal/config"
+	"github.com/redund/redund/internal/testutil"
+)
+
+// TestInPlaceKey: in_place is true unless the table says false.
+func TestInPlaceKey(t *testing.T) {
+	for _, tt := range []struct {
+		name, src string
+		want      bool
+	}{
+		{"default", "", true},
+		{"true", "in_place = true", true},
+		{"false", "in_place = false", false},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			var c Config
+			must(t, config.Decode("s.toml", "mode = \"primary\"\ndir = \"/srv/data\"\n"+tt.src, &c))
+			must(t, c.Validate())
+			if c.InPlace == nil || *c.InPlace != tt.want {
+				t.Fatalf("in_place = %v, want %v", c.InPlace, tt.want)
+			}
+		})
+	}
+}
+
+// TestPairInPlaceOff: with in_place = false on the secondary, a small
+// change to a large file is installed as a complete file renamed over the
+// old one (a new inode), never written into the file a reader may hold.
+func TestPairInPlaceOff(t *testing.T) {
+	off := false
+	p, s := startPair(t, ModePrimary, ModeSecondaryCopy, func(_, b *Config) { b.InPlace = &off })
+	data := bigData(2<<20, 3)
+	src := filepath.Join(p.dir, "big.bin")
+	must(t, os.WriteFile(src, data, 0o644))
+	waitSame(t, p, s, "initial copy")
+	dst := filepath.Join(s.dir, "big.bin")
+	ino := inode(t, dst)
+	f, err := os.OpenFile(src, os.O_RDWR, 0)
+	must(t, err)
+	data[len(data)/2] ^= 0xff
+	_, err = f.WriteAt(data[len(data)/2:len(data)/2+1], int64(len(data)/2))
+	must(t, err)
+	must(t, f.Close())
+	testutil.Eventually(t, 10*time.Second, "the change on the secondary", func() bool {
+		got, err := os.ReadFile(dst)
+		return err == nil && bytes.Equal(got, data)
+	})
+	if inode(t, dst) == ino {
+		t.Fatal("the file was written in place although in_place = false")
+	}
+}
