@@ -72,9 +72,9 @@ type Config struct {
 	// file itself, through a redo journal (default true); false keeps
 	// every install a rename of a complete file (a reader of the
 	// secondary's files never sees a mix of old and new blocks).
-	InPlace *bool `toml:"in_place"`
-	OnPromote          []string        `toml:"on_promote"`      // command (argv) run after this node becomes primary
-	OnDemote           []string        `toml:"on_demote"`       // command (argv) run after this node stops being primary
+	InPlace   *bool    `toml:"in_place"`
+	OnPromote []string `toml:"on_promote"` // command (argv) run after this node becomes primary
+	OnDemote  []string `toml:"on_demote"`  // command (argv) run after this node stops being primary
 	// PreserveSetid makes a secondary keep the setuid and setgid bits of the
 	// primary's files and directories; by default they are dropped (a
 	// primary must not be able to plant a setuid file on the secondary).
