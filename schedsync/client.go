@@ -4,7 +4,6 @@ import (
 	"bufio"
 	"bytes"
 	"context"
-	"crypto/sha256"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -246,7 +245,7 @@ func readFiles(body io.Reader, paths []string, d streamDigest, vb *peer.Verified
 	fn func(rec fileRecord, r *contentReader) error) error {
 	br := bufio.NewReaderSize(body, 256<<10)
 	hr := &headerReader{br: br, d: d}
-	cr := &contentReader{h: sha256.New()}
+	cr := &contentReader{h: newContentHash()}
 	for _, want := range paths {
 		hr.n = 0
 		rec, err := readFileRecord(hr, 1<<50)
@@ -295,7 +294,7 @@ func readFiles(body io.Reader, paths []string, d streamDigest, vb *peer.Verified
 type onlyReader struct{ io.Reader }
 
 // delta asks for a delta; once the body is read and verified, Trailer
-// holds hashHeader, the SHA-256 of the content the primary read.
+// holds hashHeader, the content hash (contenthash.go) of the content the primary read.
 func (c *peerClient) delta(ctx context.Context, p string, sig []byte) (answer, error) {
 	return c.do(ctx, http.MethodPost, "/v1/delta?path="+urlQueryEscape(p), sig)
 }

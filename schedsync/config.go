@@ -2,7 +2,7 @@
 // Schedule-style primary/secondary sync of an application's data directory.
 //
 // The primary watches its directory (fsnotify plus a periodic full scan),
-// keeps a manifest (path, size, mode, mtime, SHA-256) and a sequence-numbered
+// keeps a manifest (path, size, mode, mtime, content hash) and a sequence-numbered
 // change log, and serves both over an authenticated HTTP link. A secondary
 // pulls the changes, fetches changed files (whole, or as an rsync-style delta
 // for large files), writes each file atomically and durably, and reports one

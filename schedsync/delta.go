@@ -15,7 +15,7 @@ import (
 // copy (per block: a rolling weak checksum and a 64-bit xxhash); the
 // primary slides a window over the new content and answers with "copy
 // blocks i..j" and literal bytes; the secondary rebuilds the file into a
-// temporary file and checks its SHA-256 against the manifest.
+// temporary file and checks its content hash against the manifest.
 //
 //	signature: "RSG1" | uvarint block size | uvarint file size | n × (uint32 weak | uint64 strong)
 //	delta:     'C' uvarint first uvarint count | 'L' uvarint len bytes | 'E' uint64 xxhash of the result

@@ -244,7 +244,7 @@ func refill(r io.Reader, buf []byte, pos int) ([]byte, int, bool, error) {
 
 // applyDelta rebuilds the new content from basis and the delta ops in r,
 // writing at most max bytes to w. The trailer's xxhash catches a damaged
-// stream; the caller checks the result's SHA-256 against the manifest.
+// stream; the caller checks the result's content hash against the manifest.
 func applyDelta(r io.Reader, basis io.ReaderAt, sig *signature, w io.Writer, max int64) error {
 	br := bufio.NewReaderSize(r, 64<<10)
 	h := xxhash.New()

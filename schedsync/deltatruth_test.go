@@ -1,7 +1,6 @@
 package schedsync
 
 import (
-	"crypto/sha256"
 	"os"
 	"path/filepath"
 	"testing"
@@ -46,11 +45,11 @@ func TestDeltaStaleHashNotRecorded(t *testing.T) {
 		_, ok := p.currentLog().entry("marker")
 		return ok
 	})
-	if e, _ := p.currentLog().entry("f.bin"); e.Hash != sha256.Sum256(bigData(size, 1)) {
+	if e, _ := p.currentLog().entry("f.bin"); e.Hash != contentSum(bigData(size, 1)) {
 		t.Fatal("precondition: the manifest was expected to keep the stale hash")
 	}
 	s := startNode(t, b, lnB)
-	want := sha256.Sum256(edited)
+	want := contentSum(edited)
 	testutil.Eventually(t, 15*time.Second, "the edited content on the secondary, Synced, with its own hash", func() bool {
 		got, err := os.ReadFile(filepath.Join(s.dir, "f.bin"))
 		e, ok := s.app.expectedCopy()["f.bin"]

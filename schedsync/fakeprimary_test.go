@@ -3,7 +3,6 @@ package schedsync
 import (
 	"bufio"
 	"context"
-	"crypto/sha256"
 	"encoding/binary"
 	"encoding/json"
 	"net"
@@ -185,7 +184,7 @@ func (f *fakePrimary) serveFiles(w *peer.ResponseSigner, r *http.Request) {
 		}
 		hdr = binary.AppendUvarint(append(hdr, 0), uint64(len(c)))
 		d.header(hdr)
-		sum := sha256.Sum256(c)
+		sum := contentSum(c)
 		d.content(sum[:])
 		_, _ = bw.Write(hdr)
 		f.mu.Lock()

@@ -3,7 +3,6 @@ package schedsync
 import (
 	"bytes"
 	"context"
-	"crypto/sha256"
 	"encoding/hex"
 	"errors"
 	"hash"
@@ -378,7 +377,7 @@ func (e *errWriter) Write(b []byte) (int, error) {
 	return n, err
 }
 
-// lazyHash is a SHA-256 that can be switched off.
+// lazyHash is a content hash that can be switched off.
 type lazyHash struct {
 	on bool
 	h  hash.Hash
@@ -389,14 +388,14 @@ func (l *lazyHash) Write(p []byte) (int, error) {
 		return len(p), nil
 	}
 	if l.h == nil {
-		l.h = sha256.New()
+		l.h = newContentHash()
 	}
 	return l.h.Write(p)
 }
 
 func (l *lazyHash) Sum() []byte {
 	if l.h == nil {
-		l.h = sha256.New()
+		l.h = newContentHash()
 	}
 	return l.h.Sum(nil)
 }

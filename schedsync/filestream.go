@@ -21,7 +21,7 @@ import (
 // With a secret, the answer's body proof covers a digest of the stream
 // (peer's UseDigest) instead of the SHA-256 of its bytes: SHA-256 over
 // each record's header bytes as sent, each followed, for a file, by the
-// SHA-256 of its content. The encoding is unambiguous (headers delimit
+// content hash (contenthash.go). The encoding is unambiguous (headers delimit
 // themselves, sizes delimit contents, hashes are 32 bytes) and the
 // secondary must consume every byte of the body, so the proof covers every
 // byte as before; but both ends hash each file's content once: the
@@ -75,7 +75,7 @@ func serveFiles(w io.Writer, root *os.Root, paths []string, d hash.Hash) error {
 	st := &streamer{bw: bw, buf: copyBufs.Get().(*[]byte)}
 	defer copyBufs.Put(st.buf)
 	if d != nil {
-		st.d, st.ch = streamDigest{d}, sha256.New()
+		st.d, st.ch = streamDigest{d}, newContentHash()
 	}
 	for _, p := range paths {
 		if err := st.serveOne(root, p); err != nil {

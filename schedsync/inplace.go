@@ -4,7 +4,6 @@ import (
 	"bufio"
 	"bytes"
 	"context"
-	"crypto/sha256"
 	"encoding/binary"
 	"encoding/hex"
 	"errors"
@@ -166,10 +165,10 @@ func (o overlay) ReadAt(b []byte, off int64) (int, error) {
 	return n, nil
 }
 
-// sha256Of hashes size bytes of r.
-func sha256Of(r io.ReaderAt, size int64) ([32]byte, error) {
+// contentHashOf returns the content hash of size bytes of r.
+func contentHashOf(r io.ReaderAt, size int64) ([32]byte, error) {
 	var sum [32]byte
-	h := sha256.New()
+	h := newContentHash()
 	if _, err := io.Copy(h, io.NewSectionReader(r, 0, size)); err != nil {
 		return sum, err
 	}
@@ -304,7 +303,7 @@ func (s *fetchState) readInPlaceDelta(ctx context.Context, f Entry, basis *os.Fi
 		return nil, errNotManifest
 	}
 	if ans.Trailer.Get(hashHeader) != hex.EncodeToString(f.Hash[:]) {
-		sum, err := sha256Of(overlay{basis: basis, writes: writes, size: size}, size)
+		sum, err := contentHashOf(overlay{basis: basis, writes: writes, size: size}, size)
 		if err != nil {
 			return nil, fmt.Errorf("schedsync: delta basis: %w", err)
 		}

@@ -2,7 +2,6 @@ package schedsync
 
 import (
 	"bytes"
-	"crypto/sha256"
 	"os"
 	"path/filepath"
 	"testing"
@@ -40,7 +39,7 @@ func TestPairInPlaceUpdate(t *testing.T) {
 		_, err = f.WriteAt(data[off:off+1], off)
 		must(t, err)
 		must(t, f.Close())
-		want := sha256.Sum256(data)
+		want := contentSum(data)
 		testutil.Eventually(t, 10*time.Second, "the change on the secondary, recorded", func() bool {
 			got, err := os.ReadFile(dst)
 			e, ok := s.app.expectedCopy()["big.bin"]
@@ -56,7 +55,7 @@ func TestPairInPlaceUpdate(t *testing.T) {
 	// later than the coarse clock's tick)
 	fi, err := os.Stat(filepath.Join(p.dir, "big.bin"))
 	must(t, err)
-	if sum, ok := p.hashes.get("big.bin", fi); !ok || sum != sha256.Sum256(data) {
+	if sum, ok := p.hashes.get("big.bin", fi); !ok || sum != contentSum(data) {
 		t.Fatal("the primary did not keep the hash of the changed file")
 	}
 	if ents, _ := os.ReadDir(filepath.Join(s.dir, filepath.FromSlash(journalDir))); len(ents) != 0 {
@@ -113,7 +112,7 @@ func TestHashKeptUntilChanged(t *testing.T) {
 	var c hashCache
 	sum, err := c.hashFileKept(name, "f.bin")
 	must(t, err)
-	if sum != sha256.Sum256(bigData(hashCacheMin, 1)) {
+	if sum != contentSum(bigData(hashCacheMin, 1)) {
 		t.Fatal("wrong hash")
 	}
 	if got, ok := c.get("f.bin", fi); !ok || got != sum {

@@ -3,7 +3,6 @@ package schedsync
 import (
 	"bytes"
 	"crypto/rand"
-	"crypto/sha256"
 	"encoding/binary"
 	"encoding/hex"
 	"errors"
@@ -25,7 +24,7 @@ import (
 // redo journal in .redund/journal (where redund alone writes):
 //
 //  1. the journal (the path, the file's identity, its new size, mode,
-//     mtime and SHA-256, and every write with its bytes) is written and
+//     mtime and content hash, and every write with its bytes) is written and
 //     fsynced, and so is its directory;
 //  2. the writes are applied, the file is cut to its new size and
 //     fsynced, then given its mode and mtime and fsynced again;
@@ -38,7 +37,7 @@ import (
 // was not touched) is discarded.
 //
 //	journal: "RJN1" | uvarint len path | dev ino uvarints | uvarint old size | uvarint new size |
-//	         uvarint mode | varint mtime | 32-byte SHA-256 | uvarint n | n × (uvarint off | uvarint len | bytes) |
+//	         uvarint mode | varint mtime | 32-byte content hash | uvarint n | n × (uvarint off | uvarint len | bytes) |
 //	         uint64 xxhash of everything before
 const (
 	journalMagic  = "RJN1"
@@ -59,7 +58,7 @@ type journal struct {
 	oldSize, newSize int64
 	mode             uint32
 	mtime            int64
-	hash             [32]byte // SHA-256 of the result
+	hash             [32]byte // content hash of the result
 	writes           []extent
 }
 
@@ -288,7 +287,7 @@ func (w *writer) replayOne(name string) (Entry, bool, error) {
 	if err := w.applyJournal(f, j); err != nil {
 		return Entry{}, false, err
 	}
-	h := sha256.New()
+	h := newContentHash()
 	if _, err := io.Copy(h, io.NewSectionReader(f, 0, j.newSize)); err != nil {
 		return Entry{}, false, err
 	}

@@ -2,7 +2,6 @@ package schedsync
 
 import (
 	"bytes"
-	"crypto/sha256"
 	"io"
 	"os"
 	"path/filepath"
@@ -12,7 +11,7 @@ import (
 
 func sampleJournal() *journal {
 	return &journal{path: "dir/big.bin", dev: 2049, ino: 1234567, oldSize: 100 << 20, newSize: 100<<20 + 5,
-		mode: 0o4755, mtime: -1, hash: sha256.Sum256([]byte("x")),
+		mode: 0o4755, mtime: -1, hash: contentSum([]byte("x")),
 		writes: []extent{{off: 0, data: []byte("head")}, {off: 50 << 20, data: bytes.Repeat([]byte{7}, 16384)},
 			{off: 100 << 20, data: []byte("tail!")}}}
 }
@@ -114,7 +113,7 @@ func newCrashFixture(t *testing.T, grow int) *crashFixture {
 		writes = append(writes, extent{off: int64(len(old)), data: bytes.Clone(cur[len(old):])})
 	}
 	j := &journal{path: "f.bin", dev: dev, ino: ino, oldSize: int64(len(old)), newSize: int64(len(cur)),
-		mode: 0o640, mtime: 1234567890e9, hash: sha256.Sum256(cur), writes: writes}
+		mode: 0o640, mtime: 1234567890e9, hash: contentSum(cur), writes: writes}
 	return &crashFixture{w: w, dir: dir, old: old, cur: cur, j: j}
 }
 

@@ -1,7 +1,6 @@
 package schedsync
 
 import (
-	"crypto/sha256"
 	"io/fs"
 	"math/rand/v2"
 	"os"
@@ -36,7 +35,7 @@ func TestProcessKill9DuringTransfer(t *testing.T) {
 		if versions[rel] == nil {
 			versions[rel] = map[[32]byte]bool{}
 		}
-		versions[rel][sha256.Sum256(data)] = true
+		versions[rel][contentSum(data)] = true
 	}
 	put("big-a.bin", bigData(16<<20, 0))
 	put("big-b.bin", bigData(16<<20, 100))
@@ -107,7 +106,7 @@ func TestProcessKill9DuringInPlaceUpdate(t *testing.T) {
 	p, s := procPair(t, ModePrimary, ModeSecondaryCopy, "delta_min_size = 65536")
 	const size = 8 << 20
 	data := bigData(size, 0)
-	versions := map[string]map[[32]byte]bool{"big.bin": {sha256.Sum256(data): true}}
+	versions := map[string]map[[32]byte]bool{"big.bin": {contentSum(data): true}}
 	must(t, os.WriteFile(filepath.Join(p.dir, "big.bin"), data, 0o644))
 	p.start()
 	s.start()
@@ -123,7 +122,7 @@ func TestProcessKill9DuringInPlaceUpdate(t *testing.T) {
 			copy(data[off:off+64], bigData(64, byte(i*3+k)))
 			_, err := f.WriteAt(data[off:off+64], off)
 			must(t, err)
-			versions["big.bin"][sha256.Sum256(data)] = true
+			versions["big.bin"][contentSum(data)] = true
 		}
 		must(t, f.Close())
 		s.start()

@@ -1,7 +1,6 @@
 package schedsync
 
 import (
-	"crypto/sha256"
 	"errors"
 	"io"
 	"io/fs"
@@ -30,7 +29,7 @@ type Entry struct {
 	Size    int64    // bytes (files)
 	Mode    uint32   // POSIX permission bits: 0o777 plus setuid 04000, setgid 02000, sticky 01000
 	MTime   int64    // modification time, Unix nanoseconds
-	Hash    [32]byte // SHA-256 of the content (files)
+	Hash    [32]byte // content hash (contenthash.go; files)
 	Target  string   // symlink target (links)
 	Deleted bool     // change record: the path no longer exists
 	Seq     uint64   // change-log sequence number that last touched it
@@ -233,7 +232,7 @@ func (s *scanner) hashFile(full, rel string) ([32]byte, error) {
 	return hashFile(full)
 }
 
-// hashFile returns the SHA-256 of a file's content.
+// hashFile returns the content hash of a file.
 func hashFile(name string) ([32]byte, error) {
 	var sum [32]byte
 	f, err := os.Open(name)
@@ -241,7 +240,7 @@ func hashFile(name string) ([32]byte, error) {
 		return sum, err
 	}
 	defer f.Close()
-	h := sha256.New()
+	h := newContentHash()
 	if _, err := io.Copy(h, f); err != nil {
 		return sum, err
 	}

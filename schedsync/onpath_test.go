@@ -3,7 +3,6 @@ package schedsync
 import (
 	"bufio"
 	"bytes"
-	"crypto/sha256"
 	"encoding/binary"
 	"io"
 	"log"
@@ -124,7 +123,7 @@ func TestOnPathRewritesRefused(t *testing.T) {
 
 	evil := []byte("evil")
 	injected := Entry{Path: "injected.txt", Kind: KindFile, Size: int64(len(evil)), Mode: 0o644,
-		MTime: time.Now().UnixNano(), Hash: sha256.Sum256(evil)}
+		MTime: time.Now().UnixNano(), Hash: contentSum(evil)}
 	proxy.rewrite["/v1/manifest"] = editBatch(t, func(b *Batch) {
 		var out []Entry
 		for _, e := range b.Entries {

@@ -2,7 +2,6 @@ package schedsync
 
 import (
 	"context"
-	"crypto/sha256"
 	"io"
 	"net"
 	"net/http"
@@ -91,9 +90,9 @@ func mustContain(t *testing.T, page string, wants ...string) {
 func TestPageFromRunningNode(t *testing.T) {
 	f := newFake(t)
 	big := bigData(1<<20, 7)
-	f.put(Entry{Path: "big.bin", Kind: KindFile, Size: int64(len(big)), Mode: 0o644, Hash: sha256.Sum256(big)}, big)
+	f.put(Entry{Path: "big.bin", Kind: KindFile, Size: int64(len(big)), Mode: 0o644, Hash: contentSum(big)}, big)
 	f.put(Entry{Path: xssDir, Kind: KindDir, Mode: 0o755}, nil)
-	f.put(Entry{Path: xssPath, Kind: KindFile, Size: 5, Mode: 0o644, Hash: sha256.Sum256([]byte("other"))}, []byte("hello"))
+	f.put(Entry{Path: xssPath, Kind: KindFile, Size: 5, Mode: 0o644, Hash: contentSum([]byte("other"))}, []byte("hello"))
 	release := f.holdHalf("big.bin")
 	t.Cleanup(release)
 	ring := logging.NewRing(0)

@@ -2,7 +2,6 @@ package schedsync
 
 import (
 	"context"
-	"crypto/sha256"
 	"encoding/json"
 	"log/slog"
 	"os/exec"
@@ -82,8 +81,8 @@ func servedProgress(t *testing.T, addr string) (status.Document, *Progress) {
 func TestProgressShown(t *testing.T) {
 	f := newFake(t)
 	big := bigData(4<<20, 5)
-	f.put(Entry{Path: "big.bin", Kind: KindFile, Size: int64(len(big)), Mode: 0o644, Hash: sha256.Sum256(big)}, big)
-	f.put(Entry{Path: "small.txt", Kind: KindFile, Size: 5, Mode: 0o644, Hash: sha256.Sum256([]byte("small"))}, []byte("small"))
+	f.put(Entry{Path: "big.bin", Kind: KindFile, Size: int64(len(big)), Mode: 0o644, Hash: contentSum(big)}, big)
+	f.put(Entry{Path: "small.txt", Kind: KindFile, Size: 5, Mode: 0o644, Hash: contentSum([]byte("small"))}, []byte("small"))
 	release := f.holdHalf("big.bin")
 	t.Cleanup(release)
 	s := startSecondaryOf(t, f, &recLog{})

@@ -78,7 +78,10 @@ func (pl *primaryLoop) rehash(req rehashReq) {
 		if !ok || old.Kind != KindFile || pl.s.match.excludedUnder(p) {
 			continue
 		}
-		e, ok, err := pl.s.stat(p, nil) // no previous tree: hash whatever size and mtime say
+		// no previous tree: hash whatever size and mtime say; and no kept
+		// chunk: an xxhash collision could have made the manifest wrong
+		pl.n.hashes.forget(p)
+		e, ok, err := pl.s.stat(p, nil)
 		switch {
 		case err != nil:
 			continue

@@ -3,7 +3,6 @@ package schedsync
 import (
 	"bufio"
 	"context"
-	"crypto/sha256"
 	"encoding/hex"
 	"hash"
 	"io"
@@ -188,7 +187,7 @@ func (n *Node) serveDelta(w http.ResponseWriter, r *peerRequest) {
 	}
 	var h hash.Hash
 	if !haveKept {
-		h = sha256.New()
+		h = newContentHash()
 		src = io.TeeReader(src, h)
 	}
 	if err := writeDeltaFlushing(cw, src, sig, http.NewResponseController(w).Flush); err != nil {
@@ -214,7 +213,7 @@ func deltaHash(n *Node, p string, f *os.File, h hash.Hash, kept [32]byte) string
 	return ""
 }
 
-// hashHeader (a trailer of delta responses) carries the SHA-256 of the
+// hashHeader (a trailer of delta responses) carries the content hash of the
 // bytes the primary read to make the delta. The secondary compares it
 // with the manifest's hash and checks the delta's own checksum instead of
 // hashing 100 MiB again. It is the hash of what was sent, not the

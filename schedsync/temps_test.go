@@ -1,7 +1,6 @@
 package schedsync
 
 import (
-	"crypto/sha256"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -81,10 +80,10 @@ func waitNoTemps(t *testing.T, dir, what string) {
 // temporary file is removed, not left in .redund/tmp.
 func TestDuplicatePathLeavesNoTemp(t *testing.T) {
 	f := newFake(t)
-	f.put(Entry{Path: "a.txt", Kind: KindFile, Size: 1, Mode: 0o644, Hash: sha256.Sum256([]byte("a"))}, []byte("a"))
+	f.put(Entry{Path: "a.txt", Kind: KindFile, Size: 1, Mode: 0o644, Hash: contentSum([]byte("a"))}, []byte("a"))
 	s := startSecondaryOf(t, f, &recLog{})
 	testutil.Eventually(t, 10*time.Second, "Synced", func() bool { return s.state() == StateSynced })
-	b := Entry{Path: "b.txt", Kind: KindFile, Size: 1, Mode: 0o644, MTime: 1e18, Hash: sha256.Sum256([]byte("b"))}
+	b := Entry{Path: "b.txt", Kind: KindFile, Size: 1, Mode: 0o644, MTime: 1e18, Hash: contentSum([]byte("b"))}
 	f.mu.Lock() // both records in one change batch
 	f.content[b.Path] = []byte("b")
 	for range 2 {
@@ -108,11 +107,11 @@ func TestDuplicatePathLeavesNoTemp(t *testing.T) {
 func TestCancelMidTransferLeavesNoTemp(t *testing.T) {
 	f := newFake(t)
 	big := bigData(2<<20, 9)
-	f.put(Entry{Path: "big.bin", Kind: KindFile, Size: int64(len(big)), Mode: 0o644, Hash: sha256.Sum256(big)}, big)
+	f.put(Entry{Path: "big.bin", Kind: KindFile, Size: int64(len(big)), Mode: 0o644, Hash: contentSum(big)}, big)
 	for i := range 300 { // more than one group: finished jobs beside the held one
 		c := []byte(strconv.Itoa(i))
 		f.put(Entry{Path: "small/" + strconv.Itoa(i), Kind: KindFile, Size: int64(len(c)), Mode: 0o644,
-			Hash: sha256.Sum256(c)}, c)
+			Hash: contentSum(c)}, c)
 	}
 	release := f.holdHalf("big.bin")
 	t.Cleanup(release)

@@ -1,7 +1,6 @@
 package schedsync
 
 import (
-	"crypto/sha256"
 	"os"
 	"path/filepath"
 	"strings"
@@ -36,7 +35,7 @@ func TestStaleHashRepaired(t *testing.T) {
 		_, ok := p.currentLog().entry("marker")
 		return ok
 	})
-	if e, _ := p.currentLog().entry("f.bin"); e.Hash != sha256.Sum256(bigData(4096, 1)) {
+	if e, _ := p.currentLog().entry("f.bin"); e.Hash != contentSum(bigData(4096, 1)) {
 		t.Fatal("precondition: the manifest was expected to keep the stale hash")
 	}
 	s := startNode(t, b, lnB)
@@ -44,7 +43,7 @@ func TestStaleHashRepaired(t *testing.T) {
 		got, err := os.ReadFile(filepath.Join(s.dir, "f.bin"))
 		return err == nil && string(got) == string(edited) && s.state() == StateSynced
 	})
-	if e, _ := p.currentLog().entry("f.bin"); e.Hash != sha256.Sum256(edited) {
+	if e, _ := p.currentLog().entry("f.bin"); e.Hash != contentSum(edited) {
 		t.Fatal("the primary's manifest still has the stale hash")
 	}
 	if rec.count("content changed without a size or mtime change", "path=f.bin") != 1 {
@@ -58,8 +57,8 @@ func TestStaleHashRepaired(t *testing.T) {
 // file; the rest of the tree is synced; a corrected entry ends it.
 func TestUnfixableHashGivesUp(t *testing.T) {
 	f := newFake(t)
-	f.put(Entry{Path: "good.txt", Kind: KindFile, Size: 4, Mode: 0o644, Hash: sha256.Sum256([]byte("good"))}, []byte("good"))
-	f.put(Entry{Path: "bad.bin", Kind: KindFile, Size: 5, Mode: 0o644, Hash: sha256.Sum256([]byte("other"))}, []byte("hello"))
+	f.put(Entry{Path: "good.txt", Kind: KindFile, Size: 4, Mode: 0o644, Hash: contentSum([]byte("good"))}, []byte("good"))
+	f.put(Entry{Path: "bad.bin", Kind: KindFile, Size: 5, Mode: 0o644, Hash: contentSum([]byte("other"))}, []byte("hello"))
 	s := startSecondaryOf(t, f, &recLog{})
 	testutil.Eventually(t, 20*time.Second, "Not synced naming bad.bin", func() bool {
 		d := s.Status()[0]
@@ -79,7 +78,7 @@ func TestUnfixableHashGivesUp(t *testing.T) {
 	if n := f.count(f.fetched, "bad.bin"); n != tries {
 		t.Fatalf("still fetching after giving up: %d fetches, then %d", tries, n)
 	}
-	f.put(Entry{Path: "bad.bin", Kind: KindFile, Size: 5, Mode: 0o644, Hash: sha256.Sum256([]byte("hello"))}, []byte("hello"))
+	f.put(Entry{Path: "bad.bin", Kind: KindFile, Size: 5, Mode: 0o644, Hash: contentSum([]byte("hello"))}, []byte("hello"))
 	testutil.Eventually(t, 15*time.Second, "Synced once the entry is right", func() bool { return s.state() == StateSynced })
 }
 
@@ -89,7 +88,7 @@ func TestUnfixableHashGivesUp(t *testing.T) {
 // clears when the batches are good again.
 func TestSyncErrorsShownAndCleared(t *testing.T) {
 	f := newFake(t)
-	f.put(Entry{Path: "a.txt", Kind: KindFile, Size: 1, Mode: 0o644, Hash: sha256.Sum256([]byte("a"))}, []byte("a"))
+	f.put(Entry{Path: "a.txt", Kind: KindFile, Size: 1, Mode: 0o644, Hash: contentSum([]byte("a"))}, []byte("a"))
 	rec := &recLog{}
 	s := startSecondaryOf(t, f, rec)
 	testutil.Eventually(t, 10*time.Second, "Synced", func() bool { return s.state() == StateSynced })
@@ -106,7 +105,7 @@ func TestSyncErrorsShownAndCleared(t *testing.T) {
 		t.Fatalf("the failure was logged %d times, want once:\n%s", n, rec)
 	}
 	f.setGarbage(false)
-	f.put(Entry{Path: "b.txt", Kind: KindFile, Size: 1, Mode: 0o644, Hash: sha256.Sum256([]byte("b"))}, []byte("b"))
+	f.put(Entry{Path: "b.txt", Kind: KindFile, Size: 1, Mode: 0o644, Hash: contentSum([]byte("b"))}, []byte("b"))
 	testutil.Eventually(t, 10*time.Second, "Synced again, with b.txt", func() bool {
 		_, err := os.Stat(filepath.Join(s.dir, "b.txt"))
 		return err == nil && s.state() == StateSynced
