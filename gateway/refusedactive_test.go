@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/redund/redund/internal/config"
 	"github.com/redund/redund/internal/peer"
 	"github.com/redund/redund/internal/testutil"
 )
@@ -17,10 +18,13 @@ import (
 // which says the backup is active: the master stays standby while the
 // backup keeps dialling, so exactly one node is active. It used to become
 // active after join_wait: two active nodes. Once the backup stops, the
-// master takes control after failover_timeout.
+// master takes control after three failover_timeouts.
 func TestMasterStaysStandbyForTheActiveBackupItRefuses(t *testing.T) {
 	dir := t.TempDir()
 	mc, bc := baseCfg(t, ModeMaster, filepath.Join(dir, "m")), baseCfg(t, ModeBackup, filepath.Join(dir, "b"))
+	// the default failover_timeout (baseCfg's 500 ms is shorter than a
+	// refused backup's redial on a loaded machine under -race)
+	mc.FailoverTimeout = config.Duration(DefaultFailoverTimeout)
 	ln := listen(t, "127.0.0.1:0")
 	bc.Peer = ln.Addr().String()
 	b := startGW(t, bc, nil)

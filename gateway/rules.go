@@ -21,8 +21,8 @@ import (
 //     becomes active: its master is alive;
 //   - a master that refused the hello of an active backup (linkAlive, the
 //     backup's role known from its authenticated hello) stays standby
-//     while the backup keeps dialling (failover_timeout since its last
-//     hello): the backup keeps control, one node is active;
+//     while the backup keeps dialling (refusedGrace × failover_timeout
+//     since its last hello): the backup keeps control, one node is active;
 //   - starting, no peer: active once join_wait has passed;
 //   - standby, no peer: active once the peer has been silent for
 //     failover_timeout (a failover).
@@ -41,8 +41,8 @@ func evaluate(p params, s roleState, now time.Time) (roleState, []effect, time.T
 		return connected(p, s, now)
 	case s.Link == linkAlive && p.Mode == ModeBackup:
 		return aliveBackup(s, now)
-	case s.Link == linkAlive && s.Peer.Role == RoleActive && now.Before(s.LastHeard.Add(p.FailoverTimeout)):
-		return aliveActiveBackup(s, now, s.LastHeard.Add(p.FailoverTimeout))
+	case s.Link == linkAlive && s.Peer.Role == RoleActive && now.Before(s.LastHeard.Add(refusedGrace*p.FailoverTimeout)):
+		return aliveActiveBackup(s, now, s.LastHeard.Add(refusedGrace*p.FailoverTimeout))
 	case s.Role == RoleStarting:
 		if now.Before(s.JoinUntil) {
 			return s, nil, s.JoinUntil
@@ -123,10 +123,17 @@ func aliveBackup(s roleState, now time.Time) (roleState, []effect, time.Time) {
 	return s, nil, time.Time{}
 }
 
+// refusedGrace: a refused backup's hellos come one redial apart (at most
+// the peer's 500 ms backoff plus a handshake), not one per heartbeat as on
+// a link; a slow machine stretches that. The master takes the backup for
+// silent only after this many failover_timeouts without one: once it
+// went active by mistake it would keep control, and both would be active.
+const refusedGrace = 3
+
 // aliveActiveBackup: this master refused the hello of its backup, which
 // said it is active. The master does not take control (two active nodes)
-// while the backup keeps dialling; it looks again at due, failover_timeout
-// after the backup's last hello.
+// while the backup keeps dialling; it looks again at due, refusedGrace ×
+// failover_timeout after the backup's last hello.
 func aliveActiveBackup(s roleState, now, due time.Time) (roleState, []effect, time.Time) {
 	why := "the backup " + s.Peer.NodeID + " is active and this node refused its link (" + s.LinkReason +
 		"): the master stays standby while the backup keeps control; fix the mismatch and the master takes control back"
