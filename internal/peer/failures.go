@@ -130,7 +130,11 @@ func certRejected(err error) bool {
 func (n *Node) reportFailure(err error, from net.Addr) {
 	var ref *RefusedError
 	if errors.As(err, &ref) {
-		n.log.Warn("peer link refused", "peer", from.String(), "reason", ref.Reason, "by_peer", ref.ByPeer)
+		// a refused peer redials every backoff: one line per reason and logEvery
+		if ok, held := n.refusedLog.AllowKey(time.Now(), ref.Reason); ok {
+			n.log.Warn("peer link refused", "peer", from.String(), "reason", ref.Reason, "by_peer", ref.ByPeer,
+				"not_logged_since_last", held)
+		}
 		ev := Event{State: Refused, Reason: ref.Reason, Time: time.Now()}
 		if ref.Remote != nil {
 			ev.Remote = *ref.Remote

@@ -52,16 +52,16 @@ type Options struct {
 
 // Node is one end of a pair link.
 type Node struct {
-	cfg                  *Config
-	opts                 Options
-	log                  *slog.Logger
-	downAfter            time.Duration
-	ready                chan struct{}
-	slots                *slotTable    // incoming connections being set up
-	firstFrame           time.Duration // firstFrameTimeout (tests may raise it)
-	nonces               *ReplayCache  // first-frame nonces seen (listener)
-	now                  func() time.Time
-	dropLog, mismatchLog *logging.Every // repeated warnings: one line per logEvery
+	cfg                              *Config
+	opts                             Options
+	log                              *slog.Logger
+	downAfter                        time.Duration
+	ready                            chan struct{}
+	slots                            *slotTable    // incoming connections being set up
+	firstFrame                       time.Duration // firstFrameTimeout (tests may raise it)
+	nonces                           *ReplayCache  // first-frame nonces seen (listener)
+	now                              func() time.Time
+	dropLog, mismatchLog, refusedLog *logging.Every // repeated warnings: one line per logEvery
 
 	mu      sync.Mutex
 	ln      net.Listener
@@ -99,7 +99,8 @@ func New(cfg *Config, opts Options) (*Node, error) {
 	}
 	n := &Node{cfg: cfg, opts: opts, log: opts.Log, downAfter: opts.DownAfter, ready: make(chan struct{}),
 		slots: newSlotTable(), firstFrame: firstFrameTimeout, nonces: newFirstNonces(), now: time.Now,
-		dropLog: &logging.Every{Period: logEvery}, mismatchLog: &logging.Every{Period: logEvery}}
+		dropLog: &logging.Every{Period: logEvery}, mismatchLog: &logging.Every{Period: logEvery},
+		refusedLog: &logging.Every{Period: logEvery}}
 	if n.downAfter <= 0 {
 		n.downAfter = cfg.PingTimeout.D() + cfg.PingInterval.D()*time.Duration(cfg.MaxMissed)
 	}

@@ -100,7 +100,8 @@ func TestAuthModeMismatch(t *testing.T) {
 
 func TestIncompatibleHelloRefusedWithSameReason(t *testing.T) {
 	cfg := &Config{Secret: testSecret}
-	l, lrec := listener(t, cfg, Options{Compat: DefaultCompat})
+	llog, lbuf := captureLog()
+	l, lrec := listener(t, cfg, Options{Compat: DefaultCompat, Log: llog})
 	_, drec := dialer(t, cfg, l.Addr(), Options{Hello: hello("other", "master"), Compat: DefaultCompat})
 	de, le := drec.waitState(t, Refused), lrec.waitState(t, Refused)
 	if de.Reason != le.Reason || !strings.Contains(de.Reason, `both nodes are in mode "master"`) {
@@ -113,14 +114,19 @@ func TestIncompatibleHelloRefusedWithSameReason(t *testing.T) {
 		t.Fatalf("remote hellos: listener's event %+v, dialer's %+v", le.Remote, de.Remote)
 	}
 	// each redial's hello is a sign of life: a Repeat event, not dropped
-	testutil.Eventually(t, 10*time.Second, "a repeated Refused event with the hello", func() bool {
+	testutil.Eventually(t, 10*time.Second, "three repeated Refused events with the hello", func() bool {
+		n := 0
 		for _, e := range lrec.snapshot() {
 			if e.State == Refused && e.Repeat && e.Remote.NodeID == "other" {
-				return true
+				n++
 			}
 		}
-		return false
+		return n >= 3
 	})
+	// ... and the log says it once, not on every redial
+	if n := strings.Count(lbuf.String(), "peer link refused"); n != 1 {
+		t.Fatalf("%d log lines for one refusal repeated:\n%s", n, lbuf.String())
+	}
 }
 
 func TestTLSWithPinnedCertificates(t *testing.T) {
