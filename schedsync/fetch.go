@@ -308,16 +308,12 @@ func (s *fetchState) fetchDelta(ctx context.Context, f, loc Entry, inPlace bool)
 			return s.fetchGroup(ctx, []Entry{f})
 		}
 	}
-	var sb bytes.Buffer
-	_ = sig.encode(&sb)
-	s.a.n.metrics.bytes.WithLabelValues("delta").Add(float64(sb.Len()))
-	ans, err := s.a.n.client.delta(ctx, f.Path, sb.Bytes())
+	ans, err := s.requestDelta(ctx, f.Path, sig)
+	if errors.Is(err, errGone) {
+		s.changed(f, "the primary could not send it")
+		return nil
+	}
 	if err != nil {
-		var se *statusError
-		if errors.As(err, &se) && se.code == 404 {
-			s.changed(f, "the primary could not send it")
-			return nil
-		}
 		return err
 	}
 	defer ans.Body.Close()
@@ -351,6 +347,21 @@ func (s *fetchState) fetchDelta(ctx context.Context, f, loc Entry, inPlace bool)
 		return nil
 	}
 	return err
+}
+
+// requestDelta sends the signature of the secondary's copy of path (its
+// bytes counted as delta traffic) and returns the primary's answer; errGone
+// when the primary no longer has the file.
+func (s *fetchState) requestDelta(ctx context.Context, path string, sig *signature) (answer, error) {
+	var sb bytes.Buffer
+	_ = sig.encode(&sb)
+	s.a.n.metrics.bytes.WithLabelValues("delta").Add(float64(sb.Len()))
+	ans, err := s.a.n.client.delta(ctx, path, sb.Bytes())
+	var se *statusError
+	if errors.As(err, &se) && se.code == 404 {
+		return answer{}, errGone
+	}
+	return ans, err
 }
 
 // copyBufs are the buffers whole files are copied through: large writes

@@ -2,7 +2,6 @@ package schedsync
 
 import (
 	"bufio"
-	"bytes"
 	"context"
 	"encoding/binary"
 	"encoding/hex"
@@ -273,15 +272,8 @@ var (
 // against the manifest's hash: the primary vouches for it in the trailer,
 // or the result is hashed here.
 func (s *fetchState) readInPlaceDelta(ctx context.Context, f Entry, basis *os.File, sig *signature) ([]extent, error) {
-	var sb bytes.Buffer
-	_ = sig.encode(&sb)
-	s.a.n.metrics.bytes.WithLabelValues("delta").Add(float64(sb.Len()))
-	ans, err := s.a.n.client.delta(ctx, f.Path, sb.Bytes())
+	ans, err := s.requestDelta(ctx, f.Path, sig)
 	if err != nil {
-		var se *statusError
-		if errors.As(err, &se) && se.code == 404 {
-			return nil, errGone
-		}
 		return nil, err
 	}
 	defer ans.Body.Close()
