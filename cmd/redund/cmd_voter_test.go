@@ -68,20 +68,7 @@ func TestVoterImportRoundTrip(t *testing.T) {
 // right passwords (and a master timing source) is connected and exits 0; a wrong client password or a
 // wrong host password is not connected and exits 1.
 func TestVoterClientAuthExitCode(t *testing.T) {
-	s, err := voter.New(map[string]*voter.Config{"main": {Listen: "127.0.0.1:0", Password: "hostpw", Buflen: 160,
-		Clients: map[string]*voter.ClientConfig{"alice": {Password: "apw"},
-			"gps": {Password: "gpw", Master: true}}}}, voter.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := s.Listen(); err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() { defer close(done); _ = s.Run(ctx) }()
-	t.Cleanup(func() { cancel(); <-done })
-	addr := s.Addr("main").String()
+	addr := startTestVoter(t).Addr("main").String()
 	for _, tc := range []struct {
 		pw, host string
 		code     int
@@ -115,20 +102,7 @@ func TestVoterClientBadNumbersExit2(t *testing.T) {
 // password given both as a flag and a file, or an empty file, is a usage
 // error.
 func TestVoterClientPasswordsOutOfArgs(t *testing.T) {
-	s, err := voter.New(map[string]*voter.Config{"main": {Listen: "127.0.0.1:0", Password: "hostpw", Buflen: 160,
-		Clients: map[string]*voter.ClientConfig{"alice": {Password: "apw"},
-			"gps": {Password: "gpw", Master: true}}}}, voter.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := s.Listen(); err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() { defer close(done); _ = s.Run(ctx) }()
-	t.Cleanup(func() { cancel(); <-done })
-	addr := s.Addr("main").String()
+	addr := startTestVoter(t).Addr("main").String()
 	dir := t.TempDir()
 	file := func(name, body string) string {
 		p := filepath.Join(dir, name)
@@ -165,4 +139,25 @@ func TestVoterClientPasswordsOutOfArgs(t *testing.T) {
 			}
 		})
 	}
+}
+
+// startTestVoter runs a VOTER server (instance "main", host password
+// "hostpw") with a client "alice" (password "apw") and a master timing
+// source "gps" ("gpw") until the test ends.
+func startTestVoter(t *testing.T) *voter.Server {
+	t.Helper()
+	s, err := voter.New(map[string]*voter.Config{"main": {Listen: "127.0.0.1:0", Password: "hostpw", Buflen: 160,
+		Clients: map[string]*voter.ClientConfig{"alice": {Password: "apw"},
+			"gps": {Password: "gpw", Master: true}}}}, voter.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Listen(); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { defer close(done); _ = s.Run(ctx) }()
+	t.Cleanup(func() { cancel(); <-done })
+	return s
 }

@@ -15,24 +15,14 @@ import (
 // `redund voter ping CLIENT N` against a running server's admin endpoint
 // prints chan_voter's two result lines; an unknown client exits 1.
 func TestVoterPingCommand(t *testing.T) {
-	s, err := voter.New(map[string]*voter.Config{"main": {Listen: "127.0.0.1:0", Password: "hostpw", Buflen: 160,
-		Clients: map[string]*voter.ClientConfig{"alice": {Password: "apw"}, "gps": {Password: "gpw", Master: true}}}},
-		voter.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := s.Listen(); err != nil {
-		t.Fatal(err)
-	}
+	s := startTestVoter(t)
 	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() { defer close(done); _ = s.Run(ctx) }()
 	sim := voter.NewSim([]voter.SimClient{
 		{Name: "gps", Server: s.Addr("main"), Password: "gpw", HostPassword: "hostpw", Master: true},
 		{Name: "alice", Server: s.Addr("main"), Password: "apw", HostPassword: "hostpw"}})
 	simDone := make(chan struct{})
 	go func() { defer close(simDone); _ = sim.Run(ctx) }()
-	t.Cleanup(func() { cancel(); <-done; <-simDone })
+	t.Cleanup(func() { cancel(); <-simDone })
 	admin := adminapi.NewServer("voter serve", "test", nil, nil)
 	if err := s.Register(admin, ""); err != nil {
 		t.Fatal(err)
