@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -57,4 +58,33 @@ func TestPairInPlaceOff(t *testing.T) {
 	if inode(t, dst) == ino {
 		t.Fatal("the file was written in place although in_place = false")
 	}
+}
+
+// TestUnfinishedJournalShown: an in-place update a crash left that cannot
+// be finished at start (here its journal cannot be read) is an ERR health
+// entry in the status, not a log line alone, until the node is Synced
+// again (its files then match the primary's).
+func TestUnfinishedJournalShown(t *testing.T) {
+	a, b, lnA, lnB := pairConfigs(t, ModePrimary, ModeSecondaryCopy, nil)
+	must(t, os.MkdirAll(filepath.Join(b.Dir, filepath.FromSlash(journalDir), "unreadable"), 0o755))
+	journalHealth := func(n *Node) string {
+		for _, h := range n.Status()[0].Health {
+			if h.Name == "journal" && h.State == "ERR" {
+				return h.Reason
+			}
+		}
+		return ""
+	}
+	n, err := New(b, Options{Version: "test"})
+	must(t, err)
+	if r := journalHealth(n); !strings.Contains(r, "could not be finished") {
+		t.Fatalf("status after start: journal health %q, want the unfinished update", r)
+	}
+	must(t, n.w.close())
+
+	startNode(t, a, lnA)
+	s := startNode(t, b, lnB)
+	testutil.Eventually(t, 10*time.Second, "Synced without the journal entry", func() bool {
+		return s.state() == StateSynced && journalHealth(s.Node) == ""
+	})
 }

@@ -305,6 +305,12 @@ func (n *Node) replayJournals() {
 	for _, err := range errs {
 		n.log.Error("cannot finish an in-place update; the file is compared with the primary's", "err", err)
 	}
+	if len(errs) > 0 {
+		n.mu.Lock()
+		n.journalErr = fmt.Sprintf("%d in-place updates left by a crash could not be finished (first: %v); "+
+			"their files are compared with the primary's", len(errs), errs[0])
+		n.mu.Unlock()
+	}
 	if len(done) > 0 {
 		n.log.Info("finished in-place updates interrupted by a crash", "files", len(done))
 		n.app.record(done)

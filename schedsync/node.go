@@ -83,6 +83,7 @@ type Node struct {
 	hookStarted  uint64                 // hooks started so far
 	hookDone     uint64                 // the latest started hook that has finished
 	hookErr      string                 // why that hook failed; "": it ran
+	journalErr   string                 // in-place updates a crash left that could not be finished at start; "" once Synced
 }
 
 // New checks cfg and opens the directory; it binds nothing (Listen does)

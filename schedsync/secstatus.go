@@ -47,6 +47,7 @@ func (n *Node) afterSync() {
 			len(retrying), retrying[0]))
 	default:
 		n.setStateLocked(StateSynced, "")
+		n.journalErr = "" // every file now matches the primary's, those of unfinished journals too
 	}
 }
 

@@ -31,6 +31,9 @@ func (n *Node) Status() []status.Document {
 		d.Reason = joinReason(n.hookErr, d.Reason)
 		d.Health = append(d.Health, status.Health{Name: "hook", State: "ERR", Reason: n.hookErr})
 	}
+	if n.journalErr != "" {
+		d.Health = append(d.Health, status.Health{Name: "journal", State: "ERR", Reason: n.journalErr})
+	}
 	if n.cfg.Peer != "" {
 		d.Peer = &status.Peer{Address: n.cfg.Peer, Connected: n.peer.connected, Since: n.peer.upSince,
 			Reason: n.peer.lastErr}
