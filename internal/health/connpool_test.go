@@ -4,10 +4,13 @@ import (
 	"context"
 	"fmt"
 	"net/http"
+	"sync"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
+	"github.com/redund/redund/internal/config"
 	"github.com/redund/redund/internal/testutil"
 )
 
@@ -154,5 +157,136 @@ func TestLateSlack(t *testing.T) {
 		if got := lateSlack(c.interval); got != c.want {
 			t.Errorf("lateSlack(%v) = %v, want %v", c.interval, got, c.want)
 		}
+	}
+}
+
+// dialGate holds the dials of checks (net.Dialer.Control) until released,
+// counting the dials in progress and their most at once.
+type dialGate struct {
+	release        chan struct{}
+	mu             sync.Mutex
+	inDial, maxNow int
+}
+
+func (g *dialGate) control(string, string, syscall.RawConn) error {
+	g.mu.Lock()
+	g.inDial++
+	g.maxNow = max(g.maxNow, g.inDial)
+	g.mu.Unlock()
+	<-g.release
+	g.mu.Lock()
+	g.inDial--
+	g.mu.Unlock()
+	return nil
+}
+
+func (g *dialGate) dialling() int {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return g.inDial
+}
+
+// waiting is the number of probes waiting in pool for key.
+func (p *connPool) waiting(key string) int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	n := 0
+	if h := p.hosts[key]; h != nil {
+		for _, w := range h.waiters {
+			if !w.gone {
+				n++
+			}
+		}
+	}
+	return n
+}
+
+// pooledChecks makes n keepalive checks of pool at different paths of
+// url, whose dials go through g.
+func pooledChecks(t *testing.T, pool *connPool, url string, n int, g *dialGate, timeout time.Duration) []*httpCheck {
+	var hs []*httpCheck
+	for i := range n {
+		cfg := Config{Kind: "http", URL: fmt.Sprintf("%s/s%d", url, i), KeepAlive: true, Timeout: config.Duration(timeout)}
+		cfg.SetDefaults()
+		h, err := newHTTP(cfg, pool)
+		if err != nil {
+			t.Fatal(err)
+		}
+		h.dialer.Control = g.control
+		hs = append(hs, h)
+	}
+	return hs
+}
+
+// TestPooledBurstBoundsDials: a burst of keepalive probes to one server
+// with no idle connection dials at most maxDialsPerHost at once; the others
+// wait for a connection to come back or a dial to end, and every probe
+// succeeds. (Before the bound each probe of a burst dialled: issue 15's
+// spiral at 30,000 distinct URLs a second.)
+func TestPooledBurstBoundsDials(t *testing.T) {
+	const n = 4 * maxDialsPerHost
+	s := newConnServer(t, http.HandlerFunc(statusOK))
+	pool := newConnPool()
+	defer pool.close()
+	g := &dialGate{release: make(chan struct{})}
+	hs := pooledChecks(t, pool, s.URL, n, g, 10*time.Second)
+	results := make(chan string, n)
+	var wg sync.WaitGroup
+	for _, h := range hs {
+		wg.Go(func() {
+			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			defer cancel()
+			ok, reason := h.probe(ctx)
+			if !ok {
+				results <- reason
+			}
+		})
+	}
+	testutil.Eventually(t, waitLimit, "the dials to start and the other probes to wait", func() bool {
+		return g.dialling() == maxDialsPerHost && pool.waiting(hs[0].key) == n-maxDialsPerHost
+	})
+	close(g.release)
+	wg.Wait()
+	close(results)
+	for r := range results {
+		t.Errorf("probe failed: %s", r)
+	}
+	if g.maxNow > maxDialsPerHost {
+		t.Errorf("%d dials at once, want at most %d", g.maxNow, maxDialsPerHost)
+	}
+	if opened, _ := s.counts(); opened > n {
+		t.Errorf("%d probes opened %d connections", n, opened)
+	}
+}
+
+// TestPooledWaiterTimesOut: a probe waiting for a connection or a turn to
+// dial ends with its timeout, and neither the turns nor the connections
+// it was not given are lost: once the dials end, later probes find them.
+func TestPooledWaiterTimesOut(t *testing.T) {
+	s := newConnServer(t, http.HandlerFunc(statusOK))
+	pool := newConnPool()
+	defer pool.close()
+	g := &dialGate{release: make(chan struct{})}
+	hs := pooledChecks(t, pool, s.URL, maxDialsPerHost+1, g, time.Second)
+	var wg sync.WaitGroup
+	for _, h := range hs[:maxDialsPerHost] {
+		wg.Go(func() { h.probe(context.Background()) })
+	}
+	testutil.Eventually(t, waitLimit, "every turn to be taken", func() bool { return g.dialling() == maxDialsPerHost })
+	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+	defer cancel()
+	if ok, reason := hs[maxDialsPerHost].probe(ctx); ok || ctx.Err() == nil {
+		t.Fatalf("waiting probe: ok %v, %q; want its context's end", ok, reason)
+	}
+	if n := pool.waiting(hs[0].key); n != 0 {
+		t.Errorf("%d probes still waiting", n)
+	}
+	close(g.release)
+	wg.Wait()
+	pool.mu.Lock()
+	dialing, idle := pool.hosts[hs[0].key].dialing, len(pool.hosts[hs[0].key].idle)
+	pool.mu.Unlock()
+	if dialing != 0 || idle != maxDialsPerHost {
+		t.Errorf("after the dials: %d turns held, %d idle connections; want 0 and %d", dialing, idle, maxDialsPerHost)
 	}
 }

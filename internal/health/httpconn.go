@@ -57,13 +57,21 @@ func (c *clientConn) close() {
 func (h *httpCheck) roundTrip(ctx context.Context, hp *hop) (answer, error) {
 	reuse := h.keepAlive && hp == h.first
 	var c *clientConn
+	turn := false
 	if reuse {
-		c = h.takeIdle()
+		var err error
+		if c, turn, err = h.takeIdle(ctx); err != nil {
+			return answer{}, err
+		}
 	}
 	reused := c != nil
 	if c == nil {
 		var err error
-		if c, err = h.dial(ctx, hp); err != nil {
+		c, err = h.dial(ctx, hp)
+		if turn {
+			h.pool.dialDone(h.key)
+		}
+		if err != nil {
 			return answer{}, err
 		}
 	}
@@ -82,20 +90,22 @@ func (h *httpCheck) roundTrip(ctx context.Context, hp *hop) (answer, error) {
 	return a, err
 }
 
-// takeIdle returns a kept connection to the URL's host:port, or nil.
-func (h *httpCheck) takeIdle() *clientConn {
+// takeIdle returns a kept connection to the URL's host:port, or nil; with
+// the pool it may wait for one, and turn reports a turn to dial that the
+// caller gives back with dialDone (see connPool.get).
+func (h *httpCheck) takeIdle(ctx context.Context) (c *clientConn, turn bool, err error) {
 	if h.pool != nil {
 		if h.fresh {
 			h.fresh = false
-			return nil
+			return nil, false, nil
 		}
-		return h.pool.get(h.key)
+		return h.pool.get(ctx, h.key)
 	}
 	select {
 	case c := <-h.idle:
-		return c
+		return c, false, nil
 	default:
-		return nil
+		return nil, false, nil
 	}
 }
 

@@ -1,15 +1,24 @@
-// Command pages serves "status=OK" status pages for the ddns scale
-// benchmarks, prints one URL a line and "ready", then serves until stdin
-// closes. Running the pages in their own process keeps their CPU out of
-// the figures of the process measured. GET /__count on any listener
-// returns the number of status requests served so far (by this process).
+// Command pages serves "status=OK" status pages for the ddns benchmarks,
+// prints one URL a line and "ready", then serves until stdin closes.
+// Running the pages in their own process keeps their CPU out of the
+// figures of the process measured. GET /__count on any listener returns
+// the number of status requests served so far (by this process).
+//
+// The pages stand in for servers that would be on other hosts, so they
+// are made cheap: on Linux one thread per process answers every listener
+// and connection from one epoll loop, a read and a write per request (see
+// serve_linux.go), instead of net/http's goroutine per connection. Each
+// request is still parsed (request line, header fields, Connection and
+// Content-Length; see answer): /status answers "status=OK" and is counted,
+// other paths 404. Connections are kept alive (HTTP/1.1 default) unless the
+// client asks to close. The accept backlog is the kernel's maximum
+// (net.core.somaxconn).
 //
 // It raises its open-file limit (RLIMIT_NOFILE) as far as it may: the
 // soft limit to the hard one, and both to nofileWanted when the process
 // may raise the hard limit (root), so that the pages are not what runs out
-// of descriptors in a benchmark. Connections are kept alive (HTTP/1.1
-// default) when the client asks. Several processes (-first) spread the
-// connections over more descriptor tables and more accept queues.
+// of descriptors in a benchmark. Several processes (-first) spread the
+// connections over more descriptor tables, accept queues and threads.
 //
 //	pages -n 8              8 listeners, 127.0.0.1 .. 127.0.0.8, free ports
 //	pages -n 8 -first 8     8 listeners, 127.0.0.9 .. 127.0.0.16
@@ -22,11 +31,8 @@ import (
 	"fmt"
 	"io"
 	"log"
-	"net"
-	"net/http"
+	"net/netip"
 	"os"
-	"strconv"
-	"sync/atomic"
 	"syscall"
 )
 
@@ -58,32 +64,21 @@ func main() {
 	first := flag.Int("first", 0, "number of the first listener (its address)")
 	flag.Parse()
 	log.Printf("pages: open-file limit %d", raiseNofile())
-	var count atomic.Int64
-	mux := http.NewServeMux()
-	mux.HandleFunc("/__count", func(w http.ResponseWriter, _ *http.Request) {
-		_, _ = w.Write([]byte(strconv.FormatInt(count.Load(), 10)))
-	})
-	mux.HandleFunc("/", func(w http.ResponseWriter, _ *http.Request) {
-		count.Add(1)
-		_, _ = w.Write([]byte("status=OK\n"))
-	})
-	out := bufio.NewWriter(os.Stdout)
-	port := 0
+	var addrs []netip.AddrPort
 	for i := *first; i < *first+*n; i++ {
-		addr := fmt.Sprintf("127.0.%d.%d:0", i/250, i%250+1)
+		a := netip.AddrFrom4([4]byte{127, 0, byte(i / 250), byte(i%250 + 1)})
 		if *same {
-			addr = fmt.Sprintf("127.1.%d.%d:%d", i/250, i%250+1, port)
+			a = netip.AddrFrom4([4]byte{127, 1, byte(i / 250), byte(i%250 + 1)})
 		}
-		ln, err := net.Listen("tcp", addr)
-		if err != nil {
-			log.Fatal(err)
-		}
-		if *same && port == 0 {
-			port = ln.Addr().(*net.TCPAddr).Port
-		}
-		srv := &http.Server{Handler: mux} // keepalive on, no idle timeout: a kept probe connection stays
-		go func() { log.Print(srv.Serve(ln)) }()
-		fmt.Fprintf(out, "http://%s/status\n", ln.Addr())
+		addrs = append(addrs, netip.AddrPortFrom(a, 0))
+	}
+	bound, err := serve(addrs, *same)
+	if err != nil {
+		log.Fatal(err)
+	}
+	out := bufio.NewWriter(os.Stdout)
+	for _, a := range bound {
+		fmt.Fprintf(out, "http://%s/status\n", a)
 	}
 	fmt.Fprintln(out, "ready")
 	if err := out.Flush(); err != nil {
