@@ -206,9 +206,14 @@ func BenchmarkScale(b *testing.B) {
 	before, stale := checks(smp), 0
 	started0, late0 := d.ProbeStats()
 	cpu0, pcpu0, served0, wall0 := cpuTime(), pages.cpu(), pages.served(b), time.Now()
+	var series []string // per second: late probes, stale servers
+	lateAt := late0
 	for range secs {
 		time.Sleep(time.Second) // sleep: the one-second measuring step of the benchmark
-		stale += staleServers(smp, time.Second+100*time.Millisecond+250*time.Millisecond)
+		st := staleServers(smp, time.Second+100*time.Millisecond+250*time.Millisecond)
+		stale += st
+		_, l := d.ProbeStats()
+		series, lateAt = append(series, fmt.Sprintf("%d/%d", l-lateAt, st)), l
 	}
 	cpu, pcpu, probes, wall := cpuTime()-cpu0, pages.cpu()-pcpu0, pages.served(b)-served0, time.Since(wall0)
 	started1, late1 := d.ProbeStats()
@@ -235,6 +240,7 @@ func BenchmarkScale(b *testing.B) {
 	b.ReportMetric(float64(late1-late0), "late-probes")
 	b.Logf("probes started in the window %d, late %d (redund_ddns_probes_late_total); %d file descriptors open at the end",
 		started1-started0, late1-late0, openFDs())
+	b.Logf("late probes/stale servers each second of the window: %s", strings.Join(series, " "))
 	b.Logf("%d distinct probes (%d servers), %.0f probes/s reached the pages, %.1f µs of redund CPU per probe; load %s",
 		d.Probes(), 3*n, float64(probes)/wall.Seconds(), float64(cpu.Microseconds())/float64(max(probes, 1)), loadAvg())
 	b.Logf("%d schemes × 3 servers, %v window: %d checks (%.0f/s), CPU %.2fs (%.0f%% of one core, %.0f%% of 2 cores), stale samples %d, servers short of %d checks: %d, pushes %d; page servers (separate process) %.0f%% of one core",

@@ -39,7 +39,7 @@ type connPool struct {
 type hostConns struct {
 	idle    []*clientConn // most recently used last
 	dialing int           // dials in progress that hold a turn (at most maxDialsPerHost)
-	waiters []*connWaiter // first come first served; some may have left
+	waiters []*connWaiter // in the order they came; some may have left
 }
 
 // connWaiter is a probe waiting for a connection or a turn to dial. ch
@@ -80,13 +80,18 @@ func (p *connPool) host(key string) *hostConns {
 	return h
 }
 
-// next removes and returns the first waiter still waiting, marked gone,
-// or nil; p.mu is held.
+// next removes and returns the waiter that came last among those still
+// waiting, marked gone, or nil; p.mu is held. Last come, first served: when
+// probes wait longer than usual (the prober or the server is overloaded),
+// a connection goes to the probe with the most time left, which finishes,
+// rather than to the oldest, which would time out on it and close it (a
+// connection lost and a dial more, the spiral the bound is for); the
+// oldest then time out waiting, holding nothing.
 func (h *hostConns) next() *connWaiter {
-	for len(h.waiters) > 0 {
-		w := h.waiters[0]
-		h.waiters[0] = nil
-		h.waiters = h.waiters[1:]
+	for n := len(h.waiters); n > 0; n = len(h.waiters) {
+		w := h.waiters[n-1]
+		h.waiters[n-1] = nil
+		h.waiters = h.waiters[:n-1]
 		if !w.gone {
 			w.gone = true
 			return w

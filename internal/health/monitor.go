@@ -157,7 +157,12 @@ func wakeDelay(planned time.Time, interval time.Duration) time.Duration {
 
 // wakeShift is the (wall clock) move from planned to the nearest tick.
 func wakeShift(planned time.Time, interval time.Duration) time.Duration {
-	tick := min(maxWakeTick, interval/20)
+	return tickShift(planned, min(maxWakeTick, interval/20))
+}
+
+// tickShift is the (wall clock) move from planned to the nearest tick of
+// a grid of tick.
+func tickShift(planned time.Time, tick time.Duration) time.Duration {
 	if tick <= 0 {
 		return 0
 	}

@@ -179,7 +179,7 @@ func TestProbeHeapOrder(t *testing.T) {
 	for _, o := range offsets {
 		sp := &sharedProbe{}
 		at := t0.Add(time.Duration(o) * time.Second)
-		sp.sched.plan(at, at, time.Hour)
+		sp.sched.plan(at, at, maxWakeTick)
 		heap.Push(&h, sp)
 	}
 	for i, sp := range h {

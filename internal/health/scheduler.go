@@ -30,10 +30,32 @@ type schedule struct {
 	index int       // in the heap; -1 when not in it
 }
 
-// plan sets s to start at start, due at due.
-func (s *schedule) plan(due, start time.Time, interval time.Duration) {
+// plan sets s to start at start, due at due, waking on a grid of tick.
+func (s *schedule) plan(due, start time.Time, tick time.Duration) {
 	s.due, s.start = due, start
-	s.wake = start.Add(wakeShift(start, interval))
+	s.wake = start.Add(tickShift(start, tick))
+}
+
+// wakeBatch is about how many probes the loop wakes per tick of the wake
+// grid when many run: the grid's tick (see wakeShift) shrinks below
+// interval/20 so that rate × tick stays near it. Probes due within one
+// tick start together; at 30,000 probes a second a 50 ms tick started
+// 1,500 at once, which all needed a connection and a worker at the same
+// moment and answered only when the last of the burst was through (issue
+// 15); 256 a tick still batches the wake-ups that the grid is for.
+const wakeBatch = 256
+
+// minWakeTick is the finest grid.
+const minWakeTick = time.Millisecond
+
+// batchTick is the tick that wakes about wakeBatch probes when rate probes
+// a second are due: no more than the grid's usual tick, no less than
+// minWakeTick.
+func batchTick(rate float64) time.Duration {
+	if rate <= 0 {
+		return maxWakeTick
+	}
+	return min(maxWakeTick, max(minWakeTick, time.Duration(wakeBatch/rate*float64(time.Second))))
 }
 
 // firstStart is when probe i of n added together first starts: spread
@@ -96,8 +118,10 @@ type scheduler struct {
 	heap    probeHeap
 	ready   []*sharedProbe // due, in order, waiting for a worker
 	live    map[*sharedProbe]struct{}
-	need    float64 // sum of the live probes' socketShare
-	budget  int     // file descriptors for probes
+	need    float64       // sum of the live probes' socketShare
+	rate    float64       // probes a second of the live probes (1/interval each)
+	tick    time.Duration // batchTick(rate)
+	budget  int           // file descriptors for probes
 	work    chan *sharedProbe
 	done    chan *sharedProbe
 	busy    int // probes handed to workers and not back yet
@@ -176,16 +200,28 @@ func (s *scheduler) dispatch() {
 // admit schedules probes added together, spread over their interval.
 func (s *scheduler) admit(sps []*sharedProbe) {
 	now := time.Now()
+	for _, sp := range sps {
+		s.rate += 1 / sp.opts.Interval.Seconds() // the grid of all of them
+	}
+	s.tick = batchTick(s.rate)
 	for i, sp := range sps {
 		if !s.p.bind(s.ctx, sp) {
+			s.rate -= 1 / sp.opts.Interval.Seconds()
+			s.tick = batchTick(s.rate)
 			continue // removed before it ran
 		}
 		s.live[sp] = struct{}{}
 		s.need += sp.fds
 		at := firstStart(now, i, len(sps), sp.opts.Interval)
-		sp.sched.plan(at, at, sp.opts.Interval)
+		sp.sched.plan(at, at, s.tickOf(sp))
 		heap.Push(&s.heap, sp)
 	}
+}
+
+// tickOf is the wake grid of sp's probes: interval/20, at most maxWakeTick,
+// and finer when many probes run (batchTick).
+func (s *scheduler) tickOf(sp *sharedProbe) time.Duration {
+	return min(s.tick, sp.opts.Interval/20)
 }
 
 // arm sets the timer to the earliest wake in the heap.
@@ -211,9 +247,11 @@ func (s *scheduler) wakeDue(now time.Time) {
 }
 
 // requeue puts a probe a worker has run back in the heap (its next start
-// set by the worker), unless it was removed meanwhile.
+// set by the worker, its wake time on the grid now), unless it was removed
+// meanwhile.
 func (s *scheduler) requeue(sp *sharedProbe) {
 	if !s.dropped(sp) {
+		sp.sched.plan(sp.sched.due, sp.sched.start, s.tickOf(sp))
 		heap.Push(&s.heap, sp)
 	}
 }
@@ -225,6 +263,8 @@ func (s *scheduler) dropped(sp *sharedProbe) bool {
 	}
 	delete(s.live, sp)
 	s.need -= sp.fds
+	s.rate -= 1 / sp.opts.Interval.Seconds()
+	s.tick = batchTick(s.rate)
 	sp.closeIdle()
 	return true
 }
@@ -268,7 +308,7 @@ func (sp *sharedProbe) runOnce(stats *probeStats) {
 	sp.record(res)
 	d := nextDelay(o)
 	start := sp.sched.start
-	sp.sched.plan(start.Add(d), nextStart(start, time.Now(), d), o.Interval)
+	sp.sched.due, sp.sched.start = start.Add(d), nextStart(start, time.Now(), d) // the loop plans the wake (requeue)
 }
 
 // closeIdle closes a connection the probe's check keeps open (keepalive).
