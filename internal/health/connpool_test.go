@@ -290,3 +290,46 @@ func TestPooledWaiterTimesOut(t *testing.T) {
 		t.Errorf("after the dials: %d turns held, %d idle connections; want 0 and %d", dialing, idle, maxDialsPerHost)
 	}
 }
+
+// TestPoolServesLastWaiterFirst: a connection given back goes to the probe
+// that came last to wait (it has the most time left), a dial's end gives
+// its turn to the next.
+func TestPoolServesLastWaiterFirst(t *testing.T) {
+	pool := newConnPool()
+	const key = "192.0.2.1:80"
+	for range maxDialsPerHost {
+		if c, turn, err := pool.get(context.Background(), key); c != nil || !turn || err != nil {
+			t.Fatalf("get: %v %v %v, want a turn", c, turn, err)
+		}
+	}
+	type got struct {
+		c    *clientConn
+		turn bool
+	}
+	first, last := make(chan got, 1), make(chan got, 1)
+	for i, ch := range []chan got{first, last} {
+		go func() {
+			c, turn, _ := pool.get(context.Background(), key)
+			ch <- got{c, turn}
+		}()
+		testutil.Eventually(t, waitLimit, "the probe to wait", func() bool { return pool.waiting(key) == i+1 })
+	}
+	given := &clientConn{}
+	if !pool.put(key, given) {
+		t.Fatal("put refused")
+	}
+	select {
+	case g := <-last:
+		if g.c != given {
+			t.Errorf("the last waiter got %+v, want the connection", g)
+		}
+		pool.dialDone(key)
+		if g := <-first; g.c != nil || !g.turn {
+			t.Errorf("the first waiter got %+v, want a turn", g)
+		}
+	case g := <-first:
+		t.Errorf("the first waiter got %+v, want the last to get the connection", g)
+		pool.dialDone(key)
+		<-last
+	}
+}

@@ -274,3 +274,42 @@ func TestProbesBoundInFlight(t *testing.T) {
 		t.Errorf("%d probes ran at once, want the bound %d", m, bound)
 	}
 }
+
+// TestManyProbesWakeInSmallBatches: probes added together wake on a grid
+// fine enough that about wakeBatch of them wake per tick: 10,000 probes at
+// 1 s, which the usual 50 ms grid (interval/20) woke 500 at a time, wake
+// at most wakeBatch (and rounding) at once; 100 probes keep the 50 ms grid.
+func TestManyProbesWakeInSmallBatches(t *testing.T) {
+	for _, c := range []struct {
+		name     string
+		n        int
+		maxBatch int
+		tick     time.Duration
+	}{
+		{"10000 probes", 10000, wakeBatch + 2, 25600 * time.Microsecond},
+		{"100 probes", 100, 6, 50 * time.Millisecond},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			p := NewProbes()
+			for i := range c.n {
+				p.AddChecker(fmt.Sprint(i), CheckerFunc(nil), MonitorOptions{Interval: time.Second})
+			}
+			ctx, cancel := context.WithCancel(context.Background())
+			defer cancel()
+			s := newScheduler(ctx, p)
+			s.admit(slices.Clone(p.probes))
+			perWake := map[time.Time]int{}
+			most := 0
+			for _, sp := range s.heap {
+				perWake[sp.sched.wake]++
+				most = max(most, perWake[sp.sched.wake])
+			}
+			if most > c.maxBatch {
+				t.Errorf("%d probes wake at once, want at most %d", most, c.maxBatch)
+			}
+			if got := s.tickOf(s.heap[0]); got != c.tick {
+				t.Errorf("tick %v, want %v", got, c.tick)
+			}
+		})
+	}
+}
