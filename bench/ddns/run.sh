@@ -6,21 +6,23 @@
 #             interval for DDNS_SECONDS (30) s; page servers in their own process
 #             (DDNS_CHECK=tcp: TCP connect checks instead of HTTP;
 #             DDNS_LISTENERS: number of page listeners, default 64, served
-#             by DDNS_PAGE_PROCS (4) processes that each raise their
-#             open-file limit as far as allowed;
+#             by DDNS_PAGE_PROCS (2) processes of bench/ddns/pages, one
+#             epoll thread each, that each raise their open-file limit as
+#             far as allowed; DDNS_WARMUP (3): seconds before the window;
 #             DDNS_DISTINCT=1: every server its own URL, else the schemes
 #             share the listeners' pages and redund probes each page once;
 #             DDNS_KEEPALIVE=1: checks with keepalive = true;
 #             DDNS_TIMEOUT: the checks' timeout, default 1s: the daemon
 #             refuses probes that may need more open files than allowed,
 #             timeout/interval each)
-#   scale10k: scale at 10,000 schemes, three ways: shared pages, distinct
-#             URLs with a new connection per probe, distinct URLs with
-#             keepalive (kept connections are shared by host:port, so they
-#             number the probes in flight, not 30,000); the distinct runs
-#             use timeout 600ms, as 30,000 probes at timeout = interval
-#             would need 30,256 open files where the hard limit is
-#             usually lower (`ulimit -Hn` is printed)
+#   scale10k: scale at 10,000 schemes, four ways: shared pages, distinct
+#             URLs with keepalive (kept connections are shared by host:port,
+#             so they number the probes in flight, not 30,000) after the
+#             usual 3 s warm-up and after 10 s, distinct URLs with a new
+#             connection per probe; the distinct runs use timeout 600ms, as
+#             30,000 probes at timeout = interval would need 30,256 open
+#             files where the hard limit is usually lower (`ulimit -Hn` is
+#             printed); the CPU steal of each run is printed (a VM)
 #   peer:     the same against gdnsd (apt-get install -y gdnsd), the peer
 #             that health-checks and answers DNS itself: failover at
 #             interval 2 s / 2 failures (gdnsd's minimum interval), and
@@ -51,9 +53,12 @@ if [ "$what" = scale ] || [ "$what" = all ]; then
 fi
 if [ "$what" = scale10k ]; then
 	echo "ulimit -Hn: $(ulimit -Hn)"
-	for v in "" "DDNS_DISTINCT=1 DDNS_TIMEOUT=600ms" "DDNS_DISTINCT=1 DDNS_KEEPALIVE=1 DDNS_TIMEOUT=600ms"; do
+	for v in "" "DDNS_DISTINCT=1 DDNS_KEEPALIVE=1 DDNS_TIMEOUT=600ms" "DDNS_DISTINCT=1 DDNS_KEEPALIVE=1 DDNS_TIMEOUT=600ms DDNS_WARMUP=10" \
+		"DDNS_DISTINCT=1 DDNS_TIMEOUT=600ms"; do
 		echo "== DDNS_SCHEMES=10000 $v (load $(cut -d' ' -f1-3 /proc/loadavg))"
+		s0=$(head -1 /proc/stat)
 		env DDNS_SCHEMES=10000 $v DDNS_PAGES_BIN="$tmp/pages" "$tmp/bench.test" -test.run '^$' -test.bench '^BenchmarkScale$' -test.benchtime 1x -test.v
+		echo "$s0 $(head -1 /proc/stat)" | awk '{t0=$2+$3+$4+$5+$6+$7+$8+$9; t1=$13+$14+$15+$16+$17+$18+$19+$20; printf "cpu steal during the run: %.1f%%\n", 100*($20-$9)/(t1-t0)}'
 	done
 fi
 if [ "$what" = peer ] || [ "$what" = all ]; then

@@ -174,7 +174,8 @@ func scaleURL(urls []string, i, j int) string {
 }
 
 // BenchmarkScale runs DDNS_SCHEMES (1000) schemes of 3 servers with HTTP
-// checks every 1 s for DDNS_SECONDS (30) after a warm-up, and counts
+// checks every 1 s for DDNS_SECONDS (30) after a warm-up of DDNS_WARMUP
+// (3) seconds, and counts
 // missed intervals: a server whose last check is older than interval +
 // jitter + 250 ms at a once-a-second sample, and servers with fewer checks
 // than the window allows. The pages count the probes that reach them, so
@@ -182,7 +183,7 @@ func scaleURL(urls []string, i, j int) string {
 // DDNS_DISTINCT.
 func BenchmarkScale(b *testing.B) {
 	n, secs := envInt("DDNS_SCHEMES", 1000), envInt("DDNS_SECONDS", 30)
-	pages := pageServers(b, envInt("DDNS_LISTENERS", 64), envInt("DDNS_PAGE_PROCS", 4)) // many addresses: no shortage of ports
+	pages := pageServers(b, envInt("DDNS_LISTENERS", 64), envInt("DDNS_PAGE_PROCS", 2)) // many addresses: no shortage of ports
 	urls := pages.urls
 	prov := &countProvider{vals: map[string]string{}}
 	cfgs := map[string]*ddns.Config{}
@@ -201,7 +202,7 @@ func BenchmarkScale(b *testing.B) {
 	}
 	b.ResetTimer()
 	run(b, d)
-	time.Sleep(3 * time.Second) // sleep: warm-up: first checks and first pushes
+	time.Sleep(time.Duration(envInt("DDNS_WARMUP", 3)) * time.Second) // sleep: warm-up: first checks and first pushes
 	smp := newSampler(d, cfgs)
 	before, stale := checks(smp), 0
 	started0, late0 := d.ProbeStats()
