@@ -2,6 +2,7 @@ package health
 
 import (
 	"context"
+	"slices"
 	"strconv"
 	"sync"
 )
@@ -40,6 +41,7 @@ type hostConns struct {
 	idle    []*clientConn // most recently used last
 	dialing int           // dials in progress that hold a turn (at most maxDialsPerHost)
 	waiters []*connWaiter // in the order they came; some may have left
+	live    int           // waiters not gone
 }
 
 // connWaiter is a probe waiting for a connection or a turn to dial. ch
@@ -48,6 +50,7 @@ type hostConns struct {
 // when it stops waiting.
 type connWaiter struct {
 	ch   chan *clientConn
+	host *hostConns
 	gone bool
 }
 
@@ -93,11 +96,22 @@ func (h *hostConns) next() *connWaiter {
 		h.waiters[n-1] = nil
 		h.waiters = h.waiters[:n-1]
 		if !w.gone {
-			w.gone = true
+			w.gone, h.live = true, h.live-1
 			return w
 		}
 	}
 	return nil
+}
+
+// wait queues w; p.mu is held. Waiters that left (timed out) stay in the
+// list until next reaches them, which it may not while newer ones keep
+// coming: the list is compacted when most of it has left.
+func (h *hostConns) wait(w *connWaiter) {
+	if len(h.waiters) >= 2*h.live+16 {
+		h.waiters = slices.DeleteFunc(h.waiters, func(w *connWaiter) bool { return w.gone })
+	}
+	h.waiters = append(h.waiters, w)
+	h.live++
 }
 
 // get returns an idle connection to key, most recently used first. Without
@@ -123,8 +137,8 @@ func (p *connPool) get(ctx context.Context, key string) (c *clientConn, turn boo
 		p.mu.Unlock()
 		return nil, true, nil
 	}
-	w := &connWaiter{ch: make(chan *clientConn, 1)}
-	h.waiters = append(h.waiters, w)
+	w := &connWaiter{ch: make(chan *clientConn, 1), host: h}
+	h.wait(w)
 	p.mu.Unlock()
 	select {
 	case c = <-w.ch:
@@ -146,7 +160,7 @@ func (p *connPool) get(ctx context.Context, key string) (c *clientConn, turn boo
 func (p *connPool) leave(w *connWaiter) (c *clientConn, handed bool) {
 	p.mu.Lock()
 	if !w.gone {
-		w.gone = true
+		w.gone, w.host.live = true, w.host.live-1
 		p.mu.Unlock()
 		return nil, false
 	}

@@ -333,3 +333,29 @@ func TestPoolServesLastWaiterFirst(t *testing.T) {
 		<-last
 	}
 }
+
+// TestPoolForgetsWaitersThatLeft: probes that stop waiting (their timeout)
+// while no connection comes back and no dial ends do not pile up in the
+// pool: its list of waiters stays short.
+func TestPoolForgetsWaitersThatLeft(t *testing.T) {
+	pool := newConnPool()
+	const key = "192.0.2.1:80"
+	for range maxDialsPerHost {
+		if _, turn, _ := pool.get(context.Background(), key); !turn {
+			t.Fatal("want a turn")
+		}
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	for range 1000 {
+		if _, _, err := pool.get(ctx, key); err == nil {
+			t.Fatal("a waiter with an ended context got no error")
+		}
+	}
+	pool.mu.Lock()
+	n := len(pool.hosts[key].waiters)
+	pool.mu.Unlock()
+	if n > 32 {
+		t.Errorf("%d waiters kept after 1000 left", n)
+	}
+}
