@@ -144,7 +144,7 @@ func requestBytes(method string, u *url.URL, keepAlive bool) ([]byte, error) {
 type answer struct {
 	code     int
 	location string  // for a redirect: where to
-	body     *[]byte // the first maxBytes of the body, when searched (from bodyPool)
+	body     *[]byte // the first maxBytes of the body, when searched (from getBody)
 }
 
 func (h *httpCheck) probe(ctx context.Context) (bool, string) {
@@ -181,7 +181,7 @@ func (h *httpCheck) probe(ctx context.Context) (bool, string) {
 func (h *httpCheck) judge(a answer) (bool, string) {
 	code := httpCode(a.code)
 	if a.body != nil {
-		defer bodyPool.Put(a.body)
+		defer putBody(a.body)
 	}
 	if !h.status.Has(a.code) {
 		return false, code
