@@ -118,8 +118,8 @@ func union(a, b map[string]*Config) map[string]*Config {
 // detach removes the scheme's monitors from probes (it is stopped or was
 // never started).
 func (s *Scheme) detach(probes *health.Probes) {
-	for i, m := range s.mons {
-		m.Unsubscribe(s.subs[i])
+	for _, m := range s.mons {
+		m.Unnotify(s.poke)
 		probes.Remove(m)
 	}
 }

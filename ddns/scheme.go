@@ -20,7 +20,6 @@ type Scheme struct {
 	prov  dnsupdate.Provider
 	log   *slog.Logger
 	mons  []*health.Monitor
-	subs  []<-chan health.Change // one per monitor, subscribed when built
 	state *stateFile
 	poke  chan struct{} // re-evaluate soon (coalesced)
 	wit   *decider      // nil without witness = true
@@ -99,7 +98,7 @@ func newScheme(name string, cfg *Config, prov dnsupdate.Provider, log *slog.Logg
 		}
 		m.SetMaintenance(st.maintenance(srv.Name, srv.Maintenance))
 		s.mons = append(s.mons, m)
-		s.subs = append(s.subs, m.Subscribe())
+		m.Notify(s.poke) // every state change of a server pokes the run loop
 	}
 	return s, nil
 }
@@ -128,26 +127,10 @@ func (s *Scheme) Run(ctx context.Context) {
 		s.wit.lock.Campaign()
 		wg.Go(func() { s.follow(ctx) })
 	}
-	for _, ch := range s.subs {
-		wg.Add(1)
-		go func() { defer wg.Done(); s.watch(ctx, ch) }()
-	}
 	s.loop(ctx)
 	wg.Wait()
 	if s.wit != nil {
 		s.endTerm()
-	}
-}
-
-// watch pokes the run loop on every state change of one monitor.
-func (s *Scheme) watch(ctx context.Context, ch <-chan health.Change) {
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-ch:
-			s.Poke()
-		}
 	}
 }
 

@@ -332,3 +332,27 @@ func TestMonitorRealFlappingServer(t *testing.T) {
 		t.Fatalf("change %+v, want OK with HTTP 200", c)
 	}
 }
+
+// TestMonitorNotify: a Notify channel gets a wake-up per change without
+// blocking the monitor when it is full, and none after Unnotify.
+func TestMonitorNotify(t *testing.T) {
+	m := NewMonitor("web1", newScripted(), MonitorOptions{})
+	ch := make(chan struct{}, 1)
+	m.Notify(ch)
+	m.SetMaintenance(true)
+	if len(ch) != 1 {
+		t.Fatalf("after a change the channel holds %d wake-ups, want 1", len(ch))
+	}
+	m.SetMaintenance(false) // the channel is full: this must not block
+	<-ch
+	m.SetMaintenance(true)
+	if len(ch) != 1 {
+		t.Fatalf("after another change the channel holds %d wake-ups, want 1", len(ch))
+	}
+	<-ch
+	m.Unnotify(ch)
+	m.SetMaintenance(false)
+	if len(ch) != 0 {
+		t.Error("a wake-up came after Unnotify")
+	}
+}
