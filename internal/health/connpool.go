@@ -34,6 +34,23 @@ type connPool struct {
 	mu     sync.Mutex
 	hosts  map[string]*hostConns
 	closed bool
+	// ctx is the Probes' Run context: it closes every pooled connection,
+	// idle or in use, when the Probes stop (httpCheck.dial)
+	ctx context.Context
+}
+
+// setContext sets the context that closes the pooled connections.
+func (p *connPool) setContext(ctx context.Context) {
+	p.mu.Lock()
+	p.ctx = ctx
+	p.mu.Unlock()
+}
+
+// runContext returns it (nil before Run).
+func (p *connPool) runContext() context.Context {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.ctx
 }
 
 // hostConns is the pool of one key.

@@ -359,3 +359,33 @@ func TestPoolForgetsWaitersThatLeft(t *testing.T) {
 		t.Errorf("%d waiters kept after 1000 left", n)
 	}
 }
+
+// TestProbesStopEndsProbeOnKeptConnection: a probe waiting for an answer
+// on a kept connection ends when the Probes stop, not at its timeout (a
+// minute here): the pool's context closes the connection, as the probe's
+// own context did before the probes used connection deadlines.
+func TestProbesStopEndsProbeOnKeptConnection(t *testing.T) {
+	release := make(chan struct{})
+	var requests atomic.Int64
+	s := newConnServer(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if requests.Add(1) > 1 {
+			<-release // the second request never gets its answer
+		}
+		statusOK(w, r)
+	}))
+	t.Cleanup(func() { close(release) }) // before the server closes
+	p := NewProbes()
+	if _, err := p.Add("m", Config{Kind: "http", URL: s.URL + "/", KeepAlive: true, Timeout: config.Duration(time.Minute)},
+		MonitorOptions{Interval: 10 * time.Millisecond}); err != nil {
+		t.Fatal(err)
+	}
+	stop := runProbes(t, p)
+	testutil.Eventually(t, waitLimit, "the second request to wait", func() bool { return requests.Load() >= 2 })
+	done := make(chan struct{})
+	go func() { stop(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(waitLimit):
+		t.Fatal("Run did not return while a probe waited on a kept connection")
+	}
+}

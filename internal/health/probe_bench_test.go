@@ -57,6 +57,7 @@ func BenchmarkHTTPProbeKeepAlive(b *testing.B) {
 	s := startHTTPB(b)
 	pool := newConnPool()
 	defer pool.close()
+	pool.setContext(context.Background()) // as Probes.Run does
 	ck, err := newChecker(Config{Kind: "http", URL: s + "/status", MustHave: "status=OK", KeepAlive: true,
 		Timeout: config.Duration(time.Second)}, pool)
 	if err != nil {

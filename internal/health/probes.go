@@ -185,6 +185,7 @@ func (p *Probes) Run(ctx context.Context) {
 	p.running = true
 	first := slices.Clone(p.probes)
 	p.mu.Unlock()
+	p.conns.setContext(ctx)
 	newScheduler(ctx, p).run(first)
 	p.mu.Lock()
 	p.running, p.pending = false, nil
