@@ -54,10 +54,11 @@ const drainLimit = 64 << 10
 
 // clientConn is one connection of an HTTP check, with its read buffer.
 type clientConn struct {
-	net.Conn               // *tls.Conn for https
-	tcp      *net.TCPConn  // the connection under it
-	br       *bufio.Reader // reads counted through got
-	got      int64         // bytes read since the last request was written
+	net.Conn                  // *tls.Conn for https
+	tcp      *net.TCPConn     // the connection under it
+	br       *bufio.Reader    // reads counted through got
+	got      int64            // bytes read since the last request was written
+	lr       io.LimitedReader // frames a body of known length
 	// unhook, for a pooled connection, stops the close registered at dial
 	// on the pool's context (nil otherwise)
 	unhook func() bool
@@ -223,7 +224,7 @@ func (h *httpCheck) exchange(ctx context.Context, c *clientConn, hp *hop, keepAl
 	if isRedirect(head.code) {
 		a.location = head.location
 	}
-	body := head.body(c.br, hp.method)
+	body := head.bodyInto(c.br, hp.method, &c.lr)
 	if a.location == "" && (len(h.mustHave) > 0 || len(h.mustNotHave) > 0) {
 		n := h.maxBytes
 		if head.length >= 0 && head.length < int64(n) {
@@ -237,6 +238,16 @@ func (h *httpCheck) exchange(ctx context.Context, c *clientConn, hp *hop, keepAl
 		return a, false, nil
 	}
 	// keep the connection only if the rest of the body is short
+	if body == &c.lr { // known length: skip the rest without a reader of its own
+		if c.lr.N > drainLimit {
+			return a, false, nil
+		}
+		n := int(c.lr.N)
+		if k, err := c.br.Discard(n); k != n || err != nil {
+			return a, false, nil
+		}
+		return a, true, nil
+	}
 	n, err := io.CopyN(io.Discard, body, drainLimit+1)
 	if n > drainLimit || err != io.EOF || (head.chunked && readTrailer(c.br) != nil) {
 		return a, false, nil

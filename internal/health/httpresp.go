@@ -142,13 +142,20 @@ func (h *respHead) field(line []byte, keepAlive *bool) error {
 
 // body frames the body that follows h for a request of method.
 func (h respHead) body(br *bufio.Reader, method string) io.Reader {
+	return h.bodyInto(br, method, new(io.LimitedReader))
+}
+
+// bodyInto is body, framing a body of known length with lr (a probe's
+// connection keeps one: no allocation per answer).
+func (h respHead) bodyInto(br *bufio.Reader, method string, lr *io.LimitedReader) io.Reader {
 	switch {
 	case method == "HEAD" || h.code == 204 || h.code == 304 || h.code < 200:
 		return eofReader{}
 	case h.chunked:
 		return httputil.NewChunkedReader(br)
 	case h.length >= 0:
-		return io.LimitReader(br, h.length)
+		*lr = io.LimitedReader{R: br, N: h.length}
+		return lr
 	}
 	return br // until the server closes
 }
