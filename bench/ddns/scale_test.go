@@ -7,6 +7,8 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
+	"runtime/pprof"
 	"sort"
 	"strconv"
 	"strings"
@@ -218,6 +220,9 @@ func BenchmarkScale(b *testing.B) {
 	}
 	cpu, pcpu, probes, wall := cpuTime()-cpu0, pages.cpu()-pcpu0, pages.served(b)-served0, time.Since(wall0)
 	started1, late1 := d.ProbeStats()
+	if f := os.Getenv("DDNS_HEAPPROFILE"); f != "" { // what is live while the daemon runs (a -memprofile is taken after it stopped)
+		writeHeapProfile(b, f)
+	}
 	endStates(b, d, cfgs)
 	after := checks(smp)
 	short, total := 0, uint64(0)
@@ -315,5 +320,18 @@ func endStates(b *testing.B, d *ddns.Daemon, cfgs map[string]*ddns.Config) {
 		states, lat[len(lat)/2], lat[len(lat)*9/10], lat[len(lat)-1])
 	if len(reasons) > 0 {
 		b.Logf("reasons of servers not OK: %v", reasons)
+	}
+}
+
+// writeHeapProfile writes the live heap (after a collection) to file.
+func writeHeapProfile(b *testing.B, file string) {
+	f, err := os.Create(file)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer f.Close()
+	runtime.GC()
+	if err := pprof.WriteHeapProfile(f); err != nil {
+		b.Fatal(err)
 	}
 }
