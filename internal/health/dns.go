@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/miekg/dns"
+
 	"github.com/redund/redund/internal/dnsupdate"
 )
 
