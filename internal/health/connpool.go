@@ -136,6 +136,11 @@ func (h *hostConns) wait(w *connWaiter) {
 // must call dialDone when its dial ends. It waits (see connPool) while
 // maxDialsPerHost dials are in progress; err is ctx's when ctx ended first.
 func (p *connPool) get(ctx context.Context, key string) (c *clientConn, turn bool, err error) {
+	return p.getFor(&probeCtx{parent: ctx}, key)
+}
+
+// getFor is get for a probe, whose context is made only if it must wait.
+func (p *connPool) getFor(pc *probeCtx, key string) (c *clientConn, turn bool, err error) {
 	p.mu.Lock()
 	if p.closed {
 		p.mu.Unlock()
@@ -157,6 +162,7 @@ func (p *connPool) get(ctx context.Context, key string) (c *clientConn, turn boo
 	w := &connWaiter{ch: make(chan *clientConn, 1), host: h}
 	h.wait(w)
 	p.mu.Unlock()
+	ctx := pc.get()
 	select {
 	case c = <-w.ch:
 		return c, c == nil, nil

@@ -116,6 +116,7 @@ func newChecker(c Config, pool *connPool) (Checker, error) {
 	}
 	timeout := c.Timeout.D()
 	var probe func(ctx context.Context) (bool, string)
+	var probeUntil func(ctx context.Context, deadline time.Time) (bool, string)
 	closeIdle := func() {}
 	switch c.Kind {
 	case "http":
@@ -123,7 +124,7 @@ func newChecker(c Config, pool *connPool) (Checker, error) {
 		if err != nil {
 			return nil, fmt.Errorf("health: %w", err)
 		}
-		probe, closeIdle = h.probe, h.closeIdle
+		probe, probeUntil, closeIdle = h.probe, h.probeUntil, h.closeIdle
 	case "tcp":
 		probe = (&tcpCheck{address: c.Address, send: c.Send, expect: c.Expect}).probe
 	case "dns":
@@ -131,14 +132,17 @@ func newChecker(c Config, pool *connPool) (Checker, error) {
 	case "exec":
 		probe = (&execCheck{argv: c.Command}).probe
 	}
-	return &timed{timeout: timeout, probe: probe, closeIdle: closeIdle}, nil
+	return &timed{timeout: timeout, probe: probe, probeUntil: probeUntil, closeIdle: closeIdle}, nil
 }
 
 // timed wraps a probe with its timeout, latency and start time.
 type timed struct {
-	timeout   time.Duration
-	probe     func(ctx context.Context) (ok bool, reason string)
-	closeIdle func()
+	timeout time.Duration
+	probe   func(ctx context.Context) (ok bool, reason string)
+	// probeUntil, when set, takes the deadline apart: no timeout context
+	// per probe (an HTTP probe makes one only when it needs it)
+	probeUntil func(ctx context.Context, deadline time.Time) (ok bool, reason string)
+	closeIdle  func()
 }
 
 // CloseIdle closes a connection that the check keeps open between probes
@@ -148,6 +152,13 @@ func (t *timed) CloseIdle() { t.closeIdle() }
 
 func (t *timed) Check(ctx context.Context) Result {
 	start := time.Now()
+	if t.probeUntil != nil {
+		ok, reason := t.probeUntil(ctx, start.Add(t.timeout))
+		if !ok && time.Since(start) >= t.timeout {
+			reason = timeoutReason(t.timeout, reason)
+		}
+		return Result{OK: ok, Reason: reason, Latency: time.Since(start), Time: start}
+	}
 	ctx, cancel := context.WithTimeout(ctx, t.timeout)
 	defer cancel()
 	ok, reason := t.probe(ctx)

@@ -12,6 +12,7 @@ import (
 	"os"
 	"strconv"
 	"strings"
+	"time"
 )
 
 // maxRedirects is how many redirects a probe follows, as net/http's client.
@@ -148,11 +149,20 @@ type answer struct {
 }
 
 func (h *httpCheck) probe(ctx context.Context) (bool, string) {
+	dl, _ := ctx.Deadline()
+	return h.probeUntil(ctx, dl)
+}
+
+// probeUntil is probe with its deadline apart from ctx (zero: none), so
+// that a probe that needs no context makes none (probeCtx).
+func (h *httpCheck) probeUntil(ctx context.Context, deadline time.Time) (bool, string) {
+	pc := probeCtx{parent: ctx, deadline: deadline}
+	defer pc.done()
 	hp := h.first
 	for redirects := 0; ; redirects++ {
-		a, err := h.roundTrip(ctx, hp)
-		if err != nil && ctx.Err() != nil {
-			return false, ctx.Err().Error() // timed words it as a timeout
+		a, err := h.roundTrip(&pc, hp)
+		if err != nil && pc.err() != nil {
+			return false, pc.err().Error() // timed words it as a timeout
 		}
 		if err != nil {
 			return false, shortErr(err)

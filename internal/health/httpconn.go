@@ -92,20 +92,20 @@ func (c *clientConn) close() {
 // keepalive, else a new one) and reads the answer. A kept connection that
 // fails before the first byte of the answer (the server closed it while
 // idle) is replaced by a new one once, as net/http's client does.
-func (h *httpCheck) roundTrip(ctx context.Context, hp *hop) (answer, error) {
+func (h *httpCheck) roundTrip(pc *probeCtx, hp *hop) (answer, error) {
 	reuse := h.keepAlive && hp == h.first
 	var c *clientConn
 	turn := false
 	if reuse {
 		var err error
-		if c, turn, err = h.takeIdle(ctx); err != nil {
+		if c, turn, err = h.takeIdle(pc); err != nil {
 			return answer{}, err
 		}
 	}
 	reused := c != nil
 	if c == nil {
 		var err error
-		c, err = h.dial(ctx, hp)
+		c, err = h.dial(pc.get(), hp)
 		if turn {
 			h.pool.dialDone(h.key)
 		}
@@ -113,13 +113,13 @@ func (h *httpCheck) roundTrip(ctx context.Context, hp *hop) (answer, error) {
 			return answer{}, err
 		}
 	}
-	a, keep, err := h.exchange(ctx, c, hp, reuse)
-	if err != nil && reused && c.got == 0 && ctx.Err() == nil {
+	a, keep, err := h.exchange(pc, c, hp, reuse)
+	if err != nil && reused && c.got == 0 && pc.err() == nil {
 		c.close()
-		if c, err = h.dial(ctx, hp); err != nil {
+		if c, err = h.dial(pc.get(), hp); err != nil {
 			return answer{}, err
 		}
-		a, keep, err = h.exchange(ctx, c, hp, reuse)
+		a, keep, err = h.exchange(pc, c, hp, reuse)
 	}
 	if keep && err == nil && h.keepIdle(c) {
 		return a, nil
@@ -131,13 +131,13 @@ func (h *httpCheck) roundTrip(ctx context.Context, hp *hop) (answer, error) {
 // takeIdle returns a kept connection to the URL's host:port, or nil; with
 // the pool it may wait for one, and turn reports a turn to dial that the
 // caller gives back with dialDone (see connPool.get).
-func (h *httpCheck) takeIdle(ctx context.Context) (c *clientConn, turn bool, err error) {
+func (h *httpCheck) takeIdle(pc *probeCtx) (c *clientConn, turn bool, err error) {
 	if h.pool != nil {
 		if h.fresh {
 			h.fresh = false
 			return nil, false, nil
 		}
-		return h.pool.get(ctx, h.key)
+		return h.pool.getFor(pc, h.key)
 	}
 	select {
 	case c := <-h.idle:
@@ -190,11 +190,11 @@ func (h *httpCheck) dial(ctx context.Context, hp *hop) (*clientConn, error) {
 // exchange writes the request and reads the answer on c. keep reports that
 // the connection may carry the next request: keepalive is on, the server
 // did not ask to close and the whole body was read.
-func (h *httpCheck) exchange(ctx context.Context, c *clientConn, hp *hop, keepAlive bool) (answer, bool, error) {
+func (h *httpCheck) exchange(pc *probeCtx, c *clientConn, hp *hop, keepAlive bool) (answer, bool, error) {
 	if c.unhook == nil {
 		// the timeout or a cancellation closes the connection, which ends
 		// blocked I/O (one mechanism, so that the reason is always the context's)
-		stop := context.AfterFunc(ctx, func() { _ = c.Conn.Close() })
+		stop := context.AfterFunc(pc.get(), func() { _ = c.Conn.Close() })
 		defer stop()
 	} else {
 		// A pooled connection is closed by the pool's context when the
@@ -204,11 +204,10 @@ func (h *httpCheck) exchange(ctx context.Context, c *clientConn, hp *hop, keepAl
 		// 30,000 probes a second the garbage collections they caused made
 		// probes late (issue 15). A probe removed meanwhile runs on to its
 		// answer or its deadline, and its result is dropped.
-		if err := ctx.Err(); err != nil {
+		if err := pc.err(); err != nil {
 			return answer{}, false, err
 		}
-		dl, _ := ctx.Deadline() // zero: none
-		if err := c.Conn.SetDeadline(dl); err != nil {
+		if err := c.Conn.SetDeadline(pc.deadline); err != nil { // zero: none
 			return answer{}, false, err
 		}
 	}
