@@ -215,6 +215,8 @@ func futimens(f *os.File, mtime int64) error {
 // secondary's CPU in an initial copy of 10,000 files.
 func (w *writer) install(tmp string, rel string, durable bool) error {
 	err := w.root.Rename(tmp, rel)
+	// a directory in the way: EISDIR from rename(2); os.Root's rename says
+	// EEXIST (TestInstallOverDirectory fails without it)
 	if errors.Is(err, unix.EISDIR) || errors.Is(err, unix.ENOTEMPTY) || errors.Is(err, unix.EEXIST) {
 		if fi, lerr := w.root.Lstat(rel); lerr == nil && fi.IsDir() {
 			if err := w.root.Remove(rel); err != nil { // not empty: keep what is in it

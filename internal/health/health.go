@@ -115,7 +115,7 @@ func newChecker(c Config, pool *connPool) (Checker, error) {
 		return nil, fmt.Errorf("health: %w", err)
 	}
 	timeout := c.Timeout.D()
-	var probe func(ctx context.Context) (bool, string)
+	var probe func(ctx context.Context) (bool, string) // with the deadline in ctx
 	var probeUntil func(ctx context.Context, deadline time.Time) (bool, string)
 	closeIdle := func() {}
 	switch c.Kind {
@@ -124,7 +124,7 @@ func newChecker(c Config, pool *connPool) (Checker, error) {
 		if err != nil {
 			return nil, fmt.Errorf("health: %w", err)
 		}
-		probe, probeUntil, closeIdle = h.probe, h.probeUntil, h.closeIdle
+		probeUntil, closeIdle = h.probeUntil, h.closeIdle // makes a context only when it needs one
 	case "tcp":
 		probe = (&tcpCheck{address: c.Address, send: c.Send, expect: c.Expect}).probe
 	case "dns":
@@ -132,17 +132,24 @@ func newChecker(c Config, pool *connPool) (Checker, error) {
 	case "exec":
 		probe = (&execCheck{argv: c.Command}).probe
 	}
-	return &timed{timeout: timeout, probe: probe, probeUntil: probeUntil, closeIdle: closeIdle}, nil
+	if probeUntil == nil {
+		probeUntil = func(ctx context.Context, deadline time.Time) (bool, string) {
+			ctx, cancel := context.WithDeadline(ctx, deadline)
+			defer cancel()
+			return probe(ctx)
+		}
+	}
+	return &timed{timeout: timeout, probe: probeUntil, closeIdle: closeIdle}, nil
 }
 
 // timed wraps a probe with its timeout, latency and start time.
 type timed struct {
 	timeout time.Duration
-	probe   func(ctx context.Context) (ok bool, reason string)
-	// probeUntil, when set, takes the deadline apart: no timeout context
-	// per probe (an HTTP probe makes one only when it needs it)
-	probeUntil func(ctx context.Context, deadline time.Time) (ok bool, reason string)
-	closeIdle  func()
+	// probe runs one probe that must end by deadline; it takes the
+	// deadline apart from ctx so that a probe that needs no context makes
+	// none (an HTTP probe on a kept connection: probeCtx)
+	probe     func(ctx context.Context, deadline time.Time) (ok bool, reason string)
+	closeIdle func()
 }
 
 // CloseIdle closes a connection that the check keeps open between probes
@@ -152,17 +159,8 @@ func (t *timed) CloseIdle() { t.closeIdle() }
 
 func (t *timed) Check(ctx context.Context) Result {
 	start := time.Now()
-	if t.probeUntil != nil {
-		ok, reason := t.probeUntil(ctx, start.Add(t.timeout))
-		if !ok && time.Since(start) >= t.timeout {
-			reason = timeoutReason(t.timeout, reason)
-		}
-		return Result{OK: ok, Reason: reason, Latency: time.Since(start), Time: start}
-	}
-	ctx, cancel := context.WithTimeout(ctx, t.timeout)
-	defer cancel()
-	ok, reason := t.probe(ctx)
-	if !ok && (ctx.Err() == context.DeadlineExceeded || time.Since(start) >= t.timeout) {
+	ok, reason := t.probe(ctx, start.Add(t.timeout))
+	if !ok && time.Since(start) >= t.timeout {
 		reason = timeoutReason(t.timeout, reason)
 	}
 	return Result{OK: ok, Reason: reason, Latency: time.Since(start), Time: start}

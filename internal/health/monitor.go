@@ -3,6 +3,7 @@ package health
 import (
 	"context"
 	"math/rand/v2"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -281,11 +282,8 @@ func (m *Monitor) Notify(ch chan<- struct{}) {
 func (m *Monitor) Unnotify(ch chan<- struct{}) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	for i, c := range m.pokes {
-		if c == ch {
-			m.pokes = append(m.pokes[:i], m.pokes[i+1:]...)
-			return
-		}
+	if i := slices.Index(m.pokes, ch); i >= 0 {
+		m.pokes = slices.Delete(m.pokes, i, i+1)
 	}
 }
 
