@@ -279,9 +279,6 @@ func readFiles(body io.Reader, paths []string, d streamDigest, vb *peer.Verified
 		if cr.lr.N > 0 {
 			return streamError{fmt.Errorf("%w: %s cut short", errBadStream, rec.Path)}
 		}
-		if d.Hash != nil {
-			d.content(cr.h.Sum(nil))
-		}
 		if vb != nil {
 			vb.Consumed(rec.Size)
 		}

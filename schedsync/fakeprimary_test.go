@@ -184,8 +184,6 @@ func (f *fakePrimary) serveFiles(w *peer.ResponseSigner, r *http.Request) {
 		}
 		hdr = binary.AppendUvarint(append(hdr, 0), uint64(len(c)))
 		d.header(hdr)
-		sum := contentSum(c)
-		d.content(sum[:])
 		_, _ = bw.Write(hdr)
 		f.mu.Lock()
 		hold := f.hold[p]

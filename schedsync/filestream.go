@@ -20,14 +20,16 @@ import (
 //
 // With a secret, the answer's body proof covers a digest of the stream
 // (peer's UseDigest) instead of the SHA-256 of its bytes: SHA-256 over
-// each record's header bytes as sent, each followed, for a file, by the
-// content hash (contenthash.go). The encoding is unambiguous (headers delimit
-// themselves, sizes delimit contents, hashes are 32 bytes) and the
-// secondary must consume every byte of the body, so the proof covers every
-// byte as before; but both ends hash each file's content once: the
-// primary while it reads it, the secondary while it writes it, which is
-// also the hash it checks against the manifest (before, the body hash and
-// the content check were two passes on the secondary).
+// each record's header bytes as sent (path, status, size). A file's
+// content is not in it: the secondary installs a file only when the
+// content hash of what it received is the manifest's (whose own proof
+// covers that hash), so the content is proven by the manifest, and a
+// content changed on the way is refused as a hash mismatch. Neither end
+// hashes a file's content for the proof: the secondary hashes it once,
+// as it writes it, for the manifest check; the primary sends it without
+// hashing it again (protocol 3 covered each file's content hash too, and
+// the primary spent a quarter of its CPU in an initial copy hashing what
+// its scan had hashed already).
 const maxFilesPerRequest = 4096
 
 // streamDigest is that digest.
@@ -35,8 +37,7 @@ type streamDigest struct{ hash.Hash }
 
 func newStreamDigest() streamDigest { return streamDigest{sha256.New()} }
 
-func (d streamDigest) header(b []byte)    { d.Write(b) }
-func (d streamDigest) content(sum []byte) { d.Write(sum) }
+func (d streamDigest) header(b []byte) { d.Write(b) }
 
 var errBadStream = errors.New("schedsync: malformed file stream")
 
@@ -75,7 +76,7 @@ func serveFiles(w io.Writer, root *os.Root, paths []string, d hash.Hash) error {
 	st := &streamer{bw: bw, buf: copyBufs.Get().(*[]byte)}
 	defer copyBufs.Put(st.buf)
 	if d != nil {
-		st.d, st.ch = streamDigest{d}, newContentHash()
+		st.d = streamDigest{d}
 	}
 	for _, p := range paths {
 		if err := st.serveOne(root, p); err != nil {
@@ -89,7 +90,6 @@ type streamer struct {
 	bw  *bufio.Writer
 	buf *[]byte
 	d   streamDigest // Hash nil: no digest
-	ch  hash.Hash    // content hash, for d
 }
 
 func (st *streamer) serveOne(root *os.Root, p string) error {
@@ -110,16 +110,10 @@ func (st *streamer) serveOne(root *os.Root, p string) error {
 	// The size is promised up front: a file that shrinks meanwhile breaks
 	// the stream (the secondary retries); one that grows is cut, and the
 	// hash check on the secondary rejects it.
-	if st.ch != nil {
-		st.ch.Reset()
-	}
 	buf := *st.buf
 	for left := size; left > 0; {
 		n, err := f.Read(buf[:min(int64(len(buf)), left)])
 		if n > 0 {
-			if st.ch != nil {
-				st.ch.Write(buf[:n])
-			}
 			if _, werr := st.bw.Write(buf[:n]); werr != nil {
 				return werr
 			}
@@ -131,9 +125,6 @@ func (st *streamer) serveOne(root *os.Root, p string) error {
 			}
 			return fmt.Errorf("schedsync: %s changed while sending: %w", p, err)
 		}
-	}
-	if st.ch != nil {
-		st.d.content(st.ch.Sum(nil))
 	}
 	return nil
 }

@@ -358,3 +358,41 @@ func TestOnPathFileStreamHeaderNotShown(t *testing.T) {
 	proxy.armed.Store(false)
 	waitSame(t, p, s, "after the path healed")
 }
+
+// TestOnPathFileContentSwapRefused: an on-path host replaces a file's
+// content in a file stream with other bytes of the same size, keeping
+// every record header. Since protocol 4 the stream's proof covers only
+// the headers; the content is proven by the manifest's hash, so the
+// secondary must refuse the swapped bytes as a mismatch, never install
+// them, and, once it stops trying, say Not synced naming the file.
+func TestOnPathFileContentSwapRefused(t *testing.T) {
+	const good, evil = "the primary's own content", "an on-path host's content"
+	var proxy *onPath
+	p, s := startPair(t, ModePrimary, ModeSecondaryCopy, func(a, b *Config) {
+		proxy = newOnPath(t, a.Listen)
+		b.Peer = proxy.url()
+	})
+	waitSame(t, p, s, "initial copy")
+	proxy.rewrite["/v1/files"] = func(_ *http.Response, body []byte) []byte {
+		return bytes.Replace(body, []byte(good), []byte(evil), 1)
+	}
+	proxy.armed.Store(true)
+	writeFile(t, p.dir, "swapped.txt", good, 0o644)
+	installed := func() string {
+		b, _ := os.ReadFile(filepath.Join(s.dir, "swapped.txt"))
+		return string(b)
+	}
+	testutil.Eventually(t, 30*time.Second, "Not synced naming swapped.txt", func() bool {
+		if installed() == evil {
+			t.Fatal("the secondary installed content swapped on the path")
+		}
+		d := s.Status()[0]
+		return proxy.n("/v1/files") >= 1 && State(d.State) == StateNotSynced && strings.Contains(d.Reason, "swapped.txt")
+	})
+	if got := installed(); got != "" {
+		t.Fatalf("swapped.txt on the secondary: %q, want nothing yet", got)
+	}
+	proxy.armed.Store(false)
+	s.requestResync()
+	waitSame(t, p, s, "after the path healed")
+}

@@ -15,8 +15,10 @@ import (
 // request and answer, bodies included, authenticated with internal/peer's
 // HTTP signer; nodes of protocol 1 cannot talk to it and are told so.
 // 3: the body proof of a file stream covers its digest (filestream.go),
-// so the secondary hashes each file once.
-const ProtocolVersion = 3
+// so the secondary hashes each file once. 4: that digest covers the
+// records' headers only (a file's content is proven by the manifest's
+// hash), so the primary does not hash what it sends.
+const ProtocolVersion = 4
 
 // Role is the role a node plays right now; its text ("primary") is what
 // the status, the peer and the state file carry.

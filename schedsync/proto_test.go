@@ -1,6 +1,7 @@
 package schedsync
 
 import (
+	"strconv"
 	"strings"
 	"testing"
 )
@@ -13,7 +14,7 @@ func TestCompat(t *testing.T) {
 		want string // "" compatible
 	}{
 		{"secondary of the same version", func(p *nodeInfo) {}, ""},
-		{"other protocol", func(p *nodeInfo) { p.Proto = 1 }, "different protocol versions: this node 3, peer 1"},
+		{"other protocol", func(p *nodeInfo) { p.Proto = 1 }, "different protocol versions: this node " + strconv.Itoa(ProtocolVersion) + ", peer 1"},
 		{"other version", func(p *nodeInfo) { p.Version = "1.1" }, "different versions"},
 		{"same node id", func(p *nodeInfo) { p.Node = "a" }, `both nodes have node id "a" (set node_id)`},
 		{"two primaries", func(p *nodeInfo) { p.Role = RolePrimary; p.Epoch = 3 }, "two primaries (epoch 2 here, 3 on the peer)"},
