@@ -176,13 +176,16 @@ func (a *applier) apply(ctx context.Context, targets []Entry, actual Tree) (map[
 	probs := map[string]failure{}
 	var done []Entry
 	fail := func(e Entry, err error) { probs[e.Path] = failure{why: err.Error(), local: true} }
+	ready := map[string]bool{".": true} // directories a file of the batch needs no walk to check
 	for _, d := range p.dirs {
 		if err := a.prepareDir(p, d); err != nil {
 			fail(d, err)
+			continue
 		}
+		ready[d.Path] = true
 	}
 	durable := len(p.files) < syncfsThreshold
-	got, err := a.fetchAll(ctx, p, durable)
+	got, err := a.fetchAll(ctx, p, durable, ready)
 	if err != nil {
 		return probs, err
 	}
@@ -248,6 +251,8 @@ func (a *applier) deleteAll(p *plan, fail func(Entry, error)) []Entry {
 // does not install stays owned by got, whose cleanup removes it.
 func (a *applier) installAll(p *plan, got *fetchState, durable bool, fail func(Entry, error)) []Entry {
 	var done []Entry
+	dh := a.w.handles()
+	defer dh.close()
 	for _, f := range p.files {
 		t, ok := got.temps[f.Path]
 		if !ok {
@@ -265,7 +270,7 @@ func (a *applier) installAll(p *plan, got *fetchState, durable bool, fail func(E
 				}
 			}
 		}
-		if err := a.w.install(t.rel, f.Path, durable); err != nil {
+		if err := a.w.installVia(dh, t.rel, f.Path, durable); err != nil {
 			fail(f, err)
 			continue
 		}

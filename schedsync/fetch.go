@@ -7,6 +7,7 @@ import (
 	"errors"
 	"hash"
 	"io"
+	pathpkg "path"
 	"sync"
 )
 
@@ -27,6 +28,7 @@ const (
 type fetchState struct {
 	a          *applier
 	durable    bool
+	ready      map[string]bool // directories made for this batch (read only while fetching)
 	mu         sync.Mutex
 	temps      map[string]*tempFile // finished, ready to install
 	owned      map[string]*tempFile // by temporary name: created, not yet installed or removed
@@ -37,7 +39,7 @@ type fetchState struct {
 
 // create makes a temporary file for path, owned by s until installed.
 func (s *fetchState) create(path string) (*tempFile, error) {
-	t, err := s.a.w.create(path)
+	t, err := s.a.w.create(path, s.ready[pathpkg.Dir(path)])
 	if err != nil {
 		return nil, err
 	}
@@ -114,8 +116,8 @@ func (s *fetchState) localFail(f Entry, err error) {
 // temporary files: copied from a local file with the same content
 // (renames), rebuilt from a delta (large files), or fetched whole. On
 // success the caller must defer the state's cleanup.
-func (a *applier) fetchAll(ctx context.Context, p *plan, durable bool) (*fetchState, error) {
-	s := &fetchState{a: a, durable: durable, temps: map[string]*tempFile{},
+func (a *applier) fetchAll(ctx context.Context, p *plan, durable bool, ready map[string]bool) (*fetchState, error) {
+	s := &fetchState{a: a, durable: durable, ready: ready, temps: map[string]*tempFile{},
 		owned: map[string]*tempFile{}, failed: map[string]failure{}}
 	byHash := map[[32]byte][]string{}
 	for path, e := range p.expected {

@@ -124,7 +124,7 @@ func (n *Node) writeStateFile(name string, data []byte) error {
 	if err := n.w.root.MkdirAll(path.Dir(name), 0o700); err != nil {
 		return err
 	}
-	t, err := n.w.create(name + ".tmp")
+	t, err := n.w.create(name+".tmp", true) // its directory was just made
 	if err != nil {
 		return err
 	}

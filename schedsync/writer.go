@@ -90,11 +90,14 @@ func (t *tempFile) startWriteback() {
 	}
 }
 
-// create opens a new temporary file that install later renames to rel
-// (whose parent directories it creates now).
-func (w *writer) create(rel string) (*tempFile, error) {
-	if err := w.mkdirParents(rel); err != nil {
-		return nil, err
+// create opens a new temporary file that install later renames to rel,
+// whose parent directories it creates now unless parentReady says they
+// were made for this batch already (a walk of the path less per file).
+func (w *writer) create(rel string, parentReady bool) (*tempFile, error) {
+	if !parentReady {
+		if err := w.mkdirParents(rel); err != nil {
+			return nil, err
+		}
 	}
 	for try := 0; ; try++ {
 		tr, err := w.tmpRoot()
@@ -214,7 +217,18 @@ func futimens(f *os.File, mtime int64) error {
 // looked first cost one more walk of the path per file, about 4 % of the
 // secondary's CPU in an initial copy of 10,000 files.
 func (w *writer) install(tmp string, rel string, durable bool) error {
-	err := w.root.Rename(tmp, rel)
+	return w.installVia(nil, tmp, rel, durable)
+}
+
+// installVia is install with the first rename done through dh (when not
+// nil): between two directories it holds open.
+func (w *writer) installVia(dh *dirHandles, tmp string, rel string, durable bool) error {
+	var err error
+	if dh != nil {
+		err = dh.rename(tmp, rel)
+	} else {
+		err = w.root.Rename(tmp, rel)
+	}
 	// a directory in the way: EISDIR from rename(2); os.Root's rename says
 	// EEXIST (TestInstallOverDirectory fails without it)
 	if errors.Is(err, unix.EISDIR) || errors.Is(err, unix.ENOTEMPTY) || errors.Is(err, unix.EEXIST) {
@@ -234,9 +248,69 @@ func (w *writer) install(tmp string, rel string, durable bool) error {
 		return err
 	}
 	if durable {
+		if dh != nil {
+			if d, err := dh.dir(path.Dir(rel)); err == nil {
+				return d.Sync()
+			}
+		}
 		return w.syncDir(path.Dir(rel))
 	}
 	return nil
+}
+
+// dirHandles keeps the directories one installAll renames between open,
+// so that installing a file is one renameat(2) between two open
+// directories instead of two walks of its paths through the os.Root (an
+// openat and a close per component: 9 % of the secondary's CPU in an
+// initial copy of 10,000 files, with the renames' 10 %).
+//
+// Each directory is opened through the os.Root, so it is inside the tree
+// when opened, and a rename relative to it takes a base name, never a
+// path: a symlink planted later is not followed. A directory moved out of
+// the tree while the batch installs would receive the batch's files where
+// it was moved to; moving it takes write access to both places, so this
+// gives nobody a place they could not write to already.
+type dirHandles struct {
+	w    *writer
+	dirs map[string]*os.File
+}
+
+func (w *writer) handles() *dirHandles { return &dirHandles{w: w, dirs: map[string]*os.File{}} }
+
+// dir returns the directory rel, opened through the root on first use.
+func (dh *dirHandles) dir(rel string) (*os.File, error) {
+	if d, ok := dh.dirs[rel]; ok {
+		return d, nil
+	}
+	d, err := dh.w.root.Open(rel)
+	if err != nil {
+		return nil, err
+	}
+	dh.dirs[rel] = d
+	return d, nil
+}
+
+// rename renames tmp to rel (both relative to the root).
+func (dh *dirHandles) rename(tmp, rel string) error {
+	from, err := dh.dir(path.Dir(tmp))
+	if err != nil {
+		return err
+	}
+	to, err := dh.dir(path.Dir(rel))
+	if err != nil {
+		return err
+	}
+	if err := unix.Renameat(int(from.Fd()), path.Base(tmp), int(to.Fd()), path.Base(rel)); err != nil {
+		return &os.LinkError{Op: "renameat", Old: tmp, New: rel, Err: err}
+	}
+	return nil
+}
+
+func (dh *dirHandles) close() {
+	for _, d := range dh.dirs {
+		_ = d.Close()
+	}
+	clear(dh.dirs)
 }
 
 // goMode turns a manifest's POSIX mode into Go's (setuid, setgid and

@@ -14,7 +14,7 @@ func TestWriterAtomicInstall(t *testing.T) {
 	must(t, err)
 	t.Cleanup(func() { _ = w.close() })
 	writeFile(t, dir, "a/b.txt", "old", 0o644)
-	tf, err := w.create("a/b.txt")
+	tf, err := w.create("a/b.txt", false)
 	must(t, err)
 	_, _ = tf.WriteString("new content")
 	mt := time.Date(2020, 1, 2, 3, 4, 5, 6, time.UTC)
@@ -46,7 +46,7 @@ func TestWriterRefusesEscapes(t *testing.T) {
 	t.Cleanup(func() { _ = w.close() })
 	must(t, os.Symlink(outside, filepath.Join(dir, "evil")))
 	// The symlink where a directory must be is moved aside, never followed.
-	if tf, err := w.create("evil/x"); err == nil {
+	if tf, err := w.create("evil/x", false); err == nil {
 		_, _ = tf.WriteString("x")
 		w.discard(tf)
 	}
@@ -58,6 +58,30 @@ func TestWriterRefusesEscapes(t *testing.T) {
 	}
 	if err := w.symlink(Entry{Path: "l", Kind: KindLink, Target: "../../etc"}); err == nil {
 		t.Fatal("created a symlink pointing out")
+	}
+	if ents, _ := os.ReadDir(outside); len(ents) != 0 {
+		t.Fatalf("files appeared outside: %v", ents)
+	}
+}
+
+// TestInstallViaHandlesRefusesPlantedLink: a batch's directory replaced by
+// a symlink to outside after the batch made it (create was told its parent
+// is ready, so nothing looked): the install through held directories
+// opens them through the root, so it fails and nothing lands outside.
+func TestInstallViaHandlesRefusesPlantedLink(t *testing.T) {
+	dir, outside := t.TempDir(), t.TempDir()
+	w, err := openWriter(dir)
+	must(t, err)
+	t.Cleanup(func() { _ = w.close() })
+	must(t, os.Symlink(outside, filepath.Join(dir, "evil")))
+	tf, err := w.create("evil/x", true)
+	must(t, err)
+	_, _ = tf.WriteString("x")
+	must(t, w.finish(tf, Entry{Path: "evil/x", Kind: KindFile, Mode: 0o644, MTime: 1e18}, false))
+	dh := w.handles()
+	defer dh.close()
+	if err := w.installVia(dh, tf.rel, "evil/x", false); err == nil {
+		t.Fatal("installed through a symlink planted where a directory was")
 	}
 	if ents, _ := os.ReadDir(outside); len(ents) != 0 {
 		t.Fatalf("files appeared outside: %v", ents)
@@ -108,7 +132,7 @@ func TestWriterTempDirRemoved(t *testing.T) {
 	t.Cleanup(func() { _ = w.close() })
 	mt := time.Date(2021, 5, 6, 7, 8, 9, 123456789, time.UTC)
 	for i, name := range []string{"a.txt", "b.txt"} {
-		tf, err := w.create(name)
+		tf, err := w.create(name, false)
 		must(t, err)
 		_, _ = tf.WriteString(name)
 		e := Entry{Path: name, Kind: KindFile, Mode: 0o604, MTime: mt.UnixNano()}
