@@ -112,13 +112,7 @@ func TestChunksReused(t *testing.T) {
 		t.Fatalf("%d chunks kept, want 10", n)
 	}
 	poisonChunk(t, &c, "f.bin", 2)
-	f, err := os.OpenFile(name, os.O_RDWR, 0)
-	must(t, err)
-	off := 7*contentChunk + 5
-	data[off] ^= 0xff
-	_, err = f.WriteAt(data[off:off+1], int64(off))
-	must(t, err)
-	must(t, f.Close())
+	flipByte(t, name, data, 7*contentChunk+5)
 	sum, err = c.hashFileKept(name, "f.bin")
 	must(t, err)
 	chunks := c.chunksOf("f.bin")
@@ -151,13 +145,7 @@ func TestPoisonedChunkRepaired(t *testing.T) {
 		return cl != nil && func() bool { _, ok := cl.entry("f.bin"); return ok }()
 	})
 	poisonChunk(t, &p.hashes, "f.bin", 0)
-	f, err := os.OpenFile(filepath.Join(a.Dir, "f.bin"), os.O_RDWR, 0)
-	must(t, err)
-	off := 5*contentChunk + 1
-	data[off] ^= 0xff
-	_, err = f.WriteAt(data[off:off+1], int64(off))
-	must(t, err)
-	must(t, f.Close())
+	flipByte(t, filepath.Join(a.Dir, "f.bin"), data, 5*contentChunk+1)
 	writeFile(t, a.Dir, "marker", "after the edit", 0o644)
 	testutil.Eventually(t, 10*time.Second, "the edit's events processed", func() bool {
 		_, ok := p.currentLog().entry("marker")
@@ -230,4 +218,16 @@ func BenchmarkHashFileKeptSmall(b *testing.B) {
 			b.Fatal(err)
 		}
 	}
+}
+
+// flipByte inverts the byte at off in the file name (in place, size
+// kept) and in data, its expected content.
+func flipByte(t *testing.T, name string, data []byte, off int) {
+	t.Helper()
+	f, err := os.OpenFile(name, os.O_RDWR, 0)
+	must(t, err)
+	data[off] ^= 0xff
+	_, err = f.WriteAt(data[off:off+1], int64(off))
+	must(t, err)
+	must(t, f.Close())
 }
