@@ -106,16 +106,23 @@ func (o *onPath) modify(resp *http.Response) error {
 
 func (o *onPath) url() string { return o.srv.URL }
 
+// startPairOnPath starts a primary and a secondary-copy whose requests go
+// through an onPath proxy (not armed yet).
+func startPairOnPath(t *testing.T) (p, s *testNode, proxy *onPath) {
+	t.Helper()
+	p, s = startPair(t, ModePrimary, ModeSecondaryCopy, func(a, b *Config) {
+		proxy = newOnPath(t, a.Listen)
+		b.Peer = proxy.url()
+	})
+	return p, s, proxy
+}
+
 // TestOnPathRewritesRefused: an on-path host without the secret injects a
 // file, deletes one and changes a mode (manifest and file bodies), forces
 // full manifests (status 410) and tells the primary that the secondary is
 // Synced (X-Redund-Node). Nothing of it may be applied or believed.
 func TestOnPathRewritesRefused(t *testing.T) {
-	var proxy *onPath
-	p, s := startPair(t, ModePrimary, ModeSecondaryCopy, func(a, b *Config) {
-		proxy = newOnPath(t, a.Listen)
-		b.Peer = proxy.url()
-	})
+	p, s, proxy := startPairOnPath(t)
 	writeFile(t, p.dir, "victim.txt", "keep me", 0o644)
 	writeFile(t, p.dir, "mode.txt", "mode", 0o644)
 	waitSame(t, p, s, "initial copy")
@@ -241,11 +248,7 @@ func rewriteFileStream(body []byte, path string, content []byte) []byte {
 // its own content of the right size and keeps the primary's X-Redund-Sha256
 // trailer (which tells the secondary it need not hash the result).
 func TestOnPathDeltaRewriteRefused(t *testing.T) {
-	var proxy *onPath
-	p, s := startPair(t, ModePrimary, ModeSecondaryCopy, func(a, b *Config) {
-		proxy = newOnPath(t, a.Listen)
-		b.Peer = proxy.url()
-	})
+	p, s, proxy := startPairOnPath(t)
 	big := bigData(256<<10, 3)
 	must(t, os.WriteFile(filepath.Join(p.dir, "big.bin"), big, 0o644))
 	waitSame(t, p, s, "initial copy")
@@ -335,11 +338,7 @@ func TestOnPathErrorTextNotShown(t *testing.T) {
 // failure, and the forged name never reaches its status.
 func TestOnPathFileStreamHeaderNotShown(t *testing.T) {
 	const forged = "FORGED-name"
-	var proxy *onPath
-	p, s := startPair(t, ModePrimary, ModeSecondaryCopy, func(a, b *Config) {
-		proxy = newOnPath(t, a.Listen)
-		b.Peer = proxy.url()
-	})
+	p, s, proxy := startPairOnPath(t)
 	waitSame(t, p, s, "initial copy")
 	proxy.rewrite["/v1/files"] = func(_ *http.Response, body []byte) []byte {
 		return bytes.Replace(body, []byte("renamed.txt"), []byte(forged[:len("renamed.txt")]), 1)
@@ -367,11 +366,7 @@ func TestOnPathFileStreamHeaderNotShown(t *testing.T) {
 // them, and, once it stops trying, say Not synced naming the file.
 func TestOnPathFileContentSwapRefused(t *testing.T) {
 	const good, evil = "the primary's own content", "an on-path host's content"
-	var proxy *onPath
-	p, s := startPair(t, ModePrimary, ModeSecondaryCopy, func(a, b *Config) {
-		proxy = newOnPath(t, a.Listen)
-		b.Peer = proxy.url()
-	})
+	p, s, proxy := startPairOnPath(t)
 	waitSame(t, p, s, "initial copy")
 	proxy.rewrite["/v1/files"] = func(_ *http.Response, body []byte) []byte {
 		return bytes.Replace(body, []byte(good), []byte(evil), 1)
