@@ -8,11 +8,14 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"runtime/metrics"
 	"runtime/pprof"
+	"runtime/trace"
 	"sort"
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -44,6 +47,13 @@ func (p *countProvider) Set(_ context.Context, r dnsupdate.Record) (string, erro
 	defer p.mu.Unlock()
 	p.vals[r.Name], p.count = r.Value, p.count+1
 	return "ok", nil
+}
+
+// pushes is how many records have been set so far.
+func (p *countProvider) pushes() int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.count
 }
 
 func envInt(k string, def int) int {
@@ -107,6 +117,9 @@ func pageServers(b *testing.B, n, procs int, extra ...string) *pageSet {
 
 // startPages runs one pages process and returns the URLs it printed.
 func startPages(b *testing.B, bin string, args []string) ([]string, *os.Process) {
+	if n := os.Getenv("DDNS_PAGES_NICE"); n != "" { // the pages yield the CPU to redund, as pages on other machines would
+		args, bin = append([]string{"-n", n, bin}, args...), "nice"
+	}
 	cmd := exec.Command(bin, args...)
 	stdin, _ := cmd.StdinPipe()
 	stdout, _ := cmd.StdoutPipe()
@@ -204,20 +217,43 @@ func BenchmarkScale(b *testing.B) {
 	}
 	b.ResetTimer()
 	run(b, d)
+	garbage(b, envInt("DDNS_GARBAGE", 0))
 	time.Sleep(time.Duration(envInt("DDNS_WARMUP", 3)) * time.Second) // sleep: warm-up: first checks and first pushes
+	if f := os.Getenv("DDNS_HEAPPROFILE"); f != "" {                  // the base for what the window allocates (pprof -diff_base)
+		writeHeapProfile(b, f+".start")
+	}
 	smp := newSampler(d, cfgs)
 	before, stale := checks(smp), 0
+	smp.sample(time.Now(), 0) // the states the window starts from
 	started0, late0 := d.ProbeStats()
+	pushes0, gcs0 := prov.pushes(), gcCycles()
 	cpu0, pcpu0, served0, wall0 := cpuTime(), pages.cpu(), pages.served(b), time.Now()
-	var series []string // per second: late probes, stale servers
-	lateAt := late0
-	for range secs {
+	var series []string // per second: late probes, stale servers, state changes, pushes, collections
+	lateAt, pushesAt, gcsAt, changes := late0, pushes0, gcs0, 0
+	gcAt := envInt("DDNS_GC_AT", 0)                    // force a collection at the start of that second of the window
+	traceAt := envInt("DDNS_TRACE_AT", max(1, gcAt-1)) // DDNS_TRACE: DDNS_TRACE_SECONDS (3) from that second (else the one before DDNS_GC_AT, else the first)
+	stopTrace := func() {}
+	for i := range secs {
+		if i+1 == traceAt {
+			stopTrace = startTrace(b, os.Getenv("DDNS_TRACE"))
+		}
+		if i+1 == gcAt {
+			go runtime.GC()
+		}
 		time.Sleep(time.Second) // sleep: the one-second measuring step of the benchmark
-		st := staleServers(smp, time.Second+100*time.Millisecond+250*time.Millisecond)
-		stale += st
+		sm := smp.sample(time.Now(), time.Second+100*time.Millisecond+250*time.Millisecond)
+		stale += sm.stale
+		changes += sm.changed
 		_, l := d.ProbeStats()
-		series, lateAt = append(series, fmt.Sprintf("%d/%d", l-lateAt, st)), l
+		p, g := prov.pushes(), gcCycles()
+		series = append(series, fmt.Sprintf("%d/%d/%d/%d%s", l-lateAt, sm.stale, sm.changed, p-pushesAt, strings.Repeat("*", int(g-gcsAt))))
+		if i+1 == traceAt+envInt("DDNS_TRACE_SECONDS", 3)-1 {
+			stopTrace()
+		}
+		lateAt, pushesAt, gcsAt = l, p, g
 	}
+	stopTrace()
+	pushesWin, notOKEnd := prov.pushes()-pushes0, smp.notOK
 	cpu, pcpu, probes, wall := cpuTime()-cpu0, pages.cpu()-pcpu0, pages.served(b)-served0, time.Since(wall0)
 	started1, late1 := d.ProbeStats()
 	if f := os.Getenv("DDNS_HEAPPROFILE"); f != "" { // what is live while the daemon runs (a -memprofile is taken after it stopped)
@@ -244,9 +280,12 @@ func BenchmarkScale(b *testing.B) {
 	b.ReportMetric(float64(probes)/wall.Seconds(), "probes/s")
 	b.ReportMetric(float64(cpu.Microseconds())/float64(max(probes, 1)), "cpu-us/probe")
 	b.ReportMetric(float64(late1-late0), "late-probes")
-	b.Logf("probes started in the window %d, late %d (redund_ddns_probes_late_total); %d file descriptors open at the end",
-		started1-started0, late1-late0, openFDs())
-	b.Logf("late probes/stale servers each second of the window: %s", strings.Join(series, " "))
+	b.ReportMetric(float64(changes), "state-changes")
+	b.ReportMetric(float64(pushesWin), "pushes")
+	b.Logf("probes started in the window %d, late %d (redund_ddns_probes_late_total); %d file descriptors and %d goroutines at the end",
+		started1-started0, late1-late0, openFDs(), runtime.NumGoroutine())
+	b.Logf("each second of the window, late probes/stale servers/servers whose state changed/pushes, * = a garbage collection ended in it: %s", strings.Join(series, " "))
+	b.Logf("in the window: %d state changes, %d pushes, %d servers not OK at its end, %d collections", changes, pushesWin, notOKEnd, gcCycles()-gcs0)
 	b.Logf("%d distinct probes (%d servers), %.0f probes/s reached the pages, %.1f µs of redund CPU per probe; load %s",
 		d.Probes(), 3*n, float64(probes)/wall.Seconds(), float64(cpu.Microseconds())/float64(max(probes, 1)), loadAvg())
 	b.Logf("%d schemes × 3 servers, %v window: %d checks (%.0f/s), CPU %.2fs (%.0f%% of one core, %.0f%% of 2 cores), stale samples %d, servers short of %d checks: %d, pushes %d; page servers (separate process) %.0f%% of one core",
@@ -263,6 +302,8 @@ type sampler struct {
 	names   []string
 	schemes []*ddns.Scheme
 	buf     []health.Snapshot
+	since   []time.Time // each server's Since at the previous sample, in each's order
+	notOK   int         // servers not OK at the last sample
 }
 
 func newSampler(d *ddns.Daemon, cfgs map[string]*ddns.Config) *sampler {
@@ -282,24 +323,101 @@ func (s *sampler) each(f func(scheme string, server int, snap *health.Snapshot))
 	}
 }
 
+// sampleStats is one sample of every server.
+type sampleStats struct {
+	stale   int // last probe started more than limit ago
+	changed int // state changed since the previous sample
+}
+
+// sample looks at every server at now: how many are stale, how many
+// changed their state since the previous sample (their Since moved, which
+// also counts a change there and back), and (in s.notOK) how many are not
+// OK now.
+func (s *sampler) sample(now time.Time, limit time.Duration) sampleStats {
+	var st sampleStats
+	k, first := 0, s.since == nil
+	s.notOK = 0
+	s.each(func(_ string, _ int, snap *health.Snapshot) {
+		if now.Sub(snap.LastCheck) > limit {
+			st.stale++
+		}
+		if snap.State != health.OK {
+			s.notOK++
+		}
+		if first {
+			s.since = append(s.since, snap.Since)
+		} else if !snap.Since.Equal(s.since[k]) {
+			st.changed++
+			s.since[k] = snap.Since
+		}
+		k++
+	})
+	return st
+}
+
+// gcCycles is the number of garbage collections completed so far.
+func gcCycles() uint64 {
+	m := []metrics.Sample{{Name: "/gc/cycles/total:gc-cycles"}}
+	metrics.Read(m)
+	return m[0].Value.Uint64()
+}
+
+// sink keeps the last garbage block reachable, so that it is allocated.
+var sink atomic.Pointer[[]*[8]int]
+
+// garbage allocates mbps MB a second (DDNS_GARBAGE) until b ends, in
+// blocks of 64 KiB of small pointer-holding objects: what the rest of a
+// daemon (an admin request, a reload, a metrics scrape) allocates, so
+// that collections come more often and some goroutine pays their assists.
+func garbage(b *testing.B, mbps int) {
+	if mbps <= 0 {
+		return
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	b.Cleanup(func() { cancel(); <-done })
+	go func() {
+		defer close(done)
+		const block = 64 << 10
+		tick := time.NewTicker(time.Second * block / time.Duration(mbps<<20))
+		defer tick.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-tick.C:
+			}
+			objs := make([]*[8]int, block/64)
+			for i := range objs {
+				objs[i] = new([8]int)
+			}
+			sink.Store(&objs)
+		}
+	}()
+}
+
+// startTrace starts an execution trace into file, or does nothing if
+// file is empty; the function it returns stops it.
+func startTrace(b *testing.B, file string) func() {
+	if file == "" {
+		return func() {}
+	}
+	f, err := os.Create(file)
+	if err != nil {
+		b.Fatal(err)
+	}
+	if err := trace.Start(f); err != nil {
+		b.Fatal(err)
+	}
+	return func() { trace.Stop(); f.Close() }
+}
+
 func checks(s *sampler) map[string]uint64 {
 	out := map[string]uint64{}
 	s.each(func(scheme string, server int, snap *health.Snapshot) {
 		out[scheme+"/"+strconv.Itoa(server)] = snap.Checks
 	})
 	return out
-}
-
-// staleServers counts the servers whose last probe started more than
-// limit ago.
-func staleServers(s *sampler, limit time.Duration) int {
-	now, n := time.Now(), 0
-	s.each(func(_ string, _ int, snap *health.Snapshot) {
-		if now.Sub(snap.LastCheck) > limit {
-			n++
-		}
-	})
-	return n
 }
 
 // endStates logs the servers' states and probe latencies at the end.
