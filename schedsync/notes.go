@@ -50,3 +50,44 @@ func (s *pathNotes) count() int {
 	defer s.mu.Unlock()
 	return len(s.said)
 }
+
+// maxFailPaths: a reason that fails more paths than this in one batch is
+// logged as one line (a full disk failed all 10,000 files of an initial
+// copy at once: 10,000 lines in the same millisecond).
+const maxFailPaths = 3
+
+// failGroup is one log line about files that could not be synced: the
+// paths (the first maxFailPaths of them when there are more), their
+// count and the reason they share.
+type failGroup struct {
+	why   string
+	paths []string
+	count int
+}
+
+// groupFailures groups the failures of one batch (path → reason, in the
+// batch's order) by reason, in the order each reason first came; a
+// reason with at most maxFailPaths paths gives one group per path.
+func groupFailures(paths []string, why map[string]string) []failGroup {
+	var order []string
+	by := map[string][]string{}
+	for _, p := range paths {
+		w := why[p]
+		if _, ok := by[w]; !ok {
+			order = append(order, w)
+		}
+		by[w] = append(by[w], p)
+	}
+	var out []failGroup
+	for _, w := range order {
+		ps := by[w]
+		if len(ps) <= maxFailPaths {
+			for _, p := range ps {
+				out = append(out, failGroup{why: w, paths: []string{p}, count: 1})
+			}
+			continue
+		}
+		out = append(out, failGroup{why: w, paths: ps[:maxFailPaths], count: len(ps)})
+	}
+	return out
+}

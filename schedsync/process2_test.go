@@ -1,6 +1,7 @@
 package schedsync
 
 import (
+	"fmt"
 	"io/fs"
 	"os"
 	"os/exec"
@@ -142,4 +143,32 @@ func TestProcessWriteErrorShown(t *testing.T) {
 		return s.state() == StateSynced && p.state() == StateSynced
 	})
 	waitSameDirs(t, p.dir, s.dir, 10*time.Second, "after the cause is gone")
+}
+
+// TestProcessManyWriteErrorsOneLine: when one cause fails many files of a
+// batch (a full disk during an initial copy failed all 10,000 files), the
+// log gets one line with the count and the first paths, not a line per
+// file; the status still names a file.
+func TestProcessManyWriteErrorsOneLine(t *testing.T) {
+	needBinary(t)
+	if _, err := exec.LookPath("bash"); err != nil {
+		t.Skip("needs bash for ulimit")
+	}
+	const n = 6
+	p, s := procPair(t, ModePrimary, ModeSecondaryCopy, "")
+	s.wrap = []string{"bash", "-c", `ulimit -f 512 && exec "$@"`, "bash"} // 512 KiB
+	for i := range n {
+		must(t, os.WriteFile(filepath.Join(p.dir, fmt.Sprintf("big%d.bin", i)), bigData(1<<20, byte(i)), 0o644))
+	}
+	p.start()
+	s.start()
+	testutil.Eventually(t, 15*time.Second, "Not synced naming a big file, and the failure logged", func() bool {
+		d, err := s.status()
+		return err == nil && State(d.State) == StateNotSynced && strings.Contains(d.Reason, "big") &&
+			strings.Contains(s.logs.String(), "could not sync")
+	})
+	logs := s.logs.String()
+	if c := strings.Count(logs, "could not sync"); c != 1 || !strings.Contains(logs, fmt.Sprintf("files=%d", n)) {
+		t.Fatalf("%d lines about %d failed files, want one that counts them:\n%s", c, n, logs)
+	}
 }

@@ -254,12 +254,22 @@ func (n *Node) applyBatch(ctx context.Context, targets []Entry, actual Tree) err
 		delete(n.edits, t.Path)
 	}
 	n.mu.Unlock()
+	var noted []string
+	whys := map[string]string{}
 	for _, t := range targets {
 		if pr, bad := probs[t.Path]; !bad && err == nil {
 			n.failNotes.forget(t.Path)
 		} else if bad && n.failNotes.note(t.Path, pr.why) {
-			n.log.Warn("could not sync a file; trying again", "path", t.Path, "why", pr.why)
+			noted = append(noted, t.Path)
+			whys[t.Path] = pr.why
 		}
+	}
+	for _, g := range groupFailures(noted, whys) {
+		if g.count == 1 {
+			n.log.Warn("could not sync a file; trying again", "path", g.paths[0], "why", g.why)
+			continue
+		}
+		n.log.Warn("could not sync files; trying again", "files", g.count, "first", strings.Join(g.paths, ", "), "why", g.why)
 	}
 	return err
 }
