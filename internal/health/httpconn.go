@@ -7,8 +7,11 @@ import (
 	"errors"
 	"io"
 	"net"
+	"os"
 	"strconv"
 	"sync"
+
+	"golang.org/x/sys/unix"
 )
 
 // Buffers shared by every HTTP probe: a probe holds them only while it runs.
@@ -62,6 +65,10 @@ type clientConn struct {
 	// unhook, for a pooled connection, stops the close registered at dial
 	// on the pool's context (nil otherwise)
 	unhook func() bool
+	// owed is the method of a request whose answer had not begun when its
+	// probe's deadline passed ("" when none): the next request on the
+	// connection reads and discards that answer first (skipOwed).
+	owed string
 }
 
 func (c *clientConn) Read(p []byte) (int, error) {
@@ -114,6 +121,9 @@ func (h *httpCheck) roundTrip(pc *probeCtx, hp *hop) (answer, error) {
 		}
 	}
 	a, keep, err := h.exchange(pc, c, hp, reuse)
+	if err != nil && c.owed != "" && h.keepIdle(c) {
+		return a, err // timed out before the answer began: the connection is kept
+	}
 	if err != nil && reused && c.got == 0 && pc.err() == nil {
 		c.close()
 		if c, err = h.dial(pc.get(), hp); err != nil {
@@ -211,12 +221,30 @@ func (h *httpCheck) exchange(pc *probeCtx, c *clientConn, hp *hop, keepAlive boo
 			return answer{}, false, err
 		}
 	}
+	if c.owed != "" {
+		arrived := c.owedArrived()
+		if !arrived {
+			// not there yet: the connection is useless to this probe;
+			// c.got 0 makes roundTrip dial a new one (as for a
+			// connection the server closed)
+			c.owed, c.got = "", 0
+			return answer{}, false, errOwedNotArrived
+		}
+		if err := skipOwed(c); err != nil {
+			c.owed = ""
+			return answer{}, false, err
+		}
+		c.owed = ""
+	}
 	c.got = 0
 	if _, err := c.Write(hp.req); err != nil {
 		return answer{}, false, err
 	}
 	head, err := readHead(c.br)
 	if err != nil {
+		if keepAlive && c.unhook != nil && hp.tls == nil && c.got == 0 && errors.Is(err, os.ErrDeadlineExceeded) {
+			c.owed = hp.method // see skipOwed
+		}
 		return answer{}, false, err
 	}
 	a := answer{code: head.code}
@@ -253,6 +281,70 @@ func (h *httpCheck) exchange(pc *probeCtx, c *clientConn, hp *hop, keepAlive boo
 	}
 	return a, true, nil
 }
+
+// skipOwed reads and discards the answer owed on c: a probe whose deadline
+// passed before its answer began kept its connection (a pooled plain-TCP
+// one, whose deadline does not close it), and this, the next request on
+// it, reads that answer first, within its own deadline, once it has begun
+// to arrive (owedArrived). An answer that has not begun to arrive makes
+// the probe dial a new connection, as before: a probe never waits for
+// another probe's answer (the pool may hand the connection to a check of
+// another URL on the same host:port).
+//
+// Closing such a connection, as every timeout did before, made the next
+// probe dial. When the timeouts came from the prober's own host being
+// short of CPU (a garbage collection while other processes kept both
+// cores busy), the dials cost more CPU than the probes they replaced (51-62
+// against 26-36 us a probe), so more probes timed out, closed and dialled:
+// a spiral that counted healthy servers down by the thousand in
+// bench/ddns (issue 15). A server that answers late is still reported
+// late by the probe that timed out; one that has not answered by the next
+// probe's deadline fails that probe too, and its connection is closed.
+func skipOwed(c *clientConn) error {
+	c.got = 0
+	head, err := readHead(c.br)
+	if err != nil {
+		return err
+	}
+	body := head.bodyInto(c.br, c.owed, &c.lr)
+	if head.close || !head.framed(c.owed) {
+		return errOwedUnframed
+	}
+	if n, err := io.CopyN(io.Discard, body, drainLimit+1); n > drainLimit || (err != nil && err != io.EOF) {
+		return errOwedUnframed
+	}
+	if head.chunked {
+		return readTrailer(c.br)
+	}
+	return nil
+}
+
+// owedArrived reports whether the owed answer has begun to arrive: bytes
+// in the read buffer, or in the socket (a peek that does not wait). A
+// connection the server closed has none.
+func (c *clientConn) owedArrived() bool {
+	if c.br.Buffered() > 0 {
+		return true
+	}
+	rc, err := c.tcp.SyscallConn()
+	if err != nil {
+		return false
+	}
+	var b [1]byte
+	got := false
+	// Control, not Read: Read would refuse at once on a deadline passed
+	_ = rc.Control(func(fd uintptr) {
+		n, _, err := unix.Recvfrom(int(fd), b[:], unix.MSG_PEEK|unix.MSG_DONTWAIT)
+		got = err == nil && n > 0
+	})
+	return got
+}
+
+// errOwedNotArrived: the answer owed on a kept connection has not begun.
+var errOwedNotArrived = errors.New("the answer to an earlier, timed-out probe has not arrived")
+
+// errOwedUnframed: an owed answer that cannot be skipped to its end.
+var errOwedUnframed = errors.New("the answer to an earlier, timed-out probe could not be skipped")
 
 // readPrefix reads the first n bytes of body (fewer if it ends first) into
 // a buffer of getBody.
