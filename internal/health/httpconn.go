@@ -222,8 +222,7 @@ func (h *httpCheck) exchange(pc *probeCtx, c *clientConn, hp *hop, keepAlive boo
 		}
 	}
 	if c.owed != "" {
-		arrived := c.owedArrived()
-		if !arrived {
+		if !c.owedArrived() {
 			// not there yet: the connection is useless to this probe;
 			// c.got 0 makes roundTrip dial a new one (as for a
 			// connection the server closed)
@@ -298,8 +297,9 @@ func (h *httpCheck) exchange(pc *probeCtx, c *clientConn, hp *hop, keepAlive boo
 // against 26-36 us a probe), so more probes timed out, closed and dialled:
 // a spiral that counted healthy servers down by the thousand in
 // bench/ddns (issue 15). A server that answers late is still reported
-// late by the probe that timed out; one that has not answered by the next
-// probe's deadline fails that probe too, and its connection is closed.
+// late by the probe that timed out; an owed answer that began but does not
+// end within the next probe's deadline fails that probe too, and its
+// connection is closed.
 func skipOwed(c *clientConn) error {
 	c.got = 0
 	head, err := readHead(c.br)
