@@ -134,13 +134,9 @@ func (h *hostConns) wait(w *connWaiter) {
 // get returns an idle connection to key, most recently used first. Without
 // one it returns nil: turn reports that the caller holds a turn to dial and
 // must call dialDone when its dial ends. It waits (see connPool) while
-// maxDialsPerHost dials are in progress; err is ctx's when ctx ended first.
-func (p *connPool) get(ctx context.Context, key string) (c *clientConn, turn bool, err error) {
-	return p.getFor(&probeCtx{parent: ctx}, key)
-}
-
-// getFor is get for a probe, whose context is made only if it must wait.
-func (p *connPool) getFor(pc *probeCtx, key string) (c *clientConn, turn bool, err error) {
+// maxDialsPerHost dials are in progress; err is the probe context's when it
+// ended first (that context is made only if the probe must wait).
+func (p *connPool) get(pc *probeCtx, key string) (c *clientConn, turn bool, err error) {
 	p.mu.Lock()
 	if p.closed {
 		p.mu.Unlock()

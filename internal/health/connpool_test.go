@@ -259,6 +259,12 @@ func TestPooledBurstBoundsDials(t *testing.T) {
 	}
 }
 
+// probe runs one probe of h by ctx's deadline.
+func (h *httpCheck) probe(ctx context.Context) (bool, string) {
+	dl, _ := ctx.Deadline()
+	return h.probeUntil(ctx, dl)
+}
+
 // TestPooledWaiterTimesOut: a probe waiting for a connection or a turn to
 // dial ends with its timeout, and neither the turns nor the connections
 // it was not given are lost: once the dials end, later probes find them.
@@ -301,7 +307,7 @@ func TestPoolServesLastWaiterFirst(t *testing.T) {
 	pool := newConnPool()
 	const key = "192.0.2.1:80"
 	for range maxDialsPerHost {
-		if c, turn, err := pool.get(context.Background(), key); c != nil || !turn || err != nil {
+		if c, turn, err := pool.get(&probeCtx{parent: context.Background()}, key); c != nil || !turn || err != nil {
 			t.Fatalf("get: %v %v %v, want a turn", c, turn, err)
 		}
 	}
@@ -312,7 +318,7 @@ func TestPoolServesLastWaiterFirst(t *testing.T) {
 	first, last := make(chan got, 1), make(chan got, 1)
 	for i, ch := range []chan got{first, last} {
 		go func() {
-			c, turn, _ := pool.get(context.Background(), key)
+			c, turn, _ := pool.get(&probeCtx{parent: context.Background()}, key)
 			ch <- got{c, turn}
 		}()
 		testutil.Eventually(t, waitLimit, "the probe to wait", func() bool { return pool.waiting(key) == i+1 })
@@ -344,14 +350,14 @@ func TestPoolForgetsWaitersThatLeft(t *testing.T) {
 	pool := newConnPool()
 	const key = "192.0.2.1:80"
 	for range maxDialsPerHost {
-		if _, turn, _ := pool.get(context.Background(), key); !turn {
+		if _, turn, _ := pool.get(&probeCtx{parent: context.Background()}, key); !turn {
 			t.Fatal("want a turn")
 		}
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
 	for range 1000 {
-		if _, _, err := pool.get(ctx, key); err == nil {
+		if _, _, err := pool.get(&probeCtx{parent: ctx}, key); err == nil {
 			t.Fatal("a waiter with an ended context got no error")
 		}
 	}

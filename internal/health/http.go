@@ -148,13 +148,8 @@ type answer struct {
 	body     *[]byte // the first maxBytes of the body, when searched (from getBody)
 }
 
-func (h *httpCheck) probe(ctx context.Context) (bool, string) {
-	dl, _ := ctx.Deadline()
-	return h.probeUntil(ctx, dl)
-}
-
-// probeUntil is probe with its deadline apart from ctx (zero: none), so
-// that a probe that needs no context makes none (probeCtx).
+// probeUntil runs one probe that ends by deadline (zero: none), taken apart
+// from ctx so that a probe that needs no context makes none (probeCtx).
 func (h *httpCheck) probeUntil(ctx context.Context, deadline time.Time) (bool, string) {
 	pc := probeCtx{parent: ctx, deadline: deadline}
 	defer pc.done()

@@ -147,7 +147,7 @@ func (h *httpCheck) takeIdle(pc *probeCtx) (c *clientConn, turn bool, err error)
 			h.fresh = false
 			return nil, false, nil
 		}
-		return h.pool.getFor(pc, h.key)
+		return h.pool.get(pc, h.key)
 	}
 	select {
 	case c := <-h.idle:
@@ -260,25 +260,30 @@ func (h *httpCheck) exchange(pc *probeCtx, c *clientConn, hp *hop, keepAlive boo
 			return answer{}, false, errors.New("HTTP " + strconv.Itoa(a.code) + ": reading body: " + shortErr(err))
 		}
 	}
-	if !keepAlive || head.close || !head.framed(hp.method) {
+	if !keepAlive {
 		return a, false, nil
 	}
-	// keep the connection only if the rest of the body is short
+	return a, c.drain(head, body, hp.method), nil
+}
+
+// drain reads the rest of the answer whose head and body (framed by
+// bodyInto) were read for a request of method, so that the connection can
+// carry the next request; false when it cannot: the server asked to close,
+// the body is not framed or its rest is longer than drainLimit.
+func (c *clientConn) drain(head respHead, body io.Reader, method string) bool {
+	if head.close || !head.framed(method) {
+		return false
+	}
 	if body == &c.lr { // known length: skip the rest without a reader of its own
 		if c.lr.N > drainLimit {
-			return a, false, nil
+			return false
 		}
 		n := int(c.lr.N)
-		if k, err := c.br.Discard(n); k != n || err != nil {
-			return a, false, nil
-		}
-		return a, true, nil
+		k, err := c.br.Discard(n)
+		return k == n && err == nil
 	}
 	n, err := io.CopyN(io.Discard, body, drainLimit+1)
-	if n > drainLimit || err != io.EOF || (head.chunked && readTrailer(c.br) != nil) {
-		return a, false, nil
-	}
-	return a, true, nil
+	return n <= drainLimit && err == io.EOF && (!head.chunked || readTrailer(c.br) == nil)
 }
 
 // skipOwed reads and discards the answer owed on c: a probe whose deadline
@@ -306,15 +311,8 @@ func skipOwed(c *clientConn) error {
 	if err != nil {
 		return err
 	}
-	body := head.bodyInto(c.br, c.owed, &c.lr)
-	if head.close || !head.framed(c.owed) {
+	if !c.drain(head, head.bodyInto(c.br, c.owed, &c.lr), c.owed) {
 		return errOwedUnframed
-	}
-	if n, err := io.CopyN(io.Discard, body, drainLimit+1); n > drainLimit || (err != nil && err != io.EOF) {
-		return errOwedUnframed
-	}
-	if head.chunked {
-		return readTrailer(c.br)
 	}
 	return nil
 }
