@@ -10,16 +10,8 @@ import (
 // replaces an empty directory, and moves a directory that still holds
 // files aside (to the conflicts) before taking its place. install tries
 // the rename first and looks at what stands there only when it fails, so
-// an ordinary install costs no lookup of its own. Both ways of renaming
-// are run: through the root (install) and between directories held open
-// for a batch (installVia, what installAll uses).
+// an ordinary install costs no lookup of its own.
 func TestInstallOverDirectory(t *testing.T) {
-	for _, via := range []string{"root", "handles"} {
-		t.Run(via, func(t *testing.T) { testInstallOverDirectory(t, via == "handles") })
-	}
-}
-
-func testInstallOverDirectory(t *testing.T, handles bool) {
 	for _, c := range []struct {
 		name      string
 		holds     bool // the directory holds a file
@@ -56,12 +48,7 @@ func testInstallOverDirectory(t *testing.T, handles bool) {
 			if err := w.finish(tf, Entry{Path: "x", Kind: KindFile, Mode: 0o644, MTime: 1e18}, false); err != nil {
 				t.Fatal(err)
 			}
-			var dh *dirHandles
-			if handles {
-				dh = w.handles()
-				defer dh.close()
-			}
-			if err := w.installVia(dh, tf.rel, "x", false); err != nil {
+			if err := w.install(tf.rel, "x", false); err != nil {
 				t.Fatalf("install: %v", err)
 			}
 			if b, err := os.ReadFile(filepath.Join(dir, "x")); err != nil || string(b) != "new content" {
