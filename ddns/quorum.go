@@ -38,8 +38,11 @@ type ServerView struct {
 // sees: each server's State becomes OK when enough of the views (the live
 // deciders) see it OK under rule, ERR when that can no longer happen
 // whatever the deciders without a result find, and UNKNOWN otherwise (so
-// Decide waits). Maintenance and everything else stay this node's. With
-// no view at all every server is UNKNOWN. Agree is pure.
+// Decide waits). A Stale view (held while the watch of the views is down)
+// is a decider without a result: a leader that cannot read the others'
+// views does not move the record on what they saw before. Maintenance and
+// everything else stay this node's. With no view at all every server is
+// UNKNOWN. Agree is pure.
 func Agree(cands []Candidate, views []View, rule string) []Candidate {
 	out := make([]Candidate, len(cands))
 	for i, c := range cands {
@@ -60,10 +63,16 @@ func tally(server string, views []View) (ok, bad, unknown int, who string) {
 		if sv, found := v.Servers[server]; found {
 			st = sv.State
 		}
-		switch st {
-		case health.OK.String():
+		switch {
+		case v.Stale:
+			// held from etcd while the watch is down: what that decider
+			// sees now is not known, so it counts as a decider without
+			// a result (it can keep the record where it is, not move it)
+			unknown++
+			st = "stale " + st
+		case st == health.OK.String():
 			ok++
-		case health.Err.String():
+		case st == health.Err.String():
 			bad++
 		default:
 			unknown++

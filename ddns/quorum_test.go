@@ -20,6 +20,12 @@ func view(node string, main, backup, sorry string) View {
 	return v
 }
 
+// stale marks v as held while the watch of the views is down.
+func stale(v View) View {
+	v.Stale = true
+	return v
+}
+
 func TestJudge(t *testing.T) {
 	cases := []struct {
 		rule             string
@@ -76,6 +82,12 @@ func TestAgree(t *testing.T) {
 		{"all", []View{view("a", "ERR", "OK", "OK"), view("b", "OK", "OK", "UNKNOWN")},
 			QuorumAll, []health.State{E, O, U}, "quorum all"},
 		{"no views", nil, QuorumMajority, []health.State{U, U, U}, "0 of 0 deciders"},
+		// the watch of the views is down: what b and c saw before does not
+		// move the record (a alone is no majority), nor keep it on main
+		{"views of the others stale", []View{view("a", "ERR", "OK", "ERR"), stale(view("b", "ERR", "OK", "OK")), stale(view("c", "OK", "ERR", "OK"))},
+			QuorumMajority, []health.State{U, U, U}, "0 of 3 deciders see it OK, quorum majority (a ERR, b stale ERR, c stale OK)"},
+		{"stale views and quorum any", []View{view("a", "OK", "ERR", "ERR"), stale(view("b", "ERR", "OK", "OK"))},
+			QuorumAny, []health.State{O, U, U}, "1 of 2 deciders see it OK, quorum any (a OK, b stale ERR)"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -113,6 +125,7 @@ func TestDecideWithQuorum(t *testing.T) {
 		{"two see main down", []View{view("a", "ERR", "OK", "OK"), view("b", "ERR", "OK", "OK"), view("c", "OK", "OK", "OK")}, ActionPoint, "backup"},
 		{"split with a newcomer", []View{view("a", "ERR", "OK", "OK"), view("b", "OK", "OK", "OK"), view("c", "", "", "")}, ActionWait, ""},
 		{"all see all down", []View{view("a", "ERR", "ERR", "ERR"), view("b", "ERR", "ERR", "ERR")}, ActionPoint, "sorry"},
+		{"main down here, the others' views stale", []View{view("a", "ERR", "OK", "OK"), stale(view("b", "ERR", "OK", "OK")), stale(view("c", "ERR", "OK", "OK"))}, ActionWait, ""},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
