@@ -32,16 +32,19 @@ func (pc *probeCtx) get() context.Context {
 	return pc.ctx
 }
 
-// err is the probe context's Err, without making it.
+// err is the probe context's Err, without making it. It reads the clock
+// rather than wait for the context's timer, which may fire after the
+// connection's deadline for the same time: the reason of a timeout is then
+// always the context's.
 func (pc *probeCtx) err() error {
-	if pc.ctx != nil {
-		return pc.ctx.Err()
-	}
 	if err := pc.parent.Err(); err != nil {
 		return err
 	}
 	if !pc.deadline.IsZero() && !time.Now().Before(pc.deadline) {
 		return context.DeadlineExceeded
+	}
+	if pc.ctx != nil {
+		return pc.ctx.Err()
 	}
 	return nil
 }

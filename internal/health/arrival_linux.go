@@ -1,0 +1,74 @@
+package health
+
+import (
+	"net"
+	"time"
+	"unsafe"
+
+	"golang.org/x/sys/unix"
+)
+
+// stampArrivals asks the kernel to stamp each segment that arrives on tcp
+// with its receive time (SO_TIMESTAMPNS), for arrivedBy. Without it
+// arrivedBy finds no time and a late read stays a timeout.
+func stampArrivals(tcp *net.TCPConn) {
+	rc, err := tcp.SyscallConn()
+	if err != nil {
+		return
+	}
+	_ = rc.Control(func(fd uintptr) {
+		_ = unix.SetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_TIMESTAMPNS, 1)
+	})
+}
+
+// peekLimit is the most arrivedBy looks at: the head and the part of a
+// body a probe reads fit (max_bytes is at most this).
+const peekLimit = DefaultMaxBytes
+
+// arrivedBy returns how many bytes wait unread in tcp's socket that the
+// kernel had received by deadline: all it peeks at (up to peekLimit), when
+// the last of them arrived by then, else 0. TCP gives the time of the last
+// segment a read takes from, so one time covers every byte before it. It
+// does not wait and reads nothing away.
+func arrivedBy(tcp *net.TCPConn, deadline time.Time) int {
+	rc, err := tcp.SyscallConn()
+	if err != nil {
+		return 0
+	}
+	n := 0
+	// Control, not Read: Read refuses at once once the deadline has passed
+	_ = rc.Control(func(fd uintptr) {
+		waiting, err := unix.IoctlGetInt(int(fd), unix.SIOCINQ)
+		if err != nil || waiting <= 0 {
+			return
+		}
+		p := getBody(min(waiting, peekLimit))
+		defer putBody(p)
+		buf := (*p)[:min(waiting, peekLimit, cap(*p))]
+		var oob [64]byte
+		k, oobn, _, _, err := unix.Recvmsg(int(fd), buf, oob[:], unix.MSG_PEEK|unix.MSG_DONTWAIT)
+		if err != nil || k <= 0 {
+			return
+		}
+		if at, ok := receiveTime(oob[:oobn]); ok && !at.After(deadline) {
+			n = k
+		}
+	})
+	return n
+}
+
+// receiveTime finds the SCM_TIMESTAMPNS message in a control buffer.
+func receiveTime(oob []byte) (time.Time, bool) {
+	msgs, err := unix.ParseSocketControlMessage(oob)
+	if err != nil {
+		return time.Time{}, false
+	}
+	for _, m := range msgs {
+		if m.Header.Level == unix.SOL_SOCKET && m.Header.Type == unix.SCM_TIMESTAMPNS &&
+			len(m.Data) >= int(unsafe.Sizeof(unix.Timespec{})) {
+			ts := (*unix.Timespec)(unsafe.Pointer(&m.Data[0]))
+			return time.Unix(ts.Unix()), true
+		}
+	}
+	return time.Time{}, false
+}

@@ -1,0 +1,128 @@
+//go:build linux
+
+package health
+
+import (
+	"bufio"
+	"context"
+	"net"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/redund/redund/internal/config"
+	"github.com/redund/redund/internal/testutil"
+)
+
+// waiting is how many bytes wait unread in c's socket.
+func waiting(t *testing.T, c *clientConn) int {
+	rc, err := c.tcp.SyscallConn()
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	_ = rc.Control(func(fd uintptr) { n, _ = unix.IoctlGetInt(int(fd), unix.SIOCINQ) })
+	return n
+}
+
+// TestLateReadOfTimelyAnswer: the prober reads its answer only after the
+// probe's deadline (as a process short of CPU does). An answer the kernel
+// received in time counts, on a kept connection and on a new one, and the
+// kept connection serves the next probe; an answer, or the part of it the
+// probe needs, that arrived after the deadline is a timeout. Before, every
+// one of these was a timeout, and CPU starvation counted healthy servers
+// down (issue 15).
+func TestLateReadOfTimelyAnswer(t *testing.T) {
+	const head = "HTTP/1.1 200 OK\r\nContent-Length: 10\r\nContent-Type: text/plain\r\n\r\n"
+	for _, c := range []struct {
+		name      string
+		keepAlive bool
+		mustHave  string
+		first     string // sent as soon as the request is read
+		rest      string // sent once the probe's deadline has passed
+		wantOK    bool
+	}{
+		{"kept connection, answer in time", true, "", head + "status=OK\n", "", true},
+		{"new connection, answer in time", false, "", head + "status=OK\n", "", true},
+		{"answer after the deadline", true, "", "", head + "status=OK\n", false},
+		{"new connection, answer after the deadline", false, "", "", head + "status=OK\n", false},
+		{"head in time, the body searched after", true, "status=OK", head + "stat", "us=OK\n", false},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			release := make(chan struct{})
+			var accepted atomic.Int32
+			addr := serveTCP(t, func(conn net.Conn) {
+				accepted.Add(1)
+				br := bufio.NewReader(conn)
+				for {
+					for { // the request head
+						line, err := br.ReadString('\n')
+						if err != nil {
+							return
+						}
+						if line == "\r\n" {
+							break
+						}
+					}
+					if _, err := conn.Write([]byte(c.first)); err != nil {
+						return
+					}
+					if c.rest != "" {
+						<-release
+						if _, err := conn.Write([]byte(c.rest)); err != nil {
+							return
+						}
+					}
+				}
+			})
+			cfg := Config{Kind: "http", URL: "http://" + addr + "/", KeepAlive: c.keepAlive, MustHave: c.mustHave,
+				Timeout: config.Duration(time.Minute)}
+			cfg.SetDefaults()
+			pool := newConnPool()
+			ctx, cancel := context.WithCancel(context.Background())
+			defer cancel()
+			pool.setContext(ctx)
+			defer pool.close()
+			h, err := newHTTP(cfg, pool)
+			if err != nil {
+				t.Fatal(err)
+			}
+			answer := len(c.first) + len(c.rest)
+			afterRequest = func(conn *clientConn, deadline time.Time) {
+				testutil.Eventually(t, waitLimit, "the part sent at once to arrive", func() bool {
+					return waiting(t, conn) == len(c.first)
+				})
+				// sleep: the prober is late: it reads only after its deadline
+				time.Sleep(time.Until(deadline) + time.Millisecond)
+				if c.rest != "" {
+					release <- struct{}{}
+					testutil.Eventually(t, waitLimit, "the rest to arrive", func() bool {
+						return waiting(t, conn) == answer
+					})
+				}
+			}
+			defer func() { afterRequest = nil }()
+
+			ok, reason := h.probeUntil(context.Background(), time.Now().Add(100*time.Millisecond))
+			if ok != c.wantOK {
+				t.Fatalf("probe read late: ok %v (%s), want %v", ok, reason, c.wantOK)
+			}
+			if !ok && !strings.Contains(reason, "deadline exceeded") {
+				t.Errorf("a late answer's reason %q is not the timeout", reason)
+			}
+			if !c.wantOK || !c.keepAlive {
+				return
+			}
+			afterRequest = nil
+			if ok, reason := h.probeUntil(context.Background(), time.Now().Add(time.Minute)); !ok {
+				t.Fatalf("the next probe: %s", reason)
+			}
+			if n := accepted.Load(); n != 1 {
+				t.Errorf("two probes opened %d connections, want 1 (the late read keeps the connection)", n)
+			}
+		})
+	}
+}
