@@ -37,6 +37,7 @@ func (g *Gateway) configWritable() *RefusedError {
 }
 
 // stateWritable: runtime state and history are written on the active node.
+// State writes also need the node to lead its state log (whileLeading).
 func (g *Gateway) stateWritable() *RefusedError {
 	v := g.view()
 	if v.Role == RoleActive {
@@ -101,12 +102,12 @@ func (g *Gateway) SetState(key string, value []byte) (uint64, error) {
 	if err := checkKey(key); err != nil {
 		return 0, err
 	}
-	return whileActive(g, func() (uint64, error) { return g.store.Put(ProvState, key, value) })
+	return whileLeading(g, func() (uint64, error) { return g.store.Put(ProvState, key, value) })
 }
 
 // DeleteState removes a runtime state key on the active node.
 func (g *Gateway) DeleteState(key string) (uint64, error) {
-	return whileActive(g, func() (uint64, error) { return g.store.Delete(ProvState, key) })
+	return whileLeading(g, func() (uint64, error) { return g.store.Delete(ProvState, key) })
 }
 
 // whileActive runs w if this node is active, holding off any step-down
@@ -121,4 +122,21 @@ func whileActive[T any](g *Gateway, w func() (T, error)) (T, error) {
 		return zero, r
 	}
 	return w()
+}
+
+// whileLeading is whileActive for writes of the state log: while this
+// active node does not lead its state log (store.Lead failed; the role loop
+// tries again every second, holding writeMu, so the check cannot race a
+// retry) they are refused like a write to a node that is not active. The
+// log is still marked as following the peer's: a write kept in it could be
+// lost or conflict at the next handover. History and configuration are
+// kept apart from the state log and are not refused for it.
+func whileLeading[T any](g *Gateway, w func() (T, error)) (T, error) {
+	return whileActive(g, func() (T, error) {
+		if e := g.leadErr.Load(); e != nil {
+			var zero T
+			return zero, &RefusedError{Msg: *e + "; state writes are refused until a retry leads it"}
+		}
+		return w()
+	})
 }
