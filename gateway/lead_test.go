@@ -42,7 +42,7 @@ func TestLeadFailureShownAndCleared(t *testing.T) {
 
 	testutil.Eventually(t, 5*time.Second, "the lead error in the status", func() bool {
 		d := b.Status()[0]
-		return strings.Contains(d.Reason, "cannot lead the state log: disk on fire") &&
+		return strings.Contains(d.Reason, "cannot lead the state log: disk on fire (state writes refused)") &&
 			len(d.Health) == 1 && d.Health[0].State == "ERR" && strings.Contains(d.Health[0].Reason, "disk on fire") &&
 			strings.Contains(b.Detail().LeadError, "disk on fire")
 	})

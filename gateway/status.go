@@ -105,8 +105,8 @@ func (g *Gateway) Status() []status.Document {
 		Reason: d.RoleReason, Since: d.RoleSince,
 		Details: map[string]any{"epoch": d.Epoch, "failovers": d.Failovers, "providers": d.Providers, "history": d.History}}
 	if d.LeadError != "" {
-		doc.Reason = d.LeadError + "; " + doc.Reason
-		doc.Health = append(doc.Health, status.Health{Name: "state log", State: "ERR", Reason: d.LeadError})
+		doc.Reason = d.LeadError + " (state writes refused); " + doc.Reason
+		doc.Health = append(doc.Health, status.Health{Name: "state log", State: "ERR", Reason: d.LeadError + " (state writes refused)"})
 	}
 	if d.Witness != nil {
 		doc.Details["witness"] = witnessSummary(d.Witness)
