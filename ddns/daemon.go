@@ -189,6 +189,10 @@ func (d *Daemon) Probes() int { return d.probes.Len() }
 // them late (see health.Probes.Stats); also exported as metrics.
 func (d *Daemon) ProbeStats() (started, late uint64) { return d.probes.Stats() }
 
+// ProbesReadLate is how many probes read their answer after their timeout
+// and counted it, as it had arrived in time (health.Probes.ReadLate).
+func (d *Daemon) ProbesReadLate() uint64 { return d.probes.ReadLate() }
+
 // Scheme returns the named scheme, or nil.
 func (d *Daemon) Scheme(name string) *Scheme { return d.current().schemes[name] }
 

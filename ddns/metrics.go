@@ -27,11 +27,13 @@ var (
 		"Probes started by the daemon (a probe shared by several servers counts once).", nil, nil)
 	mLate = prometheus.NewDesc("redund_ddns_probes_late_total",
 		"Probes that started more than a tenth of their interval (at least two ticks of the wake grid) after they were due.", nil, nil)
+	mReadLate = prometheus.NewDesc("redund_ddns_probes_read_late_total",
+		"HTTP probes that read their answer only after their timeout (the process short of CPU) and counted it, as the kernel had received it in time.", nil, nil)
 )
 
 // Describe implements prometheus.Collector.
 func (d *Daemon) Describe(ch chan<- *prometheus.Desc) {
-	for _, m := range []*prometheus.Desc{mServerUp, mServerMaint, mLatency, mChecks, mSelected, mInSync, mPushes, mRetry, mLastPush, mProbes, mLate} {
+	for _, m := range []*prometheus.Desc{mServerUp, mServerMaint, mLatency, mChecks, mSelected, mInSync, mPushes, mRetry, mLastPush, mProbes, mLate, mReadLate} {
 		ch <- m
 	}
 }
@@ -64,6 +66,7 @@ func (d *Daemon) Collect(ch chan<- prometheus.Metric) {
 	started, late := d.probes.Stats()
 	ch <- prometheus.MustNewConstMetric(mProbes, prometheus.CounterValue, float64(started))
 	ch <- prometheus.MustNewConstMetric(mLate, prometheus.CounterValue, float64(late))
+	ch <- prometheus.MustNewConstMetric(mReadLate, prometheus.CounterValue, float64(d.probes.ReadLate()))
 }
 
 func b2f(b bool) float64 {

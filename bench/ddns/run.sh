@@ -8,7 +8,7 @@
 #             DDNS_LISTENERS: number of page listeners, default 64, served
 #             by DDNS_PAGE_PROCS (2) processes of bench/ddns/pages, one
 #             epoll thread each, that each raise their open-file limit as
-#             far as allowed; DDNS_WARMUP (3): seconds before the window; DDNS_HEAPPROFILE=FILE: the live heap at the end of the window (FILE.start: at its start, a base for what the window allocated); DDNS_TRACE=FILE: an execution trace of DDNS_TRACE_SECONDS (3) seconds of the window from its second DDNS_TRACE_AT (default: the second before DDNS_GC_AT, else the first); DDNS_GC_AT=N: force a collection at the start of second N of the window; DDNS_PAGES_NICE=N: run the pages under nice -n N; DDNS_GARBAGE=MB: allocate that many MB a second besides the daemon (collections more often);
+#             far as allowed; DDNS_WARMUP (3): seconds before the window; DDNS_HEAPPROFILE=FILE: the live heap at the end of the window (FILE.start: at its start, a base for what the window allocated); DDNS_TRACE=FILE: an execution trace of DDNS_TRACE_SECONDS (3) seconds of the window from its second DDNS_TRACE_AT (default: the second before DDNS_GC_AT, else the first); DDNS_GC_AT=N: force a collection at the start of second N of the window; DDNS_PAGES_NICE=N: run the pages under nice -n N; DDNS_GARBAGE=MB: allocate that many MB a second besides the daemon (collections more often); DDNS_HOGS=N: N processes spinning on the CPU during the run (other busy processes on the host);
 #             DDNS_DISTINCT=1: every server its own URL, else the schemes
 #             share the listeners' pages and redund probes each page once;
 #             DDNS_KEEPALIVE=1: checks with keepalive = true;

@@ -218,6 +218,7 @@ func BenchmarkScale(b *testing.B) {
 	b.ResetTimer()
 	run(b, d)
 	garbage(b, envInt("DDNS_GARBAGE", 0))
+	hogs(b, envInt("DDNS_HOGS", 0))
 	time.Sleep(time.Duration(envInt("DDNS_WARMUP", 3)) * time.Second) // sleep: warm-up: first checks and first pushes
 	if f := os.Getenv("DDNS_HEAPPROFILE"); f != "" {                  // the base for what the window allocates (pprof -diff_base)
 		writeHeapProfile(b, f+".start")
@@ -226,6 +227,7 @@ func BenchmarkScale(b *testing.B) {
 	before, stale := checks(smp), 0
 	smp.sample(time.Now(), 0) // the states the window starts from
 	started0, late0 := d.ProbeStats()
+	readLate0 := d.ProbesReadLate()
 	pushes0, gcs0 := prov.pushes(), gcCycles()
 	cpu0, pcpu0, served0, wall0 := cpuTime(), pages.cpu(), pages.served(b), time.Now()
 	var series []string // per second: late probes, stale servers, state changes, pushes, collections
@@ -286,6 +288,8 @@ func BenchmarkScale(b *testing.B) {
 		started1-started0, late1-late0, openFDs(), runtime.NumGoroutine())
 	b.Logf("each second of the window, late probes/stale servers/servers whose state changed/pushes, * = a garbage collection ended in it: %s", strings.Join(series, " "))
 	b.Logf("in the window: %d state changes, %d pushes, %d servers not OK at its end, %d collections", changes, pushesWin, notOKEnd, gcCycles()-gcs0)
+	b.Logf("probes that read their answer after the timeout and counted it, as it had arrived in time: %d (redund_ddns_probes_read_late_total); servers found turned not OK, by their last probe's reason: %s",
+		d.ProbesReadLate()-readLate0, topReasons(smp.downBy, 5))
 	b.Logf("%d distinct probes (%d servers), %.0f probes/s reached the pages, %.1f µs of redund CPU per probe; load %s",
 		d.Probes(), 3*n, float64(probes)/wall.Seconds(), float64(cpu.Microseconds())/float64(max(probes, 1)), loadAvg())
 	b.Logf("%d schemes × 3 servers, %v window: %d checks (%.0f/s), CPU %.2fs (%.0f%% of one core, %.0f%% of 2 cores), stale samples %d, servers short of %d checks: %d, pushes %d; page servers (separate process) %.0f%% of one core",
@@ -302,8 +306,9 @@ type sampler struct {
 	names   []string
 	schemes []*ddns.Scheme
 	buf     []health.Snapshot
-	since   []time.Time // each server's Since at the previous sample, in each's order
-	notOK   int         // servers not OK at the last sample
+	since   []time.Time    // each server's Since at the previous sample, in each's order
+	notOK   int            // servers not OK at the last sample
+	downBy  map[string]int // the reasons of the servers found turned not OK, and how many
 }
 
 func newSampler(d *ddns.Daemon, cfgs map[string]*ddns.Config) *sampler {
@@ -349,10 +354,35 @@ func (s *sampler) sample(now time.Time, limit time.Duration) sampleStats {
 		} else if !snap.Since.Equal(s.since[k]) {
 			st.changed++
 			s.since[k] = snap.Since
+			if snap.State != health.OK {
+				if s.downBy == nil {
+					s.downBy = map[string]int{}
+				}
+				s.downBy[snap.Reason]++
+			}
 		}
 		k++
 	})
 	return st
+}
+
+// topReasons lists the n most frequent reasons with their counts.
+func topReasons(by map[string]int, n int) string {
+	if len(by) == 0 {
+		return "none"
+	}
+	keys := make([]string, 0, len(by))
+	for k := range by {
+		keys = append(keys, k)
+	}
+	sort.Slice(keys, func(i, j int) bool {
+		return by[keys[i]] > by[keys[j]] || by[keys[i]] == by[keys[j]] && keys[i] < keys[j]
+	})
+	var parts []string
+	for _, k := range keys[:min(n, len(keys))] {
+		parts = append(parts, fmt.Sprintf("%q %d", k, by[k]))
+	}
+	return strings.Join(parts, ", ")
 }
 
 // gcCycles is the number of garbage collections completed so far.
@@ -394,6 +424,20 @@ func garbage(b *testing.B, mbps int) {
 			sink.Store(&objs)
 		}
 	}()
+}
+
+// hogs starts n processes that each spin on the CPU until b ends
+// (DDNS_HOGS): other busy processes on the daemon's host, which leave it
+// less CPU than it needs now and then (at 30,000 probes a second redund
+// needs about one core of two, the pages half a core).
+func hogs(b *testing.B, n int) {
+	for range n {
+		cmd := exec.Command("sh", "-c", "while :; do :; done")
+		if err := cmd.Start(); err != nil {
+			b.Fatal(err)
+		}
+		b.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
+	}
 }
 
 // startTrace starts an execution trace into file, or does nothing if

@@ -26,16 +26,15 @@ func stampArrivals(tcp *net.TCPConn) {
 const peekLimit = DefaultMaxBytes
 
 // arrivedBy returns how many bytes wait unread in tcp's socket that the
-// kernel had received by deadline: all it peeks at (up to peekLimit), when
-// the last of them arrived by then, else 0. TCP gives the time of the last
-// segment a read takes from, so one time covers every byte before it. It
-// does not wait and reads nothing away.
-func arrivedBy(tcp *net.TCPConn, deadline time.Time) int {
+// kernel had received by deadline, and when the last of them came: all it
+// peeks at (up to peekLimit), when the last of them arrived by then, else
+// 0. TCP gives the time of the last segment a read takes from, so one time
+// covers every byte before it. It does not wait and reads nothing away.
+func arrivedBy(tcp *net.TCPConn, deadline time.Time) (n int, last time.Time) {
 	rc, err := tcp.SyscallConn()
 	if err != nil {
-		return 0
+		return 0, time.Time{}
 	}
-	n := 0
 	// Control, not Read: Read refuses at once once the deadline has passed
 	_ = rc.Control(func(fd uintptr) {
 		waiting, err := unix.IoctlGetInt(int(fd), unix.SIOCINQ)
@@ -51,10 +50,10 @@ func arrivedBy(tcp *net.TCPConn, deadline time.Time) int {
 			return
 		}
 		if at, ok := receiveTime(oob[:oobn]); ok && !at.After(deadline) {
-			n = k
+			n, last = k, at
 		}
 	})
-	return n
+	return n, last
 }
 
 // receiveTime finds the SCM_TIMESTAMPNS message in a control buffer.

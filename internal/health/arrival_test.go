@@ -126,3 +126,52 @@ func TestLateReadOfTimelyAnswer(t *testing.T) {
 		})
 	}
 }
+
+// TestReadLateResult: a probe that counted an answer it read late says so
+// in its Result, with the latency until the answer arrived (not until the
+// prober read it, which is past the timeout); a timeout says nothing of it.
+func TestReadLateResult(t *testing.T) {
+	const answer = "HTTP/1.1 200 OK\r\nContent-Length: 3\r\n\r\nOK\n"
+	hold := make(chan struct{})
+	addr := serveTCP(t, func(conn net.Conn) {
+		br := bufio.NewReader(conn)
+		for {
+			line, err := br.ReadString('\n')
+			if err != nil {
+				return
+			}
+			if line == "\r\n" {
+				break
+			}
+		}
+		<-hold
+		_, _ = conn.Write([]byte(answer))
+	})
+	timeout := 100 * time.Millisecond
+	c, err := New(Config{Kind: "http", URL: "http://" + addr + "/", Timeout: config.Duration(timeout)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	afterRequest = func(conn *clientConn, deadline time.Time) {
+		hold <- struct{}{}
+		testutil.Eventually(t, waitLimit, "the answer to arrive", func() bool { return waiting(t, conn) == len(answer) })
+		// sleep: the prober is late: it reads only after its deadline
+		time.Sleep(time.Until(deadline) + time.Millisecond)
+	}
+	defer func() { afterRequest = nil }()
+	r := c.Check(context.Background())
+	if !r.OK || !r.ReadLate || r.Latency >= timeout {
+		t.Errorf("answer read late: %+v, want OK, ReadLate and a latency under %v", r, timeout)
+	}
+
+	afterRequest = func(conn *clientConn, deadline time.Time) {
+		// sleep: the answer is sent only after the deadline
+		time.Sleep(time.Until(deadline) + time.Millisecond)
+		hold <- struct{}{}
+		testutil.Eventually(t, waitLimit, "the answer to arrive", func() bool { return waiting(t, conn) == len(answer) })
+	}
+	r = c.Check(context.Background())
+	if r.OK || r.ReadLate || !strings.HasPrefix(r.Reason, "timeout after 100ms") {
+		t.Errorf("answer after the timeout: %+v, want a timeout without ReadLate", r)
+	}
+}

@@ -65,6 +65,10 @@ type Result struct {
 	Reason  string        // short human text: "HTTP 503", "connect: connection refused"
 	Latency time.Duration // time the probe took
 	Time    time.Time     // when the probe started
+	// ReadLate: the prober read the answer only after the timeout (it was
+	// short of CPU), but the kernel had received it in time, so it counts
+	// (HTTP); Latency is then until the answer arrived.
+	ReadLate bool
 }
 
 // Checker runs one probe. Check returns when the probe is done, its timeout
@@ -118,6 +122,7 @@ func newChecker(c Config, pool *connPool) (Checker, error) {
 	var probe func(ctx context.Context) (bool, string) // with the deadline in ctx
 	var probeUntil func(ctx context.Context, deadline time.Time) (bool, string)
 	closeIdle := func() {}
+	readLate := func() time.Time { return time.Time{} }
 	switch c.Kind {
 	case "http":
 		h, err := newHTTP(c, pool)
@@ -125,6 +130,7 @@ func newChecker(c Config, pool *connPool) (Checker, error) {
 			return nil, fmt.Errorf("health: %w", err)
 		}
 		probeUntil, closeIdle = h.probeUntil, h.closeIdle // makes a context only when it needs one
+		readLate = func() time.Time { return h.lateAt }
 	case "tcp":
 		probe = (&tcpCheck{address: c.Address, send: c.Send, expect: c.Expect}).probe
 	case "dns":
@@ -139,7 +145,7 @@ func newChecker(c Config, pool *connPool) (Checker, error) {
 			return probe(ctx)
 		}
 	}
-	return &timed{timeout: timeout, probe: probeUntil, closeIdle: closeIdle}, nil
+	return &timed{timeout: timeout, probe: probeUntil, closeIdle: closeIdle, readLate: readLate}, nil
 }
 
 // timed wraps a probe with its timeout, latency and start time.
@@ -150,6 +156,9 @@ type timed struct {
 	// none (an HTTP probe on a kept connection: probeCtx)
 	probe     func(ctx context.Context, deadline time.Time) (ok bool, reason string)
 	closeIdle func()
+	// readLate is when the answer the last probe read after its deadline
+	// had arrived (zero: none read late)
+	readLate func() time.Time
 }
 
 // CloseIdle closes a connection that the check keeps open between probes
@@ -160,10 +169,14 @@ func (t *timed) CloseIdle() { t.closeIdle() }
 func (t *timed) Check(ctx context.Context) Result {
 	start := time.Now()
 	ok, reason := t.probe(ctx, start.Add(t.timeout))
-	if !ok && time.Since(start) >= t.timeout {
-		reason = timeoutReason(t.timeout, reason)
+	res := Result{OK: ok, Reason: reason, Latency: time.Since(start), Time: start}
+	if at := t.readLate(); !at.IsZero() {
+		// the server's answer had come by then: that is its latency
+		res.ReadLate, res.Latency = true, at.Sub(start)
+	} else if !ok && res.Latency >= t.timeout {
+		res.Reason = timeoutReason(t.timeout, reason)
 	}
-	return Result{OK: ok, Reason: reason, Latency: time.Since(start), Time: start}
+	return res
 }
 
 // timeoutReason words a probe that ran out of time, keeping what the probe

@@ -46,6 +46,9 @@ type httpCheck struct {
 	// fresh makes the next probe dial a new connection instead of taking
 	// one from the pool (after a failed probe); only the probe touches it
 	fresh bool
+	// lateAt is when the answer the last probe read late had arrived
+	// (readLate; zero when it read none late); only the probe touches it
+	lateAt time.Time
 }
 
 // hop is one request of a probe: to the configured URL or to a redirect.
@@ -153,9 +156,13 @@ type answer struct {
 func (h *httpCheck) probeUntil(ctx context.Context, deadline time.Time) (bool, string) {
 	pc := probeCtx{parent: ctx, deadline: deadline}
 	defer pc.done()
+	h.lateAt = time.Time{}
 	hp := h.first
 	for redirects := 0; ; redirects++ {
 		a, err := h.roundTrip(&pc, hp)
+		if err != nil {
+			h.lateAt = time.Time{} // what was read late did not make an answer
+		}
 		if err != nil && pc.err() != nil {
 			return false, pc.err().Error() // timed words it as a timeout
 		}

@@ -106,16 +106,17 @@ var errIncompleteInTime = errors.New("the answer was not complete by the deadlin
 // Before, such a probe failed, and under a CPU shortage servers that all
 // answered within milliseconds were counted down by the hundred (issue 15).
 // Plain HTTP only: a TLS record's arrival says less about what it holds.
-func (c *clientConn) readLate(deadline time.Time) bool {
+// The time the last of it arrived is returned.
+func (c *clientConn) readLate(deadline time.Time) (time.Time, bool) {
 	if deadline.IsZero() || c.got != 0 || c.br.Buffered() != 0 {
-		return false
+		return time.Time{}, false
 	}
-	n := arrivedBy(c.tcp, deadline)
+	n, at := arrivedBy(c.tcp, deadline)
 	if n == 0 || c.Conn.SetReadDeadline(time.Time{}) != nil {
-		return false
+		return time.Time{}, false
 	}
 	c.late, c.avail = true, n
-	return true
+	return at, true
 }
 
 // close closes the connection with a reset (SO_LINGER 0) and gives its
@@ -292,8 +293,11 @@ func (h *httpCheck) exchange(pc *probeCtx, c *clientConn, hp *hop, keepAlive boo
 		afterRequest(c, pc.deadline)
 	}
 	head, err := readHead(c.br)
-	if err != nil && hp.tls == nil && errors.Is(err, os.ErrDeadlineExceeded) && c.readLate(pc.deadline) {
-		head, err = readHead(c.br)
+	if err != nil && hp.tls == nil && errors.Is(err, os.ErrDeadlineExceeded) {
+		if at, ok := c.readLate(pc.deadline); ok {
+			h.lateAt = at
+			head, err = readHead(c.br)
+		}
 	}
 	if err != nil {
 		if keepAlive && c.unhook != nil && hp.tls == nil && c.got == 0 && errors.Is(err, os.ErrDeadlineExceeded) {

@@ -121,6 +121,7 @@ func probeLoop(ctx context.Context, c Checker, o MonitorOptions, delay time.Dura
 		if ctx.Err() != nil {
 			return // a cancelled probe says nothing about the target
 		}
+		stats.count(res)
 		record(res)
 		d := nextDelay(o)
 		due = planned.Add(d)

@@ -11,6 +11,14 @@ import (
 // probeStats counts the probes of a Probes.
 type probeStats struct {
 	started, late atomic.Uint64
+	readLate      atomic.Uint64 // answers that came in time, read after the timeout
+}
+
+// count records one probe's result in s (nil: none kept).
+func (s *probeStats) count(r Result) {
+	if s != nil && r.ReadLate {
+		s.readLate.Add(1)
+	}
 }
 
 // Probes runs the probes of many monitors. Monitors added with equal check
@@ -201,6 +209,11 @@ func (p *Probes) Run(ctx context.Context) {
 func (p *Probes) Stats() (started, late uint64) {
 	return p.stats.started.Load(), p.stats.late.Load()
 }
+
+// ReadLate returns how many probes read their answer only after their
+// timeout (the process was short of CPU) and counted it because it had
+// arrived in time (Result.ReadLate).
+func (p *Probes) ReadLate() uint64 { return p.stats.readLate.Load() }
 
 // record hands one result to every monitor of the probe.
 func (sp *sharedProbe) record(r Result) {

@@ -305,6 +305,7 @@ func (sp *sharedProbe) runOnce(stats *probeStats) {
 	if sp.ctx.Err() != nil {
 		return // a cancelled probe says nothing about the target
 	}
+	stats.count(res)
 	sp.record(res)
 	d := nextDelay(o)
 	start := sp.sched.start
