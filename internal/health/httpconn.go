@@ -246,6 +246,7 @@ func (h *httpCheck) dial(ctx context.Context, hp *hop) (*clientConn, error) {
 // the connection may carry the next request: keepalive is on, the server
 // did not ask to close and the whole body was read.
 func (h *httpCheck) exchange(pc *probeCtx, c *clientConn, hp *hop, keepAlive bool) (answer, bool, error) {
+	c.late = false // a kept connection's last answer may have been read late
 	if c.unhook == nil {
 		// a cancellation closes the connection, which ends blocked I/O;
 		// the timeout is the connection's deadline, which leaves an answer
@@ -285,7 +286,7 @@ func (h *httpCheck) exchange(pc *probeCtx, c *clientConn, hp *hop, keepAlive boo
 		}
 		c.owed = ""
 	}
-	c.got, c.late = 0, false
+	c.got = 0
 	if _, err := c.Write(hp.req); err != nil {
 		return answer{}, false, err
 	}
