@@ -19,24 +19,7 @@ import (
 // (reason and health), tries again, and the error goes once a try works.
 // It was only logged.
 func TestLeadFailureShownAndCleared(t *testing.T) {
-	dir := t.TempDir()
-	mc, bc := baseCfg(t, ModeMaster, filepath.Join(dir, "m")), baseCfg(t, ModeBackup, filepath.Join(dir, "b"))
-	ln := listen(t, "127.0.0.1:0")
-	bc.Peer = ln.Addr().String()
-	m := startGW(t, mc, ln)
-	waitRole(t, m, RoleActive, 5*time.Second)
-
-	var failing atomic.Bool
-	failing.Store(true)
-	var tries atomic.Int32
-	b := startGWLead(t, bc, func(g *Gateway, p string) error {
-		tries.Add(1)
-		if failing.Load() {
-			return errors.New("disk on fire")
-		}
-		return g.store.Lead(p)
-	})
-	waitRole(t, b, RoleStandby, 5*time.Second)
+	m, b, failing, tries := failingLeadPair(t, func(*gw) {})
 	m.stop()
 	waitRole(t, b, RoleActive, 5*time.Second)
 
@@ -64,26 +47,12 @@ func TestLeadFailureShownAndCleared(t *testing.T) {
 // state writes are accepted again. They used to be acknowledged into a log
 // still marked as following the master's.
 func TestStateWritesRefusedWhileNotLeading(t *testing.T) {
-	dir := t.TempDir()
-	mc, bc := baseCfg(t, ModeMaster, filepath.Join(dir, "m")), baseCfg(t, ModeBackup, filepath.Join(dir, "b"))
-	ln := listen(t, "127.0.0.1:0")
-	bc.Peer = ln.Addr().String()
-	m := startGW(t, mc, ln)
-	waitRole(t, m, RoleActive, 5*time.Second)
-	if _, err := m.SetState("k", []byte("from the master")); err != nil {
-		t.Fatal(err)
-	}
-
-	var failing atomic.Bool
-	failing.Store(true)
-	b := startGWLead(t, bc, func(g *Gateway, p string) error {
-		if failing.Load() {
-			return errors.New("disk on fire")
+	m, b, failing, _ := failingLeadPair(t, func(m *gw) {
+		if _, err := m.SetState("k", []byte("from the master")); err != nil {
+			t.Fatal(err)
 		}
-		return g.store.Lead(p)
 	})
 	ba := "http://" + admin(t, b, "")
-	waitRole(t, b, RoleStandby, 5*time.Second)
 	testutil.Eventually(t, 5*time.Second, "the master's state on the backup", func() bool {
 		it, ok, _ := b.GetDoc(ProvState, "k")
 		return ok && string(it.Value) == "from the master"
@@ -152,6 +121,31 @@ func TestConfigWritableWhileNotLeading(t *testing.T) {
 }
 
 // startGWLead is startGW with store.Lead replaced by lead (set before Run).
+// failingLeadPair starts a master, runs onMaster on it once it is active,
+// then a backup whose store.Lead fails while failing is set (set at start)
+// and counts its tries; it returns once the backup stands by.
+func failingLeadPair(t *testing.T, onMaster func(m *gw)) (m, b *gw, failing *atomic.Bool, tries *atomic.Int32) {
+	t.Helper()
+	dir := t.TempDir()
+	mc, bc := baseCfg(t, ModeMaster, filepath.Join(dir, "m")), baseCfg(t, ModeBackup, filepath.Join(dir, "b"))
+	ln := listen(t, "127.0.0.1:0")
+	bc.Peer = ln.Addr().String()
+	m = startGW(t, mc, ln)
+	waitRole(t, m, RoleActive, 5*time.Second)
+	onMaster(m)
+	failing, tries = &atomic.Bool{}, &atomic.Int32{}
+	failing.Store(true)
+	b = startGWLead(t, bc, func(g *Gateway, p string) error {
+		tries.Add(1)
+		if failing.Load() {
+			return errors.New("disk on fire")
+		}
+		return g.store.Lead(p)
+	})
+	waitRole(t, b, RoleStandby, 5*time.Second)
+	return m, b, failing, tries
+}
+
 func startGWLead(t *testing.T, cfg Config, lead func(g *Gateway, p string) error) *gw {
 	t.Helper()
 	ring := logging.NewRing(100)
