@@ -124,6 +124,10 @@ func New(cfg *Config, opts Options) (*Gateway, error) {
 		return nil, fmt.Errorf("gateway: %w", err)
 	}
 	g.store = st
+	if err := g.leadConfig(); err != nil {
+		st.Close()
+		return nil, err
+	}
 	if g.hist, err = openHistory(c, st); err != nil {
 		st.Close()
 		return nil, err
@@ -142,6 +146,32 @@ func New(cfg *Config, opts Options) (*Gateway, error) {
 	}
 	g.sup = newSupervisor(g)
 	return g, nil
+}
+
+// leadConfig makes a node that is not a backup the writer of its config
+// log before anything can write it (the mode changes only with a restart).
+// A node that followed a master's config log (it was the backup) starts a
+// log of its own with everything it holds: its backup then copies it whole
+// instead of continuing from where it stood in the old master's log, which
+// would mix the two histories and show the backup in sync while it is not.
+func (g *Gateway) leadConfig() error {
+	if g.cfg.Mode == ModeBackup {
+		return nil
+	}
+	pos, err := g.store.Position(ProvConfig)
+	if err != nil {
+		return fmt.Errorf("gateway: %w", err)
+	}
+	if err := g.store.Lead(ProvConfig); err != nil {
+		return fmt.Errorf("gateway: cannot lead the config log: %w", err)
+	}
+	if pos.SrcLogID != "" {
+		msg := fmt.Sprintf("config: this node followed the master's config log %s (applied up to seq %d) and is now %s: it writes a new config log of its own, which its backup copies in full",
+			pos.SrcLogID, pos.Applied, g.cfg.Mode)
+		g.log.Warn("leading the config log after a mode change", "followed", pos.SrcLogID, "mode", g.cfg.Mode)
+		g.sysEvent("config", msg)
+	}
+	return nil
 }
 
 func (g *Gateway) close() {
