@@ -86,7 +86,9 @@ func (c *clientConn) Read(p []byte) (int, error) {
 	}
 	n, err := c.Conn.Read(p)
 	c.got += int64(n)
-	c.avail -= n
+	if c.late {
+		c.avail -= n
+	}
 	return n, err
 }
 
@@ -100,13 +102,13 @@ var errIncompleteInTime = errors.New("the answer was not complete by the deadlin
 // server's, made it miss: a process short of CPU runs its probes after
 // their answers came (a garbage collection while other processes keep
 // every core busy). Then the probe goes on reading what had arrived, and
-// only that, without waiting, and true is returned. An answer that
-// arrived after the deadline, or not whole by then, stays a timeout.
+// only that, without waiting: readLate returns when the last of it had
+// arrived, and true. An answer that arrived after the deadline, or not
+// whole by then, stays a timeout.
 //
 // Before, such a probe failed, and under a CPU shortage servers that all
 // answered within milliseconds were counted down by the hundred (issue 15).
 // Plain HTTP only: a TLS record's arrival says less about what it holds.
-// The time the last of it arrived is returned.
 func (c *clientConn) readLate(deadline time.Time) (time.Time, bool) {
 	if deadline.IsZero() || c.got != 0 || c.br.Buffered() != 0 {
 		return time.Time{}, false
