@@ -41,7 +41,8 @@ func (g *Gateway) startClientListener(ctx context.Context, run func(func(context
 		ln.Close()
 		return err
 	}
-	srv := netlimit.HTTPServer(g.clientGuard(ln.Addr().String()).Handler(h), g.log)
+	errs := netlimit.NewErrorLog(g.log, "client listener")
+	srv := netlimit.HTTPServer(g.clientGuard(ln.Addr().String()).Handler(h), errs)
 	ln = netlimit.Wrap(ln, ClientLimits())
 	run(func(ctx context.Context) {
 		shut := make(chan struct{})
@@ -52,10 +53,13 @@ func (g *Gateway) startClientListener(ctx context.Context, run func(func(context
 			defer cancel()
 			_ = srv.Shutdown(sctx)
 		}()
+		logged := make(chan struct{})
+		go func() { defer close(logged); errs.Run(ctx) }() // waited for below
 		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
 			g.log.Error("client listener", "err", err)
 		}
 		<-shut
+		<-logged
 	})
 	return nil
 }

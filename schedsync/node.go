@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"log"
 	"log/slog"
 	"net"
 	"os"
@@ -44,7 +43,7 @@ type Node struct {
 	log        *slog.Logger
 	auth       *peer.HTTPAuth // nil: pinned TLS alone
 	refusedLog *logging.Throttle
-	serverLog  *logging.Throttle
+	serverLog  *netlimit.ErrorLog
 	client     *peerClient
 	ln         net.Listener
 	w          *writer
@@ -113,7 +112,7 @@ func New(cfg *Config, opt Options) (*Node, error) {
 		return nil, err
 	}
 	n.refusedLog = logging.NewThrottle(n.log, "refused peer request", refusedLogEvery)
-	n.serverLog = logging.NewThrottle(n.log, "peer port: connection error", refusedLogEvery)
+	n.serverLog = netlimit.NewErrorLog(n.log, "peer port")
 	if cfg.Mode == ModePrimary {
 		// A primary never creates its directory: a wrong path must not look
 		// like an empty tree that the secondary then mirrors.
@@ -215,8 +214,7 @@ func (n *Node) Run(ctx context.Context) error {
 	defer cancel()
 	var wg sync.WaitGroup
 	if n.ln != nil {
-		hs := netlimit.HTTPServer(n.handler(), nil)
-		hs.ErrorLog = log.New(n.serverLog.Writer(), "", 0) // TLS handshake errors: throttled
+		hs := netlimit.HTTPServer(n.handler(), n.serverLog) // TLS handshake errors: throttled
 		wg.Go(func() { _ = hs.Serve(n.ln) })
 		defer func() { _ = hs.Close(); wg.Wait() }()
 	}

@@ -171,7 +171,8 @@ func (s *Server) Serve(ctx context.Context) error {
 		return errors.New("status: Serve before Listen")
 	}
 	guard := NewGuard(access.Token, access.AllowedHosts, listen, ln.Addr().String())
-	hs := netlimit.HTTPServer(guard.Handler(s.mux), s.log)
+	errs := netlimit.NewErrorLog(s.log, "admin listener")
+	hs := netlimit.HTTPServer(guard.Handler(s.mux), errs)
 	stopped := make(chan struct{})
 	serveDone := make(chan struct{})
 	go func() {
@@ -184,9 +185,14 @@ func (s *Server) Serve(ctx context.Context) error {
 		defer cancel()
 		_ = hs.Shutdown(sctx)
 	}()
+	logCtx, stopLog := context.WithCancel(context.Background())
+	logged := make(chan struct{})
+	go func() { defer close(logged); errs.Run(logCtx) }()
 	err := hs.Serve(ln)
 	close(serveDone)
 	<-stopped // Shutdown has returned: no goroutine outlives Serve
+	stopLog()
+	<-logged // the last summary is written
 	if err != nil && !errors.Is(err, http.ErrServerClosed) {
 		return fmt.Errorf("status: admin listener: %w", err)
 	}

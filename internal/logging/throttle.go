@@ -3,9 +3,7 @@ package logging
 import (
 	"context"
 	"fmt"
-	"io"
 	"log/slog"
-	"net"
 	"sort"
 	"strings"
 	"sync"
@@ -115,30 +113,6 @@ func sourceList(from map[string]int, others int) string {
 		parts = append(parts, fmt.Sprintf("others (%d)", others))
 	}
 	return strings.Join(parts, ", ")
-}
-
-// Writer returns an io.Writer for a log.Logger (http.Server.ErrorLog):
-// each line is an event whose source is the address after " from ", if
-// any, and whose detail is the line without it.
-func (t *Throttle) Writer() io.Writer { return throttleWriter{t} }
-
-type throttleWriter struct{ t *Throttle }
-
-func (w throttleWriter) Write(p []byte) (int, error) {
-	line := strings.TrimSpace(string(p))
-	source := "-"
-	if i := strings.Index(line, " from "); i >= 0 {
-		rest := line[i+len(" from "):]
-		if j := strings.Index(rest, ": "); j > 0 {
-			source = rest[:j]
-			if h, _, err := net.SplitHostPort(source); err == nil {
-				source = h
-			}
-			line = line[:i] + rest[j:]
-		}
-	}
-	w.t.Event(source, line)
-	return len(p), nil
 }
 
 // Every lets one line of a repeated warning through per Period and counts

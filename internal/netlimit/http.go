@@ -2,7 +2,7 @@ package netlimit
 
 import (
 	"io"
-	"log/slog"
+	stdlog "log"
 	"net/http"
 	"time"
 )
@@ -28,14 +28,14 @@ const (
 // bodyTimeout is BodyTimeout (tests shorten it).
 var bodyTimeout = BodyTimeout
 
-// HTTPServer returns an http.Server for h with those bounds; log (may be
-// nil) receives the server's own errors (TLS handshakes, panics) as
-// warnings.
-func HTTPServer(h http.Handler, log *slog.Logger) *http.Server {
+// HTTPServer returns an http.Server for h with those bounds; errs (may be
+// nil: net/http's default, the standard logger) receives the server's own
+// error lines (see ErrorLog).
+func HTTPServer(h http.Handler, errs *ErrorLog) *http.Server {
 	s := &http.Server{Handler: bodyDeadline(h), ReadHeaderTimeout: ReadHeaderTimeout, IdleTimeout: IdleTimeout,
 		MaxHeaderBytes: MaxHeaderBytes}
-	if log != nil {
-		s.ErrorLog = slog.NewLogLogger(log.Handler(), slog.LevelWarn)
+	if errs != nil {
+		s.ErrorLog = stdlog.New(errs, "", 0)
 	}
 	return s
 }
