@@ -1,6 +1,7 @@
 package ddns
 
 import (
+	"fmt"
 	"time"
 
 	"github.com/redund/redund/internal/health"
@@ -38,6 +39,11 @@ type ServerStatus struct {
 	Since       time.Time `json:"since"`
 	LastCheck   time.Time `json:"last_check,omitzero"`
 	Checks      uint64    `json:"checks"`
+	// NotProbedS is how long, in seconds, State has stood without a probe
+	// result past when the next one was due (staleAfter); 0 while results
+	// come in time. State is then what the last probe said, not verified
+	// since: the status document shows the server UNKNOWN.
+	NotProbedS float64 `json:"not_probed_s,omitempty"`
 }
 
 // SchemeStatus is everything known about one scheme at one moment.
@@ -81,12 +87,14 @@ func (s *Scheme) Snapshot() SchemeStatus {
 		p := st.lastPush
 		out.LastPush = &p
 	}
+	now := time.Now()
 	for i, m := range s.mons {
 		snap := m.Snapshot()
 		srv := s.cfg.Servers[i]
 		ss := ServerStatus{Name: srv.Name, Address: srv.Address, Priority: srv.Priority, State: snap.State.String(),
 			Maintenance: snap.Maintenance, LatencyMS: float64(snap.Latency.Microseconds()) / 1000,
-			Reason: snap.Reason, Since: snap.Since, LastCheck: snap.LastCheck, Checks: snap.Checks}
+			Reason: snap.Reason, Since: snap.Since, LastCheck: snap.LastCheck, Checks: snap.Checks,
+			NotProbedS: notProbedFor(snap.LastCheck, now, s.cfg.staleAfter(i)).Seconds()}
 		if snap.Maintenance {
 			ss.MaintSource = "config"
 			if s.state.overridden(srv.Name) {
@@ -137,10 +145,15 @@ func (s *Scheme) Document() status.Document {
 			}
 		}
 	}
+	now := time.Now()
 	for i, m := range s.mons {
 		snap := m.Snapshot()
-		doc.Health = append(doc.Health, status.Health{Name: s.cfg.Servers[i].Name, State: snap.Label(),
-			Reason: snap.Reason, LatencyMS: float64(snap.Latency.Microseconds()) / 1000, Since: snap.Since})
+		h := status.Health{Name: s.cfg.Servers[i].Name, State: snap.Label(),
+			Reason: snap.Reason, LatencyMS: float64(snap.Latency.Microseconds()) / 1000, Since: snap.Since}
+		if d := notProbedFor(snap.LastCheck, now, s.cfg.staleAfter(i)); d > 0 {
+			h.State, h.Reason = health.Unknown.String(), notProbedReason(d, snap.Label(), snap.Reason)
+		}
+		doc.Health = append(doc.Health, h)
 	}
 	return doc
 }
@@ -153,4 +166,37 @@ func (d *Daemon) Status() []status.Document {
 		out = append(out, set.schemes[n].Document())
 	}
 	return out
+}
+
+// staleAfter is how long after server i's last probe began its result may
+// stand: the next probe begins an interval later and ends within its
+// timeout, and one more interval is slack.
+func (c *Config) staleAfter(i int) time.Duration {
+	var timeout time.Duration
+	if ck := c.Servers[i].Check; ck != nil {
+		cp := *ck
+		cp.SetDefaults()
+		timeout = cp.Timeout.D()
+	}
+	return 2*c.monitorOptions(i).Interval + timeout
+}
+
+// notProbedFor is how long a result whose probe began at last has stood,
+// at now, when that is longer than after (0 otherwise, and before the
+// first result): the probes are behind (a host short of CPU for its
+// checks) or stopped, and the state shown is not verified.
+func notProbedFor(last, now time.Time, after time.Duration) time.Duration {
+	if last.IsZero() {
+		return 0
+	}
+	if d := now.Sub(last); d > after {
+		return d
+	}
+	return 0
+}
+
+// notProbedReason words a server whose result is stale.
+func notProbedReason(d time.Duration, state, reason string) string {
+	return fmt.Sprintf("no probe result for %s (the last said %s: %s): the probes are behind or stopped",
+		d.Round(100*time.Millisecond), state, reason)
 }
