@@ -18,8 +18,8 @@ import (
 )
 
 // waiting is how many bytes wait unread in c's socket.
-func waiting(t *testing.T, c *clientConn) int {
-	rc, err := c.tcp.SyscallConn()
+func waiting(t *testing.T, c *net.TCPConn) int {
+	rc, err := c.SyscallConn()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -91,7 +91,7 @@ func TestLateReadOfTimelyAnswer(t *testing.T) {
 				t.Fatal(err)
 			}
 			answer := len(c.first) + len(c.rest)
-			afterRequest = func(conn *clientConn, deadline time.Time) {
+			afterRequest = func(conn *net.TCPConn, deadline time.Time) {
 				testutil.Eventually(t, waitLimit, "the part sent at once to arrive", func() bool {
 					return waiting(t, conn) == len(c.first)
 				})
@@ -152,7 +152,7 @@ func TestReadLateResult(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	afterRequest = func(conn *clientConn, deadline time.Time) {
+	afterRequest = func(conn *net.TCPConn, deadline time.Time) {
 		hold <- struct{}{}
 		testutil.Eventually(t, waitLimit, "the answer to arrive", func() bool { return waiting(t, conn) == len(answer) })
 		// sleep: the prober is late: it reads only after its deadline
@@ -164,7 +164,7 @@ func TestReadLateResult(t *testing.T) {
 		t.Errorf("answer read late: %+v, want OK, ReadLate and a latency under %v", r, timeout)
 	}
 
-	afterRequest = func(conn *clientConn, deadline time.Time) {
+	afterRequest = func(conn *net.TCPConn, deadline time.Time) {
 		// sleep: the answer is sent only after the deadline
 		time.Sleep(time.Until(deadline) + time.Millisecond)
 		hold <- struct{}{}
@@ -173,5 +173,62 @@ func TestReadLateResult(t *testing.T) {
 	r = c.Check(context.Background())
 	if r.OK || r.ReadLate || !strings.HasPrefix(r.Reason, "timeout after 100ms") {
 		t.Errorf("answer after the timeout: %+v, want a timeout without ReadLate", r)
+	}
+}
+
+// TestTCPLateReadOfTimelyReply: a tcp check with expect that reads the
+// reply only after its deadline counts it when the kernel had received it
+// by then, and not when it came later.
+func TestTCPLateReadOfTimelyReply(t *testing.T) {
+	for _, c := range []struct {
+		name   string
+		first  string // sent once the request line is read
+		rest   string // sent once the deadline has passed
+		wantOK bool
+	}{
+		{"reply in time", "+PONG\r\n", "", true},
+		{"reply after the deadline", "", "+PONG\r\n", false},
+		{"the expected part after the deadline", "+PO", "NG\r\n", false},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			release := make(chan struct{})
+			addr := serveTCP(t, func(conn net.Conn) {
+				if _, err := bufio.NewReader(conn).ReadString('\n'); err != nil {
+					return
+				}
+				_, _ = conn.Write([]byte(c.first))
+				if c.rest != "" {
+					<-release
+					_, _ = conn.Write([]byte(c.rest))
+				}
+			})
+			timeout := 100 * time.Millisecond
+			ck, err := New(Config{Kind: "tcp", Address: addr, Send: "PING\n", Expect: "+PONG", Timeout: config.Duration(timeout)})
+			if err != nil {
+				t.Fatal(err)
+			}
+			afterRequest = func(conn *net.TCPConn, deadline time.Time) {
+				testutil.Eventually(t, waitLimit, "the part sent at once to arrive", func() bool { return waiting(t, conn) == len(c.first) })
+				// sleep: the prober is late: it reads only after its deadline
+				time.Sleep(time.Until(deadline) + time.Millisecond)
+				if c.rest != "" {
+					release <- struct{}{}
+					testutil.Eventually(t, waitLimit, "the rest to arrive", func() bool {
+						return waiting(t, conn) == len(c.first)+len(c.rest)
+					})
+				}
+			}
+			defer func() { afterRequest = nil }()
+			r := ck.Check(context.Background())
+			if r.OK != c.wantOK || r.ReadLate != c.wantOK {
+				t.Fatalf("reply read late: %+v, want OK and ReadLate %v", r, c.wantOK)
+			}
+			if c.wantOK && r.Latency >= timeout {
+				t.Errorf("latency %v, want until the reply arrived (under %v)", r.Latency, timeout)
+			}
+			if !c.wantOK && !strings.HasPrefix(r.Reason, "timeout after 100ms") {
+				t.Errorf("reason %q, want the timeout", r.Reason)
+			}
+		})
 	}
 }

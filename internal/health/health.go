@@ -132,7 +132,9 @@ func newChecker(c Config, pool *connPool) (Checker, error) {
 		probeUntil, closeIdle = h.probeUntil, h.closeIdle // makes a context only when it needs one
 		readLate = func() time.Time { return h.lateAt }
 	case "tcp":
-		probe = (&tcpCheck{address: c.Address, send: c.Send, expect: c.Expect}).probe
+		t := &tcpCheck{address: c.Address, send: c.Send, expect: c.Expect}
+		probeUntil = t.probeUntil
+		readLate = func() time.Time { return t.lateAt }
 	case "dns":
 		probe = newDNS(c).probe
 	case "exec":

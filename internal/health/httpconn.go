@@ -293,7 +293,7 @@ func (h *httpCheck) exchange(pc *probeCtx, c *clientConn, hp *hop, keepAlive boo
 		return answer{}, false, err
 	}
 	if afterRequest != nil {
-		afterRequest(c, pc.deadline)
+		afterRequest(c.tcp, pc.deadline)
 	}
 	head, err := readHead(c.br)
 	if err != nil && hp.tls == nil && errors.Is(err, os.ErrDeadlineExceeded) {
@@ -400,9 +400,10 @@ func (c *clientConn) owedArrived() bool {
 	return got
 }
 
-// afterRequest, for tests, runs after a probe's request is written, before
-// its answer is read: a prober late to read its answer.
-var afterRequest func(c *clientConn, deadline time.Time)
+// afterRequest, for tests, runs after a probe's request is written (HTTP;
+// tcp: after connecting and sending), before its answer is read: a prober
+// late to read its answer.
+var afterRequest func(c *net.TCPConn, deadline time.Time)
 
 // errOwedNotArrived: the answer owed on a kept connection has not begun.
 var errOwedNotArrived = errors.New("the answer to an earlier, timed-out probe has not arrived")
