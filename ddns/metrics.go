@@ -28,7 +28,7 @@ var (
 	mLate = prometheus.NewDesc("redund_ddns_probes_late_total",
 		"Probes that started more than a tenth of their interval (at least two ticks of the wake grid) after they were due.", nil, nil)
 	mReadLate = prometheus.NewDesc("redund_ddns_probes_read_late_total",
-		"HTTP probes and tcp checks with expect that read their answer only after their timeout (the process short of CPU) and counted it, as the kernel had received it in time.", nil, nil)
+		"HTTP probes, tcp checks with expect and dns checks that read their answer only after their timeout (the process short of CPU) and counted it, as the kernel had received it in time.", nil, nil)
 )
 
 // Describe implements prometheus.Collector.

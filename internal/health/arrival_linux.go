@@ -1,8 +1,8 @@
 package health
 
 import (
-	"net"
 	"sync"
+	"syscall"
 	"time"
 	"unsafe"
 
@@ -12,9 +12,9 @@ import (
 // stampArrivals asks the kernel to stamp each segment that arrives on tcp
 // with its receive time (SO_TIMESTAMPNS), for arrivedBy. Without it
 // arrivedBy finds no time and a late read stays a timeout.
-func stampArrivals(tcp *net.TCPConn) {
-	keepStamping.Do(holdStamping)
-	rc, err := tcp.SyscallConn()
+func stampArrivals(c syscall.Conn) {
+	stampEarly()
+	rc, err := c.SyscallConn()
 	if err != nil {
 		return
 	}
@@ -25,6 +25,11 @@ func stampArrivals(tcp *net.TCPConn) {
 
 // keepStamping opens, once, the socket that holds receive times on.
 var keepStamping sync.Once
+
+// stampEarly turns the kernel's stamping on for good, once. The kernel
+// turns it on a moment after it is asked (in a work item): a Probes asks
+// when it is made, so that even the answers to its first probes have times.
+func stampEarly() { keepStamping.Do(holdStamping) }
 
 // holdStamping keeps one socket with SO_TIMESTAMPNS open for the life of
 // the process. The kernel turns its stamping of arriving packets on when
@@ -48,13 +53,14 @@ func holdStamping() {
 // body a probe reads fit (max_bytes is at most this).
 const peekLimit = DefaultMaxBytes
 
-// arrivedBy returns how many bytes wait unread in tcp's socket that the
+// arrivedBy returns how many bytes wait unread in c's socket that the
 // kernel had received by deadline, and when the last of them came: all it
 // peeks at (up to peekLimit), when the last of them arrived by then, else
 // 0. TCP gives the time of the last segment a read takes from, so one time
-// covers every byte before it. It does not wait and reads nothing away.
-func arrivedBy(tcp *net.TCPConn, deadline time.Time) (n int, last time.Time) {
-	rc, err := tcp.SyscallConn()
+// covers every byte before it; on a UDP socket it is the next datagram. It
+// does not wait and reads nothing away.
+func arrivedBy(c syscall.Conn, deadline time.Time) (n int, last time.Time) {
+	rc, err := c.SyscallConn()
 	if err != nil {
 		return 0, time.Time{}
 	}

@@ -8,9 +8,11 @@ import (
 	"net"
 	"strings"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
+	"github.com/miekg/dns"
 	"golang.org/x/sys/unix"
 
 	"github.com/redund/redund/internal/config"
@@ -18,7 +20,7 @@ import (
 )
 
 // waiting is how many bytes wait unread in c's socket.
-func waiting(t *testing.T, c *net.TCPConn) int {
+func waiting(t *testing.T, c syscall.Conn) int {
 	rc, err := c.SyscallConn()
 	if err != nil {
 		t.Fatal(err)
@@ -26,6 +28,45 @@ func waiting(t *testing.T, c *net.TCPConn) int {
 	n := 0
 	_ = rc.Control(func(fd uintptr) { n, _ = unix.IoctlGetInt(int(fd), unix.SIOCINQ) })
 	return n
+}
+
+// waitStamping returns once the kernel stamps arriving packets: it turns
+// stamping on a moment after the first socket asks (in a work item), so an
+// answer that came before has no time and is not counted.
+func waitStamping(t *testing.T) {
+	t.Helper()
+	stampEarly()
+	testutil.Eventually(t, waitLimit, "the kernel to stamp arriving packets", func() bool {
+		a, err := net.ListenUDP("udp", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer a.Close()
+		stampArrivals(a)
+		b, err := net.DialUDP("udp", nil, a.LocalAddr().(*net.UDPAddr))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer b.Close()
+		if _, err := b.Write([]byte{1}); err != nil {
+			t.Fatal(err)
+		}
+		var buf [8]byte
+		var oob [64]byte
+		_ = a.SetReadDeadline(time.Now().Add(waitLimit))
+		_, oobn, _, _, err := a.ReadMsgUDP(buf[:], oob[:])
+		_, ok := receiveTime(oob[:oobn])
+		return err == nil && ok
+	})
+}
+
+// readLateAfter makes the prober late: it returns after deadline, with the
+// connection's deadline seen as passed (set again in the past, so that it
+// does not wait for the runtime's timer of the deadline).
+func readLateAfter(conn syscall.Conn, deadline time.Time) {
+	// sleep: the prober is late: it reads only after its deadline
+	time.Sleep(time.Until(deadline) + time.Millisecond)
+	_ = conn.(interface{ SetReadDeadline(time.Time) error }).SetReadDeadline(deadline)
 }
 
 // TestLateReadOfTimelyAnswer: the prober reads its answer only after the
@@ -36,6 +77,7 @@ func waiting(t *testing.T, c *net.TCPConn) int {
 // one of these was a timeout, and CPU starvation counted healthy servers
 // down (issue 15).
 func TestLateReadOfTimelyAnswer(t *testing.T) {
+	waitStamping(t)
 	const head = "HTTP/1.1 200 OK\r\nContent-Length: 10\r\nContent-Type: text/plain\r\n\r\n"
 	for _, c := range []struct {
 		name      string
@@ -91,12 +133,11 @@ func TestLateReadOfTimelyAnswer(t *testing.T) {
 				t.Fatal(err)
 			}
 			answer := len(c.first) + len(c.rest)
-			afterRequest = func(conn *net.TCPConn, deadline time.Time) {
+			afterRequest = func(conn syscall.Conn, deadline time.Time) {
 				testutil.Eventually(t, waitLimit, "the part sent at once to arrive", func() bool {
 					return waiting(t, conn) == len(c.first)
 				})
-				// sleep: the prober is late: it reads only after its deadline
-				time.Sleep(time.Until(deadline) + time.Millisecond)
+				readLateAfter(conn, deadline)
 				if c.rest != "" {
 					release <- struct{}{}
 					testutil.Eventually(t, waitLimit, "the rest to arrive", func() bool {
@@ -131,6 +172,7 @@ func TestLateReadOfTimelyAnswer(t *testing.T) {
 // in its Result, with the latency until the answer arrived (not until the
 // prober read it, which is past the timeout); a timeout says nothing of it.
 func TestReadLateResult(t *testing.T) {
+	waitStamping(t)
 	const answer = "HTTP/1.1 200 OK\r\nContent-Length: 3\r\n\r\nOK\n"
 	hold := make(chan struct{})
 	addr := serveTCP(t, func(conn net.Conn) {
@@ -152,11 +194,10 @@ func TestReadLateResult(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	afterRequest = func(conn *net.TCPConn, deadline time.Time) {
+	afterRequest = func(conn syscall.Conn, deadline time.Time) {
 		hold <- struct{}{}
 		testutil.Eventually(t, waitLimit, "the answer to arrive", func() bool { return waiting(t, conn) == len(answer) })
-		// sleep: the prober is late: it reads only after its deadline
-		time.Sleep(time.Until(deadline) + time.Millisecond)
+		readLateAfter(conn, deadline)
 	}
 	defer func() { afterRequest = nil }()
 	r := c.Check(context.Background())
@@ -164,9 +205,8 @@ func TestReadLateResult(t *testing.T) {
 		t.Errorf("answer read late: %+v, want OK, ReadLate and a latency under %v", r, timeout)
 	}
 
-	afterRequest = func(conn *net.TCPConn, deadline time.Time) {
-		// sleep: the answer is sent only after the deadline
-		time.Sleep(time.Until(deadline) + time.Millisecond)
+	afterRequest = func(conn syscall.Conn, deadline time.Time) {
+		readLateAfter(conn, deadline) // the answer is sent only after the deadline
 		hold <- struct{}{}
 		testutil.Eventually(t, waitLimit, "the answer to arrive", func() bool { return waiting(t, conn) == len(answer) })
 	}
@@ -180,6 +220,7 @@ func TestReadLateResult(t *testing.T) {
 // reply only after its deadline counts it when the kernel had received it
 // by then, and not when it came later.
 func TestTCPLateReadOfTimelyReply(t *testing.T) {
+	waitStamping(t)
 	for _, c := range []struct {
 		name   string
 		first  string // sent once the request line is read
@@ -207,10 +248,9 @@ func TestTCPLateReadOfTimelyReply(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			afterRequest = func(conn *net.TCPConn, deadline time.Time) {
+			afterRequest = func(conn syscall.Conn, deadline time.Time) {
 				testutil.Eventually(t, waitLimit, "the part sent at once to arrive", func() bool { return waiting(t, conn) == len(c.first) })
-				// sleep: the prober is late: it reads only after its deadline
-				time.Sleep(time.Until(deadline) + time.Millisecond)
+				readLateAfter(conn, deadline)
 				if c.rest != "" {
 					release <- struct{}{}
 					testutil.Eventually(t, waitLimit, "the rest to arrive", func() bool {
@@ -225,6 +265,97 @@ func TestTCPLateReadOfTimelyReply(t *testing.T) {
 			}
 			if c.wantOK && r.Latency >= timeout {
 				t.Errorf("latency %v, want until the reply arrived (under %v)", r.Latency, timeout)
+			}
+			if !c.wantOK && !strings.HasPrefix(r.Reason, "timeout after 100ms") {
+				t.Errorf("reason %q, want the timeout", r.Reason)
+			}
+		})
+	}
+}
+
+// TestDNSLateReadOfTimelyAnswer: a dns check that reads the answer only
+// after its deadline counts it when the kernel had received it by then, and
+// not when it came later; a stray datagram (another ID) is skipped.
+func TestDNSLateReadOfTimelyAnswer(t *testing.T) {
+	waitStamping(t)
+	for _, c := range []struct {
+		name   string
+		stray  bool // a datagram with another ID comes first, in time
+		late   bool // the answer is sent once the deadline has passed
+		wantOK bool
+	}{
+		{"answer in time", false, false, true},
+		{"a stray datagram, then the answer, in time", true, false, true},
+		{"answer after the deadline", false, true, false},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			pc, err := net.ListenPacket("udp", "127.0.0.1:0")
+			if err != nil {
+				t.Fatal(err)
+			}
+			release := make(chan struct{})
+			done := make(chan struct{})
+			t.Cleanup(func() { pc.Close(); <-done })
+			answer := func(q *dns.Msg) []byte {
+				r := new(dns.Msg)
+				r.SetReply(q)
+				r.Answer = []dns.RR{&dns.A{Hdr: dns.RR_Header{Name: q.Question[0].Name, Rrtype: dns.TypeA, Class: dns.ClassINET, Ttl: 60},
+					A: net.ParseIP("192.0.2.10").To4()}}
+				b, _ := r.Pack()
+				return b
+			}
+			queried := make(chan int, 1)
+			go func() {
+				defer close(done)
+				buf := make([]byte, 512)
+				n, from, err := pc.ReadFrom(buf)
+				if err != nil {
+					return
+				}
+				q := new(dns.Msg)
+				if q.Unpack(buf[:n]) != nil {
+					return
+				}
+				first := 0
+				if c.stray {
+					s := q.Copy()
+					s.Id++
+					b := answer(s)
+					_, _ = pc.WriteTo(b, from)
+					first += len(b)
+				}
+				a := answer(q)
+				if !c.late {
+					_, _ = pc.WriteTo(a, from)
+					first += len(a)
+				}
+				queried <- first
+				if c.late {
+					<-release
+					_, _ = pc.WriteTo(a, from)
+				}
+			}()
+			timeout := 100 * time.Millisecond
+			ck, err := New(Config{Kind: "dns", Server: pc.LocalAddr().String(), Name: "www.example.test", Timeout: config.Duration(timeout)})
+			if err != nil {
+				t.Fatal(err)
+			}
+			afterRequest = func(conn syscall.Conn, deadline time.Time) {
+				// the server sent what it sends at once before it says so;
+				// on loopback a datagram is queued before its send returns
+				if sent := <-queried; sent > 0 {
+					testutil.Eventually(t, waitLimit, "the datagrams sent at once to arrive", func() bool { return waiting(t, conn) > 0 })
+				}
+				readLateAfter(conn, deadline)
+				if c.late {
+					release <- struct{}{}
+					testutil.Eventually(t, waitLimit, "the late answer to arrive", func() bool { return waiting(t, conn) > 0 })
+				}
+			}
+			defer func() { afterRequest = nil }()
+			r := ck.Check(context.Background())
+			if r.OK != c.wantOK || r.ReadLate != c.wantOK {
+				t.Fatalf("answer read late: %+v, want OK and ReadLate %v", r, c.wantOK)
 			}
 			if !c.wantOK && !strings.HasPrefix(r.Reason, "timeout after 100ms") {
 				t.Errorf("reason %q, want the timeout", r.Reason)

@@ -2,9 +2,12 @@ package health
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net"
+	"os"
 	"strings"
+	"time"
 
 	"github.com/miekg/dns"
 
@@ -16,6 +19,9 @@ import (
 type dnsCheck struct {
 	server, name, value string
 	qtype               uint16
+	// lateAt is when the answer the last probe read late had arrived
+	// (zero: none read late); only the probe touches it
+	lateAt time.Time
 }
 
 func newDNS(c Config) *dnsCheck {
@@ -28,12 +34,15 @@ func newDNS(c Config) *dnsCheck {
 	}
 }
 
-func (d *dnsCheck) probe(ctx context.Context) (bool, string) {
+// probeUntil runs one probe that ends by deadline (zero: none).
+func (d *dnsCheck) probeUntil(ctx context.Context, deadline time.Time) (bool, string) {
+	d.lateAt = time.Time{}
 	m := new(dns.Msg)
 	m.SetQuestion(d.name, d.qtype)
 	m.RecursionDesired = true
-	in, err := d.exchange(ctx, m)
+	in, err := d.exchange(ctx, deadline, m)
 	if err != nil {
+		d.lateAt = time.Time{}
 		return false, shortErr(err)
 	}
 	tname := dns.TypeToString[d.qtype]
@@ -62,14 +71,71 @@ func (d *dnsCheck) probe(ctx context.Context) (bool, string) {
 }
 
 // exchange asks over UDP and retries over TCP when the answer was truncated.
-func (d *dnsCheck) exchange(ctx context.Context, m *dns.Msg) (*dns.Msg, error) {
-	c := &dns.Client{Net: "udp"}
-	in, _, err := c.ExchangeContext(ctx, m, d.server)
+func (d *dnsCheck) exchange(ctx context.Context, deadline time.Time, m *dns.Msg) (*dns.Msg, error) {
+	in, err := d.exchangeUDP(ctx, deadline, m)
 	if err == nil && in.Truncated {
-		c.Net = "tcp"
+		d.lateAt = time.Time{}
+		if !deadline.IsZero() {
+			var cancel context.CancelFunc
+			ctx, cancel = context.WithDeadline(ctx, deadline)
+			defer cancel()
+		}
+		c := &dns.Client{Net: "tcp"}
 		in, _, err = c.ExchangeContext(ctx, m, d.server)
 	}
 	return in, err
+}
+
+// exchangeUDP sends m over UDP and returns the first answer to it (same
+// ID and question, from the server: the socket is connected to it; other
+// datagrams are skipped). When the deadline passes before the probe reads
+// it, an answer the kernel had received by then still counts (arrivedBy,
+// as HTTP probes do): a prober short of CPU does not blame the server.
+func (d *dnsCheck) exchangeUDP(ctx context.Context, deadline time.Time, m *dns.Msg) (*dns.Msg, error) {
+	var dialer net.Dialer
+	conn, err := dialer.DialContext(ctx, "udp", d.server)
+	if err != nil {
+		return nil, err
+	}
+	defer conn.Close()
+	uc, _ := conn.(*net.UDPConn)
+	if uc != nil {
+		stampArrivals(uc)
+	}
+	// the timeout is the socket's deadline, which leaves an answer that
+	// came in time for a late read; a cancellation closes
+	_ = conn.SetDeadline(deadline)
+	stop := context.AfterFunc(ctx, func() { _ = conn.Close() })
+	defer stop()
+	co := &dns.Conn{Conn: conn, UDPSize: dns.MinMsgSize}
+	if err := co.WriteMsg(m); err != nil {
+		return nil, err
+	}
+	if afterRequest != nil && uc != nil {
+		afterRequest(uc, deadline)
+	}
+	var late error // the deadline's error, once the probe reads late
+	for {
+		if late != nil {
+			n, at := arrivedBy(uc, deadline)
+			if n == 0 {
+				return nil, late // nothing more came in time
+			}
+			d.lateAt = at // a datagram that is there: reading it does not wait
+		}
+		in, err := co.ReadMsg()
+		if err != nil && late == nil && uc != nil && !deadline.IsZero() && errors.Is(err, os.ErrDeadlineExceeded) &&
+			uc.SetReadDeadline(time.Time{}) == nil {
+			late = err
+			continue
+		}
+		if err != nil {
+			return nil, err
+		}
+		if in.Id == m.Id && len(in.Question) == 1 && in.Question[0] == m.Question[0] {
+			return in, nil
+		}
+	}
 }
 
 // rdata is the text form of an answer's value: an address for A and AAAA,

@@ -136,7 +136,9 @@ func newChecker(c Config, pool *connPool) (Checker, error) {
 		probeUntil = t.probeUntil
 		readLate = func() time.Time { return t.lateAt }
 	case "dns":
-		probe = newDNS(c).probe
+		d := newDNS(c)
+		probeUntil = d.probeUntil
+		readLate = func() time.Time { return d.lateAt }
 	case "exec":
 		probe = (&execCheck{argv: c.Command}).probe
 	}

@@ -10,6 +10,7 @@ import (
 	"os"
 	"strconv"
 	"sync"
+	"syscall"
 	"time"
 
 	"golang.org/x/sys/unix"
@@ -403,7 +404,7 @@ func (c *clientConn) owedArrived() bool {
 // afterRequest, for tests, runs after a probe's request is written (HTTP;
 // tcp: after connecting and sending), before its answer is read: a prober
 // late to read its answer.
-var afterRequest func(c *net.TCPConn, deadline time.Time)
+var afterRequest func(c syscall.Conn, deadline time.Time)
 
 // errOwedNotArrived: the answer owed on a kept connection has not begun.
 var errOwedNotArrived = errors.New("the answer to an earlier, timed-out probe has not arrived")

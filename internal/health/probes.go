@@ -66,6 +66,7 @@ type sharedProbe struct {
 
 // NewProbes returns an empty Probes.
 func NewProbes() *Probes {
+	stampEarly()
 	return &Probes{byKey: map[string]*sharedProbe{}, conns: newConnPool(), added: make(chan struct{}, 1)}
 }
 
