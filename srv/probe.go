@@ -22,8 +22,8 @@ type probeResult struct {
 }
 
 // probeTargets checks that every published port answers: a TCP connect for
-// tcp and tls, a SIP OPTIONS request for udp (any SIP reply counts, even an
-// error status: the server is there).
+// tcp and tls, a SIP OPTIONS request for udp (any SIP response to that
+// request counts, even an error status: the server is there).
 func probeTargets(ctx context.Context, sets []RRSet, hosts []*hostResult, opts CheckOptions) []*probeResult {
 	addrs := map[string][]string{}
 	for _, h := range hosts {
@@ -85,8 +85,12 @@ func unwrapOp(err error) error {
 	return err
 }
 
-// probeSIP sends a SIP OPTIONS request over UDP and waits for any SIP
-// response carrying the same Call-ID.
+// probeSIP sends a SIP OPTIONS request over UDP on a connected socket (the
+// kernel drops datagrams from any other address) and waits for a response
+// to that request: RFC 3261 section 17.1.3 matches a response to a client
+// transaction by the top Via's branch and the CSeq method; the Call-ID and
+// CSeq number are checked too. Anything else (a reply to another request,
+// a stray or forged datagram) is ignored and counted.
 func probeSIP(ctx context.Context, host, addr string, timeout time.Duration) error {
 	conn, err := net.Dial("udp", addr)
 	if err != nil {
@@ -98,25 +102,54 @@ func probeSIP(ctx context.Context, host, addr string, timeout time.Duration) err
 		deadline = d
 	}
 	_ = conn.SetDeadline(deadline)
-	callID := randHex(8) + "@redund"
-	if _, err := conn.Write(sipOptions(host, addr, conn.LocalAddr().String(), callID)); err != nil {
+	callID, branch := randHex(8)+"@redund", sipBranchPrefix+randHex(8)
+	if _, err := conn.Write(sipOptions(host, addr, conn.LocalAddr().String(), callID, branch)); err != nil {
 		return fmt.Errorf("SIP OPTIONS to %s: %v", addr, unwrapOp(err))
 	}
 	buf := make([]byte, 8192)
+	ignored, why := 0, ""
 	for {
 		n, err := conn.Read(buf)
 		if err != nil {
 			var ne net.Error
 			if errors.As(err, &ne) && ne.Timeout() {
-				return fmt.Errorf("no reply to SIP OPTIONS from %s within %s", addr, timeout)
+				msg := fmt.Sprintf("no reply to SIP OPTIONS from %s within %s", addr, timeout)
+				if ignored > 0 {
+					msg += fmt.Sprintf(" (ignored %s that did not answer it: %s)", plural(ignored, "datagram"), why)
+				}
+				return errors.New(msg)
 			}
 			return fmt.Errorf("SIP OPTIONS to %s: %v", addr, unwrapOp(err))
 		}
 		resp, perr := ParseSIPResponse(buf[:n])
-		if perr == nil && resp.CallID == callID {
+		if perr == nil {
+			perr = resp.answers(callID, branch)
+		}
+		if perr == nil {
 			return nil
 		}
+		if ignored++; ignored == 1 {
+			why = perr.Error()
+		}
 	}
+}
+
+// sipBranchPrefix is RFC 3261's magic cookie: a branch that starts with it
+// is unique per transaction.
+const sipBranchPrefix = "z9hG4bK"
+
+// answers says why r is not the response to our OPTIONS (nil if it is).
+// The reasons are our own words: nothing of the datagram is quoted.
+func (r SIPResponse) answers(callID, branch string) error {
+	switch {
+	case r.CallID != callID:
+		return errors.New("other Call-ID")
+	case r.Branch != branch:
+		return errors.New("top Via branch differs")
+	case r.CSeqMethod != "OPTIONS" || r.CSeqNum != 1:
+		return errors.New("CSeq is not 1 OPTIONS")
+	}
+	return nil
 }
 
 func randHex(n int) string {
@@ -126,10 +159,10 @@ func randHex(n int) string {
 }
 
 // sipOptions builds an OPTIONS request (RFC 3261 section 11).
-func sipOptions(host, addr, local, callID string) []byte {
+func sipOptions(host, addr, local, callID, branch string) []byte {
 	var b bytes.Buffer
 	fmt.Fprintf(&b, "OPTIONS sip:%s SIP/2.0\r\n", addr)
-	fmt.Fprintf(&b, "Via: SIP/2.0/UDP %s;branch=z9hG4bK%s;rport\r\n", local, randHex(6))
+	fmt.Fprintf(&b, "Via: SIP/2.0/UDP %s;branch=%s;rport\r\n", local, branch)
 	b.WriteString("Max-Forwards: 70\r\n")
 	fmt.Fprintf(&b, "From: <sip:redund@%s>;tag=%s\r\n", local, randHex(4))
 	fmt.Fprintf(&b, "To: <sip:%s>\r\n", strings.TrimSuffix(host, "."))
@@ -142,13 +175,16 @@ func sipOptions(host, addr, local, callID string) []byte {
 
 // SIPResponse is the part of a SIP response the probe needs.
 type SIPResponse struct {
-	Code   int
-	Reason string
-	CallID string
+	Code       int
+	Reason     string
+	CallID     string
+	Branch     string // branch parameter of the top (first) Via
+	CSeqNum    uint32
+	CSeqMethod string
 }
 
 // ParseSIPResponse parses a SIP response's status line and finds its
-// Call-ID header (or its compact form "i").
+// Call-ID, top Via branch and CSeq headers (long or compact forms).
 func ParseSIPResponse(b []byte) (SIPResponse, error) {
 	var r SIPResponse
 	head, _, _ := bytes.Cut(b, []byte("\r\n\r\n"))
@@ -164,18 +200,42 @@ func ParseSIPResponse(b []byte) (SIPResponse, error) {
 		return r, fmt.Errorf("bad SIP status code %q", code)
 	}
 	r.Code, r.Reason = n, reason
+	sawVia := false
 	for _, l := range lines[1:] {
 		name, val, ok := strings.Cut(strings.TrimRight(l, "\r"), ":")
 		if !ok {
 			continue
 		}
-		name = strings.TrimSpace(name)
-		if strings.EqualFold(name, "Call-ID") || name == "i" {
-			r.CallID = strings.TrimSpace(val)
+		name, val = strings.TrimSpace(name), strings.TrimSpace(val)
+		switch {
+		case strings.EqualFold(name, "Call-ID") || name == "i":
+			r.CallID = val
+		case (strings.EqualFold(name, "Via") || name == "v") && !sawVia:
+			sawVia = true
+			r.Branch = viaBranch(val)
+		case strings.EqualFold(name, "CSeq"):
+			num, method, _ := strings.Cut(val, " ")
+			if c, err := strconv.ParseUint(num, 10, 32); err == nil {
+				r.CSeqNum, r.CSeqMethod = uint32(c), strings.TrimSpace(method)
+			}
 		}
 	}
 	if r.CallID == "" {
 		return r, errors.New("SIP response without Call-ID")
 	}
 	return r, nil
+}
+
+// viaBranch returns the branch parameter of the first value of a Via
+// header ("SIP/2.0/UDP host;branch=z9hG4bK...;rport, ...").
+func viaBranch(via string) string {
+	first, _, _ := strings.Cut(via, ",")
+	params := strings.Split(first, ";")
+	for _, p := range params[1:] {
+		k, v, _ := strings.Cut(strings.TrimSpace(p), "=")
+		if strings.EqualFold(strings.TrimSpace(k), "branch") {
+			return strings.TrimSpace(v)
+		}
+	}
+	return ""
 }
