@@ -33,7 +33,7 @@ func Plan(ctx context.Context, c *Config, cl *dnsupdate.RFC2136, concurrency int
 	errs := make([]error, len(sets))
 	q := *cl
 	q.Recursion = false
-	if err := reachable(ctx, &q, c.DomainFQDN()); err != nil {
+	if _, err := reachable(ctx, &q, c.DomainFQDN()); err != nil {
 		return nil, 0, err
 	}
 	parallel(ctx, concurrency, len(sets), func(i int) {
