@@ -226,6 +226,11 @@ func (c *RFC2136) exchange(ctx context.Context, op string, m *dns.Msg) (*dns.Msg
 		cl.Net = "tcp"
 		r, err = c.send(ctx, cl, sign(m))
 	}
+	if err == nil {
+		if err = answers(m, r); err != nil {
+			r = nil // its rcode is not the server's word either
+		}
+	}
 	return c.check(op, r, err)
 }
 
