@@ -35,7 +35,7 @@ type CheckReport struct {
 	Resolver string        `json:"resolver"`
 	RRSets   int           `json:"rrsets"`
 	Hosts    int           `json:"hosts"`
-	Probes   int           `json:"probes"`
+	Probes   int           `json:"probes"` // port × address probes
 	Findings []Finding     `json:"findings"`
 	Elapsed  time.Duration `json:"elapsed_ns"`
 

@@ -14,14 +14,15 @@ import (
 	"time"
 )
 
-// probeResult is one (host, transport, port) that was probed.
+// probeResult is one (host, transport, port, address) that was probed.
 type probeResult struct {
-	host, transport string
-	port            uint16
-	findings        []Finding
+	host, transport, addr string
+	port                  uint16
+	findings              []Finding
 }
 
-// probeTargets checks that every published port answers: a TCP connect for
+// probeTargets checks that every published port answers at every address
+// of its host (phones try them all, RFC 3263): a TCP connect for
 // tcp and tls, a SIP OPTIONS request for udp (any SIP response to that
 // request counts, even an error status: the server is there).
 func probeTargets(ctx context.Context, sets []RRSet, hosts []*hostResult, opts CheckOptions) []*probeResult {
@@ -35,11 +36,13 @@ func probeTargets(ctx context.Context, sets []RRSet, hosts []*hostResult, opts C
 		for _, r := range SRVs(s.RRs) {
 			host := strings.ToLower(r.Target)
 			key := fmt.Sprintf("%s|%s|%d", host, s.Transport, r.Port)
-			if host == "." || seen[key] || len(addrs[host]) == 0 {
+			if host == "." || seen[key] {
 				continue
 			}
 			seen[key] = true
-			probes = append(probes, &probeResult{host: host, transport: s.Transport, port: r.Port})
+			for _, a := range addrs[host] {
+				probes = append(probes, &probeResult{host: host, transport: s.Transport, port: r.Port, addr: a})
+			}
 		}
 	}
 	sort.Slice(probes, func(i, j int) bool {
@@ -50,11 +53,14 @@ func probeTargets(ctx context.Context, sets []RRSet, hosts []*hostResult, opts C
 		if a.transport != b.transport {
 			return a.transport < b.transport
 		}
-		return a.port < b.port
+		if a.port != b.port {
+			return a.port < b.port
+		}
+		return a.addr < b.addr
 	})
 	parallel(ctx, opts.Concurrency, len(probes), func(i int) {
 		p := probes[i]
-		addr := net.JoinHostPort(addrs[p.host][0], strconv.Itoa(int(p.port)))
+		addr := net.JoinHostPort(p.addr, strconv.Itoa(int(p.port)))
 		var err error
 		if p.transport == "udp" {
 			err = probeSIP(ctx, p.host, addr, opts.Timeout)

@@ -2,10 +2,13 @@ package srv
 
 import (
 	"context"
+	"fmt"
 	"net"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/redund/redund/internal/dnsupdate/bindtest"
 )
 
 // TestSIPProbeAcceptsOnlyItsResponse: a datagram that is not the response
@@ -85,5 +88,38 @@ func TestParseSIPResponseMatchFields(t *testing.T) {
 		"Via: SIP/2.0/UDP c;branch=z9hG4bKz\r\nCSeq: 7  OPTIONS\r\ni: id\r\n\r\n"))
 	if err != nil || r.Branch != "z9hG4bKx" || r.CSeqNum != 7 || r.CSeqMethod != "OPTIONS" {
 		t.Fatalf("%+v %v; want the first Via's branch and CSeq 7 OPTIONS", r, err)
+	}
+}
+
+// TestBINDProbeEveryAddress: phones try every address of a target (RFC
+// 3263), so check probes each one. ms1 has an A record where the media
+// server listens and an AAAA record where nothing does: the AAAA address
+// must be reported, not hidden behind the A address that answers.
+func TestBINDProbeEveryAddress(t *testing.T) {
+	if l, err := net.ListenPacket("udp", "[::1]:0"); err != nil {
+		t.Skipf("no IPv6 loopback: %v", err)
+	} else {
+		l.Close()
+	}
+	s := bindtest.Start(t, "example.test", "ms1 IN A 127.0.0.1", "ms1 IN AAAA ::1")
+	ms := startMediaServer(t)
+	src := fmt.Sprintf("[srv]\ndomain = \"sip.example.test\"\ntransports = [\"udp\", \"tcp\", \"tls\"]\ntimeout = \"1s\"\n"+
+		"[[srv.targets]]\nname = \"ms1\"\nhost = \"ms1.example.test\"\nudp = %d\ntcp = %d\ntls = %d\n"+
+		"[[srv.zones]]\nname = \"east\"\norder = [\"ms1\"]\n"+
+		"[srv.push]\nserver = %q\nzone = \"example.test\"\n[srv.push.tsig]\nname = %q\nsecret = %q\n",
+		ms.udp, ms.tcp, ms.tls, s.Addr, s.KeyName, s.KeySecret)
+	c := loadString(t, src)
+	push(t, c)
+	rep := check(t, c)
+	if rep.Probes != 6 {
+		t.Errorf("%d probes, want 6 (3 ports at 2 addresses)", rep.Probes)
+	}
+	var got []string
+	for _, f := range rep.Findings {
+		got = append(got, f.String())
+	}
+	all := strings.Join(got, "\n")
+	if len(got) != 3 || strings.Contains(all, "127.0.0.1") || strings.Count(all, "[::1]") != 3 {
+		t.Fatalf("findings, want the three ports at [::1] only:\n%s", all)
 	}
 }

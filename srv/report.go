@@ -135,7 +135,7 @@ func WriteOrder(w io.Writer, sets []OrderSet) {
 // WriteCheck prints a check report: a summary line, then every finding.
 func WriteCheck(w io.Writer, r *CheckReport) {
 	fmt.Fprintf(w, "checked %s, %s and %s at %s in %.3fs\n",
-		plural(r.RRSets, "RRset"), plural(r.Hosts, "target host"), plural(r.Probes, "port"), r.Resolver, r.Elapsed.Seconds())
+		plural(r.RRSets, "RRset"), plural(r.Hosts, "target host"), plural(r.Probes, "port probe"), r.Resolver, r.Elapsed.Seconds())
 	switch {
 	case r.Authoritative && r.Zone != "":
 		fmt.Fprintf(w, "answers are authoritative (zone %s serial %d)\n", r.Zone, r.Serial)
