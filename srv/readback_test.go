@@ -81,3 +81,25 @@ func TestBINDCheckThroughCacheIsNotShownVerified(t *testing.T) {
 		t.Errorf("check at the primary:\n%s", out)
 	}
 }
+
+// TestBINDPlanCountsOnlyTheRRsetsOwnRecords: when an SRV name is a CNAME
+// to another SRV name, BIND's answer holds the CNAME and the other name's
+// SRV records. Those are not the RRset's current records: the plan must
+// show a create, not an update removing another name's records.
+func TestBINDPlanCountsOnlyTheRRsetsOwnRecords(t *testing.T) {
+	s := bindtest.Start(t, "example.test",
+		"ms1 IN A 127.0.0.1", "ms2 IN A 127.0.0.1", "ms3 IN A 127.0.0.1",
+		"_sip._udp.west.sip IN CNAME _sip._udp.east.sip",
+		"_sip._udp.east.sip IN SRV 1 1 9 old.example.test.")
+	ms := []mediaServer{{5060, 5060, 5061}, {5060, 5060, 5061}, {5060, 5060, 5061}}
+	c := loadString(t, liveConfig(s, ms, `"ms3", "ms2"`))
+	changes, _, err := Plan(context.Background(), c, c.Push.Client(c.Domain), 8)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, ch := range changes {
+		if ch.Set.Name == "_sip._udp.west.sip.example.test." && len(ch.Old) != 0 {
+			t.Fatalf("west udp: current records %v, want none (they are east's)", ch.Old)
+		}
+	}
+}
