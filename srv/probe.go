@@ -96,7 +96,9 @@ func unwrapOp(err error) error {
 // to that request: RFC 3261 section 17.1.3 matches a response to a client
 // transaction by the top Via's branch and the CSeq method; the Call-ID and
 // CSeq number are checked too. Anything else (a reply to another request,
-// a stray or forged datagram) is ignored and counted.
+// a stray or forged datagram) is ignored and counted. Like any SIP client
+// over UDP it retransmits the request (timer A: T1 = 500 ms, doubling), so
+// one lost datagram does not make the port look dead.
 func probeSIP(ctx context.Context, host, addr string, timeout time.Duration) error {
 	conn, err := net.Dial("udp", addr)
 	if err != nil {
@@ -107,37 +109,54 @@ func probeSIP(ctx context.Context, host, addr string, timeout time.Duration) err
 	if d, ok := ctx.Deadline(); ok && d.Before(deadline) {
 		deadline = d
 	}
-	_ = conn.SetDeadline(deadline)
 	callID, branch := randHex(8)+"@redund", sipBranchPrefix+randHex(8)
-	if _, err := conn.Write(sipOptions(host, addr, conn.LocalAddr().String(), callID, branch)); err != nil {
-		return fmt.Errorf("SIP OPTIONS to %s: %v", addr, unwrapOp(err))
-	}
+	req := sipOptions(host, addr, conn.LocalAddr().String(), callID, branch)
 	buf := make([]byte, 8192)
-	ignored, why := 0, ""
-	for {
-		n, err := conn.Read(buf)
-		if err != nil {
-			var ne net.Error
-			if errors.As(err, &ne) && ne.Timeout() {
-				msg := fmt.Sprintf("no reply to SIP OPTIONS from %s within %s", addr, timeout)
+	ignored, why, sent := 0, "", 0
+	for interval := sipT1; ; interval *= 2 {
+		if _, err := conn.Write(req); err != nil {
+			return fmt.Errorf("SIP OPTIONS to %s: %v", addr, unwrapOp(err))
+		}
+		sent++
+		_ = conn.SetReadDeadline(minTime(time.Now().Add(interval), deadline))
+		for {
+			n, err := conn.Read(buf)
+			if isTimeout(err) && time.Now().Before(deadline) {
+				break // retransmit
+			}
+			if isTimeout(err) {
+				msg := fmt.Sprintf("no reply to SIP OPTIONS from %s within %s (%s)", addr, timeout, plural(sent, "request"))
 				if ignored > 0 {
-					msg += fmt.Sprintf(" (ignored %s that did not answer it: %s)", plural(ignored, "datagram"), why)
+					msg += fmt.Sprintf("; ignored %s that did not answer it: %s", plural(ignored, "datagram"), why)
 				}
 				return errors.New(msg)
 			}
-			return fmt.Errorf("SIP OPTIONS to %s: %v", addr, unwrapOp(err))
-		}
-		resp, perr := ParseSIPResponse(buf[:n])
-		if perr == nil {
-			perr = resp.answers(callID, branch)
-		}
-		if perr == nil {
-			return nil
-		}
-		if ignored++; ignored == 1 {
-			why = perr.Error()
+			if err != nil {
+				return fmt.Errorf("SIP OPTIONS to %s: %v", addr, unwrapOp(err))
+			}
+			resp, perr := ParseSIPResponse(buf[:n])
+			if perr == nil {
+				perr = resp.answers(callID, branch)
+			}
+			if perr == nil {
+				return nil
+			}
+			if ignored++; ignored == 1 {
+				why = perr.Error()
+			}
 		}
 	}
+}
+
+// sipT1 is RFC 3261's round-trip estimate: the first retransmission
+// interval of a request over UDP.
+const sipT1 = 500 * time.Millisecond
+
+func minTime(a, b time.Time) time.Time {
+	if a.Before(b) {
+		return a
+	}
+	return b
 }
 
 // sipBranchPrefix is RFC 3261's magic cookie: a branch that starts with it

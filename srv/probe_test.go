@@ -123,3 +123,36 @@ func TestBINDProbeEveryAddress(t *testing.T) {
 		t.Fatalf("findings, want the three ports at [::1] only:\n%s", all)
 	}
 }
+
+// TestSIPProbeRetransmits: UDP loses datagrams; a SIP client retransmits
+// the same request (RFC 3261 timer A), so a port whose first OPTIONS was
+// lost still answers the probe.
+func TestSIPProbeRetransmits(t *testing.T) {
+	pc, err := net.ListenPacket("udp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	reqs := make(chan string, 2)
+	done := make(chan struct{})
+	t.Cleanup(func() { pc.Close(); <-done })
+	go func() {
+		defer close(done)
+		buf := make([]byte, 8192)
+		for i := 0; i < 2; i++ {
+			n, from, err := pc.ReadFrom(buf)
+			if err != nil {
+				return
+			}
+			reqs <- string(buf[:n])
+			if i == 1 { // the first request is "lost"
+				pc.WriteTo(sipReply(buf[:n], "200 OK", nil), from)
+			}
+		}
+	}()
+	if err := probeSIP(context.Background(), "ms1.example.com.", pc.LocalAddr().String(), 3*time.Second); err != nil {
+		t.Fatalf("probe with the first request lost: %v", err)
+	}
+	if first, second := <-reqs, <-reqs; first != second {
+		t.Errorf("retransmission differs from the request:\n%s\n---\n%s", first, second)
+	}
+}
