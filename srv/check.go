@@ -35,9 +35,17 @@ type CheckReport struct {
 	Resolver string        `json:"resolver"`
 	RRSets   int           `json:"rrsets"`
 	Hosts    int           `json:"hosts"`
-	Probes   int           `json:"probes"`
+	Probes   int           `json:"probes"` // port × address probes
 	Findings []Finding     `json:"findings"`
 	Elapsed  time.Duration `json:"elapsed_ns"`
+
+	// NotAuthoritative counts the RRsets whose answer came without the AA
+	// flag: from a resolver's cache, which may be up to a TTL behind the
+	// zone in either direction. Authoritative is true when it is 0.
+	Authoritative    bool   `json:"authoritative"`
+	NotAuthoritative int    `json:"not_authoritative"`
+	Zone             string `json:"zone,omitempty"`   // the zone the SOA of the domain names
+	Serial           uint32 `json:"serial,omitempty"` // that zone's SOA serial as the resolver answered it
 }
 
 // OK reports whether nothing differs.
@@ -96,23 +104,31 @@ func Check(ctx context.Context, c *Config, opts CheckOptions) (*CheckReport, err
 	}
 	start := time.Now()
 	cl := resolverClient(opts.Resolver, opts.Timeout)
-	if err := reachable(ctx, cl, c.DomainFQDN()); err != nil {
+	soa, err := reachable(ctx, cl, c.DomainFQDN())
+	if err != nil {
 		return nil, err
 	}
 	sets := Generate(c)
 	rep := &CheckReport{Resolver: opts.Resolver, RRSets: len(sets), Findings: []Finding{}}
+	rep.Zone, rep.Serial = soaSerial(soa)
 	per := make([][]Finding, len(sets))
+	cached := make([]bool, len(sets))
 	parallel(ctx, opts.Concurrency, len(sets), func(i int) {
-		got, err := cl.Query(ctx, sets[i].Name, sets[i].Type)
+		r, err := cl.QueryMsg(ctx, sets[i].Name, sets[i].Type)
 		if err != nil {
 			per[i] = []Finding{{sets[i].Name, sets[i].TypeString(), "error", queryError(err)}}
 			return
 		}
-		per[i] = Compare(sets[i], got)
+		cached[i] = !r.Authoritative
+		per[i] = Compare(sets[i], r.Answer)
 	})
-	for _, f := range per {
+	for i, f := range per {
 		rep.Findings = append(rep.Findings, f...)
+		if cached[i] {
+			rep.NotAuthoritative++
+		}
 	}
+	rep.Authoritative = rep.NotAuthoritative == 0
 	hosts := resolveTargets(ctx, cl, sets, opts.Concurrency)
 	rep.Hosts = len(hosts)
 	for _, h := range hosts {
@@ -130,24 +146,39 @@ func Check(ctx context.Context, c *Config, opts CheckOptions) (*CheckReport, err
 }
 
 // reachable asks the resolver for the domain's SOA once, so that a dead or
-// refusing resolver is one clear error instead of a finding per name.
-func reachable(ctx context.Context, cl *dnsupdate.RFC2136, domain string) error {
-	_, err := cl.Query(ctx, domain, dns.TypeSOA)
+// refusing resolver is one clear error instead of a finding per name. It
+// returns the reply (nil when the server answered with an error rcode).
+func reachable(ctx context.Context, cl *dnsupdate.RFC2136, domain string) (*dns.Msg, error) {
+	r, err := cl.QueryMsg(ctx, domain, dns.TypeSOA)
 	if err == nil {
-		return nil
+		return r, nil
 	}
 	var re *dnsupdate.RcodeError
 	if errors.As(err, &re) && re.Rcode != dns.RcodeRefused && re.Rcode != dns.RcodeServerFailure {
-		return nil // it answers; per-name errors will say more
+		return nil, nil // it answers; per-name errors will say more
 	}
 	if isTimeout(err) { // os.ErrDeadlineExceeded is a net.Error with Timeout()
-		return fmt.Errorf("srv: resolver %s did not answer within %s (is it running and reachable?)", cl.Server, cl.Timeout)
+		return nil, fmt.Errorf("srv: resolver %s did not answer within %s (is it running and reachable?)", cl.Server, cl.Timeout)
 	}
 	var op *net.OpError
 	if errors.As(err, &op) {
-		return fmt.Errorf("srv: resolver %s does not answer: %v", cl.Server, op.Err)
+		return nil, fmt.Errorf("srv: resolver %s does not answer: %v", cl.Server, op.Err)
 	}
-	return fmt.Errorf("srv: resolver %s cannot be used: %w", cl.Server, err)
+	return nil, fmt.Errorf("srv: resolver %s cannot be used: %w", cl.Server, err)
+}
+
+// soaSerial finds the SOA in a reply to an SOA query: in the answer when
+// the name is the zone apex, in the authority section when it is below.
+func soaSerial(r *dns.Msg) (string, uint32) {
+	if r == nil {
+		return "", 0
+	}
+	for _, rr := range append(append([]dns.RR(nil), r.Answer...), r.Ns...) {
+		if soa, ok := rr.(*dns.SOA); ok {
+			return strings.ToLower(soa.Hdr.Name), soa.Serial
+		}
+	}
+	return "", 0
 }
 
 func isTimeout(err error) bool {

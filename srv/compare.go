@@ -127,7 +127,7 @@ func equalSet(want RRSet, got []dns.RR) bool {
 	}
 	n := 0
 	for _, rr := range got {
-		if rr.Header().Rrtype == want.Type {
+		if h := rr.Header(); h.Rrtype == want.Type && strings.EqualFold(dns.Fqdn(h.Name), want.Name) {
 			n++
 			if rr.Header().Ttl != want.TTL {
 				return false

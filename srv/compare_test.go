@@ -122,15 +122,13 @@ func TestProbes(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { pc.Close() })
-	go func() { // reply 200 with the request's Call-ID
+	go func() { // reply 200 as a SIP server does
 		buf := make([]byte, 4096)
 		n, from, err := pc.ReadFrom(buf)
 		if err != nil {
 			return
 		}
-		_, rest, _ := strings.Cut(string(buf[:n]), "Call-ID: ")
-		id, _, _ := strings.Cut(rest, "\r\n")
-		pc.WriteTo([]byte("SIP/2.0 200 OK\r\nCall-ID: "+id+"\r\n\r\n"), from)
+		pc.WriteTo(sipReply(buf[:n], "200 OK", nil), from)
 	}()
 	if err := probeSIP(context.Background(), "ms1.example.com.", pc.LocalAddr().String(), 2*time.Second); err != nil {
 		t.Fatalf("SIP probe of a responder: %v", err)

@@ -51,7 +51,7 @@ func startMediaServer(t *testing.T) mediaServer {
 	return ms
 }
 
-// sipResponder answers every request with 200 OK and the request's Call-ID.
+// sipResponder answers every request with 200 OK, as a SIP server does.
 func sipResponder(pc net.PacketConn) {
 	buf := make([]byte, 8192)
 	for {
@@ -59,14 +59,28 @@ func sipResponder(pc net.PacketConn) {
 		if err != nil {
 			return
 		}
-		callID := ""
-		for _, l := range strings.Split(string(buf[:n]), "\r\n") {
-			if v, ok := strings.CutPrefix(l, "Call-ID: "); ok {
-				callID = v
-			}
-		}
-		_, _ = pc.WriteTo([]byte("SIP/2.0 200 OK\r\nCall-ID: "+callID+"\r\nCSeq: 1 OPTIONS\r\nContent-Length: 0\r\n\r\n"), from)
+		_, _ = pc.WriteTo(sipReply(buf[:n], "200 OK", nil), from)
 	}
+}
+
+// sipReply builds the response a UAS sends to req (RFC 3261 section
+// 8.2.6.2): the status line, then req's Via, From, To, Call-ID and CSeq
+// headers copied, each passed through edit (nil: unchanged) first.
+func sipReply(req []byte, status string, edit func(line string) string) []byte {
+	var b strings.Builder
+	b.WriteString("SIP/2.0 " + status + "\r\n")
+	for _, l := range strings.Split(string(req), "\r\n") {
+		name, _, _ := strings.Cut(l, ":")
+		switch name {
+		case "Via", "From", "To", "Call-ID", "CSeq":
+			if edit != nil {
+				l = edit(l)
+			}
+			b.WriteString(l + "\r\n")
+		}
+	}
+	b.WriteString("Content-Length: 0\r\n\r\n")
+	return []byte(b.String())
 }
 
 // liveConfig is a three-zone table pushed to s, with targets on loopback.

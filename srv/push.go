@@ -33,13 +33,13 @@ func Plan(ctx context.Context, c *Config, cl *dnsupdate.RFC2136, concurrency int
 	errs := make([]error, len(sets))
 	q := *cl
 	q.Recursion = false
-	if err := reachable(ctx, &q, c.DomainFQDN()); err != nil {
+	if _, err := reachable(ctx, &q, c.DomainFQDN()); err != nil {
 		return nil, 0, err
 	}
 	parallel(ctx, concurrency, len(sets), func(i int) {
 		rrs, err := q.Query(ctx, sets[i].Name, sets[i].Type)
-		for _, rr := range rrs {
-			if rr.Header().Rrtype == sets[i].Type {
+		for _, rr := range rrs { // only the RRset's own records, not those a CNAME leads to
+			if h := rr.Header(); h.Rrtype == sets[i].Type && strings.EqualFold(dns.Fqdn(h.Name), sets[i].Name) {
 				olds[i] = append(olds[i], rr)
 			}
 		}

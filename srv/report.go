@@ -76,11 +76,14 @@ func Explain(ctx context.Context, c *Config, names []string, o OrderOptions) ([]
 		var rrs []*dns.SRV
 		if o.Resolver != "" {
 			set.Source = "dns " + o.Resolver
-			got, err := resolverClient(o.Resolver, o.Timeout).Query(ctx, name, dns.TypeSRV)
+			r, err := resolverClient(o.Resolver, o.Timeout).QueryMsg(ctx, name, dns.TypeSRV)
 			if err != nil {
 				return nil, fmt.Errorf("srv: order %s: %w", name, err)
 			}
-			rrs = SRVs(got)
+			if !r.Authoritative {
+				set.Source += ", not authoritative: a cache may be up to a TTL old"
+			}
+			rrs = SRVs(r.Answer)
 		} else {
 			for _, s := range Find(sets, name) {
 				rrs = append(rrs, SRVs(s.RRs)...)
@@ -132,11 +135,22 @@ func WriteOrder(w io.Writer, sets []OrderSet) {
 // WriteCheck prints a check report: a summary line, then every finding.
 func WriteCheck(w io.Writer, r *CheckReport) {
 	fmt.Fprintf(w, "checked %s, %s and %s at %s in %.3fs\n",
-		plural(r.RRSets, "RRset"), plural(r.Hosts, "target host"), plural(r.Probes, "port"), r.Resolver, r.Elapsed.Seconds())
+		plural(r.RRSets, "RRset"), plural(r.Hosts, "target host"), plural(r.Probes, "port probe"), r.Resolver, r.Elapsed.Seconds())
+	switch {
+	case r.Authoritative && r.Zone != "":
+		fmt.Fprintf(w, "answers are authoritative (zone %s serial %d)\n", r.Zone, r.Serial)
+	case !r.Authoritative:
+		fmt.Fprintf(w, "answers for %d of %s are NOT authoritative: %s answered from a cache, which may be up to a TTL behind the zone (a push may not show yet, a change made since may not either); give --resolver an authoritative server of the zone to check what is published\n",
+			r.NotAuthoritative, plural(r.RRSets, "RRset"), r.Resolver)
+	}
 	for _, f := range r.Findings {
 		fmt.Fprintf(w, "  %s\n", f)
 	}
 	if r.OK() {
+		if !r.Authoritative {
+			fmt.Fprintf(w, "ok: the cached answers of %s match the config (not verified at an authoritative server)\n", r.Resolver)
+			return
+		}
 		fmt.Fprintln(w, "ok: DNS matches the config")
 		return
 	}

@@ -245,7 +245,9 @@ func newSrvPushCommand(g *globalOptions) *cli.Command {
 		Description: "Reads every generated RRset from the [srv.push] server, prints the plan (the\n" +
 			"RRsets that differ, with records removed and added), then replaces only those\n" +
 			"RRsets with TSIG-signed UPDATE messages (each applied atomically). Names that\n" +
-			"are no longer in the config are not deleted. --dry-run stops after the plan;\n" +
+			"are no longer in the config are not deleted. It then reads every replaced RRset\n" +
+			"back from the primary and exits 1 if one is not as configured (a NOERROR is\n" +
+			"not the records). --dry-run stops after the plan;\n" +
 			"its queries are signed too, so it also proves the key.\n\n" +
 			"EXAMPLES\n   redund srv push --dry-run\n   redund srv push\n\n" + exitStatusHelp,
 		Flags: []cli.Flag{
@@ -275,6 +277,15 @@ func runSrvPush(c *cli.Context, g *globalOptions, o *srvPushOptions) error {
 	if err := srv.Apply(c.Context, cl, changes); err != nil {
 		return failed(err)
 	}
-	printf(c, "applied: %d RRsets replaced\n", len(changes))
+	printf(c, "applied: %d RRsets replaced (the primary answered NOERROR)\n", len(changes))
+	// NOERROR is the server taking the message, not holding the records
+	rb, err := srv.ReadBack(c.Context, cl, changes, 0)
+	if err != nil {
+		return failed(fmt.Errorf("srv push: applied, but reading back from %s failed: %w", cl.Server, err))
+	}
+	srv.WriteReadBack(c.App.Writer, rb)
+	if !rb.OK() {
+		return failed(fmt.Errorf("srv push: %d of %s did not take at %s", len(rb.Findings), text.Plural(rb.Checked, "RRset"), cl.Server))
+	}
 	return nil
 }

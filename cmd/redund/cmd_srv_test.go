@@ -207,3 +207,24 @@ func TestSrvPushCheckCLI(t *testing.T) {
 		t.Fatalf("check after second push: code %d:\n%s", code, o)
 	}
 }
+
+// TestSrvPushReadsBack: BIND answers NOERROR to an UPDATE adding SRV
+// records at a name that is a CNAME, and ignores them. push must not say
+// the records are in place: it reads them back from the primary, names the
+// RRset that did not take and exits 1; when all took, it says what it read.
+func TestSrvPushReadsBack(t *testing.T) {
+	s := bindtest.Start(t, "example.test", "ms1 IN A 127.0.0.1", "ms2 IN A 127.0.0.1",
+		"_sip._tcp.east.sip IN CNAME ms1")
+	push := fmt.Sprintf("[srv.push]\nserver = %q\nzone = \"example.test\"\n[srv.push.tsig]\nname = %q\nsecret = %q\n", s.Addr, s.KeyName, s.KeySecret)
+	cfg := writeFile(t, "a.toml", fmt.Sprintf(srvTable, "", `"ms1", "ms2"`)+push)
+	o, code := runCLI(t, "-c", cfg, "srv", "push")
+	if code != exitFailed || !strings.Contains(o, "_sip._tcp.east.sip.example.test. SRV: is a CNAME to ms1.example.test.") ||
+		!strings.Contains(o, "1 of 4 RRsets not as configured") {
+		t.Fatalf("push over a CNAME: code %d (want %d):\n%s", code, exitFailed, o)
+	}
+	cfg2 := writeFile(t, "b.toml", strings.Replace(fmt.Sprintf(srvTable, "", `"ms2", "ms1"`), `"udp", "tcp"`, `"udp"`, 1)+push)
+	o, code = runCLI(t, "-c", cfg2, "srv", "push")
+	if code != exitOK || !strings.Contains(o, "read back from "+s.Addr+": 1 RRset as configured (zone example.test. serial ") {
+		t.Fatalf("push: code %d:\n%s", code, o)
+	}
+}

@@ -86,6 +86,9 @@ func exchange(ctx context.Context, server, name string, qtype uint16, timeout ti
 		cl.Net = "tcp"
 		r, _, err = cl.ExchangeContext(ctx, m, server)
 	}
+	if err == nil {
+		err = answers(m, r)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("query %s at %s: %w", name, server, err)
 	}

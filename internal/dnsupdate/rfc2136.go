@@ -188,15 +188,22 @@ func uniqueRRsets(rrs []dns.RR) []dns.RR {
 // c.Recursion is set) and returns the answer section. NXDOMAIN and an
 // empty answer both return no records and no error.
 func (c *RFC2136) Query(ctx context.Context, name string, qtype uint16) ([]dns.RR, error) {
-	m := new(dns.Msg)
-	m.SetQuestion(dns.Fqdn(name), qtype)
-	m.RecursionDesired = c.Recursion
-	m.SetEdns0(ednsSize, false) // answers up to 1232 bytes need no TCP retry
-	r, err := c.exchange(ctx, "query", m)
+	r, err := c.QueryMsg(ctx, name, qtype)
 	if err != nil {
 		return nil, err
 	}
 	return r.Answer, nil
+}
+
+// QueryMsg is Query returning the whole reply, for callers that need its
+// flags (Authoritative: the answer is the zone's, not a cache's) or its
+// authority section.
+func (c *RFC2136) QueryMsg(ctx context.Context, name string, qtype uint16) (*dns.Msg, error) {
+	m := new(dns.Msg)
+	m.SetQuestion(dns.Fqdn(name), qtype)
+	m.RecursionDesired = c.Recursion
+	m.SetEdns0(ednsSize, false) // answers up to 1232 bytes need no TCP retry
+	return c.exchange(ctx, "query", m)
 }
 
 // exchange signs m (when a key is set), sends it over UDP or TCP and maps
@@ -218,6 +225,11 @@ func (c *RFC2136) exchange(ctx context.Context, op string, m *dns.Msg) (*dns.Msg
 	if err == nil && r.Truncated && cl.Net == "udp" {
 		cl.Net = "tcp"
 		r, err = c.send(ctx, cl, sign(m))
+	}
+	if err == nil {
+		if err = answers(m, r); err != nil {
+			r = nil // its rcode is not the server's word either
+		}
 	}
 	return c.check(op, r, err)
 }

@@ -49,9 +49,10 @@ type Server struct {
 	KeySecret string // base64 hmac-sha256 secret
 	Dir       string // working directory (named.conf, zone file, journal, named.log)
 
-	cmd  *exec.Cmd
-	log  *syncBuffer
-	done chan struct{}
+	cmd     *exec.Cmd
+	log     *syncBuffer
+	done    chan struct{}
+	forward string // StartForwarder: the upstream 127.0.0.1:port
 }
 
 // Binary returns the path of named, or "" when BIND is not installed.
@@ -102,7 +103,26 @@ func Start(t testing.TB, zone string, records ...string) *Server {
 	return nil
 }
 
-func start(t testing.TB, bin, zone string, records []string) (*Server, error) {
+// StartForwarder starts named as a caching recursive resolver that
+// forwards every query to upstream (a Server): its answers come from its
+// cache, without the AA flag, as a site's resolver gives them. It waits
+// until upstream's zone answers through it.
+func StartForwarder(t testing.TB, upstream *Server) *Server {
+	t.Helper()
+	bin := Need(t)
+	var lastErr error
+	for attempt := 0; attempt < 3; attempt++ {
+		s, err := start(t, bin, upstream.Zone, nil, upstream.Addr)
+		if err == nil {
+			return s
+		}
+		lastErr = err
+	}
+	t.Fatalf("bindtest: forwarder: %v", lastErr)
+	return nil
+}
+
+func start(t testing.TB, bin, zone string, records []string, forward ...string) (*Server, error) {
 	port, err := freePort()
 	if err != nil {
 		return nil, err
@@ -110,6 +130,9 @@ func start(t testing.TB, bin, zone string, records []string) (*Server, error) {
 	s := &Server{
 		Addr: fmt.Sprintf("127.0.0.1:%d", port), Zone: zone, KeyName: KeyName,
 		KeySecret: newSecret(), Dir: t.TempDir(), log: &syncBuffer{}, done: make(chan struct{}),
+	}
+	if len(forward) > 0 {
+		s.forward = forward[0]
 	}
 	if err := s.writeFiles(port, records); err != nil {
 		return nil, err
@@ -146,6 +169,7 @@ func (s *Server) waitReady() error {
 	c := &dns.Client{Timeout: 200 * time.Millisecond}
 	m := new(dns.Msg)
 	m.SetQuestion(s.Zone, dns.TypeSOA)
+	m.RecursionDesired = s.forward != ""
 	for time.Now().Before(deadline) {
 		select {
 		case <-s.done:
@@ -156,7 +180,7 @@ func (s *Server) waitReady() error {
 			return fmt.Errorf("named could not bind %s:\n%s", s.Addr, s.Log())
 		}
 		r, _, err := c.Exchange(m, s.Addr)
-		if err == nil && r.Rcode == dns.RcodeSuccess && r.Authoritative && len(r.Answer) > 0 {
+		if err == nil && r.Rcode == dns.RcodeSuccess && (r.Authoritative || s.forward != "") && len(r.Answer) > 0 {
 			return nil
 		}
 		time.Sleep(50 * time.Millisecond) // polling interval, not a readiness wait
@@ -171,6 +195,9 @@ func (s *Server) Log() string { return s.log.String() }
 func (s *Server) ZoneFile() string { return filepath.Join(s.Dir, "db.zone") }
 
 func (s *Server) writeFiles(port int, records []string) error {
+	if s.forward != "" {
+		return s.writeForwarderConf(port)
+	}
 	conf := fmt.Sprintf(`options {
 	directory %q;
 	pid-file %q;
@@ -199,6 +226,28 @@ zone %q {
 		return err
 	}
 	return os.WriteFile(s.ZoneFile(), []byte(zone), 0o644)
+}
+
+func (s *Server) writeForwarderConf(port int) error {
+	host, upPort, err := net.SplitHostPort(s.forward)
+	if err != nil {
+		return err
+	}
+	conf := fmt.Sprintf(`options {
+	directory %q;
+	pid-file %q;
+	session-keyfile %q;
+	listen-on port %d { 127.0.0.1; };
+	listen-on-v6 { none; };
+	recursion yes;
+	allow-recursion { 127.0.0.1; };
+	forward only;
+	forwarders { %s port %s; };
+	dnssec-validation no;
+};
+controls { };
+`, s.Dir, filepath.Join(s.Dir, "named.pid"), filepath.Join(s.Dir, "session.key"), port, host, upPort)
+	return os.WriteFile(filepath.Join(s.Dir, "named.conf"), []byte(conf), 0o644)
 }
 
 // freePort finds a loopback port free for both UDP and TCP.
