@@ -15,9 +15,11 @@ import (
 var ErrNotAnswer = errors.New("reply does not answer the request")
 
 // answers checks that r is a response (QR set) to req: same opcode and,
-// when r carries a question section, the same question. A reply without
-// one is accepted only as an error (FORMERR, NOTIMP... may omit it), never
-// as NOERROR or NXDOMAIN.
+// when r carries a question section, the same question. A query's reply
+// without one is accepted only as an error (FORMERR, NOTIMP... may omit
+// it), never as NOERROR or NXDOMAIN. An UPDATE's reply may leave its zone
+// section out (RFC 2136 does not require the server to copy it back); QR
+// and the opcode still tell it from an echo.
 func answers(req, r *dns.Msg) error {
 	switch {
 	case !r.Response:
@@ -25,7 +27,7 @@ func answers(req, r *dns.Msg) error {
 	case r.Opcode != req.Opcode:
 		return fmt.Errorf("%w: opcode %s, sent %s", ErrNotAnswer, dns.OpcodeToString[r.Opcode], dns.OpcodeToString[req.Opcode])
 	case len(r.Question) == 0:
-		if r.Rcode == dns.RcodeSuccess || r.Rcode == dns.RcodeNameError {
+		if req.Opcode != dns.OpcodeUpdate && (r.Rcode == dns.RcodeSuccess || r.Rcode == dns.RcodeNameError) {
 			return fmt.Errorf("%w: no question section", ErrNotAnswer)
 		}
 		return nil
