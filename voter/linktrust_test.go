@@ -169,3 +169,48 @@ func TestStatusShowsLastVerifiedReply(t *testing.T) {
 		t.Errorf("down: peer_reply_age_s %v, want >= 2", d.Details["peer_reply_age_s"])
 	}
 }
+
+// A packet "from the primary" for a client is sent on only to that
+// client's own address: the proxy header's address is the sender's word,
+// and the client's digest is in every packet the client sends, so anyone
+// on its path could otherwise make the secondary send to any address.
+func TestRelayOnlyToTheClientsAddress(t *testing.T) {
+	prim := startServer(t, pairCfg("127.0.0.1:0", "", ""))
+	sec := startServer(t, pairCfg("127.0.0.1:0", "", fmt.Sprintf("%s,linkpw", prim.Addr("red"))))
+	testutil.Eventually(t, 8*time.Second, "proxy link up", func() bool { return peerUp(sec) })
+	c := sim("c", "cpw", sec.Addr("red"))
+	c.RSSI = func(uint64) byte { return 100 }
+	startSim(t, c)
+	testutil.Eventually(t, 5*time.Second, "c forwarded", func() bool { return sec.Stats("red")["forwarded"] > 3 })
+
+	victim := newRTPSink(t)
+	vaddr := netip.MustParseAddrPort(victim.addr())
+	schal := docOfChallenge(t, sec)
+	attacker := udp(t)
+	p := Packet{Header: Header{Challenge: MakeChallenge("555"), Digest: Digest(schal.Bytes(), "cpw")}, Kind: TypeGPS,
+		Proxied: true, Proxy: ProxyHeader{Addr: vaddr.Addr().As4(), Port: vaddr.Port()}}
+	st := sec.Stats("red")
+	base, relayed := st["bad_proxy"]+st["relayed"], st["relayed"]
+	for range 5 {
+		if _, err := attacker.WriteToUDPAddrPort(p.Append(nil), sec.Addr("red")); err != nil {
+			t.Fatal(err)
+		}
+	}
+	testutil.Eventually(t, 5*time.Second, "the packets handled", func() bool {
+		st := sec.Stats("red")
+		return st["bad_proxy"]+st["relayed"] >= base+5
+	})
+	if n := sec.Stats("red")["relayed"] - relayed; n != 0 {
+		t.Errorf("relayed %d packets to an address named in a proxy header", n)
+	}
+	if n := victim.count(); n != 0 {
+		t.Errorf("the secondary sent %d packets to an address named in a proxy header", n)
+	}
+}
+
+// docOfChallenge asks a server for its challenge, as anyone can.
+func docOfChallenge(t *testing.T, s *running) Challenge {
+	t.Helper()
+	hello := Packet{Header: Header{Challenge: MakeChallenge("777")}, Kind: TypeAuth}
+	return exchange(t, udp(t), s.Addr("red"), &hello, TypeAuth, false).Challenge
+}

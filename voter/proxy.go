@@ -258,10 +258,14 @@ func (g *group) handleProxy(c *client, p *Packet, from netip.AddrPort, now time.
 		c.lastHeard = now
 		c.packets++
 		g.dispatch(c, p, nil, now)
-	case in.link != nil && (from == in.link.addr || in.link.up) && p.Kind != TypeAuth:
-		// The digest proves the sender knows the client's password, so
-		// while the link is up a primary answering from another address
-		// (multi-homed, NAT) is accepted, as chan_voter does.
+	case in.link != nil && in.link.up && p.Kind != TypeAuth && c.heard && !c.proxied &&
+		addrFrom4(p.Proxy.Addr, p.Proxy.Port) == c.addr:
+		// Only while proxying (the link verified), and only to where the
+		// client itself sends from: the client's digest is in every
+		// packet it sends, so it proves nothing about the sender, and the
+		// header's address is the sender's word. A primary answering from
+		// another address (multi-homed, NAT) is accepted, as chan_voter
+		// does.
 		g.relay(c, p)
 	default:
 		g.stats.BadProxy++
@@ -276,7 +280,7 @@ func (g *group) relay(c *client, p *Packet) {
 	out.Proxied = false
 	out.Challenge = g.chal
 	out.Digest = c.respDigest
-	g.queue(out.Append(g.next()), addrFrom4(p.Proxy.Addr, p.Proxy.Port))
+	g.queue(out.Append(g.next()), c.addr)
 	c.lastSent = time.Now()
 	g.stats.Relayed++
 }
