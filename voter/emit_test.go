@@ -72,7 +72,9 @@ func secondaryGroup(t *testing.T, up bool) (*group, *client) {
 	cfg.Challenge, cfg.Primary = "87654321", config.Secret("127.0.0.1:1700,linkpw")
 	g := offlineGroup(t, map[string]*Config{"s": cfg})
 	l := g.insts[0].link
-	l.receive(&Header{Challenge: MakeChallenge("11112222")}, 0, emitNow)
+	l.chal, l.chalOK, l.resp = MakeChallenge("11112222"), true, Digest([]byte("11112222"), "linkpw")
+	probes := []string{"31415926", "27182818"}
+	l.newProbe = func() string { p := probes[0]; probes = append(probes[1:], p); return p }
 	l.up = up
 	g.masterSec, g.count = 1700000000, 42
 	c := g.clients[0]
@@ -88,15 +90,18 @@ func TestEmitLinkPackets(t *testing.T) {
 	l := g.insts[0].link
 	auth := l.packet(emitNow)
 	wantBytes(t, "emit_link_auth", auth, 25, TypeAuth, Digest([]byte("11112222"), "linkpw"))
-	if auth[24] != FlagMix || string(auth[8:17]) != "87654321\x00" || binary.BigEndian.Uint32(auth[4:8]) != 42 {
+	if auth[24] != FlagMix || string(auth[8:17]) != "31415926\x00" || binary.BigEndian.Uint32(auth[4:8]) != 42 {
 		t.Errorf("link auth % x", auth)
 	}
-	l.up = true
-	ka := l.packet(emitNow)
-	wantBytes(t, "emit_link_keepalive", ka, 24, TypeGPS, Digest([]byte("11112222"), "linkpw"))
-	l.lastTx = emitNow
+	// up: a probe every second, each with a fresh challenge of its own
+	l.up, l.lastTx = true, emitNow
 	if b := l.packet(emitNow.Add(999 * time.Millisecond)); b != nil {
-		t.Errorf("keepalive again after 999 ms: % x", b)
+		t.Errorf("probe again after 999 ms: % x", b)
+	}
+	probe := l.packet(emitNow.Add(time.Second))
+	wantBytes(t, "emit_link_probe", probe, 25, TypeAuth, Digest([]byte("11112222"), "linkpw"))
+	if probe[24] != FlagMix || string(probe[8:17]) != "27182818\x00" {
+		t.Errorf("link probe % x", probe)
 	}
 }
 

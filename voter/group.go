@@ -61,6 +61,7 @@ type groupStats struct {
 	Unauthenticated, Late, Unsupported, BadProxy uint64
 	Forwarded, Relayed, ProxiedIn, NoTiming      uint64
 	AuthReplies, AuthLimited, PeerUnanswered     uint64
+	LinkUnverified                               uint64 // link socket packets answering no recent probe
 	ReadBatches                                  uint64
 }
 

@@ -11,26 +11,47 @@ import (
 
 // link is a secondary's liveness link to its primary: a separate UDP
 // socket that authenticates as the primary's "connectivity" mix client.
+//
+// Every packet the link sends is an auth probe with a fresh random
+// challenge of its own; a packet from the primary counts only when its
+// digest is CRC(one of our last two probe challenges + host password).
+// The VOTER digest covers nothing but challenge and password, so with one
+// fixed challenge (chan_voter's) a reply can be replayed for ever, and the
+// primary answers anyone who sends our challenge with exactly that reply.
 type link struct {
-	in       *instance
-	addr     netip.AddrPort // primary's VOTER address
-	uaddr    *net.UDPAddr
-	pw       []byte // connectivity client's password
-	conn     *net.UDPConn
-	up       bool
-	since    time.Time
-	chal     Challenge // primary's challenge, zero until known
-	chalOK   bool
-	resp     uint32 // CRC(primary challenge + connectivity password)
-	lastTx   time.Time
-	lastRx   time.Time
-	lastDown string
+	in     *instance
+	addr   netip.AddrPort // primary's VOTER address
+	uaddr  *net.UDPAddr
+	pw     []byte // connectivity client's password
+	conn   *net.UDPConn
+	up     bool
+	since  time.Time
+	chal   Challenge // primary's challenge, zero until known
+	chalOK bool
+	resp   uint32 // CRC(primary challenge + connectivity password)
+	// probe and prev are our last two probe challenges; want and wantPrev
+	// the digests a primary that knows the host password answers them with.
+	probe, prev    Challenge
+	want, wantPrev uint32
+	lastTx         time.Time
+	lastRx         time.Time // last verified reply (zero: none)
+	answering      time.Time // first verified flag-32 reply of this run (zero: none)
+	lastDown       string
+	newProbe       func() string // randomChallenge; tests fix it
 }
+
+// linkHoldDown is how long the primary must have answered every probe
+// before the secondary hands its clients to it again, so a primary that
+// comes and goes does not flap the clients between the two servers.
+const linkHoldDown = 2 * time.Second
+
+// linkLost is how long without a verified reply makes the link down.
+const linkLost = 2 * time.Second
 
 func newLink(in *instance, addr, pw string) *link {
 	ap := netip.MustParseAddrPort(addr)
 	return &link{in: in, addr: ap, uaddr: net.UDPAddrFromAddrPort(ap), pw: []byte(pw), since: time.Now(),
-		lastDown: "not connected yet"}
+		lastDown: "not connected yet", newProbe: randomChallenge}
 }
 
 func (l *link) listen() error {
@@ -64,11 +85,10 @@ func (l *link) readLoop() {
 		}
 		g := l.in.g
 		g.mu.Lock()
-		// A multi-homed or NATed primary may answer from another address:
-		// from there, only a reply with our digest counts.
-		if netip.AddrPortFrom(from.Addr().Unmap(), from.Port()) == l.addr || h.Digest == g.ownDigest {
-			l.receive(&h, replyFlags(buf[:n]), time.Now())
-		}
+		// The source address proves nothing (a multi-homed or NATed
+		// primary answers from another one, and anyone can write it):
+		// only the digest for a recent probe counts.
+		l.receive(&h, replyFlags(buf[:n]), from, time.Now())
 		g.mu.Unlock()
 	}
 }
@@ -91,27 +111,52 @@ const linkNotAuth = "link not authenticated: the primary does not know the conne
 // primary challenge.
 const linkNewChallenge = "primary challenge changed"
 
-// receive handles a packet from the primary on the link socket.
-func (l *link) receive(h *Header, flags byte, now time.Time) {
-	g := l.in.g
+// linkBadDigest is the reason while auth replies from the primary's
+// address do not prove the host password: a different [general] password
+// there, or a stranger writing with the primary's address.
+const linkBadDigest = "replies from the primary's address do not match our host password"
+
+// linkHeld is the reason while the primary answers but has not yet
+// answered for linkHoldDown.
+const linkHeld = "primary answering; hold-down before proxying again"
+
+// receive handles a packet on the link socket (g.mu held).
+func (l *link) receive(h *Header, flags byte, from netip.AddrPort, now time.Time) {
+	if h.Digest == 0 || (h.Digest != l.want && h.Digest != l.wantPrev) {
+		l.in.g.stats.LinkUnverified++ // not an answer to a recent probe: no state from it
+		if !l.up && l.answering.IsZero() && h.Type == TypeAuth && netip.AddrPortFrom(from.Addr().Unmap(), from.Port()) == l.addr {
+			l.setUp(false, now, linkBadDigest) // only our own words, for the operator
+		}
+		return
+	}
 	if !l.chalOK || h.Challenge != l.chal {
 		l.chal, l.chalOK = h.Challenge, true
 		l.resp = DigestBytes(l.chal.Bytes(), l.pw)
-		l.setUp(false, now, linkNewChallenge)
+		l.lose(now, linkNewChallenge)
 		return
 	}
 	if h.Type != TypeAuth && h.Type != TypeGPS {
 		return
 	}
-	switch {
-	case h.Digest != g.ownDigest:
-		l.setUp(false, now, "primary's digest does not match our password")
-	case h.Type == TypeAuth && flags&FlagMix == 0:
-		l.setUp(false, now, linkNotAuth)
-	default:
-		l.lastRx = now
-		l.setUp(true, now, "")
+	if h.Type == TypeAuth && flags&FlagMix == 0 {
+		l.lose(now, linkNotAuth)
+		return
 	}
+	l.lastRx = now
+	if l.answering.IsZero() {
+		l.answering = now
+	}
+	if now.Sub(l.answering) >= linkHoldDown {
+		l.setUp(true, now, "")
+	} else {
+		l.setUp(false, now, linkHeld)
+	}
+}
+
+// lose starts the hold-down over and takes the link down.
+func (l *link) lose(now time.Time, why string) {
+	l.answering = time.Time{}
+	l.setUp(false, now, why)
 }
 
 func (l *link) setUp(up bool, now time.Time, why string) {
@@ -119,7 +164,7 @@ func (l *link) setUp(up bool, now time.Time, why string) {
 		if !up && why != l.lastDown {
 			l.lastDown = why
 			lvl := slog.LevelWarn
-			if why == linkNewChallenge { // first contact, or a restarted primary
+			if why == linkNewChallenge || why == linkHeld { // first contact, or a restarted primary
 				lvl = slog.LevelDebug
 			}
 			l.in.log.Log(context.Background(), lvl, "proxy link to primary not up", "primary", l.addr.String(), "reason", why)
@@ -128,7 +173,8 @@ func (l *link) setUp(up bool, now time.Time, why string) {
 	}
 	l.up, l.since = up, now
 	if up {
-		l.in.log.Info("proxy link to primary up: forwarding clients", "primary", l.addr.String())
+		l.in.log.Info("proxy link to primary up: forwarding clients", "primary", l.addr.String(),
+			"hold_down_s", linkHoldDown.Seconds())
 		l.in.unkey()
 		return
 	}
@@ -136,11 +182,11 @@ func (l *link) setUp(up bool, now time.Time, why string) {
 	l.in.log.Warn("proxy link to primary down: serving clients", "primary", l.addr.String(), "reason", why)
 }
 
-// tick sends auth (until up) or keepalives, and detects loss.
+// tick sends probes and detects loss.
 func (l *link) tick(now time.Time) {
-	if l.up && now.Sub(l.lastRx) >= 2*time.Second {
+	if !l.answering.IsZero() && now.Sub(l.lastRx) >= linkLost {
 		l.chalOK = false
-		l.setUp(false, now, "no reply from primary for 2 s")
+		l.lose(now, "no verified reply from primary for 2 s")
 	}
 	if b := l.packet(now); b != nil {
 		l.lastTx = now
@@ -148,21 +194,34 @@ func (l *link) tick(now time.Time) {
 	}
 }
 
-// packet is the link's next packet to the primary, nil when none is due:
-// a 25-byte auth with flags 32 every 500 ms until up, then a 24-byte
-// keepalive every second.
+// packet is the link's next probe to the primary, nil when none is due:
+// a 25-byte auth with flags 32 and a fresh challenge, every 500 ms until
+// up, then every second.
 func (l *link) packet(now time.Time) []byte {
-	g := l.in.g
-	h := Header{Sec: g.masterSec, Nsec: uint32(g.count), Challenge: g.chal, Digest: l.resp}
-	switch {
-	case !l.up && now.Sub(l.lastTx) >= 500*time.Millisecond:
-		p := Packet{Header: h, Kind: TypeAuth, HasFlags: true, Flags: FlagMix}
-		return p.Append(make([]byte, 0, HeaderLen+1))
-	case l.up && now.Sub(l.lastTx) >= time.Second:
-		p := Packet{Header: h, Kind: TypeGPS}
-		return p.Append(make([]byte, 0, HeaderLen))
+	every := 500 * time.Millisecond
+	if l.up {
+		every = time.Second
 	}
-	return nil
+	if now.Sub(l.lastTx) < every {
+		return nil
+	}
+	g := l.in.g
+	l.prev, l.wantPrev = l.probe, l.want
+	for l.want == 0 || l.want == l.wantPrev {
+		l.probe = MakeChallenge(l.newProbe()) // 8 digits: chan_voter f232116 keeps only 8
+		l.want = DigestBytes(l.probe.Bytes(), g.hostPw)
+	}
+	h := Header{Sec: g.masterSec, Nsec: uint32(g.count), Challenge: l.probe, Digest: l.resp}
+	p := Packet{Header: h, Kind: TypeAuth, HasFlags: true, Flags: FlagMix}
+	return p.Append(make([]byte, 0, HeaderLen+1))
+}
+
+// replyAge is the age of the primary's last verified reply (-1: none).
+func (l *link) replyAge(now time.Time) float64 {
+	if l.lastRx.IsZero() {
+		return -1
+	}
+	return now.Sub(l.lastRx).Seconds()
 }
 
 // forward encapsulates a client's packet to the primary (secondary side).
@@ -199,10 +258,14 @@ func (g *group) handleProxy(c *client, p *Packet, from netip.AddrPort, now time.
 		c.lastHeard = now
 		c.packets++
 		g.dispatch(c, p, nil, now)
-	case in.link != nil && (from == in.link.addr || in.link.up) && p.Kind != TypeAuth:
-		// The digest proves the sender knows the client's password, so
-		// while the link is up a primary answering from another address
-		// (multi-homed, NAT) is accepted, as chan_voter does.
+	case in.link != nil && in.link.up && p.Kind != TypeAuth && c.heard && !c.proxied &&
+		addrFrom4(p.Proxy.Addr, p.Proxy.Port) == c.addr:
+		// Only while proxying (the link verified), and only to where the
+		// client itself sends from: the client's digest is in every
+		// packet it sends, so it proves nothing about the sender, and the
+		// header's address is the sender's word. A primary answering from
+		// another address (multi-homed, NAT) is accepted, as chan_voter
+		// does.
 		g.relay(c, p)
 	default:
 		g.stats.BadProxy++
@@ -217,7 +280,7 @@ func (g *group) relay(c *client, p *Packet) {
 	out.Proxied = false
 	out.Challenge = g.chal
 	out.Digest = c.respDigest
-	g.queue(out.Append(g.next()), addrFrom4(p.Proxy.Addr, p.Proxy.Port))
+	g.queue(out.Append(g.next()), c.addr)
 	c.lastSent = time.Now()
 	g.stats.Relayed++
 }

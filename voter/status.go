@@ -1,6 +1,7 @@
 package voter
 
 import (
+	"fmt"
 	"slices"
 	"time"
 
@@ -149,22 +150,13 @@ func (st *groupStats) m() map[string]uint64 {
 		"unauthenticated": st.Unauthenticated, "late": st.Late, "unsupported": st.Unsupported,
 		"bad_proxy": st.BadProxy, "forwarded": st.Forwarded, "relayed": st.Relayed, "proxied_in": st.ProxiedIn, "no_timing": st.NoTiming,
 		"read_batches": st.ReadBatches, "auth_replies": st.AuthReplies, "auth_replies_limited": st.AuthLimited,
-		"peer_unanswered": st.PeerUnanswered,
+		"peer_unanswered": st.PeerUnanswered, "link_unverified": st.LinkUnverified,
 	}
 }
 
 func (in *instance) document() status.Document {
 	g := in.g
 	d := status.Document{Instance: in.name, Scheme: "voter", Role: in.role().String(), State: StateServing.String(), Since: g.started}
-	if in.link != nil {
-		d.Peer = &status.Peer{Address: in.link.addr.String(), Connected: in.link.up, Since: in.link.since}
-		if in.link.up {
-			d.State, d.Reason, d.Since = StateProxying.String(), "clients forwarded to the primary", in.link.since
-		} else {
-			d.Reason, d.Since = "link to primary down: "+in.link.lastDown, in.link.since
-			d.Peer.Reason = in.link.lastDown
-		}
-	}
 	winner := ""
 	if in.winner != nil {
 		winner = in.winner.name
@@ -190,6 +182,9 @@ func (in *instance) document() status.Document {
 		"rtp_out": in.cfg.RTPOut, "rtp_sent": in.rtp.sent, "rtp_in": in.cfg.RTPIn,
 		"tx_packets": in.txStats.Packets, "rtp_in_refused": in.txStats.Refused,
 	}
+	if in.link != nil {
+		in.link.describe(&d, time.Now())
+	}
 	return d
 }
 
@@ -203,4 +198,25 @@ func (c *client) status() ClientStatus {
 		s.Address, s.Via = c.realAddr.String(), c.addr.String()
 	}
 	return s
+}
+
+// describe puts the link into an instance's document: proxying only while
+// the link is up, which needs a verified reply within linkLost, and the
+// age of the last verified reply either way.
+func (l *link) describe(d *status.Document, now time.Time) {
+	d.Peer = &status.Peer{Address: l.addr.String(), Connected: l.up, Since: l.since}
+	age := l.replyAge(now)
+	ago := "no verified reply yet"
+	if age >= 0 {
+		ago = fmt.Sprintf("last verified reply %.1f s ago", age)
+	}
+	if l.up {
+		d.State, d.Reason, d.Since = StateProxying.String(), "clients forwarded to the primary ("+ago+")", l.since
+	} else {
+		d.Reason, d.Since = "link to primary down: "+l.lastDown+" ("+ago+")", l.since
+		d.Peer.Reason = l.lastDown
+	}
+	if age >= 0 {
+		d.Details["peer_reply_age_s"] = age
+	}
 }
