@@ -211,9 +211,9 @@ func (l *link) describe(d *status.Document, now time.Time) {
 		ago = fmt.Sprintf("last verified reply %.1f s ago", age)
 	}
 	if l.up {
-		d.State, d.Reason, d.Since = StateProxying.String(), "clients forwarded to the primary ("+ago+")", l.since
+		d.State, d.Reason, d.Since = StateProxying.String(), "clients forwarded to the primary; "+ago, l.since
 	} else {
-		d.Reason, d.Since = "link to primary down: "+l.lastDown+" ("+ago+")", l.since
+		d.Reason, d.Since = "link to primary down: "+l.lastDown+"; "+ago, l.since
 		d.Peer.Reason = l.lastDown
 	}
 	if age >= 0 {
