@@ -24,7 +24,8 @@ type probeResult struct {
 // probeTargets checks that every published port answers at every address
 // of its host (phones try them all, RFC 3263): a TCP connect for
 // tcp and tls, a SIP OPTIONS request for udp (any SIP response to that
-// request counts, even an error status: the server is there).
+// request counts, even an error status: the server is there; except 503,
+// on which phones try the next target, RFC 3263 4.3).
 func probeTargets(ctx context.Context, sets []RRSet, hosts []*hostResult, opts CheckOptions) []*probeResult {
 	addrs := map[string][]string{}
 	for _, h := range hosts {
@@ -137,6 +138,11 @@ func probeSIP(ctx context.Context, host, addr string, timeout time.Duration) err
 			resp, perr := ParseSIPResponse(buf[:n])
 			if perr == nil {
 				perr = resp.answers(callID, branch)
+			}
+			if perr == nil && resp.Code == 503 {
+				// RFC 3263 4.3: on 503 a client tries the next target, so
+				// for the phones this port is not serving
+				return fmt.Errorf("SIP OPTIONS to %s: 503 Service Unavailable: phones move on to the next target (RFC 3263 4.3)", addr)
 			}
 			if perr == nil {
 				return nil

@@ -30,6 +30,9 @@ func TestSIPProbeAcceptsOnlyItsResponse(t *testing.T) {
 		{"error status still answers", func(t *testing.T, pc net.PacketConn, from net.Addr, req []byte) {
 			pc.WriteTo(sipReply(req, "405 Method Not Allowed", nil), from)
 		}, true},
+		{"503: phones move on", func(t *testing.T, pc net.PacketConn, from net.Addr, req []byte) {
+			pc.WriteTo(sipReply(req, "503 Service Unavailable", nil), from)
+		}, false},
 		{"other Via branch", func(t *testing.T, pc net.PacketConn, from net.Addr, req []byte) {
 			pc.WriteTo(sipReply(req, "200 OK", replace("branch=z9hG4bK", "branch=z9hG4bKold")), from)
 		}, false},
@@ -76,8 +79,12 @@ func TestSIPProbeAcceptsOnlyItsResponse(t *testing.T) {
 			if tc.ok && err != nil {
 				t.Fatalf("probe: %v", err)
 			}
-			if !tc.ok && (err == nil || !strings.Contains(err.Error(), "no reply to SIP OPTIONS")) {
-				t.Fatalf("probe = %v, want no reply (the datagram does not answer this request)", err)
+			want := "no reply to SIP OPTIONS" // the datagram does not answer this request
+			if strings.HasPrefix(tc.name, "503") {
+				want = "503 Service Unavailable: phones move on"
+			}
+			if !tc.ok && (err == nil || !strings.Contains(err.Error(), want)) {
+				t.Fatalf("probe = %v, want %q", err, want)
 			}
 		})
 	}
