@@ -2,7 +2,9 @@ package main
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
@@ -106,6 +108,10 @@ func runSrvGen(c *cli.Context, g *globalOptions, o *srvGenOptions) error {
 		diff, err := srv.Drift(o.Out, buf.Bytes())
 		if err != nil {
 			return err
+		}
+		if _, err := os.Stat(o.Out); errors.Is(err, fs.ErrNotExist) {
+			printf(c, "%s", diff)
+			return failed(fmt.Errorf("srv gen: %s does not exist (run without --check to write it)", o.Out))
 		}
 		if diff != "" {
 			printf(c, "%s", diff)

@@ -70,6 +70,11 @@ func TestSrvGenCheckDrift(t *testing.T) {
 	if b, _ := os.ReadFile(out); !strings.Contains(string(b), "10 10 5060 ms1.example.test.") {
 		t.Error("--check rewrote the file")
 	}
+	missing := filepath.Join(t.TempDir(), "none.inc")
+	if o, code := runCLI(t, "-c", cfg, "srv", "gen", "--out", missing, "--check"); code != exitFailed ||
+		!strings.Contains(o, missing+" does not exist (run without --check to write it)") {
+		t.Errorf("check of a missing file: code %d: %s", code, o)
+	}
 }
 
 // TestSrvOfflineNeedsNoSecret: gen, order and check use no TSIG key, so a
