@@ -262,6 +262,12 @@ type WitnessStatus struct {
 	// watch is tried again); the views held from etcd are then Stale.
 	FollowError string    `json:"follow_error,omitempty"`
 	ViewsRead   time.Time `json:"views_read,omitzero"` // when the views were last read from etcd
+	// ViewInEtcd: this node's latest view is written in etcd, where the
+	// other deciders read it; ViewPendingS is for how long it has not been
+	// (seconds, 0 while it is): the others do not count what this node
+	// sees now meanwhile (its own view in Views is from its monitors).
+	ViewInEtcd   bool    `json:"view_in_etcd"`
+	ViewPendingS float64 `json:"view_pending_s,omitempty"`
 }
 
 // witnessStatus is the scheme's part in the witness now (nil without).
@@ -288,6 +294,11 @@ func (s *Scheme) witnessStatus() *WitnessStatus {
 	s.mu.Lock()
 	ws.FollowError, ws.ViewsRead = s.wit.followErr, s.wit.viewsAt
 	s.mu.Unlock()
+	if p := s.wit.w.Publication(s.wit.topic); p.InEtcd {
+		ws.ViewInEtcd = true
+	} else if !p.Since.IsZero() {
+		ws.ViewPendingS = time.Since(p.Since).Seconds()
+	}
 	return ws
 }
 

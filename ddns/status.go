@@ -138,6 +138,11 @@ func (s *Scheme) Document() status.Document {
 			reason = "deciders' views stale: " + w.FollowError + "; " + reason
 			doc.Reason = reason
 		}
+		if pending := time.Duration(w.ViewPendingS * float64(time.Second)); pending > viewPendingShown {
+			reason = fmt.Sprintf("this decider's view not in etcd for %s (the others do not count what it sees); ",
+				pending.Round(100*time.Millisecond)) + reason
+			doc.Reason = reason
+		}
 		if w.Role == "follower" {
 			doc.Reason = "following " + w.Leader + "; " + reason
 			if w.Leader == "" {
@@ -167,6 +172,11 @@ func (d *Daemon) Status() []status.Document {
 	}
 	return out
 }
+
+// viewPendingShown is how long this decider's latest view may wait to be
+// written in etcd before the status says so: a write normally takes
+// milliseconds.
+const viewPendingShown = time.Second
 
 // staleAfter is how long after server i's last probe began its result may
 // stand: the next probe begins an interval later and ends within its

@@ -96,3 +96,35 @@ func TestWitnessFollowEnded(t *testing.T) {
 		t.Errorf("status reason %q does not say the views are stale", doc.Reason)
 	}
 }
+
+// TestWitnessViewNotInEtcdShown: a decider whose latest view cannot be
+// written to etcd (cut off) says so in its status: the other deciders do
+// not count what it sees now. Healed, the view is written and the status
+// says it is in etcd. Before, its own view was shown as if the others had
+// it.
+func TestWitnessViewNotInEtcdShown(t *testing.T) {
+	cl := etcdtest.Start(t, 3)
+	main, backup, sorry := newPage(t, true), newPage(t, true), newPage(t, true)
+	dns := &sharedDNS{}
+	b := startDecider(t, "b", cl, true, catConfig(t, main, backup, sorry), dns)
+	testutil.Eventually(t, 15*time.Second, "b's view in etcd", func() bool {
+		w := b.status().Witness
+		return w.ViewInEtcd && w.ViewPendingS == 0
+	})
+	b.cutEtcd()
+	main.ok.Store(false) // b's view changes while it cannot write it
+	testutil.Eventually(t, 20*time.Second, "b says its view is not in etcd", func() bool {
+		w := b.status().Witness
+		doc := b.d.Scheme("cat").Document()
+		return !w.ViewInEtcd && w.ViewPendingS > 1 && strings.Contains(doc.Reason, "this decider's view not in etcd for")
+	})
+	addr := serveAdmin(t, b.d, nil, "")
+	if page, _ := webuitest.Get(t, "http://"+addr+PagePath); !strings.Contains(page, `<td class="wit-publish"><span class="pill warn">not in etcd</span> for `) {
+		t.Error("the page does not say the view is not in etcd")
+	}
+	b.relays.Heal()
+	testutil.Eventually(t, 20*time.Second, "b's view written again", func() bool {
+		w := b.status().Witness
+		return w.ViewInEtcd && !strings.Contains(b.d.Scheme("cat").Document().Reason, "view not in etcd")
+	})
+}

@@ -32,6 +32,7 @@ type pubValue struct {
 	value   string
 	deleted bool
 	version uint64
+	setAt   time.Time // when the latest value was set
 }
 
 // Publish sets this node's value in topic (letters, digits, '.', '_', ':',
@@ -57,9 +58,32 @@ func (w *Witness) setPub(topic, value string, deleted bool) error {
 	}
 	p.value, p.deleted = value, deleted
 	p.version++
+	p.setAt = time.Now()
 	w.mu.Unlock()
 	w.poke()
 	return nil
+}
+
+// Publication is how this node's value in a topic stands in etcd.
+type Publication struct {
+	// InEtcd: the latest value set is written on the current lease (the
+	// others see it); false while a write is pending or failing, or
+	// without a lease (etcd deleted the old one's keys).
+	InEtcd bool
+	Since  time.Time // when the latest value was set (zero: none)
+}
+
+// Publication returns how this node's value in topic stands in etcd, as of
+// the witness loop's last step.
+func (w *Witness) Publication(topic string) Publication {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	p := w.pubs[topic]
+	if p == nil {
+		return Publication{}
+	}
+	done, ok := w.snap.pubDone[topic]
+	return Publication{InEtcd: ok && done == p.version, Since: p.setAt}
 }
 
 // Value is one node's published value.

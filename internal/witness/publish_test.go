@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/redund/redund/internal/testutil"
 	"github.com/redund/redund/internal/witness/etcdtest"
 )
 
@@ -66,6 +67,7 @@ func TestPublishValuesWithTheLease(t *testing.T) {
 	waitValues(t, ch, "a=up b=down ", 5*time.Second)
 	a.Publish("view", "down")
 	waitValues(t, ch, "a=down b=down ", 5*time.Second)
+	testutil.Eventually(t, 5*time.Second, "a's latest value in etcd", func() bool { return a.Publication("view").InEtcd })
 	vals, err := a.Values(ctx, "view")
 	if err != nil || show(vals) != "a=down b=down " {
 		t.Fatalf("Values = %s, %v", show(vals), err)
@@ -73,11 +75,17 @@ func TestPublishValuesWithTheLease(t *testing.T) {
 
 	relays.Cut()
 	waitValues(t, ch, "b=down ", 3*ttl) // a's lease expired on etcd
+	a.Publish("view", "up")               // while cut: not in etcd
+	testutil.Eventually(t, 3*ttl, "a to know its value is not in etcd", func() bool {
+		p := a.Publication("view")
+		return !p.InEtcd && !p.Since.IsZero()
+	})
 	relays.Heal()
-	waitValues(t, ch, "a=down b=down ", 5*ttl) // written again on a's new lease
+	waitValues(t, ch, "a=up b=down ", 5*ttl) // written again on a's new lease
+	testutil.Eventually(t, 5*time.Second, "a's value in etcd again", func() bool { return a.Publication("view").InEtcd })
 
 	b.Unpublish("view")
-	waitValues(t, ch, "a=down ", 5*time.Second)
+	waitValues(t, ch, "a=up ", 5*time.Second)
 	a.Close()
 	waitValues(t, ch, "", ttl/2) // revoked with the lease at once
 	cancel()

@@ -48,10 +48,17 @@ type snapshot struct {
 	deadline time.Time
 	locks    map[string]LockStatus
 	err      string
+	pubDone  map[string]uint64 // per topic, the version written on the current lease
 }
 
 func snapshotOf(m *machine, now time.Time) snapshot {
-	s := snapshot{lease: m.lease, deadline: m.deadline, err: m.lastErr, locks: map[string]LockStatus{}}
+	s := snapshot{lease: m.lease, deadline: m.deadline, err: m.lastErr, locks: map[string]LockStatus{},
+		pubDone: map[string]uint64{}}
+	for topic, p := range m.pubs {
+		if m.lease != 0 && p.lease == m.lease {
+			s.pubDone[topic] = p.done
+		}
+	}
 	for name, l := range m.locks {
 		ls := LockStatus{Name: name, State: l.phase.String()}
 		if l.phase == holding {
