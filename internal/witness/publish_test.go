@@ -75,7 +75,7 @@ func TestPublishValuesWithTheLease(t *testing.T) {
 
 	relays.Cut()
 	waitValues(t, ch, "b=down ", 3*ttl) // a's lease expired on etcd
-	a.Publish("view", "up")               // while cut: not in etcd
+	a.Publish("view", "up")             // while cut: not in etcd
 	testutil.Eventually(t, 3*ttl, "a to know its value is not in etcd", func() bool {
 		p := a.Publication("view")
 		return !p.InEtcd && !p.Since.IsZero()
