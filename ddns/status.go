@@ -156,7 +156,10 @@ func (s *Scheme) Document() status.Document {
 		h := status.Health{Name: s.cfg.Servers[i].Name, State: snap.Label(),
 			Reason: snap.Reason, LatencyMS: float64(snap.Latency.Microseconds()) / 1000, Since: snap.Since}
 		if d := notProbedFor(snap.LastCheck, now, s.cfg.staleAfter(i)); d > 0 {
-			h.State, h.Reason = health.Unknown.String(), notProbedReason(d, snap.Label(), snap.Reason)
+			h.Reason = notProbedReason(d, snap.State.String(), snap.Reason)
+			if !snap.Maintenance { // MAINT stays: it is the operator's word, not a probe's
+				h.State = health.Unknown.String()
+			}
 		}
 		doc.Health = append(doc.Health, h)
 	}
