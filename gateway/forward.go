@@ -3,7 +3,9 @@ package gateway
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"strings"
 	"time"
 )
 
@@ -15,8 +17,8 @@ import (
 // the master was only unreachable; see docs/gateway.md).
 func (g *Gateway) PostHistory(points []Point) (int, error) {
 	for i, p := range points {
-		if p.Tag == "" || p.TSMS <= 0 {
-			return 0, fmt.Errorf("gateway: point %d: tag and ts_ms are required", i)
+		if err := checkPoint(p); err != nil {
+			return 0, badPoint{fmt.Errorf("gateway: point %d: %w", i, err)}
 		}
 	}
 	return whileActive(g, func() (int, error) {
@@ -43,6 +45,33 @@ func (g *Gateway) PostHistory(points []Point) (int, error) {
 		}
 		return len(points), nil
 	})
+}
+
+// ErrBadPoint matches (errors.Is) a history point refused before it is
+// stored (the API answers 400).
+var ErrBadPoint = errors.New("gateway: bad history point")
+
+type badPoint struct{ error }
+
+func (badPoint) Is(target error) bool { return target == ErrBadPoint }
+
+// maxTag bounds a point's tag, so that a batch of cached points always
+// fits in one frame of the peer link (500 × 1 KiB, far below its limit).
+const maxTag = 1024
+
+// checkPoint refuses, before it is acknowledged, a point that could not
+// be stored or forwarded: one the master would refuse or the link could
+// not carry would otherwise block the backup's cache behind it.
+func checkPoint(p Point) error {
+	switch {
+	case p.Tag == "" || p.TSMS <= 0:
+		return fmt.Errorf("tag and ts_ms are required")
+	case len(p.Tag) > maxTag:
+		return fmt.Errorf("tag of %d bytes (limit %d)", len(p.Tag), maxTag)
+	case strings.ContainsRune(p.Tag, 0):
+		return fmt.Errorf("tag contains a NUL character")
+	}
+	return nil
 }
 
 // QueryHistory returns a tag's points between from and to (unix ms).

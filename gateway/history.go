@@ -246,8 +246,11 @@ func parseForward(body []byte) (forwardReq, error) {
 		return r, fmt.Errorf("bad history batch: %d points (limit %d)", len(r.Points), maxForward)
 	}
 	for i, p := range r.Points {
-		if p.Tag == "" || p.TSMS <= 0 || p.Seq == 0 {
-			return r, fmt.Errorf("bad history batch: point %d lacks tag, ts_ms or seq", i)
+		if p.Seq == 0 {
+			return r, fmt.Errorf("bad history batch: point %d lacks seq", i)
+		}
+		if err := checkPoint(p); err != nil {
+			return r, fmt.Errorf("bad history batch: point %d: %w", i, err)
 		}
 	}
 	return r, nil
