@@ -128,17 +128,16 @@ func (g *Gateway) forwardBatch(ctx context.Context) (bool, error) {
 		}
 		send, drop = splitByIntervals(points, ivs)
 	}
-	if len(send) > 0 {
-		body, _ := json.Marshal(forwardReq{Source: g.cfg.NodeID, Points: send})
-		if _, err := g.node.Request(rctx, reqHistory, body); err != nil {
-			return false, err
-		}
+	inserted, err := g.sendCached(rctx, send)
+	if err != nil {
+		return false, err
 	}
 	if err := g.hist.uncache(points); err != nil {
 		return false, err
 	}
 	g.hist.mu.Lock()
-	g.hist.forwarded += int64(len(send))
+	g.hist.forwarded += int64(inserted)
+	g.hist.repeated += int64(len(send) - inserted)
 	g.hist.dropped += int64(len(drop))
 	g.hist.lastForward, g.hist.lastForwardErr = time.Now(), ""
 	g.hist.mu.Unlock()
@@ -146,6 +145,27 @@ func (g *Gateway) forwardBatch(ctx context.Context) (bool, error) {
 		g.sysEvent("history", fmt.Sprintf("dropped %d cached points the master recorded itself (it was only unreachable)", len(drop)))
 	}
 	return total > len(points), nil
+}
+
+// sendCached forwards points to the master and returns how many it stored
+// now, from its reply (the others it already had: a repeat after a lost
+// reply). A reply that does not say so is not an acknowledgement.
+func (g *Gateway) sendCached(ctx context.Context, send []Point) (int, error) {
+	if len(send) == 0 {
+		return 0, nil
+	}
+	body, _ := json.Marshal(forwardReq{Source: g.hist.source(), Points: send})
+	reply, err := g.node.Request(ctx, reqHistory, body)
+	if err != nil {
+		return 0, err
+	}
+	var r struct {
+		Inserted *int `json:"inserted"`
+	}
+	if err := json.Unmarshal(reply, &r); err != nil || r.Inserted == nil || *r.Inserted < 0 || *r.Inserted > len(send) {
+		return 0, fmt.Errorf("the master's answer to %d forwarded points is not an acknowledgement: %.100q", len(send), reply)
+	}
+	return *r.Inserted, nil
 }
 
 // splitByIntervals separates points taken while the master was down (to

@@ -40,7 +40,8 @@ type Detail struct {
 type HistoryStats struct {
 	Mode        string    `json:"mode"`
 	Cached      int       `json:"cached"`
-	Forwarded   int64     `json:"forwarded"`
+	Forwarded   int64     `json:"forwarded"`          // stored by the master, as its reply says
+	Repeated    int64     `json:"repeated,omitempty"` // forwarded again; the master already had them
 	Dropped     int64     `json:"dropped_duplicates"`
 	LastForward time.Time `json:"last_forward,omitempty"`
 	LastError   string    `json:"last_error,omitempty"`
@@ -61,7 +62,7 @@ func (g *Gateway) Detail() Detail {
 	}
 	_, cached, _ := g.hist.cached(0)
 	g.hist.mu.Lock()
-	d.History = HistoryStats{Mode: g.cfg.History, Cached: cached, Forwarded: g.hist.forwarded, Dropped: g.hist.dropped,
+	d.History = HistoryStats{Mode: g.cfg.History, Cached: cached, Forwarded: g.hist.forwarded, Repeated: g.hist.repeated, Dropped: g.hist.dropped,
 		LastForward: g.hist.lastForward, LastError: g.hist.lastForwardErr}
 	g.hist.mu.Unlock()
 	if e := g.leadErr.Load(); e != nil {
