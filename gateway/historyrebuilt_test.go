@@ -27,6 +27,9 @@ func TestRebuiltBackupCacheIsNotTakenForRepeats(t *testing.T) {
 		if _, err := b.PostHistory(pts); err != nil {
 			t.Fatal(err)
 		}
+		if h := b.Detail().History; h.Cached != 3 || !h.OldestCached.Equal(time.UnixMilli(tsBase)) {
+			t.Fatalf("status: %d cached, oldest %v; want 3, %v", h.Cached, h.OldestCached, time.UnixMilli(tsBase))
+		}
 		mc := m.cfg
 		mc.JoinWait = 5_000_000_000
 		m = startGW(t, mc, listen(t, addr))
