@@ -64,7 +64,7 @@ func writeErr(w http.ResponseWriter, err error) {
 		adminapi.WriteJSON(w, http.StatusConflict, map[string]string{"error": err.Error(), "redirect": ref.Redirect})
 	case errors.Is(err, errNoLock): // the lease ran out during the write
 		adminapi.WriteError(w, http.StatusConflict, err.Error())
-	case errors.Is(err, ErrBadKey), errors.Is(err, replica.ErrTooLarge):
+	case errors.Is(err, ErrBadKey), errors.Is(err, ErrBadPoint), errors.Is(err, replica.ErrTooLarge):
 		adminapi.WriteError(w, http.StatusBadRequest, err.Error())
 	default:
 		adminapi.WriteError(w, http.StatusInternalServerError, err.Error())

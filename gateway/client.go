@@ -94,7 +94,10 @@ func (g *Gateway) ClientAddr() string {
 // ClientHandler forwards HTTP (and WebSocket upgrades) to the application
 // on the active node; a standby redirects the client to the active node
 // (307, with X-Redund-Moved-From naming this node) or answers 503 when it
-// does not know one.
+// does not know one. Only a peer that says it is active over the link as
+// it is now (authenticated and up) is known active: with the link down
+// its last role is a memory (it may have stopped or stood down since),
+// and the standby answers 503 so that the client retargets itself.
 func (g *Gateway) ClientHandler() (http.Handler, error) {
 	target, err := url.Parse(g.cfg.AppURL)
 	if err != nil || target.Host == "" {
@@ -111,18 +114,22 @@ func (g *Gateway) ClientHandler() (http.Handler, error) {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set(HeaderNode, g.cfg.NodeID)
 		v := g.view()
-		role, peerURL, peerRole := v.Role, v.Peer.URL, v.Peer.Role
+		role, peerURL, peerRole, linked := v.Role, v.Peer.URL, v.Peer.Role, v.Link == linkUp
 		if role == RoleActive {
 			adminapi.DropSecurityHeaders(w.Header())
 			proxy.ServeHTTP(w, r)
 			return
 		}
-		if peerURL != "" && peerRole == RoleActive {
+		if linked && peerURL != "" && peerRole == RoleActive {
 			w.Header().Set(HeaderMoved, g.cfg.NodeID)
 			http.Redirect(w, r, strings.TrimSuffix(peerURL, "/")+r.URL.RequestURI(), http.StatusTemporaryRedirect)
 			return
 		}
 		w.Header().Set("Retry-After", "1")
-		adminapi.WriteError(w, http.StatusServiceUnavailable, fmt.Sprintf("%s is %s and no active node is known", g.cfg.NodeID, role))
+		msg := fmt.Sprintf("%s is %s and no active node is known", g.cfg.NodeID, role)
+		if !linked && peerRole == RoleActive {
+			msg += " (the link to the peer is down: its last known role, active, is not verified)"
+		}
+		adminapi.WriteError(w, http.StatusServiceUnavailable, msg)
 	}), nil
 }

@@ -3,7 +3,9 @@ package gateway
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"strings"
 	"time"
 )
 
@@ -15,8 +17,8 @@ import (
 // the master was only unreachable; see docs/gateway.md).
 func (g *Gateway) PostHistory(points []Point) (int, error) {
 	for i, p := range points {
-		if p.Tag == "" || p.TSMS <= 0 {
-			return 0, fmt.Errorf("gateway: point %d: tag and ts_ms are required", i)
+		if err := checkPoint(p); err != nil {
+			return 0, badPoint{fmt.Errorf("gateway: point %d: %w", i, err)}
 		}
 	}
 	return whileActive(g, func() (int, error) {
@@ -43,6 +45,33 @@ func (g *Gateway) PostHistory(points []Point) (int, error) {
 		}
 		return len(points), nil
 	})
+}
+
+// ErrBadPoint matches (errors.Is) a history point refused before it is
+// stored (the API answers 400).
+var ErrBadPoint = errors.New("gateway: bad history point")
+
+type badPoint struct{ error }
+
+func (badPoint) Is(target error) bool { return target == ErrBadPoint }
+
+// maxTag bounds a point's tag, so that a batch of cached points always
+// fits in one frame of the peer link (500 × 1 KiB, far below its limit).
+const maxTag = 1024
+
+// checkPoint refuses, before it is acknowledged, a point that could not
+// be stored or forwarded: one the master would refuse or the link could
+// not carry would otherwise block the backup's cache behind it.
+func checkPoint(p Point) error {
+	switch {
+	case p.Tag == "" || p.TSMS <= 0:
+		return fmt.Errorf("tag and ts_ms are required")
+	case len(p.Tag) > maxTag:
+		return fmt.Errorf("tag of %d bytes (limit %d)", len(p.Tag), maxTag)
+	case strings.ContainsRune(p.Tag, 0):
+		return fmt.Errorf("tag contains a NUL character")
+	}
+	return nil
 }
 
 // QueryHistory returns a tag's points between from and to (unix ms).
@@ -99,17 +128,16 @@ func (g *Gateway) forwardBatch(ctx context.Context) (bool, error) {
 		}
 		send, drop = splitByIntervals(points, ivs)
 	}
-	if len(send) > 0 {
-		body, _ := json.Marshal(forwardReq{Source: g.cfg.NodeID, Points: send})
-		if _, err := g.node.Request(rctx, reqHistory, body); err != nil {
-			return false, err
-		}
+	inserted, err := g.sendCached(rctx, send)
+	if err != nil {
+		return false, err
 	}
 	if err := g.hist.uncache(points); err != nil {
 		return false, err
 	}
 	g.hist.mu.Lock()
-	g.hist.forwarded += int64(len(send))
+	g.hist.forwarded += int64(inserted)
+	g.hist.repeated += int64(len(send) - inserted)
 	g.hist.dropped += int64(len(drop))
 	g.hist.lastForward, g.hist.lastForwardErr = time.Now(), ""
 	g.hist.mu.Unlock()
@@ -117,6 +145,27 @@ func (g *Gateway) forwardBatch(ctx context.Context) (bool, error) {
 		g.sysEvent("history", fmt.Sprintf("dropped %d cached points the master recorded itself (it was only unreachable)", len(drop)))
 	}
 	return total > len(points), nil
+}
+
+// sendCached forwards points to the master and returns how many it stored
+// now, from its reply (the others it already had: a repeat after a lost
+// reply). A reply that does not say so is not an acknowledgement.
+func (g *Gateway) sendCached(ctx context.Context, send []Point) (int, error) {
+	if len(send) == 0 {
+		return 0, nil
+	}
+	body, _ := json.Marshal(forwardReq{Source: g.hist.source(), Points: send})
+	reply, err := g.node.Request(ctx, reqHistory, body)
+	if err != nil {
+		return 0, err
+	}
+	var r struct {
+		Inserted *int `json:"inserted"`
+	}
+	if err := json.Unmarshal(reply, &r); err != nil || r.Inserted == nil || *r.Inserted < 0 || *r.Inserted > len(send) {
+		return 0, fmt.Errorf("the master's answer to %d forwarded points is not an acknowledgement: %.100q", len(send), reply)
+	}
+	return *r.Inserted, nil
 }
 
 // splitByIntervals separates points taken while the master was down (to

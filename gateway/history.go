@@ -32,17 +32,33 @@ type historyStore struct {
 	pg     bool   // PostgreSQL (placeholders $n), else SQLite
 	shared bool   // the database is shared by both nodes (PostgreSQL)
 	node   string // this node's id (uptime intervals are per node)
-	kv     *bolt.DB
-	runID  atomic.Int64 // open active interval (master), 0 when none
+	// cacheID tells this cache from an earlier one of the same node
+	cacheID string
+	kv      *bolt.DB
+	runID   atomic.Int64 // open active interval (master), 0 when none
 
 	mu                 sync.Mutex
 	forwarded, dropped int64
+	repeated           int64 // forwarded points the master already had
 	lastForward        time.Time
 	lastForwardErr     string
 	wake               chan struct{}
 }
 
-var bucketHistCache = []byte("history_cache")
+var (
+	bucketHistCache = []byte("history_cache")
+	bucketHistMeta  = []byte("history_cache_meta")
+	keyCacheID      = []byte("id")
+)
+
+// source names this node's cache to the master: (source, seq) is unique
+// across caches made again.
+func (h *historyStore) source() string {
+	if h.cacheID == "" {
+		return h.node
+	}
+	return h.node + "#" + h.cacheID
+}
 
 func (h *historyStore) close() { h.db.Close() }
 
@@ -246,8 +262,11 @@ func parseForward(body []byte) (forwardReq, error) {
 		return r, fmt.Errorf("bad history batch: %d points (limit %d)", len(r.Points), maxForward)
 	}
 	for i, p := range r.Points {
-		if p.Tag == "" || p.TSMS <= 0 || p.Seq == 0 {
-			return r, fmt.Errorf("bad history batch: point %d lacks tag, ts_ms or seq", i)
+		if p.Seq == 0 {
+			return r, fmt.Errorf("bad history batch: point %d lacks seq", i)
+		}
+		if err := checkPoint(p); err != nil {
+			return r, fmt.Errorf("bad history batch: point %d: %w", i, err)
 		}
 	}
 	return r, nil

@@ -1,7 +1,9 @@
 package gateway
 
 import (
+	"crypto/rand"
 	"database/sql"
+	"encoding/hex"
 	"fmt"
 	"path/filepath"
 	"strconv"
@@ -93,7 +95,8 @@ func openHistory(c Config, st *replica.Store) (*historyStore, error) {
 		}
 	}
 	err = st.DB().Update(func(tx *bolt.Tx) error {
-		_, err := tx.CreateBucketIfNotExists(bucketHistCache)
+		id, err := openCache(tx)
+		h.cacheID = id
 		return err
 	})
 	if err != nil {
@@ -101,6 +104,36 @@ func openHistory(c Config, st *replica.Store) (*historyStore, error) {
 		return nil, fmt.Errorf("gateway: history cache: %w", err)
 	}
 	return h, nil
+}
+
+// openCache creates the cache bucket and returns the cache's id: random,
+// made with the bucket, so that a cache made again (a rebuilt data_dir)
+// numbers its points under another source than the old one, whose numbers
+// the master already has. A cache made before the id existed keeps ""
+// (its points keep their source).
+func openCache(tx *bolt.Tx) (string, error) {
+	meta, err := tx.CreateBucketIfNotExists(bucketHistMeta)
+	if err != nil {
+		return "", err
+	}
+	if id := meta.Get(keyCacheID); id != nil {
+		return string(id), nil
+	}
+	b := tx.Bucket(bucketHistCache)
+	if b != nil && b.Sequence() > 0 {
+		return "", meta.Put(keyCacheID, []byte{})
+	}
+	if b == nil {
+		if _, err := tx.CreateBucket(bucketHistCache); err != nil {
+			return "", err
+		}
+	}
+	var r [8]byte
+	if _, err := rand.Read(r[:]); err != nil {
+		return "", err
+	}
+	id := hex.EncodeToString(r[:])
+	return id, meta.Put(keyCacheID, []byte(id))
 }
 
 // sqliteDSN opens path in WAL mode with a full fsync per commit and a 5 s

@@ -38,12 +38,16 @@ type Detail struct {
 
 // HistoryStats describe the history store and the backup's cache.
 type HistoryStats struct {
-	Mode        string    `json:"mode"`
-	Cached      int       `json:"cached"`
-	Forwarded   int64     `json:"forwarded"`
-	Dropped     int64     `json:"dropped_duplicates"`
-	LastForward time.Time `json:"last_forward,omitempty"`
-	LastError   string    `json:"last_error,omitempty"`
+	Mode   string `json:"mode"`
+	Cached int    `json:"cached"`
+	// OldestCached is when the first point still waiting in the cache was
+	// taken: how far behind the master's history is (zero: none waits)
+	OldestCached time.Time `json:"oldest_cached,omitempty"`
+	Forwarded    int64     `json:"forwarded"`          // stored by the master, as its reply says
+	Repeated     int64     `json:"repeated,omitempty"` // forwarded again; the master already had them
+	Dropped      int64     `json:"dropped_duplicates"`
+	LastForward  time.Time `json:"last_forward,omitempty"`
+	LastError    string    `json:"last_error,omitempty"`
 }
 
 // Detail returns the full status.
@@ -59,11 +63,14 @@ func (g *Gateway) Detail() Detail {
 	for _, p := range []string{ProvConfig, ProvState} {
 		d.Providers = append(d.Providers, g.store.Stats(p))
 	}
-	_, cached, _ := g.hist.cached(0)
+	first, cached, _ := g.hist.cached(1)
 	g.hist.mu.Lock()
-	d.History = HistoryStats{Mode: g.cfg.History, Cached: cached, Forwarded: g.hist.forwarded, Dropped: g.hist.dropped,
+	d.History = HistoryStats{Mode: g.cfg.History, Cached: cached, Forwarded: g.hist.forwarded, Repeated: g.hist.repeated, Dropped: g.hist.dropped,
 		LastForward: g.hist.lastForward, LastError: g.hist.lastForwardErr}
 	g.hist.mu.Unlock()
+	if len(first) > 0 {
+		d.History.OldestCached = time.UnixMilli(first[0].TSMS).UTC()
+	}
 	if e := g.leadErr.Load(); e != nil {
 		d.LeadError = *e
 	}
@@ -168,12 +175,14 @@ var (
 	mFullSyncs  = prometheus.NewDesc("redund_gateway_full_syncs_total", "Full syncs completed.", []string{"provider"}, nil)
 	mLag        = prometheus.NewDesc("redund_gateway_replication_lag_seconds", "Age of the newest applied update when applied.", []string{"provider"}, nil)
 	mCached     = prometheus.NewDesc("redund_gateway_history_cached_points", "History points cached for the master.", nil, nil)
-	mForwarded  = prometheus.NewDesc("redund_gateway_history_forwarded_total", "History points forwarded to the master.", nil, nil)
+	mForwarded  = prometheus.NewDesc("redund_gateway_history_forwarded_total", "Forwarded history points the master says it stored.", nil, nil)
 	mDropped    = prometheus.NewDesc("redund_gateway_history_dropped_total", "Cached points dropped as recorded by the master.", nil, nil)
+	mOldest     = prometheus.NewDesc("redund_gateway_history_oldest_cached_timestamp_seconds",
+		"When the oldest point waiting in the cache was taken (unix seconds; 0 when none waits).", nil, nil)
 )
 
 func (m metrics) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{mRole, mPeer, mFailovers, mEpoch, mPending, mQueued, mDispatched, mPullDur, mApplyDur, mFullNeed, mFullSyncs, mLag, mCached, mForwarded, mDropped} {
+	for _, d := range []*prometheus.Desc{mRole, mPeer, mFailovers, mEpoch, mPending, mQueued, mDispatched, mPullDur, mApplyDur, mFullNeed, mFullSyncs, mLag, mCached, mForwarded, mDropped, mOldest} {
 		ch <- d
 	}
 }
@@ -203,6 +212,11 @@ func (m metrics) Collect(ch chan<- prometheus.Metric) {
 	gauge(mCached, float64(d.History.Cached))
 	counter(mForwarded, float64(d.History.Forwarded))
 	counter(mDropped, float64(d.History.Dropped))
+	oldest := 0.0
+	if !d.History.OldestCached.IsZero() {
+		oldest = float64(d.History.OldestCached.UnixMilli()) / 1000
+	}
+	gauge(mOldest, oldest)
 }
 
 func b2f(b bool) float64 {
