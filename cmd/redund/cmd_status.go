@@ -61,11 +61,12 @@ func runStatus(ctx context.Context, g *globalOptions, o *statusOptions, w io.Wri
 	if o.Timeout <= 0 {
 		return usageErr("status: --timeout must be > 0")
 	}
-	eps, err := statusEndpoints(g.ConfigPath, o.Endpoints.Value())
+	eps, daemons, err := statusPlan(g.ConfigPath, o.Endpoints.Value())
 	if err != nil {
 		return err
 	}
 	v := newStatusView(w, o)
+	v.daemons = daemons
 	if o.Watch {
 		return v.watch(ctx, eps)
 	}
@@ -76,27 +77,36 @@ func runStatus(ctx context.Context, g *globalOptions, o *statusOptions, w io.Wri
 // ones, without repeats. A missing config file is fine when extra is not
 // empty.
 func statusEndpoints(configPath string, extra []string) ([]string, error) {
+	eps, _, err := statusPlan(configPath, extra)
+	return eps, err
+}
+
+// statusPlan is statusEndpoints and, by config address, the daemons the
+// config runs there (see fileConfig.statusDaemons).
+func statusPlan(configPath string, extra []string) ([]string, map[string][]string, error) {
 	var eps []string
+	var daemons map[string][]string
 	cfg, err := loadConfigOrNone(configPath, len(extra) > 0)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	if cfg != nil {
 		eps = cfg.statusAddresses()
+		daemons = cfg.statusDaemons()
 	}
 	seen := map[string]bool{}
 	var out []string
 	for _, ep := range append(eps, extra...) {
 		u, err := adminapi.StatusURL(ep)
 		if err != nil {
-			return nil, usageErr("status: %v", err)
+			return nil, nil, usageErr("status: %v", err)
 		}
 		if !seen[u] {
 			seen[u] = true
 			out = append(out, ep)
 		}
 	}
-	return out, nil
+	return out, daemons, nil
 }
 
 // statusView draws frames of `redund status` on one writer.
@@ -110,6 +120,9 @@ type statusView struct {
 	now      func() time.Time
 	interval time.Duration
 	watching bool // --watch: one compact JSON document per frame
+	// daemons are the daemons the config runs, by address: one that an
+	// address does not answer as gets a row of its own (missingDaemons)
+	daemons map[string][]string
 }
 
 func newStatusView(w io.Writer, o *statusOptions) *statusView {
@@ -141,7 +154,7 @@ func darkBackground(colorfgbg string) bool {
 
 // once draws one frame; an unreachable endpoint makes it fail (exit 1).
 func (v *statusView) once(ctx context.Context, eps []string) error {
-	res := adminapi.FetchAll(ctx, eps, v.timeout)
+	res := missingDaemons(adminapi.FetchAll(ctx, eps, v.timeout), v.daemons)
 	if err := v.draw(res); err != nil {
 		return err
 	}
@@ -171,6 +184,7 @@ func (v *statusView) watch(ctx context.Context, eps []string) error {
 				res[i].Last = last[res[i].Endpoint] // its rows stay, marked unreachable
 			}
 		}
+		res = missingDaemons(res, v.daemons)
 		if v.term != nil && !v.json {
 			fmt.Fprint(v.w, "\x1b[H\x1b[2J") // home, clear screen
 		}
@@ -187,6 +201,43 @@ func (v *statusView) watch(ctx context.Context, eps []string) error {
 		case <-t.C:
 		}
 	}
+}
+
+// missingDaemons adds, after each endpoint that answered, a result for
+// every daemon the config runs at that address that is not the one that
+// answered: two daemons given one admin address cannot both listen on it,
+// and the one that could not must not vanish from the table (nor make a
+// one-shot status exit 0).
+func missingDaemons(res []adminapi.Result, daemons map[string][]string) []adminapi.Result {
+	if len(daemons) == 0 {
+		return res
+	}
+	out := make([]adminapi.Result, 0, len(res))
+	for _, r := range res {
+		out = append(out, r)
+		if r.Err != nil {
+			continue
+		}
+		for _, d := range daemons[r.Endpoint] {
+			if d != r.Report.Daemon {
+				out = append(out, adminapi.Result{Endpoint: r.Endpoint,
+					Err: &wrongDaemonError{want: d, got: r.Report.Daemon}})
+			}
+		}
+	}
+	return out
+}
+
+// wrongDaemonError is a config's daemon whose admin address is answered by
+// another daemon.
+type wrongDaemonError struct{ want, got string }
+
+func (e *wrongDaemonError) Error() string {
+	got := e.got // the table makes it printable
+	if got == "" {
+		got = "an unnamed daemon"
+	}
+	return fmt.Sprintf("no %s here (%s answers)", e.want, got)
 }
 
 // draw prints the results as a table or as JSON.

@@ -84,8 +84,8 @@ func downAddr(t *testing.T) string {
 }
 
 func statusConfig(t *testing.T, up, down string) string {
-	return writeFile(t, "redund.toml", fmt.Sprintf("[admin]\nvoter = %q\nddns = %q\ngateway = %q\nschedsync = %q\n",
-		up, down, up, down))
+	// one daemon an address: two on one would be a row of their own
+	return writeFile(t, "redund.toml", fmt.Sprintf("[admin]\nvoter = %q\nddns = %q\n", up, down))
 }
 
 func TestStatusOneUpOneDown(t *testing.T) {
@@ -294,5 +294,27 @@ func TestStatusWatchKeepsRowsOfADeadDaemon(t *testing.T) {
 	lastFrame := frames[len(frames)-1]
 	if !strings.Contains(lastFrame, "east") || !strings.Contains(lastFrame, "unreachable") || strings.Contains(lastFrame, " "+addr+" ") {
 		t.Errorf("the last frame after the daemon stopped:\n%s", lastFrame)
+	}
+}
+
+// TestStatusSharedAddressShowsTheMissingDaemon: a config that gives voter
+// and ddns one admin address runs two daemons of which only one can
+// listen there; status showed the voter's rows, said nothing of ddns and
+// exited 0. The ddns daemon gets a row saying it is not there, and exit 1.
+func TestStatusSharedAddressShowsTheMissingDaemon(t *testing.T) {
+	up := startAdmin(t) // answers as "voter serve"
+	cfg := writeFile(t, "redund.toml", fmt.Sprintf("[admin]\nvoter = %q\nddns = %q\n", up, up))
+	out, code := runCLI(t, "--config", cfg, "status")
+	if code != exitFailed || !strings.Contains(out, "east") || !strings.Contains(out, "no ddns run here (voter serve answers)") {
+		t.Errorf("status: exit %d, want 1 and a row for the missing ddns daemon:\n%s", code, out)
+	}
+	out, code = runCLI(t, "--config", cfg, "status", "--json")
+	if code != exitFailed || strings.Count(out, `"endpoint"`) != 2 || !strings.Contains(out, "no ddns run here") {
+		t.Errorf("status --json: exit %d, want 1 and two objects:\n%s", code, out)
+	}
+	// one daemon at its own address: no extra row
+	cfg = writeFile(t, "one.toml", fmt.Sprintf("[admin]\nvoter = %q\n", up))
+	if out, code := runCLI(t, "--config", cfg, "status"); code != exitOK || strings.Contains(out, "no ") {
+		t.Errorf("voter alone: exit %d, out:\n%s", code, out)
 	}
 }

@@ -107,10 +107,7 @@ func (f *fileConfig) ddnsWitness(log *slog.Logger) (*witness.Witness, error) {
 // daemon of the file would serve on is not asked, so it cannot show a red
 // "unreachable" row forever.
 func (f *fileConfig) statusAddresses() []string {
-	runs := map[string]bool{
-		"voter": len(f.Voter) > 0 || f.Admin.Voter != "", "ddns": len(f.Ddns) > 0 || f.Admin.Ddns != "",
-		"gateway": f.Gateway != nil || f.Admin.Gateway != "", "schedsync": f.Schedsync != nil || f.Admin.Schedsync != "",
-	}
+	runs := f.runningDaemons()
 	var out []string
 	for _, d := range []string{"voter", "ddns", "gateway", "schedsync"} {
 		if addr := f.Admin.For(d); runs[d] && !slices.Contains(out, addr) {
@@ -121,6 +118,41 @@ func (f *fileConfig) statusAddresses() []string {
 		out = append(out, f.Admin.For("voter")) // listen, or the default
 	}
 	return out
+}
+
+// statusDaemons is which daemons the file runs at each address of
+// statusAddresses ("voter serve", "ddns run", ...): an address that two
+// daemons share is held by one of them, and status must say the other
+// one is not there rather than show the first one's rows only.
+func (f *fileConfig) statusDaemons() map[string][]string {
+	out := map[string][]string{}
+	for d, runs := range f.runningDaemons() {
+		if runs {
+			addr := f.Admin.For(d)
+			out[addr] = append(out[addr], daemonName(d))
+		}
+	}
+	for _, names := range out {
+		slices.Sort(names)
+	}
+	return out
+}
+
+// runningDaemons says, for each daemon, whether the file runs it (its
+// scheme's table, or its own [admin] address).
+func (f *fileConfig) runningDaemons() map[string]bool {
+	return map[string]bool{
+		"voter": len(f.Voter) > 0 || f.Admin.Voter != "", "ddns": len(f.Ddns) > 0 || f.Admin.Ddns != "",
+		"gateway": f.Gateway != nil || f.Admin.Gateway != "", "schedsync": f.Schedsync != nil || f.Admin.Schedsync != "",
+	}
+}
+
+// daemonName is the name a daemon gives in its status report.
+func daemonName(scheme string) string {
+	if scheme == "voter" {
+		return "voter serve"
+	}
+	return scheme + " run"
 }
 
 // loadConfig reads and validates the config file; every problem is a
