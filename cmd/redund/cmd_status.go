@@ -41,7 +41,8 @@ func newStatusCommand(g *globalOptions) *cli.Command {
 			"   redund status --endpoint 10.0.0.2:9180 --watch\n" +
 			"   redund status --json | jq '.[] | select(.error)'\n\n" +
 			exitHelp("every endpoint answered (or --watch was stopped)",
-				"an endpoint is unreachable or did not answer in time"),
+				"an endpoint is unreachable, did not answer in time or not with a status document,\n"+
+					"      or a daemon of the config is not the one at its address"),
 		Flags: []cli.Flag{
 			// no short alias: urfave/cli v2 refuses a slice flag given in two forms
 			&cli.StringSliceFlag{Name: "endpoint", Destination: &o.Endpoints,
@@ -123,6 +124,7 @@ type statusView struct {
 	// daemons are the daemons the config runs, by address: one that an
 	// address does not answer as gets a row of its own (missingDaemons)
 	daemons map[string][]string
+	failing map[string]time.Time // --watch: since when each failing endpoint fails
 }
 
 func newStatusView(w io.Writer, o *statusOptions) *statusView {
@@ -171,7 +173,9 @@ func (v *statusView) watch(ctx context.Context, eps []string) error {
 	t := time.NewTicker(v.interval)
 	defer t.Stop()
 	last := map[string]*status.Report{} // an endpoint's last good answer
+	failing := map[string]time.Time{}   // since when an endpoint fails, each poll
 	for {
+		polled := v.now()
 		res := adminapi.FetchAll(ctx, eps, v.timeout)
 		if ctx.Err() != nil {
 			return nil
@@ -180,8 +184,12 @@ func (v *statusView) watch(ctx context.Context, eps []string) error {
 			if res[i].Err == nil {
 				r := res[i].Report
 				last[res[i].Endpoint] = &r
+				delete(failing, res[i].Endpoint)
 			} else {
 				res[i].Last = last[res[i].Endpoint] // its rows stay, marked unreachable
+				if _, ok := failing[res[i].Endpoint]; !ok {
+					failing[res[i].Endpoint] = polled
+				}
 			}
 		}
 		res = missingDaemons(res, v.daemons)
@@ -192,6 +200,7 @@ func (v *statusView) watch(ctx context.Context, eps []string) error {
 			fmt.Fprintf(v.w, "redund status  %s  (every %s, Ctrl-C to stop)\n\n",
 				v.now().Format("15:04:05"), v.interval)
 		}
+		v.failing = failing
 		if err := v.draw(res); err != nil {
 			return err
 		}
@@ -249,7 +258,7 @@ func (v *statusView) draw(res []adminapi.Result) error {
 		}
 		return enc.Encode(res)
 	}
-	opts := termview.Options{Plain: v.plain, Now: v.now(), Renderer: v.renderer}
+	opts := termview.Options{Plain: v.plain, Now: v.now(), Renderer: v.renderer, FailingSince: v.failing}
 	if v.term != nil {
 		if w, _, err := term.GetSize(v.term.Fd()); err == nil {
 			opts.Width = w

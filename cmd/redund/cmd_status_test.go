@@ -292,7 +292,8 @@ func TestStatusWatchKeepsRowsOfADeadDaemon(t *testing.T) {
 	defer fw.mu.Unlock()
 	frames := strings.Split(fw.buf.String(), "redund status ")
 	lastFrame := frames[len(frames)-1]
-	if !strings.Contains(lastFrame, "east") || !strings.Contains(lastFrame, "unreachable") || strings.Contains(lastFrame, " "+addr+" ") {
+	if !strings.Contains(lastFrame, "east") || !strings.Contains(lastFrame, "unreachable") || strings.Contains(lastFrame, " "+addr+" ") ||
+		!strings.Contains(lastFrame, "was primary") || !strings.Contains(lastFrame, "s ago") {
 		t.Errorf("the last frame after the daemon stopped:\n%s", lastFrame)
 	}
 }

@@ -91,14 +91,18 @@ func TestRenderFitsWithoutWrapping(t *testing.T) {
 
 // TestRenderKeepsInstancesOfADeadDaemon: an endpoint that answered before
 // keeps one row per instance, marked unreachable, so the table does not
-// collapse into one endpoint row and jump.
+// collapse into one endpoint row and jump; its last role stayed as if
+// current ("primary") and the row did not say since when it failed.
 func TestRenderKeepsInstancesOfADeadDaemon(t *testing.T) {
 	res := sampleResults()
 	last := res[0].Report
 	res[0] = adminapi.Result{Endpoint: "127.0.0.1:9180", Err: res[3].Err, Last: &last}
-	got := Render(res, Options{Plain: true, Now: now})
-	for _, w := range []string{"east             voter   primary    unreachable: connection refused",
-		"west             voter   secondary  unreachable: connection refused"} {
+	got := Render(res, Options{Plain: true, Now: now,
+		FailingSince: map[string]time.Time{"127.0.0.1:9180": now.Add(-42 * time.Second)}})
+	// nothing it said stays as if current: its role was, and LAST CHANGE
+	// is how long it has been failing
+	for _, w := range []string{"east             voter   was primary    unreachable: connection refused   -     -                                           42s ago",
+		"west             voter   was secondary  unreachable: connection refused   -     -                                           42s ago"} {
 		if !strings.Contains(got, w) {
 			t.Errorf("missing %q in:\n%s", w, got)
 		}
