@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -42,7 +43,7 @@ func newStatusCommand(g *globalOptions) *cli.Command {
 			"   redund status --json | jq '.[] | select(.error)'\n\n" +
 			exitHelp("every endpoint answered (or --watch was stopped)",
 				"an endpoint is unreachable, did not answer in time or not with a status document,\n"+
-					"      or a daemon of the config is not the one at its address"),
+					"      or a daemon or instance of the config is not there"),
 		Flags: []cli.Flag{
 			// no short alias: urfave/cli v2 refuses a slice flag given in two forms
 			&cli.StringSliceFlag{Name: "endpoint", Destination: &o.Endpoints,
@@ -84,9 +85,9 @@ func statusEndpoints(configPath string, extra []string) ([]string, error) {
 
 // statusPlan is statusEndpoints and, by config address, the daemons the
 // config runs there (see fileConfig.statusDaemons).
-func statusPlan(configPath string, extra []string) ([]string, map[string][]string, error) {
+func statusPlan(configPath string, extra []string) ([]string, map[string][]expectedDaemon, error) {
 	var eps []string
-	var daemons map[string][]string
+	var daemons map[string][]expectedDaemon
 	cfg, err := loadConfigOrNone(configPath, len(extra) > 0)
 	if err != nil {
 		return nil, nil, err
@@ -123,7 +124,7 @@ type statusView struct {
 	watching bool // --watch: one compact JSON document per frame
 	// daemons are the daemons the config runs, by address: one that an
 	// address does not answer as gets a row of its own (missingDaemons)
-	daemons map[string][]string
+	daemons map[string][]expectedDaemon
 	failing map[string]time.Time // --watch: since when each failing endpoint fails
 }
 
@@ -214,10 +215,12 @@ func (v *statusView) watch(ctx context.Context, eps []string) error {
 
 // missingDaemons adds, after each endpoint that answered, a result for
 // every daemon the config runs at that address that is not the one that
-// answered: two daemons given one admin address cannot both listen on it,
-// and the one that could not must not vanish from the table (nor make a
-// one-shot status exit 0).
-func missingDaemons(res []adminapi.Result, daemons map[string][]string) []adminapi.Result {
+// answered (two daemons given one admin address cannot both listen on it),
+// and one for every instance of the config that its daemon does not
+// report: neither must vanish from the table, nor let a one-shot status
+// exit 0. Such a result's Last holds the instances it is about, so that
+// the table names them in rows of their own.
+func missingDaemons(res []adminapi.Result, daemons map[string][]expectedDaemon) []adminapi.Result {
 	if len(daemons) == 0 {
 		return res
 	}
@@ -228,10 +231,28 @@ func missingDaemons(res []adminapi.Result, daemons map[string][]string) []admina
 			continue
 		}
 		for _, d := range daemons[r.Endpoint] {
-			if d != r.Report.Daemon {
-				out = append(out, adminapi.Result{Endpoint: r.Endpoint,
-					Err: &wrongDaemonError{want: d, got: r.Report.Daemon}})
+			var missing []status.Document
+			for _, name := range d.Instances {
+				if d.Name != r.Report.Daemon || !slices.ContainsFunc(r.Report.Instances, func(doc status.Document) bool {
+					return doc.Scheme == d.Scheme && doc.Instance == name
+				}) {
+					missing = append(missing, status.Document{Instance: name, Scheme: d.Scheme})
+				}
 			}
+			var err error
+			switch {
+			case d.Name != r.Report.Daemon:
+				err = &wrongDaemonError{want: d.Name, got: r.Report.Daemon}
+			case len(missing) > 0:
+				err = fmt.Errorf("%s here does not run it", d.Name)
+			default:
+				continue
+			}
+			m := adminapi.Result{Endpoint: r.Endpoint, Err: err}
+			if len(missing) > 0 {
+				m.Last = &status.Report{Instances: missing}
+			}
+			out = append(out, m)
 		}
 	}
 	return out

@@ -319,3 +319,35 @@ func TestStatusSharedAddressShowsTheMissingDaemon(t *testing.T) {
 		t.Errorf("voter alone: exit %d, out:\n%s", code, out)
 	}
 }
+
+// TestStatusConfiguredInstanceNotReported: an instance of the config that
+// its daemon does not report (the file gained [voter.dog] since the daemon
+// read it) was not in the table at all, and status exited 0. It is a row
+// of its own, and exit 1.
+func TestStatusConfiguredInstanceNotReported(t *testing.T) {
+	up := startAdmin(t) // voter serve, reporting voter "east" (and ddns "cat")
+	var f fileConfig
+	if err := config.Decode("redund.toml", fmt.Sprintf("[admin]\nvoter = %q\n[voter.east]\n[voter.dog]\n", up), &f); err != nil {
+		t.Fatal(err)
+	}
+	var out bytes.Buffer
+	v := newStatusView(&out, &statusOptions{Timeout: 2 * time.Second})
+	v.now = func() time.Time { return statusNow }
+	v.daemons = f.statusDaemons()
+	err := v.once(t.Context(), f.statusAddresses())
+	if code := exitCode(err); code != exitFailed {
+		t.Errorf("exit %d (%v), want 1", code, err)
+	}
+	var dog, east string
+	for _, l := range strings.Split(out.String(), "\n") {
+		switch f := strings.Fields(l); {
+		case len(f) > 0 && f[0] == "dog":
+			dog = l
+		case len(f) > 0 && f[0] == "east":
+			east = l
+		}
+	}
+	if !strings.Contains(dog, "no status: voter serve here does not run it") || !strings.Contains(east, "Voting") {
+		t.Errorf("want a row for dog and east as reported:\n%s", out.String())
+	}
+}

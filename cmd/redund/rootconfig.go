@@ -121,21 +121,35 @@ func (f *fileConfig) statusAddresses() []string {
 }
 
 // statusDaemons is which daemons the file runs at each address of
-// statusAddresses ("voter serve", "ddns run", ...): an address that two
-// daemons share is held by one of them, and status must say the other
-// one is not there rather than show the first one's rows only.
-func (f *fileConfig) statusDaemons() map[string][]string {
-	out := map[string][]string{}
-	for d, runs := range f.runningDaemons() {
-		if runs {
-			addr := f.Admin.For(d)
-			out[addr] = append(out[addr], daemonName(d))
+// statusAddresses: an address that two daemons share is held by one of
+// them, and status must say the other one is not there rather than show
+// the first one's rows only; and an instance of the file that its daemon
+// does not report (the file changed since the daemon read it) must not
+// vanish either.
+func (f *fileConfig) statusDaemons() map[string][]expectedDaemon {
+	out := map[string][]expectedDaemon{}
+	for _, d := range []string{"voter", "ddns", "gateway", "schedsync"} {
+		if !f.runningDaemons()[d] {
+			continue
 		}
-	}
-	for _, names := range out {
-		slices.Sort(names)
+		e := expectedDaemon{Name: daemonName(d), Scheme: d}
+		switch d { // gateway and schedsync name their one instance after the node
+		case "voter":
+			e.Instances = slices.Sorted(maps.Keys(f.Voter))
+		case "ddns":
+			e.Instances = slices.Sorted(maps.Keys(f.Ddns))
+		}
+		addr := f.Admin.For(d)
+		out[addr] = append(out[addr], e)
 	}
 	return out
+}
+
+// expectedDaemon is a daemon the config runs and the instances it names.
+type expectedDaemon struct {
+	Name      string // as in its status report: "voter serve", "ddns run"
+	Scheme    string
+	Instances []string
 }
 
 // runningDaemons says, for each daemon, whether the file runs it (its
