@@ -328,13 +328,15 @@ func healthCell(hs []status.Health) (string, tone) {
 }
 
 // printable replaces control characters (escape sequences from a hostile
-// or broken endpoint must not reach the terminal) and invalid UTF-8.
+// or broken endpoint must not reach the terminal), format characters
+// (text direction overrides that reorder what a cell seems to say,
+// invisible ones), line and paragraph separators, and invalid UTF-8.
 func printable(s string) string {
 	return strings.Map(func(r rune) rune {
 		switch {
 		case r == '\t' || r == '\n' || r == '\r':
 			return ' '
-		case unicode.IsControl(r), r == utf8.RuneError:
+		case unicode.IsControl(r), unicode.In(r, unicode.Cf, unicode.Zl, unicode.Zp), r == utf8.RuneError:
 			return '?'
 		}
 		return r

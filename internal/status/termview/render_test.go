@@ -208,11 +208,15 @@ func TestRenderNeutralisesControlCharacters(t *testing.T) {
 		Instance: "evil\x1b]0;pwned\x07", Scheme: "voter", State: "OK\x1b[2J", Reason: "a\nb",
 		Health: []status.Health{{Name: "h\x9b1m", State: "ERR"}}, Peer: &status.Peer{Address: "\xff\xfe:1"}}}}},
 		{Endpoint: "y:1", Err: errors.New("HTTP 500 \x1b[31mred")}}
+	// text direction overrides and line separators are not controls to
+	// unicode.IsControl but reorder or break a terminal's line
+	res = append(res, adminapi.Result{Endpoint: "z:1", Report: status.Report{Schema: 1, Instances: []status.Document{{
+		Instance: "bidi", State: "\u202edecnyS", Reason: "x\u2028y\u2066z\u200f"}}}})
 	for _, plain := range []bool{true, false} {
 		r := lipgloss.NewRenderer(io.Discard)
 		r.SetColorProfile(termenv.ANSI)
 		got := stripANSI(Render(res, Options{Plain: plain, Now: now, Renderer: r}))
-		if strings.ContainsAny(got, "\x1b\x07\u009b\ufffd") || strings.Contains(got, "\xff") {
+		if strings.ContainsAny(got, "\x1b\x07\u009b\ufffd\u202e\u2028\u2066\u200f") || strings.Contains(got, "\xff") {
 			t.Errorf("control characters reached the output (plain=%v): %q", plain, got)
 		}
 		if !strings.Contains(got, "evil?]0;pwned?") || !strings.Contains(got, "OK?[2J (a b)") {
