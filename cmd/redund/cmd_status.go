@@ -239,20 +239,19 @@ func missingDaemons(res []adminapi.Result, daemons map[string][]expectedDaemon) 
 					missing = append(missing, status.Document{Instance: name, Scheme: d.Scheme})
 				}
 			}
-			var err error
-			switch {
-			case d.Name != r.Report.Daemon:
-				err = &wrongDaemonError{want: d.Name, got: r.Report.Daemon}
-			case len(missing) > 0:
-				err = fmt.Errorf("%s here does not run it", d.Name)
-			default:
+			if d.Name != r.Report.Daemon {
+				m := adminapi.Result{Endpoint: r.Endpoint, Err: &wrongDaemonError{want: d.Name, got: r.Report.Daemon}}
+				if len(missing) > 0 {
+					m.Last = &status.Report{Instances: missing}
+				}
+				out = append(out, m)
 				continue
 			}
-			m := adminapi.Result{Endpoint: r.Endpoint, Err: err}
-			if len(missing) > 0 {
-				m.Last = &status.Report{Instances: missing}
+			for _, doc := range missing { // one each: --json has no rows, only the error
+				out = append(out, adminapi.Result{Endpoint: r.Endpoint,
+					Err:  fmt.Errorf("%s: not run by %s here", doc.Instance, d.Name),
+					Last: &status.Report{Instances: []status.Document{doc}}})
 			}
-			out = append(out, m)
 		}
 	}
 	return out

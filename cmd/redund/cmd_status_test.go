@@ -347,7 +347,13 @@ func TestStatusConfiguredInstanceNotReported(t *testing.T) {
 			east = l
 		}
 	}
-	if !strings.Contains(dog, "no status: voter serve here does not run it") || !strings.Contains(east, "Voting") {
+	if !strings.Contains(dog, "no status: dog: not run by voter serve here") || !strings.Contains(east, "Voting") {
 		t.Errorf("want a row for dog and east as reported:\n%s", out.String())
+	}
+	out.Reset()
+	v.json = true
+	if err := v.once(t.Context(), f.statusAddresses()); exitCode(err) != exitFailed ||
+		!strings.Contains(out.String(), `"error": "dog: not run by voter serve here"`) {
+		t.Errorf("--json: %v\n%s", err, out.String())
 	}
 }
