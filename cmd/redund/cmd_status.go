@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -41,7 +42,8 @@ func newStatusCommand(g *globalOptions) *cli.Command {
 			"   redund status --endpoint 10.0.0.2:9180 --watch\n" +
 			"   redund status --json | jq '.[] | select(.error)'\n\n" +
 			exitHelp("every endpoint answered (or --watch was stopped)",
-				"an endpoint is unreachable or did not answer in time"),
+				"an endpoint is unreachable, did not answer in time or not with a status document,\n"+
+					"      or a daemon or instance of the config is not there"),
 		Flags: []cli.Flag{
 			// no short alias: urfave/cli v2 refuses a slice flag given in two forms
 			&cli.StringSliceFlag{Name: "endpoint", Destination: &o.Endpoints,
@@ -61,11 +63,12 @@ func runStatus(ctx context.Context, g *globalOptions, o *statusOptions, w io.Wri
 	if o.Timeout <= 0 {
 		return usageErr("status: --timeout must be > 0")
 	}
-	eps, err := statusEndpoints(g.ConfigPath, o.Endpoints.Value())
+	eps, daemons, err := statusPlan(g.ConfigPath, o.Endpoints.Value())
 	if err != nil {
 		return err
 	}
 	v := newStatusView(w, o)
+	v.daemons = daemons
 	if o.Watch {
 		return v.watch(ctx, eps)
 	}
@@ -76,27 +79,36 @@ func runStatus(ctx context.Context, g *globalOptions, o *statusOptions, w io.Wri
 // ones, without repeats. A missing config file is fine when extra is not
 // empty.
 func statusEndpoints(configPath string, extra []string) ([]string, error) {
+	eps, _, err := statusPlan(configPath, extra)
+	return eps, err
+}
+
+// statusPlan is statusEndpoints and, by config address, the daemons the
+// config runs there (see fileConfig.statusDaemons).
+func statusPlan(configPath string, extra []string) ([]string, map[string][]expectedDaemon, error) {
 	var eps []string
+	var daemons map[string][]expectedDaemon
 	cfg, err := loadConfigOrNone(configPath, len(extra) > 0)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	if cfg != nil {
 		eps = cfg.statusAddresses()
+		daemons = cfg.statusDaemons()
 	}
 	seen := map[string]bool{}
 	var out []string
 	for _, ep := range append(eps, extra...) {
 		u, err := adminapi.StatusURL(ep)
 		if err != nil {
-			return nil, usageErr("status: %v", err)
+			return nil, nil, usageErr("status: %v", err)
 		}
 		if !seen[u] {
 			seen[u] = true
 			out = append(out, ep)
 		}
 	}
-	return out, nil
+	return out, daemons, nil
 }
 
 // statusView draws frames of `redund status` on one writer.
@@ -110,6 +122,10 @@ type statusView struct {
 	now      func() time.Time
 	interval time.Duration
 	watching bool // --watch: one compact JSON document per frame
+	// daemons are the daemons the config runs, by address: one that an
+	// address does not answer as gets a row of its own (missingDaemons)
+	daemons map[string][]expectedDaemon
+	failing map[string]time.Time // --watch: since when each failing endpoint fails
 }
 
 func newStatusView(w io.Writer, o *statusOptions) *statusView {
@@ -141,7 +157,7 @@ func darkBackground(colorfgbg string) bool {
 
 // once draws one frame; an unreachable endpoint makes it fail (exit 1).
 func (v *statusView) once(ctx context.Context, eps []string) error {
-	res := adminapi.FetchAll(ctx, eps, v.timeout)
+	res := missingDaemons(adminapi.FetchAll(ctx, eps, v.timeout), v.daemons)
 	if err := v.draw(res); err != nil {
 		return err
 	}
@@ -158,7 +174,9 @@ func (v *statusView) watch(ctx context.Context, eps []string) error {
 	t := time.NewTicker(v.interval)
 	defer t.Stop()
 	last := map[string]*status.Report{} // an endpoint's last good answer
+	failing := map[string]time.Time{}   // since when an endpoint fails, each poll
 	for {
+		polled := v.now()
 		res := adminapi.FetchAll(ctx, eps, v.timeout)
 		if ctx.Err() != nil {
 			return nil
@@ -167,10 +185,15 @@ func (v *statusView) watch(ctx context.Context, eps []string) error {
 			if res[i].Err == nil {
 				r := res[i].Report
 				last[res[i].Endpoint] = &r
+				delete(failing, res[i].Endpoint)
 			} else {
 				res[i].Last = last[res[i].Endpoint] // its rows stay, marked unreachable
+				if _, ok := failing[res[i].Endpoint]; !ok {
+					failing[res[i].Endpoint] = polled
+				}
 			}
 		}
+		res = missingDaemons(res, v.daemons)
 		if v.term != nil && !v.json {
 			fmt.Fprint(v.w, "\x1b[H\x1b[2J") // home, clear screen
 		}
@@ -178,6 +201,7 @@ func (v *statusView) watch(ctx context.Context, eps []string) error {
 			fmt.Fprintf(v.w, "redund status  %s  (every %s, Ctrl-C to stop)\n\n",
 				v.now().Format("15:04:05"), v.interval)
 		}
+		v.failing = failing
 		if err := v.draw(res); err != nil {
 			return err
 		}
@@ -189,6 +213,62 @@ func (v *statusView) watch(ctx context.Context, eps []string) error {
 	}
 }
 
+// missingDaemons adds, after each endpoint that answered, a result for
+// every daemon the config runs at that address that is not the one that
+// answered (two daemons given one admin address cannot both listen on it),
+// and one for every instance of the config that its daemon does not
+// report: neither must vanish from the table, nor let a one-shot status
+// exit 0. Such a result's Last holds the instances it is about, so that
+// the table names them in rows of their own.
+func missingDaemons(res []adminapi.Result, daemons map[string][]expectedDaemon) []adminapi.Result {
+	if len(daemons) == 0 {
+		return res
+	}
+	out := make([]adminapi.Result, 0, len(res))
+	for _, r := range res {
+		out = append(out, r)
+		if r.Err != nil {
+			continue
+		}
+		for _, d := range daemons[r.Endpoint] {
+			var missing []status.Document
+			for _, name := range d.Instances {
+				if d.Name != r.Report.Daemon || !slices.ContainsFunc(r.Report.Instances, func(doc status.Document) bool {
+					return doc.Scheme == d.Scheme && doc.Instance == name
+				}) {
+					missing = append(missing, status.Document{Instance: name, Scheme: d.Scheme})
+				}
+			}
+			if d.Name != r.Report.Daemon {
+				m := adminapi.Result{Endpoint: r.Endpoint, Err: &wrongDaemonError{want: d.Name, got: r.Report.Daemon}}
+				if len(missing) > 0 {
+					m.Last = &status.Report{Instances: missing}
+				}
+				out = append(out, m)
+				continue
+			}
+			for _, doc := range missing { // one each: --json has no rows, only the error
+				out = append(out, adminapi.Result{Endpoint: r.Endpoint,
+					Err:  fmt.Errorf("%s: not run by %s here", doc.Instance, d.Name),
+					Last: &status.Report{Instances: []status.Document{doc}}})
+			}
+		}
+	}
+	return out
+}
+
+// wrongDaemonError is a config's daemon whose admin address is answered by
+// another daemon.
+type wrongDaemonError struct{ want, got string }
+
+func (e *wrongDaemonError) Error() string {
+	got := e.got // the table makes it printable
+	if got == "" {
+		got = "an unnamed daemon"
+	}
+	return fmt.Sprintf("no %s here (%s answers)", e.want, got)
+}
+
 // draw prints the results as a table or as JSON.
 func (v *statusView) draw(res []adminapi.Result) error {
 	if v.json {
@@ -198,7 +278,7 @@ func (v *statusView) draw(res []adminapi.Result) error {
 		}
 		return enc.Encode(res)
 	}
-	opts := termview.Options{Plain: v.plain, Now: v.now(), Renderer: v.renderer}
+	opts := termview.Options{Plain: v.plain, Now: v.now(), Renderer: v.renderer, FailingSince: v.failing}
 	if v.term != nil {
 		if w, _, err := term.GetSize(v.term.Fd()); err == nil {
 			opts.Width = w

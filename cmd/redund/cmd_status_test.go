@@ -84,8 +84,8 @@ func downAddr(t *testing.T) string {
 }
 
 func statusConfig(t *testing.T, up, down string) string {
-	return writeFile(t, "redund.toml", fmt.Sprintf("[admin]\nvoter = %q\nddns = %q\ngateway = %q\nschedsync = %q\n",
-		up, down, up, down))
+	// one daemon an address: two on one would be a row of their own
+	return writeFile(t, "redund.toml", fmt.Sprintf("[admin]\nvoter = %q\nddns = %q\n", up, down))
 }
 
 func TestStatusOneUpOneDown(t *testing.T) {
@@ -292,7 +292,68 @@ func TestStatusWatchKeepsRowsOfADeadDaemon(t *testing.T) {
 	defer fw.mu.Unlock()
 	frames := strings.Split(fw.buf.String(), "redund status ")
 	lastFrame := frames[len(frames)-1]
-	if !strings.Contains(lastFrame, "east") || !strings.Contains(lastFrame, "unreachable") || strings.Contains(lastFrame, " "+addr+" ") {
+	if !strings.Contains(lastFrame, "east") || !strings.Contains(lastFrame, "unreachable") || strings.Contains(lastFrame, " "+addr+" ") ||
+		!strings.Contains(lastFrame, "was primary") || !strings.Contains(lastFrame, "s ago") {
 		t.Errorf("the last frame after the daemon stopped:\n%s", lastFrame)
+	}
+}
+
+// TestStatusSharedAddressShowsTheMissingDaemon: a config that gives voter
+// and ddns one admin address runs two daemons of which only one can
+// listen there; status showed the voter's rows, said nothing of ddns and
+// exited 0. The ddns daemon gets a row saying it is not there, and exit 1.
+func TestStatusSharedAddressShowsTheMissingDaemon(t *testing.T) {
+	up := startAdmin(t) // answers as "voter serve"
+	cfg := writeFile(t, "redund.toml", fmt.Sprintf("[admin]\nvoter = %q\nddns = %q\n", up, up))
+	out, code := runCLI(t, "--config", cfg, "status")
+	if code != exitFailed || !strings.Contains(out, "east") || !strings.Contains(out, "no ddns run here (voter serve answers)") {
+		t.Errorf("status: exit %d, want 1 and a row for the missing ddns daemon:\n%s", code, out)
+	}
+	out, code = runCLI(t, "--config", cfg, "status", "--json")
+	if code != exitFailed || strings.Count(out, `"endpoint"`) != 2 || !strings.Contains(out, "no ddns run here") {
+		t.Errorf("status --json: exit %d, want 1 and two objects:\n%s", code, out)
+	}
+	// one daemon at its own address: no extra row
+	cfg = writeFile(t, "one.toml", fmt.Sprintf("[admin]\nvoter = %q\n", up))
+	if out, code := runCLI(t, "--config", cfg, "status"); code != exitOK || strings.Contains(out, "no ") {
+		t.Errorf("voter alone: exit %d, out:\n%s", code, out)
+	}
+}
+
+// TestStatusConfiguredInstanceNotReported: an instance of the config that
+// its daemon does not report (the file gained [voter.dog] since the daemon
+// read it) was not in the table at all, and status exited 0. It is a row
+// of its own, and exit 1.
+func TestStatusConfiguredInstanceNotReported(t *testing.T) {
+	up := startAdmin(t) // voter serve, reporting voter "east" (and ddns "cat")
+	var f fileConfig
+	if err := config.Decode("redund.toml", fmt.Sprintf("[admin]\nvoter = %q\n[voter.east]\n[voter.dog]\n", up), &f); err != nil {
+		t.Fatal(err)
+	}
+	var out bytes.Buffer
+	v := newStatusView(&out, &statusOptions{Timeout: 2 * time.Second})
+	v.now = func() time.Time { return statusNow }
+	v.daemons = f.statusDaemons()
+	err := v.once(t.Context(), f.statusAddresses())
+	if code := exitCode(err); code != exitFailed {
+		t.Errorf("exit %d (%v), want 1", code, err)
+	}
+	var dog, east string
+	for _, l := range strings.Split(out.String(), "\n") {
+		switch f := strings.Fields(l); {
+		case len(f) > 0 && f[0] == "dog":
+			dog = l
+		case len(f) > 0 && f[0] == "east":
+			east = l
+		}
+	}
+	if !strings.Contains(dog, "no status: dog: not run by voter serve here") || !strings.Contains(east, "Voting") {
+		t.Errorf("want a row for dog and east as reported:\n%s", out.String())
+	}
+	out.Reset()
+	v.json = true
+	if err := v.once(t.Context(), f.statusAddresses()); exitCode(err) != exitFailed ||
+		!strings.Contains(out.String(), `"error": "dog: not run by voter serve here"`) {
+		t.Errorf("--json: %v\n%s", err, out.String())
 	}
 }

@@ -107,10 +107,7 @@ func (f *fileConfig) ddnsWitness(log *slog.Logger) (*witness.Witness, error) {
 // daemon of the file would serve on is not asked, so it cannot show a red
 // "unreachable" row forever.
 func (f *fileConfig) statusAddresses() []string {
-	runs := map[string]bool{
-		"voter": len(f.Voter) > 0 || f.Admin.Voter != "", "ddns": len(f.Ddns) > 0 || f.Admin.Ddns != "",
-		"gateway": f.Gateway != nil || f.Admin.Gateway != "", "schedsync": f.Schedsync != nil || f.Admin.Schedsync != "",
-	}
+	runs := f.runningDaemons()
 	var out []string
 	for _, d := range []string{"voter", "ddns", "gateway", "schedsync"} {
 		if addr := f.Admin.For(d); runs[d] && !slices.Contains(out, addr) {
@@ -121,6 +118,55 @@ func (f *fileConfig) statusAddresses() []string {
 		out = append(out, f.Admin.For("voter")) // listen, or the default
 	}
 	return out
+}
+
+// statusDaemons is which daemons the file runs at each address of
+// statusAddresses: an address that two daemons share is held by one of
+// them, and status must say the other one is not there rather than show
+// the first one's rows only; and an instance of the file that its daemon
+// does not report (the file changed since the daemon read it) must not
+// vanish either.
+func (f *fileConfig) statusDaemons() map[string][]expectedDaemon {
+	out := map[string][]expectedDaemon{}
+	for _, d := range []string{"voter", "ddns", "gateway", "schedsync"} {
+		if !f.runningDaemons()[d] {
+			continue
+		}
+		e := expectedDaemon{Name: daemonName(d), Scheme: d}
+		switch d { // gateway and schedsync name their one instance after the node
+		case "voter":
+			e.Instances = slices.Sorted(maps.Keys(f.Voter))
+		case "ddns":
+			e.Instances = slices.Sorted(maps.Keys(f.Ddns))
+		}
+		addr := f.Admin.For(d)
+		out[addr] = append(out[addr], e)
+	}
+	return out
+}
+
+// expectedDaemon is a daemon the config runs and the instances it names.
+type expectedDaemon struct {
+	Name      string // as in its status report: "voter serve", "ddns run"
+	Scheme    string
+	Instances []string
+}
+
+// runningDaemons says, for each daemon, whether the file runs it (its
+// scheme's table, or its own [admin] address).
+func (f *fileConfig) runningDaemons() map[string]bool {
+	return map[string]bool{
+		"voter": len(f.Voter) > 0 || f.Admin.Voter != "", "ddns": len(f.Ddns) > 0 || f.Admin.Ddns != "",
+		"gateway": f.Gateway != nil || f.Admin.Gateway != "", "schedsync": f.Schedsync != nil || f.Admin.Schedsync != "",
+	}
+}
+
+// daemonName is the name a daemon gives in its status report.
+func daemonName(scheme string) string {
+	if scheme == "voter" {
+		return "voter serve"
+	}
+	return scheme + " run"
 }
 
 // loadConfig reads and validates the config file; every problem is a

@@ -5,8 +5,11 @@
 package termview
 
 import (
+	"errors"
 	"fmt"
 	"io"
+	"net"
+	"net/url"
 	"strings"
 	"time"
 	"unicode"
@@ -30,6 +33,10 @@ type Options struct {
 	// Renderer draws colours when not Plain; nil means lipgloss's default
 	// (which looks at stdout). Tests pin a profile with it.
 	Renderer *lipgloss.Renderer
+
+	// FailingSince is, by endpoint, when a live view first saw it fail
+	// in a row: its rows' LAST CHANGE says how long ago (nil: not known).
+	FailingSince map[string]time.Time
 }
 
 // Columns of the status table, in order.
@@ -50,7 +57,8 @@ const (
 const maxReason = 40
 
 // Render draws one table of every instance the results describe; an
-// endpoint that did not answer is a row saying "unreachable: <reason>".
+// endpoint that did not answer is a row saying "unreachable: <reason>",
+// one whose answer is not a status document "no status: <reason>".
 // It is a pure function of its arguments.
 func Render(results []adminapi.Result, opts Options) string {
 	if opts.Now.IsZero() {
@@ -64,7 +72,7 @@ func Render(results []adminapi.Result, opts Options) string {
 		cut = 0
 	}
 	for _, r := range results {
-		rr, tt := resultRows(r, opts.Now, cut)
+		rr, tt := resultRows(r, opts.Now, cut, opts.FailingSince[r.Endpoint])
 		rows = append(rows, rr...)
 		tones = append(tones, tt...)
 	}
@@ -192,26 +200,36 @@ func trimLines(s string) string {
 // An endpoint without instances (unreachable, or running none) is one row
 // that names the endpoint in the INSTANCE column; an unreachable endpoint
 // that answered before (r.Last) keeps one row per instance it had, so a
-// live view does not jump when a daemon dies. cut shortens reasons (0: no).
-func resultRows(r adminapi.Result, now time.Time, cut int) ([][]string, [][]tone) {
+// live view does not jump when a daemon dies, but nothing of what it said
+// but the names: its role is "was <role>", and LAST CHANGE is how long it
+// has been failing (failing, when known). cut shortens reasons (0: no).
+func resultRows(r adminapi.Result, now time.Time, cut int, failing time.Time) ([][]string, [][]tone) {
 	endpointRow := func(state string, stateTone tone, change string) [][]string {
 		return [][]string{{r.Endpoint, "", "", state, "", "", change}}
 	}
 	tn := func(stateTone tone) [][]tone {
 		return [][]tone{{toneNormal, toneNormal, toneNormal, stateTone, toneNormal, toneNormal, toneMuted}}
 	}
-	if r.Err != nil && r.Last != nil && len(r.Last.Instances) > 0 {
+	if r.Err != nil {
+		state := failure(r.Endpoint, r.Err, cut)
+		change := ""
+		if !failing.IsZero() {
+			change = status.Ago(now, failing)
+		}
+		if r.Last == nil || len(r.Last.Instances) == 0 {
+			return endpointRow(state, toneBad, change), tn(toneBad)
+		}
 		var rows [][]string
 		var tones [][]tone
 		for _, d := range r.Last.Instances {
-			rows = append(rows, []string{orDash(d.Instance), orDash(d.Scheme), orDash(d.Role),
-				"unreachable: " + adminapi.Reason(r.Err), "-", "-", "-"})
+			role := "-"
+			if d.Role != "" {
+				role = "was " + d.Role
+			}
+			rows = append(rows, []string{orDash(d.Instance), orDash(d.Scheme), role, state, "-", "-", orDash(change)})
 			tones = append(tones, []tone{toneNormal, toneNormal, toneMuted, toneBad, toneMuted, toneMuted, toneMuted})
 		}
 		return rows, tones
-	}
-	if r.Err != nil {
-		return endpointRow("unreachable: "+adminapi.Reason(r.Err), toneBad, ""), tn(toneBad)
 	}
 	if len(r.Report.Instances) == 0 {
 		return endpointRow("no instances", toneMuted, status.Ago(now, r.Report.Started)), tn(toneMuted)
@@ -223,6 +241,30 @@ func resultRows(r adminapi.Result, now time.Time, cut int) ([][]string, [][]tone
 		rows, tones = append(rows, row), append(tones, t)
 	}
 	return rows, tones
+}
+
+// failure is the STATE cell of an endpoint whose answer is not a status
+// report: "unreachable: <reason>" when no answer came (refused, timed
+// out), "no status: <reason>" when one came that is not a status document
+// (an HTTP error such as a 401 from a token-guarded proxy, HTML, cut
+// JSON). The status URL is left out of the reason (the row names the
+// endpoint), and cut shortens it (0: no), as a state's reason: an error
+// answer's text must not take over the table.
+func failure(endpoint string, err error, cut int) string {
+	reason := adminapi.Reason(err)
+	if u, uerr := adminapi.StatusURL(endpoint); uerr == nil {
+		reason = strings.Replace(reason, " from "+u, "", 1)
+	}
+	if cut > 0 {
+		reason = truncate(reason, cut)
+	}
+	var ue *url.Error // what net/http says when no answer came
+	var ne net.Error
+	var te *adminapi.TimeoutError
+	if errors.As(err, &ue) || errors.As(err, &ne) || errors.As(err, &te) {
+		return "unreachable: " + reason
+	}
+	return "no status: " + reason
 }
 
 // documentRow is the row of one instance; cut shortens the reason (0: no).
@@ -286,13 +328,15 @@ func healthCell(hs []status.Health) (string, tone) {
 }
 
 // printable replaces control characters (escape sequences from a hostile
-// or broken endpoint must not reach the terminal) and invalid UTF-8.
+// or broken endpoint must not reach the terminal), format characters
+// (text direction overrides that reorder what a cell seems to say,
+// invisible ones), line and paragraph separators, and invalid UTF-8.
 func printable(s string) string {
 	return strings.Map(func(r rune) rune {
 		switch {
 		case r == '\t' || r == '\n' || r == '\r':
 			return ' '
-		case unicode.IsControl(r), r == utf8.RuneError:
+		case unicode.IsControl(r), unicode.In(r, unicode.Cf, unicode.Zl, unicode.Zp), r == utf8.RuneError:
 			return '?'
 		}
 		return r

@@ -91,14 +91,18 @@ func TestRenderFitsWithoutWrapping(t *testing.T) {
 
 // TestRenderKeepsInstancesOfADeadDaemon: an endpoint that answered before
 // keeps one row per instance, marked unreachable, so the table does not
-// collapse into one endpoint row and jump.
+// collapse into one endpoint row and jump; its last role stayed as if
+// current ("primary") and the row did not say since when it failed.
 func TestRenderKeepsInstancesOfADeadDaemon(t *testing.T) {
 	res := sampleResults()
 	last := res[0].Report
 	res[0] = adminapi.Result{Endpoint: "127.0.0.1:9180", Err: res[3].Err, Last: &last}
-	got := Render(res, Options{Plain: true, Now: now})
-	for _, w := range []string{"east             voter   primary    unreachable: connection refused",
-		"west             voter   secondary  unreachable: connection refused"} {
+	got := Render(res, Options{Plain: true, Now: now,
+		FailingSince: map[string]time.Time{"127.0.0.1:9180": now.Add(-42 * time.Second)}})
+	// nothing it said stays as if current: its role was, and LAST CHANGE
+	// is how long it has been failing
+	for _, w := range []string{"east             voter   was primary    unreachable: connection refused   -     -                                           42s ago",
+		"west             voter   was secondary  unreachable: connection refused   -     -                                           42s ago"} {
 		if !strings.Contains(got, w) {
 			t.Errorf("missing %q in:\n%s", w, got)
 		}
@@ -204,11 +208,15 @@ func TestRenderNeutralisesControlCharacters(t *testing.T) {
 		Instance: "evil\x1b]0;pwned\x07", Scheme: "voter", State: "OK\x1b[2J", Reason: "a\nb",
 		Health: []status.Health{{Name: "h\x9b1m", State: "ERR"}}, Peer: &status.Peer{Address: "\xff\xfe:1"}}}}},
 		{Endpoint: "y:1", Err: errors.New("HTTP 500 \x1b[31mred")}}
+	// text direction overrides and line separators are not controls to
+	// unicode.IsControl but reorder or break a terminal's line
+	res = append(res, adminapi.Result{Endpoint: "z:1", Report: status.Report{Schema: 1, Instances: []status.Document{{
+		Instance: "bidi", State: "\u202edecnyS", Reason: "x\u2028y\u2066z\u200f"}}}})
 	for _, plain := range []bool{true, false} {
 		r := lipgloss.NewRenderer(io.Discard)
 		r.SetColorProfile(termenv.ANSI)
 		got := stripANSI(Render(res, Options{Plain: plain, Now: now, Renderer: r}))
-		if strings.ContainsAny(got, "\x1b\x07\u009b\ufffd") || strings.Contains(got, "\xff") {
+		if strings.ContainsAny(got, "\x1b\x07\u009b\ufffd\u202e\u2028\u2066\u200f") || strings.Contains(got, "\xff") {
 			t.Errorf("control characters reached the output (plain=%v): %q", plain, got)
 		}
 		if !strings.Contains(got, "evil?]0;pwned?") || !strings.Contains(got, "OK?[2J (a b)") {
