@@ -1,13 +1,11 @@
 package voter
 
 import (
-	"bytes"
 	"fmt"
 	"log/slog"
 	"net"
 	"net/netip"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -100,29 +98,11 @@ func TestLinkNotResetBySpoofedChallenge(t *testing.T) {
 	})
 }
 
-// lockedBuf is a log sink for several goroutines.
-type lockedBuf struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuf) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuf) count(s string) int {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return strings.Count(l.b.String(), s)
-}
-
 // A primary that restarts every second (crash loop) must not flap the
 // secondary's clients between proxying and serving: the link proxies
 // only after the primary has answered for the hold-down time.
 func TestLinkHoldDownOnFlappingPrimary(t *testing.T) {
-	var logs lockedBuf
+	var logs testutil.Buffer
 	prim := startServer(t, pairCfg("127.0.0.1:0", "", ""))
 	paddr := prim.Addr("red")
 	sec := startServerOpts(t, pairCfg("127.0.0.1:0", "", fmt.Sprintf("%s,linkpw", paddr)),
@@ -139,13 +119,13 @@ func TestLinkHoldDownOnFlappingPrimary(t *testing.T) {
 	for i := range 5 {
 		testutil.Eventually(t, 5*time.Second, "the primary answering the link", func() bool { return linkPackets(prim) >= 2 })
 		prim.stop()
-		if n := logs.count(upLine); n != 0 {
+		if n := strings.Count(logs.String(), upLine); n != 0 {
 			t.Fatalf("restart %d: the secondary went to proxying %d times for a primary that answered about 1 s", i, n)
 		}
 		prim = startServer(t, pairCfg(paddr.String(), "", ""))
 	}
 	testutil.Eventually(t, 8*time.Second, "proxy link up once the primary stays", func() bool { return peerUp(sec) })
-	if n := logs.count(upLine); n != 1 {
+	if n := strings.Count(logs.String(), upLine); n != 1 {
 		t.Errorf("link went up %d times, want 1", n)
 	}
 }

@@ -1,7 +1,6 @@
 package netlimit
 
 import (
-	"bytes"
 	"context"
 	"crypto/ecdsa"
 	"crypto/elliptic"
@@ -19,24 +18,13 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/redund/redund/internal/testutil"
 )
 
-// logBuf collects log lines (written from the server's goroutines).
-type logBuf struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *logBuf) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *logBuf) lines() []string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return strings.Split(strings.TrimSpace(l.b.String()), "\n")
+// logLines splits what was logged into lines.
+func logLines(b *testutil.Buffer) []string {
+	return strings.Split(strings.TrimSpace(b.String()), "\n")
 }
 
 // serveLogged runs HTTPServer(h) with its ErrorLog on a loopback listener,
@@ -53,7 +41,7 @@ func serveLogged(t *testing.T, tc *tls.Config, h http.Handler) (addr string, sto
 	if tc != nil {
 		ln = tls.NewListener(raw, tc)
 	}
-	buf := &logBuf{}
+	buf := &testutil.Buffer{}
 	errs := NewErrorLog(slog.New(slog.NewTextHandler(buf, nil)), "test listener")
 	hs := HTTPServer(h, errs)
 	ctx, cancel := context.WithCancel(context.Background())
@@ -63,7 +51,7 @@ func serveLogged(t *testing.T, tc *tls.Config, h http.Handler) (addr string, sto
 	var once sync.Once
 	stop = func() []string {
 		once.Do(func() { _ = hs.Close(); cancel(); wg.Wait() })
-		return buf.lines()
+		return logLines(buf)
 	}
 	t.Cleanup(func() { stop() })
 	return raw.Addr().String(), stop

@@ -3,6 +3,7 @@
 package testutil
 
 import (
+	"bytes"
 	"flag"
 	"fmt"
 	"net"
@@ -10,6 +11,7 @@ import (
 	"path/filepath"
 	"reflect"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 )
@@ -113,4 +115,24 @@ func Eventually(t testing.TB, within time.Duration, what string, cond func() boo
 		time.Sleep(2 * time.Millisecond)
 	}
 	return time.Since(start)
+}
+
+// Buffer is a bytes.Buffer that several goroutines may write at once: a
+// log sink for a server under test.
+type Buffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (b *Buffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.b.Write(p)
+}
+
+// String returns what was written so far.
+func (b *Buffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.b.String()
 }
