@@ -81,12 +81,12 @@ func TestIndexInChromium(t *testing.T) {
 	if testutil.Updating() { // go test -run TestIndexInChromium -update ./gateway/
 		shot(t, br, "index-page.png")
 	}
-	br.Eval(`setTimeout(() => document.querySelector("#instances td.inst a").click(), 0), true`, nil)
-	testutil.Eventually(t, 10*time.Second, "the node's page", func() bool {
-		var path string
-		br.Eval(`location.pathname + " " + (document.getElementById("node") || {textContent: ""}).textContent`, &path)
-		return path == PagePath+" "+m.cfg.NodeID
-	})
+	br.Follow(`setTimeout(() => document.querySelector("#instances td.inst a").click(), 0), true`)
+	var path string
+	br.Eval(`location.pathname + " " + (document.getElementById("node") || {textContent: ""}).textContent`, &path)
+	if path != PagePath+" "+m.cfg.NodeID {
+		t.Fatalf("after following the link: %q, want the node's page", path)
+	}
 	_ = b
 }
 

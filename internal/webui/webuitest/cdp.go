@@ -184,6 +184,22 @@ func (b *Browser) Navigate(url string) {
 	}
 }
 
+// Follow evaluates expr, which makes the page navigate (a click on a link),
+// and waits for the new page's load event: an Eval while the page
+// navigates fails ("Inspected target navigated or closed").
+func (b *Browser) Follow(expr string) {
+	b.t.Helper()
+	for len(b.loaded) > 0 {
+		<-b.loaded
+	}
+	b.Eval(expr, nil)
+	select {
+	case <-b.loaded:
+	case <-time.After(30 * time.Second):
+		b.t.Fatalf("chromium: no page loaded in 30 s after %s", expr)
+	}
+}
+
 // Eval evaluates a JavaScript expression in the page (promises awaited)
 // and decodes its value into res.
 func (b *Browser) Eval(expr string, res any) {
