@@ -75,8 +75,14 @@ func (f SourceFunc) Status() []Document { return f() }
 // refusing what is not one and a schema newer than SchemaVersion.
 func Decode(r io.Reader) (Report, error) {
 	var rep Report
-	if err := json.NewDecoder(r).Decode(&rep); err != nil {
+	dec := json.NewDecoder(r)
+	if err := dec.Decode(&rep); err != nil {
 		return Report{}, fmt.Errorf("not a status document: %w", err)
+	}
+	// a document followed by more (a second one, a proxy's page after it)
+	// is not one answer: what else the reply says is not known
+	if _, err := dec.Token(); err != io.EOF {
+		return Report{}, errors.New("not a status document: more data after it")
 	}
 	switch {
 	case rep.Schema == 0:
