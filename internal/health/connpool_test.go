@@ -143,7 +143,9 @@ func TestProbesCountLateProbes(t *testing.T) {
 	testutil.Eventually(t, waitLimit, "three probes", func() bool { started, _ := p.Stats(); return started >= 3 })
 	stop()
 	started, late := p.Stats()
-	if late == 0 || late >= started {
+	// the first may start late too on a loaded machine (5 ms of slack);
+	// TestIsLate pins the rule itself
+	if late == 0 || late < started-1 {
 		t.Errorf("%d probes started, %d late: want every one after the first late", started, late)
 	}
 }
