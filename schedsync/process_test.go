@@ -73,26 +73,8 @@ type procNode struct {
 	admin, sync string
 	cmd         *exec.Cmd
 	exited      chan struct{}
-	logs        lockedBuffer // stderr of every run
-	wrap        []string     // a command that execs redund (e.g. to set a limit)
-}
-
-// lockedBuffer collects a process's stderr for tests that check its log.
-type lockedBuffer struct {
-	mu  sync.Mutex
-	buf strings.Builder
-}
-
-func (b *lockedBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *lockedBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
+	logs        testutil.Buffer // stderr of every run
+	wrap        []string        // a command that execs redund (e.g. to set a limit)
 }
 
 func newProcNode(t *testing.T, mode Mode, id, extra string) *procNode {

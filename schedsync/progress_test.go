@@ -123,7 +123,7 @@ func checkProgressCLI(t *testing.T, addr string) {
 		t.Fatalf("redund status:\n%s", out)
 	}
 	cmd := exec.Command(redundBin, "schedsync", "status", "--watch", "--admin", addr)
-	var buf lockedBuffer
+	var buf testutil.Buffer
 	cmd.Stdout = &buf
 	must(t, cmd.Start())
 	testutil.Eventually(t, 10*time.Second, "two frames", func() bool { return strings.Count(buf.String(), "progress: 50% of") >= 2 })

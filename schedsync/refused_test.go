@@ -21,11 +21,11 @@ import (
 )
 
 // startPrimaryLogged starts a primary with a log and a metrics registry.
-func startPrimaryLogged(t *testing.T) (*Node, *lockedBuffer, *prometheus.Registry, func()) {
+func startPrimaryLogged(t *testing.T) (*Node, *testutil.Buffer, *prometheus.Registry, func()) {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	must(t, err)
-	logs := &lockedBuffer{}
+	logs := &testutil.Buffer{}
 	cfg := &Config{Mode: ModePrimary, Dir: t.TempDir(), Listen: ln.Addr().String(), Secret: testSecret, NodeID: "a"}
 	reg := prometheus.NewRegistry()
 	n, err := New(cfg, Options{Version: "test", Listener: ln, Registry: reg,

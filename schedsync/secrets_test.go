@@ -21,7 +21,7 @@ func TestSecretsDifferStaysSecondary(t *testing.T) {
 	a, b, lnA, lnB := pairConfigs(t, ModePrimary, ModeSecondaryFailover, func(_, b *Config) {
 		b.Secret = "another-secret-0123456789"
 	})
-	pLogs, sLogs := &lockedBuffer{}, &lockedBuffer{}
+	pLogs, sLogs := &testutil.Buffer{}, &testutil.Buffer{}
 	p := startNodeLog(t, a, lnA, slog.New(slog.NewTextHandler(pLogs, nil)))
 	s := startNodeLog(t, b, lnB, slog.New(slog.NewTextHandler(sLogs, nil)))
 	writeFile(t, p.dir, "x", "1", 0o644)
@@ -45,7 +45,7 @@ func TestSecretsDifferStaysSecondary(t *testing.T) {
 		}
 		time.Sleep(50 * time.Millisecond) // sleep: sampling interval of a window in which the secondary must not promote
 	}
-	for name, logs := range map[string]*lockedBuffer{"primary": pLogs, "secondary": sLogs} {
+	for name, logs := range map[string]*testutil.Buffer{"primary": pLogs, "secondary": sLogs} {
 		warned, changed := 0, 0 // the warning, and the status change to Incompatible
 		for _, l := range strings.Split(logs.String(), "\n") {
 			switch {

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/redund/redund/internal/adminapi"
+	"github.com/redund/redund/internal/testutil"
 )
 
 // asMainEnv makes this test binary run main(): tests start it as a real
@@ -67,14 +68,14 @@ func needTool(t testing.TB, name string) string {
 // daemonProc is a real redund daemon process started by a test.
 type daemonProc struct {
 	cmd    *exec.Cmd
-	logs   *lockedBuffer // its stderr
-	exited chan error    // gets cmd.Wait's result
+	logs   *testutil.Buffer // its stderr
+	exited chan error       // gets cmd.Wait's result
 }
 
 func startDaemon(t *testing.T, notifySock string, args ...string) *daemonProc {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	p := &daemonProc{cmd: redundCommand(t, ctx, args...), logs: &lockedBuffer{}, exited: make(chan error, 1)}
+	p := &daemonProc{cmd: redundCommand(t, ctx, args...), logs: &testutil.Buffer{}, exited: make(chan error, 1)}
 	p.cmd.Env = append(p.cmd.Env, "NOTIFY_SOCKET="+notifySock)
 	p.cmd.Stderr = p.logs
 	if err := p.cmd.Start(); err != nil {

@@ -1,46 +1,27 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"os"
 	"path/filepath"
 	"slices"
 	"strings"
-	"sync"
 	"testing"
 
 	"github.com/redund/redund/internal/logging"
+	"github.com/redund/redund/internal/testutil"
 )
-
-// lockedBuffer is a log destination a test reads while a daemon writes.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
 
 // configDaemon is a daemon named name on the config file path, logging
 // into the returned buffer.
-func configDaemon(t *testing.T, path, name string) (*daemon, *lockedBuffer) {
+func configDaemon(t *testing.T, path, name string) (*daemon, *testutil.Buffer) {
 	t.Helper()
 	d, err := newDaemon(&globalOptions{ConfigPath: path, LogLevel: "debug", LogFormat: "text"}, name)
 	if err != nil {
 		t.Fatal(err)
 	}
-	buf := &lockedBuffer{}
+	buf := &testutil.Buffer{}
 	if d.Log, err = logging.New(buf, "debug", "text", nil); err != nil {
 		t.Fatal(err)
 	}

@@ -1,7 +1,6 @@
 package peer
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"io"
@@ -10,6 +9,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/redund/redund/internal/testutil"
 )
 
 const testSecret = "correct horse battery staple"
@@ -128,26 +129,8 @@ func dialer(t *testing.T, cfg *Config, addr string, opts Options) (*Node, *recor
 	return startNode(t, cfg, opts)
 }
 
-// logBuf collects a node's log output (text handler) for assertions.
-type logBuf struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *logBuf) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *logBuf) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
-
-func captureLog() (*slog.Logger, *logBuf) {
-	b := &logBuf{}
+func captureLog() (*slog.Logger, *testutil.Buffer) {
+	b := &testutil.Buffer{}
 	return slog.New(slog.NewTextHandler(b, nil)), b
 }
 

@@ -19,7 +19,6 @@
 package bindtest
 
 import (
-	"bytes"
 	"crypto/rand"
 	"encoding/base64"
 	"fmt"
@@ -28,11 +27,12 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/miekg/dns"
+
+	"github.com/redund/redund/internal/testutil"
 )
 
 // KeyName is the TSIG key name every Server uses.
@@ -50,7 +50,7 @@ type Server struct {
 	Dir       string // working directory (named.conf, zone file, journal, named.log)
 
 	cmd     *exec.Cmd
-	log     *syncBuffer
+	log     *testutil.Buffer
 	done    chan struct{}
 	forward string // StartForwarder: the upstream 127.0.0.1:port
 }
@@ -129,7 +129,7 @@ func start(t testing.TB, bin, zone string, records []string, forward ...string) 
 	}
 	s := &Server{
 		Addr: fmt.Sprintf("127.0.0.1:%d", port), Zone: zone, KeyName: KeyName,
-		KeySecret: newSecret(), Dir: t.TempDir(), log: &syncBuffer{}, done: make(chan struct{}),
+		KeySecret: newSecret(), Dir: t.TempDir(), log: &testutil.Buffer{}, done: make(chan struct{}),
 	}
 	if len(forward) > 0 {
 		s.forward = forward[0]
@@ -272,24 +272,6 @@ func newSecret() string {
 	b := make([]byte, 32)
 	_, _ = rand.Read(b)
 	return base64.StdEncoding.EncodeToString(b)
-}
-
-// syncBuffer is a bytes.Buffer safe for named's output goroutine.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }
 
 // CheckZone runs named-checkzone on file for zone and returns its output;
