@@ -198,18 +198,7 @@ func (s *Server) writeFiles(port int, records []string) error {
 	if s.forward != "" {
 		return s.writeForwarderConf(port)
 	}
-	conf := fmt.Sprintf(`options {
-	directory %q;
-	pid-file %q;
-	session-keyfile %q;
-	listen-on port %d { 127.0.0.1; };
-	listen-on-v6 { none; };
-	recursion no;
-	dnssec-validation no;
-	notify no;
-};
-controls { };
-key %q {
+	conf := s.options(port, "\trecursion no;\n\tnotify no;\n") + fmt.Sprintf(`key %q {
 	algorithm hmac-sha256;
 	secret %q;
 };
@@ -218,8 +207,7 @@ zone %q {
 	file "db.zone";
 	allow-update { key %q; };
 };
-`, s.Dir, filepath.Join(s.Dir, "named.pid"), filepath.Join(s.Dir, "session.key"),
-		port, s.KeyName, s.KeySecret, strings.TrimSuffix(s.Zone, "."), s.KeyName)
+`, s.KeyName, s.KeySecret, strings.TrimSuffix(s.Zone, "."), s.KeyName)
 	zone := fmt.Sprintf("$ORIGIN %s\n$TTL 300\n@ IN SOA ns hostmaster 1 3600 600 86400 60\n@ IN NS ns\nns IN A 127.0.0.1\n%s\n",
 		s.Zone, strings.Join(records, "\n"))
 	if err := os.WriteFile(filepath.Join(s.Dir, "named.conf"), []byte(conf), 0o644); err != nil {
@@ -233,21 +221,23 @@ func (s *Server) writeForwarderConf(port int) error {
 	if err != nil {
 		return err
 	}
-	conf := fmt.Sprintf(`options {
+	conf := s.options(port, fmt.Sprintf("\trecursion yes;\n\tallow-recursion { 127.0.0.1; };\n\tforward only;\n\tforwarders { %s port %s; };\n", host, upPort))
+	return os.WriteFile(filepath.Join(s.Dir, "named.conf"), []byte(conf), 0o644)
+}
+
+// options is named.conf's options block (with extra, lines of its own)
+// and an empty controls block: files in s.Dir, loopback on port only.
+func (s *Server) options(port int, extra string) string {
+	return fmt.Sprintf(`options {
 	directory %q;
 	pid-file %q;
 	session-keyfile %q;
 	listen-on port %d { 127.0.0.1; };
 	listen-on-v6 { none; };
-	recursion yes;
-	allow-recursion { 127.0.0.1; };
-	forward only;
-	forwarders { %s port %s; };
 	dnssec-validation no;
-};
+%s};
 controls { };
-`, s.Dir, filepath.Join(s.Dir, "named.pid"), filepath.Join(s.Dir, "session.key"), port, host, upPort)
-	return os.WriteFile(filepath.Join(s.Dir, "named.conf"), []byte(conf), 0o644)
+`, s.Dir, filepath.Join(s.Dir, "named.pid"), filepath.Join(s.Dir, "session.key"), port, extra)
 }
 
 // freePort finds a loopback port free for both UDP and TCP.
