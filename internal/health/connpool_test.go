@@ -400,3 +400,21 @@ func TestProbesStopEndsProbeOnKeptConnection(t *testing.T) {
 		t.Fatal("Run did not return while a probe waited on a kept connection")
 	}
 }
+
+// TestProbesCountReadLate: a probe whose result says it read its answer
+// late (in time by the kernel's clock) is counted in ReadLate, the source
+// of redund_ddns_probes_read_late_total; others are not.
+func TestProbesCountReadLate(t *testing.T) {
+	p := NewProbes()
+	late := CheckerFunc(func(context.Context) Result { return Result{OK: true, ReadLate: true, Time: time.Now()} })
+	onTime := CheckerFunc(func(context.Context) Result { return Result{OK: true, Time: time.Now()} })
+	p.AddChecker("late", late, MonitorOptions{Interval: 20 * time.Millisecond, Jitter: -1})
+	p.AddChecker("on time", onTime, MonitorOptions{Interval: 20 * time.Millisecond, Jitter: -1})
+	stop := runProbes(t, p)
+	testutil.Eventually(t, waitLimit, "six probes", func() bool { started, _ := p.Stats(); return started >= 6 })
+	stop()
+	started, _ := p.Stats()
+	if n := p.ReadLate(); n == 0 || n >= started {
+		t.Errorf("%d probes started, %d counted read late: want those of the late checker only", started, n)
+	}
+}
