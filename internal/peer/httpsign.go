@@ -231,10 +231,13 @@ func (a *HTTPAuth) SignRequest(req *http.Request, body []byte) string {
 // VerifyRequest authenticates r on the server: the header (MAC, clock,
 // replay) before anything else, then the body, read whole (at most maxBody
 // bytes) and left in r.Body once it matches. nonce is set when the MAC
-// verified, even if the request is refused (clock, replay, body): the
-// refusal can then be signed with SignResponse, so the client learns the
-// reason from an answer it can trust. Every error wraps ErrAuth; a request
-// for another proto is a *ProtoError.
+// verified, even if the request is refused (clock, body): the refusal can
+// then be signed with SignResponse, so the client learns the reason from
+// an answer it can trust. A nonce seen before (a replayed request, or one
+// reflected back to the node that signed it) leaves nonce empty: no
+// answer is ever signed for a nonce but the one to the request that first
+// carried it. Every error wraps ErrAuth; a request for another proto is a
+// *ProtoError.
 func (a *HTTPAuth) VerifyRequest(r *http.Request, maxBody int64) (nonce string, err error) {
 	f, err := parseAuthHeader(r.Header.Get(HeaderAuth))
 	if f.proto != "" && f.proto != a.cfg.Proto {
@@ -246,8 +249,13 @@ func (a *HTTPAuth) VerifyRequest(r *http.Request, maxBody int64) (nonce string, 
 	if !hmac.Equal(a.requestMAC(r.Method, r.RequestURI, f, r.Header), f.mac[:]) {
 		return "", authErrorf("wrong MAC: the other node does not know the shared secret, or the request was changed on the way")
 	}
-	nonce = hex.EncodeToString(f.nonce[:])
-	if err := a.replay.Check(f.nonce, time.UnixMilli(f.ms), a.now()); err != nil {
+	if err := a.replay.Check(f.nonce, time.UnixMilli(f.ms), a.now()); errors.Is(err, errReplayed) {
+		// only a replay or a reflection repeats a nonce: an answer
+		// signed for it could pass as the answer to the request that
+		// first carried it (still waiting, on the node that signed it
+		// or on the way), so the refusal is not signed
+		return "", err
+	} else if nonce = hex.EncodeToString(f.nonce[:]); err != nil {
 		return nonce, err
 	}
 	body, err := io.ReadAll(io.LimitReader(r.Body, maxBody+1))

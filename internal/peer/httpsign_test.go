@@ -329,3 +329,59 @@ func FuzzParseAuthHeader(f *testing.F) {
 		}
 	})
 }
+
+// TestHTTPAuthReplayGetsNoSignedAnswer: a request whose nonce was seen
+// before is only ever a replay or a reflection (a node never sends a nonce
+// twice), so its refusal is not signed. A signed refusal would be an
+// authenticated answer to the nonce of a request still waiting for its
+// own: whoever answers on the peer's address could send a node's requests
+// back to the node itself (which has the nonce in its cache) and hand it
+// the signed refusal as the peer's answer, so that the node believes an
+// absent peer answered; an on-path host could replace the real answer to
+// an applied request with a signed refusal of its replay.
+func TestHTTPAuthReplayGetsNoSignedAnswer(t *testing.T) {
+	a := newTestHTTPAuth(t, testSecret)
+	other, otherRefused := signedServer(t, newTestHTTPAuth(t, testSecret))
+	self, selfRefused := signedServer(t, a) // the signer's own server
+	cases := []struct {
+		name    string
+		first   string // where the request goes first ("" nowhere)
+		then    string // where it is sent again
+		refused *refusals
+	}{
+		{"replayed to the node that answered it", other.URL, other.URL, otherRefused},
+		{"reflected to the node that signed it", "", self.URL, selfRefused},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			req, err := http.NewRequest(http.MethodGet, c.then+"/x", nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			nonce := a.SignRequest(req, nil)
+			if c.first != "" {
+				resp, err := http.DefaultClient.Do(req.Clone(req.Context()))
+				if err != nil {
+					t.Fatal(err)
+				}
+				resp.Body.Close()
+				if resp.StatusCode != http.StatusOK {
+					t.Fatalf("first send: HTTP %d", resp.StatusCode)
+				}
+			}
+			n := len(c.refused.all())
+			resp, err := http.DefaultClient.Do(req.Clone(req.Context()))
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer resp.Body.Close()
+			if errs := c.refused.all(); resp.StatusCode != http.StatusUnauthorized || len(errs) != n+1 ||
+				!strings.Contains(errs[n].Error(), "replayed") {
+				t.Fatalf("HTTP %d, refused %v", resp.StatusCode, errs[n:])
+			}
+			if _, err := a.VerifyResponse(resp, nonce); !errors.Is(err, ErrAuth) {
+				t.Fatalf("the refusal of a replay verifies as an answer to its nonce (err %v)", err)
+			}
+		})
+	}
+}

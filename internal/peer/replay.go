@@ -60,7 +60,7 @@ func (c *ReplayCache) Check(nonce [16]byte, sent, now time.Time) error {
 			"or it received more than %d requests in %s)", c.max, c.window)
 	}
 	if _, dup := c.seen[nonce]; dup {
-		return authErrorf("replayed (or reflected) request")
+		return errReplayed
 	}
 	for len(c.seen) >= c.max {
 		c.evict()
@@ -105,6 +105,11 @@ func (c *ReplayCache) compact() {
 		c.queue, c.head = c.queue[:n], 0
 	}
 }
+
+// errReplayed is Check's refusal of a nonce it remembers: a replay, or a
+// request reflected back to the node that signed it (never a request a
+// node sent in good faith, since a node never sends a nonce twice).
+var errReplayed error = &authError{msg: "replayed (or reflected) request"}
 
 // authError is an authentication failure with its own text; it wraps
 // ErrAuth.
