@@ -85,7 +85,7 @@ func (w *Witness) client() *clientv3.Client {
 
 func (w *Witness) grant(ctx context.Context) {
 	cli := w.client()
-	sent := time.Now()
+	sent := w.now()
 	gctx, cancel := context.WithTimeout(ctx, w.t.ttl)
 	resp, err := cli.Grant(gctx, int64(w.t.ttl/time.Second))
 	cancel()
@@ -108,7 +108,7 @@ func (w *Witness) grant(ctx context.Context) {
 }
 
 func (w *Witness) renew(ctx context.Context, lease int64) {
-	sent := time.Now()
+	sent := w.now()
 	rctx, cancel := context.WithTimeout(ctx, w.t.attempt)
 	_, err := w.client().KeepAliveOnce(rctx, clientv3.LeaseID(lease))
 	cancel()

@@ -90,11 +90,13 @@ func (l *Lock) Events() <-chan Event { return l.events }
 // Held returns the fencing token and true while this node holds the lock.
 // It compares the lease's local deadline with the clock at each call, so
 // it turns false at the deadline even if the Lost event has not been read
-// (or sent) yet: call it right before an action that needs the lock.
+// (or sent) yet: call it right before an action that needs the lock. The
+// clock counts the time the host spent suspended (see clock.go): after a
+// suspend past the deadline it is false at once.
 func (l *Lock) Held() (fence int64, ok bool) {
 	l.w.mu.Lock()
 	defer l.w.mu.Unlock()
-	if !l.held || !time.Now().Before(l.w.deadline) {
+	if !l.held || !l.w.now().Before(l.w.deadline) {
 		return 0, false
 	}
 	return l.fence, true

@@ -82,7 +82,7 @@ func (w *Witness) Status() Status {
 	}
 	if w.snap.lease != 0 {
 		st.Lease = fmt.Sprintf("%x", w.snap.lease)
-		st.LeaseRemainingS = max(time.Until(w.snap.deadline), 0).Seconds()
+		st.LeaseRemainingS = max(w.snap.deadline.Sub(w.now()), 0).Seconds()
 	}
 	for _, name := range slices.Sorted(maps.Keys(w.locks)) {
 		ls, ok := w.snap.locks[name]

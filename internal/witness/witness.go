@@ -9,7 +9,8 @@
 // token, the revision at which the lock key was created, which grows with
 // every new holder. The lease is kept alive with one keep-alive at a time;
 // the holder gives the lease up, and reports every lock Lost, at a deadline
-// on its own monotonic clock: the send time of the last answered keep-alive
+// on its own monotonic clock (one that also counts the time the host was
+// suspended, clock.go): the send time of the last answered keep-alive
 // plus TTL minus a quarter of the TTL. etcd cannot have started the lease's
 // TTL before that send, so the holder stops before etcd can expire the
 // lease and before anyone else can acquire the lock, even when it never
@@ -48,6 +49,7 @@ type Witness struct {
 	t      timing
 	log    *slog.Logger
 	tls    *tls.Config
+	now    func() time.Time // time.Now, plus the time the host spent suspended (clock.go)
 
 	started  atomic.Bool
 	nudge    chan struct{}  // user wishes changed (capacity 1)
@@ -93,7 +95,7 @@ func New(cfg Config, log *slog.Logger) (*Witness, error) {
 		log = logging.Discard()
 	}
 	return &Witness{
-		cfg: cfg, node: node, prefix: cfg.Prefix, t: newTiming(cfg.TTL.D()), tls: tc,
+		cfg: cfg, node: node, prefix: cfg.Prefix, t: newTiming(cfg.TTL.D()), tls: tc, now: suspendAware(bootTime),
 		log:   log.With("component", "witness", "node", node),
 		nudge: make(chan struct{}, 1), inputs: make(chan any), ready: make(chan struct{}),
 		loopDone: make(chan struct{}), done: make(chan struct{}),
@@ -252,7 +254,7 @@ func (w *Witness) loop(ctx, ectx context.Context) {
 	defer timer.Stop()
 	var in any = w.wishes()
 	for {
-		now := time.Now()
+		now := w.now()
 		lastErr := m.lastErr
 		effs := m.step(in, now)
 		if m.lastErr != lastErr && m.lastErr != "" {
