@@ -152,6 +152,56 @@ func (w *Witness) checkKey(ctx context.Context, key string, lease, fence int64) 
 	return nil
 }
 
+// guard watches the key of a holding, from a read of it, and reports
+// inKeyGone when it is deleted (or another key replaced it) while this
+// node still holds by its lease: nobody but this node deletes it, so
+// someone did by hand, and the next node in line has the lock. A failed
+// read or watch is tried again after a pause; a cut-off holder loses the
+// lock by its lease's deadline anyway.
+func (w *Witness) guard(ctx context.Context, e effGuard) {
+	ctx = clientv3.WithRequireLeader(ctx)
+	key := w.lockKey(e.lock, e.lease)
+	for ctx.Err() == nil {
+		if gone, err := w.watchKey(ctx, key, e.fence); gone {
+			w.report(inKeyGone{lock: e.lock, lease: e.lease, fence: e.fence})
+			return
+		} else if err != nil && ctx.Err() == nil {
+			w.log.Debug("watch of the lock key", "lock", e.lock, "err", err)
+		}
+		select {
+		case <-ctx.Done():
+		case <-time.After(w.t.retry):
+		}
+	}
+}
+
+// watchKey reads key, then follows it until it is deleted or recreated
+// (gone), or the read or the watch fails.
+func (w *Witness) watchKey(ctx context.Context, key string, fence int64) (gone bool, err error) {
+	gctx, cancel := context.WithTimeout(ctx, w.t.attempt)
+	resp, err := w.client().Get(gctx, key)
+	cancel()
+	if err != nil {
+		return false, err
+	}
+	if len(resp.Kvs) == 0 || resp.Kvs[0].CreateRevision != fence {
+		return true, nil
+	}
+	wctx, wcancel := context.WithCancel(ctx)
+	defer wcancel()
+	for wr := range w.client().Watch(wctx, key, clientv3.WithRev(resp.Header.Revision+1)) {
+		if err := wr.Err(); err != nil {
+			return false, err
+		}
+		for _, ev := range wr.Events {
+			if ev.Type == clientv3.EventTypeDelete || ev.Kv.CreateRevision != fence {
+				return true, nil
+			}
+		}
+	}
+	return false, ctx.Err()
+}
+
 // resign deletes this node's key of the lock if it is still the one of
 // that holding.
 func (w *Witness) resign(ctx context.Context, e effResign) {

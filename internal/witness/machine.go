@@ -106,6 +106,12 @@ type (
 		lease int64
 		err   error
 	}
+	// inKeyGone: the key of a holding was deleted in etcd by someone
+	// else (or replaced), while the lease lives on.
+	inKeyGone struct {
+		lock         string
+		lease, fence int64
+	}
 	inPut struct {
 		topic   string
 		lease   int64
@@ -123,7 +129,15 @@ type (
 		lock  string
 		lease int64
 	}
+	// effCancel ends the lock's running call: a campaign, or the guard
+	// of a holding.
 	effCancel struct{ lock string }
+	// effGuard watches the key of a holding until it goes (inKeyGone)
+	// or effCancel.
+	effGuard struct {
+		lock         string
+		lease, fence int64
+	}
 	effResign struct {
 		lock         string
 		lease, fence int64
@@ -156,6 +170,8 @@ func (m *machine) step(in any, now time.Time) []effect {
 		effs = m.campaigned(in, now)
 	case inResigned:
 		m.resigned(in, now)
+	case inKeyGone:
+		effs = m.keyGone(in, now)
 	case inPut:
 		m.put(in, now)
 	case inStop:
@@ -185,7 +201,7 @@ func (m *machine) sync(in inSync, now time.Time) []effect {
 			effs = append(effs, effCancel{name})
 		case holding:
 			l.phase = resigning
-			effs = append(effs, lost(name, l.fence, "resigned", now))
+			effs = append(effs, lost(name, l.fence, "resigned", now), effCancel{name})
 		}
 	}
 	for topic, v := range in.pubs {
@@ -253,7 +269,7 @@ func (m *machine) lose(now time.Time, reason string) []effect {
 		l := m.locks[name]
 		switch l.phase {
 		case holding:
-			effs = append(effs, lost(name, l.fence, reason, now))
+			effs = append(effs, lost(name, l.fence, reason, now), effCancel{name})
 			l.phase = idle
 		case campaigning:
 			l.phase = cancelling
@@ -288,7 +304,8 @@ func (m *machine) campaigned(in inCampaigned, now time.Time) []effect {
 		return nil
 	case l.phase == campaigning && l.want && !m.stopping:
 		l.phase, l.fence = holding, in.fence
-		return []effect{effEvent{in.lock, Event{Kind: Acquired, Lock: in.lock, Fence: in.fence, At: now}}}
+		return []effect{effEvent{in.lock, Event{Kind: Acquired, Lock: in.lock, Fence: in.fence, At: now}},
+			effGuard{in.lock, in.lease, in.fence}}
 	}
 	l.phase, l.fence = resigning, in.fence // won, but no longer wanted
 	return nil
@@ -306,6 +323,24 @@ func (m *machine) resigned(in inResigned, now time.Time) {
 		return
 	}
 	l.phase = idle
+}
+
+// reasonKeyGone is the Lost reason when the key of a holding vanished
+// while the lease lives: someone deleted it (etcdctl del, a clean-up
+// under the prefix), and the next node in line holds the lock now.
+const reasonKeyGone = "the lock's key was deleted in etcd (not by this node): the next node in line holds the lock"
+
+// keyGone: the lock's key was deleted under a live holding, so etcd has
+// another holder (or none): Lost at once, and campaign again (with a new
+// key, behind the others).
+func (m *machine) keyGone(in inKeyGone, now time.Time) []effect {
+	l := m.locks[in.lock]
+	if l == nil || l.phase != holding || l.lease != in.lease || l.fence != in.fence {
+		return nil
+	}
+	l.phase, l.retryAt = idle, now.Add(m.retry)
+	m.lastErr = in.lock + ": " + reasonKeyGone
+	return []effect{lost(in.lock, l.fence, reasonKeyGone, now)}
 }
 
 func (m *machine) put(in inPut, now time.Time) {
@@ -335,7 +370,7 @@ func (m *machine) stop(now time.Time) []effect {
 		l := m.locks[name]
 		switch l.phase {
 		case holding:
-			effs = append(effs, lost(name, l.fence, "stopped", now))
+			effs = append(effs, lost(name, l.fence, "stopped", now), effCancel{name})
 		case campaigning:
 			effs = append(effs, effCancel{name})
 		}

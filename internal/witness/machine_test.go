@@ -96,14 +96,14 @@ func TestMachineStep(t *testing.T) {
 		{name: "late answer for an old lease: ignored", m: holds(), in: inRenewed{lease: 6, sent: t0, gone: true}, now: at(time.Second)},
 		{name: "just before the deadline: still held", m: holds(), in: inTick{}, now: at(1499 * time.Millisecond)},
 		{name: "deadline: Lost before the lease is dropped, then a new grant", m: holds(), in: inTick{}, now: at(1500 * time.Millisecond),
-			want: []effect{lostEv(deadlineReason, at(1500*time.Millisecond)), effDrop{7}, effGrant{}},
+			want: []effect{lostEv(deadlineReason, at(1500*time.Millisecond)), effCancel{"gw"}, effDrop{7}, effGrant{}},
 			check: func(t *testing.T, m *machine) {
 				if m.lease != 0 || m.locks["gw"].phase != idle {
 					t.Errorf("lease %d phase %v", m.lease, m.locks["gw"].phase)
 				}
 			}},
 		{name: "etcd says the lease is gone", m: holds(), in: inRenewed{lease: 7, sent: t0, gone: true}, now: at(time.Second),
-			want: []effect{lostEv("etcd says the lease has expired", at(time.Second)), effDrop{7}, effGrant{}}},
+			want: []effect{lostEv("etcd says the lease has expired", at(time.Second)), effCancel{"gw"}, effDrop{7}, effGrant{}}},
 		{name: "deadline while campaigning: cancel, no event", m: leased(), in: inTick{}, now: at(2 * time.Second),
 			want: []effect{effCancel{"gw"}, effDrop{7}, effGrant{}},
 			check: func(t *testing.T, m *machine) {
@@ -113,7 +113,7 @@ func TestMachineStep(t *testing.T) {
 			}},
 		{name: "campaign won: Acquired", m: func() *machine { m := leased(); m.renewing = true; return m }(),
 			in: inCampaigned{lock: "gw", lease: 7, fence: 42}, now: at(time.Second),
-			want: []effect{effEvent{"gw", Event{Kind: Acquired, Lock: "gw", Fence: 42, At: at(time.Second)}}}},
+			want: []effect{effEvent{"gw", Event{Kind: Acquired, Lock: "gw", Fence: 42, At: at(time.Second)}}, effGuard{"gw", 7, 42}}},
 		{name: "campaign won after the deadline: not held", m: func() *machine { m := leased(); m.renewing = true; return m }(),
 			in: inCampaigned{lock: "gw", lease: 7, fence: 42}, now: at(1600 * time.Millisecond),
 			want: []effect{effDrop{7}, effGrant{}}, // the key goes with the lease
@@ -141,7 +141,21 @@ func TestMachineStep(t *testing.T) {
 			}},
 		{name: "Resign while holding: Lost, then delete the key", m: holds(),
 			in: inSync{wants: map[string]bool{"gw": false}}, now: at(time.Second),
-			want: []effect{lostEv("resigned", at(time.Second)), effResign{"gw", 7, 42}}},
+			want: []effect{lostEv("resigned", at(time.Second)), effCancel{"gw"}, effResign{"gw", 7, 42}}},
+		{name: "key deleted under the holding: Lost, campaign again after a pause", m: holds(),
+			in: inKeyGone{lock: "gw", lease: 7, fence: 42}, now: at(time.Second),
+			want: []effect{lostEv(reasonKeyGone, at(time.Second))},
+			check: func(t *testing.T, m *machine) {
+				l := m.locks["gw"]
+				if l.phase != idle || l.retryAt != at(time.Second+tm.retry) || m.lease != 7 {
+					t.Errorf("phase %v retryAt %v lease %d", l.phase, l.retryAt.Sub(t0), m.lease)
+				}
+				if effs := m.step(inTick{}, l.retryAt); !reflect.DeepEqual(effs, []effect{effCampaign{"gw", 7}}) {
+					t.Errorf("after the pause: %#v", effs)
+				}
+			}},
+		{name: "key gone of an earlier holding: ignored", m: holds(),
+			in: inKeyGone{lock: "gw", lease: 7, fence: 41}, now: at(time.Second)},
 		{name: "Resign while campaigning: cancel", m: func() *machine { m := leased(); m.renewing = true; return m }(),
 			in: inSync{wants: map[string]bool{"gw": false}}, now: at(time.Second),
 			want: []effect{effCancel{"gw"}}},
@@ -167,7 +181,7 @@ func TestMachineStep(t *testing.T) {
 				}
 			}},
 		{name: "stop: Lost, revoke, nothing more", m: holds(), in: inStop{}, now: at(time.Second),
-			want: []effect{lostEv("stopped", at(time.Second)), effDrop{7}},
+			want: []effect{lostEv("stopped", at(time.Second)), effCancel{"gw"}, effDrop{7}},
 			check: func(t *testing.T, m *machine) {
 				if !m.wake().IsZero() {
 					t.Errorf("wake %v after stop", m.wake())

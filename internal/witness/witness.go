@@ -326,6 +326,8 @@ func (w *Witness) apply(ctx context.Context, effs []effect) {
 			w.spawn(func() { w.renew(ctx, e.lease) })
 		case effCampaign:
 			w.startCampaign(ctx, e)
+		case effGuard:
+			w.startCall(ctx, e.lock, func(ctx context.Context) { w.guard(ctx, e) })
 		case effResign:
 			w.spawn(func() { w.resign(ctx, e) })
 		case effPut:
@@ -351,11 +353,17 @@ func (w *Witness) emit(e effEvent) {
 }
 
 func (w *Witness) startCampaign(ctx context.Context, e effCampaign) {
+	w.startCall(ctx, e.lock, func(ctx context.Context) { w.campaign(ctx, e.lock, e.lease) })
+}
+
+// startCall runs f, the lock's call (a campaign or a guard), in a
+// goroutine that effCancel ends.
+func (w *Witness) startCall(ctx context.Context, lock string, f func(context.Context)) {
 	cctx, cancel := context.WithCancel(ctx)
 	w.mu.Lock()
-	w.cancels[e.lock] = cancel
+	w.cancels[lock] = cancel
 	w.mu.Unlock()
-	if !w.spawn(func() { defer cancel(); w.campaign(cctx, e.lock, e.lease) }) {
+	if !w.spawn(func() { defer cancel(); f(cctx) }) {
 		cancel()
 	}
 }

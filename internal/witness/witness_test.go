@@ -177,3 +177,45 @@ func TestTwoMembersDownHolderLoses(t *testing.T) {
 		t.Errorf("fence went from %d to %d", lost.Fence, again.Fence)
 	}
 }
+
+// TestKeyDeletedHolderLoses: when the holder's key is deleted in etcd by
+// someone else (etcdctl del, a clean-up under the prefix) while its lease
+// lives, the next node in line holds the lock at once: the old holder must
+// report Lost too, not go on holding while its keep-alives still answer.
+// Before, it held (Held true, no Lost) until its lease ended.
+func TestKeyDeletedHolderLoses(t *testing.T) {
+	c := etcdtest.Start(t, 3)
+	a := start(t, "a", c.Endpoints(), ttl)
+	b := start(t, "b", c.Endpoints(), ttl)
+	la, lb := lock(t, a, "gw"), lock(t, b, "gw")
+	la.Campaign()
+	acqA := next(t, la, Acquired, 5*time.Second)
+	lb.Campaign()
+	quiet(t, lb, 300*time.Millisecond)
+
+	cli := direct(t, c.Endpoints())
+	if _, err := cli.Delete(context.Background(), a.lockKey("gw", leaseOf(t, a))); err != nil {
+		t.Fatal(err)
+	}
+	acqB := next(t, lb, Acquired, 5*time.Second)
+	lost := next(t, la, Lost, 2*ttl) // without the guard: none while the lease lives
+	if lost.Reason != reasonKeyGone || lost.Fence != acqA.Fence {
+		t.Errorf("lost %+v", lost)
+	}
+	if _, ok := la.Held(); ok {
+		t.Error("a still holds after its key was deleted")
+	}
+	if acqB.Fence <= acqA.Fence {
+		t.Errorf("fence went from %d to %d", acqA.Fence, acqB.Fence)
+	}
+	// a campaigns again, behind b
+	quiet(t, la, 500*time.Millisecond)
+	if h, ok, err := a.Holder(context.Background(), "gw"); err != nil || !ok || h.Node != "b" {
+		t.Fatalf("holder %+v, %v, %v; want b", h, ok, err)
+	}
+	lb.Resign()
+	next(t, lb, Lost, time.Second)
+	if again := next(t, la, Acquired, 5*time.Second); again.Fence <= acqB.Fence {
+		t.Errorf("fence went from %d to %d", acqB.Fence, again.Fence)
+	}
+}
