@@ -52,6 +52,8 @@ func newConn(n *Node, s *shake, remote Hello) *conn {
 		done: make(chan struct{}), pending: map[uint64]chan response{}}
 	c.lastRecv.Store(time.Now().UnixNano())
 	s.r.max = n.opts.MaxFrame // the handshake read at most preAuthMaxFrame
+	s.r.grow(linkBuffer)      // and through small buffers
+	s.w.grow(linkBuffer)
 	return c
 }
 

@@ -49,8 +49,10 @@
 // until the other end has authenticated (proved the secret, or presented
 // the pinned certificate) a connection is bounded and powerless:
 //
-//   - frames of at most 64 KiB (the length is checked before anything is
-//     allocated); Options.MaxFrame applies once the link is up;
+//   - a first frame of at most 1 KiB, later frames of at most 64 KiB (the
+//     length is checked before anything is allocated), through 4 KiB
+//     buffers; Options.MaxFrame and 64 KiB buffers apply once the link is
+//     up;
 //   - 1 s for the TLS handshake and the first frame, 5 s for the whole
 //     handshake;
 //   - at most 4 handshakes per source (IPv4 address or IPv6 /64) and 32 in

@@ -41,14 +41,33 @@ var ErrFrameTooLarge = errors.New("peer: frame too large")
 // and, once keyed, the MAC of every frame.
 type frameReader struct {
 	r       *bufio.Reader
-	max     int // the largest frame length accepted
+	under   io.Reader // what r reads
+	max     int       // the largest frame length accepted
 	mac     hash.Hash
 	seq     uint64
 	largest int // the largest frame buffer allocated so far (tests)
 }
 
 func newFrameReader(r io.Reader, max int) *frameReader {
-	return &frameReader{r: bufio.NewReaderSize(r, 64<<10), max: max}
+	return newFrameReaderSize(r, max, linkBuffer)
+}
+
+// newFrameReaderSize reads through a buffer of size bytes.
+func newFrameReaderSize(r io.Reader, max, size int) *frameReader {
+	return &frameReader{r: bufio.NewReaderSize(r, size), under: r, max: max}
+}
+
+// grow gives the reader a buffer of size bytes, keeping what it has
+// buffered.
+func (f *frameReader) grow(size int) {
+	if f.r.Size() >= size {
+		return
+	}
+	var src io.Reader = f.r
+	if f.r.Buffered() == 0 {
+		src = f.under
+	}
+	f.r = bufio.NewReaderSize(src, size)
 }
 
 // readFrame returns the next frame's type and payload.
@@ -87,13 +106,25 @@ func (f *frameReader) readFrame() (byte, []byte, error) {
 
 // frameWriter encodes frames into a buffered writer; Flush sends them.
 type frameWriter struct {
-	w   *bufio.Writer
-	mac hash.Hash
-	seq uint64
+	w     *bufio.Writer
+	under io.Writer // what w writes to
+	mac   hash.Hash
+	seq   uint64
 }
 
-func newFrameWriter(w io.Writer) *frameWriter {
-	return &frameWriter{w: bufio.NewWriterSize(w, 64<<10)}
+func newFrameWriter(w io.Writer) *frameWriter { return newFrameWriterSize(w, linkBuffer) }
+
+// newFrameWriterSize writes through a buffer of size bytes.
+func newFrameWriterSize(w io.Writer, size int) *frameWriter {
+	return &frameWriter{w: bufio.NewWriterSize(w, size), under: w}
+}
+
+// grow gives the writer a buffer of size bytes; it must have been
+// flushed.
+func (f *frameWriter) grow(size int) {
+	if f.w.Size() < size && f.w.Buffered() == 0 {
+		f.w = bufio.NewWriterSize(f.under, size)
+	}
 }
 
 func (f *frameWriter) writeFrame(typ byte, parts ...[]byte) error {

@@ -101,9 +101,11 @@ type shake struct {
 }
 
 // newShake reads frames of at most preAuthMaxFrame (or maxFrame when
-// smaller) until the link is up.
+// smaller) until the link is up, through small buffers (newConn grows
+// them).
 func newShake(nc net.Conn, cfg *Config, local Hello, comp CompatFunc, maxFrame int) *shake {
-	return &shake{nc: nc, r: newFrameReader(nc, min(maxFrame, preAuthMaxFrame)), w: newFrameWriter(nc),
+	return &shake{nc: nc, r: newFrameReaderSize(nc, min(maxFrame, preAuthMaxFrame), preAuthBuffer),
+		w:   newFrameWriterSize(nc, preAuthBuffer),
 		cfg: cfg, local: local, comp: comp, start: time.Now(), now: time.Now}
 }
 
@@ -236,7 +238,10 @@ var errNotPeer = errors.New("not a redund peer")
 // frame must prove it before the listener sends anything but an AuthFail
 // code: a stranger gets no HMAC output to test guesses of the secret on.
 func (s *shake) accept() (Hello, error) {
+	limit := s.r.max
+	s.r.max = min(limit, maxFirstFrame) // a longer frame is no first frame: not even allocated
 	typ, b, err := s.r.readFrame()
+	s.r.max = limit
 	if err != nil {
 		return Hello{}, fmt.Errorf("%w: first frame: %w", errNotPeer, err)
 	}

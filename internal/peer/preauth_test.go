@@ -1,6 +1,7 @@
 package peer
 
 import (
+	"errors"
 	"fmt"
 	"net"
 	"strings"
@@ -348,4 +349,60 @@ func TestSourceKey(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestStrangerCostsLittleMemory: what a connection that has not
+// authenticated makes the listener allocate is bounded by what a first
+// frame needs, not by the 64 KiB pre-authentication frame limit: small
+// buffers, and a first frame announced larger than any first frame is
+// dropped on its length (before, each stranger's connection cost 128 KiB
+// of buffers at once and 64 KiB more for five bytes announcing a frame of
+// that size: a flood of connections that each evict the oldest made the
+// listener allocate some 40,000 times what the stranger sent). The
+// buffers grow once the link is up.
+func TestStrangerCostsLittleMemory(t *testing.T) {
+	cases := []struct {
+		name   string
+		length int // announced length of the first frame
+	}{
+		{"announces 60 KiB", 60 << 10},
+		{"announces 2 KiB", 2 << 10},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			a, b := net.Pipe()
+			defer b.Close()
+			s := newShake(a, &Config{Secret: testSecret}, Hello{NodeID: "m"}, nil, DefaultMaxFrame)
+			s.nonces = newFirstNonces()
+			done := make(chan error, 1)
+			go func() { _, err := s.accept(); a.Close(); done <- err }()
+			hdr := []byte{byte(c.length >> 24), byte(c.length >> 16), byte(c.length >> 8), byte(c.length), typeAuthHello}
+			_, _ = b.Write(hdr)
+			b.Close()
+			err := <-done
+			if !errors.Is(err, ErrFrameTooLarge) {
+				t.Errorf("err %v, want a frame too large", err)
+			}
+			if s.r.largest > maxFirstFrame {
+				t.Errorf("allocated %d bytes for the first frame", s.r.largest)
+			}
+			if rs, ws := s.r.r.Size(), s.w.w.Size(); rs > preAuthBuffer || ws > preAuthBuffer {
+				t.Errorf("buffers of %d and %d bytes before authentication", rs, ws)
+			}
+		})
+	}
+	t.Run("buffers grow once up", func(t *testing.T) {
+		cfg := &Config{Secret: testSecret}
+		l, lrec := listener(t, cfg, Options{})
+		_, drec := dialer(t, cfg, l.Addr(), Options{})
+		drec.waitState(t, Up)
+		lrec.waitState(t, Up)
+		c := l.current()
+		if c == nil {
+			t.Fatal("no connection")
+		}
+		if rs, ws := c.s.r.r.Size(), c.s.w.w.Size(); rs != linkBuffer || ws != linkBuffer {
+			t.Errorf("buffers of %d and %d bytes on the link", rs, ws)
+		}
+	})
 }

@@ -30,6 +30,15 @@ const (
 	// preAuthMaxFrame is the largest frame read before the link is up;
 	// Options.MaxFrame applies afterwards.
 	preAuthMaxFrame = 64 << 10
+	// maxFirstFrame is the largest first frame a listener reads: the
+	// dialer's is 78 bytes (protocol 2; 38 in protocol 1), and a later
+	// version's must stay below it to be told "another version".
+	maxFirstFrame = 1 << 10
+	// preAuthBuffer is the size of a connection's read and write buffers
+	// until it is up (a stranger's connection costs little); linkBuffer
+	// afterwards.
+	preAuthBuffer = 4 << 10
+	linkBuffer    = 64 << 10
 	// firstFrameTimeout bounds the transport (TLS) handshake and the
 	// first frame of an incoming connection.
 	firstFrameTimeout = time.Second
