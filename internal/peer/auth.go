@@ -13,6 +13,7 @@ import (
 	"io"
 	"net"
 	"os"
+	"strings"
 )
 
 // Authentication modes announced in the first frame.
@@ -97,12 +98,52 @@ func wrapTLS(conn net.Conn, c *Config, server bool) (net.Conn, error) {
 		t = tls.Client(conn, tc)
 	}
 	if err := t.Handshake(); err != nil {
+		f := &tlsFailure{label: tlsLabel(err), err: err}
 		if server && notTLS(err) {
-			return nil, fmt.Errorf("%w: tls handshake: %v", errNotPeer, err)
+			return nil, fmt.Errorf("%w: %w", errNotPeer, f)
 		}
-		return nil, fmt.Errorf("tls handshake: %w", err)
+		return nil, f
 	}
 	return t, nil
+}
+
+// tlsFailure is a failed TLS handshake, told in this node's words: the
+// other end has not authenticated, and crypto/tls quotes what it sent
+// (x509's errors quote the names of a certificate it cannot parse), so
+// the error's text is never shown. It unwraps to that error, for
+// errors.Is and As (ErrAuth, a timeout).
+type tlsFailure struct {
+	label string
+	err   error
+}
+
+func (e *tlsFailure) Error() string { return "tls handshake: " + e.label }
+func (e *tlsFailure) Unwrap() error { return e.err }
+
+// tlsLabel is a fixed description of a failed TLS handshake: only the
+// pin check's own error (ErrAuth, this node's text) is kept.
+func tlsLabel(err error) string {
+	var ne net.Error
+	switch s := err.Error(); {
+	case errors.Is(err, ErrAuth):
+		return s
+	case certRejected(err):
+		return "remote error: tls: bad certificate (the other end refused this node's certificate)"
+	case errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF):
+		return "closed by the other end"
+	case errors.As(err, &ne) && ne.Timeout():
+		return "timeout"
+	case notTLS(err):
+		return "not TLS"
+	case strings.Contains(s, "certificate"):
+		return "the other end's certificate cannot be used (its text is not shown)"
+	case strings.Contains(s, "remote error"):
+		return "the other end refused the handshake"
+	case strings.Contains(s, "version"), strings.Contains(s, "cipher"), strings.Contains(s, "curve"),
+		strings.Contains(s, "signature"):
+		return "no common version, cipher suite or key exchange"
+	}
+	return "failed (its text is not shown)"
 }
 
 // notTLS reports a handshake that failed because the other side did not

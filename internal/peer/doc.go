@@ -70,7 +70,9 @@
 //     wrote is shown. Before authentication a refusal travels as a one-byte
 //     code (AuthFail), never as text, and a Refuse frame is discarded
 //     unread; the same holds on the dialer for an end that has not proved
-//     the secret. A replayed first frame gets no answer at all.
+//     the secret. A failed TLS handshake has a fixed reason (tlsLabel):
+//     crypto/tls quotes the names of a certificate it cannot parse. A
+//     replayed first frame gets no answer at all.
 //
 // Text from an authenticated peer (Refuse and Close reasons, remote errors,
 // Hello strings) is shown with control and bidirectional-text characters
