@@ -68,3 +68,21 @@ func TestSuspendedHolderLoses(t *testing.T) {
 		t.Errorf("fence went from %d to %d", acq.Fence, again.Fence)
 	}
 }
+
+// TestEventTimesOnTheProcessClock: an event's At is comparable with
+// time.Now even after a suspend has put the witness's clock ahead (the
+// users measure how long ago a lock was lost with time.Now).
+func TestEventTimesOnTheProcessClock(t *testing.T) {
+	w, err := New(Config{Endpoints: []string{"http://127.0.0.1:1"}, Name: "a"}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	w.now = func() time.Time { return time.Now().Add(time.Hour) } // suspended for an hour
+	l := lock(t, w, "gw")
+	before := time.Now()
+	w.emit(effEvent{"gw", Event{Kind: Lost, Lock: "gw", At: w.now()}})
+	ev := <-l.Events()
+	if ev.At.Before(before) || time.Since(ev.At) < 0 || time.Since(ev.At) > time.Minute {
+		t.Fatalf("At %v is not now on the process clock (%v ago)", ev.At, time.Since(ev.At))
+	}
+}

@@ -37,7 +37,7 @@ type Event struct {
 	// created. Every later holding has a larger one.
 	Fence  int64
 	Reason string    // Lost: why
-	At     time.Time // when the witness decided, on this process's clock
+	At     time.Time // when the witness decided, on this process's clock (time.Now, not the suspend-aware clock of clock.go)
 }
 
 // eventBuffer is how many events a Lock keeps for a slow reader; past it

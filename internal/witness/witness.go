@@ -339,6 +339,10 @@ func (w *Witness) apply(ctx context.Context, effs []effect) {
 }
 
 func (w *Witness) emit(e effEvent) {
+	// At is on the witness's clock, which a host suspend puts ahead of
+	// time.Now: the users compare it with time.Now, so it is given as
+	// the same age on that clock
+	e.ev.At = time.Now().Add(-w.now().Sub(e.ev.At))
 	w.mu.Lock()
 	l := w.locks[e.lock]
 	w.mu.Unlock()
