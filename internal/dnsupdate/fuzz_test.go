@@ -2,6 +2,7 @@ package dnsupdate
 
 import (
 	"errors"
+	"net/netip"
 	"strings"
 	"testing"
 )
@@ -19,6 +20,25 @@ func FuzzParseHEReply(f *testing.F) {
 			if w != "good" && w != "nochg" {
 				t.Fatalf("accepted %q as %q", body, reply)
 			}
+		}
+	})
+}
+
+// FuzzHESameAddress checks that the address check of a good/nochg reply
+// never panics and accepts only a reply naming the address sent.
+func FuzzHESameAddress(f *testing.F) {
+	f.Add("good 192.0.2.1", "192.0.2.1")
+	f.Add("nochg 2001:db8::1", "2001:db8::1")
+	f.Add("good", "192.0.2.1")
+	f.Add("good ::ffff:192.0.2.1", "192.0.2.1")
+	f.Fuzz(func(t *testing.T, reply, sent string) {
+		if heSameAddress(reply, sent) != nil {
+			return
+		}
+		got, err := netip.ParseAddr(strings.Fields(reply)[1])
+		want, werr := netip.ParseAddr(strings.TrimSpace(sent))
+		if err != nil || werr != nil || got.Unmap() != want.Unmap() {
+			t.Fatalf("accepted reply %q for %q", reply, sent)
 		}
 	})
 }

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/netip"
 	"net/url"
 	"strings"
 	"time"
@@ -111,7 +112,30 @@ func (h *HE) Set(ctx context.Context, r Record) (string, error) {
 	if resp.StatusCode != http.StatusOK {
 		return "", fmt.Errorf("dnsupdate: he: HTTP %d: %s", resp.StatusCode, snippet(raw))
 	}
-	return ParseHEReply(string(raw))
+	reply, err := ParseHEReply(string(raw))
+	if err != nil {
+		return "", err
+	}
+	if err := heSameAddress(reply, r.Value); err != nil {
+		return "", err
+	}
+	return reply, nil
+}
+
+// heSameAddress checks that a good/nochg reply names the address that was
+// sent: "good 192.0.2.9" after posting 192.0.2.1 (HE took another
+// address, or the reply is not to this request) is no proof of the push.
+func heSameAddress(reply, sent string) error {
+	f := strings.Fields(reply)
+	if len(f) < 2 {
+		return fmt.Errorf("dnsupdate: he: reply %q names no address; sent %s", reply, sent)
+	}
+	got, err := netip.ParseAddr(f[1])
+	want, werr := netip.ParseAddr(strings.TrimSpace(sent))
+	if err != nil || werr != nil || got.Unmap() != want.Unmap() {
+		return fmt.Errorf("dnsupdate: he: reply %q names another address than the one sent (%s)", snippet([]byte(reply)), sent)
+	}
+	return nil
 }
 
 // ParseHEReply interprets the body of an HE dynamic DNS reply: "good IP"

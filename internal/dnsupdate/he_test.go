@@ -141,3 +141,34 @@ func TestHEGet(t *testing.T) {
 		t.Fatalf("Get = %v, %v", vals, err)
 	}
 }
+
+// TestHESetChecksTheAddressInTheReply: a "good"/"nochg" reply counts only
+// when it names the address that was posted; HE (or whatever answered)
+// taking another one, or not saying which, is no proof of the push.
+func TestHESetChecksTheAddressInTheReply(t *testing.T) {
+	cases := []struct {
+		name, sent, body string
+		ok               bool
+	}{
+		{"good same", "192.0.2.2", "good 192.0.2.2", true},
+		{"nochg same", "192.0.2.2", "nochg 192.0.2.2\n", true},
+		{"good v6 other spelling", "2001:db8::1", "good 2001:0db8:0:0::1", true},
+		{"good other address", "192.0.2.2", "good 192.0.2.77", false},
+		{"nochg other address", "192.0.2.2", "nochg 192.0.2.77", false},
+		{"good without address", "192.0.2.2", "good", false},
+		{"good garbage", "192.0.2.2", "good <html>", false},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			srv := fakeHE(t, func(host, pass, ip string) (int, string) { return 200, c.body })
+			h := &HE{BaseURL: srv.URL, Password: "key", Timeout: time.Second}
+			reply, err := h.Set(context.Background(), Record{Name: "dyn.example.com", Type: "A", Value: c.sent})
+			if (err == nil) != c.ok {
+				t.Fatalf("Set(%s) with reply %q = %q, %v; want ok=%v", c.sent, c.body, reply, err, c.ok)
+			}
+			if err != nil && !strings.Contains(err.Error(), c.sent) {
+				t.Errorf("error %q does not name the address sent", err)
+			}
+		})
+	}
+}
