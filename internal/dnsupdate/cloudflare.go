@@ -118,11 +118,17 @@ func (c *Cloudflare) Set(ctx context.Context, r Record) (string, error) {
 		if err := c.call(ctx, http.MethodPost, "/zones/"+zone+"/dns_records", body, &out); err != nil {
 			return "", err
 		}
+		if err := cfSameRecord(http.MethodPost, out, "", r); err != nil {
+			return "", err
+		}
 		reply = "created record " + out.ID
 	} else {
 		var out cfRecord
 		path := "/zones/" + zone + "/dns_records/" + recs[0].ID
 		if err := c.call(ctx, http.MethodPatch, path, cfRecord{Content: r.Value, TTL: ttl}, &out); err != nil {
+			return "", err
+		}
+		if err := cfSameRecord(http.MethodPatch, out, recs[0].ID, r); err != nil {
 			return "", err
 		}
 		reply = "updated record " + recs[0].ID
@@ -134,6 +140,33 @@ func (c *Cloudflare) Set(ctx context.Context, r Record) (string, error) {
 		reply += ", deleted " + extra.ID
 	}
 	return reply, nil
+}
+
+// cfSameRecord checks the record a POST or PATCH returned: a success
+// envelope is not proof enough that the record now holds r.Value, so the
+// record in the result must be the one changed (id; any id for a POST),
+// of r's name and type, with r's value.
+func cfSameRecord(method string, out cfRecord, id string, r Record) error {
+	var bad []string
+	switch {
+	case out.ID == "":
+		bad = append(bad, "no record id")
+	case id != "" && out.ID != id:
+		bad = append(bad, fmt.Sprintf("record id %q, changed %q", out.ID, id))
+	}
+	if !strings.EqualFold(out.Type, r.Type) {
+		bad = append(bad, fmt.Sprintf("type %q, sent %s", out.Type, strings.ToUpper(r.Type)))
+	}
+	if cfName(out.Name) != cfName(r.Name) {
+		bad = append(bad, fmt.Sprintf("name %q, sent %s", out.Name, cfName(r.Name)))
+	}
+	if NormalizeValue(r.Type, out.Content) != NormalizeValue(r.Type, r.Value) {
+		bad = append(bad, fmt.Sprintf("content %q, sent %s", out.Content, r.Value))
+	}
+	if len(bad) > 0 {
+		return fmt.Errorf("dnsupdate: cloudflare: %s: the record returned is not the one sent: %s", method, strings.Join(bad, "; "))
+	}
+	return nil
 }
 
 // cfTTL maps a TTL to Cloudflare's range: 1 means automatic, else 60-86400.

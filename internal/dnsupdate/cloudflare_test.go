@@ -23,6 +23,11 @@ type fakeCF struct {
 	calls   []string // "METHOD path?query"
 	fail    int      // answer this HTTP status to every request when set
 	nextID  int
+
+	// misbehaviours, for the checks of what a reply says
+	mangle     func(*cfRecord) // changes the record a POST or PATCH returns (not the one stored)
+	noInfo     bool            // list replies without result_info
+	ignorePage bool            // list replies always give page 1
 }
 
 func newFakeCF(t *testing.T) (*fakeCF, *httptest.Server) {
@@ -69,7 +74,7 @@ func (f *fakeCF) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		f.nextID++
 		rec.ID = fmt.Sprintf("new%d", f.nextID)
 		f.records = append(f.records, rec)
-		f.reply(w, 200, true, rec, nil, "[]")
+		f.reply(w, 200, true, f.returned(rec), nil, "[]")
 	case (r.Method == "PATCH" || r.Method == "DELETE") && len(parts) == 4:
 		f.change(w, r, parts[3])
 	default:
@@ -90,21 +95,33 @@ func (f *fakeCF) change(w http.ResponseWriter, r *http.Request, id string) {
 		var p cfRecord
 		_ = json.NewDecoder(r.Body).Decode(&p)
 		f.records[i].Content, f.records[i].TTL = p.Content, p.TTL
-		f.reply(w, 200, true, f.records[i], nil, "[]")
+		f.reply(w, 200, true, f.returned(f.records[i]), nil, "[]")
 		return
 	}
 	f.reply(w, 404, false, nil, nil, `[{"code":81044,"message":"Record does not exist."}]`)
 }
 
+// returned is what a POST or PATCH answers for rec.
+func (f *fakeCF) returned(rec cfRecord) cfRecord {
+	if f.mangle != nil {
+		f.mangle(&rec)
+	}
+	return rec
+}
+
 func (f *fakeCF) page(w http.ResponseWriter, r *http.Request, items []any) {
 	per, _ := strconv.Atoi(r.URL.Query().Get("per_page"))
 	pg, _ := strconv.Atoi(r.URL.Query().Get("page"))
-	if per < 1 || pg < 1 {
-		per, pg = 20, 1
+	if per < 1 || pg < 1 || f.ignorePage {
+		per, pg = max(per, 1), 1
 	}
 	total := (len(items) + per - 1) / per
 	lo, hi := min((pg-1)*per, len(items)), min(pg*per, len(items))
-	f.reply(w, 200, true, items[lo:hi], map[string]int{"page": pg, "per_page": per, "total_pages": total, "total_count": len(items)}, "[]")
+	var info any = map[string]int{"page": pg, "per_page": per, "total_pages": total, "total_count": len(items)}
+	if f.noInfo {
+		info = nil
+	}
+	f.reply(w, 200, true, items[lo:hi], info, "[]")
 }
 
 func (f *fakeCF) reply(w http.ResponseWriter, code int, ok bool, result, info any, errs string) {
@@ -227,5 +244,59 @@ func TestCFTTL(t *testing.T) {
 				t.Errorf("cfTTL(%d) = %d, want %d", in, got, want)
 			}
 		})
+	}
+}
+
+// TestCloudflareSetChecksTheRecordReturned: a POST or PATCH counts only
+// when the record in its result is the one changed, with the name, type
+// and value sent; a success envelope around anything else is an error.
+func TestCloudflareSetChecksTheRecordReturned(t *testing.T) {
+	cases := []struct {
+		name   string
+		exists bool // a record to PATCH is there (else POST)
+		mangle func(*cfRecord)
+		want   string // in the error ("" for success)
+	}{
+		{"patch as sent", true, nil, ""},
+		{"post as sent", false, nil, ""},
+		{"patch other content", true, func(r *cfRecord) { r.Content = "192.0.2.77" }, `content "192.0.2.77", sent 192.0.2.1`},
+		{"post other content", false, func(r *cfRecord) { r.Content = "192.0.2.77" }, `content "192.0.2.77"`},
+		{"patch other record", true, func(r *cfRecord) { r.ID = "r9" }, `record id "r9"`},
+		{"post no id", false, func(r *cfRecord) { r.ID = "" }, "no record id"},
+		{"patch other name", true, func(r *cfRecord) { r.Name = "other.example.com" }, `name "other.example.com"`},
+		{"post other type", false, func(r *cfRecord) { r.Type = "AAAA" }, `type "AAAA"`},
+		{"patch empty result", true, func(r *cfRecord) { *r = cfRecord{} }, "no record id"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			f, srv := newFakeCF(t)
+			if c.exists {
+				f.records = []cfRecord{{ID: "r4", Type: "A", Name: "www.example.com", Content: "192.0.2.7"}}
+			}
+			f.mangle = c.mangle
+			reply, err := cfClient(srv).Set(context.Background(), Record{Name: "www.example.com.", Type: "A", Value: "192.0.2.1"})
+			if c.want == "" {
+				if err != nil {
+					t.Fatalf("Set = %q, %v; want success", reply, err)
+				}
+				return
+			}
+			if err == nil || !strings.Contains(err.Error(), c.want) {
+				t.Fatalf("Set = %q, %v; want an error with %q", reply, err, c.want)
+			}
+		})
+	}
+}
+
+// TestCloudflareCNAMEReturnedWithoutDot: Cloudflare writes CNAME targets
+// without the root dot; that is the value sent, not another one.
+func TestCloudflareCNAMEReturnedWithoutDot(t *testing.T) {
+	f, srv := newFakeCF(t)
+	f.mangle = func(r *cfRecord) { r.Content = strings.ToUpper(r.Content) }
+	if _, err := cfClient(srv).Set(context.Background(), Record{Name: "www.example.com", Type: "CNAME", Value: "target.example.net."}); err != nil {
+		t.Fatal(err)
+	}
+	if got := f.records[0].Content; got != "target.example.net" {
+		t.Errorf("stored %q", got)
 	}
 }
