@@ -9,6 +9,7 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -235,8 +236,8 @@ func (c *Cloudflare) records(ctx context.Context, name, rtype string) ([]cfRecor
 		return json.Unmarshal(raw, &page)
 	}, func() bool {
 		for _, r := range page {
-			if strings.EqualFold(r.Type, typ) && cfName(r.Name) == want {
-				all = append(all, r)
+			if strings.EqualFold(r.Type, typ) && cfName(r.Name) == want && !slices.ContainsFunc(all, func(a cfRecord) bool { return a.ID == r.ID }) {
+				all = append(all, r) // once: a record that moved to the next page while paging is not an extra to delete
 			}
 		}
 		return false
@@ -260,7 +261,18 @@ func (c *Cloudflare) pages(ctx context.Context, path string, q url.Values, decod
 		if err := decode(rep.Result); err != nil {
 			return fmt.Errorf("dnsupdate: cloudflare: GET %s: bad result: %w", path, err)
 		}
-		if done() || rep.ResultInfo == nil || page >= rep.ResultInfo.TotalPages {
+		if done() {
+			return nil
+		}
+		// without result_info, or with another page than asked for, there
+		// is no telling whether every page was read: a record missed
+		// there would be left in place beside the one set
+		switch info := rep.ResultInfo; {
+		case info == nil:
+			return fmt.Errorf("dnsupdate: cloudflare: GET %s: reply has no result_info: cannot tell whether page %d is the last", path, page)
+		case info.Page != page:
+			return fmt.Errorf("dnsupdate: cloudflare: GET %s: asked for page %d, reply is page %d", path, page, info.Page)
+		case page >= info.TotalPages:
 			return nil
 		}
 	}

@@ -300,3 +300,52 @@ func TestCloudflareCNAMEReturnedWithoutDot(t *testing.T) {
 		t.Errorf("stored %q", got)
 	}
 }
+
+// TestCloudflarePagingMustBeComplete: a list reply that does not say which
+// page it is, or is another page than asked for, cannot show that every
+// record was read. A server that ignored the page parameter used to give
+// page 1 again and again: the record was listed twice, patched, then
+// deleted as an "extra" of itself.
+func TestCloudflarePagingMustBeComplete(t *testing.T) {
+	cases := []struct {
+		name string
+		mod  func(*fakeCF)
+		want string
+	}{
+		{"no result_info", func(f *fakeCF) { f.noInfo = true }, "no result_info"},
+		{"page ignored", func(f *fakeCF) { f.ignorePage = true }, "asked for page 2, reply is page 1"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			f, srv := newFakeCF(t)
+			f.zones = f.zones[1:] // the zone on page 1: the records' pages are what is tested
+			f.records = []cfRecord{
+				{ID: "r4", Type: "A", Name: "www.example.com", Content: "192.0.2.7"},
+				{ID: "r5", Type: "A", Name: "www.example.com", Content: "192.0.2.8"},
+			}
+			c.mod(f)
+			reply, err := cfClient(srv).Set(context.Background(), Record{Name: "www.example.com", Type: "A", Value: "192.0.2.1"})
+			if err == nil || !strings.Contains(err.Error(), c.want) {
+				t.Errorf("Set = %q, %v; want an error with %q", reply, err, c.want)
+			}
+			if len(f.records) != 2 {
+				t.Errorf("records now %+v: Set changed the zone on an incomplete read", f.records)
+			}
+		})
+	}
+}
+
+// TestCloudflareRecordListedTwice: a record seen on two pages (the list
+// shifted while paging) is one record, not an extra to delete.
+func TestCloudflareRecordListedTwice(t *testing.T) {
+	f, srv := newFakeCF(t)
+	f.zones = f.zones[1:]
+	f.records = []cfRecord{
+		{ID: "r4", Type: "A", Name: "www.example.com", Content: "192.0.2.7"},
+		{ID: "r4", Type: "A", Name: "www.example.com", Content: "192.0.2.7"},
+	}
+	reply, err := cfClient(srv).Set(context.Background(), Record{Name: "www.example.com", Type: "A", Value: "192.0.2.1"})
+	if err != nil || reply != "updated record r4" {
+		t.Fatalf("Set = %q, %v; want the one record updated and nothing deleted", reply, err)
+	}
+}
