@@ -78,10 +78,11 @@ func (s *Scheme) reconcile(ctx context.Context, d Decision) (time.Duration, bool
 
 // fence is the last check before a push on the witness: this node must
 // hold the scheme's lock now (ok false: it does not, and stands by), and
-// where the provider can check it atomically the push requires the value
-// this leader read (rfc2136: a prerequisite), so that a leader that paused
-// past the end of its lease cannot overwrite its successor's push. It
-// returns the lock's fencing token (0 without a witness).
+// the push requires the value this leader read (rfc2136: a prerequisite
+// the server checks atomically; Cloudflare: checked on the listing just
+// before the change), so that a leader that paused past the end of its
+// lease cannot overwrite its successor's push. It returns the lock's
+// fencing token (0 without a witness).
 func (s *Scheme) fence(rec *dnsupdate.Record, known []string) (int64, bool) {
 	if s.wit == nil {
 		return 0, true
@@ -92,9 +93,9 @@ func (s *Scheme) fence(rec *dnsupdate.Record, known []string) (int64, bool) {
 		s.standBy()
 		return 0, false
 	}
-	if dnsupdate.CanCondition(s.prov) {
-		rec.If = &dnsupdate.Condition{Values: known}
-	}
+	// rfc2136 checks it atomically, Cloudflare on the listing it reads just
+	// before its change, HE not at all
+	rec.If = &dnsupdate.Condition{Values: known}
 	return fence, true
 }
 

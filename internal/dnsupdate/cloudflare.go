@@ -107,6 +107,19 @@ func (c *Cloudflare) Set(ctx context.Context, r Record) (string, error) {
 	if err != nil {
 		return "", err
 	}
+	if r.If != nil {
+		// not atomic (the API has no condition), but this listing is one
+		// request before the change: a caller that read long ago (a ddns
+		// leader deposed while paused) finds what was written since
+		have := make([]string, len(recs))
+		for i, rec := range recs {
+			have[i] = rec.Content
+		}
+		have = sortValues(r.Type, have)
+		if !slices.Equal(have, sortValues(r.Type, r.If.Values)) {
+			return "", fmt.Errorf("dnsupdate: cloudflare: %w: required %v, the zone has %v", ErrConditionFailed, r.If.Values, have)
+		}
+	}
 	zone, _ := c.zone(ctx)
 	ttl := cfTTL(r.TTL)
 	if strings.EqualFold(r.Type, "CNAME") {

@@ -349,3 +349,43 @@ func TestCloudflareRecordListedTwice(t *testing.T) {
 		t.Fatalf("Set = %q, %v; want the one record updated and nothing deleted", reply, err)
 	}
 }
+
+// TestCloudflareCondition: a Set that requires what the caller read is
+// refused, with nothing changed, when the zone holds something else by
+// the time Set lists the records (a deposed ddns leader pushing on an old
+// read); it goes through while the zone still holds what was read.
+func TestCloudflareCondition(t *testing.T) {
+	cases := []struct {
+		name   string
+		read   []string
+		stored []cfRecord
+		ok     bool
+	}{
+		{"unchanged", []string{"192.0.2.7"}, []cfRecord{{ID: "r4", Type: "A", Name: "www.example.com", Content: "192.0.2.7"}}, true},
+		{"changed since", []string{"192.0.2.7"}, []cfRecord{{ID: "r4", Type: "A", Name: "www.example.com", Content: "192.0.2.8"}}, false},
+		{"created since", nil, []cfRecord{{ID: "r4", Type: "A", Name: "www.example.com", Content: "192.0.2.8"}}, false},
+		{"deleted since", []string{"192.0.2.7"}, nil, false},
+		{"still none", nil, nil, true},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			f, srv := newFakeCF(t)
+			f.records = c.stored
+			_, err := cfClient(srv).Set(context.Background(), Record{Name: "www.example.com", Type: "A", Value: "192.0.2.1", If: &Condition{Values: c.read}})
+			if c.ok {
+				if err != nil {
+					t.Fatal(err)
+				}
+				return
+			}
+			if !errors.Is(err, ErrConditionFailed) {
+				t.Fatalf("Set = %v, want ErrConditionFailed", err)
+			}
+			for _, call := range f.calls {
+				if !strings.HasPrefix(call, "GET ") {
+					t.Errorf("a refused Set still sent %s", call)
+				}
+			}
+		})
+	}
+}
