@@ -12,7 +12,7 @@ func TestWritePlanProviderValue(t *testing.T) {
 	}{
 		{PlanResult{Provider: "p", Current: []string{"192.0.2.1", "192.0.2.2"}, WouldPush: true}, "p has: 192.0.2.1, 192.0.2.2; would push: yes"},
 		{PlanResult{Provider: "p"}, "p has: (no record); would push: no"},
-		{PlanResult{Provider: "p", Current: []string{"x"}, CurrentError: "timeout"}, "p has: unknown: timeout; would push: no"},
+		{PlanResult{Provider: "p", Current: []string{"x"}, CurrentError: "timeout"}, "p has: unknown: timeout; would push: unknown"},
 	} {
 		t.Run(tc.want, func(t *testing.T) {
 			var b strings.Builder
