@@ -10,6 +10,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/miekg/dns"
+
 	"github.com/redund/redund/internal/config"
 )
 
@@ -65,7 +67,9 @@ func heMeaning(code string) string {
 // Name is "he".
 func (h *HE) Name() string { return "he" }
 
-// Get asks h.Server (recursion off) for name/rtype.
+// Get asks h.Server (recursion off) for name/rtype: the records owned by
+// name. A CNAME at name is an error: the address that follows it is the
+// target's, and HE's dynamic DNS updates only A and AAAA records.
 func (h *HE) Get(ctx context.Context, name, rtype string) ([]string, error) {
 	qt, err := rrType(rtype)
 	if err != nil {
@@ -75,9 +79,14 @@ func (h *HE) Get(ctx context.Context, name, rtype string) ([]string, error) {
 	if server == "" {
 		server = HEServer
 	}
-	vals, err := QueryValues(ctx, server, name, qt, timeoutOr(h.Timeout), false)
+	r, err := exchange(ctx, server, name, qt, timeoutOr(h.Timeout), false)
 	if err != nil {
 		return nil, fmt.Errorf("dnsupdate: he: reading current value: %w", err)
+	}
+	vals, cname := ownValues(r.Answer, name, qt)
+	if cname != "" {
+		return nil, fmt.Errorf("dnsupdate: he: %s is a CNAME (to %s) at %s: its address is the target's, not a dynamic record's",
+			strings.TrimSuffix(dns.Fqdn(name), "."), cname, server)
 	}
 	return vals, nil
 }

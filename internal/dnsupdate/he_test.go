@@ -119,6 +119,29 @@ func TestHETimeout(t *testing.T) {
 
 // TestHEGet reads the current value from a DNS server on loopback.
 func TestHEGet(t *testing.T) {
+	h := &HE{Server: fakeNS(t, func(q string) []string { return []string{q + " 60 IN A 192.0.2.5"} }), Timeout: time.Second}
+	vals, err := h.Get(context.Background(), "dyn.example.com", "A")
+	if err != nil || len(vals) != 1 || vals[0] != "192.0.2.5" {
+		t.Fatalf("Get = %v, %v", vals, err)
+	}
+}
+
+// TestHEGetAtCNAME: a name that is a CNAME is answered with the CNAME and
+// the target's address; that address is not the name's own record, and
+// taking it as such could show a record as already right.
+func TestHEGetAtCNAME(t *testing.T) {
+	h := &HE{Server: fakeNS(t, func(q string) []string {
+		return []string{q + " 60 IN CNAME other.example.com.", "other.example.com. 60 IN A 192.0.2.5"}
+	}), Timeout: time.Second}
+	vals, err := h.Get(context.Background(), "dyn.example.com", "A")
+	if err == nil || !strings.Contains(err.Error(), "is a CNAME (to other.example.com.)") {
+		t.Fatalf("Get = %v, %v; want an error naming the CNAME", vals, err)
+	}
+}
+
+// fakeNS serves on loopback UDP, answering each question with the
+// records answer gives for the question's name.
+func fakeNS(t *testing.T, answer func(qname string) []string) string {
 	pc, err := net.ListenPacket("udp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -128,18 +151,16 @@ func TestHEGet(t *testing.T) {
 		Handler: dns.HandlerFunc(func(w dns.ResponseWriter, r *dns.Msg) {
 			m := new(dns.Msg)
 			m.SetReply(r)
-			rr, _ := dns.NewRR(r.Question[0].Name + " 60 IN A 192.0.2.5")
-			m.Answer = append(m.Answer, rr)
+			for _, s := range answer(r.Question[0].Name) {
+				rr, _ := dns.NewRR(s)
+				m.Answer = append(m.Answer, rr)
+			}
 			_ = w.WriteMsg(m)
 		})}
 	go func() { _ = ds.ActivateAndServe() }()
 	t.Cleanup(func() { _ = ds.Shutdown() })
 	<-ready
-	h := &HE{Server: pc.LocalAddr().String(), Timeout: time.Second}
-	vals, err := h.Get(context.Background(), "dyn.example.com", "A")
-	if err != nil || len(vals) != 1 || vals[0] != "192.0.2.5" {
-		t.Fatalf("Get = %v, %v", vals, err)
-	}
+	return pc.LocalAddr().String()
 }
 
 // TestHESetChecksTheAddressInTheReply: a "good"/"nochg" reply counts only

@@ -43,18 +43,29 @@ func (p *NSUpdate) Get(ctx context.Context, name, rtype string) ([]string, error
 	if err != nil {
 		return nil, err
 	}
+	vals, cname := ownValues(rrs, name, qt)
+	if cname != "" {
+		return nil, fmt.Errorf("dnsupdate: rfc2136: %s is a CNAME (to %s) at %s: the server ignores %s records added beside it; remove the CNAME",
+			strings.TrimSuffix(dns.Fqdn(name), "."), cname, p.Client.Server, dns.TypeToString[qt])
+	}
+	return vals, nil
+}
+
+// ownValues is the values of the qt records owned by name itself in an
+// answer section, and the target of a CNAME at name when qt is not CNAME
+// (the server followed it: the records after it are the target's).
+func ownValues(rrs []dns.RR, name string, qt uint16) (vals []string, cname string) {
 	own := make([]dns.RR, 0, len(rrs))
 	for _, rr := range rrs {
 		if !strings.EqualFold(dns.Fqdn(rr.Header().Name), dns.Fqdn(name)) {
 			continue // the target's records after a CNAME
 		}
 		if c, ok := rr.(*dns.CNAME); ok && qt != dns.TypeCNAME {
-			return nil, fmt.Errorf("dnsupdate: rfc2136: %s is a CNAME (to %s) at %s: the server ignores %s records added beside it; remove the CNAME",
-				strings.TrimSuffix(dns.Fqdn(name), "."), c.Target, p.Client.Server, dns.TypeToString[qt])
+			return nil, c.Target
 		}
 		own = append(own, rr)
 	}
-	return RRValues(own, qt), nil
+	return RRValues(own, qt), ""
 }
 
 // Set replaces every name/rtype record by one with r.Value.
