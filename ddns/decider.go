@@ -179,7 +179,7 @@ func withQuorum(d Decision, cands []Candidate) Decision {
 func (s *Scheme) ownView(cands []Candidate) map[string]ServerView {
 	out := make(map[string]ServerView, len(cands))
 	for i, c := range cands {
-		out[c.Name] = ServerView{State: c.State.String(), Since: s.mons[i].Snapshot().Since, Address: c.Address}
+		out[c.Name] = ServerView{State: c.State.String(), Since: s.mons[i].Snapshot().Since, Address: c.Address, Maintenance: c.Maintenance}
 	}
 	return out
 }

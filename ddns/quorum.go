@@ -38,6 +38,9 @@ type ServerView struct {
 	// updated on that host) is about another machine and does not count.
 	// Empty in views of older versions, which count as before.
 	Address string `json:"address,omitempty"`
+	// Maintenance: the decider has the server in maintenance (its file
+	// or `redund ddns maintenance` sent to it).
+	Maintenance bool `json:"maintenance,omitempty"`
 }
 
 // Agree turns the candidates of this node into the candidates the quorum
@@ -46,8 +49,11 @@ type ServerView struct {
 // whatever the deciders without a result find, and UNKNOWN otherwise (so
 // Decide waits). A Stale view (held while the watch of the views is down)
 // is a decider without a result: a leader that cannot read the others'
-// views does not move the record on what they saw before. Maintenance and
-// everything else stay this node's. With no view at all every server is
+// views does not move the record on what they saw before. A server is in
+// maintenance when this node or any live decider whose view is not stale
+// (and names the server at the same address) has it so: the operator's
+// word, sent to any decider, reaches the leader. Everything else stays
+// this node's. With no view at all every server is
 // UNKNOWN. A view that has the server at another address than this
 // node's config (the deciders' configs differ) is also a decider without
 // a result: it probed another machine. Agree is pure.
@@ -57,6 +63,9 @@ func Agree(cands []Candidate, views []View, rule string) []Candidate {
 		ok, bad, unknown, who := tally(c, views)
 		c.State = judge(rule, ok, bad, unknown)
 		c.Reason = fmt.Sprintf("%d of %d deciders see it OK, quorum %s (%s)", ok, len(views), rule, who)
+		if by := maintainedBy(c, views); len(by) > 0 {
+			c.Maintenance, c.MaintenanceBy = true, by
+		}
 		out[i] = c
 	}
 	return out
@@ -95,6 +104,21 @@ func tally(c Candidate, views []View) (ok, bad, unknown int, who string) {
 	}
 	sort.Strings(parts)
 	return ok, bad, unknown, strings.Join(parts, ", ")
+}
+
+// maintainedBy lists the deciders whose live, fresh view has server c in
+// maintenance at c's address (sorted).
+func maintainedBy(c Candidate, views []View) []string {
+	var by []string
+	for _, v := range views {
+		sv, found := v.Servers[c.Name]
+		if !found || !sv.Maintenance || v.Stale || (sv.Address != "" && !sameAddress(sv.Address, c.Address)) {
+			continue
+		}
+		by = append(by, v.Node)
+	}
+	sort.Strings(by)
+	return by
 }
 
 // sameAddress compares two servers' addresses as values: IP addresses

@@ -28,6 +28,14 @@ func at(v View, server, addr string) View {
 	return v
 }
 
+// maint puts server in maintenance in v.
+func maint(v View, server string) View {
+	sv := v.Servers[server]
+	sv.Maintenance = true
+	v.Servers[server] = sv
+	return v
+}
+
 // stale marks v as held while the watch of the views is down.
 func stale(v View) View {
 	v.Stale = true
@@ -142,6 +150,10 @@ func TestDecideWithQuorum(t *testing.T) {
 		// b's OK is about another machine: main is no longer OK for a
 		// majority, and b could not make it ERR either, so the leader waits
 		{"main OK for two, one of which means another machine", []View{view("a", "OK", "OK", "OK"), at(view("b", "OK", "OK", "OK"), "main", "192.0.2.99"), view("c", "ERR", "OK", "OK")}, ActionWait, ""},
+		// maintenance sent to a follower reaches the leader through its view
+		{"main in maintenance on another decider", []View{view("a", "OK", "OK", "OK"), maint(view("b", "OK", "OK", "OK"), "main"), view("c", "OK", "OK", "OK")}, ActionPoint, "backup"},
+		{"maintenance in a stale view", []View{view("a", "OK", "OK", "OK"), stale(maint(view("b", "OK", "OK", "OK"), "main")), view("c", "OK", "OK", "OK")}, ActionPoint, "main"},
+		{"maintenance of main at another address", []View{view("a", "OK", "OK", "OK"), at(maint(view("b", "OK", "OK", "OK"), "main"), "main", "192.0.2.99"), view("c", "OK", "OK", "OK")}, ActionPoint, "main"},
 		{"main down here, the others' views stale", []View{view("a", "ERR", "OK", "OK"), stale(view("b", "ERR", "OK", "OK")), stale(view("c", "ERR", "OK", "OK"))}, ActionWait, ""},
 	}
 	for _, c := range cases {
@@ -151,5 +163,15 @@ func TestDecideWithQuorum(t *testing.T) {
 				t.Errorf("%s: %+v, want %s %s", c.name, d, c.action, c.server)
 			}
 		})
+	}
+}
+
+// TestAgreeMaintenanceNamesDeciders: the decision says on which deciders
+// the skipped server is in maintenance.
+func TestAgreeMaintenanceNamesDeciders(t *testing.T) {
+	views := []View{view("a", "OK", "OK", "OK"), maint(view("c", "OK", "OK", "OK"), "main"), maint(view("b", "OK", "OK", "OK"), "main")}
+	d := Decide(Agree(cat(O, O, O), views, QuorumMajority), PolicySorry, "sorry")
+	if d.Server != "backup" || !strings.Contains(d.Reason, "main in maintenance on b, c") {
+		t.Errorf("decision %+v, want backup because main is in maintenance on b, c", d)
 	}
 }

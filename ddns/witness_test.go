@@ -275,3 +275,31 @@ func TestWitnessPushEndsWhenTheLockIsLost(t *testing.T) {
 		return ss.State == StateStandby && ss.LastPush != nil && strings.Contains(ss.LastPush.Error, "lock was lost")
 	})
 }
+
+// TestWitnessMaintenanceOnAFollower: `redund ddns maintenance` sent to a
+// follower (the host the operator is on) reaches the leader through the
+// follower's view: the leader moves the name off the server, and back
+// when the follower's maintenance ends. Before, the follower answered
+// that it applied it and the name stayed.
+func TestWitnessMaintenanceOnAFollower(t *testing.T) {
+	cl := etcdtest.Start(t, 3)
+	main, backup, sorry := newPage(t, true), newPage(t, true), newPage(t, true)
+	dns := &sharedDNS{}
+	a := startDecider(t, "a", cl, false, catConfig(t, main, backup, sorry), dns)
+	testutil.Eventually(t, 15*time.Second, "a leads and pushes main", func() bool { return a.leads() && dns.mem.current() == "192.0.2.1" })
+	b := startDecider(t, "b", cl, false, catConfig(t, main, backup, sorry), dns)
+	testutil.Eventually(t, 10*time.Second, "b follows a", func() bool { return b.status().State == StateStandby })
+
+	if err := b.d.SetMaintenance("cat", "main", true); err != nil {
+		t.Fatal(err)
+	}
+	testutil.Eventually(t, 5*time.Second, "a pushes backup", func() bool { return dns.mem.current() == "192.0.2.2" })
+	if r := a.status().Decision.Reason; !strings.Contains(r, "main in maintenance on b") {
+		t.Errorf("a's decision reason %q does not say where main is in maintenance", r)
+	}
+	if err := b.d.SetMaintenance("cat", "main", false); err != nil {
+		t.Fatal(err)
+	}
+	testutil.Eventually(t, 5*time.Second, "a pushes main again", func() bool { return dns.mem.current() == "192.0.2.1" })
+	checkOneWriter(t, dns, a, b)
+}
