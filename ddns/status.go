@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/redund/redund/internal/dnsupdate"
 	"github.com/redund/redund/internal/health"
 	"github.com/redund/redund/internal/status"
 )
@@ -81,7 +82,8 @@ func (s *Scheme) Snapshot() SchemeStatus {
 		Policy: s.cfg.PolicyName(), Provider: s.prov.Name(), State: st.word, Since: st.since,
 		Decision: st.decision, Decisions: st.decisions, ProviderValue: known, ProviderRead: st.knownAt, LastError: st.lastErr,
 		Retry: st.retry, Pushes: st.pushes, Failures: st.failures, Witness: s.witnessStatus()}
-	out.InSync = st.knownValid && st.decision.Action == ActionPoint && len(known) == 1 &&
+	out.InSync = st.knownValid && st.decision.Action == ActionPoint &&
+		dnsupdate.Matches(out.Type, known, st.decision.Address) &&
 		(st.word == StateSynced || st.word == StateDegraded)
 	if !st.lastPush.Time.IsZero() {
 		p := st.lastPush
