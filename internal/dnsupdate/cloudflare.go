@@ -73,6 +73,10 @@ type CloudflareError struct {
 func (e *CloudflareError) Error() string {
 	parts := make([]string, 0, len(e.Errors))
 	for _, m := range e.Errors {
+		if m.Code == 0 {
+			parts = append(parts, m.Message) // ours ("reply is not JSON"), or a reply without a code
+			continue
+		}
 		parts = append(parts, fmt.Sprintf("%d %s", m.Code, m.Message))
 	}
 	if len(parts) == 0 {
@@ -334,9 +338,12 @@ func (c *Cloudflare) do(ctx context.Context, method, path string, body io.Reader
 		return nil, fmt.Errorf("dnsupdate: cloudflare: %s %s: %w", method, path, stripURL(err))
 	}
 	defer resp.Body.Close()
-	raw, err := io.ReadAll(io.LimitReader(resp.Body, maxReply))
+	raw, err := io.ReadAll(io.LimitReader(resp.Body, maxReply+1))
 	if err != nil {
 		return nil, fmt.Errorf("dnsupdate: cloudflare: %s %s: reading reply: %w", method, path, err)
+	}
+	if len(raw) > maxReply {
+		return nil, fmt.Errorf("dnsupdate: cloudflare: %s %s: HTTP %d: reply larger than %d bytes (not read further)", method, path, resp.StatusCode, maxReply)
 	}
 	return parseCFReply(resp.StatusCode, raw)
 }

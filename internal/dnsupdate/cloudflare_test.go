@@ -389,3 +389,34 @@ func TestCloudflareCondition(t *testing.T) {
 		})
 	}
 }
+
+// TestCloudflareOddReplies: a rate-limit reply is an error carrying
+// Cloudflare's own words, with or without its JSON envelope, and a reply
+// past the read bound says so instead of claiming it is not JSON.
+func TestCloudflareOddReplies(t *testing.T) {
+	cases := []struct {
+		name   string
+		status int
+		body   string
+		want   string
+	}{
+		{"rate limited", 429, `{"success":false,"errors":[{"code":971,"message":"Please wait and consider throttling your request speed"}],"result":null}`,
+			"HTTP 429: 971 Please wait and consider throttling your request speed"},
+		{"rate limited, html", 429, "<html><body>Too Many Requests</body></html>", "HTTP 429: reply is not JSON: <html><body>Too Many Requests</body></html>"},
+		{"success false on 200", 200, `{"success":false,"errors":[{"code":1001,"message":"Invalid zone"}],"result":null}`, "HTTP 200: 1001 Invalid zone"},
+		{"too large", 200, `{"success":true,"result":"` + strings.Repeat("x", maxReply) + `"}`, "reply larger than 1048576 bytes"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				w.WriteHeader(c.status)
+				fmt.Fprint(w, c.body)
+			}))
+			t.Cleanup(srv.Close)
+			_, err := cfClient(srv).Get(context.Background(), "www.example.com", "A")
+			if err == nil || !strings.Contains(err.Error(), c.want) {
+				t.Errorf("Get = %v, want an error with %q", err, c.want)
+			}
+		})
+	}
+}
