@@ -57,8 +57,11 @@ func Decide(servers []Candidate, policy, sorry string) Decision {
 			return Decision{Action: ActionPoint, Server: c.Name, Address: c.Address,
 				Reason: because(fmt.Sprintf("%s is the highest-priority server that is OK (priority %d)", c.Name, c.Priority), skipped)}
 		case c.State == health.Unknown:
-			return Decision{Action: ActionWait,
-				Reason: because(fmt.Sprintf("waiting for the first result of %s (priority %d)", c.Name, c.Priority), skipped)}
+			why := fmt.Sprintf("waiting for the first result of %s (priority %d)", c.Name, c.Priority)
+			if c.Reason != "" {
+				why += ": " + c.Reason // the quorum's count, or why there is none
+			}
+			return Decision{Action: ActionWait, Reason: because(why, skipped)}
 		default:
 			skipped = append(skipped, describe(c))
 		}
