@@ -65,7 +65,7 @@ func TestPlanWithoutProvider(t *testing.T) {
 // failingGet is a provider whose reads fail.
 type failingGet struct{ memProvider }
 
-func (failingGet) Get(context.Context, string, string) ([]string, error) {
+func (*failingGet) Get(context.Context, string, string) ([]string, error) {
 	return nil, errors.New("connection refused")
 }
 
