@@ -130,7 +130,7 @@ func (s *Scheme) Document() status.Document {
 		Reason: reason, Since: ss.Since, Details: map[string]any{
 			"name": ss.Name, "type": ss.Type, "ttl": ss.TTL, "policy": ss.Policy, "provider": ss.Provider,
 			"decision": ss.Decision, "decisions": ss.Decisions, "chosen_server": ss.Decision.Server, "chosen_address": ss.Decision.Address,
-			"provider_value": ss.ProviderValue, "in_sync": ss.InSync, "last_push": ss.LastPush,
+			"provider_value": ss.ProviderValue, "provider_read": ss.ProviderRead, "in_sync": ss.InSync, "last_push": ss.LastPush,
 			"retry": ss.Retry, "pushes": ss.Pushes, "failures": ss.Failures, "servers": ss.Servers,
 		}}
 	if w := ss.Witness; w != nil {
