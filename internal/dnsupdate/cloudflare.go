@@ -374,8 +374,17 @@ func httpClient(c *http.Client) *http.Client {
 	if c != nil {
 		return c
 	}
-	return http.DefaultClient
+	return noRedirects
 }
+
+// noRedirects is the providers' default client: it does not follow
+// redirects. An API endpoint that answers 3xx is an error (the reply's
+// status and Location are shown): following it would send the request
+// again elsewhere - for a 307 or 308, HE's form with the dynamic DNS key
+// in its body, to whatever host the Location names.
+var noRedirects = &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error {
+	return http.ErrUseLastResponse
+}}
 
 // stripURL drops the request URL from an error (it may hold a query with
 // secrets in other providers, and repeats what the message says anyway).

@@ -119,6 +119,9 @@ func (h *HE) Set(ctx context.Context, r Record) (string, error) {
 		return "", fmt.Errorf("dnsupdate: he: reading reply: %w", err)
 	}
 	if resp.StatusCode != http.StatusOK {
+		if loc := resp.Header.Get("Location"); loc != "" {
+			return "", fmt.Errorf("dnsupdate: he: HTTP %d to %s (redirects are not followed): %s", resp.StatusCode, snippet([]byte(loc)), snippet(raw))
+		}
 		return "", fmt.Errorf("dnsupdate: he: HTTP %d: %s", resp.StatusCode, snippet(raw))
 	}
 	reply, err := ParseHEReply(string(raw))

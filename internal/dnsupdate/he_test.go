@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -191,5 +192,32 @@ func TestHESetChecksTheAddressInTheReply(t *testing.T) {
 				t.Errorf("error %q does not name the address sent", err)
 			}
 		})
+	}
+}
+
+// TestHEDoesNotFollowRedirects: a 307 from the update URL is an error
+// naming where it points; following it would post the form, with the
+// dynamic DNS key in it, to that other host.
+func TestHEDoesNotFollowRedirects(t *testing.T) {
+	var leaked atomic.Bool
+	other := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_ = r.ParseForm()
+		if r.PostForm.Get("password") != "" {
+			leaked.Store(true)
+		}
+		fmt.Fprint(w, "good "+r.PostForm.Get("myip"))
+	}))
+	t.Cleanup(other.Close)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		http.Redirect(w, r, other.URL+"/nic/update", http.StatusTemporaryRedirect)
+	}))
+	t.Cleanup(srv.Close)
+	h := &HE{BaseURL: srv.URL, Password: "key", Timeout: time.Second}
+	reply, err := h.Set(context.Background(), Record{Name: "dyn.example.com", Type: "A", Value: "192.0.2.1"})
+	if err == nil || !strings.Contains(err.Error(), "HTTP 307 to "+other.URL) {
+		t.Errorf("Set = %q, %v; want an error naming the redirect", reply, err)
+	}
+	if leaked.Load() {
+		t.Error("the form with the dynamic DNS key was posted to the redirect's host")
 	}
 }
