@@ -104,3 +104,37 @@ func TestConfigTimingErrorsInKeyOrder(t *testing.T) {
 		}
 	}
 }
+
+// TestClashes: two schemes that set one record (same name and type, or a
+// CNAME beside anything) would push against each other; A and AAAA of
+// one name are two records.
+func TestClashes(t *testing.T) {
+	mk := func(name, typ string) *Config { return &Config{Name: name, Type: typ} }
+	cases := []struct {
+		name string
+		cfgs map[string]*Config
+		want map[string]string // key: substring of the message
+	}{
+		{"same name and type", map[string]*Config{"a": mk("cat.example.com", "A"), "b": mk("CAT.example.com.", "")},
+			map[string]string{"b.name": `is also set by scheme "a" (A)`}},
+		{"cname beside a", map[string]*Config{"a": mk("cat.example.com", "CNAME"), "b": mk("cat.example.com", "AAAA")},
+			map[string]string{"b.name": `(AAAA) is also set by scheme "a" (CNAME)`}},
+		{"a and aaaa", map[string]*Config{"a": mk("cat.example.com", "A"), "b": mk("cat.example.com", "AAAA")}, nil},
+		{"other names", map[string]*Config{"a": mk("cat.example.com", "A"), "b": mk("dog.example.com", "A")}, nil},
+		{"three on one", map[string]*Config{"a": mk("x.example.com", "A"), "b": mk("x.example.com", "A"), "c": mk("x.example.com", "A")},
+			map[string]string{"b.name": `scheme "a"`, "c.name": `scheme "a"`}},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			got := Clashes(c.cfgs)
+			if len(got) != len(c.want) {
+				t.Fatalf("Clashes = %v, want keys of %v", got, c.want)
+			}
+			for k, sub := range c.want {
+				if !strings.Contains(got[k], sub) {
+					t.Errorf("%s: %q lacks %q", k, got[k], sub)
+				}
+			}
+		})
+	}
+}
