@@ -2,6 +2,7 @@ package ddns
 
 import (
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/redund/redund/internal/dnsupdate"
@@ -35,6 +36,10 @@ type ServerStatus struct {
 	State       string    `json:"state"` // OK, ERR, UNKNOWN
 	Maintenance bool      `json:"maintenance"`
 	MaintSource string    `json:"maintenance_source,omitempty"` // config or runtime
+	// MaintenanceBy names the live deciders (witness) that have the server
+	// in maintenance, this one included: for the leader's decision the
+	// server is in maintenance when any has it so.
+	MaintenanceBy []string `json:"maintenance_by,omitempty"`
 	LatencyMS   float64   `json:"latency_ms"`
 	Reason      string    `json:"reason,omitempty"`
 	Since       time.Time `json:"since"`
@@ -103,6 +108,9 @@ func (s *Scheme) Snapshot() SchemeStatus {
 				ss.MaintSource = "runtime"
 			}
 		}
+		if out.Witness != nil {
+			ss.MaintenanceBy = maintainedBy(Candidate{Name: srv.Name, Address: srv.Address}, out.Witness.Views)
+		}
 		out.Servers = append(out.Servers, ss)
 	}
 	return out
@@ -157,6 +165,11 @@ func (s *Scheme) Document() status.Document {
 		snap := m.Snapshot()
 		h := status.Health{Name: s.cfg.Servers[i].Name, State: snap.Label(),
 			Reason: snap.Reason, LatencyMS: float64(snap.Latency.Microseconds()) / 1000, Since: snap.Since}
+		if by := ss.Servers[i].MaintenanceBy; len(by) > 0 && !snap.Maintenance {
+			// in maintenance on other deciders: the leader skips it
+			h.State, h.Reason = "MAINT", "in maintenance on "+strings.Join(by, ", ")+" ("+snap.State.String()+": "+snap.Reason+")"
+			snap.Maintenance = true // a stale result below does not make it UNKNOWN
+		}
 		if d := notProbedFor(snap.LastCheck, now, s.cfg.staleAfter(i)); d > 0 {
 			h.Reason = notProbedReason(d, snap.State.String(), snap.Reason)
 			if !snap.Maintenance { // MAINT stays: it is the operator's word, not a probe's

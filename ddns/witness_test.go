@@ -297,6 +297,13 @@ func TestWitnessMaintenanceOnAFollower(t *testing.T) {
 	if r := a.status().Decision.Reason; !strings.Contains(r, "main in maintenance on b") {
 		t.Errorf("a's decision reason %q does not say where main is in maintenance", r)
 	}
+	// the leader's status shows main in maintenance too, and where
+	if by := a.status().Servers[0].MaintenanceBy; len(by) != 1 || by[0] != "b" {
+		t.Errorf("a's status: main maintenance_by %v, want [b]", by)
+	}
+	if h := a.d.Scheme("cat").Document().Health[0]; h.State != "MAINT" || !strings.Contains(h.Reason, "in maintenance on b") {
+		t.Errorf("a's health of main: %+v, want MAINT on b", h)
+	}
 	if err := b.d.SetMaintenance("cat", "main", false); err != nil {
 		t.Fatal(err)
 	}
