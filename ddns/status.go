@@ -30,21 +30,21 @@ func (s SchemeState) String() string { return string(s) }
 
 // ServerStatus is one server in a scheme's status details.
 type ServerStatus struct {
-	Name        string    `json:"name"`
-	Address     string    `json:"address"`
-	Priority    int       `json:"priority"`
-	State       string    `json:"state"` // OK, ERR, UNKNOWN
-	Maintenance bool      `json:"maintenance"`
-	MaintSource string    `json:"maintenance_source,omitempty"` // config or runtime
+	Name        string `json:"name"`
+	Address     string `json:"address"`
+	Priority    int    `json:"priority"`
+	State       string `json:"state"` // OK, ERR, UNKNOWN
+	Maintenance bool   `json:"maintenance"`
+	MaintSource string `json:"maintenance_source,omitempty"` // config or runtime
 	// MaintenanceBy names the live deciders (witness) that have the server
 	// in maintenance, this one included: for the leader's decision the
 	// server is in maintenance when any has it so.
-	MaintenanceBy []string `json:"maintenance_by,omitempty"`
-	LatencyMS   float64   `json:"latency_ms"`
-	Reason      string    `json:"reason,omitempty"`
-	Since       time.Time `json:"since"`
-	LastCheck   time.Time `json:"last_check,omitzero"`
-	Checks      uint64    `json:"checks"`
+	MaintenanceBy []string  `json:"maintenance_by,omitempty"`
+	LatencyMS     float64   `json:"latency_ms"`
+	Reason        string    `json:"reason,omitempty"`
+	Since         time.Time `json:"since"`
+	LastCheck     time.Time `json:"last_check,omitzero"`
+	Checks        uint64    `json:"checks"`
 	// NotProbedS is how long, in seconds, State has stood without a probe
 	// result past when the next one was due (staleAfter); 0 while results
 	// come in time. State is then what the last probe said, not verified
