@@ -43,3 +43,15 @@ func TestWritePropagation(t *testing.T) {
 		t.Errorf("first answer row: %q", f)
 	}
 }
+
+// TestWritePlanWitnessViews: the plan lists each decider's view as the
+// quorum reads it: state, maintenance and the address the decider has.
+func TestWritePlanWitnessViews(t *testing.T) {
+	pw := &PlanWitness{Leader: "a", Quorum: QuorumMajority, Deciders: []View{
+		{Node: "b", Servers: map[string]ServerView{"main": {State: "OK", Address: "192.0.2.99", Maintenance: true}}}}}
+	var b strings.Builder
+	writePlanWitness(&b, pw)
+	if !strings.Contains(b.String(), "main OK (maintenance) at 192.0.2.99") {
+		t.Errorf("plan:\n%s", b.String())
+	}
+}
