@@ -9,6 +9,8 @@
 package ddns
 
 import (
+	"fmt"
+	"maps"
 	"net"
 	"net/netip"
 	"slices"
@@ -281,6 +283,53 @@ func checkAddress(rtype, addr string) string {
 }
 
 // server returns the index of the server named name, or -1.
+// Clashes finds schemes that set the same DNS record as another: the same
+// name with the same type, or with a CNAME on either side (a CNAME cannot
+// sit beside other records), at the same provider (kind and server, zone
+// or URL; the same name at two providers, as in split-horizon DNS, is two
+// records). Two such schemes would push against each other, each showing
+// Synced in turn. It returns, by the key of the later scheme's name
+// ("<scheme>.name"), what it clashes with.
+func Clashes(cfgs map[string]*Config) map[string]string {
+	out := map[string]string{}
+	names := slices.Sorted(maps.Keys(cfgs))
+	for i, a := range names {
+		for _, b := range names[i+1:] {
+			ca, cb := cfgs[a], cfgs[b]
+			if ca == nil || cb == nil || !strings.EqualFold(dns.Fqdn(ca.Name), dns.Fqdn(cb.Name)) ||
+				providerPlace(ca.Provider) != providerPlace(cb.Provider) {
+				continue
+			}
+			ta, tb := ca.RecordType(), cb.RecordType()
+			if ta == "" {
+				ta = "A"
+			}
+			if tb == "" {
+				tb = "A"
+			}
+			if ta != tb && ta != "CNAME" && tb != "CNAME" {
+				continue // A and AAAA of one name: two records
+			}
+			if _, seen := out[b+".name"]; !seen {
+				out[b+".name"] = fmt.Sprintf("%s (%s) is also set by scheme %q (%s): the two would push against each other", cb.Name, tb, a, ta)
+			}
+		}
+	}
+	return out
+}
+
+// providerPlace is where a provider sets records: two schemes with the
+// same place and name set the same record.
+func providerPlace(p dnsupdate.Config) string {
+	switch p.Kind {
+	case "rfc2136":
+		return p.Kind + " " + strings.ToLower(p.Server)
+	case "cloudflare":
+		return p.Kind + " " + strings.ToLower(dns.Fqdn(p.Zone)) + " " + p.BaseURL
+	}
+	return p.Kind + " " + p.BaseURL
+}
+
 func (c *Config) server(name string) int {
 	for i, s := range c.Servers {
 		if s.Name == name {

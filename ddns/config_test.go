@@ -5,6 +5,7 @@ import (
 	"testing"
 
 	"github.com/redund/redund/internal/config"
+	"github.com/redund/redund/internal/dnsupdate"
 )
 
 type file struct {
@@ -102,5 +103,50 @@ func TestConfigTimingErrorsInKeyOrder(t *testing.T) {
 		} else if msg != first {
 			t.Fatalf("Validate gave two different reports:\n%s\n---\n%s", first, msg)
 		}
+	}
+}
+
+// TestClashes: two schemes that set one record (same name and type, or a
+// CNAME beside anything) would push against each other; A and AAAA of
+// one name are two records.
+func TestClashes(t *testing.T) {
+	mk := func(name, typ string) *Config {
+		return &Config{Name: name, Type: typ, Provider: dnsupdate.Config{Kind: "rfc2136", Server: "192.0.2.53:53", Zone: "example.com"}}
+	}
+	at := func(c *Config, p dnsupdate.Config) *Config { c.Provider = p; return c }
+	cases := []struct {
+		name string
+		cfgs map[string]*Config
+		want map[string]string // key: substring of the message
+	}{
+		{"same name and type", map[string]*Config{"a": mk("cat.example.com", "A"), "b": mk("CAT.example.com.", "")},
+			map[string]string{"b.name": `is also set by scheme "a" (A)`}},
+		{"cname beside a", map[string]*Config{"a": mk("cat.example.com", "CNAME"), "b": mk("cat.example.com", "AAAA")},
+			map[string]string{"b.name": `(AAAA) is also set by scheme "a" (CNAME)`}},
+		{"a and aaaa", map[string]*Config{"a": mk("cat.example.com", "A"), "b": mk("cat.example.com", "AAAA")}, nil},
+		{"other names", map[string]*Config{"a": mk("cat.example.com", "A"), "b": mk("dog.example.com", "A")}, nil},
+		// split horizon: the inside primary and the public provider each
+		// hold their own record of the name
+		{"other provider", map[string]*Config{"a": mk("cat.example.com", "A"),
+			"b": at(mk("cat.example.com", "A"), dnsupdate.Config{Kind: "cloudflare", Zone: "example.com"})}, nil},
+		{"other primary", map[string]*Config{"a": mk("cat.example.com", "A"),
+			"b": at(mk("cat.example.com", "A"), dnsupdate.Config{Kind: "rfc2136", Server: "10.0.0.53:53", Zone: "example.com"})}, nil},
+		{"same cloudflare zone", map[string]*Config{"a": at(mk("cat.example.com", "A"), dnsupdate.Config{Kind: "cloudflare", Zone: "example.com"}),
+			"b": at(mk("cat.example.com", "A"), dnsupdate.Config{Kind: "cloudflare", Zone: "Example.com."})}, map[string]string{"b.name": `scheme "a"`}},
+		{"three on one", map[string]*Config{"a": mk("x.example.com", "A"), "b": mk("x.example.com", "A"), "c": mk("x.example.com", "A")},
+			map[string]string{"b.name": `scheme "a"`, "c.name": `scheme "a"`}},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			got := Clashes(c.cfgs)
+			if len(got) != len(c.want) {
+				t.Fatalf("Clashes = %v, want keys of %v", got, c.want)
+			}
+			for k, sub := range c.want {
+				if !strings.Contains(got[k], sub) {
+					t.Errorf("%s: %q lacks %q", k, got[k], sub)
+				}
+			}
+		})
 	}
 }

@@ -16,6 +16,9 @@ type Candidate struct {
 	State       health.State
 	Maintenance bool
 	Reason      string // the last probe's reason, for the decision's text
+	// MaintenanceBy names the deciders that have the server in
+	// maintenance (witness; see Agree), for the decision's text.
+	MaintenanceBy []string
 }
 
 // Actions a Decision can take.
@@ -49,13 +52,16 @@ func Decide(servers []Candidate, policy, sorry string) Decision {
 	for _, c := range ranked {
 		switch {
 		case c.Maintenance:
-			skipped = append(skipped, c.Name+" in maintenance")
+			skipped = append(skipped, maintained(c))
 		case c.State == health.OK:
 			return Decision{Action: ActionPoint, Server: c.Name, Address: c.Address,
 				Reason: because(fmt.Sprintf("%s is the highest-priority server that is OK (priority %d)", c.Name, c.Priority), skipped)}
 		case c.State == health.Unknown:
-			return Decision{Action: ActionWait,
-				Reason: because(fmt.Sprintf("waiting for the first result of %s (priority %d)", c.Name, c.Priority), skipped)}
+			why := fmt.Sprintf("waiting for the first result of %s (priority %d)", c.Name, c.Priority)
+			if c.Reason != "" {
+				why += ": " + c.Reason // the quorum's count, or why there is none
+			}
+			return Decision{Action: ActionWait, Reason: because(why, skipped)}
 		default:
 			skipped = append(skipped, describe(c))
 		}
@@ -100,6 +106,14 @@ func fallback(servers, ranked []Candidate, policy, sorry string, skipped []strin
 		}
 	}
 	return Decision{Action: ActionKeep, Fallback: PolicyKeep, Reason: none + "; the record is left as it is"}
+}
+
+// maintained words a server in maintenance (and on which deciders).
+func maintained(c Candidate) string {
+	if len(c.MaintenanceBy) == 0 {
+		return c.Name + " in maintenance"
+	}
+	return c.Name + " in maintenance on " + strings.Join(c.MaintenanceBy, ", ")
 }
 
 func describe(c Candidate) string {

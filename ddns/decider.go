@@ -8,6 +8,7 @@ import (
 	"maps"
 	"time"
 
+	"github.com/redund/redund/internal/health"
 	"github.com/redund/redund/internal/witness"
 )
 
@@ -179,7 +180,7 @@ func withQuorum(d Decision, cands []Candidate) Decision {
 func (s *Scheme) ownView(cands []Candidate) map[string]ServerView {
 	out := make(map[string]ServerView, len(cands))
 	for i, c := range cands {
-		out[c.Name] = ServerView{State: c.State.String(), Since: s.mons[i].Snapshot().Since}
+		out[c.Name] = ServerView{State: c.State.String(), Since: s.mons[i].Snapshot().Since, Address: c.Address, Maintenance: c.Maintenance}
 	}
 	return out
 }
@@ -221,11 +222,28 @@ func (s *Scheme) liveViews(own map[string]ServerView) []View {
 	return append(out, View{Node: me, At: time.Now(), Servers: own})
 }
 
+// viewsUnread is each server's reason before the views were read once.
+const viewsUnread = "the deciders' views not read from etcd yet"
+
 // quorumCandidates publishes this node's view and returns the candidates
-// as the quorum of live deciders sees them.
+// as the quorum of live deciders sees them. Until the deciders' views have
+// been read from etcd once, this node knows only its own, which is no
+// quorum of the deciders: every server is UNKNOWN then (the decision
+// waits; the first read pokes the loop).
 func (s *Scheme) quorumCandidates(cands []Candidate) []Candidate {
 	own := s.ownView(cands)
 	s.publish(own)
+	s.mu.Lock()
+	read := !s.wit.viewsAt.IsZero()
+	s.mu.Unlock()
+	if !read {
+		out := make([]Candidate, len(cands))
+		for i, c := range cands {
+			c.State, c.Reason = health.Unknown, viewsUnread
+			out[i] = c
+		}
+		return out
+	}
 	return Agree(cands, s.liveViews(own), s.cfg.QuorumName())
 }
 

@@ -127,3 +127,22 @@ func deadAddr(t *testing.T) string {
 	pc.Close()
 	return addr
 }
+
+// TestBINDNameIsACNAME: the name to set is a CNAME on the primary. BIND
+// would answer NOERROR to the update and ignore it, and the CNAME's
+// target's address answers a query for the name: the scheme must say
+// Retrying, naming the CNAME, and never Synced.
+func TestBINDNameIsACNAME(t *testing.T) {
+	b := bindtest.Start(t, "example.test", "cat 60 IN CNAME old.example.test.", "old 60 IN A 192.0.2.1")
+	main, backup, sorry := newPage(t, true), newPage(t, true), newPage(t, true)
+	c := bindConfig(t, b, b.KeySecret, main, backup, sorry)
+	d := startReal(t, c)
+	s := d.Scheme("cat")
+	testutil.Eventually(t, 5*time.Second, "Retrying, naming the CNAME", func() bool {
+		ss := s.Snapshot()
+		return ss.State == StateRetrying && strings.Contains(ss.LastError, "is a CNAME (to old.example.test.)")
+	})
+	if ss := s.Snapshot(); ss.InSync || ss.Pushes != 0 {
+		t.Errorf("status: in_sync %v, pushes %d; want neither", ss.InSync, ss.Pushes)
+	}
+}

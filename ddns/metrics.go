@@ -48,7 +48,7 @@ func (d *Daemon) Collect(ch chan<- prometheus.Metric) {
 		ss := set.schemes[n].Snapshot()
 		for _, sv := range ss.Servers {
 			g(mServerUp, b2f(sv.State == "OK"), n, sv.Name)
-			g(mServerMaint, b2f(sv.Maintenance), n, sv.Name)
+			g(mServerMaint, b2f(sv.Maintenance || len(sv.MaintenanceBy) > 0), n, sv.Name)
 			g(mLatency, sv.LatencyMS/1000, n, sv.Name)
 			ch <- prometheus.MustNewConstMetric(mChecks, prometheus.CounterValue, float64(sv.Checks), n, sv.Name)
 			g(mSelected, b2f(ss.Decision.Action == ActionPoint && ss.Decision.Server == sv.Name), n, sv.Name)

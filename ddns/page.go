@@ -43,6 +43,7 @@ type pageDetails struct {
 	Decision      Decision        `json:"decision"`
 	Decisions     []TimedDecision `json:"decisions"`
 	ProviderValue []string        `json:"provider_value"`
+	ProviderRead  time.Time       `json:"provider_read"`
 	InSync        bool            `json:"in_sync"`
 	LastPush      *Push           `json:"last_push"`
 	Retry         Retry           `json:"retry"`

@@ -92,7 +92,7 @@ func TestPageFromDaemon(t *testing.T) {
 		"point → &lt;script&gt;document.title=&#39;pwned&#39;&lt;/script&gt; (192.0.2.2)",
 		`<td class="server-name">main</td>`, ">ERR<", ">OK<", "status=OK", "probes)", " ms</td>",
 		`data-post="/v1/ddns/maintenance"`, "&#34;server&#34;:&#34;main&#34;,&#34;on&#34;:true", "Maintenance</button>",
-		`<table id="events">`, "published",
+		`<table id="events">`, "published", `<small class="read">(read `,
 	} {
 		if !strings.Contains(page, want) {
 			t.Errorf("the page lacks %q", want)

@@ -31,7 +31,7 @@ type PlanResult struct {
 	Decision     Decision     `json:"decision"`
 	Current      []string     `json:"current"`
 	CurrentError string       `json:"current_error,omitempty"`
-	WouldPush    bool         `json:"would_push"`
+	WouldPush    bool         `json:"would_push"` // false also when unknown: CurrentError set
 	Servers      []PlanServer `json:"servers"`
 	Witness      *PlanWitness `json:"witness,omitempty"` // witness = true, read when PlanOptions.Witness is set
 }
@@ -105,6 +105,7 @@ func planScheme(ctx context.Context, name string, c *Config, o PlanOptions, sem 
 	}
 	if err != nil {
 		r.CurrentError = err.Error()
+		return r, nil // WouldPush false: unknown (the text says so), as the daemon would read again first
 	}
 	r.WouldPush = r.Decision.Action == ActionPoint && !dnsupdate.Matches(c.RecordType(), r.Current, r.Decision.Address)
 	return r, nil

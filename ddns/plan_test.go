@@ -2,6 +2,7 @@ package ddns
 
 import (
 	"context"
+	"errors"
 	"strings"
 	"testing"
 
@@ -43,7 +44,7 @@ func TestPlanUsesStateAndDoesNotPush(t *testing.T) {
 }
 
 // TestPlanWithoutProvider: a plan that skips the provider says its value
-// was not read, not that there is no record.
+// was not read, not that there is no record, nor whether it would push.
 func TestPlanWithoutProvider(t *testing.T) {
 	pg := newPage(t, true)
 	res, err := Plan(context.Background(), map[string]*Config{"cat": catConfig(t, pg, pg, pg)}, PlanOptions{SkipProvider: true})
@@ -52,11 +53,39 @@ func TestPlanWithoutProvider(t *testing.T) {
 	}
 	var b strings.Builder
 	WritePlan(&b, res)
-	if !strings.Contains(b.String(), "he has: unknown: not read; would push: no") {
+	if !strings.Contains(b.String(), "he has: unknown: not read; would push: unknown") {
 		t.Errorf("text:\n%s", b.String())
 	}
 	// --json prints [] for an empty list, never null
 	if nils := testutil.NilLists(res); len(nils) > 0 {
 		t.Errorf("lists that --json prints as null: %v", nils)
+	}
+}
+
+// failingGet is a provider whose reads fail.
+type failingGet struct{ memProvider }
+
+func (*failingGet) Get(context.Context, string, string) ([]string, error) {
+	return nil, errors.New("connection refused")
+}
+
+// TestPlanProviderUnreadable: when the provider cannot be read the plan
+// does not claim it would push (the daemon would read again first, and
+// push only if the value differs): would_push is false and the text says
+// unknown.
+func TestPlanProviderUnreadable(t *testing.T) {
+	pg := newPage(t, true)
+	res, err := Plan(context.Background(), map[string]*Config{"cat": catConfig(t, pg, pg, pg)}, PlanOptions{
+		Provider: func(string, *Config) (dnsupdate.Provider, error) { return &failingGet{}, nil }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r := res[0]; r.WouldPush || r.CurrentError == "" {
+		t.Errorf("plan: would_push %v, current_error %q; want false and the read's error", r.WouldPush, r.CurrentError)
+	}
+	var b strings.Builder
+	WritePlan(&b, res)
+	if !strings.Contains(b.String(), "has: unknown: connection refused; would push: unknown") {
+		t.Errorf("text:\n%s", b.String())
 	}
 }

@@ -89,7 +89,15 @@ func writePlanWitness(w io.Writer, pw *PlanWitness) {
 		sort.Strings(names)
 		parts := make([]string, 0, len(names))
 		for _, n := range names {
-			parts = append(parts, n+" "+v.Servers[n].State)
+			sv := v.Servers[n]
+			part := n + " " + sv.State
+			if sv.Maintenance {
+				part += " (maintenance)"
+			}
+			if sv.Address != "" {
+				part += " at " + sv.Address
+			}
+			parts = append(parts, part)
 		}
 		fmt.Fprintf(w, "    %s (%s): %s\n", v.Node, v.At.Format(time.RFC3339), strings.Join(parts, ", "))
 	}

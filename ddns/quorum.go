@@ -2,6 +2,7 @@ package ddns
 
 import (
 	"fmt"
+	"net/netip"
 	"sort"
 	"strings"
 	"time"
@@ -32,6 +33,14 @@ type View struct {
 type ServerView struct {
 	State string    `json:"state"` // OK, ERR, UNKNOWN
 	Since time.Time `json:"since"` // when the decider's monitor entered State
+	// Address is the server's address in the decider's config: a view of
+	// a server under the same name at another address (a config not
+	// updated on that host) is about another machine and does not count.
+	// Empty in views of older versions, which count as before.
+	Address string `json:"address,omitempty"`
+	// Maintenance: the decider has the server in maintenance (its file
+	// or `redund ddns maintenance` sent to it).
+	Maintenance bool `json:"maintenance,omitempty"`
 }
 
 // Agree turns the candidates of this node into the candidates the quorum
@@ -40,30 +49,43 @@ type ServerView struct {
 // whatever the deciders without a result find, and UNKNOWN otherwise (so
 // Decide waits). A Stale view (held while the watch of the views is down)
 // is a decider without a result: a leader that cannot read the others'
-// views does not move the record on what they saw before. Maintenance and
-// everything else stay this node's. With no view at all every server is
-// UNKNOWN. Agree is pure.
+// views does not move the record on what they saw before. A server is in
+// maintenance when this node or any live decider whose view is not stale
+// (and names the server at the same address) has it so: the operator's
+// word, sent to any decider, reaches the leader. Everything else stays
+// this node's. With no view at all every server is
+// UNKNOWN. A view that has the server at another address than this
+// node's config (the deciders' configs differ) is also a decider without
+// a result: it probed another machine. Agree is pure.
 func Agree(cands []Candidate, views []View, rule string) []Candidate {
 	out := make([]Candidate, len(cands))
 	for i, c := range cands {
-		ok, bad, unknown, who := tally(c.Name, views)
+		ok, bad, unknown, who := tally(c, views)
 		c.State = judge(rule, ok, bad, unknown)
 		c.Reason = fmt.Sprintf("%d of %d deciders see it OK, quorum %s (%s)", ok, len(views), rule, who)
+		if by := maintainedBy(c, views); len(by) > 0 {
+			c.Maintenance, c.MaintenanceBy = true, by
+		}
 		out[i] = c
 	}
 	return out
 }
 
-// tally counts the views that see server OK, ERR and neither, and lists
-// them ("a OK, b ERR").
-func tally(server string, views []View) (ok, bad, unknown int, who string) {
+// tally counts the views that see server c OK, ERR and neither, and
+// lists them ("a OK, b ERR").
+func tally(c Candidate, views []View) (ok, bad, unknown int, who string) {
 	parts := make([]string, 0, len(views))
 	for _, v := range views {
 		st := health.Unknown.String()
-		if sv, found := v.Servers[server]; found {
+		sv, found := v.Servers[c.Name]
+		if found {
 			st = sv.State
 		}
 		switch {
+		case found && sv.Address != "" && !sameAddress(sv.Address, c.Address):
+			// another config: its state is about another machine
+			unknown++
+			st = "at " + sv.Address + " (not " + c.Address + ") " + st
 		case v.Stale:
 			// held from etcd while the watch is down: what that decider
 			// sees now is not known, so it counts as a decider without
@@ -82,6 +104,31 @@ func tally(server string, views []View) (ok, bad, unknown int, who string) {
 	}
 	sort.Strings(parts)
 	return ok, bad, unknown, strings.Join(parts, ", ")
+}
+
+// maintainedBy lists the deciders whose live, fresh view has server c in
+// maintenance at c's address (sorted).
+func maintainedBy(c Candidate, views []View) []string {
+	var by []string
+	for _, v := range views {
+		sv, found := v.Servers[c.Name]
+		if !found || !sv.Maintenance || v.Stale || (sv.Address != "" && !sameAddress(sv.Address, c.Address)) {
+			continue
+		}
+		by = append(by, v.Node)
+	}
+	sort.Strings(by)
+	return by
+}
+
+// sameAddress compares two servers' addresses as values: IP addresses
+// in canonical form, host names without case or the root dot.
+func sameAddress(a, b string) bool {
+	if x, err := netip.ParseAddr(a); err == nil {
+		y, err := netip.ParseAddr(b)
+		return err == nil && x.Unmap() == y.Unmap()
+	}
+	return strings.EqualFold(strings.TrimSuffix(a, "."), strings.TrimSuffix(b, "."))
 }
 
 // judge is one server's state under rule, from the counts of live

@@ -20,6 +20,22 @@ func view(node string, main, backup, sorry string) View {
 	return v
 }
 
+// at sets the address v has for server (as the decider's config says).
+func at(v View, server, addr string) View {
+	sv := v.Servers[server]
+	sv.Address = addr
+	v.Servers[server] = sv
+	return v
+}
+
+// maint puts server in maintenance in v.
+func maint(v View, server string) View {
+	sv := v.Servers[server]
+	sv.Maintenance = true
+	v.Servers[server] = sv
+	return v
+}
+
 // stale marks v as held while the watch of the views is down.
 func stale(v View) View {
 	v.Stale = true
@@ -86,6 +102,12 @@ func TestAgree(t *testing.T) {
 		// move the record (a alone is no majority), nor keep it on main
 		{"views of the others stale", []View{view("a", "ERR", "OK", "ERR"), stale(view("b", "ERR", "OK", "OK")), stale(view("c", "OK", "ERR", "OK"))},
 			QuorumMajority, []health.State{U, U, U}, "0 of 3 deciders see it OK, quorum majority (a ERR, b stale ERR, c stale OK)"},
+		// b runs a config where main is another machine: what it sees
+		// of main is not what this node means by main
+		{"a decider's main at another address", []View{view("a", "OK", "OK", "OK"), at(view("b", "OK", "OK", "OK"), "main", "192.0.2.99"), view("c", "ERR", "OK", "OK")},
+			QuorumMajority, []health.State{U, O, O}, "1 of 3 deciders see it OK, quorum majority (a OK, b at 192.0.2.99 (not 192.0.2.1) OK, c ERR)"},
+		{"the same address spelt otherwise", []View{view("a", "OK", "OK", "OK"), at(view("b", "OK", "OK", "OK"), "main", "::ffff:192.0.2.1"), view("c", "ERR", "OK", "OK")},
+			QuorumMajority, []health.State{O, O, O}, "2 of 3 deciders see it OK"},
 		{"stale views and quorum any", []View{view("a", "OK", "ERR", "ERR"), stale(view("b", "ERR", "OK", "OK"))},
 			QuorumAny, []health.State{O, U, U}, "1 of 2 deciders see it OK, quorum any (a OK, b stale ERR)"},
 	}
@@ -125,6 +147,13 @@ func TestDecideWithQuorum(t *testing.T) {
 		{"two see main down", []View{view("a", "ERR", "OK", "OK"), view("b", "ERR", "OK", "OK"), view("c", "OK", "OK", "OK")}, ActionPoint, "backup"},
 		{"split with a newcomer", []View{view("a", "ERR", "OK", "OK"), view("b", "OK", "OK", "OK"), view("c", "", "", "")}, ActionWait, ""},
 		{"all see all down", []View{view("a", "ERR", "ERR", "ERR"), view("b", "ERR", "ERR", "ERR")}, ActionPoint, "sorry"},
+		// b's OK is about another machine: main is no longer OK for a
+		// majority, and b could not make it ERR either, so the leader waits
+		{"main OK for two, one of which means another machine", []View{view("a", "OK", "OK", "OK"), at(view("b", "OK", "OK", "OK"), "main", "192.0.2.99"), view("c", "ERR", "OK", "OK")}, ActionWait, ""},
+		// maintenance sent to a follower reaches the leader through its view
+		{"main in maintenance on another decider", []View{view("a", "OK", "OK", "OK"), maint(view("b", "OK", "OK", "OK"), "main"), view("c", "OK", "OK", "OK")}, ActionPoint, "backup"},
+		{"maintenance in a stale view", []View{view("a", "OK", "OK", "OK"), stale(maint(view("b", "OK", "OK", "OK"), "main")), view("c", "OK", "OK", "OK")}, ActionPoint, "main"},
+		{"maintenance of main at another address", []View{view("a", "OK", "OK", "OK"), at(maint(view("b", "OK", "OK", "OK"), "main"), "main", "192.0.2.99"), view("c", "OK", "OK", "OK")}, ActionPoint, "main"},
 		{"main down here, the others' views stale", []View{view("a", "ERR", "OK", "OK"), stale(view("b", "ERR", "OK", "OK")), stale(view("c", "ERR", "OK", "OK"))}, ActionWait, ""},
 	}
 	for _, c := range cases {
@@ -134,5 +163,15 @@ func TestDecideWithQuorum(t *testing.T) {
 				t.Errorf("%s: %+v, want %s %s", c.name, d, c.action, c.server)
 			}
 		})
+	}
+}
+
+// TestAgreeMaintenanceNamesDeciders: the decision says on which deciders
+// the skipped server is in maintenance.
+func TestAgreeMaintenanceNamesDeciders(t *testing.T) {
+	views := []View{view("a", "OK", "OK", "OK"), maint(view("c", "OK", "OK", "OK"), "main"), maint(view("b", "OK", "OK", "OK"), "main")}
+	d := Decide(Agree(cat(O, O, O), views, QuorumMajority), PolicySorry, "sorry")
+	if d.Server != "backup" || !strings.Contains(d.Reason, "main in maintenance on b, c") {
+		t.Errorf("decision %+v, want backup because main is in maintenance on b, c", d)
 	}
 }

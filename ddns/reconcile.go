@@ -2,6 +2,9 @@ package ddns
 
 import (
 	"context"
+	"errors"
+	"fmt"
+	"sync"
 	"time"
 
 	"github.com/redund/redund/internal/dnsupdate"
@@ -42,12 +45,23 @@ func (s *Scheme) reconcile(ctx context.Context, d Decision) (time.Duration, bool
 	if !ok {
 		return 0, false
 	}
-	reply, err := s.prov.Set(ctx, rec)
+	pctx, done := s.whileLeading(ctx, fence)
+	reply, err := s.prov.Set(pctx, rec)
+	lost := errors.Is(context.Cause(pctx), errLockLost)
+	done()
 	if err != nil {
+		if lost {
+			err = fmt.Errorf("%w: %w", errLockLost, err)
+		}
 		s.mu.Lock()
 		s.st.knownValid = false // the push may have half-happened: read before the next one
 		s.st.lastPush = Push{Time: time.Now(), Value: d.Address, Error: err.Error(), Fence: fence}
 		s.mu.Unlock()
+		if lost {
+			s.log.Warn("witness: the lock was lost during the push; it was cancelled, standing by", "value", d.Address, "err", err)
+			s.standBy()
+			return 0, false
+		}
 		return s.failed(ctx, d, "pushing "+d.Address, err)
 	}
 	s.mu.Lock()
@@ -64,10 +78,11 @@ func (s *Scheme) reconcile(ctx context.Context, d Decision) (time.Duration, bool
 
 // fence is the last check before a push on the witness: this node must
 // hold the scheme's lock now (ok false: it does not, and stands by), and
-// where the provider can check it atomically the push requires the value
-// this leader read (rfc2136: a prerequisite), so that a leader that paused
-// past the end of its lease cannot overwrite its successor's push. It
-// returns the lock's fencing token (0 without a witness).
+// the push requires the value this leader read (rfc2136: a prerequisite
+// the server checks atomically; Cloudflare: checked on the listing just
+// before the change), so that a leader that paused past the end of its
+// lease cannot overwrite its successor's push. It returns the lock's
+// fencing token (0 without a witness).
 func (s *Scheme) fence(rec *dnsupdate.Record, known []string) (int64, bool) {
 	if s.wit == nil {
 		return 0, true
@@ -78,10 +93,55 @@ func (s *Scheme) fence(rec *dnsupdate.Record, known []string) (int64, bool) {
 		s.standBy()
 		return 0, false
 	}
-	if dnsupdate.CanCondition(s.prov) {
-		rec.If = &dnsupdate.Condition{Values: known}
-	}
+	// rfc2136 checks it atomically, Cloudflare on the listing it reads just
+	// before its change, HE not at all
+	rec.If = &dnsupdate.Condition{Values: known}
 	return fence, true
+}
+
+// errLockLost is the cause of a push's context ended because this node
+// stopped holding the witness lock.
+var errLockLost = errors.New("witness: the lock was lost during the push")
+
+// whileLeading returns ctx for a push, ended as soon as this node no
+// longer holds the witness lock with fence: Held turns false at the
+// lease's local deadline (which the keep-alives move on), so a push that
+// outlasts the holding (the provider slow, or this process paused) is
+// cancelled rather than sent, or waited for, by a node that no longer
+// leads. For providers without an atomic condition (Cloudflare, HE) this
+// is what bounds a deposed leader's push; rfc2136 also has its
+// prerequisite. done stops the watch and waits for it.
+func (s *Scheme) whileLeading(ctx context.Context, fence int64) (_ context.Context, done func()) {
+	if s.wit == nil {
+		return ctx, func() {}
+	}
+	ctx, cancel := context.WithCancelCause(ctx)
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		for {
+			f, until, ok := s.wit.lock.HeldUntil()
+			if !ok || f != fence {
+				cancel(errLockLost)
+				return
+			}
+			t := time.NewTimer(time.Until(until))
+			select {
+			case <-stop:
+				t.Stop()
+				return
+			case <-ctx.Done():
+				t.Stop()
+				return
+			case <-t.C:
+			}
+		}
+	})
+	return ctx, func() {
+		close(stop)
+		wg.Wait()
+		cancel(nil)
+	}
 }
 
 // unseenWait is how long to wait before posting addr again when the last

@@ -21,7 +21,11 @@ func WritePlan(w io.Writer, results []PlanResult) {
 		fmt.Fprintf(w, "%s: %s %s → %s [%s]\n", r.Scheme, r.Name, r.Type, target, r.Decision.Action)
 		fmt.Fprintf(w, "  why: %s\n", r.Decision.Reason)
 		cur := valuesText(r.Current, "unknown: ", r.CurrentError, "(no record)")
-		fmt.Fprintf(w, "  %s has: %s; would push: %s\n", r.Provider, cur, yesNo(r.WouldPush))
+		would := yesNo(r.WouldPush)
+		if r.CurrentError != "" {
+			would = "unknown" // neither: what the provider has is not known
+		}
+		fmt.Fprintf(w, "  %s has: %s; would push: %s\n", r.Provider, cur, would)
 		tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 		for _, s := range r.Servers {
 			state := s.State

@@ -12,7 +12,7 @@ func TestWritePlanProviderValue(t *testing.T) {
 	}{
 		{PlanResult{Provider: "p", Current: []string{"192.0.2.1", "192.0.2.2"}, WouldPush: true}, "p has: 192.0.2.1, 192.0.2.2; would push: yes"},
 		{PlanResult{Provider: "p"}, "p has: (no record); would push: no"},
-		{PlanResult{Provider: "p", Current: []string{"x"}, CurrentError: "timeout"}, "p has: unknown: timeout; would push: no"},
+		{PlanResult{Provider: "p", Current: []string{"x"}, CurrentError: "timeout"}, "p has: unknown: timeout; would push: unknown"},
 	} {
 		t.Run(tc.want, func(t *testing.T) {
 			var b strings.Builder
@@ -41,5 +41,17 @@ func TestWritePropagation(t *testing.T) {
 	}
 	if f := strings.Fields(strings.Split(out, "\n")[2]); strings.Join(f, " ") != "authoritative ns1 127.0.0.1:53 192.0.2.1 yes" {
 		t.Errorf("first answer row: %q", f)
+	}
+}
+
+// TestWritePlanWitnessViews: the plan lists each decider's view as the
+// quorum reads it: state, maintenance and the address the decider has.
+func TestWritePlanWitnessViews(t *testing.T) {
+	pw := &PlanWitness{Leader: "a", Quorum: QuorumMajority, Deciders: []View{
+		{Node: "b", Servers: map[string]ServerView{"main": {State: "OK", Address: "192.0.2.99", Maintenance: true}}}}}
+	var b strings.Builder
+	writePlanWitness(&b, pw)
+	if !strings.Contains(b.String(), "main OK (maintenance) at 192.0.2.99") {
+		t.Errorf("plan:\n%s", b.String())
 	}
 }

@@ -2,8 +2,10 @@ package ddns
 
 import (
 	"fmt"
+	"strings"
 	"time"
 
+	"github.com/redund/redund/internal/dnsupdate"
 	"github.com/redund/redund/internal/health"
 	"github.com/redund/redund/internal/status"
 )
@@ -28,17 +30,21 @@ func (s SchemeState) String() string { return string(s) }
 
 // ServerStatus is one server in a scheme's status details.
 type ServerStatus struct {
-	Name        string    `json:"name"`
-	Address     string    `json:"address"`
-	Priority    int       `json:"priority"`
-	State       string    `json:"state"` // OK, ERR, UNKNOWN
-	Maintenance bool      `json:"maintenance"`
-	MaintSource string    `json:"maintenance_source,omitempty"` // config or runtime
-	LatencyMS   float64   `json:"latency_ms"`
-	Reason      string    `json:"reason,omitempty"`
-	Since       time.Time `json:"since"`
-	LastCheck   time.Time `json:"last_check,omitzero"`
-	Checks      uint64    `json:"checks"`
+	Name        string `json:"name"`
+	Address     string `json:"address"`
+	Priority    int    `json:"priority"`
+	State       string `json:"state"` // OK, ERR, UNKNOWN
+	Maintenance bool   `json:"maintenance"`
+	MaintSource string `json:"maintenance_source,omitempty"` // config or runtime
+	// MaintenanceBy names the live deciders (witness) that have the server
+	// in maintenance, this one included: for the leader's decision the
+	// server is in maintenance when any has it so.
+	MaintenanceBy []string  `json:"maintenance_by,omitempty"`
+	LatencyMS     float64   `json:"latency_ms"`
+	Reason        string    `json:"reason,omitempty"`
+	Since         time.Time `json:"since"`
+	LastCheck     time.Time `json:"last_check,omitzero"`
+	Checks        uint64    `json:"checks"`
 	// NotProbedS is how long, in seconds, State has stood without a probe
 	// result past when the next one was due (staleAfter); 0 while results
 	// come in time. State is then what the last probe said, not verified
@@ -81,7 +87,8 @@ func (s *Scheme) Snapshot() SchemeStatus {
 		Policy: s.cfg.PolicyName(), Provider: s.prov.Name(), State: st.word, Since: st.since,
 		Decision: st.decision, Decisions: st.decisions, ProviderValue: known, ProviderRead: st.knownAt, LastError: st.lastErr,
 		Retry: st.retry, Pushes: st.pushes, Failures: st.failures, Witness: s.witnessStatus()}
-	out.InSync = st.knownValid && st.decision.Action == ActionPoint && len(known) == 1 &&
+	out.InSync = st.knownValid && st.decision.Action == ActionPoint &&
+		dnsupdate.Matches(out.Type, known, st.decision.Address) &&
 		(st.word == StateSynced || st.word == StateDegraded)
 	if !st.lastPush.Time.IsZero() {
 		p := st.lastPush
@@ -100,6 +107,9 @@ func (s *Scheme) Snapshot() SchemeStatus {
 			if s.state.overridden(srv.Name) {
 				ss.MaintSource = "runtime"
 			}
+		}
+		if out.Witness != nil {
+			ss.MaintenanceBy = maintainedBy(Candidate{Name: srv.Name, Address: srv.Address}, out.Witness.Views)
 		}
 		out.Servers = append(out.Servers, ss)
 	}
@@ -128,7 +138,7 @@ func (s *Scheme) Document() status.Document {
 		Reason: reason, Since: ss.Since, Details: map[string]any{
 			"name": ss.Name, "type": ss.Type, "ttl": ss.TTL, "policy": ss.Policy, "provider": ss.Provider,
 			"decision": ss.Decision, "decisions": ss.Decisions, "chosen_server": ss.Decision.Server, "chosen_address": ss.Decision.Address,
-			"provider_value": ss.ProviderValue, "in_sync": ss.InSync, "last_push": ss.LastPush,
+			"provider_value": ss.ProviderValue, "provider_read": ss.ProviderRead, "in_sync": ss.InSync, "last_push": ss.LastPush,
 			"retry": ss.Retry, "pushes": ss.Pushes, "failures": ss.Failures, "servers": ss.Servers,
 		}}
 	if w := ss.Witness; w != nil {
@@ -155,6 +165,11 @@ func (s *Scheme) Document() status.Document {
 		snap := m.Snapshot()
 		h := status.Health{Name: s.cfg.Servers[i].Name, State: snap.Label(),
 			Reason: snap.Reason, LatencyMS: float64(snap.Latency.Microseconds()) / 1000, Since: snap.Since}
+		if by := ss.Servers[i].MaintenanceBy; len(by) > 0 && !snap.Maintenance {
+			// in maintenance on other deciders: the leader skips it
+			h.State, h.Reason = "MAINT", "in maintenance on "+strings.Join(by, ", ")+" ("+snap.State.String()+": "+snap.Reason+")"
+			snap.Maintenance = true // a stale result below does not make it UNKNOWN
+		}
 		if d := notProbedFor(snap.LastCheck, now, s.cfg.staleAfter(i)); d > 0 {
 			h.Reason = notProbedReason(d, snap.State.String(), snap.Reason)
 			if !snap.Maintenance { // MAINT stays: it is the operator's word, not a probe's

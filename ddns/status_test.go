@@ -71,3 +71,35 @@ func TestStatusShowsProbesStopped(t *testing.T) {
 		t.Error("the page does not mark main unverified")
 	}
 }
+
+// TestInSyncNeedsTheChosenValue: in_sync (and redund_ddns_in_sync) says
+// the provider holds exactly the chosen value; between a new decision and
+// the loop's next step the word is still the old Synced, and in_sync must
+// not say so for the new value.
+func TestInSyncNeedsTheChosenValue(t *testing.T) {
+	pg := newPage(t, true)
+	d, err := New(map[string]*Config{"cat": catConfig(t, pg, pg, pg)},
+		Options{Provider: func(string, *Config) (dnsupdate.Provider, error) { return &memProvider{}, nil }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := d.Scheme("cat")
+	for _, c := range []struct {
+		name   string
+		chosen string
+		want   bool
+	}{
+		{"holds the chosen value", "192.0.2.1", true},
+		{"holds the previous choice", "192.0.2.2", false},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			s.mu.Lock()
+			s.st.word, s.st.known, s.st.knownValid = StateSynced, []string{"192.0.2.1"}, true
+			s.st.decision = Decision{Action: ActionPoint, Server: "x", Address: c.chosen}
+			s.mu.Unlock()
+			if got := s.Snapshot().InSync; got != c.want {
+				t.Errorf("in_sync = %v with 192.0.2.1 held and %s chosen, want %v", got, c.chosen, c.want)
+			}
+		})
+	}
+}

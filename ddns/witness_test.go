@@ -2,11 +2,13 @@ package ddns
 
 import (
 	"context"
+	"errors"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/redund/redund/internal/config"
+	"github.com/redund/redund/internal/dnsupdate"
 	"github.com/redund/redund/internal/health"
 	"github.com/redund/redund/internal/testutil"
 	"github.com/redund/redund/internal/witness"
@@ -73,7 +75,9 @@ func TestWitnessQuorum(t *testing.T) {
 	// a has published its view; b and c read it: the decision stays main
 	testutil.Eventually(t, 5*time.Second, "b has a's view", func() bool {
 		for _, v := range b.status().Witness.Views {
-			if v.Node == "a" && v.Servers["main"].State == "ERR" {
+			// the view as etcd has it names each server's address, so
+			// that a decider whose config differs is not counted
+			if v.Node == "a" && v.Servers["main"].State == "ERR" && v.Servers["main"].Address == "192.0.2.1" {
 				return true
 			}
 		}
@@ -197,4 +201,112 @@ func checkPlanReadsViews(t *testing.T, cl *etcdtest.Cluster, c *Config) {
 			t.Errorf("plan output lacks %q:\n%s", want, out.String())
 		}
 	}
+}
+
+// blockingDNS is a provider whose Set waits for its context to end (a
+// provider that does not answer), reporting when it began and why it ended.
+type blockingDNS struct {
+	memProvider
+	entered chan struct{}
+	ended   chan error
+}
+
+func (p *blockingDNS) Set(ctx context.Context, r dnsupdate.Record) (string, error) {
+	select {
+	case p.entered <- struct{}{}:
+	default: // a later push: the test waits for the first
+	}
+	<-ctx.Done()
+	select {
+	case p.ended <- context.Cause(ctx):
+	default:
+	}
+	return "", ctx.Err()
+}
+
+// TestWitnessPushEndsWhenTheLockIsLost: a push in flight when the leader
+// loses the lock (cut off from etcd) is cancelled at the lease's local
+// deadline, before another decider can take the lock, rather than left to
+// land whenever the provider answers: Cloudflare and HE have no condition
+// that would refuse a deposed leader's push. The leader then stands by.
+func TestWitnessPushEndsWhenTheLockIsLost(t *testing.T) {
+	cl := etcdtest.Start(t, 3)
+	main, backup, sorry := newPage(t, true), newPage(t, true), newPage(t, true)
+	prov := &blockingDNS{entered: make(chan struct{}, 1), ended: make(chan error, 1)}
+	prov.value = []string{"192.0.2.99"}
+	n := &decNode{name: "a", done: make(chan error, 1)}
+	n.relays = cl.Relayed(t)
+	w, err := witness.New(witness.Config{Endpoints: n.relays.URLs(), Name: "a", TTL: config.Duration(witnessTTL)}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := catConfig(t, main, backup, sorry)
+	c.Witness = true
+	n.d, err = New(map[string]*Config{"cat": c}, Options{Witness: w,
+		Provider: func(string, *Config) (dnsupdate.Provider, error) { return prov, nil }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	n.cancel = cancel
+	go func() { n.done <- n.d.Run(ctx) }()
+	t.Cleanup(n.stop)
+
+	select {
+	case <-prov.entered:
+	case <-time.After(15 * time.Second):
+		t.Fatal("the leader never pushed")
+	}
+	cut := time.Now()
+	n.cutEtcd()
+	select {
+	case cause := <-prov.ended:
+		if !errors.Is(cause, errLockLost) {
+			t.Fatalf("the push ended with %v, want the lock lost", cause)
+		}
+		if took := time.Since(cut); took > witnessTTL+time.Second {
+			t.Errorf("the push ended %v after the cut, want within the ttl %v", took, witnessTTL)
+		}
+	case <-time.After(witnessTTL + 5*time.Second):
+		t.Fatal("the push was still waiting for the provider long after the lock was lost")
+	}
+	testutil.Eventually(t, 5*time.Second, "a stands by", func() bool {
+		ss := n.status()
+		return ss.State == StateStandby && ss.LastPush != nil && strings.Contains(ss.LastPush.Error, "lock was lost")
+	})
+}
+
+// TestWitnessMaintenanceOnAFollower: `redund ddns maintenance` sent to a
+// follower (the host the operator is on) reaches the leader through the
+// follower's view: the leader moves the name off the server, and back
+// when the follower's maintenance ends. Before, the follower answered
+// that it applied it and the name stayed.
+func TestWitnessMaintenanceOnAFollower(t *testing.T) {
+	cl := etcdtest.Start(t, 3)
+	main, backup, sorry := newPage(t, true), newPage(t, true), newPage(t, true)
+	dns := &sharedDNS{}
+	a := startDecider(t, "a", cl, false, catConfig(t, main, backup, sorry), dns)
+	testutil.Eventually(t, 15*time.Second, "a leads and pushes main", func() bool { return a.leads() && dns.mem.current() == "192.0.2.1" })
+	b := startDecider(t, "b", cl, false, catConfig(t, main, backup, sorry), dns)
+	testutil.Eventually(t, 10*time.Second, "b follows a", func() bool { return b.status().State == StateStandby })
+
+	if err := b.d.SetMaintenance("cat", "main", true); err != nil {
+		t.Fatal(err)
+	}
+	testutil.Eventually(t, 5*time.Second, "a pushes backup", func() bool { return dns.mem.current() == "192.0.2.2" })
+	if r := a.status().Decision.Reason; !strings.Contains(r, "main in maintenance on b") {
+		t.Errorf("a's decision reason %q does not say where main is in maintenance", r)
+	}
+	// the leader's status shows main in maintenance too, and where
+	if by := a.status().Servers[0].MaintenanceBy; len(by) != 1 || by[0] != "b" {
+		t.Errorf("a's status: main maintenance_by %v, want [b]", by)
+	}
+	if h := a.d.Scheme("cat").Document().Health[0]; h.State != "MAINT" || !strings.Contains(h.Reason, "in maintenance on b") {
+		t.Errorf("a's health of main: %+v, want MAINT on b", h)
+	}
+	if err := b.d.SetMaintenance("cat", "main", false); err != nil {
+		t.Fatal(err)
+	}
+	testutil.Eventually(t, 5*time.Second, "a pushes main again", func() bool { return dns.mem.current() == "192.0.2.1" })
+	checkOneWriter(t, dns, a, b)
 }

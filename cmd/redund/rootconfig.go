@@ -68,6 +68,10 @@ func (f *fileConfig) Validate() error {
 			errs.Add("ddns."+name+".witness", "needs a [witness] table (the etcd members the deciders share)")
 		}
 	}
+	clashes := ddns.Clashes(f.Ddns)
+	for _, key := range slices.Sorted(maps.Keys(clashes)) {
+		errs.Add("ddns."+key, "%s", clashes[key])
+	}
 	if f.Gateway != nil {
 		errs.Merge("gateway", f.Gateway.Validate())
 		if f.Gateway.Witness && f.Witness == nil {

@@ -58,3 +58,16 @@ func TestConfigCheckGatewayWitnessNeedsTable(t *testing.T) {
 		t.Fatalf("with [witness]: code %d, out %q", code, out)
 	}
 }
+
+// TestConfigCheckDdnsClash: two schemes that set one DNS record are a
+// config error on the second's name: they would push against each other.
+func TestConfigCheckDdnsClash(t *testing.T) {
+	scheme := func(n string) string {
+		return "[ddns." + n + "]\nname = \"cat.example.com\"\n[ddns." + n + ".provider]\nkind = \"he\"\npassword = \"x\"\n" +
+			"[[ddns." + n + ".servers]]\nname = \"a\"\naddress = \"192.0.2.1\"\npriority = 1\n[ddns." + n + ".servers.check]\nkind = \"tcp\"\naddress = \"192.0.2.1:80\"\n"
+	}
+	bad := writeFile(t, "bad.toml", scheme("cat")+scheme("kitten"))
+	if _, err := loadConfig(bad); err == nil || !strings.Contains(err.Error(), `ddns.kitten.name: cat.example.com (A) is also set by scheme "cat"`) {
+		t.Fatalf("two schemes on one record: %v", err)
+	}
+}

@@ -9,6 +9,7 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -72,6 +73,10 @@ type CloudflareError struct {
 func (e *CloudflareError) Error() string {
 	parts := make([]string, 0, len(e.Errors))
 	for _, m := range e.Errors {
+		if m.Code == 0 {
+			parts = append(parts, m.Message) // ours ("reply is not JSON"), or a reply without a code
+			continue
+		}
 		parts = append(parts, fmt.Sprintf("%d %s", m.Code, m.Message))
 	}
 	if len(parts) == 0 {
@@ -106,6 +111,19 @@ func (c *Cloudflare) Set(ctx context.Context, r Record) (string, error) {
 	if err != nil {
 		return "", err
 	}
+	if r.If != nil {
+		// not atomic (the API has no condition), but this listing is one
+		// request before the change: a caller that read long ago (a ddns
+		// leader deposed while paused) finds what was written since
+		have := make([]string, len(recs))
+		for i, rec := range recs {
+			have[i] = rec.Content
+		}
+		have = sortValues(r.Type, have)
+		if !slices.Equal(have, sortValues(r.Type, r.If.Values)) {
+			return "", fmt.Errorf("dnsupdate: cloudflare: %w: required %v, the zone has %v", ErrConditionFailed, r.If.Values, have)
+		}
+	}
 	zone, _ := c.zone(ctx)
 	ttl := cfTTL(r.TTL)
 	if strings.EqualFold(r.Type, "CNAME") {
@@ -118,11 +136,17 @@ func (c *Cloudflare) Set(ctx context.Context, r Record) (string, error) {
 		if err := c.call(ctx, http.MethodPost, "/zones/"+zone+"/dns_records", body, &out); err != nil {
 			return "", err
 		}
+		if err := cfSameRecord(http.MethodPost, out, "", r); err != nil {
+			return "", err
+		}
 		reply = "created record " + out.ID
 	} else {
 		var out cfRecord
 		path := "/zones/" + zone + "/dns_records/" + recs[0].ID
 		if err := c.call(ctx, http.MethodPatch, path, cfRecord{Content: r.Value, TTL: ttl}, &out); err != nil {
+			return "", err
+		}
+		if err := cfSameRecord(http.MethodPatch, out, recs[0].ID, r); err != nil {
 			return "", err
 		}
 		reply = "updated record " + recs[0].ID
@@ -134,6 +158,33 @@ func (c *Cloudflare) Set(ctx context.Context, r Record) (string, error) {
 		reply += ", deleted " + extra.ID
 	}
 	return reply, nil
+}
+
+// cfSameRecord checks the record a POST or PATCH returned: a success
+// envelope is not proof enough that the record now holds r.Value, so the
+// record in the result must be the one changed (id; any id for a POST),
+// of r's name and type, with r's value.
+func cfSameRecord(method string, out cfRecord, id string, r Record) error {
+	var bad []string
+	switch {
+	case out.ID == "":
+		bad = append(bad, "no record id")
+	case id != "" && out.ID != id:
+		bad = append(bad, fmt.Sprintf("record id %q, changed %q", out.ID, id))
+	}
+	if !strings.EqualFold(out.Type, r.Type) {
+		bad = append(bad, fmt.Sprintf("type %q, sent %s", out.Type, strings.ToUpper(r.Type)))
+	}
+	if cfName(out.Name) != cfName(r.Name) {
+		bad = append(bad, fmt.Sprintf("name %q, sent %s", out.Name, cfName(r.Name)))
+	}
+	if NormalizeValue(r.Type, out.Content) != NormalizeValue(r.Type, r.Value) {
+		bad = append(bad, fmt.Sprintf("content %q, sent %s", out.Content, r.Value))
+	}
+	if len(bad) > 0 {
+		return fmt.Errorf("dnsupdate: cloudflare: %s: the record returned is not the one sent: %s", method, strings.Join(bad, "; "))
+	}
+	return nil
 }
 
 // cfTTL maps a TTL to Cloudflare's range: 1 means automatic, else 60-86400.
@@ -202,8 +253,8 @@ func (c *Cloudflare) records(ctx context.Context, name, rtype string) ([]cfRecor
 		return json.Unmarshal(raw, &page)
 	}, func() bool {
 		for _, r := range page {
-			if strings.EqualFold(r.Type, typ) && cfName(r.Name) == want {
-				all = append(all, r)
+			if strings.EqualFold(r.Type, typ) && cfName(r.Name) == want && !slices.ContainsFunc(all, func(a cfRecord) bool { return a.ID == r.ID }) {
+				all = append(all, r) // once: a record that moved to the next page while paging is not an extra to delete
 			}
 		}
 		return false
@@ -227,7 +278,18 @@ func (c *Cloudflare) pages(ctx context.Context, path string, q url.Values, decod
 		if err := decode(rep.Result); err != nil {
 			return fmt.Errorf("dnsupdate: cloudflare: GET %s: bad result: %w", path, err)
 		}
-		if done() || rep.ResultInfo == nil || page >= rep.ResultInfo.TotalPages {
+		if done() {
+			return nil
+		}
+		// without result_info, or with another page than asked for, there
+		// is no telling whether every page was read: a record missed
+		// there would be left in place beside the one set
+		switch info := rep.ResultInfo; {
+		case info == nil:
+			return fmt.Errorf("dnsupdate: cloudflare: GET %s: reply has no result_info: cannot tell whether page %d is the last", path, page)
+		case info.Page != page:
+			return fmt.Errorf("dnsupdate: cloudflare: GET %s: asked for page %d, reply is page %d", path, page, info.Page)
+		case page >= info.TotalPages:
 			return nil
 		}
 	}
@@ -276,9 +338,12 @@ func (c *Cloudflare) do(ctx context.Context, method, path string, body io.Reader
 		return nil, fmt.Errorf("dnsupdate: cloudflare: %s %s: %w", method, path, stripURL(err))
 	}
 	defer resp.Body.Close()
-	raw, err := io.ReadAll(io.LimitReader(resp.Body, maxReply))
+	raw, err := io.ReadAll(io.LimitReader(resp.Body, maxReply+1))
 	if err != nil {
 		return nil, fmt.Errorf("dnsupdate: cloudflare: %s %s: reading reply: %w", method, path, err)
+	}
+	if len(raw) > maxReply {
+		return nil, fmt.Errorf("dnsupdate: cloudflare: %s %s: HTTP %d: reply larger than %d bytes (not read further)", method, path, resp.StatusCode, maxReply)
 	}
 	return parseCFReply(resp.StatusCode, raw)
 }
@@ -309,8 +374,17 @@ func httpClient(c *http.Client) *http.Client {
 	if c != nil {
 		return c
 	}
-	return http.DefaultClient
+	return noRedirects
 }
+
+// noRedirects is the providers' default client: it does not follow
+// redirects. An API endpoint that answers 3xx is an error (the reply's
+// status and Location are shown): following it would send the request
+// again elsewhere - for a 307 or 308, HE's form with the dynamic DNS key
+// in its body, to whatever host the Location names.
+var noRedirects = &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error {
+	return http.ErrUseLastResponse
+}}
 
 // stripURL drops the request URL from an error (it may hold a query with
 // secrets in other providers, and repeats what the message says anyway).

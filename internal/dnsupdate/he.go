@@ -5,9 +5,12 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/netip"
 	"net/url"
 	"strings"
 	"time"
+
+	"github.com/miekg/dns"
 
 	"github.com/redund/redund/internal/config"
 )
@@ -64,7 +67,9 @@ func heMeaning(code string) string {
 // Name is "he".
 func (h *HE) Name() string { return "he" }
 
-// Get asks h.Server (recursion off) for name/rtype.
+// Get asks h.Server (recursion off) for name/rtype: the records owned by
+// name. A CNAME at name is an error: the address that follows it is the
+// target's, and HE's dynamic DNS updates only A and AAAA records.
 func (h *HE) Get(ctx context.Context, name, rtype string) ([]string, error) {
 	qt, err := rrType(rtype)
 	if err != nil {
@@ -74,9 +79,14 @@ func (h *HE) Get(ctx context.Context, name, rtype string) ([]string, error) {
 	if server == "" {
 		server = HEServer
 	}
-	vals, err := QueryValues(ctx, server, name, qt, timeoutOr(h.Timeout), false)
+	r, err := exchange(ctx, server, name, qt, timeoutOr(h.Timeout), false)
 	if err != nil {
 		return nil, fmt.Errorf("dnsupdate: he: reading current value: %w", err)
+	}
+	vals, cname := ownValues(r.Answer, name, qt)
+	if cname != "" {
+		return nil, fmt.Errorf("dnsupdate: he: %s is a CNAME (to %s) at %s: its address is the target's, not a dynamic record's",
+			strings.TrimSuffix(dns.Fqdn(name), "."), cname, server)
 	}
 	return vals, nil
 }
@@ -109,9 +119,35 @@ func (h *HE) Set(ctx context.Context, r Record) (string, error) {
 		return "", fmt.Errorf("dnsupdate: he: reading reply: %w", err)
 	}
 	if resp.StatusCode != http.StatusOK {
+		if loc := resp.Header.Get("Location"); loc != "" {
+			return "", fmt.Errorf("dnsupdate: he: HTTP %d to %s (redirects are not followed): %s", resp.StatusCode, snippet([]byte(loc)), snippet(raw))
+		}
 		return "", fmt.Errorf("dnsupdate: he: HTTP %d: %s", resp.StatusCode, snippet(raw))
 	}
-	return ParseHEReply(string(raw))
+	reply, err := ParseHEReply(string(raw))
+	if err != nil {
+		return "", err
+	}
+	if err := heSameAddress(reply, r.Value); err != nil {
+		return "", err
+	}
+	return reply, nil
+}
+
+// heSameAddress checks that a good/nochg reply names the address that was
+// sent: "good 192.0.2.9" after posting 192.0.2.1 (HE took another
+// address, or the reply is not to this request) is no proof of the push.
+func heSameAddress(reply, sent string) error {
+	f := strings.Fields(reply)
+	if len(f) < 2 {
+		return fmt.Errorf("dnsupdate: he: reply %q names no address; sent %s", reply, sent)
+	}
+	got, err := netip.ParseAddr(f[1])
+	want, werr := netip.ParseAddr(strings.TrimSpace(sent))
+	if err != nil || werr != nil || got.Unmap() != want.Unmap() {
+		return fmt.Errorf("dnsupdate: he: reply %q names another address than the one sent (%s)", snippet([]byte(reply)), sent)
+	}
+	return nil
 }
 
 // ParseHEReply interprets the body of an HE dynamic DNS reply: "good IP"

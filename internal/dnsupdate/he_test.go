@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -119,6 +120,29 @@ func TestHETimeout(t *testing.T) {
 
 // TestHEGet reads the current value from a DNS server on loopback.
 func TestHEGet(t *testing.T) {
+	h := &HE{Server: fakeNS(t, func(q string) []string { return []string{q + " 60 IN A 192.0.2.5"} }), Timeout: time.Second}
+	vals, err := h.Get(context.Background(), "dyn.example.com", "A")
+	if err != nil || len(vals) != 1 || vals[0] != "192.0.2.5" {
+		t.Fatalf("Get = %v, %v", vals, err)
+	}
+}
+
+// TestHEGetAtCNAME: a name that is a CNAME is answered with the CNAME and
+// the target's address; that address is not the name's own record, and
+// taking it as such could show a record as already right.
+func TestHEGetAtCNAME(t *testing.T) {
+	h := &HE{Server: fakeNS(t, func(q string) []string {
+		return []string{q + " 60 IN CNAME other.example.com.", "other.example.com. 60 IN A 192.0.2.5"}
+	}), Timeout: time.Second}
+	vals, err := h.Get(context.Background(), "dyn.example.com", "A")
+	if err == nil || !strings.Contains(err.Error(), "is a CNAME (to other.example.com.)") {
+		t.Fatalf("Get = %v, %v; want an error naming the CNAME", vals, err)
+	}
+}
+
+// fakeNS serves on loopback UDP, answering each question with the
+// records answer gives for the question's name.
+func fakeNS(t *testing.T, answer func(qname string) []string) string {
 	pc, err := net.ListenPacket("udp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -128,16 +152,72 @@ func TestHEGet(t *testing.T) {
 		Handler: dns.HandlerFunc(func(w dns.ResponseWriter, r *dns.Msg) {
 			m := new(dns.Msg)
 			m.SetReply(r)
-			rr, _ := dns.NewRR(r.Question[0].Name + " 60 IN A 192.0.2.5")
-			m.Answer = append(m.Answer, rr)
+			for _, s := range answer(r.Question[0].Name) {
+				rr, _ := dns.NewRR(s)
+				m.Answer = append(m.Answer, rr)
+			}
 			_ = w.WriteMsg(m)
 		})}
 	go func() { _ = ds.ActivateAndServe() }()
 	t.Cleanup(func() { _ = ds.Shutdown() })
 	<-ready
-	h := &HE{Server: pc.LocalAddr().String(), Timeout: time.Second}
-	vals, err := h.Get(context.Background(), "dyn.example.com", "A")
-	if err != nil || len(vals) != 1 || vals[0] != "192.0.2.5" {
-		t.Fatalf("Get = %v, %v", vals, err)
+	return pc.LocalAddr().String()
+}
+
+// TestHESetChecksTheAddressInTheReply: a "good"/"nochg" reply counts only
+// when it names the address that was posted; HE (or whatever answered)
+// taking another one, or not saying which, is no proof of the push.
+func TestHESetChecksTheAddressInTheReply(t *testing.T) {
+	cases := []struct {
+		name, sent, body string
+		ok               bool
+	}{
+		{"good same", "192.0.2.2", "good 192.0.2.2", true},
+		{"nochg same", "192.0.2.2", "nochg 192.0.2.2\n", true},
+		{"good v6 other spelling", "2001:db8::1", "good 2001:0db8:0:0::1", true},
+		{"good other address", "192.0.2.2", "good 192.0.2.77", false},
+		{"nochg other address", "192.0.2.2", "nochg 192.0.2.77", false},
+		{"good without address", "192.0.2.2", "good", false},
+		{"good garbage", "192.0.2.2", "good <html>", false},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			srv := fakeHE(t, func(host, pass, ip string) (int, string) { return 200, c.body })
+			h := &HE{BaseURL: srv.URL, Password: "key", Timeout: time.Second}
+			reply, err := h.Set(context.Background(), Record{Name: "dyn.example.com", Type: "A", Value: c.sent})
+			if (err == nil) != c.ok {
+				t.Fatalf("Set(%s) with reply %q = %q, %v; want ok=%v", c.sent, c.body, reply, err, c.ok)
+			}
+			if err != nil && !strings.Contains(err.Error(), c.sent) {
+				t.Errorf("error %q does not name the address sent", err)
+			}
+		})
+	}
+}
+
+// TestHEDoesNotFollowRedirects: a 307 from the update URL is an error
+// naming where it points; following it would post the form, with the
+// dynamic DNS key in it, to that other host.
+func TestHEDoesNotFollowRedirects(t *testing.T) {
+	var leaked atomic.Bool
+	other := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_ = r.ParseForm()
+		if r.PostForm.Get("password") != "" {
+			leaked.Store(true)
+		}
+		fmt.Fprint(w, "good "+r.PostForm.Get("myip"))
+	}))
+	t.Cleanup(other.Close)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		http.Redirect(w, r, other.URL+"/nic/update", http.StatusTemporaryRedirect)
+	}))
+	t.Cleanup(srv.Close)
+	h := &HE{BaseURL: srv.URL, Password: "key", Timeout: time.Second}
+	reply, err := h.Set(context.Background(), Record{Name: "dyn.example.com", Type: "A", Value: "192.0.2.1"})
+	if err == nil || !strings.Contains(err.Error(), "HTTP 307 to "+other.URL) {
+		t.Errorf("Set = %q, %v; want an error naming the redirect", reply, err)
+	}
+	if leaked.Load() {
+		t.Error("the form with the dynamic DNS key was posted to the redirect's host")
 	}
 }

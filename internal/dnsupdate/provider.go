@@ -18,9 +18,10 @@ type Record struct {
 	Type  string
 	Value string
 	TTL   int
-	// If, when set, makes the update conditional on what the provider has
-	// at the moment it applies it. Only providers that can check it in the
-	// same atomic step honour it (CanCondition); the others ignore it.
+	// If, when set, makes the update conditional on what the provider has.
+	// Providers that check it in the same atomic step as the update say so
+	// (CanCondition: rfc2136); Cloudflare checks it on the listing it reads
+	// right before its change (not atomic); HE ignores it.
 	If *Condition
 }
 

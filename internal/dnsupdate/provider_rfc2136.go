@@ -24,7 +24,16 @@ func (p *NSUpdate) Name() string { return "rfc2136" }
 // values), which the server checks in the same atomic step as the update.
 func (p *NSUpdate) Conditional() bool { return true }
 
-// Get returns the values the primary serves for name/rtype.
+// ErrNotApplied is wrapped by the error of a Set that the server answered
+// with NOERROR but that a read right after does not show: RFC 2136
+// (section 3.4.2.2) has the server ignore, silently, a record added beside
+// a CNAME and a CNAME added beside other records.
+var ErrNotApplied = errors.New("the server answered NOERROR but does not serve the value")
+
+// Get returns the values the primary serves for name/rtype: the records of
+// that type owned by name itself. A CNAME at name, when rtype is not
+// CNAME, is an error: the server follows it and answers with the target's
+// records, which are not name's, and ignores an update adding rtype there.
 func (p *NSUpdate) Get(ctx context.Context, name, rtype string) ([]string, error) {
 	qt, err := rrType(rtype)
 	if err != nil {
@@ -34,7 +43,29 @@ func (p *NSUpdate) Get(ctx context.Context, name, rtype string) ([]string, error
 	if err != nil {
 		return nil, err
 	}
-	return RRValues(rrs, qt), nil
+	vals, cname := ownValues(rrs, name, qt)
+	if cname != "" {
+		return nil, fmt.Errorf("dnsupdate: rfc2136: %s is a CNAME (to %s) at %s: the server ignores %s records added beside it; remove the CNAME",
+			strings.TrimSuffix(dns.Fqdn(name), "."), cname, p.Client.Server, dns.TypeToString[qt])
+	}
+	return vals, nil
+}
+
+// ownValues is the values of the qt records owned by name itself in an
+// answer section, and the target of a CNAME at name when qt is not CNAME
+// (the server followed it: the records after it are the target's).
+func ownValues(rrs []dns.RR, name string, qt uint16) (vals []string, cname string) {
+	own := make([]dns.RR, 0, len(rrs))
+	for _, rr := range rrs {
+		if !strings.EqualFold(dns.Fqdn(rr.Header().Name), dns.Fqdn(name)) {
+			continue // the target's records after a CNAME
+		}
+		if c, ok := rr.(*dns.CNAME); ok && qt != dns.TypeCNAME {
+			return nil, c.Target
+		}
+		own = append(own, rr)
+	}
+	return RRValues(own, qt), ""
 }
 
 // Set replaces every name/rtype record by one with r.Value.
@@ -65,7 +96,26 @@ func (p *NSUpdate) Set(ctx context.Context, r Record) (string, error) {
 		}
 		return "", err
 	}
-	return fmt.Sprintf("NOERROR from %s: %s %s %s", p.Client.Server, strings.TrimSuffix(dns.Fqdn(r.Name), "."), dns.TypeToString[qt], r.Value), nil
+	// NOERROR is not proof: the server ignores some additions silently
+	// (beside a CNAME, a CNAME beside other data). It applies an update
+	// before answering, so a read now shows what it serves.
+	got, err := p.Get(ctx, r.Name, r.Type)
+	if err != nil {
+		return "", fmt.Errorf("dnsupdate: rfc2136: the update was answered NOERROR, but reading it back failed: %w", err)
+	}
+	if !Matches(r.Type, got, r.Value) {
+		return "", fmt.Errorf("dnsupdate: rfc2136: %s %s at %s: %w: it serves %s, not %s (a CNAME added beside other records of the name is ignored)",
+			strings.TrimSuffix(dns.Fqdn(r.Name), "."), dns.TypeToString[qt], p.Client.Server, ErrNotApplied, valuesText(got), r.Value)
+	}
+	return fmt.Sprintf("NOERROR from %s: %s %s %s (read back)", p.Client.Server, strings.TrimSuffix(dns.Fqdn(r.Name), "."), dns.TypeToString[qt], r.Value), nil
+}
+
+// valuesText is values for a message ("none" for no record).
+func valuesText(vals []string) string {
+	if len(vals) == 0 {
+		return "none"
+	}
+	return strings.Join(vals, ", ")
 }
 
 // prerequisites turns r.If into the RRs of the prerequisite section: the

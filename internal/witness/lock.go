@@ -102,6 +102,19 @@ func (l *Lock) Held() (fence int64, ok bool) {
 	return l.fence, true
 }
 
+// HeldUntil is Held with the moment the holding lasts to, as it stands
+// now: the lease's local deadline, which each keep-alive moves on. An
+// action that needs the lock throughout can stop at that moment unless a
+// new call says the lock is still held (and for longer).
+func (l *Lock) HeldUntil() (fence int64, until time.Time, ok bool) {
+	l.w.mu.Lock()
+	defer l.w.mu.Unlock()
+	if !l.held || !time.Now().Before(l.w.deadline) {
+		return 0, time.Time{}, false
+	}
+	return l.fence, l.w.deadline, true
+}
+
 // deliver records ev and sends it without blocking the loop.
 func (l *Lock) deliver(ev Event) {
 	l.w.mu.Lock()
