@@ -52,10 +52,17 @@ func TestSuspendedHolderLoses(t *testing.T) {
 	l := lock(t, w, "gw")
 	l.Campaign()
 	acq := next(t, l, Acquired, 5*time.Second)
+	_, until, ok := l.HeldUntil()
+	if !ok || !until.After(time.Now()) || until.After(time.Now().Add(2*ttl)) {
+		t.Fatalf("HeldUntil() = %v, %v while held: want a moment within the lease on the process clock", until, ok)
+	}
 
 	suspended.Store(int64(3 * ttl))
 	if f, ok := l.Held(); ok {
 		t.Fatalf("Held() = %d, true after a suspend of 3 TTLs", f)
+	}
+	if f, until, ok := l.HeldUntil(); ok {
+		t.Fatalf("HeldUntil() = %d, %v, true after a suspend of 3 TTLs", f, until)
 	}
 	// the keep-alives still answer (etcd is fine in this test): without
 	// the suspend-aware clock no Lost would ever come

@@ -105,14 +105,17 @@ func (l *Lock) Held() (fence int64, ok bool) {
 // HeldUntil is Held with the moment the holding lasts to, as it stands
 // now: the lease's local deadline, which each keep-alive moves on. An
 // action that needs the lock throughout can stop at that moment unless a
-// new call says the lock is still held (and for longer).
+// new call says the lock is still held (and for longer). until is on the
+// process's clock (time.Now, which timers use): the witness's own clock
+// also counts time the host spent suspended (see clock.go).
 func (l *Lock) HeldUntil() (fence int64, until time.Time, ok bool) {
 	l.w.mu.Lock()
 	defer l.w.mu.Unlock()
-	if !l.held || !time.Now().Before(l.w.deadline) {
+	now := l.w.now()
+	if !l.held || !now.Before(l.w.deadline) {
 		return 0, time.Time{}, false
 	}
-	return l.fence, l.w.deadline, true
+	return l.fence, time.Now().Add(l.w.deadline.Sub(now)), true
 }
 
 // deliver records ev and sends it without blocking the loop.
