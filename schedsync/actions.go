@@ -9,6 +9,7 @@ import (
 	"os/exec"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/redund/redund/internal/config"
@@ -224,34 +225,108 @@ func (n *Node) demote(reason string) {
 	}
 }
 
-// runHook runs argv in the background with the new role in its
-// environment; it never blocks the sync. Its failure is logged and shown
-// in the status until a hook started later runs.
+// hookJob is one hook to run: on_promote or on_demote with its
+// environment, numbered in the order of the role changes.
+type hookJob struct {
+	seq  uint64
+	argv []string
+	what string
+	env  []string
+}
+
+// hookWaitDelay is how long a hook that exited (or was killed at its
+// timeout) may leave a child holding its output open before the runner
+// stops reading it: an application started in the background by the hook
+// does not keep the hook running.
+const hookWaitDelay = time.Second
+
+// hookOutputMax is how much of a hook's output is kept (its end) for the
+// log and the status.
+const hookOutputMax = 64 << 10
+
+// runHook queues argv with the new role in its environment; it never
+// blocks the sync. Hooks run one at a time, in the order of the role
+// changes, so an on_demote ("stop the application") never finishes after
+// the on_promote that followed it. Its failure is logged and shown in the
+// status until a hook started later runs.
 func (n *Node) runHook(argv []string, what string, role Role, epoch uint64, reason string) {
 	if len(argv) == 0 {
 		return
 	}
-	fence := n.fenceEnv()
+	env := append([]string{"REDUND_SCHEDSYNC_EVENT=" + what, "REDUND_SCHEDSYNC_ROLE=" + role.String(),
+		"REDUND_SCHEDSYNC_EPOCH=" + strconv.FormatUint(epoch, 10), "REDUND_SCHEDSYNC_DIR=" + n.cfg.Dir,
+		"REDUND_SCHEDSYNC_REASON=" + reason}, n.fenceEnv()...)
 	n.mu.Lock()
 	n.hookStarted++
-	seq := n.hookStarted
+	n.hookQueue = append(n.hookQueue, hookJob{seq: n.hookStarted, argv: argv, what: what, env: env})
+	start := !n.hookRunning
+	n.hookRunning = true
 	n.mu.Unlock()
-	n.hooks.Go(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), hookTimeout)
-		defer cancel()
-		cmd := exec.CommandContext(ctx, argv[0], argv[1:]...)
-		env := append([]string{"REDUND_SCHEDSYNC_EVENT=" + what, "REDUND_SCHEDSYNC_ROLE=" + role.String(),
-			"REDUND_SCHEDSYNC_EPOCH=" + strconv.FormatUint(epoch, 10), "REDUND_SCHEDSYNC_DIR=" + n.cfg.Dir,
-			"REDUND_SCHEDSYNC_REASON=" + reason}, fence...)
-		cmd.Env = config.ChildEnv(env...)
-		out, err := cmd.CombinedOutput()
-		n.hookFinished(seq, what, err, out)
-		if err != nil {
-			n.log.Error("hook failed", "hook", what, "err", err, "output", string(out))
+	if start {
+		n.hooks.Go(n.runHooks)
+	}
+}
+
+// runHooks runs the queued hooks in order until the queue is empty.
+func (n *Node) runHooks() {
+	for {
+		n.mu.Lock()
+		if len(n.hookQueue) == 0 {
+			n.hookRunning = false
+			n.mu.Unlock()
 			return
 		}
-		n.log.Info("hook ran", "hook", what, "output", string(out))
-	})
+		j := n.hookQueue[0]
+		n.hookQueue = n.hookQueue[1:]
+		n.mu.Unlock()
+		n.runHookJob(j)
+	}
+}
+
+func (n *Node) runHookJob(j hookJob) {
+	ctx, cancel := context.WithTimeout(context.Background(), hookTimeout)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, j.argv[0], j.argv[1:]...)
+	cmd.Env = config.ChildEnv(j.env...)
+	cmd.WaitDelay = hookWaitDelay
+	out := &tailBuffer{max: hookOutputMax}
+	cmd.Stdout, cmd.Stderr = out, out
+	err := cmd.Run()
+	switch {
+	case ctx.Err() != nil:
+		err = fmt.Errorf("timed out after %v and killed", hookTimeout)
+	case errors.Is(err, exec.ErrWaitDelay):
+		err = nil // it exited 0; a child it started keeps the output open
+	}
+	n.hookFinished(j.seq, j.what, err, out.bytes())
+	if err != nil {
+		n.log.Error("hook failed", "hook", j.what, "err", err, "output", string(out.bytes()))
+		return
+	}
+	n.log.Info("hook ran", "hook", j.what, "output", string(out.bytes()))
+}
+
+// tailBuffer keeps the last max bytes written to it.
+type tailBuffer struct {
+	mu  sync.Mutex
+	max int
+	b   []byte
+}
+
+func (t *tailBuffer) Write(p []byte) (int, error) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.b = append(t.b, p...)
+	if over := len(t.b) - t.max; over > 0 {
+		t.b = append(t.b[:0], t.b[over:]...)
+	}
+	return len(p), nil
+}
+
+func (t *tailBuffer) bytes() []byte {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return append([]byte(nil), t.b...)
 }
 
 // lastLine is the last non-empty line of a hook's output, at most 200 runes.

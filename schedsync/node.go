@@ -82,6 +82,8 @@ type Node struct {
 	hookStarted  uint64                 // hooks started so far
 	hookDone     uint64                 // the latest started hook that has finished
 	hookErr      string                 // why that hook failed; "": it ran
+	hookQueue    []hookJob              // hooks waiting to run, in order
+	hookRunning  bool                   // runHooks is running (n.hooks waits for it)
 	journalErr   string                 // in-place updates a crash left that could not be finished at start; "" once Synced
 }
 

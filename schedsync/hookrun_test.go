@@ -1,0 +1,66 @@
+package schedsync
+
+import (
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/redund/redund/internal/config"
+	"github.com/redund/redund/internal/testutil"
+)
+
+// hookNode is a node that runs no role loop: the tests call runHook.
+func hookNode(t *testing.T) *testNode {
+	t.Helper()
+	return startNode(t, &Config{Mode: ModePrimary, Dir: t.TempDir(), Secret: config.Secret(testSecret), NodeID: "a"}, nil)
+}
+
+// TestHooksRunInOrder: on_demote ("stop the application") and on_promote
+// ("start it") run one after the other in the order of the role changes.
+// They ran concurrently: a slow on_demote started before a quick
+// on_promote finished after it, leaving the application stopped on a
+// node that is primary.
+func TestHooksRunInOrder(t *testing.T) {
+	n := hookNode(t)
+	out := filepath.Join(t.TempDir(), "hooks")
+	n.runHook([]string{"/bin/sh", "-c", `sleep 0.5; echo "$REDUND_SCHEDSYNC_EVENT" >> "$0"`, out}, "demote", RoleSecondary, 1, "test")
+	n.runHook([]string{"/bin/sh", "-c", `echo "$REDUND_SCHEDSYNC_EVENT" >> "$0"`, out}, "promote", RolePrimary, 2, "test")
+	n.hooks.Wait()
+	b, err := os.ReadFile(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := strings.Fields(string(b)); strings.Join(got, " ") != "demote promote" {
+		t.Fatalf("hooks ran as %v, want [demote promote]", got)
+	}
+}
+
+// TestHookLeavingAChildFinishes: a hook that exits but leaves a child
+// holding its output open (an application started in the background
+// without redirecting it) counts as finished when it exits. The hook
+// runner waited for the child's end: the hook never finished, the
+// hooks after it never ran, and the daemon could not stop.
+func TestHookLeavingAChildFinishes(t *testing.T) {
+	n := hookNode(t)
+	pidFile := filepath.Join(t.TempDir(), "pid")
+	t.Cleanup(func() {
+		if b, err := os.ReadFile(pidFile); err == nil {
+			if pid, err := strconv.Atoi(strings.TrimSpace(string(b))); err == nil {
+				_ = syscall.Kill(pid, syscall.SIGKILL)
+			}
+		}
+	})
+	n.runHook([]string{"/bin/sh", "-c", `sleep 60 & echo $! > "$0"; echo started`, pidFile}, "promote", RolePrimary, 2, "test")
+	testutil.Eventually(t, 10*time.Second, "the hook finished", func() bool {
+		n.mu.Lock()
+		defer n.mu.Unlock()
+		return n.hookDone == 1
+	})
+	if d := n.Status()[0]; len(d.Health) != 0 {
+		t.Fatalf("a hook that exited 0 is shown as failed: %+v", d.Health)
+	}
+}
