@@ -253,7 +253,7 @@ func (n *Node) runRole(ctx context.Context) {
 	n.roleCancel = cancel
 	role := n.role
 	n.mu.Unlock()
-	n.metrics.setRole(role)
+	n.notePrimaryGauge()
 	var err error
 	if role == RolePrimary {
 		err = n.runPrimary(rctx)

@@ -93,6 +93,21 @@ func (n *Node) runWitness(ctx context.Context) {
 		case <-t.C:
 		}
 		n.applyWitness(n.witnessFacts(ev.Kind == witness.Lost), ev)
+		n.notePrimaryGauge()
+	}
+}
+
+// notePrimaryGauge sets redund_schedsync_primary: 1 while this node is
+// primary and may publish (with the witness: holds the lock), so that a
+// primary by its saved role waiting for the lock is not counted as one.
+func (n *Node) notePrimaryGauge() {
+	n.mu.Lock()
+	primary := n.role == RolePrimary && n.mayPublish()
+	n.mu.Unlock()
+	if primary {
+		n.metrics.setRole(RolePrimary)
+	} else {
+		n.metrics.setRole(RoleSecondary)
 	}
 }
 

@@ -12,6 +12,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/redund/redund/internal/config"
 	"github.com/redund/redund/internal/testutil"
 	"github.com/redund/redund/internal/witness"
@@ -240,4 +242,28 @@ func TestPrimaryWithoutLockNotShownAsPrimary(t *testing.T) {
 	if n.Role() != RolePrimary || Role(doc.Role) == RolePrimary || !strings.Contains(doc.Reason, "witness lock") {
 		t.Fatalf("role %s, document role %q, reason %q", n.Role(), doc.Role, doc.Reason)
 	}
+}
+
+// TestPrimaryWithoutLockNotCountedAsPrimary: redund_schedsync_primary is
+// 1 only while the node is primary and, with the witness, holds the lock.
+// A restarted old primary waiting for the lock reported 1 while the other
+// node, which holds it, did too: two primaries in the metrics.
+func TestPrimaryWithoutLockNotCountedAsPrimary(t *testing.T) {
+	a, _, lnA, _ := pairConfigs(t, ModePrimary, ModeSecondaryFailover, nil)
+	a.Witness = true
+	dead := testutil.ClosedTCPAddr(t)
+	n := startWitNode(t, a, lnA, &witness.Config{Endpoints: []string{"http://" + dead}, Name: "a", TTL: config.Duration(witTTL)})
+	testutil.Eventually(t, 10*time.Second, "the primary's role loop scanned", func() bool { return n.currentLog() != nil })
+	if g := gaugeValue(t, n.metrics.primary); n.Role() != RolePrimary || g != 0 {
+		t.Fatalf("role %s without the lock, redund_schedsync_primary %v", n.Role(), g)
+	}
+}
+
+func gaugeValue(t *testing.T, g prometheus.Gauge) float64 {
+	t.Helper()
+	reg := prometheus.NewRegistry()
+	must(t, reg.Register(g))
+	mfs, err := reg.Gather()
+	must(t, err)
+	return mfs[0].GetMetric()[0].GetGauge().GetValue()
 }
