@@ -267,3 +267,16 @@ func gaugeValue(t *testing.T, g prometheus.Gauge) float64 {
 	must(t, err)
 	return mfs[0].GetMetric()[0].GetGauge().GetValue()
 }
+
+// TestPageShowsWitness: the status page shows the witness lock as the
+// node sees it (it showed nothing of it).
+func TestPageShowsWitness(t *testing.T) {
+	a, _, lnA, _ := pairConfigs(t, ModePrimary, ModeSecondaryFailover, nil)
+	a.Witness = true
+	dead := testutil.ClosedTCPAddr(t)
+	n := startWitNode(t, a, lnA, &witness.Config{Endpoints: []string{"http://" + dead}, Name: "a", TTL: config.Duration(witTTL)})
+	page := getPage(t, servePage(t, n, nil, ""), "confirm=promote")
+	if !strings.Contains(page, `id="witness">does not hold the lock`) || !strings.Contains(page, "etcd 0/1 reachable") {
+		t.Fatalf("the page does not show the witness:\n%s", page)
+	}
+}
