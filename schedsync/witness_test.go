@@ -37,6 +37,8 @@ type witPair struct {
 	hookB      string
 	twoPrimary atomic.Int64 // samples with both nodes primary
 	samples    atomic.Int64
+	cfgA       *Config         // a's config and [witness], to start it again
+	witA       *witness.Config
 }
 
 func startWitPair(t *testing.T) *witPair {
@@ -57,6 +59,7 @@ func startWitPair(t *testing.T) *witPair {
 	var wa, wb *witness.Config
 	wa, p.etcdA = witConfig(t, cl, "a")
 	wb, p.etcdB = witConfig(t, cl, "b")
+	p.cfgA, p.witA = a, wa
 	p.a = startWitNode(t, a, lnA, wa)
 	testutil.Eventually(t, 15*time.Second, "a holds the lock", func() bool { return p.a.mayPublish() })
 	p.b = startWitNode(t, b, lnB, wb)
@@ -278,5 +281,53 @@ func TestPageShowsWitness(t *testing.T) {
 	page := getPage(t, servePage(t, n, nil, ""), "confirm=promote")
 	if !strings.Contains(page, `id="witness">does not hold the lock`) || !strings.Contains(page, "etcd 0/1 reachable") {
 		t.Fatalf("the page does not show the witness:\n%s", page)
+	}
+}
+
+// TestWitnessRestartedOldPrimary: the primary stops (its saved role stays
+// primary), the secondary takes the lock and promotes; the old primary
+// starts again as primary by its saved role while the other node holds
+// the lock. Neither its status document, nor its role on the peer's
+// side, nor redund_schedsync_primary shows two primaries while it waits,
+// it publishes nothing, and it steps down and follows the holder.
+func TestWitnessRestartedOldPrimary(t *testing.T) {
+	p := startWitPair(t)
+	writeFile(t, p.a.dir, "x.txt", "1", 0o644)
+	waitSame(t, p.a, p.b, "initial copy")
+	p.a.stop()
+	testutil.Eventually(t, 15*time.Second, "b promotes", func() bool { return p.b.Role() == RolePrimary && p.b.mayPublish() })
+	writeFile(t, p.b.dir, "from-b.txt", "b is primary", 0o644)
+
+	ln, err := net.Listen("tcp", p.cfgA.Listen)
+	must(t, err)
+	a := startWitNode(t, p.cfgA, ln, p.witA)
+	if a.Role() != RolePrimary {
+		t.Fatalf("a restarted as %s, want primary by its saved role", a.Role())
+	}
+	var both, samples int
+	deadline := time.Now().Add(15 * time.Second)
+	for a.Role() == RolePrimary && time.Now().Before(deadline) {
+		da, db := a.Status()[0], p.b.Status()[0]
+		if da.Role == RolePrimary.String() && db.Role == RolePrimary.String() {
+			both++
+		}
+		if gaugeValue(t, a.metrics.primary) == 1 && gaugeValue(t, p.b.metrics.primary) == 1 {
+			both++
+		}
+		if a.mayPublish() {
+			t.Fatal("the restarted old primary got the lock while b holds it")
+		}
+		samples++
+		time.Sleep(10 * time.Millisecond) // sleep: sampling interval of the window in which a waits for the lock
+	}
+	if a.Role() != RoleSecondary {
+		t.Fatalf("a still %s after 15 s without the lock", a.Role())
+	}
+	if both > 0 || samples < 10 {
+		t.Fatalf("two primaries shown in %d of %d samples", both, samples)
+	}
+	waitSame(t, p.b, a, "a follows b")
+	if p.b.Role() != RolePrimary || !p.b.mayPublish() {
+		t.Fatal("b lost its role while a waited")
 	}
 }
