@@ -37,7 +37,7 @@ type witPair struct {
 	hookB      string
 	twoPrimary atomic.Int64 // samples with both nodes primary
 	samples    atomic.Int64
-	cfgA       *Config         // a's config and [witness], to start it again
+	cfgA       *Config // a's config and [witness], to start it again
 	witA       *witness.Config
 }
 
