@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"strconv"
+	"sync/atomic"
 	"time"
 
 	"github.com/redund/redund/internal/witness"
@@ -27,8 +28,11 @@ type witnessState struct {
 	forced   bool      // the operator asked to promote: campaign now
 	fence    int64     // the token of the current (or last) holding
 	heldAt   time.Time // when the lock was last held as primary
-	servedAt time.Time // secondary: when the primary last served a sync exchange
-	roleAt   time.Time // when the current role began
+	servedAt time.Time // secondary: when the primary last served this node (a sync exchange, a data answer's bytes)
+	// servedNote is servedAt in Unix nanoseconds, read without n.mu to
+	// throttle noteServing.
+	servedNote atomic.Int64
+	roleAt     time.Time // when the current role began
 }
 
 // newWitness sets up the witness and its lock when witness = true; it
@@ -186,14 +190,27 @@ func (n *Node) setWanted(v bool) {
 	}
 }
 
-// noteServed records that the primary served a sync exchange.
+// noteServed records that the primary served this node: a sync exchange
+// succeeded, or a data answer came (its head, and each read of its body).
 func (n *Node) noteServed() {
 	if n.wit == nil {
 		return
 	}
+	now := time.Now()
+	n.wit.servedNote.Store(now.UnixNano())
 	n.mu.Lock()
-	n.wit.servedAt = time.Now()
+	n.wit.servedAt = now
 	n.mu.Unlock()
+}
+
+// noteServing is noteServed for the reads of a data answer's body: at
+// most once per witnessTick, so that a transfer does not take n.mu at
+// every read.
+func (n *Node) noteServing() {
+	if n.wit == nil || time.Now().UnixNano()-n.wit.servedNote.Load() < int64(witnessTick) {
+		return
+	}
+	n.noteServed()
 }
 
 // noteRoleStart records when the current role began (n.mu held).

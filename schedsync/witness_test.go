@@ -331,3 +331,35 @@ func TestWitnessRestartedOldPrimary(t *testing.T) {
 		t.Fatal("b lost its role while a waited")
 	}
 }
+
+// TestWitnessLongTransferIsServing: a secondary that receives a transfer
+// lasting longer than failover_offset (a large initial copy) is being
+// served by its primary: it does not campaign for the lock meanwhile. It
+// counted only whole exchanges, so it campaigned through every long
+// copy, and would have taken the lock with a half-copied tree at the
+// primary's first lapse with etcd.
+func TestWitnessLongTransferIsServing(t *testing.T) {
+	f := newFake(t)
+	big := bigData(64<<10, 1)
+	f.put(Entry{Path: "big.bin", Kind: KindFile, Size: int64(len(big)), Mode: 0o644, Hash: contentSum(big)}, big)
+	f.setTrickle("big.bin", 400*time.Millisecond) // about 3.6 s, failover_offset is 2 s
+	_, b, lnA, lnB := pairConfigs(t, ModePrimary, ModeSecondaryFailover, nil)
+	lnA.Close()
+	b.Peer, b.Witness = "http://"+f.addr, true
+	dead := testutil.ClosedTCPAddr(t)
+	s := startWitNode(t, b, lnB, &witness.Config{Endpoints: []string{"http://" + dead}, Name: "b", TTL: config.Duration(witTTL)})
+	deadline := time.Now().Add(20 * time.Second)
+	for s.state() != StateSynced {
+		if time.Now().After(deadline) {
+			t.Fatalf("not Synced within 20 s: %s: %s", s.state(), s.Status()[0].Reason)
+		}
+		if w := witDetail(s); w["campaigning"] == true {
+			t.Fatalf("campaigning while the primary sends the initial copy (%s: %s)", s.state(), s.Status()[0].Reason)
+		}
+		time.Sleep(20 * time.Millisecond) // sleep: sampling interval of the transfer, which must end in Synced
+	}
+	got, err := os.ReadFile(filepath.Join(s.dir, "big.bin"))
+	if err != nil || string(got) != string(big) {
+		t.Fatalf("big.bin not copied: %v", err)
+	}
+}
