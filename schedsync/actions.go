@@ -278,9 +278,23 @@ func (n *Node) runHooks() {
 		}
 		j := n.hookQueue[0]
 		n.hookQueue = n.hookQueue[1:]
+		n.hookNow, n.hookSince = j.what, time.Now()
 		n.mu.Unlock()
 		n.runHookJob(j)
+		n.mu.Lock()
+		n.hookNow = ""
+		n.mu.Unlock()
 	}
+}
+
+// hookRunningLocked is details.hook_running (n.mu held): the hook that
+// runs now, for how long, and how many wait behind it; nil when none runs.
+func (n *Node) hookRunningLocked() map[string]any {
+	if n.hookNow == "" {
+		return nil
+	}
+	return map[string]any{"hook": "on_" + n.hookNow, "running_s": time.Since(n.hookSince).Seconds(),
+		"queued": len(n.hookQueue)}
 }
 
 func (n *Node) runHookJob(j hookJob) {

@@ -64,3 +64,28 @@ func TestHookLeavingAChildFinishes(t *testing.T) {
 		t.Fatalf("a hook that exited 0 is shown as failed: %+v", d.Health)
 	}
 }
+
+// TestHookRunningShown: while a hook runs, the status says which one, for
+// how long and how many wait behind it (details.hook_running); it said
+// nothing, so a primary whose on_promote had not finished starting the
+// application looked done.
+func TestHookRunningShown(t *testing.T) {
+	n := hookNode(t)
+	release := filepath.Join(t.TempDir(), "release")
+	t.Cleanup(func() { _ = os.WriteFile(release, nil, 0o644) }) // before the node stops, which waits for the hook
+	n.runHook([]string{"/bin/sh", "-c", `while [ ! -e "$0" ]; do sleep 0.05; done`, release}, "promote", RolePrimary, 2, "test")
+	n.runHook([]string{"/bin/true"}, "demote", RoleSecondary, 2, "test")
+	testutil.Eventually(t, 10*time.Second, "the running hook in the status", func() bool {
+		r, _ := n.Status()[0].Details["hook_running"].(map[string]any)
+		return r["hook"] == "on_promote" && r["queued"] == 1
+	})
+	page := getPage(t, servePage(t, n, nil, ""), "")
+	if !strings.Contains(page, `id="hook-running">on_promote running for`) || !strings.Contains(page, "1 more waiting") {
+		t.Fatalf("the page does not show the running hook:\n%s", page)
+	}
+	must(t, os.WriteFile(release, nil, 0o644))
+	n.hooks.Wait()
+	if r, ok := n.Status()[0].Details["hook_running"]; ok {
+		t.Fatalf("hook_running %v after the hooks ran", r)
+	}
+}

@@ -84,6 +84,8 @@ type Node struct {
 	hookErr      string                 // why that hook failed; "": it ran
 	hookQueue    []hookJob              // hooks waiting to run, in order
 	hookRunning  bool                   // runHooks is running (n.hooks waits for it)
+	hookNow      string                 // the hook that runs now ("promote", "demote"); "": none
+	hookSince    time.Time              // when it started
 	journalErr   string                 // in-place updates a crash left that could not be finished at start; "" once Synced
 }
 

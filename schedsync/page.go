@@ -61,6 +61,7 @@ type pageData struct {
 	Actions                       []pageAction
 	Confirm                       *pageAction  // the action a page without JavaScript confirms
 	Witness                       *pageWitness // witness = true: the lock as the node sees it
+	HookRunning                   *pageHook    // the on_promote / on_demote hook running now
 	Problem                       string       // the details could not be read
 }
 
@@ -81,6 +82,14 @@ type pageDetails struct {
 	Conflicts      []Conflict   `json:"conflicts"`
 	ConflictsTotal int          `json:"conflicts_total"`
 	Witness        *pageWitness `json:"witness"`
+	HookRunning    *pageHook    `json:"hook_running"`
+}
+
+// pageHook is details.hook_running: the hook that runs now.
+type pageHook struct {
+	Hook     string  `json:"hook"`
+	RunningS float64 `json:"running_s"`
+	Queued   int     `json:"queued"`
 }
 
 // pageWitness is details.witness: the lock as this node sees it.
@@ -194,7 +203,7 @@ func readDocument(doc status.Document) pageData {
 		d.Progress, d.ProgressOf = det.PeerProgress, "the secondary"
 	}
 	d.SyncErrors, d.Conflicts, d.ConflictsTotal = det.SyncErrors, det.Conflicts, det.ConflictsTotal
-	d.Witness = det.Witness
+	d.Witness, d.HookRunning = det.Witness, det.HookRunning
 	d.States = stateRows(State(doc.State))
 	d.Actions = []pageAction{resyncAction(&d), promoteAction(&d)}
 	return d

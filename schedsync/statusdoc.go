@@ -73,6 +73,9 @@ func (n *Node) Status() []status.Document {
 	if n.wit != nil {
 		det["witness"] = n.witnessDetailLocked()
 	}
+	if r := n.hookRunningLocked(); r != nil {
+		det["hook_running"] = r
+	}
 	total, last := n.w.conflicts.snapshot()
 	det["conflicts_total"] = total
 	det["conflicts_rotated"] = n.w.conflicts.rotatedCount()
