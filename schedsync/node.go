@@ -55,6 +55,7 @@ type Node struct {
 	listenErr  error
 	app        *applier
 	hooks      sync.WaitGroup
+	saveMu     sync.Mutex               // one save of state.json at a time
 	setid      pathNotes                // secondary: paths whose setuid/setgid bits were dropped
 	failNotes  pathNotes                // secondary: files that could not be installed, logged once per reason
 	skipped    pathNotes                // primary: paths not synced (FIFOs, sockets, unsafe symlinks), logged once
@@ -87,6 +88,7 @@ type Node struct {
 	hookNow      string                 // the hook that runs now ("promote", "demote"); "": none
 	hookSince    time.Time              // when it started
 	journalErr   string                 // in-place updates a crash left that could not be finished at start; "" once Synced
+	stateErr     string                 // why the last save of state.json failed; "" once one succeeded
 }
 
 // New checks cfg and opens the directory; it binds nothing (Listen does)

@@ -31,6 +31,10 @@ func (n *Node) Status() []status.Document {
 		d.Reason = joinReason(n.hookErr, d.Reason)
 		d.Health = append(d.Health, status.Health{Name: "hook", State: "ERR", Reason: n.hookErr})
 	}
+	if n.stateErr != "" {
+		d.Reason = joinReason(n.stateErr, d.Reason)
+		d.Health = append(d.Health, status.Health{Name: "state", State: "ERR", Reason: n.stateErr})
+	}
 	if n.journalErr != "" {
 		d.Health = append(d.Health, status.Health{Name: "journal", State: "ERR", Reason: n.journalErr})
 	}
