@@ -5,6 +5,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strconv"
 	"strings"
 	"sync"
@@ -361,5 +362,22 @@ func TestWitnessLongTransferIsServing(t *testing.T) {
 	got, err := os.ReadFile(filepath.Join(s.dir, "big.bin"))
 	if err != nil || string(got) != string(big) {
 		t.Fatalf("big.bin not copied: %v", err)
+	}
+}
+
+// TestWitnessPromoteRefusalSaysHowLong: Make primary refused because the
+// lock did not come says how long it waited, which is the caller's
+// deadline when that comes first (the admin action's 30 s against two
+// TTLs of 40 s); it always said two TTLs.
+func TestWitnessPromoteRefusalSaysHowLong(t *testing.T) {
+	_, b, _, lnB := pairConfigs(t, ModePrimary, ModeSecondaryFailover, nil)
+	b.Witness = true
+	dead := testutil.ClosedTCPAddr(t)
+	n := startWitNode(t, b, lnB, &witness.Config{Endpoints: []string{"http://" + dead}, Name: "b", TTL: config.Duration(witTTL)})
+	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
+	defer cancel()
+	err := n.Promote(ctx)
+	if err == nil || !regexp.MustCompile(`did not come within [0-9]+ms `).MatchString(err.Error()) {
+		t.Fatalf("Promote: %v", err)
 	}
 }
