@@ -301,7 +301,7 @@ func (n *Node) runHookJob(j hookJob) {
 	ctx, cancel := context.WithTimeout(context.Background(), hookTimeout)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, j.argv[0], j.argv[1:]...)
-	cmd.Env = config.ChildEnv(j.env...)
+	cmd.Env = hookEnv(config.ChildEnv(), j.env)
 	cmd.WaitDelay = hookWaitDelay
 	out := &tailBuffer{max: hookOutputMax}
 	cmd.Stdout, cmd.Stderr = out, out
@@ -318,6 +318,21 @@ func (n *Node) runHookJob(j hookJob) {
 		return
 	}
 	n.log.Info("hook ran", "hook", j.what, "output", string(out.bytes()))
+}
+
+// hookEnv is a hook's environment: the inherited one without any
+// REDUND_SCHEDSYNC_* or REDUND_FENCE of its own (a daemon started by
+// another redund's hook or supervisor inherits that one's: a hook must
+// never take it for this node's fencing token), then own.
+func hookEnv(inherited, own []string) []string {
+	out := make([]string, 0, len(inherited)+len(own))
+	for _, kv := range inherited {
+		k, _, _ := strings.Cut(kv, "=")
+		if k != "REDUND_FENCE" && !strings.HasPrefix(k, "REDUND_SCHEDSYNC_") {
+			out = append(out, kv)
+		}
+	}
+	return append(out, own...)
 }
 
 // tailBuffer keeps the last max bytes written to it.
