@@ -133,12 +133,13 @@ func (n *Node) noteLockEvent(ev witness.Event) {
 // witnessFacts gathers what the rules look at.
 func (n *Node) witnessFacts(lost bool) witnessFacts {
 	fence, held := n.wit.lock.Held()
+	holder, self := n.lockHolderName()
 	n.mu.Lock()
 	defer n.mu.Unlock()
 	now := time.Now()
 	f := witnessFacts{Role: n.role, Eligible: n.cfg.Mode != ModeSecondaryCopy, Held: held, Lost: lost,
 		Wanted: n.wit.wanted, Forced: n.wit.forced, Unserved: now.Sub(n.wit.servedAt),
-		Offset: n.set().FailoverOffset.D(), LockWait: n.lockWait()}
+		Offset: n.set().FailoverOffset.D(), LockWait: n.lockWait(), OtherHolds: holder != "" && holder != self}
 	if held {
 		n.wit.fence = fence
 		if n.role == RolePrimary {
@@ -147,7 +148,20 @@ func (n *Node) witnessFacts(lost bool) witnessFacts {
 	} else if n.role == RolePrimary {
 		f.Unheld = now.Sub(later(n.wit.roleAt, n.wit.heldAt))
 	}
+	f.HeldInRole = n.role == RolePrimary && !n.wit.heldAt.IsZero() && !n.wit.heldAt.Before(n.wit.roleAt)
 	return f
+}
+
+// lockHolderName is the lock's holder as the witness last read it from
+// etcd ("" when none is known) and this node's name in the witness.
+func (n *Node) lockHolderName() (holder, self string) {
+	st := n.wit.w.Status()
+	for _, l := range st.Locks {
+		if l.Name == LockName {
+			holder = l.Holder
+		}
+	}
+	return holder, st.Node
 }
 
 // applyWitness does what the rules say.
@@ -164,6 +178,9 @@ func (n *Node) applyWitness(f witnessFacts, ev witness.Event) {
 		n.promote("holds the witness lock and " + n.takeoverWhy(f))
 	case witDemote:
 		why := fmt.Sprintf("did not get the witness lock within %v", f.LockWait)
+		if f.OtherHolds && !f.HeldInRole && f.Unheld < f.LockWait {
+			why = "another node (" + n.lockHolder() + ") holds the witness lock: this node, primary without it, steps down at once"
+		}
 		if f.Lost {
 			why = "lost the witness lock (" + ev.Reason + "): stopped publishing before the other node can take it"
 		}
