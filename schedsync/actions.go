@@ -5,7 +5,9 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
+	"os"
 	"os/exec"
 	"strconv"
 	"strings"
@@ -234,10 +236,11 @@ type hookJob struct {
 	env  []string
 }
 
-// hookWaitDelay is how long a hook that exited (or was killed at its
-// timeout) may leave a child holding its output open before the runner
-// stops reading it: an application started in the background by the hook
-// does not keep the hook running.
+// hookWaitDelay is how long, after a hook exited, its output is read
+// before it counts as finished: a program it started in the background
+// that keeps the output open does not keep the hook running. That
+// output is still read (and dropped) until the program closes it, so the
+// program never writes into a closed pipe.
 const hookWaitDelay = time.Second
 
 // hookOutputMax is how much of a hook's output is kept (its end) for the
@@ -302,15 +305,10 @@ func (n *Node) runHookJob(j hookJob) {
 	defer cancel()
 	cmd := exec.CommandContext(ctx, j.argv[0], j.argv[1:]...)
 	cmd.Env = hookEnv(config.ChildEnv(), j.env)
-	cmd.WaitDelay = hookWaitDelay
 	out := &tailBuffer{max: hookOutputMax}
-	cmd.Stdout, cmd.Stderr = out, out
-	err := cmd.Run()
-	switch {
-	case ctx.Err() != nil:
+	err := n.runWithOutput(cmd, out)
+	if ctx.Err() != nil {
 		err = fmt.Errorf("timed out after %v and killed", hookTimeout)
-	case errors.Is(err, exec.ErrWaitDelay):
-		err = nil // it exited 0; a child it started keeps the output open
 	}
 	n.hookFinished(j.seq, j.what, err, out.bytes())
 	if err != nil {
@@ -318,6 +316,55 @@ func (n *Node) runHookJob(j hookJob) {
 		return
 	}
 	n.log.Info("hook ran", "hook", j.what, "output", string(out.bytes()))
+}
+
+// runWithOutput runs cmd with its output (stdout and stderr, one pipe)
+// read into out, and returns when cmd has exited and its output has
+// ended, or hookWaitDelay after the exit when a child it started keeps
+// the output open. The pipe is read to its end all the same, in a
+// goroutine that Run waits for (closeHookOutputs ends it at the stop),
+// so such a child never writes into a closed pipe. The write end is a
+// file: cmd.Wait returns when the hook exits, whatever its children hold.
+func (n *Node) runWithOutput(cmd *exec.Cmd, out *tailBuffer) error {
+	r, w, err := os.Pipe()
+	if err != nil {
+		return err
+	}
+	cmd.Stdout, cmd.Stderr = w, w
+	drained := make(chan struct{})
+	n.mu.Lock()
+	n.hookPipes[r] = struct{}{}
+	n.mu.Unlock()
+	n.hookDrains.Go(func() {
+		defer close(drained)
+		_, _ = io.Copy(out, r)
+		n.mu.Lock()
+		delete(n.hookPipes, r)
+		n.mu.Unlock()
+		_ = r.Close()
+	})
+	err = cmd.Start()
+	_ = w.Close() // the hook holds its own copy now: the reader sees the end when it (and its children) close theirs
+	if err != nil {
+		return err
+	}
+	err = cmd.Wait()
+	select {
+	case <-drained:
+	case <-time.After(hookWaitDelay):
+	}
+	return err
+}
+
+// closeHookOutputs ends the reading of every hook output still open
+// (children of hooks that outlive the daemon) and waits for the readers.
+func (n *Node) closeHookOutputs() {
+	n.mu.Lock()
+	for r := range n.hookPipes {
+		_ = r.Close()
+	}
+	n.mu.Unlock()
+	n.hookDrains.Wait()
 }
 
 // hookEnv is a hook's environment: the inherited one without any

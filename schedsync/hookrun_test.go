@@ -89,3 +89,27 @@ func TestHookRunningShown(t *testing.T) {
 		t.Fatalf("hook_running %v after the hooks ran", r)
 	}
 }
+
+// TestHookChildKeepsWritingOutput: a program a hook starts in the
+// background that keeps writing to the output it inherited goes on
+// running after the hook has finished. The runner stopped reading that
+// output a second after the hook exited, and the program's next write
+// killed it (SIGPIPE): an application started by on_promote died.
+func TestHookChildKeepsWritingOutput(t *testing.T) {
+	n := hookNode(t)
+	alive := filepath.Join(t.TempDir(), "alive")
+	n.runHook([]string{"/bin/sh", "-c", `( for i in 1 2 3 4 5 6 7 8 9 10 11 12; do echo tick; sleep 0.2; done; : > "$0" ) & echo started`, alive},
+		"promote", RolePrimary, 2, "test")
+	testutil.Eventually(t, 10*time.Second, "the hook finished", func() bool {
+		n.mu.Lock()
+		defer n.mu.Unlock()
+		return n.hookDone == 1
+	})
+	testutil.Eventually(t, 15*time.Second, "the child ran to its end", func() bool {
+		_, err := os.Stat(alive)
+		return err == nil
+	})
+	if d := n.Status()[0]; len(d.Health) != 0 {
+		t.Fatalf("the hook is shown as failed: %+v", d.Health)
+	}
+}
