@@ -5,10 +5,13 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
+	"os"
 	"os/exec"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/redund/redund/internal/config"
@@ -224,34 +227,182 @@ func (n *Node) demote(reason string) {
 	}
 }
 
-// runHook runs argv in the background with the new role in its
-// environment; it never blocks the sync. Its failure is logged and shown
-// in the status until a hook started later runs.
+// hookJob is one hook to run: on_promote or on_demote with its
+// environment, numbered in the order of the role changes.
+type hookJob struct {
+	seq  uint64
+	argv []string
+	what string
+	env  []string
+}
+
+// hookWaitDelay is how long, after a hook exited, its output is read
+// before it counts as finished: a program it started in the background
+// that keeps the output open does not keep the hook running. That
+// output is still read (and dropped) until the program closes it, so the
+// program never writes into a closed pipe.
+const hookWaitDelay = time.Second
+
+// hookOutputMax is how much of a hook's output is kept (its end) for the
+// log and the status.
+const hookOutputMax = 64 << 10
+
+// runHook queues argv with the new role in its environment; it never
+// blocks the sync. Hooks run one at a time, in the order of the role
+// changes, so an on_demote ("stop the application") never finishes after
+// the on_promote that followed it. Its failure is logged and shown in the
+// status until a hook started later runs.
 func (n *Node) runHook(argv []string, what string, role Role, epoch uint64, reason string) {
 	if len(argv) == 0 {
 		return
 	}
-	fence := n.fenceEnv()
+	env := append([]string{"REDUND_SCHEDSYNC_EVENT=" + what, "REDUND_SCHEDSYNC_ROLE=" + role.String(),
+		"REDUND_SCHEDSYNC_EPOCH=" + strconv.FormatUint(epoch, 10), "REDUND_SCHEDSYNC_DIR=" + n.cfg.Dir,
+		"REDUND_SCHEDSYNC_REASON=" + reason}, n.fenceEnv()...)
 	n.mu.Lock()
 	n.hookStarted++
-	seq := n.hookStarted
+	n.hookQueue = append(n.hookQueue, hookJob{seq: n.hookStarted, argv: argv, what: what, env: env})
+	start := !n.hookRunning
+	n.hookRunning = true
 	n.mu.Unlock()
-	n.hooks.Go(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), hookTimeout)
-		defer cancel()
-		cmd := exec.CommandContext(ctx, argv[0], argv[1:]...)
-		env := append([]string{"REDUND_SCHEDSYNC_EVENT=" + what, "REDUND_SCHEDSYNC_ROLE=" + role.String(),
-			"REDUND_SCHEDSYNC_EPOCH=" + strconv.FormatUint(epoch, 10), "REDUND_SCHEDSYNC_DIR=" + n.cfg.Dir,
-			"REDUND_SCHEDSYNC_REASON=" + reason}, fence...)
-		cmd.Env = config.ChildEnv(env...)
-		out, err := cmd.CombinedOutput()
-		n.hookFinished(seq, what, err, out)
-		if err != nil {
-			n.log.Error("hook failed", "hook", what, "err", err, "output", string(out))
+	if start {
+		n.hooks.Go(n.runHooks)
+	}
+}
+
+// runHooks runs the queued hooks in order until the queue is empty.
+func (n *Node) runHooks() {
+	for {
+		n.mu.Lock()
+		if len(n.hookQueue) == 0 {
+			n.hookRunning = false
+			n.mu.Unlock()
 			return
 		}
-		n.log.Info("hook ran", "hook", what, "output", string(out))
+		j := n.hookQueue[0]
+		n.hookQueue = n.hookQueue[1:]
+		n.hookNow, n.hookSince = j.what, time.Now()
+		n.mu.Unlock()
+		n.runHookJob(j)
+		n.mu.Lock()
+		n.hookNow = ""
+		n.mu.Unlock()
+	}
+}
+
+// hookRunningLocked is details.hook_running (n.mu held): the hook that
+// runs now, for how long, and how many wait behind it; nil when none runs.
+func (n *Node) hookRunningLocked() map[string]any {
+	if n.hookNow == "" {
+		return nil
+	}
+	return map[string]any{"hook": "on_" + n.hookNow, "running_s": time.Since(n.hookSince).Seconds(),
+		"queued": len(n.hookQueue)}
+}
+
+func (n *Node) runHookJob(j hookJob) {
+	ctx, cancel := context.WithTimeout(context.Background(), hookTimeout)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, j.argv[0], j.argv[1:]...)
+	cmd.Env = hookEnv(config.ChildEnv(), j.env)
+	out := &tailBuffer{max: hookOutputMax}
+	err := n.runWithOutput(cmd, out)
+	if ctx.Err() != nil {
+		err = fmt.Errorf("timed out after %v and killed", hookTimeout)
+	}
+	n.hookFinished(j.seq, j.what, err, out.bytes())
+	if err != nil {
+		n.log.Error("hook failed", "hook", j.what, "err", err, "output", string(out.bytes()))
+		return
+	}
+	n.log.Info("hook ran", "hook", j.what, "output", string(out.bytes()))
+}
+
+// runWithOutput runs cmd with its output (stdout and stderr, one pipe)
+// read into out, and returns when cmd has exited and its output has
+// ended, or hookWaitDelay after the exit when a child it started keeps
+// the output open. The pipe is read to its end all the same, in a
+// goroutine that Run waits for (closeHookOutputs ends it at the stop),
+// so such a child never writes into a closed pipe. The write end is a
+// file: cmd.Wait returns when the hook exits, whatever its children hold.
+func (n *Node) runWithOutput(cmd *exec.Cmd, out *tailBuffer) error {
+	r, w, err := os.Pipe()
+	if err != nil {
+		return err
+	}
+	cmd.Stdout, cmd.Stderr = w, w
+	drained := make(chan struct{})
+	n.mu.Lock()
+	n.hookPipes[r] = struct{}{}
+	n.mu.Unlock()
+	n.hookDrains.Go(func() {
+		defer close(drained)
+		_, _ = io.Copy(out, r)
+		n.mu.Lock()
+		delete(n.hookPipes, r)
+		n.mu.Unlock()
+		_ = r.Close()
 	})
+	err = cmd.Start()
+	_ = w.Close() // the hook holds its own copy now: the reader sees the end when it (and its children) close theirs
+	if err != nil {
+		return err
+	}
+	err = cmd.Wait()
+	select {
+	case <-drained:
+	case <-time.After(hookWaitDelay):
+	}
+	return err
+}
+
+// closeHookOutputs ends the reading of every hook output still open
+// (children of hooks that outlive the daemon) and waits for the readers.
+func (n *Node) closeHookOutputs() {
+	n.mu.Lock()
+	for r := range n.hookPipes {
+		_ = r.Close()
+	}
+	n.mu.Unlock()
+	n.hookDrains.Wait()
+}
+
+// hookEnv is a hook's environment: the inherited one without any
+// REDUND_SCHEDSYNC_* or REDUND_FENCE of its own (a daemon started by
+// another redund's hook or supervisor inherits that one's: a hook must
+// never take it for this node's fencing token), then own.
+func hookEnv(inherited, own []string) []string {
+	out := make([]string, 0, len(inherited)+len(own))
+	for _, kv := range inherited {
+		k, _, _ := strings.Cut(kv, "=")
+		if k != "REDUND_FENCE" && !strings.HasPrefix(k, "REDUND_SCHEDSYNC_") {
+			out = append(out, kv)
+		}
+	}
+	return append(out, own...)
+}
+
+// tailBuffer keeps the last max bytes written to it.
+type tailBuffer struct {
+	mu  sync.Mutex
+	max int
+	b   []byte
+}
+
+func (t *tailBuffer) Write(p []byte) (int, error) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.b = append(t.b, p...)
+	if over := len(t.b) - t.max; over > 0 {
+		t.b = append(t.b[:0], t.b[over:]...)
+	}
+	return len(p), nil
+}
+
+func (t *tailBuffer) bytes() []byte {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return append([]byte(nil), t.b...)
 }
 
 // lastLine is the last non-empty line of a hook's output, at most 200 runes.

@@ -119,7 +119,38 @@ func (c *peerClient) do(ctx context.Context, method, uri string, body []byte) (a
 		defer resp.Body.Close()
 		return answer{}, c.refusal(ans)
 	}
+	if servesData(uri) { // the primary publishes: it held the lock when it answered
+		c.n.noteServed()
+		resp.Body = &servedBody{ReadCloser: resp.Body, n: c.n}
+	}
 	return ans, nil
+}
+
+// servesData reports whether uri is one of the endpoints a primary
+// answers only while it may publish (server.go: auth0 with dataOnly).
+func servesData(uri string) bool {
+	p, _, _ := strings.Cut(uri, "?")
+	switch p {
+	case "/v1/manifest", "/v1/changes", "/v1/files", "/v1/delta", rehashPath:
+		return true
+	}
+	return false
+}
+
+// servedBody is the body of a data answer: as long as its bytes keep
+// coming, the primary is serving this node (the witness rule's failover
+// clock does not run during a long transfer).
+type servedBody struct {
+	io.ReadCloser
+	n *Node
+}
+
+func (b *servedBody) Read(p []byte) (int, error) {
+	k, err := b.ReadCloser.Read(p)
+	if k > 0 {
+		b.n.noteServing()
+	}
+	return k, err
 }
 
 // refusal turns a non-2xx answer into an error, once its body verified.

@@ -32,6 +32,7 @@ type fakePrimary struct {
 	garbage  bool                     // answer /v1/changes with a malformed batch
 	garbaged int                      // malformed batches sent
 	hold     map[string]chan struct{} // /v1/files sends half of these, then waits for the close
+	trickle  map[string]time.Duration // /v1/files sends these in 10 pieces, this long apart
 }
 
 // setGarbage makes /v1/changes answer with a malformed batch (or not).
@@ -198,8 +199,32 @@ func (f *fakePrimary) serveFiles(w *peer.ResponseSigner, r *http.Request) {
 			}
 			c = c[len(c)/2:]
 		}
+		f.mu.Lock()
+		every := f.trickle[p]
+		f.mu.Unlock()
+		for every > 0 && len(c) >= 10 {
+			piece := len(c) / 10
+			for i := 0; i < 9; i++ {
+				_, _ = bw.Write(c[:piece])
+				c = c[piece:]
+				_ = bw.Flush()
+				_ = http.NewResponseController(w).Flush()
+				time.Sleep(every) // sleep: the fake primary sends slowly on purpose (a long transfer that keeps going)
+			}
+			every = 0
+		}
 		_, _ = bw.Write(c)
 	}
+}
+
+// setTrickle makes /v1/files send p in 10 pieces, every apart.
+func (f *fakePrimary) setTrickle(p string, every time.Duration) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.trickle == nil {
+		f.trickle = map[string]time.Duration{}
+	}
+	f.trickle[p] = every
 }
 
 // holdHalf makes /v1/files stop halfway through p until the returned

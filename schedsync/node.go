@@ -55,6 +55,8 @@ type Node struct {
 	listenErr  error
 	app        *applier
 	hooks      sync.WaitGroup
+	saveMu     sync.Mutex               // one save of state.json at a time
+	hookDrains sync.WaitGroup           // readers of hook output pipes (runWithOutput)
 	setid      pathNotes                // secondary: paths whose setuid/setgid bits were dropped
 	failNotes  pathNotes                // secondary: files that could not be installed, logged once per reason
 	skipped    pathNotes                // primary: paths not synced (FIFOs, sockets, unsafe symlinks), logged once
@@ -82,7 +84,13 @@ type Node struct {
 	hookStarted  uint64                 // hooks started so far
 	hookDone     uint64                 // the latest started hook that has finished
 	hookErr      string                 // why that hook failed; "": it ran
+	hookQueue    []hookJob              // hooks waiting to run, in order
+	hookRunning  bool                   // runHooks is running (n.hooks waits for it)
+	hookNow      string                 // the hook that runs now ("promote", "demote"); "": none
+	hookSince    time.Time              // when it started
+	hookPipes    map[*os.File]struct{}  // hook output pipes still read (closed at the stop)
 	journalErr   string                 // in-place updates a crash left that could not be finished at start; "" once Synced
+	stateErr     string                 // why the last save of state.json failed; "" once one succeeded
 }
 
 // New checks cfg and opens the directory; it binds nothing (Listen does)
@@ -99,7 +107,7 @@ func New(cfg *Config, opt Options) (*Node, error) {
 	}
 	n := &Node{cfg: cfg, opt: opt, log: logging.Component(opt.Log, "schedsync", cfg.NodeID), started: time.Now(),
 		match: newMatcher(cfg.Exclude), metrics: newMetrics(),
-		edits: map[string]string{}, refused: map[string]string{},
+		edits: map[string]string{}, refused: map[string]string{}, hookPipes: map[*os.File]struct{}{},
 		failed: map[string]*failedFile{}, rehashCh: make(chan rehashReq),
 		failLog: logging.Every{Period: failLogEvery}, mismatchLog: logging.Every{Period: failLogEvery}}
 	if opt.Registry != nil {
@@ -240,6 +248,7 @@ func (n *Node) Run(ctx context.Context) error {
 	cancel()
 	<-witDone // the lease is revoked: the other node can take over at once
 	n.hooks.Wait()
+	n.closeHookOutputs()
 	n.client.hc.CloseIdleConnections()
 	return nil
 }
@@ -251,7 +260,7 @@ func (n *Node) runRole(ctx context.Context) {
 	n.roleCancel = cancel
 	role := n.role
 	n.mu.Unlock()
-	n.metrics.setRole(role)
+	n.notePrimaryGauge()
 	var err error
 	if role == RolePrimary {
 		err = n.runPrimary(rctx)

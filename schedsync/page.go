@@ -2,9 +2,11 @@ package schedsync
 
 import (
 	_ "embed"
+	"fmt"
 	"html/template"
 	"net/http"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/redund/redund/internal/config"
@@ -57,26 +59,82 @@ type pageData struct {
 	Events                        []logging.Event
 	States                        []stateRow
 	Actions                       []pageAction
-	Confirm                       *pageAction // the action a page without JavaScript confirms
-	Problem                       string      // the details could not be read
+	Confirm                       *pageAction  // the action a page without JavaScript confirms
+	Witness                       *pageWitness // witness = true: the lock as the node sees it
+	HookRunning                   *pageHook    // the on_promote / on_demote hook running now
+	Problem                       string       // the details could not be read
 }
 
 // pageDetails are the details Node.Status puts in the document.
 type pageDetails struct {
-	Mode           string     `json:"mode"`
-	Dir            string     `json:"dir"`
-	RoleNote       string     `json:"role_note"`
-	Epoch          uint64     `json:"epoch"`
-	PeerNode       string     `json:"peer_node"`
-	PeerRole       string     `json:"peer_role"`
-	PeerState      string     `json:"peer_state"`
-	PeerEpoch      uint64     `json:"peer_epoch"`
-	LastContact    *float64   `json:"last_contact_s"` // nil: no exchange yet
-	Progress       *Progress  `json:"progress"`
-	PeerProgress   *Progress  `json:"peer_progress"`
-	SyncErrors     []string   `json:"sync_errors"`
-	Conflicts      []Conflict `json:"conflicts"`
-	ConflictsTotal int        `json:"conflicts_total"`
+	Mode           string       `json:"mode"`
+	Dir            string       `json:"dir"`
+	RoleNote       string       `json:"role_note"`
+	Epoch          uint64       `json:"epoch"`
+	PeerNode       string       `json:"peer_node"`
+	PeerRole       string       `json:"peer_role"`
+	PeerState      string       `json:"peer_state"`
+	PeerEpoch      uint64       `json:"peer_epoch"`
+	LastContact    *float64     `json:"last_contact_s"` // nil: no exchange yet
+	Progress       *Progress    `json:"progress"`
+	PeerProgress   *Progress    `json:"peer_progress"`
+	SyncErrors     []string     `json:"sync_errors"`
+	Conflicts      []Conflict   `json:"conflicts"`
+	ConflictsTotal int          `json:"conflicts_total"`
+	Witness        *pageWitness `json:"witness"`
+	HookRunning    *pageHook    `json:"hook_running"`
+}
+
+// pageHook is details.hook_running: the hook that runs now.
+type pageHook struct {
+	Hook     string  `json:"hook"`
+	RunningS float64 `json:"running_s"`
+	Queued   int     `json:"queued"`
+}
+
+// pageWitness is details.witness: the lock as this node sees it.
+type pageWitness struct {
+	Held        bool   `json:"held"`
+	Fence       int64  `json:"fence"`
+	Campaigning bool   `json:"campaigning"`
+	Holder      string `json:"holder"`
+	HolderFence int64  `json:"holder_fence"`
+	Reachable   string `json:"reachable"`
+	Error       string `json:"error"`
+}
+
+// String is the witness in one line, as `redund schedsync status` prints it.
+func (w *pageWitness) String() string {
+	s := "does not hold the lock"
+	switch {
+	case w.Held:
+		s = "holds the lock"
+	case w.Campaigning:
+		s = "campaigning for the lock"
+	}
+	if w.Fence > 0 {
+		s += fmt.Sprintf(", fence %d", w.Fence)
+	}
+	if w.Holder != "" {
+		s += fmt.Sprintf("; holder %s (fence %d)", w.Holder, w.HolderFence)
+	} else {
+		s += "; no holder known"
+	}
+	s += "; etcd " + w.Reachable + " reachable"
+	if w.Error != "" {
+		s += "; " + w.Error
+	}
+	return s
+}
+
+// role is the node's role; a primary by its saved role that does not
+// hold the witness lock ("primary (no witness lock)") is a primary for
+// the actions, as Node.Promote and Node.Resync see it.
+func (d *pageData) role() Role {
+	if strings.HasPrefix(d.Role, RolePrimary.String()) {
+		return RolePrimary
+	}
+	return Role(d.Role)
 }
 
 // peer reads the document's peer, which a primary without one lacks.
@@ -145,6 +203,7 @@ func readDocument(doc status.Document) pageData {
 		d.Progress, d.ProgressOf = det.PeerProgress, "the secondary"
 	}
 	d.SyncErrors, d.Conflicts, d.ConflictsTotal = det.SyncErrors, det.Conflicts, det.ConflictsTotal
+	d.Witness, d.HookRunning = det.Witness, det.HookRunning
 	d.States = stateRows(State(doc.State))
 	d.Actions = []pageAction{resyncAction(&d), promoteAction(&d)}
 	return d

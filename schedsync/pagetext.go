@@ -60,11 +60,11 @@ func (d *pageData) peerName() string {
 func resyncAction(d *pageData) pageAction {
 	a := pageAction{Name: "resync", Label: "Resync now", Path: ActionPath("resync")}
 	p := d.peer()
-	bothPrimary := Role(d.Role) == RolePrimary && p.Connected && Role(d.PeerRole) == RolePrimary
+	bothPrimary := d.role() == RolePrimary && p.Connected && Role(d.PeerRole) == RolePrimary
 	switch {
-	case Role(d.Role) == RoleSecondary && p.Connected && Role(d.PeerRole) == RoleSecondary:
+	case d.role() == RoleSecondary && p.Connected && Role(d.PeerRole) == RoleSecondary:
 		a.Disabled = "both nodes are secondaries: make one primary first"
-	case Role(d.Role) == RoleSecondary:
+	case d.role() == RoleSecondary:
 		a.Consequence = fmt.Sprintf("This node compares every file in %s with the primary %s, each one hashed again, "+
 			"and repairs what differs. Files changed here are moved to .redund/conflicts/ first, not lost. "+
 			"The status is Syncing until it is done.", d.Dir, d.peerName())
@@ -93,8 +93,10 @@ func promoteAction(d *pageData) pageAction {
 	a := pageAction{Name: "promote", Label: "Make primary", Path: ActionPath("promote")}
 	p := d.peer()
 	switch {
-	case Role(d.Role) == RolePrimary:
+	case d.role() == RolePrimary:
 		a.Disabled = "this node is primary"
+	case d.Witness != nil:
+		a.Consequence = witnessPromote(d)
 	case State(d.State) == StateIncompatible && d.Reason == reasonSecretsDiffer:
 		a.Danger = true
 		a.Consequence = "THE PRIMARY ANSWERS, with another shared secret (secrets differ): it is alive. Making this " +
@@ -119,6 +121,21 @@ func promoteAction(d *pageData) pageAction {
 			d.Epoch, d.nowState(), d.peerName())
 	}
 	return a
+}
+
+// witnessPromote says what Make primary does with the witness: it asks
+// for the lock and promotes only when etcd grants it, so it never makes
+// two primaries (Node.promoteWithWitness).
+func witnessPromote(d *pageData) string {
+	held := "no node is known to hold it"
+	if w := d.Witness; w.Holder != "" {
+		held = fmt.Sprintf("%s holds it (fence %d)", w.Holder, w.HolderFence)
+	}
+	return fmt.Sprintf("This node asks etcd for the witness lock (%s) and becomes primary only when etcd grants it: "+
+		"with a new epoch (above %d), it stops following, runs on_promote and serves its directory as it is now (%s). "+
+		"While another node holds the lock the request is refused after two TTLs (demote that node first); "+
+		"a primary that loses the lock stops publishing and steps down, so this never makes two primaries.",
+		held, d.Epoch, d.nowState())
 }
 
 // nowState is the status with its reason, in a few words.

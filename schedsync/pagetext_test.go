@@ -68,3 +68,54 @@ func TestPageConsequences(t *testing.T) {
 		})
 	}
 }
+
+// TestPageWitnessConsequences: with the witness, Make primary asks for
+// the lock and is refused while the other node holds it: the page said
+// it made TWO PRIMARIES (in red) and that a returning old primary would
+// be a second primary, neither of which the witness lets happen. A
+// primary by its saved role without the lock ("primary (no witness
+// lock)") is a primary for the actions, as Node.Promote sees it (the
+// button was offered, and refused).
+func TestPageWitnessConsequences(t *testing.T) {
+	up := &status.Peer{Address: "http://b:9190", Connected: true}
+	down := &status.Peer{Address: "http://b:9190"}
+	for _, tc := range []struct {
+		name    string
+		role    string
+		peer    *status.Peer
+		holder  string
+		promote string // wanted in the consequence, or "off: " + wanted in Disabled
+		resync  string
+	}{
+		{"secondary, primary alive and holding the lock", "secondary", up, "node-b",
+			"node-b holds it (fence 7)", "compares every file"},
+		{"secondary, primary gone", "secondary", down, "",
+			"no node is known to hold it", "compares every file"},
+		{"primary without the lock", "primary (no witness lock)", up, "node-b",
+			"off: this node is primary", "rescans its whole directory"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			d := pageData{Document: status.Document{Role: tc.role, Peer: tc.peer, State: StateUnavailable.String()},
+				Epoch: 3, PeerNode: "node-b", PeerRole: RolePrimary.String(), PeerEpoch: 3, LastContact: 0.2,
+				Witness: &pageWitness{Holder: tc.holder, HolderFence: 7, Reachable: "3/3"}}
+			if tc.role != "secondary" {
+				d.PeerRole = RoleSecondary.String()
+			}
+			p := promoteAction(&d)
+			want, off := strings.CutPrefix(tc.promote, "off: ")
+			got := p.Consequence
+			if off {
+				got = p.Disabled
+			}
+			if !strings.Contains(got, want) || p.Danger || (off == (p.Disabled == "")) {
+				t.Fatalf("Make primary: consequence %q, disabled %q, danger %v; want %q", p.Consequence, p.Disabled, p.Danger, tc.promote)
+			}
+			if !off && (strings.Contains(p.Consequence, "TWO PRIMARIES") || !strings.Contains(p.Consequence, "never makes two primaries")) {
+				t.Fatalf("Make primary with the witness: %q", p.Consequence)
+			}
+			if r := resyncAction(&d); !strings.Contains(r.Consequence, tc.resync) {
+				t.Fatalf("Resync now: consequence %q, disabled %q; want %q", r.Consequence, r.Disabled, tc.resync)
+			}
+		})
+	}
+}

@@ -111,13 +111,36 @@ func (n *Node) roleNote() string {
 		"run `redund schedsync %s` to go back, or change mode)", n.cfg.Mode, n.role, how, stateFile, back)
 }
 
-// saveState writes state.json atomically and durably.
+// saveState writes state.json atomically and durably. Saves are one at a
+// time (n.saveMu), so that an older snapshot of the role never lands after
+// a newer one. A failure is shown in the status (health "state") until a
+// save succeeds; persistLoop tries again every second.
 func (n *Node) saveState() error {
+	n.saveMu.Lock()
+	defer n.saveMu.Unlock()
 	n.mu.Lock()
 	s := persistedState{Role: n.role, Epoch: n.epoch, Mode: n.cfg.Mode}
 	n.mu.Unlock()
 	b, _ := json.MarshalIndent(s, "", "  ")
-	return n.writeStateFile(stateFile, b)
+	err := n.writeStateFile(stateFile, b)
+	n.mu.Lock()
+	n.stateErr = ""
+	if err != nil {
+		n.stateErr = fmt.Sprintf("cannot save %s (role %s, epoch %d): %v: a restart would start in the role saved before",
+			stateFile, s.Role, s.Epoch, err)
+	}
+	n.mu.Unlock()
+	return err
+}
+
+// retryState saves state.json again after a save failed.
+func (n *Node) retryState() {
+	n.mu.Lock()
+	failed := n.stateErr != ""
+	n.mu.Unlock()
+	if failed && n.saveState() == nil {
+		n.log.Info("state saved again", "file", stateFile)
+	}
 }
 
 func (n *Node) writeStateFile(name string, data []byte) error {
@@ -156,6 +179,7 @@ func (n *Node) persistLoop(ctx context.Context) {
 			return
 		case <-tick.C:
 			n.saveExpected()
+			n.retryState()
 		}
 	}
 }

@@ -147,10 +147,17 @@ func (n *Node) primaryStateLocked() (State, string) {
 	case !p.connected:
 		return StateUnavailable, "secondary unreachable: " + orDefault(p.lastErr, "no contact")
 	}
-	_, seq := n.clogCurrentLocked()
+	id, seq := n.clogCurrentLocked()
 	switch p.info.State {
 	case StateSynced:
-		if p.info.Seq >= seq {
+		// a position counts only in this node's current change log: the
+		// numbers of another one (before a restart or a rescan) say nothing
+		switch {
+		case id == "":
+			return StateSyncing, "scanning the directory"
+		case p.info.LogID != id:
+			return StateSyncing, "the secondary has not compared with this node's current change log yet"
+		case p.info.Seq >= seq:
 			return StateSynced, ""
 		}
 		return StateSyncing, "secondary is catching up"

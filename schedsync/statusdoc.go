@@ -31,6 +31,10 @@ func (n *Node) Status() []status.Document {
 		d.Reason = joinReason(n.hookErr, d.Reason)
 		d.Health = append(d.Health, status.Health{Name: "hook", State: "ERR", Reason: n.hookErr})
 	}
+	if n.stateErr != "" {
+		d.Reason = joinReason(n.stateErr, d.Reason)
+		d.Health = append(d.Health, status.Health{Name: "state", State: "ERR", Reason: n.stateErr})
+	}
 	if n.journalErr != "" {
 		d.Health = append(d.Health, status.Health{Name: "journal", State: "ERR", Reason: n.journalErr})
 	}
@@ -72,6 +76,9 @@ func (n *Node) Status() []status.Document {
 	}
 	if n.wit != nil {
 		det["witness"] = n.witnessDetailLocked()
+	}
+	if r := n.hookRunningLocked(); r != nil {
+		det["hook_running"] = r
 	}
 	total, last := n.w.conflicts.snapshot()
 	det["conflicts_total"] = total

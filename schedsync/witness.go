@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"strconv"
+	"sync/atomic"
 	"time"
 
 	"github.com/redund/redund/internal/witness"
@@ -27,8 +28,11 @@ type witnessState struct {
 	forced   bool      // the operator asked to promote: campaign now
 	fence    int64     // the token of the current (or last) holding
 	heldAt   time.Time // when the lock was last held as primary
-	servedAt time.Time // secondary: when the primary last served a sync exchange
-	roleAt   time.Time // when the current role began
+	servedAt time.Time // secondary: when the primary last served this node (a sync exchange, a data answer's bytes)
+	// servedNote is servedAt in Unix nanoseconds, read without n.mu to
+	// throttle noteServing.
+	servedNote atomic.Int64
+	roleAt     time.Time // when the current role began
 }
 
 // newWitness sets up the witness and its lock when witness = true; it
@@ -93,6 +97,21 @@ func (n *Node) runWitness(ctx context.Context) {
 		case <-t.C:
 		}
 		n.applyWitness(n.witnessFacts(ev.Kind == witness.Lost), ev)
+		n.notePrimaryGauge()
+	}
+}
+
+// notePrimaryGauge sets redund_schedsync_primary: 1 while this node is
+// primary and may publish (with the witness: holds the lock), so that a
+// primary by its saved role waiting for the lock is not counted as one.
+func (n *Node) notePrimaryGauge() {
+	n.mu.Lock()
+	primary := n.role == RolePrimary && n.mayPublish()
+	n.mu.Unlock()
+	if primary {
+		n.metrics.setRole(RolePrimary)
+	} else {
+		n.metrics.setRole(RoleSecondary)
 	}
 }
 
@@ -114,12 +133,13 @@ func (n *Node) noteLockEvent(ev witness.Event) {
 // witnessFacts gathers what the rules look at.
 func (n *Node) witnessFacts(lost bool) witnessFacts {
 	fence, held := n.wit.lock.Held()
+	holder, self := n.lockHolderName()
 	n.mu.Lock()
 	defer n.mu.Unlock()
 	now := time.Now()
 	f := witnessFacts{Role: n.role, Eligible: n.cfg.Mode != ModeSecondaryCopy, Held: held, Lost: lost,
 		Wanted: n.wit.wanted, Forced: n.wit.forced, Unserved: now.Sub(n.wit.servedAt),
-		Offset: n.set().FailoverOffset.D(), LockWait: n.lockWait()}
+		Offset: n.set().FailoverOffset.D(), LockWait: n.lockWait(), OtherHolds: holder != "" && holder != self}
 	if held {
 		n.wit.fence = fence
 		if n.role == RolePrimary {
@@ -128,7 +148,20 @@ func (n *Node) witnessFacts(lost bool) witnessFacts {
 	} else if n.role == RolePrimary {
 		f.Unheld = now.Sub(later(n.wit.roleAt, n.wit.heldAt))
 	}
+	f.HeldInRole = n.role == RolePrimary && !n.wit.heldAt.IsZero() && !n.wit.heldAt.Before(n.wit.roleAt)
 	return f
+}
+
+// lockHolderName is the lock's holder as the witness last read it from
+// etcd ("" when none is known) and this node's name in the witness.
+func (n *Node) lockHolderName() (holder, self string) {
+	st := n.wit.w.Status()
+	for _, l := range st.Locks {
+		if l.Name == LockName {
+			holder = l.Holder
+		}
+	}
+	return holder, st.Node
 }
 
 // applyWitness does what the rules say.
@@ -145,6 +178,9 @@ func (n *Node) applyWitness(f witnessFacts, ev witness.Event) {
 		n.promote("holds the witness lock and " + n.takeoverWhy(f))
 	case witDemote:
 		why := fmt.Sprintf("did not get the witness lock within %v", f.LockWait)
+		if f.OtherHolds && !f.HeldInRole && f.Unheld < f.LockWait {
+			why = "another node (" + n.lockHolder() + ") holds the witness lock: this node, primary without it, steps down at once"
+		}
 		if f.Lost {
 			why = "lost the witness lock (" + ev.Reason + "): stopped publishing before the other node can take it"
 		}
@@ -171,14 +207,27 @@ func (n *Node) setWanted(v bool) {
 	}
 }
 
-// noteServed records that the primary served a sync exchange.
+// noteServed records that the primary served this node: a sync exchange
+// succeeded, or a data answer came (its head, and each read of its body).
 func (n *Node) noteServed() {
 	if n.wit == nil {
 		return
 	}
+	now := time.Now()
+	n.wit.servedNote.Store(now.UnixNano())
 	n.mu.Lock()
-	n.wit.servedAt = time.Now()
+	n.wit.servedAt = now
 	n.mu.Unlock()
+}
+
+// noteServing is noteServed for the reads of a data answer's body: at
+// most once per witnessTick, so that a transfer does not take n.mu at
+// every read.
+func (n *Node) noteServing() {
+	if n.wit == nil || time.Now().UnixNano()-n.wit.servedNote.Load() < int64(witnessTick) {
+		return
+	}
+	n.noteServed()
 }
 
 // noteRoleStart records when the current role began (n.mu held).
@@ -196,6 +245,7 @@ func (n *Node) promoteWithWitness(ctx context.Context) error {
 	n.mu.Lock()
 	n.wit.forced = true
 	n.mu.Unlock()
+	start := time.Now()
 	ctx, cancel := context.WithTimeout(ctx, n.lockWait())
 	defer cancel()
 	for n.Role() != RolePrimary {
@@ -204,7 +254,9 @@ func (n *Node) promoteWithWitness(ctx context.Context) error {
 			n.mu.Lock()
 			n.wit.forced = false
 			n.mu.Unlock()
-			return fmt.Errorf("%w: the witness lock did not come within %v (held by %s)", ErrRefused, n.lockWait(), n.lockHolder())
+			// the caller's deadline (the admin action's 30 s) may come first
+			return fmt.Errorf("%w: the witness lock did not come within %v (held by %s)", ErrRefused,
+				time.Since(start).Round(100*time.Millisecond), n.lockHolder())
 		case <-time.After(witnessTick):
 		}
 	}

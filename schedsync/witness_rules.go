@@ -13,7 +13,10 @@ import "time"
 //     node can acquire the lock;
 //   - a primary that does not get the lock within lockWait of becoming
 //     primary (it started while the other node held it, or etcd is out of
-//     its reach) demotes itself;
+//     its reach) demotes itself; at once when it has not held the lock
+//     since it became primary and etcd shows another node holding it (a
+//     restarted old primary must not wait in the lock's queue, where a
+//     lapse of the holder's lease would hand the lock to its stale tree);
 //   - a secondary that may take over (mode secondary-failover, or a node
 //     configured primary that was demoted) campaigns once its primary has
 //     not served it for failover_offset, or when the operator asked to
@@ -33,6 +36,11 @@ type witnessFacts struct {
 	Offset   time.Duration // failover_offset
 	Unheld   time.Duration // primary: since it became primary without holding the lock (0 when held)
 	LockWait time.Duration // how long a primary may wait for the lock
+	// OtherHolds: etcd has another node as the lock's holder (as the
+	// witness last read it).
+	OtherHolds bool
+	// HeldInRole: primary: the lock was held since the node became primary.
+	HeldInRole bool
 }
 
 // witnessAct is what the witness loop does next.
@@ -55,7 +63,7 @@ func (a witnessAct) String() string { return witnessActNames[a] }
 func witnessRule(f witnessFacts) witnessAct {
 	if f.Role == RolePrimary {
 		switch {
-		case f.Lost || (!f.Held && f.Unheld >= f.LockWait):
+		case f.Lost || (!f.Held && (f.Unheld >= f.LockWait || (f.OtherHolds && !f.HeldInRole))):
 			return witDemote
 		case !f.Wanted:
 			return witCampaign

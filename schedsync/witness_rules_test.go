@@ -19,6 +19,12 @@ func TestWitnessRule(t *testing.T) {
 		{"primary holds: nothing", with(func(f *witnessFacts) { f.Role, f.Held, f.Wanted = RolePrimary, true, true }), witNone},
 		{"primary waits for the lock within lock wait", with(func(f *witnessFacts) { f.Role, f.Wanted, f.Unheld = RolePrimary, true, 3*s }), witNone},
 		{"primary without the lock for lock wait: demote", with(func(f *witnessFacts) { f.Role, f.Wanted, f.Unheld = RolePrimary, true, 4*s }), witDemote},
+		{"primary that has not held the lock, another node holds it: demote at once", with(func(f *witnessFacts) {
+			f.Role, f.Wanted, f.Unheld, f.OtherHolds = RolePrimary, true, s/2, true
+		}), witDemote},
+		{"primary that held the lock in its role, holder not updated yet: wait", with(func(f *witnessFacts) {
+			f.Role, f.Wanted, f.Unheld, f.OtherHolds, f.HeldInRole = RolePrimary, true, s/2, true, true
+		}), witNone},
 		{"primary gets Lost: demote at once", with(func(f *witnessFacts) { f.Role, f.Wanted, f.Lost = RolePrimary, true, true }), witDemote},
 		{"failover secondary served: nothing", with(func(f *witnessFacts) { f.Role, f.Eligible, f.Unserved = RoleSecondary, true, s }), witNone},
 		{"failover secondary unserved for offset: campaign", with(func(f *witnessFacts) { f.Role, f.Eligible, f.Unserved = RoleSecondary, true, 2*s }), witCampaign},

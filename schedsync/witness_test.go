@@ -5,12 +5,15 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/redund/redund/internal/config"
 	"github.com/redund/redund/internal/testutil"
@@ -35,6 +38,8 @@ type witPair struct {
 	hookB      string
 	twoPrimary atomic.Int64 // samples with both nodes primary
 	samples    atomic.Int64
+	cfgA       *Config // a's config and [witness], to start it again
+	witA       *witness.Config
 }
 
 func startWitPair(t *testing.T) *witPair {
@@ -55,6 +60,7 @@ func startWitPair(t *testing.T) *witPair {
 	var wa, wb *witness.Config
 	wa, p.etcdA = witConfig(t, cl, "a")
 	wb, p.etcdB = witConfig(t, cl, "b")
+	p.cfgA, p.witA = a, wa
 	p.a = startWitNode(t, a, lnA, wa)
 	testutil.Eventually(t, 15*time.Second, "a holds the lock", func() bool { return p.a.mayPublish() })
 	p.b = startWitNode(t, b, lnB, wb)
@@ -239,5 +245,150 @@ func TestPrimaryWithoutLockNotShownAsPrimary(t *testing.T) {
 	doc := n.Status()[0]
 	if n.Role() != RolePrimary || Role(doc.Role) == RolePrimary || !strings.Contains(doc.Reason, "witness lock") {
 		t.Fatalf("role %s, document role %q, reason %q", n.Role(), doc.Role, doc.Reason)
+	}
+}
+
+// TestPrimaryWithoutLockNotCountedAsPrimary: redund_schedsync_primary is
+// 1 only while the node is primary and, with the witness, holds the lock.
+// A restarted old primary waiting for the lock reported 1 while the other
+// node, which holds it, did too: two primaries in the metrics.
+func TestPrimaryWithoutLockNotCountedAsPrimary(t *testing.T) {
+	a, _, lnA, _ := pairConfigs(t, ModePrimary, ModeSecondaryFailover, nil)
+	a.Witness = true
+	dead := testutil.ClosedTCPAddr(t)
+	n := startWitNode(t, a, lnA, &witness.Config{Endpoints: []string{"http://" + dead}, Name: "a", TTL: config.Duration(witTTL)})
+	testutil.Eventually(t, 10*time.Second, "the primary's role loop scanned", func() bool { return n.currentLog() != nil })
+	if g := gaugeValue(t, n.metrics.primary); n.Role() != RolePrimary || g != 0 {
+		t.Fatalf("role %s without the lock, redund_schedsync_primary %v", n.Role(), g)
+	}
+}
+
+func gaugeValue(t *testing.T, g prometheus.Gauge) float64 {
+	t.Helper()
+	reg := prometheus.NewRegistry()
+	must(t, reg.Register(g))
+	mfs, err := reg.Gather()
+	must(t, err)
+	return mfs[0].GetMetric()[0].GetGauge().GetValue()
+}
+
+// TestPageShowsWitness: the status page shows the witness lock as the
+// node sees it (it showed nothing of it).
+func TestPageShowsWitness(t *testing.T) {
+	a, _, lnA, _ := pairConfigs(t, ModePrimary, ModeSecondaryFailover, nil)
+	a.Witness = true
+	dead := testutil.ClosedTCPAddr(t)
+	n := startWitNode(t, a, lnA, &witness.Config{Endpoints: []string{"http://" + dead}, Name: "a", TTL: config.Duration(witTTL)})
+	page := getPage(t, servePage(t, n, nil, ""), "confirm=promote")
+	if !strings.Contains(page, `id="witness">does not hold the lock`) || !strings.Contains(page, "etcd 0/1 reachable") {
+		t.Fatalf("the page does not show the witness:\n%s", page)
+	}
+}
+
+// TestWitnessRestartedOldPrimary: the primary stops (its saved role stays
+// primary), the secondary takes the lock and promotes; the old primary
+// starts again as primary by its saved role while the other node holds
+// the lock. Neither its status document, nor its role on the peer's
+// side, nor redund_schedsync_primary shows two primaries while it waits,
+// it publishes nothing, and it steps down as soon as it sees the other
+// node hold the lock (it waited two TTLs in the lock's queue, and won the
+// lock with its stale tree when the holder's lease lapsed meanwhile, as
+// a loaded run showed), then follows the holder.
+func TestWitnessRestartedOldPrimary(t *testing.T) {
+	p := startWitPair(t)
+	writeFile(t, p.a.dir, "x.txt", "1", 0o644)
+	waitSame(t, p.a, p.b, "initial copy")
+	p.a.stop()
+	testutil.Eventually(t, 15*time.Second, "b promotes", func() bool { return p.b.Role() == RolePrimary && p.b.mayPublish() })
+	writeFile(t, p.b.dir, "from-b.txt", "b is primary", 0o644)
+
+	ln, err := net.Listen("tcp", p.cfgA.Listen)
+	must(t, err)
+	restarted := time.Now()
+	a := startWitNode(t, p.cfgA, ln, p.witA)
+	if a.Role() != RolePrimary {
+		t.Fatalf("a restarted as %s, want primary by its saved role", a.Role())
+	}
+	var both, samples int
+	deadline := time.Now().Add(15 * time.Second)
+	for a.Role() == RolePrimary && time.Now().Before(deadline) {
+		da, db := a.Status()[0], p.b.Status()[0]
+		if da.Role == RolePrimary.String() && db.Role == RolePrimary.String() {
+			both++
+		}
+		if gaugeValue(t, a.metrics.primary) == 1 && gaugeValue(t, p.b.metrics.primary) == 1 {
+			both++
+		}
+		if a.mayPublish() {
+			t.Fatal("the restarted old primary got the lock while b holds it")
+		}
+		samples++
+		time.Sleep(10 * time.Millisecond) // sleep: sampling interval of the window in which a waits for the lock
+	}
+	if a.Role() != RoleSecondary {
+		t.Fatalf("a still %s after 15 s without the lock", a.Role())
+	}
+	// it steps down once the witness has read the holder from etcd, not
+	// after waiting two TTLs in the lock's queue
+	if took := time.Since(restarted); took >= a.lockWait() {
+		t.Errorf("a stepped down %v after its start, want less than two TTLs (%v)", took, a.lockWait())
+	} else {
+		t.Logf("a stepped down %v after its start", took)
+	}
+	if both > 0 || samples < 10 {
+		t.Fatalf("two primaries shown in %d of %d samples", both, samples)
+	}
+	waitSame(t, p.b, a, "a follows b")
+	if p.b.Role() != RolePrimary || !p.b.mayPublish() {
+		t.Fatal("b lost its role while a waited")
+	}
+}
+
+// TestWitnessLongTransferIsServing: a secondary that receives a transfer
+// lasting longer than failover_offset (a large initial copy) is being
+// served by its primary: it does not campaign for the lock meanwhile. It
+// counted only whole exchanges, so it campaigned through every long
+// copy, and would have taken the lock with a half-copied tree at the
+// primary's first lapse with etcd.
+func TestWitnessLongTransferIsServing(t *testing.T) {
+	f := newFake(t)
+	big := bigData(64<<10, 1)
+	f.put(Entry{Path: "big.bin", Kind: KindFile, Size: int64(len(big)), Mode: 0o644, Hash: contentSum(big)}, big)
+	f.setTrickle("big.bin", 400*time.Millisecond) // about 3.6 s, failover_offset is 2 s
+	_, b, lnA, lnB := pairConfigs(t, ModePrimary, ModeSecondaryFailover, nil)
+	lnA.Close()
+	b.Peer, b.Witness = "http://"+f.addr, true
+	dead := testutil.ClosedTCPAddr(t)
+	s := startWitNode(t, b, lnB, &witness.Config{Endpoints: []string{"http://" + dead}, Name: "b", TTL: config.Duration(witTTL)})
+	deadline := time.Now().Add(20 * time.Second)
+	for s.state() != StateSynced {
+		if time.Now().After(deadline) {
+			t.Fatalf("not Synced within 20 s: %s: %s", s.state(), s.Status()[0].Reason)
+		}
+		if w := witDetail(s); w["campaigning"] == true {
+			t.Fatalf("campaigning while the primary sends the initial copy (%s: %s)", s.state(), s.Status()[0].Reason)
+		}
+		time.Sleep(20 * time.Millisecond) // sleep: sampling interval of the transfer, which must end in Synced
+	}
+	got, err := os.ReadFile(filepath.Join(s.dir, "big.bin"))
+	if err != nil || string(got) != string(big) {
+		t.Fatalf("big.bin not copied: %v", err)
+	}
+}
+
+// TestWitnessPromoteRefusalSaysHowLong: Make primary refused because the
+// lock did not come says how long it waited, which is the caller's
+// deadline when that comes first (the admin action's 30 s against two
+// TTLs of 40 s); it always said two TTLs.
+func TestWitnessPromoteRefusalSaysHowLong(t *testing.T) {
+	_, b, _, lnB := pairConfigs(t, ModePrimary, ModeSecondaryFailover, nil)
+	b.Witness = true
+	dead := testutil.ClosedTCPAddr(t)
+	n := startWitNode(t, b, lnB, &witness.Config{Endpoints: []string{"http://" + dead}, Name: "b", TTL: config.Duration(witTTL)})
+	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
+	defer cancel()
+	err := n.Promote(ctx)
+	if err == nil || !regexp.MustCompile(`did not come within [0-9]+ms `).MatchString(err.Error()) {
+		t.Fatalf("Promote: %v", err)
 	}
 }

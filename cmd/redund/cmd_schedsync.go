@@ -44,7 +44,9 @@ func newSchedsyncCommand(g *globalOptions) *cli.Command {
 					"primaries (Incompatible), the node with the older epoch is demoted."),
 			schedsyncActionCommand(g, o, adminFlag, "promote", "Make primary: this node takes over (epoch + 1)",
 				"Runs on_promote. If the old primary is still running the pair reports\n"+
-					"Incompatible (two primaries) until one is demoted."),
+					"Incompatible (two primaries) until one is demoted. With witness = true it\n"+
+					"asks for the witness lock instead and promotes only when it gets it; it is\n"+
+					"refused when the lock does not come within two TTLs (the other node holds it)."),
 			schedsyncActionCommand(g, o, adminFlag, "demote", "make this primary a secondary of its peer",
 				"Runs on_demote. Files that differ from the new primary's are moved to\n"+
 					".redund/conflicts before being replaced: nothing is lost."),
@@ -243,6 +245,9 @@ func printSchedsyncDoc(c *cli.Context, d status.Document) {
 	}
 	if w, ok := d.Details["witness"].(map[string]any); ok {
 		printf(c, "  witness: %s\n", witnessLine(w))
+	}
+	if h, ok := d.Details["hook_running"].(map[string]any); ok {
+		printf(c, "  hook: %v running for %.0fs, %v more waiting\n", h["hook"], h["running_s"], h["queued"])
 	}
 	for _, k := range [][2]string{{"progress", "progress"}, {"peer_progress", "secondary's progress"}} {
 		if p := progressOf(d.Details[k[0]]); p != nil {
