@@ -227,6 +227,35 @@ func (n *Node) demote(reason string) {
 	}
 }
 
+// startHook runs on_promote (event "start") on a node that started as
+// primary, once it may publish (with the witness: holds the lock): the
+// stop ran on_demote, so the start tells the application again. It does
+// nothing once a hook has told the application this node is primary.
+func (n *Node) startHook() {
+	n.mu.Lock()
+	due := n.role == RolePrimary && !n.appPrimary && n.mayPublish()
+	epoch := n.epoch
+	n.mu.Unlock()
+	if due {
+		n.runHook(n.set().OnPromote, "start", RolePrimary, epoch, "the daemon started as primary")
+	}
+}
+
+// stopHook runs on_demote (event "stop") when the daemon stops on a node
+// whose application was told it is primary: the other node may take over
+// (at once with the witness, which Run releases only after this hook; after
+// failover_offset without it), and two applications must not run as
+// primary.
+func (n *Node) stopHook() {
+	n.mu.Lock()
+	due := n.appPrimary
+	epoch := n.epoch
+	n.mu.Unlock()
+	if due {
+		n.runHook(n.set().OnDemote, "stop", RoleSecondary, epoch, "the daemon is stopping")
+	}
+}
+
 // hookJob is one hook to run: on_promote or on_demote with its
 // environment, numbered in the order of the role changes.
 type hookJob struct {
@@ -253,6 +282,9 @@ const hookOutputMax = 64 << 10
 // the on_promote that followed it. Its failure is logged and shown in the
 // status until a hook started later runs.
 func (n *Node) runHook(argv []string, what string, role Role, epoch uint64, reason string) {
+	n.mu.Lock()
+	n.appPrimary = role == RolePrimary
+	n.mu.Unlock()
 	if len(argv) == 0 {
 		return
 	}

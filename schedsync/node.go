@@ -89,6 +89,7 @@ type Node struct {
 	hookNow      string                 // the hook that runs now ("promote", "demote"); "": none
 	hookSince    time.Time              // when it started
 	hookPipes    map[*os.File]struct{}  // hook output pipes still read (closed at the stop)
+	appPrimary   bool                   // the hooks last told the application this node is primary (start, promote)
 	journalErr   string                 // in-place updates a crash left that could not be finished at start; "" once Synced
 	stateErr     string                 // why the last save of state.json failed; "" once one succeeded
 }
@@ -232,9 +233,13 @@ func (n *Node) Run(ctx context.Context) error {
 	wg.Go(func() { n.refusedLog.Run(ctx) })
 	wg.Go(func() { n.serverLog.Run(ctx) })
 	wg.Go(func() { n.persistLoop(ctx) })
+	// The lease outlives ctx until the stop hook has run (below): the
+	// other node must not take over while this node's application runs.
+	leaseCtx, releaseLease := context.WithCancel(context.WithoutCancel(ctx))
+	defer releaseLease()
 	witDone := make(chan struct{})
 	if n.wit != nil {
-		go func() { defer close(witDone); n.runWitness(ctx) }()
+		go func() { defer close(witDone); n.runWitness(ctx, leaseCtx) }()
 	} else {
 		close(witDone)
 	}
@@ -242,12 +247,15 @@ func (n *Node) Run(ctx context.Context) error {
 		n.log.Info("removed temporary files left by a crash", "count", c)
 	}
 	n.boundConflicts()
+	n.startHook() // without the witness: at once; with it, once the lock is held (runWitness)
 	for ctx.Err() == nil {
 		n.runRole(ctx)
 	}
 	cancel()
+	n.stopHook()
+	n.hooks.Wait() // on_demote (stop) has run before the lock goes
+	releaseLease()
 	<-witDone // the lease is revoked: the other node can take over at once
-	n.hooks.Wait()
 	n.closeHookOutputs()
 	n.client.hc.CloseIdleConnections()
 	return nil

@@ -69,13 +69,14 @@ func (n *Node) mayPublish() bool {
 // errNotPublishing answers a sync request while the lock is not held.
 const errNotPublishing = "not publishing: this node does not hold the witness lock"
 
-// runWitness runs the witness and the loop that applies the rules, until
-// ctx ends; then the lease is revoked (the other node takes over at once).
-func (n *Node) runWitness(ctx context.Context) {
+// runWitness runs the loop that applies the rules until ctx ends, and
+// the witness until leaseCtx ends; then the lease is revoked (the other
+// node takes over at once). Run ends leaseCtx after the stop hook.
+func (n *Node) runWitness(ctx, leaseCtx context.Context) {
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
-		if err := n.wit.w.Run(ctx); err != nil {
+		if err := n.wit.w.Run(leaseCtx); err != nil {
 			n.log.Error("witness stopped", "err", err)
 		}
 	}()
@@ -98,6 +99,7 @@ func (n *Node) runWitness(ctx context.Context) {
 		}
 		n.applyWitness(n.witnessFacts(ev.Kind == witness.Lost), ev)
 		n.notePrimaryGauge()
+		n.startHook() // a node that started as primary: once it holds the lock
 	}
 }
 
