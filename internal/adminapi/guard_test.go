@@ -117,7 +117,7 @@ func TestAdminRefusesCrossOriginAndForeignHost(t *testing.T) {
 				t.Fatalf("documents written: %d, want written=%v", got, tc.writes)
 			}
 			if resp.Header.Get("Content-Security-Policy") != "frame-ancestors 'none'" ||
-				resp.Header.Get("X-Content-Type-Options") != "nosniff" {
+				resp.Header.Get("X-Frame-Options") != "DENY" || resp.Header.Get("X-Content-Type-Options") != "nosniff" {
 				t.Fatalf("security headers missing: %v", resp.Header)
 			}
 			if tc.code != 200 && (len(body) > 120 || strings.Contains(body, "evil")) {
