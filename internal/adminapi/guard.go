@@ -92,16 +92,36 @@ func (g *Guard) HostAllowed(r *http.Request) bool {
 }
 
 // FillSecurityHeaders adds the guard's headers to an answer that lacks
-// them, leaving a framing policy of its own (CSP or X-Frame-Options) as it
-// is: for answers that come from an application behind a guarded proxy.
+// them, leaving a framing policy of its own (X-Frame-Options, or a CSP
+// with frame-ancestors) as it is: for answers that come from an
+// application behind a guarded proxy. An application's CSP without
+// frame-ancestors is no framing policy: it is kept, and X-Frame-Options:
+// DENY added.
 func FillSecurityHeaders(h http.Header) {
-	if h.Get(headerCSP) == "" && h.Get(headerXFO) == "" {
+	switch {
+	case h.Get(headerXFO) != "" || framingCSP(h):
+	case len(h.Values(headerCSP)) > 0:
+		h.Set(headerXFO, "DENY")
+	default:
 		h.Set(headerCSP, valueCSP)
 		h.Set(headerXFO, "DENY")
 	}
 	if h.Get(headerNoSniff) == "" {
 		h.Set(headerNoSniff, "nosniff")
 	}
+}
+
+// framingCSP reports whether a Content-Security-Policy of h has a
+// frame-ancestors directive.
+func framingCSP(h http.Header) bool {
+	for _, v := range h.Values(headerCSP) {
+		for _, d := range strings.Split(v, ";") {
+			if name, _, _ := strings.Cut(strings.TrimSpace(d), " "); strings.EqualFold(name, "frame-ancestors") {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // DropSecurityHeaders removes what Guard set, before a proxy copies an

@@ -187,3 +187,37 @@ func TestAdminAcceptsListenName(t *testing.T) {
 		})
 	}
 }
+
+// An application behind a guarded proxy keeps its own framing policy; a
+// CSP without frame-ancestors is none, so the answer still may not be
+// framed.
+func TestFillSecurityHeaders(t *testing.T) {
+	for _, tc := range []struct {
+		name     string
+		csp, xfo string // the application's
+		wantCSP  string
+		wantXFO  string
+	}{
+		{"no policy", "", "", "frame-ancestors 'none'", "DENY"},
+		{"its own X-Frame-Options", "", "SAMEORIGIN", "", "SAMEORIGIN"},
+		{"its own frame-ancestors", "default-src 'self'; Frame-Ancestors 'self'", "", "default-src 'self'; Frame-Ancestors 'self'", ""},
+		{"a CSP without frame-ancestors", "default-src 'self'", "", "default-src 'self'", "DENY"},
+		{"a CSP that only names it in a source", "default-src 'self' https://frame-ancestors.example", "",
+			"default-src 'self' https://frame-ancestors.example", "DENY"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			h := http.Header{}
+			if tc.csp != "" {
+				h.Set("Content-Security-Policy", tc.csp)
+			}
+			if tc.xfo != "" {
+				h.Set("X-Frame-Options", tc.xfo)
+			}
+			FillSecurityHeaders(h)
+			if h.Get("Content-Security-Policy") != tc.wantCSP || h.Get("X-Frame-Options") != tc.wantXFO ||
+				h.Get("X-Content-Type-Options") != "nosniff" {
+				t.Errorf("headers %v, want CSP %q and X-Frame-Options %q", h, tc.wantCSP, tc.wantXFO)
+			}
+		})
+	}
+}
