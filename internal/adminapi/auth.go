@@ -15,7 +15,7 @@ import (
 // whatever the guess. An empty token refuses every request: an endpoint
 // that needs a token and has none configured stays closed.
 func RequireToken(token config.Secret, h http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	return guarded{http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if token == "" {
 			WriteError(w, http.StatusForbidden, "no admin token configured ([admin] token)")
 			return
@@ -26,8 +26,12 @@ func RequireToken(token config.Secret, h http.Handler) http.Handler {
 			return
 		}
 		h.ServeHTTP(w, r)
-	})
+	})}
 }
+
+// guarded is a handler behind RequireToken or Protect: Server.Handle takes
+// only such a handler for a method that changes something.
+type guarded struct{ http.Handler }
 
 // tokenMatches reports whether r carries token (not empty) as its bearer
 // token; the comparison takes the same time whatever the guess.
@@ -59,14 +63,14 @@ func Protect(token config.Secret, h http.Handler) http.Handler {
 	if token != "" {
 		return RequireToken(token, h)
 	}
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	return guarded{http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if !IsLoopback(r.RemoteAddr) || relayed(r) { // RemoteAddr: the client's ip:port
 			WriteError(w, http.StatusForbidden,
 				"admin endpoint refused off loopback (or through a proxy): set [admin] token to allow remote use")
 			return
 		}
 		h.ServeHTTP(w, r)
-	})
+	})}
 }
 
 // relayed reports whether r carries the headers by which a proxy names the

@@ -174,8 +174,19 @@ func indexURL(addr, host string) string {
 	return "http://" + net.JoinHostPort(h, port) + "/"
 }
 
-// Handle adds a scheme endpoint, e.g. "POST /v1/ddns/maintenance".
-func (s *Server) Handle(pattern string, h http.Handler) { s.mux.Handle(pattern, h) }
+// Handle adds a scheme endpoint, e.g. "POST /v1/ddns/maintenance". An
+// endpoint that any method but GET (and HEAD) reaches changes something:
+// its handler must come from Protect or RequireToken, else Handle panics,
+// as ServeMux does on a bad pattern, so that no scheme can add an
+// unguarded action by mistake.
+func (s *Server) Handle(pattern string, h http.Handler) {
+	if method, _, ok := strings.Cut(pattern, " "); !ok || (method != http.MethodGet && method != http.MethodHead) {
+		if _, ok := h.(guarded); !ok {
+			panic("adminapi: " + pattern + " may change something: its handler must come from Protect or RequireToken")
+		}
+	}
+	s.mux.Handle(pattern, h)
+}
 
 // Report builds the current status report.
 func (s *Server) Report() status.Report {
