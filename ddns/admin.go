@@ -10,7 +10,6 @@ import (
 	"github.com/redund/redund/internal/config"
 	"github.com/redund/redund/internal/lifecycle"
 	"github.com/redund/redund/internal/status"
-	"github.com/redund/redund/internal/webui"
 )
 
 // MaintenancePath is the admin endpoint that toggles maintenance.
@@ -24,8 +23,8 @@ type MaintenanceRequest struct {
 }
 
 // Register adds the daemon's status documents, metrics, maintenance
-// endpoint, HTML status page (GET /ddns, PagePath) and index page (GET /)
-// to an admin server. The endpoint is guarded by adminapi.Protect: the
+// endpoint and HTML status page (GET /ddns, PagePath, listed on the
+// server's index) to an admin server. The endpoint is guarded by adminapi.Protect: the
 // token when one is set, else loopback clients only.
 func (d *Daemon) Register(admin lifecycle.Admin, token config.Secret) error {
 	if err := admin.Registry().Register(d); err != nil {
@@ -34,8 +33,7 @@ func (d *Daemon) Register(admin lifecycle.Admin, token config.Secret) error {
 	admin.AddSource(d)
 	admin.Handle("POST "+MaintenancePath, adminapi.Protect(token, d.MaintenanceHandler()))
 	admin.Handle("GET "+PagePath, d.pageHandler(admin, token))
-	admin.Handle(webui.IndexPattern, webui.Index(admin.Report, PagePath,
-		func(doc status.Document) string { return "scheme-" + doc.Instance }, d.log))
+	admin.AddPage("ddns", PagePath, func(doc status.Document) string { return "scheme-" + doc.Instance })
 	return nil
 }
 

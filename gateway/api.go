@@ -14,7 +14,6 @@ import (
 	"github.com/redund/redund/internal/config"
 	"github.com/redund/redund/internal/lifecycle"
 	"github.com/redund/redund/internal/replica"
-	"github.com/redund/redund/internal/webui"
 )
 
 // maxBody bounds a request body (a config document, an import, a batch).
@@ -23,8 +22,9 @@ const maxBody = 64 << 20
 // Register adds the gateway's endpoints, status source and metrics to an
 // admin server. Changes (PUT, DELETE, POST) and reads of documents and
 // history go through adminapi.Protect: with a token they need it; without
-// one only loopback clients may use them. Status, the page (GET /gateway),
-// the index page (GET /) and the log lines are open like /v1/status.
+// one only loopback clients may use them. Status, the page (GET /gateway,
+// listed on the server's index) and the log lines are open like
+// /v1/status.
 func (g *Gateway) Register(s lifecycle.Admin, token config.Secret) error {
 	if err := s.Registry().Register(metrics{g}); err != nil {
 		return fmt.Errorf("gateway: metrics: %w", err)
@@ -51,7 +51,7 @@ func (g *Gateway) Register(s lifecycle.Admin, token config.Secret) error {
 	s.Handle("POST /v1/gateway/resync", p(g.serveResync))
 	s.Handle("GET /v1/gateway/log", http.HandlerFunc(g.serveLog))
 	s.Handle("GET "+PagePath, http.HandlerFunc(g.servePage))
-	s.Handle(webui.IndexPattern, webui.Index(s.Report, PagePath, nil, g.log))
+	s.AddPage("gateway", PagePath, nil)
 	return nil
 }
 

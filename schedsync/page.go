@@ -148,11 +148,17 @@ func (d *pageData) peer() status.Peer {
 // pageHandler serves the page. GET /schedsync?confirm=resync (or promote)
 // is the confirmation step of a browser without JavaScript: the page then
 // states the consequence above a form that posts to the action's endpoint.
+// A link from another site gets the plain page (webui.OwnNavigation): it
+// cannot lead the operator to a ready "yes, do it" button.
 func (n *Node) pageHandler(s lifecycle.Admin, token config.Secret) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		d := n.pageData(s.Report())
+		confirm := r.URL.Query().Get("confirm")
+		if !webui.OwnNavigation(r) {
+			confirm = ""
+		}
 		for i := range d.Actions {
-			if a := &d.Actions[i]; a.Name == r.URL.Query().Get("confirm") && a.Disabled == "" {
+			if a := &d.Actions[i]; confirm != "" && a.Name == confirm && a.Disabled == "" {
 				d.Confirm = a
 			}
 		}

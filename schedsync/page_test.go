@@ -146,6 +146,21 @@ func TestPageConfirmWithoutJavaScript(t *testing.T) {
 	if s.Role() != RoleSecondary {
 		t.Fatal("showing the confirmation promoted the node")
 	}
+	// another site's link to the confirmation step gets the plain page:
+	// no ready "yes, do it" button
+	for _, site := range []string{"cross-site", "same-site"} {
+		req, _ := http.NewRequest("GET", "http://"+addr+PagePath+"?confirm=promote", nil)
+		req.Header.Set("Sec-Fetch-Site", site)
+		resp, err := http.DefaultClient.Do(req)
+		must(t, err)
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusOK || strings.Contains(string(b), `id="confirm"`) ||
+			!strings.Contains(string(b), `name="confirm" value="promote"`) {
+			t.Fatalf("?confirm=promote from a %s link: %d, the confirmation shown: %v", site, resp.StatusCode,
+				strings.Contains(string(b), `id="confirm"`))
+		}
+	}
 	post := func(origin, site string) int {
 		req, _ := http.NewRequest("POST", "http://"+addr+ActionPath("resync"), strings.NewReader(url.Values{}.Encode()))
 		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")

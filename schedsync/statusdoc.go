@@ -10,7 +10,6 @@ import (
 	"github.com/redund/redund/internal/config"
 	"github.com/redund/redund/internal/lifecycle"
 	"github.com/redund/redund/internal/status"
-	"github.com/redund/redund/internal/webui"
 )
 
 // Status describes the node for `redund status` and GET /v1/status.
@@ -102,8 +101,8 @@ func joinReason(err, reason string) string {
 // Register adds the node's status, metrics-backed actions and admin
 // endpoints (POST /v1/schedsync/resync, /promote, /demote) to an admin
 // server (loopback only, or with the admin token: see adminapi.Protect),
-// the HTML status page at GET /schedsync (PagePath) and the index page at
-// GET /.
+// the HTML status page at GET /schedsync (PagePath, listed on the
+// server's index).
 func (n *Node) Register(s lifecycle.Admin, token config.Secret) error {
 	if n.opt.Registry == nil {
 		if err := n.metrics.register(s.Registry()); err != nil {
@@ -116,7 +115,7 @@ func (n *Node) Register(s lifecycle.Admin, token config.Secret) error {
 		s.Handle("POST "+ActionPath(name), adminapi.Protect(token, n.action(name, fn)))
 	}
 	s.Handle("GET "+PagePath, n.pageHandler(s, token))
-	s.Handle(webui.IndexPattern, webui.Index(s.Report, PagePath, nil, n.log))
+	s.AddPage("schedsync", PagePath, nil)
 	return nil
 }
 

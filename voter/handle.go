@@ -3,6 +3,8 @@ package voter
 import (
 	"net/netip"
 	"time"
+
+	redundtext "github.com/redund/redund/internal/text"
 )
 
 // handle processes one received datagram (g.mu held).
@@ -212,7 +214,10 @@ func (g *group) handleGPS(c *client, p *Packet, now time.Time) {
 	}
 }
 
-// gpsString renders lat[9] lon[10] elev[7] as "lat lon elevM".
+// gpsString renders lat[9] lon[10] elev[7] as "lat lon elevM". The bytes
+// are the client's: control and bidirectional-text characters are removed
+// (text.Clean), since the position is shown on the page, in the status
+// and in the GPS file (where a line break would add a line).
 func gpsString(b []byte) string {
 	field := func(f []byte) string {
 		for i, x := range f {
@@ -225,5 +230,5 @@ func gpsString(b []byte) string {
 	if len(b) < 19 {
 		return ""
 	}
-	return field(b[0:9]) + " " + field(b[9:19]) + " " + field(b[19:]) + "M"
+	return redundtext.Clean(field(b[0:9]) + " " + field(b[9:19]) + " " + field(b[19:]) + "M")
 }

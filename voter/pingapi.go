@@ -12,7 +12,6 @@ import (
 	"github.com/redund/redund/internal/config"
 	"github.com/redund/redund/internal/lifecycle"
 	"github.com/redund/redund/internal/status"
-	"github.com/redund/redund/internal/webui"
 )
 
 // PingPath is the admin endpoint of `redund voter ping`.
@@ -20,7 +19,7 @@ const PingPath = "/v1/voter/ping"
 
 // Register adds the voter's status source, metrics (unless
 // Options.Registry took them), admin endpoints, HTML status page (GET
-// /voter, PagePath) and index page (GET /) to the admin server; POST
+// /voter, PagePath, listed on the server's index) to the admin server; POST
 // endpoints need the admin token (or loopback without one).
 func (s *Server) Register(admin lifecycle.Admin, token config.Secret) error {
 	if s.opts.Registry == nil {
@@ -31,8 +30,7 @@ func (s *Server) Register(admin lifecycle.Admin, token config.Secret) error {
 	admin.AddSource(s)
 	admin.Handle("POST "+PingPath, adminapi.Protect(token, http.HandlerFunc(s.servePing)))
 	admin.Handle("GET "+PagePath, s.pageHandler())
-	admin.Handle(webui.IndexPattern, webui.Index(admin.Report, PagePath,
-		func(doc status.Document) string { return "instance-" + doc.Instance }, s.log))
+	admin.AddPage("voter", PagePath, func(doc status.Document) string { return "instance-" + doc.Instance })
 	return nil
 }
 

@@ -126,3 +126,21 @@ func TestGPSFile(t *testing.T) {
 		t.Errorf("work file left behind: %v", err)
 	}
 }
+
+// A GPS position is the client's bytes: shown on the page, in the status
+// and written to the GPS file, it keeps no control or bidirectional-text
+// character (a line break would add a line to the file, an override would
+// reorder the page's text).
+func TestGPSStringIsCleaned(t *testing.T) {
+	for _, tc := range []struct{ name, in, want string }{
+		{"plain", "4807.03N\x0001131.00E\x000545.4\x00", "4807.03N 01131.00E 0545.4M"},
+		{"line break", "4807.03N\x0001131.00E\x0005\n999\x00", "4807.03N 01131.00E 05 999M"},
+		{"escape and override", "48\x1b[2J3N\x000\u202e1.00E\x00054\x00\x00\x00", "48[2J3N 01.00E 054M"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := gpsString([]byte(tc.in)); got != tc.want {
+				t.Errorf("gpsString(%q) = %q, want %q", tc.in, got, tc.want)
+			}
+		})
+	}
+}

@@ -320,6 +320,23 @@ func TestStatusSharedAddressShowsTheMissingDaemon(t *testing.T) {
 	}
 }
 
+// TestAdminNeighbours: the index of a daemon's admin listener lists the
+// file's other daemons with their addresses, the one configured on the
+// same address included (it cannot listen there: the index says so).
+func TestAdminNeighbours(t *testing.T) {
+	var f fileConfig
+	const file = "[admin]\nlisten = \"127.0.0.1:9180\"\ngateway = \"127.0.0.1:9183\"\n[voter.east]\n[gateway]\n[ddns.cat]\n"
+	if err := config.Decode("redund.toml", file, &f); err != nil {
+		t.Fatal(err)
+	}
+	got := f.adminNeighbours("voter serve")
+	want := []adminapi.Neighbour{{Daemon: "ddns run", Key: "ddns", Addr: "127.0.0.1:9180"},
+		{Daemon: "gateway run", Key: "gateway", Addr: "127.0.0.1:9183"}}
+	if !slices.Equal(got, want) {
+		t.Errorf("neighbours of voter serve: %+v, want %+v", got, want)
+	}
+}
+
 // TestStatusConfiguredInstanceNotReported: an instance of the config that
 // its daemon does not report (the file gained [voter.dog] since the daemon
 // read it) was not in the table at all, and status exited 0. It is a row

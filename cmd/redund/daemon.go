@@ -77,6 +77,7 @@ func (d *daemon) bind(name, addr string) { d.bound = append(d.bound, slog.String
 // exit status 2; a failure here is 1.
 func serve[C any](ctx context.Context, d *daemon, s lifecycle.Daemon[C], f *fileConfig, adminAddr string,
 	pick func(*fileConfig) C) error {
+	d.Admin.SetNeighbours(f.adminNeighbours(d.name))
 	if err := s.Register(d.Admin, f.Admin.Token); err != nil {
 		return failed(err)
 	}

@@ -166,6 +166,21 @@ func (f *fileConfig) runningDaemons() map[string]bool {
 }
 
 // daemonName is the name a daemon gives in its status report.
+// adminNeighbours are the daemons the file runs other than self (as
+// daemonName names them), with their admin addresses: the index of self's
+// admin listener lists them, so that a daemon configured on the same
+// address (which cannot listen there) is not simply missing.
+func (f *fileConfig) adminNeighbours(self string) []adminapi.Neighbour {
+	runs := f.runningDaemons()
+	var out []adminapi.Neighbour
+	for _, k := range []string{"voter", "ddns", "gateway", "schedsync"} {
+		if runs[k] && daemonName(k) != self {
+			out = append(out, adminapi.Neighbour{Daemon: daemonName(k), Key: k, Addr: f.Admin.For(k)})
+		}
+	}
+	return out
+}
+
 func daemonName(scheme string) string {
 	if scheme == "voter" {
 		return "voter serve"

@@ -15,7 +15,7 @@ import (
 // whatever the guess. An empty token refuses every request: an endpoint
 // that needs a token and has none configured stays closed.
 func RequireToken(token config.Secret, h http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	return guarded{http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if token == "" {
 			WriteError(w, http.StatusForbidden, "no admin token configured ([admin] token)")
 			return
@@ -26,8 +26,12 @@ func RequireToken(token config.Secret, h http.Handler) http.Handler {
 			return
 		}
 		h.ServeHTTP(w, r)
-	})
+	})}
 }
+
+// guarded is a handler behind RequireToken or Protect: Server.Handle takes
+// only such a handler for a method that changes something.
+type guarded struct{ http.Handler }
 
 // tokenMatches reports whether r carries token (not empty) as its bearer
 // token; the comparison takes the same time whatever the guess.
@@ -52,18 +56,32 @@ func bearer(r *http.Request) (string, bool) {
 // token configured every request must carry it (see RequireToken); without
 // one only requests arriving over loopback are served, so that an admin
 // listener opened to the network without a token cannot be driven from it.
+// A request that a proxy on this host relayed (it names the client in
+// Forwarded, X-Forwarded-For or X-Real-IP) arrives over loopback but is
+// not local: it is refused too.
 func Protect(token config.Secret, h http.Handler) http.Handler {
 	if token != "" {
 		return RequireToken(token, h)
 	}
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if !IsLoopback(r.RemoteAddr) { // the client's ip:port
+	return guarded{http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if !IsLoopback(r.RemoteAddr) || relayed(r) { // RemoteAddr: the client's ip:port
 			WriteError(w, http.StatusForbidden,
-				"admin endpoint refused off loopback: set [admin] token to allow remote use")
+				"admin endpoint refused off loopback (or through a proxy): set [admin] token to allow remote use")
 			return
 		}
 		h.ServeHTTP(w, r)
-	})
+	})}
+}
+
+// relayed reports whether r carries the headers by which a proxy names the
+// client it relays.
+func relayed(r *http.Request) bool {
+	for _, k := range []string{"Forwarded", "X-Forwarded-For", "X-Real-Ip"} {
+		if len(r.Header.Values(k)) > 0 {
+			return true
+		}
+	}
+	return false
 }
 
 // IsLoopback reports whether an address (host:port, or a bare host) is on a

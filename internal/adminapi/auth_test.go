@@ -79,6 +79,24 @@ func TestProtect(t *testing.T) {
 		!strings.Contains(rec.Body.String(), "token") {
 		t.Errorf("no token, remote: %d %s, want 403 naming the token", rec.Code, rec.Body)
 	}
+	for _, hdr := range []string{"Forwarded", "X-Forwarded-For", "X-Real-IP"} {
+		t.Run("relayed with "+hdr, func(t *testing.T) {
+			req := httptest.NewRequest(http.MethodPost, "/v1/ddns/maintenance", nil)
+			req.RemoteAddr = "127.0.0.1:4000" // a reverse proxy on this host
+			req.Header.Set(hdr, "203.0.113.9")
+			rec := httptest.NewRecorder()
+			open.ServeHTTP(rec, req)
+			if rec.Code != http.StatusForbidden {
+				t.Errorf("no token, loopback relayed by a proxy (%s): %d, want 403", hdr, rec.Code)
+			}
+			req.Header.Set("Authorization", "Bearer tok")
+			rec = httptest.NewRecorder()
+			Protect("tok", okHandler).ServeHTTP(rec, req)
+			if rec.Code != http.StatusOK {
+				t.Errorf("token set, relayed with it: %d, want 200", rec.Code)
+			}
+		})
+	}
 	locked := Protect("tok", okHandler)
 	if rec := post(locked, "127.0.0.1:4000", ""); rec.Code != http.StatusUnauthorized {
 		t.Errorf("token set, loopback without it: %d, want 401", rec.Code)

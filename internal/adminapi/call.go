@@ -12,11 +12,15 @@ import (
 	"time"
 
 	"github.com/redund/redund/internal/config"
+	"github.com/redund/redund/internal/text"
 )
 
 // maxReply bounds the body of an admin API answer (a gateway config
 // export can be large).
 const maxReply = 64 << 20
+
+// maxErrMsg bounds the message of an error answer, as CallError keeps it.
+const maxErrMsg = 1024
 
 // CallError is an admin API answer other than 200 OK.
 type CallError struct {
@@ -68,7 +72,17 @@ func Call(ctx context.Context, endpoint string, token config.Secret, method, pat
 	if json.Unmarshal(raw, &e) != nil || e.Error == "" {
 		e.Error = strings.TrimSpace(string(raw))
 	}
-	return nil, &CallError{Code: resp.StatusCode, Status: resp.Status, Msg: e.Error, Redirect: e.Redirect}
+	return nil, &CallError{Code: resp.StatusCode, Status: text.Clean(resp.Status), Msg: cleanMsg(e.Error),
+		Redirect: cleanMsg(e.Redirect)}
+}
+
+// cleanMsg is text of an error answer as the operator's terminal may show
+// it: without control characters (see text.Clean), at most maxErrMsg bytes.
+func cleanMsg(s string) string {
+	if len(s) > maxErrMsg {
+		s = strings.ToValidUTF8(s[:maxErrMsg], "") + "…"
+	}
+	return text.Clean(s)
 }
 
 // Target is a running daemon's admin listener as an operator's command

@@ -140,3 +140,29 @@ func TestTargetCall(t *testing.T) {
 		t.Errorf("*[]byte gets the body as is: %q, %v", raw, err)
 	}
 }
+
+// An error answer is printed to the operator's terminal: its message and
+// redirect lose control characters (an escape sequence could rewrite the
+// screen, e.g. hide the refusal) and a huge one is cut.
+func TestCallErrorIsCleaned(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		switch r.URL.Path {
+		case "/v1/json":
+			WriteJSON(w, http.StatusConflict, map[string]string{"error": "refused\x1b[2K\x1b[1Adone\r", "redirect": "http://b\x1b]0;x\x07:1"})
+		case "/v1/huge":
+			w.WriteHeader(http.StatusInternalServerError)
+			_, _ = w.Write([]byte(strings.Repeat("x", 1<<20)))
+		}
+	}))
+	t.Cleanup(srv.Close)
+	_, err := Call(context.Background(), srv.URL, "", http.MethodPost, "/v1/json", nil)
+	var ce *CallError
+	if !errors.As(err, &ce) || strings.ContainsAny(ce.Msg+ce.Redirect+err.Error(), "\x1b\x07\r") ||
+		!strings.HasPrefix(ce.Msg, "refused") {
+		t.Errorf("control characters kept: %q (redirect %q)", err, ce.Redirect)
+	}
+	_, err = Call(context.Background(), srv.URL, "", http.MethodPost, "/v1/huge", nil)
+	if !errors.As(err, &ce) || len(ce.Msg) > maxErrMsg+len("…") {
+		t.Errorf("a 1 MiB error answer: message of %d bytes", len(ce.Msg))
+	}
+}

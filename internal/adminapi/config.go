@@ -58,7 +58,12 @@ func (a Config) Addresses() []string {
 	return out
 }
 
-// Validate checks the addresses, reporting problems in the table's key order.
+// MinTokenLen is the shortest [admin] token accepted (as for the pair
+// links' secrets).
+const MinTokenLen = 16
+
+// Validate checks the addresses and the token's length, reporting problems
+// in the table's key order.
 func (a Config) Validate() error {
 	var errs config.Errors
 	for _, kv := range [][2]string{{"listen", a.Listen}, {"voter", a.Voter}, {"ddns", a.Ddns},
@@ -68,6 +73,10 @@ func (a Config) Validate() error {
 				errs.Add(kv[0], "%v", err)
 			}
 		}
+	}
+	if a.Token != "" && len(a.Token.Reveal()) < MinTokenLen {
+		errs.Add("token", "must have at least %d characters: every guess costs one request, so a short token "+
+			"can be found over the network (e.g. openssl rand -base64 24)", MinTokenLen)
 	}
 	for i, h := range a.AllowedHosts {
 		if err := checkHostName(h); err != nil {

@@ -3,6 +3,7 @@ package adminapi
 import (
 	"errors"
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/redund/redund/internal/config"
@@ -64,5 +65,25 @@ func TestAdminValidateAllowedHosts(t *testing.T) {
 		"allowed_hosts[5]", "allowed_hosts[6]", "allowed_hosts[7]"}
 	if !slices.Equal(got, want) {
 		t.Fatalf("problem paths = %q, want %q (%v)", got, want, errs)
+	}
+}
+
+// A short token can be guessed over the network (nothing slows the 401s
+// down): it is refused like a short pair secret.
+func TestAdminValidateTokenLength(t *testing.T) {
+	for _, tc := range []struct {
+		token string
+		ok    bool
+	}{{"", true}, {"tok-123456", false}, {"fifteen-chars15", false}, {"sixteen-chars-16", true}} {
+		t.Run(tc.token, func(t *testing.T) {
+			err := Config{Token: config.Secret(tc.token)}.Validate()
+			var errs config.Errors
+			if tc.ok != (err == nil) || (err != nil && (!errors.As(err, &errs) || errs[0].Path != "token")) {
+				t.Errorf("token of %d characters: %v, want ok=%v", len(tc.token), err, tc.ok)
+			}
+			if err != nil && strings.Contains(err.Error(), tc.token) {
+				t.Errorf("the error shows the token: %v", err)
+			}
+		})
 	}
 }

@@ -10,10 +10,12 @@ import (
 )
 
 // Headers every answer of a guarded listener carries: no page may frame
-// it (clickjacking) and browsers take its Content-Type as given.
+// it (clickjacking; X-Frame-Options for browsers that predate
+// frame-ancestors) and browsers take its Content-Type as given.
 const (
 	headerCSP     = "Content-Security-Policy"
 	valueCSP      = "frame-ancestors 'none'"
+	headerXFO     = "X-Frame-Options"
 	headerNoSniff = "X-Content-Type-Options"
 )
 
@@ -27,8 +29,8 @@ const (
 //     browser marks as cross-origin (Sec-Fetch-Site, or an Origin that is
 //     not the Host), whatever its Content-Type;
 //
-// and sets Content-Security-Policy: frame-ancestors 'none' and
-// X-Content-Type-Options: nosniff on every answer. A request that carries
+// and sets Content-Security-Policy: frame-ancestors 'none', X-Frame-Options:
+// DENY and X-Content-Type-Options: nosniff on every answer. A request that carries
 // the token as its bearer token may use any Host (a browser cannot add it
 // by itself). curl and redund's own clients send no Origin and use the
 // address they were given, so they pass.
@@ -62,6 +64,7 @@ func (g *Guard) Handler(h http.Handler) http.Handler {
 	inner := g.cop.Handler(h)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set(headerCSP, valueCSP)
+		w.Header().Set(headerXFO, "DENY")
 		w.Header().Set(headerNoSniff, "nosniff")
 		if !g.HostAllowed(r) {
 			http.Error(w, "misdirected request: Host is not a name of this listener (see [admin] allowed_hosts)",
@@ -89,21 +92,43 @@ func (g *Guard) HostAllowed(r *http.Request) bool {
 }
 
 // FillSecurityHeaders adds the guard's headers to an answer that lacks
-// them, leaving a framing policy of its own (CSP or X-Frame-Options) as it
-// is: for answers that come from an application behind a guarded proxy.
+// them, leaving a framing policy of its own (X-Frame-Options, or a CSP
+// with frame-ancestors) as it is: for answers that come from an
+// application behind a guarded proxy. An application's CSP without
+// frame-ancestors is no framing policy: it is kept, and X-Frame-Options:
+// DENY added.
 func FillSecurityHeaders(h http.Header) {
-	if h.Get(headerCSP) == "" && h.Get("X-Frame-Options") == "" {
+	switch {
+	case h.Get(headerXFO) != "" || framingCSP(h):
+	case len(h.Values(headerCSP)) > 0:
+		h.Set(headerXFO, "DENY")
+	default:
 		h.Set(headerCSP, valueCSP)
+		h.Set(headerXFO, "DENY")
 	}
 	if h.Get(headerNoSniff) == "" {
 		h.Set(headerNoSniff, "nosniff")
 	}
 }
 
+// framingCSP reports whether a Content-Security-Policy of h has a
+// frame-ancestors directive.
+func framingCSP(h http.Header) bool {
+	for _, v := range h.Values(headerCSP) {
+		for _, d := range strings.Split(v, ";") {
+			if name, _, _ := strings.Cut(strings.TrimSpace(d), " "); strings.EqualFold(name, "frame-ancestors") {
+				return true
+			}
+		}
+	}
+	return false
+}
+
 // DropSecurityHeaders removes what Guard set, before a proxy copies an
 // application's own headers in (FillSecurityHeaders then completes them).
 func DropSecurityHeaders(h http.Header) {
 	h.Del(headerCSP)
+	h.Del(headerXFO)
 	h.Del(headerNoSniff)
 }
 

@@ -117,7 +117,7 @@ func TestAdminRefusesCrossOriginAndForeignHost(t *testing.T) {
 				t.Fatalf("documents written: %d, want written=%v", got, tc.writes)
 			}
 			if resp.Header.Get("Content-Security-Policy") != "frame-ancestors 'none'" ||
-				resp.Header.Get("X-Content-Type-Options") != "nosniff" {
+				resp.Header.Get("X-Frame-Options") != "DENY" || resp.Header.Get("X-Content-Type-Options") != "nosniff" {
 				t.Fatalf("security headers missing: %v", resp.Header)
 			}
 			if tc.code != 200 && (len(body) > 120 || strings.Contains(body, "evil")) {
@@ -183,6 +183,40 @@ func TestAdminAcceptsListenName(t *testing.T) {
 			r.Host = host
 			if got := g.HostAllowed(r); got != want {
 				t.Errorf("Host %q: allowed %v, want %v", host, got, want)
+			}
+		})
+	}
+}
+
+// An application behind a guarded proxy keeps its own framing policy; a
+// CSP without frame-ancestors is none, so the answer still may not be
+// framed.
+func TestFillSecurityHeaders(t *testing.T) {
+	for _, tc := range []struct {
+		name     string
+		csp, xfo string // the application's
+		wantCSP  string
+		wantXFO  string
+	}{
+		{"no policy", "", "", "frame-ancestors 'none'", "DENY"},
+		{"its own X-Frame-Options", "", "SAMEORIGIN", "", "SAMEORIGIN"},
+		{"its own frame-ancestors", "default-src 'self'; Frame-Ancestors 'self'", "", "default-src 'self'; Frame-Ancestors 'self'", ""},
+		{"a CSP without frame-ancestors", "default-src 'self'", "", "default-src 'self'", "DENY"},
+		{"a CSP that only names it in a source", "default-src 'self' https://frame-ancestors.example", "",
+			"default-src 'self' https://frame-ancestors.example", "DENY"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			h := http.Header{}
+			if tc.csp != "" {
+				h.Set("Content-Security-Policy", tc.csp)
+			}
+			if tc.xfo != "" {
+				h.Set("X-Frame-Options", tc.xfo)
+			}
+			FillSecurityHeaders(h)
+			if h.Get("Content-Security-Policy") != tc.wantCSP || h.Get("X-Frame-Options") != tc.wantXFO ||
+				h.Get("X-Content-Type-Options") != "nosniff" {
+				t.Errorf("headers %v, want CSP %q and X-Frame-Options %q", h, tc.wantCSP, tc.wantXFO)
 			}
 		})
 	}

@@ -9,7 +9,10 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"strings"
 	"sync"
+	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -19,13 +22,17 @@ import (
 	"github.com/redund/redund/internal/logging"
 	"github.com/redund/redund/internal/netlimit"
 	"github.com/redund/redund/internal/status"
+	"github.com/redund/redund/internal/text"
+	"github.com/redund/redund/internal/webui"
 )
 
 // DefaultAddr is the admin listen address when none is configured.
 const DefaultAddr = "127.0.0.1:9180"
 
 // Server is a daemon's admin listener: GET /v1/status, /metrics, /healthz,
-// plus whatever scheme endpoints are added with Handle.
+// the index page at / (every scheme page added with AddPage, the
+// instances, the config's other daemons), plus whatever scheme endpoints
+// are added with Handle.
 type Server struct {
 	daemon   string
 	version  string
@@ -35,11 +42,13 @@ type Server struct {
 	registry *prometheus.Registry
 	mux      *http.ServeMux
 
-	mu      sync.Mutex
-	sources []status.Source
-	ln      net.Listener
-	access  Config // token and allowed_hosts (SetAccess)
-	listen  string // the address given to Listen
+	mu         sync.Mutex
+	sources    []status.Source
+	pages      []webui.PageLink
+	neighbours []Neighbour
+	ln         net.Listener
+	access     Config // token and allowed_hosts (SetAccess)
+	listen     string // the address given to Listen
 }
 
 // NewServer returns an admin server for daemon (e.g. "ddns run"). ring may
@@ -57,6 +66,7 @@ func NewServer(daemon, version string, ring *logging.Ring, log *slog.Logger) *Se
 		_, _ = w.Write([]byte("ok\n"))
 	})
 	s.mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
+	s.mux.Handle(webui.IndexPattern, webui.Index(s.Report, s.Pages, s.neighbourLinks, log))
 	return s
 }
 
@@ -78,8 +88,106 @@ func (s *Server) SetAccess(a Config) {
 	s.mu.Unlock()
 }
 
-// Handle adds a scheme endpoint, e.g. "POST /v1/ddns/maintenance".
-func (s *Server) Handle(pattern string, h http.Handler) { s.mux.Handle(pattern, h) }
+// AddPage lists a scheme's HTML page (registered with Handle) on the
+// index: the instances of scheme link to path, at the section anchor
+// names (nil: the page itself). Every scheme that shares the listener
+// adds its own, so none is hidden behind another's.
+func (s *Server) AddPage(scheme, path string, anchor func(status.Document) string) {
+	s.mu.Lock()
+	s.pages = append(s.pages, webui.PageLink{Scheme: scheme, Path: path, Anchor: anchor})
+	s.mu.Unlock()
+}
+
+// Pages are the scheme pages added with AddPage.
+func (s *Server) Pages() []webui.PageLink {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append([]webui.PageLink(nil), s.pages...)
+}
+
+// Neighbour is another daemon that the same config runs on this host, and
+// the admin address it is configured on.
+type Neighbour struct {
+	Daemon string // "ddns run"
+	Key    string // its [admin] key ("ddns")
+	Addr   string // its admin address as configured
+}
+
+// SetNeighbours gives the index the config's other daemons: it links to
+// each one's own index, and says so when one is configured on this
+// listener's address (where only one of them can listen).
+func (s *Server) SetNeighbours(ns []Neighbour) {
+	s.mu.Lock()
+	s.neighbours = append([]Neighbour(nil), ns...)
+	s.mu.Unlock()
+}
+
+// neighbourLinks are the neighbours as the index shows them to r.
+func (s *Server) neighbourLinks(r *http.Request) []webui.Neighbour {
+	s.mu.Lock()
+	ns, listen := s.neighbours, s.listen
+	s.mu.Unlock()
+	var out []webui.Neighbour
+	for _, n := range ns {
+		l := webui.Neighbour{Daemon: n.Daemon, Addr: n.Addr}
+		if sameAddr(n.Addr, listen) {
+			l.Note = "configured on this same address: on this host it cannot listen here too; give " + n.Daemon +
+				" its own address ([admin] " + n.Key + ")"
+		} else {
+			l.URL = indexURL(n.Addr, r.Host)
+		}
+		out = append(out, l)
+	}
+	return out
+}
+
+// sameAddr reports whether two listen addresses are the same socket as
+// configured (a wildcard host matches only a wildcard host).
+func sameAddr(a, b string) bool {
+	ah, ap, err1 := net.SplitHostPort(a)
+	bh, bp, err2 := net.SplitHostPort(b)
+	if err1 != nil || err2 != nil {
+		return a == b
+	}
+	wild := func(h string) string {
+		if h == "" || h == "0.0.0.0" || h == "::" {
+			return ""
+		}
+		return normHost(h)
+	}
+	return ap == bp && wild(ah) == wild(bh)
+}
+
+// indexURL is the index of the admin listener at addr, as a browser that
+// reached this listener by host (the request's Host) finds it: a wildcard
+// listen host is reached by the same host name.
+func indexURL(addr, host string) string {
+	h, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return ""
+	}
+	if h == "" || h == "0.0.0.0" || h == "::" {
+		h = hostOnly(host)
+		if h == "" {
+			h = "127.0.0.1"
+		}
+	}
+	return "http://" + net.JoinHostPort(h, port) + "/"
+}
+
+// Handle adds a scheme endpoint, e.g. "POST /v1/ddns/maintenance". An
+// endpoint that any method but GET (and HEAD) reaches changes something:
+// its handler must come from Protect or RequireToken, else Handle panics,
+// as ServeMux does on a bad pattern, so that no scheme can add an
+// unguarded action by mistake.
+func (s *Server) Handle(pattern string, h http.Handler) {
+	if method, _, ok := strings.Cut(pattern, " "); !ok || (method != http.MethodGet && method != http.MethodHead) {
+		if _, ok := h.(guarded); !ok {
+			panic("adminapi: " + pattern + " may change something: its handler must come from Protect or RequireToken")
+		}
+	}
+	s.mux.Handle(pattern, h)
+}
 
 // Report builds the current status report.
 func (s *Server) Report() status.Report {
@@ -115,6 +223,67 @@ func WriteError(w http.ResponseWriter, code int, msg string) {
 	WriteJSON(w, code, map[string]string{"error": msg})
 }
 
+// WriteStall is how long an admin answer may wait for a client that does
+// not read it.
+const WriteStall = 60 * time.Second
+
+// writeStall is WriteStall, in nanoseconds (tests shorten it while a
+// server runs).
+var writeStall atomic.Int64
+
+func init() { writeStall.Store(int64(WriteStall)) }
+
+func stallDeadline() time.Time { return time.Now().Add(time.Duration(writeStall.Load())) }
+
+// cutStalled bounds each write of an answer (each 32 KiB of it) by
+// writeStall, so that a client that asks and never reads (its receive
+// window shut: that costs it nothing) cannot hold a connection and its
+// goroutine for ever. The bound is per write, not per answer: a slow
+// answer (voter ping waits for its sequence before it writes) and a long
+// one that is read keep going. The end of the answer, which net/http
+// flushes after the handler, is flushed here under the same bound.
+func cutStalled(h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		rc := http.NewResponseController(w)
+		h.ServeHTTP(stallWriter{ResponseWriter: w, rc: rc}, r)
+		// left set: the answer's last bytes go out after this; the next
+		// answer on the connection sets its own
+		_ = rc.SetWriteDeadline(stallDeadline())
+		_ = rc.Flush()
+	})
+}
+
+// stallWriter sets a write deadline of writeStall around each write (each
+// stallChunk of it).
+type stallWriter struct {
+	http.ResponseWriter
+	rc *http.ResponseController
+}
+
+// stallChunk is the most a write sends under one deadline: a large answer
+// written at once (a gateway config export) goes out in pieces, each with
+// writeStall to make it, so a slow reader that keeps reading is not cut.
+const stallChunk = 32 << 10
+
+func (s stallWriter) Write(p []byte) (int, error) {
+	defer func() { _ = s.rc.SetWriteDeadline(time.Time{}) }()
+	n := 0
+	for len(p) > 0 {
+		c := p[:min(len(p), stallChunk)]
+		_ = s.rc.SetWriteDeadline(stallDeadline())
+		m, err := s.ResponseWriter.Write(c)
+		n += m
+		if err != nil {
+			return n, err
+		}
+		p = p[m:]
+	}
+	return n, nil
+}
+
+// Unwrap gives http.ResponseController the underlying writer.
+func (s stallWriter) Unwrap() http.ResponseWriter { return s.ResponseWriter }
+
 // Limits caps the connections of an admin listener (see netlimit).
 func Limits() netlimit.Limits { return netlimit.Limits{Total: netlimit.Budget(256), PerSrc: 64} }
 
@@ -127,7 +296,7 @@ func (s *Server) Listen(addr string) error {
 	}
 	raw, err := net.Listen("tcp", addr)
 	if err != nil {
-		return fmt.Errorf("status: admin listener: %w", err)
+		return fmt.Errorf("status: admin listener: %w%s", err, s.heldBy(addr, err))
 	}
 	ln := netlimit.Wrap(raw, Limits())
 	s.mu.Lock()
@@ -141,6 +310,29 @@ func (s *Server) Listen(addr string) error {
 			"addr", ln.Addr().String())
 	}
 	return nil
+}
+
+// heldBy explains an admin address in use when another redund daemon
+// answers there ("" otherwise): two daemons given one [admin] address
+// cannot both listen, and the second should say which daemon it lost to
+// and what to change, not only "address already in use".
+func (s *Server) heldBy(addr string, err error) string {
+	if !errors.Is(err, syscall.EADDRINUSE) {
+		return ""
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+	defer cancel()
+	rep, ferr := Fetch(ctx, addr)
+	if ferr != nil || rep.Daemon == "" {
+		return ""
+	}
+	key, _, _ := strings.Cut(s.daemon, " ")
+	holder := text.Clean(rep.Daemon)
+	if r := []rune(holder); len(r) > 40 {
+		holder = string(r[:40]) + "…"
+	}
+	return fmt.Sprintf(" (`%s`, pid %d, serves its admin listener there; only one daemon can listen on an address: "+
+		"give %s its own, [admin] %s or --admin)", holder, rep.PID, s.daemon, key)
 }
 
 // registerConnMetrics exports the listener's open and refused connections.
@@ -172,7 +364,7 @@ func (s *Server) Serve(ctx context.Context) error {
 	}
 	guard := NewGuard(access.Token, access.AllowedHosts, listen, ln.Addr().String())
 	errs := netlimit.NewErrorLog(s.log, "admin listener")
-	hs := netlimit.HTTPServer(guard.Handler(s.mux), errs)
+	hs := netlimit.HTTPServer(cutStalled(guard.Handler(s.mux)), errs)
 	stopped := make(chan struct{})
 	serveDone := make(chan struct{})
 	go func() {

@@ -194,3 +194,34 @@ func TestShutdownOnCancel(t *testing.T) {
 		t.Error(err)
 	}
 }
+
+// An endpoint reached by a method that changes something is refused
+// unless its handler is guarded (Protect, RequireToken): a scheme cannot
+// add an unguarded action by mistake.
+func TestHandleRefusesUnguardedChanges(t *testing.T) {
+	s := NewServer("x", "v", nil, logging.Discard())
+	for _, tc := range []struct {
+		pattern string
+		h       http.Handler
+		ok      bool
+	}{
+		{"GET /v1/x/read", okHandler, true},
+		{"HEAD /v1/x/head", okHandler, true},
+		{"POST /v1/x/do", okHandler, false},
+		{"PUT /v1/x/doc/{key...}", okHandler, false},
+		{"DELETE /v1/x/doc/{key...}", okHandler, false},
+		{"/v1/x/any", okHandler, false}, // every method
+		{"POST /v1/x/guarded", Protect("", okHandler), true},
+		{"PUT /v1/x/token", RequireToken("0123456789abcdef", okHandler), true},
+		{"/v1/x/all-guarded", Protect("", okHandler), true},
+	} {
+		t.Run(tc.pattern, func(t *testing.T) {
+			defer func() {
+				if r := recover(); (r == nil) != tc.ok {
+					t.Errorf("Handle(%q): panic %v, want ok=%v", tc.pattern, r, tc.ok)
+				}
+			}()
+			s.Handle(tc.pattern, tc.h)
+		})
+	}
+}

@@ -57,6 +57,9 @@ type Admin interface {
 	AddSource(src status.Source)
 	Registry() *prometheus.Registry
 	Handle(pattern string, h http.Handler)
+	// AddPage lists a scheme's HTML page on the listener's index (which
+	// the admin server serves itself, at /).
+	AddPage(scheme, path string, anchor func(status.Document) string)
 	Report() status.Report
 }
 

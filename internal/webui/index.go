@@ -19,9 +19,28 @@ var indexHTML string
 
 var indexPage = New("index", indexHTML, nil)
 
+// PageLink is a scheme's page on the admin listener, as the index links
+// it: the instances of that scheme link to Path.
+type PageLink struct {
+	Scheme string // the documents' scheme ("ddns")
+	Path   string // the page ("/ddns")
+	// Anchor is the id of an instance's section on the page ("" or nil:
+	// the link goes to the page itself).
+	Anchor func(status.Document) string
+}
+
+// Neighbour is another daemon of the same config, as the index lists it:
+// where its own index is, or why it cannot be reached.
+type Neighbour struct {
+	Daemon string // "ddns run"
+	Addr   string // its admin address as configured
+	URL    string // its index ("": none to link to)
+	Note   string // why there is no link
+}
+
 // IndexRow is one instance as the index lists it, the columns of
 // `redund status`: its document, the cells read from it and the link to
-// the instance on the daemon's page.
+// the instance on its scheme's page.
 type IndexRow struct {
 	status.Document
 	Link        string
@@ -33,33 +52,49 @@ type IndexRow struct {
 
 // IndexData is the index page's data.
 type IndexData struct {
-	Report status.Report
-	Rows   []IndexRow
-	Page   string // the daemon's page
+	Report     status.Report
+	Rows       []IndexRow
+	Pages      []PageLink  // every scheme page this listener serves
+	Neighbours []Neighbour // the config's other daemons
 }
 
 // Index serves the index page of an admin listener (register it at
-// IndexPattern): the daemon and a table of its instances with their state,
-// as `redund status` draws them, read from the report the listener serves
-// at /v1/status. page is the daemon's page (e.g. "/ddns") and anchor the
-// id of an instance's section on it ("" links to the page itself).
-func Index(report func() status.Report, page string, anchor func(status.Document) string, log *slog.Logger) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
-		d := ReadIndex(report(), page, anchor)
+// IndexPattern): the daemon, links to every scheme page the listener
+// serves, a table of its instances with their state, as `redund status`
+// draws them, read from the report the listener serves at /v1/status, and
+// the other daemons of the config. pages and neighbours are asked on every
+// answer (either may be nil); neighbours gets the request, for the host
+// the browser used.
+func Index(report func() status.Report, pages func() []PageLink, neighbours func(*http.Request) []Neighbour,
+	log *slog.Logger) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		var ps []PageLink
+		if pages != nil {
+			ps = pages()
+		}
+		d := ReadIndex(report(), ps)
+		if neighbours != nil {
+			d.Neighbours = neighbours(r)
+		}
 		v := View{Title: "redund " + d.Report.Daemon, Heading: "redund " + d.Report.Daemon + " — instances", Data: d,
 			State: worstState(d.Rows)}
 		indexPage.Render(w, v, log)
 	})
 }
 
-// ReadIndex builds the index's rows from a report.
-func ReadIndex(rep status.Report, page string, anchor func(status.Document) string) IndexData {
-	d := IndexData{Report: rep, Page: page}
+// ReadIndex builds the index's rows from a report: each instance links to
+// the page of its scheme (the one page when there is only one; no link
+// when no page is of its scheme).
+func ReadIndex(rep status.Report, pages []PageLink) IndexData {
+	d := IndexData{Report: rep, Pages: pages}
 	for _, doc := range rep.Instances {
-		r := IndexRow{Document: doc, Link: page}
-		if anchor != nil {
-			if a := anchor(doc); a != "" {
-				r.Link += "#" + a
+		r := IndexRow{Document: doc}
+		if p, ok := pageOf(pages, doc.Scheme); ok {
+			r.Link = p.Path
+			if p.Anchor != nil {
+				if a := p.Anchor(doc); a != "" {
+					r.Link += "#" + a
+				}
 			}
 		}
 		r.PeerText, r.PeerClass = peerCell(doc.Peer)
@@ -67,6 +102,18 @@ func ReadIndex(rep status.Report, page string, anchor func(status.Document) stri
 		d.Rows = append(d.Rows, r)
 	}
 	return d
+}
+
+func pageOf(pages []PageLink, scheme string) (PageLink, bool) {
+	for _, p := range pages {
+		if p.Scheme == scheme {
+			return p, true
+		}
+	}
+	if len(pages) == 1 { // a listener with one page: it shows every instance
+		return pages[0], true
+	}
+	return PageLink{}, false
 }
 
 // worstState is the corner's state: the one instance's, else the worst

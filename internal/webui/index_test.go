@@ -1,6 +1,7 @@
 package webui
 
 import (
+	"net/http"
 	"net/http/httptest"
 	"strings"
 	"testing"
@@ -27,7 +28,7 @@ func TestIndexCells(t *testing.T) {
 		{"maint only", status.Document{Health: []status.Health{{Name: "b", State: "MAINT"}}}, "-", "idle", "0/1 OK: b MAINT", "warn"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			d := ReadIndex(status.Report{Instances: []status.Document{tc.doc}}, "/x", nil)
+			d := ReadIndex(status.Report{Instances: []status.Document{tc.doc}}, []PageLink{{Path: "/x"}})
 			r := d.Rows[0]
 			if r.PeerText != tc.peer || r.PeerClass != tc.pcls || r.HealthText != tc.hlth || r.HealthClass != tc.hcls {
 				t.Errorf("got %q %q %q %q", r.PeerText, r.PeerClass, r.HealthText, r.HealthClass)
@@ -43,7 +44,8 @@ func TestIndexPage(t *testing.T) {
 		{Instance: "cat", Scheme: "ddns", Role: "active", State: "Synced", Since: time.Now()},
 		{Instance: "<b>dog</b>", Scheme: "ddns", Role: "active", State: "Unavailable", Reason: "no server is OK"},
 	}}
-	h := Index(func() status.Report { return rep }, "/ddns", func(d status.Document) string { return "scheme-" + d.Instance }, nil)
+	pages := []PageLink{{Scheme: "ddns", Path: "/ddns", Anchor: func(d status.Document) string { return "scheme-" + d.Instance }}}
+	h := Index(func() status.Report { return rep }, func() []PageLink { return pages }, nil, nil)
 	rec := httptest.NewRecorder()
 	h.ServeHTTP(rec, httptest.NewRequest("GET", "/", nil))
 	body := rec.Body.String()
@@ -56,6 +58,42 @@ func TestIndexPage(t *testing.T) {
 	}
 	if !strings.Contains(rec.Header().Get("Content-Security-Policy"), "script-src 'nonce-") {
 		t.Errorf("CSP %q", rec.Header().Get("Content-Security-Policy"))
+	}
+	if t.Failed() {
+		t.Log(body)
+	}
+}
+
+// TestIndexSharedListener: two schemes on one listener both have their
+// page on the index, and each instance links to its own scheme's page;
+// the config's other daemons are listed with a link to their index, or
+// the reason there is none. Text is escaped.
+func TestIndexSharedListener(t *testing.T) {
+	rep := status.Report{Daemon: "voter serve", Instances: []status.Document{
+		{Instance: "east", Scheme: "voter", State: "serving"},
+		{Instance: "cat", Scheme: "ddns", State: "Synced"},
+		{Instance: "node-a", Scheme: "gateway", State: "Synced"},
+	}}
+	pages := []PageLink{
+		{Scheme: "voter", Path: "/voter", Anchor: func(d status.Document) string { return "instance-" + d.Instance }},
+		{Scheme: "ddns", Path: "/ddns", Anchor: func(d status.Document) string { return "scheme-" + d.Instance }},
+	}
+	neighbours := func(*http.Request) []Neighbour {
+		return []Neighbour{{Daemon: "gateway run", Addr: "127.0.0.1:9183", URL: "http://127.0.0.1:9183/"},
+			{Daemon: "schedsync <run>", Addr: "127.0.0.1:9180", Note: "shares <this> address"}}
+	}
+	h := Index(func() status.Report { return rep }, func() []PageLink { return pages }, neighbours, nil)
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, httptest.NewRequest("GET", "/", nil))
+	body := rec.Body.String()
+	for _, want := range []string{`<a class="page-link" href="/voter">/voter</a>, <a class="page-link" href="/ddns">/ddns</a>`,
+		`<a href="/voter#instance-east">east</a>`, `<a href="/ddns#scheme-cat">cat</a>`,
+		`<td class="inst">node-a</td>`, // no page of its scheme: no link
+		`<td>gateway run</td><td><a href="http://127.0.0.1:9183/">127.0.0.1:9183</a>`,
+		`<td>schedsync &lt;run&gt;</td><td>127.0.0.1:9180</td>`, `shares &lt;this&gt; address`} {
+		if !strings.Contains(body, want) {
+			t.Errorf("the index lacks %q", want)
+		}
 	}
 	if t.Failed() {
 		t.Log(body)

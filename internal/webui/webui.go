@@ -19,6 +19,8 @@ import (
 	"html/template"
 	"log/slog"
 	"net/http"
+	"net/url"
+	"strings"
 	"time"
 )
 
@@ -118,4 +120,27 @@ func Nonce() string {
 	b := make([]byte, 16)
 	_, _ = rand.Read(b)
 	return base64.RawURLEncoding.EncodeToString(b)
+}
+
+// OwnNavigation reports whether a GET came from this listener's own pages,
+// or from the operator (a typed address, a bookmark, a tool): not from a
+// link or script on another site. A page that asks the operator to confirm
+// an action serves its confirmation step only then, so that another site
+// cannot lead the operator to a ready "yes, do it" button. It reads
+// Sec-Fetch-Site, else the Referer's host (a browser without either is
+// let through, like curl).
+func OwnNavigation(r *http.Request) bool {
+	switch r.Header.Get("Sec-Fetch-Site") {
+	case "same-origin", "none":
+		return true
+	case "":
+	default: // same-site, cross-site
+		return false
+	}
+	ref := r.Header.Get("Referer")
+	if ref == "" {
+		return true
+	}
+	u, err := url.Parse(ref)
+	return err == nil && strings.EqualFold(u.Host, r.Host)
 }

@@ -83,3 +83,32 @@ func TestClassOfTypedValue(t *testing.T) {
 		t.Errorf("%d\n%s", rec.Code, rec.Body.String())
 	}
 }
+
+func TestOwnNavigation(t *testing.T) {
+	for _, tc := range []struct {
+		name, site, referer string
+		own                 bool
+	}{
+		{"same origin", "same-origin", "", true},
+		{"typed or bookmarked", "none", "", true},
+		{"another site's link", "cross-site", "", false},
+		{"another port of this host", "same-site", "", false},
+		{"curl", "", "", true},
+		{"old browser from its own page", "", "http://127.0.0.1:9180/schedsync", true},
+		{"old browser from another site", "", "http://evil.example/x", false},
+		{"old browser from another port", "", "http://127.0.0.1:8080/", false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			r := httptest.NewRequest("GET", "http://127.0.0.1:9180/schedsync?confirm=promote", nil)
+			if tc.site != "" {
+				r.Header.Set("Sec-Fetch-Site", tc.site)
+			}
+			if tc.referer != "" {
+				r.Header.Set("Referer", tc.referer)
+			}
+			if got := OwnNavigation(r); got != tc.own {
+				t.Errorf("OwnNavigation = %v, want %v", got, tc.own)
+			}
+		})
+	}
+}
