@@ -115,6 +115,11 @@ func (g *Gateway) Status() []status.Document {
 		doc.Reason = d.LeadError + " (state writes refused); " + doc.Reason
 		doc.Health = append(doc.Health, status.Health{Name: "state log", State: "ERR", Reason: d.LeadError + " (state writes refused)"})
 	}
+	for _, p := range d.Providers {
+		if p.FollowError != "" {
+			doc.Health = append(doc.Health, status.Health{Name: p.Provider + " replication", State: "ERR", Reason: p.FollowError})
+		}
+	}
 	if d.Witness != nil {
 		doc.Details["witness"] = witnessSummary(d.Witness)
 		doc.Health = append(doc.Health, witnessHealth(d.Witness))
@@ -135,9 +140,14 @@ func peerAddress(c Config, l *peer.Status) string {
 	return l.RemoteAddr
 }
 
-// stateWord summarises the pair: Synced, Syncing, Full sync needed, Peer
-// down, or Incompatible (the peer answers but refuses the pair, or this
-// node refuses it: modes, versions, witness; the link's reason says why).
+// stateWord summarises the pair: Synced, Syncing, Full sync needed, Sync
+// failing, Peer down, or Incompatible (the peer answers but refuses the
+// pair, or this node refuses it: modes, versions, witness; the link's
+// reason says why). Synced needs proof for every provider (InSync): on
+// the side that follows it, a pull answered since the follower started
+// that left nothing to apply; on the side that leads it, a recent pull of
+// this log with nothing left to pull. Sync failing: a follower's last run
+// ended in an error (the reason is in the provider's follow_error).
 func stateWord(d Detail) string {
 	switch {
 	case d.Mode == ModeIndependent:
@@ -151,7 +161,14 @@ func stateWord(d Detail) string {
 		if p.FullSyncNeeded {
 			return "Full sync needed"
 		}
-		if p.Pending > 0 {
+	}
+	for _, p := range d.Providers {
+		if p.FollowError != "" {
+			return "Sync failing"
+		}
+	}
+	for _, p := range d.Providers {
+		if p.Pending > 0 || !p.InSync {
 			return "Syncing"
 		}
 	}

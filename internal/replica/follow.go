@@ -25,8 +25,16 @@ const (
 // Follow pulls provider p from the leader behind req (requests of frame
 // type typ, answered there by Serve) until ctx ends or a request fails;
 // the caller runs it again once the link is back.
-func (s *Store) Follow(ctx context.Context, p string, req Requester, typ byte) error {
+func (s *Store) Follow(ctx context.Context, p string, req Requester, typ byte) (err error) {
 	st := s.statsFor(p)
+	st.followRun(true, nil)
+	defer func() {
+		if ctx.Err() != nil {
+			st.followRun(false, nil) // stopped, not failed
+			return
+		}
+		st.followRun(false, err)
+	}()
 	for ctx.Err() == nil {
 		if why, gen := st.takeForced(); why != "" {
 			if err := s.fullSync(ctx, p, req, typ, why, gen); err != nil {
@@ -34,7 +42,7 @@ func (s *Store) Follow(ctx context.Context, p string, req Requester, typ byte) e
 			}
 			continue
 		}
-		resp, err := s.pullOnce(ctx, p, req, typ)
+		resp, from, err := s.pullOnce(ctx, p, req, typ)
 		if err != nil {
 			return err
 		}
@@ -42,39 +50,43 @@ func (s *Store) Follow(ctx context.Context, p string, req Requester, typ byte) e
 			st.force(resp.Reason)
 			continue
 		}
-		if err := s.applyEntries(p, resp); err != nil {
+		if err := s.applyEntries(p, from, resp); err != nil {
 			return err
 		}
+		st.pullDone(from.Applied+uint64(len(resp.Entries)) == resp.Last)
 	}
 	return ctx.Err()
 }
 
-func (s *Store) pullOnce(ctx context.Context, p string, req Requester, typ byte) (pullResp, error) {
+// pullOnce asks for the entries after this node's position, which it
+// returns with the answer.
+func (s *Store) pullOnce(ctx context.Context, p string, req Requester, typ byte) (pullResp, Position, error) {
 	pos, err := s.Position(p)
 	if err != nil {
-		return pullResp{}, err
+		return pullResp{}, pos, err
 	}
 	st := s.statsFor(p)
 	start := time.Now()
 	body, err := req.Request(ctx, typ, pullReq{Provider: p, LogID: pos.SrcLogID, Applied: pos.Applied,
 		Max: maxPullEntries, WaitMS: uint64(pullWait / time.Millisecond)}.encode())
 	if err != nil {
-		return pullResp{}, fmt.Errorf("replica: pull %s: %w", p, err)
+		return pullResp{}, pos, fmt.Errorf("replica: pull %s: %w", p, err)
 	}
 	resp, err := decodePullResp(body)
 	if err != nil {
-		return pullResp{}, err
+		return pullResp{}, pos, err
 	}
 	st.mu.Lock()
 	st.lastPull, st.lastPullDur = start, time.Since(start)
 	st.pending = resp.Last - min(resp.Last, pos.Applied+uint64(len(resp.Entries)))
 	st.mu.Unlock()
-	return resp, nil
+	return resp, pos, nil
 }
 
-// applyEntries commits one pulled batch to the inbox in one transaction;
-// the checkpointer copies it into the data (Get and List see it at once).
-func (s *Store) applyEntries(p string, resp pullResp) error {
+// applyEntries commits one pulled batch, answered to a pull from pos, to
+// the inbox in one transaction; the checkpointer copies it into the data
+// (Get and List see it at once).
+func (s *Store) applyEntries(p string, pos Position, resp pullResp) error {
 	if len(resp.Entries) == 0 {
 		return nil
 	}

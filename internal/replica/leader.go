@@ -216,5 +216,8 @@ func (s *Store) Lead(p string) error {
 		s.ov[p].reset([2]uint64{})
 		s.statsFor(p).resetLeader()
 	}
+	if err == nil {
+		s.ClearFollowError(p) // it follows no more: a failure of its follower is history
+	}
 	return err
 }
