@@ -83,10 +83,29 @@ func (s *Store) pullOnce(ctx context.Context, p string, req Requester, typ byte)
 	return resp, pos, nil
 }
 
+// checkPull refuses an answer that is not the continuation of the log the
+// follower at pos follows: another log's entries, or a position the
+// entries contradict, would be applied under the old log's name, and the
+// follower would show in sync with a log whose contents it does not hold.
+func checkPull(p string, pos Position, r pullResp) error {
+	switch {
+	case r.LogID != pos.SrcLogID:
+		return fmt.Errorf("replica: %s: the leader answered from log %q, this node follows %q", p, r.LogID, pos.SrcLogID)
+	case r.Last < pos.Applied:
+		return fmt.Errorf("replica: %s: the leader's log ends at seq %d, before this node's %d", p, r.Last, pos.Applied)
+	case len(r.Entries) > 0 && r.Entries[len(r.Entries)-1].Seq > r.Last:
+		return fmt.Errorf("replica: %s: the leader sent seq %d beyond its log's end %d", p, r.Entries[len(r.Entries)-1].Seq, r.Last)
+	}
+	return nil
+}
+
 // applyEntries commits one pulled batch, answered to a pull from pos, to
 // the inbox in one transaction; the checkpointer copies it into the data
 // (Get and List see it at once).
 func (s *Store) applyEntries(p string, pos Position, resp pullResp) error {
+	if err := checkPull(p, pos, resp); err != nil {
+		return err
+	}
 	if len(resp.Entries) == 0 {
 		return nil
 	}
@@ -99,6 +118,9 @@ func (s *Store) applyEntries(p string, pos Position, resp pullResp) error {
 		b, err := s.buckets(tx, p)
 		if err != nil {
 			return err
+		}
+		if src := string(b.meta.Get(keySrc)); src != resp.LogID {
+			return fmt.Errorf("replica: %s: this node now follows log %q, not %q", p, src, resp.LogID)
 		}
 		next := u64(b.meta.Get(keyApplied)) + 1
 		for _, x := range resp.Entries {
