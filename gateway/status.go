@@ -48,6 +48,10 @@ type HistoryStats struct {
 	Dropped      int64     `json:"dropped_duplicates"`
 	LastForward  time.Time `json:"last_forward,omitempty"`
 	LastError    string    `json:"last_error,omitempty"`
+	// Quarantined counts cached entries set aside because they cannot be
+	// forwarded (undecodable, misnumbered, or a point the master refuses);
+	// they stay in replica.db, out of the cache.
+	Quarantined int `json:"quarantined,omitempty"`
 }
 
 // Detail returns the full status.
@@ -68,6 +72,7 @@ func (g *Gateway) Detail() Detail {
 	d.History = HistoryStats{Mode: g.cfg.History, Cached: cached, Forwarded: g.hist.forwarded, Repeated: g.hist.repeated, Dropped: g.hist.dropped,
 		LastForward: g.hist.lastForward, LastError: g.hist.lastForwardErr}
 	g.hist.mu.Unlock()
+	d.History.Quarantined = g.hist.quarantined()
 	if len(first) > 0 {
 		d.History.OldestCached = time.UnixMilli(first[0].TSMS).UTC()
 	}
@@ -194,12 +199,13 @@ var (
 	mCached     = prometheus.NewDesc("redund_gateway_history_cached_points", "History points cached for the master.", nil, nil)
 	mForwarded  = prometheus.NewDesc("redund_gateway_history_forwarded_total", "Forwarded history points the master says it stored.", nil, nil)
 	mDropped    = prometheus.NewDesc("redund_gateway_history_dropped_total", "Cached points dropped as recorded by the master.", nil, nil)
+	mBad        = prometheus.NewDesc("redund_gateway_history_quarantined_points", "Cached entries set aside because they cannot be forwarded.", nil, nil)
 	mOldest     = prometheus.NewDesc("redund_gateway_history_oldest_cached_timestamp_seconds",
 		"When the oldest point waiting in the cache was taken (unix seconds; 0 when none waits).", nil, nil)
 )
 
 func (m metrics) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{mRole, mPeer, mFailovers, mEpoch, mPending, mQueued, mDispatched, mPullDur, mApplyDur, mFullNeed, mFullSyncs, mLag, mCached, mForwarded, mDropped, mOldest} {
+	for _, d := range []*prometheus.Desc{mRole, mPeer, mFailovers, mEpoch, mPending, mQueued, mDispatched, mPullDur, mApplyDur, mFullNeed, mFullSyncs, mLag, mCached, mForwarded, mDropped, mBad, mOldest} {
 		ch <- d
 	}
 }
@@ -229,6 +235,7 @@ func (m metrics) Collect(ch chan<- prometheus.Metric) {
 	gauge(mCached, float64(d.History.Cached))
 	counter(mForwarded, float64(d.History.Forwarded))
 	counter(mDropped, float64(d.History.Dropped))
+	gauge(mBad, float64(d.History.Quarantined))
 	oldest := 0.0
 	if !d.History.OldestCached.IsZero() {
 		oldest = float64(d.History.OldestCached.UnixMilli()) / 1000
