@@ -121,7 +121,7 @@ func (g *Gateway) Status() []status.Document {
 		doc.Health = append(doc.Health, status.Health{Name: "state log", State: "ERR", Reason: d.LeadError + " (state writes refused)"})
 	}
 	for _, p := range d.Providers {
-		if p.FollowError != "" {
+		if p.FollowError != "" && d.PeerConnected { // with the link down, Peer down says it all
 			doc.Health = append(doc.Health, status.Health{Name: p.Provider + " replication", State: "ERR", Reason: p.FollowError})
 		}
 	}
@@ -163,13 +163,13 @@ func stateWord(d Detail) string {
 		return "Peer down"
 	}
 	for _, p := range d.Providers {
-		if p.FullSyncNeeded {
-			return "Full sync needed"
+		if p.FollowError != "" {
+			return "Sync failing"
 		}
 	}
 	for _, p := range d.Providers {
-		if p.FollowError != "" {
-			return "Sync failing"
+		if p.FullSyncNeeded {
+			return "Full sync needed"
 		}
 	}
 	for _, p := range d.Providers {

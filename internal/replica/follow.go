@@ -2,6 +2,7 @@ package replica
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -36,8 +37,8 @@ func (s *Store) Follow(ctx context.Context, p string, req Requester, typ byte) (
 		st.followRun(false, err)
 	}()
 	for ctx.Err() == nil {
-		if why, gen := st.takeForced(); why != "" {
-			if err := s.fullSync(ctx, p, req, typ, why, gen); err != nil {
+		if why, gen, operator := st.takeForced(); why != "" {
+			if err := s.fullSync(ctx, p, req, typ, why, gen, operator); err != nil {
 				return err
 			}
 			continue
@@ -47,7 +48,7 @@ func (s *Store) Follow(ctx context.Context, p string, req Requester, typ byte) (
 			return err
 		}
 		if resp.Full {
-			st.force(resp.Reason)
+			st.force(resp.Reason, false)
 			continue
 		}
 		if err := s.applyEntries(p, from, resp); err != nil {
@@ -185,26 +186,29 @@ func (s *Store) ForceFullSync(p, reason string) error {
 	if _, ok := s.ov[p]; !ok {
 		return fmt.Errorf("%w %q", ErrUnknownProvider, p)
 	}
-	s.statsFor(p).force(reason)
+	s.statsFor(p).force(reason, true)
 	return nil
 }
 
-func (p *provStats) force(reason string) {
+// force asks for a full sync; operator says a person asked for it (not
+// the leader's answer), which lifts Options.KeepOnEmpty until it is done.
+func (p *provStats) force(reason string, operator bool) {
 	p.mu.Lock()
 	p.fullSyncNeeded, p.fullSyncReason = true, reason
+	p.forceOperator = p.forceOperator || operator
 	p.forceGen++
 	p.mu.Unlock()
 }
 
-// takeForced returns the pending full-sync reason ("" when none) and the
-// generation of that request.
-func (p *provStats) takeForced() (string, uint64) {
+// takeForced returns the pending full-sync reason ("" when none), the
+// generation of that request and whether an operator asked for it.
+func (p *provStats) takeForced() (string, uint64, bool) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if !p.fullSyncNeeded {
-		return "", p.forceGen
+		return "", p.forceGen, false
 	}
-	return p.fullSyncReason, p.forceGen
+	return p.fullSyncReason, p.forceGen, p.forceOperator
 }
 
 // completeForced clears the pending request if it is still the one of
@@ -213,16 +217,24 @@ func (p *provStats) completeForced(gen uint64) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if p.forceGen == gen {
-		p.fullSyncNeeded, p.fullSyncReason = false, ""
+		p.fullSyncNeeded, p.fullSyncReason, p.forceOperator = false, "", false
 	}
 }
 
 // fullSync copies the leader's data into a staging bucket page by page and
 // swaps it in once complete.
 // gen is the force generation it answers: a request made while it ran
-// (after gen) stays pending and causes another full sync.
-func (s *Store) fullSync(ctx context.Context, p string, req Requester, typ byte, why string, gen uint64) error {
-	s.record(p, "full_sync_needed", why)
+// (after gen) stays pending and causes another full sync. Unless operator
+// asked for it, an empty copy does not replace documents of a provider
+// named in Options.KeepOnEmpty (ErrEmptyCopy).
+func (s *Store) fullSync(ctx context.Context, p string, req Requester, typ byte, why string, gen uint64, operator bool) error {
+	st := s.statsFor(p)
+	st.mu.Lock()
+	refused := st.refusedEmpty
+	st.mu.Unlock()
+	if refused == "" { // a sync that keeps being refused was recorded once
+		s.record(p, "full_sync_needed", why)
+	}
 	start := time.Now()
 	stage, err := s.newStage(p)
 	if err != nil {
@@ -256,12 +268,21 @@ func (s *Store) fullSync(ctx context.Context, p string, req Requester, typ byte,
 		}
 		after = r.Keys[len(r.Keys)-1]
 	}
+	if keys == 0 && !operator && slices.Contains(s.opts.KeepOnEmpty, p) {
+		has, err := s.holds1(p)
+		if err != nil {
+			return err
+		}
+		if has {
+			return s.refuseEmpty(p, logID)
+		}
+	}
 	if err := s.swapStage(p, stage, logID, seq); err != nil {
 		return err
 	}
-	st := s.statsFor(p)
 	st.completeForced(gen)
 	st.mu.Lock()
+	st.refusedEmpty = ""
 	st.fullSyncs++
 	st.lastApplyDur = time.Since(start)
 	st.mu.Unlock()
@@ -269,6 +290,42 @@ func (s *Store) fullSync(ctx context.Context, p string, req Requester, typ byte,
 		keys, size, seq, time.Since(start).Round(time.Millisecond)))
 	s.wake(p)
 	return nil
+}
+
+// ErrEmptyCopy is a full sync refused because it would replace the
+// documents of a provider named in Options.KeepOnEmpty with none.
+var ErrEmptyCopy = errors.New("replica: empty copy refused")
+
+// holds1 says whether provider p holds at least one document.
+func (s *Store) holds1(p string) (bool, error) {
+	var has bool
+	err := s.db.View(func(tx *bolt.Tx) error {
+		b, err := s.buckets(tx, p)
+		if err != nil {
+			return err
+		}
+		k, _ := b.data.Cursor().First()
+		has = k != nil
+		return nil
+	})
+	return has || s.ov[p].size() > 0, err
+}
+
+// refuseEmpty refuses the empty copy of logID (KeepOnEmpty), recording an
+// event the first time: the follower tries again and again.
+func (s *Store) refuseEmpty(p, logID string) error {
+	err := fmt.Errorf("%w: the leader's %s (log %s) is empty and this node's is not: kept "+
+		"(a leader whose data was lost or rebuilt?); restore the leader's documents, or force a full sync to take the empty copy",
+		ErrEmptyCopy, p, logID)
+	st := s.statsFor(p)
+	st.mu.Lock()
+	again := st.refusedEmpty == logID
+	st.refusedEmpty = logID
+	st.mu.Unlock()
+	if !again {
+		s.record(p, "full_sync_refused", err.Error())
+	}
+	return err
 }
 
 // newStage (re)creates the data bucket that is not live.

@@ -59,6 +59,8 @@ type provStats struct {
 	lastPullDur    time.Duration
 	lastApplyDur   time.Duration
 	fullSyncNeeded bool
+	forceOperator  bool   // an operator asked for the pending full sync
+	refusedEmpty   string // the log whose empty copy was last refused (KeepOnEmpty)
 	forceGen       uint64 // bumped by every force, so a finishing sync cannot clear a newer request
 	fullSyncReason string
 	fullSyncs      int

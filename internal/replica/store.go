@@ -53,6 +53,11 @@ type Options struct {
 	OnApply func(provider string, entries []Entry)
 	// NoSync skips fsync (tests and benchmarks only: loses durability).
 	NoSync bool
+	// KeepOnEmpty names providers whose documents a full sync does not
+	// replace with an empty copy unless an operator forced it
+	// (ForceFullSync): a leader that lost its data would otherwise wipe
+	// the follower's, the one copy left.
+	KeepOnEmpty []string
 }
 
 // Store is one node's replicated data.
