@@ -256,6 +256,9 @@ func (s *Store) fullSync(ctx context.Context, p string, req Requester, typ byte,
 		} else if r.LogID != logID {
 			return fmt.Errorf("replica: snapshot %s: the leader's log changed during the copy", p)
 		}
+		if err := checkPage(after, r); err != nil {
+			return fmt.Errorf("replica: snapshot %s page %d: %w", p, page, err)
+		}
 		if err := s.writeStage(stage, r); err != nil {
 			return err
 		}
@@ -289,6 +292,25 @@ func (s *Store) fullSync(ctx context.Context, p string, req Requester, typ byte,
 	s.record(p, "full_sync_done", fmt.Sprintf("copied %d documents (%d bytes) at seq %d in %v",
 		keys, size, seq, time.Since(start).Round(time.Millisecond)))
 	s.wake(p)
+	return nil
+}
+
+// checkPage refuses a snapshot page that does not continue the copy after
+// key after: its keys must come after it in strictly increasing order (so
+// that every page makes progress: a page sent again would have the
+// follower ask for ever), and each value must be in the stored form, a
+// version of 8 bytes first (a shorter one would read as no document).
+func checkPage(after string, r snapResp) error {
+	prev := after
+	for i, k := range r.Keys {
+		if (i > 0 || after != "") && k <= prev {
+			return fmt.Errorf("key %q is not after %q", k, prev)
+		}
+		if len(r.Vals[i]) < 8 {
+			return fmt.Errorf("the value of %q has no version (%d bytes)", k, len(r.Vals[i]))
+		}
+		prev = k
+	}
 	return nil
 }
 

@@ -21,8 +21,17 @@ func FuzzDecode(f *testing.F) {
 				t.Fatalf("pull response does not round-trip: %v", err)
 			}
 		}
-		if r, err := decodeSnapResp(b); err == nil && len(r.Keys) != len(r.Vals) {
-			t.Fatal("keys and values differ in number")
+		if r, err := decodeSnapResp(b); err == nil {
+			if len(r.Keys) != len(r.Vals) {
+				t.Fatal("keys and values differ in number")
+			}
+			if checkPage("", r) == nil {
+				for i := 1; i < len(r.Keys); i++ {
+					if r.Keys[i] <= r.Keys[i-1] {
+						t.Fatalf("a page out of order accepted: %q", r.Keys)
+					}
+				}
+			}
 		}
 		_, _ = decodePullReq(b)
 		_, _ = decodeSnapReq(b)
