@@ -2,8 +2,11 @@ package gateway
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
+
+	"github.com/redund/redund/internal/peer"
 )
 
 // follow keeps provider p in sync with the peer until ctx ends. The role
@@ -22,7 +25,10 @@ func (g *Gateway) follow(ctx context.Context, p string) {
 		if ctx.Err() != nil {
 			return
 		}
-		if msg := fmt.Sprint(err); msg != last {
+		switch msg := fmt.Sprint(err); {
+		case errors.Is(err, peer.ErrNotConnected): // the link dropped: its own events say so
+			g.log.Debug("follower stopped: the link is down", "provider", p, "err", err)
+		case msg != last:
 			last = msg
 			g.log.Warn("follower stopped; it starts again", "provider", p, "err", err)
 		}

@@ -91,8 +91,8 @@ func checkFile(path string) error {
 		return nil
 	}
 	if need := best.pgid * uint64(best.pageSize); uint64(fi.Size()) < need {
-		return fmt.Errorf("%s is truncated: it holds %d bytes, its last transaction (%d) needs %d: "+
-			"restore it, or move it aside to start with an empty store", path, fi.Size(), best.txid, need)
+		return fmt.Errorf("the file is truncated: it holds %d bytes, its last transaction (%d) needs %d: "+
+			"restore it, or move it aside to start with an empty store", fi.Size(), best.txid, need)
 	}
 	return nil
 }

@@ -118,7 +118,7 @@ func Open(path string, opts Options) (*Store, error) {
 		opts.Log = logging.Discard()
 	}
 	if err := checkFile(path); err != nil {
-		return nil, fmt.Errorf("replica: open %w", err)
+		return nil, fmt.Errorf("replica: open %s: %w", path, err)
 	}
 	db, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: 2 * time.Second, NoSync: opts.NoSync})
 	if err != nil {
