@@ -120,6 +120,10 @@ func (g *Gateway) Status() []status.Document {
 		doc.Reason = d.LeadError + " (state writes refused); " + doc.Reason
 		doc.Health = append(doc.Health, status.Health{Name: "state log", State: "ERR", Reason: d.LeadError + " (state writes refused)"})
 	}
+	if len(d.Providers) > 0 && d.Providers[0].CheckpointError != "" { // one error for the whole store
+		doc.Health = append(doc.Health, status.Health{Name: "replica checkpoint", State: "ERR",
+			Reason: "the documents are not brought up to date with the log (writes stay durable in it): " + d.Providers[0].CheckpointError})
+	}
 	for _, p := range d.Providers {
 		if p.FollowError != "" && d.PeerConnected { // with the link down, Peer down says it all
 			doc.Health = append(doc.Health, status.Health{Name: p.Provider + " replication", State: "ERR", Reason: p.FollowError})
