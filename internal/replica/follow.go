@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"hash/fnv"
 	"slices"
 	"strings"
 	"time"
@@ -36,6 +37,9 @@ func (s *Store) Follow(ctx context.Context, p string, req Requester, typ byte) (
 		}
 		st.followRun(false, err)
 	}()
+	// the first pull of a run also fetches the entry this node applied
+	// last, to check that the leader still holds it (verifyBack)
+	verify := true
 	for ctx.Err() == nil {
 		if why, gen, operator := st.takeForced(); why != "" {
 			if err := s.fullSync(ctx, p, req, typ, why, gen, operator); err != nil {
@@ -43,10 +47,11 @@ func (s *Store) Follow(ctx context.Context, p string, req Requester, typ byte) (
 			}
 			continue
 		}
-		resp, from, err := s.pullOnce(ctx, p, req, typ)
+		resp, from, err := s.pullOnce(ctx, p, req, typ, verify)
 		if err != nil {
 			return err
 		}
+		verify = false
 		if resp.Full {
 			st.force(resp.Reason, false)
 			continue
@@ -61,14 +66,20 @@ func (s *Store) Follow(ctx context.Context, p string, req Requester, typ byte) (
 
 // pullOnce asks for the entries after this node's position, which it
 // returns with the answer.
-func (s *Store) pullOnce(ctx context.Context, p string, req Requester, typ byte) (pullResp, Position, error) {
-	pos, err := s.Position(p)
+// With verify it asks from one entry earlier, the last one this node
+// applied, and checks it against the sum it recorded (verifyBack).
+func (s *Store) pullOnce(ctx context.Context, p string, req Requester, typ byte, verify bool) (pullResp, Position, error) {
+	pos, sum, err := s.followPosition(p)
 	if err != nil {
 		return pullResp{}, pos, err
 	}
+	back := uint64(0)
+	if verify && pos.Applied > 0 && sum != 0 {
+		back = 1
+	}
 	st := s.statsFor(p)
 	start := time.Now()
-	body, err := req.Request(ctx, typ, pullReq{Provider: p, LogID: pos.SrcLogID, Applied: pos.Applied,
+	body, err := req.Request(ctx, typ, pullReq{Provider: p, LogID: pos.SrcLogID, Applied: pos.Applied - back,
 		Max: maxPullEntries, WaitMS: uint64(pullWait / time.Millisecond)}.encode())
 	if err != nil {
 		return pullResp{}, pos, fmt.Errorf("replica: pull %s: %w", p, err)
@@ -77,11 +88,67 @@ func (s *Store) pullOnce(ctx context.Context, p string, req Requester, typ byte)
 	if err != nil {
 		return pullResp{}, pos, err
 	}
+	if back == 1 && !resp.Full {
+		resp = verifyBack(pos, sum, resp)
+	}
 	st.mu.Lock()
 	st.lastPull, st.lastPullDur = start, time.Since(start)
 	st.pending = resp.Last - min(resp.Last, pos.Applied+uint64(len(resp.Entries)))
 	st.mu.Unlock()
 	return resp, pos, nil
+}
+
+// verifyBack checks the answer to a pull made from one entry before pos:
+// its first entry must be the one this node applied last (sum). When it
+// is, it is dropped and the answer continues from pos; when it is not (or
+// the leader's log now ends before it), the leader's history under the
+// same log id is no longer the one this node copied (its store was
+// restored from a backup or rolled back to a VM snapshot, then written
+// again): the answer asks for a full sync. Without the check the follower
+// went on from its own position, mixing the two histories, and showed in
+// sync.
+func verifyBack(pos Position, sum uint64, r pullResp) pullResp {
+	full := func(why string) pullResp {
+		return pullResp{LogID: r.LogID, First: r.First, Last: r.Last, Full: true, Reason: why}
+	}
+	switch {
+	case r.Last < pos.Applied || len(r.Entries) == 0 || r.Entries[0].Seq != pos.Applied:
+		return full(fmt.Sprintf("the leader's log %s ends at seq %d, before the entry %d this node applied from it "+
+			"(its store was restored or rolled back?)", r.LogID, r.Last, pos.Applied))
+	case entrySum(r.Entries[0]) != sum:
+		return full(fmt.Sprintf("the leader's entry %d of log %s is not the one this node applied "+
+			"(its store was restored or rolled back, then written again?)", pos.Applied, r.LogID))
+	}
+	r.Entries = r.Entries[1:]
+	return r
+}
+
+// entrySum identifies an entry: FNV-64a of its encoding (never 0, which
+// means no sum recorded).
+func entrySum(x Entry) uint64 {
+	h := fnv.New64a()
+	_, _ = h.Write(appendEntry(nil, x))
+	return max(h.Sum64(), 1)
+}
+
+// followPosition is Position with the sum of the entry applied last (0
+// when none is recorded: after a snapshot, or a store of an older version).
+func (s *Store) followPosition(p string) (Position, uint64, error) {
+	if ov, ok := s.ov[p]; ok {
+		ov.mu.Lock()
+		defer ov.mu.Unlock()
+	}
+	var pos Position
+	var sum uint64
+	err := s.db.View(func(tx *bolt.Tx) error {
+		b, err := s.buckets(tx, p)
+		if err != nil {
+			return err
+		}
+		pos, sum = readPosition(b.meta), u64(b.meta.Get(keyAppliedSum))
+		return nil
+	})
+	return pos, sum, err
 }
 
 // checkPull refuses an answer that is not the continuation of the log the
@@ -137,6 +204,9 @@ func (s *Store) applyEntries(p string, pos Position, resp pullResp) error {
 			if err := b.inbox.Put(be(x.Seq), buf); err != nil {
 				return err
 			}
+		}
+		if err := b.meta.Put(keyAppliedSum, be(entrySum(resp.Entries[len(resp.Entries)-1]))); err != nil {
+			return err
 		}
 		return b.meta.Put(keyApplied, be(next-1))
 	})
@@ -404,6 +474,9 @@ func (s *Store) swapStage(p string, stage []byte, logID string, seq uint64) erro
 			return err
 		}
 		if err := b.meta.Put(keySrc, []byte(logID)); err != nil {
+			return err
+		}
+		if err := b.meta.Delete(keyAppliedSum); err != nil { // the copy's entry is not known
 			return err
 		}
 		upto = [2]uint64{u64(b.meta.Get(keyLast)), seq}

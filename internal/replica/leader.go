@@ -200,7 +200,7 @@ func (s *Store) Lead(p string) error {
 		if _, err := tx.CreateBucket(bucketName(p, "log")); err != nil {
 			return err
 		}
-		for _, k := range [][]byte{keySrc, keyApplied, keyFirst, keyLast, keyLogBytes} {
+		for _, k := range [][]byte{keySrc, keyApplied, keyAppliedSum, keyFirst, keyLast, keyLogBytes} {
 			if err := b.meta.Delete(k); err != nil {
 				return err
 			}

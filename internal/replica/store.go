@@ -106,7 +106,10 @@ var (
 	keyLogBytes = []byte("log_bytes")
 	keySrc      = []byte("src_log_id")
 	keyApplied  = []byte("applied")
-	keyData     = []byte("data") // name of the live data bucket
+	// keyAppliedSum is entrySum of the entry applied last (a follower
+	// checks it at the start of each run: verifyBack)
+	keyAppliedSum = []byte("applied_sum")
+	keyData       = []byte("data") // name of the live data bucket
 )
 
 // Open opens (creating if needed) the store at path.
