@@ -198,6 +198,7 @@ var (
 	mPullDur    = prometheus.NewDesc("redund_gateway_last_pull_duration_seconds", "Duration of the last pull.", []string{"provider"}, nil)
 	mApplyDur   = prometheus.NewDesc("redund_gateway_last_apply_duration_seconds", "Duration of the last apply.", []string{"provider"}, nil)
 	mFullNeed   = prometheus.NewDesc("redund_gateway_full_sync_needed", "1 while a full sync is needed.", []string{"provider"}, nil)
+	mInSync     = prometheus.NewDesc("redund_gateway_in_sync", "1 while the provider was last seen in sync with the peer (in_sync).", []string{"provider"}, nil)
 	mFullSyncs  = prometheus.NewDesc("redund_gateway_full_syncs_total", "Full syncs completed.", []string{"provider"}, nil)
 	mLag        = prometheus.NewDesc("redund_gateway_replication_lag_seconds", "Age of the newest applied update when applied.", []string{"provider"}, nil)
 	mCached     = prometheus.NewDesc("redund_gateway_history_cached_points", "History points cached for the master.", nil, nil)
@@ -209,7 +210,7 @@ var (
 )
 
 func (m metrics) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{mRole, mPeer, mFailovers, mEpoch, mPending, mQueued, mDispatched, mPullDur, mApplyDur, mFullNeed, mFullSyncs, mLag, mCached, mForwarded, mDropped, mBad, mOldest} {
+	for _, d := range []*prometheus.Desc{mRole, mPeer, mFailovers, mEpoch, mPending, mQueued, mDispatched, mPullDur, mApplyDur, mFullNeed, mInSync, mFullSyncs, mLag, mCached, mForwarded, mDropped, mBad, mOldest} {
 		ch <- d
 	}
 }
@@ -233,6 +234,7 @@ func (m metrics) Collect(ch chan<- prometheus.Metric) {
 		gauge(mPullDur, p.LastPullDuration.Seconds(), p.Provider)
 		gauge(mApplyDur, p.LastApplyDur.Seconds(), p.Provider)
 		gauge(mFullNeed, b2f(p.FullSyncNeeded), p.Provider)
+		gauge(mInSync, b2f(p.InSync), p.Provider)
 		counter(mFullSyncs, float64(p.FullSyncs), p.Provider)
 		gauge(mLag, p.LagMS/1000, p.Provider)
 	}
