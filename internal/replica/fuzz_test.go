@@ -6,6 +6,8 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+
+	"github.com/redund/redund/internal/text"
 )
 
 // FuzzDecode feeds arbitrary bytes to every wire decoder of the package.
@@ -16,6 +18,9 @@ func FuzzDecode(f *testing.F) {
 	f.Add(snapResp{LogID: "ab", Seq: 9, Done: true, Keys: []string{"k"}, Vals: [][]byte{[]byte("12345678v")}}.encode())
 	f.Fuzz(func(t *testing.T, b []byte) {
 		if r, err := decodePullResp(b); err == nil {
+			if len(r.Reason) > maxReason || text.Clean(r.Reason) != r.Reason || len(r.LogID) > maxLogID || text.Clean(r.LogID) != r.LogID {
+				t.Fatalf("peer text kept as sent: %q %q", r.LogID, r.Reason)
+			}
 			back, err := decodePullResp(r.encode())
 			if err != nil || len(back.Entries) != len(r.Entries) {
 				t.Fatalf("pull response does not round-trip: %v", err)
