@@ -89,7 +89,8 @@ func TestAdminAPIPageAndMetrics(t *testing.T) {
 		t.Fatal("level=error still shows warn lines")
 	}
 	_, metrics := do(t, "GET", ma+"/metrics", "", "")
-	for _, want := range []string{"redund_gateway_active 1", `redund_gateway_pending_updates{provider="config"}`, "redund_gateway_peer_connected 1"} {
+	for _, want := range []string{"redund_gateway_active 1", `redund_gateway_pending_updates{provider="config"}`, "redund_gateway_peer_connected 1",
+		`redund_gateway_in_sync{provider="state"}`} {
 		if !strings.Contains(metrics, want) {
 			t.Fatalf("metrics lack %q", want)
 		}

@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log"
+	"log/slog"
 	"net"
 	"net/http"
 	"net/http/httputil"
@@ -12,6 +14,7 @@ import (
 	"time"
 
 	"github.com/redund/redund/internal/adminapi"
+	"github.com/redund/redund/internal/logging"
 	"github.com/redund/redund/internal/netlimit"
 )
 
@@ -104,6 +107,7 @@ func (g *Gateway) ClientHandler() (http.Handler, error) {
 		return nil, fmt.Errorf("gateway: app_url %q: not an absolute URL", g.cfg.AppURL)
 	}
 	proxy := httputil.NewSingleHostReverseProxy(target)
+	proxy.ErrorLog = log.New(&proxyErrorLog{log: g.log, every: logging.Every{Period: netlimit.ErrorLogEvery}}, "", 0)
 	proxy.ErrorHandler = func(w http.ResponseWriter, _ *http.Request, err error) {
 		adminapi.WriteError(w, http.StatusBadGateway, "application unreachable on "+g.cfg.NodeID+": "+err.Error())
 	}
@@ -132,4 +136,27 @@ func (g *Gateway) ClientHandler() (http.Handler, error) {
 		}
 		adminapi.WriteError(w, http.StatusServiceUnavailable, msg)
 	}), nil
+}
+
+// proxyErrorLog takes the lines the reverse proxy writes itself (an
+// application answer that broke off while it was copied to the client:
+// "read error during body copy"). Without it they went to stderr, one per
+// request, however many a client made; now one line per
+// netlimit.ErrorLogEvery gets through, with how many were held back. The
+// text is the application's error (what the operator needs to fix it),
+// cut to its first line.
+type proxyErrorLog struct {
+	log   *slog.Logger
+	every logging.Every
+}
+
+func (p *proxyErrorLog) Write(b []byte) (int, error) {
+	if ok, held := p.every.Allow(time.Now()); ok {
+		line, _, _ := strings.Cut(strings.TrimSpace(string(b)), "\n")
+		if len(line) > 300 {
+			line = line[:300]
+		}
+		p.log.Warn("client listener: forwarding the application's answer failed", "held_back", held, "err", line)
+	}
+	return len(b), nil
 }

@@ -110,7 +110,12 @@ func (g *Gateway) forwardLoop(ctx context.Context) {
 }
 
 func (g *Gateway) forwardBatch(ctx context.Context) (bool, error) {
-	points, total, err := g.hist.cached(500)
+	points, total, bad, err := g.hist.forwardable(500)
+	if len(bad) > 0 {
+		g.log.Warn("history cache: entries that cannot be forwarded set aside (quarantined)", "count", len(bad), "first", bad[0])
+		g.sysEvent("history", fmt.Sprintf("set aside %d cached entries that cannot be forwarded (kept in the quarantine bucket of replica.db); first: %s",
+			len(bad), bad[0]))
+	}
 	if err != nil || len(points) == 0 {
 		return false, err
 	}

@@ -118,7 +118,7 @@ func New(cfg *Config, opts Options) (*Gateway, error) {
 		return nil, fmt.Errorf("gateway: data_dir: %w", err)
 	}
 	st, err := replica.Open(filepath.Join(c.DataDir, "replica.db"), replica.Options{
-		Providers: []string{ProvConfig, ProvState}, CacheBytes: int64(c.DiskCache), Log: g.log,
+		Providers: []string{ProvConfig, ProvState}, CacheBytes: int64(c.DiskCache), Log: g.log, KeepOnEmpty: []string{ProvConfig},
 		OnEvent: func(e replica.Event) { g.sysEvent(e.Kind, e.Provider+": "+e.Message) }})
 	if err != nil {
 		return nil, fmt.Errorf("gateway: %w", err)

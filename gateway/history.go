@@ -1,6 +1,7 @@
 package gateway
 
 import (
+	"bytes"
 	"context"
 	"database/sql"
 	"encoding/binary"
@@ -48,7 +49,12 @@ type historyStore struct {
 var (
 	bucketHistCache = []byte("history_cache")
 	bucketHistMeta  = []byte("history_cache_meta")
-	keyCacheID      = []byte("id")
+	// bucketHistBad holds cached entries that cannot be forwarded (not a
+	// point, a point under another key, or one the master would refuse),
+	// as they were, under their key: kept for the operator, out of the way
+	// of the points behind them.
+	bucketHistBad = []byte("history_cache_quarantine")
+	keyCacheID    = []byte("id")
 )
 
 // source names this node's cache to the master: (source, seq) is unique
@@ -161,6 +167,73 @@ func (h *historyStore) cached(n int) ([]Point, int, error) {
 		return nil
 	})
 	return out, total, err
+}
+
+// parseCached decodes the cache entry stored under key and checks that it
+// can be forwarded: a point (as cache wrote it) numbered as its key, that
+// the master would accept.
+func parseCached(key, v []byte) (Point, error) {
+	var p Point
+	if len(key) != 8 {
+		return p, fmt.Errorf("key of %d bytes", len(key))
+	}
+	if err := json.Unmarshal(v, &p); err != nil {
+		return p, fmt.Errorf("not a point: %w", err)
+	}
+	if seq := binary.BigEndian.Uint64(key); p.Seq != seq || seq == 0 {
+		return p, fmt.Errorf("point numbered %d under key %d", p.Seq, seq)
+	}
+	return p, checkPoint(p)
+}
+
+// forwardable returns up to n cached points that can be forwarded, oldest
+// first, and how many entries the cache holds. An entry that cannot be
+// forwarded is moved to the quarantine bucket (it stayed in the cache for
+// ever: skipped and counted, or sent and refused with every batch behind
+// it); the reasons come back for the log and the system events.
+func (h *historyStore) forwardable(n int) (out []Point, total int, bad []string, err error) {
+	err = h.kv.Update(func(tx *bolt.Tx) error {
+		b := tx.Bucket(bucketHistCache)
+		var q *bolt.Bucket
+		c := b.Cursor()
+		for k, v := c.First(); k != nil && len(out) < n; k, v = c.Next() {
+			p, perr := parseCached(k, v)
+			if perr == nil {
+				out = append(out, p)
+				continue
+			}
+			if q == nil {
+				if q, err = tx.CreateBucketIfNotExists(bucketHistBad); err != nil {
+					return err
+				}
+			}
+			if err := q.Put(bytes.Clone(k), bytes.Clone(v)); err != nil {
+				return err
+			}
+			if err := c.Delete(); err != nil {
+				return err
+			}
+			bad = append(bad, fmt.Sprintf("entry %x: %v", k, perr))
+		}
+		total = b.Stats().KeyN
+		return nil
+	})
+	if err != nil {
+		return nil, 0, nil, err
+	}
+	return out, total, bad, nil
+}
+
+// quarantined is how many cache entries were set aside (forwardable).
+func (h *historyStore) quarantined() int {
+	n := 0
+	_ = h.kv.View(func(tx *bolt.Tx) error {
+		if q := tx.Bucket(bucketHistBad); q != nil {
+			n = q.Stats().KeyN
+		}
+		return nil
+	})
+	return n
 }
 
 func (h *historyStore) uncache(points []Point) error {

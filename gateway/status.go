@@ -48,6 +48,10 @@ type HistoryStats struct {
 	Dropped      int64     `json:"dropped_duplicates"`
 	LastForward  time.Time `json:"last_forward,omitempty"`
 	LastError    string    `json:"last_error,omitempty"`
+	// Quarantined counts cached entries set aside because they cannot be
+	// forwarded (undecodable, misnumbered, or a point the master refuses);
+	// they stay in replica.db, out of the cache.
+	Quarantined int `json:"quarantined,omitempty"`
 }
 
 // Detail returns the full status.
@@ -68,6 +72,7 @@ func (g *Gateway) Detail() Detail {
 	d.History = HistoryStats{Mode: g.cfg.History, Cached: cached, Forwarded: g.hist.forwarded, Repeated: g.hist.repeated, Dropped: g.hist.dropped,
 		LastForward: g.hist.lastForward, LastError: g.hist.lastForwardErr}
 	g.hist.mu.Unlock()
+	d.History.Quarantined = g.hist.quarantined()
 	if len(first) > 0 {
 		d.History.OldestCached = time.UnixMilli(first[0].TSMS).UTC()
 	}
@@ -115,6 +120,15 @@ func (g *Gateway) Status() []status.Document {
 		doc.Reason = d.LeadError + " (state writes refused); " + doc.Reason
 		doc.Health = append(doc.Health, status.Health{Name: "state log", State: "ERR", Reason: d.LeadError + " (state writes refused)"})
 	}
+	if len(d.Providers) > 0 && d.Providers[0].CheckpointError != "" { // one error for the whole store
+		doc.Health = append(doc.Health, status.Health{Name: "replica checkpoint", State: "ERR",
+			Reason: "the documents are not brought up to date with the log (writes stay durable in it): " + d.Providers[0].CheckpointError})
+	}
+	for _, p := range d.Providers {
+		if p.FollowError != "" && d.PeerConnected { // with the link down, Peer down says it all
+			doc.Health = append(doc.Health, status.Health{Name: p.Provider + " replication", State: "ERR", Reason: p.FollowError})
+		}
+	}
 	if d.Witness != nil {
 		doc.Details["witness"] = witnessSummary(d.Witness)
 		doc.Health = append(doc.Health, witnessHealth(d.Witness))
@@ -135,9 +149,14 @@ func peerAddress(c Config, l *peer.Status) string {
 	return l.RemoteAddr
 }
 
-// stateWord summarises the pair: Synced, Syncing, Full sync needed, Peer
-// down, or Incompatible (the peer answers but refuses the pair, or this
-// node refuses it: modes, versions, witness; the link's reason says why).
+// stateWord summarises the pair: Synced, Syncing, Full sync needed, Sync
+// failing, Peer down, or Incompatible (the peer answers but refuses the
+// pair, or this node refuses it: modes, versions, witness; the link's
+// reason says why). Synced needs proof for every provider (InSync): on
+// the side that follows it, a pull answered since the follower started
+// that left nothing to apply; on the side that leads it, a recent pull of
+// this log with nothing left to pull. Sync failing: a follower's last run
+// ended in an error (the reason is in the provider's follow_error).
 func stateWord(d Detail) string {
 	switch {
 	case d.Mode == ModeIndependent:
@@ -148,10 +167,17 @@ func stateWord(d Detail) string {
 		return "Peer down"
 	}
 	for _, p := range d.Providers {
+		if p.FollowError != "" {
+			return "Sync failing"
+		}
+	}
+	for _, p := range d.Providers {
 		if p.FullSyncNeeded {
 			return "Full sync needed"
 		}
-		if p.Pending > 0 {
+	}
+	for _, p := range d.Providers {
+		if p.Pending > 0 || !p.InSync {
 			return "Syncing"
 		}
 	}
@@ -172,17 +198,19 @@ var (
 	mPullDur    = prometheus.NewDesc("redund_gateway_last_pull_duration_seconds", "Duration of the last pull.", []string{"provider"}, nil)
 	mApplyDur   = prometheus.NewDesc("redund_gateway_last_apply_duration_seconds", "Duration of the last apply.", []string{"provider"}, nil)
 	mFullNeed   = prometheus.NewDesc("redund_gateway_full_sync_needed", "1 while a full sync is needed.", []string{"provider"}, nil)
+	mInSync     = prometheus.NewDesc("redund_gateway_in_sync", "1 while the provider was last seen in sync with the peer (in_sync).", []string{"provider"}, nil)
 	mFullSyncs  = prometheus.NewDesc("redund_gateway_full_syncs_total", "Full syncs completed.", []string{"provider"}, nil)
 	mLag        = prometheus.NewDesc("redund_gateway_replication_lag_seconds", "Age of the newest applied update when applied.", []string{"provider"}, nil)
 	mCached     = prometheus.NewDesc("redund_gateway_history_cached_points", "History points cached for the master.", nil, nil)
 	mForwarded  = prometheus.NewDesc("redund_gateway_history_forwarded_total", "Forwarded history points the master says it stored.", nil, nil)
 	mDropped    = prometheus.NewDesc("redund_gateway_history_dropped_total", "Cached points dropped as recorded by the master.", nil, nil)
+	mBad        = prometheus.NewDesc("redund_gateway_history_quarantined_points", "Cached entries set aside because they cannot be forwarded.", nil, nil)
 	mOldest     = prometheus.NewDesc("redund_gateway_history_oldest_cached_timestamp_seconds",
 		"When the oldest point waiting in the cache was taken (unix seconds; 0 when none waits).", nil, nil)
 )
 
 func (m metrics) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{mRole, mPeer, mFailovers, mEpoch, mPending, mQueued, mDispatched, mPullDur, mApplyDur, mFullNeed, mFullSyncs, mLag, mCached, mForwarded, mDropped, mOldest} {
+	for _, d := range []*prometheus.Desc{mRole, mPeer, mFailovers, mEpoch, mPending, mQueued, mDispatched, mPullDur, mApplyDur, mFullNeed, mInSync, mFullSyncs, mLag, mCached, mForwarded, mDropped, mBad, mOldest} {
 		ch <- d
 	}
 }
@@ -206,12 +234,14 @@ func (m metrics) Collect(ch chan<- prometheus.Metric) {
 		gauge(mPullDur, p.LastPullDuration.Seconds(), p.Provider)
 		gauge(mApplyDur, p.LastApplyDur.Seconds(), p.Provider)
 		gauge(mFullNeed, b2f(p.FullSyncNeeded), p.Provider)
+		gauge(mInSync, b2f(p.InSync), p.Provider)
 		counter(mFullSyncs, float64(p.FullSyncs), p.Provider)
 		gauge(mLag, p.LagMS/1000, p.Provider)
 	}
 	gauge(mCached, float64(d.History.Cached))
 	counter(mForwarded, float64(d.History.Forwarded))
 	counter(mDropped, float64(d.History.Dropped))
+	gauge(mBad, float64(d.History.Quarantined))
 	oldest := 0.0
 	if !d.History.OldestCached.IsZero() {
 		oldest = float64(d.History.OldestCached.UnixMilli()) / 1000

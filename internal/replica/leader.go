@@ -200,7 +200,7 @@ func (s *Store) Lead(p string) error {
 		if _, err := tx.CreateBucket(bucketName(p, "log")); err != nil {
 			return err
 		}
-		for _, k := range [][]byte{keySrc, keyApplied, keyFirst, keyLast, keyLogBytes} {
+		for _, k := range [][]byte{keySrc, keyApplied, keyAppliedSum, keyFirst, keyLast, keyLogBytes} {
 			if err := b.meta.Delete(k); err != nil {
 				return err
 			}
@@ -215,6 +215,9 @@ func (s *Store) Lead(p string) error {
 	if err == nil && renumbered {
 		s.ov[p].reset([2]uint64{})
 		s.statsFor(p).resetLeader()
+	}
+	if err == nil {
+		s.ClearFollowError(p) // it follows no more: a failure of its follower is history
 	}
 	return err
 }

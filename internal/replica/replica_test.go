@@ -262,14 +262,14 @@ func mustPos(t *testing.T, s *Store) Position {
 // full sync is finishing must not be cleared by that sync.
 func TestForceDuringFullSyncIsKept(t *testing.T) {
 	st := &provStats{}
-	st.force("first")
-	why, gen := st.takeForced()
+	st.force("first", false)
+	why, gen, _ := st.takeForced()
 	if why != "first" {
 		t.Fatalf("takeForced = %q", why)
 	}
-	st.force("operator asked") // arrives while the first sync runs
-	st.completeForced(gen)     // the first sync completes
-	if why, _ := st.takeForced(); why != "operator asked" {
+	st.force("operator asked", true) // arrives while the first sync runs
+	st.completeForced(gen)           // the first sync completes
+	if why, _, _ := st.takeForced(); why != "operator asked" {
 		t.Fatalf("the second request was lost: takeForced = %q", why)
 	}
 }

@@ -9,11 +9,13 @@ import (
 	bolt "go.etcd.io/bbolt"
 )
 
-// maxPullEntries and maxPullBytes cap one pull's batch (it must fit a
-// link frame); a batch holds at least one entry.
+// maxPullEntries and maxPullBytes cap one pull's batch, maxPageBytes one
+// snapshot page, whatever the follower asks (either must fit a link
+// frame); a batch or a page holds at least one entry or document.
 const (
 	maxPullEntries = 4096
 	maxPullBytes   = 4 << 20
+	maxPageBytes   = 4 << 20
 )
 
 // Serve answers a follower's request (pull or snapshot page); plug it into
@@ -140,8 +142,8 @@ func (s *Store) snapshotPage(r snapReq) (snapResp, error) {
 				k, v = c.Next()
 			}
 		}
-		size := uint64(0)
-		for ; k != nil && (size < r.MaxBytes || len(resp.Keys) == 0); k, v = c.Next() {
+		size, limit := uint64(0), min(r.MaxBytes, maxPageBytes)
+		for ; k != nil && (size < limit || len(resp.Keys) == 0); k, v = c.Next() {
 			resp.Keys = append(resp.Keys, string(k))
 			resp.Vals = append(resp.Vals, bytes.Clone(v))
 			size += uint64(len(k) + len(v))

@@ -59,10 +59,19 @@ type provStats struct {
 	lastPullDur    time.Duration
 	lastApplyDur   time.Duration
 	fullSyncNeeded bool
+	forceOperator  bool   // an operator asked for the pending full sync
+	refusedEmpty   string // the log whose empty copy was last refused (KeepOnEmpty)
 	forceGen       uint64 // bumped by every force, so a finishing sync cannot clear a newer request
 	fullSyncReason string
 	fullSyncs      int
 	lagMS          float64
+
+	// the follower's side: whether its loop runs, whether its last pull
+	// (in this run of Follow) found it at the leader's newest entry, and
+	// the error that ended its last run ("" once a pull succeeds again)
+	following bool
+	caughtUp  bool
+	followErr string
 
 	// the leader's side: its follower's last pull
 	served          time.Time     // when it arrived
@@ -87,6 +96,7 @@ func (p *provStats) pulled(r pullReq, at time.Time) {
 func (p *provStats) resetLeader() {
 	p.mu.Lock()
 	p.served, p.servedDur, p.followerLog, p.followerApplied = time.Time{}, 0, "", 0
+	p.followErr = ""
 	p.mu.Unlock()
 }
 
@@ -106,8 +116,18 @@ type Stats struct {
 	FullSyncReason   string        `json:"full_sync_reason,omitempty"`
 	FullSyncs        int           `json:"full_syncs"`
 	// LagMS is the age of the newest applied entry when it was applied.
-	LagMS    float64  `json:"lag_ms"`
-	Position Position `json:"position"`
+	LagMS float64 `json:"lag_ms"`
+	// InSync says the pair was last seen holding the same log: on a
+	// follower, Follow runs and its last pull (answered by the leader)
+	// left nothing to apply; on the leader, the follower's last pull, at
+	// most staleFollower ago, was of this log and had everything in it.
+	// Pending alone is not proof: it keeps its last value while no pull
+	// succeeds, and is 0 before the first.
+	InSync bool `json:"in_sync"`
+	// FollowError is why the follower's last run ended (a pull or an
+	// apply failed; it runs again); "" once a pull succeeds.
+	FollowError string   `json:"follow_error,omitempty"`
+	Position    Position `json:"position"`
 	// CheckpointError is the last failure to bring the documents up to
 	// date with the log ("" when the last try succeeded); writes are still
 	// durable in the log meanwhile.
@@ -126,7 +146,7 @@ func (s *Store) statsFor(p string) *provStats {
 }
 
 // Stats returns provider p's statistics. On a leader (a provider that
-// follows no other log) the pull figures are its follower's last pull and
+// follows no other log and runs no Follow) the pull figures are its follower's last pull and
 // Pending what that follower has yet to pull; the figures of an earlier
 // time as a follower are not shown.
 func (s *Store) Stats(p string) Stats {
@@ -140,14 +160,52 @@ func (s *Store) Stats(p string) Stats {
 	out := Stats{Provider: p, Pending: st.pending, QueuedPerSec: st.queued.rate(), DispatchedPerSec: st.dispatched.rate(),
 		LastPull: st.lastPull, LastPullDuration: st.lastPullDur, LastApplyDur: st.lastApplyDur,
 		FullSyncNeeded: st.fullSyncNeeded, FullSyncReason: st.fullSyncReason, FullSyncs: st.fullSyncs,
-		LagMS: st.lagMS, Position: pos, CheckpointError: cpErr}
-	if pos.SrcLogID == "" {
+		LagMS: st.lagMS, Position: pos, CheckpointError: cpErr, FollowError: st.followErr,
+		InSync: st.following && st.caughtUp && st.followErr == "" && !st.fullSyncNeeded}
+	if pos.SrcLogID == "" && !st.following {
 		out.LastPull, out.LastPullDuration, out.LastApplyDur, out.LagMS, out.Pending = st.served, st.servedDur, 0, 0, 0
+		// a follower of another log (or none yet) has everything to copy
+		out.Pending = pos.Last
 		if st.followerLog == pos.LogID {
 			out.Pending = pos.Last - min(pos.Last, st.followerApplied)
 		}
+		out.InSync = st.followerLog == pos.LogID && out.Pending == 0 && time.Since(st.served) < staleFollower
 	}
 	return out
+}
+
+// staleFollower is how long after its last pull a follower still counts
+// as in sync on the leader's side: a follower that is caught up pulls
+// again as soon as its held pull (at most 10 s) is answered.
+const staleFollower = 15 * time.Second
+
+// followRun records the start (true) or the end (false, with the error
+// that ended it) of a run of Follow.
+func (p *provStats) followRun(running bool, err error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.following, p.caughtUp = running, false
+	if err != nil {
+		p.followErr = err.Error()
+	}
+}
+
+// ClearFollowError forgets why provider p's follower last failed: the
+// caller starts following anew (the link came up again), and an error of
+// the old link would otherwise show until the first pull is answered.
+func (s *Store) ClearFollowError(p string) {
+	st := s.statsFor(p)
+	st.mu.Lock()
+	st.followErr = ""
+	st.mu.Unlock()
+}
+
+// pullDone records a pull the leader answered and the follower applied:
+// caught up says nothing was left to apply.
+func (p *provStats) pullDone(caughtUp bool) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.caughtUp, p.followErr = caughtUp, ""
 }
 
 // Event is a recorded system event (why a full sync happened, ...).

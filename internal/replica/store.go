@@ -53,6 +53,11 @@ type Options struct {
 	OnApply func(provider string, entries []Entry)
 	// NoSync skips fsync (tests and benchmarks only: loses durability).
 	NoSync bool
+	// KeepOnEmpty names providers whose documents a full sync does not
+	// replace with an empty copy unless an operator forced it
+	// (ForceFullSync): a leader that lost its data would otherwise wipe
+	// the follower's, the one copy left.
+	KeepOnEmpty []string
 }
 
 // Store is one node's replicated data.
@@ -101,7 +106,10 @@ var (
 	keyLogBytes = []byte("log_bytes")
 	keySrc      = []byte("src_log_id")
 	keyApplied  = []byte("applied")
-	keyData     = []byte("data") // name of the live data bucket
+	// keyAppliedSum is entrySum of the entry applied last (a follower
+	// checks it at the start of each run: verifyBack)
+	keyAppliedSum = []byte("applied_sum")
+	keyData       = []byte("data") // name of the live data bucket
 )
 
 // Open opens (creating if needed) the store at path.
@@ -111,6 +119,9 @@ func Open(path string, opts Options) (*Store, error) {
 	}
 	if opts.Log == nil {
 		opts.Log = logging.Discard()
+	}
+	if err := checkFile(path); err != nil {
+		return nil, fmt.Errorf("replica: open %s: %w", path, err)
 	}
 	db, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: 2 * time.Second, NoSync: opts.NoSync})
 	if err != nil {

@@ -4,6 +4,9 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"strings"
+
+	"github.com/redund/redund/internal/text"
 )
 
 // Message kinds (first byte of a request or response body).
@@ -227,12 +230,40 @@ func decodePullResp(b []byte) (r pullResp, err error) {
 	if err != nil {
 		return r, err
 	}
-	r.LogID, r.First, r.Last, r.Full, r.Reason = d.str(), d.u(), d.u(), d.bool(), d.str()
+	r.LogID, r.First, r.Last, r.Full, r.Reason = d.logID(), d.u(), d.u(), d.bool(), d.str()
+	r.Reason = peerText(r.Reason)
 	n := d.count(5)
 	for i := 0; i < n && d.err == nil; i++ {
 		r.Entries = append(r.Entries, d.entry())
 	}
 	return r, d.done()
+}
+
+// maxLogID bounds a log id read from the peer (this package makes them of
+// 16 hex digits).
+const maxLogID = 64
+
+// logID reads a log id: the follower stores it and shows it (events,
+// errors, the status), so one that is long or not printable text is
+// refused.
+func (d *dec) logID() string {
+	id := d.str()
+	if d.err == nil && (len(id) > maxLogID || text.Clean(id) != id || strings.ContainsRune(id, ' ')) {
+		d.err = fmt.Errorf("replica: bad log id (%d bytes)", len(id))
+	}
+	return id
+}
+
+// maxReason bounds a full-sync reason read from the peer.
+const maxReason = 512
+
+// peerText makes a text the peer sent (a full-sync reason) printable and
+// bounded: it is shown in the status, the events and the log.
+func peerText(s string) string {
+	if len(s) > maxReason {
+		s = strings.ToValidUTF8(s[:maxReason], "") // no rune cut in half
+	}
+	return text.Clean(s)
 }
 
 func (r snapReq) encode() []byte {
@@ -270,7 +301,7 @@ func decodeSnapResp(b []byte) (r snapResp, err error) {
 	if err != nil {
 		return r, err
 	}
-	r.LogID, r.Seq, r.Done = d.str(), d.u(), d.bool()
+	r.LogID, r.Seq, r.Done = d.logID(), d.u(), d.bool()
 	n := d.count(2)
 	for i := 0; i < n && d.err == nil; i++ {
 		r.Keys = append(r.Keys, d.str())
