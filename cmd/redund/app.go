@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"slices"
 	"strings"
 
 	"github.com/urfave/cli/v2"
@@ -107,6 +108,14 @@ func checkLogFlags(g *globalOptions) error {
 func usageError(c *cli.Context, err error, _ bool) error {
 	const undefined = "flag provided but not defined: -"
 	if name, ok := strings.CutPrefix(err.Error(), undefined); ok && c != nil {
+		name = strings.TrimLeft(name, "-")
+		if c.Command != nil && c.Command.Name != "" && slices.ContainsFunc(c.App.Flags, func(f cli.Flag) bool {
+			return slices.Contains(f.Names(), name)
+		}) {
+			// urfave/cli takes redund's own options only before the command
+			return usageErr("%v: %s is an option of redund itself: give it before the command (redund %s ... %s)",
+				err, dashes(name), dashes(name), strings.TrimPrefix(c.Command.HelpName, c.App.Name+" "))
+		}
 		var names []string
 		flags := c.App.Flags
 		if c.Command != nil && c.Command.Name != "" {
@@ -115,7 +124,7 @@ func usageError(c *cli.Context, err error, _ bool) error {
 		for _, f := range flags {
 			names = append(names, f.Names()...)
 		}
-		if s := suggest(strings.TrimLeft(name, "-"), names); s != "" {
+		if s := suggest(name, names); s != "" {
 			return usageErr("%v; did you mean %s?", err, dashes(s))
 		}
 	}

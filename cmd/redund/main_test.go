@@ -264,6 +264,8 @@ func TestSuggestions(t *testing.T) {
 		{[]string{"stauts"}, `unknown command "stauts"; did you mean "status"?`},
 		{[]string{"gateway", "stauts"}, `gateway: unknown command "stauts"; did you mean "status"?`},
 		{[]string{"status", "--endpont", "x"}, "did you mean --endpoint?"},
+		{[]string{"gateway", "run", "-c", "a.toml"}, "-c is an option of redund itself: give it before the command (redund -c ... gateway run)"},
+		{[]string{"status", "--log-level", "debug"}, "--log-level is an option of redund itself: give it before the command (redund --log-level ... status)"},
 		{[]string{"frobnicate"}, `unknown command "frobnicate" (see redund --help)`},
 	} {
 		t.Run(strings.Join(tc.args, " "), func(t *testing.T) {
