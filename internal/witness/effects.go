@@ -163,7 +163,7 @@ func (w *Witness) guard(ctx context.Context, e effGuard) {
 	key := w.lockKey(e.lock, e.lease)
 	for ctx.Err() == nil {
 		if gone, err := w.watchKey(ctx, key, e.fence); gone {
-			w.report(inKeyGone{lock: e.lock, lease: e.lease, fence: e.fence})
+			w.report(inKeyGone(e))
 			return
 		} else if err != nil && ctx.Err() == nil {
 			w.log.Debug("watch of the lock key", "lock", e.lock, "err", err)
