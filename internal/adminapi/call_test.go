@@ -7,8 +7,10 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync/atomic"
 	"testing"
 
+	"github.com/redund/redund/internal/config"
 	"github.com/redund/redund/internal/testutil"
 )
 
@@ -164,5 +166,30 @@ func TestCallErrorIsCleaned(t *testing.T) {
 	_, err = Call(context.Background(), srv.URL, "", http.MethodPost, "/v1/huge", nil)
 	if !errors.As(err, &ce) || len(ce.Msg) > maxErrMsg+len("…") {
 		t.Errorf("a 1 MiB error answer: message of %d bytes", len(ce.Msg))
+	}
+}
+
+// TestCallDoesNotFollowRedirects: an answer that redirects (from whatever
+// answers on the admin address) is an error; the request and its token
+// do not go to the place it names. Before, the client followed it and
+// sent the bearer token along to another port of the same host.
+func TestCallDoesNotFollowRedirects(t *testing.T) {
+	var got atomic.Value
+	other := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		got.Store(r.Header.Get("Authorization"))
+		_, _ = io.WriteString(w, "{}")
+	}))
+	defer other.Close()
+	squatter := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		http.Redirect(w, r, other.URL+r.URL.Path, http.StatusTemporaryRedirect)
+	}))
+	defer squatter.Close()
+	_, err := Call(context.Background(), squatter.URL, config.Secret("0123456789abcdef-token"), http.MethodPost, "/v1/gateway/failover", nil)
+	var ce *CallError
+	if !errors.As(err, &ce) || ce.Code != http.StatusTemporaryRedirect {
+		t.Fatalf("Call = %v, want the 307 as an error", err)
+	}
+	if tok := got.Load(); tok != nil {
+		t.Fatalf("the redirect was followed, with Authorization %q", tok)
 	}
 }

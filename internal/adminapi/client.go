@@ -65,8 +65,14 @@ func (c *Client) httpClient() *http.Client {
 		return c.HTTP
 	}
 	return &http.Client{Transport: &http.Transport{Proxy: nil, DisableKeepAlives: true,
-		DialContext: (&net.Dialer{}).DialContext}}
+		DialContext: (&net.Dialer{}).DialContext}, CheckRedirect: noRedirect}
 }
+
+// noRedirect: an admin listener never redirects, so a redirect is not
+// followed but answered as it is (an HTTP 3xx error). Followed, it would
+// carry the operator's request, and its bearer token to the same host
+// (which Go's client keeps on a redirect), to whatever answers there.
+func noRedirect(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
 
 // StatusURL turns an endpoint, "host:port" or a URL, into the URL of its
 // status document. A wildcard host (":9180", "0.0.0.0:9180", "[::]:9180")
