@@ -183,8 +183,17 @@ func (n *Node) demoteFor(ctx context.Context, from nodeInfo) error {
 	return nil
 }
 
-func (n *Node) promote(reason string) {
+func (n *Node) promote(reason string) { n.promoteIf(false, reason) }
+
+// promoteIf promotes the node; with onlySecondary, only if it is still
+// secondary when it takes the lock (the failover rule is judged by the
+// sync loop and by the hello loop: one promotion, not two).
+func (n *Node) promoteIf(onlySecondary bool, reason string) bool {
 	n.mu.Lock()
+	if onlySecondary && n.role != RoleSecondary {
+		n.mu.Unlock()
+		return false
+	}
 	n.role = RolePrimary
 	n.epoch = max(n.epoch, n.peerEpochMax) + 1
 	n.st = syncState{} // a new role: the status (and its since) starts over
@@ -206,6 +215,7 @@ func (n *Node) promote(reason string) {
 	if cancel != nil {
 		cancel()
 	}
+	return true
 }
 
 func (n *Node) demote(reason string) {

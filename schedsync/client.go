@@ -355,7 +355,11 @@ func (n *Node) helloLoop(ctx context.Context) {
 		case ctx.Err() == nil:
 			n.notePeerError(err)
 		}
-		n.refreshState()
+		if ff, judge := n.refreshState(); judge {
+			// not only the sync loop's failures: a transfer stalled on a
+			// cut link fails no request for minutes
+			n.failoverIfDue(ff)
+		}
 		select {
 		case <-ctx.Done():
 			return

@@ -33,6 +33,14 @@ type fakePrimary struct {
 	garbaged int                      // malformed batches sent
 	hold     map[string]chan struct{} // /v1/files sends half of these, then waits for the close
 	trickle  map[string]time.Duration // /v1/files sends these in 10 pieces, this long apart
+	mute     bool                     // /v1/hello gets no answer (as on a cut link)
+}
+
+// setMute makes /v1/hello go unanswered until the client gives up (or not).
+func (f *fakePrimary) setMute(on bool) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.mute = on
 }
 
 // setGarbage makes /v1/changes answer with a malformed batch (or not).
@@ -91,6 +99,13 @@ func (f *fakePrimary) count(m map[string]int, p string) int {
 }
 
 func (f *fakePrimary) serve(rw http.ResponseWriter, r *http.Request) {
+	f.mu.Lock()
+	mute := f.mute
+	f.mu.Unlock()
+	if mute && r.URL.Path == "/v1/hello" {
+		<-r.Context().Done()
+		return
+	}
 	nonce, err := f.auth.VerifyRequest(r, maxPathsBody)
 	if err != nil {
 		f.auth.Refuse(rw, nonce, http.StatusUnauthorized, err.Error())

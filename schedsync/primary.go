@@ -171,12 +171,18 @@ func (pl *primaryLoop) noteSkips(full bool) {
 // refreshState recomputes the status from the peer view: a primary mirrors
 // its secondary; a secondary only learns from the hello loop that the pair
 // became (or stopped being) incompatible.
-func (n *Node) refreshState() {
+//
+// On a secondary it also gives the failover rule's facts (judge true): the
+// hello loop judges the rule too, and a secondary whose primary stopped
+// answering hellos is Unavailable even while a transfer of the sync loop
+// hangs on the cut link (no request fails there for minutes, and the
+// status said Syncing, or Synced, meanwhile).
+func (n *Node) refreshState() (ff failoverFacts, judge bool) {
 	n.mu.Lock()
 	defer n.mu.Unlock()
 	if n.role == RolePrimary {
 		n.setStateLocked(n.primaryStateLocked())
-		return
+		return ff, false
 	}
 	switch {
 	case n.peer.refused != "" && n.peer.connected:
@@ -188,7 +194,14 @@ func (n *Node) refreshState() {
 		n.setStateLocked(StateUnavailable, "primary unreachable: "+orDefault(n.peer.lastErr, "no answer"))
 	case n.st.Name == StateIncompatible:
 		n.setStateLocked(StateConnecting, "peer compatible again")
+	case !n.peer.connected && n.peer.seen && !n.mismatchLocked() && n.st.Name != StateIncompatible &&
+		n.st.Name != StateConnecting && n.st.Name != StateUnavailable:
+		n.setStateLocked(StateUnavailable, "primary unreachable: "+orDefault(n.peer.lastErr, "no answer"))
+	case n.peer.connected && n.st.Name == StateUnavailable:
+		// answering hellos again: the sync loop's next exchange says more
+		n.setStateLocked(StateSyncing, "primary reachable again")
 	}
+	return n.failoverFactsLocked(), true
 }
 
 // adoptEpoch makes a secondary carry the epoch of the primary it follows,

@@ -112,11 +112,16 @@ func (n *Node) onSyncError(err error, start time.Time) bool {
 	if logIt {
 		n.log.Warn("sync failed; retrying", "err", msg, "failures", count, "repeated_since_last_log", repeated)
 	}
-	if failoverRule(ff) {
-		n.promote(fmt.Sprintf("primary unreachable for %s (failover_offset)", ff.silent().Round(time.Second)))
-		return true
+	return n.failoverIfDue(ff)
+}
+
+// failoverIfDue promotes a secondary whose failover rule says so (see
+// failover_rule.go), and reports whether it did.
+func (n *Node) failoverIfDue(ff failoverFacts) bool {
+	if !failoverRule(ff) {
+		return false
 	}
-	return false
+	return n.promoteIf(true, fmt.Sprintf("primary unreachable for %s (failover_offset)", ff.silent().Round(time.Second)))
 }
 
 func refusedLinksReason(refused map[string]string) string {
