@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net"
 	"os"
+	"strconv"
 	"strings"
 	"time"
 
@@ -47,7 +48,7 @@ func (d *dnsCheck) probeUntil(ctx context.Context, deadline time.Time) (bool, st
 	}
 	tname := dns.TypeToString[d.qtype]
 	if in.Rcode != dns.RcodeSuccess {
-		return false, "DNS " + dns.RcodeToString[in.Rcode]
+		return false, "DNS " + rcodeText(in.Rcode)
 	}
 	var got []string
 	for _, rr := range answersFor(in.Answer, d.name, d.qtype) {
@@ -66,6 +67,15 @@ func (d *dnsCheck) probeUntil(ctx context.Context, deadline time.Time) (bool, st
 		}
 	}
 	return false, fmt.Sprintf("no %s answer equal to %q (got %s)", tname, d.value, list)
+}
+
+// rcodeText names an rcode ("NXDOMAIN"), or gives its number when it has
+// no name ("rcode 13"): a server may send any.
+func rcodeText(rcode int) string {
+	if s, ok := dns.RcodeToString[rcode]; ok {
+		return s
+	}
+	return "rcode " + strconv.Itoa(rcode)
 }
 
 // answersFor returns the records of answer that answer the question (name,

@@ -38,6 +38,9 @@ func TestDNSAnswerMustAnswerTheQuestion(t *testing.T) {
 		m := new(dns.Msg)
 		m.SetReply(r)
 		m.Answer = answers[r.Question[0].Name]
+		if r.Question[0].Name == "rcode13.example.test." {
+			m.Rcode = 13 // unassigned
+		}
 		_ = w.WriteMsg(m)
 	})})
 	tests := []struct {
@@ -52,6 +55,7 @@ func TestDNSAnswerMustAnswerTheQuestion(t *testing.T) {
 		{"CNAME loop", "loop.example.test", "", false, "no A answer"},
 		{"class CH", "chaos.example.test", "", false, "no A answer"},
 		{"name in another case", "case.example.test", "192.0.2.10", true, "A 192.0.2.10"},
+		{"unassigned rcode", "rcode13.example.test", "", false, "DNS rcode 13"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
