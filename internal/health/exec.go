@@ -26,6 +26,9 @@ func (e *execCheck) probe(ctx context.Context) (bool, string) {
 	out := &headBuffer{max: maxOutput}
 	cmd.Stdout, cmd.Stderr = out, out
 	err := cmd.Run()
+	// what the command started and left running (a child in the
+	// background) would outlive the probe, one more with every probe
+	killLeftovers(cmd)
 	text := trimReason(out.b)
 	if ctx.Err() != nil {
 		return false, text
