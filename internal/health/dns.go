@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net"
 	"os"
+	"strconv"
 	"strings"
 	"time"
 
@@ -47,13 +48,11 @@ func (d *dnsCheck) probeUntil(ctx context.Context, deadline time.Time) (bool, st
 	}
 	tname := dns.TypeToString[d.qtype]
 	if in.Rcode != dns.RcodeSuccess {
-		return false, "DNS " + dns.RcodeToString[in.Rcode]
+		return false, "DNS " + rcodeText(in.Rcode)
 	}
 	var got []string
-	for _, rr := range in.Answer {
-		if rr.Header().Rrtype == d.qtype {
-			got = append(got, rdata(rr))
-		}
+	for _, rr := range answersFor(in.Answer, d.name, d.qtype) {
+		got = append(got, rdata(rr))
 	}
 	if len(got) == 0 {
 		return false, fmt.Sprintf("no %s answer for %s", tname, d.name)
@@ -70,6 +69,48 @@ func (d *dnsCheck) probeUntil(ctx context.Context, deadline time.Time) (bool, st
 	return false, fmt.Sprintf("no %s answer equal to %q (got %s)", tname, d.value, list)
 }
 
+// rcodeText names an rcode ("NXDOMAIN"), or gives its number when it has
+// no name ("rcode 13"): a server may send any.
+func rcodeText(rcode int) string {
+	if s, ok := dns.RcodeToString[rcode]; ok {
+		return s
+	}
+	return "rcode " + strconv.Itoa(rcode)
+}
+
+// answersFor returns the records of answer that answer the question (name,
+// qtype): of that type and class IN, owned by name or by a name that a
+// CNAME chain in answer leads to from it. A record of another name (a
+// broken or lying server's) is no answer to the question, as a resolver
+// would not take it as one either.
+func answersFor(answer []dns.RR, name string, qtype uint16) []dns.RR {
+	owners := map[string]bool{strings.ToLower(name): true}
+	if qtype != dns.TypeCNAME {
+		// follow the chain from name, one step per CNAME at most (a
+		// server's loop or a long chain costs the walk the answer's size)
+		next := map[string]string{}
+		for _, rr := range answer {
+			if c, ok := rr.(*dns.CNAME); ok && c.Hdr.Class == dns.ClassINET {
+				if k := strings.ToLower(c.Hdr.Name); next[k] == "" {
+					next[k] = strings.ToLower(c.Target)
+				}
+			}
+		}
+		for n := strings.ToLower(name); next[n] != "" && !owners[next[n]]; {
+			n = next[n]
+			owners[n] = true
+		}
+	}
+	var out []dns.RR
+	for _, rr := range answer {
+		h := rr.Header()
+		if h.Rrtype == qtype && h.Class == dns.ClassINET && owners[strings.ToLower(h.Name)] {
+			out = append(out, rr)
+		}
+	}
+	return out
+}
+
 // exchange asks over UDP and retries over TCP when the answer was truncated.
 func (d *dnsCheck) exchange(ctx context.Context, deadline time.Time, m *dns.Msg) (*dns.Msg, error) {
 	in, err := d.exchangeUDP(ctx, deadline, m)
@@ -82,12 +123,24 @@ func (d *dnsCheck) exchange(ctx context.Context, deadline time.Time, m *dns.Msg)
 		}
 		c := &dns.Client{Net: "tcp"}
 		in, _, err = c.ExchangeContext(ctx, m, d.server)
+		if err == nil && !answers(in, m) {
+			return nil, errNotAnswer
+		}
 	}
 	return in, err
 }
 
+// answers reports whether in is a response to the query m: its ID, the QR
+// bit and the very question.
+func answers(in, m *dns.Msg) bool {
+	return in.Id == m.Id && in.Response && len(in.Question) == 1 && in.Question[0] == m.Question[0]
+}
+
+// errNotAnswer: the server's TCP reply is not a response to the question.
+var errNotAnswer = errors.New("the reply over TCP is not an answer to the question")
+
 // exchangeUDP sends m over UDP and returns the first answer to it (same
-// ID and question, from the server: the socket is connected to it; other
+// ID, QR bit and question, from the server: the socket is connected to it; other
 // datagrams are skipped). When the deadline passes before the probe reads
 // it, an answer the kernel had received by then still counts (arrivedBy,
 // as HTTP probes do): a prober short of CPU does not blame the server.
@@ -132,7 +185,7 @@ func (d *dnsCheck) exchangeUDP(ctx context.Context, deadline time.Time, m *dns.M
 		if err != nil {
 			return nil, err
 		}
-		if in.Id == m.Id && len(in.Question) == 1 && in.Question[0] == m.Question[0] {
+		if answers(in, m) {
 			return in, nil
 		}
 	}

@@ -20,8 +20,16 @@ func (e *execCheck) probe(ctx context.Context) (bool, string) {
 	cmd.Env = config.ChildEnv() // without the variables that hold secrets
 	killGroup(cmd)
 	cmd.WaitDelay = time.Second // do not wait for children that keep the output open
-	out, err := cmd.CombinedOutput()
-	text := trimReason(out)
+	// the output goes into a bounded buffer: a command that writes without
+	// end (or quotes a server that answers without end) costs its probe
+	// the pipe's copying until the timeout, not memory
+	out := &headBuffer{max: maxOutput}
+	cmd.Stdout, cmd.Stderr = out, out
+	err := cmd.Run()
+	// what the command started and left running (a child in the
+	// background) would outlive the probe, one more with every probe
+	killLeftovers(cmd)
+	text := trimReason(out.b)
 	if ctx.Err() != nil {
 		return false, text
 	}
@@ -35,4 +43,24 @@ func (e *execCheck) probe(ctx context.Context) (bool, string) {
 		return false, ee.String() + ": " + text
 	}
 	return false, err.Error()
+}
+
+// maxOutput is how much of a command's output a probe keeps (the reason
+// shows at most maxReason bytes of it, after leading space).
+const maxOutput = 4 << 10
+
+// headBuffer keeps the first max bytes written to it and discards the
+// rest, without failing the write: a command whose output is long but
+// that ends in time is judged by its exit status, not killed by a broken
+// pipe. os/exec writes to it from one goroutine.
+type headBuffer struct {
+	b   []byte
+	max int
+}
+
+func (h *headBuffer) Write(p []byte) (int, error) {
+	if room := h.max - len(h.b); room > 0 {
+		h.b = append(h.b, p[:min(room, len(p))]...)
+	}
+	return len(p), nil
 }

@@ -1,6 +1,7 @@
 package health
 
 import (
+	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -61,4 +62,19 @@ func TestExecWithoutSecretVariables(t *testing.T) {
 	r := check(t, Config{Kind: "exec", Command: []string{"sh", "-c",
 		`if env | grep -q REDUND_TEST_HEALTH_SECRET; then echo "sees the secret"; exit 1; fi; echo clean`}})
 	wantResult(t, r, true, "clean")
+}
+
+// TestExecOutputBounded: a command that writes 100 MB (or quotes a
+// server that sends that much) costs the probe a bounded buffer, not its
+// output's size in memory, and is judged by its exit status.
+func TestExecOutputBounded(t *testing.T) {
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
+	r := check(t, Config{Kind: "exec", Command: []string{"sh", "-c", "yes OK | head -c 100000000"},
+		Timeout: config.Duration(20 * time.Second)})
+	runtime.ReadMemStats(&after)
+	wantResult(t, r, true, "OK OK OK")
+	if got := after.TotalAlloc - before.TotalAlloc; got > 16<<20 {
+		t.Errorf("the probe allocated %d MB for 100 MB of output, want a bounded buffer", got>>20)
+	}
 }

@@ -15,3 +15,15 @@ func killGroup(cmd *exec.Cmd) {
 		return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
 	}
 }
+
+// killLeftovers kills what is left of the command's process group once
+// the command has ended (and been waited for). The group's ID stays in use
+// while one of its processes lives, so the signal reaches only those; with
+// none left the ID is free again, and only a process ID recycled within
+// those microseconds (Linux hands them out in turn up to pid_max) could
+// be hit, as with the kill at the timeout.
+func killLeftovers(cmd *exec.Cmd) {
+	if cmd.Process != nil && cmd.ProcessState != nil {
+		_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
+	}
+}

@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/redund/redund/internal/config"
+	"github.com/redund/redund/internal/text"
 )
 
 // Defaults used when a Config leaves a key unset.
@@ -23,6 +24,9 @@ const (
 	DefaultTimeout  = 3 * time.Second
 	DefaultMaxBytes = 64 << 10
 	maxReason       = 200 // bytes of command output kept as a reason
+	// maxReasonLen bounds a whole reason: what a server sent (a
+	// certificate's names in crypto/tls's error) can make one long
+	maxReasonLen = 512
 )
 
 // Config is a health check as written in TOML (embedded in other tables, e.g.
@@ -173,7 +177,7 @@ func (t *timed) CloseIdle() { t.closeIdle() }
 func (t *timed) Check(ctx context.Context) Result {
 	start := time.Now()
 	ok, reason := t.probe(ctx, start.Add(t.timeout))
-	res := Result{OK: ok, Reason: reason, Latency: time.Since(start), Time: start}
+	res := Result{OK: ok, Reason: cleanReason(reason), Latency: time.Since(start), Time: start}
 	if at := t.readLate(); !at.IsZero() {
 		// the server's answer had come by then: that is its latency
 		res.ReadLate, res.Latency = true, at.Sub(start)
@@ -192,4 +196,36 @@ func timeoutReason(d time.Duration, reason string) string {
 		return r
 	}
 	return r + ": " + reason
+}
+
+// cleanReason makes a probe's reason safe to show wherever it goes (status
+// documents, the ddns page, log lines, events, `redund check`, `redund
+// ddns plan`): much of it comes from the checked server, which is not
+// authenticated (a certificate's names in crypto/tls's error, a command's
+// output that quotes a server). Line breaks become spaces, control and
+// bidirectional-text characters go (text.Clean), and it is cut to
+// maxReasonLen bytes on a UTF-8 boundary. A reason that is already plain
+// printable ASCII of that length is returned as it is, without allocation.
+func cleanReason(s string) string {
+	if plainASCII(s) && len(s) <= maxReasonLen {
+		return s
+	}
+	s = text.Clean(s)
+	if len(s) <= maxReasonLen {
+		return s
+	}
+	cut := maxReasonLen
+	for cut > 0 && s[cut]&0xC0 == 0x80 {
+		cut--
+	}
+	return s[:cut] + "…"
+}
+
+func plainASCII(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c < ' ' || c > '~' {
+			return false
+		}
+	}
+	return true
 }

@@ -180,6 +180,11 @@ func (h *httpCheck) probeUntil(ctx context.Context, deadline time.Time) (bool, s
 			return false, "stopped after 10 redirects"
 		}
 		u, err := hp.url.Parse(a.location)
+		if err == nil && hp.tls != nil && u.Scheme == "http" {
+			// the check asked for TLS: an answer in clear text, which
+			// anyone on its path can write, does not make it OK
+			return false, "redirect from https to http not followed"
+		}
 		if err == nil {
 			hp, err = h.newHop(u, false)
 		}
