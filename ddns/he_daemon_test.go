@@ -24,6 +24,7 @@ type fakeHEWorld struct {
 	addr    string
 	posts   []string
 	badauth int
+	failure string // when set, every POST gets HTTP 500 with this body
 	stale   string // when set, DNS answers this address (a cache that lags)
 	queries int
 }
@@ -33,6 +34,11 @@ func (w *fakeHEWorld) ServeHTTP(rw http.ResponseWriter, r *http.Request) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	w.posts = append(w.posts, r.PostForm.Get("myip"))
+	if w.failure != "" {
+		rw.WriteHeader(http.StatusInternalServerError)
+		fmt.Fprint(rw, w.failure)
+		return
+	}
 	if w.badauth > 0 {
 		w.badauth--
 		fmt.Fprint(rw, "badauth")
@@ -148,5 +154,33 @@ func TestHEUnseenPushBacksOff(t *testing.T) {
 	posts, queries := count()
 	if posts < 1 || posts*4 > queries {
 		t.Errorf("%d POSTs for %d reads that did not show the value: want at least one and no more than a quarter", posts, queries)
+	}
+}
+
+// TestProviderErrorTextIsClean: a provider's error reply reaches the
+// status (LastError, the retry, the page, `redund status`) without its
+// control and bidirectional-text characters. The text of an HTTP error
+// reply was kept as sent: an escape sequence in it reached the terminal
+// of `redund ddns status`, a U+202E reordered the page's row.
+func TestProviderErrorTextIsClean(t *testing.T) {
+	world := &fakeHEWorld{addr: "192.0.2.99", failure: "maintenance\x1b]0;pwned\x07 \u202eyreve"}
+	url, ns := startHEWorld(t, world)
+	main, backup, sorry := newPage(t, true), newPage(t, true), newPage(t, true)
+	c := catConfig(t, main, backup, sorry)
+	c.Provider = dnsupdate.Config{Kind: "he", Password: "k", BaseURL: url, Server: ns, Timeout: config.Duration(time.Second)}
+	p, err := dnsupdate.New(c.Provider)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := startDaemon(t, c, p).Scheme("cat")
+	var ss SchemeStatus
+	testutil.Eventually(t, 5*time.Second, "the failure in the status", func() bool {
+		ss = s.Snapshot()
+		return strings.Contains(ss.LastError, "maintenance") && ss.Retry.Pending
+	})
+	for _, got := range []string{ss.LastError, ss.Retry.Error} {
+		if strings.ContainsAny(got, "\x1b\x07\u202e") {
+			t.Errorf("provider text not cleaned: %q", got)
+		}
 	}
 }

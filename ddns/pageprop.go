@@ -5,6 +5,8 @@ import (
 	"errors"
 	"sync"
 	"time"
+
+	"github.com/redund/redund/internal/text"
 )
 
 // The page's propagation view: what `redund ddns propagation` reports,
@@ -104,7 +106,7 @@ func (p *propView) compute(ctx context.Context, name string, s *Scheme) Propagat
 	rep, err := Propagation(ctx, name, s.cfg, o)
 	v := PropagationView{At: time.Now(), Report: rep}
 	if err != nil {
-		v.Error = err.Error()
+		v.Error = text.Clean(err.Error())
 	}
 	return v
 }

@@ -12,6 +12,7 @@ import (
 	"github.com/miekg/dns"
 
 	"github.com/redund/redund/internal/dnsupdate"
+	"github.com/redund/redund/internal/text"
 )
 
 // PropagationOptions tune Propagation.
@@ -149,7 +150,7 @@ func askNS(ctx context.Context, ns, name string, qt uint16, o PropagationOptions
 func answer(kind, server, addr string, vals []string, err error) Answer {
 	a := Answer{Kind: kind, Server: strings.TrimSuffix(server, "."), Addr: addr, Values: vals}
 	if err != nil {
-		a.Error = err.Error()
+		a.Error = text.Clean(err.Error())
 	}
 	if a.Values == nil {
 		a.Values = []string{}

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/redund/redund/internal/dnsupdate"
+	"github.com/redund/redund/internal/text"
 )
 
 // reconcile makes the provider hold d.Address: it reads the provider's
@@ -55,7 +56,7 @@ func (s *Scheme) reconcile(ctx context.Context, d Decision) (time.Duration, bool
 		}
 		s.mu.Lock()
 		s.st.knownValid = false // the push may have half-happened: read before the next one
-		s.st.lastPush = Push{Time: time.Now(), Value: d.Address, Error: err.Error(), Fence: fence}
+		s.st.lastPush = Push{Time: time.Now(), Value: d.Address, Error: text.Clean(err.Error()), Fence: fence}
 		s.mu.Unlock()
 		if lost {
 			s.log.Warn("witness: the lock was lost during the push; it was cancelled, standing by", "value", d.Address, "err", err)
@@ -176,7 +177,7 @@ func (s *Scheme) failed(ctx context.Context, d Decision, what string, err error)
 	s.mu.Lock()
 	delay := s.st.backoff.Next()
 	s.st.failures++
-	s.st.lastErr = what + ": " + err.Error()
+	s.st.lastErr = what + ": " + text.Clean(err.Error()) // a provider's reply text may be in it
 	s.st.retry = Retry{Pending: true, Attempt: s.st.backoff.Attempts(), Next: time.Now().Add(delay),
 		Value: d.Address, Error: s.st.lastErr}
 	attempt := s.st.retry.Attempt

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/redund/redund/internal/config"
+	"github.com/redund/redund/internal/text"
 )
 
 // CloudflareURL is the base of Cloudflare's API v4.
@@ -74,10 +75,10 @@ func (e *CloudflareError) Error() string {
 	parts := make([]string, 0, len(e.Errors))
 	for _, m := range e.Errors {
 		if m.Code == 0 {
-			parts = append(parts, m.Message) // ours ("reply is not JSON"), or a reply without a code
+			parts = append(parts, text.Clean(m.Message)) // ours ("reply is not JSON"), or a reply without a code
 			continue
 		}
-		parts = append(parts, fmt.Sprintf("%d %s", m.Code, m.Message))
+		parts = append(parts, fmt.Sprintf("%d %s", m.Code, text.Clean(m.Message)))
 	}
 	if len(parts) == 0 {
 		parts = append(parts, http.StatusText(e.Status))
@@ -398,9 +399,9 @@ func stripURL(err error) error {
 
 // snippet returns the start of a reply body on one line.
 func snippet(b []byte) string {
-	s := strings.Join(strings.Fields(string(b)), " ")
+	s := strings.Join(strings.Fields(text.Clean(string(b))), " ")
 	if len(s) > 120 {
-		s = s[:120] + "…"
+		s = strings.ToValidUTF8(s[:120], "") + "…" // not half a character
 	}
 	return s
 }
