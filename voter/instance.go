@@ -171,13 +171,27 @@ func (in *instance) tick(now time.Time) {
 func (in *instance) output(frame []byte, now time.Time) {
 	if dest := in.rtpDest; in.rtpOut != nil && dest != nil {
 		b := in.rtp.packet(frame, now)
-		if _, err := in.rtpOut.WriteToUDP(b, dest); err == nil {
-			in.rtp.sent++
-		}
+		in.rtp.result(in.rtpOut.WriteToUDP(b, dest))
 	}
 	if in.rec != nil {
 		in.rec.writeULaw(frame)
 	}
+}
+
+// result records the outcome of sending one voted packet: a refused
+// send (no route, a firewall, a broadcast address) is counted and shown,
+// not dropped in silence.
+func (r *rtpState) result(_ int, err error) {
+	if err == nil {
+		r.sent++
+		r.failing, r.failingSince = "", time.Time{}
+		return
+	}
+	r.errs++
+	if r.failing == "" {
+		r.failingSince = time.Now()
+	}
+	r.failing = err.Error()
 }
 
 // transmit sends one queued transmit frame to every transmitting client.

@@ -37,6 +37,7 @@ type pageDetails struct {
 	Cycle        CycleReport       `json:"cycle"`
 	RTPOut       string            `json:"rtp_out"`
 	RTPSent      uint64            `json:"rtp_sent"`
+	RTPErrors    uint64            `json:"rtp_send_errors"`
 	RTPIn        string            `json:"rtp_in"`
 	TxPackets    uint64            `json:"tx_packets"`
 	RTPInRefused uint64            `json:"rtp_in_refused"`

@@ -27,7 +27,13 @@ type rtpState struct {
 	marker bool
 	last   time.Time // the frame time of the previous packet
 	sent   uint64
-	buf    [rtpHeaderLen + FrameLen]byte
+	// errs counts voted packets the socket refused to send; failing is
+	// the error of the last send when it failed ("" after a success),
+	// failingSince when the sends started failing.
+	errs         uint64
+	failing      string
+	failingSince time.Time
+	buf          [rtpHeaderLen + FrameLen]byte
 }
 
 func newRTPState() rtpState {

@@ -170,6 +170,12 @@ func (in *instance) document() status.Document {
 		}
 		d.Health = append(d.Health, h)
 	}
+	if in.rtp.failing != "" {
+		// The voted audio is the instance's output: clients that are all
+		// connected do not make it OK while nothing leaves.
+		d.Health = append(d.Health, status.Health{Name: "rtp_out", State: "ERR",
+			Reason: "voted audio not sent: " + in.rtp.failing, Since: in.rtp.failingSince})
+	}
 	listen := g.addr
 	if g.conn != nil {
 		listen = g.conn.LocalAddr().String()
@@ -179,7 +185,7 @@ func (in *instance) document() status.Document {
 		"winner": winner, "keyed": in.keyed,
 		"auth_failures": g.stats.UnknownDigest + g.stats.AuthRejected,
 		"counters":      g.counters(), "clients": clients, "cycle": g.cycles.report(),
-		"rtp_out": in.cfg.RTPOut, "rtp_sent": in.rtp.sent, "rtp_in": in.cfg.RTPIn,
+		"rtp_out": in.cfg.RTPOut, "rtp_sent": in.rtp.sent, "rtp_send_errors": in.rtp.errs, "rtp_in": in.cfg.RTPIn,
 		"tx_packets": in.txStats.Packets, "rtp_in_refused": in.txStats.Refused,
 	}
 	if in.link != nil {
