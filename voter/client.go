@@ -50,7 +50,8 @@ type client struct {
 
 	// observability
 	packets, drops uint64
-	gps            string
+	gps            string         // the position of the client's last GPS packet in this session
+	gpsAt          time.Time      // when it arrived
 	rec            [FrameLen]byte // last drained frame, for the recorder
 }
 
@@ -82,6 +83,7 @@ func (c *client) disconnect() {
 	c.lastHeard = time.Time{}
 	c.proxied = false
 	c.rxseq, c.txseq = 0, 0
+	c.gps, c.gpsAt = "", time.Time{} // a client that is gone reports no position
 }
 
 // flags is the flags byte the server gives this client in its auth reply.

@@ -23,7 +23,7 @@ func fuzzSeeds(f *testing.F) {
 	add(Packet{Header: Header{Challenge: chal, Digest: 1}, Kind: TypeAuth, HasFlags: true, Flags: FlagMix})
 	add(Packet{Header: Header{Sec: 1, Challenge: chal, Digest: 2}, Kind: TypeULaw, RSSI: 200, Audio: fill(FrameLen, 0x55)})
 	add(Packet{Header: Header{Sec: 1, Challenge: chal, Digest: 2}, Kind: TypeADPCM, RSSI: 200, Audio: fill(ADPCMLen, 0x77)})
-	add(Packet{Header: Header{Challenge: chal, Digest: 3}, Kind: TypeGPS, GPS: []byte("4807.038N\x0001131.000E\x00545.4\x00\x00")})
+	add(Packet{Header: Header{Challenge: chal, Digest: 3}, Kind: TypeGPS, GPS: []byte("4807.038N01131.000E545.4\x00\x00")})
 	add(Packet{Header: Header{Challenge: chal, Digest: 3}, Kind: TypeGPS})
 	add(Packet{Header: Header{Challenge: chal, Digest: 4}, Kind: TypePing, Ping: fill(PingBodyLen, 0)})
 	add(Packet{Header: Header{Challenge: chal, Digest: 5}, Kind: TypeULaw, Proxied: true, RSSI: 9, Audio: fill(FrameLen, 1),
@@ -84,7 +84,7 @@ func FuzzQueueRTP(f *testing.F) {
 // a GPS file: valid UTF-8 without control (line breaks included) or
 // bidirectional characters.
 func FuzzGPSString(f *testing.F) {
-	f.Add([]byte("4807.038N\x0001131.000E\x00545.4\x00\x00"))
+	f.Add([]byte("4807.038N01131.000E545.4\x00\x00"))
 	f.Add([]byte("\x1b[31mred\n\u202eevil\r\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00"))
 	f.Fuzz(func(t *testing.T, b []byte) {
 		s := gpsString(b)
@@ -116,7 +116,7 @@ func FuzzHandle(f *testing.F) {
 		add(Packet{Kind: TypeAuth})
 		add(Packet{Kind: TypeAuth, HasFlags: true, Flags: FlagMix})
 		add(Packet{Header: Header{Sec: 1}, Kind: TypeULaw, RSSI: 200, Audio: fill(FrameLen, 0x55)})
-		add(Packet{Kind: TypeGPS, GPS: []byte("4807.038N\x0001131.000E\x00545.4\x00\x00")})
+		add(Packet{Kind: TypeGPS, GPS: []byte("4807.038N01131.000E545.4\x00\x00")})
 		add(Packet{Kind: TypePing, Ping: fill(PingBodyLen, 0)})
 	}
 	s, err := New(cfgs, Options{})

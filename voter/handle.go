@@ -209,7 +209,7 @@ func (g *group) handleGPS(c *client, p *Packet, now time.Time) {
 	}
 	g.noteGPS(c, p)
 	if p.GPS != nil {
-		c.gps = gpsString(p.GPS)
+		c.gps, c.gpsAt = gpsString(p.GPS), now
 		g.queueGPSFile(c, p.GPS, now)
 	}
 }

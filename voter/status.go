@@ -104,6 +104,7 @@ type ClientStatus struct {
 	Drops     uint64    `json:"drops"`
 	LastSeen  time.Time `json:"last_seen,omitzero"`
 	GPS       string    `json:"gps,omitempty"`
+	GPSAt     time.Time `json:"gps_at,omitzero"` // when the client reported GPS
 }
 
 // Status describes every instance (status.Source).
@@ -196,7 +197,7 @@ func (in *instance) document() status.Document {
 
 func (c *client) status() ClientStatus {
 	s := ClientStatus{Name: c.name, Connected: c.heard, Mix: c.mix, Master: c.cfg.Master,
-		LastRSSI: c.lastRSSI, Packets: c.packets, Drops: c.drops, LastSeen: c.lastHeard, GPS: c.gps}
+		LastRSSI: c.lastRSSI, Packets: c.packets, Drops: c.drops, LastSeen: c.lastHeard, GPS: c.gps, GPSAt: c.gpsAt}
 	if c.addr.IsValid() {
 		s.Address = c.addr.String()
 	}
