@@ -28,6 +28,7 @@ type client struct {
 	savedChal Challenge      // the secondary's challenge from the proxy header
 
 	lastHeard, lastSent time.Time
+	lastSeen            time.Time // last packet with the client's digest; unlike lastHeard, kept after a disconnect
 
 	// receive buffer (chan_voter layout: audio ring + per-sample RSSI)
 	audio, rssi []byte

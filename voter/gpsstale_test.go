@@ -41,6 +41,11 @@ func TestGPSPositionEndsWithSession(t *testing.T) {
 			if st := c.status(); st.Connected || st.GPS != "" || !st.GPSAt.IsZero() {
 				t.Fatalf("after the session ended: %+v", st)
 			}
+			// When it was last heard is still known: the page used to say
+			// "never" for a client that had just timed out.
+			if st := c.status(); !st.LastSeen.Equal(now) {
+				t.Fatalf("last seen %v after the session ended, want %v", st.LastSeen, now)
+			}
 		})
 	}
 }

@@ -38,7 +38,7 @@ func (g *group) handle(b []byte, from netip.AddrPort, now time.Time) {
 	}
 	c.setAddr(from)
 	c.proxied = false
-	c.lastHeard = now
+	c.lastHeard, c.lastSeen = now, now
 	if p.Challenge != c.respChal || c.respDigest == 0 {
 		c.respChal = p.Challenge
 		c.respDigest = DigestBytes(p.Challenge.Bytes(), g.hostPw)

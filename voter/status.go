@@ -165,7 +165,7 @@ func (in *instance) document() status.Document {
 	clients := make([]ClientStatus, 0, len(in.clients))
 	for _, c := range in.clients {
 		clients = append(clients, c.status())
-		h := status.Health{Name: c.name, State: "ERR", Reason: "not connected", Since: c.lastHeard}
+		h := status.Health{Name: c.name, State: "ERR", Reason: "not connected", Since: c.lastSeen}
 		if c.heard {
 			h.State, h.Reason = "OK", ""
 		}
@@ -197,7 +197,7 @@ func (in *instance) document() status.Document {
 
 func (c *client) status() ClientStatus {
 	s := ClientStatus{Name: c.name, Connected: c.heard, Mix: c.mix, Master: c.cfg.Master,
-		LastRSSI: c.lastRSSI, Packets: c.packets, Drops: c.drops, LastSeen: c.lastHeard, GPS: c.gps, GPSAt: c.gpsAt}
+		LastRSSI: c.lastRSSI, Packets: c.packets, Drops: c.drops, LastSeen: c.lastSeen, GPS: c.gps, GPSAt: c.gpsAt}
 	if c.addr.IsValid() {
 		s.Address = c.addr.String()
 	}
