@@ -107,6 +107,31 @@ type ClientStatus struct {
 	GPSAt     time.Time `json:"gps_at,omitzero"` // when the client reported GPS
 }
 
+// TimingSource is the master timing source of an instance's socket in the
+// status document: the one driving the cycle, or else the first one
+// configured. It may belong to another instance on the same socket (a
+// redundant instance's clients are timed by a master in an instance of its
+// own).
+type TimingSource struct {
+	Name     string    `json:"name"`
+	Instance string    `json:"instance"`
+	Timing   bool      `json:"timing"` // its packets drive the voting cycle
+	GPS      string    `json:"gps,omitempty"`
+	GPSAt    time.Time `json:"gps_at,omitzero"`
+}
+
+// timingSource describes the socket's master (nil: none configured).
+func (g *group) timingSource() *TimingSource {
+	if !g.hasMaster() {
+		return nil
+	}
+	m, timing := g.master, g.masterSec != 0
+	if m == nil || !timing {
+		m = g.masters[0]
+	}
+	return &TimingSource{Name: m.name, Instance: m.inst.name, Timing: timing, GPS: m.gps, GPSAt: m.gpsAt}
+}
+
 // Status describes every instance (status.Source).
 func (s *Server) Status() []status.Document {
 	var docs []status.Document
@@ -182,7 +207,7 @@ func (in *instance) document() status.Document {
 		listen = g.conn.LocalAddr().String()
 	}
 	d.Details = map[string]any{
-		"listen": listen, "master_timing": g.masterSec != 0 && g.hasMaster(),
+		"listen": listen, "master_timing": g.masterSec != 0 && g.hasMaster(), "timing_source": g.timingSource(),
 		"winner": winner, "keyed": in.keyed,
 		"auth_failures": g.stats.UnknownDigest + g.stats.AuthRejected,
 		"counters":      g.counters(), "clients": clients, "cycle": g.cycles.report(),
