@@ -28,6 +28,7 @@ type client struct {
 	savedChal Challenge      // the secondary's challenge from the proxy header
 
 	lastHeard, lastSent time.Time
+	mixRefusedLog       time.Time // the last log line about this master asking for mix mode
 	lastSeen            time.Time // last packet with the client's digest; unlike lastHeard, kept after a disconnect
 
 	// receive buffer (chan_voter layout: audio ring + per-sample RSSI)

@@ -85,13 +85,25 @@ func (g *group) countBad(err error) {
 	}
 }
 
+// mixRefusedLogEvery is the least time between two log lines about one
+// master timing source asking for mix mode.
+const mixRefusedLogEvery = time.Minute
+
 // handleAuth answers a payload-0 packet of a known client.
 func (g *group) handleAuth(c *client, p *Packet, now time.Time) {
 	c.rxseq, c.txseq, c.txseqKeyed = 0, 0, 0
 	c.mix = false
 	if p.HasFlags {
 		if c.cfg.Master {
-			g.log.Warn("master timing source asked for mix mode; not answered", "client", c.name)
+			// A board whose PPS setting disagrees with `master` asks
+			// every 500 ms, and the flags byte is not covered by the
+			// digest: once a minute is enough to tell the operator.
+			g.stats.AuthRejected++
+			if c.mixRefusedLog.IsZero() || now.Sub(c.mixRefusedLog) >= mixRefusedLogEvery || now.Before(c.mixRefusedLog) {
+				g.log.Warn("master timing source asked for mix mode; not answered (the board's PPS setting and master disagree)",
+					"instance", c.inst.name, "client", c.name)
+				c.mixRefusedLog = now
+			}
 			c.disconnect()
 			return
 		}

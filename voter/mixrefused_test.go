@@ -1,0 +1,44 @@
+package voter
+
+import (
+	"bytes"
+	"log/slog"
+	"net/netip"
+	"strings"
+	"testing"
+	"time"
+)
+
+// A master timing source that asks for mix mode (a board whose PPS setting
+// disagrees with `master`, or anyone who saw one of its packets: the flags
+// byte is not covered by the digest) is refused and counted every time,
+// but logged once a minute, not once per packet.
+func TestMasterMixRefusalLoggedOncePerMinute(t *testing.T) {
+	var buf bytes.Buffer
+	cfg := voterCfg("127.0.0.1:0", "", map[string]*ClientConfig{"m": {Password: "mpw", Master: true}})
+	cfg.Challenge = "12345678"
+	s, err := New(map[string]*Config{"x": cfg}, Options{Log: slog.New(slog.NewTextHandler(&buf, nil))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	g := s.groups[0]
+	g.q = newSendQueue()
+	p := Packet{Header: Header{Challenge: MakeChallenge("999"), Digest: Digest([]byte("12345678"), "mpw")},
+		Kind: TypeAuth, HasFlags: true, Flags: FlagMix}
+	raw := p.Append(nil)
+	from := netip.MustParseAddrPort("127.0.0.1:4000")
+	t0 := time.Unix(1_800_000_000, 0)
+	for i := range 100 { // 50 s of retries every 500 ms, then one a minute later
+		g.handle(raw, from, t0.Add(time.Duration(i)*500*time.Millisecond))
+	}
+	g.handle(raw, from, t0.Add(time.Minute))
+	if n := strings.Count(buf.String(), "asked for mix mode"); n != 2 {
+		t.Errorf("%d log lines, want 2:\n%s", n, buf.String())
+	}
+	if got := g.stats.AuthRejected; got != 101 {
+		t.Errorf("auth_rejected %d, want 101", got)
+	}
+	if n := len(sent(g)); n != 0 {
+		t.Errorf("%d replies, want none", n)
+	}
+}
