@@ -54,6 +54,7 @@ type client struct {
 	packets, drops uint64
 	gps            string         // the position of the client's last GPS packet in this session
 	gpsAt          time.Time      // when it arrived
+	gpsFileAt      time.Time      // when its GPS file was last queued for writing
 	rec            [FrameLen]byte // last drained frame, for the recorder
 }
 
