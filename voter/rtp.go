@@ -28,12 +28,12 @@ type rtpState struct {
 	last   time.Time // the frame time of the previous packet
 	sent   uint64
 	// errs counts voted packets the socket refused to send; failing is
-	// the error of the last send when it failed ("" after a success),
-	// failingSince when the sends started failing.
-	errs         uint64
-	failing      string
-	failingSince time.Time
-	buf          [rtpHeaderLen + FrameLen]byte
+	// the last refusal's error, failedAt its time, failingSince the
+	// first of the refusals that followed each other (see failingNow).
+	errs                   uint64
+	failing                string
+	failedAt, failingSince time.Time
+	buf                    [rtpHeaderLen + FrameLen]byte
 }
 
 func newRTPState() rtpState {

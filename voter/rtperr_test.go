@@ -1,6 +1,7 @@
 package voter
 
 import (
+	"net"
 	"strings"
 	"testing"
 	"time"
@@ -34,4 +35,26 @@ func TestRTPOutSendErrorShown(t *testing.T) {
 	if h == nil || h.State != "ERR" || !strings.Contains(h.Reason, "voted audio not sent") {
 		t.Fatalf("health %+v", doc.Health)
 	}
+}
+
+// A PBX on this host that is down (nothing bound at rtp_out) makes the
+// instance's health ERR: the voted stream's own socket is connected to
+// rtp_out, so the kernel reports the closed port as a send error. It used
+// to be unconnected, and the ICMP answers were lost: rtp_sent kept growing.
+func TestRTPOutClosedPortShown(t *testing.T) {
+	closed, err := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	dest := closed.LocalAddr().String()
+	closed.Close() // the port is free now: nothing listens there
+	srv := startServer(t, map[string]*Config{"main": voterCfg("127.0.0.1:0", dest, map[string]*ClientConfig{"bob": cl("bpw")})})
+	testutil.Eventually(t, 5*time.Second, "rtp_out ERR", func() bool {
+		for _, h := range srv.Status()[0].Health {
+			if h.Name == "rtp_out" && h.State == "ERR" && strings.Contains(h.Reason, "refused") {
+				return true
+			}
+		}
+		return false
+	})
 }

@@ -196,7 +196,7 @@ func (in *instance) document() status.Document {
 		}
 		d.Health = append(d.Health, h)
 	}
-	if in.rtp.failing != "" {
+	if in.rtp.failingNow(time.Now()) {
 		// The voted audio is the instance's output: clients that are all
 		// connected do not make it OK while nothing leaves.
 		d.Health = append(d.Health, status.Health{Name: "rtp_out", State: "ERR",
