@@ -165,6 +165,7 @@ func (g *group) handleAudio(c *client, p *Packet, raw []byte, now time.Time) {
 			for _, x := range g.insts {
 				x.txq = x.txq[:0]
 			}
+			g.timingSince = now
 		}
 		g.lastMaster = g.count
 		g.masterSec, g.masterNsec = p.Sec, p.Nsec

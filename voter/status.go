@@ -196,6 +196,18 @@ func (in *instance) document() status.Document {
 		}
 		d.Health = append(d.Health, h)
 	}
+	if ts := g.timingSource(); ts != nil {
+		// With a master configured only its packets run the vote: every
+		// client may be connected while nothing is voted.
+		h := status.Health{Name: "master timing", State: "OK", Since: g.timingSince}
+		if !ts.Timing {
+			h.State, h.Reason = "ERR", "master timing source "+ts.Name+" not timing: nothing is voted"
+			if h.Since.IsZero() {
+				h.Since = g.started
+			}
+		}
+		d.Health = append(d.Health, h)
+	}
 	if in.rtp.failingNow(time.Now()) {
 		// The voted audio is the instance's output: clients that are all
 		// connected do not make it OK while nothing leaves.

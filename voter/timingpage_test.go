@@ -46,3 +46,31 @@ func TestPageTimingSourceOfSharedSocket(t *testing.T) {
 		t.Errorf("with the master heard, red shows:\n%s", s)
 	}
 }
+
+// With a master configured, only its packets run the vote: an instance
+// whose clients are all connected votes nothing while the master is not
+// timing (not heard, or heard without audio, as a board without a GPS
+// fix). Its health said OK all along; it now has a "master timing" entry.
+func TestHealthMasterTiming(t *testing.T) {
+	cfg := voterCfg("127.0.0.1:0", "", map[string]*ClientConfig{"gpsmaster": {Password: "mpw", Master: true}, "mixer": cl("xpw")})
+	srv := startServer(t, map[string]*Config{"main": cfg})
+	timing := func() (string, string) {
+		for _, h := range srv.Status()[0].Health {
+			if h.Name == "master timing" {
+				return h.State, h.Reason
+			}
+		}
+		return "", ""
+	}
+	mx := sim("mixer", "xpw", srv.Addr("main"))
+	mx.Mix = true
+	s := startSim(t, mx)
+	testutil.Eventually(t, 5*time.Second, "mixer connected", s.Connected)
+	if st, why := timing(); st != "ERR" || why != "master timing source gpsmaster not timing: nothing is voted" {
+		t.Fatalf("without the master: %q %q", st, why)
+	}
+	m := sim("gpsmaster", "mpw", srv.Addr("main"))
+	m.Master, m.RSSI = true, func(uint64) byte { return 0 }
+	startSim(t, m)
+	testutil.Eventually(t, 5*time.Second, "master timing OK", func() bool { st, _ := timing(); return st == "OK" })
+}
