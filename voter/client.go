@@ -29,6 +29,8 @@ type client struct {
 
 	lastHeard, lastSent time.Time
 	mixRefusedLog       time.Time // the last log line about this master asking for mix mode
+	connectLog          time.Time // the last "client connected" line
+	connectsUnlogged    uint64    // sessions started since then without a line
 	lastSeen            time.Time // last packet with the client's digest; unlike lastHeard, kept after a disconnect
 
 	// receive buffer (chan_voter layout: audio ring + per-sample RSSI)

@@ -85,6 +85,27 @@ func (g *group) countBad(err error) {
 	}
 }
 
+// connectLogEvery is the least time between two "client connected" lines
+// for one client. A session can be made to end and start again per packet
+// (an auth request the server refuses, then one it accepts; the flags
+// byte is not covered by the digest), so the line is bounded, and the
+// next one counts the sessions it did not log.
+const connectLogEvery = 10 * time.Second
+
+// logConnected logs a new session of c, at most once per connectLogEvery.
+func (g *group) logConnected(c *client, now time.Time) {
+	if since := now.Sub(c.connectLog); !c.connectLog.IsZero() && since >= 0 && since < connectLogEvery {
+		c.connectsUnlogged++
+		return
+	}
+	args := []any{"instance", c.inst.name, "client", c.name, "addr", c.addr.String(), "mix", c.mix}
+	if c.connectsUnlogged > 0 {
+		args = append(args, "sessions_unlogged", c.connectsUnlogged)
+	}
+	g.log.Info("client connected", args...)
+	c.connectLog, c.connectsUnlogged = now, 0
+}
+
 // mixRefusedLogEvery is the least time between two log lines about one
 // master timing source asking for mix mode.
 const mixRefusedLogEvery = time.Minute
@@ -116,7 +137,7 @@ func (g *group) handleAuth(c *client, p *Packet, now time.Time) {
 		return
 	}
 	if !c.heard {
-		g.log.Info("client connected", "instance", c.inst.name, "client", c.name, "addr", c.addr.String(), "mix", c.mix)
+		g.logConnected(c, now)
 	}
 	c.heard = true
 	g.sendAuth(c.respDigest, c.flags(), c.addr, now)
