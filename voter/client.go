@@ -28,6 +28,10 @@ type client struct {
 	savedChal Challenge      // the secondary's challenge from the proxy header
 
 	lastHeard, lastSent time.Time
+	mixRefusedLog       time.Time // the last log line about this master asking for mix mode
+	connectLog          time.Time // the last "client connected" line
+	connectsUnlogged    uint64    // sessions started since then without a line
+	lastSeen            time.Time // last packet with the client's digest; unlike lastHeard, kept after a disconnect
 
 	// receive buffer (chan_voter layout: audio ring + per-sample RSSI)
 	audio, rssi []byte
@@ -50,7 +54,9 @@ type client struct {
 
 	// observability
 	packets, drops uint64
-	gps            string
+	gps            string         // the position of the client's last GPS packet in this session
+	gpsAt          time.Time      // when it arrived
+	gpsFileAt      time.Time      // when its GPS file was last queued for writing
 	rec            [FrameLen]byte // last drained frame, for the recorder
 }
 
@@ -82,6 +88,7 @@ func (c *client) disconnect() {
 	c.lastHeard = time.Time{}
 	c.proxied = false
 	c.rxseq, c.txseq = 0, 0
+	c.gps, c.gpsAt = "", time.Time{} // a client that is gone reports no position
 }
 
 // flags is the flags byte the server gives this client in its auth reply.

@@ -38,7 +38,8 @@ type group struct {
 	reloadq   chan clientReload // to the tick loop (Reload)
 
 	masterSec, masterNsec uint32
-	masterGPS             int64 // the master's last GPS packet time, ns (puckit)
+	masterGPS             int64     // the master's last GPS packet time, ns (puckit)
+	timingSince           time.Time // when master timing last started or stopped
 	gpsq                  chan gpsWrite
 	count, lastMaster     uint64 // 20 ms ticks; tick of the last master packet
 	master                *client
@@ -200,6 +201,7 @@ func (g *group) tick(now time.Time) {
 	if g.masterSec != 0 && g.count > g.lastMaster+3 {
 		g.log.Warn("lost master timing source")
 		g.masterLost()
+		g.timingSince = now
 	}
 	if g.masterSec == 0 {
 		// No timing: still keep sessions alive and expire silent clients.

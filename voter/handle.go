@@ -38,7 +38,7 @@ func (g *group) handle(b []byte, from netip.AddrPort, now time.Time) {
 	}
 	c.setAddr(from)
 	c.proxied = false
-	c.lastHeard = now
+	c.lastHeard, c.lastSeen = now, now
 	if p.Challenge != c.respChal || c.respDigest == 0 {
 		c.respChal = p.Challenge
 		c.respDigest = DigestBytes(p.Challenge.Bytes(), g.hostPw)
@@ -85,13 +85,46 @@ func (g *group) countBad(err error) {
 	}
 }
 
+// connectLogEvery is the least time between two "client connected" lines
+// for one client. A session can be made to end and start again per packet
+// (an auth request the server refuses, then one it accepts; the flags
+// byte is not covered by the digest), so the line is bounded, and the
+// next one counts the sessions it did not log.
+const connectLogEvery = 10 * time.Second
+
+// logConnected logs a new session of c, at most once per connectLogEvery.
+func (g *group) logConnected(c *client, now time.Time) {
+	if since := now.Sub(c.connectLog); !c.connectLog.IsZero() && since >= 0 && since < connectLogEvery {
+		c.connectsUnlogged++
+		return
+	}
+	args := []any{"instance", c.inst.name, "client", c.name, "addr", c.addr.String(), "mix", c.mix}
+	if c.connectsUnlogged > 0 {
+		args = append(args, "sessions_unlogged", c.connectsUnlogged)
+	}
+	g.log.Info("client connected", args...)
+	c.connectLog, c.connectsUnlogged = now, 0
+}
+
+// mixRefusedLogEvery is the least time between two log lines about one
+// master timing source asking for mix mode.
+const mixRefusedLogEvery = time.Minute
+
 // handleAuth answers a payload-0 packet of a known client.
 func (g *group) handleAuth(c *client, p *Packet, now time.Time) {
 	c.rxseq, c.txseq, c.txseqKeyed = 0, 0, 0
 	c.mix = false
 	if p.HasFlags {
 		if c.cfg.Master {
-			g.log.Warn("master timing source asked for mix mode; not answered", "client", c.name)
+			// A board whose PPS setting disagrees with `master` asks
+			// every 500 ms, and the flags byte is not covered by the
+			// digest: once a minute is enough to tell the operator.
+			g.stats.AuthRejected++
+			if c.mixRefusedLog.IsZero() || now.Sub(c.mixRefusedLog) >= mixRefusedLogEvery || now.Before(c.mixRefusedLog) {
+				g.log.Warn("master timing source asked for mix mode; not answered (the board's PPS setting and master disagree)",
+					"instance", c.inst.name, "client", c.name)
+				c.mixRefusedLog = now
+			}
 			c.disconnect()
 			return
 		}
@@ -104,7 +137,7 @@ func (g *group) handleAuth(c *client, p *Packet, now time.Time) {
 		return
 	}
 	if !c.heard {
-		g.log.Info("client connected", "instance", c.inst.name, "client", c.name, "addr", c.addr.String(), "mix", c.mix)
+		g.logConnected(c, now)
 	}
 	c.heard = true
 	g.sendAuth(c.respDigest, c.flags(), c.addr, now)
@@ -153,6 +186,7 @@ func (g *group) handleAudio(c *client, p *Packet, raw []byte, now time.Time) {
 			for _, x := range g.insts {
 				x.txq = x.txq[:0]
 			}
+			g.timingSince = now
 		}
 		g.lastMaster = g.count
 		g.masterSec, g.masterNsec = p.Sec, p.Nsec
@@ -209,7 +243,7 @@ func (g *group) handleGPS(c *client, p *Packet, now time.Time) {
 	}
 	g.noteGPS(c, p)
 	if p.GPS != nil {
-		c.gps = gpsString(p.GPS)
+		c.gps, c.gpsAt = gpsString(p.GPS), now
 		g.queueGPSFile(c, p.GPS, now)
 	}
 }

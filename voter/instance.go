@@ -86,7 +86,10 @@ func (in *instance) listen() error {
 		}
 		in.rtpDest = raddr
 		if in.rtpOut == nil {
-			if in.rtpOut, err = net.ListenUDP("udp4", &net.UDPAddr{}); err != nil {
+			// A socket of its own is connected to rtp_out, so that the
+			// kernel reports a closed port there (a PBX on this host
+			// that is down) as a send error.
+			if in.rtpOut, err = net.DialUDP("udp4", nil, raddr); err != nil {
 				return fmt.Errorf("voter: %s: rtp_out: %w", in.name, err)
 			}
 		}
@@ -171,13 +174,42 @@ func (in *instance) tick(now time.Time) {
 func (in *instance) output(frame []byte, now time.Time) {
 	if dest := in.rtpDest; in.rtpOut != nil && dest != nil {
 		b := in.rtp.packet(frame, now)
-		if _, err := in.rtpOut.WriteToUDP(b, dest); err == nil {
-			in.rtp.sent++
+		if in.rtpIn == nil { // connected to rtp_out
+			in.rtp.result(in.rtpOut.Write(b))
+		} else {
+			in.rtp.result(in.rtpOut.WriteToUDP(b, dest))
 		}
 	}
 	if in.rec != nil {
 		in.rec.writeULaw(frame)
 	}
+}
+
+// result records the outcome of sending one voted packet: a refused
+// send (no route, a firewall, a broadcast address) is counted and shown,
+// not dropped in silence.
+func (r *rtpState) result(_ int, err error) {
+	if err == nil {
+		r.sent++
+		return
+	}
+	now := time.Now()
+	r.errs++
+	if !r.failingNow(now) {
+		r.failingSince = now
+	}
+	r.failing, r.failedAt = err.Error(), now
+}
+
+// rtpFailingFor is how long after a refused send the voted stream counts
+// as failing: a closed port answers every other packet (the kernel
+// reports the ICMP error on the next send, which it then drops), so one
+// success proves little.
+const rtpFailingFor = time.Second
+
+// failingNow reports whether a send was refused within rtpFailingFor.
+func (r *rtpState) failingNow(now time.Time) bool {
+	return !r.failedAt.IsZero() && now.Sub(r.failedAt) < rtpFailingFor
 }
 
 // transmit sends one queued transmit frame to every transmitting client.

@@ -21,6 +21,8 @@ var (
 		"Mean RSSI of the client's last frame.", []string{"instance", "client"}, nil)
 	descRTP = prometheus.NewDesc("redund_voter_rtp_sent_total",
 		"Voted RTP packets sent.", []string{"instance"}, nil)
+	descRTPErrors = prometheus.NewDesc("redund_voter_rtp_send_errors_total",
+		"Voted RTP packets the socket refused to send (no route, a firewall, a broadcast address).", []string{"instance"}, nil)
 	descCycles = prometheus.NewDesc("redund_voter_cycles_total",
 		"Voting cycles run.", []string{"listen"}, nil)
 	descCycleP99 = prometheus.NewDesc("redund_voter_cycle_p99_seconds",
@@ -44,7 +46,7 @@ type collector struct{ s *Server }
 // Describe sends every metric description.
 func (c *collector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{descPackets, descLink, descClientUp, descClientPackets,
-		descClientDrops, descClientRSSI, descRTP, descCycles, descCycleP99, descOverruns, descMissed, descMissedArrival,
+		descClientDrops, descClientRSSI, descRTP, descRTPErrors, descCycles, descCycleP99, descOverruns, descMissed, descMissedArrival,
 		descUnknownDigest, descRTPInRefused} {
 		ch <- d
 	}
@@ -110,6 +112,7 @@ func (in *instance) metrics(s *metricSet) {
 		s.gauge(descLink, b2f(in.link.up), in.name)
 	}
 	s.counter(descRTP, in.rtp.sent, in.name)
+	s.counter(descRTPErrors, in.rtp.errs, in.name)
 	s.counter(descUnknownDigest, in.g.stats.UnknownDigest, in.name, in.g.addr)
 	if in.rtpIn != nil {
 		s.counter(descRTPInRefused, in.txStats.Refused, in.name)

@@ -29,6 +29,7 @@ type pageInstance struct {
 type pageDetails struct {
 	Listen       string            `json:"listen"`
 	MasterTiming bool              `json:"master_timing"`
+	TimingSource *TimingSource     `json:"timing_source"`
 	Winner       string            `json:"winner"`
 	Keyed        bool              `json:"keyed"`
 	AuthFailures uint64            `json:"auth_failures"`
@@ -37,19 +38,10 @@ type pageDetails struct {
 	Cycle        CycleReport       `json:"cycle"`
 	RTPOut       string            `json:"rtp_out"`
 	RTPSent      uint64            `json:"rtp_sent"`
+	RTPErrors    uint64            `json:"rtp_send_errors"`
 	RTPIn        string            `json:"rtp_in"`
 	TxPackets    uint64            `json:"tx_packets"`
 	RTPInRefused uint64            `json:"rtp_in_refused"`
-}
-
-// Master is the client configured as the master timing source (nil: none).
-func (p pageInstance) Master() *ClientStatus {
-	for i := range p.D.Clients {
-		if p.D.Clients[i].Master {
-			return &p.D.Clients[i]
-		}
-	}
-	return nil
 }
 
 // pageData is the page's own data.

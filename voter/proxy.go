@@ -255,7 +255,7 @@ func (g *group) handleProxy(c *client, p *Packet, from netip.AddrPort, now time.
 		c.savedChal = g.secondaryChallenge(c, p.Proxy.Challenge, from)
 		c.mix = p.Proxy.Flags&FlagMix != 0
 		c.heard = true
-		c.lastHeard = now
+		c.lastHeard, c.lastSeen = now, now
 		c.packets++
 		g.dispatch(c, p, nil, now)
 	case in.link != nil && in.link.up && p.Kind != TypeAuth && c.heard && !c.proxied &&

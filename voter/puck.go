@@ -46,6 +46,12 @@ type gpsWrite struct {
 	path, line string
 }
 
+// gpsFileEvery is the least time between two GPS file writes for one
+// client. Boards report their position once a second; the digest does not
+// cover the position, so without it whoever saw one of the client's
+// packets could make the server write and rename a file per datagram.
+const gpsFileEvery = 500 * time.Millisecond
+
 // queueGPSFile hands a gpsid client's position to the group's GPS writer
 // (file I/O stays out of the lock); when the writer is behind, the
 // position is dropped and the next one replaces it.
@@ -54,8 +60,12 @@ func (g *group) queueGPSFile(c *client, pos []byte, now time.Time) {
 	if !ok || len(pos) < 19 || g.gpsq == nil {
 		return
 	}
+	if since := now.Sub(c.gpsFileAt); !c.gpsFileAt.IsZero() && since >= 0 && since < gpsFileEvery {
+		return
+	}
 	select {
 	case g.gpsq <- gpsWrite{path, fmt.Sprintf("%d %s\n", now.Unix(), gpsString(pos))}:
+		c.gpsFileAt = now
 	default:
 	}
 }

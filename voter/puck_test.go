@@ -144,3 +144,26 @@ func TestGPSStringIsCleaned(t *testing.T) {
 		})
 	}
 }
+
+// GPS files are written at most once per gpsFileEvery per client: the
+// position is not covered by the digest, so a flood of one client's GPS
+// packets (a replay) would otherwise be a file write and rename each.
+func TestGPSFileWritesBounded(t *testing.T) {
+	id := "7"
+	cfg := voterCfg("127.0.0.1:0", "", map[string]*ClientConfig{"g": {Password: "gpw", GPSID: &id}})
+	cfg.Challenge, cfg.GPSDir = "12345678", t.TempDir()
+	g := offlineGroup(t, map[string]*Config{"x": cfg})
+	g.gpsq = make(chan gpsWrite, 64)
+	p := Packet{Header: Header{Challenge: MakeChallenge("999"), Digest: Digest([]byte("12345678"), "gpw")},
+		Kind: TypeGPS, GPS: []byte("4807.03N\x0001131.00E\x000545.4\x00")}
+	raw := p.Append(nil)
+	from := netip.MustParseAddrPort("127.0.0.1:4000")
+	t0 := time.Unix(1_800_000_000, 0)
+	for i := range 50 { // 50 packets in 49 ms
+		g.handle(raw, from, t0.Add(time.Duration(i)*time.Millisecond))
+	}
+	g.handle(raw, from, t0.Add(gpsFileEvery))
+	if n := len(g.gpsq); n != 2 {
+		t.Fatalf("%d GPS file writes queued, want 2", n)
+	}
+}

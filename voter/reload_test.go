@@ -20,8 +20,8 @@ func clientNames(r *running, inst string) []string {
 	var out []string
 	for _, d := range r.Status() {
 		if d.Instance == inst {
-			for _, h := range d.Health {
-				out = append(out, h.Name)
+			for _, c := range d.Details["clients"].([]ClientStatus) {
+				out = append(out, c.Name)
 			}
 		}
 	}

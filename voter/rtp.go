@@ -27,7 +27,13 @@ type rtpState struct {
 	marker bool
 	last   time.Time // the frame time of the previous packet
 	sent   uint64
-	buf    [rtpHeaderLen + FrameLen]byte
+	// errs counts voted packets the socket refused to send; failing is
+	// the last refusal's error, failedAt its time, failingSince the
+	// first of the refusals that followed each other (see failingNow).
+	errs                   uint64
+	failing                string
+	failedAt, failingSince time.Time
+	buf                    [rtpHeaderLen + FrameLen]byte
 }
 
 func newRTPState() rtpState {

@@ -104,6 +104,32 @@ type ClientStatus struct {
 	Drops     uint64    `json:"drops"`
 	LastSeen  time.Time `json:"last_seen,omitzero"`
 	GPS       string    `json:"gps,omitempty"`
+	GPSAt     time.Time `json:"gps_at,omitzero"` // when the client reported GPS
+}
+
+// TimingSource is the master timing source of an instance's socket in the
+// status document: the one driving the cycle, or else the first one
+// configured. It may belong to another instance on the same socket (a
+// redundant instance's clients are timed by a master in an instance of its
+// own).
+type TimingSource struct {
+	Name     string    `json:"name"`
+	Instance string    `json:"instance"`
+	Timing   bool      `json:"timing"` // its packets drive the voting cycle
+	GPS      string    `json:"gps,omitempty"`
+	GPSAt    time.Time `json:"gps_at,omitzero"`
+}
+
+// timingSource describes the socket's master (nil: none configured).
+func (g *group) timingSource() *TimingSource {
+	if !g.hasMaster() {
+		return nil
+	}
+	m, timing := g.master, g.masterSec != 0
+	if m == nil || !timing {
+		m = g.masters[0]
+	}
+	return &TimingSource{Name: m.name, Instance: m.inst.name, Timing: timing, GPS: m.gps, GPSAt: m.gpsAt}
 }
 
 // Status describes every instance (status.Source).
@@ -164,22 +190,40 @@ func (in *instance) document() status.Document {
 	clients := make([]ClientStatus, 0, len(in.clients))
 	for _, c := range in.clients {
 		clients = append(clients, c.status())
-		h := status.Health{Name: c.name, State: "ERR", Reason: "not connected", Since: c.lastHeard}
+		h := status.Health{Name: c.name, State: "ERR", Reason: "not connected", Since: c.lastSeen}
 		if c.heard {
 			h.State, h.Reason = "OK", ""
 		}
 		d.Health = append(d.Health, h)
+	}
+	if ts := g.timingSource(); ts != nil {
+		// With a master configured only its packets run the vote: every
+		// client may be connected while nothing is voted.
+		h := status.Health{Name: "master timing", State: "OK", Since: g.timingSince}
+		if !ts.Timing {
+			h.State, h.Reason = "ERR", "master timing source "+ts.Name+" not timing: nothing is voted"
+			if h.Since.IsZero() {
+				h.Since = g.started
+			}
+		}
+		d.Health = append(d.Health, h)
+	}
+	if in.rtp.failingNow(time.Now()) {
+		// The voted audio is the instance's output: clients that are all
+		// connected do not make it OK while nothing leaves.
+		d.Health = append(d.Health, status.Health{Name: "rtp_out", State: "ERR",
+			Reason: "voted audio not sent: " + in.rtp.failing, Since: in.rtp.failingSince})
 	}
 	listen := g.addr
 	if g.conn != nil {
 		listen = g.conn.LocalAddr().String()
 	}
 	d.Details = map[string]any{
-		"listen": listen, "master_timing": g.masterSec != 0 && g.hasMaster(),
+		"listen": listen, "master_timing": g.masterSec != 0 && g.hasMaster(), "timing_source": g.timingSource(),
 		"winner": winner, "keyed": in.keyed,
 		"auth_failures": g.stats.UnknownDigest + g.stats.AuthRejected,
 		"counters":      g.counters(), "clients": clients, "cycle": g.cycles.report(),
-		"rtp_out": in.cfg.RTPOut, "rtp_sent": in.rtp.sent, "rtp_in": in.cfg.RTPIn,
+		"rtp_out": in.cfg.RTPOut, "rtp_sent": in.rtp.sent, "rtp_send_errors": in.rtp.errs, "rtp_in": in.cfg.RTPIn,
 		"tx_packets": in.txStats.Packets, "rtp_in_refused": in.txStats.Refused,
 	}
 	if in.link != nil {
@@ -190,7 +234,7 @@ func (in *instance) document() status.Document {
 
 func (c *client) status() ClientStatus {
 	s := ClientStatus{Name: c.name, Connected: c.heard, Mix: c.mix, Master: c.cfg.Master,
-		LastRSSI: c.lastRSSI, Packets: c.packets, Drops: c.drops, LastSeen: c.lastHeard, GPS: c.gps}
+		LastRSSI: c.lastRSSI, Packets: c.packets, Drops: c.drops, LastSeen: c.lastSeen, GPS: c.gps, GPSAt: c.gpsAt}
 	if c.addr.IsValid() {
 		s.Address = c.addr.String()
 	}

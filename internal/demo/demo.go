@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"os"
 	"os/exec"
 	"strings"
@@ -40,6 +41,10 @@ type Demo struct {
 	p         map[string]*Proc // by role name
 	ports     map[string]int
 	srv       string // the SRV records, shown again after the live view
+	// rtp stands for the PBX at the primary's rtp_out: bound and never
+	// read (the kernel drops what does not fit), so that the voted stream
+	// has somewhere to go; a closed port is an rtp_out error.
+	rtp net.PacketConn
 }
 
 // Run starts everything, plays the failure schedule, shows the status view
@@ -87,6 +92,9 @@ func (d *Demo) stop() {
 	}
 	if d.dns != nil {
 		d.dns.Close()
+	}
+	if d.rtp != nil {
+		d.rtp.Close()
 	}
 }
 

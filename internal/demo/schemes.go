@@ -3,6 +3,7 @@ package demo
 import (
 	"context"
 	"fmt"
+	"net"
 	"path/filepath"
 	"time"
 
@@ -44,6 +45,11 @@ func (d *Demo) startDDNS(ctx context.Context) error {
 }
 
 func (d *Demo) startVoter(ctx context.Context) error {
+	rtp, err := net.ListenPacket("udp4", fmt.Sprintf("127.0.0.1:%d", d.ports["RTP"]))
+	if err != nil {
+		return fmt.Errorf("demo: the voted audio's receiver: %w", err)
+	}
+	d.rtp = rtp
 	data := map[string]any{}
 	for k, v := range d.ports {
 		data[k] = v
