@@ -32,10 +32,14 @@ type daemon struct {
 
 	name    string
 	cfgPath string
-	running flatConfig     // the config the daemon runs on, flattened
-	bound   []slog.Attr    // sockets the command bound before run
-	notify  notifier       // systemd's NOTIFY_SOCKET, when set
-	hup     chan os.Signal // SIGHUP while run runs
+	running flatConfig // the config the daemon runs on, flattened
+	sum     string     // configSum of the file running was last read from
+	pending []string   // keys changed in that file that need a restart
+	// lastReload says what the last SIGHUP did, for the STATUS line.
+	lastReload string
+	bound      []slog.Attr    // sockets the command bound before run
+	notify     notifier       // systemd's NOTIFY_SOCKET, when set
+	hup        chan os.Signal // SIGHUP while run runs
 }
 
 // daemonExitHelp is the EXIT STATUS section of the long-running commands.
@@ -59,7 +63,7 @@ func newDaemon(g *globalOptions, name string) (*daemon, error) {
 	d := &daemon{Log: log, Ring: ring, Admin: adminapi.NewServer(name, version, ring, log), name: name,
 		cfgPath: g.ConfigPath, Tables: schemeTables(name), notify: newNotifier(log)}
 	if d.cfgPath != "" {
-		if d.running, err = readFlat(d.cfgPath); err != nil {
+		if d.running, d.sum, err = readFlatSum(d.cfgPath); err != nil {
 			return nil, err
 		}
 	}
@@ -112,9 +116,11 @@ func (d *daemon) run(ctx context.Context, access adminapi.Config, adminAddr stri
 	defer cancel()
 	errc := make(chan error, 1)
 	go func() { errc <- d.Admin.Serve(ctx) }()
+	// READY=1 before the loop starts: the loop owns the reload state that
+	// statusLine reads, and a RELOADING=1 must not come first.
+	d.notify.send(notifyReady + "\nSTATUS=" + d.statusLine())
 	loopDone := make(chan struct{})
 	go func() { defer close(loopDone); d.loop(ctx) }()
-	d.notify.send(notifyReady + "\nSTATUS=running, admin on " + d.Admin.Addr())
 	err := fn(ctx)
 	cancel()
 	<-errc
@@ -149,7 +155,7 @@ func (d *daemon) loop(ctx context.Context) {
 }
 
 func (d *daemon) logStarted() {
-	args := []any{"pid", os.Getpid(), "version", version, "config", d.cfgPath, "admin", d.Admin.Addr()}
+	args := []any{"pid", os.Getpid(), "version", version, "config", d.cfgPath, "sum", d.sum, "admin", d.Admin.Addr()}
 	for _, a := range d.bound {
 		args = append(args, a)
 	}
