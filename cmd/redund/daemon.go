@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/redund/redund/internal/adminapi"
+	"github.com/redund/redund/internal/config"
 	"github.com/redund/redund/internal/lifecycle"
 	"github.com/redund/redund/internal/logging"
 )
@@ -65,6 +66,9 @@ func newDaemon(g *globalOptions, name string) (*daemon, error) {
 	if d.cfgPath != "" {
 		if d.running, d.sum, err = readFlatSum(d.cfgPath); err != nil {
 			return nil, err
+		}
+		for _, w := range config.Exposed(d.cfgPath, &fileConfig{}) {
+			log.Warn("config: a secret every user may read", "at", w.Error())
 		}
 	}
 	return d, nil

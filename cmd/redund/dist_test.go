@@ -108,3 +108,26 @@ func TestConfigFromEnvironment(t *testing.T) {
 		})
 	}
 }
+
+// config check warns (exit 0, ok still printed) about a secret every user
+// of the machine may read, naming file, line and key but not the value.
+func TestConfigCheckWarnsOfOpenSecret(t *testing.T) {
+	path := writeFile(t, "redund.toml", "[admin]\nlisten = \"127.0.0.1:9181\"\ntoken = \"TOKENVALUE-0123456789abcdef\"\n")
+	for _, tc := range []struct {
+		name string
+		mode os.FileMode
+		warn bool
+	}{{"private", 0o640, false}, {"open to others", 0o644, true}} {
+		t.Run(tc.name, func(t *testing.T) {
+			if err := os.Chmod(path, tc.mode); err != nil {
+				t.Fatal(err)
+			}
+			out, code := runCLI(t, "config", "check", path)
+			want := "warning: " + path + ":3: admin.token: a secret is written in the file and every user may read it (mode 0644)"
+			if code != 0 || !strings.HasSuffix(out, "ok\n") || strings.Contains(out, "TOKENVALUE") ||
+				strings.Contains(out, want) != tc.warn {
+				t.Errorf("code %d, warning expected %v:\n%s", code, tc.warn, out)
+			}
+		})
+	}
+}
