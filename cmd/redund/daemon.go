@@ -149,6 +149,7 @@ func (d *daemon) loop(ctx context.Context) {
 		select {
 		case <-ctx.Done():
 			d.notify.send(notifyStopping)
+			d.Log.Info(d.name + " stopping; a second SIGINT or SIGTERM ends it at once")
 			return
 		case <-d.hup:
 			d.reload(ctx)
