@@ -49,7 +49,33 @@ func readFlatSum(path string) (flatConfig, string, error) {
 	}
 	f := flatConfig{}
 	f.add("", raw)
+	f.readSecretFiles(config.SecretNames(&fileConfig{}))
 	return f, configSum(src), nil
+}
+
+// secretFile is the value of a K_file key in a flatConfig: the file named
+// and a digest of what it holds, so that a new content is a changed key
+// (the value itself is never kept, nor logged).
+type secretFile struct {
+	Path string
+	Sum  [sha256.Size]byte
+}
+
+// readSecretFiles replaces the value of each secret's K_file key by the
+// file's secretFile. A file that cannot be read is left as its name
+// (loadConfig reports it).
+func (f flatConfig) readSecretFiles(secret map[string]bool) {
+	for k, v := range f {
+		name := k[strings.LastIndexAny(k, ".]")+1:]
+		base, ok := strings.CutSuffix(name, "_file")
+		path, isString := v.(string)
+		if !ok || !secret[base] || !isString {
+			continue
+		}
+		if b, err := os.ReadFile(path); err == nil {
+			f[k] = secretFile{Path: path, Sum: sha256.Sum256([]byte(strings.TrimRight(string(b), "\r\n")))}
+		}
+	}
 }
 
 // configSum names a config file's content: the first 12 hex digits of its

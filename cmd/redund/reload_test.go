@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"slices"
@@ -229,5 +230,31 @@ func TestReloadStatusSaysWhatRuns(t *testing.T) {
 	if !strings.Contains(logs.String(), "config reloaded") || !strings.Contains(st, "; reloaded at ") ||
 		strings.Contains(st, "need a restart") {
 		t.Errorf("STATUS after a full reload: %q\n%s", st, logs)
+	}
+}
+
+// A secret file whose content changed is a changed key at a reload (its
+// K_file key): the scheme's hook gets it, and it is logged as applied or
+// as needing a restart like any key, never its value. It used to be
+// invisible ("nothing changed"), though a ddns or voter reload for another
+// key of the same table would pick the new content up silently.
+func TestReloadSeesSecretFileContent(t *testing.T) {
+	pw := writeFile(t, "a.pw", "OLDSECRET\n")
+	path := writeFile(t, "redund.toml", strings.Replace(reloadBase, `password = "a-pw"`, fmt.Sprintf("password_file = %q", pw), 1))
+	d, logs := configDaemon(t, path, "voter serve")
+	var got []string
+	d.Reload = func(_ context.Context, _ *fileConfig, changed []string) ([]string, error) { got = changed; return nil, nil }
+	d.reload(t.Context()) // nothing changed
+	if got != nil || !strings.Contains(logs.String(), "nothing changed for this daemon") {
+		t.Fatalf("an unchanged file: hook got %q\n%s", got, logs)
+	}
+	if err := os.WriteFile(pw, []byte("NEWSECRET\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	d.reload(t.Context())
+	out := logs.String()
+	if !slices.Equal(got, []string{"voter.east.clients.a.password_file"}) ||
+		!strings.Contains(out, "key=voter.east.clients.a.password_file") || strings.Contains(out, "SECRET") {
+		t.Errorf("a new secret file content: hook got %q\n%s", got, out)
 	}
 }
