@@ -243,7 +243,10 @@ func TestReloadSeesSecretFileContent(t *testing.T) {
 	path := writeFile(t, "redund.toml", strings.Replace(reloadBase, `password = "a-pw"`, fmt.Sprintf("password_file = %q", pw), 1))
 	d, logs := configDaemon(t, path, "voter serve")
 	var got []string
-	d.Reload = func(_ context.Context, _ *fileConfig, changed []string) ([]string, error) { got = changed; return nil, nil }
+	d.Reload = func(_ context.Context, _ *fileConfig, changed []string) ([]string, error) {
+		got = changed
+		return nil, nil
+	}
 	d.reload(t.Context()) // nothing changed
 	if got != nil || !strings.Contains(logs.String(), "nothing changed for this daemon") {
 		t.Fatalf("an unchanged file: hook got %q\n%s", got, logs)
