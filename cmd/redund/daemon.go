@@ -137,7 +137,8 @@ func (d *daemon) run(ctx context.Context, access adminapi.Config, adminAddr stri
 }
 
 // loop is run's helper goroutine: SIGHUP reloads, the watchdog is fed at
-// half its interval, and STOPPING=1 goes out as soon as ctx ends.
+// half its interval once the status report could be built, and
+// STOPPING=1 goes out as soon as ctx ends.
 func (d *daemon) loop(ctx context.Context) {
 	var tick <-chan time.Time
 	if every := d.notify.watchdogEvery(); every > 0 {
@@ -154,6 +155,10 @@ func (d *daemon) loop(ctx context.Context) {
 		case <-d.hup:
 			d.reload(ctx)
 		case <-tick:
+			// Not from a ticker alone: the daemon first builds its status
+			// report, so a scheme whose state cannot be read (a lock held
+			// for good) gets no WATCHDOG=1 and systemd restarts it.
+			d.Admin.Report()
 			d.notify.send(notifyWatchdog)
 		}
 	}
