@@ -25,7 +25,8 @@ func newConfigCommand(g *globalOptions) *cli.Command {
 			ArgsUsage: "[FILE]",
 			Description: "Reads FILE (default: --config) strictly: unknown keys, wrong types, bad\n" +
 				"values and missing secret files are all reported, each with file, line\n" +
-				"and key path.\n\n" + configCheckExitHelp,
+				"and key path. A secret every user may read (the file holding it inline,\n" +
+				"or its KEY_file, open to others) is a warning: ok still follows.\n\n" + configCheckExitHelp,
 			Action: withArgs(0, 1, func(c *cli.Context) error {
 				path := g.ConfigPath
 				if c.NArg() == 1 {
@@ -48,6 +49,9 @@ func runConfigCheck(c *cli.Context, path string) error {
 	}
 	if err != nil {
 		return err
+	}
+	for _, w := range config.Exposed(path, &fileConfig{}) {
+		printf(c, "warning: %s\n", w)
 	}
 	printf(c, "ok\n")
 	return nil

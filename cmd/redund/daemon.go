@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/redund/redund/internal/adminapi"
+	"github.com/redund/redund/internal/config"
 	"github.com/redund/redund/internal/lifecycle"
 	"github.com/redund/redund/internal/logging"
 )
@@ -32,10 +33,14 @@ type daemon struct {
 
 	name    string
 	cfgPath string
-	running flatConfig     // the config the daemon runs on, flattened
-	bound   []slog.Attr    // sockets the command bound before run
-	notify  notifier       // systemd's NOTIFY_SOCKET, when set
-	hup     chan os.Signal // SIGHUP while run runs
+	running flatConfig // the config the daemon runs on, flattened
+	sum     string     // configSum of the file running was last read from
+	pending []string   // keys changed in that file that need a restart
+	// lastReload says what the last SIGHUP did, for the STATUS line.
+	lastReload string
+	bound      []slog.Attr    // sockets the command bound before run
+	notify     notifier       // systemd's NOTIFY_SOCKET, when set
+	hup        chan os.Signal // SIGHUP while run runs
 }
 
 // daemonExitHelp is the EXIT STATUS section of the long-running commands.
@@ -59,8 +64,11 @@ func newDaemon(g *globalOptions, name string) (*daemon, error) {
 	d := &daemon{Log: log, Ring: ring, Admin: adminapi.NewServer(name, version, ring, log), name: name,
 		cfgPath: g.ConfigPath, Tables: schemeTables(name), notify: newNotifier(log)}
 	if d.cfgPath != "" {
-		if d.running, err = readFlat(d.cfgPath); err != nil {
+		if d.running, d.sum, err = readFlatSum(d.cfgPath); err != nil {
 			return nil, err
+		}
+		for _, w := range config.Exposed(d.cfgPath, &fileConfig{}) {
+			log.Warn("config: a secret every user may read", "at", w.Error())
 		}
 	}
 	return d, nil
@@ -112,9 +120,11 @@ func (d *daemon) run(ctx context.Context, access adminapi.Config, adminAddr stri
 	defer cancel()
 	errc := make(chan error, 1)
 	go func() { errc <- d.Admin.Serve(ctx) }()
+	// READY=1 before the loop starts: the loop owns the reload state that
+	// statusLine reads, and a RELOADING=1 must not come first.
+	d.notify.send(notifyReady + "\nSTATUS=" + d.statusLine())
 	loopDone := make(chan struct{})
 	go func() { defer close(loopDone); d.loop(ctx) }()
-	d.notify.send(notifyReady + "\nSTATUS=running, admin on " + d.Admin.Addr())
 	err := fn(ctx)
 	cancel()
 	<-errc
@@ -127,7 +137,8 @@ func (d *daemon) run(ctx context.Context, access adminapi.Config, adminAddr stri
 }
 
 // loop is run's helper goroutine: SIGHUP reloads, the watchdog is fed at
-// half its interval, and STOPPING=1 goes out as soon as ctx ends.
+// half its interval once the status report could be built, and
+// STOPPING=1 goes out as soon as ctx ends.
 func (d *daemon) loop(ctx context.Context) {
 	var tick <-chan time.Time
 	if every := d.notify.watchdogEvery(); every > 0 {
@@ -139,17 +150,22 @@ func (d *daemon) loop(ctx context.Context) {
 		select {
 		case <-ctx.Done():
 			d.notify.send(notifyStopping)
+			d.Log.Info(d.name + " stopping; a second SIGINT or SIGTERM ends it at once")
 			return
 		case <-d.hup:
 			d.reload(ctx)
 		case <-tick:
+			// Not from a ticker alone: the daemon first builds its status
+			// report, so a scheme whose state cannot be read (a lock held
+			// for good) gets no WATCHDOG=1 and systemd restarts it.
+			d.Admin.Report()
 			d.notify.send(notifyWatchdog)
 		}
 	}
 }
 
 func (d *daemon) logStarted() {
-	args := []any{"pid", os.Getpid(), "version", version, "config", d.cfgPath, "admin", d.Admin.Addr()}
+	args := []any{"pid", os.Getpid(), "version", version, "config", d.cfgPath, "sum", d.sum, "admin", d.Admin.Addr()}
 	for _, a := range d.bound {
 		args = append(args, a)
 	}

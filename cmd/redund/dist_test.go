@@ -44,16 +44,26 @@ func TestUnitFiles(t *testing.T) {
 	for scheme, command := range want {
 		path := filepath.Join("..", "..", "dist", "systemd", "redund-"+scheme+".service")
 		u := unitFile(t, path)
+		// The file is REDUND_CONFIG's, so that a drop-in's
+		// Environment=REDUND_CONFIG=... (docs/service.md) takes effect: a
+		// --config in ExecStart would beat it.
 		exec := strings.Join(u["ExecStart"], " ")
-		if exec != "/usr/bin/redund --config /etc/redund/redund.toml "+command {
-			t.Errorf("%s: ExecStart=%s", path, exec)
+		if exec != "/usr/bin/redund "+command {
+			t.Errorf("%s: ExecStart=%s, want /usr/bin/redund %s (no --config)", path, exec, command)
+		}
+		if !slices.Equal(u["Environment"], []string{"REDUND_CONFIG=/etc/redund/redund.toml"}) {
+			t.Errorf("%s: Environment=%q", path, u["Environment"])
+		}
+		// systemctl reload fails on a bad file, before the daemon is told.
+		if want := []string{"/usr/bin/redund config check", "/bin/kill -HUP $MAINPID"}; !slices.Equal(u["ExecReload"], want) {
+			t.Errorf("%s: ExecReload=%q, want %q", path, u["ExecReload"], want)
 		}
 		words := strings.Fields(command)
 		if c := app.Command(words[0]); c == nil || c.Command(words[1]) == nil {
 			t.Errorf("%s: redund has no command %q", path, command)
 		}
 		for k, v := range map[string]string{
-			"Type": "notify", "ExecReload": "/bin/kill -HUP $MAINPID", "User": "redund", "Group": "redund",
+			"Type": "notify", "User": "redund", "Group": "redund",
 			"ProtectSystem": "strict", "NoNewPrivileges": "yes", "PrivateTmp": "yes", "ProtectHome": "yes",
 			"CapabilityBoundingSet": "", "AmbientCapabilities": "", "NotifyAccess": "main",
 		} {
@@ -70,5 +80,54 @@ func TestUnitFiles(t *testing.T) {
 	units, _ := filepath.Glob(filepath.Join("..", "..", "dist", "systemd", "*"))
 	if len(units) != len(want) {
 		t.Errorf("dist/systemd has %d files, want the %d units: %v", len(units), len(want), units)
+	}
+}
+
+// REDUND_CONFIG names the config file when --config is not given (what the
+// units rely on), and --config beats it.
+func TestConfigFromEnvironment(t *testing.T) {
+	dir := t.TempDir()
+	env, flag := filepath.Join(dir, "env.toml"), filepath.Join(dir, "flag.toml")
+	t.Setenv("REDUND_CONFIG", env)
+	for _, tc := range []struct {
+		name string
+		args []string
+		want string
+	}{
+		{"environment", []string{"redund", "config", "check"}, env},
+		{"flag", []string{"redund", "--config", flag, "config", "check"}, flag},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var out, errOut strings.Builder
+			app := newApp()
+			app.Writer, app.ErrWriter = &out, &errOut
+			_ = app.Run(tc.args)
+			if !strings.Contains(out.String()+errOut.String(), tc.want) {
+				t.Errorf("config check read another file than %s:\n%s%s", tc.want, &out, &errOut)
+			}
+		})
+	}
+}
+
+// config check warns (exit 0, ok still printed) about a secret every user
+// of the machine may read, naming file, line and key but not the value.
+func TestConfigCheckWarnsOfOpenSecret(t *testing.T) {
+	path := writeFile(t, "redund.toml", "[admin]\nlisten = \"127.0.0.1:9181\"\ntoken = \"TOKENVALUE-0123456789abcdef\"\n")
+	for _, tc := range []struct {
+		name string
+		mode os.FileMode
+		warn bool
+	}{{"private", 0o640, false}, {"open to others", 0o644, true}} {
+		t.Run(tc.name, func(t *testing.T) {
+			if err := os.Chmod(path, tc.mode); err != nil {
+				t.Fatal(err)
+			}
+			out, code := runCLI(t, "config", "check", path)
+			want := "warning: " + path + ":3: admin.token: a secret is written in the file and every user may read it (mode 0644)"
+			if code != 0 || !strings.HasSuffix(out, "ok\n") || strings.Contains(out, "TOKENVALUE") ||
+				strings.Contains(out, want) != tc.warn {
+				t.Errorf("code %d, warning expected %v:\n%s", code, tc.warn, out)
+			}
+		})
 	}
 }

@@ -26,6 +26,10 @@ const (
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	// The first SIGINT or SIGTERM stops the command cleanly (a daemon runs
+	// its stop hooks); from then on the signals have their default action
+	// again, so that a second one ends a stop that hangs.
+	go func() { <-ctx.Done(); stop() }()
 	err := run(ctx, newApp(), os.Args)
 	stop()
 	os.Exit(report(err))

@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -15,6 +16,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/redund/redund/internal/adminapi"
+	"github.com/redund/redund/internal/status"
 )
 
 // notifySocket is a datagram socket standing in for systemd: NOTIFY_SOCKET
@@ -124,5 +126,60 @@ func TestSdNotifyOff(t *testing.T) {
 	d.notify.send(notifyReady)
 	if strings.Contains(logs.String(), "sd_notify failed") {
 		t.Errorf("a send without NOTIFY_SOCKET logged a failure:\n%s", logs)
+	}
+}
+
+// WATCHDOG=1 went out from a ticker whatever the schemes did. Now each one
+// follows a status report: while a scheme's status cannot be read (here a
+// source that blocks, as one whose lock is held for good), none goes out,
+// so systemd's watchdog restarts the daemon; once it answers they resume.
+func TestWatchdogNeedsTheStatus(t *testing.T) {
+	sock := notifySocket(t)
+	t.Setenv("WATCHDOG_USEC", "200000") // fed every 100 ms
+	t.Setenv("WATCHDOG_PID", strconv.Itoa(os.Getpid()))
+	d, _ := configDaemon(t, "", "voter serve")
+	var stuck atomic.Bool
+	entered, release := make(chan struct{}, 1), make(chan struct{})
+	d.Admin.AddSource(status.SourceFunc(func() []status.Document {
+		if stuck.Load() {
+			select {
+			case entered <- struct{}{}:
+			default:
+			}
+			<-release
+		}
+		return nil
+	}))
+	ctx, cancel := context.WithCancel(t.Context())
+	done := make(chan error, 1)
+	go func() {
+		done <- d.run(ctx, adminapi.Config{}, "127.0.0.1:0", func(ctx context.Context) error { <-ctx.Done(); return ctx.Err() })
+	}()
+	nextNotify(t, sock, "READY=1")
+	nextNotify(t, sock, notifyWatchdog)
+	stuck.Store(true)
+	select {
+	case <-entered:
+	case <-time.After(5 * time.Second):
+		close(release)
+		t.Fatal("WATCHDOG=1 is sent without the status being built")
+	}
+	buf := make([]byte, 512)
+	for { // what was sent before the source blocked
+		_ = sock.SetReadDeadline(time.Now().Add(20 * time.Millisecond))
+		if _, err := sock.Read(buf); err != nil {
+			break
+		}
+	}
+	_ = sock.SetReadDeadline(time.Now().Add(time.Second)) // ten watchdog intervals
+	if n, err := sock.Read(buf); err == nil {
+		t.Errorf("%q sent while the status could not be built", buf[:n])
+	}
+	stuck.Store(false)
+	close(release)
+	nextNotify(t, sock, notifyWatchdog)
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatal(err)
 	}
 }

@@ -78,6 +78,9 @@ func startDaemon(t *testing.T, notifySock string, args ...string) *daemonProc {
 	p := &daemonProc{cmd: redundCommand(t, ctx, args...), logs: &testutil.Buffer{}, exited: make(chan error, 1)}
 	p.cmd.Env = append(p.cmd.Env, "NOTIFY_SOCKET="+notifySock)
 	p.cmd.Stderr = p.logs
+	// a child the daemon left behind (a hook cut short) may hold stderr:
+	// Wait still returns soon after the daemon itself has exited
+	p.cmd.WaitDelay = time.Second
 	if err := p.cmd.Start(); err != nil {
 		cancel()
 		t.Fatal(err)
@@ -247,5 +250,36 @@ func TestReadyAfterEverySocket(t *testing.T) {
 			t.Fatalf("%s %s is not accepting at READY=1: %v", key, m[1], err)
 		}
 		c.Close()
+	}
+}
+
+// TestSecondSignalEndsAHungStop: a stop that takes long (here schedsync's
+// on_demote on a primary) could not be cut short: a second SIGTERM or
+// Ctrl-C was swallowed, leaving SIGKILL. Now the first signal stops the
+// daemon cleanly and says a second one ends it at once, which it does.
+func TestSecondSignalEndsAHungStop(t *testing.T) {
+	sleep := needTool(t, "sleep")
+	sock := notifySocket(t)
+	dir := t.TempDir()
+	path := writeFile(t, "redund.toml", fmt.Sprintf("[admin]\nschedsync = \"127.0.0.1:0\"\n[schedsync]\nmode = \"primary\"\n"+
+		"dir = %q\nlisten = \"127.0.0.1:0\"\nsecret = \"0123456789abcdef0123\"\non_demote = [%q, \"8\"]\n", dir, sleep))
+	p := startDaemon(t, os.Getenv("NOTIFY_SOCKET"), "--config", path, "schedsync", "run")
+	nextNotify(t, sock, "READY=1")
+	if err := p.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	nextNotify(t, sock, "STOPPING=1")
+	p.waitLog(t, "a second SIGINT or SIGTERM ends it at once")
+	if err := p.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case err := <-p.exited:
+		p.exited <- err
+		if err == nil {
+			t.Errorf("after a second SIGTERM the daemon exited 0, as if its stop had finished")
+		}
+	case <-time.After(4 * time.Second):
+		t.Fatal("the daemon still ran 4 s after a second SIGTERM (its on_demote sleeps 8 s)")
 	}
 }

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"slices"
@@ -135,7 +136,7 @@ func TestReloadReportsChangedKeys(t *testing.T) {
 	out := logs.String()
 	for _, want := range []string{
 		"key=voter.east.clients.a.password at=" + path + ":10", "key=voter.east.clients.a.transmit at=" + path + ":11",
-		"config key changed: restart to apply it\" key=", "config reloaded\" changed=2 applied=0 need_restart=2",
+		"config key changed: restart to apply it\" key=", "changed=2 applied=0 need_restart=2",
 	} {
 		if !strings.Contains(out, want) {
 			t.Errorf("log lacks %q:\n%s", want, out)
@@ -167,5 +168,96 @@ func TestReloadReportsChangedKeys(t *testing.T) {
 	d.reload(t.Context()) // the applied key is now the running one
 	if out := logs.String(); !strings.HasSuffix(strings.TrimSpace(out), "changed=1 applied=0 need_restart=1") {
 		t.Errorf("after applying, only transmit should still differ:\n%s", out)
+	}
+}
+
+// A reload says what took effect: "config reloaded" only when every
+// change is applied; otherwise a warning, and the READY=1 that ends the
+// reload carries a STATUS= (what systemctl status shows) naming the
+// config's sum, the keys that need a restart, or the refused reload with
+// where its first problem is, never a value.
+func TestReloadStatusSaysWhatRuns(t *testing.T) {
+	sock := notifySocket(t)
+	path := writeFile(t, "redund.toml", reloadBase)
+	d, logs := configDaemon(t, path, "voter serve")
+	startSum := d.sum
+	if !strings.HasPrefix(startSum, "sha256:") || !strings.Contains(d.statusLine(), "config "+startSum) {
+		t.Fatalf("sum %q, status %q", startSum, d.statusLine())
+	}
+
+	// every change needs a restart: not "reloaded"
+	next := strings.Replace(reloadBase, `listen = "127.0.0.1:1667"`, `listen = "127.0.0.1:1668"`, 1)
+	if err := os.WriteFile(path, []byte(next), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	d.Reload = func(context.Context, *fileConfig, []string) ([]string, error) { return nil, nil }
+	d.reload(t.Context())
+	nextNotify(t, sock, "RELOADING=1")
+	st := nextNotify(t, sock, "READY=1\nSTATUS=")
+	if out := logs.String(); strings.Contains(out, "config reloaded") || !strings.Contains(out, "restart to apply the rest") {
+		t.Errorf("a reload that applied nothing was logged as reloaded:\n%s", out)
+	}
+	if !strings.Contains(st, "1 changed key(s) need a restart (voter.east.listen)") ||
+		!strings.Contains(st, "applied 0 of 1 changed keys") || strings.Contains(st, "1668") {
+		t.Errorf("STATUS after a reload needing a restart: %q", st)
+	}
+	sum := d.sum
+	if sum == startSum || !strings.Contains(st, "config "+sum) {
+		t.Errorf("STATUS %q does not name the new file's sum %s (was %s)", st, sum, startSum)
+	}
+
+	// a bad file: refused, the status says so and where
+	bad := strings.Replace(next, `password = "a-pw"`, `password = "a-pw"`+"\nlingr = 3", 1)
+	if err := os.WriteFile(path, []byte(bad), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	d.reload(t.Context())
+	nextNotify(t, sock, "RELOADING=1")
+	st = nextNotify(t, sock, "READY=1\nSTATUS=")
+	if !strings.Contains(st, "refused (1 problem(s), the first at "+path+":11), still on the old config") ||
+		!strings.Contains(st, "config "+sum) || strings.Contains(st, "lingr") {
+		t.Errorf("STATUS after a refused reload: %q", st)
+	}
+
+	// every change applied: reloaded
+	if err := os.WriteFile(path, []byte(next), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	d.Reload = func(_ context.Context, _ *fileConfig, changed []string) ([]string, error) { return changed, nil }
+	d.reload(t.Context())
+	nextNotify(t, sock, "RELOADING=1")
+	st = nextNotify(t, sock, "READY=1\nSTATUS=")
+	if !strings.Contains(logs.String(), "config reloaded") || !strings.Contains(st, "; reloaded at ") ||
+		strings.Contains(st, "need a restart") {
+		t.Errorf("STATUS after a full reload: %q\n%s", st, logs)
+	}
+}
+
+// A secret file whose content changed is a changed key at a reload (its
+// K_file key): the scheme's hook gets it, and it is logged as applied or
+// as needing a restart like any key, never its value. It used to be
+// invisible ("nothing changed"), though a ddns or voter reload for another
+// key of the same table would pick the new content up silently.
+func TestReloadSeesSecretFileContent(t *testing.T) {
+	pw := writeFile(t, "a.pw", "OLDSECRET\n")
+	path := writeFile(t, "redund.toml", strings.Replace(reloadBase, `password = "a-pw"`, fmt.Sprintf("password_file = %q", pw), 1))
+	d, logs := configDaemon(t, path, "voter serve")
+	var got []string
+	d.Reload = func(_ context.Context, _ *fileConfig, changed []string) ([]string, error) {
+		got = changed
+		return nil, nil
+	}
+	d.reload(t.Context()) // nothing changed
+	if got != nil || !strings.Contains(logs.String(), "nothing changed for this daemon") {
+		t.Fatalf("an unchanged file: hook got %q\n%s", got, logs)
+	}
+	if err := os.WriteFile(pw, []byte("NEWSECRET\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	d.reload(t.Context())
+	out := logs.String()
+	if !slices.Equal(got, []string{"voter.east.clients.a.password_file"}) ||
+		!strings.Contains(out, "key=voter.east.clients.a.password_file") || strings.Contains(out, "SECRET") {
+		t.Errorf("a new secret file content: hook got %q\n%s", got, out)
 	}
 }

@@ -9,6 +9,10 @@ import (
 // baseSecretKeys are redacted in echoed lines whatever the target struct.
 var baseSecretKeys = []string{"token", "secret", "password"}
 
+// SecretNames returns the TOML key names of the secrets of v's type (a
+// pointer to a config struct): K of every K, K_file and K_env.
+func SecretNames(v any) map[string]bool { return secretKeys(reflect.TypeOf(v)) }
+
 // secretKeys returns the TOML key names of every Secret field reachable
 // from t (through structs, pointers, maps and slices), plus baseSecretKeys.
 func secretKeys(t reflect.Type) map[string]bool {

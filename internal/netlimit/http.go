@@ -16,7 +16,8 @@ import (
 // its connection forever, even when the answer is a refusal, since
 // net/http reads up to 256 KiB of an unread body before answering.
 // There is no overall write deadline: answers (file transfers, WebSocket
-// upgrades through gateway's proxy) may last long.
+// upgrades through gateway's proxy) may last long; but each write of an
+// answer must make progress within WriteStall.
 const (
 	ReadHeaderTimeout = 10 * time.Second
 	IdleTimeout       = 60 * time.Second
@@ -32,7 +33,7 @@ var bodyTimeout = BodyTimeout
 // nil: net/http's default, the standard logger) receives the server's own
 // error lines (see ErrorLog).
 func HTTPServer(h http.Handler, errs *ErrorLog) *http.Server {
-	s := &http.Server{Handler: bodyDeadline(h), ReadHeaderTimeout: ReadHeaderTimeout, IdleTimeout: IdleTimeout,
+	s := &http.Server{Handler: cutStalled(bodyDeadline(h)), ReadHeaderTimeout: ReadHeaderTimeout, IdleTimeout: IdleTimeout,
 		MaxHeaderBytes: MaxHeaderBytes}
 	if errs != nil {
 		s.ErrorLog = stdlog.New(errs, "", 0)
