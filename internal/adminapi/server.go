@@ -11,7 +11,6 @@ import (
 	"os"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -223,67 +222,6 @@ func WriteError(w http.ResponseWriter, code int, msg string) {
 	WriteJSON(w, code, map[string]string{"error": msg})
 }
 
-// WriteStall is how long an admin answer may wait for a client that does
-// not read it.
-const WriteStall = 60 * time.Second
-
-// writeStall is WriteStall, in nanoseconds (tests shorten it while a
-// server runs).
-var writeStall atomic.Int64
-
-func init() { writeStall.Store(int64(WriteStall)) }
-
-func stallDeadline() time.Time { return time.Now().Add(time.Duration(writeStall.Load())) }
-
-// cutStalled bounds each write of an answer (each 32 KiB of it) by
-// writeStall, so that a client that asks and never reads (its receive
-// window shut: that costs it nothing) cannot hold a connection and its
-// goroutine for ever. The bound is per write, not per answer: a slow
-// answer (voter ping waits for its sequence before it writes) and a long
-// one that is read keep going. The end of the answer, which net/http
-// flushes after the handler, is flushed here under the same bound.
-func cutStalled(h http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		rc := http.NewResponseController(w)
-		h.ServeHTTP(stallWriter{ResponseWriter: w, rc: rc}, r)
-		// left set: the answer's last bytes go out after this; the next
-		// answer on the connection sets its own
-		_ = rc.SetWriteDeadline(stallDeadline())
-		_ = rc.Flush()
-	})
-}
-
-// stallWriter sets a write deadline of writeStall around each write (each
-// stallChunk of it).
-type stallWriter struct {
-	http.ResponseWriter
-	rc *http.ResponseController
-}
-
-// stallChunk is the most a write sends under one deadline: a large answer
-// written at once (a gateway config export) goes out in pieces, each with
-// writeStall to make it, so a slow reader that keeps reading is not cut.
-const stallChunk = 32 << 10
-
-func (s stallWriter) Write(p []byte) (int, error) {
-	defer func() { _ = s.rc.SetWriteDeadline(time.Time{}) }()
-	n := 0
-	for len(p) > 0 {
-		c := p[:min(len(p), stallChunk)]
-		_ = s.rc.SetWriteDeadline(stallDeadline())
-		m, err := s.ResponseWriter.Write(c)
-		n += m
-		if err != nil {
-			return n, err
-		}
-		p = p[m:]
-	}
-	return n, nil
-}
-
-// Unwrap gives http.ResponseController the underlying writer.
-func (s stallWriter) Unwrap() http.ResponseWriter { return s.ResponseWriter }
-
 // Limits caps the connections of an admin listener (see netlimit).
 func Limits() netlimit.Limits { return netlimit.Limits{Total: netlimit.Budget(256), PerSrc: 64} }
 
@@ -364,7 +302,7 @@ func (s *Server) Serve(ctx context.Context) error {
 	}
 	guard := NewGuard(access.Token, access.AllowedHosts, listen, ln.Addr().String())
 	errs := netlimit.NewErrorLog(s.log, "admin listener")
-	hs := netlimit.HTTPServer(cutStalled(guard.Handler(s.mux)), errs)
+	hs := netlimit.HTTPServer(guard.Handler(s.mux), errs) // with netlimit's write stall bound
 	stopped := make(chan struct{})
 	serveDone := make(chan struct{})
 	go func() {

@@ -23,10 +23,9 @@ import (
 // that stays shut costs it nothing) held its connection, and the handler's
 // goroutine, for ever: 64 such connections per address, from four
 // addresses, would take the listener for good. An answer that makes no
-// progress for writeStall is cut and the connection closed.
+// progress for the write stall bound (netlimit) is cut and the connection closed.
 func TestAdminCutsClientThatDoesNotRead(t *testing.T) {
-	writeStall.Store(int64(300 * time.Millisecond))
-	t.Cleanup(func() { writeStall.Store(int64(WriteStall)) })
+	t.Cleanup(netlimit.SetWriteStall(300 * time.Millisecond))
 	big := status.SourceFunc(func() []status.Document { // a report of about 8 MB
 		docs := make([]status.Document, 2000)
 		for i := range docs {
@@ -57,9 +56,9 @@ func TestAdminCutsClientThatDoesNotRead(t *testing.T) {
 		func() bool { return ln.Open() == 0 })
 
 	// a slow reader that keeps reading gets the whole answer, though it
-	// takes longer than writeStall (the bound is on each write; with the
+	// takes longer than the bound (it is on each write; with the
 	// kernel's buffers, a write waits for about a megabyte to be read)
-	writeStall.Store(int64(time.Second))
+	t.Cleanup(netlimit.SetWriteStall(time.Second))
 	resp, err := http.Get(base + "/v1/status")
 	if err != nil {
 		t.Fatal(err)

@@ -25,6 +25,14 @@ func init() { writeStall.Store(int64(WriteStall)) }
 
 func stallDeadline() time.Time { return time.Now().Add(time.Duration(writeStall.Load())) }
 
+// SetWriteStall sets the write stall bound of every server to d until the
+// returned function restores it: for tests of the packages that serve
+// through HTTPServer.
+func SetWriteStall(d time.Duration) (restore func()) {
+	old := writeStall.Swap(int64(d))
+	return func() { writeStall.Store(old) }
+}
+
 // stallChunk is the most one write sends under one deadline: a large
 // answer written at once goes out in pieces, each with WriteStall to make
 // it, so a slow reader that keeps reading (546 bytes/s or more) is not cut.
