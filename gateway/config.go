@@ -8,6 +8,7 @@ package gateway
 
 import (
 	"fmt"
+	"net/url"
 	"os"
 	"strconv"
 	"strings"
@@ -128,6 +129,11 @@ func (c *Config) Validate() error {
 	}
 	if c.ClientListen != "" && c.AppURL == "" {
 		errs.Add("app_url", "required with client_listen: the application's URL on this node")
+	} else if c.AppURL != "" {
+		if u, err := url.Parse(c.AppURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			// found only by Run otherwise: after READY=1, in a restart loop
+			errs.Add("app_url", "%q is not an http:// or https:// URL with a host (e.g. http://127.0.0.1:8080)", c.AppURL)
+		}
 	}
 	if dsn := c.HistoryDSN.Reveal(); dsn != "" && !strings.HasPrefix(dsn, "sqlite:") && !isPostgres(dsn) {
 		errs.Add("history_dsn", "use sqlite:<path> or a postgres:// DSN")

@@ -2,6 +2,7 @@ package gateway
 
 import (
 	"os"
+	"strings"
 	"testing"
 	"time"
 
@@ -51,6 +52,39 @@ data_dir = "/srv/gw"`, Config{NodeID: "gw1", Mode: ModeMaster, PeerListen: ":900
 			again.SetDefaults()
 			if again.FailoverTimeout != c.FailoverTimeout || again.PeerListen != c.PeerListen || again.DataDir != c.DataDir {
 				t.Error("SetDefaults is not idempotent")
+			}
+		})
+	}
+}
+
+// TestValidateAppURL: an app_url the client listener cannot proxy to is a
+// config error (file, key, exit 2 at start, `config check`). It passed
+// Validate and failed only in Run, after the daemon had told systemd it
+// was ready: a restart loop that `config check` called ok.
+func TestValidateAppURL(t *testing.T) {
+	for _, tc := range []struct {
+		url string
+		ok  bool
+	}{
+		{"http://127.0.0.1:8080", true},
+		{"https://app.example:8443/base", true},
+		{"127.0.0.1:8080", false},
+		{"localhost:8080", false},
+		{"ftp://127.0.0.1/", false},
+		{"http://", false},
+		{"http://[::1", false},
+	} {
+		t.Run(tc.url, func(t *testing.T) {
+			var c Config
+			if err := config.Decode("gw.toml", "mode = \"master\"\nclient_listen = \"127.0.0.1:0\"\napp_url = \""+tc.url+"\"\n[link]\nplain = true", &c); err != nil {
+				t.Fatal(err)
+			}
+			err := c.Validate()
+			if tc.ok != (err == nil) {
+				t.Fatalf("Validate() = %v, want ok %v", err, tc.ok)
+			}
+			if err != nil && !strings.Contains(err.Error(), "app_url") {
+				t.Fatalf("the error does not name the key: %v", err)
 			}
 		})
 	}
