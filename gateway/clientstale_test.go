@@ -1,6 +1,7 @@
 package gateway
 
 import (
+	"errors"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -34,10 +35,19 @@ func TestStandbyDoesNotRedirectToPeerAfterLinkCut(t *testing.T) {
 		code, _ := do(t, "GET", "http://"+bPort+"/hmi", "", "")
 		return code == http.StatusTemporaryRedirect
 	})
+	var ref *RefusedError
+	if _, err := b.SetState("k", []byte("v")); !errors.As(err, &ref) || ref.Redirect == "" {
+		t.Fatalf("a state write on the linked standby: %v, want a refusal naming the active master", err)
+	}
 	px.setCut(true)
 	testutil.Eventually(t, 5*time.Second, "backup sees the link down", func() bool { return !b.Detail().PeerConnected })
 	if b.Role() != RoleStandby {
 		t.Fatalf("backup is %s, want standby within failover_timeout", b.Role())
+	}
+	// the admin API's 409 to a writer follows the same rule (it sent the
+	// writer to the last peer URL whatever the link)
+	if _, err := b.SetState("k", []byte("v")); !errors.As(err, &ref) || ref.Redirect != "" {
+		t.Fatalf("a state write on the standby with the link cut: %v (redirect %q), want a refusal without a redirect", err, ref.Redirect)
 	}
 	code, body := do(t, "GET", "http://"+bPort+"/hmi", "", "")
 	if code != http.StatusServiceUnavailable {

@@ -40,13 +40,29 @@ func (g *Gateway) configWritable() *RefusedError {
 // State writes also need the node to lead its state log (whileLeading).
 func (g *Gateway) stateWritable() *RefusedError {
 	v := g.view()
+	to := activePeerURL(v.roleState)
 	if v.Role == RoleActive {
 		if _, err := g.fence(); err != nil {
-			return &RefusedError{Msg: err.Error() + ": it is standing down", Redirect: v.Peer.URL}
+			return &RefusedError{Msg: err.Error() + ": it is standing down", Redirect: to}
 		}
 		return nil
 	}
-	return &RefusedError{Msg: fmt.Sprintf("this node is %s: write to the active node", v.Role), Redirect: v.Peer.URL}
+	msg := fmt.Sprintf("this node is %s: write to the active node", v.Role)
+	if to == "" {
+		msg += " (none is known over the link now)"
+	}
+	return &RefusedError{Msg: msg, Redirect: to}
+}
+
+// activePeerURL is where a refused writer is sent: the peer, only while
+// the authenticated link is up and the peer says it is active (as the
+// client listener redirects). With the link down the peer's "active" is a
+// memory, not a verified state; "" then.
+func activePeerURL(s roleState) string {
+	if s.Link == linkUp && s.Peer.Role == RoleActive {
+		return s.Peer.URL
+	}
+	return ""
 }
 
 // SetConfig stores a configuration document on the master; it returns the
