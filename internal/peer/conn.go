@@ -44,12 +44,20 @@ type conn struct {
 	mu      sync.Mutex
 	pending map[uint64]chan response
 	nextID  uint64
+
+	serving chan struct{} // a slot per request of the peer being served (maxServing)
 }
+
+// maxServing bounds the requests of the peer served at once: each has a
+// goroutine, and a replica pull may be held for seconds. A request beyond
+// it is answered at once with an error, not queued (the read loop must
+// keep reading the peer's pings).
+const maxServing = 256
 
 func newConn(n *Node, s *shake, remote Hello) *conn {
 	c := &conn{node: n, nc: s.nc, s: s, remote: remote,
 		out: make(chan outFrame, 1024), ctl: make(chan outFrame, 64), inbox: make(chan outFrame, 1024),
-		done: make(chan struct{}), pending: map[uint64]chan response{}}
+		done: make(chan struct{}), pending: map[uint64]chan response{}, serving: make(chan struct{}, maxServing)}
 	c.lastRecv.Store(time.Now().UnixNano())
 	s.r.max = n.opts.MaxFrame // the handshake read at most preAuthMaxFrame
 	s.r.grow(linkBuffer)      // and through small buffers
@@ -121,7 +129,19 @@ func (c *conn) handle(typ byte, b []byte) bool {
 		sent := int64(binary.BigEndian.Uint64(b))
 		c.rtt.Store(time.Now().UnixNano() - sent)
 	case typ == typeRequest && len(b) >= 9:
-		go c.serveRequest(binary.BigEndian.Uint64(b), b[8], b[9:])
+		id := binary.BigEndian.Uint64(b)
+		select {
+		case c.serving <- struct{}{}:
+			go func() {
+				defer func() { <-c.serving }()
+				c.serveRequest(id, b[8], b[9:])
+			}()
+		default:
+			var hdr [9]byte
+			binary.BigEndian.PutUint64(hdr[:8], id)
+			hdr[8] = 1
+			_ = c.send(typeResponse, hdr[:], []byte(fmt.Sprintf("busy: %d requests of this node are being served", maxServing)))
+		}
 	case typ == typeResponse && len(b) >= 9:
 		c.deliver(binary.BigEndian.Uint64(b), b[8], b[9:])
 	case typ == typeClose:

@@ -7,6 +7,7 @@ import (
 	"net"
 	"runtime"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -399,5 +400,63 @@ func TestRefusalWhileUpLeavesLinkUp(t *testing.T) {
 	testutil.Eventually(t, 5*time.Second, "condition", func() bool { return l.Status().Dropped >= 1 })
 	if lrec.sawState(Refused) || lrec.sawState(Down) || l.Status().State != Up || drec.sawState(Down) {
 		t.Fatalf("the stranger changed the link: listener %+v, dialer %+v", lrec.snapshot(), drec.snapshot())
+	}
+}
+
+// TestRequestsServedAtOnceBounded: the requests of a peer served at once
+// are bounded (maxServing); one beyond the bound is answered at once with
+// a busy error, and the link stays up. Each request had a goroutine of its
+// own with no bound: a peer (authenticated, but buggy or compromised)
+// could pile up one per request held by its handler.
+func TestRequestsServedAtOnceBounded(t *testing.T) {
+	cfg := &Config{Secret: testSecret}
+	release := make(chan struct{})
+	var inHandler atomic.Int64
+	l, lrec := listener(t, cfg, Options{OnRequest: func(ctx context.Context, _ byte, _ []byte) ([]byte, error) {
+		inHandler.Add(1)
+		defer inHandler.Add(-1)
+		select {
+		case <-release:
+		case <-ctx.Done():
+		}
+		return []byte("ok"), nil
+	}})
+	d, drec := dialer(t, cfg, l.Addr(), Options{})
+	drec.waitState(t, Up)
+	lrec.waitState(t, Up)
+	const n = maxServing + 40
+	errs := make(chan error, n)
+	for range n {
+		go func() {
+			_, err := d.Request(context.Background(), 0x30, nil)
+			errs <- err
+		}()
+	}
+	busy := 0
+	for range n - maxServing { // the ones beyond the bound come back at once
+		var err error
+		select {
+		case err = <-errs:
+		case <-time.After(10 * time.Second):
+			close(release)
+			t.Fatalf("%d requests in the handler at once and no busy answer", inHandler.Load())
+		}
+		var re *RemoteError
+		if !errors.As(err, &re) || !strings.Contains(re.Msg, "busy") {
+			t.Fatalf("a request beyond the bound: %v, want a busy error", err)
+		}
+		busy++
+	}
+	if got := inHandler.Load(); got > maxServing {
+		t.Fatalf("%d requests in the handler at once, bound %d", got, maxServing)
+	}
+	close(release)
+	for range maxServing {
+		if err := <-errs; err != nil {
+			t.Fatalf("a request within the bound: %v", err)
+		}
+	}
+	if drec.sawState(Down) || lrec.sawState(Down) {
+		t.Fatal("the link went down")
 	}
 }
