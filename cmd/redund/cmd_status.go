@@ -240,7 +240,7 @@ func missingDaemons(res []adminapi.Result, daemons map[string][]expectedDaemon) 
 				}
 			}
 			if d.Name != r.Report.Daemon {
-				m := adminapi.Result{Endpoint: r.Endpoint, Err: &wrongDaemonError{want: d.Name, got: r.Report.Daemon}}
+				m := adminapi.Result{Endpoint: r.Endpoint, Err: &wrongDaemonError{want: d.Name, got: r.Report.Daemon}, At: r.At}
 				if len(missing) > 0 {
 					m.Last = &status.Report{Instances: missing}
 				}
@@ -248,7 +248,7 @@ func missingDaemons(res []adminapi.Result, daemons map[string][]expectedDaemon) 
 				continue
 			}
 			for _, doc := range missing { // one each: --json has no rows, only the error
-				out = append(out, adminapi.Result{Endpoint: r.Endpoint,
+				out = append(out, adminapi.Result{Endpoint: r.Endpoint, At: r.At,
 					Err:  fmt.Errorf("%s: not run by %s here", doc.Instance, d.Name),
 					Last: &status.Report{Instances: []status.Document{doc}}})
 			}

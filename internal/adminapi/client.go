@@ -33,24 +33,33 @@ type Result struct {
 	Endpoint string
 	Report   status.Report
 	Err      error
+	// At is when the answer, or the failure, came (zero: not fetched):
+	// a script reading --watch --json can tell a frame's age.
+	At time.Time `json:"-"`
 	// Last is the endpoint's last good report, when a live view had one
 	// before Err: its instances stay in the table, marked unreachable.
 	Last *status.Report `json:"-"`
 }
 
-// MarshalJSON writes {"endpoint": ..., "report": {...}} or
-// {"endpoint": ..., "error": "..."}.
+// MarshalJSON writes {"endpoint": ..., "at": ..., "report": {...}} or
+// {"endpoint": ..., "at": ..., "error": "..."} ("at" omitted when zero).
 func (r Result) MarshalJSON() ([]byte, error) {
+	var at *time.Time
+	if !r.At.IsZero() {
+		at = &r.At
+	}
 	if r.Err != nil {
 		return json.Marshal(struct {
-			Endpoint string `json:"endpoint"`
-			Error    string `json:"error"`
-		}{r.Endpoint, r.Err.Error()})
+			Endpoint string     `json:"endpoint"`
+			At       *time.Time `json:"at,omitempty"`
+			Error    string     `json:"error"`
+		}{r.Endpoint, at, r.Err.Error()})
 	}
 	return json.Marshal(struct {
 		Endpoint string        `json:"endpoint"`
+		At       *time.Time    `json:"at,omitempty"`
 		Report   status.Report `json:"report"`
-	}{r.Endpoint, r.Report})
+	}{r.Endpoint, at, r.Report})
 }
 
 // Client fetches status documents from admin endpoints. The zero value is
@@ -155,7 +164,7 @@ func (c *Client) FetchAll(ctx context.Context, endpoints []string, timeout time.
 			if err != nil && fctx.Err() == context.DeadlineExceeded && ctx.Err() == nil {
 				err = &TimeoutError{After: timeout, Err: err}
 			}
-			out[i] = Result{Endpoint: ep, Report: rep, Err: err}
+			out[i] = Result{Endpoint: ep, Report: rep, Err: err, At: time.Now().UTC().Truncate(time.Millisecond)}
 		}()
 	}
 	wg.Wait()

@@ -152,6 +152,16 @@ func TestFetchAll(t *testing.T) {
 	if Reason(res[2].Err) != "connection refused" {
 		t.Errorf("closed endpoint: reason %q (%v)", Reason(res[2].Err), res[2].Err)
 	}
+	// each result says when it came, answer or failure (--json's "at")
+	for i, r := range res {
+		if r.At.Before(start.Add(-time.Millisecond)) || r.At.After(time.Now()) {
+			t.Errorf("result %d: at %v, not within the call (from %v)", i, r.At, start)
+		}
+		b, err := json.Marshal(r)
+		if err != nil || !strings.Contains(string(b), `"at":"`) {
+			t.Errorf("result %d as JSON: %s %v, want an \"at\"", i, b, err)
+		}
+	}
 }
 
 func TestFetchAllCancelled(t *testing.T) {
