@@ -9,6 +9,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/redund/redund/internal/logging"
 )
 
 const (
@@ -36,6 +38,11 @@ type group struct {
 	byDigest  map[uint32]*client
 	masters   []*client         // master timing sources in config order
 	reloadq   chan clientReload // to the tick loop (Reload)
+	// the master timing lines: a holder of the master's digest (the flags
+	// byte and the body are not covered) can make it come and go every few
+	// packets; each line at most once per timingLogEvery (per client for
+	// "master timing source")
+	lostLog, gainLog logging.Every
 
 	masterSec, masterNsec uint32
 	masterGPS             int64     // the master's last GPS packet time, ns (puckit)
@@ -199,7 +206,9 @@ func (g *group) tick(now time.Time) {
 		return
 	}
 	if g.masterSec != 0 && g.count > g.lastMaster+3 {
-		g.log.Warn("lost master timing source")
+		if ok, held := g.lostLog.Allow(now); ok {
+			g.log.Warn("lost master timing source", "repeated_since_last_log", held)
+		}
 		g.masterLost()
 		g.timingSince = now
 	}

@@ -110,6 +110,10 @@ func (g *group) logConnected(c *client, now time.Time) {
 // master timing source asking for mix mode.
 const mixRefusedLogEvery = time.Minute
 
+// timingLogEvery bounds the lines of the master timing source coming and
+// going (see group.lostLog).
+const timingLogEvery = 10 * time.Second
+
 // handleAuth answers a payload-0 packet of a known client.
 func (g *group) handleAuth(c *client, p *Packet, now time.Time) {
 	c.rxseq, c.txseq, c.txseqKeyed = 0, 0, 0
@@ -230,7 +234,9 @@ func (g *group) currentMaster(c *client, now time.Time) bool {
 		return false
 	}
 	if g.master != c {
-		g.log.Info("master timing source", "client", c.name)
+		if ok, held := g.gainLog.AllowKey(now, c.name); ok {
+			g.log.Info("master timing source", "client", c.name, "repeated_since_last_log", held)
+		}
 	}
 	g.master = c
 	return true

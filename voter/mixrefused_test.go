@@ -78,3 +78,36 @@ func TestConnectLogBounded(t *testing.T) {
 		t.Error("the last mix-mode request did not connect the client")
 	}
 }
+
+// A master timing source that comes and goes every few packets (anyone
+// holding its digest can do that: the body is not covered) writes one
+// "lost master timing source" line per 10 s, and the next counts those
+// left out. It wrote one per loss: about one every 80 ms.
+func TestLostMasterLoggedOncePerTenSeconds(t *testing.T) {
+	var buf bytes.Buffer
+	cfg := voterCfg("127.0.0.1:0", "", map[string]*ClientConfig{"m": {Password: "mpw", Master: true}})
+	s, err := New(map[string]*Config{"x": cfg}, Options{Log: slog.New(slog.NewTextHandler(&buf, nil))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	g := s.groups[0]
+	g.q = newSendQueue()
+	t0 := time.Unix(1_800_000_000, 0)
+	losses := 0
+	for i := range 250 { // 5 s of 20 ms ticks: the master "heard" again every fifth
+		if i%5 == 0 {
+			g.masterSec, g.lastMaster = 1, g.count
+		}
+		before := g.masterSec
+		g.tick(t0.Add(time.Duration(i) * 20 * time.Millisecond))
+		if before != 0 && g.masterSec == 0 {
+			losses++
+		}
+	}
+	if losses < 40 {
+		t.Fatalf("only %d losses driven", losses)
+	}
+	if n := strings.Count(buf.String(), "lost master timing source"); n != 1 {
+		t.Errorf("%d log lines for %d losses in 5 s, want 1:\n%s", n, losses, buf.String())
+	}
+}

@@ -150,7 +150,9 @@ func (g *group) pingReply(c *client, body []byte, now time.Time) {
 	}
 	seq := binary.LittleEndian.Uint32(body)
 	if r.lastSeqno != 0 && seq < r.lastSeqno+1 {
-		g.log.Warn("ping: packets out of sequence", "client", c.name)
+		if r.res.OutOfSequence == 0 { // once per ping: the result counts them all
+			g.log.Warn("ping: packets out of sequence", "client", c.name)
+		}
 		r.res.OutOfSequence++
 	}
 	ms := int(now.Sub(timeval(body[4:])).Milliseconds())

@@ -86,7 +86,8 @@ func New(cfgs map[string]*Config, opts Options) (*Server, error) {
 }
 
 func newGroup(s *Server, listen string, names []string, cfgs map[string]*Config) (*group, error) {
-	g := &group{srv: s, addr: listen, byDigest: map[uint32]*client{}, reloadq: make(chan clientReload)}
+	g := &group{srv: s, addr: listen, byDigest: map[uint32]*client{}, reloadq: make(chan clientReload),
+		lostLog: logging.Every{Period: timingLogEvery}, gainLog: logging.Every{Period: timingLogEvery}}
 	g.log = s.log.With("listen", listen)
 	pw, chal := "", ""
 	for _, n := range names {
