@@ -44,6 +44,11 @@ func (n *Node) Demote(_ context.Context) error {
 	if n.cfg.Peer == "" {
 		return fmt.Errorf("%w: no peer configured to follow", ErrRefused)
 	}
+	if n.wit != nil {
+		n.mu.Lock()
+		n.wit.stayDown = true
+		n.mu.Unlock()
+	}
 	n.demote("demoted by the operator")
 	return nil
 }

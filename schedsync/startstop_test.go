@@ -1,6 +1,7 @@
 package schedsync
 
 import (
+	"context"
 	"os"
 	"path/filepath"
 	"strings"
@@ -75,4 +76,29 @@ while [ ! -e "$1" ]; do sleep 0.05; done`, out, release}
 	}
 	<-stopped
 	testutil.Eventually(t, 20*time.Second, "the secondary takes over", func() bool { return p.b.Role() == RolePrimary })
+}
+
+// TestWitnessOperatorDemoteSticks: with the witness, a node configured
+// primary that the operator demotes while its peer is down stays
+// secondary: it does not campaign on its own until a primary serves it or
+// the operator promotes it. It campaigned again after failover_offset
+// (its peer not serving it) and took its role back.
+func TestWitnessOperatorDemoteSticks(t *testing.T) {
+	p := startWitPair(t)
+	p.b.stop()
+	if err := p.a.Demote(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	f := p.a.witnessFacts(false)
+	f.Unserved = time.Hour // long past failover_offset, as with the peer down
+	if f.Eligible || witnessRule(f) == witCampaign {
+		t.Fatalf("after the operator's demote: facts %+v, rule %v: the node campaigns on its own", f, witnessRule(f))
+	}
+	if d := witDetail(p.a); d["stays_secondary"] != true {
+		t.Errorf("details.witness %v, want stays_secondary", d)
+	}
+	p.a.noteServed() // a primary serves it: the usual rules again
+	if f := p.a.witnessFacts(false); !f.Eligible {
+		t.Fatalf("served by a primary and still held down: %+v", f)
+	}
 }

@@ -33,6 +33,10 @@ type witnessState struct {
 	// throttle noteServing.
 	servedNote atomic.Int64
 	roleAt     time.Time // when the current role began
+	// stayDown: the operator demoted this node, so it does not campaign on
+	// its own (even configured primary) until a primary serves it or the
+	// operator promotes it: a demote sticks while the peer is down.
+	stayDown bool
 }
 
 // newWitness sets up the witness and its lock when witness = true; it
@@ -139,7 +143,7 @@ func (n *Node) witnessFacts(lost bool) witnessFacts {
 	n.mu.Lock()
 	defer n.mu.Unlock()
 	now := time.Now()
-	f := witnessFacts{Role: n.role, Eligible: n.cfg.Mode != ModeSecondaryCopy, Held: held, Lost: lost,
+	f := witnessFacts{Role: n.role, Eligible: n.cfg.Mode != ModeSecondaryCopy && !n.wit.stayDown, Held: held, Lost: lost,
 		Wanted: n.wit.wanted, Forced: n.wit.forced, Unserved: now.Sub(n.wit.servedAt),
 		Offset: n.set().FailoverOffset.D(), LockWait: n.lockWait(), OtherHolds: holder != "" && holder != self}
 	if held {
@@ -219,6 +223,7 @@ func (n *Node) noteServed() {
 	n.wit.servedNote.Store(now.UnixNano())
 	n.mu.Lock()
 	n.wit.servedAt = now
+	n.wit.stayDown = false // a primary serves it: the usual rules again
 	n.mu.Unlock()
 }
 
@@ -245,7 +250,7 @@ func (n *Node) noteRoleStartLocked() {
 // for the lock and waits up to lockWait for the loop to promote the node.
 func (n *Node) promoteWithWitness(ctx context.Context) error {
 	n.mu.Lock()
-	n.wit.forced = true
+	n.wit.forced, n.wit.stayDown = true, false
 	n.mu.Unlock()
 	start := time.Now()
 	ctx, cancel := context.WithTimeout(ctx, n.lockWait())
@@ -306,7 +311,7 @@ func (n *Node) witnessDetailLocked() map[string]any {
 			reachable++
 		}
 	}
-	d := map[string]any{"lock": LockName, "held": held, "campaigning": n.wit.wanted,
+	d := map[string]any{"lock": LockName, "held": held, "campaigning": n.wit.wanted, "stays_secondary": n.wit.stayDown,
 		"reachable": fmt.Sprintf("%d/%d", reachable, len(st.Members)), "lease": st.Lease,
 		"lease_remaining_s": st.LeaseRemainingS}
 	if n.wit.fence > 0 {
