@@ -297,16 +297,22 @@ const hookOutputMax = 64 << 10
 // the on_promote that followed it. Its failure is logged and shown in the
 // status until a hook started later runs.
 func (n *Node) runHook(argv []string, what string, role Role, epoch uint64, reason string) {
-	n.mu.Lock()
-	n.appPrimary = role == RolePrimary
-	n.mu.Unlock()
-	if len(argv) == 0 {
-		return
-	}
 	env := append([]string{"REDUND_SCHEDSYNC_EVENT=" + what, "REDUND_SCHEDSYNC_ROLE=" + role.String(),
 		"REDUND_SCHEDSYNC_EPOCH=" + strconv.FormatUint(epoch, 10), "REDUND_SCHEDSYNC_DIR=" + n.cfg.Dir,
 		"REDUND_SCHEDSYNC_REASON=" + reason}, n.fenceEnv()...)
 	n.mu.Lock()
+	if n.stopping && what != "stop" {
+		// a role change racing the stop (an admin action, the hello
+		// loop): the stop hook, queued last, says what counts; nothing is
+		// queued once Run waits for the hooks
+		n.mu.Unlock()
+		return
+	}
+	n.appPrimary = role == RolePrimary
+	if len(argv) == 0 {
+		n.mu.Unlock()
+		return
+	}
 	n.hookStarted++
 	n.hookQueue = append(n.hookQueue, hookJob{seq: n.hookStarted, argv: argv, what: what, env: env})
 	start := !n.hookRunning

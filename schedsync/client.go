@@ -355,7 +355,7 @@ func (n *Node) helloLoop(ctx context.Context) {
 		case ctx.Err() == nil:
 			n.notePeerError(err)
 		}
-		if ff, judge := n.refreshState(); judge {
+		if ff, judge := n.refreshState(); judge && ctx.Err() == nil {
 			// not only the sync loop's failures: a transfer stalled on a
 			// cut link fails no request for minutes
 			n.failoverIfDue(ff)

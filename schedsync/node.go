@@ -90,6 +90,7 @@ type Node struct {
 	hookSince    time.Time              // when it started
 	hookPipes    map[*os.File]struct{}  // hook output pipes still read (closed at the stop)
 	appPrimary   bool                   // the hooks last told the application this node is primary (start, promote)
+	stopping     bool                   // Run is ending: only the stop hook is queued
 	journalErr   string                 // in-place updates a crash left that could not be finished at start; "" once Synced
 	stateErr     string                 // why the last save of state.json failed; "" once one succeeded
 }
@@ -237,11 +238,18 @@ func (n *Node) Run(ctx context.Context) error {
 	// other node must not take over while this node's application runs.
 	leaseCtx, releaseLease := context.WithCancel(context.WithoutCancel(ctx))
 	defer releaseLease()
-	witDone := make(chan struct{})
+	witDone, witLoopDone := make(chan struct{}), make(chan struct{})
 	if n.wit != nil {
-		go func() { defer close(witDone); n.runWitness(ctx, leaseCtx) }()
+		go func() { // waited for below, after the stop hook
+			defer close(witDone)
+			if err := n.wit.w.Run(leaseCtx); err != nil {
+				n.log.Error("witness stopped", "err", err)
+			}
+		}()
+		go func() { defer close(witLoopDone); n.runWitness(ctx) }() // waited for below
 	} else {
 		close(witDone)
+		close(witLoopDone)
 	}
 	if c, err := n.w.cleanTemps(); err == nil && c > 0 {
 		n.log.Info("removed temporary files left by a crash", "count", c)
@@ -252,6 +260,10 @@ func (n *Node) Run(ctx context.Context) error {
 		n.runRole(ctx)
 	}
 	cancel()
+	<-witLoopDone // the witness rules change no role from here
+	n.mu.Lock()
+	n.stopping = true // no hook is queued after the stop hook (runHook)
+	n.mu.Unlock()
 	n.stopHook()
 	n.hooks.Wait() // on_demote (stop) has run before the lock goes
 	releaseLease()

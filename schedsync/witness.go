@@ -73,18 +73,10 @@ func (n *Node) mayPublish() bool {
 // errNotPublishing answers a sync request while the lock is not held.
 const errNotPublishing = "not publishing: this node does not hold the witness lock"
 
-// runWitness runs the loop that applies the rules until ctx ends, and
-// the witness until leaseCtx ends; then the lease is revoked (the other
-// node takes over at once). Run ends leaseCtx after the stop hook.
-func (n *Node) runWitness(ctx, leaseCtx context.Context) {
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		if err := n.wit.w.Run(leaseCtx); err != nil {
-			n.log.Error("witness stopped", "err", err)
-		}
-	}()
-	defer func() { <-done }()
+// runWitness runs the loop that applies the rules until ctx ends. Run
+// runs the witness itself, until after the stop hook: then the lease is
+// revoked (the other node takes over at once).
+func (n *Node) runWitness(ctx context.Context) {
 	t := time.NewTicker(witnessTick)
 	defer t.Stop()
 	events := n.wit.lock.Events()
