@@ -78,12 +78,7 @@ func Call(ctx context.Context, endpoint string, token config.Secret, method, pat
 
 // cleanMsg is text of an error answer as the operator's terminal may show
 // it: without control characters (see text.Clean), at most maxErrMsg bytes.
-func cleanMsg(s string) string {
-	if len(s) > maxErrMsg {
-		s = strings.ToValidUTF8(s[:maxErrMsg], "") + "…"
-	}
-	return text.Clean(s)
-}
+func cleanMsg(s string) string { return text.CleanCut(s, maxErrMsg) }
 
 // Target is a running daemon's admin listener as an operator's command
 // reaches it: the one admin client of the CLI commands.

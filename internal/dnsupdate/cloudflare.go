@@ -399,9 +399,5 @@ func stripURL(err error) error {
 
 // snippet returns the start of a reply body on one line.
 func snippet(b []byte) string {
-	s := strings.Join(strings.Fields(text.Clean(string(b))), " ")
-	if len(s) > 120 {
-		s = strings.ToValidUTF8(s[:120], "") + "…" // not half a character
-	}
-	return s
+	return text.Cut(strings.Join(strings.Fields(text.Clean(string(b))), " "), 120)
 }

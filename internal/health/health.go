@@ -210,15 +210,7 @@ func cleanReason(s string) string {
 	if plainASCII(s) && len(s) <= maxReasonLen {
 		return s
 	}
-	s = text.Clean(s)
-	if len(s) <= maxReasonLen {
-		return s
-	}
-	cut := maxReasonLen
-	for cut > 0 && s[cut]&0xC0 == 0x80 {
-		cut--
-	}
-	return s[:cut] + "…"
+	return text.CleanCut(s, maxReasonLen)
 }
 
 func plainASCII(s string) bool {

@@ -259,12 +259,7 @@ const maxReason = 512
 
 // peerText makes a text the peer sent (a full-sync reason) printable and
 // bounded: it is shown in the status, the events and the log.
-func peerText(s string) string {
-	if len(s) > maxReason {
-		s = strings.ToValidUTF8(s[:maxReason], "") // no rune cut in half
-	}
-	return text.Clean(s)
-}
+func peerText(s string) string { return text.CleanCut(s, maxReason) }
 
 func (r snapReq) encode() []byte {
 	e := enc{b: []byte{kindSnap}}
