@@ -97,6 +97,7 @@ type pageWitness struct {
 	Held        bool   `json:"held"`
 	Fence       int64  `json:"fence"`
 	Campaigning bool   `json:"campaigning"`
+	StaysDown   bool   `json:"stays_secondary"`
 	Holder      string `json:"holder"`
 	HolderFence int64  `json:"holder_fence"`
 	Reachable   string `json:"reachable"`
@@ -111,6 +112,8 @@ func (w *pageWitness) String() string {
 		s = "holds the lock"
 	case w.Campaigning:
 		s = "campaigning for the lock"
+	case w.StaysDown:
+		s = "does not hold the lock; demoted by the operator: stays secondary until a primary serves it or promote"
 	}
 	if w.Fence > 0 {
 		s += fmt.Sprintf(", fence %d", w.Fence)

@@ -2,6 +2,7 @@ package schedsync
 
 import (
 	"context"
+	"encoding/json"
 	"os"
 	"path/filepath"
 	"strings"
@@ -94,8 +95,14 @@ func TestWitnessOperatorDemoteSticks(t *testing.T) {
 	if f.Eligible || witnessRule(f) == witCampaign {
 		t.Fatalf("after the operator's demote: facts %+v, rule %v: the node campaigns on its own", f, witnessRule(f))
 	}
-	if d := witDetail(p.a); d["stays_secondary"] != true {
+	d := witDetail(p.a)
+	if d["stays_secondary"] != true {
 		t.Errorf("details.witness %v, want stays_secondary", d)
+	}
+	var w pageWitness // as the page and `redund schedsync status` read it
+	raw, _ := json.Marshal(d)
+	if err := json.Unmarshal(raw, &w); err != nil || !strings.Contains(w.String(), "demoted by the operator") {
+		t.Errorf("the status line does not say it: %q (%v)", w.String(), err)
 	}
 	p.a.noteServed() // a primary serves it: the usual rules again
 	if f := p.a.witnessFacts(false); !f.Eligible {
