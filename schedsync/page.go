@@ -112,8 +112,9 @@ func (w *pageWitness) String() string {
 		s = "holds the lock"
 	case w.Campaigning:
 		s = "campaigning for the lock"
-	case w.StaysDown:
-		s = "does not hold the lock; demoted by the operator: stays secondary until a primary serves it or promote"
+	}
+	if w.StaysDown {
+		s += " (demoted by the operator: stays secondary until a primary serves it or promote)"
 	}
 	if w.Fence > 0 {
 		s += fmt.Sprintf(", fence %d", w.Fence)
