@@ -94,21 +94,31 @@ func startHEWorld(t *testing.T, w *fakeHEWorld) (string, string) {
 	return hs.URL + "/nic/update", pc.LocalAddr().String()
 }
 
-// TestHEProviderNoRepeatedUpdates runs the daemon with the real HE
-// provider: badauth is an error in the status and retried, and afterwards
-// every POST carries a new address (no repeated nochg).
-func TestHEProviderNoRepeatedUpdates(t *testing.T) {
-	world := &fakeHEWorld{addr: "192.0.2.99", badauth: 2}
+// startHECat runs the daemon with the scheme "cat" (catConfig's pages, all
+// OK) on the real HE provider against world; tune may change the scheme's
+// config first.
+func startHECat(t *testing.T, world *fakeHEWorld, tune func(*Config)) (s *Scheme, main, backup *page) {
+	t.Helper()
 	url, ns := startHEWorld(t, world)
-	main, backup, sorry := newPage(t, true), newPage(t, true), newPage(t, true)
-	c := catConfig(t, main, backup, sorry)
+	main, backup = newPage(t, true), newPage(t, true)
+	c := catConfig(t, main, backup, newPage(t, true))
+	if tune != nil {
+		tune(c)
+	}
 	c.Provider = dnsupdate.Config{Kind: "he", Password: "k", BaseURL: url, Server: ns, Timeout: config.Duration(time.Second)}
 	p, err := dnsupdate.New(c.Provider)
 	if err != nil {
 		t.Fatal(err)
 	}
-	d := startDaemon(t, c, p)
-	s := d.Scheme("cat")
+	return startDaemon(t, c, p).Scheme("cat"), main, backup
+}
+
+// TestHEProviderNoRepeatedUpdates runs the daemon with the real HE
+// provider: badauth is an error in the status and retried, and afterwards
+// every POST carries a new address (no repeated nochg).
+func TestHEProviderNoRepeatedUpdates(t *testing.T) {
+	world := &fakeHEWorld{addr: "192.0.2.99", badauth: 2}
+	s, main, _ := startHECat(t, world, nil)
 	testutil.Eventually(t, 2*time.Second, "badauth in status", func() bool {
 		return strings.Contains(s.Snapshot().LastError, "badauth") && s.Snapshot().Retry.Pending
 	})
@@ -134,17 +144,10 @@ func TestHEProviderNoRepeatedUpdates(t *testing.T) {
 // (before, every recheck posted).
 func TestHEUnseenPushBacksOff(t *testing.T) {
 	world := &fakeHEWorld{addr: "192.0.2.99", stale: "192.0.2.99"}
-	url, ns := startHEWorld(t, world)
-	main, backup, sorry := newPage(t, true), newPage(t, true), newPage(t, true)
-	c := catConfig(t, main, backup, sorry)
-	c.Recheck = config.Duration(20 * time.Millisecond)
-	c.RetryMin, c.RetryMax = config.Duration(300*time.Millisecond), config.Duration(2*time.Second)
-	c.Provider = dnsupdate.Config{Kind: "he", Password: "k", BaseURL: url, Server: ns, Timeout: config.Duration(time.Second)}
-	p, err := dnsupdate.New(c.Provider)
-	if err != nil {
-		t.Fatal(err)
-	}
-	startDaemon(t, c, p)
+	startHECat(t, world, func(c *Config) {
+		c.Recheck = config.Duration(20 * time.Millisecond)
+		c.RetryMin, c.RetryMax = config.Duration(300*time.Millisecond), config.Duration(2*time.Second)
+	})
 	count := func() (posts, queries int) {
 		world.mu.Lock()
 		defer world.mu.Unlock()
@@ -164,15 +167,7 @@ func TestHEUnseenPushBacksOff(t *testing.T) {
 // of `redund ddns status`, a U+202E reordered the page's row.
 func TestProviderErrorTextIsClean(t *testing.T) {
 	world := &fakeHEWorld{addr: "192.0.2.99", failure: "maintenance\x1b]0;pwned\x07 \u202eyreve"}
-	url, ns := startHEWorld(t, world)
-	main, backup, sorry := newPage(t, true), newPage(t, true), newPage(t, true)
-	c := catConfig(t, main, backup, sorry)
-	c.Provider = dnsupdate.Config{Kind: "he", Password: "k", BaseURL: url, Server: ns, Timeout: config.Duration(time.Second)}
-	p, err := dnsupdate.New(c.Provider)
-	if err != nil {
-		t.Fatal(err)
-	}
-	s := startDaemon(t, c, p).Scheme("cat")
+	s, _, _ := startHECat(t, world, nil)
 	var ss SchemeStatus
 	testutil.Eventually(t, 5*time.Second, "the failure in the status", func() bool {
 		ss = s.Snapshot()
