@@ -27,6 +27,9 @@ type CheckOptions struct {
 	Timeout     time.Duration // per query and per probe; default Config.Timeout or 2s
 	Probe       bool          // also connect to tcp/tls ports and send SIP OPTIONS to udp ports
 	Concurrency int           // queries in flight; default 32
+	// AllowCache accepts answers from a cache (without the AA flag) as a
+	// check that passes; without it such a check is not verified and fails.
+	AllowCache bool
 }
 
 // CheckReport is the result of `srv check`: every finding, in a fixed
@@ -44,12 +47,21 @@ type CheckReport struct {
 	// zone in either direction. Authoritative is true when it is 0.
 	Authoritative    bool   `json:"authoritative"`
 	NotAuthoritative int    `json:"not_authoritative"`
+	AllowCache       bool   `json:"allow_cache"`      // cached answers were accepted (--allow-cache)
 	Zone             string `json:"zone,omitempty"`   // the zone the SOA of the domain names
 	Serial           uint32 `json:"serial,omitempty"` // that zone's SOA serial as the resolver answered it
 }
 
-// OK reports whether nothing differs.
-func (r *CheckReport) OK() bool { return len(r.Findings) == 0 }
+// Matches reports whether nothing differs from the config in the answers.
+func (r *CheckReport) Matches() bool { return len(r.Findings) == 0 }
+
+// Verified reports whether the answers came from an authoritative server,
+// or cached answers were accepted (AllowCache).
+func (r *CheckReport) Verified() bool { return r.Authoritative || r.AllowCache }
+
+// OK reports whether the check passes: nothing differs, in answers that
+// show what the zone publishes (or a cache that was accepted).
+func (r *CheckReport) OK() bool { return r.Matches() && r.Verified() }
 
 // DefaultResolver returns the address `srv check` queries when no
 // --resolver is given: the [srv] resolver, else the push server, else the
@@ -109,7 +121,7 @@ func Check(ctx context.Context, c *Config, opts CheckOptions) (*CheckReport, err
 		return nil, err
 	}
 	sets := Generate(c)
-	rep := &CheckReport{Resolver: opts.Resolver, RRSets: len(sets), Findings: []Finding{}}
+	rep := &CheckReport{Resolver: opts.Resolver, RRSets: len(sets), Findings: []Finding{}, AllowCache: opts.AllowCache}
 	rep.Zone, rep.Serial = soaSerial(soa)
 	per := make([][]Finding, len(sets))
 	cached := make([]bool, len(sets))

@@ -146,13 +146,14 @@ func WriteCheck(w io.Writer, r *CheckReport) {
 	for _, f := range r.Findings {
 		fmt.Fprintf(w, "  %s\n", f)
 	}
-	if r.OK() {
-		if !r.Authoritative {
-			fmt.Fprintf(w, "ok: the cached answers of %s match the config (not verified at an authoritative server)\n", r.Resolver)
-			return
-		}
+	switch {
+	case r.Matches() && r.Authoritative:
 		fmt.Fprintln(w, "ok: DNS matches the config")
-		return
+	case r.Matches() && r.AllowCache:
+		fmt.Fprintf(w, "ok (--allow-cache): the cached answers of %s match the config (not verified at an authoritative server)\n", r.Resolver)
+	case r.Matches():
+		fmt.Fprintf(w, "not verified: the cached answers of %s match the config, but a cache does not show what the zone publishes (ask an authoritative server, or accept the cache with --allow-cache)\n", r.Resolver)
+	default:
+		fmt.Fprintf(w, "%s\n", plural(len(r.Findings), "difference"))
 	}
-	fmt.Fprintf(w, "%s\n", plural(len(r.Findings), "difference"))
 }

@@ -30,10 +30,11 @@ type srvOrderOptions struct {
 }
 
 type srvCheckOptions struct {
-	Resolver string
-	Timeout  time.Duration
-	NoProbe  bool
-	JSON     bool
+	Resolver   string
+	Timeout    time.Duration
+	NoProbe    bool
+	AllowCache bool
+	JSON       bool
 }
 
 type srvPushOptions struct {
@@ -209,12 +210,15 @@ func newSrvCheckCommand(g *globalOptions) *cli.Command {
 			"port must answer: a TCP connect for tcp and tls, a SIP OPTIONS request for udp\n" +
 			"(--no-probe skips the ports). The resolver is --resolver, else [srv] resolver,\n" +
 			"else the [srv.push] server, else /etc/resolv.conf. A resolver that does not\n" +
-			"answer within the timeout is an error (exit 1), not a hang.\n\n" +
+			"answer within the timeout is an error (exit 1), not a hang. Answers without the\n" +
+			"AA flag come from a cache, up to a TTL behind the zone: they do not verify what\n" +
+			"is published, so the check exits 1 for them unless --allow-cache is given.\n\n" +
 			"EXAMPLES\n   redund srv check --resolver ns1.example.com:53\n   redund srv check --no-probe --json\n\n" + exitStatusHelp,
 		Flags: []cli.Flag{
 			&cli.StringFlag{Name: "resolver", Usage: "DNS server to ask (host:port)", Destination: &o.Resolver},
 			&cli.DurationFlag{Name: "timeout", Usage: "per query and per probe", DefaultText: "[srv] timeout or 2s", Destination: &o.Timeout},
 			&cli.BoolFlag{Name: "no-probe", Usage: "do not connect to the targets' ports", Destination: &o.NoProbe},
+			&cli.BoolFlag{Name: "allow-cache", Usage: "pass on answers from a cache (not authoritative) that match the config", Destination: &o.AllowCache},
 			&cli.BoolFlag{Name: "json", Usage: "print the report as JSON", Destination: &o.JSON},
 		},
 		Action: withArgs(0, 0, func(c *cli.Context) error { return runSrvCheck(c, g, o) }),
@@ -226,7 +230,7 @@ func runSrvCheck(c *cli.Context, g *globalOptions, o *srvCheckOptions) error {
 	if err != nil {
 		return err
 	}
-	rep, err := srv.Check(c.Context, cfg, srv.CheckOptions{Resolver: o.Resolver, Timeout: o.Timeout, Probe: !o.NoProbe})
+	rep, err := srv.Check(c.Context, cfg, srv.CheckOptions{Resolver: o.Resolver, Timeout: o.Timeout, Probe: !o.NoProbe, AllowCache: o.AllowCache})
 	if err != nil {
 		return failed(err)
 	}
@@ -237,8 +241,12 @@ func runSrvCheck(c *cli.Context, g *globalOptions, o *srvCheckOptions) error {
 	} else {
 		srv.WriteCheck(c.App.Writer, rep)
 	}
-	if !rep.OK() {
+	switch {
+	case !rep.Matches():
 		return failed(fmt.Errorf("srv check: %s from the config", text.Plural(len(rep.Findings), "difference")))
+	case !rep.Verified():
+		return failed(fmt.Errorf("srv check: not verified: %d of %s answered from a cache by %s (--allow-cache accepts them)",
+			rep.NotAuthoritative, text.Plural(rep.RRSets, "RRset"), rep.Resolver))
 	}
 	return nil
 }

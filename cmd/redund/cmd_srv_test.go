@@ -233,3 +233,25 @@ func TestSrvPushReadsBack(t *testing.T) {
 		t.Fatalf("push: code %d:\n%s", code, o)
 	}
 }
+
+// TestSrvCheckThroughCacheFails: answers from a cache (a real named
+// forwarding to the primary) match the config after a push, but they do
+// not show what the zone publishes: check exits 1 and says "not verified"
+// unless --allow-cache accepts them.
+func TestSrvCheckThroughCacheFails(t *testing.T) {
+	s := bindtest.Start(t, "example.test", "ms1 IN A 127.0.0.1", "ms2 IN A 127.0.0.1")
+	push := fmt.Sprintf("[srv.push]\nserver = %q\nzone = \"example.test\"\n[srv.push.tsig]\nname = %q\nsecret = %q\n", s.Addr, s.KeyName, s.KeySecret)
+	cfg := writeFile(t, "a.toml", fmt.Sprintf(srvTable, "", `"ms1", "ms2"`)+push)
+	if o, code := runCLI(t, "-c", cfg, "srv", "push"); code != exitOK {
+		t.Fatalf("push: code %d:\n%s", code, o)
+	}
+	cache := bindtest.StartForwarder(t, s)
+	o, code := runCLI(t, "-c", cfg, "srv", "check", "--no-probe", "--resolver", cache.Addr)
+	if code != exitFailed || !strings.Contains(o, "not verified: the cached answers of "+cache.Addr) || strings.Contains(o, "ok:") {
+		t.Fatalf("check through a cache: code %d (want %d):\n%s", code, exitFailed, o)
+	}
+	o, code = runCLI(t, "-c", cfg, "srv", "check", "--no-probe", "--allow-cache", "--json", "--resolver", cache.Addr)
+	if code != exitOK || !strings.Contains(o, `"allow_cache": true`) || !strings.Contains(o, `"authoritative": false`) {
+		t.Fatalf("check --allow-cache through a cache: code %d:\n%s", code, o)
+	}
+}
