@@ -273,7 +273,8 @@ func (n *Node) lockHolder() string {
 }
 
 // fenceEnv is REDUND_FENCE for a hook: the token of the holding that began
-// (promote) or ended (demote); nothing without the witness.
+// (promote) or ended (demote), 0 when the node has held none since it
+// started; nothing without the witness.
 func (n *Node) fenceEnv() []string {
 	if n.wit == nil {
 		return nil
