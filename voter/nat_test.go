@@ -96,11 +96,10 @@ func TestNATRebinding(t *testing.T) {
 	old := oldSock.LocalAddr().String()
 	testutil.Eventually(t, time.Second, "client connected", func() bool { return clientAt(srv) == old })
 
-	// A replay of an earlier packet once the old address is quiet: its
-	// time stamp is stale.
-	// sleep: the rule under test is time passing (the old address silent
-	// for moveQuiet); no event marks it.
-	time.Sleep(300 * time.Millisecond)
+	// A replay of an earlier packet once the old address is quiet (the
+	// rule's subject is time passing; no event marks it): its time stamp
+	// is stale.
+	time.Sleep(300 * time.Millisecond) // sleep: the old address silent for moveQuiet (200 ms)
 	received := srv.Stats("x")["received"]
 	stale := audio(5)
 	send(t, newSock, stale.Append(nil), addr)
