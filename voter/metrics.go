@@ -16,7 +16,7 @@ var (
 	descClientPackets = prometheus.NewDesc("redund_voter_client_packets_total",
 		"Packets received from the client.", []string{"instance", "client"}, nil)
 	descClientDrops = prometheus.NewDesc("redund_voter_client_drops_total",
-		"Packets of the client that were dropped (late, no timing, unsupported, bad proxy).", []string{"instance", "client"}, nil)
+		"Packets of the client that were dropped (late, no timing, unsupported, bad proxy, from another address that did not move it).", []string{"instance", "client"}, nil)
 	descClientRSSI = prometheus.NewDesc("redund_voter_client_rssi",
 		"Mean RSSI of the client's last frame.", []string{"instance", "client"}, nil)
 	descRTP = prometheus.NewDesc("redund_voter_rtp_sent_total",
