@@ -130,6 +130,41 @@ func TestNATRebinding(t *testing.T) {
 	}
 }
 
+// A master timing source is dropped after 100 ms of silence, so when its
+// NAT rebinds it its next packet starts a session at the new address
+// without waiting for the quiet of an address change (made a minute here).
+func TestMasterRebindingAfterTimeout(t *testing.T) {
+	srv := startServerOpts(t, map[string]*Config{"x": voterCfg("127.0.0.1:0", "",
+		map[string]*ClientConfig{"master": {Password: "mpw", Master: true}})}, Options{moveQuiet: time.Minute})
+	addr := srv.Addr("x")
+	oldSock, newSock := udp(t), udp(t)
+	auth := Packet{Header: Header{Challenge: MakeChallenge("4242")}, Kind: TypeAuth}
+	chal := exchange(t, oldSock, addr, &auth, TypeAuth, false).Challenge
+	auth.Digest = Digest(chal.Bytes(), "mpw")
+	if r := exchange(t, oldSock, addr, &auth, TypeAuth, false); r.Flags != FlagSendAlways|FlagMaster {
+		t.Fatalf("master auth reply %+v", r)
+	}
+	frame := time.Now()
+	next := func() []byte { // the master's next 20 ms frame, GPS-timed
+		frame = frame.Add(cycleEvery)
+		p := Packet{Header: Header{Sec: uint32(frame.Unix()), Nsec: uint32(frame.Nanosecond()), Challenge: auth.Challenge,
+			Digest: auth.Digest}, Kind: TypeULaw, RSSI: 100, Audio: fill(FrameLen, 0x30)}
+		return p.Append(nil)
+	}
+	old, moved := oldSock.LocalAddr().String(), newSock.LocalAddr().String()
+	testutil.Eventually(t, 2*time.Second, "master at its address", func() bool {
+		send(t, oldSock, next(), addr)
+		return clientAt(srv) == old
+	})
+	testutil.Eventually(t, 5*time.Second, "master at its new address", func() bool {
+		send(t, newSock, next(), addr)
+		return clientAt(srv) == moved
+	})
+	if st := srv.Stats("x"); st["address_changes"] != 0 {
+		t.Errorf("address_changes = %d, want 0 (a new session, not a move)", st["address_changes"])
+	}
+}
+
 // On a primary, a secondary's packet for a client carries the client's
 // digest and time: replayed from another address while the secondary
 // keeps forwarding, it does not take the client from the secondary.
