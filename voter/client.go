@@ -21,6 +21,11 @@ type client struct {
 	heard      bool      // authenticated and talking
 	mix        bool      // mix / general-purpose mode (sequence-numbered)
 	addr       netip.AddrPort
+	// follow: when the last packet taken from addr arrived, and the time
+	// stamps of the last audio/auth packet and of the last keepalive
+	lastAtAddr  time.Time
+	lastStamp   uint64
+	lastKeepSec uint32
 
 	// primary side: reached through a secondary
 	proxied   bool

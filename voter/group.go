@@ -43,6 +43,10 @@ type group struct {
 	// packets; each line at most once per timingLogEvery (per client for
 	// "master timing source")
 	lostLog, gainLog logging.Every
+	// clients moving to another address, and packets that did not move
+	// them (follow), each at most once per moveLogEvery
+	moveLog, changeLog logging.Every
+	moveQuiet          time.Duration // follow's moveQuiet
 
 	masterSec, masterNsec uint32
 	masterGPS             int64     // the master's last GPS packet time, ns (puckit)
@@ -65,6 +69,7 @@ type groupStats struct {
 	Received                                     uint64
 	BadShort, BadSize, BadType, BadLarge         uint64
 	UnknownDigest, AuthRejected, AddrChanges     uint64
+	MoveRefusedLive, MoveRefusedStale            uint64 // packets from another address that did not move the client (follow)
 	SameAddress                                  uint64
 	Unauthenticated, Late, Unsupported, BadProxy uint64
 	Forwarded, Relayed, ProxiedIn, NoTiming      uint64

@@ -30,13 +30,9 @@ func (g *group) handle(b []byte, from netip.AddrPort, now time.Time) {
 		g.handleProxy(c, p, from, now)
 		return
 	}
-	if c.heard && !c.proxied && c.addr.IsValid() && c.addr != from {
-		// A valid digest from a new address: NAT rebinding (or a device
-		// moved). chan_voter follows it at once; so do we.
-		g.stats.AddrChanges++
-		g.log.Debug("client address changed", "instance", c.inst.name, "client", c.name, "from", c.addr.String(), "to", from.String())
+	if !g.follow(c, p, from, now) {
+		return
 	}
-	c.setAddr(from)
 	c.proxied = false
 	c.lastHeard, c.lastSeen = now, now
 	if p.Challenge != c.respChal || c.respDigest == 0 {

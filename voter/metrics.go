@@ -16,7 +16,7 @@ var (
 	descClientPackets = prometheus.NewDesc("redund_voter_client_packets_total",
 		"Packets received from the client.", []string{"instance", "client"}, nil)
 	descClientDrops = prometheus.NewDesc("redund_voter_client_drops_total",
-		"Packets of the client that were dropped (late, no timing, unsupported, bad proxy).", []string{"instance", "client"}, nil)
+		"Packets of the client that were dropped (late, no timing, unsupported, bad proxy, from another address that did not move it).", []string{"instance", "client"}, nil)
 	descClientRSSI = prometheus.NewDesc("redund_voter_client_rssi",
 		"Mean RSSI of the client's last frame.", []string{"instance", "client"}, nil)
 	descRTP = prometheus.NewDesc("redund_voter_rtp_sent_total",
@@ -36,6 +36,9 @@ var (
 	descUnknownDigest = prometheus.NewDesc("redund_voter_unknown_digest_total",
 		"Packets on the instance's VOTER socket whose digest matches no client (wrong password, stale challenge, or forgery attempts); the count is the socket's, shared by the instances on it.",
 		[]string{"instance", "listen"}, nil)
+	descMoveRefused = prometheus.NewDesc("redund_voter_address_change_refused_total",
+		"Packets with a client's valid digest from an address other than the client's that were dropped and did not move it: reason current_address_live (the client's address sent within the last 2 s) or stale_from_new_address (its time stamp is not newer than the client's last).",
+		[]string{"listen", "reason"}, nil)
 	descRTPInRefused = prometheus.NewDesc("redund_voter_rtp_in_refused_total",
 		"Packets on rtp_in from a source that rtp_in_from does not list (dropped).", []string{"instance"}, nil)
 )
@@ -47,7 +50,7 @@ type collector struct{ s *Server }
 func (c *collector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{descPackets, descLink, descClientUp, descClientPackets,
 		descClientDrops, descClientRSSI, descRTP, descRTPErrors, descCycles, descCycleP99, descOverruns, descMissed, descMissedArrival,
-		descUnknownDigest, descRTPInRefused} {
+		descUnknownDigest, descMoveRefused, descRTPInRefused} {
 		ch <- d
 	}
 }
@@ -100,6 +103,8 @@ func (g *group) metrics() metricSet {
 	s.counter(descMissed, r.Missed, g.addr)
 	s.counter(descMissedArrival, r.MissedArrival, g.addr)
 	s.gauge(descCycleP99, r.P99MS/1000, g.addr)
+	s.counter(descMoveRefused, g.stats.MoveRefusedLive, g.addr, refusedLive)
+	s.counter(descMoveRefused, g.stats.MoveRefusedStale, g.addr, refusedStale)
 	for _, in := range g.insts {
 		in.metrics(&s)
 	}

@@ -245,11 +245,17 @@ func (g *group) handleProxy(c *client, p *Packet, from netip.AddrPort, now time.
 	in := c.inst
 	switch {
 	case in.cfg.IsPrimary && p.Kind != TypeAuth:
+		// A secondary's packets carry the client's digest and time stamp:
+		// one of them, replayed from anywhere, must not take the client
+		// from where it is (follow).
+		moved := !c.proxied || c.addr != from
+		if !g.follow(c, p, from, now) {
+			return
+		}
 		g.stats.ProxiedIn++
-		if !c.proxied || c.addr != from {
+		if moved {
 			g.log.Info("client reached through secondary", "instance", in.name, "client", c.name, "via", from.String())
 		}
-		c.setAddr(from)
 		c.proxied = true
 		c.realAddr = addrFrom4(p.Proxy.Addr, p.Proxy.Port)
 		c.savedChal = g.secondaryChallenge(c, p.Proxy.Challenge, from)

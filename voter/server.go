@@ -1,6 +1,7 @@
 package voter
 
 import (
+	"cmp"
 	"context"
 	"crypto/rand"
 	"encoding/binary"
@@ -12,6 +13,7 @@ import (
 	"sort"
 	"strconv"
 	"sync"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 
@@ -27,6 +29,8 @@ type Options struct {
 	// RecvBuffer is the UDP receive buffer of the VOTER sockets in bytes
 	// (0: 4 MiB).
 	RecvBuffer int
+
+	moveQuiet time.Duration // tests: instead of moveQuiet (0: moveQuiet)
 }
 
 // Server runs every configured instance. Instances with the same listen
@@ -87,7 +91,9 @@ func New(cfgs map[string]*Config, opts Options) (*Server, error) {
 
 func newGroup(s *Server, listen string, names []string, cfgs map[string]*Config) (*group, error) {
 	g := &group{srv: s, addr: listen, byDigest: map[uint32]*client{}, reloadq: make(chan clientReload),
-		lostLog: logging.Every{Period: timingLogEvery}, gainLog: logging.Every{Period: timingLogEvery}}
+		lostLog: logging.Every{Period: timingLogEvery}, gainLog: logging.Every{Period: timingLogEvery},
+		moveQuiet: cmp.Or(s.opts.moveQuiet, moveQuiet),
+		moveLog:   logging.Every{Period: moveLogEvery}, changeLog: logging.Every{Period: moveLogEvery}}
 	g.log = s.log.With("listen", listen)
 	pw, chal := "", ""
 	for _, n := range names {

@@ -102,7 +102,6 @@ func TestVoterClientBadNumbersExit2(t *testing.T) {
 // password given both as a flag and a file, or an empty file, is a usage
 // error.
 func TestVoterClientPasswordsOutOfArgs(t *testing.T) {
-	addr := startTestVoter(t).Addr("main").String()
 	dir := t.TempDir()
 	file := func(name, body string) string {
 		p := filepath.Join(dir, name)
@@ -112,7 +111,6 @@ func TestVoterClientPasswordsOutOfArgs(t *testing.T) {
 		return p
 	}
 	pw, host, master, empty := file("pw", "apw\n"), file("host", "hostpw\r\nignored\n"), file("gps", "gpw"), file("empty", "\n")
-	run := []string{"voter", "client", "--server", addr, "--duration", "1500ms", "--json"}
 	for _, tc := range []struct {
 		name string
 		env  map[string]string
@@ -133,6 +131,11 @@ func TestVoterClientPasswordsOutOfArgs(t *testing.T) {
 			for k, v := range tc.env {
 				t.Setenv(k, v)
 			}
+			// A server per case: each run is a new client process on new
+			// ports, and a server follows a connected client to another
+			// address only after 2 s without packets from the old one.
+			addr := startTestVoter(t).Addr("main").String()
+			run := []string{"voter", "client", "--server", addr, "--duration", "1500ms", "--json"}
 			out, code := runCLI(t, append(run, tc.args...)...)
 			if code != tc.code || !strings.Contains(out, tc.want) || (tc.code == exitOK && strings.Contains(out, `"Connected":false`)) {
 				t.Errorf("exit %d, want %d with %q:\n%s", code, tc.code, tc.want, out)
