@@ -7,8 +7,10 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 
 	"github.com/redund/redund/internal/config"
@@ -349,5 +351,46 @@ func TestSocketOfAnotherUserRefusedBeforeConnecting(t *testing.T) {
 				t.Fatal("the client connected to the socket it refused")
 			}
 		})
+	}
+}
+
+// A client of another user who can connect to the socket (here: the socket
+// opened to all, and curl run as nobody, which needs root) is not trusted
+// by SO_PEERCRED: it reads the status like a loopback client but cannot
+// act without the token.
+func TestAdminSocketRefusesOtherUserWithoutToken(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("running a client as another user needs root")
+	}
+	curl, err := exec.LookPath("curl")
+	if err != nil {
+		t.Skipf("curl not installed: %v", err)
+	}
+	_, sock := startSocketServer(t, "")
+	path, _ := SocketOf(sock)
+	for d := filepath.Dir(path); d != os.TempDir() && d != "/"; d = filepath.Dir(d) {
+		if err := os.Chmod(d, 0o755); err != nil { // t.TempDir's are 0700
+			t.Fatal(err)
+		}
+	}
+	if err := os.Chmod(path, 0o666); err != nil {
+		t.Fatal(err)
+	}
+	asNobody := func(args ...string) string {
+		cmd := exec.CommandContext(t.Context(), curl, append([]string{"-sS", "--unix-socket", path,
+			"-w", " %{http_code}"}, args...)...)
+		cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: 65534, Gid: 65534}}
+		out, err := cmd.CombinedOutput()
+		if err != nil {
+			t.Fatalf("curl %v: %v: %s", args, err, out)
+		}
+		return string(out)
+	}
+	if out := asNobody("-X", "POST", "http://localhost/v1/act"); !strings.HasSuffix(out, " 403") ||
+		!strings.Contains(out, "admin socket: only root, the daemon's user and [admin] socket_group") {
+		t.Errorf("POST as nobody: %s", out)
+	}
+	if out := asNobody("http://localhost/v1/status"); !strings.HasSuffix(out, " 200") {
+		t.Errorf("GET /v1/status as nobody: %s", out)
 	}
 }
