@@ -241,8 +241,8 @@ func Reason(err error) string {
 		return ""
 	case errors.As(err, &te):
 		return te.Error()
-	case errors.As(err, &se):
-		return se.Error()
+	case errors.As(err, &se): // the endpoint names the socket
+		return "socket refused: " + se.Reason
 	case errors.Is(err, syscall.ECONNREFUSED):
 		return "connection refused"
 	case errors.As(err, &de):

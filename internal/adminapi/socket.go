@@ -216,20 +216,23 @@ func gatherFacts(path string) (SocketFacts, error) {
 	if !filepath.IsAbs(path) {
 		return f, &SocketRefusedError{Path: path, Reason: "not an absolute path"}
 	}
+	dialErr := func(err error) error { // as a failed dial says it: "dial unix <path>: <errno>"
+		return &net.OpError{Op: "dial", Net: "unix", Addr: &net.UnixAddr{Name: path, Net: "unix"}, Err: unwrapPath(err)}
+	}
 	real, err := filepath.EvalSymlinks(path)
 	if err != nil {
-		return f, fmt.Errorf("admin socket %s: %w", path, unwrapPath(err))
+		return f, dialErr(err)
 	}
 	f.Path = real
 	st, err := os.Lstat(real)
 	if err != nil {
-		return f, fmt.Errorf("admin socket %s: %w", path, unwrapPath(err))
+		return f, dialErr(err)
 	}
 	f.Mode, f.OwnerUID = st.Mode(), ownerUID(st)
 	for d := filepath.Dir(real); ; d = filepath.Dir(d) {
 		st, err := os.Lstat(d)
 		if err != nil {
-			return f, fmt.Errorf("admin socket %s: %w", path, err)
+			return f, dialErr(err)
 		}
 		f.Dirs = append(f.Dirs, DirFacts{Path: d, Mode: st.Mode(), OwnerUID: ownerUID(st)})
 		if d == filepath.Dir(d) {
