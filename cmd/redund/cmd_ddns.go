@@ -10,7 +10,6 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/redund/redund/ddns"
-	"github.com/redund/redund/internal/adminapi"
 	"github.com/redund/redund/internal/witness"
 )
 
@@ -184,12 +183,13 @@ func runDdnsMaintenance(c *cli.Context, g *globalOptions, o *ddnsOptions) error 
 	default:
 		return usageErr("ddns maintenance: third argument must be on or off, not %q", a.Get(2))
 	}
-	addr, token, err := adminTarget(g, o.Admin, "ddns")
+	t, err := adminTarget(g, o.Admin, "ddns")
 	if err != nil {
 		return err
 	}
 	req := ddns.MaintenanceRequest{Scheme: a.Get(0), Server: a.Get(1), On: on}
-	err = adminapi.Target{Endpoint: addr, Token: token, Daemon: "ddns run"}.Call(c.Context, http.MethodPost, ddns.MaintenancePath, req, nil)
+	t.Daemon = "ddns run"
+	err = t.Call(c.Context, http.MethodPost, ddns.MaintenancePath, req, nil)
 	if err != nil {
 		return failed(fmt.Errorf("ddns: %w", err))
 	}

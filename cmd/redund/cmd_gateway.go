@@ -113,12 +113,13 @@ func runGateway(ctx context.Context, g *globalOptions, o *gatewayOptions) error 
 
 // call runs one admin request and prints the answer.
 func (o *gatewayOptions) call(c *cli.Context, g *globalOptions, method, path string, body []byte, raw bool) error {
-	addr, token, err := adminTarget(g, o.admin(), "gateway")
+	t, err := adminTarget(g, o.admin(), "gateway")
 	if err != nil {
 		return err
 	}
 	var out []byte
-	err = adminapi.Target{Endpoint: addr, Token: token, Daemon: "gateway run"}.Call(c.Context, method, path, body, &out)
+	t.Daemon = "gateway run"
+	err = t.Call(c.Context, method, path, body, &out)
 	if err != nil {
 		return failed(gatewayCallError(err))
 	}

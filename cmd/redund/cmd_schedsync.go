@@ -99,14 +99,15 @@ func schedsyncActionCommand(g *globalOptions, o *schedsyncOptions, admin cli.Fla
 }
 
 func runSchedsyncAction(c *cli.Context, g *globalOptions, o *schedsyncOptions, name string) error {
-	addr, token, err := adminTarget(g, o.Admin, "schedsync")
+	t, err := adminTarget(g, o.Admin, "schedsync")
 	if err != nil {
 		return err
 	}
 	ctx, cancel := context.WithTimeout(c.Context, 40*time.Second)
 	defer cancel()
 	var res schedsync.ActionResult
-	err = adminapi.Target{Endpoint: addr, Token: token, Daemon: "schedsync run"}.Call(ctx, http.MethodPost, schedsync.ActionPath(name), nil, &res)
+	t.Daemon = "schedsync run"
+	err = t.Call(ctx, http.MethodPost, schedsync.ActionPath(name), nil, &res)
 	var ce *adminapi.CallError
 	var re *adminapi.ReplyError
 	switch {
@@ -145,14 +146,14 @@ func schedsyncStatusCommand(g *globalOptions, o *schedsyncOptions, admin cli.Fla
 }
 
 func runSchedsyncStatus(c *cli.Context, g *globalOptions, o *schedsyncOptions) error {
-	addr, _, err := adminTarget(g, o.Admin, "schedsync")
+	t, err := adminTarget(g, o.Admin, "schedsync")
 	if err != nil {
 		return err
 	}
 	if o.Watch {
-		return watchSchedsync(c, addr, o.JSON)
+		return watchSchedsync(c, t, o.JSON)
 	}
-	docs, err := fetchSchedsync(c.Context, addr)
+	docs, err := fetchSchedsync(c.Context, t)
 	if err != nil {
 		return failed(fmt.Errorf("schedsync status: %w", err))
 	}
@@ -174,10 +175,10 @@ func runSchedsyncStatus(c *cli.Context, g *globalOptions, o *schedsyncOptions) e
 	return nil
 }
 
-func fetchSchedsync(ctx context.Context, addr string) ([]status.Document, error) {
+func fetchSchedsync(ctx context.Context, t adminapi.Target) ([]status.Document, error) {
 	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
-	rep, err := adminapi.Fetch(ctx, addr)
+	rep, err := (&adminapi.Client{Trust: t.Trust}).Fetch(ctx, t.Endpoint)
 	if err != nil {
 		return nil, err
 	}
@@ -193,7 +194,7 @@ func fetchSchedsync(ctx context.Context, addr string) ([]status.Document, error)
 // watchSchedsync redraws the status every second until interrupted (a
 // normal exit); an unreachable daemon is shown, not fatal. With --json,
 // one compact JSON document a frame.
-func watchSchedsync(c *cli.Context, addr string, asJSON bool) error {
+func watchSchedsync(c *cli.Context, target adminapi.Target, asJSON bool) error {
 	tty := false
 	if f, ok := c.App.Writer.(*os.File); ok {
 		tty = term.IsTerminal(f.Fd())
@@ -201,7 +202,7 @@ func watchSchedsync(c *cli.Context, addr string, asJSON bool) error {
 	t := time.NewTicker(time.Second)
 	defer t.Stop()
 	for {
-		docs, err := fetchSchedsync(c.Context, addr)
+		docs, err := fetchSchedsync(c.Context, target)
 		if c.Context.Err() != nil {
 			return nil
 		}

@@ -69,6 +69,9 @@ func runStatus(ctx context.Context, g *globalOptions, o *statusOptions, w io.Wri
 	}
 	v := newStatusView(w, o)
 	v.daemons = daemons
+	if v.client.Trust, err = statusTrust(g.ConfigPath, len(o.Endpoints.Value()) > 0); err != nil {
+		return err
+	}
 	if o.Watch {
 		return v.watch(ctx, eps)
 	}
@@ -81,6 +84,20 @@ func runStatus(ctx context.Context, g *globalOptions, o *statusOptions, w io.Wri
 func statusEndpoints(configPath string, extra []string) ([]string, error) {
 	eps, _, err := statusPlan(configPath, extra)
 	return eps, err
+}
+
+// statusTrust is whose admin sockets status believes: root, the caller
+// and the config's [admin] socket_user (see adminapi.SocketTrust).
+func statusTrust(configPath string, allowMissing bool) (*adminapi.SocketTrust, error) {
+	cfg, err := loadConfigOrNone(configPath, allowMissing)
+	if err != nil || cfg == nil {
+		return adminapi.DefaultTrust(), err
+	}
+	t, err := cfg.Admin.SocketTrust()
+	if err != nil {
+		return nil, usageErr("status: %v", err)
+	}
+	return t, nil
 }
 
 // statusPlan is statusEndpoints and, by config address, the daemons the
@@ -102,6 +119,9 @@ func statusPlan(configPath string, extra []string) ([]string, map[string][]expec
 		u, err := adminapi.StatusURL(ep)
 		if err != nil {
 			return nil, nil, usageErr("status: %v", err)
+		}
+		if path, ok := adminapi.SocketOf(ep); ok {
+			u = adminapi.SocketScheme + path // one URL for every socket
 		}
 		if !seen[u] {
 			seen[u] = true
@@ -126,6 +146,7 @@ type statusView struct {
 	// address does not answer as gets a row of its own (missingDaemons)
 	daemons map[string][]expectedDaemon
 	failing map[string]time.Time // --watch: since when each failing endpoint fails
+	client  adminapi.Client      // with the config's socket trust
 }
 
 func newStatusView(w io.Writer, o *statusOptions) *statusView {
@@ -157,7 +178,7 @@ func darkBackground(colorfgbg string) bool {
 
 // once draws one frame; an unreachable endpoint makes it fail (exit 1).
 func (v *statusView) once(ctx context.Context, eps []string) error {
-	res := missingDaemons(adminapi.FetchAll(ctx, eps, v.timeout), v.daemons)
+	res := missingDaemons(v.client.FetchAll(ctx, eps, v.timeout), v.daemons)
 	if err := v.draw(res); err != nil {
 		return err
 	}
@@ -177,7 +198,7 @@ func (v *statusView) watch(ctx context.Context, eps []string) error {
 	failing := map[string]time.Time{}   // since when an endpoint fails, each poll
 	for {
 		polled := v.now()
-		res := adminapi.FetchAll(ctx, eps, v.timeout)
+		res := v.client.FetchAll(ctx, eps, v.timeout)
 		if ctx.Err() != nil {
 			return nil
 		}

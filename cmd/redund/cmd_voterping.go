@@ -8,7 +8,6 @@ import (
 
 	"github.com/urfave/cli/v2"
 
-	"github.com/redund/redund/internal/adminapi"
 	"github.com/redund/redund/voter"
 )
 
@@ -46,12 +45,12 @@ func runVoterPing(c *cli.Context, g *globalOptions, o *voterPingOptions) error {
 	if o.Instance != "" {
 		q.Set("instance", o.Instance)
 	}
-	addr, token, err := adminTarget(g, o.Admin, "voter")
+	t, err := adminTarget(g, o.Admin, "voter")
 	if err != nil {
 		return err
 	}
 	var out []byte
-	err = adminapi.Target{Endpoint: addr, Token: token}.Call(c.Context, http.MethodPost, voter.PingPath+"?"+q.Encode(), nil, &out)
+	err = t.Call(c.Context, http.MethodPost, voter.PingPath+"?"+q.Encode(), nil, &out)
 	if err != nil {
 		return failed(fmt.Errorf("voter ping: %w", err))
 	}

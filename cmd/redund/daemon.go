@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 	"time"
 
@@ -85,6 +86,9 @@ func (d *daemon) bind(name, addr string) { d.bound = append(d.bound, slog.String
 // exit status 2; a failure here is 1.
 func serve[C any](ctx context.Context, d *daemon, s lifecycle.Daemon[C], f *fileConfig, adminAddr string,
 	pick func(*fileConfig) C) error {
+	if err := f.Admin.PrepareSocketDir(); err != nil {
+		return usageErr("%v", err)
+	}
 	d.Admin.SetNeighbours(f.adminNeighbours(d.name))
 	if err := s.Register(d.Admin, f.Admin.Token); err != nil {
 		return failed(err)
@@ -110,6 +114,12 @@ func (d *daemon) run(ctx context.Context, access adminapi.Config, adminAddr stri
 	d.Admin.SetAccess(access)
 	if err := d.Admin.Listen(adminAddr); err != nil {
 		return err
+	}
+	if access.SocketDir != "" {
+		key, _, _ := strings.Cut(d.name, " ") // "ddns run": ddns.sock
+		if err := d.Admin.ListenSocket(adminapi.SocketPath(access.SocketDir, key), access.SocketGroup); err != nil {
+			return err
+		}
 	}
 	d.hup = make(chan os.Signal, 1)
 	signal.Notify(d.hup, syscall.SIGHUP)
@@ -166,6 +176,9 @@ func (d *daemon) loop(ctx context.Context) {
 
 func (d *daemon) logStarted() {
 	args := []any{"pid", os.Getpid(), "version", version, "config", d.cfgPath, "sum", d.sum, "admin", d.Admin.Addr()}
+	if p := d.Admin.SocketPath(); p != "" {
+		args = append(args, "admin_socket", p)
+	}
 	for _, a := range d.bound {
 		args = append(args, a)
 	}

@@ -66,6 +66,9 @@ func TestUnitFiles(t *testing.T) {
 			"Type": "notify", "User": "redund", "Group": "redund",
 			"ProtectSystem": "strict", "NoNewPrivileges": "yes", "PrivateTmp": "yes", "ProtectHome": "yes",
 			"CapabilityBoundingSet": "", "AmbientCapabilities": "", "NotifyAccess": "main",
+			// /run/redund for [admin] socket_dir: 0755 (the daemon refuses a
+			// directory others may write to), kept while another unit uses it
+			"RuntimeDirectory": "redund", "RuntimeDirectoryMode": "0755", "RuntimeDirectoryPreserve": "yes",
 		} {
 			if !slices.Equal(u[k], []string{v}) {
 				t.Errorf("%s: %s=%q, want %q", path, k, u[k], v)

@@ -104,7 +104,8 @@ func (f flatConfig) add(path string, v any) {
 // runs on: its scheme's table and its own [admin] keys.
 func schemeTables(name string) []string {
 	scheme, _, _ := strings.Cut(name, " ")
-	return []string{scheme, "admin." + scheme, "admin.listen", "admin.token", "admin.token_file", "admin.token_env"}
+	return []string{scheme, "admin." + scheme, "admin.listen", "admin.token", "admin.token_file", "admin.token_env",
+		"admin.socket_dir", "admin.socket_user", "admin.socket_group"}
 }
 
 // under reports whether key is table or lies inside it.

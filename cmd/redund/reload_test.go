@@ -66,6 +66,8 @@ func TestChangedKeys(t *testing.T) {
 			schemeTables("voter serve"), []string{"admin.voter", "voter.east.linger", "voter.east.listen", "voter.east.s[1].n"}},
 		{"another daemon's keys are not ours", "[admin]\nvoter = \"a\"\nddns = \"q\"\n[voter.east]\nlisten = \"x\"\n[[voter.east.s]]\nn = 1\n[[voter.east.s]]\nn = 2\n[ddns.cat]\nname = \"d\"\n",
 			schemeTables("voter serve"), nil},
+		{"the admin socket is every daemon's", "[admin]\nvoter = \"a\"\nddns = \"b\"\nsocket_dir = \"/run/redund\"\n[voter.east]\nlisten = \"x\"\n[[voter.east.s]]\nn = 1\n[[voter.east.s]]\nn = 2\n",
+			schemeTables("voter serve"), []string{"admin.socket_dir"}},
 		{"instance filter", "[voter.east]\nlisten = \"y\"\n[voter.west]\nlisten = \"w\"\n", []string{"voter.west"}, []string{"voter.west.listen"}},
 	} {
 		t.Run(tt.name, func(t *testing.T) {

@@ -114,12 +114,12 @@ func (f *fileConfig) statusAddresses() []string {
 	runs := f.runningDaemons()
 	var out []string
 	for _, d := range []string{"voter", "ddns", "gateway", "schedsync"} {
-		if addr := f.Admin.For(d); runs[d] && !slices.Contains(out, addr) {
+		if addr := f.Admin.Endpoint(d); runs[d] && !slices.Contains(out, addr) {
 			out = append(out, addr)
 		}
 	}
 	if len(out) == 0 {
-		out = append(out, f.Admin.For("voter")) // listen, or the default
+		out = append(out, f.Admin.Endpoint("voter")) // its socket, listen, or the default
 	}
 	return out
 }
@@ -143,7 +143,7 @@ func (f *fileConfig) statusDaemons() map[string][]expectedDaemon {
 		case "ddns":
 			e.Instances = slices.Sorted(maps.Keys(f.Ddns))
 		}
-		addr := f.Admin.For(d)
+		addr := f.Admin.Endpoint(d)
 		out[addr] = append(out[addr], e)
 	}
 	return out
@@ -229,14 +229,25 @@ func loadConfigOrNone(path string, allowMissing bool) (*fileConfig, error) {
 }
 
 // adminTarget is where a client command reaches a running daemon: addr (its
-// --admin flag) if given, else the config's [admin] address for daemon, with
-// the config's [admin] token. Given addr, the config file may be absent.
-func adminTarget(g *globalOptions, addr, daemon string) (string, config.Secret, error) {
+// --admin flag) if given, else the config's admin socket for daemon when
+// [admin] socket_dir is set (never TCP then: see adminapi.Config.Endpoint),
+// else its [admin] address; with the config's [admin] token and the users
+// whose admin sockets it trusts. Given addr, the config file may be absent.
+// Target.Daemon is left to the caller.
+func adminTarget(g *globalOptions, addr, daemon string) (adminapi.Target, error) {
 	cfg, err := loadConfigOrNone(g.ConfigPath, addr != "")
 	if err != nil || cfg == nil {
-		return addr, "", err
+		return adminapi.Target{Endpoint: addr}, err
 	}
-	return cfg.adminAddr(addr, daemon), cfg.Admin.Token, nil
+	trust, err := cfg.Admin.SocketTrust()
+	if err != nil {
+		return adminapi.Target{}, usageErr("%v", err)
+	}
+	ep := addr
+	if ep == "" {
+		ep = cfg.Admin.Endpoint(daemon)
+	}
+	return adminapi.Target{Endpoint: ep, Token: cfg.Admin.Token, Trust: trust}, nil
 }
 
 // adminAddr is flag (an --admin flag) if given, else the [admin] address

@@ -11,11 +11,17 @@ import (
 )
 
 // RequireToken lets a request through to h only when it carries
-// "Authorization: Bearer <token>". The comparison takes the same time
-// whatever the guess. An empty token refuses every request: an endpoint
-// that needs a token and has none configured stays closed.
+// "Authorization: Bearer <token>", or when it came over the admin socket
+// from root, the daemon's user or a member of socket_group (SO_PEERCRED).
+// The comparison takes the same time whatever the guess. An empty token
+// refuses every other request: an endpoint that needs a token and has none
+// configured stays closed to the network.
 func RequireToken(token config.Secret, h http.Handler) http.Handler {
 	return guarded{http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if trustedPeer(r) {
+			h.ServeHTTP(w, r)
+			return
+		}
 		if token == "" {
 			WriteError(w, http.StatusForbidden, "no admin token configured ([admin] token)")
 			return
@@ -58,12 +64,23 @@ func bearer(r *http.Request) (string, bool) {
 // listener opened to the network without a token cannot be driven from it.
 // A request that a proxy on this host relayed (it names the client in
 // Forwarded, X-Forwarded-For or X-Real-IP) arrives over loopback but is
-// not local: it is refused too.
+// not local: it is refused too. On the admin socket, root, the daemon's
+// user and the members of socket_group need no token (SO_PEERCRED); other
+// users who can connect are treated as off loopback.
 func Protect(token config.Secret, h http.Handler) http.Handler {
 	if token != "" {
 		return RequireToken(token, h)
 	}
 	return guarded{http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if trustedPeer(r) {
+			h.ServeHTTP(w, r)
+			return
+		}
+		if strings.HasPrefix(r.RemoteAddr, "unix:") {
+			WriteError(w, http.StatusForbidden, "admin socket: only root, the daemon's user and [admin] socket_group "+
+				"may use this without a token; set [admin] token to allow others")
+			return
+		}
 		if !IsLoopback(r.RemoteAddr) || relayed(r) { // RemoteAddr: the client's ip:port
 			WriteError(w, http.StatusForbidden,
 				"admin endpoint refused off loopback (or through a proxy): set [admin] token to allow remote use")

@@ -33,10 +33,16 @@ type CallError struct {
 func (e *CallError) Error() string { return "daemon answered " + e.Status + ": " + e.Msg }
 
 // Call sends an operator request to the admin listener at endpoint
-// (host:port or URL, as for Fetch) with token as its bearer token when set,
-// and returns the body of a 200 answer. Another answer is a *CallError; a
-// daemon that cannot be reached is a plain error.
+// (host:port, URL or admin socket, as for Fetch) with token as its bearer
+// token when set, and returns the body of a 200 answer. Another answer is a
+// *CallError; a daemon that cannot be reached is a plain error, an admin
+// socket not trusted a *SocketRefusedError (DefaultTrust).
 func Call(ctx context.Context, endpoint string, token config.Secret, method, path string, body []byte) ([]byte, error) {
+	return (&Client{}).Call(ctx, endpoint, token, method, path, body)
+}
+
+// Call is the package's Call with c's Trust for an admin socket.
+func (c *Client) Call(ctx context.Context, endpoint string, token config.Secret, method, path string, body []byte) ([]byte, error) {
 	u, err := StatusURL(endpoint)
 	if err != nil {
 		return nil, err
@@ -51,7 +57,7 @@ func Call(ctx context.Context, endpoint string, token config.Secret, method, pat
 	if token != "" {
 		req.Header.Set("Authorization", "Bearer "+token.Reveal())
 	}
-	hc := (&Client{}).httpClient() // no proxy, no keep-alive, as for Fetch
+	hc := c.clientFor(endpoint) // no proxy, no keep-alive, as for Fetch
 	hc.Timeout = 5 * time.Minute
 	resp, err := hc.Do(req)
 	if err != nil {
@@ -88,6 +94,9 @@ type Target struct {
 	// Daemon is the command that serves the listener ("gateway run"): an
 	// UnreachableError names it. Empty: the dial error is returned as is.
 	Daemon string
+	// Trust decides whether an admin socket endpoint is believed (nil:
+	// DefaultTrust); a refused one is a *SocketRefusedError.
+	Trust *SocketTrust
 }
 
 // UnreachableError is a daemon that could not be asked at all.
@@ -131,11 +140,14 @@ func (t Target) Call(ctx context.Context, method, path string, in, out any) erro
 		}
 		body = b
 	}
-	raw, err := Call(ctx, t.Endpoint, t.Token, method, path, body)
+	raw, err := (&Client{Trust: t.Trust}).Call(ctx, t.Endpoint, t.Token, method, path, body)
 	var ce *CallError
+	var se *SocketRefusedError
 	switch {
 	case errors.As(err, &ce):
 		return err
+	case errors.As(err, &se): // reached, and not believed: not "is it running?"
+		return se
 	case err != nil && t.Daemon != "":
 		return &UnreachableError{Daemon: t.Daemon, Err: err}
 	case err != nil:

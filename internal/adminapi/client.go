@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
@@ -65,8 +66,12 @@ func (r Result) MarshalJSON() ([]byte, error) {
 // Client fetches status documents from admin endpoints. The zero value is
 // ready to use and ignores proxy settings (admin endpoints are local).
 type Client struct {
-	// HTTP is the client used; nil means one without proxy or keep-alive.
+	// HTTP is the client used for TCP endpoints; nil means one without
+	// proxy or keep-alive.
 	HTTP *http.Client
+	// Trust decides which admin sockets ("unix:/path" endpoints) are
+	// believed; nil means DefaultTrust (root and the calling user).
+	Trust *SocketTrust
 }
 
 func (c *Client) httpClient() *http.Client {
@@ -77,19 +82,45 @@ func (c *Client) httpClient() *http.Client {
 		DialContext: (&net.Dialer{}).DialContext}, CheckRedirect: noRedirect}
 }
 
+// clientFor is the HTTP client for endpoint: over its admin socket, dialed
+// only once c's Trust accepts it (SocketTrust.Dial), for a socket endpoint.
+func (c *Client) clientFor(endpoint string) *http.Client {
+	path, ok := SocketOf(endpoint)
+	if !ok {
+		return c.httpClient()
+	}
+	trust := DefaultTrust()
+	if c != nil && c.Trust != nil {
+		trust = c.Trust
+	}
+	return &http.Client{Transport: &http.Transport{Proxy: nil, DisableKeepAlives: true,
+		DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) { return trust.Dial(ctx, path) }},
+		CheckRedirect: noRedirect}
+}
+
 // noRedirect: an admin listener never redirects, so a redirect is not
 // followed but answered as it is (an HTTP 3xx error). Followed, it would
 // carry the operator's request, and its bearer token to the same host
 // (which Go's client keeps on a redirect), to whatever answers there.
 func noRedirect(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
 
-// StatusURL turns an endpoint, "host:port" or a URL, into the URL of its
-// status document. A wildcard host (":9180", "0.0.0.0:9180", "[::]:9180")
-// means this machine.
+// socketURL is the base URL of requests over an admin socket (its host
+// is only the Host header: Guard accepts localhost).
+const socketURL = "http://localhost"
+
+// StatusURL turns an endpoint, "host:port", a URL or an admin socket
+// ("unix:/path"), into the URL of its status document. A wildcard host
+// (":9180", "0.0.0.0:9180", "[::]:9180") means this machine.
 func StatusURL(endpoint string) (string, error) {
 	e := strings.TrimSpace(endpoint)
 	if e == "" {
 		return "", errors.New("empty endpoint")
+	}
+	if path, ok := SocketOf(e); ok {
+		if !filepath.IsAbs(path) {
+			return "", fmt.Errorf("endpoint %q: an admin socket needs an absolute path", endpoint)
+		}
+		return socketURL + "/v1/status", nil
 	}
 	if !strings.Contains(e, "://") {
 		host, port, err := net.SplitHostPort(e)
@@ -126,12 +157,15 @@ func (c *Client) Fetch(ctx context.Context, endpoint string) (status.Report, err
 		return status.Report{}, err
 	}
 	req.Header.Set("Accept", "application/json")
-	resp, err := c.httpClient().Do(req)
+	resp, err := c.clientFor(endpoint).Do(req)
 	if err != nil {
 		return status.Report{}, err
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode != http.StatusOK {
+		if _, ok := SocketOf(endpoint); ok {
+			u = endpoint
+		}
 		return status.Report{}, fmt.Errorf("HTTP %s from %s%s", resp.Status, u, refusal(resp.Body))
 	}
 	return status.Decode(io.LimitReader(resp.Body, maxReport))
@@ -201,11 +235,14 @@ func Reason(err error) string {
 	var ue *url.Error
 	var de *net.DNSError
 	var oe *net.OpError
+	var se *SocketRefusedError
 	switch {
 	case err == nil:
 		return ""
 	case errors.As(err, &te):
 		return te.Error()
+	case errors.As(err, &se): // the endpoint names the socket
+		return "socket refused: " + se.Reason
 	case errors.Is(err, syscall.ECONNREFUSED):
 		return "connection refused"
 	case errors.As(err, &de):

