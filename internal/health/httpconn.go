@@ -310,8 +310,12 @@ func (h *httpCheck) exchange(pc *probeCtx, c *clientConn, hp *hop, keepAlive boo
 		return answer{}, false, err
 	}
 	a := answer{code: head.code}
-	if isRedirect(head.code) {
-		a.location = head.location
+	if isRedirect(head.code) && head.location != "" {
+		if follow, why := h.follows(hp, head.location); follow {
+			a.location = head.location
+		} else {
+			a.unfollowed = why
+		}
 	}
 	body := head.bodyInto(c.br, hp.method, &c.lr)
 	if a.location == "" && (len(h.mustHave) > 0 || len(h.mustNotHave) > 0) {
