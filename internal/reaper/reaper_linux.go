@@ -178,24 +178,32 @@ func reaper(path string, argv []string) int {
 }
 
 // killDescendants kills every child of this process, and the children of
-// those that the subreaper inherits as they die, until none is left.
+// those that the subreaper inherits as they die, until none is left. A
+// child it may not kill (one that changed its user) is left: it would
+// wait for it without end, and init inherits it when the reaper ends.
 func killDescendants() {
-	for {
+	for unseen := 0; unseen < 1000; {
 		kids := children()
+		killed := 0
 		for _, pid := range kids {
-			_ = syscall.Kill(pid, syscall.SIGKILL)
+			if err := syscall.Kill(pid, syscall.SIGKILL); err == nil || errors.Is(err, syscall.ESRCH) {
+				killed++
+			}
 		}
 		flags := 0
-		if len(kids) == 0 {
-			flags = syscall.WNOHANG // one may be on its way to us
+		if killed == 0 {
+			flags = syscall.WNOHANG
 		}
 		pid, err := syscall.Wait4(-1, nil, flags, nil)
 		switch {
 		case errors.Is(err, syscall.EINTR):
 		case err != nil: // ECHILD: no child left
 			return
-		case pid == 0:
-			time.Sleep(time.Millisecond) // a child not listed yet: look again
+		case pid == 0 && len(kids) > 0: // only children it may not kill
+			return
+		case pid == 0: // a child not listed yet (on its way to us): look again, for a second at most
+			unseen++
+			time.Sleep(time.Millisecond)
 		}
 	}
 }
