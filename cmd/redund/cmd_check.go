@@ -48,7 +48,7 @@ func checkHTTP() *cli.Command {
 	o := &checkOptions{}
 	c := &o.Config
 	return &cli.Command{
-		Name: "http", Usage: "GET (or HEAD) a URL, follow redirects, check status and body", ArgsUsage: "URL",
+		Name: "http", Usage: "GET (or HEAD) a URL, follow redirects on its host, check status and body", ArgsUsage: "URL",
 		Description: "Example:\n   redund check http --musthave status=OK --addr 127.0.0.1:8080 https://example.test/health\n\n" +
 			checkOutputHelp,
 		Flags: append([]cli.Flag{
@@ -59,6 +59,8 @@ func checkHTTP() *cli.Command {
 			&cli.IntFlag{Name: "max-bytes", Value: health.DefaultMaxBytes, Usage: "search only the first N bytes of the body", Destination: &c.MaxBytes},
 			&cli.StringFlag{Name: "addr", Usage: "connect to this IP:port (or IP), keep the URL's host for Host and SNI", Destination: &c.Addr},
 			&cli.BoolFlag{Name: "insecure", Usage: "do not verify the TLS certificate", Destination: &c.Insecure},
+			&cli.StringFlag{Name: "redirects", Value: health.RedirectsSameHost,
+				Usage: "which redirects to follow: same-host (the URL's host name), follow (any host) or none", Destination: &c.Redirects},
 		}, commonCheckFlags(o)...),
 		Action: func(cc *cli.Context) error {
 			return runCheck(cc, o, "http", 1, func(a []string) { c.URL = a[0] })

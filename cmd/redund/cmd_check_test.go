@@ -121,6 +121,7 @@ func TestCheckErrorsNameFlags(t *testing.T) {
 		{[]string{"check", "http", "--method", "PUT", "http://x/"}, `check http: --method: "PUT" is not GET or HEAD`},
 		{[]string{"check", "http", "--max-bytes", "-1", "http://x/"}, "check http: --max-bytes: must not be negative"},
 		{[]string{"check", "http", "ftp://x/"}, "check http: URL:"},
+		{[]string{"check", "http", "--redirects", "always", "http://x/"}, `check http: --redirects: "always" is not one of same-host, follow, none`},
 	} {
 		t.Run(strings.Join(tc.args, " "), func(t *testing.T) {
 			out, code := runCLI(t, tc.args...)

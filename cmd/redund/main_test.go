@@ -276,3 +276,39 @@ func TestSuggestions(t *testing.T) {
 		})
 	}
 }
+
+// TestConfigCheckRedirectsNote: config check names an HTTP check that does
+// not set redirects (its default changed: docs/check.md, "Upgrading"), as
+// a note that leaves the file valid.
+func TestConfigCheckRedirectsNote(t *testing.T) {
+	path := writeFile(t, "ddns.toml", `[ddns.www]
+name = "www.example.com"
+[ddns.www.provider]
+kind = "rfc2136"
+server = "192.0.2.53:53"
+zone = "example.com"
+[[ddns.www.servers]]
+name = "a"
+address = "192.0.2.10"
+priority = 20
+[ddns.www.servers.check]
+kind = "http"
+url = "http://192.0.2.10/health"
+[[ddns.www.servers]]
+name = "b"
+address = "192.0.2.20"
+priority = 10
+[ddns.www.servers.check]
+kind = "http"
+url = "http://192.0.2.20/health"
+redirects = "follow"
+`)
+	out, code := runCLI(t, "config", "check", path)
+	if code != exitOK || !strings.HasSuffix(out, "\nok\n") {
+		t.Fatalf("code %d, out %q; want ok", code, out)
+	}
+	want := "note: " + path + ":11: ddns.www.servers[0].check: redirects not set: a redirect to another host"
+	if !strings.HasPrefix(out, want) || strings.Count(out, "note:") != 1 {
+		t.Errorf("out %q, want one note, for servers[0]: %q", out, want)
+	}
+}

@@ -18,32 +18,38 @@ type execCheck struct {
 func (e *execCheck) probe(ctx context.Context) (bool, string) {
 	cmd := exec.CommandContext(ctx, e.argv[0], e.argv[1:]...)
 	cmd.Env = config.ChildEnv() // without the variables that hold secrets
-	killGroup(cmd)
 	cmd.WaitDelay = time.Second // do not wait for children that keep the output open
 	// the output goes into a bounded buffer: a command that writes without
 	// end (or quotes a server that answers without end) costs its probe
 	// the pipe's copying until the timeout, not memory
 	out := &headBuffer{max: maxOutput}
 	cmd.Stdout, cmd.Stderr = out, out
-	err := cmd.Run()
-	// what the command started and left running (a child in the
-	// background) would outlive the probe, one more with every probe
-	killLeftovers(cmd)
+	// run kills what the command started and left running (a child in
+	// the background), which would outlive the probe, one more with every
+	// probe
+	err := run(cmd)
 	text := trimReason(out.b)
 	if ctx.Err() != nil {
 		return false, text
 	}
-	var ee *exec.ExitError
+	var es exitStatus
 	switch {
 	case err == nil && text == "":
 		return true, "exit 0"
 	case err == nil:
 		return true, text
-	case errors.As(err, &ee) && text != "":
-		return false, ee.String() + ": " + text
+	case errors.As(err, &es) && text != "":
+		return false, string(es) + ": " + text
 	}
 	return false, err.Error()
 }
+
+// exitStatus is the error of a command that ended other than with exit
+// status 0, worded as os.ProcessState words it: "exit status 2",
+// "signal: killed".
+type exitStatus string
+
+func (e exitStatus) Error() string { return string(e) }
 
 // maxOutput is how much of a command's output a probe keeps (the reason
 // shows at most maxReason bytes of it, after leading space).

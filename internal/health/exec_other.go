@@ -4,8 +4,6 @@ package health
 
 import "os/exec"
 
-// killGroup is a no-op where process groups are not available.
-func killGroup(*exec.Cmd) {}
-
-// killLeftovers is a no-op where process groups are not available.
-func killLeftovers(*exec.Cmd) {}
+// run runs the command; what it leaves running is not killed where
+// process groups are not available.
+func run(cmd *exec.Cmd) error { return asExitStatus(cmd.Run()) }

@@ -1,6 +1,7 @@
 package health
 
 import (
+	"context"
 	"runtime"
 	"strings"
 	"testing"
@@ -76,5 +77,20 @@ func TestExecOutputBounded(t *testing.T) {
 	wantResult(t, r, true, "OK OK OK")
 	if got := after.TotalAlloc - before.TotalAlloc; got > 16<<20 {
 		t.Errorf("the probe allocated %d MB for 100 MB of output, want a bounded buffer", got>>20)
+	}
+}
+
+// BenchmarkExecProbe: one exec check of a program that does nothing, to
+// show what running it (and on Linux, its reaper) costs.
+func BenchmarkExecProbe(b *testing.B) {
+	ck, err := New(Config{Kind: "exec", Command: []string{"true"}})
+	if err != nil {
+		b.Fatal(err)
+	}
+	ctx := context.Background()
+	for range b.N {
+		if r := ck.Check(ctx); !r.OK {
+			b.Fatalf("probe failed: %s", r.Reason)
+		}
 	}
 }

@@ -1,4 +1,4 @@
-//go:build unix
+//go:build unix && !linux
 
 package health
 
@@ -6,6 +6,16 @@ import (
 	"os/exec"
 	"syscall"
 )
+
+// run runs the command in its own process group and kills what is left
+// of the group when it ends. A child that leaves the group (setsid(2))
+// escapes: only Linux has the means to follow it (exec_linux.go).
+func run(cmd *exec.Cmd) error {
+	killGroup(cmd)
+	err := cmd.Run()
+	killLeftovers(cmd)
+	return asExitStatus(err)
+}
 
 // killGroup runs the command in its own process group and kills the whole
 // group when the probe's context ends, so that children die with it.

@@ -44,6 +44,7 @@ type Config struct {
 	Addr        string   `toml:"addr"`        // connect to this IP:port (or IP, URL's port), keep URL host for Host header and TLS SNI
 	Insecure    bool     `toml:"insecure"`    // skip TLS certificate verification
 	KeepAlive   bool     `toml:"keepalive"`   // reuse one connection from probe to probe (default: a new one each probe)
+	Redirects   string   `toml:"redirects"`   // which redirects to follow: same-host (default), follow, none
 
 	// tcp
 	Address string `toml:"address"` // host:port to connect to

@@ -18,6 +18,19 @@ import (
 // maxRedirects is how many redirects a probe follows, as net/http's client.
 const maxRedirects = 10
 
+// The redirects an HTTP check follows (Config.Redirects).
+const (
+	// RedirectsSameHost, the default, follows a redirect to the URL's
+	// own host name (any port, http to https), not to another host: the
+	// checked server cannot make the prober GET any host its network
+	// reaches, nor have another host's answer make its check OK
+	RedirectsSameHost = "same-host"
+	// RedirectsFollow follows redirects to any host (up to maxRedirects)
+	RedirectsFollow = "follow"
+	// RedirectsNone follows none
+	RedirectsNone = "none"
+)
+
 // httpCheck GETs (or HEADs) a URL, follows redirects, then checks the final
 // status and searches the first maxBytes of the body.
 //
@@ -35,6 +48,7 @@ type httpCheck struct {
 	maxBytes              int
 	insecure              bool
 	keepAlive             bool
+	redirects             string // one of the Redirects constants
 	dialer                net.Dialer
 	target, addr          string           // the URL's own host:port, and where to connect for it
 	first                 *hop             // the request to the URL itself
@@ -68,10 +82,14 @@ func newHTTP(c Config, pool *connPool) (*httpCheck, error) {
 		maxBytes:    c.MaxBytes,
 		insecure:    c.Insecure,
 		keepAlive:   c.KeepAlive,
+		redirects:   c.Redirects,
 		// a probe's connection lives for one probe (or is reused at once):
 		// TCP keep-alive probes would only cost setsockopt calls
 		dialer: net.Dialer{KeepAlive: -1},
 		idle:   make(chan *clientConn, 1),
+	}
+	if h.redirects == "" {
+		h.redirects = RedirectsSameHost
 	}
 	h.status, _ = ParseStatus(c.Status...) // checked by Validate
 	u, err := url.Parse(c.URL)
@@ -147,8 +165,11 @@ func requestBytes(method string, u *url.URL, keepAlive bool) ([]byte, error) {
 // answer is what a probe needs from one response.
 type answer struct {
 	code     int
-	location string  // for a redirect: where to
-	body     *[]byte // the first maxBytes of the body, when searched (from getBody)
+	location string // for a redirect to follow: where to
+	// unfollowed says why an answer that redirects is judged itself
+	// (Config.Redirects): "a redirect to HOST, another host, not followed"
+	unfollowed string
+	body       *[]byte // the first maxBytes of the body, when searched (from getBody)
 }
 
 // probeUntil runs one probe that ends by deadline (zero: none), taken apart
@@ -171,6 +192,9 @@ func (h *httpCheck) probeUntil(ctx context.Context, deadline time.Time) (bool, s
 		}
 		if a.location == "" {
 			ok, reason := h.judge(a)
+			if a.unfollowed != "" {
+				reason += " (" + a.unfollowed + ")"
+			}
 			if !ok {
 				h.dropIdle() // the next probe tests a new connection
 			}
@@ -192,6 +216,22 @@ func (h *httpCheck) probeUntil(ctx context.Context, deadline time.Time) (bool, s
 			return false, "redirect: " + shortErr(err)
 		}
 	}
+}
+
+// follows reports whether a probe follows a redirect to location from the
+// request hp, and if not, why.
+func (h *httpCheck) follows(hp *hop, location string) (bool, string) {
+	switch h.redirects {
+	case RedirectsFollow:
+		return true, ""
+	case RedirectsNone:
+		return false, "a redirect, not followed"
+	}
+	u, err := hp.url.Parse(location)
+	if err != nil || strings.EqualFold(u.Hostname(), h.first.url.Hostname()) {
+		return true, "" // one that cannot be parsed fails the probe
+	}
+	return false, "a redirect to " + u.Host + ", another host, not followed"
 }
 
 // judge checks the final answer's status and body.

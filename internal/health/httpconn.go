@@ -310,8 +310,12 @@ func (h *httpCheck) exchange(pc *probeCtx, c *clientConn, hp *hop, keepAlive boo
 		return answer{}, false, err
 	}
 	a := answer{code: head.code}
-	if isRedirect(head.code) {
-		a.location = head.location
+	if isRedirect(head.code) && head.location != "" {
+		if follow, why := h.follows(hp, head.location); follow {
+			a.location = head.location
+		} else {
+			a.unfollowed = why
+		}
 	}
 	body := head.bodyInto(c.br, hp.method, &c.lr)
 	if a.location == "" && (len(h.mustHave) > 0 || len(h.mustNotHave) > 0) {
@@ -413,15 +417,25 @@ var errOwedNotArrived = errors.New("the answer to an earlier, timed-out probe ha
 var errOwedUnframed = errors.New("the answer to an earlier, timed-out probe could not be skipped")
 
 // readPrefix reads the first n bytes of body (fewer if it ends first) into
-// a buffer of getBody.
+// a buffer of getBody. A body that ends before its framing says (the
+// server closed inside a Content-Length body or inside the chunks) is an
+// error, io.ErrUnexpectedEOF: the answer is not whole, and what is missing
+// could hold mustnothave. The end of a body that runs until the server
+// closes is its end.
 func readPrefix(body io.Reader, n int) (*[]byte, error) {
 	p := getBody(n)
 	buf := (*p)[:n]
-	got, err := io.ReadFull(body, buf)
-	if err == io.EOF || err == io.ErrUnexpectedEOF {
-		err = nil
+	got := 0
+	var err error
+	for got < n && err == nil {
+		var m int
+		m, err = body.Read(buf[got:])
+		got += m
 	}
-	if err != nil {
+	if lr, ok := body.(*io.LimitedReader); ok && err == io.EOF && lr.N > 0 {
+		err = io.ErrUnexpectedEOF // the connection ended, not the body
+	}
+	if err != nil && err != io.EOF {
 		putBody(p)
 		return nil, err
 	}

@@ -4,9 +4,11 @@ import (
 	"bufio"
 	"bytes"
 	"io"
+	"net"
 	"net/http"
 	"strings"
 	"testing"
+	"time"
 )
 
 func TestReadHead(t *testing.T) {
@@ -142,4 +144,39 @@ func referenceRead(in []byte) (*http.Response, readBody, error) {
 		}
 	}
 	return nil, readBody{}, io.EOF
+}
+
+// TestHTTPBodyCutShort: an answer whose body ends before its framing says
+// (the server closed before Content-Length bytes, or inside the chunks)
+// is no proof that mustnothave is absent, nor a whole answer: the probe
+// fails. A body that runs until the server closes, as it says, is whole.
+func TestHTTPBodyCutShort(t *testing.T) {
+	tests := []struct {
+		name, answer string
+		ok           bool
+		reason       string
+	}{
+		{"length", "HTTP/1.1 200 OK\r\nContent-Length: 1000\r\n\r\nstatus=OK", false, "HTTP 200: reading body: unexpected EOF"},
+		{"chunked", "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n9\r\nstatus=OK\r\n", false, "HTTP 200: reading body: unexpected EOF"},
+		{"until close", "HTTP/1.1 200 OK\r\nConnection: close\r\n\r\nstatus=OK", true, "HTTP 200"},
+		{"length whole", "HTTP/1.1 200 OK\r\nContent-Length: 9\r\n\r\nstatus=OK", true, "HTTP 200"},
+		{"chunked whole", "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n9\r\nstatus=OK\r\n0\r\n\r\n", true, "HTTP 200"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			addr := serveTCP(t, func(c net.Conn) {
+				defer c.Close()
+				_ = c.SetDeadline(time.Now().Add(waitLimit))
+				br := bufio.NewReader(c)
+				for { // the request head
+					if line, err := br.ReadString('\n'); err != nil || line == "\r\n" {
+						break
+					}
+				}
+				_, _ = io.WriteString(c, tt.answer)
+			})
+			r := check(t, Config{Kind: "http", URL: "http://" + addr + "/", MustHave: "status=OK", MustNotHave: "status=ERR"})
+			wantResult(t, r, tt.ok, tt.reason)
+		})
+	}
 }

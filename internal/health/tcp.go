@@ -8,6 +8,7 @@ import (
 	"io"
 	"net"
 	"os"
+	"slices"
 	"time"
 )
 
@@ -65,31 +66,61 @@ func (t *tcpCheck) probeUntil(ctx context.Context, deadline time.Time) (bool, st
 // not blame the server for its own lateness, as HTTP probes do
 // (clientConn.readLate).
 func (t *tcpCheck) readExpect(conn net.Conn, tcp *net.TCPConn, deadline time.Time) (bool, string) {
-	var got []byte
-	buf := make([]byte, 4096)
-	for len(got) < DefaultMaxBytes {
-		n, err := conn.Read(buf)
-		got = append(got, buf[:n]...)
-		if bytes.Contains(got, []byte(t.expect)) {
+	s := expectSearch{expect: []byte(t.expect), got: make([]byte, 0, 4096)}
+	for len(s.got) < DefaultMaxBytes {
+		n, err := conn.Read(s.room())
+		if s.add(n) {
 			return true, fmt.Sprintf("expect %q found", t.expect)
 		}
 		if errors.Is(err, os.ErrDeadlineExceeded) && tcp != nil && !deadline.IsZero() {
-			if late, at := readArrived(tcp, deadline, DefaultMaxBytes-len(got)); len(late) > 0 {
-				got = append(got, late...)
-				if bytes.Contains(got, []byte(t.expect)) {
+			if late, at := readArrived(tcp, deadline, DefaultMaxBytes-len(s.got)); len(late) > 0 {
+				s.got = append(s.got, late...)
+				if s.add(0) {
 					t.lateAt = at
 					return true, fmt.Sprintf("expect %q found", t.expect)
 				}
 			}
 		}
 		if errors.Is(err, io.EOF) {
-			return false, fmt.Sprintf("expect %q not found, peer closed after %q", t.expect, trimReason(got))
+			return false, fmt.Sprintf("expect %q not found, peer closed after %q", t.expect, trimReason(s.got))
 		}
 		if err != nil {
-			return false, fmt.Sprintf("expect %q not found in %q: %s", t.expect, trimReason(got), shortErr(err))
+			return false, fmt.Sprintf("expect %q not found in %q: %s", t.expect, trimReason(s.got), shortErr(err))
 		}
 	}
 	return false, fmt.Sprintf("expect %q not found in first %d bytes", t.expect, DefaultMaxBytes)
+}
+
+// expectSearch holds the reply read so far (at most DefaultMaxBytes, for
+// the reason) and searches each part as it comes in, with the
+// len(expect)-1 bytes before it that a match could start in: the bytes
+// searched in all grow with the reply, not with its square (a reply that
+// comes one byte at a time is searched once, not once per byte).
+type expectSearch struct {
+	expect   []byte
+	got      []byte
+	searched int // got[:searched] was searched
+	// compared counts the bytes searched, for the tests
+	compared int
+}
+
+// room is where the next read goes: got's free capacity (grown when
+// full), never past DefaultMaxBytes.
+func (s *expectSearch) room() []byte {
+	if len(s.got) == cap(s.got) {
+		s.got = slices.Grow(s.got, min(max(len(s.got), 4096), DefaultMaxBytes-len(s.got)))
+	}
+	return s.got[len(s.got):min(cap(s.got), DefaultMaxBytes)]
+}
+
+// add takes n more bytes read into room, and reports whether expect is
+// in the reply now.
+func (s *expectSearch) add(n int) bool {
+	s.got = s.got[:len(s.got)+n]
+	from := max(0, s.searched-len(s.expect)+1)
+	s.searched = len(s.got)
+	s.compared += len(s.got) - from
+	return bytes.Contains(s.got[from:], s.expect)
 }
 
 // readArrived reads, without waiting, the bytes (at most max) waiting in

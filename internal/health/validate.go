@@ -16,7 +16,7 @@ import (
 
 // kindKeys lists the keys (besides kind and timeout) each kind may use.
 var kindKeys = map[string][]string{
-	"http": {"url", "method", "status", "musthave", "mustnothave", "max_bytes", "addr", "insecure", "keepalive"},
+	"http": {"url", "method", "status", "musthave", "mustnothave", "max_bytes", "addr", "insecure", "keepalive", "redirects"},
 	"tcp":  {"address", "send", "expect"},
 	"dns":  {"server", "name", "type", "value"},
 	"exec": {"command"},
@@ -65,7 +65,7 @@ func (c *Config) checkForeignKeys(allowed []string, errs *config.Errors) {
 		"url": c.URL != "", "method": c.Method != "", "status": len(c.Status) > 0,
 		"musthave": c.MustHave != "", "mustnothave": c.MustNotHave != "",
 		"max_bytes": c.MaxBytes != 0, "addr": c.Addr != "", "insecure": c.Insecure, "keepalive": c.KeepAlive,
-		"address": c.Address != "", "send": c.Send != "", "expect": c.Expect != "",
+		"redirects": c.Redirects != "", "address": c.Address != "", "send": c.Send != "", "expect": c.Expect != "",
 		"server": c.Server != "", "name": c.Name != "", "type": c.Type != "", "value": c.Value != "",
 		"command": len(c.Command) > 0,
 	}
@@ -108,6 +108,11 @@ func (c *Config) validateHTTP(errs *config.Errors) {
 		if err := checkDialAddr(c.Addr); err != nil {
 			errs.Add("addr", "%v (or a bare IP address to keep the URL's port)", err)
 		}
+	}
+	switch c.Redirects {
+	case "", RedirectsSameHost, RedirectsFollow, RedirectsNone:
+	default:
+		errs.Add("redirects", "%q is not one of same-host, follow, none", c.Redirects)
 	}
 	if strings.ToUpper(c.Method) == "HEAD" && (c.MustHave != "" || c.MustNotHave != "") {
 		errs.Add("method", "HEAD has no body to search for musthave/mustnothave")

@@ -1,0 +1,247 @@
+//go:build linux
+
+package reaper
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"os/signal"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+const (
+	// reaperArg0 and reaperEnv together mark a run as the reaper: a
+	// process started with one of them alone is not one
+	reaperArg0 = "redund-reaper"
+	reaperEnv  = "REDUND_REAPER"
+	reaperFD   = 3
+	selfExe    = "/proc/self/exe"
+)
+
+func init() {
+	if len(os.Args) >= 3 && os.Args[0] == reaperArg0 && os.Getenv(reaperEnv) == "1" {
+		os.Exit(reaper(os.Args[1], os.Args[2:]))
+	}
+}
+
+// Run starts cmd under a reaper and waits for it and for the reaper. It
+// returns the command's error: nil for exit status 0, an ExitStatus, or
+// why it could not be started. Run sets cmd's Path, Args, ExtraFiles,
+// SysProcAttr and Cancel; the command runs in a process group of its own
+// with the reaper. At the cancellation of cmd's context (exec.CommandContext)
+// the reaper kills the command and what it left; set cmd.WaitDelay to
+// bound the wait for a reaper that does not end then.
+func Run(cmd *exec.Cmd) error {
+	if cmd.Err != nil { // not found: as os/exec words it, nothing started
+		return cmd.Err
+	}
+	if _, err := os.Stat(selfExe); err != nil {
+		return runGroup(cmd) // no /proc (a chroot): the process group only
+	}
+	r, w, err := os.Pipe()
+	if err != nil {
+		return err
+	}
+	defer r.Close()
+	path, args := cmd.Path, cmd.Args
+	cmd.Path = selfExe // this binary, even if replaced on disk since
+	cmd.Args = append([]string{reaperArg0, path}, args...)
+	cmd.Env = append(cmd.Environ(), reaperEnv+"=1")
+	cmd.ExtraFiles = []*os.File{w}
+	// the reaper and the command in a process group of their own: the
+	// last resort if the reaper does not end
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	// at the timeout the reaper kills the command and all it left; if it
+	// has not ended WaitDelay later, os/exec kills it
+	if cmd.Cancel != nil { // made by exec.CommandContext
+		cmd.Cancel = func() error { return cmd.Process.Signal(syscall.SIGTERM) }
+	}
+	err = cmd.Start()
+	_ = w.Close()
+	if err != nil {
+		return err
+	}
+	werr := cmd.Wait()
+	// the last resort if the reaper was killed: the group, where all
+	// that did not leave it still is (only a process ID recycled within
+	// microseconds could be hit, as with any kill by ID)
+	_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
+	// the reaper has ended and its descriptor was close-on-exec for the
+	// command: the report is in the pipe, or there is none
+	_ = r.SetReadDeadline(time.Now().Add(time.Second))
+	report, _ := io.ReadAll(io.LimitReader(r, 4<<10))
+	return reaperResult(report, werr)
+}
+
+// runGroup runs cmd in a process group of its own, killed at the
+// cancellation and when cmd ends: what left the group escapes.
+func runGroup(cmd *exec.Cmd) error {
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	if cmd.Cancel != nil {
+		cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) }
+	}
+	err := cmd.Run()
+	if cmd.Process != nil {
+		_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
+	}
+	var ee *exec.ExitError
+	if errors.As(err, &ee) {
+		return ExitStatus(ee.String())
+	}
+	return err
+}
+
+// reaperResult is the command's error from the reaper's report, or, with
+// no report (the reaper was killed), the reaper's own.
+func reaperResult(report []byte, werr error) error {
+	kind, rest, _ := bytes.Cut(report, []byte(" "))
+	switch string(kind) {
+	case "exit":
+		n, err := strconv.ParseUint(string(rest), 10, 32)
+		if err != nil {
+			break
+		}
+		if ws := syscall.WaitStatus(n); !ws.Exited() || ws.ExitStatus() != 0 {
+			return ExitStatus(describeWait(ws))
+		}
+		return nil
+	case "error":
+		return errors.New(string(rest))
+	}
+	var ee *exec.ExitError
+	if errors.As(werr, &ee) {
+		return ExitStatus(ee.String())
+	}
+	if werr != nil {
+		return werr
+	}
+	return errors.New("reaper: no exit status")
+}
+
+// describeWait words a wait status as os.ProcessState.String does.
+func describeWait(ws syscall.WaitStatus) string {
+	var s string
+	switch {
+	case ws.Exited():
+		s = "exit status " + strconv.Itoa(ws.ExitStatus())
+	case ws.Signaled():
+		s = "signal: " + ws.Signal().String()
+	default:
+		s = fmt.Sprintf("wait status %#x", uint32(ws))
+	}
+	if ws.CoreDump() {
+		s += " (core dumped)"
+	}
+	return s
+}
+
+// reaper is the reaper's main: it runs the program at path with argv,
+// kills and reaps whatever is left of its tree when it ends (or at
+// SIGTERM, the probe's timeout), and reports on reaperFD.
+func reaper(path string, argv []string) int {
+	syscall.CloseOnExec(reaperFD) // not for the command
+	report := os.NewFile(reaperFD, "report")
+	_ = os.Unsetenv(reaperEnv)
+	if err := unix.Prctl(unix.PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0); err != nil {
+		// without it the command runs as it would have: its process
+		// group is still killed (killLeftovers)
+		fmt.Fprintf(os.Stderr, "redund: reaper: cannot follow what the command leaves: %v\n", err)
+	}
+	term := make(chan os.Signal, 1)
+	signal.Notify(term, syscall.SIGTERM)
+	cmd := &exec.Cmd{Path: path, Args: argv, Stdin: os.Stdin, Stdout: os.Stdout, Stderr: os.Stderr}
+	if err := cmd.Start(); err != nil {
+		fmt.Fprintf(report, "error %s", err)
+		return 1
+	}
+	waited := make(chan struct{})
+	go func() { _ = cmd.Wait(); close(waited) }()
+	select {
+	case <-waited:
+	case <-term:
+		_ = cmd.Process.Kill()
+		<-waited
+	}
+	killDescendants()
+	fmt.Fprintf(report, "exit %d", uint32(cmd.ProcessState.Sys().(syscall.WaitStatus)))
+	return 0
+}
+
+// killDescendants kills every child of this process, and the children of
+// those that the subreaper inherits as they die, until none is left. A
+// child it may not kill (one that changed its user) is left: it would
+// wait for it without end, and init inherits it when the reaper ends.
+func killDescendants() {
+	for unseen := 0; unseen < 1000; {
+		kids := children()
+		killed := 0
+		for _, pid := range kids {
+			if err := syscall.Kill(pid, syscall.SIGKILL); err == nil || errors.Is(err, syscall.ESRCH) {
+				killed++
+			}
+		}
+		flags := 0
+		if killed == 0 {
+			flags = syscall.WNOHANG
+		}
+		pid, err := syscall.Wait4(-1, nil, flags, nil)
+		switch {
+		case errors.Is(err, syscall.EINTR):
+		case err != nil: // ECHILD: no child left
+			return
+		case pid == 0 && len(kids) > 0: // only children it may not kill
+			return
+		case pid == 0: // a child not listed yet (on its way to us): look again, for a second at most
+			unseen++
+			time.Sleep(time.Millisecond)
+		}
+	}
+}
+
+// children lists this process's children, from the children files of
+// its threads, or (a kernel without them) from every process's parent.
+func children() []int {
+	tasks, _ := filepath.Glob("/proc/self/task/*/children")
+	var pids []int
+	for _, f := range tasks {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			continue
+		}
+		for _, field := range strings.Fields(string(b)) {
+			if pid, err := strconv.Atoi(field); err == nil {
+				pids = append(pids, pid)
+			}
+		}
+	}
+	if len(tasks) > 0 {
+		return pids
+	}
+	self := os.Getpid()
+	procs, _ := filepath.Glob("/proc/[0-9]*/stat")
+	for _, f := range procs {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			continue
+		}
+		// pid (comm) state ppid ...; comm may hold spaces and parentheses
+		i := bytes.LastIndexByte(b, ')')
+		fields := strings.Fields(string(b[i+1:]))
+		if len(fields) > 1 && fields[1] == strconv.Itoa(self) {
+			if pid, err := strconv.Atoi(strings.TrimSuffix(filepath.Base(filepath.Dir(f)), "/")); err == nil {
+				pids = append(pids, pid)
+			}
+		}
+	}
+	return pids
+}

@@ -1,0 +1,98 @@
+package reaper
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestMain(m *testing.M) {
+	// every Run starts this test binary again: built with -race it would
+	// wait a second at exit (the race detector's atexit_sleep_ms)
+	if _, ok := os.LookupEnv("GORACE"); !ok {
+		_ = os.Setenv("GORACE", "atexit_sleep_ms=0")
+	}
+	os.Exit(m.Run())
+}
+
+// TestRunResult: Run gives the error os/exec would have given.
+func TestRunResult(t *testing.T) {
+	badFormat := filepath.Join(t.TempDir(), "bad")
+	if err := os.WriteFile(badFormat, []byte{0, 1, 2, 3}, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name string
+		argv []string
+		want string // "" for nil
+	}{
+		{"exit 0", []string{"true"}, ""},
+		{"exit status", []string{"sh", "-c", "exit 3"}, "exit status 3"},
+		{"signal", []string{"sh", "-c", "kill -KILL $$"}, "signal: killed"},
+		{"not found", []string{"/nonexistent/redund-reaper-test"}, "no such file or directory"},
+		{"not executable", []string{"/dev/null"}, "permission denied"},
+		// found, but the reaper cannot start it: it says why
+		{"exec format", []string{badFormat}, "fork/exec " + badFormat + ": exec format error"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			err := Run(exec.Command(tt.argv[0], tt.argv[1:]...))
+			switch {
+			case tt.want == "" && err != nil:
+				t.Fatalf("Run = %v, want nil", err)
+			case tt.want != "" && (err == nil || !strings.Contains(err.Error(), tt.want)):
+				t.Fatalf("Run = %v, want %q", err, tt.want)
+			}
+			if strings.HasPrefix(tt.want, "exit") || strings.HasPrefix(tt.want, "signal") {
+				var es ExitStatus
+				if !errors.As(err, &es) || string(es) != tt.want {
+					t.Errorf("Run = %#v, want ExitStatus(%q)", err, tt.want)
+				}
+			}
+		})
+	}
+}
+
+// TestRunArgsAndEnv: the command sees its own argument 0 and arguments,
+// the environment given, without the reaper's mark, and not the reaper's
+// report pipe (descriptor 3).
+func TestRunArgsAndEnv(t *testing.T) {
+	var out strings.Builder
+	cmd := exec.Command("sh", "-c", `echo "$0 $1 ${REDUND_REAPER:-unset} $REAPER_TEST"; [ -e /proc/$$/fd/3 ] || echo "no fd 3"`, "zero", "one")
+	cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "GORACE=" + os.Getenv("GORACE"), "REAPER_TEST=seen"}
+	cmd.Stdout = &out
+	if err := Run(cmd); err != nil {
+		t.Fatal(err)
+	}
+	if got, want := out.String(), "zero one unset seen\nno fd 3\n"; got != want {
+		t.Errorf("the command printed %q, want %q", got, want)
+	}
+}
+
+// TestRunCancel: at the cancellation the reaper kills the command and
+// ends; Run returns the reaper's report.
+func TestRunCancel(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	cmd := exec.CommandContext(ctx, "sh", "-c", "echo started; exec sleep 30")
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd.WaitDelay = 5 * time.Second
+	done := make(chan error, 1)
+	go func() { done <- Run(cmd) }()
+	if line, err := bufio.NewReader(out).ReadString('\n'); line != "started\n" {
+		t.Fatalf("read %q, %v; want the readiness line", line, err)
+	}
+	cancel()
+	if err := <-done; err == nil || err.Error() != "signal: killed" {
+		t.Errorf("Run = %v, want signal: killed", err)
+	}
+}
