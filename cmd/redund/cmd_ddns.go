@@ -167,7 +167,7 @@ func ddnsMaintenanceCommand(g *globalOptions, o *ddnsOptions) *cli.Command {
 			"chosen.\n\n" +
 			"EXAMPLE\n   redund ddns maintenance cat main on\n\n" + clientExitHelp,
 		Flags: []cli.Flag{
-			&cli.StringFlag{Name: "admin", Destination: &o.Admin, Usage: "admin address of the daemon (default: [admin] ddns); the config file is then optional"},
+			&cli.StringFlag{Name: "admin", Destination: &o.Admin, Usage: "admin address of the daemon, host:port or unix:/path of its socket (default: [admin] socket_dir, then [admin] ddns); the config file is then optional"},
 		},
 		Action: withArgs(3, 3, func(c *cli.Context) error { return runDdnsMaintenance(c, g, o) }),
 	}

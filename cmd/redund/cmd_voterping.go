@@ -29,7 +29,7 @@ func newVoterPingCommand(g *globalOptions) *cli.Command {
 			"EXAMPLES\n   redund voter ping hilltop\n   redund voter ping --instance east hilltop 20\n\n" +
 			clientExitHelp,
 		Flags: []cli.Flag{
-			&cli.StringFlag{Name: "admin", Destination: &o.Admin, Usage: "admin address of voter serve, overrides [admin]"},
+			&cli.StringFlag{Name: "admin", Destination: &o.Admin, Usage: "admin address of voter serve, host:port or unix:/path of its socket, overrides [admin]"},
 			&cli.StringFlag{Name: "instance", Destination: &o.Instance, Usage: "the client's instance (needed when two have the name)"},
 			&cli.BoolFlag{Name: "json", Destination: &o.JSON, Usage: "print the JSON result"},
 		},
