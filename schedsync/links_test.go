@@ -158,7 +158,7 @@ func TestSecondaryRefusesEscapingLinks(t *testing.T) {
 	if b, err := os.ReadFile(filepath.Join(s.dir, "chain/pw")); err == nil {
 		t.Fatalf("chain/pw reads %d bytes from outside the directory", len(b))
 	}
-	if n := rec.count("refused a symlink", "path=chain/l2 "); n != 1 {
+	if n := rec.count("refused an entry", "path=chain/l2 "); n != 1 {
 		t.Errorf("chain/l2 refusal logged %d times, want once", n)
 	}
 	// The primary stops sending escaping links: Synced again.
