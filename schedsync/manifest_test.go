@@ -23,6 +23,8 @@ func TestCheckRelPath(t *testing.T) {
 		{"/etc/passwd", false}, {"a//b", false}, {"a/./b", false}, {"a/", false},
 		{"a\x00b", false}, {`a\..\b`, true}, {".redund", false}, {".redund/state.json", false},
 		{"x/.redund-tmp-1", true}, {".redund-tmp-evil", true}, {"x/.redund", true},
+		// a case-insensitive file system takes these for .redund itself
+		{".REDUND/state.json", false}, {".Redund", false}, {"x/.REDUND", true},
 	} {
 		t.Run(tc.p, func(t *testing.T) {
 			err := checkRelPath(tc.p)
@@ -43,7 +45,7 @@ func TestCheckLinkTarget(t *testing.T) {
 	}{
 		{"a", "b", true}, {"d/a", "../b", true}, {"d/e/a", "../../b", true},
 		{"a", "../b", false}, {"d/a", "../../etc", false}, {"a", "/etc/passwd", false},
-		{"a", "", false}, {"a", ".redund/state.json", false},
+		{"a", "", false}, {"a", ".redund/state.json", false}, {"a", ".Redund/state.json", false},
 	} {
 		t.Run(tc.p+" -> "+tc.target, func(t *testing.T) {
 			if err := checkLinkTarget(tc.p, tc.target); (err == nil) != tc.ok {
