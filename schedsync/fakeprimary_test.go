@@ -34,6 +34,7 @@ type fakePrimary struct {
 	hold     map[string]chan struct{} // /v1/files sends half of these, then waits for the close
 	trickle  map[string]time.Duration // /v1/files sends these in 10 pieces, this long apart
 	mute     bool                     // /v1/hello gets no answer (as on a cut link)
+	forged   []byte                   // /v1/manifest answers these bytes outside the proof (as if changed on the way)
 }
 
 // setMute makes /v1/hello go unanswered until the client gives up (or not).
@@ -129,6 +130,14 @@ func (f *fakePrimary) serve(rw http.ResponseWriter, r *http.Request) {
 		f.mu.Unlock()
 		_ = json.NewEncoder(w).Encode(helloReply{Node: info})
 	case "/v1/manifest":
+		f.mu.Lock()
+		forged := f.forged
+		f.mu.Unlock()
+		if forged != nil {
+			w.WriteHeader(http.StatusOK) // the head and its proof are genuine
+			_, _ = rw.Write(forged)      // the body is not the one the proof covers
+			return
+		}
 		f.mu.Lock()
 		b := Batch{LogID: "fake-log", Seq: uint64(len(f.log)), Entries: f.tree.sorted()}
 		f.mu.Unlock()

@@ -1,10 +1,12 @@
 package schedsync
 
 import (
+	"bytes"
 	"crypto/rand"
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
 	"path"
@@ -461,4 +463,45 @@ func (w *writer) setLinkTime(rel string, mtime int64) error {
 		return &fs.PathError{Op: "utimensat", Path: rel, Err: err}
 	}
 	return nil
+}
+
+// spoolMem is how much of a spooled body is held in memory; the rest goes
+// to a temporary file.
+const spoolMem = 16 << 20
+
+// spool reads r to its end and returns what it read: in memory up to
+// spoolMem, beyond that from an unlinked temporary file in .redund/tmp
+// (so what it costs is the body's size, on disk for a large one).
+func (w *writer) spool(r io.Reader) (io.ReadCloser, error) {
+	var mem bytes.Buffer
+	n, err := io.Copy(&mem, io.LimitReader(r, spoolMem+1))
+	if err != nil {
+		return nil, err
+	}
+	if n <= spoolMem {
+		return io.NopCloser(&mem), nil
+	}
+	tr, err := w.tmpRoot()
+	if err != nil {
+		return nil, err
+	}
+	name := randomName()
+	f, err := tr.OpenFile(name, os.O_CREATE|os.O_EXCL|os.O_RDWR, 0o600)
+	if err != nil {
+		return nil, err
+	}
+	_ = tr.Remove(name) // nothing to clean up, whatever happens next
+	if _, err := mem.WriteTo(f); err != nil {
+		f.Close()
+		return nil, err
+	}
+	if _, err := io.Copy(f, r); err != nil {
+		f.Close()
+		return nil, err
+	}
+	if _, err := f.Seek(0, io.SeekStart); err != nil {
+		f.Close()
+		return nil, err
+	}
+	return f, nil
 }
