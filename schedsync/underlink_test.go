@@ -67,3 +67,35 @@ func TestNothingWrittenThroughALink(t *testing.T) {
 		t.Errorf("expected.bin was deleted through the link x: %v", err)
 	}
 }
+
+// TestNothingWrittenThroughALinkOnDisk: in a full comparison the links
+// that count are the ones on disk. A manifest that drops the link x and
+// names x/sub/f must not write through the x still on disk; the entry is
+// refused and named. (Before the screen, the install order saved this
+// case: deletions come before installs, and making the parents moves a
+// link in the way aside; the screen makes it a refusal, not a conflict.)
+func TestNothingWrittenThroughALinkOnDisk(t *testing.T) {
+	f := newFake(t)
+	f.put(Entry{Path: "x", Kind: KindLink, Target: ".", Mode: 0o777}, nil)
+	rec := &recLog{}
+	s := startSecondaryOf(t, f, rec)
+	defer func() {
+		if t.Failed() {
+			t.Logf("status %+v\n%s", s.Status()[0], rec)
+		}
+	}()
+	testutil.Eventually(t, 15*time.Second, "Synced with x", func() bool { return s.state() == StateSynced })
+	f.mu.Lock()
+	delete(f.tree, "x")
+	f.tree["x/sub/f"] = Entry{Path: "x/sub/f", Kind: KindFile, Size: 4, Mode: 0o644, Hash: contentSum([]byte("evil"))}
+	f.content["x/sub/f"] = []byte("evil")
+	f.mu.Unlock()
+	s.requestResync()
+	testutil.Eventually(t, 15*time.Second, "Not synced naming x/sub/f", func() bool {
+		d := s.Status()[0]
+		return State(d.State) == StateNotSynced && strings.Contains(d.Reason, "x/sub/f")
+	})
+	if _, err := os.Lstat(filepath.Join(s.dir, "sub")); err == nil {
+		t.Error("sub was made through the link x on disk")
+	}
+}
