@@ -2,6 +2,7 @@ package schedsync
 
 import (
 	"fmt"
+	"io/fs"
 	"path"
 	"sort"
 )
@@ -41,7 +42,8 @@ func (n *Node) screen(targets []Entry, actual Tree) []Entry {
 
 // screenParents refuses the entries that would be written, changed or
 // deleted through a symlink: an entry below a path that is a link on disk
-// now (the expected tree, or the actual one in a full comparison) and that
+// now (in the expected tree or on disk; the actual tree in a full
+// comparison) and that
 // the batch does not make a directory (directories are made first), or
 // below a path the batch makes a link. A primary never sends such entries
 // (its scan does not descend into links), yet one that did (lying, or
@@ -59,11 +61,24 @@ func (n *Node) screenParents(targets []Entry, actual Tree) []Entry {
 		}
 	}
 	a := n.app
+	onDisk := map[string]bool{} // incremental batches: ancestors found to be links on disk
 	linkNow := func(p string) bool {
 		if actual != nil {
-			return actual[p].Kind == KindLink
+			return actual[p].Kind == KindLink // the scan does not descend into links
 		}
-		return a.expected[p].Kind == KindLink
+		if a.expected[p].Kind == KindLink {
+			return true
+		}
+		// a link made here since (an operator, or whoever else may write
+		// in the directory): what the stat of a target sees through it
+		// is not what the path names
+		l, ok := onDisk[p]
+		if !ok {
+			fi, err := n.w.root.Lstat(p)
+			l = err == nil && fi.Mode()&fs.ModeSymlink != 0
+			onDisk[p] = l
+		}
+		return l
 	}
 	// why returns, for an entry at p, the ancestor that makes it unsafe
 	why := func(p string, deleted bool) string {

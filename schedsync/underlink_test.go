@@ -1,6 +1,7 @@
 package schedsync
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -98,4 +99,39 @@ func TestNothingWrittenThroughALinkOnDisk(t *testing.T) {
 	if _, err := os.Lstat(filepath.Join(s.dir, "sub")); err == nil {
 		t.Error("sub was made through the link x on disk")
 	}
+}
+
+// TestNothingWrittenThroughALocalLink: someone who may write in part of the
+// secondary's directory (pub/) replaces the synced directory pub/uploads
+// with a link to ../.redund; the primary then sends pub/uploads/state.json
+// (a name an uploader on the primary may choose). The secondary must not
+// write its own state through that link.
+func TestNothingWrittenThroughALocalLink(t *testing.T) {
+	f := newFake(t)
+	f.put(Entry{Path: "pub", Kind: KindDir, Mode: 0o755}, nil)
+	f.put(Entry{Path: "pub/uploads", Kind: KindDir, Mode: 0o755}, nil)
+	f.put(Entry{Path: "pub/uploads/a", Kind: KindFile, Size: 1, Mode: 0o644, Hash: contentSum([]byte("a"))}, []byte("a"))
+	rec := &recLog{}
+	s := startSecondaryOf(t, f, rec)
+	defer func() {
+		if t.Failed() {
+			t.Logf("status %+v\n%s", s.Status()[0], rec)
+		}
+	}()
+	testutil.Eventually(t, 15*time.Second, "Synced", func() bool { return s.state() == StateSynced })
+	up := filepath.Join(s.dir, "pub", "uploads")
+	must(t, os.Rename(up, filepath.Join(s.dir, "pub", "old")))
+	must(t, os.Symlink("../.redund", up))
+	evil := []byte(`{"role":"primary","epoch":99,"mode":"secondary-copy"}`)
+	f.put(Entry{Path: "pub/uploads/state.json", Kind: KindFile, Size: int64(len(evil)), Mode: 0o644, Hash: contentSum(evil)}, evil)
+	testutil.Eventually(t, 15*time.Second, "the change applied", func() bool {
+		return fmt.Sprint(s.Status()[0].Details["seq"]) == "4"
+	})
+	if b, err := os.ReadFile(filepath.Join(s.dir, ".redund", "state.json")); err == nil && strings.Contains(string(b), "99") {
+		t.Fatalf("state.json was written through the local link: %s", b)
+	}
+	testutil.Eventually(t, 15*time.Second, "Not synced naming pub/uploads/state.json", func() bool {
+		d := s.Status()[0]
+		return State(d.State) == StateNotSynced && strings.Contains(d.Reason, "pub/uploads/state.json")
+	})
 }
