@@ -2,8 +2,10 @@ package schedsync
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"encoding/binary"
+	"encoding/hex"
 	"encoding/json"
 	"net"
 	"net/http"
@@ -35,6 +37,7 @@ type fakePrimary struct {
 	trickle  map[string]time.Duration // /v1/files sends these in 10 pieces, this long apart
 	mute     bool                     // /v1/hello gets no answer (as on a cut link)
 	forged   []byte                   // /v1/manifest answers these bytes outside the proof (as if changed on the way)
+	cut      map[string]bool          // /v1/files sends half of these, then breaks the stream
 }
 
 // setMute makes /v1/hello go unanswered until the client gives up (or not).
@@ -146,6 +149,8 @@ func (f *fakePrimary) serve(rw http.ResponseWriter, r *http.Request) {
 		f.serveChanges(w, r)
 	case "/v1/files":
 		f.serveFiles(w, r)
+	case "/v1/delta":
+		f.serveDelta(w, r)
 	case "/v1/rehash":
 		paths, _ := decodePaths(r.Body)
 		f.mu.Lock()
@@ -224,6 +229,14 @@ func (f *fakePrimary) serveFiles(w *peer.ResponseSigner, r *http.Request) {
 			c = c[len(c)/2:]
 		}
 		f.mu.Lock()
+		cut := f.cut[p]
+		f.mu.Unlock()
+		if cut {
+			_, _ = bw.Write(c[:len(c)/2])
+			_ = bw.Flush()
+			panic(http.ErrAbortHandler) // as a primary whose file shrank while sending
+		}
+		f.mu.Lock()
 		every := f.trickle[p]
 		f.mu.Unlock()
 		for every > 0 && len(c) >= 10 {
@@ -239,6 +252,49 @@ func (f *fakePrimary) serveFiles(w *peer.ResponseSigner, r *http.Request) {
 		}
 		_, _ = bw.Write(c)
 	}
+}
+
+// serveDelta answers a delta of the content against the secondary's
+// signature, its content hash in the trailer (as a primary whose scan
+// hash still holds).
+func (f *fakePrimary) serveDelta(w *peer.ResponseSigner, r *http.Request) {
+	p := r.URL.Query().Get("path")
+	sig, err := decodeSignature(r.Body)
+	f.mu.Lock()
+	c, ok := f.content[p]
+	f.mu.Unlock()
+	if err != nil || !ok {
+		w.WriteHeader(http.StatusNotFound)
+		return
+	}
+	w.Header().Set("Trailer", hashHeader)
+	_ = writeDelta(w, bytes.NewReader(c), sig)
+	sum := contentSum(c)
+	w.Header().Set(hashHeader, hex.EncodeToString(sum[:]))
+}
+
+// putAll adds or changes entries in one change batch.
+func (f *fakePrimary) putAll(es []Entry, contents [][]byte) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	for i, e := range es {
+		e.Seq = uint64(len(f.log) + 1)
+		f.tree[e.Path] = e
+		f.content[e.Path] = contents[i]
+		f.log = append(f.log, e)
+	}
+	close(f.changed)
+	f.changed = make(chan struct{})
+}
+
+// setCut makes /v1/files break its stream halfway through p (or not).
+func (f *fakePrimary) setCut(p string, on bool) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.cut == nil {
+		f.cut = map[string]bool{}
+	}
+	f.cut[p] = on
 }
 
 // setTrickle makes /v1/files send p in 10 pieces, every apart.
@@ -268,7 +324,17 @@ func (f *fakePrimary) holdHalf(p string) func() {
 // startSecondaryOf starts a real secondary that follows the fake.
 func startSecondaryOf(t *testing.T, f *fakePrimary, log *recLog) *testNode {
 	t.Helper()
+	return startSecondaryWith(t, f, log, nil)
+}
+
+// startSecondaryWith is startSecondaryOf with the secondary's config
+// changed by mutate (when not nil).
+func startSecondaryWith(t *testing.T, f *fakePrimary, log *recLog, mutate func(b *Config)) *testNode {
+	t.Helper()
 	_, b, lnA, lnB := pairConfigs(t, ModePrimary, ModeSecondaryCopy, nil)
+	if mutate != nil {
+		mutate(b)
+	}
 	lnA.Close()
 	b.Peer = "http://" + f.addr
 	return startNodeLog(t, b, lnB, log.logger())
