@@ -60,13 +60,25 @@ func (n *Node) screenParents(targets []Entry, actual Tree) []Entry {
 			batch[t.Path] = t
 		}
 	}
-	a := n.app
+	expLink := map[string]bool{} // incremental batches: each ancestor, a link in the expected tree?
+	if actual == nil {
+		a := n.app
+		a.emu.Lock()
+		for _, t := range targets {
+			for d := path.Dir(t.Path); d != "."; d = path.Dir(d) {
+				if _, seen := expLink[d]; !seen {
+					expLink[d] = a.expected[d].Kind == KindLink
+				}
+			}
+		}
+		a.emu.Unlock()
+	}
 	onDisk := map[string]bool{} // incremental batches: ancestors found to be links on disk
 	linkNow := func(p string) bool {
 		if actual != nil {
 			return actual[p].Kind == KindLink // the scan does not descend into links
 		}
-		if a.expected[p].Kind == KindLink {
+		if expLink[p] {
 			return true
 		}
 		// a link made here since (an operator, or whoever else may write
@@ -94,7 +106,6 @@ func (n *Node) screenParents(targets []Entry, actual Tree) []Entry {
 		}
 		return ""
 	}
-	a.emu.Lock()
 	out := targets[:0]
 	var refused []Entry
 	var whys []string
@@ -107,7 +118,6 @@ func (n *Node) screenParents(targets []Entry, actual Tree) []Entry {
 			refused, whys = append(refused, t), append(whys, w)
 		}
 	}
-	a.emu.Unlock()
 	for i, t := range refused {
 		n.refuse(t.Path, fmt.Sprintf("%s below a symlink (%s): not written through it", t.Path, whys[i]))
 	}
