@@ -48,7 +48,10 @@ func TestForgedManifestCostsItsSize(t *testing.T) {
 	}
 	alloc := after.TotalAlloc - before.TotalAlloc
 	t.Logf("%d bytes sent, %d allocated", b.Len(), alloc)
-	if alloc > 4*uint64(b.Len()) {
+	// spooled: the body and a buffer or two (34 MB; 67 MB under -race,
+	// with what other goroutines allocate meanwhile); decoded as it
+	// came: 1.4 GB
+	if alloc > 10*uint64(b.Len()) {
 		t.Errorf("a forged body of %d bytes made the secondary allocate %d before its proof failed", b.Len(), alloc)
 	}
 }
