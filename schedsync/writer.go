@@ -255,6 +255,29 @@ func (w *writer) installVia(dh *dirHandles, tmp string, rel string, durable bool
 	return nil
 }
 
+// changedSince reports whether rel on disk is no longer what the plan saw
+// (loc, or nothing when !had): a file edited, made or replaced here since.
+// It stats the name in its directory, held open by dh (one fstatat, no
+// walk of the path). A directory in the way is install's business.
+func (w *writer) changedSince(dh *dirHandles, rel string, loc Entry, had bool) bool {
+	d, err := dh.dir(path.Dir(rel))
+	if err != nil {
+		return false // install fails on it and says why
+	}
+	var st unix.Stat_t
+	if err := unix.Fstatat(int(d.Fd()), path.Base(rel), &st, unix.AT_SYMLINK_NOFOLLOW); err != nil {
+		return false // nothing there: nothing to lose
+	}
+	switch st.Mode & unix.S_IFMT {
+	case unix.S_IFDIR:
+		return false
+	case unix.S_IFREG:
+		return !had || loc.Kind != KindFile || st.Size != loc.Size || st.Mtim.Nano() != loc.MTime
+	default:
+		return !had || loc.Kind != KindLink
+	}
+}
+
 // dirHandles keeps the directories one installAll renames between open,
 // so that installing a file is one renameat(2) between two open
 // directories instead of two walks of its paths through the os.Root (an
