@@ -38,6 +38,7 @@ type fakePrimary struct {
 	mute     bool                     // /v1/hello gets no answer (as on a cut link)
 	forged   []byte                   // /v1/manifest answers these bytes outside the proof (as if changed on the way)
 	cut      map[string]bool          // /v1/files sends half of these, then breaks the stream
+	holdEnd  map[string]chan struct{} // /v1/delta sends these but the end op, then waits for the close
 }
 
 // setMute makes /v1/hello go unanswered until the client gives up (or not).
@@ -268,7 +269,21 @@ func (f *fakePrimary) serveDelta(w *peer.ResponseSigner, r *http.Request) {
 		return
 	}
 	w.Header().Set("Trailer", hashHeader)
-	_ = writeDelta(w, bytes.NewReader(c), sig)
+	var d bytes.Buffer
+	_ = writeDelta(&d, bytes.NewReader(c), sig)
+	f.mu.Lock()
+	hold := f.holdEnd[p]
+	f.mu.Unlock()
+	if hold != nil { // everything but 'E' and its checksum, then wait
+		_, _ = w.Write(d.Next(d.Len() - 9))
+		_ = http.NewResponseController(w).Flush()
+		select {
+		case <-hold:
+		case <-r.Context().Done():
+			return
+		}
+	}
+	_, _ = w.Write(d.Bytes())
 	sum := contentSum(c)
 	w.Header().Set(hashHeader, hex.EncodeToString(sum[:]))
 }
@@ -285,6 +300,20 @@ func (f *fakePrimary) putAll(es []Entry, contents [][]byte) {
 	}
 	close(f.changed)
 	f.changed = make(chan struct{})
+}
+
+// holdDeltaEnd makes /v1/delta stop before the end of p's delta until
+// the returned function is called.
+func (f *fakePrimary) holdDeltaEnd(p string) func() {
+	ch := make(chan struct{})
+	f.mu.Lock()
+	if f.holdEnd == nil {
+		f.holdEnd = map[string]chan struct{}{}
+	}
+	f.holdEnd[p] = ch
+	f.mu.Unlock()
+	var once sync.Once
+	return func() { once.Do(func() { close(ch) }) }
 }
 
 // setCut makes /v1/files break its stream halfway through p (or not).
