@@ -37,8 +37,9 @@ func TestLocalEditDuringInPlaceUpdateSaved(t *testing.T) {
 	defer release()
 	f.put(Entry{Path: "big.bin", Kind: KindFile, Size: int64(len(v2)), Mode: 0o644, MTime: mt + 1e9, Hash: contentSum(v2)}, v2)
 	testutil.Eventually(t, 15*time.Second, "the delta on its way", func() bool { return s.state() == StateSyncing })
-	// sleep: the secondary reads the held delta's copies (and the blocks
-	// they name) within this; nothing it does can be waited on
+	// the secondary reads the held delta's copies (and the blocks they
+	// name) within this; nothing it does then can be waited on
+	// sleep: time for the secondary to read what it was sent, not a readiness wait
 	time.Sleep(300 * time.Millisecond)
 	edit := filepath.Join(s.dir, "big.bin")
 	g, err := os.OpenFile(edit, os.O_WRONLY, 0)
