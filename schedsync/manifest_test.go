@@ -303,3 +303,25 @@ func TestRescanDeletions(t *testing.T) {
 		}
 	}
 }
+
+// TestRescanDoesNotFollowLinks: a dirty path noted while x was a directory
+// and rescanned after x became a link (here to a directory outside the
+// tree) must not be read through the link: the rescan used to put the
+// outside file's size, mtime and content hash into the manifest, under
+// the tree's name x/secret (someone who may write in the tree could learn
+// the hash of a file only redund may read).
+func TestRescanDoesNotFollowLinks(t *testing.T) {
+	root, outside := t.TempDir(), t.TempDir()
+	s := &scanner{root: root, match: newMatcher(nil)}
+	writeFile(t, root, "x/secret", "inside", 0o644)
+	writeFile(t, outside, "secret", "only redund may read this", 0o600)
+	tree, err := s.scan(nil)
+	must(t, err)
+	must(t, os.RemoveAll(filepath.Join(root, "x")))
+	must(t, os.Symlink(outside, filepath.Join(root, "x")))
+	for _, e := range s.rescan(tree, []string{"x/secret"}) {
+		if e.Path == "x/secret" && !e.Deleted {
+			t.Fatalf("x/secret read through the link x: %+v", e)
+		}
+	}
+}
