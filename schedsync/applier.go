@@ -259,6 +259,12 @@ func (a *applier) installAll(p *plan, got *fetchState, durable bool, fail func(E
 			continue
 		}
 		delete(got.temps, f.Path) // a duplicate path is installed once
+		loc, had := p.actual[f.Path]
+		if !p.edited[f.Path] && a.w.changedSince(dh, f.Path, loc, had) {
+			// edited here while its new version was on the way: saved as
+			// one edited before the plan is (the rename would lose it)
+			p.edited[f.Path], p.actual[f.Path] = true, Entry{Path: f.Path, Kind: KindFile}
+		}
 		if p.edited[f.Path] {
 			if loc, ok := p.actual[f.Path]; ok && loc.Kind != KindDir {
 				a.n.metrics.conflicts.Inc()

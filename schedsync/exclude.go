@@ -44,7 +44,7 @@ func newMatcher(patterns []string) *matcher {
 
 // excluded reports whether rel (a clean relative path) is not synced.
 func (m *matcher) excluded(rel string, isDir bool) bool {
-	if rel == stateDirName || strings.HasPrefix(rel, stateDirName+"/") {
+	if inStateDir(rel) {
 		return true
 	}
 	base := path.Base(rel)

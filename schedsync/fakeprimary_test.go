@@ -2,8 +2,10 @@ package schedsync
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"encoding/binary"
+	"encoding/hex"
 	"encoding/json"
 	"net"
 	"net/http"
@@ -34,6 +36,9 @@ type fakePrimary struct {
 	hold     map[string]chan struct{} // /v1/files sends half of these, then waits for the close
 	trickle  map[string]time.Duration // /v1/files sends these in 10 pieces, this long apart
 	mute     bool                     // /v1/hello gets no answer (as on a cut link)
+	forged   []byte                   // /v1/manifest answers these bytes outside the proof (as if changed on the way)
+	cut      map[string]bool          // /v1/files sends half of these, then breaks the stream
+	holdEnd  map[string]chan struct{} // /v1/delta sends these but the end op, then waits for the close
 }
 
 // setMute makes /v1/hello go unanswered until the client gives up (or not).
@@ -130,6 +135,14 @@ func (f *fakePrimary) serve(rw http.ResponseWriter, r *http.Request) {
 		_ = json.NewEncoder(w).Encode(helloReply{Node: info})
 	case "/v1/manifest":
 		f.mu.Lock()
+		forged := f.forged
+		f.mu.Unlock()
+		if forged != nil {
+			w.WriteHeader(http.StatusOK) // the head and its proof are genuine
+			_, _ = rw.Write(forged)      // the body is not the one the proof covers
+			return
+		}
+		f.mu.Lock()
 		b := Batch{LogID: "fake-log", Seq: uint64(len(f.log)), Entries: f.tree.sorted()}
 		f.mu.Unlock()
 		_ = encodeBatch(w, b)
@@ -137,6 +150,8 @@ func (f *fakePrimary) serve(rw http.ResponseWriter, r *http.Request) {
 		f.serveChanges(w, r)
 	case "/v1/files":
 		f.serveFiles(w, r)
+	case "/v1/delta":
+		f.serveDelta(w, r)
 	case "/v1/rehash":
 		paths, _ := decodePaths(r.Body)
 		f.mu.Lock()
@@ -215,6 +230,14 @@ func (f *fakePrimary) serveFiles(w *peer.ResponseSigner, r *http.Request) {
 			c = c[len(c)/2:]
 		}
 		f.mu.Lock()
+		cut := f.cut[p]
+		f.mu.Unlock()
+		if cut {
+			_, _ = bw.Write(c[:len(c)/2])
+			_ = bw.Flush()
+			panic(http.ErrAbortHandler) // as a primary whose file shrank while sending
+		}
+		f.mu.Lock()
 		every := f.trickle[p]
 		f.mu.Unlock()
 		for every > 0 && len(c) >= 10 {
@@ -230,6 +253,77 @@ func (f *fakePrimary) serveFiles(w *peer.ResponseSigner, r *http.Request) {
 		}
 		_, _ = bw.Write(c)
 	}
+}
+
+// serveDelta answers a delta of the content against the secondary's
+// signature, its content hash in the trailer (as a primary whose scan
+// hash still holds).
+func (f *fakePrimary) serveDelta(w *peer.ResponseSigner, r *http.Request) {
+	p := r.URL.Query().Get("path")
+	sig, err := decodeSignature(r.Body)
+	f.mu.Lock()
+	c, ok := f.content[p]
+	f.mu.Unlock()
+	if err != nil || !ok {
+		w.WriteHeader(http.StatusNotFound)
+		return
+	}
+	w.Header().Set("Trailer", hashHeader)
+	var d bytes.Buffer
+	_ = writeDelta(&d, bytes.NewReader(c), sig)
+	f.mu.Lock()
+	hold := f.holdEnd[p]
+	f.mu.Unlock()
+	if hold != nil { // everything but 'E' and its checksum, then wait
+		_, _ = w.Write(d.Next(d.Len() - 9))
+		_ = http.NewResponseController(w).Flush()
+		select {
+		case <-hold:
+		case <-r.Context().Done():
+			return
+		}
+	}
+	_, _ = w.Write(d.Bytes())
+	sum := contentSum(c)
+	w.Header().Set(hashHeader, hex.EncodeToString(sum[:]))
+}
+
+// putAll adds or changes entries in one change batch.
+func (f *fakePrimary) putAll(es []Entry, contents [][]byte) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	for i, e := range es {
+		e.Seq = uint64(len(f.log) + 1)
+		f.tree[e.Path] = e
+		f.content[e.Path] = contents[i]
+		f.log = append(f.log, e)
+	}
+	close(f.changed)
+	f.changed = make(chan struct{})
+}
+
+// holdDeltaEnd makes /v1/delta stop before the end of p's delta until
+// the returned function is called.
+func (f *fakePrimary) holdDeltaEnd(p string) func() {
+	ch := make(chan struct{})
+	f.mu.Lock()
+	if f.holdEnd == nil {
+		f.holdEnd = map[string]chan struct{}{}
+	}
+	f.holdEnd[p] = ch
+	f.mu.Unlock()
+	var once sync.Once
+	return func() { once.Do(func() { close(ch) }) }
+}
+
+// setCut makes /v1/files break its stream halfway through p (or not).
+func (f *fakePrimary) setCut(p string, on bool) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.cut == nil {
+		f.cut = map[string]bool{}
+	}
+	f.cut[p] = on
 }
 
 // setTrickle makes /v1/files send p in 10 pieces, every apart.
@@ -259,7 +353,17 @@ func (f *fakePrimary) holdHalf(p string) func() {
 // startSecondaryOf starts a real secondary that follows the fake.
 func startSecondaryOf(t *testing.T, f *fakePrimary, log *recLog) *testNode {
 	t.Helper()
+	return startSecondaryWith(t, f, log, nil)
+}
+
+// startSecondaryWith is startSecondaryOf with the secondary's config
+// changed by mutate (when not nil).
+func startSecondaryWith(t *testing.T, f *fakePrimary, log *recLog, mutate func(b *Config)) *testNode {
+	t.Helper()
 	_, b, lnA, lnB := pairConfigs(t, ModePrimary, ModeSecondaryCopy, nil)
+	if mutate != nil {
+		mutate(b)
+	}
 	lnA.Close()
 	b.Peer = "http://" + f.addr
 	return startNodeLog(t, b, lnB, log.logger())

@@ -155,6 +155,12 @@ func (a *applier) fetchAll(ctx context.Context, p *plan, durable bool, ready map
 	flush()
 	if err := runJobs(ctx, a.n.workers(), jobs); err != nil {
 		s.cleanup()
+		// files updated in place are written and durable whatever the
+		// rest of the batch does: unrecorded, they were taken for local
+		// edits (and moved aside as conflicts at their next change)
+		if len(s.inPlace) > 0 {
+			a.record(s.inPlace)
+		}
 		return nil, err
 	}
 	return s, nil

@@ -250,6 +250,13 @@ func (s *fetchState) deltaInPlace(ctx context.Context, f, loc Entry) (bool, erro
 	case err != nil:
 		return true, err
 	}
+	if changedSinceOpen(file, fi) {
+		// edited here while the delta was read: writing now would mix
+		// the edit into the new version under the new mtime, hidden; the
+		// next attempt finds the edit and moves it aside
+		s.changed(f, "changed here during the transfer")
+		return true, nil
+	}
 	j := &journal{path: f.Path, dev: dev, ino: ino, oldSize: loc.Size, newSize: f.Size,
 		mode: f.Mode, mtime: f.MTime, hash: f.Hash, writes: writes}
 	if err := s.a.w.updateInPlace(file, j); err != nil {
@@ -261,6 +268,19 @@ func (s *fetchState) deltaInPlace(ctx context.Context, f, loc Entry) (bool, erro
 	}
 	s.doneInPlace(f)
 	return true, nil
+}
+
+// changedSinceOpen reports whether file (described by fi when it was
+// opened) was written or changed since: its ctime, which every write and
+// metadata change moves and nobody can set back, or its size or mtime.
+func changedSinceOpen(file *os.File, fi os.FileInfo) bool {
+	now, err := file.Stat()
+	if err != nil {
+		return true
+	}
+	a, okA := fi.Sys().(*syscall.Stat_t)
+	b, okB := now.Sys().(*syscall.Stat_t)
+	return !okA || !okB || a.Ctim != b.Ctim || a.Size != b.Size || a.Mtim != b.Mtim
 }
 
 var (

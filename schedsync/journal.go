@@ -246,7 +246,11 @@ func (w *writer) replayJournals() (done []Entry, errs []error) {
 	}
 	for _, d := range ents {
 		name := path.Join(journalDir, d.Name())
-		e, ok, err := w.replayOne(name)
+		var written time.Time // when the journal was written (its mtime: nothing touches it after)
+		if fi, err := d.Info(); err == nil {
+			written = fi.ModTime()
+		}
+		e, ok, err := w.replayOne(name, written)
 		if err != nil {
 			errs = append(errs, fmt.Errorf("%s: %w", name, err))
 			continue // kept: tried again at the next start
@@ -261,9 +265,20 @@ func (w *writer) replayJournals() (done []Entry, errs []error) {
 	return done, errs
 }
 
-// replayOne replays one journal; ok reports a file now holding the
-// journal's result.
-func (w *writer) replayOne(name string) (Entry, bool, error) {
+// replayWindow: an update writes its file right after its journal is
+// durable (the writes are held in memory, at most 64 MiB) and sets its mode
+// and mtime after one fsync; a file whose status changed later than this
+// after the journal was written was changed by someone else since.
+const replayWindow = time.Minute
+
+// replayOne replays one journal written at written; ok reports a file now
+// holding the journal's result. A file changed since the crash (its ctime,
+// which no one can set back, is later than written plus replayWindow: an
+// operator restored or edited it while redund was down, in the same inode)
+// is left alone: writing the journal over it would destroy that edit and
+// leave a mix. It is then a local edit like any other (moved aside, not
+// lost, before the primary's version replaces it).
+func (w *writer) replayOne(name string, written time.Time) (Entry, bool, error) {
 	b, err := w.root.ReadFile(name)
 	if err != nil {
 		return Entry{}, false, err
@@ -283,6 +298,10 @@ func (w *writer) replayOne(name string) (Entry, bool, error) {
 	}
 	if dev, ino, ok := fileID(fi); !ok || !fi.Mode().IsRegular() || dev != j.dev || ino != j.ino {
 		return Entry{}, false, nil // replaced since: not the file the journal is for
+	}
+	st, ok := fi.Sys().(*syscall.Stat_t)
+	if !ok || written.IsZero() || time.Unix(0, st.Ctim.Nano()).After(written.Add(replayWindow)) {
+		return Entry{}, false, nil // changed since the update was interrupted
 	}
 	if err := w.applyJournal(f, j); err != nil {
 		return Entry{}, false, err

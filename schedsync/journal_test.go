@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"reflect"
 	"testing"
+	"time"
 )
 
 func sampleJournal() *journal {
@@ -174,6 +175,19 @@ func TestJournalReplayAfterCrash(t *testing.T) {
 			_, err := c.w.writeJournal(c.j)
 			must(t, err)
 		}, true},
+		{"file edited since, same inode", 0, func(t *testing.T, c *crashFixture) {
+			name, err := c.w.writeJournal(c.j)
+			must(t, err)
+			// the crash came two minutes ago; an operator restored the
+			// file now, through the same inode (cp over it)
+			ago := time.Now().Add(-2 * time.Minute)
+			must(t, os.Chtimes(filepath.Join(c.dir, filepath.FromSlash(name)), ago, ago))
+			f := openRW(t, c.dir)
+			_, err = f.WriteAt(c.j.writes[0].data, c.j.writes[0].off) // half applied at the crash
+			must(t, err)
+			_, err = f.WriteAt(c.old, 0) // then the operator's restore
+			must(t, err)
+		}, false},
 		{"file replaced since", 0, func(t *testing.T, c *crashFixture) {
 			_, err := c.w.writeJournal(c.j)
 			must(t, err)

@@ -38,7 +38,7 @@ func linkVerdict(t Tree, p string) string {
 		}
 		next := append(cur[:len(cur):len(cur)], c)
 		np := strings.Join(next, "/")
-		if np == stateDirName {
+		if inStateDir(np) {
 			return "leads into redund's state"
 		}
 		l, ok := t[np]

@@ -40,6 +40,7 @@ func TestLinkVerdict(t *testing.T) {
 		{"chain l2", chain, "c/l2", "leads out"},
 		{"chain pw", chain, "c/pw", "leads out"},
 		{"through a link to the root", tree(link("x", "."), link("y", "x/..")), "y", "leads out"},
+		{"into the state in another case", tree(link("x", "."), link("y", "x/.REDUND")), "y", "redund's state"},
 		{"through a link, stays in", tree(dir("a"), dir("a/b"), link("x", "a/b"), link("y", "x/../f")), "y", ""},
 		{"text out, resolution in", tree(dir("d1"), dir("d1/d2"), link("a", "d1/d2"), link("l", "a/../../x")), "l", "points out"},
 		{"self loop", tree(link("l", "l")), "l", "loops"},
@@ -158,7 +159,7 @@ func TestSecondaryRefusesEscapingLinks(t *testing.T) {
 	if b, err := os.ReadFile(filepath.Join(s.dir, "chain/pw")); err == nil {
 		t.Fatalf("chain/pw reads %d bytes from outside the directory", len(b))
 	}
-	if n := rec.count("refused a symlink", "path=chain/l2 "); n != 1 {
+	if n := rec.count("refused an entry", "path=chain/l2 "); n != 1 {
 		t.Errorf("chain/l2 refusal logged %d times, want once", n)
 	}
 	// The primary stops sending escaping links: Synced again.

@@ -172,14 +172,15 @@ func (s *scanner) rescan(cur Tree, dirty []string) []Entry {
 	s.skips = map[string]string{}
 	var changes []Entry
 	seen := map[string]bool{}
-	walked := map[string]Tree{} // what each dirty path holds now
+	walked := map[string]Tree{}  // what each dirty path holds now
+	realDir := map[string]bool{} // ancestors of dirty paths: a directory on disk?
 	for _, rel := range dirty {
 		if seen[rel] || rel == "" || rel == "." || checkRelPath(rel) != nil {
 			continue
 		}
 		seen[rel] = true
 		sub := Tree{}
-		if !s.match.excludedUnder(rel) {
+		if !s.match.excludedUnder(rel) && !s.underLink(rel, realDir) {
 			_ = s.walk(rel, cur, sub)
 		}
 		walked[rel] = sub
@@ -205,6 +206,27 @@ func (s *scanner) rescan(cur Tree, dirty []string) []Entry {
 }
 
 func inTree(t Tree, p string) bool { _, ok := t[p]; return ok }
+
+// underLink reports whether a parent directory of rel is not a directory on
+// disk now (a symlink, a file, or gone): rel is then not in the tree, and
+// walking it would follow the link (a dirty path noted while x was a
+// directory, rescanned after x became a link out of the tree, read the
+// files there into the manifest). realDir caches the answers of one
+// rescan. A link swapped in between this check and the walk is not caught.
+func (s *scanner) underLink(rel string, realDir map[string]bool) bool {
+	for d := path.Dir(rel); d != "."; d = path.Dir(d) {
+		ok, known := realDir[d]
+		if !known {
+			fi, err := os.Lstat(filepath.Join(s.root, filepath.FromSlash(d)))
+			ok = err == nil && fi.IsDir()
+			realDir[d] = ok
+		}
+		if !ok {
+			return true
+		}
+	}
+	return false
+}
 
 // diff returns the changes that turn old into cur.
 func diff(old, cur Tree) []Entry {

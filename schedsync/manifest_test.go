@@ -23,6 +23,8 @@ func TestCheckRelPath(t *testing.T) {
 		{"/etc/passwd", false}, {"a//b", false}, {"a/./b", false}, {"a/", false},
 		{"a\x00b", false}, {`a\..\b`, true}, {".redund", false}, {".redund/state.json", false},
 		{"x/.redund-tmp-1", true}, {".redund-tmp-evil", true}, {"x/.redund", true},
+		// a case-insensitive file system takes these for .redund itself
+		{".REDUND/state.json", false}, {".Redund", false}, {"x/.REDUND", true},
 	} {
 		t.Run(tc.p, func(t *testing.T) {
 			err := checkRelPath(tc.p)
@@ -43,7 +45,7 @@ func TestCheckLinkTarget(t *testing.T) {
 	}{
 		{"a", "b", true}, {"d/a", "../b", true}, {"d/e/a", "../../b", true},
 		{"a", "../b", false}, {"d/a", "../../etc", false}, {"a", "/etc/passwd", false},
-		{"a", "", false}, {"a", ".redund/state.json", false},
+		{"a", "", false}, {"a", ".redund/state.json", false}, {"a", ".Redund/state.json", false},
 	} {
 		t.Run(tc.p+" -> "+tc.target, func(t *testing.T) {
 			if err := checkLinkTarget(tc.p, tc.target); (err == nil) != tc.ok {
@@ -298,6 +300,28 @@ func TestRescanDeletions(t *testing.T) {
 	for _, p := range want {
 		if !got[p] {
 			t.Errorf("%s: not reported deleted (%v)", p, got)
+		}
+	}
+}
+
+// TestRescanDoesNotFollowLinks: a dirty path noted while x was a directory
+// and rescanned after x became a link (here to a directory outside the
+// tree) must not be read through the link: the rescan used to put the
+// outside file's size, mtime and content hash into the manifest, under
+// the tree's name x/secret (someone who may write in the tree could learn
+// the hash of a file only redund may read).
+func TestRescanDoesNotFollowLinks(t *testing.T) {
+	root, outside := t.TempDir(), t.TempDir()
+	s := &scanner{root: root, match: newMatcher(nil)}
+	writeFile(t, root, "x/secret", "inside", 0o644)
+	writeFile(t, outside, "secret", "only redund may read this", 0o600)
+	tree, err := s.scan(nil)
+	must(t, err)
+	must(t, os.RemoveAll(filepath.Join(root, "x")))
+	must(t, os.Symlink(outside, filepath.Join(root, "x")))
+	for _, e := range s.rescan(tree, []string{"x/secret"}) {
+		if e.Path == "x/secret" && !e.Deleted {
+			t.Fatalf("x/secret read through the link x: %+v", e)
 		}
 	}
 }

@@ -44,10 +44,18 @@ func checkRelPath(p string) error {
 			return bad("name too long")
 		}
 	}
-	if p == stateDirName || strings.HasPrefix(p, stateDirName+"/") {
+	if inStateDir(p) {
 		return bad("reserved state directory")
 	}
 	return nil
+}
+
+// inStateDir reports whether p is .redund or below it, in any case: on a
+// case-insensitive file system (a casefolded ext4 directory, exFAT, SMB)
+// .REDUND/state.json is this node's own state.json.
+func inStateDir(p string) bool {
+	top, _, _ := strings.Cut(p, "/")
+	return strings.EqualFold(top, stateDirName)
 }
 
 // checkLinkTarget accepts a symlink at p only when its target, read as
@@ -74,7 +82,7 @@ func linkTextVerdict(p, target string) string {
 	if j == ".." || strings.HasPrefix(j, "../") {
 		return "points out of the directory"
 	}
-	if j == stateDirName || strings.HasPrefix(j, stateDirName+"/") {
+	if inStateDir(j) {
 		return "points into redund's state"
 	}
 	return ""

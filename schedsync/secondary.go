@@ -236,7 +236,7 @@ func (n *Node) applyBatch(ctx context.Context, targets []Entry, actual Tree) err
 	a := n.app
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	targets = n.screen(targets, actual != nil) // a full comparison comes with the actual tree
+	targets = n.screen(targets, actual) // a full comparison comes with the actual tree
 	if actual == nil {
 		s := &scanner{root: n.cfg.Dir, match: n.match}
 		exp := a.expectedCopy()

@@ -130,7 +130,7 @@ func refusedLinksReason(refused map[string]string) string {
 		paths = append(paths, p)
 	}
 	sort.Strings(paths)
-	return fmt.Sprintf("%d symlinks from the primary refused (first: %s)", len(refused), refused[paths[0]])
+	return fmt.Sprintf("%d paths from the primary refused (first: %s)", len(refused), refused[paths[0]])
 }
 
 func editsReason(edits map[string]string) string {

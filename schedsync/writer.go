@@ -1,10 +1,12 @@
 package schedsync
 
 import (
+	"bytes"
 	"crypto/rand"
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
 	"path"
@@ -253,6 +255,29 @@ func (w *writer) installVia(dh *dirHandles, tmp string, rel string, durable bool
 	return nil
 }
 
+// changedSince reports whether rel on disk is no longer what the plan saw
+// (loc, or nothing when !had): a file edited, made or replaced here since.
+// It stats the name in its directory, held open by dh (one fstatat, no
+// walk of the path). A directory in the way is install's business.
+func (w *writer) changedSince(dh *dirHandles, rel string, loc Entry, had bool) bool {
+	d, err := dh.dir(path.Dir(rel))
+	if err != nil {
+		return false // install fails on it and says why
+	}
+	var st unix.Stat_t
+	if err := unix.Fstatat(int(d.Fd()), path.Base(rel), &st, unix.AT_SYMLINK_NOFOLLOW); err != nil {
+		return false // nothing there: nothing to lose
+	}
+	switch st.Mode & unix.S_IFMT {
+	case unix.S_IFDIR:
+		return false
+	case unix.S_IFREG:
+		return !had || loc.Kind != KindFile || st.Size != loc.Size || st.Mtim.Nano() != loc.MTime
+	default:
+		return !had || loc.Kind != KindLink
+	}
+}
+
 // dirHandles keeps the directories one installAll renames between open,
 // so that installing a file is one renameat(2) between two open
 // directories instead of two walks of its paths through the os.Root (an
@@ -461,4 +486,45 @@ func (w *writer) setLinkTime(rel string, mtime int64) error {
 		return &fs.PathError{Op: "utimensat", Path: rel, Err: err}
 	}
 	return nil
+}
+
+// spoolMem is how much of a spooled body is held in memory; the rest goes
+// to a temporary file.
+const spoolMem = 16 << 20
+
+// spool reads r to its end and returns what it read: in memory up to
+// spoolMem, beyond that from an unlinked temporary file in .redund/tmp
+// (so what it costs is the body's size, on disk for a large one).
+func (w *writer) spool(r io.Reader) (io.ReadCloser, error) {
+	var mem bytes.Buffer
+	n, err := io.Copy(&mem, io.LimitReader(r, spoolMem+1))
+	if err != nil {
+		return nil, err
+	}
+	if n <= spoolMem {
+		return io.NopCloser(&mem), nil
+	}
+	tr, err := w.tmpRoot()
+	if err != nil {
+		return nil, err
+	}
+	name := randomName()
+	f, err := tr.OpenFile(name, os.O_CREATE|os.O_EXCL|os.O_RDWR, 0o600)
+	if err != nil {
+		return nil, err
+	}
+	_ = tr.Remove(name) // nothing to clean up, whatever happens next
+	if _, err := mem.WriteTo(f); err != nil {
+		f.Close()
+		return nil, err
+	}
+	if _, err := io.Copy(f, r); err != nil {
+		f.Close()
+		return nil, err
+	}
+	if _, err := f.Seek(0, io.SeekStart); err != nil {
+		f.Close()
+		return nil, err
+	}
+	return f, nil
 }

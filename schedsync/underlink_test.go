@@ -1,0 +1,137 @@
+package schedsync
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/redund/redund/internal/testutil"
+)
+
+// TestNothingWrittenThroughALink: a primary (lying, or buggy) that sends
+// a symlink x -> . and then entries below x (x/.redund/..., x/f) must not
+// make the secondary write, change or delete anything through the link:
+// x/.redund/state.json is the secondary's own state (its role), x/f is
+// the tree's f. Its own check of the tree refuses such entries and says
+// Not synced naming them.
+func TestNothingWrittenThroughALink(t *testing.T) {
+	f := newFake(t)
+	f.put(Entry{Path: "x", Kind: KindLink, Target: ".", Mode: 0o777}, nil)
+	f.put(Entry{Path: "f", Kind: KindFile, Size: 4, Mode: 0o644, Hash: contentSum([]byte("good"))}, []byte("good"))
+	rec := &recLog{}
+	s := startSecondaryOf(t, f, rec)
+	defer func() {
+		if t.Failed() {
+			t.Logf("status %+v\n%s", s.Status()[0], rec)
+		}
+	}()
+	testutil.Eventually(t, 15*time.Second, "Synced with x and f", func() bool { return s.state() == StateSynced })
+	if tg, err := os.Readlink(filepath.Join(s.dir, "x")); err != nil || tg != "." {
+		t.Fatalf("x: %q %v", tg, err)
+	}
+	state := filepath.Join(s.dir, ".redund", "state.json")
+	before, _ := os.ReadFile(state) // none yet: a secondary that never changed role saves none
+	evil := []byte(`{"role":"primary","epoch":99,"mode":"secondary-copy"}`)
+	f.put(Entry{Path: "x/.redund/state.json", Kind: KindFile, Size: int64(len(evil)), Mode: 0o644, Hash: contentSum(evil)}, evil)
+	f.put(Entry{Path: "x/.redund/planted", Kind: KindFile, Size: 4, Mode: 0o644, Hash: contentSum([]byte("evil"))}, []byte("evil"))
+	f.put(Entry{Path: "x/f", Kind: KindFile, Size: 4, Mode: 0o600, Hash: contentSum([]byte("evil"))}, []byte("evil"))
+	testutil.Eventually(t, 15*time.Second, "Not synced naming an entry below x", func() bool {
+		d := s.Status()[0]
+		return State(d.State) == StateNotSynced && strings.Contains(d.Reason, "x/")
+	})
+	if _, err := os.Lstat(filepath.Join(s.dir, ".redund", "planted")); err == nil {
+		t.Error(".redund/planted was written through the link x")
+	}
+	if now, _ := os.ReadFile(state); string(now) != string(before) {
+		t.Errorf("state.json was rewritten through the link x: %s", now)
+	}
+	if b, _ := os.ReadFile(filepath.Join(s.dir, "f")); string(b) != "good" {
+		t.Errorf("f was rewritten through the link x: %q", b)
+	}
+	// a deletion below the link must not delete through it either
+	expected := filepath.Join(s.dir, ".redund", "expected.bin")
+	testutil.Eventually(t, 15*time.Second, "expected.bin saved", func() bool { _, err := os.Stat(expected); return err == nil })
+	f.put(Entry{Path: "x/f", Kind: KindFile, Deleted: true}, nil)
+	f.put(Entry{Path: "x/.redund/expected.bin", Kind: KindFile, Deleted: true}, nil)
+	f.put(Entry{Path: "g", Kind: KindFile, Size: 4, Mode: 0o644, Hash: contentSum([]byte("next"))}, []byte("next"))
+	testutil.Eventually(t, 15*time.Second, "g synced after the deletions", func() bool {
+		b, _ := os.ReadFile(filepath.Join(s.dir, "g"))
+		return string(b) == "next"
+	})
+	if b, _ := os.ReadFile(filepath.Join(s.dir, "f")); string(b) != "good" {
+		t.Errorf("f was deleted through the link x: %q", b)
+	}
+	if _, err := os.Stat(expected); err != nil {
+		t.Errorf("expected.bin was deleted through the link x: %v", err)
+	}
+}
+
+// TestNothingWrittenThroughALinkOnDisk: in a full comparison the links
+// that count are the ones on disk. A manifest that drops the link x and
+// names x/sub/f must not write through the x still on disk; the entry is
+// refused and named. (Before the screen, the install order saved this
+// case: deletions come before installs, and making the parents moves a
+// link in the way aside; the screen makes it a refusal, not a conflict.)
+func TestNothingWrittenThroughALinkOnDisk(t *testing.T) {
+	f := newFake(t)
+	f.put(Entry{Path: "x", Kind: KindLink, Target: ".", Mode: 0o777}, nil)
+	rec := &recLog{}
+	s := startSecondaryOf(t, f, rec)
+	defer func() {
+		if t.Failed() {
+			t.Logf("status %+v\n%s", s.Status()[0], rec)
+		}
+	}()
+	testutil.Eventually(t, 15*time.Second, "Synced with x", func() bool { return s.state() == StateSynced })
+	f.mu.Lock()
+	delete(f.tree, "x")
+	f.tree["x/sub/f"] = Entry{Path: "x/sub/f", Kind: KindFile, Size: 4, Mode: 0o644, Hash: contentSum([]byte("evil"))}
+	f.content["x/sub/f"] = []byte("evil")
+	f.mu.Unlock()
+	s.requestResync()
+	testutil.Eventually(t, 15*time.Second, "Not synced naming x/sub/f", func() bool {
+		d := s.Status()[0]
+		return State(d.State) == StateNotSynced && strings.Contains(d.Reason, "x/sub/f")
+	})
+	if _, err := os.Lstat(filepath.Join(s.dir, "sub")); err == nil {
+		t.Error("sub was made through the link x on disk")
+	}
+}
+
+// TestNothingWrittenThroughALocalLink: someone who may write in part of the
+// secondary's directory (pub/) replaces the synced directory pub/uploads
+// with a link to ../.redund; the primary then sends pub/uploads/state.json
+// (a name an uploader on the primary may choose). The secondary must not
+// write its own state through that link.
+func TestNothingWrittenThroughALocalLink(t *testing.T) {
+	f := newFake(t)
+	f.put(Entry{Path: "pub", Kind: KindDir, Mode: 0o755}, nil)
+	f.put(Entry{Path: "pub/uploads", Kind: KindDir, Mode: 0o755}, nil)
+	f.put(Entry{Path: "pub/uploads/a", Kind: KindFile, Size: 1, Mode: 0o644, Hash: contentSum([]byte("a"))}, []byte("a"))
+	rec := &recLog{}
+	s := startSecondaryOf(t, f, rec)
+	defer func() {
+		if t.Failed() {
+			t.Logf("status %+v\n%s", s.Status()[0], rec)
+		}
+	}()
+	testutil.Eventually(t, 15*time.Second, "Synced", func() bool { return s.state() == StateSynced })
+	up := filepath.Join(s.dir, "pub", "uploads")
+	must(t, os.Rename(up, filepath.Join(s.dir, "pub", "old")))
+	must(t, os.Symlink("../.redund", up))
+	evil := []byte(`{"role":"primary","epoch":99,"mode":"secondary-copy"}`)
+	f.put(Entry{Path: "pub/uploads/state.json", Kind: KindFile, Size: int64(len(evil)), Mode: 0o644, Hash: contentSum(evil)}, evil)
+	testutil.Eventually(t, 15*time.Second, "the change applied", func() bool {
+		return fmt.Sprint(s.Status()[0].Details["seq"]) == "4"
+	})
+	if b, err := os.ReadFile(filepath.Join(s.dir, ".redund", "state.json")); err == nil && strings.Contains(string(b), "99") {
+		t.Fatalf("state.json was written through the local link: %s", b)
+	}
+	testutil.Eventually(t, 15*time.Second, "Not synced naming pub/uploads/state.json", func() bool {
+		d := s.Status()[0]
+		return State(d.State) == StateNotSynced && strings.Contains(d.Reason, "pub/uploads/state.json")
+	})
+}
