@@ -200,9 +200,9 @@ func (s *Store) applyEntries(p string, pos Position, resp pullResp) error {
 		b.inbox.FillPercent = 1 // keys only ever grow: pack the pages
 		var buf []byte
 		for _, x := range resp.Entries {
-			buf = appendEntry(buf[len(buf):], x)
 			k := be(x.Seq)
-			if err := b.inbox.Put(k, Seal(k, buf)); err != nil {
+			buf = sealOwn(k, appendEntry(buf[len(buf):], x))
+			if err := b.inbox.Put(k, buf); err != nil {
 				return err
 			}
 		}

@@ -89,6 +89,12 @@ func Seal(key, v []byte) []byte {
 	return binary.BigEndian.AppendUint32(out, sum(key, v))
 }
 
+// sealOwn is Seal for a value the caller owns and gives up: the checksum
+// is appended to it (no copy).
+func sealOwn(key, v []byte) []byte {
+	return binary.BigEndian.AppendUint32(v, sum(key, v))
+}
+
 // unseal checks the checksum of a stored value and returns the value
 // without it (a slice of sv) or why it is damaged.
 func unseal(key, sv []byte) ([]byte, string) {

@@ -2,6 +2,7 @@ package replica
 
 import (
 	"bytes"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"slices"
@@ -68,7 +69,7 @@ func (s *Store) write(p string, x Entry) (uint64, error) {
 // appendLog adds x to the log and drops the oldest entries beyond limit
 // bytes that are already in the data and at or below keep.
 func appendLog(b buckets, x Entry, limit int64, keep uint64) error {
-	enc := Seal(be(x.Seq), appendEntry(nil, x))
+	enc := sealOwn(be(x.Seq), appendEntry(nil, x))
 	b.log.FillPercent = 1 // keys only ever grow: pack the pages
 	if err := b.log.Put(be(x.Seq), enc); err != nil {
 		return err
@@ -102,7 +103,8 @@ func applyData(data *bolt.Bucket, x Entry) error {
 	if x.Op == OpDelete {
 		return data.Delete(k)
 	}
-	return data.Put(k, Seal(k, append(be(x.Seq), x.Value...)))
+	v := binary.BigEndian.AppendUint64(make([]byte, 0, 8+len(x.Value)+sumLen), x.Seq)
+	return data.Put(k, sealOwn(k, append(v, x.Value...)))
 }
 
 // Get returns key's value and version.
@@ -118,6 +120,8 @@ func (s *Store) Get(p, key string) (Item, bool, error) {
 		}
 		return Item{Key: key, Version: x.Seq, Value: bytes.Clone(x.Value)}, true, nil
 	}
+	// past the overlay: the data, which misses the changes a damaged
+	// entry held when p is broken
 	if err := s.brokenErr(p); err != nil {
 		return Item{}, false, err
 	}

@@ -97,7 +97,7 @@ func (s *Store) pull(r pullReq) (pullResp, error) {
 			size += len(v)
 			x, err := s.entryOf(r.Provider, "log", k, v)
 			if err != nil {
-				return fmt.Errorf("replica: log entry %d: %w", u64(k), err)
+				return fmt.Errorf("replica: corrupt log entry %d: %w", u64(k), err)
 			}
 			// v is the database's memory, reusable once the read ends
 			x.Value = bytes.Clone(x.Value)
