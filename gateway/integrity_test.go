@@ -7,6 +7,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/redund/redund/internal/testutil"
 )
 
 // TestDamagedStoreAtStartInStatus: a document of replica.db damaged on
@@ -91,5 +93,43 @@ func TestFormat1StoreMigrated(t *testing.T) {
 	d := n.Detail()
 	if d.History.Cached != 2 || d.History.Quarantined != 0 || d.Epoch < 7 || d.Damaged != 0 {
 		t.Fatalf("history %+v, epoch %d, damaged %d %s", d.History, d.Epoch, d.Damaged, d.DamageError)
+	}
+}
+
+// TestBackupCopiesItsDamagedConfigAgain: a backup whose copy of a
+// configuration document was damaged while it was down refuses the
+// damaged bytes, takes a full copy from the master and then serves the
+// master's document; its status counts the damage.
+func TestBackupCopiesItsDamagedConfigAgain(t *testing.T) {
+	m, b, _ := pair(t, nil)
+	marker := []byte("replicated-setpoint-abcdefgh")
+	if _, err := m.SetConfig("doc", marker); err != nil {
+		t.Fatal(err)
+	}
+	testutil.Eventually(t, 5*time.Second, "the backup has the document", func() bool {
+		it, ok, err := b.GetDoc(ProvConfig, "doc")
+		return err == nil && ok && bytes.Equal(it.Value, marker)
+	})
+	bc := b.cfg
+	b.stop()
+	path := filepath.Join(bc.DataDir, "replica.db")
+	raw, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if bytes.Count(raw, marker) == 0 {
+		t.Fatal("the document is not in the backup's file")
+	}
+	if err := os.WriteFile(path, bytes.ReplaceAll(raw, marker, []byte("replicated-setpoint-ABCDEFGH")), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	b2 := startGW(t, bc, nil)
+	testutil.Eventually(t, 10*time.Second, "the backup serves the master's document again", func() bool {
+		it, ok, err := b2.GetDoc(ProvConfig, "doc")
+		return err == nil && ok && bytes.Equal(it.Value, marker)
+	})
+	d := b2.Detail()
+	if d.Damaged == 0 || d.Providers[0].FullSyncs == 0 {
+		t.Fatalf("damaged %d, full syncs %d", d.Damaged, d.Providers[0].FullSyncs)
 	}
 }
