@@ -18,6 +18,11 @@
 // a staging bucket that replaces the data only once complete) and records
 // a system Event saying why.
 //
+// Every stored value of the data, the log and the inbox ends with a
+// CRC-32C of its key and bytes, checked on every read; a damaged value is
+// refused, counted and never sent (integrity.go; the file's format and its
+// migration: format.go).
+//
 // Leader side: Put, Delete, Get, List, Lead, Serve (the request handler).
 // Follower side: Follow (one loop per provider over any Requester such as a
 // peer.Node), ForceFullSync. Both: Stats, Events, Position.
