@@ -39,20 +39,18 @@ func (s *Store) write(p string, x Entry) (uint64, error) {
 		return 0, fmt.Errorf("%w: %q (limit %d bytes)", ErrTooLarge, x.Key, MaxValue)
 	}
 	var seq uint64
-	err := s.guard("a write", func() error {
-		return s.db.Batch(func(tx *bolt.Tx) error {
-			b, err := s.buckets(tx, p)
-			if err != nil {
-				return err
-			}
-			x.Seq = u64(b.meta.Get(keyLast)) + 1
-			x.Time = time.Now().UnixNano()
-			if err := appendLog(b, x, s.opts.CacheBytes, s.snapshotHold(p)); err != nil {
-				return err
-			}
-			seq = x.Seq
-			return nil
-		})
+	err := s.batch(func(tx *bolt.Tx) error {
+		b, err := s.buckets(tx, p)
+		if err != nil {
+			return err
+		}
+		x.Seq = u64(b.meta.Get(keyLast)) + 1
+		x.Time = time.Now().UnixNano()
+		if err := appendLog(b, x, s.opts.CacheBytes, s.snapshotHold(p)); err != nil {
+			return err
+		}
+		seq = x.Seq
+		return nil
 	})
 	if err != nil {
 		return 0, fmt.Errorf("replica: write %s/%s: %w", p, x.Key, err)

@@ -626,6 +626,7 @@ func TestReadYourWritesWhileCheckpointing(t *testing.T) {
 func crashAndReopen(t *testing.T, s *Store, path string) *Store {
 	t.Helper()
 	pauseCheckpoints(s)
+	s.stopWriter()
 	s.db.Close()
 	s, err := Open(path, Options{Providers: []string{"config"}})
 	if err != nil {

@@ -95,6 +95,12 @@ type Store struct {
 	stop   chan struct{}
 	cpDone chan struct{}
 	once   sync.Once
+
+	// the writer's queue (batch.go), its stop and its end
+	wq    chan *wcall
+	wstop chan struct{}
+	wdone chan struct{}
+	wonce sync.Once
 }
 
 // Item is one document.
@@ -144,15 +150,16 @@ func Open(path string, opts Options) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("replica: open %s: %w", path, err)
 	}
-	db.MaxBatchDelay = 2 * time.Millisecond
 	s := &Store{db: db, path: path, opts: opts, log: opts.Log, notify: map[string]chan struct{}{}, stats: map[string]*provStats{},
 		ov: map[string]*overlay{}, holds: map[string]hold{}, kickc: make(chan struct{}, 1), stop: make(chan struct{}), cpDone: make(chan struct{}),
-		damage: damageStats{seen: map[string]bool{}}, follower: map[string]bool{}, broken: map[string]error{}}
+		damage: damageStats{seen: map[string]bool{}}, follower: map[string]bool{}, broken: map[string]error{},
+		wq: make(chan *wcall), wstop: make(chan struct{}), wdone: make(chan struct{})}
 	if err := s.init(); err != nil {
 		db.Close()
 		return nil, fmt.Errorf("replica: init %s: %w", path, err)
 	}
 	go s.checkpointer()
+	go s.writer()
 	return s, nil
 }
 
@@ -255,6 +262,7 @@ func (s *Store) DB() *bolt.DB { return s.db }
 
 // Close applies what is pending to the data and closes the database.
 func (s *Store) Close() error {
+	s.stopWriter() // the writes in flight commit first
 	s.once.Do(func() {
 		close(s.stop)
 		<-s.cpDone
