@@ -200,12 +200,13 @@ func (s *Store) Damage() (int, string) {
 // guard turns a panic of bbolt inside fn (a damaged page structure:
 // "invalid page type", an index out of range, a read outside the mapped
 // file, which SetPanicOnFault makes a panic instead of a crash) into a
-// *DamagedError. It catches what runs on the calling goroutine only: a
-// commit of db.Batch runs on bbolt's own goroutine, where a panic still
-// ends the process, and a fault the runtime cannot turn into a panic (a
-// damaged meta page that bolt.Open follows: see checkFile) is not caught.
-// A value damaged in place without breaking the page is caught by its
-// checksum, not here.
+// *DamagedError. It catches what runs on the calling goroutine only: the
+// store's writes commit on its own writer goroutine under guard (batch.go)
+// rather than through db.Batch, whose commit runs on bbolt's goroutine. A
+// fault the runtime cannot turn into a panic (a damaged meta page that
+// bolt.Open follows: see checkFile) is not caught. A value damaged in place
+// without breaking the page is caught by its checksum, not here; a damaged
+// key makes its document look absent, which neither sees.
 func (s *Store) guard(what string, fn func() error) (err error) {
 	old := debug.SetPanicOnFault(true)
 	defer func() {
