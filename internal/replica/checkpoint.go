@@ -175,7 +175,7 @@ func (s *Store) applyStream(p, part string, b buckets, src *bolt.Bucket, headKey
 	if err != nil {
 		return done, false, err
 	}
-	if err := applyAll(b.data, xs); err != nil {
+	if err := applyAll(b, xs); err != nil {
 		return done, false, err
 	}
 	return head, true, b.meta.Put(doneKey, be(head))
@@ -205,14 +205,23 @@ func (s *Store) readEntries(p, part string, bk *bolt.Bucket, from uint64) ([]Ent
 	return xs, nil
 }
 
-// applyAll writes the newest change of each key to data, in key order.
-func applyAll(data *bolt.Bucket, xs []Entry) error {
+// applyAll writes the newest change of each key to the data, in key
+// order, and keeps the count of documents (keyDocCount) with it.
+func applyAll(b buckets, xs []Entry) error {
+	n := u64(b.meta.Get(keyDocCount))
 	for _, x := range lastPerKey(xs) {
-		if err := applyData(data, x); err != nil {
+		had := b.data.Get([]byte(x.Key)) != nil
+		if err := applyData(b.data, x); err != nil {
 			return err
 		}
+		switch {
+		case x.Op == OpPut && !had:
+			n++
+		case x.Op == OpDelete && had && n > 0:
+			n--
+		}
 	}
-	return nil
+	return b.meta.Put(keyDocCount, be(n))
 }
 
 // errNothing rolls back a checkpoint that found nothing to apply (an empty

@@ -351,7 +351,7 @@ func (s *Store) fullSync(ctx context.Context, p string, req Requester, typ byte,
 			return s.refuseEmpty(p, logID)
 		}
 	}
-	if err := s.swapStage(p, stage, logID, seq); err != nil {
+	if err := s.swapStage(p, stage, logID, seq, keys); err != nil {
 		return err
 	}
 	st.completeForced(gen)
@@ -459,7 +459,7 @@ func (s *Store) writeStage(stage []byte, r snapResp) error {
 
 // swapStage makes stage the live data, positioned at (logID, seq). What
 // this node had pending is dropped with the data it replaces.
-func (s *Store) swapStage(p string, stage []byte, logID string, seq uint64) error {
+func (s *Store) swapStage(p string, stage []byte, logID string, seq, docs uint64) error {
 	var upto [2]uint64
 	err := s.update("a snapshot copy", func(tx *bolt.Tx) error {
 		b, err := s.buckets(tx, p)
@@ -481,7 +481,8 @@ func (s *Store) swapStage(p string, stage []byte, logID string, seq uint64) erro
 			return err
 		}
 		upto = [2]uint64{u64(b.meta.Get(keyLast)), seq}
-		for k, v := range map[string]uint64{string(keyApplied): seq, string(keyInboxData): seq, string(keyLogData): upto[streamLog]} {
+		for k, v := range map[string]uint64{string(keyApplied): seq, string(keyInboxData): seq, string(keyLogData): upto[streamLog],
+			string(keyDocCount): docs} {
 			if err := b.meta.Put([]byte(k), be(v)); err != nil {
 				return err
 			}

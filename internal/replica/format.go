@@ -100,13 +100,15 @@ func sealBucket(b *bolt.Bucket) (int, error) {
 // returns the first damage found (each one is counted and recorded).
 func (s *Store) verifyAll() error {
 	var first error
+	found := map[string]uint64{} // keys per bucket
 	err := s.view("the check at open", func(tx *bolt.Tx) error {
-		return tx.ForEach(func(name []byte, b *bolt.Bucket) error {
+		err := tx.ForEach(func(name []byte, b *bolt.Bucket) error {
 			if !s.isSealed(name) {
 				return nil
 			}
 			c := b.Cursor()
 			for k, v := c.First(); k != nil; k, v = c.Next() {
+				found[string(name)]++
 				if v == nil {
 					continue
 				}
@@ -119,9 +121,55 @@ func (s *Store) verifyAll() error {
 			}
 			return nil
 		})
+		if err != nil {
+			return err
+		}
+		if err := s.checkDocCounts(tx, found); err != nil && first == nil {
+			first = err
+		}
+		return nil
 	})
 	if err != nil {
 		return err
+	}
+	return first
+}
+
+// keyDocCount (meta) is how many documents the live data bucket holds,
+// kept with every change applied to it: the check at open compares it
+// with the keys it finds, which shows a damaged key or branch page that
+// hides documents (or shows others) while every value's checksum holds.
+var keyDocCount = []byte("doc_count")
+
+// initDocCount counts the documents of p's data for a file that has no
+// count yet (one of format 1, migrated in the same transaction).
+func initDocCount(tx *bolt.Tx, p string) error {
+	meta := tx.Bucket(bucketName(p, "meta"))
+	if meta.Get(keyDocCount) != nil {
+		return nil
+	}
+	n := uint64(0)
+	c := tx.Bucket(dataName(p, meta)).Cursor()
+	for k, _ := c.First(); k != nil; k, _ = c.Next() {
+		n++
+	}
+	return meta.Put(keyDocCount, be(n))
+}
+
+// checkDocCounts compares, for each provider, the keys found in its live
+// data bucket (found, by bucket name) with its count.
+func (s *Store) checkDocCounts(tx *bolt.Tx, found map[string]uint64) error {
+	var first error
+	for _, p := range s.opts.Providers {
+		meta := tx.Bucket(bucketName(p, "meta"))
+		name := string(dataName(p, meta))
+		if want := u64(meta.Get(keyDocCount)); found[name] != want {
+			err := s.damaged(p, name, nil, fmt.Sprintf("it holds %d documents where %d were written: "+
+				"a damaged key or page hides documents (or shows others)", found[name], want))
+			if first == nil {
+				first = err
+			}
+		}
 	}
 	return first
 }

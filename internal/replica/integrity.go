@@ -58,6 +58,9 @@ func (e *DamagedError) Error() string {
 	if e.Bucket == "" {
 		return fmt.Sprintf("replica: damaged file %s: %s (refused; restore it, or move it aside to start empty)", e.File, e.Why)
 	}
+	if e.Key == nil {
+		return fmt.Sprintf("replica: damaged bucket %q in %s: %s", e.Bucket, e.File, e.Why)
+	}
 	return fmt.Sprintf("replica: damaged value in %s, bucket %q, key %s: %s (refused, not served nor replicated)",
 		e.File, e.Bucket, keyText(e.Key), e.Why)
 }

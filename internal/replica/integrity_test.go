@@ -230,3 +230,47 @@ func TestFormat1FileMigrated(t *testing.T) {
 		s.Close()
 	}
 }
+
+// TestHiddenDocumentsFound: a document that disappears from the data
+// without a change that deleted it (as a damaged branch page hides a
+// subtree: every value left still has a good checksum) is found by the
+// check at open, which compares the documents with the count the store
+// keeps, and a follower copies its leader's data again. Before the count,
+// the document was silently gone.
+func TestHiddenDocumentsFound(t *testing.T) {
+	l := open(t, Options{})
+	for _, k := range []string{"a", "b", "c"} {
+		if _, err := l.Put("config", k, []byte("v-"+k)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	path := filepath.Join(t.TempDir(), "f.db")
+	f := openAt(t, path, Options{})
+	stop := follow(t, f, l, "config")
+	waitConverged(t, f, l, "config")
+	stop()
+	f.Close()
+	db, err := bolt.Open(path, 0o600, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = db.Update(func(tx *bolt.Tx) error {
+		meta := tx.Bucket(bucketName("config", "meta"))
+		return tx.Bucket(dataName("config", meta)).Delete([]byte("b"))
+	})
+	db.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	f = openAt(t, path, Options{})
+	st := f.Stats("config")
+	if st.Damaged == 0 || !strings.Contains(st.DamageError, "holds 2 documents where 3 were written") || !st.FullSyncNeeded {
+		t.Fatalf("the check at open: damaged %d (%s), full sync needed %v", st.Damaged, st.DamageError, st.FullSyncNeeded)
+	}
+	follow(t, f, l, "config")
+	testutil.Eventually(t, 10*time.Second, "the hidden document copied again", func() bool {
+		it, ok, err := f.Get("config", "b")
+		return err == nil && ok && string(it.Value) == "v-b"
+	})
+}

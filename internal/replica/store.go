@@ -175,6 +175,9 @@ func (s *Store) init() error {
 			if err := initProvider(tx, p); err != nil {
 				return err
 			}
+			if err := initDocCount(tx, p); err != nil {
+				return err
+			}
 			s.notify[p] = make(chan struct{})
 			s.stats[p] = newProvStats()
 			s.ov[p] = newOverlay()
