@@ -55,9 +55,10 @@ var (
 	bucketHistCache = []byte("history_cache")
 	bucketHistMeta  = []byte("history_cache_meta")
 	// bucketHistBad holds cached entries that cannot be forwarded (not a
-	// point, a point under another key, or one the master would refuse),
-	// as they were, under their key: kept for the operator, out of the way
-	// of the points behind them.
+	// point, a point under another key, one the master would refuse or
+	// kept refusing, or a damaged one), as they were (the cache's stored
+	// bytes, their checksum included), under their key and sealed again:
+	// kept for the operator, out of the way of the points behind them.
 	bucketHistBad = []byte("history_cache_quarantine")
 	keyCacheID    = []byte("id")
 )
@@ -225,7 +226,8 @@ func (h *historyStore) forwardable(n int) (out []Point, total int, bad []string,
 					return err
 				}
 			}
-			if err := q.Put(bytes.Clone(k), replica.Seal(k, v)); err != nil { // as it was (sealed again)
+			// the entry as the cache held it (its checksum included), sealed
+			if err := q.Put(bytes.Clone(k), replica.Seal(k, v)); err != nil {
 				return err
 			}
 			if err := c.Delete(); err != nil {
@@ -268,7 +270,7 @@ func (h *historyStore) quarantine(seq uint64) error {
 		if err != nil {
 			return err
 		}
-		if err := q.Put(k, bytes.Clone(v)); err != nil { // sealed under the same key
+		if err := q.Put(k, replica.Seal(k, v)); err != nil { // as forwardable keeps them
 			return err
 		}
 		return b.Delete(k)
