@@ -12,10 +12,12 @@ import (
 )
 
 // TestCheckpointFailureInHealth: when the checkpointer cannot bring the
-// documents up to date with the log (here an entry of the log does not
-// decode), the status document has an ERR health entry saying so. The
-// error was only in the providers' JSON (checkpoint_error): redund status
-// showed the node healthy.
+// documents up to date with the log (here an entry of the log is damaged:
+// its checksum does not match), the status document has an ERR health
+// entry saying so, naming the bucket. The error was only in the
+// providers' JSON (checkpoint_error): redund status showed the node
+// healthy. A write made since is still readable (it is durable, and
+// newer than the documents).
 func TestCheckpointFailureInHealth(t *testing.T) {
 	n := startGW(t, Config{NodeID: "solo", Mode: ModeIndependent, DataDir: t.TempDir()}, nil)
 	waitRole(t, n, RoleActive, 3*time.Second)
@@ -39,8 +41,8 @@ func TestCheckpointFailureInHealth(t *testing.T) {
 	}
 	testutil.Eventually(t, 5*time.Second, "the checkpoint failure in the health", func() bool {
 		d := n.Status()[0]
-		return len(d.Health) == 1 && d.Health[0].Name == "replica checkpoint" && d.Health[0].State == "ERR" &&
-			strings.Contains(d.Health[0].Reason, "corrupt entry")
+		return len(d.Health) == 1 && d.Health[0].Name == "replica.db integrity" && d.Health[0].State == "ERR" &&
+			strings.Contains(d.Health[0].Reason, `bucket "p/config/log"`) && strings.Contains(d.Health[0].Reason, "config: refused")
 	})
 	if docValue(t, n, ProvConfig, "after") != "v" {
 		t.Fatal("the write is not readable")

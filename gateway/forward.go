@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"strings"
 	"time"
+
+	"github.com/redund/redund/internal/peer"
 )
 
 // PostHistory stores points on the active node: the master (or an
@@ -86,17 +88,38 @@ func (g *Gateway) QueryHistory(tag string, from, to int64) ([]Point, error) {
 // them, and the master ignores a (source, seq) it already has, so every
 // point is stored exactly once.
 func (g *Gateway) forwardLoop(ctx context.Context) {
+	var rf refusals
 	for ctx.Err() == nil {
 		v := g.view()
 		up, ch := v.Link == linkUp, v.changed
 		if up {
-			more, err := g.forwardBatch(ctx)
+			sent, more, err := g.forwardBatch(ctx, rf.size())
+			var wait time.Duration
+			var re *peer.RemoteError
+			switch {
+			case errors.As(err, &re): // the master answered: a refusal
+				var setAside bool
+				if rf, wait, setAside = rf.refused(g.refusal, len(sent), time.Now()); setAside {
+					g.setAsideRefused(sent[0], re.Msg)
+					more = true
+				}
+			case err == nil:
+				rf = rf.accepted()
+			}
 			g.hist.mu.Lock()
 			if err != nil {
 				g.hist.lastForwardErr = err.Error()
 			}
+			g.hist.refusedInRow = rf.inRow
 			g.hist.mu.Unlock()
-			if more && err == nil {
+			if wait > 0 { // after a refusal, nothing but the end wakes the loop early
+				select {
+				case <-ctx.Done():
+				case <-time.After(wait):
+				}
+				continue
+			}
+			if more {
 				continue
 			}
 		}
@@ -109,15 +132,30 @@ func (g *Gateway) forwardLoop(ctx context.Context) {
 	}
 }
 
-func (g *Gateway) forwardBatch(ctx context.Context) (bool, error) {
-	points, total, bad, err := g.hist.forwardable(500)
+// setAsideRefused moves a cached point the master keeps refusing into the
+// quarantine, so that the points behind it are forwarded.
+func (g *Gateway) setAsideRefused(p Point, why string) {
+	why = fmt.Sprintf("the master refused it %d times over at least %v: %s", g.refusal.Strikes, g.refusal.MinSpan, why)
+	if err := g.hist.quarantine(p.Seq); err != nil {
+		g.log.Error("history cache: cannot set aside a refused point", "seq", p.Seq, "err", err)
+		return
+	}
+	g.log.Warn("history cache: a point the master refuses set aside (quarantined)", "seq", p.Seq, "tag", p.Tag, "why", why)
+	g.sysEvent("history", fmt.Sprintf("set aside cached point %d (tag %.100q, kept in the quarantine bucket of replica.db): %s", p.Seq, p.Tag, why))
+}
+
+// forwardBatch forwards up to n cached points and returns the points it
+// sent (the master refused them when the error is a *peer.RemoteError)
+// and whether more wait.
+func (g *Gateway) forwardBatch(ctx context.Context, n int) ([]Point, bool, error) {
+	points, total, bad, err := g.hist.forwardable(n)
 	if len(bad) > 0 {
 		g.log.Warn("history cache: entries that cannot be forwarded set aside (quarantined)", "count", len(bad), "first", bad[0])
 		g.sysEvent("history", fmt.Sprintf("set aside %d cached entries that cannot be forwarded (kept in the quarantine bucket of replica.db); first: %s",
 			len(bad), bad[0]))
 	}
 	if err != nil || len(points) == 0 {
-		return false, err
+		return nil, false, err
 	}
 	rctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
@@ -125,20 +163,21 @@ func (g *Gateway) forwardBatch(ctx context.Context) (bool, error) {
 	if g.cfg.History == HistoryPartial {
 		body, err := g.node.Request(rctx, reqUptime, nil)
 		if err != nil {
-			return false, err
+			// not a refusal of the points (%v: errors.As finds no RemoteError)
+			return nil, false, fmt.Errorf("the master's active intervals: %v", err)
 		}
 		var ivs []interval
 		if err := json.Unmarshal(body, &ivs); err != nil {
-			return false, err
+			return nil, false, err
 		}
 		send, drop = splitByIntervals(points, ivs)
 	}
 	inserted, err := g.sendCached(rctx, send)
 	if err != nil {
-		return false, err
+		return send, false, err
 	}
 	if err := g.hist.uncache(points); err != nil {
-		return false, err
+		return send, false, err
 	}
 	g.hist.mu.Lock()
 	g.hist.forwarded += int64(inserted)
@@ -149,7 +188,7 @@ func (g *Gateway) forwardBatch(ctx context.Context) (bool, error) {
 	if len(drop) > 0 {
 		g.sysEvent("history", fmt.Sprintf("dropped %d cached points the master recorded itself (it was only unreachable)", len(drop)))
 	}
-	return total > len(points), nil
+	return send, total > len(points), nil
 }
 
 // sendCached forwards points to the master and returns how many it stored

@@ -52,6 +52,8 @@ type Options struct {
 	PeerListener net.Listener
 	// Witness is the [witness] table; required with `witness = true`.
 	Witness *witness.Config
+	// refusal replaces defaultRefusalPolicy (tests)
+	refusal *refusalPolicy
 }
 
 // LockName is the witness lock the gateway's nodes campaign for (under
@@ -67,6 +69,7 @@ type Gateway struct {
 	log     *slog.Logger
 	store   *replica.Store
 	hist    *historyStore
+	refusal refusalPolicy // how long a refused history batch is retried
 	node    *peer.Node
 	started time.Time
 	sup     *supervisor
@@ -114,11 +117,15 @@ func New(cfg *Config, opts Options) (*Gateway, error) {
 	g := &Gateway{cfg: c, opts: opts, log: logging.Component(opts.Log, "gateway", c.NodeID), started: time.Now(),
 		params: params{NodeID: c.NodeID, Mode: c.Mode, Recovery: c.Recovery, FailoverTimeout: c.FailoverTimeout.D()},
 		inputs: make(chan input, 256), reloads: make(chan reloadReq), quit: make(chan struct{}), out: newOutbox()}
+	g.refusal = defaultRefusalPolicy
+	if opts.refusal != nil {
+		g.refusal = *opts.refusal
+	}
 	if err := os.MkdirAll(c.DataDir, 0o750); err != nil {
 		return nil, fmt.Errorf("gateway: data_dir: %w", err)
 	}
 	st, err := replica.Open(filepath.Join(c.DataDir, "replica.db"), replica.Options{
-		Providers: []string{ProvConfig, ProvState}, CacheBytes: int64(c.DiskCache), Log: g.log, KeepOnEmpty: []string{ProvConfig},
+		Providers: []string{ProvConfig, ProvState}, CacheBytes: int64(c.DiskCache), Log: g.log, KeepOnEmpty: []string{ProvConfig}, Sealed: sealedBuckets,
 		OnEvent: func(e replica.Event) { g.sysEvent(e.Kind, e.Provider+": "+e.Message) }})
 	if err != nil {
 		return nil, fmt.Errorf("gateway: %w", err)

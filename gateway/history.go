@@ -12,6 +12,8 @@ import (
 	"time"
 
 	bolt "go.etcd.io/bbolt"
+
+	"github.com/redund/redund/internal/replica"
 )
 
 // Point is one timestamped history value.
@@ -35,14 +37,17 @@ type historyStore struct {
 	node   string // this node's id (uptime intervals are per node)
 	// cacheID tells this cache from an earlier one of the same node
 	cacheID string
-	kv      *bolt.DB
-	runID   atomic.Int64 // open active interval (master), 0 when none
+	// kv is replica.db, where the cache and the quarantine live, their
+	// values sealed with a checksum (sealedBuckets)
+	kv    *replica.Store
+	runID atomic.Int64 // open active interval (master), 0 when none
 
 	mu                 sync.Mutex
 	forwarded, dropped int64
 	repeated           int64 // forwarded points the master already had
 	lastForward        time.Time
 	lastForwardErr     string
+	refusedInRow       int // the master's refusals of forwarded batches in a row
 	wake               chan struct{}
 }
 
@@ -50,12 +55,17 @@ var (
 	bucketHistCache = []byte("history_cache")
 	bucketHistMeta  = []byte("history_cache_meta")
 	// bucketHistBad holds cached entries that cannot be forwarded (not a
-	// point, a point under another key, or one the master would refuse),
-	// as they were, under their key: kept for the operator, out of the way
-	// of the points behind them.
+	// point, a point under another key, one the master would refuse or
+	// kept refusing, or a damaged one), as they were (the cache's stored
+	// bytes, their checksum included), under their key and sealed again:
+	// kept for the operator, out of the way of the points behind them.
 	bucketHistBad = []byte("history_cache_quarantine")
 	keyCacheID    = []byte("id")
 )
+
+// sealedBuckets are the gateway's buckets in replica.db whose values carry
+// a checksum (replica.Seal), checked on every read.
+var sealedBuckets = []string{string(bucketHistCache), string(bucketHistBad), string(bucketGateway)}
 
 // source names this node's cache to the master: (source, seq) is unique
 // across caches made again.
@@ -134,7 +144,8 @@ func (h *historyStore) cache(points []Point) error {
 			seq, _ := b.NextSequence()
 			p.Seq = seq
 			v, _ := json.Marshal(p)
-			if err := b.Put(be64(seq), v); err != nil {
+			k := be64(seq)
+			if err := b.Put(k, replica.Seal(k, v)); err != nil {
 				return err
 			}
 		}
@@ -160,7 +171,9 @@ func (h *historyStore) cached(n int) ([]Point, int, error) {
 		c := b.Cursor()
 		for k, v := c.First(); k != nil && len(out) < n; k, v = c.Next() {
 			var p Point
-			if json.Unmarshal(v, &p) == nil {
+			// a damaged entry is counted when forwardable sets it aside,
+			// not on every look of the status
+			if v, ok := replica.Verify(k, v); ok && json.Unmarshal(v, &p) == nil {
 				out = append(out, p)
 			}
 		}
@@ -197,7 +210,13 @@ func (h *historyStore) forwardable(n int) (out []Point, total int, bad []string,
 		var q *bolt.Bucket
 		c := b.Cursor()
 		for k, v := c.First(); k != nil && len(out) < n; k, v = c.Next() {
-			p, perr := parseCached(k, v)
+			// a damaged entry (its checksum does not match) is set aside
+			// with the rest: it is counted and recorded by the store
+			pv, perr := h.kv.Unseal(string(bucketHistCache), k, v)
+			var p Point
+			if perr == nil {
+				p, perr = parseCached(k, pv)
+			}
 			if perr == nil {
 				out = append(out, p)
 				continue
@@ -207,7 +226,8 @@ func (h *historyStore) forwardable(n int) (out []Point, total int, bad []string,
 					return err
 				}
 			}
-			if err := q.Put(bytes.Clone(k), bytes.Clone(v)); err != nil {
+			// the entry as the cache held it (its checksum included), sealed
+			if err := q.Put(bytes.Clone(k), replica.Seal(k, v)); err != nil {
 				return err
 			}
 			if err := c.Delete(); err != nil {
@@ -234,6 +254,27 @@ func (h *historyStore) quarantined() int {
 		return nil
 	})
 	return n
+}
+
+// quarantine moves the cache entry of seq (if still there) into the
+// quarantine bucket, as it was.
+func (h *historyStore) quarantine(seq uint64) error {
+	return h.kv.Update(func(tx *bolt.Tx) error {
+		b := tx.Bucket(bucketHistCache)
+		k := be64(seq)
+		v := b.Get(k)
+		if v == nil {
+			return nil
+		}
+		q, err := tx.CreateBucketIfNotExists(bucketHistBad)
+		if err != nil {
+			return err
+		}
+		if err := q.Put(k, replica.Seal(k, v)); err != nil { // as forwardable keeps them
+			return err
+		}
+		return b.Delete(k)
+	})
 }
 
 func (h *historyStore) uncache(points []Point) error {

@@ -63,7 +63,7 @@ func isPostgres(dsn string) bool {
 // "postgres://..."), which both nodes may share.
 func openHistory(c Config, st *replica.Store) (*historyStore, error) {
 	dsn := c.HistoryDSN.Reveal()
-	h := &historyStore{kv: st.DB(), node: c.NodeID, wake: make(chan struct{}, 1)}
+	h := &historyStore{kv: st, node: c.NodeID, wake: make(chan struct{}, 1)}
 	var err error
 	schema := sqliteSchema
 	if isPostgres(dsn) {
@@ -94,7 +94,7 @@ func openHistory(c Config, st *replica.Store) (*historyStore, error) {
 			return nil, fmt.Errorf("gateway: history store: %w", err)
 		}
 	}
-	err = st.DB().Update(func(tx *bolt.Tx) error {
+	err = st.Update(func(tx *bolt.Tx) error {
 		id, err := openCache(tx)
 		h.cacheID = id
 		return err

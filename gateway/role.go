@@ -9,6 +9,8 @@ import (
 	"time"
 
 	bolt "go.etcd.io/bbolt"
+
+	"github.com/redund/redund/internal/replica"
 )
 
 // errStopping answers a command that arrives while the node stops.
@@ -76,24 +78,35 @@ var bucketGateway = []byte("gateway")
 
 func (g *Gateway) loadEpoch() uint64 {
 	var e uint64
-	_ = g.store.DB().View(func(tx *bolt.Tx) error {
+	err := g.store.View(func(tx *bolt.Tx) error {
 		if b := tx.Bucket(bucketGateway); b != nil {
-			if v := b.Get([]byte("epoch")); len(v) == 8 {
-				e = binary.BigEndian.Uint64(v)
+			k := []byte("epoch")
+			if sv := b.Get(k); sv != nil {
+				v, err := g.store.Unseal(string(bucketGateway), k, sv)
+				if err != nil {
+					return err
+				}
+				if len(v) == 8 {
+					e = binary.BigEndian.Uint64(v)
+				}
 			}
 		}
 		return nil
 	})
+	if err != nil { // counted and shown by the store; the epoch starts again from 0
+		g.log.Error("cannot load the epoch", "err", err)
+	}
 	return e
 }
 
 func (g *Gateway) saveEpoch(e uint64) {
-	err := g.store.DB().Update(func(tx *bolt.Tx) error {
+	err := g.store.Update(func(tx *bolt.Tx) error {
 		b, err := tx.CreateBucketIfNotExists(bucketGateway)
 		if err != nil {
 			return err
 		}
-		return b.Put([]byte("epoch"), binary.BigEndian.AppendUint64(nil, e))
+		k := []byte("epoch")
+		return b.Put(k, replica.Seal(k, binary.BigEndian.AppendUint64(nil, e)))
 	})
 	if err != nil {
 		g.log.Error("cannot save epoch", "err", err)

@@ -1,6 +1,8 @@
 package gateway
 
 import (
+	"fmt"
+	"strings"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -34,6 +36,13 @@ type Detail struct {
 	Witness       *WitnessDetail  `json:"witness,omitempty"`
 	Events        []SystemEvent   `json:"system_events"`
 	Replica       []replica.Event `json:"replica_events"`
+	// Damaged counts the values of replica.db refused since the node
+	// started because their checksum did not match (or bbolt panicked on
+	// a damaged page); DamageError names the last one's file, bucket and
+	// key. The check at start reads every value, so a restart counts
+	// again what is still damaged.
+	Damaged     int    `json:"damaged,omitempty"`
+	DamageError string `json:"damage_error,omitempty"`
 }
 
 // HistoryStats describe the history store and the backup's cache.
@@ -52,6 +61,11 @@ type HistoryStats struct {
 	// forwarded (undecodable, misnumbered, or a point the master refuses);
 	// they stay in replica.db, out of the cache.
 	Quarantined int `json:"quarantined,omitempty"`
+	// RefusedInRow counts the master's refusals of forwarded batches in a
+	// row (its answer is in LastError): the batch is narrowed down to the
+	// point it refuses, which is set aside once the master has refused it
+	// alone 5 times over at least a minute.
+	RefusedInRow int `json:"refused_in_row,omitempty"`
 }
 
 // Detail returns the full status.
@@ -70,7 +84,7 @@ func (g *Gateway) Detail() Detail {
 	first, cached, _ := g.hist.cached(1)
 	g.hist.mu.Lock()
 	d.History = HistoryStats{Mode: g.cfg.History, Cached: cached, Forwarded: g.hist.forwarded, Repeated: g.hist.repeated, Dropped: g.hist.dropped,
-		LastForward: g.hist.lastForward, LastError: g.hist.lastForwardErr}
+		LastForward: g.hist.lastForward, LastError: g.hist.lastForwardErr, RefusedInRow: g.hist.refusedInRow}
 	g.hist.mu.Unlock()
 	d.History.Quarantined = g.hist.quarantined()
 	if len(first) > 0 {
@@ -85,6 +99,7 @@ func (g *Gateway) Detail() Detail {
 	d.Events = append([]SystemEvent(nil), g.sysEvents...)
 	g.evMu.Unlock()
 	d.Replica = g.store.Events()
+	d.Damaged, d.DamageError = g.store.Damage()
 	return d
 }
 
@@ -124,6 +139,9 @@ func (g *Gateway) Status() []status.Document {
 		doc.Health = append(doc.Health, status.Health{Name: "replica checkpoint", State: "ERR",
 			Reason: "the documents are not brought up to date with the log (writes stay durable in it): " + d.Providers[0].CheckpointError})
 	}
+	if h, ok := damageHealth(d); ok {
+		doc.Health = append(doc.Health, h)
+	}
 	for _, p := range d.Providers {
 		if p.FollowError != "" && d.PeerConnected { // with the link down, Peer down says it all
 			doc.Health = append(doc.Health, status.Health{Name: p.Provider + " replication", State: "ERR", Reason: p.FollowError})
@@ -137,6 +155,24 @@ func (g *Gateway) Status() []status.Document {
 		doc.Peer = &status.Peer{Address: peerAddress(g.cfg, d.Link), Connected: d.PeerConnected, Since: d.Link.Since, Reason: d.Link.Reason}
 	}
 	return []status.Document{doc}
+}
+
+// damageHealth is the ERR entry for damaged data in replica.db, if any.
+func damageHealth(d Detail) (status.Health, bool) {
+	var refused []string
+	for _, p := range d.Providers {
+		if p.Refused != "" {
+			refused = append(refused, p.Refused)
+		}
+	}
+	if d.Damaged == 0 && len(refused) == 0 {
+		return status.Health{}, false
+	}
+	why := fmt.Sprintf("%d damaged values refused since start (never served nor replicated); last: %s", d.Damaged, d.DamageError)
+	if len(refused) > 0 {
+		why += "; " + strings.Join(refused, "; ")
+	}
+	return status.Health{Name: "replica.db integrity", State: "ERR", Reason: why}, true
 }
 
 // peerAddress is the other node's address: the backup dials the master's;
@@ -204,13 +240,14 @@ var (
 	mCached     = prometheus.NewDesc("redund_gateway_history_cached_points", "History points cached for the master.", nil, nil)
 	mForwarded  = prometheus.NewDesc("redund_gateway_history_forwarded_total", "Forwarded history points the master says it stored.", nil, nil)
 	mDropped    = prometheus.NewDesc("redund_gateway_history_dropped_total", "Cached points dropped as recorded by the master.", nil, nil)
+	mDamaged    = prometheus.NewDesc("redund_gateway_damaged_values_total", "Values of replica.db refused because their checksum did not match (or bbolt panicked on a damaged page).", nil, nil)
 	mBad        = prometheus.NewDesc("redund_gateway_history_quarantined_points", "Cached entries set aside because they cannot be forwarded.", nil, nil)
 	mOldest     = prometheus.NewDesc("redund_gateway_history_oldest_cached_timestamp_seconds",
 		"When the oldest point waiting in the cache was taken (unix seconds; 0 when none waits).", nil, nil)
 )
 
 func (m metrics) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{mRole, mPeer, mFailovers, mEpoch, mPending, mQueued, mDispatched, mPullDur, mApplyDur, mFullNeed, mInSync, mFullSyncs, mLag, mCached, mForwarded, mDropped, mBad, mOldest} {
+	for _, d := range []*prometheus.Desc{mRole, mPeer, mFailovers, mEpoch, mPending, mQueued, mDispatched, mPullDur, mApplyDur, mFullNeed, mInSync, mFullSyncs, mLag, mCached, mForwarded, mDropped, mBad, mOldest, mDamaged} {
 		ch <- d
 	}
 }
@@ -242,6 +279,7 @@ func (m metrics) Collect(ch chan<- prometheus.Metric) {
 	counter(mForwarded, float64(d.History.Forwarded))
 	counter(mDropped, float64(d.History.Dropped))
 	gauge(mBad, float64(d.History.Quarantined))
+	counter(mDamaged, float64(d.Damaged))
 	oldest := 0.0
 	if !d.History.OldestCached.IsZero() {
 		oldest = float64(d.History.OldestCached.UnixMilli()) / 1000

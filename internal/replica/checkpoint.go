@@ -149,12 +149,12 @@ func (o *overlay) size() int {
 // applyPending copies every change of both streams that is not yet in the
 // data bucket into it and returns how far each stream is now applied and
 // whether anything was. The inbox is emptied (a follower never serves it).
-func applyPending(tx *bolt.Tx, p string, b buckets) (upto [2]uint64, moved bool, err error) {
+func (s *Store) applyPending(tx *bolt.Tx, p string, b buckets) (upto [2]uint64, moved bool, err error) {
 	var logMoved, inboxMoved bool
-	if upto[streamLog], logMoved, err = applyStream(b, b.log, keyLast, keyLogData); err != nil {
+	if upto[streamLog], logMoved, err = s.applyStream(p, "log", b, b.log, keyLast, keyLogData); err != nil {
 		return upto, false, fmt.Errorf("replica: %s log: %w", p, err)
 	}
-	if upto[streamInbox], inboxMoved, err = applyStream(b, b.inbox, keyApplied, keyInboxData); err != nil {
+	if upto[streamInbox], inboxMoved, err = s.applyStream(p, "inbox", b, b.inbox, keyApplied, keyInboxData); err != nil {
 		return upto, false, fmt.Errorf("replica: %s inbox: %w", p, err)
 	}
 	if inboxMoved {
@@ -166,16 +166,16 @@ func applyPending(tx *bolt.Tx, p string, b buckets) (upto [2]uint64, moved bool,
 // applyStream applies the entries of src (a log-shaped bucket) after the
 // seq held in meta under doneKey up to the one under headKey, and returns
 // the new applied seq and whether it moved.
-func applyStream(b buckets, src *bolt.Bucket, headKey, doneKey []byte) (uint64, bool, error) {
+func (s *Store) applyStream(p, part string, b buckets, src *bolt.Bucket, headKey, doneKey []byte) (uint64, bool, error) {
 	head, done := u64(b.meta.Get(headKey)), u64(b.meta.Get(doneKey))
 	if head <= done {
 		return done, false, nil
 	}
-	xs, err := readEntries(src, done+1)
+	xs, err := s.readEntries(p, part, src, done+1)
 	if err != nil {
 		return done, false, err
 	}
-	if err := applyAll(b.data, xs); err != nil {
+	if err := applyAll(b, xs); err != nil {
 		return done, false, err
 	}
 	return head, true, b.meta.Put(doneKey, be(head))
@@ -189,13 +189,14 @@ func emptyInbox(tx *bolt.Tx, p string) error {
 	return err
 }
 
-// readEntries decodes the entries of a log-shaped bucket from seq on. The
-// entries point into the database's memory: use them inside tx only.
-func readEntries(bk *bolt.Bucket, from uint64) ([]Entry, error) {
+// readEntries decodes the entries of a log-shaped bucket (part of p) from
+// seq on. The entries point into the database's memory: use them inside
+// tx only.
+func (s *Store) readEntries(p, part string, bk *bolt.Bucket, from uint64) ([]Entry, error) {
 	var xs []Entry
 	c := bk.Cursor()
 	for k, v := c.Seek(be(from)); k != nil; k, v = c.Next() {
-		x, err := decodeEntry(v)
+		x, err := s.entryOf(p, part, k, v)
 		if err != nil {
 			return nil, fmt.Errorf("corrupt entry %d: %w", u64(k), err)
 		}
@@ -204,14 +205,23 @@ func readEntries(bk *bolt.Bucket, from uint64) ([]Entry, error) {
 	return xs, nil
 }
 
-// applyAll writes the newest change of each key to data, in key order.
-func applyAll(data *bolt.Bucket, xs []Entry) error {
+// applyAll writes the newest change of each key to the data, in key
+// order, and keeps the count of documents (keyDocCount) with it.
+func applyAll(b buckets, xs []Entry) error {
+	n := u64(b.meta.Get(keyDocCount))
 	for _, x := range lastPerKey(xs) {
-		if err := applyData(data, x); err != nil {
+		had := b.data.Get([]byte(x.Key)) != nil
+		if err := applyData(b.data, x); err != nil {
 			return err
 		}
+		switch {
+		case x.Op == OpPut && !had:
+			n++
+		case x.Op == OpDelete && had && n > 0:
+			n--
+		}
 	}
-	return nil
+	return b.meta.Put(keyDocCount, be(n))
 }
 
 // errNothing rolls back a checkpoint that found nothing to apply (an empty
@@ -235,15 +245,23 @@ func (s *Store) checkpoint() error {
 		gen  uint64
 	}
 	res := map[string]result{}
-	err := s.db.Update(func(tx *bolt.Tx) error {
+	err := s.update("a checkpoint", func(tx *bolt.Tx) error {
 		moved := false
 		for _, p := range todo {
+			if s.brokenErr(p) != nil {
+				continue // its pending changes stay in the log (or go with a full copy)
+			}
 			gen := s.ov[p].gen.Load()
 			b, err := s.buckets(tx, p)
 			if err != nil {
 				return err
 			}
-			u, m, err := applyPending(tx, p, b)
+			u, m, err := s.applyPending(tx, p, b)
+			if errors.Is(err, ErrDamaged) {
+				// the other providers go on; reads of p are refused
+				s.breakProvider(p, err)
+				continue
+			}
 			if err != nil {
 				return err
 			}
@@ -318,10 +336,28 @@ func (s *Store) setCheckpointErr(err error) {
 	}
 }
 
-// itemOf makes an Item of a value stored in the data bucket.
-func itemOf(key string, v []byte) (Item, bool) {
-	if len(v) < 8 {
-		return Item{}, false
+// itemOf makes an Item of a value stored in p's data bucket (sv, with its
+// checksum); a value too short to hold a version is no document.
+func (s *Store) itemOf(p string, meta *bolt.Bucket, key string, sv []byte) (Item, bool, error) {
+	if sv == nil {
+		return Item{}, false, nil
 	}
-	return Item{Key: key, Version: u64(v[:8]), Value: bytes.Clone(v[8:])}, true
+	v, err := s.open(p, string(meta.Get(keyData)), []byte(key), sv)
+	if err != nil || len(v) < 8 {
+		return Item{}, false, err
+	}
+	return Item{Key: key, Version: u64(v[:8]), Value: bytes.Clone(v[8:])}, true, nil
+}
+
+// entryOf decodes an entry stored in a log-shaped bucket (part of p).
+func (s *Store) entryOf(p, part string, k, sv []byte) (Entry, error) {
+	v, err := s.open(p, part, k, sv)
+	if err != nil {
+		return Entry{}, err
+	}
+	x, err := decodeEntry(v)
+	if err == nil && !bytes.Equal(be(x.Seq), k) {
+		err = fmt.Errorf("entry numbered %d under key %d", x.Seq, u64(k))
+	}
+	return x, err
 }

@@ -140,7 +140,7 @@ func (s *Store) followPosition(p string) (Position, uint64, error) {
 	}
 	var pos Position
 	var sum uint64
-	err := s.db.View(func(tx *bolt.Tx) error {
+	err := s.view("a read", func(tx *bolt.Tx) error {
 		b, err := s.buckets(tx, p)
 		if err != nil {
 			return err
@@ -182,7 +182,7 @@ func (s *Store) applyEntries(p string, pos Position, resp pullResp) error {
 	// the new position without its changes, or changes not yet durable
 	ov := s.ov[p]
 	ov.mu.Lock()
-	err := s.db.Update(func(tx *bolt.Tx) error {
+	err := s.update("a pulled batch", func(tx *bolt.Tx) error {
 		b, err := s.buckets(tx, p)
 		if err != nil {
 			return err
@@ -200,8 +200,9 @@ func (s *Store) applyEntries(p string, pos Position, resp pullResp) error {
 		b.inbox.FillPercent = 1 // keys only ever grow: pack the pages
 		var buf []byte
 		for _, x := range resp.Entries {
-			buf = appendEntry(buf[len(buf):], x)
-			if err := b.inbox.Put(be(x.Seq), buf); err != nil {
+			k := be(x.Seq)
+			buf = sealOwn(k, appendEntry(buf[len(buf):], x))
+			if err := b.inbox.Put(k, buf); err != nil {
 				return err
 			}
 		}
@@ -350,7 +351,7 @@ func (s *Store) fullSync(ctx context.Context, p string, req Requester, typ byte,
 			return s.refuseEmpty(p, logID)
 		}
 	}
-	if err := s.swapStage(p, stage, logID, seq); err != nil {
+	if err := s.swapStage(p, stage, logID, seq, keys); err != nil {
 		return err
 	}
 	st.completeForced(gen)
@@ -391,7 +392,7 @@ var ErrEmptyCopy = errors.New("replica: empty copy refused")
 // holds1 says whether provider p holds at least one document.
 func (s *Store) holds1(p string) (bool, error) {
 	var has bool
-	err := s.db.View(func(tx *bolt.Tx) error {
+	err := s.view("a read", func(tx *bolt.Tx) error {
 		b, err := s.buckets(tx, p)
 		if err != nil {
 			return err
@@ -423,7 +424,7 @@ func (s *Store) refuseEmpty(p, logID string) error {
 // newStage (re)creates the data bucket that is not live.
 func (s *Store) newStage(p string) ([]byte, error) {
 	var name []byte
-	err := s.db.Update(func(tx *bolt.Tx) error {
+	err := s.update("a snapshot copy", func(tx *bolt.Tx) error {
 		b, err := s.buckets(tx, p)
 		if err != nil {
 			return err
@@ -444,11 +445,11 @@ func (s *Store) newStage(p string) ([]byte, error) {
 }
 
 func (s *Store) writeStage(stage []byte, r snapResp) error {
-	return s.db.Update(func(tx *bolt.Tx) error {
+	return s.update("a snapshot copy", func(tx *bolt.Tx) error {
 		b := tx.Bucket(stage)
 		b.FillPercent = 0.9
 		for i, k := range r.Keys {
-			if err := b.Put([]byte(k), r.Vals[i]); err != nil {
+			if err := b.Put([]byte(k), Seal([]byte(k), r.Vals[i])); err != nil {
 				return err
 			}
 		}
@@ -458,9 +459,9 @@ func (s *Store) writeStage(stage []byte, r snapResp) error {
 
 // swapStage makes stage the live data, positioned at (logID, seq). What
 // this node had pending is dropped with the data it replaces.
-func (s *Store) swapStage(p string, stage []byte, logID string, seq uint64) error {
+func (s *Store) swapStage(p string, stage []byte, logID string, seq, docs uint64) error {
 	var upto [2]uint64
-	err := s.db.Update(func(tx *bolt.Tx) error {
+	err := s.update("a snapshot copy", func(tx *bolt.Tx) error {
 		b, err := s.buckets(tx, p)
 		if err != nil {
 			return err
@@ -480,7 +481,8 @@ func (s *Store) swapStage(p string, stage []byte, logID string, seq uint64) erro
 			return err
 		}
 		upto = [2]uint64{u64(b.meta.Get(keyLast)), seq}
-		for k, v := range map[string]uint64{string(keyApplied): seq, string(keyInboxData): seq, string(keyLogData): upto[streamLog]} {
+		for k, v := range map[string]uint64{string(keyApplied): seq, string(keyInboxData): seq, string(keyLogData): upto[streamLog],
+			string(keyDocCount): docs} {
 			if err := b.meta.Put([]byte(k), be(v)); err != nil {
 				return err
 			}
@@ -489,6 +491,7 @@ func (s *Store) swapStage(p string, stage []byte, logID string, seq uint64) erro
 	})
 	if err == nil {
 		s.ov[p].reset(upto)
+		s.mended(p)
 	}
 	return err
 }

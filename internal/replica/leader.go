@@ -2,6 +2,7 @@ package replica
 
 import (
 	"bytes"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"slices"
@@ -38,7 +39,7 @@ func (s *Store) write(p string, x Entry) (uint64, error) {
 		return 0, fmt.Errorf("%w: %q (limit %d bytes)", ErrTooLarge, x.Key, MaxValue)
 	}
 	var seq uint64
-	err := s.db.Batch(func(tx *bolt.Tx) error {
+	err := s.batch(func(tx *bolt.Tx) error {
 		b, err := s.buckets(tx, p)
 		if err != nil {
 			return err
@@ -66,7 +67,7 @@ func (s *Store) write(p string, x Entry) (uint64, error) {
 // appendLog adds x to the log and drops the oldest entries beyond limit
 // bytes that are already in the data and at or below keep.
 func appendLog(b buckets, x Entry, limit int64, keep uint64) error {
-	enc := appendEntry(nil, x)
+	enc := sealOwn(be(x.Seq), appendEntry(nil, x))
 	b.log.FillPercent = 1 // keys only ever grow: pack the pages
 	if err := b.log.Put(be(x.Seq), enc); err != nil {
 		return err
@@ -94,12 +95,14 @@ func appendLog(b buckets, x Entry, limit int64, keep uint64) error {
 }
 
 // applyData writes an entry to the data bucket; values are stored with the
-// entry's sequence (their version) in front.
+// entry's sequence (their version) in front and their checksum after.
 func applyData(data *bolt.Bucket, x Entry) error {
+	k := []byte(x.Key)
 	if x.Op == OpDelete {
-		return data.Delete([]byte(x.Key))
+		return data.Delete(k)
 	}
-	return data.Put([]byte(x.Key), append(be(x.Seq), x.Value...))
+	v := binary.BigEndian.AppendUint64(make([]byte, 0, 8+len(x.Value)+sumLen), x.Seq)
+	return data.Put(k, sealOwn(k, append(v, x.Value...)))
 }
 
 // Get returns key's value and version.
@@ -115,16 +118,24 @@ func (s *Store) Get(p, key string) (Item, bool, error) {
 		}
 		return Item{Key: key, Version: x.Seq, Value: bytes.Clone(x.Value)}, true, nil
 	}
+	// past the overlay: the data, which misses the changes a damaged
+	// entry held when p is broken
+	if err := s.brokenErr(p); err != nil {
+		return Item{}, false, err
+	}
 	var it Item
-	err := s.db.View(func(tx *bolt.Tx) error {
+	err := s.view("a read", func(tx *bolt.Tx) error {
 		b, err := s.buckets(tx, p)
 		if err != nil {
 			return err
 		}
-		it, ok = itemOf(key, b.data.Get([]byte(key)))
-		return nil
+		it, ok, err = s.itemOf(p, b.meta, key, b.data.Get([]byte(key)))
+		return err
 	})
-	return it, ok, err
+	if err != nil {
+		return Item{}, false, err
+	}
+	return it, ok, nil
 }
 
 // List returns the documents whose keys start with prefix, in key order.
@@ -133,10 +144,13 @@ func (s *Store) List(p, prefix string) ([]Item, error) {
 	if !ok {
 		return nil, fmt.Errorf("%w %q", ErrUnknownProvider, p)
 	}
+	if err := s.brokenErr(p); err != nil {
+		return nil, err
+	}
 	copied := ov.prefixed(prefix)
 	pending := map[string]Entry{}
 	var out []Item
-	err := s.db.View(func(tx *bolt.Tx) error {
+	err := s.view("a read", func(tx *bolt.Tx) error {
 		b, err := s.buckets(tx, p)
 		if err != nil {
 			return err
@@ -156,13 +170,20 @@ func (s *Store) List(p, prefix string) ([]Item, error) {
 			if _, ok := pending[string(k)]; ok {
 				continue
 			}
-			if it, ok := itemOf(string(k), v); ok {
+			it, ok, err := s.itemOf(p, b.meta, string(k), v)
+			if err != nil {
+				return err
+			}
+			if ok {
 				out = append(out, it)
 			}
 		}
 		return nil
 	})
-	if err != nil || len(pending) == 0 {
+	if err != nil {
+		return nil, err
+	}
+	if len(pending) == 0 {
 		return out, err
 	}
 	for _, x := range pending {
@@ -180,7 +201,7 @@ func (s *Store) List(p, prefix string) ([]Item, error) {
 // flight.
 func (s *Store) Lead(p string) error {
 	renumbered := false
-	err := s.db.Update(func(tx *bolt.Tx) error {
+	err := s.update("lead", func(tx *bolt.Tx) error {
 		b, err := s.buckets(tx, p)
 		if err != nil {
 			return err
@@ -190,7 +211,7 @@ func (s *Store) Lead(p string) error {
 		}
 		// everything pulled or written so far goes into the data before
 		// the log and inbox start again from zero
-		if _, _, err := applyPending(tx, p, b); err != nil {
+		if _, _, err := s.applyPending(tx, p, b); err != nil {
 			return err
 		}
 		renumbered = true
@@ -217,6 +238,7 @@ func (s *Store) Lead(p string) error {
 		s.statsFor(p).resetLeader()
 	}
 	if err == nil {
+		s.led(p)
 		s.ClearFollowError(p) // it follows no more: a failure of its follower is history
 	}
 	return err

@@ -31,11 +31,24 @@ func open(t *testing.T, opts Options) *Store {
 	if opts.Providers == nil {
 		opts.Providers = []string{"config", "state"}
 	}
-	s, err := Open(filepath.Join(t.TempDir(), "r.db"), opts)
+	path := filepath.Join(t.TempDir(), "r.db")
+	s, err := Open(path, opts)
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { s.Close() })
+	t.Cleanup(func() {
+		s.Close()
+		// whatever the test did, the file holds what was counted
+		s, err := Open(path, Options{Providers: opts.Providers, Sealed: opts.Sealed})
+		if err != nil {
+			t.Errorf("reopen: %v", err)
+			return
+		}
+		if n, last := s.Damage(); n != 0 {
+			t.Errorf("reopen: %d damaged: %s", n, last)
+		}
+		s.Close()
+	})
 	return s
 }
 
@@ -626,6 +639,7 @@ func TestReadYourWritesWhileCheckpointing(t *testing.T) {
 func crashAndReopen(t *testing.T, s *Store, path string) *Store {
 	t.Helper()
 	pauseCheckpoints(s)
+	s.stopWriter()
 	s.db.Close()
 	s, err := Open(path, Options{Providers: []string{"config"}})
 	if err != nil {

@@ -79,7 +79,7 @@ func (s *Store) servePull(ctx context.Context, r pullReq) ([]byte, error) {
 // pull reads the entries after r.Applied, or says a full sync is needed.
 func (s *Store) pull(r pullReq) (pullResp, error) {
 	var resp pullResp
-	err := s.db.View(func(tx *bolt.Tx) error {
+	err := s.view("a pull", func(tx *bolt.Tx) error {
 		b, err := s.buckets(tx, r.Provider)
 		if err != nil {
 			return err
@@ -95,7 +95,7 @@ func (s *Store) pull(r pullReq) (pullResp, error) {
 		size := 0
 		for k, v := c.Seek(be(r.Applied + 1)); k != nil && uint64(len(resp.Entries)) < max && size < maxPullBytes; k, v = c.Next() {
 			size += len(v)
-			x, err := decodeEntry(v)
+			x, err := s.entryOf(r.Provider, "log", k, v)
 			if err != nil {
 				return fmt.Errorf("replica: corrupt log entry %d: %w", u64(k), err)
 			}
@@ -126,7 +126,7 @@ func fullSyncReason(r pullReq, pos Position) string {
 // snapshotPage returns the documents after r.After, up to r.MaxBytes.
 func (s *Store) snapshotPage(r snapReq) (snapResp, error) {
 	var resp snapResp
-	err := s.db.View(func(tx *bolt.Tx) error {
+	err := s.view("a snapshot page", func(tx *bolt.Tx) error {
 		b, err := s.buckets(tx, r.Provider)
 		if err != nil {
 			return err
@@ -143,10 +143,17 @@ func (s *Store) snapshotPage(r snapReq) (snapResp, error) {
 			}
 		}
 		size, limit := uint64(0), min(r.MaxBytes, maxPageBytes)
+		part := string(b.meta.Get(keyData))
 		for ; k != nil && (size < limit || len(resp.Keys) == 0); k, v = c.Next() {
+			// the page carries the value without its checksum (checked
+			// here: a damaged value is never replicated)
+			val, err := s.open(r.Provider, part, k, v)
+			if err != nil {
+				return err
+			}
 			resp.Keys = append(resp.Keys, string(k))
-			resp.Vals = append(resp.Vals, bytes.Clone(v))
-			size += uint64(len(k) + len(v))
+			resp.Vals = append(resp.Vals, bytes.Clone(val))
+			size += uint64(len(k) + len(val))
 		}
 		resp.Done = k == nil
 		return nil

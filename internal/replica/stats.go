@@ -65,6 +65,8 @@ type provStats struct {
 	fullSyncReason string
 	fullSyncs      int
 	lagMS          float64
+	damaged        int    // damaged values of this provider refused since Open
+	lastDamage     string // the last one's error
 
 	// the follower's side: whether its loop runs, whether its last pull
 	// (in this run of Follow) found it at the leader's newest entry, and
@@ -132,6 +134,15 @@ type Stats struct {
 	// date with the log ("" when the last try succeeded); writes are still
 	// durable in the log meanwhile.
 	CheckpointError string `json:"checkpoint_error,omitempty"`
+	// Damaged counts the values of this provider refused since the store
+	// was opened because their checksum did not match (or bbolt panicked
+	// reading them); DamageError is the last one's error.
+	Damaged     int    `json:"damaged,omitempty"`
+	DamageError string `json:"damage_error,omitempty"`
+	// Refused says why reads of this provider are refused (damage stopped
+	// its pending changes from reaching the documents), "" when they are
+	// not.
+	Refused string `json:"refused,omitempty"`
 }
 
 func (s *Store) statsFor(p string) *provStats {
@@ -155,13 +166,18 @@ func (s *Store) Stats(p string) Stats {
 	s.mu.Lock()
 	cpErr := s.cpErr
 	s.mu.Unlock()
+	refused := ""
+	if err := s.brokenErr(p); err != nil {
+		refused = err.Error()
+	}
 	st.mu.Lock()
 	defer st.mu.Unlock()
 	out := Stats{Provider: p, Pending: st.pending, QueuedPerSec: st.queued.rate(), DispatchedPerSec: st.dispatched.rate(),
 		LastPull: st.lastPull, LastPullDuration: st.lastPullDur, LastApplyDur: st.lastApplyDur,
 		FullSyncNeeded: st.fullSyncNeeded, FullSyncReason: st.fullSyncReason, FullSyncs: st.fullSyncs,
 		LagMS: st.lagMS, Position: pos, CheckpointError: cpErr, FollowError: st.followErr,
-		InSync: st.following && st.caughtUp && st.followErr == "" && !st.fullSyncNeeded}
+		InSync:  st.following && st.caughtUp && st.followErr == "" && !st.fullSyncNeeded && refused == "",
+		Damaged: st.damaged, DamageError: st.lastDamage, Refused: refused}
 	if pos.SrcLogID == "" && !st.following {
 		out.LastPull, out.LastPullDuration, out.LastApplyDur, out.LagMS, out.Pending = st.served, st.servedDur, 0, 0, 0
 		// a follower of another log (or none yet) has everything to copy

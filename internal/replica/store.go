@@ -18,6 +18,11 @@
 // a staging bucket that replaces the data only once complete) and records
 // a system Event saying why.
 //
+// Every stored value of the data, the log and the inbox ends with a
+// CRC-32C of its key and bytes, checked on every read; a damaged value is
+// refused, counted and never sent (integrity.go; the file's format and its
+// migration: format.go).
+//
 // Leader side: Put, Delete, Get, List, Lead, Serve (the request handler).
 // Follower side: Follow (one loop per provider over any Requester such as a
 // peer.Node), ForceFullSync. Both: Stats, Events, Position.
@@ -58,11 +63,16 @@ type Options struct {
 	// (ForceFullSync): a leader that lost its data would otherwise wipe
 	// the follower's, the one copy left.
 	KeepOnEmpty []string
+	// Sealed names the caller's own buckets whose values end with a
+	// checksum (written with Seal, read with Unseal): Open verifies them
+	// with the store's own and migrates them with the file's format.
+	Sealed []string
 }
 
 // Store is one node's replicated data.
 type Store struct {
 	db   *bolt.DB
+	path string
 	opts Options
 	log  *slog.Logger
 
@@ -72,12 +82,25 @@ type Store struct {
 	events []Event
 	cpErr  string          // the last checkpoint's error, "" once one succeeds
 	holds  map[string]hold // per provider: a snapshot being copied
+	damage damageStats
+	// follower says which providers hold a copy of a leader's log (their
+	// damaged data is copied again); broken holds, per provider, the
+	// damage that stopped its pending changes from reaching the data:
+	// reads of it are refused until a full copy replaces it
+	follower map[string]bool
+	broken   map[string]error
 
 	ov     map[string]*overlay // per provider: changes not yet in the data
 	kickc  chan struct{}
 	stop   chan struct{}
 	cpDone chan struct{}
 	once   sync.Once
+
+	// the writer's queue (batch.go), its stop and its end
+	wq    chan *wcall
+	wstop chan struct{}
+	wdone chan struct{}
+	wonce sync.Once
 }
 
 // Item is one document.
@@ -127,37 +150,68 @@ func Open(path string, opts Options) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("replica: open %s: %w", path, err)
 	}
-	db.MaxBatchDelay = 2 * time.Millisecond
-	s := &Store{db: db, opts: opts, log: opts.Log, notify: map[string]chan struct{}{}, stats: map[string]*provStats{},
-		ov: map[string]*overlay{}, holds: map[string]hold{}, kickc: make(chan struct{}, 1), stop: make(chan struct{}), cpDone: make(chan struct{})}
-	err = db.Update(func(tx *bolt.Tx) error {
-		for _, p := range opts.Providers {
+	s := &Store{db: db, path: path, opts: opts, log: opts.Log, notify: map[string]chan struct{}{}, stats: map[string]*provStats{},
+		ov: map[string]*overlay{}, holds: map[string]hold{}, kickc: make(chan struct{}, 1), stop: make(chan struct{}), cpDone: make(chan struct{}),
+		damage: damageStats{seen: map[string]bool{}}, follower: map[string]bool{}, broken: map[string]error{},
+		wq: make(chan *wcall), wstop: make(chan struct{}), wdone: make(chan struct{})}
+	if err := s.init(); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("replica: init %s: %w", path, err)
+	}
+	go s.checkpointer()
+	go s.writer()
+	return s, nil
+}
+
+// init migrates the file to the current format, creates the providers'
+// buckets, verifies every checksum (damage is counted and shown, not
+// fatal) and applies what a crash left pending.
+func (s *Store) init() error {
+	err := s.update("open", func(tx *bolt.Tx) error {
+		if err := s.migrate(tx); err != nil {
+			return err
+		}
+		for _, p := range s.opts.Providers {
 			if err := initProvider(tx, p); err != nil {
+				return err
+			}
+			if err := initDocCount(tx, p); err != nil {
 				return err
 			}
 			s.notify[p] = make(chan struct{})
 			s.stats[p] = newProvStats()
-			// a crash may have left changes that are durable in the log
-			// or inbox but not yet in the data: apply them now
-			b, err := s.buckets(tx, p)
-			if err != nil {
-				return err
-			}
-			upto, _, err := applyPending(tx, p, b)
-			if err != nil {
-				return fmt.Errorf("replaying the changes not yet applied: %w", err)
-			}
 			s.ov[p] = newOverlay()
-			s.ov[p].applied = upto
+			s.follower[p] = tx.Bucket(bucketName(p, "meta")).Get(keySrc) != nil
 		}
 		return nil
 	})
 	if err != nil {
-		db.Close()
-		return nil, fmt.Errorf("replica: init: %w", err)
+		return err
 	}
-	go s.checkpointer()
-	return s, nil
+	if err := s.verifyAll(); err != nil && !errors.Is(err, ErrDamaged) {
+		return err
+	}
+	for _, p := range s.opts.Providers {
+		// a crash may have left changes that are durable in the log or
+		// inbox but not yet in the data: apply them now
+		var upto [2]uint64
+		err := s.update("open", func(tx *bolt.Tx) error {
+			b, err := s.buckets(tx, p)
+			if err != nil {
+				return err
+			}
+			upto, _, err = s.applyPending(tx, p, b)
+			return err
+		})
+		switch {
+		case errors.Is(err, ErrDamaged):
+			s.breakProvider(p, err)
+		case err != nil:
+			return fmt.Errorf("replaying the changes not yet applied: %w", err)
+		}
+		s.ov[p].applied = upto
+	}
+	return nil
 }
 
 func initProvider(tx *bolt.Tx, p string) error {
@@ -211,6 +265,7 @@ func (s *Store) DB() *bolt.DB { return s.db }
 
 // Close applies what is pending to the data and closes the database.
 func (s *Store) Close() error {
+	s.stopWriter() // the writes in flight commit first
 	s.once.Do(func() {
 		close(s.stop)
 		<-s.cpDone
@@ -251,7 +306,7 @@ func (s *Store) Position(p string) (Position, error) {
 		defer ov.mu.Unlock()
 	}
 	var pos Position
-	err := s.db.View(func(tx *bolt.Tx) error {
+	err := s.view("position", func(tx *bolt.Tx) error {
 		b, err := s.buckets(tx, p)
 		if err != nil {
 			return err
