@@ -80,7 +80,7 @@ func Run(cmd *exec.Cmd) error {
 	// command: the report is in the pipe, or there is none
 	_ = r.SetReadDeadline(time.Now().Add(time.Second))
 	report, _ := io.ReadAll(io.LimitReader(r, 4<<10))
-	return reaperResult(report, werr)
+	return reaperResult(report, cmd.ProcessState != nil && cmd.ProcessState.Success(), werr)
 }
 
 // runGroup runs cmd in a process group of its own, killed at the
@@ -102,9 +102,31 @@ func runGroup(cmd *exec.Cmd) error {
 }
 
 // reaperResult is the command's error from the reaper's report, or, with
-// no report (the reaper was killed), the reaper's own.
-func reaperResult(report []byte, werr error) error {
-	kind, rest, _ := bytes.Cut(report, []byte(" "))
+// no report (the reaper was killed), the reaper's own (werr, from Wait).
+//
+// The report is believed only when the reaper ended with exit status 0
+// (reaperOK: it does once it has written it; Wait may still return the
+// context's error then) and it is exactly one record, "exit
+// <wait status>\n" or "error <why>\n". The command can write into the
+// pipe too (a process of the same user opens /proc/<pid>/fd/3 anew), but
+// whatever it writes comes on top of the reaper's own record, which it
+// cannot stop short of killing the reaper: two records, or one the
+// reaper's completed into something else, are refused.
+func reaperResult(report []byte, reaperOK bool, werr error) error {
+	var ee *exec.ExitError
+	switch {
+	case errors.As(werr, &ee):
+		return ExitStatus(ee.String())
+	case !reaperOK && werr != nil:
+		return werr
+	case !reaperOK:
+		return errors.New("reaper: did not end with exit status 0")
+	}
+	line, ok := bytes.CutSuffix(report, []byte("\n"))
+	if !ok || bytes.IndexByte(line, '\n') >= 0 {
+		return errors.New("reaper: no exit status, or a report it did not write")
+	}
+	kind, rest, _ := bytes.Cut(line, []byte(" "))
 	switch string(kind) {
 	case "exit":
 		n, err := strconv.ParseUint(string(rest), 10, 32)
@@ -118,14 +140,7 @@ func reaperResult(report []byte, werr error) error {
 	case "error":
 		return errors.New(string(rest))
 	}
-	var ee *exec.ExitError
-	if errors.As(werr, &ee) {
-		return ExitStatus(ee.String())
-	}
-	if werr != nil {
-		return werr
-	}
-	return errors.New("reaper: no exit status")
+	return errors.New("reaper: no exit status, or a report it did not write")
 }
 
 // describeWait words a wait status as os.ProcessState.String does.
@@ -161,8 +176,7 @@ func reaper(path string, argv []string) int {
 	signal.Notify(term, syscall.SIGTERM)
 	cmd := &exec.Cmd{Path: path, Args: argv, Stdin: os.Stdin, Stdout: os.Stdout, Stderr: os.Stderr}
 	if err := cmd.Start(); err != nil {
-		fmt.Fprintf(report, "error %s", err)
-		return 1
+		return writeReport(report, "error "+strings.ReplaceAll(err.Error(), "\n", " "))
 	}
 	waited := make(chan struct{})
 	go func() { _ = cmd.Wait(); close(waited) }()
@@ -173,7 +187,17 @@ func reaper(path string, argv []string) int {
 		<-waited
 	}
 	killDescendants()
-	fmt.Fprintf(report, "exit %d", uint32(cmd.ProcessState.Sys().(syscall.WaitStatus)))
+	return writeReport(report, fmt.Sprintf("exit %d", uint32(cmd.ProcessState.Sys().(syscall.WaitStatus))))
+}
+
+// writeReport writes the reaper's one record, in one write (shorter than
+// PIPE_BUF: nothing the command writes can split it), and is the reaper's
+// exit status: 0 once the record is written, which the caller requires
+// before it believes the record.
+func writeReport(report *os.File, record string) int {
+	if _, err := report.WriteString(record + "\n"); err != nil {
+		return 1
+	}
 	return 0
 }
 

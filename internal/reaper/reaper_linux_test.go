@@ -96,3 +96,29 @@ func TestRunCancel(t *testing.T) {
 		t.Errorf("Run = %v, want signal: killed", err)
 	}
 }
+
+// TestRunForgedReport: a command that writes a report of its own into the
+// reaper's pipe (through /proc/<pid>/fd, which opens the pipe anew for a
+// process of the same user) and then fails, or kills the reaper so that
+// its report is the only one, is not taken as having exited 0.
+func TestRunForgedReport(t *testing.T) {
+	// the caller's read end: the same pipe as the reaper's descriptor 3
+	const intoCaller = `gp=$(cut -d' ' -f4 /proc/$PPID/stat); p=$(readlink /proc/$PPID/fd/3); ` +
+		`for f in /proc/$gp/fd/*; do [ "$(readlink $f)" = "$p" ] && printf 'exit 0\n' > $f; done; `
+	tests := []struct {
+		name, script string
+	}{
+		{"forged then failed", `printf 'exit 0\n' > /proc/$PPID/fd/3; exit 1`},
+		{"forged then the reaper killed", `printf 'exit 0\n' > /proc/$PPID/fd/3; kill -KILL $PPID; exit 1`},
+		{"forged without newline then the reaper killed", `printf 'exit 0' > /proc/$PPID/fd/3; kill -KILL $PPID; exit 1`},
+		{"forged into the caller's end then failed", intoCaller + `exit 1`},
+		{"forged into the caller's end then the reaper killed", intoCaller + `kill -KILL $PPID; exit 1`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if err := Run(exec.Command("sh", "-c", tt.script)); err == nil {
+				t.Fatal("Run = nil: the command forged its own success")
+			}
+		})
+	}
+}
