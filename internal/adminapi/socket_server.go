@@ -2,6 +2,7 @@ package adminapi
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io/fs"
 	"net"
@@ -10,6 +11,7 @@ import (
 	"os/user"
 	"slices"
 	"strconv"
+	"syscall"
 	"time"
 )
 
@@ -123,10 +125,21 @@ func (s *Server) ListenSocket(path, group string) error {
 			return fmt.Errorf("status: admin socket %s: exists and is not a socket", path)
 		}
 		c, err := net.DialTimeout("unix", path, time.Second)
-		if err == nil {
+		switch {
+		case err == nil:
 			_ = c.Close()
 			return fmt.Errorf("status: admin socket %s: another process accepts on it (a second daemon on the "+
 				"same socket_dir?)", path)
+		case !errors.Is(err, syscall.ECONNREFUSED):
+			// only a refused connection shows that nothing listens: a
+			// live daemon's socket with a full backlog says EAGAIN
+			why := err
+			var errno syscall.Errno
+			if errors.As(err, &errno) {
+				why = errno
+			}
+			return fmt.Errorf("status: admin socket %s: cannot tell whether it is stale (connecting to it: %v); "+
+				"remove it if no daemon uses it", path, why)
 		}
 		if err := os.Remove(path); err != nil {
 			return fmt.Errorf("status: admin socket: removing the stale one: %w", err)

@@ -394,3 +394,54 @@ func TestAdminSocketRefusesOtherUserWithoutToken(t *testing.T) {
 		t.Errorf("GET /v1/status as nobody: %s", out)
 	}
 }
+
+// A live socket whose backlog is full (its server busy, or a client
+// holding it) answers a connect with EAGAIN, not ECONNREFUSED: it is not
+// stale, and a second server must neither remove it nor take its path.
+func TestListenSocketBusyIsNotStale(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "busy.sock")
+	fd, err := syscall.Socket(syscall.AF_UNIX, syscall.SOCK_STREAM|syscall.SOCK_CLOEXEC, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer syscall.Close(fd)
+	if err := syscall.Bind(fd, &syscall.SockaddrUnix{Name: path}); err != nil {
+		t.Fatal(err)
+	}
+	if err := syscall.Listen(fd, 0); err != nil { // never accepts
+		t.Fatal(err)
+	}
+	before, err := os.Lstat(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// fill the backlog: connect until the kernel says EAGAIN
+	for i := 0; ; i++ {
+		c, err := syscall.Socket(syscall.AF_UNIX, syscall.SOCK_STREAM|syscall.SOCK_NONBLOCK|syscall.SOCK_CLOEXEC, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer syscall.Close(c)
+		err = syscall.Connect(c, &syscall.SockaddrUnix{Name: path})
+		if errors.Is(err, syscall.EAGAIN) {
+			break
+		}
+		if err != nil || i > 100 {
+			t.Fatalf("filling the backlog: %v after %d", err, i)
+		}
+	}
+	s := NewServer("test run", "v9.9.9", nil, logging.Discard())
+	err = s.ListenSocket(path, "")
+	if err == nil {
+		s.mu.Lock()
+		_ = s.sock.Close()
+		s.mu.Unlock()
+		t.Error("ListenSocket took the path of a live socket with a full backlog")
+	} else if !strings.Contains(err.Error(), "cannot tell whether it is stale (connecting to it: resource temporarily unavailable)") {
+		t.Errorf("ListenSocket = %v, want it to say it cannot tell", err)
+	}
+	after, err := os.Lstat(path)
+	if err != nil || !os.SameFile(before, after) {
+		t.Errorf("the live socket was removed or replaced (%v)", err)
+	}
+}
