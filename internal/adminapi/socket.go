@@ -12,6 +12,8 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"unicode"
+	"unicode/utf8"
 )
 
 // SocketScheme prefixes an endpoint that is a Unix socket's path
@@ -154,7 +156,19 @@ type SocketRefusedError struct {
 }
 
 func (e *SocketRefusedError) Error() string {
-	return "admin socket " + e.Path + " refused, nothing sent: " + e.Reason
+	return "admin socket " + shownPath(e.Path) + " refused, nothing sent: " + e.Reason
+}
+
+// shownPath is a path for a message: as it is, or quoted (strconv.Quote)
+// if it holds anything but printable UTF-8. A refused socket's path and
+// directories are named as the symbolic links resolved, names another
+// user may have chosen: terminal escapes or a line break in them must not
+// reach the operator's terminal or log as they are.
+func shownPath(p string) string {
+	if !utf8.ValidString(p) || strings.ContainsFunc(p, func(r rune) bool { return !unicode.IsPrint(r) }) {
+		return strconv.Quote(p)
+	}
+	return p
 }
 
 // Decide is the client's trust decision on an admin socket, a pure
@@ -182,12 +196,12 @@ func (t *SocketTrust) Decide(f SocketFacts) error {
 	for i, d := range f.Dirs {
 		switch {
 		case !d.Mode.IsDir():
-			return refuse("%s is not a directory (%s)", d.Path, typeName(d.Mode))
+			return refuse("%s is not a directory (%s)", shownPath(d.Path), typeName(d.Mode))
 		case !t.trusted(d.OwnerUID):
-			return refuse("directory %s is owned by %s, not by %s", d.Path, t.who(d.OwnerUID), t.whom())
+			return refuse("directory %s is owned by %s, not by %s", shownPath(d.Path), t.who(d.OwnerUID), t.whom())
 		case d.Mode.Perm()&0o022 != 0 && (i == 0 || d.Mode&fs.ModeSticky == 0):
 			return refuse("directory %s is writable by other users (mode %04o): one of them could replace the socket",
-				d.Path, d.Mode.Perm())
+				shownPath(d.Path), d.Mode.Perm())
 		}
 	}
 	if f.PeerUID >= 0 && !t.trusted(f.PeerUID) {

@@ -445,3 +445,39 @@ func TestListenSocketBusyIsNotStale(t *testing.T) {
 		t.Errorf("the live socket was removed or replaced (%v)", err)
 	}
 }
+
+// A refusal names the socket and directories as the client resolved them:
+// a name another user chose (here a directory with terminal escapes and a
+// line break, reached through a symbolic link) is quoted, not written to
+// the operator's terminal as it is.
+func TestSocketRefusalQuotesNames(t *testing.T) {
+	base := t.TempDir()
+	evil := filepath.Join(base, "x\x1b[2J\nOK: all trusted")
+	if err := os.Mkdir(evil, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chmod(evil, 0o777); err != nil { // writable by others: refused, and named
+		t.Fatal(err)
+	}
+	ln, err := net.Listen("unix", filepath.Join(evil, "ddns.sock"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	link := filepath.Join(base, "run")
+	if err := os.Symlink(evil, link); err != nil {
+		t.Fatal(err)
+	}
+	_, err = DefaultTrust().Dial(context.Background(), filepath.Join(link, "ddns.sock"))
+	if err == nil {
+		t.Fatal("the socket was trusted")
+	}
+	for _, msg := range []string{err.Error(), Reason(err)} {
+		if strings.ContainsFunc(msg, func(r rune) bool { return r < ' ' || r == 0x7f }) {
+			t.Errorf("the message carries control characters: %q", msg)
+		}
+		if !strings.Contains(msg, `\x1b[2J\nOK: all trusted`) {
+			t.Errorf("the message does not name the directory quoted: %q", msg)
+		}
+	}
+}
