@@ -312,8 +312,45 @@ func checkSocketDir(d DirFacts, euid int) error {
 	return nil
 }
 
+// checkSocketParents is the daemon's check of the directories above
+// socket_dir, with symbolic links resolved, as the client checks them
+// (SocketTrust.Decide): each owned by the daemon's user (euid) or root,
+// and writable by neither group nor others unless it has the sticky bit
+// (/tmp). A parent another user could write to lets that user move
+// socket_dir away and put a directory of their own, or a symbolic link,
+// in its place: the daemon would then bind (and remove a stale socket)
+// where that user chose, and every client would refuse the socket.
+func checkSocketParents(dir string, euid int) error {
+	parent, err := filepath.EvalSymlinks(filepath.Dir(dir))
+	if err != nil {
+		return fmt.Errorf("[admin] socket_dir: %v", err)
+	}
+	for d := parent; ; d = filepath.Dir(d) {
+		st, err := os.Lstat(d)
+		if err != nil {
+			return fmt.Errorf("[admin] socket_dir: %v", err)
+		}
+		owner := ownerUID(st)
+		switch {
+		case !st.IsDir():
+			return fmt.Errorf("[admin] socket_dir %s: %s above it is not a directory (%s)", dir, shownPath(d),
+				typeName(st.Mode()))
+		case owner != euid && owner != 0:
+			return fmt.Errorf("[admin] socket_dir %s: directory %s above it is owned by uid %d, not by this "+
+				"daemon's user (uid %d) or root: that user could replace socket_dir", dir, shownPath(d), owner, euid)
+		case st.Mode().Perm()&0o022 != 0 && st.Mode()&fs.ModeSticky == 0:
+			return fmt.Errorf("[admin] socket_dir %s: directory %s above it is writable by other users (mode %04o): "+
+				"one of them could replace socket_dir", dir, shownPath(d), st.Mode().Perm())
+		}
+		if d == filepath.Dir(d) {
+			return nil
+		}
+	}
+}
+
 // PrepareSocketDir makes socket_dir if it is missing (0755, its parent
-// must exist) and checks it (see checkSocketDir), and checks that the
+// must exist) and checks it and the directories above it (see
+// checkSocketDir and checkSocketParents), and checks that the
 // daemon runs as root or as a configured socket_user (clients would
 // refuse its socket otherwise). A daemon calls it before it starts: an
 // error is a configuration problem. Nothing to do without socket_dir.
@@ -336,6 +373,9 @@ func (a Config) PrepareSocketDir() error {
 		if _, err := lookupGID(a.SocketGroup); err != nil {
 			return fmt.Errorf("[admin] socket_group: %v", err)
 		}
+	}
+	if err := checkSocketParents(a.SocketDir, euid); err != nil {
+		return err
 	}
 	if err := os.Mkdir(a.SocketDir, 0o755); err != nil && !errors.Is(err, fs.ErrExist) {
 		return fmt.Errorf("[admin] socket_dir: %v", err)

@@ -481,3 +481,57 @@ func TestSocketRefusalQuotesNames(t *testing.T) {
 		}
 	}
 }
+
+// The daemon checks the directories above socket_dir as the client does:
+// a parent another user owns, or may write to without the sticky bit,
+// could swap socket_dir (and the socket in it) for its own; the daemon
+// refuses to start rather than serve a socket every client refuses, and
+// makes no directory there.
+func TestPrepareSocketDirParents(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		root  bool // chown needs root
+		setup func(parent string) error
+		want  string // "" for accepted
+	}{
+		{"closed parent", false, func(string) error { return nil }, ""},
+		{"parent writable by others", false, func(p string) error { return os.Chmod(p, 0o777) },
+			"is writable by other users (mode 0777)"},
+		{"parent writable by its group", false, func(p string) error { return os.Chmod(p, 0o775) },
+			"is writable by other users (mode 0775)"},
+		{"sticky parent writable by all", false, func(p string) error { return os.Chmod(p, 0o777|fs.ModeSticky) }, ""},
+		{"parent of another user", true, func(p string) error { return os.Chown(p, 65534, 65534) },
+			"is owned by uid 65534"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if tc.root && os.Geteuid() != 0 {
+				t.Skip("giving a directory to another user needs root")
+			}
+			parent := filepath.Join(t.TempDir(), "p")
+			if err := os.Mkdir(parent, 0o755); err != nil {
+				t.Fatal(err)
+			}
+			if err := tc.setup(parent); err != nil {
+				t.Fatal(err)
+			}
+			// reached through a symbolic link: the directories it resolves to count
+			link := filepath.Join(t.TempDir(), "link")
+			if err := os.Symlink(parent, link); err != nil {
+				t.Fatal(err)
+			}
+			dir := filepath.Join(link, "run")
+			err := Config{SocketDir: dir}.PrepareSocketDir()
+			switch {
+			case tc.want == "" && err != nil:
+				t.Fatalf("refused: %v", err)
+			case tc.want == "":
+				return
+			case err == nil || !strings.Contains(err.Error(), tc.want):
+				t.Fatalf("got %v, want %q", err, tc.want)
+			}
+			if _, err := os.Lstat(filepath.Join(parent, "run")); !errors.Is(err, fs.ErrNotExist) {
+				t.Errorf("socket_dir was made under the refused parent (%v)", err)
+			}
+		})
+	}
+}
