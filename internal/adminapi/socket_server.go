@@ -11,8 +11,11 @@ import (
 	"os/user"
 	"slices"
 	"strconv"
+	"sync"
 	"syscall"
 	"time"
+
+	"github.com/redund/redund/internal/netlimit"
 )
 
 // peerPolicy is who the admin socket serves as if it had the token: root,
@@ -85,6 +88,82 @@ type credConn struct {
 }
 
 func (c *credConn) RemoteAddr() net.Addr { return c.peer }
+
+// peerLimited caps the connections to the admin socket per user of the
+// client (SO_PEERCRED), as netlimit caps a TCP listener's per source
+// address: every client of a Unix socket has the same address, so one
+// user who may connect but is not trusted (a member of the socket's group
+// that socket_group does not name) holding PerSrc connections used to
+// lock root and the daemon's user out. Connections of trusted users
+// (root, the daemon's user, socket_group) are neither counted nor refused;
+// any other user's are, PerSrc per user and Total in all.
+type peerLimited struct {
+	net.Listener // a credListener
+	lim          netlimit.Limits
+	mu           sync.Mutex
+	total        int
+	perUID       map[int]int
+}
+
+func limitPeers(ln net.Listener, lim netlimit.Limits) *peerLimited {
+	return &peerLimited{Listener: ln, lim: lim, perUID: map[int]int{}}
+}
+
+// Accept returns the next connection within the caps; one over a cap is
+// closed at once and Accept waits for the next.
+func (l *peerLimited) Accept() (net.Conn, error) {
+	for {
+		c, err := l.Listener.Accept()
+		if err != nil {
+			return nil, err
+		}
+		p, _ := c.RemoteAddr().(peerAddr)
+		if p.trusted {
+			return c, nil
+		}
+		uid := -1 // the user is unknown: all such count as one
+		if p.known {
+			uid = p.cred.uid
+		}
+		if l.take(uid) {
+			return &limitedConn{Conn: c, release: func() { l.release(uid) }}, nil
+		}
+		_ = c.Close()
+	}
+}
+
+func (l *peerLimited) take(uid int) bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if (l.lim.Total > 0 && l.total >= l.lim.Total) || (l.lim.PerSrc > 0 && l.perUID[uid] >= l.lim.PerSrc) {
+		return false
+	}
+	l.total++
+	l.perUID[uid]++
+	return true
+}
+
+func (l *peerLimited) release(uid int) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.total--
+	if l.perUID[uid]--; l.perUID[uid] <= 0 {
+		delete(l.perUID, uid)
+	}
+}
+
+// limitedConn gives its slot back once, on the first Close.
+type limitedConn struct {
+	net.Conn
+	release func()
+	once    sync.Once
+}
+
+func (c *limitedConn) Close() error {
+	err := c.Conn.Close()
+	c.once.Do(c.release)
+	return err
+}
 
 // trustedPeerKey marks the context of a request that came over the admin
 // socket from a client peerPolicy allows.

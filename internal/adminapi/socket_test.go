@@ -1,8 +1,11 @@
 package adminapi
 
 import (
+	"bufio"
 	"context"
 	"errors"
+	"fmt"
+	"io"
 	"io/fs"
 	"net"
 	"net/http"
@@ -533,5 +536,94 @@ func TestPrepareSocketDirParents(t *testing.T) {
 				t.Errorf("socket_dir was made under the refused parent (%v)", err)
 			}
 		})
+	}
+}
+
+// holdEnv names the socket TestHelperHoldSocket connects to.
+const holdEnv = "ADMINAPI_TEST_HOLD_SOCKET"
+
+// TestHelperHoldSocket is the other user of TestAdminSocketOtherUserCannotLockOut:
+// it opens 64 connections to the socket, says so, and holds them until its
+// standard input closes.
+func TestHelperHoldSocket(t *testing.T) {
+	path := os.Getenv(holdEnv)
+	if path == "" {
+		t.Skip("a helper process of TestAdminSocketOtherUserCannotLockOut")
+	}
+	var conns []net.Conn
+	for range 64 {
+		c, err := net.Dial("unix", path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		conns = append(conns, c)
+	}
+	fmt.Println("holding")
+	_, _ = io.Copy(io.Discard, os.Stdin)
+	for _, c := range conns {
+		_ = c.Close()
+	}
+}
+
+// A user who may connect to the socket but is not trusted (here nobody,
+// with the socket opened to all, which needs root) and holds as many
+// connections as the listener allows one source does not lock root or
+// the daemon's user out: the socket counts connections per user, and
+// those of a trusted user are not refused for another's.
+func TestAdminSocketOtherUserCannotLockOut(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("running a client as another user needs root")
+	}
+	_, sock := startSocketServer(t, "")
+	path, _ := SocketOf(sock)
+	if err := os.Chmod(path, 0o666); err != nil {
+		t.Fatal(err)
+	}
+	// this test binary, where nobody may run it
+	exe, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	bin := filepath.Join(t.TempDir(), "adminapi.test")
+	b, err := os.ReadFile(exe)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(bin, b, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range []string{path, bin} {
+		for d := filepath.Dir(p); d != os.TempDir() && d != "/"; d = filepath.Dir(d) {
+			if err := os.Chmod(d, 0o755); err != nil { // t.TempDir's are 0700
+				t.Fatal(err)
+			}
+		}
+	}
+	cmd := exec.CommandContext(t.Context(), bin, "-test.run=^TestHelperHoldSocket$")
+	cmd.Env = append(os.Environ(), holdEnv+"="+path)
+	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: 65534, Gid: 65534}}
+	stdin, err := cmd.StdinPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() {
+		_ = stdin.Close()
+		if err := cmd.Wait(); err != nil {
+			t.Errorf("the helper: %v", err)
+		}
+	}()
+	if line, err := bufio.NewReader(out).ReadString('\n'); line != "holding\n" {
+		t.Fatalf("the helper said %q (%v), want its readiness line", line, err)
+	}
+	go func() { _, _ = io.Copy(io.Discard, out) }()
+	if rep, err := Fetch(t.Context(), sock); err != nil || rep.Daemon != "test run" {
+		t.Errorf("root's status request while nobody holds 64 connections: %+v, %v", rep, err)
 	}
 }
