@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -120,5 +121,59 @@ func TestRunForgedReport(t *testing.T) {
 				t.Fatal("Run = nil: the command forged its own success")
 			}
 		})
+	}
+}
+
+// deletedEnv marks the run of TestHelperDeletedSelf.
+const deletedEnv = "REAPER_TEST_DELETED_SELF"
+
+// TestHelperDeletedSelf is the process of TestRunFromDeletedBinary: it
+// removes its own binary, as a package upgrade replaces redund's, then
+// runs commands under the reaper and prints their errors.
+func TestHelperDeletedSelf(t *testing.T) {
+	if os.Getenv(deletedEnv) != "1" {
+		t.Skip("a helper process of TestRunFromDeletedBinary")
+	}
+	exe, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Remove(exe); err != nil {
+		t.Fatal(err)
+	}
+	fmt.Printf("exit 3: %v\n", Run(exec.Command("sh", "-c", "exit 3")))
+	fmt.Printf("true: %v\n", Run(exec.Command("true")))
+}
+
+// TestRunFromDeletedBinary: once the binary is removed or replaced on
+// disk (a package upgrade while the daemon runs), the reaper still
+// starts: /proc/self/exe is the running binary itself, the same version,
+// not whatever now has its name.
+func TestRunFromDeletedBinary(t *testing.T) {
+	exe, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := os.ReadFile(exe)
+	if err != nil {
+		t.Fatal(err)
+	}
+	bin := filepath.Join(t.TempDir(), "redund")
+	if err := os.WriteFile(bin, b, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(bin, "-test.run=^TestHelperDeletedSelf$")
+	cmd.Env = append(os.Environ(), deletedEnv+"=1")
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("the helper: %v\n%s", err, out)
+	}
+	for _, want := range []string{"exit 3: exit status 3\n", "true: <nil>\n"} {
+		if !strings.Contains(string(out), want) {
+			t.Errorf("the helper printed %q, want %q in it", out, want)
+		}
+	}
+	if _, err := os.Stat(bin); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("the helper did not remove its binary: %v", err)
 	}
 }
