@@ -94,14 +94,14 @@ func (c *credConn) RemoteAddr() net.Addr { return c.peer }
 // address: every client of a Unix socket has the same address, so one
 // user who may connect but is not trusted (a member of the socket's group
 // that socket_group does not name) holding PerSrc connections used to
-// lock root and the daemon's user out. Connections of trusted users
-// (root, the daemon's user, socket_group) are neither counted nor refused;
-// any other user's are, PerSrc per user and Total in all.
+// lock root and the daemon's user out. Each user gets PerSrc; the
+// untrusted ones share Total besides, which the connections of trusted
+// users (root, the daemon's user, socket_group) do not count against.
 type peerLimited struct {
 	net.Listener // a credListener
 	lim          netlimit.Limits
 	mu           sync.Mutex
-	total        int
+	untrusted    int // connections of untrusted users, against Total
 	perUID       map[int]int
 }
 
@@ -118,35 +118,36 @@ func (l *peerLimited) Accept() (net.Conn, error) {
 			return nil, err
 		}
 		p, _ := c.RemoteAddr().(peerAddr)
-		if p.trusted {
-			return c, nil
-		}
 		uid := -1 // the user is unknown: all such count as one
 		if p.known {
 			uid = p.cred.uid
 		}
-		if l.take(uid) {
-			return &limitedConn{Conn: c, release: func() { l.release(uid) }}, nil
+		if l.take(uid, p.trusted) {
+			return &limitedConn{Conn: c, release: func() { l.release(uid, p.trusted) }}, nil
 		}
 		_ = c.Close()
 	}
 }
 
-func (l *peerLimited) take(uid int) bool {
+func (l *peerLimited) take(uid int, trusted bool) bool {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	if (l.lim.Total > 0 && l.total >= l.lim.Total) || (l.lim.PerSrc > 0 && l.perUID[uid] >= l.lim.PerSrc) {
+	if (!trusted && l.lim.Total > 0 && l.untrusted >= l.lim.Total) || (l.lim.PerSrc > 0 && l.perUID[uid] >= l.lim.PerSrc) {
 		return false
 	}
-	l.total++
+	if !trusted {
+		l.untrusted++
+	}
 	l.perUID[uid]++
 	return true
 }
 
-func (l *peerLimited) release(uid int) {
+func (l *peerLimited) release(uid int, trusted bool) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	l.total--
+	if !trusted {
+		l.untrusted--
+	}
 	if l.perUID[uid]--; l.perUID[uid] <= 0 {
 		delete(l.perUID, uid)
 	}
