@@ -48,7 +48,7 @@ func Run(cmd *exec.Cmd) error {
 	if _, err := os.Stat(selfExe); err != nil {
 		return runGroup(cmd) // no /proc (a chroot): the process group only
 	}
-	r, w, err := os.Pipe()
+	r, w, err := reportChannel()
 	if err != nil {
 		return err
 	}
@@ -77,10 +77,29 @@ func Run(cmd *exec.Cmd) error {
 	// microseconds could be hit, as with any kill by ID)
 	_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
 	// the reaper has ended and its descriptor was close-on-exec for the
-	// command: the report is in the pipe, or there is none
+	// command: the report is in the socket, or there is none
 	_ = r.SetReadDeadline(time.Now().Add(time.Second))
 	report, _ := io.ReadAll(io.LimitReader(r, 4<<10))
 	return reaperResult(report, cmd.ProcessState != nil && cmd.ProcessState.Success(), werr)
+}
+
+// reportChannel is the reaper's report channel: r for Run (non-blocking,
+// with deadlines), w for the reaper (its descriptor 3). A Unix socket pair,
+// not a pipe: a pipe is opened anew through /proc/<pid>/fd/<n> by any
+// process of the same user, so the command, or a process it left outside
+// the tree, could write into it, or read the reaper's report first and
+// write a success in its place; a socket cannot be opened that way.
+func reportChannel() (r, w *os.File, err error) {
+	fds, err := syscall.Socketpair(syscall.AF_UNIX, syscall.SOCK_STREAM|syscall.SOCK_CLOEXEC, 0)
+	if err != nil {
+		return nil, nil, fmt.Errorf("reaper: %w", err)
+	}
+	if err := syscall.SetNonblock(fds[0], true); err != nil {
+		_ = syscall.Close(fds[0])
+		_ = syscall.Close(fds[1])
+		return nil, nil, fmt.Errorf("reaper: %w", err)
+	}
+	return os.NewFile(uintptr(fds[0]), "reaper report"), os.NewFile(uintptr(fds[1]), "reaper report"), nil
 }
 
 // runGroup runs cmd in a process group of its own, killed at the
@@ -107,11 +126,9 @@ func runGroup(cmd *exec.Cmd) error {
 // The report is believed only when the reaper ended with exit status 0
 // (reaperOK: it does once it has written it; Wait may still return the
 // context's error then) and it is exactly one record, "exit
-// <wait status>\n" or "error <why>\n". The command can write into the
-// pipe too (a process of the same user opens /proc/<pid>/fd/3 anew), but
-// whatever it writes comes on top of the reaper's own record, which it
-// cannot stop short of killing the reaper: two records, or one the
-// reaper's completed into something else, are refused.
+// <wait status>\n" or "error <why>\n": a command that kills its reaper
+// leaves no report, and anything else in the channel (it is a socket
+// that only Run and the reaper hold: see reportChannel) is refused.
 func reaperResult(report []byte, reaperOK bool, werr error) error {
 	var ee *exec.ExitError
 	switch {
@@ -190,10 +207,9 @@ func reaper(path string, argv []string) int {
 	return writeReport(report, fmt.Sprintf("exit %d", uint32(cmd.ProcessState.Sys().(syscall.WaitStatus))))
 }
 
-// writeReport writes the reaper's one record, in one write (shorter than
-// PIPE_BUF: nothing the command writes can split it), and is the reaper's
-// exit status: 0 once the record is written, which the caller requires
-// before it believes the record.
+// writeReport writes the reaper's one record and is the reaper's exit
+// status: 0 once the record is written, which the caller requires before
+// it believes the record.
 func writeReport(report *os.File, record string) int {
 	if _, err := report.WriteString(record + "\n"); err != nil {
 		return 1

@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -175,5 +176,93 @@ func TestRunFromDeletedBinary(t *testing.T) {
 	}
 	if _, err := os.Stat(bin); !errors.Is(err, os.ErrNotExist) {
 		t.Errorf("the helper did not remove its binary: %v", err)
+	}
+}
+
+// TestRunReportNotTakenByOthers: a process of the same user outside the
+// command's tree (one the command left with at(1) or systemd-run, say;
+// here this test) cannot take the reaper's report and put its own in its
+// place: the report travels on a socket, which /proc/<pid>/fd/3 does not
+// open, not on a pipe, which it does.
+func TestRunReportNotTakenByOthers(t *testing.T) {
+	mark := fmt.Sprintf("reaper-outsider-%d-%d", os.Getpid(), time.Now().UnixNano())
+	cmd := exec.Command("sh", "-c", `echo ready; read line; exit 1`, mark)
+	stdin, err := cmd.StdinPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- Run(cmd) }()
+	if line, err := bufio.NewReader(out).ReadString('\n'); line != "ready\n" {
+		t.Fatalf("read %q, %v; want the readiness line", line, err)
+	}
+	reaper := 0
+	cmdlines, _ := filepath.Glob("/proc/[0-9]*/cmdline")
+	for _, f := range cmdlines {
+		b, err := os.ReadFile(f)
+		if err == nil && strings.HasPrefix(string(b), reaperArg0+"\x00") && strings.Contains(string(b), "\x00"+mark+"\x00") {
+			reaper, _ = strconv.Atoi(filepath.Base(filepath.Dir(f)))
+		}
+	}
+	if reaper == 0 {
+		t.Fatal("the reaper is not running")
+	}
+	stolen := make(chan string, 1)
+	if f, err := os.OpenFile(fmt.Sprintf("/proc/%d/fd/3", reaper), os.O_RDWR, 0); err == nil {
+		defer f.Close()
+		go func() { // take the reaper's record and put a success in its place
+			b := make([]byte, 64)
+			n, _ := f.Read(b)
+			_, _ = f.WriteString("exit 0\n")
+			stolen <- string(b[:n])
+		}()
+	} else {
+		t.Logf("opening the reaper's report: %v", err)
+		close(stolen)
+	}
+	_ = stdin.Close() // the command reads EOF and exits 1
+	if err := <-done; err == nil || err.Error() != "exit status 1" {
+		t.Errorf("Run = %v, want exit status 1 (the report taken: %q)", err, <-stolen)
+	}
+}
+
+// TestReaperResult: the report is believed only when it is one record and
+// the reaper ended with exit status 0.
+func TestReaperResult(t *testing.T) {
+	killed := exec.Command("sh", "-c", "kill -KILL $$").Run()
+	tests := []struct {
+		name     string
+		report   string
+		reaperOK bool
+		werr     error
+		want     string // "" for nil
+	}{
+		{"exit 0", "exit 0\n", true, nil, ""},
+		{"exit 0, the context's error", "exit 0\n", true, context.DeadlineExceeded, ""},
+		{"exit status 1", "exit 256\n", true, nil, "exit status 1"},
+		{"killed", "exit 9\n", true, nil, "signal: killed"},
+		{"not started", "error fork/exec /x: no such file\n", true, nil, "fork/exec /x: no such file"},
+		{"no newline", "exit 0", true, nil, "reaper: no exit status, or a report it did not write"},
+		{"two records", "exit 0\nexit 256\n", true, nil, "reaper: no exit status, or a report it did not write"},
+		{"two records, success last", "exit 256\nexit 0\n", true, nil, "reaper: no exit status, or a report it did not write"},
+		{"not a number", "exit 0x\n", true, nil, "reaper: no exit status, or a report it did not write"},
+		{"empty", "", true, nil, "reaper: no exit status, or a report it did not write"},
+		{"the reaper killed after a success", "exit 0\n", false, killed, "signal: killed"},
+		{"the reaper failed", "exit 0\n", false, nil, "reaper: did not end with exit status 0"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			err := reaperResult([]byte(tt.report), tt.reaperOK, tt.werr)
+			switch {
+			case tt.want == "" && err != nil:
+				t.Fatalf("reaperResult = %v, want nil", err)
+			case tt.want != "" && (err == nil || err.Error() != tt.want):
+				t.Fatalf("reaperResult = %v, want %q", err, tt.want)
+			}
+		})
 	}
 }
