@@ -71,16 +71,32 @@ func Run(cmd *exec.Cmd) error {
 	if err != nil {
 		return err
 	}
-	werr := cmd.Wait()
 	// the last resort if the reaper was killed: the group, where all
-	// that did not leave it still is (only a process ID recycled within
-	// microseconds could be hit, as with any kill by ID)
+	// that did not leave it still is. It is killed once the reaper has
+	// ended but before Wait reaps it: while it is a zombie its ID, the
+	// group's, cannot go to another process (killed after Wait, a group
+	// that a new process made with the recycled ID could be hit).
+	awaitExit(cmd.Process.Pid)
 	_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
+	werr := cmd.Wait()
 	// the reaper has ended and its descriptor was close-on-exec for the
 	// command: the report is in the socket, or there is none
 	_ = r.SetReadDeadline(time.Now().Add(time.Second))
 	report, _ := io.ReadAll(io.LimitReader(r, 4<<10))
 	return reaperResult(report, cmd.ProcessState != nil && cmd.ProcessState.Success(), werr)
+}
+
+// awaitExit waits until the process pid has ended, leaving it to be
+// reaped (waitid WNOWAIT). At the cancellation, os/exec's own goroutine
+// signals it meanwhile, and kills it after WaitDelay.
+func awaitExit(pid int) {
+	var info unix.Siginfo
+	for {
+		err := unix.Waitid(unix.P_PID, pid, &info, unix.WEXITED|unix.WNOWAIT, nil)
+		if !errors.Is(err, syscall.EINTR) {
+			return
+		}
+	}
 }
 
 // reportChannel is the reaper's report channel: r for Run (non-blocking,

@@ -2,6 +2,7 @@ package reaper
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -10,6 +11,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -264,5 +266,35 @@ func TestReaperResult(t *testing.T) {
 				t.Fatalf("reaperResult = %v, want %q", err, tt.want)
 			}
 		})
+	}
+}
+
+// TestRunLastResortKillsTheGroup: a command that kills its reaper leaves
+// its tree to init, but what stayed in the process group Run made is
+// killed when Run returns.
+func TestRunLastResortKillsTheGroup(t *testing.T) {
+	pidFile := filepath.Join(t.TempDir(), "pid")
+	err := Run(exec.Command("sh", "-c", `sleep 1000 & echo $! > "$1"; kill -KILL $PPID; wait`, "sh", pidFile))
+	if err == nil || err.Error() != "signal: killed" {
+		t.Errorf("Run = %v, want the reaper's signal: killed", err)
+	}
+	b, err := os.ReadFile(pidFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pid, err := strconv.Atoi(strings.TrimSpace(string(b)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; ; i++ {
+		stat, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+		if err != nil || bytes.Contains(stat, []byte(") Z ")) {
+			return // gone, or dead and not yet reaped by init
+		}
+		if i == 500 {
+			_ = syscall.Kill(pid, syscall.SIGKILL)
+			t.Fatalf("the command's child %d outlived Run", pid)
+		}
+		time.Sleep(10 * time.Millisecond) // sleep: SIGKILL was sent; its delivery has no signal to wait on
 	}
 }
