@@ -314,7 +314,7 @@ func (s *Server) Serve(ctx context.Context) error {
 	if sock != nil {
 		hs := netlimit.HTTPServer(h, errs)
 		hs.ConnContext = socketConnContext
-		all = append(all, served{hs, netlimit.Wrap(sock, Limits())})
+		all = append(all, served{hs, limitPeers(sock, Limits())}) // per user, not per address
 	}
 	logCtx, stopLog := context.WithCancel(context.Background())
 	logged := make(chan struct{})

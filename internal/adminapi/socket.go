@@ -12,6 +12,8 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"unicode"
+	"unicode/utf8"
 )
 
 // SocketScheme prefixes an endpoint that is a Unix socket's path
@@ -154,7 +156,19 @@ type SocketRefusedError struct {
 }
 
 func (e *SocketRefusedError) Error() string {
-	return "admin socket " + e.Path + " refused, nothing sent: " + e.Reason
+	return "admin socket " + shownPath(e.Path) + " refused, nothing sent: " + e.Reason
+}
+
+// shownPath is a path for a message: as it is, or quoted (strconv.Quote)
+// if it holds anything but printable UTF-8. A refused socket's path and
+// directories are named as the symbolic links resolved, names another
+// user may have chosen: terminal escapes or a line break in them must not
+// reach the operator's terminal or log as they are.
+func shownPath(p string) string {
+	if !utf8.ValidString(p) || strings.ContainsFunc(p, func(r rune) bool { return !unicode.IsPrint(r) }) {
+		return strconv.Quote(p)
+	}
+	return p
 }
 
 // Decide is the client's trust decision on an admin socket, a pure
@@ -182,12 +196,12 @@ func (t *SocketTrust) Decide(f SocketFacts) error {
 	for i, d := range f.Dirs {
 		switch {
 		case !d.Mode.IsDir():
-			return refuse("%s is not a directory (%s)", d.Path, typeName(d.Mode))
+			return refuse("%s is not a directory (%s)", shownPath(d.Path), typeName(d.Mode))
 		case !t.trusted(d.OwnerUID):
-			return refuse("directory %s is owned by %s, not by %s", d.Path, t.who(d.OwnerUID), t.whom())
+			return refuse("directory %s is owned by %s, not by %s", shownPath(d.Path), t.who(d.OwnerUID), t.whom())
 		case d.Mode.Perm()&0o022 != 0 && (i == 0 || d.Mode&fs.ModeSticky == 0):
 			return refuse("directory %s is writable by other users (mode %04o): one of them could replace the socket",
-				d.Path, d.Mode.Perm())
+				shownPath(d.Path), d.Mode.Perm())
 		}
 	}
 	if f.PeerUID >= 0 && !t.trusted(f.PeerUID) {
@@ -298,8 +312,45 @@ func checkSocketDir(d DirFacts, euid int) error {
 	return nil
 }
 
+// checkSocketParents is the daemon's check of the directories above
+// socket_dir, with symbolic links resolved, as the client checks them
+// (SocketTrust.Decide): each owned by the daemon's user (euid) or root,
+// and writable by neither group nor others unless it has the sticky bit
+// (/tmp). A parent another user could write to lets that user move
+// socket_dir away and put a directory of their own, or a symbolic link,
+// in its place: the daemon would then bind (and remove a stale socket)
+// where that user chose, and every client would refuse the socket.
+func checkSocketParents(dir string, euid int) error {
+	parent, err := filepath.EvalSymlinks(filepath.Dir(dir))
+	if err != nil {
+		return fmt.Errorf("[admin] socket_dir: %v", err)
+	}
+	for d := parent; ; d = filepath.Dir(d) {
+		st, err := os.Lstat(d)
+		if err != nil {
+			return fmt.Errorf("[admin] socket_dir: %v", err)
+		}
+		owner := ownerUID(st)
+		switch {
+		case !st.IsDir():
+			return fmt.Errorf("[admin] socket_dir %s: %s above it is not a directory (%s)", dir, shownPath(d),
+				typeName(st.Mode()))
+		case owner != euid && owner != 0:
+			return fmt.Errorf("[admin] socket_dir %s: directory %s above it is owned by uid %d, not by this "+
+				"daemon's user (uid %d) or root: that user could replace socket_dir", dir, shownPath(d), owner, euid)
+		case st.Mode().Perm()&0o022 != 0 && st.Mode()&fs.ModeSticky == 0:
+			return fmt.Errorf("[admin] socket_dir %s: directory %s above it is writable by other users (mode %04o): "+
+				"one of them could replace socket_dir", dir, shownPath(d), st.Mode().Perm())
+		}
+		if d == filepath.Dir(d) {
+			return nil
+		}
+	}
+}
+
 // PrepareSocketDir makes socket_dir if it is missing (0755, its parent
-// must exist) and checks it (see checkSocketDir), and checks that the
+// must exist) and checks it and the directories above it (see
+// checkSocketDir and checkSocketParents), and checks that the
 // daemon runs as root or as a configured socket_user (clients would
 // refuse its socket otherwise). A daemon calls it before it starts: an
 // error is a configuration problem. Nothing to do without socket_dir.
@@ -322,6 +373,9 @@ func (a Config) PrepareSocketDir() error {
 		if _, err := lookupGID(a.SocketGroup); err != nil {
 			return fmt.Errorf("[admin] socket_group: %v", err)
 		}
+	}
+	if err := checkSocketParents(a.SocketDir, euid); err != nil {
+		return err
 	}
 	if err := os.Mkdir(a.SocketDir, 0o755); err != nil && !errors.Is(err, fs.ErrExist) {
 		return fmt.Errorf("[admin] socket_dir: %v", err)

@@ -2,6 +2,7 @@ package adminapi
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io/fs"
 	"net"
@@ -10,7 +11,11 @@ import (
 	"os/user"
 	"slices"
 	"strconv"
+	"sync"
+	"syscall"
 	"time"
+
+	"github.com/redund/redund/internal/netlimit"
 )
 
 // peerPolicy is who the admin socket serves as if it had the token: root,
@@ -84,6 +89,83 @@ type credConn struct {
 
 func (c *credConn) RemoteAddr() net.Addr { return c.peer }
 
+// peerLimited caps the connections to the admin socket per user of the
+// client (SO_PEERCRED), as netlimit caps a TCP listener's per source
+// address: every client of a Unix socket has the same address, so one
+// user who may connect but is not trusted (a member of the socket's group
+// that socket_group does not name) holding PerSrc connections used to
+// lock root and the daemon's user out. Each user gets PerSrc; the
+// untrusted ones share Total besides, which the connections of trusted
+// users (root, the daemon's user, socket_group) do not count against.
+type peerLimited struct {
+	net.Listener // a credListener
+	lim          netlimit.Limits
+	mu           sync.Mutex
+	untrusted    int // connections of untrusted users, against Total
+	perUID       map[int]int
+}
+
+func limitPeers(ln net.Listener, lim netlimit.Limits) *peerLimited {
+	return &peerLimited{Listener: ln, lim: lim, perUID: map[int]int{}}
+}
+
+// Accept returns the next connection within the caps; one over a cap is
+// closed at once and Accept waits for the next.
+func (l *peerLimited) Accept() (net.Conn, error) {
+	for {
+		c, err := l.Listener.Accept()
+		if err != nil {
+			return nil, err
+		}
+		p, _ := c.RemoteAddr().(peerAddr)
+		uid := -1 // the user is unknown: all such count as one
+		if p.known {
+			uid = p.cred.uid
+		}
+		if l.take(uid, p.trusted) {
+			return &limitedConn{Conn: c, release: func() { l.release(uid, p.trusted) }}, nil
+		}
+		_ = c.Close()
+	}
+}
+
+func (l *peerLimited) take(uid int, trusted bool) bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if (!trusted && l.lim.Total > 0 && l.untrusted >= l.lim.Total) || (l.lim.PerSrc > 0 && l.perUID[uid] >= l.lim.PerSrc) {
+		return false
+	}
+	if !trusted {
+		l.untrusted++
+	}
+	l.perUID[uid]++
+	return true
+}
+
+func (l *peerLimited) release(uid int, trusted bool) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if !trusted {
+		l.untrusted--
+	}
+	if l.perUID[uid]--; l.perUID[uid] <= 0 {
+		delete(l.perUID, uid)
+	}
+}
+
+// limitedConn gives its slot back once, on the first Close.
+type limitedConn struct {
+	net.Conn
+	release func()
+	once    sync.Once
+}
+
+func (c *limitedConn) Close() error {
+	err := c.Conn.Close()
+	c.once.Do(c.release)
+	return err
+}
+
 // trustedPeerKey marks the context of a request that came over the admin
 // socket from a client peerPolicy allows.
 type trustedPeerKey struct{}
@@ -123,10 +205,21 @@ func (s *Server) ListenSocket(path, group string) error {
 			return fmt.Errorf("status: admin socket %s: exists and is not a socket", path)
 		}
 		c, err := net.DialTimeout("unix", path, time.Second)
-		if err == nil {
+		switch {
+		case err == nil:
 			_ = c.Close()
 			return fmt.Errorf("status: admin socket %s: another process accepts on it (a second daemon on the "+
 				"same socket_dir?)", path)
+		case !errors.Is(err, syscall.ECONNREFUSED):
+			// only a refused connection shows that nothing listens: a
+			// live daemon's socket with a full backlog says EAGAIN
+			why := err
+			var errno syscall.Errno
+			if errors.As(err, &errno) {
+				why = errno
+			}
+			return fmt.Errorf("status: admin socket %s: cannot tell whether it is stale (connecting to it: %v); "+
+				"remove it if no daemon uses it", path, why)
 		}
 		if err := os.Remove(path); err != nil {
 			return fmt.Errorf("status: admin socket: removing the stale one: %w", err)

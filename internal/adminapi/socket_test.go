@@ -1,8 +1,11 @@
 package adminapi
 
 import (
+	"bufio"
 	"context"
 	"errors"
+	"fmt"
+	"io"
 	"io/fs"
 	"net"
 	"net/http"
@@ -392,5 +395,235 @@ func TestAdminSocketRefusesOtherUserWithoutToken(t *testing.T) {
 	}
 	if out := asNobody("http://localhost/v1/status"); !strings.HasSuffix(out, " 200") {
 		t.Errorf("GET /v1/status as nobody: %s", out)
+	}
+}
+
+// A live socket whose backlog is full (its server busy, or a client
+// holding it) answers a connect with EAGAIN, not ECONNREFUSED: it is not
+// stale, and a second server must neither remove it nor take its path.
+func TestListenSocketBusyIsNotStale(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "busy.sock")
+	fd, err := syscall.Socket(syscall.AF_UNIX, syscall.SOCK_STREAM|syscall.SOCK_CLOEXEC, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer syscall.Close(fd)
+	if err := syscall.Bind(fd, &syscall.SockaddrUnix{Name: path}); err != nil {
+		t.Fatal(err)
+	}
+	if err := syscall.Listen(fd, 0); err != nil { // never accepts
+		t.Fatal(err)
+	}
+	before, err := os.Lstat(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// fill the backlog: connect until the kernel says EAGAIN
+	for i := 0; ; i++ {
+		c, err := syscall.Socket(syscall.AF_UNIX, syscall.SOCK_STREAM|syscall.SOCK_NONBLOCK|syscall.SOCK_CLOEXEC, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer syscall.Close(c)
+		err = syscall.Connect(c, &syscall.SockaddrUnix{Name: path})
+		if errors.Is(err, syscall.EAGAIN) {
+			break
+		}
+		if err != nil || i > 100 {
+			t.Fatalf("filling the backlog: %v after %d", err, i)
+		}
+	}
+	s := NewServer("test run", "v9.9.9", nil, logging.Discard())
+	err = s.ListenSocket(path, "")
+	if err == nil {
+		s.mu.Lock()
+		_ = s.sock.Close()
+		s.mu.Unlock()
+		t.Error("ListenSocket took the path of a live socket with a full backlog")
+	} else if !strings.Contains(err.Error(), "cannot tell whether it is stale (connecting to it: resource temporarily unavailable)") {
+		t.Errorf("ListenSocket = %v, want it to say it cannot tell", err)
+	}
+	after, err := os.Lstat(path)
+	if err != nil || !os.SameFile(before, after) {
+		t.Errorf("the live socket was removed or replaced (%v)", err)
+	}
+}
+
+// A refusal names the socket and directories as the client resolved them:
+// a name another user chose (here a directory with terminal escapes and a
+// line break, reached through a symbolic link) is quoted, not written to
+// the operator's terminal as it is.
+func TestSocketRefusalQuotesNames(t *testing.T) {
+	base := t.TempDir()
+	evil := filepath.Join(base, "x\x1b[2J\nOK: all trusted")
+	if err := os.Mkdir(evil, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chmod(evil, 0o777); err != nil { // writable by others: refused, and named
+		t.Fatal(err)
+	}
+	ln, err := net.Listen("unix", filepath.Join(evil, "ddns.sock"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	link := filepath.Join(base, "run")
+	if err := os.Symlink(evil, link); err != nil {
+		t.Fatal(err)
+	}
+	_, err = DefaultTrust().Dial(context.Background(), filepath.Join(link, "ddns.sock"))
+	if err == nil {
+		t.Fatal("the socket was trusted")
+	}
+	for _, msg := range []string{err.Error(), Reason(err)} {
+		if strings.ContainsFunc(msg, func(r rune) bool { return r < ' ' || r == 0x7f }) {
+			t.Errorf("the message carries control characters: %q", msg)
+		}
+		if !strings.Contains(msg, `\x1b[2J\nOK: all trusted`) {
+			t.Errorf("the message does not name the directory quoted: %q", msg)
+		}
+	}
+}
+
+// The daemon checks the directories above socket_dir as the client does:
+// a parent another user owns, or may write to without the sticky bit,
+// could swap socket_dir (and the socket in it) for its own; the daemon
+// refuses to start rather than serve a socket every client refuses, and
+// makes no directory there.
+func TestPrepareSocketDirParents(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		root  bool // chown needs root
+		setup func(parent string) error
+		want  string // "" for accepted
+	}{
+		{"closed parent", false, func(string) error { return nil }, ""},
+		{"parent writable by others", false, func(p string) error { return os.Chmod(p, 0o777) },
+			"is writable by other users (mode 0777)"},
+		{"parent writable by its group", false, func(p string) error { return os.Chmod(p, 0o775) },
+			"is writable by other users (mode 0775)"},
+		{"sticky parent writable by all", false, func(p string) error { return os.Chmod(p, 0o777|fs.ModeSticky) }, ""},
+		{"parent of another user", true, func(p string) error { return os.Chown(p, 65534, 65534) },
+			"is owned by uid 65534"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if tc.root && os.Geteuid() != 0 {
+				t.Skip("giving a directory to another user needs root")
+			}
+			parent := filepath.Join(t.TempDir(), "p")
+			if err := os.Mkdir(parent, 0o755); err != nil {
+				t.Fatal(err)
+			}
+			if err := tc.setup(parent); err != nil {
+				t.Fatal(err)
+			}
+			// reached through a symbolic link: the directories it resolves to count
+			link := filepath.Join(t.TempDir(), "link")
+			if err := os.Symlink(parent, link); err != nil {
+				t.Fatal(err)
+			}
+			dir := filepath.Join(link, "run")
+			err := Config{SocketDir: dir}.PrepareSocketDir()
+			switch {
+			case tc.want == "" && err != nil:
+				t.Fatalf("refused: %v", err)
+			case tc.want == "":
+				return
+			case err == nil || !strings.Contains(err.Error(), tc.want):
+				t.Fatalf("got %v, want %q", err, tc.want)
+			}
+			if _, err := os.Lstat(filepath.Join(parent, "run")); !errors.Is(err, fs.ErrNotExist) {
+				t.Errorf("socket_dir was made under the refused parent (%v)", err)
+			}
+		})
+	}
+}
+
+// holdEnv names the socket TestHelperHoldSocket connects to.
+const holdEnv = "ADMINAPI_TEST_HOLD_SOCKET"
+
+// TestHelperHoldSocket is the other user of TestAdminSocketOtherUserCannotLockOut:
+// it opens 64 connections to the socket, says so, and holds them until its
+// standard input closes.
+func TestHelperHoldSocket(t *testing.T) {
+	path := os.Getenv(holdEnv)
+	if path == "" {
+		t.Skip("a helper process of TestAdminSocketOtherUserCannotLockOut")
+	}
+	var conns []net.Conn
+	for range 64 {
+		c, err := net.Dial("unix", path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		conns = append(conns, c)
+	}
+	fmt.Println("holding")
+	_, _ = io.Copy(io.Discard, os.Stdin)
+	for _, c := range conns {
+		_ = c.Close()
+	}
+}
+
+// A user who may connect to the socket but is not trusted (here nobody,
+// with the socket opened to all, which needs root) and holds as many
+// connections as the listener allows one source does not lock root or
+// the daemon's user out: the socket counts connections per user, and
+// those of a trusted user are not refused for another's.
+func TestAdminSocketOtherUserCannotLockOut(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("running a client as another user needs root")
+	}
+	_, sock := startSocketServer(t, "")
+	path, _ := SocketOf(sock)
+	if err := os.Chmod(path, 0o666); err != nil {
+		t.Fatal(err)
+	}
+	// this test binary, where nobody may run it
+	exe, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	bin := filepath.Join(t.TempDir(), "adminapi.test")
+	b, err := os.ReadFile(exe)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(bin, b, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range []string{path, bin} {
+		for d := filepath.Dir(p); d != os.TempDir() && d != "/"; d = filepath.Dir(d) {
+			if err := os.Chmod(d, 0o755); err != nil { // t.TempDir's are 0700
+				t.Fatal(err)
+			}
+		}
+	}
+	cmd := exec.CommandContext(t.Context(), bin, "-test.run=^TestHelperHoldSocket$")
+	cmd.Env = append(os.Environ(), holdEnv+"="+path)
+	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: 65534, Gid: 65534}}
+	stdin, err := cmd.StdinPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() {
+		_ = stdin.Close()
+		if err := cmd.Wait(); err != nil {
+			t.Errorf("the helper: %v", err)
+		}
+	}()
+	if line, err := bufio.NewReader(out).ReadString('\n'); line != "holding\n" {
+		t.Fatalf("the helper said %q (%v), want its readiness line", line, err)
+	}
+	go func() { _, _ = io.Copy(io.Discard, out) }()
+	if rep, err := Fetch(t.Context(), sock); err != nil || rep.Daemon != "test run" {
+		t.Errorf("root's status request while nobody holds 64 connections: %+v, %v", rep, err)
 	}
 }

@@ -14,8 +14,15 @@
 // take their exit status from os/exec.
 //
 // The reaper reports the command's wait status (or why it could not be
-// started) on a pipe, its file descriptor 3, so that the caller sees the
-// error os/exec would have given ("exit status 2", "signal: killed").
+// started) on a Unix socket, its file descriptor 3, so that the caller
+// sees the error os/exec would have given ("exit status 2", "signal:
+// killed"). A socket, not a pipe: /proc/<reaper>/fd/3 would open a pipe
+// anew for any process of the same user (the command, or one it left
+// outside the tree), which could then write a report of its own or take
+// the reaper's. The report is believed only when it is one record and
+// the reaper ended with exit status 0 after writing it: a command that
+// kills its reaper leaves no report, and cannot report its own failure
+// as a success.
 //
 // A binary that imports this package runs as the reaper, from the
 // package's init, when it is started with argument 0 "redund-reaper"

@@ -48,7 +48,7 @@ func Run(cmd *exec.Cmd) error {
 	if _, err := os.Stat(selfExe); err != nil {
 		return runGroup(cmd) // no /proc (a chroot): the process group only
 	}
-	r, w, err := os.Pipe()
+	r, w, err := reportChannel()
 	if err != nil {
 		return err
 	}
@@ -71,16 +71,51 @@ func Run(cmd *exec.Cmd) error {
 	if err != nil {
 		return err
 	}
-	werr := cmd.Wait()
 	// the last resort if the reaper was killed: the group, where all
-	// that did not leave it still is (only a process ID recycled within
-	// microseconds could be hit, as with any kill by ID)
+	// that did not leave it still is. It is killed once the reaper has
+	// ended but before Wait reaps it: while it is a zombie its ID, the
+	// group's, cannot go to another process (killed after Wait, a group
+	// that a new process made with the recycled ID could be hit).
+	awaitExit(cmd.Process.Pid)
 	_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
+	werr := cmd.Wait()
 	// the reaper has ended and its descriptor was close-on-exec for the
-	// command: the report is in the pipe, or there is none
+	// command: the report is in the socket, or there is none
 	_ = r.SetReadDeadline(time.Now().Add(time.Second))
 	report, _ := io.ReadAll(io.LimitReader(r, 4<<10))
-	return reaperResult(report, werr)
+	return reaperResult(report, cmd.ProcessState != nil && cmd.ProcessState.Success(), werr)
+}
+
+// awaitExit waits until the process pid has ended, leaving it to be
+// reaped (waitid WNOWAIT). At the cancellation, os/exec's own goroutine
+// signals it meanwhile, and kills it after WaitDelay.
+func awaitExit(pid int) {
+	var info unix.Siginfo
+	for {
+		err := unix.Waitid(unix.P_PID, pid, &info, unix.WEXITED|unix.WNOWAIT, nil)
+		if !errors.Is(err, syscall.EINTR) {
+			return
+		}
+	}
+}
+
+// reportChannel is the reaper's report channel: r for Run (non-blocking,
+// with deadlines), w for the reaper (its descriptor 3). A Unix socket pair,
+// not a pipe: a pipe is opened anew through /proc/<pid>/fd/<n> by any
+// process of the same user, so the command, or a process it left outside
+// the tree, could write into it, or read the reaper's report first and
+// write a success in its place; a socket cannot be opened that way.
+func reportChannel() (r, w *os.File, err error) {
+	fds, err := syscall.Socketpair(syscall.AF_UNIX, syscall.SOCK_STREAM|syscall.SOCK_CLOEXEC, 0)
+	if err != nil {
+		return nil, nil, fmt.Errorf("reaper: %w", err)
+	}
+	if err := syscall.SetNonblock(fds[0], true); err != nil {
+		_ = syscall.Close(fds[0])
+		_ = syscall.Close(fds[1])
+		return nil, nil, fmt.Errorf("reaper: %w", err)
+	}
+	return os.NewFile(uintptr(fds[0]), "reaper report"), os.NewFile(uintptr(fds[1]), "reaper report"), nil
 }
 
 // runGroup runs cmd in a process group of its own, killed at the
@@ -102,9 +137,29 @@ func runGroup(cmd *exec.Cmd) error {
 }
 
 // reaperResult is the command's error from the reaper's report, or, with
-// no report (the reaper was killed), the reaper's own.
-func reaperResult(report []byte, werr error) error {
-	kind, rest, _ := bytes.Cut(report, []byte(" "))
+// no report (the reaper was killed), the reaper's own (werr, from Wait).
+//
+// The report is believed only when the reaper ended with exit status 0
+// (reaperOK: it does once it has written it; Wait may still return the
+// context's error then) and it is exactly one record, "exit
+// <wait status>\n" or "error <why>\n": a command that kills its reaper
+// leaves no report, and anything else in the channel (it is a socket
+// that only Run and the reaper hold: see reportChannel) is refused.
+func reaperResult(report []byte, reaperOK bool, werr error) error {
+	var ee *exec.ExitError
+	switch {
+	case errors.As(werr, &ee):
+		return ExitStatus(ee.String())
+	case !reaperOK && werr != nil:
+		return werr
+	case !reaperOK:
+		return errors.New("reaper: did not end with exit status 0")
+	}
+	line, ok := bytes.CutSuffix(report, []byte("\n"))
+	if !ok || bytes.IndexByte(line, '\n') >= 0 {
+		return errors.New("reaper: no exit status, or a report it did not write")
+	}
+	kind, rest, _ := bytes.Cut(line, []byte(" "))
 	switch string(kind) {
 	case "exit":
 		n, err := strconv.ParseUint(string(rest), 10, 32)
@@ -118,14 +173,7 @@ func reaperResult(report []byte, werr error) error {
 	case "error":
 		return errors.New(string(rest))
 	}
-	var ee *exec.ExitError
-	if errors.As(werr, &ee) {
-		return ExitStatus(ee.String())
-	}
-	if werr != nil {
-		return werr
-	}
-	return errors.New("reaper: no exit status")
+	return errors.New("reaper: no exit status, or a report it did not write")
 }
 
 // describeWait words a wait status as os.ProcessState.String does.
@@ -161,8 +209,7 @@ func reaper(path string, argv []string) int {
 	signal.Notify(term, syscall.SIGTERM)
 	cmd := &exec.Cmd{Path: path, Args: argv, Stdin: os.Stdin, Stdout: os.Stdout, Stderr: os.Stderr}
 	if err := cmd.Start(); err != nil {
-		fmt.Fprintf(report, "error %s", err)
-		return 1
+		return writeReport(report, "error "+strings.ReplaceAll(err.Error(), "\n", " "))
 	}
 	waited := make(chan struct{})
 	go func() { _ = cmd.Wait(); close(waited) }()
@@ -173,7 +220,16 @@ func reaper(path string, argv []string) int {
 		<-waited
 	}
 	killDescendants()
-	fmt.Fprintf(report, "exit %d", uint32(cmd.ProcessState.Sys().(syscall.WaitStatus)))
+	return writeReport(report, fmt.Sprintf("exit %d", uint32(cmd.ProcessState.Sys().(syscall.WaitStatus))))
+}
+
+// writeReport writes the reaper's one record and is the reaper's exit
+// status: 0 once the record is written, which the caller requires before
+// it believes the record.
+func writeReport(report *os.File, record string) int {
+	if _, err := report.WriteString(record + "\n"); err != nil {
+		return 1
+	}
 	return 0
 }
 

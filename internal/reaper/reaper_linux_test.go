@@ -2,12 +2,16 @@ package reaper
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -94,5 +98,203 @@ func TestRunCancel(t *testing.T) {
 	cancel()
 	if err := <-done; err == nil || err.Error() != "signal: killed" {
 		t.Errorf("Run = %v, want signal: killed", err)
+	}
+}
+
+// TestRunForgedReport: a command that writes a report of its own into the
+// reaper's pipe (through /proc/<pid>/fd, which opens the pipe anew for a
+// process of the same user) and then fails, or kills the reaper so that
+// its report is the only one, is not taken as having exited 0.
+func TestRunForgedReport(t *testing.T) {
+	// the caller's read end: the same pipe as the reaper's descriptor 3
+	const intoCaller = `gp=$(cut -d' ' -f4 /proc/$PPID/stat); p=$(readlink /proc/$PPID/fd/3); ` +
+		`for f in /proc/$gp/fd/*; do [ "$(readlink $f)" = "$p" ] && printf 'exit 0\n' > $f; done; `
+	tests := []struct {
+		name, script string
+	}{
+		{"forged then failed", `printf 'exit 0\n' > /proc/$PPID/fd/3; exit 1`},
+		{"forged then the reaper killed", `printf 'exit 0\n' > /proc/$PPID/fd/3; kill -KILL $PPID; exit 1`},
+		{"forged without newline then the reaper killed", `printf 'exit 0' > /proc/$PPID/fd/3; kill -KILL $PPID; exit 1`},
+		{"forged into the caller's end then failed", intoCaller + `exit 1`},
+		{"forged into the caller's end then the reaper killed", intoCaller + `kill -KILL $PPID; exit 1`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if err := Run(exec.Command("sh", "-c", tt.script)); err == nil {
+				t.Fatal("Run = nil: the command forged its own success")
+			}
+		})
+	}
+}
+
+// deletedEnv marks the run of TestHelperDeletedSelf.
+const deletedEnv = "REAPER_TEST_DELETED_SELF"
+
+// TestHelperDeletedSelf is the process of TestRunFromDeletedBinary: it
+// removes its own binary, as a package upgrade replaces redund's, then
+// runs commands under the reaper and prints their errors.
+func TestHelperDeletedSelf(t *testing.T) {
+	if os.Getenv(deletedEnv) != "1" {
+		t.Skip("a helper process of TestRunFromDeletedBinary")
+	}
+	exe, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Remove(exe); err != nil {
+		t.Fatal(err)
+	}
+	fmt.Printf("exit 3: %v\n", Run(exec.Command("sh", "-c", "exit 3")))
+	fmt.Printf("true: %v\n", Run(exec.Command("true")))
+}
+
+// TestRunFromDeletedBinary: once the binary is removed or replaced on
+// disk (a package upgrade while the daemon runs), the reaper still
+// starts: /proc/self/exe is the running binary itself, the same version,
+// not whatever now has its name.
+func TestRunFromDeletedBinary(t *testing.T) {
+	exe, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := os.ReadFile(exe)
+	if err != nil {
+		t.Fatal(err)
+	}
+	bin := filepath.Join(t.TempDir(), "redund")
+	if err := os.WriteFile(bin, b, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(bin, "-test.run=^TestHelperDeletedSelf$")
+	cmd.Env = append(os.Environ(), deletedEnv+"=1")
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("the helper: %v\n%s", err, out)
+	}
+	for _, want := range []string{"exit 3: exit status 3\n", "true: <nil>\n"} {
+		if !strings.Contains(string(out), want) {
+			t.Errorf("the helper printed %q, want %q in it", out, want)
+		}
+	}
+	if _, err := os.Stat(bin); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("the helper did not remove its binary: %v", err)
+	}
+}
+
+// TestRunReportNotTakenByOthers: a process of the same user outside the
+// command's tree (one the command left with at(1) or systemd-run, say;
+// here this test) cannot take the reaper's report and put its own in its
+// place: the report travels on a socket, which /proc/<pid>/fd/3 does not
+// open, not on a pipe, which it does.
+func TestRunReportNotTakenByOthers(t *testing.T) {
+	mark := fmt.Sprintf("reaper-outsider-%d-%d", os.Getpid(), time.Now().UnixNano())
+	cmd := exec.Command("sh", "-c", `echo ready; read line; exit 1`, mark)
+	stdin, err := cmd.StdinPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- Run(cmd) }()
+	if line, err := bufio.NewReader(out).ReadString('\n'); line != "ready\n" {
+		t.Fatalf("read %q, %v; want the readiness line", line, err)
+	}
+	reaper := 0
+	cmdlines, _ := filepath.Glob("/proc/[0-9]*/cmdline")
+	for _, f := range cmdlines {
+		b, err := os.ReadFile(f)
+		if err == nil && strings.HasPrefix(string(b), reaperArg0+"\x00") && strings.Contains(string(b), "\x00"+mark+"\x00") {
+			reaper, _ = strconv.Atoi(filepath.Base(filepath.Dir(f)))
+		}
+	}
+	if reaper == 0 {
+		t.Fatal("the reaper is not running")
+	}
+	stolen := make(chan string, 1)
+	if f, err := os.OpenFile(fmt.Sprintf("/proc/%d/fd/3", reaper), os.O_RDWR, 0); err == nil {
+		defer f.Close()
+		go func() { // take the reaper's record and put a success in its place
+			b := make([]byte, 64)
+			n, _ := f.Read(b)
+			_, _ = f.WriteString("exit 0\n")
+			stolen <- string(b[:n])
+		}()
+	} else {
+		t.Logf("opening the reaper's report: %v", err)
+		close(stolen)
+	}
+	_ = stdin.Close() // the command reads EOF and exits 1
+	if err := <-done; err == nil || err.Error() != "exit status 1" {
+		t.Errorf("Run = %v, want exit status 1 (the report taken: %q)", err, <-stolen)
+	}
+}
+
+// TestReaperResult: the report is believed only when it is one record and
+// the reaper ended with exit status 0.
+func TestReaperResult(t *testing.T) {
+	killed := exec.Command("sh", "-c", "kill -KILL $$").Run()
+	tests := []struct {
+		name     string
+		report   string
+		reaperOK bool
+		werr     error
+		want     string // "" for nil
+	}{
+		{"exit 0", "exit 0\n", true, nil, ""},
+		{"exit 0, the context's error", "exit 0\n", true, context.DeadlineExceeded, ""},
+		{"exit status 1", "exit 256\n", true, nil, "exit status 1"},
+		{"killed", "exit 9\n", true, nil, "signal: killed"},
+		{"not started", "error fork/exec /x: no such file\n", true, nil, "fork/exec /x: no such file"},
+		{"no newline", "exit 0", true, nil, "reaper: no exit status, or a report it did not write"},
+		{"two records", "exit 0\nexit 256\n", true, nil, "reaper: no exit status, or a report it did not write"},
+		{"two records, success last", "exit 256\nexit 0\n", true, nil, "reaper: no exit status, or a report it did not write"},
+		{"not a number", "exit 0x\n", true, nil, "reaper: no exit status, or a report it did not write"},
+		{"empty", "", true, nil, "reaper: no exit status, or a report it did not write"},
+		{"the reaper killed after a success", "exit 0\n", false, killed, "signal: killed"},
+		{"the reaper failed", "exit 0\n", false, nil, "reaper: did not end with exit status 0"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			err := reaperResult([]byte(tt.report), tt.reaperOK, tt.werr)
+			switch {
+			case tt.want == "" && err != nil:
+				t.Fatalf("reaperResult = %v, want nil", err)
+			case tt.want != "" && (err == nil || err.Error() != tt.want):
+				t.Fatalf("reaperResult = %v, want %q", err, tt.want)
+			}
+		})
+	}
+}
+
+// TestRunLastResortKillsTheGroup: a command that kills its reaper leaves
+// its tree to init, but what stayed in the process group Run made is
+// killed when Run returns.
+func TestRunLastResortKillsTheGroup(t *testing.T) {
+	pidFile := filepath.Join(t.TempDir(), "pid")
+	err := Run(exec.Command("sh", "-c", `sleep 1000 & echo $! > "$1"; kill -KILL $PPID; wait`, "sh", pidFile))
+	if err == nil || err.Error() != "signal: killed" {
+		t.Errorf("Run = %v, want the reaper's signal: killed", err)
+	}
+	b, err := os.ReadFile(pidFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pid, err := strconv.Atoi(strings.TrimSpace(string(b)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; ; i++ {
+		stat, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+		if err != nil || bytes.Contains(stat, []byte(") Z ")) {
+			return // gone, or dead and not yet reaped by init
+		}
+		if i == 500 {
+			_ = syscall.Kill(pid, syscall.SIGKILL)
+			t.Fatalf("the command's child %d outlived Run", pid)
+		}
+		time.Sleep(10 * time.Millisecond) // sleep: SIGKILL was sent; its delivery has no signal to wait on
 	}
 }
