@@ -1,0 +1,165 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"maps"
+	"slices"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"github.com/redund/redund/internal/lifecycle"
+	"github.com/redund/redund/internal/status"
+)
+
+// pingEvery is how often the loops are asked when systemd's watchdog is
+// off: the status still says when one of them stopped answering.
+const pingEvery = 10 * time.Second
+
+// startWait is how long to wait before asking the loops again while Run
+// starts (a daemon without Started is ready at its first full answer).
+const startWait = 10 * time.Millisecond
+
+// liveness is what the daemon's loop (its only writer) knows of the
+// scheme's loops: since when each one that does not answer has not, and
+// the snapshot the status source reads.
+type liveness struct {
+	pinger  lifecycle.LoopPinger // nil: the daemon has no loops to ask
+	starter lifecycle.Starter
+	since   map[string]time.Time // loop → first PingLoops it did not answer
+	shown   atomic.Pointer[[]stuckLoop]
+}
+
+// stuckLoop is a loop that has not answered since Since.
+type stuckLoop struct {
+	Name  string
+	Since time.Time
+}
+
+// petDecision is what one watchdog tick does.
+type petDecision struct {
+	Pet       bool                 // send WATCHDOG=1
+	Since     map[string]time.Time // the loops not answering after this tick
+	Stuck     []string             // loops that stopped answering at this tick (logged once)
+	Recovered []string             // loops that answer again
+}
+
+// decidePet is the watchdog's rule: WATCHDOG=1 only when the status
+// report was built and every loop answered PingLoops in time (late is empty).
+// since is what the last tick left; a loop keeps the time it was first
+// late until it answers.
+func decidePet(since map[string]time.Time, now time.Time, built bool, late []string) petDecision {
+	d := petDecision{Pet: built && len(late) == 0, Since: map[string]time.Time{}}
+	for _, l := range late {
+		if t, ok := since[l]; ok {
+			d.Since[l] = t
+			continue
+		}
+		d.Since[l] = now
+		d.Stuck = append(d.Stuck, l)
+	}
+	for _, l := range slices.Sorted(maps.Keys(since)) {
+		if _, ok := d.Since[l]; !ok {
+			d.Recovered = append(d.Recovered, l)
+		}
+	}
+	return d
+}
+
+// lateLoops names what did not answer from PingLoops's error: the loops of a
+// *lifecycle.NotAnswered, else the error itself.
+func lateLoops(err error) []string {
+	if err == nil {
+		return nil
+	}
+	if l := lifecycle.Unanswered(err); len(l) > 0 {
+		return l
+	}
+	return []string{"(" + err.Error() + ")"}
+}
+
+// ping asks the loops, waiting at most bound, and records the answer:
+// whether to feed the watchdog (built: the status report was built).
+func (d *daemon) ping(ctx context.Context, now time.Time, bound time.Duration, built bool) bool {
+	lv := &d.live
+	var late []string
+	if lv.pinger != nil {
+		pctx, cancel := context.WithTimeout(ctx, bound)
+		err := lv.pinger.PingLoops(pctx)
+		cancel()
+		if ctx.Err() != nil { // stopping: not a loop's fault
+			return false
+		}
+		late = lateLoops(err)
+	}
+	dec := decidePet(lv.since, now, built, late)
+	for _, l := range dec.Stuck {
+		d.Log.Error("loop "+l+" does not answer; the systemd watchdog is no longer fed", "within", bound)
+	}
+	for _, l := range dec.Recovered {
+		d.Log.Info("loop "+l+" answers again", "after", time.Since(lv.since[l]).Round(time.Millisecond))
+	}
+	lv.since = dec.Since
+	stuck := make([]stuckLoop, 0, len(dec.Since))
+	for _, l := range slices.Sorted(maps.Keys(dec.Since)) {
+		stuck = append(stuck, stuckLoop{l, dec.Since[l]})
+	}
+	lv.shown.Store(&stuck)
+	return dec.Pet
+}
+
+// started waits until the daemon says it has started: Started closed, or
+// (without Started) the first PingLoops every loop answered; a daemon with
+// neither is started at once. It returns false when ctx ends first (Run
+// returned, its failure is systemd's to see, not READY=1).
+func (d *daemon) started(ctx context.Context) bool {
+	lv := &d.live
+	switch {
+	case lv.starter != nil:
+		select {
+		case <-lv.starter.Started():
+			return true
+		case <-ctx.Done():
+			return false
+		}
+	case lv.pinger != nil:
+		for {
+			if lv.pinger.PingLoops(ctx) == nil {
+				return true
+			}
+			select {
+			case <-time.After(startWait):
+			case <-ctx.Done():
+				return false
+			}
+		}
+	}
+	return ctx.Err() == nil
+}
+
+// livenessSource is the status of the loops that do not answer: one
+// document with an ERR health entry per loop ("loop X has not answered
+// for 12s"), none while every loop answers.
+func (d *daemon) livenessSource() status.Source {
+	return status.SourceFunc(func() []status.Document {
+		p := d.live.shown.Load()
+		if p == nil || len(*p) == 0 {
+			return nil
+		}
+		now := time.Now()
+		doc := status.Document{Instance: d.name, Scheme: strings.Fields(d.name + " x")[0], Role: "daemon",
+			State: "Stuck", Since: (*p)[0].Since}
+		var reasons []string
+		for _, s := range *p {
+			r := fmt.Sprintf("has not answered for %s", now.Sub(s.Since).Round(time.Second))
+			doc.Health = append(doc.Health, status.Health{Name: "loop " + s.Name, State: "ERR", Reason: r, Since: s.Since})
+			reasons = append(reasons, "loop "+s.Name+" "+r)
+			if s.Since.Before(doc.Since) {
+				doc.Since = s.Since
+			}
+		}
+		doc.Reason = strings.Join(reasons, "; ") + "; the systemd watchdog is not fed"
+		return []status.Document{doc}
+	})
+}
