@@ -87,6 +87,7 @@ func New(cfgs map[string]*Config, opts Options) (*Server, error) {
 
 func newGroup(s *Server, listen string, names []string, cfgs map[string]*Config) (*group, error) {
 	g := &group{srv: s, addr: listen, byDigest: map[uint32]*client{}, reloadq: make(chan clientReload),
+		live:    lifecycle.NewLoop("voter tick " + listen),
 		lostLog: logging.Every{Period: timingLogEvery}, gainLog: logging.Every{Period: timingLogEvery}}
 	g.log = s.log.With("listen", listen)
 	pw, chal := "", ""
