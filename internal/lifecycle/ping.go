@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"strings"
+	"sync/atomic"
+	"time"
 )
 
 // LoopPinger is implemented by a daemon whose loops can show that they
@@ -30,9 +32,13 @@ type Starter interface {
 //
 //	case r := <-l.Pings():
 //		close(r)
+//
+// A loop that does not select while it works (a sequential syncer) marks
+// the call it is inside with Busy instead.
 type Loop struct {
 	name string
 	q    chan chan struct{}
+	busy atomic.Int64 // Busy's until in Unix ns; 0: not busy; -1: without a bound
 }
 
 // NewLoop returns the ping queue of the loop named name ("voter east
@@ -48,6 +54,27 @@ func (l *Loop) Name() string { return l.name }
 
 // Pings is what the loop selects on; it closes each request it receives.
 func (l *Loop) Pings() <-chan chan struct{} { return l.q }
+
+// Busy marks the loop as inside a call it bounded itself: Ask counts
+// it as answering until until (the call's context deadline), or for as
+// long as it lasts when until is zero (work that cannot hang on its own
+// and has no deadline, such as a scan; say so where it is used). The
+// loop calls done when the call returns.
+func (l *Loop) Busy(until time.Time) (done func()) {
+	v := int64(-1)
+	if !until.IsZero() {
+		v = until.UnixNano()
+	}
+	l.busy.Store(v)
+	return func() { l.busy.Store(0) }
+}
+
+// busyAt reports whether the loop is inside a Busy call whose bound has
+// not passed at now.
+func (l *Loop) busyAt(now time.Time) bool {
+	v := l.busy.Load()
+	return v == -1 || v > now.UnixNano()
+}
 
 // NotAnswered is PingLoops's error: the loops that did not answer in time.
 type NotAnswered struct {
@@ -73,7 +100,8 @@ func Unanswered(err error) []string {
 
 // Ask asks every loop at once and waits for their answers until
 // ctx ends: nil when all answered, else a *NotAnswered naming those that
-// did not, in the order given. A request the loop has not taken from
+// did not, in the order given; a loop inside a Busy call within its
+// bound counts as answering. A request the loop has not taken from
 // an earlier Ask is replaced. It starts no goroutine.
 func Ask(ctx context.Context, loops ...*Loop) error {
 	reqs := make([]chan struct{}, len(loops))
@@ -97,7 +125,9 @@ func Ask(ctx context.Context, loops ...*Loop) error {
 	var late []string
 	for i, r := range reqs {
 		if r == nil {
-			late = append(late, loops[i].name)
+			if !loops[i].busyAt(time.Now()) {
+				late = append(late, loops[i].name)
+			}
 			continue
 		}
 		select {
@@ -106,7 +136,9 @@ func Ask(ctx context.Context, loops ...*Loop) error {
 			select {
 			case <-r: // answered as ctx ended
 			default:
-				late = append(late, loops[i].name)
+				if !loops[i].busyAt(time.Now()) {
+					late = append(late, loops[i].name)
+				}
 			}
 		}
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"slices"
 	"testing"
+	"time"
 )
 
 // serve answers l's pings until the test ends, and calls answered after
@@ -68,5 +69,36 @@ func TestAsk(t *testing.T) {
 	serve(t, down, func() {})
 	if err := Ask(t.Context(), down, up); err != nil {
 		t.Errorf("Ask after the loop started = %v", err)
+	}
+}
+
+// A loop inside a call it marked Busy answers for as long as the call's
+// bound has not passed (none: for as long as it lasts), and no longer
+// once the call returned.
+func TestAskBusy(t *testing.T) {
+	now := time.Now()
+	for _, tc := range []struct {
+		name   string
+		until  time.Time
+		done   bool // the call has returned
+		answer bool
+	}{
+		{"within its bound", now.Add(time.Hour), false, true},
+		{"past its bound", now.Add(-time.Second), false, false},
+		{"without a bound", time.Time{}, false, true},
+		{"returned", now.Add(time.Hour), true, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			l := NewLoop("syncer") // never selects: it is in the call
+			done := l.Busy(tc.until)
+			if tc.done {
+				done()
+			}
+			ctx, cancel := context.WithCancel(t.Context())
+			cancel()
+			if err := Ask(ctx, l); (err == nil) != tc.answer {
+				t.Errorf("Ask = %v, want answered %v", err, tc.answer)
+			}
+		})
 	}
 }
