@@ -27,8 +27,10 @@ func (n *Node) runPrimary(ctx context.Context) error {
 	}
 	w.overflows = n.metrics.overflows
 	batches := make(chan []string, 16)
-	go w.run(ctx, batches) // started before the scan: nothing written meanwhile is missed
+	go w.run(ctx, batches)                    // started before the scan: nothing written meanwhile is missed
+	scanned := n.pings.role.Busy(time.Time{}) // a scan makes progress on its own, however long
 	raw, err := s.scan(n.app.expectedCopy())
+	scanned()
 	if err != nil {
 		return fmt.Errorf("schedsync: scan: %w", err)
 	}
@@ -53,6 +55,8 @@ func (n *Node) runPrimary(ctx context.Context) error {
 			pl.update(dirty)
 		case req := <-n.rehashCh:
 			pl.rehash(req)
+		case r := <-n.pings.role.Pings():
+			close(r)
 		}
 	}
 }
