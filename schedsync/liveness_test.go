@@ -62,7 +62,7 @@ func TestPingLoopsSecondaryRoleLoop(t *testing.T) {
 		t.Fatalf("PingLoops once synced = %v", err)
 	}
 	locked := true
-	s.mu.Lock() // the syncer blocks as its next poll ends
+	s.mu.Lock()        // the syncer blocks as its next poll ends
 	t.Cleanup(func() { // before the node stops, on a failure too
 		if locked {
 			s.mu.Unlock()
