@@ -105,8 +105,27 @@ func (d *daemon) ping(ctx context.Context, now time.Time, bound time.Duration, b
 	for _, l := range slices.Sorted(maps.Keys(dec.Since)) {
 		stuck = append(stuck, stuckLoop{l, dec.Since[l]})
 	}
+	if len(dec.Stuck)+len(dec.Recovered) > 0 { // what systemctl status shows
+		d.notify.send("STATUS=" + d.statusLine() + stuckNote(stuck))
+	}
 	lv.shown.Store(&stuck)
 	return dec.Pet
+}
+
+// stuckNote is what the STATUS= line adds for the loops that do not
+// answer: "; loop X does not answer (watchdog not fed)".
+func stuckNote(stuck []stuckLoop) string {
+	if len(stuck) == 0 {
+		return ""
+	}
+	names := make([]string, len(stuck))
+	for i, s := range stuck {
+		names[i] = s.Name
+	}
+	if len(names) == 1 {
+		return "; loop " + names[0] + " does not answer (watchdog not fed)"
+	}
+	return "; loops " + strings.Join(names, ", ") + " do not answer (watchdog not fed)"
 }
 
 // started waits until the daemon says it has started: Started closed, or

@@ -96,7 +96,7 @@ func (f *fakeScheme) run(ctx context.Context) error {
 // that was stuck while its status could still be read kept it fed. Now
 // the loop has to answer: while it is blocked no WATCHDOG=1 goes out, the
 // status shows the loop with an ERR health entry and the log says it
-// once; once it answers again they resume.
+// once, as does the STATUS= line; once it answers again they resume.
 func TestWatchdogNeedsEveryLoop(t *testing.T) {
 	sock := notifySocket(t)
 	t.Setenv("WATCHDOG_USEC", "200000") // fed every 100 ms, loops asked within 50 ms
@@ -122,11 +122,19 @@ func TestWatchdogNeedsEveryLoop(t *testing.T) {
 	}
 	testutil.Eventually(t, 5*time.Second, "the status shows the blocked loop", stuckDoc)
 	buf := make([]byte, 512)
-	for { // what was sent before the loop was found blocked
+	var status string
+	for { // what was sent before the loop was found blocked, and the STATUS= then
 		_ = sock.SetReadDeadline(time.Now().Add(20 * time.Millisecond))
-		if _, err := sock.Read(buf); err != nil {
+		n, err := sock.Read(buf)
+		if err != nil {
 			break
 		}
+		if msg := string(buf[:n]); strings.HasPrefix(msg, "STATUS=") {
+			status = msg
+		}
+	}
+	if !strings.HasPrefix(status, "STATUS=running, admin on ") || !strings.HasSuffix(status, "; loop fake main does not answer (watchdog not fed)") {
+		t.Errorf("STATUS= when the loop was found blocked: %q", status)
 	}
 	_ = sock.SetReadDeadline(time.Now().Add(time.Second)) // ten watchdog intervals
 	if n, err := sock.Read(buf); err == nil {
@@ -136,6 +144,9 @@ func TestWatchdogNeedsEveryLoop(t *testing.T) {
 		t.Errorf("the blocked loop logged %d times, want once:\n%s", n, logs)
 	}
 	close(release)
+	if st := nextNotify(t, sock, "STATUS=running, admin on "); strings.Contains(st, "does not answer") {
+		t.Errorf("STATUS= once the loop answers again: %q", st)
+	}
 	nextNotify(t, sock, notifyWatchdog)
 	if stuckDoc() {
 		t.Error("the status still shows the loop after it answered")
