@@ -221,6 +221,8 @@ func (s *supervisor) hook(ctx context.Context, ev roleChange) {
 	}
 	hctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
+	deadline, _ := hctx.Deadline()
+	defer s.pings.Busy(deadline)() // a hook may run up to its timeout (PingLoops)
 	cmd := exec.CommandContext(hctx, argv[0], argv[1:]...)
 	cmd.Env = append(s.env(ev.role, ev.fence), "REDUND_PREV_ROLE="+ev.prev.String(), "REDUND_REASON="+ev.why)
 	cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr

@@ -21,8 +21,8 @@ func newNodePings() nodePings {
 
 // PingLoops asks the role loop, the loop that persists the node's state
 // and, with witness = true, the loop that applies the witness rules to
-// answer. A primary answers from its select (a scan counts as an answer
-// while it lasts). A secondary syncs in sequence: it answers between two
+// answer. A primary answers from its select (a scan, a rescan or a
+// rehash counts as an answer while it lasts). A secondary syncs in sequence: it answers between two
 // polls and while it waits to retry; during a long poll it counts as
 // answering until the poll's deadline (peer_timeout and the wait), and
 // during a full comparison or a batch of transfers (their fetches are
@@ -59,6 +59,15 @@ func (p nodePings) roleWait(ctx context.Context, until <-chan time.Time) {
 			close(r)
 		}
 	}
+}
+
+// scanning runs f, a scan or a rehash of the primary's role loop (they
+// make progress on their own, however long they take), with the loop
+// marked busy for as long as it lasts.
+func (p nodePings) scanning(f func()) {
+	done := p.role.Busy(time.Time{})
+	defer done()
+	f()
 }
 
 // roleBusy runs f with the role loop marked busy for as long as it lasts.

@@ -141,11 +141,13 @@ func (d *daemon) run(ctx context.Context, access adminapi.Config, adminAddr stri
 
 // loop is run's helper goroutine: READY=1 once the scheme has started,
 // then SIGHUP reloads, the watchdog is fed at half its interval when the
-// status report could be built and every loop of the scheme answered
-// PingLoops within a quarter of it (so that two feeds are never more than
-// three quarters apart), and STOPPING=1 goes out as soon as ctx ends.
-// Without the watchdog the loops are still asked, every pingEvery, for
-// the status.
+// status report could be built and no loop of the scheme is stuck, and
+// STOPPING=1 goes out as soon as ctx ends. At each feed the loops are
+// asked and have a quarter of the watchdog interval to answer; a loop
+// that misses two pings in a row is stuck (decidePet), so a stuck loop
+// is restarted within about twice the interval while one busy for less
+// than three quarters of it is not. Without the watchdog the loops are
+// still asked, every pingEvery, for the status.
 func (d *daemon) loop(ctx context.Context) {
 	// READY=1 from here: the loop owns the reload state that statusLine
 	// reads, and a RELOADING=1 must not come first.
@@ -174,7 +176,7 @@ func (d *daemon) loop(ctx context.Context) {
 			// scheme, so one that is stuck (blocked on a channel, in a
 			// hung side effect) gets none either: systemd restarts it.
 			d.Admin.Report()
-			if d.ping(ctx, now, every/2, true) && feed {
+			if d.ping(ctx, now, every/2, every*3/4, true) && feed {
 				d.notify.send(notifyWatchdog)
 			}
 		}

@@ -23,15 +23,22 @@ const startWait = 10 * time.Millisecond
 
 // liveness is what the daemon's loop (its only writer) knows of the
 // scheme's loops: since when each one that does not answer has not, and
-// the snapshot the status source reads.
+// the snapshot of the stuck ones that the status source reads.
 type liveness struct {
 	pinger  lifecycle.LoopPinger // nil: the daemon has no loops to ask
 	starter lifecycle.Starter
-	since   map[string]time.Time // loop → first PingLoops it did not answer
+	late    map[string]lateLoop // loop → since when it has not answered
 	shown   atomic.Pointer[[]stuckLoop]
 }
 
-// stuckLoop is a loop that has not answered since Since.
+// lateLoop is a loop that did not answer the pings since since; stuck
+// once it has not for the grace (then the watchdog is not fed).
+type lateLoop struct {
+	since time.Time
+	stuck bool
+}
+
+// stuckLoop is a loop that has not answered since Since, for the status.
 type stuckLoop struct {
 	Name  string
 	Since time.Time
@@ -39,36 +46,44 @@ type stuckLoop struct {
 
 // petDecision is what one watchdog tick does.
 type petDecision struct {
-	Pet       bool                 // send WATCHDOG=1
-	Since     map[string]time.Time // the loops not answering after this tick
-	Stuck     []string             // loops that stopped answering at this tick (logged once)
-	Recovered []string             // loops that answer again
+	Pet       bool                // send WATCHDOG=1
+	Late      map[string]lateLoop // the loops not answering after this tick
+	Stuck     []string            // loops found stuck at this tick (logged once)
+	Recovered []string            // stuck loops that answer again
 }
 
 // decidePet is the watchdog's rule: WATCHDOG=1 only when the status
-// report was built and every loop answered PingLoops in time (late is empty).
-// since is what the last tick left; a loop keeps the time it was first
-// late until it answers.
-func decidePet(since map[string]time.Time, now time.Time, built bool, late []string) petDecision {
-	d := petDecision{Pet: built && len(late) == 0, Since: map[string]time.Time{}}
+// report was built and no loop is stuck: late (the loops that did not
+// answer this tick's ping) are stuck once they have not answered for
+// grace, counted from the first tick they missed. The grace lets a loop
+// be busy for a while (a slow provider call) without a restart. prev is
+// what the last tick left.
+func decidePet(prev map[string]lateLoop, now time.Time, built bool, late []string, grace time.Duration) petDecision {
+	d := petDecision{Pet: built, Late: map[string]lateLoop{}}
 	for _, l := range late {
-		if t, ok := since[l]; ok {
-			d.Since[l] = t
-			continue
+		st, ok := prev[l]
+		if !ok {
+			st = lateLoop{since: now}
 		}
-		d.Since[l] = now
-		d.Stuck = append(d.Stuck, l)
+		if !st.stuck && now.Sub(st.since) >= grace {
+			st.stuck = true
+			d.Stuck = append(d.Stuck, l)
+		}
+		if st.stuck {
+			d.Pet = false
+		}
+		d.Late[l] = st
 	}
-	for _, l := range slices.Sorted(maps.Keys(since)) {
-		if _, ok := d.Since[l]; !ok {
+	for _, l := range slices.Sorted(maps.Keys(prev)) {
+		if _, ok := d.Late[l]; !ok && prev[l].stuck {
 			d.Recovered = append(d.Recovered, l)
 		}
 	}
 	return d
 }
 
-// lateLoops names what did not answer from PingLoops's error: the loops of a
-// *lifecycle.NotAnswered, else the error itself.
+// lateLoops names what did not answer from PingLoops's error: the loops
+// of a *lifecycle.NotAnswered, else the error itself.
 func lateLoops(err error) []string {
 	if err == nil {
 		return nil
@@ -80,8 +95,9 @@ func lateLoops(err error) []string {
 }
 
 // ping asks the loops, waiting at most bound, and records the answer:
-// whether to feed the watchdog (built: the status report was built).
-func (d *daemon) ping(ctx context.Context, now time.Time, bound time.Duration, built bool) bool {
+// whether to feed the watchdog (built: the status report was built). A
+// loop is stuck once it has not answered for grace.
+func (d *daemon) ping(ctx context.Context, now time.Time, bound, grace time.Duration, built bool) bool {
 	lv := &d.live
 	var late []string
 	if lv.pinger != nil {
@@ -93,17 +109,20 @@ func (d *daemon) ping(ctx context.Context, now time.Time, bound time.Duration, b
 		}
 		late = lateLoops(err)
 	}
-	dec := decidePet(lv.since, now, built, late)
+	dec := decidePet(lv.late, now, built, late, grace)
 	for _, l := range dec.Stuck {
-		d.Log.Error("loop "+l+" does not answer; the systemd watchdog is no longer fed", "within", bound)
+		d.Log.Error("loop "+l+" does not answer; the systemd watchdog is no longer fed",
+			"for", now.Sub(dec.Late[l].since).Round(time.Millisecond))
 	}
 	for _, l := range dec.Recovered {
-		d.Log.Info("loop "+l+" answers again", "after", time.Since(lv.since[l]).Round(time.Millisecond))
+		d.Log.Info("loop "+l+" answers again", "after", time.Since(lv.late[l].since).Round(time.Millisecond))
 	}
-	lv.since = dec.Since
-	stuck := make([]stuckLoop, 0, len(dec.Since))
-	for _, l := range slices.Sorted(maps.Keys(dec.Since)) {
-		stuck = append(stuck, stuckLoop{l, dec.Since[l]})
+	lv.late = dec.Late
+	stuck := []stuckLoop{}
+	for _, l := range slices.Sorted(maps.Keys(dec.Late)) {
+		if st := dec.Late[l]; st.stuck {
+			stuck = append(stuck, stuckLoop{l, st.since})
+		}
 	}
 	if len(dec.Stuck)+len(dec.Recovered) > 0 { // what systemctl status shows
 		d.notify.send("STATUS=" + d.statusLine() + stuckNote(stuck))

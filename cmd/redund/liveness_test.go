@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"errors"
+	"maps"
 	"os"
 	"slices"
 	"strconv"
@@ -16,49 +17,44 @@ import (
 )
 
 func TestDecidePet(t *testing.T) {
+	const grace = 75 * time.Millisecond // ticks 100 ms apart
 	t0 := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
-	now := t0.Add(12 * time.Second)
+	now := t0.Add(100 * time.Millisecond)
+	lateAt, stuckAt := lateLoop{since: t0}, lateLoop{since: t0, stuck: true}
 	for _, tc := range []struct {
 		name      string
-		since     map[string]time.Time
+		prev      map[string]lateLoop
 		built     bool
 		late      []string
 		pet       bool
-		want      map[string]time.Time
+		want      map[string]lateLoop
 		stuck     []string
 		recovered []string
 	}{
-		{"all answer", nil, true, nil, true, map[string]time.Time{}, nil, nil},
-		{"status not built", nil, false, nil, false, map[string]time.Time{}, nil, nil},
-		{"a loop is late", nil, true, []string{"tick"}, false, map[string]time.Time{"tick": now}, []string{"tick"}, nil},
-		{"still late keeps its time", map[string]time.Time{"tick": t0}, true, []string{"tick"}, false,
-			map[string]time.Time{"tick": t0}, nil, nil},
-		{"another one late too", map[string]time.Time{"tick": t0}, true, []string{"tick", "role"}, false,
-			map[string]time.Time{"tick": t0, "role": now}, []string{"role"}, nil},
-		{"answers again", map[string]time.Time{"tick": t0, "role": t0}, true, nil, true,
-			map[string]time.Time{}, nil, []string{"role", "tick"}},
-		{"one of two answers again", map[string]time.Time{"tick": t0, "role": t0}, true, []string{"tick"}, false,
-			map[string]time.Time{"tick": t0}, nil, []string{"role"}},
+		{"all answer", nil, true, nil, true, map[string]lateLoop{}, nil, nil},
+		{"status not built", nil, false, nil, false, map[string]lateLoop{}, nil, nil},
+		{"a first ping missed is not stuck yet", nil, true, []string{"tick"}, true,
+			map[string]lateLoop{"tick": {since: now}}, nil, nil},
+		{"the second one is", map[string]lateLoop{"tick": lateAt}, true, []string{"tick"}, false,
+			map[string]lateLoop{"tick": stuckAt}, []string{"tick"}, nil},
+		{"still stuck is logged once", map[string]lateLoop{"tick": stuckAt}, true, []string{"tick"}, false,
+			map[string]lateLoop{"tick": stuckAt}, nil, nil},
+		{"another one late too", map[string]lateLoop{"tick": stuckAt}, true, []string{"tick", "role"}, false,
+			map[string]lateLoop{"tick": stuckAt, "role": {since: now}}, nil, nil},
+		{"busy once, then answers", map[string]lateLoop{"tick": lateAt}, true, nil, true,
+			map[string]lateLoop{}, nil, nil},
+		{"stuck ones answer again", map[string]lateLoop{"tick": stuckAt, "role": stuckAt}, true, nil, true,
+			map[string]lateLoop{}, nil, []string{"role", "tick"}},
+		{"one of two answers again", map[string]lateLoop{"tick": stuckAt, "role": stuckAt}, true, []string{"tick"}, false,
+			map[string]lateLoop{"tick": stuckAt}, nil, []string{"role"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			d := decidePet(tc.since, now, tc.built, tc.late)
-			if d.Pet != tc.pet || !mapsEqual(d.Since, tc.want) || !slices.Equal(d.Stuck, tc.stuck) || !slices.Equal(d.Recovered, tc.recovered) {
-				t.Errorf("decidePet = %+v, want pet %v since %v stuck %v recovered %v", d, tc.pet, tc.want, tc.stuck, tc.recovered)
+			d := decidePet(tc.prev, now, tc.built, tc.late, grace)
+			if d.Pet != tc.pet || !maps.Equal(d.Late, tc.want) || !slices.Equal(d.Stuck, tc.stuck) || !slices.Equal(d.Recovered, tc.recovered) {
+				t.Errorf("decidePet = %+v, want pet %v late %v stuck %v recovered %v", d, tc.pet, tc.want, tc.stuck, tc.recovered)
 			}
 		})
 	}
-}
-
-func mapsEqual(a, b map[string]time.Time) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for k, v := range a {
-		if w, ok := b[k]; !ok || !w.Equal(v) {
-			return false
-		}
-	}
-	return true
 }
 
 // fakeScheme is a scheme with one loop that answers PingLoops and that a
