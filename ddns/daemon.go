@@ -40,6 +40,7 @@ type Daemon struct {
 	probes  *health.Probes   // every scheme's monitors; equal checks share a probe
 	prop    *propView        // the page's propagation view
 	reloads chan reloadReq   // to Run's loop
+	live    *lifecycle.Loop  // Run's loop's answer to PingLoops (liveness.go)
 
 	cfgs map[string]*Config // the running configs: New's, then Run's loop's
 
@@ -66,7 +67,7 @@ func New(cfgs map[string]*Config, o Options) (*Daemon, error) {
 		o.Provider = func(_ string, c *Config) (dnsupdate.Provider, error) { return dnsupdate.New(c.Provider) }
 	}
 	d := &Daemon{log: logging.Component(o.Log, "ddns", ""), opts: o, probes: health.NewProbes(),
-		reloads: make(chan reloadReq), cfgs: maps.Clone(cfgs), prop: newPropView(o.Propagation)}
+		reloads: make(chan reloadReq), live: lifecycle.NewLoop("ddns daemon"), cfgs: maps.Clone(cfgs), prop: newPropView(o.Propagation)}
 	set := schemeSet{names: slices.Sorted(maps.Keys(cfgs)), schemes: map[string]*Scheme{}}
 	for _, name := range set.names { // in order, so that the probes start in order
 		s, err := d.newScheme(name, cfgs[name])
@@ -159,6 +160,8 @@ func (d *Daemon) Run(ctx context.Context) error {
 		case req := <-d.reloads:
 			applied, err := d.apply(ctx, running, req)
 			req.reply <- reloadResult{applied, err}
+		case r := <-d.live.Pings():
+			close(r)
 		}
 	}
 }

@@ -8,6 +8,7 @@ import (
 
 	"github.com/redund/redund/internal/dnsupdate"
 	"github.com/redund/redund/internal/health"
+	"github.com/redund/redund/internal/lifecycle"
 	"github.com/redund/redund/internal/witness"
 )
 
@@ -23,6 +24,8 @@ type Scheme struct {
 	state *stateFile
 	poke  chan struct{} // re-evaluate soon (coalesced)
 	wit   *decider      // nil without witness = true
+
+	live *lifecycle.Loop // the run loop's answer to PingLoops (liveness.go)
 
 	mu sync.Mutex
 	st runState
@@ -80,7 +83,8 @@ type Retry struct {
 // newScheme builds the monitors of cfg in probes (which runs them: a check
 // equal to another scheme's shares its probe); it does not start anything.
 func newScheme(name string, cfg *Config, prov dnsupdate.Provider, log *slog.Logger, probes *health.Probes) (*Scheme, error) {
-	s := &Scheme{name: name, cfg: cfg, prov: prov, log: log, poke: make(chan struct{}, 1)}
+	s := &Scheme{name: name, cfg: cfg, prov: prov, log: log, poke: make(chan struct{}, 1),
+		live: lifecycle.NewLoop("ddns " + name)}
 	s.st.word, s.st.since = StateWaiting, time.Now()
 	s.st.backoff = dnsupdate.Backoff{Min: cfg.RetryMin.D(), Max: cfg.RetryMax.D(), Jitter: 0.1}
 	s.st.unseen = s.st.backoff
@@ -170,6 +174,9 @@ func (s *Scheme) loop(ctx context.Context) {
 			s.mu.Lock()
 			s.st.knownValid = false // read the provider again: someone may have changed it
 			s.mu.Unlock()
+		case r := <-s.live.Pings():
+			close(r)
+			continue // nothing to evaluate
 		}
 		if d, ok := s.step(ctx, fromTimer); ok {
 			retry.Reset(d)

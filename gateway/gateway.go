@@ -95,6 +95,7 @@ type Gateway struct {
 
 	evMu      sync.Mutex
 	sysEvents []SystemEvent
+	pings     *lifecycle.Loop // the role loop's answer to PingLoops (liveness.go)
 }
 
 // SystemEvent is an entry of the status page's system events.
@@ -116,7 +117,8 @@ func New(cfg *Config, opts Options) (*Gateway, error) {
 	}
 	g := &Gateway{cfg: c, opts: opts, log: logging.Component(opts.Log, "gateway", c.NodeID), started: time.Now(),
 		params: params{NodeID: c.NodeID, Mode: c.Mode, Recovery: c.Recovery, FailoverTimeout: c.FailoverTimeout.D()},
-		inputs: make(chan input, 256), reloads: make(chan reloadReq), quit: make(chan struct{}), out: newOutbox()}
+		inputs: make(chan input, 256), reloads: make(chan reloadReq), quit: make(chan struct{}), out: newOutbox(),
+		pings: lifecycle.NewLoop("gateway role loop")}
 	g.refusal = defaultRefusalPolicy
 	if opts.refusal != nil {
 		g.refusal = *opts.refusal

@@ -112,6 +112,8 @@ func (g *Gateway) runRoles(ctx context.Context) {
 				continue
 			}
 			wake = l.step(witnessInput(ev))
+		case r := <-g.pings.Pings():
+			close(r)
 		}
 	}
 }

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/redund/redund/internal/config"
+	"github.com/redund/redund/internal/lifecycle"
 )
 
 // supervisor runs the application command (`run`) as the role requires
@@ -21,6 +22,7 @@ import (
 type supervisor struct {
 	g      *Gateway
 	events chan roleChange
+	pings  *lifecycle.Loop // the run loop's answer to PingLoops (liveness.go)
 
 	mu       sync.Mutex
 	running  bool
@@ -37,7 +39,7 @@ type roleChange struct {
 }
 
 func newSupervisor(g *Gateway) *supervisor {
-	return &supervisor{g: g, events: make(chan roleChange, 64)}
+	return &supervisor{g: g, events: make(chan roleChange, 64), pings: lifecycle.NewLoop("gateway supervisor")}
 }
 
 func (s *supervisor) roleChanged(prev, role Role, why string, fence int64) {
@@ -99,6 +101,9 @@ func (s *supervisor) run(ctx context.Context) {
 			continue
 		case <-restart:
 			restart = nil
+		case r := <-s.pings.Pings():
+			close(r)
+			continue // nothing changed
 		}
 		if child == nil && restart == nil && s.wants(role) {
 			child = s.start(ctx, role, fence)
@@ -216,6 +221,8 @@ func (s *supervisor) hook(ctx context.Context, ev roleChange) {
 	}
 	hctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
+	deadline, _ := hctx.Deadline()
+	defer s.pings.Busy(deadline)() // a hook may run up to its timeout (PingLoops)
 	cmd := exec.CommandContext(hctx, argv[0], argv[1:]...)
 	cmd.Env = append(s.env(ev.role, ev.fence), "REDUND_PREV_ROLE="+ev.prev.String(), "REDUND_REASON="+ev.why)
 	cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr

@@ -64,6 +64,7 @@ type Node struct {
 	prog       atomic.Pointer[progress] // secondary: the transfer in flight
 	hashes     hashCache                // primary: hashes the scan computed, reused by deltas (hashcache.go)
 	wit        *witnessState            // nil without witness = true
+	pings      nodePings                // the loops' answers to PingLoops (liveness.go)
 
 	mu           sync.Mutex
 	role         Role
@@ -111,7 +112,8 @@ func New(cfg *Config, opt Options) (*Node, error) {
 		match: newMatcher(cfg.Exclude), metrics: newMetrics(),
 		edits: map[string]string{}, refused: map[string]string{}, hookPipes: map[*os.File]struct{}{},
 		failed: map[string]*failedFile{}, rehashCh: make(chan rehashReq),
-		failLog: logging.Every{Period: failLogEvery}, mismatchLog: logging.Every{Period: failLogEvery}}
+		failLog: logging.Every{Period: failLogEvery}, mismatchLog: logging.Every{Period: failLogEvery},
+		pings: newNodePings()}
 	if opt.Registry != nil {
 		if err := n.metrics.register(opt.Registry); err != nil {
 			return nil, err

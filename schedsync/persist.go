@@ -180,6 +180,8 @@ func (n *Node) persistLoop(ctx context.Context) {
 		case <-tick.C:
 			n.saveExpected()
 			n.retryState()
+		case r := <-n.pings.persist.Pings():
+			close(r)
 		}
 	}
 }

@@ -28,7 +28,8 @@ func (n *Node) runPrimary(ctx context.Context) error {
 	w.overflows = n.metrics.overflows
 	batches := make(chan []string, 16)
 	go w.run(ctx, batches) // started before the scan: nothing written meanwhile is missed
-	raw, err := s.scan(n.app.expectedCopy())
+	var raw Tree
+	n.pings.scanning(func() { raw, err = s.scan(n.app.expectedCopy()) })
 	if err != nil {
 		return fmt.Errorf("schedsync: scan: %w", err)
 	}
@@ -50,9 +51,11 @@ func (n *Node) runPrimary(ctx context.Context) error {
 		case <-ctx.Done():
 			return ctx.Err()
 		case dirty := <-batches:
-			pl.update(dirty)
+			n.pings.scanning(func() { pl.update(dirty) })
 		case req := <-n.rehashCh:
-			pl.rehash(req)
+			n.pings.scanning(func() { pl.rehash(req) })
+		case r := <-n.pings.role.Pings():
+			close(r)
 		}
 	}
 }

@@ -52,6 +52,7 @@ func (n *Node) runSecondary(ctx context.Context) error {
 	full := id == ""
 	backoff := 200 * time.Millisecond
 	for ctx.Err() == nil {
+		n.pings.answerRole()
 		start := time.Now()
 		err := n.syncOnce(ctx, &full)
 		if err == nil {
@@ -64,10 +65,7 @@ func (n *Node) runSecondary(ctx context.Context) error {
 		if n.onSyncError(err, start) {
 			return nil // promoted: the role loop restarts as primary
 		}
-		select {
-		case <-ctx.Done():
-		case <-time.After(backoff):
-		}
+		n.pings.roleWait(ctx, time.After(backoff))
 		backoff = min(backoff*2, 2*time.Second)
 	}
 	return ctx.Err()
@@ -107,7 +105,7 @@ func (n *Node) syncOnce(ctx context.Context, full *bool) error {
 		n.mu.Unlock()
 	}
 	if resync || *full {
-		if err := n.fullSync(ctx, resync); err != nil {
+		if err := n.pings.roleBusy(func() error { return n.fullSync(ctx, resync) }); err != nil {
 			if resync {
 				n.requestResync()
 			}
@@ -124,7 +122,10 @@ func (n *Node) syncOnce(ctx context.Context, full *bool) error {
 		wait = min(wait, next)
 	}
 	pctx, cancel := context.WithTimeout(ctx, n.peerTimeout()+wait)
+	deadline, _ := pctx.Deadline()
+	polled := n.pings.role.Busy(deadline)
 	b, err := n.client.changes(pctx, id, seq, wait)
+	polled()
 	cancel()
 	var se *statusError
 	if errors.As(err, &se) && se.code == 410 {
@@ -136,7 +137,7 @@ func (n *Node) syncOnce(ctx context.Context, full *bool) error {
 	}
 	if len(b.Entries) > 0 {
 		n.setState(StateSyncing, fmt.Sprintf("%d changes", len(b.Entries)))
-		if err := n.applyBatch(ctx, b.Entries, nil); err != nil {
+		if err := n.pings.roleBusy(func() error { return n.applyBatch(ctx, b.Entries, nil) }); err != nil {
 			return err
 		}
 	}
@@ -144,7 +145,7 @@ func (n *Node) syncOnce(ctx context.Context, full *bool) error {
 	n.adoptEpoch()
 	// what the batch did not supersede is tried again once due
 	if due, _ := n.dueFailed(); len(due) > 0 {
-		if err := n.applyBatch(ctx, due, nil); err != nil {
+		if err := n.pings.roleBusy(func() error { return n.applyBatch(ctx, due, nil) }); err != nil {
 			return err
 		}
 	}

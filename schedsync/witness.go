@@ -92,6 +92,9 @@ func (n *Node) runWitness(ctx context.Context) {
 			ev = e
 			n.noteLockEvent(ev)
 		case <-t.C:
+		case r := <-n.pings.witness.Pings():
+			close(r)
+			continue // nothing happened
 		}
 		n.applyWitness(n.witnessFacts(ev.Kind == witness.Lost), ev)
 		n.notePrimaryGauge()

@@ -10,6 +10,8 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/redund/redund/internal/lifecycle"
+
 	"github.com/redund/redund/internal/logging"
 )
 
@@ -38,6 +40,7 @@ type group struct {
 	byDigest  map[uint32]*client
 	masters   []*client         // master timing sources in config order
 	reloadq   chan clientReload // to the tick loop (Reload)
+	live      *lifecycle.Loop   // the tick loop's answer to Ping (liveness.go)
 	// the master timing lines: a holder of the master's digest (the flags
 	// byte and the body are not covered) can make it come and go every few
 	// packets; each line at most once per timingLogEvery (per client for
@@ -190,6 +193,8 @@ func (g *group) tickLoop(ctx context.Context) {
 			g.setClients(r.clients)
 			g.mu.Unlock()
 			close(r.done)
+		case r := <-g.live.Pings():
+			g.answerPing(r)
 		}
 	}
 }

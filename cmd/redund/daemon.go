@@ -42,6 +42,7 @@ type daemon struct {
 	bound      []slog.Attr    // sockets the command bound before run
 	notify     notifier       // systemd's NOTIFY_SOCKET, when set
 	hup        chan os.Signal // SIGHUP while run runs
+	live       liveness       // the scheme's loops, as the watchdog sees them (serve)
 }
 
 // daemonExitHelp is the EXIT STATUS section of the long-running commands.
@@ -64,6 +65,7 @@ func newDaemon(g *globalOptions, name string) (*daemon, error) {
 	}
 	d := &daemon{Log: log, Ring: ring, Admin: adminapi.NewServer(name, version, ring, log), name: name,
 		cfgPath: g.ConfigPath, Tables: schemeTables(name), notify: newNotifier(log)}
+	d.Admin.AddSource(d.livenessSource())
 	if d.cfgPath != "" {
 		if d.running, d.sum, err = readFlatSum(d.cfgPath); err != nil {
 			return nil, err
@@ -102,13 +104,17 @@ func serve[C any](ctx context.Context, d *daemon, s lifecycle.Daemon[C], f *file
 	d.Reload = func(ctx context.Context, f *fileConfig, changed []string) ([]string, error) {
 		return s.Reload(ctx, pick(f), changed)
 	}
+	d.live.pinger, _ = any(s).(lifecycle.LoopPinger)
+	d.live.starter, _ = any(s).(lifecycle.Starter)
 	return d.run(ctx, f.Admin, adminAddr, s.Run)
 }
 
 // run binds the admin address (guarded by the [admin] token and
 // allowed_hosts of access), then runs the admin server and fn until ctx
 // ends or fn returns. Meanwhile it reloads the config on SIGHUP and keeps
-// systemd informed (READY, RELOADING, STOPPING, WATCHDOG). It logs one line
+// systemd informed (READY, RELOADING, STOPPING, WATCHDOG). READY=1 waits
+// until the scheme says it has started (see daemon.started): when fn fails
+// first, systemd sees the failure and never READY=1. It logs one line
 // when it starts, with every address bound, and one when it stops.
 func (d *daemon) run(ctx context.Context, access adminapi.Config, adminAddr string, fn func(context.Context) error) error {
 	d.Admin.SetAccess(access)
@@ -130,9 +136,6 @@ func (d *daemon) run(ctx context.Context, access adminapi.Config, adminAddr stri
 	defer cancel()
 	errc := make(chan error, 1)
 	go func() { errc <- d.Admin.Serve(ctx) }()
-	// READY=1 before the loop starts: the loop owns the reload state that
-	// statusLine reads, and a RELOADING=1 must not come first.
-	d.notify.send(notifyReady + "\nSTATUS=" + d.statusLine())
 	loopDone := make(chan struct{})
 	go func() { defer close(loopDone); d.loop(ctx) }()
 	err := fn(ctx)
@@ -146,16 +149,28 @@ func (d *daemon) run(ctx context.Context, access adminapi.Config, adminAddr stri
 	return err
 }
 
-// loop is run's helper goroutine: SIGHUP reloads, the watchdog is fed at
-// half its interval once the status report could be built, and
-// STOPPING=1 goes out as soon as ctx ends.
+// loop is run's helper goroutine: READY=1 once the scheme has started,
+// then SIGHUP reloads, the watchdog is fed at half its interval when the
+// status report could be built and no loop of the scheme is stuck, and
+// STOPPING=1 goes out as soon as ctx ends. At each feed the loops are
+// asked and have a quarter of the watchdog interval to answer; a loop
+// that misses two pings in a row is stuck (decidePet), so a stuck loop
+// is restarted within about twice the interval while one busy for less
+// than three quarters of it is not. Without the watchdog the loops are
+// still asked, every pingEvery, for the status.
 func (d *daemon) loop(ctx context.Context) {
-	var tick <-chan time.Time
-	if every := d.notify.watchdogEvery(); every > 0 {
-		t := time.NewTicker(every)
-		defer t.Stop()
-		tick = t.C
+	// READY=1 from here: the loop owns the reload state that statusLine
+	// reads, and a RELOADING=1 must not come first.
+	if !d.started(ctx) {
+		return // fn returned before the scheme started: no READY=1
 	}
+	d.notify.send(notifyReady + "\nSTATUS=" + d.statusLine())
+	every, feed := d.notify.watchdogEvery(), true
+	if every <= 0 {
+		every, feed = pingEvery, false
+	}
+	t := time.NewTicker(every)
+	defer t.Stop()
 	for {
 		select {
 		case <-ctx.Done():
@@ -164,12 +179,16 @@ func (d *daemon) loop(ctx context.Context) {
 			return
 		case <-d.hup:
 			d.reload(ctx)
-		case <-tick:
+		case now := <-t.C:
 			// Not from a ticker alone: the daemon first builds its status
 			// report, so a scheme whose state cannot be read (a lock held
-			// for good) gets no WATCHDOG=1 and systemd restarts it.
+			// for good) gets no WATCHDOG=1, and then asks each loop of the
+			// scheme, so one that is stuck (blocked on a channel, in a
+			// hung side effect) gets none either: systemd restarts it.
 			d.Admin.Report()
-			d.notify.send(notifyWatchdog)
+			if d.ping(ctx, now, every/2, every*3/4, true) && feed {
+				d.notify.send(notifyWatchdog)
+			}
 		}
 	}
 }

@@ -8,8 +8,10 @@
 //  2. Register adds the status source, metrics and admin endpoints to the
 //     admin server; an error is returned, never a panic.
 //  3. Listen binds every socket the daemon serves on; Bound then names
-//     them for the start line. Readiness (systemd's READY=1) follows it.
-//  4. Run runs until ctx ends.
+//     them for the start line.
+//  4. Run runs until ctx ends. Readiness (systemd's READY=1) follows the
+//     start of Run: Started (Starter) or the first answer of every loop
+//     (LoopPinger); a daemon with neither is ready at once.
 //  5. Reload, while Run runs, applies a re-read config: it returns the
 //     changed key paths it applied live; the caller logs the others as
 //     needing a restart. It applies all or nothing: after an error the
