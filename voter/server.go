@@ -91,8 +91,8 @@ func New(cfgs map[string]*Config, opts Options) (*Server, error) {
 
 func newGroup(s *Server, listen string, names []string, cfgs map[string]*Config) (*group, error) {
 	g := &group{srv: s, addr: listen, byDigest: map[uint32]*client{}, reloadq: make(chan clientReload),
-		live:      lifecycle.NewLoop("voter tick " + listen),
-		lostLog:   logging.Every{Period: timingLogEvery}, gainLog: logging.Every{Period: timingLogEvery},
+		live:    lifecycle.NewLoop("voter tick " + listen),
+		lostLog: logging.Every{Period: timingLogEvery}, gainLog: logging.Every{Period: timingLogEvery},
 		moveQuiet: cmp.Or(s.opts.moveQuiet, moveQuiet),
 		moveLog:   logging.Every{Period: moveLogEvery}, changeLog: logging.Every{Period: moveLogEvery}}
 	g.log = s.log.With("listen", listen)
