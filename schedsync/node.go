@@ -251,6 +251,11 @@ func (n *Node) Run(ctx context.Context) error {
 		close(witDone)
 		close(witLoopDone)
 	}
+	if n.w.symlinkSafe() {
+		n.log.Info("paths are resolved with openat2 without following symlinks (symlink_safe)")
+	} else {
+		n.log.Warn("openat2 is refused here (old kernel or seccomp): a symlink swapped in between redund's check and its write is followed when it stays inside the tree (symlink_safe false)")
+	}
 	if c, err := n.w.cleanTemps(); err == nil && c > 0 {
 		n.log.Info("removed temporary files left by a crash", "count", c)
 	}

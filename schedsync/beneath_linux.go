@@ -1,0 +1,230 @@
+package schedsync
+
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path"
+	"sync"
+
+	"golang.org/x/sys/unix"
+)
+
+// beneath opens the directories of the tree without following any
+// symlink: openat2(2) with RESOLVE_BENEATH|RESOLVE_NO_SYMLINKS from the
+// tree's top directory. Every change of the tree is then one *at call on
+// the parent directory so opened, with the last name never followed
+// (renameat, unlinkat, mkdirat, fchmodat2 and utimensat with
+// AT_SYMLINK_NOFOLLOW, openat with O_NOFOLLOW): a directory that someone
+// who may write in the tree swaps for a link between redund's check and
+// its write makes the write fail (ELOOP), instead of going where the link
+// leads (an os.Root follows links that stay inside, e.g. into .redund).
+//
+// Where openat2 is refused (ENOSYS on kernels before 5.6, EPERM or ENOSYS
+// from a seccomp filter), directories are opened through the os.Root as
+// before: the checks before the write still refuse links found on disk,
+// and a link swapped in between them and the write is followed when it
+// stays inside the tree. Which of the two is used is decided once per
+// process (symlinkSafe) and shown in the status and the log.
+type beneath struct {
+	root *os.Root // the fallback, and what the caller keeps using for .redund
+	top  *os.File // the tree's top directory (openat2's starting point)
+	safe bool
+}
+
+func newBeneath(root *os.Root) (*beneath, error) {
+	top, err := root.Open(".")
+	if err != nil {
+		return nil, err
+	}
+	return &beneath{root: root, top: top, safe: symlinkSafe(int(top.Fd()))}, nil
+}
+
+func (b *beneath) close() error { return b.top.Close() }
+
+// resolveBeneath: no symlink anywhere on the path, and never above the top.
+const resolveBeneath = unix.RESOLVE_BENEATH | unix.RESOLVE_NO_SYMLINKS
+
+var (
+	safeOnce sync.Once
+	safeOK   bool
+	// testNoOpenat2 makes the process act as if openat2 were refused
+	// (tests of the fallback set it before the first node starts).
+	testNoOpenat2 bool
+)
+
+// symlinkSafe reports whether openat2 with RESOLVE_NO_SYMLINKS works here,
+// asking the kernel once per process.
+func symlinkSafe(fd int) bool {
+	safeOnce.Do(func() {
+		if testNoOpenat2 {
+			return
+		}
+		d, err := unix.Openat2(fd, ".", &unix.OpenHow{Flags: unix.O_PATH | unix.O_DIRECTORY | unix.O_CLOEXEC, Resolve: resolveBeneath})
+		if err == nil {
+			_ = unix.Close(d)
+			safeOK = true
+		}
+		// ENOSYS, EPERM (seccomp) or anything else: the fallback
+	})
+	return safeOK
+}
+
+// errBelowLink is the error of an operation whose path goes through a
+// symlink (ELOOP from RESOLVE_NO_SYMLINKS or O_NOFOLLOW).
+var errBelowLink = errors.New("a symlink is on the way (not followed)")
+
+func beneathErr(op, rel string, err error) error {
+	if errors.Is(err, unix.ELOOP) || errors.Is(err, unix.EXDEV) {
+		// EXDEV: RESOLVE_BENEATH saw the path leave the top
+		err = fmt.Errorf("%w: %w", errBelowLink, err)
+	}
+	return &fs.PathError{Op: op, Path: rel, Err: err}
+}
+
+// openDir opens the directory rel ("." is the top).
+func (b *beneath) openDir(rel string) (*os.File, error) {
+	if !b.safe {
+		return b.root.Open(rel)
+	}
+	fd, err := openat2Retry(int(b.top.Fd()), rel, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC|unix.O_NOFOLLOW, 0)
+	if err != nil {
+		return nil, beneathErr("open", rel, err)
+	}
+	return os.NewFile(uintptr(fd), rel), nil
+}
+
+// openFile opens rel with flag, following no symlink (the last name
+// included: O_NOFOLLOW).
+func (b *beneath) openFile(rel string, flag int, perm fs.FileMode) (*os.File, error) {
+	if !b.safe {
+		return b.root.OpenFile(rel, flag|unix.O_NOFOLLOW, perm)
+	}
+	fd, err := openat2Retry(int(b.top.Fd()), rel, uint64(flag)|unix.O_CLOEXEC|unix.O_NOFOLLOW, uint64(perm.Perm()))
+	if err != nil {
+		return nil, beneathErr("open", rel, err)
+	}
+	return os.NewFile(uintptr(fd), rel), nil
+}
+
+// openat2Retry retries EAGAIN, which RESOLVE_BENEATH returns when a rename
+// elsewhere on the file system raced the lookup.
+func openat2Retry(dirfd int, rel string, flags, mode uint64) (int, error) {
+	how := &unix.OpenHow{Flags: flags, Mode: mode, Resolve: resolveBeneath}
+	for try := 0; ; try++ {
+		fd, err := unix.Openat2(dirfd, rel, how)
+		if err == unix.EAGAIN && try < 16 {
+			continue
+		}
+		if err == unix.EINTR {
+			continue
+		}
+		return fd, err
+	}
+}
+
+// at runs op on the last name of rel in its parent directory, opened
+// without following links.
+func (b *beneath) at(rel string, op func(dirfd int, name string) error) error {
+	d, err := b.openDir(path.Dir(rel))
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	return op(int(d.Fd()), path.Base(rel))
+}
+
+// lstat describes rel itself (a link is not followed).
+func (b *beneath) lstat(rel string) (unix.Stat_t, error) {
+	var st unix.Stat_t
+	err := b.at(rel, func(d int, name string) error {
+		if err := unix.Fstatat(d, name, &st, unix.AT_SYMLINK_NOFOLLOW); err != nil {
+			return &fs.PathError{Op: "lstat", Path: rel, Err: err}
+		}
+		return nil
+	})
+	return st, err
+}
+
+// mkdir creates the directory rel.
+func (b *beneath) mkdir(rel string, perm uint32) error {
+	return b.at(rel, func(d int, name string) error {
+		if err := unix.Mkdirat(d, name, perm); err != nil {
+			return &fs.PathError{Op: "mkdirat", Path: rel, Err: err}
+		}
+		return nil
+	})
+}
+
+// remove removes rel: a file or link (the link itself), or an empty
+// directory.
+func (b *beneath) remove(rel string) error {
+	return b.at(rel, func(d int, name string) error {
+		err := unix.Unlinkat(d, name, 0)
+		if err == unix.EISDIR || err == unix.EPERM {
+			err = unix.Unlinkat(d, name, unix.AT_REMOVEDIR)
+		}
+		if err != nil {
+			return &fs.PathError{Op: "remove", Path: rel, Err: err}
+		}
+		return nil
+	})
+}
+
+// chmod sets rel's POSIX mode (permission bits, setuid, setgid, sticky);
+// a symlink there is refused, not followed.
+func (b *beneath) chmod(rel string, mode uint32) error {
+	return b.at(rel, func(d int, name string) error {
+		err := unix.Fchmodat(d, name, mode, unix.AT_SYMLINK_NOFOLLOW) // fchmodat2 (Linux 6.6)
+		if err == unix.EOPNOTSUPP {
+			// a symlink, or no fchmodat2: only the last name could then
+			// be swapped between this lstat and the chmod
+			var st unix.Stat_t
+			if err = unix.Fstatat(d, name, &st, unix.AT_SYMLINK_NOFOLLOW); err == nil {
+				if st.Mode&unix.S_IFMT == unix.S_IFLNK {
+					err = fmt.Errorf("%w: %w", errBelowLink, unix.ELOOP)
+				} else {
+					err = unix.Fchmodat(d, name, mode, 0)
+				}
+			}
+		}
+		if err != nil {
+			return &fs.PathError{Op: "chmod", Path: rel, Err: err}
+		}
+		return nil
+	})
+}
+
+// chtimes sets rel's access and modification times to mtime (Unix
+// nanoseconds); a symlink's own times, not its target's.
+func (b *beneath) chtimes(rel string, mtime int64) error {
+	ts := unix.NsecToTimespec(mtime)
+	return b.at(rel, func(d int, name string) error {
+		if err := unix.UtimesNanoAt(d, name, []unix.Timespec{ts, ts}, unix.AT_SYMLINK_NOFOLLOW); err != nil {
+			return &fs.PathError{Op: "utimensat", Path: rel, Err: err}
+		}
+		return nil
+	})
+}
+
+// rename renames from to to (the names themselves: links not followed).
+func (b *beneath) rename(from, to string) error {
+	fd, err := b.openDir(path.Dir(from))
+	if err != nil {
+		return err
+	}
+	defer fd.Close()
+	td, err := b.openDir(path.Dir(to))
+	if err != nil {
+		return err
+	}
+	defer td.Close()
+	if err := unix.Renameat(int(fd.Fd()), path.Base(from), int(td.Fd()), path.Base(to)); err != nil {
+		return &os.LinkError{Op: "renameat", Old: from, New: to, Err: err}
+	}
+	return nil
+}
+
+func isDirStat(st unix.Stat_t) bool  { return st.Mode&unix.S_IFMT == unix.S_IFDIR }
+func isLinkStat(st unix.Stat_t) bool { return st.Mode&unix.S_IFMT == unix.S_IFLNK }
