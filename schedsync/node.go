@@ -38,6 +38,10 @@ type Options struct {
 
 // Node is one end of a schedsync pair.
 type Node struct {
+	// testBeforeApply, when set (tests only), runs between a batch's
+	// checks (screen, the stat of its paths) and its first write.
+	testBeforeApply atomic.Pointer[func(targets []Entry)]
+
 	cfg        *Config
 	opt        Options
 	log        *slog.Logger

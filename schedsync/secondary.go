@@ -247,6 +247,9 @@ func (n *Node) applyBatch(ctx context.Context, targets []Entry, actual Tree) err
 			}
 		}
 	}
+	if h := n.testBeforeApply.Load(); h != nil {
+		(*h)(targets)
+	}
 	probs, err := a.apply(ctx, targets, actual)
 	n.mu.Lock()
 	n.noteFailuresLocked(targets, probs, actual != nil, err == nil)

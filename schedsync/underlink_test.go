@@ -135,3 +135,63 @@ func TestNothingWrittenThroughALocalLink(t *testing.T) {
 		return State(d.State) == StateNotSynced && strings.Contains(d.Reason, "pub/uploads/state.json")
 	})
 }
+
+// TestNoWriteThroughALinkSwappedAfterTheCheck: the checks before a batch
+// (screen) find pub/uploads a directory; between them and the write,
+// someone who may write in pub/ swaps it for a link to ../.redund. The
+// write must not follow the link (the os.Root did: it stays inside the
+// tree, so the primary's pub/uploads/state.json became the node's own
+// state.json); it is refused and the node says Not synced naming it.
+func TestNoWriteThroughALinkSwappedAfterTheCheck(t *testing.T) {
+	f := newFake(t)
+	f.put(Entry{Path: "pub", Kind: KindDir, Mode: 0o755}, nil)
+	f.put(Entry{Path: "pub/uploads", Kind: KindDir, Mode: 0o755}, nil)
+	f.put(Entry{Path: "pub/uploads/a", Kind: KindFile, Size: 1, Mode: 0o644, Hash: contentSum([]byte("a"))}, []byte("a"))
+	rec := &recLog{}
+	s := startSecondaryOf(t, f, rec)
+	defer func() {
+		if t.Failed() {
+			t.Logf("status %+v\n%s", s.Status()[0], rec)
+		}
+	}()
+	testutil.Eventually(t, 15*time.Second, "Synced", func() bool { return s.state() == StateSynced })
+	if s.Status()[0].Details["symlink_safe"] != true {
+		t.Skip("openat2 is refused here: the fallback does not close this window (documented)")
+	}
+	up := filepath.Join(s.dir, "pub", "uploads")
+	swapped := make(chan struct{})
+	hook := func(targets []Entry) {
+		for _, e := range targets {
+			if e.Path == "pub/uploads/state.json" {
+				select {
+				case <-swapped:
+				default: // once, between the check and the write
+					must(t, os.Rename(up, filepath.Join(s.dir, "pub", "old")))
+					must(t, os.Symlink("../.redund", up))
+					close(swapped)
+				}
+			}
+		}
+	}
+	s.testBeforeApply.Store(&hook)
+	evil := []byte(`{"role":"primary","epoch":99,"mode":"secondary-copy"}`)
+	f.put(Entry{Path: "pub/uploads/state.json", Kind: KindFile, Size: int64(len(evil)), Mode: 0o644, Hash: contentSum(evil)}, evil)
+	testutil.Eventually(t, 15*time.Second, "the batch applied", func() bool {
+		select {
+		case <-swapped:
+			return fmt.Sprint(s.Status()[0].Details["seq"]) == "4"
+		default:
+			return false
+		}
+	})
+	if b, err := os.ReadFile(filepath.Join(s.dir, ".redund", "state.json")); err == nil && strings.Contains(string(b), "99") {
+		t.Fatalf("state.json was written through the link swapped in: %s", b)
+	}
+	testutil.Eventually(t, 15*time.Second, "Not synced naming pub/uploads/state.json", func() bool {
+		d := s.Status()[0]
+		return State(d.State) == StateNotSynced && strings.Contains(d.Reason, "pub/uploads/state.json")
+	})
+	if tg, err := os.Readlink(up); err != nil || tg != "../.redund" {
+		t.Errorf("pub/uploads is no longer the link (%q, %v): moved, not refused", tg, err)
+	}
+}
