@@ -88,7 +88,7 @@ func (b *beneath) openDir(rel string) (*os.File, error) {
 	if !b.safe {
 		return b.root.Open(rel)
 	}
-	fd, err := openat2Retry(int(b.top.Fd()), rel, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC|unix.O_NOFOLLOW, 0)
+	fd, err := openat2Retry(int(b.top.Fd()), rel, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
 	if err != nil {
 		return nil, beneathErr("open", rel, err)
 	}

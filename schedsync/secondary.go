@@ -239,6 +239,7 @@ func (n *Node) applyBatch(ctx context.Context, targets []Entry, actual Tree) err
 	targets = n.screen(targets, actual) // a full comparison comes with the actual tree
 	if actual == nil {
 		s := &scanner{root: n.cfg.Dir, match: n.match}
+		s.begin() // each directory opened once for the batch
 		exp := a.expectedCopy()
 		actual = Tree{}
 		for _, t := range targets {
@@ -246,6 +247,7 @@ func (n *Node) applyBatch(ctx context.Context, targets []Entry, actual Tree) err
 				actual[t.Path] = e
 			}
 		}
+		s.end()
 	}
 	if h := n.testBeforeApply.Load(); h != nil {
 		(*h)(targets)
