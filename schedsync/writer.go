@@ -60,6 +60,13 @@ func openWriter(dir string) (*writer, error) {
 // never followed), not through the os.Root (see beneath).
 func (w *writer) symlinkSafe() bool { return w.bn.safe }
 
+// openRead opens the tree's file rel for reading, following no symlink
+// (the primary serves only what its scan could read: a parent swapped for
+// a link to .redund or outside since is not read through).
+func (w *writer) openRead(rel string) (*os.File, error) {
+	return w.bn.openFile(rel, os.O_RDONLY, 0)
+}
+
 func (w *writer) close() error {
 	w.tmpMu.Lock()
 	for _, r := range append(w.oldTmps, w.tmp) {
