@@ -49,18 +49,12 @@ const resolveBeneath = unix.RESOLVE_BENEATH | unix.RESOLVE_NO_SYMLINKS
 var (
 	safeOnce sync.Once
 	safeOK   bool
-	// testNoOpenat2 makes the process act as if openat2 were refused
-	// (tests of the fallback set it before the first node starts).
-	testNoOpenat2 bool
 )
 
 // symlinkSafe reports whether openat2 with RESOLVE_NO_SYMLINKS works here,
 // asking the kernel once per process.
 func symlinkSafe(fd int) bool {
 	safeOnce.Do(func() {
-		if testNoOpenat2 {
-			return
-		}
 		d, err := unix.Openat2(fd, ".", &unix.OpenHow{Flags: unix.O_PATH | unix.O_DIRECTORY | unix.O_CLOEXEC, Resolve: resolveBeneath})
 		if err == nil {
 			_ = unix.Close(d)
@@ -98,8 +92,17 @@ func (b *beneath) openDir(rel string) (*os.File, error) {
 // openFile opens rel with flag, following no symlink (the last name
 // included: O_NOFOLLOW).
 func (b *beneath) openFile(rel string, flag int, perm fs.FileMode) (*os.File, error) {
-	if !b.safe {
-		return b.root.OpenFile(rel, flag|unix.O_NOFOLLOW, perm)
+	if !b.safe { // the os.Root would follow a link at rel itself: openat on its parent
+		var f *os.File
+		err := b.at(rel, func(d int, name string) error {
+			fd, err := unix.Openat(d, name, flag|unix.O_NOFOLLOW|unix.O_CLOEXEC, uint32(perm.Perm()))
+			if err != nil {
+				return beneathErr("open", rel, err)
+			}
+			f = os.NewFile(uintptr(fd), rel)
+			return nil
+		})
+		return f, err
 	}
 	fd, err := openat2Retry(int(b.top.Fd()), rel, uint64(flag)|unix.O_CLOEXEC|unix.O_NOFOLLOW, uint64(perm.Perm()))
 	if err != nil {
