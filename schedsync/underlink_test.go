@@ -260,18 +260,21 @@ func TestNoChangeThroughALinkSwappedAfterTheCheck(t *testing.T) {
 			}
 			s.testBeforeApply.Store(&hook)
 			f.put(tc.change())
-			testutil.Eventually(t, 15*time.Second, "Not synced naming "+tc.path, func() bool {
+			testutil.Eventually(t, 15*time.Second, "the change applied", func() bool {
 				select {
 				case <-swapped:
+					return fmt.Sprint(s.Status()[0].Details["seq"]) == "6"
 				default:
 					return false
 				}
-				d := s.Status()[0]
-				return State(d.State) == StateNotSynced && strings.Contains(fmt.Sprint(d.Reason, d.Details["sync_errors"]), tc.path)
 			})
 			if now := digest(t, victim); fmt.Sprint(now) != fmt.Sprint(before) {
 				t.Errorf("victim changed through the link pub/uploads:\nbefore %v\nnow    %v", before, now)
 			}
+			testutil.Eventually(t, 15*time.Second, "Not synced naming "+tc.path, func() bool {
+				d := s.Status()[0]
+				return State(d.State) == StateNotSynced && strings.Contains(fmt.Sprint(d.Reason, d.Details["sync_errors"]), tc.path)
+			})
 		})
 	}
 }
