@@ -205,6 +205,8 @@ func (s *scanner) stat(rel string, prev Tree) (Entry, bool, error) {
 	if err := unix.Fstatat(int(d.Fd()), name, &st, unix.AT_SYMLINK_NOFOLLOW); err != nil {
 		return s.statFailed(rel, &fs.PathError{Op: "lstat", Path: rel, Err: err})
 	}
+	// st_mode's low bits are the manifest's: 0o777, setuid 04000, setgid
+	// 02000, sticky 01000 (what chmod(2) takes)
 	e := Entry{Path: rel, Mode: st.Mode & 0o7777, MTime: st.Mtim.Nano()}
 	switch st.Mode & unix.S_IFMT {
 	case unix.S_IFREG:
@@ -395,21 +397,4 @@ func hashFile(name string) ([32]byte, error) {
 	}
 	copy(sum[:], h.Sum(nil))
 	return sum, nil
-}
-
-// posixMode turns Go's file mode into the POSIX bits the manifest carries:
-// Go keeps setuid, setgid and sticky far above 0o7777 (fs.ModeSetuid is
-// 1<<23), the wire and chmod(2) want 04000, 02000 and 01000.
-func posixMode(m fs.FileMode) uint32 {
-	out := uint32(m.Perm())
-	if m&fs.ModeSetuid != 0 {
-		out |= 0o4000
-	}
-	if m&fs.ModeSetgid != 0 {
-		out |= 0o2000
-	}
-	if m&fs.ModeSticky != 0 {
-		out |= 0o1000
-	}
-	return out
 }
