@@ -128,14 +128,32 @@ func openat2Retry(dirfd int, rel string, flags, mode uint64) (int, error) {
 }
 
 // at runs op on the last name of rel in its parent directory, opened
-// without following links.
+// without following links (a bare descriptor: openat2, op, close).
 func (b *beneath) at(rel string, op func(dirfd int, name string) error) error {
-	d, err := b.openDir(path.Dir(rel))
-	if err != nil {
-		return err
+	return b.inDir(path.Dir(rel), func(d int) error { return op(d, path.Base(rel)) })
+}
+
+// inDir runs op on the directory rel, opened without following links.
+func (b *beneath) inDir(rel string, op func(dirfd int) error) error {
+	if !b.safe {
+		d, err := b.root.Open(rel)
+		if err != nil {
+			return err
+		}
+		defer d.Close()
+		return op(int(d.Fd()))
 	}
-	defer d.Close()
-	return op(int(d.Fd()), path.Base(rel))
+	fd, err := openat2Retry(int(b.top.Fd()), rel, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return beneathErr("open", rel, err)
+	}
+	defer unix.Close(fd)
+	return op(fd)
+}
+
+// isDir reports whether rel is a directory reached through no link.
+func (b *beneath) isDir(rel string) bool {
+	return b.inDir(rel, func(int) error { return nil }) == nil
 }
 
 // lstat describes rel itself (a link is not followed).
@@ -178,55 +196,55 @@ func (b *beneath) remove(rel string) error {
 // chmod sets rel's POSIX mode (permission bits, setuid, setgid, sticky);
 // a symlink there is refused, not followed.
 func (b *beneath) chmod(rel string, mode uint32) error {
-	return b.at(rel, func(d int, name string) error {
-		err := unix.Fchmodat(d, name, mode, unix.AT_SYMLINK_NOFOLLOW) // fchmodat2 (Linux 6.6)
-		if err == unix.EOPNOTSUPP {
-			// a symlink, or no fchmodat2: only the last name could then
-			// be swapped between this lstat and the chmod
-			var st unix.Stat_t
-			if err = unix.Fstatat(d, name, &st, unix.AT_SYMLINK_NOFOLLOW); err == nil {
-				if st.Mode&unix.S_IFMT == unix.S_IFLNK {
-					err = fmt.Errorf("%w: %w", errBelowLink, unix.ELOOP)
-				} else {
-					err = unix.Fchmodat(d, name, mode, 0)
-				}
+	return b.at(rel, func(d int, name string) error { return chmodAt(d, name, rel, mode) })
+}
+
+// chmodAt is chmod of name in the directory d.
+func chmodAt(d int, name, rel string, mode uint32) error {
+	err := unix.Fchmodat(d, name, mode, unix.AT_SYMLINK_NOFOLLOW) // fchmodat2 (Linux 6.6)
+	if err == unix.EOPNOTSUPP {
+		// a symlink, or no fchmodat2: only the last name could then be
+		// swapped between this lstat and the chmod
+		var st unix.Stat_t
+		if err = unix.Fstatat(d, name, &st, unix.AT_SYMLINK_NOFOLLOW); err == nil {
+			if st.Mode&unix.S_IFMT == unix.S_IFLNK {
+				err = fmt.Errorf("%w: %w", errBelowLink, unix.ELOOP)
+			} else {
+				err = unix.Fchmodat(d, name, mode, 0)
 			}
 		}
-		if err != nil {
-			return &fs.PathError{Op: "chmod", Path: rel, Err: err}
-		}
-		return nil
-	})
+	}
+	if err != nil {
+		return &fs.PathError{Op: "chmod", Path: rel, Err: err}
+	}
+	return nil
 }
 
 // chtimes sets rel's access and modification times to mtime (Unix
 // nanoseconds); a symlink's own times, not its target's.
 func (b *beneath) chtimes(rel string, mtime int64) error {
+	return b.at(rel, func(d int, name string) error { return chtimesAt(d, name, rel, mtime) })
+}
+
+// chtimesAt is chtimes of name in the directory d.
+func chtimesAt(d int, name, rel string, mtime int64) error {
 	ts := unix.NsecToTimespec(mtime)
-	return b.at(rel, func(d int, name string) error {
-		if err := unix.UtimesNanoAt(d, name, []unix.Timespec{ts, ts}, unix.AT_SYMLINK_NOFOLLOW); err != nil {
-			return &fs.PathError{Op: "utimensat", Path: rel, Err: err}
-		}
-		return nil
-	})
+	if err := unix.UtimesNanoAt(d, name, []unix.Timespec{ts, ts}, unix.AT_SYMLINK_NOFOLLOW); err != nil {
+		return &fs.PathError{Op: "utimensat", Path: rel, Err: err}
+	}
+	return nil
 }
 
 // rename renames from to to (the names themselves: links not followed).
 func (b *beneath) rename(from, to string) error {
-	fd, err := b.openDir(path.Dir(from))
-	if err != nil {
-		return err
-	}
-	defer fd.Close()
-	td, err := b.openDir(path.Dir(to))
-	if err != nil {
-		return err
-	}
-	defer td.Close()
-	if err := unix.Renameat(int(fd.Fd()), path.Base(from), int(td.Fd()), path.Base(to)); err != nil {
-		return &os.LinkError{Op: "renameat", Old: from, New: to, Err: err}
-	}
-	return nil
+	return b.at(from, func(fd int, fname string) error {
+		return b.at(to, func(td int, tname string) error {
+			if err := unix.Renameat(fd, fname, td, tname); err != nil {
+				return &os.LinkError{Op: "renameat", Old: from, New: to, Err: err}
+			}
+			return nil
+		})
+	})
 }
 
 func isDirStat(st unix.Stat_t) bool  { return st.Mode&unix.S_IFMT == unix.S_IFDIR }

@@ -402,8 +402,7 @@ func (w *writer) mkdirParents(rel string) error {
 	if dir == "." {
 		return nil
 	}
-	if d, err := w.bn.openDir(dir); err == nil { // one openat2: all there, no link on the way
-		d.Close()
+	if w.bn.isDir(dir) { // one openat2: all there, no link on the way
 		return nil
 	}
 	parts := strings.Split(dir, "/")
@@ -434,16 +433,20 @@ func (w *writer) mkdir(e Entry) error {
 	if err := w.mkdirParents(e.Path); err != nil {
 		return err
 	}
-	st, err := w.bn.lstat(e.Path)
-	if err == nil && !isDirStat(st) {
-		if err := w.moveAside(e.Path, "replaced by a directory"); err != nil {
-			return err
+	// the parent opened once (without following links) for the lstat,
+	// mkdir and chmod
+	return w.bn.at(e.Path, func(d int, name string) error {
+		var st unix.Stat_t
+		if err := unix.Fstatat(d, name, &st, unix.AT_SYMLINK_NOFOLLOW); err == nil && !isDirStat(st) {
+			if err := w.moveAside(e.Path, "replaced by a directory"); err != nil {
+				return err
+			}
 		}
-	}
-	if err := w.bn.mkdir(e.Path, 0o700); err != nil && !errors.Is(err, fs.ErrExist) {
-		return err
-	}
-	return w.bn.chmod(e.Path, posixBits(e.Mode))
+		if err := unix.Mkdirat(d, name, 0o700); err != nil && err != unix.EEXIST {
+			return &fs.PathError{Op: "mkdirat", Path: e.Path, Err: err}
+		}
+		return chmodAt(d, name, e.Path, posixBits(e.Mode))
+	})
 }
 
 // posixBits keeps what chmod(2) sets of a manifest's mode: permission
@@ -496,10 +499,12 @@ func (w *writer) remove(rel string) error {
 
 // setMeta applies a file's mode and mtime in place.
 func (w *writer) setMeta(e Entry) error {
-	if err := w.bn.chmod(e.Path, posixBits(e.Mode)); err != nil {
-		return err
-	}
-	return w.bn.chtimes(e.Path, e.MTime)
+	return w.bn.at(e.Path, func(d int, name string) error {
+		if err := chmodAt(d, name, e.Path, posixBits(e.Mode)); err != nil {
+			return err
+		}
+		return chtimesAt(d, name, e.Path, e.MTime)
+	})
 }
 
 // setLinkTime sets the mtime of the symlink rel itself (rsync -a keeps
