@@ -1,6 +1,7 @@
 package schedsync
 
 import (
+	"bytes"
 	"errors"
 	"os"
 	"path/filepath"
@@ -89,5 +90,28 @@ func TestBeneath(t *testing.T) {
 			must(t, b.remove("d/g"))
 			must(t, b.remove("d"))
 		})
+	}
+}
+
+// TestServeNotThroughALink: the primary's scan saw x/state.json as a file
+// of x; x then became a link to .redund. A request for x/state.json must
+// not be answered with the node's own state.json (the os.Root followed
+// the link: it stays inside the tree); the file is reported gone.
+func TestServeNotThroughALink(t *testing.T) {
+	dir := t.TempDir()
+	writeFile(t, dir, "x/state.json", "synced", 0o644)
+	writeFile(t, dir, ".redund/state.json", "the node's own state", 0o600)
+	w, err := openWriter(dir)
+	must(t, err)
+	defer w.close()
+	if !w.symlinkSafe() {
+		t.Skip("openat2 is refused here: the fallback follows a link that stays inside (documented)")
+	}
+	must(t, os.RemoveAll(filepath.Join(dir, "x")))
+	must(t, os.Symlink(".redund", filepath.Join(dir, "x")))
+	var out bytes.Buffer
+	must(t, serveFiles(&out, w.openRead, []string{"x/state.json"}, nil))
+	if bytes.Contains(out.Bytes(), []byte("own state")) {
+		t.Fatalf("served .redund/state.json through the link x: %q", out.Bytes())
 	}
 }
