@@ -6,6 +6,7 @@ import (
 	"io/fs"
 	"os"
 	"path"
+	"strconv"
 	"sync"
 
 	"golang.org/x/sys/unix"
@@ -203,21 +204,38 @@ func (b *beneath) chmod(rel string, mode uint32) error {
 func chmodAt(d int, name, rel string, mode uint32) error {
 	err := unix.Fchmodat(d, name, mode, unix.AT_SYMLINK_NOFOLLOW) // fchmodat2 (Linux 6.6)
 	if err == unix.EOPNOTSUPP {
-		// a symlink, or no fchmodat2: only the last name could then be
-		// swapped between this lstat and the chmod
-		var st unix.Stat_t
-		if err = unix.Fstatat(d, name, &st, unix.AT_SYMLINK_NOFOLLOW); err == nil {
-			if st.Mode&unix.S_IFMT == unix.S_IFLNK {
-				err = fmt.Errorf("%w: %w", errBelowLink, unix.ELOOP)
-			} else {
-				err = unix.Fchmodat(d, name, mode, 0)
-			}
-		}
+		// a symlink, or no fchmodat2 (before Linux 6.6): what glibc's
+		// lchmod does, the name held with O_PATH, checked, and changed
+		// through /proc/self/fd (the inode held, whatever the name is now)
+		err = chmodHeld(d, name, mode)
 	}
 	if err != nil {
 		return &fs.PathError{Op: "chmod", Path: rel, Err: err}
 	}
 	return nil
+}
+
+// chmodHeld changes the mode of name in d, held open with O_PATH and
+// O_NOFOLLOW (a symlink there is refused); without /proc, by name after
+// the check (a link swapped in at that instant would then be followed).
+func chmodHeld(d int, name string, mode uint32) error {
+	fd, err := unix.Openat(d, name, unix.O_PATH|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return err
+	}
+	defer unix.Close(fd)
+	var st unix.Stat_t
+	if err := unix.Fstat(fd, &st); err != nil {
+		return err
+	}
+	if st.Mode&unix.S_IFMT == unix.S_IFLNK {
+		return fmt.Errorf("%w: %w", errBelowLink, unix.ELOOP)
+	}
+	err = unix.Fchmodat(unix.AT_FDCWD, "/proc/self/fd/"+strconv.Itoa(fd), mode, 0)
+	if err == unix.ENOENT { // no /proc
+		err = unix.Fchmodat(d, name, mode, 0)
+	}
+	return err
 }
 
 // chtimes sets rel's access and modification times to mtime (Unix

@@ -115,3 +115,22 @@ func TestServeNotThroughALink(t *testing.T) {
 		t.Fatalf("served .redund/state.json through the link x: %q", out.Bytes())
 	}
 }
+
+// TestChmodHeld: the chmod used where fchmodat2 is missing (before Linux
+// 6.6) changes a file through the descriptor it holds and refuses a link.
+func TestChmodHeld(t *testing.T) {
+	dir := t.TempDir()
+	writeFile(t, dir, "f", "f", 0o644)
+	must(t, os.Symlink("f", filepath.Join(dir, "l")))
+	d := mustOpen(t, dir)
+	must(t, chmodHeld(int(d.Fd()), "f", 0o4750))
+	if fi, _ := os.Lstat(filepath.Join(dir, "f")); fi.Mode().Perm() != 0o750 || fi.Mode()&os.ModeSetuid == 0 {
+		t.Errorf("f: %v, want setuid 0750", fi.Mode())
+	}
+	if err := chmodHeld(int(d.Fd()), "l", 0o600); !errors.Is(err, errBelowLink) {
+		t.Errorf("chmod of the link l: %v, want errBelowLink", err)
+	}
+	if fi, _ := os.Lstat(filepath.Join(dir, "f")); fi.Mode().Perm() != 0o750 {
+		t.Errorf("the chmod of l went to f: %v", fi.Mode())
+	}
+}
