@@ -123,7 +123,7 @@ func (w *writer) moveAside(rel, why string) error {
 	if err := w.root.MkdirAll(path.Dir(dst), 0o700); err != nil {
 		return err
 	}
-	if err := w.root.Rename(rel, dst); err != nil {
+	if err := w.bn.rename(rel, dst); err != nil { // rel's parents: no link followed
 		return err
 	}
 	w.conflicts.add(Conflict{Path: rel, Saved: dst, Why: why, When: now})

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"hash"
 	"io"
+	"os"
 	pathpkg "path"
 	"sync"
 )
@@ -255,7 +256,7 @@ func (s *fetchState) writeChecked(f Entry, r io.Reader, vouched func() bool) err
 // copy on the primary costs no transfer).
 func (s *fetchState) copyLocal(f Entry, candidates []string) bool {
 	for _, c := range candidates {
-		src, err := s.a.w.root.Open(c)
+		src, err := s.a.w.bn.openFile(c, os.O_RDONLY, 0)
 		if err != nil {
 			continue
 		}
@@ -305,7 +306,7 @@ func (s *fetchState) fetchDelta(ctx context.Context, f, loc Entry, inPlace bool)
 			return err
 		}
 	}
-	basis, err := s.a.w.root.Open(f.Path)
+	basis, err := s.a.w.bn.openFile(f.Path, os.O_RDONLY, 0)
 	if err != nil {
 		return s.fetchGroup(ctx, []Entry{f})
 	}

@@ -69,9 +69,9 @@ func decodePaths(r io.Reader) ([]string, error) {
 	return out, nil
 }
 
-// serveFiles streams the requested files from root; d, when not nil,
-// gets the stream's digest.
-func serveFiles(w io.Writer, root *os.Root, paths []string, d hash.Hash) error {
+// serveFiles streams the requested files, opened with open (beneath: no
+// symlink followed on the way); d, when not nil, gets the stream's digest.
+func serveFiles(w io.Writer, open func(p string) (*os.File, error), paths []string, d hash.Hash) error {
 	bw := bufio.NewWriterSize(w, 256<<10)
 	st := &streamer{bw: bw, buf: copyBufs.Get().(*[]byte)}
 	defer copyBufs.Put(st.buf)
@@ -79,7 +79,7 @@ func serveFiles(w io.Writer, root *os.Root, paths []string, d hash.Hash) error {
 		st.d = streamDigest{d}
 	}
 	for _, p := range paths {
-		if err := st.serveOne(root, p); err != nil {
+		if err := st.serveOne(open, p); err != nil {
 			return err
 		}
 	}
@@ -92,9 +92,9 @@ type streamer struct {
 	d   streamDigest // Hash nil: no digest
 }
 
-func (st *streamer) serveOne(root *os.Root, p string) error {
+func (st *streamer) serveOne(open func(p string) (*os.File, error), p string) error {
 	hdr := appendString(nil, p)
-	f, err := root.Open(p)
+	f, err := open(p)
 	var fi fs.FileInfo
 	if err == nil {
 		defer f.Close()

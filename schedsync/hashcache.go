@@ -96,12 +96,18 @@ func (k fileKey) settled(start int64) bool {
 // chunks are hashed one by one, reusing the kept SHA-256 of each chunk
 // whose place, length and xxhash are those it was kept for.
 func (c *hashCache) hashFileKept(name, rel string) ([32]byte, error) {
-	var sum [32]byte
 	f, err := os.Open(name)
 	if err != nil {
-		return sum, err
+		return [32]byte{}, err
 	}
 	defer f.Close()
+	return c.hashOpenKept(f, rel)
+}
+
+// hashOpenKept is hashFileKept of a file already open (the scan opens it
+// without following links).
+func (c *hashCache) hashOpenKept(f *os.File, rel string) ([32]byte, error) {
+	var sum [32]byte
 	start := coarseNow()
 	fi1, err := f.Stat()
 	if err != nil {

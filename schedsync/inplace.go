@@ -215,7 +215,7 @@ func (s *signature) updated(writes []extent, size int64, r io.ReaderAt) (*signat
 // reports false, having written nothing, when the file cannot be updated
 // in place (the caller then rebuilds it into a temporary file).
 func (s *fetchState) deltaInPlace(ctx context.Context, f, loc Entry) (bool, error) {
-	file, err := s.a.w.root.OpenFile(f.Path, os.O_RDWR, 0)
+	file, err := s.a.w.bn.openFile(f.Path, os.O_RDWR, 0) // no link followed, the parents' included
 	if err != nil {
 		return false, nil
 	}

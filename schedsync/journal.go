@@ -221,8 +221,7 @@ func (w *writer) applyJournal(f *os.File, j *journal) error {
 	if err := f.Chmod(goMode(j.mode)); err != nil {
 		return err
 	}
-	mt := time.Unix(0, j.mtime)
-	if err := w.root.Chtimes(j.path, mt, mt); err != nil {
+	if err := futimens(f, j.mtime); err != nil { // the open file: no path looked up again
 		return err
 	}
 	return f.Sync()
@@ -287,7 +286,7 @@ func (w *writer) replayOne(name string, written time.Time) (Entry, bool, error) 
 	if err != nil {
 		return Entry{}, false, nil // never complete: the file was not touched
 	}
-	f, err := w.root.OpenFile(j.path, os.O_RDWR, 0)
+	f, err := w.bn.openFile(j.path, os.O_RDWR, 0) // no link followed, the parents' included
 	if err != nil {
 		return Entry{}, false, nil // gone: nothing to finish
 	}

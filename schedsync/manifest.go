@@ -2,6 +2,7 @@ package schedsync
 
 import (
 	"errors"
+	"fmt"
 	"io"
 	"io/fs"
 	"os"
@@ -9,6 +10,8 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+
+	"golang.org/x/sys/unix"
 )
 
 // Kind is the type of a manifest entry.
@@ -66,11 +69,84 @@ type scanner struct {
 	match *matcher
 	skips map[string]string // paths skipped by the last scan or rescan, and why
 	kept  *hashCache        // nil, or where hashes are kept for the delta answers (primary)
+
+	// top and dirs: the tree's directories, opened without following
+	// links (see beneath) while a scan or rescan runs; dirs is nil outside
+	top  *os.File
+	dirs map[string]*os.File
+
+	testBeforeWalk func(rel string) // tests: runs between rescan's check of rel's parents and its walk
+}
+
+// maxScanDirs bounds the directories a scan holds open: beyond it they
+// are closed and opened again when needed.
+const maxScanDirs = 256
+
+// begin opens what a scan reads through; end closes it.
+func (s *scanner) begin() { s.dirs = map[string]*os.File{} }
+
+func (s *scanner) end() {
+	for _, d := range s.dirs {
+		d.Close()
+	}
+	s.dirs = nil
+	if s.top != nil {
+		s.top.Close()
+		s.top = nil
+	}
+}
+
+// dir returns the directory rel of the tree, opened with openat2
+// (RESOLVE_BENEATH|RESOLVE_NO_SYMLINKS) from the top: a symlink anywhere
+// on the way fails it with errBelowLink, so a parent swapped for a link
+// after the walk saw a directory is not read through. Where openat2 is
+// refused (symlinkSafe), by its path as before. release closes it unless
+// a scan keeps it.
+func (s *scanner) dir(rel string) (d *os.File, release func(), err error) {
+	if d, ok := s.dirs[rel]; ok {
+		return d, func() {}, nil
+	}
+	if s.top == nil {
+		t, err := os.Open(s.root)
+		if err != nil {
+			return nil, nil, err
+		}
+		s.top = t
+	}
+	if !symlinkSafe(int(s.top.Fd())) {
+		d, err = os.Open(filepath.Join(s.root, filepath.FromSlash(rel)))
+	} else {
+		var fd int
+		fd, err = openat2Retry(int(s.top.Fd()), rel, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+		if err != nil {
+			err = beneathErr("open", rel, err)
+		} else {
+			d = os.NewFile(uintptr(fd), rel)
+		}
+	}
+	if err != nil {
+		return nil, nil, err
+	}
+	if s.dirs == nil { // not in a scan: this call's alone
+		top := s.top
+		s.top = nil
+		return d, func() { d.Close(); top.Close() }, nil
+	}
+	if len(s.dirs) >= maxScanDirs {
+		for k, o := range s.dirs {
+			o.Close()
+			delete(s.dirs, k)
+		}
+	}
+	s.dirs[rel] = d
+	return d, func() {}, nil
 }
 
 // scan walks the whole directory.
 func (s *scanner) scan(prev Tree) (Tree, error) {
 	s.skips = map[string]string{}
+	s.begin()
+	defer s.end()
 	out := Tree{}
 	err := s.walk(".", prev, out)
 	return out, err
@@ -113,36 +189,41 @@ func (s *scanner) walk(rel string, prev, out Tree) error {
 	})
 }
 
-// stat describes one path; ok is false when it is skipped or gone.
+// stat describes one path; ok is false when it is skipped or gone. The
+// path is read in its parent directory opened without following links
+// (dir), its last name never followed either: one fstatat, and an openat
+// with O_NOFOLLOW to hash a file, as an lstat and an open by path cost.
+// A path with a symlink on the way is skipped (noted once, counted).
 func (s *scanner) stat(rel string, prev Tree) (Entry, bool, error) {
-	full := filepath.Join(s.root, filepath.FromSlash(rel))
-	fi, err := os.Lstat(full)
+	d, release, err := s.dir(path.Dir(rel))
 	if err != nil {
-		if errors.Is(err, fs.ErrNotExist) {
-			return Entry{}, false, nil
-		}
-		return Entry{}, false, err
+		return s.statFailed(rel, err)
 	}
-	e := Entry{Path: rel, Mode: posixMode(fi.Mode()), MTime: fi.ModTime().UnixNano()}
-	switch {
-	case fi.Mode().IsRegular():
-		e.Kind, e.Size = KindFile, fi.Size()
+	defer release()
+	name := path.Base(rel)
+	var st unix.Stat_t
+	if err := unix.Fstatat(int(d.Fd()), name, &st, unix.AT_SYMLINK_NOFOLLOW); err != nil {
+		return s.statFailed(rel, &fs.PathError{Op: "lstat", Path: rel, Err: err})
+	}
+	// st_mode's low bits are the manifest's: 0o777, setuid 04000, setgid
+	// 02000, sticky 01000 (what chmod(2) takes)
+	e := Entry{Path: rel, Mode: st.Mode & 0o7777, MTime: st.Mtim.Nano()}
+	switch st.Mode & unix.S_IFMT {
+	case unix.S_IFREG:
+		e.Kind, e.Size = KindFile, st.Size
 		if p, ok := prev[rel]; ok && p.Kind == KindFile && p.Size == e.Size && p.MTime == e.MTime {
 			e.Hash = p.Hash
 			return e, true, nil
 		}
-		h, err := s.hashFile(full, rel)
+		h, err := s.hashAt(d, name, rel)
 		if err != nil {
-			if errors.Is(err, fs.ErrNotExist) {
-				return Entry{}, false, nil
-			}
-			return Entry{}, false, err
+			return s.statFailed(rel, err)
 		}
 		e.Hash = h
-	case fi.IsDir():
+	case unix.S_IFDIR:
 		e.Kind = KindDir
-	case fi.Mode()&fs.ModeSymlink != 0:
-		t, err := os.Readlink(full)
+	case unix.S_IFLNK:
+		t, err := readlinkAt(d, name)
 		if err != nil {
 			return Entry{}, false, nil
 		}
@@ -155,6 +236,32 @@ func (s *scanner) stat(rel string, prev Tree) (Entry, bool, error) {
 		return Entry{}, false, nil
 	}
 	return e, true, nil
+}
+
+// statFailed is stat's answer to err: gone, skipped below a link, or err.
+func (s *scanner) statFailed(rel string, err error) (Entry, bool, error) {
+	switch {
+	case errors.Is(err, fs.ErrNotExist), errors.Is(err, unix.ENOTDIR):
+		return Entry{}, false, nil
+	case errors.Is(err, errBelowLink):
+		s.skip(rel, "a symlink is on its way here (a parent became a link): not read through it")
+		return Entry{}, false, nil
+	}
+	return Entry{}, false, err
+}
+
+// readlinkAt reads the target of the link name in d.
+func readlinkAt(d *os.File, name string) (string, error) {
+	for size := 256; ; size *= 2 {
+		b := make([]byte, size)
+		n, err := unix.Readlinkat(int(d.Fd()), name, b)
+		if err != nil {
+			return "", err
+		}
+		if n < size {
+			return string(b[:n]), nil
+		}
+	}
 }
 
 func (s *scanner) skip(rel, why string) {
@@ -170,6 +277,8 @@ func (s *scanner) skip(rel, why string) {
 // file of the tree: comparing each path with the whole tree was quadratic).
 func (s *scanner) rescan(cur Tree, dirty []string) []Entry {
 	s.skips = map[string]string{}
+	s.begin()
+	defer s.end()
 	var changes []Entry
 	seen := map[string]bool{}
 	walked := map[string]Tree{}  // what each dirty path holds now
@@ -181,6 +290,9 @@ func (s *scanner) rescan(cur Tree, dirty []string) []Entry {
 		seen[rel] = true
 		sub := Tree{}
 		if !s.match.excludedUnder(rel) && !s.underLink(rel, realDir) {
+			if s.testBeforeWalk != nil {
+				s.testBeforeWalk(rel)
+			}
 			_ = s.walk(rel, cur, sub)
 		}
 		walked[rel] = sub
@@ -212,7 +324,8 @@ func inTree(t Tree, p string) bool { _, ok := t[p]; return ok }
 // walking it would follow the link (a dirty path noted while x was a
 // directory, rescanned after x became a link out of the tree, read the
 // files there into the manifest). realDir caches the answers of one
-// rescan. A link swapped in between this check and the walk is not caught.
+// rescan. A link swapped in between this check and the walk is caught by
+// stat (openat2 with RESOLVE_NO_SYMLINKS), where openat2 works.
 func (s *scanner) underLink(rel string, realDir map[string]bool) bool {
 	for d := path.Dir(rel); d != "."; d = path.Dir(d) {
 		ok, known := realDir[d]
@@ -245,13 +358,29 @@ func diff(old, cur Tree) []Entry {
 	return out
 }
 
-// hashFile hashes the file full (rel in the tree), keeping the hash when
-// the scanner keeps them.
-func (s *scanner) hashFile(full, rel string) ([32]byte, error) {
-	if s.kept != nil {
-		return s.kept.hashFileKept(full, rel)
+// hashAt hashes the file name in d (rel in the tree), opened with
+// O_NOFOLLOW (a link swapped in since the fstatat is not followed),
+// keeping the hash when the scanner keeps them.
+func (s *scanner) hashAt(d *os.File, name, rel string) ([32]byte, error) {
+	fd, err := unix.Openat(int(d.Fd()), name, unix.O_RDONLY|unix.O_NOFOLLOW|unix.O_CLOEXEC|unix.O_NONBLOCK, 0)
+	if err != nil {
+		if err == unix.ELOOP { // a link now: not followed
+			err = fmt.Errorf("%w: %w", errBelowLink, err)
+		}
+		return [32]byte{}, &fs.PathError{Op: "open", Path: rel, Err: err}
 	}
-	return hashFile(full)
+	f := os.NewFile(uintptr(fd), rel)
+	defer f.Close()
+	if s.kept != nil {
+		return s.kept.hashOpenKept(f, rel)
+	}
+	var sum [32]byte
+	h := newContentHash()
+	if _, err := io.Copy(h, f); err != nil {
+		return sum, err
+	}
+	copy(sum[:], h.Sum(nil))
+	return sum, nil
 }
 
 // hashFile returns the content hash of a file.
@@ -268,21 +397,4 @@ func hashFile(name string) ([32]byte, error) {
 	}
 	copy(sum[:], h.Sum(nil))
 	return sum, nil
-}
-
-// posixMode turns Go's file mode into the POSIX bits the manifest carries:
-// Go keeps setuid, setgid and sticky far above 0o7777 (fs.ModeSetuid is
-// 1<<23), the wire and chmod(2) want 04000, 02000 and 01000.
-func posixMode(m fs.FileMode) uint32 {
-	out := uint32(m.Perm())
-	if m&fs.ModeSetuid != 0 {
-		out |= 0o4000
-	}
-	if m&fs.ModeSetgid != 0 {
-		out |= 0o2000
-	}
-	if m&fs.ModeSticky != 0 {
-		out |= 0o1000
-	}
-	return out
 }

@@ -325,3 +325,59 @@ func TestRescanDoesNotFollowLinks(t *testing.T) {
 		}
 	}
 }
+
+// TestRescanDoesNotFollowALinkSwappedAfterTheCheck: rescan checks that the
+// parents of a dirty path are directories, then walks it; x swapped for a
+// link between the two (to a directory outside the tree, or to .redund)
+// must not be read through: the outside file's size, mtime and hash (or
+// the node's own state) would enter the manifest under x/secret. The path
+// is skipped and noted.
+func TestRescanDoesNotFollowALinkSwappedAfterTheCheck(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		target func(root, outside string) string
+	}{
+		{"outside the tree", func(_, outside string) string { return outside }},
+		{"into .redund", func(string, string) string { return ".redund" }},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			root, outside := t.TempDir(), t.TempDir()
+			s := &scanner{root: root, match: newMatcher(nil)}
+			writeFile(t, root, "x/secret", "inside", 0o644)
+			writeFile(t, outside, "secret", "only redund may read this", 0o600)
+			writeFile(t, root, ".redund/secret", "only redund may read this", 0o600)
+			tree, err := s.scan(nil)
+			must(t, err)
+			if !symlinkSafe(int(mustOpen(t, root).Fd())) {
+				t.Skip("openat2 is refused here: the fallback does not close this window (documented)")
+			}
+			swaps := 0
+			s.testBeforeWalk = func(rel string) {
+				if rel == "x/secret" && swaps == 0 {
+					swaps++
+					must(t, os.RemoveAll(filepath.Join(root, "x")))
+					must(t, os.Symlink(tc.target(root, outside), filepath.Join(root, "x")))
+				}
+			}
+			for _, e := range s.rescan(tree, []string{"x/secret"}) {
+				if e.Path == "x/secret" && !e.Deleted {
+					t.Fatalf("x/secret read through the link x swapped in: %+v", e)
+				}
+			}
+			if swaps != 1 {
+				t.Fatalf("the hook ran %d times, want 1", swaps)
+			}
+			if _, ok := s.skips["x/secret"]; !ok {
+				t.Errorf("x/secret not noted as skipped: %v", s.skips)
+			}
+		})
+	}
+}
+
+func mustOpen(t *testing.T, name string) *os.File {
+	t.Helper()
+	f, err := os.Open(name)
+	must(t, err)
+	t.Cleanup(func() { f.Close() })
+	return f
+}

@@ -38,6 +38,10 @@ type Options struct {
 
 // Node is one end of a schedsync pair.
 type Node struct {
+	// testBeforeApply, when set (tests only), runs between a batch's
+	// checks (screen, the stat of its paths) and its first write.
+	testBeforeApply atomic.Pointer[func(targets []Entry)]
+
 	cfg        *Config
 	opt        Options
 	log        *slog.Logger
@@ -252,6 +256,11 @@ func (n *Node) Run(ctx context.Context) error {
 	} else {
 		close(witDone)
 		close(witLoopDone)
+	}
+	if n.w.symlinkSafe() {
+		n.log.Info("paths are resolved with openat2 without following symlinks (symlink_safe)")
+	} else {
+		n.log.Warn("openat2 is refused here (old kernel or seccomp): a symlink swapped in between redund's check and its write is followed when it stays inside the tree (symlink_safe false)")
 	}
 	if c, err := n.w.cleanTemps(); err == nil && c > 0 {
 		n.log.Info("removed temporary files left by a crash", "count", c)

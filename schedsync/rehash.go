@@ -73,6 +73,8 @@ func (n *Node) serveRehash(w http.ResponseWriter, r *peerRequest) {
 func (pl *primaryLoop) rehash(req rehashReq) {
 	defer close(req.done)
 	var changes []Entry
+	pl.s.begin()
+	defer pl.s.end()
 	for _, p := range req.paths {
 		old, ok := pl.raw[p]
 		if !ok || old.Kind != KindFile || pl.s.match.excludedUnder(p) {

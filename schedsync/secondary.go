@@ -240,6 +240,7 @@ func (n *Node) applyBatch(ctx context.Context, targets []Entry, actual Tree) err
 	targets = n.screen(targets, actual) // a full comparison comes with the actual tree
 	if actual == nil {
 		s := &scanner{root: n.cfg.Dir, match: n.match}
+		s.begin() // each directory opened once for the batch
 		exp := a.expectedCopy()
 		actual = Tree{}
 		for _, t := range targets {
@@ -247,6 +248,10 @@ func (n *Node) applyBatch(ctx context.Context, targets []Entry, actual Tree) err
 				actual[t.Path] = e
 			}
 		}
+		s.end()
+	}
+	if h := n.testBeforeApply.Load(); h != nil {
+		(*h)(targets)
 	}
 	probs, err := a.apply(ctx, targets, actual)
 	n.mu.Lock()

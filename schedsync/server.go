@@ -151,7 +151,7 @@ func (n *Node) serveFiles(w http.ResponseWriter, r *peerRequest) {
 		sw.UseDigest(d)
 	}
 	cw := &countWriter{w: w}
-	if err := serveFiles(cw, n.w.root, paths, d); err != nil {
+	if err := serveFiles(cw, n.w.openRead, paths, d); err != nil {
 		n.log.Debug("file stream cut", "err", err)
 		panic(http.ErrAbortHandler) // the secondary sees a broken stream and retries
 	}
@@ -169,7 +169,7 @@ func (n *Node) serveDelta(w http.ResponseWriter, r *peerRequest) {
 		http.Error(w, err.Error(), http.StatusBadRequest)
 		return
 	}
-	f, err := n.w.root.Open(p)
+	f, err := n.w.openRead(p)
 	if err != nil {
 		http.Error(w, "gone", http.StatusNotFound)
 		return

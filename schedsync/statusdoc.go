@@ -73,6 +73,7 @@ func (n *Node) Status() []status.Document {
 			det["failover_in_s"] = max(0, (ff.Offset - ff.silent()).Seconds())
 		}
 	}
+	det["symlink_safe"] = n.w.symlinkSafe() // openat2 RESOLVE_NO_SYMLINKS (beneath_linux.go)
 	if n.wit != nil {
 		det["witness"] = n.witnessDetailLocked()
 	}

@@ -135,3 +135,148 @@ func TestNothingWrittenThroughALocalLink(t *testing.T) {
 		return State(d.State) == StateNotSynced && strings.Contains(d.Reason, "pub/uploads/state.json")
 	})
 }
+
+// TestNoWriteThroughALinkSwappedAfterTheCheck: the checks before a batch
+// (screen) find pub/uploads a directory; between them and the write,
+// someone who may write in pub/ swaps it for a link to ../.redund. The
+// write must not follow the link (the os.Root did: it stays inside the
+// tree, so the primary's pub/uploads/state.json became the node's own
+// state.json); it is refused and the node says Not synced naming it.
+func TestNoWriteThroughALinkSwappedAfterTheCheck(t *testing.T) {
+	f := newFake(t)
+	f.put(Entry{Path: "pub", Kind: KindDir, Mode: 0o755}, nil)
+	f.put(Entry{Path: "pub/uploads", Kind: KindDir, Mode: 0o755}, nil)
+	f.put(Entry{Path: "pub/uploads/a", Kind: KindFile, Size: 1, Mode: 0o644, Hash: contentSum([]byte("a"))}, []byte("a"))
+	rec := &recLog{}
+	s := startSecondaryOf(t, f, rec)
+	defer func() {
+		if t.Failed() {
+			t.Logf("status %+v\n%s", s.Status()[0], rec)
+		}
+	}()
+	testutil.Eventually(t, 15*time.Second, "Synced", func() bool { return s.state() == StateSynced })
+	if s.Status()[0].Details["symlink_safe"] != true {
+		t.Skip("openat2 is refused here: the fallback does not close this window (documented)")
+	}
+	up := filepath.Join(s.dir, "pub", "uploads")
+	swapped := make(chan struct{})
+	hook := func(targets []Entry) {
+		for _, e := range targets {
+			if e.Path == "pub/uploads/state.json" {
+				select {
+				case <-swapped:
+				default: // once, between the check and the write
+					must(t, os.Rename(up, filepath.Join(s.dir, "pub", "old")))
+					must(t, os.Symlink("../.redund", up))
+					close(swapped)
+				}
+			}
+		}
+	}
+	s.testBeforeApply.Store(&hook)
+	evil := []byte(`{"role":"primary","epoch":99,"mode":"secondary-copy"}`)
+	f.put(Entry{Path: "pub/uploads/state.json", Kind: KindFile, Size: int64(len(evil)), Mode: 0o644, Hash: contentSum(evil)}, evil)
+	testutil.Eventually(t, 15*time.Second, "the batch applied", func() bool {
+		select {
+		case <-swapped:
+			return fmt.Sprint(s.Status()[0].Details["seq"]) == "4"
+		default:
+			return false
+		}
+	})
+	if b, err := os.ReadFile(filepath.Join(s.dir, ".redund", "state.json")); err == nil && strings.Contains(string(b), "99") {
+		t.Fatalf("state.json was written through the link swapped in: %s", b)
+	}
+	testutil.Eventually(t, 15*time.Second, "Not synced naming pub/uploads/state.json", func() bool {
+		d := s.Status()[0]
+		return State(d.State) == StateNotSynced && strings.Contains(d.Reason, "pub/uploads/state.json")
+	})
+	if tg, err := os.Readlink(up); err != nil || tg != "../.redund" {
+		t.Errorf("pub/uploads is no longer the link (%q, %v): moved, not refused", tg, err)
+	}
+}
+
+// TestNoChangeThroughALinkSwappedAfterTheCheck: each kind of change the
+// secondary makes below pub/uploads, with pub/uploads swapped for a link
+// to ../victim (a synced directory holding the same names) between the
+// batch's checks and its writes. None may reach victim: the write, mode
+// change, deletion or new directory is refused, and the node is Not synced
+// naming the path (a deletion is then dropped, as the check drops one below
+// a link: Not synced for the local link).
+func TestNoChangeThroughALinkSwappedAfterTheCheck(t *testing.T) {
+	file := func(p, body string, mode uint32) (Entry, []byte) {
+		return Entry{Path: p, Kind: KindFile, Size: int64(len(body)), Mode: mode, MTime: 1e18, Hash: contentSum([]byte(body))}, []byte(body)
+	}
+	for _, tc := range []struct {
+		name   string
+		change func() (Entry, []byte)
+		path   string
+		named  bool // Not synced names path (a deletion below a link is dropped, as the check drops it)
+	}{
+		{"new file", func() (Entry, []byte) { return file("pub/uploads/new", "evil", 0o644) }, "pub/uploads/new", true},
+		{"changed file", func() (Entry, []byte) { return file("pub/uploads/a", "evil", 0o644) }, "pub/uploads/a", true},
+		{"mode and mtime", func() (Entry, []byte) {
+			e, b := file("pub/uploads/a", "a", 0o600)
+			e.MTime = 2e18
+			return e, b
+		}, "pub/uploads/a", true},
+		{"deletion", func() (Entry, []byte) { return Entry{Path: "pub/uploads/a", Kind: KindFile, Deleted: true}, nil }, "pub/uploads/a", false},
+		{"new directory", func() (Entry, []byte) {
+			return Entry{Path: "pub/uploads/d", Kind: KindDir, Mode: 0o755, MTime: 1e18}, nil
+		}, "pub/uploads/d", true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			f := newFake(t)
+			f.put(Entry{Path: "pub", Kind: KindDir, Mode: 0o755}, nil)
+			f.put(Entry{Path: "pub/uploads", Kind: KindDir, Mode: 0o755}, nil)
+			f.put(Entry{Path: "victim", Kind: KindDir, Mode: 0o755}, nil)
+			f.put(file("pub/uploads/a", "a", 0o644))
+			f.put(file("victim/a", "a", 0o644))
+			rec := &recLog{}
+			s := startSecondaryOf(t, f, rec)
+			defer func() {
+				if t.Failed() {
+					t.Logf("status %+v\n%s", s.Status()[0], rec)
+				}
+			}()
+			testutil.Eventually(t, 15*time.Second, "Synced", func() bool { return s.state() == StateSynced })
+			if s.Status()[0].Details["symlink_safe"] != true {
+				t.Skip("openat2 is refused here: the fallback does not close this window (documented)")
+			}
+			victim := filepath.Join(s.dir, "victim")
+			before := digest(t, victim)
+			up := filepath.Join(s.dir, "pub", "uploads")
+			swapped := make(chan struct{})
+			hook := func(targets []Entry) {
+				for _, e := range targets {
+					if e.Path == tc.path {
+						select {
+						case <-swapped:
+						default: // once, between the check and the write
+							must(t, os.Rename(up, filepath.Join(s.dir, "pub", "old")))
+							must(t, os.Symlink("../victim", up))
+							close(swapped)
+						}
+					}
+				}
+			}
+			s.testBeforeApply.Store(&hook)
+			f.put(tc.change())
+			testutil.Eventually(t, 15*time.Second, "the change applied", func() bool {
+				select {
+				case <-swapped:
+					return fmt.Sprint(s.Status()[0].Details["seq"]) == "6"
+				default:
+					return false
+				}
+			})
+			if now := digest(t, victim); fmt.Sprint(now) != fmt.Sprint(before) {
+				t.Errorf("victim changed through the link pub/uploads:\nbefore %v\nnow    %v", before, now)
+			}
+			testutil.Eventually(t, 15*time.Second, "Not synced naming "+tc.path, func() bool {
+				d := s.Status()[0]
+				return State(d.State) == StateNotSynced && (!tc.named || strings.Contains(fmt.Sprint(d.Reason, d.Details["sync_errors"]), tc.path))
+			})
+		})
+	}
+}

@@ -13,14 +13,16 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
-	"time"
 	"unsafe"
 
 	"golang.org/x/sys/unix"
 )
 
-// writer changes the secondary's directory. Every operation goes through
-// an os.Root, so no path (or symlink planted on the way) can leave it. A
+// writer changes the secondary's directory. Every change of the tree is
+// made on a parent directory opened without following symlinks (beneath:
+// openat2 with RESOLVE_NO_SYMLINKS, or the os.Root where that is refused),
+// with the last name never followed, so no path (or symlink planted on the
+// way) can leave it or be written through. A
 // file is written to a temporary file in .redund/tmp, synced, given its
 // mode and mtime, then renamed over the old name, and the directory is
 // synced: a crash leaves the old file or the new one, never a mix.
@@ -28,6 +30,7 @@ import (
 // are removed from there at start; no user name is ever taken or removed.
 type writer struct {
 	root      *os.Root
+	bn        *beneath // the tree's directories, opened without following links
 	conflicts conflictLog
 	tmpReady  atomic.Bool // .redund/tmp exists
 
@@ -44,7 +47,24 @@ func openWriter(dir string) (*writer, error) {
 	if err != nil {
 		return nil, fmt.Errorf("schedsync: %w", err)
 	}
-	return &writer{root: r}, nil
+	bn, err := newBeneath(r)
+	if err != nil {
+		r.Close()
+		return nil, fmt.Errorf("schedsync: %w", err)
+	}
+	return &writer{root: r, bn: bn}, nil
+}
+
+// symlinkSafe reports whether writes are made through directories opened
+// with openat2(RESOLVE_NO_SYMLINKS) (a link swapped in at any moment is
+// never followed), not through the os.Root (see beneath).
+func (w *writer) symlinkSafe() bool { return w.bn.safe }
+
+// openRead opens the tree's file rel for reading, following no symlink
+// (the primary serves only what its scan could read: a parent swapped for
+// a link to .redund or outside since is not read through).
+func (w *writer) openRead(rel string) (*os.File, error) {
+	return w.bn.openFile(rel, os.O_RDONLY, 0)
 }
 
 func (w *writer) close() error {
@@ -56,6 +76,7 @@ func (w *writer) close() error {
 	}
 	w.tmp, w.oldTmps = nil, nil
 	w.tmpMu.Unlock()
+	_ = w.bn.close()
 	return w.root.Close()
 }
 
@@ -230,8 +251,8 @@ func (w *writer) install(tmp string, rel string, durable bool) error {
 func (w *writer) installVia(dh *dirHandles, tmp string, rel string, durable bool) error {
 	err := dh.rename(tmp, rel)
 	if errors.Is(err, unix.EISDIR) { // a directory in the way
-		if fi, lerr := w.root.Lstat(rel); lerr == nil && fi.IsDir() {
-			if err := w.root.Remove(rel); err != nil { // not empty: keep what is in it
+		if st, lerr := w.bn.lstat(rel); lerr == nil && isDirStat(st) {
+			if err := w.bn.remove(rel); err != nil { // not empty: keep what is in it
 				if err := w.moveAside(rel, "a directory with unsynced files stood where a file goes"); err != nil {
 					return err
 				}
@@ -284,7 +305,9 @@ func (w *writer) changedSince(dh *dirHandles, rel string, loc Entry, had bool) b
 // openat and a close per component: 9 % of the secondary's CPU in an
 // initial copy of 10,000 files, with the renames' 10 %).
 //
-// Each directory is opened through the os.Root, so it is inside the tree
+// Each directory is opened beneath the top without following links
+// (beneath.openDir: one openat2 per directory and batch, not one openat per
+// path component), so it is inside the tree and reached through no link
 // when opened, and a rename relative to it takes a base name, never a
 // path: a symlink planted later is not followed. A directory moved out of
 // the tree while the batch installs would receive the batch's files where
@@ -297,12 +320,12 @@ type dirHandles struct {
 
 func (w *writer) handles() *dirHandles { return &dirHandles{w: w, dirs: map[string]*os.File{}} }
 
-// dir returns the directory rel, opened through the root on first use.
+// dir returns the directory rel, opened beneath the top on first use.
 func (dh *dirHandles) dir(rel string) (*os.File, error) {
 	if d, ok := dh.dirs[rel]; ok {
 		return d, nil
 	}
-	d, err := dh.w.root.Open(rel)
+	d, err := dh.w.bn.openDir(rel)
 	if err != nil {
 		return nil, err
 	}
@@ -351,7 +374,7 @@ func goMode(m uint32) fs.FileMode {
 
 // syncDir fsyncs a directory, making renames in it durable.
 func (w *writer) syncDir(rel string) error {
-	d, err := w.root.Open(rel)
+	d, err := w.bn.openDir(rel)
 	if err != nil {
 		return err
 	}
@@ -370,30 +393,35 @@ func (w *writer) syncAll() error {
 	return unix.Syncfs(int(d.Fd()))
 }
 
-// mkdirParents creates the missing parent directories of rel.
+// mkdirParents creates the missing parent directories of rel. A symlink
+// where a directory must be is refused (nothing is written below a link:
+// the checks before the batch refused the ones they saw, so this one was
+// made since); a file there is moved aside.
 func (w *writer) mkdirParents(rel string) error {
 	dir := path.Dir(rel)
 	if dir == "." {
 		return nil
 	}
-	if fi, err := w.root.Stat(dir); err == nil && fi.IsDir() {
+	if w.bn.isDir(dir) { // one openat2: all there, no link on the way
 		return nil
 	}
 	parts := strings.Split(dir, "/")
 	for i := range parts {
 		p := strings.Join(parts[:i+1], "/")
-		fi, err := w.root.Lstat(p)
+		st, err := w.bn.lstat(p)
 		switch {
-		case err == nil && fi.IsDir():
+		case err == nil && isDirStat(st):
 			continue
-		case err == nil: // a file or symlink where a directory must be
+		case err == nil && isLinkStat(st):
+			return &fs.PathError{Op: "mkdir", Path: p, Err: fmt.Errorf("%w: %s is a symlink here, not a directory", errBelowLink, p)}
+		case err == nil: // a file where a directory must be
 			if err := w.moveAside(p, "replaced by a directory"); err != nil {
 				return err
 			}
 		case !errors.Is(err, fs.ErrNotExist):
 			return err
 		}
-		if err := w.root.Mkdir(p, 0o755); err != nil && !errors.Is(err, fs.ErrExist) {
+		if err := w.bn.mkdir(p, 0o755); err != nil && !errors.Is(err, fs.ErrExist) {
 			return err
 		}
 	}
@@ -405,22 +433,29 @@ func (w *writer) mkdir(e Entry) error {
 	if err := w.mkdirParents(e.Path); err != nil {
 		return err
 	}
-	fi, err := w.root.Lstat(e.Path)
-	if err == nil && !fi.IsDir() {
-		if err := w.moveAside(e.Path, "replaced by a directory"); err != nil {
-			return err
+	// the parent opened once (without following links) for the lstat,
+	// mkdir and chmod
+	return w.bn.at(e.Path, func(d int, name string) error {
+		var st unix.Stat_t
+		if err := unix.Fstatat(d, name, &st, unix.AT_SYMLINK_NOFOLLOW); err == nil && !isDirStat(st) {
+			if err := w.moveAside(e.Path, "replaced by a directory"); err != nil {
+				return err
+			}
 		}
-	}
-	if err := w.root.Mkdir(e.Path, 0o700); err != nil && !errors.Is(err, fs.ErrExist) {
-		return err
-	}
-	return w.root.Chmod(e.Path, goMode(e.Mode))
+		if err := unix.Mkdirat(d, name, 0o700); err != nil && err != unix.EEXIST {
+			return &fs.PathError{Op: "mkdirat", Path: e.Path, Err: err}
+		}
+		return chmodAt(d, name, e.Path, posixBits(e.Mode))
+	})
 }
+
+// posixBits keeps what chmod(2) sets of a manifest's mode: permission
+// bits, setuid, setgid and sticky (the same bits goMode keeps).
+func posixBits(m uint32) uint32 { return m & 0o7777 }
 
 // setDirTime applies a directory's mtime (after its children are written).
 func (w *writer) setDirTime(e Entry) error {
-	mt := time.Unix(0, e.MTime)
-	return w.root.Chtimes(e.Path, mt, mt)
+	return w.bn.chtimes(e.Path, e.MTime)
 }
 
 // symlink installs the symlink e atomically.
@@ -452,11 +487,11 @@ func (w *writer) symlink(e Entry) error {
 // remove deletes rel (a file, symlink or empty directory); a directory
 // still holding files the primary does not have is moved aside instead.
 func (w *writer) remove(rel string) error {
-	err := w.root.Remove(rel)
+	err := w.bn.remove(rel)
 	if err == nil || errors.Is(err, fs.ErrNotExist) {
 		return nil
 	}
-	if fi, lerr := w.root.Lstat(rel); lerr == nil && fi.IsDir() {
+	if st, lerr := w.bn.lstat(rel); lerr == nil && isDirStat(st) {
 		return w.moveAside(rel, "directory held unsynced files")
 	}
 	return err
@@ -464,28 +499,19 @@ func (w *writer) remove(rel string) error {
 
 // setMeta applies a file's mode and mtime in place.
 func (w *writer) setMeta(e Entry) error {
-	if err := w.root.Chmod(e.Path, goMode(e.Mode)); err != nil {
-		return err
-	}
-	mt := time.Unix(0, e.MTime)
-	return w.root.Chtimes(e.Path, mt, mt)
+	return w.bn.at(e.Path, func(d int, name string) error {
+		if err := chmodAt(d, name, e.Path, posixBits(e.Mode)); err != nil {
+			return err
+		}
+		return chtimesAt(d, name, e.Path, e.MTime)
+	})
 }
 
 // setLinkTime sets the mtime of the symlink rel itself (rsync -a keeps
 // them too): utimensat(2) with AT_SYMLINK_NOFOLLOW on a directory opened
-// through the root, so the link is neither followed nor looked up outside.
+// beneath the top, so the link is neither followed nor looked up outside.
 func (w *writer) setLinkTime(rel string, mtime int64) error {
-	d, err := w.root.Open(path.Dir(rel))
-	if err != nil {
-		return err
-	}
-	defer d.Close()
-	ts := unix.NsecToTimespec(mtime)
-	err = unix.UtimesNanoAt(int(d.Fd()), path.Base(rel), []unix.Timespec{ts, ts}, unix.AT_SYMLINK_NOFOLLOW)
-	if err != nil {
-		return &fs.PathError{Op: "utimensat", Path: rel, Err: err}
-	}
-	return nil
+	return w.bn.chtimes(rel, mtime)
 }
 
 // spoolMem is how much of a spooled body is held in memory; the rest goes

@@ -1,6 +1,7 @@
 package schedsync
 
 import (
+	"errors"
 	"os"
 	"path/filepath"
 	"strings"
@@ -45,13 +46,17 @@ func TestWriterRefusesEscapes(t *testing.T) {
 	must(t, err)
 	t.Cleanup(func() { _ = w.close() })
 	must(t, os.Symlink(outside, filepath.Join(dir, "evil")))
-	// The symlink where a directory must be is moved aside, never followed.
+	// The symlink where a directory must be is refused (nothing is
+	// written below a link), never followed; it stays where it is.
 	if tf, err := w.create("evil/x", false); err == nil {
 		_, _ = tf.WriteString("x")
 		w.discard(tf)
+		t.Fatal("a file was made below the symlink evil")
+	} else if !errors.Is(err, errBelowLink) {
+		t.Errorf("create below a symlink: %v, want errBelowLink", err)
 	}
-	if fi, err := os.Lstat(filepath.Join(dir, "evil")); err == nil && fi.Mode()&os.ModeSymlink != 0 {
-		t.Fatal("the escaping symlink is still used as a directory")
+	if fi, err := os.Lstat(filepath.Join(dir, "evil")); err != nil || fi.Mode()&os.ModeSymlink == 0 {
+		t.Fatalf("the symlink evil was replaced: %v %v", fi, err)
 	}
 	if _, err := w.root.OpenFile("../x", os.O_CREATE|os.O_WRONLY, 0o600); err == nil {
 		t.Fatal("os.Root let ../ through")
