@@ -63,10 +63,24 @@ func waitStamping(t *testing.T) {
 // readLateAfter makes the prober late: it returns after deadline, with the
 // connection's deadline seen as passed (set again in the past, so that it
 // does not wait for the runtime's timer of the deadline).
-func readLateAfter(conn syscall.Conn, deadline time.Time) {
+func readLateAfter(conn syscall.Conn, deadline time.Time) time.Time {
 	// sleep: the prober is late: it reads only after its deadline
 	time.Sleep(time.Until(deadline) + time.Millisecond)
 	_ = conn.(interface{ SetReadDeadline(time.Time) error }).SetReadDeadline(deadline)
+	return deadline
+}
+
+// deadlineNow makes the prober late from now on: it moves the probe's
+// deadline to the present and sets the connection's read deadline to it,
+// so that what arrived before the call came in time and what is sent after
+// it comes late. A test that calls it once what it sends in time has
+// arrived tests the late read whether or not the test itself ran on time:
+// with a fixed deadline, a test short of CPU (load 8 on 2 cores, with
+// -race) sent its "timely" answer after the deadline.
+func deadlineNow(conn syscall.Conn) time.Time {
+	deadline := time.Now()
+	_ = conn.(interface{ SetReadDeadline(time.Time) error }).SetReadDeadline(deadline)
+	return deadline
 }
 
 // TestLateReadOfTimelyAnswer: the prober reads its answer only after the
@@ -133,21 +147,23 @@ func TestLateReadOfTimelyAnswer(t *testing.T) {
 				t.Fatal(err)
 			}
 			answer := len(c.first) + len(c.rest)
-			afterRequest = func(conn syscall.Conn, deadline time.Time) {
+			afterRequest = func(conn syscall.Conn, _ time.Time) time.Time {
 				testutil.Eventually(t, waitLimit, "the part sent at once to arrive", func() bool {
 					return waiting(t, conn) == len(c.first)
 				})
-				readLateAfter(conn, deadline)
+				deadline := deadlineNow(conn)
 				if c.rest != "" {
 					release <- struct{}{}
 					testutil.Eventually(t, waitLimit, "the rest to arrive", func() bool {
 						return waiting(t, conn) == answer
 					})
 				}
+				return deadline
 			}
 			defer func() { afterRequest = nil }()
 
-			ok, reason := h.probeUntil(context.Background(), time.Now().Add(100*time.Millisecond))
+			// the deadline is moved to when the part sent at once has arrived
+			ok, reason := h.probeUntil(context.Background(), time.Now().Add(time.Minute))
 			if ok != c.wantOK {
 				t.Fatalf("probe read late: ok %v (%s), want %v", ok, reason, c.wantOK)
 			}
@@ -194,10 +210,10 @@ func TestReadLateResult(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	afterRequest = func(conn syscall.Conn, deadline time.Time) {
+	afterRequest = func(conn syscall.Conn, deadline time.Time) time.Time {
 		hold <- struct{}{}
 		testutil.Eventually(t, waitLimit, "the answer to arrive", func() bool { return waiting(t, conn) == len(answer) })
-		readLateAfter(conn, deadline)
+		return readLateAfter(conn, deadline)
 	}
 	defer func() { afterRequest = nil }()
 	r := c.Check(context.Background())
@@ -205,10 +221,11 @@ func TestReadLateResult(t *testing.T) {
 		t.Errorf("answer read late: %+v, want OK, ReadLate and a latency under %v", r, timeout)
 	}
 
-	afterRequest = func(conn syscall.Conn, deadline time.Time) {
+	afterRequest = func(conn syscall.Conn, deadline time.Time) time.Time {
 		readLateAfter(conn, deadline) // the answer is sent only after the deadline
 		hold <- struct{}{}
 		testutil.Eventually(t, waitLimit, "the answer to arrive", func() bool { return waiting(t, conn) == len(answer) })
+		return deadline
 	}
 	r = c.Check(context.Background())
 	if r.OK || r.ReadLate || !strings.HasPrefix(r.Reason, "timeout after 100ms") {
@@ -243,20 +260,22 @@ func TestTCPLateReadOfTimelyReply(t *testing.T) {
 					_, _ = conn.Write([]byte(c.rest))
 				}
 			})
-			timeout := 100 * time.Millisecond
+			// the deadline is moved to when the part sent at once has arrived
+			timeout := time.Minute
 			ck, err := New(Config{Kind: "tcp", Address: addr, Send: "PING\n", Expect: "+PONG", Timeout: config.Duration(timeout)})
 			if err != nil {
 				t.Fatal(err)
 			}
-			afterRequest = func(conn syscall.Conn, deadline time.Time) {
+			afterRequest = func(conn syscall.Conn, _ time.Time) time.Time {
 				testutil.Eventually(t, waitLimit, "the part sent at once to arrive", func() bool { return waiting(t, conn) == len(c.first) })
-				readLateAfter(conn, deadline)
+				deadline := deadlineNow(conn)
 				if c.rest != "" {
 					release <- struct{}{}
 					testutil.Eventually(t, waitLimit, "the rest to arrive", func() bool {
 						return waiting(t, conn) == len(c.first)+len(c.rest)
 					})
 				}
+				return deadline
 			}
 			defer func() { afterRequest = nil }()
 			r := ck.Check(context.Background())
@@ -266,8 +285,9 @@ func TestTCPLateReadOfTimelyReply(t *testing.T) {
 			if c.wantOK && r.Latency >= timeout {
 				t.Errorf("latency %v, want until the reply arrived (under %v)", r.Latency, timeout)
 			}
-			if !c.wantOK && !strings.HasPrefix(r.Reason, "timeout after 100ms") {
-				t.Errorf("reason %q, want the timeout", r.Reason)
+			if !c.wantOK && !strings.HasSuffix(r.Reason, "i/o timeout") {
+				// the deadline the test set, not the check's timeout of a minute
+				t.Errorf("reason %q, want the deadline's timeout", r.Reason)
 			}
 		})
 	}
@@ -335,30 +355,33 @@ func TestDNSLateReadOfTimelyAnswer(t *testing.T) {
 					_, _ = pc.WriteTo(a, from)
 				}
 			}()
-			timeout := 100 * time.Millisecond
+			// the deadline is moved to when what is sent at once has arrived
+			timeout := time.Minute
 			ck, err := New(Config{Kind: "dns", Server: pc.LocalAddr().String(), Name: "www.example.test", Timeout: config.Duration(timeout)})
 			if err != nil {
 				t.Fatal(err)
 			}
-			afterRequest = func(conn syscall.Conn, deadline time.Time) {
+			afterRequest = func(conn syscall.Conn, _ time.Time) time.Time {
 				// the server sent what it sends at once before it says so;
 				// on loopback a datagram is queued before its send returns
 				if sent := <-queried; sent > 0 {
 					testutil.Eventually(t, waitLimit, "the datagrams sent at once to arrive", func() bool { return waiting(t, conn) > 0 })
 				}
-				readLateAfter(conn, deadline)
+				deadline := deadlineNow(conn)
 				if c.late {
 					release <- struct{}{}
 					testutil.Eventually(t, waitLimit, "the late answer to arrive", func() bool { return waiting(t, conn) > 0 })
 				}
+				return deadline
 			}
 			defer func() { afterRequest = nil }()
 			r := ck.Check(context.Background())
 			if r.OK != c.wantOK || r.ReadLate != c.wantOK {
 				t.Fatalf("answer read late: %+v, want OK and ReadLate %v", r, c.wantOK)
 			}
-			if !c.wantOK && !strings.HasPrefix(r.Reason, "timeout after 100ms") {
-				t.Errorf("reason %q, want the timeout", r.Reason)
+			if !c.wantOK && !strings.HasSuffix(r.Reason, "i/o timeout") {
+				// the deadline the test set, not the check's timeout of a minute
+				t.Errorf("reason %q, want the deadline's timeout", r.Reason)
 			}
 		})
 	}

@@ -165,7 +165,7 @@ func (d *dnsCheck) exchangeUDP(ctx context.Context, deadline time.Time, m *dns.M
 		return nil, err
 	}
 	if afterRequest != nil && uc != nil {
-		afterRequest(uc, deadline)
+		deadline = afterRequest(uc, deadline)
 	}
 	var late error // the deadline's error, once the probe reads late
 	for {

@@ -294,7 +294,7 @@ func (h *httpCheck) exchange(pc *probeCtx, c *clientConn, hp *hop, keepAlive boo
 		return answer{}, false, err
 	}
 	if afterRequest != nil {
-		afterRequest(c.tcp, pc.deadline)
+		pc.deadline = afterRequest(c.tcp, pc.deadline)
 	}
 	head, err := readHead(c.br)
 	if err != nil && hp.tls == nil && errors.Is(err, os.ErrDeadlineExceeded) {
@@ -407,8 +407,10 @@ func (c *clientConn) owedArrived() bool {
 
 // afterRequest, for tests, runs after a probe's request is written (HTTP;
 // tcp: after connecting and sending), before its answer is read: a prober
-// late to read its answer.
-var afterRequest func(c syscall.Conn, deadline time.Time)
+// late to read its answer. It returns the deadline the probe keeps from
+// then on: a test sets it once what it sends in time has arrived, so that
+// "in time" does not depend on the test being scheduled on time.
+var afterRequest func(c syscall.Conn, deadline time.Time) time.Time
 
 // errOwedNotArrived: the answer owed on a kept connection has not begun.
 var errOwedNotArrived = errors.New("the answer to an earlier, timed-out probe has not arrived")

@@ -54,7 +54,7 @@ func (t *tcpCheck) probeUntil(ctx context.Context, deadline time.Time) (bool, st
 		return true, "connected to " + t.address
 	}
 	if afterRequest != nil && tcp != nil {
-		afterRequest(tcp, deadline)
+		deadline = afterRequest(tcp, deadline)
 	}
 	return t.readExpect(conn, tcp, deadline)
 }
