@@ -216,7 +216,8 @@ func reaper(path string, argv []string) int {
 	select {
 	case <-waited:
 	case <-term:
-		_ = cmd.Process.Kill()
+		killGroup()
+		_ = cmd.Process.Kill() // if the group could not be killed
 		<-waited
 	}
 	killDescendants()
@@ -233,26 +234,58 @@ func writeReport(report *os.File, record string) int {
 	return 0
 }
 
+// killGroup kills, at the timeout, the process group Run made for the
+// reaper and the command, in one call: the command and every process of
+// its tree still in the group, even one forked a moment ago that is not
+// yet listed as anyone's child. The reaper, the group's leader, first
+// moves into its parent's group (same session) so as not to kill itself;
+// the group's ID stays its own while it lives, so the signal reaches no
+// other group. If it cannot move it kills nothing here, and the sweep
+// (killDescendants) does it all.
+func killGroup() {
+	self := os.Getpid()
+	if pg, err := syscall.Getpgid(self); err != nil || pg != self {
+		return // not the leader of a group of its own: not started by Run
+	}
+	parent, err := syscall.Getpgid(os.Getppid())
+	if err != nil || parent == self || syscall.Setpgid(0, parent) != nil {
+		return
+	}
+	_ = syscall.Kill(-self, syscall.SIGKILL)
+}
+
 // killDescendants kills every child of this process, and the children of
 // those that the subreaper inherits as they die, until none is left. A
 // child it may not kill (one that changed its user) is left: it would
 // wait for it without end, and init inherits it when the reaper ends.
+//
+// Each round kills every child listed and then reaps as many children as
+// it killed: before, a round reaped one, and listed and signalled all the
+// others again, so a tree of thousands (a fork storm at the timeout) took
+// seconds, os/exec killed the reaper (WaitDelay), and what it had not
+// killed went to init.
 func killDescendants() {
 	for unseen := 0; unseen < 1000; {
 		kids := children()
 		killed := 0
 		for _, pid := range kids {
-			if err := syscall.Kill(pid, syscall.SIGKILL); err == nil || errors.Is(err, syscall.ESRCH) {
+			// ESRCH: already reaped; it is not waited for again
+			if syscall.Kill(pid, syscall.SIGKILL) == nil {
 				killed++
 			}
 		}
-		flags := 0
-		if killed == 0 {
-			flags = syscall.WNOHANG
+		if killed > 0 {
+			// each killed child ends, so each wait returns (with it or
+			// with another child that ended meanwhile)
+			for ; killed > 0; killed-- {
+				if _, err := wait(0); err != nil { // ECHILD: no child left
+					return
+				}
+			}
+			continue
 		}
-		pid, err := syscall.Wait4(-1, nil, flags, nil)
+		pid, err := wait(syscall.WNOHANG)
 		switch {
-		case errors.Is(err, syscall.EINTR):
 		case err != nil: // ECHILD: no child left
 			return
 		case pid == 0 && len(kids) > 0: // only children it may not kill
@@ -260,6 +293,16 @@ func killDescendants() {
 		case pid == 0: // a child not listed yet (on its way to us): look again, for a second at most
 			unseen++
 			time.Sleep(time.Millisecond)
+		}
+	}
+}
+
+// wait reaps one child (wait4), again when a signal interrupts it.
+func wait(flags int) (int, error) {
+	for {
+		pid, err := syscall.Wait4(-1, nil, flags, nil)
+		if !errors.Is(err, syscall.EINTR) {
+			return pid, err
 		}
 	}
 }

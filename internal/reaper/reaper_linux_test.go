@@ -298,3 +298,66 @@ func TestRunLastResortKillsTheGroup(t *testing.T) {
 		time.Sleep(10 * time.Millisecond) // sleep: SIGKILL was sent; its delivery has no signal to wait on
 	}
 }
+
+// TestRunCancelForkStorm: at the cancellation of a command that started
+// thousands of processes, each in a session of its own (setsid), the
+// reaper kills and reaps them all and ends with its report within the
+// WaitDelay a health check gives it (one second before), and none of them
+// is left. Before, a round of its sweep reaped one child and signalled
+// all the others again: at 1,000 it was still reaping when os/exec killed
+// it, and its report was lost.
+func TestRunCancelForkStorm(t *testing.T) {
+	const storm = 1000
+	mark := fmt.Sprintf("REDUND_STORM_MARK=%d-%d", os.Getpid(), time.Now().UnixNano())
+	t.Cleanup(func() {
+		for _, pid := range marked(mark) {
+			_ = syscall.Kill(pid, syscall.SIGKILL)
+		}
+	})
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	cmd := exec.CommandContext(ctx, "sh", "-c", fmt.Sprintf(
+		`export %s; i=0; while [ $i -lt %d ]; do setsid sleep 1000 </dev/null >/dev/null 2>&1 & i=$((i+1)); done; echo started; exec sleep 1000`,
+		mark, storm))
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd.WaitDelay = time.Second
+	done := make(chan error, 1)
+	go func() { done <- Run(cmd) }()
+	if line, err := bufio.NewReader(out).ReadString('\n'); line != "started\n" {
+		t.Fatalf("read %q, %v; want the readiness line", line, err)
+	}
+	cancel()
+	if err := <-done; err == nil || err.Error() != "signal: killed" {
+		t.Errorf("Run = %v, want signal: killed", err)
+	}
+	if !cmd.ProcessState.Success() {
+		t.Errorf("the reaper ended with %v, want exit status 0 (its sweep done and reported)", cmd.ProcessState)
+	}
+	if left := marked(mark); len(left) > 0 {
+		t.Errorf("%d processes of the storm outlived Run", len(left))
+	}
+}
+
+// marked lists the processes alive (not zombies) with mark in their
+// environment.
+func marked(mark string) []int {
+	var pids []int
+	dirs, _ := filepath.Glob("/proc/[0-9]*")
+	for _, d := range dirs {
+		env, err := os.ReadFile(d + "/environ")
+		if err != nil || !bytes.Contains(env, []byte(mark)) {
+			continue
+		}
+		stat, err := os.ReadFile(d + "/stat")
+		if err != nil || bytes.Contains(stat, []byte(") Z ")) {
+			continue
+		}
+		if pid, err := strconv.Atoi(filepath.Base(d)); err == nil {
+			pids = append(pids, pid)
+		}
+	}
+	return pids
+}
