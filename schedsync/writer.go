@@ -34,6 +34,11 @@ type writer struct {
 	conflicts conflictLog
 	tmpReady  atomic.Bool // .redund/tmp exists
 
+	// testSynced, when set (tests only), is told the name of every
+	// directory or file made durable by syncDir, syncMeta or syncAll
+	// ("." for a syncfs).
+	testSynced func(name string)
+
 	tmpMu   sync.Mutex
 	tmp     *os.Root   // .redund/tmp itself: a temporary file is one openat, not a walk from the root
 	oldTmps []*os.Root // replaced after .redund/tmp was removed; closed with the writer
@@ -379,7 +384,38 @@ func (w *writer) syncDir(rel string) error {
 		return err
 	}
 	defer d.Close()
-	return d.Sync()
+	return w.fsync(d, rel)
+}
+
+func (w *writer) fsync(f *os.File, rel string) error {
+	if err := f.Sync(); err != nil {
+		return err
+	}
+	if w.testSynced != nil {
+		w.testSynced(rel)
+	}
+	return nil
+}
+
+// syncMeta makes a mode or mtime change of rel (setMeta, setLinkTime)
+// durable: an fsync of the file itself (chmod and utimensat change only its
+// inode), or for a symlink, which cannot be opened, of its directory. A file
+// this process may not open (mode 0 without CAP_DAC_OVERRIDE) is made
+// durable with a syncfs. O_NONBLOCK: a FIFO swapped in since the scan does
+// not hang the batch.
+func (w *writer) syncMeta(rel string, kind Kind) error {
+	if kind == KindLink {
+		return w.syncDir(path.Dir(rel))
+	}
+	f, err := w.bn.openFile(rel, os.O_RDONLY|unix.O_NONBLOCK, 0)
+	if errors.Is(err, fs.ErrPermission) {
+		return w.syncAll()
+	}
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	return w.fsync(f, rel)
 }
 
 // syncAll makes everything written to the file system durable with one
@@ -390,7 +426,13 @@ func (w *writer) syncAll() error {
 		return err
 	}
 	defer d.Close()
-	return unix.Syncfs(int(d.Fd()))
+	if err := unix.Syncfs(int(d.Fd())); err != nil {
+		return err
+	}
+	if w.testSynced != nil {
+		w.testSynced(".")
+	}
+	return nil
 }
 
 // mkdirParents creates the missing parent directories of rel. A symlink
