@@ -33,6 +33,7 @@ type writer struct {
 	bn        *beneath // the tree's directories, opened without following links
 	conflicts conflictLog
 	tmpReady  atomic.Bool // .redund/tmp exists
+	stateDir  *os.File    // .redund, opened without following a link and checked at start (openStateDir)
 
 	// testSynced, when set (tests only), is told the name of every
 	// directory or file made durable by syncDir, syncMeta or syncAll
@@ -57,7 +58,56 @@ func openWriter(dir string) (*writer, error) {
 		r.Close()
 		return nil, fmt.Errorf("schedsync: %w", err)
 	}
-	return &writer{root: r, bn: bn}, nil
+	sd, err := openStateDir(bn.top, dir)
+	if err != nil {
+		_ = bn.close()
+		r.Close()
+		return nil, err
+	}
+	return &writer{root: r, bn: bn, stateDir: sd}, nil
+}
+
+// openStateDir opens the tree's .redund without following a link, creating
+// it (0700) when it is missing, and refuses to start when it is a symlink,
+// not a directory, or owned by another user than this process: someone who
+// may write in the top directory could else swap it for a link and have the
+// node write its state, journal and conflicts where the link leads (the
+// os.Root follows a link that stays inside the tree). The descriptor is
+// kept for the node's life (see docs/security.md for what still goes
+// through the os.Root).
+func openStateDir(top *os.File, dir string) (*os.File, error) {
+	const flags = unix.O_RDONLY | unix.O_DIRECTORY | unix.O_NOFOLLOW | unix.O_CLOEXEC
+	bad := func(why string) error {
+		return fmt.Errorf("schedsync: %s: %s; refusing to start (remove or fix it: redund creates its own, mode 0700)",
+			path.Join(dir, stateDirName), why)
+	}
+	fd, err := unix.Openat(int(top.Fd()), stateDirName, flags, 0)
+	if errors.Is(err, unix.ENOENT) {
+		if err := unix.Mkdirat(int(top.Fd()), stateDirName, 0o700); err != nil && !errors.Is(err, unix.EEXIST) {
+			return nil, fmt.Errorf("schedsync: %s: %w", path.Join(dir, stateDirName), err)
+		}
+		fd, err = unix.Openat(int(top.Fd()), stateDirName, flags, 0)
+	}
+	if err != nil {
+		var st unix.Stat_t
+		switch {
+		case unix.Fstatat(int(top.Fd()), stateDirName, &st, unix.AT_SYMLINK_NOFOLLOW) == nil && isLinkStat(st):
+			return nil, bad("is a symbolic link")
+		case errors.Is(err, unix.ENOTDIR):
+			return nil, bad("is not a directory")
+		}
+		return nil, fmt.Errorf("schedsync: %s: %w", path.Join(dir, stateDirName), err)
+	}
+	var st unix.Stat_t
+	if err := unix.Fstat(fd, &st); err != nil {
+		_ = unix.Close(fd)
+		return nil, fmt.Errorf("schedsync: %s: %w", path.Join(dir, stateDirName), err)
+	}
+	if uid := uint32(os.Geteuid()); st.Uid != uid {
+		_ = unix.Close(fd)
+		return nil, bad(fmt.Sprintf("is owned by uid %d, not by this process (uid %d)", st.Uid, uid))
+	}
+	return os.NewFile(uintptr(fd), stateDirName), nil
 }
 
 // symlinkSafe reports whether writes are made through directories opened
@@ -82,6 +132,7 @@ func (w *writer) close() error {
 	w.tmp, w.oldTmps = nil, nil
 	w.tmpMu.Unlock()
 	_ = w.bn.close()
+	_ = w.stateDir.Close()
 	return w.root.Close()
 }
 
