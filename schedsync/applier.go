@@ -204,7 +204,7 @@ func (a *applier) apply(ctx context.Context, targets []Entry, actual Tree) (map[
 	done = append(done, a.deleteAll(p, fail)...)
 	done = append(done, a.installAll(p, got, durable, fail)...)
 	done = append(done, got.inPlace...)
-	done = append(done, a.finishRest(p, fail)...)
+	done = append(done, a.finishRest(p, durable, fail)...)
 	err = a.syncRest(p, durable)
 	a.record(done)
 	a.n.metrics.applied.Add(float64(len(done)))
@@ -287,8 +287,11 @@ func (a *applier) installAll(p *plan, got *fetchState, durable bool, fail func(E
 }
 
 // finishRest creates symlinks, fixes metadata and applies directory modes
-// and times (deepest first, after their contents were written).
-func (a *applier) finishRest(p *plan, fail func(Entry, error)) []Entry {
+// and times (deepest first, after their contents were written). In a
+// durable (small) batch a mode or mtime change is synced before it counts
+// as applied, like a file's content: else a power loss could revert it
+// while the node said Synced. A big batch's syncfs covers it.
+func (a *applier) finishRest(p *plan, durable bool, fail func(Entry, error)) []Entry {
 	var done []Entry
 	for _, l := range p.links {
 		if loc, ok := p.actual[l.Path]; ok && loc.Kind != KindDir && p.edited[l.Path] {
@@ -305,11 +308,20 @@ func (a *applier) finishRest(p *plan, fail func(Entry, error)) []Entry {
 	}
 	for _, m := range p.meta {
 		var err error
+		changed := false
 		switch {
 		case !m.Deleted && m.Kind == KindFile:
 			err = a.w.setMeta(m)
+			loc := p.actual[m.Path]
+			changed = posixBits(loc.Mode) != posixBits(m.Mode) || loc.MTime != m.MTime
 		case !m.Deleted && m.Kind == KindLink && p.actual[m.Path].MTime != m.MTime:
 			err = a.w.setLinkTime(m.Path, m.MTime)
+			changed = true
+		}
+		if err == nil && changed && durable {
+			if err = a.w.syncMeta(m.Path, m.Kind); err != nil {
+				err = fmt.Errorf("making its mode and mtime durable: %w", err)
+			}
 		}
 		if err != nil {
 			fail(m, err)

@@ -96,7 +96,29 @@ func (s *signature) encode(w io.Writer) error {
 	return err
 }
 
-func decodeSignature(r io.Reader) (*signature, error) {
+// maxBasisRatio bounds a delta's basis by the new content: the secondary
+// asks for a delta only when its copy is within 4 times the file's size
+// either way (fetch.go), and the primary refuses a signature of a larger
+// basis (errSigTooBig) before reading its blocks.
+const maxBasisRatio = 4
+
+// errSigTooBig is a signature the primary refuses by its header: a basis
+// larger than the file allows, or a block size that is not the protocol's
+// for the basis (blockSizeFor).
+var errSigTooBig = errors.New("schedsync: delta signature refused")
+
+// maxBasisFor is the largest basis the primary takes a signature of for a
+// file of size bytes (a file below minBlock still allows one block).
+func maxBasisFor(size int64) uint64 {
+	return uint64(max(size, minBlock)) * maxBasisRatio
+}
+
+// decodeSignature reads a signature whose basis is at most maxBasis bytes.
+// Its header is checked before a block is read or anything is allocated
+// for them: the block size must be the one blockSizeFor gives the basis
+// size, so there are ceil(size/block) blocks, never more than
+// maxSigBlocks.
+func decodeSignature(r io.Reader, maxBasis uint64) (*signature, error) {
 	br := bufio.NewReader(r)
 	magic := make([]byte, 4)
 	if _, err := io.ReadFull(br, magic); err != nil || string(magic) != sigMagic {
@@ -107,9 +129,15 @@ func decodeSignature(r io.Reader) (*signature, error) {
 	if err1 != nil || err2 != nil || block < minBlock || block > maxBlock || size > math.MaxInt64/2 {
 		return nil, fmt.Errorf("%w: bad signature header", errBadDelta)
 	}
+	if size > maxBasis {
+		return nil, fmt.Errorf("%w: a basis of %d bytes is over %d times the file's size", errSigTooBig, size, maxBasisRatio)
+	}
+	if want := blockSizeFor(int64(size)); block != uint64(want) {
+		return nil, fmt.Errorf("%w: block size %d for a basis of %d bytes, the protocol's is %d", errSigTooBig, block, size, want)
+	}
 	n := (size + block - 1) / block
 	if n > maxSigBlocks {
-		return nil, fmt.Errorf("%w: too many blocks", errBadDelta)
+		return nil, fmt.Errorf("%w: %d blocks, over %d", errSigTooBig, n, maxSigBlocks)
 	}
 	s := &signature{block: int(block), size: int64(size)}
 	var rec [12]byte

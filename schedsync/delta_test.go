@@ -3,6 +3,7 @@ package schedsync
 import (
 	"bytes"
 	"io"
+	"math"
 	"math/rand/v2"
 	"testing"
 )
@@ -14,7 +15,7 @@ func roundTripDelta(t *testing.T, old, cur []byte) int {
 	var sb bytes.Buffer
 	must(t, sig.encode(&sb))
 	sigLen := sb.Len()
-	sig2, err := decodeSignature(&sb)
+	sig2, err := decodeSignature(&sb, math.MaxUint64)
 	must(t, err)
 	var delta bytes.Buffer
 	must(t, writeDelta(&delta, bytes.NewReader(cur), sig2))
@@ -101,7 +102,7 @@ func FuzzDecodeSignature(f *testing.F) {
 	_ = sig.encode(&b)
 	f.Add(b.Bytes())
 	f.Fuzz(func(t *testing.T, data []byte) {
-		s, err := decodeSignature(bytes.NewReader(data))
+		s, err := decodeSignature(bytes.NewReader(data), math.MaxUint64)
 		if err != nil {
 			return
 		}

@@ -7,6 +7,7 @@ import (
 	"encoding/binary"
 	"encoding/hex"
 	"encoding/json"
+	"math"
 	"net"
 	"net/http"
 	"strconv"
@@ -260,7 +261,7 @@ func (f *fakePrimary) serveFiles(w *peer.ResponseSigner, r *http.Request) {
 // hash still holds).
 func (f *fakePrimary) serveDelta(w *peer.ResponseSigner, r *http.Request) {
 	p := r.URL.Query().Get("path")
-	sig, err := decodeSignature(r.Body)
+	sig, err := decodeSignature(r.Body, math.MaxUint64)
 	f.mu.Lock()
 	c, ok := f.content[p]
 	f.mu.Unlock()

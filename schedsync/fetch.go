@@ -7,6 +7,7 @@ import (
 	"errors"
 	"hash"
 	"io"
+	"net/http"
 	"os"
 	pathpkg "path"
 	"sync"
@@ -142,8 +143,10 @@ func (a *applier) fetchAll(ctx context.Context, p *plan, durable bool, ready map
 		}
 		// A delta pays when the old copy is large and not much smaller than
 		// the new one; against a small stub, the whole file is cheaper.
+		// Nor against a copy over 4 times larger: the primary refuses its
+		// signature (maxBasisFor).
 		if loc, ok := p.actual[f.Path]; ok && loc.Kind == KindFile && min(loc.Size, f.Size) >= a.n.deltaMin() &&
-			loc.Size >= f.Size/4 {
+			loc.Size >= f.Size/4 && uint64(loc.Size) <= maxBasisFor(f.Size) {
 			inPlace := a.n.inPlace() && p.mayWriteInPlace(f.Path)
 			jobs = append(jobs, func(ctx context.Context) error { return s.fetchDelta(ctx, f, loc, inPlace) })
 			continue
@@ -322,6 +325,10 @@ func (s *fetchState) fetchDelta(ctx context.Context, f, loc Entry, inPlace bool)
 		s.changed(f, "the primary could not send it")
 		return nil
 	}
+	if errors.Is(err, errSigRefused) {
+		s.changed(f, whySigRefused)
+		return nil
+	}
 	if err != nil {
 		return err
 	}
@@ -369,6 +376,9 @@ func (s *fetchState) requestDelta(ctx context.Context, path string, sig *signatu
 	var se *statusError
 	if errors.As(err, &se) && se.code == 404 {
 		return answer{}, errGone
+	}
+	if errors.As(err, &se) && se.code == http.StatusRequestEntityTooLarge {
+		return answer{}, errSigRefused
 	}
 	return ans, err
 }

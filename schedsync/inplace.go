@@ -244,6 +244,9 @@ func (s *fetchState) deltaInPlace(ctx context.Context, f, loc Entry) (bool, erro
 	case errors.Is(err, errGone):
 		s.changed(f, "the primary could not send it")
 		return true, nil
+	case errors.Is(err, errSigRefused):
+		s.changed(f, whySigRefused)
+		return true, nil
 	case errors.Is(err, errNotManifest):
 		s.mismatch(f)
 		return true, nil
@@ -285,8 +288,14 @@ func changedSinceOpen(file *os.File, fi os.FileInfo) bool {
 
 var (
 	errGone        = errors.New("schedsync: gone on the primary")
+	errSigRefused  = errors.New("schedsync: the primary refused the signature")
 	errNotManifest = errors.New("schedsync: content does not match the primary's manifest")
 )
+
+// whySigRefused: the secondary sends a signature only for a copy within
+// maxBasisRatio of the manifest's size, so a refusal means the primary's
+// file changed size since; its change comes in a later batch.
+const whySigRefused = "the primary refused the delta (its file changed size since the manifest)"
 
 // readInPlaceDelta asks for the delta and checks the result it describes
 // against the manifest's hash: the primary vouches for it in the trailer,

@@ -25,6 +25,7 @@ type metrics struct {
 	refused       prometheus.Counter
 	badAnswers    prometheus.Counter
 	overflows     prometheus.Counter
+	bigSigs       prometheus.Counter
 }
 
 func newMetrics() *metrics {
@@ -56,6 +57,7 @@ func newMetrics() *metrics {
 		refused:       c("refused_requests_total", "Requests to the peer port refused before authentication (bad or missing MAC, clock, replay, protocol)."),
 		badAnswers:    c("unauthenticated_answers_total", "Answers from the peer refused: no valid proof, a body or trailer that does not match it, or a redirect."),
 		overflows:     c("watch_overflows_total", "Times the kernel's file-event queue overflowed (each one is followed by a full scan)."),
+		bigSigs:       c("refused_signatures_total", "Delta signatures refused by the primary: a basis more than 4 times the file's size, or a block size not the protocol's for it."),
 	}
 	return m
 }
@@ -63,7 +65,7 @@ func newMetrics() *metrics {
 // register adds the metrics to reg; an error (a name taken) is returned.
 func (m *metrics) register(reg prometheus.Registerer) error {
 	for _, c := range []prometheus.Collector{m.state, m.primary, m.epoch, m.files, m.changes, m.applied, m.bytes, m.sent,
-		m.conflicts, m.localEdits, m.peerConnected, m.promotions, m.scans, m.setidDropped, m.refused, m.badAnswers, m.overflows} {
+		m.conflicts, m.localEdits, m.peerConnected, m.promotions, m.scans, m.setidDropped, m.refused, m.badAnswers, m.overflows, m.bigSigs} {
 		if err := reg.Register(c); err != nil {
 			return fmt.Errorf("schedsync: metrics: %w", err)
 		}

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"encoding/hex"
+	"errors"
 	"hash"
 	"io"
 	"net/http"
@@ -164,17 +165,31 @@ func (n *Node) serveDelta(w http.ResponseWriter, r *peerRequest) {
 		http.Error(w, "refused path", http.StatusBadRequest)
 		return
 	}
-	sig, err := decodeSignature(io.LimitReader(r.Body, 16+12*maxSigBlocks))
-	if err != nil {
-		http.Error(w, err.Error(), http.StatusBadRequest)
-		return
-	}
 	f, err := n.w.openRead(p)
 	if err != nil {
 		http.Error(w, "gone", http.StatusNotFound)
 		return
 	}
 	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		http.Error(w, "gone", http.StatusNotFound)
+		return
+	}
+	// the basis is bounded by the file (maxBasisFor) before any block of
+	// the signature is read: an authenticated but forged header cannot make
+	// this node hold millions of blocks for a small file
+	sig, err := decodeSignature(io.LimitReader(r.Body, 16+12*maxSigBlocks), maxBasisFor(fi.Size()))
+	if errors.Is(err, errSigTooBig) {
+		n.metrics.bigSigs.Inc()
+		n.log.Warn("delta signature refused", "path", p, "size", fi.Size(), "err", err)
+		http.Error(w, err.Error(), http.StatusRequestEntityTooLarge)
+		return
+	}
+	if err != nil {
+		http.Error(w, err.Error(), http.StatusBadRequest)
+		return
+	}
 	w.Header().Set("Content-Type", "application/octet-stream")
 	w.Header().Set("Trailer", hashHeader)
 	cw := &countWriter{w: w}

@@ -33,6 +33,12 @@ type writer struct {
 	bn        *beneath // the tree's directories, opened without following links
 	conflicts conflictLog
 	tmpReady  atomic.Bool // .redund/tmp exists
+	stateDir  *os.File    // .redund, opened without following a link and checked at start (openStateDir)
+
+	// testSynced, when set (tests only), is told the name of every
+	// directory or file made durable by syncDir, syncMeta or syncAll
+	// ("." for a syncfs).
+	testSynced func(name string)
 
 	tmpMu   sync.Mutex
 	tmp     *os.Root   // .redund/tmp itself: a temporary file is one openat, not a walk from the root
@@ -52,7 +58,56 @@ func openWriter(dir string) (*writer, error) {
 		r.Close()
 		return nil, fmt.Errorf("schedsync: %w", err)
 	}
-	return &writer{root: r, bn: bn}, nil
+	sd, err := openStateDir(bn.top, dir)
+	if err != nil {
+		_ = bn.close()
+		r.Close()
+		return nil, err
+	}
+	return &writer{root: r, bn: bn, stateDir: sd}, nil
+}
+
+// openStateDir opens the tree's .redund without following a link, creating
+// it (0700) when it is missing, and refuses to start when it is a symlink,
+// not a directory, or owned by another user than this process: someone who
+// may write in the top directory could else swap it for a link and have the
+// node write its state, journal and conflicts where the link leads (the
+// os.Root follows a link that stays inside the tree). The descriptor is
+// kept for the node's life (see docs/security.md for what still goes
+// through the os.Root).
+func openStateDir(top *os.File, dir string) (*os.File, error) {
+	const flags = unix.O_RDONLY | unix.O_DIRECTORY | unix.O_NOFOLLOW | unix.O_CLOEXEC
+	bad := func(why string) error {
+		return fmt.Errorf("schedsync: %s: %s; refusing to start (remove or fix it: redund creates its own, mode 0700)",
+			path.Join(dir, stateDirName), why)
+	}
+	fd, err := unix.Openat(int(top.Fd()), stateDirName, flags, 0)
+	if errors.Is(err, unix.ENOENT) {
+		if err := unix.Mkdirat(int(top.Fd()), stateDirName, 0o700); err != nil && !errors.Is(err, unix.EEXIST) {
+			return nil, fmt.Errorf("schedsync: %s: %w", path.Join(dir, stateDirName), err)
+		}
+		fd, err = unix.Openat(int(top.Fd()), stateDirName, flags, 0)
+	}
+	if err != nil {
+		var st unix.Stat_t
+		switch {
+		case unix.Fstatat(int(top.Fd()), stateDirName, &st, unix.AT_SYMLINK_NOFOLLOW) == nil && isLinkStat(st):
+			return nil, bad("is a symbolic link")
+		case errors.Is(err, unix.ENOTDIR):
+			return nil, bad("is not a directory")
+		}
+		return nil, fmt.Errorf("schedsync: %s: %w", path.Join(dir, stateDirName), err)
+	}
+	var st unix.Stat_t
+	if err := unix.Fstat(fd, &st); err != nil {
+		_ = unix.Close(fd)
+		return nil, fmt.Errorf("schedsync: %s: %w", path.Join(dir, stateDirName), err)
+	}
+	if uid := uint32(os.Geteuid()); st.Uid != uid {
+		_ = unix.Close(fd)
+		return nil, bad(fmt.Sprintf("is owned by uid %d, not by this process (uid %d)", st.Uid, uid))
+	}
+	return os.NewFile(uintptr(fd), stateDirName), nil
 }
 
 // symlinkSafe reports whether writes are made through directories opened
@@ -77,6 +132,7 @@ func (w *writer) close() error {
 	w.tmp, w.oldTmps = nil, nil
 	w.tmpMu.Unlock()
 	_ = w.bn.close()
+	_ = w.stateDir.Close()
 	return w.root.Close()
 }
 
@@ -379,7 +435,38 @@ func (w *writer) syncDir(rel string) error {
 		return err
 	}
 	defer d.Close()
-	return d.Sync()
+	return w.fsync(d, rel)
+}
+
+func (w *writer) fsync(f *os.File, rel string) error {
+	if err := f.Sync(); err != nil {
+		return err
+	}
+	if w.testSynced != nil {
+		w.testSynced(rel)
+	}
+	return nil
+}
+
+// syncMeta makes a mode or mtime change of rel (setMeta, setLinkTime)
+// durable: an fsync of the file itself (chmod and utimensat change only its
+// inode), or for a symlink, which cannot be opened, of its directory. A file
+// this process may not open (mode 0 without CAP_DAC_OVERRIDE) is made
+// durable with a syncfs. O_NONBLOCK: a FIFO swapped in since the scan does
+// not hang the batch.
+func (w *writer) syncMeta(rel string, kind Kind) error {
+	if kind == KindLink {
+		return w.syncDir(path.Dir(rel))
+	}
+	f, err := w.bn.openFile(rel, os.O_RDONLY|unix.O_NONBLOCK, 0)
+	if errors.Is(err, fs.ErrPermission) {
+		return w.syncAll()
+	}
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	return w.fsync(f, rel)
 }
 
 // syncAll makes everything written to the file system durable with one
@@ -390,7 +477,13 @@ func (w *writer) syncAll() error {
 		return err
 	}
 	defer d.Close()
-	return unix.Syncfs(int(d.Fd()))
+	if err := unix.Syncfs(int(d.Fd())); err != nil {
+		return err
+	}
+	if w.testSynced != nil {
+		w.testSynced(".")
+	}
+	return nil
 }
 
 // mkdirParents creates the missing parent directories of rel. A symlink

@@ -24,6 +24,13 @@ func TestDaemonNewErrorsExit2(t *testing.T) {
 	if err := os.WriteFile(file, nil, 0o600); err != nil {
 		t.Fatal(err)
 	}
+	tree := filepath.Join(dir, "tree") // its .redund swapped for a link into the tree
+	if err := os.MkdirAll(filepath.Join(tree, "pub"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink("pub", filepath.Join(tree, ".redund")); err != nil {
+		t.Fatal(err)
+	}
 	for _, tc := range []struct {
 		name, conf, want string
 		args             []string
@@ -37,6 +44,8 @@ func TestDaemonNewErrorsExit2(t *testing.T) {
 			"data_dir", []string{"gateway", "run"}},
 		{"schedsync", fmt.Sprintf("[schedsync]\nmode = \"primary\"\ndir = %q\nlisten = \"127.0.0.1:0\"\nsecret = \"0123456789abcdef0123\"\n",
 			filepath.Join(dir, "missing")), "not an existing directory", []string{"schedsync", "run"}},
+		{"schedsync linked .redund", fmt.Sprintf("[schedsync]\nmode = \"primary\"\ndir = %q\nlisten = \"127.0.0.1:0\"\nsecret = \"0123456789abcdef0123\"\n",
+			tree), ".redund: is a symbolic link", []string{"schedsync", "run"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			path := writeFile(t, tc.name+".toml", "[admin]\nlisten = \"127.0.0.1:0\"\n"+tc.conf)
