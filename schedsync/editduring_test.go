@@ -19,14 +19,7 @@ func TestLocalEditDuringTransferSaved(t *testing.T) {
 	mt := time.Now().Add(-time.Hour).UnixNano()
 	v1 := []byte("version one of the document")
 	f.put(Entry{Path: "doc.txt", Kind: KindFile, Size: int64(len(v1)), Mode: 0o644, MTime: mt, Hash: contentSum(v1)}, v1)
-	rec := &recLog{}
-	s := startSecondaryOf(t, f, rec)
-	defer func() {
-		if t.Failed() {
-			t.Logf("status %+v\n%s", s.Status()[0], rec)
-		}
-	}()
-	testutil.Eventually(t, 15*time.Second, "Synced", func() bool { return s.state() == StateSynced })
+	s, _ := startSyncedSecondary(t, f)
 	v2 := []byte("version two of the document, from the primary")
 	f.setTrickle("doc.txt", 100*time.Millisecond) // about a second on the way
 	before := f.count(f.fetched, "doc.txt")

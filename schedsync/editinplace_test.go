@@ -23,14 +23,7 @@ func TestLocalEditDuringInPlaceUpdateSaved(t *testing.T) {
 	mt := time.Now().Add(-time.Hour).UnixNano()
 	v1 := bigData(1<<20, 13)
 	f.put(Entry{Path: "big.bin", Kind: KindFile, Size: int64(len(v1)), Mode: 0o644, MTime: mt, Hash: contentSum(v1)}, v1)
-	rec := &recLog{}
-	s := startSecondaryOf(t, f, rec)
-	defer func() {
-		if t.Failed() {
-			t.Logf("status %+v\n%s", s.Status()[0], rec)
-		}
-	}()
-	testutil.Eventually(t, 15*time.Second, "Synced", func() bool { return s.state() == StateSynced })
+	s, _ := startSyncedSecondary(t, f)
 	v2 := bytes.Clone(v1)
 	v2[500000] ^= 0xff
 	release := f.holdDeltaEnd("big.bin")

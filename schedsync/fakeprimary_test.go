@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/redund/redund/internal/peer"
+	"github.com/redund/redund/internal/testutil"
 )
 
 // fakePrimary is a primary that knows the secret and serves whatever the
@@ -355,6 +356,21 @@ func (f *fakePrimary) holdHalf(p string) func() {
 func startSecondaryOf(t *testing.T, f *fakePrimary, log *recLog) *testNode {
 	t.Helper()
 	return startSecondaryWith(t, f, log, nil)
+}
+
+// startSyncedSecondary starts a secondary of f, waits until it is Synced,
+// and logs its status and log lines when the test fails.
+func startSyncedSecondary(t *testing.T, f *fakePrimary) (*testNode, *recLog) {
+	t.Helper()
+	rec := &recLog{}
+	s := startSecondaryOf(t, f, rec)
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Logf("status %+v\n%s", s.Status()[0], rec)
+		}
+	})
+	testutil.Eventually(t, 15*time.Second, "Synced", func() bool { return s.state() == StateSynced })
+	return s, rec
 }
 
 // startSecondaryWith is startSecondaryOf with the secondary's config

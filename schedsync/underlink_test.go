@@ -111,14 +111,7 @@ func TestNothingWrittenThroughALocalLink(t *testing.T) {
 	f.put(Entry{Path: "pub", Kind: KindDir, Mode: 0o755}, nil)
 	f.put(Entry{Path: "pub/uploads", Kind: KindDir, Mode: 0o755}, nil)
 	f.put(Entry{Path: "pub/uploads/a", Kind: KindFile, Size: 1, Mode: 0o644, Hash: contentSum([]byte("a"))}, []byte("a"))
-	rec := &recLog{}
-	s := startSecondaryOf(t, f, rec)
-	defer func() {
-		if t.Failed() {
-			t.Logf("status %+v\n%s", s.Status()[0], rec)
-		}
-	}()
-	testutil.Eventually(t, 15*time.Second, "Synced", func() bool { return s.state() == StateSynced })
+	s, _ := startSyncedSecondary(t, f)
 	up := filepath.Join(s.dir, "pub", "uploads")
 	must(t, os.Rename(up, filepath.Join(s.dir, "pub", "old")))
 	must(t, os.Symlink("../.redund", up))
@@ -147,14 +140,7 @@ func TestNoWriteThroughALinkSwappedAfterTheCheck(t *testing.T) {
 	f.put(Entry{Path: "pub", Kind: KindDir, Mode: 0o755}, nil)
 	f.put(Entry{Path: "pub/uploads", Kind: KindDir, Mode: 0o755}, nil)
 	f.put(Entry{Path: "pub/uploads/a", Kind: KindFile, Size: 1, Mode: 0o644, Hash: contentSum([]byte("a"))}, []byte("a"))
-	rec := &recLog{}
-	s := startSecondaryOf(t, f, rec)
-	defer func() {
-		if t.Failed() {
-			t.Logf("status %+v\n%s", s.Status()[0], rec)
-		}
-	}()
-	testutil.Eventually(t, 15*time.Second, "Synced", func() bool { return s.state() == StateSynced })
+	s, _ := startSyncedSecondary(t, f)
 	if s.Status()[0].Details["symlink_safe"] != true {
 		t.Skip("openat2 is refused here: the fallback does not close this window (documented)")
 	}
@@ -232,14 +218,7 @@ func TestNoChangeThroughALinkSwappedAfterTheCheck(t *testing.T) {
 			f.put(Entry{Path: "victim", Kind: KindDir, Mode: 0o755}, nil)
 			f.put(file("pub/uploads/a", "a", 0o644))
 			f.put(file("victim/a", "a", 0o644))
-			rec := &recLog{}
-			s := startSecondaryOf(t, f, rec)
-			defer func() {
-				if t.Failed() {
-					t.Logf("status %+v\n%s", s.Status()[0], rec)
-				}
-			}()
-			testutil.Eventually(t, 15*time.Second, "Synced", func() bool { return s.state() == StateSynced })
+			s, _ := startSyncedSecondary(t, f)
 			if s.Status()[0].Details["symlink_safe"] != true {
 				t.Skip("openat2 is refused here: the fallback does not close this window (documented)")
 			}
