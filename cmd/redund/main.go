@@ -25,15 +25,45 @@ const (
 )
 
 func main() {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	// The first SIGINT or SIGTERM stops the command cleanly (a daemon runs
-	// its stop hooks); from then on the signals have their default action
-	// again, so that a second one ends a stop that hangs.
-	go func() { <-ctx.Done(); stop() }()
+	ctx, stop := stopContext()
 	err := run(ctx, newApp(), os.Args)
 	stop()
 	os.Exit(report(err))
 }
+
+// stopContext is a context that the first SIGINT or SIGTERM ends, so the
+// command stops cleanly (a daemon runs its stop hooks). The signals get
+// their default action back before the context ends, not after: whoever
+// sees it end may say that a second signal ends the process at once,
+// and a second signal sent on that word must not be swallowed.
+// (signal.NotifyContext plus a goroutine that stops it left that window.)
+func stopContext() (context.Context, func()) {
+	ctx, cancel := context.WithCancelCause(context.Background())
+	sigs := make(chan os.Signal, 1)
+	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
+	quit, done := make(chan struct{}), make(chan struct{})
+	go func() {
+		defer close(done)
+		select {
+		case s := <-sigs:
+			signal.Reset(os.Interrupt, syscall.SIGTERM)
+			cancel(signalError(s.String() + " signal received"))
+		case <-quit:
+		}
+	}()
+	return ctx, func() {
+		close(quit)
+		<-done
+		signal.Stop(sigs)
+		cancel(context.Canceled)
+	}
+}
+
+// signalError is the cause of a stopContext ended by a signal; it reads
+// as signal.NotifyContext's does ("terminated signal received").
+type signalError string
+
+func (e signalError) Error() string { return string(e) }
 
 // run runs app on args, flags after a command's arguments included.
 func run(ctx context.Context, app *cli.App, args []string) error {

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net"
 	"net/http"
@@ -24,6 +25,9 @@ const asMainEnv = "REDUND_TEST_AS_MAIN"
 func TestMain(m *testing.M) {
 	if os.Getenv(asMainEnv) == "1" {
 		main() // exits
+	}
+	if os.Getenv(stopContextEnv) == "1" {
+		stopContextChild() // exits
 	}
 	os.Exit(m.Run())
 }
@@ -281,5 +285,42 @@ func TestSecondSignalEndsAHungStop(t *testing.T) {
 		}
 	case <-time.After(4 * time.Second):
 		t.Fatal("the daemon still ran 4 s after a second SIGTERM (its on_demote sleeps 8 s)")
+	}
+}
+
+// stopContextEnv makes this test binary run stopContextChild.
+const stopContextEnv = "REDUND_TEST_STOP_CONTEXT"
+
+// stopContextChild waits for stopContext to end, then at once does what
+// an operator does on the "a second signal ends it" line: it sends a
+// second SIGTERM. Exit 0 means that signal was swallowed.
+func stopContextChild() {
+	ctx, stop := stopContext()
+	defer stop()
+	_ = syscall.Kill(os.Getpid(), syscall.SIGTERM)
+	<-ctx.Done()
+	_ = syscall.Kill(os.Getpid(), syscall.SIGTERM)
+	time.Sleep(10 * time.Second) // sleep: the time the signal has to end us; the test reads the exit status
+	os.Exit(0)
+}
+
+// TestSecondSignalRightAfterTheFirst: the context the first signal ends
+// is ended only once the default action is back. Before, a goroutine put
+// it back some time after, and a second SIGTERM sent in between (as the
+// daemon's "a second SIGINT or SIGTERM ends it" line invites) was
+// swallowed; TestSecondSignalEndsAHungStop failed so in CI.
+func TestSecondSignalRightAfterTheFirst(t *testing.T) {
+	for i := 0; i < 20; i++ {
+		cmd := exec.Command(selfBinary(t))
+		cmd.Env = append(os.Environ(), stopContextEnv+"=1")
+		err := cmd.Run()
+		var ee *exec.ExitError
+		if !errors.As(err, &ee) {
+			t.Fatalf("run %d: %v, want death by SIGTERM", i, err)
+		}
+		ws, ok := ee.Sys().(syscall.WaitStatus)
+		if !ok || !ws.Signaled() || ws.Signal() != syscall.SIGTERM {
+			t.Fatalf("run %d: %v, want death by SIGTERM (the second signal was swallowed)", i, err)
+		}
 	}
 }
