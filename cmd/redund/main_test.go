@@ -312,3 +312,38 @@ redirects = "follow"
 		t.Errorf("out %q, want one note, for servers[0]: %q", out, want)
 	}
 }
+
+// TestConfigCheckEchoAndManyNotes: a TCP check whose expect is part of its
+// send passes on anything that echoes, so config check notes it; and past
+// maxNotesPerKind checks of one kind the notes are folded into one count,
+// so a config with many servers does not bury its warnings.
+func TestConfigCheckEchoAndManyNotes(t *testing.T) {
+	var b strings.Builder
+	b.WriteString("[ddns.www]\nname = \"www.example.com\"\n[ddns.www.provider]\nkind = \"rfc2136\"\n" +
+		"server = \"192.0.2.53:53\"\nzone = \"example.com\"\n")
+	b.WriteString("[[ddns.www.servers]]\nname = \"echo\"\naddress = \"192.0.2.9\"\npriority = 1\n" +
+		"[ddns.www.servers.check]\nkind = \"tcp\"\naddress = \"192.0.2.9:6379\"\nsend = \"PING\\r\\n\"\nexpect = \"PING\"\n")
+	b.WriteString("[[ddns.www.servers]]\nname = \"redis\"\naddress = \"192.0.2.8\"\npriority = 2\n" +
+		"[ddns.www.servers.check]\nkind = \"tcp\"\naddress = \"192.0.2.8:6379\"\nsend = \"PING\\r\\n\"\nexpect = \"+PONG\"\n")
+	for i := 0; i < 6; i++ {
+		fmt.Fprintf(&b, "[[ddns.www.servers]]\nname = \"h%d\"\naddress = \"192.0.2.%d\"\npriority = %d\n"+
+			"[ddns.www.servers.check]\nkind = \"http\"\nurl = \"http://192.0.2.%d/\"\n", i, 20+i, 3+i, 20+i)
+	}
+	path := writeFile(t, "ddns.toml", b.String())
+	out, code := runCLI(t, "config", "check", path)
+	if code != exitOK || !strings.HasSuffix(out, "\nok\n") {
+		t.Fatalf("code %d, out %q; want ok", code, out)
+	}
+	if !strings.Contains(out, "ddns.www.servers[0].check: expect is part of send") {
+		t.Errorf("no echo note for servers[0]:\n%s", out)
+	}
+	if strings.Contains(out, "ddns.www.servers[1].check") {
+		t.Errorf("a note for servers[1], whose expect is the service's own answer:\n%s", out)
+	}
+	if n := strings.Count(out, "redirects not set"); n != maxNotesPerKind {
+		t.Errorf("%d redirect notes, want %d one by one:\n%s", n, maxNotesPerKind, out)
+	}
+	if !strings.Contains(out, "ddns.www.servers[5].check: and 3 more checks after it") {
+		t.Errorf("no folded note for the other 3 HTTP checks:\n%s", out)
+	}
+}
