@@ -2,8 +2,10 @@ package main
 
 import (
 	"bufio"
+	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"os"
@@ -156,5 +158,83 @@ func TestDaemonRefusesSocketDirWritableByOthers(t *testing.T) {
 	out, code := runCLI(t, "--config", cfg, "--log-level", "error", "voter", "serve")
 	if code != exitUsage || !strings.Contains(out, "[admin] socket_dir "+run+" is writable by other users (mode 0777)") {
 		t.Errorf("exit %d, want 2 and the reason:\n%s", code, out)
+	}
+}
+
+// tcpListeners counts the listening TCP sockets the process pid holds
+// (its socket descriptors matched against /proc/net/tcp and tcp6).
+func tcpListeners(t *testing.T, pid int) int {
+	t.Helper()
+	fds, err := os.ReadDir(fmt.Sprintf("/proc/%d/fd", pid))
+	if err != nil {
+		t.Fatal(err)
+	}
+	inodes := map[string]bool{}
+	for _, fd := range fds {
+		l, err := os.Readlink(fmt.Sprintf("/proc/%d/fd/%s", pid, fd.Name()))
+		if err == nil && strings.HasPrefix(l, "socket:[") {
+			inodes[strings.TrimSuffix(strings.TrimPrefix(l, "socket:["), "]")] = true
+		}
+	}
+	n := 0
+	for _, table := range []string{"/proc/net/tcp", "/proc/net/tcp6"} {
+		b, err := os.ReadFile(table)
+		if err != nil {
+			continue // no IPv6
+		}
+		for _, line := range strings.Split(string(b), "\n")[1:] {
+			f := strings.Fields(line)
+			if len(f) > 9 && f[3] == "0A" && inodes[f[9]] { // 0A: TCP_LISTEN
+				n++
+			}
+		}
+	}
+	return n
+}
+
+// [admin] ddns = "off": the daemon opens no TCP admin listener at all, so
+// nobody who binds its port while it is down answers browsers or
+// Prometheus in its name; status, metrics and actions are on its socket.
+func TestAdminTCPOff(t *testing.T) {
+	run := filepath.Join(t.TempDir(), "run")
+	cfg := writeFile(t, "redund.toml", fmt.Sprintf("[admin]\nddns = \"off\"\nsocket_dir = %q\n", run)+ddnsConfig(t, heProvider))
+	p := startDaemon(t, "", "--config", cfg, "ddns", "run")
+	p.waitLog(t, "ddns run started")
+	if !strings.Contains(p.logs.String(), "admin=off") {
+		t.Errorf("the start line does not say admin=off:\n%s", p.logs)
+	}
+	if n := tcpListeners(t, p.cmd.Process.Pid); n != 0 {
+		t.Errorf("the daemon listens on %d TCP socket(s), want none", n)
+	}
+	out, code := runCLI(t, "-c", cfg, "ddns", "maintenance", "cat", "main", "on")
+	if code != exitOK {
+		t.Fatalf("maintenance over the socket: exit %d:\n%s", code, out)
+	}
+	hc := &http.Client{Transport: &http.Transport{DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
+		return (&net.Dialer{}).DialContext(ctx, "unix", filepath.Join(run, "ddns.sock"))
+	}}}
+	resp, err := hc.Get("http://localhost/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK || !strings.Contains(string(b), "redund_ddns_") {
+		t.Errorf("/metrics on the socket: %s\n%.300s", resp.Status, b)
+	}
+}
+
+// "off" without socket_dir would leave the daemon with no admin API: a
+// config error naming the key, exit 2; --admin off likewise.
+func TestAdminTCPOffNeedsSocketDir(t *testing.T) {
+	cfg := writeFile(t, "redund.toml", "[admin]\nddns = \"off\"\n"+ddnsConfig(t, heProvider))
+	out, code := runCLI(t, "config", "check", cfg)
+	if code != exitUsage || !strings.Contains(out, `admin.ddns: "off" needs [admin] socket_dir`) {
+		t.Errorf("config check: exit %d, want 2 naming admin.ddns:\n%s", code, out)
+	}
+	cfg = writeFile(t, "redund2.toml", ddnsConfig(t, heProvider))
+	out, code = runCLI(t, "-c", cfg, "ddns", "run", "--admin", "off")
+	if code != exitUsage || !strings.Contains(out, "--admin off needs [admin] socket_dir") {
+		t.Errorf("ddns run --admin off: exit %d, want 2:\n%s", code, out)
 	}
 }

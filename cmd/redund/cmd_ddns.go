@@ -45,7 +45,7 @@ func ddnsRunCommand(g *globalOptions, o *ddnsOptions) *cli.Command {
 			"POST /v1/ddns/maintenance on the [admin] ddns address. Stops on SIGINT/SIGTERM.\n\n" +
 			"EXAMPLE\n   redund --config /etc/redund/redund.toml ddns run\n\n" + daemonExitHelp,
 		Flags: []cli.Flag{
-			&cli.StringFlag{Name: "admin", Destination: &o.Admin, Usage: "admin (status/metrics/maintenance) address, overrides [admin] ddns"},
+			&cli.StringFlag{Name: "admin", Destination: &o.Admin, Usage: "admin (status/metrics/maintenance) address, overrides [admin] ddns; off: no TCP listener, its [admin] socket_dir socket only"},
 		},
 		Action: withArgs(0, 0, func(c *cli.Context) error { return runDdns(c.Context, g, o.Admin) }),
 	}

@@ -33,7 +33,7 @@ func (o *gatewayOptions) admin() string {
 
 func newGatewayCommand(g *globalOptions) *cli.Command {
 	o := &gatewayOptions{}
-	adminFlag := &cli.StringFlag{Name: "admin", Usage: "admin address of the node: where run serves, where the other commands ask (then with no config file needed; they also take unix:/path of its socket); default [admin] gateway", Destination: &o.Admin}
+	adminFlag := &cli.StringFlag{Name: "admin", Usage: "admin address of the node: where run serves, where the other commands ask (then with no config file needed; they also take unix:/path of its socket); default [admin] gateway; off for run: no TCP listener, its [admin] socket_dir socket only", Destination: &o.Admin}
 	// --admin belongs to each command, as for schedsync, ddns and voter
 	// (`redund gateway status --admin X`); the group keeps it, hidden, so
 	// that `redund gateway --admin X status` still works

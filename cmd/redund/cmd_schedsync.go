@@ -25,7 +25,7 @@ type schedsyncOptions struct {
 
 func newSchedsyncCommand(g *globalOptions) *cli.Command {
 	o := &schedsyncOptions{}
-	adminFlag := &cli.StringFlag{Name: "admin", Usage: "admin address of the daemon (default: [admin] schedsync, then listen); actions and status then need no config file, and also take unix:/path of its socket",
+	adminFlag := &cli.StringFlag{Name: "admin", Usage: "admin address of the daemon (default: [admin] schedsync, then listen); actions and status then need no config file, and also take unix:/path of its socket; off for run: no TCP listener, its [admin] socket_dir socket only",
 		Destination: &o.Admin}
 	return &cli.Command{
 		Name:  "schedsync",

@@ -51,7 +51,7 @@ func newVoterServeCommand(g *globalOptions) *cli.Command {
 			"   redund -c /etc/redund/redund.toml voter serve --record /tmp/voted.wav\n\n" +
 			daemonExitHelp,
 		Flags: []cli.Flag{
-			&cli.StringFlag{Name: "admin", Destination: &o.Admin, Usage: "admin (status/metrics) address, overrides [admin]"},
+			&cli.StringFlag{Name: "admin", Destination: &o.Admin, Usage: "admin (status/metrics) address, overrides [admin]; off: no TCP listener, its [admin] socket_dir socket only"},
 			&cli.StringFlag{Name: "record", Destination: &o.Record, Usage: "write the voted audio to this WAV file"},
 			&cli.StringSliceFlag{Name: "instance", Destination: &o.Instances, Usage: "serve only this instance (repeatable)"},
 		},

@@ -118,6 +118,9 @@ func serve[C any](ctx context.Context, d *daemon, s lifecycle.Daemon[C], f *file
 // when it starts, with every address bound, and one when it stops.
 func (d *daemon) run(ctx context.Context, access adminapi.Config, adminAddr string, fn func(context.Context) error) error {
 	d.Admin.SetAccess(access)
+	if adminAddr == adminapi.Off && access.SocketDir == "" {
+		return usageErr("--admin off needs [admin] socket_dir: without it the daemon would have no admin API")
+	}
 	if err := d.Admin.Listen(adminAddr); err != nil {
 		return err
 	}

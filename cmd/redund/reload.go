@@ -15,6 +15,7 @@ import (
 
 	"github.com/BurntSushi/toml"
 
+	"github.com/redund/redund/internal/adminapi"
 	"github.com/redund/redund/internal/config"
 )
 
@@ -206,6 +207,9 @@ func (d *daemon) reload(ctx context.Context) {
 // reload did. It names keys, never values.
 func (d *daemon) statusLine() string {
 	s := "running, admin on " + d.Admin.Addr()
+	if d.Admin.Addr() == adminapi.Off {
+		s = "running, admin on its socket only (TCP off)"
+	}
 	if d.cfgPath == "" {
 		return s
 	}

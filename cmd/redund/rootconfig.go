@@ -235,6 +235,9 @@ func loadConfigOrNone(path string, allowMissing bool) (*fileConfig, error) {
 // whose admin sockets it trusts. Given addr, the config file may be absent.
 // Target.Daemon is left to the caller.
 func adminTarget(g *globalOptions, addr, daemon string) (adminapi.Target, error) {
+	if addr == adminapi.Off { // the run command's value, given to a client of it: the config's socket
+		addr = ""
+	}
 	cfg, err := loadConfigOrNone(g.ConfigPath, addr != "")
 	if err != nil || cfg == nil {
 		return adminapi.Target{Endpoint: addr}, err

@@ -34,7 +34,8 @@ type Config struct {
 	SocketGroup string `toml:"socket_group"`
 }
 
-// For returns the listen address of daemon (voter, ddns, gateway, schedsync).
+// For returns the listen address of daemon (voter, ddns, gateway,
+// schedsync), or Off when it has no TCP listener.
 func (a Config) For(daemon string) string {
 	var v string
 	switch daemon {
@@ -56,9 +57,10 @@ func (a Config) For(daemon string) string {
 	return DefaultAddr
 }
 
-// Addresses returns every distinct admin address the config names.
+// Addresses returns every distinct admin address the config names (Off
+// left out).
 func (a Config) Addresses() []string {
-	seen := map[string]bool{}
+	seen := map[string]bool{Off: true}
 	var out []string
 	for _, d := range []string{"voter", "ddns", "gateway", "schedsync"} {
 		if addr := a.For(d); !seen[addr] {
@@ -83,9 +85,13 @@ func (a Config) Validate() error {
 	var errs config.Errors
 	for _, kv := range [][2]string{{"listen", a.Listen}, {"voter", a.Voter}, {"ddns", a.Ddns},
 		{"gateway", a.Gateway}, {"schedsync", a.Schedsync}} {
-		if kv[1] != "" {
+		switch {
+		case kv[1] == Off && a.SocketDir == "":
+			errs.Add(kv[0], "\"off\" needs [admin] socket_dir: without a TCP listener the daemon serves its "+
+				"admin API (status, metrics, actions) on its admin socket only")
+		case kv[1] != "" && kv[1] != Off:
 			if err := config.CheckHostPort(kv[1]); err != nil {
-				errs.Add(kv[0], "%v", err)
+				errs.Add(kv[0], "%v (or \"off\" for no TCP listener, with socket_dir)", err)
 			}
 		}
 	}

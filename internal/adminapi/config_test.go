@@ -87,3 +87,27 @@ func TestAdminValidateTokenLength(t *testing.T) {
 		})
 	}
 }
+
+// "off" is no TCP listener: valid only with socket_dir (the daemon would
+// have no admin API otherwise), and never an address to ask.
+func TestAdminOff(t *testing.T) {
+	a := Config{Listen: Off, Ddns: "127.0.0.1:9182"}
+	var errs config.Errors
+	if !errors.As(a.Validate(), &errs) || len(errs) != 1 || errs[0].Path != "listen" ||
+		!strings.Contains(errs[0].Msg, "needs [admin] socket_dir") {
+		t.Errorf("off without socket_dir: %v", a.Validate())
+	}
+	a.SocketDir = "/run/redund"
+	if err := a.Validate(); err != nil {
+		t.Errorf("off with socket_dir: %v", err)
+	}
+	if got := a.For("voter"); got != Off {
+		t.Errorf("For(voter) = %q, want off", got)
+	}
+	if got, want := a.Addresses(), []string{"127.0.0.1:9182"}; !slices.Equal(got, want) {
+		t.Errorf("Addresses() = %q, want %q (off is no address)", got, want)
+	}
+	if got := a.Endpoint("voter"); got != SocketScheme+"/run/redund/voter.sock" {
+		t.Errorf("Endpoint(voter) = %q, want its socket", got)
+	}
+}

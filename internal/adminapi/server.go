@@ -131,7 +131,9 @@ func (s *Server) neighbourLinks(r *http.Request) []webui.Neighbour {
 	var out []webui.Neighbour
 	for _, n := range ns {
 		l := webui.Neighbour{Daemon: n.Daemon, Addr: n.Addr}
-		if sameAddr(n.Addr, listen) {
+		if n.Addr == Off {
+			l.Note = "no TCP admin listener ([admin] " + n.Key + " = \"off\"): its admin socket only"
+		} else if sameAddr(n.Addr, listen) {
 			l.Note = "configured on this same address: on this host it cannot listen here too; give " + n.Daemon +
 				" its own address ([admin] " + n.Key + ")"
 		} else {
@@ -227,12 +229,25 @@ func WriteError(w http.ResponseWriter, code int, msg string) {
 // Limits caps the connections of an admin listener (see netlimit).
 func Limits() netlimit.Limits { return netlimit.Limits{Total: netlimit.Budget(256), PerSrc: 64} }
 
+// Off, as an admin address ([admin] listen, a daemon's key or --admin),
+// opens no TCP listener: the daemon serves its admin API on its admin
+// socket only ([admin] socket_dir, which Config.Validate then requires),
+// so that nobody who binds the port while the daemon is down can answer
+// browsers or Prometheus in its name.
+const Off = "off"
+
 // Listen binds addr (DefaultAddr when empty), with Limits. Addr is
 // valid afterwards. An address off loopback without a token is logged as
-// a warning.
+// a warning. Off binds nothing: ListenSocket must follow.
 func (s *Server) Listen(addr string) error {
 	if addr == "" {
 		addr = DefaultAddr
+	}
+	if addr == Off {
+		s.mu.Lock()
+		s.listen = Off
+		s.mu.Unlock()
+		return nil
 	}
 	raw, err := net.Listen("tcp", addr)
 	if err != nil {
@@ -284,11 +299,15 @@ func (s *Server) registerConnMetrics(ln *netlimit.Listener) {
 		func() float64 { return float64(ln.Refused()) }))
 }
 
-// Addr is the bound address (after Listen).
+// Addr is the bound address (after Listen), Off when there is no TCP
+// listener.
 func (s *Server) Addr() string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.ln == nil {
+		if s.listen == Off {
+			return Off
+		}
 		return ""
 	}
 	return s.ln.Addr().String()
@@ -300,17 +319,24 @@ func (s *Server) Serve(ctx context.Context) error {
 	s.mu.Lock()
 	ln, sock, access, listen := s.ln, s.sock, s.access, s.listen
 	s.mu.Unlock()
-	if ln == nil {
+	if ln == nil && sock == nil {
 		return errors.New("status: Serve before Listen")
 	}
-	guard := NewGuard(access.Token, access.AllowedHosts, listen, ln.Addr().String())
+	names := []string{listen}
+	if ln != nil {
+		names = append(names, ln.Addr().String())
+	}
+	guard := NewGuard(access.Token, access.AllowedHosts, names...)
 	errs := netlimit.NewErrorLog(s.log, "admin listener")
 	h := guard.Handler(s.mux)
 	type served struct {
 		hs *http.Server
 		ln net.Listener
 	}
-	all := []served{{netlimit.HTTPServer(h, errs), ln}} // with netlimit's write stall bound
+	var all []served
+	if ln != nil {
+		all = append(all, served{netlimit.HTTPServer(h, errs), ln}) // with netlimit's write stall bound
+	}
 	if sock != nil {
 		hs := netlimit.HTTPServer(h, errs)
 		hs.ConnContext = socketConnContext
