@@ -13,6 +13,7 @@ import (
 
 	"github.com/redund/redund/internal/config"
 	"github.com/redund/redund/internal/lifecycle"
+	"github.com/redund/redund/internal/reaper"
 )
 
 // supervisor runs the application command (`run`) as the role requires
@@ -219,17 +220,35 @@ func (s *supervisor) hook(ctx context.Context, ev roleChange) {
 	if len(argv) == 0 {
 		return
 	}
-	hctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	hctx, cancel := context.WithTimeout(ctx, hookTimeout)
 	defer cancel()
 	deadline, _ := hctx.Deadline()
 	defer s.pings.Busy(deadline)() // a hook may run up to its timeout (PingLoops)
 	cmd := exec.CommandContext(hctx, argv[0], argv[1:]...)
 	cmd.Env = append(s.env(ev.role, ev.fence), "REDUND_PREV_ROLE="+ev.prev.String(), "REDUND_REASON="+ev.why)
 	cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
-	if err := cmd.Run(); err != nil {
+	// under a reaper (internal/reaper): a hook killed at its time limit
+	// leaves nothing running, not even a child that called setsid or
+	// double-forked (an on_standby that hung while stopping a service must
+	// not leave a piece of it serving); one that exits by itself may leave
+	// what it started, as before
+	cmd.WaitDelay = hookReaperDelay
+	err := reaper.RunWith(cmd, reaper.Options{KeepOnExit: true})
+	if hctx.Err() == context.DeadlineExceeded {
+		err = fmt.Errorf("timed out after %v and killed, with all it started (%w)", hookTimeout, err)
+	}
+	if err != nil {
 		s.g.log.Warn("role hook failed", "hook", argv[0], "role", ev.role, "err", err)
 	}
 }
+
+// hookTimeout bounds on_active, on_standby and on_fault (a variable for
+// the tests).
+var hookTimeout = 30 * time.Second
+
+// hookReaperDelay is how long a hook's reaper has, after the time limit,
+// to kill and reap what the hook left before os/exec kills the reaper.
+const hookReaperDelay = 5 * time.Second
 
 type supStatus struct {
 	Configured bool   `json:"configured"`

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/redund/redund/internal/config"
+	"github.com/redund/redund/internal/reaper"
 )
 
 // hookTimeout bounds on_promote / on_demote.
@@ -287,6 +288,11 @@ type hookJob struct {
 // program never writes into a closed pipe.
 const hookWaitDelay = time.Second
 
+// hookReaperDelay is how long a hook's reaper has, after the timeout, to
+// kill and reap what the hook left before os/exec kills the reaper (what
+// it has not killed then goes to init).
+const hookReaperDelay = 5 * time.Second
+
 // hookOutputMax is how much of a hook's output is kept (its end) for the
 // log and the status.
 const hookOutputMax = 64 << 10
@@ -354,14 +360,14 @@ func (n *Node) hookRunningLocked() map[string]any {
 }
 
 func (n *Node) runHookJob(j hookJob) {
-	ctx, cancel := context.WithTimeout(context.Background(), hookTimeout)
+	ctx, cancel := context.WithTimeout(context.Background(), n.hookLimit)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, j.argv[0], j.argv[1:]...)
 	cmd.Env = hookEnv(config.ChildEnv(), j.env)
 	out := &tailBuffer{max: hookOutputMax}
 	err := n.runWithOutput(cmd, out)
 	if ctx.Err() != nil {
-		err = fmt.Errorf("timed out after %v and killed", hookTimeout)
+		err = fmt.Errorf("timed out after %v and killed, with all it started", n.hookLimit)
 	}
 	n.hookFinished(j.seq, j.what, err, out.bytes())
 	if err != nil {
@@ -396,12 +402,13 @@ func (n *Node) runWithOutput(cmd *exec.Cmd, out *tailBuffer) error {
 		n.mu.Unlock()
 		_ = r.Close()
 	})
-	err = cmd.Start()
-	_ = w.Close() // the hook holds its own copy now: the reader sees the end when it (and its children) close theirs
-	if err != nil {
-		return err
-	}
-	err = cmd.Wait()
+	// under a reaper (internal/reaper): a hook killed at its timeout
+	// leaves nothing running, not even a child that called setsid or
+	// double-forked; one that exits by itself may leave a program it
+	// started (an application) running, as before
+	cmd.WaitDelay = hookReaperDelay
+	err = reaper.RunWith(cmd, reaper.Options{KeepOnExit: true})
+	_ = w.Close() // the reader sees the end when the hook's children (if any are left) close theirs
 	select {
 	case <-drained:
 	case <-time.After(hookWaitDelay):

@@ -2,6 +2,7 @@ package schedsync
 
 import (
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -112,4 +113,70 @@ func TestHookChildKeepsWritingOutput(t *testing.T) {
 	if d := n.Status()[0]; len(d.Health) != 0 {
 		t.Fatalf("the hook is shown as failed: %+v", d.Health)
 	}
+}
+
+// TestHookTimeoutKillsItsTree: a hook killed at its time limit leaves
+// nothing running, not even a child that left its session (setsid): an
+// on_demote that hung while stopping the application must not leave a
+// piece of it serving. Only the hook's own process was killed; its
+// children, in or out of its process group, ran on.
+func TestHookTimeoutKillsItsTree(t *testing.T) {
+	setsid := needSetsid(t)
+	n := hookNode(t)
+	n.hookLimit = 2 * time.Second
+	dir := t.TempDir()
+	inGroup, outside := filepath.Join(dir, "in-group"), filepath.Join(dir, "setsid")
+	var pids []int
+	t.Cleanup(func() {
+		for _, pid := range pids {
+			_ = syscall.Kill(pid, syscall.SIGKILL)
+		}
+	})
+	n.runHook([]string{"/bin/sh", "-c", `sleep 300 & echo $! > "$0"; ` + setsid + ` sh -c 'echo $$ > "$0"; exec sleep 300' "$1" & sleep 300`, inGroup, outside},
+		"demote", RoleSecondary, 1, "test")
+	n.hooks.Wait()
+	for _, f := range []string{inGroup, outside} {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatalf("the hook did not start its children: %v", err)
+		}
+		pid, err := strconv.Atoi(strings.TrimSpace(string(b)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		pids = append(pids, pid)
+	}
+	if d := n.Status()[0]; len(d.Health) == 0 || !strings.Contains(d.Health[0].Reason, "timed out") {
+		t.Fatalf("the hook is not shown as timed out: %+v", d.Health)
+	}
+	for i, pid := range pids {
+		// the reaper has killed and reaped them before the hook counted as
+		// finished; a zombie of another parent would still be listed
+		if alive(pid) {
+			t.Errorf("%s child %d of the hook still runs after the hook was killed at its timeout",
+				[]string{"an in-group", "a setsid"}[i], pid)
+		}
+	}
+}
+
+// alive reports whether pid is a process that has not ended (a zombie
+// counts as ended).
+func alive(pid int) bool {
+	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+	if err != nil {
+		return false
+	}
+	s := string(b)
+	i := strings.LastIndexByte(s, ')')
+	return i < 0 || len(s) < i+3 || s[i+2] != 'Z'
+}
+
+// needSetsid is the path of setsid(1) (util-linux, always on Debian).
+func needSetsid(t *testing.T) string {
+	t.Helper()
+	p, err := exec.LookPath("setsid")
+	if err != nil {
+		t.Skipf("setsid not installed: %v", err)
+	}
+	return p
 }

@@ -94,6 +94,7 @@ type Node struct {
 	hookNow      string                 // the hook that runs now ("promote", "demote"); "": none
 	hookSince    time.Time              // when it started
 	hookPipes    map[*os.File]struct{}  // hook output pipes still read (closed at the stop)
+	hookLimit    time.Duration          // a hook's time limit: hookTimeout (shorter in tests)
 	appPrimary   bool                   // the hooks last told the application this node is primary (start, promote)
 	stopping     bool                   // Run is ending: only the stop hook is queued
 	journalErr   string                 // in-place updates a crash left that could not be finished at start; "" once Synced
@@ -114,7 +115,7 @@ func New(cfg *Config, opt Options) (*Node, error) {
 	}
 	n := &Node{cfg: cfg, opt: opt, log: logging.Component(opt.Log, "schedsync", cfg.NodeID), started: time.Now(),
 		match: newMatcher(cfg.Exclude), metrics: newMetrics(),
-		edits: map[string]string{}, refused: map[string]string{}, hookPipes: map[*os.File]struct{}{},
+		edits: map[string]string{}, refused: map[string]string{}, hookPipes: map[*os.File]struct{}{}, hookLimit: hookTimeout,
 		failed: map[string]*failedFile{}, rehashCh: make(chan rehashReq),
 		failLog: logging.Every{Period: failLogEvery}, mismatchLog: logging.Every{Period: failLogEvery},
 		pings: newNodePings()}

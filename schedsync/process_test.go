@@ -33,6 +33,11 @@ var (
 )
 
 func TestMain(m *testing.M) {
+	// hooks run under a reaper, this test binary run again: built with
+	// -race it would wait a second at exit (atexit_sleep_ms) in every hook
+	if _, ok := os.LookupEnv("GORACE"); !ok {
+		_ = os.Setenv("GORACE", "atexit_sleep_ms=0")
+	}
 	code := m.Run()
 	if buildDir != "" {
 		_ = os.RemoveAll(buildDir)

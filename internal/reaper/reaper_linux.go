@@ -13,6 +13,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -24,13 +25,14 @@ const (
 	// process started with one of them alone is not one
 	reaperArg0 = "redund-reaper"
 	reaperEnv  = "REDUND_REAPER"
+	modeKeep   = "keep" // reaperEnv's value for Options.KeepOnExit
 	reaperFD   = 3
 	selfExe    = "/proc/self/exe"
 )
 
 func init() {
-	if len(os.Args) >= 3 && os.Args[0] == reaperArg0 && os.Getenv(reaperEnv) == "1" {
-		os.Exit(reaper(os.Args[1], os.Args[2:]))
+	if mode := os.Getenv(reaperEnv); len(os.Args) >= 3 && os.Args[0] == reaperArg0 && (mode == "1" || mode == modeKeep) {
+		os.Exit(reaper(os.Args[1], os.Args[2:], mode == modeKeep))
 	}
 }
 
@@ -41,12 +43,25 @@ func init() {
 // with the reaper. At the cancellation of cmd's context (exec.CommandContext)
 // the reaper kills the command and what it left; set cmd.WaitDelay to
 // bound the wait for a reaper that does not end then.
-func Run(cmd *exec.Cmd) error {
+func Run(cmd *exec.Cmd) error { return RunWith(cmd, Options{}) }
+
+// Options change what Run kills.
+type Options struct {
+	// KeepOnExit leaves what the command started running when the
+	// command ends by itself: a hook may start a program that is meant
+	// to outlive it. At the cancellation everything is killed as by Run,
+	// the command's whole tree, even a child that called setsid(2) or
+	// double-forked, so a hook killed at its timeout leaves nothing.
+	KeepOnExit bool
+}
+
+// RunWith is Run with options.
+func RunWith(cmd *exec.Cmd, o Options) error {
 	if cmd.Err != nil { // not found: as os/exec words it, nothing started
 		return cmd.Err
 	}
 	if _, err := os.Stat(selfExe); err != nil {
-		return runGroup(cmd) // no /proc (a chroot): the process group only
+		return runGroup(cmd, o) // no /proc (a chroot): the process group only
 	}
 	r, w, err := reportChannel()
 	if err != nil {
@@ -56,15 +71,20 @@ func Run(cmd *exec.Cmd) error {
 	path, args := cmd.Path, cmd.Args
 	cmd.Path = selfExe // this binary, even if replaced on disk since
 	cmd.Args = append([]string{reaperArg0, path}, args...)
-	cmd.Env = append(cmd.Environ(), reaperEnv+"=1")
+	mode := "1"
+	if o.KeepOnExit {
+		mode = modeKeep
+	}
+	cmd.Env = append(cmd.Environ(), reaperEnv+"="+mode)
 	cmd.ExtraFiles = []*os.File{w}
 	// the reaper and the command in a process group of their own: the
 	// last resort if the reaper does not end
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	// at the timeout the reaper kills the command and all it left; if it
 	// has not ended WaitDelay later, os/exec kills it
+	var cancelled atomic.Bool
 	if cmd.Cancel != nil { // made by exec.CommandContext
-		cmd.Cancel = func() error { return cmd.Process.Signal(syscall.SIGTERM) }
+		cmd.Cancel = func() error { cancelled.Store(true); return cmd.Process.Signal(syscall.SIGTERM) }
 	}
 	err = cmd.Start()
 	_ = w.Close()
@@ -77,7 +97,13 @@ func Run(cmd *exec.Cmd) error {
 	// group's, cannot go to another process (killed after Wait, a group
 	// that a new process made with the recycled ID could be hit).
 	awaitExit(cmd.Process.Pid)
-	_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
+	// With KeepOnExit, what the command left in the group is meant to
+	// stay unless it was cancelled. (A command that kills its reaper
+	// then leaves what it started: it could as well have started it
+	// without being asked.)
+	if !o.KeepOnExit || cancelled.Load() {
+		_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
+	}
 	werr := cmd.Wait()
 	// the reaper has ended and its descriptor was close-on-exec for the
 	// command: the report is in the socket, or there is none
@@ -120,13 +146,13 @@ func reportChannel() (r, w *os.File, err error) {
 
 // runGroup runs cmd in a process group of its own, killed at the
 // cancellation and when cmd ends: what left the group escapes.
-func runGroup(cmd *exec.Cmd) error {
+func runGroup(cmd *exec.Cmd, o Options) error {
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	if cmd.Cancel != nil {
 		cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) }
 	}
 	err := cmd.Run()
-	if cmd.Process != nil {
+	if cmd.Process != nil && !o.KeepOnExit {
 		_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
 	}
 	var ee *exec.ExitError
@@ -196,7 +222,7 @@ func describeWait(ws syscall.WaitStatus) string {
 // reaper is the reaper's main: it runs the program at path with argv,
 // kills and reaps whatever is left of its tree when it ends (or at
 // SIGTERM, the probe's timeout), and reports on reaperFD.
-func reaper(path string, argv []string) int {
+func reaper(path string, argv []string, keepOnExit bool) int {
 	syscall.CloseOnExec(reaperFD) // not for the command
 	report := os.NewFile(reaperFD, "report")
 	_ = os.Unsetenv(reaperEnv)
@@ -215,6 +241,9 @@ func reaper(path string, argv []string) int {
 	go func() { _ = cmd.Wait(); close(waited) }()
 	select {
 	case <-waited:
+		if keepOnExit { // ended by itself: what it started may stay (Options.KeepOnExit)
+			return writeReport(report, fmt.Sprintf("exit %d", uint32(cmd.ProcessState.Sys().(syscall.WaitStatus))))
+		}
 	case <-term:
 		killGroup()
 		_ = cmd.Process.Kill() // if the group could not be killed

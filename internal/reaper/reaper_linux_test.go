@@ -361,3 +361,77 @@ func marked(mark string) []int {
 	}
 	return pids
 }
+
+// readPids reads the process IDs written one per file.
+func readPids(t *testing.T, files ...string) []int {
+	t.Helper()
+	var pids []int
+	for _, f := range files {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		pid, err := strconv.Atoi(strings.TrimSpace(string(b)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		pids = append(pids, pid)
+	}
+	return pids
+}
+
+// running reports whether pid has not ended (a zombie has).
+func running(pid int) bool {
+	stat, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	return err == nil && !bytes.Contains(stat, []byte(") Z "))
+}
+
+// TestKeepOnExit: with KeepOnExit what the command started stays when the
+// command exits by itself (a hook that starts an application), in its
+// process group or out of its session; at the cancellation all of it is
+// killed, as by Run.
+func TestKeepOnExit(t *testing.T) {
+	const script = `sleep 300 & echo $! > "$1"; setsid sh -c 'echo $$ > "$0"; exec sleep 300' "$2" & ` +
+		`while [ ! -s "$2" ]; do sleep 0.01; done; `
+	t.Run("exit", func(t *testing.T) {
+		dir := t.TempDir()
+		a, b := filepath.Join(dir, "a"), filepath.Join(dir, "b")
+		if err := RunWith(exec.Command("sh", "-c", script+"exit 0", "sh", a, b), Options{KeepOnExit: true}); err != nil {
+			t.Fatal(err)
+		}
+		for _, pid := range readPids(t, a, b) {
+			if !running(pid) {
+				t.Errorf("child %d was killed when the command exited by itself", pid)
+			}
+			_ = syscall.Kill(pid, syscall.SIGKILL)
+		}
+	})
+	t.Run("cancel", func(t *testing.T) {
+		dir := t.TempDir()
+		a, b := filepath.Join(dir, "a"), filepath.Join(dir, "b")
+		ctx, cancel := context.WithCancel(context.Background())
+		defer cancel()
+		cmd := exec.CommandContext(ctx, "sh", "-c", script+"echo ready; exec sleep 300", "sh", a, b)
+		out, err := cmd.StdoutPipe()
+		if err != nil {
+			t.Fatal(err)
+		}
+		cmd.WaitDelay = 5 * time.Second
+		done := make(chan error, 1)
+		go func() { done <- RunWith(cmd, Options{KeepOnExit: true}) }()
+		if line, err := bufio.NewReader(out).ReadString('\n'); line != "ready\n" {
+			t.Fatalf("read %q, %v; want the readiness line", line, err)
+		}
+		pids := readPids(t, a, b)
+		cancel()
+		if err := <-done; err == nil || err.Error() != "signal: killed" {
+			t.Errorf("RunWith = %v, want signal: killed", err)
+		}
+		for _, pid := range pids {
+			if running(pid) { // the reaper killed and reaped its tree before it reported
+				_ = syscall.Kill(pid, syscall.SIGKILL)
+				t.Errorf("child %d outlived the cancellation", pid)
+			}
+		}
+	})
+}
